@@ -1,0 +1,5 @@
+// Probe build entry (build/<board>/probe.wasm): the release ABI plus test-only exports.
+export * from "../host/abi";
+export * from "./probe_view";
+export * from "./probe_uri";
+export * from "./probe_headers";

@@ -1,0 +1,137 @@
+// Header names the core knows, compact forms normalised (RFC 3261 §7.3.3 and the registry of
+// compact forms: i m e l c f s k t v o u r b x y a j d). Any other name is Hdr.Other and is carried
+// through untouched. Numbers are stable (tests and probes key on them); new names take new numbers.
+
+import { Ch, lower } from "../util/chars";
+import { eqLit } from "./scan";
+
+export const enum Hdr {
+  Other = 0, Via = 1, From = 2, To = 3, CallId = 4, CSeq = 5, MaxForwards = 6, Contact = 7,
+  ContentLength = 8, ContentType = 9, Route = 10, RecordRoute = 11, Path = 12, Expires = 13,
+  MinExpires = 14, Require = 15, ProxyRequire = 16, Supported = 17, Unsupported = 18, Subject = 19,
+  ContentEncoding = 20, Event = 21, AllowEvents = 22, ReferTo = 23, ReferredBy = 24,
+  SessionExpires = 25, Identity = 26, AcceptContact = 27, RejectContact = 28, RequestDisposition = 29,
+  Authorization = 30, ProxyAuthorization = 31, WwwAuthenticate = 32, ProxyAuthenticate = 33,
+  Allow = 34, Accept = 35, RetryAfter = 36, Timestamp = 37, Privacy = 38, PAssertedIdentity = 39,
+  /** Number of ids: size of per-id tables. */
+  Count = 40,
+}
+
+// Flags per id: LIST = comma-separated list, split into one index entry per element (RFC 3261 §7.3.1);
+// SINGLE = at most one value in a message (RFC 3261 §20, table 2; a second one is a 400).
+export const enum HdrFlag { LIST = 1, SINGLE = 2 }
+
+const FLAGS: usize = memory.data<u8>([
+  0,          // Other
+  1,          // Via
+  2, 2, 2, 2, // From To Call-ID CSeq
+  2,          // Max-Forwards
+  1,          // Contact
+  0,          // Content-Length (duplicates compared by value, RFC 4475 mcl01)
+  2,          // Content-Type
+  1, 1, 1,    // Route Record-Route Path
+  2, 2,       // Expires Min-Expires
+  1, 1, 1, 1, // Require Proxy-Require Supported Unsupported
+  0,          // Subject
+  1,          // Content-Encoding
+  0,          // Event
+  1,          // Allow-Events
+  0, 0, 0, 0, // Refer-To Referred-By Session-Expires Identity
+  1, 1, 1,    // Accept-Contact Reject-Contact Request-Disposition
+  0, 0, 0, 0, // Authorization Proxy-Authorization WWW-Authenticate Proxy-Authenticate (commas inside)
+  1, 1,       // Allow Accept
+  0, 0,       // Retry-After Timestamp
+  0,          // Privacy (priv-value *(";" priv-value): no commas)
+  1,          // P-Asserted-Identity (RFC 3325: 1#PAssertedID-value)
+]);
+
+// @ts-ignore: decorator
+@inline export function hdrFlags(h: Hdr): u32 {
+  return <u32>load<u8>(FLAGS + <usize>h);
+}
+
+// Compact forms, indexed by letter - 'a'; 0 = not a compact form.
+const COMPACT: usize = memory.data<u8>([
+  27, 24, 9, 29,      // a Accept-Contact, b Referred-By, c Content-Type, d Request-Disposition
+  20, 2, 0, 0, 4, 28, // e Content-Encoding, f From, g -, h -, i Call-ID, j Reject-Contact
+  17, 8, 7, 0, 21,    // k Supported, l Content-Length, m Contact, n -, o Event
+  0, 0, 23, 19, 3,    // p -, q -, r Refer-To, s Subject, t To
+  22, 1, 0, 25, 26, 0, // u Allow-Events, v Via, w -, x Session-Expires, y Identity, z -
+]);
+
+/** Id of the header name at [p, p+len) (case-insensitive, RFC 3261 §7.3.1). */
+export function hdrId(p: usize, len: u32): Hdr {
+  const c0 = lower(<u32>load<u8>(p));
+  if (len == 1) {
+    const i = c0 - Ch.a;
+    return i < 26 ? <Hdr>load<u8>(COMPACT + <usize>i) : Hdr.Other;
+  }
+  switch (c0) {
+    case 0x61: // a
+      if (eqLit(p, len, "allow")) return Hdr.Allow;
+      if (eqLit(p, len, "accept")) return Hdr.Accept;
+      if (eqLit(p, len, "authorization")) return Hdr.Authorization;
+      if (eqLit(p, len, "allow-events")) return Hdr.AllowEvents;
+      if (eqLit(p, len, "accept-contact")) return Hdr.AcceptContact;
+      break;
+    case 0x63: // c
+      if (eqLit(p, len, "call-id")) return Hdr.CallId;
+      if (eqLit(p, len, "cseq")) return Hdr.CSeq;
+      if (eqLit(p, len, "contact")) return Hdr.Contact;
+      if (eqLit(p, len, "content-length")) return Hdr.ContentLength;
+      if (eqLit(p, len, "content-type")) return Hdr.ContentType;
+      if (eqLit(p, len, "content-encoding")) return Hdr.ContentEncoding;
+      break;
+    case 0x65: // e
+      if (eqLit(p, len, "expires")) return Hdr.Expires;
+      if (eqLit(p, len, "event")) return Hdr.Event;
+      break;
+    case 0x66: // f
+      if (eqLit(p, len, "from")) return Hdr.From;
+      break;
+    case 0x69: // i
+      if (eqLit(p, len, "identity")) return Hdr.Identity;
+      break;
+    case 0x6d: // m
+      if (eqLit(p, len, "max-forwards")) return Hdr.MaxForwards;
+      if (eqLit(p, len, "min-expires")) return Hdr.MinExpires;
+      break;
+    case 0x70: // p
+      if (eqLit(p, len, "path")) return Hdr.Path;
+      if (eqLit(p, len, "proxy-require")) return Hdr.ProxyRequire;
+      if (eqLit(p, len, "proxy-authorization")) return Hdr.ProxyAuthorization;
+      if (eqLit(p, len, "proxy-authenticate")) return Hdr.ProxyAuthenticate;
+      if (eqLit(p, len, "privacy")) return Hdr.Privacy;
+      if (eqLit(p, len, "p-asserted-identity")) return Hdr.PAssertedIdentity;
+      break;
+    case 0x72: // r
+      if (eqLit(p, len, "route")) return Hdr.Route;
+      if (eqLit(p, len, "record-route")) return Hdr.RecordRoute;
+      if (eqLit(p, len, "require")) return Hdr.Require;
+      if (eqLit(p, len, "refer-to")) return Hdr.ReferTo;
+      if (eqLit(p, len, "referred-by")) return Hdr.ReferredBy;
+      if (eqLit(p, len, "reject-contact")) return Hdr.RejectContact;
+      if (eqLit(p, len, "request-disposition")) return Hdr.RequestDisposition;
+      if (eqLit(p, len, "retry-after")) return Hdr.RetryAfter;
+      break;
+    case 0x73: // s
+      if (eqLit(p, len, "supported")) return Hdr.Supported;
+      if (eqLit(p, len, "subject")) return Hdr.Subject;
+      if (eqLit(p, len, "session-expires")) return Hdr.SessionExpires;
+      break;
+    case 0x74: // t
+      if (eqLit(p, len, "to")) return Hdr.To;
+      if (eqLit(p, len, "timestamp")) return Hdr.Timestamp;
+      break;
+    case 0x75: // u
+      if (eqLit(p, len, "unsupported")) return Hdr.Unsupported;
+      break;
+    case 0x76: // v
+      if (eqLit(p, len, "via")) return Hdr.Via;
+      break;
+    case 0x77: // w
+      if (eqLit(p, len, "www-authenticate")) return Hdr.WwwAuthenticate;
+      break;
+  }
+  return Hdr.Other;
+}

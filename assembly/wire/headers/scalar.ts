@@ -1,0 +1,162 @@
+// Decoders of the small single-valued headers (RFC 3261 §20 / §25.1): CSeq, Call-ID, Max-Forwards,
+// Expires / Min-Expires, Content-Length, Content-Type, and one option-tag (Require, Proxy-Require,
+// Supported, Unsupported: the message view splits those lists on commas).
+//
+// Input contract: [p, end) is one header value (or one list element), trimmed of surrounding LWS by
+// the message view; inner LWS may hold folded CRLFs. Reads stay in [p, end), nothing allocates,
+// nothing traps. Number results use -1 for "invalid" so that callers map them to their WireError.
+
+import { Ch, Cls, is } from "../../util/chars";
+import { skipLws, skipToken, trimLwsEnd, parseUint, ParamSpan, scanHeaderParam } from "../scan";
+import { Method, methodId } from "../method";
+import { MAX_PARAMS } from "../../config";
+
+/** Largest delta-seconds value; larger values clamp to it (RFC 3261 §20.19: 2^32-1). */
+export const DELTA_SECONDS_MAX: i64 = 4294967295;
+/** Largest Content-Length accepted (i32 range: a body can never be larger than a buffer anyway). */
+export const CONTENT_LENGTH_MAX: u64 = 0x7fffffff;
+
+/** CSeq = 1*DIGIT LWS Method. */
+export class CSeqRepr {
+  seq: u32 = 0;
+  method: usize = 0;
+  methodLen: u32 = 0;
+  methodId: Method = Method.Unknown;
+
+  reset(): void {
+    this.seq = 0;
+    this.method = 0;
+    this.methodLen = 0;
+    this.methodId = Method.Unknown;
+  }
+}
+
+/** Content-Type = m-type SLASH m-subtype *( SEMI m-parameter ). */
+export class ContentTypeRepr {
+  type: usize = 0;
+  typeLen: u32 = 0;
+  subtype: usize = 0;
+  subtypeLen: u32 = 0;
+  /** Parameter list after the first `;`, 0/0 when none. */
+  params: usize = 0;
+  paramsLen: u32 = 0;
+
+  reset(): void {
+    this.type = 0; this.typeLen = 0;
+    this.subtype = 0; this.subtypeLen = 0;
+    this.params = 0; this.paramsLen = 0;
+  }
+}
+
+// Scratch for parameter walks (the core is single-threaded and decoders do not re-enter).
+const PARAM = new ParamSpan();
+
+/** End of the run of DIGITs at `p`. */
+function skipDigits(p: usize, end: usize): usize {
+  while (p < end && is(<u32>load<u8>(p), Cls.DIGIT)) p++; // p < end
+  return p;
+}
+
+/**
+ * CSeq: `1*DIGIT LWS Method`. The number must fit in 32 bits (RFC 3261 §8.1.1.5; RFC 4475 scalar02
+ * has 36893488147419103232 and is rejected). Leading zeros are allowed (RFC 4475 wsinv `0009`).
+ */
+export function decodeCSeq(p: usize, end: usize, out: CSeqRepr): bool {
+  out.reset();
+  end = trimLwsEnd(p, end);
+  const d = skipDigits(p, end);
+  const v = parseUint(p, d, 0xffffffff);
+  if (v < 0) return false;
+  const m = skipLws(d, end);
+  if (m == d) return false; // LWS is mandatory between number and method
+  const e = skipToken(m, end);
+  if (e == m || e != end) return false;
+  out.seq = <u32>v;
+  out.method = m;
+  out.methodLen = <u32>(e - m);
+  out.methodId = methodId(m, out.methodLen);
+  return true;
+}
+
+/** Call-ID = word [ "@" word ] (RFC 3261 §25.1; RFC 4475 intmeth exercises every word byte). */
+export function isCallId(p: usize, end: usize): bool {
+  let q = p;
+  while (q < end && is(<u32>load<u8>(q), Cls.WORD)) q++; // q < end
+  if (q == p) return false;
+  if (q == end) return true;
+  if (load<u8>(q) != Ch.AT) return false; // q < end (q == end returned)
+  const w = ++q;
+  while (q < end && is(<u32>load<u8>(q), Cls.WORD)) q++; // q < end
+  return q != w && q == end;
+}
+
+/** Max-Forwards = 1*DIGIT, 0-255 (leading zeros allowed: wsinv `0068` is 68). -1 when invalid. */
+export function decodeMaxForwards(p: usize, end: usize): i32 {
+  return <i32>parseUint(p, end, 255);
+}
+
+/**
+ * delta-seconds = 1*DIGIT (Expires, Min-Expires, the Contact `expires` parameter). A value above
+ * 2^32-1 clamps to 2^32-1 (RFC 3261 §20.19; RFC 4475 scalar02). -1 when not 1*DIGIT.
+ */
+export function decodeDeltaSeconds(p: usize, end: usize): i64 {
+  if (p >= end) return -1;
+  let v: i64 = 0;
+  while (p < end) {
+    const d = <u32>load<u8>(p) - Ch.D0; // p < end
+    if (d > 9) return -1;
+    // Saturate once past the maximum; keep scanning so a later non-digit still invalidates.
+    if (v <= DELTA_SECONDS_MAX) v = v * 10 + <i64>d;
+    p++;
+  }
+  return v > DELTA_SECONDS_MAX ? DELTA_SECONDS_MAX : v;
+}
+
+/**
+ * Content-Length = 1*DIGIT (RFC 3261 §20.14). -1 when not digits (`-999`, RFC 4475 ncl) or larger
+ * than 2^31-1.
+ */
+export function decodeContentLength(p: usize, end: usize): i64 {
+  return parseUint(p, end, CONTENT_LENGTH_MAX);
+}
+
+/**
+ * Content-Type (RFC 3261 §20.15): `type SWS "/" SWS subtype *(SEMI m-parameter)`, m-parameter =
+ * token EQUAL (token / quoted-string), LWS allowed around `;` and `=`. Unknown parameters are kept
+ * in the `params` span.
+ */
+export function decodeContentType(p: usize, end: usize, out: ContentTypeRepr): bool {
+  out.reset();
+  let q = skipToken(p, end);
+  if (q == p) return false;
+  out.type = p;
+  out.typeLen = <u32>(q - p);
+  p = skipLws(q, end);
+  if (p >= end || load<u8>(p) != Ch.SLASH) return false; // p < end
+  p = skipLws(p + 1, end);
+  q = skipToken(p, end);
+  if (q == p) return false;
+  out.subtype = p;
+  out.subtypeLen = <u32>(q - p);
+  p = skipLws(q, end);
+  if (p == end) return true;
+  if (load<u8>(p) != Ch.SEMI) return false; // p < end
+  out.params = p + 1;
+  out.paramsLen = <u32>(end - p - 1);
+  let count = 0;
+  while (true) {
+    // p < end and load<u8>(p) == ';' here
+    q = scanHeaderParam(p + 1, end, PARAM);
+    if (q == 0 || !PARAM.hasValue) return false;
+    if (++count > MAX_PARAMS) return false;
+    p = skipLws(q, end);
+    if (p == end) return true;
+    if (load<u8>(p) != Ch.SEMI) return false; // p < end
+  }
+  return false;
+}
+
+/** option-tag = token (one element of Require / Proxy-Require / Supported / Unsupported). */
+export function decodeOptionTag(p: usize, end: usize): bool {
+  return p < end && skipToken(p, end) == end;
+}

@@ -1,0 +1,353 @@
+// Via header decoder (RFC 3261 §20.42 / §25.1, RFC 3581 rport, RFC 5118 IPv6 forms).
+//
+//   via-parm      = sent-protocol LWS sent-by *( SEMI via-params )
+//   sent-protocol = protocol-name SLASH protocol-version SLASH transport    (SLASH = SWS "/" SWS)
+//   sent-by       = host [ COLON port ]                                      (COLON = SWS ":" SWS)
+//
+// Input contract: [p, end) is ONE via-parm (the message view splits the header on commas and trims
+// the surrounding LWS). Inner LWS may hold folded CRLFs: CR and LF count as LWS (scan.ts). Every read
+// is a `load<u8>` of an address in [p, end), guarded by an explicit `< end` test; nothing allocates
+// and nothing traps. Spans are absolute addresses + lengths into the same buffer.
+//
+// Strictness, chosen once here:
+//   - protocol name/version are kept as spans and flagged (`isSip20`), not rejected: the message
+//     layer decides what a non-SIP/2.0 Via means;
+//   - any transport token is valid (RFC 4475 transports: `SIP/2.0/UNKNOWN`), `transportKind` says
+//     which one we know;
+//   - an empty parameter (`;;`, a trailing `;`) is an error (RFC 4475 badinv01);
+//   - the known parameters must be well formed and appear once: branch (token), received
+//     (IPv4 / IPv6, bracketed or not: RFC 5118 §4.5), rport (RFC 3581), maddr (host), ttl (0-255).
+//     Any other parameter, quoted value included, is kept untouched in the `params` span.
+
+import { Ch, Cls, is, isAny } from "../../util/chars";
+import { skipLws, skipToken, eqLit, eqLitExact, parseUint, ParamSpan, scanHeaderParam } from "../scan";
+import { HostKind } from "../uri";
+import { MAX_PARAMS } from "../../config";
+
+/** Transports the core knows by name; any other token is `Other` and still valid. */
+export const enum Transport { None = 0, UDP = 1, TCP = 2, TLS = 3, SCTP = 4, WS = 5, WSS = 6, Other = 7 }
+
+/** Port value for "absent" in `HostPort.port` / `ViaRepr.port`. */
+export const PORT_ABSENT: i32 = -1;
+/** `ViaRepr.rport` when there is no rport parameter. */
+export const RPORT_ABSENT: i32 = -2;
+/** `ViaRepr.rport` when the parameter is present without a value (RFC 3581 request form). */
+export const RPORT_EMPTY: i32 = -1;
+
+/** Result of `scanHostPort`: host span (brackets included for an IPv6 reference), kind, port. */
+@unmanaged export class HostPort {
+  host: usize = 0;
+  hostLen: u32 = 0;
+  kind: HostKind = HostKind.None;
+  /** 0-65535, or -1 when absent. */
+  port: i32 = -1;
+}
+
+/**
+ * One decoded via-parm. Allocated once by its owner and reused: `decodeVia` resets every field.
+ *
+ *   SIP / 2.0 / UDP  host.example.com:5060 ;branch=z9hG4bK77;received=192.0.2.1;rport=5061
+ *   ^proto ^ver  ^transport ^host      ^port ^params ........................................
+ */
+export class ViaRepr {
+  protoName: usize = 0;
+  protoNameLen: u32 = 0;
+  protoVersion: usize = 0;
+  protoVersionLen: u32 = 0;
+  /** Protocol name is `SIP` (any case) and version is `2.0`. */
+  isSip20: bool = false;
+  transport: usize = 0;
+  transportLen: u32 = 0;
+  transportKind: Transport = Transport.None;
+  host: usize = 0;
+  hostLen: u32 = 0;
+  hostKind: HostKind = HostKind.None;
+  /** 0-65535, or -1 when absent. */
+  port: i32 = -1;
+  /** Whole parameter list after the first `;` (pass-through), 0/0 when none. */
+  params: usize = 0;
+  paramsLen: u32 = 0;
+  branch: usize = 0;
+  branchLen: u32 = 0;
+  hasBranch: bool = false;
+  /** Branch starts with the RFC 3261 magic cookie `z9hG4bK` (case-sensitive) and has more after it. */
+  branchRfc3261: bool = false;
+  /** received value as written (brackets kept when present, RFC 5118 §4.5a). */
+  received: usize = 0;
+  receivedLen: u32 = 0;
+  hasReceived: bool = false;
+  receivedKind: HostKind = HostKind.None;
+  /** -2 absent, -1 present without value, else the port (RFC 3581). */
+  rport: i32 = -2;
+  maddr: usize = 0;
+  maddrLen: u32 = 0;
+  hasMaddr: bool = false;
+  /** -1 absent, else 0-255. */
+  ttl: i32 = -1;
+
+  reset(): void {
+    this.protoName = 0; this.protoNameLen = 0;
+    this.protoVersion = 0; this.protoVersionLen = 0;
+    this.isSip20 = false;
+    this.transport = 0; this.transportLen = 0; this.transportKind = Transport.None;
+    this.host = 0; this.hostLen = 0; this.hostKind = HostKind.None; this.port = PORT_ABSENT;
+    this.params = 0; this.paramsLen = 0;
+    this.branch = 0; this.branchLen = 0; this.hasBranch = false; this.branchRfc3261 = false;
+    this.received = 0; this.receivedLen = 0; this.hasReceived = false; this.receivedKind = HostKind.None;
+    this.rport = RPORT_ABSENT;
+    this.maddr = 0; this.maddrLen = 0; this.hasMaddr = false;
+    this.ttl = -1;
+  }
+}
+
+// Scratch for the parameter walk: decoders run one at a time (single-threaded core), no re-entry.
+const PARAM = new ParamSpan();
+const HP = new HostPort();
+
+/** IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT, each 0-255; exactly [p, end). */
+export function isIPv4(p: usize, end: usize): bool {
+  let parts = 0;
+  while (true) {
+    const s = p;
+    let v: u32 = 0;
+    while (p < end && p - s < 4) {
+      const d = <u32>load<u8>(p) - Ch.D0; // p < end
+      if (d > 9) break;
+      v = v * 10 + d;
+      p++;
+    }
+    const n = p - s;
+    if (n == 0 || n > 3 || v > 255) return false;
+    parts++;
+    if (parts == 4) return p == end;
+    if (p >= end || load<u8>(p) != Ch.DOT) return false; // p < end
+    p++;
+  }
+  return false;
+}
+
+/** IPv6address (RFC 3261 §25.1 / RFC 4291 §2.2, IPv4 tail allowed), brackets excluded; exactly [p, end). */
+export function isIPv6(p: usize, end: usize): bool {
+  if (end - p < 2) return false;
+  let groups = 0;
+  let dbl = false;
+  if (load<u8>(p) == Ch.COLON) { // end - p >= 2
+    // A leading colon must be the first half of "::".
+    if (load<u8>(p + 1) != Ch.COLON) return false; // end - p >= 2
+    dbl = true;
+    p += 2;
+    if (p == end) return true;
+  }
+  while (true) {
+    const s = p;
+    while (p < end && is(<u32>load<u8>(p), Cls.HEX)) p++; // p < end
+    if (p == s) return false;
+    if (p < end && load<u8>(p) == Ch.DOT) { // p < end
+      // IPv4 tail: takes the rest of the range and counts as two groups.
+      if (!isIPv4(s, end)) return false;
+      groups += 2;
+      break;
+    }
+    if (p - s > 4) return false;
+    groups++;
+    if (p == end) break;
+    if (load<u8>(p) != Ch.COLON) return false; // p < end (p == end broke out)
+    p++;
+    if (p == end) return false; // trailing single colon
+    if (load<u8>(p) == Ch.COLON) { // p < end (checked above)
+      if (dbl) return false; // "::" at most once
+      dbl = true;
+      p++;
+      if (p == end) break;
+    }
+  }
+  return dbl ? groups <= 7 : groups == 8;
+}
+
+/**
+ * hostname = *( domainlabel "." ) toplabel [ "." ]; labels are alphanum with inner hyphens and the
+ * toplabel starts with ALPHA (RFC 3261 §25.1). Exactly [p, end).
+ */
+export function isHostname(p: usize, end: usize): bool {
+  if (p >= end) return false;
+  let label = p;
+  let lastLabel = p;
+  while (p < end) {
+    const c = <u32>load<u8>(p); // p < end
+    if (c == Ch.DOT) {
+      if (p == label) return false; // empty label
+      if (load<u8>(p - 1) == Ch.MINUS) return false; // p > label >= start
+      lastLabel = label;
+      label = p + 1;
+    } else if (c == Ch.MINUS) {
+      if (p == label) return false;
+    } else if (!isAny(c, Cls.ALPHA | Cls.DIGIT)) {
+      return false;
+    }
+    p++;
+  }
+  if (label < end) {
+    if (load<u8>(end - 1) == Ch.MINUS) return false; // label < end, so end - 1 >= start
+    lastLabel = label;
+  }
+  // lastLabel < end: either the last label, or (trailing dot) the one before it, both non-empty.
+  return is(<u32>load<u8>(lastLabel), Cls.ALPHA); // lastLabel < end: a non-empty label starts there
+}
+
+/**
+ * Scan `host [ ":" port ]` at `p`: hostname, IPv4address or `[` IPv6address `]`. With `lws` set, SWS
+ * is allowed around the colon (Via sent-by, RFC 3261 COLON = SWS ":" SWS). Fills `out` and returns
+ * the cursor after the host or port (before any trailing LWS), 0 on a syntax error.
+ */
+export function scanHostPort(p: usize, end: usize, out: HostPort, lws: bool): usize {
+  out.host = 0; out.hostLen = 0; out.kind = HostKind.None; out.port = PORT_ABSENT;
+  if (p >= end) return 0;
+  if (load<u8>(p) == Ch.LBRACKET) { // p < end
+    let q = p + 1;
+    while (q < end && load<u8>(q) != Ch.RBRACKET) q++; // q < end
+    if (q >= end || !isIPv6(p + 1, q)) return 0;
+    out.host = p;
+    out.hostLen = <u32>(q + 1 - p);
+    out.kind = HostKind.IPv6;
+    p = q + 1;
+  } else {
+    let q = p;
+    while (q < end) {
+      const c = <u32>load<u8>(q); // q < end
+      if (!isAny(c, Cls.ALPHA | Cls.DIGIT) && c != Ch.MINUS && c != Ch.DOT) break;
+      q++;
+    }
+    if (q == p) return 0;
+    if (isIPv4(p, q)) out.kind = HostKind.IPv4;
+    else if (isHostname(p, q)) out.kind = HostKind.Name;
+    else return 0;
+    out.host = p;
+    out.hostLen = <u32>(q - p);
+    p = q;
+  }
+  let r = lws ? skipLws(p, end) : p;
+  if (r < end && load<u8>(r) == Ch.COLON) { // r < end
+    r = lws ? skipLws(r + 1, end) : r + 1;
+    const d = r;
+    while (r < end && is(<u32>load<u8>(r), Cls.DIGIT)) r++; // r < end
+    const v = parseUint(d, r, 65535);
+    if (v < 0) return 0;
+    out.port = <i32>v;
+    p = r;
+  }
+  return p;
+}
+
+/** Kind of an IP address value (received=): IPv4, IPv6 with or without brackets; None if neither. */
+function ipKind(p: usize, end: usize): HostKind {
+  if (isIPv4(p, end)) return HostKind.IPv4;
+  if (end - p >= 2 && load<u8>(p) == Ch.LBRACKET && load<u8>(end - 1) == Ch.RBRACKET) { // end - p >= 2
+    return isIPv6(p + 1, end - 1) ? HostKind.IPv6 : HostKind.None;
+  }
+  return isIPv6(p, end) ? HostKind.IPv6 : HostKind.None;
+}
+
+function transportOf(p: usize, len: u32): Transport {
+  if (eqLit(p, len, "udp")) return Transport.UDP;
+  if (eqLit(p, len, "tcp")) return Transport.TCP;
+  if (eqLit(p, len, "tls")) return Transport.TLS;
+  if (eqLit(p, len, "sctp")) return Transport.SCTP;
+  if (eqLit(p, len, "ws")) return Transport.WS;
+  if (eqLit(p, len, "wss")) return Transport.WSS;
+  return Transport.Other;
+}
+
+/** Cursor after `SWS "/" SWS` at `p`, or 0 when the slash is missing. */
+function skipSlash(p: usize, end: usize): usize {
+  p = skipLws(p, end);
+  if (p >= end || load<u8>(p) != Ch.SLASH) return 0; // p < end
+  return skipLws(p + 1, end);
+}
+
+/** Apply one Via parameter held in PARAM. False when a known parameter is malformed or repeated. */
+function viaParam(ps: ParamSpan, out: ViaRepr): bool {
+  const n = ps.name;
+  const nl = ps.nameLen;
+  const v = ps.value;
+  const vl = ps.valueLen;
+  const ve = v + <usize>vl;
+  if (eqLit(n, nl, "branch")) {
+    // via-branch = "branch" EQUAL token
+    if (out.hasBranch || !ps.hasValue || skipToken(v, ve) != ve) return false;
+    out.branch = v; out.branchLen = vl; out.hasBranch = true;
+    out.branchRfc3261 = vl > 7 && eqLitExact(v, 7, "z9hG4bK");
+  } else if (eqLit(n, nl, "received")) {
+    // via-received = "received" EQUAL (IPv4address / IPv6address); [IPv6] accepted (RFC 5118 §4.5)
+    if (out.hasReceived || !ps.hasValue) return false;
+    const k = ipKind(v, ve);
+    if (k == HostKind.None) return false;
+    out.received = v; out.receivedLen = vl; out.hasReceived = true; out.receivedKind = k;
+  } else if (eqLit(n, nl, "rport")) {
+    // RFC 3581: response-port = "rport" [EQUAL 1*DIGIT]
+    if (out.rport != RPORT_ABSENT) return false;
+    if (!ps.hasValue) { out.rport = RPORT_EMPTY; return true; }
+    const r = parseUint(v, ve, 65535);
+    if (r < 0) return false;
+    out.rport = <i32>r;
+  } else if (eqLit(n, nl, "maddr")) {
+    // via-maddr = "maddr" EQUAL host
+    if (out.hasMaddr || !ps.hasValue) return false;
+    if (scanHostPort(v, ve, HP, false) != ve || HP.port != PORT_ABSENT) return false;
+    out.maddr = v; out.maddrLen = vl; out.hasMaddr = true;
+  } else if (eqLit(n, nl, "ttl")) {
+    // via-ttl = "ttl" EQUAL ttl, ttl = 1*3DIGIT ; 0 to 255
+    if (out.ttl >= 0 || !ps.hasValue || vl > 3) return false;
+    const t = parseUint(v, ve, 255);
+    if (t < 0) return false;
+    out.ttl = <i32>t;
+  }
+  // Any other parameter (quoted value included) stays in the pass-through span.
+  return true;
+}
+
+/**
+ * Decode one via-parm at [p, end) into `out`. Returns false on any syntax error (then `out` holds
+ * partial data and must not be used).
+ */
+export function decodeVia(p: usize, end: usize, out: ViaRepr): bool {
+  out.reset();
+  // sent-protocol
+  let q = skipToken(p, end);
+  if (q == p) return false;
+  out.protoName = p; out.protoNameLen = <u32>(q - p);
+  p = skipSlash(q, end);
+  if (p == 0) return false;
+  q = skipToken(p, end);
+  if (q == p) return false;
+  out.protoVersion = p; out.protoVersionLen = <u32>(q - p);
+  out.isSip20 = eqLit(out.protoName, out.protoNameLen, "sip") && eqLit(p, out.protoVersionLen, "2.0");
+  p = skipSlash(q, end);
+  if (p == 0) return false;
+  q = skipToken(p, end);
+  if (q == p) return false;
+  out.transport = p; out.transportLen = <u32>(q - p);
+  out.transportKind = transportOf(p, out.transportLen);
+  // LWS sent-by: at least one LWS byte.
+  p = skipLws(q, end);
+  if (p == q) return false;
+  q = scanHostPort(p, end, HP, true);
+  if (q == 0) return false;
+  out.host = HP.host; out.hostLen = HP.hostLen; out.hostKind = HP.kind; out.port = HP.port;
+  p = skipLws(q, end);
+  if (p == end) return true;
+  if (load<u8>(p) != Ch.SEMI) return false; // p < end
+  out.params = p + 1;
+  out.paramsLen = <u32>(end - p - 1);
+  let count = 0;
+  while (true) {
+    // here load<u8>(p) == ';' (checked above or at the loop end), p < end
+    q = scanHeaderParam(p + 1, end, PARAM);
+    if (q == 0) return false; // empty or malformed parameter (RFC 4475 badinv01 `;;`)
+    if (++count > MAX_PARAMS) return false;
+    if (!viaParam(PARAM, out)) return false;
+    p = skipLws(q, end);
+    if (p == end) return true;
+    if (load<u8>(p) != Ch.SEMI) return false; // p < end
+  }
+  return false;
+}

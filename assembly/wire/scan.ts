@@ -1,0 +1,191 @@
+// Pointer-range scanners shared by every decoder of the wire layer.
+//
+// Contract: each scanner takes a cursor `p` and an exclusive `end` into linear memory and returns the
+// new cursor; a scanner that finds nothing returns `p` unchanged, and one that finds a syntax error
+// returns 0 (no valid message byte lives at address 0: the first data segment starts above it).
+// All reads are `load<u8>` of addresses in [p, end): callers pass ranges inside one validated
+// message view, so no read leaves the receive buffer.
+//
+// Inside a header value, line folding has already been recognised by the view (a CRLF inside a value
+// span is always followed by SP/HT), so LWS here is any run of SP, HT, CR and LF.
+
+import { Ch, Cls, is, lower } from "../util/chars";
+
+/** Skip LWS (SP / HT / folded CRLF). */
+export function skipLws(p: usize, end: usize): usize {
+  while (p < end) {
+    const c = <u32>load<u8>(p);
+    if (c != Ch.SP && c != Ch.HT && c != Ch.CR && c != Ch.LF) break;
+    p++;
+  }
+  return p;
+}
+
+/** Cursor after trimming LWS backwards from `end` (never below `start`). */
+export function trimLwsEnd(start: usize, end: usize): usize {
+  while (end > start) {
+    const c = <u32>load<u8>(end - 1);
+    if (c != Ch.SP && c != Ch.HT && c != Ch.CR && c != Ch.LF) break;
+    end--;
+  }
+  return end;
+}
+
+/** Skip a run of bytes of class `cls`. */
+export function skipClass(p: usize, end: usize, cls: u32): usize {
+  while (p < end && is(<u32>load<u8>(p), cls)) p++;
+  return p;
+}
+
+/** Skip a token (RFC 3261 §25.1). Returns `p` when no token byte is there. */
+// @ts-ignore: decorator
+@inline export function skipToken(p: usize, end: usize): usize {
+  return skipClass(p, end, Cls.TOKEN);
+}
+
+/**
+ * Skip a quoted-string starting at the DQUOTE at `p` (RFC 3261 §25.1: qdtext / quoted-pair).
+ * Returns the cursor after the closing DQUOTE, or 0 if the string is unterminated or holds a byte
+ * that qdtext forbids (a CTL other than folded LWS) outside a quoted-pair.
+ */
+export function skipQuoted(p: usize, end: usize): usize {
+  p++; // opening DQUOTE
+  while (p < end) {
+    const c = <u32>load<u8>(p);
+    if (c == Ch.DQUOTE) return p + 1;
+    if (c == Ch.BACKSLASH) {
+      // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
+      if (p + 1 >= end) return 0;
+      const q = <u32>load<u8>(p + 1);
+      if (q == Ch.LF || q == Ch.CR || q > 0x7f) return 0;
+      p += 2;
+      continue;
+    }
+    if (c < 0x20 && c != Ch.HT && c != Ch.CR && c != Ch.LF) return 0;
+    if (c == Ch.DEL) return 0;
+    p++;
+  }
+  return 0;
+}
+
+/** Skip a comment `( ... )` with nesting and quoted-pairs (RFC 3261 §25.1). 0 if unterminated. */
+export function skipComment(p: usize, end: usize): usize {
+  let depth = 0;
+  while (p < end) {
+    const c = <u32>load<u8>(p);
+    if (c == Ch.BACKSLASH) { p += 2; continue; }
+    if (c == Ch.LPAREN) depth++;
+    else if (c == Ch.RPAREN) { if (--depth == 0) return p + 1; }
+    p++;
+  }
+  return 0;
+}
+
+/** Case-insensitive compare of memory [p, p+len) with an ASCII literal (lower-case literal). */
+export function eqLit(p: usize, len: u32, lit: string): bool {
+  if (<i32>len != lit.length) return false;
+  const s = changetype<usize>(lit);
+  for (let i: usize = 0; i < <usize>len; i++) {
+    // String literals are static UTF-16 data: two bytes a code unit, read without allocation.
+    if (lower(<u32>load<u8>(p + i)) != <u32>load<u16>(s + (i << 1))) return false;
+  }
+  return true;
+}
+
+/** Case-sensitive compare of memory [p, p+len) with an ASCII literal. */
+export function eqLitExact(p: usize, len: u32, lit: string): bool {
+  if (<i32>len != lit.length) return false;
+  const s = changetype<usize>(lit);
+  for (let i: usize = 0; i < <usize>len; i++) {
+    if (<u32>load<u8>(p + i) != <u32>load<u16>(s + (i << 1))) return false;
+  }
+  return true;
+}
+
+/** Byte-exact compare of two memory ranges. */
+export function eqBytes(a: usize, alen: u32, b: usize, blen: u32): bool {
+  if (alen != blen) return false;
+  return memory.compare(a, b, alen) == 0;
+}
+
+/** Case-insensitive (ASCII) compare of two memory ranges. */
+export function eqBytesI(a: usize, alen: u32, b: usize, blen: u32): bool {
+  if (alen != blen) return false;
+  for (let i: usize = 0; i < <usize>alen; i++) {
+    if (lower(<u32>load<u8>(a + i)) != lower(<u32>load<u8>(b + i))) return false;
+  }
+  return true;
+}
+
+/**
+ * Parse 1*DIGIT at [p, end) as an unsigned number. Returns the value, or -1 when the range is empty,
+ * holds a non-digit, or the value exceeds `max` (overflow is caught before it can wrap).
+ */
+export function parseUint(p: usize, end: usize, max: u64): i64 {
+  if (p >= end) return -1;
+  let v: u64 = 0;
+  while (p < end) {
+    const d = <u32>load<u8>(p) - Ch.D0;
+    if (d > 9) return -1;
+    v = v * 10 + d;
+    if (v > max) return -1;
+    p++;
+  }
+  return <i64>v;
+}
+
+/**
+ * One generic parameter `;name[=value]` walker, shared by Via, Contact, From/To, URI params.
+ * `scanParam` reads one parameter starting at `p` (just after the `;`), LWS allowed around `=` when
+ * `lws` is set (header params allow it, URI params do not). Fills `ParamSpan` and returns the cursor
+ * after the parameter, or 0 on a syntax error (empty name, unterminated quoted value).
+ */
+@unmanaged export class ParamSpan {
+  name: usize = 0;
+  nameLen: u32 = 0;
+  value: usize = 0;
+  valueLen: u32 = 0;
+  /** True when `=` was present (a `;lr=` has an empty value, a `;lr` has none). */
+  hasValue: bool = false;
+}
+
+/**
+ * Header-parameter grammar: generic-param = token [ EQUAL gen-value ], gen-value = token / host /
+ * quoted-string. `stopAt` is the byte that ends the parameter list (0 = none; `>` never appears here
+ * since header params follow the URI). Returns the cursor after the value, 0 on error.
+ */
+export function scanHeaderParam(p: usize, end: usize, out: ParamSpan): usize {
+  p = skipLws(p, end);
+  const n = p;
+  p = skipToken(p, end);
+  if (p == n) return 0;
+  out.name = n;
+  out.nameLen = <u32>(p - n);
+  out.value = 0;
+  out.valueLen = 0;
+  out.hasValue = false;
+  let q = skipLws(p, end);
+  if (q < end && load<u8>(q) == Ch.EQ) {
+    q = skipLws(q + 1, end);
+    out.hasValue = true;
+    if (q < end && load<u8>(q) == Ch.DQUOTE) {
+      const e = skipQuoted(q, end);
+      if (e == 0) return 0;
+      out.value = q;
+      out.valueLen = <u32>(e - q);
+      return e;
+    }
+    // token / host (IPv6 reference included: RFC 5118 §4.5 received=[...] is accepted leniently)
+    const v = q;
+    while (q < end) {
+      const c = <u32>load<u8>(q);
+      if (!is(c, Cls.TOKEN) && c != Ch.COLON && c != Ch.LBRACKET && c != Ch.RBRACKET) break;
+      q++;
+    }
+    if (q == v) return 0;
+    out.value = v;
+    out.valueLen = <u32>(q - v);
+    return q;
+  }
+  return p;
+}

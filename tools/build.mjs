@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// Builds every board (boards/<name>/board.json) into build/<board>/:
+//   sipling.wasm  the release core: --runtime stub, -O3z, no imports (abort redirected to a trap),
+//                 memory fixed at the board's page count;
+//   probe.wasm    the same core plus the test probes of assembly/testing/ (used by tests/ and bench/).
+// Usage: node tools/build.mjs [--board NAME]... [--quiet]
+import { readFileSync, readdirSync, mkdirSync, existsSync, statSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { spawnSync } from "node:child_process";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const args = process.argv.slice(2);
+const quiet = args.includes("--quiet");
+const only = args.flatMap((a, i) => (a === "--board" ? [args[i + 1]] : []));
+
+export function loadBoards() {
+  const dir = join(root, "boards");
+  return readdirSync(dir)
+    .filter((n) => existsSync(join(dir, n, "board.json")))
+    .map((n) => {
+      const b = JSON.parse(readFileSync(join(dir, n, "board.json"), "utf8"));
+      if (b.name !== n) throw new Error(`boards/${n}/board.json: "name" must be "${n}"`);
+      return b;
+    });
+}
+
+function asc(entry, outFile, board, extra) {
+  const uses = Object.entries(board.constants).flatMap(([k, v]) => ["--use", `${k}=${v}`]);
+  const argv = [
+    join(root, "node_modules/assemblyscript/bin/asc.js"), entry,
+    "--outFile", outFile,
+    "--runtime", "stub",
+    "--use", "abort=",
+    "--noAssert",
+    "--initialMemory", String(board.memoryPages),
+    "--maximumMemory", String(board.memoryPages),
+    "--exportStart", "_initialize",
+    ...uses, ...extra,
+  ];
+  const r = spawnSync(process.execPath, argv, { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
+  if (r.status !== 0) {
+    console.error(`build failed: ${entry} for board ${board.name}`);
+    process.exit(1);
+  }
+}
+
+const boards = loadBoards().filter((b) => only.length === 0 || only.includes(b.name));
+if (only.length && boards.length !== only.length) {
+  console.error(`unknown board in: ${only.join(", ")}`);
+  process.exit(2);
+}
+for (const b of boards) {
+  const out = join(root, "build", b.name);
+  mkdirSync(out, { recursive: true });
+  asc("assembly/index.ts", join(out, "sipling.wasm"), b, ["-O3z"]);
+  asc("assembly/testing/probe.ts", join(out, "probe.wasm"), b, ["-O3"]);
+  if (!quiet) {
+    const size = statSync(join(out, "sipling.wasm")).size;
+    console.log(`built ${b.name}: sipling.wasm ${size} bytes, ${b.memoryPages} pages`);
+  }
+}
