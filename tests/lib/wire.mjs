@@ -33,7 +33,7 @@ export const Transport = Object.freeze({ None: 0, UDP: 1, TCP: 2, TLS: 3, SCTP: 
 /**
  * Parse `bytes` (datagram unless stream) with probe P and return the verdict plus the whole view:
  * { r, error, status, isRequest, method, methodName, uri, code, reason, headers[], body, len }.
- * Each header: { hdr, name, value, line, first, last }.
+ * Each header: { ptr, len, hdr, name, value, line, first, last } (ptr/len: the value in memory).
  */
 export function parse(P, bytes, { stream = false } = {}) {
   const n = P.put(bytes);
@@ -51,6 +51,8 @@ export function readView(P, r) {
   for (let i = 0; i < count; i++) {
     const lo = ex.probe_e_line_off(i);
     headers.push({
+      ptr: base + ex.probe_e_val_off(i),
+      len: ex.probe_e_val_len(i),
       hdr: ex.probe_e_hdr(i),
       name: s(lo, ex.probe_e_name_len(i)),
       value: s(ex.probe_e_val_off(i), ex.probe_e_val_len(i)),
@@ -78,5 +80,61 @@ export function readView(P, r) {
     skipped: ex.probe_v_skipped(),
     contentLength: ex.probe_v_content_length(),
     headersEnd: ex.probe_v_headers_end(),
+  };
+}
+
+/** Decode a Via value in memory (probe_hdr_via); null when it does not decode. */
+export function via(P, h) {
+  const ex = P.ex;
+  if (!ex.probe_hdr_via(h.ptr, h.len)) return null;
+  return {
+    transport: P.str(ex.probe_hdr_via_transport_ptr(), ex.probe_hdr_via_transport_len()),
+    transportKind: ex.probe_hdr_via_transport_kind(),
+    host: P.str(ex.probe_hdr_via_host_ptr(), ex.probe_hdr_via_host_len()),
+    hostKind: ex.probe_hdr_via_host_kind(),
+    port: ex.probe_hdr_via_port(),
+    branch: ex.probe_hdr_via_has_branch() ? P.str(ex.probe_hdr_via_branch_ptr(), ex.probe_hdr_via_branch_len()) : null,
+    branchRfc3261: !!ex.probe_hdr_via_branch_rfc3261(),
+    received: ex.probe_hdr_via_has_received() ? P.str(ex.probe_hdr_via_received_ptr(), ex.probe_hdr_via_received_len()) : null,
+    rport: ex.probe_hdr_via_rport(),
+  };
+}
+
+export const NameAddrKind = Object.freeze({ FromTo: 0, Contact: 1, Route: 2 });
+
+/** Decode a name-addr value in memory (probe_hdr_na); null when it does not decode. */
+export function nameAddr(P, h, kind = NameAddrKind.FromTo) {
+  const ex = P.ex;
+  if (!ex.probe_hdr_na(h.ptr, h.len, kind)) return null;
+  return {
+    star: !!ex.probe_hdr_na_star(),
+    display: ex.probe_hdr_na_has_display() ? P.str(ex.probe_hdr_na_display_ptr(), ex.probe_hdr_na_display_len()) : null,
+    uriPtr: ex.probe_hdr_na_uri_ptr(),
+    uriLen: ex.probe_hdr_na_uri_len(),
+    uri: P.str(ex.probe_hdr_na_uri_ptr(), ex.probe_hdr_na_uri_len()),
+    scheme: ex.probe_hdr_na_uri_scheme(),
+    uriParams: P.str(ex.probe_hdr_na_uri_params_ptr(), ex.probe_hdr_na_uri_params_len()),
+    params: P.str(ex.probe_hdr_na_params_ptr(), ex.probe_hdr_na_params_len()),
+    tag: ex.probe_hdr_na_has_tag() ? P.str(ex.probe_hdr_na_tag_ptr(), ex.probe_hdr_na_tag_len()) : null,
+    q: ex.probe_hdr_na_q(),
+    expires: Number(ex.probe_hdr_na_expires()),
+  };
+}
+
+/** Parse a URI in memory into probe slot 0 or 1; returns the decoded fields or null. */
+export function uriAt(P, ptr, len, slot = 0) {
+  const ex = P.ex;
+  if (!ex.probe_uri_parse(ptr, len, slot)) return null;
+  const span = (p, l) => (p ? P.str(p, l) : null);
+  return {
+    scheme: ex.probe_uri_scheme(slot),
+    user: ex.probe_uri_has_user(slot) ? P.str(ex.probe_uri_user_ptr(slot), ex.probe_uri_user_len(slot)) : null,
+    password: ex.probe_uri_has_password(slot) ? P.str(ex.probe_uri_password_ptr(slot), ex.probe_uri_password_len(slot)) : null,
+    host: P.str(ex.probe_uri_host_ptr(slot), ex.probe_uri_host_len(slot)),
+    hostKind: ex.probe_uri_host_kind(slot),
+    port: ex.probe_uri_port(slot),
+    params: span(ex.probe_uri_params_ptr(slot), ex.probe_uri_params_len(slot)),
+    headers: span(ex.probe_uri_headers_ptr(slot), ex.probe_uri_headers_len(slot)),
+    lr: !!ex.probe_uri_lr(slot),
   };
 }

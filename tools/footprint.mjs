@@ -1,0 +1,187 @@
+#!/usr/bin/env node
+// Footprint of every board's release core against its budget (boards/<name>/board.json "budget"):
+//   wasmBytes          size of build/<board>/sipling.wasm
+//   memoryPages        the memory the binary declares (memory section, id 5): initial / maximum
+//   staticBytes        end of the highest active data segment (data section, id 11)
+//   memoryUsedAtStart  probe.wasm's probe_heap_mark() right after _initialize(): the heap top after
+//                      start-up (static data + the tables allocated at init). The probe build carries
+//                      some test-only statics too, so this is an upper bound for sipling.wasm.
+// Fails (exit 1) when wasmBytes > budget.wasmBytes, memoryPages > budget.memoryPages or
+// memoryUsedAtStart > memoryPages × 64 KiB.
+// Usage: node tools/footprint.mjs [--json]   (npm run footprint [-- --json])
+import { readFileSync, readdirSync, existsSync, statSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const PAGE = 65536;
+
+/** boards/<name>/board.json, read directly (importing tools/build.mjs would build). */
+export function readBoards() {
+  const dir = join(root, "boards");
+  return readdirSync(dir)
+    .filter((n) => existsSync(join(dir, n, "board.json")))
+    .sort()
+    .map((n) => JSON.parse(readFileSync(join(dir, n, "board.json"), "utf8")));
+}
+
+// --- minimal wasm binary reader -------------------------------------------------------------------
+
+function reader(buf, pos = 0) {
+  const r = {
+    pos,
+    u8() { return buf[r.pos++]; },
+    uleb() {
+      let result = 0, shift = 0, b;
+      do { b = buf[r.pos++]; result += (b & 0x7f) * 2 ** shift; shift += 7; } while (b & 0x80);
+      return result;
+    },
+    sleb() {
+      let result = 0n, shift = 0n, b;
+      do { b = buf[r.pos++]; result |= BigInt(b & 0x7f) << shift; shift += 7n; } while (b & 0x80);
+      if (b & 0x40) result -= 1n << shift;
+      return Number(result);
+    },
+  };
+  return r;
+}
+
+/** Sections of a wasm binary: [{ id, start, end }] (payload bounds). */
+export function wasmSections(buf) {
+  if (buf.readUInt32LE(0) !== 0x6d736100) throw new Error("not a wasm binary");
+  const out = [];
+  const r = reader(buf, 8);
+  while (r.pos < buf.length) {
+    const id = r.u8();
+    const size = r.uleb();
+    out.push({ id, start: r.pos, end: r.pos + size });
+    r.pos += size;
+  }
+  return out;
+}
+
+/** Memory section (id 5): the first memory's limits { initial, maximum|null } in pages, or null. */
+export function wasmMemory(buf) {
+  const s = wasmSections(buf).find((x) => x.id === 5);
+  if (!s) return null;
+  const r = reader(buf, s.start);
+  if (r.uleb() < 1) return null;
+  const flags = r.uleb();
+  const initial = r.uleb();
+  const maximum = flags & 1 ? r.uleb() : null;
+  return { initial, maximum, shared: !!(flags & 2), memory64: !!(flags & 4) };
+}
+
+/**
+ * Data section (id 11): { segments, active, passive, staticBytes } where staticBytes is the end of the
+ * highest active segment whose offset is an i32.const (0 when there is none).
+ */
+export function wasmData(buf) {
+  const s = wasmSections(buf).find((x) => x.id === 11);
+  const res = { segments: 0, active: 0, passive: 0, dataBytes: 0, staticBytes: 0, unknownOffsets: 0 };
+  if (!s) return res;
+  const r = reader(buf, s.start);
+  const n = r.uleb();
+  res.segments = n;
+  for (let i = 0; i < n; i++) {
+    const flag = r.uleb();
+    let offset = null;
+    if (flag === 1) res.passive++;
+    else {
+      if (flag === 2) r.uleb(); // memory index
+      res.active++;
+      // constant expression: i32.const n | i64.const n | global.get g, then end (0x0b)
+      const op = r.u8();
+      if (op === 0x41 || op === 0x42) offset = r.sleb();
+      else if (op === 0x23) { r.uleb(); res.unknownOffsets++; }
+      else throw new Error(`data segment ${i}: unsupported offset opcode 0x${op.toString(16)}`);
+      while (buf[r.pos] !== 0x0b) r.pos++; // skip anything else of the expression
+      r.pos++;
+    }
+    const size = r.uleb();
+    r.pos += size;
+    res.dataBytes += size;
+    if (offset !== null) res.staticBytes = Math.max(res.staticBytes, offset + size);
+  }
+  return res;
+}
+
+// --- measure -------------------------------------------------------------------------------------
+
+/** Heap top right after _initialize() of build/<board>/probe.wasm (probe_heap_mark), or null. */
+function memoryUsedAtStart(board) {
+  const file = join(root, "build", board, "probe.wasm");
+  if (!existsSync(file)) return null;
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(file)), {});
+  inst.exports._initialize();
+  return inst.exports.probe_heap_mark ? inst.exports.probe_heap_mark() : null;
+}
+
+/** Measures every board; returns [{ board, wasmBytes, memoryPages, ..., budget, withinBudget, over }]. */
+export function measure() {
+  return readBoards().map((b) => {
+    const file = join(root, "build", b.name, "sipling.wasm");
+    if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build`);
+    const bin = readFileSync(file);
+    const mem = wasmMemory(bin);
+    const data = wasmData(bin);
+    const row = {
+      board: b.name,
+      wasmBytes: statSync(file).size,
+      memoryPages: mem ? mem.initial : 0,
+      maximumPages: mem ? mem.maximum : null,
+      staticBytes: data.staticBytes,
+      dataSegments: data.segments,
+      memoryUsedAtStart: memoryUsedAtStart(b.name),
+      budget: b.budget || {},
+    };
+    const over = [];
+    const bud = row.budget;
+    if (bud.wasmBytes != null && row.wasmBytes > bud.wasmBytes) over.push(`wasmBytes ${row.wasmBytes} > ${bud.wasmBytes}`);
+    // The memory the binary can ever hold is its maximum (or initial when there is no maximum).
+    const pages = Math.max(row.memoryPages, row.maximumPages ?? 0);
+    if (bud.memoryPages != null && pages > bud.memoryPages) over.push(`memoryPages ${pages} > ${bud.memoryPages}`);
+    if (row.memoryUsedAtStart != null && row.memoryUsedAtStart > row.memoryPages * PAGE) {
+      over.push(`memoryUsedAtStart ${row.memoryUsedAtStart} > ${row.memoryPages} pages (${row.memoryPages * PAGE})`);
+    }
+    if (row.staticBytes > row.memoryPages * PAGE) over.push(`staticBytes ${row.staticBytes} > ${row.memoryPages * PAGE}`);
+    row.withinBudget = over.length === 0;
+    row.over = over;
+    return row;
+  });
+}
+
+function table(rows) {
+  const kb = (n) => (n == null ? "?" : `${(n / 1024).toFixed(1)} KiB`);
+  const pct = (a, b) => (a == null || !b ? "" : ` (${((100 * a) / b).toFixed(0)}%)`);
+  const head = ["board", "sipling.wasm", "budget", "pages (init/max)", "budget", "static data", "used at start", "of memory", "ok"];
+  const lines = rows.map((r) => [
+    r.board,
+    `${r.wasmBytes} B${pct(r.wasmBytes, r.budget.wasmBytes)}`,
+    r.budget.wasmBytes != null ? `${r.budget.wasmBytes} B` : "-",
+    `${r.memoryPages}/${r.maximumPages ?? "-"} (${kb(r.memoryPages * PAGE)})`,
+    r.budget.memoryPages != null ? `${r.budget.memoryPages}` : "-",
+    `${r.staticBytes} B (${kb(r.staticBytes)})`,
+    r.memoryUsedAtStart == null ? "?" : `${r.memoryUsedAtStart} B (${kb(r.memoryUsedAtStart)})`,
+    r.memoryUsedAtStart == null ? "" : `${((100 * r.memoryUsedAtStart) / (r.memoryPages * PAGE)).toFixed(0)}%`,
+    r.withinBudget ? "yes" : "OVER",
+  ]);
+  const w = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const fmt = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join("  ");
+  const out = [fmt(head), w.map((n) => "-".repeat(n)).join("  "), ...lines.map(fmt)];
+  for (const r of rows) for (const o of r.over) out.push(`OVER BUDGET ${r.board}: ${o}`);
+  out.push("used at start = heap top after _initialize() of the probe build (includes its test-only statics).");
+  return out.join("\n");
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const rows = measure();
+  if (process.argv.includes("--json")) {
+    const json = rows.map(({ board, wasmBytes, memoryPages, staticBytes, memoryUsedAtStart, budget, withinBudget }) =>
+      ({ board, wasmBytes, memoryPages, staticBytes, memoryUsedAtStart, budget, withinBudget }));
+    console.log(JSON.stringify(json, null, 2));
+  } else {
+    console.log(table(rows));
+  }
+  process.exit(rows.every((r) => r.withinBudget) ? 0 : 1);
+}
