@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds every board (boards/<name>/board.json) into build/<board>/:
-//   sipling.wasm  the release core: --runtime stub, -O3z, no imports (abort redirected to a trap),
-//                 memory fixed at the board's page count;
+//   sipling.wasm  the release core: --runtime stub, the board's optimisation level (-O3z by default),
+//                 no imports (abort redirected to a trap), memory fixed at the board's page count;
 //   probe.wasm    the same core plus the test probes of assembly/testing/ (used by tests/ and bench/).
 // Usage: node tools/build.mjs [--board NAME]... [--quiet]
 import { readFileSync, readdirSync, mkdirSync, existsSync, statSync } from "node:fs";
@@ -53,8 +53,12 @@ if (only.length && boards.length !== only.length) {
 for (const b of boards) {
   const out = join(root, "build", b.name);
   mkdirSync(out, { recursive: true });
-  asc("assembly/index.ts", join(out, "sipling.wasm"), b, ["-O3z"]);
-  asc("assembly/testing/probe.ts", join(out, "probe.wasm"), b, ["-O3"]);
+  // Release: the board's build profile (-O3z unless the board says otherwise). Probe: the same level,
+  // so tests and benchmarks measure the code as shipped.
+  const opt = b.optimize || "-O3z";
+  if (!/^-O[0-3][sz]?$/.test(opt)) throw new Error(`boards/${b.name}/board.json: "optimize" must look like -O3z, got ${opt}`);
+  asc("assembly/index.ts", join(out, "sipling.wasm"), b, [opt]);
+  asc("assembly/testing/probe.ts", join(out, "probe.wasm"), b, [opt]);
   if (!quiet) {
     const size = statSync(join(out, "sipling.wasm")).size;
     console.log(`built ${b.name}: sipling.wasm ${size} bytes, ${b.memoryPages} pages`);

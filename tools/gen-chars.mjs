@@ -14,6 +14,8 @@ const F = {
   WORD: 1 << 10,      // word (Call-ID): token chars plus "(" ")" "<" ">" ":" "\" DQUOTE "/" "[" "]" "?" "{" "}"
   HOST: 1 << 11,      // hostname / IPv4 / IPv6 reference characters: alphanum "-" "." "[" "]" ":"
   UTF8: 1 << 12,      // %x80-FF: UTF8-NONASCII bytes, allowed in quoted strings, reason phrases, comments
+  LSPECIAL: 1 << 14,  // bytes a list splitter must look at: DQUOTE "\\" "<" ">" ","
+  VSPECIAL: 1 << 13,  // bytes a header-value scan must stop at: CTLs but HTAB (CR, LF, NUL...), DQUOTE, "\\", DEL
 };
 const t = new Array(256).fill(0);
 const set = (chars, f) => { for (const c of chars) t[c.charCodeAt(0)] |= f; };
@@ -33,6 +35,8 @@ alnum(F.HNV); set(mark, F.HNV); set("[]/?:+$", F.HNV);
 alnum(F.WORD); set("-.!%*_+`'~", F.WORD); set("()<>:\\\"/[]?{}", F.WORD);
 alnum(F.HOST); set("-.[]:", F.HOST);
 range(0x80, 0xff, F.UTF8);
+set("\"\\<>,", F.LSPECIAL);
+range(0x00, 0x1f, F.VSPECIAL); t[0x09] &= ~F.VSPECIAL; set("\"\\", F.VSPECIAL); t[0x7f] |= F.VSPECIAL;
 
 const rows = [];
 for (let i = 0; i < 256; i += 8) rows.push("  " + t.slice(i, i + 8).map((v) => "0x" + v.toString(16).padStart(4, "0")).join(", ") + ",");

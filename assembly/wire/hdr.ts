@@ -17,8 +17,10 @@ export const enum Hdr {
   Count = 40,
 }
 
-// Flags per id: LIST = comma-separated list, split into one index entry per element (RFC 3261 §7.3.1);
-// SINGLE = at most one value in a message (RFC 3261 §20, table 2; a second one is a 400).
+// Flags per id: LIST = a comma-separated list the core acts on element by element, split into one
+// index entry per element (RFC 3261 §7.3.1); SINGLE = at most one value in a message (RFC 3261 §20,
+// table 2; a second one is a 400). List headers the core never reads (Allow, Accept, ...) are kept as
+// one entry per line: splitting them would cost time for nothing, and they pass through unchanged.
 export const enum HdrFlag { LIST = 1, SINGLE = 2 }
 
 const FLAGS: usize = memory.data<u8>([
@@ -31,15 +33,15 @@ const FLAGS: usize = memory.data<u8>([
   2,          // Content-Type
   1, 1, 1,    // Route Record-Route Path
   2, 2,       // Expires Min-Expires
-  1, 1, 1, 1, // Require Proxy-Require Supported Unsupported
+  1, 1, 1, 0, // Require Proxy-Require Supported; Unsupported (not read)
   0,          // Subject
-  1,          // Content-Encoding
+  0,          // Content-Encoding (not read)
   0,          // Event
-  1,          // Allow-Events
+  0,          // Allow-Events (not read)
   0, 0, 0, 0, // Refer-To Referred-By Session-Expires Identity
-  1, 1, 1,    // Accept-Contact Reject-Contact Request-Disposition
+  0, 0, 0,    // Accept-Contact Reject-Contact Request-Disposition (not read)
   0, 0, 0, 0, // Authorization Proxy-Authorization WWW-Authenticate Proxy-Authenticate (commas inside)
-  1, 1,       // Allow Accept
+  0, 0,       // Allow Accept (not read)
   0, 0,       // Retry-After Timestamp
   0,          // Privacy (priv-value *(";" priv-value): no commas)
   1,          // P-Asserted-Identity (RFC 3325: 1#PAssertedID-value)

@@ -1,7 +1,14 @@
 // Message validation: the second level of parsing (STYLE §4). After the view has framed and indexed a
-// message, decode every header the core acts on, check the RFC 3261 rules that make a message
+// message, decode the headers the core acts on, check the RFC 3261 rules that make a message
 // well formed (§8.1.1 mandatory headers, §20 single-valued headers, §8.2.2 CSeq method agreement),
 // and keep the decoded top-level facts in one `Decoded` record for the layers above.
+//
+// What is decoded (and so can make a message invalid) is what some layer acts on, nothing more:
+//   always     Request-URI, top Via, From, To, Call-ID, CSeq, Max-Forwards, Expires
+//   requests   every Route (loose routing pops ours), Proxy-Require and Require (420)
+//   REGISTER   every Contact, Path, Min-Expires, Supported (the registrar stores and answers them)
+//   responses  every Via (forwarding a response routes on the next one)
+// Other headers are carried through untouched, as a proxy must (§16.6), without being judged.
 //
 // The verdict is a WireError (None when valid). Each error implies a status (errors.ts); a response
 // that fails validation is dropped, never answered.
@@ -14,8 +21,7 @@ import { UriRepr, UriScheme, parseUri } from "./uri";
 import { ViaRepr, decodeVia } from "./headers/via";
 import { NameAddrRepr, NameAddrKind, decodeNameAddr } from "./headers/nameaddr";
 import {
-  CSeqRepr, ContentTypeRepr, decodeCSeq, decodeContentType, decodeDeltaSeconds, decodeMaxForwards,
-  decodeOptionTag, isCallId,
+  CSeqRepr, decodeCSeq, decodeDeltaSeconds, decodeMaxForwards, decodeOptionTag, isCallId,
 } from "./headers/scalar";
 import { eqBytes } from "./scan";
 
@@ -39,7 +45,6 @@ export class Decoded {
 // Scratch records for the values that are checked but not kept.
 const viaScratch = new ViaRepr();
 const naScratch = new NameAddrRepr();
-const ctScratch = new ContentTypeRepr();
 
 /** Validate a message the view parsed without error; fills `d`. Returns WireError.None or an error. */
 export function validateMessage(v: MessageView, d: Decoded): WireError {
@@ -59,12 +64,18 @@ export function validateMessage(v: MessageView, d: Decoded): WireError {
   }
   d.maxForwards = -1;
   d.expires = -1;
+  const register = req && v.method == Method.REGISTER;
+  const topVia = v.first(Hdr.Via);
   for (let i = 0; i < v.count; i++) {
     const p = v.valPtr(i);
     const end = p + <usize>v.valLen(i);
     switch (v.hdr(i)) {
       case Hdr.Via: {
-        if (!decodeVia(p, end, i == v.first(Hdr.Via) ? d.via : viaScratch)) return WireError.Via;
+        if (i == topVia) {
+          if (!decodeVia(p, end, d.via)) return WireError.Via;
+        } else if (!req && !decodeVia(p, end, viaScratch)) {
+          return WireError.Via;
+        }
         break;
       }
       case Hdr.From: {
@@ -92,14 +103,15 @@ export function validateMessage(v: MessageView, d: Decoded): WireError {
         break;
       }
       case Hdr.Contact: {
+        if (!register) break;
         if (!decodeNameAddr(p, end, naScratch, NameAddrKind.Contact)) return WireError.Contact;
         // "*" stands alone (RFC 3261 §10.2.2): never one of several Contact values.
         if (naScratch.star && v.countOf(Hdr.Contact) != 1) return WireError.Contact;
         break;
       }
       case Hdr.Route:
-      case Hdr.RecordRoute:
       case Hdr.Path: {
+        if (v.hdr(i) == Hdr.Route ? !req : !register) break;
         if (!decodeNameAddr(p, end, naScratch, NameAddrKind.Route)) return WireError.Route;
         break;
       }
@@ -110,17 +122,14 @@ export function validateMessage(v: MessageView, d: Decoded): WireError {
         break;
       }
       case Hdr.MinExpires: {
-        if (decodeDeltaSeconds(p, end) < 0) return WireError.Expires;
+        if (register && decodeDeltaSeconds(p, end) < 0) return WireError.Expires;
         break;
       }
-      case Hdr.ContentType: {
-        if (!decodeContentType(p, end, ctScratch)) return WireError.ContentType;
-        break;
-      }
+      case Hdr.Supported: // fall through to the option-tag check for REGISTER only
+        if (!register) break;
       case Hdr.Require:
-      case Hdr.ProxyRequire:
-      case Hdr.Supported:
-      case Hdr.Unsupported: {
+      case Hdr.ProxyRequire: {
+        if (!req) break;
         // An empty header ("Supported:") is legal; an empty element of a list (",,") is not.
         if (v.valLen(i) == 0 && isWholeLine(v, i)) break;
         if (!decodeOptionTag(p, end)) return WireError.OptionTags;

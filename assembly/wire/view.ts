@@ -24,7 +24,7 @@
 // CRLF SP bytes; decoders treat CR and LF as LWS (scan.ts).
 
 import { MAX_HEADERS, MAX_MSG } from "../config";
-import { Ch, Cls, is } from "../util/chars";
+import { Ch, Cls, is, isAny } from "../util/chars";
 import { WireError } from "./errors";
 import { Hdr, HdrFlag, hdrFlags, hdrId } from "./hdr";
 import { Method, methodId } from "./method";
@@ -171,6 +171,10 @@ export class MessageView {
     let angle = 0;
     while (q < ve) {
       const c = <u32>load<u8>(base + q); // q < ve <= len: inside the message
+      if (!isAny(c, Cls.LSPECIAL)) {
+        q++;
+        continue;
+      }
       if (inQuote) {
         if (c == Ch.BACKSLASH) q++;
         else if (c == Ch.DQUOTE) inQuote = false;
@@ -253,21 +257,16 @@ export function parseMessage(v: MessageView, buf: usize, avail: u32, stream: boo
     if (q >= end) return incomplete(v, stream, limit);
     if (nameLen == 0 || load<u8>(q) != Ch.COLON) return fatal(v, WireError.HeaderLine);
     q++;
-    // value: up to a line end not followed by SP/HT (a fold)
-    let vs: usize = 0;
-    let ve: usize = q;
+    // value: up to a line end not followed by SP/HT (a fold). The inner loop runs over plain bytes
+    // with one table load each; it stops at CTLs, DQUOTE, "\\" and DEL (Cls.VSPECIAL).
+    let vs = q;
     let inQuote = false;
     let lineEnd: usize = 0;
+    let lt: usize = 0; // the CR (or bare LF) that terminates the line
     while (true) {
+      q = skipPlain(q, end);
       if (q >= end) return incomplete(v, stream, limit);
       c = <u32>load<u8>(q);
-      if (c >= 0x20 && c != Ch.DQUOTE && c != Ch.BACKSLASH && c != Ch.DEL) {
-        // plain byte (the common case): part of the value
-        if (vs == 0 && c != Ch.SP) vs = q;
-        if (c != Ch.SP) ve = q + 1;
-        q++;
-        continue;
-      }
       if (c == Ch.LF || c == Ch.CR) {
         let le = q + 1;
         if (c == Ch.CR) {
@@ -278,30 +277,27 @@ export function parseMessage(v: MessageView, buf: usize, avail: u32, stream: boo
         if (le >= end) return incomplete(v, stream, limit);
         const n = <u32>load<u8>(le);
         if (n == Ch.SP || n == Ch.HT) { q = le; continue; } // folded line: the value goes on
+        lt = q;
         lineEnd = le;
         break;
       }
-      if (c == Ch.HT) { q++; continue; }
       if (c == Ch.DQUOTE) {
         inQuote = !inQuote;
       } else if (c == Ch.BACKSLASH) {
+        // quoted-pair: the escaped byte (a CTL included) is part of the string
         if (inQuote && q + 1 < end) {
           const n = <u32>load<u8>(q + 1);
-          if (n != Ch.CR && n != Ch.LF) {
-            if (vs == 0) vs = q;
-            q += 2;
-            ve = q;
-            continue;
-          }
+          if (n != Ch.CR && n != Ch.LF) q++;
         }
       } else if (!inQuote) {
         v.fail(WireError.ControlChar); // NUL, other CTLs or DEL outside a quoted-pair
       }
-      if (vs == 0) vs = q;
-      ve = q + 1;
       q++;
     }
-    if (vs == 0) vs = ve = q; // empty value: zero length at the line end
+    // trim LWS (folds included) on both sides of the value
+    while (vs < lt && isLws(<u32>load<u8>(vs))) vs++;
+    let ve = lt;
+    while (ve > vs && isLws(<u32>load<u8>(ve - 1))) ve--;
     const h = hdrId(ns, nameLen);
     const lineOff = <u32>(ns - p);
     const le32 = <u32>(lineEnd - p);
@@ -338,6 +334,33 @@ export function parseMessage(v: MessageView, buf: usize, avail: u32, stream: boo
   v.bodyLen = v.len - bodyOff;
   if (v.error != WireError.None) return -v.error;
   return <i32>(v.skipped + v.len);
+}
+
+// SWAR constants: eight copies of one byte value.
+const ONES: u64 = 0x0101010101010101;
+const HIGHS: u64 = 0x8080808080808080;
+
+/** Any byte of x is zero. */
+// @ts-ignore: decorator
+@inline function hasZero(x: u64): u64 {
+  return (x - ONES) & ~x & HIGHS;
+}
+
+/**
+ * Cursor at the first byte in [p, end) of class VSPECIAL (a CTL but HT, DQUOTE, "\\", DEL), or end.
+ * Eight bytes at a time while no byte of the word can be special, then one at a time. A word with an
+ * HT (below 0x20) drops to the byte loop, which skips it as plain: correct, only slower.
+ */
+function skipPlain(p: usize, end: usize): usize {
+  while (p + 8 <= end) {
+    const x = load<u64>(p); // p + 8 <= end: inside the range
+    const ctl = (x - ONES * 0x20) & ~x & HIGHS; // some byte < 0x20
+    const special = ctl | hasZero(x ^ (ONES * 0x22)) | hasZero(x ^ (ONES * 0x5c)) | hasZero(x ^ (ONES * 0x7f));
+    if (special != 0) break;
+    p += 8;
+  }
+  while (p < end && !isAny(<u32>load<u8>(p), Cls.VSPECIAL)) p++;
+  return p;
 }
 
 /** End of the message reached before its framing completed. */

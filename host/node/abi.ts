@@ -1,0 +1,147 @@
+// The core's ABI as seen from Node (docs/ABI.md is the contract): export names, record layouts,
+// codes, and a Core wrapper that checks the exports and keeps cached views of linear memory.
+//
+// Peer record (32 bytes, little-endian), at sip_peer_ptr() (input) and sip_tx_meta_ptr() (output):
+//   +0 u32 conn | +4 u8 transport | +5 u8 family | +6 u16 port | +8 u8[16] addr | +24 u32 flags | +28 u32 reserved
+// Event record at sip_event_ptr():
+//   +0 u32 kind | +4 i32 code | +8 f64 time | +16 u32 value | +20 u32 lost | +24 Peer(32)
+//   +56 u16 len1..len4 | +64 text1 text2 text3 text4
+
+export const PEER = { conn: 0, transport: 4, family: 5, port: 6, addr: 8, flags: 24, size: 32 } as const;
+export const EVENT = { kind: 0, code: 4, time: 8, value: 16, lost: 20, peer: 24, lens: 56, text: 64 } as const;
+
+export const enum Proto { UDP = 1, TCP = 2, TLS = 3, WS = 5, WSS = 6 }
+export const PROTO_NAMES: Record<number, string> = { 1: "udp", 2: "tcp", 3: "tls", 5: "ws", 6: "wss" };
+
+export const enum CfgKey {
+  T1 = 1, T2 = 2, T4 = 3, TimerC = 4, MinExpires = 5, MaxExpires = 6, DefaultExpires = 7,
+  ContactsPerAor = 8, RecordRoute = 9, RetryAfter = 10,
+}
+export const enum CfgKind { Domain = 1, OutboundProxy = 2 }
+
+export const EVENT_NAMES: readonly string[] = [
+  "none", "reg-add", "reg-refresh", "reg-remove", "reg-expire",
+  "call-attempt", "call-answer", "call-fail", "call-end", "bad-message", "table-full",
+];
+export const enum EventKind { RegAdd = 1, RegExpire = 4, CallEnd = 8, BadMessage = 9, TableFull = 10 }
+
+export const STAT_NAMES: readonly string[] = [
+  "txnInUse", "txnCapacity", "bindingsInUse", "bindingCapacity", "aorsInUse", "aorCapacity",
+  "msgPoolInUse", "msgPoolBlocks", "regPoolInUse", "regPoolBlocks", "eventsLost", "received",
+  "refused", "sent", "refused503",
+];
+
+/** The exports the host calls, in the ABI's call order (the first missing one is reported). */
+export const REQUIRED_EXPORTS = [
+  "memory", "_initialize", "sip_init",
+  "sip_cfg_ptr", "sip_cfg_cap", "sip_cfg_set", "sip_cfg_add", "sip_transport_add",
+  "sip_rx_ptr", "sip_rx_cap", "sip_peer_ptr",
+  "sip_handle_datagram", "sip_handle_stream", "sip_handle_conn_closed", "sip_handle_timeout",
+  "sip_poll_transmit", "sip_tx_ptr", "sip_tx_meta_ptr", "sip_tx_name_ptr",
+  "sip_poll_timeout", "sip_poll_event", "sip_event_ptr",
+] as const;
+
+export interface Exports {
+  memory: WebAssembly.Memory;
+  _initialize(): void;
+  sip_init(seedLo: number, seedHi: number, now: number): number;
+  sip_cfg_ptr(): number;
+  sip_cfg_cap(): number;
+  sip_cfg_set(key: number, value: number): number;
+  sip_cfg_add(kind: number, len: number): number;
+  sip_transport_add(id: number, proto: number, len: number): number;
+  sip_rx_ptr(): number;
+  sip_rx_cap(): number;
+  sip_peer_ptr(): number;
+  sip_handle_datagram(now: number, len: number): number;
+  sip_handle_stream(now: number, len: number): number;
+  sip_handle_conn_closed(now: number, conn: number): void;
+  sip_handle_timeout(now: number): void;
+  sip_poll_transmit(now: number): number;
+  sip_tx_ptr(): number;
+  sip_tx_meta_ptr(): number;
+  sip_tx_name_ptr(): number;
+  sip_poll_timeout(): number;
+  sip_poll_event(): number;
+  sip_event_ptr(): number;
+  sip_stat?(id: number): number;
+}
+
+export class CoreError extends Error {}
+
+/** Names of the required exports the module lacks (empty = complete). */
+export function missingExports(mod: WebAssembly.Module): string[] {
+  const have = new Set(WebAssembly.Module.exports(mod).map((e) => e.name));
+  return REQUIRED_EXPORTS.filter((n) => !have.has(n));
+}
+
+/**
+ * One instance of the core. `mem` (a Buffer) and `dv` (a DataView) cover the whole linear memory;
+ * call `views()` before touching them: it rebuilds them only if the memory grew (the old
+ * ArrayBuffer is then detached and its byteLength reads 0).
+ */
+export class Core {
+  readonly ex: Exports;
+  mem!: Buffer;
+  dv!: DataView;
+  readonly rxPtr: number;
+  readonly rxCap: number;
+  readonly peerPtr: number;
+  readonly txPtr: number;
+  readonly txMetaPtr: number;
+  readonly txNamePtr: number;
+  readonly eventPtr: number;
+  readonly cfgPtr: number;
+  readonly cfgCap: number;
+
+  constructor(mod: WebAssembly.Module) {
+    const missing = missingExports(mod);
+    if (missing.length) {
+      const err = new CoreError(`core lacks export ${missing[0]}: build the core first (npm run build)`);
+      (err as CoreError & { missing: string[] }).missing = missing;
+      throw err;
+    }
+    const inst = new WebAssembly.Instance(mod, {});
+    this.ex = inst.exports as unknown as Exports;
+    this.ex._initialize();
+    this.refresh();
+    const ex = this.ex;
+    this.rxPtr = ex.sip_rx_ptr() >>> 0;
+    this.rxCap = ex.sip_rx_cap() >>> 0;
+    this.peerPtr = ex.sip_peer_ptr() >>> 0;
+    this.txPtr = ex.sip_tx_ptr() >>> 0;
+    this.txMetaPtr = ex.sip_tx_meta_ptr() >>> 0;
+    this.txNamePtr = ex.sip_tx_name_ptr() >>> 0;
+    this.eventPtr = ex.sip_event_ptr() >>> 0;
+    this.cfgPtr = ex.sip_cfg_ptr() >>> 0;
+    this.cfgCap = ex.sip_cfg_cap() >>> 0;
+  }
+
+  refresh(): void {
+    const ab = this.ex.memory.buffer;
+    this.mem = Buffer.from(ab);
+    this.dv = new DataView(ab);
+  }
+
+  /** Cheap check, once per host call: rebuild the views if memory.buffer changed. */
+  views(): void {
+    if (this.mem.length === 0) this.refresh(); // a grown memory detaches the old buffer
+  }
+
+  /** Writes text into the cfg buffer; returns its byte length (throws if it does not fit). */
+  putCfg(text: string): number {
+    this.views();
+    const n = Buffer.byteLength(text, "utf8");
+    if (n > this.cfgCap) throw new CoreError(`"${text}" (${n} bytes) exceeds the core's cfg buffer (${this.cfgCap})`);
+    this.mem.write(text, this.cfgPtr, n, "utf8");
+    return n;
+  }
+
+  stats(): Record<string, number> | undefined {
+    const f = this.ex.sip_stat;
+    if (typeof f !== "function") return undefined;
+    const out: Record<string, number> = {};
+    STAT_NAMES.forEach((n, i) => (out[n] = f(i)));
+    return out;
+  }
+}

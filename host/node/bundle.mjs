@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// Bundles the Node host (host/node/*.ts) into build/node/sipling.mjs (ESM, node20) and copies the
+// cores next to it: build/server/sipling.wasm -> build/node/sipling.wasm, other boards ->
+// build/node/sipling-<board>.wasm. Usage: node host/node/bundle.mjs [--quiet]
+import { build } from "esbuild";
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const out = join(root, "build", "node");
+const quiet = process.argv.includes("--quiet");
+mkdirSync(out, { recursive: true });
+
+await build({
+  entryPoints: [join(root, "host/node/main.ts")],
+  outfile: join(out, "sipling.mjs"),
+  bundle: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  sourcemap: "linked",
+  logLevel: "warning",
+  banner: { js: "// sipling Node host, bundled by host/node/bundle.mjs from host/node/*.ts: do not edit." },
+});
+
+const copied = [];
+const buildDir = join(root, "build");
+for (const board of existsSync(buildDir) ? readdirSync(buildDir) : []) {
+  const src = join(buildDir, board, "sipling.wasm");
+  if (board === "node" || !existsSync(src)) continue;
+  const dst = join(out, board === "server" ? "sipling.wasm" : `sipling-${board}.wasm`);
+  copyFileSync(src, dst);
+  copied.push(`${board} -> ${dst.slice(root.length + 1)}`);
+}
+if (!copied.some((c) => c.startsWith("server ")))
+  console.error("bundle: warning: build/server/sipling.wasm is missing (run npm run build)");
+if (!quiet) console.log(`bundled build/node/sipling.mjs; cores: ${copied.join(", ") || "none"}`);

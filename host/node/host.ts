@@ -1,0 +1,616 @@
+// The Node host loop around one core instance (docs/ABI.md, "Call order"):
+//
+//   datagram      -> copy into RX, peer record -> sip_handle_datagram(now, len)
+//   stream bytes  -> pending bytes into RX, peer (with conn) -> sip_handle_stream, drop consumed, repeat
+//   closed conn   -> sip_handle_conn_closed(now, conn)
+//   timer         -> sip_handle_timeout(now)
+//   after each    -> drain sip_poll_transmit (send), sip_poll_timeout (one timer), sip_poll_event (log)
+//
+// Per packet the host allocates only what dgram/net force: the Buffer handed to send/write (the
+// core's TX buffer is reused by the next call, so its bytes are copied out first). Peer records for
+// TCP connections are prebuilt per connection; IPv4 address strings are cached.
+import dgram from "node:dgram";
+import net from "node:net";
+import dns from "node:dns";
+import os from "node:os";
+import { randomBytes } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import { Core, CoreError, PEER, EVENT, EVENT_NAMES, Proto, CfgKey, CfgKind, type Exports } from "./abi.js";
+import { writeAddr, format4, format6, peerText } from "./addr.js";
+import { ConfigError, type Config, type Listen } from "./config.js";
+import type { Logger } from "./log.js";
+
+const UDP_RCVBUF = 4 * 1024 * 1024;
+const UDP_SNDBUF = 4 * 1024 * 1024;
+const TCP_MAX_BACKLOG = 4 * 1024 * 1024; // bytes queued for one connection before it is dropped
+const DNS_TTL_MS = 30_000;
+const MAX_TRANSMITS_PER_CALL = 1_000_000; // guards the drain loop against a core that never says 0
+
+interface Transport {
+  id: number;
+  listen: Listen;
+  proto: "udp" | "tcp";
+  family: 4 | 6; // of the bound socket
+  bindHost: string; // numeric
+  port: number; // bound port
+  advertised: string; // host:port, IPv6 bracketed
+  udp?: dgram.Socket;
+  server?: net.Server;
+}
+
+class Conn {
+  pending: Buffer | null = null;
+  pendLen = 0;
+  closed = false;
+  /** 32-byte peer record, written into the core's peer slot before each sip_handle_stream. */
+  readonly peer = Buffer.alloc(PEER.size);
+  constructor(
+    readonly id: number,
+    readonly sock: net.Socket,
+    readonly t: Transport,
+    readonly family: number,
+    readonly addr: string, // numeric, IPv4-mapped reported as IPv4
+    readonly port: number,
+    readonly key: string,
+    readonly outgoing: boolean,
+  ) {}
+}
+
+/** dgram lookup that never touches DNS: every address we pass is already numeric. */
+function numericLookup(host: string, opts: unknown, cb?: (e: Error | null, a: string, f: number) => void): void {
+  if (typeof opts === "function") {
+    cb = opts as typeof cb;
+    opts = undefined;
+  }
+  const fam = typeof opts === "number" ? opts : (opts as { family?: number } | undefined)?.family;
+  cb!(null, host, fam === 6 ? 6 : net.isIPv6(host) ? 6 : 4);
+}
+
+export class Host {
+  core: Core | null = null;
+  private ex!: Exports;
+  private readonly transports: (Transport | undefined)[] = [];
+  private readonly conns = new Map<number, Conn>();
+  private readonly byRemote = new Map<string, Conn>();
+  private readonly closedQueue: number[] = [];
+  private readonly dnsCache = new Map<string, { addr: string; family: number; until: number }>();
+  private nextConn = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private armedAt = -1;
+  private readonly trace: boolean;
+  private stopping = false;
+  private readonly scratch = Buffer.alloc(16);
+  private readonly onTimer = () => {
+    this.timer = null;
+    this.armedAt = -1;
+    if (!this.core) return;
+    const now = performance.now();
+    this.ex.sip_handle_timeout(now);
+    this.after(now);
+  };
+
+  constructor(
+    private readonly cfg: Config,
+    private readonly listens: Listen[],
+    private readonly log: Logger,
+  ) {
+    this.trace = cfg.trace;
+  }
+
+  // ---- start-up ---------------------------------------------------------------------------
+
+  /** Binds every listener (in order; transport ids 1..n) and logs one line per listener. */
+  async bind(): Promise<void> {
+    let id = 0;
+    for (const l of this.listens) {
+      id++;
+      if (id > 255) throw new ConfigError("listen", "at most 255 listen addresses");
+      let host = l.host;
+      let family = l.family;
+      if (family === 0) {
+        try {
+          const r = await dns.promises.lookup(host);
+          host = r.address;
+          family = r.family as 4 | 6;
+        } catch (e) {
+          throw new StartError(`cannot listen on ${l.spec}: cannot resolve ${host} (${(e as NodeJS.ErrnoException).code})`);
+        }
+      }
+      const t: Transport = {
+        id, listen: l, proto: l.proto, family: family as 4 | 6, bindHost: host, port: l.port, advertised: "",
+      };
+      try {
+        if (l.proto === "udp") await this.bindUdp(t);
+        else await this.bindTcp(t);
+      } catch (e) {
+        throw new StartError(`cannot listen on ${l.spec}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      t.advertised = advertise(t);
+      this.transports[id] = t;
+      this.log.info("listening", {
+        listen: peerText(t.proto, t.family, t.bindHost, t.port), transport: id, advertised: t.advertised,
+      });
+    }
+  }
+
+  private bindUdp(t: Transport): Promise<void> {
+    const sock = dgram.createSocket({ type: t.family === 6 ? "udp6" : "udp4", lookup: numericLookup as never });
+    t.udp = sock;
+    return new Promise((resolve, reject) => {
+      sock.once("error", reject);
+      sock.bind({ address: t.bindHost, port: t.port, exclusive: true }, () => {
+        sock.off("error", reject);
+        sock.on("error", (e) => this.log.warn("udp socket error", { transport: t.id, error: e.message }));
+        try {
+          sock.setRecvBufferSize(UDP_RCVBUF);
+        } catch {
+          /* capped or refused: keep the default */
+        }
+        try {
+          sock.setSendBufferSize(UDP_SNDBUF);
+        } catch {
+          /* idem */
+        }
+        if (this.log.on("debug"))
+          this.log.debug("udp buffers", { transport: t.id, recv: sock.getRecvBufferSize(), send: sock.getSendBufferSize() });
+        t.port = sock.address().port;
+        sock.on("message", (msg, rinfo) => this.onDatagram(t, msg, rinfo));
+        resolve();
+      });
+    });
+  }
+
+  private bindTcp(t: Transport): Promise<void> {
+    const server = net.createServer({ noDelay: true }, (sock) => this.onAccept(t, sock));
+    t.server = server;
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ host: t.bindHost, port: t.port, exclusive: true }, () => {
+        server.off("error", reject);
+        server.on("error", (e) => this.log.error("tcp server error", { transport: t.id, error: e.message }));
+        t.port = (server.address() as net.AddressInfo).port;
+        resolve();
+      });
+    });
+  }
+
+  /** Instantiates the core, configures it and registers the transports. */
+  startCore(mod: WebAssembly.Module): void {
+    const core = new Core(mod); // throws CoreError naming a missing export
+    const ex = core.ex;
+    const seed = randomBytes(8);
+    const now = performance.now();
+    const r = ex.sip_init(seed.readUInt32LE(0), seed.readUInt32LE(4), now);
+    if (r < 0) throw new CoreError(`sip_init failed (${r})`);
+
+    const c = this.cfg;
+    const set = (key: CfgKey, value: number, name: string) => {
+      const res = ex.sip_cfg_set(key, value);
+      if (res === -1) this.log.warn("core does not know this setting; ignored", { key: name, cfgKey: key });
+      else if (res === -2) throw new ConfigError(name, `value ${value} is out of the core's range`);
+      else if (res < 0) throw new ConfigError(name, `the core refused ${value} (${res})`);
+    };
+    set(CfgKey.T1, c.timers.t1, "timers.t1");
+    set(CfgKey.T2, c.timers.t2, "timers.t2");
+    set(CfgKey.T4, c.timers.t4, "timers.t4");
+    set(CfgKey.TimerC, c.timers.timerC, "timers.timerC");
+    set(CfgKey.MinExpires, c.registrar.minExpires, "registrar.minExpires");
+    set(CfgKey.MaxExpires, c.registrar.maxExpires, "registrar.maxExpires");
+    set(CfgKey.DefaultExpires, c.registrar.defaultExpires, "registrar.defaultExpires");
+    if (c.registrar.maxContactsPerAor !== undefined)
+      set(CfgKey.ContactsPerAor, c.registrar.maxContactsPerAor, "registrar.maxContactsPerAor");
+    set(CfgKey.RecordRoute, c.recordRoute ? 1 : 0, "recordRoute");
+    set(CfgKey.RetryAfter, c.retryAfter, "retryAfter");
+
+    const add = (kind: CfgKind, text: string, name: string) => {
+      let len: number;
+      try {
+        len = core.putCfg(text);
+      } catch (e) {
+        throw new ConfigError(name, (e as Error).message);
+      }
+      const res = ex.sip_cfg_add(kind, len);
+      if (res < 0) throw new ConfigError(name, `the core refused ${JSON.stringify(text)} (${res}: table full or does not parse)`);
+    };
+    c.domains.forEach((d, i) => add(CfgKind.Domain, d, `domains[${i}]`));
+    if (c.outboundProxy) add(CfgKind.OutboundProxy, c.outboundProxy, "outboundProxy");
+
+    for (const t of this.transports) {
+      if (!t) continue;
+      const len = core.putCfg(t.advertised);
+      const res = ex.sip_transport_add(t.id, t.proto === "udp" ? Proto.UDP : Proto.TCP, len);
+      if (res < 0) throw new CoreError(`sip_transport_add(${t.id}, ${t.proto}, "${t.advertised}") failed (${res})`);
+    }
+    this.core = core;
+    this.ex = ex;
+    this.log.info("core ready", {
+      rxCap: core.rxCap, cfgCap: core.cfgCap, domains: c.domains, seed: seed.toString("hex"),
+      ...(c.outboundProxy ? { outboundProxy: c.outboundProxy } : {}),
+    });
+    this.after(now);
+  }
+
+  // ---- input ------------------------------------------------------------------------------
+
+  private onDatagram(t: Transport, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const core = this.core;
+    if (!core) return;
+    const n = msg.length;
+    if (n > core.rxCap) {
+      if (this.log.on("debug")) this.log.debug("datagram too large; dropped", { bytes: n, peer: `${rinfo.address}:${rinfo.port}` });
+      return;
+    }
+    core.views();
+    const mem = core.mem;
+    const p = core.peerPtr;
+    const fam = writeAddr(rinfo.address, mem, p + PEER.addr);
+    if (fam === 0) return;
+    msg.copy(mem, core.rxPtr);
+    const dv = core.dv;
+    dv.setUint32(p + PEER.conn, 0, true);
+    mem[p + PEER.transport] = t.id;
+    mem[p + PEER.family] = fam;
+    dv.setUint16(p + PEER.port, rinfo.port, true);
+    dv.setUint32(p + PEER.flags, 0, true);
+    dv.setUint32(p + PEER.flags + 4, 0, true);
+    if (this.trace) this.traceMsg("in", t.proto, fam, mem, p + PEER.addr, rinfo.port, msg.toString("utf8"));
+    const now = performance.now();
+    const r = this.ex.sip_handle_datagram(now, n);
+    if (r < 0 && this.log.on("debug")) this.log.debug("datagram refused", { code: r, peer: `${rinfo.address}:${rinfo.port}` });
+    this.after(now);
+  }
+
+  private newConnId(): number {
+    this.nextConn = (this.nextConn + 1) >>> 0;
+    if (this.nextConn === 0) this.nextConn = 1; // u32 wrap: 4 billion connections into a run
+    return this.nextConn;
+  }
+
+  private makeConn(t: Transport, sock: net.Socket, address: string, port: number, outgoing: boolean): Conn | null {
+    const fam = writeAddr(address, this.scratch, 0);
+    if (fam === 0) return null;
+    const addr = fam === 4 ? format4(this.scratch, 0) : format6(this.scratch, 0);
+    const key = remoteKey(addr, port);
+    const c = new Conn(this.newConnId(), sock, t, fam, addr, port, key, outgoing);
+    c.peer.writeUInt32LE(c.id, PEER.conn);
+    c.peer[PEER.transport] = t.id;
+    c.peer[PEER.family] = fam;
+    c.peer.writeUInt16LE(port, PEER.port);
+    this.scratch.copy(c.peer, PEER.addr, 0, 16);
+    this.conns.set(c.id, c);
+    this.byRemote.set(key, c);
+    sock.on("data", (d: Buffer) => this.onStream(c, d));
+    sock.on("error", (e) => {
+      if (this.log.on("debug")) this.log.debug("tcp connection error", { conn: c.id, peer: peerText("tcp", fam, addr, port), error: e.message });
+    });
+    sock.on("close", () => this.onClose(c));
+    return c;
+  }
+
+  private onAccept(t: Transport, sock: net.Socket): void {
+    if (this.stopping) {
+      sock.destroy();
+      return;
+    }
+    const c = this.makeConn(t, sock, sock.remoteAddress ?? "", sock.remotePort ?? 0, false);
+    if (!c) {
+      sock.destroy();
+      return;
+    }
+    if (this.log.on("debug")) this.log.debug("tcp accepted", { conn: c.id, peer: peerText("tcp", c.family, c.addr, c.port), transport: t.id });
+  }
+
+  /** Feeds a connection's bytes: RX = pending ++ data, loop sip_handle_stream per the ABI. */
+  private onStream(c: Conn, data: Buffer): void {
+    const core = this.core;
+    if (!core || c.closed) return;
+    const cap = core.rxCap;
+    const ex = this.ex;
+    let off = 0;
+    for (;;) {
+      const p = c.pendLen;
+      const k = Math.min(cap - p, data.length - off);
+      const len = p + k;
+      if (len === 0) return;
+      core.views();
+      const mem = core.mem;
+      if (p > 0) c.pending!.copy(mem, core.rxPtr, 0, p);
+      if (k > 0) data.copy(mem, core.rxPtr + p, off, off + k);
+      c.peer.copy(mem, core.peerPtr);
+      const text = this.trace ? mem.toString("utf8", core.rxPtr, core.rxPtr + len) : "";
+      const now = performance.now();
+      const r = ex.sip_handle_stream(now, len);
+      if (r > 0 && this.trace) this.traceMsg("in", "tcp", c.family, c.peer, PEER.addr, c.port, text.slice(0, r));
+      this.after(now);
+      if (c.closed) return;
+      if (r < 0) {
+        this.log.warn("tcp stream refused; closing", { conn: c.id, code: r, peer: peerText("tcp", c.family, c.addr, c.port) });
+        this.closeConn(c);
+        return;
+      }
+      if (r === 0) {
+        if (len >= cap) {
+          this.log.warn("tcp message exceeds the RX buffer; closing", { conn: c.id, bytes: len, peer: peerText("tcp", c.family, c.addr, c.port) });
+          this.closeConn(c);
+          return;
+        }
+        // need more: keep what we have (len < cap, so all of data[off..] fits)
+        if (k > 0) {
+          if (!c.pending) c.pending = Buffer.allocUnsafe(cap);
+          data.copy(c.pending, p, off, off + k);
+          c.pendLen = len;
+        }
+        return;
+      }
+      const used = Math.min(r, len);
+      if (used >= p) {
+        c.pendLen = 0;
+        off += used - p;
+      } else {
+        c.pending!.copyWithin(0, used, p);
+        c.pendLen = p - used;
+      }
+    }
+  }
+
+  private closeConn(c: Conn): void {
+    c.sock.destroy(); // 'close' follows -> onClose
+  }
+
+  private onClose(c: Conn): void {
+    if (c.closed) return;
+    c.closed = true;
+    c.pending = null;
+    this.conns.delete(c.id);
+    if (this.byRemote.get(c.key) === c) this.byRemote.delete(c.key);
+    if (this.log.on("debug")) this.log.debug("tcp closed", { conn: c.id, peer: peerText("tcp", c.family, c.addr, c.port) });
+    if (!this.core) return;
+    const now = performance.now();
+    this.ex.sip_handle_conn_closed(now, c.id);
+    this.after(now);
+  }
+
+  // ---- output -----------------------------------------------------------------------------
+
+  /** Drains transmits, re-arms the timer, drains events (then reports deferred conn closes). */
+  private after(now: number): void {
+    const ex = this.ex;
+    for (;;) {
+      let n: number;
+      let guard = 0;
+      while ((n = ex.sip_poll_transmit(now)) > 0) {
+        this.transmit(n);
+        if (++guard === MAX_TRANSMITS_PER_CALL) {
+          this.log.error("core keeps returning transmits; drain loop cut", { count: guard });
+          break;
+        }
+      }
+      this.arm(ex.sip_poll_timeout());
+      let k: number;
+      while ((k = ex.sip_poll_event()) !== 0) this.event(k);
+      if (this.closedQueue.length === 0) return;
+      const id = this.closedQueue.shift()!;
+      ex.sip_handle_conn_closed(now, id);
+    }
+  }
+
+  private arm(deadline: number): void {
+    if (deadline < 0) {
+      if (this.timer) {
+        clearTimeout(this.timer);
+        this.timer = null;
+        this.armedAt = -1;
+      }
+      return;
+    }
+    // An earlier timer already armed fires first; sip_handle_timeout is safe to call early and the
+    // timer is re-armed then, so only an earlier deadline needs a new setTimeout.
+    if (this.timer && this.armedAt <= deadline) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.armedAt = deadline;
+    this.timer = setTimeout(this.onTimer, Math.max(0, deadline - performance.now()));
+  }
+
+  private transmit(n: number): void {
+    const core = this.core!;
+    core.views();
+    const mem = core.mem;
+    const dv = core.dv;
+    const m = core.txMetaPtr;
+    const connId = dv.getUint32(m + PEER.conn, true);
+    const tid = mem[m + PEER.transport];
+    const fam = mem[m + PEER.family];
+    const port = dv.getUint16(m + PEER.port, true);
+    const t = this.transports[tid];
+    // Copy out now: the next core call reuses the TX buffer.
+    const buf = Buffer.allocUnsafe(n);
+    mem.copy(buf, 0, core.txPtr, core.txPtr + n);
+    if (!t) {
+      this.log.warn("transmit on an unknown transport; dropped", { transport: tid, bytes: n });
+      return;
+    }
+    if (fam === 0) {
+      const nameLen = dv.getUint32(m + PEER.flags, true);
+      const name = mem.toString("latin1", core.txNamePtr, core.txNamePtr + nameLen);
+      this.sendToName(t, connId, name, port, buf);
+      return;
+    }
+    if (fam !== 4 && fam !== 6) {
+      this.log.warn("transmit with a bad address family; dropped", { family: fam, bytes: n });
+      return;
+    }
+    const addr = fam === 4 ? format4(mem, m + PEER.addr) : format6(mem, m + PEER.addr);
+    this.sendTo(t, connId, fam, addr, port, buf);
+  }
+
+  private sendTo(t: Transport, connId: number, fam: number, addr: string, port: number, buf: Buffer): void {
+    if (this.trace) this.traceOut(t.proto, fam, addr, port, buf, connId);
+    if (t.proto === "udp") {
+      let dest = addr;
+      if (fam !== t.family) {
+        if (t.family === 6) dest = `::ffff:${addr}`;
+        else {
+          this.log.warn("IPv6 destination on an IPv4 UDP transport; dropped", { transport: t.id, peer: addr });
+          return;
+        }
+      }
+      t.udp!.send(buf, port, dest);
+      return;
+    }
+    let c: Conn | undefined;
+    if (connId !== 0) {
+      c = this.conns.get(connId);
+      if (!c || c.closed) {
+        if (this.log.on("debug")) this.log.debug("transmit on a closed connection; dropped", { conn: connId, bytes: buf.length });
+        this.closedQueue.push(connId);
+        return;
+      }
+    } else {
+      c = this.byRemote.get(remoteKey(addr, port));
+      if (!c || c.closed) c = this.connect(t, addr, port) ?? undefined;
+      if (!c) return;
+    }
+    c.sock.write(buf);
+    if (c.sock.writableLength > TCP_MAX_BACKLOG) {
+      this.log.warn("tcp peer not reading; closing", { conn: c.id, queued: c.sock.writableLength });
+      this.closeConn(c);
+    }
+  }
+
+  /** Opens a connection (net queues writes until it connects); its data is fed like accepted ones. */
+  private connect(t: Transport, addr: string, port: number): Conn | null {
+    const sock = net.connect({ host: addr, port, noDelay: true });
+    const c = this.makeConn(t, sock, addr, port, true);
+    if (!c) {
+      sock.destroy();
+      return null;
+    }
+    sock.once("connect", () => {
+      if (this.log.on("debug")) this.log.debug("tcp connected", { conn: c.id, peer: peerText("tcp", c.family, addr, port) });
+    });
+    return c;
+  }
+
+  private sendToName(t: Transport, connId: number, name: string, port: number, buf: Buffer): void {
+    const p = port || 5060;
+    const hit = this.dnsCache.get(name);
+    if (hit && hit.until > performance.now()) {
+      this.sendTo(t, connId, hit.family, hit.addr, p, buf);
+      return;
+    }
+    dns.lookup(name, { family: t.family }, (err, address, family) => {
+      if (this.stopping) return;
+      if (err) {
+        this.log.warn("cannot resolve destination; dropped", { name, error: err.code ?? err.message });
+        return;
+      }
+      this.dnsCache.set(name, { addr: address, family, until: performance.now() + DNS_TTL_MS });
+      if (this.dnsCache.size > 1024) this.dnsCache.clear();
+      this.sendTo(t, connId, family, address, p, buf);
+      // A send from a callback is not inside a core call: flush any deferred conn closes.
+      if (this.core && this.closedQueue.length) this.after(performance.now());
+    });
+  }
+
+  // ---- events, trace ----------------------------------------------------------------------
+
+  private event(kind: number): void {
+    const level = kind === 9 || kind === 10 ? "warn" : "info";
+    if (!this.log.on(level)) return;
+    const core = this.core!;
+    core.views();
+    const mem = core.mem;
+    const dv = core.dv;
+    const e = core.eventPtr;
+    const name = EVENT_NAMES[kind] ?? `event-${kind}`;
+    const fields: Record<string, unknown> = { event: name, code: dv.getInt32(e + EVENT.code, true) };
+    const pe = e + EVENT.peer;
+    const fam = mem[pe + PEER.family];
+    const tid = mem[pe + PEER.transport];
+    const proto = this.transports[tid]?.proto ?? `transport${tid}`;
+    if (fam === 4 || fam === 6)
+      fields.source = peerText(proto, fam, fam === 4 ? format4(mem, pe + PEER.addr) : format6(mem, pe + PEER.addr), dv.getUint16(pe + PEER.port, true));
+    const conn = dv.getUint32(pe + PEER.conn, true);
+    if (conn) fields.conn = conn;
+    let at = e + EVENT.text;
+    const labels =
+      kind >= 1 && kind <= 4 ? ["aor", "contact", "callId", "detail"]
+      : kind >= 5 && kind <= 8 ? ["caller", "callee", "callId", "detail"]
+      : ["text1", "text2", "callId", "detail"];
+    for (let i = 0; i < 4; i++) {
+      const len = dv.getUint16(e + EVENT.lens + 2 * i, true);
+      if (len) fields[labels[i]] = mem.toString("utf8", at, at + len);
+      at += len;
+    }
+    const value = dv.getUint32(e + EVENT.value, true);
+    if (kind >= 1 && kind <= 4) fields.expires = value;
+    else if (kind === 8) fields.durationMs = value;
+    else if (value) fields.value = value;
+    const lost = dv.getUint32(e + EVENT.lost, true);
+    if (lost) fields.lost = lost;
+    fields.coreTime = dv.getFloat64(e + EVENT.time, true);
+    this.log.line(level, name, fields);
+  }
+
+  private traceMsg(dir: "in" | "out", proto: string, fam: number, b: Buffer, off: number, port: number, sip: string, conn = 0): void {
+    const addr = fam === 4 ? format4(b, off) : format6(b, off);
+    this.log.line("debug", "sip", { dir, peer: peerText(proto, fam, addr, port), ...(conn ? { conn } : {}), sip });
+  }
+
+  private traceOut(proto: string, fam: number, addr: string, port: number, buf: Buffer, conn: number): void {
+    this.log.line("debug", "sip", { dir: "out", peer: peerText(proto, fam, addr, port), ...(conn ? { conn } : {}), sip: buf.toString("utf8") });
+  }
+
+  // ---- stop -------------------------------------------------------------------------------
+
+  /** Stops accepting, closes every socket and connection, forgets the core. Synchronous. */
+  close(): void {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const core = this.core;
+    this.core = null;
+    for (const t of this.transports) {
+      if (!t) continue;
+      try {
+        t.udp?.close();
+      } catch {
+        /* not bound */
+      }
+      t.server?.close();
+    }
+    for (const c of this.conns.values()) c.sock.destroy();
+    this.conns.clear();
+    this.byRemote.clear();
+    if (core) {
+      const stats = core.stats();
+      if (stats) this.log.info("stats", stats);
+    }
+  }
+}
+
+export class StartError extends Error {}
+
+function remoteKey(addr: string, port: number): string {
+  return `${addr}|${port}`;
+}
+
+/** host:port this transport advertises: the bound address, or for a wildcard an interface address. */
+function advertise(t: Transport): string {
+  let host = t.bindHost;
+  if (host === "0.0.0.0" || host === "::") host = pickInterface(t.family);
+  return t.family === 6 ? `[${host}]:${t.port}` : `${host}:${t.port}`;
+}
+
+function pickInterface(family: 4 | 6): string {
+  const want = family === 6 ? "IPv6" : "IPv4";
+  let fallback = family === 6 ? "::1" : "127.0.0.1";
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (a.family !== want || (family === 6 && a.scopeid)) continue;
+      if (!a.internal) return a.address;
+      fallback = a.address;
+    }
+  }
+  return fallback;
+}

@@ -1,0 +1,99 @@
+// Entry point of the Node host (bundled into build/node/sipling.mjs; launched by host/node/cli.mjs).
+// Exit status: 0 ok (also --help, --print-config, a signal), 1 runtime error, 2 usage/config error.
+import { readFileSync, existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseCli, ConfigError, USAGE, type Cli } from "./config.js";
+import { Logger } from "./log.js";
+import { CoreError } from "./abi.js";
+import { Host, StartError } from "./host.js";
+
+function die(code: number, text: string): never {
+  process.stderr.write(text.endsWith("\n") ? text : text + "\n");
+  process.exit(code);
+}
+
+/** The core for a board: $SIPLING_WASM, else next to the bundle, else build/<board>/ of the repo. */
+function findWasm(board: string): string[] {
+  if (process.env.SIPLING_WASM) return [resolve(process.env.SIPLING_WASM)];
+  const here = dirname(fileURLToPath(import.meta.url));
+  return [
+    join(here, board === "server" ? "sipling.wasm" : `sipling-${board}.wasm`),
+    join(here, "..", board, "sipling.wasm"),
+  ];
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let cli: Cli;
+  try {
+    cli = parseCli(argv);
+  } catch (e) {
+    if (e instanceof ConfigError) die(2, e.message);
+    throw e;
+  }
+  if (cli.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (cli.printConfig) {
+    process.stdout.write(JSON.stringify(cli.config, null, 2) + "\n");
+    return;
+  }
+
+  const cfg = cli.config;
+  const log = new Logger(cfg.logLevel);
+  const fail = (code: number, msg: string, fields?: object): never => {
+    log.error(msg, fields);
+    log.flush();
+    process.exit(code);
+  };
+  process.on("uncaughtException", (e) => fail(1, "internal error", { error: e.message, stack: e.stack }));
+
+  const candidates = findWasm(cfg.board);
+  const file = candidates.find((f) => existsSync(f));
+  if (!file)
+    fail(1, `core not found for board "${cfg.board}": build the core first (npm run build && npm run bundle)`, { looked: candidates });
+  let mod: WebAssembly.Module;
+  try {
+    mod = new WebAssembly.Module(readFileSync(file!));
+  } catch (e) {
+    return fail(1, `cannot load the core ${file}: ${(e as Error).message}`);
+  }
+
+  const host = new Host(cfg, cli.listens, log);
+  let stopped = false;
+  const stop = (signal: string) => {
+    if (stopped) return;
+    stopped = true;
+    log.info("stopping", { signal });
+    host.close();
+    log.info("stopped");
+    log.flush();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+
+  try {
+    await host.bind();
+    host.startCore(mod!);
+  } catch (e) {
+    host.close();
+    if (e instanceof ConfigError) {
+      log.flush();
+      die(2, e.message);
+    }
+    if (e instanceof CoreError) {
+      const missing = (e as CoreError & { missing?: string[] }).missing;
+      fail(1, e.message, missing && missing.length > 1 ? { core: file, missing } : { core: file });
+    }
+    if (e instanceof StartError) fail(1, e.message);
+    throw e;
+  }
+  log.info("running", { core: file, board: cfg.board, pid: process.pid });
+}
+
+main(process.argv.slice(2)).catch((e) => {
+  process.stderr.write(`sipling: ${(e as Error)?.stack ?? e}\n`);
+  process.exit(1);
+});
