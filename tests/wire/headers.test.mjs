@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadProbe, root } from "../lib/core.mjs";
 
-const corpus = join(root, "..", "shared", "corpus");
+const corpus = join(root, "tests", "corpus");
 const P = loadProbe();
 const ex = P.ex;
 
