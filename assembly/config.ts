@@ -21,3 +21,52 @@ export const MAX_HEADERS: i32 = isDefined(SIP_MAX_HEADERS) ? SIP_MAX_HEADERS : 6
  * parameters is malformed for us (400). Cost: none (decoders walk, they do not store). */
 // @ts-ignore: board constant injected with --use
 export const MAX_PARAMS: i32 = isDefined(SIP_MAX_PARAMS) ? SIP_MAX_PARAMS : 32;
+
+/** Transactions (RFC 3261 §17) held at once: server and client records share one table. A proxied
+ * call holds one server and one client record per branch for as long as RFC 6026 Timers L/M
+ * (64·T1 = 32 s) keep them; a BYE holds two for Timer J (32 s on UDP). The micro board's 16 carry 8
+ * proxied transactions at once. When full, new requests get a stateless 503 with Retry-After.
+ * Cost: MAX_TXN × TXN_SIZE (txn/table.ts) + MAX_TXN × 16 (timer heap). */
+// @ts-ignore: board constant injected with --use
+export const MAX_TXN: i32 = isDefined(SIP_MAX_TXN) ? SIP_MAX_TXN : 16;
+
+/** Message-pool blocks (MSG_BLOCK bytes each) holding the messages transactions keep for
+ * retransmission: a client transaction's request until its final response, a server transaction's
+ * last response. Cost: MSG_BLOCKS × (MSG_BLOCK + 10). */
+// @ts-ignore: board constant injected with --use
+export const MSG_BLOCKS: i32 = isDefined(SIP_MSG_BLOCKS) ? SIP_MSG_BLOCKS : 48;
+export const MSG_BLOCK: i32 = 512;
+
+/** Registrar address-of-record capacity (RFC 3261 §10.3): server ≥ 100,000, micro ≥ 32.
+ * Cost: see registrar/ (hash slots + AOR records). */
+// @ts-ignore: board constant injected with --use
+export const MAX_AORS: i32 = isDefined(SIP_MAX_AORS) ? SIP_MAX_AORS : 32;
+
+/** Registrar bindings (contacts) across all AORs. */
+// @ts-ignore: board constant injected with --use
+export const MAX_BINDINGS: i32 = isDefined(SIP_MAX_BINDINGS) ? SIP_MAX_BINDINGS : 48;
+
+/** Registrar string pool: blocks of REG_BLOCK bytes for AOR keys, contact URIs and Path sets. */
+// @ts-ignore: board constant injected with --use
+export const REG_BLOCKS: i32 = isDefined(SIP_REG_BLOCKS) ? SIP_REG_BLOCKS : 160;
+export const REG_BLOCK: i32 = 64;
+
+/** Default limit of contacts per AOR (config key 8 overrides at run time, up to MAX_FORK). */
+// @ts-ignore: board constant injected with --use
+export const MAX_CONTACTS_PER_AOR: i32 = isDefined(SIP_MAX_CONTACTS) ? SIP_MAX_CONTACTS : 4;
+
+/** Branches one proxied request may fork to (RFC 3261 §16.6), and the registrar's lookup result size.
+ * Cost: MAX_FORK × (MAX_TARGET_URI + MAX_TARGET_PATH + 48) for the target set. */
+export const MAX_FORK: i32 = 8;
+export const MAX_TARGET_URI: i32 = 256;
+export const MAX_TARGET_PATH: i32 = 512;
+
+/** Events queued for the host between two drains (events.ts). Cost: MAX_EVENTS × 512. */
+// @ts-ignore: board constant injected with --use
+export const MAX_EVENTS: i32 = isDefined(SIP_MAX_EVENTS) ? SIP_MAX_EVENTS : 8;
+
+/** Transmit-queue entries (txn/output.ts): messages produced by one input or one timer pass, before
+ * the host drains them. Must hold a full fork (MAX_FORK requests + CANCELs) plus responses.
+ * Cost: MAX_TXQ × 36 bytes. */
+// @ts-ignore: board constant injected with --use
+export const MAX_TXQ: i32 = isDefined(SIP_MAX_TXQ) ? SIP_MAX_TXQ : 32;

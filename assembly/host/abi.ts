@@ -1,42 +1,263 @@
 // THE boundary between the core and every host (Node, WASI, C via wasm2c, bare-metal firmware).
 // Numbers only: the host copies bytes into the RX buffer and reads bytes from the TX buffer; nothing
-// else crosses. See docs/EMBEDDING.md (issue 4) for the call order.
+// else crosses. docs/ABI.md is the contract: call order, records, configuration keys, events, stats.
 //
-// Result codes are i32: >= 0 success, < 0 a negated WireError (assembly/wire/errors.ts).
+// Call order (quinn's Connection contract): handle_* (one input) → poll_transmit until 0 →
+// poll_timeout (arm one timer) → poll_event until 0. handle_timeout is idempotent and may be called
+// early. Every input is processed to completion before the call returns: there is no hidden work.
 
 import { RX_BUF, RX_CAP, TX_BUF, TX_CAP } from "./buffers";
+import { MAX_FORK, MAX_MSG } from "../config";
 import { MessageView, parseMessage } from "../wire/view";
 import { Decoded, validateMessage } from "../wire/validate";
 import { WireError, errorStatus } from "../wire/errors";
+import { Ch } from "../util/chars";
+import { prngSeed, prngNext } from "../util/prng";
+import { Peer, PEER_SIZE, Family } from "../net/peer";
+import { transportAdd, transportsReset, transportById } from "../net/transports";
+import { nameCopy } from "../net/addr";
+import { EventKind, eventBegin, eventPoll, eventsReset, eventsLost, EVENT_OUT } from "../events";
+import {
+  TxnUp, txnTick, txnNextDeadline, txnTableReset, txnInUse, txnCapacity, txnSeed, msgPool, timers,
+  txReset, txPop, txRoom, txSend,
+} from "../txn/index";
+import {
+  registrarReset, registrarTick, registrarNextDeadline, registrarAors, registrarBindings,
+  registrarPoolUsed, registrarPoolBlocks, regConfig,
+} from "../registrar/index";
+import { MAX_AORS, MAX_BINDINGS } from "../config";
+import { proxyRequest } from "../proxy/request";
+import { proxyResponse, proxyTimer } from "../proxy/response";
+import { respondStateless } from "../proxy/send";
+import { proxyConfig, domainAdd, domainsReset, setOutbound } from "../proxy/config";
+import { ctxReset } from "../proxy/context";
+import { branchSeed } from "../proxy/branch";
 
 const rxView = new MessageView();
 const rxDecoded = new Decoded();
+const up = new TxnUp();
 
-/** Address of the receive buffer: the host writes one datagram here. */
+const PEER_IN: usize = memory.data(32);
+const TX_META: usize = memory.data(32);
+const TX_NAME: usize = memory.data(64);
+const CFG_CAP: u32 = 256;
+const CFG: usize = memory.data(256);
+const CRLF: usize = memory.data<u8>([0x0d, 0x0a]);
+
+// counters for sip_stat
+let rxCount: f64 = 0;
+let rxRefused: f64 = 0;
+let txCount: f64 = 0;
+let fullCount: f64 = 0;
+
+/** Address of the receive buffer: the host writes one datagram (or a connection's bytes) here. */
 export function sip_rx_ptr(): usize { return RX_BUF; }
 /** Capacity of the receive buffer, bytes (the board's largest message). */
 export function sip_rx_cap(): u32 { return RX_CAP; }
-/** Address of the transmit buffer: the host sends `len` bytes from here after a poll. */
+/** Address of the input peer record (32 bytes, docs/ABI.md). */
+export function sip_peer_ptr(): usize { return PEER_IN; }
+/** Address of the transmit buffer: the host sends the bytes of each poll_transmit from here. */
 export function sip_tx_ptr(): usize { return TX_BUF; }
 /** Capacity of the transmit buffer, bytes. */
 export function sip_tx_cap(): u32 { return TX_CAP; }
+/** Address of the output peer record of the last poll_transmit. */
+export function sip_tx_meta_ptr(): usize { return TX_META; }
+/** Address of the host name of the last poll_transmit when its family is 0 (length in flags). */
+export function sip_tx_name_ptr(): usize { return TX_NAME; }
+/** The configuration text buffer (sip_cfg_add, sip_transport_add). */
+export function sip_cfg_ptr(): usize { return CFG; }
+export function sip_cfg_cap(): u32 { return CFG_CAP; }
+/** The event record filled by sip_poll_event. */
+export function sip_event_ptr(): usize { return EVENT_OUT; }
+
+/** Reset every table and seed the core's randomness. Call once after _initialize. */
+export function sip_init(seedLo: u32, seedHi: u32, now: f64): i32 {
+  prngSeed(seedLo, seedHi);
+  txnSeed(prngNext());
+  branchSeed(prngNext());
+  registrarReset(prngNext());
+  txReset();
+  txnTableReset();
+  ctxReset();
+  eventsReset();
+  transportsReset();
+  domainsReset();
+  proxyConfig.recordRoute = true;
+  proxyConfig.retryAfter = 5;
+  proxyConfig.outboundLen = 0;
+  rxCount = rxRefused = txCount = fullCount = 0;
+  return 0;
+}
+
+/** Numeric settings (docs/ABI.md). Returns 0, -1 unknown key, -2 value out of range. */
+export function sip_cfg_set(key: i32, value: f64): i32 {
+  if (!(value >= 0) || value > 4294967295) return -2;
+  const n = <i64>value;
+  switch (key) {
+    case 1: if (n < 1) return -2; timers.t1 = n; return 0;
+    case 2: if (n < 1) return -2; timers.t2 = n; return 0;
+    case 3: if (n < 1) return -2; timers.t4 = n; return 0;
+    case 4: if (n < 1000) return -2; timers.timerC = n; return 0;
+    case 5: regConfig.minExpires = <u32>n; return 0;
+    case 6: if (n < 1) return -2; regConfig.maxExpires = <u32>n; return 0;
+    case 7: if (n < 1) return -2; regConfig.defaultExpires = <u32>n; return 0;
+    case 8: if (n < 1 || n > MAX_FORK) return -2; regConfig.maxContacts = <u32>n; return 0;
+    case 9: proxyConfig.recordRoute = n != 0; return 0;
+    case 10: proxyConfig.retryAfter = <u32>n; return 0;
+  }
+  return -1;
+}
+
+/** String settings from the cfg buffer: 1 = a domain of ours, 2 = outbound proxy URI. */
+export function sip_cfg_add(kind: i32, len: u32): i32 {
+  if (len > CFG_CAP) return -2;
+  if (kind == 1) return domainAdd(CFG, len) ? 0 : -2;
+  if (kind == 2) return setOutbound(CFG, len) ? 0 : -2;
+  return -1;
+}
+
+/** Declare a listening transport; its advertised host:port is in the cfg buffer. */
+export function sip_transport_add(id: u32, proto: u32, len: u32): i32 {
+  if (len > CFG_CAP) return -1;
+  return transportAdd(id, proto, CFG, len);
+}
+
+/** Framing was lost on a stream: the connection cannot be read further. */
+function framingLost(v: MessageView): bool {
+  const e = v.error;
+  if (e == WireError.ContentLength || e == WireError.ContentLengthConflict || e == WireError.ContentLengthMissing) return true;
+  return v.len == 0 || v.bodyOff == 0;
+}
+
+/** One message at [buf, buf+len) from the peer record. Returns bytes consumed, 0 need more, < 0 error. */
+function handleMessage(now: i64, buf: usize, len: u32, stream: bool): i32 {
+  const src = changetype<Peer>(PEER_IN);
+  const r = parseMessage(rxView, buf, len, stream);
+  if (r == 0) return 0;
+  rxCount++;
+  let e: i32 = r < 0 ? -r : 0;
+  if (e == WireError.Empty) return stream ? <i32>len : -e;
+  if (e != 0 && stream && framingLost(rxView)) {
+    rxRefused++;
+    eventBegin(EventKind.BadMessage, e, now, 0, src);
+    return -e;
+  }
+  const consumed = <i32>(rxView.skipped + rxView.len);
+  let validated = false;
+  if (e == 0) {
+    e = validateMessage(rxView, rxDecoded);
+    validated = e == 0;
+  }
+  if (e != 0) {
+    rxRefused++;
+    eventBegin(EventKind.BadMessage, e, now, 0, src);
+    const status = errorStatus(e);
+    if (rxView.isRequest && status != 0 && rxView.method != 2 /* ACK: never answered */) {
+      respondStateless(rxView, rxDecoded, false, <u32>status, 0, 0, src);
+    }
+    return stream ? consumed : -e;
+  }
+  if (rxView.isRequest) proxyRequest(rxView, rxDecoded, src, now);
+  else proxyResponse(rxView, rxDecoded, src, now);
+  return consumed;
+}
+
+/** A datagram of `len` bytes in the RX buffer, from the peer record. Returns >= 0, or a negated WireError. */
+export function sip_handle_datagram(now: f64, len: u32): i32 {
+  if (len > RX_CAP) return -WireError.TooLarge;
+  const r = handleMessage(<i64>now, RX_BUF, len, false);
+  return r < 0 ? r : 0;
+}
 
 /**
- * Parse and validate the `len` bytes at the RX buffer as one message (datagram framing when
- * `stream` is 0, stream framing otherwise). Returns the bytes the message occupies (> 0), 0 when a
- * stream needs more bytes, or a negated WireError. Parse-only entry point of the wire layer; the
- * server's `sip_handle_datagram` (next layer) builds on it.
+ * Stream bytes of one connection (peer record with conn). Returns the bytes consumed (one message, or
+ * a keepalive), 0 when more bytes are needed, or a negated WireError: close the connection.
+ * A CRLFCRLF keepalive is answered with CRLF (RFC 5626 §4.4.1); a lone CRLF (a pong) is consumed.
+ */
+export function sip_handle_stream(now: f64, len: u32): i32 {
+  if (len > RX_CAP) return -WireError.TooLarge;
+  if (len >= 2 && load<u8>(RX_BUF) == Ch.CR && load<u8>(RX_BUF + 1) == Ch.LF) {
+    if (len >= 4 && load<u8>(RX_BUF + 2) == Ch.CR && load<u8>(RX_BUF + 3) == Ch.LF) {
+      txSend(CRLF, 2, changetype<Peer>(PEER_IN));
+      return 4;
+    }
+    if (len == 2 || load<u8>(RX_BUF + 2) != Ch.CR) return 2;
+    return 0; // "\r\n\r": wait for the fourth byte
+  }
+  return handleMessage(<i64>now, RX_BUF, len, true);
+}
+
+/** A stream connection closed. Flows through it are simply gone: requests for them fail by timeout. */
+export function sip_handle_conn_closed(now: f64, conn: u32): void {}
+
+/** Run every due timer. Idempotent; may be called early. */
+export function sip_handle_timeout(now: f64): void {
+  const t = <i64>now;
+  // leave room on the transmit queue for what one timer may produce; the rest waits for the next call
+  while (txRoom() >= <u32>MAX_FORK + 4 && txnTick(t, up)) proxyTimer(up, t);
+  registrarTick(t);
+}
+
+/** Next message to send: its length (0 = none); bytes at sip_tx_ptr, destination at sip_tx_meta_ptr. */
+export function sip_poll_transmit(now: f64): u32 {
+  const n = txPop(TX_BUF, TX_CAP, TX_META);
+  if (n == 0) return 0;
+  const meta = changetype<Peer>(TX_META);
+  if (meta.family == Family.Name) meta.flags = nameCopy(<u32>meta.a0, TX_NAME);
+  txCount++;
+  return n;
+}
+
+/** The earliest deadline (ms) of any timer, or -1 when none is armed. */
+export function sip_poll_timeout(): f64 {
+  const a = txnNextDeadline();
+  const b = registrarNextDeadline();
+  if (a < 0) return <f64>b;
+  if (b < 0) return <f64>a;
+  return <f64>(a < b ? a : b);
+}
+
+/** Next event: its kind (0 = none); the record at sip_event_ptr. */
+export function sip_poll_event(): i32 {
+  return <i32>eventPoll();
+}
+
+/** Counters and occupancy (docs/ABI.md). */
+export function sip_stat(id: i32): f64 {
+  switch (id) {
+    case 0: return <f64>txnInUse();
+    case 1: return <f64>txnCapacity();
+    case 2: return <f64>registrarBindings();
+    case 3: return <f64>MAX_BINDINGS;
+    case 4: return <f64>registrarAors();
+    case 5: return <f64>MAX_AORS;
+    case 6: return <f64>msgPool.used;
+    case 7: return <f64>msgPool.blocks;
+    case 8: return <f64>registrarPoolUsed();
+    case 9: return <f64>registrarPoolBlocks();
+    case 10: return <f64>eventsLost();
+    case 11: return rxCount;
+    case 12: return rxRefused;
+    case 13: return txCount;
+    case 14: return fullCount;
+  }
+  return -1;
+}
+
+/**
+ * Parse and validate the `len` bytes at the RX buffer as one message, without acting on it
+ * (datagram framing when `stream` is 0). Returns the bytes the message occupies (> 0), 0 when a
+ * stream needs more, or a negated WireError. The wire layer's entry point for tests and benchmarks.
  */
 export function sip_parse(len: u32, stream: u32): i32 {
   if (len > RX_CAP) return -WireError.TooLarge;
-  store<u8>(RX_BUF + len, 0);
   const r = parseMessage(rxView, RX_BUF, len, stream != 0);
   if (r <= 0) return r;
   const e = validateMessage(rxView, rxDecoded);
   return e == 0 ? r : -e;
 }
 
-/** Response status implied by a negated result of `sip_parse` (0 = drop silently). */
+/** Response status implied by a negated result of sip_parse (0 = drop silently). */
 export function sip_error_status(err: i32): i32 {
   return errorStatus(err < 0 ? -err : err);
 }

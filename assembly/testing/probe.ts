@@ -3,3 +3,4 @@ export * from "../host/abi";
 export * from "./probe_view";
 export * from "./probe_uri";
 export * from "./probe_headers";
+export * from "./probe_registrar";

@@ -108,7 +108,7 @@ export function probe_forward(
   edits.via = via;
   edits.viaLen = viaLen;
   if (rrLen != 0) { edits.recordRoute = rr; edits.recordRouteLen = rrLen; }
-  edits.popRoute = popRoute;
+  edits.popRoutes = popRoute ? 1 : 0;
   return writeForward(unchecked(views[0]), edits, TX_BUF, cap < TX_CAP ? cap : TX_CAP);
 }
 /** Respond to the request in view 0. */
@@ -119,3 +119,6 @@ export function probe_response(status: u32, tag: usize, tagLen: u32, extra: usiz
 /** Allocation oracle: one tiny allocation; the distance between two marks shows any allocation between. */
 export function probe_heap_mark(): usize { return heap.alloc(1); }
 export function probe_max_msg(): i32 { return MAX_MSG; }
+/** The view and decoded record of `slot` (for other probe files; pointers at the wasm boundary). */
+export function probe_view_at(slot: i32): MessageView { return unchecked(views[slot & 1]); }
+export function probe_decoded_at(slot: i32): Decoded { return unchecked(decs[slot & 1]); }

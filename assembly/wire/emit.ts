@@ -7,6 +7,7 @@
 // message). The view must be one that parsed without a framing error (its index complete).
 
 import { Writer } from "./writer";
+import { MAX_HEADERS } from "../config";
 import { MessageView, EntryFlag } from "./view";
 import { Hdr } from "./hdr";
 import { parseUint } from "./scan";
@@ -23,8 +24,21 @@ export class ForwardEdits {
   /** A Record-Route value to insert (step 4), or 0 for none. */
   recordRoute: usize = 0;
   recordRouteLen: u32 = 0;
-  /** Remove the first Route value (§16.4 loose routing: it named this proxy). */
-  popRoute: bool = false;
+  /** Route values to remove from the top (§16.4: the ones naming this proxy; two after double
+   * Record-Route, RFC 5658). */
+  popRoutes: i32 = 0;
+  /** A Route entry (view index) to remove: the last Route value taken as the Request-URI by the
+   * strict-route fix-up of §16.4; -1 for none. */
+  dropRoute: i32 = -1;
+  /** A route set to insert above the received Route values (RFC 3327 Path of the target), or 0. */
+  routeSet: usize = 0;
+  routeSetLen: u32 = 0;
+  /** RFC 3581 / §18.2.1 on the received top Via: text appended to its value (";received=..."),
+   * and, when `rportAt` is not 0, "=port" inserted at that address (just after ";rport"). */
+  viaAppend: usize = 0;
+  viaAppendLen: u32 = 0;
+  rportAt: usize = 0;
+  rportPort: u32 = 0;
   /** Max-Forwards to add when the request has none (step 3). */
   defaultMaxForwards: u32 = 70;
 
@@ -35,12 +49,21 @@ export class ForwardEdits {
     this.viaLen = 0;
     this.recordRoute = 0;
     this.recordRouteLen = 0;
-    this.popRoute = false;
+    this.popRoutes = 0;
+    this.dropRoute = -1;
+    this.routeSet = 0;
+    this.routeSetLen = 0;
+    this.viaAppend = 0;
+    this.viaAppendLen = 0;
+    this.rportAt = 0;
+    this.rportPort = 0;
     this.defaultMaxForwards = 70;
   }
 }
 
 const w = new Writer();
+/** Keep flags of one Route line's values (a line holds at most MAX_HEADERS values). */
+const KEEP: usize = memory.data(MAX_HEADERS);
 
 /**
  * The request of `v` as this proxy forwards it: a canonical Request-Line (new Request-URI when
@@ -70,7 +93,13 @@ export function writeForward(v: MessageView, ed: ForwardEdits, out: usize, cap: 
     w.u32(ed.defaultMaxForwards);
     w.crlf();
   }
-  const route = ed.popRoute ? v.first(Hdr.Route) : -1;
+  if (ed.routeSetLen != 0) {
+    w.lit("Route: ");
+    w.bytes(ed.routeSet, ed.routeSetLen);
+    w.crlf();
+  }
+  const topVia = v.first(Hdr.Via);
+  let pop = ed.popRoutes;
   for (let i = 0; i < v.count; i++) {
     if (!(v.flags(i) & EntryFlag.FIRST)) continue; // one pass per line, at its first value
     const h = v.hdr(i);
@@ -81,8 +110,36 @@ export function writeForward(v: MessageView, ed: ForwardEdits, out: usize, cap: 
       w.lit(": ");
       w.u32(mf > 0 ? <u32>mf - 1 : 0);
       w.crlf();
-    } else if (i == route) {
-      copyLineWithoutFirst(v, i);
+    } else if (h == Hdr.Route && (pop > 0 || ed.dropRoute >= 0)) {
+      // the line's values that survive the pops and the drop; the line is kept byte for byte when
+      // all do, rebuilt from the survivors when some do, dropped when none does
+      let last = i;
+      while (!(v.flags(last) & EntryFlag.LAST) && last + 1 < v.count) last++;
+      let kept = 0;
+      for (let j = i; j <= last; j++) {
+        if (pop > 0) { pop--; store<u8>(KEEP + <usize>(j - i), 0); continue; }
+        const keep = j != ed.dropRoute;
+        store<u8>(KEEP + <usize>(j - i), keep ? 1 : 0);
+        if (keep) kept++;
+      }
+      if (kept == last - i + 1) {
+        copyLine(v, i);
+      } else if (kept > 0 && load<u8>(KEEP + <usize>(last - i + 1 - kept)) && suffixKept(i, last, kept)) {
+        copyLineFrom(v, i, last + 1 - kept); // only leading values went: the rest stays byte for byte
+      } else if (kept > 0) {
+        w.bytes(base + <usize>v.lineOff(i), v.nameLen(i));
+        w.lit(": ");
+        let first = true;
+        for (let j = i; j <= last; j++) {
+          if (!load<u8>(KEEP + <usize>(j - i))) continue;
+          if (!first) w.lit(", ");
+          first = false;
+          w.bytes(v.valPtr(j), v.valLen(j));
+        }
+        w.crlf();
+      }
+    } else if (i == topVia && (ed.viaAppendLen != 0 || ed.rportAt != 0)) {
+      copyViaEdited(v, i, ed);
     } else {
       copyLine(v, i);
     }
@@ -133,6 +190,12 @@ export function writeResponse(
   return w.finish();
 }
 
+/** Are the kept values of the line [i, last] exactly its last `kept` ones? */
+function suffixKept(i: i32, last: i32, kept: i32): bool {
+  for (let j = last + 1 - kept; j <= last; j++) if (!load<u8>(KEEP + <usize>(j - i))) return false;
+  return true;
+}
+
 /** Copy the whole header line that entry i starts (folds and CRLF included). */
 function copyLine(v: MessageView, i: i32): void {
   const s = v.lineOff(i);
@@ -140,16 +203,108 @@ function copyLine(v: MessageView, i: i32): void {
 }
 
 /**
- * Copy the header line of entry i without its first value: the line is dropped when that value was
- * its only one; otherwise the name is kept and the remaining values follow byte for byte.
+ * Copy the header line of entry i (a line's first value) starting at its value j (same line): the
+ * name is kept and values j.. follow byte for byte. Entries of one line are consecutive.
  */
-function copyLineWithoutFirst(v: MessageView, i: i32): void {
-  if (v.flags(i) & EntryFlag.LAST) return;
+function copyLineFrom(v: MessageView, i: i32, j: i32): void {
   const base = v.base;
   w.bytes(base + <usize>v.lineOff(i), v.nameLen(i));
   w.lit(": ");
-  const rest = v.valOff(i + 1); // the line's next value: entries of one line are consecutive
+  const rest = v.valOff(j);
   w.bytes(base + <usize>rest, v.lineEnd(i) - rest);
+}
+
+/** The top Via line with received/rport filled in (RFC 3581, §18.2.1). */
+function copyViaEdited(v: MessageView, i: i32, ed: ForwardEdits): void {
+  const base = v.base;
+  const start = base + <usize>v.lineOff(i);
+  const valEnd = base + <usize>v.valOff(i) + <usize>v.valLen(i);
+  let at = start;
+  if (ed.rportAt != 0 && ed.rportAt > start && ed.rportAt <= valEnd) {
+    w.bytes(at, <u32>(ed.rportAt - at));
+    w.byte(0x3d); // "="
+    w.u32(ed.rportPort);
+    at = ed.rportAt;
+  }
+  w.bytes(at, <u32>(valEnd - at));
+  if (ed.viaAppendLen != 0) w.bytes(ed.viaAppend, ed.viaAppendLen);
+  w.bytes(valEnd, <u32>(base + <usize>v.lineEnd(i) - valEnd));
+}
+
+/**
+ * A response forwarded by a proxy (§16.7 step 9): the status line and every header line as received,
+ * except the top Via value (ours), which is removed; the body as received.
+ */
+export function writeResponseForward(v: MessageView, out: usize, cap: u32): u32 {
+  const base = v.base;
+  w.begin(out, cap);
+  w.bytes(base, v.headersOff); // status line, CRLF included
+  const top = v.first(Hdr.Via);
+  for (let i = 0; i < v.count; i++) {
+    if (!(v.flags(i) & EntryFlag.FIRST)) continue;
+    if (i == top) {
+      if (!(v.flags(i) & EntryFlag.LAST)) copyLineFrom(v, i, i + 1);
+    } else {
+      copyLine(v, i);
+    }
+  }
+  endHeadersAndBody(v);
+  return w.finish();
+}
+
+/**
+ * The ACK a client INVITE transaction sends for a non-2xx final response (§17.1.1.3), built from
+ * the request it sent (`req`) and the response's To value [to, to+toLen): same Request-URI, Call-ID,
+ * From, top Via and Route set; CSeq number with method ACK; Max-Forwards 70.
+ */
+export function writeAck(req: MessageView, to: usize, toLen: u32, cseq: u32, out: usize, cap: u32): u32 {
+  return writeSibling(req, "ACK", to, toLen, cseq, out, cap);
+}
+
+/**
+ * The CANCEL for a request this proxy forwarded (§9.1): Request-URI, Call-ID, To, From, the top Via
+ * and the Route set of `req`; CSeq number with method CANCEL; Max-Forwards 70.
+ */
+export function writeCancel(req: MessageView, cseq: u32, out: usize, cap: u32): u32 {
+  return writeSibling(req, "CANCEL", 0, 0, cseq, out, cap);
+}
+
+function writeSibling(req: MessageView, method: string, to: usize, toLen: u32, cseq: u32, out: usize, cap: u32): u32 {
+  const base = req.base;
+  w.begin(out, cap);
+  w.lit(method);
+  w.byte(0x20);
+  w.bytes(base + <usize>req.uriOff, req.uriLen);
+  w.lit(" SIP/2.0");
+  w.crlf();
+  const top = req.first(Hdr.Via);
+  if (top >= 0) {
+    w.lit("Via: ");
+    w.bytes(req.valPtr(top), req.valLen(top));
+    w.crlf();
+  }
+  w.lit("Max-Forwards: 70");
+  w.crlf();
+  for (let i = 0; i < req.count; i++) {
+    if (!(req.flags(i) & EntryFlag.FIRST)) continue;
+    const h = req.hdr(i);
+    if (h == Hdr.To && toLen != 0) {
+      w.lit("To: ");
+      w.bytes(to, toLen);
+      w.crlf();
+    } else if (h == Hdr.From || h == Hdr.To || h == Hdr.CallId || h == Hdr.Route) {
+      copyLine(req, i);
+    }
+  }
+  w.lit("CSeq: ");
+  w.u32(cseq);
+  w.byte(0x20);
+  w.lit(method);
+  w.crlf();
+  w.lit("Content-Length: 0");
+  w.crlf();
+  w.crlf();
+  return w.finish();
 }
 
 /** Content-Length when the message had none, then the blank line and the body as received. */

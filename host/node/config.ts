@@ -108,10 +108,6 @@ function show(v: unknown): string {
   }
 }
 
-function typeName(v: unknown): string {
-  return v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
-}
-
 const LISTEN_EXPECTED = `expected "udp|tcp:HOST:PORT"`;
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
@@ -365,4 +361,3 @@ export function parseCli(argv: string[]): Cli {
   return { help, printConfig, config: cfg, listens };
 }
 
-export { typeName };

@@ -63,7 +63,7 @@ function numericLookup(host: string, opts: unknown, cb?: (e: Error | null, a: st
     opts = undefined;
   }
   const fam = typeof opts === "number" ? opts : (opts as { family?: number } | undefined)?.family;
-  cb!(null, host, fam === 6 ? 6 : net.isIPv6(host) ? 6 : 4);
+  cb!(null, host, fam === 4 || fam === 6 ? fam : net.isIPv6(host) ? 6 : 4);
 }
 
 export class Host {

@@ -1,0 +1,142 @@
+// IP address text <-> the peer record's 16 address bytes, and a small table of host names that the
+// host resolves (family 0 destinations). No allocation.
+
+import { Ch, Cls, is, hexValue, lower } from "../util/chars";
+import { Peer, Family } from "./peer";
+
+/** Parse dotted IPv4 [p, p+len) into 4 bytes at out. */
+export function parseIPv4(p: usize, len: u32, out: usize): bool {
+  const end = p + <usize>len;
+  let part: u32 = 0;
+  let digits = 0;
+  let n = 0;
+  for (let q = p; q <= end; q++) {
+    const c = q < end ? <u32>load<u8>(q) : <u32>Ch.DOT;
+    if (c == Ch.DOT) {
+      if (digits == 0 || n >= 4) return false;
+      store<u8>(out + <usize>n, <u8>part);
+      n++;
+      part = 0;
+      digits = 0;
+    } else {
+      const d = c - Ch.D0;
+      if (d > 9 || ++digits > 3) return false;
+      part = part * 10 + d;
+      if (part > 255) return false;
+    }
+  }
+  return n == 4;
+}
+
+/** Parse an IPv6 address (brackets allowed, IPv4 tail allowed) into 16 bytes at out. */
+export function parseIPv6(p: usize, len: u32, out: usize): bool {
+  let end = p + <usize>len;
+  if (len >= 2 && load<u8>(p) == Ch.LBRACKET && load<u8>(end - 1) == Ch.RBRACKET) {
+    p++;
+    end--;
+  }
+  memory.fill(out, 0, 16);
+  let n = 0; // groups written
+  let gap = -1; // group index of "::"
+  let q = p;
+  if (q + 1 < end && load<u8>(q) == Ch.COLON && load<u8>(q + 1) == Ch.COLON) {
+    gap = 0;
+    q += 2;
+  }
+  while (q < end) {
+    // an IPv4 tail?
+    let r = q;
+    while (r < end && load<u8>(r) != Ch.COLON && load<u8>(r) != Ch.DOT) r++;
+    if (r < end && load<u8>(r) == Ch.DOT) {
+      if (n > 6) return false;
+      if (!parseIPv4(q, <u32>(end - q), out + <usize>(n * 2))) return false;
+      n += 2;
+      q = end;
+      break;
+    }
+    let v: u32 = 0;
+    let digits = 0;
+    while (q < end && is(<u32>load<u8>(q), Cls.HEX)) {
+      v = (v << 4) | hexValue(<u32>load<u8>(q));
+      if (++digits > 4) return false;
+      q++;
+    }
+    if (digits == 0 || n >= 8) return false;
+    store<u8>(out + <usize>(n * 2), <u8>(v >> 8));
+    store<u8>(out + <usize>(n * 2 + 1), <u8>v);
+    n++;
+    if (q == end) break;
+    if (load<u8>(q) != Ch.COLON) return false;
+    q++;
+    if (q < end && load<u8>(q) == Ch.COLON) {
+      if (gap >= 0) return false;
+      gap = n;
+      q++;
+    }
+  }
+  if (gap < 0) return n == 8;
+  if (n > 7) return false;
+  // move the groups after the gap to the end
+  const tail = n - gap;
+  for (let i = tail - 1; i >= 0; i--) {
+    const from = out + <usize>((gap + i) * 2);
+    const to = out + <usize>((8 - tail + i) * 2);
+    store<u16>(to, load<u16>(from));
+    if (to != from) store<u16>(from, 0);
+  }
+  return true;
+}
+
+/** Set the peer's address from host text (IPv4, [IPv6] or a name) and port. */
+export function peerFromHost(peer: Peer, host: usize, hostLen: u32, port: u32): void {
+  peer.port = <u16>port;
+  peer.a0 = 0;
+  peer.a1 = 0;
+  if (parseIPv4(host, hostLen, peer.addr)) {
+    peer.family = <u8>Family.V4;
+  } else if (hostLen > 0 && hasColon(host, hostLen) && parseIPv6(host, hostLen, peer.addr)) {
+    peer.family = <u8>Family.V6;
+  } else {
+    peer.family = <u8>Family.Name;
+    peer.a0 = <u64>nameIntern(host, hostLen);
+  }
+}
+
+function hasColon(p: usize, len: u32): bool {
+  for (let i: u32 = 0; i < len; i++) if (load<u8>(p + <usize>i) == Ch.COLON) return true;
+  return false;
+}
+
+// ---- names the host must resolve ---------------------------------------------------------------
+
+const NAMES: u32 = 16;
+const NAME_CAP: u32 = 64;
+const names: usize = memory.data(NAMES * NAME_CAP);
+const nameLens: usize = memory.data(NAMES);
+let nameNext: u32 = 0;
+
+/** Index of the name (case-insensitive), entering it (oldest replaced) when new. */
+export function nameIntern(p: usize, len: u32): u32 {
+  if (len > NAME_CAP) len = NAME_CAP;
+  for (let i: u32 = 0; i < NAMES; i++) {
+    if (<u32>load<u8>(nameLens + <usize>i) != len) continue;
+    let same = true;
+    for (let k: u32 = 0; k < len; k++) {
+      if (lower(<u32>load<u8>(names + <usize>(i * NAME_CAP + k))) != lower(<u32>load<u8>(p + <usize>k))) { same = false; break; }
+    }
+    if (same) return i;
+  }
+  const i = nameNext;
+  nameNext = (nameNext + 1) % NAMES;
+  memory.copy(names + <usize>(i * NAME_CAP), p, len);
+  store<u8>(nameLens + <usize>i, <u8>len);
+  return i;
+}
+
+/** Copy name i to out; returns its length. */
+export function nameCopy(i: u32, out: usize): u32 {
+  if (i >= NAMES) return 0;
+  const len = <u32>load<u8>(nameLens + <usize>i);
+  memory.copy(out, names + <usize>(i * NAME_CAP), len);
+  return len;
+}

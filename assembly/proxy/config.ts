@@ -1,0 +1,59 @@
+// Proxy settings the host may change at run time (sip_cfg_set / sip_cfg_add), and the domains this
+// server is responsible for (RFC 3261 §16.4/§16.5: requests for them go to the registrar's bindings).
+
+import { Ch, lower } from "../util/chars";
+import { UriRepr, parseUri } from "../wire/uri";
+
+export class ProxyConfig {
+  recordRoute: bool = true;
+  /** Retry-After seconds on a 503 for a full table. */
+  retryAfter: u32 = 5;
+  /** Outbound proxy: requests for other domains are sent to this URI's host (0 length = none). */
+  readonly outbound: usize = heap.alloc(256);
+  outboundLen: u32 = 0;
+  readonly outboundUri: UriRepr = new UriRepr();
+}
+
+export const proxyConfig = new ProxyConfig();
+
+export function setOutbound(p: usize, len: u32): bool {
+  if (len == 0) { proxyConfig.outboundLen = 0; return true; }
+  if (len > 256) return false;
+  memory.copy(proxyConfig.outbound, p, len);
+  if (!parseUri(proxyConfig.outbound, proxyConfig.outbound + len, proxyConfig.outboundUri)) return false;
+  proxyConfig.outboundLen = len;
+  return true;
+}
+
+const MAX_DOMAINS: u32 = 16;
+const DOMAIN_CAP: u32 = 64;
+const domains: usize = memory.data(MAX_DOMAINS * DOMAIN_CAP);
+const domainLens: usize = memory.data(MAX_DOMAINS);
+let domainCount: u32 = 0;
+
+export function domainsReset(): void {
+  domainCount = 0;
+}
+
+/** Add a domain; false when the table is full or the name is empty or too long. */
+export function domainAdd(p: usize, len: u32): bool {
+  if (len == 0 || len > DOMAIN_CAP || domainCount >= MAX_DOMAINS) return false;
+  if (isLocalDomain(p, len)) return true;
+  memory.copy(domains + <usize>(domainCount * DOMAIN_CAP), p, len);
+  store<u8>(domainLens + <usize>domainCount, <u8>len);
+  domainCount++;
+  return true;
+}
+
+/** Is the host [p, p+len) one of our domains (case-insensitive; a trailing dot ignored)? */
+export function isLocalDomain(p: usize, len: u32): bool {
+  if (len > 0 && load<u8>(p + <usize>len - 1) == Ch.DOT) len--;
+  for (let i: u32 = 0; i < domainCount; i++) {
+    if (<u32>load<u8>(domainLens + <usize>i) != len) continue;
+    const d = domains + <usize>(i * DOMAIN_CAP);
+    let k: u32 = 0;
+    while (k < len && lower(<u32>load<u8>(d + <usize>k)) == lower(<u32>load<u8>(p + <usize>k))) k++;
+    if (k == len) return true;
+  }
+  return false;
+}

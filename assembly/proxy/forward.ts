@@ -1,0 +1,197 @@
+// Forwarding one branch of a request (RFC 3261 §16.6): a copy with our Via (a branch naming the new
+// client transaction), our Record-Route when the request may create a dialog, Max-Forwards
+// decremented, our Route values removed, the target's Request-URI and route set; stored in the
+// message pool and handed to a new client transaction that sends and retransmits it.
+
+import { MAX_MSG } from "../config";
+import { MessageView } from "../wire/view";
+import { Decoded } from "../wire/validate";
+import { Hdr } from "../wire/hdr";
+import { Method } from "../wire/method";
+import { ForwardEdits, writeForward } from "../wire/emit";
+import { Writer } from "../wire/writer";
+import { ParamSpan, scanHeaderParam, eqLit } from "../wire/scan";
+import { RPORT_ABSENT, ViaRepr } from "../wire/headers/via";
+import { Ch } from "../util/chars";
+import { prngNext } from "../util/prng";
+import { Peer, Family } from "../net/peer";
+import { Proto, Transport, transportById } from "../net/transports";
+import {
+  TxnRec, rec, txnNextHandle, msgPool, clientInviteCreate, clientNonInviteCreate, idxOf,
+} from "../txn/index";
+import { WORK_BUF } from "./buffers";
+import { writeBranch } from "./branch";
+import { protoName, protoParam } from "./route";
+import { proxyConfig } from "./config";
+import { ctx } from "./context";
+
+export const edits = new ForwardEdits();
+const vw = new Writer();
+const VIA_BUF: usize = memory.data(256);
+const rw = new Writer();
+const RR_BUF: usize = memory.data(512);
+const aw = new Writer();
+const RECV_BUF: usize = memory.data(96);
+const param = new ParamSpan();
+
+/** Does this request get our Record-Route (a dialog-creating request outside a dialog)? */
+export function wantsRecordRoute(v: MessageView, d: Decoded): bool {
+  if (!proxyConfig.recordRoute || d.to.hasTag) return false;
+  const m = v.method;
+  return m == Method.INVITE || m == Method.SUBSCRIBE || m == Method.REFER || m == Method.NOTIFY;
+}
+
+/**
+ * The per-request part of the edits (same for every branch): RFC 3581 / §18.2.1 on the received top
+ * Via — `;received=` when the source address differs from sent-by or rport was asked for, and the
+ * rport value filled in — and the Route values to pop.
+ */
+export function prepareEdits(v: MessageView, d: Decoded, src: Peer, pops: i32, dropRoute: i32): void {
+  edits.reset();
+  edits.popRoutes = pops;
+  edits.dropRoute = dropRoute;
+  const via = d.via;
+  aw.begin(RECV_BUF, 96);
+  if (src.family == Family.V4 || src.family == Family.V6) {
+    if (!via.hasReceived) {
+      aw.lit(";received=");
+      writeIp(aw, src);
+      edits.viaAppend = RECV_BUF;
+      edits.viaAppendLen = aw.finish();
+    }
+  }
+  if (via.rport == -1) {
+    // ";rport" without a value: find where to put "=port"
+    let p = via.params;
+    const end = p + <usize>via.paramsLen;
+    while (p < end) {
+      const q = scanHeaderParam(p, end, param);
+      if (q == 0) break;
+      if (eqLit(param.name, param.nameLen, "rport") && !param.hasValue) {
+        edits.rportAt = param.name + <usize>param.nameLen;
+        edits.rportPort = src.port;
+        break;
+      }
+      p = q;
+      while (p < end && load<u8>(p) != Ch.SEMI) p++;
+      p++;
+    }
+  }
+}
+
+/** Write the source address as text (IPv4 dotted, IPv6 hex groups). */
+export function writeIp(w: Writer, p: Peer): void {
+  const a = p.addr;
+  if (p.family == Family.V4) {
+    for (let i: usize = 0; i < 4; i++) {
+      if (i > 0) w.byte(Ch.DOT);
+      w.u32(<u32>load<u8>(a + i));
+    }
+    return;
+  }
+  w.byte(Ch.LBRACKET);
+  for (let i: usize = 0; i < 8; i++) {
+    if (i > 0) w.byte(Ch.COLON);
+    const g = (<u32>load<u8>(a + i * 2) << 8) | <u32>load<u8>(a + i * 2 + 1);
+    writeHex(w, g);
+  }
+  w.byte(Ch.RBRACKET);
+}
+
+function writeHex(w: Writer, v: u32): void {
+  let started = false;
+  for (let s = 12; s >= 0; s -= 4) {
+    const d = (v >> <u32>s) & 15;
+    if (d == 0 && !started && s > 0) continue;
+    started = true;
+    w.byte(d < 10 ? Ch.D0 + d : Ch.a + d - 10);
+  }
+}
+
+/** Our Record-Route URI for transport t, with a flow token when `flow` is a connection id. */
+function writeRrUri(w: Writer, t: Transport, flow: u32): void {
+  w.lit("<sip:");
+  if (flow != 0) {
+    w.lit("ft");
+    const HEXS = "0123456789abcdef";
+    const s = changetype<usize>(HEXS);
+    for (let i = 28; i >= 0; i -= 4) w.byte(<u32>load<u16>(s + (<usize>((flow >> <u32>i) & 15) << 1)));
+    w.byte(Ch.AT);
+  }
+  w.bytes(t.addr, t.addrLen);
+  if (t.proto != Proto.UDP) {
+    w.lit(";transport=");
+    w.lit(protoParam(t.proto));
+  }
+  w.lit(";lr>");
+}
+
+/**
+ * Forward one branch. `src` is the request's source (for the inbound Record-Route), `dst` the
+ * destination (transport id set). Returns 0 when the branch started, or the status that stands for
+ * its failure (503 no room or no transport, 513 too large).
+ */
+export function forwardBranch(
+  v: MessageView, d: Decoded, srvHandle: u32, srcTransport: u32, srcConn: u32,
+  ruri: usize, ruriLen: u32, routeSet: usize, routeSetLen: u32, dst: Peer, loop: u32, recordRoute: bool, now: i64,
+): u32 {
+  const t = transportById(dst.transport);
+  if (t == null) return 503;
+  const handle = txnNextHandle();
+  if (handle == 0) return 503;
+  const nonce = <u32>prngNext();
+  vw.begin(VIA_BUF, 256);
+  vw.lit("SIP/2.0/");
+  vw.lit(protoName(t.proto));
+  vw.byte(0x20);
+  vw.bytes(t.addr, t.addrLen);
+  vw.lit(";branch=");
+  writeBranch(vw, handle, nonce, loop);
+  const viaLen = vw.finish();
+  edits.ruri = ruriLen != 0 ? ruri : 0;
+  edits.ruriLen = ruriLen;
+  edits.via = VIA_BUF;
+  edits.viaLen = viaLen;
+  edits.routeSet = routeSet;
+  edits.routeSetLen = routeSetLen;
+  edits.recordRoute = 0;
+  edits.recordRouteLen = 0;
+  if (recordRoute) {
+    // One Record-Route when both sides are the same UDP transport; otherwise two (RFC 5658): the top
+    // one faces the target, the second faces the caller and carries its flow on a reliable transport.
+    const inT = transportById(srcTransport);
+    rw.begin(RR_BUF, 512);
+    if (inT == null || (inT.id == t.id && !t.reliable)) {
+      writeRrUri(rw, t, 0);
+    } else {
+      writeRrUri(rw, t, 0);
+      rw.lit(", ");
+      writeRrUri(rw, inT, inT.reliable ? srcConn : 0);
+    }
+    edits.recordRoute = RR_BUF;
+    edits.recordRouteLen = rw.finish();
+  }
+  const n = writeForward(v, edits, WORK_BUF, <u32>MAX_MSG);
+  if (n == 0) return 513;
+  const msg = msgPool.store(WORK_BUF, n);
+  if (msg == 0) return 503;
+  const reliable = t.reliable;
+  const h = v.method == Method.INVITE
+    ? clientInviteCreate(dst, reliable, msg, d.cseq.seq, <u64>nonce, now)
+    : clientNonInviteCreate(v.method, dst, reliable, msg, d.cseq.seq, <u64>nonce, now);
+  msgPool.release(msg);
+  if (h == 0) return 503;
+  // link the branch into its server transaction's context
+  const c = rec(h & 0xffffff);
+  c.link = srvHandle;
+  const si = idxOf(srvHandle);
+  if (si >= 0) {
+    const s = rec(<u32>si);
+    c.sibling = s.link;
+    s.link = h;
+    ctx(<u32>si).active++;
+  }
+  return 0;
+}
+
+export { TxnRec, ViaRepr, RPORT_ABSENT, Hdr };

@@ -1,0 +1,369 @@
+// Responses and the life of a response context (RFC 3261 §16.7, §16.8, §16.10).
+//
+//   1xx (not 100)   forwarded at once through the server transaction; a branch owed a CANCEL gets it
+//   2xx             forwarded at once (every one of them: forks may answer twice); for INVITE the
+//                   other branches are cancelled (§16.7 step 10)
+//   3xx–6xx         kept if best so far (§16.7 step 6: any 6xx, else the lowest class); a 6xx cancels
+//                   the other branches; when no branch is pending the next q-value group starts, or
+//                   the best response goes out (503 becomes 500, a CANCEL makes it 487)
+//   timeouts        a branch that times out counts as a 408 (Timer B/F); Timer C cancels a branch
+//                   that had a provisional, and counts as a 408 for one that had none (§16.8)
+// A response with no client transaction is forwarded statelessly when its next Via can be reached;
+// one whose top Via is not ours is dropped (§18.1.2).
+
+import { MAX_MSG, MAX_FORK, MAX_TARGET_URI, MAX_TARGET_PATH } from "../config";
+import { MessageView, parseMessage } from "../wire/view";
+import { Decoded, validateMessage } from "../wire/validate";
+import { Hdr } from "../wire/hdr";
+import { Method } from "../wire/method";
+import { writeResponseForward, writeAck, writeCancel } from "../wire/emit";
+import { ViaRepr, decodeVia, Transport as ViaT } from "../wire/headers/via";
+import { UriRepr, parseUri } from "../wire/uri";
+import { NameAddrRepr, NameAddrKind, decodeNameAddr } from "../wire/headers/nameaddr";
+import { Writer } from "../wire/writer";
+import { prngNext } from "../util/prng";
+import { Peer, PEER_SIZE, Family } from "../net/peer";
+import { Proto, transportFor } from "../net/transports";
+import { EventKind, eventBegin, eventText } from "../events";
+import {
+  TxnKind, TxnFlag, TxnUp, rec, recPeer, idxOf, handleOf, msgPool, txnRelease, txSend,
+  serverInviteRespond, serverNonInviteRespond, SIState, SNState,
+  clientInviteOnResponse, clientInviteSendAck, CIState, Verdict, ClientTimerOut,
+  clientNonInviteOnResponse, clientNonInviteCreate,
+} from "../txn/index";
+import { TargetSet } from "../registrar/index";
+import { WORK_BUF, STORE_BUF, storedView, storedDecoded } from "./buffers";
+import { ctx, CtxFlag, rank } from "./context";
+import { generatedResponse, viaDest } from "./send";
+import { parseBranch, OurBranch } from "./branch";
+import { isOurAddress, isForbiddenDest, destFromUri } from "./route";
+import { prepareEdits, forwardBranch } from "./forward";
+
+const ob = new OurBranch();
+const nextVia = new ViaRepr();
+const fwdPeer = new Peer();
+const pathNa = new NameAddrRepr();
+const uriScratch = new UriRepr();
+const dst = new Peer();
+
+// ---- stored messages -------------------------------------------------------------------------------
+
+/** Parse the pool message h into the stored view; false when it is not there or does not parse. */
+function loadStored(h: u32): bool {
+  if (h == 0) return false;
+  const n = msgPool.copyOut(h, STORE_BUF);
+  if (parseMessage(storedView, STORE_BUF, n, false) <= 0) return false;
+  return validateMessage(storedView, storedDecoded) == 0;
+}
+
+// ---- targets of later q-value groups -----------------------------------------------------------------
+//
+// Serialised in the message pool: per target u16 uriLen, uri, u16 pathLen, path, u16 q, Peer (32).
+
+const TBUF_CAP: u32 = <u32>MAX_FORK * (<u32>MAX_TARGET_URI + <u32>MAX_TARGET_PATH + 6 + PEER_SIZE);
+const TBUF: usize = memory.data(<i32>TBUF_CAP);
+
+/** Keep the registrar's targets in the context of server idx. */
+export function storeTargets(idx: u32, t: TargetSet): bool {
+  let at: usize = TBUF;
+  for (let i = 0; i < t.count; i++) {
+    const ul = t.uriLen(i);
+    const pl = t.pathLen(i);
+    store<u16>(at, <u16>ul);
+    memory.copy(at + 2, t.uri(i), ul);
+    at += 2 + <usize>ul;
+    store<u16>(at, <u16>pl);
+    memory.copy(at + 2, t.path(i), pl);
+    at += 2 + <usize>pl;
+    store<u16>(at, <u16>t.q(i));
+    memory.copy(at + 2, changetype<usize>(t.source(i)), PEER_SIZE);
+    at += 2 + <usize>PEER_SIZE;
+  }
+  const h = msgPool.store(TBUF, <u32>(at - TBUF));
+  if (h == 0) return false;
+  const c = ctx(idx);
+  c.targets = h;
+  c.cursor = 0;
+  return true;
+}
+
+/**
+ * Start the next q-value group of server idx's targets (all targets with the best q left), forwarding
+ * the request in view v. Returns the number of branches started.
+ */
+export function startTargets(idx: u32, v: MessageView, d: Decoded, srcTransport: u32, srcConn: u32, loop: u32, now: i64): i32 {
+  const c = ctx(idx);
+  if (c.targets == 0) return 0;
+  const total = msgPool.copyOut(c.targets, TBUF);
+  let at = TBUF + <usize>c.cursor;
+  const end = TBUF + <usize>total;
+  let groupQ: i32 = -1;
+  let started = 0;
+  const srv = handleOf(idx);
+  const rr = (c.flags & CtxFlag.Invite) != 0 && !d.to.hasTag;
+  while (at < end) {
+    const ul = <u32>load<u16>(at);
+    const uri = at + 2;
+    let p = uri + <usize>ul;
+    const pl = <u32>load<u16>(p);
+    const path = p + 2;
+    p = path + <usize>pl;
+    const q = <i32>load<u16>(p);
+    const source = changetype<Peer>(p + 2);
+    const next = p + 2 + <usize>PEER_SIZE;
+    if (groupQ >= 0 && q != groupQ) break;
+    groupQ = q;
+    at = next;
+    // where the branch goes: the first Path hop, else the address the UA registered from
+    let ok = true;
+    if (pl != 0) {
+      let e = path;
+      while (e < path + <usize>pl && load<u8>(e) != 0x3e) e++; // first '>'
+      ok = decodeNameAddr(path, e + 1, pathNa, NameAddrKind.Route) && destFromUri(pathNa.uri, dst);
+    } else {
+      dst.copyFrom(source);
+    }
+    // the Request-URI is the contact without URI headers (RFC 4475 regescrt keeps them in the binding)
+    let ruriLen = ul;
+    for (let k: u32 = 0; k < ul; k++) if (load<u8>(uri + <usize>k) == 0x3f) { ruriLen = k; break; }
+    if (!ok || !parseUri(uri, uri + <usize>ruriLen, uriScratch)) continue;
+    const fail = forwardBranch(v, d, srv, srcTransport, srcConn, uri, ruriLen, path, pl, dst, loop, rr, now);
+    if (fail == 0) started++;
+    else if (c.bestStatus == 0 || rank(fail) < rank(c.bestStatus)) c.bestStatus = <u16>fail;
+  }
+  c.cursor = <u32>(at - TBUF);
+  if (at >= end) {
+    msgPool.release(c.targets);
+    c.targets = 0;
+  }
+  return started;
+}
+
+// ---- cancelling ----------------------------------------------------------------------------------------
+
+/** Send a CANCEL for client INVITE idx (§9.1): same Request-URI, Call-ID, To, From, top Via, Route. */
+function sendCancel(cidx: u32, now: i64): void {
+  const r = rec(cidx);
+  r.flags = (r.flags & ~(<u8>TxnFlag.CancelPending)) | <u8>TxnFlag.Cancelled;
+  if (!loadStored(r.msg)) return;
+  const n = writeCancel(storedView, r.cseq, WORK_BUF, <u32>MAX_MSG);
+  if (n == 0) return;
+  const m = msgPool.store(WORK_BUF, n);
+  if (m == 0) return;
+  const h = clientNonInviteCreate(Method.CANCEL, recPeer(r), (r.flags & TxnFlag.Reliable) != 0, m, r.cseq, 0, now);
+  msgPool.release(m);
+  r.aux = h; // responses to the CANCEL carry the INVITE's branch: they are routed through here
+}
+
+/** Cancel every pending INVITE branch of server idx (§16.10, §16.7 step 10). */
+export function cancelBranches(idx: u32, now: i64): void {
+  const c = ctx(idx);
+  if (c.targets != 0) { msgPool.release(c.targets); c.targets = 0; } // no further groups
+  let h = rec(idx).link;
+  let guard = 0;
+  while (h != 0 && guard++ < 64) {
+    const ci = idxOf(h);
+    if (ci < 0) break;
+    const r = rec(<u32>ci);
+    h = r.sibling;
+    if (r.kind != TxnKind.ClientInvite) continue;
+    if (r.state != CIState.Calling && r.state != CIState.Proceeding) continue;
+    if (r.flags & (TxnFlag.Cancelled | TxnFlag.CancelPending)) continue;
+    if (r.flags & TxnFlag.GotProvisional) sendCancel(<u32>ci, now);
+    else r.flags |= <u8>TxnFlag.CancelPending; // §9.1: wait for a provisional
+  }
+}
+
+// ---- finishing a context -------------------------------------------------------------------------------
+
+function release(idx: u32): void {
+  const c = ctx(idx);
+  msgPool.release(c.best);
+  msgPool.release(c.request);
+  msgPool.release(c.targets);
+  c.best = 0;
+  c.request = 0;
+  c.targets = 0;
+}
+
+function serverRespond(idx: u32, msg: u32, status: u32, now: i64): void {
+  const r = rec(idx);
+  if (r.kind == TxnKind.ServerInvite) serverInviteRespond(idx, msg, status, now);
+  else serverNonInviteRespond(idx, msg, status, now);
+}
+
+/** Call event from a view holding From, To and Call-ID. */
+function callEvent(kind: EventKind, code: i32, v: MessageView, peer: Peer, now: i64, value: u32): void {
+  eventBegin(kind, code, now, value, peer);
+  const f = v.first(Hdr.From);
+  const t = v.first(Hdr.To);
+  const i = v.first(Hdr.CallId);
+  if (f >= 0) eventText(0, v.valPtr(f), v.valLen(f));
+  if (t >= 0) eventText(1, v.valPtr(t), v.valLen(t));
+  if (i >= 0) eventText(2, v.valPtr(i), v.valLen(i));
+}
+
+/**
+ * When no branch of server idx is pending: start the next q-value group, or send the best final
+ * response (§16.7 step 6) and release the context.
+ */
+export function finishIfDone(idx: u32, now: i64): void {
+  const c = ctx(idx);
+  if (c.active > 0) return;
+  if (c.flags & CtxFlag.Answered) { release(idx); return; }
+  if (c.flags & CtxFlag.Finalised) return;
+  if (!(c.flags & CtxFlag.Cancelled) && c.targets != 0 && loadStored(c.request)) {
+    // serial forking: the next q-value group, from the stored request
+    const r = rec(idx);
+    prepareEdits(storedView, storedDecoded, recPeer(r), 0, -1);
+    const loop = <u32>0; // a later group is a new attempt: its own loop hash would equal the first's
+    if (startTargets(idx, storedView, storedDecoded, recPeer(r).transport, recPeer(r).conn, loop, now) > 0) return;
+  }
+  c.flags |= CtxFlag.Finalised;
+  let status = <u32>c.bestStatus;
+  let msg = c.best;
+  if (c.flags & CtxFlag.Cancelled && (msg == 0 || status < 300)) { status = 487; msg = 0; }
+  if (status == 0) status = 408;
+  if (status == 503) { status = 500; msg = 0; } // §16.7 step 6: a 503 never goes upstream
+  let out = msg;
+  if (msg == 0 && loadStored(c.request)) out = generatedResponse(storedView, status, 0, 0);
+  if (out != 0) {
+    serverRespond(idx, out, status, now);
+    if (out != msg) msgPool.release(out);
+  }
+  if ((c.flags & CtxFlag.Invite) && loadStored(c.request)) callEvent(EventKind.CallFail, <i32>status, storedView, recPeer(rec(idx)), now, 0);
+  release(idx);
+}
+
+/** A final non-2xx (or a timeout as 408, msg = 0) on a branch of server idx. */
+function branchFailed(idx: u32, status: u32, msg: u32, now: i64): void {
+  const c = ctx(idx);
+  if (c.active > 0) c.active--;
+  if (status >= 600) {
+    cancelBranches(idx, now);
+  }
+  if (c.bestStatus == 0 || rank(status) < rank(<u32>c.bestStatus)) {
+    msgPool.release(c.best);
+    c.best = msg;
+    if (msg != 0) msgPool.retain(msg);
+    c.bestStatus = <u16>status;
+  }
+  if (status >= 600 && c.active > 0) return;
+  finishIfDone(idx, now);
+}
+
+// ---- responses ---------------------------------------------------------------------------------------
+
+/** Forward a response with no transaction: pop our Via, send by the next one (§16.7, §18.2.2). */
+function forwardStateless(v: MessageView, d: Decoded): void {
+  const top = v.first(Hdr.Via);
+  const second = v.next(top);
+  if (second < 0) return;
+  const p = v.valPtr(second);
+  if (!decodeVia(p, p + <usize>v.valLen(second), nextVia)) return;
+  if (!viaDest(nextVia, fwdPeer) || isForbiddenDest(fwdPeer)) return; // RFC 4475 bcast: dropped
+  const proto = nextVia.transportKind == ViaT.TCP ? Proto.TCP : nextVia.transportKind == ViaT.TLS ? Proto.TLS : Proto.UDP;
+  const t = transportFor(proto, <Family>fwdPeer.family);
+  if (t == null) return;
+  fwdPeer.transport = <u8>t.id;
+  const n = writeResponseForward(v, WORK_BUF, <u32>MAX_MSG);
+  if (n != 0) txSend(WORK_BUF, n, fwdPeer);
+}
+
+/** Entry point for a validated response. */
+export function proxyResponse(v: MessageView, d: Decoded, src: Peer, now: i64): void {
+  const via = d.via;
+  // §18.1.2: the top Via must be ours (sent-by names one of our transports)
+  if (!via.hasBranch || !parseBranch(via.branch, via.branchLen, ob)) {
+    return;
+  }
+  const status = <u32>v.status;
+  let ci = idxOf(ob.handle);
+  if (ci < 0 || rec(<u32>ci).key != <u64>ob.nonce) {
+    if (status >= 200 && status < 300 && d.cseq.methodId == Method.INVITE) forwardStateless(v, d);
+    return;
+  }
+  let r = rec(<u32>ci);
+  if (d.cseq.methodId == Method.CANCEL && r.kind == TxnKind.ClientInvite) {
+    // the response to our CANCEL: it ends the CANCEL transaction, nothing goes upstream
+    const cc = idxOf(r.aux);
+    if (cc >= 0) clientNonInviteOnResponse(<u32>cc, status, now);
+    return;
+  }
+  const invite = r.kind == TxnKind.ClientInvite;
+  const verdict = invite ? clientInviteOnResponse(<u32>ci, status, now) : clientNonInviteOnResponse(<u32>ci, status, now);
+  if (verdict == Verdict.Absorb) return;
+  if (verdict == Verdict.PassUpNeedAck) {
+    // the client INVITE transaction ACKs a non-2xx final itself (§17.1.1.3)
+    const to = v.first(Hdr.To);
+    if (loadStored(r.msg)) {
+      const n = writeAck(storedView, v.valPtr(to), v.valLen(to), r.cseq, WORK_BUF, <u32>MAX_MSG);
+      const m = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
+      if (m != 0) {
+        clientInviteSendAck(<u32>ci, m);
+        msgPool.release(m);
+      }
+    }
+  }
+  const si = idxOf(r.link);
+  if (si < 0) {
+    if (status >= 200 && status < 300) forwardStateless(v, d); // the server side is gone
+    return;
+  }
+  const idx = <u32>si;
+  const c = ctx(idx);
+  if (status < 200) {
+    if (r.flags & TxnFlag.CancelPending) sendCancel(<u32>ci, now);
+    if (status == 100) return; // §16.7 step 5: 100 is not forwarded
+    if (c.flags & CtxFlag.Finalised) return;
+    const n = writeResponseForward(v, WORK_BUF, <u32>MAX_MSG);
+    const m = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
+    if (m != 0) {
+      serverRespond(idx, m, status, now);
+      msgPool.release(m);
+    }
+    return;
+  }
+  const n = writeResponseForward(v, WORK_BUF, <u32>MAX_MSG);
+  const m = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
+  if (status < 300) {
+    // 2xx: forwarded at once, every one of them
+    const first = (c.flags & CtxFlag.Answered) == 0;
+    if (first && c.active > 0 && verdict != Verdict.Absorb) c.active--;
+    c.flags |= CtxFlag.Answered;
+    if (m != 0) serverRespond(idx, m, status, now);
+    if (first) {
+      if (c.flags & CtxFlag.Invite) {
+        cancelBranches(idx, now);
+        callEvent(EventKind.CallAnswer, <i32>status, v, recPeer(rec(idx)), now, 0);
+      }
+      finishIfDone(idx, now);
+    }
+    msgPool.release(m);
+    return;
+  }
+  branchFailed(idx, status, m, now);
+  msgPool.release(m);
+}
+
+/** A transaction timer reported to the TU (txnTick). */
+export function proxyTimer(up: TxnUp, now: i64): void {
+  if (up.kind == ClientTimerOut.None || up.kind == ClientTimerOut.Ended) return;
+  const r = rec(up.idx);
+  const srv = r.link;
+  if (up.kind == ClientTimerOut.TimerC) {
+    if (r.flags & TxnFlag.GotProvisional) {
+      if (!(r.flags & TxnFlag.Cancelled)) sendCancel(up.idx, now);
+      return;
+    }
+    // no provisional: as if a 408 arrived (§16.8)
+  }
+  // Timer B/F (or C without a provisional): the branch ends with a 408
+  const isCancel = r.kind == TxnKind.ClientNonInvite && r.method == <u8>Method.CANCEL;
+  txnRelease(up.idx);
+  if (isCancel) return;
+  const si = idxOf(srv);
+  if (si >= 0) branchFailed(<u32>si, 408, 0, now);
+}
+
+export { SIState, SNState, prngNext, Writer };

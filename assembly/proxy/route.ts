@@ -1,0 +1,128 @@
+// Where requests go (RFC 3261 §16.4–§16.6, RFC 3263 without DNS): is a URI ours, which transport and
+// address a URI names, and flow tokens — the connection ids we put in the user part of a Record-Route
+// on a reliable transport (RFC 5626 §5.3 style), so that in-dialog requests reach a TCP client over
+// the connection it opened.
+
+import { UriRepr, UriScheme, HostKind } from "../wire/uri";
+import { eqBytesI, eqLit } from "../wire/scan";
+import { Peer, Family } from "../net/peer";
+import { peerFromHost } from "../net/addr";
+import { Proto, transportCount, transportAt, transportFor, Transport } from "../net/transports";
+import { isLocalDomain } from "./config";
+import { Ch, Cls, is, hexValue } from "../util/chars";
+
+/** Default port of a URI (§19.1.2). */
+export function defaultPort(u: UriRepr): u32 {
+  return u.scheme == UriScheme.Sips ? 5061 : 5060;
+}
+
+/** Protocol a URI asks for: its transport parameter, TLS for sips, UDP otherwise. */
+export function protoOf(u: UriRepr): Proto {
+  if (u.transport != 0) {
+    const p = u.transport;
+    const n = u.transportLen;
+    if (eqLit(p, n, "udp")) return Proto.UDP;
+    if (eqLit(p, n, "tcp")) return u.scheme == UriScheme.Sips ? Proto.TLS : Proto.TCP;
+    if (eqLit(p, n, "tls")) return Proto.TLS;
+    if (eqLit(p, n, "sctp")) return Proto.SCTP;
+    if (eqLit(p, n, "ws")) return Proto.WS;
+    if (eqLit(p, n, "wss")) return Proto.WSS;
+    return Proto.None;
+  }
+  return u.scheme == UriScheme.Sips ? Proto.TLS : Proto.UDP;
+}
+
+/** The transport, if any, whose advertised host:port the URI names. */
+export function ourTransport(u: UriRepr): Transport | null {
+  if (u.hostLen == 0) return null;
+  const port = u.port < 0 ? defaultPort(u) : <u32>u.port;
+  for (let i = 0; i < transportCount(); i++) {
+    const t = transportAt(i);
+    if (t.port == port && eqBytesI(u.host, u.hostLen, t.addr, t.hostLen)) return t;
+  }
+  return null;
+}
+
+/** Does the URI name this server (one of our transports' addresses)? */
+export function isOurAddress(u: UriRepr): bool {
+  return ourTransport(u) != null;
+}
+
+/**
+ * Is a Request-URI for a domain we are responsible for (§16.5)? Its host is one of our domains and its
+ * port is absent or one we listen on: a UA on the same machine has its own port, and is not us.
+ */
+export function isForUs(u: UriRepr): bool {
+  if (u.scheme != UriScheme.Sip && u.scheme != UriScheme.Sips) return false;
+  if (!isLocalDomain(u.host, u.hostLen) && !isOurAddress(u)) return false;
+  if (u.port < 0) return true;
+  for (let i = 0; i < transportCount(); i++) if (transportAt(i).port == <u32>u.port) return true;
+  return false;
+}
+
+/** Destination named by a URI (host, port, transport); false when we have no transport for it. */
+export function destFromUri(u: UriRepr, out: Peer): bool {
+  out.clear();
+  if (u.scheme != UriScheme.Sip && u.scheme != UriScheme.Sips) return false;
+  const proto = protoOf(u);
+  if (proto == Proto.None) return false;
+  let host = u.host;
+  let hostLen = u.hostLen;
+  if (u.maddr != 0 && u.maddrLen != 0) { host = u.maddr; hostLen = u.maddrLen; }
+  peerFromHost(out, host, hostLen, u.port < 0 ? defaultPort(u) : <u32>u.port);
+  const t = transportFor(proto, <Family>out.family);
+  if (t == null) return false;
+  out.transport = <u8>t.id;
+  return true;
+}
+
+/** The connection id in a flow-token user part ("ft" + 8 hex digits), or 0. */
+export function flowToken(u: UriRepr): u32 {
+  if (!u.hasUser || u.userLen != 10) return 0;
+  const p = u.user;
+  if (load<u8>(p) != 0x66 || load<u8>(p + 1) != 0x74) return 0; // "ft"
+  let v: u32 = 0;
+  for (let i: usize = 2; i < 10; i++) {
+    const c = <u32>load<u8>(p + i);
+    if (!is(c, Cls.HEX)) return 0;
+    v = (v << 4) | hexValue(c);
+  }
+  return v;
+}
+
+/** Lower-case token of a protocol for Via and transport parameters. */
+export function protoName(p: Proto): string {
+  switch (p) {
+    case Proto.UDP: return "UDP";
+    case Proto.TCP: return "TCP";
+    case Proto.TLS: return "TLS";
+    case Proto.SCTP: return "SCTP";
+    case Proto.WS: return "WS";
+    case Proto.WSS: return "WSS";
+  }
+  return "UDP";
+}
+
+export function protoParam(p: Proto): string {
+  switch (p) {
+    case Proto.TCP: return "tcp";
+    case Proto.TLS: return "tls";
+    case Proto.SCTP: return "sctp";
+    case Proto.WS: return "ws";
+    case Proto.WSS: return "wss";
+  }
+  return "udp";
+}
+
+/** Is the address a broadcast or unspecified one we must never send to (RFC 4475 bcast)? */
+export function isForbiddenDest(p: Peer): bool {
+  if (p.family == Family.V4) {
+    const a = load<u32>(p.addr);
+    return a == 0xffffffff || a == 0;
+  }
+  if (p.family == Family.V6) return p.a0 == 0 && p.a1 == 0;
+  return false;
+}
+
+// Ch and HostKind are used by callers through this module's re-exports only when needed.
+export { Ch, HostKind };

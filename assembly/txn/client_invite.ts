@@ -1,0 +1,139 @@
+// Client INVITE transaction: RFC 3261 §17.1.1, Figure 5, with RFC 6026's Accepted state, plus the
+// proxy's Timer C (§16.8) kept on the same record.
+//
+//                    |INVITE sent (create); Timer A (unreliable), B, C
+//                    V
+//               +-----------+ Timer A: resend INVITE, A doubles
+//               |  Calling  |----------------------+ Timer B: timeout (TU sees 408)
+//               +-----------+                      |
+//             1xx |   \ 2xx        300-699         |
+//                 V    \___________________        |
+//               +-----------+  1xx: to TU   \      |
+//               |Proceeding | (Timer C reset)\     |
+//               +-----------+                 \    |
+//        300-699 |        | 2xx                \   |
+//   (TU sends ACK)V        V                    V  V
+//        +-----------+ +-----------+
+//        | Completed | | Accepted  | 2xx: to TU (forwarded); Timer M: end
+//        +-----------+ +-----------+
+//  300-699: resend ACK |Timer D: end
+//
+// Differences: B stops once a provisional arrives (as in the RFC); Timer C (proxy only) restarts on
+// each provisional and, when it fires, is reported to the TU, which cancels the branch (§16.8).
+
+import { TxnRec, TxnKind, TxnFlag, rec, recPeer, txnAlloc, txnRelease, txnKeep, txnRearm, msgPool } from "./table";
+import { txPush } from "./output";
+import { timers } from "./timers";
+import { Peer } from "../net/peer";
+import { Method } from "../wire/method";
+
+export const enum CIState { Calling = 1, Proceeding = 2, Completed = 3, Accepted = 4 }
+
+/** What the TU must do with a response the transaction let through. */
+export const enum Verdict { Absorb = 0, PassUp = 1, PassUpNeedAck = 2 }
+
+function setState(r: TxnRec, s: CIState): void {
+  r.state = <u8>s;
+}
+
+/** Create and send `msg` (the INVITE, pool handle; the transaction takes a reference). 0 = table full. */
+export function clientInviteCreate(to: Peer, reliable: bool, msg: u32, cseq: u32, nonce: u64, now: i64): u32 {
+  const h = txnAlloc(TxnKind.ClientInvite, Method.INVITE, to, reliable);
+  if (h == 0) return 0;
+  const idx = h & 0xffffff;
+  const r = rec(idx);
+  r.key = nonce;
+  r.cseq = cseq;
+  msgPool.retain(msg);
+  r.msg = msg;
+  setState(r, CIState.Calling);
+  txPush(msg, to);
+  if (!reliable) {
+    r.interval = <u32>timers.t1;
+    r.retransmitAt = now + timers.t1; // Timer A
+  }
+  r.timeoutAt = now + timers.t64; // Timer B
+  r.timerCAt = now + timers.timerC; // Timer C
+  txnRearm(idx);
+  return h;
+}
+
+/** A response matched to this transaction. */
+export function clientInviteOnResponse(idx: u32, status: u32, now: i64): Verdict {
+  const r = rec(idx);
+  switch (r.state) {
+    case CIState.Calling:
+    case CIState.Proceeding: {
+      if (status < 200) {
+        setState(r, CIState.Proceeding);
+        r.flags |= <u8>TxnFlag.GotProvisional;
+        r.retransmitAt = 0;
+        r.timeoutAt = 0;
+        r.timerCAt = now + timers.timerC;
+        r.lastStatus = <u16>status;
+        txnRearm(idx);
+        return Verdict.PassUp;
+      }
+      r.lastStatus = <u16>status;
+      r.retransmitAt = 0;
+      r.timerCAt = 0;
+      txnKeep(r, 0); // the INVITE is never sent again
+      if (status < 300) {
+        setState(r, CIState.Accepted);
+        r.timeoutAt = now + timers.t64; // Timer M
+        txnRearm(idx);
+        return Verdict.PassUp;
+      }
+      setState(r, CIState.Completed);
+      r.timeoutAt = now + timers.timerD(r.flags & TxnFlag.Reliable ? true : false); // Timer D
+      txnRearm(idx);
+      return Verdict.PassUpNeedAck;
+    }
+    case CIState.Completed: {
+      if (status >= 300 && r.msg != 0) txPush(r.msg, recPeer(r)); // resend our ACK
+      return Verdict.Absorb;
+    }
+    case CIState.Accepted:
+      return status >= 200 && status < 300 ? Verdict.PassUp : Verdict.Absorb;
+    default:
+      return Verdict.Absorb;
+  }
+}
+
+/** The TU built the ACK for a non-2xx final: send it and keep it for retransmitted finals. */
+export function clientInviteSendAck(idx: u32, ack: u32): void {
+  const r = rec(idx);
+  msgPool.retain(ack);
+  txnKeep(r, ack);
+  txPush(ack, recPeer(r));
+}
+
+/** Timer outcome for the TU. */
+export const enum ClientTimerOut { None = 0, Timeout = 1, TimerC = 2, Ended = 3 }
+
+/** A due timer. */
+export function clientInviteOnTimer(idx: u32, now: i64): ClientTimerOut {
+  const r = rec(idx);
+  if (r.timerCAt != 0 && now >= r.timerCAt && (r.state == CIState.Calling || r.state == CIState.Proceeding)) {
+    r.timerCAt = 0;
+    txnRearm(idx);
+    return ClientTimerOut.TimerC;
+  }
+  if (r.timeoutAt != 0 && now >= r.timeoutAt) {
+    if (r.state == CIState.Calling) return ClientTimerOut.Timeout; // Timer B: the TU ends it
+    txnRelease(idx); // Timer D or M
+    return ClientTimerOut.Ended;
+  }
+  if (r.retransmitAt != 0 && now >= r.retransmitAt && r.state == CIState.Calling) {
+    if (r.msg != 0) txPush(r.msg, recPeer(r)); // Timer A
+    r.interval *= 2;
+    r.retransmitAt = now + <i64>r.interval;
+    r.retransmits++;
+  }
+  txnRearm(idx);
+  return ClientTimerOut.None;
+}
+
+export function isClientInvite(r: TxnRec): bool {
+  return r.kind == TxnKind.ClientInvite;
+}

@@ -1,0 +1,100 @@
+// Client non-INVITE transaction: RFC 3261 §17.1.2, Figure 6.
+//
+//                    |Request sent (create); Timer E (unreliable), F
+//                    V
+//              +-----------+ Timer E: resend, E = min(2E, T2)
+//              |  Trying   |------------------+ Timer F: timeout (TU sees 408)
+//              +-----------+                  |
+//           1xx |        | 200-699            |
+//               V        |                    |
+//        +-----------+   | Timer E: resend, E = T2
+//        |Proceeding |---+ 200-699
+//        +-----------+   |
+//                        V
+//                  +-----------+ responses absorbed
+//                  | Completed |
+//                  +-----------+
+//                        |Timer K (T4 unreliable, 0 reliable)
+//                        V
+//                    Terminated
+//
+// Differences: none.
+
+import { TxnRec, TxnKind, TxnFlag, rec, recPeer, txnAlloc, txnRelease, txnKeep, txnRearm, msgPool } from "./table";
+import { txPush } from "./output";
+import { timers } from "./timers";
+import { Peer } from "../net/peer";
+import { Verdict, ClientTimerOut } from "./client_invite";
+
+export const enum CNState { Trying = 1, Proceeding = 2, Completed = 3 }
+
+function setState(r: TxnRec, s: CNState): void {
+  r.state = <u8>s;
+}
+
+/** Create and send `msg`; 0 when the table is full. */
+export function clientNonInviteCreate(method: u32, to: Peer, reliable: bool, msg: u32, cseq: u32, nonce: u64, now: i64): u32 {
+  const h = txnAlloc(TxnKind.ClientNonInvite, method, to, reliable);
+  if (h == 0) return 0;
+  const idx = h & 0xffffff;
+  const r = rec(idx);
+  r.key = nonce;
+  r.cseq = cseq;
+  msgPool.retain(msg);
+  r.msg = msg;
+  setState(r, CNState.Trying);
+  txPush(msg, to);
+  if (!reliable) {
+    r.interval = <u32>timers.t1;
+    r.retransmitAt = now + timers.t1; // Timer E
+  }
+  r.timeoutAt = now + timers.t64; // Timer F
+  txnRearm(idx);
+  return h;
+}
+
+/** A response matched to this transaction. */
+export function clientNonInviteOnResponse(idx: u32, status: u32, now: i64): Verdict {
+  const r = rec(idx);
+  switch (r.state) {
+    case CNState.Trying:
+    case CNState.Proceeding: {
+      r.lastStatus = <u16>status;
+      if (status < 200) {
+        setState(r, CNState.Proceeding);
+        return Verdict.PassUp;
+      }
+      setState(r, CNState.Completed);
+      r.retransmitAt = 0;
+      txnKeep(r, 0);
+      r.timeoutAt = now + (r.flags & TxnFlag.Reliable ? 0 : timers.t4); // Timer K
+      txnRearm(idx);
+      return Verdict.PassUp;
+    }
+    default:
+      return Verdict.Absorb; // Completed: retransmitted finals
+  }
+}
+
+/** A due timer. */
+export function clientNonInviteOnTimer(idx: u32, now: i64): ClientTimerOut {
+  const r = rec(idx);
+  if (r.timeoutAt != 0 && now >= r.timeoutAt) {
+    if (r.state != CNState.Completed) return ClientTimerOut.Timeout; // Timer F: the TU ends it
+    txnRelease(idx); // Timer K
+    return ClientTimerOut.Ended;
+  }
+  if (r.retransmitAt != 0 && now >= r.retransmitAt) {
+    if (r.msg != 0) txPush(r.msg, recPeer(r)); // Timer E
+    const next = r.state == CNState.Trying ? <i64>r.interval * 2 : timers.t2;
+    r.interval = <u32>(next < timers.t2 ? next : timers.t2);
+    r.retransmitAt = now + <i64>r.interval;
+    r.retransmits++;
+  }
+  txnRearm(idx);
+  return ClientTimerOut.None;
+}
+
+export function isClientNonInvite(r: TxnRec): bool {
+  return r.kind == TxnKind.ClientNonInvite;
+}

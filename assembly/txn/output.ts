@@ -1,0 +1,81 @@
+// The transmit queue: messages waiting for the host's sip_poll_transmit, each a pool handle (one
+// reference held by the queue) and a destination. Fixed ring. Work that may queue several messages
+// checks `txRoom()` first; the host drains the queue after every call, so it starts each call empty.
+
+import { MAX_TXQ } from "../config";
+import { Peer, PEER_SIZE } from "../net/peer";
+import { msgPool } from "./table";
+
+const ENTRY: u32 = 4 + PEER_SIZE;
+const ring: usize = heap.alloc(<usize>MAX_TXQ * ENTRY);
+let head: u32 = 0;
+let tail: u32 = 0;
+let dropped: u32 = 0;
+
+export function txReset(): void {
+  while (head != tail) {
+    msgPool.release(load<u32>(ring + <usize>((head % <u32>MAX_TXQ) * ENTRY)));
+    head++;
+  }
+  head = tail = 0;
+}
+
+/** Free queue entries. */
+export function txRoom(): u32 {
+  return <u32>MAX_TXQ - (tail - head);
+}
+
+/** Messages that could not be queued (queue full) since start-up. */
+export function txDropped(): u32 {
+  return dropped;
+}
+
+/** Queue message `h` (the queue takes its own reference) for `to`. False when the queue is full. */
+export function txPush(h: u32, to: Peer): bool {
+  if (h == 0) return false;
+  if (tail - head >= <u32>MAX_TXQ) {
+    dropped++;
+    return false;
+  }
+  const e = ring + <usize>((tail % <u32>MAX_TXQ) * ENTRY);
+  msgPool.retain(h);
+  store<u32>(e, h);
+  memory.copy(e + 4, changetype<usize>(to), PEER_SIZE);
+  tail++;
+  return true;
+}
+
+/** Store [p, p+len) and queue it for `to` (stateless messages). False when the pool or queue is full. */
+export function txSend(p: usize, len: u32, to: Peer): bool {
+  if (len == 0 || txRoom() == 0) {
+    dropped++;
+    return false;
+  }
+  const h = msgPool.store(p, len);
+  if (h == 0) {
+    dropped++;
+    return false;
+  }
+  txPush(h, to);
+  msgPool.release(h);
+  return true;
+}
+
+/** Pop the oldest message into [out, out+cap) and its destination into `meta`; returns its length. */
+export function txPop(out: usize, cap: u32, meta: usize): u32 {
+  while (head != tail) {
+    const e = ring + <usize>((head % <u32>MAX_TXQ) * ENTRY);
+    head++;
+    const h = load<u32>(e);
+    const len = msgPool.len(h);
+    if (len <= cap) {
+      msgPool.copyOut(h, out);
+      memory.copy(meta, e + 4, PEER_SIZE);
+      msgPool.release(h);
+      return len;
+    }
+    msgPool.release(h); // cannot happen: nothing larger than the buffers is ever stored
+    dropped++;
+  }
+  return 0;
+}

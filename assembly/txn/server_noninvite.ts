@@ -1,0 +1,96 @@
+// Server non-INVITE transaction: RFC 3261 §17.2.2, Figure 8.
+//
+//                  |Request received (create)
+//                  V
+//            +-----------+  request: absorbed
+//            |  Trying   |-------------+ send 1xx
+//            +-----------+             V
+//     send 200-699 |            +-----------+ request: resend 1xx
+//                  |            |Proceeding |--+ send 1xx
+//                  |            +-----------+
+//                  V      send 200-699 |
+//            +-----------+ <-----------+
+//            | Completed | request: resend final
+//            +-----------+
+//                  |Timer J (64·T1 unreliable, 0 reliable)
+//                  V
+//              Terminated
+//
+// Differences: none.
+
+import { TxnRec, TxnKind, TxnFlag, rec, recPeer, txnAlloc, txnRelease, txnKeep, txnRearm, indexInsert, msgPool } from "./table";
+import { txPush } from "./output";
+import { timers } from "./timers";
+import { Peer } from "../net/peer";
+
+export const enum SNState { Trying = 1, Proceeding = 2, Completed = 3 }
+
+function setState(r: TxnRec, s: SNState): void {
+  r.state = <u8>s;
+}
+
+/** Create for a new non-INVITE request; returns the handle, or 0 when the table is full. */
+export function serverNonInviteCreate(key: u64, method: u32, respondTo: Peer, reliable: bool, cseq: u32): u32 {
+  const h = txnAlloc(TxnKind.ServerNonInvite, method, respondTo, reliable);
+  if (h == 0) return 0;
+  const idx = h & 0xffffff;
+  const r = rec(idx);
+  r.key = key;
+  r.cseq = cseq;
+  setState(r, SNState.Trying);
+  indexInsert(key, idx);
+  return h;
+}
+
+/** The TU sends a response. */
+export function serverNonInviteRespond(idx: u32, msg: u32, status: u32, now: i64): void {
+  const r = rec(idx);
+  switch (r.state) {
+    case SNState.Trying:
+    case SNState.Proceeding: {
+      msgPool.retain(msg);
+      txnKeep(r, msg);
+      r.lastStatus = <u16>status;
+      txPush(msg, recPeer(r));
+      if (status < 200) {
+        setState(r, SNState.Proceeding);
+        break;
+      }
+      setState(r, SNState.Completed);
+      // Timer J; on a reliable transport it is 0: the record ends at the next timer pass
+      r.timeoutAt = now + (r.flags & TxnFlag.Reliable ? 0 : timers.t64);
+      txnRearm(idx);
+      break;
+    }
+    default:
+      break; // Completed: absorb further responses from the TU
+  }
+}
+
+/** A retransmission of the request. */
+export function serverNonInviteOnRequest(idx: u32): void {
+  const r = rec(idx);
+  switch (r.state) {
+    case SNState.Proceeding:
+    case SNState.Completed:
+      if (r.msg != 0) txPush(r.msg, recPeer(r));
+      break;
+    default:
+      break; // Trying: absorb (the TU has not answered yet)
+  }
+}
+
+/** A due timer (Timer J). Returns true when the transaction ended. */
+export function serverNonInviteOnTimer(idx: u32, now: i64): bool {
+  const r = rec(idx);
+  if (r.timeoutAt != 0 && now >= r.timeoutAt) {
+    txnRelease(idx);
+    return true;
+  }
+  txnRearm(idx);
+  return false;
+}
+
+export function isServerNonInvite(r: TxnRec): bool {
+  return r.kind == TxnKind.ServerNonInvite;
+}

@@ -1,0 +1,245 @@
+// The transaction table: one fixed array of records shared by server and client transactions, with
+// generation-checked handles (smoltcp SocketSet/SocketHandle), a hash index for server-side matching
+// (RFC 3261 §17.2.3), one timer heap over records, and the pool that keeps each transaction's
+// message for retransmission. Allocated once at start-up; when it is full, `txnAlloc` returns 0 and the
+// caller answers 503 statelessly — a live transaction is never evicted.
+//
+// Record layout (TXN_SIZE = 96 bytes), one per slot:
+//
+//   +0  u8  kind (TxnKind; 0 = free)    +1 u8 state          +2 u8 flags (TxnFlag)   +3 u8 gen
+//   +4  u16 lastStatus                   +6 u8 method        +7 u8 retransmits
+//   +8  u64 key (server: match key; client: branch nonce)
+//   +16 u32 msg (pool handle: client = request, server = last response)   +20 u32 interval (ms)
+//   +24 i64 retransmitAt (Timer A/E/G, 0 = unarmed)    +32 i64 timeoutAt (B/D/F/H/I/J/K/L/M, 0 = unarmed)
+//   +40 i64 timerCAt (proxy Timer C, client INVITE only)
+//   +48 Peer (32 bytes): server = where responses go; client = where the request goes
+//   +80 u32 link (proxy context: client → its server handle; server → first client handle)
+//   +84 u32 sibling (next client handle of the same server)  +88 u32 cseq   +92 u32 aux (free for the TU)
+//
+// Memory: MAX_TXN × (96 + 16 heap + 8 index) bytes + the message pool. A record lives from the
+// request until its last timer: a proxied INVITE holds a server and a client record for 64·T1 after
+// the 2xx (RFC 6026 Timers L and M, 32 s at T1 = 500 ms); a non-INVITE holds them for Timer J/K.
+
+import { MAX_TXN, MSG_BLOCKS, MSG_BLOCK } from "../config";
+import { Pool } from "../util/pool";
+import { MinHeap } from "../util/minheap";
+import { Peer, PEER_SIZE } from "../net/peer";
+
+export const TXN_SIZE: u32 = 96;
+
+export const enum TxnKind { Free = 0, ServerInvite = 1, ServerNonInvite = 2, ClientInvite = 3, ClientNonInvite = 4 }
+
+export const enum TxnFlag {
+  /** Sent over a reliable transport: no retransmission timers (RFC 3261 §17.1.1.2). */
+  Reliable = 1,
+  /** Client INVITE: a provisional response has been received (a CANCEL may be sent). */
+  GotProvisional = 2,
+  /** Client INVITE: a CANCEL is owed as soon as a provisional arrives (§9.1). */
+  CancelPending = 4,
+  /** Client INVITE: CANCEL sent. */
+  Cancelled = 8,
+  /** Server INVITE: the proxy has decided the final response (no more branches will start). */
+  Finalised = 16,
+  /** Server: CANCEL received for it. */
+  CancelReceived = 32,
+}
+
+/** Record overlay: field access compiles to loads and stores at fixed offsets. */
+@unmanaged export class TxnRec {
+  kind: u8;
+  state: u8;
+  flags: u8;
+  gen: u8;
+  lastStatus: u16;
+  method: u8;
+  retransmits: u8;
+  key: u64;
+  msg: u32;
+  interval: u32;
+  retransmitAt: i64;
+  timeoutAt: i64;
+  timerCAt: i64;
+  // Peer lives at +48 (see peer())
+  p0: u64; p1: u64; p2: u64; p3: u64;
+  link: u32;
+  sibling: u32;
+  cseq: u32;
+  aux: u32;
+}
+
+// @ts-ignore: decorator
+@inline const IDX_BITS: u32 = 24;
+// @ts-ignore: decorator
+@inline const IDX_MASK: u32 = (1 << IDX_BITS) - 1;
+
+const records: usize = heap.alloc(<usize>MAX_TXN * TXN_SIZE);
+const freeNext: usize = heap.alloc(<usize>MAX_TXN << 2); // free list links
+let freeHead: i32 = 0;
+let inUse: i32 = 0;
+
+/** Deadlines of all records: each record is queued at its earliest armed timer. */
+export const txnTimers = new MinHeap(MAX_TXN);
+
+/** Messages kept for retransmission, and the transmit queue's stored messages. */
+export const msgPool = new Pool(<u32>MSG_BLOCK, <u32>MSG_BLOCKS);
+
+// Server match index: open addressing, linear probing, backward-shift deletion. Slot = record idx + 1.
+const INDEX_CAP: u32 = nextPow2(<u32>MAX_TXN * 2);
+const index: usize = heap.alloc(<usize>INDEX_CAP << 2);
+
+function nextPow2(n: u32): u32 {
+  let c: u32 = 8;
+  while (c < n) c <<= 1;
+  return c;
+}
+
+/** Forget every transaction. */
+export function txnTableReset(): void {
+  memory.fill(records, 0, <usize>MAX_TXN * TXN_SIZE);
+  for (let i = 0; i < MAX_TXN; i++) store<i32>(freeNext + (<usize>i << 2), i + 1 < MAX_TXN ? i + 1 : -1);
+  freeHead = MAX_TXN > 0 ? 0 : -1;
+  inUse = 0;
+  memory.fill(index, 0, <usize>INDEX_CAP << 2);
+  txnTimers.clear();
+  msgPool.reset();
+}
+txnTableReset();
+
+export function txnInUse(): i32 { return inUse; }
+export function txnCapacity(): i32 { return MAX_TXN; }
+export function txnFree(): i32 { return MAX_TXN - inUse; }
+
+/** Record of slot idx (idx < MAX_TXN). */
+// @ts-ignore: decorator
+@inline export function rec(idx: u32): TxnRec {
+  return changetype<TxnRec>(records + <usize>idx * TXN_SIZE);
+}
+
+/** The Peer inside a record. */
+// @ts-ignore: decorator
+@inline export function recPeer(r: TxnRec): Peer {
+  return changetype<Peer>(changetype<usize>(r) + 48);
+}
+
+/** Handle of a record: index | generation << 24. Never 0 for a live record (gen starts at 1). */
+export function handleOf(idx: u32): u32 {
+  return idx | (<u32>rec(idx).gen << IDX_BITS);
+}
+
+/** Slot index of a handle, or -1 when the handle is stale or malformed. */
+export function idxOf(h: u32): i32 {
+  const idx = h & IDX_MASK;
+  if (h == 0 || idx >= <u32>MAX_TXN) return -1;
+  const r = rec(idx);
+  if (r.kind == TxnKind.Free || r.gen != <u8>(h >> IDX_BITS)) return -1;
+  return <i32>idx;
+}
+
+/** The handle the next txnAlloc will return (0 when the table is full): lets a client transaction's
+ * branch name its own record before the request is written. */
+export function txnNextHandle(): u32 {
+  if (freeHead < 0) return 0;
+  const g = rec(<u32>freeHead).gen;
+  return <u32>freeHead | (<u32>(g + 1 == 256 ? 1 : g + 1) << IDX_BITS);
+}
+
+/** Take a free record; 0 when the table is full. */
+export function txnAlloc(kind: TxnKind, method: u32, peer: Peer, reliable: bool): u32 {
+  if (freeHead < 0) return 0;
+  const idx = <u32>freeHead;
+  freeHead = load<i32>(freeNext + (<usize>idx << 2));
+  inUse++;
+  const r = rec(idx);
+  const gen = <u8>(r.gen == 255 ? 1 : r.gen + 1);
+  memory.fill(changetype<usize>(r), 0, TXN_SIZE);
+  r.gen = gen;
+  r.kind = <u8>kind;
+  r.method = <u8>method;
+  r.flags = reliable ? <u8>TxnFlag.Reliable : 0;
+  memory.copy(changetype<usize>(r) + 48, changetype<usize>(peer), PEER_SIZE);
+  return handleOf(idx);
+}
+
+/** Release a record: its message, its timers and its index entry. */
+export function txnRelease(idx: u32): void {
+  const r = rec(idx);
+  if (r.kind == TxnKind.Free) return;
+  if (r.kind == TxnKind.ServerInvite || r.kind == TxnKind.ServerNonInvite) indexRemove(r.key, idx);
+  msgPool.release(r.msg);
+  r.msg = 0;
+  txnTimers.remove(<i32>idx);
+  r.kind = <u8>TxnKind.Free;
+  store<i32>(freeNext + (<usize>idx << 2), freeHead);
+  freeHead = <i32>idx;
+  inUse--;
+}
+
+/** Replace the record's kept message (releasing the previous one). */
+export function txnKeep(r: TxnRec, handle: u32): void {
+  msgPool.release(r.msg);
+  r.msg = handle;
+}
+
+/** Re-queue the record at its earliest armed timer (call after changing any deadline). */
+export function txnRearm(idx: u32): void {
+  const r = rec(idx);
+  let t = r.retransmitAt;
+  if (r.timeoutAt != 0 && (t == 0 || r.timeoutAt < t)) t = r.timeoutAt;
+  if (r.timerCAt != 0 && (t == 0 || r.timerCAt < t)) t = r.timerCAt;
+  if (t == 0) txnTimers.remove(<i32>idx);
+  else txnTimers.set(<i32>idx, t);
+}
+
+// ---- server match index -------------------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline function slotAt(i: u32): u32 { return load<u32>(index + (<usize>i << 2)); }
+// @ts-ignore: decorator
+@inline function setSlot(i: u32, v: u32): void { store<u32>(index + (<usize>i << 2), v); }
+
+/** Enter server record idx under key (keys are keyed hashes: see txn/match.ts). */
+export function indexInsert(key: u64, idx: u32): void {
+  let i = <u32>key & (INDEX_CAP - 1);
+  while (slotAt(i) != 0) i = (i + 1) & (INDEX_CAP - 1);
+  setSlot(i, idx + 1);
+}
+
+/** Server record with this key and kind, or -1. */
+export function indexFind(key: u64, kind: TxnKind): i32 {
+  let i = <u32>key & (INDEX_CAP - 1);
+  while (true) {
+    const s = slotAt(i);
+    if (s == 0) return -1;
+    const r = rec(s - 1);
+    if (r.key == key && r.kind == <u8>kind) return <i32>(s - 1);
+    i = (i + 1) & (INDEX_CAP - 1);
+  }
+}
+
+function indexRemove(key: u64, idx: u32): void {
+  const mask = INDEX_CAP - 1;
+  let i = <u32>key & mask;
+  while (true) {
+    const s = slotAt(i);
+    if (s == 0) return; // not indexed
+    if (s == idx + 1) break;
+    i = (i + 1) & mask;
+  }
+  // backward-shift deletion keeps every probe sequence unbroken
+  let hole = i;
+  let j = (i + 1) & mask;
+  while (true) {
+    const s = slotAt(j);
+    if (s == 0) break;
+    const home = <u32>rec(s - 1).key & mask;
+    // move s into the hole when its home is not in (hole, j] cyclically
+    const fromHole = (j - home) & mask;
+    const holeDist = (j - hole) & mask;
+    if (fromHole >= holeDist) {
+      setSlot(hole, s);
+      hole = j;
+    }
+    j = (j + 1) & mask;
+  }
+  setSlot(hole, 0);
+}

@@ -1,0 +1,113 @@
+// A binary min-heap of item ids keyed by i64 deadlines, with a position index so that an item's key
+// can be changed or the item removed in O(log n). Fixed capacity, allocated once at start-up: the
+// timer queue of the transaction table and of the registrar (quinn keeps one per connection; a wheel
+// would cost a wake-up per tick even when idle, which a microcontroller should not pay).
+//
+//   heap[0..size)  item ids, heap-ordered by key[id]
+//   pos[id]        index of id in heap, or -1 when absent
+//   key[id]        the item's deadline
+
+export class MinHeap {
+  size: i32 = 0;
+  readonly cap: i32;
+  private heap: usize;
+  private pos: usize;
+  private key: usize;
+
+  constructor(cap: i32) {
+    this.cap = cap;
+    this.heap = heap.alloc(<usize>cap << 2);
+    this.pos = heap.alloc(<usize>cap << 2);
+    this.key = heap.alloc(<usize>cap << 3);
+    memory.fill(this.pos, 0xff, <usize>cap << 2);
+  }
+
+  // Accessors: ids are < cap (checked at set/remove), heap slots < size.
+  // @ts-ignore: decorator
+  @inline private hAt(i: i32): i32 { return load<i32>(this.heap + (<usize>i << 2)); }
+  // @ts-ignore: decorator
+  @inline private kOf(id: i32): i64 { return load<i64>(this.key + (<usize>id << 3)); }
+  // @ts-ignore: decorator
+  @inline private place(i: i32, id: i32): void {
+    store<i32>(this.heap + (<usize>i << 2), id);
+    store<i32>(this.pos + (<usize>id << 2), i);
+  }
+
+  /** Is id queued? */
+  has(id: i32): bool {
+    return <u32>id < <u32>this.cap && load<i32>(this.pos + (<usize>id << 2)) >= 0;
+  }
+
+  /** Insert id with deadline k, or move it to k. */
+  set(id: i32, k: i64): void {
+    if (<u32>id >= <u32>this.cap) return;
+    const p = load<i32>(this.pos + (<usize>id << 2));
+    store<i64>(this.key + (<usize>id << 3), k);
+    if (p < 0) {
+      const i = this.size++;
+      this.place(i, id);
+      this.up(i);
+    } else {
+      this.up(p);
+      this.down(load<i32>(this.pos + (<usize>id << 2)));
+    }
+  }
+
+  /** Remove id if queued. */
+  remove(id: i32): void {
+    if (!this.has(id)) return;
+    const p = load<i32>(this.pos + (<usize>id << 2));
+    store<i32>(this.pos + (<usize>id << 2), -1);
+    const last = --this.size;
+    if (p != last) {
+      this.place(p, this.hAt(last));
+      this.up(p);
+      this.down(load<i32>(this.pos + (<usize>this.hAt(p) << 2)));
+    }
+  }
+
+  /** Id with the smallest deadline, or -1 when empty. */
+  peek(): i32 {
+    return this.size > 0 ? this.hAt(0) : -1;
+  }
+
+  /** Smallest deadline, or -1 when empty. */
+  peekKey(): i64 {
+    return this.size > 0 ? this.kOf(this.hAt(0)) : -1;
+  }
+
+  /** Remove every item. */
+  clear(): void {
+    this.size = 0;
+    memory.fill(this.pos, 0xff, <usize>this.cap << 2);
+  }
+
+  private up(i: i32): void {
+    const id = this.hAt(i);
+    const k = this.kOf(id);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const pid = this.hAt(parent);
+      if (this.kOf(pid) <= k) break;
+      this.place(i, pid);
+      i = parent;
+    }
+    this.place(i, id);
+  }
+
+  private down(i: i32): void {
+    const n = this.size;
+    const id = this.hAt(i);
+    const k = this.kOf(id);
+    while (true) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && this.kOf(this.hAt(c + 1)) < this.kOf(this.hAt(c))) c++;
+      const cid = this.hAt(c);
+      if (this.kOf(cid) >= k) break;
+      this.place(i, cid);
+      i = c;
+    }
+    this.place(i, id);
+  }
+}

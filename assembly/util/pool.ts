@@ -1,0 +1,151 @@
+// A fixed pool of equal blocks that stores variable-length byte strings as chains of blocks (the mbuf
+// idea): no fragmentation, O(blocks) store and free, one allocation at start-up. Stored messages of
+// transactions and the registrar's strings live here; when the pool has no room, `store` returns 0 and
+// the caller refuses the work (503) instead of failing later.
+//
+//   data   blocks × blockSize bytes
+//   next   u32 per block: index of the next block of the chain, or NONE; free blocks chain the free list
+//   len    u32 per block: total length of the string (head blocks only)
+//   refs   u16 per block: reference count (head blocks only)
+//
+// A handle is the head block's index + 1 (0 = no string).
+
+const NONE: u32 = 0xffffffff;
+
+export class Pool {
+  readonly blockSize: u32;
+  readonly blocks: u32;
+  used: u32 = 0;
+  private data: usize;
+  private nextA: usize;
+  private lenA: usize;
+  private refsA: usize;
+  private free: u32 = 0;
+
+  constructor(blockSize: u32, blocks: u32) {
+    this.blockSize = blockSize;
+    this.blocks = blocks;
+    this.data = heap.alloc(<usize>blockSize * <usize>blocks);
+    this.nextA = heap.alloc(<usize>blocks << 2);
+    this.lenA = heap.alloc(<usize>blocks << 2);
+    this.refsA = heap.alloc(<usize>blocks << 1);
+    this.reset();
+  }
+
+  /** Forget every string. */
+  reset(): void {
+    for (let i: u32 = 0; i < this.blocks; i++) this.setNext(i, i + 1 < this.blocks ? i + 1 : NONE);
+    this.free = this.blocks > 0 ? 0 : NONE;
+    this.used = 0;
+  }
+
+  // @ts-ignore: decorator
+  @inline private nextOf(b: u32): u32 { return load<u32>(this.nextA + (<usize>b << 2)); }
+  // @ts-ignore: decorator
+  @inline private setNext(b: u32, n: u32): void { store<u32>(this.nextA + (<usize>b << 2), n); }
+  // @ts-ignore: decorator
+  @inline private blockPtr(b: u32): usize { return this.data + <usize>b * <usize>this.blockSize; }
+
+  /** Blocks needed to store len bytes. */
+  blocksFor(len: u32): u32 {
+    return len == 0 ? 1 : (len + this.blockSize - 1) / this.blockSize;
+  }
+
+  /** Free blocks left. */
+  get available(): u32 {
+    return this.blocks - this.used;
+  }
+
+  /** Store [p, p+len); returns a handle, or 0 when the pool lacks room. Reference count 1. */
+  store(p: usize, len: u32): u32 {
+    const need = this.blocksFor(len);
+    if (need > this.blocks - this.used) return 0;
+    const head = this.free;
+    let b = head;
+    let left = len;
+    let src = p;
+    for (let i: u32 = 1; ; i++) {
+      const n = left < this.blockSize ? left : this.blockSize;
+      memory.copy(this.blockPtr(b), src, n);
+      src += n;
+      left -= n;
+      if (i == need) break;
+      b = this.nextOf(b);
+    }
+    this.free = this.nextOf(b);
+    this.setNext(b, NONE);
+    this.used += need;
+    store<u32>(this.lenA + (<usize>head << 2), len);
+    store<u16>(this.refsA + (<usize>head << 1), 1);
+    return head + 1;
+  }
+
+  /** Length of the string behind handle h. */
+  len(h: u32): u32 {
+    return load<u32>(this.lenA + (<usize>(h - 1) << 2));
+  }
+
+  /** Copy the string to dst (room for len(h) bytes is the caller's); returns its length. */
+  copyOut(h: u32, dst: usize): u32 {
+    const len = this.len(h);
+    let b = h - 1;
+    let left = len;
+    while (true) {
+      const n = left < this.blockSize ? left : this.blockSize;
+      memory.copy(dst, this.blockPtr(b), n);
+      dst += n;
+      left -= n;
+      if (left == 0) break;
+      b = this.nextOf(b);
+    }
+    return len;
+  }
+
+  /** Address of the first block's bytes and how many of the string's bytes it holds. */
+  headPtr(h: u32): usize {
+    return this.blockPtr(h - 1);
+  }
+
+  /** Byte-exact comparison of the stored string with [p, p+len). */
+  equals(h: u32, p: usize, len: u32): bool {
+    if (this.len(h) != len) return false;
+    let b = h - 1;
+    let left = len;
+    while (left > 0) {
+      const n = left < this.blockSize ? left : this.blockSize;
+      if (memory.compare(this.blockPtr(b), p, n) != 0) return false;
+      p += n;
+      left -= n;
+      b = this.nextOf(b);
+    }
+    return true;
+  }
+
+  /** One more reference to h. */
+  retain(h: u32): void {
+    const r = this.refsA + (<usize>(h - 1) << 1);
+    store<u16>(r, load<u16>(r) + 1);
+  }
+
+  /** Drop a reference; the chain is freed with the last one. h = 0 is ignored. */
+  release(h: u32): void {
+    if (h == 0) return;
+    const head = h - 1;
+    const r = this.refsA + (<usize>head << 1);
+    const refs = load<u16>(r);
+    if (refs > 1) {
+      store<u16>(r, refs - 1);
+      return;
+    }
+    store<u16>(r, 0);
+    let b = head;
+    let n: u32 = 1;
+    while (this.nextOf(b) != NONE) {
+      b = this.nextOf(b);
+      n++;
+    }
+    this.setNext(b, this.free);
+    this.free = head;
+    this.used -= n;
+  }
+}
