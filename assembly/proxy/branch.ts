@@ -17,7 +17,7 @@ import { Decoded } from "../wire/validate";
 import { Hdr } from "../wire/hdr";
 import { hashBytes, hashMix } from "../util/hash";
 import { Writer } from "../wire/writer";
-import { Ch, Cls, is, hexValue } from "../util/chars";
+import { Cls, is, hexValue } from "../util/chars";
 
 export const COOKIE = "z9hG4bK";
 export const STATEFUL_LEN: u32 = 33;
@@ -92,5 +92,3 @@ export function parseBranch(p: usize, len: u32, out: OurBranch): bool {
   out.loop = <u32>l;
   return true;
 }
-
-export { Ch };

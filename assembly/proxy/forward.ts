@@ -6,18 +6,16 @@
 import { MAX_MSG } from "../config";
 import { MessageView } from "../wire/view";
 import { Decoded } from "../wire/validate";
-import { Hdr } from "../wire/hdr";
 import { Method } from "../wire/method";
 import { ForwardEdits, writeForward } from "../wire/emit";
 import { Writer } from "../wire/writer";
 import { ParamSpan, scanHeaderParam, eqLit } from "../wire/scan";
-import { RPORT_ABSENT, ViaRepr } from "../wire/headers/via";
 import { Ch } from "../util/chars";
 import { prngNext } from "../util/prng";
 import { Peer, Family } from "../net/peer";
 import { Proto, Transport, transportById } from "../net/transports";
 import {
-  TxnRec, rec, txnNextHandle, msgPool, clientInviteCreate, clientNonInviteCreate, idxOf,
+  rec, txnNextHandle, msgPool, clientInviteCreate, clientNonInviteCreate, idxOf,
 } from "../txn/index";
 import { WORK_BUF } from "./buffers";
 import { writeBranch } from "./branch";
@@ -193,5 +191,3 @@ export function forwardBranch(
   }
   return 0;
 }
-
-export { TxnRec, ViaRepr, RPORT_ABSENT, Hdr };

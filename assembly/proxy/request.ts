@@ -25,7 +25,7 @@ import { Peer } from "../net/peer";
 import { transportById } from "../net/transports";
 import { EventKind, eventBegin, eventText } from "../events";
 import {
-  TxnKind, TxnFlag, rec, recPeer, idxOf, indexFind, serverKey, msgPool, txnRelease,
+  TxnKind, TxnFlag, rec, recPeer, idxOf, handleOf, indexFind, serverKey, msgPool, txnRelease,
   serverInviteCreate, serverInviteOnRequest, serverInviteOnAck, serverInviteRespond, SIState,
   serverNonInviteCreate, serverNonInviteOnRequest, txSend, CIState,
 } from "../txn/index";
@@ -33,11 +33,11 @@ import { handleRegister, registrarLookup, targets, TargetSet } from "../registra
 import { WORK_BUF, EXTRA_BUF, EXTRA_CAP } from "./buffers";
 import { proxyConfig } from "./config";
 import { ctx, CtxFlag } from "./context";
-import { respondStateless, responseDest, respPeer, TAG } from "./send";
+import { respondStateless, responseDest } from "./send";
 import { loopHash, parseBranch, OurBranch, writeStatelessBranch } from "./branch";
 import { isOurAddress, ourTransport, isForUs, destFromUri, flowToken } from "./route";
 import { edits, prepareEdits, forwardBranch, wantsRecordRoute } from "./forward";
-import { cancelBranches, startTargets, finishIfDone, storeTargets } from "./response";
+import { cancelBranches, startTargets, finishIfDone, storeTargets, release } from "./response";
 import { MAX_MSG } from "../config";
 
 const routeNa = new NameAddrRepr();
@@ -202,7 +202,7 @@ export function proxyRequest(v: MessageView, d: Decoded, src: Peer, now: i64): v
     forwardOne(v, d, src, ruri, ruriLen, dest, loop, now);
     return;
   }
-  if (ri.pops == 0 && forUs && ri.strict < 0) {
+  if (forUs && ri.strict < 0) {
     if (m == Method.REGISTER) {
       const r = handleRegister(v, d, src, now, EXTRA_BUF, EXTRA_CAP);
       respondStateless(v, d, true, r.status, EXTRA_BUF, r.extraLen, src);
@@ -250,6 +250,7 @@ function openContext(v: MessageView, d: Decoded, src: Peer, now: i64): i32 {
     refuseFull(v, d, src, now);
     return -1;
   }
+  release(idx); // a context left behind by a transaction that ended early
   const c = ctx(idx);
   memory.fill(changetype<usize>(c), 0, 32);
   c.request = request;
@@ -277,7 +278,7 @@ function forwardOne(v: MessageView, d: Decoded, src: Peer, ruri: usize, ruriLen:
   const idx = openContext(v, d, src, now);
   if (idx < 0) return;
   prepareEdits(v, d, src, ri.pops, ri.strict);
-  const srv = (<u32>idx) | (<u32>rec(<u32>idx).gen << 24);
+  const srv = handleOf(<u32>idx);
   const rr = wantsRecordRoute(v, d);
   const fail = forwardBranch(v, d, srv, src.transport, src.conn, ruri, ruriLen, 0, 0, to, loop, rr, now);
   if (fail != 0) {
@@ -363,4 +364,4 @@ function handleCancel(v: MessageView, d: Decoded, src: Peer, now: i64): void {
   finishIfDone(idx, now);
 }
 
-export { TargetSet, MAX_FORK, CIState, recPeer, idxOf, parseUri, TAG, respPeer };
+

@@ -20,16 +20,15 @@ import { writeResponseForward, writeAck, writeCancel } from "../wire/emit";
 import { ViaRepr, decodeVia, Transport as ViaT } from "../wire/headers/via";
 import { UriRepr, parseUri } from "../wire/uri";
 import { NameAddrRepr, NameAddrKind, decodeNameAddr } from "../wire/headers/nameaddr";
-import { Writer } from "../wire/writer";
-import { prngNext } from "../util/prng";
 import { Peer, PEER_SIZE, Family } from "../net/peer";
 import { Proto, transportFor } from "../net/transports";
 import { EventKind, eventBegin, eventText } from "../events";
+import { loopHash } from "./branch";
 import {
   TxnKind, TxnFlag, TxnUp, rec, recPeer, idxOf, handleOf, msgPool, txnRelease, txSend,
   serverInviteRespond, serverNonInviteRespond, SIState, SNState,
   clientInviteOnResponse, clientInviteSendAck, CIState, Verdict, ClientTimerOut,
-  clientNonInviteOnResponse, clientNonInviteCreate,
+  clientNonInviteOnResponse, clientNonInviteCreate, CNState,
 } from "../txn/index";
 import { TargetSet } from "../registrar/index";
 import { WORK_BUF, STORE_BUF, storedView, storedDecoded } from "./buffers";
@@ -176,7 +175,8 @@ export function cancelBranches(idx: u32, now: i64): void {
 
 // ---- finishing a context -------------------------------------------------------------------------------
 
-function release(idx: u32): void {
+/** Release what the context of slot idx holds (safe on an empty context). */
+export function release(idx: u32): void {
   const c = ctx(idx);
   msgPool.release(c.best);
   msgPool.release(c.request);
@@ -216,7 +216,7 @@ export function finishIfDone(idx: u32, now: i64): void {
     // serial forking: the next q-value group, from the stored request
     const r = rec(idx);
     prepareEdits(storedView, storedDecoded, recPeer(r), 0, -1);
-    const loop = <u32>0; // a later group is a new attempt: its own loop hash would equal the first's
+    const loop = loopHash(storedView, storedDecoded); // every branch of one request carries the same
     if (startTargets(idx, storedView, storedDecoded, recPeer(r).transport, recPeer(r).conn, loop, now) > 0) return;
   }
   c.flags |= CtxFlag.Finalised;
@@ -291,6 +291,10 @@ export function proxyResponse(v: MessageView, d: Decoded, src: Peer, now: i64): 
     return;
   }
   const invite = r.kind == TxnKind.ClientInvite;
+  // a branch ends (for the context's count) when its transaction takes its first final response
+  const wasPending = invite
+    ? r.state == CIState.Calling || r.state == CIState.Proceeding
+    : r.state == CNState.Trying || r.state == CNState.Proceeding;
   const verdict = invite ? clientInviteOnResponse(<u32>ci, status, now) : clientNonInviteOnResponse(<u32>ci, status, now);
   if (verdict == Verdict.Absorb) return;
   if (verdict == Verdict.PassUpNeedAck) {
@@ -329,9 +333,14 @@ export function proxyResponse(v: MessageView, d: Decoded, src: Peer, now: i64): 
   if (status < 300) {
     // 2xx: forwarded at once, every one of them
     const first = (c.flags & CtxFlag.Answered) == 0;
-    if (first && c.active > 0 && verdict != Verdict.Absorb) c.active--;
+    if (wasPending && c.active > 0) c.active--;
     c.flags |= CtxFlag.Answered;
-    if (m != 0) serverRespond(idx, m, status, now);
+    const s = rec(idx);
+    if (s.kind == TxnKind.ServerInvite && s.state != SIState.Proceeding && s.state != SIState.Accepted) {
+      forwardStateless(v, d); // a late 2xx after our final response still reaches the caller (RFC 6026)
+    } else if (m != 0) {
+      serverRespond(idx, m, status, now);
+    }
     if (first) {
       if (c.flags & CtxFlag.Invite) {
         cancelBranches(idx, now);
@@ -366,4 +375,4 @@ export function proxyTimer(up: TxnUp, now: i64): void {
   if (si >= 0) branchFailed(<u32>si, 408, 0, now);
 }
 
-export { SIState, SNState, prngNext, Writer };
+

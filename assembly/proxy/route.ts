@@ -3,13 +3,13 @@
 // on a reliable transport (RFC 5626 §5.3 style), so that in-dialog requests reach a TCP client over
 // the connection it opened.
 
-import { UriRepr, UriScheme, HostKind } from "../wire/uri";
+import { UriRepr, UriScheme } from "../wire/uri";
 import { eqBytesI, eqLit } from "../wire/scan";
 import { Peer, Family } from "../net/peer";
 import { peerFromHost } from "../net/addr";
 import { Proto, transportCount, transportAt, transportFor, Transport } from "../net/transports";
 import { isLocalDomain } from "./config";
-import { Ch, Cls, is, hexValue } from "../util/chars";
+import { Cls, is, hexValue } from "../util/chars";
 
 /** Default port of a URI (§19.1.2). */
 export function defaultPort(u: UriRepr): u32 {
@@ -123,6 +123,3 @@ export function isForbiddenDest(p: Peer): bool {
   if (p.family == Family.V6) return p.a0 == 0 && p.a1 == 0;
   return false;
 }
-
-// Ch and HostKind are used by callers through this module's re-exports only when needed.
-export { Ch, HostKind };

@@ -117,5 +117,3 @@ export function viaDest(via: ViaRepr, out: Peer): bool {
   return via.transportKind == ViaTransport.UDP || via.transportKind == ViaTransport.TCP ||
     via.transportKind == ViaTransport.TLS;
 }
-
-export { TAG };

@@ -364,19 +364,22 @@ test("extra_too_small_is_500_without_lines", () => {
 });
 
 test("pool_full_is_503_and_changes_nothing", () => {
-  // 3 long contacts per AOR (4 blocks each) fill the 160-block pool before the binding table
+  // on the micro board, 3 long contacts per AOR (4 blocks each) fill the 160-block pool before the
+  // binding table does
+  const M = loadProbe("micro");
+  reset(M);
   const long = "x".repeat(200);
   let status = 200, n = 0;
   while (status === 200 && n < 100) {
-    status = reg(msg("u" + n, { contacts: [1, 2, 3].map((i) => `<sip:${long}${i}@h>`) }), 0).status;
+    status = reg(msg("u" + n, { contacts: [1, 2, 3].map((i) => `<sip:${long}${i}@h>`) }), 0, 5060, 0, M).status;
     n++;
   }
   assert.equal(status, 503);
-  const used = ex.probe_reg_pool_used();
-  const b = ex.probe_reg_bindings();
-  assert.equal(reg(msg("zz", { contacts: [`<sip:${long}@h>`, `<sip:${long}2@h>`, `<sip:${long}3@h>`] }), 0).status, 503);
-  assert.equal(ex.probe_reg_pool_used(), used);
-  assert.equal(ex.probe_reg_bindings(), b);
+  const used = M.ex.probe_reg_pool_used();
+  const b = M.ex.probe_reg_bindings();
+  assert.equal(reg(msg("zz", { contacts: [`<sip:${long}@h>`, `<sip:${long}2@h>`, `<sip:${long}3@h>`] }), 0, 5060, 0, M).status, 503);
+  assert.equal(M.ex.probe_reg_pool_used(), used);
+  assert.equal(M.ex.probe_reg_bindings(), b);
 });
 
 test("no_allocation_across_10000_registers", () => {
