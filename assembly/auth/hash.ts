@@ -1,0 +1,76 @@
+// The two digest algorithms behind one switch (RFC 8760 §2: "MD5" and "SHA-256"; the "-sess"
+// variants are not offered). One context of each, allocated once: 88 + 384 bytes. Used by the
+// credential table (HA1 at add time) and by the response check; never by two callers at once (every
+// caller runs init .. final without calling out).
+
+import { Md5, MD5_LEN, Sha256, SHA256_LEN, hexEncode } from "../crypto";
+
+/** Digest algorithm ids (stable numbers: probes and events key on them). */
+export const enum Alg { None = 0, MD5 = 1, SHA256 = 2 }
+
+const md = new Md5();
+const sh = new Sha256();
+/** One byte of hash input (":" and the like): 1 byte. */
+const ONE: usize = memory.data(1);
+/** Raw digest before hex encoding: 32 bytes. */
+const RAW: usize = memory.data(32);
+
+/** Raw digest length of `alg`, bytes. */
+export function rawLen(alg: Alg): u32 {
+  return alg == Alg.SHA256 ? SHA256_LEN : MD5_LEN;
+}
+
+/** Hex digest length of `alg`, bytes. */
+export function hexLen(alg: Alg): u32 {
+  return rawLen(alg) << 1;
+}
+
+export function hInit(alg: Alg): void {
+  if (alg == Alg.SHA256) sh.init();
+  else md.init();
+}
+
+export function hUpdate(alg: Alg, p: usize, len: u32): void {
+  if (alg == Alg.SHA256) sh.update(p, len);
+  else md.update(p, len);
+}
+
+export function hByte(alg: Alg, c: u32): void {
+  store<u8>(ONE, <u8>c);
+  hUpdate(alg, ONE, 1);
+}
+
+/**
+ * Hash the content of a quoted-string [p, p+len) (quotes already stripped) as its unquoted value:
+ * each quoted-pair "\" c contributes c (RFC 2617 §3.2.2: the digest covers the unquoted values).
+ */
+export function hUnquoted(alg: Alg, p: usize, len: u32): void {
+  const end = p + <usize>len;
+  let run = p;
+  let q = p;
+  while (q < end) {
+    if (load<u8>(q) == 0x5c && q + 1 < end) { // "\" with a following byte: drop the backslash
+      hUpdate(alg, run, <u32>(q - run));
+      run = q + 1;
+      q += 2;
+      continue;
+    }
+    q++;
+  }
+  hUpdate(alg, run, <u32>(end - run));
+}
+
+/** Finish into raw bytes at out; returns rawLen(alg). Clears the context. */
+export function hFinal(alg: Alg, out: usize): u32 {
+  if (alg == Alg.SHA256) sh.final(out);
+  else md.final(out);
+  return rawLen(alg);
+}
+
+/** Finish as lowercase hex at out; returns hexLen(alg). Clears the context. */
+export function hFinalHex(alg: Alg, out: usize): u32 {
+  const n = hFinal(alg, RAW);
+  hexEncode(RAW, n, out);
+  memory.fill(RAW, 0, 32);
+  return n << 1;
+}
