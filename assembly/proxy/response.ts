@@ -27,7 +27,7 @@ import { loopHash } from "./branch";
 import {
   TxnKind, TxnFlag, TxnUp, rec, recPeer, idxOf, handleOf, msgPool, txnRelease, txSend,
   serverInviteRespond, serverNonInviteRespond, SIState, SNState,
-  clientInviteOnResponse, clientInviteSendAck, CIState, Verdict, ClientTimerOut,
+  clientInviteOnResponse, clientInviteSendAck, clientInviteCancelled, CIState, Verdict, ClientTimerOut,
   clientNonInviteOnResponse, clientNonInviteCreate, CNState,
 } from "../txn/index";
 import { TargetSet } from "../registrar/index";
@@ -152,6 +152,7 @@ function sendCancel(cidx: u32, now: i64): void {
   const h = clientNonInviteCreate(Method.CANCEL, recPeer(r), (r.flags & TxnFlag.Reliable) != 0, m, r.cseq, 0, now);
   msgPool.release(m);
   r.aux = h; // responses to the CANCEL carry the INVITE's branch: they are routed through here
+  clientInviteCancelled(cidx, now);
 }
 
 /** Cancel every pending INVITE branch of server idx (§16.10, §16.7 step 10). */

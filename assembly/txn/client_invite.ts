@@ -21,7 +21,7 @@
 // Differences: B stops once a provisional arrives (as in the RFC); Timer C (proxy only) restarts on
 // each provisional and, when it fires, is reported to the TU, which cancels the branch (§16.8).
 
-import { TxnRec, TxnKind, TxnFlag, rec, recPeer, txnAlloc, txnRelease, txnKeep, txnRearm, msgPool } from "./table";
+import { TxnRec, TxnKind, TxnFlag, at, rec, recPeer, txnAlloc, txnRelease, txnKeep, txnRearm, msgPool } from "./table";
 import { txPush } from "./output";
 import { timers } from "./timers";
 import { Peer } from "../net/peer";
@@ -50,10 +50,10 @@ export function clientInviteCreate(to: Peer, reliable: bool, msg: u32, cseq: u32
   txPush(msg, to);
   if (!reliable) {
     r.interval = <u32>timers.t1;
-    r.retransmitAt = now + timers.t1; // Timer A
+    r.retransmitAt = at(now + timers.t1); // Timer A
   }
-  r.timeoutAt = now + timers.t64; // Timer B
-  r.timerCAt = now + timers.timerC; // Timer C
+  r.timeoutAt = at(now + timers.t64); // Timer B
+  r.timerCAt = at(now + timers.timerC); // Timer C
   txnRearm(idx);
   return h;
 }
@@ -69,7 +69,7 @@ export function clientInviteOnResponse(idx: u32, status: u32, now: i64): Verdict
         r.flags |= <u8>TxnFlag.GotProvisional;
         r.retransmitAt = 0;
         r.timeoutAt = 0;
-        r.timerCAt = now + timers.timerC;
+        r.timerCAt = at(now + timers.timerC);
         r.lastStatus = <u16>status;
         txnRearm(idx);
         return Verdict.PassUp;
@@ -80,12 +80,12 @@ export function clientInviteOnResponse(idx: u32, status: u32, now: i64): Verdict
       txnKeep(r, 0); // the INVITE is never sent again
       if (status < 300) {
         setState(r, CIState.Accepted);
-        r.timeoutAt = now + timers.t64; // Timer M
+        r.timeoutAt = at(now + timers.t64); // Timer M
         txnRearm(idx);
         return Verdict.PassUp;
       }
       setState(r, CIState.Completed);
-      r.timeoutAt = now + timers.timerD(r.flags & TxnFlag.Reliable ? true : false); // Timer D
+      r.timeoutAt = at(now + timers.timerD(r.flags & TxnFlag.Reliable ? true : false)); // Timer D
       txnRearm(idx);
       return Verdict.PassUpNeedAck;
     }
@@ -108,6 +108,17 @@ export function clientInviteSendAck(idx: u32, ack: u32): void {
   txPush(ack, recPeer(r));
 }
 
+/**
+ * The TU sent a CANCEL for this transaction (§9.1): if no final response arrives within 64·T1, the
+ * transaction ends as if it timed out.
+ */
+export function clientInviteCancelled(idx: u32, now: i64): void {
+  const r = rec(idx);
+  if (r.state != CIState.Proceeding) return; // Calling keeps its Timer B
+  r.timeoutAt = at(now + timers.t64);
+  txnRearm(idx);
+}
+
 /** Timer outcome for the TU. */
 export const enum ClientTimerOut { None = 0, Timeout = 1, TimerC = 2, Ended = 3 }
 
@@ -120,14 +131,15 @@ export function clientInviteOnTimer(idx: u32, now: i64): ClientTimerOut {
     return ClientTimerOut.TimerC;
   }
   if (r.timeoutAt != 0 && now >= r.timeoutAt) {
-    if (r.state == CIState.Calling) return ClientTimerOut.Timeout; // Timer B: the TU ends it
+    // Timer B, or the 64·T1 after a CANCEL in Proceeding (§9.1): the TU ends it as a 408
+    if (r.state == CIState.Calling || r.state == CIState.Proceeding) return ClientTimerOut.Timeout;
     txnRelease(idx); // Timer D or M
     return ClientTimerOut.Ended;
   }
   if (r.retransmitAt != 0 && now >= r.retransmitAt && r.state == CIState.Calling) {
     if (r.msg != 0) txPush(r.msg, recPeer(r)); // Timer A
     r.interval *= 2;
-    r.retransmitAt = now + <i64>r.interval;
+    r.retransmitAt = at(now + <i64>r.interval);
     r.retransmits++;
   }
   txnRearm(idx);

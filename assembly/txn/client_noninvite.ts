@@ -20,7 +20,7 @@
 //
 // Differences: none.
 
-import { TxnRec, TxnKind, TxnFlag, rec, recPeer, txnAlloc, txnRelease, txnKeep, txnRearm, msgPool } from "./table";
+import { TxnRec, TxnKind, TxnFlag, at, rec, recPeer, txnAlloc, txnRelease, txnKeep, txnRearm, msgPool } from "./table";
 import { txPush } from "./output";
 import { timers } from "./timers";
 import { Peer } from "../net/peer";
@@ -46,9 +46,9 @@ export function clientNonInviteCreate(method: u32, to: Peer, reliable: bool, msg
   txPush(msg, to);
   if (!reliable) {
     r.interval = <u32>timers.t1;
-    r.retransmitAt = now + timers.t1; // Timer E
+    r.retransmitAt = at(now + timers.t1); // Timer E
   }
-  r.timeoutAt = now + timers.t64; // Timer F
+  r.timeoutAt = at(now + timers.t64); // Timer F
   txnRearm(idx);
   return h;
 }
@@ -67,7 +67,7 @@ export function clientNonInviteOnResponse(idx: u32, status: u32, now: i64): Verd
       setState(r, CNState.Completed);
       r.retransmitAt = 0;
       txnKeep(r, 0);
-      r.timeoutAt = now + (r.flags & TxnFlag.Reliable ? 0 : timers.t4); // Timer K
+      r.timeoutAt = at(now + (r.flags & TxnFlag.Reliable ? 0 : timers.t4)); // Timer K
       txnRearm(idx);
       return Verdict.PassUp;
     }
@@ -88,7 +88,7 @@ export function clientNonInviteOnTimer(idx: u32, now: i64): ClientTimerOut {
     if (r.msg != 0) txPush(r.msg, recPeer(r)); // Timer E
     const next = r.state == CNState.Trying ? <i64>r.interval * 2 : timers.t2;
     r.interval = <u32>(next < timers.t2 ? next : timers.t2);
-    r.retransmitAt = now + <i64>r.interval;
+    r.retransmitAt = at(now + <i64>r.interval);
     r.retransmits++;
   }
   txnRearm(idx);

@@ -19,7 +19,7 @@
 // Differences from the figure: none in behaviour. A request retransmission in Proceeding resends the
 // latest provisional (§17.2.1). Timer G runs only on unreliable transports; Timer I is 0 on reliable.
 
-import { TxnRec, TxnKind, TxnFlag, rec, recPeer, txnAlloc, txnRelease, txnKeep, txnRearm, indexInsert, msgPool } from "./table";
+import { TxnRec, TxnKind, TxnFlag, at, rec, recPeer, txnAlloc, txnRelease, txnKeep, txnRearm, indexInsert, msgPool } from "./table";
 import { txPush } from "./output";
 import { timers } from "./timers";
 import { Peer } from "../net/peer";
@@ -58,14 +58,14 @@ export function serverInviteRespond(idx: u32, msg: u32, status: u32, now: i64): 
         // 2xx: the UAS core retransmits it end to end; we only absorb INVITE retransmissions.
         setState(r, SIState.Accepted);
         txnKeep(r, 0);
-        r.timeoutAt = now + timers.t64; // Timer L
+        r.timeoutAt = at(now + timers.t64); // Timer L
       } else {
         setState(r, SIState.Completed);
         if (!(r.flags & TxnFlag.Reliable)) {
           r.interval = <u32>timers.t1;
-          r.retransmitAt = now + timers.t1; // Timer G
+          r.retransmitAt = at(now + timers.t1); // Timer G
         }
-        r.timeoutAt = now + timers.t64; // Timer H
+        r.timeoutAt = at(now + timers.t64); // Timer H
       }
       txnRearm(idx);
       break;
@@ -101,7 +101,7 @@ export function serverInviteOnAck(idx: u32, now: i64): bool {
     case SIState.Completed: {
       setState(r, SIState.Confirmed);
       r.retransmitAt = 0;
-      r.timeoutAt = now + (r.flags & TxnFlag.Reliable ? 0 : timers.t4); // Timer I
+      r.timeoutAt = at(now + (r.flags & TxnFlag.Reliable ? 0 : timers.t4)); // Timer I
       txnKeep(r, 0);
       txnRearm(idx);
       return true;
@@ -126,7 +126,7 @@ export function serverInviteOnTimer(idx: u32, now: i64): bool {
     if (r.msg != 0) txPush(r.msg, recPeer(r)); // Timer G
     const next = <i64>r.interval * 2;
     r.interval = <u32>(next < timers.t2 ? next : timers.t2);
-    r.retransmitAt = now + <i64>r.interval;
+    r.retransmitAt = at(now + <i64>r.interval);
   }
   txnRearm(idx);
   return false;

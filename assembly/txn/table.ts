@@ -180,6 +180,15 @@ export function txnKeep(r: TxnRec, handle: u32): void {
   r.msg = handle;
 }
 
+/**
+ * A deadline as stored: 0 means "unarmed", so a timer due at time 0 (a zero-length Timer D/I/J/K on a
+ * reliable transport at the host's first millisecond) is stored as 1 — one millisecond late, never lost.
+ */
+// @ts-ignore: decorator
+@inline export function at(t: i64): i64 {
+  return t > 0 ? t : 1;
+}
+
 /** Re-queue the record at its earliest armed timer (call after changing any deadline). */
 export function txnRearm(idx: u32): void {
   const r = rec(idx);
