@@ -4,10 +4,19 @@
 // so that no test is ever skipped silently because a tool is missing.
 import { spawnSync } from "node:child_process";
 
-const needed = [{ cmd: "sipp", pkg: "sip-tester" }];
+const needed = [
+  { cmd: "sipp", pkg: "sip-tester" }, // SIPp: the phones of the integration tests
+  { cmd: "wasm2c", pkg: "wabt" }, // the core as C for the native host and the firmware
+  { cmd: "gcc", pkg: "gcc" },
+  { cmd: "arm-none-eabi-gcc", pkg: "gcc-arm-none-eabi" }, // Cortex-M4 firmware
+  { cmd: "arm-none-eabi-size", pkg: "binutils-arm-none-eabi" },
+  { cmd: "test -e /usr/lib/arm-none-eabi/newlib/libc.a && echo", pkg: "libnewlib-arm-none-eabi" },
+  { cmd: "qemu-system-arm", pkg: "qemu-system-arm" }, // runs the firmware (mps2-an386)
+];
 
 function has(cmd) {
-  return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
+  const probe = cmd.includes(" ") ? cmd : `command -v ${cmd}`;
+  return spawnSync("sh", ["-c", probe], { stdio: "ignore" }).status === 0;
 }
 
 const missing = needed.filter((n) => !has(n.cmd));

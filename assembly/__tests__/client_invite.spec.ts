@@ -200,7 +200,11 @@ describe("client INVITE", () => {
       expect(stateOf(i)).toBe(CIState.Completed);
       expect(rec(i).timerCAt).toBe(0);
       expect(rec(i).timeoutAt).toBe(T0 + 5000 + 32_000);
-      expect(poolUsed()).toBe(0, "INVITE released");
+      // the INVITE stays until the TU has built the ACK from it; the ACK then replaces it
+      expect(poolUsed()).toBe(1, "INVITE kept for the ACK");
+      sendAck(i);
+      expectTx(ACK, BOB);
+      expect(poolUsed()).toBe(1, "the ACK replaced the INVITE");
     });
   });
 

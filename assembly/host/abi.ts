@@ -23,10 +23,10 @@ import {
 } from "../txn/index";
 import {
   registrarReset, registrarTick, registrarNextDeadline, registrarAors, registrarBindings,
-  registrarPoolUsed, registrarPoolBlocks, regConfig,
+  registrarPoolUsed, registrarPoolBlocks, regConfig, registrarFlowClosed,
 } from "../registrar/index";
 import { MAX_AORS, MAX_BINDINGS } from "../config";
-import { proxyRequest } from "../proxy/request";
+import { proxyRequest, refusedFullCount, refusedFullReset } from "../proxy/request";
 import { proxyResponse, proxyTimer } from "../proxy/response";
 import { respondStateless } from "../proxy/send";
 import { proxyConfig, domainAdd, domainsReset, setOutbound } from "../proxy/config";
@@ -48,7 +48,6 @@ const CRLF: usize = memory.data<u8>([0x0d, 0x0a]);
 let rxCount: f64 = 0;
 let rxRefused: f64 = 0;
 let txCount: f64 = 0;
-let fullCount: f64 = 0;
 
 /** Address of the receive buffer: the host writes one datagram (or a connection's bytes) here. */
 export function sip_rx_ptr(): usize { return RX_BUF; }
@@ -85,7 +84,8 @@ export function sip_init(seedLo: u32, seedHi: u32, now: f64): i32 {
   proxyConfig.recordRoute = true;
   proxyConfig.retryAfter = 5;
   proxyConfig.outboundLen = 0;
-  rxCount = rxRefused = txCount = fullCount = 0;
+  rxCount = rxRefused = txCount = 0;
+  refusedFullReset();
   return 0;
 }
 
@@ -187,8 +187,13 @@ export function sip_handle_stream(now: f64, len: u32): i32 {
   return handleMessage(<i64>now, RX_BUF, len, true);
 }
 
-/** A stream connection closed. Flows through it are simply gone: requests for them fail by timeout. */
-export function sip_handle_conn_closed(now: f64, conn: u32): void {}
+/**
+ * A stream connection closed. Registrations made over it fall back to their contact's address;
+ * transactions sending on it time out as on any lost transport (their 408 goes upstream).
+ */
+export function sip_handle_conn_closed(now: f64, conn: u32): void {
+  registrarFlowClosed(conn);
+}
 
 /** Run every due timer. Idempotent; may be called early. */
 export function sip_handle_timeout(now: f64): void {
@@ -239,7 +244,7 @@ export function sip_stat(id: i32): f64 {
     case 11: return rxCount;
     case 12: return rxRefused;
     case 13: return txCount;
-    case 14: return fullCount;
+    case 14: return <f64>refusedFullCount();
   }
   return -1;
 }

@@ -126,9 +126,25 @@ function retryAfter(): u32 {
   return xw.finish();
 }
 
+let refusedFull: u32 = 0;
+
+/** Requests refused with 503 because a table or a pool was full, since start-up. */
+export function refusedFullCount(): u32 {
+  return refusedFull;
+}
+
+export function refusedFullReset(): void {
+  refusedFull = 0;
+}
+
 /** 503 with Retry-After: a table or the pool is full. */
 export function refuseFull(v: MessageView, d: Decoded, src: Peer, now: i64): void {
   respondStateless(v, d, true, 503, EXTRA_BUF, retryAfter(), src);
+  noteFull(d, src, now);
+}
+
+function noteFull(d: Decoded, src: Peer, now: i64): void {
+  refusedFull++;
   eventBegin(EventKind.TableFull, 503, now, 0, src);
   eventText(2, d.callId, d.callIdLen);
 }
@@ -206,6 +222,7 @@ export function proxyRequest(v: MessageView, d: Decoded, src: Peer, now: i64): v
     if (m == Method.REGISTER) {
       const r = handleRegister(v, d, src, now, EXTRA_BUF, EXTRA_CAP);
       respondStateless(v, d, true, r.status, EXTRA_BUF, r.extraLen, src);
+      if (r.status == 503) noteFull(d, src, now); // the registrar's tables or pool are full
       return;
     }
     if (!d.ruri.hasUser) {

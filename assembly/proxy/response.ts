@@ -21,7 +21,7 @@ import { ViaRepr, decodeVia, Transport as ViaT } from "../wire/headers/via";
 import { UriRepr, parseUri } from "../wire/uri";
 import { NameAddrRepr, NameAddrKind, decodeNameAddr } from "../wire/headers/nameaddr";
 import { Peer, PEER_SIZE, Family } from "../net/peer";
-import { Proto, transportFor } from "../net/transports";
+import { Proto, transportFor, transportById } from "../net/transports";
 import { EventKind, eventBegin, eventText } from "../events";
 import { loopHash } from "./branch";
 import {
@@ -35,7 +35,7 @@ import { WORK_BUF, STORE_BUF, storedView, storedDecoded } from "./buffers";
 import { ctx, CtxFlag, rank } from "./context";
 import { generatedResponse, viaDest } from "./send";
 import { parseBranch, OurBranch } from "./branch";
-import { isOurAddress, isForbiddenDest, destFromUri } from "./route";
+import { isForbiddenDest, destFromUri, protoOf } from "./route";
 import { prepareEdits, forwardBranch } from "./forward";
 
 const ob = new OurBranch();
@@ -114,18 +114,25 @@ export function startTargets(idx: u32, v: MessageView, d: Decoded, srcTransport:
     groupQ = q;
     at = next;
     // where the branch goes: the first Path hop, else the address the UA registered from
+    // the Request-URI is the contact without URI headers (RFC 4475 regescrt keeps them in the binding)
+    let ruriLen = ul;
+    for (let k: u32 = 0; k < ul; k++) if (load<u8>(uri + <usize>k) == 0x3f) { ruriLen = k; break; }
+    if (!parseUri(uri, uri + <usize>ruriLen, uriScratch)) continue;
+    // where the branch goes: the first Path hop; else the address the UA registered from (NAT,
+    // RFC 3581), over its connection when it registered on one — unless the contact asks for another
+    // transport, or the connection it registered over has closed (then the contact's own address)
     let ok = true;
     if (pl != 0) {
       let e = path;
       while (e < path + <usize>pl && load<u8>(e) != 0x3e) e++; // first '>'
       ok = decodeNameAddr(path, e + 1, pathNa, NameAddrKind.Route) && destFromUri(pathNa.uri, dst);
     } else {
-      dst.copyFrom(source);
+      const st = transportById(source.transport);
+      const flowLost = st != null && st.reliable && source.conn == 0;
+      if (st == null || protoOf(uriScratch) != st.proto || flowLost) ok = destFromUri(uriScratch, dst);
+      else dst.copyFrom(source);
     }
-    // the Request-URI is the contact without URI headers (RFC 4475 regescrt keeps them in the binding)
-    let ruriLen = ul;
-    for (let k: u32 = 0; k < ul; k++) if (load<u8>(uri + <usize>k) == 0x3f) { ruriLen = k; break; }
-    if (!ok || !parseUri(uri, uri + <usize>ruriLen, uriScratch)) continue;
+    if (!ok) continue;
     const fail = forwardBranch(v, d, srv, srcTransport, srcConn, uri, ruriLen, path, pl, dst, loop, rr, now);
     if (fail == 0) started++;
     else if (c.bestStatus == 0 || rank(fail) < rank(c.bestStatus)) c.bestStatus = <u16>fail;
@@ -259,6 +266,7 @@ function branchFailed(idx: u32, status: u32, msg: u32, now: i64): void {
 function forwardStateless(v: MessageView, d: Decoded): void {
   const top = v.first(Hdr.Via);
   const second = v.next(top);
+  // a response is only ever forwarded when its top Via is ours (sent-by names one of our transports)
   if (second < 0) return;
   const p = v.valPtr(second);
   if (!decodeVia(p, p + <usize>v.valLen(second), nextVia)) return;
@@ -321,6 +329,7 @@ export function proxyResponse(v: MessageView, d: Decoded, src: Peer, now: i64): 
     if (r.flags & TxnFlag.CancelPending) sendCancel(<u32>ci, now);
     if (status == 100) return; // §16.7 step 5: 100 is not forwarded
     if (c.flags & CtxFlag.Finalised) return;
+    if (v.next(v.first(Hdr.Via)) < 0) return; // meant for us (§16.7 step 3)
     const n = writeResponseForward(v, WORK_BUF, <u32>MAX_MSG);
     const m = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
     if (m != 0) {
@@ -329,7 +338,10 @@ export function proxyResponse(v: MessageView, d: Decoded, src: Peer, now: i64): 
     }
     return;
   }
-  const n = writeResponseForward(v, WORK_BUF, <u32>MAX_MSG);
+  // §16.7 step 3: with no Via left after ours the response was meant for us: it counts for the
+  // context but is never forwarded (a response is then generated from the request if it wins)
+  const forwardable = v.next(v.first(Hdr.Via)) >= 0;
+  const n = forwardable ? writeResponseForward(v, WORK_BUF, <u32>MAX_MSG) : 0;
   const m = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
   if (status < 300) {
     // 2xx: forwarded at once, every one of them

@@ -13,7 +13,7 @@
 
 export {
   RegistrarConfig, regConfig, registrarReset, registrarTick, registrarNextDeadline,
-  registrarAors, registrarBindings, registrarPoolUsed, registrarPoolBlocks,
+  registrarAors, registrarBindings, registrarPoolUsed, registrarPoolBlocks, registrarFlowClosed,
 } from "./table";
 export { RegResult, regResult, handleRegister } from "./register";
 export { TargetSet, targets, registrarLookup } from "./lookup";

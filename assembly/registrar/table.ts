@@ -108,6 +108,19 @@ let stampCounter: u32 = 0;
 @inline export function bindPeer(b: i32): Peer { return changetype<Peer>(binds + <usize>b * BIND_SIZE + BIND_HDR); }
 
 export function regSeed(): u64 { return seed; }
+
+/**
+ * A stream connection closed: bindings registered over it lose their flow (conn 0), so requests for
+ * them go to the contact's address instead of a connection that no longer exists. A scan of the
+ * binding table: closes are rare next to requests.
+ */
+export function registrarFlowClosed(conn: u32): void {
+  if (conn == 0) return;
+  for (let b = 0; b < MAX_BINDINGS; b++) {
+    const p = bindPeer(b);
+    if (p.conn == conn) p.conn = 0;
+  }
+}
 export function aorsFree(): i32 { return MAX_AORS - aorsUsed; }
 export function bindingsFree(): i32 { return MAX_BINDINGS - bindsUsed; }
 export function registrarAors(): i32 { return aorsUsed; }

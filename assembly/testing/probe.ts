@@ -4,3 +4,5 @@ export * from "./probe_view";
 export * from "./probe_uri";
 export * from "./probe_headers";
 export * from "./probe_registrar";
+export * from "./probe_auth";
+export * from "./probe_policy";

@@ -77,8 +77,10 @@ export function clientInviteOnResponse(idx: u32, status: u32, now: i64): Verdict
       r.lastStatus = <u16>status;
       r.retransmitAt = 0;
       r.timerCAt = 0;
-      txnKeep(r, 0); // the INVITE is never sent again
+      // the INVITE is never sent again; after a non-2xx it stays until the TU has built the ACK from
+      // it (clientInviteSendAck replaces it with the ACK)
       if (status < 300) {
+        txnKeep(r, 0);
         setState(r, CIState.Accepted);
         r.timeoutAt = at(now + timers.t64); // Timer M
         txnRearm(idx);
@@ -90,7 +92,7 @@ export function clientInviteOnResponse(idx: u32, status: u32, now: i64): Verdict
       return Verdict.PassUpNeedAck;
     }
     case CIState.Completed: {
-      if (status >= 300 && r.msg != 0) txPush(r.msg, recPeer(r)); // resend our ACK
+      if (status >= 300 && (r.flags & TxnFlag.AckReady)) txPush(r.msg, recPeer(r)); // resend our ACK
       return Verdict.Absorb;
     }
     case CIState.Accepted:
@@ -105,6 +107,7 @@ export function clientInviteSendAck(idx: u32, ack: u32): void {
   const r = rec(idx);
   msgPool.retain(ack);
   txnKeep(r, ack);
+  r.flags |= <u8>TxnFlag.AckReady;
   txPush(ack, recPeer(r));
 }
 

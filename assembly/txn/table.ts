@@ -42,6 +42,8 @@ export const enum TxnFlag {
   Finalised = 16,
   /** Server: CANCEL received for it. */
   CancelReceived = 32,
+  /** Client INVITE, Completed: the record's message is the ACK (retransmitted finals resend it). */
+  AckReady = 64,
 }
 
 /** Record overlay: field access compiles to loads and stores at fixed offsets. */

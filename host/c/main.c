@@ -1,0 +1,1207 @@
+/* sipling, native host: the AssemblyScript core translated to C by wasm2c (build/<board>/sip.c,
+ * linked in) around a poll() event loop. host/node/host.ts is the reference; docs/ABI.md the contract.
+ *
+ *   datagram      -> recvmsg straight into RX, peer record -> sip_handle_datagram(now, len)
+ *   stream bytes  -> per-connection pending bytes into RX, peer (with conn) -> sip_handle_stream;
+ *                    drop what was consumed, repeat while bytes remain (0 = need more, < 0 = close)
+ *   closed conn   -> sip_handle_conn_closed(now, conn)            (queued; see after())
+ *   timer         -> sip_handle_timeout(now) once the core's one deadline has passed
+ *   after each    -> drain sip_poll_transmit (send), sip_poll_timeout (the poll timeout),
+ *                    drain sip_poll_event (log), then report queued connection closes
+ *
+ * Time: CLOCK_MONOTONIC in ms as a double. Single-threaded; nothing is allocated per datagram (TCP
+ * connections own a pending buffer and a write queue). Host names the core asks to send to (family 0)
+ * are resolved with getaddrinfo, which BLOCKS the loop (cached 30 s): acceptable for an outbound proxy
+ * named in the configuration, not for a busy server resolving many names.
+ *
+ * Traps: one unwind target is set in main() before the first core call (wasm_rt_impl_try). A trap
+ * anywhere in the core long-jumps there, is logged as an error naming the core call, and the process
+ * exits 1: a trap must never happen, so it is never swallowed. One target instead of one per call
+ * keeps sigsetjmp (a sigprocmask system call) off the per-packet path. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <limits.h>
+#include <math.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sip.h"
+#include "wasm-rt-impl.h"
+
+#include "config.h"
+#include "log.h"
+
+#ifndef SIPLING_BOARD
+#define SIPLING_BOARD "server"
+#endif
+
+#define UDP_RCVBUF (4 * 1024 * 1024)
+#define UDP_SNDBUF (4 * 1024 * 1024)
+#define TCP_MAX_BACKLOG (4 * 1024 * 1024) /* bytes queued for one connection before it is dropped */
+#define TCP_LISTEN_BACKLOG 511
+#define DNS_TTL_MS 30000.0
+#define DNS_CACHE 64
+#define MAX_TRANSMITS_PER_CALL 1000000 /* guards the drain loop against a core that never says 0 */
+#define UDP_BATCH 64                   /* datagrams per socket per loop turn (fairness) */
+#define ACCEPT_BATCH 64
+#define TCP_READS 16                   /* reads per connection per loop turn */
+#define HASH_SIZE 4096                 /* buckets of the connection tables (power of two) */
+
+/* Peer record (docs/ABI.md): +0 u32 conn | +4 u8 transport | +5 u8 family | +6 u16 port |
+ * +8 u8[16] addr | +24 u32 flags | +28 u32 reserved. Event record: +0 u32 kind | +4 i32 code |
+ * +8 f64 time | +16 u32 value | +20 u32 lost | +24 Peer | +56 u16 len1..len4 | +64 texts. */
+enum { P_CONN = 0, P_TRANSPORT = 4, P_FAMILY = 5, P_PORT = 6, P_ADDR = 8, P_FLAGS = 24, PEER_SIZE = 32 };
+enum { E_KIND = 0, E_CODE = 4, E_TIME = 8, E_VALUE = 16, E_LOST = 20, E_PEER = 24, E_LENS = 56, E_TEXT = 64 };
+enum { PROTO_UDP = 1, PROTO_TCP = 2 };
+enum { CFG_T1 = 1, CFG_T2, CFG_T4, CFG_TIMER_C, CFG_MIN_EXPIRES, CFG_MAX_EXPIRES, CFG_DEFAULT_EXPIRES,
+       CFG_CONTACTS_PER_AOR, CFG_RECORD_ROUTE, CFG_RETRY_AFTER };
+enum { CFG_KIND_DOMAIN = 1, CFG_KIND_OUTBOUND = 2 };
+
+static const char *const EVENT_NAMES[] = {
+    "none", "reg-add", "reg-refresh", "reg-remove", "reg-expire", "call-attempt",
+    "call-answer", "call-fail", "call-end", "bad-message", "table-full",
+};
+static const char *const STAT_NAMES[] = {
+    "txnInUse", "txnCapacity", "bindingsInUse", "bindingCapacity", "aorsInUse", "aorCapacity",
+    "msgPoolInUse", "msgPoolBlocks", "regPoolInUse", "regPoolBlocks", "eventsLost", "received",
+    "refused", "sent", "refused503",
+};
+
+/* ---- the core ---------------------------------------------------------------------------- */
+
+static Z_sip_instance_t core;
+static wasm_rt_memory_t *mem;
+static u32 rx_ptr, rx_cap, peer_ptr, tx_ptr, tx_meta_ptr, tx_name_ptr, event_ptr, cfg_ptr, cfg_cap;
+static const char *core_call = "none"; /* the core function running, for the trap report */
+static double deadline = -1;          /* the core's one timer (ms), -1 = none */
+
+/* Names the call for the trap report, then makes it. */
+#define CALL(name, expr) (core_call = (name), (expr))
+
+static inline uint8_t *M(u32 off) { return mem->data + off; }
+static inline uint32_t rd32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static inline void wr32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24); }
+static inline void wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8); }
+static inline double rdf64(const uint8_t *p) {
+  uint64_t u = 0;
+  for (int i = 7; i >= 0; i--) u = u << 8 | p[i];
+  double d;
+  memcpy(&d, &u, sizeof d);
+  return d;
+}
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static const char *errname(int e) {
+#ifdef __GLIBC__
+  const char *n = strerrorname_np(e);
+  if (n) return n;
+#endif
+  return strerror(e);
+}
+
+/* ---- addresses --------------------------------------------------------------------------- */
+
+/* sockaddr -> family (4/6; IPv4-mapped IPv6 reported as 4) + 16 address bytes + port; 0 if neither. */
+static int from_sockaddr(const struct sockaddr_storage *ss, uint8_t addr[16], uint16_t *port) {
+  memset(addr, 0, 16);
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
+    memcpy(addr, &s->sin_addr, 4);
+    *port = ntohs(s->sin_port);
+    return 4;
+  }
+  if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
+    *port = ntohs(s->sin6_port);
+    if (IN6_IS_ADDR_V4MAPPED(&s->sin6_addr)) {
+      memcpy(addr, s->sin6_addr.s6_addr + 12, 4);
+      return 4;
+    }
+    memcpy(addr, &s->sin6_addr, 16);
+    return 6;
+  }
+  return 0;
+}
+
+/* family/addr/port -> sockaddr for a socket of family sock_fam (IPv4 on IPv6 becomes ::ffff:a.b.c.d).
+ * Returns the length, 0 when it cannot be expressed (IPv6 on an IPv4 socket). */
+static socklen_t to_sockaddr(int sock_fam, int fam, const uint8_t *addr, uint16_t port, struct sockaddr_storage *ss) {
+  memset(ss, 0, sizeof *ss);
+  if (sock_fam == 4) {
+    if (fam != 4) return 0;
+    struct sockaddr_in *s = (struct sockaddr_in *)ss;
+    s->sin_family = AF_INET;
+    s->sin_port = htons(port);
+    memcpy(&s->sin_addr, addr, 4);
+    return sizeof *s;
+  }
+  struct sockaddr_in6 *s = (struct sockaddr_in6 *)ss;
+  s->sin6_family = AF_INET6;
+  s->sin6_port = htons(port);
+  if (fam == 4) {
+    s->sin6_addr.s6_addr[10] = 0xff;
+    s->sin6_addr.s6_addr[11] = 0xff;
+    memcpy(s->sin6_addr.s6_addr + 12, addr, 4);
+  } else {
+    memcpy(&s->sin6_addr, addr, 16);
+  }
+  return sizeof *s;
+}
+
+/* "udp:1.2.3.4:5060" / "tcp:[::1]:5060" into out (>= 64 bytes). */
+static const char *peer_text(char *out, size_t cap, const char *proto, int fam, const uint8_t *addr, unsigned port) {
+  char a[INET6_ADDRSTRLEN] = "?";
+  inet_ntop(fam == 6 ? AF_INET6 : AF_INET, addr, a, sizeof a);
+  snprintf(out, cap, fam == 6 ? "%s:[%s]:%u" : "%s:%s:%u", proto, a, port);
+  return out;
+}
+
+/* ---- transports and connections ---------------------------------------------------------- */
+
+typedef struct {
+  int id, proto, family, port, fd;
+  char bind_host[INET6_ADDRSTRLEN];
+  char advertised[INET6_ADDRSTRLEN + 8];
+  const char *spec;
+} transport;
+
+typedef struct conn conn;
+struct conn {
+  uint32_t id;
+  int fd;
+  transport *t;
+  int family;
+  uint8_t addr[16];
+  uint16_t port;
+  bool outgoing, connecting, closed;
+  uint8_t *pend; /* unconsumed stream bytes (capacity rx_cap) */
+  size_t plen;
+  uint8_t *out;  /* write queue: bytes out[ooff..olen) */
+  size_t ooff, olen, ocap;
+  int pi;        /* index in pfds */
+  uint8_t peer[PEER_SIZE];
+  char text[80]; /* "tcp:1.2.3.4:5060" */
+  conn *next_id, *next_key;
+};
+
+enum { K_WAKE, K_UDP, K_LISTEN, K_CONN };
+
+static transport transports[256]; /* by id (1..255); fd 0 never used: fd < 0 means absent */
+static int n_transports;
+static struct pollfd *pfds;
+static void **owners;
+static int *kinds;
+static int npfds, cappfds;
+static conn *by_id[HASH_SIZE], *by_key[HASH_SIZE];
+static conn **dead;
+static int ndead, capdead;
+static uint32_t *closed_q; /* connection ids to report with sip_handle_conn_closed */
+static size_t closed_head, closed_n, closed_cap;
+static uint32_t next_conn;
+static bool trace_on;
+static int wake_pipe[2] = {-1, -1};
+static volatile sig_atomic_t got_signal;
+
+static void *xrealloc(void *p, size_t n) {
+  void *q = realloc(p, n ? n : 1);
+  if (!q) {
+    log_begin(LOG_ERROR, "out of memory");
+    log_end();
+    log_flush();
+    exit(1);
+  }
+  return q;
+}
+
+static int add_pfd(int fd, short events, int kind, void *owner) {
+  if (npfds == cappfds) {
+    cappfds = cappfds ? cappfds * 2 : 64;
+    pfds = xrealloc(pfds, (size_t)cappfds * sizeof *pfds);
+    owners = xrealloc(owners, (size_t)cappfds * sizeof *owners);
+    kinds = xrealloc(kinds, (size_t)cappfds * sizeof *kinds);
+  }
+  pfds[npfds] = (struct pollfd){.fd = fd, .events = events, .revents = 0};
+  owners[npfds] = owner;
+  kinds[npfds] = kind;
+  return npfds++;
+}
+
+static unsigned key_hash(int fam, const uint8_t *addr, uint16_t port) {
+  uint32_t h = 2166136261u ^ (uint32_t)fam;
+  for (int i = 0; i < (fam == 6 ? 16 : 4); i++) h = (h ^ addr[i]) * 16777619u;
+  h = (h ^ port) * 16777619u;
+  return h & (HASH_SIZE - 1);
+}
+
+static conn *find_id(uint32_t id) {
+  for (conn *c = by_id[id & (HASH_SIZE - 1)]; c; c = c->next_id)
+    if (c->id == id) return c;
+  return NULL;
+}
+
+static conn *find_key(int fam, const uint8_t *addr, uint16_t port) {
+  for (conn *c = by_key[key_hash(fam, addr, port)]; c; c = c->next_key)
+    if (c->family == fam && c->port == port && memcmp(c->addr, addr, fam == 6 ? 16 : 4) == 0) return c;
+  return NULL;
+}
+
+static void unlink_conn(conn *c) {
+  conn **pp = &by_id[c->id & (HASH_SIZE - 1)];
+  while (*pp && *pp != c) pp = &(*pp)->next_id;
+  if (*pp) *pp = c->next_id;
+  pp = &by_key[key_hash(c->family, c->addr, c->port)];
+  while (*pp && *pp != c) pp = &(*pp)->next_key;
+  if (*pp) *pp = c->next_key;
+}
+
+static void queue_closed(uint32_t id) {
+  if (closed_n == closed_cap) {
+    size_t cap = closed_cap ? closed_cap * 2 : 64;
+    uint32_t *q = xrealloc(NULL, cap * sizeof *q);
+    for (size_t i = 0; i < closed_n; i++) q[i] = closed_q[(closed_head + i) % closed_cap];
+    free(closed_q);
+    closed_q = q;
+    closed_head = 0;
+    closed_cap = cap;
+  }
+  closed_q[(closed_head + closed_n++) % closed_cap] = id;
+}
+
+/* Closes the socket now; the core hears of it from after() (never from inside a drain), and the
+ * record is freed by reap() at the end of the loop turn, so pointers held by callers stay valid. */
+static void close_conn(conn *c) {
+  if (c->closed) return;
+  c->closed = true;
+  close(c->fd);
+  pfds[c->pi].fd = -1;
+  unlink_conn(c);
+  queue_closed(c->id);
+  if (ndead == capdead) {
+    capdead = capdead ? capdead * 2 : 16;
+    dead = xrealloc(dead, (size_t)capdead * sizeof *dead);
+  }
+  dead[ndead++] = c;
+  if (log_on(LOG_DEBUG)) {
+    log_begin(LOG_DEBUG, "tcp closed");
+    log_num("conn", c->id);
+    log_str("peer", c->text);
+    log_end();
+  }
+}
+
+/* Frees closed connections and compacts pfds (the last entry moves into the hole). */
+static void reap(void) {
+  for (int i = 0; i < ndead; i++) {
+    conn *c = dead[i];
+    int pi = c->pi, last = npfds - 1;
+    if (pi != last) {
+      pfds[pi] = pfds[last];
+      owners[pi] = owners[last];
+      kinds[pi] = kinds[last];
+      if (kinds[pi] == K_CONN) ((conn *)owners[pi])->pi = pi;
+    }
+    npfds--;
+    free(c->pend);
+    free(c->out);
+    free(c);
+  }
+  ndead = 0;
+}
+
+static conn *make_conn(transport *t, int fd, int fam, const uint8_t *addr, uint16_t port, bool outgoing, bool connecting) {
+  conn *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  do {
+    next_conn++;
+  } while (next_conn == 0 || find_id(next_conn)); /* u32 wrap: skip 0 and ids still open */
+  c->id = next_conn;
+  c->fd = fd;
+  c->t = t;
+  c->family = fam;
+  memcpy(c->addr, addr, 16);
+  c->port = port;
+  c->outgoing = outgoing;
+  c->connecting = connecting;
+  wr32(c->peer + P_CONN, c->id);
+  c->peer[P_TRANSPORT] = (uint8_t)t->id;
+  c->peer[P_FAMILY] = (uint8_t)fam;
+  wr16(c->peer + P_PORT, port);
+  memcpy(c->peer + P_ADDR, addr, 16);
+  peer_text(c->text, sizeof c->text, "tcp", fam, addr, port);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  c->pi = add_pfd(fd, (short)(POLLIN | (connecting ? POLLOUT : 0)), K_CONN, c);
+  unsigned h = c->id & (HASH_SIZE - 1);
+  c->next_id = by_id[h];
+  by_id[h] = c;
+  h = key_hash(fam, addr, port);
+  c->next_key = by_key[h];
+  by_key[h] = c;
+  return c;
+}
+
+/* ---- logging helpers --------------------------------------------------------------------- */
+
+static void trace_line(const char *dir, const char *peer, uint32_t conn_id, const uint8_t *text, size_t n) {
+  log_begin(LOG_DEBUG, "sip");
+  log_str("dir", dir);
+  log_str("peer", peer);
+  if (conn_id) log_num("conn", conn_id);
+  log_strn("sip", (const char *)text, n);
+  log_end();
+}
+
+static const char *proto_name(int proto) { return proto == PROTO_UDP ? "udp" : "tcp"; }
+
+static void event(uint32_t kind) {
+  int level = kind == 9 || kind == 10 ? LOG_WARN : LOG_INFO;
+  if (!log_on(level)) return;
+  const uint8_t *e = M(event_ptr);
+  const char *name = kind < sizeof EVENT_NAMES / sizeof *EVENT_NAMES ? EVENT_NAMES[kind] : NULL;
+  char other[32];
+  if (!name) snprintf(other, sizeof other, "event-%u", kind), name = other;
+  log_begin(level, name);
+  log_str("event", name);
+  log_num("code", (int32_t)rd32(e + E_CODE));
+  const uint8_t *pe = e + E_PEER;
+  int fam = pe[P_FAMILY], tid = pe[P_TRANSPORT];
+  if (fam == 4 || fam == 6) {
+    char proto[16], text[96];
+    if (transports[tid].fd >= 0 && tid > 0 && tid <= n_transports) snprintf(proto, sizeof proto, "%s", proto_name(transports[tid].proto));
+    else snprintf(proto, sizeof proto, "transport%d", tid);
+    log_str("source", peer_text(text, sizeof text, proto, fam, pe + P_ADDR, rd16(pe + P_PORT)));
+  }
+  uint32_t conn_id = rd32(pe + P_CONN);
+  if (conn_id) log_num("conn", conn_id);
+  static const char *const REG[] = {"aor", "contact", "callId", "detail"};
+  static const char *const CALL_[] = {"caller", "callee", "callId", "detail"};
+  static const char *const OTHER[] = {"text1", "text2", "callId", "detail"};
+  const char *const *labels = kind >= 1 && kind <= 4 ? REG : kind >= 5 && kind <= 8 ? CALL_ : OTHER;
+  const uint8_t *at = e + E_TEXT;
+  for (int i = 0; i < 4; i++) {
+    uint16_t len = rd16(e + E_LENS + 2 * i);
+    if (len) log_strn(labels[i], (const char *)at, len);
+    at += len;
+  }
+  uint32_t value = rd32(e + E_VALUE);
+  if (kind >= 1 && kind <= 4) log_num("expires", value);
+  else if (kind == 8) log_num("durationMs", value);
+  else if (value) log_num("value", value);
+  uint32_t lost = rd32(e + E_LOST);
+  if (lost) log_num("lost", lost);
+  log_num("coreTime", rdf64(e + E_TIME));
+  log_end();
+}
+
+/* ---- output ------------------------------------------------------------------------------ */
+
+static void conn_write(conn *c, const uint8_t *buf, size_t n) {
+  size_t w = 0;
+  if (!c->connecting && c->olen == c->ooff) {
+    ssize_t r = send(c->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (r == (ssize_t)n) return;
+    if (r >= 0) w = (size_t)r;
+    else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      if (log_on(LOG_DEBUG)) {
+        log_begin(LOG_DEBUG, "tcp connection error");
+        log_num("conn", c->id);
+        log_str("peer", c->text);
+        log_str("error", errname(errno));
+        log_end();
+      }
+      close_conn(c);
+      return;
+    }
+  }
+  size_t rest = n - w;
+  if (c->ooff > 0 && c->ooff == c->olen) c->ooff = c->olen = 0;
+  if (c->olen + rest > c->ocap) {
+    if (c->ooff > 0) { /* compact first */
+      memmove(c->out, c->out + c->ooff, c->olen - c->ooff);
+      c->olen -= c->ooff;
+      c->ooff = 0;
+    }
+    if (c->olen + rest > c->ocap) {
+      size_t cap = c->ocap ? c->ocap : 4096;
+      while (cap < c->olen + rest) cap *= 2;
+      c->out = xrealloc(c->out, cap);
+      c->ocap = cap;
+    }
+  }
+  memcpy(c->out + c->olen, buf + w, rest);
+  c->olen += rest;
+  pfds[c->pi].events |= POLLOUT;
+  if (c->olen - c->ooff > TCP_MAX_BACKLOG) {
+    log_begin(LOG_WARN, "tcp peer not reading; closing");
+    log_num("conn", c->id);
+    log_num("queued", (double)(c->olen - c->ooff));
+    log_end();
+    close_conn(c);
+  }
+}
+
+/* Opens a non-blocking connection; writes queue until it is established. */
+static conn *tcp_connect(transport *t, int fam, const uint8_t *addr, uint16_t port) {
+  struct sockaddr_storage ss;
+  socklen_t sl = to_sockaddr(fam, fam, addr, port, &ss);
+  int fd = socket(fam == 6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    log_begin(LOG_WARN, "cannot open a tcp socket");
+    log_str("error", errname(errno));
+    log_end();
+    return NULL;
+  }
+  bool connecting = false;
+  if (connect(fd, (struct sockaddr *)&ss, sl) != 0) {
+    if (errno != EINPROGRESS && errno != EINTR) {
+      char text[96];
+      if (log_on(LOG_DEBUG)) {
+        log_begin(LOG_DEBUG, "tcp connect failed");
+        log_str("peer", peer_text(text, sizeof text, "tcp", fam, addr, port));
+        log_str("error", errname(errno));
+        log_end();
+      }
+      close(fd);
+      return NULL;
+    }
+    connecting = true;
+  }
+  conn *c = make_conn(t, fd, fam, addr, port, true, connecting);
+  if (!c) close(fd);
+  return c;
+}
+
+static void send_to(transport *t, uint32_t conn_id, int fam, const uint8_t *addr, uint16_t port, const uint8_t *buf, size_t n) {
+  if (trace_on) {
+    char text[96];
+    trace_line("out", peer_text(text, sizeof text, proto_name(t->proto), fam, addr, port), conn_id, buf, n);
+  }
+  if (t->proto == PROTO_UDP) {
+    struct sockaddr_storage ss;
+    socklen_t sl = to_sockaddr(t->family, fam, addr, port, &ss);
+    if (sl == 0) {
+      char text[96];
+      log_begin(LOG_WARN, "IPv6 destination on an IPv4 UDP transport; dropped");
+      log_num("transport", t->id);
+      log_str("peer", peer_text(text, sizeof text, "udp", fam, addr, port));
+      log_end();
+      return;
+    }
+    while (sendto(t->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0) {
+      if (errno == EINTR) continue;
+      if (log_on(LOG_DEBUG)) { /* full socket buffer (EAGAIN) or an unreachable peer: UDP may drop */
+        char text[96];
+        log_begin(LOG_DEBUG, "udp send failed; dropped");
+        log_str("peer", peer_text(text, sizeof text, "udp", fam, addr, port));
+        log_str("error", errname(errno));
+        log_end();
+      }
+      break;
+    }
+    return;
+  }
+  conn *c;
+  if (conn_id != 0) {
+    c = find_id(conn_id);
+    if (!c || c->closed) {
+      if (log_on(LOG_DEBUG)) {
+        log_begin(LOG_DEBUG, "transmit on a closed connection; dropped");
+        log_num("conn", conn_id);
+        log_num("bytes", (double)n);
+        log_end();
+      }
+      queue_closed(conn_id);
+      return;
+    }
+  } else {
+    c = find_key(fam, addr, port);
+    if (!c || c->closed) c = tcp_connect(t, fam, addr, port);
+    if (!c) return;
+  }
+  conn_write(c, buf, n);
+}
+
+typedef struct {
+  char name[256];
+  int fam;
+  uint8_t addr[16];
+  double until;
+} dns_entry;
+static dns_entry dns_cache[DNS_CACHE];
+static unsigned dns_next;
+
+/* Resolves name for a transport of family want (4/6), blocking (see the file's header). */
+static bool resolve(const char *name, int want, int *fam, uint8_t addr[16]) {
+  double now = now_ms();
+  for (int i = 0; i < DNS_CACHE; i++) {
+    dns_entry *d = &dns_cache[i];
+    if (d->until > now && strcmp(d->name, name) == 0) {
+      *fam = d->fam;
+      memcpy(addr, d->addr, 16);
+      return true;
+    }
+  }
+  struct addrinfo hints = {0}, *res = NULL;
+  hints.ai_family = want == 6 ? AF_INET6 : AF_INET;
+  hints.ai_socktype = SOCK_DGRAM;
+  int r = getaddrinfo(name, NULL, &hints, &res);
+  if (r != 0 || !res) {
+    log_begin(LOG_WARN, "cannot resolve destination; dropped");
+    log_str("name", name);
+    log_str("error", r == EAI_SYSTEM ? errname(errno) : gai_strerror(r));
+    log_end();
+    if (res) freeaddrinfo(res);
+    return false;
+  }
+  uint16_t port;
+  *fam = from_sockaddr((struct sockaddr_storage *)res->ai_addr, addr, &port);
+  freeaddrinfo(res);
+  if (*fam == 0) return false;
+  dns_entry *d = &dns_cache[dns_next++ % DNS_CACHE];
+  snprintf(d->name, sizeof d->name, "%s", name);
+  d->fam = *fam;
+  memcpy(d->addr, addr, 16);
+  d->until = now_ms() + DNS_TTL_MS;
+  return true;
+}
+
+static void transmit(u32 n) {
+  const uint8_t *m = M(tx_meta_ptr);
+  uint32_t conn_id = rd32(m + P_CONN);
+  int tid = m[P_TRANSPORT], fam = m[P_FAMILY];
+  uint16_t port = rd16(m + P_PORT);
+  transport *t = tid >= 1 && tid <= n_transports ? &transports[tid] : NULL;
+  if (!t) {
+    log_begin(LOG_WARN, "transmit on an unknown transport; dropped");
+    log_num("transport", tid);
+    log_num("bytes", n);
+    log_end();
+    return;
+  }
+  if (fam == 0) {
+    uint32_t len = rd32(m + P_FLAGS);
+    char name[256];
+    if (len >= sizeof name) len = sizeof name - 1;
+    memcpy(name, M(tx_name_ptr), len);
+    name[len] = 0;
+    uint8_t addr[16];
+    int rfam;
+    if (!resolve(name, t->family, &rfam, addr)) return;
+    send_to(t, conn_id, rfam, addr, port ? port : 5060, M(tx_ptr), n);
+    return;
+  }
+  if (fam != 4 && fam != 6) {
+    log_begin(LOG_WARN, "transmit with a bad address family; dropped");
+    log_num("family", fam);
+    log_num("bytes", n);
+    log_end();
+    return;
+  }
+  uint8_t addr[16];
+  memcpy(addr, m + P_ADDR, 16);
+  send_to(t, conn_id, fam, addr, port, M(tx_ptr), n);
+}
+
+/* Drains transmits, takes the next deadline, drains events, then reports queued conn closes. */
+static void after(double now) {
+  for (;;) {
+    u32 n;
+    unsigned guard = 0;
+    while ((n = CALL("sip_poll_transmit", Z_sipZ_sip_poll_transmit(&core, now))) > 0) {
+      transmit(n);
+      if (++guard == MAX_TRANSMITS_PER_CALL) {
+        log_begin(LOG_ERROR, "core keeps returning transmits; drain loop cut");
+        log_num("count", guard);
+        log_end();
+        break;
+      }
+    }
+    deadline = CALL("sip_poll_timeout", Z_sipZ_sip_poll_timeout(&core));
+    u32 k;
+    while ((k = CALL("sip_poll_event", Z_sipZ_sip_poll_event(&core))) != 0) event(k);
+    if (closed_n == 0) return;
+    uint32_t id = closed_q[closed_head];
+    closed_head = (closed_head + 1) % closed_cap;
+    closed_n--;
+    CALL("sip_handle_conn_closed", Z_sipZ_sip_handle_conn_closed(&core, now, id));
+  }
+}
+
+/* ---- input ------------------------------------------------------------------------------- */
+
+static void on_udp(transport *t) {
+  for (int i = 0; i < UDP_BATCH; i++) {
+    struct sockaddr_storage ss;
+    struct iovec iov = {.iov_base = M(rx_ptr), .iov_len = rx_cap};
+    struct msghdr mh = {.msg_name = &ss, .msg_namelen = sizeof ss, .msg_iov = &iov, .msg_iovlen = 1};
+    ssize_t n = recvmsg(t->fd, &mh, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        log_begin(LOG_WARN, "udp socket error");
+        log_num("transport", t->id);
+        log_str("error", errname(errno));
+        log_end();
+      }
+      return;
+    }
+    uint8_t *p = M(peer_ptr);
+    uint16_t port;
+    int fam = from_sockaddr(&ss, p + P_ADDR, &port);
+    if (fam == 0) continue;
+    if (mh.msg_flags & MSG_TRUNC) {
+      if (log_on(LOG_DEBUG)) {
+        char text[96];
+        log_begin(LOG_DEBUG, "datagram too large; dropped");
+        log_str("peer", peer_text(text, sizeof text, "udp", fam, p + P_ADDR, port));
+        log_end();
+      }
+      continue;
+    }
+    wr32(p + P_CONN, 0);
+    p[P_TRANSPORT] = (uint8_t)t->id;
+    p[P_FAMILY] = (uint8_t)fam;
+    wr16(p + P_PORT, port);
+    wr32(p + P_FLAGS, 0);
+    wr32(p + P_FLAGS + 4, 0);
+    if (trace_on) {
+      char text[96];
+      trace_line("in", peer_text(text, sizeof text, "udp", fam, p + P_ADDR, port), 0, M(rx_ptr), (size_t)n);
+    }
+    double now = now_ms();
+    int32_t r = (int32_t)CALL("sip_handle_datagram", Z_sipZ_sip_handle_datagram(&core, now, (u32)n));
+    if (r < 0 && log_on(LOG_DEBUG)) {
+      char text[96];
+      log_begin(LOG_DEBUG, "datagram refused");
+      log_num("code", r);
+      log_str("peer", peer_text(text, sizeof text, "udp", fam, M(peer_ptr) + P_ADDR, port));
+      log_end();
+    }
+    after(now);
+  }
+}
+
+static void on_accept(transport *t) {
+  for (int i = 0; i < ACCEPT_BATCH; i++) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int fd = accept4(t->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        log_begin(LOG_ERROR, "tcp server error");
+        log_num("transport", t->id);
+        log_str("error", errname(errno));
+        log_end();
+      }
+      return;
+    }
+    uint8_t addr[16];
+    uint16_t port;
+    int fam = from_sockaddr(&ss, addr, &port);
+    conn *c = fam ? make_conn(t, fd, fam, addr, port, false, false) : NULL;
+    if (!c) {
+      close(fd);
+      continue;
+    }
+    if (log_on(LOG_DEBUG)) {
+      log_begin(LOG_DEBUG, "tcp accepted");
+      log_num("conn", c->id);
+      log_str("peer", c->text);
+      log_num("transport", t->id);
+      log_end();
+    }
+  }
+}
+
+/* Feeds the pending bytes to the core per the ABI: RX = pending; consume, repeat. */
+static void feed(conn *c) {
+  while (c->plen > 0 && !c->closed) {
+    memcpy(M(rx_ptr), c->pend, c->plen);
+    memcpy(M(peer_ptr), c->peer, PEER_SIZE);
+    double now = now_ms();
+    int32_t r = (int32_t)CALL("sip_handle_stream", Z_sipZ_sip_handle_stream(&core, now, (u32)c->plen));
+    if (r > 0 && trace_on) trace_line("in", c->text, c->id, c->pend, (size_t)r < c->plen ? (size_t)r : c->plen);
+    after(now);
+    if (c->closed) return;
+    if (r < 0) {
+      log_begin(LOG_WARN, "tcp stream refused; closing");
+      log_num("conn", c->id);
+      log_num("code", r);
+      log_str("peer", c->text);
+      log_end();
+      close_conn(c);
+      return;
+    }
+    if (r == 0) {
+      if (c->plen >= rx_cap) {
+        log_begin(LOG_WARN, "tcp message exceeds the RX buffer; closing");
+        log_num("conn", c->id);
+        log_num("bytes", (double)c->plen);
+        log_str("peer", c->text);
+        log_end();
+        close_conn(c);
+      }
+      return;
+    }
+    size_t used = (size_t)r < c->plen ? (size_t)r : c->plen;
+    memmove(c->pend, c->pend + used, c->plen - used);
+    c->plen -= used;
+  }
+}
+
+static void on_readable(conn *c) {
+  for (int i = 0; i < TCP_READS && !c->closed; i++) {
+    if (!c->pend) c->pend = xrealloc(NULL, rx_cap);
+    ssize_t n = recv(c->fd, c->pend + c->plen, rx_cap - c->plen, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      if (log_on(LOG_DEBUG)) {
+        log_begin(LOG_DEBUG, "tcp connection error");
+        log_num("conn", c->id);
+        log_str("peer", c->text);
+        log_str("error", errname(errno));
+        log_end();
+      }
+      close_conn(c);
+      return;
+    }
+    if (n == 0) {
+      close_conn(c);
+      return;
+    }
+    c->plen += (size_t)n;
+    feed(c);
+  }
+}
+
+static void on_writable(conn *c) {
+  if (c->connecting) {
+    int err = 0;
+    socklen_t sl = sizeof err;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &sl) != 0) err = errno;
+    if (err == EINPROGRESS) return;
+    if (err) {
+      if (log_on(LOG_DEBUG)) {
+        log_begin(LOG_DEBUG, "tcp connection error");
+        log_num("conn", c->id);
+        log_str("peer", c->text);
+        log_str("error", errname(err));
+        log_end();
+      }
+      close_conn(c);
+      return;
+    }
+    c->connecting = false;
+    if (log_on(LOG_DEBUG)) {
+      log_begin(LOG_DEBUG, "tcp connected");
+      log_num("conn", c->id);
+      log_str("peer", c->text);
+      log_end();
+    }
+  }
+  while (c->ooff < c->olen) {
+    ssize_t w = send(c->fd, c->out + c->ooff, c->olen - c->ooff, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      if (log_on(LOG_DEBUG)) {
+        log_begin(LOG_DEBUG, "tcp connection error");
+        log_num("conn", c->id);
+        log_str("peer", c->text);
+        log_str("error", errname(errno));
+        log_end();
+      }
+      close_conn(c);
+      return;
+    }
+    c->ooff += (size_t)w;
+  }
+  c->ooff = c->olen = 0;
+  pfds[c->pi].events = POLLIN;
+}
+
+/* ---- start-up ---------------------------------------------------------------------------- */
+
+static void start_error(const char *spec, const char *what) {
+  char msg[512];
+  snprintf(msg, sizeof msg, "cannot listen on %s: %s", spec, what);
+  log_begin(LOG_ERROR, msg);
+  log_end();
+  log_flush();
+  exit(1);
+}
+
+/* An interface address of the family (a non-internal one if any) for a wildcard listener. */
+static void pick_interface(int fam, char *out, size_t cap) {
+  snprintf(out, cap, "%s", fam == 6 ? "::1" : "127.0.0.1");
+  struct ifaddrs *list = NULL;
+  if (getifaddrs(&list) != 0) return;
+  for (struct ifaddrs *a = list; a; a = a->ifa_next) {
+    if (!a->ifa_addr || a->ifa_addr->sa_family != (fam == 6 ? AF_INET6 : AF_INET)) continue;
+    const void *p;
+    if (fam == 6) {
+      const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)a->ifa_addr;
+      if (s->sin6_scope_id || IN6_IS_ADDR_LINKLOCAL(&s->sin6_addr)) continue;
+      p = &s->sin6_addr;
+    } else {
+      p = &((const struct sockaddr_in *)a->ifa_addr)->sin_addr;
+    }
+    char text[INET6_ADDRSTRLEN];
+    inet_ntop(fam == 6 ? AF_INET6 : AF_INET, p, text, sizeof text);
+    snprintf(out, cap, "%s", text); /* a loopback one is only a fallback */
+    if (!(a->ifa_flags & IFF_LOOPBACK)) break;
+  }
+  freeifaddrs(list);
+}
+
+static void bind_all(const cli *cl) {
+  const config *cfg = &cl->cfg;
+  for (size_t i = 0; i < cfg->n_listen; i++) {
+    const listen_spec *l = &cl->listens[i];
+    transport *t = &transports[++n_transports];
+    t->id = n_transports;
+    t->proto = l->proto;
+    t->spec = l->spec;
+    t->port = l->port;
+    uint8_t addr[16] = {0};
+    int fam = l->family;
+    if (fam == 0) {
+      struct addrinfo hints = {0}, *res = NULL;
+      hints.ai_socktype = l->proto == PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
+      int r = getaddrinfo(l->host, NULL, &hints, &res);
+      if (r != 0 || !res) {
+        char what[300];
+        snprintf(what, sizeof what, "cannot resolve %s (%s)", l->host, gai_strerror(r));
+        start_error(l->spec, what);
+      }
+      uint16_t p;
+      fam = from_sockaddr((struct sockaddr_storage *)res->ai_addr, addr, &p);
+      freeaddrinfo(res);
+    } else {
+      inet_pton(fam == 6 ? AF_INET6 : AF_INET, l->host, addr);
+    }
+    t->family = fam;
+    inet_ntop(fam == 6 ? AF_INET6 : AF_INET, addr, t->bind_host, sizeof t->bind_host);
+    int type = l->proto == PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
+    int fd = socket(fam == 6 ? AF_INET6 : AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) start_error(l->spec, errname(errno));
+    int one = 1;
+    if (l->proto == PROTO_UDP) {
+      int rb = UDP_RCVBUF, sb = UDP_SNDBUF; /* capped by net.core.[rw]mem_max: keep what we get */
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rb, sizeof rb);
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof sb);
+    } else {
+      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = to_sockaddr(fam, fam, addr, (uint16_t)l->port, &ss);
+    if (bind(fd, (struct sockaddr *)&ss, sl) != 0) start_error(l->spec, errname(errno));
+    if (l->proto == PROTO_TCP && listen(fd, TCP_LISTEN_BACKLOG) != 0) start_error(l->spec, errname(errno));
+    sl = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+      uint8_t a2[16];
+      uint16_t p;
+      from_sockaddr(&ss, a2, &p);
+      t->port = p;
+    }
+    t->fd = fd;
+    add_pfd(fd, POLLIN, l->proto == PROTO_UDP ? K_UDP : K_LISTEN, t);
+    char host[INET6_ADDRSTRLEN];
+    if (strcmp(t->bind_host, "0.0.0.0") == 0 || strcmp(t->bind_host, "::") == 0) pick_interface(fam, host, sizeof host);
+    else snprintf(host, sizeof host, "%s", t->bind_host);
+    snprintf(t->advertised, sizeof t->advertised, fam == 6 ? "[%s]:%d" : "%s:%d", host, t->port);
+    if (log_on(LOG_INFO)) {
+      char text[96];
+      log_begin(LOG_INFO, "listening");
+      log_str("listen", peer_text(text, sizeof text, proto_name(t->proto), fam, addr, (unsigned)t->port));
+      log_num("transport", t->id);
+      log_str("advertised", t->advertised);
+      log_end();
+    }
+  }
+}
+
+static void config_error(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+static void config_error(const char *key, const char *fmt, ...) {
+  char what[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  log_flush();
+  fprintf(stderr, "config error: \"%s\": %s\n", key, what);
+  exit(2);
+}
+
+static void core_error(const char *msg) {
+  log_begin(LOG_ERROR, msg);
+  log_end();
+  log_flush();
+  exit(1);
+}
+
+static void cfg_set(int key, long value, const char *name) {
+  int32_t r = (int32_t)CALL("sip_cfg_set", Z_sipZ_sip_cfg_set(&core, (u32)key, (double)value));
+  if (r == -1) {
+    log_begin(LOG_WARN, "core does not know this setting; ignored");
+    log_str("key", name);
+    log_num("cfgKey", key);
+    log_end();
+  } else if (r == -2) {
+    config_error(name, "value %ld is out of the core's range", value);
+  } else if (r < 0) {
+    config_error(name, "the core refused %ld (%d)", value, r);
+  }
+}
+
+static u32 put_cfg(const char *text, const char *name) {
+  size_t n = strlen(text);
+  if (n > cfg_cap) config_error(name, "\"%s\" (%zu bytes) exceeds the core's cfg buffer (%u)", text, n, cfg_cap);
+  memcpy(M(cfg_ptr), text, n);
+  return (u32)n;
+}
+
+static void cfg_add(int kind, const char *text, const char *name) {
+  u32 len = put_cfg(text, name);
+  int32_t r = (int32_t)CALL("sip_cfg_add", Z_sipZ_sip_cfg_add(&core, (u32)kind, len));
+  if (r < 0) config_error(name, "the core refused \"%s\" (%d: table full or does not parse)", text, r);
+}
+
+static void seed(uint32_t out[2]) {
+  int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || read(fd, out, 8) != 8) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    out[0] = (uint32_t)ts.tv_nsec ^ (uint32_t)getpid() << 16;
+    out[1] = (uint32_t)ts.tv_sec;
+  }
+  if (fd >= 0) close(fd);
+}
+
+static void start_core(const config *cfg) {
+  now_ms();
+  mem = Z_sipZ_memory(&core);
+  CALL("_initialize", Z_sipZ__initialize(&core));
+  rx_ptr = Z_sipZ_sip_rx_ptr(&core);
+  rx_cap = Z_sipZ_sip_rx_cap(&core);
+  peer_ptr = Z_sipZ_sip_peer_ptr(&core);
+  tx_ptr = Z_sipZ_sip_tx_ptr(&core);
+  tx_meta_ptr = Z_sipZ_sip_tx_meta_ptr(&core);
+  tx_name_ptr = Z_sipZ_sip_tx_name_ptr(&core);
+  event_ptr = Z_sipZ_sip_event_ptr(&core);
+  cfg_ptr = Z_sipZ_sip_cfg_ptr(&core);
+  cfg_cap = Z_sipZ_sip_cfg_cap(&core);
+  uint32_t s[2];
+  seed(s);
+  double now = now_ms();
+  int32_t r = (int32_t)CALL("sip_init", Z_sipZ_sip_init(&core, s[0], s[1], now));
+  if (r < 0) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "sip_init failed (%d)", r);
+    core_error(msg);
+  }
+  cfg_set(CFG_T1, cfg->t1, "timers.t1");
+  cfg_set(CFG_T2, cfg->t2, "timers.t2");
+  cfg_set(CFG_T4, cfg->t4, "timers.t4");
+  cfg_set(CFG_TIMER_C, cfg->timer_c, "timers.timerC");
+  cfg_set(CFG_MIN_EXPIRES, cfg->min_expires, "registrar.minExpires");
+  cfg_set(CFG_MAX_EXPIRES, cfg->max_expires, "registrar.maxExpires");
+  cfg_set(CFG_DEFAULT_EXPIRES, cfg->default_expires, "registrar.defaultExpires");
+  if (cfg->max_contacts >= 0) cfg_set(CFG_CONTACTS_PER_AOR, cfg->max_contacts, "registrar.maxContactsPerAor");
+  cfg_set(CFG_RECORD_ROUTE, cfg->record_route ? 1 : 0, "recordRoute");
+  cfg_set(CFG_RETRY_AFTER, cfg->retry_after, "retryAfter");
+  for (size_t i = 0; i < cfg->n_domains; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "domains[%zu]", i);
+    cfg_add(CFG_KIND_DOMAIN, cfg->domains[i], name);
+  }
+  if (cfg->outbound_proxy) cfg_add(CFG_KIND_OUTBOUND, cfg->outbound_proxy, "outboundProxy");
+  for (int id = 1; id <= n_transports; id++) {
+    transport *t = &transports[id];
+    u32 len = put_cfg(t->advertised, "listen");
+    r = (int32_t)CALL("sip_transport_add", Z_sipZ_sip_transport_add(&core, (u32)id, (u32)t->proto, len));
+    if (r < 0) {
+      char msg[160];
+      snprintf(msg, sizeof msg, "sip_transport_add(%d, %s, \"%s\") failed (%d)", id, proto_name(t->proto), t->advertised, r);
+      core_error(msg);
+    }
+  }
+  if (log_on(LOG_INFO)) {
+    strbuf d = {0};
+    sb_putc(&d, '[');
+    for (size_t i = 0; i < cfg->n_domains; i++) {
+      if (i) sb_putc(&d, ',');
+      sb_json_string(&d, cfg->domains[i], strlen(cfg->domains[i]));
+    }
+    sb_puts(&d, "]");
+    sb_putc(&d, '\0');
+    char hex[17];
+    snprintf(hex, sizeof hex, "%08x%08x", __builtin_bswap32(s[0]), __builtin_bswap32(s[1]));
+    log_begin(LOG_INFO, "core ready");
+    log_num("rxCap", rx_cap);
+    log_num("cfgCap", cfg_cap);
+    log_raw("domains", d.p);
+    log_str("seed", hex);
+    if (cfg->outbound_proxy) log_str("outboundProxy", cfg->outbound_proxy);
+    log_end();
+    free(d.p);
+  }
+  after(now);
+}
+
+/* ---- signals, stop ----------------------------------------------------------------------- */
+
+static void on_signal(int sig) {
+  got_signal = sig;
+  int saved = errno;
+  char b = (char)sig;
+  (void)!write(wake_pipe[1], &b, 1);
+  errno = saved;
+}
+
+static void stop(int sig) {
+  if (log_on(LOG_INFO)) {
+    log_begin(LOG_INFO, "stopping");
+    log_str("signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    log_end();
+  }
+  for (int i = 0; i < npfds; i++) {
+    if (kinds[i] == K_CONN) close_conn(owners[i]);
+  }
+  for (int id = 1; id <= n_transports; id++) close(transports[id].fd);
+  if (log_on(LOG_INFO)) {
+    log_begin(LOG_INFO, "stats");
+    for (int i = 0; i < (int)(sizeof STAT_NAMES / sizeof *STAT_NAMES); i++)
+      log_num(STAT_NAMES[i], CALL("sip_stat", Z_sipZ_sip_stat(&core, (u32)i)));
+    log_end();
+  }
+  log_msg(LOG_INFO, "stopped");
+  log_flush();
+  exit(0);
+}
+
+static void run(void) {
+  for (;;) {
+    log_flush();
+    int timeout = -1;
+    if (deadline >= 0) {
+      double d = ceil(deadline - now_ms());
+      timeout = d <= 0 ? 0 : d >= (double)INT_MAX ? INT_MAX : (int)d;
+    }
+    int n = poll(pfds, (nfds_t)npfds, timeout);
+    if (n < 0 && errno != EINTR) {
+      log_begin(LOG_ERROR, "poll failed");
+      log_str("error", errname(errno));
+      log_end();
+      log_flush();
+      exit(1);
+    }
+    if (got_signal) stop(got_signal);
+    double now = now_ms();
+    if (deadline >= 0 && now >= deadline) {
+      CALL("sip_handle_timeout", Z_sipZ_sip_handle_timeout(&core, now));
+      after(now);
+    }
+    int count = n > 0 ? npfds : 0;
+    for (int i = 0; i < count; i++) {
+      short rev = pfds[i].revents;
+      if (!rev || pfds[i].fd < 0) continue;
+      pfds[i].revents = 0;
+      switch (kinds[i]) {
+        case K_WAKE: break; /* got_signal is checked after poll */
+        case K_UDP: on_udp(owners[i]); break;
+        case K_LISTEN: on_accept(owners[i]); break;
+        case K_CONN: {
+          conn *c = owners[i];
+          if ((rev & (POLLOUT | POLLERR | POLLHUP)) && (c->connecting || c->ooff < c->olen)) on_writable(c);
+          if (!c->closed && (rev & (POLLIN | POLLERR | POLLHUP))) on_readable(c);
+          break;
+        }
+      }
+    }
+    if (closed_n) after(now_ms());
+    reap();
+  }
+}
+
+int main(int argc, char **argv) {
+  cli cl;
+  config_parse(&cl, argc - 1, argv + 1);
+  if (cl.help) {
+    fputs(USAGE, stdout);
+    return 0;
+  }
+  if (cl.print_config) {
+    config_print(&cl.cfg, SIPLING_BOARD);
+    return 0;
+  }
+  const config *cfg = &cl.cfg;
+  log_rank = cfg->log_level;
+  trace_on = cfg->trace;
+  for (int i = 0; i < 256; i++) transports[i].fd = -1;
+
+  if (pipe2(wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0) core_error("cannot create the wake pipe");
+  add_pfd(wake_pipe[0], POLLIN, K_WAKE, NULL);
+  struct sigaction sa = {0};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  bind_all(&cl);
+
+  wasm_rt_init();
+  Z_sip_init_module();
+  Z_sip_instantiate(&core);
+  /* The one unwind target for every core call (see the file's header). */
+  wasm_rt_trap_t trap = (wasm_rt_trap_t)wasm_rt_impl_try();
+  if (trap != WASM_RT_TRAP_NONE) {
+    log_begin(LOG_ERROR, "core trapped");
+    log_str("trap", wasm_rt_strerror(trap));
+    log_num("code", trap);
+    log_str("call", core_call);
+    log_end();
+    log_flush();
+    _exit(1);
+  }
+  start_core(cfg);
+  if (log_on(LOG_INFO)) {
+    log_begin(LOG_INFO, "running");
+    log_str("core", "wasm2c (linked in)");
+    log_str("board", SIPLING_BOARD);
+    log_num("pid", getpid());
+    log_end();
+  }
+  if (cfg->board && strcmp(cfg->board, SIPLING_BOARD) != 0 && log_on(LOG_WARN)) {
+    log_begin(LOG_WARN, "\"board\" of the configuration ignored: this binary is built for one board");
+    log_str("board", SIPLING_BOARD);
+    log_str("configured", cfg->board);
+    log_end();
+  }
+  run();
+  return 0;
+}
