@@ -55,18 +55,38 @@ export const REG_BLOCK: i32 = 64;
 // @ts-ignore: board constant injected with --use
 export const MAX_CONTACTS_PER_AOR: i32 = isDefined(SIP_MAX_CONTACTS) ? SIP_MAX_CONTACTS : 4;
 
-/** Branches one proxied request may fork to (RFC 3261 §16.6), and the registrar's lookup result size.
- * Cost: MAX_FORK × (MAX_TARGET_URI + MAX_TARGET_PATH + 48) for the target set. */
-export const MAX_FORK: i32 = 8;
+/** Branches one proxied request may fork to (RFC 3261 §16.6), and the registrar's lookup result size
+ * (so also the largest contacts-per-AOR limit). Cost: 2 × MAX_FORK × (MAX_TARGET_URI +
+ * MAX_TARGET_PATH + 48) for the target set and the kept targets of later q-groups. */
+// @ts-ignore: board constant injected with --use
+export const MAX_FORK: i32 = isDefined(SIP_MAX_FORK) ? SIP_MAX_FORK : 4;
 export const MAX_TARGET_URI: i32 = 256;
 export const MAX_TARGET_PATH: i32 = 512;
 
 /** Events queued for the host between two drains (events.ts). Cost: MAX_EVENTS × 512. */
 // @ts-ignore: board constant injected with --use
-export const MAX_EVENTS: i32 = isDefined(SIP_MAX_EVENTS) ? SIP_MAX_EVENTS : 8;
+export const MAX_EVENTS: i32 = isDefined(SIP_MAX_EVENTS) ? SIP_MAX_EVENTS : 4;
 
 /** Transmit-queue entries (txn/output.ts): messages produced by one input or one timer pass, before
  * the host drains them. Must hold a full fork (MAX_FORK requests + CANCELs) plus responses.
  * Cost: MAX_TXQ × 36 bytes. */
 // @ts-ignore: board constant injected with --use
 export const MAX_TXQ: i32 = isDefined(SIP_MAX_TXQ) ? SIP_MAX_TXQ : 32;
+
+/** Users with digest credentials (auth/credentials.ts). Cost: MAX_USERS × 112 bytes. */
+// @ts-ignore: board constant injected with --use
+export const MAX_USERS: i32 = isDefined(SIP_MAX_USERS) ? SIP_MAX_USERS : 16;
+
+/** Nonce-count replay slots (auth/nonce.ts; a multiple of 4). An evicted nonce can only be refused as
+ * stale, never accepted twice. Cost: NC_SLOTS × 16 bytes. */
+// @ts-ignore: board constant injected with --use
+export const NC_SLOTS: i32 = isDefined(SIP_NC_SLOTS) ? SIP_NC_SLOTS : 64;
+
+/** Sources tracked by flood protection (policy/pike.ts; a multiple of 16 above 16).
+ * Cost: MAX_PIKE × 48 bytes. */
+// @ts-ignore: board constant injected with --use
+export const MAX_PIKE: i32 = isDefined(SIP_MAX_PIKE) ? SIP_MAX_PIKE : 32;
+
+/** Request-URI deny-list entries (policy/denylist.ts). Cost: DENY_CAP × 132 bytes. */
+// @ts-ignore: board constant injected with --use
+export const DENY_CAP: i32 = isDefined(SIP_DENY_CAP) ? SIP_DENY_CAP : 8;

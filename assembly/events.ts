@@ -8,6 +8,12 @@ import { MAX_EVENTS } from "./config";
 export const enum EventKind {
   None = 0, RegAdd = 1, RegRefresh = 2, RegRemove = 3, RegExpire = 4,
   CallAttempt = 5, CallAnswer = 6, CallFail = 7, CallEnd = 8, BadMessage = 9, TableFull = 10,
+  /** Authentication failed (code = AuthVerdict; text0 = user as sent). */
+  AuthFail = 11,
+  /** A request refused by policy (code = status, 0 when dropped; text3 = which rule). */
+  PolicyRefusal = 12,
+  /** A source started being blocked by flood protection (code = 503 or 0 when dropping). */
+  FloodBlocked = 13,
 }
 
 export const EVENT_SIZE: u32 = 512;

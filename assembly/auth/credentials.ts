@@ -11,7 +11,7 @@
 // Adding an existing user again updates only the HA1(s) the line gives, so `ha1=` and `ha1sha256=`
 // lines for one user combine.
 //
-// Memory: MAX_USERS × USER_SIZE = 64 × 112 = 7,168 bytes, plus the realm (REALM_MAX = 64 bytes).
+// Memory: MAX_USERS (config.ts, per board) × USER_SIZE (112) bytes, plus the realm (REALM_MAX = 64 bytes).
 // One record (USER_SIZE = 112 bytes):
 //
 //   +0 u8 nameLen (0 = free)   +1 u8 flags (HAS_MD5 | HAS_SHA256)   +2 u16 reserved
@@ -19,13 +19,14 @@
 //   +64  u8[16] HA1 MD5 (raw)
 //   +80  u8[32] HA1 SHA-256 (raw)
 
+import { MAX_USERS } from "../config";
 import { hexDecode } from "../crypto";
 import { Ch } from "../util/chars";
 import { eqLit } from "../wire/scan";
 import { Alg, hByte, hFinal, hInit, hUpdate } from "./hash";
 
 /** Users held at once (the same on every board: the table is 7 KB). */
-export const MAX_USERS: i32 = 64;
+export { MAX_USERS };
 /** Longest username, bytes (RFC 3261 user parts are short; 60 fills the record to 112 bytes). */
 export const USER_NAME_MAX: u32 = 60;
 /** Longest realm, bytes. */

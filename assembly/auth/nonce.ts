@@ -24,6 +24,7 @@
 // Only nonces whose response already verified are entered, so a peer cannot fill the table with
 // forged counts.
 
+import { NC_SLOTS } from "../config";
 import { SHA256_LEN, Sha256, hexDecode, hexEncode } from "../crypto";
 import { realmLength, realmPtr } from "./credentials";
 
@@ -32,7 +33,7 @@ export const NONCE_LEN: u32 = 40;
 export const SECRET_MAX: u32 = 64;
 /** Default nonce lifetime, seconds. */
 export const NONCE_EXPIRY_DEFAULT: u32 = 300;
-export const NC_SLOTS: i32 = 256;
+export { NC_SLOTS };
 export const NC_WAYS: i32 = 4;
 export const NC_SETS: i32 = NC_SLOTS / NC_WAYS;
 const NC_ENTRY: usize = 16;

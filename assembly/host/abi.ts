@@ -32,6 +32,12 @@ import { respondStateless } from "../proxy/send";
 import { proxyConfig, domainAdd, domainsReset, setOutbound } from "../proxy/config";
 import { ctxReset } from "../proxy/context";
 import { branchSeed } from "../proxy/branch";
+import { securityConfig } from "../proxy/admit";
+import { authReset, authSetRealm, authUserAdd, authSetSecret, authSetNonceExpiry } from "../auth/index";
+import {
+  policyReset, AclList, aclAdd, methodBlock, denyAdd, bodyAllowType, bodyAddPattern, bodySetMax,
+  pikeSetLimit, pikeSetAuthFailLimit, pikeSetSeed, pikeTracked, pikeBlocked,
+} from "../policy/index";
 
 const rxView = new MessageView();
 const rxDecoded = new Decoded();
@@ -84,6 +90,14 @@ export function sip_init(seedLo: u32, seedHi: u32, now: f64): i32 {
   proxyConfig.recordRoute = true;
   proxyConfig.retryAfter = 5;
   proxyConfig.outboundLen = 0;
+  proxyConfig.hideTopology = false;
+  authReset();
+  policyReset();
+  pikeSetSeed(prngNext());
+  securityConfig.dropDenied = false;
+  securityConfig.dropFlood = false;
+  pikeRate = pikeBlock = authFails = 0;
+  authWindow = 60;
   rxCount = rxRefused = txCount = 0;
   refusedFullReset();
   return 0;
@@ -104,16 +118,49 @@ export function sip_cfg_set(key: i32, value: f64): i32 {
     case 8: if (n < 1 || n > MAX_FORK) return -2; regConfig.maxContacts = <u32>n; return 0;
     case 9: proxyConfig.recordRoute = n != 0; return 0;
     case 10: proxyConfig.retryAfter = <u32>n; return 0;
+    case 12: if (n < 1) return -2; authSetNonceExpiry(<u32>n); return 0;
+    case 13: pikeRate = <u32>n; pikeSetLimit(pikeRate, pikeBlock); return 0;
+    case 14: pikeBlock = <u32>n; pikeSetLimit(pikeRate, pikeBlock); return 0;
+    case 15: securityConfig.dropFlood = n != 0; return 0;
+    case 16: securityConfig.dropDenied = n != 0; return 0;
+    case 17: bodySetMax(<u32>n); return 0;
+    case 18: proxyConfig.hideTopology = n != 0; return 0;
+    case 19: authFails = <u32>n; pikeSetAuthFailLimit(authFails, authWindow); return 0;
+    case 20: if (n < 1) return -2; authWindow = <u32>n; pikeSetAuthFailLimit(authFails, authWindow); return 0;
   }
   return -1;
 }
 
-/** String settings from the cfg buffer: 1 = a domain of ours, 2 = outbound proxy URI. */
+let pikeRate: u32 = 0;
+let pikeBlock: u32 = 0;
+let authFails: u32 = 0;
+let authWindow: u32 = 60;
+
+/**
+ * String settings from the cfg buffer (docs/ABI.md): 1 a domain of ours, 2 outbound proxy URI,
+ * 3 realm, 4 a user line, 5/6/7 allow/deny/trusted CIDR, 8 a blocked method, 9 a denied Request-URI,
+ * 10 a body Content-Type rule, 11 a body pattern (raw bytes), 12 the nonce secret (raw bytes).
+ * The cfg buffer is wiped after secrets (4, 12) are read.
+ */
 export function sip_cfg_add(kind: i32, len: u32): i32 {
   if (len > CFG_CAP) return -2;
-  if (kind == 1) return domainAdd(CFG, len) ? 0 : -2;
-  if (kind == 2) return setOutbound(CFG, len) ? 0 : -2;
-  return -1;
+  let r: i32 = -1;
+  switch (kind) {
+    case 1: r = domainAdd(CFG, len) ? 0 : -2; break;
+    case 2: r = setOutbound(CFG, len) ? 0 : -2; break;
+    case 3: r = authSetRealm(CFG, len) == 0 ? 0 : -2; break;
+    case 4: r = authUserAdd(CFG, len) == 0 ? 0 : -2; break;
+    case 5: r = aclAdd(AclList.Allow, CFG, len) ? 0 : -2; break;
+    case 6: r = aclAdd(AclList.Deny, CFG, len) ? 0 : -2; break;
+    case 7: r = aclAdd(AclList.Trusted, CFG, len) ? 0 : -2; break;
+    case 8: r = methodBlock(CFG, len) ? 0 : -2; break;
+    case 9: r = denyAdd(CFG, len) ? 0 : -2; break;
+    case 10: r = bodyAllowType(CFG, len) ? 0 : -2; break;
+    case 11: r = bodyAddPattern(CFG, len) ? 0 : -2; break;
+    case 12: r = authSetSecret(CFG, len) == 0 ? 0 : -2; break;
+  }
+  if (kind == 4 || kind == 12) memory.fill(CFG, 0, CFG_CAP);
+  return r;
 }
 
 /** Declare a listening transport; its advertised host:port is in the cfg buffer. */
@@ -130,7 +177,10 @@ function framingLost(v: MessageView): bool {
 }
 
 /** One message at [buf, buf+len) from the peer record. Returns bytes consumed, 0 need more, < 0 error. */
+let lastNow: i64 = 0;
+
 function handleMessage(now: i64, buf: usize, len: u32, stream: bool): i32 {
+  lastNow = now;
   const src = changetype<Peer>(PEER_IN);
   const r = parseMessage(rxView, buf, len, stream);
   if (r == 0) return 0;
@@ -245,6 +295,9 @@ export function sip_stat(id: i32): f64 {
     case 12: return rxRefused;
     case 13: return txCount;
     case 14: return <f64>refusedFullCount();
+    case 15: return <f64>pikeTracked();
+    case 16: return <f64>pikeBlocked(lastNow);
+    case 17: return <f64>HEAP_TOP;
   }
   return -1;
 }
@@ -266,3 +319,7 @@ export function sip_parse(len: u32, stream: u32): i32 {
 export function sip_error_status(err: i32): i32 {
   return errorStatus(err < 0 ? -err : err);
 }
+
+/** Memory in use once start-up is over (stat 17): this module's statics run last, so this tiny final
+ * allocation sits just above every table; nothing is allocated after it. */
+const HEAP_TOP: usize = heap.alloc(1);

@@ -10,14 +10,15 @@
 // case-sensitively after %-unescaping both sides (RFC 3261 §19.1.4), so `%61lice@` blocks `alice`.
 // A user with a `;` parameter part (tel-style `+1555;phone-context=x`) is compared whole.
 //
-// Memory (static data): DENY_CAP (32) entries × DENY_ENTRY (132 bytes) = 4,224 bytes.
+// Memory (static data): DENY_CAP (config.ts, per board) entries × DENY_ENTRY (132 bytes) = 4,224 bytes.
 //   entry: +0 u8 user length  +1 u8 domain length  +2 u8 flags (HAS_USER, HAS_DOMAIN, SUBDOMAINS)
 //          +3 u8 unused  +4 u8[64] user (unescaped)  +68 u8[64] domain (lower case, no dots at the ends)
 
+import { DENY_CAP as DENY_CAP_CFG } from "../config";
 import { Ch, Cls, hexValue, is, lower } from "../util/chars";
 import { HostKind, UriRepr, UriScheme } from "../wire/uri";
 
-export const DENY_CAP: u32 = 32;
+export const DENY_CAP: u32 = <u32>DENY_CAP_CFG;
 export const DENY_ENTRY: u32 = 132;
 /** Longest user (after unescaping) and domain, bytes. */
 export const DENY_PART: u32 = 64;

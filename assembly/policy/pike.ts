@@ -31,12 +31,12 @@
 //           +32 i64 start of the auth-failure window (ms)
 //           +40 u32 milli-tokens   +44 u16 auth failures in window   +46 u8 in use   +47 u8 unused
 
+import { MAX_PIKE } from "../config";
 import { Peer, Family } from "../net/peer";
 import { hashBytes } from "../util/hash";
 
 /** Records in the table (build-time: --use SIP_MAX_PIKE=N; a multiple of 16 above 16). */
-// @ts-ignore: board constant injected with --use
-export const MAX_PIKE: i32 = isDefined(SIP_MAX_PIKE) ? SIP_MAX_PIKE : 64;
+export { MAX_PIKE };
 /** Bytes per record. */
 export const PIKE_RECORD: u32 = 48;
 /** Records per set. */

@@ -6,6 +6,8 @@ import { UriRepr, parseUri } from "../wire/uri";
 
 export class ProxyConfig {
   recordRoute: bool = true;
+  /** Topology hiding toward peers that are not trusted (proxy/topology.ts). */
+  hideTopology: bool = false;
   /** Retry-After seconds on a 503 for a full table. */
   retryAfter: u32 = 5;
   /** Outbound proxy: requests for other domains are sent to this URI's host (0 length = none). */

@@ -39,6 +39,7 @@ import { isOurAddress, ourTransport, isForUs, destFromUri, flowToken } from "./r
 import { edits, prepareEdits, forwardBranch, wantsRecordRoute } from "./forward";
 import { cancelBranches, startTargets, finishIfDone, storeTargets, release } from "./response";
 import { MAX_MSG } from "../config";
+import { Admit, admitSource, admitRequest } from "./admit";
 
 const routeNa = new NameAddrRepr();
 const viaScratch = new ViaRepr();
@@ -161,6 +162,7 @@ function answerOptions(v: MessageView, d: Decoded, src: Peer): void {
 /** Entry point for a validated request from `src`. */
 export function proxyRequest(v: MessageView, d: Decoded, src: Peer, now: i64): void {
   const m = v.method;
+  if (admitSource(v, d, src, now) == Admit.Done) return; // access lists, flood protection
   if (m == Method.ACK) { handleAck(v, d, src, now); return; }
   if (m == Method.CANCEL) { handleCancel(v, d, src, now); return; }
 
@@ -184,6 +186,7 @@ export function proxyRequest(v: MessageView, d: Decoded, src: Peer, now: i64): v
   const loop = loopHash(v, d);
   if (isLoop(v, loop)) { respondStateless(v, d, true, 482, 0, 0, src); return; }
   if (v.first(Hdr.ProxyRequire) >= 0) { refuseExtensions(v, d, src); return; }
+  if (admitRequest(v, d, src, now, forUs) == Admit.Done) return; // policy, authentication
 
   // §16.4 route information pre-processing.
   preprocessRoutes(v, d, src);

@@ -2,6 +2,7 @@
 // bytes the test wrote into the scratch area (probe_scratch_ptr); hash output goes to AUTH_OUT.
 // A test parses a request into view slot 0 with probe_parse, then calls probe_auth_check.
 
+import { MAX_USERS } from "../config";
 import { Md5, Sha256, md5Hex, sha256Hex, hexEncode } from "../crypto";
 import {
   authReset, authSetRealm, authUserAdd, authUserCount, authSetSecret, authSetNonceExpiry, authCheck,
@@ -57,3 +58,6 @@ export function probe_auth_challenge(proxy: bool, stale: bool, now: f64, cap: u3
 }
 /** A nonce for `now` at AUTH_OUT (40 bytes). */
 export function probe_auth_nonce(now: f64): u32 { nonceMake(<i64>now, AUTH_OUT); return 40; }
+
+/** Capacity of the user table on this board. */
+export function probe_auth_max_users(): i32 { return MAX_USERS; }

@@ -2,6 +2,7 @@
 // are written by the test into the probe scratch area (probe_scratch_ptr) and passed as (ptr, len);
 // a source address is set with probe_pol_peer4 / probe_pol_peer6 into one static Peer record.
 
+import { DENY_CAP } from "../policy/denylist";
 import { Peer, Family } from "../net/peer";
 import { parseUri, UriRepr } from "../wire/uri";
 import { probe_view_at } from "./probe_view";
@@ -81,6 +82,7 @@ export function probe_pol_method_blocked(): i32 { return isMethodBlocked(probe_v
 // deny list
 export function probe_pol_deny_add(ptr: usize, len: u32): i32 { return denyAdd(ptr, len) ? 1 : 0; }
 export function probe_pol_deny_reset(): void { denyReset(); }
+export function probe_pol_deny_capacity(): i32 { return <i32>DENY_CAP; }
 /** Parses the URI [ptr, ptr+len) and checks it: 1 denied, 0 not, -1 not a URI. */
 export function probe_pol_denied(ptr: usize, len: u32): i32 {
   if (!parseUri(ptr, ptr + len, URI)) return -1;

@@ -11,7 +11,7 @@ import { MAX_HEADERS } from "../config";
 import { MessageView, EntryFlag } from "./view";
 import { Hdr } from "./hdr";
 import { parseUint } from "./scan";
-import { reasonPhrase } from "./reason";
+import { reasonEntry } from "./reason";
 
 /** What a proxy changes in a request it forwards (RFC 3261 §16.6). */
 export class ForwardEdits {
@@ -163,7 +163,9 @@ export function writeResponse(
   w.lit("SIP/2.0 ");
   w.u32(status);
   w.byte(0x20);
-  w.lit(reasonPhrase(status));
+  const r = reasonEntry(status);
+  if (r != 0) w.bytes(r, <u32>load<u8>(r - 1));
+  else w.lit(status < 200 ? "Progress" : status < 300 ? "OK" : "Error");
   w.crlf();
   for (let i = 0; i < v.count; i++) {
     if (!(v.flags(i) & EntryFlag.FIRST)) continue;

@@ -3,7 +3,7 @@
 // through untouched. Numbers are stable (tests and probes key on them); new names take new numbers.
 
 import { Ch, lower } from "../util/chars";
-import { eqLit } from "./scan";
+import { HDR_NAMES, HDR_COUNT } from "./tables";
 
 export const enum Hdr {
   Other = 0, Via = 1, From = 2, To = 3, CallId = 4, CSeq = 5, MaxForwards = 6, Contact = 7,
@@ -63,77 +63,22 @@ const COMPACT: usize = memory.data<u8>([
 
 /** Id of the header name at [p, p+len) (case-insensitive, RFC 3261 §7.3.1). */
 export function hdrId(p: usize, len: u32): Hdr {
-  const c0 = lower(<u32>load<u8>(p));
   if (len == 1) {
-    const i = c0 - Ch.a;
+    const i = lower(<u32>load<u8>(p)) - Ch.a;
     return i < 26 ? <Hdr>load<u8>(COMPACT + <usize>i) : Hdr.Other;
   }
-  switch (c0) {
-    case 0x61: // a
-      if (eqLit(p, len, "allow")) return Hdr.Allow;
-      if (eqLit(p, len, "accept")) return Hdr.Accept;
-      if (eqLit(p, len, "authorization")) return Hdr.Authorization;
-      if (eqLit(p, len, "allow-events")) return Hdr.AllowEvents;
-      if (eqLit(p, len, "accept-contact")) return Hdr.AcceptContact;
-      break;
-    case 0x63: // c
-      if (eqLit(p, len, "call-id")) return Hdr.CallId;
-      if (eqLit(p, len, "cseq")) return Hdr.CSeq;
-      if (eqLit(p, len, "contact")) return Hdr.Contact;
-      if (eqLit(p, len, "content-length")) return Hdr.ContentLength;
-      if (eqLit(p, len, "content-type")) return Hdr.ContentType;
-      if (eqLit(p, len, "content-encoding")) return Hdr.ContentEncoding;
-      break;
-    case 0x65: // e
-      if (eqLit(p, len, "expires")) return Hdr.Expires;
-      if (eqLit(p, len, "event")) return Hdr.Event;
-      break;
-    case 0x66: // f
-      if (eqLit(p, len, "from")) return Hdr.From;
-      break;
-    case 0x69: // i
-      if (eqLit(p, len, "identity")) return Hdr.Identity;
-      break;
-    case 0x6d: // m
-      if (eqLit(p, len, "max-forwards")) return Hdr.MaxForwards;
-      if (eqLit(p, len, "min-expires")) return Hdr.MinExpires;
-      break;
-    case 0x70: // p
-      if (eqLit(p, len, "path")) return Hdr.Path;
-      if (eqLit(p, len, "proxy-require")) return Hdr.ProxyRequire;
-      if (eqLit(p, len, "proxy-authorization")) return Hdr.ProxyAuthorization;
-      if (eqLit(p, len, "proxy-authenticate")) return Hdr.ProxyAuthenticate;
-      if (eqLit(p, len, "privacy")) return Hdr.Privacy;
-      if (eqLit(p, len, "p-asserted-identity")) return Hdr.PAssertedIdentity;
-      break;
-    case 0x72: // r
-      if (eqLit(p, len, "route")) return Hdr.Route;
-      if (eqLit(p, len, "record-route")) return Hdr.RecordRoute;
-      if (eqLit(p, len, "require")) return Hdr.Require;
-      if (eqLit(p, len, "refer-to")) return Hdr.ReferTo;
-      if (eqLit(p, len, "referred-by")) return Hdr.ReferredBy;
-      if (eqLit(p, len, "reject-contact")) return Hdr.RejectContact;
-      if (eqLit(p, len, "request-disposition")) return Hdr.RequestDisposition;
-      if (eqLit(p, len, "retry-after")) return Hdr.RetryAfter;
-      break;
-    case 0x73: // s
-      if (eqLit(p, len, "supported")) return Hdr.Supported;
-      if (eqLit(p, len, "subject")) return Hdr.Subject;
-      if (eqLit(p, len, "session-expires")) return Hdr.SessionExpires;
-      break;
-    case 0x74: // t
-      if (eqLit(p, len, "to")) return Hdr.To;
-      if (eqLit(p, len, "timestamp")) return Hdr.Timestamp;
-      break;
-    case 0x75: // u
-      if (eqLit(p, len, "unsupported")) return Hdr.Unsupported;
-      break;
-    case 0x76: // v
-      if (eqLit(p, len, "via")) return Hdr.Via;
-      break;
-    case 0x77: // w
-      if (eqLit(p, len, "www-authenticate")) return Hdr.WwwAuthenticate;
-      break;
+  // one pass over the packed names (tables.ts): a length byte, then the name; most entries are
+  // skipped on their length or their first byte
+  const c0 = lower(<u32>load<u8>(p));
+  let e = HDR_NAMES + 1; // entry 0 (Other) is the empty name
+  for (let id: u32 = 1; id < HDR_COUNT; id++) {
+    const n = <u32>load<u8>(e);
+    if (n == len && <u32>load<u8>(e + 1) == c0) {
+      let k: u32 = 1;
+      while (k < n && lower(<u32>load<u8>(p + <usize>k)) == <u32>load<u8>(e + 1 + <usize>k)) k++;
+      if (k == n) return <Hdr>id;
+    }
+    e += 1 + <usize>n;
   }
   return Hdr.Other;
 }

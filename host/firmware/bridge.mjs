@@ -1,0 +1,351 @@
+#!/usr/bin/env node
+// Bridge between UDP sockets on this machine and the sipling firmware running in QEMU (-M mps2-an386).
+//   node host/firmware/bridge.mjs [--listen udp:HOST:PORT]... [--domain NAME]... [--trace]
+//                                 [--elf FILE] [--qemu FILE] [--config-line LINE]...
+// QEMU's UART0 is this process's pipe (-serial stdio); both directions carry SLIP frames whose first
+// byte is the kind (host/firmware/main.c lists them). Every datagram received on a listen socket goes
+// to the firmware as a 'D' frame (32-byte peer record of docs/ABI.md + the bytes); every 'D' frame from
+// the firmware is sent from the socket of its transport id to the peer of its TX meta record.
+// The firmware's events and logs are printed as JSON lines like the Node host's; {"msg":"running"}
+// once the firmware has applied the configuration. Commands on stdin (one a line): "stats" prints the
+// core's counters and the firmware's stack high-water mark; "trap" makes the firmware raise a wasm
+// trap (it reports it and restarts its core). SIGINT/SIGTERM stop QEMU and exit.
+// This board has no TCP (the firmware has no stream transport): a tcp listen is refused.
+import dgram from "node:dgram";
+import dns from "node:dns";
+import net from "node:net";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createInterface } from "node:readline";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const EVENT_NAMES = ["none", "reg-add", "reg-refresh", "reg-remove", "reg-expire",
+  "call-attempt", "call-answer", "call-fail", "call-end", "bad-message", "table-full"];
+const STAT_NAMES = ["txnInUse", "txnCapacity", "bindingsInUse", "bindingCapacity", "aorsInUse", "aorCapacity",
+  "msgPoolInUse", "msgPoolBlocks", "regPoolInUse", "regPoolBlocks", "eventsLost", "received", "refused", "sent",
+  "refusedFull", "stackBytesUsed", "traps", "framesDropped", "uptimeMs", "callDepth"];
+const USAGE = `usage: node host/firmware/bridge.mjs [--listen udp:HOST:PORT]... [--domain NAME]... [--trace]
+                                    [--elf FILE] [--qemu FILE] [--config-line LINE]...
+  --listen SPEC       udp:HOST:PORT (repeatable; IPv6 as [::1]); default udp:127.0.0.1:5060.
+                      The mps2-an386 firmware has no TCP: tcp listens are refused.
+  --domain NAME       a domain the server is responsible for (repeatable);
+                      default: localhost plus the listen hosts
+  --trace             log every SIP message received and sent
+  --elf FILE          firmware image (default build/mps2-an386/sipling.elf, built when stale)
+  --qemu FILE         qemu-system-arm to run (default: from PATH)
+  --config-line LINE  an extra firmware configuration line, e.g. "set 1 250" (T1 = 250 ms)`;
+
+// ---- JSON lines ------------------------------------------------------------------------------------
+function line(level, msg, fields) {
+  process.stdout.write(JSON.stringify({ t: new Date().toISOString(), level, msg, ...fields }) + "\n");
+}
+function fail(msg, fields) {
+  line("error", msg, fields);
+  process.exitCode = 2;
+  return new Error(msg);
+}
+
+// ---- arguments ---------------------------------------------------------------------------------------
+export function parseArgs(argv) {
+  const o = { listens: [], domains: [], trace: false, elf: null, qemu: "qemu-system-arm", extra: [], help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a}: expected a value`);
+      return argv[++i];
+    };
+    switch (a) {
+      case "--listen": o.listens.push(parseListen(val())); break;
+      case "--domain": {
+        const d = val();
+        if (!/^[^\s"<>;,]+$/.test(d)) throw new Error(`--domain: expected a domain name, got ${JSON.stringify(d)}`);
+        o.domains.push(d);
+        break;
+      }
+      case "--trace": o.trace = true; break;
+      case "--elf": o.elf = val(); break;
+      case "--qemu": o.qemu = val(); break;
+      case "--config-line": o.extra.push(val()); break;
+      case "-h": case "--help": o.help = true; break;
+      default: throw new Error(`unknown argument ${JSON.stringify(a)}`);
+    }
+  }
+  if (o.listens.length === 0) o.listens.push(parseListen("udp:127.0.0.1:5060"));
+  if (o.listens.length > 255) throw new Error("--listen: at most 255 listen addresses");
+  if (o.domains.length === 0) {
+    o.domains.push("localhost");
+    for (const l of o.listens) {
+      const h = l.family === 6 ? `[${l.host}]` : l.host;
+      if (l.host !== "0.0.0.0" && l.host !== "::" && !o.domains.includes(h)) o.domains.push(h);
+    }
+  }
+  return o;
+}
+
+function parseListen(s) {
+  const m = /^([a-z]+):(\[[^\]]+\]|[^:\[\]]+):(\d+)$/.exec(s);
+  if (!m) throw new Error(`--listen: expected udp:HOST:PORT, got ${JSON.stringify(s)}`);
+  const proto = m[1];
+  if (proto === "tcp" || proto === "tls" || proto === "ws" || proto === "wss")
+    throw new Error(`--listen ${s}: the mps2-an386 firmware supports UDP only (no stream transports on this board)`);
+  if (proto !== "udp") throw new Error(`--listen: unknown protocol ${JSON.stringify(proto)} (expected udp)`);
+  const host = m[2].startsWith("[") ? m[2].slice(1, -1) : m[2];
+  const family = net.isIPv6(host) ? 6 : net.isIPv4(host) ? 4 : 0;
+  if (!family) throw new Error(`--listen ${s}: expected a numeric IPv4 or IPv6 address`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new Error(`--listen ${s}: port out of range`);
+  return { spec: s, host, family, port };
+}
+
+// ---- SLIP -----------------------------------------------------------------------------------------------
+const END = 0xc0, ESC = 0xdb, ESC_END = 0xdc, ESC_ESC = 0xdd;
+export function slipEncode(...parts) {
+  let n = 2;
+  for (const p of parts) for (const c of p) n += c === END || c === ESC ? 2 : 1;
+  const out = Buffer.allocUnsafe(n);
+  let o = 0;
+  out[o++] = END;
+  for (const p of parts)
+    for (const c of p) {
+      if (c === END) { out[o++] = ESC; out[o++] = ESC_END; }
+      else if (c === ESC) { out[o++] = ESC; out[o++] = ESC_ESC; }
+      else out[o++] = c;
+    }
+  out[o++] = END;
+  return out;
+}
+export class SlipDecoder {
+  constructor(onFrame) { this.onFrame = onFrame; this.buf = Buffer.alloc(8192); this.len = 0; this.esc = false; }
+  push(chunk) {
+    for (const c0 of chunk) {
+      let c = c0;
+      if (c === END) {
+        if (this.len) this.onFrame(Buffer.from(this.buf.subarray(0, this.len)));
+        this.len = 0; this.esc = false;
+        continue;
+      }
+      if (c === ESC) { this.esc = true; continue; }
+      if (this.esc) { c = c === ESC_END ? END : c === ESC_ESC ? ESC : c; this.esc = false; }
+      if (this.len === this.buf.length) { const b = Buffer.alloc(this.buf.length * 2); this.buf.copy(b); this.buf = b; }
+      this.buf[this.len++] = c;
+    }
+  }
+}
+
+// ---- peer records --------------------------------------------------------------------------------------
+function peerRecord(transport, rinfo) {
+  const p = Buffer.alloc(32);
+  p[4] = transport;
+  if (rinfo.family === "IPv6" || rinfo.family === 6) {
+    // an IPv4-mapped address on a v6 socket is still an IPv6 peer for the core
+    p[5] = 6;
+    ip6Bytes(rinfo.address).copy(p, 8);
+  } else {
+    p[5] = 4;
+    rinfo.address.split(".").forEach((x, i) => (p[8 + i] = Number(x)));
+  }
+  p.writeUInt16LE(rinfo.port, 6);
+  return p;
+}
+function ip6Bytes(addr) {
+  const out = Buffer.alloc(16);
+  let a = addr.split("%")[0];
+  if (a.includes(".")) { // ::ffff:1.2.3.4
+    const i = a.lastIndexOf(":");
+    const v4 = a.slice(i + 1).split(".").map(Number);
+    a = `${a.slice(0, i)}:${((v4[0] << 8) | v4[1]).toString(16)}:${((v4[2] << 8) | v4[3]).toString(16)}`;
+  }
+  const [head, tail] = a.includes("::") ? a.split("::") : [a, null];
+  const h = head ? head.split(":") : [];
+  const t = tail ? tail.split(":") : [];
+  const groups = tail === null ? h : [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g || "0", 16), i * 2));
+  return out;
+}
+function ip6Text(b, off) {
+  const g = [];
+  for (let i = 0; i < 8; i++) g.push(b.readUInt16BE(off + 2 * i).toString(16));
+  return g.join(":").replace(/(^|:)0(:0)+(:|$)/, "::").replace(/:::+/, "::");
+}
+function peerText(fam, addr, port) { return fam === 6 ? `udp:[${addr}]:${port}` : `udp:${addr}:${port}`; }
+
+// ---- the bridge ----------------------------------------------------------------------------------------
+export async function main(argv) {
+  let o;
+  try {
+    o = parseArgs(argv);
+  } catch (e) {
+    process.stderr.write(`bridge: ${e.message}\n${USAGE}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  if (o.help) { process.stdout.write(USAGE + "\n"); return; }
+
+  let elf = o.elf;
+  if (!elf) {
+    const fw = await import(join(root, "tools", "firmware.mjs"));
+    try {
+      if (fw.stale()) fw.buildFirmware({ quiet: true });
+    } catch (e) {
+      throw fail("firmware build failed", { error: e.message });
+    }
+    elf = fw.elfPath;
+  }
+  if (!existsSync(elf)) throw fail("firmware image missing", { elf });
+
+  // sockets first: port 0 is resolved before the configuration is written
+  const socks = [];
+  for (const l of o.listens) {
+    const s = dgram.createSocket({ type: l.family === 6 ? "udp6" : "udp4", ipv6Only: l.family === 6, recvBufferSize: 1 << 20 });
+    await new Promise((res, rej) => { s.once("error", rej); s.bind(l.port, l.host, () => { s.off("error", rej); res(); }); })
+      .catch((e) => { throw fail("cannot listen", { listen: l.spec, error: e.message }); });
+    l.port = s.address().port;
+    socks.push(s);
+  }
+  const listenText = o.listens.map((l) => `udp:${l.family === 6 ? `[${l.host}]` : l.host}:${l.port}`);
+  const config = [
+    ...o.listens.map((l) => `transport udp ${l.family === 6 ? `[${l.host}]` : l.host}:${l.port}`),
+    ...o.domains.map((d) => `domain ${d}`),
+    ...o.extra,
+  ].join("\n") + "\n";
+
+  const qemuArgs = ["-M", "mps2-an386", "-nodefaults", "-display", "none", "-monitor", "none", "-nic", "none",
+    "-serial", "stdio", "-kernel", elf];
+  const qemu = spawn(o.qemu, qemuArgs, { stdio: ["pipe", "pipe", "pipe"] });
+  let stopping = false, running = false;
+  const stop = (code) => {
+    if (stopping) return;
+    stopping = true;
+    for (const s of socks) { try { s.close(); } catch { /* closed */ } }
+    if (qemu.exitCode === null && qemu.pid) { try { process.kill(qemu.pid, "SIGTERM"); } catch { /* gone */ } }
+    const hard = setTimeout(() => { try { process.kill(qemu.pid, "SIGKILL"); } catch { /* gone */ } }, 2000);
+    hard.unref();
+    process.exitCode = code;
+    line("info", "stopped", { code });
+  };
+  process.on("SIGINT", () => stop(0));
+  process.on("SIGTERM", () => stop(0));
+  process.on("exit", () => { if (qemu.exitCode === null && qemu.pid) { try { process.kill(qemu.pid, "SIGKILL"); } catch { /* gone */ } } });
+  qemu.on("error", (e) => { line("error", "cannot start qemu", { qemu: o.qemu, error: e.message }); stop(2); });
+  qemu.on("exit", (code, sig) => {
+    if (!stopping) { line("error", "qemu exited", { code, signal: sig }); stop(1); }
+  });
+  qemu.stdin.on("error", () => {});
+  createInterface({ input: qemu.stderr }).on("line", (l) => {
+    if (!/has no peer/.test(l)) line("warn", "qemu", { text: l });
+  });
+  const toFirmware = (...parts) => { if (!stopping) qemu.stdin.write(slipEncode(...parts)); };
+
+  for (let i = 0; i < socks.length; i++) {
+    const tid = i + 1;
+    socks[i].on("message", (msg, rinfo) => {
+      if (o.trace) line("debug", "sip", { dir: "in", peer: peerText(rinfo.family === "IPv6" ? 6 : 4, rinfo.address, rinfo.port), sip: msg.toString("latin1") });
+      toFirmware(Buffer.from("D"), peerRecord(tid, rinfo), msg);
+    });
+    socks[i].on("error", (e) => line("warn", "socket error", { listen: listenText[i], error: e.message }));
+  }
+
+  const send = (tid, fam, addr, port, payload) => {
+    const s = socks[tid - 1];
+    if (!s) { line("warn", "datagram for an unknown transport", { transport: tid }); return; }
+    if (o.trace) line("debug", "sip", { dir: "out", peer: peerText(fam, addr, port), sip: payload.toString("latin1") });
+    s.send(payload, port, addr, (e) => { if (e) line("warn", "send failed", { peer: peerText(fam, addr, port), error: e.message }); });
+  };
+
+  const onFrame = (f) => {
+    const kind = String.fromCharCode(f[0]);
+    const body = f.subarray(1);
+    switch (kind) {
+      case "B":
+        line("info", "firmware booted", { firmware: body.toString("latin1"), qemuPid: qemu.pid });
+        toFirmware(Buffer.from("C"), Buffer.from(config, "utf8"));
+        break;
+      case "R": {
+        const text = body.toString("latin1");
+        if (!text.startsWith("ok")) { line("error", "firmware rejected its configuration", { status: text, config }); stop(2); break; }
+        if (!running) {
+          running = true;
+          line("info", "running", { board: "mps2-an386", listen: listenText, domains: o.domains, status: text, pid: process.pid, qemuPid: qemu.pid });
+        } else line("warn", "firmware restarted", { status: text });
+        break;
+      }
+      case "D": {
+        if (body.length < 32) break;
+        const tid = body[4], fam = body[5], port = body.readUInt16LE(6);
+        let payload = body.subarray(32);
+        if (fam === 4) send(tid, 4, `${body[8]}.${body[9]}.${body[10]}.${body[11]}`, port, payload);
+        else if (fam === 6) send(tid, 6, ip6Text(body, 8), port, payload);
+        else if (fam === 0) {
+          const n = Math.min(body.readUInt32LE(24), 64);
+          const name = payload.subarray(0, n).toString("latin1");
+          payload = Buffer.from(payload.subarray(n));
+          const want = socks[tid - 1]?.type === "udp6" ? 6 : 4;
+          dns.lookup(name, { family: want }, (e, addr) => {
+            if (e) line("warn", "cannot resolve", { name, error: e.message });
+            else send(tid, want, addr, port, payload);
+          });
+        }
+        break;
+      }
+      case "E": event(body); break;
+      case "L": {
+        const text = body.toString("latin1");
+        line(/^(trap|fatal)/.test(text) ? "error" : "warn", "firmware", { text });
+        break;
+      }
+      case "S": {
+        const st = {};
+        for (let i = 0; i * 4 + 4 <= body.length && i < STAT_NAMES.length; i++) st[STAT_NAMES[i]] = body.readUInt32LE(i * 4);
+        line("info", "stats", st);
+        break;
+      }
+      default: line("warn", "unknown frame from the firmware", { kind: f[0] });
+    }
+  };
+  const event = (e) => {
+    if (e.length < 64) return;
+    const kind = e.readUInt32LE(0);
+    const name = EVENT_NAMES[kind] ?? `event-${kind}`;
+    const fields = { event: name, code: e.readInt32LE(4) };
+    const fam = e[24 + 5];
+    if (fam === 4) fields.source = peerText(4, `${e[32]}.${e[33]}.${e[34]}.${e[35]}`, e.readUInt16LE(30));
+    else if (fam === 6) fields.source = peerText(6, ip6Text(e, 32), e.readUInt16LE(30));
+    const labels = kind >= 1 && kind <= 4 ? ["aor", "contact", "callId", "detail"]
+      : kind >= 5 && kind <= 8 ? ["caller", "callee", "callId", "detail"] : ["text1", "text2", "callId", "detail"];
+    let at = 64;
+    for (let i = 0; i < 4; i++) {
+      const len = e.readUInt16LE(56 + 2 * i);
+      if (len) fields[labels[i]] = e.toString("utf8", at, Math.min(at + len, e.length));
+      at += len;
+    }
+    const value = e.readUInt32LE(16);
+    if (kind >= 1 && kind <= 4) fields.expires = value;
+    else if (kind === 8) fields.durationMs = value;
+    else if (value) fields.value = value;
+    const lost = e.readUInt32LE(20);
+    if (lost) fields.lost = lost;
+    fields.coreTime = e.readDoubleLE(8);
+    line(kind === 9 || kind === 10 ? "warn" : "info", name, fields);
+  };
+  const dec = new SlipDecoder(onFrame);
+  qemu.stdout.on("data", (chunk) => dec.push(chunk));
+
+  if (!process.stdin.isTTY) {
+    createInterface({ input: process.stdin }).on("line", (l) => {
+      const c = l.trim();
+      if (c === "stats") toFirmware(Buffer.from("S"));
+      else if (c === "trap") toFirmware(Buffer.from("X"));
+      else if (c === "stop") stop(0);
+      else if (c) line("warn", "unknown command", { command: c });
+    });
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main(process.argv.slice(2)).catch((e) => {
+    if (!process.exitCode) { line("error", "bridge failed", { error: e.message }); process.exitCode = 2; }
+    process.exit();
+  });
+}

@@ -1,0 +1,388 @@
+// sipling firmware main loop for the MPS2-AN386 (Cortex-M4): the wasm2c'd core behind a SLIP-framed
+// UART. The host side (bridge.mjs) turns UDP datagrams into frames and back.
+//
+// Frames (SLIP, RFC 1055; the first payload byte is the kind):
+//   bridge -> firmware
+//     'C' text   configuration, one item a line: "transport udp HOST:PORT" (ids 1, 2, ... in order),
+//                "domain NAME", "outbound URI", "set KEY VALUE". Resets the core and applies it.
+//     'D' peer(32) bytes      one received datagram (peer record as in docs/ABI.md)
+//     'S'        stats request
+//     'X'        trap test: raises a wasm trap inside the guarded region (recovery is then reported)
+//   firmware -> bridge
+//     'B' text   booted; waiting for a 'C' frame (compiled-in defaults after FW_CONFIG_WAIT_MS)
+//     'R' text   configured and running ("ok ..." or "error ...")
+//     'D' meta(32) [name] bytes   one datagram to send (name present when family == 0, its length = flags)
+//     'E' record one event record (docs/ABI.md: 64 bytes + texts)
+//     'L' text   a log line (traps, dropped frames, faults)
+//     'S' u32[]  stats: sip_stat(0..14), stack bytes used, traps, frames dropped, uptime ms
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include "runtime.h"
+#include "sip.h"
+
+#define CPU_HZ 25000000u
+#define BAUD 115200u
+#define FW_CONFIG_WAIT_MS 2000u
+#define SEED_LO 0x51b1e5edu
+#define SEED_HI 0x9e3779b9u
+
+/* ---- CMSDK APB UART0 (QEMU hw/char/cmsdk-apb-uart.c; mps2.c puts UART0 at 0x40004000, RX IRQ 0) ---- */
+#define UART0 0x40004000u
+#define UART_DATA (*(volatile uint32_t*)(UART0 + 0x00))
+#define UART_STATE (*(volatile uint32_t*)(UART0 + 0x04))
+#define UART_CTRL (*(volatile uint32_t*)(UART0 + 0x08))
+#define UART_INTSTATUS (*(volatile uint32_t*)(UART0 + 0x0C))  // write 1 to clear
+#define UART_BAUDDIV (*(volatile uint32_t*)(UART0 + 0x10))
+#define STATE_TXFULL 1u
+#define STATE_RXFULL 2u
+#define CTRL_TXEN 1u
+#define CTRL_RXEN 2u
+#define CTRL_RXIE 8u
+#define NVIC_ISER0 (*(volatile uint32_t*)0xE000E100)
+#define SCB_AIRCR (*(volatile uint32_t*)0xE000ED0C)
+
+static void uart_init(void) {
+  UART_BAUDDIV = CPU_HZ / BAUD;  // QEMU only moves bytes when BAUDDIV >= 16
+  UART_CTRL = CTRL_TXEN | CTRL_RXEN | CTRL_RXIE;
+  NVIC_ISER0 = 1u << 0;
+}
+void uart0_rx_irq(void) { UART_INTSTATUS = 2u; }  // only wakes the main loop from WFI
+static void uart_put(uint8_t c) {
+  while (UART_STATE & STATE_TXFULL) {}
+  UART_DATA = c;
+}
+static int uart_get(void) { return (UART_STATE & STATE_RXFULL) ? (int)(UART_DATA & 0xFF) : -1; }
+
+/* ---- SLIP ---- */
+#define SLIP_END 0xC0
+#define SLIP_ESC 0xDB
+#define SLIP_ESC_END 0xDC
+#define SLIP_ESC_ESC 0xDD
+
+static void slip_begin(uint8_t kind) { uart_put(SLIP_END); uart_put(kind); }
+static void slip_bytes(const uint8_t* p, uint32_t n) {
+  while (n--) {
+    uint8_t c = *p++;
+    if (c == SLIP_END) { uart_put(SLIP_ESC); uart_put(SLIP_ESC_END); }
+    else if (c == SLIP_ESC) { uart_put(SLIP_ESC); uart_put(SLIP_ESC_ESC); }
+    else uart_put(c);
+  }
+}
+static void slip_end(void) { uart_put(SLIP_END); }
+static void send_text(uint8_t kind, const char* a, const char* b) {
+  slip_begin(kind);
+  slip_bytes((const uint8_t*)a, strlen(a));
+  if (b) slip_bytes((const uint8_t*)b, strlen(b));
+  slip_end();
+}
+
+#define FRAME_CAP (1 + 32 + 4096 + 64)
+static uint8_t frame[FRAME_CAP];
+static uint32_t frame_len;
+static uint8_t frame_esc, frame_over;
+static uint32_t frames_dropped, traps;
+
+/** Feeds one byte; returns 1 when `frame` holds a complete frame. */
+static int slip_feed(uint8_t c) {
+  if (c == SLIP_END) {
+    int done = frame_len > 0 && !frame_over;
+    if (frame_over) frames_dropped++;
+    if (!done) frame_len = 0;
+    frame_esc = frame_over = 0;
+    return done;
+  }
+  if (c == SLIP_ESC) { frame_esc = 1; return 0; }
+  if (frame_esc) { c = c == SLIP_ESC_END ? SLIP_END : c == SLIP_ESC_ESC ? SLIP_ESC : c; frame_esc = 0; }
+  if (frame_len < FRAME_CAP) frame[frame_len++] = c;
+  else frame_over = 1;
+  return 0;
+}
+
+/* ---- the core ---- */
+static Z_sip_instance_t core;
+static uint8_t* mem;
+static uint32_t rx_ptr, rx_cap, peer_ptr, tx_ptr, meta_ptr, name_ptr, cfg_ptr, cfg_cap, event_ptr;
+static double deadline = -1;
+
+static const char default_config[] = "transport udp 127.0.0.1:5060\ndomain localhost\ndomain 127.0.0.1\n";
+#define CONFIG_CAP 1024
+static char config[CONFIG_CAP];
+static uint32_t config_len;
+
+static double now_ms(void) { return (double)fw_millis(); }
+
+static char* utoa10(uint32_t v, char* end) {  // writes backwards, returns start; *end must be room for NUL
+  *end = 0;
+  do { *--end = (char)('0' + v % 10); v /= 10; } while (v);
+  return end;
+}
+
+static uint32_t put_cfg(const char* s, uint32_t n) {
+  if (n > cfg_cap) n = cfg_cap;
+  memcpy(mem + cfg_ptr, s, n);
+  return n;
+}
+
+static uint32_t parse_u32(const char* s, const char* e, int* ok) {
+  uint32_t v = 0;
+  *ok = s < e;
+  for (; s < e; s++) {
+    if (*s < '0' || *s > '9') { *ok = 0; break; }
+    v = v * 10 + (uint32_t)(*s - '0');
+  }
+  return v;
+}
+
+static int word_is(const char* s, uint32_t n, const char* w) { return strlen(w) == n && memcmp(s, w, n) == 0; }
+
+/** Applies the stored configuration to a freshly initialised core. Writes a summary to `status`. */
+static int apply_config(char* status, uint32_t cap) {
+  uint32_t transports = 0, domains = 0, errors = 0;
+  const char* p = config;
+  const char* end = config + config_len;
+  int reported = 0;
+  while (p < end) {
+    const char* nl = memchr(p, '\n', (size_t)(end - p));
+    const char* le = nl ? nl : end;
+    const char* a = p;
+    while (a < le && *a == ' ') a++;
+    const char* ae = a;
+    while (ae < le && *ae != ' ') ae++;
+    const char* b = ae;
+    while (b < le && *b == ' ') b++;
+    const char* be = le;
+    while (be > b && (be[-1] == ' ' || be[-1] == '\r')) be--;
+    int r = 0;
+    if (ae == a) { /* blank */ }
+    else if (word_is(a, (uint32_t)(ae - a), "transport")) {
+      // "udp HOST:PORT"
+      const char* h = b;
+      while (h < be && *h != ' ') h++;
+      uint32_t proto = word_is(b, (uint32_t)(h - b), "udp") ? 1 : 0;
+      while (h < be && *h == ' ') h++;
+      if (!proto) r = -100;
+      else r = (int)Z_sipZ_sip_transport_add(&core, ++transports, proto, put_cfg(h, (uint32_t)(be - h)));
+    } else if (word_is(a, (uint32_t)(ae - a), "domain")) {
+      r = (int)Z_sipZ_sip_cfg_add(&core, 1, put_cfg(b, (uint32_t)(be - b)));
+      if (r == 0) domains++;
+    } else if (word_is(a, (uint32_t)(ae - a), "outbound")) {
+      r = (int)Z_sipZ_sip_cfg_add(&core, 2, put_cfg(b, (uint32_t)(be - b)));
+    } else if (word_is(a, (uint32_t)(ae - a), "set")) {
+      const char* k = b;
+      while (k < be && *k != ' ') k++;
+      int ok1, ok2;
+      uint32_t key = parse_u32(b, k, &ok1);
+      while (k < be && *k == ' ') k++;
+      uint32_t val = parse_u32(k, be, &ok2);
+      r = ok1 && ok2 ? (int)Z_sipZ_sip_cfg_set(&core, key, (double)val) : -100;
+    } else r = -101;
+    if (r < 0) {
+      errors++;
+      if (!reported) {  // report the first bad line
+        reported = 1;
+        slip_begin('L');
+        slip_bytes((const uint8_t*)"config: rejected line: ", 23);
+        slip_bytes((const uint8_t*)p, (uint32_t)(le - p));
+        slip_end();
+      }
+    }
+    p = nl ? nl + 1 : end;
+  }
+  char num[3][12];
+  const char* t = utoa10(transports, num[0] + 11);
+  const char* d = utoa10(domains, num[1] + 11);
+  const char* e = utoa10(errors, num[2] + 11);
+  uint32_t n = 0;
+  const char* parts[] = {errors || !transports ? "error" : "ok", " transports=", t, " domains=", d, " errors=", e};
+  for (uint32_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+    for (const char* s = parts[i]; *s && n + 1 < cap; s++) status[n++] = *s;
+  status[n] = 0;
+  return errors || !transports ? -1 : 0;
+}
+
+static void core_pointers(void) {
+  mem = core.w2c_memory.data;
+  rx_ptr = Z_sipZ_sip_rx_ptr(&core);
+  rx_cap = Z_sipZ_sip_rx_cap(&core);
+  peer_ptr = Z_sipZ_sip_peer_ptr(&core);
+  tx_ptr = Z_sipZ_sip_tx_ptr(&core);
+  meta_ptr = Z_sipZ_sip_tx_meta_ptr(&core);
+  name_ptr = Z_sipZ_sip_tx_name_ptr(&core);
+  cfg_ptr = Z_sipZ_sip_cfg_ptr(&core);
+  cfg_cap = Z_sipZ_sip_cfg_cap(&core);
+  event_ptr = Z_sipZ_sip_event_ptr(&core);
+}
+
+static void drain(void) {
+  double now = now_ms();
+  uint32_t n;
+  while ((n = Z_sipZ_sip_poll_transmit(&core, now)) > 0) {
+    const uint8_t* meta = mem + meta_ptr;
+    slip_begin('D');
+    slip_bytes(meta, 32);
+    if (meta[5] == 0) {  // family 0: a host name for the bridge to resolve
+      uint32_t len;
+      memcpy(&len, meta + 24, 4);
+      slip_bytes(mem + name_ptr, len > 64 ? 64 : len);
+    }
+    slip_bytes(mem + tx_ptr, n);
+    slip_end();
+  }
+  deadline = Z_sipZ_sip_poll_timeout(&core);
+  while (Z_sipZ_sip_poll_event(&core) != 0) {
+    const uint8_t* ev = mem + event_ptr;
+    uint32_t len = 64;
+    for (int i = 0; i < 4; i++) len += (uint32_t)(ev[56 + 2 * i] | (ev[57 + 2 * i] << 8));
+    if (len > 2048) len = 2048;
+    slip_begin('E');
+    slip_bytes(ev, len);
+    slip_end();
+  }
+}
+
+/* ---- guarded execution: a trap longjmps back here ---- */
+typedef void (*step_fn)(void);
+static int guarded(step_fn fn) {
+  jmp_buf jb;
+  int t = setjmp(jb);
+  if (t == 0) {
+    fw_set_unwind(&jb);
+    fn();
+    fw_set_unwind(0);
+    return 0;
+  }
+  fw_set_unwind(0);
+  return t;
+}
+
+static char boot_status[96];
+static int boot_result;
+static void core_boot_step(void) {
+  Z_sip_instantiate(&core);
+  core_pointers();
+  Z_sipZ__initialize(&core);
+  Z_sipZ_sip_init(&core, SEED_LO ^ fw_systick_val(), SEED_HI ^ (uint32_t)fw_millis(), now_ms());
+  boot_result = apply_config(boot_status, sizeof boot_status);
+  drain();
+}
+static void core_boot(void) {
+  if (guarded(core_boot_step) != 0) fw_fatal("trap while starting the core");
+}
+
+static void on_trap(int code) {
+  traps++;
+  send_text('L', "trap: ", wasm_rt_strerror((wasm_rt_trap_t)code));
+  core_boot();  // a trap may leave the core's tables half-updated: start it again from its config
+  send_text('L', "core restarted: ", boot_status);
+}
+
+static uint32_t cur_len;
+static void datagram_step(void) {
+  memcpy(mem + peer_ptr, frame + 1, 32);
+  memcpy(mem + rx_ptr, frame + 33, cur_len);
+  Z_sipZ_sip_handle_datagram(&core, now_ms(), cur_len);
+  drain();
+}
+static void timeout_step(void) {
+  Z_sipZ_sip_handle_timeout(&core, now_ms());
+  drain();
+}
+static void trap_test_step(void) { wasm_rt_trap(WASM_RT_TRAP_UNREACHABLE); }
+
+static uint32_t stack_used(void) {
+  uint32_t* p = __stack_bottom__;
+  while (p < __stack_top__ && *p == 0x5AC4u) p++;
+  return (uint32_t)((uintptr_t)__stack_top__ - (uintptr_t)p);
+}
+
+static uint32_t stats_out[22];
+static void stats_step(void) {
+  for (int i = 0; i < 15; i++) stats_out[i] = (uint32_t)Z_sipZ_sip_stat(&core, (uint32_t)i);
+  stats_out[15] = stack_used();
+  stats_out[16] = traps;
+  stats_out[17] = frames_dropped;
+  stats_out[18] = (uint32_t)fw_millis();
+  stats_out[19] = wasm_rt_call_stack_depth;
+}
+
+static void run(step_fn fn) {
+  int t = guarded(fn);
+  if (t) on_trap(t);
+}
+
+static void configure(const uint8_t* text, uint32_t n) {
+  if (n > CONFIG_CAP) { send_text('R', "error config too long", 0); return; }
+  memcpy(config, text, n);
+  config_len = n;
+  core_boot();
+  send_text('R', boot_status, 0);
+}
+
+static void handle_frame(void) {
+  uint8_t kind = frame[0];
+  switch (kind) {
+    case 'D':
+      if (frame_len < 33) break;
+      cur_len = frame_len - 33;
+      if (cur_len > rx_cap) { frames_dropped++; send_text('L', "datagram larger than the core's buffer: dropped", 0); break; }
+      run(datagram_step);
+      break;
+    case 'C':
+      configure(frame + 1, frame_len - 1);
+      break;
+    case 'S':
+      run(stats_step);
+      slip_begin('S');
+      slip_bytes((const uint8_t*)stats_out, 20 * 4);
+      slip_end();
+      break;
+    case 'X':
+      run(trap_test_step);
+      break;
+    default:
+      frames_dropped++;
+  }
+}
+
+__attribute__((noreturn)) void fw_fatal(const char* why) {
+  __asm volatile("cpsid i");
+  send_text('L', "fatal: ", why);
+  SCB_AIRCR = 0x05FA0004u;  // SYSRESETREQ: the board starts again and asks for its configuration
+  for (;;) {}
+}
+
+int main(void) {
+  uart_init();
+  fw_systick_start(CPU_HZ);
+  wasm_rt_init();
+  Z_sip_init_module();
+  send_text('B', "sipling mps2-an386", 0);
+
+  // wait for the bridge's configuration; fall back to the compiled-in defaults
+  uint64_t until = fw_millis() + FW_CONFIG_WAIT_MS;
+  int configured = 0;
+  while (!configured && fw_millis() < until) {
+    int c = uart_get();
+    if (c < 0) { __asm volatile("wfi"); continue; }
+    if (slip_feed((uint8_t)c)) {
+      if (frame[0] == 'C') { configure(frame + 1, frame_len - 1); configured = 1; }
+      frame_len = 0;
+    }
+  }
+  if (!configured) configure((const uint8_t*)default_config, sizeof default_config - 1);
+
+  for (;;) {
+    int c, any = 0;
+    while ((c = uart_get()) >= 0) {
+      any = 1;
+      if (slip_feed((uint8_t)c)) {
+        handle_frame();
+        frame_len = 0;
+        break;  // look at the timers between frames
+      }
+    }
+    if (deadline >= 0 && now_ms() >= deadline) { run(timeout_step); continue; }
+    if (!any) __asm volatile("wfi");
+  }
+}

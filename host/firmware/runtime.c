@@ -1,0 +1,97 @@
+// Bare-metal replacement for wabt's wasm-rt-impl.c (wasm2c 1.0.32) on a Cortex-M4.
+// - The one linear memory is a static array (.bss): no malloc, no mmap, no sbrk; it cannot grow.
+// - Function types live in a fixed table (the core has no call_indirect, so it only has to be exact).
+// - A trap longjmps to the target set by fw_try(); the caller reports it and re-instantiates the core.
+// 32-bit target: wasm-rt.h selects explicit bounds checks and a call-depth counter (no guard pages).
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include "wasm-rt.h"
+#include "runtime.h"
+
+#ifndef FW_MEMORY_PAGES
+#define FW_MEMORY_PAGES 3
+#endif
+#define PAGE 65536u
+#define MAX_FUNC_TYPES 64
+#define MAX_TYPE_ARITY 14
+
+static uint8_t fw_memory[FW_MEMORY_PAGES * PAGE] __attribute__((aligned(8), section(".bss.wasm_memory")));
+
+typedef struct { uint8_t params, results; uint8_t types[MAX_TYPE_ARITY]; } func_type_t;
+static func_type_t func_types[MAX_FUNC_TYPES];
+static uint32_t func_type_count;
+static bool initialized;
+
+uint32_t wasm_rt_call_stack_depth;
+static jmp_buf* unwind_target;
+volatile uint32_t fw_last_trap;
+
+void wasm_rt_init(void) { initialized = true; }
+bool wasm_rt_is_initialized(void) { return initialized; }
+void wasm_rt_free(void) { initialized = false; }
+
+uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...) {
+  func_type_t t = {(uint8_t)params, (uint8_t)results, {0}};
+  va_list ap;
+  va_start(ap, results);
+  for (uint32_t i = 0; i < params + results; i++) {
+    int v = va_arg(ap, int);
+    if (i < MAX_TYPE_ARITY) t.types[i] = (uint8_t)v;
+  }
+  va_end(ap);
+  if (params + results > MAX_TYPE_ARITY) wasm_rt_trap(WASM_RT_TRAP_CALL_INDIRECT);
+  for (uint32_t i = 0; i < func_type_count; i++)
+    if (memcmp(&func_types[i], &t, sizeof t) == 0) return i;
+  if (func_type_count == MAX_FUNC_TYPES) wasm_rt_trap(WASM_RT_TRAP_CALL_INDIRECT);
+  func_types[func_type_count] = t;
+  return func_type_count++;
+}
+
+void wasm_rt_allocate_memory(wasm_rt_memory_t* m, uint32_t initial_pages, uint32_t max_pages) {
+  (void)max_pages;
+  // Only one memory of at most FW_MEMORY_PAGES exists; anything else is a build mismatch.
+  if (initial_pages > FW_MEMORY_PAGES) wasm_rt_trap(WASM_RT_TRAP_OOB);
+  memset(fw_memory, 0, sizeof fw_memory);
+  m->data = fw_memory;
+  m->pages = initial_pages;
+  m->max_pages = FW_MEMORY_PAGES;
+  m->size = initial_pages * PAGE;
+}
+
+uint32_t wasm_rt_grow_memory(wasm_rt_memory_t* m, uint32_t delta) {
+  uint32_t old = m->pages;
+  if (delta == 0) return old;
+  if (old + delta > FW_MEMORY_PAGES || old + delta < old) return UINT32_MAX;
+  m->pages = old + delta;
+  m->size = m->pages * PAGE;  // the static area is already zero beyond the old size
+  return old;
+}
+
+void wasm_rt_free_memory(wasm_rt_memory_t* m) { m->data = 0; m->size = 0; m->pages = 0; }
+
+void wasm_rt_trap(wasm_rt_trap_t code) {
+  fw_last_trap = (uint32_t)code;
+  wasm_rt_call_stack_depth = 0;
+  if (unwind_target) longjmp(*unwind_target, code == 0 ? -1 : (int)code);
+  fw_fatal("trap outside fw_try");
+}
+
+void fw_set_unwind(jmp_buf* target) { unwind_target = target; }
+void wasm_rt_set_unwind_target(WASM_RT_UNWIND_TARGET* target) { unwind_target = target; }
+WASM_RT_UNWIND_TARGET* wasm_rt_get_unwind_target(void) { return unwind_target; }
+
+const char* wasm_rt_strerror(wasm_rt_trap_t trap) {
+  switch (trap) {
+    case WASM_RT_TRAP_NONE: return "none";
+    case WASM_RT_TRAP_OOB: return "out of bounds memory access";
+    case WASM_RT_TRAP_INT_OVERFLOW: return "integer overflow";
+    case WASM_RT_TRAP_DIV_BY_ZERO: return "integer divide by zero";
+    case WASM_RT_TRAP_INVALID_CONVERSION: return "invalid conversion";
+    case WASM_RT_TRAP_UNREACHABLE: return "unreachable";
+    case WASM_RT_TRAP_CALL_INDIRECT: return "call_indirect";
+    case WASM_RT_TRAP_EXHAUSTION: return "call stack exhausted";
+    default: return "trap";
+  }
+}
