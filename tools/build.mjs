@@ -3,7 +3,8 @@
 //   sipling.wasm  the release core: --runtime stub, the board's optimisation level (-O3z by default),
 //                 no imports (abort redirected to a trap), memory fixed at the board's page count;
 //   probe.wasm    the same core plus the test probes of assembly/testing/ (used by tests/ and bench/).
-// Usage: node tools/build.mjs [--board NAME]... [--quiet]
+//   sipling (native) and, for micro, the Cortex-M4 firmware (tools/native.mjs, tools/firmware.mjs).
+// Usage: node tools/build.mjs [--board NAME]... [--quiet] [--wasm-only]
 import { readFileSync, readdirSync, mkdirSync, existsSync, statSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -62,5 +63,16 @@ for (const b of boards) {
   if (!quiet) {
     const size = statSync(join(out, "sipling.wasm")).size;
     console.log(`built ${b.name}: sipling.wasm ${size} bytes, ${b.memoryPages} pages`);
+  }
+}
+
+// The other hosts of the same core: build/<board>/sipling (native, wasm2c + gcc) and the Cortex-M4
+// firmware build/mps2-an386/sipling.elf (micro core). Both rebuild only when their inputs changed.
+if (!args.includes("--wasm-only")) {
+  const { buildNative } = await import("./native.mjs");
+  for (const b of boards) await buildNative(b.name, { quiet });
+  if (only.length === 0 || only.includes("micro")) {
+    const { buildFirmware } = await import("./firmware.mjs");
+    buildFirmware({ quiet });
   }
 }

@@ -9,6 +9,8 @@
 // Fails (exit 1) when wasmBytes > budget.wasmBytes, memoryPages > budget.memoryPages or
 // memoryUsedAtStart > memoryPages × 64 KiB.
 // Usage: node tools/footprint.mjs [--json]   (npm run footprint [-- --json])
+import { nativeSizes } from "./native.mjs";
+import { firmwareSizes, budgets as firmwareBudgets } from "./firmware.mjs";
 import { readFileSync, readdirSync, existsSync, statSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -108,13 +110,13 @@ export function wasmData(buf) {
 
 // --- measure -------------------------------------------------------------------------------------
 
-/** Heap top right after _initialize() of build/<board>/probe.wasm (probe_heap_mark), or null. */
+/** Memory in use after start-up of the release build: the core's stat 17 (its heap top once every
+ * table is allocated; nothing is allocated after it). */
 function memoryUsedAtStart(board) {
-  const file = join(root, "build", board, "probe.wasm");
-  if (!existsSync(file)) return null;
+  const file = join(root, "build", board, "sipling.wasm");
   const inst = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(file)), {});
   inst.exports._initialize();
-  return inst.exports.probe_heap_mark ? inst.exports.probe_heap_mark() : null;
+  return inst.exports.sip_stat(17);
 }
 
 /** Measures every board; returns [{ board, wasmBytes, memoryPages, ..., budget, withinBudget, over }]. */
@@ -133,6 +135,7 @@ export function measure() {
       staticBytes: data.staticBytes,
       dataSegments: data.segments,
       memoryUsedAtStart: memoryUsedAtStart(b.name),
+      native: nativeSizes(b.name), // build/<board>/sipling (wasm2c + gcc): text/data/bss, or null
       budget: b.budget || {},
     };
     const over = [];
@@ -149,6 +152,18 @@ export function measure() {
     row.over = over;
     return row;
   });
+}
+
+/** The Cortex-M4 firmware image (boards/mps2-an386): text + data + bss against its budget. */
+export function measureFirmware() {
+  const s = firmwareSizes({ build: false });
+  if (!s) return null;
+  const b = firmwareBudgets();
+  return {
+    board: "mps2-an386", text: s.text, data: s.data, bss: s.bss, total: s.total,
+    budget: b.textDataBssBytes, goal: b.goalBytes, withinBudget: s.total <= b.textDataBssBytes,
+    overGoal: s.total - b.goalBytes,
+  };
 }
 
 function table(rows) {
@@ -170,18 +185,28 @@ function table(rows) {
   const fmt = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join("  ");
   const out = [fmt(head), w.map((n) => "-".repeat(n)).join("  "), ...lines.map(fmt)];
   for (const r of rows) for (const o of r.over) out.push(`OVER BUDGET ${r.board}: ${o}`);
-  out.push("used at start = heap top after _initialize() of the probe build (includes its test-only statics).");
+  out.push("used at start = memory holding every table after start-up (stat 17 of the release build).");
+  for (const r of rows) {
+    if (r.native) out.push(`native ${r.board} (build/${r.board}/sipling): text ${r.native.text}, data ${r.native.data}, bss ${r.native.bss} (+ the core's memory, mapped at start-up)`);
+  }
+  const fw = measureFirmware();
+  if (fw) {
+    out.push(`firmware mps2-an386 (Cortex-M4, micro core): text ${fw.text} + data ${fw.data} + bss ${fw.bss} = ${fw.total} B; ` +
+      `budget ${fw.budget} (${fw.withinBudget ? "within" : "OVER"}), goal ${fw.goal} (${fw.overGoal > 0 ? `${fw.overGoal} B above` : "met"})`);
+  }
   return out.join("\n");
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const rows = measure();
+  const fw = measureFirmware();
   if (process.argv.includes("--json")) {
-    const json = rows.map(({ board, wasmBytes, memoryPages, staticBytes, memoryUsedAtStart, budget, withinBudget }) =>
-      ({ board, wasmBytes, memoryPages, staticBytes, memoryUsedAtStart, budget, withinBudget }));
+    const json = rows.map(({ board, wasmBytes, memoryPages, staticBytes, memoryUsedAtStart, native, budget, withinBudget }) =>
+      ({ board, wasmBytes, memoryPages, staticBytes, memoryUsedAtStart, native, budget, withinBudget }));
+    if (fw) json.push(fw);
     console.log(JSON.stringify(json, null, 2));
   } else {
     console.log(table(rows));
   }
-  process.exit(rows.every((r) => r.withinBudget) ? 0 : 1);
+  process.exit(rows.every((r) => r.withinBudget) && (!fw || fw.withinBudget) ? 0 : 1);
 }
