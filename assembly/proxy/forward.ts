@@ -9,7 +9,8 @@ import { Decoded } from "../wire/validate";
 import { Method } from "../wire/method";
 import { ForwardEdits, writeForward } from "../wire/emit";
 import { Writer } from "../wire/writer";
-import { ParamSpan, scanHeaderParam, eqLit } from "../wire/scan";
+import { ParamSpan, scanHeaderParam, eqLit, eqBytesI } from "../wire/scan";
+import { RPORT_ABSENT } from "../wire/headers/via";
 import { Ch } from "../util/chars";
 import { prngNext } from "../util/prng";
 import { Peer, Family } from "../net/peer";
@@ -50,12 +51,16 @@ export function prepareEdits(v: MessageView, d: Decoded, src: Peer, pops: i32, d
   edits.dropRoute = dropRoute;
   const via = d.via;
   aw.begin(RECV_BUF, 96);
-  if (src.family == Family.V4 || src.family == Family.V6) {
-    if (!via.hasReceived) {
-      aw.lit(";received=");
-      writeIp(aw, src);
+  if ((src.family == Family.V4 || src.family == Family.V6) && !via.hasReceived) {
+    // §18.2.1: received when sent-by is not the source address; RFC 3581 §4: always with rport
+    aw.lit(";received=");
+    const ip = aw.length;
+    writeIp(aw, src);
+    const ipLen = aw.length - ip;
+    const n = aw.finish();
+    if (via.rport != RPORT_ABSENT || !eqBytesI(RECV_BUF + <usize>ip, ipLen, via.host, via.hostLen)) {
       edits.viaAppend = RECV_BUF;
-      edits.viaAppendLen = aw.finish();
+      edits.viaAppendLen = n;
     }
   }
   if (via.rport == -1) {

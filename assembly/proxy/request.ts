@@ -277,7 +277,8 @@ function openContext(v: MessageView, d: Decoded, src: Peer, now: i64): i32 {
   c.started = now;
   c.flags = invite ? CtxFlag.Invite : 0;
   if (invite) {
-    const n = writeResponse(v, 100, 0, 0, 0, 0, WORK_BUF, <u32>MAX_MSG);
+    prepareEdits(v, d, src, 0, -1); // RFC 3581 on the 100's Via
+    const n = writeResponse(v, 100, 0, 0, 0, 0, WORK_BUF, <u32>MAX_MSG, edits);
     const m100 = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
     if (m100 != 0) {
       serverInviteRespond(idx, m100, 100, now);

@@ -152,13 +152,16 @@ export function writeForward(v: MessageView, ed: ForwardEdits, out: usize, cap: 
  * A response to the request of `v` (RFC 3261 §8.2.6.2): status line, every Via line, From, To (with
  * `toTag` appended when the request's To had no tag and a tag is given), Call-ID, CSeq, Timestamp on a
  * 100 (§8.2.6.1), then `extra` (complete header lines, CRLF-terminated, may be 0) and an empty body.
+ * `via`, when given, carries the received/rport edits of the top Via (RFC 3581 §4, §18.2.1).
  */
 export function writeResponse(
   v: MessageView, status: u32,
   toTag: usize, toTagLen: u32,
   extra: usize, extraLen: u32,
   out: usize, cap: u32,
+  via: ForwardEdits | null = null,
 ): u32 {
+  const topVia = v.first(Hdr.Via);
   w.begin(out, cap);
   w.lit("SIP/2.0 ");
   w.u32(status);
@@ -178,6 +181,8 @@ export function writeResponse(
       w.lit(";tag=");
       w.bytes(toTag, toTagLen);
       w.bytes(valEnd, <u32>(v.base + <usize>v.lineEnd(i) - valEnd));
+    } else if (i == topVia && via != null && (via.viaAppendLen != 0 || via.rportAt != 0)) {
+      copyViaEdited(v, i, via); // RFC 3581: the Via as the server saw it, received and rport filled
     } else if (
       h == Hdr.Via || h == Hdr.From || h == Hdr.To || h == Hdr.CallId || h == Hdr.CSeq ||
       (h == Hdr.Timestamp && status == 100)

@@ -7,7 +7,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { mkdtempSync, writeFileSync, rmSync, existsSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, writeFileSync, rmSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,9 +16,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const wasm = join(root, "build", "wasi", "sipling-wasi.wasm");
 const sippDir = join(root, "tests", "sipp");
-const ownSipp = join(root, "host", "wasi", "sipp");
-/** A scenario from tests/sipp/, else the WASI host's own copy. */
-const sf = (name) => (existsSync(join(sippDir, name)) ? join(sippDir, name) : join(ownSipp, name));
+const sf = (name) => join(sippDir, name); // the shared scenarios (uas_cancel/uac_cancel included)
 
 let runtime; // argv prefix that runs wasmedge
 let work;
