@@ -90,3 +90,9 @@ export const MAX_PIKE: i32 = isDefined(SIP_MAX_PIKE) ? SIP_MAX_PIKE : 32;
 /** Request-URI deny-list entries (policy/denylist.ts). Cost: DENY_CAP × 132 bytes. */
 // @ts-ignore: board constant injected with --use
 export const DENY_CAP: i32 = isDefined(SIP_DENY_CAP) ? SIP_DENY_CAP : 8;
+
+/** Dialogs the proxy tracks (proxy/dialog.ts): established calls, for call-end records with their
+ * duration. When full, the oldest slot in a round-robin sweep is reused (its call then ends without a
+ * duration). Cost: MAX_DIALOGS × 40 bytes + 2 × MAX_DIALOGS × 4 (index). */
+// @ts-ignore: board constant injected with --use
+export const MAX_DIALOGS: i32 = isDefined(SIP_MAX_DIALOGS) ? SIP_MAX_DIALOGS : 8;

@@ -22,6 +22,11 @@ const REASONS = [[100, "Trying"], [180, "Ringing"], [200, "OK"], [400, "Bad Requ
   [501, "Not Implemented"], [503, "Service Unavailable"], [504, "Server Time-out"],
   [505, "Version Not Supported"], [513, "Message Too Large"]];
 
+// Fixed header lines the core writes (name: text), as ASCII constants with their lengths.
+const LINES = {
+  OPTIONS_LINES: "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, SUBSCRIBE, NOTIFY, PUBLISH, INFO, REFER, MESSAGE, UPDATE\r\nAccept: application/sdp\r\n",
+};
+
 const bytes = (s) => [...Buffer.from(s, "latin1")];
 const lenPrefixed = (list) => list.flatMap((s) => [s.length, ...bytes(s)]);
 const fmt = (arr) => {
@@ -48,6 +53,12 @@ export const METHOD_NAMES: usize = memory.data<u8>([
 ${fmt(lenPrefixed(METHODS))}
 ]);
 
+${Object.entries(LINES).map(([k, v]) => `// ${JSON.stringify(v)}
+export const ${k}_LEN: u32 = ${v.length};
+export const ${k}: usize = memory.data<u8>([
+${fmt(bytes(v))}
+]);
+`).join("\n")}
 export const REASON_COUNT: u32 = ${REASONS.length};
 export const REASONS: usize = memory.data<u8>([
 ${fmt(reasons)}

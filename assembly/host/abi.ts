@@ -31,6 +31,7 @@ import { proxyResponse, proxyTimer } from "../proxy/response";
 import { respondStateless } from "../proxy/send";
 import { proxyConfig, domainAdd, domainsReset, setOutbound } from "../proxy/config";
 import { ctxReset } from "../proxy/context";
+import { dialogsReset, dialogsInUse } from "../proxy/dialog";
 import { branchSeed } from "../proxy/branch";
 import { securityConfig } from "../proxy/admit";
 import { authReset, authSetRealm, authUserAdd, authSetSecret, authSetNonceExpiry } from "../auth/index";
@@ -84,6 +85,7 @@ export function sip_init(seedLo: u32, seedHi: u32, now: f64): i32 {
   txReset();
   txnTableReset();
   ctxReset();
+  dialogsReset();
   eventsReset();
   transportsReset();
   domainsReset();
@@ -298,6 +300,7 @@ export function sip_stat(id: i32): f64 {
     case 15: return <f64>pikeTracked();
     case 16: return <f64>pikeBlocked(lastNow);
     case 17: return <f64>HEAP_TOP;
+    case 18: return <f64>dialogsInUse();
   }
   return -1;
 }

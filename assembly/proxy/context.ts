@@ -12,7 +12,7 @@ import { MAX_TXN } from "../config";
 
 export const CTX_SIZE: u32 = 32;
 
-export const enum CtxFlag { Cancelled = 1, Finalised = 2, Invite = 4, RecordRouted = 8, Answered = 16 }
+export const enum CtxFlag { Cancelled = 1, Finalised = 2, Invite = 4, RecordRouted = 8, Answered = 16, InDialog = 32 }
 
 @unmanaged export class Ctx {
   bestStatus: u16;

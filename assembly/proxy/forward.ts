@@ -7,7 +7,8 @@ import { MAX_MSG } from "../config";
 import { MessageView } from "../wire/view";
 import { Decoded } from "../wire/validate";
 import { Method } from "../wire/method";
-import { ForwardEdits, writeForward } from "../wire/emit";
+import { ForwardEdits, writeForward, dropMap } from "../wire/emit";
+import { Hdr } from "../wire/hdr";
 import { Writer } from "../wire/writer";
 import { ParamSpan, scanHeaderParam, eqLit, eqBytesI } from "../wire/scan";
 import { RPORT_ABSENT } from "../wire/headers/via";
@@ -47,8 +48,17 @@ export function wantsRecordRoute(v: MessageView, d: Decoded): bool {
  */
 export function prepareEdits(v: MessageView, d: Decoded, src: Peer, pops: i32, dropRoute: i32): void {
   edits.reset();
-  edits.popRoutes = pops;
-  edits.dropRoute = dropRoute;
+  if (pops > 0 || dropRoute >= 0) {
+    // our Route values at the top, and the strict-route fix-up's last one
+    const map = dropMap(v.count);
+    let i = v.first(Hdr.Route);
+    for (let k = 0; k < pops && i >= 0; k++) {
+      store<u8>(map + <usize>i, 1);
+      i = v.next(i);
+    }
+    if (dropRoute >= 0) store<u8>(map + <usize>dropRoute, 1);
+    edits.drop = map;
+  }
   const via = d.via;
   aw.begin(RECV_BUF, 96);
   if ((src.family == Family.V4 || src.family == Family.V6) && !via.hasReceived) {

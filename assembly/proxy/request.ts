@@ -39,7 +39,9 @@ import { isOurAddress, ourTransport, isForUs, destFromUri, flowToken } from "./r
 import { edits, prepareEdits, forwardBranch, wantsRecordRoute } from "./forward";
 import { cancelBranches, startTargets, finishIfDone, storeTargets, release } from "./response";
 import { MAX_MSG } from "../config";
+import { OPTIONS_LINES, OPTIONS_LINES_LEN } from "../wire/tables";
 import { Admit, admitSource, admitRequest } from "./admit";
+import { dialogFind, dialogKey, dialogAnswered, dialogCallerTag, dialogClose, tagHash } from "./dialog";
 
 const routeNa = new NameAddrRepr();
 const viaScratch = new ViaRepr();
@@ -150,13 +152,9 @@ function noteFull(d: Decoded, src: Peer, now: i64): void {
   eventText(2, d.callId, d.callIdLen);
 }
 
-const ALLOW = "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, SUBSCRIBE, NOTIFY, PUBLISH, INFO, REFER, MESSAGE, UPDATE\r\n";
-
+/** 200 to an OPTIONS for the proxy itself, with Allow and Accept (tables.ts OPTIONS_LINES). */
 function answerOptions(v: MessageView, d: Decoded, src: Peer): void {
-  xw.begin(EXTRA_BUF, EXTRA_CAP);
-  xw.lit(ALLOW);
-  xw.lit("Accept: application/sdp\r\n");
-  respondStateless(v, d, true, 200, EXTRA_BUF, xw.finish(), src);
+  respondStateless(v, d, true, 200, OPTIONS_LINES, OPTIONS_LINES_LEN, src);
 }
 
 /** Entry point for a validated request from `src`. */
@@ -187,6 +185,7 @@ export function proxyRequest(v: MessageView, d: Decoded, src: Peer, now: i64): v
   if (isLoop(v, loop)) { respondStateless(v, d, true, 482, 0, 0, src); return; }
   if (v.first(Hdr.ProxyRequire) >= 0) { refuseExtensions(v, d, src); return; }
   if (admitRequest(v, d, src, now, forUs) == Admit.Done) return; // policy, authentication
+  if (m == Method.BYE && d.to.hasTag) callEnded(v, d, src, now);
 
   // §16.4 route information pre-processing.
   preprocessRoutes(v, d, src);
@@ -275,7 +274,7 @@ function openContext(v: MessageView, d: Decoded, src: Peer, now: i64): i32 {
   memory.fill(changetype<usize>(c), 0, 32);
   c.request = request;
   c.started = now;
-  c.flags = invite ? CtxFlag.Invite : 0;
+  c.flags = (invite ? CtxFlag.Invite : 0) | (d.to.hasTag ? CtxFlag.InDialog : 0);
   if (invite) {
     prepareEdits(v, d, src, 0, -1); // RFC 3581 on the 100's Via
     const n = writeResponse(v, 100, 0, 0, 0, 0, WORK_BUF, <u32>MAX_MSG, edits);
@@ -322,6 +321,24 @@ function forwardToTargets(v: MessageView, d: Decoded, src: Peer, loop: u32, now:
   prepareEdits(v, d, src, ri.pops, ri.strict);
   startTargets(<u32>idx, v, d, src.transport, src.conn, loop, now);
 }
+
+/** A BYE ends a dialog we saw answered: report the call's end with its duration (usage records). */
+function callEnded(v: MessageView, d: Decoded, src: Peer, now: i64): void {
+  const r = dialogFind(dialogKey(d.callId, d.callIdLen, d.from.tag, d.from.tagLen, d.to.tag, d.to.tagLen));
+  if (r < 0) return;
+  const ms = now - dialogAnswered(r);
+  eventBegin(EventKind.CallEnd, 0, now, <u32>(ms > 0 ? ms : 0), src);
+  eventText(0, v.valPtr(v.first(Hdr.From)), v.valLen(v.first(Hdr.From)));
+  eventText(1, v.valPtr(v.first(Hdr.To)), v.valLen(v.first(Hdr.To)));
+  eventText(2, d.callId, d.callIdLen);
+  const byCaller = tagHash(d.from.tag, d.from.tagLen) == dialogCallerTag(r);
+  const cause = byCaller ? "bye-caller" : "bye-callee";
+  const s = changetype<usize>(cause);
+  for (let i = 0; i < cause.length; i++) store<u8>(CAUSE + <usize>i, <u8>load<u16>(s + (<usize>i << 1)));
+  eventText(3, CAUSE, <u32>cause.length);
+  dialogClose(r);
+}
+const CAUSE: usize = memory.data(16);
 
 // ---- ACK -------------------------------------------------------------------------------------------
 

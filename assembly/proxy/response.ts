@@ -33,6 +33,7 @@ import {
 import { TargetSet } from "../registrar/index";
 import { WORK_BUF, STORE_BUF, storedView, storedDecoded } from "./buffers";
 import { ctx, CtxFlag, rank } from "./context";
+import { dialogOpen, dialogKey, tagHash } from "./dialog";
 import { generatedResponse, viaDest } from "./send";
 import { parseBranch, OurBranch } from "./branch";
 import { isForbiddenDest, destFromUri, protoOf } from "./route";
@@ -358,6 +359,11 @@ export function proxyResponse(v: MessageView, d: Decoded, src: Peer, now: i64): 
       if (c.flags & CtxFlag.Invite) {
         cancelBranches(idx, now);
         callEvent(EventKind.CallAnswer, <i32>status, v, recPeer(rec(idx)), now, 0);
+        // an initial INVITE answered: a dialog starts (its end is reported with its duration)
+        if (d.to.hasTag && (c.flags & CtxFlag.InDialog) == 0) {
+          dialogOpen(dialogKey(d.callId, d.callIdLen, d.from.tag, d.from.tagLen, d.to.tag, d.to.tagLen),
+            tagHash(d.from.tag, d.from.tagLen), now);
+        }
       }
       finishIfDone(idx, now);
     }

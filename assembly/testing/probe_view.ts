@@ -6,7 +6,8 @@ import { RX_BUF, TX_BUF, TX_CAP } from "../host/buffers";
 import { MessageView, parseMessage } from "../wire/view";
 import { Decoded, validateMessage } from "../wire/validate";
 import { errorStatus } from "../wire/errors";
-import { ForwardEdits, writeForward, writeResponse } from "../wire/emit";
+import { ForwardEdits, writeForward, writeResponse, dropMap } from "../wire/emit";
+import { Hdr } from "../wire/hdr";
 
 const views: StaticArray<MessageView> = [new MessageView(), new MessageView()];
 const decs: StaticArray<Decoded> = [new Decoded(), new Decoded()];
@@ -108,7 +109,12 @@ export function probe_forward(
   edits.via = via;
   edits.viaLen = viaLen;
   if (rrLen != 0) { edits.recordRoute = rr; edits.recordRouteLen = rrLen; }
-  edits.popRoutes = popRoute ? 1 : 0;
+  if (popRoute) {
+    const v = unchecked(views[0]);
+    edits.drop = dropMap(v.count);
+    const r = v.first(Hdr.Route);
+    if (r >= 0) store<u8>(edits.drop + <usize>r, 1);
+  }
   return writeForward(unchecked(views[0]), edits, TX_BUF, cap < TX_CAP ? cap : TX_CAP);
 }
 /** Respond to the request in view 0. */

@@ -24,12 +24,13 @@ export class ForwardEdits {
   /** A Record-Route value to insert (step 4), or 0 for none. */
   recordRoute: usize = 0;
   recordRouteLen: u32 = 0;
-  /** Route values to remove from the top (§16.4: the ones naming this proxy; two after double
-   * Record-Route, RFC 5658). */
-  popRoutes: i32 = 0;
-  /** A Route entry (view index) to remove: the last Route value taken as the Request-URI by the
-   * strict-route fix-up of §16.4; -1 for none. */
-  dropRoute: i32 = -1;
+  /** Header values to remove (a byte per view entry, nonzero = drop), or 0: our Route values
+   * (§16.4; two after double Record-Route, RFC 5658), the strict-route fix-up's last Route, and under
+   * topology hiding the received Vias, Record-Routes and Contact. See dropMap(). */
+  drop: usize = 0;
+  /** A Contact line's value replacing the received ones (topology hiding), or 0. */
+  contact: usize = 0;
+  contactLen: u32 = 0;
   /** A route set to insert above the received Route values (RFC 3327 Path of the target), or 0. */
   routeSet: usize = 0;
   routeSetLen: u32 = 0;
@@ -49,8 +50,9 @@ export class ForwardEdits {
     this.viaLen = 0;
     this.recordRoute = 0;
     this.recordRouteLen = 0;
-    this.popRoutes = 0;
-    this.dropRoute = -1;
+    this.drop = 0;
+    this.contact = 0;
+    this.contactLen = 0;
     this.routeSet = 0;
     this.routeSetLen = 0;
     this.viaAppend = 0;
@@ -62,8 +64,19 @@ export class ForwardEdits {
 }
 
 const w = new Writer();
-/** Keep flags of one Route line's values (a line holds at most MAX_HEADERS values). */
-const KEEP: usize = memory.data(MAX_HEADERS);
+/** The drop map the proxy fills: one byte per view entry (MAX_HEADERS), nonzero = drop. */
+export const DROP_MAP: usize = memory.data(MAX_HEADERS);
+
+/** Clear the drop map for a view of `count` entries and return it. */
+export function dropMap(count: i32): usize {
+  memory.fill(DROP_MAP, 0, <usize>count);
+  return DROP_MAP;
+}
+
+// @ts-ignore: decorator
+@inline function dropped(map: usize, i: i32): bool {
+  return map != 0 && load<u8>(map + <usize>i) != 0;
+}
 
 /**
  * The request of `v` as this proxy forwards it: a canonical Request-Line (new Request-URI when
@@ -98,8 +111,12 @@ export function writeForward(v: MessageView, ed: ForwardEdits, out: usize, cap: 
     w.bytes(ed.routeSet, ed.routeSetLen);
     w.crlf();
   }
+  if (ed.contactLen != 0) {
+    w.lit("Contact: ");
+    w.bytes(ed.contact, ed.contactLen);
+    w.crlf();
+  }
   const topVia = v.first(Hdr.Via);
-  let pop = ed.popRoutes;
   for (let i = 0; i < v.count; i++) {
     if (!(v.flags(i) & EntryFlag.FIRST)) continue; // one pass per line, at its first value
     const h = v.hdr(i);
@@ -110,38 +127,10 @@ export function writeForward(v: MessageView, ed: ForwardEdits, out: usize, cap: 
       w.lit(": ");
       w.u32(mf > 0 ? <u32>mf - 1 : 0);
       w.crlf();
-    } else if (h == Hdr.Route && (pop > 0 || ed.dropRoute >= 0)) {
-      // the line's values that survive the pops and the drop; the line is kept byte for byte when
-      // all do, rebuilt from the survivors when some do, dropped when none does
-      let last = i;
-      while (!(v.flags(last) & EntryFlag.LAST) && last + 1 < v.count) last++;
-      let kept = 0;
-      for (let j = i; j <= last; j++) {
-        if (pop > 0) { pop--; store<u8>(KEEP + <usize>(j - i), 0); continue; }
-        const keep = j != ed.dropRoute;
-        store<u8>(KEEP + <usize>(j - i), keep ? 1 : 0);
-        if (keep) kept++;
-      }
-      if (kept == last - i + 1) {
-        copyLine(v, i);
-      } else if (kept > 0 && load<u8>(KEEP + <usize>(last - i + 1 - kept)) && suffixKept(i, last, kept)) {
-        copyLineFrom(v, i, last + 1 - kept); // only leading values went: the rest stays byte for byte
-      } else if (kept > 0) {
-        w.bytes(base + <usize>v.lineOff(i), v.nameLen(i));
-        w.lit(": ");
-        let first = true;
-        for (let j = i; j <= last; j++) {
-          if (!load<u8>(KEEP + <usize>(j - i))) continue;
-          if (!first) w.lit(", ");
-          first = false;
-          w.bytes(v.valPtr(j), v.valLen(j));
-        }
-        w.crlf();
-      }
-    } else if (i == topVia && (ed.viaAppendLen != 0 || ed.rportAt != 0)) {
+    } else if (i == topVia && !dropped(ed.drop, i) && (ed.viaAppendLen != 0 || ed.rportAt != 0)) {
       copyViaEdited(v, i, ed);
     } else {
-      copyLine(v, i);
+      copyLineDropping(v, i, ed.drop);
     }
   }
   endHeadersAndBody(v);
@@ -197,10 +186,40 @@ export function writeResponse(
   return w.finish();
 }
 
-/** Are the kept values of the line [i, last] exactly its last `kept` ones? */
-function suffixKept(i: i32, last: i32, kept: i32): bool {
-  for (let j = last + 1 - kept; j <= last; j++) if (!load<u8>(KEEP + <usize>(j - i))) return false;
-  return true;
+/**
+ * Copy the header line that entry i starts, without the values the drop map marks: byte for byte when
+ * none is dropped; from the first kept value on (still byte for byte) when only leading values go;
+ * rebuilt from the kept values otherwise; not at all when every value goes. Entries of one line are
+ * consecutive.
+ */
+function copyLineDropping(v: MessageView, i: i32, map: usize): void {
+  if (map == 0) { copyLine(v, i); return; }
+  let last = i;
+  while (!(v.flags(last) & EntryFlag.LAST) && last + 1 < v.count) last++;
+  let kept = 0;
+  let firstKept = -1;
+  let gap = false; // a dropped value after a kept one
+  for (let j = i; j <= last; j++) {
+    if (dropped(map, j)) {
+      if (firstKept >= 0) gap = true;
+    } else {
+      kept++;
+      if (firstKept < 0) firstKept = j;
+    }
+  }
+  if (kept == 0) return;
+  if (firstKept == i && !gap) { copyLine(v, i); return; }
+  if (!gap) { copyLineFrom(v, i, firstKept); return; }
+  w.bytes(v.base + <usize>v.lineOff(i), v.nameLen(i));
+  w.lit(": ");
+  let first = true;
+  for (let j = i; j <= last; j++) {
+    if (dropped(map, j)) continue;
+    if (!first) w.lit(", ");
+    first = false;
+    w.bytes(v.valPtr(j), v.valLen(j));
+  }
+  w.crlf();
 }
 
 /** Copy the whole header line that entry i starts (folds and CRLF included). */
@@ -240,19 +259,33 @@ function copyViaEdited(v: MessageView, i: i32, ed: ForwardEdits): void {
 
 /**
  * A response forwarded by a proxy (§16.7 step 9): the status line and every header line as received,
- * except the top Via value (ours), which is removed; the body as received.
+ * except the top Via value (ours), which is removed; the body as received. Under topology hiding,
+ * `viaBlock` (complete Via lines, kept from the request) replaces every received Via, the drop map
+ * removes values, and `contact` replaces the Contact.
  */
-export function writeResponseForward(v: MessageView, out: usize, cap: u32): u32 {
+export function writeResponseForward(
+  v: MessageView, out: usize, cap: u32,
+  viaBlock: usize = 0, viaBlockLen: u32 = 0, drop: usize = 0, contact: usize = 0, contactLen: u32 = 0,
+): u32 {
   const base = v.base;
   w.begin(out, cap);
   w.bytes(base, v.headersOff); // status line, CRLF included
+  if (viaBlockLen != 0) w.bytes(viaBlock, viaBlockLen);
+  if (contactLen != 0) {
+    w.lit("Contact: ");
+    w.bytes(contact, contactLen);
+    w.crlf();
+  }
   const top = v.first(Hdr.Via);
   for (let i = 0; i < v.count; i++) {
     if (!(v.flags(i) & EntryFlag.FIRST)) continue;
+    const h = v.hdr(i);
+    if (h == Hdr.Via && viaBlockLen != 0) continue;
+    if (h == Hdr.Contact && contactLen != 0) continue;
     if (i == top) {
       if (!(v.flags(i) & EntryFlag.LAST)) copyLineFrom(v, i, i + 1);
     } else {
-      copyLine(v, i);
+      copyLineDropping(v, i, drop);
     }
   }
   endHeadersAndBody(v);

@@ -48,6 +48,20 @@ export const METHOD_NAMES: usize = memory.data<u8>([
   69,
 ]);
 
+// "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, SUBSCRIBE, NOTIFY, PUBLISH, INFO, REFER, MESSAGE, UPDATE\r\nAccept: application/sdp\r\n"
+export const OPTIONS_LINES_LEN: u32 = 142;
+export const OPTIONS_LINES: usize = memory.data<u8>([
+  65, 108, 108, 111, 119, 58, 32, 73, 78, 86, 73, 84, 69, 44, 32, 65,
+  67, 75, 44, 32, 67, 65, 78, 67, 69, 76, 44, 32, 66, 89, 69, 44,
+  32, 79, 80, 84, 73, 79, 78, 83, 44, 32, 82, 69, 71, 73, 83, 84,
+  69, 82, 44, 32, 80, 82, 65, 67, 75, 44, 32, 83, 85, 66, 83, 67,
+  82, 73, 66, 69, 44, 32, 78, 79, 84, 73, 70, 89, 44, 32, 80, 85,
+  66, 76, 73, 83, 72, 44, 32, 73, 78, 70, 79, 44, 32, 82, 69, 70,
+  69, 82, 44, 32, 77, 69, 83, 83, 65, 71, 69, 44, 32, 85, 80, 68,
+  65, 84, 69, 13, 10, 65, 99, 99, 101, 112, 116, 58, 32, 97, 112, 112,
+  108, 105, 99, 97, 116, 105, 111, 110, 47, 115, 100, 112, 13, 10,
+]);
+
 export const REASON_COUNT: u32 = 27;
 export const REASONS: usize = memory.data<u8>([
   100, 0, 6, 84, 114, 121, 105, 110, 103, 180, 0, 7, 82, 105, 110, 103,

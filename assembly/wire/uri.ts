@@ -22,6 +22,7 @@
 import { Ch, Cls, hexValue, is, isAny, lower } from "../util/chars";
 import { eqBytes, eqBytesI, eqLit, parseUint } from "./scan";
 import { MAX_PARAMS } from "../config";
+import { isIPv4, isIPv6, isHostname } from "./host";
 
 export const enum UriScheme { None = 0, Sip = 1, Sips = 2, Tel = 3, Other = 4 }
 export const enum HostKind { None = 0, Name = 1, IPv4 = 2, IPv6 = 3 }
@@ -129,62 +130,6 @@ function eqDecodedLit(p: usize, len: u32, lit: string): bool {
     i++;
   }
   return i == n;
-}
-
-/** Dotted quad in [p, end), each part 1-3 digits <= 255. */
-function isIPv4(p: usize, end: usize): bool {
-  let parts = 0;
-  while (true) {
-    const s = p;
-    while (p < end && is(<u32>load<u8>(p), Cls.DIGIT)) p++; // p < end
-    if (p == s || p - s > 3 || parseUint(s, p, 255) < 0) return false;
-    parts++;
-    if (p == end) return parts == 4;
-    if (<u32>load<u8>(p) != Ch.DOT || parts == 4) return false; // p < end
-    p++;
-  }
-  return false;
-}
-
-/** Inside of an IPv6 reference (brackets excluded), leniently: hex groups of 1-4 separated by
- *  ':' (at least two, so `::` and the RFC 5118 §4.10a three-colon form pass), and an optional
- *  dotted-quad last group. */
-function isIPv6(p: usize, end: usize): bool {
-  let colons = 0;
-  while (p < end) {
-    const s = p;
-    while (p < end && is(<u32>load<u8>(p), Cls.HEX)) p++; // p < end
-    if (p < end && <u32>load<u8>(p) == Ch.DOT) { // p < end: an IPv4 tail ends the address
-      return colons >= 2 && isIPv4(s, end);
-    }
-    if (p - s > 4) return false;
-    if (p == end) break;
-    if (<u32>load<u8>(p) != Ch.COLON) return false; // p < end
-    if (++colons > 8) return false;
-    p++;
-  }
-  return colons >= 2;
-}
-
-/** hostname = *( domainlabel "." ) toplabel [ "." ], labels alphanum with inner '-', toplabel
- *  starting with ALPHA. */
-function isHostname(p: usize, end: usize): bool {
-  let top: u32 = 0;
-  while (p < end) {
-    const s = p;
-    while (p < end) { // p < end
-      const c = <u32>load<u8>(p);
-      if (!is(c, Cls.ALPHA) && !is(c, Cls.DIGIT) && c != Ch.MINUS) break;
-      p++;
-    }
-    if (p == s) return false; // empty label
-    // s < p <= end: both loads inside
-    if (<u32>load<u8>(s) == Ch.MINUS || <u32>load<u8>(p - 1) == Ch.MINUS) return false;
-    top = <u32>load<u8>(s);
-    if (p == end) break;
-    p++; // the '.' (only ALPHA/DIGIT/'-'/'.' reach here)
-  }
-  return is(top, Cls.ALPHA);
 }
 
 // ---------------------------------------------------------------------------------------------

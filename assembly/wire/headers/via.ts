@@ -20,6 +20,7 @@
 //     Any other parameter, quoted value included, is kept untouched in the `params` span.
 
 import { Ch, Cls, is, isAny } from "../../util/chars";
+import { isIPv4, isIPv6, isHostname } from "../host";
 import { skipLws, skipToken, eqLit, eqLitExact, parseUint, ParamSpan, scanHeaderParam } from "../scan";
 import { HostKind } from "../uri";
 import { MAX_PARAMS } from "../../config";
@@ -103,96 +104,6 @@ export class ViaRepr {
 // Scratch for the parameter walk: decoders run one at a time (single-threaded core), no re-entry.
 const PARAM = new ParamSpan();
 const HP = new HostPort();
-
-/** IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT, each 0-255; exactly [p, end). */
-export function isIPv4(p: usize, end: usize): bool {
-  let parts = 0;
-  while (true) {
-    const s = p;
-    let v: u32 = 0;
-    while (p < end && p - s < 4) {
-      const d = <u32>load<u8>(p) - Ch.D0; // p < end
-      if (d > 9) break;
-      v = v * 10 + d;
-      p++;
-    }
-    const n = p - s;
-    if (n == 0 || n > 3 || v > 255) return false;
-    parts++;
-    if (parts == 4) return p == end;
-    if (p >= end || load<u8>(p) != Ch.DOT) return false; // p < end
-    p++;
-  }
-  return false;
-}
-
-/** IPv6address (RFC 3261 §25.1 / RFC 4291 §2.2, IPv4 tail allowed), brackets excluded; exactly [p, end). */
-export function isIPv6(p: usize, end: usize): bool {
-  if (end - p < 2) return false;
-  let groups = 0;
-  let dbl = false;
-  if (load<u8>(p) == Ch.COLON) { // end - p >= 2
-    // A leading colon must be the first half of "::".
-    if (load<u8>(p + 1) != Ch.COLON) return false; // end - p >= 2
-    dbl = true;
-    p += 2;
-    if (p == end) return true;
-  }
-  while (true) {
-    const s = p;
-    while (p < end && is(<u32>load<u8>(p), Cls.HEX)) p++; // p < end
-    if (p == s) return false;
-    if (p < end && load<u8>(p) == Ch.DOT) { // p < end
-      // IPv4 tail: takes the rest of the range and counts as two groups.
-      if (!isIPv4(s, end)) return false;
-      groups += 2;
-      break;
-    }
-    if (p - s > 4) return false;
-    groups++;
-    if (p == end) break;
-    if (load<u8>(p) != Ch.COLON) return false; // p < end (p == end broke out)
-    p++;
-    if (p == end) return false; // trailing single colon
-    if (load<u8>(p) == Ch.COLON) { // p < end (checked above)
-      if (dbl) return false; // "::" at most once
-      dbl = true;
-      p++;
-      if (p == end) break;
-    }
-  }
-  return dbl ? groups <= 7 : groups == 8;
-}
-
-/**
- * hostname = *( domainlabel "." ) toplabel [ "." ]; labels are alphanum with inner hyphens and the
- * toplabel starts with ALPHA (RFC 3261 §25.1). Exactly [p, end).
- */
-export function isHostname(p: usize, end: usize): bool {
-  if (p >= end) return false;
-  let label = p;
-  let lastLabel = p;
-  while (p < end) {
-    const c = <u32>load<u8>(p); // p < end
-    if (c == Ch.DOT) {
-      if (p == label) return false; // empty label
-      if (load<u8>(p - 1) == Ch.MINUS) return false; // p > label >= start
-      lastLabel = label;
-      label = p + 1;
-    } else if (c == Ch.MINUS) {
-      if (p == label) return false;
-    } else if (!isAny(c, Cls.ALPHA | Cls.DIGIT)) {
-      return false;
-    }
-    p++;
-  }
-  if (label < end) {
-    if (load<u8>(end - 1) == Ch.MINUS) return false; // label < end, so end - 1 >= start
-    lastLabel = label;
-  }
-  // lastLabel < end: either the last label, or (trailing dot) the one before it, both non-empty.
-  return is(<u32>load<u8>(lastLabel), Cls.ALPHA); // lastLabel < end: a non-empty label starts there
-}
 
 /**
  * Scan `host [ ":" port ]` at `p`: hostname, IPv4address or `[` IPv6address `]`. With `lws` set, SWS

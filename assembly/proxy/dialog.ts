@@ -1,0 +1,123 @@
+// Dialogs (RFC 3261 §12) the proxy saw established: one record from the first 2xx of an initial INVITE
+// to the BYE, so that the call's end can be reported with its duration and who ended it (usage
+// records). Keyed by a hash of the Call-ID and the two tags (order-free: a BYE from either side finds
+// it). Fixed table with an open-addressing index; when full, a round-robin hand reuses a slot.
+//
+//   record (40 bytes): u64 key, u64 caller tag hash, i64 answered (ms), u32 used, u32 spare, u64 pad
+
+import { MAX_DIALOGS } from "../config";
+import { hashBytes, hashMix } from "../util/hash";
+
+const DLG_SIZE: usize = 40;
+const records: usize = heap.alloc(<usize>MAX_DIALOGS * DLG_SIZE);
+const CAP: u32 = pow2(<u32>MAX_DIALOGS * 2);
+const index: usize = heap.alloc(<usize>CAP << 2);
+let hand: u32 = 0;
+let inUse: i32 = 0;
+
+function pow2(n: u32): u32 {
+  let c: u32 = 8;
+  while (c < n) c <<= 1;
+  return c;
+}
+
+export function dialogsReset(): void {
+  memory.fill(records, 0, <usize>MAX_DIALOGS * DLG_SIZE);
+  memory.fill(index, 0, <usize>CAP << 2);
+  hand = 0;
+  inUse = 0;
+}
+dialogsReset();
+
+export function dialogsInUse(): i32 {
+  return inUse;
+}
+
+// @ts-ignore: decorator
+@inline function rec(i: u32): usize { return records + <usize>i * DLG_SIZE; }
+// @ts-ignore: decorator
+@inline function slot(i: u32): u32 { return load<u32>(index + (<usize>i << 2)); }
+
+/** Key of the dialog of Call-ID [c, c+cl) between tags a and b (either order). */
+export function dialogKey(c: usize, cl: u32, a: usize, al: u32, b: usize, bl: u32): u64 {
+  const h = hashBytes(c, cl, 0xd1a1);
+  return hashMix(h, hashBytes(a, al, 0xd1a1) ^ hashBytes(b, bl, 0xd1a1)) | 1; // never 0 (free)
+}
+
+export function tagHash(t: usize, tl: u32): u64 {
+  return hashBytes(t, tl, 0x7a6);
+}
+
+/** Record index of the dialog with this key, or -1. */
+export function dialogFind(key: u64): i32 {
+  let i = <u32>key & (CAP - 1);
+  while (true) {
+    const s = slot(i);
+    if (s == 0) return -1;
+    if (load<u64>(rec(s - 1)) == key) return <i32>(s - 1);
+    i = (i + 1) & (CAP - 1);
+  }
+}
+
+/** Start tracking a dialog (no-op when it is known); returns its record index. */
+export function dialogOpen(key: u64, callerTag: u64, now: i64): i32 {
+  const known = dialogFind(key);
+  if (known >= 0) return known;
+  // a free record, or the hand's victim
+  let r: u32 = 0;
+  let found = false;
+  for (let k: u32 = 0; k < <u32>MAX_DIALOGS; k++) {
+    const c = (hand + k) % <u32>MAX_DIALOGS;
+    if (load<u32>(rec(c), 24) == 0) { r = c; found = true; break; }
+  }
+  if (!found) {
+    r = hand;
+    dialogClose(<i32>r);
+  }
+  hand = (r + 1) % <u32>MAX_DIALOGS;
+  const p = rec(r);
+  store<u64>(p, key);
+  store<u64>(p, callerTag, 8);
+  store<i64>(p, now, 16);
+  store<u32>(p, 1, 24);
+  let i = <u32>key & (CAP - 1);
+  while (slot(i) != 0) i = (i + 1) & (CAP - 1);
+  store<u32>(index + (<usize>i << 2), r + 1);
+  inUse++;
+  return <i32>r;
+}
+
+export function dialogAnswered(r: i32): i64 {
+  return load<i64>(rec(<u32>r), 16);
+}
+
+export function dialogCallerTag(r: i32): u64 {
+  return load<u64>(rec(<u32>r), 8);
+}
+
+/** Stop tracking record r. */
+export function dialogClose(r: i32): void {
+  const p = rec(<u32>r);
+  if (load<u32>(p, 24) == 0) return;
+  const key = load<u64>(p);
+  store<u32>(p, 0, 24);
+  inUse--;
+  // backward-shift deletion from the index
+  const mask = CAP - 1;
+  let i = <u32>key & mask;
+  while (slot(i) != <u32>r + 1) {
+    if (slot(i) == 0) return;
+    i = (i + 1) & mask;
+  }
+  let hole = i;
+  let j = (i + 1) & mask;
+  while (slot(j) != 0) {
+    const home = <u32>load<u64>(rec(slot(j) - 1)) & mask;
+    if (((j - home) & mask) >= ((j - hole) & mask)) {
+      store<u32>(index + (<usize>hole << 2), slot(j));
+      hole = j;
+    }
+    j = (j + 1) & mask;
+  }
+  store<u32>(index + (<usize>hole << 2), 0);
+}

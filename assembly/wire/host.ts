@@ -1,0 +1,84 @@
+// Host names and IP address literals (RFC 3261 §25.1, RFC 5118): one set of recognisers for every
+// decoder (URIs, Via sent-by and received). Each checks exactly [p, end) and reads nothing outside it.
+
+import { Ch, Cls, is } from "../util/chars";
+import { parseUint } from "./scan";
+
+/** Dotted quad in [p, end), each part 1-3 digits <= 255. */
+export function isIPv4(p: usize, end: usize): bool {
+  let parts = 0;
+  while (true) {
+    const s = p;
+    while (p < end && is(<u32>load<u8>(p), Cls.DIGIT)) p++; // p < end
+    if (p == s || p - s > 3 || parseUint(s, p, 255) < 0) return false;
+    parts++;
+    if (p == end) return parts == 4;
+    if (<u32>load<u8>(p) != Ch.DOT || parts == 4) return false; // p < end
+    p++;
+  }
+  return false;
+}
+
+/**
+ * IPv6address (RFC 4291 §2.2, IPv4 tail allowed), brackets excluded: hex groups of 1–4 digits, "::" at
+ * most once, eight groups without it. RFC 5118 §4.10a: a ":::" (an RFC 3261 ABNF bug lets it through)
+ * is read as "::" — accepted, as robust implementations may.
+ */
+export function isIPv6(p: usize, end: usize): bool {
+  if (end - p < 2) return false;
+  let groups = 0;
+  let dbl = false;
+  if (load<u8>(p) == Ch.COLON) { // end - p >= 2
+    if (load<u8>(p + 1) != Ch.COLON) return false; // a leading colon must start "::"
+    dbl = true;
+    p += 2;
+    if (p < end && load<u8>(p) == Ch.COLON) p++; // ":::" (RFC 5118 §4.10a)
+    if (p == end) return true;
+  }
+  while (true) {
+    const s = p;
+    while (p < end && is(<u32>load<u8>(p), Cls.HEX)) p++; // p < end
+    if (p == s) return false;
+    if (p < end && load<u8>(p) == Ch.DOT) { // p < end: an IPv4 tail takes the rest, as two groups
+      if (!isIPv4(s, end)) return false;
+      groups += 2;
+      break;
+    }
+    if (p - s > 4) return false;
+    groups++;
+    if (p == end) break;
+    if (load<u8>(p) != Ch.COLON) return false; // p < end
+    p++;
+    if (p == end) return false; // a trailing single colon
+    if (load<u8>(p) == Ch.COLON) { // p < end
+      if (dbl) return false; // "::" at most once
+      dbl = true;
+      p++;
+      if (p < end && load<u8>(p) == Ch.COLON) p++; // ":::" (RFC 5118 §4.10a)
+      if (p == end) break;
+    }
+  }
+  return dbl ? groups <= 7 : groups == 8;
+}
+
+/** hostname = *( domainlabel "." ) toplabel [ "." ], labels alphanum with inner '-', toplabel
+ *  starting with ALPHA. */
+export function isHostname(p: usize, end: usize): bool {
+  let top: u32 = 0;
+  while (p < end) {
+    const s = p;
+    while (p < end) { // p < end
+      const c = <u32>load<u8>(p);
+      if (!is(c, Cls.ALPHA) && !is(c, Cls.DIGIT) && c != Ch.MINUS) break;
+      p++;
+    }
+    if (p == s) return false; // empty label
+    // s < p <= end: both loads inside
+    if (<u32>load<u8>(s) == Ch.MINUS || <u32>load<u8>(p - 1) == Ch.MINUS) return false;
+    top = <u32>load<u8>(s);
+    if (p == end) break;
+    p++; // the '.' (only ALPHA/DIGIT/'-'/'.' reach here)
+  }
+  return is(top, Cls.ALPHA);
+}
+
