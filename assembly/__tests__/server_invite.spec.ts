@@ -175,7 +175,7 @@ describe("server INVITE", () => {
       for (let t: i64 = T0; t < T0 + 32_000; t += 100) { tick(t); sent += drain(); }
       expect(sent).toBe(1 + 10, "the final plus 10 Timer G retransmissions (500, 1500, 3500, 7500 ... 31500)");
       expect(txnInUse()).toBe(1);
-      expect(tick(T0 + 32_000)).toBe(ClientTimerOut.None);
+      expect(tick(T0 + 32_000)).toBe(ClientTimerOut.Ended); // the record went: the TU is told
       expect(up.idx).toBe(i);
       expect(txnInUse()).toBe(0);
       expect(poolUsed()).toBe(0);
@@ -203,7 +203,7 @@ describe("server INVITE", () => {
       expect(serverInviteOnAck(i, T0 + 700)).toBe(true);
       expect(stateOf(i)).toBe(SIState.Confirmed);
       expect(rec(i).timeoutAt).toBe(T0 + 700);
-      expect(tick(T0 + 700)).toBe(ClientTimerOut.None);
+      expect(tick(T0 + 700)).toBe(ClientTimerOut.Ended);
       expect(txnInUse()).toBe(0);
     });
   });
@@ -237,7 +237,7 @@ describe("server INVITE", () => {
       drain();
       serverInviteOnAck(i, T0 + 700);
       expect(tick(T0 + 5699)).toBe(IDLE);
-      expect(tick(T0 + 5700)).toBe(ClientTimerOut.None);
+      expect(tick(T0 + 5700)).toBe(ClientTimerOut.Ended);
       expect(up.idx).toBe(i);
       expect(idxOf(up.handle)).toBe(-1);
       expect(txnInUse()).toBe(0);
@@ -292,7 +292,7 @@ describe("server INVITE", () => {
       respond(i, R200, 200, T0);
       drain();
       expect(tick(T0 + 31_999)).toBe(IDLE);
-      expect(tick(T0 + 32_000)).toBe(ClientTimerOut.None);
+      expect(tick(T0 + 32_000)).toBe(ClientTimerOut.Ended); // the record went: the TU is told
       expect(up.idx).toBe(i);
       expect(txnInUse()).toBe(0);
       expect(indexFind(KEY, TxnKind.ServerInvite)).toBe(-1);

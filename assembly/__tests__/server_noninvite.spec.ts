@@ -78,7 +78,7 @@ describe("server non-INVITE", () => {
       respond(i, R200N, 200, T0);
       expectTx(R200N, ALICE_TCP);
       expect(rec(i).timeoutAt).toBe(T0);
-      expect(tick(T0)).toBe(ClientTimerOut.None);
+      expect(tick(T0)).toBe(ClientTimerOut.Ended);
       expect(txnInUse()).toBe(0);
       expect(poolUsed()).toBe(0);
     });
@@ -148,7 +148,7 @@ describe("server non-INVITE", () => {
       drain();
       expect(tick(T0 + 31_999)).toBe(IDLE);
       expectNothing();
-      expect(tick(T0 + 32_000)).toBe(ClientTimerOut.None);
+      expect(tick(T0 + 32_000)).toBe(ClientTimerOut.Ended);
       expect(up.idx).toBe(i);
       expect(idxOf(up.handle)).toBe(-1);
       expect(txnInUse()).toBe(0);

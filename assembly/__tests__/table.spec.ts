@@ -200,11 +200,11 @@ describe("transaction table", () => {
       drain();
       expect(txnNextDeadline()).toBe(T0 + 32_100);
       const now = T0 + 40_000;
-      expect(tick(now)).toBe(ClientTimerOut.None);
+      expect(tick(now)).toBe(ClientTimerOut.Ended);
       expect(up.idx).toBe(b);
-      expect(tick(now)).toBe(ClientTimerOut.None);
+      expect(tick(now)).toBe(ClientTimerOut.Ended);
       expect(up.idx).toBe(c);
-      expect(tick(now)).toBe(ClientTimerOut.None);
+      expect(tick(now)).toBe(ClientTimerOut.Ended);
       expect(up.idx).toBe(a);
       expect(tick(now)).toBe(IDLE);
       expect(txnNextDeadline()).toBe(-1);

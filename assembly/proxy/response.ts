@@ -376,7 +376,11 @@ export function proxyResponse(v: MessageView, d: Decoded, src: Peer, now: i64): 
 
 /** A transaction timer reported to the TU (txnTick). */
 export function proxyTimer(up: TxnUp, now: i64): void {
-  if (up.kind == ClientTimerOut.None || up.kind == ClientTimerOut.Ended) return;
+  if (up.kind == ClientTimerOut.Ended) {
+    release(up.idx); // a server transaction ended: what its context still held goes with it
+    return;
+  }
+  if (up.kind == ClientTimerOut.None) return;
   const r = rec(up.idx);
   const srv = r.link;
   if (up.kind == ClientTimerOut.TimerC) {

@@ -68,7 +68,7 @@ export function serverKey(v: MessageView, d: Decoded, method: Method): u64 {
 /** What a timer pass reports to the TU. */
 export class TxnUp {
   /** ClientTimerOut: Timeout (Timer B/F: the TU answers 408 for the branch and then calls txnRelease),
-   * TimerC (§16.8), or None. */
+   * TimerC (§16.8), Ended (the record was released: a server's last timer, or Timer D/K/M), or None. */
   kind: ClientTimerOut = ClientTimerOut.None;
   idx: u32 = 0;
   handle: u32 = 0;
@@ -88,10 +88,10 @@ export function txnTick(now: i64, up: TxnUp): bool {
   up.handle = handleOf(idx);
   switch (r.kind) {
     case TxnKind.ServerInvite:
-      serverInviteOnTimer(idx, now);
+      if (serverInviteOnTimer(idx, now)) up.kind = ClientTimerOut.Ended;
       break;
     case TxnKind.ServerNonInvite:
-      serverNonInviteOnTimer(idx, now);
+      if (serverNonInviteOnTimer(idx, now)) up.kind = ClientTimerOut.Ended;
       break;
     case TxnKind.ClientInvite:
       up.kind = clientInviteOnTimer(idx, now);

@@ -16,19 +16,28 @@ export const PROTO_NAMES: Record<number, string> = { 1: "udp", 2: "tcp", 3: "tls
 export const enum CfgKey {
   T1 = 1, T2 = 2, T4 = 3, TimerC = 4, MinExpires = 5, MaxExpires = 6, DefaultExpires = 7,
   ContactsPerAor = 8, RecordRoute = 9, RetryAfter = 10,
+  NonceExpiry = 12, FloodLimit = 13, FloodBlock = 14, FloodDrop = 15, RefuseDrop = 16, MaxBody = 17,
+  TopologyHiding = 18, AuthFailures = 19, AuthWindow = 20,
 }
-export const enum CfgKind { Domain = 1, OutboundProxy = 2 }
+export const enum CfgKind {
+  Domain = 1, OutboundProxy = 2, Realm = 3, User = 4, Allow = 5, Deny = 6, Trusted = 7, BlockMethod = 8,
+  DenyUri = 9, BodyType = 10, BodyPattern = 11, NonceSecret = 12,
+}
 
 export const EVENT_NAMES: readonly string[] = [
   "none", "reg-add", "reg-refresh", "reg-remove", "reg-expire",
   "call-attempt", "call-answer", "call-fail", "call-end", "bad-message", "table-full",
+  "auth-fail", "policy-refusal", "flood-blocked",
 ];
-export const enum EventKind { RegAdd = 1, RegExpire = 4, CallEnd = 8, BadMessage = 9, TableFull = 10 }
+export const enum EventKind {
+  RegAdd = 1, RegExpire = 4, CallAttempt = 5, CallEnd = 8, BadMessage = 9, TableFull = 10,
+  AuthFail = 11, PolicyRefusal = 12, FloodBlocked = 13,
+}
 
 export const STAT_NAMES: readonly string[] = [
   "txnInUse", "txnCapacity", "bindingsInUse", "bindingCapacity", "aorsInUse", "aorCapacity",
   "msgPoolInUse", "msgPoolBlocks", "regPoolInUse", "regPoolBlocks", "eventsLost", "received",
-  "refused", "sent", "refused503",
+  "refused", "sent", "refused503", "floodSources", "floodBlocked", "memoryBytes",
 ];
 
 /** The exports the host calls, in the ABI's call order (the first missing one is reported). */
@@ -137,11 +146,28 @@ export class Core {
     return n;
   }
 
+  /** Writes raw bytes into the cfg buffer; returns the length. Never echoes them (secrets). */
+  putCfgBytes(bytes: Uint8Array): number {
+    this.views();
+    if (bytes.length > this.cfgCap) throw new CoreError(`${bytes.length} bytes exceed the core's cfg buffer (${this.cfgCap})`);
+    this.mem.set(bytes, this.cfgPtr);
+    return bytes.length;
+  }
+
+  /** Zeroes the cfg buffer (after a secret; the core wipes it too). */
+  wipeCfg(): void {
+    this.views();
+    this.mem.fill(0, this.cfgPtr, this.cfgPtr + this.cfgCap);
+  }
+
   stats(): Record<string, number> | undefined {
     const f = this.ex.sip_stat;
     if (typeof f !== "function") return undefined;
     const out: Record<string, number> = {};
-    STAT_NAMES.forEach((n, i) => (out[n] = f(i)));
+    STAT_NAMES.forEach((n, i) => {
+      const v = f(i);
+      if (v >= 0) out[n] = v; // an older core answers -1 for an id it does not know
+    });
     return out;
   }
 }

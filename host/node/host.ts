@@ -15,10 +15,11 @@ import dns from "node:dns";
 import os from "node:os";
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { Core, CoreError, PEER, EVENT, EVENT_NAMES, Proto, CfgKey, CfgKind, type Exports } from "./abi.js";
+import { Core, CoreError, PEER, Proto, CfgKey, CfgKind, type Exports } from "./abi.js";
 import { writeAddr, format4, format6, peerText } from "./addr.js";
-import { ConfigError, type Config, type Listen } from "./config.js";
+import { ConfigError, patternBytes, type Config, type Listen } from "./config.js";
 import type { Logger } from "./log.js";
+import { decodeEvent, textLabels, type UsageLog } from "./usage.js";
 
 const UDP_RCVBUF = 4 * 1024 * 1024;
 const UDP_SNDBUF = 4 * 1024 * 1024;
@@ -80,6 +81,10 @@ export class Host {
   private readonly trace: boolean;
   private stopping = false;
   private readonly scratch = Buffer.alloc(16);
+  /** Date.now() - performance.now(), fixed at start: maps the core's `now` (event time) to wall time. */
+  private readonly wallOffset = Date.now() - performance.now();
+  readonly wall = (t: number) => this.wallOffset + t;
+  private readonly protoOf = (tid: number) => this.transports[tid]?.proto ?? `transport${tid}`;
   private readonly onTimer = () => {
     this.timer = null;
     this.armedAt = -1;
@@ -93,6 +98,7 @@ export class Host {
     private readonly cfg: Config,
     private readonly listens: Listen[],
     private readonly log: Logger,
+    private readonly usage: UsageLog | null = null,
   ) {
     this.trace = cfg.trace;
   }
@@ -186,6 +192,8 @@ export class Host {
     const c = this.cfg;
     const set = (key: CfgKey, value: number, name: string) => {
       const res = ex.sip_cfg_set(key, value);
+      // A security setting the core lacks must not be ignored silently: refuse to start.
+      if (res === -1 && key >= CfgKey.NonceExpiry) throw new ConfigError(name, "this core does not support the setting (rebuild the core)");
       if (res === -1) this.log.warn("core does not know this setting; ignored", { key: name, cfgKey: key });
       else if (res === -2) throw new ConfigError(name, `value ${value} is out of the core's range`);
       else if (res < 0) throw new ConfigError(name, `the core refused ${value} (${res})`);
@@ -212,8 +220,66 @@ export class Host {
       const res = ex.sip_cfg_add(kind, len);
       if (res < 0) throw new ConfigError(name, `the core refused ${JSON.stringify(text)} (${res}: table full or does not parse)`);
     };
+    /** A secret (user line, nonce secret): never echoed; host copies wiped after the call. */
+    const addSecret = (kind: CfgKind, bytes: Buffer, name: string, optional = false): boolean => {
+      let res: number;
+      try {
+        res = ex.sip_cfg_add(kind, core.putCfgBytes(bytes));
+      } catch (e) {
+        throw new ConfigError(name, (e as Error).message);
+      } finally {
+        bytes.fill(0);
+        core.wipeCfg();
+      }
+      if (res >= 0) return true;
+      if (optional) return false;
+      throw new ConfigError(name, `the core refused it (${res}: table full, too long or does not parse)`);
+    };
     c.domains.forEach((d, i) => add(CfgKind.Domain, d, `domains[${i}]`));
     if (c.outboundProxy) add(CfgKind.OutboundProxy, c.outboundProxy, "outboundProxy");
+
+    // security (docs/ABI.md keys 12-20, kinds 3-12); realm before users (a new realm clears them)
+    const users = c.users ?? [];
+    const auth = users.length > 0;
+    if (c.realm !== undefined) {
+      const len = core.putCfg(c.realm);
+      if (ex.sip_cfg_add(CfgKind.Realm, len) < 0) {
+        if (auth) throw new ConfigError("realm", `the core refused ${JSON.stringify(c.realm)}`);
+        this.log.warn("core refused the realm; ignored (no users configured)", { realm: c.realm });
+      }
+    }
+    users.forEach((u, i) => {
+      const name = `users[${i}]`;
+      if (u.password !== undefined) addSecret(CfgKind.User, Buffer.from(`${u.username}:password=${u.password}`, "utf8"), name);
+      if (u.ha1 !== undefined) addSecret(CfgKind.User, Buffer.from(`${u.username}:ha1=${u.ha1}`, "utf8"), name);
+      if (u.ha1Sha256 !== undefined) addSecret(CfgKind.User, Buffer.from(`${u.username}:ha1sha256=${u.ha1Sha256}`, "utf8"), name);
+    });
+    const secret = c.nonceSecret !== undefined ? Buffer.from(c.nonceSecret, "hex") : randomBytes(32);
+    if (!addSecret(CfgKind.NonceSecret, secret, "nonceSecret", !auth && c.nonceSecret === undefined))
+      this.log.warn("core refused the nonce secret; ignored (no users configured)");
+    if (c.nonceExpiry !== undefined) set(CfgKey.NonceExpiry, c.nonceExpiry, "nonceExpiry");
+    const a = c.access;
+    a?.allow?.forEach((x, i) => add(CfgKind.Allow, x, `access.allow[${i}]`));
+    a?.deny?.forEach((x, i) => add(CfgKind.Deny, x, `access.deny[${i}]`));
+    a?.trusted?.forEach((x, i) => add(CfgKind.Trusted, x, `access.trusted[${i}]`));
+    if (a?.refuse !== undefined) set(CfgKey.RefuseDrop, a.refuse === "drop" ? 1 : 0, "access.refuse");
+    c.methods?.block?.forEach((m, i) => add(CfgKind.BlockMethod, m, `methods.block[${i}]`));
+    c.denyUris?.forEach((d, i) => add(CfgKind.DenyUri, d, `denyUris[${i}]`));
+    const f = c.flood;
+    if (f?.limit !== undefined) set(CfgKey.FloodLimit, f.limit, "flood.limit");
+    if (f?.blockSeconds !== undefined) set(CfgKey.FloodBlock, f.blockSeconds, "flood.blockSeconds");
+    if (f?.action !== undefined) set(CfgKey.FloodDrop, f.action === "drop" ? 1 : 0, "flood.action");
+    if (f?.authFailures !== undefined) set(CfgKey.AuthFailures, f.authFailures, "flood.authFailures");
+    if (f?.authWindow !== undefined) set(CfgKey.AuthWindow, f.authWindow, "flood.authWindow");
+    const b = c.body;
+    if (b?.maxBytes !== undefined) set(CfgKey.MaxBody, b.maxBytes, "body.maxBytes");
+    b?.allowTypes?.forEach((t, i) => add(CfgKind.BodyType, t, `body.allowTypes[${i}]`));
+    b?.messagePatterns?.forEach((p, i) => {
+      const name = `body.messagePatterns[${i}]`;
+      const res = ex.sip_cfg_add(CfgKind.BodyPattern, core.putCfgBytes(patternBytes(p)));
+      if (res < 0) throw new ConfigError(name, `the core refused the pattern (${res}: table full or too long)`);
+    });
+    if (c.topologyHiding) set(CfgKey.TopologyHiding, 1, "topologyHiding");
 
     for (const t of this.transports) {
       if (!t) continue;
@@ -226,6 +292,8 @@ export class Host {
     this.log.info("core ready", {
       rxCap: core.rxCap, cfgCap: core.cfgCap, domains: c.domains, seed: seed.toString("hex"),
       ...(c.outboundProxy ? { outboundProxy: c.outboundProxy } : {}),
+      auth: auth ? { realm: c.realm, users: users.length } : false,
+      ...(this.usage ? { usageLog: this.usage.path } : {}),
     });
     this.after(now);
   }
@@ -514,42 +582,25 @@ export class Host {
 
   // ---- events, trace ----------------------------------------------------------------------
 
+  /** One event: decoded once, then logged (by level) and written to the usage file. */
   private event(kind: number): void {
-    const level = kind === 9 || kind === 10 ? "warn" : "info";
-    if (!this.log.on(level)) return;
-    const core = this.core!;
-    core.views();
-    const mem = core.mem;
-    const dv = core.dv;
-    const e = core.eventPtr;
-    const name = EVENT_NAMES[kind] ?? `event-${kind}`;
-    const fields: Record<string, unknown> = { event: name, code: dv.getInt32(e + EVENT.code, true) };
-    const pe = e + EVENT.peer;
-    const fam = mem[pe + PEER.family];
-    const tid = mem[pe + PEER.transport];
-    const proto = this.transports[tid]?.proto ?? `transport${tid}`;
-    if (fam === 4 || fam === 6)
-      fields.source = peerText(proto, fam, fam === 4 ? format4(mem, pe + PEER.addr) : format6(mem, pe + PEER.addr), dv.getUint16(pe + PEER.port, true));
-    const conn = dv.getUint32(pe + PEER.conn, true);
-    if (conn) fields.conn = conn;
-    let at = e + EVENT.text;
-    const labels =
-      kind >= 1 && kind <= 4 ? ["aor", "contact", "callId", "detail"]
-      : kind >= 5 && kind <= 8 ? ["caller", "callee", "callId", "detail"]
-      : ["text1", "text2", "callId", "detail"];
-    for (let i = 0; i < 4; i++) {
-      const len = dv.getUint16(e + EVENT.lens + 2 * i, true);
-      if (len) fields[labels[i]] = mem.toString("utf8", at, at + len);
-      at += len;
-    }
-    const value = dv.getUint32(e + EVENT.value, true);
-    if (kind >= 1 && kind <= 4) fields.expires = value;
-    else if (kind === 8) fields.durationMs = value;
-    else if (value) fields.value = value;
-    const lost = dv.getUint32(e + EVENT.lost, true);
-    if (lost) fields.lost = lost;
-    fields.coreTime = dv.getFloat64(e + EVENT.time, true);
-    this.log.line(level, name, fields);
+    const level = kind === 9 || kind === 10 || kind === 11 || kind === 13 ? "warn" : "info";
+    const logging = this.log.on(level);
+    if (!logging && !this.usage) return;
+    const ev = decodeEvent(this.core!, kind, this.protoOf);
+    this.usage?.event(ev, this.wall);
+    if (!logging) return;
+    const fields: Record<string, unknown> = { event: ev.name, code: ev.code };
+    if (ev.source) fields.source = ev.source;
+    if (ev.conn) fields.conn = ev.conn;
+    const labels = textLabels(kind);
+    for (let i = 0; i < 4; i++) if (ev.text[i]) fields[labels[i]] = ev.text[i];
+    if (kind >= 1 && kind <= 4) fields.expires = ev.value;
+    else if (kind === 8) fields.durationMs = ev.value;
+    else if (ev.value) fields.value = ev.value;
+    if (ev.lost) fields.lost = ev.lost;
+    fields.coreTime = ev.time;
+    this.log.line(level, ev.name, fields);
   }
 
   private traceMsg(dir: "in" | "out", proto: string, fam: number, b: Buffer, off: number, port: number, sip: string, conn = 0): void {
@@ -586,6 +637,7 @@ export class Host {
       const stats = core.stats();
       if (stats) this.log.info("stats", stats);
     }
+    this.usage?.close();
   }
 }
 

@@ -3,10 +3,11 @@
 import { readFileSync, existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseCli, ConfigError, USAGE, type Cli } from "./config.js";
+import { parseCli, ConfigError, USAGE, checkSecureDefault, printable, type Cli } from "./config.js";
 import { Logger } from "./log.js";
 import { CoreError } from "./abi.js";
 import { Host, StartError } from "./host.js";
+import { UsageLog } from "./usage.js";
 
 function die(code: number, text: string): never {
   process.stderr.write(text.endsWith("\n") ? text : text + "\n");
@@ -36,15 +37,24 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   if (cli.printConfig) {
-    process.stdout.write(JSON.stringify(cli.config, null, 2) + "\n");
+    process.stdout.write(JSON.stringify(printable(cli.config), null, 2) + "\n");
     return;
+  }
+  // The secure default, before anything is bound: no users + a non-loopback address = open relay.
+  try {
+    checkSecureDefault(cli.config, cli.listens);
+  } catch (e) {
+    if (e instanceof ConfigError) die(2, e.message);
+    throw e;
   }
 
   const cfg = cli.config;
   const log = new Logger(cfg.logLevel);
+  let flushUsage = () => {};
   const fail = (code: number, msg: string, fields?: object): never => {
     log.error(msg, fields);
     log.flush();
+    flushUsage();
     process.exit(code);
   };
   process.on("uncaughtException", (e) => fail(1, "internal error", { error: e.message, stack: e.stack }));
@@ -60,7 +70,18 @@ export async function main(argv: string[]): Promise<void> {
     return fail(1, `cannot load the core ${file}: ${(e as Error).message}`);
   }
 
-  const host = new Host(cfg, cli.listens, log);
+  let usage: UsageLog | null = null;
+  if (cfg.usageLog !== undefined) {
+    try {
+      usage = new UsageLog(cfg.usageLog, (msg, fields) => log.error(msg, fields));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      log.flush();
+      die(2, new ConfigError("usageLog", `cannot open ${JSON.stringify(cfg.usageLog)} for appending (${code})`).message);
+    }
+  }
+  const host = new Host(cfg, cli.listens, log, usage);
+  if (usage) flushUsage = () => usage!.flush();
   let stopped = false;
   const stop = (signal: string) => {
     if (stopped) return;

@@ -1,0 +1,185 @@
+// Event records of the core, decoded once (docs/ABI.md, "Events"), and the usage file: one JSON
+// object per line for the events an accountant or auditor wants (registrations, calls, refusals).
+//
+// The file is opened for appending (flags "a"); lines are buffered and written in batches (at most
+// FLUSH_MS after the first pending line, or at FLUSH_BYTES), and flushed synchronously on stop, so
+// a SIGTERM loses nothing.
+import { openSync, writeSync, closeSync, fsyncSync } from "node:fs";
+import { EVENT, PEER, EVENT_NAMES, type Core } from "./abi.js";
+import { format4, format6, peerText } from "./addr.js";
+
+/** One event record, as read from sip_event_ptr() (texts are "" when absent). */
+export interface EventRecord {
+  kind: number;
+  name: string;
+  code: number;
+  /** the core's `now` of the call that produced it (ms, performance.now() clock) */
+  time: number;
+  value: number;
+  lost: number;
+  /** "udp:1.2.3.4:5060", or undefined when the record has no address */
+  source?: string;
+  conn: number;
+  text: [string, string, string, string];
+}
+
+/** Decodes the event record at core.eventPtr. protoOf maps a transport id to "udp" / "tcp". */
+export function decodeEvent(core: Core, kind: number, protoOf: (transport: number) => string): EventRecord {
+  core.views();
+  const mem = core.mem;
+  const dv = core.dv;
+  const e = core.eventPtr;
+  const pe = e + EVENT.peer;
+  const fam = mem[pe + PEER.family];
+  let source: string | undefined;
+  if (fam === 4 || fam === 6)
+    source = peerText(
+      protoOf(mem[pe + PEER.transport]), fam,
+      fam === 4 ? format4(mem, pe + PEER.addr) : format6(mem, pe + PEER.addr),
+      dv.getUint16(pe + PEER.port, true),
+    );
+  const text: [string, string, string, string] = ["", "", "", ""];
+  let at = e + EVENT.text;
+  for (let i = 0; i < 4; i++) {
+    const len = dv.getUint16(e + EVENT.lens + 2 * i, true);
+    if (len) text[i] = mem.toString("utf8", at, at + len);
+    at += len;
+  }
+  return {
+    kind,
+    name: EVENT_NAMES[kind] ?? `event-${kind}`,
+    code: dv.getInt32(e + EVENT.code, true),
+    time: dv.getFloat64(e + EVENT.time, true),
+    value: dv.getUint32(e + EVENT.value, true),
+    lost: dv.getUint32(e + EVENT.lost, true),
+    source,
+    conn: dv.getUint32(pe + PEER.conn, true),
+    text,
+  };
+}
+
+/** Names of the four text fields per kind, for log lines ("" = not logged under a name). */
+export function textLabels(kind: number): readonly string[] {
+  if (kind >= 1 && kind <= 4) return ["aor", "contact", "callId", "detail"];
+  if (kind >= 5 && kind <= 8) return ["caller", "callee", "callId", kind === 8 ? "cause" : "detail"];
+  if (kind === 11) return ["user", "uri", "callId", "detail"];
+  if (kind === 12) return ["caller", "uri", "callId", "rule"];
+  return ["text1", "text2", "callId", "detail"];
+}
+
+/** Kinds written to the usage file: everything but bad-message (9). */
+export function isUsageEvent(kind: number): boolean {
+  return (kind >= 1 && kind <= 8) || (kind >= 10 && kind <= 13);
+}
+
+/** The usage record of an event (fields that are empty are left out). wall maps core time to Date ms. */
+export function usageRecord(ev: EventRecord, wall: (t: number) => number): Record<string, unknown> {
+  const r: Record<string, unknown> = { time: new Date(wall(ev.time)).toISOString(), event: ev.name };
+  const [t1, t2, t3, t4] = ev.text;
+  const put = (k: string, v: string) => {
+    if (v) r[k] = v;
+  };
+  const k = ev.kind;
+  if (k >= 1 && k <= 4) {
+    put("aor", t1);
+    put("contact", t2);
+    r.expires = ev.value;
+  } else if (k >= 5 && k <= 8) {
+    put("caller", t1);
+    put("callee", t2);
+  } else if (k === 11) {
+    put("user", t1);
+    put("uri", t2);
+  } else if (k === 12) {
+    put("caller", t1);
+    put("uri", t2);
+  }
+  put("callId", t3);
+  if (ev.source) r.source = ev.source;
+  if (ev.code) r.result = ev.code;
+  if (k === 8) {
+    r.duration = Math.round(ev.value) / 1000; // ms -> s, 3 decimals
+    put("cause", t4);
+  } else if (k === 12) put("rule", t4);
+  return r;
+}
+
+const FLUSH_BYTES = 64 * 1024;
+const FLUSH_MS = 200;
+
+export class UsageLog {
+  private fd: number;
+  private buf: string[] = [];
+  private bytes = 0;
+  private timer: NodeJS.Timeout | null = null;
+  /** events the core dropped (queue full) or that were not usage events, not yet reported */
+  private lostPending = 0;
+  private failed = false;
+
+  /** Opens (creates) the file for appending; throws the fs error (code ENOENT, EACCES, ...). */
+  constructor(
+    readonly path: string,
+    private readonly onError: (msg: string, fields: object) => void,
+  ) {
+    this.fd = openSync(path, "a", 0o640);
+  }
+
+  /** Records an event if it is a usage event (carrying over the core's lost count either way). */
+  event(ev: EventRecord, wall: (t: number) => number): void {
+    this.lostPending += ev.lost;
+    if (!isUsageEvent(ev.kind)) return;
+    const r = usageRecord(ev, wall);
+    if (this.lostPending) {
+      r.lost = this.lostPending; // records missing before this one (the core's queue was full)
+      this.lostPending = 0;
+    }
+    this.write(JSON.stringify(r) + "\n");
+  }
+
+  private write(line: string): void {
+    if (this.fd < 0) return;
+    this.buf.push(line);
+    this.bytes += line.length;
+    if (this.bytes >= FLUSH_BYTES) this.flush();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), FLUSH_MS);
+      this.timer.unref();
+    }
+  }
+
+  /** Writes what is buffered (synchronously). */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.buf.length === 0 || this.fd < 0) return;
+    const data = Buffer.from(this.buf.join(""), "utf8");
+    this.buf = [];
+    this.bytes = 0;
+    let off = 0;
+    while (off < data.length) {
+      try {
+        off += writeSync(this.fd, data, off);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === "EAGAIN") continue;
+        if (!this.failed) this.onError("cannot write the usage log; records dropped", { file: this.path, error: code ?? String(e) });
+        this.failed = true;
+        return;
+      }
+    }
+    this.failed = false;
+  }
+
+  /** Flushes and closes the file. */
+  close(): void {
+    this.flush();
+    if (this.fd < 0) return;
+    try {
+      fsyncSync(this.fd);
+    } catch {
+      /* not a regular file (e.g. /dev/stdout): nothing to sync */
+    }
+    closeSync(this.fd);
+    this.fd = -1;
+  }
+}
