@@ -96,3 +96,12 @@ export const DENY_CAP: i32 = isDefined(SIP_DENY_CAP) ? SIP_DENY_CAP : 8;
  * duration). Cost: MAX_DIALOGS × 40 bytes + 2 × MAX_DIALOGS × 4 (index). */
 // @ts-ignore: board constant injected with --use
 export const MAX_DIALOGS: i32 = isDefined(SIP_MAX_DIALOGS) ? SIP_MAX_DIALOGS : 8;
+
+/** Topology hiding (proxy/topology.ts) compiled in. The micro board leaves it out to keep its wasm
+ * within 64 KB; the server board builds it. */
+// @ts-ignore: board constant injected with --use
+export const TOPOLOGY_HIDING: bool = isDefined(SIP_TOPOLOGY_HIDING) ? SIP_TOPOLOGY_HIDING != 0 : false;
+
+/** Blocks (64 bytes) holding the real contacts of hidden dialogs. Cost: DLG_BLOCKS × 74 bytes. */
+// @ts-ignore: board constant injected with --use
+export const DLG_BLOCKS: i32 = isDefined(SIP_DLG_BLOCKS) ? SIP_DLG_BLOCKS : 1;

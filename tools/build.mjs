@@ -26,7 +26,7 @@ export function loadBoards() {
     });
 }
 
-function asc(entry, outFile, board, extra) {
+function asc(entry, outFile, board, extra, extraPages = 0) {
   const uses = Object.entries(board.constants).flatMap(([k, v]) => ["--use", `${k}=${v}`]);
   const argv = [
     join(root, "node_modules/assemblyscript/bin/asc.js"), entry,
@@ -34,8 +34,8 @@ function asc(entry, outFile, board, extra) {
     "--runtime", "stub",
     "--use", "abort=",
     "--noAssert",
-    "--initialMemory", String(board.memoryPages),
-    "--maximumMemory", String(board.memoryPages),
+    "--initialMemory", String(board.memoryPages + extraPages),
+    "--maximumMemory", String(board.memoryPages + extraPages),
     "--exportStart", "_initialize",
     ...uses, ...extra,
   ];
@@ -59,7 +59,8 @@ for (const b of boards) {
   const opt = b.optimize || "-O3z";
   if (!/^-O[0-3][sz]?$/.test(opt)) throw new Error(`boards/${b.name}/board.json: "optimize" must look like -O3z, got ${opt}`);
   asc("assembly/index.ts", join(out, "sipling.wasm"), b, [opt]);
-  asc("assembly/testing/probe.ts", join(out, "probe.wasm"), b, [opt]);
+  // the probe build holds test-only statics (scratch buffers, second views) on top: one more page
+  asc("assembly/testing/probe.ts", join(out, "probe.wasm"), b, [opt], 1);
   if (!quiet) {
     const size = statSync(join(out, "sipling.wasm")).size;
     console.log(`built ${b.name}: sipling.wasm ${size} bytes, ${b.memoryPages} pages`);

@@ -27,6 +27,41 @@ const LINES = {
   OPTIONS_LINES: "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, SUBSCRIBE, NOTIFY, PUBLISH, INFO, REFER, MESSAGE, UPDATE\r\nAccept: application/sdp\r\n",
 };
 
+// Fixed texts the writers emit, packed in one blob; each constant is (offset << 8) | length, for
+// Writer.text().
+const TEXTS = {
+  T_COLON_SP: ": ",
+  T_COMMA_SP: ", ",
+  T_VIA: "Via: ",
+  T_SIP20_SLASH: "SIP/2.0/",
+  T_CL0: "Content-Length: 0",
+  T_CONTACT: "Contact: ",
+  T_TRANSPORT: ";transport=",
+  T_BRANCH: ";branch=",
+  T_SP_SIP20: " SIP/2.0",
+  T_UNSUPPORTED: "Unsupported: ",
+  T_TO: "To: ",
+  T_SUPPORTED_PATH: "Supported: path\r\n",
+  T_SIP20_SP: "SIP/2.0 ",
+  T_ROUTE: "Route: ",
+  T_RETRY_AFTER_60: "Retry-After: 60\r\n",
+  T_RETRY_AFTER: "Retry-After: ",
+  T_RECORD_ROUTE: "Record-Route: ",
+  T_PATH: "Path: ",
+  T_MF70: "Max-Forwards: 70",
+  T_MF: "Max-Forwards: ",
+  T_CL: "Content-Length: ",
+  T_CONTACT_LT: "Contact: <",
+  T_CSEQ: "CSeq: ",
+  T_GT_EXPIRES: ">;expires=",
+  T_SIP_LT: "<sip:",
+  T_TAG: ";tag=",
+  T_RECEIVED: ";received=",
+  T_Q: ";q=",
+  T_LR_GT: ";lr>",
+  T_STALE: ", stale=true"
+};
+
 const bytes = (s) => [...Buffer.from(s, "latin1")];
 const lenPrefixed = (list) => list.flatMap((s) => [s.length, ...bytes(s)]);
 const fmt = (arr) => {
@@ -59,6 +94,19 @@ export const ${k}: usize = memory.data<u8>([
 ${fmt(bytes(v))}
 ]);
 `).join("\n")}
+// Writer texts: (offset << 8) | length into TEXT.
+${(() => {
+  let off = 0;
+  return Object.entries(TEXTS).map(([k, v]) => {
+    const line = `export const ${k}: u32 = ${(off << 8) | v.length}; // ${JSON.stringify(v)}`;
+    off += v.length;
+    return line;
+  }).join("\n");
+})()}
+export const TEXT: usize = memory.data<u8>([
+${fmt(Object.values(TEXTS).flatMap(bytes))}
+]);
+
 export const REASON_COUNT: u32 = ${REASONS.length};
 export const REASONS: usize = memory.data<u8>([
 ${fmt(reasons)}

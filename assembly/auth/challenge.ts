@@ -10,9 +10,10 @@
 import { Writer } from "../wire/writer";
 import { realmLength, realmPtr } from "./credentials";
 import { NONCE_LEN, nonceMake } from "./nonce";
+import { T_STALE } from "../wire/tables";
 
-/** The nonce of the challenge being written: 40 bytes. */
-const NONCE: usize = memory.data(40);
+/** The nonce of the challenge being written: NONCE_LEN bytes. */
+const NONCE: usize = memory.data(<i32>NONCE_LEN);
 
 /** Append both challenge lines to `w` (a failed put marks w failed, as with every writer). */
 export function writeChallenge(w: Writer, proxy: bool, stale: bool, now: i64): void {
@@ -27,6 +28,6 @@ function line(w: Writer, proxy: bool, stale: bool, sha256: bool): void {
   w.lit("\", nonce=\"");
   w.bytes(NONCE, NONCE_LEN);
   w.lit(sha256 ? "\", algorithm=SHA-256, qop=\"auth\"" : "\", algorithm=MD5, qop=\"auth\"");
-  if (stale) w.lit(", stale=true");
+  if (stale) w.text(T_STALE);
   w.crlf();
 }

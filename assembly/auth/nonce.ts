@@ -1,9 +1,11 @@
 // Stateless nonces (RFC 2617 §3.2.1 "nonce" suggestion, RFC 7616 §5.4) and the nonce-count table.
 //
-// Nonce format, 40 lowercase hex digits, nothing stored per nonce issued:
+// Nonce format, 48 lowercase hex digits, nothing stored per nonce issued:
 //
 //   +0  8 hex   T    issue time, seconds (now / 1000 as u32), big-endian
-//   +8  32 hex  MAC  first 16 bytes of SHA-256(secret || T as 4 bytes big-endian || realm)
+//   +8  8 hex   R    32 random bits (every challenge gets its own nonce, even within one second:
+//                    two clients challenged together never share a nonce-count record)
+//   +16 32 hex  MAC  first 16 bytes of SHA-256(secret || T as 4 bytes big-endian || R || realm)
 //
 // The secret is host-provided random bytes (authSetSecret). Verification recomputes the MAC and
 // compares in constant time: a bad MAC (or a nonce of another format) is Invalid; a good MAC older
@@ -27,8 +29,9 @@
 import { NC_SLOTS } from "../config";
 import { SHA256_LEN, Sha256, hexDecode, hexEncode } from "../crypto";
 import { realmLength, realmPtr } from "./credentials";
+import { prngNext } from "../util/prng";
 
-export const NONCE_LEN: u32 = 40;
+export const NONCE_LEN: u32 = 48;
 /** Longest secret accepted, bytes. */
 export const SECRET_MAX: u32 = 64;
 /** Default nonce lifetime, seconds. */
@@ -47,10 +50,10 @@ let nonceExpiry: u32 = NONCE_EXPIRY_DEFAULT;
 const NC: usize = heap.alloc(<usize>NC_SLOTS * NC_ENTRY);
 const MARK: usize = heap.alloc(<usize>NC_SETS << 2);
 const mac = new Sha256();
-/** The MAC being built or checked: 32 bytes; the decoded nonce: 20 bytes. */
+/** The MAC being built or checked: 32 bytes; the decoded nonce: 24 bytes. */
 const MAC: usize = memory.data(32);
-const GOT: usize = memory.data(20);
-const TS: usize = memory.data(4);
+const GOT: usize = memory.data(24);
+const TS: usize = memory.data(8); // T (4 bytes, big-endian) then R (4 bytes)
 
 /** Time and tag of the last nonce nonceVerify accepted as Fresh or Stale (the key for ncCheck). */
 export let verifiedTs: u32 = 0;
@@ -92,11 +95,12 @@ export function authNonceExpiry(): u32 { return nonceExpiry; }
 }
 
 /** MAC of time t into MAC (32 bytes; the first 16 are used). */
-function macOf(t: u32): void {
+function macOf(t: u32, r: u32): void {
   store<u32>(TS, bswap<u32>(t));
+  store<u32>(TS, r, 4);
   mac.init();
   mac.update(SECRET, secretLen);
-  mac.update(TS, 4);
+  mac.update(TS, 8);
   mac.update(realmPtr(), realmLength());
   mac.final(MAC);
 }
@@ -104,10 +108,9 @@ function macOf(t: u32): void {
 /** Write a fresh nonce for time `now` (ms) at out: NONCE_LEN bytes. */
 export function nonceMake(now: i64, out: usize): void {
   const t = seconds(now);
-  macOf(t);
-  store<u32>(TS, bswap<u32>(t));
-  hexEncode(TS, 4, out);
-  hexEncode(MAC, 16, out + 8);
+  macOf(t, <u32>prngNext());
+  hexEncode(TS, 8, out);
+  hexEncode(MAC, 16, out + 16);
 }
 
 /**
@@ -116,14 +119,14 @@ export function nonceMake(now: i64, out: usize): void {
  */
 export function nonceVerify(p: usize, len: u32, now: i64): NonceState {
   if (secretLen == 0 || len != NONCE_LEN) return NonceState.Invalid;
-  if (!hexDecode(p, 20, GOT)) return NonceState.Invalid;
+  if (!hexDecode(p, 24, GOT)) return NonceState.Invalid;
   const t = bswap<u32>(load<u32>(GOT));
-  macOf(t);
+  macOf(t, load<u32>(GOT, 4));
   let diff: u32 = 0;
-  for (let i: usize = 0; i < 16; i++) diff |= <u32>(load<u8>(MAC + i) ^ load<u8>(GOT + 4 + i));
+  for (let i: usize = 0; i < 16; i++) diff |= <u32>(load<u8>(MAC + i) ^ load<u8>(GOT + 8 + i));
   if (diff != 0) return NonceState.Invalid;
   verifiedTs = t;
-  verifiedTag = load<u64>(GOT, 4);
+  verifiedTag = load<u64>(GOT, 8);
   const nowS = seconds(now);
   if (t > nowS || nowS - t > nonceExpiry) return NonceState.Stale;
   return NonceState.Fresh;

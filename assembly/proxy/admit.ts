@@ -29,6 +29,7 @@ import { EXTRA_BUF, EXTRA_CAP } from "./buffers";
 import { respondStateless } from "./send";
 import { isLocalDomain } from "./config";
 import { isOurAddress } from "./route";
+import { T_RETRY_AFTER_60 } from "../wire/tables";
 
 export class SecurityConfig {
   /** Deny-listed sources and refused requests: 0 = answer 403 (or the policy's status), 1 = drop. */
@@ -45,6 +46,11 @@ export const enum Admit { Go = 0, Done = 1 }
 
 /** Whether the source of the current request is trusted (set by admit). */
 export let trustedSource = false;
+
+/** The Proxy-Authorization entry carrying credentials for our realm that authenticated the current
+ * request, or -1: it is removed from what is forwarded (they were for us, RFC 3261 §22.3), so a
+ * caller's digest never reaches the callee. Entry indices are the same in the stored copy. */
+export let consumedCredentials: i32 = -1;
 
 function refuse(v: MessageView, d: Decoded, src: Peer, now: i64, status: u32, rule: string, drop: bool): Admit {
   eventBegin(EventKind.PolicyRefusal, drop ? 0 : <i32>status, now, 0, src);
@@ -70,6 +76,7 @@ function ruleText(rule: string): void {
 export function admitSource(v: MessageView, d: Decoded, src: Peer, now: i64): Admit {
   const acl = aclVerdict(src);
   trustedSource = acl == AclVerdict.Trusted;
+  consumedCredentials = -1;
   if (acl == AclVerdict.Deny) return refuse(v, d, src, now, 403, "acl", securityConfig.dropDenied);
   const allowListed = aclCount(AclList.Allow) > 0 && aclMatch(AclList.Allow, src);
   const p = pikeCheck(src, now, trustedSource || allowListed);
@@ -79,7 +86,7 @@ export function admitSource(v: MessageView, d: Decoded, src: Peer, now: i64): Ad
     }
     if (!securityConfig.dropFlood && v.method != Method.ACK) {
       w.begin(EXTRA_BUF, EXTRA_CAP);
-      w.lit("Retry-After: 60\r\n");
+      w.text(T_RETRY_AFTER_60);
       respondStateless(v, d, true, 503, EXTRA_BUF, w.finish(), src);
     }
     return Admit.Done;
@@ -107,6 +114,7 @@ export function admitRequest(v: MessageView, d: Decoded, src: Peer, now: i64, fo
   }
   const verdict = authCheck(v, !register, now);
   if (verdict == AuthVerdict.Ok) {
+    if (!register) consumedCredentials = authResult.entry;
     if (register) {
       // a user may only register contacts for its own AOR (the To user)
       const to = d.to.uri;

@@ -7,12 +7,14 @@
 //   +0 u16 best status   +2 u16 active branches   +4 u32 best response (pool; our Via already removed)
 //   +8 u32 request (pool)   +12 u32 targets (pool: serialized later targets)   +16 u32 cursor
 //   +20 u32 flags          +24 i64 started (ms, for call events)
+//   +32 u32 vias (pool: the request's Via lines, restored on responses under topology hiding)
+//   +36 u32 hidden (dialog record + 1 of a hidden dialog being set up, 0 = none)
 
 import { MAX_TXN } from "../config";
 
-export const CTX_SIZE: u32 = 32;
+export const CTX_SIZE: u32 = 40;
 
-export const enum CtxFlag { Cancelled = 1, Finalised = 2, Invite = 4, RecordRouted = 8, Answered = 16, InDialog = 32 }
+export const enum CtxFlag { Cancelled = 1, Finalised = 2, Invite = 4, RecordRouted = 8, Answered = 16, InDialog = 32, Hidden = 64 }
 
 @unmanaged export class Ctx {
   bestStatus: u16;
@@ -23,6 +25,8 @@ export const enum CtxFlag { Cancelled = 1, Finalised = 2, Invite = 4, RecordRout
   cursor: u32;
   flags: u32;
   started: i64;
+  vias: u32;
+  hidden: u32;
 }
 
 const table: usize = heap.alloc(<usize>MAX_TXN * CTX_SIZE);

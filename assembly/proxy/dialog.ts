@@ -3,12 +3,21 @@
 // records). Keyed by a hash of the Call-ID and the two tags (order-free: a BYE from either side finds
 // it). Fixed table with an open-addressing index; when full, a round-robin hand reuses a slot.
 //
-//   record (40 bytes): u64 key, u64 caller tag hash, i64 answered (ms), u32 used, u32 spare, u64 pad
+// Topology hiding also keeps here, per dialog, the real contacts of both sides (the peers only ever
+// see our token URIs, proxy/topology.ts). A record for a hidden dialog exists from the INVITE on
+// (pending: not yet indexed, its key needs the callee's tag) and is bound to its key at the 2xx.
+//
+//   record (56 bytes): u64 key, u64 caller tag hash, i64 answered (ms), u32 used (0 free, 1 indexed,
+//   2 pending), u32 nonce, u32 caller contact, u32 callee contact (dlgPool handles), u64 pad
 
-import { MAX_DIALOGS } from "../config";
+import { MAX_DIALOGS, DLG_BLOCKS } from "../config";
 import { hashBytes, hashMix } from "../util/hash";
+import { prngNext } from "../util/prng";
+import { Pool } from "../util/pool";
 
-const DLG_SIZE: usize = 40;
+const DLG_SIZE: usize = 56;
+/** The real contacts of hidden dialogs. */
+export const dlgPool = new Pool(64, <u32>DLG_BLOCKS);
 const records: usize = heap.alloc(<usize>MAX_DIALOGS * DLG_SIZE);
 const CAP: u32 = pow2(<u32>MAX_DIALOGS * 2);
 const index: usize = heap.alloc(<usize>CAP << 2);
@@ -24,6 +33,7 @@ function pow2(n: u32): u32 {
 export function dialogsReset(): void {
   memory.fill(records, 0, <usize>MAX_DIALOGS * DLG_SIZE);
   memory.fill(index, 0, <usize>CAP << 2);
+  dlgPool.reset();
   hand = 0;
   inUse = 0;
 }
@@ -59,11 +69,8 @@ export function dialogFind(key: u64): i32 {
   }
 }
 
-/** Start tracking a dialog (no-op when it is known); returns its record index. */
-export function dialogOpen(key: u64, callerTag: u64, now: i64): i32 {
-  const known = dialogFind(key);
-  if (known >= 0) return known;
-  // a free record, or the hand's victim
+/** A free record (or the hand's victim), initialised and not indexed. */
+function take(used: u32, now: i64): u32 {
   let r: u32 = 0;
   let found = false;
   for (let k: u32 = 0; k < <u32>MAX_DIALOGS; k++) {
@@ -76,15 +83,68 @@ export function dialogOpen(key: u64, callerTag: u64, now: i64): i32 {
   }
   hand = (r + 1) % <u32>MAX_DIALOGS;
   const p = rec(r);
-  store<u64>(p, key);
-  store<u64>(p, callerTag, 8);
+  memory.fill(p, 0, DLG_SIZE);
   store<i64>(p, now, 16);
-  store<u32>(p, 1, 24);
+  store<u32>(p, used, 24);
+  store<u32>(p, <u32>prngNext() | 1, 28);
+  inUse++;
+  return r;
+}
+
+function indexAdd(r: u32, key: u64): void {
+  store<u64>(rec(r), key);
   let i = <u32>key & (CAP - 1);
   while (slot(i) != 0) i = (i + 1) & (CAP - 1);
   store<u32>(index + (<usize>i << 2), r + 1);
-  inUse++;
+}
+
+/** Start tracking a dialog (no-op when it is known); returns its record index. */
+export function dialogOpen(key: u64, callerTag: u64, now: i64): i32 {
+  const known = dialogFind(key);
+  if (known >= 0) return known;
+  const r = take(1, now);
+  store<u64>(rec(r), callerTag, 8);
+  indexAdd(r, key);
   return <i32>r;
+}
+
+/** A record for a dialog being set up under topology hiding (bound to its key at the 2xx). */
+export function dialogPending(now: i64): i32 {
+  return <i32>take(2, now);
+}
+
+/** Bind pending record r to its dialog key at the answer. */
+export function dialogBind(r: i32, key: u64, callerTag: u64, now: i64): void {
+  const p = rec(<u32>r);
+  if (load<u32>(p, 24) != 2) return;
+  store<u64>(p, callerTag, 8);
+  store<i64>(p, now, 16);
+  store<u32>(p, 1, 24);
+  indexAdd(<u32>r, key);
+}
+
+/** Is r a live record with this nonce (a token from a peer)? */
+export function dialogValid(r: u32, nonce: u32): bool {
+  return r < <u32>MAX_DIALOGS && load<u32>(rec(r), 24) != 0 && load<u32>(rec(r), 28) == nonce;
+}
+
+export function dialogNonce(r: i32): u32 {
+  return load<u32>(rec(<u32>r), 28);
+}
+
+/** The stored real contact of side 0 (caller) or 1 (callee): a dlgPool handle, 0 when none. */
+export function dialogContact(r: i32, side: u32): u32 {
+  return load<u32>(rec(<u32>r) + 32 + (<usize>side << 2));
+}
+
+/** Keep the real contact [p, p+len) of a side (a target refresh replaces it). False when full. */
+export function dialogSetContact(r: i32, side: u32, p: usize, len: u32): bool {
+  const h = dlgPool.store(p, len);
+  if (h == 0) return false;
+  const at = rec(<u32>r) + 32 + (<usize>side << 2);
+  dlgPool.release(load<u32>(at));
+  store<u32>(at, h);
+  return true;
 }
 
 export function dialogAnswered(r: i32): i64 {
@@ -98,10 +158,15 @@ export function dialogCallerTag(r: i32): u64 {
 /** Stop tracking record r. */
 export function dialogClose(r: i32): void {
   const p = rec(<u32>r);
-  if (load<u32>(p, 24) == 0) return;
+  const used = load<u32>(p, 24);
+  if (used == 0) return;
   const key = load<u64>(p);
   store<u32>(p, 0, 24);
+  dlgPool.release(load<u32>(p, 32));
+  dlgPool.release(load<u32>(p, 36));
+  store<u64>(p, 0, 32);
   inUse--;
+  if (used == 2) return; // pending: never indexed
   // backward-shift deletion from the index
   const mask = CAP - 1;
   let i = <u32>key & mask;

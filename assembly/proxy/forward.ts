@@ -23,7 +23,14 @@ import { WORK_BUF } from "./buffers";
 import { writeBranch } from "./branch";
 import { protoName, protoParam } from "./route";
 import { proxyConfig } from "./config";
-import { ctx } from "./context";
+import { ctx, CtxFlag } from "./context";
+import { TOPOLOGY_HIDING } from "../config";
+import {
+  CALLER, hidesToward, storeVias, keepContact, tokenContact, TOKEN_BUF, tokenLen, markHidden, unmarkHidden,
+} from "./topology";
+import { dialogPending } from "./dialog";
+import { consumedCredentials } from "./admit";
+import { T_BRANCH, T_COMMA_SP, T_LR_GT, T_RECEIVED, T_SIP20_SLASH, T_SIP_LT, T_TRANSPORT } from "../wire/tables";
 
 export const edits = new ForwardEdits();
 const vw = new Writer();
@@ -33,6 +40,16 @@ const RR_BUF: usize = memory.data(512);
 const aw = new Writer();
 const RECV_BUF: usize = memory.data(96);
 const param = new ParamSpan();
+
+// Topology hiding: the dialog record and the side whose request this is (set by in-dialog routing
+// through a token, request.ts), or -1 for an initial request.
+let hidRecord: i32 = -1;
+let hidSender: u32 = 0;
+
+export function hideIn(record: i32, sender: u32): void {
+  hidRecord = record;
+  hidSender = sender;
+}
 
 /** Does this request get our Record-Route (a dialog-creating request outside a dialog)? */
 export function wantsRecordRoute(v: MessageView, d: Decoded): bool {
@@ -48,7 +65,8 @@ export function wantsRecordRoute(v: MessageView, d: Decoded): bool {
  */
 export function prepareEdits(v: MessageView, d: Decoded, src: Peer, pops: i32, dropRoute: i32): void {
   edits.reset();
-  if (pops > 0 || dropRoute >= 0) {
+  const creds = consumedCredentials;
+  if (pops > 0 || dropRoute >= 0 || creds >= 0) {
     // our Route values at the top, and the strict-route fix-up's last one
     const map = dropMap(v.count);
     let i = v.first(Hdr.Route);
@@ -57,13 +75,14 @@ export function prepareEdits(v: MessageView, d: Decoded, src: Peer, pops: i32, d
       i = v.next(i);
     }
     if (dropRoute >= 0) store<u8>(map + <usize>dropRoute, 1);
+    if (creds >= 0 && creds < v.count && v.hdr(creds) == Hdr.ProxyAuthorization) store<u8>(map + <usize>creds, 1);
     edits.drop = map;
   }
   const via = d.via;
   aw.begin(RECV_BUF, 96);
   if ((src.family == Family.V4 || src.family == Family.V6) && !via.hasReceived) {
     // §18.2.1: received when sent-by is not the source address; RFC 3581 §4: always with rport
-    aw.lit(";received=");
+    aw.text(T_RECEIVED);
     const ip = aw.length;
     writeIp(aw, src);
     const ipLen = aw.length - ip;
@@ -123,7 +142,7 @@ function writeHex(w: Writer, v: u32): void {
 
 /** Our Record-Route URI for transport t, with a flow token when `flow` is a connection id. */
 function writeRrUri(w: Writer, t: Transport, flow: u32): void {
-  w.lit("<sip:");
+  w.text(T_SIP_LT);
   if (flow != 0) {
     w.lit("ft");
     const HEXS = "0123456789abcdef";
@@ -133,10 +152,41 @@ function writeRrUri(w: Writer, t: Transport, flow: u32): void {
   }
   w.bytes(t.addr, t.addrLen);
   if (t.proto != Proto.UDP) {
-    w.lit(";transport=");
+    w.text(T_TRANSPORT);
     w.lit(protoParam(t.proto));
   }
-  w.lit(";lr>");
+  w.text(T_LR_GT);
+}
+
+/**
+ * Prepare the edits that hide this request's side from the branch's destination (proxy/topology.ts):
+ * its Vias dropped (kept by the response context to restore), its Contact replaced by our token.
+ * Returns false when nothing could be hidden (no context).
+ */
+function hideRequest(v: MessageView, d: Decoded, srvHandle: u32, t: Transport, dialogForming: bool, now: i64): bool {
+  const si = idxOf(srvHandle);
+  if (si < 0) return false;
+  const c = ctx(<u32>si);
+  if (c.vias == 0) c.vias = storeVias(v, WORK_BUF, 4096);
+  c.flags |= CtxFlag.Hidden;
+  let r = hidRecord;
+  let side = hidSender;
+  if (r < 0 && c.hidden != 0) { r = <i32>c.hidden - 1; side = CALLER; }
+  if (r < 0 && dialogForming && v.first(Hdr.Contact) >= 0) {
+    r = dialogPending(now);
+    side = CALLER;
+    c.hidden = <u32>r + 1;
+  }
+  let replaced = false;
+  if (r >= 0 && v.first(Hdr.Contact) >= 0 && keepContact(v, r, side)) {
+    tokenContact(t, r, side);
+    edits.contact = TOKEN_BUF;
+    edits.contactLen = tokenLen;
+    replaced = true;
+  }
+  if (edits.drop == 0) edits.drop = dropMap(v.count);
+  markHidden(v, edits.drop, replaced);
+  return true;
 }
 
 /**
@@ -154,11 +204,11 @@ export function forwardBranch(
   if (handle == 0) return 503;
   const nonce = <u32>prngNext();
   vw.begin(VIA_BUF, 256);
-  vw.lit("SIP/2.0/");
+  vw.text(T_SIP20_SLASH);
   vw.lit(protoName(t.proto));
   vw.byte(0x20);
   vw.bytes(t.addr, t.addrLen);
-  vw.lit(";branch=");
+  vw.text(T_BRANCH);
   writeBranch(vw, handle, nonce, loop);
   const viaLen = vw.finish();
   edits.ruri = ruriLen != 0 ? ruri : 0;
@@ -178,13 +228,19 @@ export function forwardBranch(
       writeRrUri(rw, t, 0);
     } else {
       writeRrUri(rw, t, 0);
-      rw.lit(", ");
+      rw.text(T_COMMA_SP);
       writeRrUri(rw, inT, inT.reliable ? srcConn : 0);
     }
     edits.recordRoute = RR_BUF;
     edits.recordRouteLen = rw.finish();
   }
+  const hide = TOPOLOGY_HIDING && hidesToward(dst) && hideRequest(v, d, srvHandle, t, recordRoute, now);
   const n = writeForward(v, edits, WORK_BUF, <u32>MAX_MSG);
+  if (hide) {
+    unmarkHidden(v, edits.drop);
+    edits.contact = 0;
+    edits.contactLen = 0;
+  }
   if (n == 0) return 513;
   const msg = msgPool.store(WORK_BUF, n);
   if (msg == 0) return 503;

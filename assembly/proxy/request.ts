@@ -18,7 +18,7 @@ import { Method } from "../wire/method";
 import { UriRepr, parseUri } from "../wire/uri";
 import { NameAddrRepr, NameAddrKind, decodeNameAddr } from "../wire/headers/nameaddr";
 import { ViaRepr, decodeVia } from "../wire/headers/via";
-import { writeForward, writeResponse } from "../wire/emit";
+import { writeForward, writeResponse, dropMap } from "../wire/emit";
 import { Writer } from "../wire/writer";
 import { hashBytes, hashMix } from "../util/hash";
 import { Peer } from "../net/peer";
@@ -32,7 +32,7 @@ import {
 import { handleRegister, registrarLookup, targets, TargetSet } from "../registrar/index";
 import { WORK_BUF, EXTRA_BUF, EXTRA_CAP } from "./buffers";
 import { proxyConfig } from "./config";
-import { ctx, CtxFlag } from "./context";
+import { ctx, CtxFlag, CTX_SIZE } from "./context";
 import { respondStateless, responseDest } from "./send";
 import { loopHash, parseBranch, OurBranch, writeStatelessBranch } from "./branch";
 import { isOurAddress, ourTransport, isForUs, destFromUri, flowToken } from "./route";
@@ -42,6 +42,10 @@ import { MAX_MSG } from "../config";
 import { OPTIONS_LINES, OPTIONS_LINES_LEN } from "../wire/tables";
 import { Admit, admitSource, admitRequest } from "./admit";
 import { dialogFind, dialogKey, dialogAnswered, dialogCallerTag, dialogClose, tagHash } from "./dialog";
+import { TOPOLOGY_HIDING } from "../config";
+import { parseToken, tokenRecord, tokenSide, realContact, CONTACT_BUF, CALLER, CALLEE, hidesToward, markHidden, unmarkHidden } from "./topology";
+import { hideIn } from "./forward";
+import { T_BRANCH, T_COMMA_SP, T_RETRY_AFTER, T_SIP20_SLASH, T_UNSUPPORTED } from "../wire/tables";
 
 const routeNa = new NameAddrRepr();
 const viaScratch = new ViaRepr();
@@ -109,11 +113,11 @@ function isLoop(v: MessageView, loop: u32): bool {
 /** 420 with Unsupported listing every Proxy-Require tag (§16.3 step 5, §8.2.2.3). */
 function refuseExtensions(v: MessageView, d: Decoded, src: Peer): void {
   xw.begin(EXTRA_BUF, EXTRA_CAP);
-  xw.lit("Unsupported: ");
+  xw.text(T_UNSUPPORTED);
   let first = true;
   for (let i = v.first(Hdr.ProxyRequire); i >= 0; i = v.next(i)) {
     if (v.valLen(i) == 0) continue;
-    if (!first) xw.lit(", ");
+    if (!first) xw.text(T_COMMA_SP);
     first = false;
     xw.bytes(v.valPtr(i), v.valLen(i));
   }
@@ -123,7 +127,7 @@ function refuseExtensions(v: MessageView, d: Decoded, src: Peer): void {
 
 function retryAfter(): u32 {
   xw.begin(EXTRA_BUF, EXTRA_CAP);
-  xw.lit("Retry-After: ");
+  xw.text(T_RETRY_AFTER);
   xw.u32(proxyConfig.retryAfter);
   xw.crlf();
   return xw.finish();
@@ -157,8 +161,18 @@ function answerOptions(v: MessageView, d: Decoded, src: Peer): void {
   respondStateless(v, d, true, 200, OPTIONS_LINES, OPTIONS_LINES_LEN, src);
 }
 
+/** A dialog a BYE ended: closed once the BYE has been routed (its token may still be needed). */
+let closeAfter: i32 = -1;
+
 /** Entry point for a validated request from `src`. */
 export function proxyRequest(v: MessageView, d: Decoded, src: Peer, now: i64): void {
+  closeAfter = -1;
+  route(v, d, src, now);
+  if (closeAfter >= 0) dialogClose(closeAfter);
+  closeAfter = -1;
+}
+
+function route(v: MessageView, d: Decoded, src: Peer, now: i64): void {
   const m = v.method;
   if (admitSource(v, d, src, now) == Admit.Done) return; // access lists, flood protection
   if (m == Method.ACK) { handleAck(v, d, src, now); return; }
@@ -202,6 +216,9 @@ export function proxyRequest(v: MessageView, d: Decoded, src: Peer, now: i64): v
     ruriLen = routeNa.uri.len;
     target = routeNa.uri;
   }
+
+  // Topology hiding: a Request-URI that is one of our dialog tokens stands for a real contact.
+  if (TOPOLOGY_HIDING && ri.next < 0 && d.ruri.hasUser && isOurAddress(d.ruri) && routeToken(v, d, src, loop, now)) return;
 
   // §16.5 targets.
   if (ri.next >= 0) {
@@ -271,7 +288,7 @@ function openContext(v: MessageView, d: Decoded, src: Peer, now: i64): i32 {
   }
   release(idx); // a context left behind by a transaction that ended early
   const c = ctx(idx);
-  memory.fill(changetype<usize>(c), 0, 32);
+  memory.fill(changetype<usize>(c), 0, CTX_SIZE);
   c.request = request;
   c.started = now;
   c.flags = (invite ? CtxFlag.Invite : 0) | (d.to.hasTag ? CtxFlag.InDialog : 0);
@@ -322,6 +339,40 @@ function forwardToTargets(v: MessageView, d: Decoded, src: Peer, loop: u32, now:
   startTargets(<u32>idx, v, d, src.transport, src.conn, loop, now);
 }
 
+const tokUri = new UriRepr();
+
+/**
+ * Route a request whose Request-URI user is one of our topology-hiding tokens to the real contact it
+ * stands for. Returns false when the user is not a token of ours; answers 481 for a stale one.
+ */
+function routeToken(v: MessageView, d: Decoded, src: Peer, loop: u32, now: i64): bool {
+  const u = d.ruri;
+  if (!parseToken(u.user, u.userLen)) {
+    const looks = u.userLen == 18 && load<u8>(u.user) == 0x74 && (load<u8>(u.user + 1) == 0x43 || load<u8>(u.user + 1) == 0x45);
+    if (!looks) return false;
+    respondStateless(v, d, true, 481, 0, 0, src); // a dialog we no longer know
+    return true;
+  }
+  const n = realContact(tokenRecord, tokenSide);
+  if (n == 0 || !parseUri(CONTACT_BUF, CONTACT_BUF + <usize>n, tokUri)) {
+    respondStateless(v, d, true, 481, 0, 0, src);
+    return true;
+  }
+  if (ri.flow != 0) {
+    dest.clear();
+    dest.conn = ri.flow;
+    dest.transport = <u8>ri.flowTransport;
+  } else if (!destFromUri(tokUri, dest)) {
+    respondStateless(v, d, true, 503, 0, 0, src);
+    return true;
+  }
+  hideIn(tokenRecord, tokenSide == CALLER ? CALLEE : CALLER);
+  if (v.method == Method.ACK) ackTo(v, d, src, CONTACT_BUF, n);
+  else forwardOne(v, d, src, CONTACT_BUF, n, dest, loop, now);
+  hideIn(-1, 0);
+  return true;
+}
+
 /** A BYE ends a dialog we saw answered: report the call's end with its duration (usage records). */
 function callEnded(v: MessageView, d: Decoded, src: Peer, now: i64): void {
   const r = dialogFind(dialogKey(d.callId, d.callIdLen, d.from.tag, d.from.tagLen, d.to.tag, d.to.tagLen));
@@ -336,7 +387,7 @@ function callEnded(v: MessageView, d: Decoded, src: Peer, now: i64): void {
   const s = changetype<usize>(cause);
   for (let i = 0; i < cause.length; i++) store<u8>(CAUSE + <usize>i, <u8>load<u16>(s + (<usize>i << 1)));
   eventText(3, CAUSE, <u32>cause.length);
-  dialogClose(r);
+  closeAfter = r;
 }
 const CAUSE: usize = memory.data(16);
 
@@ -351,6 +402,7 @@ function handleAck(v: MessageView, d: Decoded, src: Peer, now: i64): void {
   // An ACK for a 2xx is its own transaction: route it statelessly (§16.11), never answer it.
   if (d.maxForwards == 0) return;
   preprocessRoutes(v, d, src);
+  if (TOPOLOGY_HIDING && ri.next < 0 && d.ruri.hasUser && isOurAddress(d.ruri) && routeToken(v, d, src, 0, now)) return;
   if (ri.next >= 0) {
     const p = v.valPtr(ri.next);
     decodeNameAddr(p, p + <usize>v.valLen(ri.next), routeNa, NameAddrKind.Route);
@@ -364,22 +416,34 @@ function handleAck(v: MessageView, d: Decoded, src: Peer, now: i64): void {
   } else {
     return; // an ACK for our own stateless answer (404, 480...): nothing to route
   }
+  ackTo(v, d, src, 0, 0);
+}
+
+/** Send the ACK in `v` to `dest` statelessly, with a Request-URI replaced when ruriLen != 0. */
+function ackTo(v: MessageView, d: Decoded, src: Peer, ruri: usize, ruriLen: u32): void {
   const t = transportById(dest.transport);
   if (t == null) return;
   // deterministic branch: a retransmitted ACK must look the same
   let h = hashBytes(d.via.branch, d.via.branchLen, 0xac4);
   h = hashMix(h, hashBytes(v.base + <usize>v.uriOff, v.uriLen, 0xac4));
   ackW.begin(ACK_VIA, 256);
-  ackW.lit("SIP/2.0/");
+  ackW.text(T_SIP20_SLASH);
   ackW.lit(t.proto == 1 ? "UDP" : t.proto == 2 ? "TCP" : "TLS");
   ackW.byte(0x20);
   ackW.bytes(t.addr, t.addrLen);
-  ackW.lit(";branch=");
+  ackW.text(T_BRANCH);
   writeStatelessBranch(ackW, h);
   prepareEdits(v, d, src, ri.pops, -1);
   edits.via = ACK_VIA;
   edits.viaLen = ackW.finish();
+  if (ruriLen != 0) { edits.ruri = ruri; edits.ruriLen = ruriLen; }
+  const hide = TOPOLOGY_HIDING && hidesToward(dest);
+  if (hide) {
+    if (edits.drop == 0) edits.drop = dropMap(v.count);
+    markHidden(v, edits.drop, false);
+  }
   const n = writeForward(v, edits, WORK_BUF, <u32>MAX_MSG);
+  if (hide) unmarkHidden(v, edits.drop);
   if (n != 0) txSend(WORK_BUF, n, dest);
 }
 

@@ -33,7 +33,9 @@ import {
 import { TargetSet } from "../registrar/index";
 import { WORK_BUF, STORE_BUF, storedView, storedDecoded } from "./buffers";
 import { ctx, CtxFlag, rank } from "./context";
-import { dialogOpen, dialogKey, tagHash } from "./dialog";
+import { dialogOpen, dialogBind, dialogClose, dialogKey, tagHash } from "./dialog";
+import { TOPOLOGY_HIDING } from "../config";
+import { CALLEE, keepContact, tokenContact, TOKEN_BUF, tokenLen } from "./topology";
 import { generatedResponse, viaDest } from "./send";
 import { parseBranch, OurBranch } from "./branch";
 import { isForbiddenDest, destFromUri, protoOf } from "./route";
@@ -184,8 +186,8 @@ export function cancelBranches(idx: u32, now: i64): void {
 
 // ---- finishing a context -------------------------------------------------------------------------------
 
-/** Release what the context of slot idx holds (safe on an empty context). */
-export function release(idx: u32): void {
+/** Release what the context of slot idx needed to decide its final response. */
+function releaseWork(idx: u32): void {
   const c = ctx(idx);
   msgPool.release(c.best);
   msgPool.release(c.request);
@@ -193,6 +195,16 @@ export function release(idx: u32): void {
   c.best = 0;
   c.request = 0;
   c.targets = 0;
+  if (c.hidden != 0 && (c.flags & CtxFlag.Answered) == 0) dialogClose(<i32>c.hidden - 1); // never set up
+  c.hidden = 0;
+}
+
+/** Release everything the context of slot idx holds (its transaction ended; safe when empty). */
+export function release(idx: u32): void {
+  releaseWork(idx);
+  const c = ctx(idx);
+  msgPool.release(c.vias);
+  c.vias = 0;
 }
 
 function serverRespond(idx: u32, msg: u32, status: u32, now: i64): void {
@@ -219,7 +231,7 @@ function callEvent(kind: EventKind, code: i32, v: MessageView, peer: Peer, now: 
 export function finishIfDone(idx: u32, now: i64): void {
   const c = ctx(idx);
   if (c.active > 0) return;
-  if (c.flags & CtxFlag.Answered) { release(idx); return; }
+  if (c.flags & CtxFlag.Answered) { releaseWork(idx); return; }
   if (c.flags & CtxFlag.Finalised) return;
   if (!(c.flags & CtxFlag.Cancelled) && c.targets != 0 && loadStored(c.request)) {
     // serial forking: the next q-value group, from the stored request
@@ -241,7 +253,7 @@ export function finishIfDone(idx: u32, now: i64): void {
     if (out != msg) msgPool.release(out);
   }
   if ((c.flags & CtxFlag.Invite) && loadStored(c.request)) callEvent(EventKind.CallFail, <i32>status, storedView, recPeer(rec(idx)), now, 0);
-  release(idx);
+  releaseWork(idx);
 }
 
 /** A final non-2xx (or a timeout as 408, msg = 0) on a branch of server idx. */
@@ -262,6 +274,34 @@ function branchFailed(idx: u32, status: u32, msg: u32, now: i64): void {
 }
 
 // ---- responses ---------------------------------------------------------------------------------------
+
+/** Topology hiding of a response about to be forwarded: set by hideResponse for the writer. */
+const VIAB: usize = memory.data(4096);
+let hidVias: u32 = 0;
+let hidContact: usize = 0;
+let hidContactLen: u32 = 0;
+
+/**
+ * Under topology hiding (the request was hidden toward this response's sender): the request's own Vias
+ * go back in place of the received ones, and the callee's Contact of a 1xx/2xx to the INVITE becomes
+ * our token (its real value kept by the dialog record).
+ */
+function hideResponse(v: MessageView, d: Decoded, idx: u32, status: u32): void {
+  hidVias = 0;
+  hidContact = 0;
+  hidContactLen = 0;
+  if (!TOPOLOGY_HIDING) return;
+  const c = ctx(idx);
+  if ((c.flags & CtxFlag.Hidden) == 0 || c.vias == 0 || msgPool.len(c.vias) > 4096) return;
+  hidVias = msgPool.copyOut(c.vias, VIAB);
+  if (c.hidden == 0 || d.cseq.methodId != Method.INVITE || status <= 100 || status >= 300) return;
+  const r = <i32>c.hidden - 1;
+  const t = transportById(recPeer(rec(idx)).transport);
+  if (t == null || !keepContact(v, r, CALLEE)) return;
+  tokenContact(t, r, CALLEE);
+  hidContact = TOKEN_BUF;
+  hidContactLen = tokenLen;
+}
 
 /** Forward a response with no transaction: pop our Via, send by the next one (§16.7, §18.2.2). */
 function forwardStateless(v: MessageView, d: Decoded): void {
@@ -330,8 +370,9 @@ export function proxyResponse(v: MessageView, d: Decoded, src: Peer, now: i64): 
     if (r.flags & TxnFlag.CancelPending) sendCancel(<u32>ci, now);
     if (status == 100) return; // §16.7 step 5: 100 is not forwarded
     if (c.flags & CtxFlag.Finalised) return;
-    if (v.next(v.first(Hdr.Via)) < 0) return; // meant for us (§16.7 step 3)
-    const n = writeResponseForward(v, WORK_BUF, <u32>MAX_MSG);
+    hideResponse(v, d, idx, status);
+    if (hidVias == 0 && v.next(v.first(Hdr.Via)) < 0) return; // meant for us (§16.7 step 3)
+    const n = writeResponseForward(v, WORK_BUF, <u32>MAX_MSG, VIAB, hidVias, 0, hidContact, hidContactLen);
     const m = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
     if (m != 0) {
       serverRespond(idx, m, status, now);
@@ -340,9 +381,11 @@ export function proxyResponse(v: MessageView, d: Decoded, src: Peer, now: i64): 
     return;
   }
   // §16.7 step 3: with no Via left after ours the response was meant for us: it counts for the
-  // context but is never forwarded (a response is then generated from the request if it wins)
-  const forwardable = v.next(v.first(Hdr.Via)) >= 0;
-  const n = forwardable ? writeResponseForward(v, WORK_BUF, <u32>MAX_MSG) : 0;
+  // context but is never forwarded (a response is then generated from the request if it wins).
+  // Under topology hiding the request's Vias come back from the context.
+  hideResponse(v, d, idx, status);
+  const forwardable = hidVias != 0 || v.next(v.first(Hdr.Via)) >= 0;
+  const n = forwardable ? writeResponseForward(v, WORK_BUF, <u32>MAX_MSG, VIAB, hidVias, 0, hidContact, hidContactLen) : 0;
   const m = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
   if (status < 300) {
     // 2xx: forwarded at once, every one of them
@@ -361,8 +404,10 @@ export function proxyResponse(v: MessageView, d: Decoded, src: Peer, now: i64): 
         callEvent(EventKind.CallAnswer, <i32>status, v, recPeer(rec(idx)), now, 0);
         // an initial INVITE answered: a dialog starts (its end is reported with its duration)
         if (d.to.hasTag && (c.flags & CtxFlag.InDialog) == 0) {
-          dialogOpen(dialogKey(d.callId, d.callIdLen, d.from.tag, d.from.tagLen, d.to.tag, d.to.tagLen),
-            tagHash(d.from.tag, d.from.tagLen), now);
+          const key = dialogKey(d.callId, d.callIdLen, d.from.tag, d.from.tagLen, d.to.tag, d.to.tagLen);
+          const caller = tagHash(d.from.tag, d.from.tagLen);
+          if (c.hidden != 0) dialogBind(<i32>c.hidden - 1, key, caller, now);
+          else dialogOpen(key, caller, now);
         }
       }
       finishIfDone(idx, now);

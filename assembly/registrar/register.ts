@@ -41,6 +41,7 @@ import {
   aorsFree, bindingsFree, makeKey, keyHash, regSeed, nextStamp, registrarTick, regEvent,
   KEY, SCR, contactToScr,
 } from "./table";
+import { T_CONTACT_LT, T_GT_EXPIRES, T_PATH, T_Q, T_SUPPORTED_PATH } from "../wire/tables";
 
 export class RegResult {
   status: u32 = 0;
@@ -102,20 +103,20 @@ function write200(v: MessageView, a: i32, now: i64, extra: usize, cap: u32): Reg
       const r = bindAt(b);
       if (r.deadline <= now) continue;
       const n = contactToScr(b);
-      w.lit("Contact: <");
+      w.text(T_CONTACT_LT);
       w.bytes(SCR, n);
-      w.lit(">;expires=");
+      w.text(T_GT_EXPIRES);
       w.u32(<u32>((r.deadline - now + 999) / 1000));
-      if (r.q >= 0) { w.lit(";q="); writeQ(r.q); }
+      if (r.q >= 0) { w.text(T_Q); writeQ(r.q); }
       w.crlf();
     }
   }
   for (let i = v.first(Hdr.Path); i >= 0; i = v.next(i)) {
-    w.lit("Path: ");
+    w.text(T_PATH);
     w.bytes(v.valPtr(i), v.valLen(i));
     w.crlf();
   }
-  if (supportsPath(v)) w.lit("Supported: path\r\n");
+  if (supportsPath(v)) w.text(T_SUPPORTED_PATH);
   return w.ok ? done(200, w.length) : done(500, 0); // finish() would read an empty list as overflow
 }
 

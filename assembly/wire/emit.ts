@@ -12,6 +12,7 @@ import { MessageView, EntryFlag } from "./view";
 import { Hdr } from "./hdr";
 import { parseUint } from "./scan";
 import { reasonEntry } from "./reason";
+import { T_CL, T_CL0, T_COLON_SP, T_COMMA_SP, T_CONTACT, T_CSEQ, T_MF, T_MF70, T_RECORD_ROUTE, T_ROUTE, T_SIP20_SP, T_SP_SIP20, T_TAG, T_TO, T_VIA } from "./tables";
 
 /** What a proxy changes in a request it forwards (RFC 3261 §16.6). */
 export class ForwardEdits {
@@ -91,28 +92,28 @@ export function writeForward(v: MessageView, ed: ForwardEdits, out: usize, cap: 
   w.byte(0x20);
   if (ed.ruri != 0) w.bytes(ed.ruri, ed.ruriLen);
   else w.bytes(base + <usize>v.uriOff, v.uriLen);
-  w.lit(" SIP/2.0");
+  w.text(T_SP_SIP20);
   w.crlf();
-  w.lit("Via: ");
+  w.text(T_VIA);
   w.bytes(ed.via, ed.viaLen);
   w.crlf();
   if (ed.recordRoute != 0) {
-    w.lit("Record-Route: ");
+    w.text(T_RECORD_ROUTE);
     w.bytes(ed.recordRoute, ed.recordRouteLen);
     w.crlf();
   }
   if (v.first(Hdr.MaxForwards) < 0) {
-    w.lit("Max-Forwards: ");
+    w.text(T_MF);
     w.u32(ed.defaultMaxForwards);
     w.crlf();
   }
   if (ed.routeSetLen != 0) {
-    w.lit("Route: ");
+    w.text(T_ROUTE);
     w.bytes(ed.routeSet, ed.routeSetLen);
     w.crlf();
   }
   if (ed.contactLen != 0) {
-    w.lit("Contact: ");
+    w.text(T_CONTACT);
     w.bytes(ed.contact, ed.contactLen);
     w.crlf();
   }
@@ -124,7 +125,7 @@ export function writeForward(v: MessageView, ed: ForwardEdits, out: usize, cap: 
       const vp = v.valPtr(i);
       const mf = parseUint(vp, vp + v.valLen(i), 255); // validated before forwarding
       w.bytes(base + <usize>v.lineOff(i), v.nameLen(i));
-      w.lit(": ");
+      w.text(T_COLON_SP);
       w.u32(mf > 0 ? <u32>mf - 1 : 0);
       w.crlf();
     } else if (i == topVia && !dropped(ed.drop, i) && (ed.viaAppendLen != 0 || ed.rportAt != 0)) {
@@ -152,7 +153,7 @@ export function writeResponse(
 ): u32 {
   const topVia = v.first(Hdr.Via);
   w.begin(out, cap);
-  w.lit("SIP/2.0 ");
+  w.text(T_SIP20_SP);
   w.u32(status);
   w.byte(0x20);
   const r = reasonEntry(status);
@@ -167,7 +168,7 @@ export function writeResponse(
       const valEnd = v.base + <usize>v.valOff(i) + <usize>v.valLen(i);
       const lineStart = v.base + <usize>v.lineOff(i);
       w.bytes(lineStart, <u32>(valEnd - lineStart));
-      w.lit(";tag=");
+      w.text(T_TAG);
       w.bytes(toTag, toTagLen);
       w.bytes(valEnd, <u32>(v.base + <usize>v.lineEnd(i) - valEnd));
     } else if (i == topVia && via != null && (via.viaAppendLen != 0 || via.rportAt != 0)) {
@@ -180,7 +181,7 @@ export function writeResponse(
     }
   }
   if (extraLen != 0) w.bytes(extra, extraLen);
-  w.lit("Content-Length: 0");
+  w.text(T_CL0);
   w.crlf();
   w.crlf();
   return w.finish();
@@ -211,11 +212,11 @@ function copyLineDropping(v: MessageView, i: i32, map: usize): void {
   if (firstKept == i && !gap) { copyLine(v, i); return; }
   if (!gap) { copyLineFrom(v, i, firstKept); return; }
   w.bytes(v.base + <usize>v.lineOff(i), v.nameLen(i));
-  w.lit(": ");
+  w.text(T_COLON_SP);
   let first = true;
   for (let j = i; j <= last; j++) {
     if (dropped(map, j)) continue;
-    if (!first) w.lit(", ");
+    if (!first) w.text(T_COMMA_SP);
     first = false;
     w.bytes(v.valPtr(j), v.valLen(j));
   }
@@ -235,7 +236,7 @@ function copyLine(v: MessageView, i: i32): void {
 function copyLineFrom(v: MessageView, i: i32, j: i32): void {
   const base = v.base;
   w.bytes(base + <usize>v.lineOff(i), v.nameLen(i));
-  w.lit(": ");
+  w.text(T_COLON_SP);
   const rest = v.valOff(j);
   w.bytes(base + <usize>rest, v.lineEnd(i) - rest);
 }
@@ -272,7 +273,7 @@ export function writeResponseForward(
   w.bytes(base, v.headersOff); // status line, CRLF included
   if (viaBlockLen != 0) w.bytes(viaBlock, viaBlockLen);
   if (contactLen != 0) {
-    w.lit("Contact: ");
+    w.text(T_CONTACT);
     w.bytes(contact, contactLen);
     w.crlf();
   }
@@ -315,33 +316,33 @@ function writeSibling(req: MessageView, method: string, to: usize, toLen: u32, c
   w.lit(method);
   w.byte(0x20);
   w.bytes(base + <usize>req.uriOff, req.uriLen);
-  w.lit(" SIP/2.0");
+  w.text(T_SP_SIP20);
   w.crlf();
   const top = req.first(Hdr.Via);
   if (top >= 0) {
-    w.lit("Via: ");
+    w.text(T_VIA);
     w.bytes(req.valPtr(top), req.valLen(top));
     w.crlf();
   }
-  w.lit("Max-Forwards: 70");
+  w.text(T_MF70);
   w.crlf();
   for (let i = 0; i < req.count; i++) {
     if (!(req.flags(i) & EntryFlag.FIRST)) continue;
     const h = req.hdr(i);
     if (h == Hdr.To && toLen != 0) {
-      w.lit("To: ");
+      w.text(T_TO);
       w.bytes(to, toLen);
       w.crlf();
     } else if (h == Hdr.From || h == Hdr.To || h == Hdr.CallId || h == Hdr.Route) {
       copyLine(req, i);
     }
   }
-  w.lit("CSeq: ");
+  w.text(T_CSEQ);
   w.u32(cseq);
   w.byte(0x20);
   w.lit(method);
   w.crlf();
-  w.lit("Content-Length: 0");
+  w.text(T_CL0);
   w.crlf();
   w.crlf();
   return w.finish();
@@ -350,7 +351,7 @@ function writeSibling(req: MessageView, method: string, to: usize, toLen: u32, c
 /** Content-Length when the message had none, then the blank line and the body as received. */
 function endHeadersAndBody(v: MessageView): void {
   if (v.contentLength < 0) {
-    w.lit("Content-Length: ");
+    w.text(T_CL);
     w.u32(v.bodyLen);
     w.crlf();
   }

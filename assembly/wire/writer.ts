@@ -5,6 +5,7 @@
 // nothing is re-serialised from an object model.
 
 import { Ch } from "../util/chars";
+import { TEXT } from "./tables";
 
 export class Writer {
   start: usize = 0;
@@ -51,6 +52,11 @@ export class Writer {
     const src = changetype<usize>(s);
     for (let i: usize = 0; i < n; i++) store<u8>(this.ptr + i, load<u16>(src + (i << 1)));
     this.ptr += n;
+  }
+
+  /** A text of the packed table (tables.ts): (offset << 8) | length. */
+  text(code: u32): void {
+    this.bytes(TEXT + <usize>(code >> 8), code & 0xff);
   }
 
   /** Decimal digits of n. */

@@ -147,7 +147,7 @@ test("challenge_lines_sha256_first_then_md5", () => {
   assert.deepEqual(c.map((x) => x.alg), ["SHA-256", "MD5"]);
   for (const x of c) {
     assert.equal(x.header, "WWW-Authenticate");
-    assert.match(x.line, /^WWW-Authenticate: Digest realm="example\.com", nonce="[0-9a-f]{40}", algorithm=(SHA-256|MD5), qop="auth"$/);
+    assert.match(x.line, /^WWW-Authenticate: Digest realm="example\.com", nonce="[0-9a-f]{48}", algorithm=(SHA-256|MD5), qop="auth"$/);
     assert.equal(x.nonce.slice(0, 8), Math.floor(T0 / 1000).toString(16).padStart(8, "0"));
   }
   const s = challenge(T0, true, true);
@@ -155,12 +155,23 @@ test("challenge_lines_sha256_first_then_md5", () => {
   assert.equal(ex.probe_auth_challenge(false, false, T0, 100), 0, "a challenge that does not fit writes nothing");
 });
 
-test("nonce_is_deterministic_and_bound_to_secret", () => {
-  const a = challenge(T0)[0].nonce;
-  assert.equal(challenge(T0)[0].nonce, a);
-  assert.notEqual(challenge(T0 + 1000)[0].nonce, a);
+test("nonce_is_unique_per_challenge_and_bound_to_secret", () => {
+  // every challenge has its own nonce, even within one second (two clients challenged together must
+  // not share a nonce-count record); both lines of one challenge share it
+  const c = challenge(T0);
+  assert.equal(c[0].nonce, c[1].nonce);
+  const a = c[0].nonce;
+  const b = challenge(T0)[0].nonce;
+  assert.notEqual(b, a);
+  assert.equal(b.slice(0, 8), a.slice(0, 8), "same issue second");
+  // both verify (a correct response with each is accepted)
+  for (const nonce of [a, b]) {
+    const msg = request(authz({ nonce, alg: "MD5" }));
+    assert.equal(check(msg, T0 + 100), "Ok");
+  }
+  // a nonce MAC'd under another secret does not verify
   ex.probe_auth_set_secret(...scratch("another secret"));
-  assert.notEqual(challenge(T0)[0].nonce, a);
+  assert.equal(check(request(authz({ nonce: a, alg: "MD5" })), T0 + 200), "BadResponse");
 });
 
 for (const alg of ["MD5", "SHA-256"]) {

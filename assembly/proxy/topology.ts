@@ -1,0 +1,131 @@
+// Topology hiding (Kamailio-topos-like, state kept in the core): toward a peer that is not trusted
+// (access list "trusted"), what leaves this proxy names no address of the other side.
+//
+//   requests   the received Via values are removed (ours is the only one; the response context keeps
+//              them and puts them back on the responses, §16.7 step 9 unchanged otherwise), and the
+//              Contact is replaced by a token URI of ours: <sip:tC|tE + record + nonce @ our address>
+//   responses  the Contact of a 1xx/2xx to an INVITE is replaced the same way (the callee's side)
+//   in-dialog  a request whose Request-URI is one of our tokens is sent to the real contact the token
+//              stands for (the dialog record), and hidden again on its way
+// Record-Route values of other proxies are passed as they are (only ours are added). Compiled in per
+// board (config.ts TOPOLOGY_HIDING): the micro board leaves it out to keep within its 64 KB.
+
+import { TOPOLOGY_HIDING } from "../config";
+import { MessageView } from "../wire/view";
+import { Hdr } from "../wire/hdr";
+import { Writer } from "../wire/writer";
+import { NameAddrRepr, NameAddrKind, decodeNameAddr } from "../wire/headers/nameaddr";
+import { Cls, is, hexValue } from "../util/chars";
+import { Peer } from "../net/peer";
+import { Transport, Proto } from "../net/transports";
+import { AclList, aclMatch } from "../policy/index";
+import { proxyConfig } from "./config";
+import { hex8 } from "./branch";
+import { protoParam } from "./route";
+import { dialogContact, dialogNonce, dialogSetContact, dialogValid, dlgPool } from "./dialog";
+import { msgPool } from "../txn/table";
+import { T_TRANSPORT } from "../wire/tables";
+
+/** Sides of a hidden dialog: the caller's contact (side 0, token "tC") and the callee's ("tE"). */
+export const CALLER: u32 = 0;
+export const CALLEE: u32 = 1;
+
+/** Does what goes to `dst` need hiding? */
+export function hidesToward(dst: Peer): bool {
+  return TOPOLOGY_HIDING && proxyConfig.hideTopology && !aclMatch(AclList.Trusted, dst);
+}
+
+const tw = new Writer();
+export const TOKEN_BUF: usize = memory.data(128);
+export let tokenLen: u32 = 0;
+
+/** Our token URI for side `side` of dialog record r, on transport t (in TOKEN_BUF, tokenLen). */
+export function tokenContact(t: Transport, r: i32, side: u32): void {
+  tw.begin(TOKEN_BUF, 128);
+  tw.lit(side == CALLER ? "<sip:tC" : "<sip:tE");
+  hex8(tw, <u32>r);
+  hex8(tw, dialogNonce(r));
+  tw.byte(0x40);
+  tw.bytes(t.addr, t.addrLen);
+  if (t.proto != Proto.UDP) {
+    tw.text(T_TRANSPORT);
+    tw.lit(protoParam(t.proto));
+  }
+  tw.byte(0x3e);
+  tokenLen = tw.finish();
+}
+
+/** A token user part parsed: record, side; -1 record when it is not one of ours (or is stale). */
+export let tokenRecord: i32 = -1;
+export let tokenSide: u32 = 0;
+
+function hex32(p: usize): i64 {
+  let v: u32 = 0;
+  for (let i: usize = 0; i < 8; i++) {
+    const c = <u32>load<u8>(p + i);
+    if (!is(c, Cls.HEX)) return -1;
+    v = (v << 4) | hexValue(c);
+  }
+  return <i64>v;
+}
+
+/** Parse a Request-URI user part [p, p+len) as a token of ours. */
+export function parseToken(p: usize, len: u32): bool {
+  tokenRecord = -1;
+  if (!TOPOLOGY_HIDING || len != 18 || load<u8>(p) != 0x74) return false; // "t"
+  const s = <u32>load<u8>(p + 1);
+  if (s != 0x43 && s != 0x45) return false; // "C" / "E"
+  const r = hex32(p + 2);
+  const n = hex32(p + 10);
+  if (r < 0 || n < 0 || !dialogValid(<u32>r, <u32>n)) return false;
+  tokenRecord = <i32>r;
+  tokenSide = s == 0x43 ? CALLER : CALLEE;
+  return true;
+}
+
+const na = new NameAddrRepr();
+
+/** Keep the URI of the view's first Contact as side `side`'s real contact of record r. */
+export function keepContact(v: MessageView, r: i32, side: u32): bool {
+  const i = v.first(Hdr.Contact);
+  if (i < 0) return false;
+  const p = v.valPtr(i);
+  if (!decodeNameAddr(p, p + <usize>v.valLen(i), na, NameAddrKind.Contact) || na.star) return false;
+  return dialogSetContact(r, side, na.uri.start, na.uri.len);
+}
+
+/** Mark the view's Via values and (when `contact`) Contact values dropped in `map`; value 2. */
+export function markHidden(v: MessageView, map: usize, contact: bool): void {
+  for (let i = 0; i < v.count; i++) {
+    const h = v.hdr(i);
+    if (h == Hdr.Via || (contact && h == Hdr.Contact)) store<u8>(map + <usize>i, 2);
+  }
+}
+
+/** Undo markHidden (the map's other marks stay). */
+export function unmarkHidden(v: MessageView, map: usize): void {
+  for (let i = 0; i < v.count; i++) if (load<u8>(map + <usize>i) == 2) store<u8>(map + <usize>i, 0);
+}
+
+/** The view's Via lines, stored in the message pool (to restore them on responses); 0 when full. */
+export function storeVias(v: MessageView, scratch: usize, cap: u32): u32 {
+  let n: u32 = 0;
+  for (let i = 0; i < v.count; i++) {
+    if (v.hdr(i) != Hdr.Via || (v.flags(i) & 1) == 0) continue; // one copy per line
+    const s = v.lineOff(i);
+    const l = v.lineEnd(i) - s;
+    if (n + l > cap) return 0;
+    memory.copy(scratch + <usize>n, v.base + <usize>s, l);
+    n += l;
+  }
+  return n == 0 ? 0 : msgPool.store(scratch, n);
+}
+
+export const CONTACT_BUF: usize = memory.data(512);
+
+/** The stored real contact of side `side` of record r, copied to CONTACT_BUF; its length (0: none). */
+export function realContact(r: i32, side: u32): u32 {
+  const h = dialogContact(r, side);
+  if (h == 0 || dlgPool.len(h) > 512) return 0;
+  return dlgPool.copyOut(h, CONTACT_BUF);
+}
