@@ -439,8 +439,9 @@ function ackTo(v: MessageView, d: Decoded, src: Peer, ruri: usize, ruriLen: u32)
   if (ruriLen != 0) { edits.ruri = ruri; edits.ruriLen = ruriLen; }
   const hide = TOPOLOGY_HIDING && hidesToward(dest);
   if (hide) {
+    // an ACK is no target refresh: its Vias and any Contact simply go (nothing to map back)
     if (edits.drop == 0) edits.drop = dropMap(v.count);
-    markHidden(v, edits.drop, false);
+    markHidden(v, edits.drop, true);
   }
   const n = writeForward(v, edits, WORK_BUF, <u32>MAX_MSG);
   if (hide) unmarkHidden(v, edits.drop);

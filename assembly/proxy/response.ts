@@ -35,7 +35,8 @@ import { WORK_BUF, STORE_BUF, storedView, storedDecoded } from "./buffers";
 import { ctx, CtxFlag, rank } from "./context";
 import { dialogOpen, dialogBind, dialogClose, dialogKey, tagHash } from "./dialog";
 import { TOPOLOGY_HIDING } from "../config";
-import { CALLEE, keepContact, tokenContact, TOKEN_BUF, tokenLen } from "./topology";
+import { CALLEE, keepContact, tokenContact, TOKEN_BUF, tokenLen, hidesToward } from "./topology";
+import { dialogPending } from "./dialog";
 import { generatedResponse, viaDest } from "./send";
 import { parseBranch, OurBranch } from "./branch";
 import { isForbiddenDest, destFromUri, protoOf } from "./route";
@@ -282,21 +283,27 @@ let hidContact: usize = 0;
 let hidContactLen: u32 = 0;
 
 /**
- * Under topology hiding (the request was hidden toward this response's sender): the request's own Vias
- * go back in place of the received ones, and the callee's Contact of a 1xx/2xx to the INVITE becomes
- * our token (its real value kept by the dialog record).
+ * Topology hiding of a response on its way to the caller (the server transaction's peer), when that
+ * peer is not trusted: the request's own Vias go back in place of the received ones when the request
+ * was hidden downstream, and the callee's Contact of a 1xx/2xx to an INVITE becomes our token (its real
+ * value kept by the dialog record, created here when the request itself was not hidden).
  */
-function hideResponse(v: MessageView, d: Decoded, idx: u32, status: u32): void {
+function hideResponse(v: MessageView, d: Decoded, idx: u32, status: u32, now: i64): void {
   hidVias = 0;
   hidContact = 0;
   hidContactLen = 0;
   if (!TOPOLOGY_HIDING) return;
   const c = ctx(idx);
-  if ((c.flags & CtxFlag.Hidden) == 0 || c.vias == 0 || msgPool.len(c.vias) > 4096) return;
-  hidVias = msgPool.copyOut(c.vias, VIAB);
-  if (c.hidden == 0 || d.cseq.methodId != Method.INVITE || status <= 100 || status >= 300) return;
+  const caller = recPeer(rec(idx));
+  if ((c.flags & CtxFlag.Hidden) != 0 && c.vias != 0 && msgPool.len(c.vias) <= 4096) {
+    hidVias = msgPool.copyOut(c.vias, VIAB);
+  }
+  if (!hidesToward(caller)) return;
+  if (d.cseq.methodId != Method.INVITE || status <= 100 || status >= 300 || v.first(Hdr.Contact) < 0) return;
+  if ((c.flags & CtxFlag.InDialog) != 0 && c.hidden == 0) return; // a re-INVITE outside hiding
+  if (c.hidden == 0) c.hidden = <u32>dialogPending(now) + 1;
   const r = <i32>c.hidden - 1;
-  const t = transportById(recPeer(rec(idx)).transport);
+  const t = transportById(caller.transport);
   if (t == null || !keepContact(v, r, CALLEE)) return;
   tokenContact(t, r, CALLEE);
   hidContact = TOKEN_BUF;
@@ -370,7 +377,7 @@ export function proxyResponse(v: MessageView, d: Decoded, src: Peer, now: i64): 
     if (r.flags & TxnFlag.CancelPending) sendCancel(<u32>ci, now);
     if (status == 100) return; // §16.7 step 5: 100 is not forwarded
     if (c.flags & CtxFlag.Finalised) return;
-    hideResponse(v, d, idx, status);
+    hideResponse(v, d, idx, status, now);
     if (hidVias == 0 && v.next(v.first(Hdr.Via)) < 0) return; // meant for us (§16.7 step 3)
     const n = writeResponseForward(v, WORK_BUF, <u32>MAX_MSG, VIAB, hidVias, 0, hidContact, hidContactLen);
     const m = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
@@ -383,7 +390,7 @@ export function proxyResponse(v: MessageView, d: Decoded, src: Peer, now: i64): 
   // §16.7 step 3: with no Via left after ours the response was meant for us: it counts for the
   // context but is never forwarded (a response is then generated from the request if it wins).
   // Under topology hiding the request's Vias come back from the context.
-  hideResponse(v, d, idx, status);
+  hideResponse(v, d, idx, status, now);
   const forwardable = hidVias != 0 || v.next(v.first(Hdr.Via)) >= 0;
   const n = forwardable ? writeResponseForward(v, WORK_BUF, <u32>MAX_MSG, VIAB, hidVias, 0, hidContact, hidContactLen) : 0;
   const m = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
