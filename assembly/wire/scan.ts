@@ -134,12 +134,7 @@ export function parseUint(p: usize, end: usize, max: u64): i64 {
   return <i64>v;
 }
 
-/**
- * One generic parameter `;name[=value]` walker, shared by Via, Contact, From/To, URI params.
- * `scanParam` reads one parameter starting at `p` (just after the `;`), LWS allowed around `=` when
- * `lws` is set (header params allow it, URI params do not). Fills `ParamSpan` and returns the cursor
- * after the parameter, or 0 on a syntax error (empty name, unterminated quoted value).
- */
+/** One parameter found by `scanHeaderParam`: name and value spans (value 0/0 when absent). */
 @unmanaged export class ParamSpan {
   name: usize = 0;
   nameLen: u32 = 0;
@@ -150,9 +145,11 @@ export function parseUint(p: usize, end: usize, max: u64): i64 {
 }
 
 /**
- * Header-parameter grammar: generic-param = token [ EQUAL gen-value ], gen-value = token / host /
- * quoted-string. `stopAt` is the byte that ends the parameter list (0 = none; `>` never appears here
- * since header params follow the URI). Returns the cursor after the value, 0 on error.
+ * One header parameter starting at `p` (just after its `;`), shared by Via, Contact, From/To and auth:
+ * generic-param = token [ EQUAL gen-value ], gen-value = token / host / quoted-string, LWS allowed
+ * around `=`. A bracketed IPv6 value is accepted for any parameter (RFC 5118 §4.5 received=[...]):
+ * decoders that need a token-only value check it themselves. Returns the cursor after the parameter,
+ * 0 on a syntax error (empty name, empty or unterminated value).
  */
 export function scanHeaderParam(p: usize, end: usize, out: ParamSpan): usize {
   p = skipLws(p, end);

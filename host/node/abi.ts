@@ -37,7 +37,7 @@ export const enum EventKind {
 export const STAT_NAMES: readonly string[] = [
   "txnInUse", "txnCapacity", "bindingsInUse", "bindingCapacity", "aorsInUse", "aorCapacity",
   "msgPoolInUse", "msgPoolBlocks", "regPoolInUse", "regPoolBlocks", "eventsLost", "received",
-  "refused", "sent", "refused503", "floodSources", "floodBlocked", "memoryBytes",
+  "refused", "sent", "refused503", "floodSources", "floodBlocked", "memoryBytes", "dialogsInUse",
 ];
 
 /** The exports the host calls, in the ABI's call order (the first missing one is reported). */

@@ -83,7 +83,12 @@ call-fail, call-end), auth-fail, policy-refusal, flood-blocked and table-full ev
 fields that apply: time, event, aor, contact, expires, caller, callee, callId, source, result,
 duration (s), cause, user, uri, rule, lost.
 
-Logs are JSON lines on stdout. SIGINT/SIGTERM stop the server. Exit status: 0 ok, 1 runtime
+Logs are JSON lines on stdout. SIGINT/SIGTERM stop the server; SIGUSR2 logs the core's counters
+as one line {"msg":"stats","signal":"SIGUSR2", ...} and keeps running (the same line is logged at
+stop): txnInUse/txnCapacity (transactions), bindingsInUse/bindingCapacity, aorsInUse/aorCapacity,
+msgPoolInUse/msgPoolBlocks and regPoolInUse/regPoolBlocks (pool blocks), dialogsInUse, received,
+refused (parse errors), sent, refused503 (full table), eventsLost, floodSources, floodBlocked,
+memoryBytes. Exit status: 0 ok, 1 runtime
 error (e.g. a socket that cannot be bound, a core without the ABI), 2 usage/configuration error.
 Environment: SIPLING_WASM=FILE loads that core instead of the bundled one.
 `;

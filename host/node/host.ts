@@ -612,6 +612,17 @@ export class Host {
     this.log.line("debug", "sip", { dir: "out", peer: peerText(proto, fam, addr, port), ...(conn ? { conn } : {}), sip: buf.toString("utf8") });
   }
 
+  // ---- stats ------------------------------------------------------------------------------
+
+  /**
+   * Logs the core's sip_stat counters as one "stats" line (the same fields as the line logged at
+   * stop), plus `signal` when asked for by one. Nothing is logged before the core has started.
+   */
+  logStats(signal?: string): void {
+    const stats = this.core?.stats();
+    if (stats) this.log.info("stats", signal ? { signal, ...stats } : stats);
+  }
+
   // ---- stop -------------------------------------------------------------------------------
 
   /** Stops accepting, closes every socket and connection, forgets the core. Synchronous. */

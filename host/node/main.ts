@@ -94,6 +94,12 @@ export async function main(argv: string[]): Promise<void> {
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+  // SIGUSR2: log the core's counters now (one "stats" line, see --help), the server keeps running.
+  process.on("SIGUSR2", () => {
+    if (stopped) return;
+    host.logStats("SIGUSR2");
+    log.flush();
+  });
 
   try {
     await host.bind();
