@@ -15,7 +15,7 @@ import { Ch } from "../util/chars";
 import { prngSeed, prngNext } from "../util/prng";
 import { Peer, PEER_SIZE, Family } from "../net/peer";
 import { transportAdd, transportsReset, transportById } from "../net/transports";
-import { nameCopy } from "../net/addr";
+import { nameCopy, namesReset } from "../net/addr";
 import { EventKind, eventBegin, eventPoll, eventsReset, eventsLost, EVENT_OUT } from "../events";
 import {
   TxnUp, txnTick, txnNextDeadline, txnTableReset, txnInUse, txnCapacity, txnSeed, msgPool, timers,
@@ -88,6 +88,7 @@ export function sip_init(seedLo: u32, seedHi: u32, now: f64): i32 {
   dialogsReset();
   eventsReset();
   transportsReset();
+  namesReset();
   domainsReset();
   proxyConfig.recordRoute = true;
   proxyConfig.retryAfter = 5;

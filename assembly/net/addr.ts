@@ -115,6 +115,11 @@ const names: usize = memory.data(NAMES * NAME_CAP);
 const nameLens: usize = memory.data(NAMES);
 let nameNext: u32 = 0;
 
+export function namesReset(): void {
+  memory.fill(nameLens, 0, NAMES);
+  nameNext = 0;
+}
+
 /** Index of the name (case-insensitive), entering it (oldest replaced) when new. */
 export function nameIntern(p: usize, len: u32): u32 {
   if (len > NAME_CAP) len = NAME_CAP;

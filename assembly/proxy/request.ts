@@ -22,6 +22,7 @@ import { writeForward, writeResponse, dropMap } from "../wire/emit";
 import { Writer } from "../wire/writer";
 import { hashBytes, hashMix } from "../util/hash";
 import { Peer } from "../net/peer";
+import { peerFromHost } from "../net/addr";
 import { transportById } from "../net/transports";
 import { EventKind, eventBegin, eventText } from "../events";
 import {
@@ -96,6 +97,15 @@ function preprocessRoutes(v: MessageView, d: Decoded, src: Peer): void {
       ri.flowTransport = t.id;
     }
   }
+}
+
+/** The connection a popped flow token named; its address from the Request-URI (the UA's contact),
+ * for a host that must reconnect when the connection is gone. */
+function flowDest(u: UriRepr): void {
+  dest.clear();
+  if (u.hostLen != 0) peerFromHost(dest, u.host, u.hostLen, u.port > 0 ? <u32>u.port : 5060);
+  dest.conn = ri.flow;
+  dest.transport = <u8>ri.flowTransport;
 }
 
 /** §16.3 step 4: a Via of ours whose branch carries this request's loop hash. */
@@ -231,9 +241,7 @@ function route(v: MessageView, d: Decoded, src: Peer, now: i64): void {
   }
   if (ri.flow != 0) {
     // the next hop is the UA at the end of a flow we record-routed
-    dest.clear();
-    dest.conn = ri.flow;
-    dest.transport = <u8>ri.flowTransport;
+    flowDest(d.ruri);
     forwardOne(v, d, src, ruri, ruriLen, dest, loop, now);
     return;
   }
@@ -276,8 +284,8 @@ function openContext(v: MessageView, d: Decoded, src: Peer, now: i64): i32 {
   responseDest(src, d.via, srvPeer);
   const key = serverKey(v, d, v.method);
   const h = invite
-    ? serverInviteCreate(key, srvPeer, reliable, d.cseq.seq)
-    : serverNonInviteCreate(key, v.method, srvPeer, reliable, d.cseq.seq);
+    ? serverInviteCreate(key, srvPeer, reliable, d.cseq.seq, now)
+    : serverNonInviteCreate(key, v.method, srvPeer, reliable, d.cseq.seq, now);
   if (h == 0) { refuseFull(v, d, src, now); return -1; }
   const idx = h & 0xffffff;
   const request = msgPool.store(v.base, v.len);
@@ -359,9 +367,7 @@ function routeToken(v: MessageView, d: Decoded, src: Peer, loop: u32, now: i64):
     return true;
   }
   if (ri.flow != 0) {
-    dest.clear();
-    dest.conn = ri.flow;
-    dest.transport = <u8>ri.flowTransport;
+    flowDest(tokUri);
   } else if (!destFromUri(tokUri, dest)) {
     respondStateless(v, d, true, 503, 0, 0, src);
     return true;
@@ -408,9 +414,7 @@ function handleAck(v: MessageView, d: Decoded, src: Peer, now: i64): void {
     decodeNameAddr(p, p + <usize>v.valLen(ri.next), routeNa, NameAddrKind.Route);
     if (!destFromUri(routeNa.uri, dest)) return;
   } else if (ri.flow != 0) {
-    dest.clear();
-    dest.conn = ri.flow;
-    dest.transport = <u8>ri.flowTransport;
+    flowDest(d.ruri);
   } else if (ri.pops > 0 || !isForUs(d.ruri)) {
     if (!destFromUri(d.ruri, dest)) return;
   } else {

@@ -394,6 +394,12 @@ export function proxyResponse(v: MessageView, d: Decoded, src: Peer, now: i64): 
   const forwardable = hidVias != 0 || v.next(v.first(Hdr.Via)) >= 0;
   const n = forwardable ? writeResponseForward(v, WORK_BUF, <u32>MAX_MSG, VIAB, hidVias, 0, hidContact, hidContactLen) : 0;
   const m = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
+  if (status < 300 && m == 0 && wasPending) {
+    // a 2xx that cannot go upstream (meant for us, §16.7 step 3, or no room): the branch is over,
+    // and the caller must still get a final response from the context
+    branchFailed(idx, 500, 0, now);
+    return;
+  }
   if (status < 300) {
     // 2xx: forwarded at once, every one of them
     const first = (c.flags & CtxFlag.Answered) == 0;

@@ -36,11 +36,16 @@ export function protoOf(u: UriRepr): Proto {
 export function ourTransport(u: UriRepr): Transport | null {
   if (u.hostLen == 0) return null;
   const port = u.port < 0 ? defaultPort(u) : <u32>u.port;
+  // the transport of the URI's protocol first (UDP and TCP often share host:port), then any
+  const proto = protoOf(u);
+  let any: Transport | null = null;
   for (let i = 0; i < transportCount(); i++) {
     const t = transportAt(i);
-    if (t.port == port && eqBytesI(u.host, u.hostLen, t.addr, t.hostLen)) return t;
+    if (t.port != port || !eqBytesI(u.host, u.hostLen, t.addr, t.hostLen)) continue;
+    if (t.proto == proto) return t;
+    if (any == null) any = t;
   }
-  return null;
+  return any;
 }
 
 /** Does the URI name this server (one of our transports' addresses)? */

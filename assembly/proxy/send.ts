@@ -36,7 +36,8 @@ export function responseDest(src: Peer, via: ViaRepr | null, out: Peer): void {
   out.copyFrom(src);
   const t = transportById(src.transport);
   if (t != null && t.reliable) return;
-  if (via != null && via.rport == RPORT_ABSENT) out.port = <u16>(via.port >= 0 ? via.port : 5060);
+  // sent-by port 0 is no port: answer where the request came from
+  if (via != null && via.rport == RPORT_ABSENT && via.port != 0) out.port = <u16>(via.port > 0 ? via.port : 5060);
 }
 
 /** A deterministic To tag for a stateless response: the same request always gets the same tag. */
@@ -115,7 +116,7 @@ export function viaDest(via: ViaRepr, out: Peer): bool {
   let hostLen = via.hostLen;
   if (via.hasReceived) { host = via.received; hostLen = via.receivedLen; }
   if (via.hasMaddr) { host = via.maddr; hostLen = via.maddrLen; }
-  const port = via.rport > 0 ? <u32>via.rport : (via.port >= 0 ? <u32>via.port : 5060);
+  const port = via.rport > 0 ? <u32>via.rport : (via.port > 0 ? <u32>via.port : 5060);
   peerFromHost(out, host, hostLen, port);
   return via.transportKind == ViaTransport.UDP || via.transportKind == ViaTransport.TCP ||
     via.transportKind == ViaTransport.TLS;

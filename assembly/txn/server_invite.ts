@@ -32,7 +32,7 @@ function setState(r: TxnRec, s: SIState): void {
 }
 
 /** Create for a new INVITE; returns the handle, or 0 when the table is full. */
-export function serverInviteCreate(key: u64, respondTo: Peer, reliable: bool, cseq: u32): u32 {
+export function serverInviteCreate(key: u64, respondTo: Peer, reliable: bool, cseq: u32, now: i64 = -1): u32 {
   const h = txnAlloc(TxnKind.ServerInvite, Method.INVITE, respondTo, reliable);
   if (h == 0) return 0;
   const idx = h & 0xffffff;
@@ -41,6 +41,11 @@ export function serverInviteCreate(key: u64, respondTo: Peer, reliable: bool, cs
   r.cseq = cseq;
   setState(r, SIState.Proceeding);
   indexInsert(key, idx);
+  // Guard: a server transaction never outlives its branches' own bounds (Timer C + 64·T1).
+  // Sending a final response re-arms this with the RFC timer; if none is ever sent (a TU bug or a
+  // branch result that cannot be used), the record still ends instead of leaking.
+  if (now >= 0) r.timeoutAt = at(now + timers.timerC + timers.t64);
+  txnRearm(idx);
   return h;
 }
 

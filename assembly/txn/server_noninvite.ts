@@ -30,7 +30,7 @@ function setState(r: TxnRec, s: SNState): void {
 }
 
 /** Create for a new non-INVITE request; returns the handle, or 0 when the table is full. */
-export function serverNonInviteCreate(key: u64, method: u32, respondTo: Peer, reliable: bool, cseq: u32): u32 {
+export function serverNonInviteCreate(key: u64, method: u32, respondTo: Peer, reliable: bool, cseq: u32, now: i64 = -1): u32 {
   const h = txnAlloc(TxnKind.ServerNonInvite, method, respondTo, reliable);
   if (h == 0) return 0;
   const idx = h & 0xffffff;
@@ -39,6 +39,11 @@ export function serverNonInviteCreate(key: u64, method: u32, respondTo: Peer, re
   r.cseq = cseq;
   setState(r, SNState.Trying);
   indexInsert(key, idx);
+  // Guard: a server transaction never outlives its branches' own bounds (Timer F + 64·T1).
+  // Sending a final response re-arms this with the RFC timer; if none is ever sent (a TU bug or a
+  // branch result that cannot be used), the record still ends instead of leaking.
+  if (now >= 0) r.timeoutAt = at(now + timers.t64 * 2);
+  txnRearm(idx);
   return h;
 }
 

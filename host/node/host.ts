@@ -522,7 +522,18 @@ export class Host {
           return;
         }
       }
-      t.udp!.send(buf, port, dest);
+      if (port === 0) {
+        this.log.warn("transmit to port 0; dropped", { transport: t.id, peer: addr });
+        return;
+      }
+      try {
+        t.udp!.send(buf, port, dest, (err) => {
+          if (err) this.log.debug("udp send failed", { peer: `${dest}:${port}`, error: err.message });
+        });
+      } catch (e) {
+        // a bad destination is the peer's problem, never the server's: log it and go on
+        this.log.warn("udp send refused", { peer: `${dest}:${port}`, error: (e as Error).message });
+      }
       return;
     }
     let c: Conn | undefined;

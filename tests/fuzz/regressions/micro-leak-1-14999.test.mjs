@@ -1,0 +1,18 @@
+// Regression for the fuzz finding tests/fuzz/crashes/micro-leak-1-14999.bin: a minimized trace of ABI calls
+// (fast path, board micro) after which, with time advanced past every timer (+10 min and until no
+// timer is due), transactions (sip_stat(0)) and/or message-pool blocks (sip_stat(6)) stay in use with no
+// timer armed for them: the core leaks them for good. Fails until the core is fixed.
+// Inspect: node tests/fuzz/replay.mjs tests/fuzz/crashes/micro-leak-1-14999.bin --verbose
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { decodeTrace, replayTrace } from "../core.mjs";
+
+const file = join(dirname(fileURLToPath(import.meta.url)), "..", "crashes", "micro-leak-1-14999.bin");
+
+test("micro-leak-1-14999: no transaction or message-pool block left after every timer fired", () => {
+  const f = replayTrace(decodeTrace(readFileSync(file)), { leaks: true });
+  assert.equal(f, null, f ? `${f.message}` : "");
+});
