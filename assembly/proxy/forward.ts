@@ -26,7 +26,7 @@ import { proxyConfig } from "./config";
 import { ctx, CtxFlag } from "./context";
 import { TOPOLOGY_HIDING } from "../config";
 import {
-  CALLER, hidesToward, storeVias, keepContact, tokenContact, TOKEN_BUF, tokenLen, markHidden, unmarkHidden,
+  CALLER, hidesToward, storeVias, applyPrivacy, ANON, keepContact, tokenContact, TOKEN_BUF, tokenLen, markHidden, unmarkHidden,
 } from "./topology";
 import { dialogPending } from "./dialog";
 import { consumedCredentials } from "./admit";
@@ -234,12 +234,21 @@ export function forwardBranch(
     edits.recordRoute = RR_BUF;
     edits.recordRouteLen = rw.finish();
   }
-  const hide = TOPOLOGY_HIDING && hidesToward(dst) && hideRequest(v, d, srvHandle, t, recordRoute, now);
+  const untrusted = TOPOLOGY_HIDING && hidesToward(dst);
+  const hide = untrusted && hideRequest(v, d, srvHandle, t, recordRoute, now);
+  if (untrusted) {
+    // RFC 3323 / RFC 3325 privacy toward an untrusted peer
+    if (edits.drop == 0) edits.drop = dropMap(v.count);
+    const n = applyPrivacy(v, edits.drop, d.from.tag, d.from.tagLen);
+    if (n != 0) { edits.extra = ANON; edits.extraLen = n; }
+  }
   const n = writeForward(v, edits, WORK_BUF, <u32>MAX_MSG);
-  if (hide) {
+  if (untrusted) {
     unmarkHidden(v, edits.drop);
     edits.contact = 0;
     edits.contactLen = 0;
+    edits.extra = 0;
+    edits.extraLen = 0;
   }
   if (n == 0) return 513;
   const msg = msgPool.store(WORK_BUF, n);

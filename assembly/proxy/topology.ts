@@ -14,6 +14,7 @@ import { TOPOLOGY_HIDING } from "../config";
 import { MessageView } from "../wire/view";
 import { Hdr } from "../wire/hdr";
 import { Writer } from "../wire/writer";
+import { eqLit } from "../wire/scan";
 import { NameAddrRepr, NameAddrKind, decodeNameAddr } from "../wire/headers/nameaddr";
 import { Cls, is, hexValue } from "../util/chars";
 import { Peer } from "../net/peer";
@@ -129,3 +130,60 @@ export function realContact(r: i32, side: u32): u32 {
   if (h == 0 || dlgPool.len(h) > 512) return 0;
   return dlgPool.copyOut(h, CONTACT_BUF);
 }
+
+// ---- privacy (RFC 3323 §5.1, RFC 3325 §9.1) ------------------------------------------------------
+
+export const enum Priv { Id = 1, Header = 2 }
+
+/** Privacy values the request asks for: `id` (RFC 3325), `header` or `user` (RFC 3323). */
+export function privacyOf(v: MessageView): u32 {
+  let f: u32 = 0;
+  for (let i = v.first(Hdr.Privacy); i >= 0; i = v.next(i)) {
+    const p = v.valPtr(i);
+    const end = p + <usize>v.valLen(i);
+    let s = p;
+    for (let q = p; q <= end; q++) {
+      if (q < end && load<u8>(q) != 0x3b) continue; // ";" separates priv-values
+      let a = s;
+      let b = q;
+      while (a < b && (load<u8>(a) == 0x20 || load<u8>(a) == 0x09)) a++;
+      while (b > a && (load<u8>(b - 1) == 0x20 || load<u8>(b - 1) == 0x09)) b--;
+      const n = <u32>(b - a);
+      if (eqLit(a, n, "id")) f |= Priv.Id;
+      else if (eqLit(a, n, "header") || eqLit(a, n, "user")) f |= Priv.Header;
+      s = q + 1;
+    }
+  }
+  return f;
+}
+
+const ANON: usize = memory.data(160);
+const aw = new Writer();
+
+/**
+ * Privacy toward an untrusted peer: P-Asserted-Identity removed for `Privacy: id` (RFC 3325 §9.1);
+ * for `Privacy: header`/`user` the From becomes anonymous (RFC 3323 §4.1.1.3) with its tag kept, so
+ * the dialog is unchanged. Marks the drop map (value 2) and returns the extra From line's length in
+ * ANON (0 when none), for the forward writer.
+ */
+export function applyPrivacy(v: MessageView, map: usize, fromTag: usize, fromTagLen: u32): u32 {
+  const f = privacyOf(v);
+  if (f == 0) return 0;
+  if (f & Priv.Id) {
+    for (let i = v.first(Hdr.PAssertedIdentity); i >= 0; i = v.next(i)) store<u8>(map + <usize>i, 2);
+  }
+  if ((f & Priv.Header) == 0 || fromTagLen > 100) return 0;
+  const from = v.first(Hdr.From);
+  if (from < 0) return 0;
+  store<u8>(map + <usize>from, 2);
+  aw.begin(ANON, 160);
+  aw.lit("From: \"Anonymous\" <sip:anonymous@anonymous.invalid>");
+  if (fromTagLen != 0) {
+    aw.lit(";tag=");
+    aw.bytes(fromTag, fromTagLen);
+  }
+  aw.crlf();
+  return aw.finish();
+}
+
+export { ANON };

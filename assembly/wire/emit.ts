@@ -29,6 +29,9 @@ export class ForwardEdits {
    * (§16.4; two after double Record-Route, RFC 5658), the strict-route fix-up's last Route, and under
    * topology hiding the received Vias, Record-Routes and Contact. See dropMap(). */
   drop: usize = 0;
+  /** Complete header lines (CRLF-terminated) to add on top, or 0 (e.g. an anonymised From). */
+  extra: usize = 0;
+  extraLen: u32 = 0;
   /** A Contact line's value replacing the received ones (topology hiding), or 0. */
   contact: usize = 0;
   contactLen: u32 = 0;
@@ -54,6 +57,8 @@ export class ForwardEdits {
     this.drop = 0;
     this.contact = 0;
     this.contactLen = 0;
+    this.extra = 0;
+    this.extraLen = 0;
     this.routeSet = 0;
     this.routeSetLen = 0;
     this.viaAppend = 0;
@@ -112,6 +117,7 @@ export function writeForward(v: MessageView, ed: ForwardEdits, out: usize, cap: 
     w.bytes(ed.routeSet, ed.routeSetLen);
     w.crlf();
   }
+  if (ed.extraLen != 0) w.bytes(ed.extra, ed.extraLen);
   if (ed.contactLen != 0) {
     w.text(T_CONTACT);
     w.bytes(ed.contact, ed.contactLen);
