@@ -62,7 +62,8 @@ export function writeStatelessBranch(w: Writer, h: u64): void {
   hex8(w, <u32>h);
 }
 
-function hexAt(p: usize): i64 {
+/** Eight hex digits at p as a number, or -1. */
+export function hexAt(p: usize): i64 {
   let v: u32 = 0;
   for (let i: usize = 0; i < 8; i++) {
     const c = <u32>load<u8>(p + i);

@@ -16,12 +16,11 @@ import { Hdr } from "../wire/hdr";
 import { Writer } from "../wire/writer";
 import { eqLit } from "../wire/scan";
 import { NameAddrRepr, NameAddrKind, decodeNameAddr } from "../wire/headers/nameaddr";
-import { Cls, is, hexValue } from "../util/chars";
 import { Peer } from "../net/peer";
 import { Transport, Proto } from "../net/transports";
 import { AclList, aclMatch } from "../policy/index";
 import { proxyConfig } from "./config";
-import { hex8 } from "./branch";
+import { hex8, hexAt } from "./branch";
 import { protoParam } from "./route";
 import { dialogContact, dialogNonce, dialogSetContact, dialogValid, dlgPool } from "./dialog";
 import { msgPool } from "../txn/table";
@@ -60,15 +59,6 @@ export function tokenContact(t: Transport, r: i32, side: u32): void {
 export let tokenRecord: i32 = -1;
 export let tokenSide: u32 = 0;
 
-function hex32(p: usize): i64 {
-  let v: u32 = 0;
-  for (let i: usize = 0; i < 8; i++) {
-    const c = <u32>load<u8>(p + i);
-    if (!is(c, Cls.HEX)) return -1;
-    v = (v << 4) | hexValue(c);
-  }
-  return <i64>v;
-}
 
 /** Parse a Request-URI user part [p, p+len) as a token of ours. */
 export function parseToken(p: usize, len: u32): bool {
@@ -76,8 +66,8 @@ export function parseToken(p: usize, len: u32): bool {
   if (!TOPOLOGY_HIDING || len != 18 || load<u8>(p) != 0x74) return false; // "t"
   const s = <u32>load<u8>(p + 1);
   if (s != 0x43 && s != 0x45) return false; // "C" / "E"
-  const r = hex32(p + 2);
-  const n = hex32(p + 10);
+  const r = hexAt(p + 2);
+  const n = hexAt(p + 10);
   if (r < 0 || n < 0 || !dialogValid(<u32>r, <u32>n)) return false;
   tokenRecord = <i32>r;
   tokenSide = s == 0x43 ? CALLER : CALLEE;
