@@ -310,6 +310,18 @@ static void close_conn(conn *c) {
   }
 }
 
+/** A read or write on a connection failed with `err`: log it (debug) and close the connection. */
+static void conn_failed(conn *c, int err) {
+  if (log_on(LOG_DEBUG)) {
+    log_begin(LOG_DEBUG, "tcp connection error");
+    log_num("conn", c->id);
+    log_str("peer", c->text);
+    log_str("error", errname(err));
+    log_end();
+  }
+  close_conn(c);
+}
+
 /* Frees closed connections and compacts pfds (the last entry moves into the hole). */
 static void reap(void) {
   for (int i = 0; i < ndead; i++) {
@@ -423,14 +435,7 @@ static void conn_write(conn *c, const uint8_t *buf, size_t n) {
     if (r == (ssize_t)n) return;
     if (r >= 0) w = (size_t)r;
     else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-      if (log_on(LOG_DEBUG)) {
-        log_begin(LOG_DEBUG, "tcp connection error");
-        log_num("conn", c->id);
-        log_str("peer", c->text);
-        log_str("error", errname(errno));
-        log_end();
-      }
-      close_conn(c);
+      conn_failed(c, errno);
       return;
     }
   }
@@ -778,14 +783,7 @@ static void on_readable(conn *c) {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      if (log_on(LOG_DEBUG)) {
-        log_begin(LOG_DEBUG, "tcp connection error");
-        log_num("conn", c->id);
-        log_str("peer", c->text);
-        log_str("error", errname(errno));
-        log_end();
-      }
-      close_conn(c);
+      conn_failed(c, errno);
       return;
     }
     if (n == 0) {
@@ -827,14 +825,7 @@ static void on_writable(conn *c) {
     if (w < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      if (log_on(LOG_DEBUG)) {
-        log_begin(LOG_DEBUG, "tcp connection error");
-        log_num("conn", c->id);
-        log_str("peer", c->text);
-        log_str("error", errname(errno));
-        log_end();
-      }
-      close_conn(c);
+      conn_failed(c, errno);
       return;
     }
     c->ooff += (size_t)w;
