@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `sipling` launcher. Makes sure build/node/sipling.mjs is up to date, then runs it:
-//   - the core (build/server/sipling.wasm) missing or older than assembly/**/*.ts -> npm run build
+//   - the core (build/server/sipling.wasm) missing or older than assembly/**/*.ts -> the wasm build
 //   - the bundle missing or older than host/node/*.ts or a core -> node host/node/bundle.mjs
 // With SIPLING_NO_BUILD=1 nothing is rebuilt (it only says what to run when the bundle is missing).
 import { existsSync, readdirSync, statSync } from "node:fs";
@@ -35,7 +35,8 @@ const isRepo = existsSync(join(root, "assembly")) && existsSync(join(root, "host
 if (isRepo && !process.env.SIPLING_NO_BUILD) {
   const wasm = join(root, "build", "server", "sipling.wasm");
   if (mtime(wasm) < newest(join(root, "assembly"), [".ts"]) || mtime(wasm) < newest(join(root, "boards"), [".json"]))
-    run("core out of date: npm run build", [join(root, "tools", "build.mjs"), "--quiet"]);
+    // the Node host needs only the wasm cores (not the native host or the firmware and their toolchains)
+    run("core out of date: node tools/build.mjs --wasm-only", [join(root, "tools", "build.mjs"), "--quiet", "--wasm-only"]);
   const b = mtime(bundle);
   const wasms = ["server", "micro"].map((x) => mtime(join(root, "build", x, "sipling.wasm")));
   if (b < newest(join(root, "host", "node"), [".ts"]) || b < Math.max(...wasms) ||
