@@ -155,6 +155,7 @@ export function startTargets(idx: u32, v: MessageView, d: Decoded, srcTransport:
 function sendCancel(cidx: u32, now: i64): void {
   const r = rec(cidx);
   r.flags = (r.flags & ~(<u8>TxnFlag.CancelPending)) | <u8>TxnFlag.Cancelled;
+  clientInviteCancelled(cidx, now); // §9.1: the branch ends 64·T1 after the CANCEL, answered or not
   if (!loadStored(r.msg)) return;
   const n = writeCancel(storedView, r.cseq, WORK_BUF, <u32>MAX_MSG);
   if (n == 0) return;
@@ -163,7 +164,6 @@ function sendCancel(cidx: u32, now: i64): void {
   const h = clientNonInviteCreate(Method.CANCEL, recPeer(r), (r.flags & TxnFlag.Reliable) != 0, m, r.cseq, 0, now);
   msgPool.release(m);
   r.aux = h; // responses to the CANCEL carry the INVITE's branch: they are routed through here
-  clientInviteCancelled(cidx, now);
 }
 
 /** Cancel every pending INVITE branch of server idx (§16.10, §16.7 step 10). */
@@ -442,11 +442,11 @@ export function proxyTimer(up: TxnUp, now: i64): void {
   const r = rec(up.idx);
   const srv = r.link;
   if (up.kind == ClientTimerOut.TimerC) {
-    if (r.flags & TxnFlag.GotProvisional) {
-      if (!(r.flags & TxnFlag.Cancelled)) sendCancel(up.idx, now);
+    if ((r.flags & TxnFlag.GotProvisional) && !(r.flags & TxnFlag.Cancelled)) {
+      sendCancel(up.idx, now);
       return;
     }
-    // no provisional: as if a 408 arrived (§16.8)
+    // no provisional, or cancelled already and still no final: as if a 408 arrived (§16.8)
   }
   // Timer B/F (or C without a provisional): the branch ends with a 408
   const isCancel = r.kind == TxnKind.ClientNonInvite && r.method == <u8>Method.CANCEL;
