@@ -802,14 +802,7 @@ static void on_writable(conn *c) {
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &sl) != 0) err = errno;
     if (err == EINPROGRESS) return;
     if (err) {
-      if (log_on(LOG_DEBUG)) {
-        log_begin(LOG_DEBUG, "tcp connection error");
-        log_num("conn", c->id);
-        log_str("peer", c->text);
-        log_str("error", errname(err));
-        log_end();
-      }
-      close_conn(c);
+      conn_failed(c, err);
       return;
     }
     c->connecting = false;

@@ -180,3 +180,19 @@ export function describe(r) {
 }
 
 export const sf = (name) => join(sippDir, name);
+
+/** Runs `fn(srv)` against a fresh server, always stopping it; on failure appends the trace summary. */
+export async function withServer(opts, fn) {
+  const srv = await startServer(opts);
+  try {
+    await fn(srv);
+  } catch (e) {
+    if (e && typeof e === "object") {
+      e.message += `\n--- server log (port ${srv.port}) ---\n${srv.summary().slice(-6000)}`;
+      if (typeof e.stack === "string") e.stack = e.message + "\n" + e.stack.split("\n").filter((l) => /^\s+at /.test(l)).join("\n");
+    }
+    throw e;
+  } finally {
+    await srv.stop();
+  }
+}

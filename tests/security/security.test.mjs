@@ -26,7 +26,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { root, startServer, sipp, describe as describeRun, freePort, scratch, sf, workDir } from "../integration/harness.mjs";
+import { root, startServer, sipp, describe as describeRun, freePort, scratch, sf, workDir, withServer } from "../integration/harness.mjs";
 
 if (spawnSync("sipp", ["-v"], { encoding: "utf8" }).status !== 99) throw new Error("sipp is not installed (npm test runs tools/setup.mjs)");
 if (!existsSync(join(root, "build", "node", "sipling.mjs"))) throw new Error("build/node/sipling.mjs missing (npm run build && npm run bundle)");
@@ -44,21 +44,6 @@ const authConfig = (extra = {}) => ({ realm: REALM, users: USERS, ...extra });
 
 const sec = (name) => sf(join("security", name));
 
-/** Runs `fn(srv)` against a fresh server, always stopping it; on failure appends the trace summary. */
-async function withServer(opts, fn) {
-  const srv = await startServer(opts);
-  try {
-    await fn(srv);
-  } catch (e) {
-    if (e && typeof e === "object") {
-      e.message += `\n--- server log (port ${srv.port}) ---\n${srv.summary().slice(-6000)}`;
-      if (typeof e.stack === "string") e.stack = e.message + "\n" + e.stack.split("\n").filter((l) => /^\s+at /.test(l)).join("\n");
-    }
-    throw e;
-  } finally {
-    await srv.stop();
-  }
-}
 
 const ok = (r) => assert.equal(r.code, 0, describeRun(r));
 /** Events by name; the host names kinds it does not know yet `event-<kind>` (ABI kinds 11..13). */

@@ -24,7 +24,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { root, startServer, freePort, scratch, sf, workDir } from "../integration/harness.mjs";
+import { root, startServer, freePort, scratch, sf, workDir, withServer } from "../integration/harness.mjs";
 
 if (spawnSync("sipp", ["-v"], { encoding: "utf8" }).status !== 99) throw new Error("sipp is not installed (npm test runs tools/setup.mjs)");
 if (!existsSync(join(root, "build", "node", "sipling.mjs"))) throw new Error("build/node/sipling.mjs missing (npm run build && npm run bundle)");
@@ -32,21 +32,6 @@ if (!existsSync(join(root, "build", "node", "sipling.mjs"))) throw new Error("bu
 const CALLER = "127.0.0.2", CALLEE = "127.0.0.3";
 const sec = (name) => sf(join("security", name));
 
-/** Runs `fn(srv)` against a fresh server, always stopping it; on failure appends the trace summary. */
-async function withServer(opts, fn) {
-  const srv = await startServer(opts);
-  try {
-    await fn(srv);
-  } catch (e) {
-    if (e && typeof e === "object") {
-      e.message += `\n--- server log (port ${srv.port}) ---\n${srv.summary().slice(-6000)}`;
-      if (typeof e.stack === "string") e.stack = e.message + "\n" + e.stack.split("\n").filter((l) => /^\s+at /.test(l)).join("\n");
-    }
-    throw e;
-  } finally {
-    await srv.stop();
-  }
-}
 
 /**
  * SIPp bound to another loopback address (the harness's sipp() always appends -i 127.0.0.1 and
