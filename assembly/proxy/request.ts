@@ -91,7 +91,9 @@ function preprocessRoutes(v: MessageView, d: Decoded, src: Peer): void {
     const t = ourTransport(routeNa.uri);
     if (t == null) { ri.next = i; return; }
     ri.pops++;
-    const ft = flowToken(routeNa.uri);
+    // a flow token is ours only on a Record-Route of a stream transport; on a URI naming our UDP
+    // transport it is somebody's user part, and UDP has no connection to name
+    const ft = t.reliable ? flowToken(routeNa.uri) : 0;
     if (ft != 0 && ft != src.conn) {
       ri.flow = ft;
       ri.flowTransport = t.id;

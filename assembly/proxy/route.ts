@@ -65,10 +65,14 @@ export function isForUs(u: UriRepr): bool {
   return false;
 }
 
-/** Destination named by a URI (host, port, transport); false when we have no transport for it. */
+/**
+ * Destination named by a URI (host, port, transport); false when we have no transport for it or the
+ * URI names port 0 (parsable, but nothing listens there: the caller answers 503, RFC 3263 §4.3).
+ */
 export function destFromUri(u: UriRepr, out: Peer): bool {
   out.clear();
   if (u.scheme != UriScheme.Sip && u.scheme != UriScheme.Sips) return false;
+  if (u.port == 0) return false;
   const proto = protoOf(u);
   if (proto == Proto.None) return false;
   let host = u.host;
