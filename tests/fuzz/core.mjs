@@ -73,7 +73,7 @@ export class FuzzCore {
     this.traceBytes = 0;
     this.maxTraceBytes = opts.maxTraceBytes ?? 256 * 1024 * 1024;
     this.traceComplete = true;
-    this.strict = !!opts.strict;
+    this.strict = opts.strict !== false; // ABI anomalies are failures unless a caller opts out
     this.anomalyFirst = {};
     this.stats = { anomalies: {}, calls: 0, transmits: 0, txBytes: 0, events: 0, eventKinds: new Map(), maxTx: 0 };
     this.instantiate();
