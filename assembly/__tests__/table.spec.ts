@@ -32,6 +32,15 @@ function respondI(i: u32, text: string, status: u32, now: i64): void {
   msgPool.release(m);
 }
 
+/** Timer J of a server non-INVITE answered at T0 with `others` other records in use. */
+function timerJWith(others: i32): i64 {
+  for (let k = 0; k < others; k++) allocOne();
+  const h = serverNonInviteCreate(0x99, Method.OPTIONS, ALICE, false, 1);
+  respondNI(h & 0xffffff, R200, 200, T0);
+  drain();
+  return txnNextDeadline();
+}
+
 /** Run every timer due up to `until`, stepping virtual time by `step`, acting as the TU: release a
  * client transaction reported as timed out (Timer B/F) or past Timer C. Returns the timers run. */
 function runUntilIdle(from: i64, until: i64, step: i64): i32 {
@@ -143,6 +152,24 @@ describe("transaction table", () => {
       txnRelease(last & 0xffffff);
       expect(allocOne()).not.toBe(0);
       expect(allocOne()).toBe(0);
+    });
+  });
+
+  describe("pressure", () => {
+    it("a finished transaction lingers 64·T1 while the table is less than 3/4 full", () => {
+      expect(timerJWith(MAX_TXN * 3 / 4 - 2)).toBe(T0 + 32000);
+    });
+
+    it("with the table 3/4 full it lingers T4, so the table drains in seconds", () => {
+      expect(timerJWith(MAX_TXN * 3 / 4 - 1)).toBe(T0 + 5000);
+    });
+
+    it("Timer L of an INVITE answered 2xx under pressure is T4 too", () => {
+      for (let k = 0; k < MAX_TXN * 3 / 4 - 1; k++) allocOne();
+      const h = serverInviteCreate(0x9a, ALICE, false, 1);
+      respondI(h & 0xffffff, R200, 200, T0);
+      drain();
+      expect(txnNextDeadline()).toBe(T0 + 5000);
     });
   });
 

@@ -21,7 +21,7 @@
 // Differences: B stops once a provisional arrives (as in the RFC); Timer C (proxy only) restarts on
 // each provisional and, when it fires, is reported to the TU, which cancels the branch (§16.8).
 
-import { TxnRec, TxnKind, TxnFlag, at, rec, recPeer, txnAlloc, txnRelease, txnKeep, txnRearm, msgPool } from "./table";
+import { TxnRec, TxnKind, TxnFlag, at, linger, rec, recPeer, txnAlloc, txnRelease, txnKeep, txnRearm, msgPool } from "./table";
 import { txPush } from "./output";
 import { timers } from "./timers";
 import { Peer } from "../net/peer";
@@ -82,12 +82,12 @@ export function clientInviteOnResponse(idx: u32, status: u32, now: i64): Verdict
       if (status < 300) {
         txnKeep(r, 0);
         setState(r, CIState.Accepted);
-        r.timeoutAt = at(now + timers.t64); // Timer M
+        r.timeoutAt = at(now + linger(timers.t64)); // Timer M
         txnRearm(idx);
         return Verdict.PassUp;
       }
       setState(r, CIState.Completed);
-      r.timeoutAt = at(now + timers.timerD(r.flags & TxnFlag.Reliable ? true : false)); // Timer D
+      r.timeoutAt = at(now + linger(timers.timerD(r.flags & TxnFlag.Reliable ? true : false))); // Timer D
       txnRearm(idx);
       return Verdict.PassUpNeedAck;
     }

@@ -19,7 +19,7 @@
 // Differences from the figure: none in behaviour. A request retransmission in Proceeding resends the
 // latest provisional (§17.2.1). Timer G runs only on unreliable transports; Timer I is 0 on reliable.
 
-import { TxnRec, TxnKind, TxnFlag, at, rec, recPeer, txnAlloc, txnRelease, txnKeep, txnRearm, indexInsert, msgPool } from "./table";
+import { TxnRec, TxnKind, TxnFlag, at, linger, rec, recPeer, txnAlloc, txnRelease, txnKeep, txnRearm, indexInsert, msgPool } from "./table";
 import { txPush } from "./output";
 import { timers } from "./timers";
 import { Peer } from "../net/peer";
@@ -63,7 +63,7 @@ export function serverInviteRespond(idx: u32, msg: u32, status: u32, now: i64): 
         // 2xx: the UAS core retransmits it end to end; we only absorb INVITE retransmissions.
         setState(r, SIState.Accepted);
         txnKeep(r, 0);
-        r.timeoutAt = at(now + timers.t64); // Timer L
+        r.timeoutAt = at(now + linger(timers.t64)); // Timer L
       } else {
         setState(r, SIState.Completed);
         if (!(r.flags & TxnFlag.Reliable)) {

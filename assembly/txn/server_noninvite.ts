@@ -18,7 +18,7 @@
 //
 // Differences: none.
 
-import { TxnRec, TxnKind, TxnFlag, at, rec, recPeer, txnAlloc, txnRelease, txnKeep, txnRearm, indexInsert, msgPool } from "./table";
+import { TxnRec, TxnKind, TxnFlag, at, linger, rec, recPeer, txnAlloc, txnRelease, txnKeep, txnRearm, indexInsert, msgPool } from "./table";
 import { txPush } from "./output";
 import { timers } from "./timers";
 import { Peer } from "../net/peer";
@@ -63,7 +63,7 @@ export function serverNonInviteRespond(idx: u32, msg: u32, status: u32, now: i64
       }
       setState(r, SNState.Completed);
       // Timer J; on a reliable transport it is 0: the record ends at the next timer pass
-      r.timeoutAt = at(now + (r.flags & TxnFlag.Reliable ? 0 : timers.t64));
+      r.timeoutAt = at(now + (r.flags & TxnFlag.Reliable ? 0 : linger(timers.t64)));
       txnRearm(idx);
       break;
     }

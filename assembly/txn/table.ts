@@ -19,11 +19,13 @@
 // Memory: MAX_TXN × (96 + 16 heap + 8 index) bytes + the message pool. A record lives from the
 // request until its last timer: a proxied INVITE holds a server and a client record for 64·T1 after
 // the 2xx (RFC 6026 Timers L and M, 32 s at T1 = 500 ms); a non-INVITE holds them for Timer J/K.
+// Under pressure (the table 3/4 full) a finished transaction lingers T4 instead: see `linger`.
 
 import { MAX_TXN, MSG_BLOCKS, MSG_BLOCK } from "../config";
 import { Pool } from "../util/pool";
 import { MinHeap } from "../util/minheap";
 import { Peer, PEER_SIZE } from "../net/peer";
+import { timers } from "./timers";
 
 export const TXN_SIZE: u32 = 96;
 
@@ -108,6 +110,18 @@ export function txnTableReset(): void {
 txnTableReset();
 
 export function txnInUse(): i32 { return inUse; }
+
+/**
+ * How long a finished transaction lingers only to absorb retransmissions (Timers D, J, L and M, whose
+ * RFC value `full` is 64·T1 or 32 s). With the table 3/4 full it lingers T4 (5 s) instead, as
+ * Kamailio's wait timer always does: under overload the records serve new requests rather than the
+ * retransmissions a lost message would cause, and the table drains in seconds once the load stops.
+ * A retransmission arriving later is processed anew: forwarded again (the next hop's transaction
+ * absorbs it) or, for a response, forwarded statelessly (§16.7, RFC 6026 §7.2).
+ */
+export function linger(full: i64): i64 {
+  return inUse * 4 >= MAX_TXN * 3 && timers.t4 < full ? timers.t4 : full;
+}
 export function txnCapacity(): i32 { return MAX_TXN; }
 export function txnFree(): i32 { return MAX_TXN - inUse; }
 
