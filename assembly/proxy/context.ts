@@ -14,7 +14,8 @@ import { MAX_TXN } from "../config";
 
 export const CTX_SIZE: u32 = 40;
 
-export const enum CtxFlag { Cancelled = 1, Finalised = 2, Invite = 4, RecordRouted = 8, Answered = 16, InDialog = 32, Hidden = 64 }
+/** NoRoom: a branch could not start for want of a transaction record or pool block (our overload). */
+export const enum CtxFlag { Cancelled = 1, Finalised = 2, Invite = 4, RecordRouted = 8, Answered = 16, InDialog = 32, Hidden = 64, NoRoom = 128 }
 
 @unmanaged export class Ctx {
   bestStatus: u16;

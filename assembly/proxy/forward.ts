@@ -192,14 +192,15 @@ function hideRequest(v: MessageView, d: Decoded, srvHandle: u32, t: Transport, d
 /**
  * Forward one branch. `src` is the request's source (for the inbound Record-Route), `dst` the
  * destination (transport id set). Returns 0 when the branch started, or the status that stands for
- * its failure (503 no room or no transport, 513 too large).
+ * its failure (503 no room: a transaction record or a pool block; 500 no transport for the
+ * destination, a transport error that §16.7 step 6 would turn into 500 anyway; 513 too large).
  */
 export function forwardBranch(
   v: MessageView, d: Decoded, srvHandle: u32, srcTransport: u32, srcConn: u32,
   ruri: usize, ruriLen: u32, routeSet: usize, routeSetLen: u32, dst: Peer, loop: u32, recordRoute: bool, now: i64,
 ): u32 {
   const t = transportById(dst.transport);
-  if (t == null) return 503;
+  if (t == null) return 500;
   const handle = txnNextHandle();
   if (handle == 0) return 503;
   const nonce = <u32>prngNext();

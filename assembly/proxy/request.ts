@@ -34,7 +34,7 @@ import { handleRegister, registrarLookup, targets, TargetSet } from "../registra
 import { WORK_BUF, EXTRA_BUF, EXTRA_CAP } from "./buffers";
 import { proxyConfig } from "./config";
 import { ctx, CtxFlag, CTX_SIZE } from "./context";
-import { respondStateless, responseDest } from "./send";
+import { respondStateless, responseDest, retryAfter } from "./send";
 import { loopHash, parseBranch, OurBranch, writeStatelessBranch } from "./branch";
 import { isOurAddress, ourTransport, isForUs, destFromUri, flowToken } from "./route";
 import { edits, prepareEdits, forwardBranch, wantsRecordRoute } from "./forward";
@@ -46,7 +46,7 @@ import { dialogFind, dialogKey, dialogAnswered, dialogCallerTag, dialogClose, ta
 import { TOPOLOGY_HIDING } from "../config";
 import { parseToken, tokenRecord, tokenSide, realContact, CONTACT_BUF, CALLER, CALLEE, hidesToward, markHidden, unmarkHidden } from "./topology";
 import { hideIn } from "./forward";
-import { T_BRANCH, T_COMMA_SP, T_RETRY_AFTER, T_SIP20_SLASH, T_UNSUPPORTED } from "../wire/tables";
+import { T_BRANCH, T_COMMA_SP, T_SIP20_SLASH, T_UNSUPPORTED } from "../wire/tables";
 
 const routeNa = new NameAddrRepr();
 const viaScratch = new ViaRepr();
@@ -135,14 +135,6 @@ function refuseExtensions(v: MessageView, d: Decoded, src: Peer): void {
   }
   xw.crlf();
   respondStateless(v, d, true, 420, EXTRA_BUF, xw.finish(), src);
-}
-
-function retryAfter(): u32 {
-  xw.begin(EXTRA_BUF, EXTRA_CAP);
-  xw.text(T_RETRY_AFTER);
-  xw.u32(proxyConfig.retryAfter);
-  xw.crlf();
-  return xw.finish();
 }
 
 let refusedFull: u32 = 0;
@@ -331,6 +323,7 @@ function forwardOne(v: MessageView, d: Decoded, src: Peer, ruri: usize, ruriLen:
   if (fail != 0) {
     const c = ctx(<u32>idx);
     c.bestStatus = <u16>fail;
+    if (fail == 503) { c.flags |= CtxFlag.NoRoom; noteFull(d, src, now); }
     finishIfDone(<u32>idx, now);
   }
 }
@@ -346,7 +339,12 @@ function forwardToTargets(v: MessageView, d: Decoded, src: Peer, loop: u32, now:
     return;
   }
   prepareEdits(v, d, src, ri.pops, ri.strict);
-  startTargets(<u32>idx, v, d, src.transport, src.conn, loop, now);
+  if (startTargets(<u32>idx, v, d, src.transport, src.conn, loop, now) > 0) return;
+  // no branch of the first group started: a later group, or the final answer now
+  const c = ctx(<u32>idx);
+  if (c.flags & CtxFlag.NoRoom) noteFull(d, src, now);
+  if (c.bestStatus == 0) c.bestStatus = 480; // no usable contact
+  finishIfDone(<u32>idx, now);
 }
 
 const tokUri = new UriRepr();

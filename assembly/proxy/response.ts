@@ -31,13 +31,13 @@ import {
   clientNonInviteOnResponse, clientNonInviteCreate, CNState,
 } from "../txn/index";
 import { TargetSet } from "../registrar/index";
-import { WORK_BUF, STORE_BUF, storedView, storedDecoded } from "./buffers";
+import { WORK_BUF, STORE_BUF, EXTRA_BUF, storedView, storedDecoded } from "./buffers";
 import { ctx, CtxFlag, rank } from "./context";
 import { dialogOpen, dialogBind, dialogClose, dialogKey, tagHash } from "./dialog";
 import { TOPOLOGY_HIDING } from "../config";
 import { CALLEE, keepContact, tokenContact, TOKEN_BUF, tokenLen, hidesToward } from "./topology";
 import { dialogPending } from "./dialog";
-import { generatedResponse, viaDest } from "./send";
+import { generatedResponse, viaDest, retryAfter } from "./send";
 import { parseBranch, OurBranch } from "./branch";
 import { isForbiddenDest, destFromUri, protoOf } from "./route";
 import { prepareEdits, forwardBranch } from "./forward";
@@ -139,7 +139,10 @@ export function startTargets(idx: u32, v: MessageView, d: Decoded, srcTransport:
     if (!ok) continue;
     const fail = forwardBranch(v, d, srv, srcTransport, srcConn, uri, ruriLen, path, pl, dst, loop, rr, now);
     if (fail == 0) started++;
-    else if (c.bestStatus == 0 || rank(fail) < rank(c.bestStatus)) c.bestStatus = <u16>fail;
+    else {
+      if (fail == 503) c.flags |= CtxFlag.NoRoom;
+      if (c.bestStatus == 0 || rank(fail) < rank(c.bestStatus)) c.bestStatus = <u16>fail;
+    }
   }
   c.cursor = <u32>(at - TBUF);
   if (at >= end) {
@@ -246,9 +249,12 @@ export function finishIfDone(idx: u32, now: i64): void {
   let msg = c.best;
   if (c.flags & CtxFlag.Cancelled && (msg == 0 || status < 300)) { status = 487; msg = 0; }
   if (status == 0) status = 408;
-  if (status == 503) { status = 500; msg = 0; } // §16.7 step 6: a 503 never goes upstream
+  // §16.7 step 6: a 503 from downstream never goes upstream; one for our own full table does, with
+  // Retry-After (§21.5.4)
+  const ours = status == 503 && (c.flags & CtxFlag.NoRoom) != 0;
+  if (status == 503) { if (!ours) status = 500; msg = 0; }
   let out = msg;
-  if (msg == 0 && loadStored(c.request)) out = generatedResponse(storedView, status, 0, 0);
+  if (msg == 0 && loadStored(c.request)) out = generatedResponse(storedView, status, ours ? EXTRA_BUF : 0, ours ? retryAfter() : 0);
   if (out != 0) {
     serverRespond(idx, out, status, now);
     if (out != msg) msgPool.release(out);

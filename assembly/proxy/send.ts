@@ -3,7 +3,9 @@
 // 487, 500), and where responses go (§18.2.2 with RFC 3581).
 
 import { MAX_MSG } from "../config";
-import { WORK_BUF } from "./buffers";
+import { WORK_BUF, EXTRA_BUF, EXTRA_CAP } from "./buffers";
+import { proxyConfig } from "./config";
+import { T_RETRY_AFTER } from "../wire/tables";
 import { MessageView } from "../wire/view";
 import { Decoded } from "../wire/validate";
 import { Hdr } from "../wire/hdr";
@@ -96,6 +98,17 @@ export function respondStateless(
   const n = writeResponse(v, status, TAG, tagLen, extra, extraLen, WORK_BUF, <u32>MAX_MSG, validated ? edits : null);
   if (n == 0) return false;
   return txSend(WORK_BUF, n, respPeer);
+}
+
+const rw = new Writer();
+
+/** "Retry-After: N" (proxyConfig.retryAfter) into EXTRA_BUF, for a 503 of our own; its length. */
+export function retryAfter(): u32 {
+  rw.begin(EXTRA_BUF, EXTRA_CAP);
+  rw.text(T_RETRY_AFTER);
+  rw.u32(proxyConfig.retryAfter);
+  rw.crlf();
+  return rw.finish();
 }
 
 /**
