@@ -26,7 +26,7 @@ import {
   registrarPoolUsed, registrarPoolBlocks, regConfig, registrarFlowClosed,
 } from "../registrar/index";
 import { MAX_AORS, MAX_BINDINGS } from "../config";
-import { proxyRequest, refusedFullCount, refusedFullReset } from "../proxy/request";
+import { proxyRequest, refusedFullCount, refusedFullReset, shedCount } from "../proxy/request";
 import { proxyResponse, proxyTimer } from "../proxy/response";
 import { respondStateless } from "../proxy/send";
 import { proxyConfig, domainAdd, domainsReset, setOutbound } from "../proxy/config";
@@ -92,6 +92,7 @@ export function sip_init(seedLo: u32, seedHi: u32, now: f64): i32 {
   domainsReset();
   proxyConfig.recordRoute = true;
   proxyConfig.retryAfter = 5;
+  proxyConfig.shed = 0;
   proxyConfig.outboundLen = 0;
   proxyConfig.hideTopology = false;
   authReset();
@@ -130,6 +131,7 @@ export function sip_cfg_set(key: i32, value: f64): i32 {
     case 18: proxyConfig.hideTopology = n != 0; return 0;
     case 19: authFails = <u32>n; pikeSetAuthFailLimit(authFails, authWindow); return 0;
     case 20: if (n < 1) return -2; authWindow = <u32>n; pikeSetAuthFailLimit(authFails, authWindow); return 0;
+    case 21: if (n > 1000) return -2; proxyConfig.shed = <u32>n; return 0;
   }
   return -1;
 }
@@ -302,6 +304,7 @@ export function sip_stat(id: i32): f64 {
     case 16: return <f64>pikeBlocked(lastNow);
     case 17: return <f64>HEAP_TOP;
     case 18: return <f64>dialogsInUse();
+    case 19: return <f64>shedCount();
   }
   return -1;
 }

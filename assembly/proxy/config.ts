@@ -8,8 +8,11 @@ export class ProxyConfig {
   recordRoute: bool = true;
   /** Topology hiding toward peers that are not trusted (proxy/topology.ts). */
   hideTopology: bool = false;
-  /** Retry-After seconds on a 503 for a full table. */
+  /** Retry-After seconds on a 503 for a full table or for overload. */
   retryAfter: u32 = 5;
+  /** Local overload control: the share (per mille) of new out-of-dialog requests refused with 503,
+   * set by the host from its own load (RFC 6357 §5: the core cannot see its CPU). */
+  shed: u32 = 0;
   /** Outbound proxy: requests for other domains are sent to this URI's host (0 length = none). */
   readonly outbound: usize = heap.alloc(256);
   outboundLen: u32 = 0;

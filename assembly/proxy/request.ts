@@ -21,6 +21,7 @@ import { ViaRepr, decodeVia } from "../wire/headers/via";
 import { writeForward, writeResponse, dropMap } from "../wire/emit";
 import { Writer } from "../wire/writer";
 import { hashBytes, hashMix } from "../util/hash";
+import { prngNext } from "../util/prng";
 import { Peer } from "../net/peer";
 import { peerFromHost } from "../net/addr";
 import { transportById } from "../net/transports";
@@ -138,6 +139,12 @@ function refuseExtensions(v: MessageView, d: Decoded, src: Peer): void {
 }
 
 let refusedFull: u32 = 0;
+let shed: u32 = 0;
+
+/** New requests refused with 503 for local overload (proxyConfig.shed), since start-up. */
+export function shedCount(): u32 {
+  return shed;
+}
 
 /** Requests refused with 503 because a table or a pool was full, since start-up. */
 export function refusedFullCount(): u32 {
@@ -146,6 +153,7 @@ export function refusedFullCount(): u32 {
 
 export function refusedFullReset(): void {
   refusedFull = 0;
+  shed = 0;
 }
 
 /** 503 with Retry-After: a table or the pool is full. */
@@ -189,6 +197,16 @@ function route(v: MessageView, d: Decoded, src: Peer, now: i64): void {
   if (found >= 0) {
     if (invite) serverInviteOnRequest(<u32>found);
     else serverNonInviteOnRequest(<u32>found);
+    return;
+  }
+
+  // Local overload (the host's measure, proxyConfig.shed): refuse a share of new out-of-dialog work
+  // with 503 + Retry-After before it costs a transaction. Retransmissions (above), ACK, CANCEL,
+  // in-dialog requests, REGISTER and OPTIONS are still served: calls in progress finish.
+  if (proxyConfig.shed != 0 && !d.to.hasTag && m != Method.REGISTER && m != Method.OPTIONS &&
+      <u32>(prngNext() % 1000) < proxyConfig.shed) {
+    shed++;
+    respondStateless(v, d, true, 503, EXTRA_BUF, retryAfter(), src);
     return;
   }
 

@@ -17,7 +17,7 @@ export const enum CfgKey {
   T1 = 1, T2 = 2, T4 = 3, TimerC = 4, MinExpires = 5, MaxExpires = 6, DefaultExpires = 7,
   ContactsPerAor = 8, RecordRoute = 9, RetryAfter = 10,
   NonceExpiry = 12, FloodLimit = 13, FloodBlock = 14, FloodDrop = 15, RefuseDrop = 16, MaxBody = 17,
-  TopologyHiding = 18, AuthFailures = 19, AuthWindow = 20,
+  TopologyHiding = 18, AuthFailures = 19, AuthWindow = 20, Shed = 21,
 }
 export const enum CfgKind {
   Domain = 1, OutboundProxy = 2, Realm = 3, User = 4, Allow = 5, Deny = 6, Trusted = 7, BlockMethod = 8,
@@ -37,7 +37,7 @@ export const enum EventKind {
 export const STAT_NAMES: readonly string[] = [
   "txnInUse", "txnCapacity", "bindingsInUse", "bindingCapacity", "aorsInUse", "aorCapacity",
   "msgPoolInUse", "msgPoolBlocks", "regPoolInUse", "regPoolBlocks", "eventsLost", "received",
-  "refused", "sent", "refused503", "floodSources", "floodBlocked", "memoryBytes", "dialogsInUse",
+  "refused", "sent", "refused503", "floodSources", "floodBlocked", "memoryBytes", "dialogsInUse", "shed503",
 ];
 
 /** The exports the host calls, in the ABI's call order (the first missing one is reported). */
@@ -158,6 +158,13 @@ export class Core {
   wipeCfg(): void {
     this.views();
     this.mem.fill(0, this.cfgPtr, this.cfgPtr + this.cfgCap);
+  }
+
+  /** Writes every page of the core's memory (each byte it holds, unchanged) so the OS commits the
+   * pages now: the process's RSS is then fixed from start-up, like a microcontroller's RAM. */
+  prefault(): void {
+    const m = new Uint8Array(this.ex.memory.buffer);
+    for (let i = 0; i < m.length; i += 4096) m[i] = m[i];
   }
 
   stats(): Record<string, number> | undefined {

@@ -43,6 +43,10 @@ configuration file (JSON; unknown keys are errors):
                   "maxContactsPerAor": 8},                                   (s, count)
     "recordRoute": true,
     "retryAfter": 5,                                                         (s, on 503)
+    "overloadControl": true,                         (refuse a share of new requests with 503
+                                                      while datagrams wait > 30 ms to be read)
+    "prefault": false,                               (touch all of the core's memory at start so
+                                                      the OS commits it then: RSS fixed from start)
     "outboundProxy": "sip:proxy.example.org:5060",
     "board": "server",                               (which core build: server or micro)
 
@@ -151,6 +155,8 @@ export interface Config {
   timers: Timers;
   registrar: Registrar;
   recordRoute: boolean;
+  overloadControl: boolean;
+  prefault: boolean;
   retryAfter: number;
   outboundProxy?: string;
   board: "server" | "micro";
@@ -227,6 +233,8 @@ function defaults(): Config {
     timers: { t1: 500, t2: 4000, t4: 5000, timerC: 180000 },
     registrar: { minExpires: 60, maxExpires: 3600, defaultExpires: 3600 },
     recordRoute: true,
+    overloadControl: true,
+    prefault: false,
     retryAfter: 5,
     board: "server",
     allowUnauthenticated: false,
@@ -283,6 +291,8 @@ export function applyFile(cfg: Config, raw: unknown): void {
         cfg.logLevel = v as LogLevel;
         break;
       case "trace":
+      case "overloadControl":
+      case "prefault":
       case "recordRoute":
       case "allowUnauthenticated":
       case "topologyHiding":

@@ -20,6 +20,7 @@ import { writeAddr, format4, format6, peerText } from "./addr.js";
 import { ConfigError, patternBytes, type Config, type Listen } from "./config.js";
 import type { Logger } from "./log.js";
 import { decodeEvent, textLabels, type UsageLog } from "./usage.js";
+import { OverloadControl } from "./overload.js";
 
 const UDP_RCVBUF = 4 * 1024 * 1024;
 const UDP_SNDBUF = 4 * 1024 * 1024;
@@ -80,6 +81,7 @@ export class Host {
   private armedAt = -1;
   private readonly trace: boolean;
   private stopping = false;
+  private overload: OverloadControl | null = null;
   private readonly scratch = Buffer.alloc(16);
   /** Date.now() - performance.now(), fixed at start: maps the core's `now` (event time) to wall time. */
   private readonly wallOffset = Date.now() - performance.now();
@@ -183,6 +185,7 @@ export class Host {
   /** Instantiates the core, configures it and registers the transports. */
   startCore(mod: WebAssembly.Module): void {
     const core = new Core(mod); // throws CoreError naming a missing export
+    if (this.cfg.prefault) core.prefault();
     const ex = core.ex;
     const seed = randomBytes(8);
     const now = performance.now();
@@ -303,6 +306,7 @@ export class Host {
   private onDatagram(t: Transport, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const core = this.core;
     if (!core) return;
+    if (this.overload?.isProbe(rinfo.port, msg)) { this.overload.onProbe(msg); return; }
     const n = msg.length;
     if (n > core.rxCap) {
       if (this.log.on("debug")) this.log.debug("datagram too large; dropped", { bytes: n, peer: `${rinfo.address}:${rinfo.port}` });
@@ -636,9 +640,19 @@ export class Host {
 
   // ---- stop -------------------------------------------------------------------------------
 
+  /** Starts local overload control on the first UDP listener (config "overloadControl"). */
+  async startOverloadControl(): Promise<void> {
+    const t = this.transports.find((x) => x?.proto === "udp");
+    if (!this.cfg.overloadControl || !t || !this.core) return;
+    const ex = this.core.ex;
+    this.overload = new OverloadControl(t.family, t.bindHost, t.port, (permille) => ex.sip_cfg_set(CfgKey.Shed, permille), this.log);
+    await this.overload.start();
+  }
+
   /** Stops accepting, closes every socket and connection, forgets the core. Synchronous. */
   close(): void {
     this.stopping = true;
+    this.overload?.stop();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const core = this.core;

@@ -104,6 +104,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await host.bind();
     host.startCore(mod!);
+    await host.startOverloadControl();
   } catch (e) {
     host.close();
     if (e instanceof ConfigError) {
