@@ -6,8 +6,8 @@
 // retransmissions and Timer B). SIPp cannot offer 3x the server's rate on this 2-core machine, so
 // the generator is a small Node UA pair; the server is the real one (host/node/cli.mjs, UDP).
 //
-// 1. capacity: the highest rate (fresh server per step, 8 s each) at which every attempt gets its
-//    486 with no 503, no retransmission and no timeout; or --capacity N.
+// 1. capacity: the highest rate (fresh server per step, 3 s warm-up at a quarter of it, then 8 s) at
+//    which every attempt gets its 486 with no 503, no retransmission and no timeout; or --capacity N.
 // 2. one server for the rest: baseline at the capacity (--base-secs, 20), overload at factor x
 //    capacity (--secs, 60), recovery at the capacity (--recover-secs, 30), then drain.
 // Throughout: an OPTIONS ping to the server every 200 ms, retransmitted like a UA does (Timer E
@@ -78,11 +78,16 @@ pin(process.pid, 1);
 /** Does the server carry `cps` cleanly for `secs`? */
 async function clean(cps, secs) {
   const r = await rig();
+  // 3 s at a quarter of the rate first: a fresh server's JIT warms up (its first second is slow
+  // enough for overload control to refuse a few calls, which is right, but not its capacity)
+  r.rate(Math.round(cps / 4));
+  await sleep(3000);
+  const from = r.ticks.length + 1;
   r.rate(cps);
   await sleep(secs * 1000);
   r.rate(0);
   await sleep(2500); // answers still in flight
-  const ts = r.ticks;
+  const ts = r.ticks.slice(from);
   await r.close();
   const offered = sum(ts, "offered");
   const ok = sum(ts, "busy") === offered && sum(ts, "shed") + sum(ts, "other") + sum(ts, "timeout") + sum(ts, "retrans") === 0;
@@ -196,9 +201,9 @@ async function main() {
   const rec = ts.slice(recoverAt, endAt);
   const goodputOver = sum(over, "busy") / over.length;
   // recovered at the first second from which every second of the recovery phase (but its last,
-  // cut by the run's end) carries >= 95% of the capacity with no 503 and no timeout
-  // (one call of slack per second for pacing jitter at low rates)
-  const fine = (t) => t.busy >= 0.95 * C - 1 && t.shed === 0 && t.timeout === 0 && t.other === 0;
+  // cut by the run's end) carries >= 95% of the capacity with no 503 (one call of slack per second
+  // for pacing jitter at low rates); timeouts then are calls placed during the overload, 32 s before
+  const fine = (t) => t.busy >= 0.95 * C - 1 && t.shed === 0 && t.other === 0;
   let recoveredAfter = -1;
   for (let i = 0; i < rec.length - 1; i++) if (rec.slice(i, rec.length - 1).every(fine)) { recoveredAfter = i; break; }
   const overloadEnd = t0 + (BASE + SECS) * 1000;

@@ -4,7 +4,7 @@
 
 import {
   TxnKind, rec, handleOf, idxOf, txnAlloc, txnRelease, txnInUse, txnFree, txnCapacity,
-  txnNextHandle, txnTableReset, txnTimers, txnNextDeadline, indexFind, msgPool, txRoom, txPush, txPop,
+  txnNextHandle, txnTableReset, txnTimers, txnNextDeadline, indexFind, msgPool, txRoom, txPush, txPop, txSend,
   txReset, serverInviteCreate, serverInviteRespond, serverInviteOnAck, serverNonInviteCreate,
   serverNonInviteRespond, clientInviteCreate, clientInviteOnResponse, clientInviteSendAck,
   clientNonInviteCreate, clientNonInviteOnResponse, ClientTimerOut, txnTick,
@@ -318,6 +318,17 @@ describe("transaction table", () => {
       expect(txRoom()).toBe(<u32>MAX_TXQ);
       expect(poolUsed()).toBe(0);
       expect(txPop(0, 0, 0)).toBe(0);
+    });
+
+    it("a pool full for transactions still carries a stateless answer, from its reserve", () => {
+      expect(msgPool.reserve).toBeGreaterThan(0);
+      const text = String.UTF8.encode(OPTIONS);
+      const p = changetype<usize>(text);
+      const len = <u32>text.byteLength;
+      while (msgPool.store(p, len) != 0) {}
+      expect(msgPool.available).toBeLessThan(msgPool.reserve + msgPool.blocksFor(len));
+      expect(txSend(p, len, BOB)).toBe(true);
+      expectTx(OPTIONS, BOB);
     });
   });
 

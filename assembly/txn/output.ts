@@ -51,7 +51,7 @@ export function txSend(p: usize, len: u32, to: Peer): bool {
     dropped++;
     return false;
   }
-  const h = msgPool.store(p, len);
+  const h = msgPool.store(p, len, true); // stateless: may use the reserve, so a full pool still answers
   if (h == 0) {
     dropped++;
     return false;

@@ -21,7 +21,7 @@
 // the 2xx (RFC 6026 Timers L and M, 32 s at T1 = 500 ms); a non-INVITE holds them for Timer J/K.
 // Under pressure (the table 3/4 full) a finished transaction lingers T4 instead: see `linger`.
 
-import { MAX_TXN, MSG_BLOCKS, MSG_BLOCK } from "../config";
+import { MAX_TXN, MSG_BLOCKS, MSG_BLOCK, MAX_MSG } from "../config";
 import { Pool } from "../util/pool";
 import { MinHeap } from "../util/minheap";
 import { Peer, PEER_SIZE } from "../net/peer";
@@ -86,6 +86,8 @@ export const txnTimers = new MinHeap(MAX_TXN);
 
 /** Messages kept for retransmission, and the transmit queue's stored messages. */
 export const msgPool = new Pool(<u32>MSG_BLOCK, <u32>MSG_BLOCKS);
+// kept for stateless answers (txSend): with every other block taken the proxy still answers 503
+msgPool.reserve = min(msgPool.blocksFor(<u32>MAX_MSG), <u32>MSG_BLOCKS / 12);
 
 // Server match index: open addressing, linear probing, backward-shift deletion. Slot = record idx + 1.
 const INDEX_CAP: u32 = nextPow2(<u32>MAX_TXN * 2);
@@ -113,14 +115,16 @@ export function txnInUse(): i32 { return inUse; }
 
 /**
  * How long a finished transaction lingers only to absorb retransmissions (Timers D, J, L and M, whose
- * RFC value `full` is 64·T1 or 32 s). With the table 3/4 full it lingers T4 (5 s) instead, as
+ * RFC value `full` is 64·T1 or 32 s). With the table or the message pool (whose blocks finished
+ * transactions keep for retransmissions) 3/4 full it lingers T4 (5 s) instead, as
  * Kamailio's wait timer always does: under overload the records serve new requests rather than the
  * retransmissions a lost message would cause, and the table drains in seconds once the load stops.
  * A retransmission arriving later is processed anew: forwarded again (the next hop's transaction
  * absorbs it) or, for a response, forwarded statelessly (§16.7, RFC 6026 §7.2).
  */
 export function linger(full: i64): i64 {
-  return inUse * 4 >= MAX_TXN * 3 && timers.t4 < full ? timers.t4 : full;
+  const pressure = inUse * 4 >= MAX_TXN * 3 || msgPool.used * 4 >= msgPool.blocks * 3;
+  return pressure && timers.t4 < full ? timers.t4 : full;
 }
 export function txnCapacity(): i32 { return MAX_TXN; }
 export function txnFree(): i32 { return MAX_TXN - inUse; }

@@ -56,10 +56,16 @@ export class Pool {
     return this.blocks - this.used;
   }
 
-  /** Store [p, p+len); returns a handle, or 0 when the pool lacks room. Reference count 1. */
-  store(p: usize, len: u32): u32 {
+  /** Blocks only `store(…, true)` may take: room kept for stateless answers (a 503 when full). */
+  reserve: u32 = 0;
+
+  /**
+   * Store [p, p+len); returns a handle, or 0 when the pool lacks room (the reserve counts as no room
+   * unless `useReserve`). Reference count 1.
+   */
+  store(p: usize, len: u32, useReserve: bool = false): u32 {
     const need = this.blocksFor(len);
-    if (need > this.blocks - this.used) return 0;
+    if (need + (useReserve ? 0 : this.reserve) > this.blocks - this.used) return 0;
     const head = this.free;
     let b = head;
     let left = len;
