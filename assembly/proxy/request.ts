@@ -35,7 +35,7 @@ import { handleRegister, registrarLookup, targets, TargetSet } from "../registra
 import { WORK_BUF, EXTRA_BUF, EXTRA_CAP } from "./buffers";
 import { proxyConfig } from "./config";
 import { ctx, CtxFlag, CTX_SIZE } from "./context";
-import { respondStateless, responseDest, retryAfter } from "./send";
+import { respondStateless, responseDest, retryAfter, isOurStatelessTag } from "./send";
 import { loopHash, parseBranch, OurBranch, writeStatelessBranch } from "./branch";
 import { isOurAddress, ourTransport, isForUs, destFromUri, flowToken } from "./route";
 import { edits, prepareEdits, forwardBranch, wantsRecordRoute } from "./forward";
@@ -423,6 +423,7 @@ const ACK_VIA: usize = memory.data(256);
 function handleAck(v: MessageView, d: Decoded, src: Peer, now: i64): void {
   const found = indexFind(serverKey(v, d, Method.INVITE), TxnKind.ServerInvite);
   if (found >= 0 && serverInviteOnAck(<u32>found, now)) return; // ACK of a non-2xx: absorbed
+  if (isOurStatelessTag(v, d)) return; // the ACK of our own stateless answer (503, 483, 480…): ours
   // An ACK for a 2xx is its own transaction: route it statelessly (§16.11), never answer it.
   if (d.maxForwards == 0) return;
   preprocessRoutes(v, d, src);

@@ -51,6 +51,14 @@ function statelessTag(v: MessageView, d: Decoded): u32 {
   return <u32>h;
 }
 
+/** Is the request's To tag the one our stateless answer to it carried? (an ACK for that answer has
+ * the INVITE's Call-ID, From tag, CSeq number and branch, §17.1.1.3) */
+export function isOurStatelessTag(v: MessageView, d: Decoded): bool {
+  if (d.to.tagLen != 8) return false;
+  tagText(statelessTag(v, d));
+  return load<u64>(d.to.tag) == load<u64>(TAG);
+}
+
 /** Write 8 hex digits of `v` into the tag scratch; returns its length. */
 function tagText(v: u32): u32 {
   tagW.begin(TAG, 16);
