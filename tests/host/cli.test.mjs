@@ -167,6 +167,17 @@ test("--print-config output is a valid config file", () => {
   assert.deepEqual(JSON.parse(second.stdout), JSON.parse(first.stdout));
 });
 
+test("overloadControl and prefault: on and off by default, booleans only", () => {
+  const d = JSON.parse(run("--print-config").stdout);
+  assert.equal(d.overloadControl, true);
+  assert.equal(d.prefault, false);
+  const f = configFile("overload.json", { overloadControl: false, prefault: true });
+  const c = JSON.parse(run("--config", f, "--print-config").stdout);
+  assert.equal(c.overloadControl, false);
+  assert.equal(c.prefault, true);
+  assertConfigError(run("--config", configFile("overload-bad.json", { overloadControl: "yes" })), `"overloadControl"`);
+});
+
 test("cross-key checks: minExpires above maxExpires", () => {
   const f = configFile("expires.json", { registrar: { minExpires: 600, maxExpires: 300, defaultExpires: 300 } });
   assertConfigError(run("--config", f), `"registrar.minExpires"`);
