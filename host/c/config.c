@@ -242,10 +242,10 @@ static void apply_file(config *c, const json *raw) {
       int l = v->type == J_STRING ? log_level_parse(v->str) : -1;
       if (l < 0) bad(k, "expected one of error|warn|info|debug", v);
       c->log_level = l;
-    } else if (strcmp(k, "trace") == 0 || strcmp(k, "recordRoute") == 0) {
+    } else if (strcmp(k, "trace") == 0 || strcmp(k, "recordRoute") == 0 || strcmp(k, "overloadControl") == 0) {
       if (v->type != J_TRUE && v->type != J_FALSE) bad(k, "expected true or false", v);
-      if (k[0] == 't') c->trace = v->type == J_TRUE;
-      else c->record_route = v->type == J_TRUE;
+      bool *dst = k[0] == 't' ? &c->trace : k[0] == 'r' ? &c->record_route : &c->overload_control;
+      *dst = v->type == J_TRUE;
     } else if (strcmp(k, "retryAfter") == 0) {
       c->retry_after = integer(k, v, 0, U31);
     } else if (strcmp(k, "outboundProxy") == 0) {
@@ -328,6 +328,7 @@ static void defaults(config *c) {
   c->default_expires = 3600;
   c->max_contacts = -1;
   c->record_route = true;
+  c->overload_control = true;
   c->retry_after = 5;
 }
 
@@ -466,7 +467,8 @@ void config_print(const config *c, const char *board) {
     snprintf(t, sizeof t, ", \"maxContactsPerAor\": %ld", c->max_contacts);
     sb_puts(&b, t);
   }
-  snprintf(t, sizeof t, "},\n  \"recordRoute\": %s,\n  \"retryAfter\": %ld", c->record_route ? "true" : "false", c->retry_after);
+  snprintf(t, sizeof t, "},\n  \"recordRoute\": %s,\n  \"overloadControl\": %s,\n  \"retryAfter\": %ld",
+           c->record_route ? "true" : "false", c->overload_control ? "true" : "false", c->retry_after);
   sb_puts(&b, t);
   if (c->outbound_proxy) {
     sb_puts(&b, ",\n  \"outboundProxy\": ");

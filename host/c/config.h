@@ -35,6 +35,7 @@ typedef struct {
   long min_expires, max_expires, default_expires;
   long max_contacts;                    /* -1: the board's default */
   bool record_route;
+  bool overload_control;                /* local overload control (main.c, "overload") */
   long retry_after;
   const char *outbound_proxy;           /* NULL: none */
   const char *board;                    /* as given in the file (informational) */

@@ -69,7 +69,7 @@ enum { P_CONN = 0, P_TRANSPORT = 4, P_FAMILY = 5, P_PORT = 6, P_ADDR = 8, P_FLAG
 enum { E_KIND = 0, E_CODE = 4, E_TIME = 8, E_VALUE = 16, E_LOST = 20, E_PEER = 24, E_LENS = 56, E_TEXT = 64 };
 enum { PROTO_UDP = 1, PROTO_TCP = 2 };
 enum { CFG_T1 = 1, CFG_T2, CFG_T4, CFG_TIMER_C, CFG_MIN_EXPIRES, CFG_MAX_EXPIRES, CFG_DEFAULT_EXPIRES,
-       CFG_CONTACTS_PER_AOR, CFG_RECORD_ROUTE, CFG_RETRY_AFTER };
+       CFG_CONTACTS_PER_AOR, CFG_RECORD_ROUTE, CFG_RETRY_AFTER, CFG_SHED = 21 };
 enum { CFG_KIND_DOMAIN = 1, CFG_KIND_OUTBOUND = 2 };
 
 static const char *const EVENT_NAMES[] = {
@@ -653,13 +653,68 @@ static void after(double now) {
   }
 }
 
+/* ---- local overload control --------------------------------------------------------------- */
+/* RFC 6357 §5, as the Node host does it (host/node/overload.ts), with the kernel's measure instead of
+ * probes: every datagram carries its arrival time (SO_TIMESTAMPNS, CLOCK_REALTIME), so the wait before
+ * we read it is known. Every OV_PERIOD ms the longest wait of the period raises (> OV_HIGH_MS) or
+ * lowers (< OV_LOW_MS) the share of new out-of-dialog requests the core refuses with 503 + Retry-After
+ * (sip_cfg_set key 21, per mille). */
+#define OV_PERIOD 50.0
+#define OV_HIGH_MS 30.0
+#define OV_LOW_MS 10.0
+#define OV_UP 30
+#define OV_DOWN 10
+#define OV_MAX 990
+
+static bool ov_on;
+static int ov_shed;                    /* per mille, as last given to the core */
+static double ov_wait, ov_worst;       /* longest wait this period / since shedding began, ms */
+static double ov_next;                 /* end of the period */
+
+static void ov_note(struct msghdr *mh) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+    struct timespec at, now;
+    memcpy(&at, CMSG_DATA(c), sizeof at);
+    clock_gettime(CLOCK_REALTIME, &now);
+    double w = (double)(now.tv_sec - at.tv_sec) * 1e3 + (double)(now.tv_nsec - at.tv_nsec) / 1e6;
+    if (w > ov_wait) ov_wait = w;
+  }
+}
+
+static void ov_tick(double now) {
+  if (!ov_on || now < ov_next) return;
+  ov_next = now + OV_PERIOD;
+  double w = ov_wait;
+  ov_wait = 0;
+  if (w > ov_worst) ov_worst = w;
+  int before = ov_shed;
+  if (w > OV_HIGH_MS) ov_shed = ov_shed + OV_UP > OV_MAX ? OV_MAX : ov_shed + OV_UP;
+  else if (w < OV_LOW_MS) ov_shed = ov_shed > OV_DOWN ? ov_shed - OV_DOWN : 0;
+  if (ov_shed == before) return;
+  CALL("sip_cfg_set", Z_sipZ_sip_cfg_set(&core, CFG_SHED, (double)ov_shed));
+  if (before == 0) {
+    log_begin(LOG_WARN, "overload: refusing new requests with 503");
+    log_num("shedPermille", ov_shed);
+    log_num("waitMs", round(w));
+    log_end();
+  } else if (ov_shed == 0) {
+    log_begin(LOG_INFO, "overload over");
+    log_num("worstWaitMs", round(ov_worst));
+    log_end();
+    ov_worst = 0;
+  }
+}
+
 /* ---- input ------------------------------------------------------------------------------- */
 
 static void on_udp(transport *t) {
   for (int i = 0; i < UDP_BATCH; i++) {
     struct sockaddr_storage ss;
     struct iovec iov = {.iov_base = M(rx_ptr), .iov_len = rx_cap};
-    struct msghdr mh = {.msg_name = &ss, .msg_namelen = sizeof ss, .msg_iov = &iov, .msg_iovlen = 1};
+    union { char buf[CMSG_SPACE(sizeof(struct timespec))]; struct cmsghdr align; } ctl;
+    struct msghdr mh = {.msg_name = &ss, .msg_namelen = sizeof ss, .msg_iov = &iov, .msg_iovlen = 1,
+                        .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
     ssize_t n = recvmsg(t->fd, &mh, MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -671,6 +726,7 @@ static void on_udp(transport *t) {
       }
       return;
     }
+    if (ov_on) ov_note(&mh);
     uint8_t *p = M(peer_ptr);
     uint16_t port;
     int fam = from_sockaddr(&ss, p + P_ADDR, &port);
@@ -897,6 +953,7 @@ static void bind_all(const cli *cl) {
       int rb = UDP_RCVBUF, sb = UDP_SNDBUF; /* capped by net.core.[rw]mem_max: keep what we get */
       setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rb, sizeof rb);
       setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof sb);
+      if (cfg->overload_control) setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
     } else {
       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     }
@@ -1017,6 +1074,7 @@ static void start_core(const config *cfg) {
   if (cfg->max_contacts >= 0) cfg_set(CFG_CONTACTS_PER_AOR, cfg->max_contacts, "registrar.maxContactsPerAor");
   cfg_set(CFG_RECORD_ROUTE, cfg->record_route ? 1 : 0, "recordRoute");
   cfg_set(CFG_RETRY_AFTER, cfg->retry_after, "retryAfter");
+  ov_on = cfg->overload_control;
   for (size_t i = 0; i < cfg->n_domains; i++) {
     char name[32];
     snprintf(name, sizeof name, "domains[%zu]", i);
@@ -1095,6 +1153,7 @@ static void run(void) {
       double d = ceil(deadline - now_ms());
       timeout = d <= 0 ? 0 : d >= (double)INT_MAX ? INT_MAX : (int)d;
     }
+    if (ov_shed > 0 && (timeout < 0 || timeout > (int)OV_PERIOD)) timeout = (int)OV_PERIOD; /* lower it when idle */
     int n = poll(pfds, (nfds_t)npfds, timeout);
     if (n < 0 && errno != EINTR) {
       log_begin(LOG_ERROR, "poll failed");
@@ -1127,6 +1186,7 @@ static void run(void) {
       }
     }
     if (closed_n) after(now_ms());
+    ov_tick(now_ms());
     reap();
   }
 }

@@ -11,6 +11,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import net from "node:net";
 import dgram from "node:dgram";
+import { stallAndRecover } from "../overload/stall.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const bin = join(root, "build", "server", "sipling");
@@ -151,6 +152,7 @@ test("the config file's keys are read, and flags override them", async () => {
     timers: { t1: 250, t2: 4000, t4: 5000, timerC: 90000 },
     registrar: { minExpires: 30, maxExpires: 7200, defaultExpires: 600, maxContactsPerAor: 4 },
     recordRoute: false, retryAfter: 9, outboundProxy: "sip:proxy.example.org:5080", board: "server",
+    overloadControl: false,
   }));
   const r = await run(bin, ["--config", f, "--domain", "b.example", "--print-config"], 5000);
   assert.equal(r.code, 0, r.err);
@@ -163,6 +165,7 @@ test("the config file's keys are read, and flags override them", async () => {
   assert.deepEqual(c.registrar, { minExpires: 30, maxExpires: 7200, defaultExpires: 600, maxContactsPerAor: 4 });
   assert.equal(c.recordRoute, false);
   assert.equal(c.retryAfter, 9);
+  assert.equal(c.overloadControl, false);
   assert.equal(c.outboundProxy, "sip:proxy.example.org:5080");
 });
 
@@ -335,6 +338,23 @@ test("SIGTERM stops the server: \"stopped\", exit 0", sippTests, async () => {
   const stats = srv.lines.find((l) => l.msg === "stats");
   assert.ok(stats.received > 0 && stats.sent > 0);
   assert.equal(srv.err, "");
+});
+
+test("local overload control: after a 1 s stall new INVITEs are refused with 503 for a while, then all served", { timeout: 60_000 }, async () => {
+  const port = await freePort();
+  const s = await startServer(["--listen", `udp:127.0.0.1:${port}`]);
+  let mark = 0;
+  const r = await stallAndRecover({
+    port, pid: s.child.pid,
+    mark: () => { mark = s.lines.length; },
+    waitLog: (msg, ms) => waitFor(s, (l) => l.msg === msg && s.lines.indexOf(l) >= mark, ms),
+  });
+  assert.ok(r.shed > 0, `some INVITEs refused with 503: ${JSON.stringify(r.ticks)}`);
+  assert.ok(r.after.length >= 2, "seconds measured after the overload");
+  for (const t of r.after) assert.equal(t.shed + t.timeout + t.other, 0, `all served again: ${JSON.stringify(t)}`);
+  assert.ok(r.after.reduce((a, t) => a + t.busy, 0) > 0);
+  process.kill(s.child.pid, "SIGTERM");
+  assert.equal((await s.exit).code, 0);
 });
 
 test("micro board: a full AOR table answers 503 and the server keeps running", sippTests, async () => {

@@ -11,10 +11,8 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Worker } from "node:worker_threads";
 import { root, startServer, scratch } from "../integration/harness.mjs";
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+import { stallAndRecover } from "./stall.mjs";
 
 test("micro board at 10x its table: sheds with 503, answers OPTIONS, recovers within 10 s", { timeout: 120_000 }, async () => {
   const out = scratch("overload-micro.json", "");
@@ -34,42 +32,22 @@ test("micro board at 10x its table: sheds with 503, answers OPTIONS, recovers wi
 
 test("local overload control: after a 1 s stall new INVITEs are refused with 503 for a while, then all served", { timeout: 60_000 }, async () => {
   const srv = await startServer({ trace: false, logLevel: "info", tcp: false });
-  const w = new Worker(join(root, "bench", "overload-load.mjs"), { workerData: { serverPort: srv.port } });
-  const ticks = [];
   try {
-    await new Promise((resolve, reject) => {
-      w.on("message", (m) => { if (m.type === "ready") resolve(); else if (m.type === "tick") ticks.push(m); });
-      w.once("error", reject);
-    });
-    w.postMessage({ type: "rate", cps: 200 });
-    await sleep(1500);
-    const mark = srv.logs.length; // only what follows the stall
+    let mark = 0;
     const since = (msg) => (o) => o.msg === msg && srv.logs.indexOf(o) >= mark;
-    // 3,000 call attempts/s while the server is stopped for 1 s: thousands of datagrams wait in its
-    // socket, and so do the probes sent once it runs again
-    w.postMessage({ type: "rate", cps: 3000 });
-    srv.child.kill("SIGSTOP");
-    await sleep(1000);
-    srv.child.kill("SIGCONT");
-    await sleep(1000);
-    w.postMessage({ type: "rate", cps: 200 });
-    await srv.waitFor(since("overload: refusing new requests with 503"), 5000, "the overload warning");
-    await srv.waitFor(since("overload over"), 15_000, "the end of the overload");
-    const before = ticks.length;
-    await sleep(3500);
-    w.postMessage({ type: "rate", cps: 0 });
-    await sleep(1500);
-    const shed = ticks.reduce((a, t) => a + t.shed, 0);
-    assert.ok(shed > 0, `some INVITEs refused with 503: ${JSON.stringify(ticks)}`);
-    const after = ticks.slice(before + 1);
-    assert.ok(after.length >= 2, "seconds measured after the overload");
-    for (const t of after) assert.equal(t.shed + t.timeout + t.other, 0, `all served again: ${JSON.stringify(t)}`);
-    assert.ok(after.reduce((a, t) => a + t.busy, 0) > 0);
+    const r = await stallAndRecover({
+      port: srv.port, pid: srv.child.pid,
+      mark: () => { mark = srv.logs.length; },
+      waitLog: (msg, ms) => srv.waitFor(since(msg), ms, msg),
+    });
+    assert.ok(r.shed > 0, `some INVITEs refused with 503: ${JSON.stringify(r.ticks)}`);
+    assert.ok(r.after.length >= 2, "seconds measured after the overload");
+    for (const t of r.after) assert.equal(t.shed + t.timeout + t.other, 0, `all served again: ${JSON.stringify(t)}`);
+    assert.ok(r.after.reduce((a, t) => a + t.busy, 0) > 0);
     srv.child.kill("SIGUSR2");
     const stats = await srv.waitFor(since("stats"), 3000, "stats");
-    assert.ok(stats.shed503 >= shed, `the core counted ${stats.shed503} refused for overload, the caller got ${shed}`);
+    assert.ok(stats.shed503 >= r.shed, `the core counted ${stats.shed503} refused for overload, the caller got ${r.shed}`);
   } finally {
-    await w.terminate();
     await srv.stop();
   }
 });
