@@ -237,7 +237,8 @@ export function sip_handle_stream(now: f64, len: u32): i32 {
       return 4;
     }
     if (len == 2 || load<u8>(RX_BUF + 2) != Ch.CR) return 2;
-    return 0; // "\r\n\r": wait for the fourth byte
+    // "\r\n\r": wait for the fourth byte; when it is there and is not LF, the CRLF was a pong
+    return len == 3 ? 0 : 2;
   }
   return handleMessage(<i64>now, RX_BUF, len, true);
 }
