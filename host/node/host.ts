@@ -306,7 +306,7 @@ export class Host {
   private onDatagram(t: Transport, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const core = this.core;
     if (!core) return;
-    if (this.overload?.isProbe(rinfo.port, msg)) { this.overload.onProbe(msg); return; }
+    if (this.overload?.isProbe(rinfo.address, rinfo.port, msg)) { this.overload.onProbe(msg); return; }
     const n = msg.length;
     if (n > core.rxCap) {
       if (this.log.on("debug")) this.log.debug("datagram too large; dropped", { bytes: n, peer: `${rinfo.address}:${rinfo.port}` });

@@ -30,6 +30,7 @@ export class OverloadControl {
   private sock: dgram.Socket | null = null;
   private timer: NodeJS.Timeout | null = null;
   private port = 0;
+  private addr = ""; // the probe socket's address: a probe must come from it (no remote can steer us)
   private outstanding = 0; // send time of the newest unanswered probe (0 = none)
   private readonly probe = Buffer.alloc(12);
 
@@ -49,14 +50,15 @@ export class OverloadControl {
     sock.on("error", () => {}); // a full send buffer loses one probe: counted as lost
     await new Promise<void>((resolve) => sock.bind(0, to, () => resolve()));
     this.port = sock.address().port;
+    this.addr = sock.address().address;
     this.probe.writeUInt32LE(MAGIC, 0);
     this.timer = setInterval(() => this.tick(to), PERIOD);
     this.timer.unref();
   }
 
   /** Is this datagram one of our probes? (checked before the core sees anything) */
-  isProbe(port: number, msg: Buffer): boolean {
-    return port === this.port && msg.length === 12 && msg.readUInt32LE(0) === MAGIC;
+  isProbe(address: string, port: number, msg: Buffer): boolean {
+    return port === this.port && msg.length === 12 && address === this.addr && msg.readUInt32LE(0) === MAGIC;
   }
 
   onProbe(msg: Buffer): void {
