@@ -687,13 +687,14 @@ static void ov_tick(double now) {
   ov_next = now + OV_PERIOD;
   double w = ov_wait;
   ov_wait = 0;
-  if (w > ov_worst) ov_worst = w;
+  if (ov_shed > 0 && w > ov_worst) ov_worst = w;
   int before = ov_shed;
   if (w > OV_HIGH_MS) ov_shed = ov_shed + OV_UP > OV_MAX ? OV_MAX : ov_shed + OV_UP;
   else if (w < OV_LOW_MS) ov_shed = ov_shed > OV_DOWN ? ov_shed - OV_DOWN : 0;
   if (ov_shed == before) return;
   CALL("sip_cfg_set", Z_sipZ_sip_cfg_set(&core, CFG_SHED, (double)ov_shed));
   if (before == 0) {
+    ov_worst = w;
     log_begin(LOG_WARN, "overload: refusing new requests with 503");
     log_num("shedPermille", ov_shed);
     log_num("waitMs", round(w));

@@ -25,7 +25,7 @@ const MAGIC = 0x534c5052; // "SLPR"
 
 export class OverloadControl {
   shed = 0;
-  /** Longest wait seen since the last report, ms. */
+  /** Longest wait seen since shedding began, ms (reported when it ends). */
   private worst = 0;
   private sock: dgram.Socket | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -79,16 +79,17 @@ export class OverloadControl {
   }
 
   private adjust(wait: number, up = UP): void {
-    if (wait > this.worst) this.worst = wait;
+    if (this.shed > 0 && wait > this.worst) this.worst = wait;
     const before = this.shed;
     if (wait > HIGH_MS) this.shed = Math.min(MAX_SHED, this.shed + up);
     else if (wait < LOW_MS) this.shed = Math.max(0, this.shed - DOWN);
     if (this.shed === before) return;
     this.apply(this.shed);
-    if (before === 0) this.log.warn("overload: refusing new requests with 503", { shedPermille: this.shed, waitMs: Math.round(wait) });
-    else if (this.shed === 0) {
+    if (before === 0) {
+      this.worst = wait;
+      this.log.warn("overload: refusing new requests with 503", { shedPermille: this.shed, waitMs: Math.round(wait) });
+    } else if (this.shed === 0) {
       this.log.info("overload over", { worstWaitMs: Math.round(this.worst) });
-      this.worst = 0;
     }
   }
 
