@@ -137,6 +137,17 @@ export async function startServer({ port, config = {}, trace = true, logLevel = 
 }
 
 /**
+ * Waits until every line the server logged so far has reached us: the log is one ordered stream, so
+ * once the stats line asked for now (SIGUSR2) arrives, everything logged before it has too. (A SIPp
+ * run can end before the server's trace of its last message is read from the pipe.)
+ */
+export async function settle(srv) {
+  const mark = srv.logs.length;
+  srv.child.kill("SIGUSR2");
+  await srv.waitFor((o) => o.msg === "stats" && srv.logs.indexOf(o) >= mark, 5000, "the stats line (log barrier)");
+}
+
+/**
  * Runs SIPp bounded by -m/-timeout (the caller's args) and a hard kill timer. Adds -i 127.0.0.1,
  * -nostdin, -trace_err with a per-run error file. Resolves {code, stdout, stderr, errors, args}.
  */

@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { root, startServer, sipp, describe, freePort, scratch, sf } from "./harness.mjs";
+import { root, startServer, sipp, describe, freePort, scratch, sf, settle } from "./harness.mjs";
 
 const haveSipp = spawnSync("sipp", ["-v"], { encoding: "utf8" }).status === 99;
 const haveBundle = existsSync(join(root, "build", "node", "sipling.mjs"));
@@ -63,6 +63,7 @@ async function uac(srv, scenario, extra = [], { timeout = "10s", name = "uac", p
   const r = await sipp([target(srv), "-sf", sf(scenario), "-p", String(port), "-mp", String(await freePort()), "-m", "1", "-timeout", timeout, "-timeout_error", ...extra],
     { name, timeoutMs: 14_000 });
   r.port = port;
+  await settle(srv); // the server's trace of the run, all of it
   return r;
 }
 
