@@ -26,7 +26,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { root, startServer, sipp, describe as describeRun, freePort, scratch, sf, workDir, withServer } from "../integration/harness.mjs";
+import { root, startServer, sipp, describe as describeRun, freePort, scratch, sf, workDir, withServer, settle } from "../integration/harness.mjs";
 
 if (spawnSync("sipp", ["-v"], { encoding: "utf8" }).status !== 99) throw new Error("sipp is not installed (npm test runs tools/setup.mjs)");
 if (!existsSync(join(root, "build", "node", "sipling.mjs"))) throw new Error("build/node/sipling.mjs missing (npm run build && npm run bundle)");
@@ -192,6 +192,7 @@ test("REGISTER with MD5 digest: 401 (SHA-256 then MD5 challenge) then 200 (SIPp,
     } finally { relay.close(); }
     await srv.waitFor((o) => o.msg === "sip" && o.dir === "out" && /^SIP\/2\.0 200 /.test(o.sip), 2000, "the traced 200 OK");
     // the server's challenge: two WWW-Authenticate lines, SHA-256 first, then MD5, same nonce realm, qop=auth
+    await settle(srv); // the server's trace of the run, all of it
     const c401 = srv.sip("out", /^SIP\/2\.0 401 /)[0];
     assert.ok(c401, "the server sent a 401");
     const ch = challenges(c401.sip, "WWW-Authenticate");
@@ -262,6 +263,7 @@ test("INVITE from one of our domains: 407, ACK, INVITE with Proxy-Authorization,
     ok(c);
     ok(u);
     await srv.waitFor((o) => o.msg === "sip" && o.dir === "out" && /^SIP\/2\.0 200 [^]*CSeq: 3 BYE/.test(o.sip), 2000, "the traced 200 for BYE");
+    await settle(srv);
     const r407 = srv.sip("out", /^SIP\/2\.0 407 /);
     assert.equal(r407.length, 1, "one 407");
     assert.deepEqual(challenges(r407[0].sip, "Proxy-Authenticate").map((x) => x.alg), ["SHA-256", "MD5"], "Proxy-Authenticate: SHA-256 then MD5");

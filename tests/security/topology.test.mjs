@@ -24,7 +24,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { root, startServer, freePort, scratch, sf, workDir, withServer } from "../integration/harness.mjs";
+import { root, startServer, freePort, scratch, sf, workDir, withServer, settle } from "../integration/harness.mjs";
 
 if (spawnSync("sipp", ["-v"], { encoding: "utf8" }).status !== 99) throw new Error("sipp is not installed (npm test runs tools/setup.mjs)");
 if (!existsSync(join(root, "build", "node", "sipling.mjs"))) throw new Error("build/node/sipling.mjs missing (npm run build && npm run bundle)");
@@ -101,6 +101,7 @@ async function call(srv, { uas, uac, uasExtra = [], uacExtra = [], tag }) {
   const c = await sippFrom(CALLER, [`127.0.0.1:${srv.port}`, "-sf", sec(uac), "-s", "uas", "-p", String(uacPort),
     "-mp", String(await freePort()), "-m", "1", "-timeout", "8s", "-timeout_error", "-cid_str", "%u-%p@sipling.test", ...uacExtra], { name: `uac-${tag}` });
   const e = await u;
+  await settle(srv); // the server's trace of the call, all of it
   return { c, e, uasPort, uacPort };
 }
 
