@@ -148,14 +148,16 @@ export async function settle(srv) {
 }
 
 /**
- * Runs SIPp bounded by -m/-timeout (the caller's args) and a hard kill timer. Adds -i 127.0.0.1,
- * -nostdin, -trace_err with a per-run error file. Resolves {code, stdout, stderr, errors, args}.
+ * Runs SIPp bounded by -m/-timeout (the caller's args) and a hard kill timer. Adds -i `ip` (127.0.0.1;
+ * another loopback address for a second source), -nostdin, -trace_err with a per-run error file and,
+ * unless `traceMessages` is false (a flood), -trace_msg. Resolves {name, code, stdout, stderr, errors,
+ * messages, cmd, stats}.
  */
-export function sipp(args, { timeoutMs = 15_000, name = "sipp" } = {}) {
+export function sipp(args, { timeoutMs = 15_000, name = "sipp", ip = "127.0.0.1", traceMessages = true } = {}) {
   const errFile = scratch(`${name}-err.log`, "");
   const msgFile = scratch(`${name}-msg.log`, "");
-  const all = [...args, "-i", "127.0.0.1", "-nostdin", "-trace_err", "-error_file", errFile,
-    "-trace_msg", "-message_file", msgFile, "-buff_size", "1048576"];
+  const all = [...args, "-i", ip, "-nostdin", "-trace_err", "-error_file", errFile,
+    ...(traceMessages ? ["-trace_msg", "-message_file", msgFile] : []), "-buff_size", "1048576"];
   let child;
   const p = new Promise((resolve) => {
     child = spawn("sipp", all, { cwd: workDir, stdio: ["ignore", "pipe", "pipe"] });
@@ -169,7 +171,7 @@ export function sipp(args, { timeoutMs = 15_000, name = "sipp" } = {}) {
       clearTimeout(hard);
       const errors = existsSync(errFile) ? readFileSync(errFile, "utf8") : "";
       const messages = existsSync(msgFile) ? readFileSync(msgFile, "utf8") : "";
-      resolve({ code, signal, killed, stdout, stderr, errors, messages, cmd: `sipp ${all.join(" ")}`,
+      resolve({ name, code, signal, killed, stdout, stderr, errors, messages, cmd: `sipp ${all.join(" ")}`,
         /** Successful/failed call counts from the final statistics screen. */
         stats: {
           ok: +(/Successful call\s*\|\s*\d+\s*\|\s*(\d+)/.exec(stdout)?.[1] ?? NaN),
@@ -186,7 +188,7 @@ export function sipp(args, { timeoutMs = 15_000, name = "sipp" } = {}) {
 /** A one-line-per-issue description of a SIPp run for assertion messages. */
 export function describe(r) {
   const screen = r.stdout.split("------------------------------ Scenario Screen").pop()?.split("----------------------------- Statistics Screen")[0] ?? "";
-  return `${r.cmd}\nexit ${r.code}${r.signal ? ` (${r.signal})` : ""}${r.killed ? " KILLED by harness timeout" : ""}\n` +
+  return `${r.name}: ${r.cmd}\nexit ${r.code}${r.signal ? ` (${r.signal})` : ""}${r.killed ? " KILLED by harness timeout" : ""}\n` +
     `errors:\n${r.errors.slice(0, 3000)}\nstderr:\n${r.stderr.slice(0, 1500)}\nscreen:${screen.slice(0, 3000)}`;
 }
 

@@ -20,13 +20,13 @@
 // The server's own challenge (both lines, SHA-256 first) is asserted from its trace.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { root, startServer, sipp, describe as describeRun, freePort, scratch, sf, workDir, withServer, settle } from "../integration/harness.mjs";
+import { root, sipp, describe as describeRun, freePort, scratch, sf, withServer, settle } from "../integration/harness.mjs";
 
 if (spawnSync("sipp", ["-v"], { encoding: "utf8" }).status !== 99) throw new Error("sipp is not installed (npm test runs tools/setup.mjs)");
 if (!existsSync(join(root, "build", "node", "sipling.mjs"))) throw new Error("build/node/sipling.mjs missing (npm run build && npm run bundle)");
@@ -402,26 +402,8 @@ test("registering someone else's AOR (alice's credentials, To: bob) -> 403, no b
 });
 
 // 8 ---------------------------------------------------------------------------------------------
-/** SIPp from another loopback address (the harness always appends -i 127.0.0.1, and SIPp takes the last -i). */
-function sippFrom(ip, args, { timeoutMs = 15_000, name = "sipp" } = {}) {
-  const all = [...args, "-i", ip, "-nostdin", "-buff_size", "1048576"];
-  return new Promise((resolve) => {
-    const child = spawn("sipp", all, { cwd: workDir, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "", stderr = "";
-    child.stdout.setEncoding("utf8"); child.stderr.setEncoding("utf8");
-    child.stdout.on("data", (d) => { stdout += d; if (stdout.length > 200_000) stdout = stdout.slice(-100_000); });
-    child.stderr.on("data", (d) => { stderr += d; });
-    const hard = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.once("exit", (code, signal) => {
-      clearTimeout(hard);
-      resolve({ name, code, signal, stdout, stderr, cmd: `sipp ${all.join(" ")}`,
-        stats: {
-          ok: +(/Successful call\s*\|\s*\d+\s*\|\s*(\d+)/.exec(stdout)?.[1] ?? NaN),
-          failed: +(/Failed call\s*\|\s*\d+\s*\|\s*(\d+)/.exec(stdout)?.[1] ?? NaN),
-        } });
-    });
-  });
-}
+/** SIPp from another loopback address (the harness's sipp with `ip`), without message traces: a flood. */
+const sippFrom = (ip, args, { timeoutMs = 15_000, name = "sipp" } = {}) => sipp(args, { ip, timeoutMs, name, traceMessages: false });
 
 test("flood: a source at 10x flood.limit is blocked (503), a trusted source at 4x is not, a legitimate caller completes >= 99% of calls; RSS stays flat", { timeout: 30_000 }, async () => {
   const cfg = { flood: { limit: 50, blockSeconds: 10, action: "503" }, access: { trusted: ["127.0.0.1/32"] } };

@@ -20,11 +20,11 @@
 //     hideResponse only acts when the request was hidden toward the response's sender).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { root, startServer, freePort, scratch, sf, workDir, withServer, settle } from "../integration/harness.mjs";
+import { root, sipp, describe as describeRun, freePort, scratch, sf, withServer, settle } from "../integration/harness.mjs";
 
 if (spawnSync("sipp", ["-v"], { encoding: "utf8" }).status !== 99) throw new Error("sipp is not installed (npm test runs tools/setup.mjs)");
 if (!existsSync(join(root, "build", "node", "sipling.mjs"))) throw new Error("build/node/sipling.mjs missing (npm run build && npm run bundle)");
@@ -33,34 +33,8 @@ const CALLER = "127.0.0.2", CALLEE = "127.0.0.3";
 const sec = (name) => sf(join("security", name));
 
 
-/**
- * SIPp bound to another loopback address (the harness's sipp() always appends -i 127.0.0.1 and
- * SIPp takes the last -i). Bounded by a hard kill timer; collects the error and message logs.
- */
-function sippFrom(ip, args, { timeoutMs = 12_000, name = "sipp" } = {}) {
-  const errFile = scratch(`${name}-err.log`, "");
-  const msgFile = scratch(`${name}-msg.log`, "");
-  const all = [...args, "-i", ip, "-nostdin", "-trace_err", "-error_file", errFile, "-trace_msg", "-message_file", msgFile];
-  return new Promise((resolve) => {
-    const child = spawn("sipp", all, { cwd: workDir, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "", stderr = "";
-    child.stdout.setEncoding("utf8"); child.stderr.setEncoding("utf8");
-    child.stdout.on("data", (d) => { stdout += d; if (stdout.length > 200_000) stdout = stdout.slice(-100_000); });
-    child.stderr.on("data", (d) => { stderr += d; });
-    let killed = false;
-    const hard = setTimeout(() => { killed = true; child.kill("SIGKILL"); }, timeoutMs);
-    child.once("exit", (code, signal) => {
-      clearTimeout(hard);
-      const read = (f) => (existsSync(f) ? readFileSync(f, "utf8") : "");
-      resolve({ name, code, signal, killed, stdout, stderr, errors: read(errFile), messages: read(msgFile), cmd: `sipp ${all.join(" ")}` });
-    });
-  });
-}
-const describeRun = (r) => {
-  const screen = r.stdout.split("------------------------------ Scenario Screen").pop()?.split("----------------------------- Statistics Screen")[0] ?? "";
-  return `${r.name}: ${r.cmd}\nexit ${r.code}${r.signal ? ` (${r.signal})` : ""}${r.killed ? " KILLED by harness timeout" : ""}\n` +
-    `errors:\n${r.errors.slice(0, 3000)}\nstderr:\n${r.stderr.slice(0, 1500)}\nscreen:${screen.slice(0, 2500)}`;
-};
+/** SIPp from another loopback address (the harness's sipp with `ip`). */
+const sippFrom = (ip, args, { timeoutMs = 12_000, name = "sipp" } = {}) => sipp(args, { ip, timeoutMs, name });
 const ok = (r) => assert.equal(r.code, 0, describeRun(r));
 
 /** Messages SIPp logged as received (-trace_msg), each normalized to CRLF line ends. */
