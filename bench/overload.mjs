@@ -24,10 +24,11 @@ import { Worker } from "node:worker_threads";
 import { spawnSync } from "node:child_process";
 import { cpus } from "node:os";
 import { createSocket } from "node:dgram";
-import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { writeFileSync, mkdirSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startServer } from "../tests/integration/harness.mjs";
+import { rssKb } from "./proc.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -157,9 +158,6 @@ function pinger(port) {
   }));
 }
 
-function rssKb(pid) {
-  try { return +/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]; } catch { return 0; }
-}
 
 // ---- the run -----------------------------------------------------------------------------------
 

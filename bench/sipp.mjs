@@ -31,6 +31,7 @@ import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync, rmSync
 import { tmpdir, cpus } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { rssKb } from "./proc.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const sippDir = join(root, "tests", "sipp");
@@ -104,9 +105,6 @@ function procStat(pid) { // {ticks, state} or null
 function boxBusyTicks() {
   const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
   return f.slice(0, 8).reduce((a, b) => a + b, 0) - f[3] - f[4]; // minus idle, iowait
-}
-function rssKb(pid) {
-  try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0); } catch { return 0; }
 }
 function rcvbufErrors() {
   const lines = readFileSync("/proc/net/snmp", "utf8").split("\n").filter((l) => l.startsWith("Udp:"));
