@@ -45,6 +45,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "overload.h"
 
 #ifndef SIPLING_BOARD
 #define SIPLING_BOARD "server"
@@ -653,60 +654,6 @@ static void after(double now) {
   }
 }
 
-/* ---- local overload control --------------------------------------------------------------- */
-/* RFC 6357 §5, as the Node host does it (host/node/overload.ts), with the kernel's measure instead of
- * probes: every datagram carries its arrival time (SO_TIMESTAMPNS, CLOCK_REALTIME), so the wait before
- * we read it is known. Every OV_PERIOD ms the longest wait of the period raises (> OV_HIGH_MS) or
- * lowers (< OV_LOW_MS) the share of new out-of-dialog requests the core refuses with 503 + Retry-After
- * (sip_cfg_set key 21, per mille). */
-#define OV_PERIOD 50.0
-#define OV_HIGH_MS 30.0
-#define OV_LOW_MS 10.0
-#define OV_UP 30
-#define OV_DOWN 10
-#define OV_MAX 990
-
-static bool ov_on;
-static int ov_shed;                    /* per mille, as last given to the core */
-static double ov_wait, ov_worst;       /* longest wait this period / since shedding began, ms */
-static double ov_next;                 /* end of the period */
-
-static void ov_note(struct msghdr *mh) {
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
-    struct timespec at, now;
-    memcpy(&at, CMSG_DATA(c), sizeof at);
-    clock_gettime(CLOCK_REALTIME, &now);
-    double w = (double)(now.tv_sec - at.tv_sec) * 1e3 + (double)(now.tv_nsec - at.tv_nsec) / 1e6;
-    if (w > ov_wait) ov_wait = w;
-  }
-}
-
-static void ov_tick(double now) {
-  if (!ov_on || now < ov_next) return;
-  ov_next = now + OV_PERIOD;
-  double w = ov_wait;
-  ov_wait = 0;
-  if (ov_shed > 0 && w > ov_worst) ov_worst = w;
-  int before = ov_shed;
-  if (w > OV_HIGH_MS) ov_shed = ov_shed + OV_UP > OV_MAX ? OV_MAX : ov_shed + OV_UP;
-  else if (w < OV_LOW_MS) ov_shed = ov_shed > OV_DOWN ? ov_shed - OV_DOWN : 0;
-  if (ov_shed == before) return;
-  CALL("sip_cfg_set", Z_sipZ_sip_cfg_set(&core, CFG_SHED, (double)ov_shed));
-  if (before == 0) {
-    ov_worst = w;
-    log_begin(LOG_WARN, "overload: refusing new requests with 503");
-    log_num("shedPermille", ov_shed);
-    log_num("waitMs", round(w));
-    log_end();
-  } else if (ov_shed == 0) {
-    log_begin(LOG_INFO, "overload over");
-    log_num("worstWaitMs", round(ov_worst));
-    log_end();
-    ov_worst = 0;
-  }
-}
-
 /* ---- input ------------------------------------------------------------------------------- */
 
 static void on_udp(transport *t) {
@@ -727,7 +674,7 @@ static void on_udp(transport *t) {
       }
       return;
     }
-    if (ov_on) ov_note(&mh);
+    if (ov_enabled()) ov_note(&mh);
     uint8_t *p = M(peer_ptr);
     uint16_t port;
     int fam = from_sockaddr(&ss, p + P_ADDR, &port);
@@ -1075,7 +1022,7 @@ static void start_core(const config *cfg) {
   if (cfg->max_contacts >= 0) cfg_set(CFG_CONTACTS_PER_AOR, cfg->max_contacts, "registrar.maxContactsPerAor");
   cfg_set(CFG_RECORD_ROUTE, cfg->record_route ? 1 : 0, "recordRoute");
   cfg_set(CFG_RETRY_AFTER, cfg->retry_after, "retryAfter");
-  ov_on = cfg->overload_control;
+  ov_start(cfg->overload_control);
   for (size_t i = 0; i < cfg->n_domains; i++) {
     char name[32];
     snprintf(name, sizeof name, "domains[%zu]", i);
@@ -1154,7 +1101,7 @@ static void run(void) {
       double d = ceil(deadline - now_ms());
       timeout = d <= 0 ? 0 : d >= (double)INT_MAX ? INT_MAX : (int)d;
     }
-    if (ov_shed > 0 && (timeout < 0 || timeout > (int)OV_PERIOD)) timeout = (int)OV_PERIOD; /* lower it when idle */
+    timeout = ov_poll_timeout(timeout); /* while shedding, wake to lower the share when idle */
     int n = poll(pfds, (nfds_t)npfds, timeout);
     if (n < 0 && errno != EINTR) {
       log_begin(LOG_ERROR, "poll failed");
@@ -1187,7 +1134,8 @@ static void run(void) {
       }
     }
     if (closed_n) after(now_ms());
-    ov_tick(now_ms());
+    int shed = ov_tick(now_ms());
+    if (shed >= 0) CALL("sip_cfg_set", Z_sipZ_sip_cfg_set(&core, CFG_SHED, (double)shed));
     reap();
   }
 }
