@@ -30,6 +30,7 @@ import { hexEncode } from "../crypto";
 import { Alg, hByte, hFinalHex, hInit, hUnquoted, hUpdate, hexLen, rawLen } from "./hash";
 import { realmLength, realmPtr, userFindQuoted, userHa1 } from "./credentials";
 import { NcResult, NonceState, ncCheck, nonceVerify, verifiedTag, verifiedTs } from "./nonce";
+import { algorithmOffered } from "./challenge";
 
 /** authCheck verdicts (stable numbers). */
 export const enum AuthVerdict {
@@ -269,6 +270,8 @@ function verify(v: MessageView, now: i64): AuthVerdict {
     else if (!eqLit(a, al, "md5")) return AuthVerdict.Malformed;
   }
   r.alg = alg;
+  // an algorithm we do not offer (config key 22): challenged afresh, as if no credentials came
+  if (!algorithmOffered(alg)) return AuthVerdict.NoCredentials;
   // qop: only "auth" is offered; with it, nc and cnonce are required
   const qop = has(P.Qop);
   let nc: u32 = 0;

@@ -18,13 +18,15 @@ export {
 } from "./credentials";
 export { NONCE_LEN, NC_SLOTS, authSetSecret, authSetNonceExpiry } from "./nonce";
 export { AuthVerdict, AuthResult, authResult, authCheck } from "./digest";
-export { writeChallenge } from "./challenge";
+export { writeChallenge, authSetAlgorithms } from "./challenge";
 
 import { credentialsReset } from "./credentials";
 import { nonceReset } from "./nonce";
+import { authAlgorithmsReset } from "./challenge";
 
 /** Back to the start-up state: no realm, no users, no secret, default expiry, empty nc table. */
 export function authReset(): void {
   credentialsReset();
   nonceReset();
+  authAlgorithmsReset();
 }

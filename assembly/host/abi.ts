@@ -34,7 +34,8 @@ import { ctxReset } from "../proxy/context";
 import { dialogsReset, dialogsInUse } from "../proxy/dialog";
 import { branchSeed } from "../proxy/branch";
 import { securityConfig } from "../proxy/admit";
-import { authReset, authSetRealm, authUserAdd, authSetSecret, authSetNonceExpiry } from "../auth/index";
+import { authReset, authSetRealm, authUserAdd, authSetSecret, authSetNonceExpiry, authSetAlgorithms } from "../auth/index";
+import { TOPOLOGY_HIDING } from "../config";
 import {
   policyReset, AclList, aclAdd, methodBlock, denyAdd, bodyAllowType, bodyAddPattern, bodySetMax,
   pikeSetLimit, pikeSetAuthFailLimit, pikeSetSeed, pikeTracked, pikeBlocked,
@@ -107,7 +108,8 @@ export function sip_init(seedLo: u32, seedHi: u32, now: f64): i32 {
   return 0;
 }
 
-/** Numeric settings (docs/ABI.md). Returns 0, -1 unknown key, -2 value out of range. */
+/** Numeric settings (docs/ABI.md). Returns 0, -1 unknown key, -2 value out of range, -3 a feature
+ * this build leaves out. */
 export function sip_cfg_set(key: i32, value: f64): i32 {
   if (!(value >= 0) || value > 4294967295) return -2;
   const n = <i64>value;
@@ -128,10 +130,11 @@ export function sip_cfg_set(key: i32, value: f64): i32 {
     case 15: securityConfig.dropFlood = n != 0; return 0;
     case 16: securityConfig.dropDenied = n != 0; return 0;
     case 17: bodySetMax(<u32>n); return 0;
-    case 18: proxyConfig.hideTopology = n != 0; return 0;
+    case 18: if (!TOPOLOGY_HIDING && n != 0) return -3; proxyConfig.hideTopology = n != 0; return 0;
     case 19: authFails = <u32>n; pikeSetAuthFailLimit(authFails, authWindow); return 0;
     case 20: if (n < 1) return -2; authWindow = <u32>n; pikeSetAuthFailLimit(authFails, authWindow); return 0;
     case 21: if (n > 1000) return -2; proxyConfig.shed = <u32>n; return 0;
+    case 22: return authSetAlgorithms(<u32>n) ? 0 : -2;
   }
   return -1;
 }
