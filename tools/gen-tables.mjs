@@ -44,7 +44,6 @@ const TEXTS = {
   T_SUPPORTED_PATH: "Supported: path\r\n",
   T_SIP20_SP: "SIP/2.0 ",
   T_ROUTE: "Route: ",
-  T_RETRY_AFTER_60: "Retry-After: 60\r\n",
   T_RETRY_AFTER: "Retry-After: ",
   T_RECORD_ROUTE: "Record-Route: ",
   T_PATH: "Path: ",

@@ -1,6 +1,6 @@
 // Challenges (RFC 3261 §22.1 / §22.3, RFC 8760 §2.4): one header line per algorithm offered, in the
-// configured order (config key 22, authSetAlgorithms; default MD5 then SHA-256), each with the
-// nonce for `now`:
+// configured order (config key 22, authSetAlgorithms; default MD5 only), each with the nonce for
+// `now`:
 //
 //   WWW-Authenticate: Digest realm="R", nonce="N", algorithm=MD5, qop="auth"[, stale=true]\r\n
 //   WWW-Authenticate: Digest realm="R", nonce="N", algorithm=SHA-256, qop="auth"[, stale=true]\r\n
@@ -8,8 +8,11 @@
 // (Proxy-Authenticate when `proxy`). Every line carries the same nonce: it is algorithm-independent
 // (nonce.ts). The realm was checked at authSetRealm to need no escaping inside the quotes.
 //
-// Why MD5 first by default: RFC 8760 §2.4 has clients take the topmost challenge they support, but
-// SIPp 3.6 and many phones take only the first line (and refuse the challenge when it is SHA-256).
+// Why MD5 only by default: RFC 8760 §2.4 has clients take the topmost challenge they support, but the
+// installed base does not: SIPp 3.6 answers only the first line (and gives up when it is SHA-256),
+// and baresip 1.0 (libre 1.1) refuses the whole challenge when any line is not MD5, in any order
+// (tests/peers/baresip-digest.test.mjs). Kamailio and Asterisk offer MD5 only by default too.
+// Deployments whose phones all do RFC 8760 set ["SHA-256", "MD5"] or ["MD5", "SHA-256"].
 
 import { Writer } from "../wire/writer";
 import { realmLength, realmPtr } from "./credentials";
@@ -21,7 +24,7 @@ import { T_STALE } from "../wire/tables";
 const NONCE: usize = memory.data(<i32>NONCE_LEN);
 
 /** The algorithms offered, in order: base-4 digits (1 MD5, 2 SHA-256), least significant first. */
-let offered: u32 = 1 | (2 << 2);
+let offered: u32 = 1;
 
 /**
  * Set the algorithms offered (config key 22): base-4 digits of Alg ids, least significant first, each
@@ -34,7 +37,7 @@ export function authSetAlgorithms(code: u32): bool {
 }
 
 export function authAlgorithmsReset(): void {
-  offered = 1 | (2 << 2);
+  offered = 1;
 }
 
 /** Is `alg` one of the algorithms offered in challenges? */

@@ -2,7 +2,9 @@
 //
 // Nonce format, 48 lowercase hex digits, nothing stored per nonce issued:
 //
-//   +0  8 hex   T    issue time, seconds (now / 1000 as u32), big-endian
+//   +0  8 hex   T    issue time, seconds (now / 1000 plus a random base drawn at reset, as u32),
+//                    big-endian: `now` starts near 0 at a host's start, and a nonce must not tell a
+//                    stranger how long the server has been up
 //   +8  8 hex   R    32 random bits (every challenge gets its own nonce, even within one second:
 //                    two clients challenged together never share a nonce-count record)
 //   +16 32 hex  MAC  first 16 bytes of SHA-256(secret || T as 4 bytes big-endian || R || realm)
@@ -47,6 +49,8 @@ export const enum NcResult { Ok = 0, Replay = 1, Unknown = 2 }
 const SECRET: usize = memory.data(64);
 let secretLen: u32 = 0;
 let nonceExpiry: u32 = NONCE_EXPIRY_DEFAULT;
+/** Added to every T (random below 2^30, so T never wraps in practice). */
+let tBase: u32 = 0;
 const NC: usize = heap.alloc(<usize>NC_SLOTS * NC_ENTRY);
 const MARK: usize = heap.alloc(<usize>NC_SETS << 2);
 const mac = new Sha256();
@@ -71,6 +75,7 @@ export function nonceReset(): void {
   memory.fill(MARK, 0, <usize>NC_SETS << 2);
   verifiedTs = 0;
   verifiedTag = 0;
+  tBase = <u32>prngNext() & 0x3fffffff;
 }
 
 /** Set the MAC key: 1..SECRET_MAX host-provided random bytes. Returns 0, or -1 for a bad length. */
@@ -91,7 +96,7 @@ export function authNonceExpiry(): u32 { return nonceExpiry; }
 
 // @ts-ignore: decorator
 @inline function seconds(now: i64): u32 {
-  return now <= 0 ? 0 : <u32>(now / 1000);
+  return tBase + (now <= 0 ? 0 : <u32>(now / 1000));
 }
 
 /** MAC of time t into MAC (32 bytes; the first 16 are used). */

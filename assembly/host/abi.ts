@@ -34,6 +34,8 @@ import { ctxReset } from "../proxy/context";
 import { dialogsReset, dialogsInUse } from "../proxy/dialog";
 import { branchSeed } from "../proxy/branch";
 import { securityConfig } from "../proxy/admit";
+import { Req } from "../proxy/req";
+import { rrKeyReset, rrKeyFromSecret } from "../proxy/rrmac";
 import { authReset, authSetRealm, authUserAdd, authSetSecret, authSetNonceExpiry, authSetAlgorithms } from "../auth/index";
 import { TOPOLOGY_HIDING } from "../config";
 import {
@@ -46,6 +48,8 @@ const rxDecoded = new Decoded();
 const up = new TxnUp();
 
 const PEER_IN: usize = memory.data(32);
+/** The request being received: its view, decoded headers and source (the peer record). */
+const rxReq = new Req(rxView, rxDecoded, changetype<Peer>(PEER_IN));
 const TX_META: usize = memory.data(32);
 const TX_NAME: usize = memory.data(64);
 const CFG_CAP: u32 = 256;
@@ -82,6 +86,7 @@ export function sip_init(seedLo: u32, seedHi: u32, now: f64): i32 {
   prngSeed(seedLo, seedHi);
   txnSeed(prngNext());
   branchSeed(prngNext());
+  rrKeyReset();
   registrarReset(prngNext());
   txReset();
   txnTableReset();
@@ -165,7 +170,7 @@ export function sip_cfg_add(kind: i32, len: u32): i32 {
     case 9: r = denyAdd(CFG, len) ? 0 : -2; break;
     case 10: r = bodyAllowType(CFG, len) ? 0 : -2; break;
     case 11: r = bodyAddPattern(CFG, len) ? 0 : -2; break;
-    case 12: r = authSetSecret(CFG, len) == 0 ? 0 : -2; break;
+    case 12: r = authSetSecret(CFG, len) == 0 ? 0 : -2; if (r == 0) rrKeyFromSecret(CFG, len); break;
   }
   if (kind == 4 || kind == 12) memory.fill(CFG, 0, CFG_CAP);
   return r;
@@ -215,7 +220,7 @@ function handleMessage(now: i64, buf: usize, len: u32, stream: bool): i32 {
     }
     return stream ? consumed : -e;
   }
-  if (rxView.isRequest) proxyRequest(rxView, rxDecoded, src, now);
+  if (rxView.isRequest) proxyRequest(rxReq, now);
   else proxyResponse(rxView, rxDecoded, src, now);
   return consumed;
 }

@@ -33,6 +33,11 @@ export const enum Family { Name = 0, V4 = 4, V6 = 6 }
     return memory.compare(changetype<usize>(this), changetype<usize>(o), 24) == 0;
   }
 
+  /** Same IP address (family and bytes); ports, transports and connections may differ. */
+  sameAddress(o: Peer): bool {
+    return this.family == o.family && this.a0 == o.a0 && this.a1 == o.a1;
+  }
+
   /** Address of the 16 address bytes. */
   get addr(): usize {
     return changetype<usize>(this) + 8;

@@ -49,6 +49,9 @@ const LIMIT_MAX: u32 = 1000000;
 
 export const enum PikeVerdict { Pass = 0, Blocked = 1, NewlyBlocked = 2 }
 
+/** When pikeCheck last answered Blocked or NewlyBlocked: the end of that block (ms), for Retry-After. */
+export let pikeUntil: i64 = 0;
+
 const table: usize = heap.alloc(<usize>MAX_PIKE * <usize>PIKE_RECORD);
 const key: usize = memory.data(16);
 
@@ -168,7 +171,8 @@ export function pikeCheck(peer: Peer, now: i64, exempt: bool): PikeVerdict {
   let i = find(first);
   if (i >= 0) {
     const r = rec(<u32>i);
-    if (load<i64>(r, 24) > now) return PikeVerdict.Blocked;
+    pikeUntil = load<i64>(r, 24);
+    if (pikeUntil > now) return PikeVerdict.Blocked;
     expire(r, now);
   }
   if (limit == 0) return PikeVerdict.Pass; // only auth failures count: nothing to track here
@@ -194,7 +198,8 @@ export function pikeCheck(peer: Peer, now: i64, exempt: bool): PikeVerdict {
     return PikeVerdict.Pass;
   }
   store<u32>(r, <u32>tokens, 40);
-  store<i64>(r, now + blockMs, 24);
+  pikeUntil = now + blockMs;
+  store<i64>(r, pikeUntil, 24);
   return PikeVerdict.NewlyBlocked;
 }
 

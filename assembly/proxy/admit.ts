@@ -1,16 +1,29 @@
-// Admission (issue: security and policy): what happens to a request before any routing or state.
-// In order, each step may end the request:
+// Admission (RFC 3261 §16.3 done, before any routing or state): what a request may do, decided from
+// where it comes from, where it goes and what it proves. In order, each step may end the request:
 //   1. access lists (policy/acl): a denied source gets 403, or nothing when configured to drop
-//      (scanners); a trusted source skips flood protection and authentication
+//      (scanners); a trusted source skips flood protection and authentication, and may relay
 //   2. flood protection (policy/pike): a source over its rate is blocked for a while (503 or drop);
 //      allow-listed and trusted sources are never counted (Kamailio pike's top complaint: blocked
 //      carriers and PBXs)
 //   3. method policy, Request-URI deny list, body policy: 403 / 405 / 413 / 415, audited
-//   4. digest authentication (auth/, RFC 3261 §22): REGISTER for our domains is challenged with 401,
-//      other out-of-dialog requests from our domains with 407; SHA-256 offered first, then MD5; a
-//      user may only register its own AOR (403); failures are counted per source and feed (2)
-// ACK and CANCEL are never challenged (they cannot be: §22.1). Decisions are the policy layer's;
-// the actions (responses, drops, events) are here.
+//   4. who may go where (never relay for strangers), after §16.4 route pre-processing (proxy/req.ts):
+//      - in-dialog (To tag): routed when a popped Route of ours carries this dialog's MAC
+//        (proxy/rrmac.ts), or the Request-URI is a live topology-hiding token, or it is a BYE of a
+//        dialog we saw answered; otherwise a local user (From one of our domains) must authenticate
+//        (407) and anyone else gets 404 — a forged To tag and a Route naming us prove nothing;
+//      - out of dialog, for one of our domains with no further hop ("local": the registrar's
+//        bindings): REGISTER is challenged with 401; a request claiming to come from one of our
+//        domains is challenged with 407; a request from elsewhere may reach our registered users
+//        (an incoming call) and nothing else;
+//      - out of dialog, anywhere else (another domain, a Route or a flow to elsewhere, tel:, a port
+//        of ours that is not ours): only for an authenticated local user (407 when the From is ours)
+//        or a trusted source, else 403 (relaying denied). Without users configured nobody
+//        authenticates, so only trusted sources relay (Kamailio's default without WITH_AUTH).
+//   Digest (auth/): challenged algorithms per config key 22; a user may only register its own AOR
+//   (403); failures are counted per source and feed (2).
+// ACK and CANCEL are never challenged (§22.1): a CANCEL must match a server transaction and come from
+// its source address; a 2xx ACK is routed only with the same proofs as any in-dialog request.
+// Decisions are the policy layer's; the actions (responses, drops, events) are here.
 
 import { MessageView } from "../wire/view";
 import { Decoded } from "../wire/validate";
@@ -24,12 +37,14 @@ import {
   AclList, AclVerdict, aclVerdict, aclMatch, aclCount, PikeVerdict, pikeCheck, pikeFail,
   isMethodBlocked, isDenied, BodyVerdict, bodyVerdict, bodyMatchedPattern,
 } from "../policy/index";
+import { pikeUntil } from "../policy/pike";
 import { AuthVerdict, authCheck, authResult, authUserCount, writeChallenge } from "../auth/index";
 import { EXTRA_BUF, EXTRA_CAP } from "./buffers";
 import { respondStateless } from "./send";
 import { isLocalDomain } from "./config";
 import { isOurAddress } from "./route";
-import { T_RETRY_AFTER_60 } from "../wire/tables";
+import { Req } from "./req";
+import { T_RETRY_AFTER } from "../wire/tables";
 
 export class SecurityConfig {
   /** Deny-listed sources and refused requests: 0 = answer 403 (or the policy's status), 1 = drop. */
@@ -44,15 +59,8 @@ const w = new Writer();
 /** Result of admission for one request. */
 export const enum Admit { Go = 0, Done = 1 }
 
-/** Whether the source of the current request is trusted (set by admit). */
-export let trustedSource = false;
-
-/** The Proxy-Authorization entry carrying credentials for our realm that authenticated the current
- * request, or -1: it is removed from what is forwarded (they were for us, RFC 3261 §22.3), so a
- * caller's digest never reaches the callee. Entry indices are the same in the stored copy. */
-export let consumedCredentials: i32 = -1;
-
-function refuse(v: MessageView, d: Decoded, src: Peer, now: i64, status: u32, rule: string, drop: bool): Admit {
+/** Refuse request v (event, then the status unless dropped or an ACK); returns Admit.Done. */
+export function refuse(v: MessageView, d: Decoded, src: Peer, now: i64, status: u32, rule: string, drop: bool): Admit {
   eventBegin(EventKind.PolicyRefusal, drop ? 0 : <i32>status, now, 0, src);
   eventText(0, v.valPtr(v.first(Hdr.From)), v.valLen(v.first(Hdr.From)));
   eventText(1, v.base + <usize>v.uriOff, v.uriLen);
@@ -72,21 +80,27 @@ function ruleText(rule: string): void {
   eventText(3, RULE, <u32>n);
 }
 
-/** Steps 1–2, for every request (ACK and CANCEL included). */
-export function admitSource(v: MessageView, d: Decoded, src: Peer, now: i64): Admit {
+/** Steps 1–2, for every request (ACK and CANCEL included); sets q.trusted. */
+export function admitSource(q: Req): Admit {
+  const v = q.v;
+  const d = q.d;
+  const src = q.src;
+  const now = q.now;
   const acl = aclVerdict(src);
-  trustedSource = acl == AclVerdict.Trusted;
-  consumedCredentials = -1;
+  q.trusted = acl == AclVerdict.Trusted;
   if (acl == AclVerdict.Deny) return refuse(v, d, src, now, 403, "acl", securityConfig.dropDenied);
   const allowListed = aclCount(AclList.Allow) > 0 && aclMatch(AclList.Allow, src);
-  const p = pikeCheck(src, now, trustedSource || allowListed);
+  const p = pikeCheck(src, now, q.trusted || allowListed);
   if (p != PikeVerdict.Pass) {
     if (p == PikeVerdict.NewlyBlocked) {
       eventBegin(EventKind.FloodBlocked, securityConfig.dropFlood ? 0 : 503, now, 0, src);
     }
     if (!securityConfig.dropFlood && v.method != Method.ACK) {
+      // Retry-After: what is left of the block, in whole seconds
       w.begin(EXTRA_BUF, EXTRA_CAP);
-      w.text(T_RETRY_AFTER_60);
+      w.text(T_RETRY_AFTER);
+      w.u32(<u32>((pikeUntil - now + 999) / 1000));
+      w.crlf();
       respondStateless(v, d, true, 503, EXTRA_BUF, w.finish(), src);
     }
     return Admit.Done;
@@ -94,8 +108,23 @@ export function admitSource(v: MessageView, d: Decoded, src: Peer, now: i64): Ad
   return Admit.Go;
 }
 
-/** Step 3 and 4, for new out-of-transaction requests other than ACK and CANCEL. */
-export function admitRequest(v: MessageView, d: Decoded, src: Peer, now: i64, forUs: bool): Admit {
+/** Does the From of v claim one of our domains (or one of our addresses)? */
+export function fromLocal(d: Decoded): bool {
+  const f = d.from.uri;
+  return isLocalDomain(f.host, f.hostLen) || isOurAddress(f);
+}
+
+/**
+ * Steps 3 and 4 for requests other than ACK and CANCEL, after route pre-processing. `local`: for one
+ * of our domains with no further hop (the registrar's bindings answer it). `known`: an in-dialog
+ * request already proven ours (a Route with this dialog's MAC, a live token, a BYE of a dialog we
+ * know). Sets q.creds when our credentials authenticated it.
+ */
+export function admitRequest(q: Req, local: bool, known: bool): Admit {
+  const v = q.v;
+  const d = q.d;
+  const src = q.src;
+  const now = q.now;
   const drop = securityConfig.dropDenied;
   if (isMethodBlocked(v)) return refuse(v, d, src, now, 405, "method", drop);
   if (isDenied(d.ruri)) return refuse(v, d, src, now, 403, "request-uri", drop);
@@ -104,17 +133,23 @@ export function admitRequest(v: MessageView, d: Decoded, src: Peer, now: i64, fo
     const status: u32 = b == BodyVerdict.TooLarge ? 413 : b == BodyVerdict.TypeNotAllowed ? 415 : 403;
     return refuse(v, d, src, now, status, b == BodyVerdict.PatternMatched ? "body-pattern" : "body", drop);
   }
-  if (trustedSource || authUserCount() == 0) return Admit.Go;
-  const register = v.method == Method.REGISTER && forUs;
-  if (!register) {
-    // out-of-dialog requests claiming to come from one of our domains must prove it
-    if (d.to.hasTag) return Admit.Go;
-    const f = d.from.uri;
-    if (!isLocalDomain(f.host, f.hostLen) && !isOurAddress(f)) return Admit.Go;
+  if (q.trusted || known) return Admit.Go;
+  const inDialog = d.to.hasTag;
+  const mine = fromLocal(d);
+  const register = v.method == Method.REGISTER && local && !inDialog;
+  if (authUserCount() == 0) {
+    // nobody can authenticate: our domains only, and in-dialog requests only with proof
+    if (inDialog) return refuse(v, d, src, now, 404, "in-dialog", drop);
+    if (!local) return refuse(v, d, src, now, 403, "relay", drop);
+    return Admit.Go;
   }
+  // an incoming call from another domain may reach our registered users; nothing else of a
+  // stranger's does, whoever it names (an OPTIONS or MESSAGE to a user would tell a scanner whether
+  // the user is registered, and which phone answers)
+  if (local && !inDialog && !mine && !register && v.method == Method.INVITE) return Admit.Go;
   const verdict = authCheck(v, !register, now);
   if (verdict == AuthVerdict.Ok) {
-    if (!register) consumedCredentials = authResult.entry;
+    if (!register) q.creds = authResult.entry;
     if (register) {
       // a user may only register contacts for its own AOR (the To user)
       const to = d.to.uri;
@@ -131,6 +166,12 @@ export function admitRequest(v: MessageView, d: Decoded, src: Peer, now: i64, fo
     eventText(2, d.callId, d.callIdLen);
     const p = pikeFail(src, now);
     if (p == PikeVerdict.NewlyBlocked) eventBegin(EventKind.FloodBlocked, 0, now, 0, src);
+  }
+  if (!register && !mine) {
+    // a stranger: no challenge (there is nothing to prove to us), just no; the same answer for every
+    // user of ours, registered or not
+    if (inDialog) return refuse(v, d, src, now, 404, "in-dialog", drop);
+    return refuse(v, d, src, now, 403, local ? "stranger" : "relay", drop);
   }
   if (verdict == AuthVerdict.Malformed) {
     respondStateless(v, d, true, 400, 0, 0, src);

@@ -9,10 +9,15 @@
 //   +20 u32 flags          +24 i64 started (ms, for call events)
 //   +32 u32 vias (pool: the request's Via lines, restored on responses under topology hiding)
 //   +36 u32 hidden (dialog record + 1 of a hidden dialog being set up, 0 = none)
+//   +40 u16 pops, +42 i16 strict, +44 i16 creds: what the request's own edits dropped (our Route
+//       values, the strict-route fix-up's Route entry, our credentials' entry; -1 = none), so that a
+//       later q-value group forwarded from the stored copy drops the same (proxy/req.ts)
+//   +46 u16 reserved
 
 import { MAX_TXN } from "../config";
+import { Req } from "./req";
 
-export const CTX_SIZE: u32 = 40;
+export const CTX_SIZE: u32 = 48;
 
 /** NoRoom: a branch could not start for want of a transaction record or pool block (our overload). */
 export const enum CtxFlag { Cancelled = 1, Finalised = 2, Invite = 4, RecordRouted = 8, Answered = 16, InDialog = 32, Hidden = 64, NoRoom = 128 }
@@ -28,6 +33,24 @@ export const enum CtxFlag { Cancelled = 1, Finalised = 2, Invite = 4, RecordRout
   started: i64;
   vias: u32;
   hidden: u32;
+  pops: u16;
+  strict: i16;
+  creds: i16;
+  reserved: u16;
+}
+
+/** Keep what request q's edits drop in context c (for later q-value groups). */
+export function ctxKeepEdits(c: Ctx, q: Req): void {
+  c.pops = <u16>q.pops;
+  c.strict = <i16>q.strict;
+  c.creds = <i16>q.creds;
+}
+
+/** Request q (the stored copy of c's request, just parsed) drops what the original dropped. */
+export function ctxLoadEdits(c: Ctx, q: Req): void {
+  q.pops = <i32>c.pops;
+  q.strict = <i32>c.strict;
+  q.creds = <i32>c.creds;
 }
 
 const table: usize = heap.alloc(<usize>MAX_TXN * CTX_SIZE);

@@ -29,8 +29,9 @@ import {
   CALLER, hidesToward, storeVias, applyPrivacy, ANON, keepContact, tokenContact, TOKEN_BUF, tokenLen, markHidden, unmarkHidden,
 } from "./topology";
 import { dialogPending } from "./dialog";
-import { consumedCredentials } from "./admit";
-import { T_BRANCH, T_COMMA_SP, T_LR_GT, T_RECEIVED, T_SIP20_SLASH, T_SIP_LT, T_TRANSPORT } from "../wire/tables";
+import { Req } from "./req";
+import { writeRrMac } from "./rrmac";
+import { T_BRANCH, T_COMMA_SP, T_RECEIVED, T_SIP20_SLASH, T_SIP_LT, T_TRANSPORT } from "../wire/tables";
 
 export const edits = new ForwardEdits();
 const vw = new Writer();
@@ -41,16 +42,6 @@ const aw = new Writer();
 const RECV_BUF: usize = memory.data(96);
 const param = new ParamSpan();
 
-// Topology hiding: the dialog record and the side whose request this is (set by in-dialog routing
-// through a token, request.ts), or -1 for an initial request.
-let hidRecord: i32 = -1;
-let hidSender: u32 = 0;
-
-export function hideIn(record: i32, sender: u32): void {
-  hidRecord = record;
-  hidSender = sender;
-}
-
 /** Does this request get our Record-Route (a dialog-creating request outside a dialog)? */
 export function wantsRecordRoute(v: MessageView, d: Decoded): bool {
   if (!proxyConfig.recordRoute || d.to.hasTag) return false;
@@ -59,25 +50,37 @@ export function wantsRecordRoute(v: MessageView, d: Decoded): bool {
 }
 
 /**
- * The per-request part of the edits (same for every branch): RFC 3581 / §18.2.1 on the received top
- * Via — `;received=` when the source address differs from sent-by or rport was asked for, and the
- * rport value filled in — and the Route values to pop.
+ * The per-request part of the edits of request q (the same for every branch): the Via edits below,
+ * our Route values popped (§16.4), the strict-route fix-up's last Route, and the credentials that
+ * were for us (§22.3). Everything comes from q: a later q-value group forwarded from the stored copy
+ * drops exactly what the first group dropped (entry indices are the same in the copy).
  */
-export function prepareEdits(v: MessageView, d: Decoded, src: Peer, pops: i32, dropRoute: i32): void {
-  edits.reset();
-  const creds = consumedCredentials;
-  if (pops > 0 || dropRoute >= 0 || creds >= 0) {
-    // our Route values at the top, and the strict-route fix-up's last one
+export function prepareEdits(q: Req): void {
+  const v = q.v;
+  prepareVia(v, q.d, q.src);
+  const pops = q.pops;
+  const strict = q.strict;
+  const creds = q.creds;
+  if (pops > 0 || strict >= 0 || creds >= 0) {
     const map = dropMap(v.count);
     let i = v.first(Hdr.Route);
     for (let k = 0; k < pops && i >= 0; k++) {
       store<u8>(map + <usize>i, 1);
       i = v.next(i);
     }
-    if (dropRoute >= 0) store<u8>(map + <usize>dropRoute, 1);
+    if (strict >= 0) store<u8>(map + <usize>strict, 1);
     if (creds >= 0 && creds < v.count && v.hdr(creds) == Hdr.ProxyAuthorization) store<u8>(map + <usize>creds, 1);
     edits.drop = map;
   }
+}
+
+/**
+ * RFC 3581 / §18.2.1 on the received top Via, into a fresh `edits`: `;received=` when the source
+ * address differs from sent-by or rport was asked for, and the rport value filled in. Also what a
+ * stateless response's top Via gets.
+ */
+export function prepareVia(v: MessageView, d: Decoded, src: Peer): void {
+  edits.reset();
   const via = d.via;
   aw.begin(RECV_BUF, 96);
   if ((src.family == Family.V4 || src.family == Family.V6) && !via.hasReceived) {
@@ -140,8 +143,9 @@ function writeHex(w: Writer, v: u32): void {
   }
 }
 
-/** Our Record-Route URI for transport t, with a flow token when `flow` is a connection id. */
-function writeRrUri(w: Writer, t: Transport, flow: u32): void {
+/** Our Record-Route URI for transport t, with a flow token when `flow` is a connection id, and the
+ * dialog MAC of request q (proxy/rrmac.ts). */
+function writeRrUri(w: Writer, t: Transport, flow: u32, q: Req): void {
   w.text(T_SIP_LT);
   if (flow != 0) {
     w.lit("ft");
@@ -155,7 +159,10 @@ function writeRrUri(w: Writer, t: Transport, flow: u32): void {
     w.text(T_TRANSPORT);
     w.lit(protoParam(t.proto));
   }
-  w.text(T_LR_GT);
+  w.lit(";lr");
+  const d = q.d;
+  writeRrMac(w, flow, d.callId, d.callIdLen, d.from.tag, d.from.tagLen);
+  w.byte(0x3e); // '>'
 }
 
 /**
@@ -163,14 +170,16 @@ function writeRrUri(w: Writer, t: Transport, flow: u32): void {
  * its Vias dropped (kept by the response context to restore), its Contact replaced by our token.
  * Returns false when nothing could be hidden (no context).
  */
-function hideRequest(v: MessageView, d: Decoded, srvHandle: u32, t: Transport, dialogForming: bool, now: i64): bool {
+function hideRequest(q: Req, srvHandle: u32, t: Transport, dialogForming: bool): bool {
+  const v = q.v;
+  const now = q.now;
   const si = idxOf(srvHandle);
   if (si < 0) return false;
   const c = ctx(<u32>si);
   if (c.vias == 0) c.vias = storeVias(v, WORK_BUF, 4096);
   c.flags |= CtxFlag.Hidden;
-  let r = hidRecord;
-  let side = hidSender;
+  let r = q.hidRecord;
+  let side = q.hidSender;
   if (r < 0 && c.hidden != 0) { r = <i32>c.hidden - 1; side = CALLER; }
   if (r < 0 && dialogForming && v.first(Hdr.Contact) >= 0) {
     r = dialogPending(now);
@@ -190,15 +199,18 @@ function hideRequest(v: MessageView, d: Decoded, srvHandle: u32, t: Transport, d
 }
 
 /**
- * Forward one branch. `src` is the request's source (for the inbound Record-Route), `dst` the
- * destination (transport id set). Returns 0 when the branch started, or the status that stands for
- * its failure (503 no room: a transaction record or a pool block; 500 no transport for the
- * destination, a transport error that §16.7 step 6 would turn into 500 anyway; 513 too large).
+ * Forward one branch of request q, whose edits prepareEdits(q) made. q.src is the request's source
+ * (for the inbound Record-Route), `dst` the destination (transport id set). Returns 0 when the
+ * branch started, or the status that stands for its failure (503 no room: a transaction record or a
+ * pool block; 500 no transport for the destination, a transport error that §16.7 step 6 would turn
+ * into 500 anyway; 513 too large).
  */
 export function forwardBranch(
-  v: MessageView, d: Decoded, srvHandle: u32, srcTransport: u32, srcConn: u32,
-  ruri: usize, ruriLen: u32, routeSet: usize, routeSetLen: u32, dst: Peer, loop: u32, recordRoute: bool, now: i64,
+  q: Req, srvHandle: u32, ruri: usize, ruriLen: u32, routeSet: usize, routeSetLen: u32, dst: Peer, loop: u32, recordRoute: bool,
 ): u32 {
+  const v = q.v;
+  const d = q.d;
+  const now = q.now;
   const t = transportById(dst.transport);
   if (t == null) return 500;
   const handle = txnNextHandle();
@@ -223,20 +235,18 @@ export function forwardBranch(
   if (recordRoute) {
     // One Record-Route when both sides are the same UDP transport; otherwise two (RFC 5658): the top
     // one faces the target, the second faces the caller and carries its flow on a reliable transport.
-    const inT = transportById(srcTransport);
+    const inT = transportById(q.src.transport);
     rw.begin(RR_BUF, 512);
-    if (inT == null || (inT.id == t.id && !t.reliable)) {
-      writeRrUri(rw, t, 0);
-    } else {
-      writeRrUri(rw, t, 0);
+    writeRrUri(rw, t, 0, q);
+    if (inT != null && (inT.id != t.id || t.reliable)) {
       rw.text(T_COMMA_SP);
-      writeRrUri(rw, inT, inT.reliable ? srcConn : 0);
+      writeRrUri(rw, inT, inT.reliable ? q.src.conn : 0, q);
     }
     edits.recordRoute = RR_BUF;
     edits.recordRouteLen = rw.finish();
   }
   const untrusted = TOPOLOGY_HIDING && hidesToward(dst);
-  const hide = untrusted && hideRequest(v, d, srvHandle, t, recordRoute, now);
+  const hide = untrusted && hideRequest(q, srvHandle, t, recordRoute);
   if (untrusted) {
     // RFC 3323 / RFC 3325 privacy toward an untrusted peer
     if (edits.drop == 0) edits.drop = dropMap(v.count);

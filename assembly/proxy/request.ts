@@ -3,12 +3,16 @@
 //   CANCEL   §16.10: 200, then the INVITE's branches are cancelled (481 when no INVITE matches)
 //   retransmission of a request we hold a server transaction for: the transaction absorbs it
 //   §16.3    validation: Max-Forwards 0 → 483 (OPTIONS to us answered), loop → 482, Proxy-Require → 420
-//   §16.4    our Route values popped (flow tokens noted), strict-route fix-up
+//   §16.4    our Route values popped (a dialog MAC proves the route set ours; flow tokens are honoured
+//            only on a proven Route), strict-route fix-up
+//            OPTIONS to the server itself (no user part, no further hop): 200 before authentication
+//   admission (admit.ts): policy, then who may go where (never relay for strangers)
 //   §16.5    targets: the next Route; else for our domains the registrar (REGISTER handled there,
-//            OPTIONS to us answered 200, unknown user 480); else the Request-URI (or outbound proxy)
+//            unknown user 480); else the Request-URI (or outbound proxy)
 //   §16.6    forwarding, statefully, one branch per target; q-value groups in sequence (response.ts)
 // Refusals before a server transaction exists are stateless: the same request always gets the same
-// answer (and the same To tag), so retransmissions need no state.
+// answer (and the same To tag), so retransmissions need no state. The request being processed is an
+// explicit context (Req, proxy/req.ts) handed down to every step.
 
 import { MAX_FORK } from "../config";
 import { MessageView } from "../wire/view";
@@ -38,15 +42,17 @@ import { ctx, CtxFlag, CTX_SIZE } from "./context";
 import { respondStateless, responseDest, retryAfter, isOurStatelessTag } from "./send";
 import { loopHash, parseBranch, OurBranch, writeStatelessBranch } from "./branch";
 import { isOurAddress, ourTransport, isForUs, destFromUri, flowToken } from "./route";
-import { edits, prepareEdits, forwardBranch, wantsRecordRoute } from "./forward";
+import { edits, prepareEdits, prepareVia, forwardBranch, wantsRecordRoute } from "./forward";
 import { cancelBranches, startTargets, finishIfDone, storeTargets, release } from "./response";
 import { MAX_MSG } from "../config";
 import { OPTIONS_LINES, OPTIONS_LINES_LEN } from "../wire/tables";
 import { Admit, admitSource, admitRequest } from "./admit";
 import { dialogFind, dialogKey, dialogAnswered, dialogCallerTag, dialogClose, tagHash } from "./dialog";
 import { TOPOLOGY_HIDING } from "../config";
-import { parseToken, tokenRecord, tokenSide, realContact, CONTACT_BUF, CALLER, CALLEE, hidesToward, markHidden, unmarkHidden } from "./topology";
-import { hideIn } from "./forward";
+import { parseToken, looksLikeToken, realContact, CONTACT_BUF, CALLER, CALLEE, hidesToward, markHidden, unmarkHidden } from "./topology";
+import { Req } from "./req";
+import { ctxKeepEdits } from "./context";
+import { rrMacValid } from "./rrmac";
 import { T_BRANCH, T_COMMA_SP, T_SIP20_SLASH, T_UNSUPPORTED } from "../wire/tables";
 
 const routeNa = new NameAddrRepr();
@@ -56,59 +62,61 @@ const dest = new Peer();
 const srvPeer = new Peer();
 const xw = new Writer();
 
-/** Result of §16.4 route pre-processing. */
-class RouteInfo {
-  /** Route values of ours popped from the top. */
-  pops: i32 = 0;
-  /** A connection named by a popped flow token (not the one the request came on), or 0. */
-  flow: u32 = 0;
-  /** Transport of the popped route that carried the flow token. */
-  flowTransport: u32 = 0;
-  /** Index of the first Route value not ours (the next hop), or -1. */
-  next: i32 = -1;
-  /** Strict-route fix-up: the Route entry that becomes the Request-URI, or -1. */
-  strict: i32 = -1;
-}
-const ri = new RouteInfo();
-
-function preprocessRoutes(v: MessageView, d: Decoded, src: Peer): void {
-  ri.pops = 0;
-  ri.flow = 0;
-  ri.flowTransport = 0;
-  ri.next = -1;
-  ri.strict = -1;
+/**
+ * §16.4 route pre-processing of request q into q.pops, q.proven, q.flow, q.next, q.strict. A Route of
+ * ours is popped whether or not it proves anything (a preloaded outbound-proxy Route names us without
+ * a MAC); its dialog MAC, checked against the request's Call-ID and tags, makes the request proven,
+ * and only a proven Route's flow token is honoured (anyone can write "ft…" into a Route naming us).
+ */
+function preprocessRoutes(q: Req): void {
+  const v = q.v;
+  const d = q.d;
+  q.pops = 0;
+  q.proven = false;
+  q.flow = 0;
+  q.flowTransport = 0;
+  q.next = -1;
+  q.strict = -1;
   const first = v.first(Hdr.Route);
   // Strict-route fix-up: the Request-URI is a Record-Route value of ours (a strict router upstream
   // put it there): the last Route value is the real Request-URI.
   if (first >= 0 && isOurAddress(d.ruri) && d.ruri.lr) {
     let last = first;
     for (let i = v.next(first); i >= 0; i = v.next(i)) last = i;
-    ri.strict = last;
+    q.strict = last;
+    q.proven = macOk(d.ruri, 0, d);
   }
   for (let i = first; i >= 0; i = v.next(i)) {
-    if (i == ri.strict) break;
+    if (i == q.strict) break;
     const p = v.valPtr(i);
-    if (!decodeNameAddr(p, p + <usize>v.valLen(i), routeNa, NameAddrKind.Route)) { ri.next = i; return; }
+    if (!decodeNameAddr(p, p + <usize>v.valLen(i), routeNa, NameAddrKind.Route)) { q.next = i; return; }
     const t = ourTransport(routeNa.uri);
-    if (t == null) { ri.next = i; return; }
-    ri.pops++;
-    // a flow token is ours only on a Record-Route of a stream transport; on a URI naming our UDP
-    // transport it is somebody's user part, and UDP has no connection to name
+    if (t == null) { q.next = i; return; }
+    q.pops++;
+    // a flow token is ours only on a Record-Route of a stream transport (on our UDP transport it is
+    // somebody's user part: UDP has no connection to name), and only with this dialog's MAC over it
     const ft = t.reliable ? flowToken(routeNa.uri) : 0;
-    if (ft != 0 && ft != src.conn) {
-      ri.flow = ft;
-      ri.flowTransport = t.id;
+    if (!macOk(routeNa.uri, ft, d)) continue;
+    q.proven = true;
+    if (ft != 0 && ft != q.src.conn) {
+      q.flow = ft;
+      q.flowTransport = t.id;
     }
   }
 }
 
-/** The connection a popped flow token named; its address from the Request-URI (the UA's contact),
+/** Does URI u of ours carry the dialog MAC of request d's dialog for flow `ft`? */
+function macOk(u: UriRepr, ft: u32, d: Decoded): bool {
+  return d.to.hasTag && rrMacValid(u.dlg, u.dlgLen, ft, d.callId, d.callIdLen, d.from.tag, d.from.tagLen, d.to.tag, d.to.tagLen);
+}
+
+/** The connection a proven flow token named; its address from the Request-URI (the UA's contact),
  * for a host that must reconnect when the connection is gone. */
-function flowDest(u: UriRepr): void {
+function flowDest(q: Req, u: UriRepr): void {
   dest.clear();
   if (u.hostLen != 0) peerFromHost(dest, u.host, u.hostLen, u.port > 0 ? <u32>u.port : 5060);
-  dest.conn = ri.flow;
-  dest.transport = <u8>ri.flowTransport;
+  dest.conn = q.flow;
+  dest.transport = <u8>q.flowTransport;
 }
 
 /** §16.3 step 4: a Via of ours whose branch carries this request's loop hash. */
@@ -173,22 +181,34 @@ function answerOptions(v: MessageView, d: Decoded, src: Peer): void {
   respondStateless(v, d, true, 200, OPTIONS_LINES, OPTIONS_LINES_LEN, src);
 }
 
-/** A dialog a BYE ended: closed once the BYE has been routed (its token may still be needed). */
-let closeAfter: i32 = -1;
-
-/** Entry point for a validated request from `src`. */
-export function proxyRequest(v: MessageView, d: Decoded, src: Peer, now: i64): void {
-  closeAfter = -1;
-  route(v, d, src, now);
-  if (closeAfter >= 0) dialogClose(closeAfter);
-  closeAfter = -1;
+/** Entry point for the validated request in q (its view, decoded headers and source). */
+export function proxyRequest(q: Req, now: i64): void {
+  q.begin(now);
+  route(q);
+  if (q.closeAfter >= 0) dialogClose(q.closeAfter);
 }
 
-function route(v: MessageView, d: Decoded, src: Peer, now: i64): void {
+/** The dialog record of an in-dialog request's Call-ID and tags, or -1. */
+function knownDialog(d: Decoded): i32 {
+  return dialogFind(dialogKey(d.callId, d.callIdLen, d.from.tag, d.from.tagLen, d.to.tag, d.to.tagLen));
+}
+
+/** The live topology-hiding token the Request-URI of q names ((record << 1) | side), or -1. */
+function tokenOf(q: Req): i32 {
+  const u = q.d.ruri;
+  if (!TOPOLOGY_HIDING || q.next >= 0 || !u.hasUser || !isOurAddress(u)) return -1;
+  return parseToken(u.user, u.userLen);
+}
+
+function route(q: Req): void {
+  const v = q.v;
+  const d = q.d;
+  const src = q.src;
+  const now = q.now;
   const m = v.method;
-  if (admitSource(v, d, src, now) == Admit.Done) return; // access lists, flood protection
-  if (m == Method.ACK) { handleAck(v, d, src, now); return; }
-  if (m == Method.CANCEL) { handleCancel(v, d, src, now); return; }
+  if (admitSource(q) == Admit.Done) return; // access lists, flood protection
+  if (m == Method.ACK) { handleAck(q); return; }
+  if (m == Method.CANCEL) { handleCancel(q); return; }
 
   // A retransmission of a request we hold a server transaction for.
   const invite = m == Method.INVITE;
@@ -220,17 +240,27 @@ function route(v: MessageView, d: Decoded, src: Peer, now: i64): void {
   const loop = loopHash(v, d);
   if (isLoop(v, loop)) { respondStateless(v, d, true, 482, 0, 0, src); return; }
   if (v.first(Hdr.ProxyRequire) >= 0) { refuseExtensions(v, d, src); return; }
-  if (admitRequest(v, d, src, now, forUs) == Admit.Done) return; // policy, authentication
-  if (m == Method.BYE && d.to.hasTag) callEnded(v, d, src, now);
 
   // §16.4 route information pre-processing.
-  preprocessRoutes(v, d, src);
+  preprocessRoutes(q);
+  const local = forUs && q.next < 0 && q.flow == 0 && q.strict < 0;
+  // OPTIONS to the server itself: a keepalive or health check (load balancers, trunks), answered
+  // before authentication like Kamailio's default configuration does
+  if (local && m == Method.OPTIONS && !d.ruri.hasUser && !d.to.hasTag) { answerOptions(v, d, src); return; }
+  const token = tokenOf(q);
+  let known = false;
+  if (d.to.hasTag) {
+    known = q.proven || token >= 0 || (m == Method.BYE && knownDialog(d) >= 0);
+  }
+  if (admitRequest(q, local, known) == Admit.Done) return; // policy, who may go where, authentication
+  if (m == Method.BYE && d.to.hasTag) callEnded(q);
+
   let ruri: usize = 0;
   let ruriLen: u32 = 0;
   let target: UriRepr = d.ruri;
-  if (ri.strict >= 0) {
-    const p = v.valPtr(ri.strict);
-    if (!decodeNameAddr(p, p + <usize>v.valLen(ri.strict), routeNa, NameAddrKind.Route)) {
+  if (q.strict >= 0) {
+    const p = v.valPtr(q.strict);
+    if (!decodeNameAddr(p, p + <usize>v.valLen(q.strict), routeNa, NameAddrKind.Route)) {
       respondStateless(v, d, true, 400, 0, 0, src);
       return;
     }
@@ -240,24 +270,28 @@ function route(v: MessageView, d: Decoded, src: Peer, now: i64): void {
   }
 
   // Topology hiding: a Request-URI that is one of our dialog tokens stands for a real contact.
-  if (TOPOLOGY_HIDING && ri.next < 0 && d.ruri.hasUser && isOurAddress(d.ruri) && routeToken(v, d, src, loop, now)) return;
+  if (token >= 0) { routeToken(q, token, loop); return; }
+  if (TOPOLOGY_HIDING && q.next < 0 && d.ruri.hasUser && looksLikeToken(d.ruri.user, d.ruri.userLen) && isOurAddress(d.ruri)) {
+    respondStateless(v, d, true, 481, 0, 0, src); // a dialog we no longer know
+    return;
+  }
 
   // §16.5 targets.
-  if (ri.next >= 0) {
+  if (q.next >= 0) {
     // loose routing: the Request-URI stays, the request goes to the next Route
-    const p = v.valPtr(ri.next);
-    decodeNameAddr(p, p + <usize>v.valLen(ri.next), routeNa, NameAddrKind.Route);
+    const p = v.valPtr(q.next);
+    decodeNameAddr(p, p + <usize>v.valLen(q.next), routeNa, NameAddrKind.Route);
     if (!destFromUri(routeNa.uri, dest)) { respondStateless(v, d, true, 503, 0, 0, src); return; }
-    forwardOne(v, d, src, ruri, ruriLen, dest, loop, now);
+    forwardOne(q, ruri, ruriLen, dest, loop);
     return;
   }
-  if (ri.flow != 0) {
+  if (q.flow != 0) {
     // the next hop is the UA at the end of a flow we record-routed
-    flowDest(d.ruri);
-    forwardOne(v, d, src, ruri, ruriLen, dest, loop, now);
+    flowDest(q, d.ruri);
+    forwardOne(q, ruri, ruriLen, dest, loop);
     return;
   }
-  if (forUs && ri.strict < 0) {
+  if (local) {
     if (m == Method.REGISTER) {
       const r = handleRegister(v, d, src, now, EXTRA_BUF, EXTRA_CAP);
       respondStateless(v, d, true, r.status, EXTRA_BUF, r.extraLen, src);
@@ -265,31 +299,35 @@ function route(v: MessageView, d: Decoded, src: Peer, now: i64): void {
       return;
     }
     if (!d.ruri.hasUser) {
-      // addressed to the proxy itself
-      if (m == Method.OPTIONS) answerOptions(v, d, src);
-      else respondStateless(v, d, true, 404, 0, 0, src);
+      // addressed to the proxy itself (OPTIONS was answered above)
+      respondStateless(v, d, true, 404, 0, 0, src);
       return;
     }
     const n = registrarLookup(d.ruri, now, targets);
     if (n == 0) { respondStateless(v, d, true, 480, 0, 0, src); return; }
-    forwardToTargets(v, d, src, loop, now);
+    forwardToTargets(q, loop);
     return;
   }
-  // another domain: the outbound proxy, or the Request-URI's host
-  if (proxyConfig.outboundLen != 0) {
+  // another domain: the outbound proxy, or the Request-URI's host; an in-dialog request goes to its
+  // remote target (the Request-URI), as its ACK does
+  if (proxyConfig.outboundLen != 0 && !d.to.hasTag) {
     if (!destFromUri(proxyConfig.outboundUri, dest)) { respondStateless(v, d, true, 503, 0, 0, src); return; }
   } else if (!destFromUri(target, dest)) {
     respondStateless(v, d, true, 503, 0, 0, src);
     return;
   }
-  forwardOne(v, d, src, ruri, ruriLen, dest, loop, now);
+  forwardOne(q, ruri, ruriLen, dest, loop);
 }
 
 /**
- * Create the server transaction and its response context; returns its index, or -1 after answering
- * 503 (table or pool full). INVITE gets its 100 Trying here (§16.2).
+ * Create the server transaction and its response context for request q; returns its index, or -1
+ * after answering 503 (table or pool full). INVITE gets its 100 Trying here (§16.2).
  */
-function openContext(v: MessageView, d: Decoded, src: Peer, now: i64): i32 {
+function openContext(q: Req): i32 {
+  const v = q.v;
+  const d = q.d;
+  const src = q.src;
+  const now = q.now;
   const invite = v.method == Method.INVITE;
   const t = transportById(src.transport);
   const reliable = t != null && t.reliable;
@@ -312,8 +350,9 @@ function openContext(v: MessageView, d: Decoded, src: Peer, now: i64): i32 {
   c.request = request;
   c.started = now;
   c.flags = (invite ? CtxFlag.Invite : 0) | (d.to.hasTag ? CtxFlag.InDialog : 0);
+  ctxKeepEdits(c, q);
   if (invite) {
-    prepareEdits(v, d, src, 0, -1); // RFC 3581 on the 100's Via
+    prepareVia(v, d, src); // RFC 3581 on the 100's Via
     const n = writeResponse(v, 100, 0, 0, 0, 0, WORK_BUF, <u32>MAX_MSG, edits);
     const m100 = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
     if (m100 != 0) {
@@ -330,79 +369,77 @@ function openContext(v: MessageView, d: Decoded, src: Peer, now: i64): i32 {
   return <i32>idx;
 }
 
-/** Forward statefully to a single destination (Route, flow, other domain). */
-function forwardOne(v: MessageView, d: Decoded, src: Peer, ruri: usize, ruriLen: u32, to: Peer, loop: u32, now: i64): void {
-  const idx = openContext(v, d, src, now);
+/** Forward request q statefully to a single destination (Route, flow, other domain, token). */
+function forwardOne(q: Req, ruri: usize, ruriLen: u32, to: Peer, loop: u32): void {
+  const idx = openContext(q);
   if (idx < 0) return;
-  prepareEdits(v, d, src, ri.pops, ri.strict);
+  prepareEdits(q);
   const srv = handleOf(<u32>idx);
-  const rr = wantsRecordRoute(v, d);
-  const fail = forwardBranch(v, d, srv, src.transport, src.conn, ruri, ruriLen, 0, 0, to, loop, rr, now);
+  const rr = wantsRecordRoute(q.v, q.d);
+  const fail = forwardBranch(q, srv, ruri, ruriLen, 0, 0, to, loop, rr);
   if (fail != 0) {
     const c = ctx(<u32>idx);
     c.bestStatus = <u16>fail;
-    if (fail == 503) { c.flags |= CtxFlag.NoRoom; noteFull(d, src, now); }
-    finishIfDone(<u32>idx, now);
+    if (fail == 503) { c.flags |= CtxFlag.NoRoom; noteFull(q.d, q.src, q.now); }
+    finishIfDone(<u32>idx, q.now);
   }
 }
 
-/** Fork to the registrar's targets: q-value groups in sequence, each group in parallel. */
-function forwardToTargets(v: MessageView, d: Decoded, src: Peer, loop: u32, now: i64): void {
-  const idx = openContext(v, d, src, now);
+/** Fork request q to the registrar's targets: q-value groups in sequence, each group in parallel. */
+function forwardToTargets(q: Req, loop: u32): void {
+  const idx = openContext(q);
   if (idx < 0) return;
   if (!storeTargets(<u32>idx, targets)) {
     const c = ctx(<u32>idx);
     c.bestStatus = 503;
-    finishIfDone(<u32>idx, now);
+    finishIfDone(<u32>idx, q.now);
     return;
   }
-  prepareEdits(v, d, src, ri.pops, ri.strict);
-  if (startTargets(<u32>idx, v, d, src.transport, src.conn, loop, now) > 0) return;
+  prepareEdits(q);
+  if (startTargets(<u32>idx, q, loop) > 0) return;
   // no branch of the first group started: a later group, or the final answer now
   const c = ctx(<u32>idx);
-  if (c.flags & CtxFlag.NoRoom) noteFull(d, src, now);
+  if (c.flags & CtxFlag.NoRoom) noteFull(q.d, q.src, q.now);
   if (c.bestStatus == 0) c.bestStatus = 480; // no usable contact
-  finishIfDone(<u32>idx, now);
+  finishIfDone(<u32>idx, q.now);
 }
 
 const tokUri = new UriRepr();
 
 /**
- * Route a request whose Request-URI user is one of our topology-hiding tokens to the real contact it
- * stands for. Returns false when the user is not a token of ours; answers 481 for a stale one.
+ * Route request q, whose Request-URI is our live token `token` ((record << 1) | side, tokenOf), to the
+ * real contact it stands for; 481 when the contact is gone.
  */
-function routeToken(v: MessageView, d: Decoded, src: Peer, loop: u32, now: i64): bool {
-  const u = d.ruri;
-  if (!parseToken(u.user, u.userLen)) {
-    const looks = u.userLen == 18 && load<u8>(u.user) == 0x74 && (load<u8>(u.user + 1) == 0x43 || load<u8>(u.user + 1) == 0x45);
-    if (!looks) return false;
-    respondStateless(v, d, true, 481, 0, 0, src); // a dialog we no longer know
-    return true;
-  }
-  const n = realContact(tokenRecord, tokenSide);
+function routeToken(q: Req, token: i32, loop: u32): void {
+  const v = q.v;
+  const d = q.d;
+  const record = token >> 1;
+  const side = <u32>(token & 1);
+  const n = realContact(record, side);
   if (n == 0 || !parseUri(CONTACT_BUF, CONTACT_BUF + <usize>n, tokUri)) {
-    respondStateless(v, d, true, 481, 0, 0, src);
-    return true;
+    if (v.method != Method.ACK) respondStateless(v, d, true, 481, 0, 0, q.src);
+    return;
   }
-  if (ri.flow != 0) {
-    flowDest(tokUri);
+  if (q.flow != 0) {
+    flowDest(q, tokUri);
   } else if (!destFromUri(tokUri, dest)) {
-    respondStateless(v, d, true, 503, 0, 0, src);
-    return true;
+    if (v.method != Method.ACK) respondStateless(v, d, true, 503, 0, 0, q.src);
+    return;
   }
-  hideIn(tokenRecord, tokenSide == CALLER ? CALLEE : CALLER);
-  if (v.method == Method.ACK) ackTo(v, d, src, CONTACT_BUF, n);
-  else forwardOne(v, d, src, CONTACT_BUF, n, dest, loop, now);
-  hideIn(-1, 0);
-  return true;
+  q.hidRecord = record;
+  q.hidSender = side == CALLER ? CALLEE : CALLER;
+  if (v.method == Method.ACK) ackTo(q, CONTACT_BUF, n);
+  else forwardOne(q, CONTACT_BUF, n, dest, loop);
 }
 
 /** A BYE ends a dialog we saw answered: report the call's end with its duration (usage records). */
-function callEnded(v: MessageView, d: Decoded, src: Peer, now: i64): void {
-  const r = dialogFind(dialogKey(d.callId, d.callIdLen, d.from.tag, d.from.tagLen, d.to.tag, d.to.tagLen));
+function callEnded(q: Req): void {
+  const v = q.v;
+  const d = q.d;
+  const r = knownDialog(d);
   if (r < 0) return;
-  const ms = now - dialogAnswered(r);
-  eventBegin(EventKind.CallEnd, 0, now, <u32>(ms > 0 ? ms : 0), src);
+  const ms = q.now - dialogAnswered(r);
+  eventBegin(EventKind.CallEnd, 0, q.now, <u32>(ms > 0 ? ms : 0), q.src);
   eventText(0, v.valPtr(v.first(Hdr.From)), v.valLen(v.first(Hdr.From)));
   eventText(1, v.valPtr(v.first(Hdr.To)), v.valLen(v.first(Hdr.To)));
   eventText(2, d.callId, d.callIdLen);
@@ -411,7 +448,7 @@ function callEnded(v: MessageView, d: Decoded, src: Peer, now: i64): void {
   const s = changetype<usize>(cause);
   for (let i = 0; i < cause.length; i++) store<u8>(CAUSE + <usize>i, <u8>load<u16>(s + (<usize>i << 1)));
   eventText(3, CAUSE, <u32>cause.length);
-  closeAfter = r;
+  q.closeAfter = r;
 }
 const CAUSE: usize = memory.data(16);
 
@@ -420,30 +457,41 @@ const CAUSE: usize = memory.data(16);
 const ackW = new Writer();
 const ACK_VIA: usize = memory.data(256);
 
-function handleAck(v: MessageView, d: Decoded, src: Peer, now: i64): void {
+/**
+ * ACK: of a non-2xx final, absorbed by its INVITE server transaction; of one of our stateless answers,
+ * absorbed; of a 2xx, its own transaction, routed statelessly (§16.11) — but only with the proofs of
+ * any in-dialog request (a Route with this dialog's MAC, a live token, a dialog we know, or a trusted
+ * source). Anything else is dropped: an ACK is never answered.
+ */
+function handleAck(q: Req): void {
+  const v = q.v;
+  const d = q.d;
   const found = indexFind(serverKey(v, d, Method.INVITE), TxnKind.ServerInvite);
-  if (found >= 0 && serverInviteOnAck(<u32>found, now)) return; // ACK of a non-2xx: absorbed
+  if (found >= 0 && serverInviteOnAck(<u32>found, q.now)) return; // ACK of a non-2xx: absorbed
   if (isOurStatelessTag(v, d)) return; // the ACK of our own stateless answer (503, 483, 480…): ours
-  // An ACK for a 2xx is its own transaction: route it statelessly (§16.11), never answer it.
   if (d.maxForwards == 0) return;
-  preprocessRoutes(v, d, src);
-  if (TOPOLOGY_HIDING && ri.next < 0 && d.ruri.hasUser && isOurAddress(d.ruri) && routeToken(v, d, src, 0, now)) return;
-  if (ri.next >= 0) {
-    const p = v.valPtr(ri.next);
-    decodeNameAddr(p, p + <usize>v.valLen(ri.next), routeNa, NameAddrKind.Route);
+  preprocessRoutes(q);
+  const token = tokenOf(q);
+  if (!q.trusted && !q.proven && token < 0 && knownDialog(d) < 0) return; // proves nothing: dropped
+  if (token >= 0) { routeToken(q, token, 0); return; }
+  if (q.next >= 0) {
+    const p = v.valPtr(q.next);
+    decodeNameAddr(p, p + <usize>v.valLen(q.next), routeNa, NameAddrKind.Route);
     if (!destFromUri(routeNa.uri, dest)) return;
-  } else if (ri.flow != 0) {
-    flowDest(d.ruri);
-  } else if (ri.pops > 0 || !isForUs(d.ruri)) {
+  } else if (q.flow != 0) {
+    flowDest(q, d.ruri);
+  } else if (q.pops > 0 || !isForUs(d.ruri)) {
     if (!destFromUri(d.ruri, dest)) return;
   } else {
     return; // an ACK for our own stateless answer (404, 480...): nothing to route
   }
-  ackTo(v, d, src, 0, 0);
+  ackTo(q, 0, 0);
 }
 
-/** Send the ACK in `v` to `dest` statelessly, with a Request-URI replaced when ruriLen != 0. */
-function ackTo(v: MessageView, d: Decoded, src: Peer, ruri: usize, ruriLen: u32): void {
+/** Send the ACK in q to `dest` statelessly, with a Request-URI replaced when ruriLen != 0. */
+function ackTo(q: Req, ruri: usize, ruriLen: u32): void {
+  const v = q.v;
+  const d = q.d;
   const t = transportById(dest.transport);
   if (t == null) return;
   // deterministic branch: a retransmitted ACK must look the same
@@ -456,7 +504,8 @@ function ackTo(v: MessageView, d: Decoded, src: Peer, ruri: usize, ruriLen: u32)
   ackW.bytes(t.addr, t.addrLen);
   ackW.text(T_BRANCH);
   writeStatelessBranch(ackW, h);
-  prepareEdits(v, d, src, ri.pops, -1);
+  q.strict = -1;
+  prepareEdits(q);
   edits.via = ACK_VIA;
   edits.viaLen = ackW.finish();
   if (ruriLen != 0) { edits.ruri = ruri; edits.ruriLen = ruriLen; }
@@ -473,9 +522,18 @@ function ackTo(v: MessageView, d: Decoded, src: Peer, ruri: usize, ruriLen: u32)
 
 // ---- CANCEL (§16.10) -------------------------------------------------------------------------------
 
-function handleCancel(v: MessageView, d: Decoded, src: Peer, now: i64): void {
+/**
+ * CANCEL: hop by hop, for an INVITE server transaction of ours from the same source address (§9.1:
+ * a CANCEL follows the INVITE's path; a CANCEL from elsewhere is somebody guessing a branch). 481
+ * otherwise.
+ */
+function handleCancel(q: Req): void {
+  const v = q.v;
+  const d = q.d;
+  const src = q.src;
+  const now = q.now;
   const found = indexFind(serverKey(v, d, Method.INVITE), TxnKind.ServerInvite);
-  if (found < 0) {
+  if (found < 0 || !recPeer(rec(<u32>found)).sameAddress(src)) {
     respondStateless(v, d, true, 481, 0, 0, src);
     return;
   }

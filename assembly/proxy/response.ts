@@ -40,7 +40,9 @@ import { dialogPending } from "./dialog";
 import { generatedResponse, viaDest, retryAfter } from "./send";
 import { parseBranch, OurBranch } from "./branch";
 import { isForbiddenDest, destFromUri, protoOf } from "./route";
-import { prepareEdits, forwardBranch } from "./forward";
+import { prepareEdits, forwardBranch, wantsRecordRoute } from "./forward";
+import { Req } from "./req";
+import { ctxLoadEdits } from "./context";
 
 const ob = new OurBranch();
 const nextVia = new ViaRepr();
@@ -92,9 +94,9 @@ export function storeTargets(idx: u32, t: TargetSet): bool {
 
 /**
  * Start the next q-value group of server idx's targets (all targets with the best q left), forwarding
- * the request in view v. Returns the number of branches started.
+ * request q (whose edits prepareEdits(q) made). Returns the number of branches started.
  */
-export function startTargets(idx: u32, v: MessageView, d: Decoded, srcTransport: u32, srcConn: u32, loop: u32, now: i64): i32 {
+export function startTargets(idx: u32, q: Req, loop: u32): i32 {
   const c = ctx(idx);
   if (c.targets == 0) return 0;
   const total = msgPool.copyOut(c.targets, TBUF);
@@ -103,7 +105,7 @@ export function startTargets(idx: u32, v: MessageView, d: Decoded, srcTransport:
   let groupQ: i32 = -1;
   let started = 0;
   const srv = handleOf(idx);
-  const rr = (c.flags & CtxFlag.Invite) != 0 && !d.to.hasTag;
+  const rr = wantsRecordRoute(q.v, q.d);
   while (at < end) {
     const ul = <u32>load<u16>(at);
     const uri = at + 2;
@@ -111,11 +113,11 @@ export function startTargets(idx: u32, v: MessageView, d: Decoded, srcTransport:
     const pl = <u32>load<u16>(p);
     const path = p + 2;
     p = path + <usize>pl;
-    const q = <i32>load<u16>(p);
+    const qv = <i32>load<u16>(p);
     const source = changetype<Peer>(p + 2);
     const next = p + 2 + <usize>PEER_SIZE;
-    if (groupQ >= 0 && q != groupQ) break;
-    groupQ = q;
+    if (groupQ >= 0 && qv != groupQ) break;
+    groupQ = qv;
     at = next;
     // where the branch goes: the first Path hop, else the address the UA registered from
     // the Request-URI is the contact without URI headers (RFC 4475 regescrt keeps them in the binding)
@@ -137,7 +139,7 @@ export function startTargets(idx: u32, v: MessageView, d: Decoded, srcTransport:
       else dst.copyFrom(source);
     }
     if (!ok) continue;
-    const fail = forwardBranch(v, d, srv, srcTransport, srcConn, uri, ruriLen, path, pl, dst, loop, rr, now);
+    const fail = forwardBranch(q, srv, uri, ruriLen, path, pl, dst, loop, rr);
     if (fail == 0) started++;
     else {
       if (fail == 503) c.flags |= CtxFlag.NoRoom;
@@ -228,6 +230,10 @@ function callEvent(kind: EventKind, code: i32, v: MessageView, peer: Peer, now: 
   if (i >= 0) eventText(2, v.valPtr(i), v.valLen(i));
 }
 
+/** The stored request a later q-value group is forwarded from (its own context, never the one of
+ * the request being received). */
+const storedReq = new Req(storedView, storedDecoded, new Peer());
+
 /**
  * When no branch of server idx is pending: start the next q-value group, or send the best final
  * response (§16.7 step 6) and release the context.
@@ -238,11 +244,15 @@ export function finishIfDone(idx: u32, now: i64): void {
   if (c.flags & CtxFlag.Answered) { releaseWork(idx); return; }
   if (c.flags & CtxFlag.Finalised) return;
   if (!(c.flags & CtxFlag.Cancelled) && c.targets != 0 && loadStored(c.request)) {
-    // serial forking: the next q-value group, from the stored request
-    const r = rec(idx);
-    prepareEdits(storedView, storedDecoded, recPeer(r), 0, -1);
+    // serial forking: the next q-value group, from the stored request, dropping what the first
+    // group's edits dropped (our Routes, our credentials)
+    const q = storedReq;
+    q.begin(now);
+    q.src.copyFrom(recPeer(rec(idx)));
+    ctxLoadEdits(c, q);
+    prepareEdits(q);
     const loop = loopHash(storedView, storedDecoded); // every branch of one request carries the same
-    if (startTargets(idx, storedView, storedDecoded, recPeer(r).transport, recPeer(r).conn, loop, now) > 0) return;
+    if (startTargets(idx, q, loop) > 0) return;
   }
   c.flags |= CtxFlag.Finalised;
   let status = <u32>c.bestStatus;

@@ -21,7 +21,7 @@ import { transportById } from "../net/transports";
 import { txSend } from "../txn/output";
 import { msgPool } from "../txn/table";
 import { hex8 } from "./branch";
-import { edits, prepareEdits } from "./forward";
+import { edits, prepareVia } from "./forward";
 
 const tagW = new Writer();
 const TAG: usize = memory.data(16);
@@ -102,7 +102,7 @@ export function respondStateless(
   let tagLen: u32 = 0;
   if (status > 100 && toHasTag(v, d, validated) == 0) tagLen = tagText(validated ? statelessTag(v, d) : <u32>hashBytes(v.base, v.len, 0x5eed));
   // RFC 3581 §4: the top Via of the response says where the request came from
-  if (validated) prepareEdits(v, d, src, 0, -1);
+  if (validated) prepareVia(v, d, src);
   const n = writeResponse(v, status, TAG, tagLen, extra, extraLen, WORK_BUF, <u32>MAX_MSG, validated ? edits : null);
   if (n == 0) return false;
   return txSend(WORK_BUF, n, respPeer);

@@ -55,23 +55,23 @@ export function tokenContact(t: Transport, r: i32, side: u32): void {
   tokenLen = tw.finish();
 }
 
-/** A token user part parsed: record, side; -1 record when it is not one of ours (or is stale). */
-export let tokenRecord: i32 = -1;
-export let tokenSide: u32 = 0;
-
-
-/** Parse a Request-URI user part [p, p+len) as a token of ours. */
-export function parseToken(p: usize, len: u32): bool {
-  tokenRecord = -1;
-  if (!TOPOLOGY_HIDING || len != 18 || load<u8>(p) != 0x74) return false; // "t"
+/**
+ * Parse a Request-URI user part [p, p+len) as a token of ours: (record << 1) | side of a live hidden
+ * dialog, or -1 when it is not one (or is stale: its nonce no longer matches the record).
+ */
+export function parseToken(p: usize, len: u32): i32 {
+  if (!TOPOLOGY_HIDING || len != 18 || load<u8>(p) != 0x74) return -1; // "t"
   const s = <u32>load<u8>(p + 1);
-  if (s != 0x43 && s != 0x45) return false; // "C" / "E"
+  if (s != 0x43 && s != 0x45) return -1; // "C" / "E"
   const r = hexAt(p + 2);
   const n = hexAt(p + 10);
-  if (r < 0 || n < 0 || !dialogValid(<u32>r, <u32>n)) return false;
-  tokenRecord = <i32>r;
-  tokenSide = s == 0x43 ? CALLER : CALLEE;
-  return true;
+  if (r < 0 || n < 0 || !dialogValid(<u32>r, <u32>n)) return -1;
+  return (<i32>r << 1) | (s == 0x43 ? <i32>CALLER : <i32>CALLEE);
+}
+
+/** Does a user part [p, p+len) look like one of our tokens (live or not)? */
+export function looksLikeToken(p: usize, len: u32): bool {
+  return TOPOLOGY_HIDING && len == 18 && load<u8>(p) == 0x74 && (load<u8>(p + 1) == 0x43 || load<u8>(p + 1) == 0x45);
 }
 
 const na = new NameAddrRepr();

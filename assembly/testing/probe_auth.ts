@@ -6,7 +6,7 @@ import { MAX_USERS } from "../config";
 import { Md5, Sha256, md5Hex, sha256Hex, hexEncode } from "../crypto";
 import {
   authReset, authSetRealm, authUserAdd, authUserCount, authSetSecret, authSetNonceExpiry, authCheck,
-  authResult, writeChallenge,
+  authResult, writeChallenge, authSetAlgorithms,
 } from "../auth";
 import { nonceMake } from "../auth/nonce";
 import { Writer } from "../wire/writer";
@@ -39,6 +39,8 @@ export function probe_auth_reset(): void { authReset(); }
 export function probe_auth_set_realm(p: usize, len: u32): i32 { return authSetRealm(p, len); }
 export function probe_auth_set_secret(p: usize, len: u32): i32 { return authSetSecret(p, len); }
 export function probe_auth_set_expiry(s: u32): void { authSetNonceExpiry(s); }
+/** Config key 22: the algorithms offered (base-4 digits); 1 when accepted. */
+export function probe_auth_set_algorithms(code: u32): i32 { return authSetAlgorithms(code) ? 1 : 0; }
 export function probe_auth_user_add(p: usize, len: u32): i32 { return authUserAdd(p, len); }
 export function probe_auth_user_count(): i32 { return authUserCount(); }
 

@@ -77,22 +77,21 @@ export const T_TO: u32 = 21252; // "To: "
 export const T_SUPPORTED_PATH: u32 = 22289; // "Supported: path\r\n"
 export const T_SIP20_SP: u32 = 26632; // "SIP/2.0 "
 export const T_ROUTE: u32 = 28679; // "Route: "
-export const T_RETRY_AFTER_60: u32 = 30481; // "Retry-After: 60\r\n"
-export const T_RETRY_AFTER: u32 = 34829; // "Retry-After: "
-export const T_RECORD_ROUTE: u32 = 38158; // "Record-Route: "
-export const T_PATH: u32 = 41734; // "Path: "
-export const T_MF70: u32 = 43280; // "Max-Forwards: 70"
-export const T_MF: u32 = 47374; // "Max-Forwards: "
-export const T_CL: u32 = 50960; // "Content-Length: "
-export const T_CONTACT_LT: u32 = 55050; // "Contact: <"
-export const T_CSEQ: u32 = 57606; // "CSeq: "
-export const T_GT_EXPIRES: u32 = 59146; // ">;expires="
-export const T_SIP_LT: u32 = 61701; // "<sip:"
-export const T_TAG: u32 = 62981; // ";tag="
-export const T_RECEIVED: u32 = 64266; // ";received="
-export const T_Q: u32 = 66819; // ";q="
-export const T_LR_GT: u32 = 67588; // ";lr>"
-export const T_STALE: u32 = 68620; // ", stale=true"
+export const T_RETRY_AFTER: u32 = 30477; // "Retry-After: "
+export const T_RECORD_ROUTE: u32 = 33806; // "Record-Route: "
+export const T_PATH: u32 = 37382; // "Path: "
+export const T_MF70: u32 = 38928; // "Max-Forwards: 70"
+export const T_MF: u32 = 43022; // "Max-Forwards: "
+export const T_CL: u32 = 46608; // "Content-Length: "
+export const T_CONTACT_LT: u32 = 50698; // "Contact: <"
+export const T_CSEQ: u32 = 53254; // "CSeq: "
+export const T_GT_EXPIRES: u32 = 54794; // ">;expires="
+export const T_SIP_LT: u32 = 57349; // "<sip:"
+export const T_TAG: u32 = 58629; // ";tag="
+export const T_RECEIVED: u32 = 59914; // ";received="
+export const T_Q: u32 = 62467; // ";q="
+export const T_LR_GT: u32 = 63236; // ";lr>"
+export const T_STALE: u32 = 64268; // ", stale=true"
 export const TEXT: usize = memory.data<u8>([
   58, 32, 44, 32, 86, 105, 97, 58, 32, 83, 73, 80, 47, 50, 46, 48,
   47, 67, 111, 110, 116, 101, 110, 116, 45, 76, 101, 110, 103, 116, 104, 58,
@@ -102,16 +101,15 @@ export const TEXT: usize = memory.data<u8>([
   100, 58, 32, 84, 111, 58, 32, 83, 117, 112, 112, 111, 114, 116, 101, 100,
   58, 32, 112, 97, 116, 104, 13, 10, 83, 73, 80, 47, 50, 46, 48, 32,
   82, 111, 117, 116, 101, 58, 32, 82, 101, 116, 114, 121, 45, 65, 102, 116,
-  101, 114, 58, 32, 54, 48, 13, 10, 82, 101, 116, 114, 121, 45, 65, 102,
-  116, 101, 114, 58, 32, 82, 101, 99, 111, 114, 100, 45, 82, 111, 117, 116,
-  101, 58, 32, 80, 97, 116, 104, 58, 32, 77, 97, 120, 45, 70, 111, 114,
-  119, 97, 114, 100, 115, 58, 32, 55, 48, 77, 97, 120, 45, 70, 111, 114,
-  119, 97, 114, 100, 115, 58, 32, 67, 111, 110, 116, 101, 110, 116, 45, 76,
-  101, 110, 103, 116, 104, 58, 32, 67, 111, 110, 116, 97, 99, 116, 58, 32,
-  60, 67, 83, 101, 113, 58, 32, 62, 59, 101, 120, 112, 105, 114, 101, 115,
-  61, 60, 115, 105, 112, 58, 59, 116, 97, 103, 61, 59, 114, 101, 99, 101,
-  105, 118, 101, 100, 61, 59, 113, 61, 59, 108, 114, 62, 44, 32, 115, 116,
-  97, 108, 101, 61, 116, 114, 117, 101,
+  101, 114, 58, 32, 82, 101, 99, 111, 114, 100, 45, 82, 111, 117, 116, 101,
+  58, 32, 80, 97, 116, 104, 58, 32, 77, 97, 120, 45, 70, 111, 114, 119,
+  97, 114, 100, 115, 58, 32, 55, 48, 77, 97, 120, 45, 70, 111, 114, 119,
+  97, 114, 100, 115, 58, 32, 67, 111, 110, 116, 101, 110, 116, 45, 76, 101,
+  110, 103, 116, 104, 58, 32, 67, 111, 110, 116, 97, 99, 116, 58, 32, 60,
+  67, 83, 101, 113, 58, 32, 62, 59, 101, 120, 112, 105, 114, 101, 115, 61,
+  60, 115, 105, 112, 58, 59, 116, 97, 103, 61, 59, 114, 101, 99, 101, 105,
+  118, 101, 100, 61, 59, 113, 61, 59, 108, 114, 62, 44, 32, 115, 116, 97,
+  108, 101, 61, 116, 114, 117, 101,
 ]);
 
 export const REASON_COUNT: u32 = 27;

@@ -52,6 +52,8 @@ export const enum HostKind { None = 0, Name = 1, IPv4 = 2, IPv6 = 3 }
   /** -1 when absent. */
   ttl: i32 = -1;
   lr: bool = false;
+  /** Our dialog MAC parameter `dlg=` on our own Record-Route values (proxy/rrmac.ts). */
+  dlg: usize = 0; dlgLen: u32 = 0;
 
   reset(): void {
     this.start = 0; this.len = 0; this.scheme = UriScheme.None; this.schemeLen = 0;
@@ -61,7 +63,7 @@ export const enum HostKind { None = 0, Name = 1, IPv4 = 2, IPv6 = 3 }
     this.params = 0; this.paramsLen = 0; this.headers = 0; this.headersLen = 0;
     this.transport = 0; this.transportLen = 0; this.maddr = 0; this.maddrLen = 0;
     this.method = 0; this.methodLen = 0; this.userParam = 0; this.userParamLen = 0;
-    this.ttl = -1; this.lr = false;
+    this.ttl = -1; this.lr = false; this.dlg = 0; this.dlgLen = 0;
   }
 }
 
@@ -160,6 +162,7 @@ function parseParams(p: usize, end: usize, out: UriRepr): usize {
     else if (eqDecodedLit(n, nlen, "method")) { if (out.method == 0) { out.method = v; out.methodLen = vlen; } }
     else if (eqDecodedLit(n, nlen, "user")) { if (out.userParam == 0) { out.userParam = v; out.userParamLen = vlen; } }
     else if (eqDecodedLit(n, nlen, "lr")) out.lr = true;
+    else if (eqDecodedLit(n, nlen, "dlg")) { if (out.dlg == 0) { out.dlg = v; out.dlgLen = vlen; } }
     else if (eqDecodedLit(n, nlen, "ttl")) {
       const t = parseUint(v, v + vlen, 255);
       if (t < 0) return 0;
