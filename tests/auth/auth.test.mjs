@@ -26,8 +26,10 @@ const md5 = (s) => { const [ptr, len] = scratch(s); return out(ex.probe_auth_md5
 const sha = (s) => { const [ptr, len] = scratch(s); return out(ex.probe_auth_sha256(ptr, len)); };
 const H = (alg, s) => createHash(alg === "SHA-256" ? "sha256" : "md5").update(s, "latin1").digest("hex");
 
+/** Both algorithms offered (MD5 first): most tests exercise both; the default (MD5 only) has its own. */
 function setup(p = P, users = ["alice:password=wonderland"]) {
   p.ex.probe_auth_reset();
+  assert.equal(p.ex.probe_auth_set_algorithms(9), 1);
   assert.equal(p.ex.probe_auth_set_realm(...scratch(REALM, p)), 0);
   assert.equal(p.ex.probe_auth_set_secret(...scratch(Buffer.from("0123456789abcdef0123456789abcdef"), p)), 0);
   for (const u of users) assert.equal(p.ex.probe_auth_user_add(...scratch(u, p)), 0, u);
@@ -141,10 +143,19 @@ test("hashes_match_node_crypto_at_every_length_and_chunking", () => {
 
 // --- challenge / response -------------------------------------------------------------------------
 
-test("challenge_lines_sha256_first_then_md5", () => {
+test("challenge_is_md5_only_by_default", () => {
+  // SIPp 3.6 answers only the first challenge line and baresip 1.0 refuses a challenge with any
+  // non-MD5 line (tests/peers/baresip-digest.test.mjs): MD5 only unless config key 22 says otherwise
+  ex.probe_auth_reset();
+  assert.equal(ex.probe_auth_set_realm(...scratch(REALM)), 0);
+  assert.equal(ex.probe_auth_set_secret(...scratch(Buffer.from("0123456789abcdef0123456789abcdef"))), 0);
+  assert.deepEqual(challenge(T0).map((x) => x.alg), ["MD5"]);
+});
+
+test("challenge_lines_follow_the_configured_order", () => {
   const c = challenge(T0);
   assert.equal(c.length, 2);
-  assert.deepEqual(c.map((x) => x.alg), ["SHA-256", "MD5"]);
+  assert.deepEqual(c.map((x) => x.alg), ["MD5", "SHA-256"]);
   for (const x of c) {
     assert.equal(x.header, "WWW-Authenticate");
     assert.match(x.line, /^WWW-Authenticate: Digest realm="example\.com", nonce="[0-9a-f]{48}", algorithm=(SHA-256|MD5), qop="auth"$/);
@@ -153,6 +164,32 @@ test("challenge_lines_sha256_first_then_md5", () => {
   const s = challenge(T0, true, true);
   assert.deepEqual(s.map((x) => [x.header, x.stale]), [["Proxy-Authenticate", true], ["Proxy-Authenticate", true]]);
   assert.equal(ex.probe_auth_challenge(false, false, T0, 100), 0, "a challenge that does not fit writes nothing");
+});
+
+test("algorithms_offered_follow_config_key_22_and_others_are_challenged_afresh", () => {
+  // base-4 digits of algorithm ids (1 MD5, 2 SHA-256), least significant first
+  const orders = { 9: ["MD5", "SHA-256"], 6: ["SHA-256", "MD5"], 1: ["MD5"], 2: ["SHA-256"] };
+  for (const [code, algs] of Object.entries(orders)) {
+    assert.equal(ex.probe_auth_set_algorithms(+code), 1, `code ${code}`);
+    assert.deepEqual(challenge(T0).map((x) => x.alg), algs, `code ${code}`);
+  }
+  for (const bad of [0, 3, 5, 10, 17, 25, 0xffffffff]) assert.equal(ex.probe_auth_set_algorithms(bad), 0, `code ${bad} refused`);
+  // MD5 only: a correct SHA-256 answer is no credentials at all (challenged afresh, not a failure)
+  assert.equal(ex.probe_auth_set_algorithms(1), 1);
+  const nonce = challenge(T0)[0].nonce;
+  assert.equal(check(request(authz({ nonce, alg: "SHA-256" })), T0), "NoCredentials");
+  assert.equal(check(request(authz({ nonce, alg: "MD5" })), T0), "Ok");
+  // SHA-256 only: the same for MD5 (and for a response without an algorithm parameter, which means MD5)
+  assert.equal(ex.probe_auth_set_algorithms(2), 1);
+  const n2 = challenge(T0 + 1000)[0].nonce;
+  assert.equal(check(request(authz({ nonce: n2, alg: "MD5" })), T0 + 1000), "NoCredentials");
+  assert.equal(check(request(authz({ nonce: n2, alg: "MD5", algParam: false })), T0 + 1000), "NoCredentials");
+  assert.equal(check(request(authz({ nonce: n2, alg: "SHA-256" })), T0 + 1000), "Ok");
+  // a reset goes back to the default (MD5 only)
+  ex.probe_auth_reset();
+  assert.equal(ex.probe_auth_set_realm(...scratch(REALM)), 0);
+  assert.equal(ex.probe_auth_set_secret(...scratch(Buffer.from("0123456789abcdef0123456789abcdef"))), 0);
+  assert.deepEqual(challenge(T0).map((x) => x.alg), ["MD5"]);
 });
 
 test("nonce_is_unique_per_challenge_and_bound_to_secret", () => {

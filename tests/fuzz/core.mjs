@@ -61,7 +61,8 @@ const MAX_DRAIN = 200_000;
 
 export class FuzzCore {
   /**
-   * opts: { board, seed (u32), record (keep a trace, default true), onTransmit(buf, meta), onEvent(kind, rec) }
+   * opts: { board, seed (u32), record (keep a trace, default true), onTransmit(buf, meta), onEvent(kind, rec),
+   *         trusted (source networks of the access list "trusted": they may relay; default none) }
    */
   constructor(opts = {}) {
     this.board = opts.board || "server";
@@ -74,6 +75,7 @@ export class FuzzCore {
     this.maxTraceBytes = opts.maxTraceBytes ?? 256 * 1024 * 1024;
     this.traceComplete = true;
     this.strict = opts.strict !== false; // ABI anomalies are failures unless a caller opts out
+    this.trusted = opts.trusted ?? [];
     this.anomalyFirst = {};
     this.stats = { anomalies: {}, calls: 0, transmits: 0, txBytes: 0, events: 0, eventKinds: new Map(), maxTx: 0 };
     this.instantiate();
@@ -121,6 +123,10 @@ export class FuzzCore {
       const len = this.putCfg(d);
       const res = ex.sip_cfg_add(1, len);
       if (res < 0) throw new Error(`sip_cfg_add(1, ${d}) failed (${res})`);
+    }
+    for (const net of this.trusted) {
+      const res = ex.sip_cfg_add(7, this.putCfg(net));
+      if (res < 0) throw new Error(`sip_cfg_add(7, ${net}) failed (${res})`);
     }
     this.drain(now, null);
   }

@@ -291,17 +291,23 @@ test("SIPp call through the proxy (UDP): INVITE/180/200/ACK/BYE to the registere
 });
 
 test("SIPp call over TCP: the proxy opens a connection to the target (transport=tcp)", sippTests, async () => {
-  // The Request-URI names the UAS (sip:uas@127.0.0.1:UAS;transport=tcp); SIPp sends to the proxy (-rsa).
-  const src = readFileSync(join(scen, "uac_invite.xml"), "utf8");
-  const tcpUac = src.replace("INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0",
-    "INVITE sip:[service]@[remote_ip]:[remote_port];transport=tcp SIP/2.0");
-  assert.notEqual(tcpUac, src);
-  const f = join(dir, "uac_invite_tcp.xml");
-  writeFileSync(f, tcpUac);
+  // The UAS listens on TCP only; its binding (registered over UDP) names it with transport=tcp, so the
+  // proxy must open a connection to it. The caller calls its AOR: a stranger may only reach our
+  // registered users, never an address of its choosing (tests/security/relay.test.mjs).
   const port = await freePort();
+  const reg = readFileSync(join(scen, "register.xml"), "utf8");
+  const tcpReg = reg.replace("Contact: <sip:[field0]@[local_ip]:[local_port]>", "Contact: <sip:[field0]@[local_ip]:[field2];transport=tcp>");
+  assert.notEqual(tcpReg, reg);
+  const regFile = join(dir, "register_tcp_contact.xml");
+  writeFileSync(regFile, tcpReg);
+  const csv = join(dir, "users-tcpuas.csv");
+  writeFileSync(csv, `SEQUENTIAL\ntcpuas;127.0.0.1;${port}\n`);
+  const r = await sipp([`127.0.0.1:${P}`, "-sf", regFile, "-inf", csv, "-p", String(await freePort())]);
+  assert.equal(r.code, 0, sippReport(r));
+  await waitFor(srv, (l) => l.msg === "reg-add" && l.aor === "tcpuas", 2000);
   const uas = sipp(["-t", "t1", "-sf", join(scen, "uas.xml"), "-p", String(port)]);
-  await new Promise((r) => setTimeout(r, 300));
-  const uac = await sipp([`127.0.0.1:${port}`, "-rsa", `127.0.0.1:${P}`, "-t", "t1", "-sf", f, "-s", "uas", "-d", "200",
+  await new Promise((res) => setTimeout(res, 300));
+  const uac = await sipp([`127.0.0.1:${P}`, "-t", "t1", "-sf", join(scen, "uac_invite.xml"), "-s", "tcpuas", "-d", "200",
     "-p", String(await freePort())]);
   const u = await uas;
   assert.equal(uac.code, 0, `uac: ${sippReport(uac)}`);

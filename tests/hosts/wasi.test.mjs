@@ -242,7 +242,7 @@ test("call through the WASI host: INVITE/180/200/ACK/BYE loose-routed via Record
     assert.equal(u.code, 0, describe(u));
     const inv = srv.sip("out").filter((m) => m.peer === `udp:127.0.0.1:${uasPort}` && /^INVITE /.test(m.sip));
     assert.equal(inv.length, 1, "one INVITE to the callee");
-    assert.match(inv[0].sip, new RegExp(`\r\nRecord-Route: <sip:127\\.0\\.0\\.1:${srv.port};lr>\r\n`));
+    assert.match(inv[0].sip, new RegExp(`\r\nRecord-Route: <sip:127\\.0\\.0\\.1:${srv.port};lr;dlg=[0-9a-f]{16}>\r\n`));
     assert.ok(srv.events("call-attempt").length >= 1, "call-attempt logged");
     assert.ok(srv.events("call-answer").length >= 1, "call-answer logged");
     console.log(`# wasi: call uac ${c.ms} ms, uas ${u.ms} ms`);

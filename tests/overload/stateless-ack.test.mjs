@@ -21,7 +21,8 @@ for (const board of ["server", "micro"]) {
   ]) {
     test(`${board}: the ACK of our stateless ${status} (${why}) goes no further`, () => {
       const sent = [];
-      const core = new FuzzCore({ board, seed: 1, record: false, onTransmit: (b) => sent.push(b.toString("latin1")) });
+      // the caller is a trusted peer: a 2xx ACK from it is routed even without a Route of ours
+      const core = new FuzzCore({ board, seed: 1, record: false, trusted: ["127.0.0.1/32"], onTransmit: (b) => sent.push(b.toString("latin1")) });
       setup(core);
       core.datagram(1000, CALLER, msg("INVITE", options));
       assert.equal(sent.length, 1);
@@ -34,6 +35,11 @@ for (const board of ["server", "micro"]) {
       core.datagram(1020, CALLER, msg("ACK", { toTag: "other" }));
       assert.equal(sent.length, 1);
       assert.match(sent[0], /^ACK sip:bob@192\.0\.2\.7 SIP\/2\.0/);
+      // the same ACK from a stranger proves nothing (no Route of ours with the dialog's MAC, no dialog
+      // we know): dropped, never relayed (tests/security/relay.test.mjs)
+      sent.length = 0;
+      core.datagram(1030, peerRecord(0, 1, "192.0.2.66", 5070), msg("ACK", { toTag: "other" }));
+      assert.deepEqual(sent, [], "a stranger's ACK goes nowhere");
     });
   }
 }

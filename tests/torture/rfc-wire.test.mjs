@@ -12,7 +12,10 @@
 // Set-up: domains localhost, 127.0.0.1 and example.com (so the corpus REGISTERs reach our
 // registrar and INVITE/OPTIONS to user@example.com get the registrar's 480 for an unregistered
 // user); any other domain goes to "outboundProxy", which points at a silent UDP sink of this test
-// (so nothing leaves the machine, and "forwarded" is observable). A message with a Route header is
+// (so nothing leaves the machine, and "forwarded" is observable). The test's client is a trusted
+// source (access.trusted 127.0.0.1/32): it plays an upstream proxy whose requests are routed, so the
+// torture checks parsing and routing; what a stranger may do with the same messages (nothing but
+// reach our registered users) is tests/security/relay.test.mjs. A message with a Route header is
 // routed by its Route (RFC 3261 §16.4); those hosts do not resolve here, or are loopback ports
 // nobody listens on. Each REGISTER that succeeds is undone (Contact: *, Expires: 0) so that the
 // order of the files does not change the answers of the INVITEs that follow.
@@ -152,6 +155,7 @@ before(async () => {
       domains: ["localhost", "127.0.0.1", "example.com"],
       outboundProxy: `sip:127.0.0.1:${sink.port}`,
       timers: { t1: 50, timerC: 5000 },
+      access: { trusted: ["127.0.0.1/32"] },
     },
   });
 });

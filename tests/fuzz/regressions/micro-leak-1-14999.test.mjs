@@ -1,7 +1,7 @@
 // Regression for the fuzz finding tests/fuzz/crashes/micro-leak-1-14999.bin: a minimized trace of ABI calls
 // (fast path, board micro) after which, with time advanced past every timer (+10 min and until no
 // timer is due), transactions (sip_stat(0)) and/or message-pool blocks (sip_stat(6)) stay in use with no
-// timer armed for them: the core leaks them for good. Fails until the core is fixed.
+// timer armed for them: the core leaks them for good. Fixed; this test keeps it fixed.
 // Inspect: node tests/fuzz/replay.mjs tests/fuzz/crashes/micro-leak-1-14999.bin --verbose
 import { test } from "node:test";
 import assert from "node:assert/strict";

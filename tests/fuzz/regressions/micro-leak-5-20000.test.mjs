@@ -6,7 +6,7 @@
 //      (another method, Call-ID, From and To).
 // After that, with time advanced past every timer, one transaction (sip_stat(0)) stays in use forever
 // with no timer armed for it: each such response leaks a transaction slot for good (the micro board has
-// 16). Same result on the server board. Fails until the core is fixed.
+// 16). Same result on the server board. Fixed; this test keeps it fixed.
 // What matters (variants tried): a 2xx (not 1xx, not 404) whose only Via is ours — with the client's Via
 // under ours there is no leak; the CSeq method / Call-ID / tags do not matter.
 // Inspect: node tests/fuzz/replay.mjs tests/fuzz/crashes/micro-leak-5-20000.bin --verbose

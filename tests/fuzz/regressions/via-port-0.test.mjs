@@ -3,7 +3,7 @@
 // sent-by port, §18.2.2), the Node host passes that to dgram.send, which throws ERR_SOCKET_BAD_PORT,
 // and the server logs "internal error" and exits 1: any single datagram takes the server down.
 // Expected: the core refuses (or drops) a destination port 0, and/or the host never throws on a send.
-// Fails until fixed.
+// Fixed; this test keeps it fixed.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
