@@ -1,11 +1,14 @@
 #!/usr/bin/env node
-// Test prerequisites that npm cannot install: Debian packages (SIPp from `sip-tester`). Installs what is
+// Test prerequisites that npm cannot install: Debian packages (SIPp from `sip-tester`, baresip). Installs what is
 // missing with apt-get when running as root (CI, fresh machines); otherwise says what to run and fails,
 // so that no test is ever skipped silently because a tool is missing.
 import { spawnSync } from "node:child_process";
 
 const needed = [
   { cmd: "sipp", pkg: "sip-tester" }, // SIPp: the phones of the integration tests
+  // baresip 1.0: a real phone (tests/peers). baresip-core has the binary and every module the
+  // tests load; the `baresip` metapackage only adds recommends (GTK, GStreamer, FFmpeg, X11).
+  { cmd: "baresip", pkg: "baresip-core" },
   { cmd: "wasm2c", pkg: "wabt" }, // the core as C for the native host and the firmware
   { cmd: "gcc", pkg: "gcc" },
   { cmd: "arm-none-eabi-gcc", pkg: "gcc-arm-none-eabi" }, // Cortex-M4 firmware
