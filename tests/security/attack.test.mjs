@@ -9,6 +9,7 @@
 //   - not guess a password: after flood.authFailures failures the source is blocked (503), while
 //     the users keep registering and calling (4; 5 shows that svcrack and its parser do report a
 //     password the server accepts, placed before the block can stop it).
+//   - not have the server relay for it: to another domain, or to a phone past authentication (6).
 // After every attack step an OPTIONS from the users' address is answered and the server still runs.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -428,5 +429,52 @@ test("svcrack control: a dictionary with carol's password 4th (after 3 failures,
     assert.equal(fails.length, 3, `3 failures counted: ${JSON.stringify(fails)}`);
     assert.equal(events(srv, "flood-blocked").length, 0, "no block under flood.authFailures");
     await stillServing(srv, "svcrack (control)");
+  });
+});
+
+// 6 ---------------------------------------------------------------------------------------------
+// Beyond SIPVicious (it never aims a request past its target): the request shapes of the scans
+// above, addressed to another domain (127.0.0.9, a socket of ours) or, as a fake in-dialog request
+// (a To tag, no Route of ours), to a registered user. Admission lets both through today: requests
+// whose From is not one of our domains are not challenged, nor are requests with a To tag, and
+// routing then forwards them (to the Request-URI's host, or to the user's phone).
+test("a stranger's request is not relayed: not to another domain (From another domain, or From ours with a To tag), not to a registered phone with a made-up To tag", { timeout: 30_000 }, async () => {
+  await withServer({ config: config() }, async (srv) => {
+    const alice = await phone(srv, "alice");
+    const far = await Ua.open("127.0.0.9", { answer: (req) => `SIP/2.0 200 OK\r\n${req.split("\r\n\r\n")[0].split("\r\n").filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l)).join("\r\n")}\r\nContent-Length: 0\r\n\r\n` });
+    const ua = await Ua.open(ATTACKER);
+    const shapes = [
+      { what: "OPTIONS to another domain, From another domain", to: far, ruri: `sip:victim@127.0.0.9:${far.port}`, from: "sip:100@1.1.1.1", toTag: "" },
+      { what: "INVITE to another domain, From another domain", to: far, method: "INVITE", ruri: `sip:victim@127.0.0.9:${far.port}`, from: "sip:100@1.1.1.1", toTag: "" },
+      { what: "OPTIONS to another domain, From ours, with a To tag", to: far, ruri: `sip:victim@127.0.0.9:${far.port}`, from: "sip:alice@127.0.0.1", toTag: ";tag=made-up" },
+      { what: "OPTIONS to alice (registered), From ours, with a To tag", to: alice, ruri: "sip:alice@127.0.0.1", from: "sip:alice@127.0.0.1", toTag: ";tag=made-up" },
+    ];
+    const seen = [];
+    try {
+      for (const s of shapes) {
+        const method = s.method ?? "OPTIONS";
+        const before = s.to.requests.length;
+        const text = [
+          `${method} ${s.ruri} SIP/2.0`,
+          `Via: SIP/2.0/UDP ${ua.address}:${ua.port};branch=z9hG4bK-${token()};rport`,
+          `Max-Forwards: 70`,
+          `From: <${s.from}>;tag=${randomBytes(4).toString("hex")}`,
+          `To: <${s.ruri.replace(/:\d+$/, "")}>${s.toTag}`,
+          `User-Agent: friendly-scanner`,
+          `Call-ID: relay-${token()}`,
+          `CSeq: 1 ${method}`,
+          `Contact: <sip:100@${ua.address}:${ua.port}>`,
+          `Content-Length: 0`, ``, ``,
+        ].join("\r\n");
+        const r = await ua.request(srv, text, { timeoutMs: 1500 });
+        await settle(srv);
+        const reached = s.to.requests.slice(before).map(first);
+        seen.push({ ...s, reply: first(r), reached });
+        console.log(`${s.what}: the stranger got ${first(r)}; forwarded: ${reached.length ? reached.join(" | ") : "no"}`);
+      }
+      await stillServing(srv, "the relay attempts");
+    } finally { ua.close(); far.close(); alice.close(); }
+    assert.deepEqual(seen.map((s) => ({ what: s.what, forwarded: s.reached })), seen.map((s) => ({ what: s.what, forwarded: [] })),
+      `forwarded for a stranger:\n${seen.filter((s) => s.reached.length).map((s) => `  ${s.what} (the stranger got ${s.reply})`).join("\n")}`);
   });
 });
