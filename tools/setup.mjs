@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Test prerequisites that npm cannot install: Debian packages (SIPp from `sip-tester`, baresip). Installs what is
-// missing with apt-get when running as root (CI, fresh machines); otherwise says what to run and fails,
-// so that no test is ever skipped silently because a tool is missing.
+// Test prerequisites that npm cannot install: Debian packages (SIPp from `sip-tester`, baresip,
+// SIPVicious from `sipvicious`). Installs what is missing with apt-get when running as root (CI, fresh
+// machines); otherwise says what to run and fails, so that no test is ever skipped silently because a
+// tool is missing.
 import { spawnSync } from "node:child_process";
 
 const needed = [
@@ -15,6 +16,10 @@ const needed = [
   { cmd: "arm-none-eabi-size", pkg: "binutils-arm-none-eabi" },
   { cmd: "test -e /usr/lib/arm-none-eabi/newlib/libc.a && echo", pkg: "libnewlib-arm-none-eabi" },
   { cmd: "qemu-system-arm", pkg: "qemu-system-arm" }, // runs the firmware (mps2-an386)
+  // SIPVicious 0.3 (svmap, svwar, svcrack): the scanners of tests/security/attack.test.mjs
+  { cmd: "svmap", pkg: "sipvicious" },
+  { cmd: "svwar", pkg: "sipvicious" },
+  { cmd: "svcrack", pkg: "sipvicious" },
 ];
 
 function has(cmd) {
@@ -24,14 +29,14 @@ function has(cmd) {
 
 const missing = needed.filter((n) => !has(n.cmd));
 if (missing.length === 0) process.exit(0);
-const pkgs = missing.map((m) => m.pkg);
+const pkgs = [...new Set(missing.map((m) => m.pkg))];
 if (process.getuid && process.getuid() !== 0) {
   console.error(`setup: missing ${missing.map((m) => m.cmd).join(", ")}; install with: sudo apt-get install -y ${pkgs.join(" ")}`);
   process.exit(1);
 }
 console.log(`setup: installing ${pkgs.join(" ")} with apt-get`);
 const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-for (const args of [["update", "-qq"], ["install", "-y", "-qq", ...pkgs]]) {
+for (const args of [["update", "-qq"], ["install", "-y", "-qq", "--no-install-recommends", ...pkgs]]) {
   const r = spawnSync("apt-get", args, { stdio: "inherit", env });
   if (r.status !== 0) {
     console.error(`setup: apt-get ${args.join(" ")} failed (${r.status})`);
