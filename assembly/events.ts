@@ -4,6 +4,7 @@
 
 import { Peer, PEER_SIZE } from "./net/peer";
 import { MAX_EVENTS } from "./config";
+import { TEXT } from "./wire/tables";
 
 export const enum EventKind {
   None = 0, RegAdd = 1, RegRefresh = 2, RegRemove = 3, RegExpire = 4,
@@ -66,6 +67,11 @@ export function eventText(i: u32, p: usize, len: u32): void {
   memory.copy(cur + TEXT_OFF + textAt, p, n);
   store<u16>(cur + 56 + (<usize>i << 1), <u16>n);
   textAt += n;
+}
+
+/** Append text field `i` from a text of the packed table (wire/tables.ts). */
+export function eventTextT(i: u32, code: u32): void {
+  eventText(i, TEXT + <usize>(code >> 8), code & 0xff);
 }
 
 /** Move the oldest event to EVENT_OUT; returns its kind, 0 when none. */

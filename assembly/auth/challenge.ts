@@ -18,7 +18,7 @@ import { Writer } from "../wire/writer";
 import { realmLength, realmPtr } from "./credentials";
 import { NONCE_LEN, nonceMake } from "./nonce";
 import { Alg } from "./hash";
-import { T_STALE } from "../wire/tables";
+import { T_STALE, T_PROXY_AUTHN, T_WWW_AUTHN, T_NONCE_EQ, T_ALG_SHA256, T_ALG_MD5 } from "../wire/tables";
 
 /** The nonce of the challenge being written: NONCE_LEN bytes. */
 const NONCE: usize = memory.data(<i32>NONCE_LEN);
@@ -52,11 +52,11 @@ export function writeChallenge(w: Writer, proxy: bool, stale: bool, now: i64): v
 }
 
 function line(w: Writer, proxy: bool, stale: bool, sha256: bool): void {
-  w.lit(proxy ? "Proxy-Authenticate: Digest realm=\"" : "WWW-Authenticate: Digest realm=\"");
+  w.text(proxy ? T_PROXY_AUTHN : T_WWW_AUTHN);
   w.bytes(realmPtr(), realmLength());
-  w.lit("\", nonce=\"");
+  w.text(T_NONCE_EQ);
   w.bytes(NONCE, NONCE_LEN);
-  w.lit(sha256 ? "\", algorithm=SHA-256, qop=\"auth\"" : "\", algorithm=MD5, qop=\"auth\"");
+  w.text(sha256 ? T_ALG_SHA256 : T_ALG_MD5);
   if (stale) w.text(T_STALE);
   w.crlf();
 }

@@ -22,8 +22,9 @@
 import { MAX_USERS } from "../config";
 import { hexDecode } from "../crypto";
 import { Ch } from "../util/chars";
-import { eqLit } from "../wire/scan";
+import { eqText } from "../wire/scan";
 import { Alg, hByte, hFinal, hInit, hUpdate } from "./hash";
+import { T_K_HA1, T_K_HA1SHA256, T_K_PASSWORD } from "../wire/tables";
 
 /** Users held at once (the same on every board: the table is 7 KB). */
 export { MAX_USERS };
@@ -134,17 +135,17 @@ export function authUserAdd(p: usize, len: u32): i32 {
 
 function addSecret(name: usize, nameLen: u32, key: usize, keyLen: u32, s: usize, sLen: u32): i32 {
   let flags: u32 = 0;
-  if (eqLit(key, keyLen, "password")) {
+  if (eqText(key, keyLen, T_K_PASSWORD)) {
     if (sLen == 0) return AuthConfigResult.Malformed;
     if (realmLen == 0) return AuthConfigResult.NoRealm;
     if (nameLen > USER_NAME_MAX) return AuthConfigResult.TooLong;
     ha1(Alg.MD5, name, nameLen, s, sLen, NEW_HA1);
     ha1(Alg.SHA256, name, nameLen, s, sLen, NEW_HA1 + 16);
     flags = UserFlag.HAS_MD5 | UserFlag.HAS_SHA256;
-  } else if (eqLit(key, keyLen, "ha1")) {
+  } else if (eqText(key, keyLen, T_K_HA1)) {
     if (sLen != 32 || !hexDecode(s, 16, NEW_HA1)) return AuthConfigResult.Malformed;
     flags = UserFlag.HAS_MD5;
-  } else if (eqLit(key, keyLen, "ha1sha256")) {
+  } else if (eqText(key, keyLen, T_K_HA1SHA256)) {
     if (sLen != 64 || !hexDecode(s, 32, NEW_HA1 + 16)) return AuthConfigResult.Malformed;
     flags = UserFlag.HAS_SHA256;
   } else {

@@ -24,13 +24,14 @@
 
 import { Ch, Cls, hexValue, is, lower } from "../util/chars";
 import { Hdr } from "../wire/hdr";
-import { eqLit, skipLws, skipQuoted, skipToken } from "../wire/scan";
+import { eqText, skipLws, skipQuoted, skipToken } from "../wire/scan";
 import { MessageView } from "../wire/view";
 import { hexEncode } from "../crypto";
 import { Alg, hByte, hFinalHex, hInit, hUnquoted, hUpdate, hexLen, rawLen } from "./hash";
 import { realmLength, realmPtr, userFindQuoted, userHa1 } from "./credentials";
 import { NcResult, NonceState, ncCheck, nonceVerify, verifiedTag, verifiedTs } from "./nonce";
 import { algorithmOffered } from "./challenge";
+import { T_K_ALGORITHM, T_K_AUTH, T_K_CNONCE, T_K_DIGEST, T_K_MD5, T_K_NC, T_K_NONCE, T_K_OPAQUE, T_K_QOP, T_K_REALM, T_K_RESPONSE, T_K_SHA256, T_K_URI, T_K_USERNAME } from "../wire/tables";
 
 /** authCheck verdicts (stable numbers). */
 export const enum AuthVerdict {
@@ -110,26 +111,26 @@ export const authResult = new AuthResult();
 function paramId(p: usize, len: u32): i32 {
   switch (len) {
     case 2:
-      if (eqLit(p, len, "nc")) return P.Nc;
+      if (eqText(p, len, T_K_NC)) return P.Nc;
       break;
     case 3:
-      if (eqLit(p, len, "uri")) return P.Uri;
-      if (eqLit(p, len, "qop")) return P.Qop;
+      if (eqText(p, len, T_K_URI)) return P.Uri;
+      if (eqText(p, len, T_K_QOP)) return P.Qop;
       break;
     case 5:
-      if (eqLit(p, len, "realm")) return P.Realm;
-      if (eqLit(p, len, "nonce")) return P.Nonce;
+      if (eqText(p, len, T_K_REALM)) return P.Realm;
+      if (eqText(p, len, T_K_NONCE)) return P.Nonce;
       break;
     case 6:
-      if (eqLit(p, len, "cnonce")) return P.Cnonce;
-      if (eqLit(p, len, "opaque")) return P.Opaque;
+      if (eqText(p, len, T_K_CNONCE)) return P.Cnonce;
+      if (eqText(p, len, T_K_OPAQUE)) return P.Opaque;
       break;
     case 8:
-      if (eqLit(p, len, "username")) return P.Username;
-      if (eqLit(p, len, "response")) return P.Response;
+      if (eqText(p, len, T_K_USERNAME)) return P.Username;
+      if (eqText(p, len, T_K_RESPONSE)) return P.Response;
       break;
     case 9:
-      if (eqLit(p, len, "algorithm")) return P.Algorithm;
+      if (eqText(p, len, T_K_ALGORITHM)) return P.Algorithm;
       break;
   }
   return -1;
@@ -139,7 +140,7 @@ function paramId(p: usize, len: u32): i32 {
 function scheme(p: usize, end: usize): i32 {
   const q = skipToken(p, end);
   if (q == p) return -1;
-  return eqLit(p, <u32>(q - p), "digest") ? 1 : 0;
+  return eqText(p, <u32>(q - p), T_K_DIGEST) ? 1 : 0;
 }
 
 /**
@@ -151,7 +152,7 @@ export function parseDigest(p: usize, len: u32): bool {
   memory.fill(SPANS, 0, 80);
   const end = p + <usize>len;
   let q = skipToken(p, end);
-  if (q == p || !eqLit(p, <u32>(q - p), "digest")) return false;
+  if (q == p || !eqText(p, <u32>(q - p), T_K_DIGEST)) return false;
   if (q >= end || !isLws(<u32>load<u8>(q))) return false;
   let params = 0;
   while (true) {
@@ -266,8 +267,8 @@ function verify(v: MessageView, now: i64): AuthVerdict {
   if (has(P.Algorithm)) {
     const a = sp(P.Algorithm);
     const al = sl(P.Algorithm);
-    if (eqLit(a, al, "sha-256")) alg = Alg.SHA256;
-    else if (!eqLit(a, al, "md5")) return AuthVerdict.Malformed;
+    if (eqText(a, al, T_K_SHA256)) alg = Alg.SHA256;
+    else if (!eqText(a, al, T_K_MD5)) return AuthVerdict.Malformed;
   }
   r.alg = alg;
   // an algorithm we do not offer (config key 22): challenged afresh, as if no credentials came
@@ -276,7 +277,7 @@ function verify(v: MessageView, now: i64): AuthVerdict {
   const qop = has(P.Qop);
   let nc: u32 = 0;
   if (qop) {
-    if (!eqLit(sp(P.Qop), sl(P.Qop), "auth")) return AuthVerdict.Malformed;
+    if (!eqText(sp(P.Qop), sl(P.Qop), T_K_AUTH)) return AuthVerdict.Malformed;
     if (!has(P.Cnonce) || !has(P.Nc)) return AuthVerdict.Malformed;
     const n = parseNc(sp(P.Nc), sl(P.Nc));
     if (n < 0) return AuthVerdict.Malformed;

@@ -10,4 +10,4 @@
 
 export { Md5, MD5_LEN, md5, md5Hex } from "./md5";
 export { Sha256, SHA256_LEN, sha256, sha256Hex } from "./sha256";
-export { hexEncode, hexDecode } from "./hex";
+export { hexEncode, hexDecode, hexDigit } from "./hex";

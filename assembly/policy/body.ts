@@ -30,7 +30,8 @@ import { Hdr } from "../wire/hdr";
 import { Method } from "../wire/method";
 import { MessageView } from "../wire/view";
 import { ContentTypeRepr, decodeContentType } from "../wire/headers/scalar";
-import { eqLit } from "../wire/scan";
+import { eqText } from "../wire/scan";
+import { T_K_IDENTITY } from "../wire/tables";
 
 export const enum BodyVerdict { Ok = 0, TooLarge = 1, TypeNotAllowed = 2, PatternMatched = 3 }
 
@@ -228,7 +229,7 @@ export function bodyVerdict(v: MessageView): BodyVerdict {
   if (typeCount != 0 && typeAllowed(v) == 0) return BodyVerdict.TypeNotAllowed;
   if (v.method == Method.MESSAGE && patCount != 0) {
     for (let h = v.first(Hdr.ContentEncoding); h >= 0; h = v.next(h)) {
-      if (!eqLit(v.valPtr(h), v.valLen(h), "identity")) return BodyVerdict.TypeNotAllowed;
+      if (!eqText(v.valPtr(h), v.valLen(h), T_K_IDENTITY)) return BodyVerdict.TypeNotAllowed;
     }
     const i = bodyScan(v.base + <usize>v.bodyOff, n);
     if (i >= 0) {

@@ -32,7 +32,7 @@ import { Method } from "../wire/method";
 import { Writer } from "../wire/writer";
 import { eqBytes } from "../wire/scan";
 import { Peer } from "../net/peer";
-import { EventKind, eventBegin, eventText } from "../events";
+import { EventKind, eventBegin, eventText, eventTextT } from "../events";
 import {
   AclList, AclVerdict, aclVerdict, aclMatch, aclCount, PikeVerdict, pikeCheck, pikeFail,
   isMethodBlocked, isDenied, BodyVerdict, bodyVerdict, bodyMatchedPattern,
@@ -44,7 +44,7 @@ import { respondStateless } from "./send";
 import { isLocalDomain } from "./config";
 import { isOurAddress } from "./route";
 import { Req } from "./req";
-import { T_RETRY_AFTER } from "../wire/tables";
+import { T_RETRY_AFTER, T_R_ACL, T_R_METHOD, T_R_REQUEST_URI, T_R_BODY_PATTERN, T_R_BODY, T_R_IN_DIALOG, T_R_RELAY, T_R_FOREIGN_AOR, T_R_STRANGER } from "../wire/tables";
 
 export class SecurityConfig {
   /** Deny-listed sources and refused requests: 0 = answer 403 (or the policy's status), 1 = drop. */
@@ -60,24 +60,14 @@ const w = new Writer();
 export const enum Admit { Go = 0, Done = 1 }
 
 /** Refuse request v (event, then the status unless dropped or an ACK); returns Admit.Done. */
-export function refuse(v: MessageView, d: Decoded, src: Peer, now: i64, status: u32, rule: string, drop: bool): Admit {
+export function refuse(v: MessageView, d: Decoded, src: Peer, now: i64, status: u32, rule: u32, drop: bool): Admit {
   eventBegin(EventKind.PolicyRefusal, drop ? 0 : <i32>status, now, 0, src);
   eventText(0, v.valPtr(v.first(Hdr.From)), v.valLen(v.first(Hdr.From)));
   eventText(1, v.base + <usize>v.uriOff, v.uriLen);
   eventText(2, d.callId, d.callIdLen);
-  eventText(3, changetype<usize>(rule), 0); // filled below: ASCII of the rule name
-  ruleText(rule);
+  eventTextT(3, rule); // the rule's name
   if (!drop && v.method != Method.ACK) respondStateless(v, d, true, status, 0, 0, src);
   return Admit.Done;
-}
-
-// Event text 3 is the rule's name (ASCII string literal copied byte by byte).
-const RULE: usize = memory.data(32);
-function ruleText(rule: string): void {
-  const n = rule.length < 32 ? rule.length : 32;
-  const s = changetype<usize>(rule);
-  for (let i = 0; i < n; i++) store<u8>(RULE + <usize>i, <u8>load<u16>(s + (<usize>i << 1)));
-  eventText(3, RULE, <u32>n);
 }
 
 /** Steps 1–2, for every request (ACK and CANCEL included); sets q.trusted. */
@@ -88,7 +78,7 @@ export function admitSource(q: Req): Admit {
   const now = q.now;
   const acl = aclVerdict(src);
   q.trusted = acl == AclVerdict.Trusted;
-  if (acl == AclVerdict.Deny) return refuse(v, d, src, now, 403, "acl", securityConfig.dropDenied);
+  if (acl == AclVerdict.Deny) return refuse(v, d, src, now, 403, T_R_ACL, securityConfig.dropDenied);
   const allowListed = aclCount(AclList.Allow) > 0 && aclMatch(AclList.Allow, src);
   const p = pikeCheck(src, now, q.trusted || allowListed);
   if (p != PikeVerdict.Pass) {
@@ -126,12 +116,12 @@ export function admitRequest(q: Req, local: bool, known: bool): Admit {
   const src = q.src;
   const now = q.now;
   const drop = securityConfig.dropDenied;
-  if (isMethodBlocked(v)) return refuse(v, d, src, now, 405, "method", drop);
-  if (isDenied(d.ruri)) return refuse(v, d, src, now, 403, "request-uri", drop);
+  if (isMethodBlocked(v)) return refuse(v, d, src, now, 405, T_R_METHOD, drop);
+  if (isDenied(d.ruri)) return refuse(v, d, src, now, 403, T_R_REQUEST_URI, drop);
   const b = bodyVerdict(v);
   if (b != BodyVerdict.Ok) {
     const status: u32 = b == BodyVerdict.TooLarge ? 413 : b == BodyVerdict.TypeNotAllowed ? 415 : 403;
-    return refuse(v, d, src, now, status, b == BodyVerdict.PatternMatched ? "body-pattern" : "body", drop);
+    return refuse(v, d, src, now, status, b == BodyVerdict.PatternMatched ? T_R_BODY_PATTERN : T_R_BODY, drop);
   }
   if (q.trusted || known) return Admit.Go;
   const inDialog = d.to.hasTag;
@@ -139,8 +129,8 @@ export function admitRequest(q: Req, local: bool, known: bool): Admit {
   const register = v.method == Method.REGISTER && local && !inDialog;
   if (authUserCount() == 0) {
     // nobody can authenticate: our domains only, and in-dialog requests only with proof
-    if (inDialog) return refuse(v, d, src, now, 404, "in-dialog", drop);
-    if (!local) return refuse(v, d, src, now, 403, "relay", drop);
+    if (inDialog) return refuse(v, d, src, now, 404, T_R_IN_DIALOG, drop);
+    if (!local) return refuse(v, d, src, now, 403, T_R_RELAY, drop);
     return Admit.Go;
   }
   // an incoming call from another domain may reach our registered users; nothing else of a
@@ -154,7 +144,7 @@ export function admitRequest(q: Req, local: bool, known: bool): Admit {
       // a user may only register contacts for its own AOR (the To user)
       const to = d.to.uri;
       if (!eqBytes(authResult.user, authResult.userLen, to.user, to.userLen)) {
-        return refuse(v, d, src, now, 403, "foreign-aor", false);
+        return refuse(v, d, src, now, 403, T_R_FOREIGN_AOR, false);
       }
     }
     return Admit.Go;
@@ -170,8 +160,8 @@ export function admitRequest(q: Req, local: bool, known: bool): Admit {
   if (!register && !mine) {
     // a stranger: no challenge (there is nothing to prove to us), just no; the same answer for every
     // user of ours, registered or not
-    if (inDialog) return refuse(v, d, src, now, 404, "in-dialog", drop);
-    return refuse(v, d, src, now, 403, local ? "stranger" : "relay", drop);
+    if (inDialog) return refuse(v, d, src, now, 404, T_R_IN_DIALOG, drop);
+    return refuse(v, d, src, now, 403, local ? T_R_STRANGER : T_R_RELAY, drop);
   }
   if (verdict == AuthVerdict.Malformed) {
     respondStateless(v, d, true, 400, 0, 0, src);

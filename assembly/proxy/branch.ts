@@ -18,8 +18,9 @@ import { Hdr } from "../wire/hdr";
 import { hashBytes, hashMix } from "../util/hash";
 import { Writer } from "../wire/writer";
 import { Cls, is, hexValue } from "../util/chars";
+import { hexDigit } from "../crypto/hex";
+import { T_COOKIE_SL, T_COOKIE_SS } from "../wire/tables";
 
-export const COOKIE = "z9hG4bK";
 export const STATEFUL_LEN: u32 = 33;
 
 let seed: u64 = 0x13198a2e03707344;
@@ -38,17 +39,13 @@ export function loopHash(v: MessageView, d: Decoded): u32 {
   return <u32>h;
 }
 
-const HEX = "0123456789abcdef";
-
 export function hex8(w: Writer, v: u32): void {
-  const s = changetype<usize>(HEX);
-  for (let i = 28; i >= 0; i -= 4) w.byte(<u32>load<u16>(s + (<usize>((v >> <u32>i) & 15) << 1)));
+  for (let i = 28; i >= 0; i -= 4) w.byte(hexDigit((v >> <u32>i) & 15));
 }
 
 /** Write a stateful branch. */
 export function writeBranch(w: Writer, handle: u32, nonce: u32, loop: u32): void {
-  w.lit(COOKIE);
-  w.lit("sL");
+  w.text(T_COOKIE_SL);
   hex8(w, handle);
   hex8(w, nonce);
   hex8(w, loop);
@@ -56,8 +53,7 @@ export function writeBranch(w: Writer, handle: u32, nonce: u32, loop: u32): void
 
 /** Write a stateless branch from a hash. */
 export function writeStatelessBranch(w: Writer, h: u64): void {
-  w.lit(COOKIE);
-  w.lit("sS");
+  w.text(T_COOKIE_SS);
   hex8(w, <u32>(h >> 32));
   hex8(w, <u32>h);
 }

@@ -4,12 +4,13 @@
 // the connection it opened.
 
 import { UriRepr, UriScheme } from "../wire/uri";
-import { eqBytesI, eqLit } from "../wire/scan";
+import { eqBytesI, eqText } from "../wire/scan";
 import { Peer, Family } from "../net/peer";
 import { peerFromHost } from "../net/addr";
 import { Proto, transportCount, transportAt, transportFor, Transport } from "../net/transports";
 import { isLocalDomain } from "./config";
 import { Cls, is, hexValue } from "../util/chars";
+import { T_K_SCTP, T_K_TCP, T_K_TLS, T_K_UDP, T_K_WS, T_K_WSS, T_UDP, T_TCP, T_TLS, T_SCTP, T_WS, T_WSS } from "../wire/tables";
 
 /** Default port of a URI (§19.1.2). */
 export function defaultPort(u: UriRepr): u32 {
@@ -21,12 +22,12 @@ export function protoOf(u: UriRepr): Proto {
   if (u.transport != 0) {
     const p = u.transport;
     const n = u.transportLen;
-    if (eqLit(p, n, "udp")) return Proto.UDP;
-    if (eqLit(p, n, "tcp")) return u.scheme == UriScheme.Sips ? Proto.TLS : Proto.TCP;
-    if (eqLit(p, n, "tls")) return Proto.TLS;
-    if (eqLit(p, n, "sctp")) return Proto.SCTP;
-    if (eqLit(p, n, "ws")) return Proto.WS;
-    if (eqLit(p, n, "wss")) return Proto.WSS;
+    if (eqText(p, n, T_K_UDP)) return Proto.UDP;
+    if (eqText(p, n, T_K_TCP)) return u.scheme == UriScheme.Sips ? Proto.TLS : Proto.TCP;
+    if (eqText(p, n, T_K_TLS)) return Proto.TLS;
+    if (eqText(p, n, T_K_SCTP)) return Proto.SCTP;
+    if (eqText(p, n, T_K_WS)) return Proto.WS;
+    if (eqText(p, n, T_K_WSS)) return Proto.WSS;
     return Proto.None;
   }
   return u.scheme == UriScheme.Sips ? Proto.TLS : Proto.UDP;
@@ -99,28 +100,28 @@ export function flowToken(u: UriRepr): u32 {
   return v;
 }
 
-/** Lower-case token of a protocol for Via and transport parameters. */
-export function protoName(p: Proto): string {
+/** Upper-case token of a protocol for Via (a text of the packed table, Writer.text). */
+export function protoName(p: Proto): u32 {
   switch (p) {
-    case Proto.UDP: return "UDP";
-    case Proto.TCP: return "TCP";
-    case Proto.TLS: return "TLS";
-    case Proto.SCTP: return "SCTP";
-    case Proto.WS: return "WS";
-    case Proto.WSS: return "WSS";
+    case Proto.TCP: return T_TCP;
+    case Proto.TLS: return T_TLS;
+    case Proto.SCTP: return T_SCTP;
+    case Proto.WS: return T_WS;
+    case Proto.WSS: return T_WSS;
   }
-  return "UDP";
+  return T_UDP;
 }
 
-export function protoParam(p: Proto): string {
+/** Lower-case token of a protocol for transport parameters (a text of the packed table). */
+export function protoParam(p: Proto): u32 {
   switch (p) {
-    case Proto.TCP: return "tcp";
-    case Proto.TLS: return "tls";
-    case Proto.SCTP: return "sctp";
-    case Proto.WS: return "ws";
-    case Proto.WSS: return "wss";
+    case Proto.TCP: return T_K_TCP;
+    case Proto.TLS: return T_K_TLS;
+    case Proto.SCTP: return T_K_SCTP;
+    case Proto.WS: return T_K_WS;
+    case Proto.WSS: return T_K_WSS;
   }
-  return "udp";
+  return T_K_UDP;
 }
 
 /** Is the address a broadcast or unspecified one we must never send to (RFC 4475 bcast)? */

@@ -19,11 +19,12 @@ import { Alg, hInit, hUpdate, hByte, hFinal } from "../auth/hash";
 import { Writer } from "../wire/writer";
 import { Cls, is, hexValue } from "../util/chars";
 import { prngNext } from "../util/prng";
+import { hexDigit } from "../crypto/hex";
+import { T_DLG_EQ } from "../wire/tables";
 
 const KEY: usize = memory.data(32);
 const FLOW: usize = memory.data(4);
 const OUT: usize = memory.data(32);
-const HEXD = "0123456789abcdef";
 /** Hex digits of a MAC. */
 export const MAC_HEX: u32 = 16;
 
@@ -56,12 +57,11 @@ function mac(flow: u32, callId: usize, callIdLen: u32, tag: usize, tagLen: u32):
 /** Append ";dlg=" and the MAC for this dialog and flow. */
 export function writeRrMac(w: Writer, flow: u32, callId: usize, callIdLen: u32, tag: usize, tagLen: u32): void {
   mac(flow, callId, callIdLen, tag, tagLen);
-  w.lit(";dlg=");
-  const s = changetype<usize>(HEXD);
+  w.text(T_DLG_EQ);
   for (let i: usize = 0; i < (<usize>MAC_HEX >> 1); i++) {
     const b = <u32>load<u8>(OUT + i);
-    w.byte(<u32>load<u16>(s + (<usize>(b >> 4) << 1)));
-    w.byte(<u32>load<u16>(s + (<usize>(b & 15) << 1)));
+    w.byte(hexDigit(b >> 4));
+    w.byte(hexDigit(b & 15));
   }
 }
 

@@ -14,7 +14,7 @@ import { TOPOLOGY_HIDING } from "../config";
 import { MessageView } from "../wire/view";
 import { Hdr } from "../wire/hdr";
 import { Writer } from "../wire/writer";
-import { eqLit } from "../wire/scan";
+import { eqText } from "../wire/scan";
 import { NameAddrRepr, NameAddrKind, decodeNameAddr } from "../wire/headers/nameaddr";
 import { Peer } from "../net/peer";
 import { Transport, Proto } from "../net/transports";
@@ -24,7 +24,7 @@ import { hex8, hexAt } from "./branch";
 import { protoParam } from "./route";
 import { dialogContact, dialogNonce, dialogSetContact, dialogValid, dlgPool } from "./dialog";
 import { msgPool } from "../txn/table";
-import { T_TRANSPORT } from "../wire/tables";
+import { T_TRANSPORT, T_K_HEADER, T_K_ID, T_K_USER, T_TOKEN_C, T_TOKEN_E, T_ANON_FROM, T_TAG } from "../wire/tables";
 
 /** Sides of a hidden dialog: the caller's contact (side 0, token "tC") and the callee's ("tE"). */
 export const CALLER: u32 = 0;
@@ -42,14 +42,14 @@ export let tokenLen: u32 = 0;
 /** Our token URI for side `side` of dialog record r, on transport t (in TOKEN_BUF, tokenLen). */
 export function tokenContact(t: Transport, r: i32, side: u32): void {
   tw.begin(TOKEN_BUF, 128);
-  tw.lit(side == CALLER ? "<sip:tC" : "<sip:tE");
+  tw.text(side == CALLER ? T_TOKEN_C : T_TOKEN_E);
   hex8(tw, <u32>r);
   hex8(tw, dialogNonce(r));
   tw.byte(0x40);
   tw.bytes(t.addr, t.addrLen);
   if (t.proto != Proto.UDP) {
     tw.text(T_TRANSPORT);
-    tw.lit(protoParam(t.proto));
+    tw.text(protoParam(t.proto));
   }
   tw.byte(0x3e);
   tokenLen = tw.finish();
@@ -139,8 +139,8 @@ export function privacyOf(v: MessageView): u32 {
       while (a < b && (load<u8>(a) == 0x20 || load<u8>(a) == 0x09)) a++;
       while (b > a && (load<u8>(b - 1) == 0x20 || load<u8>(b - 1) == 0x09)) b--;
       const n = <u32>(b - a);
-      if (eqLit(a, n, "id")) f |= Priv.Id;
-      else if (eqLit(a, n, "header") || eqLit(a, n, "user")) f |= Priv.Header;
+      if (eqText(a, n, T_K_ID)) f |= Priv.Id;
+      else if (eqText(a, n, T_K_HEADER) || eqText(a, n, T_K_USER)) f |= Priv.Header;
       s = q + 1;
     }
   }
@@ -167,9 +167,9 @@ export function applyPrivacy(v: MessageView, map: usize, fromTag: usize, fromTag
   if (from < 0) return 0;
   store<u8>(map + <usize>from, 2);
   aw.begin(ANON, 160);
-  aw.lit("From: \"Anonymous\" <sip:anonymous@anonymous.invalid>");
+  aw.text(T_ANON_FROM);
   if (fromTagLen != 0) {
-    aw.lit(";tag=");
+    aw.text(T_TAG);
     aw.bytes(fromTag, fromTagLen);
   }
   aw.crlf();

@@ -32,7 +32,7 @@ import { Decoded } from "../wire/validate";
 import { Hdr } from "../wire/hdr";
 import { UriRepr, UriScheme, parseUri, uriEquals } from "../wire/uri";
 import { NameAddrRepr, NameAddrKind, decodeNameAddr } from "../wire/headers/nameaddr";
-import { eqLit } from "../wire/scan";
+import { eqText } from "../wire/scan";
 import { Writer } from "../wire/writer";
 import { hashBytes } from "../util/hash";
 import { EventKind } from "../events";
@@ -41,7 +41,7 @@ import {
   aorsFree, bindingsFree, makeKey, keyHash, regSeed, nextStamp, registrarTick, regEvent,
   KEY, SCR, contactToScr,
 } from "./table";
-import { T_CONTACT_LT, T_GT_EXPIRES, T_PATH, T_Q, T_SUPPORTED_PATH } from "../wire/tables";
+import { T_CONTACT_LT, T_GT_EXPIRES, T_PATH, T_Q, T_SUPPORTED_PATH, T_K_PATH, T_MIN_EXPIRES, T_RETRY_AFTER } from "../wire/tables";
 
 export class RegResult {
   status: u32 = 0;
@@ -71,9 +71,9 @@ function done(status: u32, len: u32): RegResult {
 }
 
 /** Status with one header line `name: n`; 500 when it does not fit. */
-function doneWith(status: u32, name: string, n: u32, extra: usize, cap: u32): RegResult {
+function doneWith(status: u32, name: u32, n: u32, extra: usize, cap: u32): RegResult {
   w.begin(extra, cap);
-  w.lit(name);
+  w.text(name);
   w.u32(n);
   w.crlf();
   const len = w.finish();
@@ -122,7 +122,7 @@ function write200(v: MessageView, a: i32, now: i64, extra: usize, cap: u32): Reg
 
 function supportsPath(v: MessageView): bool {
   for (let i = v.first(Hdr.Supported); i >= 0; i = v.next(i)) {
-    if (eqLit(v.valPtr(i), v.valLen(i), "path")) return true;
+    if (eqText(v.valPtr(i), v.valLen(i), T_K_PATH)) return true;
   }
   return false;
 }
@@ -183,7 +183,7 @@ export function handleRegister(v: MessageView, d: Decoded, src: Peer, now: i64, 
     unchecked(cAct[k] = Act.None);
     k++;
   }
-  if (tooBrief && !star) return doneWith(423, "Min-Expires: ", cfg.minExpires, extra, cap);
+  if (tooBrief && !star) return doneWith(423, T_MIN_EXPIRES, cfg.minExpires, extra, cap);
 
   const cid = hashBytes(d.callId, d.callIdLen, regSeed() ^ CALLID_SALT);
   const cseq = d.cseq.seq;
@@ -260,7 +260,7 @@ export function handleRegister(v: MessageView, d: Decoded, src: Peer, now: i64, 
   const setPath = pathLen > 0 && adds + updates > 0;
   if (setPath) blocks += regPool.blocksFor(<u32>pathLen);
   if ((needAor && aorsFree() == 0) || adds > bindingsFree() || blocks > regPool.available) {
-    return doneWith(503, "Retry-After: ", 5, extra, cap);
+    return doneWith(503, T_RETRY_AFTER, 5, extra, cap);
   }
 
   // Apply: adds and updates first, removals last (the AOR may go with its last binding).

@@ -12,7 +12,7 @@ import { MessageView, EntryFlag } from "./view";
 import { Hdr } from "./hdr";
 import { parseUint } from "./scan";
 import { reasonEntry } from "./reason";
-import { T_CL, T_CL0, T_COLON_SP, T_COMMA_SP, T_CONTACT, T_CSEQ, T_MF, T_MF70, T_RECORD_ROUTE, T_ROUTE, T_SIP20_SP, T_SP_SIP20, T_TAG, T_TO, T_VIA } from "./tables";
+import { T_CL, T_CL0, T_COLON_SP, T_COMMA_SP, T_CONTACT, T_CSEQ, T_MF, T_MF70, T_RECORD_ROUTE, T_ROUTE, T_SIP20_SP, T_SP_SIP20, T_TAG, T_TO, T_VIA, T_PROGRESS, T_OK, T_ERROR, T_ACK, T_CANCEL } from "./tables";
 
 /** What a proxy changes in a request it forwards (RFC 3261 §16.6). */
 export class ForwardEdits {
@@ -164,7 +164,7 @@ export function writeResponse(
   w.byte(0x20);
   const r = reasonEntry(status);
   if (r != 0) w.bytes(r, <u32>load<u8>(r - 1));
-  else w.lit(status < 200 ? "Progress" : status < 300 ? "OK" : "Error");
+  else w.text(status < 200 ? T_PROGRESS : status < 300 ? T_OK : T_ERROR);
   w.crlf();
   for (let i = 0; i < v.count; i++) {
     if (!(v.flags(i) & EntryFlag.FIRST)) continue;
@@ -305,7 +305,7 @@ export function writeResponseForward(
  * From, top Via and Route set; CSeq number with method ACK; Max-Forwards 70.
  */
 export function writeAck(req: MessageView, to: usize, toLen: u32, cseq: u32, out: usize, cap: u32): u32 {
-  return writeSibling(req, "ACK", to, toLen, cseq, out, cap);
+  return writeSibling(req, T_ACK, to, toLen, cseq, out, cap);
 }
 
 /**
@@ -313,13 +313,13 @@ export function writeAck(req: MessageView, to: usize, toLen: u32, cseq: u32, out
  * and the Route set of `req`; CSeq number with method CANCEL; Max-Forwards 70.
  */
 export function writeCancel(req: MessageView, cseq: u32, out: usize, cap: u32): u32 {
-  return writeSibling(req, "CANCEL", 0, 0, cseq, out, cap);
+  return writeSibling(req, T_CANCEL, 0, 0, cseq, out, cap);
 }
 
-function writeSibling(req: MessageView, method: string, to: usize, toLen: u32, cseq: u32, out: usize, cap: u32): u32 {
+function writeSibling(req: MessageView, method: u32, to: usize, toLen: u32, cseq: u32, out: usize, cap: u32): u32 {
   const base = req.base;
   w.begin(out, cap);
-  w.lit(method);
+  w.text(method);
   w.byte(0x20);
   w.bytes(base + <usize>req.uriOff, req.uriLen);
   w.text(T_SP_SIP20);
@@ -346,7 +346,7 @@ function writeSibling(req: MessageView, method: string, to: usize, toLen: u32, c
   w.text(T_CSEQ);
   w.u32(cseq);
   w.byte(0x20);
-  w.lit(method);
+  w.text(method);
   w.crlf();
   w.text(T_CL0);
   w.crlf();

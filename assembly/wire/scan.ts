@@ -10,6 +10,7 @@
 // span is always followed by SP/HT), so LWS here is any run of SP, HT, CR and LF.
 
 import { Ch, Cls, is, lower } from "../util/chars";
+import { TEXT } from "./tables";
 
 /** Skip LWS (SP / HT / folded CRLF). */
 export function skipLws(p: usize, end: usize): usize {
@@ -81,25 +82,20 @@ export function skipComment(p: usize, end: usize): usize {
   return 0;
 }
 
-/** Case-insensitive compare of memory [p, p+len) with an ASCII literal (lower-case literal). */
-export function eqLit(p: usize, len: u32, lit: string): bool {
-  if (<i32>len != lit.length) return false;
-  const s = changetype<usize>(lit);
+/** Case-insensitive (ASCII) compare of memory [p, p+len) with a lower-case text of the packed table. */
+export function eqText(p: usize, len: u32, code: u32): bool {
+  if (len != (code & 0xff)) return false;
+  const s = TEXT + <usize>(code >> 8);
   for (let i: usize = 0; i < <usize>len; i++) {
-    // String literals are static UTF-16 data: two bytes a code unit, read without allocation.
-    if (lower(<u32>load<u8>(p + i)) != <u32>load<u16>(s + (i << 1))) return false;
+    // a text of the packed table (tables.ts), lower case: `len` bytes from s
+    if (lower(<u32>load<u8>(p + i)) != <u32>load<u8>(s + i)) return false;
   }
   return true;
 }
 
-/** Case-sensitive compare of memory [p, p+len) with an ASCII literal. */
-export function eqLitExact(p: usize, len: u32, lit: string): bool {
-  if (<i32>len != lit.length) return false;
-  const s = changetype<usize>(lit);
-  for (let i: usize = 0; i < <usize>len; i++) {
-    if (<u32>load<u8>(p + i) != <u32>load<u16>(s + (i << 1))) return false;
-  }
-  return true;
+/** Case-sensitive compare of memory [p, p+len) with a text of the packed table. */
+export function eqTextExact(p: usize, len: u32, code: u32): bool {
+  return len == (code & 0xff) && memory.compare(p, TEXT + <usize>(code >> 8), len) == 0;
 }
 
 /** Byte-exact compare of two memory ranges. */

@@ -92,6 +92,88 @@ export const T_RECEIVED: u32 = 59914; // ";received="
 export const T_Q: u32 = 62467; // ";q="
 export const T_LR_GT: u32 = 63236; // ";lr>"
 export const T_STALE: u32 = 64268; // ", stale=true"
+export const T_MIN_EXPIRES: u32 = 67341; // "Min-Expires: "
+export const T_PROGRESS: u32 = 70664; // "Progress"
+export const T_OK: u32 = 72706; // "OK"
+export const T_ERROR: u32 = 73221; // "Error"
+export const T_ACK: u32 = 74499; // "ACK"
+export const T_CANCEL: u32 = 75270; // "CANCEL"
+export const T_COOKIE_SL: u32 = 76809; // "z9hG4bKsL"
+export const T_COOKIE_SS: u32 = 79113; // "z9hG4bKsS"
+export const T_FT: u32 = 81410; // "ft"
+export const T_LR: u32 = 81923; // ";lr"
+export const T_DLG_EQ: u32 = 82693; // ";dlg="
+export const T_TOKEN_C: u32 = 83975; // "<sip:tC"
+export const T_TOKEN_E: u32 = 85767; // "<sip:tE"
+export const T_ANON_FROM: u32 = 87603; // "From: \"Anonymous\" <sip:anonymous@anonymous.invalid>"
+export const T_PROXY_AUTHN: u32 = 100642; // "Proxy-Authenticate: Digest realm=\""
+export const T_WWW_AUTHN: u32 = 109344; // "WWW-Authenticate: Digest realm=\""
+export const T_NONCE_EQ: u32 = 117514; // "\", nonce=\""
+export const T_ALG_SHA256: u32 = 120096; // "\", algorithm=SHA-256, qop=\"auth\""
+export const T_ALG_MD5: u32 = 128284; // "\", algorithm=MD5, qop=\"auth\""
+export const T_UDP: u32 = 135427; // "UDP"
+export const T_TCP: u32 = 136195; // "TCP"
+export const T_TLS: u32 = 136963; // "TLS"
+export const T_SCTP: u32 = 137732; // "SCTP"
+export const T_WS: u32 = 138754; // "WS"
+export const T_WSS: u32 = 139267; // "WSS"
+export const T_R_ACL: u32 = 140035; // "acl"
+export const T_R_METHOD: u32 = 140806; // "method"
+export const T_R_REQUEST_URI: u32 = 142347; // "request-uri"
+export const T_R_BODY_PATTERN: u32 = 145164; // "body-pattern"
+export const T_R_BODY: u32 = 148228; // "body"
+export const T_R_IN_DIALOG: u32 = 149257; // "in-dialog"
+export const T_R_RELAY: u32 = 151557; // "relay"
+export const T_R_STRANGER: u32 = 152840; // "stranger"
+export const T_R_FOREIGN_AOR: u32 = 154891; // "foreign-aor"
+export const T_BYE_CALLER: u32 = 157706; // "bye-caller"
+export const T_BYE_CALLEE: u32 = 160266; // "bye-callee"
+export const T_K_SIP: u32 = 162819; // "sip"
+export const T_K_SIPS: u32 = 163588; // "sips"
+export const T_K_TEL: u32 = 164611; // "tel"
+export const T_K_SIP_SLASH: u32 = 165380; // "sip/"
+export const T_K_V20: u32 = 166403; // "2.0"
+export const T_K_TRANSPORT: u32 = 167177; // "transport"
+export const T_K_MADDR: u32 = 169477; // "maddr"
+export const T_K_METHOD: u32 = 170758; // "method"
+export const T_K_USER: u32 = 172292; // "user"
+export const T_K_LR: u32 = 173314; // "lr"
+export const T_K_DLG: u32 = 173827; // "dlg"
+export const T_K_TTL: u32 = 174595; // "ttl"
+export const T_K_UDP: u32 = 175363; // "udp"
+export const T_K_TCP: u32 = 176131; // "tcp"
+export const T_K_TLS: u32 = 176899; // "tls"
+export const T_K_SCTP: u32 = 177668; // "sctp"
+export const T_K_WS: u32 = 178690; // "ws"
+export const T_K_WSS: u32 = 179203; // "wss"
+export const T_K_BRANCH: u32 = 179974; // "branch"
+export const T_K_RECEIVED: u32 = 181512; // "received"
+export const T_K_RPORT: u32 = 183557; // "rport"
+export const T_K_TAG: u32 = 184835; // "tag"
+export const T_K_Q: u32 = 185601; // "q"
+export const T_K_EXPIRES: u32 = 185863; // "expires"
+export const T_K_PATH: u32 = 187652; // "path"
+export const T_K_PASSWORD: u32 = 188680; // "password"
+export const T_K_HA1: u32 = 190723; // "ha1"
+export const T_K_HA1SHA256: u32 = 191497; // "ha1sha256"
+export const T_K_DIGEST: u32 = 193798; // "digest"
+export const T_K_NC: u32 = 195330; // "nc"
+export const T_K_URI: u32 = 195843; // "uri"
+export const T_K_QOP: u32 = 196611; // "qop"
+export const T_K_REALM: u32 = 197381; // "realm"
+export const T_K_NONCE: u32 = 198661; // "nonce"
+export const T_K_CNONCE: u32 = 199942; // "cnonce"
+export const T_K_OPAQUE: u32 = 201478; // "opaque"
+export const T_K_USERNAME: u32 = 203016; // "username"
+export const T_K_RESPONSE: u32 = 205064; // "response"
+export const T_K_ALGORITHM: u32 = 207113; // "algorithm"
+export const T_K_SHA256: u32 = 209415; // "sha-256"
+export const T_K_MD5: u32 = 211203; // "md5"
+export const T_K_AUTH: u32 = 211972; // "auth"
+export const T_K_IDENTITY: u32 = 213000; // "identity"
+export const T_K_ID: u32 = 215042; // "id"
+export const T_K_HEADER: u32 = 215558; // "header"
+export const T_K_COOKIE: u32 = 217095; // "z9hG4bK"
 export const TEXT: usize = memory.data<u8>([
   58, 32, 44, 32, 86, 105, 97, 58, 32, 83, 73, 80, 47, 50, 46, 48,
   47, 67, 111, 110, 116, 101, 110, 116, 45, 76, 101, 110, 103, 116, 104, 58,
@@ -109,7 +191,44 @@ export const TEXT: usize = memory.data<u8>([
   67, 83, 101, 113, 58, 32, 62, 59, 101, 120, 112, 105, 114, 101, 115, 61,
   60, 115, 105, 112, 58, 59, 116, 97, 103, 61, 59, 114, 101, 99, 101, 105,
   118, 101, 100, 61, 59, 113, 61, 59, 108, 114, 62, 44, 32, 115, 116, 97,
-  108, 101, 61, 116, 114, 117, 101,
+  108, 101, 61, 116, 114, 117, 101, 77, 105, 110, 45, 69, 120, 112, 105, 114,
+  101, 115, 58, 32, 80, 114, 111, 103, 114, 101, 115, 115, 79, 75, 69, 114,
+  114, 111, 114, 65, 67, 75, 67, 65, 78, 67, 69, 76, 122, 57, 104, 71,
+  52, 98, 75, 115, 76, 122, 57, 104, 71, 52, 98, 75, 115, 83, 102, 116,
+  59, 108, 114, 59, 100, 108, 103, 61, 60, 115, 105, 112, 58, 116, 67, 60,
+  115, 105, 112, 58, 116, 69, 70, 114, 111, 109, 58, 32, 34, 65, 110, 111,
+  110, 121, 109, 111, 117, 115, 34, 32, 60, 115, 105, 112, 58, 97, 110, 111,
+  110, 121, 109, 111, 117, 115, 64, 97, 110, 111, 110, 121, 109, 111, 117, 115,
+  46, 105, 110, 118, 97, 108, 105, 100, 62, 80, 114, 111, 120, 121, 45, 65,
+  117, 116, 104, 101, 110, 116, 105, 99, 97, 116, 101, 58, 32, 68, 105, 103,
+  101, 115, 116, 32, 114, 101, 97, 108, 109, 61, 34, 87, 87, 87, 45, 65,
+  117, 116, 104, 101, 110, 116, 105, 99, 97, 116, 101, 58, 32, 68, 105, 103,
+  101, 115, 116, 32, 114, 101, 97, 108, 109, 61, 34, 34, 44, 32, 110, 111,
+  110, 99, 101, 61, 34, 34, 44, 32, 97, 108, 103, 111, 114, 105, 116, 104,
+  109, 61, 83, 72, 65, 45, 50, 53, 54, 44, 32, 113, 111, 112, 61, 34,
+  97, 117, 116, 104, 34, 34, 44, 32, 97, 108, 103, 111, 114, 105, 116, 104,
+  109, 61, 77, 68, 53, 44, 32, 113, 111, 112, 61, 34, 97, 117, 116, 104,
+  34, 85, 68, 80, 84, 67, 80, 84, 76, 83, 83, 67, 84, 80, 87, 83,
+  87, 83, 83, 97, 99, 108, 109, 101, 116, 104, 111, 100, 114, 101, 113, 117,
+  101, 115, 116, 45, 117, 114, 105, 98, 111, 100, 121, 45, 112, 97, 116, 116,
+  101, 114, 110, 98, 111, 100, 121, 105, 110, 45, 100, 105, 97, 108, 111, 103,
+  114, 101, 108, 97, 121, 115, 116, 114, 97, 110, 103, 101, 114, 102, 111, 114,
+  101, 105, 103, 110, 45, 97, 111, 114, 98, 121, 101, 45, 99, 97, 108, 108,
+  101, 114, 98, 121, 101, 45, 99, 97, 108, 108, 101, 101, 115, 105, 112, 115,
+  105, 112, 115, 116, 101, 108, 115, 105, 112, 47, 50, 46, 48, 116, 114, 97,
+  110, 115, 112, 111, 114, 116, 109, 97, 100, 100, 114, 109, 101, 116, 104, 111,
+  100, 117, 115, 101, 114, 108, 114, 100, 108, 103, 116, 116, 108, 117, 100, 112,
+  116, 99, 112, 116, 108, 115, 115, 99, 116, 112, 119, 115, 119, 115, 115, 98,
+  114, 97, 110, 99, 104, 114, 101, 99, 101, 105, 118, 101, 100, 114, 112, 111,
+  114, 116, 116, 97, 103, 113, 101, 120, 112, 105, 114, 101, 115, 112, 97, 116,
+  104, 112, 97, 115, 115, 119, 111, 114, 100, 104, 97, 49, 104, 97, 49, 115,
+  104, 97, 50, 53, 54, 100, 105, 103, 101, 115, 116, 110, 99, 117, 114, 105,
+  113, 111, 112, 114, 101, 97, 108, 109, 110, 111, 110, 99, 101, 99, 110, 111,
+  110, 99, 101, 111, 112, 97, 113, 117, 101, 117, 115, 101, 114, 110, 97, 109,
+  101, 114, 101, 115, 112, 111, 110, 115, 101, 97, 108, 103, 111, 114, 105, 116,
+  104, 109, 115, 104, 97, 45, 50, 53, 54, 109, 100, 53, 97, 117, 116, 104,
+  105, 100, 101, 110, 116, 105, 116, 121, 105, 100, 104, 101, 97, 100, 101, 114,
+  122, 57, 104, 71, 52, 98, 75,
 ]);
 
 export const REASON_COUNT: u32 = 27;

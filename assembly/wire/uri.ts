@@ -20,9 +20,11 @@
 //   host      = hostname / IPv4address / "[" IPv6address "]"
 
 import { Ch, Cls, hexValue, is, isAny, lower } from "../util/chars";
-import { eqBytes, eqBytesI, eqLit, parseUint } from "./scan";
+import { eqBytes, eqBytesI, eqText, parseUint } from "./scan";
+import { TEXT } from "./tables";
 import { MAX_PARAMS } from "../config";
 import { isIPv4, isIPv6, isHostname } from "./host";
+import { T_K_DLG, T_K_LR, T_K_MADDR, T_K_METHOD, T_K_SIP, T_K_SIPS, T_K_TEL, T_K_TRANSPORT, T_K_TTL, T_K_USER } from "./tables";
 
 export const enum UriScheme { None = 0, Sip = 1, Sips = 2, Tel = 3, Other = 4 }
 export const enum HostKind { None = 0, Name = 1, IPv4 = 2, IPv6 = 3 }
@@ -119,16 +121,16 @@ function eqDecoded(a: usize, alen: u32, b: usize, blen: u32, ci: bool): bool {
 }
 
 /** Case-insensitive compare of an escaped span with a lower-case ASCII literal, after unescaping. */
-function eqDecodedLit(p: usize, len: u32, lit: string): bool {
+function eqDecodedText(p: usize, len: u32, code: u32): bool {
   const e = p + len;
-  const s = changetype<usize>(lit);
-  const n = <usize>lit.length;
+  const s = TEXT + <usize>(code >> 8);
+  const n = <usize>(code & 0xff);
   let i: usize = 0;
   while (p < e) {
     if (i >= n) return false;
     const c = lower(decodeAt(p, e)); p += decStep;
-    // String literals are static UTF-16 data; i < n.
-    if (c != <u32>load<u16>(s + (i << 1))) return false;
+    // a lower-case text of the packed table (tables.ts); i < n
+    if (c != <u32>load<u8>(s + i)) return false;
     i++;
   }
   return i == n;
@@ -157,13 +159,13 @@ function parseParams(p: usize, end: usize, out: UriRepr): usize {
       if (p == 0) return 0;
       vlen = <u32>(p - v);
     }
-    if (eqDecodedLit(n, nlen, "transport")) { if (out.transport == 0) { out.transport = v; out.transportLen = vlen; } }
-    else if (eqDecodedLit(n, nlen, "maddr")) { if (out.maddr == 0) { out.maddr = v; out.maddrLen = vlen; } }
-    else if (eqDecodedLit(n, nlen, "method")) { if (out.method == 0) { out.method = v; out.methodLen = vlen; } }
-    else if (eqDecodedLit(n, nlen, "user")) { if (out.userParam == 0) { out.userParam = v; out.userParamLen = vlen; } }
-    else if (eqDecodedLit(n, nlen, "lr")) out.lr = true;
-    else if (eqDecodedLit(n, nlen, "dlg")) { if (out.dlg == 0) { out.dlg = v; out.dlgLen = vlen; } }
-    else if (eqDecodedLit(n, nlen, "ttl")) {
+    if (eqDecodedText(n, nlen, T_K_TRANSPORT)) { if (out.transport == 0) { out.transport = v; out.transportLen = vlen; } }
+    else if (eqDecodedText(n, nlen, T_K_MADDR)) { if (out.maddr == 0) { out.maddr = v; out.maddrLen = vlen; } }
+    else if (eqDecodedText(n, nlen, T_K_METHOD)) { if (out.method == 0) { out.method = v; out.methodLen = vlen; } }
+    else if (eqDecodedText(n, nlen, T_K_USER)) { if (out.userParam == 0) { out.userParam = v; out.userParamLen = vlen; } }
+    else if (eqDecodedText(n, nlen, T_K_LR)) out.lr = true;
+    else if (eqDecodedText(n, nlen, T_K_DLG)) { if (out.dlg == 0) { out.dlg = v; out.dlgLen = vlen; } }
+    else if (eqDecodedText(n, nlen, T_K_TTL)) {
       const t = parseUint(v, v + vlen, 255);
       if (t < 0) return 0;
       if (out.ttl < 0) out.ttl = <i32>t;
@@ -322,9 +324,9 @@ export function parseUri(p: usize, end: usize, out: UriRepr): bool {
   const slen = <u32>(q - p);
   out.schemeLen = slen;
   q++;
-  if (eqLit(p, slen, "sip")) { out.scheme = UriScheme.Sip; return parseSip(q, end, out); }
-  if (eqLit(p, slen, "sips")) { out.scheme = UriScheme.Sips; return parseSip(q, end, out); }
-  if (eqLit(p, slen, "tel")) { out.scheme = UriScheme.Tel; return parseTel(q, end, out); }
+  if (eqText(p, slen, T_K_SIP)) { out.scheme = UriScheme.Sip; return parseSip(q, end, out); }
+  if (eqText(p, slen, T_K_SIPS)) { out.scheme = UriScheme.Sips; return parseSip(q, end, out); }
+  if (eqText(p, slen, T_K_TEL)) { out.scheme = UriScheme.Tel; return parseTel(q, end, out); }
   out.scheme = UriScheme.Other;
   return parseOther(q, end);
 }
@@ -406,7 +408,7 @@ function paramsEqual(a: UriRepr, b: UriRepr): bool {
     p = nextItem(p, end, Ch.SEMI);
     const n = itName, nlen = itNameLen, v = itVal, vlen = itValLen;
     if (!findItem(b.params, b.paramsLen, Ch.SEMI, n, nlen)) continue;
-    if (eqDecodedLit(n, nlen, "lr")) continue; // `lr` and `lr=on` are one flag (§19.1.1)
+    if (eqDecodedText(n, nlen, T_K_LR)) continue; // `lr` and `lr=on` are one flag (§19.1.1)
     if (!eqDecoded(v, vlen, fVal, fValLen, true)) return false;
   }
   return true;

@@ -28,7 +28,8 @@ import { Ch, Cls, is, isAny } from "../util/chars";
 import { WireError } from "./errors";
 import { Hdr, HdrFlag, hdrFlags, hdrId } from "./hdr";
 import { Method, methodId } from "./method";
-import { eqLit, parseUint, skipToken } from "./scan";
+import { eqText, parseUint, skipToken } from "./scan";
+import { T_K_SIP_SLASH } from "./tables";
 
 export const ENTRY_SIZE: u32 = 20;
 
@@ -413,7 +414,7 @@ function noteContentLength(v: MessageView, vs: usize, ve: usize): void {
 function parseStartLine(v: MessageView, p: usize, lf: usize): WireError {
   let e = lf;
   if (e > p && load<u8>(e - 1) == Ch.CR) e--;
-  if (e - p >= 4 && eqLit(p, 4, "sip/")) return parseStatusLine(v, p, e);
+  if (e - p >= 4 && eqText(p, 4, T_K_SIP_SLASH)) return parseStatusLine(v, p, e);
   v.isRequest = true;
   let q = skipToken(p, e);
   const mlen = <u32>(q - p);
@@ -464,7 +465,7 @@ function parseStatusLine(v: MessageView, p: usize, e: usize): WireError {
 
 /** SIP-Version = "SIP/" 1*DIGIT "." 1*DIGIT ("SIP" case-insensitive); only 2.0 is supported. */
 function checkVersion(s: usize, e: usize): WireError {
-  if (e - s < 7 || !eqLit(s, 4, "sip/")) return WireError.Version;
+  if (e - s < 7 || !eqText(s, 4, T_K_SIP_SLASH)) return WireError.Version;
   let q = s + 4;
   const ms = q;
   while (q < e && is(<u32>load<u8>(q), Cls.DIGIT)) q++;

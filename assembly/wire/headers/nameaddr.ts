@@ -24,10 +24,11 @@
 //     the `params` pass-through span.
 
 import { Ch } from "../../util/chars";
-import { skipLws, skipToken, skipQuoted, eqLit, ParamSpan, scanHeaderParam } from "../scan";
+import { skipLws, skipToken, skipQuoted, eqText, ParamSpan, scanHeaderParam } from "../scan";
 import { UriRepr, parseUri } from "../uri";
 import { decodeDeltaSeconds } from "./scalar";
 import { MAX_PARAMS } from "../../config";
+import { T_K_EXPIRES, T_K_Q, T_K_TAG } from "../tables";
 
 /** Which header the value comes from: it selects the forms and parameters allowed. */
 export const enum NameAddrKind { FromTo = 0, Contact = 1, Route = 2 }
@@ -116,17 +117,17 @@ function nameAddrParam(ps: ParamSpan, out: NameAddrRepr, kind: NameAddrKind): bo
   const nl = ps.nameLen;
   const v = ps.value;
   const ve = v + <usize>ps.valueLen;
-  if (eqLit(n, nl, "tag")) {
+  if (eqText(n, nl, T_K_TAG)) {
     // tag-param = "tag" EQUAL token
     if (out.hasTag || !ps.hasValue || skipToken(v, ve) != ve) return false;
     out.tag = v; out.tagLen = ps.valueLen; out.hasTag = true;
   } else if (kind == NameAddrKind.Contact) {
-    if (eqLit(n, nl, "q")) {
+    if (eqText(n, nl, T_K_Q)) {
       if (out.q >= 0 || !ps.hasValue) return false;
       const q = parseQValue(v, ve);
       if (q < 0) return false;
       out.q = q;
-    } else if (eqLit(n, nl, "expires")) {
+    } else if (eqText(n, nl, T_K_EXPIRES)) {
       if (out.expires >= 0 || !ps.hasValue) return false;
       const e = decodeDeltaSeconds(v, ve);
       if (e < 0) return false;

@@ -21,9 +21,10 @@
 
 import { Ch, Cls, is, isAny } from "../../util/chars";
 import { isIPv4, isIPv6, isHostname } from "../host";
-import { skipLws, skipToken, eqLit, eqLitExact, parseUint, ParamSpan, scanHeaderParam } from "../scan";
+import { skipLws, skipToken, eqText, eqTextExact, parseUint, ParamSpan, scanHeaderParam } from "../scan";
 import { HostKind } from "../uri";
 import { MAX_PARAMS } from "../../config";
+import { T_K_BRANCH, T_K_COOKIE, T_K_MADDR, T_K_RECEIVED, T_K_RPORT, T_K_SCTP, T_K_SIP, T_K_TCP, T_K_TLS, T_K_TTL, T_K_UDP, T_K_V20, T_K_WS, T_K_WSS } from "../tables";
 
 /** Transports the core knows by name; any other token is `Other` and still valid. */
 export const enum Transport { None = 0, UDP = 1, TCP = 2, TLS = 3, SCTP = 4, WS = 5, WSS = 6, Other = 7 }
@@ -159,12 +160,12 @@ function ipKind(p: usize, end: usize): HostKind {
 }
 
 function transportOf(p: usize, len: u32): Transport {
-  if (eqLit(p, len, "udp")) return Transport.UDP;
-  if (eqLit(p, len, "tcp")) return Transport.TCP;
-  if (eqLit(p, len, "tls")) return Transport.TLS;
-  if (eqLit(p, len, "sctp")) return Transport.SCTP;
-  if (eqLit(p, len, "ws")) return Transport.WS;
-  if (eqLit(p, len, "wss")) return Transport.WSS;
+  if (eqText(p, len, T_K_UDP)) return Transport.UDP;
+  if (eqText(p, len, T_K_TCP)) return Transport.TCP;
+  if (eqText(p, len, T_K_TLS)) return Transport.TLS;
+  if (eqText(p, len, T_K_SCTP)) return Transport.SCTP;
+  if (eqText(p, len, T_K_WS)) return Transport.WS;
+  if (eqText(p, len, T_K_WSS)) return Transport.WSS;
   return Transport.Other;
 }
 
@@ -182,30 +183,30 @@ function viaParam(ps: ParamSpan, out: ViaRepr): bool {
   const v = ps.value;
   const vl = ps.valueLen;
   const ve = v + <usize>vl;
-  if (eqLit(n, nl, "branch")) {
+  if (eqText(n, nl, T_K_BRANCH)) {
     // via-branch = "branch" EQUAL token
     if (out.hasBranch || !ps.hasValue || skipToken(v, ve) != ve) return false;
     out.branch = v; out.branchLen = vl; out.hasBranch = true;
-    out.branchRfc3261 = vl > 7 && eqLitExact(v, 7, "z9hG4bK");
-  } else if (eqLit(n, nl, "received")) {
+    out.branchRfc3261 = vl > 7 && eqTextExact(v, 7, T_K_COOKIE);
+  } else if (eqText(n, nl, T_K_RECEIVED)) {
     // via-received = "received" EQUAL (IPv4address / IPv6address); [IPv6] accepted (RFC 5118 §4.5)
     if (out.hasReceived || !ps.hasValue) return false;
     const k = ipKind(v, ve);
     if (k == HostKind.None) return false;
     out.received = v; out.receivedLen = vl; out.hasReceived = true; out.receivedKind = k;
-  } else if (eqLit(n, nl, "rport")) {
+  } else if (eqText(n, nl, T_K_RPORT)) {
     // RFC 3581: response-port = "rport" [EQUAL 1*DIGIT]
     if (out.rport != RPORT_ABSENT) return false;
     if (!ps.hasValue) { out.rport = RPORT_EMPTY; return true; }
     const r = parseUint(v, ve, 65535);
     if (r < 0) return false;
     out.rport = <i32>r;
-  } else if (eqLit(n, nl, "maddr")) {
+  } else if (eqText(n, nl, T_K_MADDR)) {
     // via-maddr = "maddr" EQUAL host
     if (out.hasMaddr || !ps.hasValue) return false;
     if (scanHostPort(v, ve, HP, false) != ve || HP.port != PORT_ABSENT) return false;
     out.maddr = v; out.maddrLen = vl; out.hasMaddr = true;
-  } else if (eqLit(n, nl, "ttl")) {
+  } else if (eqText(n, nl, T_K_TTL)) {
     // via-ttl = "ttl" EQUAL ttl, ttl = 1*3DIGIT ; 0 to 255
     if (out.ttl >= 0 || !ps.hasValue || vl > 3) return false;
     const t = parseUint(v, ve, 255);
@@ -231,7 +232,7 @@ export function decodeVia(p: usize, end: usize, out: ViaRepr): bool {
   q = skipToken(p, end);
   if (q == p) return false;
   out.protoVersion = p; out.protoVersionLen = <u32>(q - p);
-  out.isSip20 = eqLit(out.protoName, out.protoNameLen, "sip") && eqLit(p, out.protoVersionLen, "2.0");
+  out.isSip20 = eqText(out.protoName, out.protoNameLen, T_K_SIP) && eqText(p, out.protoVersionLen, T_K_V20);
   p = skipSlash(q, end);
   if (p == 0) return false;
   q = skipToken(p, end);
