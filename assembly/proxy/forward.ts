@@ -10,7 +10,7 @@ import { Method } from "../wire/method";
 import { ForwardEdits, writeForward, dropMap } from "../wire/emit";
 import { Hdr } from "../wire/hdr";
 import { Writer } from "../wire/writer";
-import { ParamSpan, scanHeaderParam, eqLit, eqBytesI } from "../wire/scan";
+import { ParamSpan, scanHeaderParam, eqText, eqBytesI } from "../wire/scan";
 import { RPORT_ABSENT } from "../wire/headers/via";
 import { Ch } from "../util/chars";
 import { prngNext } from "../util/prng";
@@ -20,7 +20,7 @@ import {
   rec, txnNextHandle, msgPool, clientInviteCreate, clientNonInviteCreate, idxOf,
 } from "../txn/index";
 import { WORK_BUF } from "./buffers";
-import { writeBranch } from "./branch";
+import { writeBranch, hex8 } from "./branch";
 import { protoName, protoParam } from "./route";
 import { proxyConfig } from "./config";
 import { ctx, CtxFlag } from "./context";
@@ -31,7 +31,7 @@ import {
 import { dialogPending } from "./dialog";
 import { Req } from "./req";
 import { writeRrMac } from "./rrmac";
-import { T_BRANCH, T_COMMA_SP, T_RECEIVED, T_SIP20_SLASH, T_SIP_LT, T_TRANSPORT } from "../wire/tables";
+import { T_BRANCH, T_COMMA_SP, T_RECEIVED, T_SIP20_SLASH, T_SIP_LT, T_TRANSPORT, T_K_RPORT, T_FT, T_LR } from "../wire/tables";
 
 export const edits = new ForwardEdits();
 const vw = new Writer();
@@ -102,7 +102,7 @@ export function prepareVia(v: MessageView, d: Decoded, src: Peer): void {
     while (p < end) {
       const q = scanHeaderParam(p, end, param);
       if (q == 0) break;
-      if (eqLit(param.name, param.nameLen, "rport") && !param.hasValue) {
+      if (eqText(param.name, param.nameLen, T_K_RPORT) && !param.hasValue) {
         edits.rportAt = param.name + <usize>param.nameLen;
         edits.rportPort = src.port;
         break;
@@ -148,18 +148,16 @@ function writeHex(w: Writer, v: u32): void {
 function writeRrUri(w: Writer, t: Transport, flow: u32, q: Req): void {
   w.text(T_SIP_LT);
   if (flow != 0) {
-    w.lit("ft");
-    const HEXS = "0123456789abcdef";
-    const s = changetype<usize>(HEXS);
-    for (let i = 28; i >= 0; i -= 4) w.byte(<u32>load<u16>(s + (<usize>((flow >> <u32>i) & 15) << 1)));
+    w.text(T_FT);
+    hex8(w, flow);
     w.byte(Ch.AT);
   }
   w.bytes(t.addr, t.addrLen);
   if (t.proto != Proto.UDP) {
     w.text(T_TRANSPORT);
-    w.lit(protoParam(t.proto));
+    w.text(protoParam(t.proto));
   }
-  w.lit(";lr");
+  w.text(T_LR);
   const d = q.d;
   writeRrMac(w, flow, d.callId, d.callIdLen, d.from.tag, d.from.tagLen);
   w.byte(0x3e); // '>'
@@ -218,7 +216,7 @@ export function forwardBranch(
   const nonce = <u32>prngNext();
   vw.begin(VIA_BUF, 256);
   vw.text(T_SIP20_SLASH);
-  vw.lit(protoName(t.proto));
+  vw.text(protoName(t.proto));
   vw.byte(0x20);
   vw.bytes(t.addr, t.addrLen);
   vw.text(T_BRANCH);
@@ -246,8 +244,8 @@ export function forwardBranch(
     edits.recordRouteLen = rw.finish();
   }
   const untrusted = TOPOLOGY_HIDING && hidesToward(dst);
-  const hide = untrusted && hideRequest(q, srvHandle, t, recordRoute);
   if (untrusted) {
+    hideRequest(q, srvHandle, t, recordRoute);
     // RFC 3323 / RFC 3325 privacy toward an untrusted peer
     if (edits.drop == 0) edits.drop = dropMap(v.count);
     const n = applyPrivacy(v, edits.drop, d.from.tag, d.from.tagLen);

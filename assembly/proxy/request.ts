@@ -29,7 +29,7 @@ import { prngNext } from "../util/prng";
 import { Peer } from "../net/peer";
 import { peerFromHost } from "../net/addr";
 import { transportById } from "../net/transports";
-import { EventKind, eventBegin, eventText } from "../events";
+import { EventKind, eventBegin, eventText, eventTextT } from "../events";
 import {
   TxnKind, TxnFlag, rec, recPeer, idxOf, handleOf, indexFind, serverKey, msgPool, txnRelease,
   serverInviteCreate, serverInviteOnRequest, serverInviteOnAck, serverInviteRespond, SIState,
@@ -41,7 +41,7 @@ import { proxyConfig } from "./config";
 import { ctx, CtxFlag, CTX_SIZE } from "./context";
 import { respondStateless, responseDest, retryAfter, isOurStatelessTag } from "./send";
 import { loopHash, parseBranch, OurBranch, writeStatelessBranch } from "./branch";
-import { isOurAddress, ourTransport, isForUs, destFromUri, flowToken } from "./route";
+import { isOurAddress, ourTransport, isForUs, destFromUri, flowToken, protoName } from "./route";
 import { edits, prepareEdits, prepareVia, forwardBranch, wantsRecordRoute } from "./forward";
 import { cancelBranches, startTargets, finishIfDone, storeTargets, release } from "./response";
 import { MAX_MSG } from "../config";
@@ -53,7 +53,7 @@ import { parseToken, looksLikeToken, realContact, CONTACT_BUF, CALLER, CALLEE, h
 import { Req } from "./req";
 import { ctxKeepEdits } from "./context";
 import { rrMacValid } from "./rrmac";
-import { T_BRANCH, T_COMMA_SP, T_SIP20_SLASH, T_UNSUPPORTED } from "../wire/tables";
+import { T_BRANCH, T_COMMA_SP, T_SIP20_SLASH, T_UNSUPPORTED, T_BYE_CALLER, T_BYE_CALLEE } from "../wire/tables";
 
 const routeNa = new NameAddrRepr();
 const viaScratch = new ViaRepr();
@@ -308,9 +308,8 @@ function route(q: Req): void {
     forwardToTargets(q, loop);
     return;
   }
-  // another domain: the outbound proxy, or the Request-URI's host; an in-dialog request goes to its
-  // remote target (the Request-URI), as its ACK does
-  if (proxyConfig.outboundLen != 0 && !d.to.hasTag) {
+  // another domain: the outbound proxy, or the Request-URI's host
+  if (proxyConfig.outboundLen != 0) {
     if (!destFromUri(proxyConfig.outboundUri, dest)) { respondStateless(v, d, true, 503, 0, 0, src); return; }
   } else if (!destFromUri(target, dest)) {
     respondStateless(v, d, true, 503, 0, 0, src);
@@ -444,13 +443,9 @@ function callEnded(q: Req): void {
   eventText(1, v.valPtr(v.first(Hdr.To)), v.valLen(v.first(Hdr.To)));
   eventText(2, d.callId, d.callIdLen);
   const byCaller = tagHash(d.from.tag, d.from.tagLen) == dialogCallerTag(r);
-  const cause = byCaller ? "bye-caller" : "bye-callee";
-  const s = changetype<usize>(cause);
-  for (let i = 0; i < cause.length; i++) store<u8>(CAUSE + <usize>i, <u8>load<u16>(s + (<usize>i << 1)));
-  eventText(3, CAUSE, <u32>cause.length);
+  eventTextT(3, byCaller ? T_BYE_CALLER : T_BYE_CALLEE);
   q.closeAfter = r;
 }
-const CAUSE: usize = memory.data(16);
 
 // ---- ACK -------------------------------------------------------------------------------------------
 
@@ -481,7 +476,8 @@ function handleAck(q: Req): void {
   } else if (q.flow != 0) {
     flowDest(q, d.ruri);
   } else if (q.pops > 0 || !isForUs(d.ruri)) {
-    if (!destFromUri(d.ruri, dest)) return;
+    // toward another domain: the outbound proxy when there is one, like every other request
+    if (!destFromUri(proxyConfig.outboundLen != 0 ? proxyConfig.outboundUri : d.ruri, dest)) return;
   } else {
     return; // an ACK for our own stateless answer (404, 480...): nothing to route
   }
@@ -499,7 +495,7 @@ function ackTo(q: Req, ruri: usize, ruriLen: u32): void {
   h = hashMix(h, hashBytes(v.base + <usize>v.uriOff, v.uriLen, 0xac4));
   ackW.begin(ACK_VIA, 256);
   ackW.text(T_SIP20_SLASH);
-  ackW.lit(t.proto == 1 ? "UDP" : t.proto == 2 ? "TCP" : "TLS");
+  ackW.text(protoName(t.proto));
   ackW.byte(0x20);
   ackW.bytes(t.addr, t.addrLen);
   ackW.text(T_BRANCH);
