@@ -47,18 +47,34 @@ export async function freePort() {
   throw new Error("no free port");
 }
 
+/** The hosts the security suites run against: the Node host and the native host (wasm2c). */
+export const HOSTS = ["node", "native"];
+
+/** The command line of a host: [executable, ...args before the server's own options]. */
+function hostCommand(host, config) {
+  if (host === "node") return [process.execPath, cli];
+  if (host === "native") {
+    const bin = join(root, "build", config.board ?? "server", "sipling");
+    if (!existsSync(bin)) throw new Error(`${bin} missing (npm run build builds the native host)`);
+    return [bin];
+  }
+  throw new Error(`unknown host ${host} (expected one of ${HOSTS.join(", ")})`);
+}
+
 /**
- * Starts the server. Returns { port, logs, sip(filter), stop(), waitFor(pred) }.
- * `logs` holds every parsed JSON log line; with trace (default on) `sip` lines carry each message.
+ * Starts the server: the Node host (default) or the native host (`host: "native"`, the binary of
+ * config.board). Returns { port, logs, sip(filter), stop(), waitFor(pred) }. `logs` holds every
+ * parsed JSON log line; with trace (default on) `sip` lines carry each message.
  */
-export async function startServer({ port, config = {}, trace = true, logLevel = "debug", tcp = true } = {}) {
+export async function startServer({ port, config = {}, trace = true, logLevel = "debug", tcp = true, host = "node" } = {}) {
   port ??= await freePort();
-  const args = [cli, "--listen", `udp:127.0.0.1:${port}`];
+  const [exe, ...args] = hostCommand(host, config);
+  args.push("--listen", `udp:127.0.0.1:${port}`);
   if (tcp) args.push("--listen", `tcp:127.0.0.1:${port}`);
   if (Object.keys(config).length) args.push("--config", scratch("config.json", JSON.stringify(config)));
   if (trace) args.push("--trace");
   args.push("--log-level", logLevel);
-  const child = spawn(process.execPath, args, {
+  const child = spawn(exe, args, {
     cwd: root, env: { ...process.env, SIPLING_NO_BUILD: "1" }, stdio: ["ignore", "pipe", "pipe"],
   });
   const logs = [];
@@ -119,7 +135,7 @@ export async function startServer({ port, config = {}, trace = true, logLevel = 
     throw e;
   }
   return {
-    port, logs, waitFor, stop, child,
+    port, logs, waitFor, stop, child, host,
     get stderr() { return stderr; },
     /** Traced SIP messages: [{dir, peer, sip, first}] optionally filtered by dir and a regexp on the text. */
     sip(dir, re) {
