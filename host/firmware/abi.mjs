@@ -33,7 +33,7 @@ export const STAT_NAMES = [
 
 /** The configuration schema (host/shared/config.mjs walks it). */
 export const SCHEMA = [
-  { path: "listen", type: "list", check: "listen", minItems: 1, default: ["udp:127.0.0.1:5060","tcp:127.0.0.1:5060"], flag: "--listen", hosts: ["node","native","wasi","firmware"], doc: "listen addresses, udp|tcp:HOST:PORT (IPv6 as [::1]); the WASI host and the firmware take udp only" },
+  { path: "listen", type: "list", check: "listen", minItems: 1, maxItems: 255, default: ["udp:127.0.0.1:5060","tcp:127.0.0.1:5060"], flag: "--listen", hosts: ["node","native","wasi","firmware"], doc: "listen addresses, udp|tcp:HOST:PORT (IPv6 as [::1]); the WASI host and the firmware take udp only" },
   { path: "domains", type: "list", check: "domain", defaultDoc: "localhost plus the listen addresses' hosts", flag: "--domain", core: "add", coreName: "Domain", coreId: 1, hosts: ["node","native","wasi","firmware"], doc: "domains this server is responsible for: their requests go to the registrar's bindings" },
   { path: "logLevel", type: "enum", check: "enum", values: ["error","warn","info","debug"], default: "info", flag: "--log-level", hosts: ["node","native","wasi","firmware"], doc: "log level of the JSON-lines log on stdout" },
   { path: "trace", type: "bool", default: false, flag: "--trace", hosts: ["node","native","wasi","firmware"], doc: "log every SIP message received and sent, in full" },
