@@ -110,6 +110,18 @@ test("secure default: no users on a non-loopback address exits 2 before binding"
   assert.equal(run("--listen", "udp:0.0.0.0:1", "--print-config").status, 0);
 });
 
+test("topologyHiding with board micro: refused naming the key and the board (exit 2)", () => {
+  const r = run("--config", configFile({ board: "micro", topologyHiding: true }), "--listen", "udp:127.0.0.1:0");
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr, `config error: "topologyHiding": not in this core build (board micro leaves it out)\n`);
+  assert.ok(!r.stdout.includes('"running"'), "never running");
+});
+
+test("every key of the schema is implemented by the Node host (none to refuse)", () => {
+  const schema = JSON.parse(readFileSync(join(root, "host", "shared", "config.json"), "utf8"));
+  assert.deepEqual(schema.keys.filter((k) => k.hosts && !k.hosts.includes("node")).map((k) => k.path), []);
+});
+
 /** Starts the server; collects JSON log lines; waitFor(pred) resolves with the first matching line. */
 function startServer(args) {
   const child = spawn(process.execPath, [cli, ...args], { cwd: root, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
