@@ -11,9 +11,8 @@ import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync } from "no
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createHash } from "node:crypto";
-import dgram from "node:dgram";
 import { FULL, HA1, VALIDATION_CASES, secureDefaultError } from "../lib/config-cases.mjs";
+import { userAgent, challenges } from "../lib/digest.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const bin = join(root, "build", "server", "sipling");
@@ -182,65 +181,31 @@ async function startServer(args) {
   return s;
 }
 
-const md5 = (s) => createHash("md5").update(s, "latin1").digest("hex");
-
 test("REGISTER: 401 with a digest challenge, 200 with the right credentials, auth-fail and usage records", async () => {
   const usage = join(dir, "usage.jsonl");
   const f = configFile({ realm: "native.example", users: [{ username: "alice", password: "wonderland" }], usageLog: usage });
   const s = await startServer(["--config", f, "--listen", "udp:127.0.0.1:0"]);
-  const sock = dgram.createSocket("udp4");
+  const port = Number(/:(\d+)$/.exec(s.lines.find((l) => l.msg === "listening").listen)[1]);
+  const ua = await userAgent(port, { callId: "native-auth-1@127.0.0.1" });
+  const me = ua.port;
   try {
     const ready = s.lines.find((l) => l.msg === "core ready");
     assert.deepEqual(ready.auth, { realm: "native.example", users: 1 });
-    const port = Number(/:(\d+)$/.exec(s.lines.find((l) => l.msg === "listening").listen)[1]);
-    await new Promise((r) => sock.bind(0, "127.0.0.1", r));
-    const me = sock.address().port;
-    const replies = [];
-    let wake = null;
-    sock.on("message", (m) => { replies.push(m.toString("latin1")); wake?.(); });
-    const next = async () => {
-      const end = Date.now() + 3000;
-      while (replies.length === 0 && Date.now() < end) await new Promise((r) => { wake = r; setTimeout(r, 100); });
-      assert.ok(replies.length > 0, "a response");
-      return replies.shift();
-    };
-    const uri = `sip:127.0.0.1:${port}`;
-    const register = (cseq, auth) => [
-      `REGISTER ${uri} SIP/2.0`,
-      `Via: SIP/2.0/UDP 127.0.0.1:${me};branch=z9hG4bK-native-${cseq};rport`,
-      "Max-Forwards: 70",
-      "From: <sip:alice@127.0.0.1>;tag=f1",
-      "To: <sip:alice@127.0.0.1>",
-      "Call-ID: native-auth-1@127.0.0.1",
-      `CSeq: ${cseq} REGISTER`,
-      `Contact: <sip:alice@127.0.0.1:${me}>`,
-      "Expires: 600",
-      ...(auth ? [`Authorization: ${auth}`] : []),
-      "Content-Length: 0", "", "",
-    ].join("\r\n");
-    const digest = (nonce, pass) => {
-      const ha1 = md5(`alice:native.example:${pass}`);
-      const resp = md5(`${ha1}:${nonce}:00000001:0a4f113b:auth:${md5(`REGISTER:${uri}`)}`);
-      return `Digest username="alice", realm="native.example", nonce="${nonce}", uri="${uri}", response="${resp}", algorithm=MD5, qop=auth, nc=00000001, cnonce="0a4f113b"`;
-    };
 
-    sock.send(register(1), port, "127.0.0.1");
-    const challenge = await next();
+    ua.register(1);
+    const challenge = await ua.next();
     assert.match(challenge, /^SIP\/2\.0 401 /);
-    const www = challenge.split("\r\n").filter((l) => l.startsWith("WWW-Authenticate: Digest "));
-    assert.equal(www.length, 2, "MD5 and SHA-256 challenges");
-    assert.match(www[0], /realm="native\.example"/);
-    assert.match(www[0], /algorithm=MD5/, "MD5 offered first (digestAlgorithms default)");
-    const nonce = /nonce="([^"]+)"/.exec(www[0])[1];
+    const offered = challenges(challenge);
+    assert.deepEqual(offered.map((c) => c.alg), ["MD5", "SHA-256"], "digestAlgorithms default: MD5 first");
+    assert.equal(offered[0].realm, "native.example");
+    const nonce = offered[0].nonce;
 
-    sock.send(register(2, digest(nonce, "wrong")), port, "127.0.0.1");
-    const refused = await next();
-    assert.match(refused, /^SIP\/2\.0 (401|403) /);
+    ua.register(2, ua.digest({ realm: "native.example", nonce, pass: "wrong" }));
+    assert.match(await ua.next(), /^SIP\/2\.0 (401|403) /);
     await s.waitFor((l) => l.msg === "auth-fail");
 
-    sock.send(register(3, digest(nonce, "wonderland")), port, "127.0.0.1");
-    const ok = await next();
-    assert.match(ok, /^SIP\/2\.0 200 /);
+    ua.register(3, ua.digest({ realm: "native.example", nonce, pass: "wonderland" }));
+    assert.match(await ua.next(), /^SIP\/2\.0 200 /);
     const add = await s.waitFor((l) => l.msg === "reg-add");
     assert.equal(add.level, "info");
     assert.equal(add.expires, 600);
@@ -270,6 +235,6 @@ test("REGISTER: 401 with a digest challenge, 200 with the right credentials, aut
     assert.equal(fails[0].source, `udp:127.0.0.1:${me}`);
     assert.equal(fails[0].detail, undefined, "detail stays out of usage records");
   } finally {
-    sock.close();
+    ua.close();
   }
 });
