@@ -44,6 +44,7 @@ import {
 } from "./config";
 import { nFirst, nNext, nPtr, nLen } from "./json";
 import { EVENT_TABLE, EVENT_FIELDS, EVENT_LIMIT, BLOB } from "./schema";
+import { Proto } from "../../assembly/host/numbers";
 
 const HEAD = "sipling (WASI host) - SIP proxy and registrar on WasmEdge's socket extension";
 const NAME = "wasmedge [--dir GUEST:HOST] sipling-wasi.wasm";
@@ -336,7 +337,7 @@ function startCore(): void {
       kvInt("transport", <i32>(i + 1));
       end();
     }
-    const r = sip_transport_add(i + 1, 1, n);
+    const r = sip_transport_add(i + 1, Proto.UDP, n);
     if (r < 0) fatal("sip_transport_add failed", "advertised", CFG, n, r);
   }
 
