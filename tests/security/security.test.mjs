@@ -17,7 +17,8 @@
 //     client that picks the challenge it supports (what RFC 8760 asks of clients). The scenarios
 //     put `;rport` in Via so the server answers the relay, and `-auth_uri` gives SIPp the
 //     Request-URI for the digest (SIPp's default is remote_ip:remote_port, here the relay).
-// The server's own challenge (both lines, SHA-256 first) is asserted from its trace.
+// The server's own challenge (both lines, in the configured order: "digestAlgorithms" SHA-256 then
+// MD5 here; the default is MD5 first) is asserted from its trace.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -182,7 +183,7 @@ const vmRssKb = (pid) => +(/VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}
 
 // 1 ---------------------------------------------------------------------------------------------
 test("REGISTER with MD5 digest: 401 (SHA-256 then MD5 challenge) then 200 (SIPp, and HA1-configured user via Node)", { timeout: 20_000 }, async () => {
-  await withServer({ config: authConfig() }, async (srv) => {
+  await withServer({ config: authConfig({ digestAlgorithms: ["SHA-256", "MD5"] }) }, async (srv) => {
     const relay = await challengeFilter(srv.port);
     try {
       const port = await freePort();
@@ -240,7 +241,7 @@ test("REGISTER with SHA-256 digest: 401 then 200 (Node client: SIPp 3.6.1 has no
 
 // 3 ---------------------------------------------------------------------------------------------
 test("INVITE from one of our domains: 407, ACK, INVITE with Proxy-Authorization, routed to an authenticated UAS; BYE not challenged", { timeout: 20_000 }, async () => {
-  await withServer({ config: authConfig() }, async (srv) => {
+  await withServer({ config: authConfig({ digestAlgorithms: ["SHA-256", "MD5"] }) }, async (srv) => {
     const uasPort = await freePort();
     // the callee registers with credentials too (SHA-256), from the port the SIPp UAS then listens on
     // (the proxy sends to the address a UA registered from, not to the Contact: NAT handling)
