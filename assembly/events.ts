@@ -5,17 +5,13 @@
 import { Peer, PEER_SIZE } from "./net/peer";
 import { MAX_EVENTS } from "./config";
 import { TEXT } from "./wire/tables";
+import { EventKind } from "./host/numbers";
 
-export const enum EventKind {
-  None = 0, RegAdd = 1, RegRefresh = 2, RegRemove = 3, RegExpire = 4,
-  CallAttempt = 5, CallAnswer = 6, CallFail = 7, CallEnd = 8, BadMessage = 9, TableFull = 10,
-  /** Authentication failed (code = AuthVerdict; text0 = user as sent). */
-  AuthFail = 11,
-  /** A request refused by policy (code = status, 0 when dropped; text3 = which rule). */
-  PolicyRefusal = 12,
-  /** A source started being blocked by flood protection (code = 503 or 0 when dropping). */
-  FloodBlocked = 13,
-}
+// The kinds are numbered in host/shared/abi.json (generated into ./host/numbers.ts, with every host's
+// names, log levels and field labels): 11 auth-fail (code = AuthVerdict; text0 = user as sent),
+// 12 policy-refusal (code = status, 0 when dropped; text3 = which rule), 13 flood-blocked (code = 503,
+// or 0 when dropping).
+export { EventKind };
 
 export const EVENT_SIZE: u32 = 512;
 const TEXT_OFF: u32 = 64;

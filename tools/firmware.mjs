@@ -37,8 +37,11 @@ export function budgets() {
   return existsSync(boardJson) ? JSON.parse(readFileSync(boardJson, "utf8")).budgets : { textDataBssBytes: 256000, goalBytes: 153600 };
 }
 
+/** The ABI numbers the firmware includes (generated from host/shared/abi.json). */
+const numbersH = join(root, "host", "c", "numbers.h");
+
 function sources() {
-  return readdirSync(srcDir).filter((f) => /\.(c|h|ld)$/.test(f)).map((f) => join(srcDir, f));
+  return [...readdirSync(srcDir).filter((f) => /\.(c|h|ld)$/.test(f)).map((f) => join(srcDir, f)), numbersH];
 }
 
 /** Is the ELF older than any input (core, C sources, linker script, this tool)? */
@@ -95,7 +98,7 @@ export function buildFirmware({ force = false, quiet = false } = {}) {
   const rt = ["/usr/include/wasm-rt.h", "/usr/share/wabt/wasm2c/wasm-rt.h"].find(existsSync);
   if (!rt) throw new Error("wasm-rt.h not found (Debian package wabt)");
   copyFileSync(rt, join(outDir, "wasm-rt.h"));
-  const inc = ["-I", outDir, "-I", srcDir];
+  const inc = ["-I", outDir, "-I", srcDir, "-I", dirname(numbersH)];
   const objs = [];
   for (const src of [join(outDir, "sip.c"), ...sources().filter((f) => f.endsWith(".c"))]) {
     const obj = join(outDir, basename(src, ".c") + ".o");

@@ -17,6 +17,7 @@ import { Peer, PEER_SIZE, Family } from "../net/peer";
 import { transportAdd, transportsReset, transportById } from "../net/transports";
 import { nameCopy, namesReset } from "../net/addr";
 import { EventKind, eventBegin, eventPoll, eventsReset, eventsLost, EVENT_OUT } from "../events";
+import { CfgKey, CfgKind, CfgResult, Stat } from "./numbers";
 import {
   TxnUp, txnTick, txnNextDeadline, txnTableReset, txnInUse, txnCapacity, txnSeed, msgPool, timers,
   txReset, txPop, txRoom, txSend,
@@ -116,32 +117,32 @@ export function sip_init(seedLo: u32, seedHi: u32, now: f64): i32 {
 /** Numeric settings (docs/ABI.md). Returns 0, -1 unknown key, -2 value out of range, -3 a feature
  * this build leaves out. */
 export function sip_cfg_set(key: i32, value: f64): i32 {
-  if (!(value >= 0) || value > 4294967295) return -2;
+  if (!(value >= 0) || value > 4294967295) return CfgResult.Refused;
   const n = <i64>value;
   switch (key) {
-    case 1: if (n < 1) return -2; timers.t1 = n; return 0;
-    case 2: if (n < 1) return -2; timers.t2 = n; return 0;
-    case 3: if (n < 1) return -2; timers.t4 = n; return 0;
-    case 4: if (n < 1000) return -2; timers.timerC = n; return 0;
-    case 5: regConfig.minExpires = <u32>n; return 0;
-    case 6: if (n < 1) return -2; regConfig.maxExpires = <u32>n; return 0;
-    case 7: if (n < 1) return -2; regConfig.defaultExpires = <u32>n; return 0;
-    case 8: if (n < 1 || n > MAX_FORK) return -2; regConfig.maxContacts = <u32>n; return 0;
-    case 9: proxyConfig.recordRoute = n != 0; return 0;
-    case 10: proxyConfig.retryAfter = <u32>n; return 0;
-    case 12: if (n < 1) return -2; authSetNonceExpiry(<u32>n); return 0;
-    case 13: pikeRate = <u32>n; pikeSetLimit(pikeRate, pikeBlock); return 0;
-    case 14: pikeBlock = <u32>n; pikeSetLimit(pikeRate, pikeBlock); return 0;
-    case 15: securityConfig.dropFlood = n != 0; return 0;
-    case 16: securityConfig.dropDenied = n != 0; return 0;
-    case 17: bodySetMax(<u32>n); return 0;
-    case 18: if (!TOPOLOGY_HIDING && n != 0) return -3; proxyConfig.hideTopology = n != 0; return 0;
-    case 19: authFails = <u32>n; pikeSetAuthFailLimit(authFails, authWindow); return 0;
-    case 20: if (n < 1) return -2; authWindow = <u32>n; pikeSetAuthFailLimit(authFails, authWindow); return 0;
-    case 21: if (n > 1000) return -2; proxyConfig.shed = <u32>n; return 0;
-    case 22: return authSetAlgorithms(<u32>n) ? 0 : -2;
+    case CfgKey.T1: if (n < 1) return CfgResult.Refused; timers.t1 = n; return CfgResult.Ok;
+    case CfgKey.T2: if (n < 1) return CfgResult.Refused; timers.t2 = n; return CfgResult.Ok;
+    case CfgKey.T4: if (n < 1) return CfgResult.Refused; timers.t4 = n; return CfgResult.Ok;
+    case CfgKey.TimerC: if (n < 1000) return CfgResult.Refused; timers.timerC = n; return CfgResult.Ok;
+    case CfgKey.MinExpires: regConfig.minExpires = <u32>n; return CfgResult.Ok;
+    case CfgKey.MaxExpires: if (n < 1) return CfgResult.Refused; regConfig.maxExpires = <u32>n; return CfgResult.Ok;
+    case CfgKey.DefaultExpires: if (n < 1) return CfgResult.Refused; regConfig.defaultExpires = <u32>n; return CfgResult.Ok;
+    case CfgKey.ContactsPerAor: if (n < 1 || n > MAX_FORK) return CfgResult.Refused; regConfig.maxContacts = <u32>n; return CfgResult.Ok;
+    case CfgKey.RecordRoute: proxyConfig.recordRoute = n != 0; return CfgResult.Ok;
+    case CfgKey.RetryAfter: proxyConfig.retryAfter = <u32>n; return CfgResult.Ok;
+    case CfgKey.NonceExpiry: if (n < 1) return CfgResult.Refused; authSetNonceExpiry(<u32>n); return CfgResult.Ok;
+    case CfgKey.FloodLimit: pikeRate = <u32>n; pikeSetLimit(pikeRate, pikeBlock); return CfgResult.Ok;
+    case CfgKey.FloodBlock: pikeBlock = <u32>n; pikeSetLimit(pikeRate, pikeBlock); return CfgResult.Ok;
+    case CfgKey.FloodDrop: securityConfig.dropFlood = n != 0; return CfgResult.Ok;
+    case CfgKey.RefuseDrop: securityConfig.dropDenied = n != 0; return CfgResult.Ok;
+    case CfgKey.MaxBody: bodySetMax(<u32>n); return CfgResult.Ok;
+    case CfgKey.TopologyHiding: if (!TOPOLOGY_HIDING && n != 0) return CfgResult.NotInBuild; proxyConfig.hideTopology = n != 0; return CfgResult.Ok;
+    case CfgKey.AuthFailures: authFails = <u32>n; pikeSetAuthFailLimit(authFails, authWindow); return CfgResult.Ok;
+    case CfgKey.AuthWindow: if (n < 1) return CfgResult.Refused; authWindow = <u32>n; pikeSetAuthFailLimit(authFails, authWindow); return CfgResult.Ok;
+    case CfgKey.Shed: if (n > 1000) return CfgResult.Refused; proxyConfig.shed = <u32>n; return CfgResult.Ok;
+    case CfgKey.DigestAlgorithms: return authSetAlgorithms(<u32>n) ? CfgResult.Ok : CfgResult.Refused;
   }
-  return -1;
+  return CfgResult.Unknown;
 }
 
 let pikeRate: u32 = 0;
@@ -156,23 +157,26 @@ let authWindow: u32 = 60;
  * The cfg buffer is wiped after secrets (4, 12) are read.
  */
 export function sip_cfg_add(kind: i32, len: u32): i32 {
-  if (len > CFG_CAP) return -2;
-  let r: i32 = -1;
+  if (len > CFG_CAP) return CfgResult.Refused;
+  let r: i32 = CfgResult.Unknown;
   switch (kind) {
-    case 1: r = domainAdd(CFG, len) ? 0 : -2; break;
-    case 2: r = setOutbound(CFG, len) ? 0 : -2; break;
-    case 3: r = authSetRealm(CFG, len) == 0 ? 0 : -2; break;
-    case 4: r = authUserAdd(CFG, len) == 0 ? 0 : -2; break;
-    case 5: r = aclAdd(AclList.Allow, CFG, len) ? 0 : -2; break;
-    case 6: r = aclAdd(AclList.Deny, CFG, len) ? 0 : -2; break;
-    case 7: r = aclAdd(AclList.Trusted, CFG, len) ? 0 : -2; break;
-    case 8: r = methodBlock(CFG, len) ? 0 : -2; break;
-    case 9: r = denyAdd(CFG, len) ? 0 : -2; break;
-    case 10: r = bodyAllowType(CFG, len) ? 0 : -2; break;
-    case 11: r = bodyAddPattern(CFG, len) ? 0 : -2; break;
-    case 12: r = authSetSecret(CFG, len) == 0 ? 0 : -2; if (r == 0) rrKeyFromSecret(CFG, len); break;
+    case CfgKind.Domain: r = domainAdd(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
+    case CfgKind.OutboundProxy: r = setOutbound(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
+    case CfgKind.Realm: r = authSetRealm(CFG, len) == 0 ? CfgResult.Ok : CfgResult.Refused; break;
+    case CfgKind.User: r = authUserAdd(CFG, len) == 0 ? CfgResult.Ok : CfgResult.Refused; break;
+    case CfgKind.Allow: r = aclAdd(AclList.Allow, CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
+    case CfgKind.Deny: r = aclAdd(AclList.Deny, CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
+    case CfgKind.Trusted: r = aclAdd(AclList.Trusted, CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
+    case CfgKind.BlockMethod: r = methodBlock(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
+    case CfgKind.DenyUri: r = denyAdd(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
+    case CfgKind.BodyType: r = bodyAllowType(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
+    case CfgKind.BodyPattern: r = bodyAddPattern(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
+    case CfgKind.NonceSecret:
+      r = authSetSecret(CFG, len) == 0 ? CfgResult.Ok : CfgResult.Refused;
+      if (r == CfgResult.Ok) rrKeyFromSecret(CFG, len); // the Record-Route MAC key follows the secret
+      break;
   }
-  if (kind == 4 || kind == 12) memory.fill(CFG, 0, CFG_CAP);
+  if (kind == CfgKind.User || kind == CfgKind.NonceSecret) memory.fill(CFG, 0, CFG_CAP);
   return r;
 }
 
@@ -294,26 +298,26 @@ export function sip_poll_event(): i32 {
 /** Counters and occupancy (docs/ABI.md). */
 export function sip_stat(id: i32): f64 {
   switch (id) {
-    case 0: return <f64>txnInUse();
-    case 1: return <f64>txnCapacity();
-    case 2: return <f64>registrarBindings();
-    case 3: return <f64>MAX_BINDINGS;
-    case 4: return <f64>registrarAors();
-    case 5: return <f64>MAX_AORS;
-    case 6: return <f64>msgPool.used;
-    case 7: return <f64>msgPool.blocks;
-    case 8: return <f64>registrarPoolUsed();
-    case 9: return <f64>registrarPoolBlocks();
-    case 10: return <f64>eventsLost();
-    case 11: return rxCount;
-    case 12: return rxRefused;
-    case 13: return txCount;
-    case 14: return <f64>refusedFullCount();
-    case 15: return <f64>pikeTracked();
-    case 16: return <f64>pikeBlocked(lastNow);
-    case 17: return <f64>HEAP_TOP;
-    case 18: return <f64>dialogsInUse();
-    case 19: return <f64>shedCount();
+    case Stat.TxnInUse: return <f64>txnInUse();
+    case Stat.TxnCapacity: return <f64>txnCapacity();
+    case Stat.BindingsInUse: return <f64>registrarBindings();
+    case Stat.BindingCapacity: return <f64>MAX_BINDINGS;
+    case Stat.AorsInUse: return <f64>registrarAors();
+    case Stat.AorCapacity: return <f64>MAX_AORS;
+    case Stat.MsgPoolInUse: return <f64>msgPool.used;
+    case Stat.MsgPoolBlocks: return <f64>msgPool.blocks;
+    case Stat.RegPoolInUse: return <f64>registrarPoolUsed();
+    case Stat.RegPoolBlocks: return <f64>registrarPoolBlocks();
+    case Stat.EventsLost: return <f64>eventsLost();
+    case Stat.Received: return rxCount;
+    case Stat.Refused: return rxRefused;
+    case Stat.Sent: return txCount;
+    case Stat.Refused503: return <f64>refusedFullCount();
+    case Stat.FloodSources: return <f64>pikeTracked();
+    case Stat.FloodBlocked: return <f64>pikeBlocked(lastNow);
+    case Stat.MemoryBytes: return <f64>HEAP_TOP;
+    case Stat.DialogsInUse: return <f64>dialogsInUse();
+    case Stat.Shed503: return <f64>shedCount();
   }
   return -1;
 }

@@ -1,4 +1,5 @@
-/* Command line and configuration file (see config.h; host/node/config.ts is the reference). */
+/* Command line and configuration file by walking SCHEMA (see config.h). The checks named by the
+ * schema are written once here, for C; host/shared/config.mjs is the reference for every message. */
 #include "config.h"
 #include "json.h"
 #include "log.h"
@@ -11,54 +12,36 @@
 #include <string.h>
 #include <strings.h>
 
-#define U31 0x7fffffffL
-
-const char USAGE[] =
-    "sipling - SIP proxy and registrar (AssemblyScript core, native host via wasm2c)\n"
-    "\n"
-    "usage: sipling [--config FILE] [--listen udp|tcp:HOST:PORT]... [--domain NAME]...\n"
-    "               [--log-level error|warn|info|debug] [--trace] [--print-config]\n"
-    "       sipling --help\n"
-    "\n"
-    "options:\n"
-    "  --config FILE        read a JSON configuration file (keys below); flags override it\n"
-    "  --listen SPEC        listen on SPEC = udp:HOST:PORT or tcp:HOST:PORT (repeatable; IPv6 as\n"
-    "                       [::1]); replaces the file's \"listen\" list\n"
-    "                       (default: udp:127.0.0.1:5060 and tcp:127.0.0.1:5060)\n"
-    "  --domain NAME        a domain this server is responsible for (repeatable); replaces the\n"
-    "                       file's \"domains\" (default: localhost plus the listen addresses' hosts)\n"
-    "  --log-level L        error, warn, info (default) or debug\n"
-    "  --trace              log every SIP message received and sent, in full\n"
-    "  --print-config       print the effective configuration as JSON and exit (binds nothing)\n"
-    "  --help               print this help and exit\n"
-    "\n"
-    "configuration file (JSON; unknown keys are errors):\n"
-    "  {\n"
-    "    \"listen\": [\"udp:127.0.0.1:5060\", \"tcp:[::1]:5060\"],\n"
-    "    \"domains\": [\"example.org\"],\n"
-    "    \"logLevel\": \"info\",\n"
-    "    \"trace\": false,\n"
-    "    \"timers\": {\"t1\": 500, \"t2\": 4000, \"t4\": 5000, \"timerC\": 180000},        (ms)\n"
-    "    \"registrar\": {\"minExpires\": 60, \"maxExpires\": 3600, \"defaultExpires\": 3600,\n"
-    "                  \"maxContactsPerAor\": 8},                                   (s, count)\n"
-    "    \"recordRoute\": true,\n"
-    "    \"retryAfter\": 5,                                                         (s, on 503)\n"
-    "    \"outboundProxy\": \"sip:proxy.example.org:5060\",\n"
-    "    \"board\": \"server\"              (accepted and ignored: this binary is built for one board)\n"
-    "  }\n"
-    "\n"
-    "Logs are JSON lines on stdout. SIGINT/SIGTERM stop the server. Exit status: 0 ok, 1 runtime\n"
-    "error (e.g. a socket that cannot be bound, a trap in the core), 2 usage/configuration error.\n";
+#define HOST_BIT SCH_HOST_NATIVE
+#define HOST_NAME "native"
+#define MASK "***"
+#define REALM_MAX 64    /* bytes (core: REALM_MAX) */
+#define USERNAME_MAX 60 /* bytes (core: USER_NAME_MAX) */
+#define WIDTH 100       /* --help columns */
 
 /* ---- errors ----------------------------------------------------------------------------- */
 
+static void die2(bool usage, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4), noreturn));
 static void die2(bool usage, const char *key, const char *fmt, ...) {
   char what[1024];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(what, sizeof what, fmt, ap);
   va_end(ap);
+  log_flush();
   fprintf(stderr, "%s: \"%s\": %s\n", usage ? "usage error" : "config error", key, what);
+  exit(2);
+}
+
+static void die_plain(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die_plain(const char *fmt, ...) {
+  char what[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  log_flush();
+  fprintf(stderr, "config error: %s\n", what);
   exit(2);
 }
 
@@ -80,10 +63,12 @@ static const char *show_str(const char *s) {
   return b.p;
 }
 
+static void bad(const char *key, const char *expected, const json *got) __attribute__((noreturn));
 static void bad(const char *key, const char *expected, const json *got) {
   die2(false, key, "%s, got %s", expected, show(got));
 }
 
+static char *keyf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *keyf(const char *fmt, ...) {
   char buf[512];
   va_list ap;
@@ -93,12 +78,29 @@ static char *keyf(const char *fmt, ...) {
   return strdup(buf);
 }
 
-/* ---- value checks ----------------------------------------------------------------------- */
+/* "one of a|b|c" for word values, "\"403\" or \"drop\"" otherwise. */
+static const char *expect_enum(const sch_key *k) {
+  static strbuf b;
+  b.len = 0;
+  bool words = true;
+  for (int i = 0; i < k->n_values; i++) {
+    char c = k->values[i][0];
+    words = words && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
+  }
+  sb_puts(&b, words ? "expected one of " : "expected ");
+  for (int i = 0; i < k->n_values; i++) {
+    if (i) sb_puts(&b, words ? "|" : i == k->n_values - 1 ? " or " : ", ");
+    if (words) sb_puts(&b, k->values[i]);
+    else sb_json_string(&b, k->values[i], strlen(k->values[i]));
+  }
+  sb_putc(&b, '\0');
+  return b.p;
+}
 
-static const char LISTEN_EXPECTED[] = "expected \"udp|tcp:HOST:PORT\"";
+/* ---- checks (named by the schema) ------------------------------------------------------- */
 
 /* A DNS name: labels of letters, digits, inner hyphens (<= 63 each), <= 253 in all, optional
- * trailing dot (the Node host's HOSTNAME regex). */
+ * trailing dot. */
 static bool is_hostname(const char *h) {
   size_t n = strlen(h);
   if (n == 0 || n > 253) return false;
@@ -121,8 +123,8 @@ static bool is_hostname(const char *h) {
 
 bool parse_listen(const char *spec, listen_spec *out) {
   int proto;
-  if (strncmp(spec, "udp:", 4) == 0) proto = 1;
-  else if (strncmp(spec, "tcp:", 4) == 0) proto = 2;
+  if (strncmp(spec, "udp:", 4) == 0) proto = SIP_PROTO_UDP;
+  else if (strncmp(spec, "tcp:", 4) == 0) proto = SIP_PROTO_TCP;
   else return false;
   const char *h = spec + 4;
   const char *colon;
@@ -167,16 +169,54 @@ bool parse_listen(const char *spec, listen_spec *out) {
   return true;
 }
 
-/* Domain: no whitespace, quotes, <>;, (the Node host's DOMAIN regex). */
-static bool is_domain(const char *s) {
-  if (!*s) return false;
-  for (; *s; s++)
-    if (strchr(" \t\r\n\v\f\"<>;,", *s)) return false;
+static bool is_token_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c && strchr("-.!%*_+`'~", c));
+}
+
+static bool is_token(const char *s, size_t n) {
+  if (n == 0) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!is_token_char(s[i])) return false;
   return true;
 }
 
-/* sip: or sips: URI without whitespace, <>" (the Node host's PROXY regex). */
-static bool is_proxy(const char *s) {
+static bool is_cidr(const char *s) {
+  const char *slash = strchr(s, '/');
+  size_t n = slash ? (size_t)(slash - s) : strlen(s);
+  char addr[64];
+  if (n == 0 || n >= sizeof addr) return false;
+  memcpy(addr, s, n);
+  addr[n] = 0;
+  if (strchr(addr, '%')) return false;
+  unsigned char buf[16];
+  int fam;
+  if (inet_pton(AF_INET, addr, buf) == 1) fam = 4;
+  else if (inet_pton(AF_INET6, addr, buf) == 1) fam = 6;
+  else return false;
+  if (!slash) return true;
+  const char *b = slash + 1;
+  size_t d = strlen(b);
+  if (d < 1 || d > 3 || strspn(b, "0123456789") != d) return false;
+  return atoi(b) <= (fam == 4 ? 32 : 128);
+}
+
+static bool is_deny_uri(const char *s) {
+  const char *at = strchr(s, '@');
+  size_t n = strlen(s);
+  if (!at || strchr(at + 1, '@') || n == 1 || strpbrk(s, " \t\r\n\v\f<>\";,?")) return false;
+  return !(n >= 2 && s[n - 2] == '@' && s[n - 1] == '.');
+}
+
+static bool is_type_rule(const char *s) {
+  const char *sp = strchr(s, ' ');
+  if (!sp) return false;
+  if (!(sp - s == 1 && s[0] == '*') && !is_token(s, (size_t)(sp - s))) return false;
+  const char *t = sp + 1, *slash = strchr(t, '/');
+  if (!slash) return false;
+  return is_token(t, (size_t)(slash - t)) && is_token(slash + 1, strlen(slash + 1));
+}
+
+static bool is_sip_uri(const char *s) {
   size_t skip;
   if (strncasecmp(s, "sip:", 4) == 0) skip = 4;
   else if (strncasecmp(s, "sips:", 5) == 0) skip = 5;
@@ -188,101 +228,322 @@ static bool is_proxy(const char *s) {
   return true;
 }
 
-static long integer(const char *key, const json *v, long min, long max) {
-  if (!v || v->type != J_NUMBER || !(v->num >= (double)min && v->num <= (double)max) || v->num != (double)(long)v->num) {
-    char e[96];
-    snprintf(e, sizeof e, "expected an integer in %ld..%ld", min, max);
-    bad(key, e, v);
+static bool is_realm(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > REALM_MAX) return false;
+  for (; *s; s++)
+    if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e || *s == '"' || *s == '\\') return false;
+  return true;
+}
+
+static bool is_domain(const char *s) {
+  if (!*s) return false;
+  for (; *s; s++)
+    if (strchr(" \t\r\n\v\f\"<>;,", *s)) return false;
+  return true;
+}
+
+static bool is_hex(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F'))) return false;
+  return true;
+}
+
+/* What a string check expects (the message of a value that fails it). */
+static const char *expected_of(sch_check c) {
+  switch (c) {
+    case SCH_CHECK_LISTEN: return "expected \"udp|tcp:HOST:PORT\"";
+    case SCH_CHECK_DOMAIN: return "expected a domain name (no spaces, quotes, <>;,)";
+    case SCH_CHECK_CIDR: return "expected an IPv4 or IPv6 address or CIDR (a.b.c.d[/0-32], x:x::x[/0-128])";
+    case SCH_CHECK_TOKEN: return "expected a method token (letters, digits, -.!%*_+`'~)";
+    case SCH_CHECK_DENY_URI: return "expected \"user@domain\", \"@domain\", \"@.domain\" (and subdomains) or \"user@\"";
+    case SCH_CHECK_TYPE_RULE: return "expected \"METHOD type/subtype\" (METHOD may be *)";
+    case SCH_CHECK_SIP_URI: return "expected a SIP URI \"sip:host[:port]\"";
+    case SCH_CHECK_REALM: return "expected printable ASCII text of 1..64 bytes without '\"' or '\\'";
+    case SCH_CHECK_FILE: return "expected a file name";
+    default: return "expected a string";
   }
-  return (long)v->num;
 }
 
-static const json *object(const char *key, const json *v) {
-  if (!v || v->type != J_OBJECT) bad(key, "expected an object", v);
-  return v;
+/* One string against a check; false when it fails. */
+static bool check_string(sch_check c, const char *s) {
+  switch (c) {
+    case SCH_CHECK_LISTEN: return parse_listen(s, NULL);
+    case SCH_CHECK_DOMAIN: return is_domain(s);
+    case SCH_CHECK_CIDR: return is_cidr(s);
+    case SCH_CHECK_TOKEN: return is_token(s, strlen(s));
+    case SCH_CHECK_DENY_URI: return is_deny_uri(s);
+    case SCH_CHECK_TYPE_RULE: return is_type_rule(s);
+    case SCH_CHECK_SIP_URI: return is_sip_uri(s);
+    case SCH_CHECK_REALM: return is_realm(s);
+    case SCH_CHECK_FILE: return *s != 0;
+    default: return true;
+  }
 }
 
-typedef void (*str_check)(const char *s, const char *key, const json *v);
+static int enum_index(const sch_key *k, const char *s) {
+  for (int i = 0; i < k->n_values; i++)
+    if (strcmp(k->values[i], s) == 0) return i;
+  return -1;
+}
 
-static const char **str_list(const char *key, const json *v, size_t *n, str_check check) {
-  if (!v || v->type != J_ARRAY) bad(key, "expected an array of strings", v);
-  const char **out = calloc(v->n + 1, sizeof *out);
+/* ---- values ----------------------------------------------------------------------------- */
+
+static const json *member(const json *o, const char *name) {
+  for (size_t i = 0; i < o->n; i++)
+    if (strcmp(o->keys[i], name) == 0) return o->items[i];
+  return NULL;
+}
+
+static char *lower(const char *s) {
+  char *d = strdup(s);
+  for (char *p = d; *p; p++)
+    if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+  return d;
+}
+
+static void check_users(const char *k, const json *v, cfg_value *out) {
+  if (v->type != J_ARRAY) bad(k, "expected an array of {\"username\", \"password\" | \"ha1\" | \"ha1Sha256\"}", v);
+  out->users = calloc(v->n + 1, sizeof *out->users);
+  out->n = v->n;
   for (size_t i = 0; i < v->n; i++) {
-    char *k = keyf("%s[%zu]", key, i);
-    const json *s = v->items[i];
-    if (s->type != J_STRING) bad(k, "expected a string", s);
-    check(s->str, k, s);
-    out[i] = s->str;
-    free(k);
+    char *key = keyf("%s[%zu]", k, i);
+    const json *o = v->items[i];
+    if (o->type != J_OBJECT) bad(key, "expected an object", o);
+    cfg_user *u = &out->users[i];
+    for (size_t j = 0; j < o->n; j++) {
+      const char *uk = o->keys[j];
+      const json *uv = o->items[j];
+      char *kk = keyf("%s.%s", key, uk);
+      if (strcmp(uk, "username") == 0) {
+        if (uv->type != J_STRING || !is_token(uv->str, strlen(uv->str)) || strlen(uv->str) > USERNAME_MAX)
+          bad(kk, "expected a SIP token of 1..60 bytes (letters, digits, -.!%*_+`'~; no ':')", uv);
+        for (size_t p = 0; p < i; p++)
+          if (strcmp(out->users[p].username, uv->str) == 0) die2(false, kk, "duplicate user %s", show(uv));
+        u->username = uv->str;
+      } else if (strcmp(uk, "password") == 0) {
+        bool ok = uv->type == J_STRING && uv->str[0] != 0;
+        for (const char *p = ok ? uv->str : ""; *p; p++) ok = ok && (unsigned char)*p >= 0x20 && *p != 0x7f;
+        /* never echo a password back, even a malformed one */
+        if (!ok) {
+          if (uv->type == J_STRING) die2(false, kk, "expected a non-empty string without control characters, got \"" MASK "\"");
+          bad(kk, "expected a non-empty string without control characters", uv);
+        }
+        u->password = uv->str;
+      } else if (strcmp(uk, "ha1") == 0 || strcmp(uk, "ha1Sha256") == 0) {
+        bool sha = uk[3] != 0;
+        size_t want = sha ? 64 : 32;
+        if (uv->type != J_STRING || strlen(uv->str) != want || !is_hex(uv->str, want)) {
+          const char *what = sha ? "expected 64 hex digits (SHA-256 of username:realm:password)" : "expected 32 hex digits (MD5 of username:realm:password)";
+          if (uv->type == J_STRING) die2(false, kk, "%s, got \"%zu characters\"", what, strlen(uv->str));
+          bad(kk, what, uv);
+        }
+        if (sha) u->ha1_sha256 = lower(uv->str);
+        else u->ha1 = lower(uv->str);
+      } else {
+        die2(false, kk, "unknown key (expected username, password, ha1, ha1Sha256)");
+      }
+      free(kk);
+    }
+    if (!u->username) die2(false, key, "expected a \"username\"");
+    bool has_ha1 = u->ha1 || u->ha1_sha256;
+    if (!u->password && !has_ha1) die2(false, key, "user %s needs a \"password\" or an \"ha1\" / \"ha1Sha256\"", show_str(u->username));
+    if (u->password && has_ha1) die2(false, key, "user %s: give either \"password\" or \"ha1\"/\"ha1Sha256\", not both", show_str(u->username));
+    free(key);
   }
-  *n = v->n;
-  return out;
 }
 
-static void check_listen(const char *s, const char *key, const json *v) {
-  if (!parse_listen(s, NULL)) bad(key, LISTEN_EXPECTED, v);
+static uint8_t *hex_bytes(const char *s, size_t *len) {
+  size_t n = strlen(s) / 2;
+  uint8_t *b = malloc(n ? n : 1);
+  for (size_t i = 0; i < n; i++) {
+    unsigned v;
+    sscanf(s + 2 * i, "%2x", &v);
+    b[i] = (uint8_t)v;
+  }
+  *len = n;
+  return b;
 }
-static void check_domain(const char *s, const char *key, const json *v) {
-  if (!is_domain(s)) bad(key, "expected a domain name (no spaces, quotes, <>;,)", v);
+
+static void check_patterns(const sch_key *k, const char *name, const json *v, cfg_value *out) {
+  if (v->type != J_ARRAY) bad(name, "expected an array of strings or {\"hex\": \"...\"}", v);
+  if (k->max_items >= 0 && v->n > (size_t)k->max_items) die2(false, name, "expected at most %d patterns, got \"%zu\"", k->max_items, v->n);
+  out->patterns = calloc(v->n + 1, sizeof *out->patterns);
+  out->n = v->n;
+  for (size_t i = 0; i < v->n; i++) {
+    char *kk = keyf("%s[%zu]", name, i);
+    const json *p = v->items[i];
+    cfg_pattern *o = &out->patterns[i];
+    if (p->type == J_STRING) {
+      o->text = p->str;
+      o->bytes = (uint8_t *)p->str;
+      o->len = strlen(p->str);
+    } else {
+      const json *h = p->type == J_OBJECT && p->n == 1 ? member(p, "hex") : NULL;
+      size_t n = h && h->type == J_STRING ? strlen(h->str) : 0;
+      if (!h || h->type != J_STRING || n == 0 || n % 2 || !is_hex(h->str, n))
+        bad(kk, "expected a string or {\"hex\": \"<even number of hex digits>\"}", p);
+      o->bytes = hex_bytes(h->str, &o->len);
+    }
+    if (o->len == 0 || (k->max_bytes > 0 && o->len > (size_t)k->max_bytes))
+      die2(false, kk, "expected 1..%d bytes, got \"%zu bytes\"", k->max_bytes, o->len);
+    free(kk);
+  }
+}
+
+/* Checks one element of a list (or a list flag's value), named `name`. */
+static void check_element(const sch_key *k, const json *s, const char *name) {
+  if (k->check == SCH_CHECK_ENUM) {
+    if (s->type != J_STRING || enum_index(k, s->str) < 0) bad(name, expect_enum(k), s);
+    return;
+  }
+  if (s->type != J_STRING) bad(name, "expected a string", s);
+  if (!check_string(k->check, s->str)) bad(name, expected_of(k->check), s);
+}
+
+/* Checks a value of key k, named `name` (the key, or a flag), into out. */
+static void check_value(const sch_key *k, const json *v, const char *name, cfg_value *out) {
+  memset(out, 0, sizeof *out);
+  out->set = out->given = true;
+  switch (k->type) {
+    case SCH_T_BOOL:
+      if (v->type != J_TRUE && v->type != J_FALSE) bad(name, "expected true or false", v);
+      out->num = v->type == J_TRUE;
+      return;
+    case SCH_T_INT:
+      if (v->type != J_NUMBER || !(v->num >= (double)k->min && v->num <= (double)k->max) || v->num != (double)(int64_t)v->num) {
+        char e[96];
+        snprintf(e, sizeof e, "expected an integer in %lld..%lld", (long long)k->min, (long long)k->max);
+        bad(name, e, v);
+      }
+      out->num = (int64_t)v->num;
+      return;
+    case SCH_T_ENUM: {
+      int i = v->type == J_STRING ? enum_index(k, v->str) : -1;
+      if (i < 0) bad(name, expect_enum(k), v);
+      out->num = i;
+      return;
+    }
+    case SCH_T_STRING:
+      if (v->type != J_STRING || !check_string(k->check, v->str)) bad(name, expected_of(k->check), v);
+      out->str = v->str;
+      return;
+    case SCH_T_LIST: {
+      if (v->type != J_ARRAY) {
+        if (k->check != SCH_CHECK_ENUM) bad(name, "expected an array of strings", v);
+        strbuf b = {0};
+        sb_puts(&b, "expected an array of ");
+        for (int i = 0; i < k->n_values; i++) {
+          if (i) sb_puts(&b, " | ");
+          sb_json_string(&b, k->values[i], strlen(k->values[i]));
+        }
+        sb_putc(&b, '\0');
+        bad(name, b.p, v);
+      }
+      if (k->min_items >= 0 && v->n < (size_t)k->min_items)
+        die2(false, name, "expected at least %d %s, got %s", k->min_items, k->min_items == 1 ? "element" : "elements", show(v));
+      if (k->max_items >= 0 && v->n > (size_t)k->max_items) die2(false, name, "expected at most %d elements, got \"%zu\"", k->max_items, v->n);
+      out->list = calloc(v->n + 1, sizeof *out->list);
+      out->n = v->n;
+      for (size_t i = 0; i < v->n; i++) {
+        char *kk = keyf("%s[%zu]", name, i);
+        check_element(k, v->items[i], kk);
+        out->list[i] = v->items[i]->str;
+        if (k->unique)
+          for (size_t j = 0; j < i; j++)
+            if (strcmp(out->list[j], out->list[i]) == 0) die2(false, kk, "duplicate %s", show(v->items[i]));
+        free(kk);
+      }
+      return;
+    }
+    case SCH_T_USERS:
+      check_users(name, v, out);
+      return;
+    case SCH_T_PATTERNS:
+      check_patterns(k, name, v, out);
+      return;
+    case SCH_T_HEX: {
+      size_t n = v->type == J_STRING ? strlen(v->str) : 0;
+      if (v->type != J_STRING || !is_hex(v->str, n) || n % 2 || n < (size_t)k->min_digits || n > (size_t)k->max_digits) {
+        char e[160];
+        snprintf(e, sizeof e, "expected a hex string of %d..%d digits (%d..%d bytes; even length)", k->min_digits, k->max_digits,
+                 k->min_digits / 2, k->max_digits / 2);
+        if (v->type == J_STRING && k->secret) die2(false, name, "%s, got \"%zu characters (not shown)\"", e, n);
+        if (k->secret) die2(false, name, "%s, got \"%s\"", e, v->type == J_NUMBER ? "number" : v->type == J_ARRAY || v->type == J_OBJECT || v->type == J_NULL ? "object" : "boolean");
+        bad(name, e, v);
+      }
+      out->str = v->str;
+      return;
+    }
+  }
 }
 
 /* ---- file ------------------------------------------------------------------------------- */
 
-static void apply_file(config *c, const json *raw) {
-  const json *o = object("(file)", raw);
-  for (size_t i = 0; i < o->n; i++) {
-    const char *k = o->keys[i];
-    const json *v = o->items[i];
-    if (strcmp(k, "listen") == 0) {
-      c->listen = str_list(k, v, &c->n_listen, check_listen);
-      if (c->n_listen == 0) bad(k, "expected at least one listen address", v);
-    } else if (strcmp(k, "domains") == 0) {
-      c->domains = str_list(k, v, &c->n_domains, check_domain);
-    } else if (strcmp(k, "logLevel") == 0) {
-      int l = v->type == J_STRING ? log_level_parse(v->str) : -1;
-      if (l < 0) bad(k, "expected one of error|warn|info|debug", v);
-      c->log_level = l;
-    } else if (strcmp(k, "trace") == 0 || strcmp(k, "recordRoute") == 0 || strcmp(k, "overloadControl") == 0) {
-      if (v->type != J_TRUE && v->type != J_FALSE) bad(k, "expected true or false", v);
-      bool *dst = k[0] == 't' ? &c->trace : k[0] == 'r' ? &c->record_route : &c->overload_control;
-      *dst = v->type == J_TRUE;
-    } else if (strcmp(k, "retryAfter") == 0) {
-      c->retry_after = integer(k, v, 0, U31);
-    } else if (strcmp(k, "outboundProxy") == 0) {
-      if (v->type != J_STRING || !is_proxy(v->str)) bad(k, "expected a SIP URI \"sip:host[:port]\"", v);
-      c->outbound_proxy = v->str;
-    } else if (strcmp(k, "board") == 0) {
-      if (v->type != J_STRING || (strcmp(v->str, "server") != 0 && strcmp(v->str, "micro") != 0))
-        bad(k, "expected one of server|micro", v);
-      c->board = v->str;
-    } else if (strcmp(k, "timers") == 0) {
-      const json *t = object(k, v);
-      for (size_t j = 0; j < t->n; j++) {
-        const char *tk = t->keys[j];
-        char *key = keyf("timers.%s", tk);
-        long *dst = strcmp(tk, "t1") == 0 ? &c->t1
-                  : strcmp(tk, "t2") == 0 ? &c->t2
-                  : strcmp(tk, "t4") == 0 ? &c->t4
-                  : strcmp(tk, "timerC") == 0 ? &c->timer_c : NULL;
-        if (!dst) die2(false, key, "unknown key (expected t1, t2, t4, timerC)");
-        *dst = integer(key, t->items[j], 1, U31);
-        free(key);
-      }
-    } else if (strcmp(k, "registrar") == 0) {
-      const json *r = object(k, v);
-      for (size_t j = 0; j < r->n; j++) {
-        const char *rk = r->keys[j];
-        char *key = keyf("registrar.%s", rk);
-        if (strcmp(rk, "maxContactsPerAor") == 0) c->max_contacts = integer(key, r->items[j], 1, U31);
-        else if (strcmp(rk, "minExpires") == 0) c->min_expires = integer(key, r->items[j], 0, U31);
-        else if (strcmp(rk, "maxExpires") == 0) c->max_expires = integer(key, r->items[j], 0, U31);
-        else if (strcmp(rk, "defaultExpires") == 0) c->default_expires = integer(key, r->items[j], 0, U31);
-        else die2(false, key, "unknown key (expected minExpires, maxExpires, defaultExpires, maxContactsPerAor)");
-        free(key);
-      }
-    } else {
-      die2(false, k, "unknown key");
+static int find_key(const char *path) {
+  for (int i = 0; i < SK_COUNT; i++)
+    if (strcmp(SCHEMA[i].path, path) == 0) return i;
+  return -1;
+}
+
+static bool is_group(const char *path) {
+  size_t n = strlen(path);
+  for (int i = 0; i < SK_COUNT; i++)
+    if (strncmp(SCHEMA[i].path, path, n) == 0 && SCHEMA[i].path[n] == '.') return true;
+  return false;
+}
+
+static void hosts_text(unsigned hosts, char *out, size_t cap) {
+  out[0] = 0;
+  for (int h = 0; h < 4; h++)
+    if (hosts & (1u << h)) {
+      if (out[0]) strncat(out, ", ", cap - strlen(out) - 1);
+      strncat(out, SCH_HOST_NAMES[h], cap - strlen(out) - 1);
     }
+}
+
+static void walk(config *c, const json *o, const char *prefix) {
+  for (size_t i = 0; i < o->n; i++) {
+    char *path = keyf("%s%s", prefix, o->keys[i]);
+    const json *v = o->items[i];
+    int k = find_key(path);
+    if (k >= 0) {
+      if (!(SCHEMA[k].hosts & HOST_BIT)) {
+        char hosts[64];
+        hosts_text(SCHEMA[k].hosts, hosts, sizeof hosts);
+        die2(false, path, "not supported by the " HOST_NAME " host (only by %s)", hosts);
+      }
+      check_value(&SCHEMA[k], v, path, &c->v[k]);
+    } else if (is_group(path)) {
+      if (v->type != J_OBJECT) bad(path, "expected an object", v);
+      char *sub = keyf("%s.", path);
+      walk(c, v, sub);
+      free(sub);
+    } else if (!*prefix) {
+      die2(false, path, "unknown key");
+    } else {
+      /* the names directly under the group, once each */
+      strbuf b = {0};
+      size_t pn = strlen(prefix);
+      const char *seen[SK_COUNT];
+      size_t seen_len[SK_COUNT], n_seen = 0;
+      for (int j = 0; j < SK_COUNT; j++) {
+        const char *p = SCHEMA[j].path;
+        if (strncmp(p, prefix, pn) != 0 || !(SCHEMA[j].hosts & HOST_BIT)) continue;
+        const char *rest = p + pn, *dot = strchr(rest, '.');
+        size_t rn = dot ? (size_t)(dot - rest) : strlen(rest);
+        bool dup = false;
+        for (size_t q = 0; q < n_seen; q++) dup = dup || (seen_len[q] == rn && strncmp(seen[q], rest, rn) == 0);
+        if (dup) continue;
+        seen[n_seen] = rest;
+        seen_len[n_seen++] = rn;
+        if (b.len) sb_puts(&b, ", ");
+        sb_putn(&b, rest, rn);
+      }
+      sb_putc(&b, '\0');
+      die2(false, path, "unknown key (expected %s)", b.p);
+    }
+    free(path);
   }
 }
 
@@ -313,41 +574,32 @@ static json *read_file(const char *file) {
 
 /* ---- merge ------------------------------------------------------------------------------ */
 
-static void defaults(config *c) {
-  static const char *listen[] = {"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"};
-  memset(c, 0, sizeof *c);
-  c->listen = listen;
-  c->n_listen = 2;
-  c->log_level = LOG_INFO;
-  c->t1 = 500;
-  c->t2 = 4000;
-  c->t4 = 5000;
-  c->timer_c = 180000;
-  c->min_expires = 60;
-  c->max_expires = 3600;
-  c->default_expires = 3600;
-  c->max_contacts = -1;
-  c->record_route = true;
-  c->overload_control = true;
-  c->retry_after = 5;
-}
-
-static void check_merged(const config *c) {
-  if (c->min_expires > c->max_expires)
-    die2(false, "registrar.minExpires", "must not exceed registrar.maxExpires (%ld), got %ld", c->max_expires, c->min_expires);
-  if (c->default_expires > c->max_expires || c->default_expires < c->min_expires)
-    die2(false, "registrar.defaultExpires", "must lie in registrar.minExpires..maxExpires (%ld..%ld), got %ld",
-         c->min_expires, c->max_expires, c->default_expires);
-  if (c->t1 > c->t2) die2(false, "timers.t1", "must not exceed timers.t2 (%ld), got %ld", c->t2, c->t1);
+static void set_default(const sch_key *k, cfg_value *v, const char *board) {
+  memset(v, 0, sizeof *v);
+  if (k == &SCHEMA[SK_BOARD]) {
+    v->set = true;
+    v->num = enum_index(k, board);
+    return;
+  }
+  if (!k->has_default) return;
+  v->set = true;
+  v->num = k->def_int;
+  v->str = k->def_str;
+  if (k->def_list) {
+    v->list = calloc((size_t)k->n_def_list + 1, sizeof *v->list);
+    for (int i = 0; i < k->n_def_list; i++) v->list[i] = k->def_list[i];
+    v->n = (size_t)k->n_def_list;
+  }
 }
 
 /* localhost plus each listen host (IPv6 bracketed), wildcards skipped. */
-static void default_domains(config *c, const listen_spec *ls) {
-  const char **out = calloc(c->n_listen + 2, sizeof *out);
+static void default_domains(config *c) {
+  cfg_value *v = &c->v[SK_DOMAINS];
+  const char **out = calloc(c->n_listens + 2, sizeof *out);
   size_t n = 0;
   out[n++] = "localhost";
-  for (size_t i = 0; i < c->n_listen; i++) {
-    const listen_spec *l = &ls[i];
+  for (size_t i = 0; i < c->n_listens; i++) {
+    const listen_spec *l = &c->listens[i];
     if (strcmp(l->host, "0.0.0.0") == 0 || strcmp(l->host, "::") == 0) continue;
     char *d = l->family == 6 ? keyf("[%s]", l->host) : strdup(l->host);
     bool dup = false;
@@ -355,17 +607,16 @@ static void default_domains(config *c, const listen_spec *ls) {
     if (dup) free(d);
     else out[n++] = d;
   }
-  c->domains = out;
-  c->n_domains = n;
+  v->set = true;
+  v->list = out;
+  v->n = n;
 }
 
-void config_parse(cli *out, int argc, char **argv) {
-  bool help = false, print = false, trace = false;
+void config_parse(cli *out, int argc, char **argv, const char *board) {
+  bool help = false, print = false;
   const char *file = NULL;
-  const char **listen = calloc((size_t)argc + 1, sizeof *listen);
-  const char **domains = calloc((size_t)argc + 1, sizeof *domains);
-  size_t n_listen = 0, n_domains = 0;
-  int level = -1;
+  cfg_value flags[SK_COUNT];
+  memset(flags, 0, sizeof flags);
 
   for (int i = 0; i < argc; i++) {
     char *a = strdup(argv[i]);
@@ -379,32 +630,37 @@ void config_parse(cli *out, int argc, char **argv) {
     }
 #define NO_VALUE() \
   if (inline_v) die2(true, a, "takes no value, got %s", show_str(inline_v))
-#define VALUE()                                                                          \
-  (inline_v ? inline_v                                                                   \
-            : (i + 1 < argc ? argv[++i] : (die2(true, a, "expected a value after it"), "")))
+#define VALUE() \
+  (inline_v ? inline_v : (i + 1 < argc ? argv[++i] : (die2(true, a, "expected a value after it"), "")))
+    int k = -1;
+    for (int j = 0; j < SK_COUNT && k < 0; j++)
+      if (SCHEMA[j].flag && (SCHEMA[j].hosts & HOST_BIT) && strcmp(SCHEMA[j].flag, a) == 0) k = j;
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       NO_VALUE();
       help = true;
     } else if (strcmp(a, "--print-config") == 0) {
       NO_VALUE();
       print = true;
-    } else if (strcmp(a, "--trace") == 0) {
-      NO_VALUE();
-      trace = true;
     } else if (strcmp(a, "--config") == 0) {
       file = VALUE();
-    } else if (strcmp(a, "--listen") == 0) {
-      const char *v = VALUE();
-      if (!parse_listen(v, NULL)) die2(false, "--listen", "%s, got %s", LISTEN_EXPECTED, show_str(v));
-      listen[n_listen++] = v;
-    } else if (strcmp(a, "--domain") == 0) {
-      const char *v = VALUE();
-      if (!is_domain(v)) die2(false, "--domain", "expected a domain name (no spaces, quotes, <>;,), got %s", show_str(v));
-      domains[n_domains++] = v;
-    } else if (strcmp(a, "--log-level") == 0) {
-      const char *v = VALUE();
-      level = log_level_parse(v);
-      if (level < 0) die2(false, "--log-level", "expected one of error|warn|info|debug, got %s", show_str(v));
+    } else if (k >= 0) {
+      const sch_key *key = &SCHEMA[k];
+      cfg_value *v = &flags[k];
+      if (key->type == SCH_T_BOOL) {
+        NO_VALUE();
+        v->set = v->given = true;
+        v->num = 1;
+      } else {
+        json s = {.type = J_STRING, .str = (char *)VALUE()};
+        if (key->type == SCH_T_LIST) {
+          check_element(key, &s, a);
+          v->list = realloc(v->list, (v->n + 2) * sizeof *v->list);
+          v->list[v->n++] = s.str;
+          v->set = v->given = true;
+        } else {
+          check_value(key, &s, a, v);
+        }
+      }
     } else {
       die2(true, a, "unknown option (see sipling --help)");
     }
@@ -413,32 +669,80 @@ void config_parse(cli *out, int argc, char **argv) {
   }
 
   memset(out, 0, sizeof *out);
-  config *c = &out->cfg;
-  defaults(c);
   out->help = help;
   out->print_config = print;
   if (help) return;
-  if (file) apply_file(c, read_file(file));
-  if (n_listen) c->listen = listen, c->n_listen = n_listen;
-  if (n_domains) c->domains = domains, c->n_domains = n_domains;
-  if (level >= 0) c->log_level = level;
-  if (trace) c->trace = true;
-  check_merged(c);
-  if (c->n_listen > MAX_LISTEN) die2(false, "listen", "at most %d listen addresses", MAX_LISTEN);
-  listen_spec *ls = calloc(c->n_listen, sizeof *ls);
-  for (size_t i = 0; i < c->n_listen; i++) {
-    parse_listen(c->listen[i], &ls[i]);
+  config *c = &out->cfg;
+  if (file) {
+    json *raw = read_file(file);
+    if (raw->type != J_OBJECT) bad("(file)", "expected an object", raw);
+    walk(c, raw, "");
+  }
+  for (int k = 0; k < SK_COUNT; k++) {
+    if (flags[k].set) c->v[k] = flags[k];
+    else if (!c->v[k].set && (SCHEMA[k].hosts & HOST_BIT)) set_default(&SCHEMA[k], &c->v[k], board);
+  }
+  if (c->v[SK_BOARD].given && strcmp(SCHEMA[SK_BOARD].values[c->v[SK_BOARD].num], board) != 0)
+    die2(false, "board", "this binary is built for board \"%s\", got %s", board, show_str(SCHEMA[SK_BOARD].values[c->v[SK_BOARD].num]));
+  for (int k = 0; k < SK_COUNT; k++) {
+    int le = SCHEMA[k].le;
+    if (le < 0 || !c->v[k].set || !c->v[le].set) continue;
+    if (c->v[k].num > c->v[le].num)
+      die2(false, SCHEMA[k].path, "must not exceed %s (%lld), got %lld", SCHEMA[le].path, (long long)c->v[le].num, (long long)c->v[k].num);
+  }
+  const cfg_value *lv = &c->v[SK_LISTEN];
+  c->n_listens = lv->n;
+  c->listens = calloc(lv->n + 1, sizeof *c->listens);
+  for (size_t i = 0; i < lv->n; i++) {
+    listen_spec *l = &c->listens[i];
+    parse_listen(lv->list[i], l);
     for (size_t j = 0; j < i; j++) {
-      if (ls[i].port != 0 && ls[j].proto == ls[i].proto && ls[j].port == ls[i].port && strcmp(ls[j].host, ls[i].host) == 0) {
+      const listen_spec *o = &c->listens[j];
+      if (l->port != 0 && o->proto == l->proto && o->port == l->port && strcmp(o->host, l->host) == 0) {
         char key[32];
         snprintf(key, sizeof key, "listen[%zu]", i);
-        die2(false, key, "duplicate listen address %s", show_str(c->listen[i]));
+        die2(false, key, "duplicate listen address %s", show_str(lv->list[i]));
       }
     }
   }
-  out->listens = ls;
-  if (c->n_domains == 0) default_domains(c, ls);
+  if (!c->v[SK_DOMAINS].set || c->v[SK_DOMAINS].n == 0) default_domains(c);
+  if (!c->v[SK_REALM].set) {
+    const char *first = c->v[SK_DOMAINS].list[0];
+    if (!is_realm(first)) die2(false, "realm (default: the first domain)", "%s, got %s", expected_of(SCH_CHECK_REALM), show_str(first));
+    c->v[SK_REALM].set = true;
+    c->v[SK_REALM].str = first;
+  }
 }
+
+/* ---- the secure default ----------------------------------------------------------------- */
+
+static bool is_loopback(const listen_spec *l) {
+  const char *h = l->host;
+  size_t n = strlen(h);
+  if (l->family == 0) {
+    const char *suffix = n >= 10 && strcasecmp(h + n - 10, ".localhost") == 0 ? h + n - 10
+                       : n >= 11 && strcasecmp(h + n - 11, ".localhost.") == 0 ? h + n - 11 : NULL;
+    return strcasecmp(h, "localhost") == 0 || strcasecmp(h, "localhost.") == 0 || suffix != NULL;
+  }
+  if (l->family == 4) return strncmp(h, "127.", 4) == 0;
+  unsigned char a[16];
+  if (inet_pton(AF_INET6, h, a) != 1) return false;
+  static const unsigned char zero[15];
+  static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (memcmp(a, zero, 15) == 0 && a[15] == 1) return true;
+  return memcmp(a, mapped, 12) == 0 && a[12] == 127;
+}
+
+void config_check_secure(const config *c) {
+  if ((c->v[SK_USERS].set && c->v[SK_USERS].n > 0) || cfg_bool(c, SK_ALLOW_UNAUTHENTICATED)) return;
+  for (size_t i = 0; i < c->n_listens; i++)
+    if (!is_loopback(&c->listens[i]))
+      die_plain("listening on %s with no \"users\" would let anyone register and relay calls; "
+                "add \"users\" (and \"realm\") or set \"allowUnauthenticated\": true",
+                c->listens[i].spec);
+}
+
+/* ---- printing --------------------------------------------------------------------------- */
 
 static void str_array(strbuf *b, const char **v, size_t n) {
   sb_putc(b, '[');
@@ -449,34 +753,505 @@ static void str_array(strbuf *b, const char **v, size_t n) {
   sb_putc(b, ']');
 }
 
-void config_print(const config *c, const char *board) {
+static void print_value(strbuf *b, const sch_key *k, const cfg_value *v) {
+  char t[32];
+  switch (k->type) {
+    case SCH_T_BOOL: sb_puts(b, v->num ? "true" : "false"); break;
+    case SCH_T_INT: snprintf(t, sizeof t, "%lld", (long long)v->num); sb_puts(b, t); break;
+    case SCH_T_ENUM: sb_json_string(b, k->values[v->num], strlen(k->values[v->num])); break;
+    case SCH_T_STRING: sb_json_string(b, v->str, strlen(v->str)); break;
+    case SCH_T_HEX: k->secret ? sb_puts(b, "\"" MASK "\"") : sb_json_string(b, v->str, strlen(v->str)); break;
+    case SCH_T_LIST: str_array(b, v->list, v->n); break;
+    case SCH_T_USERS:
+      sb_putc(b, '[');
+      for (size_t i = 0; i < v->n; i++) {
+        const cfg_user *u = &v->users[i];
+        if (i) sb_puts(b, ", ");
+        sb_puts(b, "{\"username\": ");
+        sb_json_string(b, u->username, strlen(u->username));
+        if (u->password) sb_puts(b, ", \"password\": \"" MASK "\"");
+        if (u->ha1) sb_puts(b, ", \"ha1\": \"" MASK "\"");
+        if (u->ha1_sha256) sb_puts(b, ", \"ha1Sha256\": \"" MASK "\"");
+        sb_putc(b, '}');
+      }
+      sb_putc(b, ']');
+      break;
+    case SCH_T_PATTERNS:
+      sb_putc(b, '[');
+      for (size_t i = 0; i < v->n; i++) {
+        const cfg_pattern *p = &v->patterns[i];
+        if (i) sb_puts(b, ", ");
+        if (p->text) {
+          sb_json_string(b, p->text, strlen(p->text));
+          continue;
+        }
+        sb_puts(b, "{\"hex\": \"");
+        for (size_t j = 0; j < p->len; j++) {
+          snprintf(t, sizeof t, "%02x", p->bytes[j]);
+          sb_puts(b, t);
+        }
+        sb_puts(b, "\"}");
+      }
+      sb_putc(b, ']');
+      break;
+  }
+}
+
+/* Number of leading path segments a and b share ("x.y.z", "x.y.w" -> 2), among the first max. */
+static int common_groups(const char *a, const char *b, int max) {
+  int n = 0;
+  while (n < max) {
+    const char *ea = strchr(a, '.'), *eb = strchr(b, '.');
+    if (!ea || !eb || ea - a != eb - b || strncmp(a, b, (size_t)(ea - a)) != 0) break;
+    a = ea + 1, b = eb + 1, n++;
+  }
+  return n;
+}
+
+static int depth_of(const char *path) {
+  int d = 0;
+  for (; *path; path++) d += *path == '.';
+  return d;
+}
+
+static const char *segment(const char *path, int i, size_t *len) {
+  while (i-- > 0) path = strchr(path, '.') + 1;
+  const char *e = strchr(path, '.');
+  *len = e ? (size_t)(e - path) : strlen(path);
+  return path;
+}
+
+void config_print(const config *c) {
   strbuf b = {0};
-  char t[512];
-  sb_puts(&b, "{\n  \"listen\": ");
-  str_array(&b, c->listen, c->n_listen);
-  sb_puts(&b, ",\n  \"domains\": ");
-  str_array(&b, c->domains, c->n_domains);
-  snprintf(t, sizeof t,
-           ",\n  \"logLevel\": \"%s\",\n  \"trace\": %s,\n"
-           "  \"timers\": {\"t1\": %ld, \"t2\": %ld, \"t4\": %ld, \"timerC\": %ld},\n"
-           "  \"registrar\": {\"minExpires\": %ld, \"maxExpires\": %ld, \"defaultExpires\": %ld",
-           log_level_name(c->log_level), c->trace ? "true" : "false", c->t1, c->t2, c->t4, c->timer_c,
-           c->min_expires, c->max_expires, c->default_expires);
-  sb_puts(&b, t);
-  if (c->max_contacts >= 0) {
-    snprintf(t, sizeof t, ", \"maxContactsPerAor\": %ld", c->max_contacts);
-    sb_puts(&b, t);
+  sb_putc(&b, '{');
+  const char *prev = "";
+  int open = 0;
+  bool first[8] = {true};
+  for (int k = 0; k < SK_COUNT; k++) {
+    const sch_key *key = &SCHEMA[k];
+    if (!(key->hosts & HOST_BIT) || !c->v[k].set) continue;
+    int groups = depth_of(key->path);
+    int same = common_groups(prev, key->path, open < groups ? open : groups);
+    while (open > same) {
+      sb_puts(&b, "\n");
+      for (int i = 0; i < open; i++) sb_puts(&b, "  ");
+      sb_putc(&b, '}');
+      open--;
+    }
+    while (open < groups) {
+      size_t n;
+      const char *s = segment(key->path, open, &n);
+      sb_puts(&b, first[open] ? "\n" : ",\n");
+      first[open] = false;
+      for (int i = 0; i <= open; i++) sb_puts(&b, "  ");
+      sb_putc(&b, '"');
+      sb_putn(&b, s, n);
+      sb_puts(&b, "\": {");
+      open++;
+      first[open] = true;
+    }
+    size_t n;
+    const char *s = segment(key->path, groups, &n);
+    sb_puts(&b, first[open] ? "\n" : ",\n");
+    first[open] = false;
+    for (int i = 0; i <= open; i++) sb_puts(&b, "  ");
+    sb_putc(&b, '"');
+    sb_putn(&b, s, n);
+    sb_puts(&b, "\": ");
+    print_value(&b, key, &c->v[k]);
+    prev = key->path;
   }
-  snprintf(t, sizeof t, "},\n  \"recordRoute\": %s,\n  \"overloadControl\": %s,\n  \"retryAfter\": %ld",
-           c->record_route ? "true" : "false", c->overload_control ? "true" : "false", c->retry_after);
-  sb_puts(&b, t);
-  if (c->outbound_proxy) {
-    sb_puts(&b, ",\n  \"outboundProxy\": ");
-    sb_json_string(&b, c->outbound_proxy, strlen(c->outbound_proxy));
+  while (open > 0) {
+    sb_puts(&b, "\n");
+    for (int i = 0; i < open; i++) sb_puts(&b, "  ");
+    sb_putc(&b, '}');
+    open--;
   }
-  sb_puts(&b, ",\n  \"board\": ");
-  sb_json_string(&b, board, strlen(board));
   sb_puts(&b, "\n}\n");
   fwrite(b.p, 1, b.len, stdout);
   free(b.p);
+}
+
+/* ---- --help ----------------------------------------------------------------------------- */
+
+/* `text` as lines of at most WIDTH columns, each indented by `indent` spaces. */
+static void wrap(strbuf *b, const char *text, int indent) {
+  int col = 0;
+  const char *p = text;
+  while (*p) {
+    while (*p == ' ') p++;
+    if (!*p) break;
+    size_t w = strcspn(p, " ");
+    if (col > 0 && indent + col + 1 + (int)w > WIDTH) {
+      sb_putc(b, '\n');
+      col = 0;
+    }
+    if (col == 0) {
+      for (int i = 0; i < indent; i++) sb_putc(b, ' ');
+    } else {
+      sb_putc(b, ' ');
+      col++;
+    }
+    sb_putn(b, p, w);
+    col += (int)w;
+    p += w;
+  }
+  sb_putc(b, '\n');
+}
+
+static void metavar(strbuf *b, const sch_key *k) {
+  if (k->check == SCH_CHECK_LISTEN) sb_puts(b, "udp|tcp:HOST:PORT");
+  else if (k->check == SCH_CHECK_DOMAIN) sb_puts(b, "NAME");
+  else if (k->check == SCH_CHECK_FILE) sb_puts(b, "FILE");
+  else if (k->type == SCH_T_ENUM)
+    for (int i = 0; i < k->n_values; i++) {
+      if (i) sb_putc(b, '|');
+      sb_puts(b, k->values[i]);
+    }
+  else sb_puts(b, "VALUE");
+}
+
+static void option(strbuf *b, const char *flag, const char *doc) {
+  strbuf d = {0};
+  wrap(&d, doc, 23);
+  sb_putc(&d, '\0');
+  size_t fl = strlen(flag);
+  sb_puts(b, "  ");
+  sb_puts(b, flag);
+  if (fl < 21) {
+    for (size_t i = fl; i < 21; i++) sb_putc(b, ' ');
+    sb_puts(b, d.p + 23);
+  } else {
+    sb_putc(b, '\n');
+    sb_puts(b, d.p);
+  }
+  free(d.p);
+}
+
+static void type_text(strbuf *b, const sch_key *k) {
+  char t[128];
+  switch (k->type) {
+    case SCH_T_BOOL: sb_puts(b, "true|false"); break;
+    case SCH_T_INT:
+      if (k->max == 2147483647) snprintf(t, sizeof t, "integer >= %lld", (long long)k->min);
+      else snprintf(t, sizeof t, "integer %lld..%lld", (long long)k->min, (long long)k->max);
+      sb_puts(b, t);
+      break;
+    case SCH_T_ENUM:
+      for (int i = 0; i < k->n_values; i++) {
+        if (i) sb_putc(b, '|');
+        sb_json_string(b, k->values[i], strlen(k->values[i]));
+      }
+      break;
+    case SCH_T_STRING: sb_puts(b, "string ("), sb_puts(b, SCH_CHECK_NAMES[k->check]), sb_putc(b, ')'); break;
+    case SCH_T_LIST:
+      sb_putc(b, '[');
+      if (k->check == SCH_CHECK_ENUM)
+        for (int i = 0; i < k->n_values; i++) {
+          if (i) sb_putc(b, '|');
+          sb_json_string(b, k->values[i], strlen(k->values[i]));
+        }
+      else sb_puts(b, SCH_CHECK_NAMES[k->check]);
+      sb_puts(b, ", ...]");
+      break;
+    case SCH_T_USERS: sb_puts(b, "[user, ...]"); break;
+    case SCH_T_PATTERNS:
+      snprintf(t, sizeof t, "[text|{\"hex\"}, ...] (<= %d, <= %d bytes each)", k->max_items, k->max_bytes);
+      sb_puts(b, t);
+      break;
+    case SCH_T_HEX:
+      snprintf(t, sizeof t, "hex, %d..%d digits", k->min_digits, k->max_digits);
+      sb_puts(b, t);
+      break;
+  }
+}
+
+static void default_text(strbuf *b, const sch_key *k) {
+  if (!k->has_default) {
+    if (k->default_doc) sb_puts(b, "default: "), sb_puts(b, k->default_doc);
+    return;
+  }
+  sb_puts(b, "default ");
+  char t[32];
+  switch (k->type) {
+    case SCH_T_BOOL: sb_puts(b, k->def_int ? "true" : "false"); break;
+    case SCH_T_INT: snprintf(t, sizeof t, "%lld", (long long)k->def_int); sb_puts(b, t); break;
+    case SCH_T_ENUM: sb_json_string(b, k->values[k->def_int], strlen(k->values[k->def_int])); break;
+    case SCH_T_STRING: sb_json_string(b, k->def_str, strlen(k->def_str)); break;
+    default:
+      sb_putc(b, '[');
+      for (int i = 0; i < k->n_def_list; i++) {
+        if (i) sb_putc(b, ',');
+        sb_json_string(b, k->def_list[i], strlen(k->def_list[i]));
+      }
+      sb_putc(b, ']');
+  }
+}
+
+void config_usage(void) {
+  strbuf b = {0};
+  sb_puts(&b, "sipling - SIP proxy and registrar (AssemblyScript core, native host via wasm2c)\n\n");
+  /* synopsis */
+  strbuf line = {0};
+  sb_puts(&line, "usage: sipling [--config FILE]");
+  for (int k = 0; k < SK_COUNT; k++) {
+    const sch_key *key = &SCHEMA[k];
+    if (!key->flag || !(key->hosts & HOST_BIT)) continue;
+    strbuf s = {0};
+    sb_putc(&s, '[');
+    sb_puts(&s, key->flag);
+    if (key->type != SCH_T_BOOL) sb_putc(&s, ' '), metavar(&s, key);
+    sb_putc(&s, ']');
+    if (key->type == SCH_T_LIST) sb_puts(&s, "...");
+    if (line.len + 1 + s.len > WIDTH) {
+      sb_putn(&b, line.p, line.len);
+      sb_putc(&b, '\n');
+      line.len = 0;
+      sb_puts(&line, "              ");
+    }
+    sb_putc(&line, ' ');
+    sb_putn(&line, s.p, s.len);
+    free(s.p);
+  }
+  if (line.len + 17 > WIDTH) {
+    sb_putn(&b, line.p, line.len);
+    sb_putc(&b, '\n');
+    line.len = 0;
+    sb_puts(&line, "              ");
+  }
+  sb_puts(&line, " [--print-config]");
+  sb_putn(&b, line.p, line.len);
+  free(line.p);
+  sb_puts(&b, "\n       sipling --help\n\noptions:\n");
+  option(&b, "--config FILE", "read a JSON configuration file (keys below); flags override it");
+  for (int k = 0; k < SK_COUNT; k++) {
+    const sch_key *key = &SCHEMA[k];
+    if (!key->flag || !(key->hosts & HOST_BIT)) continue;
+    strbuf f = {0}, d = {0};
+    sb_puts(&f, key->flag);
+    if (key->type != SCH_T_BOOL) sb_putc(&f, ' '), metavar(&f, key);
+    sb_putc(&f, '\0');
+    sb_puts(&d, key->type == SCH_T_BOOL ? "set \"" : key->type == SCH_T_LIST ? "one of \"" : "set \"");
+    sb_puts(&d, key->path);
+    sb_puts(&d, key->type == SCH_T_BOOL ? "\" to true: " : key->type == SCH_T_LIST ? "\" (repeatable; replaces the file's list): " : "\": ");
+    sb_puts(&d, key->doc);
+    sb_putc(&d, '\0');
+    option(&b, f.p, d.p);
+    free(f.p);
+    free(d.p);
+  }
+  option(&b, "--print-config", "print the effective configuration as JSON and exit (binds nothing; secrets as \"" MASK "\")");
+  option(&b, "--help", "print this help and exit");
+  sb_puts(&b, "\nconfiguration file (JSON; unknown keys are errors; every key: docs/CONFIG.md):\n  {\n");
+  const char *prev = "";
+  int open = 0;
+  for (int k = 0; k < SK_COUNT; k++) {
+    const sch_key *key = &SCHEMA[k];
+    if (!(key->hosts & HOST_BIT)) continue;
+    int groups = depth_of(key->path);
+    int same = common_groups(prev, key->path, open < groups ? open : groups);
+    while (open > same) {
+      open--;
+      for (int i = 0; i < open + 2; i++) sb_puts(&b, "  ");
+      sb_puts(&b, "}\n");
+    }
+    while (open < groups) {
+      size_t n;
+      const char *s = segment(key->path, open, &n);
+      for (int i = 0; i < open + 2; i++) sb_puts(&b, "  ");
+      sb_putc(&b, '"');
+      sb_putn(&b, s, n);
+      sb_puts(&b, "\": {\n");
+      open++;
+    }
+    size_t n;
+    const char *s = segment(key->path, groups, &n);
+    for (int i = 0; i < open + 2; i++) sb_puts(&b, "  ");
+    sb_putc(&b, '"');
+    sb_putn(&b, s, n);
+    sb_puts(&b, "\"  ");
+    type_text(&b, key);
+    if (key->unit) sb_puts(&b, "; "), sb_puts(&b, key->unit);
+    if (key->has_default || key->default_doc) sb_puts(&b, "; "), default_text(&b, key);
+    if (key->le >= 0) sb_puts(&b, "; <= "), sb_puts(&b, SCHEMA[key->le].path);
+    if (key->secret) sb_puts(&b, "; secret");
+    sb_putc(&b, '\n');
+    wrap(&b, key->doc, 2 * (open + 2) + 4);
+    prev = key->path;
+  }
+  while (open > 0) {
+    open--;
+    for (int i = 0; i < open + 2; i++) sb_puts(&b, "  ");
+    sb_puts(&b, "}\n");
+  }
+  sb_puts(&b, "  }\n");
+  strbuf other = {0};
+  for (int k = 0; k < SK_COUNT; k++) {
+    if (SCHEMA[k].hosts & HOST_BIT) continue;
+    sb_puts(&other, other.len ? ", \"" : "\"");
+    sb_puts(&other, SCHEMA[k].path);
+    sb_putc(&other, '"');
+  }
+  if (other.len) {
+    sb_putc(&other, '\0');
+    sb_puts(&b, "  (keys of other hosts, refused here: ");
+    sb_puts(&b, other.p);
+    sb_puts(&b, ")\n");
+  }
+  strbuf tail = {0};
+  sb_puts(&tail, "Usage records: with \"usageLog\" (or --usage-log) one JSON object per line is appended for each usage "
+                 "event (registrations, calls, auth-fail, policy-refusal, flood-blocked, table-full; docs/ABI.md) with "
+                 "the fields that apply: time, event, the event's text fields (aor, contact, caller, callee, user, uri, "
+                 "callId, cause, rule), expires or duration (s), source, result, lost.");
+  sb_putc(&tail, '\0');
+  sb_putc(&b, '\n');
+  wrap(&b, tail.p, 0);
+  tail.len = 0;
+  sb_puts(&tail, "Logs are JSON lines on stdout. SIGINT/SIGTERM stop the server and log the core's counters (");
+  for (int i = 0; i < SIP_STAT_COUNT; i++) {
+    if (i) sb_puts(&tail, ", ");
+    sb_puts(&tail, SIP_STAT_NAMES[i]);
+  }
+  sb_puts(&tail, "). Exit status: 0 ok, 1 runtime error (e.g. a socket that cannot be bound, a trap in the core), "
+                 "2 usage/configuration error.");
+  sb_putc(&tail, '\0');
+  sb_putc(&b, '\n');
+  wrap(&b, tail.p, 0);
+  fwrite(b.p, 1, b.len, stdout);
+}
+
+/* ---- applying to the core ---------------------------------------------------------------- */
+
+typedef struct {
+  const sch_key *key;
+  const char *name;
+  const char *text; /* NULL: secret or not text */
+  cfg_add_fn add;
+  const char *board;
+} add_ctx;
+
+static void refused(const sch_key *k, const char *name, int32_t r, const char *board, bool set, const char *shown) {
+  if (r == SIP_CFG_UNKNOWN)
+    die2(false, name, "the core does not know %s %d (%s): rebuild the core", set ? "config key" : "config kind", k->core_id, k->core_name);
+  if (r == SIP_CFG_NOT_IN_BUILD) die2(false, name, "not in this core build (board %s leaves it out)", board);
+  if (r == CFG_TOO_LONG) die2(false, name, "%s%sexceeds the core's cfg buffer", shown ? shown : "", shown ? " " : "");
+  if (set) {
+    if (r == SIP_CFG_REFUSED) die2(false, name, "value %s is out of the core's range", shown);
+    die2(false, name, "the core refused %s (%d)", shown, r);
+  }
+  if (!shown) die2(false, name, "the core refused it (%d: table full, too long or does not parse)", r);
+  die2(false, name, "the core refused %s (%d: table full or does not parse)", shown, r);
+}
+
+static void add_bytes(const add_ctx *a, const uint8_t *bytes, size_t len) {
+  int32_t r = a->add(a->key->core_id, bytes, len);
+  if (r != SIP_CFG_OK) refused(a->key, a->name, r, a->board, false, a->text ? show_str(a->text) : NULL);
+}
+
+static void add_secret_line(const add_ctx *a, const char *user, const char *what, const char *secret) {
+  size_t n = strlen(user) + strlen(what) + strlen(secret) + 3;
+  char *line = malloc(n);
+  int len = snprintf(line, n, "%s:%s=%s", user, what, secret);
+  add_bytes(a, (const uint8_t *)line, (size_t)len);
+  memset(line, 0, n);
+  free(line);
+}
+
+static int64_t set_value(const sch_key *k, const cfg_value *v) {
+  if (k->type != SCH_T_LIST) return v->num; /* bool 1/0, int, enum index */
+  int64_t n = 0;
+  for (size_t i = v->n; i-- > 0;) n = n * 4 + enum_index(k, v->list[i]) + 1;
+  return n;
+}
+
+static void random_bytes(uint8_t *out, size_t n) {
+  FILE *f = fopen("/dev/urandom", "rb");
+  if (!f || fread(out, 1, n, f) != n) {
+    fprintf(stderr, "sipling: cannot read /dev/urandom for the nonce secret\n");
+    exit(1);
+  }
+  fclose(f);
+}
+
+void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *board) {
+  for (int i = 0; i < SK_COUNT; i++) {
+    const sch_key *k = &SCHEMA[i];
+    const cfg_value *v = &c->v[i];
+    if (k->core == SCH_CORE_NONE || !(k->hosts & HOST_BIT)) continue;
+    add_ctx a = {.key = k, .name = k->path, .add = add, .board = board};
+    if (!v->set) {
+      if (i == SK_NONCE_SECRET) { /* 32 random bytes per start */
+        uint8_t secret[32];
+        random_bytes(secret, sizeof secret);
+        add_bytes(&a, secret, sizeof secret);
+        memset(secret, 0, sizeof secret);
+      }
+      continue;
+    }
+    if (k->core == SCH_CORE_SET) {
+      int64_t n = set_value(k, v);
+      int32_t r = set(k->core_id, (double)n);
+      if (r != SIP_CFG_OK) {
+        strbuf s = {0};
+        if (k->type == SCH_T_INT) {
+          char t[32];
+          snprintf(t, sizeof t, "%lld", (long long)n);
+          sb_puts(&s, t);
+        } else {
+          char t[32];
+          print_value(&s, k, v);
+          snprintf(t, sizeof t, " (%lld)", (long long)n);
+          sb_puts(&s, t);
+        }
+        sb_putc(&s, '\0');
+        refused(k, k->path, r, board, true, s.p);
+      }
+      continue;
+    }
+    switch (k->type) {
+      case SCH_T_STRING:
+        a.text = k->secret ? NULL : v->str;
+        add_bytes(&a, (const uint8_t *)v->str, strlen(v->str));
+        break;
+      case SCH_T_LIST:
+        for (size_t j = 0; j < v->n; j++) {
+          char *name = keyf("%s[%zu]", k->path, j);
+          a.name = name;
+          a.text = k->secret ? NULL : v->list[j];
+          add_bytes(&a, (const uint8_t *)v->list[j], strlen(v->list[j]));
+          free(name);
+        }
+        break;
+      case SCH_T_USERS:
+        for (size_t j = 0; j < v->n; j++) {
+          const cfg_user *u = &v->users[j];
+          char *name = keyf("%s[%zu]", k->path, j);
+          a.name = name;
+          if (u->password) add_secret_line(&a, u->username, "password", u->password);
+          if (u->ha1) add_secret_line(&a, u->username, "ha1", u->ha1);
+          if (u->ha1_sha256) add_secret_line(&a, u->username, "ha1sha256", u->ha1_sha256);
+          free(name);
+        }
+        break;
+      case SCH_T_PATTERNS:
+        for (size_t j = 0; j < v->n; j++) {
+          char *name = keyf("%s[%zu]", k->path, j);
+          a.name = name;
+          a.text = v->patterns[j].text;
+          add_bytes(&a, v->patterns[j].bytes, v->patterns[j].len);
+          free(name);
+        }
+        break;
+      case SCH_T_HEX: {
+        size_t len;
+        uint8_t *bytes = hex_bytes(v->str, &len);
+        add_bytes(&a, bytes, len);
+        memset(bytes, 0, len);
+        free(bytes);
+        break;
+      }
+      default:
+        break;
+    }
+  }
 }

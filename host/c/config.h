@@ -1,23 +1,26 @@
-/* Command line and configuration file of the native host: the same contract as the Node host
- * (host/node/config.ts), minus what only Node has (SIPLING_WASM; "board" is accepted and ignored:
- * this binary is built for one board).
+/* Command line and configuration file of the native host, by walking the generated schema table
+ * (schema.h, from host/shared/config.json): the same keys, checks, messages, defaults, --help and
+ * --print-config as the Node host (host/shared/config.mjs is the reference walker).
  *
  *   sipling [--config FILE] [--listen udp|tcp:HOST:PORT]... [--domain NAME]...
- *           [--log-level L] [--trace] [--print-config]
+ *           [--log-level L] [--trace] [--usage-log FILE] [--print-config]
  *   sipling --help
  *
  * Flags override the file; repeated --listen / --domain flags replace the file's list. Every error
- * names the key (or flag) and what was expected; config_parse prints it on stderr and exits 2. */
+ * names the key (or flag) and what was expected, on stderr, and exits 2; secrets are never echoed. */
 #ifndef SIPLING_CONFIG_H
 #define SIPLING_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "schema.h"
 
 #define MAX_LISTEN 255 /* transport ids are a u8 in the peer record (1..255) */
 
 typedef struct {
-  int proto;      /* 1 UDP, 2 TCP (the ABI's proto numbers) */
+  int proto;      /* SIP_PROTO_UDP or SIP_PROTO_TCP */
   char host[256]; /* unbracketed ("::1") */
   int port;
   int family;     /* 4, 6, or 0 for a host name */
@@ -25,37 +28,65 @@ typedef struct {
 } listen_spec;
 
 typedef struct {
-  const char **listen;
-  size_t n_listen;
-  const char **domains;
-  size_t n_domains;
-  int log_level;
-  bool trace;
-  long t1, t2, t4, timer_c;             /* ms */
-  long min_expires, max_expires, default_expires;
-  long max_contacts;                    /* -1: the board's default */
-  bool record_route;
-  bool overload_control;                /* local overload control (main.c, "overload") */
-  long retry_after;
-  const char *outbound_proxy;           /* NULL: none */
-  const char *board;                    /* as given in the file (informational) */
+  const char *username, *password, *ha1, *ha1_sha256; /* NULL when absent; hex in lower case */
+} cfg_user;
+
+typedef struct {
+  uint8_t *bytes;
+  size_t len;
+  const char *text; /* the pattern as text (NULL for {"hex"}) */
+} cfg_pattern;
+
+/* The value of one schema key (SCHEMA[i] <-> config.v[i]). */
+typedef struct {
+  bool set;             /* given, a default, or derived */
+  bool given;           /* in the file or a flag */
+  int64_t num;          /* bool, int; enum: index into the key's values */
+  const char *str;      /* string, hex */
+  const char **list;    /* list: strings (enum lists: the value names) */
+  size_t n;             /* list, users, patterns: count */
+  cfg_user *users;
+  cfg_pattern *patterns;
+} cfg_value;
+
+typedef struct {
+  cfg_value v[SK_COUNT];
+  listen_spec *listens; /* parsed "listen", same order */
+  size_t n_listens;
 } config;
 
 typedef struct {
   bool help, print_config;
   config cfg;
-  listen_spec *listens; /* parsed cfg.listen, same order */
 } cli;
 
-extern const char USAGE[];
+/* Parses argv (without the program name), reads the file, merges, validates; `board` is this
+ * binary's board (the default of "board"; another value is refused). Exits 2 on error. */
+void config_parse(cli *out, int argc, char **argv, const char *board);
 
-/* Parses argv (without the program name), reads the file, merges, validates. Exits 2 on error. */
-void config_parse(cli *out, int argc, char **argv);
+/* --help: generated from the schema (the keys this host implements). */
+void config_usage(void);
+
+/* The effective configuration as JSON (what --print-config prints; secrets as "***"). */
+void config_print(const config *c);
+
+/* The secure default: no users and a non-loopback listen address exits 2, unless
+ * "allowUnauthenticated". */
+void config_check_secure(const config *c);
 
 /* "udp:1.2.3.4:5060", "tcp:[::1]:5060", "udp:host.name:5060" -> out; false if malformed. */
 bool parse_listen(const char *spec, listen_spec *out);
 
-/* The effective configuration as JSON (what --print-config prints). */
-void config_print(const config *c, const char *board);
+/* Applies every core key to the core, walking the schema (realm before users; nonceSecret random
+ * when absent): set(key, value) and add(kind, bytes, len) return the core's result; any result
+ * but Ok exits 2 naming the key (NotInBuild names `board`). add() wipes the core's cfg buffer after
+ * a secret kind; the walker wipes its own copy of each secret line. */
+#define CFG_TOO_LONG (-1000) /* what add() returns, without calling the core, for text over its cfg buffer */
+typedef int32_t (*cfg_set_fn)(int key, double value);
+typedef int32_t (*cfg_add_fn)(int kind, const uint8_t *bytes, size_t len);
+void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *board);
+
+static inline bool cfg_bool(const config *c, int key) { return c->v[key].set && c->v[key].num != 0; }
+static inline const char *cfg_str(const config *c, int key) { return c->v[key].set ? c->v[key].str : NULL; }
 
 #endif

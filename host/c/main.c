@@ -45,7 +45,9 @@
 
 #include "config.h"
 #include "log.h"
+#include "numbers.h"
 #include "overload.h"
+#include "usage.h"
 
 #ifndef SIPLING_BOARD
 #define SIPLING_BOARD "server"
@@ -68,20 +70,8 @@
  * +8 f64 time | +16 u32 value | +20 u32 lost | +24 Peer | +56 u16 len1..len4 | +64 texts. */
 enum { P_CONN = 0, P_TRANSPORT = 4, P_FAMILY = 5, P_PORT = 6, P_ADDR = 8, P_FLAGS = 24, PEER_SIZE = 32 };
 enum { E_KIND = 0, E_CODE = 4, E_TIME = 8, E_VALUE = 16, E_LOST = 20, E_PEER = 24, E_LENS = 56, E_TEXT = 64 };
-enum { PROTO_UDP = 1, PROTO_TCP = 2 };
-enum { CFG_T1 = 1, CFG_T2, CFG_T4, CFG_TIMER_C, CFG_MIN_EXPIRES, CFG_MAX_EXPIRES, CFG_DEFAULT_EXPIRES,
-       CFG_CONTACTS_PER_AOR, CFG_RECORD_ROUTE, CFG_RETRY_AFTER, CFG_SHED = 21 };
-enum { CFG_KIND_DOMAIN = 1, CFG_KIND_OUTBOUND = 2 };
-
-static const char *const EVENT_NAMES[] = {
-    "none", "reg-add", "reg-refresh", "reg-remove", "reg-expire", "call-attempt",
-    "call-answer", "call-fail", "call-end", "bad-message", "table-full",
-};
-static const char *const STAT_NAMES[] = {
-    "txnInUse", "txnCapacity", "bindingsInUse", "bindingCapacity", "aorsInUse", "aorCapacity",
-    "msgPoolInUse", "msgPoolBlocks", "regPoolInUse", "regPoolBlocks", "eventsLost", "received",
-    "refused", "sent", "refused503",
-};
+/* Every ABI number, event name, level and label and stat name: numbers.h, generated from
+ * host/shared/abi.json. */
 
 /* ---- the core ---------------------------------------------------------------------------- */
 
@@ -385,32 +375,42 @@ static void trace_line(const char *dir, const char *peer, uint32_t conn_id, cons
   log_end();
 }
 
-static const char *proto_name(int proto) { return proto == PROTO_UDP ? "udp" : "tcp"; }
+static const char *proto_name(int proto) { return proto == SIP_PROTO_UDP ? "udp" : "tcp"; }
 
+static bool usage_on; /* "usageLog" is open */
+
+/* Wall-clock ms minus the monotonic clock, fixed at start: maps the core's `now` to Unix time. */
+static double wall_offset;
+
+/* One event: logged by its abi.json level with its field names, and written to the usage file. */
 static void event(uint32_t kind) {
-  int level = kind == 9 || kind == 10 ? LOG_WARN : LOG_INFO;
-  if (!log_on(level)) return;
+  const sip_event_info *info = kind < SIP_EVENT_LIMIT ? &SIP_EVENTS[kind] : NULL;
+  int level = info ? info->level : LOG_WARN;
+  bool logging = log_on(level);
+  if (!logging && !usage_on) return;
   const uint8_t *e = M(event_ptr);
-  const char *name = kind < sizeof EVENT_NAMES / sizeof *EVENT_NAMES ? EVENT_NAMES[kind] : NULL;
+  const uint8_t *pe = e + E_PEER;
+  int fam = pe[P_FAMILY], tid = pe[P_TRANSPORT];
+  char source[96];
+  bool has_source = fam == 4 || fam == 6;
+  if (has_source) {
+    char proto[16];
+    if (tid > 0 && tid <= n_transports && transports[tid].fd >= 0) snprintf(proto, sizeof proto, "%s", proto_name(transports[tid].proto));
+    else snprintf(proto, sizeof proto, "transport%d", tid);
+    peer_text(source, sizeof source, proto, fam, pe + P_ADDR, rd16(pe + P_PORT));
+  }
+  if (usage_on) usage_event(kind, e, has_source ? source : NULL, wall_offset + rdf64(e + E_TIME), now_ms());
+  if (!logging) return;
   char other[32];
-  if (!name) snprintf(other, sizeof other, "event-%u", kind), name = other;
+  const char *name = info ? info->name : (snprintf(other, sizeof other, "event-%u", kind), other);
   log_begin(level, name);
   log_str("event", name);
   log_num("code", (int32_t)rd32(e + E_CODE));
-  const uint8_t *pe = e + E_PEER;
-  int fam = pe[P_FAMILY], tid = pe[P_TRANSPORT];
-  if (fam == 4 || fam == 6) {
-    char proto[16], text[96];
-    if (transports[tid].fd >= 0 && tid > 0 && tid <= n_transports) snprintf(proto, sizeof proto, "%s", proto_name(transports[tid].proto));
-    else snprintf(proto, sizeof proto, "transport%d", tid);
-    log_str("source", peer_text(text, sizeof text, proto, fam, pe + P_ADDR, rd16(pe + P_PORT)));
-  }
+  if (has_source) log_str("source", source);
   uint32_t conn_id = rd32(pe + P_CONN);
   if (conn_id) log_num("conn", conn_id);
-  static const char *const REG[] = {"aor", "contact", "callId", "detail"};
-  static const char *const CALL_[] = {"caller", "callee", "callId", "detail"};
-  static const char *const OTHER[] = {"text1", "text2", "callId", "detail"};
-  const char *const *labels = kind >= 1 && kind <= 4 ? REG : kind >= 5 && kind <= 8 ? CALL_ : OTHER;
+  static const char *const GENERIC[] = {"text1", "text2", "text3", "text4"};
+  const char *const *labels = info ? info->texts : GENERIC;
   const uint8_t *at = e + E_TEXT;
   for (int i = 0; i < 4; i++) {
     uint16_t len = rd16(e + E_LENS + 2 * i);
@@ -418,8 +418,7 @@ static void event(uint32_t kind) {
     at += len;
   }
   uint32_t value = rd32(e + E_VALUE);
-  if (kind >= 1 && kind <= 4) log_num("expires", value);
-  else if (kind == 8) log_num("durationMs", value);
+  if (info && info->value_field) log_num(info->value_field, value);
   else if (value) log_num("value", value);
   uint32_t lost = rd32(e + E_LOST);
   if (lost) log_num("lost", lost);
@@ -503,7 +502,7 @@ static void send_to(transport *t, uint32_t conn_id, int fam, const uint8_t *addr
     char text[96];
     trace_line("out", peer_text(text, sizeof text, proto_name(t->proto), fam, addr, port), conn_id, buf, n);
   }
-  if (t->proto == PROTO_UDP) {
+  if (t->proto == SIP_PROTO_UDP) {
     struct sockaddr_storage ss;
     socklen_t sl = to_sockaddr(t->family, fam, addr, port, &ss);
     if (sl == 0) {
@@ -865,10 +864,9 @@ static void pick_interface(int fam, char *out, size_t cap) {
   freeifaddrs(list);
 }
 
-static void bind_all(const cli *cl) {
-  const config *cfg = &cl->cfg;
-  for (size_t i = 0; i < cfg->n_listen; i++) {
-    const listen_spec *l = &cl->listens[i];
+static void bind_all(const config *cfg) {
+  for (size_t i = 0; i < cfg->n_listens; i++) {
+    const listen_spec *l = &cfg->listens[i];
     transport *t = &transports[++n_transports];
     t->id = n_transports;
     t->proto = l->proto;
@@ -878,7 +876,7 @@ static void bind_all(const cli *cl) {
     int fam = l->family;
     if (fam == 0) {
       struct addrinfo hints = {0}, *res = NULL;
-      hints.ai_socktype = l->proto == PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
+      hints.ai_socktype = l->proto == SIP_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
       int r = getaddrinfo(l->host, NULL, &hints, &res);
       if (r != 0 || !res) {
         char what[300];
@@ -893,22 +891,22 @@ static void bind_all(const cli *cl) {
     }
     t->family = fam;
     inet_ntop(fam == 6 ? AF_INET6 : AF_INET, addr, t->bind_host, sizeof t->bind_host);
-    int type = l->proto == PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
+    int type = l->proto == SIP_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
     int fd = socket(fam == 6 ? AF_INET6 : AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) start_error(l->spec, errname(errno));
     int one = 1;
-    if (l->proto == PROTO_UDP) {
+    if (l->proto == SIP_PROTO_UDP) {
       int rb = UDP_RCVBUF, sb = UDP_SNDBUF; /* capped by net.core.[rw]mem_max: keep what we get */
       setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rb, sizeof rb);
       setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof sb);
-      if (cfg->overload_control) setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+      if (cfg_bool(cfg, SK_OVERLOAD_CONTROL)) setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
     } else {
       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     }
     struct sockaddr_storage ss;
     socklen_t sl = to_sockaddr(fam, fam, addr, (uint16_t)l->port, &ss);
     if (bind(fd, (struct sockaddr *)&ss, sl) != 0) start_error(l->spec, errname(errno));
-    if (l->proto == PROTO_TCP && listen(fd, TCP_LISTEN_BACKLOG) != 0) start_error(l->spec, errname(errno));
+    if (l->proto == SIP_PROTO_TCP && listen(fd, TCP_LISTEN_BACKLOG) != 0) start_error(l->spec, errname(errno));
     sl = sizeof ss;
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
       uint8_t a2[16];
@@ -917,7 +915,7 @@ static void bind_all(const cli *cl) {
       t->port = p;
     }
     t->fd = fd;
-    add_pfd(fd, POLLIN, l->proto == PROTO_UDP ? K_UDP : K_LISTEN, t);
+    add_pfd(fd, POLLIN, l->proto == SIP_PROTO_UDP ? K_UDP : K_LISTEN, t);
     char host[INET6_ADDRSTRLEN];
     if (strcmp(t->bind_host, "0.0.0.0") == 0 || strcmp(t->bind_host, "::") == 0) pick_interface(fam, host, sizeof host);
     else snprintf(host, sizeof host, "%s", t->bind_host);
@@ -933,18 +931,6 @@ static void bind_all(const cli *cl) {
   }
 }
 
-static void config_error(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
-static void config_error(const char *key, const char *fmt, ...) {
-  char what[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(what, sizeof what, fmt, ap);
-  va_end(ap);
-  log_flush();
-  fprintf(stderr, "config error: \"%s\": %s\n", key, what);
-  exit(2);
-}
-
 static void core_error(const char *msg) {
   log_begin(LOG_ERROR, msg);
   log_end();
@@ -952,31 +938,24 @@ static void core_error(const char *msg) {
   exit(1);
 }
 
-static void cfg_set(int key, long value, const char *name) {
-  int32_t r = (int32_t)CALL("sip_cfg_set", Z_sipZ_sip_cfg_set(&core, (u32)key, (double)value));
-  if (r == -1) {
-    log_begin(LOG_WARN, "core does not know this setting; ignored");
-    log_str("key", name);
-    log_num("cfgKey", key);
-    log_end();
-  } else if (r == -2) {
-    config_error(name, "value %ld is out of the core's range", value);
-  } else if (r < 0) {
-    config_error(name, "the core refused %ld (%d)", value, r);
-  }
+/* The two core calls of config_apply: the schema walker names the key of any refusal. */
+static int32_t core_set(int key, double value) {
+  return (int32_t)CALL("sip_cfg_set", Z_sipZ_sip_cfg_set(&core, (u32)key, value));
 }
 
-static u32 put_cfg(const char *text, const char *name) {
+static int32_t core_add(int kind, const uint8_t *bytes, size_t len) {
+  if (len > cfg_cap) return CFG_TOO_LONG;
+  memcpy(M(cfg_ptr), bytes, len);
+  int32_t r = (int32_t)CALL("sip_cfg_add", Z_sipZ_sip_cfg_add(&core, (u32)kind, (u32)len));
+  if (SIP_CFG_KIND_IS_SECRET(kind)) memset(M(cfg_ptr), 0, cfg_cap); /* the core wipes it too */
+  return r;
+}
+
+static u32 put_cfg(const char *text) {
   size_t n = strlen(text);
-  if (n > cfg_cap) config_error(name, "\"%s\" (%zu bytes) exceeds the core's cfg buffer (%u)", text, n, cfg_cap);
+  if (n > cfg_cap) n = cfg_cap;
   memcpy(M(cfg_ptr), text, n);
   return (u32)n;
-}
-
-static void cfg_add(int kind, const char *text, const char *name) {
-  u32 len = put_cfg(text, name);
-  int32_t r = (int32_t)CALL("sip_cfg_add", Z_sipZ_sip_cfg_add(&core, (u32)kind, len));
-  if (r < 0) config_error(name, "the core refused \"%s\" (%d: table full or does not parse)", text, r);
 }
 
 static void seed(uint32_t out[2]) {
@@ -1012,26 +991,11 @@ static void start_core(const config *cfg) {
     snprintf(msg, sizeof msg, "sip_init failed (%d)", r);
     core_error(msg);
   }
-  cfg_set(CFG_T1, cfg->t1, "timers.t1");
-  cfg_set(CFG_T2, cfg->t2, "timers.t2");
-  cfg_set(CFG_T4, cfg->t4, "timers.t4");
-  cfg_set(CFG_TIMER_C, cfg->timer_c, "timers.timerC");
-  cfg_set(CFG_MIN_EXPIRES, cfg->min_expires, "registrar.minExpires");
-  cfg_set(CFG_MAX_EXPIRES, cfg->max_expires, "registrar.maxExpires");
-  cfg_set(CFG_DEFAULT_EXPIRES, cfg->default_expires, "registrar.defaultExpires");
-  if (cfg->max_contacts >= 0) cfg_set(CFG_CONTACTS_PER_AOR, cfg->max_contacts, "registrar.maxContactsPerAor");
-  cfg_set(CFG_RECORD_ROUTE, cfg->record_route ? 1 : 0, "recordRoute");
-  cfg_set(CFG_RETRY_AFTER, cfg->retry_after, "retryAfter");
-  ov_start(cfg->overload_control);
-  for (size_t i = 0; i < cfg->n_domains; i++) {
-    char name[32];
-    snprintf(name, sizeof name, "domains[%zu]", i);
-    cfg_add(CFG_KIND_DOMAIN, cfg->domains[i], name);
-  }
-  if (cfg->outbound_proxy) cfg_add(CFG_KIND_OUTBOUND, cfg->outbound_proxy, "outboundProxy");
+  config_apply(cfg, core_set, core_add, SIPLING_BOARD);
+  ov_start(cfg_bool(cfg, SK_OVERLOAD_CONTROL));
   for (int id = 1; id <= n_transports; id++) {
     transport *t = &transports[id];
-    u32 len = put_cfg(t->advertised, "listen");
+    u32 len = put_cfg(t->advertised);
     r = (int32_t)CALL("sip_transport_add", Z_sipZ_sip_transport_add(&core, (u32)id, (u32)t->proto, len));
     if (r < 0) {
       char msg[160];
@@ -1040,14 +1004,25 @@ static void start_core(const config *cfg) {
     }
   }
   if (log_on(LOG_INFO)) {
+    const cfg_value *dv = &cfg->v[SK_DOMAINS];
     strbuf d = {0};
     sb_putc(&d, '[');
-    for (size_t i = 0; i < cfg->n_domains; i++) {
+    for (size_t i = 0; i < dv->n; i++) {
       if (i) sb_putc(&d, ',');
-      sb_json_string(&d, cfg->domains[i], strlen(cfg->domains[i]));
+      sb_json_string(&d, dv->list[i], strlen(dv->list[i]));
     }
     sb_puts(&d, "]");
     sb_putc(&d, '\0');
+    size_t users = cfg->v[SK_USERS].set ? cfg->v[SK_USERS].n : 0;
+    strbuf a = {0};
+    if (users) {
+      char t[32];
+      sb_puts(&a, "{\"realm\":");
+      sb_json_string(&a, cfg_str(cfg, SK_REALM), strlen(cfg_str(cfg, SK_REALM)));
+      snprintf(t, sizeof t, ",\"users\":%zu}", users);
+      sb_puts(&a, t);
+    } else sb_puts(&a, "false");
+    sb_putc(&a, '\0');
     char hex[17];
     snprintf(hex, sizeof hex, "%08x%08x", __builtin_bswap32(s[0]), __builtin_bswap32(s[1]));
     log_begin(LOG_INFO, "core ready");
@@ -1055,9 +1030,12 @@ static void start_core(const config *cfg) {
     log_num("cfgCap", cfg_cap);
     log_raw("domains", d.p);
     log_str("seed", hex);
-    if (cfg->outbound_proxy) log_str("outboundProxy", cfg->outbound_proxy);
+    if (cfg_str(cfg, SK_OUTBOUND_PROXY)) log_str("outboundProxy", cfg_str(cfg, SK_OUTBOUND_PROXY));
+    log_raw("auth", a.p);
+    if (usage_on) log_str("usageLog", cfg_str(cfg, SK_USAGE_LOG));
     log_end();
     free(d.p);
+    free(a.p);
   }
   after(now);
 }
@@ -1084,10 +1062,13 @@ static void stop(int sig) {
   for (int id = 1; id <= n_transports; id++) close(transports[id].fd);
   if (log_on(LOG_INFO)) {
     log_begin(LOG_INFO, "stats");
-    for (int i = 0; i < (int)(sizeof STAT_NAMES / sizeof *STAT_NAMES); i++)
-      log_num(STAT_NAMES[i], CALL("sip_stat", Z_sipZ_sip_stat(&core, (u32)i)));
+    for (int i = 0; i < SIP_STAT_COUNT; i++) {
+      double v = CALL("sip_stat", Z_sipZ_sip_stat(&core, (u32)i));
+      if (v >= 0) log_num(SIP_STAT_NAMES[i], v); /* an older core answers -1 for an id it does not know */
+    }
     log_end();
   }
+  usage_close();
   log_msg(LOG_INFO, "stopped");
   log_flush();
   exit(0);
@@ -1102,6 +1083,12 @@ static void run(void) {
       timeout = d <= 0 ? 0 : d >= (double)INT_MAX ? INT_MAX : (int)d;
     }
     timeout = ov_poll_timeout(timeout); /* while shedding, wake to lower the share when idle */
+    double flush_at = usage_deadline();
+    if (flush_at >= 0) {
+      double d = ceil(flush_at - now_ms());
+      int ft = d <= 0 ? 0 : d >= (double)INT_MAX ? INT_MAX : (int)d;
+      if (timeout < 0 || ft < timeout) timeout = ft;
+    }
     int n = poll(pfds, (nfds_t)npfds, timeout);
     if (n < 0 && errno != EINTR) {
       log_begin(LOG_ERROR, "poll failed");
@@ -1134,27 +1121,43 @@ static void run(void) {
       }
     }
     if (closed_n) after(now_ms());
+    if (usage_deadline() >= 0 && now_ms() >= usage_deadline()) usage_flush();
     int shed = ov_tick(now_ms());
-    if (shed >= 0) CALL("sip_cfg_set", Z_sipZ_sip_cfg_set(&core, CFG_SHED, (double)shed));
+    if (shed >= 0) CALL("sip_cfg_set", Z_sipZ_sip_cfg_set(&core, SIP_CFG_KEY_SHED, (double)shed));
     reap();
   }
 }
 
 int main(int argc, char **argv) {
   cli cl;
-  config_parse(&cl, argc - 1, argv + 1);
+  config_parse(&cl, argc - 1, argv + 1, SIPLING_BOARD);
   if (cl.help) {
-    fputs(USAGE, stdout);
+    config_usage();
     return 0;
   }
   if (cl.print_config) {
-    config_print(&cl.cfg, SIPLING_BOARD);
+    config_print(&cl.cfg);
     return 0;
   }
   const config *cfg = &cl.cfg;
-  log_rank = cfg->log_level;
-  trace_on = cfg->trace;
+  /* The secure default, before anything is bound: no users + a non-loopback address = open relay. */
+  config_check_secure(cfg);
+  log_rank = (int)cfg->v[SK_LOG_LEVEL].num; /* the schema's values are in log rank order */
+  trace_on = cfg_bool(cfg, SK_TRACE);
   for (int i = 0; i < 256; i++) transports[i].fd = -1;
+  {
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    wall_offset = (double)rt.tv_sec * 1000.0 + (double)rt.tv_nsec / 1e6 - now_ms();
+  }
+  const char *usage_file = cfg_str(cfg, SK_USAGE_LOG);
+  if (usage_file) {
+    if (!usage_open(usage_file)) {
+      fprintf(stderr, "config error: \"usageLog\": cannot open \"%s\" for appending (%s)\n", usage_file, errname(errno));
+      return 2;
+    }
+    usage_on = true;
+  }
 
   if (pipe2(wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0) core_error("cannot create the wake pipe");
   add_pfd(wake_pipe[0], POLLIN, K_WAKE, NULL);
@@ -1165,7 +1168,7 @@ int main(int argc, char **argv) {
   sigaction(SIGTERM, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
 
-  bind_all(&cl);
+  bind_all(cfg);
 
   wasm_rt_init();
   Z_sip_init_module();
@@ -1179,6 +1182,7 @@ int main(int argc, char **argv) {
     log_str("call", core_call);
     log_end();
     log_flush();
+    usage_close();
     _exit(1);
   }
   start_core(cfg);
@@ -1187,12 +1191,6 @@ int main(int argc, char **argv) {
     log_str("core", "wasm2c (linked in)");
     log_str("board", SIPLING_BOARD);
     log_num("pid", getpid());
-    log_end();
-  }
-  if (cfg->board && strcmp(cfg->board, SIPLING_BOARD) != 0 && log_on(LOG_WARN)) {
-    log_begin(LOG_WARN, "\"board\" of the configuration ignored: this binary is built for one board");
-    log_str("board", SIPLING_BOARD);
-    log_str("configured", cfg->board);
     log_end();
   }
   run();

@@ -1,7 +1,13 @@
 #!/usr/bin/env node
 // Bridge between UDP sockets on this machine and the sipling firmware running in QEMU (-M mps2-an386).
-//   node host/firmware/bridge.mjs [--listen udp:HOST:PORT]... [--domain NAME]... [--trace]
-//                                 [--elf FILE] [--qemu FILE] [--config-line LINE]...
+//   node host/firmware/bridge.mjs [--config FILE] [--listen udp:HOST:PORT]... [--domain NAME]...
+//                                 [--log-level L] [--trace] [--elf FILE] [--qemu FILE]
+//                                 [--config-line LINE]... [--print-config]
+// The configuration is the one of every host (host/shared/config.json, checked by the shared walker
+// host/shared/config.mjs over the generated host/firmware/abi.mjs): keys the bridge does not implement
+// are refused, the secure default applies, and the core keys go to the firmware in its 'C' frame as
+// "set KEY VALUE" / "add KIND HEX" lines (host/firmware/main.c); a line the core refuses is a
+// configuration error naming its key (exit 2).
 // QEMU's UART0 is this process's pipe (-serial stdio); both directions carry SLIP frames whose first
 // byte is the kind (host/firmware/main.c lists them). Every datagram received on a listen socket goes
 // to the firmware as a 'D' frame (32-byte peer record of docs/ABI.md + the bytes); every 'D' frame from
@@ -13,32 +19,47 @@
 // This board has no TCP (the firmware has no stream transport): a tcp listen is refused.
 import dgram from "node:dgram";
 import dns from "node:dns";
-import net from "node:net";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
+import { EVENTS, STAT_NAMES, SCHEMA } from "./abi.mjs";
+import { ConfigError, load, usage, printable, checkSecureDefault, coreOps, explain, wrap } from "../shared/config.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const EVENT_NAMES = ["none", "reg-add", "reg-refresh", "reg-remove", "reg-expire",
-  "call-attempt", "call-answer", "call-fail", "call-end", "bad-message", "table-full"];
-const STAT_NAMES = ["txnInUse", "txnCapacity", "bindingsInUse", "bindingCapacity", "aorsInUse", "aorCapacity",
-  "msgPoolInUse", "msgPoolBlocks", "regPoolInUse", "regPoolBlocks", "eventsLost", "received", "refused", "sent",
-  "refusedFull", "stackBytesUsed", "traps", "framesDropped", "uptimeMs", "callDepth"];
-const USAGE = `usage: node host/firmware/bridge.mjs [--listen udp:HOST:PORT]... [--domain NAME]... [--trace]
-                                    [--elf FILE] [--qemu FILE] [--config-line LINE]...
-  --listen SPEC       udp:HOST:PORT (repeatable; IPv6 as [::1]); default udp:127.0.0.1:5060.
-                      The mps2-an386 firmware has no TCP: tcp listens are refused.
-  --domain NAME       a domain the server is responsible for (repeatable);
-                      default: localhost plus the listen hosts
-  --trace             log every SIP message received and sent
-  --elf FILE          firmware image (default build/mps2-an386/sipling.elf, built when stale)
-  --qemu FILE         qemu-system-arm to run (default: from PATH)
-  --config-line LINE  an extra firmware configuration line, e.g. "set 1 250" (T1 = 250 ms)`;
+/** The firmware's counters after the core's (host/firmware/main.c stats_step). */
+const FW_STATS = ["stackBytesUsed", "traps", "framesDropped", "uptimeMs", "callDepth"];
+/** The firmware's 'C' frame holds at most this many bytes (host/firmware/main.c CONFIG_CAP). */
+const CONFIG_CAP = 1024;
+/** The core build the firmware runs (boards/mps2-an386: the micro core). */
+const CORE_BOARD = "micro";
+const LEVELS = ["error", "warn", "info", "debug"];
+
+export const SPEC = {
+  schema: SCHEMA, host: "firmware", name: "node host/firmware/bridge.mjs",
+  // the schema's default listens on UDP and TCP; this board has UDP only
+  defaults: { listen: ["udp:127.0.0.1:5060"] },
+  extraFlags: {
+    "--elf": { value: true, meta: "FILE", doc: "firmware image (default build/mps2-an386/sipling.elf, built when stale)" },
+    "--qemu": { value: true, meta: "FILE", doc: "qemu-system-arm to run (default: from PATH)" },
+    "--config-line": { value: true, repeat: true, meta: "LINE", doc: "a raw firmware configuration line after the configuration's, e.g. \"set 1 250\" (debugging)" },
+  },
+};
+
+const USAGE = usage(SPEC, {
+  head: "sipling firmware bridge - UDP sockets here, the sipling firmware (micro core, Cortex-M4) under QEMU",
+  tail: wrap(`Logs are JSON lines on stdout; the firmware's events with the Node host's fields. Commands on stdin:
+"stats" (the core's counters: ${STAT_NAMES.join(", ")}; then ${FW_STATS.join(", ")}), "trap", "stop".
+SIGINT/SIGTERM stop QEMU and exit. Exit status: 0 ok, 1 runtime error, 2 usage/configuration error
+(also a configuration the firmware refuses).`, 0, 100),
+});
 
 // ---- JSON lines ------------------------------------------------------------------------------------
+let rank = 2;
 function line(level, msg, fields) {
+  if (LEVELS.indexOf(level) > rank) return;
   process.stdout.write(JSON.stringify({ t: new Date().toISOString(), level, msg, ...fields }) + "\n");
 }
 function fail(msg, fields) {
@@ -47,56 +68,24 @@ function fail(msg, fields) {
   return new Error(msg);
 }
 
-// ---- arguments ---------------------------------------------------------------------------------------
-export function parseArgs(argv) {
-  const o = { listens: [], domains: [], trace: false, elf: null, qemu: "qemu-system-arm", extra: [], help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const val = () => {
-      if (i + 1 >= argv.length) throw new Error(`${a}: expected a value`);
-      return argv[++i];
-    };
-    switch (a) {
-      case "--listen": o.listens.push(parseListen(val())); break;
-      case "--domain": {
-        const d = val();
-        if (!/^[^\s"<>;,]+$/.test(d)) throw new Error(`--domain: expected a domain name, got ${JSON.stringify(d)}`);
-        o.domains.push(d);
-        break;
-      }
-      case "--trace": o.trace = true; break;
-      case "--elf": o.elf = val(); break;
-      case "--qemu": o.qemu = val(); break;
-      case "--config-line": o.extra.push(val()); break;
-      case "-h": case "--help": o.help = true; break;
-      default: throw new Error(`unknown argument ${JSON.stringify(a)}`);
-    }
+/**
+ * The firmware's configuration lines: one transport per listener, then every core key of the
+ * configuration (host/shared/config.mjs coreOps: realm before users, a random nonce secret when none
+ * is given), then the raw --config-line extras. `ops[i]` is the op of line i + 1 (undefined for
+ * transports and extras).
+ */
+export function firmwareConfig(cfg, listens, extra) {
+  const lines = listens.map((l) => `transport udp ${l.family === 6 ? `[${l.host}]` : l.host}:${l.port}`);
+  const ops = lines.map(() => undefined);
+  for (const op of coreOps(cfg, randomBytes)) {
+    lines.push(op.op === "set" ? `set ${op.id} ${op.value}` : `add ${op.id} ${op.bytes.toString("hex")}`);
+    ops.push(op);
   }
-  if (o.listens.length === 0) o.listens.push(parseListen("udp:127.0.0.1:5060"));
-  if (o.listens.length > 255) throw new Error("--listen: at most 255 listen addresses");
-  if (o.domains.length === 0) {
-    o.domains.push("localhost");
-    for (const l of o.listens) {
-      const h = l.family === 6 ? `[${l.host}]` : l.host;
-      if (l.host !== "0.0.0.0" && l.host !== "::" && !o.domains.includes(h)) o.domains.push(h);
-    }
+  for (const x of extra) {
+    lines.push(x);
+    ops.push(undefined);
   }
-  return o;
-}
-
-function parseListen(s) {
-  const m = /^([a-z]+):(\[[^\]]+\]|[^:\[\]]+):(\d+)$/.exec(s);
-  if (!m) throw new Error(`--listen: expected udp:HOST:PORT, got ${JSON.stringify(s)}`);
-  const proto = m[1];
-  if (proto === "tcp" || proto === "tls" || proto === "ws" || proto === "wss")
-    throw new Error(`--listen ${s}: the mps2-an386 firmware supports UDP only (no stream transports on this board)`);
-  if (proto !== "udp") throw new Error(`--listen: unknown protocol ${JSON.stringify(proto)} (expected udp)`);
-  const host = m[2].startsWith("[") ? m[2].slice(1, -1) : m[2];
-  const family = net.isIPv6(host) ? 6 : net.isIPv4(host) ? 4 : 0;
-  if (!family) throw new Error(`--listen ${s}: expected a numeric IPv4 or IPv6 address`);
-  const port = Number(m[3]);
-  if (port > 65535) throw new Error(`--listen ${s}: port out of range`);
-  return { spec: s, host, family, port };
+  return { text: lines.join("\n") + "\n", lines, ops };
 }
 
 // ---- SLIP -----------------------------------------------------------------------------------------------
@@ -173,15 +162,27 @@ function peerText(fam, addr, port) { return fam === 6 ? `udp:[${addr}]:${port}` 
 
 // ---- the bridge ----------------------------------------------------------------------------------------
 export async function main(argv) {
-  let o;
+  let args, cfg;
   try {
-    o = parseArgs(argv);
+    ({ args, cfg } = load(argv, SPEC));
+    if (cfg && !args.printConfig) checkSecureDefault(cfg);
   } catch (e) {
-    process.stderr.write(`bridge: ${e.message}\n${USAGE}\n`);
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`${e.message}\n`);
     process.exitCode = 2;
     return;
   }
-  if (o.help) { process.stdout.write(USAGE + "\n"); return; }
+  if (args.help) { process.stdout.write(USAGE); return; }
+  if (args.printConfig) { process.stdout.write(JSON.stringify(printable(cfg), null, 2) + "\n"); return; }
+  rank = LEVELS.indexOf(cfg.values.get("logLevel"));
+  const o = {
+    listens: cfg.listens.map((l) => ({ ...l })), domains: cfg.values.get("domains"), trace: cfg.values.get("trace"),
+    elf: args.extra["--elf"] ?? null, qemu: args.extra["--qemu"] ?? "qemu-system-arm", extra: args.extra["--config-line"] ?? [],
+  };
+  for (const l of o.listens) {
+    if (l.family === 0) l.family = 4; // "localhost": the loopback address
+    if (l.host === "localhost") l.host = "127.0.0.1";
+  }
 
   let elf = o.elf;
   if (!elf) {
@@ -205,11 +206,15 @@ export async function main(argv) {
     socks.push(s);
   }
   const listenText = o.listens.map((l) => `udp:${l.family === 6 ? `[${l.host}]` : l.host}:${l.port}`);
-  const config = [
-    ...o.listens.map((l) => `transport udp ${l.family === 6 ? `[${l.host}]` : l.host}:${l.port}`),
-    ...o.domains.map((d) => `domain ${d}`),
-    ...o.extra,
-  ].join("\n") + "\n";
+  const fwc = firmwareConfig(cfg, o.listens, o.extra);
+  const config = fwc.text;
+  if (Buffer.byteLength(config) > CONFIG_CAP) {
+    for (const s of socks) s.close();
+    process.stderr.write(`config error: the configuration takes ${Buffer.byteLength(config)} bytes of firmware configuration lines, ` +
+      `more than the firmware's ${CONFIG_CAP} (fewer users, lists or patterns)\n`);
+    process.exitCode = 2;
+    return;
+  }
 
   const qemuArgs = ["-M", "mps2-an386", "-nodefaults", "-display", "none", "-monitor", "none", "-nic", "none",
     "-serial", "stdio", "-kernel", elf];
@@ -224,6 +229,7 @@ export async function main(argv) {
     hard.unref();
     process.exitCode = code;
     line("info", "stopped", { code });
+    process.stdin.destroy(); // the command reader would keep the process alive
   };
   process.on("SIGINT", () => stop(0));
   process.on("SIGTERM", () => stop(0));
@@ -264,7 +270,21 @@ export async function main(argv) {
         break;
       case "R": {
         const text = body.toString("latin1");
-        if (!text.startsWith("ok")) { line("error", "firmware rejected its configuration", { status: text, config }); stop(2); break; }
+        if (!text.startsWith("ok")) {
+          // the first refused line, named by its key (never echoed: it may hold a secret)
+          const m = /line=(\d+) result=(-?\d+)/.exec(text);
+          const at = m ? Number(m[1]) - 1 : -1;
+          const op = fwc.ops[at];
+          const err = op ? explain(op, Number(m[2]), CORE_BOARD) : null;
+          const what = err ? err.message
+            : at >= 0 && at < fwc.lines.length && !fwc.lines[at].startsWith("add ")
+              ? `config error: the firmware refused line ${at + 1} ${JSON.stringify(fwc.lines[at])} (${m[2]})`
+              : `config error: the firmware refused its configuration (${text})`;
+          process.stderr.write(`${what}\n`);
+          line("error", "firmware rejected its configuration", { status: text });
+          stop(2);
+          break;
+        }
         if (!running) {
           running = true;
           line("info", "running", { board: "mps2-an386", listen: listenText, domains: o.domains, status: text, pid: process.pid, qemuPid: qemu.pid });
@@ -297,7 +317,8 @@ export async function main(argv) {
       }
       case "S": {
         const st = {};
-        for (let i = 0; i * 4 + 4 <= body.length && i < STAT_NAMES.length; i++) st[STAT_NAMES[i]] = body.readUInt32LE(i * 4);
+        const names = [...STAT_NAMES, ...FW_STATS];
+        for (let i = 0; i * 4 + 4 <= body.length && i < names.length; i++) st[names[i]] = body.readUInt32LE(i * 4);
         line("info", "stats", st);
         break;
       }
@@ -307,13 +328,13 @@ export async function main(argv) {
   const event = (e) => {
     if (e.length < 64) return;
     const kind = e.readUInt32LE(0);
-    const name = EVENT_NAMES[kind] ?? `event-${kind}`;
+    const info = EVENTS[kind];
+    const name = info?.name ?? `event-${kind}`;
     const fields = { event: name, code: e.readInt32LE(4) };
     const fam = e[24 + 5];
     if (fam === 4) fields.source = peerText(4, `${e[32]}.${e[33]}.${e[34]}.${e[35]}`, e.readUInt16LE(30));
     else if (fam === 6) fields.source = peerText(6, ip6Text(e, 32), e.readUInt16LE(30));
-    const labels = kind >= 1 && kind <= 4 ? ["aor", "contact", "callId", "detail"]
-      : kind >= 5 && kind <= 8 ? ["caller", "callee", "callId", "detail"] : ["text1", "text2", "callId", "detail"];
+    const labels = info?.texts ?? ["text1", "text2", "text3", "text4"];
     let at = 64;
     for (let i = 0; i < 4; i++) {
       const len = e.readUInt16LE(56 + 2 * i);
@@ -321,13 +342,12 @@ export async function main(argv) {
       at += len;
     }
     const value = e.readUInt32LE(16);
-    if (kind >= 1 && kind <= 4) fields.expires = value;
-    else if (kind === 8) fields.durationMs = value;
+    if (info?.valueField) fields[info.valueField] = value;
     else if (value) fields.value = value;
     const lost = e.readUInt32LE(20);
     if (lost) fields.lost = lost;
     fields.coreTime = e.readDoubleLE(8);
-    line(kind === 9 || kind === 10 ? "warn" : "info", name, fields);
+    line(info?.level ?? "warn", name, fields);
   };
   const dec = new SlipDecoder(onFrame);
   qemu.stdout.on("data", (chunk) => dec.push(chunk));

@@ -4,20 +4,27 @@
 // Frames (SLIP, RFC 1055; the first payload byte is the kind):
 //   bridge -> firmware
 //     'C' text   configuration, one item a line: "transport udp HOST:PORT" (ids 1, 2, ... in order),
-//                "domain NAME", "outbound URI", "set KEY VALUE". Resets the core and applies it.
+//                "set KEY VALUE" (sip_cfg_set), "add KIND HEX" (sip_cfg_add of the bytes HEX encodes:
+//                any text, secrets and binary patterns alike), "domain NAME" (add of a domain as text).
+//                Resets the core and applies it, in order. KEY and KIND are host/shared/abi.json's
+//                numbers (the bridge writes these lines from the configuration schema).
 //     'D' peer(32) bytes      one received datagram (peer record as in docs/ABI.md)
 //     'S'        stats request
 //     'X'        trap test: raises a wasm trap inside the guarded region (recovery is then reported)
 //   firmware -> bridge
 //     'B' text   booted; waiting for a 'C' frame (compiled-in defaults after FW_CONFIG_WAIT_MS)
-//     'R' text   configured and running ("ok ..." or "error ...")
+//     'R' text   configured and running: "ok transports=N domains=N errors=0", or "error ... errors=N
+//                line=L result=R" (the first refused line, 1-based, and the core's result; the
+//                line's text is never echoed: it may hold a secret)
 //     'D' meta(32) [name] bytes   one datagram to send (name present when family == 0, its length = flags)
 //     'E' record one event record (docs/ABI.md: 64 bytes + texts)
 //     'L' text   a log line (traps, dropped frames, faults)
-//     'S' u32[]  stats: sip_stat(0..14), stack bytes used, traps, frames dropped, uptime ms
+//     'S' u32[]  stats: sip_stat(0 .. SIP_STAT_COUNT-1), stack bytes used, traps, frames dropped, uptime
+//                ms, call depth
 #include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
+#include "numbers.h" /* host/c/numbers.h: the ABI numbers, generated from host/shared/abi.json */
 #include "runtime.h"
 #include "sip.h"
 
@@ -136,16 +143,33 @@ static uint32_t parse_u32(const char* s, const char* e, int* ok) {
 
 static int word_is(const char* s, uint32_t n, const char* w) { return strlen(w) == n && memcmp(s, w, n) == 0; }
 
+static int hex_digit(char c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/** HEX (an even count of digits) -> the cfg buffer; its byte count, or -1 if malformed or too long. */
+static int put_hex(const char* s, const char* e) {
+  uint32_t n = 0;
+  if ((e - s) & 1) return -1;
+  for (; s < e; s += 2, n++) {
+    int hi = hex_digit(s[0]), lo = hex_digit(s[1]);
+    if (hi < 0 || lo < 0 || n >= cfg_cap) return -1;
+    mem[cfg_ptr + n] = (uint8_t)(hi << 4 | lo);
+  }
+  return (int)n;
+}
+
 /** Applies the stored configuration to a freshly initialised core. Writes a summary to `status`. */
 static int apply_config(char* status, uint32_t cap) {
-  uint32_t transports = 0, domains = 0, errors = 0;
+  uint32_t transports = 0, domains = 0, errors = 0, line = 0, bad_line = 0;
+  int bad_result = 0;
   const char* p = config;
   const char* end = config + config_len;
-  int reported = 0;
   while (p < end) {
     const char* nl = memchr(p, '\n', (size_t)(end - p));
     const char* le = nl ? nl : end;
     const char* a = p;
+    line++;
     while (a < le && *a == ' ') a++;
     const char* ae = a;
     while (ae < le && *ae != ' ') ae++;
@@ -153,48 +177,46 @@ static int apply_config(char* status, uint32_t cap) {
     while (b < le && *b == ' ') b++;
     const char* be = le;
     while (be > b && (be[-1] == ' ' || be[-1] == '\r')) be--;
+    // the second word (a number for set/add) and what follows it
+    const char* k = b;
+    while (k < be && *k != ' ') k++;
+    const char* v = k;
+    while (v < be && *v == ' ') v++;
+    int ok1, ok2;
     int r = 0;
     if (ae == a) { /* blank */ }
     else if (word_is(a, (uint32_t)(ae - a), "transport")) {
       // "udp HOST:PORT"
-      const char* h = b;
-      while (h < be && *h != ' ') h++;
-      uint32_t proto = word_is(b, (uint32_t)(h - b), "udp") ? 1 : 0;
-      while (h < be && *h == ' ') h++;
-      if (!proto) r = -100;
-      else r = (int)Z_sipZ_sip_transport_add(&core, ++transports, proto, put_cfg(h, (uint32_t)(be - h)));
+      if (!word_is(b, (uint32_t)(k - b), "udp")) r = -100;
+      else r = (int)Z_sipZ_sip_transport_add(&core, ++transports, SIP_PROTO_UDP, put_cfg(v, (uint32_t)(be - v)));
     } else if (word_is(a, (uint32_t)(ae - a), "domain")) {
-      r = (int)Z_sipZ_sip_cfg_add(&core, 1, put_cfg(b, (uint32_t)(be - b)));
+      r = (int)Z_sipZ_sip_cfg_add(&core, SIP_CFG_KIND_DOMAIN, put_cfg(b, (uint32_t)(be - b)));
       if (r == 0) domains++;
-    } else if (word_is(a, (uint32_t)(ae - a), "outbound")) {
-      r = (int)Z_sipZ_sip_cfg_add(&core, 2, put_cfg(b, (uint32_t)(be - b)));
+    } else if (word_is(a, (uint32_t)(ae - a), "add")) {
+      uint32_t kind = parse_u32(b, k, &ok1);
+      int n = put_hex(v, be);
+      r = ok1 && n >= 0 ? (int)Z_sipZ_sip_cfg_add(&core, kind, (uint32_t)n) : -100;
+      if (r == 0 && kind == SIP_CFG_KIND_DOMAIN) domains++;
     } else if (word_is(a, (uint32_t)(ae - a), "set")) {
-      const char* k = b;
-      while (k < be && *k != ' ') k++;
-      int ok1, ok2;
       uint32_t key = parse_u32(b, k, &ok1);
-      while (k < be && *k == ' ') k++;
-      uint32_t val = parse_u32(k, be, &ok2);
+      uint32_t val = parse_u32(v, be, &ok2);
       r = ok1 && ok2 ? (int)Z_sipZ_sip_cfg_set(&core, key, (double)val) : -100;
     } else r = -101;
-    if (r < 0) {
-      errors++;
-      if (!reported) {  // report the first bad line
-        reported = 1;
-        slip_begin('L');
-        slip_bytes((const uint8_t*)"config: rejected line: ", 23);
-        slip_bytes((const uint8_t*)p, (uint32_t)(le - p));
-        slip_end();
-      }
+    if (r < 0 && errors++ == 0) {
+      bad_line = line;
+      bad_result = r;
     }
     p = nl ? nl + 1 : end;
   }
-  char num[3][12];
+  char num[5][12];
   const char* t = utoa10(transports, num[0] + 11);
   const char* d = utoa10(domains, num[1] + 11);
   const char* e = utoa10(errors, num[2] + 11);
+  const char* l = utoa10(bad_line, num[3] + 11);
+  const char* rr = utoa10((uint32_t)-bad_result, num[4] + 11);
   uint32_t n = 0;
-  const char* parts[] = {errors || !transports ? "error" : "ok", " transports=", t, " domains=", d, " errors=", e};
+  const char* parts[] = {errors || !transports ? "error" : "ok", " transports=", t, " domains=", d, " errors=", e,
+                         errors ? " line=" : "", errors ? l : "", errors ? " result=-" : "", errors ? rr : ""};
   for (uint32_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
     for (const char* s = parts[i]; *s && n + 1 < cap; s++) status[n++] = *s;
   status[n] = 0;
@@ -296,14 +318,15 @@ static uint32_t stack_used(void) {
   return (uint32_t)((uintptr_t)__stack_top__ - (uintptr_t)p);
 }
 
-static uint32_t stats_out[22];
+#define FW_STATS 5 /* after the core's: stack bytes used, traps, frames dropped, uptime ms, call depth */
+static uint32_t stats_out[SIP_STAT_COUNT + FW_STATS];
 static void stats_step(void) {
-  for (int i = 0; i < 15; i++) stats_out[i] = (uint32_t)Z_sipZ_sip_stat(&core, (uint32_t)i);
-  stats_out[15] = stack_used();
-  stats_out[16] = traps;
-  stats_out[17] = frames_dropped;
-  stats_out[18] = (uint32_t)fw_millis();
-  stats_out[19] = wasm_rt_call_stack_depth;
+  for (int i = 0; i < SIP_STAT_COUNT; i++) stats_out[i] = (uint32_t)Z_sipZ_sip_stat(&core, (uint32_t)i);
+  stats_out[SIP_STAT_COUNT] = stack_used();
+  stats_out[SIP_STAT_COUNT + 1] = traps;
+  stats_out[SIP_STAT_COUNT + 2] = frames_dropped;
+  stats_out[SIP_STAT_COUNT + 3] = (uint32_t)fw_millis();
+  stats_out[SIP_STAT_COUNT + 4] = wasm_rt_call_stack_depth;
 }
 
 static void run(step_fn fn) {
@@ -334,7 +357,7 @@ static void handle_frame(void) {
     case 'S':
       run(stats_step);
       slip_begin('S');
-      slip_bytes((const uint8_t*)stats_out, 20 * 4);
+      slip_bytes((const uint8_t*)stats_out, sizeof stats_out);
       slip_end();
       break;
     case 'X':

@@ -10,35 +10,10 @@
 export const PEER = { conn: 0, transport: 4, family: 5, port: 6, addr: 8, flags: 24, size: 32 } as const;
 export const EVENT = { kind: 0, code: 4, time: 8, value: 16, lost: 20, peer: 24, lens: 56, text: 64 } as const;
 
-export const enum Proto { UDP = 1, TCP = 2, TLS = 3, WS = 5, WSS = 6 }
-export const PROTO_NAMES: Record<number, string> = { 1: "udp", 2: "tcp", 3: "tls", 5: "ws", 6: "wss" };
-
-export const enum CfgKey {
-  T1 = 1, T2 = 2, T4 = 3, TimerC = 4, MinExpires = 5, MaxExpires = 6, DefaultExpires = 7,
-  ContactsPerAor = 8, RecordRoute = 9, RetryAfter = 10,
-  NonceExpiry = 12, FloodLimit = 13, FloodBlock = 14, FloodDrop = 15, RefuseDrop = 16, MaxBody = 17,
-  TopologyHiding = 18, AuthFailures = 19, AuthWindow = 20, Shed = 21,
-}
-export const enum CfgKind {
-  Domain = 1, OutboundProxy = 2, Realm = 3, User = 4, Allow = 5, Deny = 6, Trusted = 7, BlockMethod = 8,
-  DenyUri = 9, BodyType = 10, BodyPattern = 11, NonceSecret = 12,
-}
-
-export const EVENT_NAMES: readonly string[] = [
-  "none", "reg-add", "reg-refresh", "reg-remove", "reg-expire",
-  "call-attempt", "call-answer", "call-fail", "call-end", "bad-message", "table-full",
-  "auth-fail", "policy-refusal", "flood-blocked",
-];
-export const enum EventKind {
-  RegAdd = 1, RegExpire = 4, CallAttempt = 5, CallEnd = 8, BadMessage = 9, TableFull = 10,
-  AuthFail = 11, PolicyRefusal = 12, FloodBlocked = 13,
-}
-
-export const STAT_NAMES: readonly string[] = [
-  "txnInUse", "txnCapacity", "bindingsInUse", "bindingCapacity", "aorsInUse", "aorCapacity",
-  "msgPoolInUse", "msgPoolBlocks", "regPoolInUse", "regPoolBlocks", "eventsLost", "received",
-  "refused", "sent", "refused503", "floodSources", "floodBlocked", "memoryBytes", "dialogsInUse", "shed503",
-];
+// Every ABI number (protos, config keys and kinds, results, event kinds, stat ids) and the event and
+// stat names come from host/shared/abi.json through the generated ./numbers.ts.
+export { Proto, PROTO_NAMES, CfgKey, CfgKind, CfgResult, EventKind, EVENTS, STAT_NAMES } from "./numbers.js";
+import { STAT_NAMES } from "./numbers.js";
 
 /** The exports the host calls, in the ABI's call order (the first missing one is reported). */
 export const REQUIRED_EXPORTS = [

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `sipling` launcher. Makes sure build/node/sipling.mjs is up to date, then runs it:
 //   - the core (build/server/sipling.wasm) missing or older than assembly/**/*.ts -> the wasm build
-//   - the bundle missing or older than host/node/*.ts or a core -> node host/node/bundle.mjs
+//   - the bundle missing or older than host/node/*.ts, host/shared/config.mjs or a core -> node host/node/bundle.mjs
 // With SIPLING_NO_BUILD=1 nothing is rebuilt (it only says what to run when the bundle is missing).
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -39,7 +39,7 @@ if (isRepo && !process.env.SIPLING_NO_BUILD) {
     run("core out of date: node tools/build.mjs --wasm-only", [join(root, "tools", "build.mjs"), "--quiet", "--wasm-only"]);
   const b = mtime(bundle);
   const wasms = ["server", "micro"].map((x) => mtime(join(root, "build", x, "sipling.wasm")));
-  if (b < newest(join(root, "host", "node"), [".ts"]) || b < Math.max(...wasms) ||
+  if (b < newest(join(root, "host", "node"), [".ts"]) || b < newest(join(root, "host", "shared"), [".mjs"]) || b < Math.max(...wasms) ||
       mtime(join(root, "build", "node", "sipling.wasm")) < wasms[0])
     run("bundle out of date: npm run bundle", [join(root, "host", "node", "bundle.mjs"), "--quiet"]);
 }

@@ -15,11 +15,13 @@ import dns from "node:dns";
 import os from "node:os";
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { Core, CoreError, PEER, Proto, CfgKey, CfgKind, type Exports } from "./abi.js";
+import { Core, CoreError, PEER, Proto, CfgKey, EVENTS, type Exports } from "./abi.js";
+import { CFG_KIND_SECRET } from "./numbers.js";
 import { writeAddr, format4, format6, peerText } from "./addr.js";
-import { ConfigError, patternBytes, type Config, type Listen } from "./config.js";
+import { ConfigError, type Config, type Listen } from "./config.js";
+import { coreOps, explain } from "../shared/config.mjs";
 import type { Logger } from "./log.js";
-import { decodeEvent, textLabels, type UsageLog } from "./usage.js";
+import { decodeEvent, type UsageLog } from "./usage.js";
 import { OverloadControl } from "./overload.js";
 
 const UDP_RCVBUF = 4 * 1024 * 1024;
@@ -192,97 +194,31 @@ export class Host {
     const r = ex.sip_init(seed.readUInt32LE(0), seed.readUInt32LE(4), now);
     if (r < 0) throw new CoreError(`sip_init failed (${r})`);
 
+    // Every core key of the configuration, walked from the schema (host/shared/config.mjs): realm
+    // before users; secrets wiped from the cfg buffer and from our copy after the call; any refusal
+    // is a configuration error naming the key.
     const c = this.cfg;
-    const set = (key: CfgKey, value: number, name: string) => {
-      const res = ex.sip_cfg_set(key, value);
-      // A security setting the core lacks must not be ignored silently: refuse to start.
-      if (res === -1 && key >= CfgKey.NonceExpiry) throw new ConfigError(name, "this core does not support the setting (rebuild the core)");
-      if (res === -1) this.log.warn("core does not know this setting; ignored", { key: name, cfgKey: key });
-      else if (res === -2) throw new ConfigError(name, `value ${value} is out of the core's range`);
-      else if (res < 0) throw new ConfigError(name, `the core refused ${value} (${res})`);
-    };
-    set(CfgKey.T1, c.timers.t1, "timers.t1");
-    set(CfgKey.T2, c.timers.t2, "timers.t2");
-    set(CfgKey.T4, c.timers.t4, "timers.t4");
-    set(CfgKey.TimerC, c.timers.timerC, "timers.timerC");
-    set(CfgKey.MinExpires, c.registrar.minExpires, "registrar.minExpires");
-    set(CfgKey.MaxExpires, c.registrar.maxExpires, "registrar.maxExpires");
-    set(CfgKey.DefaultExpires, c.registrar.defaultExpires, "registrar.defaultExpires");
-    if (c.registrar.maxContactsPerAor !== undefined)
-      set(CfgKey.ContactsPerAor, c.registrar.maxContactsPerAor, "registrar.maxContactsPerAor");
-    set(CfgKey.RecordRoute, c.recordRoute ? 1 : 0, "recordRoute");
-    set(CfgKey.RetryAfter, c.retryAfter, "retryAfter");
-
-    const add = (kind: CfgKind, text: string, name: string) => {
-      let len: number;
-      try {
-        len = core.putCfg(text);
-      } catch (e) {
-        throw new ConfigError(name, (e as Error).message);
+    for (const op of coreOps(c.shared, randomBytes)) {
+      let r: number;
+      if (op.op === "set") r = ex.sip_cfg_set(op.id, op.value!);
+      else {
+        const bytes = op.bytes!;
+        try {
+          if (bytes.length > core.cfgCap)
+            throw new ConfigError(op.name, `${op.secret || op.text === undefined ? "" : `${JSON.stringify(op.text)} `}(${bytes.length} bytes) exceeds the core's cfg buffer (${core.cfgCap})`);
+          r = ex.sip_cfg_add(op.id, core.putCfgBytes(bytes));
+        } finally {
+          if (op.secret || CFG_KIND_SECRET.has(op.id)) {
+            bytes.fill(0);
+            core.wipeCfg();
+          }
+        }
       }
-      const res = ex.sip_cfg_add(kind, len);
-      if (res < 0) throw new ConfigError(name, `the core refused ${JSON.stringify(text)} (${res}: table full or does not parse)`);
-    };
-    /** A secret (user line, nonce secret): never echoed; host copies wiped after the call. */
-    const addSecret = (kind: CfgKind, bytes: Buffer, name: string, optional = false): boolean => {
-      let res: number;
-      try {
-        res = ex.sip_cfg_add(kind, core.putCfgBytes(bytes));
-      } catch (e) {
-        throw new ConfigError(name, (e as Error).message);
-      } finally {
-        bytes.fill(0);
-        core.wipeCfg();
-      }
-      if (res >= 0) return true;
-      if (optional) return false;
-      throw new ConfigError(name, `the core refused it (${res}: table full, too long or does not parse)`);
-    };
-    c.domains.forEach((d, i) => add(CfgKind.Domain, d, `domains[${i}]`));
-    if (c.outboundProxy) add(CfgKind.OutboundProxy, c.outboundProxy, "outboundProxy");
-
-    // security (docs/ABI.md keys 12-20, kinds 3-12); realm before users (a new realm clears them)
+      const err = explain(op, r, c.board);
+      if (err) throw err;
+    }
     const users = c.users ?? [];
     const auth = users.length > 0;
-    if (c.realm !== undefined) {
-      const len = core.putCfg(c.realm);
-      if (ex.sip_cfg_add(CfgKind.Realm, len) < 0) {
-        if (auth) throw new ConfigError("realm", `the core refused ${JSON.stringify(c.realm)}`);
-        this.log.warn("core refused the realm; ignored (no users configured)", { realm: c.realm });
-      }
-    }
-    users.forEach((u, i) => {
-      const name = `users[${i}]`;
-      if (u.password !== undefined) addSecret(CfgKind.User, Buffer.from(`${u.username}:password=${u.password}`, "utf8"), name);
-      if (u.ha1 !== undefined) addSecret(CfgKind.User, Buffer.from(`${u.username}:ha1=${u.ha1}`, "utf8"), name);
-      if (u.ha1Sha256 !== undefined) addSecret(CfgKind.User, Buffer.from(`${u.username}:ha1sha256=${u.ha1Sha256}`, "utf8"), name);
-    });
-    const secret = c.nonceSecret !== undefined ? Buffer.from(c.nonceSecret, "hex") : randomBytes(32);
-    if (!addSecret(CfgKind.NonceSecret, secret, "nonceSecret", !auth && c.nonceSecret === undefined))
-      this.log.warn("core refused the nonce secret; ignored (no users configured)");
-    if (c.nonceExpiry !== undefined) set(CfgKey.NonceExpiry, c.nonceExpiry, "nonceExpiry");
-    const a = c.access;
-    a?.allow?.forEach((x, i) => add(CfgKind.Allow, x, `access.allow[${i}]`));
-    a?.deny?.forEach((x, i) => add(CfgKind.Deny, x, `access.deny[${i}]`));
-    a?.trusted?.forEach((x, i) => add(CfgKind.Trusted, x, `access.trusted[${i}]`));
-    if (a?.refuse !== undefined) set(CfgKey.RefuseDrop, a.refuse === "drop" ? 1 : 0, "access.refuse");
-    c.methods?.block?.forEach((m, i) => add(CfgKind.BlockMethod, m, `methods.block[${i}]`));
-    c.denyUris?.forEach((d, i) => add(CfgKind.DenyUri, d, `denyUris[${i}]`));
-    const f = c.flood;
-    if (f?.limit !== undefined) set(CfgKey.FloodLimit, f.limit, "flood.limit");
-    if (f?.blockSeconds !== undefined) set(CfgKey.FloodBlock, f.blockSeconds, "flood.blockSeconds");
-    if (f?.action !== undefined) set(CfgKey.FloodDrop, f.action === "drop" ? 1 : 0, "flood.action");
-    if (f?.authFailures !== undefined) set(CfgKey.AuthFailures, f.authFailures, "flood.authFailures");
-    if (f?.authWindow !== undefined) set(CfgKey.AuthWindow, f.authWindow, "flood.authWindow");
-    const b = c.body;
-    if (b?.maxBytes !== undefined) set(CfgKey.MaxBody, b.maxBytes, "body.maxBytes");
-    b?.allowTypes?.forEach((t, i) => add(CfgKind.BodyType, t, `body.allowTypes[${i}]`));
-    b?.messagePatterns?.forEach((p, i) => {
-      const name = `body.messagePatterns[${i}]`;
-      const res = ex.sip_cfg_add(CfgKind.BodyPattern, core.putCfgBytes(patternBytes(p)));
-      if (res < 0) throw new ConfigError(name, `the core refused the pattern (${res}: table full or too long)`);
-    });
-    if (c.topologyHiding) set(CfgKey.TopologyHiding, 1, "topologyHiding");
 
     for (const t of this.transports) {
       if (!t) continue;
@@ -599,7 +535,8 @@ export class Host {
 
   /** One event: decoded once, then logged (by level) and written to the usage file. */
   private event(kind: number): void {
-    const level = kind === 9 || kind === 10 || kind === 11 || kind === 13 ? "warn" : "info";
+    const info = EVENTS[kind];
+    const level = info?.level ?? "warn";
     const logging = this.log.on(level);
     if (!logging && !this.usage) return;
     const ev = decodeEvent(this.core!, kind, this.protoOf);
@@ -608,10 +545,9 @@ export class Host {
     const fields: Record<string, unknown> = { event: ev.name, code: ev.code };
     if (ev.source) fields.source = ev.source;
     if (ev.conn) fields.conn = ev.conn;
-    const labels = textLabels(kind);
+    const labels = info?.texts ?? ["text1", "text2", "text3", "text4"];
     for (let i = 0; i < 4; i++) if (ev.text[i]) fields[labels[i]] = ev.text[i];
-    if (kind >= 1 && kind <= 4) fields.expires = ev.value;
-    else if (kind === 8) fields.durationMs = ev.value;
+    if (info?.valueField) fields[info.valueField] = ev.value;
     else if (ev.value) fields.value = ev.value;
     if (ev.lost) fields.lost = ev.lost;
     fields.coreTime = ev.time;

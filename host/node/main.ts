@@ -42,7 +42,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   // The secure default, before anything is bound: no users + a non-loopback address = open relay.
   try {
-    checkSecureDefault(cli.config, cli.listens);
+    checkSecureDefault(cli.config);
   } catch (e) {
     if (e instanceof ConfigError) die(2, e.message);
     throw e;

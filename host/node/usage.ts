@@ -5,7 +5,7 @@
 // FLUSH_MS after the first pending line, or at FLUSH_BYTES), and flushed synchronously on stop, so
 // a SIGTERM loses nothing.
 import { openSync, writeSync, closeSync, fsyncSync } from "node:fs";
-import { EVENT, PEER, EVENT_NAMES, type Core } from "./abi.js";
+import { EVENT, PEER, EVENTS, type Core } from "./abi.js";
 import { format4, format6, peerText } from "./addr.js";
 
 /** One event record, as read from sip_event_ptr() (texts are "" when absent). */
@@ -47,7 +47,7 @@ export function decodeEvent(core: Core, kind: number, protoOf: (transport: numbe
   }
   return {
     kind,
-    name: EVENT_NAMES[kind] ?? `event-${kind}`,
+    name: EVENTS[kind]?.name ?? `event-${kind}`,
     code: dv.getInt32(e + EVENT.code, true),
     time: dv.getFloat64(e + EVENT.time, true),
     value: dv.getUint32(e + EVENT.value, true),
@@ -58,49 +58,33 @@ export function decodeEvent(core: Core, kind: number, protoOf: (transport: numbe
   };
 }
 
-/** Names of the four text fields per kind, for log lines ("" = not logged under a name). */
-export function textLabels(kind: number): readonly string[] {
-  if (kind >= 1 && kind <= 4) return ["aor", "contact", "callId", "detail"];
-  if (kind >= 5 && kind <= 8) return ["caller", "callee", "callId", kind === 8 ? "cause" : "detail"];
-  if (kind === 11) return ["user", "uri", "callId", "detail"];
-  if (kind === 12) return ["caller", "uri", "callId", "rule"];
-  return ["text1", "text2", "callId", "detail"];
-}
-
-/** Kinds written to the usage file: everything but bad-message (9). */
+/** Kinds written to the usage file (abi.json: every kind but those marked usage false). */
 export function isUsageEvent(kind: number): boolean {
-  return (kind >= 1 && kind <= 8) || (kind >= 10 && kind <= 13);
+  return EVENTS[kind]?.usage ?? false;
 }
 
-/** The usage record of an event (fields that are empty are left out). wall maps core time to Date ms. */
+/** Text labels that stay out of usage records (generic or free-form fields). */
+const NOT_IN_USAGE = new Set(["text1", "text2", "detail"]);
+
+/**
+ * The usage record of an event (empty fields left out), from abi.json's event table: time, event,
+ * the text fields under their labels (but text1, text2, detail), the value field (a field ending in
+ * "Ms" becomes seconds under the name without it), source, result (the code, when nonzero).
+ * host/c/usage.c writes the same records. wall maps core time to Date ms.
+ */
 export function usageRecord(ev: EventRecord, wall: (t: number) => number): Record<string, unknown> {
   const r: Record<string, unknown> = { time: new Date(wall(ev.time)).toISOString(), event: ev.name };
-  const [t1, t2, t3, t4] = ev.text;
-  const put = (k: string, v: string) => {
-    if (v) r[k] = v;
-  };
-  const k = ev.kind;
-  if (k >= 1 && k <= 4) {
-    put("aor", t1);
-    put("contact", t2);
-    r.expires = ev.value;
-  } else if (k >= 5 && k <= 8) {
-    put("caller", t1);
-    put("callee", t2);
-  } else if (k === 11) {
-    put("user", t1);
-    put("uri", t2);
-  } else if (k === 12) {
-    put("caller", t1);
-    put("uri", t2);
+  const info = EVENTS[ev.kind];
+  if (info) {
+    info.texts.forEach((label, i) => {
+      if (ev.text[i] && !NOT_IN_USAGE.has(label)) r[label] = ev.text[i];
+    });
+    const vf = info.valueField;
+    if (vf?.endsWith("Ms")) r[vf.slice(0, -2)] = Math.round(ev.value) / 1000; // ms -> s, 3 decimals
+    else if (vf) r[vf] = ev.value;
   }
-  put("callId", t3);
   if (ev.source) r.source = ev.source;
   if (ev.code) r.result = ev.code;
-  if (k === 8) {
-    r.duration = Math.round(ev.value) / 1000; // ms -> s, 3 decimals
-    put("cause", t4);
-  } else if (k === 12) put("rule", t4);
   return r;
 }
 

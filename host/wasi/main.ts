@@ -2,7 +2,13 @@
 // assembly/host/abi.ts are ordinary calls here: no wasm boundary between host and core) and owns the
 // event loop on WasmEdge's socket extension.
 //
-//   wasmedge sipling-wasi.wasm [--listen udp:HOST:PORT]... [--domain NAME]... [--log-level L] [--trace]
+//   wasmedge [--dir GUEST:HOST] sipling-wasi.wasm [--config FILE] [--listen udp:HOST:PORT]...
+//            [--domain NAME]... [--log-level L] [--trace] [--print-config]
+//
+// The configuration is the one of every host (host/shared/config.json), walked from the generated
+// ./schema.ts by ./config.ts: the file is read through a preopened directory (wasmedge --dir),
+// keys this host does not implement are refused, the secure default applies, and every core key is
+// applied with sip_cfg_set / sip_cfg_add (any refusal exits 2 naming the key).
 //
 // Loop (docs/ABI.md, "Call order"): poll_oneoff on one read subscription per UDP socket plus one
 // clock subscription for the core's next deadline; each readable socket is drained with
@@ -13,7 +19,8 @@
 // Nothing here allocates after start-up (the build uses --runtime stub): buffers are static data,
 // strings are literals, numbers are formatted digit by digit into the output buffer.
 //
-// Exit status: 0 ok (--help), 1 runtime error (a socket that cannot be bound), 2 usage error.
+// Exit status: 0 ok (--help, --print-config), 1 runtime error (a socket that cannot be bound), 2 usage
+// or configuration error.
 
 import {
   sip_init, sip_cfg_set, sip_cfg_add, sip_cfg_ptr, sip_cfg_cap, sip_transport_add, sip_rx_ptr, sip_rx_cap,
@@ -28,33 +35,23 @@ import {
 } from "./wasi";
 import {
   flush, toStderr, toStdout, putByte, putStr, putBytes, putEscaped, putU64, putHexByte, putMs, setLevel, on,
-  begin, key, kvStr, kvBytes, kvInt, kvU64, end, Level,
+  begin, beginBytes, key, keyBytes, kvStr, kvBytes, kvInt, kvU64, end, Level,
 } from "./out";
 import { parse4, parse6, isMapped, putPeer, put4, put6 } from "./addr";
+import {
+  configArgs, configLoad, configUsage, configPrint, configCheckSecure, configApply, configLevel, configTrace,
+  usersCount, domainsNode, realmNode, listensNode, wantHelp, wantPrint, MAX_LISTEN, CORE_BOARD,
+} from "./config";
+import { nFirst, nNext, nPtr, nLen } from "./json";
+import { EVENT_TABLE, EVENT_FIELDS, EVENT_LIMIT, BLOB } from "./schema";
+import { Proto } from "../../assembly/host/numbers";
 
-const USAGE = `sipling (WASI host) - SIP proxy and registrar on WasmEdge's socket extension
-
-usage: wasmedge sipling-wasi.wasm [--listen udp:HOST:PORT]... [--domain NAME]...
-                                  [--log-level error|warn|info|debug] [--trace]
-       wasmedge sipling-wasi.wasm --help
-
-options:
-  --listen SPEC        listen on SPEC = udp:HOST:PORT (repeatable; numeric IPv4, or IPv6 as [::1];
-                       port 0 picks a free port). UDP only: TCP is not available in this host.
-                       (default: udp:127.0.0.1:5060)
-  --domain NAME        a domain this server is responsible for (repeatable)
-                       (default: localhost plus the listen addresses' hosts)
-  --log-level L        error, warn, info (default) or debug
-  --trace              log every SIP message received and sent, in full
-  --help               print this help and exit
-
-Logs are JSON lines on stdout (the Node host's format). Stop with SIGTERM/SIGINT (the runtime ends
-the process). Exit status: 0 ok, 1 runtime error, 2 usage error.
-`;
+const HEAD = "sipling (WASI host) - SIP proxy and registrar on WasmEdge's socket extension";
+const NAME = "wasmedge [--dir GUEST:HOST] sipling-wasi.wasm";
+const TAIL = "UDP only, numeric listen addresses (port 0 picks a free port); a wildcard address advertises loopback (WASI has no interface list). Logs are JSON lines on stdout (the Node host's format). Stop with SIGTERM/SIGINT (the runtime ends the process). Exit status: 0 ok, 1 runtime error, 2 usage/configuration error.";
 
 // ---- static state ----------------------------------------------------------------------------
 
-const MAX_LISTEN: u32 = 64;
 const RECV_BURST: u32 = 256; // datagrams read from one socket per wake-up before polling again
 const SOCK_BUF: u32 = 4 * 1024 * 1024;
 
@@ -68,10 +65,6 @@ const L_HOSTLEN: usize = memory.data(<i32>(MAX_LISTEN * 4), 4);
 const L_WILD: usize = memory.data(<i32>MAX_LISTEN);
 let nListen: u32 = 0;
 
-const MAX_DOMAINS: u32 = 64;
-const D_PTR: usize = memory.data(<i32>(MAX_DOMAINS * 4), 4);
-const D_LEN: usize = memory.data(<i32>(MAX_DOMAINS * 4), 4);
-let nDomains: u32 = 0;
 
 // poll_oneoff: one read subscription per listener, then the clock one (48 bytes each); events 32 bytes
 const SUBS: usize = memory.data(<i32>((MAX_LISTEN + 1) * 48), 8);
@@ -160,7 +153,7 @@ function strlen(p: usize): u32 {
   return n;
 }
 
-/** udp:HOST:PORT / udp:[V6]:PORT -> listener slot nListen. */
+/** udp:HOST:PORT / udp:[V6]:PORT (checked by the configuration walker) -> listener slot nListen. */
 function addListen(p: usize, n: u32): void {
   if (startsWith(p, n, "tcp:") || startsWith(p, n, "tls:") || startsWith(p, n, "ws:") || startsWith(p, n, "wss:"))
     usageError("--listen", "the WASI host listens on UDP only (udp:HOST:PORT)", p, n);
@@ -202,73 +195,25 @@ function addListen(p: usize, n: u32): void {
   nListen++;
 }
 
-function addDomain(p: usize, n: u32): void {
-  if (n == 0) usageError("--domain", "expected a domain name", p, n);
-  for (let i: u32 = 0; i < n; i++) {
-    const c = <u32>load<u8>(p + i);
-    if (c <= 32 || c == 0x22 || c == 0x3c || c == 0x3e || c == 0x3b || c == 0x2c)
-      usageError("--domain", "expected a domain name (no spaces, quotes, <>;,)", p, n);
-  }
-  if (nDomains >= MAX_DOMAINS) usageError("--domain", "too many domains", p, n);
-  store<u32>(D_PTR + (nDomains << 2), <u32>p);
-  store<u32>(D_LEN + (nDomains << 2), n);
-  nDomains++;
-}
+// the command line, in static memory (nothing is allocated here, not even at start-up)
+const ARGS_CAP: u32 = 32768;
+const ARGC_CAP: u32 = 1024;
+const ARGS: usize = memory.data(<i32>ARGS_CAP);
+const ARGV: usize = memory.data(<i32>(ARGC_CAP * 4), 4);
 
 function parseArgs(): void {
   const sizes = memory.data(8, 4);
   if (args_sizes_get(sizes, sizes + 4) != 0) return;
   const argc = load<u32>(sizes);
   const bytes = load<u32>(sizes + 4);
-  // start-up allocation (allowed: the stub runtime never frees, and this runs once)
-  const argv = heap.alloc(<usize>(argc + 1) << 2);
-  const buf = heap.alloc(<usize>bytes + 1);
-  if (args_get(argv, buf) != 0) return;
-  let wantHelp = false;
-  for (let i: u32 = 1; i < argc; i++) {
-    const a = <usize>load<u32>(argv + (i << 2));
-    const n = strlen(a);
-    // --flag=value form
-    let eqAt: u32 = 0;
-    if (startsWith(a, n, "--")) for (let k: u32 = 2; k < n; k++) if (load<u8>(a + k) == 61) { eqAt = k; break; }
-    const fn = eqAt ? eqAt : n;
-    let v: usize = 0;
-    let vn: u32 = 0;
-    let takes = eq(a, fn, "--listen") || eq(a, fn, "--domain") || eq(a, fn, "--log-level");
-    if (takes) {
-      if (eqAt) {
-        v = a + eqAt + 1;
-        vn = n - eqAt - 1;
-      } else {
-        if (i + 1 >= argc) usageError(eq(a, n, "--listen") ? "--listen" : eq(a, n, "--domain") ? "--domain" : "--log-level", "expects a value", 0, 0);
-        v = <usize>load<u32>(argv + ((++i) << 2));
-        vn = strlen(v);
-      }
-    } else if (eqAt) usageError("--help|--trace", "takes no value", a, n);
-    if (eq(a, fn, "--listen")) addListen(v, vn);
-    else if (eq(a, fn, "--domain")) addDomain(v, vn);
-    else if (eq(a, fn, "--log-level")) {
-      if (eq(v, vn, "error")) setLevel(Level.Error);
-      else if (eq(v, vn, "warn")) setLevel(Level.Warn);
-      else if (eq(v, vn, "info")) setLevel(Level.Info);
-      else if (eq(v, vn, "debug")) setLevel(Level.Debug);
-      else usageError("--log-level", "expected one of error|warn|info|debug", v, vn);
-    } else if (eq(a, n, "--trace")) trace = true;
-    else if (eq(a, n, "--help") || eq(a, n, "-h")) wantHelp = true;
-    else {
-      toStderr();
-      putStr("usage error: \"");
-      putEscaped(a, n);
-      putStr("\": unknown option (see --help)\n");
-      flush();
-      proc_exit(2);
-    }
-  }
-  if (wantHelp) {
-    putStr(USAGE);
+  if (argc > ARGC_CAP || bytes > ARGS_CAP) {
+    toStderr();
+    putStr("usage error: the command line is too long (at most 1024 arguments, 32 KiB)\n");
     flush();
-    proc_exit(0);
+    proc_exit(2);
   }
+  if (args_get(ARGV, ARGS) != 0) return;
+  configArgs(ARGV, argc);
 }
 
 // ---- sockets ---------------------------------------------------------------------------------
@@ -374,44 +319,8 @@ function startCore(): void {
   CFG = sip_cfg_ptr();
   const cap = sip_cfg_cap();
 
-  // domains: the given ones, else localhost plus the listen hosts (IPv6 bracketed)
-  if (nDomains == 0) {
-    const localhost = memory.data<u8>([108, 111, 99, 97, 108, 104, 111, 115, 116]); // localhost
-    memory.copy(CFG, localhost, 9);
-    if (sip_cfg_add(1, 9) < 0) fatal("the core refused the domain", "domain", localhost, 9, 0);
-    store<u32>(D_PTR, <u32>localhost);
-    store<u32>(D_LEN, 9);
-    nDomains = 1;
-    for (let i: u32 = 0; i < nListen; i++) {
-      if (load<u8>(L_WILD + i) != 0) continue;
-      const hp = <usize>load<u32>(L_HOST + (i << 2));
-      const hn = load<u32>(L_HOSTLEN + (i << 2));
-      if (hp == 0 || hn > cap) continue;
-      // skip duplicates of an earlier listener's host
-      let dup = false;
-      for (let k: u32 = 0; k < i; k++) {
-        const kp = <usize>load<u32>(L_HOST + (k << 2));
-        const kn = load<u32>(L_HOSTLEN + (k << 2));
-        if (kp != 0 && kn == hn && memory.compare(kp, hp, hn) == 0) dup = true;
-      }
-      if (dup) continue;
-      memory.copy(CFG, hp, hn);
-      const r = sip_cfg_add(1, hn);
-      if (r < 0) fatal("the core refused the domain (table full or does not parse)", "domain", hp, hn, r);
-      store<u32>(D_PTR + (nDomains << 2), <u32>hp);
-      store<u32>(D_LEN + (nDomains << 2), hn);
-      nDomains++;
-    }
-  } else {
-    for (let i: u32 = 0; i < nDomains; i++) {
-      const p = <usize>load<u32>(D_PTR + (i << 2));
-      const n = load<u32>(D_LEN + (i << 2));
-      if (n > cap) fatal("domain too long for the core's cfg buffer", "domain", p, n, 0);
-      memory.copy(CFG, p, n);
-      const r = sip_cfg_add(1, n);
-      if (r < 0) fatal("the core refused the domain (table full or does not parse)", "domain", p, n, r);
-    }
-  }
+  // every core key of the configuration, walked from the schema (exits 2 naming a refused key)
+  configApply();
 
   for (let i: u32 = 0; i < nListen; i++) {
     const n = advertised(i, CFG);
@@ -428,7 +337,7 @@ function startCore(): void {
       kvInt("transport", <i32>(i + 1));
       end();
     }
-    const r = sip_transport_add(i + 1, 1, n);
+    const r = sip_transport_add(i + 1, Proto.UDP, n);
     if (r < 0) fatal("sip_transport_add failed", "advertised", CFG, n, r);
   }
 
@@ -438,10 +347,11 @@ function startCore(): void {
     kvU64("cfgCap", <u64>cap);
     key("domains");
     putByte(91);
-    for (let i: u32 = 0; i < nDomains; i++) {
-      if (i) putByte(44);
+    const domains = domainsNode();
+    for (let d = nFirst(domains); d >= 0; d = nNext(d)) {
+      if (d != nFirst(domains)) putByte(44);
       putByte(0x22);
-      putEscaped(<usize>load<u32>(D_PTR + (i << 2)), load<u32>(D_LEN + (i << 2)));
+      putEscaped(nPtr(d), nLen(d));
       putByte(0x22);
     }
     putByte(93);
@@ -449,6 +359,14 @@ function startCore(): void {
     putByte(0x22);
     for (let k: u32 = 0; k < 8; k++) putHexByte(<u32>load<u8>(SEED + k));
     putByte(0x22);
+    key("auth");
+    if (usersCount() > 0) {
+      putStr("{\"realm\":\"");
+      putEscaped(nPtr(realmNode()), nLen(realmNode()));
+      putStr("\",\"users\":");
+      putU64(<u64>usersCount());
+      putByte(0x7d);
+    } else putStr("false");
     end();
   }
   after(t);
@@ -548,39 +466,29 @@ function transmit(n: u32): void {
   }
 }
 
+/** A u32 field of event kind k's record in the generated table (name, level, 4 labels, value field, usage). */
+function ev(k: i32, f: u32): u32 { return load<u32>(EVENT_TABLE + (<usize>((<u32>k - 1) * EVENT_FIELDS + f) << 2)); }
+
+/** Logs an event by its abi.json name, level and field labels. */
 function event(kind: i32): void {
-  const level = kind == 9 || kind == 10 ? Level.Warn : Level.Info;
+  const known = kind >= 1 && <u32>kind < EVENT_LIMIT;
+  const level = known ? <i32>ev(kind, 1) : Level.Warn;
   if (!on(level)) return;
   const e = EV;
-  switch (kind) {
-    case 1: begin(level, "reg-add"); break;
-    case 2: begin(level, "reg-refresh"); break;
-    case 3: begin(level, "reg-remove"); break;
-    case 4: begin(level, "reg-expire"); break;
-    case 5: begin(level, "call-attempt"); break;
-    case 6: begin(level, "call-answer"); break;
-    case 7: begin(level, "call-fail"); break;
-    case 8: begin(level, "call-end"); break;
-    case 9: begin(level, "bad-message"); break;
-    case 10: begin(level, "table-full"); break;
-    default: begin(level, "event"); break;
+  if (known) {
+    const r = ev(kind, 0);
+    beginBytes(level, BLOB + (r >>> 12), r & 0xfff);
+    key("event");
+    putByte(0x22);
+    putBytes(BLOB + (r >>> 12), r & 0xfff);
+    putByte(0x22);
+  } else {
+    begin(level, "event");
+    key("event");
+    putStr("\"event-");
+    putU64(<u64>kind);
+    putByte(0x22);
   }
-  key("event");
-  putByte(0x22);
-  switch (kind) {
-    case 1: putStr("reg-add"); break;
-    case 2: putStr("reg-refresh"); break;
-    case 3: putStr("reg-remove"); break;
-    case 4: putStr("reg-expire"); break;
-    case 5: putStr("call-attempt"); break;
-    case 6: putStr("call-answer"); break;
-    case 7: putStr("call-fail"); break;
-    case 8: putStr("call-end"); break;
-    case 9: putStr("bad-message"); break;
-    case 10: putStr("table-full"); break;
-    default: putStr("event-"); putU64(<u64>kind); break;
-  }
-  putByte(0x22);
   kvInt("code", load<i32>(e + 4));
   const pe = e + 24;
   const fam = <u32>load<u8>(pe + 5);
@@ -596,9 +504,10 @@ function event(kind: i32): void {
   for (let i: u32 = 0; i < 4; i++) {
     const len = <u32>load<u16>(e + 56 + (i << 1));
     if (len) {
-      if (kind >= 1 && kind <= 4) key(i == 0 ? "aor" : i == 1 ? "contact" : i == 2 ? "callId" : "detail");
-      else if (kind >= 5 && kind <= 8) key(i == 0 ? "caller" : i == 1 ? "callee" : i == 2 ? "callId" : "detail");
-      else key(i == 0 ? "text1" : i == 1 ? "text2" : i == 2 ? "callId" : "detail");
+      if (known) {
+        const r = ev(kind, 2 + i);
+        keyBytes(BLOB + (r >>> 12), r & 0xfff);
+      } else key(i == 0 ? "text1" : i == 1 ? "text2" : i == 2 ? "text3" : "text4");
       putByte(0x22);
       putEscaped(at, len);
       putByte(0x22);
@@ -606,9 +515,11 @@ function event(kind: i32): void {
     at += len;
   }
   const value = load<u32>(e + 16);
-  if (kind >= 1 && kind <= 4) kvU64("expires", <u64>value);
-  else if (kind == 8) kvU64("durationMs", <u64>value);
-  else if (value) kvU64("value", <u64>value);
+  const vf = known ? ev(kind, 6) : 0;
+  if (vf != 0) {
+    keyBytes(BLOB + (vf >>> 12), vf & 0xfff);
+    putU64(<u64>value);
+  } else if (value) kvU64("value", <u64>value);
   const lost = load<u32>(e + 20);
   if (lost) kvU64("lost", <u64>lost);
   key("coreTime");
@@ -736,15 +647,26 @@ function main(): void {
   clock_time_get(CLOCK_MONOTONIC, 1000, TIME);
   t0 = load<u64>(TIME);
   parseArgs();
-  if (nListen == 0) {
-    const dflt = memory.data<u8>([117, 100, 112, 58, 49, 50, 55, 46, 48, 46, 48, 46, 49, 58, 53, 48, 54, 48]); // udp:127.0.0.1:5060
-    addListen(dflt, 18);
+  if (wantHelp) {
+    configUsage(HEAD, NAME, TAIL);
+    proc_exit(0);
   }
+  configLoad();
+  if (wantPrint) {
+    configPrint();
+    proc_exit(0);
+  }
+  // the secure default, before anything is bound: no users + a non-loopback address = open relay
+  configCheckSecure();
+  setLevel(configLevel());
+  trace = configTrace();
+  const listens = listensNode();
+  for (let l = nFirst(listens); l >= 0; l = nNext(l)) addListen(nPtr(l), nLen(l));
   bindAll();
   startCore();
   begin(Level.Info, "running");
   kvStr("host", "wasi");
-  kvStr("board", "server");
+  kvStr("board", CORE_BOARD);
   kvU64("listeners", <u64>nListen);
   end();
   flush();

@@ -184,6 +184,24 @@ export function begin(level: i32, msg: string): void {
   putByte(0x22);
 }
 
+/** begin() with the message as bytes in memory (e.g. a name from the schema's table). */
+export function beginBytes(level: i32, p: usize, n: u32): void {
+  putStr("{\"t\":\"");
+  putIsoNow();
+  putStr("\",\"level\":\"");
+  putStr(level == Level.Error ? "error" : level == Level.Warn ? "warn" : level == Level.Info ? "info" : "debug");
+  putStr("\",\"msg\":\"");
+  putEscaped(p, n);
+  putByte(0x22);
+}
+
+/** ,"key": with the key as bytes in memory. */
+export function keyBytes(p: usize, n: u32): void {
+  putStr(",\"");
+  putEscaped(p, n);
+  putStr("\":");
+}
+
 /** ,"key": (the value follows) */
 export function key(k: string): void {
   putStr(",\"");

@@ -36,6 +36,22 @@ export declare function poll_oneoff(subs: usize, events: usize, n: u32, nevents:
 export declare function proc_exit(code: u32): void;
 
 // @ts-ignore: decorator
+@external("wasi_snapshot_preview1", "fd_prestat_get")
+export declare function fd_prestat_get(fd: u32, buf: usize): i32;
+// @ts-ignore: decorator
+@external("wasi_snapshot_preview1", "fd_prestat_dir_name")
+export declare function fd_prestat_dir_name(fd: u32, path: usize, len: u32): i32;
+// @ts-ignore: decorator
+@external("wasi_snapshot_preview1", "path_open")
+export declare function path_open(dirfd: u32, dirflags: u32, path: usize, pathLen: u32, oflags: u32, rightsBase: u64, rightsInheriting: u64, fdflags: u32, fd: usize): i32;
+// @ts-ignore: decorator
+@external("wasi_snapshot_preview1", "fd_read")
+export declare function fd_read(fd: u32, iovs: usize, n: u32, nread: usize): i32;
+// @ts-ignore: decorator
+@external("wasi_snapshot_preview1", "fd_close")
+export declare function fd_close(fd: u32): i32;
+
+// @ts-ignore: decorator
 @external("wasi_snapshot_preview1", "sock_open")
 export declare function sock_open(af: u32, type: u32, fd: usize): i32;
 // @ts-ignore: decorator
@@ -54,7 +70,14 @@ export declare function sock_recv_from(fd: u32, iovs: usize, n: u32, addr: usize
 @external("wasi_snapshot_preview1", "sock_send_to")
 export declare function sock_send_to(fd: u32, iovs: usize, n: u32, addr: usize, port: u32, siflags: u32, nwritten: usize): i32;
 
+export const ERRNO_ACCES: i32 = 2;
 export const ERRNO_AGAIN: i32 = 6;
+export const ERRNO_BADF: i32 = 8;
+export const ERRNO_ISDIR: i32 = 31;
+export const ERRNO_NOENT: i32 = 44;
+export const ERRNO_NOTCAPABLE: i32 = 76;
+export const LOOKUP_SYMLINK_FOLLOW: u32 = 1;
+export const RIGHT_FD_READ: u64 = 2;
 export const ERRNO_INTR: i32 = 27;
 export const CLOCK_REALTIME: u32 = 0;
 export const CLOCK_MONOTONIC: u32 = 1;

@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,7 +15,7 @@ import net from "node:net";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const cli = join(root, "host", "node", "cli.mjs");
-let dir, mockWasm, partialWasm;
+let dir, mockWasm, partialWasm, olderWasm;
 
 function asc(src, out) {
   const r = spawnSync(process.execPath, [join(root, "node_modules/assemblyscript/bin/asc.js"), src, "--outFile", out,
@@ -33,6 +33,13 @@ before(() => {
   writeFileSync(partial, "export function sip_rx_ptr(): usize { return 0; }\n");
   partialWasm = join(dir, "partial.wasm");
   asc(partial, partialWasm);
+  // an older core: the mock without config key 22 (DigestAlgorithms)
+  const src = readFileSync(join(root, "tests", "host", "mock-core.ts"), "utf8");
+  const older = src.replace("(key >= 12 && key <= 22)", "(key >= 12 && key <= 21)");
+  assert.notEqual(older, src, "the mock's key range");
+  writeFileSync(join(dir, "older.ts"), older);
+  olderWasm = join(dir, "older.wasm");
+  asc(join(dir, "older.ts"), olderWasm);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -159,4 +166,12 @@ test("a core lacking an ABI export: binds, then fails naming the export", async 
   const err = s.lines.find((l) => l.level === "error");
   assert.equal(err.msg, "core lacks export sip_init: build the core first (npm run build)");
   assert.ok(err.missing.includes("sip_handle_datagram"));
+});
+
+test("a core that does not know a key the schema maps: config error naming the key (exit 2), never ignored", async () => {
+  const s = startServer(olderWasm, ["--listen", "udp:127.0.0.1:0"]);
+  const code = await s.exited;
+  assert.equal(code, 2);
+  assert.equal(s.stderr(), `config error: "digestAlgorithms": the core does not know config key 22 (DigestAlgorithms): rebuild the core\n`);
+  assert.ok(!s.lines.some((l) => l.msg === "running"));
 });

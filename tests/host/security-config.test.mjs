@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import dgram from "node:dgram";
+import { FULL, HA1, VALIDATION_CASES, secureDefaultError } from "../lib/config-cases.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const cli = join(root, "host", "node", "cli.mjs");
@@ -43,27 +44,6 @@ function assertConfigError(r, ...needles) {
   assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
   assert.equal(r.stdout, "", "nothing on stdout");
 }
-
-const HA1 = "0123456789abcdef0123456789abcdef";
-const HA1_256 = HA1 + HA1;
-const FULL = {
-  realm: "sipling.example",
-  users: [
-    { username: "alice", password: "TopSecret-1" },
-    { username: "bob", ha1: HA1 },
-    { username: "carol", ha1: HA1, ha1Sha256: HA1_256 },
-  ],
-  allowUnauthenticated: false,
-  nonceSecret: "00112233445566778899aabbccddeeff",
-  nonceExpiry: 120,
-  access: { allow: ["10.0.0.0/8"], deny: ["192.0.2.1", "2001:db8::/32"], trusted: ["127.0.0.0/8", "::1"], refuse: "drop" },
-  methods: { block: ["MESSAGE", "SUBSCRIBE"] },
-  denyUris: ["spam@example.org", "@bad.example", "@.worse.example", "robot@"],
-  flood: { limit: 50, blockSeconds: 30, action: "drop", authFailures: 5, authWindow: 120 },
-  body: { maxBytes: 4096, allowTypes: ["INVITE application/sdp", "* application/sdp"], messagePatterns: ["buy now", { hex: "00ff10" }] },
-  topologyHiding: true,
-  usageLog: "/var/log/sipling/usage.jsonl",
-};
 
 test("--print-config shows every security key, secrets masked", () => {
   const r = run("--config", configFile(FULL), "--print-config");
@@ -108,39 +88,7 @@ test("defaults: realm is the first domain, no users, secure flags off; --usage-l
 });
 
 test("validation errors name the key", () => {
-  const cases = [
-    [{ access: { deny: ["10.0.0.300/8"] } }, `"access.deny[0]": expected an IPv4 or IPv6 address or CIDR`],
-    [{ access: { allow: ["10.0.0.0/8", "10.0.0.0/33"] } }, `"access.allow[1]"`],
-    [{ access: { trusted: ["2001:db8::/129"] } }, `"access.trusted[0]"`],
-    [{ access: { refuse: "404" } }, `"access.refuse": expected "403" or "drop"`],
-    [{ access: { block: [] } }, `"access.block": unknown key`],
-    [{ users: [{ username: "alice", password: "x" }, { username: "bob" }] }, `"users[1]": user "bob" needs a "password" or an "ha1"`],
-    [{ users: [{ username: "bob", ha1: "abc" }] }, `"users[0].ha1": expected 32 hex digits`],
-    [{ users: [{ username: "bob", ha1Sha256: HA1 }] }, `"users[0].ha1Sha256": expected 64 hex digits`],
-    [{ users: [{ username: "bob", password: "p", ha1: HA1 }] }, `"users[0]"`, "not both"],
-    [{ users: [{ username: "a:b", password: "p" }] }, `"users[0].username": expected a SIP token`],
-    [{ users: [{ username: "x".repeat(61), password: "p" }] }, `"users[0].username"`],
-    [{ users: [{ username: "a", password: "p" }, { username: "a", password: "q" }] }, `"users[1].username": duplicate`],
-    [{ users: [{ username: "a", pass: "p" }] }, `"users[0].pass": unknown key`],
-    [{ flood: { limit: 10, burst: 3 } }, `"flood.burst": unknown key`],
-    [{ flood: { action: "reject" } }, `"flood.action": expected "503" or "drop"`],
-    [{ flood: { limit: -1 } }, `"flood.limit": expected an integer`],
-    [{ flood: { authWindow: 0 } }, `"flood.authWindow": expected an integer in 1..`],
-    [{ methods: { block: ["MES SAGE"] } }, `"methods.block[0]"`],
-    [{ methods: { allow: ["INVITE"] } }, `"methods.allow": unknown key`],
-    [{ denyUris: ["no-at-sign"] }, `"denyUris[0]"`],
-    [{ body: { allowTypes: ["INVITE"] } }, `"body.allowTypes[0]": expected "METHOD type/subtype"`],
-    [{ body: { messagePatterns: [{ hex: "0g" }] } }, `"body.messagePatterns[0]"`],
-    [{ body: { messagePatterns: ["x".repeat(65)] } }, `"body.messagePatterns[0]": expected 1..64 bytes`],
-    [{ body: { maxSize: 1 } }, `"body.maxSize": unknown key`],
-    [{ nonceSecret: "abcd" }, `"nonceSecret": expected a hex string`],
-    [{ nonceExpiry: 0 }, `"nonceExpiry": expected an integer`],
-    [{ realm: 'a"b' }, `"realm"`],
-    [{ topologyHiding: "yes" }, `"topologyHiding": expected true or false`],
-    [{ allowUnauthenticated: 1 }, `"allowUnauthenticated": expected true or false`],
-    [{ usageLog: "" }, `"usageLog": expected a file name`],
-  ];
-  for (const [value, ...needles] of cases) assertConfigError(run("--config", configFile(value), "--print-config"), ...needles);
+  for (const [value, ...needles] of VALIDATION_CASES) assertConfigError(run("--config", configFile(value), "--print-config"), ...needles);
 });
 
 test("a malformed password or nonce secret is never echoed", () => {
@@ -154,14 +102,24 @@ test("a malformed password or nonce secret is never echoed", () => {
 
 test("secure default: no users on a non-loopback address exits 2 before binding", () => {
   const r = run("--listen", "udp:0.0.0.0:1");
-  assertConfigError(r,
-    `config error: listening on udp:0.0.0.0:1 with no "users" would let anyone register and relay calls; ` +
-    `add "users" (and "realm") or set "allowUnauthenticated": true`);
+  assertConfigError(r, secureDefaultError("udp:0.0.0.0:1"));
   // port 1 would need privileges: reaching the bind would have failed with status 1, not 2
   const r2 = run("--listen", "udp:127.0.0.1:1", "--listen", "tcp:[::]:1");
   assertConfigError(r2, "listening on tcp:[::]:1 with no");
   // --print-config is not refused (it binds nothing)
   assert.equal(run("--listen", "udp:0.0.0.0:1", "--print-config").status, 0);
+});
+
+test("topologyHiding with board micro: refused naming the key and the board (exit 2)", () => {
+  const r = run("--config", configFile({ board: "micro", topologyHiding: true }), "--listen", "udp:127.0.0.1:0");
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr, `config error: "topologyHiding": not in this core build (board micro leaves it out)\n`);
+  assert.ok(!r.stdout.includes('"running"'), "never running");
+});
+
+test("every key of the schema is implemented by the Node host (none to refuse)", () => {
+  const schema = JSON.parse(readFileSync(join(root, "host", "shared", "config.json"), "utf8"));
+  assert.deepEqual(schema.keys.filter((k) => k.hosts && !k.hosts.includes("node")).map((k) => k.path), []);
 });
 
 /** Starts the server; collects JSON log lines; waitFor(pred) resolves with the first matching line. */

@@ -5,10 +5,10 @@
 // memory check), and usage records.
 //
 // SIPp 3.6.1 implements only MD5 (and AKAv1-MD5) digests and answers the FIRST challenge header of a
-// 401/407. The server offers MD5 first by default ("digestAlgorithms": ["MD5", "SHA-256"]), so SIPp
+// 401/407. The server offers MD5 only by default, and here (authConfig) MD5 then SHA-256, so SIPp
 // authenticates against it directly, as many phones do; SHA-256 (and the replay / stale / 403 cases,
-// which need control over nc and the nonce) use a small Node UDP client below that builds the
-// Authorization header itself (RFC 8760 / 2617, qop=auth, nc, cnonce; node:crypto for the hashes).
+// which need control over nc and the nonce) use a small Node UDP client (tests/lib/sipua.mjs) that
+// builds the Authorization header itself (RFC 8760 / 2617, qop=auth, nc, cnonce).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -30,7 +30,8 @@ const USERS = [
   { username: "bob", ha1: H("MD5", `bob:${REALM}:${PW.bob}`) },
   { username: "carol", ha1Sha256: H("SHA-256", `carol:${REALM}:${PW.carol}`) },
 ];
-const authConfig = (extra = {}) => ({ realm: REALM, users: USERS, ...extra });
+/** Both algorithms offered, MD5 first (carol has a SHA-256 HA1 only); the default is MD5 only. */
+const authConfig = (extra = {}) => ({ realm: REALM, users: USERS, digestAlgorithms: ["MD5", "SHA-256"], ...extra });
 
 const sec = (name) => sf(join("security", name));
 
@@ -128,6 +129,31 @@ test("REGISTER with MD5 digest by an MD5-only client: 401 (MD5 then SHA-256 chal
   });
 });
 
+// 1b --------------------------------------------------------------------------------------------
+test("digestAlgorithms: the default challenge is MD5 only; SHA-256 first makes an MD5-only client (SIPp) fail", { timeout: 20_000 }, async () => {
+  await withServer({ config: { realm: REALM, users: USERS } }, async (srv) => {
+    const ua = await Ua.open();
+    try {
+      const { ch } = await challenge401(srv, ua, "alice");
+      assert.deepEqual(ch.map((c) => c.alg), ["MD5"], "one challenge, MD5");
+    } finally { ua.close(); }
+    const r = await sipp([`127.0.0.1:${srv.port}`, "-sf", sec("register_auth.xml"), "-s", "alice", "-au", "alice", "-ap", PW.alice,
+      "-auth_uri", "127.0.0.1", "-p", String(await freePort()), "-m", "1", "-timeout", "6s", "-timeout_error"], { name: "reg-default", timeoutMs: 10_000 });
+    ok(r);
+  });
+  await withServer({ config: authConfig({ digestAlgorithms: ["SHA-256", "MD5"] }) }, async (srv) => {
+    const ua = await Ua.open();
+    try {
+      const { ch } = await challenge401(srv, ua, "alice");
+      assert.deepEqual(ch.map((c) => c.alg), ["SHA-256", "MD5"], "the configured order");
+    } finally { ua.close(); }
+    const r = await sipp([`127.0.0.1:${srv.port}`, "-sf", sec("register_auth.xml"), "-s", "alice", "-au", "alice", "-ap", PW.alice,
+      "-auth_uri", "127.0.0.1", "-p", String(await freePort()), "-m", "1", "-timeout", "6s", "-timeout_error"], { name: "reg-sha-first", timeoutMs: 10_000 });
+    assert.notEqual(r.code, 0, "SIPp answers only the first challenge: SHA-256 first defeats it");
+    assert.match(r.errors + r.stdout, /MD5|AKAv1|algorithm/i, `SIPp's reason names the algorithm:\n${describeRun(r)}`);
+  });
+});
+
 // 2 ---------------------------------------------------------------------------------------------
 test("REGISTER with SHA-256 digest: 401 then 200 (Node client: SIPp 3.6.1 has no SHA-256)", { timeout: 20_000 }, async () => {
   await withServer({ config: authConfig() }, async (srv) => {
@@ -151,7 +177,7 @@ test("REGISTER with SHA-256 digest: 401 then 200 (Node client: SIPp 3.6.1 has no
 
 // 3 ---------------------------------------------------------------------------------------------
 test("INVITE from one of our domains: 407, ACK, INVITE with Proxy-Authorization, routed to an authenticated UAS; BYE not challenged", { timeout: 20_000 }, async () => {
-  await withServer({ config: authConfig() }, async (srv) => {
+  await withServer({ config: authConfig({ digestAlgorithms: ["SHA-256", "MD5"] }) }, async (srv) => {
     const uasPort = await freePort();
     // the callee registers with credentials too (SHA-256), from the port the SIPp UAS then listens on
     // (the proxy sends to the address a UA registered from, not to the Contact: NAT handling)

@@ -1,0 +1,740 @@
+// @ts-check
+// The configuration of the Node host and of the firmware bridge: command line, file, validation,
+// --print-config, --help and the calls that apply it to the core, all by walking a host's generated
+// schema table (host/node/schema.ts, host/firmware/abi.mjs; both from host/shared/config.json). Plain
+// JavaScript so the bridge runs without a build; the Node host's TypeScript imports it as is.
+//
+//   sipling [--config FILE] [--listen udp|tcp:HOST:PORT]... [--domain NAME]... [--log-level L]
+//           [--trace] [--usage-log FILE] [--print-config]          (flags: the schema's "flag"s)
+//
+// Flags override the file; a repeated list flag (--listen, --domain) replaces the file's list. Every
+// error is a ConfigError naming the key (or flag) and what was expected; secrets are never echoed.
+// The C (host/c/config.c) and AssemblyScript (host/wasi/config.ts) validators follow the same rules
+// and messages.
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+
+/**
+ * @typedef {"node" | "native" | "wasi" | "firmware"} Host
+ * @typedef {{
+ *   path: string, type: string, check?: string, values?: readonly string[], min?: number, max?: number,
+ *   minItems?: number, maxItems?: number, unique?: boolean, maxBytes?: number, minDigits?: number,
+ *   maxDigits?: number, default?: unknown, defaultDoc?: string, unit?: string, flag?: string, le?: string,
+ *   core?: "set" | "add", coreName?: string, coreId?: number, secret?: boolean, hosts: readonly string[],
+ *   doc: string }} SchemaKey
+ * @typedef {{ proto: "udp" | "tcp", host: string, port: number, family: 0 | 4 | 6, spec: string }} Listen
+ * @typedef {{ username: string, password?: string, ha1?: string, ha1Sha256?: string }} User
+ * @typedef {string | { hex: string }} Pattern
+ * @typedef {{
+ *   schema: readonly SchemaKey[], host: Host, name: string,
+ *   defaults?: Record<string, unknown>,
+ *   extraFlags?: Record<string, { value: boolean, repeat?: boolean, doc: string, meta?: string }>,
+ * }} HostSpec
+ * @typedef {{ spec: HostSpec, values: Map<string, unknown>, given: Set<string>, listens: Listen[] }} Config
+ * @typedef {{ help: boolean, printConfig: boolean, file?: string, flags: Map<string, unknown>,
+ *   extra: Record<string, string | string[] | boolean> }} Args
+ * @typedef {{ key: SchemaKey, name: string, op: "set" | "add", id: number, value?: number, shown?: unknown,
+ *   bytes?: Buffer, text?: string, secret: boolean }} CoreOp
+ */
+
+/** What --print-config shows instead of a secret. */
+export const MASK = "***";
+
+export class ConfigError extends Error {
+  /** @param {string} key @param {string} what @param {boolean} [usage] */
+  constructor(key, what, usage = false) {
+    super(`${usage ? "usage error" : "config error"}: "${key}": ${what}`);
+  }
+  /** An error about the configuration as a whole: "config error: " + text. @param {string} text */
+  static plain(text) {
+    const e = new ConfigError("", "");
+    e.message = `config error: ${text}`;
+    return e;
+  }
+}
+
+/** @param {unknown} v */
+function show(v) {
+  if (v === undefined) return "nothing";
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return String(v);
+  }
+}
+
+/** @param {string} key @param {string} expected @param {unknown} got @returns {never} */
+function bad(key, expected, got) {
+  throw new ConfigError(key, `${expected}, got ${show(got)}`);
+}
+
+/** "one of a|b|c" for word values, '"403" or "drop"' otherwise. @param {readonly string[]} values */
+export function expectEnum(values) {
+  if (values.every((v) => /^[A-Za-z]/.test(v))) return `expected one of ${values.join("|")}`;
+  const q = values.map((v) => JSON.stringify(v));
+  return `expected ${q.slice(0, -1).join(", ")} or ${q[q.length - 1]}`;
+}
+
+// ---- checks (named by the schema) ---------------------------------------------------------------
+
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const TOKEN = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
+const DOMAIN = /^[^\s"<>;,]+$/;
+const SIP_URI = /^sips?:[^\s<>"]+$/i;
+const TYPE_RULE = /^(\*|[A-Za-z0-9\-.!%*_+`'~]+) [A-Za-z0-9\-.!%*_+`'~]+\/[A-Za-z0-9\-.!%*_+`'~]+$/;
+const REALM_MAX = 64; // bytes (core: REALM_MAX)
+const USERNAME_MAX = 60; // bytes (core: USER_NAME_MAX)
+
+/** Listen protocols and address forms per host: the WASI host and the firmware have UDP only. */
+const LISTEN_FORMS = {
+  node: { protos: ["udp", "tcp"], names: true },
+  native: { protos: ["udp", "tcp"], names: true },
+  wasi: { protos: ["udp"], names: false },
+  firmware: { protos: ["udp"], names: false },
+};
+
+/** @param {Host} host */
+export function listenExpected(host) {
+  return LISTEN_FORMS[host].protos.length > 1 ? `expected "udp|tcp:HOST:PORT"` : `expected "udp:HOST:PORT"`;
+}
+
+/**
+ * Parses "udp:1.2.3.4:5060", "tcp:[::1]:5060" or "udp:localhost:5060"; null if malformed.
+ * @param {string} spec @returns {Listen | null}
+ */
+export function parseListen(spec) {
+  const m = /^(udp|tcp):(\[([^\]]+)\]|[^:[\]]+):(\d{1,5})$/.exec(spec);
+  if (!m) return null;
+  const port = Number(m[4]);
+  if (port > 65535) return null;
+  const host = m[3] ?? m[2];
+  const fam = isIP(host);
+  if (m[3] !== undefined && fam !== 6) return null; // brackets only around IPv6
+  if (fam === 0 && !HOSTNAME.test(host)) return null;
+  return { proto: /** @type {"udp" | "tcp"} */ (m[1]), host, port, family: /** @type {0 | 4 | 6} */ (fam), spec };
+}
+
+/**
+ * One check per name of the schema: (value, key to name, host) -> nothing, or a ConfigError.
+ * @type {Record<string, (s: string, k: string, host: Host) => void>}
+ */
+export const CHECKS = {
+  listen(s, k, host) {
+    const l = parseListen(s);
+    const form = LISTEN_FORMS[host];
+    if (!l) bad(k, listenExpected(host), s);
+    if (!form.protos.includes(l.proto)) bad(k, `${listenExpected(host)} (the ${host} host supports UDP only)`, s);
+    if (!form.names && l.family === 0 && l.host !== "localhost") bad(k, `${listenExpected(host)} with a numeric address`, s);
+  },
+  domain(s, k) {
+    if (!DOMAIN.test(s)) bad(k, "expected a domain name (no spaces, quotes, <>;,)", s);
+  },
+  cidr(s, k) {
+    if (!isCidr(s)) bad(k, "expected an IPv4 or IPv6 address or CIDR (a.b.c.d[/0-32], x:x::x[/0-128])", s);
+  },
+  token(s, k) {
+    if (!TOKEN.test(s)) bad(k, "expected a method token (letters, digits, -.!%*_+`'~)", s);
+  },
+  denyUri(s, k) {
+    const at = s.indexOf("@");
+    if (at < 0 || s.indexOf("@", at + 1) >= 0 || s.length === 1 || /[\s<>";,?]/.test(s) || s.endsWith("@."))
+      bad(k, `expected "user@domain", "@domain", "@.domain" (and subdomains) or "user@"`, s);
+  },
+  typeRule(s, k) {
+    if (!TYPE_RULE.test(s)) bad(k, `expected "METHOD type/subtype" (METHOD may be *)`, s);
+  },
+  sipUri(s, k) {
+    if (!SIP_URI.test(s)) bad(k, `expected a SIP URI "sip:host[:port]"`, s);
+  },
+  realm(s, k) {
+    if (s.length === 0 || Buffer.byteLength(s) > REALM_MAX || !/^[\x20-\x7e]+$/.test(s) || /["\\]/.test(s))
+      bad(k, `expected printable ASCII text of 1..${REALM_MAX} bytes without '"' or '\\'`, s);
+  },
+  file(s, k) {
+    if (s.length === 0 || s.includes("\0")) bad(k, "expected a file name", s);
+  },
+};
+
+/** What a string check expects, for a value that is not even a string. @param {string} check @param {Host} host */
+function stringExpected(check, host) {
+  return {
+    listen: listenExpected(host), domain: "expected a domain name", cidr: "expected an IPv4 or IPv6 address or CIDR",
+    token: "expected a method token", denyUri: `expected "user@domain", "@domain", "@.domain" or "user@"`,
+    typeRule: `expected "METHOD type/subtype"`, sipUri: `expected a SIP URI "sip:host[:port]"`,
+    realm: "expected printable ASCII text", file: "expected a file name",
+  }[check] ?? "expected a string";
+}
+
+/** IPv4 a.b.c.d[/0..32] or IPv6 [/0..128] (no zone, no brackets). @param {string} s */
+export function isCidr(s) {
+  const slash = s.indexOf("/");
+  const addr = slash < 0 ? s : s.slice(0, slash);
+  const fam = isIP(addr);
+  if (fam === 0 || addr.includes("%")) return false;
+  if (slash < 0) return true;
+  const bits = s.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (fam === 4 ? 32 : 128);
+}
+
+/** @param {string} k @param {unknown} v @returns {Record<string, unknown>} */
+function object(k, v) {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) bad(k, "expected an object", v);
+  return /** @type {Record<string, unknown>} */ (v);
+}
+
+/** @param {string} k @param {unknown} v @returns {User[]} */
+function checkUsers(k, v) {
+  if (!Array.isArray(v)) bad(k, `expected an array of {"username", "password" | "ha1" | "ha1Sha256"}`, v);
+  const seen = new Set();
+  return v.map((raw, i) => {
+    const key = `${k}[${i}]`;
+    const o = object(key, raw);
+    /** @type {Partial<User>} */
+    const u = {};
+    for (const [uk, uv] of Object.entries(o)) {
+      const kk = `${key}.${uk}`;
+      switch (uk) {
+        case "username":
+          if (typeof uv !== "string" || !TOKEN.test(uv) || Buffer.byteLength(uv) > USERNAME_MAX)
+            bad(kk, `expected a SIP token of 1..${USERNAME_MAX} bytes (letters, digits, -.!%*_+\`'~; no ':')`, uv);
+          if (seen.has(uv)) throw new ConfigError(kk, `duplicate user ${show(uv)}`);
+          seen.add(uv);
+          u.username = uv;
+          break;
+        case "password":
+          // never echo a password back, even a malformed one
+          if (typeof uv !== "string" || uv.length === 0 || /[\x00-\x1f\x7f]/.test(uv))
+            bad(kk, "expected a non-empty string without control characters", typeof uv === "string" ? MASK : uv);
+          u.password = uv;
+          break;
+        case "ha1":
+          if (typeof uv !== "string" || !/^[0-9a-fA-F]{32}$/.test(uv))
+            bad(kk, "expected 32 hex digits (MD5 of username:realm:password)", typeof uv === "string" ? `${uv.length} characters` : uv);
+          u.ha1 = uv.toLowerCase();
+          break;
+        case "ha1Sha256":
+          if (typeof uv !== "string" || !/^[0-9a-fA-F]{64}$/.test(uv))
+            bad(kk, "expected 64 hex digits (SHA-256 of username:realm:password)", typeof uv === "string" ? `${uv.length} characters` : uv);
+          u.ha1Sha256 = uv.toLowerCase();
+          break;
+        default:
+          throw new ConfigError(kk, "unknown key (expected username, password, ha1, ha1Sha256)");
+      }
+    }
+    if (u.username === undefined) throw new ConfigError(key, `expected a "username"`);
+    const hasHa1 = u.ha1 !== undefined || u.ha1Sha256 !== undefined;
+    if (u.password === undefined && !hasHa1)
+      throw new ConfigError(key, `user ${show(u.username)} needs a "password" or an "ha1" / "ha1Sha256"`);
+    if (u.password !== undefined && hasHa1)
+      throw new ConfigError(key, `user ${show(u.username)}: give either "password" or "ha1"/"ha1Sha256", not both`);
+    return /** @type {User} */ (u);
+  });
+}
+
+/** The bytes of a MESSAGE body pattern. @param {Pattern} p */
+export function patternBytes(p) {
+  return typeof p === "string" ? Buffer.from(p, "utf8") : Buffer.from(p.hex, "hex");
+}
+
+/** @param {SchemaKey} key @param {string} k @param {unknown} v @returns {Pattern[]} */
+function checkPatterns(key, k, v) {
+  if (!Array.isArray(v)) bad(k, `expected an array of strings or {"hex": "..."}`, v);
+  const most = key.maxItems ?? Infinity;
+  const maxBytes = key.maxBytes ?? Infinity;
+  if (v.length > most) bad(k, `expected at most ${most} patterns`, `${v.length}`);
+  return v.map((p, i) => {
+    const kk = `${k}[${i}]`;
+    /** @type {Pattern} */
+    let out;
+    if (typeof p === "string") out = p;
+    else if (typeof p === "object" && p !== null && !Array.isArray(p) && Object.keys(p).length === 1 &&
+             typeof p.hex === "string" && /^([0-9a-fA-F]{2})+$/.test(p.hex)) out = { hex: p.hex };
+    else return bad(kk, `expected a string or {"hex": "<even number of hex digits>"}`, p);
+    const n = patternBytes(out).length;
+    if (n === 0 || n > maxBytes) bad(kk, `expected 1..${maxBytes} bytes`, `${n} bytes`);
+    return out;
+  });
+}
+
+/**
+ * Checks one value of a key (named `k`: the key, an element path or a flag). Returns the value to
+ * keep (users' hex digits in lower case).
+ * @param {SchemaKey} key @param {unknown} v @param {string} k @param {Host} host @returns {unknown}
+ */
+export function checkValue(key, v, k, host) {
+  switch (key.type) {
+    case "bool":
+      if (typeof v !== "boolean") bad(k, "expected true or false", v);
+      return v;
+    case "int": {
+      const min = key.min ?? 0, max = key.max ?? 0x7fffffff;
+      if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) bad(k, `expected an integer in ${min}..${max}`, v);
+      return v;
+    }
+    case "enum":
+      if (typeof v !== "string" || !key.values?.includes(v)) bad(k, expectEnum(key.values ?? []), v);
+      return v;
+    case "string":
+      if (typeof v !== "string") bad(k, stringExpected(key.check ?? "", host), v);
+      CHECKS[key.check ?? ""]?.(v, k, host);
+      return v;
+    case "list": {
+      const isEnum = key.check === "enum";
+      if (!Array.isArray(v)) bad(k, isEnum ? `expected an array of ${(key.values ?? []).map((x) => JSON.stringify(x)).join(" | ")}` : "expected an array of strings", v);
+      if (key.minItems !== undefined && v.length < key.minItems)
+        bad(k, `expected at least ${key.minItems} ${key.minItems === 1 ? "element" : "elements"}`, v);
+      if (key.maxItems !== undefined && v.length > key.maxItems) bad(k, `expected at most ${key.maxItems} elements`, `${v.length}`);
+      v.forEach((s, i) => checkElement(key, s, `${k}[${i}]`, host));
+      if (key.unique) v.forEach((s, i) => { if (v.indexOf(s) !== i) throw new ConfigError(`${k}[${i}]`, `duplicate ${show(s)}`); });
+      return [...v];
+    }
+    case "users":
+      return checkUsers(k, v);
+    case "patterns":
+      return checkPatterns(key, k, v);
+    case "hex": {
+      const lo = key.minDigits ?? 0, hi = key.maxDigits ?? Infinity;
+      if (typeof v !== "string" || !/^[0-9a-fA-F]*$/.test(v) || v.length % 2 !== 0 || v.length < lo || v.length > hi)
+        bad(k, `expected a hex string of ${lo}..${hi} digits (${lo / 2}..${hi / 2} bytes; even length)`,
+          typeof v === "string" ? (key.secret ? `${v.length} characters (not shown)` : v) : key.secret ? typeof v : v);
+      return v;
+    }
+  }
+  throw new Error(`schema: ${key.path}: unknown type ${key.type}`);
+}
+
+/** One element of a list (or a list flag's value). @param {SchemaKey} key @param {unknown} s @param {string} k @param {Host} host */
+function checkElement(key, s, k, host) {
+  if (key.check === "enum") {
+    if (typeof s !== "string" || !key.values?.includes(s)) bad(k, expectEnum(key.values ?? []), s);
+    return;
+  }
+  if (typeof s !== "string") bad(k, "expected a string", s);
+  CHECKS[key.check ?? ""]?.(s, k, host);
+}
+
+// ---- command line and file ----------------------------------------------------------------------
+
+/** @param {SchemaKey} k @param {Host} host */
+function metavar(k, host) {
+  if (k.check === "listen") return LISTEN_FORMS[host].protos.length > 1 ? "udp|tcp:HOST:PORT" : "udp:HOST:PORT";
+  if (k.check === "domain") return "NAME";
+  if (k.check === "file") return "FILE";
+  if (k.type === "enum") return (k.values ?? []).join("|");
+  return "VALUE";
+}
+
+/** @param {HostSpec} spec */
+function flagKeys(spec) {
+  return spec.schema.filter((k) => k.flag && k.hosts.includes(spec.host));
+}
+
+/**
+ * Parses argv (without node and script): meta flags, the schema's flags, the host's extra flags.
+ * @param {string[]} argv @param {HostSpec} spec @returns {Args}
+ */
+export function parseArgs(argv, spec) {
+  /** @type {Args} */
+  const out = { help: false, printConfig: false, flags: new Map(), extra: {} };
+  const byFlag = new Map(flagKeys(spec).map((k) => [/** @type {string} */ (k.flag), k]));
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i];
+    /** @type {string | undefined} */
+    let inline;
+    const eq = a.startsWith("--") ? a.indexOf("=") : -1;
+    if (eq > 0) {
+      inline = a.slice(eq + 1);
+      a = a.slice(0, eq);
+    }
+    const flag = a;
+    const value = () => {
+      if (inline !== undefined) return inline;
+      const v = argv[++i];
+      if (v === undefined) throw new ConfigError(flag, "expected a value after it", true);
+      return v;
+    };
+    const noValue = () => {
+      if (inline !== undefined) throw new ConfigError(flag, `takes no value, got ${show(inline)}`, true);
+    };
+    if (a === "--help" || a === "-h") {
+      noValue();
+      out.help = true;
+      continue;
+    }
+    if (a === "--print-config") {
+      noValue();
+      out.printConfig = true;
+      continue;
+    }
+    if (a === "--config") {
+      out.file = value();
+      continue;
+    }
+    const key = byFlag.get(a);
+    if (key) {
+      if (key.type === "bool") {
+        noValue();
+        out.flags.set(key.path, true);
+      } else if (key.type === "list") {
+        const v = value();
+        checkElement(key, v, a, spec.host);
+        const list = /** @type {string[] | undefined} */ (out.flags.get(key.path)) ?? [];
+        list.push(v);
+        out.flags.set(key.path, list);
+      } else out.flags.set(key.path, checkValue(key, value(), a, spec.host));
+      continue;
+    }
+    const x = spec.extraFlags?.[a];
+    if (x) {
+      if (!x.value) {
+        noValue();
+        out.extra[a] = true;
+      } else if (x.repeat) {
+        const v = value();
+        out.extra[a] = [.../** @type {string[]} */ (out.extra[a] ?? []), v];
+      } else out.extra[a] = value();
+      continue;
+    }
+    throw new ConfigError(a, `unknown option (see ${spec.name} --help)`, true);
+  }
+  return out;
+}
+
+/** @param {string} file @returns {unknown} */
+export function readConfigFile(file) {
+  let text;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    const code = /** @type {NodeJS.ErrnoException} */ (e).code ?? String(e);
+    throw new ConfigError("--config", `cannot read file ${show(file)} (${code})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError("--config", `file ${show(file)} is not valid JSON (${/** @type {Error} */ (e).message})`);
+  }
+}
+
+/**
+ * Walks a parsed configuration file against the schema into cfg.values.
+ * @param {Config} cfg @param {unknown} raw
+ */
+export function applyFile(cfg, raw) {
+  const { schema, host } = cfg.spec;
+  /** @param {Record<string, unknown>} o @param {string} prefix */
+  const walk = (o, prefix) => {
+    for (const [name, v] of Object.entries(o)) {
+      const path = prefix + name;
+      const key = schema.find((k) => k.path === path);
+      if (key) {
+        if (!key.hosts.includes(host))
+          throw new ConfigError(path, `not supported by the ${host} host (only by ${key.hosts.join(", ")})`);
+        cfg.values.set(path, checkValue(key, v, path, host));
+        cfg.given.add(path);
+      } else if (schema.some((k) => k.path.startsWith(path + "."))) walk(object(path, v), path + ".");
+      else {
+        const children = [...new Set(schema.filter((k) => k.path.startsWith(prefix) && k.hosts.includes(host))
+          .map((k) => k.path.slice(prefix.length).split(".")[0]))];
+        throw new ConfigError(path, prefix ? `unknown key (expected ${children.join(", ")})` : "unknown key");
+      }
+    }
+  };
+  walk(object("(file)", raw), "");
+}
+
+/** localhost plus each listen host (IPv6 bracketed), wildcards skipped. @param {Listen[]} listens */
+export function defaultDomains(listens) {
+  const out = ["localhost"];
+  for (const l of listens) {
+    if (l.host === "0.0.0.0" || l.host === "::") continue;
+    const d = l.family === 6 ? `[${l.host}]` : l.host;
+    if (!out.includes(d)) out.push(d);
+  }
+  return out;
+}
+
+/**
+ * The whole configuration: argv's file, then its flags, then defaults, derived defaults (domains,
+ * realm) and the cross-key checks.
+ * @param {HostSpec} spec @param {Args} args @returns {Config}
+ */
+export function resolve(spec, args) {
+  /** @type {Config} */
+  const cfg = { spec, values: new Map(), given: new Set(), listens: [] };
+  if (args.file !== undefined) applyFile(cfg, readConfigFile(args.file));
+  for (const [path, v] of args.flags) {
+    cfg.values.set(path, v);
+    cfg.given.add(path);
+  }
+  for (const k of spec.schema) {
+    if (!k.hosts.includes(spec.host) || cfg.values.has(k.path)) continue;
+    const d = spec.defaults && k.path in spec.defaults ? spec.defaults[k.path] : k.default;
+    if (d !== undefined) cfg.values.set(k.path, Array.isArray(d) ? [...d] : d);
+  }
+  for (const k of spec.schema) {
+    if (!k.le) continue;
+    const a = cfg.values.get(k.path), b = cfg.values.get(k.le);
+    if (typeof a === "number" && typeof b === "number" && a > b) throw new ConfigError(k.path, `must not exceed ${k.le} (${b}), got ${a}`);
+  }
+  const specs = /** @type {string[]} */ (cfg.values.get("listen"));
+  cfg.listens = specs.map((s) => /** @type {Listen} */ (parseListen(s)));
+  const seen = new Set();
+  cfg.listens.forEach((l, i) => {
+    const id = `${l.proto}:${l.host}:${l.port}`;
+    if (l.port !== 0 && seen.has(id)) throw new ConfigError(`listen[${i}]`, `duplicate listen address ${show(l.spec)}`);
+    seen.add(id);
+  });
+  const domains = /** @type {string[] | undefined} */ (cfg.values.get("domains"));
+  if (!domains || domains.length === 0) cfg.values.set("domains", defaultDomains(cfg.listens));
+  if (!cfg.values.has("realm")) {
+    const first = /** @type {string[]} */ (cfg.values.get("domains"))[0];
+    CHECKS.realm(first, "realm (default: the first domain)", spec.host);
+    cfg.values.set("realm", first);
+  }
+  return cfg;
+}
+
+/** Parses argv and resolves the configuration (nothing but help when --help is given). @param {string[]} argv @param {HostSpec} spec */
+export function load(argv, spec) {
+  const args = parseArgs(argv, spec);
+  if (args.help) return { args, cfg: null };
+  return { args, cfg: resolve(spec, args) };
+}
+
+// ---- the secure default -------------------------------------------------------------------------
+
+/** A loopback listen address: 127.0.0.0/8, ::1 (also IPv4-mapped), or the name localhost. @param {Listen} l */
+export function isLoopback(l) {
+  const h = l.host.toLowerCase();
+  if (l.family === 0) return h === "localhost" || h === "localhost." || h.endsWith(".localhost") || h.endsWith(".localhost.");
+  if (l.family === 4) return h.startsWith("127.");
+  const canon = new URL(`http://[${h}]/`).hostname; // compressed form, e.g. [::1], [::ffff:7f00:1]
+  return canon === "[::1]" || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(canon);
+}
+
+/**
+ * No "users" and a listen address that is not loopback would make an open relay, unless
+ * "allowUnauthenticated" says so. Checked before anything is bound.
+ * @param {Config} cfg
+ */
+export function checkSecureDefault(cfg) {
+  const users = /** @type {User[] | undefined} */ (cfg.values.get("users"));
+  if ((users?.length ?? 0) > 0 || cfg.values.get("allowUnauthenticated") === true) return;
+  const open = cfg.listens.find((l) => !isLoopback(l));
+  if (open)
+    throw ConfigError.plain(
+      `listening on ${open.spec} with no "users" would let anyone register and relay calls; ` +
+        `add "users" (and "realm") or set "allowUnauthenticated": true`,
+    );
+}
+
+// ---- printing -----------------------------------------------------------------------------------
+
+/**
+ * The configuration as --print-config shows it (nested objects in schema order; secrets "***");
+ * a valid configuration file itself.
+ * @param {Config} cfg @returns {Record<string, unknown>}
+ */
+export function printable(cfg) {
+  /** @type {Record<string, any>} */
+  const out = {};
+  for (const k of cfg.spec.schema) {
+    if (!k.hosts.includes(cfg.spec.host) || !cfg.values.has(k.path)) continue;
+    let v = cfg.values.get(k.path);
+    if (k.type === "users")
+      v = /** @type {User[]} */ (v).map((u) => {
+        /** @type {Record<string, string>} */
+        const m = { username: u.username };
+        if (u.password !== undefined) m.password = MASK;
+        if (u.ha1 !== undefined) m.ha1 = MASK;
+        if (u.ha1Sha256 !== undefined) m.ha1Sha256 = MASK;
+        return m;
+      });
+    else if (k.secret) v = MASK;
+    const parts = k.path.split(".");
+    let o = out;
+    for (const p of parts.slice(0, -1)) o = o[p] ??= {};
+    o[parts[parts.length - 1]] = v;
+  }
+  return out;
+}
+
+/**
+ * `text` as lines of at most `width` columns, each indented by `indent` spaces.
+ * @param {string} text @param {number} indent @param {number} width
+ */
+export function wrap(text, indent, width) {
+  const pad = " ".repeat(indent);
+  const out = [];
+  let line = "";
+  for (const w of text.split(/\s+/)) {
+    if (line && indent + line.length + 1 + w.length > width) {
+      out.push(pad + line);
+      line = w;
+    } else line = line ? `${line} ${w}` : w;
+  }
+  if (line) out.push(pad + line);
+  return out.join("\n");
+}
+
+/** @param {SchemaKey} k */
+function typeText(k) {
+  switch (k.type) {
+    case "bool": return "true|false";
+    case "int": return k.max === 0x7fffffff ? `integer >= ${k.min}` : `integer ${k.min}..${k.max}`;
+    case "enum": return (k.values ?? []).map((v) => JSON.stringify(v)).join("|");
+    case "string": return `string (${k.check})`;
+    case "list": return k.check === "enum" ? `[${(k.values ?? []).map((v) => JSON.stringify(v)).join("|")}, ...]` : `[${k.check}, ...]`;
+    case "users": return "[user, ...]";
+    case "patterns": return `[text|{"hex"}, ...] (<= ${k.maxItems}, <= ${k.maxBytes} bytes each)`;
+    case "hex": return `hex, ${k.minDigits}..${k.maxDigits} digits`;
+  }
+  return k.type;
+}
+
+/**
+ * --help: the host's head, the synopsis and options (meta, the schema's flags, the host's extras),
+ * every configuration key of this host (a tree, as in the file), the host's tail.
+ * @param {HostSpec} spec @param {{ head: string, tail: string }} text
+ */
+export function usage(spec, text) {
+  const { schema, host, name } = spec;
+  const flags = flagKeys(spec);
+  const syn = ["[--config FILE]", ...flags.map((k) => {
+    if (k.type === "bool") return `[${k.flag}]`;
+    return `[${k.flag} ${metavar(k, host)}]${k.type === "list" ? "..." : ""}`;
+  }), ...Object.entries(spec.extraFlags ?? {}).map(([f, x]) => `[${f}${x.value ? ` ${x.meta ?? "VALUE"}` : ""}]${x.repeat ? "..." : ""}`), "[--print-config]"];
+  const lines = [text.head, ""];
+  let line = `usage: ${name}`;
+  const indent = " ".repeat(line.length);
+  for (const s of syn) {
+    if (line.length + 1 + s.length > 100) {
+      lines.push(line);
+      line = indent;
+    }
+    line += " " + s;
+  }
+  lines.push(line, `${" ".repeat(7)}${name} --help`, "", "options:");
+  const opt = (/** @type {string} */ f, /** @type {string} */ d) => {
+    const body = wrap(d, 23, 100);
+    lines.push(f.length < 21 ? `  ${f.padEnd(21)}${body.slice(23)}` : `  ${f}\n${body}`);
+  };
+  opt("--config FILE", "read a JSON configuration file (keys below); flags override it");
+  for (const k of flags) {
+    const what = k.type === "bool" ? `set "${k.path}" to true` : k.type === "list" ? `one of "${k.path}" (repeatable; replaces the file's list)` : `set "${k.path}"`;
+    opt(k.type === "bool" ? /** @type {string} */ (k.flag) : `${k.flag} ${metavar(k, host)}`, `${what}: ${k.doc}`);
+  }
+  for (const [f, x] of Object.entries(spec.extraFlags ?? {})) opt(x.value ? `${f} ${x.meta ?? "VALUE"}` : f, x.doc);
+  opt("--print-config", `print the effective configuration as JSON and exit (binds nothing; secrets as "${MASK}")`);
+  opt("--help", "print this help and exit");
+  lines.push("", `configuration file (JSON; unknown keys are errors; every key: docs/CONFIG.md):`, "  {");
+  /** @type {string[]} */
+  let open = [];
+  for (const k of schema) {
+    if (!k.hosts.includes(host)) continue;
+    const parts = k.path.split(".");
+    const groups = parts.slice(0, -1);
+    let same = 0;
+    while (same < open.length && same < groups.length && open[same] === groups[same]) same++;
+    while (open.length > same) {
+      open.pop();
+      lines.push(`  ${"  ".repeat(open.length + 1)}}`);
+    }
+    while (open.length < groups.length) {
+      lines.push(`  ${"  ".repeat(open.length + 1)}"${groups[open.length]}": {`);
+      open.push(groups[open.length]);
+    }
+    const pad = "  ".repeat(open.length + 2);
+    const dflt = k.default !== undefined ? `default ${JSON.stringify(k.default)}` : k.defaultDoc ? `default: ${k.defaultDoc}` : "";
+    const info = [typeText(k), k.unit ?? "", dflt, k.le ? `<= ${k.le}` : "", k.secret ? "secret" : ""].filter(Boolean).join("; ");
+    lines.push(`${pad}"${parts[parts.length - 1]}"  ${info}`, wrap(k.doc, pad.length + 4, 100));
+  }
+  while (open.length) {
+    open.pop();
+    lines.push(`  ${"  ".repeat(open.length + 1)}}`);
+  }
+  lines.push("  }");
+  const other = schema.filter((k) => !k.hosts.includes(host)).map((k) => `"${k.path}"`);
+  if (other.length) lines.push(`  (keys of other hosts, refused here: ${other.join(", ")})`);
+  lines.push("", text.tail);
+  return lines.join("\n") + (text.tail.endsWith("\n") ? "" : "\n");
+}
+
+// ---- applying to the core -----------------------------------------------------------------------
+
+/**
+ * The core calls a configuration makes, in schema order (realm before users): sip_cfg_set per
+ * numeric key, sip_cfg_add per string, list element, user credential and pattern. nonceSecret, when
+ * absent, is `random(32)`.
+ * @param {Config} cfg @param {(n: number) => Buffer} random @returns {CoreOp[]}
+ */
+export function coreOps(cfg, random) {
+  /** @type {CoreOp[]} */
+  const ops = [];
+  for (const k of cfg.spec.schema) {
+    if (!k.core || !k.hosts.includes(cfg.spec.host)) continue;
+    const id = /** @type {number} */ (k.coreId);
+    let v = cfg.values.get(k.path);
+    if (v === undefined && k.type === "hex" && k.path === "nonceSecret") v = random(32).toString("hex");
+    if (v === undefined) continue;
+    if (k.core === "set") {
+      ops.push({ key: k, name: k.path, op: "set", id, value: setValue(k, v), shown: v, secret: false });
+      continue;
+    }
+    /** @param {string} name @param {Buffer} bytes @param {string | undefined} text */
+    const add = (name, bytes, text) => ops.push({ key: k, name, op: "add", id, bytes, text, secret: !!k.secret });
+    switch (k.type) {
+      case "string":
+        add(k.path, Buffer.from(/** @type {string} */ (v), "utf8"), /** @type {string} */ (v));
+        break;
+      case "list":
+        /** @type {string[]} */ (v).forEach((s, i) => add(`${k.path}[${i}]`, Buffer.from(s, "utf8"), s));
+        break;
+      case "users":
+        /** @type {User[]} */ (v).forEach((u, i) => {
+          if (u.password !== undefined) add(`${k.path}[${i}]`, Buffer.from(`${u.username}:password=${u.password}`, "utf8"), undefined);
+          if (u.ha1 !== undefined) add(`${k.path}[${i}]`, Buffer.from(`${u.username}:ha1=${u.ha1}`, "utf8"), undefined);
+          if (u.ha1Sha256 !== undefined) add(`${k.path}[${i}]`, Buffer.from(`${u.username}:ha1sha256=${u.ha1Sha256}`, "utf8"), undefined);
+        });
+        break;
+      case "patterns":
+        /** @type {Pattern[]} */ (v).forEach((p, i) => add(`${k.path}[${i}]`, patternBytes(p), typeof p === "string" ? p : undefined));
+        break;
+      case "hex":
+        add(k.path, Buffer.from(/** @type {string} */ (v), "hex"), undefined);
+        break;
+    }
+  }
+  return ops;
+}
+
+/** The integer sip_cfg_set gets (config.json's $comment rules). @param {SchemaKey} k @param {unknown} v */
+export function setValue(k, v) {
+  if (k.type === "bool") return v ? 1 : 0;
+  if (k.type === "int") return /** @type {number} */ (v);
+  const values = k.values ?? [];
+  if (k.type === "enum") return values.indexOf(/** @type {string} */ (v));
+  const list = /** @type {string[]} */ (v);
+  let n = 0;
+  for (let i = list.length - 1; i >= 0; i--) n = n * 4 + values.indexOf(list[i]) + 1;
+  return n;
+}
+
+/**
+ * The ConfigError for a core result of an op (null when accepted). NotInBuild names the board.
+ * @param {CoreOp} op @param {number} r @param {string} board @returns {ConfigError | null}
+ */
+export function explain(op, r, board) {
+  if (r >= 0) return null;
+  const k = op.key;
+  if (r === -1) return new ConfigError(op.name, `the core does not know ${op.op === "set" ? "config key" : "config kind"} ${op.id} (${k.coreName}): rebuild the core`);
+  if (r === -3) return new ConfigError(op.name, `not in this core build (board ${board} leaves it out)`);
+  if (op.op === "set") {
+    const shown = typeof op.shown === "number" ? String(op.shown) : `${show(op.shown)} (${op.value})`;
+    return new ConfigError(op.name, r === -2 ? `value ${shown} is out of the core's range` : `the core refused ${shown} (${r})`);
+  }
+  if (op.secret || op.text === undefined) return new ConfigError(op.name, `the core refused it (${r}: table full, too long or does not parse)`);
+  return new ConfigError(op.name, `the core refused ${show(op.text)} (${r}: table full or does not parse)`);
+}
