@@ -1107,7 +1107,8 @@ void config_usage(void) {
   sb_putc(&b, '\n');
   wrap(&b, tail.p, 0);
   tail.len = 0;
-  sb_puts(&tail, "Logs are JSON lines on stdout. SIGINT/SIGTERM stop the server and log the core's counters (");
+  sb_puts(&tail, "Logs are JSON lines on stdout. SIGINT/SIGTERM stop the server and log the core's counters; SIGUSR2 logs "
+                 "them as one line {\"msg\":\"stats\",\"signal\":\"SIGUSR2\", ...} and keeps running (");
   for (int i = 0; i < SIP_STAT_COUNT; i++) {
     if (i) sb_puts(&tail, ", ");
     sb_puts(&tail, SIP_STAT_NAMES[i]);

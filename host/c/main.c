@@ -1050,6 +1050,19 @@ static void on_signal(int sig) {
   errno = saved;
 }
 
+/* The core's counters as one "stats" line (with `signal` when a signal asked for it), as the Node host
+ * logs it: at stop, and on SIGUSR2 while running. */
+static void log_stats(const char *signal_name) {
+  if (!log_on(LOG_INFO)) return;
+  log_begin(LOG_INFO, "stats");
+  if (signal_name) log_str("signal", signal_name);
+  for (int i = 0; i < SIP_STAT_COUNT; i++) {
+    double v = CALL("sip_stat", Z_sipZ_sip_stat(&core, (u32)i));
+    if (v >= 0) log_num(SIP_STAT_NAMES[i], v); /* an older core answers -1 for an id it does not know */
+  }
+  log_end();
+}
+
 static void stop(int sig) {
   if (log_on(LOG_INFO)) {
     log_begin(LOG_INFO, "stopping");
@@ -1060,14 +1073,7 @@ static void stop(int sig) {
     if (kinds[i] == K_CONN) close_conn(owners[i]);
   }
   for (int id = 1; id <= n_transports; id++) close(transports[id].fd);
-  if (log_on(LOG_INFO)) {
-    log_begin(LOG_INFO, "stats");
-    for (int i = 0; i < SIP_STAT_COUNT; i++) {
-      double v = CALL("sip_stat", Z_sipZ_sip_stat(&core, (u32)i));
-      if (v >= 0) log_num(SIP_STAT_NAMES[i], v); /* an older core answers -1 for an id it does not know */
-    }
-    log_end();
-  }
+  log_stats(NULL);
   usage_close();
   log_msg(LOG_INFO, "stopped");
   log_flush();
@@ -1097,7 +1103,12 @@ static void run(void) {
       log_flush();
       exit(1);
     }
-    if (got_signal) stop(got_signal);
+    if (got_signal == SIGUSR2) {
+      got_signal = 0;
+      log_stats("SIGUSR2");
+    } else if (got_signal) {
+      stop(got_signal);
+    }
     double now = now_ms();
     if (deadline >= 0 && now >= deadline) {
       CALL("sip_handle_timeout", Z_sipZ_sip_handle_timeout(&core, now));
@@ -1166,6 +1177,7 @@ int main(int argc, char **argv) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGUSR2, &sa, NULL); /* log the counters and keep running */
   signal(SIGPIPE, SIG_IGN);
 
   bind_all(cfg);

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
-import { startServer } from "../integration/harness.mjs";
+import { startServer, HOSTS } from "../integration/harness.mjs";
 
 function socket() {
   return new Promise((resolve) => {
@@ -31,8 +31,8 @@ function next(s, re, ms = 3000) {
 
 const send = (s, port, text) => new Promise((r) => s.send(Buffer.from(text.replace(/\n/g, "\r\n"), "latin1"), port, "127.0.0.1", r));
 
-async function scenario(config) {
-  const srv = await startServer({ config: { topologyHiding: true, ...config }, tcp: false });
+async function scenario(host, config) {
+  const srv = await startServer({ host, config: { topologyHiding: true, ...config }, tcp: false });
   const callee = await socket();
   const caller = await socket();
   try {
@@ -74,15 +74,17 @@ Content-Length: 0
   }
 }
 
-test("untrusted callee: Privacy id removes P-Asserted-Identity, Privacy header anonymises From (tag kept)", { timeout: 20_000 }, async () => {
-  const got = await scenario({});
+for (const host of HOSTS) {
+test(`${host}: untrusted callee: Privacy id removes P-Asserted-Identity, Privacy header anonymises From (tag kept)`, { timeout: 20_000 }, async () => {
+  const got = await scenario(host, {});
   assert.doesNotMatch(got, /P-Asserted-Identity/i);
   assert.doesNotMatch(got, /Alice Secret|inside\.example/);
   assert.match(got, /\r\nFrom: "Anonymous" <sip:anonymous@anonymous\.invalid>;tag=alicetag\r\n/);
 });
 
-test("trusted callee: identity headers pass unchanged", { timeout: 20_000 }, async () => {
-  const got = await scenario({ access: { trusted: ["127.0.0.1/32"] } });
+test(`${host}: trusted callee: identity headers pass unchanged`, { timeout: 20_000 }, async () => {
+  const got = await scenario(host, { access: { trusted: ["127.0.0.1/32"] } });
   assert.match(got, /\r\nP-Asserted-Identity: <sip:alice@inside\.example>\r\n/);
   assert.match(got, /\r\nFrom: "Alice Secret" <sip:alice@inside\.example>;tag=alicetag\r\n/);
 });
+}

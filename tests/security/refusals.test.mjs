@@ -14,10 +14,10 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startServer, scratch } from "../integration/harness.mjs";
+import { startServer, scratch, HOSTS } from "../integration/harness.mjs";
 import { Ua, request, status, firstLine, token } from "../lib/sipua.mjs";
 
-const HOSTS = ["node"];
+
 const SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
 
 for (const host of HOSTS) {

@@ -12,16 +12,16 @@
 //   127.0.0.6   alice, a local user
 //   127.0.0.9   the sink and outbound proxy
 //
-// Runs against each host with a security configuration (HOSTS below).
+// Runs against every host with a security configuration (HOSTS of tests/integration/harness.mjs).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startServer, freePort } from "../integration/harness.mjs";
+import { startServer, freePort, HOSTS } from "../integration/harness.mjs";
 import { Ua, Sink, request, response, hdrs, status, firstLine, challenges, authorization, token } from "../lib/sipua.mjs";
 
 const REALM = "sipling.test";
 const PW = { alice: "alice-Relay-pw-1", bob: "bob-Relay-pw-2" };
-const HOSTS = ["node"];
+
 
 /**
  * Waits, then asserts that no sink received anything of Call-ID `callId` since `marks` (earlier tests'
@@ -315,11 +315,11 @@ for (const host of HOSTS) {
 
 // ---- without users: nobody authenticates, so nobody but a trusted source relays -----------------
 
-test("no users configured: a request for another domain is refused 403, calls to registered users work", async () => {
+for (const host of HOSTS) test(`${host}: no users configured: a request for another domain is refused 403, calls to registered users work`, async () => {
   const sink = await Sink.open("127.0.0.9");
   const ua = await Ua.open("127.0.0.5");
   const reg = await Ua.open("127.0.0.3");
-  const srv = await startServer({ config: { outboundProxy: `sip:127.0.0.9:${sink.port}` } });
+  const srv = await startServer({ host, config: { outboundProxy: `sip:127.0.0.9:${sink.port}` } });
   try {
     const r = await ua.request(srv, request(ua, { ruri: "sip:victim@evil.test", from: "sip:me@127.0.0.1" }));
     assert.equal(status(r), 403, `relay without users: ${firstLine(r)}`);

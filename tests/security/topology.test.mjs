@@ -24,7 +24,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { root, sipp, describe as describeRun, freePort, scratch, sf, withServer, settle } from "../integration/harness.mjs";
+import { root, sipp, describe as describeRun, freePort, scratch, sf, withServer, settle, HOSTS } from "../integration/harness.mjs";
 
 if (spawnSync("sipp", ["-v"], { encoding: "utf8" }).status !== 99) throw new Error("sipp is not installed (npm test runs tools/setup.mjs)");
 if (!existsSync(join(root, "build", "node", "sipling.mjs"))) throw new Error("build/node/sipling.mjs missing (npm run build && npm run bundle)");
@@ -99,149 +99,151 @@ const isResp = (code, method) => (m) => new RegExp(`^SIP/2\\.0 ${code} `).test(m
 // Each test runs one call and checks the requirements as subtests (sharing the call), so a failure
 // names the requirement it breaks while the others are still checked.
 
-test("topology hiding, caller hangs up (INVITE/100/180/200/ACK, BYE/200 from the caller)", { timeout: 30_000 }, async (t) => {
-  await withServer({ config: { topologyHiding: true } }, async (srv) => {
-    const { c, e, uasPort, uacPort } = await call(srv, { uas: "topo_uas.xml", uac: "topo_uac.xml", uacExtra: ["-d", "300"], tag: "a" });
-    ok(c); ok(e);
-    const eRecv = received(e), cRecv = received(c);
-    const inv = out(srv, CALLEE, uasPort, /^INVITE /);
-    const ok200 = out(srv, CALLER, uacPort, /./).filter(isResp(200, "INVITE"));
-
-    await t.test("1. the callee's INVITE: no 127.0.0.2, only the proxy's Via, a tC token Contact, our Record-Route", () => {
-      assert.equal(inv.length, 1, "one INVITE to the callee");
-      noIp([inv[0].sip], CALLER, "the INVITE sent to the callee (trace)");
-      assert.deepEqual(vias(inv[0].sip).length, 1, `only the proxy's Via: ${vias(inv[0].sip).join(" | ")}`);
-      assert.match(vias(inv[0].sip)[0], ourViaRe(srv));
-      assert.equal(hdrs(inv[0].sip, "Contact").length, 1);
-      assert.match(hdrs(inv[0].sip, "Contact")[0], tokenRe("tC", srv), "the caller's Contact is a tC token");
-      oneRr(hdrs(inv[0].sip, "Record-Route"), srv, "our Record-Route");
-      const eInv = eRecv.filter((m) => /^INVITE /.test(m));
-      assert.equal(eInv.length, 1, `the callee SIPp received one INVITE; received: ${eRecv.map(first).join(" | ")}`);
-      noIp(eInv, CALLER, "the INVITE the callee received (SIPp log)");
-      assert.equal(vias(eInv[0]).length, 1, "one Via in the callee's INVITE (SIPp log)");
-    });
-
-    await t.test("2. the caller's 200 OK: no 127.0.0.3, the caller's own Via, a tE token Contact", () => {
-      const callerInv = inn(srv, CALLER, uacPort, /^INVITE /)[0];
-      assert.ok(callerInv, "the caller's INVITE reached the proxy");
-      const origVia = vias(callerInv.sip);
-      assert.equal(origVia.length, 1);
-      assert.ok(ok200.length >= 1, "200 for the INVITE relayed to the caller");
-      for (const m of [...ok200, ...out(srv, CALLER, uacPort, /^SIP\/2\.0 1\d\d /)]) noIp([m.sip], CALLEE, `${m.first} sent to the caller (trace)`);
-      const rv = vias(ok200[0].sip);
-      assert.equal(rv.length, 1, `the 200's Via is the caller's own only: ${rv.join(" | ")}`);
-      assert.equal(bareVia(rv[0]), bareVia(origVia[0]), "the caller's original Via put back");
-      assert.match(hdrs(ok200[0].sip, "Contact")[0] ?? "", tokenRe("tE", srv), "the callee's Contact is a tE token");
-      for (const m of out(srv, CALLER, uacPort, /^SIP\/2\.0 180 /)) assert.match(hdrs(m.sip, "Contact")[0] ?? "", tokenRe("tE", srv), "180 Contact is a tE token");
-      assert.ok(cRecv.some((m) => /^SIP\/2\.0 200 /.test(m)), `the caller SIPp received the 200; received: ${cRecv.map(first).join(" | ")}`);
-      noIp(cRecv, CALLEE, "a message the caller received (SIPp log)");
-    });
-
-    await t.test("3. ACK and BYE reach the callee through the tE token (only our Via, no Route); the BYE's 200 reaches the caller", () => {
-      const tokenE = hdrs(ok200[0]?.sip ?? "", "Contact")[0]?.slice(1, -1);
-      for (const method of ["ACK", "BYE"]) {
-        const fromCaller = inn(srv, CALLER, uacPort, new RegExp(`^${method} `));
-        assert.ok(fromCaller.length >= 1, `the caller sent ${method} to the proxy`);
-        assert.equal(fromCaller[0].first, `${method} ${tokenE} SIP/2.0`, `${method} Request-URI is the tE token`);
-        oneRr(hdrs(fromCaller[0].sip, "Route"), srv, `${method} routed by our Record-Route`);
-        const toCallee = out(srv, CALLEE, uasPort, new RegExp(`^${method} `));
-        assert.ok(toCallee.length >= 1, `${method} forwarded to the callee`);
-        assert.equal(toCallee[0].first, `${method} sip:uas@${CALLEE}:${uasPort} SIP/2.0`, `${method} sent to the real contact`);
-        assert.equal(vias(toCallee[0].sip).length, 1, `${method} to the callee carries only our Via`);
-        assert.match(vias(toCallee[0].sip)[0], ourViaRe(srv));
-        assert.equal(hdrs(toCallee[0].sip, "Route").length, 0, `${method}: our Route removed`);
-      }
-      assert.ok(eRecv.some((m) => /^ACK /.test(m)) && eRecv.some((m) => /^BYE /.test(m)), "the callee SIPp received ACK and BYE");
-      const byeOk = out(srv, CALLER, uacPort, /./).filter(isResp(200, "BYE"));
-      assert.ok(byeOk.length >= 1, "the BYE's 200 relayed to the caller");
-      noIp(byeOk.map((m) => m.sip), CALLEE, "the BYE's 200 sent to the caller");
-      assert.ok(cRecv.some((m) => /^SIP\/2\.0 200 /.test(m) && /BYE/.test(hdrs(m, "CSeq")[0])), "the caller SIPp received the BYE's 200");
-    });
-
-    await t.test("3. the callee's BYE names no 127.0.0.2 (Contact a tC token)", () => {
-      const bye = out(srv, CALLEE, uasPort, /^BYE /);
-      noIp(bye.map((m) => m.sip), CALLER, "the BYE sent to the callee (trace)");
-      noIp(eRecv.filter((m) => /^BYE /.test(m)), CALLER, "the BYE the callee received (SIPp log)");
-      assert.match(hdrs(bye[0]?.sip ?? "", "Contact")[0] ?? "", tokenRe("tC", srv));
-    });
-
-    await t.test("3. the callee's ACK names no 127.0.0.2 (its Contact too)", () => {
-      noIp(eRecv.filter((m) => /^ACK /.test(m)), CALLER, "the ACK the callee received (SIPp log)");
-      noIp(out(srv, CALLEE, uasPort, /^ACK /).map((m) => m.sip), CALLER, "the ACK sent to the callee (trace)");
-    });
-
-    await t.test("nothing sent to either side names the other", () => {
-      noIp(out(srv, CALLER, uacPort, /./).map((m) => m.sip), CALLEE, "a message sent to the caller");
-      noIp(out(srv, CALLEE, uasPort, /^(?!ACK )/).map((m) => m.sip), CALLER, "a message (other than the ACK, see above) sent to the callee");
-    });
-  });
-});
-
-test("topology hiding, callee hangs up (INVITE/180/200/ACK, BYE/200 from the callee)", { timeout: 30_000 }, async (t) => {
-  await withServer({ config: { topologyHiding: true } }, async (srv) => {
-    const { c, e, uasPort, uacPort } = await call(srv, { uas: "topo_uas_bye.xml", uac: "topo_uac_recvbye.xml", uasExtra: ["-d", "300"], tag: "b" });
-    ok(c); ok(e);
-    const inv = out(srv, CALLEE, uasPort, /^INVITE /)[0];
-    const byeIn = inn(srv, CALLEE, uasPort, /^BYE /);
-
-    await t.test("4. the callee's BYE (to the tC token) reaches the caller's real contact with no 127.0.0.3 in it", () => {
-      assert.ok(inv, "INVITE to the callee");
-      const tokenC = hdrs(inv.sip, "Contact")[0]?.slice(1, -1);
-      assert.match(`<${tokenC}>`, tokenRe("tC", srv));
-      assert.ok(byeIn.length >= 1, "the callee's BYE reached the proxy");
-      assert.equal(byeIn[0].first, `BYE ${tokenC} SIP/2.0`, "the callee's BYE targets the tC token");
-      const bye = out(srv, CALLER, uacPort, /^BYE /);
-      assert.ok(bye.length >= 1, "BYE forwarded to the caller");
-      assert.equal(bye[0].first, `BYE sip:alice@${CALLER}:${uacPort} SIP/2.0`, "BYE sent to the caller's real contact");
-      noIp(bye.map((m) => m.sip), CALLEE, "the BYE sent to the caller (trace)");
-      assert.equal(vias(bye[0].sip).length, 1, `only our Via on the BYE to the caller: ${vias(bye[0].sip).join(" | ")}`);
-      assert.match(vias(bye[0].sip)[0], ourViaRe(srv));
-      assert.equal(hdrs(bye[0].sip, "Route").length, 0, "our Route removed");
-      assert.match(hdrs(bye[0].sip, "Contact")[0] ?? "", tokenRe("tE", srv), "the callee's Contact is a tE token");
-      const cBye = received(c).filter((m) => /^BYE /.test(m));
-      assert.ok(cBye.length >= 1, "the caller SIPp received the BYE");
-      noIp(cBye, CALLEE, "the BYE the caller received (SIPp log)");
-    });
-
-    await t.test("4. the BYE's 200 goes back to the callee with its own Via and no 127.0.0.2", () => {
-      const byeOk = out(srv, CALLEE, uasPort, /./).filter(isResp(200, "BYE"));
-      assert.ok(byeOk.length >= 1, "the BYE's 200 relayed to the callee");
-      noIp(byeOk.map((m) => m.sip), CALLER, "the BYE's 200 sent to the callee");
-      assert.deepEqual(vias(byeOk[0].sip).map(bareVia), vias(byeIn[0].sip).map(bareVia), "the callee's own Via put back on the BYE's 200");
-    });
-
-    await t.test("nothing sent to either side names the other (the ACK aside: see the first test)", () => {
-      noIp(out(srv, CALLER, uacPort, /./).map((m) => m.sip), CALLEE, "a message sent to the caller");
-      noIp(out(srv, CALLEE, uasPort, /^(?!ACK )/).map((m) => m.sip), CALLER, "a message sent to the callee");
-    });
-  });
-});
-
-test("topology hiding with the callee trusted (access.trusted 127.0.0.3/32)", { timeout: 30_000 }, async (t) => {
-  await withServer({ config: { topologyHiding: true, access: { trusted: [`${CALLEE}/32`] } } }, async (srv) => {
-    const { c, e, uasPort, uacPort } = await call(srv, { uas: "topo_uas.xml", uac: "topo_uac.xml", uacExtra: ["-d", "300"], tag: "t" });
-    ok(c); ok(e);
-
-    await t.test("5. the call works and the trusted callee's INVITE keeps the caller's Via (no hiding toward a trusted peer)", () => {
+for (const host of HOSTS) {
+  test(`${host}: topology hiding, caller hangs up (INVITE/100/180/200/ACK, BYE/200 from the caller)`, { timeout: 30_000 }, async (t) => {
+    await withServer({ host, config: { topologyHiding: true } }, async (srv) => {
+      const { c, e, uasPort, uacPort } = await call(srv, { uas: "topo_uas.xml", uac: "topo_uac.xml", uacExtra: ["-d", "300"], tag: "a" });
+      ok(c); ok(e);
+      const eRecv = received(e), cRecv = received(c);
       const inv = out(srv, CALLEE, uasPort, /^INVITE /);
-      assert.equal(inv.length, 1, "one INVITE to the callee");
-      const v = vias(inv[0].sip);
-      assert.equal(v.length, 2, `our Via on top of the caller's: ${v.join(" | ")}`);
-      assert.match(v[0], ourViaRe(srv));
-      const callerVia = vias(inn(srv, CALLER, uacPort, /^INVITE /)[0].sip)[0];
-      assert.equal(bareVia(v[1]), bareVia(callerVia), "the caller's Via kept as sent");
-      assert.equal(hdrs(inv[0].sip, "Contact")[0], `<sip:alice@${CALLER}:${uacPort}>`, "the caller's real Contact");
-      oneRr(hdrs(inv[0].sip, "Record-Route"), srv, "our Record-Route");
-      assert.ok(out(srv, CALLEE, uasPort, /^ACK /).length >= 1, "ACK reached the callee");
-      assert.ok(out(srv, CALLEE, uasPort, /^BYE /).length >= 1, "BYE reached the callee");
-      assert.ok(out(srv, CALLER, uacPort, /./).filter(isResp(200, "BYE")).length >= 1, "the BYE's 200 reached the caller");
-    });
-
-    await t.test("the responses forwarded to the untrusted caller still hide the callee (tE token Contact, no 127.0.0.3)", () => {
       const ok200 = out(srv, CALLER, uacPort, /./).filter(isResp(200, "INVITE"));
-      assert.ok(ok200.length >= 1, "200 relayed to the caller");
-      noIp(ok200.map((m) => m.sip), CALLEE, "the 200 sent to the untrusted caller");
-      assert.match(hdrs(ok200[0].sip, "Contact")[0] ?? "", tokenRe("tE", srv), "tE token toward the untrusted caller");
+
+      await t.test("1. the callee's INVITE: no 127.0.0.2, only the proxy's Via, a tC token Contact, our Record-Route", () => {
+        assert.equal(inv.length, 1, "one INVITE to the callee");
+        noIp([inv[0].sip], CALLER, "the INVITE sent to the callee (trace)");
+        assert.deepEqual(vias(inv[0].sip).length, 1, `only the proxy's Via: ${vias(inv[0].sip).join(" | ")}`);
+        assert.match(vias(inv[0].sip)[0], ourViaRe(srv));
+        assert.equal(hdrs(inv[0].sip, "Contact").length, 1);
+        assert.match(hdrs(inv[0].sip, "Contact")[0], tokenRe("tC", srv), "the caller's Contact is a tC token");
+        oneRr(hdrs(inv[0].sip, "Record-Route"), srv, "our Record-Route");
+        const eInv = eRecv.filter((m) => /^INVITE /.test(m));
+        assert.equal(eInv.length, 1, `the callee SIPp received one INVITE; received: ${eRecv.map(first).join(" | ")}`);
+        noIp(eInv, CALLER, "the INVITE the callee received (SIPp log)");
+        assert.equal(vias(eInv[0]).length, 1, "one Via in the callee's INVITE (SIPp log)");
+      });
+
+      await t.test("2. the caller's 200 OK: no 127.0.0.3, the caller's own Via, a tE token Contact", () => {
+        const callerInv = inn(srv, CALLER, uacPort, /^INVITE /)[0];
+        assert.ok(callerInv, "the caller's INVITE reached the proxy");
+        const origVia = vias(callerInv.sip);
+        assert.equal(origVia.length, 1);
+        assert.ok(ok200.length >= 1, "200 for the INVITE relayed to the caller");
+        for (const m of [...ok200, ...out(srv, CALLER, uacPort, /^SIP\/2\.0 1\d\d /)]) noIp([m.sip], CALLEE, `${m.first} sent to the caller (trace)`);
+        const rv = vias(ok200[0].sip);
+        assert.equal(rv.length, 1, `the 200's Via is the caller's own only: ${rv.join(" | ")}`);
+        assert.equal(bareVia(rv[0]), bareVia(origVia[0]), "the caller's original Via put back");
+        assert.match(hdrs(ok200[0].sip, "Contact")[0] ?? "", tokenRe("tE", srv), "the callee's Contact is a tE token");
+        for (const m of out(srv, CALLER, uacPort, /^SIP\/2\.0 180 /)) assert.match(hdrs(m.sip, "Contact")[0] ?? "", tokenRe("tE", srv), "180 Contact is a tE token");
+        assert.ok(cRecv.some((m) => /^SIP\/2\.0 200 /.test(m)), `the caller SIPp received the 200; received: ${cRecv.map(first).join(" | ")}`);
+        noIp(cRecv, CALLEE, "a message the caller received (SIPp log)");
+      });
+
+      await t.test("3. ACK and BYE reach the callee through the tE token (only our Via, no Route); the BYE's 200 reaches the caller", () => {
+        const tokenE = hdrs(ok200[0]?.sip ?? "", "Contact")[0]?.slice(1, -1);
+        for (const method of ["ACK", "BYE"]) {
+          const fromCaller = inn(srv, CALLER, uacPort, new RegExp(`^${method} `));
+          assert.ok(fromCaller.length >= 1, `the caller sent ${method} to the proxy`);
+          assert.equal(fromCaller[0].first, `${method} ${tokenE} SIP/2.0`, `${method} Request-URI is the tE token`);
+          oneRr(hdrs(fromCaller[0].sip, "Route"), srv, `${method} routed by our Record-Route`);
+          const toCallee = out(srv, CALLEE, uasPort, new RegExp(`^${method} `));
+          assert.ok(toCallee.length >= 1, `${method} forwarded to the callee`);
+          assert.equal(toCallee[0].first, `${method} sip:uas@${CALLEE}:${uasPort} SIP/2.0`, `${method} sent to the real contact`);
+          assert.equal(vias(toCallee[0].sip).length, 1, `${method} to the callee carries only our Via`);
+          assert.match(vias(toCallee[0].sip)[0], ourViaRe(srv));
+          assert.equal(hdrs(toCallee[0].sip, "Route").length, 0, `${method}: our Route removed`);
+        }
+        assert.ok(eRecv.some((m) => /^ACK /.test(m)) && eRecv.some((m) => /^BYE /.test(m)), "the callee SIPp received ACK and BYE");
+        const byeOk = out(srv, CALLER, uacPort, /./).filter(isResp(200, "BYE"));
+        assert.ok(byeOk.length >= 1, "the BYE's 200 relayed to the caller");
+        noIp(byeOk.map((m) => m.sip), CALLEE, "the BYE's 200 sent to the caller");
+        assert.ok(cRecv.some((m) => /^SIP\/2\.0 200 /.test(m) && /BYE/.test(hdrs(m, "CSeq")[0])), "the caller SIPp received the BYE's 200");
+      });
+
+      await t.test("3. the callee's BYE names no 127.0.0.2 (Contact a tC token)", () => {
+        const bye = out(srv, CALLEE, uasPort, /^BYE /);
+        noIp(bye.map((m) => m.sip), CALLER, "the BYE sent to the callee (trace)");
+        noIp(eRecv.filter((m) => /^BYE /.test(m)), CALLER, "the BYE the callee received (SIPp log)");
+        assert.match(hdrs(bye[0]?.sip ?? "", "Contact")[0] ?? "", tokenRe("tC", srv));
+      });
+
+      await t.test("3. the callee's ACK names no 127.0.0.2 (its Contact too)", () => {
+        noIp(eRecv.filter((m) => /^ACK /.test(m)), CALLER, "the ACK the callee received (SIPp log)");
+        noIp(out(srv, CALLEE, uasPort, /^ACK /).map((m) => m.sip), CALLER, "the ACK sent to the callee (trace)");
+      });
+
+      await t.test("nothing sent to either side names the other", () => {
+        noIp(out(srv, CALLER, uacPort, /./).map((m) => m.sip), CALLEE, "a message sent to the caller");
+        noIp(out(srv, CALLEE, uasPort, /^(?!ACK )/).map((m) => m.sip), CALLER, "a message (other than the ACK, see above) sent to the callee");
+      });
     });
   });
-});
+
+  test(`${host}: topology hiding, callee hangs up (INVITE/180/200/ACK, BYE/200 from the callee)`, { timeout: 30_000 }, async (t) => {
+    await withServer({ host, config: { topologyHiding: true } }, async (srv) => {
+      const { c, e, uasPort, uacPort } = await call(srv, { uas: "topo_uas_bye.xml", uac: "topo_uac_recvbye.xml", uasExtra: ["-d", "300"], tag: "b" });
+      ok(c); ok(e);
+      const inv = out(srv, CALLEE, uasPort, /^INVITE /)[0];
+      const byeIn = inn(srv, CALLEE, uasPort, /^BYE /);
+
+      await t.test("4. the callee's BYE (to the tC token) reaches the caller's real contact with no 127.0.0.3 in it", () => {
+        assert.ok(inv, "INVITE to the callee");
+        const tokenC = hdrs(inv.sip, "Contact")[0]?.slice(1, -1);
+        assert.match(`<${tokenC}>`, tokenRe("tC", srv));
+        assert.ok(byeIn.length >= 1, "the callee's BYE reached the proxy");
+        assert.equal(byeIn[0].first, `BYE ${tokenC} SIP/2.0`, "the callee's BYE targets the tC token");
+        const bye = out(srv, CALLER, uacPort, /^BYE /);
+        assert.ok(bye.length >= 1, "BYE forwarded to the caller");
+        assert.equal(bye[0].first, `BYE sip:alice@${CALLER}:${uacPort} SIP/2.0`, "BYE sent to the caller's real contact");
+        noIp(bye.map((m) => m.sip), CALLEE, "the BYE sent to the caller (trace)");
+        assert.equal(vias(bye[0].sip).length, 1, `only our Via on the BYE to the caller: ${vias(bye[0].sip).join(" | ")}`);
+        assert.match(vias(bye[0].sip)[0], ourViaRe(srv));
+        assert.equal(hdrs(bye[0].sip, "Route").length, 0, "our Route removed");
+        assert.match(hdrs(bye[0].sip, "Contact")[0] ?? "", tokenRe("tE", srv), "the callee's Contact is a tE token");
+        const cBye = received(c).filter((m) => /^BYE /.test(m));
+        assert.ok(cBye.length >= 1, "the caller SIPp received the BYE");
+        noIp(cBye, CALLEE, "the BYE the caller received (SIPp log)");
+      });
+
+      await t.test("4. the BYE's 200 goes back to the callee with its own Via and no 127.0.0.2", () => {
+        const byeOk = out(srv, CALLEE, uasPort, /./).filter(isResp(200, "BYE"));
+        assert.ok(byeOk.length >= 1, "the BYE's 200 relayed to the callee");
+        noIp(byeOk.map((m) => m.sip), CALLER, "the BYE's 200 sent to the callee");
+        assert.deepEqual(vias(byeOk[0].sip).map(bareVia), vias(byeIn[0].sip).map(bareVia), "the callee's own Via put back on the BYE's 200");
+      });
+
+      await t.test("nothing sent to either side names the other (the ACK aside: see the first test)", () => {
+        noIp(out(srv, CALLER, uacPort, /./).map((m) => m.sip), CALLEE, "a message sent to the caller");
+        noIp(out(srv, CALLEE, uasPort, /^(?!ACK )/).map((m) => m.sip), CALLER, "a message sent to the callee");
+      });
+    });
+  });
+
+  test(`${host}: topology hiding with the callee trusted (access.trusted 127.0.0.3/32)`, { timeout: 30_000 }, async (t) => {
+    await withServer({ host, config: { topologyHiding: true, access: { trusted: [`${CALLEE}/32`] } } }, async (srv) => {
+      const { c, e, uasPort, uacPort } = await call(srv, { uas: "topo_uas.xml", uac: "topo_uac.xml", uacExtra: ["-d", "300"], tag: "t" });
+      ok(c); ok(e);
+
+      await t.test("5. the call works and the trusted callee's INVITE keeps the caller's Via (no hiding toward a trusted peer)", () => {
+        const inv = out(srv, CALLEE, uasPort, /^INVITE /);
+        assert.equal(inv.length, 1, "one INVITE to the callee");
+        const v = vias(inv[0].sip);
+        assert.equal(v.length, 2, `our Via on top of the caller's: ${v.join(" | ")}`);
+        assert.match(v[0], ourViaRe(srv));
+        const callerVia = vias(inn(srv, CALLER, uacPort, /^INVITE /)[0].sip)[0];
+        assert.equal(bareVia(v[1]), bareVia(callerVia), "the caller's Via kept as sent");
+        assert.equal(hdrs(inv[0].sip, "Contact")[0], `<sip:alice@${CALLER}:${uacPort}>`, "the caller's real Contact");
+        oneRr(hdrs(inv[0].sip, "Record-Route"), srv, "our Record-Route");
+        assert.ok(out(srv, CALLEE, uasPort, /^ACK /).length >= 1, "ACK reached the callee");
+        assert.ok(out(srv, CALLEE, uasPort, /^BYE /).length >= 1, "BYE reached the callee");
+        assert.ok(out(srv, CALLER, uacPort, /./).filter(isResp(200, "BYE")).length >= 1, "the BYE's 200 reached the caller");
+      });
+
+      await t.test("the responses forwarded to the untrusted caller still hide the callee (tE token Contact, no 127.0.0.3)", () => {
+        const ok200 = out(srv, CALLER, uacPort, /./).filter(isResp(200, "INVITE"));
+        assert.ok(ok200.length >= 1, "200 relayed to the caller");
+        noIp(ok200.map((m) => m.sip), CALLEE, "the 200 sent to the untrusted caller");
+        assert.match(hdrs(ok200[0].sip, "Contact")[0] ?? "", tokenRe("tE", srv), "tE token toward the untrusted caller");
+      });
+    });
+  });
+}

@@ -12,10 +12,10 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startServer, scratch } from "../integration/harness.mjs";
+import { startServer, scratch, HOSTS } from "../integration/harness.mjs";
 import { Ua, request, response, hdrs, status, firstLine, challenges, authorization, token } from "../lib/sipua.mjs";
 
-const HOSTS = ["node"];
+
 const REALM = "usage.test";
 const PW = { alice: "alice-Usage-pw", bob: "bob-Usage-pw" };
 
