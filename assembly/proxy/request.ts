@@ -294,8 +294,8 @@ function route(q: Req): void {
   if (local) {
     if (m == Method.REGISTER) {
       const r = handleRegister(v, d, src, now, EXTRA_BUF, EXTRA_CAP);
-      respondStateless(v, d, true, r.status, EXTRA_BUF, r.extraLen, src);
-      if (r.status == 503) noteFull(d, src, now); // the registrar's tables or pool are full
+      if (r.status == 503) refuseFull(v, d, src, now); // the registrar's tables or pool are full
+      else respondStateless(v, d, true, r.status, EXTRA_BUF, r.extraLen, src);
       return;
     }
     if (!d.ruri.hasUser) {

@@ -10,7 +10,7 @@
 //   403  more than 2 × MAX_FORK Contact values, or more bindings than maxContacts would result
 //   423  a contact with 0 < expires < minExpires (Min-Expires: minExpires)
 //   500  same Call-ID as a binding and a LOWER CSeq (step 7: "the update MUST be aborted")
-//   503  an AOR / binding record or pool blocks lacking (Retry-After: 5); counted before writing
+//   503  an AOR / binding record or pool blocks lacking (the caller adds Retry-After); counted before writing
 // Otherwise 200 with one `Contact: <uri>;expires=N[;q=...]` line per current binding.
 //
 // Choices:
@@ -41,7 +41,7 @@ import {
   aorsFree, bindingsFree, makeKey, keyHash, regSeed, nextStamp, registrarTick, regEvent,
   KEY, SCR, contactToScr,
 } from "./table";
-import { T_CONTACT_LT, T_GT_EXPIRES, T_PATH, T_Q, T_SUPPORTED_PATH, T_K_PATH, T_MIN_EXPIRES, T_RETRY_AFTER } from "../wire/tables";
+import { T_CONTACT_LT, T_GT_EXPIRES, T_PATH, T_Q, T_SUPPORTED_PATH, T_K_PATH, T_MIN_EXPIRES } from "../wire/tables";
 
 export class RegResult {
   status: u32 = 0;
@@ -260,7 +260,7 @@ export function handleRegister(v: MessageView, d: Decoded, src: Peer, now: i64, 
   const setPath = pathLen > 0 && adds + updates > 0;
   if (setPath) blocks += regPool.blocksFor(<u32>pathLen);
   if ((needAor && aorsFree() == 0) || adds > bindingsFree() || blocks > regPool.available) {
-    return doneWith(503, T_RETRY_AFTER, 5, extra, cap);
+    return done(503, 0); // the transaction user adds its Retry-After (config key 10)
   }
 
   // Apply: adds and updates first, removals last (the AOR may go with its last binding).
