@@ -33,7 +33,6 @@ import { Req } from "./req";
 import { writeRrMac } from "./rrmac";
 import { T_BRANCH, T_COMMA_SP, T_RECEIVED, T_SIP20_SLASH, T_SIP_LT, T_TRANSPORT, T_K_RPORT, T_FT, T_LR } from "../wire/tables";
 
-export const edits = new ForwardEdits();
 const vw = new Writer();
 const VIA_BUF: usize = memory.data(256);
 const rw = new Writer();
@@ -57,7 +56,8 @@ export function wantsRecordRoute(v: MessageView, d: Decoded): bool {
  */
 export function prepareEdits(q: Req): void {
   const v = q.v;
-  prepareVia(v, q.d, q.src);
+  const edits = q.edits;
+  prepareVia(edits, v, q.d, q.src);
   const pops = q.pops;
   const strict = q.strict;
   const creds = q.creds;
@@ -75,11 +75,11 @@ export function prepareEdits(q: Req): void {
 }
 
 /**
- * RFC 3581 / §18.2.1 on the received top Via, into a fresh `edits`: `;received=` when the source
+ * RFC 3581 / §18.2.1 on the received top Via, into `edits`, reset first: `;received=` when the source
  * address differs from sent-by or rport was asked for, and the rport value filled in. Also what a
  * stateless response's top Via gets.
  */
-export function prepareVia(v: MessageView, d: Decoded, src: Peer): void {
+export function prepareVia(edits: ForwardEdits, v: MessageView, d: Decoded, src: Peer): void {
   edits.reset();
   const via = d.via;
   aw.begin(RECV_BUF, 96);
@@ -170,6 +170,7 @@ function writeRrUri(w: Writer, t: Transport, flow: u32, q: Req): void {
  */
 function hideRequest(q: Req, srvHandle: u32, t: Transport, dialogForming: bool): bool {
   const v = q.v;
+  const edits = q.edits;
   const now = q.now;
   const si = idxOf(srvHandle);
   if (si < 0) return false;
@@ -209,6 +210,7 @@ export function forwardBranch(
   const v = q.v;
   const d = q.d;
   const now = q.now;
+  const edits = q.edits;
   const t = transportById(dst.transport);
   if (t == null) return 500;
   const handle = txnNextHandle();

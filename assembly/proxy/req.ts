@@ -6,9 +6,11 @@
 // topology-hiding record of an in-dialog request. Two instances exist: the request just received,
 // and the stored request a later q-value group is forwarded from (proxy/response.ts), rebuilt from
 // its response context (proxy/context.ts keeps pops, strict and credentials per server transaction).
+// Each carries its own edits (how it is copied onward), so building one never disturbs the other.
 
 import { MessageView } from "../wire/view";
 import { Decoded } from "../wire/validate";
+import { ForwardEdits } from "../wire/emit";
 import { Peer } from "../net/peer";
 
 export class Req {
@@ -39,6 +41,9 @@ export class Req {
   /** Topology hiding: the dialog record and the side sending this in-dialog request, or -1. */
   hidRecord: i32 = -1;
   hidSender: u32 = 0;
+  /** How this request is copied onward: prepareEdits(q) fills the part common to every branch,
+   * forwardBranch the rest (wire/emit.ts). */
+  readonly edits: ForwardEdits = new ForwardEdits();
 
   constructor(v: MessageView, d: Decoded, src: Peer) {
     this.v = v;

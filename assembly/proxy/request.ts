@@ -42,7 +42,7 @@ import { ctx, CtxFlag, CTX_SIZE } from "./context";
 import { respondStateless, responseDest, retryAfter, isOurStatelessTag } from "./send";
 import { loopHash, parseBranch, OurBranch, writeStatelessBranch } from "./branch";
 import { isOurAddress, ourTransport, isForUs, destFromUri, flowToken, protoName } from "./route";
-import { edits, prepareEdits, prepareVia, forwardBranch, wantsRecordRoute } from "./forward";
+import { prepareEdits, prepareVia, forwardBranch, wantsRecordRoute } from "./forward";
 import { cancelBranches, startTargets, finishIfDone, storeTargets, release } from "./response";
 import { MAX_MSG } from "../config";
 import { OPTIONS_LINES, OPTIONS_LINES_LEN } from "../wire/tables";
@@ -351,8 +351,8 @@ function openContext(q: Req): i32 {
   c.flags = (invite ? CtxFlag.Invite : 0) | (d.to.hasTag ? CtxFlag.InDialog : 0);
   ctxKeepEdits(c, q);
   if (invite) {
-    prepareVia(v, d, src); // RFC 3581 on the 100's Via
-    const n = writeResponse(v, 100, 0, 0, 0, 0, WORK_BUF, <u32>MAX_MSG, edits);
+    prepareVia(q.edits, v, d, src); // RFC 3581 on the 100's Via
+    const n = writeResponse(v, 100, 0, 0, 0, 0, WORK_BUF, <u32>MAX_MSG, q.edits);
     const m100 = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
     if (m100 != 0) {
       serverInviteRespond(idx, m100, 100, now);
@@ -502,6 +502,7 @@ function ackTo(q: Req, ruri: usize, ruriLen: u32): void {
   writeStatelessBranch(ackW, h);
   q.strict = -1;
   prepareEdits(q);
+  const edits = q.edits;
   edits.via = ACK_VIA;
   edits.viaLen = ackW.finish();
   if (ruriLen != 0) { edits.ruri = ruri; edits.ruriLen = ruriLen; }

@@ -21,13 +21,17 @@ import { transportById } from "../net/transports";
 import { txSend } from "../txn/output";
 import { msgPool } from "../txn/table";
 import { hex8 } from "./branch";
-import { edits, prepareVia } from "./forward";
+import { prepareVia } from "./forward";
+import { ForwardEdits } from "../wire/emit";
 
 const tagW = new Writer();
 const TAG: usize = memory.data(16);
 const naScratch = new NameAddrRepr();
 const viaScratch = new ViaRepr();
 export const respPeer = new Peer();
+/** The Via edits of a stateless response (its own: a response may be written while a request's
+ * edits are in use). */
+const respEdits = new ForwardEdits();
 
 /**
  * Where responses to the request go (§18.2.2, RFC 3581): over the same connection on a reliable
@@ -102,8 +106,8 @@ export function respondStateless(
   let tagLen: u32 = 0;
   if (status > 100 && toHasTag(v, d, validated) == 0) tagLen = tagText(validated ? statelessTag(v, d) : <u32>hashBytes(v.base, v.len, 0x5eed));
   // RFC 3581 §4: the top Via of the response says where the request came from
-  if (validated) prepareVia(v, d, src);
-  const n = writeResponse(v, status, TAG, tagLen, extra, extraLen, WORK_BUF, <u32>MAX_MSG, validated ? edits : null);
+  if (validated) prepareVia(respEdits, v, d, src);
+  const n = writeResponse(v, status, TAG, tagLen, extra, extraLen, WORK_BUF, <u32>MAX_MSG, validated ? respEdits : null);
   if (n == 0) return false;
   return txSend(WORK_BUF, n, respPeer);
 }

@@ -154,7 +154,7 @@ before(async () => {
     config: {
       domains: ["localhost", "127.0.0.1", "example.com"],
       outboundProxy: `sip:127.0.0.1:${sink.port}`,
-      timers: { t1: 50, timerC: 5000 },
+      timers: { t1: 10, t2: 40, timerC: 5000 }, // short timers: a transaction a file repeats ends in ~1.3 s
       access: { trusted: ["127.0.0.1/32"] },
     },
   });
@@ -202,6 +202,22 @@ async function healthy(what) {
   assert.equal(st, 200, `after ${what}: OPTIONS to the proxy answered 200 within 1 s (server exit: ${srv.child.exitCode}, stderr: ${srv.stderr.slice(0, 500)})`);
 }
 
+/** The server transaction key a message carries: top Via (sent-by, branch), Call-ID, CSeq method. */
+const sentKeys = new Set();
+function txnKey(bytes) {
+  const m = readSip(bytes);
+  return `${m.h("via")}|${m.h("call-id")}|${m.cseqMethod()}`;
+}
+
+/** Waits (bounded) until the server holds no transaction. */
+async function idle() {
+  for (let i = 0; i < 40; i++) {
+    if ((await readStats(srv)).txnInUse === 0) return;
+    await sleep(100);
+  }
+  assert.fail("the server still holds transactions 4 s on");
+}
+
 test("every corpus file has an expectation", () => {
   assert.deepEqual(files.map((f) => f.name).sort(), Object.keys(EXPECT).sort());
 });
@@ -212,11 +228,20 @@ for (const f of files) {
   test(name, async () => {
     assert.ok(e, `no expectation for ${f.name}`);
     const cid = callIdOf(f.bytes);
+    // Some RFC 5118 files repeat an earlier file's transaction byte for byte (top Via with its branch,
+    // Call-ID, CSeq method): while the earlier transaction lives, a proxy must absorb the repeat as a
+    // retransmission. So such a file waits until the server holds no transaction; and since a request
+    // forwarded for an earlier file is retransmitted to the silent sink for a while, its copies (a top
+    // Via, our branch, seen before this file) do not count as this file's.
+    const key = txnKey(f.bytes);
+    if (sentKeys.has(key)) await idle();
+    sentKeys.add(key);
+    const earlier = new Set(outSince(0).filter((o) => o.sip.isRequest).map((o) => o.sip.h("via")));
     const from = srv.logs.length;
     await client.send(f.bytes, srv.port);
     const mine = () => outSince(from).filter(forCall(cid));
     const finals = () => mine().filter((o) => !o.sip.isRequest && o.sip.status >= 200);
-    const requests = () => mine().filter((o) => o.sip.isRequest);
+    const requests = () => mine().filter((o) => o.sip.isRequest && !earlier.has(o.sip.h("via")));
     const trace = () => outSince(from).map((o) => `${o.peer} ${o.sip.first}`).join("\n");
 
     if (e.status) {
