@@ -14,6 +14,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { FULL, HA1, VALIDATION_CASES, secureDefaultError } from "../lib/config-cases.mjs";
+import { strangerIsRefused } from "../lib/relay-check.mjs";
 import { userAgent, challenges } from "../lib/digest.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -155,6 +156,9 @@ test("users and realm go to the firmware: REGISTER challenged 401, then 200 with
     } finally {
       ua.close();
     }
+    // never relay for strangers, on this host too: a call to an address and a forged in-dialog
+    // request are refused, and the loopback sink hears nothing
+    await strangerIsRefused(port);
     assert.ok(!JSON.stringify(s.lines).includes("wonderland"), "the password is never logged");
   } finally {
     await s.stop();

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FULL, HA1, VALIDATION_CASES, secureDefaultError } from "../lib/config-cases.mjs";
+import { strangerIsRefused } from "../lib/relay-check.mjs";
 import { userAgent, challenges } from "../lib/digest.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -168,6 +169,9 @@ test("users and realm applied: REGISTER challenged 401, then 200 with the digest
     assert.equal(add.aor, "alice");
     assert.equal(add.expires, 600);
     assert.equal(add.level, "info");
+    // never relay for strangers, on this host too: a call to an address and a forged in-dialog
+    // request are refused, and the loopback sink hears nothing
+    await strangerIsRefused(port);
   } finally {
     ua.close();
     c.kill("SIGTERM");
