@@ -71,12 +71,7 @@ const xw = new Writer();
 function preprocessRoutes(q: Req): void {
   const v = q.v;
   const d = q.d;
-  q.pops = 0;
-  q.proven = false;
-  q.flow = 0;
-  q.flowTransport = 0;
-  q.next = -1;
-  q.strict = -1;
+  // the route fields start as q.begin() left them: nothing popped, no next hop
   const first = v.first(Hdr.Route);
   // Strict-route fix-up: the Request-URI is a Record-Route value of ours (a strict router upstream
   // put it there): the last Route value is the real Request-URI.

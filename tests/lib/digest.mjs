@@ -1,9 +1,7 @@
 // A UDP user agent for the security tests of the hosts: REGISTERs with and without digest
 // credentials (RFC 2617 / RFC 8760 with qop=auth), answered in order.
 import dgram from "node:dgram";
-import { createHash } from "node:crypto";
-
-const H = (alg, s) => createHash(alg === "SHA-256" ? "sha256" : "md5").update(s, "latin1").digest("hex");
+import { authorization, challenges as challengesOf } from "./sipua.mjs";
 
 /** Binds a UDP socket on 127.0.0.1; returns {port, register(cseq, auth?), digest(...), next(), close()}. */
 export async function userAgent(serverPort, { user = "alice", callId = "digest-ua-1@127.0.0.1", expires = 600 } = {}) {
@@ -39,10 +37,7 @@ export async function userAgent(serverPort, { user = "alice", callId = "digest-u
     },
     /** The Authorization value for a challenge's nonce. */
     digest({ realm, nonce, pass, alg = "MD5" }) {
-      const ha1 = H(alg, `${user}:${realm}:${pass}`);
-      const resp = H(alg, `${ha1}:${nonce}:00000001:0a4f113b:auth:${H(alg, `REGISTER:${uri}`)}`);
-      return `Digest username="${user}", realm="${realm}", nonce="${nonce}", uri="${uri}", response="${resp}", ` +
-        `algorithm=${alg}, qop=auth, nc=00000001, cnonce="0a4f113b"`;
+      return authorization({ user, pass, realm, nonce, uri, method: "REGISTER", alg });
     },
     /** The next response (rejects after ms). */
     async next(ms = 3000) {
@@ -57,11 +52,7 @@ export async function userAgent(serverPort, { user = "alice", callId = "digest-u
   };
 }
 
-/** The challenges of a 401/407: [{realm, nonce, alg}] in order. */
+/** The challenges of a 401/407: [{realm, nonce, alg, ...}] in order (tests/lib/sipua.mjs). */
 export function challenges(response) {
-  return response.split("\r\n").filter((l) => /^(WWW|Proxy)-Authenticate: Digest /.test(l)).map((l) => ({
-    realm: /realm="([^"]*)"/.exec(l)[1],
-    nonce: /nonce="([^"]*)"/.exec(l)[1],
-    alg: /algorithm=([^,\s]*)/.exec(l)[1],
-  }));
+  return [...challengesOf(response, "WWW-Authenticate"), ...challengesOf(response, "Proxy-Authenticate")];
 }

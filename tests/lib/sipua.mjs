@@ -72,6 +72,23 @@ export function response(req, code, reason, { toTag, extra = [] } = {}) {
   return [...lines, ...extra, "Content-Length: 0", "", ""].join("\r\n");
 }
 
+/**
+ * REGISTERs `user` from `ua` at the server, answering the 401 with digest (MD5); returns the final
+ * response. The binding's contact is the ua's own address (`q` optional); CSeq counts up per ua.
+ */
+export async function registerDigest(srv, ua, { user, pass, realm, expires = 600, q, contact, callId = `reg-${user}-${ua.port}` }) {
+  const o = { method: "REGISTER", ruri: "sip:127.0.0.1", from: `sip:${user}@127.0.0.1`, to: `sip:${user}@127.0.0.1`, callId,
+    contact: contact ?? `<sip:${user}@${ua.address}:${ua.port}>${q ? `;q=${q}` : ""}`, extra: [`Expires: ${expires}`] };
+  ua.cseq = (ua.cseq ?? 0) + 1;
+  const r1 = await ua.request(srv, request(ua, { ...o, cseq: ua.cseq }));
+  if (status(r1) !== 401) return r1;
+  const c = challenges(r1, "WWW-Authenticate").find((x) => x.alg === "MD5");
+  if (!c) throw new Error(`no MD5 challenge in ${firstLine(r1)}`);
+  ua.cseq++;
+  const auth = authorization({ user, pass, realm, nonce: c.nonce, uri: o.ruri, method: "REGISTER" });
+  return ua.request(srv, request(ua, { ...o, cseq: ua.cseq, extra: [...o.extra, `Authorization: ${auth}`] }));
+}
+
 /** A minimal SIP UDP endpoint: sends text, collects everything it receives. */
 export class Ua {
   static async open(address = "127.0.0.1", port = 0) {

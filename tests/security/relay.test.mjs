@@ -17,7 +17,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startServer, freePort, HOSTS } from "../integration/harness.mjs";
-import { Ua, Sink, request, response, hdrs, status, firstLine, challenges, authorization, token } from "../lib/sipua.mjs";
+import { Ua, Sink, request, response, hdrs, status, firstLine, challenges, authorization, registerDigest, token } from "../lib/sipua.mjs";
 
 const REALM = "sipling.test";
 const PW = { alice: "alice-Relay-pw-1", bob: "bob-Relay-pw-2" };
@@ -52,32 +52,15 @@ for (const host of HOSTS) {
     return r;
   }
 
-  /** Answers the challenge in `r` (401/407) for `user` and resends `o` with CSeq + 1; the final answer. */
-  async function withCredentials(ua, o, r, user) {
-    const proxy = status(r) === 407;
-    const c = challenges(r, proxy ? "Proxy-Authenticate" : "WWW-Authenticate").find((x) => x.alg === "MD5");
-    assert.ok(c, `an MD5 challenge in ${firstLine(r)}`);
-    const auth = authorization({ user, pass: PW[user], realm: REALM, nonce: c.nonce, uri: o.ruri, method: o.method ?? "INVITE" });
-    const again = { ...o, cseq: (o.cseq ?? 1) + 1, extra: [...(o.extra ?? []), `${proxy ? "Proxy-Authorization" : "Authorization"}: ${auth}`] };
-    return { r: await ua.request(srv, request(ua, again)), sent: again };
-  }
-
   /** Removes every binding of `user` (Contact: *, Expires: 0), so the next test starts clean. */
   async function deregisterAll(ua, user) {
-    const o = { method: "REGISTER", ruri: "sip:127.0.0.1", from: `sip:${user}@127.0.0.1`, to: `sip:${user}@127.0.0.1`, callId: token("unreg"),
-      contact: "*", extra: ["Expires: 0"] };
-    const r1 = await ua.request(srv, request(ua, o));
-    const { r } = await withCredentials(ua, o, r1, user);
+    const r = await registerDigest(srv, ua, { user, pass: PW[user], realm: REALM, contact: "*", expires: 0 });
     assert.equal(status(r), 200, `de-registering ${user}: ${firstLine(r)}`);
   }
 
   /** Registers `ua` as `user` with digest (contact = the ua's own address, q optional). */
   async function registerAs(ua, user, q) {
-    const o = { method: "REGISTER", ruri: "sip:127.0.0.1", from: `sip:${user}@127.0.0.1`, to: `sip:${user}@127.0.0.1`, callId: token("reg"),
-      contact: `<sip:${user}@${ua.address}:${ua.port}>${q ? `;q=${q}` : ""}`, extra: ["Expires: 600"] };
-    const r1 = await ua.request(srv, request(ua, o));
-    assert.equal(status(r1), 401, `REGISTER ${user}: challenged`);
-    const { r } = await withCredentials(ua, o, r1, user);
+    const r = await registerDigest(srv, ua, { user, pass: PW[user], realm: REALM, q });
     assert.equal(status(r), 200, `REGISTER ${user}: ${firstLine(r)}`);
   }
 

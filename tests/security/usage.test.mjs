@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startServer, scratch, HOSTS } from "../integration/harness.mjs";
-import { Ua, request, response, hdrs, status, firstLine, challenges, authorization, token } from "../lib/sipua.mjs";
+import { Ua, request, response, hdrs, status, firstLine, registerDigest, token } from "../lib/sipua.mjs";
 
 
 const REALM = "usage.test";
@@ -28,17 +28,7 @@ async function records(file) {
 for (const host of HOSTS) {
   let srv, usageLog, alice, bob, caller, flooder;
 
-  async function register(ua, user, { expires = 600, pass = PW[user], contact } = {}) {
-    const o = { method: "REGISTER", ruri: "sip:127.0.0.1", from: `sip:${user}@127.0.0.1`, to: `sip:${user}@127.0.0.1`,
-      callId: `reg-${user}-${ua.port}`, contact: contact ?? `<sip:${user}@${ua.address}:${ua.port}>`, extra: [`Expires: ${expires}`] };
-    ua.cseq = (ua.cseq ?? 0) + 1;
-    const r1 = await ua.request(srv, request(ua, { ...o, cseq: ua.cseq }));
-    assert.equal(status(r1), 401, `REGISTER ${user}: challenged (${firstLine(r1)})`);
-    const c = challenges(r1, "WWW-Authenticate")[0];
-    ua.cseq++;
-    const auth = authorization({ user, pass, realm: REALM, nonce: c.nonce, uri: o.ruri, method: "REGISTER" });
-    return ua.request(srv, request(ua, { ...o, cseq: ua.cseq, extra: [...o.extra, `Authorization: ${auth}`] }));
-  }
+  const register = (ua, user, { expires = 600, pass = PW[user] } = {}) => registerDigest(srv, ua, { user, pass, realm: REALM, expires });
 
   before(async () => {
     usageLog = scratch(`usage-${host}.jsonl`, "");
