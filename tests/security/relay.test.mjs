@@ -93,6 +93,8 @@ for (const host of HOSTS) {
     await refused({ ruri: `sip:victim@127.0.0.9:${sinkFar.port}`, from }, 403);
     await refused({ ruri: "sip:victim@evil.test", from }, 403, { what: "INVITE to a name (would go to the outbound proxy)" });
     await refused({ ruri: "sip:victim@EVIL.TEST", from }, 403, { what: "mixed case" });
+    await refused({ ruri: "sip:victim@evil%2etest", from }, 400, { what: "a percent-escaped host (not a host: refused as malformed)" });
+    await refused({ ruri: "sip:victim@127.0.0.%31", from }, 400, { what: "a percent-escaped address of ours" });
     await refused({ ruri: `sip:victim@127.0.0.1:${sinkNear.port}`, from }, 403, { what: "an IP literal of our listener with another port" });
     await refused({ ruri: `sips:victim@127.0.0.9:${sinkFar.port}`, from }, 403, { what: "sips:" });
     await refused({ ruri: "tel:+15551234567", from, to: "tel:+15551234567" }, 403, { what: "tel:" });
@@ -106,6 +108,8 @@ for (const host of HOSTS) {
     const o = { ruri: `sip:victim@127.0.0.9:${sinkFar.port}`, from: "sip:alice@127.0.0.1" };
     await refused(o, 407);
     await refused({ ...o, from: "sip:alice@LOCALHOST" }, 407, { what: "From in our domain, mixed case" });
+    await refused({ ...o, from: "sip:alice@localhost." }, 407, { what: "From in our domain, trailing dot" });
+    await refused({ ...o, from: "sip:%61lice@127.0.0.1" }, 407, { what: "From in our domain, escaped user" });
     const m = marks();
     const r1 = await mallory.request(srv, request(mallory, o));
     const c = challenges(r1, "Proxy-Authenticate")[0];
