@@ -22,7 +22,7 @@ test("micro board at 10x its table: sheds with 503, answers OPTIONS, recovers wi
   child.stdout.on("data", (d) => (text += d));
   child.stderr.on("data", (d) => (text += d));
   const code = await new Promise((r) => child.on("exit", r));
-  const r = JSON.parse(readFileSync(out, "utf8"));
+  const r = JSON.parse(readFileSync(out, "utf8")).hosts.node.overload;
   assert.ok(r.overload.shed503 > 0, `503s under overload\n${text}`);
   assert.equal(r.options.answered, r.options.sent, `every OPTIONS answered\n${text}`);
   assert.ok(r.recoveredAfterSecs >= 0 && r.recoveredAfterSecs <= 10, `recovered after ${r.recoveredAfterSecs} s\n${text}`);
