@@ -47,12 +47,12 @@ export function niceFor(share) {
 const leftovers = new Set();
 process.on("exit", () => { for (const c of leftovers) if (c.exitCode === null && c.signalCode === null) process.kill(c.pid, "SIGKILL"); });
 
-/** Starts a busy loop on `cpu` (nice 0); returns its stop(). */
+/** Starts a busy loop on `cpu` (nice 0); returns { pid, stop() }. */
 function busyLoop(cpu) {
   const c = spawn("sh", ["-c", "while :; do :; done"], { stdio: "ignore" });
   leftovers.add(c);
   pin(c.pid, cpu);
-  return () => { if (c.exitCode === null && c.signalCode === null) process.kill(c.pid, "SIGKILL"); leftovers.delete(c); };
+  return { pid: c.pid, stop() { if (c.exitCode === null && c.signalCode === null) process.kill(c.pid, "SIGKILL"); leftovers.delete(c); } };
 }
 
 /**
@@ -60,10 +60,11 @@ function busyLoop(cpu) {
  * (threads it starts later inherit it), and the busy loop beside it. { share (as set), stop() }.
  */
 function limitCpu(pid, share) {
-  if (!(share > 0 && share < 1)) return { share: 1, stop() {} };
+  if (!(share > 0 && share < 1)) return { share: 1, stop() {}, pid: 0 };
   const n = niceFor(share);
   for (const tid of readdirSync(`/proc/${pid}/task`)) spawnSync("renice", ["-n", String(n.nice), "-p", tid], { stdio: "ignore" });
-  return { share: n.share, stop: busyLoop(0) };
+  const loop = busyLoop(0);
+  return { share: n.share, stop: loop.stop, pid: loop.pid };
 }
 
 /**
@@ -77,7 +78,7 @@ export async function startHost(host, { board = "server", control = true, cpuSha
     pin(srv.child.pid, 0);
     const limit = limitCpu(srv.child.pid, cpuShare);
     return {
-      host, port: srv.port, pid: srv.child.pid, logs: srv.logs, cpuShare: limit.share,
+      host, port: srv.port, pid: srv.child.pid, logs: srv.logs, cpuShare: limit.share, pids: [srv.child.pid, limit.pid],
       async stats() {
         const mark = srv.logs.length;
         srv.child.kill("SIGUSR2");
@@ -114,7 +115,7 @@ export async function startHost(host, { board = "server", control = true, cpuSha
   pin(child.pid, 0);
   const limit = limitCpu(child.pid, cpuShare);
   return {
-    host, port, pid: child.pid, logs, cpuShare: limit.share,
+    host, port, pid: child.pid, logs, cpuShare: limit.share, pids: [child.pid, limit.pid],
     async stats() { return null; },
     async stop() {
       limit.stop();
@@ -156,4 +157,34 @@ export function rss(pid, coreKb) {
 /** The core's linear memory of a board, kB (its fixed page count x 64 KiB). */
 export function coreMemoryKb(board) {
   return JSON.parse(readFileSync(join(root, "boards", board, "board.json"), "utf8")).memoryPages * 64;
+}
+
+/** CPU time of a process and its threads, ms (0 once it is gone). */
+function cpuMs(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in USER_HZ (100/s)
+  } catch {
+    return 0;
+  }
+}
+
+/** Busy CPU time of the whole machine, ms (/proc/stat: all but idle and iowait). */
+function machineBusyMs() {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  return (f.reduce((a, b) => a + b, 0) - f[3] - f[4]) * 10;
+}
+
+/**
+ * What else ran on the machine while we measured: start() now, then stop() returns the CPU time the
+ * machine spent outside `pids()` (this bench, its server, its busy loop), as % of one CPU. Other
+ * agents' builds and tests share these 2 CPUs; a run they disturbed says so.
+ */
+export function othersCpu(pids) {
+  const ours = () => pids().reduce((a, p) => a + cpuMs(p), 0);
+  const t0 = performance.now(), m0 = machineBusyMs(), o0 = ours();
+  return () => {
+    const ms = performance.now() - t0;
+    return Math.round((100 * (machineBusyMs() - m0 - (ours() - o0))) / ms);
+  };
 }

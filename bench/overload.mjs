@@ -13,7 +13,9 @@
 //    timeout; or --capacity N (N,M: one per host, in --host order).
 // 2. --at F: a fresh server, 3 s warm-up at a quarter of F x capacity, then F x capacity for --secs
 //    (60): every call refused with 503 is a false alarm of the overload control while F <= 0.5
-//    (verdict: none, warm-up included), plus retransmissions, timeouts, OPTIONS latency.
+//    (verdict: none, warm-up included), plus retransmissions, timeouts, OPTIONS latency. With
+//    --pause MS the server is also stopped (SIGSTOP) for MS every second, like a long garbage
+//    collection: pauses are not an overload either.
 // 3. the overload run (without --at, or with --overload): one server; baseline at the capacity
 //    (--base-secs, 20), overload at factor x capacity (--secs, 60), recovery at the capacity
 //    (--recover-secs, 30), then drain. Throughout: an OPTIONS ping to the server every 200 ms,
@@ -26,7 +28,7 @@
 //    which the native host touches as its tables fill, up to its fixed size).
 // Usage: node bench/overload.mjs [--host node|native|both] [--at F[,F...]] [--overload]
 //          [--capacity N[,N]] [--factor F] [--secs S] [--base-secs S] [--recover-secs S]
-//          [--step-secs S] [--cpu SHARE[,SHARE]] [--board server|micro] [--quick] [--no-control]
+//          [--step-secs S] [--cpu SHARE[,SHARE]] [--pause MS] [--board server|micro] [--quick] [--no-control]
 //          [--out FILE]
 //   --cpu: the share of CPU 0 each host's server gets, in --host order (default 1: all of it). The
 //   generator offers up to ~30,000 attempts/s, less than 3x of either host on a whole CPU; a share
@@ -38,7 +40,7 @@ import { createSocket } from "node:dgram";
 import { writeFileSync, mkdirSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startHost, pin, rss, coreMemoryKb, niceFor } from "./overload-rig.mjs";
+import { startHost, pin, rss, coreMemoryKb, niceFor, othersCpu } from "./overload-rig.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -50,6 +52,7 @@ const board = str("board", "server");
 const HOSTS = (() => { const h = str("host", "node"); return h === "both" ? ["node", "native"] : h.split(","); })();
 const AT = str("at", "") ? str("at").split(",").map(Number) : [];
 const OVERLOAD = AT.length === 0 || argv.includes("--overload");
+const PAUSE = opt("pause", 0); // --at runs: the server stopped (SIGSTOP) for this many ms every second
 const CAPACITY = str("capacity", "0").split(",").map(Number);
 const CPU = str("cpu", "1").split(",").map(Number);
 const FACTOR = opt("factor", 3);
@@ -109,8 +112,10 @@ async function clean(host, cps, secs) {
   r.rate(Math.round(cps / 4));
   await sleep(3000);
   const from = r.ticks.length + 1;
+  const others = othersCpu(() => [process.pid, ...r.srv.pids]);
   r.rate(cps);
   await sleep(secs * 1000);
+  const othersPct = others();
   r.rate(0);
   await sleep(2500); // answers still in flight
   const ts = r.ticks.slice(from);
@@ -119,7 +124,7 @@ async function clean(host, cps, secs) {
   // answers straddle the window's edges, so "every attempt answered" is within 1%
   const ok = sum(ts, "busy") >= 0.99 * offered && sum(ts, "shed") + sum(ts, "other") + sum(ts, "timeout") + sum(ts, "retrans") === 0;
   console.log(`  ${host}: capacity step ${cps}/s: offered ${offered}, 486 ${sum(ts, "busy")}, 503 ${sum(ts, "shed")}, ` +
-    `retransmissions ${sum(ts, "retrans")}, timeouts ${sum(ts, "timeout")}: ${ok ? "clean" : "not clean"}`);
+    `retransmissions ${sum(ts, "retrans")}, timeouts ${sum(ts, "timeout")}: ${ok ? "clean" : "not clean"} (others ${othersPct}% of a CPU)`);
   return ok;
 }
 
@@ -192,16 +197,26 @@ function optionsOf(pings) {
 
 async function steady(host, C, F) {
   const cps = Math.round(F * C);
-  console.log(`overload: ${host}: ${F} x ${C} = ${cps} call attempts/s for ${SECS} s (after 3 s at ${Math.round(cps / 4)}/s)`);
+  console.log(`overload: ${host}: ${F} x ${C} = ${cps} call attempts/s for ${SECS} s (after 3 s at ${Math.round(cps / 4)}/s)` +
+    (PAUSE > 0 ? `, the server stopped for ${PAUSE} ms every second` : ""));
   const r = await rig(host);
+  const others = othersCpu(() => [process.pid, ...r.srv.pids]);
   const ping = await pinger(r.srv.port);
   ping.start();
   r.rate(Math.round(cps / 4));
   await sleep(3000);
   const from = r.ticks.length + 1;
   r.rate(cps);
+  // --pause: a stop like a long garbage collection, every second; one pause is not an overload
+  const pauses = PAUSE > 0 ? setInterval(() => {
+    process.kill(r.srv.pid, "SIGSTOP");
+    setTimeout(() => process.kill(r.srv.pid, "SIGCONT"), PAUSE);
+  }, 1000) : null;
   await sleep(SECS * 1000);
+  clearInterval(pauses);
+  await sleep(PAUSE + 50);
   const to = r.ticks.length + 1;
+  const othersPct = others();
   r.rate(0);
   const pings = await ping.stop();
   await sleep(2500);
@@ -210,13 +225,13 @@ async function steady(host, C, F) {
   const ts = r.ticks.slice(from, to);
   const all = r.ticks;
   const res = {
-    fraction: F, cps, secs: SECS,
+    fraction: F, cps, secs: SECS, pauseMs: PAUSE,
     offered: sum(ts, "offered"), offeredPerSec: Math.round(sum(ts, "offered") / ts.length),
     busy486: sum(ts, "busy"), refused503: sum(ts, "shed"), retrans: sum(ts, "retrans"), timeouts: sum(ts, "timeout"), other: sum(ts, "other"),
     // the whole run, warm-up and drain included: every 503 the caller got, and the server's own count
     refused503All: sum(all, "shed"), serverShed503: (stats ?? left.stats)?.shed503 ?? null,
     sheddingEpisodes: episodes(r.srv.logs),
-    options: optionsOf(pings), callsLeftOpen: left.open, ticks: all,
+    options: optionsOf(pings), callsLeftOpen: left.open, othersCpuPct: othersPct, ticks: all,
   };
   const verdicts = {};
   if (F <= 0.5) verdicts[`no call refused at ${F} x capacity (warm-up included)`] = res.refused503All === 0 && res.sheddingEpisodes.length === 0;
@@ -224,7 +239,7 @@ async function steady(host, C, F) {
   res.verdicts = verdicts;
   console.log(`  ${host}: offered ${res.offered} (${res.offeredPerSec}/s), 486 ${res.busy486}, 503 ${res.refused503} ` +
     `(${res.refused503All} in the whole run; server episodes ${res.sheddingEpisodes.length}), retransmissions ${res.retrans}, timeouts ${res.timeouts}; ` +
-    `OPTIONS ${res.options.answered}/${res.options.sent}, p99 ${res.options.p99ms} ms`);
+    `OPTIONS ${res.options.answered}/${res.options.sent}, p99 ${res.options.p99ms} ms; other processes used ${othersPct}% of a CPU meanwhile`);
   for (const e of res.sheddingEpisodes) console.log(`    shedding started: ${JSON.stringify(e)}`);
   for (const [k, v] of Object.entries(verdicts)) console.log(`  ${v ? "PASS" : "FAIL"} ${host}: ${k}`);
   return res;
@@ -241,6 +256,7 @@ async function overload(host, C) {
   const mem = [];
   const sampler = setInterval(() => mem.push({ t: performance.now(), ...rss(pid, native ? coreKb : 0) }), 250);
   const ping = await pinger(r.srv.port);
+  const others = othersCpu(() => [process.pid, ...r.srv.pids]);
   const t0 = performance.now();
   ping.start();
   r.rate(C);
@@ -252,6 +268,7 @@ async function overload(host, C) {
   r.rate(C);
   await sleep(RECOVER * 1000);
   const endAt = r.ticks.length;
+  const othersPct = others();
   r.rate(0);
   const pings = await ping.stop();
   while (r.ticks.at(-1)?.open > 0 && performance.now() - t0 < (BASE + SECS + RECOVER + 40) * 1000) await sleep(500);
@@ -300,7 +317,7 @@ async function overload(host, C) {
     rssKb,
     serverAfter: stats ? { txnInUse: stats.txnInUse, msgPoolInUse: stats.msgPoolInUse, refused503: stats.refused503, received: stats.received, sent: stats.sent } : null,
     sheddingEpisodes: episodes(r.srv.logs),
-    callsLeftOpen: left.open,
+    callsLeftOpen: left.open, othersCpuPct: othersPct,
   };
   // Node: the core is prefaulted, what can move is Node's own heap; native: what is outside the
   // core's memory (the core's part only fills in up to its fixed size)
@@ -326,6 +343,7 @@ async function overload(host, C) {
   console.log(`  server RSS: start ${rssKb.start.total} kB, peak ${rssKb.peak.total} kB, end ${rssKb.end.total} kB` +
     (native ? ` (outside the core's memory: ${rssKb.start.other} -> ${rssKb.peak.other} -> ${rssKb.end.other} kB; the core's: ${rssKb.start.core} -> ${rssKb.peak.core} -> ${rssKb.end.core} of ${coreKb} kB)` : ""));
   if (stats) console.log(`  server after the drain: ${JSON.stringify(result.serverAfter)}`);
+  console.log(`  other processes used ${othersPct}% of a CPU during the run`);
   for (const [k, v] of Object.entries(verdicts)) console.log(`  ${v ? "PASS" : "FAIL"} ${host}: ${k}`);
   return { ...result, ticks: ts };
 }
@@ -340,10 +358,11 @@ function table(results) {
   row("capacity (calls/s)", (r) => n(r.capacity));
   for (const F of AT) {
     const a = (r) => r.at.find((x) => x.fraction === F);
-    row(`${F}x for ${SECS} s: offered (/s)`, (r) => `${n(a(r).offered)} (${n(a(r).offeredPerSec)}/s)`);
+    row(`${F}x for ${SECS} s${PAUSE ? ` (${PAUSE} ms stop each s)` : ""}: offered (/s)`, (r) => `${n(a(r).offered)} (${n(a(r).offeredPerSec)}/s)`);
     row(`  refused 503 (whole run)`, (r) => `${n(a(r).refused503)} (${n(a(r).refused503All)})`);
     row(`  retransmissions / timeouts`, (r) => `${a(r).retrans} / ${a(r).timeouts}`);
     row(`  OPTIONS p99`, (r) => `${a(r).options.p99ms} ms`);
+    row(`  other processes (% of a CPU)`, (r) => a(r).othersCpuPct);
   }
   if (OVERLOAD) {
     const o = (r) => r.overload;
@@ -355,6 +374,7 @@ function table(results) {
     row("  recovered after", (r) => (o(r).recoveredAfterSecs >= 0 ? `${o(r).recoveredAfterSecs} s` : "never"));
     const mb = (kb) => Math.round(kb / 1024);
     row("  RSS start -> peak -> end (MB)", (r) => `${mb(o(r).rssKb.start.total)} -> ${mb(o(r).rssKb.peak.total)} -> ${mb(o(r).rssKb.end.total)}`);
+    row("  other processes (% of a CPU)", (r) => o(r).othersCpuPct);
     row("  ... outside the core's memory", (r) => (r.host === "native" ? `${mb(o(r).rssKb.start.other)} -> ${mb(o(r).rssKb.peak.other)} -> ${mb(o(r).rssKb.end.other)}` : "(core prefaulted)"));
   }
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
