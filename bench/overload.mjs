@@ -213,8 +213,7 @@ async function steady(host, C, F) {
     setTimeout(() => process.kill(r.srv.pid, "SIGCONT"), PAUSE);
   }, 1000) : null;
   await sleep(SECS * 1000);
-  clearInterval(pauses);
-  await sleep(PAUSE + 50);
+  if (pauses) { clearInterval(pauses); await sleep(PAUSE + 50); }
   const to = r.ticks.length + 1;
   const othersPct = others();
   r.rate(0);

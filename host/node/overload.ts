@@ -25,9 +25,9 @@
 //   LOW_MS lowers it by DOWN, one in between holds it (hysteresis: start over 30 ms, ease off under
 //   10 ms), so the share settles where the server keeps up. At 0 shedding ends ("overload over"), and
 //   starting again needs fresh evidence.
-// Why: RFC 6357 §5 asks a server to reject work it cannot serve in time, so that the load it accepts
-// is served well, and to do so only while it is overloaded: a 503 to a call the server could have
-// served is a failed call for nothing. A garbage-collection pause (tens of ms) or a burst delays the
+// Why: local overload control (RFC 6357 §5) has a server reject the work it cannot serve in time, so
+// that the load it accepts is served well; it must do so only while overloaded, since a 503 to a call
+// the server could have served is a failed call for nothing. A garbage-collection pause (tens of ms) or a burst delays the
 // queue for less than the pause and its catch-up, which at half load is about twice the pause less
 // 2 x HIGH_MS, so pauses up to ~150 ms at half load shed nothing; an overload keeps the queue behind
 // for as long as it lasts and is shed within ONSET_MS + one period. A lost probe needs no more
@@ -44,7 +44,7 @@ export const LOW_MS = 10; // while shedding, a wait under this lowers the share
 export const ONSET_MS = 250; // how long the queue must stay behind before shedding starts
 export const UP = 30; // per mille per period over HIGH_MS
 export const LOST_UP = 100; // per mille for a lost probe (a full queue)
-export const DOWN = 10; // per mille per period under LOW_MS: from the 3x overload's ~670, 3.4 s to 0
+export const DOWN = 10; // per mille per period under LOW_MS: from 700, 3.5 s to 0 once the load stops
 export const MAX_SHED = 990; // never refuse everything: a trickle of new calls still measures recovery
 const LOST_MS = 1000; // a probe not back within this counts as lost (the queue was full)
 const MAGIC = 0x534c5052; // "SLPR"
