@@ -1,19 +1,22 @@
 // The servers bench/overload.mjs drives, and what it does to them: the Node host (host/node/cli.mjs)
-// or the native host (build/<board>/sipling) on one CPU, the native one on a share of that CPU, and
-// the server's memory read from /proc.
+// or the native host (build/<board>/sipling) on CPU 0, optionally on a share of that CPU, and the
+// server's memory read from /proc.
 //
-// Why a share of a CPU for the native host: it serves this workload several times faster than the
-// Node host, faster than the load generator (one Node thread on the other CPU) can offer 3x of it.
-// Its CPU is cut instead, by making it share CPU 0 with a busy loop at a higher scheduler weight:
+// Why a share of a CPU: on a whole CPU the capacity for this workload is set by the core's message
+// pool, not by the CPU (12,000 attempts/s on both hosts here, the native one using a third of its
+// CPU), and 3x of it is all the load generator (one Node thread on the other CPU) can offer. On a
+// share, the CPU is the limit, which is what the local overload controller deals with, and 3x stays
+// within the generator's reach. The share comes from making the server share CPU 0 with a busy loop:
 // the server runs at nice N (weight 1024 / 1.25^N), the loop at nice 0 (weight 1024), so while both
 // want the CPU the server gets w / (w + 1024) of it, and while it sleeps the loop takes the rest. This
 // is a slower CPU with a greedy neighbour, not a slower CPU: the server runs in slices of the
-// scheduler's granularity (a 4 ms tick here), so under full load it waits for the loop's slices, up
-// to ~15-25 ms at a 20% share. A CFS bandwidth quota (cgroup cpu.cfs_quota_us, what systemd's
-// CPUQuota= sets) was measured too and is worse for this purpose: at 15% with a 10 or 20 ms period
-// the process stops for 20-50 ms, with outliers over 100 ms (the quota is enforced at ticks and the
-// overrun paid back in whole periods), which is a stall longer than the 30 ms the overload
-// controller treats as behind; the quota also cannot go under 1 ms per period.
+// scheduler's granularity (a 4 ms tick here), so under full load it waits for the loop's slices:
+// measured with two CPU-bound loops, gaps of 10-20 ms at a quarter of the CPU, 20-30 ms at a seventh.
+// A CFS bandwidth quota (cgroup cpu.cfs_quota_us, what systemd's CPUQuota= sets) was measured too and
+// is worse for this purpose: at 15% with a 10, 20 or 100 ms period the process stops for 10-50 ms at a
+// time and at times for over 100 ms (the quota is enforced at ticks and the overrun paid back in whole
+// periods), a stall longer than the 30 ms the overload controller treats as behind; the quota also
+// cannot go under 1 ms per period. (No systemd here either: PID 1 is not systemd.)
 import { spawn, spawnSync } from "node:child_process";
 import { cpus } from "node:os";
 import { readFileSync, readdirSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
