@@ -65,10 +65,10 @@ static void ov_drops(int fd, uint32_t drops) {
     ov_socks[i].drops = drops;
     return;
   }
+  if (ov_nsocks == OV_SOCKETS) return;
   /* the kernel adds the count only once it is above 0, and the host asked for it when it made the
    * socket: a socket's first count is all new drops */
   ov_lost = true;
-  if (ov_nsocks == OV_SOCKETS) return;
   ov_socks[ov_nsocks].fd = fd;
   ov_socks[ov_nsocks++].drops = drops;
 }

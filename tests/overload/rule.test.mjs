@@ -144,6 +144,17 @@ test("shedding falls back to 0 within 5 s of the load stopping, and stays there"
   assert.ok(again.slice(-4).every((x) => x === 0), "4 periods over after the end: not yet");
 });
 
+test("native host: a datagram dropped for a full receive buffer (SO_RXQ_OVFL) counts as a lost probe", () => {
+  // a real loopback socket overflowed, read as the host reads it (tests/overload/rule.c --drops)
+  const r = spawnSync(cBin, ["--drops"], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  const [first, second] = r.stdout.trim().split("\n").map(Number);
+  assert.equal(first, ts.LOST_UP, "the period with the drops: shedding starts at LOST_UP");
+  // the second round's datagram carries the same count: no new drop, and its wait is ~0, so the
+  // share falls by DOWN
+  assert.equal(second, ts.LOST_UP - ts.DOWN, "a period without new drops");
+});
+
 test("the share never exceeds MAX_SHED (a trickle of new calls still measures recovery)", () => {
   const s = shares(seq().add(400, 2000, true).periods);
   assert.equal(Math.max(...s), ts.MAX_SHED);
