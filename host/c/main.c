@@ -659,7 +659,7 @@ static void on_udp(transport *t) {
   for (int i = 0; i < UDP_BATCH; i++) {
     struct sockaddr_storage ss;
     struct iovec iov = {.iov_base = M(rx_ptr), .iov_len = rx_cap};
-    union { char buf[CMSG_SPACE(sizeof(struct timespec))]; struct cmsghdr align; } ctl;
+    union { char buf[CMSG_SPACE(sizeof(struct timespec)) + CMSG_SPACE(sizeof(uint32_t))]; struct cmsghdr align; } ctl;
     struct msghdr mh = {.msg_name = &ss, .msg_namelen = sizeof ss, .msg_iov = &iov, .msg_iovlen = 1,
                         .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
     ssize_t n = recvmsg(t->fd, &mh, MSG_DONTWAIT);
@@ -673,7 +673,7 @@ static void on_udp(transport *t) {
       }
       return;
     }
-    if (ov_enabled()) ov_note(&mh);
+    if (ov_enabled()) ov_note(t->fd, &mh);
     uint8_t *p = M(peer_ptr);
     uint16_t port;
     int fam = from_sockaddr(&ss, p + P_ADDR, &port);
@@ -899,7 +899,10 @@ static void bind_all(const config *cfg) {
       int rb = UDP_RCVBUF, sb = UDP_SNDBUF; /* capped by net.core.[rw]mem_max: keep what we get */
       setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rb, sizeof rb);
       setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof sb);
-      if (cfg_bool(cfg, SK_OVERLOAD_CONTROL)) setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+      if (cfg_bool(cfg, SK_OVERLOAD_CONTROL)) {
+        setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+        setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+      }
     } else {
       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     }

@@ -11,7 +11,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import net from "node:net";
 import dgram from "node:dgram";
-import { stallAndRecover } from "../overload/stall.mjs";
+import { stallAndRecover, steadyWithPause } from "../overload/stall.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const bin = join(root, "build", "server", "sipling");
@@ -359,6 +359,19 @@ test("local overload control: after a 1 s stall new INVITEs are refused with 503
   assert.ok(r.after.length >= 2, "seconds measured after the overload");
   for (const t of r.after) assert.equal(t.shed + t.timeout + t.other, 0, `all served again: ${JSON.stringify(t)}`);
   assert.ok(r.after.reduce((a, t) => a + t.busy, 0) > 0);
+  process.kill(s.child.pid, "SIGTERM");
+  assert.equal((await s.exit).code, 0);
+});
+
+test("no false alarm: 1,500 call attempts/s for 10 s with one 100 ms stop refuse nothing", { timeout: 60_000 }, async () => {
+  // the kernel's time stamps show the stop itself (datagrams wait 100 ms): one pause, not an overload
+  const port = await freePort();
+  const s = await startServer(["--listen", `udp:127.0.0.1:${port}`]);
+  const r = await steadyWithPause({ port, pid: s.child.pid, cps: 1500, secs: 10, pauseMs: 100 });
+  assert.deepEqual(s.lines.filter((l) => l.msg === "overload: refusing new requests with 503"), [], "the server never started shedding");
+  assert.equal(r.shed, 0, `no 503: ${JSON.stringify(r.ticks)}`);
+  assert.equal(r.timeouts, 0);
+  assert.ok(r.busy >= 0.99 * r.offered, `every attempt answered: ${r.busy} of ${r.offered}`);
   process.kill(s.child.pid, "SIGTERM");
   assert.equal((await s.exit).code, 0);
 });

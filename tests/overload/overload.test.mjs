@@ -6,13 +6,16 @@
 // - CPU-bound: local overload control. The server is stopped (SIGSTOP) for 1 s under 3,000 call
 //   attempts/s; once it runs again its probes wait behind that backlog, so it refuses a share of new
 //   INVITEs with 503 + Retry-After, and within seconds of the backlog's end it accepts every call.
+// - no false alarm: 1,500 call attempts/s for 10 s (a low fixed rate, a fraction of the capacity
+//   of even a slow 2-core CI machine) with the server stopped once for 100 ms halfway refuses
+//   nothing (the 60 s run at half the measured capacity is `npm run overload -- --at 0.5`).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { root, startServer, scratch } from "../integration/harness.mjs";
-import { stallAndRecover } from "./stall.mjs";
+import { stallAndRecover, steadyWithPause } from "./stall.mjs";
 
 test("micro board at 10x its table: sheds with 503, answers OPTIONS, recovers within 10 s", { timeout: 120_000 }, async () => {
   const out = scratch("overload-micro.json", "");
@@ -22,7 +25,7 @@ test("micro board at 10x its table: sheds with 503, answers OPTIONS, recovers wi
   child.stdout.on("data", (d) => (text += d));
   child.stderr.on("data", (d) => (text += d));
   const code = await new Promise((r) => child.on("exit", r));
-  const r = JSON.parse(readFileSync(out, "utf8"));
+  const r = JSON.parse(readFileSync(out, "utf8")).hosts.node.overload;
   assert.ok(r.overload.shed503 > 0, `503s under overload\n${text}`);
   assert.equal(r.options.answered, r.options.sent, `every OPTIONS answered\n${text}`);
   assert.ok(r.recoveredAfterSecs >= 0 && r.recoveredAfterSecs <= 10, `recovered after ${r.recoveredAfterSecs} s\n${text}`);
@@ -47,6 +50,20 @@ test("local overload control: after a 1 s stall new INVITEs are refused with 503
     srv.child.kill("SIGUSR2");
     const stats = await srv.waitFor(since("stats"), 3000, "stats");
     assert.ok(stats.shed503 >= r.shed, `the core counted ${stats.shed503} refused for overload, the caller got ${r.shed}`);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test("no false alarm: 1,500 call attempts/s for 10 s with one 100 ms stop refuse nothing", { timeout: 60_000 }, async () => {
+  const srv = await startServer({ trace: false, logLevel: "info", tcp: false });
+  try {
+    const r = await steadyWithPause({ port: srv.port, pid: srv.child.pid, cps: 1500, secs: 10, pauseMs: 100 });
+    const episodes = srv.logs.filter((o) => o.msg === "overload: refusing new requests with 503");
+    assert.deepEqual(episodes, [], "the server never started shedding");
+    assert.equal(r.shed, 0, `no 503: ${JSON.stringify(r.ticks)}`);
+    assert.equal(r.timeouts, 0);
+    assert.ok(r.busy >= 0.99 * r.offered, `every attempt answered: ${r.busy} of ${r.offered}`);
   } finally {
     await srv.stop();
   }
