@@ -13,7 +13,6 @@ import { Writer } from "../wire/writer";
 import { ParamSpan, scanHeaderParam, eqText, eqBytesI } from "../wire/scan";
 import { RPORT_ABSENT } from "../wire/headers/via";
 import { Ch } from "../util/chars";
-import { prngNext } from "../util/prng";
 import { Peer, Family } from "../net/peer";
 import { Proto, Transport, transportById } from "../net/transports";
 import {
@@ -30,7 +29,7 @@ import {
 } from "./topology";
 import { dialogPending } from "./dialog";
 import { Req } from "./req";
-import { writeRrMac } from "./rrmac";
+import { writeRrMac, branchNonce } from "./rrmac";
 import { T_BRANCH, T_COMMA_SP, T_RECEIVED, T_SIP20_SLASH, T_SIP_LT, T_TRANSPORT, T_K_RPORT, T_FT, T_LR } from "../wire/tables";
 
 const vw = new Writer();
@@ -215,7 +214,7 @@ export function forwardBranch(
   if (t == null) return 500;
   const handle = txnNextHandle();
   if (handle == 0) return 503;
-  const nonce = <u32>prngNext();
+  const nonce = branchNonce(handle, loop);
   vw.begin(VIA_BUF, 256);
   vw.text(T_SIP20_SLASH);
   vw.text(protoName(t.proto));

@@ -41,6 +41,7 @@ import { generatedResponse, viaDest, retryAfter } from "./send";
 import { parseBranch, OurBranch } from "./branch";
 import { isForbiddenDest, destFromUri, protoOf } from "./route";
 import { prepareEdits, forwardBranch, wantsRecordRoute } from "./forward";
+import { branchNonce } from "./rrmac";
 import { Req } from "./req";
 import { ctxLoadEdits } from "./context";
 
@@ -353,7 +354,12 @@ export function proxyResponse(v: MessageView, d: Decoded, src: Peer, now: i64): 
   const status = <u32>v.status;
   let ci = idxOf(ob.handle);
   if (ci < 0 || rec(<u32>ci).key != <u64>ob.nonce) {
-    if (status >= 200 && status < 300 && d.cseq.methodId == Method.INVITE) forwardStateless(v, d);
+    // a 2xx whose transaction is gone goes on statelessly (a UAS retransmits it until the ACK) —
+    // if the branch is really one we wrote; a forged one would steer us to any address, or to a name
+    // to resolve, given in its next Via
+    if (status >= 200 && status < 300 && d.cseq.methodId == Method.INVITE && ob.nonce == branchNonce(ob.handle, ob.loop)) {
+      forwardStateless(v, d);
+    }
     return;
   }
   let r = rec(<u32>ci);

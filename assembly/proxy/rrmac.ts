@@ -1,5 +1,5 @@
-// Dialog MACs on our Record-Route values: what proves that an in-dialog request follows a route set
-// we recorded, so that nobody can have us relay a request by adding a To tag and a Route naming us
+// Dialog MACs on our Record-Route values (and the nonces of our branches): what proves that an
+// in-dialog request follows a route set we recorded, so that nobody can have us relay a request by adding a To tag and a Route naming us
 // (the classic toll-fraud hole of proxies that trust any Route naming them).
 //
 //   <sip:[ftCCCCCCCC@]host:port[;transport=x];lr;dlg=MMMMMMMMMMMMMMMM>
@@ -53,6 +53,25 @@ function mac(flow: u32, callId: usize, callIdLen: u32, tag: usize, tagLen: u32):
   hUpdate(Alg.SHA256, tag, tagLen);
   hFinal(Alg.SHA256, OUT);
 }
+
+/**
+ * The nonce of a branch of ours (proxy/branch.ts): the first 4 bytes of SHA-256(key || "br" || handle ||
+ * loop), so a response whose transaction is gone can still be told ours (a forged branch of the right
+ * shape is not: it must not make us forward a stranger's 2xx to where its next Via points).
+ */
+export function branchNonce(handle: u32, loop: u32): u32 {
+  store<u32>(FLOW, handle);
+  store<u32>(FLOW2, loop);
+  hInit(Alg.SHA256);
+  hUpdate(Alg.SHA256, KEY, 32);
+  hUpdate(Alg.SHA256, BR, 2);
+  hUpdate(Alg.SHA256, FLOW, 4);
+  hUpdate(Alg.SHA256, FLOW2, 4);
+  hFinal(Alg.SHA256, OUT);
+  return load<u32>(OUT);
+}
+const FLOW2: usize = memory.data(4);
+const BR: usize = memory.data<u8>([0x62, 0x72]); // "br"
 
 /** Append ";dlg=" and the MAC for this dialog and flow. */
 export function writeRrMac(w: Writer, flow: u32, callId: usize, callIdLen: u32, tag: usize, tagLen: u32): void {

@@ -134,13 +134,17 @@ export function generatedResponse(req: MessageView, status: u32, extra: usize, e
   return msgPool.store(WORK_BUF, n);
 }
 
-/** Destination of a response forwarded statelessly: the (new) top Via's received/rport/sent-by. */
+/**
+ * Destination of a response forwarded statelessly: the (new) top Via's received/rport/sent-by. A
+ * `maddr` is not followed (RFC 3261 §18.2.2 lists it first, for multicast): a Via is whatever the
+ * request's sender wrote, and a response must go back where the request came from, never to an
+ * address or a name to resolve that a stranger chose.
+ */
 export function viaDest(via: ViaRepr, out: Peer): bool {
   out.clear();
   let host = via.host;
   let hostLen = via.hostLen;
   if (via.hasReceived) { host = via.received; hostLen = via.receivedLen; }
-  if (via.hasMaddr) { host = via.maddr; hostLen = via.maddrLen; }
   const port = via.rport > 0 ? <u32>via.rport : (via.port > 0 ? <u32>via.port : 5060);
   peerFromHost(out, host, hostLen, port);
   return via.transportKind == ViaTransport.UDP || via.transportKind == ViaTransport.TCP ||

@@ -182,6 +182,46 @@ for (const host of HOSTS) {
     } finally { bob.close(); }
   });
 
+  // ---- responses: a stranger cannot steer where ours go ----------------------------------------------
+
+  test(`${host}: a forged 2xx with a branch of our shape is not forwarded to its next Via; a Via maddr is not followed`, { timeout: 30_000 }, async () => {
+    // a 200 OK "for" an INVITE of ours that never was: top Via names us with a well-formed stateful
+    // branch, the next Via names the sink
+    const m = marks();
+    const callId = token("f2xx");
+    const forged = [
+      "SIP/2.0 200 OK",
+      `Via: SIP/2.0/UDP ${ours()};branch=z9hG4bKsL00010001deadbeef0badc0de`,
+      `Via: SIP/2.0/UDP 127.0.0.9:${sinkFar.port};branch=z9hG4bK-victim`,
+      "From: <sip:a@elsewhere.test>;tag=1", "To: <sip:b@elsewhere.test>;tag=2", `Call-ID: ${callId}`, "CSeq: 1 INVITE",
+      "Content-Length: 0", "", ""].join("\r\n");
+    mallory.send(forged, srv.port);
+    await nothingRelayed(sinks(), m, "a forged 2xx", callId);
+    // a call to a registered user whose Via asks for maddr=the sink, answered 200: once the client
+    // transaction is gone (Timer M, 64·T1 = 6.4 s here), a retransmitted 200 is forwarded statelessly
+    // by the next Via — to where the INVITE came from, not to its maddr
+    const bob = await Ua.open("127.0.0.3");
+    try {
+      await registerAs(bob, "bob");
+      const id = token("maddr");
+      const inv = request(mallory, { ruri: "sip:bob@127.0.0.1", from: "sip:mallory@evil.test", callId: id })
+        .replace(/^(Via: [^\r]*)/m, "$1;maddr=127.0.0.9");
+      mallory.send(inv, srv.port);
+      const atBob = await bob.waitFor((t) => /^INVITE /.test(t) && hdrs(t, "Call-ID")[0] === id, 2000);
+      assert.ok(atBob, "the call reaches bob");
+      const ok = response(atBob, 200, "OK", { toTag: "bm", extra: [`Contact: <sip:bob@127.0.0.3:${bob.port}>`] });
+      bob.send(ok, srv.port);
+      assert.ok(await mallory.waitFor((t) => status(t) === 200 && hdrs(t, "Call-ID")[0] === id, 2000), "the 200 reaches the caller");
+      await sleep(7000);
+      const m2 = marks();
+      bob.send(ok, srv.port); // the UAS retransmits: the caller never ACKed
+      assert.ok(await mallory.waitFor((t) => status(t) === 200 && hdrs(t, "Call-ID")[0] === id, 2000),
+        "the retransmitted 200 goes back where the INVITE came from");
+      await nothingRelayed(sinks(), m2, "a Via maddr", id);
+      await deregisterAll(bob, "bob");
+    } finally { bob.close(); }
+  });
+
   // ---- what strangers may do: reach our registered users ----------------------------------------
 
   test(`${host}: a stranger may call a registered user; an unknown or unregistered user looks the same (480)`, async () => {
