@@ -323,6 +323,14 @@ function openContext(q: Req): i32 {
   const src = q.src;
   const now = q.now;
   const invite = v.method == Method.INVITE;
+  // Room for what the request needs until its final response is out — its copy, a 100, a forwarded
+  // copy per branch, the final response — on top of the reserve kept for stateless answers: work the
+  // pool cannot finish is refused now with a 503, not accepted and left silent halfway (a final
+  // response that cannot be stored is never sent).
+  if (msgPool.available < msgPool.reserve + 3 * msgPool.blocksFor(v.len) + 2) {
+    refuseFull(v, d, src, now);
+    return -1;
+  }
   const t = transportById(src.transport);
   const reliable = t != null && t.reliable;
   responseDest(src, d.via, srvPeer);
@@ -386,6 +394,8 @@ function forwardToTargets(q: Req, loop: u32): void {
   if (!storeTargets(<u32>idx, targets)) {
     const c = ctx(<u32>idx);
     c.bestStatus = 503;
+    c.flags |= CtxFlag.NoRoom; // our own 503, with Retry-After (§21.5.4)
+    noteFull(q.d, q.src, q.now);
     finishIfDone(<u32>idx, q.now);
     return;
   }
