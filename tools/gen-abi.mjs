@@ -3,7 +3,7 @@
 //   host/shared/abi.json     every number that crosses the core's ABI (protos, cfg results, cfg keys,
 //                            cfg kinds, events with their log level and field names, stats)
 //   host/shared/config.json  the configuration schema (leaf keys, types, checks, defaults, flags,
-//                            core mapping, hosts)
+//                            core mapping, hosts) and the hosts' fixed limits
 // Outputs (committed; never edit them by hand):
 //   assembly/host/numbers.ts  the core's const enums (Proto, CfgResult, CfgKey, CfgKind, EventKind, Stat)
 //   host/node/numbers.ts      the same for the Node host, plus name, level and label tables
@@ -36,6 +36,7 @@ export const CHECKS = {
   sipUri: "a sip: or sips: URI",
   realm: "printable ASCII, 1..64 bytes, no '\"' or '\\'",
   file: "a file name",
+  dnsServer: "an IP address, with an optional port: 192.0.2.53, 192.0.2.53:5353, ::1, [::1]:5353",
   users: "[{\"username\", \"password\" | \"ha1\" | \"ha1Sha256\"}]",
   patterns: "[text | {\"hex\": ...}]",
   hex: "hex digits, even count",
@@ -163,6 +164,14 @@ export function schemaModel(config, abi) {
   return keys;
 }
 
+/** The hosts' fixed limits (config.json "limits"): name, value, unit, doc. */
+export function limitsModel(config) {
+  return Object.entries(config.limits ?? {}).filter(([n]) => !n.startsWith("$")).map(([name, l]) => {
+    if (!Number.isInteger(l.value) || l.value <= 0 || !l.unit || !l.doc) throw new Error(`host/shared/config.json: limits.${name}: a positive integer value, a unit and a doc`);
+    return { name, ...l };
+  });
+}
+
 /** The integer the core gets for a value of a core.set key (config.json's $comment rules). */
 export function setValue(k, v) {
   if (k.type === "bool") return v ? 1 : 0;
@@ -194,6 +203,13 @@ function asNumbers(m) {
   o.push("}", "", "/** Ids of sip_stat. */", "export const enum Stat {");
   for (const s of m.stats) o.push(`  ${s.id} = ${s.value},`);
   o.push(`  /** one past the last id */`, `  Count = ${m.stats.length},`, "}", "");
+  return o.join("\n");
+}
+
+function tsLimits(limits) {
+  const o = ["/** The hosts' fixed limits (host/shared/config.json \"limits\"; docs/CONFIG.md says what happens beyond each). */", "export const LIMITS = Object.freeze({"];
+  for (const l of limits) o.push(`  /** ${comment(l.doc)} (${l.unit}) */`, `  ${l.name}: ${l.value},`);
+  o.push("});", "");
   return o.join("\n");
 }
 
@@ -277,7 +293,7 @@ function mjsBridge(m, keys) {
   return o.join("\n");
 }
 
-function cNumbers(m) {
+function cNumbers(m, limits) {
   const o = ["/* " + HEAD, " * The ABI numbers (docs/ABI.md) for the native host and the firmware: enums, and name tables that", " * only the files using them pull in (static, marked unused). */",
     "#ifndef SIPLING_NUMBERS_H", "#define SIPLING_NUMBERS_H", "", "#include <stddef.h>", "#include <stdint.h>", "",
     "#if defined(__GNUC__)", "#define SIP_TABLE static const __attribute__((unused))", "#else", "#define SIP_TABLE static const", "#endif", ""];
@@ -308,7 +324,9 @@ function cNumbers(m) {
   const maxProto = Math.max(...m.protos.map((p) => p.value));
   o.push(`SIP_TABLE char *const SIP_PROTO_NAMES[${maxProto + 1}] = {`);
   o.push("    " + Array.from({ length: maxProto + 1 }, (_, i) => cstr(m.protos.find((p) => p.value === i)?.name.toLowerCase() ?? null)).join(", ") + ",", "};", "");
-  o.push("#endif", "");
+  o.push("/* the hosts' fixed limits (host/shared/config.json \"limits\"; docs/CONFIG.md says what happens beyond each) */");
+  for (const l of limits) o.push(`#define SIP_LIMIT_${snake(l.name)} ${l.value} /* ${l.unit}: ${comment(l.doc)} */`);
+  o.push("", "#endif", "");
   return o.join("\n");
 }
 
@@ -501,7 +519,7 @@ export function defaultText(k) {
   return "none";
 }
 
-function configDoc(keys, m) {
+function configDoc(keys, m, limits) {
   const o = ["# Configuration", "", `<!-- ${HEAD} -->`, "",
     "Every host (Node `npx sipling`, native `build/<board>/sipling`, WASI `sipling-wasi.wasm`, firmware bridge",
     "`host/firmware/bridge.mjs`) reads the same JSON configuration file (`--config FILE`) and checks it against the",
@@ -530,6 +548,9 @@ function configDoc(keys, m) {
     const extra = [k.le ? `must not exceed \`${k.le}\`` : "", k.secret ? "secret" : ""].filter(Boolean).join("; ");
     o.push(`| \`${k.path}\` | ${mdEsc(typeText(k))} | ${mdEsc(defaultText(k))} | ${k.unit ?? ""} | ${k.flag ? `\`${k.flag}\`` : ""} | ${k.hosts.length === HOSTS.length ? "all" : k.hosts.join(", ")} | ${core} | ${mdEsc(k.doc)}${extra ? ` (${extra})` : ""} |`);
   }
+  o.push("", "## Limits", "", "Fixed bounds of the Node and native hosts and the firmware bridge (not configuration): every table that a",
+    "peer's values can fill has one.", "", "| limit | value | unit | what it bounds |", "|---|---|---|---|");
+  for (const l of limits) o.push(`| ${l.name} | ${l.value} | ${l.unit} | ${mdEsc(l.doc)} |`);
   o.push("", "## Checks", "", "| check | expects |", "|---|---|");
   for (const [c, d] of Object.entries(CHECKS)) o.push(`| ${c} | ${mdEsc(d)} |`);
   o.push("", "## Example", "", "```json", JSON.stringify({
@@ -547,17 +568,18 @@ export function outputs() {
   const { abi, config } = loadSources();
   const m = abiModel(abi);
   const keys = schemaModel(config, abi);
+  const limits = limitsModel(config);
   const abiMd = join(root, "docs/ABI.md");
   return {
     "assembly/host/numbers.ts": asNumbers(m),
-    "host/node/numbers.ts": tsNumbers(m),
+    "host/node/numbers.ts": tsNumbers(m) + "\n" + tsLimits(limits),
     "host/node/schema.ts": tsSchema(keys),
-    "host/firmware/abi.mjs": mjsBridge(m, keys),
-    "host/c/numbers.h": cNumbers(m),
+    "host/firmware/abi.mjs": mjsBridge(m, keys) + "\n" + tsLimits(limits),
+    "host/c/numbers.h": cNumbers(m, limits),
     "host/c/schema.h": cSchema(keys),
     "host/wasi/schema.ts": asSchema(m, keys),
     "docs/ABI.md": abiDoc(readFileSync(abiMd, "utf8"), m),
-    "docs/CONFIG.md": configDoc(keys, m),
+    "docs/CONFIG.md": configDoc(keys, m, limits),
   };
 }
 

@@ -249,6 +249,45 @@ static bool is_hex(const char *s, size_t n) {
   return true;
 }
 
+/* "192.0.2.53", "192.0.2.53:5353", "::1", "[::1]" or "[::1]:5353" (host/shared/config.mjs
+ * parseDnsServer): the address text into addr (64 bytes), its family and port (53 when absent). */
+bool parse_dns_server(const char *s, char addr[64], int *family, int *port) {
+  const char *end = s + strlen(s), *ps = NULL;
+  const char *a = s, *ae;
+  if (*s == '[') {
+    const char *rb = strchr(s, ']');
+    if (!rb) return false;
+    a = s + 1;
+    ae = rb;
+    if (rb[1] == ':') ps = rb + 2;
+    else if (rb[1]) return false;
+  } else {
+    const char *c1 = strchr(s, ':');
+    if (c1 && strchr(c1 + 1, ':')) ae = end; /* a bare IPv6 */
+    else if (c1) { ae = c1; ps = c1 + 1; }
+    else ae = end;
+  }
+  size_t n = (size_t)(ae - a);
+  if (n == 0 || n >= 64) return false;
+  char buf[64];
+  memcpy(buf, a, n);
+  buf[n] = 0;
+  unsigned char tmp[16];
+  int fam = inet_pton(AF_INET, buf, tmp) == 1 ? 4 : inet_pton(AF_INET6, buf, tmp) == 1 ? 6 : 0;
+  if (fam == 0 || (*s == '[' && fam != 6)) return false; /* brackets around IPv6 only */
+  long p = 53;
+  if (ps) {
+    size_t d = strlen(ps);
+    if (d < 1 || d > 5 || strspn(ps, "0123456789") != d) return false;
+    p = strtol(ps, NULL, 10);
+    if (p < 1 || p > 65535) return false;
+  }
+  if (addr) memcpy(addr, buf, n + 1);
+  if (family) *family = fam;
+  if (port) *port = (int)p;
+  return true;
+}
+
 /* What a string check expects (the message of a value that fails it). */
 static const char *expected_of(sch_check c) {
   switch (c) {
@@ -261,6 +300,7 @@ static const char *expected_of(sch_check c) {
     case SCH_CHECK_SIP_URI: return "expected a SIP URI \"sip:host[:port]\"";
     case SCH_CHECK_REALM: return "expected printable ASCII text of 1..64 bytes without '\"' or '\\'";
     case SCH_CHECK_FILE: return "expected a file name";
+    case SCH_CHECK_DNS_SERVER: return "expected an IP address with an optional port (192.0.2.53, 192.0.2.53:5353, ::1, [::1]:5353)";
     default: return "expected a string";
   }
 }
@@ -277,6 +317,7 @@ static bool check_string(sch_check c, const char *s) {
     case SCH_CHECK_SIP_URI: return is_sip_uri(s);
     case SCH_CHECK_REALM: return is_realm(s);
     case SCH_CHECK_FILE: return *s != 0;
+    case SCH_CHECK_DNS_SERVER: return parse_dns_server(s, NULL, NULL, NULL);
     default: return true;
   }
 }

@@ -76,6 +76,8 @@ void config_check_secure(const config *c);
 
 /* "udp:1.2.3.4:5060", "tcp:[::1]:5060", "udp:host.name:5060" -> out; false if malformed. */
 bool parse_listen(const char *spec, listen_spec *out);
+/* A dns.servers element: the address text (64 bytes), its family (4/6) and port (53 when absent). */
+bool parse_dns_server(const char *s, char addr[64], int *family, int *port);
 
 /* Applies every core key to the core, walking the schema (realm before users; nonceSecret random
  * when absent): set(key, value) and add(kind, bytes, len) return the core's result; any result

@@ -161,3 +161,23 @@ export const STAT_NAMES: readonly string[] = [
   "refused", "sent", "refused503", "floodSources", "floodBlocked", "memoryBytes",
   "dialogsInUse", "shed503",
 ];
+
+/** The hosts' fixed limits (host/shared/config.json "limits"; docs/CONFIG.md says what happens beyond each). */
+export const LIMITS = Object.freeze({
+  /** names cached, answers and failures; the least recently used is evicted (names) */
+  dnsCache: 1024,
+  /** how long a failed name stays failed: messages to it are dropped without a query (s) */
+  dnsNegativeTtl: 30,
+  /** shortest time an answer is cached (a lower DNS TTL is raised to it) (s) */
+  dnsMinTtl: 5,
+  /** longest time an answer is cached (s) */
+  dnsMaxTtl: 3600,
+  /** lookups in flight at once; a message to a further new name is dropped (its transaction retransmits, or times out) (lookups) */
+  dnsInFlight: 64,
+  /** lookups in flight started by the messages of one source address; beyond it, dropped (lookups) */
+  dnsPerSource: 4,
+  /** messages held while their name is looked up, per name; more are dropped (messages) */
+  dnsWaitPerName: 8,
+  /** bytes of messages held for lookups, in all; more are dropped (bytes) */
+  dnsWaitBytes: 1048576,
+});

@@ -4,7 +4,7 @@
 
 export type Host = "node" | "native" | "wasi" | "firmware";
 export type KeyType = "bool" | "int" | "enum" | "string" | "list" | "users" | "patterns" | "hex";
-export type Check = "listen" | "domain" | "cidr" | "token" | "denyUri" | "typeRule" | "sipUri" | "realm" | "file" | "users" | "patterns" | "hex" | "enum";
+export type Check = "listen" | "domain" | "cidr" | "token" | "denyUri" | "typeRule" | "sipUri" | "realm" | "file" | "dnsServer" | "users" | "patterns" | "hex" | "enum";
 export interface SchemaKey {
   /** dotted path of the leaf ("flood.limit") */
   readonly path: string;
@@ -62,6 +62,8 @@ export const SCHEMA: readonly SchemaKey[] = [
   { path: "overloadControl", type: "bool", default: true, hosts: ["node","native"], doc: "refuse a share of new requests with 503 while datagrams wait over 30 ms to be read" },
   { path: "prefault", type: "bool", default: false, hosts: ["node"], doc: "touch all of the core's memory at start so the OS commits it then" },
   { path: "outboundProxy", type: "string", check: "sipUri", core: "add", coreName: "OutboundProxy", coreId: 2, hosts: ["node","native","wasi","firmware"], doc: "requests for other domains (of authenticated users and trusted sources) go to this URI's host" },
+  { path: "dns.servers", type: "list", check: "dnsServer", maxItems: 8, defaultDoc: "the system's (/etc/resolv.conf)", hosts: ["node","native","firmware"], doc: "DNS servers asked for the names the core sends to (outboundProxy, Route, registered contacts): IP or IP:port, IPv6 as [::1]:53; a lookup never blocks the host and a failed name stays failed for limits.dnsNegativeTtl" },
+  { path: "dns.timeout", type: "int", min: 100, max: 30000, default: 2000, unit: "ms", hosts: ["node","native","firmware"], doc: "how long one DNS query waits for an answer; a name is asked twice, then counts as failed" },
   { path: "board", type: "enum", check: "enum", values: ["server","micro"], default: "server", hosts: ["node","native"], doc: "which core build (the native binary and the firmware are built for one board: a different value is refused)" },
   { path: "realm", type: "string", check: "realm", defaultDoc: "the first domain", core: "add", coreName: "Realm", coreId: 3, hosts: ["node","native","wasi","firmware"], doc: "digest realm" },
   { path: "users", type: "users", check: "users", core: "add", coreName: "User", coreId: 4, secret: true, hosts: ["node","native","wasi","firmware"], doc: "digest credentials [{\"username\", \"password\" | \"ha1\" | \"ha1Sha256\"}]; authentication is on once a user exists" },

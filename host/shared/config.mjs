@@ -153,7 +153,28 @@ export const CHECKS = {
   file(s, k) {
     if (s.length === 0 || s.includes("\0")) bad(k, "expected a file name", s);
   },
+  dnsServer(s, k) {
+    if (!parseDnsServer(s)) bad(k, DNS_SERVER_EXPECTED, s);
+  },
 };
+
+const DNS_SERVER_EXPECTED = "expected an IP address with an optional port (192.0.2.53, 192.0.2.53:5353, ::1, [::1]:5353)";
+
+/**
+ * "192.0.2.53", "192.0.2.53:5353", "::1", "[::1]" or "[::1]:5353" as { addr, family, port } (port 53
+ * when absent); null if malformed.
+ * @param {string} s @returns {{ addr: string, family: 4 | 6, port: number } | null}
+ */
+export function parseDnsServer(s) {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(s);
+  const addr = m ? m[1] ?? m[2] : s;
+  const port = m?.[3] !== undefined ? Number(m[3]) : 53;
+  const fam = isIP(addr);
+  if (fam === 0 || addr.includes("%") || port === 0 || port > 65535) return null;
+  if (m && (m[2] !== undefined ? fam !== 4 : fam !== 6)) return null; // brackets around IPv6 only
+  if (!m && fam !== 6) return null; // a bare IPv6 (its colons defeat the pattern)
+  return { addr, family: /** @type {4 | 6} */ (fam), port };
+}
 
 /** What a string check expects, for a value that is not even a string. @param {string} check @param {Host} host */
 function stringExpected(check, host) {
@@ -161,7 +182,7 @@ function stringExpected(check, host) {
     listen: listenExpected(host), domain: "expected a domain name", cidr: "expected an IPv4 or IPv6 address or CIDR",
     token: "expected a method token", denyUri: `expected "user@domain", "@domain", "@.domain" or "user@"`,
     typeRule: `expected "METHOD type/subtype"`, sipUri: `expected a SIP URI "sip:host[:port]"`,
-    realm: "expected printable ASCII text", file: "expected a file name",
+    realm: "expected printable ASCII text", file: "expected a file name", dnsServer: DNS_SERVER_EXPECTED,
   }[check] ?? "expected a string";
 }
 
