@@ -52,6 +52,7 @@ enum sip_cfg_key {
   SIP_CFG_KEY_AUTH_WINDOW = 20, /* s */
   SIP_CFG_KEY_SHED = 21, /* per mille */
   SIP_CFG_KEY_DIGEST_ALGORITHMS = 22, /* code */
+  SIP_CFG_KEY_OPTIONS_BEFORE_AUTH = 23, /* flag */
 };
 
 enum sip_cfg_kind {

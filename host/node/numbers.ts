@@ -29,6 +29,7 @@ export const enum CfgKey {
   AuthWindow = 20,
   Shed = 21,
   DigestAlgorithms = 22,
+  OptionsBeforeAuth = 23,
 }
 export const CFG_KEY_NAMES: Readonly<Record<number, string>> = {
   1: "T1",
@@ -52,6 +53,7 @@ export const CFG_KEY_NAMES: Readonly<Record<number, string>> = {
   20: "AuthWindow",
   21: "Shed",
   22: "DigestAlgorithms",
+  23: "OptionsBeforeAuth",
 };
 
 export const enum CfgKind {
