@@ -13,6 +13,9 @@
 #define SIP_TABLE static const
 #endif
 
+/* The release (package.json "version"), for --version. */
+#define SIPLING_VERSION "0.1.0"
+
 enum sip_proto {
   SIP_PROTO_UDP = 1,
   SIP_PROTO_TCP = 2,

@@ -2,6 +2,8 @@
 // The ABI numbers and the configuration schema for the firmware bridge (host/firmware/bridge.mjs), which
 // runs without a build step; host/node/numbers.ts and host/node/schema.ts hold the same for the Node host.
 
+/** The release (package.json "version"), for --version. */
+export const VERSION = "0.1.0";
 export const CfgKind = Object.freeze({ Domain: 1, OutboundProxy: 2, Realm: 3, User: 4, Allow: 5, Deny: 6, Trusted: 7, BlockMethod: 8, DenyUri: 9, BodyType: 10, BodyPattern: 11, NonceSecret: 12 });
 export const CfgKey = Object.freeze({ T1: 1, T2: 2, T4: 3, TimerC: 4, MinExpires: 5, MaxExpires: 6, DefaultExpires: 7, ContactsPerAor: 8, RecordRoute: 9, RetryAfter: 10, NonceExpiry: 12, FloodLimit: 13, FloodBlock: 14, FloodDrop: 15, RefuseDrop: 16, MaxBody: 17, TopologyHiding: 18, AuthFailures: 19, AuthWindow: 20, Shed: 21, DigestAlgorithms: 22, OptionsBeforeAuth: 23 });
 export const CfgResult = Object.freeze({ Ok: 0, Unknown: -1, Refused: -2, NotInBuild: -3 });

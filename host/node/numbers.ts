@@ -2,6 +2,9 @@
 // The ABI numbers as the Node host sees them (docs/ABI.md), with the names, log levels and field
 // labels of events and the names of stats.
 
+/** The release (package.json "version"), for --version. */
+export const VERSION = "0.1.0";
+
 export const enum Proto { UDP = 1, TCP = 2, TLS = 3, SCTP = 4, WS = 5, WSS = 6 }
 export const PROTO_NAMES: Readonly<Record<number, string>> = { 1: "udp", 2: "tcp", 3: "tls", 4: "sctp", 5: "ws", 6: "wss" };
 
