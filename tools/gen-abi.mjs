@@ -280,6 +280,56 @@ function tsSchema(keys) {
   return o.join("\n");
 }
 
+/**
+ * The Node library API's generated types (host/node/api-types.d.ts): the configuration object as a
+ * TypeScript interface, and the event names.
+ */
+function dtsApi(config, m) {
+  const o = [`// ${HEAD}`, "// Types of the Node library (host/node/index.d.ts imports them): the configuration object of", "// createServer, what a configuration file holds (docs/CONFIG.md) for the keys the Node host implements,", "// and the names of the core's events (docs/ABI.md).", ""];
+  o.push("/** Names of the core's events (docs/ABI.md \"Events\"). */", "export type SiplingEventName =");
+  m.events.forEach((e, i) => o.push(`  | ${js(e.name)}${i === m.events.length - 1 ? ";" : ""}`));
+  o.push("");
+  const tree = {};
+  for (const k of config.keys) {
+    if (k.hosts && !k.hosts.includes("node")) continue;
+    const parts = k.path.split(".");
+    let t = tree;
+    for (const p of parts.slice(0, -1)) t = t[p] ??= {};
+    t[parts.at(-1)] = k;
+  }
+  const scalar = (k, type, values) => {
+    if (type === "enum") return values.map(js).join(" | ");
+    if (type === "bool") return "boolean";
+    if (type === "int") return "number";
+    return "string";
+  };
+  const typeOf = (k) => {
+    if (k.type === "list") return `readonly (${scalar(k, k.of === "enum" ? "enum" : "string", k.values)})[]`;
+    if (k.type === "users") return "readonly SiplingUser[]";
+    if (k.type === "patterns") return "readonly (string | { readonly hex: string })[]";
+    return scalar(k, k.type, k.values);
+  };
+  const walk = (t, indent) => {
+    for (const [name, v] of Object.entries(t)) {
+      if (typeof v.path === "string" && typeof v.type === "string") {
+        const unit = v.unit ? ` (${v.unit})` : "";
+        const def = v.default !== undefined ? ` Default ${JSON.stringify(v.default)}.` : v.defaultDoc ? ` Default: ${v.defaultDoc}.` : "";
+        o.push(`${indent}/** ${comment(v.doc)}${unit}.${def} */`, `${indent}readonly ${name}?: ${typeOf(v)};`);
+      } else {
+        o.push(`${indent}readonly ${name}?: {`);
+        walk(v, indent + "  ");
+        o.push(`${indent}};`);
+      }
+    }
+  };
+  o.push("/** A user of the registrar and proxy: one of password, ha1 (MD5) or ha1sha256. */",
+    "export type SiplingUser = { readonly username: string } & (", "  | { readonly password: string }", "  | { readonly ha1: string }", "  | { readonly ha1sha256: string }", ");", "");
+  o.push("export interface SiplingConfig {");
+  walk(tree, "  ");
+  o.push("}", "");
+  return o.join("\n");
+}
+
 function mjsBridge(m, keys, version) {
   const o = [`// ${HEAD}`, "// The ABI numbers and the configuration schema for the firmware bridge (host/firmware/bridge.mjs), which", "// runs without a build step; host/node/numbers.ts and host/node/schema.ts hold the same for the Node host.", ""];
   o.push("/** The release (package.json \"version\"), for --version. */", `export const VERSION = ${js(version)};`);
@@ -580,6 +630,7 @@ export function outputs() {
     "assembly/host/numbers.ts": asNumbers(m),
     "host/node/numbers.ts": tsNumbers(m, version) + "\n" + tsLimits(limits),
     "host/node/schema.ts": tsSchema(keys),
+    "host/node/api-types.d.ts": dtsApi(config, m),
     "host/firmware/abi.mjs": mjsBridge(m, keys, version) + "\n" + tsLimits(limits),
     "host/c/numbers.h": cNumbers(m, limits, version),
     "host/c/schema.h": cSchema(keys),

@@ -21,7 +21,7 @@ import { writeAddr, format4, format6, peerText } from "./addr.js";
 import { ConfigError, type Config, type Listen } from "./config.js";
 import { coreOps, explain } from "../shared/config.mjs";
 import type { Logger } from "./log.js";
-import { decodeEvent, type UsageLog } from "./usage.js";
+import { decodeEvent, type UsageLog, type EventRecord } from "./usage.js";
 import { OverloadControl } from "./overload.js";
 
 const UDP_RCVBUF = 4 * 1024 * 1024;
@@ -85,6 +85,8 @@ export class Host {
   private stopping = false;
   private overload: OverloadControl | null = null;
   private readonly scratch = Buffer.alloc(16);
+  /** Called with every event the core reports (the library API's listener), before logging. */
+  onEvent: ((ev: EventRecord) => void) | null = null;
   /** Date.now() - performance.now(), fixed at start: maps the core's `now` (event time) to wall time. */
   private readonly wallOffset = Date.now() - performance.now();
   readonly wall = (t: number) => this.wallOffset + t;
@@ -538,9 +540,16 @@ export class Host {
     const info = EVENTS[kind];
     const level = info?.level ?? "warn";
     const logging = this.log.on(level);
-    if (!logging && !this.usage) return;
+    if (!logging && !this.usage && !this.onEvent) return;
     const ev = decodeEvent(this.core!, kind, this.protoOf);
     this.usage?.event(ev, this.wall);
+    if (this.onEvent) {
+      try {
+        this.onEvent(ev);
+      } catch (e) {
+        this.log.error("event listener threw", { event: ev.name, error: (e as Error).message });
+      }
+    }
     if (!logging) return;
     const fields: Record<string, unknown> = { event: ev.name, code: ev.code };
     if (ev.source) fields.source = ev.source;
@@ -572,6 +581,12 @@ export class Host {
   logStats(signal?: string): void {
     const stats = this.core?.stats();
     if (stats) this.log.info("stats", signal ? { signal, ...stats } : stats);
+  }
+
+  /** The bound listeners, in transport id order (ports as bound: a port 0 listen shows the port it got). */
+  listening(): { proto: "udp" | "tcp"; host: string; port: number; advertised: string }[] {
+    return this.transports.filter((t): t is Transport => t !== undefined)
+      .map((t) => ({ proto: t.proto, host: t.bindHost, port: t.port, advertised: t.advertised }));
   }
 
   // ---- stop -------------------------------------------------------------------------------

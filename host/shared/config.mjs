@@ -31,7 +31,7 @@ import { isIP } from "node:net";
  *   extraFlags?: Record<string, { value: boolean, repeat?: boolean, doc: string, meta?: string }>,
  * }} HostSpec
  * @typedef {{ spec: HostSpec, values: Map<string, unknown>, given: Set<string>, listens: Listen[] }} Config
- * @typedef {{ help: boolean, version: boolean, printConfig: boolean, file?: string, flags: Map<string, unknown>,
+ * @typedef {{ help: boolean, version: boolean, printConfig: boolean, file?: string, object?: unknown, flags: Map<string, unknown>,
  *   extra: Record<string, string | string[] | boolean> }} Args
  * @typedef {{ key: SchemaKey, name: string, op: "set" | "add", id: number, value?: number, shown?: unknown,
  *   bytes?: Buffer, text?: string, secret: boolean }} CoreOp
@@ -44,6 +44,8 @@ export class ConfigError extends Error {
   /** @param {string} key @param {string} what @param {boolean} [usage] */
   constructor(key, what, usage = false) {
     super(`${usage ? "usage error" : "config error"}: "${key}": ${what}`);
+    /** the key (or flag) at fault */
+    this.key = key;
   }
   /** An error about the configuration as a whole: "config error: " + text. @param {string} text */
   static plain(text) {
@@ -490,6 +492,7 @@ export function resolve(spec, args) {
   /** @type {Config} */
   const cfg = { spec, values: new Map(), given: new Set(), listens: [] };
   if (args.file !== undefined) applyFile(cfg, readConfigFile(args.file));
+  if (args.object !== undefined) applyFile(cfg, args.object);
   for (const [path, v] of args.flags) {
     cfg.values.set(path, v);
     cfg.given.add(path);
@@ -520,6 +523,14 @@ export function resolve(spec, args) {
     cfg.values.set("realm", first);
   }
   return cfg;
+}
+
+/**
+ * A configuration object (what a configuration file holds, already parsed: the library API) resolved
+ * like a file with no flags. @param {unknown} object @param {HostSpec} spec @returns {Config}
+ */
+export function fromObject(object, spec) {
+  return resolve(spec, { help: false, version: false, printConfig: false, flags: new Map(), extra: {}, object });
 }
 
 /** Parses argv and resolves the configuration (nothing but help when --help is given). @param {string[]} argv @param {HostSpec} spec */
