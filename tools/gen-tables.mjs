@@ -140,6 +140,7 @@ const TEXTS = {
   T_K_SHA256: "sha-256",
   T_K_MD5: "md5",
   T_K_AUTH: "auth",
+  T_K_STALE: "stale",
   T_K_IDENTITY: "identity",
   T_K_ID: "id",
   T_K_HEADER: "header",
