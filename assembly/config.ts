@@ -63,6 +63,16 @@ export const MAX_FORK: i32 = isDefined(SIP_MAX_FORK) ? SIP_MAX_FORK : 4;
 export const MAX_TARGET_URI: i32 = 256;
 export const MAX_TARGET_PATH: i32 = 512;
 
+/** Host names kept for destinations the host resolves (net/addr.ts): the outbound proxy, Route and
+ * Record-Route hosts, registered contacts that name a host. A new name replaces the least recently used
+ * one; a message whose name was replaced is not sent (its transaction retransmits or times out), never
+ * sent to another name. NAME_CAP bytes each (a longer name is refused when routed: 503); DNS allows
+ * 253. Cost: MAX_NAMES × (NAME_CAP + 9). */
+// @ts-ignore: board constant injected with --use
+export const MAX_NAMES: i32 = isDefined(SIP_MAX_NAMES) ? SIP_MAX_NAMES : 16;
+// @ts-ignore: board constant injected with --use
+export const NAME_CAP: i32 = isDefined(SIP_NAME_CAP) ? SIP_NAME_CAP : 64;
+
 /** Events queued for the host between two drains (events.ts). Cost: MAX_EVENTS × 512. */
 // @ts-ignore: board constant injected with --use
 export const MAX_EVENTS: i32 = isDefined(SIP_MAX_EVENTS) ? SIP_MAX_EVENTS : 4;

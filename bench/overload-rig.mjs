@@ -24,6 +24,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startServer } from "../tests/integration/harness.mjs";
+import { loadBoards } from "../tools/boards.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -159,7 +160,7 @@ export function rss(pid, coreKb) {
 
 /** The core's linear memory of a board, kB (its fixed page count x 64 KiB). */
 export function coreMemoryKb(board) {
-  return JSON.parse(readFileSync(join(root, "boards", board, "board.json"), "utf8")).memoryPages * 64;
+  return loadBoards().find((b) => b.name === board).memoryPages * 64;
 }
 
 /** CPU time of a process and its threads, ms (0 once it is gone). */

@@ -1,45 +1,28 @@
 #!/usr/bin/env node
-// Builds every board (boards/<name>/board.json) into build/<board>/:
-//   sipling.wasm  the release core: --runtime stub, the board's optimisation level (-O3z by default),
-//                 no imports (abort redirected to a trap), memory fixed at the board's page count;
+// Builds every board (a target of asconfig.json, described by boards/<name>/board.json) into build/<board>/:
+//   sipling.wasm  the release core, `asc assembly/index.ts --target <board>`: --runtime stub, the board's
+//                 optimisation level, no imports (abort redirected to a trap), memory fixed at its pages;
 //   probe.wasm    the same core plus the test probes of assembly/testing/ (used by tests/ and bench/).
 //   sipling (native) and, for micro, the Cortex-M4 firmware (tools/native.mjs, tools/firmware.mjs).
 // Usage: node tools/build.mjs [--board NAME]... [--quiet] [--wasm-only]
-import { readFileSync, readdirSync, mkdirSync, existsSync, statSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawnSync } from "node:child_process";
+import { loadBoards } from "./boards.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
 const quiet = args.includes("--quiet");
 const only = args.flatMap((a, i) => (a === "--board" ? [args[i + 1]] : []));
 
-export function loadBoards() {
-  const dir = join(root, "boards");
-  return readdirSync(dir)
-    .filter((n) => existsSync(join(dir, n, "board.json")))
-    .map((n) => {
-      const b = JSON.parse(readFileSync(join(dir, n, "board.json"), "utf8"));
-      if (b.name !== n) throw new Error(`boards/${n}/board.json: "name" must be "${n}"`);
-      return b;
-    });
-}
-
-function asc(entry, outFile, board, extra, extraPages = 0) {
-  const uses = Object.entries(board.constants).flatMap(([k, v]) => ["--use", `${k}=${v}`]);
-  const argv = [
-    join(root, "node_modules/assemblyscript/bin/asc.js"), entry,
-    "--outFile", outFile,
-    "--runtime", "stub",
-    "--use", "abort=",
-    "--noAssert",
-    "--initialMemory", String(board.memoryPages + extraPages),
-    "--maximumMemory", String(board.memoryPages + extraPages),
-    "--exportStart", "_initialize",
-    ...uses, ...extra,
-  ];
-  const r = spawnSync(process.execPath, argv, { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
+/**
+ * asc ENTRY --target BOARD: the board's options from asconfig.json; `extra` overrides (CLI arguments
+ * take precedence over the config file).
+ */
+function asc(entry, board, extra = []) {
+  const argv = [join(root, "node_modules/assemblyscript/bin/asc.js"), entry, "--target", board.name, ...extra];
+  const r = spawnSync(process.execPath, argv, { cwd: root, stdio: ["ignore", process.stderr, "inherit"] });
   if (r.status !== 0) {
     console.error(`build failed: ${entry} for board ${board.name}`);
     process.exit(1);
@@ -54,16 +37,14 @@ if (only.length && boards.length !== only.length) {
 for (const b of boards) {
   const out = join(root, "build", b.name);
   mkdirSync(out, { recursive: true });
-  // Release: the board's build profile (-O3z unless the board says otherwise). Probe: the same level,
-  // so tests and benchmarks measure the code as shipped.
-  const opt = b.optimize || "-O3z";
-  if (!/^-O[0-3][sz]?$/.test(opt)) throw new Error(`boards/${b.name}/board.json: "optimize" must look like -O3z, got ${opt}`);
-  asc("assembly/index.ts", join(out, "sipling.wasm"), b, [opt]);
-  // the probe build holds test-only statics (scratch buffers, second views) on top: one more page
-  asc("assembly/testing/probe.ts", join(out, "probe.wasm"), b, [opt], 1);
+  // Release: exactly `npx asc assembly/index.ts --target <board>` (asconfig.json). Probe: the same
+  // options, so tests and benchmarks measure the code as shipped, plus one page for its test-only statics.
+  asc("assembly/index.ts", b, ["--outFile", join(out, "sipling.wasm")]);
+  const pages = String(b.memoryPages + 1);
+  asc("assembly/testing/probe.ts", b, ["--outFile", join(out, "probe.wasm"), "--initialMemory", pages, "--maximumMemory", pages]);
   if (!quiet) {
     const size = statSync(join(out, "sipling.wasm")).size;
-    console.log(`built ${b.name}: sipling.wasm ${size} bytes, ${b.memoryPages} pages`);
+    console.error(`built ${b.name}: sipling.wasm ${size} bytes, ${b.memoryPages} pages`);
   }
 }
 

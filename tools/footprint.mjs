@@ -11,21 +11,17 @@
 // Usage: node tools/footprint.mjs [--json]   (npm run footprint [-- --json])
 import { nativeSizes } from "./native.mjs";
 import { firmwareSizes, budgets as firmwareBudgets } from "./firmware.mjs";
-import { readFileSync, readdirSync, existsSync, statSync } from "node:fs";
+import { readFileSync, existsSync, statSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { loadBoards } from "./boards.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PAGE = 65536;
 
-/** boards/<name>/board.json, read directly (importing tools/build.mjs would build). */
-export function readBoards() {
-  const dir = join(root, "boards");
-  return readdirSync(dir)
-    .filter((n) => existsSync(join(dir, n, "board.json")))
-    .sort()
-    .map((n) => JSON.parse(readFileSync(join(dir, n, "board.json"), "utf8")));
-}
+/** The boards (tools/boards.mjs: asconfig.json targets and boards/<name>/board.json; builds nothing). */
+export const readBoards = loadBoards;
 
 // --- minimal wasm binary reader -------------------------------------------------------------------
 

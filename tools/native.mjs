@@ -41,8 +41,8 @@ const mtime = (f) => (existsSync(f) ? statSync(f).mtimeMs : -1);
 
 function run(cmd, args, quiet) {
   return new Promise((resolve, reject) => {
-    if (!quiet) console.log(`  ${cmd} ${args.map((a) => (a.startsWith(root) ? relative(root, a) || "." : a)).join(" ")}`);
-    const p = spawn(cmd, args, { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
+    if (!quiet) console.error(`  ${cmd} ${args.map((a) => (a.startsWith(root) ? relative(root, a) || "." : a)).join(" ")}`);
+    const p = spawn(cmd, args, { cwd: root, stdio: ["ignore", process.stderr, "inherit"] });
     p.on("error", (e) => reject(new Error(`${cmd}: ${e.message}`)));
     p.on("exit", (code, sig) => (code === 0 ? resolve() : reject(new Error(`${cmd} failed (${sig ?? code})`))));
   });
@@ -80,7 +80,7 @@ export async function buildNative(board, { quiet = false } = {}) {
   const bin = nativeBinary(board);
   await run(CC, [...objs, "-lm", "-o", bin], quiet);
   const sizes = nativeSizes(board);
-  console.log(`built ${board}: ${relative(root, bin)} text ${sizes.text} data ${sizes.data} bss ${sizes.bss} bytes`);
+  console.error(`built ${board}: ${relative(root, bin)} text ${sizes.text} data ${sizes.data} bss ${sizes.bss} bytes`);
   return sizes;
 }
 

@@ -7,7 +7,7 @@
 // early. Every input is processed to completion before the call returns: there is no hidden work.
 
 import { RX_BUF, RX_CAP, TX_BUF, TX_CAP } from "./buffers";
-import { MAX_FORK, MAX_MSG } from "../config";
+import { MAX_FORK, MAX_MSG, NAME_CAP } from "../config";
 import { MessageView, parseMessage } from "../wire/view";
 import { Decoded, validateMessage } from "../wire/validate";
 import { WireError, errorStatus } from "../wire/errors";
@@ -52,15 +52,15 @@ const PEER_IN: usize = memory.data(32);
 /** The request being received: its view, decoded headers and source (the peer record). */
 const rxReq = new Req(rxView, rxDecoded, changetype<Peer>(PEER_IN));
 const TX_META: usize = memory.data(32);
-const TX_NAME: usize = memory.data(64);
+const TX_NAME: usize = memory.data(NAME_CAP);
 const CFG_CAP: u32 = 256;
 const CFG: usize = memory.data(256);
 const CRLF: usize = memory.data<u8>([0x0d, 0x0a]);
 
 // counters for sip_stat
-let rxCount: f64 = 0;
-let rxRefused: f64 = 0;
-let txCount: f64 = 0;
+let rxCount: u64 = 0; // integers: a soft-float add per message costs the firmware ~1.8 KB of code
+let rxRefused: u64 = 0;
+let txCount: u64 = 0;
 
 /** Address of the receive buffer: the host writes one datagram (or a connection's bytes) here. */
 export function sip_rx_ptr(): usize { return RX_BUF; }
@@ -273,12 +273,17 @@ export function sip_handle_timeout(now: f64): void {
 
 /** Next message to send: its length (0 = none); bytes at sip_tx_ptr, destination at sip_tx_meta_ptr. */
 export function sip_poll_transmit(now: f64): u32 {
-  const n = txPop(TX_BUF, TX_CAP, TX_META);
-  if (n == 0) return 0;
-  const meta = changetype<Peer>(TX_META);
-  if (meta.family == Family.Name) meta.flags = nameCopy(<u32>meta.a0, TX_NAME);
-  txCount++;
-  return n;
+  for (;;) {
+    const n = txPop(TX_BUF, TX_CAP, TX_META);
+    if (n == 0) return 0;
+    const meta = changetype<Peer>(TX_META);
+    if (meta.family == Family.Name) {
+      meta.flags = nameCopy(meta.a0, TX_NAME);
+      if (meta.flags == 0) continue; // its name was replaced since: not sent, never sent elsewhere
+    }
+    txCount++;
+    return n;
+  }
 }
 
 /** The earliest deadline (ms) of any timer, or -1 when none is armed. */
@@ -309,9 +314,9 @@ export function sip_stat(id: i32): f64 {
     case Stat.RegPoolInUse: return <f64>registrarPoolUsed();
     case Stat.RegPoolBlocks: return <f64>registrarPoolBlocks();
     case Stat.EventsLost: return <f64>eventsLost();
-    case Stat.Received: return rxCount;
-    case Stat.Refused: return rxRefused;
-    case Stat.Sent: return txCount;
+    case Stat.Received: return <f64>rxCount;
+    case Stat.Refused: return <f64>rxRefused;
+    case Stat.Sent: return <f64>txCount;
     case Stat.Refused503: return <f64>refusedFullCount();
     case Stat.FloodSources: return <f64>pikeTracked();
     case Stat.FloodBlocked: return <f64>pikeBlocked(lastNow);

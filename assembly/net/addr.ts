@@ -3,6 +3,7 @@
 
 import { Ch, Cls, is, hexValue, lower } from "../util/chars";
 import { Peer, Family } from "./peer";
+import { MAX_NAMES, NAME_CAP } from "../config";
 
 /** Parse dotted IPv4 [p, p+len) into 4 bytes at out. */
 export function parseIPv4(p: usize, len: u32, out: usize): bool {
@@ -87,8 +88,11 @@ export function parseIPv6(p: usize, len: u32, out: usize): bool {
   return true;
 }
 
-/** Set the peer's address from host text (IPv4, [IPv6] or a name) and port. */
-export function peerFromHost(peer: Peer, host: usize, hostLen: u32, port: u32): void {
+/**
+ * Set the peer's address from host text (IPv4, [IPv6] or a name) and port. False for a name the core
+ * cannot keep (empty, or longer than NAME_CAP): the peer is then no destination.
+ */
+export function peerFromHost(peer: Peer, host: usize, hostLen: u32, port: u32): bool {
   peer.port = <u16>port;
   peer.a0 = 0;
   peer.a1 = 0;
@@ -98,8 +102,10 @@ export function peerFromHost(peer: Peer, host: usize, hostLen: u32, port: u32): 
     peer.family = <u8>Family.V6;
   } else {
     peer.family = <u8>Family.Name;
-    peer.a0 = <u64>nameIntern(host, hostLen);
+    peer.a0 = nameIntern(host, hostLen);
+    return peer.a0 != 0;
   }
+  return true;
 }
 
 function hasColon(p: usize, len: u32): bool {
@@ -108,40 +114,57 @@ function hasColon(p: usize, len: u32): bool {
 }
 
 // ---- names the host must resolve ---------------------------------------------------------------
+// A destination that is a host name lives in this table; the peer record holds a reference to it: the
+// slot + 1 in the low 32 bits, the slot's generation in the high 32 (0 = none). With every slot taken a
+// new name replaces the least recently used one and the slot's generation changes, so a message whose
+// name was replaced (a retransmission, an ACK or CANCEL of an old transaction) is not sent at all —
+// nameCopy answers 0 — instead of going to the name that took its slot.
 
-const NAMES: u32 = 16;
-const NAME_CAP: u32 = 64;
-const names: usize = memory.data(NAMES * NAME_CAP);
-const nameLens: usize = memory.data(NAMES);
-let nameNext: u32 = 0;
+const names: usize = memory.data(MAX_NAMES * NAME_CAP);
+const nameLens: usize = memory.data(MAX_NAMES);
+const nameGens: usize = memory.data(MAX_NAMES * 4);
+const nameUsed: usize = memory.data(MAX_NAMES * 4);
+let nameClock: u32 = 0;
 
 export function namesReset(): void {
-  memory.fill(nameLens, 0, NAMES);
-  nameNext = 0;
+  memory.fill(nameLens, 0, MAX_NAMES);
+  memory.fill(nameUsed, 0, MAX_NAMES * 4);
+  nameClock = 0;
 }
 
-/** Index of the name (case-insensitive), entering it (oldest replaced) when new. */
-export function nameIntern(p: usize, len: u32): u32 {
-  if (len > NAME_CAP) len = NAME_CAP;
-  for (let i: u32 = 0; i < NAMES; i++) {
-    if (<u32>load<u8>(nameLens + <usize>i) != len) continue;
-    let same = true;
-    for (let k: u32 = 0; k < len; k++) {
-      if (lower(<u32>load<u8>(names + <usize>(i * NAME_CAP + k))) != lower(<u32>load<u8>(p + <usize>k))) { same = false; break; }
+function nameRef(i: u32): u64 {
+  store<u32>(nameUsed + <usize>(i * 4), ++nameClock);
+  return (<u64>load<u32>(nameGens + <usize>(i * 4)) << 32) | <u64>(i + 1);
+}
+
+/** A reference to the name (case-insensitive), entering it when new; 0 when it cannot be kept. */
+export function nameIntern(p: usize, len: u32): u64 {
+  if (len == 0 || len > <u32>NAME_CAP) return 0;
+  let victim: u32 = 0;
+  for (let i: u32 = 0; i < <u32>MAX_NAMES; i++) {
+    const l = <u32>load<u8>(nameLens + <usize>i);
+    if (l == len) {
+      let same = true;
+      for (let k: u32 = 0; k < len; k++) {
+        if (lower(<u32>load<u8>(names + <usize>(i * NAME_CAP + k))) != lower(<u32>load<u8>(p + <usize>k))) { same = false; break; }
+      }
+      if (same) return nameRef(i);
     }
-    if (same) return i;
+    if (load<u32>(nameUsed + <usize>(i * 4)) < load<u32>(nameUsed + <usize>(victim * 4))) victim = i;
   }
-  const i = nameNext;
-  nameNext = (nameNext + 1) % NAMES;
-  memory.copy(names + <usize>(i * NAME_CAP), p, len);
-  store<u8>(nameLens + <usize>i, <u8>len);
-  return i;
+  const g = nameGens + <usize>(victim * 4);
+  store<u32>(g, load<u32>(g) + 1);
+  memory.copy(names + <usize>(victim * NAME_CAP), p, len);
+  store<u8>(nameLens + <usize>victim, <u8>len);
+  return nameRef(victim);
 }
 
-/** Copy name i to out; returns its length. */
-export function nameCopy(i: u32, out: usize): u32 {
-  if (i >= NAMES) return 0;
+/** Copy the name `ref` refers to to out; its length, or 0 when that name is no longer kept. */
+export function nameCopy(ref: u64, out: usize): u32 {
+  const i = <u32>ref - 1;
+  if (i >= <u32>MAX_NAMES || <u32>(ref >> 32) != load<u32>(nameGens + <usize>(i * 4))) return 0;
   const len = <u32>load<u8>(nameLens + <usize>i);
   memory.copy(out, names + <usize>(i * NAME_CAP), len);
+  nameRef(i);
   return len;
 }

@@ -79,7 +79,7 @@ export function destFromUri(u: UriRepr, out: Peer): bool {
   let host = u.host;
   let hostLen = u.hostLen;
   if (u.maddr != 0 && u.maddrLen != 0) { host = u.maddr; hostLen = u.maddrLen; }
-  peerFromHost(out, host, hostLen, u.port < 0 ? defaultPort(u) : <u32>u.port);
+  if (!peerFromHost(out, host, hostLen, u.port < 0 ? defaultPort(u) : <u32>u.port)) return false;
   const t = transportFor(proto, <Family>out.family);
   if (t == null) return false;
   out.transport = <u8>t.id;

@@ -148,7 +148,7 @@ export function viaDest(via: ViaRepr, out: Peer): bool {
   let hostLen = via.hostLen;
   if (via.hasReceived) { host = via.received; hostLen = via.receivedLen; }
   const port = via.rport > 0 ? <u32>via.rport : (via.port > 0 ? <u32>via.port : 5060);
-  peerFromHost(out, host, hostLen, port);
+  if (!peerFromHost(out, host, hostLen, port)) return false;
   return via.transportKind == ViaTransport.UDP || via.transportKind == ViaTransport.TCP ||
     via.transportKind == ViaTransport.TLS;
 }

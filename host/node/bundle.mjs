@@ -35,4 +35,4 @@ for (const board of existsSync(buildDir) ? readdirSync(buildDir) : []) {
 }
 if (!copied.some((c) => c.startsWith("server ")))
   console.error("bundle: warning: build/server/sipling.wasm is missing (run npm run build)");
-if (!quiet) console.log(`bundled build/node/sipling.mjs; cores: ${copied.join(", ") || "none"}`);
+if (!quiet) console.error(`bundled build/node/sipling.mjs; cores: ${copied.join(", ") || "none"}`);

@@ -223,7 +223,7 @@ export class FuzzCore {
       const conn = mem.readUInt32LE(m);
       if (fam === 0) {
         const nl = mem.readUInt32LE(m + 24);
-        if (nl > 64) throw new Failure("bad-transmit", `transmit to a host name of length ${nl}`, op);
+        if (nl > 255) throw new Failure("bad-transmit", `transmit to a host name of length ${nl} (the name buffer holds 255)`, op);
         if (nl === 0) this.anomaly("empty-host-name", "a transmit with family 0 (a name to resolve) and an empty name", op);
       }
       if ((fam === 4 || fam === 6 || fam === 0) && conn === 0 && mem.readUInt16LE(m + 6) === 0 && fam !== 0)

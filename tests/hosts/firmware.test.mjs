@@ -169,7 +169,7 @@ test("firmware: image size (arm-none-eabi-size)", { skip, timeout: 30000 }, asyn
   const b = fw.budgets();
   t.diagnostic(`text ${s.text} + data ${s.data} + bss ${s.bss} = ${s.total} B; budget ${b.textDataBssBytes}, goal ${b.goalBytes}; RAM ${s.ram} B`);
   assert.ok(s.ram <= 256 * 1024, `data+bss ${s.ram} > 256 KiB`);
-  const pages = JSON.parse(readFileSync(join(root, "boards", "micro", "board.json"), "utf8")).memoryPages;
+  const pages = (await import(join(root, "tools", "boards.mjs"))).loadBoards().find((b) => b.name === "micro").memoryPages;
   assert.ok(s.text > 0 && s.bss >= pages * 65536, "the core's pages are static memory (.bss)");
   assert.ok(s.total <= b.textDataBssBytes, `text+data+bss ${s.total} > budget ${b.textDataBssBytes}`);
 });

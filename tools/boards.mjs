@@ -1,0 +1,40 @@
+// The boards: the compiler options of each are a target of the top-level asconfig.json (the one source
+// of compile options: `npx asc assembly/index.ts --target <board>` builds the release core exactly as
+// tools/build.mjs does); boards/<name>/board.json holds what is not a compiler option (description,
+// why its optimisation level, budget). Read without building anything.
+import { readFileSync, readdirSync, existsSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** asconfig.json, parsed. */
+export function asconfig() {
+  return JSON.parse(readFileSync(join(root, "asconfig.json"), "utf8"));
+}
+
+/**
+ * Every board with a core target: { name, description, budget, ..., target (its asconfig target),
+ * memoryPages, constants ({ SIP_MAX_MSG: 4096, ... }), optimize ("-O3z" style, for messages) }.
+ */
+export function loadBoards() {
+  const dir = join(root, "boards");
+  const targets = asconfig().targets ?? {};
+  return readdirSync(dir)
+    .filter((n) => existsSync(join(dir, n, "board.json")))
+    .sort()
+    .map((n) => {
+      const b = JSON.parse(readFileSync(join(dir, n, "board.json"), "utf8"));
+      if (b.name !== n) throw new Error(`boards/${n}/board.json: "name" must be "${n}"`);
+      const t = targets[n];
+      if (!t) throw new Error(`boards/${n}/board.json: asconfig.json has no target "${n}"`);
+      if (t.initialMemory !== t.maximumMemory) throw new Error(`asconfig.json targets.${n}: initialMemory must equal maximumMemory (fixed memory)`);
+      const constants = {};
+      for (const u of t.use ?? []) {
+        const [k, v] = u.split("=");
+        if (k.startsWith("SIP_")) constants[k] = Number(v);
+      }
+      const optimize = `-O${t.optimizeLevel ?? 0}${["", "s", "z"][t.shrinkLevel ?? 0]}`;
+      return { ...b, target: t, memoryPages: t.initialMemory, constants, optimize };
+    });
+}
