@@ -10,7 +10,8 @@
  *
  * c-ares is asked with ares_getaddrinfo for the transport's family only, the hosts file first ("fb"),
  * no search domains (a Request-URI host is a full name; the Node host's resolve4/resolve6 use none
- * either), tries 2 (c-ares waits dns.timeout, then twice that), no address sorting (sorting connects a
+ * either; c-ares 1.18 reads the hosts file at each new lookup: a local, page-cached file, once per
+ * lookup started, never per message), tries 2 (c-ares waits dns.timeout, then twice that), no address sorting (sorting connects a
  * socket per address). A callback may run inside ares_getaddrinfo (the hosts file, an immediate error):
  * the slot is filled before the call and not touched after it. */
 #include "resolve.h"
