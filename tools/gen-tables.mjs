@@ -24,7 +24,7 @@ const REASONS = [[100, "Trying"], [180, "Ringing"], [200, "OK"], [400, "Bad Requ
 
 // Fixed header lines the core writes (name: text), as ASCII constants with their lengths.
 const LINES = {
-  OPTIONS_LINES: "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, SUBSCRIBE, NOTIFY, PUBLISH, INFO, REFER, MESSAGE, UPDATE\r\nAccept: application/sdp\r\n",
+  OPTIONS_LINES: "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, SUBSCRIBE, NOTIFY, PUBLISH, INFO, REFER, MESSAGE, UPDATE\r\nAccept: application/sdp\r\nSupported: path\r\n",
 };
 
 // Fixed texts the writers emit, packed in one blob; each constant is (offset << 8) | length, for

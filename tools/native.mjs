@@ -64,7 +64,7 @@ export async function buildNative(board, { quiet = false } = {}) {
   const sipC = join(out, "sip.c");
   if (mtime(sipC) < mtime(wasm)) await run(WASM2C, [wasm, "-n", "sip", "-o", sipC], quiet);
 
-  const inc = ["-I", out, "-I", RUNTIME, "-I", hostDir, `-DSIPLING_BOARD="${board}"`];
+  const inc = ["-I", out, "-I", RUNTIME, "-I", hostDir, `-DSIPLING_BOARD="${board}"`, `-DSIPLING_WASM_BYTES=${statSync(wasm).size}`];
   const newestHeader = Math.max(mtime(join(out, "sip.h")), ...headers.map(mtime));
   const jobs = [];
   const objs = [];
@@ -75,7 +75,7 @@ export async function buildNative(board, { quiet = false } = {}) {
   };
   obj(sipC, ["-w"], []);
   obj(rtSrc, ["-w"], []);
-  for (const s of hostSrc) obj(s, HOST_WARN, [newestHeader]);
+  for (const s of hostSrc) obj(s, HOST_WARN, [newestHeader, mtime(wasm)]); // SIPLING_WASM_BYTES
   // sip.c dominates: start it first, compile the rest alongside
   await Promise.all(jobs.map((j) => j()));
   const bin = nativeBinary(board);

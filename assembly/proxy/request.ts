@@ -171,7 +171,7 @@ function noteFull(d: Decoded, src: Peer, now: i64): void {
   eventText(2, d.callId, d.callIdLen);
 }
 
-/** 200 to an OPTIONS for the proxy itself, with Allow and Accept (tables.ts OPTIONS_LINES). */
+/** 200 to an OPTIONS for the proxy itself, with Allow, Accept and Supported (tables.ts OPTIONS_LINES). */
 function answerOptions(v: MessageView, d: Decoded, src: Peer): void {
   respondStateless(v, d, true, 200, OPTIONS_LINES, OPTIONS_LINES_LEN, src);
 }
@@ -240,8 +240,10 @@ function route(q: Req): void {
   preprocessRoutes(q);
   const local = forUs && q.next < 0 && q.flow == 0 && q.strict < 0;
   // OPTIONS to the server itself: a keepalive or health check (load balancers, trunks), answered
-  // before authentication like Kamailio's default configuration does
-  if (local && m == Method.OPTIONS && !d.ruri.hasUser && !d.to.hasTag) { answerOptions(v, d, src); return; }
+  // before authentication like Kamailio's default configuration does (unless optionsBeforeAuth is off:
+  // then it is answered below, once admitted)
+  const ping = local && m == Method.OPTIONS && !d.ruri.hasUser && !d.to.hasTag;
+  if (ping && proxyConfig.optionsBeforeAuth) { answerOptions(v, d, src); return; }
   const token = tokenOf(q);
   let known = false;
   if (d.to.hasTag) {
@@ -293,8 +295,9 @@ function route(q: Req): void {
       else respondStateless(v, d, true, r.status, EXTRA_BUF, r.extraLen, src);
       return;
     }
+    if (ping) { answerOptions(v, d, src); return; } // admitted (optionsBeforeAuth off)
     if (!d.ruri.hasUser) {
-      // addressed to the proxy itself (OPTIONS was answered above)
+      // addressed to the proxy itself, not an OPTIONS
       respondStateless(v, d, true, 404, 0, 0, src);
       return;
     }

@@ -48,8 +48,8 @@ export const METHOD_NAMES: usize = memory.data<u8>([
   69,
 ]);
 
-// "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, SUBSCRIBE, NOTIFY, PUBLISH, INFO, REFER, MESSAGE, UPDATE\r\nAccept: application/sdp\r\n"
-export const OPTIONS_LINES_LEN: u32 = 142;
+// "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, SUBSCRIBE, NOTIFY, PUBLISH, INFO, REFER, MESSAGE, UPDATE\r\nAccept: application/sdp\r\nSupported: path\r\n"
+export const OPTIONS_LINES_LEN: u32 = 159;
 export const OPTIONS_LINES: usize = memory.data<u8>([
   65, 108, 108, 111, 119, 58, 32, 73, 78, 86, 73, 84, 69, 44, 32, 65,
   67, 75, 44, 32, 67, 65, 78, 67, 69, 76, 44, 32, 66, 89, 69, 44,
@@ -59,7 +59,8 @@ export const OPTIONS_LINES: usize = memory.data<u8>([
   66, 76, 73, 83, 72, 44, 32, 73, 78, 70, 79, 44, 32, 82, 69, 70,
   69, 82, 44, 32, 77, 69, 83, 83, 65, 71, 69, 44, 32, 85, 80, 68,
   65, 84, 69, 13, 10, 65, 99, 99, 101, 112, 116, 58, 32, 97, 112, 112,
-  108, 105, 99, 97, 116, 105, 111, 110, 47, 115, 100, 112, 13, 10,
+  108, 105, 99, 97, 116, 105, 111, 110, 47, 115, 100, 112, 13, 10, 83, 117,
+  112, 112, 111, 114, 116, 101, 100, 58, 32, 112, 97, 116, 104, 13, 10,
 ]);
 
 // Writer texts: (offset << 8) | length into TEXT.

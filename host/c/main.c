@@ -1123,6 +1123,10 @@ int main(int argc, char **argv) {
     config_usage();
     return 0;
   }
+  if (cl.version) {
+    config_version();
+    return 0;
+  }
   if (cl.print_config) {
     config_print(&cl.cfg);
     return 0;

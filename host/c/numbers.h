@@ -13,6 +13,9 @@
 #define SIP_TABLE static const
 #endif
 
+/* The release (package.json "version"), for --version. */
+#define SIPLING_VERSION "0.1.0"
+
 enum sip_proto {
   SIP_PROTO_UDP = 1,
   SIP_PROTO_TCP = 2,
@@ -52,6 +55,7 @@ enum sip_cfg_key {
   SIP_CFG_KEY_AUTH_WINDOW = 20, /* s */
   SIP_CFG_KEY_SHED = 21, /* per mille */
   SIP_CFG_KEY_DIGEST_ALGORITHMS = 22, /* code */
+  SIP_CFG_KEY_OPTIONS_BEFORE_AUTH = 23, /* flag */
 };
 
 enum sip_cfg_kind {

@@ -23,12 +23,12 @@
 // source: at most limits.dnsPerSource of them are in flight.
 import dgram from "node:dgram";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
-import { EVENTS, STAT_NAMES, SCHEMA, LIMITS } from "./abi.mjs";
+import { EVENTS, STAT_NAMES, SCHEMA, LIMITS, VERSION } from "./abi.mjs";
 import { ConfigError, load, usage, printable, checkSecureDefault, coreOps, explain, wrap } from "../shared/config.mjs";
 import { Resolver, RESOLVER_STATS } from "../shared/resolver.mjs";
 
@@ -178,6 +178,12 @@ export async function main(argv) {
     return;
   }
   if (args.help) { process.stdout.write(USAGE); return; }
+  if (args.version) {
+    const core = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "build", "micro", "sipling.wasm");
+    const size = existsSync(core) ? `${statSync(core).size} bytes wasm` : "not built";
+    process.stdout.write(`sipling ${VERSION} (firmware bridge: Cortex-M4 firmware in QEMU mps2-an386)\ncore micro ${size} (compiled into the firmware by wasm2c)\n`);
+    return;
+  }
   if (args.printConfig) { process.stdout.write(JSON.stringify(printable(cfg), null, 2) + "\n"); return; }
   rank = LEVELS.indexOf(cfg.values.get("logLevel"));
   const o = {

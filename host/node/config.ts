@@ -62,6 +62,7 @@ export interface Config {
 
 export interface Cli {
   help: boolean;
+  version: boolean;
   printConfig: boolean;
   config: Config;
   listens: Listen[];
@@ -90,8 +91,8 @@ function view(c: SharedConfig): Config {
 /** Parses argv (without node and script), reads the file, merges, validates. */
 export function parseCli(argv: string[]): Cli {
   const { args, cfg } = load(argv, SPEC);
-  if (!cfg) return { help: true, printConfig: args.printConfig, config: null as unknown as Config, listens: [] };
-  return { help: false, printConfig: args.printConfig, config: view(cfg), listens: cfg.listens };
+  if (!cfg) return { help: args.help, version: args.version, printConfig: args.printConfig, config: null as unknown as Config, listens: [] };
+  return { help: false, version: false, printConfig: args.printConfig, config: view(cfg), listens: cfg.listens };
 }
 
 /** The configuration as --print-config shows it: secrets replaced by "***". */

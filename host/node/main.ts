@@ -1,6 +1,7 @@
 // Entry point of the Node host (bundled into build/node/sipling.mjs; launched by host/node/cli.mjs).
 // Exit status: 0 ok (also --help, --print-config, a signal), 1 runtime error, 2 usage/config error.
-import { readFileSync, existsSync } from "node:fs";
+import { readFileSync, existsSync, statSync } from "node:fs";
+import { VERSION } from "./numbers.js";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseCli, ConfigError, USAGE, checkSecureDefault, printable, type Cli } from "./config.js";
@@ -12,6 +13,15 @@ import { UsageLog } from "./usage.js";
 function die(code: number, text: string): never {
   process.stderr.write(text.endsWith("\n") ? text : text + "\n");
   process.exit(code);
+}
+
+/** --version: the release and each core build this host can load (board, file, wasm size). */
+function versionText(): string {
+  const cores = (["server", "micro"] as const).map((board) => {
+    const f = findWasm(board).find((p) => existsSync(p));
+    return f ? `core ${board} ${statSync(f).size} bytes wasm (${f})` : `core ${board}: not built`;
+  });
+  return `sipling ${VERSION} (Node host, Node ${process.versions.node})\n${cores.join("\n")}\n`;
 }
 
 /** The core for a board: $SIPLING_WASM, else next to the bundle, else build/<board>/ of the repo. */
@@ -34,6 +44,10 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (cli.help) {
     process.stdout.write(USAGE);
+    return;
+  }
+  if (cli.version) {
+    process.stdout.write(versionText());
     return;
   }
   if (cli.printConfig) {

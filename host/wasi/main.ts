@@ -47,10 +47,10 @@ import {
 import { parse4, parse6, isMapped, putPeer, put4, put6 } from "./addr";
 import {
   configArgs, configLoad, configUsage, configPrint, configCheckSecure, configApply, configLevel, configTrace,
-  usersCount, domainsNode, realmNode, listensNode, wantHelp, wantPrint, MAX_LISTEN, CORE_BOARD,
+  usersCount, domainsNode, realmNode, listensNode, wantHelp, wantPrint, wantVersion, MAX_LISTEN, CORE_BOARD,
 } from "./config";
 import { nFirst, nNext, nPtr, nLen } from "./json";
-import { EVENT_TABLE, EVENT_FIELDS, EVENT_LIMIT, BLOB } from "./schema";
+import { EVENT_TABLE, EVENT_FIELDS, EVENT_LIMIT, BLOB, VERSION } from "./schema";
 import { Proto } from "../../assembly/host/numbers";
 
 const HEAD = "sipling (WASI host) - SIP proxy and registrar on WasmEdge's socket extension";
@@ -656,6 +656,15 @@ function main(): void {
   parseArgs();
   if (wantHelp) {
     configUsage(HEAD, NAME, TAIL);
+    proc_exit(0);
+  }
+  if (wantVersion) {
+    putStr("sipling ");
+    putStr(VERSION);
+    putStr(" (WASI host)\ncore ");
+    putStr(CORE_BOARD);
+    putStr(" (linked into this module)\n");
+    flush();
     proc_exit(0);
   }
   configLoad();
