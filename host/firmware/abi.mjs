@@ -53,7 +53,7 @@ export const SCHEMA = [
   { path: "overloadControl", type: "bool", default: true, hosts: ["node","native"], doc: "refuse a share of new requests with 503 while datagrams wait over 30 ms to be read" },
   { path: "prefault", type: "bool", default: false, hosts: ["node"], doc: "touch all of the core's memory at start so the OS commits it then" },
   { path: "outboundProxy", type: "string", check: "sipUri", core: "add", coreName: "OutboundProxy", coreId: 2, hosts: ["node","native","wasi","firmware"], doc: "requests for other domains (of authenticated users and trusted sources) go to this URI's host" },
-  { path: "dns.servers", type: "list", check: "dnsServer", maxItems: 8, defaultDoc: "the system's (/etc/resolv.conf)", hosts: ["node","native","firmware"], doc: "DNS servers asked for the names the core sends to (outboundProxy, Route, registered contacts): IP or IP:port, IPv6 as [::1]:53; a lookup never blocks the host and a failed name stays failed for limits.dnsNegativeTtl" },
+  { path: "dns.servers", type: "list", check: "dnsServer", maxItems: 8, defaultDoc: "the system's (/etc/resolv.conf)", hosts: ["node","native","firmware"], doc: "DNS servers asked for the names the core sends to (outboundProxy, Route, the Request-URI of a relayed request, registered contacts): IP or IP:port, IPv6 as [::1]:53; a lookup never blocks the host and a failed name stays failed for limits.dnsNegativeTtl" },
   { path: "dns.timeout", type: "int", min: 100, max: 30000, default: 2000, unit: "ms", hosts: ["node","native","firmware"], doc: "how long one DNS query waits for an answer; a name is asked twice, then counts as failed" },
   { path: "board", type: "enum", check: "enum", values: ["server","micro"], default: "server", hosts: ["node","native"], doc: "which core build (the native binary and the firmware are built for one board: a different value is refused)" },
   { path: "realm", type: "string", check: "realm", defaultDoc: "the first domain", core: "add", coreName: "Realm", coreId: 3, hosts: ["node","native","wasi","firmware"], doc: "digest realm" },
@@ -92,7 +92,7 @@ export const LIMITS = Object.freeze({
   dnsMaxTtl: 3600,
   /** lookups in flight at once; a message to a further new name is dropped (its transaction retransmits, or times out) (lookups) */
   dnsInFlight: 64,
-  /** lookups in flight started by the messages of one source address; beyond it, dropped (lookups) */
+  /** lookups in flight started by the messages of one source address (the core's retransmissions count as one source of their own; the firmware bridge counts all its lookups as one source); beyond it, dropped (lookups) */
   dnsPerSource: 4,
   /** messages held while their name is looked up, per name; more are dropped (messages) */
   dnsWaitPerName: 8,

@@ -68,7 +68,7 @@ export interface SiplingConfig {
   /** requests for other domains (of authenticated users and trusted sources) go to this URI's host. */
   readonly outboundProxy?: string;
   readonly dns?: {
-    /** DNS servers asked for the names the core sends to (outboundProxy, Route, registered contacts): IP or IP:port, IPv6 as [::1]:53; a lookup never blocks the host and a failed name stays failed for limits.dnsNegativeTtl. Default: the system's (/etc/resolv.conf). */
+    /** DNS servers asked for the names the core sends to (outboundProxy, Route, the Request-URI of a relayed request, registered contacts): IP or IP:port, IPv6 as [::1]:53; a lookup never blocks the host and a failed name stays failed for limits.dnsNegativeTtl. Default: the system's (/etc/resolv.conf). */
     readonly servers?: readonly (string)[];
     /** how long one DNS query waits for an answer; a name is asked twice, then counts as failed (ms). Default 2000. */
     readonly timeout?: number;

@@ -54,6 +54,10 @@ export interface Config {
   readonly users?: readonly User[];
   readonly outboundProxy?: string;
   readonly usageLog?: string;
+  /** dns.servers (IP, IP:port, [IPv6]:port), or undefined: the system's */
+  readonly dnsServers?: readonly string[];
+  /** dns.timeout, ms */
+  readonly dnsTimeout: number;
 }
 
 export interface Cli {
@@ -79,6 +83,8 @@ function view(c: SharedConfig): Config {
     users: v.get("users") as User[] | undefined,
     outboundProxy: v.get("outboundProxy") as string | undefined,
     usageLog: v.get("usageLog") as string | undefined,
+    dnsServers: v.get("dns.servers") as string[] | undefined,
+    dnsTimeout: v.get("dns.timeout") as number,
   };
 }
 

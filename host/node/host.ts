@@ -16,18 +16,18 @@ import os from "node:os";
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { Core, CoreError, PEER, Proto, CfgKey, EVENTS, type Exports } from "./abi.js";
-import { CFG_KIND_SECRET } from "./numbers.js";
+import { CFG_KIND_SECRET, LIMITS } from "./numbers.js";
 import { writeAddr, format4, format6, peerText } from "./addr.js";
 import { ConfigError, type Config, type Listen } from "./config.js";
 import { coreOps, explain } from "../shared/config.mjs";
 import type { Logger } from "./log.js";
 import { decodeEvent, type UsageLog, type EventRecord } from "./usage.js";
 import { OverloadControl } from "./overload.js";
+import { Resolver } from "../shared/resolver.mjs";
 
 const UDP_RCVBUF = 4 * 1024 * 1024;
 const UDP_SNDBUF = 4 * 1024 * 1024;
 const TCP_MAX_BACKLOG = 4 * 1024 * 1024; // bytes queued for one connection before it is dropped
-const DNS_TTL_MS = 30_000;
 const MAX_TRANSMITS_PER_CALL = 1_000_000; // guards the drain loop against a core that never says 0
 
 interface Transport {
@@ -77,7 +77,8 @@ export class Host {
   private readonly conns = new Map<number, Conn>();
   private readonly byRemote = new Map<string, Conn>();
   private readonly closedQueue: number[] = [];
-  private readonly dnsCache = new Map<string, { addr: string; family: number; until: number }>();
+  /** Names the core sends to (host/shared/resolver.mjs: asynchronous, bounded, cached). */
+  private readonly resolver: Resolver;
   private nextConn = 0;
   private timer: NodeJS.Timeout | null = null;
   private armedAt = -1;
@@ -107,6 +108,17 @@ export class Host {
     private readonly usage: UsageLog | null = null,
   ) {
     this.trace = cfg.trace;
+    try {
+      this.resolver = new Resolver({
+        servers: cfg.dnsServers, timeoutMs: cfg.dnsTimeout, limits: LIMITS,
+        log: (level: "warn" | "debug", msg: string, fields: object) => {
+          if (this.log.on(level)) this.log.line(level, msg, fields);
+        },
+      });
+    } catch (e) {
+      // the schema's check (parseDnsServer) accepts only what setServers takes: never expected
+      throw new ConfigError("dns.servers", (e as Error).message);
+    }
   }
 
   // ---- start-up ---------------------------------------------------------------------------
@@ -265,9 +277,11 @@ export class Host {
     dv.setUint32(p + PEER.flags + 4, 0, true);
     if (this.trace) this.traceMsg("in", t.proto, fam, mem, p + PEER.addr, rinfo.port, msg.toString("utf8"));
     const now = performance.now();
+    this.resolver.setSource(rinfo.address); // the lookups this datagram starts count against its source
     const r = this.ex.sip_handle_datagram(now, n);
     if (r < 0 && this.log.on("debug")) this.log.debug("datagram refused", { code: r, peer: `${rinfo.address}:${rinfo.port}` });
     this.after(now);
+    this.resolver.setSource("");
   }
 
   private newConnId(): number {
@@ -329,9 +343,11 @@ export class Host {
       c.peer.copy(mem, core.peerPtr);
       const text = this.trace ? mem.toString("utf8", core.rxPtr, core.rxPtr + len) : "";
       const now = performance.now();
+      this.resolver.setSource(c.addr);
       const r = ex.sip_handle_stream(now, len);
       if (r > 0 && this.trace) this.traceMsg("in", "tcp", c.family, c.peer, PEER.addr, c.port, text.slice(0, r));
       this.after(now);
+      this.resolver.setSource("");
       if (c.closed) return;
       if (r < 0) {
         this.log.warn("tcp stream refused; closing", { conn: c.id, code: r, peer: peerText("tcp", c.family, c.addr, c.port) });
@@ -512,24 +528,17 @@ export class Host {
     return c;
   }
 
+  /**
+   * A transmit to a name: sent once the resolver has its address (now when cached), or dropped by the
+   * resolver's bounds or a failed lookup (host/shared/resolver.mjs; the core's transaction retransmits).
+   */
   private sendToName(t: Transport, connId: number, name: string, port: number, buf: Buffer): void {
     const p = port || 5060;
-    const hit = this.dnsCache.get(name);
-    if (hit && hit.until > performance.now()) {
-      this.sendTo(t, connId, hit.family, hit.addr, p, buf);
-      return;
-    }
-    dns.lookup(name, { family: t.family }, (err, address, family) => {
-      if (this.stopping) return;
-      if (err) {
-        this.log.warn("cannot resolve destination; dropped", { name, error: err.code ?? err.message });
-        return;
-      }
-      this.dnsCache.set(name, { addr: address, family, until: performance.now() + DNS_TTL_MS });
-      if (this.dnsCache.size > 1024) this.dnsCache.clear();
-      this.sendTo(t, connId, family, address, p, buf);
-      // A send from a callback is not inside a core call: flush any deferred conn closes.
-      if (this.core && this.closedQueue.length) this.after(performance.now());
+    this.resolver.send(name, t.family, buf.length, (family: 4 | 6, addr: string, later: boolean) => {
+      if (this.stopping || !this.core) return;
+      this.sendTo(t, connId, family, addr, p, buf);
+      // A send after a lookup is not inside a core call: flush any deferred conn closes.
+      if (later && this.closedQueue.length) this.after(performance.now());
     });
   }
 
@@ -580,7 +589,7 @@ export class Host {
    */
   logStats(signal?: string): void {
     const stats = this.core?.stats();
-    if (stats) this.log.info("stats", signal ? { signal, ...stats } : stats);
+    if (stats) this.log.info("stats", { ...(signal ? { signal } : {}), ...stats, ...this.resolver.stats() });
   }
 
   /** The bound listeners, in transport id order (ports as bound: a port 0 listen shows the port it got). */
@@ -622,8 +631,9 @@ export class Host {
     this.byRemote.clear();
     if (core) {
       const stats = core.stats();
-      if (stats) this.log.info("stats", stats);
+      if (stats) this.log.info("stats", { ...stats, ...this.resolver.stats() });
     }
+    this.resolver.close();
     this.usage?.close();
   }
 }

@@ -78,7 +78,16 @@ export async function main(argv: string[]): Promise<void> {
       die(2, new ConfigError("usageLog", `cannot open ${JSON.stringify(cfg.usageLog)} for appending (${code})`).message);
     }
   }
-  const host = new Host(cfg, cli.listens, log, usage);
+  let host: Host;
+  try {
+    host = new Host(cfg, cli.listens, log, usage);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      log.flush();
+      die(2, e.message);
+    }
+    throw e;
+  }
   if (usage) flushUsage = () => usage!.flush();
   let stopped = false;
   const stop = (signal: string) => {

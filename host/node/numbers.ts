@@ -179,7 +179,7 @@ export const LIMITS = Object.freeze({
   dnsMaxTtl: 3600,
   /** lookups in flight at once; a message to a further new name is dropped (its transaction retransmits, or times out) (lookups) */
   dnsInFlight: 64,
-  /** lookups in flight started by the messages of one source address; beyond it, dropped (lookups) */
+  /** lookups in flight started by the messages of one source address (the core's retransmissions count as one source of their own; the firmware bridge counts all its lookups as one source); beyond it, dropped (lookups) */
   dnsPerSource: 4,
   /** messages held while their name is looked up, per name; more are dropped (messages) */
   dnsWaitPerName: 8,
