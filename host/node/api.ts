@@ -16,11 +16,13 @@ import { readFileSync } from "node:fs";
 import { configFromObject, checkSecureDefault, ConfigError, type Config, type Listen } from "./config.js";
 import { Logger } from "./log.js";
 import { Host } from "./host.js";
-import { UsageLog, type EventRecord } from "./usage.js";
+import { UsageLog, eventFields, type EventRecord } from "./usage.js";
 import { findWasm, wasmCandidates } from "./cores.js";
-import { EVENTS, VERSION } from "./numbers.js";
+import { VERSION } from "./numbers.js";
+import type { ServerOptions, Listening, SiplingEvent } from "./index.js";
 
 export { ConfigError, VERSION };
+export type { ServerOptions, Listening, SiplingEvent };
 export { CoreError } from "./abi.js";
 export { StartError } from "./host.js";
 
@@ -35,31 +37,10 @@ class Silent extends Logger {
   override line(): void {}
 }
 
-export interface ServerOptions {
-  /** JSON log lines on stdout at the configuration's logLevel (default false). */
-  log?: boolean;
-}
-
-export interface Listening {
-  proto: "udp" | "tcp";
-  host: string;
-  port: number;
-  advertised: string;
-}
-
-/** An event as a listener gets it: the fields of the log line (docs/ABI.md), time as wall-clock ms. */
-export type SiplingEvent = { name: string; code: number; time: number; source?: string; lost?: number } & Record<string, unknown>;
-
 function toEvent(ev: EventRecord, wall: (t: number) => number): SiplingEvent {
-  const info = EVENTS[ev.kind];
   const out: SiplingEvent = { name: ev.name, code: ev.code, time: Math.round(wall(ev.time)) };
   if (ev.source) out.source = ev.source;
-  const labels = info?.texts ?? ["text1", "text2", "text3", "text4"];
-  for (let i = 0; i < 4; i++) if (ev.text[i]) out[labels[i]] = ev.text[i];
-  if (info?.valueField) out[info.valueField] = ev.value;
-  else if (ev.value) out.value = ev.value;
-  if (ev.lost) out.lost = ev.lost;
-  return out;
+  return eventFields(ev, out) as SiplingEvent;
 }
 
 export class SiplingServer extends EventEmitter {

@@ -21,7 +21,7 @@ import { writeAddr, format4, format6, peerText } from "./addr.js";
 import { ConfigError, type Config, type Listen } from "./config.js";
 import { coreOps, explain } from "../shared/config.mjs";
 import type { Logger } from "./log.js";
-import { decodeEvent, type UsageLog, type EventRecord } from "./usage.js";
+import { decodeEvent, eventFields, type UsageLog, type EventRecord } from "./usage.js";
 import { OverloadControl } from "./overload.js";
 import { Resolver } from "../shared/resolver.mjs";
 
@@ -563,11 +563,7 @@ export class Host {
     const fields: Record<string, unknown> = { event: ev.name, code: ev.code };
     if (ev.source) fields.source = ev.source;
     if (ev.conn) fields.conn = ev.conn;
-    const labels = info?.texts ?? ["text1", "text2", "text3", "text4"];
-    for (let i = 0; i < 4; i++) if (ev.text[i]) fields[labels[i]] = ev.text[i];
-    if (info?.valueField) fields[info.valueField] = ev.value;
-    else if (ev.value) fields.value = ev.value;
-    if (ev.lost) fields.lost = ev.lost;
+    eventFields(ev, fields);
     fields.coreTime = ev.time;
     this.log.line(level, ev.name, fields);
   }
