@@ -46,7 +46,8 @@ import { prepareEdits, prepareVia, forwardBranch, wantsRecordRoute } from "./for
 import { cancelBranches, startTargets, finishIfDone, storeTargets, release } from "./response";
 import { MAX_MSG } from "../config";
 import { OPTIONS_LINES, OPTIONS_LINES_LEN } from "../wire/tables";
-import { Admit, admitSource, admitRequest } from "./admit";
+import { Admit, admitSource, admitRequest, authFailed } from "./admit";
+import { AuthVerdict } from "../auth/digest";
 import { dialogFind, dialogKey, dialogAnswered, dialogCallerTag, dialogClose, tagHash } from "./dialog";
 import { TOPOLOGY_HIDING } from "../config";
 import { parseToken, looksLikeToken, realContact, CONTACT_BUF, CALLER, CALLEE, hidesToward, markHidden, unmarkHidden } from "./topology";
@@ -290,8 +291,9 @@ function route(q: Req): void {
   }
   if (local) {
     if (m == Method.REGISTER) {
-      const r = handleRegister(v, d, src, now, EXTRA_BUF, EXTRA_CAP);
-      if (r.status == 503) refuseFull(v, d, src, now); // the registrar's tables or pool are full
+      const r = handleRegister(v, d, src, now, EXTRA_BUF, EXTRA_CAP, q.replayed);
+      if (r.status == 0) authFailed(q, AuthVerdict.Replay, true, true); // a replay that would change bindings
+      else if (r.status == 503) refuseFull(v, d, src, now); // the registrar's tables or pool are full
       else respondStateless(v, d, true, r.status, EXTRA_BUF, r.extraLen, src);
       return;
     }

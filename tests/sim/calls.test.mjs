@@ -221,3 +221,25 @@ test("a run is a function of its seed: the same seed gives the same transcript, 
   assert.equal(a, b);
   assert.notEqual(a, c);
 });
+
+forSeeds("registrations with digest under up to 30 % loss: every one accepted, no authentication failure counted, the phone never blocked", (seed, board) => {
+  const r = new Rng(seed * 31 + 7);
+  const sim = new Sim({ seed, latency: [2, 10 + r.int(0, 70)], loss: 0.1 + r.next() * 0.2, dup: r.next() * 0.03 });
+  const proxy = new CoreNode(sim, PROXY, { board, domains: ["127.0.0.1"], users: ["alice:password=alice-pw-1"],
+    set: { AuthFailures: 3, AuthWindow: 600, FloodBlock: 600 } });
+  const alice = new Ua(sim, "127.0.0.2:5060", "alice", { proxy: PROXY, password: "alice-pw-1" });
+  return flow(sim, () => {
+    let ok = 0;
+    for (let i = 0; i < 6; i++) {
+      alice.register(600);
+      sim.run(sim.now + 40_000);
+      if (alice.registered === 200) ok++;
+      else assert.equal(alice.registered, 408, `REGISTER ${i}: ${alice.registered}`); // lost past Timer F at worst
+    }
+    assert.ok(ok >= 5, `registrations accepted: ${ok} of 6`);
+    assert.deepEqual(proxy.events["auth-fail"] ?? 0, 0, `auth-fail events for a phone with the right password: ${JSON.stringify(proxy.events)}`);
+    assert.equal(proxy.events["flood-blocked"] ?? 0, 0, "the phone is never blocked");
+    settles(sim, proxy);
+    return { outcome: alice.challenges > 6 ? "challenged again" : "challenged once each" };
+  });
+});

@@ -179,7 +179,7 @@ function coreModule(board) {
 }
 
 // docs/ABI.md numbers, from the generated host table (the one source)
-const { CfgKey, CfgKind, Proto, STAT_NAMES } = await import("../../host/firmware/abi.mjs");
+const { CfgKey, CfgKind, Proto, STAT_NAMES, EVENTS } = await import("../../host/firmware/abi.mjs");
 
 function peerRecord(addr, port) {
   const p = Buffer.alloc(32);
@@ -192,11 +192,12 @@ function peerRecord(addr, port) {
 
 /**
  * The release core of `board` at addr ("a.b.c.d:port", UDP), configured with
- * { domains, timers: { t1, t2, t4, timerC }, trusted: [cidr], recordRoute }. Its timers run on the
- * simulator's clock; a trap fails the run (thrown out of sim.run).
+ * { domains, timers: { t1, t2, t4, timerC }, trusted: [cidr], recordRoute, realm, users: ["name:password=pw"],
+ *   set: { CfgKeyName: n } }. Its timers run on the simulator's clock; a trap fails the run (thrown out
+ * of sim.run). Events are counted by name in `events`.
  */
 export class CoreNode {
-  constructor(sim, addr, { board = "server", domains, timers = {}, trusted = [], recordRoute = true } = {}) {
+  constructor(sim, addr, { board = "server", domains, timers = {}, trusted = [], recordRoute = true, realm, users = [], set = {} } = {}) {
     this.sim = sim;
     this.addr = addr;
     this.board = board;
@@ -221,6 +222,13 @@ export class CoreNode {
     const keys = { t1: CfgKey.T1, t2: CfgKey.T2, t4: CfgKey.T4, timerC: CfgKey.TimerC };
     for (const [k, v] of Object.entries(timers)) ok(ex.sip_cfg_set(keys[k], v), `timers.${k}`);
     if (!recordRoute) ok(ex.sip_cfg_set(CfgKey.RecordRoute, 0), "recordRoute");
+    for (const [k, v] of Object.entries(set)) ok(ex.sip_cfg_set(CfgKey[k], v), k);
+    if (users.length) {
+      ok(ex.sip_cfg_add(CfgKind.NonceSecret, cfg(Buffer.from(Array.from({ length: 32 }, () => sim.rng.u32() & 255)).toString("latin1"))), "nonce secret");
+      ok(ex.sip_cfg_add(CfgKind.Realm, cfg(realm ?? (domains ?? [addr.split(":")[0]])[0])), "realm");
+      for (const u of users) ok(ex.sip_cfg_add(CfgKind.User, cfg(u)), `user ${u.split(":")[0]}`);
+    }
+    this.events = {};
     this.timer = null;
     this.received = 0;
     sim.attach(addr, this);
@@ -253,7 +261,11 @@ export class CoreNode {
       const to = `${mem[m + 8]}.${mem[m + 9]}.${mem[m + 10]}.${mem[m + 11]}:${mem.readUInt16LE(m + 6)}`;
       this.sim.send(this.addr, to, Buffer.from(mem.subarray(this.ptr.tx, this.ptr.tx + n)));
     }
-    while (ex.sip_poll_event() !== 0);
+    let k;
+    while ((k = ex.sip_poll_event()) !== 0) {
+      const name = EVENTS[k]?.name ?? `event-${k}`;
+      this.events[name] = (this.events[name] ?? 0) + 1;
+    }
     const due = ex.sip_poll_timeout();
     this.sim.cancel(this.timer);
     this.timer = due >= 0 ? this.sim.at(due, () => {

@@ -5,6 +5,8 @@
 // (§9.2) and BYE. It records what happened for the scenarios' invariants; it never throws on what it
 // receives (a message it cannot match is counted in `stray`).
 
+import { createHash } from "node:crypto";
+
 const COMPACT = { v: "via", f: "from", t: "to", i: "call-id", m: "contact", l: "content-length" };
 
 /** Splits a header value at commas outside <> and quotes. */
@@ -63,6 +65,8 @@ export function hostPort(uri) {
 }
 const uriOf = (na) => /<([^>]*)>/.exec(na)?.[1] ?? na.split(";")[0];
 
+const md5 = (s) => createHash("md5").update(s, "latin1").digest("hex");
+
 export class Ua {
   /**
    * @param sim the simulator; addr "a.b.c.d:port"; user the user part;
@@ -86,6 +90,10 @@ export class Ua {
     this.calls = new Map(); // by Call-ID: what happened (for invariants)
     this.stray = [];
     this.registered = null; // final status of the last REGISTER
+    this.password = o.password ?? null; // answers 401/407 with digest (MD5, qop=auth when offered)
+    this.regCallId = null;
+    this.regCseq = 0;
+    this.challenges = 0; // 401/407 received
     sim.attach(addr, this);
   }
 
@@ -203,14 +211,37 @@ export class Ua {
 
   // ---- the UAC ----------------------------------------------------------------------------------
 
-  register(expires = 600) {
-    const callId = this.id("reg");
+  /** REGISTER (refreshes keep the Call-ID and count CSeq on, §10.2.4); a 401 is answered once with digest. */
+  register(expires = 600, auth = null, nc = 1) {
+    this.regCallId ??= this.id("reg");
+    const cseq = ++this.regCseq;
+    const uri = `sip:${this.domain}`;
     const text = [
-      `REGISTER sip:${this.domain} SIP/2.0`, `Via: SIP/2.0/UDP ${this.addr};rport;branch=z9hG4bK${this.id("r")}`, `Max-Forwards: 70`,
-      `From: <sip:${this.user}@${this.domain}>;tag=${this.id("t")}`, `To: <sip:${this.user}@${this.domain}>`, `Call-ID: ${callId}`,
-      `CSeq: 1 REGISTER`, `Contact: ${this.contact()}`, `Expires: ${expires}`, `Content-Length: 0`, ``, ``,
+      `REGISTER ${uri} SIP/2.0`, `Via: SIP/2.0/UDP ${this.addr};rport;branch=z9hG4bK${this.id("r")}`, `Max-Forwards: 70`,
+      `From: <sip:${this.user}@${this.domain}>;tag=${this.id("t")}`, `To: <sip:${this.user}@${this.domain}>`, `Call-ID: ${this.regCallId}`,
+      `CSeq: ${cseq} REGISTER`, `Contact: ${this.contact()}`, `Expires: ${expires}`,
+      ...(auth ? [`Authorization: ${this.digest(auth, "REGISTER", uri, nc)}`] : []), `Content-Length: 0`, ``, ``,
     ].join("\r\n");
-    this.client(text, this.proxy, (r) => (this.registered = r ? r.status : 408));
+    this.registered = null;
+    this.client(text, this.proxy, (r) => {
+      if (r && r.status === 401 && this.password && !auth) {
+        this.challenges++;
+        return this.register(expires, r.get("www-authenticate"), 1);
+      }
+      if (r && r.status === 401) this.challenges++;
+      this.registered = r ? r.status : 408;
+    });
+  }
+
+  /** An Authorization value answering challenge `ch` (RFC 2617: MD5, qop=auth when offered). */
+  digest(ch, method, uri, nc) {
+    const p = (k) => new RegExp(`${k}="?([^",]*)"?`, "i").exec(ch)?.[1];
+    const realm = p("realm"), nonce = p("nonce"), qop = /qop="?[^"]*\bauth\b/i.test(ch);
+    const ha1 = md5(`${this.user}:${realm}:${this.password}`), ha2 = md5(`${method}:${uri}`);
+    const ncs = nc.toString(16).padStart(8, "0"), cnonce = this.id("cn");
+    const resp = qop ? md5(`${ha1}:${nonce}:${ncs}:${cnonce}:auth:${ha2}`) : md5(`${ha1}:${nonce}:${ha2}`);
+    return `Digest username="${this.user}", realm="${realm}", nonce="${nonce}", uri="${uri}", response="${resp}", algorithm=MD5` +
+      (qop ? `, qop=auth, nc=${ncs}, cnonce="${cnonce}"` : "");
   }
 
   /** Calls sip:callee@domain through the proxy; returns the Call-ID. hangupAfter: ms after the 2xx. */
