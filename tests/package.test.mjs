@@ -18,8 +18,16 @@ import { freePort } from "./integration/harness.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+// The npm that runs this test (npm test sets npm_execpath), else the one on PATH: never the old npm
+// some devDependency brings into node_modules/.bin, which npm test puts first on PATH.
+const NPM = process.env.npm_execpath && /npm-cli\.js$/.test(process.env.npm_execpath) ? [process.execPath, process.env.npm_execpath] : ["npm"];
+// A user's environment: none of the npm_* variables npm test exports (npm_config_local_prefix would
+// make an npm command in another folder act on this repository) and no node_modules/.bin on PATH.
+const ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && k !== "INIT_CWD"));
+ENV.PATH = (process.env.PATH ?? "").split(":").filter((d) => !d.includes("node_modules/.bin")).join(":");
+ENV.npm_config_update_notifier = "false";
 const npm = (args, cwd, opts = {}) =>
-  spawnSync("npm", args, { cwd, encoding: "utf8", timeout: 600_000, env: { ...process.env, npm_config_update_notifier: "false" }, ...opts });
+  spawnSync(NPM[0], [...NPM.slice(1), ...args, "--loglevel=warn"], { cwd, encoding: "utf8", timeout: 600_000, env: ENV, ...opts });
 let tmp, copy, user, tarball;
 const children = new Set();
 
@@ -82,7 +90,8 @@ test("installed from the tarball in an empty folder: npx sipling --version, a se
   assert.equal(existsSync(join(user, "node_modules", "assemblyscript")), false, "no assemblyscript installed");
   assert.equal(existsSync(join(user, "node_modules", "esbuild")), false, "no esbuild installed");
 
-  const v = spawnSync("npx", ["--no-install", "sipling", "--version"], { cwd: user, encoding: "utf8", timeout: 60_000 });
+  // npx sipling --version (npm exec, with the npm above: npx on PATH may be the old one)
+  const v = spawnSync(NPM[0], [...NPM.slice(1), "exec", "--no", "--", "sipling", "--version"], { cwd: user, encoding: "utf8", timeout: 60_000, env: ENV });
   assert.equal(v.status, 0, v.stderr);
   assert.match(v.stdout, new RegExp(`^sipling ${version.replace(/\./g, "\\.")} \\(Node host`));
   assert.match(v.stdout, /^core server \d+ bytes wasm/m);
@@ -92,7 +101,7 @@ test("installed from the tarball in an empty folder: npx sipling --version, a se
   // that stopping it stops the server (npx would leave it running as its child)
   const port = await freePort();
   const bin = join(user, "node_modules", ".bin", "sipling");
-  const p = spawn(process.execPath, [bin, "--listen", `udp:127.0.0.1:${port}`], { cwd: user, stdio: ["ignore", "pipe", "pipe"] });
+  const p = spawn(process.execPath, [bin, "--listen", `udp:127.0.0.1:${port}`], { cwd: user, stdio: ["ignore", "pipe", "pipe"], env: ENV });
   children.add(p);
   let out = "";
   p.stdout.on("data", (d) => (out += d));
@@ -120,7 +129,7 @@ test("installed from the tarball in an empty folder: npx sipling --version, a se
     'console.log(JSON.stringify({ port: l.port, capacity: s.stats().txnCapacity }));',
     "await s.stop();",
   ].join("\n"));
-  const a = spawnSync(process.execPath, ["app.mjs"], { cwd: user, encoding: "utf8", timeout: 30_000 });
+  const a = spawnSync(process.execPath, ["app.mjs"], { cwd: user, encoding: "utf8", timeout: 30_000, env: ENV });
   assert.equal(a.status, 0, a.stderr);
   const got = JSON.parse(a.stdout);
   assert.ok(got.port > 0 && got.capacity > 0, a.stdout);
