@@ -172,6 +172,13 @@ async function startOnce(opts, port) {
         e.portInUse = /in use|EADDRINUSE/i.test(out);
         throw e;
       }
+      // a port of the block taken by another process (ports here lie in the kernel's ephemeral range,
+      // so an outgoing connection may hold one): baresip keeps running without that listener
+      if (/Address already in use/i.test(out)) {
+        const e = new Error(describe("a port of its block is in use"));
+        e.portInUse = true;
+        throw e;
+      }
       if (Date.now() > deadline) throw new Error(describe(`ctrl_tcp 127.0.0.1:${ctrlPort} not up after ${startTimeoutMs} ms`));
       sock = await new Promise((resolve) => {
         const s = connect(ctrlPort, "127.0.0.1");
