@@ -16,6 +16,10 @@
 // by a good message), plus the slow and the rude: byte-at-a-time writers with stalls, connections that
 // never send, half a message then silence, and connections whose responses the client never reads.
 //
+// Liveness: an OPTIONS every `checkEvery` inputs from a socket of its own, retransmitted like any UDP
+// client's request (500 ms, then 1 s later), its answer time taken from the first copy; a probe with no
+// answer to any copy within `probeMs` (2 s) is a miss. The figures say how many needed a second copy.
+//
 // Pass rules: no liveness miss (no answer within `probeMs`), the server alive to the end, and RSS at
 // the end and after `idleSecs` of idleness within `rssSlack` (5 %) of RSS after the first `firstAt`
 // inputs. Everything is bounded: input counts, connections held (at most ~100 at once), time.
@@ -246,7 +250,12 @@ function lyingLength(m, r) {
 
 // ---- liveness ---------------------------------------------------------------------------------
 
-/** OPTIONS to the server itself from `sock`; resolves the answer time in ms, or -1 after timeoutMs. */
+/**
+ * OPTIONS to the server itself from `sock`, retransmitted as a UDP client does (RFC 3261 17.1.2.2:
+ * T1 = 500 ms, then 1 s later, ...; the same transaction): one datagram lost in a flood is not a dead
+ * server, no answer to any copy is. Resolves { ms: answer time from the first send, or -1 after
+ * timeoutMs; sends: copies sent }.
+ */
 function probe(sock, port, seq, timeoutMs) {
   const branch = `z9hG4bKlive${seq}x${process.pid}`;
   const m = sipRequest({
@@ -255,13 +264,20 @@ function probe(sock, port, seq, timeoutMs) {
   });
   const t0 = performance.now();
   return new Promise((res) => {
-    const done = (v) => { clearTimeout(t); sock.off("message", on); res(v); };
+    let sends = 0, rt = null, interval = 500;
+    const done = (ms) => { clearTimeout(t); clearTimeout(rt); sock.off("message", on); res({ ms, sends }); };
     const t = setTimeout(() => done(-1), timeoutMs);
     const on = (msg) => {
       if (msg.toString("latin1", 0, 8) === "SIP/2.0 " && msg.includes(branch)) done(performance.now() - t0);
     };
+    const send = () => {
+      sends++;
+      sock.send(m, port, "127.0.0.1");
+      rt = setTimeout(send, interval);
+      interval *= 2;
+    };
     sock.on("message", on);
-    sock.send(m, port, "127.0.0.1");
+    send();
   });
 }
 
@@ -427,7 +443,7 @@ export async function runHostile(opts) {
   const inputs = makeInputs(seed);
   const tcp = new Tcp(port, inputs, makeRng(seed ^ 0x7c9));
   const f = {
-    host, port, pid: srv.pid, udp: 0, tcp: 0, secs: 0, rate: 0, probes: 0, misses: 0, probeMs: [],
+    host, port, pid: srv.pid, udp: 0, tcp: 0, secs: 0, rate: 0, probes: 0, misses: 0, probeRetransmitted: 0, probeMs: [],
     rss: { start: -1, first: -1, end: -1, idle: -1, trace: [] }, firstAt, idleSecs, failures: [], dnsQueries: 0,
   };
   const fail = (what) => {
@@ -436,9 +452,12 @@ export async function runHostile(opts) {
   };
   const pending = new Set();
   const liveness = (seq) => {
-    const p = probe(pr, port, seq, probeMs).then((ms) => {
+    const p = probe(pr, port, seq, probeMs).then(({ ms, sends }) => {
       f.probes++;
-      if (ms < 0) { f.misses++; fail(`liveness miss after ${seq} inputs (no answer within ${probeMs} ms)`); } else f.probeMs.push(ms);
+      if (ms < 0) { f.misses++; fail(`liveness miss after ${seq} inputs (no answer within ${probeMs} ms to ${sends} copies)`); } else {
+        f.probeMs.push(ms);
+        if (sends > 1) f.probeRetransmitted++;
+      }
       pending.delete(p);
     });
     pending.add(p);
@@ -456,7 +475,7 @@ export async function runHostile(opts) {
   try {
     for (let w = 0; !srv.running && w < 300 && !srv.exit; w++) await sleep(50);
     if (!srv.running) throw new Error(`${host}: the server did not start: ${JSON.stringify(srv.exit)} ${srv.stderr.slice(-800)} ${srv.tail.join("\n")}`);
-    if ((await probe(pr, port, 0, 5000)) < 0) throw new Error(`${host}: no answer to OPTIONS after start-up`);
+    if ((await probe(pr, port, 0, 5000)).ms < 0) throw new Error(`${host}: no answer to OPTIONS after start-up`);
     f.rss.start = sampleRss("start");
     log(`${host}: pid ${srv.pid} on 127.0.0.1:${port}, RSS ${split(f.rss.start)} at start; ${udpN} UDP + ${tcpN} TCP inputs at ${rate}/s`);
     const t0 = performance.now();
@@ -488,7 +507,7 @@ export async function runHostile(opts) {
       if (sent % checkEvery === 0) liveness(sent);
       if (sent === firstAt) {
         await Promise.all(pending);
-        if ((await probe(pr, port, -sent, probeMs * 2)) < 0) fail(`no answer to OPTIONS at the ${firstAt}-input sample`);
+        if ((await probe(pr, port, -sent, probeMs * 2)).ms < 0) fail(`no answer to OPTIONS at the ${firstAt}-input sample`);
         await sleep(500);
         f.rss.first = sampleRss("first");
         log(`${host}: RSS ${split(f.rss.first)} after ${sent} inputs (the baseline)`);
@@ -499,11 +518,11 @@ export async function runHostile(opts) {
     await Promise.all(pending);
     tcp.close();
     await sleep(1000);
-    if (!srv.exit && (await probe(pr, port, -1, probeMs * 2)) < 0) fail("no answer to OPTIONS at the end");
+    if (!srv.exit && (await probe(pr, port, -1, probeMs * 2)).ms < 0) fail("no answer to OPTIONS at the end");
     f.rss.end = sampleRss("end");
     log(`${host}: RSS ${split(f.rss.end)} at the end (${f.udp} UDP + ${f.tcp} TCP in ${f.secs.toFixed(1)} s); idle ${idleSecs} s`);
     await sleep(idleSecs * 1000);
-    if (!srv.exit && (await probe(pr, port, -2, probeMs * 2)) < 0) fail("no answer to OPTIONS after the idle period");
+    if (!srv.exit && (await probe(pr, port, -2, probeMs * 2)).ms < 0) fail("no answer to OPTIONS after the idle period");
     f.rss.idle = sampleRss("idle");
     log(`${host}: RSS ${split(f.rss.idle)} after ${idleSecs} s idle`);
     if (!srv.exit) {
@@ -551,7 +570,7 @@ export function formatRun(f) {
   return [
     `${f.host}: ${f.udp} UDP + ${f.tcp} TCP inputs in ${f.secs.toFixed(1)} s (${f.rate}/s); DNS queries to the silent server ${f.dnsQueries}`,
     `${f.host}: log lines ${f.logLines}, most frequent ${JSON.stringify(f.logMsgs)}`,
-    `${f.host}: liveness ${f.probes} probes, ${f.misses} misses, answer p50 ${f.live.p50?.toFixed(2)} ms, p99 ${f.live.p99?.toFixed(2)} ms, max ${f.live.max?.toFixed(2)} ms`,
+    `${f.host}: liveness ${f.probes} probes, ${f.misses} misses, ${f.probeRetransmitted} answered only after a retransmission, answer p50 ${f.live.p50?.toFixed(2)} ms, p99 ${f.live.p99?.toFixed(2)} ms, max ${f.live.max?.toFixed(2)} ms`,
     `${f.host}: RSS start ${mb(r.start)}, after ${f.firstAt} inputs ${mb(r.first)}, end ${mb(r.end)} (${pct(r.end, r.first)}), after ${f.idleSecs} s idle ${mb(r.idle)} (${pct(r.idle, r.first)})`,
     `${f.host}: of which the core's linear memory: ${["start", "first", "end", "idle"].map((k) => mb(coreAt(f, k))).join(", ")}`,
     ...(f.tcp ? [`${f.host}: tcp ${JSON.stringify(f.tcpKinds)}`] : []),
