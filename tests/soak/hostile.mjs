@@ -38,6 +38,15 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const tick = () => new Promise((r) => setImmediate(r));
 const lat = (s) => Buffer.from(s, "latin1");
 
+/** The machine's load averages and runnable/total tasks (/proc/loadavg), to tell a starved server from a stuck one. */
+function loadavg() {
+  try {
+    return readFileSync("/proc/loadavg", "latin1").split(" ").slice(0, 4).join(" ");
+  } catch {
+    return "unknown";
+  }
+}
+
 /** VmRSS of a process in bytes (/proc/PID/status), or -1 when it is gone. */
 export function rssOf(pid) {
   try {
@@ -102,7 +111,8 @@ export async function freePort() {
 /**
  * Starts the server of `host` on 127.0.0.1:port (UDP, and TCP but for wasi) with a configuration
  * that trusts nobody and has no users (so the relay rules refuse strangers' relaying) and asks the
- * silent DNS socket at dnsPort. opts: { wasmedge: argv prefix (wasi), nodeArgs: [], logLevel }.
+ * silent DNS socket at dnsPort. opts: { wasmedge: argv prefix (wasi), wasiModule (wasi: the file to run),
+ * nodeArgs: [], logLevel, prefault, config }.
  * Returns { child, pid, lines, running, tail, stderr, exit, exited }.
  */
 export function startServer(host, port, dnsPort, dir, opts = {}) {
@@ -124,7 +134,7 @@ export function startServer(host, port, dnsPort, dir, opts = {}) {
     if (!existsSync(cmd)) throw new Error(`no ${cmd}: build it with node tools/build.mjs`);
     args = ["--config", join(dir, "cfg.json")];
   } else if (host === "wasi") {
-    const wasm = join(root, "build", "wasi", "sipling-wasi.wasm");
+    const wasm = opts.wasiModule ?? join(root, "build", "wasi", "sipling-wasi.wasm"); // or its AOT build (--wasi-aot)
     if (!existsSync(wasm)) throw new Error(`no ${wasm}: build it with node tools/wasi.mjs`);
     if (!opts.wasmedge) throw new Error("wasi: no wasmedge command (tools/wasmedge.sh prints it)");
     [cmd, ...args] = opts.wasmedge;
@@ -454,7 +464,7 @@ export async function runHostile(opts) {
   const liveness = (seq) => {
     const p = probe(pr, port, seq, probeMs).then(({ ms, sends }) => {
       f.probes++;
-      if (ms < 0) { f.misses++; fail(`liveness miss after ${seq} inputs (no answer within ${probeMs} ms to ${sends} copies)`); } else {
+      if (ms < 0) { f.misses++; fail(`liveness miss after ${seq} inputs (no answer within ${probeMs} ms to ${sends} copies; load average ${loadavg()})`); } else {
         f.probeMs.push(ms);
         if (sends > 1) f.probeRetransmitted++;
       }
