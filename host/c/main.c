@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
@@ -1226,6 +1227,13 @@ int main(int argc, char **argv) {
     return 0;
   }
   const config *cfg = &cl.cfg;
+  /* Room for SIP_LIMIT_TCP_CONNECTIONS and the rest: the soft limit of open files raised to the hard
+     one, as Node does (a soft limit of 1024 would turn accept into EMFILE below the connection bound). */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+  }
   /* The secure default, before anything is bound: no users + a non-loopback address = open relay. */
   config_check_secure(cfg);
   log_rank = (int)cfg->v[SK_LOG_LEVEL].num; /* the schema's values are in log rank order */
