@@ -8,7 +8,7 @@
 //                      some test-only statics too, so this is an upper bound for sipling.wasm.
 // Fails (exit 1) when wasmBytes > budget.wasmBytes, memoryPages > budget.memoryPages or
 // memoryUsedAtStart > memoryPages × 64 KiB.
-// Usage: node tools/footprint.mjs [--json]   (npm run footprint [-- --json])
+// Usage: node tools/footprint.mjs [--json] [--units] [--sections]   (npm run footprint -- [--json] [--units] [--sections])
 import { nativeSizes } from "./native.mjs";
 import { firmwareSizes, budgets as firmwareBudgets } from "./firmware.mjs";
 import { readFileSync, existsSync, statSync } from "node:fs";
@@ -196,13 +196,33 @@ function table(rows) {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const rows = measure();
   const fw = measureFirmware();
+  // --units: memory per capacity unit of each board (tools/units.mjs: rebuilds each core with half of
+  // each capacity; about half a minute per board)
+  const units = process.argv.includes("--units")
+    ? await Promise.all(rows.map(async (r) => (await import("./units.mjs")).measureUnits(r.board)))
+    : null;
+  // --sections: the wasm by section and its code by layer and function (tools/sections.mjs)
+  const secs = process.argv.includes("--sections")
+    ? await Promise.all(rows.map(async (r) => (await import("./sections.mjs")).sections(r.board)))
+    : null;
   if (process.argv.includes("--json")) {
-    const json = rows.map(({ board, wasmBytes, memoryPages, staticBytes, memoryUsedAtStart, native, budget, withinBudget }) =>
-      ({ board, wasmBytes, memoryPages, staticBytes, memoryUsedAtStart, native, budget, withinBudget }));
+    const json = rows.map(({ board, wasmBytes, memoryPages, staticBytes, memoryUsedAtStart, native, budget, withinBudget }, i) =>
+      ({ board, wasmBytes, memoryPages, staticBytes, memoryUsedAtStart, native, budget, withinBudget,
+        ...(units ? { units: units[i] } : {}), ...(secs ? { sections: secs[i] } : {}) }));
     if (fw) json.push(fw);
     console.log(JSON.stringify(json, null, 2));
   } else {
     console.log(table(rows));
+    if (secs) {
+      const { sectionLines } = await import("./sections.mjs");
+      console.log("\nwhere the wasm bytes go (tools/sections.mjs):");
+      for (const x of secs) console.log(sectionLines(x).join("\n"));
+    }
+    if (units) {
+      const { unitLines } = await import("./units.mjs");
+      console.log("\nmemory per capacity unit (tools/units.mjs):");
+      for (const u of units) console.log(unitLines(u).join("\n"));
+    }
   }
   process.exit(rows.every((r) => r.withinBudget) && (!fw || fw.withinBudget) ? 0 : 1);
 }

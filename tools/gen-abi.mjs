@@ -48,7 +48,9 @@ export const CHECKS = {
 export function loadSources() {
   const abi = JSON.parse(readFileSync(join(root, "host/shared/abi.json"), "utf8"));
   const config = JSON.parse(readFileSync(join(root, "host/shared/config.json"), "utf8"));
-  return { abi, config };
+  const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+  if (!/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(version ?? "")) throw new Error(`package.json "version" is not semver: ${version}`);
+  return { abi, config, version };
 }
 
 const pascal = (s) => s.replace(/(^|-)([a-z])/g, (_, __, c) => c.toUpperCase()).replace(/^[a-z]/, (c) => c.toUpperCase());
@@ -213,8 +215,9 @@ function tsLimits(limits) {
   return o.join("\n");
 }
 
-function tsNumbers(m) {
+function tsNumbers(m, version) {
   const o = [`// ${HEAD}`, "// The ABI numbers as the Node host sees them (docs/ABI.md), with the names, log levels and field", "// labels of events and the names of stats.", ""];
+  o.push("/** The release (package.json \"version\"), for --version. */", `export const VERSION = ${js(version)};`, "");
   o.push(`export const enum Proto { ${m.protos.map((p) => `${p.name} = ${p.value}`).join(", ")} }`);
   o.push(`export const PROTO_NAMES: Readonly<Record<number, string>> = { ${m.protos.map((p) => `${p.value}: ${js(p.name.toLowerCase())}`).join(", ")} };`, "");
   o.push(`export const enum CfgResult { ${m.results.map((r) => `${r.name} = ${r.value}`).join(", ")} }`, "");
@@ -277,8 +280,59 @@ function tsSchema(keys) {
   return o.join("\n");
 }
 
-function mjsBridge(m, keys) {
+/**
+ * The Node library API's generated types (host/node/api-types.d.ts): the configuration object as a
+ * TypeScript interface, and the event names.
+ */
+function dtsApi(config, m) {
+  const o = [`// ${HEAD}`, "// Types of the Node library (host/node/index.d.ts imports them): the configuration object of", "// createServer, what a configuration file holds (docs/CONFIG.md) for the keys the Node host implements,", "// and the names of the core's events (docs/ABI.md).", ""];
+  o.push("/** Names of the core's events (docs/ABI.md \"Events\"). */", "export type SiplingEventName =");
+  m.events.forEach((e, i) => o.push(`  | ${js(e.name)}${i === m.events.length - 1 ? ";" : ""}`));
+  o.push("");
+  const tree = {};
+  for (const k of config.keys) {
+    if (k.hosts && !k.hosts.includes("node")) continue;
+    const parts = k.path.split(".");
+    let t = tree;
+    for (const p of parts.slice(0, -1)) t = t[p] ??= {};
+    t[parts.at(-1)] = k;
+  }
+  const scalar = (k, type, values) => {
+    if (type === "enum") return values.map(js).join(" | ");
+    if (type === "bool") return "boolean";
+    if (type === "int") return "number";
+    return "string";
+  };
+  const typeOf = (k) => {
+    if (k.type === "list") return `readonly (${scalar(k, k.of === "enum" ? "enum" : "string", k.values)})[]`;
+    if (k.type === "users") return "readonly SiplingUser[]";
+    if (k.type === "patterns") return "readonly (string | { readonly hex: string })[]";
+    return scalar(k, k.type, k.values);
+  };
+  const walk = (t, indent) => {
+    for (const [name, v] of Object.entries(t)) {
+      if (typeof v.path === "string" && typeof v.type === "string") {
+        const unit = v.unit ? ` (${v.unit})` : "";
+        const def = v.default !== undefined ? ` Default ${JSON.stringify(v.default)}.` : v.defaultDoc ? ` Default: ${v.defaultDoc}.` : "";
+        o.push(`${indent}/** ${comment(v.doc)}${unit}.${def} */`, `${indent}readonly ${name}?: ${typeOf(v)};`);
+      } else {
+        o.push(`${indent}readonly ${name}?: {`);
+        walk(v, indent + "  ");
+        o.push(`${indent}};`);
+      }
+    }
+  };
+  o.push("/** A user of the registrar and proxy: one of password, ha1 (MD5) or ha1sha256. */",
+    "export type SiplingUser = { readonly username: string } & (", "  | { readonly password: string }", "  | { readonly ha1: string }", "  | { readonly ha1sha256: string }", ");", "");
+  o.push("export interface SiplingConfig {");
+  walk(tree, "  ");
+  o.push("}", "");
+  return o.join("\n");
+}
+
+function mjsBridge(m, keys, version) {
   const o = [`// ${HEAD}`, "// The ABI numbers and the configuration schema for the firmware bridge (host/firmware/bridge.mjs), which", "// runs without a build step; host/node/numbers.ts and host/node/schema.ts hold the same for the Node host.", ""];
+  o.push("/** The release (package.json \"version\"), for --version. */", `export const VERSION = ${js(version)};`);
   o.push(`export const CfgKind = Object.freeze({ ${m.kinds.map((k) => `${k.name}: ${k.value}`).join(", ")} });`);
   o.push(`export const CfgKey = Object.freeze({ ${m.keys.map((k) => `${k.name}: ${k.value}`).join(", ")} });`);
   o.push(`export const CfgResult = Object.freeze({ ${m.results.map((r) => `${r.name}: ${r.value}`).join(", ")} });`);
@@ -293,10 +347,11 @@ function mjsBridge(m, keys) {
   return o.join("\n");
 }
 
-function cNumbers(m, limits) {
+function cNumbers(m, limits, version) {
   const o = ["/* " + HEAD, " * The ABI numbers (docs/ABI.md) for the native host and the firmware: enums, and name tables that", " * only the files using them pull in (static, marked unused). */",
     "#ifndef SIPLING_NUMBERS_H", "#define SIPLING_NUMBERS_H", "", "#include <stddef.h>", "#include <stdint.h>", "",
     "#if defined(__GNUC__)", "#define SIP_TABLE static const __attribute__((unused))", "#else", "#define SIP_TABLE static const", "#endif", ""];
+  o.push("/* The release (package.json \"version\"), for --version. */", `#define SIPLING_VERSION ${cstr(version)}`, "");
   o.push("enum sip_proto {");
   for (const p of m.protos) o.push(`  SIP_PROTO_${p.name} = ${p.value},`);
   o.push("};", "", "/* results of sip_cfg_set / sip_cfg_add */", "enum sip_cfg_result {");
@@ -389,7 +444,7 @@ function cSchema(keys) {
   return o.join("\n");
 }
 
-function asSchema(m, keys) {
+function asSchema(m, keys, version) {
   // Static data only (the WASI host allocates nothing after start-up): one packed text blob, and per
   // key a fixed record of u32 fields. Texts are (offset << 12 | length) into BLOB (0 = none).
   const blob = [];
@@ -446,6 +501,7 @@ function asSchema(m, keys) {
   const o = [`// ${HEAD}`, "// The configuration schema and the event/stat name tables of the WASI host, as static data (nothing is",
     "// allocated): texts are refs (offset << 12 | length) into BLOB, 0 = none; lists are (count, refs...)",
     "// at LISTS + 4 * (index - 1). host/wasi/config.ts walks KEYS (host/shared/config.json's $comment gives the rules).", ""];
+  o.push("/** The release (package.json \"version\"), for --version. */", `export const VERSION = ${js(version)};`);
   o.push(`export const BLOB: usize = memory.data<u8>([${[...bytes].join(",")}]);`);
   o.push(`export const LISTS: usize = memory.data<u32>([${lists.join(",")}]);`, "");
   o.push("/** Fields of a key record (u32 each), KEY_FIELDS per key. */", "export const enum KF {");
@@ -565,19 +621,20 @@ function configDoc(keys, m, limits) {
 // ---- main ---------------------------------------------------------------------------------------
 
 export function outputs() {
-  const { abi, config } = loadSources();
+  const { abi, config, version } = loadSources();
   const m = abiModel(abi);
   const keys = schemaModel(config, abi);
   const limits = limitsModel(config);
   const abiMd = join(root, "docs/ABI.md");
   return {
     "assembly/host/numbers.ts": asNumbers(m),
-    "host/node/numbers.ts": tsNumbers(m) + "\n" + tsLimits(limits),
+    "host/node/numbers.ts": tsNumbers(m, version) + "\n" + tsLimits(limits),
     "host/node/schema.ts": tsSchema(keys),
-    "host/firmware/abi.mjs": mjsBridge(m, keys) + "\n" + tsLimits(limits),
-    "host/c/numbers.h": cNumbers(m, limits),
+    "host/node/api-types.d.ts": dtsApi(config, m),
+    "host/firmware/abi.mjs": mjsBridge(m, keys, version) + "\n" + tsLimits(limits),
+    "host/c/numbers.h": cNumbers(m, limits, version),
     "host/c/schema.h": cSchema(keys),
-    "host/wasi/schema.ts": asSchema(m, keys),
+    "host/wasi/schema.ts": asSchema(m, keys, version),
     "docs/ABI.md": abiDoc(readFileSync(abiMd, "utf8"), m),
     "docs/CONFIG.md": configDoc(keys, m, limits),
   };

@@ -24,7 +24,7 @@ const REASONS = [[100, "Trying"], [180, "Ringing"], [200, "OK"], [400, "Bad Requ
 
 // Fixed header lines the core writes (name: text), as ASCII constants with their lengths.
 const LINES = {
-  OPTIONS_LINES: "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, SUBSCRIBE, NOTIFY, PUBLISH, INFO, REFER, MESSAGE, UPDATE\r\nAccept: application/sdp\r\n",
+  OPTIONS_LINES: "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, SUBSCRIBE, NOTIFY, PUBLISH, INFO, REFER, MESSAGE, UPDATE\r\nAccept: application/sdp\r\nSupported: path\r\n",
 };
 
 // Fixed texts the writers emit, packed in one blob; each constant is (offset << 8) | length, for
@@ -140,6 +140,7 @@ const TEXTS = {
   T_K_SHA256: "sha-256",
   T_K_MD5: "md5",
   T_K_AUTH: "auth",
+  T_K_STALE: "stale",
   T_K_IDENTITY: "identity",
   T_K_ID: "id",
   T_K_HEADER: "header",

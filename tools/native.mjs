@@ -2,7 +2,8 @@
 // Builds the native host (host/c/) for boards server and micro into build/<board>/sipling:
 //   1. wasm2c build/<board>/sipling.wasm -n sip -o build/<board>/native/sip.c   (the core as C)
 //   2. gcc -O2 -std=c11 -D_GNU_SOURCE: host/c/*.c (warnings on), sip.c and the wasm2c runtime
-//      (/usr/share/wabt/wasm2c/wasm-rt-impl.c; warnings off: generated/third-party), linked with -lm
+//      (/usr/share/wabt/wasm2c/wasm-rt-impl.c; warnings off: generated/third-party), linked with
+//      -lcares (the resolver, host/c/resolve.c; Debian libc-ares-dev) and -lm
 //   3. prints `size` (text/data/bss) of each executable.
 // The wasm must exist (npm run build). Exits non-zero on any failure. Objects are rebuilt only when
 // older than their inputs (sip.c takes ~6 s at -O2).
@@ -63,7 +64,7 @@ export async function buildNative(board, { quiet = false } = {}) {
   const sipC = join(out, "sip.c");
   if (mtime(sipC) < mtime(wasm)) await run(WASM2C, [wasm, "-n", "sip", "-o", sipC], quiet);
 
-  const inc = ["-I", out, "-I", RUNTIME, "-I", hostDir, `-DSIPLING_BOARD="${board}"`];
+  const inc = ["-I", out, "-I", RUNTIME, "-I", hostDir, `-DSIPLING_BOARD="${board}"`, `-DSIPLING_WASM_BYTES=${statSync(wasm).size}`];
   const newestHeader = Math.max(mtime(join(out, "sip.h")), ...headers.map(mtime));
   const jobs = [];
   const objs = [];
@@ -74,11 +75,11 @@ export async function buildNative(board, { quiet = false } = {}) {
   };
   obj(sipC, ["-w"], []);
   obj(rtSrc, ["-w"], []);
-  for (const s of hostSrc) obj(s, HOST_WARN, [newestHeader]);
+  for (const s of hostSrc) obj(s, HOST_WARN, [newestHeader, mtime(wasm)]); // SIPLING_WASM_BYTES
   // sip.c dominates: start it first, compile the rest alongside
   await Promise.all(jobs.map((j) => j()));
   const bin = nativeBinary(board);
-  await run(CC, [...objs, "-lm", "-o", bin], quiet);
+  await run(CC, [...objs, "-lcares", "-lm", "-o", bin], quiet);
   const sizes = nativeSizes(board);
   console.error(`built ${board}: ${relative(root, bin)} text ${sizes.text} data ${sizes.data} bss ${sizes.bss} bytes`);
   return sizes;

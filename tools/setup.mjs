@@ -12,6 +12,7 @@ const needed = [
   { cmd: "baresip", pkg: "baresip-core" },
   { cmd: "wasm2c", pkg: "wabt" }, // the core as C for the native host and the firmware
   { cmd: "gcc", pkg: "gcc" },
+  { cmd: "test -e /usr/include/ares.h && echo", pkg: "libc-ares-dev" }, // c-ares: the native host's resolver
   { cmd: "arm-none-eabi-gcc", pkg: "gcc-arm-none-eabi" }, // Cortex-M4 firmware
   { cmd: "arm-none-eabi-size", pkg: "binutils-arm-none-eabi" },
   { cmd: "test -e /usr/lib/arm-none-eabi/newlib/libc.a && echo", pkg: "libnewlib-arm-none-eabi" },

@@ -31,7 +31,7 @@ import { Alg, hByte, hFinalHex, hInit, hUnquoted, hUpdate, hexLen, rawLen } from
 import { realmLength, realmPtr, userFindQuoted, userHa1 } from "./credentials";
 import { NcResult, NonceState, ncCheck, nonceVerify, verifiedTag, verifiedTs } from "./nonce";
 import { algorithmOffered } from "./challenge";
-import { T_K_ALGORITHM, T_K_AUTH, T_K_CNONCE, T_K_DIGEST, T_K_MD5, T_K_NC, T_K_NONCE, T_K_OPAQUE, T_K_QOP, T_K_REALM, T_K_RESPONSE, T_K_SHA256, T_K_URI, T_K_USERNAME } from "../wire/tables";
+import { T_K_ALGORITHM, T_K_AUTH, T_K_CNONCE, T_K_DIGEST, T_K_MD5, T_K_NC, T_K_NONCE, T_K_OPAQUE, T_K_QOP, T_K_REALM, T_K_RESPONSE, T_K_SHA256, T_K_STALE, T_K_URI, T_K_USERNAME } from "../wire/tables";
 
 /** authCheck verdicts (stable numbers). */
 export const enum AuthVerdict {
@@ -52,14 +52,14 @@ export const enum AuthVerdict {
   WrongRealm = 7,
 }
 
-/** Known params, as bit positions in `seen` and slots in SPANS. */
-const enum P {
+/** Known params, as bit positions in `seen` and slots in SPANS (a challenge's too: client.ts). */
+export const enum P {
   Username = 0, Realm = 1, Nonce = 2, Uri = 3, Response = 4, Algorithm = 5, Cnonce = 6, Opaque = 7,
-  Qop = 8, Nc = 9, Count = 10,
+  Qop = 8, Nc = 9, Stale = 10, Count = 11,
 }
 
-/** Spans of the params of the credentials being checked: P.Count × (u32 ptr, u32 len) = 80 bytes. */
-const SPANS: usize = memory.data(80);
+/** Spans of the params of the credentials being checked: P.Count × (u32 ptr, u32 len) = 88 bytes. */
+const SPANS: usize = memory.data(88);
 let seen: u32 = 0;
 
 /** HA1 hex, HA2 hex and the expected response hex: 3 × 64 bytes. */
@@ -120,6 +120,7 @@ function paramId(p: usize, len: u32): i32 {
     case 5:
       if (eqText(p, len, T_K_REALM)) return P.Realm;
       if (eqText(p, len, T_K_NONCE)) return P.Nonce;
+      if (eqText(p, len, T_K_STALE)) return P.Stale;
       break;
     case 6:
       if (eqText(p, len, T_K_CNONCE)) return P.Cnonce;
@@ -149,7 +150,7 @@ function scheme(p: usize, end: usize): i32 {
  */
 export function parseDigest(p: usize, len: u32): bool {
   seen = 0;
-  memory.fill(SPANS, 0, 80);
+  memory.fill(SPANS, 0, 88);
   const end = p + <usize>len;
   let q = skipToken(p, end);
   if (q == p || !eqText(p, <u32>(q - p), T_K_DIGEST)) return false;
@@ -194,6 +195,11 @@ export function parseDigest(p: usize, len: u32): bool {
   }
   return params > 0;
 }
+
+/** The span of param k of the last parseDigest (0 / 0 when absent): for the client side (client.ts). */
+export function paramPtr(k: P): usize { return sp(k); }
+export function paramLen(k: P): u32 { return sl(k); }
+export function paramSeen(k: P): bool { return has(k); }
 
 /** Quoted-string content [p, p+len) unquoted equals the plain bytes [s, s+n)? */
 function eqUnquoted(p: usize, len: u32, s: usize, n: u32): bool {

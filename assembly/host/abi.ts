@@ -129,6 +129,7 @@ export function sip_cfg_set(key: i32, value: f64): i32 {
     case CfgKey.DefaultExpires: if (n < 1) return CfgResult.Refused; regConfig.defaultExpires = <u32>n; return CfgResult.Ok;
     case CfgKey.ContactsPerAor: if (n < 1 || n > MAX_FORK) return CfgResult.Refused; regConfig.maxContacts = <u32>n; return CfgResult.Ok;
     case CfgKey.RecordRoute: proxyConfig.recordRoute = n != 0; return CfgResult.Ok;
+    case CfgKey.OptionsBeforeAuth: proxyConfig.optionsBeforeAuth = n != 0; return CfgResult.Ok;
     case CfgKey.RetryAfter: proxyConfig.retryAfter = <u32>n; return CfgResult.Ok;
     case CfgKey.NonceExpiry: if (n < 1) return CfgResult.Refused; authSetNonceExpiry(<u32>n); return CfgResult.Ok;
     case CfgKey.FloodLimit: pikeRate = <u32>n; pikeSetLimit(pikeRate, pikeBlock); return CfgResult.Ok;

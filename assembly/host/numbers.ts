@@ -61,6 +61,8 @@ export const enum CfgKey {
   Shed = 21,
   /** digest algorithms offered, in order: base-4 digits, least significant first (1 MD5, 2 SHA-256); 1 = MD5 only (default), 9 = MD5 then SHA-256, 6 = SHA-256 then MD5, 2 = SHA-256 only (code) */
   DigestAlgorithms = 22,
+  /** OPTIONS to the server itself (no user part) answered 200 before authentication (1, default: health checks, keepalives) or only once authenticated (0) (flag) */
+  OptionsBeforeAuth = 23,
 }
 
 /** Text settings of sip_cfg_add (the text in the cfg buffer). */

@@ -137,7 +137,13 @@ export function admitRequest(q: Req, local: bool, known: bool): Admit {
   // stranger's does, whoever it names (an OPTIONS or MESSAGE to a user would tell a scanner whether
   // the user is registered, and which phone answers)
   if (local && !inDialog && !mine && !register && v.method == Method.INVITE) return Admit.Go;
-  const verdict = authCheck(v, !register, now);
+  let verdict = authCheck(v, !register, now);
+  // a right answer whose nonce count did not increase: for a REGISTER, the registrar decides
+  // (handleRegister serves it only if it changes nothing: a retransmission after our 200 was lost)
+  if (verdict == AuthVerdict.Replay && register) {
+    q.replayed = true;
+    verdict = AuthVerdict.Ok;
+  }
   if (verdict == AuthVerdict.Ok) {
     if (!register) q.creds = authResult.entry;
     if (register) {
@@ -149,6 +155,21 @@ export function admitRequest(q: Req, local: bool, known: bool): Admit {
     }
     return Admit.Go;
   }
+  return authFailed(q, verdict, register, local);
+}
+
+/**
+ * Credentials that failed (`verdict`, not Ok): an auth-fail event and a flood-protection count, then
+ * a stranger's request is refused and one of ours challenged (401 for a REGISTER, 407 otherwise).
+ */
+export function authFailed(q: Req, verdict: AuthVerdict, register: bool, local: bool): Admit {
+  const v = q.v;
+  const d = q.d;
+  const src = q.src;
+  const now = q.now;
+  const drop = securityConfig.dropDenied;
+  const inDialog = d.to.hasTag;
+  const mine = fromLocal(d);
   if (verdict != AuthVerdict.NoCredentials && verdict != AuthVerdict.Stale) {
     eventBegin(EventKind.AuthFail, <i32>verdict, now, 0, src);
     if (authResult.userLen != 0) eventText(0, authResult.user, authResult.userLen);

@@ -6,6 +6,8 @@ import { UriRepr, parseUri } from "../wire/uri";
 
 export class ProxyConfig {
   recordRoute: bool = true;
+  /** OPTIONS to the server itself answered before authentication (health checks, keepalives). */
+  optionsBeforeAuth: bool = true;
   /** Topology hiding toward peers that are not trusted (proxy/topology.ts). */
   hideTopology: bool = false;
   /** Retry-After seconds on a 503 for a full table or for overload. */

@@ -23,6 +23,9 @@ export class Req {
   /** The Proxy-Authorization entry that authenticated the request for our realm, or -1: removed
    * from what is forwarded (RFC 3261 §22.3: credentials for us go no further). */
   creds: i32 = -1;
+  /** A REGISTER whose digest answer was right but whose nonce count did not increase: served only if
+   * it changes nothing (a retransmission after our lost 200), else challenged as a replay. */
+  replayed: bool = false;
   /** Route values of ours popped from the top (§16.4). */
   pops: i32 = 0;
   /** One of the popped Route values carries a valid dialog MAC (proxy/rrmac.ts): the request
@@ -56,6 +59,7 @@ export class Req {
     this.now = now;
     this.trusted = false;
     this.creds = -1;
+    this.replayed = false;
     this.pops = 0;
     this.proven = false;
     this.flow = 0;

@@ -46,7 +46,8 @@ import { prepareEdits, prepareVia, forwardBranch, wantsRecordRoute } from "./for
 import { cancelBranches, startTargets, finishIfDone, storeTargets, release } from "./response";
 import { MAX_MSG } from "../config";
 import { OPTIONS_LINES, OPTIONS_LINES_LEN } from "../wire/tables";
-import { Admit, admitSource, admitRequest } from "./admit";
+import { Admit, admitSource, admitRequest, authFailed } from "./admit";
+import { AuthVerdict } from "../auth/digest";
 import { dialogFind, dialogKey, dialogAnswered, dialogCallerTag, dialogClose, tagHash } from "./dialog";
 import { TOPOLOGY_HIDING } from "../config";
 import { parseToken, looksLikeToken, realContact, CONTACT_BUF, CALLER, CALLEE, hidesToward, markHidden, unmarkHidden } from "./topology";
@@ -171,7 +172,7 @@ function noteFull(d: Decoded, src: Peer, now: i64): void {
   eventText(2, d.callId, d.callIdLen);
 }
 
-/** 200 to an OPTIONS for the proxy itself, with Allow and Accept (tables.ts OPTIONS_LINES). */
+/** 200 to an OPTIONS for the proxy itself, with Allow, Accept and Supported (tables.ts OPTIONS_LINES). */
 function answerOptions(v: MessageView, d: Decoded, src: Peer): void {
   respondStateless(v, d, true, 200, OPTIONS_LINES, OPTIONS_LINES_LEN, src);
 }
@@ -240,8 +241,10 @@ function route(q: Req): void {
   preprocessRoutes(q);
   const local = forUs && q.next < 0 && q.flow == 0 && q.strict < 0;
   // OPTIONS to the server itself: a keepalive or health check (load balancers, trunks), answered
-  // before authentication like Kamailio's default configuration does
-  if (local && m == Method.OPTIONS && !d.ruri.hasUser && !d.to.hasTag) { answerOptions(v, d, src); return; }
+  // before authentication like Kamailio's default configuration does (unless optionsBeforeAuth is off:
+  // then it is answered below, once admitted)
+  const ping = local && m == Method.OPTIONS && !d.ruri.hasUser && !d.to.hasTag;
+  if (ping && proxyConfig.optionsBeforeAuth) { answerOptions(v, d, src); return; }
   const token = tokenOf(q);
   let known = false;
   if (d.to.hasTag) {
@@ -288,13 +291,15 @@ function route(q: Req): void {
   }
   if (local) {
     if (m == Method.REGISTER) {
-      const r = handleRegister(v, d, src, now, EXTRA_BUF, EXTRA_CAP);
-      if (r.status == 503) refuseFull(v, d, src, now); // the registrar's tables or pool are full
+      const r = handleRegister(v, d, src, now, EXTRA_BUF, EXTRA_CAP, q.replayed);
+      if (r.status == 0) authFailed(q, AuthVerdict.Replay, true, true); // a replay that would change bindings
+      else if (r.status == 503) refuseFull(v, d, src, now); // the registrar's tables or pool are full
       else respondStateless(v, d, true, r.status, EXTRA_BUF, r.extraLen, src);
       return;
     }
+    if (ping) { answerOptions(v, d, src); return; } // admitted (optionsBeforeAuth off)
     if (!d.ruri.hasUser) {
-      // addressed to the proxy itself (OPTIONS was answered above)
+      // addressed to the proxy itself, not an OPTIONS
       respondStateless(v, d, true, 404, 0, 0, src);
       return;
     }

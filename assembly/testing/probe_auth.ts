@@ -9,6 +9,7 @@ import {
   authResult, writeChallenge, authSetAlgorithms,
 } from "../auth";
 import { nonceMake } from "../auth/nonce";
+import { parseChallenge, challenge, clientHa1, writeCredentials } from "../auth/client";
 import { Writer } from "../wire/writer";
 import { TX_BUF, TX_CAP } from "../host/buffers";
 import { probe_view_at } from "./probe_view";
@@ -63,3 +64,23 @@ export function probe_auth_nonce(now: f64): u32 { nonceMake(<i64>now, AUTH_OUT);
 
 /** Capacity of the user table on this board. */
 export function probe_auth_max_users(): i32 { return MAX_USERS; }
+
+// ---- client digest (auth/client.ts) -----------------------------------------------------------------
+
+/** Parse the challenge value [p, p+len); 1 when it can be answered. */
+export function probe_auth_parse_challenge(p: usize, len: u32): i32 { return parseChallenge(p, len) ? 1 : 0; }
+export function probe_auth_challenge_alg(): i32 { return challenge.alg; }
+export function probe_auth_challenge_qop(): i32 { return challenge.qopAuth ? 1 : 0; }
+export function probe_auth_challenge_stale(): i32 { return challenge.stale ? 1 : 0; }
+/** HA1 hex of user [u, u+ul) and password [pw, pw+pl) for the parsed challenge, at AUTH_OUT. */
+export function probe_auth_client_ha1(u: usize, ul: u32, pw_: usize, pl: u32): u32 { return clientHa1(u, ul, pw_, pl, AUTH_OUT); }
+/**
+ * The credentials value into the TX buffer (at most cap bytes): method, uri, user, cnonce given as
+ * spans, HA1 hex at ha1; returns its length (0 when it does not fit).
+ */
+export function probe_auth_answer(m: usize, ml: u32, uri: usize, ul: u32, user: usize, usl: u32, ha1: usize,
+  cn: usize, cnl: u32, nc: u32, cap: u32): u32 {
+  pw.begin(TX_BUF, cap < TX_CAP ? cap : TX_CAP);
+  writeCredentials(pw, m, ml, uri, ul, user, usl, ha1, cn, cnl, nc);
+  return pw.finish();
+}

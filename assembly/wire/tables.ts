@@ -48,8 +48,8 @@ export const METHOD_NAMES: usize = memory.data<u8>([
   69,
 ]);
 
-// "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, SUBSCRIBE, NOTIFY, PUBLISH, INFO, REFER, MESSAGE, UPDATE\r\nAccept: application/sdp\r\n"
-export const OPTIONS_LINES_LEN: u32 = 142;
+// "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, SUBSCRIBE, NOTIFY, PUBLISH, INFO, REFER, MESSAGE, UPDATE\r\nAccept: application/sdp\r\nSupported: path\r\n"
+export const OPTIONS_LINES_LEN: u32 = 159;
 export const OPTIONS_LINES: usize = memory.data<u8>([
   65, 108, 108, 111, 119, 58, 32, 73, 78, 86, 73, 84, 69, 44, 32, 65,
   67, 75, 44, 32, 67, 65, 78, 67, 69, 76, 44, 32, 66, 89, 69, 44,
@@ -59,7 +59,8 @@ export const OPTIONS_LINES: usize = memory.data<u8>([
   66, 76, 73, 83, 72, 44, 32, 73, 78, 70, 79, 44, 32, 82, 69, 70,
   69, 82, 44, 32, 77, 69, 83, 83, 65, 71, 69, 44, 32, 85, 80, 68,
   65, 84, 69, 13, 10, 65, 99, 99, 101, 112, 116, 58, 32, 97, 112, 112,
-  108, 105, 99, 97, 116, 105, 111, 110, 47, 115, 100, 112, 13, 10,
+  108, 105, 99, 97, 116, 105, 111, 110, 47, 115, 100, 112, 13, 10, 83, 117,
+  112, 112, 111, 114, 116, 101, 100, 58, 32, 112, 97, 116, 104, 13, 10,
 ]);
 
 // Writer texts: (offset << 8) | length into TEXT.
@@ -170,10 +171,11 @@ export const T_K_ALGORITHM: u32 = 207113; // "algorithm"
 export const T_K_SHA256: u32 = 209415; // "sha-256"
 export const T_K_MD5: u32 = 211203; // "md5"
 export const T_K_AUTH: u32 = 211972; // "auth"
-export const T_K_IDENTITY: u32 = 213000; // "identity"
-export const T_K_ID: u32 = 215042; // "id"
-export const T_K_HEADER: u32 = 215558; // "header"
-export const T_K_COOKIE: u32 = 217095; // "z9hG4bK"
+export const T_K_STALE: u32 = 212997; // "stale"
+export const T_K_IDENTITY: u32 = 214280; // "identity"
+export const T_K_ID: u32 = 216322; // "id"
+export const T_K_HEADER: u32 = 216838; // "header"
+export const T_K_COOKIE: u32 = 218375; // "z9hG4bK"
 export const TEXT: usize = memory.data<u8>([
   58, 32, 44, 32, 86, 105, 97, 58, 32, 83, 73, 80, 47, 50, 46, 48,
   47, 67, 111, 110, 116, 101, 110, 116, 45, 76, 101, 110, 103, 116, 104, 58,
@@ -227,8 +229,8 @@ export const TEXT: usize = memory.data<u8>([
   110, 99, 101, 111, 112, 97, 113, 117, 101, 117, 115, 101, 114, 110, 97, 109,
   101, 114, 101, 115, 112, 111, 110, 115, 101, 97, 108, 103, 111, 114, 105, 116,
   104, 109, 115, 104, 97, 45, 50, 53, 54, 109, 100, 53, 97, 117, 116, 104,
-  105, 100, 101, 110, 116, 105, 116, 121, 105, 100, 104, 101, 97, 100, 101, 114,
-  122, 57, 104, 71, 52, 98, 75,
+  115, 116, 97, 108, 101, 105, 100, 101, 110, 116, 105, 116, 121, 105, 100, 104,
+  101, 97, 100, 101, 114, 122, 57, 104, 71, 52, 98, 75,
 ]);
 
 export const REASON_COUNT: u32 = 27;

@@ -654,7 +654,7 @@ static void default_domains(config *c) {
 }
 
 void config_parse(cli *out, int argc, char **argv, const char *board) {
-  bool help = false, print = false;
+  bool help = false, print = false, version = false;
   const char *file = NULL;
   cfg_value flags[SK_COUNT];
   memset(flags, 0, sizeof flags);
@@ -682,6 +682,9 @@ void config_parse(cli *out, int argc, char **argv, const char *board) {
     } else if (strcmp(a, "--print-config") == 0) {
       NO_VALUE();
       print = true;
+    } else if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+      NO_VALUE();
+      version = true;
     } else if (strcmp(a, "--config") == 0) {
       file = VALUE();
     } else if (k >= 0) {
@@ -711,8 +714,9 @@ void config_parse(cli *out, int argc, char **argv, const char *board) {
 
   memset(out, 0, sizeof *out);
   out->help = help;
+  out->version = version;
   out->print_config = print;
-  if (help) return;
+  if (help || version) return;
   config *c = &out->cfg;
   if (file) {
     json *raw = read_file(file);
@@ -1063,7 +1067,7 @@ void config_usage(void) {
   sb_puts(&line, " [--print-config]");
   sb_putn(&b, line.p, line.len);
   free(line.p);
-  sb_puts(&b, "\n       sipling --help\n\noptions:\n");
+  sb_puts(&b, "\n       sipling --help | --version\n\noptions:\n");
   option(&b, "--config FILE", "read a JSON configuration file (keys below); flags override it");
   for (int k = 0; k < SK_COUNT; k++) {
     const sch_key *key = &SCHEMA[k];
@@ -1083,6 +1087,7 @@ void config_usage(void) {
   }
   option(&b, "--print-config", "print the effective configuration as JSON and exit (binds nothing; secrets as \"" MASK "\")");
   option(&b, "--help", "print this help and exit");
+  option(&b, "--version", "print the version and the core build (board, wasm size) and exit");
   sb_puts(&b, "\nconfiguration file (JSON; unknown keys are errors; every key: docs/CONFIG.md):\n  {\n");
   const char *prev = "";
   int open = 0;
@@ -1296,4 +1301,12 @@ void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *b
         break;
     }
   }
+}
+
+#ifndef SIPLING_WASM_BYTES
+#define SIPLING_WASM_BYTES 0
+#endif
+void config_version(void) {
+  printf("sipling %s (native host)\ncore %s %d bytes wasm (compiled to C by wasm2c)\n", SIPLING_VERSION, SIPLING_BOARD,
+         SIPLING_WASM_BYTES);
 }

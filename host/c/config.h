@@ -56,13 +56,16 @@ typedef struct {
 } config;
 
 typedef struct {
-  bool help, print_config;
+  bool help, version, print_config;
   config cfg;
 } cli;
 
 /* Parses argv (without the program name), reads the file, merges, validates; `board` is this
  * binary's board (the default of "board"; another value is refused). Exits 2 on error. */
 void config_parse(cli *out, int argc, char **argv, const char *board);
+
+/* --version: the release and the core build (board, wasm size). */
+void config_version(void);
 
 /* --help: generated from the schema (the keys this host implements). */
 void config_usage(void);

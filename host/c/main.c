@@ -10,9 +10,10 @@
  *                    drain sip_poll_event (log), then report queued connection closes
  *
  * Time: CLOCK_MONOTONIC in ms as a double. Single-threaded; nothing is allocated per datagram (TCP
- * connections own a pending buffer and a write queue). Host names the core asks to send to (family 0)
- * are resolved with getaddrinfo, which BLOCKS the loop (cached 30 s): acceptable for an outbound proxy
- * named in the configuration, not for a busy server resolving many names.
+ * connections own a pending buffer and a write queue; a message held for a name lookup is copied).
+ * Host names the core asks to send to (family 0) go to resolve.c: c-ares, whose sockets and timeouts
+ * join this loop's poll(), bounded and cached (resolve.h); the loop never blocks on DNS. Only a listen
+ * address given as a name is resolved with getaddrinfo, at start-up, before serving.
  *
  * Traps: one unwind target is set in main() before the first core call (wasm_rt_impl_try). A trap
  * anywhere in the core long-jumps there, is logged as an error naming the core call, and the process
@@ -48,6 +49,7 @@
 #include "log.h"
 #include "numbers.h"
 #include "overload.h"
+#include "resolve.h"
 #include "usage.h"
 
 #ifndef SIPLING_BOARD
@@ -60,8 +62,6 @@
 #define TCP_MAX_CONNS SIP_LIMIT_TCP_CONNECTIONS      /* connections at once; beyond, the quietest is closed */
 #define TCP_PARTIAL_MS (SIP_LIMIT_TCP_PARTIAL_SECONDS * 1000.0) /* part of a message held this long: closed */
 #define TCP_LISTEN_BACKLOG 511
-#define DNS_TTL_MS 30000.0
-#define DNS_CACHE 64
 #define MAX_TRANSMITS_PER_CALL 1000000 /* guards the drain loop against a core that never says 0 */
 #define UDP_BATCH 64                   /* datagrams per socket per loop turn (fairness) */
 #define ACCEPT_BATCH 64
@@ -233,13 +233,17 @@ static void *xrealloc(void *p, size_t n) {
   return q;
 }
 
+/* Room for at least `want` entries in pfds, owners and kinds. */
+static void reserve_pfds(int want) {
+  if (want <= cappfds) return;
+  while (cappfds < want) cappfds = cappfds ? cappfds * 2 : 64;
+  pfds = xrealloc(pfds, (size_t)cappfds * sizeof *pfds);
+  owners = xrealloc(owners, (size_t)cappfds * sizeof *owners);
+  kinds = xrealloc(kinds, (size_t)cappfds * sizeof *kinds);
+}
+
 static int add_pfd(int fd, short events, int kind, void *owner) {
-  if (npfds == cappfds) {
-    cappfds = cappfds ? cappfds * 2 : 64;
-    pfds = xrealloc(pfds, (size_t)cappfds * sizeof *pfds);
-    owners = xrealloc(owners, (size_t)cappfds * sizeof *owners);
-    kinds = xrealloc(kinds, (size_t)cappfds * sizeof *kinds);
-  }
+  reserve_pfds(npfds + 1);
   pfds[npfds] = (struct pollfd){.fd = fd, .events = events, .revents = 0};
   owners[npfds] = owner;
   kinds[npfds] = kind;
@@ -601,48 +605,9 @@ static void send_to(transport *t, uint32_t conn_id, int fam, const uint8_t *addr
   conn_write(c, buf, n);
 }
 
-typedef struct {
-  char name[256];
-  int fam;
-  uint8_t addr[16];
-  double until;
-} dns_entry;
-static dns_entry dns_cache[DNS_CACHE];
-static unsigned dns_next;
-
-/* Resolves name for a transport of family want (4/6), blocking (see the file's header). */
-static bool resolve(const char *name, int want, int *fam, uint8_t addr[16]) {
-  double now = now_ms();
-  for (int i = 0; i < DNS_CACHE; i++) {
-    dns_entry *d = &dns_cache[i];
-    if (d->until > now && strcmp(d->name, name) == 0) {
-      *fam = d->fam;
-      memcpy(addr, d->addr, 16);
-      return true;
-    }
-  }
-  struct addrinfo hints = {0}, *res = NULL;
-  hints.ai_family = want == 6 ? AF_INET6 : AF_INET;
-  hints.ai_socktype = SOCK_DGRAM;
-  int r = getaddrinfo(name, NULL, &hints, &res);
-  if (r != 0 || !res) {
-    log_begin(LOG_WARN, "cannot resolve destination; dropped");
-    log_str("name", name);
-    log_str("error", r == EAI_SYSTEM ? errname(errno) : gai_strerror(r));
-    log_end();
-    if (res) freeaddrinfo(res);
-    return false;
-  }
-  uint16_t port;
-  *fam = from_sockaddr((struct sockaddr_storage *)res->ai_addr, addr, &port);
-  freeaddrinfo(res);
-  if (*fam == 0) return false;
-  dns_entry *d = &dns_cache[dns_next++ % DNS_CACHE];
-  snprintf(d->name, sizeof d->name, "%s", name);
-  d->fam = *fam;
-  memcpy(d->addr, addr, 16);
-  d->until = now_ms() + DNS_TTL_MS;
-  return true;
+/* resolve.c's sender: a message whose name has an address now. */
+static void send_resolved(void *t, uint32_t conn_id, int fam, const uint8_t addr[16], uint16_t port, const uint8_t *buf, size_t n) {
+  send_to((transport *)t, conn_id, fam, addr, port, buf, n);
 }
 
 static void transmit(u32 n) {
@@ -658,16 +623,9 @@ static void transmit(u32 n) {
     log_end();
     return;
   }
-  if (fam == 0) {
+  if (fam == 0) { /* a name: sent now (cached), after its lookup, or dropped (resolve.h) */
     uint32_t len = rd32(m + P_FLAGS);
-    char name[256];
-    if (len >= sizeof name) len = sizeof name - 1;
-    memcpy(name, M(tx_name_ptr), len);
-    name[len] = 0;
-    uint8_t addr[16];
-    int rfam;
-    if (!resolve(name, t->family, &rfam, addr)) return;
-    send_to(t, conn_id, rfam, addr, port ? port : 5060, M(tx_ptr), n);
+    resolve_send(t, t->family, conn_id, (const char *)M(tx_name_ptr), len, port ? port : 5060, M(tx_ptr), n);
     return;
   }
   if (fam != 4 && fam != 6) {
@@ -752,6 +710,7 @@ static void on_udp(transport *t) {
       trace_line("in", peer_text(text, sizeof text, "udp", fam, p + P_ADDR, port), 0, M(rx_ptr), (size_t)n);
     }
     double now = now_ms();
+    resolve_source(fam, p + P_ADDR); /* the lookups this datagram starts count against its source */
     int32_t r = (int32_t)CALL("sip_handle_datagram", Z_sipZ_sip_handle_datagram(&core, now, (u32)n));
     if (r < 0 && log_on(LOG_DEBUG)) {
       char text[96];
@@ -761,6 +720,7 @@ static void on_udp(transport *t) {
       log_end();
     }
     after(now);
+    resolve_source(0, NULL);
   }
 }
 
@@ -803,9 +763,11 @@ static void feed(conn *c) {
     memcpy(M(rx_ptr), c->pend, c->plen);
     memcpy(M(peer_ptr), c->peer, PEER_SIZE);
     double now = now_ms();
+    resolve_source(c->family, c->addr);
     int32_t r = (int32_t)CALL("sip_handle_stream", Z_sipZ_sip_handle_stream(&core, now, (u32)c->plen));
     if (r > 0 && trace_on) trace_line("in", c->text, c->id, c->pend, (size_t)r < c->plen ? (size_t)r : c->plen);
     after(now);
+    resolve_source(0, NULL);
     if (c->closed) return;
     if (r < 0) {
       log_begin(LOG_WARN, "tcp stream refused; closing");
@@ -1127,6 +1089,9 @@ static void log_stats(const char *signal_name) {
     double v = CALL("sip_stat", Z_sipZ_sip_stat(&core, (u32)i));
     if (v >= 0) log_num(SIP_STAT_NAMES[i], v); /* an older core answers -1 for an id it does not know */
   }
+  double rs[RESOLVE_STAT_COUNT];
+  resolve_stats(rs);
+  for (int i = 0; i < RESOLVE_STAT_COUNT; i++) log_num(RESOLVE_STAT_NAMES[i], rs[i]);
   log_num("tcpConnections", nconns);
   log_num("tcpEvicted", tcp_evicted);
   log_num("tcpPartialClosed", tcp_partial_closed);
@@ -1147,6 +1112,7 @@ static void stop(int sig) {
   }
   for (int id = 1; id <= n_transports; id++) close(transports[id].fd);
   log_stats(NULL);
+  resolve_shutdown(); /* messages still held for a lookup are dropped */
   usage_close();
   log_msg(LOG_INFO, "stopped");
   log_flush_exit(1000);
@@ -1170,7 +1136,14 @@ static void run(void) {
       int ft = d <= 0 ? 0 : d >= (double)INT_MAX ? INT_MAX : (int)d;
       if (timeout < 0 || ft < timeout) timeout = ft;
     }
-    int n = poll(pfds, (nfds_t)npfds, timeout);
+    /* c-ares's sockets ride after ours for this poll only (handlers may add pfds: their revents are
+     * copied out first), and its next timeout bounds the wait */
+    reserve_pfds(npfds + RESOLVE_MAX_FDS);
+    int nres = resolve_pollfds(pfds + npfds, RESOLVE_MAX_FDS);
+    timeout = resolve_timeout(timeout);
+    int n = poll(pfds, (nfds_t)(npfds + nres), timeout);
+    struct pollfd res_fds[RESOLVE_MAX_FDS];
+    memcpy(res_fds, pfds + npfds, (size_t)nres * sizeof *res_fds);
     if (n < 0 && errno != EINTR) {
       log_begin(LOG_ERROR, "poll failed");
       log_str("error", errname(errno));
@@ -1206,6 +1179,7 @@ static void run(void) {
         }
       }
     }
+    resolve_process(res_fds, n > 0 ? nres : 0); /* answers send what waited for them */
     if (closed_n) after(now_ms());
     if (usage_deadline() >= 0 && now_ms() >= usage_deadline()) usage_flush();
     int shed = ov_tick(now_ms());
@@ -1220,6 +1194,10 @@ int main(int argc, char **argv) {
   config_parse(&cl, argc - 1, argv + 1, SIPLING_BOARD);
   if (cl.help) {
     config_usage();
+    return 0;
+  }
+  if (cl.version) {
+    config_version();
     return 0;
   }
   if (cl.print_config) {
@@ -1264,6 +1242,17 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
 
   bind_all(cfg);
+  {
+    const cfg_value *dv = &cfg->v[SK_DNS_SERVERS];
+    const char *err = resolve_init(dv->set ? dv->list : NULL, dv->set ? dv->n : 0, (int)cfg->v[SK_DNS_TIMEOUT].num, send_resolved);
+    if (err) {
+      log_begin(LOG_ERROR, "cannot start the resolver");
+      log_str("error", err);
+      log_end();
+      log_flush();
+      exit(1);
+    }
+  }
 
   wasm_rt_init();
   Z_sip_init_module();

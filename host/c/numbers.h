@@ -13,6 +13,9 @@
 #define SIP_TABLE static const
 #endif
 
+/* The release (package.json "version"), for --version. */
+#define SIPLING_VERSION "0.1.0"
+
 enum sip_proto {
   SIP_PROTO_UDP = 1,
   SIP_PROTO_TCP = 2,
@@ -52,6 +55,7 @@ enum sip_cfg_key {
   SIP_CFG_KEY_AUTH_WINDOW = 20, /* s */
   SIP_CFG_KEY_SHED = 21, /* per mille */
   SIP_CFG_KEY_DIGEST_ALGORITHMS = 22, /* code */
+  SIP_CFG_KEY_OPTIONS_BEFORE_AUTH = 23, /* flag */
 };
 
 enum sip_cfg_kind {
@@ -156,7 +160,7 @@ SIP_TABLE char *const SIP_PROTO_NAMES[7] = {
 #define SIP_LIMIT_DNS_MIN_TTL 5 /* s: shortest time an answer is cached (a lower DNS TTL is raised to it) */
 #define SIP_LIMIT_DNS_MAX_TTL 3600 /* s: longest time an answer is cached */
 #define SIP_LIMIT_DNS_IN_FLIGHT 64 /* lookups: lookups in flight at once; a message to a further new name is dropped (its transaction retransmits, or times out) */
-#define SIP_LIMIT_DNS_PER_SOURCE 4 /* lookups: lookups in flight started by the messages of one source address; beyond it, dropped */
+#define SIP_LIMIT_DNS_PER_SOURCE 4 /* lookups: lookups in flight started by the messages of one source address (the core's retransmissions count as one source of their own; the firmware bridge counts all its lookups as one source); beyond it, dropped */
 #define SIP_LIMIT_DNS_WAIT_PER_NAME 8 /* messages: messages held while their name is looked up, per name; more are dropped */
 #define SIP_LIMIT_DNS_WAIT_BYTES 1048576 /* bytes: bytes of messages held for lookups, in all; more are dropped */
 #define SIP_LIMIT_LOG_QUEUE_BYTES 1048576 /* bytes: log lines waiting for stdout (a pipe nobody reads stays full); a further line is dropped and counted: a "log lines dropped" line gives the count once stdout drains, the stats line the total (logDropped) */

@@ -2,8 +2,10 @@
 // The ABI numbers and the configuration schema for the firmware bridge (host/firmware/bridge.mjs), which
 // runs without a build step; host/node/numbers.ts and host/node/schema.ts hold the same for the Node host.
 
+/** The release (package.json "version"), for --version. */
+export const VERSION = "0.1.0";
 export const CfgKind = Object.freeze({ Domain: 1, OutboundProxy: 2, Realm: 3, User: 4, Allow: 5, Deny: 6, Trusted: 7, BlockMethod: 8, DenyUri: 9, BodyType: 10, BodyPattern: 11, NonceSecret: 12 });
-export const CfgKey = Object.freeze({ T1: 1, T2: 2, T4: 3, TimerC: 4, MinExpires: 5, MaxExpires: 6, DefaultExpires: 7, ContactsPerAor: 8, RecordRoute: 9, RetryAfter: 10, NonceExpiry: 12, FloodLimit: 13, FloodBlock: 14, FloodDrop: 15, RefuseDrop: 16, MaxBody: 17, TopologyHiding: 18, AuthFailures: 19, AuthWindow: 20, Shed: 21, DigestAlgorithms: 22 });
+export const CfgKey = Object.freeze({ T1: 1, T2: 2, T4: 3, TimerC: 4, MinExpires: 5, MaxExpires: 6, DefaultExpires: 7, ContactsPerAor: 8, RecordRoute: 9, RetryAfter: 10, NonceExpiry: 12, FloodLimit: 13, FloodBlock: 14, FloodDrop: 15, RefuseDrop: 16, MaxBody: 17, TopologyHiding: 18, AuthFailures: 19, AuthWindow: 20, Shed: 21, DigestAlgorithms: 22, OptionsBeforeAuth: 23 });
 export const CfgResult = Object.freeze({ Ok: 0, Unknown: -1, Refused: -2, NotInBuild: -3 });
 export const Proto = Object.freeze({ UDP: 1, TCP: 2, TLS: 3, SCTP: 4, WS: 5, WSS: 6 });
 /** Indexed by kind (0 = none): name, log level, text labels, value field, in usage records. */
@@ -46,11 +48,12 @@ export const SCHEMA = [
   { path: "registrar.defaultExpires", type: "int", min: 1, max: 2147483647, default: 3600, unit: "s", le: "registrar.maxExpires", core: "set", coreName: "DefaultExpires", coreId: 7, hosts: ["node","native","wasi","firmware"], doc: "lifetime when a REGISTER names none" },
   { path: "registrar.maxContactsPerAor", type: "int", min: 1, max: 2147483647, defaultDoc: "the board's limit", unit: "count", core: "set", coreName: "ContactsPerAor", coreId: 8, hosts: ["node","native","wasi","firmware"], doc: "contacts per address-of-record" },
   { path: "recordRoute", type: "bool", default: true, core: "set", coreName: "RecordRoute", coreId: 9, hosts: ["node","native","wasi","firmware"], doc: "Record-Route dialog-creating requests, so in-dialog requests come through this server" },
+  { path: "optionsBeforeAuth", type: "bool", default: true, core: "set", coreName: "OptionsBeforeAuth", coreId: 23, hosts: ["node","native","wasi","firmware"], doc: "answer an OPTIONS to the server itself (Request-URI with no user part) with 200, Allow, Accept and Supported before authentication, as health checks and keepalives of load balancers and trunks expect (Kamailio's dispatcher counts only 200 as alive); false: it must authenticate like any request" },
   { path: "retryAfter", type: "int", min: 0, max: 2147483647, default: 5, unit: "s", core: "set", coreName: "RetryAfter", coreId: 10, hosts: ["node","native","wasi","firmware"], doc: "Retry-After of our own 503s" },
   { path: "overloadControl", type: "bool", default: true, hosts: ["node","native"], doc: "refuse a share of new requests with 503 while datagrams wait over 30 ms to be read" },
   { path: "prefault", type: "bool", default: false, hosts: ["node","native","wasi"], doc: "commit the core's memory at start (every page touched; Node: V8's young generation grown to its limit too), so RSS is flat from start-up instead of climbing to the core's fixed budget as its tables are first used" },
   { path: "outboundProxy", type: "string", check: "sipUri", core: "add", coreName: "OutboundProxy", coreId: 2, hosts: ["node","native","wasi","firmware"], doc: "requests for other domains (of authenticated users and trusted sources) go to this URI's host" },
-  { path: "dns.servers", type: "list", check: "dnsServer", maxItems: 8, defaultDoc: "the system's (/etc/resolv.conf)", hosts: ["node","native","firmware"], doc: "DNS servers asked for the names the core sends to (outboundProxy, Route, registered contacts): IP or IP:port, IPv6 as [::1]:53; a lookup never blocks the host and a failed name stays failed for limits.dnsNegativeTtl" },
+  { path: "dns.servers", type: "list", check: "dnsServer", maxItems: 8, defaultDoc: "the system's (/etc/resolv.conf)", hosts: ["node","native","firmware"], doc: "DNS servers asked for the names the core sends to (outboundProxy, Route, the Request-URI of a relayed request, registered contacts): IP or IP:port, IPv6 as [::1]:53; a lookup never blocks the host and a failed name stays failed for limits.dnsNegativeTtl" },
   { path: "dns.timeout", type: "int", min: 100, max: 30000, default: 2000, unit: "ms", hosts: ["node","native","firmware"], doc: "how long one DNS query waits for an answer; a name is asked twice, then counts as failed" },
   { path: "board", type: "enum", check: "enum", values: ["server","micro"], default: "server", hosts: ["node","native"], doc: "which core build (the native binary and the firmware are built for one board: a different value is refused)" },
   { path: "realm", type: "string", check: "realm", defaultDoc: "the first domain", core: "add", coreName: "Realm", coreId: 3, hosts: ["node","native","wasi","firmware"], doc: "digest realm" },
@@ -89,7 +92,7 @@ export const LIMITS = Object.freeze({
   dnsMaxTtl: 3600,
   /** lookups in flight at once; a message to a further new name is dropped (its transaction retransmits, or times out) (lookups) */
   dnsInFlight: 64,
-  /** lookups in flight started by the messages of one source address; beyond it, dropped (lookups) */
+  /** lookups in flight started by the messages of one source address (the core's retransmissions count as one source of their own; the firmware bridge counts all its lookups as one source); beyond it, dropped (lookups) */
   dnsPerSource: 4,
   /** messages held while their name is looked up, per name; more are dropped (messages) */
   dnsWaitPerName: 8,

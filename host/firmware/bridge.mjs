@@ -17,16 +17,20 @@
 // core's counters and the firmware's stack high-water mark; "trap" makes the firmware raise a wasm
 // trap (it reports it and restarts its core). SIGINT/SIGTERM stop QEMU and exit.
 // This board has no TCP (the firmware has no stream transport): a tcp listen is refused.
+// A 'D' frame to a host name (peer family 0) is resolved by host/shared/resolver.mjs (dns.servers,
+// dns.timeout; never blocking, bounded and cached as on the Node host). The bridge cannot tell which
+// input a transmit follows (the firmware runs apart, under QEMU), so all its lookups count as one
+// source: at most limits.dnsPerSource of them are in flight.
 import dgram from "node:dgram";
-import dns from "node:dns";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
-import { EVENTS, STAT_NAMES, SCHEMA } from "./abi.mjs";
+import { EVENTS, STAT_NAMES, SCHEMA, LIMITS, VERSION } from "./abi.mjs";
 import { ConfigError, load, usage, printable, checkSecureDefault, coreOps, explain, wrap } from "../shared/config.mjs";
+import { Resolver, RESOLVER_STATS } from "../shared/resolver.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** The firmware's counters after the core's (host/firmware/main.c stats_step). */
@@ -51,7 +55,8 @@ export const SPEC = {
 const USAGE = usage(SPEC, {
   head: "sipling firmware bridge - UDP sockets here, the sipling firmware (micro core, Cortex-M4) under QEMU",
   tail: wrap(`Logs are JSON lines on stdout; the firmware's events with the Node host's fields. Commands on stdin:
-"stats" (the core's counters: ${STAT_NAMES.join(", ")}; then ${FW_STATS.join(", ")}), "trap", "stop".
+"stats" (the core's counters: ${STAT_NAMES.join(", ")}; then ${FW_STATS.join(", ")};
+then the resolver's: ${RESOLVER_STATS.join(", ")}), "trap", "stop".
 SIGINT/SIGTERM stop QEMU and exit. Exit status: 0 ok, 1 runtime error, 2 usage/configuration error
 (also a configuration the firmware refuses).`, 0, 100),
 });
@@ -173,6 +178,12 @@ export async function main(argv) {
     return;
   }
   if (args.help) { process.stdout.write(USAGE); return; }
+  if (args.version) {
+    const core = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "build", "micro", "sipling.wasm");
+    const size = existsSync(core) ? `${statSync(core).size} bytes wasm` : "not built";
+    process.stdout.write(`sipling ${VERSION} (firmware bridge: Cortex-M4 firmware in QEMU mps2-an386)\ncore micro ${size} (compiled into the firmware by wasm2c)\n`);
+    return;
+  }
   if (args.printConfig) { process.stdout.write(JSON.stringify(printable(cfg), null, 2) + "\n"); return; }
   rank = LEVELS.indexOf(cfg.values.get("logLevel"));
   const o = {
@@ -223,6 +234,7 @@ export async function main(argv) {
   const stop = (code) => {
     if (stopping) return;
     stopping = true;
+    resolver.close();
     for (const s of socks) { try { s.close(); } catch { /* closed */ } }
     if (qemu.exitCode === null && qemu.pid) { try { process.kill(qemu.pid, "SIGTERM"); } catch { /* gone */ } }
     const hard = setTimeout(() => { try { process.kill(qemu.pid, "SIGKILL"); } catch { /* gone */ } }, 2000);
@@ -241,6 +253,10 @@ export async function main(argv) {
   qemu.stdin.on("error", () => {});
   createInterface({ input: qemu.stderr }).on("line", (l) => {
     if (!/has no peer/.test(l)) line("warn", "qemu", { text: l });
+  });
+  const resolver = new Resolver({
+    servers: cfg.values.get("dns.servers"), timeoutMs: cfg.values.get("dns.timeout"), limits: LIMITS,
+    log: (level, msg, fields) => line(level, msg, fields),
   });
   const toFirmware = (...parts) => { if (!stopping) qemu.stdin.write(slipEncode(...parts)); };
 
@@ -302,10 +318,7 @@ export async function main(argv) {
           const name = payload.subarray(0, n).toString("latin1");
           payload = Buffer.from(payload.subarray(n));
           const want = socks[tid - 1]?.type === "udp6" ? 6 : 4;
-          dns.lookup(name, { family: want }, (e, addr) => {
-            if (e) line("warn", "cannot resolve", { name, error: e.message });
-            else send(tid, want, addr, port, payload);
-          });
+          resolver.send(name, want, payload.length, (family, addr) => send(tid, family, addr, port, payload));
         }
         break;
       }
@@ -319,7 +332,7 @@ export async function main(argv) {
         const st = {};
         const names = [...STAT_NAMES, ...FW_STATS];
         for (let i = 0; i * 4 + 4 <= body.length && i < names.length; i++) st[names[i]] = body.readUInt32LE(i * 4);
-        line("info", "stats", st);
+        line("info", "stats", { ...st, ...resolver.stats() });
         break;
       }
       default: line("warn", "unknown frame from the firmware", { kind: f[0] });

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Bundles the Node host (host/node/*.ts) into build/node/sipling.mjs (ESM, node20) and copies the
+// Bundles the Node host (host/node/*.ts) into build/node/sipling.mjs (the CLI) and build/node/index.mjs
+// (the library, with index.d.ts) (ESM, node20) and copies the
 // cores next to it: build/server/sipling.wasm -> build/node/sipling.wasm, other boards ->
 // build/node/sipling-<board>.wasm. Usage: node host/node/bundle.mjs [--quiet]
 import { build } from "esbuild";
@@ -12,17 +13,22 @@ const out = join(root, "build", "node");
 const quiet = process.argv.includes("--quiet");
 mkdirSync(out, { recursive: true });
 
-await build({
-  entryPoints: [join(root, "host/node/main.ts")],
-  outfile: join(out, "sipling.mjs"),
-  bundle: true,
-  format: "esm",
-  platform: "node",
-  target: "node20",
-  sourcemap: "linked",
-  logLevel: "warning",
-  banner: { js: "// sipling Node host, bundled by host/node/bundle.mjs from host/node/*.ts: do not edit." },
-});
+// the CLI (runs on import) and the library (host/node/api.ts: createServer; its types are
+// host/node/index.d.ts, copied beside it)
+for (const [entry, file] of [["main.ts", "sipling.mjs"], ["api.ts", "index.mjs"]]) {
+  await build({
+    entryPoints: [join(root, "host/node", entry)],
+    outfile: join(out, file),
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    sourcemap: "linked",
+    logLevel: "warning",
+    banner: { js: `// sipling Node host (${file === "index.mjs" ? "library" : "CLI"}), bundled by host/node/bundle.mjs from host/node/*.ts: do not edit.` },
+  });
+}
+for (const d of ["index.d.ts", "api-types.d.ts"]) copyFileSync(join(root, "host/node", d), join(out, d));
 
 const copied = [];
 const buildDir = join(root, "build");

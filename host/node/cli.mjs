@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `sipling` launcher. Makes sure build/node/sipling.mjs is up to date, then runs it:
-//   - the core (build/server/sipling.wasm) missing or older than assembly/**/*.ts -> the wasm build
+//   - the core (build/server/sipling.wasm) missing or older than assembly/**/*.ts or asconfig.json -> the wasm build
 //   - the bundle missing or older than host/node/*.ts, host/shared/config.mjs or a core -> node host/node/bundle.mjs
 // With SIPLING_NO_BUILD=1 nothing is rebuilt (it only says what to run when the bundle is missing).
 import { existsSync, readdirSync, statSync } from "node:fs";
@@ -34,7 +34,8 @@ function run(what, args) {
 const isRepo = existsSync(join(root, "assembly")) && existsSync(join(root, "host", "node", "main.ts"));
 if (isRepo && !process.env.SIPLING_NO_BUILD) {
   const wasm = join(root, "build", "server", "sipling.wasm");
-  if (mtime(wasm) < newest(join(root, "assembly"), [".ts"]) || mtime(wasm) < newest(join(root, "boards"), [".json"]))
+  if (mtime(wasm) < newest(join(root, "assembly"), [".ts"]) || mtime(wasm) < newest(join(root, "boards"), [".json"]) ||
+      mtime(wasm) < mtime(join(root, "asconfig.json")))
     // the Node host needs only the wasm cores (not the native host or the firmware and their toolchains)
     run("core out of date: node tools/build.mjs --wasm-only", [join(root, "tools", "build.mjs"), "--quiet", "--wasm-only"]);
   const b = mtime(bundle);

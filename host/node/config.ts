@@ -10,7 +10,7 @@
 // names the key (or flag) and what was expected, and is raised as a ConfigError (the entry point
 // prints it and exits with status 2).
 import {
-  ConfigError, MASK, load, usage, wrap, printable as printableOf, checkSecureDefault as secureDefault, patternBytes,
+  ConfigError, MASK, load, fromObject, usage, wrap, printable as printableOf, checkSecureDefault as secureDefault, patternBytes,
   type Config as SharedConfig, type HostSpec, type Listen as SharedListen, type User as SharedUser,
 } from "../shared/config.mjs";
 import { SCHEMA } from "./schema.js";
@@ -54,10 +54,15 @@ export interface Config {
   readonly users?: readonly User[];
   readonly outboundProxy?: string;
   readonly usageLog?: string;
+  /** dns.servers (IP, IP:port, [IPv6]:port), or undefined: the system's */
+  readonly dnsServers?: readonly string[];
+  /** dns.timeout, ms */
+  readonly dnsTimeout: number;
 }
 
 export interface Cli {
   help: boolean;
+  version: boolean;
   printConfig: boolean;
   config: Config;
   listens: Listen[];
@@ -78,14 +83,22 @@ function view(c: SharedConfig): Config {
     users: v.get("users") as User[] | undefined,
     outboundProxy: v.get("outboundProxy") as string | undefined,
     usageLog: v.get("usageLog") as string | undefined,
+    dnsServers: v.get("dns.servers") as string[] | undefined,
+    dnsTimeout: v.get("dns.timeout") as number,
   };
 }
 
 /** Parses argv (without node and script), reads the file, merges, validates. */
 export function parseCli(argv: string[]): Cli {
   const { args, cfg } = load(argv, SPEC);
-  if (!cfg) return { help: true, printConfig: args.printConfig, config: null as unknown as Config, listens: [] };
-  return { help: false, printConfig: args.printConfig, config: view(cfg), listens: cfg.listens };
+  if (!cfg) return { help: args.help, version: args.version, printConfig: args.printConfig, config: null as unknown as Config, listens: [] };
+  return { help: false, version: false, printConfig: args.printConfig, config: view(cfg), listens: cfg.listens };
+}
+
+/** A configuration object (the JSON file's content, parsed), resolved and checked like a file. */
+export function configFromObject(object: unknown): { config: Config; listens: Listen[] } {
+  const cfg = fromObject(object, SPEC);
+  return { config: view(cfg), listens: cfg.listens };
 }
 
 /** The configuration as --print-config shows it: secrets replaced by "***". */

@@ -21,8 +21,9 @@ import { writeAddr, format4, format6, peerText } from "./addr.js";
 import { ConfigError, type Config, type Listen } from "./config.js";
 import { coreOps, explain } from "../shared/config.mjs";
 import type { Logger } from "./log.js";
-import { decodeEvent, type UsageLog } from "./usage.js";
+import { decodeEvent, eventFields, type UsageLog, type EventRecord } from "./usage.js";
 import { OverloadControl } from "./overload.js";
+import { Resolver } from "../shared/resolver.mjs";
 
 const UDP_RCVBUF = 4 * 1024 * 1024;
 const UDP_SNDBUF = 4 * 1024 * 1024;
@@ -30,7 +31,6 @@ const TCP_MAX_BACKLOG = LIMITS.tcpBacklogBytes; // bytes queued for one connecti
 const TCP_MAX_CONNS = LIMITS.tcpConnections; // connections at once; beyond, the quietest is closed
 const TCP_PARTIAL_MS = LIMITS.tcpPartialSeconds * 1000; // part of a message held this long: closed
 const TCP_SWEEP_MS = 1000;
-const DNS_TTL_MS = 30_000;
 const MAX_TRANSMITS_PER_CALL = 1_000_000; // guards the drain loop against a core that never says 0
 
 interface Transport {
@@ -85,7 +85,8 @@ export class Host {
   private readonly conns = new Map<number, Conn>();
   private readonly byRemote = new Map<string, Conn>();
   private readonly closedQueue: number[] = [];
-  private readonly dnsCache = new Map<string, { addr: string; family: number; until: number }>();
+  /** Names the core sends to (host/shared/resolver.mjs: asynchronous, bounded, cached). */
+  private readonly resolver: Resolver;
   private nextConn = 0;
   private sweeper: NodeJS.Timeout | null = null;
   /** host counters joined to the stats line */
@@ -96,6 +97,8 @@ export class Host {
   private stopping = false;
   private overload: OverloadControl | null = null;
   private readonly scratch = Buffer.alloc(16);
+  /** Called with every event the core reports (the library API's listener), before logging. */
+  onEvent: ((ev: EventRecord) => void) | null = null;
   /** Date.now() - performance.now(), fixed at start: maps the core's `now` (event time) to wall time. */
   private readonly wallOffset = Date.now() - performance.now();
   readonly wall = (t: number) => this.wallOffset + t;
@@ -116,6 +119,17 @@ export class Host {
     private readonly usage: UsageLog | null = null,
   ) {
     this.trace = cfg.trace;
+    try {
+      this.resolver = new Resolver({
+        servers: cfg.dnsServers, timeoutMs: cfg.dnsTimeout, limits: LIMITS,
+        log: (level: "warn" | "debug", msg: string, fields: object) => {
+          if (this.log.on(level)) this.log.line(level, msg, fields);
+        },
+      });
+    } catch (e) {
+      // the schema's check (parseDnsServer) accepts only what setServers takes: never expected
+      throw new ConfigError("dns.servers", (e as Error).message);
+    }
   }
 
   // ---- start-up ---------------------------------------------------------------------------
@@ -277,9 +291,11 @@ export class Host {
     dv.setUint32(p + PEER.flags + 4, 0, true);
     if (this.trace) this.traceMsg("in", t.proto, fam, mem, p + PEER.addr, rinfo.port, msg.toString("utf8"));
     const now = performance.now();
+    this.resolver.setSource(rinfo.address); // the lookups this datagram starts count against its source
     const r = this.ex.sip_handle_datagram(now, n);
     if (r < 0 && this.log.on("debug")) this.log.debug("datagram refused", { code: r, peer: `${rinfo.address}:${rinfo.port}` });
     this.after(now);
+    this.resolver.setSource("");
   }
 
   private newConnId(): number {
@@ -370,9 +386,11 @@ export class Host {
       c.peer.copy(mem, core.peerPtr);
       const text = this.trace ? mem.toString("utf8", core.rxPtr, core.rxPtr + len) : "";
       const now = performance.now();
+      this.resolver.setSource(c.addr);
       const r = ex.sip_handle_stream(now, len);
       if (r > 0 && this.trace) this.traceMsg("in", "tcp", c.family, c.peer, PEER.addr, c.port, text.slice(0, r));
       this.after(now);
+      this.resolver.setSource("");
       if (c.closed) return;
       if (r < 0) {
         this.log.warn("tcp stream refused; closing", { conn: c.id, code: r, peer: peerText("tcp", c.family, c.addr, c.port) });
@@ -568,24 +586,17 @@ export class Host {
     return c;
   }
 
+  /**
+   * A transmit to a name: sent once the resolver has its address (now when cached), or dropped by the
+   * resolver's bounds or a failed lookup (host/shared/resolver.mjs; the core's transaction retransmits).
+   */
   private sendToName(t: Transport, connId: number, name: string, port: number, buf: Buffer): void {
     const p = port || 5060;
-    const hit = this.dnsCache.get(name);
-    if (hit && hit.until > performance.now()) {
-      this.sendTo(t, connId, hit.family, hit.addr, p, buf);
-      return;
-    }
-    dns.lookup(name, { family: t.family }, (err, address, family) => {
-      if (this.stopping) return;
-      if (err) {
-        this.log.warn("cannot resolve destination; dropped", { name, error: err.code ?? err.message });
-        return;
-      }
-      this.dnsCache.set(name, { addr: address, family, until: performance.now() + DNS_TTL_MS });
-      if (this.dnsCache.size > 1024) this.dnsCache.clear();
-      this.sendTo(t, connId, family, address, p, buf);
-      // A send from a callback is not inside a core call: flush any deferred conn closes.
-      if (this.core && this.closedQueue.length) this.after(performance.now());
+    this.resolver.send(name, t.family, buf.length, (family: 4 | 6, addr: string, later: boolean) => {
+      if (this.stopping || !this.core) return;
+      this.sendTo(t, connId, family, addr, p, buf);
+      // A send after a lookup is not inside a core call: flush any deferred conn closes.
+      if (later && this.closedQueue.length) this.after(performance.now());
     });
   }
 
@@ -596,18 +607,21 @@ export class Host {
     const info = EVENTS[kind];
     const level = info?.level ?? "warn";
     const logging = this.log.on(level);
-    if (!logging && !this.usage) return;
+    if (!logging && !this.usage && !this.onEvent) return;
     const ev = decodeEvent(this.core!, kind, this.protoOf);
     this.usage?.event(ev, this.wall);
+    if (this.onEvent) {
+      try {
+        this.onEvent(ev);
+      } catch (e) {
+        this.log.error("event listener threw", { event: ev.name, error: (e as Error).message });
+      }
+    }
     if (!logging) return;
     const fields: Record<string, unknown> = { event: ev.name, code: ev.code };
     if (ev.source) fields.source = ev.source;
     if (ev.conn) fields.conn = ev.conn;
-    const labels = info?.texts ?? ["text1", "text2", "text3", "text4"];
-    for (let i = 0; i < 4; i++) if (ev.text[i]) fields[labels[i]] = ev.text[i];
-    if (info?.valueField) fields[info.valueField] = ev.value;
-    else if (ev.value) fields.value = ev.value;
-    if (ev.lost) fields.lost = ev.lost;
+    eventFields(ev, fields);
     fields.coreTime = ev.time;
     this.log.line(level, ev.name, fields);
   }
@@ -629,7 +643,7 @@ export class Host {
    */
   logStats(signal?: string): void {
     const stats = this.core?.stats();
-    if (stats) this.log.info("stats", signal ? { signal, ...stats, ...this.ownStats() } : { ...stats, ...this.ownStats() });
+    if (stats) this.log.info("stats", { ...(signal ? { signal } : {}), ...stats, ...this.resolver.stats(), ...this.ownStats() });
   }
 
   /** The host's own counters: TCP connections closed by its bounds, log and usage lines dropped. */
@@ -638,6 +652,12 @@ export class Host {
       tcpConnections: this.conns.size, ...this.hostStats, logDropped: this.log.dropped,
       ...(this.usage ? { usageDropped: this.usage.dropped } : {}),
     };
+  }
+
+  /** The bound listeners, in transport id order (ports as bound: a port 0 listen shows the port it got). */
+  listening(): { proto: "udp" | "tcp"; host: string; port: number; advertised: string }[] {
+    return this.transports.filter((t): t is Transport => t !== undefined)
+      .map((t) => ({ proto: t.proto, host: t.bindHost, port: t.port, advertised: t.advertised }));
   }
 
   // ---- stop -------------------------------------------------------------------------------
@@ -675,8 +695,9 @@ export class Host {
     this.sweeper = null;
     if (core) {
       const stats = core.stats();
-      if (stats) this.log.info("stats", { ...stats, ...this.ownStats() });
+      if (stats) this.log.info("stats", { ...stats, ...this.resolver.stats(), ...this.ownStats() });
     }
+    this.resolver.close();
     this.usage?.close();
   }
 }

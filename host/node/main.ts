@@ -1,8 +1,8 @@
 // Entry point of the Node host (bundled into build/node/sipling.mjs; launched by host/node/cli.mjs).
 // Exit status: 0 ok (also --help, --print-config, a signal), 1 runtime error, 2 usage/config error.
-import { readFileSync, existsSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
+import { VERSION } from "./numbers.js";
+import { findWasm, wasmCandidates, coreLines } from "./cores.js";
 import { parseCli, ConfigError, USAGE, checkSecureDefault, printable, type Cli } from "./config.js";
 import { Logger } from "./log.js";
 import { CoreError } from "./abi.js";
@@ -14,14 +14,9 @@ function die(code: number, text: string): never {
   process.exit(code);
 }
 
-/** The core for a board: $SIPLING_WASM, else next to the bundle, else build/<board>/ of the repo. */
-function findWasm(board: string): string[] {
-  if (process.env.SIPLING_WASM) return [resolve(process.env.SIPLING_WASM)];
-  const here = dirname(fileURLToPath(import.meta.url));
-  return [
-    join(here, board === "server" ? "sipling.wasm" : `sipling-${board}.wasm`),
-    join(here, "..", board, "sipling.wasm"),
-  ];
+/** --version: the release and each core build this host can load (board, file, wasm size). */
+function versionText(): string {
+  return `sipling ${VERSION} (Node host, Node ${process.versions.node})\n${coreLines(["server", "micro"]).join("\n")}\n`;
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -34,6 +29,10 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (cli.help) {
     process.stdout.write(USAGE);
+    return;
+  }
+  if (cli.version) {
+    process.stdout.write(versionText());
     return;
   }
   if (cli.printConfig) {
@@ -59,10 +58,9 @@ export async function main(argv: string[]): Promise<void> {
   };
   process.on("uncaughtException", (e) => fail(1, "internal error", { error: e.message, stack: e.stack }));
 
-  const candidates = findWasm(cfg.board);
-  const file = candidates.find((f) => existsSync(f));
+  const file = findWasm(cfg.board);
   if (!file)
-    fail(1, `core not found for board "${cfg.board}": build the core first (npm run build && npm run bundle)`, { looked: candidates });
+    fail(1, `core not found for board "${cfg.board}": build the core first (npm run build && npm run bundle)`, { looked: wasmCandidates(cfg.board) });
   let mod: WebAssembly.Module;
   try {
     mod = new WebAssembly.Module(readFileSync(file!));
@@ -80,7 +78,16 @@ export async function main(argv: string[]): Promise<void> {
       die(2, new ConfigError("usageLog", `cannot open ${JSON.stringify(cfg.usageLog)} for appending (${code})`).message);
     }
   }
-  const host = new Host(cfg, cli.listens, log, usage);
+  let host: Host;
+  try {
+    host = new Host(cfg, cli.listens, log, usage);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      log.flush();
+      die(2, e.message);
+    }
+    throw e;
+  }
   if (usage) flushUsage = () => usage!.flush();
   let stopped = false;
   const stop = (signal: string) => {

@@ -2,6 +2,9 @@
 // The ABI numbers as the Node host sees them (docs/ABI.md), with the names, log levels and field
 // labels of events and the names of stats.
 
+/** The release (package.json "version"), for --version. */
+export const VERSION = "0.1.0";
+
 export const enum Proto { UDP = 1, TCP = 2, TLS = 3, SCTP = 4, WS = 5, WSS = 6 }
 export const PROTO_NAMES: Readonly<Record<number, string>> = { 1: "udp", 2: "tcp", 3: "tls", 4: "sctp", 5: "ws", 6: "wss" };
 
@@ -29,6 +32,7 @@ export const enum CfgKey {
   AuthWindow = 20,
   Shed = 21,
   DigestAlgorithms = 22,
+  OptionsBeforeAuth = 23,
 }
 export const CFG_KEY_NAMES: Readonly<Record<number, string>> = {
   1: "T1",
@@ -52,6 +56,7 @@ export const CFG_KEY_NAMES: Readonly<Record<number, string>> = {
   20: "AuthWindow",
   21: "Shed",
   22: "DigestAlgorithms",
+  23: "OptionsBeforeAuth",
 };
 
 export const enum CfgKind {
@@ -174,7 +179,7 @@ export const LIMITS = Object.freeze({
   dnsMaxTtl: 3600,
   /** lookups in flight at once; a message to a further new name is dropped (its transaction retransmits, or times out) (lookups) */
   dnsInFlight: 64,
-  /** lookups in flight started by the messages of one source address; beyond it, dropped (lookups) */
+  /** lookups in flight started by the messages of one source address (the core's retransmissions count as one source of their own; the firmware bridge counts all its lookups as one source); beyond it, dropped (lookups) */
   dnsPerSource: 4,
   /** messages held while their name is looked up, per name; more are dropped (messages) */
   dnsWaitPerName: 8,

@@ -62,6 +62,21 @@ export function decodeEvent(core: Core, kind: number, protoOf: (transport: numbe
   };
 }
 
+/**
+ * An event's fields as its log line names them (abi.json's labels): the four texts under their labels,
+ * the value under its field name (or "value" when the kind names none and it is nonzero), lost when
+ * nonzero. Written into `out`; used by the log line and by the library's events.
+ */
+export function eventFields(ev: EventRecord, out: Record<string, unknown>): Record<string, unknown> {
+  const info = EVENTS[ev.kind];
+  const labels = info?.texts ?? ["text1", "text2", "text3", "text4"];
+  for (let i = 0; i < 4; i++) if (ev.text[i]) out[labels[i]] = ev.text[i];
+  if (info?.valueField) out[info.valueField] = ev.value;
+  else if (ev.value) out.value = ev.value;
+  if (ev.lost) out.lost = ev.lost;
+  return out;
+}
+
 /** Kinds written to the usage file (abi.json: every kind but those marked usage false). */
 export function isUsageEvent(kind: number): boolean {
   return EVENTS[kind]?.usage ?? false;

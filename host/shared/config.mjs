@@ -31,7 +31,7 @@ import { isIP } from "node:net";
  *   extraFlags?: Record<string, { value: boolean, repeat?: boolean, doc: string, meta?: string }>,
  * }} HostSpec
  * @typedef {{ spec: HostSpec, values: Map<string, unknown>, given: Set<string>, listens: Listen[] }} Config
- * @typedef {{ help: boolean, printConfig: boolean, file?: string, flags: Map<string, unknown>,
+ * @typedef {{ help: boolean, version: boolean, printConfig: boolean, file?: string, object?: unknown, flags: Map<string, unknown>,
  *   extra: Record<string, string | string[] | boolean> }} Args
  * @typedef {{ key: SchemaKey, name: string, op: "set" | "add", id: number, value?: number, shown?: unknown,
  *   bytes?: Buffer, text?: string, secret: boolean }} CoreOp
@@ -44,6 +44,8 @@ export class ConfigError extends Error {
   /** @param {string} key @param {string} what @param {boolean} [usage] */
   constructor(key, what, usage = false) {
     super(`${usage ? "usage error" : "config error"}: "${key}": ${what}`);
+    /** the key (or flag) at fault */
+    this.key = key;
   }
   /** An error about the configuration as a whole: "config error: " + text. @param {string} text */
   static plain(text) {
@@ -357,7 +359,7 @@ function flagKeys(spec) {
  */
 export function parseArgs(argv, spec) {
   /** @type {Args} */
-  const out = { help: false, printConfig: false, flags: new Map(), extra: {} };
+  const out = { help: false, version: false, printConfig: false, flags: new Map(), extra: {} };
   const byFlag = new Map(flagKeys(spec).map((k) => [/** @type {string} */ (k.flag), k]));
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i];
@@ -386,6 +388,11 @@ export function parseArgs(argv, spec) {
     if (a === "--print-config") {
       noValue();
       out.printConfig = true;
+      continue;
+    }
+    if (a === "--version" || a === "-V") {
+      noValue();
+      out.version = true;
       continue;
     }
     if (a === "--config") {
@@ -485,6 +492,7 @@ export function resolve(spec, args) {
   /** @type {Config} */
   const cfg = { spec, values: new Map(), given: new Set(), listens: [] };
   if (args.file !== undefined) applyFile(cfg, readConfigFile(args.file));
+  if (args.object !== undefined) applyFile(cfg, args.object);
   for (const [path, v] of args.flags) {
     cfg.values.set(path, v);
     cfg.given.add(path);
@@ -517,10 +525,18 @@ export function resolve(spec, args) {
   return cfg;
 }
 
+/**
+ * A configuration object (what a configuration file holds, already parsed: the library API) resolved
+ * like a file with no flags. @param {unknown} object @param {HostSpec} spec @returns {Config}
+ */
+export function fromObject(object, spec) {
+  return resolve(spec, { help: false, version: false, printConfig: false, flags: new Map(), extra: {}, object });
+}
+
 /** Parses argv and resolves the configuration (nothing but help when --help is given). @param {string[]} argv @param {HostSpec} spec */
 export function load(argv, spec) {
   const args = parseArgs(argv, spec);
-  if (args.help) return { args, cfg: null };
+  if (args.help || args.version) return { args, cfg: null };
   return { args, cfg: resolve(spec, args) };
 }
 
@@ -637,7 +653,7 @@ export function usage(spec, text) {
     }
     line += " " + s;
   }
-  lines.push(line, `${" ".repeat(7)}${name} --help`, "", "options:");
+  lines.push(line, `${" ".repeat(7)}${name} --help | --version`, "", "options:");
   const opt = (/** @type {string} */ f, /** @type {string} */ d) => {
     const body = wrap(d, 23, 100);
     lines.push(f.length < 21 ? `  ${f.padEnd(21)}${body.slice(23)}` : `  ${f}\n${body}`);
@@ -650,6 +666,7 @@ export function usage(spec, text) {
   for (const [f, x] of Object.entries(spec.extraFlags ?? {})) opt(x.value ? `${f} ${x.meta ?? "VALUE"}` : f, x.doc);
   opt("--print-config", `print the effective configuration as JSON and exit (binds nothing; secrets as "${MASK}")`);
   opt("--help", "print this help and exit");
+  opt("--version", "print the version and the core build (board, wasm size) and exit");
   lines.push("", `configuration file (JSON; unknown keys are errors; every key: docs/CONFIG.md):`, "  {");
   /** @type {string[]} */
   let open = [];

@@ -594,6 +594,7 @@ function checkValue(k: u32, v: i32): void {
 
 export let wantHelp = false;
 export let wantPrint = false;
+export let wantVersion = false;
 let filePtr: usize = 0;
 let fileLen: u32 = 0;
 
@@ -636,7 +637,8 @@ export function configArgs(argv: usize, argc: u32): void {
     const isHelp = eqStr(a, fn, "--help") || eqStr(a, fn, "-h");
     const isPrint = eqStr(a, fn, "--print-config");
     const isConfig = eqStr(a, fn, "--config");
-    if (!isHelp && !isPrint && !isConfig && k < 0) usageError("unknown option (see --help)", a, fn);
+    const isVersion = eqStr(a, fn, "--version") || eqStr(a, fn, "-V");
+    if (!isHelp && !isPrint && !isConfig && !isVersion && k < 0) usageError("unknown option (see --help)", a, fn);
     const takes = isConfig || (k >= 0 && kf(<u32>k, KF.Type) != KType.Bool);
     if (!takes && eqAt) {
       nameSet(a, fn);
@@ -652,6 +654,7 @@ export function configArgs(argv: usize, argc: u32): void {
       vn = argLen(v);
     }
     if (isHelp) wantHelp = true;
+    else if (isVersion) wantVersion = true;
     else if (isPrint) wantPrint = true;
     else if (isConfig) {
       filePtr = v;
@@ -1368,7 +1371,7 @@ export function configUsage(head: string, name: string, tail: string): void {
   putBytes(LINE, lineLen);
   putStr("\n       ");
   putStr(name);
-  putStr(" --help\n\noptions:\n");
+  putStr(" --help | --version\n\noptions:\n");
   lineLen = 0;
   lineStr("--config FILE");
   docLen = 0;
@@ -1399,6 +1402,11 @@ export function configUsage(head: string, name: string, tail: string): void {
   lineStr("--help");
   docLen = 0;
   docStr("print this help and exit");
+  option(DOC, docLen);
+  lineLen = 0;
+  lineStr("--version");
+  docLen = 0;
+  docStr("print the version and the core build (board) and exit");
   option(DOC, docLen);
   putStr("\nconfiguration file (JSON; unknown keys are errors; every key: docs/CONFIG.md):\n  {\n");
   let prev: i32 = -1;

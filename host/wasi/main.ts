@@ -16,6 +16,13 @@
 // sip_handle_datagram called; after every input: sip_poll_transmit -> sock_send_to until 0,
 // sip_poll_timeout -> the next clock subscription, sip_poll_event -> JSON log lines on stdout.
 //
+// Names: this host has no DNS and never blocks on one. WasmEdge's only resolver call, sock_getaddrinfo,
+// is synchronous (it returns when the lookup ends: a silent DNS server holds it for its whole timeout)
+// and there is no asynchronous one to poll; so a transmit to a host name (peer family 0) is sent only
+// when the name is an IP literal, else dropped with a warning (its transaction retransmits, then times
+// out). dns.servers and dns.timeout are not keys of this host: the configuration refuses them. Route
+// by address (outboundProxy sip:192.0.2.1, contacts registered with addresses).
+//
 // Nothing here allocates after start-up (the build uses --runtime stub): buffers are static data,
 // strings are literals, numbers are formatted digit by digit into the output buffer.
 //
@@ -40,10 +47,10 @@ import {
 import { parse4, parse6, isMapped, putPeer, put4, put6 } from "./addr";
 import {
   configArgs, configLoad, configUsage, configPrint, configCheckSecure, configApply, configLevel, configTrace, configPrefault,
-  usersCount, domainsNode, realmNode, listensNode, wantHelp, wantPrint, MAX_LISTEN, CORE_BOARD,
+  usersCount, domainsNode, realmNode, listensNode, wantHelp, wantPrint, wantVersion, MAX_LISTEN, CORE_BOARD,
 } from "./config";
 import { nFirst, nNext, nPtr, nLen } from "./json";
-import { EVENT_TABLE, EVENT_FIELDS, EVENT_LIMIT, BLOB } from "./schema";
+import { EVENT_TABLE, EVENT_FIELDS, EVENT_LIMIT, BLOB, VERSION } from "./schema";
 import { Proto } from "../../assembly/host/numbers";
 
 const HEAD = "sipling (WASI host) - SIP proxy and registrar on WasmEdge's socket extension";
@@ -649,6 +656,15 @@ function main(): void {
   parseArgs();
   if (wantHelp) {
     configUsage(HEAD, NAME, TAIL);
+    proc_exit(0);
+  }
+  if (wantVersion) {
+    putStr("sipling ");
+    putStr(VERSION);
+    putStr(" (WASI host)\ncore ");
+    putStr(CORE_BOARD);
+    putStr(" (linked into this module)\n");
+    flush();
     proc_exit(0);
   }
   configLoad();

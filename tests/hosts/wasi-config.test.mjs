@@ -107,6 +107,9 @@ test("validation errors name the key, with the other hosts' messages", () => {
 test("keys this host does not implement are refused naming the key and the host", () => {
   for (const [key, value] of [["overloadControl", false], ["board", "server"], ["usageLog", "u.jsonl"]])
     assertConfigError(run(["--config", configFile({ [key]: value }), "--print-config"]), `config error: "${key}": not supported by the wasi host`);
+  // no DNS on this host (host/wasi/main.ts "Names")
+  assertConfigError(run(["--config", configFile({ dns: { servers: ["127.0.0.1:53"] } }), "--print-config"]), `config error: "dns.servers": not supported by the wasi host`);
+  assertConfigError(run(["--config", configFile({ dns: { timeout: 500 } }), "--print-config"]), `config error: "dns.timeout": not supported by the wasi host`);
   assertConfigError(run(["--usage-log", "u.jsonl"]), `usage error: "--usage-log": unknown option`);
 });
 
@@ -175,6 +178,66 @@ test("users and realm applied: REGISTER challenged 401, then 200 with the digest
     await strangerIsRefused(port);
   } finally {
     ua.close();
+    c.kill("SIGTERM");
+  }
+});
+
+test("a request relayed to a host name is dropped with a warning, never waiting on DNS; OPTIONS stay answered", { timeout: 30_000 }, async () => {
+  // The core names the host to send to (peer family 0); this host has no resolver: it sends to an IP
+  // literal and drops any other name at once (host/wasi/main.ts "Names"). The machine's resolver is
+  // never asked: a lookup would show as a stall of the OPTIONS below, or as a request at the sink.
+  const port = await freePort();
+  const sink = createSocket("udp4");
+  await new Promise((r) => sink.bind(0, "127.0.0.9", r));
+  const heard = [];
+  sink.on("message", (m) => heard.push(m.toString("latin1")));
+  const sock = createSocket("udp4");
+  await new Promise((r) => sock.bind(0, "127.0.0.4", r));
+  const got = [];
+  sock.on("message", (m) => got.push(m.toString("latin1")));
+  const f = configFile({ access: { trusted: ["127.0.0.4/32"] } });
+  const c = spawn(runtime[0], [...runtime.slice(1), "--dir", `/cfg:${dir}`, wasm, "--config", f, "--listen", `udp:127.0.0.1:${port}`], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.add(c);
+  const lines = [];
+  let partial = "";
+  c.stdout.on("data", (d) => {
+    partial += d;
+    let i;
+    while ((i = partial.indexOf("\n")) >= 0) {
+      lines.push(JSON.parse(partial.slice(0, i)));
+      partial = partial.slice(i + 1);
+    }
+  });
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const req = (method, ruri, id) => [
+    `${method} ${ruri} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.4:${sock.address().port};rport;branch=z9hG4bK-${id}`, "Max-Forwards: 70",
+    `From: <sip:alice@127.0.0.4>;tag=${id}`, `To: <${ruri}>`, `Call-ID: ${id}`, `CSeq: 1 ${method}`,
+    `Contact: <sip:alice@127.0.0.4:${sock.address().port}>`, "Content-Length: 0", "", ""].join("\r\n");
+  try {
+    for (let i = 0; i < 500 && !lines.some((l) => l.msg === "running"); i++) await sleep(20);
+    assert.ok(lines.some((l) => l.msg === "running"), `not running: ${JSON.stringify(lines)}`);
+    const sinkPort = sink.address().port;
+    // an IP literal is sent (the relay works for this source) ...
+    sock.send(req("INVITE", `sip:bob@127.0.0.9:${sinkPort}`, "wasi-lit"), port, "127.0.0.1");
+    // ... a name is not, and OPTIONS sent meanwhile are answered at once
+    sock.send(req("INVITE", `sip:bob@sink.test:${sinkPort}`, "wasi-name"), port, "127.0.0.1");
+    const t0 = Date.now();
+    for (let k = 0; k < 5; k++) sock.send(req("OPTIONS", `sip:127.0.0.1:${port}`, `wasi-ping${k}`), port, "127.0.0.1");
+    for (let i = 0; i < 100 && got.filter((m) => /^SIP\/2\.0 200 .*\r\n[\s\S]*Call-ID: wasi-ping/.test(m)).length < 5; i++) await sleep(10);
+    const ms = Date.now() - t0;
+    assert.equal(got.filter((m) => /^SIP\/2\.0 200 [\s\S]*Call-ID: wasi-ping/.test(m)).length, 5, `OPTIONS answers: ${got.length} messages`);
+    assert.ok(ms < 500, `the OPTIONS took ${ms} ms`);
+    await sleep(300);
+    assert.ok(heard.some((m) => m.includes("Call-ID: wasi-lit")), "the INVITE to an address did not reach the sink");
+    assert.ok(!heard.some((m) => m.includes("Call-ID: wasi-name")), "the INVITE to a name reached the sink");
+    const warned = lines.filter((l) => l.msg === "cannot resolve destination (no DNS in the WASI host); dropped");
+    assert.ok(warned.length >= 1, JSON.stringify(lines.slice(-5)));
+    assert.equal(warned[0].name, "sink.test");
+  } finally {
+    sock.close();
+    sink.close();
     c.kill("SIGTERM");
   }
 });

@@ -51,10 +51,10 @@ export async function freePort() {
 export const HOSTS = ["node", "native"];
 
 /** The command line of a host: [executable, ...args before the server's own options]. */
-function hostCommand(host, config) {
+function hostCommand(host, config, exe) {
   if (host === "node") return [process.execPath, cli];
   if (host === "native") {
-    const bin = join(root, "build", config.board ?? "server", "sipling");
+    const bin = exe ?? join(root, "build", config.board ?? "server", "sipling");
     if (!existsSync(bin)) throw new Error(`${bin} missing (npm run build builds the native host)`);
     return [bin];
   }
@@ -63,12 +63,13 @@ function hostCommand(host, config) {
 
 /**
  * Starts the server: the Node host (default) or the native host (`host: "native"`, the binary of
- * config.board). Returns { port, logs, sip(filter), stop(), waitFor(pred) }. `logs` holds every
- * parsed JSON log line; with trace (default on) `sip` lines carry each message.
+ * config.board; `exe`: another native binary, e.g. one built from an older commit for a before/after
+ * figure). Returns { port, logs, sip(filter), stop(), waitFor(pred) }. `logs` holds every parsed JSON
+ * log line; with trace (default on) `sip` lines carry each message.
  */
-export async function startServer({ port, config = {}, trace = true, logLevel = "debug", tcp = true, host = "node" } = {}) {
+export async function startServer({ port, config = {}, trace = true, logLevel = "debug", tcp = true, host = "node", exe: nativeExe } = {}) {
   port ??= await freePort();
-  const [exe, ...args] = hostCommand(host, config);
+  const [exe, ...args] = hostCommand(host, config, nativeExe);
   args.push("--listen", `udp:127.0.0.1:${port}`);
   if (tcp) args.push("--listen", `tcp:127.0.0.1:${port}`);
   if (Object.keys(config).length) args.push("--config", scratch("config.json", JSON.stringify(config)));

@@ -32,6 +32,7 @@ import { connect } from "node:net";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startServer } from "../integration/harness.mjs";
+import { DnsServer } from "../lib/dns-server.mjs";
 import { corpusFiles, corpusDir } from "../lib/corpus.mjs";
 import { readSip, callIdOf, udpClient, probe, readStats, sleep, registerMsg } from "./lib.mjs";
 
@@ -144,14 +145,16 @@ const EXPECT = {
 };
 
 const files = corpusFiles();
-let srv, client, sink;
+let srv, client, sink, dns;
 let seq = 0;
 
 before(async () => {
   sink = await udpClient(); // the outbound proxy: records, never answers
   client = await udpClient();
+  dns = await DnsServer.open({ other: "nxdomain" }); // our own: every name is unknown, at once
   srv = await startServer({
     config: {
+      dns: { servers: [dns.server] },
       domains: ["localhost", "127.0.0.1", "example.com"],
       outboundProxy: `sip:127.0.0.1:${sink.port}`,
       timers: { t1: 10, t2: 40, timerC: 5000 }, // short timers: a transaction a file repeats ends in ~1.3 s
@@ -163,6 +166,7 @@ after(async () => {
   await srv?.stop();
   client?.close();
   sink?.close();
+  dns?.close();
 });
 
 /** Traced lines sent by the server since log index `from`, read: [{peer, sip, raw}]. */
@@ -266,7 +270,7 @@ for (const f of files) {
       await sleep(300);
       assert.deepEqual(mine().map((o) => `${o.peer} ${o.sip.first}`), [], `${f.name}: nothing sent`);
     } else if (e.forward) {
-      // a forward to a host name that does not resolve here ends in the host's "cannot resolve" line
+      // a forward to a host name (our DNS server answers NXDOMAIN) ends in the host's "cannot resolve" line
       const unresolved = () => typeof e.forward === "string" &&
         srv.logs.slice(from).find((o) => o.msg === "cannot resolve destination; dropped" && o.name === e.forward);
       const r = await until(() => requests()[0] ?? unresolved(), 1500);

@@ -1,0 +1,62 @@
+/* Name resolution of the native host: the core names a host to send to (a transmit whose peer family
+ * is 0, docs/ABI.md "Peer record"); the host resolves it with c-ares, driven from its poll() loop,
+ * never blocking it and never growing. host/shared/resolver.mjs is the same design for the Node host
+ * and the firmware bridge, with the same bounds (host/shared/config.json "limits", SIP_LIMIT_DNS_* of
+ * numbers.h) and the same counters:
+ *
+ *   a message to a name   cached answer     -> sent now
+ *                         cached failure    -> dropped (negative_hits)
+ *                         lookup in flight  -> held until it ends (at most SIP_LIMIT_DNS_WAIT_PER_NAME
+ *                                              per name, SIP_LIMIT_DNS_WAIT_BYTES in all); beyond: dropped
+ *                         new name          -> a lookup, if fewer than SIP_LIMIT_DNS_IN_FLIGHT are in
+ *                                              flight and fewer than SIP_LIMIT_DNS_PER_SOURCE were started
+ *                                              by the messages of the current source (resolve_source;
+ *                                              the core's timers count as one source); else dropped
+ *   cache                 answers for their TTL clamped to SIP_LIMIT_DNS_MIN_TTL..MAX_TTL, failures for
+ *                         SIP_LIMIT_DNS_NEGATIVE_TTL; SIP_LIMIT_DNS_CACHE names, least recently used evicted
+ *
+ * A dropped message is counted; its transaction retransmits it or times out, as on any lost datagram.
+ * A failed name is logged (warn) once per failed lookup, so at most once per negative TTL. */
+#ifndef SIPLING_RESOLVE_H
+#define SIPLING_RESOLVE_H
+
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Sockets c-ares may wait on at once (its ARES_GETSOCK_MAXNUM). */
+#define RESOLVE_MAX_FDS 16
+
+/* Sends n bytes to fam/addr:port on transport `t` (connection conn_id, 0 for none). */
+typedef void (*resolve_sender)(void *t, uint32_t conn_id, int fam, const uint8_t addr[16], uint16_t port,
+                               const uint8_t *buf, size_t n);
+
+/* servers: dns.servers (n of them; each valid for parse_dns_server), or n = 0 for the system's
+ * (/etc/resolv.conf); timeout_ms: dns.timeout, the wait of a name's first query (c-ares doubles it for
+ * the second, then the name has failed). Returns NULL, or what failed. */
+const char *resolve_init(const char *const *servers, size_t n, int timeout_ms, resolve_sender send);
+
+/* The source address (fam 4/6) of the input being processed, whose transmits' lookups count against
+ * it; fam 0 for the core's timers. */
+void resolve_source(int fam, const uint8_t addr[16]);
+
+/* A transmit of n bytes to `name` (len bytes, not terminated) on transport t of family want (4/6):
+ * sent now (cached), after its lookup, or dropped (bounded, counted). The bytes are copied when held. */
+void resolve_send(void *t, int want, uint32_t conn_id, const char *name, size_t len, uint16_t port,
+                  const uint8_t *buf, size_t n);
+
+/* Poll integration: the sockets c-ares waits on (at most max), the poll timeout folded with its own
+ * (ms, -1 none), and after poll: the revents of those sockets, then expired timeouts. */
+int resolve_pollfds(struct pollfd *out, int max);
+int resolve_timeout(int timeout);
+void resolve_process(const struct pollfd *fds, int n);
+
+/* Counters of the stats line (the names of host/shared/resolver.mjs RESOLVER_STATS, in its order). */
+#define RESOLVE_STAT_COUNT 15
+extern const char *const RESOLVE_STAT_NAMES[RESOLVE_STAT_COUNT];
+void resolve_stats(double out[RESOLVE_STAT_COUNT]);
+
+/* Ends every lookup (nothing held is sent) and frees c-ares. */
+void resolve_shutdown(void);
+
+#endif

@@ -1,0 +1,284 @@
+// A deterministic multi-node simulator: several sipling cores (the release .wasm, driven through its ABI
+// exactly as a host drives it) and simulated user agents (ua.mjs) on a virtual UDP network with virtual
+// time. Latency (with jitter, so datagrams reorder), loss and duplication come from one seeded PRNG:
+// a run is a function of its seed, replayable, and takes milliseconds of real time for minutes of
+// virtual time. Nothing here opens a socket.
+//
+//   const sim = new Sim({ seed, latency: [5, 40], loss: 0.1, dup: 0.02 });
+//   const proxy = new CoreNode(sim, "127.0.0.1:5060", { domains: ["127.0.0.1"], timers: { t1: 500 } });
+//   const alice = new Ua(sim, "127.0.0.2:5060", "alice");
+//   sim.run(60_000);
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { root } from "../lib/core.mjs";
+
+/** xorshift32, seeded through a splitmix32 step (small seeds would start with small numbers): the
+ * simulator's only source of randomness. */
+export class Rng {
+  constructor(seed) {
+    let z = (seed + 0x9e3779b9) >>> 0;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    this.s = (z ^ (z >>> 16)) >>> 0 || 0x9e3779b9;
+  }
+  u32() {
+    let x = this.s;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.s = x >>> 0;
+    return this.s;
+  }
+  /** uniform in [0, 1) */
+  next() {
+    return this.u32() / 4294967296;
+  }
+  /** uniform integer in [lo, hi] */
+  int(lo, hi) {
+    return lo + (this.u32() % (hi - lo + 1));
+  }
+}
+
+/** A min-heap of { t, seq, fn }: events at equal times run in the order they were scheduled. */
+class Queue {
+  constructor() {
+    this.h = [];
+  }
+  get size() {
+    return this.h.length;
+  }
+  less(a, b) {
+    return a.t < b.t || (a.t === b.t && a.seq < b.seq);
+  }
+  push(e) {
+    const h = this.h;
+    h.push(e);
+    for (let i = h.length - 1; i > 0; ) {
+      const p = (i - 1) >> 1;
+      if (!this.less(h[i], h[p])) break;
+      [h[i], h[p]] = [h[p], h[i]];
+      i = p;
+    }
+  }
+  pop() {
+    const h = this.h;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length) {
+      h[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1, r = l + 1;
+        let m = i;
+        if (l < h.length && this.less(h[l], h[m])) m = l;
+        if (r < h.length && this.less(h[r], h[m])) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m], h[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+export class Sim {
+  /**
+   * @param {{ seed: number, latency?: [number, number], loss?: number, dup?: number }} o
+   *   latency: one-way delay range in ms (uniform; datagrams overtake each other within it);
+   *   loss, dup: probability that a datagram is lost / delivered twice.
+   */
+  constructor({ seed, latency = [5, 30], loss = 0, dup = 0 }) {
+    this.seed = seed;
+    this.rng = new Rng(seed);
+    this.latency = latency;
+    this.loss = loss;
+    this.dup = dup;
+    this.now = 0;
+    this.seq = 0;
+    this.q = new Queue();
+    this.nodes = new Map();
+    /** a filter (from, to, text) => false drops a datagram on purpose (a scenario's targeted loss) */
+    this.filter = null;
+    this.log = []; // [t, from, to, first line] of every delivered datagram
+    this.counts = { sent: 0, lost: 0, duplicated: 0, delivered: 0, filtered: 0 };
+  }
+
+  /** Runs fn at virtual time t (not before now). Returns a handle for cancel(). */
+  at(t, fn) {
+    const e = { t: Math.max(t, this.now), seq: this.seq++, fn, cancelled: false };
+    this.q.push(e);
+    return e;
+  }
+  after(ms, fn) {
+    return this.at(this.now + ms, fn);
+  }
+  cancel(e) {
+    if (e) e.cancelled = true;
+  }
+
+  attach(addr, node) {
+    if (this.nodes.has(addr)) throw new Error(`sim: ${addr} is taken`);
+    this.nodes.set(addr, node);
+  }
+
+  /** Sends a datagram: lost, delayed and possibly duplicated as configured. */
+  send(from, to, bytes) {
+    this.counts.sent++;
+    const text = typeof bytes === "string" ? bytes : bytes.toString("latin1");
+    if (this.filter && this.filter(from, to, text) === false) {
+      this.counts.filtered++;
+      return;
+    }
+    if (this.rng.next() < this.loss) {
+      this.counts.lost++;
+      return;
+    }
+    const copies = this.rng.next() < this.dup ? 2 : 1;
+    if (copies === 2) this.counts.duplicated++;
+    for (let i = 0; i < copies; i++) {
+      const d = this.latency[0] + this.rng.next() * (this.latency[1] - this.latency[0]);
+      this.after(d, () => {
+        const n = this.nodes.get(to);
+        if (!n) return; // nobody there: the datagram vanishes
+        this.counts.delivered++;
+        if (this.log.length < 100_000) this.log.push([this.now, from, to, text.slice(0, text.indexOf("\r\n"))]);
+        n.receive(from, Buffer.from(text, "latin1"));
+      });
+    }
+  }
+
+  /** Runs events until virtual time `until` (ms) or the queue is empty; bounded by maxEvents. */
+  run(until, maxEvents = 5_000_000) {
+    let n = 0;
+    while (this.q.size && this.q.h[0].t <= until) {
+      if (++n > maxEvents) throw new Error(`sim: more than ${maxEvents} events before t=${until} (seed ${this.seed})`);
+      const e = this.q.pop();
+      if (e.cancelled) continue;
+      this.now = e.t;
+      e.fn();
+    }
+    this.now = Math.max(this.now, until);
+  }
+
+  /** The delivered datagrams as text lines (for a failure message). */
+  transcript(last = 60) {
+    return this.log.slice(-last).map(([t, f, to, l]) => `${t.toFixed(1).padStart(9)} ${f} -> ${to}  ${l}`).join("\n");
+  }
+}
+
+// ---- a sipling core on the virtual network ---------------------------------------------------------
+
+const modules = new Map();
+function coreModule(board) {
+  let m = modules.get(board);
+  if (!m) {
+    m = new WebAssembly.Module(readFileSync(join(root, "build", board, "sipling.wasm")));
+    modules.set(board, m);
+  }
+  return m;
+}
+
+// docs/ABI.md numbers, from the generated host table (the one source)
+const { CfgKey, CfgKind, Proto, STAT_NAMES, EVENTS } = await import("../../host/firmware/abi.mjs");
+
+function peerRecord(addr, port) {
+  const p = Buffer.alloc(32);
+  p[4] = 1; // transport 1 (UDP)
+  p[5] = 4;
+  p.writeUInt16LE(port, 6);
+  addr.split(".").forEach((x, i) => (p[8 + i] = Number(x)));
+  return p;
+}
+
+/**
+ * The release core of `board` at addr ("a.b.c.d:port", UDP), configured with
+ * { domains, timers: { t1, t2, t4, timerC }, trusted: [cidr], recordRoute, realm, users: ["name:password=pw"],
+ *   set: { CfgKeyName: n } }. Its timers run on the simulator's clock; a trap fails the run (thrown out
+ * of sim.run). Events are counted by name in `events`.
+ */
+export class CoreNode {
+  constructor(sim, addr, { board = "server", domains, timers = {}, trusted = [], recordRoute = true, realm, users = [], set = {} } = {}) {
+    this.sim = sim;
+    this.addr = addr;
+    this.board = board;
+    const ex = (this.ex = new WebAssembly.Instance(coreModule(board), {}).exports);
+    ex._initialize();
+    this.ptr = {
+      rx: ex.sip_rx_ptr() >>> 0, peer: ex.sip_peer_ptr() >>> 0, tx: ex.sip_tx_ptr() >>> 0,
+      meta: ex.sip_tx_meta_ptr() >>> 0, cfg: ex.sip_cfg_ptr() >>> 0,
+    };
+    if (ex.sip_init(sim.rng.u32(), sim.rng.u32(), sim.now) < 0) throw new Error("sip_init failed");
+    const cfg = (text) => {
+      const b = Buffer.from(text, "latin1");
+      new Uint8Array(ex.memory.buffer).set(b, this.ptr.cfg);
+      return b.length;
+    };
+    const ok = (r, what) => {
+      if (r !== 0) throw new Error(`core config ${what}: ${r}`);
+    };
+    ok(ex.sip_transport_add(1, Proto.UDP, cfg(addr)) >= 0 ? 0 : -1, `transport ${addr}`);
+    for (const d of domains ?? [addr.split(":")[0]]) ok(ex.sip_cfg_add(CfgKind.Domain, cfg(d)), `domain ${d}`);
+    for (const n of trusted) ok(ex.sip_cfg_add(CfgKind.Trusted, cfg(n)), `trusted ${n}`);
+    const keys = { t1: CfgKey.T1, t2: CfgKey.T2, t4: CfgKey.T4, timerC: CfgKey.TimerC };
+    for (const [k, v] of Object.entries(timers)) ok(ex.sip_cfg_set(keys[k], v), `timers.${k}`);
+    if (!recordRoute) ok(ex.sip_cfg_set(CfgKey.RecordRoute, 0), "recordRoute");
+    for (const [k, v] of Object.entries(set)) ok(ex.sip_cfg_set(CfgKey[k], v), k);
+    if (users.length) {
+      ok(ex.sip_cfg_add(CfgKind.NonceSecret, cfg(Buffer.from(Array.from({ length: 32 }, () => sim.rng.u32() & 255)).toString("latin1"))), "nonce secret");
+      ok(ex.sip_cfg_add(CfgKind.Realm, cfg(realm ?? (domains ?? [addr.split(":")[0]])[0])), "realm");
+      for (const u of users) ok(ex.sip_cfg_add(CfgKind.User, cfg(u)), `user ${u.split(":")[0]}`);
+    }
+    this.events = {};
+    this.timer = null;
+    this.received = 0;
+    sim.attach(addr, this);
+    this.drain();
+  }
+
+  mem() {
+    return Buffer.from(this.ex.memory.buffer);
+  }
+
+  receive(from, bytes) {
+    const [a, p] = from.split(":");
+    const mem = this.mem();
+    mem.set(peerRecord(a, Number(p)), this.ptr.peer);
+    mem.set(bytes, this.ptr.rx);
+    this.received++;
+    this.ex.sip_handle_datagram(this.sim.now, bytes.length);
+    this.drain();
+  }
+
+  /** Sends what the core queued, drops its events, re-arms its timer. */
+  drain() {
+    const ex = this.ex;
+    const now = this.sim.now;
+    let n;
+    while ((n = ex.sip_poll_transmit(now)) > 0) {
+      const mem = this.mem();
+      const m = this.ptr.meta;
+      if (mem[m + 5] !== 4) throw new Error(`sim: the core sent to address family ${mem[m + 5]} (names are not simulated)`);
+      const to = `${mem[m + 8]}.${mem[m + 9]}.${mem[m + 10]}.${mem[m + 11]}:${mem.readUInt16LE(m + 6)}`;
+      this.sim.send(this.addr, to, Buffer.from(mem.subarray(this.ptr.tx, this.ptr.tx + n)));
+    }
+    let k;
+    while ((k = ex.sip_poll_event()) !== 0) {
+      const name = EVENTS[k]?.name ?? `event-${k}`;
+      this.events[name] = (this.events[name] ?? 0) + 1;
+    }
+    const due = ex.sip_poll_timeout();
+    this.sim.cancel(this.timer);
+    this.timer = due >= 0 ? this.sim.at(due, () => {
+      this.timer = null;
+      ex.sip_handle_timeout(this.sim.now);
+      this.drain();
+    }) : null;
+  }
+
+  /** A counter by name (docs/ABI.md "Stats"). */
+  stat(name) {
+    const i = STAT_NAMES.indexOf(name);
+    if (i < 0) throw new Error(`no stat ${name}`);
+    return this.ex.sip_stat(i);
+  }
+}

@@ -1,0 +1,427 @@
+// A simulated SIP user agent over UDP for the simulator (net.mjs): RFC 3261 client and server
+// transactions (§17: Timers A/B/D, E/F/K, G/H, 2xx retransmission by the UAS core until ACK, §13.3.1.4),
+// a UAC that registers, calls, ACKs every 2xx (and BYEs the extra dialogs of a fork, §13.2.2.4),
+// cancels and hangs up, and a UAS that rings and answers after configurable delays, answers CANCEL
+// (§9.2) and BYE. It records what happened for the scenarios' invariants; it never throws on what it
+// receives (a message it cannot match is counted in `stray`).
+
+import { createHash } from "node:crypto";
+
+const COMPACT = { v: "via", f: "from", t: "to", i: "call-id", m: "contact", l: "content-length" };
+
+/** Splits a header value at commas outside <> and quotes. */
+function splitList(v) {
+  const out = [];
+  let depth = 0, q = false, start = 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = v[i];
+    if (c === '"') q = !q;
+    else if (!q && c === "<") depth++;
+    else if (!q && c === ">") depth--;
+    else if (!q && depth === 0 && c === ",") {
+      out.push(v.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  out.push(v.slice(start).trim());
+  return out.filter(Boolean);
+}
+
+export function parse(text) {
+  const end = text.indexOf("\r\n\r\n");
+  const head = (end >= 0 ? text.slice(0, end) : text).split("\r\n");
+  const first = head[0];
+  const headers = [];
+  for (const line of head.slice(1)) {
+    const c = line.indexOf(":");
+    if (c < 0) continue;
+    let name = line.slice(0, c).trim().toLowerCase();
+    name = COMPACT[name] ?? name;
+    headers.push([name, line.slice(c + 1).trim()]);
+  }
+  const m = /^SIP\/2\.0 (\d{3}) ?(.*)$/.exec(first);
+  const r = /^([A-Z]+) (\S+) SIP\/2\.0$/.exec(first);
+  const get = (n) => headers.find(([k]) => k === n)?.[1];
+  const all = (n) => headers.filter(([k]) => k === n).flatMap(([, v]) => splitList(v));
+  const cseq = (get("cseq") ?? "").split(/\s+/);
+  return {
+    text, first, headers, get, all,
+    status: m ? Number(m[1]) : 0,
+    method: r ? r[1] : cseq[1],
+    ruri: r ? r[2] : null,
+    cseqNum: Number(cseq[0]),
+    callId: get("call-id"),
+    branch: /;branch=([^;,\s]+)/i.exec(all("via")[0] ?? "")?.[1],
+    toTag: /;tag=([^;>\s]+)/i.exec(get("to") ?? "")?.[1],
+    fromTag: /;tag=([^;>\s]+)/i.exec(get("from") ?? "")?.[1],
+  };
+}
+
+/** host:port of a SIP URI or name-addr ("<sip:u@h:p;lr>" -> "h:p", default port 5060). */
+export function hostPort(uri) {
+  const u = /<([^>]*)>/.exec(uri)?.[1] ?? uri;
+  const m = /^sips?:(?:[^@]*@)?([^;:?>]+)(?::(\d+))?/.exec(u);
+  return m ? `${m[1]}:${m[2] ?? 5060}` : null;
+}
+const uriOf = (na) => /<([^>]*)>/.exec(na)?.[1] ?? na.split(";")[0];
+
+const md5 = (s) => createHash("md5").update(s, "latin1").digest("hex");
+
+export class Ua {
+  /**
+   * @param sim the simulator; addr "a.b.c.d:port"; user the user part;
+   * o: { proxy "a.b.c.d:port" (outbound proxy and registrar), domain, t1, t2, t4,
+   *      ring (ms before 180, null: none), answer (ms before the final, null: never), status (final, 200) }
+   */
+  constructor(sim, addr, user, o = {}) {
+    this.sim = sim;
+    this.addr = addr;
+    this.user = user;
+    this.proxy = o.proxy ?? "127.0.0.1:5060";
+    this.domain = o.domain ?? this.proxy.split(":")[0];
+    this.t1 = o.t1 ?? 500;
+    this.t2 = o.t2 ?? 4000;
+    this.t4 = o.t4 ?? 5000;
+    this.ring = o.ring === undefined ? 100 : o.ring;
+    this.answerAfter = o.answer === undefined ? 1000 : o.answer;
+    this.finalStatus = o.status ?? 200;
+    this.ct = new Map(); // client transactions by branch and CSeq method (a CANCEL shares its INVITE's branch)
+    this.st = new Map(); // server transactions by branch + method
+    this.calls = new Map(); // by Call-ID: what happened (for invariants)
+    this.stray = [];
+    this.registered = null; // final status of the last REGISTER
+    this.password = o.password ?? null; // answers 401/407 with digest (MD5, qop=auth when offered)
+    this.regCallId = null;
+    this.regCseq = 0;
+    this.challenges = 0; // 401/407 received
+    sim.attach(addr, this);
+  }
+
+  /** A fresh token (tags, branches, Call-IDs) from the simulator's PRNG: runs stay replayable. */
+  id(prefix) {
+    return `${prefix}${this.sim.rng.u32().toString(36)}${this.sim.rng.u32().toString(36)}`;
+  }
+
+  contact() {
+    return `<sip:${this.user}@${this.addr}>`;
+  }
+
+  send(to, text) {
+    this.sim.send(this.addr, to, text);
+  }
+
+  call(callId) {
+    let c = this.calls.get(callId);
+    if (!c) {
+      c = { callId, role: null, finals: [], dialogs: new Map(), cancelSent: false, inviteTimeout: false,
+        invites: 0, provisionals: 0, sentFinal: null, ackFor2xx: 0, ackForFinal: 0, byes: 0, cancels: 0, byeSent: null };
+      this.calls.set(callId, c);
+    }
+    return c;
+  }
+
+  // ---- client transactions ----------------------------------------------------------------------
+
+  /** Starts a client transaction for request text `text` (its Via branch) toward `dest`. */
+  client(text, dest, onFinal, onProvisional = () => {}) {
+    const msg = parse(text);
+    const invite = msg.method === "INVITE";
+    const t = { msg, text, dest, invite, state: "trying", onFinal, onProvisional, interval: this.t1, timer: null, timeout: null, ack: null };
+    this.ct.set(`${msg.branch} ${msg.method}`, t);
+    this.send(dest, text);
+    const retransmit = () => {
+      if (t.state !== "trying" && !(t.state === "proceeding" && !invite)) return;
+      this.send(dest, text);
+      t.interval = invite ? t.interval * 2 : Math.min(t.interval * 2, this.t2);
+      t.timer = this.sim.after(t.interval, retransmit);
+    };
+    t.timer = this.sim.after(this.t1, retransmit); // Timer A / E
+    t.timeout = this.sim.after(64 * this.t1, () => { // Timer B / F
+      if (t.state === "trying" || t.state === "proceeding") {
+        t.state = "terminated";
+        this.sim.cancel(t.timer);
+        onFinal(null); // timeout
+      }
+    });
+    return t;
+  }
+
+  onResponse(msg) {
+    const t = this.ct.get(`${msg.branch} ${msg.method}`);
+    if (msg.method === "INVITE" && msg.status >= 200 && msg.status < 300) {
+      // a 2xx ends the INVITE transaction; every 2xx (retransmitted or of another fork) goes to the TU
+      if (t && (t.state === "trying" || t.state === "proceeding")) {
+        t.state = "terminated";
+        this.sim.cancel(t.timer);
+        this.sim.cancel(t.timeout);
+      }
+      this.uac2xx(msg);
+      return;
+    }
+    if (!t) {
+      this.stray.push(msg.first);
+      return;
+    }
+    if (msg.status < 200) {
+      if (t.state === "trying") {
+        t.state = "proceeding";
+        if (t.invite) this.sim.cancel(t.timer);
+        else {
+          // Timer E continues at T2 in Proceeding
+          this.sim.cancel(t.timer);
+          const again = () => {
+            if (t.state !== "proceeding") return;
+            this.send(t.dest, t.text);
+            t.timer = this.sim.after(this.t2, again);
+          };
+          t.timer = this.sim.after(this.t2, again);
+        }
+      }
+      if (t.state === "proceeding") t.onProvisional(msg);
+      return;
+    }
+    if (t.invite) {
+      // 3xx-6xx: ACK in the transaction (same branch), again for each retransmission
+      t.ack ??= this.ackFor(t.msg, msg);
+      this.send(t.dest, t.ack);
+      if (t.state === "completed") return;
+      t.state = "completed";
+      this.sim.cancel(t.timer);
+      this.sim.cancel(t.timeout);
+      this.sim.after(32_000, () => (t.state = "terminated")); // Timer D
+      t.onFinal(msg);
+      return;
+    }
+    if (t.state === "completed" || t.state === "terminated") return;
+    t.state = "completed";
+    this.sim.cancel(t.timer);
+    this.sim.cancel(t.timeout);
+    this.sim.after(this.t4, () => (t.state = "terminated")); // Timer K
+    t.onFinal(msg);
+  }
+
+  /** The ACK of a non-2xx final response (§17.1.1.3). */
+  ackFor(inv, resp) {
+    const via = inv.get("via");
+    return [
+      `ACK ${inv.ruri} SIP/2.0`, `Via: ${via}`, `Max-Forwards: 70`, `From: ${inv.get("from")}`, `To: ${resp.get("to")}`,
+      `Call-ID: ${inv.callId}`, `CSeq: ${inv.cseqNum} ACK`, ...inv.all("route").map((r) => `Route: ${r}`), `Content-Length: 0`, ``, ``,
+    ].join("\r\n");
+  }
+
+  // ---- the UAC ----------------------------------------------------------------------------------
+
+  /** REGISTER (refreshes keep the Call-ID and count CSeq on, §10.2.4); a 401 is answered once with digest. */
+  register(expires = 600, auth = null, nc = 1) {
+    this.regCallId ??= this.id("reg");
+    const cseq = ++this.regCseq;
+    const uri = `sip:${this.domain}`;
+    const text = [
+      `REGISTER ${uri} SIP/2.0`, `Via: SIP/2.0/UDP ${this.addr};rport;branch=z9hG4bK${this.id("r")}`, `Max-Forwards: 70`,
+      `From: <sip:${this.user}@${this.domain}>;tag=${this.id("t")}`, `To: <sip:${this.user}@${this.domain}>`, `Call-ID: ${this.regCallId}`,
+      `CSeq: ${cseq} REGISTER`, `Contact: ${this.contact()}`, `Expires: ${expires}`,
+      ...(auth ? [`Authorization: ${this.digest(auth, "REGISTER", uri, nc)}`] : []), `Content-Length: 0`, ``, ``,
+    ].join("\r\n");
+    this.registered = null;
+    this.client(text, this.proxy, (r) => {
+      if (r && r.status === 401 && this.password && !auth) {
+        this.challenges++;
+        return this.register(expires, r.get("www-authenticate"), 1);
+      }
+      if (r && r.status === 401) this.challenges++;
+      this.registered = r ? r.status : 408;
+    });
+  }
+
+  /** An Authorization value answering challenge `ch` (RFC 2617: MD5, qop=auth when offered). */
+  digest(ch, method, uri, nc) {
+    const p = (k) => new RegExp(`${k}="?([^",]*)"?`, "i").exec(ch)?.[1];
+    const realm = p("realm"), nonce = p("nonce"), qop = /qop="?[^"]*\bauth\b/i.test(ch);
+    const ha1 = md5(`${this.user}:${realm}:${this.password}`), ha2 = md5(`${method}:${uri}`);
+    const ncs = nc.toString(16).padStart(8, "0"), cnonce = this.id("cn");
+    const resp = qop ? md5(`${ha1}:${nonce}:${ncs}:${cnonce}:auth:${ha2}`) : md5(`${ha1}:${nonce}:${ha2}`);
+    return `Digest username="${this.user}", realm="${realm}", nonce="${nonce}", uri="${uri}", response="${resp}", algorithm=MD5` +
+      (qop ? `, qop=auth, nc=${ncs}, cnonce="${cnonce}"` : "");
+  }
+
+  /** Calls sip:callee@domain through the proxy; returns the Call-ID. hangupAfter: ms after the 2xx. */
+  invite(callee, { hangupAfter = 2000, cancelAfterRinging = null } = {}) {
+    const callId = this.id("call");
+    const c = this.call(callId);
+    c.role = "uac";
+    c.hangupAfter = hangupAfter;
+    const branch = `z9hG4bK${this.id("i")}`;
+    const text = [
+      `INVITE sip:${callee}@${this.domain} SIP/2.0`, `Via: SIP/2.0/UDP ${this.addr};rport;branch=${branch}`, `Max-Forwards: 70`,
+      `From: <sip:${this.user}@${this.domain}>;tag=${this.id("f")}`, `To: <sip:${callee}@${this.domain}>`, `Call-ID: ${callId}`,
+      `CSeq: 1 INVITE`, `Contact: ${this.contact()}`, `Content-Length: 0`, ``, ``,
+    ].join("\r\n");
+    c.invite = parse(text);
+    this.client(text, this.proxy, (r) => {
+      if (!r) c.inviteTimeout = true;
+      else c.finals.push(r.status);
+    }, () => {
+      c.provisionals++;
+      if (cancelAfterRinging !== null && !c.cancelSent) {
+        c.cancelSent = true;
+        this.sim.after(cancelAfterRinging, () => this.cancel(c));
+      }
+    });
+    return callId;
+  }
+
+  cancel(c) {
+    const inv = c.invite;
+    c.cancelAt = this.sim.now;
+    const text = [
+      `CANCEL ${inv.ruri} SIP/2.0`, `Via: ${inv.get("via")}`, `Max-Forwards: 70`, `From: ${inv.get("from")}`, `To: ${inv.get("to")}`,
+      `Call-ID: ${inv.callId}`, `CSeq: ${inv.cseqNum} CANCEL`, `Content-Length: 0`, ``, ``,
+    ].join("\r\n");
+    this.client(text, this.proxy, (r) => (c.cancelStatus = r ? r.status : 408));
+  }
+
+  /** Every 2xx to our INVITE: a dialog per To tag, ACKed each time; the extra ones of a fork are BYEd. */
+  uac2xx(msg) {
+    const c = this.calls.get(msg.callId);
+    if (!c || c.role !== "uac") {
+      this.stray.push(msg.first);
+      return;
+    }
+    let d = c.dialogs.get(msg.toTag);
+    if (!d) {
+      const routes = msg.all("record-route").reverse();
+      d = { tag: msg.toTag, target: uriOf(msg.get("contact") ?? ""), routes, to: msg.get("to"), acks: 0, bye: null, cseq: 1 };
+      d.dest = routes.length ? hostPort(routes[0]) : hostPort(d.target);
+      d.ack = this.inDialog(c, d, "ACK", 1);
+      c.dialogs.set(msg.toTag, d);
+      if (!c.finals.includes(200)) c.finals.push(msg.status);
+      const first = c.dialogs.size === 1;
+      this.sim.after(first ? c.hangupAfter : 0, () => this.bye(c, d));
+    }
+    d.acks++;
+    this.send(d.dest, d.ack);
+  }
+
+  inDialog(c, d, method, cseq) {
+    const inv = c.invite;
+    return [
+      `${method} ${d.target} SIP/2.0`, `Via: SIP/2.0/UDP ${this.addr};rport;branch=z9hG4bK${this.id(method[0])}`, `Max-Forwards: 70`,
+      ...d.routes.map((r) => `Route: ${r}`), `From: ${inv.get("from")}`, `To: ${d.to}`, `Call-ID: ${inv.callId}`,
+      `CSeq: ${cseq} ${method}`, `Content-Length: 0`, ``, ``,
+    ].join("\r\n");
+  }
+
+  bye(c, d) {
+    if (d.bye) return;
+    d.bye = "sent";
+    this.client(this.inDialog(c, d, "BYE", 2), d.dest, (r) => (d.bye = r ? r.status : 408));
+  }
+
+  // ---- server transactions and the UAS ------------------------------------------------------------
+
+  receive(from, bytes) {
+    const msg = parse(bytes.toString("latin1"));
+    if (!msg.first) return;
+    if (msg.status) return this.onResponse(msg);
+    if (msg.method === "ACK") return this.onAck(msg);
+    const key = `${msg.branch} ${msg.method}`;
+    const t = this.st.get(key);
+    if (t) {
+      if (t.last) this.send(t.dest, t.last); // a retransmission: the last response again
+      return;
+    }
+    const via = parse(msg.text).all("via")[0] ?? "";
+    const rport = /;rport=(\d+)/.exec(via)?.[1];
+    const received = /;received=([^;]+)/.exec(via)?.[1];
+    const sentBy = /^SIP\/2\.0\/UDP\s+([^;]+)/i.exec(via)?.[1] ?? from;
+    const dest = `${received ?? sentBy.split(":")[0]}:${rport ?? sentBy.split(":")[1] ?? 5060}`;
+    const st = { msg, dest, last: null, final: null, timers: [], key };
+    this.st.set(key, st);
+    if (msg.method === "INVITE") this.uasInvite(st);
+    else if (msg.method === "CANCEL") this.uasCancel(st);
+    else if (msg.method === "BYE") {
+      const c = this.calls.get(msg.callId);
+      if (c) c.byes++;
+      this.respond(st, c && c.sentFinal !== null && c.sentFinal < 300 ? 200 : 481);
+    } else this.respond(st, 200);
+  }
+
+  respond(st, code, toTag) {
+    const m = st.msg;
+    const to = m.get("to") + (m.toTag || !toTag ? "" : `;tag=${toTag}`);
+    const text = [
+      `SIP/2.0 ${code} ${code === 200 ? "OK" : code === 180 ? "Ringing" : code === 487 ? "Request Terminated" : "Status"}`,
+      ...m.headers.filter(([k]) => k === "via").map(([, v]) => `Via: ${v}`),
+      ...(m.method === "INVITE" && code < 300 ? m.headers.filter(([k]) => k === "record-route").map(([, v]) => `Record-Route: ${v}`) : []),
+      `From: ${m.get("from")}`, `To: ${to}`, `Call-ID: ${m.callId}`, `CSeq: ${m.cseqNum} ${m.method}`,
+      ...(m.method === "INVITE" && code < 300 ? [`Contact: ${this.contact()}`] : []), `Content-Length: 0`, ``, ``,
+    ].join("\r\n");
+    st.last = text;
+    this.send(st.dest, text);
+    if (code >= 200) st.final = code;
+    return text;
+  }
+
+  uasInvite(st) {
+    const c = this.call(st.msg.callId);
+    c.role = "uas";
+    c.invites++;
+    st.tag = this.id("u");
+    c.st = st;
+    if (this.ring !== null) st.timers.push(this.sim.after(this.ring, () => {
+      if (st.final === null) {
+        this.respond(st, 180, st.tag);
+        c.provisionals++;
+      }
+    }));
+    if (this.answerAfter !== null) st.timers.push(this.sim.after(this.answerAfter, () => this.answer(st, c, this.finalStatus)));
+  }
+
+  answer(st, c, code) {
+    if (st.final !== null) return;
+    c.sentFinal = code;
+    const text = this.respond(st, code, st.tag);
+    // retransmit until the ACK: 2xx by the UAS core at T1 doubling to T2 (§13.3.1.4), 3xx-6xx by Timer G
+    let interval = this.t1;
+    const again = () => {
+      if (code < 300 ? c.ackFor2xx > 0 : st.acked) return;
+      this.send(st.dest, text);
+      interval = Math.min(interval * 2, this.t2);
+      st.retx = this.sim.after(interval, again);
+    };
+    st.retx = this.sim.after(interval, again);
+    st.giveUp = this.sim.after(64 * this.t1, () => {
+      this.sim.cancel(st.retx);
+      if (code < 300 && c.ackFor2xx === 0) c.noAck = true; // §13.3.1.4: the dialog ends (a BYE would follow)
+    });
+  }
+
+  uasCancel(st) {
+    const c = this.call(st.msg.callId);
+    c.cancels++;
+    const inv = this.st.get(`${st.msg.branch} INVITE`);
+    this.respond(st, inv ? 200 : 481);
+    if (inv && inv.final === null) {
+      for (const t of inv.timers) this.sim.cancel(t);
+      this.answer(inv, c, 487);
+    }
+  }
+
+  onAck(msg) {
+    const inv = this.st.get(`${msg.branch} INVITE`);
+    const c = this.calls.get(msg.callId);
+    if (inv && inv.final >= 300) {
+      // the ACK of our non-2xx final (same branch)
+      if (!inv.acked && c) c.ackForFinal++;
+      inv.acked = true;
+      this.sim.cancel(inv.retx);
+      return;
+    }
+    if (c && c.role === "uas" && c.sentFinal !== null && c.sentFinal < 300 && msg.toTag === c.st?.tag) {
+      c.ackFor2xx++;
+      this.sim.cancel(c.st.retx);
+      return;
+    }
+    this.stray.push(msg.first);
+  }
+}

@@ -1,0 +1,21 @@
+// tools/units.mjs: the memory of one unit of each capacity, measured by building the core again with
+// half of it. The units must predict: a micro core built with other capacities uses exactly the memory
+// the report's units say (the tables are linear in their capacities).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { measureUnits } from "../tools/units.mjs";
+
+test("micro: the units predict the memory of a core built with other capacities", async (t) => {
+  const u = await measureUnits("micro");
+  for (const r of u.rows) t.diagnostic(`${r.unit}: ${r.bytes} B × ${r.count}`);
+  t.diagnostic(`fixed ${u.fixed} B, per registration ${u.perRegistration} B, per call ${u.perCall} B`);
+  const by = Object.fromEntries(u.rows.map((r) => [r.constant, r]));
+  assert.ok(by.SIP_MAX_TXN.bytes >= 96 + 16, `a transaction costs at least its record and heap entry: ${by.SIP_MAX_TXN.bytes}`);
+  assert.ok(by.SIP_MSG_BLOCKS.bytes >= 512, `a message block at least its 512 bytes: ${by.SIP_MSG_BLOCKS.bytes}`);
+  assert.ok(u.fixed > 0 && u.fixed < u.used);
+  // another micro: double transactions and message blocks, quadruple AORs
+  const set = { SIP_MAX_TXN: 32, SIP_MSG_BLOCKS: 96, SIP_MAX_AORS: 128 };
+  const predicted = u.used + Object.entries(set).reduce((s, [c, v]) => s + (v - by[c].count) * by[c].bytes, 0);
+  const other = await measureUnits("micro", { set, baseOnly: true });
+  assert.equal(other.used, predicted, `built ${other.used} B, predicted ${predicted} B`);
+});

@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+// Where the bytes of a board's core go: the release .wasm by section (code, data, globals, exports, …),
+// and its code by layer (assembly/wire, assembly/proxy, …) and by function. The release build carries
+// no names, so the core is built once more with the board's options plus --debug (a name section only:
+// the code section is byte for byte the release's, which this tool checks) and each function body is
+// attributed to the source file its name comes from.
+// Usage: node tools/sections.mjs [--board NAME]... [--top N] [--json]   (npm run footprint -- --sections)
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadBoards, root } from "./boards.mjs";
+
+const SECTION = { 0: "custom", 1: "type", 2: "import", 3: "function", 4: "table", 5: "memory", 6: "global", 7: "export", 8: "start", 9: "element", 10: "code", 11: "data", 12: "data count" };
+
+function reader(b) {
+  const r = {
+    p: 0,
+    u() {
+      let x = 0, s = 0, c;
+      do {
+        c = b[r.p++];
+        x += (c & 0x7f) * 2 ** s;
+        s += 7;
+      } while (c & 0x80);
+      return x;
+    },
+    str() {
+      const n = r.u();
+      const t = b.toString("utf8", r.p, r.p + n);
+      r.p += n;
+      return t;
+    },
+  };
+  return r;
+}
+
+/** { sections: [{ id, name, bytes }], bodies: [bytes of each defined function], names: Map(index → name), imports } */
+export function parseWasm(b) {
+  const r = reader(b);
+  r.p = 8;
+  const sections = [];
+  const bodies = [];
+  const names = new Map();
+  let imports = 0;
+  while (r.p < b.length) {
+    const id = b[r.p++];
+    const size = r.u();
+    const start = r.p, end = r.p + size;
+    if (id === 2) {
+      for (let n = r.u(); n > 0; n--) {
+        r.str();
+        r.str();
+        if (b[r.p++] === 0) { r.u(); imports++; } else break;
+      }
+    } else if (id === 10) {
+      for (let n = r.u(); n > 0; n--) {
+        const sz = r.u();
+        bodies.push(sz);
+        r.p += sz;
+      }
+    } else if (id === 0) {
+      const name = r.str();
+      if (name === "name") {
+        while (r.p < end) {
+          const sid = b[r.p++];
+          const ssz = r.u();
+          const send = r.p + ssz;
+          if (sid === 1) for (let n = r.u(); n > 0; n--) {
+            const idx = r.u();
+            names.set(idx, r.str());
+          }
+          r.p = send;
+        }
+      }
+    }
+    sections.push({ id, name: SECTION[id] ?? `id ${id}`, bytes: end - start });
+    r.p = end;
+    void start;
+  }
+  return { sections, bodies, names, imports };
+}
+
+/** The layer a function name belongs to: "wire", "proxy", …, "runtime" (~lib), "start". */
+export function layerOf(name) {
+  if (!name) return "unnamed";
+  if (name.startsWith("~lib/") || name === "~start") return "runtime";
+  const m = /^(?:start:)?assembly\/([^/]+)(?:\/|$)/.exec(name);
+  if (!m) return "other";
+  return m[1].replace(/\.ts$/, "");
+}
+
+/** One board: { board, wasmBytes, sections, layers: [{ layer, bytes, functions }], top: [{ name, bytes }] }. */
+export function sections(boardName, { top = 15 } = {}) {
+  const board = loadBoards().find((b) => b.name === boardName);
+  if (!board) throw new Error(`no board ${boardName}`);
+  const release = readFileSync(join(root, "build", boardName, "sipling.wasm"));
+  const tmp = mkdtempSync(join(tmpdir(), "sipling-sections-"));
+  try {
+    const named = join(tmp, "named.wasm");
+    const r = spawnSync(process.execPath, [join(root, "node_modules/assemblyscript/bin/asc.js"), "assembly/index.ts",
+      "--target", boardName, "--debug", "--outFile", named], { cwd: root, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`asc --debug failed: ${r.stderr}`);
+    const rel = parseWasm(release);
+    const dbg = parseWasm(readFileSync(named));
+    const code = (w) => w.sections.find((s) => s.id === 10)?.bytes;
+    if (code(rel) !== code(dbg) || rel.bodies.length !== dbg.bodies.length)
+      throw new Error(`the named build's code (${code(dbg)} B) is not the release's (${code(rel)} B): run npm run build`);
+    const layers = new Map();
+    const fns = [];
+    dbg.bodies.forEach((bytes, i) => {
+      const name = dbg.names.get(i + dbg.imports);
+      const l = layerOf(name);
+      const e = layers.get(l) ?? { layer: l, bytes: 0, functions: 0 };
+      e.bytes += bytes;
+      e.functions++;
+      layers.set(l, e);
+      fns.push({ name: name ?? `#${i}`, bytes });
+    });
+    return {
+      board: boardName,
+      wasmBytes: release.length,
+      sections: rel.sections.filter((s) => s.id !== 0 || s.bytes > 0),
+      layers: [...layers.values()].sort((a, b) => b.bytes - a.bytes),
+      top: fns.sort((a, b) => b.bytes - a.bytes).slice(0, top),
+    };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** The report's lines for one board. */
+export function sectionLines(s) {
+  const n = (x) => x.toLocaleString("en-US");
+  const pct = (x) => `${((100 * x) / s.wasmBytes).toFixed(1)}%`;
+  const lines = [`${s.board}: ${n(s.wasmBytes)} B wasm`];
+  lines.push("  sections: " + s.sections.map((x) => `${x.name} ${n(x.bytes)}`).join(", "));
+  lines.push("  code by layer (function bodies):");
+  for (const l of s.layers) lines.push(`    ${l.layer.padEnd(12)} ${n(l.bytes).padStart(8)} B ${pct(l.bytes).padStart(6)}  ${l.functions} functions`);
+  lines.push(`  largest functions:`);
+  for (const f of s.top) lines.push(`    ${n(f.bytes).padStart(7)} B  ${f.name}`);
+  return lines;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const args = process.argv.slice(2);
+  const only = args.flatMap((a, i) => (a === "--board" ? [args[i + 1]] : []));
+  const ti = args.indexOf("--top");
+  const top = ti >= 0 ? Number(args[ti + 1]) : 15;
+  const out = (only.length ? only : loadBoards().map((b) => b.name)).map((b) => sections(b, { top }));
+  if (args.includes("--json")) console.log(JSON.stringify(out, null, 2));
+  else for (const s of out) console.log(sectionLines(s).join("\n"));
+}
