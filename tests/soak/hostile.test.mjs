@@ -2,7 +2,7 @@
 // UDP and 10,000 over TCP with framing damage; WASI, UDP only, gets all 50,000 over UDP) at 6,000/s,
 // through the same command and pass rules as `npm run soak:hostile` (tests/soak/hostile.mjs): a liveness
 // OPTIONS every 1,000 inputs, none missed; RSS at the end and after 5 s idle within 5 % of RSS after the
-// first 10,000 inputs; the server alive to the end (WASI: the module AOT-compiled by WasmEdge, once,
+// first 20,000 inputs; the server alive to the end (WASI: the module AOT-compiled by WasmEdge, once,
 // into .cache/wasmedge/). The command runs each soak in a network namespace
 // of its own (unshare): a machine that cannot make one fails here, it is not skipped.
 import { test, before, after } from "node:test";
@@ -28,7 +28,7 @@ after(() => {
 function soak(host, ms) {
   const json = join(dir, `${host}.json`);
   const args = [join(root, "tools", "soak-hostile.mjs"), "--host", host, "--udp", String(UDP), "--tcp", String(TCP),
-    "--first", "10000", "--check-every", String(CHECK), "--idle-secs", "5", "--prefault", "--json", json,
+    "--first", "20000", "--check-every", String(CHECK), "--idle-secs", "5", "--prefault", "--json", json,
     // WasmEdge's interpreter takes about 1,300 inputs/s here: the WASI host is run AOT-compiled
     ...(host === "wasi" ? ["--wasi-aot"] : [])];
   return new Promise((resolve) => {
