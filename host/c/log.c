@@ -2,13 +2,19 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "numbers.h"
+
 #define FLUSH_BYTES (64 * 1024)
+#define QUEUE_MAX SIP_LIMIT_LOG_QUEUE_BYTES
 
 int log_rank = LOG_INFO;
 
@@ -124,8 +130,26 @@ void sb_json_number(strbuf *b, double v) {
 
 /* ---- lines ------------------------------------------------------------------------------ */
 
-static strbuf out;  /* batched lines */
-static strbuf line; /* the line being built */
+/* Lines wait in `out` from out_off on: at most QUEUE_MAX bytes; a line beyond it is dropped and
+ * counted. stdout as a pipe or socket is made non-blocking (a reader that stops reading must not stop
+ * the server): log_flush writes what it takes and keeps the rest. */
+static strbuf out;     /* batched lines, written from out_off */
+static size_t out_off;
+static strbuf line;    /* the line being built */
+static int setup_done;
+static uint64_t dropped_now, dropped_total;
+
+static void setup(void) {
+  setup_done = 1;
+  struct stat st;
+  if (fstat(1, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
+    int fl = fcntl(1, F_GETFL);
+    if (fl >= 0) (void)fcntl(1, F_SETFL, fl | O_NONBLOCK);
+  }
+}
+
+uint64_t log_dropped(void) { return dropped_total; }
+bool log_pending(void) { return out.len > out_off; }
 
 void log_begin(int level, const char *msg) {
   struct timespec ts;
@@ -170,8 +194,14 @@ void log_raw(const char *k, const char *json) {
 
 void log_end(void) {
   sb_puts(&line, "}\n");
+  if (out.len - out_off + line.len > QUEUE_MAX) {
+    dropped_now++;
+    dropped_total++;
+    return;
+  }
+  if (out_off > 0 && out_off == out.len) out.len = out_off = 0;
   sb_putn(&out, line.p, line.len);
-  if (out.len >= FLUSH_BYTES) log_flush();
+  if (out.len - out_off >= FLUSH_BYTES) log_flush();
 }
 
 void log_msg(int level, const char *msg) {
@@ -180,13 +210,52 @@ void log_msg(int level, const char *msg) {
   log_end();
 }
 
+/* Writes what stdout takes now (never waits for a full pipe); once all is out, one line says how many
+ * lines were dropped since the last such line. */
 void log_flush(void) {
-  size_t off = 0;
-  while (off < out.len) {
-    ssize_t w = write(1, out.p + off, out.len - off);
-    if (w > 0) off += (size_t)w;
-    else if (w < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    else break; /* stdout gone: drop the logs rather than stop the server */
+  if (!setup_done) setup();
+  for (int round = 0; round < 2; round++) {
+    while (out_off < out.len) {
+      ssize_t w = write(1, out.p + out_off, out.len - out_off);
+      if (w > 0) out_off += (size_t)w;
+      else if (w < 0 && errno == EINTR) continue;
+      else if (w < 0 && errno == EAGAIN) break; /* full: the rest waits */
+      else {
+        out_off = out.len; /* stdout gone: drop the logs rather than stop the server */
+        break;
+      }
+    }
+    if (out_off < out.len) {
+      if (out_off >= out.len / 2) { /* keep the waiting part at the front */
+        memmove(out.p, out.p + out_off, out.len - out_off);
+        out.len -= out_off;
+        out_off = 0;
+      }
+      return;
+    }
+    out.len = out_off = 0;
+    if (!dropped_now || round) return;
+    uint64_t n = dropped_now;
+    dropped_now = 0;
+    log_begin(LOG_WARN, "log lines dropped");
+    log_num("count", (double)n);
+    log_num("total", (double)dropped_total);
+    log_str("reason", "stdout is not being read fast enough");
+    sb_puts(&line, "}\n");
+    sb_putn(&out, line.p, line.len);
   }
-  out.len = 0;
+}
+
+void log_flush_exit(int ms) {
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    log_flush();
+    if (!log_pending()) return;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    long left = ms - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+    if (left <= 0) return;
+    struct pollfd p = {.fd = 1, .events = POLLOUT};
+    (void)poll(&p, 1, (int)left);
+  }
 }

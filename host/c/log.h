@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
@@ -34,8 +35,15 @@ void log_end(void);
 /* A message with no fields, if its level is on. */
 void log_msg(int level, const char *msg);
 
-/* Writes the batched lines to fd 1 (EPIPE: the logs are dropped rather than the server). */
+/* Writes what fd 1 takes now, never waiting (a pipe or socket is non-blocking); the rest waits, at most
+ * SIP_LIMIT_LOG_QUEUE_BYTES: a line beyond it is dropped and counted (EPIPE: all are dropped). */
 void log_flush(void);
+/* At exit: log_flush, waiting at most ms for a full stdout. */
+void log_flush_exit(int ms);
+/* Lines are waiting for stdout (the loop retries soon). */
+bool log_pending(void);
+/* Lines dropped because stdout was full (LIMITS logQueueBytes), in all. */
+uint64_t log_dropped(void);
 
 /* JSON helpers shared with --print-config and config error messages. */
 typedef struct { char *p; size_t len, cap; } strbuf;

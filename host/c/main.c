@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
@@ -57,7 +58,9 @@
 
 #define UDP_RCVBUF (4 * 1024 * 1024)
 #define UDP_SNDBUF (4 * 1024 * 1024)
-#define TCP_MAX_BACKLOG (4 * 1024 * 1024) /* bytes queued for one connection before it is dropped */
+#define TCP_MAX_BACKLOG SIP_LIMIT_TCP_BACKLOG_BYTES /* bytes queued for one connection before it is closed */
+#define TCP_MAX_CONNS SIP_LIMIT_TCP_CONNECTIONS      /* connections at once; beyond, the quietest is closed */
+#define TCP_PARTIAL_MS (SIP_LIMIT_TCP_PARTIAL_SECONDS * 1000.0) /* part of a message held this long: closed */
 #define TCP_LISTEN_BACKLOG 511
 #define MAX_TRANSMITS_PER_CALL 1000000 /* guards the drain loop against a core that never says 0 */
 #define UDP_BATCH 64                   /* datagrams per socket per loop turn (fairness) */
@@ -188,6 +191,8 @@ struct conn {
   bool outgoing, connecting, closed;
   uint8_t *pend; /* unconsumed stream bytes (capacity rx_cap) */
   size_t plen;
+  double active;        /* last bytes in or out (ms): the quietest is closed when the table is full */
+  double partial_since; /* when pend last held part of a message that then made no progress */
   uint8_t *out;  /* write queue: bytes out[ooff..olen) */
   size_t ooff, olen, ocap;
   int pi;        /* index in pfds */
@@ -210,6 +215,9 @@ static int ndead, capdead;
 static uint32_t *closed_q; /* connection ids to report with sip_handle_conn_closed */
 static size_t closed_head, closed_n, closed_cap;
 static uint32_t next_conn;
+static int nconns;                                  /* open connections (at most TCP_MAX_CONNS) */
+static double tcp_evicted, tcp_partial_closed, tcp_backlog_closed; /* host counters of the stats line */
+static double next_sweep = -1;
 static bool trace_on;
 static int wake_pipe[2] = {-1, -1};
 static volatile sig_atomic_t got_signal;
@@ -288,6 +296,7 @@ static void queue_closed(uint32_t id) {
 static void close_conn(conn *c) {
   if (c->closed) return;
   c->closed = true;
+  nconns--;
   close(c->fd);
   pfds[c->pi].fd = -1;
   unlink_conn(c);
@@ -336,9 +345,52 @@ static void reap(void) {
   ndead = 0;
 }
 
+/* The table is full (SIP_LIMIT_TCP_CONNECTIONS): the connection quiet for longest makes room. */
+static void evict_quietest(void) {
+  conn *q = NULL;
+  for (int i = 0; i < npfds; i++) {
+    if (kinds[i] != K_CONN) continue;
+    conn *c = owners[i];
+    if (!c->closed && (!q || c->active < q->active)) q = c;
+  }
+  if (!q) return;
+  tcp_evicted++;
+  if (log_on(LOG_DEBUG)) {
+    log_begin(LOG_DEBUG, "tcp connections full; closing the quietest");
+    log_num("conn", q->id);
+    log_str("peer", q->text);
+    log_end();
+  }
+  close_conn(q);
+}
+
+/* Closes connections that have held part of a message for SIP_LIMIT_TCP_PARTIAL_SECONDS (once a second). */
+static void sweep(double now) {
+  if (next_sweep >= 0 && now < next_sweep) return;
+  next_sweep = now + 1000.0;
+  for (int i = 0; i < npfds; i++) {
+    if (kinds[i] != K_CONN) continue;
+    conn *c = owners[i];
+    if (!c->closed && c->plen > 0 && now - c->partial_since > TCP_PARTIAL_MS) {
+      tcp_partial_closed++;
+      if (log_on(LOG_DEBUG)) {
+        log_begin(LOG_DEBUG, "tcp message incomplete too long; closing");
+        log_num("conn", c->id);
+        log_num("bytes", (double)c->plen);
+        log_str("peer", c->text);
+        log_end();
+      }
+      close_conn(c);
+    }
+  }
+}
+
 static conn *make_conn(transport *t, int fd, int fam, const uint8_t *addr, uint16_t port, bool outgoing, bool connecting) {
+  if (nconns >= TCP_MAX_CONNS) evict_quietest();
   conn *c = calloc(1, sizeof *c);
   if (!c) return NULL;
+  nconns++;
+  c->active = now_ms();
   do {
     next_conn++;
   } while (next_conn == 0 || find_id(next_conn)); /* u32 wrap: skip 0 and ids still open */
@@ -461,7 +513,9 @@ static void conn_write(conn *c, const uint8_t *buf, size_t n) {
   memcpy(c->out + c->olen, buf + w, rest);
   c->olen += rest;
   pfds[c->pi].events |= POLLOUT;
+  c->active = now_ms();
   if (c->olen - c->ooff > TCP_MAX_BACKLOG) {
+    tcp_backlog_closed++;
     log_begin(LOG_WARN, "tcp peer not reading; closing");
     log_num("conn", c->id);
     log_num("queued", (double)(c->olen - c->ooff));
@@ -755,8 +809,12 @@ static void on_readable(conn *c) {
       close_conn(c);
       return;
     }
+    size_t before = c->plen;
     c->plen += (size_t)n;
+    c->active = now_ms();
     feed(c);
+    /* the clock of SIP_LIMIT_TCP_PARTIAL_SECONDS restarts when part of a message starts or one is consumed */
+    if (!c->closed && c->plen > 0 && (before == 0 || c->plen < before + (size_t)n)) c->partial_since = c->active;
   }
 }
 
@@ -938,6 +996,12 @@ static void start_core(const config *cfg) {
   now_ms();
   mem = Z_sipZ_memory(&core);
   CALL("_initialize", Z_sipZ__initialize(&core));
+  if (cfg_bool(cfg, SK_PREFAULT)) {
+    /* every page of the core's memory written (each byte unchanged) so the OS commits it now: RSS is
+       flat from start-up instead of climbing to the fixed budget as the core first uses its tables */
+    volatile uint8_t *p = mem->data;
+    for (uint64_t i = 0; i < mem->size; i += 4096) p[i] = p[i];
+  }
   rx_ptr = Z_sipZ_sip_rx_ptr(&core);
   rx_cap = Z_sipZ_sip_rx_cap(&core);
   peer_ptr = Z_sipZ_sip_peer_ptr(&core);
@@ -1028,6 +1092,12 @@ static void log_stats(const char *signal_name) {
   double rs[RESOLVE_STAT_COUNT];
   resolve_stats(rs);
   for (int i = 0; i < RESOLVE_STAT_COUNT; i++) log_num(RESOLVE_STAT_NAMES[i], rs[i]);
+  log_num("tcpConnections", nconns);
+  log_num("tcpEvicted", tcp_evicted);
+  log_num("tcpPartialClosed", tcp_partial_closed);
+  log_num("tcpBacklogClosed", tcp_backlog_closed);
+  log_num("logDropped", (double)log_dropped());
+  log_num("usageDropped", (double)usage_dropped());
   log_end();
 }
 
@@ -1045,7 +1115,7 @@ static void stop(int sig) {
   resolve_shutdown(); /* messages still held for a lookup are dropped */
   usage_close();
   log_msg(LOG_INFO, "stopped");
-  log_flush();
+  log_flush_exit(1000);
   exit(0);
 }
 
@@ -1058,6 +1128,8 @@ static void run(void) {
       timeout = d <= 0 ? 0 : d >= (double)INT_MAX ? INT_MAX : (int)d;
     }
     timeout = ov_poll_timeout(timeout); /* while shedding, wake to lower the share when idle */
+    if (log_pending() && (timeout < 0 || timeout > 20)) timeout = 20; /* stdout was full: retry soon */
+    if (nconns > 0 && (timeout < 0 || timeout > 1000)) timeout = 1000; /* the partial-message sweep */
     double flush_at = usage_deadline();
     if (flush_at >= 0) {
       double d = ceil(flush_at - now_ms());
@@ -1112,6 +1184,7 @@ static void run(void) {
     if (usage_deadline() >= 0 && now_ms() >= usage_deadline()) usage_flush();
     int shed = ov_tick(now_ms());
     if (shed >= 0) CALL("sip_cfg_set", Z_sipZ_sip_cfg_set(&core, SIP_CFG_KEY_SHED, (double)shed));
+    if (nconns > 0) sweep(now_ms());
     reap();
   }
 }
@@ -1132,6 +1205,13 @@ int main(int argc, char **argv) {
     return 0;
   }
   const config *cfg = &cl.cfg;
+  /* Room for SIP_LIMIT_TCP_CONNECTIONS and the rest: the soft limit of open files raised to the hard
+     one, as Node does (a soft limit of 1024 would turn accept into EMFILE below the connection bound). */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+  }
   /* The secure default, before anything is bound: no users + a non-loopback address = open relay. */
   config_check_secure(cfg);
   log_rank = (int)cfg->v[SK_LOG_LEVEL].num; /* the schema's values are in log rank order */

@@ -163,5 +163,10 @@ SIP_TABLE char *const SIP_PROTO_NAMES[7] = {
 #define SIP_LIMIT_DNS_PER_SOURCE 4 /* lookups: lookups in flight started by the messages of one source address (the core's retransmissions count as one source of their own; the firmware bridge counts all its lookups as one source); beyond it, dropped */
 #define SIP_LIMIT_DNS_WAIT_PER_NAME 8 /* messages: messages held while their name is looked up, per name; more are dropped */
 #define SIP_LIMIT_DNS_WAIT_BYTES 1048576 /* bytes: bytes of messages held for lookups, in all; more are dropped */
+#define SIP_LIMIT_LOG_QUEUE_BYTES 1048576 /* bytes: log lines waiting for stdout (a pipe nobody reads stays full); a further line is dropped and counted: a "log lines dropped" line gives the count once stdout drains, the stats line the total (logDropped) */
+#define SIP_LIMIT_USAGE_QUEUE_BYTES 1048576 /* bytes: usage records waiting for the usage log file (a FIFO nobody reads stays full); a further record is dropped and counted: the next record written carries "lost", the stats line the total (usageDropped) */
+#define SIP_LIMIT_TCP_CONNECTIONS 1024 /* connections: TCP connections at once, accepted and opened; a further one closes the connection quiet for longest (no bytes either way) to make room */
+#define SIP_LIMIT_TCP_BACKLOG_BYTES 262144 /* bytes: bytes queued toward one TCP peer that is not reading; beyond it the connection is closed */
+#define SIP_LIMIT_TCP_PARTIAL_SECONDS 30 /* s: how long a TCP connection may hold part of a message without completing it; then it is closed (a slow or stalled writer) */
 
 #endif

@@ -13,13 +13,18 @@
 
 #define FLUSH_BYTES (64 * 1024)
 #define FLUSH_MS 200.0
+#define RETRY_MS 50.0 /* while the file is full (EAGAIN) */
+#define CLOSE_WAIT_MS 1000
+#define QUEUE_MAX SIP_LIMIT_USAGE_QUEUE_BYTES
 
 /* Event record offsets (docs/ABI.md). */
 enum { E_CODE = 4, E_VALUE = 16, E_LOST = 20, E_LENS = 56, E_TEXT = 64 };
 
 static int fd = -1;
 static const char *file;
-static strbuf buf;
+static strbuf buf;   /* records waiting, written from off */
+static size_t off;
+static uint64_t dropped;
 static double due = -1;
 static uint32_t lost_pending;
 static bool failed;
@@ -28,7 +33,8 @@ static uint32_t rd32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | 
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
 bool usage_open(const char *path) {
-  fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  /* non-blocking: a FIFO nobody reads must not stop the server (one nobody opened is ENXIO here) */
+  fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0640);
   file = path;
   return fd >= 0;
 }
@@ -44,6 +50,8 @@ void usage_event(uint32_t kind, const uint8_t *e, const char *source, double wal
   lost_pending += rd32(e + E_LOST);
   if (kind >= SIP_EVENT_LIMIT || !SIP_EVENTS[kind].usage) return;
   const sip_event_info *info = &SIP_EVENTS[kind];
+  size_t start = buf.len;
+  uint32_t lost_before = lost_pending;
   time_t secs = (time_t)(wall_ms / 1000.0);
   int ms = (int)(wall_ms - (double)secs * 1000.0);
   struct tm tm;
@@ -91,20 +99,43 @@ void usage_event(uint32_t kind, const uint8_t *e, const char *source, double wal
     lost_pending = 0;
   }
   sb_puts(&buf, "}\n");
-  if (buf.len >= FLUSH_BYTES) usage_flush();
+  if (buf.len - off > QUEUE_MAX) { /* the file is not taking them: this record is dropped, counted */
+    buf.len = start;
+    lost_pending = lost_before + 1;
+    dropped++;
+    return;
+  }
+  if (buf.len - off >= FLUSH_BYTES) usage_flush();
   else if (due < 0) due = now + FLUSH_MS;
 }
 
 double usage_deadline(void) { return due; }
 
+uint64_t usage_dropped(void) { return dropped; }
+
+static double mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Writes what the file takes now, never waiting; the rest waits (retried after RETRY_MS). */
 void usage_flush(void) {
   due = -1;
-  if (fd < 0 || buf.len == 0) return;
-  size_t off = 0;
+  if (fd < 0 || buf.len == off) return;
   while (off < buf.len) {
     ssize_t w = write(fd, buf.p + off, buf.len - off);
     if (w < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        due = mono_ms() + RETRY_MS;
+        if (off >= buf.len / 2) {
+          memmove(buf.p, buf.p + off, buf.len - off);
+          buf.len -= off;
+          off = 0;
+        }
+        return;
+      }
       if (!failed) {
         log_begin(LOG_ERROR, "cannot write the usage log; records dropped");
         log_str("file", file);
@@ -112,18 +143,31 @@ void usage_flush(void) {
         log_end();
       }
       failed = true;
-      buf.len = 0;
+      buf.len = off = 0;
       return;
     }
     off += (size_t)w;
   }
   failed = false;
-  buf.len = 0;
+  buf.len = off = 0;
 }
 
 void usage_close(void) {
   if (fd < 0) return;
+  double until = mono_ms() + CLOSE_WAIT_MS;
   usage_flush();
+  while (buf.len > off && mono_ms() < until) {
+    struct timespec ts = {0, 10 * 1000000};
+    nanosleep(&ts, NULL);
+    usage_flush();
+  }
+  if (buf.len > off) {
+    log_begin(LOG_ERROR, "usage log still full at stop; records dropped");
+    log_str("file", file);
+    log_num("bytes", (double)(buf.len - off));
+    log_end();
+    buf.len = off = 0;
+  }
   fsync(fd); /* not a regular file (e.g. /dev/stdout): nothing to sync, the error is harmless */
   close(fd);
   fd = -1;

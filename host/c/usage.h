@@ -26,5 +26,7 @@ void usage_flush(void);
 
 /* Flushes, fsyncs and closes the file (safe to call when it was never opened). */
 void usage_close(void);
+/* Records dropped because the file did not take them (SIP_LIMIT_USAGE_QUEUE_BYTES waiting), in all. */
+uint64_t usage_dropped(void);
 
 #endif

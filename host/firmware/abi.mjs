@@ -51,7 +51,7 @@ export const SCHEMA = [
   { path: "optionsBeforeAuth", type: "bool", default: true, core: "set", coreName: "OptionsBeforeAuth", coreId: 23, hosts: ["node","native","wasi","firmware"], doc: "answer an OPTIONS to the server itself (Request-URI with no user part) with 200, Allow, Accept and Supported before authentication, as health checks and keepalives of load balancers and trunks expect (Kamailio's dispatcher counts only 200 as alive); false: it must authenticate like any request" },
   { path: "retryAfter", type: "int", min: 0, max: 2147483647, default: 5, unit: "s", core: "set", coreName: "RetryAfter", coreId: 10, hosts: ["node","native","wasi","firmware"], doc: "Retry-After of our own 503s" },
   { path: "overloadControl", type: "bool", default: true, hosts: ["node","native"], doc: "refuse a share of new requests with 503 while datagrams wait over 30 ms to be read" },
-  { path: "prefault", type: "bool", default: false, hosts: ["node"], doc: "touch all of the core's memory at start so the OS commits it then" },
+  { path: "prefault", type: "bool", default: false, hosts: ["node","native","wasi"], doc: "commit the core's memory at start (every page touched; Node: V8's young generation grown to its limit too), so RSS is flat from start-up instead of climbing to the core's fixed budget as its tables are first used" },
   { path: "outboundProxy", type: "string", check: "sipUri", core: "add", coreName: "OutboundProxy", coreId: 2, hosts: ["node","native","wasi","firmware"], doc: "requests for other domains (of authenticated users and trusted sources) go to this URI's host" },
   { path: "dns.servers", type: "list", check: "dnsServer", maxItems: 8, defaultDoc: "the system's (/etc/resolv.conf)", hosts: ["node","native","firmware"], doc: "DNS servers asked for the names the core sends to (outboundProxy, Route, the Request-URI of a relayed request, registered contacts): IP or IP:port, IPv6 as [::1]:53; a lookup never blocks the host and a failed name stays failed for limits.dnsNegativeTtl" },
   { path: "dns.timeout", type: "int", min: 100, max: 30000, default: 2000, unit: "ms", hosts: ["node","native","firmware"], doc: "how long one DNS query waits for an answer; a name is asked twice, then counts as failed" },
@@ -98,4 +98,14 @@ export const LIMITS = Object.freeze({
   dnsWaitPerName: 8,
   /** bytes of messages held for lookups, in all; more are dropped (bytes) */
   dnsWaitBytes: 1048576,
+  /** log lines waiting for stdout (a pipe nobody reads stays full); a further line is dropped and counted: a "log lines dropped" line gives the count once stdout drains, the stats line the total (logDropped) (bytes) */
+  logQueueBytes: 1048576,
+  /** usage records waiting for the usage log file (a FIFO nobody reads stays full); a further record is dropped and counted: the next record written carries "lost", the stats line the total (usageDropped) (bytes) */
+  usageQueueBytes: 1048576,
+  /** TCP connections at once, accepted and opened; a further one closes the connection quiet for longest (no bytes either way) to make room (connections) */
+  tcpConnections: 1024,
+  /** bytes queued toward one TCP peer that is not reading; beyond it the connection is closed (bytes) */
+  tcpBacklogBytes: 262144,
+  /** how long a TCP connection may hold part of a message without completing it; then it is closed (a slow or stalled writer) (s) */
+  tcpPartialSeconds: 30,
 });

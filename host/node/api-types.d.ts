@@ -63,7 +63,7 @@ export interface SiplingConfig {
   readonly retryAfter?: number;
   /** refuse a share of new requests with 503 while datagrams wait over 30 ms to be read. Default true. */
   readonly overloadControl?: boolean;
-  /** touch all of the core's memory at start so the OS commits it then. Default false. */
+  /** commit the core's memory at start (every page touched; Node: V8's young generation grown to its limit too), so RSS is flat from start-up instead of climbing to the core's fixed budget as its tables are first used. Default false. */
   readonly prefault?: boolean;
   /** requests for other domains (of authenticated users and trusted sources) go to this URI's host. */
   readonly outboundProxy?: string;

@@ -15,7 +15,7 @@ import dns from "node:dns";
 import os from "node:os";
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { Core, CoreError, PEER, Proto, CfgKey, EVENTS, type Exports } from "./abi.js";
+import { Core, CoreError, PEER, Proto, CfgKey, EVENTS, prefaultHeap, type Exports } from "./abi.js";
 import { CFG_KIND_SECRET, LIMITS } from "./numbers.js";
 import { writeAddr, format4, format6, peerText } from "./addr.js";
 import { ConfigError, type Config, type Listen } from "./config.js";
@@ -27,7 +27,10 @@ import { Resolver } from "../shared/resolver.mjs";
 
 const UDP_RCVBUF = 4 * 1024 * 1024;
 const UDP_SNDBUF = 4 * 1024 * 1024;
-const TCP_MAX_BACKLOG = 4 * 1024 * 1024; // bytes queued for one connection before it is dropped
+const TCP_MAX_BACKLOG = LIMITS.tcpBacklogBytes; // bytes queued for one connection before it is closed
+const TCP_MAX_CONNS = LIMITS.tcpConnections; // connections at once; beyond, the quietest is closed
+const TCP_PARTIAL_MS = LIMITS.tcpPartialSeconds * 1000; // part of a message held this long: closed
+const TCP_SWEEP_MS = 1000;
 const MAX_TRANSMITS_PER_CALL = 1_000_000; // guards the drain loop against a core that never says 0
 
 interface Transport {
@@ -43,8 +46,13 @@ interface Transport {
 }
 
 class Conn {
+  /** part of a message not yet consumed (grown as needed, at most the core's RX size) */
   pending: Buffer | null = null;
   pendLen = 0;
+  /** when pending last became non-empty (performance.now()), for LIMITS.tcpPartialSeconds */
+  partialSince = 0;
+  /** last bytes received or sent (performance.now()): the quietest is closed when the table is full */
+  active = performance.now();
   closed = false;
   /** 32-byte peer record, written into the core's peer slot before each sip_handle_stream. */
   readonly peer = Buffer.alloc(PEER.size);
@@ -80,6 +88,9 @@ export class Host {
   /** Names the core sends to (host/shared/resolver.mjs: asynchronous, bounded, cached). */
   private readonly resolver: Resolver;
   private nextConn = 0;
+  private sweeper: NodeJS.Timeout | null = null;
+  /** host counters joined to the stats line */
+  private readonly hostStats = { tcpEvicted: 0, tcpPartialClosed: 0, tcpBacklogClosed: 0 };
   private timer: NodeJS.Timeout | null = null;
   private armedAt = -1;
   private readonly trace: boolean;
@@ -201,7 +212,10 @@ export class Host {
   /** Instantiates the core, configures it and registers the transports. */
   startCore(mod: WebAssembly.Module): void {
     const core = new Core(mod); // throws CoreError naming a missing export
-    if (this.cfg.prefault) core.prefault();
+    if (this.cfg.prefault) {
+      core.prefault();
+      prefaultHeap();
+    }
     const ex = core.ex;
     const seed = randomBytes(8);
     const now = performance.now();
@@ -295,6 +309,7 @@ export class Host {
     if (fam === 0) return null;
     const addr = fam === 4 ? format4(this.scratch, 0) : format6(this.scratch, 0);
     const key = remoteKey(addr, port);
+    if (this.conns.size >= TCP_MAX_CONNS) this.evictQuietest();
     const c = new Conn(this.newConnId(), sock, t, fam, addr, port, key, outgoing);
     c.peer.writeUInt32LE(c.id, PEER.conn);
     c.peer[PEER.transport] = t.id;
@@ -308,7 +323,34 @@ export class Host {
       if (this.log.on("debug")) this.log.debug("tcp connection error", { conn: c.id, peer: peerText("tcp", fam, addr, port), error: e.message });
     });
     sock.on("close", () => this.onClose(c));
+    if (!this.sweeper) {
+      this.sweeper = setInterval(() => this.sweep(), TCP_SWEEP_MS);
+      this.sweeper.unref();
+    }
     return c;
+  }
+
+  /** The table is full (LIMITS.tcpConnections): the connection quiet for longest makes room. */
+  private evictQuietest(): void {
+    let q: Conn | null = null;
+    for (const c of this.conns.values()) if (!c.closed && (!q || c.active < q.active)) q = c;
+    if (!q) return;
+    this.hostStats.tcpEvicted++;
+    if (this.log.on("debug")) this.log.debug("tcp connections full; closing the quietest", { conn: q.id, peer: peerText("tcp", q.family, q.addr, q.port) });
+    this.forget(q);
+    q.sock.destroy();
+  }
+
+  /** Closes connections that have held part of a message for LIMITS.tcpPartialSeconds. */
+  private sweep(): void {
+    const now = performance.now();
+    for (const c of this.conns.values()) {
+      if (c.pendLen > 0 && now - c.partialSince > TCP_PARTIAL_MS) {
+        this.hostStats.tcpPartialClosed++;
+        if (this.log.on("debug")) this.log.debug("tcp message incomplete too long; closing", { conn: c.id, bytes: c.pendLen, peer: peerText("tcp", c.family, c.addr, c.port) });
+        this.closeConn(c);
+      }
+    }
   }
 
   private onAccept(t: Transport, sock: net.Socket): void {
@@ -328,6 +370,7 @@ export class Host {
   private onStream(c: Conn, data: Buffer): void {
     const core = this.core;
     if (!core || c.closed) return;
+    c.active = performance.now();
     const cap = core.rxCap;
     const ex = this.ex;
     let off = 0;
@@ -362,8 +405,13 @@ export class Host {
         }
         // need more: keep what we have (len < cap, so all of data[off..] fits)
         if (k > 0) {
-          if (!c.pending) c.pending = Buffer.allocUnsafe(cap);
+          if (!c.pending || c.pending.length < len) {
+            const grown = Buffer.allocUnsafe(Math.min(cap, Math.max(4096, 2 ** Math.ceil(Math.log2(len)))));
+            if (p > 0) c.pending!.copy(grown, 0, 0, p);
+            c.pending = grown;
+          }
           data.copy(c.pending, p, off, off + k);
+          if (p === 0) c.partialSince = c.active;
           c.pendLen = len;
         }
         return;
@@ -371,10 +419,12 @@ export class Host {
       const used = Math.min(r, len);
       if (used >= p) {
         c.pendLen = 0;
+        if (c.pending && c.pending.length > 4096) c.pending = null; // a large message's room is not kept
         off += used - p;
       } else {
         c.pending!.copyWithin(0, used, p);
         c.pendLen = p - used;
+        c.partialSince = c.active; // progress
       }
     }
   }
@@ -383,12 +433,18 @@ export class Host {
     c.sock.destroy(); // 'close' follows -> onClose
   }
 
+  /** Takes a connection out of the tables (its 'close' reports it to the core). */
+  private forget(c: Conn): void {
+    this.conns.delete(c.id);
+    if (this.byRemote.get(c.key) === c) this.byRemote.delete(c.key);
+  }
+
   private onClose(c: Conn): void {
     if (c.closed) return;
     c.closed = true;
     c.pending = null;
-    this.conns.delete(c.id);
-    if (this.byRemote.get(c.key) === c) this.byRemote.delete(c.key);
+    c.pendLen = 0;
+    this.forget(c);
     if (this.log.on("debug")) this.log.debug("tcp closed", { conn: c.id, peer: peerText("tcp", c.family, c.addr, c.port) });
     if (!this.core) return;
     const now = performance.now();
@@ -508,7 +564,9 @@ export class Host {
       if (!c) return;
     }
     c.sock.write(buf);
+    c.active = performance.now();
     if (c.sock.writableLength > TCP_MAX_BACKLOG) {
+      this.hostStats.tcpBacklogClosed++;
       this.log.warn("tcp peer not reading; closing", { conn: c.id, queued: c.sock.writableLength });
       this.closeConn(c);
     }
@@ -585,7 +643,15 @@ export class Host {
    */
   logStats(signal?: string): void {
     const stats = this.core?.stats();
-    if (stats) this.log.info("stats", { ...(signal ? { signal } : {}), ...stats, ...this.resolver.stats() });
+    if (stats) this.log.info("stats", { ...(signal ? { signal } : {}), ...stats, ...this.resolver.stats(), ...this.ownStats() });
+  }
+
+  /** The host's own counters: TCP connections closed by its bounds, log and usage lines dropped. */
+  private ownStats(): Record<string, number> {
+    return {
+      tcpConnections: this.conns.size, ...this.hostStats, logDropped: this.log.dropped,
+      ...(this.usage ? { usageDropped: this.usage.dropped } : {}),
+    };
   }
 
   /** The bound listeners, in transport id order (ports as bound: a port 0 listen shows the port it got). */
@@ -625,9 +691,11 @@ export class Host {
     for (const c of this.conns.values()) c.sock.destroy();
     this.conns.clear();
     this.byRemote.clear();
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
     if (core) {
       const stats = core.stats();
-      if (stats) this.log.info("stats", { ...stats, ...this.resolver.stats() });
+      if (stats) this.log.info("stats", { ...stats, ...this.resolver.stats(), ...this.ownStats() });
     }
     this.resolver.close();
     this.usage?.close();

@@ -185,4 +185,14 @@ export const LIMITS = Object.freeze({
   dnsWaitPerName: 8,
   /** bytes of messages held for lookups, in all; more are dropped (bytes) */
   dnsWaitBytes: 1048576,
+  /** log lines waiting for stdout (a pipe nobody reads stays full); a further line is dropped and counted: a "log lines dropped" line gives the count once stdout drains, the stats line the total (logDropped) (bytes) */
+  logQueueBytes: 1048576,
+  /** usage records waiting for the usage log file (a FIFO nobody reads stays full); a further record is dropped and counted: the next record written carries "lost", the stats line the total (usageDropped) (bytes) */
+  usageQueueBytes: 1048576,
+  /** TCP connections at once, accepted and opened; a further one closes the connection quiet for longest (no bytes either way) to make room (connections) */
+  tcpConnections: 1024,
+  /** bytes queued toward one TCP peer that is not reading; beyond it the connection is closed (bytes) */
+  tcpBacklogBytes: 262144,
+  /** how long a TCP connection may hold part of a message without completing it; then it is closed (a slow or stalled writer) (s) */
+  tcpPartialSeconds: 30,
 });

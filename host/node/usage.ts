@@ -1,10 +1,14 @@
 // Event records of the core, decoded once (docs/ABI.md, "Events"), and the usage file: one JSON
 // object per line for the events an accountant or auditor wants (registrations, calls, refusals).
 //
-// The file is opened for appending (flags "a"); lines are buffered and written in batches (at most
-// FLUSH_MS after the first pending line, or at FLUSH_BYTES), and flushed synchronously on stop, so
-// a SIGTERM loses nothing.
-import { openSync, writeSync, closeSync, fsyncSync } from "node:fs";
+// The file is opened for appending, non-blocking (O_NONBLOCK: a FIFO nobody reads, or nobody opened
+// for reading, must not stop the server); lines are buffered and written in batches (at most FLUSH_MS
+// after the first pending line, or at FLUSH_BYTES). What the file does not take now waits, at most
+// LIMITS.usageQueueBytes in all; a record beyond that is dropped and counted (the next record written
+// carries "lost", the stats line the total, usageDropped). On stop what is queued is written for at
+// most CLOSE_WAIT_MS, so a SIGTERM loses nothing unless the file stays full.
+import { openSync, writeSync, closeSync, fsyncSync, constants } from "node:fs";
+import { LIMITS } from "./numbers.js";
 import { EVENT, PEER, EVENTS, type Core } from "./abi.js";
 import { format4, format6, peerText } from "./addr.js";
 
@@ -105,73 +109,115 @@ export function usageRecord(ev: EventRecord, wall: (t: number) => number): Recor
 
 const FLUSH_BYTES = 64 * 1024;
 const FLUSH_MS = 200;
+const RETRY_MS = 50; // while the file is full (EAGAIN)
+const CLOSE_WAIT_MS = 1000;
 
 export class UsageLog {
   private fd: number;
+  /** bytes the file has not taken yet (written first), then the lines batched since */
+  private held: Buffer | null = null;
   private buf: string[] = [];
   private bytes = 0;
   private timer: NodeJS.Timeout | null = null;
-  /** events the core dropped (queue full) or that were not usage events, not yet reported */
+  /** events the core dropped (queue full) or that were not usage events, or records we dropped, not yet reported */
   private lostPending = 0;
   private failed = false;
+  /** records dropped here because the queue was full (all time) */
+  dropped = 0;
 
-  /** Opens (creates) the file for appending; throws the fs error (code ENOENT, EACCES, ...). */
+  /** Opens (creates) the file for appending; throws the fs error (code ENOENT, EACCES, ENXIO for a FIFO with no reader, ...). */
   constructor(
     readonly path: string,
     private readonly onError: (msg: string, fields: object) => void,
+    private readonly maxQueue: number = LIMITS.usageQueueBytes,
   ) {
-    this.fd = openSync(path, "a", 0o640);
+    this.fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK, 0o640);
   }
 
   /** Records an event if it is a usage event (carrying over the core's lost count either way). */
   event(ev: EventRecord, wall: (t: number) => number): void {
     this.lostPending += ev.lost;
     if (!isUsageEvent(ev.kind)) return;
+    if (this.fd < 0) return;
     const r = usageRecord(ev, wall);
-    if (this.lostPending) {
-      r.lost = this.lostPending; // records missing before this one (the core's queue was full)
-      this.lostPending = 0;
+    if (this.lostPending) r.lost = this.lostPending; // records missing before this one
+    const line = JSON.stringify(r) + "\n";
+    if (this.queued() + line.length > this.maxQueue) {
+      this.dropped++;
+      this.lostPending++;
+      return;
     }
-    this.write(JSON.stringify(r) + "\n");
+    this.lostPending = 0;
+    this.write(line);
+  }
+
+  /** bytes waiting: held by the file plus batched */
+  queued(): number {
+    return (this.held?.length ?? 0) + this.bytes;
   }
 
   private write(line: string): void {
-    if (this.fd < 0) return;
     this.buf.push(line);
     this.bytes += line.length;
     if (this.bytes >= FLUSH_BYTES) this.flush();
-    else if (!this.timer) {
-      this.timer = setTimeout(() => this.flush(), FLUSH_MS);
-      this.timer.unref();
-    }
+    else this.schedule(FLUSH_MS);
   }
 
-  /** Writes what is buffered (synchronously). */
+  private schedule(ms: number): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.flush();
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** Writes what the file takes now, never waiting for it; the rest waits (retried every RETRY_MS). */
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (this.buf.length === 0 || this.fd < 0) return;
-    const data = Buffer.from(this.buf.join(""), "utf8");
-    this.buf = [];
-    this.bytes = 0;
+    if (this.fd < 0) return;
+    if (this.buf.length) {
+      const more = Buffer.from(this.buf.join(""), "utf8");
+      this.held = this.held ? Buffer.concat([this.held, more]) : more;
+      this.buf = [];
+      this.bytes = 0;
+    }
+    const data = this.held;
+    if (!data) return;
     let off = 0;
     while (off < data.length) {
       try {
         off += writeSync(this.fd, data, off);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (code === "EAGAIN") continue;
+        if (code === "EAGAIN") break; // full: the rest waits
+        if (code === "EINTR") continue;
         if (!this.failed) this.onError("cannot write the usage log; records dropped", { file: this.path, error: code ?? String(e) });
         this.failed = true;
+        this.held = null;
         return;
       }
     }
     this.failed = false;
+    this.held = off < data.length ? data.subarray(off) : null;
+    if (this.held) this.schedule(RETRY_MS);
   }
 
-  /** Flushes and closes the file. */
+  /** Flushes (waiting at most CLOSE_WAIT_MS for a full file) and closes the file. */
   close(): void {
+    const until = Date.now() + CLOSE_WAIT_MS;
     this.flush();
+    while (this.held && Date.now() < until) {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+      this.flush();
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.held) {
+      this.onError("usage log still full at stop; records dropped", { file: this.path, bytes: this.held.length });
+      this.held = null;
+    }
     if (this.fd < 0) return;
     try {
       fsyncSync(this.fd);

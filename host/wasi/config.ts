@@ -993,6 +993,7 @@ export function configLoad(): void {
 
 export function configLevel(): i32 { return <i32>valueNum(K.LogLevel); }
 export function configTrace(): bool { return valueNum(K.Trace) != 0; }
+export function configPrefault(): bool { return valueNum(K.Prefault) != 0; }
 export function usersCount(): u32 { return isSet(K.Users) ? nLen(valueNode(K.Users)) : 0; }
 
 // ---- the secure default ---------------------------------------------------------------------------

@@ -1,0 +1,117 @@
+// Log output to a reader that stops reading (issue 18): the server's stdout is a pipe nobody reads
+// while it is flooded with traced OPTIONS. The server must keep answering (a blocking write to the full
+// pipe would stop it), hold at most LIMITS.logQueueBytes of lines, drop the rest and say so: once the
+// pipe is read again a "log lines dropped" line gives the count, and the stats line has logDropped.
+// Node and native hosts; loopback only; every child is killed by PID at the end.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import dgram from "node:dgram";
+import { mkdtempSync, writeFileSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { root } from "../lib/core.mjs";
+import { freePort } from "../soak/hostile.mjs";
+
+const children = new Set();
+const dirs = [];
+after(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) process.kill(c.pid, "SIGKILL");
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function options(port, from, seq) {
+  return Buffer.from(
+    `OPTIONS sip:127.0.0.1:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${from};branch=z9hG4bKblk${seq}x;rport\r\n` +
+      `Max-Forwards: 70\r\nFrom: <sip:p@localhost>;tag=b${seq}\r\nTo: <sip:127.0.0.1:${port}>\r\nCall-ID: blk-${seq}@test\r\n` +
+      `CSeq: 1 OPTIONS\r\nUser-Agent: ${"x".repeat(300)}\r\nContent-Length: 0\r\n\r\n`,
+    "latin1",
+  );
+}
+
+/** Sends OPTIONS seq and resolves the answer time (ms) or -1 after ms. */
+function ask(sock, port, seq, ms) {
+  const t0 = performance.now();
+  return new Promise((res) => {
+    const tag = `branch=z9hG4bKblk${seq}x`;
+    const on = (m) => {
+      if (m.toString("latin1").includes(tag)) done(performance.now() - t0);
+    };
+    const done = (v) => {
+      clearTimeout(t);
+      sock.off("message", on);
+      res(v);
+    };
+    const t = setTimeout(() => done(-1), ms);
+    sock.on("message", on);
+    sock.send(options(port, sock.address().port, seq), port, "127.0.0.1");
+  });
+}
+
+for (const host of ["node", "native"]) {
+  test(`${host}: a stdout nobody reads does not stop the server; dropped log lines are counted and reported`, { timeout: 90_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), `sipling-blocked-${host}-`));
+    dirs.push(dir);
+    const port = await freePort();
+    writeFileSync(join(dir, "cfg.json"), JSON.stringify({ listen: [`udp:127.0.0.1:${port}`], logLevel: "debug", trace: true }));
+    const bin = join(root, "build", "server", "sipling");
+    if (host === "native") assert.ok(existsSync(bin), `no ${bin}: build it with node tools/build.mjs`);
+    const [cmd, args] = host === "node"
+      ? [process.execPath, [join(root, "host", "node", "cli.mjs"), "--config", join(dir, "cfg.json")]]
+      : [bin, ["--config", join(dir, "cfg.json")]];
+    const child = spawn(cmd, args, { cwd: dir, env: { ...process.env, SIPLING_NO_BUILD: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    children.add(child);
+    child.stdout.pause(); // nobody reads: the pipe fills
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const sock = dgram.createSocket("udp4");
+    await new Promise((r) => sock.bind(0, "127.0.0.1", r));
+    try {
+      let up = -1;
+      for (let i = 0; i < 100 && up < 0 && child.exitCode === null; i++) up = await ask(sock, port, 1e6 + i, 100);
+      assert.ok(up >= 0, `the server did not answer OPTIONS after start-up: ${stderr}`);
+
+      // the flood: each traced OPTIONS is two lines of ~1 KB: 4,000 of them are ~8 MB of log
+      for (let i = 0; i < 4000; i++) {
+        sock.send(options(port, sock.address().port, i), port, "127.0.0.1");
+        if (i % 100 === 99) await sleep(5);
+      }
+      await sleep(300);
+      // liveness while the pipe is still full
+      const times = [];
+      for (let i = 0; i < 20; i++) times.push(await ask(sock, port, 2e6 + i, 1000));
+      const missed = times.filter((t) => t < 0).length;
+      assert.equal(missed, 0, `${missed} of 20 OPTIONS unanswered while stdout was full (answer times ${times.map((t) => t.toFixed(1)).join(", ")})`);
+      assert.equal(child.exitCode, null, `the server exited: ${stderr}`);
+
+      // read again: the dropped count comes out, and the stats line (SIGUSR2) has the total
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stdout.resume();
+      await sleep(500);
+      child.kill("SIGUSR2");
+      let stats = null;
+      for (let i = 0; i < 100 && !stats; i++) {
+        await sleep(50);
+        stats = out.split("\n").find((l) => l.includes('"msg":"stats"') && l.includes('"signal":"SIGUSR2"'));
+      }
+      assert.ok(stats, `no stats line after SIGUSR2; stdout ends: ${out.slice(-500)}`);
+      const total = JSON.parse(stats).logDropped;
+      assert.ok(Number.isInteger(total) && total > 0, `logDropped in the stats line: ${stats.slice(0, 300)}`);
+      const reports = out.split("\n").filter((l) => l.includes('"msg":"log lines dropped"')).map((l) => JSON.parse(l));
+      assert.ok(reports.length >= 1, "no \"log lines dropped\" line once stdout was read again");
+      const counted = reports.reduce((a, r) => a + r.count, 0);
+      assert.ok(counted > 0 && counted <= total, `dropped lines reported ${counted}, stats total ${total}`);
+      // the queue bound: of ~8,000 lines at most 1 MiB waited (plus what the pipe holds), most dropped
+      assert.ok(total > 2000, `only ${total} lines dropped of ~8,000 (the queue is bounded at 1 MiB)`);
+
+      child.kill("SIGTERM");
+      const code = await Promise.race([new Promise((r) => child.on("exit", (c) => r(c))), sleep(5000).then(() => "timeout")]);
+      assert.equal(code, 0, `exit after SIGTERM: ${code} ${stderr}`);
+      assert.match(out, /"msg":"stopped"/);
+    } finally {
+      sock.close();
+    }
+  });
+}
