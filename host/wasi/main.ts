@@ -42,7 +42,7 @@ import {
 } from "./wasi";
 import {
   flush, toStderr, toStdout, putByte, putStr, putBytes, putEscaped, putU64, putHexByte, putMs, setLevel, on,
-  begin, beginBytes, key, keyBytes, kvStr, kvBytes, kvInt, kvU64, end, Level,
+  begin, beginBytes, key, keyBytes, kvStr, kvBytes, kvInt, kvU64, end, Level, stdoutNonBlocking,
 } from "./out";
 import { parse4, parse6, isMapped, putPeer, put4, put6 } from "./addr";
 import {
@@ -676,6 +676,8 @@ function main(): void {
   configCheckSecure();
   setLevel(configLevel());
   trace = configTrace();
+  // a stdout pipe nobody reads must not stop the server: written non-blocking, bounded (out.ts)
+  const nbStdout = stdoutNonBlocking();
   const listens = listensNode();
   for (let l = nFirst(listens); l >= 0; l = nNext(l)) addListen(nPtr(l), nLen(l));
   bindAll();
@@ -691,6 +693,7 @@ function main(): void {
   kvStr("host", "wasi");
   kvStr("board", CORE_BOARD);
   kvU64("listeners", <u64>nListen);
+  kvStr("stdout", nbStdout ? "non-blocking" : "blocking");
   end();
   flush();
   loop();

@@ -1,8 +1,19 @@
 // JSON-lines output without allocation: one static buffer, filled by the put* functions and written
 // to a file descriptor with fd_write when full or at flush(). String literals are read in place
 // (UTF-16 code units, ASCII expected); byte ranges in linear memory are copied (and escaped for JSON).
+//
+// Never blocking (issue 18): when stdout is a pipe or a socket (stdoutNonBlocking at start) it is
+// written only as far as it can take without waiting. WasmEdge does not let a module set O_NONBLOCK on
+// stdout (fd_fdstat_set_flags answers NOTCAPABLE), so each write is preceded by a poll_oneoff for
+// writability with a zero timeout and is at most PIPE_CHUNK bytes (a pipe that polls writable has a
+// page free). What the pipe cannot take stays in the buffer (CAP bytes: the bound); a log line that
+// finds the buffer full is dropped whole and counted, and once the buffer has drained one
+// {"msg":"log lines dropped","count":N} line says how many. A terminal or a file is written as before.
 
-import { fd_write, clock_time_get, CLOCK_REALTIME, ERRNO_AGAIN, ERRNO_INTR } from "./wasi";
+import {
+  fd_write, fd_fdstat_get, poll_oneoff, clock_time_get, CLOCK_REALTIME, CLOCK_MONOTONIC, ERRNO_AGAIN, ERRNO_INTR,
+  EVENTTYPE_CLOCK,
+} from "./wasi";
 
 const CAP: u32 = 65536;
 const BUF: usize = memory.data(<i32>CAP);
@@ -12,14 +23,70 @@ const TIME: usize = memory.data(8, 8);
 const HEX: usize = memory.data<u8>([48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102]);
 let pos: u32 = 0;
 let target: u32 = 1;
+/** stdout is polled before each write: a full pipe keeps the rest in BUF instead of waiting */
+let nonBlocking = false;
+const PIPE_CHUNK: u32 = 4096;
+const EVENTTYPE_FD_WRITE: u8 = 2;
+const PSUBS: usize = memory.data(96, 8);
+const PEVENTS: usize = memory.data(64, 8);
+const PN: usize = memory.data(4, 4);
 
-/** Writes everything buffered to the current target (stdout unless toStderr() is active). */
+/** stdout can take PIPE_CHUNK bytes now (poll_oneoff: fd_write on 1, or a zero timeout first). */
+function stdoutWritable(): bool {
+  memory.fill(PSUBS, 0, 96);
+  store<u64>(PSUBS, 1);
+  store<u8>(PSUBS + 8, EVENTTYPE_FD_WRITE);
+  store<u32>(PSUBS + 16, 1);
+  store<u64>(PSUBS + 48, 2);
+  store<u8>(PSUBS + 56, EVENTTYPE_CLOCK);
+  store<u32>(PSUBS + 64, CLOCK_MONOTONIC);
+  store<u64>(PSUBS + 72, 0); // relative timeout 0
+  store<u32>(PN, 0);
+  if (poll_oneoff(PSUBS, PEVENTS, 2, PN) != 0) return false;
+  const n = load<u32>(PN);
+  for (let i: u32 = 0; i < n; i++) {
+    const ev = PEVENTS + <usize>(i << 5);
+    if (load<u64>(ev) == 1 && load<u16>(ev + 8) == 0) return true;
+  }
+  return false;
+}
+/** where the log line being written starts in BUF, and whether it is being dropped */
+let lineStart: u32 = 0;
+let skipping = false;
+/** log lines dropped since the last report, and in all */
+let droppedNow: u64 = 0;
+export let logDropped: u64 = 0;
+const FDSTAT: usize = memory.data(24, 8);
+
+
+/** stdout polled before each write when it is a pipe or a socket (not a terminal or a file), if the
+ * runtime can poll it; true if so. */
+export function stdoutNonBlocking(): bool {
+  if (fd_fdstat_get(1, FDSTAT) != 0) return false;
+  const type = load<u8>(FDSTAT); // 2 character device, 4 regular file, 0 unknown (a pipe), 5/6 sockets
+  if (type == 2 || type == 4) return false;
+  nonBlocking = stdoutWritable(); // an empty pipe polls writable; a runtime that cannot poll it does not
+  return nonBlocking;
+}
+
+/**
+ * Writes what is buffered to the current target (stdout unless toStderr() is active). Non-blocking
+ * stdout: what the pipe does not take now stays buffered for the next call.
+ */
 export function flush(): void {
   let off: u32 = 0;
   let spins = 0;
+  const polled = nonBlocking && target == 1;
   while (off < pos) {
+    if (polled && !stdoutWritable()) {
+      // the pipe is full: keep the rest (the line being written moves with it)
+      memory.copy(BUF, BUF + off, pos - off);
+      pos -= off;
+      lineStart = lineStart > off ? lineStart - off : 0;
+      return;
+    }
     store<u32>(IOV, <u32>(BUF + off));
-    store<u32>(IOV, pos - off, 4);
+    store<u32>(IOV, polled && pos - off > PIPE_CHUNK ? PIPE_CHUNK : pos - off, 4);
     store<u32>(NW, 0);
     const e = fd_write(target, IOV, 1, NW);
     if (e == ERRNO_AGAIN || e == ERRNO_INTR) {
@@ -30,19 +97,32 @@ export function flush(): void {
     off += load<u32>(NW);
   }
   pos = 0;
+  lineStart = 0;
 }
 
 /** Route the following output to stderr (flushes stdout first); toStdout() switches back. */
 export function toStderr(): void { flush(); target = 2; }
 export function toStdout(): void { flush(); target = 1; }
 
+/** Room for n more bytes: flushed when full; still full (a pipe nobody reads): the line is dropped. */
 // @ts-ignore: decorator
-@inline function room(n: u32): void {
-  if (pos + n > CAP) flush();
+@inline function room(n: u32): bool {
+  if (pos + n > CAP) {
+    flush();
+    if (pos + n > CAP) {
+      // the line being written goes (what came before it waits for the pipe)
+      pos = lineStart;
+      skipping = true;
+      droppedNow++;
+      logDropped++;
+      return false;
+    }
+  }
+  return true;
 }
 
 export function putByte(b: u32): void {
-  room(1);
+  if (skipping || !room(1)) return;
   store<u8>(BUF + pos++, <u8>b);
 }
 
@@ -55,7 +135,7 @@ export function putStr(s: string): void {
 /** Raw bytes from memory. */
 export function putBytes(p: usize, n: u32): void {
   while (n > 0) {
-    room(1);
+    if (skipping || !room(1)) return;
     let k = CAP - pos;
     if (k > n) k = n;
     memory.copy(BUF + pos, p, k);
@@ -174,7 +254,25 @@ let rank: i32 = Level.Info;
 export function setLevel(l: i32): void { rank = l; }
 export function on(l: i32): bool { return l <= rank; }
 
+/** A new line starts here; a pending drop report goes first once the buffer has drained. */
+function lineBegin(): void {
+  skipping = false;
+  if (droppedNow > 0 && pos == 0) {
+    const n = droppedNow;
+    droppedNow = 0;
+    lineStart = pos;
+    putStr("{\"t\":\"");
+    putIsoNow();
+    putStr("\",\"level\":\"warn\",\"msg\":\"log lines dropped\",\"count\":");
+    putU64(n);
+    putStr("}\n");
+    skipping = false;
+  }
+  lineStart = pos;
+}
+
 export function begin(level: i32, msg: string): void {
+  lineBegin();
   putStr("{\"t\":\"");
   putIsoNow();
   putStr("\",\"level\":\"");
@@ -186,6 +284,7 @@ export function begin(level: i32, msg: string): void {
 
 /** begin() with the message as bytes in memory (e.g. a name from the schema's table). */
 export function beginBytes(level: i32, p: usize, n: u32): void {
+  lineBegin();
   putStr("{\"t\":\"");
   putIsoNow();
   putStr("\",\"level\":\"");
@@ -235,4 +334,6 @@ export function kvU64(k: string, v: u64): void {
 
 export function end(): void {
   putStr("}\n");
+  skipping = false;
+  lineStart = pos;
 }

@@ -20,6 +20,9 @@ export declare function args_get(argv: usize, buf: usize): i32;
 @external("wasi_snapshot_preview1", "fd_write")
 export declare function fd_write(fd: u32, iovs: usize, n: u32, nwritten: usize): i32;
 // @ts-ignore: decorator
+@external("wasi_snapshot_preview1", "fd_fdstat_get")
+export declare function fd_fdstat_get(fd: u32, buf: usize): i32;
+// @ts-ignore: decorator
 @external("wasi_snapshot_preview1", "fd_fdstat_set_flags")
 export declare function fd_fdstat_set_flags(fd: u32, flags: u32): i32;
 // @ts-ignore: decorator

@@ -5,7 +5,7 @@
 // Node and native hosts; loopback only; every child is killed by PID at the end.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import dgram from "node:dgram";
 import { mkdtempSync, writeFileSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -115,3 +115,62 @@ for (const host of ["node", "native"]) {
     }
   });
 }
+
+// The WASI host (WasmEdge, which lets no module set O_NONBLOCK on stdout): it polls stdout before each
+// write, keeps what the pipe cannot take (its 64 KiB buffer is the bound) and drops whole lines beyond
+// it, reported by one "log lines dropped" line once the pipe drains. It has no stats line.
+test("wasi: a stdout nobody reads does not stop the server; dropped log lines are reported", { timeout: 120_000 }, async () => {
+  const w = spawnSync("sh", [join(root, "tools", "wasmedge.sh")], { cwd: root, encoding: "utf8", timeout: 300_000 });
+  assert.equal(w.status, 0, `tools/wasmedge.sh failed:\n${w.stderr}`);
+  const runtime = w.stdout.trim().split("\n").pop().split(" ");
+  const b = spawnSync(process.execPath, [join(root, "tools", "wasi.mjs"), "--quiet"], { cwd: root, encoding: "utf8", timeout: 120_000 });
+  assert.equal(b.status, 0, `tools/wasi.mjs failed:\n${b.stderr}`);
+  const port = await freePort();
+  const child = spawn(runtime[0], [...runtime.slice(1), join(root, "build", "wasi", "sipling-wasi.wasm"),
+    "--listen", `udp:127.0.0.1:${port}`, "--trace", "--log-level", "debug"], { stdio: ["ignore", "pipe", "pipe"] });
+  children.add(child);
+  let out = "";
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  // read until it runs, then stop reading: the pipe fills
+  const onOut = (d) => (out += d);
+  child.stdout.on("data", onOut);
+  for (let i = 0; i < 200 && !/"msg":"running"/.test(out); i++) await sleep(50);
+  assert.match(out, /"msg":"running".*"stdout":"non-blocking"/, `started, stdout polled: ${out.slice(-400)} ${stderr}`);
+  child.stdout.off("data", onOut);
+  child.stdout.pause();
+  const sock = dgram.createSocket("udp4");
+  await new Promise((r) => sock.bind(0, "127.0.0.1", r));
+  try {
+    for (let i = 0; i < 4000; i++) {
+      sock.send(options(port, sock.address().port, i), port, "127.0.0.1");
+      if (i % 100 === 99) await sleep(5);
+    }
+    // WasmEdge's interpreter reads ~1,300 datagrams/s here: let it work through the flood, with the
+    // pipe still full, before the liveness probes
+    await sleep(4000);
+    const times = [];
+    for (let i = 0; i < 20; i++) times.push(await ask(sock, port, 2e6 + i, 1000));
+    const missed = times.filter((t) => t < 0).length;
+    assert.equal(missed, 0, `${missed} of 20 OPTIONS unanswered while stdout was full (answer times ${times.map((t) => t.toFixed(1)).join(", ")})`);
+    assert.equal(child.exitCode, null, `the server exited: ${stderr}`);
+    // read again, and make it log one more line: the report comes first once its buffer has drained
+    let later = "";
+    child.stdout.on("data", (d) => (later += d));
+    child.stdout.resume();
+    await sleep(500);
+    for (let i = 0; i < 20 && !/"msg":"log lines dropped"/.test(later); i++) {
+      await ask(sock, port, 3e6 + i, 500);
+      await sleep(100);
+    }
+    const reports = later.split("\n").filter((l) => l.includes('"msg":"log lines dropped"')).map((l) => JSON.parse(l));
+    assert.ok(reports.length >= 1, `no "log lines dropped" line once stdout was read again: ${later.slice(-400)}`);
+    const counted = reports.reduce((a, r) => a + r.count, 0);
+    assert.ok(counted > 2000, `only ${counted} lines reported dropped of ~8,000 (the buffer holds 64 KiB)`);
+    // every line that came out is whole JSON
+    for (const l of later.split("\n").filter(Boolean)) assert.doesNotThrow(() => JSON.parse(l), l.slice(0, 200));
+  } finally {
+    sock.close();
+    child.kill("SIGKILL");
+  }
+});
