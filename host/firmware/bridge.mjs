@@ -23,7 +23,8 @@
 // source: at most limits.dnsPerSource of them are in flight.
 import dgram from "node:dgram";
 import { spawn } from "node:child_process";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, statSync, fstatSync } from "node:fs";
+import net from "node:net";
 import { randomBytes } from "node:crypto";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -62,10 +63,40 @@ SIGINT/SIGTERM stop QEMU and exit. Exit status: 0 ok, 1 runtime error, 2 usage/c
 });
 
 // ---- JSON lines ------------------------------------------------------------------------------------
+// Never blocking (issue 18): Node writes a pipe on stdout synchronously, so a reader that stops reading
+// would stop the bridge. When stdout is a pipe or a socket it is written through a non-blocking stream;
+// at most LIMITS.logQueueBytes wait, a line beyond that is dropped and counted, one "log lines
+// dropped" line reports them once the stream drains, and the stats line carries logDropped.
 let rank = 2;
+const logStream = (() => {
+  try {
+    const st = fstatSync(1);
+    if (!st.isFIFO() && !st.isSocket()) return null;
+    const s = new net.Socket({ fd: 1, readable: false, writable: true });
+    s.on("error", () => {}); // the reader went away: drop logs rather than stop the bridge
+    s._handle?.unref?.(); // the stream must not keep the process alive on its own
+    return s;
+  } catch {
+    return null;
+  }
+})();
+let logDropped = 0;
+let droppedNow = 0;
 function line(level, msg, fields) {
   if (LEVELS.indexOf(level) > rank) return;
-  process.stdout.write(JSON.stringify({ t: new Date().toISOString(), level, msg, ...fields }) + "\n");
+  const text = JSON.stringify({ t: new Date().toISOString(), level, msg, ...fields }) + "\n";
+  if (!logStream) return void process.stdout.write(text);
+  if (logStream.destroyed) return;
+  if (logStream.writableLength + text.length > LIMITS.logQueueBytes) {
+    logDropped++;
+    if (droppedNow++ === 0) logStream.once("drain", () => {
+      const n = droppedNow;
+      droppedNow = 0;
+      logStream.write(JSON.stringify({ t: new Date().toISOString(), level: "warn", msg: "log lines dropped", count: n }) + "\n");
+    });
+    return;
+  }
+  logStream.write(text);
 }
 function fail(msg, fields) {
   line("error", msg, fields);
@@ -332,7 +363,7 @@ export async function main(argv) {
         const st = {};
         const names = [...STAT_NAMES, ...FW_STATS];
         for (let i = 0; i * 4 + 4 <= body.length && i < names.length; i++) st[names[i]] = body.readUInt32LE(i * 4);
-        line("info", "stats", { ...st, ...resolver.stats() });
+        line("info", "stats", { ...st, ...resolver.stats(), logDropped });
         break;
       }
       default: line("warn", "unknown frame from the firmware", { kind: f[0] });

@@ -16,16 +16,23 @@ import { freePort } from "../soak/hostile.mjs";
 const children = new Set();
 const dirs = [];
 after(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) process.kill(c.pid, "SIGKILL");
+  for (const c of children) {
+    if (c.exitCode !== null || c.signalCode !== null) continue;
+    try {
+      process.kill(c.pid, "SIGKILL");
+    } catch {
+      /* gone already (QEMU stops with its bridge) */
+    }
+  }
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function options(port, from, seq) {
+function options(port, from, seq, ua = 300) {
   return Buffer.from(
     `OPTIONS sip:127.0.0.1:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${from};branch=z9hG4bKblk${seq}x;rport\r\n` +
       `Max-Forwards: 70\r\nFrom: <sip:p@localhost>;tag=b${seq}\r\nTo: <sip:127.0.0.1:${port}>\r\nCall-ID: blk-${seq}@test\r\n` +
-      `CSeq: 1 OPTIONS\r\nUser-Agent: ${"x".repeat(300)}\r\nContent-Length: 0\r\n\r\n`,
+      `CSeq: 1 OPTIONS\r\nUser-Agent: ${"x".repeat(ua)}\r\nContent-Length: 0\r\n\r\n`,
     "latin1",
   );
 }
@@ -172,5 +179,69 @@ test("wasi: a stdout nobody reads does not stop the server; dropped log lines ar
   } finally {
     sock.close();
     child.kill("SIGKILL");
+  }
+});
+
+// The firmware bridge: its lines went through process.stdout, whose queue in front of a full pipe had
+// no bound (it did not stop the bridge, it grew; this test then failed on logDropped). Now a stream with
+// the same 1 MiB bound; the "stats" command's line carries logDropped.
+test("firmware bridge: a stdout nobody reads does not stop it; dropped log lines are counted and reported", { timeout: 180_000 }, async () => {
+  const fw = await import(join(root, "tools", "firmware.mjs"));
+  fw.firmwareSizes({ build: true }); // builds when stale
+  const child = spawn(process.execPath, [join(root, "host", "firmware", "bridge.mjs"), "--listen", "udp:127.0.0.1:0", "--trace",
+    "--log-level", "debug"], { stdio: ["pipe", "pipe", "pipe"] });
+  children.add(child);
+  let out = "";
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  const onOut = (d) => (out += d);
+  child.stdout.on("data", onOut);
+  for (let i = 0; i < 600 && !/"msg":"running"/.test(out); i++) await sleep(50);
+  const running = out.split("\n").find((l) => l.includes('"msg":"running"'));
+  assert.ok(running, `the bridge did not start: ${out.slice(-400)} ${stderr}`);
+  const r = JSON.parse(running);
+  children.add({ pid: r.qemuPid, exitCode: null, signalCode: null });
+  const port = Number(r.listen[0].split(":").pop());
+  child.stdout.off("data", onOut);
+  child.stdout.pause();
+  const sock = dgram.createSocket("udp4");
+  await new Promise((res) => sock.bind(0, "127.0.0.1", res));
+  try {
+    // the firmware under QEMU answers ~100 messages a second here, so fewer, larger ones: each traced
+    // OPTIONS with a 1,500-byte User-Agent is ~3.5 KB of log lines; 600 give ~2 MB, more than the pipe
+    // and the 1 MiB queue hold
+    for (let i = 0; i < 600; i++) {
+      sock.send(options(port, sock.address().port, i, 1500), port, "127.0.0.1");
+      if (i % 10 === 9) await sleep(100);
+    }
+    // wait until the firmware has worked through the flood (a blocked bridge never answers again)
+    let caught = -1;
+    for (let i = 0; i < 60 && caught < 0; i++) caught = await ask(sock, port, 1.5e6 + i, 1000);
+    assert.ok(caught >= 0, "the bridge answered nothing within 60 s of the flood, its stdout unread");
+    const times = [];
+    for (let i = 0; i < 20; i++) times.push(await ask(sock, port, 2e6 + i, 2000));
+    const missed = times.filter((t) => t < 0).length;
+    assert.equal(missed, 0, `${missed} of 20 OPTIONS unanswered while stdout was full (answer times ${times.map((t) => t.toFixed(1)).join(", ")})`);
+    assert.equal(child.exitCode, null, `the bridge exited: ${stderr}`);
+    let later = "";
+    child.stdout.on("data", (d) => (later += d));
+    child.stdout.resume();
+    await sleep(1000);
+    child.stdin.write("stats\n");
+    let stats = null;
+    for (let i = 0; i < 100 && !stats; i++) {
+      await sleep(50);
+      stats = later.split("\n").find((l) => l.includes('"msg":"stats"'));
+    }
+    assert.ok(stats, `no stats line: ${later.slice(-400)}`);
+    const total = JSON.parse(stats).logDropped;
+    assert.ok(Number.isInteger(total) && total > 0, `logDropped in the stats line: ${stats.slice(0, 300)}`);
+    const reports = later.split("\n").filter((l) => l.includes('"msg":"log lines dropped"')).map((l) => JSON.parse(l));
+    assert.ok(reports.length >= 1, "no \"log lines dropped\" line once stdout was read again");
+    assert.ok(reports.reduce((a, x) => a + x.count, 0) <= total);
+  } finally {
+    sock.close();
+    child.stdin.write("stop\n");
+    await Promise.race([new Promise((res) => child.once("exit", res)), sleep(3000)]);
   }
 });
