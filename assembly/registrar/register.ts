@@ -144,12 +144,11 @@ function joinPath(v: MessageView): i32 {
 /**
  * Process a validated REGISTER whose Request-URI domain is ours. Writes extra response header lines
  * into [extra, extra+cap) and returns regResult. Never traps.
- */
-/**
  * `replayed`: the request's digest answer was right but its nonce count did not increase (auth/nonce.ts):
  * a retransmission after our 200 was lost, or someone replaying a captured REGISTER. It is answered as
  * before only when it changes nothing (every contact already applied with this Call-ID and CSeq, or
- * removing what is gone); otherwise the status is 0 and the caller challenges it as a replay.
+ * removing what is gone; the 200 then lists the AOR's bindings, as the original answer did); otherwise
+ * the status is 0 and the caller challenges it as a replay.
  */
 export function handleRegister(v: MessageView, d: Decoded, src: Peer, now: i64, extra: usize, cap: u32, replayed: bool = false): RegResult {
   registrarTick(now); // due bindings go first, so counts and the 200 are exact
