@@ -167,6 +167,7 @@ SIP_TABLE char *const SIP_PROTO_NAMES[7] = {
 #define SIP_LIMIT_USAGE_QUEUE_BYTES 1048576 /* bytes: usage records waiting for the usage log file (a FIFO nobody reads stays full); a further record is dropped and counted: the next record written carries "lost", the stats line the total (usageDropped) */
 #define SIP_LIMIT_TCP_CONNECTIONS 1024 /* connections: TCP connections at once, accepted and opened; a further one closes the connection quiet for longest (no bytes either way) to make room */
 #define SIP_LIMIT_TCP_BACKLOG_BYTES 262144 /* bytes: bytes queued toward one TCP peer that is not reading; beyond it the connection is closed */
+#define SIP_LIMIT_BRIDGE_UART_BYTES 65536 /* bytes: datagrams waiting for the firmware's UART (the firmware bridge; ~10 KB/s under QEMU); a further datagram is dropped and counted (uartDropped in the stats line), as a full receive buffer would drop it */
 #define SIP_LIMIT_TCP_PARTIAL_SECONDS 30 /* s: how long a TCP connection may hold part of a message without completing it; then it is closed (a slow or stalled writer) */
 
 #endif

@@ -106,6 +106,8 @@ export const LIMITS = Object.freeze({
   tcpConnections: 1024,
   /** bytes queued toward one TCP peer that is not reading; beyond it the connection is closed (bytes) */
   tcpBacklogBytes: 262144,
+  /** datagrams waiting for the firmware's UART (the firmware bridge; ~10 KB/s under QEMU); a further datagram is dropped and counted (uartDropped in the stats line), as a full receive buffer would drop it (bytes) */
+  bridgeUartBytes: 65536,
   /** how long a TCP connection may hold part of a message without completing it; then it is closed (a slow or stalled writer) (s) */
   tcpPartialSeconds: 30,
 });

@@ -23,8 +23,8 @@
 // source: at most limits.dnsPerSource of them are in flight.
 import dgram from "node:dgram";
 import { spawn } from "node:child_process";
-import { existsSync, statSync, fstatSync } from "node:fs";
-import net from "node:net";
+import { existsSync, statSync } from "node:fs";
+import { lineWriter } from "../shared/logstream.mjs";
 import { randomBytes } from "node:crypto";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -57,46 +57,22 @@ const USAGE = usage(SPEC, {
   head: "sipling firmware bridge - UDP sockets here, the sipling firmware (micro core, Cortex-M4) under QEMU",
   tail: wrap(`Logs are JSON lines on stdout; the firmware's events with the Node host's fields. Commands on stdin:
 "stats" (the core's counters: ${STAT_NAMES.join(", ")}; then ${FW_STATS.join(", ")};
-then the resolver's: ${RESOLVER_STATS.join(", ")}), "trap", "stop".
+then the resolver's: ${RESOLVER_STATS.join(", ")}; then logDropped, uartDropped), "trap", "stop".
 SIGINT/SIGTERM stop QEMU and exit. Exit status: 0 ok, 1 runtime error, 2 usage/configuration error
 (also a configuration the firmware refuses).`, 0, 100),
 });
 
 // ---- JSON lines ------------------------------------------------------------------------------------
-// Never blocking (issue 18): Node writes a pipe on stdout synchronously, so a reader that stops reading
-// would stop the bridge. When stdout is a pipe or a socket it is written through a non-blocking stream;
-// at most LIMITS.logQueueBytes wait, a line beyond that is dropped and counted, one "log lines
-// dropped" line reports them once the stream drains, and the stats line carries logDropped.
+// Never blocking, never growing (issue 18): host/shared/logstream.mjs, at most LIMITS.logQueueBytes
+// waiting in front of a stdout nobody reads; the stats line carries logDropped.
 let rank = 2;
-const logStream = (() => {
-  try {
-    const st = fstatSync(1);
-    if (!st.isFIFO() && !st.isSocket()) return null;
-    const s = new net.Socket({ fd: 1, readable: false, writable: true });
-    s.on("error", () => {}); // the reader went away: drop logs rather than stop the bridge
-    s._handle?.unref?.(); // the stream must not keep the process alive on its own
-    return s;
-  } catch {
-    return null;
-  }
-})();
-let logDropped = 0;
-let droppedNow = 0;
+const logOut = lineWriter({
+  maxQueue: LIMITS.logQueueBytes,
+  notice: (count) => JSON.stringify({ t: new Date().toISOString(), level: "warn", msg: "log lines dropped", count }) + "\n",
+});
 function line(level, msg, fields) {
   if (LEVELS.indexOf(level) > rank) return;
-  const text = JSON.stringify({ t: new Date().toISOString(), level, msg, ...fields }) + "\n";
-  if (!logStream) return void process.stdout.write(text);
-  if (logStream.destroyed) return;
-  if (logStream.writableLength + text.length > LIMITS.logQueueBytes) {
-    logDropped++;
-    if (droppedNow++ === 0) logStream.once("drain", () => {
-      const n = droppedNow;
-      droppedNow = 0;
-      logStream.write(JSON.stringify({ t: new Date().toISOString(), level: "warn", msg: "log lines dropped", count: n }) + "\n");
-    });
-    return;
-  }
-  logStream.write(text);
+  logOut.write(JSON.stringify({ t: new Date().toISOString(), level, msg, ...fields }) + "\n");
 }
 function fail(msg, fields) {
   line("error", msg, fields);
@@ -290,11 +266,18 @@ export async function main(argv) {
     log: (level, msg, fields) => line(level, msg, fields),
   });
   const toFirmware = (...parts) => { if (!stopping) qemu.stdin.write(slipEncode(...parts)); };
+  // datagrams wait for the UART at most LIMITS.bridgeUartBytes; beyond, dropped and counted (a flood
+  // must not grow the bridge's memory: the UART carries ~10 KB/s)
+  let uartDropped = 0;
 
   for (let i = 0; i < socks.length; i++) {
     const tid = i + 1;
     socks[i].on("message", (msg, rinfo) => {
       if (o.trace) line("debug", "sip", { dir: "in", peer: peerText(rinfo.family === "IPv6" ? 6 : 4, rinfo.address, rinfo.port), sip: msg.toString("latin1") });
+      if (qemu.stdin.writableLength + msg.length > LIMITS.bridgeUartBytes) {
+        uartDropped++;
+        return;
+      }
       toFirmware(Buffer.from("D"), peerRecord(tid, rinfo), msg);
     });
     socks[i].on("error", (e) => line("warn", "socket error", { listen: listenText[i], error: e.message }));
@@ -363,7 +346,7 @@ export async function main(argv) {
         const st = {};
         const names = [...STAT_NAMES, ...FW_STATS];
         for (let i = 0; i * 4 + 4 <= body.length && i < names.length; i++) st[names[i]] = body.readUInt32LE(i * 4);
-        line("info", "stats", { ...st, ...resolver.stats(), logDropped });
+        line("info", "stats", { ...st, ...resolver.stats(), logDropped: logOut.dropped, uartDropped });
         break;
       }
       default: line("warn", "unknown frame from the firmware", { kind: f[0] });

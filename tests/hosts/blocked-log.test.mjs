@@ -182,10 +182,13 @@ test("wasi: a stdout nobody reads does not stop the server; dropped log lines ar
   }
 });
 
-// The firmware bridge: its lines went through process.stdout, whose queue in front of a full pipe had
-// no bound (it did not stop the bridge, it grew; this test then failed on logDropped). Now a stream with
-// the same 1 MiB bound; the "stats" command's line carries logDropped.
-test("firmware bridge: a stdout nobody reads does not stop it; dropped log lines are counted and reported", { timeout: 180_000 }, async () => {
+// The firmware bridge: its lines go through host/shared/logstream.mjs (the same 1 MiB bound; the
+// bound and the dropped-line reports are tested in tests/host/logstream.test.mjs, since the firmware's
+// UART, ~10 KB/s under QEMU here, cannot carry enough traffic to log megabytes in a test). Here: with
+// its stdout unread and every message traced, and a flood faster than the UART, the bridge keeps
+// answering (at most limits.bridgeUartBytes wait for the UART: before, every datagram was queued), and
+// its stats line counts the datagrams it dropped (uartDropped) and logDropped.
+test("firmware bridge: a stdout nobody reads and a flood faster than its UART: it keeps answering, both queues bounded", { timeout: 180_000 }, async () => {
   const fw = await import(join(root, "tools", "firmware.mjs"));
   fw.firmwareSizes({ build: true }); // builds when stale
   const child = spawn(process.execPath, [join(root, "host", "firmware", "bridge.mjs"), "--listen", "udp:127.0.0.1:0", "--trace",
@@ -207,17 +210,14 @@ test("firmware bridge: a stdout nobody reads does not stop it; dropped log lines
   const sock = dgram.createSocket("udp4");
   await new Promise((res) => sock.bind(0, "127.0.0.1", res));
   try {
-    // the firmware under QEMU answers ~100 messages a second here, so fewer, larger ones: each traced
-    // OPTIONS with a 1,500-byte User-Agent is ~3.5 KB of log lines; 600 give ~2 MB, more than the pipe
-    // and the 1 MiB queue hold
+    // ~1 MB of datagrams in one go: ~100 s of the UART's time, far more than its 64 KiB queue
     for (let i = 0; i < 600; i++) {
       sock.send(options(port, sock.address().port, i, 1500), port, "127.0.0.1");
-      if (i % 10 === 9) await sleep(100);
+      if (i % 50 === 49) await sleep(5);
     }
-    // wait until the firmware has worked through the flood (a blocked bridge never answers again)
     let caught = -1;
-    for (let i = 0; i < 60 && caught < 0; i++) caught = await ask(sock, port, 1.5e6 + i, 1000);
-    assert.ok(caught >= 0, "the bridge answered nothing within 60 s of the flood, its stdout unread");
+    for (let i = 0; i < 20 && caught < 0; i++) caught = await ask(sock, port, 1.5e6 + i, 1000);
+    assert.ok(caught >= 0, `the bridge answered nothing within 20 s of the flood, its stdout unread: ${stderr.slice(-300)}`);
     const times = [];
     for (let i = 0; i < 20; i++) times.push(await ask(sock, port, 2e6 + i, 2000));
     const missed = times.filter((t) => t < 0).length;
@@ -234,11 +234,10 @@ test("firmware bridge: a stdout nobody reads does not stop it; dropped log lines
       stats = later.split("\n").find((l) => l.includes('"msg":"stats"'));
     }
     assert.ok(stats, `no stats line: ${later.slice(-400)}`);
-    const total = JSON.parse(stats).logDropped;
-    assert.ok(Number.isInteger(total) && total > 0, `logDropped in the stats line: ${stats.slice(0, 300)}`);
-    const reports = later.split("\n").filter((l) => l.includes('"msg":"log lines dropped"')).map((l) => JSON.parse(l));
-    assert.ok(reports.length >= 1, "no \"log lines dropped\" line once stdout was read again");
-    assert.ok(reports.reduce((a, x) => a + x.count, 0) <= total);
+    const st = JSON.parse(stats);
+    assert.ok(Number.isInteger(st.logDropped), `logDropped in the stats line: ${stats.slice(0, 300)}`);
+    assert.ok(st.uartDropped > 100, `datagrams beyond the UART's queue dropped: ${st.uartDropped}`);
+    for (const l of later.split("\n").filter(Boolean)) assert.doesNotThrow(() => JSON.parse(l), l.slice(0, 200));
   } finally {
     sock.close();
     child.stdin.write("stop\n");
