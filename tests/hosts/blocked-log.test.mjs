@@ -7,10 +7,11 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import dgram from "node:dgram";
-import { mkdtempSync, writeFileSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { root } from "../lib/core.mjs";
+import { hostCommand, ask as askFor } from "../lib/hostproc.mjs";
 import { freePort } from "../soak/hostile.mjs";
 
 const children = new Set();
@@ -38,22 +39,14 @@ function options(port, from, seq, ua = 300) {
 }
 
 /** Sends OPTIONS seq and resolves the answer time (ms) or -1 after ms. */
-function ask(sock, port, seq, ms) {
-  const t0 = performance.now();
-  return new Promise((res) => {
-    const tag = `branch=z9hG4bKblk${seq}x`;
-    const on = (m) => {
-      if (m.toString("latin1").includes(tag)) done(performance.now() - t0);
-    };
-    const done = (v) => {
-      clearTimeout(t);
-      sock.off("message", on);
-      res(v);
-    };
-    const t = setTimeout(() => done(-1), ms);
-    sock.on("message", on);
-    sock.send(options(port, sock.address().port, seq), port, "127.0.0.1");
-  });
+const ask = (sock, port, seq, ms, ua) => askFor(sock, port, options(port, sock.address().port, seq, ua), `branch=z9hG4bKblk${seq}x`, ms);
+
+/** 20 OPTIONS one after another while stdout is full: every one answered within ms. */
+async function liveWhileFull(sock, port, ms) {
+  const times = [];
+  for (let i = 0; i < 20; i++) times.push(await ask(sock, port, 2e6 + i, ms));
+  const missed = times.filter((t) => t < 0).length;
+  assert.equal(missed, 0, `${missed} of 20 OPTIONS unanswered while stdout was full (answer times ${times.map((t) => t.toFixed(1)).join(", ")})`);
 }
 
 for (const host of ["node", "native"]) {
@@ -62,11 +55,7 @@ for (const host of ["node", "native"]) {
     dirs.push(dir);
     const port = await freePort();
     writeFileSync(join(dir, "cfg.json"), JSON.stringify({ listen: [`udp:127.0.0.1:${port}`], logLevel: "debug", trace: true }));
-    const bin = join(root, "build", "server", "sipling");
-    if (host === "native") assert.ok(existsSync(bin), `no ${bin}: build it with node tools/build.mjs`);
-    const [cmd, args] = host === "node"
-      ? [process.execPath, [join(root, "host", "node", "cli.mjs"), "--config", join(dir, "cfg.json")]]
-      : [bin, ["--config", join(dir, "cfg.json")]];
+    const [cmd, args] = hostCommand(host, join(dir, "cfg.json"));
     const child = spawn(cmd, args, { cwd: dir, env: { ...process.env, SIPLING_NO_BUILD: "1" }, stdio: ["ignore", "pipe", "pipe"] });
     children.add(child);
     child.stdout.pause(); // nobody reads: the pipe fills
@@ -86,10 +75,7 @@ for (const host of ["node", "native"]) {
       }
       await sleep(300);
       // liveness while the pipe is still full
-      const times = [];
-      for (let i = 0; i < 20; i++) times.push(await ask(sock, port, 2e6 + i, 1000));
-      const missed = times.filter((t) => t < 0).length;
-      assert.equal(missed, 0, `${missed} of 20 OPTIONS unanswered while stdout was full (answer times ${times.map((t) => t.toFixed(1)).join(", ")})`);
+      await liveWhileFull(sock, port, 1000);
       assert.equal(child.exitCode, null, `the server exited: ${stderr}`);
 
       // read again: the dropped count comes out, and the stats line (SIGUSR2) has the total
@@ -156,10 +142,7 @@ test("wasi: a stdout nobody reads does not stop the server; dropped log lines ar
     // WasmEdge's interpreter reads ~1,300 datagrams/s here: let it work through the flood, with the
     // pipe still full, before the liveness probes
     await sleep(4000);
-    const times = [];
-    for (let i = 0; i < 20; i++) times.push(await ask(sock, port, 2e6 + i, 1000));
-    const missed = times.filter((t) => t < 0).length;
-    assert.equal(missed, 0, `${missed} of 20 OPTIONS unanswered while stdout was full (answer times ${times.map((t) => t.toFixed(1)).join(", ")})`);
+    await liveWhileFull(sock, port, 1000);
     assert.equal(child.exitCode, null, `the server exited: ${stderr}`);
     // read again, and make it log one more line: the report comes first once its buffer has drained
     let later = "";
@@ -218,10 +201,7 @@ test("firmware bridge: a stdout nobody reads and a flood faster than its UART: i
     let caught = -1;
     for (let i = 0; i < 20 && caught < 0; i++) caught = await ask(sock, port, 1.5e6 + i, 1000);
     assert.ok(caught >= 0, `the bridge answered nothing within 20 s of the flood, its stdout unread: ${stderr.slice(-300)}`);
-    const times = [];
-    for (let i = 0; i < 20; i++) times.push(await ask(sock, port, 2e6 + i, 2000));
-    const missed = times.filter((t) => t < 0).length;
-    assert.equal(missed, 0, `${missed} of 20 OPTIONS unanswered while stdout was full (answer times ${times.map((t) => t.toFixed(1)).join(", ")})`);
+    await liveWhileFull(sock, port, 2000);
     assert.equal(child.exitCode, null, `the bridge exited: ${stderr}`);
     let later = "";
     child.stdout.on("data", (d) => (later += d));

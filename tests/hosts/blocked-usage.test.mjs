@@ -6,10 +6,10 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import dgram from "node:dgram";
-import { mkdtempSync, writeFileSync, rmSync, existsSync, openSync, closeSync, readSync, constants } from "node:fs";
+import { mkdtempSync, writeFileSync, rmSync, openSync, closeSync, readSync, constants } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { root } from "../lib/core.mjs";
+import { hostCommand, ask as askFor } from "../lib/hostproc.mjs";
 import { freePort } from "../soak/hostile.mjs";
 
 const children = new Set();
@@ -32,23 +32,8 @@ function stranger(port, from, seq) {
   );
 }
 
-function ask(sock, port, seq, ms) {
-  const t0 = performance.now();
-  return new Promise((res) => {
-    const tag = `branch=z9hG4bKusg${seq}x`;
-    const on = (m) => {
-      if (m.toString("latin1").includes(tag)) done(performance.now() - t0);
-    };
-    const done = (v) => {
-      clearTimeout(t);
-      sock.off("message", on);
-      res(v);
-    };
-    const t = setTimeout(() => done(-1), ms);
-    sock.on("message", on);
-    sock.send(stranger(port, sock.address().port, seq), port, "127.0.0.1");
-  });
-}
+/** One stranger's request and its answer time (ms), or -1 after ms. */
+const ask = (sock, port, seq, ms) => askFor(sock, port, stranger(port, sock.address().port, seq), `branch=z9hG4bKusg${seq}x`, ms);
 
 for (const host of ["node", "native"]) {
   test(`${host}: a usage-log FIFO nobody reads does not stop the server; dropped records are counted`, { timeout: 90_000 }, async () => {
@@ -60,11 +45,7 @@ for (const host of ["node", "native"]) {
     fds.push(reader);
     const port = await freePort();
     writeFileSync(join(dir, "cfg.json"), JSON.stringify({ listen: [`udp:127.0.0.1:${port}`], usageLog: fifo, logLevel: "info" }));
-    const bin = join(root, "build", "server", "sipling");
-    if (host === "native") assert.ok(existsSync(bin), `no ${bin}: build it with node tools/build.mjs`);
-    const [cmd, args] = host === "node"
-      ? [process.execPath, [join(root, "host", "node", "cli.mjs"), "--config", join(dir, "cfg.json")]]
-      : [bin, ["--config", join(dir, "cfg.json")]];
+    const [cmd, args] = hostCommand(host, join(dir, "cfg.json"));
     const child = spawn(cmd, args, { cwd: dir, env: { ...process.env, SIPLING_NO_BUILD: "1" }, stdio: ["ignore", "pipe", "pipe"] });
     children.add(child);
     let out = "", stderr = "";

@@ -6,10 +6,11 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import net from "node:net";
-import { mkdtempSync, writeFileSync, rmSync, existsSync, readFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync, rmSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { root } from "../lib/core.mjs";
+import { hostCommand } from "../lib/hostproc.mjs";
 import { freePort } from "../soak/hostile.mjs";
 
 const LIMITS = JSON.parse(readFileSync(join(root, "host", "shared", "config.json"), "utf8")).limits;
@@ -29,11 +30,7 @@ async function start(host) {
   dirs.push(dir);
   const port = await freePort();
   writeFileSync(join(dir, "cfg.json"), JSON.stringify({ listen: [`tcp:127.0.0.1:${port}`] }));
-  const bin = join(root, "build", "server", "sipling");
-  if (host === "native") assert.ok(existsSync(bin), `no ${bin}: build it with node tools/build.mjs`);
-  const [cmd, args] = host === "node"
-    ? [process.execPath, [join(root, "host", "node", "cli.mjs"), "--config", join(dir, "cfg.json")]]
-    : [bin, ["--config", join(dir, "cfg.json")]];
+  const [cmd, args] = hostCommand(host, join(dir, "cfg.json"));
   const child = spawn(cmd, args, { cwd: dir, env: { ...process.env, SIPLING_NO_BUILD: "1" }, stdio: ["ignore", "pipe", "pipe"] });
   children.add(child);
   const st = { child, port, out: "", err: "" };
