@@ -245,7 +245,7 @@ export class Ua {
   }
 
   /** Calls sip:callee@domain through the proxy; returns the Call-ID. hangupAfter: ms after the 2xx. */
-  invite(callee, { hangupAfter = 2000, cancelAfterRinging = null } = {}) {
+  invite(callee, { hangupAfter = 2000, cancelAfterRinging = null, body = "" } = {}) {
     const callId = this.id("call");
     const c = this.call(callId);
     c.role = "uac";
@@ -254,7 +254,8 @@ export class Ua {
     const text = [
       `INVITE sip:${callee}@${this.domain} SIP/2.0`, `Via: SIP/2.0/UDP ${this.addr};rport;branch=${branch}`, `Max-Forwards: 70`,
       `From: <sip:${this.user}@${this.domain}>;tag=${this.id("f")}`, `To: <sip:${callee}@${this.domain}>`, `Call-ID: ${callId}`,
-      `CSeq: 1 INVITE`, `Contact: ${this.contact()}`, `Content-Length: 0`, ``, ``,
+      `CSeq: 1 INVITE`, `Contact: ${this.contact()}`,
+      ...(body ? [`Content-Type: application/sdp`] : []), `Content-Length: ${Buffer.byteLength(body)}`, ``, body,
     ].join("\r\n");
     c.invite = parse(text);
     this.client(text, this.proxy, (r) => {
