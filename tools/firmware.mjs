@@ -7,7 +7,7 @@
 // (a missing toolchain, a compile or link error, _sbrk/malloc in the image, data+bss over 256 KB).
 // No malloc/sbrk: newlib's libnosys is not linked and no _sbrk is defined, so anything that pulls in
 // the heap fails the link with "undefined reference to `_sbrk'"; the image is checked for it again.
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, copyFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, copyFileSync, writeFileSync, rmSync } from "node:fs";
 import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawnSync } from "node:child_process";
@@ -21,10 +21,12 @@ const wasm = join(root, "build", "micro", "sipling.wasm");
 const boardJson = join(root, "boards", BOARD, "firmware.json");
 const CC = "arm-none-eabi-gcc";
 // -flto (compile, and link as one unit): the core's functions and the firmware's are optimised together (6 KB less
-// text than per-file -Os); the largest frame stays 168 B (-fstack-usage at link), so the stack size
-// reasoning of mps2-an386.ld holds.
+// text than per-file -Os). No call-depth counter (WASM_RT_USE_STACK_DEPTH_COUNT=0, 12 KB of text): the
+// core neither recurses nor calls indirectly, checked on every build by callGraph(), so its deepest
+// chain of calls is a property of the code (FW_CALL_DEPTH, 15 frames today), and the stack size of
+// mps2-an386.ld is checked against it times the largest frame (-fstack-usage) by tests/hosts/firmware.test.mjs.
 export const CFLAGS = ["-mcpu=cortex-m4", "-mthumb", "-Os", "-flto", "-ffunction-sections", "-fdata-sections", "-DNDEBUG",
-  "-std=gnu11", "-DWASM_RT_MAX_CALL_STACK_DEPTH=32", "-Wall", "-Wno-unused-function", "-Wno-unused-variable", "-Wno-unused-but-set-variable"];
+  "-std=gnu11", "-DWASM_RT_USE_STACK_DEPTH_COUNT=0", "-Wall", "-Wno-unused-function", "-Wno-unused-variable", "-Wno-unused-but-set-variable"];
 const RAM_BYTES = 256 * 1024;
 
 const mtime = (f) => (existsSync(f) ? statSync(f).mtimeMs : -1);
@@ -55,18 +57,26 @@ export function stale() {
 }
 
 /**
- * Two size edits of wasm2c's output, both exact for this module (checked, or the build fails):
+ * Size edits of wasm2c's output, each exact for this module (checked, or the build fails):
  *  - init_memories(): one LOAD_DATA (bounds check + memcpy, inlined) per data segment (~300 here)
  *    becomes a loop over a const table of {offset, bytes, length}.
  *  - RANGE_CHECK compares against the memory's size as a constant: the module's memory is declared
  *    with initial = maximum pages, so memory.grow always fails and the size never changes.
+ *  - Every load and store of the form `op(&instance->w2c_memory, (u64)(x) + K)` (nearly all of them)
+ *    becomes `op_o(x, K)`: the same bounds check done in 32 bits against one constant
+ *    (x > size - K - width, exactly wasm's x + K + width > size, as x < 2^32 and K + width <= size)
+ *    and the access made through the static memory area's own address (fw_memory, the one memory, see
+ *    runtime.c) instead of the instance's data pointer, which gcc had to reload for each access.
+ *    Bounds-checked as before: an out-of-range access still traps, and the firmware recovers.
  */
 export function shrink(c) {
   const mem = /wasm_rt_allocate_memory\(&instance->w2c_memory, (\d+), (\d+)\);/.exec(c);
   if (!mem || mem[1] !== mem[2]) throw new Error("wasm2c output: expected one memory with initial == maximum pages");
+  const size = Number(mem[1]) * 65536;
   const rc = "if (UNLIKELY(offset + (uint64_t)len > mem->size))";
   if (!c.includes(rc)) throw new Error("wasm2c output: RANGE_CHECK not in the expected form");
-  c = c.replace(rc, `if (UNLIKELY(offset + (uint64_t)len > (uint64_t)${Number(mem[1]) * 65536}u))`);
+  c = c.replace(rc, `if (UNLIKELY(offset + (uint64_t)len > (uint64_t)${size}u))`);
+  c = directAccess(c, size);
   const re = /^  LOAD_DATA\(instance->w2c_memory, (\d+)u, (data_segment_data_w2c_d\d+), (\d+)\);\n/gm;
   const rows = [];
   c = c.replace(re, (_, off, name, len) => { rows.push(`  {${off}u, ${name}, ${len}u},\n`); return ""; });
@@ -80,6 +90,67 @@ export function shrink(c) {
     "    RANGE_CHECK((&instance->w2c_memory), fw_segments[i].off, fw_segments[i].len);\n" +
     "    load_data(&instance->w2c_memory.data[fw_segments[i].off], fw_segments[i].src, fw_segments[i].len);\n  }\n");
   return c;
+}
+
+/** The load/store rewrite of shrink(): returns the edited source; throws if wasm2c's form differs. */
+export function directAccess(c, size) {
+  const defs = [...c.matchAll(/^DEFINE_(LOAD|STORE)\((\w+), ([^)]*)\)$/gm)];
+  if (defs.length < 20 || !c.includes("#if WABT_BIG_ENDIAN")) throw new Error("wasm2c output: DEFINE_LOAD/DEFINE_STORE not in the expected form");
+  const lines = [
+    "// shrink(): 32-bit bounds check against the memory's constant size, access through fw_memory",
+    "extern u8 fw_memory[];",
+    `#define FW_MEMORY_BYTES ${size}u`,
+    "#define FW_CHECK(x, k, t) if (UNLIKELY((x) > FW_MEMORY_BYTES - (k) - (u32)sizeof(t))) TRAP(OOB);",
+    "#define DEFINE_LOAD_O(name, t1, t2, t3) static inline t3 name##_o(u32 x, u32 k) { \\",
+    "    FW_CHECK(x, k, t1) t1 r; wasm_rt_memcpy(&r, &fw_memory[x + k], sizeof(t1)); wasm_asm(\"\" ::\"r\"(r)); return (t3)(t2)r; }",
+    "#define DEFINE_STORE_O(name, t1, t2) static inline void name##_o(u32 x, u32 k, t2 v) { \\",
+    "    FW_CHECK(x, k, t1) t1 w = (t1)v; wasm_rt_memcpy(&fw_memory[x + k], &w, sizeof(t1)); }",
+    ...defs.map((m) => `DEFINE_${m[1]}_O(${m[2]}, ${m[3]})`),
+  ];
+  const last = defs[defs.length - 1];
+  const at = last.index + last[0].length + 1;
+  c = c.slice(0, at) + lines.join("\n") + "\n" + c.slice(at);
+  const names = new Set(defs.map((m) => m[2]));
+  let n = 0;
+  c = c.replace(/\b(\w+)\(&instance->w2c_memory, \(u64\)\((w2c_\w+)\)(?: \+ (\d+)u)?/g, (all, op, x, k) => {
+    if (!names.has(op)) return all;
+    if (Number(k ?? 0) > size - 8) throw new Error(`wasm2c output: static offset ${k} beyond the memory`);
+    n++;
+    return `${op}_o(${x}, ${k ?? 0}u`;
+  });
+  if (n === 0) throw new Error("wasm2c output: no load or store in the expected form");
+  return c;
+}
+
+/**
+ * The core's call graph from wasm2c's output: { functions, maxDepth, path } where maxDepth is the
+ * longest chain of calls (frames) from any function. Throws if the core calls indirectly or recurses:
+ * then the depth is not bounded by the code and the firmware needs wasm2c's call-depth counter.
+ */
+export function callGraph(c) {
+  if (/\bCALL_INDIRECT\((?!table, t, ft)/.test(c)) throw new Error("the core calls indirectly (call_indirect): its call depth is not static");
+  const defs = [...c.matchAll(/^static [\w ]+?\b(w2c_\w+)\(Z_sip_instance_t\* instance[^;{]*\{\n([\s\S]*?)^\}\n/gm)];
+  if (defs.length < 20) throw new Error("wasm2c output: function definitions not in the expected form");
+  const calls = new Map(defs.map((m) => [m[1], [...new Set([...m[2].matchAll(/\b(w2c_\w+)\(instance\b/g)].map((x) => x[1]))]]));
+  const depth = new Map(); // function -> [frames, path]
+  const onStack = new Set();
+  const visit = (f) => {
+    if (depth.has(f)) return depth.get(f);
+    if (onStack.has(f)) throw new Error(`the core recurses (${f}): its call depth is not static`);
+    onStack.add(f);
+    let best = [1, [f]];
+    for (const g of calls.get(f) ?? []) {
+      if (!calls.has(g)) continue; // an import or a macro-like name, not a core function
+      const [d, p] = visit(g);
+      if (d + 1 > best[0]) best = [d + 1, [f, ...p]];
+    }
+    onStack.delete(f);
+    depth.set(f, best);
+    return best;
+  };
+  let top = [0, []];
+  for (const f of calls.keys()) { const r = visit(f); if (r[0] > top[0]) top = r; }
+  return { functions: calls.size, maxDepth: top[0], path: top[1] };
 }
 
 /** Builds build/mps2-an386/sipling.elf; returns its sizes. */
@@ -96,6 +167,7 @@ export function buildFirmware({ force = false, quiet = false } = {}) {
   const csrc = readFileSync(join(outDir, "sip.c"), "utf8");
   // the static memory area is exactly the module's pages (initial == maximum, checked by shrink)
   const pages = Number(/wasm_rt_allocate_memory\(&instance->w2c_memory, (\d+), \d+\);/.exec(csrc)?.[1]);
+  const graph = callGraph(csrc);
   writeFileSync(join(outDir, "sip.c"), shrink(csrc));
   // wasm-rt.h from wabt (the host's /usr/include cannot be on a cross compiler's include path)
   const rt = ["/usr/include/wasm-rt.h", "/usr/share/wabt/wasm2c/wasm-rt.h"].find(existsSync);
@@ -106,16 +178,49 @@ export function buildFirmware({ force = false, quiet = false } = {}) {
   for (const src of [join(outDir, "sip.c"), ...sources().filter((f) => f.endsWith(".c"))]) {
     const obj = join(outDir, basename(src, ".c") + ".o");
     log(`firmware: cc ${basename(src)}`);
-    sh(CC, [...CFLAGS, `-DFW_MEMORY_PAGES=${pages}`, ...inc, "-c", src, "-o", obj]);
+    sh(CC, [...CFLAGS, `-DFW_MEMORY_PAGES=${pages}`, `-DFW_CALL_DEPTH=${graph.maxDepth}`, ...inc, "-c", src, "-o", obj]);
     objs.push(obj);
   }
   log("firmware: link sipling.elf");
-  sh(CC, ["-mcpu=cortex-m4", "-mthumb", "-Os", "-flto", "-flto-partition=none", "-nostartfiles", "-T", join(srcDir, "mps2-an386.ld"),
-    "-Wl,--gc-sections", `-Wl,-Map=${join(outDir, "sipling.map")}`, "-o", elfPath, ...objs, "-lc", "-lgcc"]);
+  for (const f of readdirSync(outDir)) if (f.endsWith(".su")) rmSync(join(outDir, f));
+  sh(CC, ["-mcpu=cortex-m4", "-mthumb", "-Os", "-flto", "-flto-partition=none", "-fstack-usage", "-nostartfiles", "-T", join(srcDir, "mps2-an386.ld"),
+    "-Wl,--gc-sections", `-Wl,-Map=${join(outDir, "sipling.map")}`, "-o", elfPath, ...objs, "-lc", "-lgcc"], { cwd: outDir });
+  writeFileSync(join(outDir, "callgraph.json"), JSON.stringify({ ...graph, ...stackBound(graph) }) + "\n");
   const syms = sh("arm-none-eabi-nm", [elfPath]);
   const heap = syms.split("\n").filter((l) => /\s(_sbrk|_sbrk_r|malloc|_malloc_r|free|calloc)$/.test(l));
   if (heap.length) throw new Error(`the heap is linked in:\n${heap.join("\n")}`);
   return firmwareSizes({ build: false });
+}
+
+/** Frames above the core's deepest chain: startup, main, run, guarded, a step function, the export's
+ * wrapper; and room for the exception frames of the two interrupts (SysTick, UART) with FPU state. */
+const FW_FRAMES = 6;
+const IRQ_BYTES = 2 * 104;
+
+/**
+ * The worst-case stack of the linked image: (the core's deepest chain + FW_FRAMES) x the largest frame
+ * gcc reports for any function of the image (-fstack-usage at the LTO link; every frame must be static),
+ * plus IRQ_BYTES. gcc may inline a call (fewer frames, none larger than the largest) but the chain is
+ * the wasm's. Throws if a frame is dynamic or the bound exceeds the linker script's STACK_SIZE.
+ */
+export function stackBound(graph) {
+  const su = readdirSync(outDir).filter((f) => f.endsWith(".su"));
+  if (su.length === 0) throw new Error("no .su file from the link (-fstack-usage)");
+  let maxFrame = 0, at = "";
+  for (const f of su) {
+    for (const line of readFileSync(join(outDir, f), "utf8").trim().split("\n")) {
+      const [where, bytes, kind] = line.split("\t");
+      if (kind !== "static") throw new Error(`${where}: a ${kind} stack frame (the stack bound needs static frames)`);
+      if (Number(bytes) > maxFrame) [maxFrame, at] = [Number(bytes), where];
+    }
+  }
+  const ld = readFileSync(join(srcDir, "mps2-an386.ld"), "utf8");
+  const m = /STACK_SIZE = DEFINED\(STACK_SIZE\) \? STACK_SIZE : (\d+)K;/.exec(ld);
+  if (!m) throw new Error("mps2-an386.ld: STACK_SIZE not in the expected form");
+  const stackSize = Number(m[1]) * 1024;
+  const bound = (graph.maxDepth + FW_FRAMES) * maxFrame + IRQ_BYTES;
+  if (bound > stackSize) throw new Error(`stack: worst case ${bound} B ((${graph.maxDepth} + ${FW_FRAMES}) frames x ${maxFrame} B, ${at}, + ${IRQ_BYTES}) exceeds STACK_SIZE ${stackSize} B (mps2-an386.ld)`);
+  return { maxFrame, maxFrameAt: at.replace(root + "/", ""), stackBound: bound, stackSize };
 }
 
 /** {text, data, bss, total, ram} of the ELF (arm-none-eabi-size, Berkeley format; bss includes the stack). */

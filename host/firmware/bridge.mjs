@@ -35,7 +35,7 @@ import { Resolver, RESOLVER_STATS } from "../shared/resolver.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** The firmware's counters after the core's (host/firmware/main.c stats_step). */
-const FW_STATS = ["stackBytesUsed", "traps", "framesDropped", "uptimeMs", "callDepth"];
+const FW_STATS = ["stackBytesUsed", "traps", "framesDropped", "uptimeMs", "callDepthMax"];
 /** The firmware's 'C' frame holds at most this many bytes (host/firmware/main.c CONFIG_CAP). */
 const CONFIG_CAP = 1024;
 /** The core build the firmware runs (boards/mps2-an386: the micro core). */

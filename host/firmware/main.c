@@ -20,7 +20,7 @@
 //     'E' record one event record (docs/ABI.md: 64 bytes + texts)
 //     'L' text   a log line (traps, dropped frames, faults)
 //     'S' u32[]  stats: sip_stat(0 .. SIP_STAT_COUNT-1), stack bytes used, traps, frames dropped, uptime
-//                ms, call depth
+//                ms, the core's deepest call chain (static, FW_CALL_DEPTH)
 #include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
@@ -318,7 +318,11 @@ static uint32_t stack_used(void) {
   return (uint32_t)((uintptr_t)__stack_top__ - (uintptr_t)p);
 }
 
-#define FW_STATS 5 /* after the core's: stack bytes used, traps, frames dropped, uptime ms, call depth */
+#ifndef FW_CALL_DEPTH
+#error "FW_CALL_DEPTH: the core's deepest chain of calls, from tools/firmware.mjs (callGraph)"
+#endif
+/* after the core's: stack bytes used, traps, frames dropped, uptime ms, the core's static call depth */
+#define FW_STATS 5
 static uint32_t stats_out[SIP_STAT_COUNT + FW_STATS];
 static void stats_step(void) {
   for (int i = 0; i < SIP_STAT_COUNT; i++) stats_out[i] = (uint32_t)Z_sipZ_sip_stat(&core, (uint32_t)i);
@@ -326,7 +330,7 @@ static void stats_step(void) {
   stats_out[SIP_STAT_COUNT + 1] = traps;
   stats_out[SIP_STAT_COUNT + 2] = frames_dropped;
   stats_out[SIP_STAT_COUNT + 3] = (uint32_t)fw_millis();
-  stats_out[SIP_STAT_COUNT + 4] = wasm_rt_call_stack_depth;
+  stats_out[SIP_STAT_COUNT + 4] = FW_CALL_DEPTH;
 }
 
 static void run(step_fn fn) {

@@ -2,7 +2,8 @@
 // - The one linear memory is a static array (.bss): no malloc, no mmap, no sbrk; it cannot grow.
 // - Function types live in a fixed table (the core has no call_indirect, so it only has to be exact).
 // - A trap longjmps to the target set by fw_try(); the caller reports it and re-instantiates the core.
-// 32-bit target: wasm-rt.h selects explicit bounds checks and a call-depth counter (no guard pages).
+// 32-bit target: explicit bounds checks (no guard pages); no call-depth counter, as the core's call
+// depth is static (tools/firmware.mjs, callGraph()).
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,14 +18,14 @@
 #define MAX_FUNC_TYPES 64
 #define MAX_TYPE_ARITY 14
 
-static uint8_t fw_memory[FW_MEMORY_PAGES * PAGE] __attribute__((aligned(8), section(".bss.wasm_memory")));
+// Not static: the core's loads and stores address it directly (tools/firmware.mjs, shrink()).
+uint8_t fw_memory[FW_MEMORY_PAGES * PAGE] __attribute__((aligned(8), section(".bss.wasm_memory")));
 
 typedef struct { uint8_t params, results; uint8_t types[MAX_TYPE_ARITY]; } func_type_t;
 static func_type_t func_types[MAX_FUNC_TYPES];
 static uint32_t func_type_count;
 static bool initialized;
 
-uint32_t wasm_rt_call_stack_depth;
 static jmp_buf* unwind_target;
 volatile uint32_t fw_last_trap;
 
@@ -73,7 +74,6 @@ void wasm_rt_free_memory(wasm_rt_memory_t* m) { m->data = 0; m->size = 0; m->pag
 
 void wasm_rt_trap(wasm_rt_trap_t code) {
   fw_last_trap = (uint32_t)code;
-  wasm_rt_call_stack_depth = 0;
   if (unwind_target) longjmp(*unwind_target, code == 0 ? -1 : (int)code);
   fw_fatal("trap outside fw_try");
 }
