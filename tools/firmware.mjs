@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, copyFileSyn
 import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawnSync } from "node:child_process";
+import { STAT_NAMES } from "../host/firmware/abi.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const BOARD = "mps2-an386";
@@ -68,11 +69,15 @@ export function stale() {
  *    and the access made through the static memory area's own address (fw_memory, the one memory, see
  *    runtime.c) instead of the instance's data pointer, which gcc had to reload for each access.
  *    Bounds-checked as before: an out-of-range access still traps, and the firmware recovers.
+ * `backed` (default: all the pages): the bytes of the memory the firmware backs with RAM, from 0; the
+ * bounds are checked against it (see backedBytes()).
  */
-export function shrink(c) {
+export function shrink(c, backed = 0) {
   const mem = /wasm_rt_allocate_memory\(&instance->w2c_memory, (\d+), (\d+)\);/.exec(c);
   if (!mem || mem[1] !== mem[2]) throw new Error("wasm2c output: expected one memory with initial == maximum pages");
-  const size = Number(mem[1]) * 65536;
+  const pagesBytes = Number(mem[1]) * 65536;
+  if (backed > pagesBytes) throw new Error(`backed ${backed} B > the memory's ${pagesBytes} B`);
+  const size = backed || pagesBytes;
   const rc = "if (UNLIKELY(offset + (uint64_t)len > mem->size))";
   if (!c.includes(rc)) throw new Error("wasm2c output: RANGE_CHECK not in the expected form");
   c = c.replace(rc, `if (UNLIKELY(offset + (uint64_t)len > (uint64_t)${size}u))`);
@@ -123,6 +128,22 @@ export function directAccess(c, size) {
 }
 
 /**
+ * The bytes of the core's memory the firmware backs with RAM: its layout after start-up (stat
+ * memoryBytes: static data and every table, allocated once; nothing is allocated later), plus the
+ * last allocation's block, rounded up to 64. Measured by running the same .wasm's start-up here.
+ * The rest of the declared pages is never addressed by the core; an access there is out of bounds
+ * for the firmware and traps (shrink() checks against this size), and the firmware checks the core's
+ * own figure again at every boot.
+ */
+export function backedBytes(file = wasm) {
+  const ex = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(file)), {}).exports;
+  ex._initialize();
+  const used = ex.sip_stat(STAT_NAMES.indexOf("memoryBytes"));
+  if (!(used > 0)) throw new Error(`${file}: no memoryBytes stat`);
+  return Math.ceil((used + 16) / 64) * 64;
+}
+
+/**
  * The core's call graph from wasm2c's output: { functions, maxDepth, path } where maxDepth is the
  * longest chain of calls (frames) from any function. Throws if the core calls indirectly or recurses:
  * then the depth is not bounded by the code and the firmware needs wasm2c's call-depth counter.
@@ -168,7 +189,8 @@ export function buildFirmware({ force = false, quiet = false } = {}) {
   // the static memory area is exactly the module's pages (initial == maximum, checked by shrink)
   const pages = Number(/wasm_rt_allocate_memory\(&instance->w2c_memory, (\d+), \d+\);/.exec(csrc)?.[1]);
   const graph = callGraph(csrc);
-  writeFileSync(join(outDir, "sip.c"), shrink(csrc));
+  const backed = backedBytes();
+  writeFileSync(join(outDir, "sip.c"), shrink(csrc, backed));
   // wasm-rt.h from wabt (the host's /usr/include cannot be on a cross compiler's include path)
   const rt = ["/usr/include/wasm-rt.h", "/usr/share/wabt/wasm2c/wasm-rt.h"].find(existsSync);
   if (!rt) throw new Error("wasm-rt.h not found (Debian package wabt)");
@@ -178,14 +200,14 @@ export function buildFirmware({ force = false, quiet = false } = {}) {
   for (const src of [join(outDir, "sip.c"), ...sources().filter((f) => f.endsWith(".c"))]) {
     const obj = join(outDir, basename(src, ".c") + ".o");
     log(`firmware: cc ${basename(src)}`);
-    sh(CC, [...CFLAGS, `-DFW_MEMORY_PAGES=${pages}`, `-DFW_CALL_DEPTH=${graph.maxDepth}`, ...inc, "-c", src, "-o", obj]);
+    sh(CC, [...CFLAGS, `-DFW_MEMORY_PAGES=${pages}`, `-DFW_MEMORY_BYTES=${backed}`, `-DFW_CALL_DEPTH=${graph.maxDepth}`, ...inc, "-c", src, "-o", obj]);
     objs.push(obj);
   }
   log("firmware: link sipling.elf");
   for (const f of readdirSync(outDir)) if (f.endsWith(".su")) rmSync(join(outDir, f));
   sh(CC, ["-mcpu=cortex-m4", "-mthumb", "-Os", "-flto", "-flto-partition=none", "-fstack-usage", "-nostartfiles", "-T", join(srcDir, "mps2-an386.ld"),
     "-Wl,--gc-sections", `-Wl,-Map=${join(outDir, "sipling.map")}`, "-o", elfPath, ...objs, "-lc", "-lgcc"], { cwd: outDir });
-  writeFileSync(join(outDir, "callgraph.json"), JSON.stringify({ ...graph, ...stackBound(graph) }) + "\n");
+  writeFileSync(join(outDir, "callgraph.json"), JSON.stringify({ ...graph, ...stackBound(graph), memoryBacked: backed, memoryPages: pages }) + "\n");
   const syms = sh("arm-none-eabi-nm", [elfPath]);
   const heap = syms.split("\n").filter((l) => /\s(_sbrk|_sbrk_r|malloc|_malloc_r|free|calloc)$/.test(l));
   if (heap.length) throw new Error(`the heap is linked in:\n${heap.join("\n")}`);

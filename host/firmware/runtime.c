@@ -15,11 +15,18 @@
 #define FW_MEMORY_PAGES 3
 #endif
 #define PAGE 65536u
+#ifndef FW_MEMORY_BYTES
+#define FW_MEMORY_BYTES (FW_MEMORY_PAGES * PAGE)
+#endif
 #define MAX_FUNC_TYPES 64
 #define MAX_TYPE_ARITY 14
 
-// Not static: the core's loads and stores address it directly (tools/firmware.mjs, shrink()).
-uint8_t fw_memory[FW_MEMORY_PAGES * PAGE] __attribute__((aligned(8), section(".bss.wasm_memory")));
+// The core's memory, backed from 0 up to the end of its start-up layout (FW_MEMORY_BYTES, from
+// tools/firmware.mjs backedBytes(); main.c checks the core's own figure at every boot): the core lays
+// out every table once at start and addresses nothing beyond, so the rest of its declared pages gets
+// no RAM, and an access there is out of bounds (a trap). Not static: the core's loads and stores
+// address it directly (tools/firmware.mjs, shrink()).
+uint8_t fw_memory[FW_MEMORY_BYTES] __attribute__((aligned(8), section(".bss.wasm_memory")));
 
 typedef struct { uint8_t params, results; uint8_t types[MAX_TYPE_ARITY]; } func_type_t;
 static func_type_t func_types[MAX_FUNC_TYPES];
@@ -51,23 +58,17 @@ uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...) {
 }
 
 void wasm_rt_allocate_memory(wasm_rt_memory_t* m, uint32_t initial_pages, uint32_t max_pages) {
-  (void)max_pages;
-  // Only one memory of at most FW_MEMORY_PAGES exists; anything else is a build mismatch.
-  if (initial_pages > FW_MEMORY_PAGES) wasm_rt_trap(WASM_RT_TRAP_OOB);
+  // Only the one memory the firmware was built for exists; anything else is a build mismatch.
+  if (initial_pages != FW_MEMORY_PAGES || max_pages != FW_MEMORY_PAGES) wasm_rt_trap(WASM_RT_TRAP_OOB);
   memset(fw_memory, 0, sizeof fw_memory);
   m->data = fw_memory;
   m->pages = initial_pages;
-  m->max_pages = FW_MEMORY_PAGES;
-  m->size = initial_pages * PAGE;
+  m->max_pages = max_pages;
+  m->size = FW_MEMORY_BYTES;  // the bounds of every access (those shrink() rewrites use the same constant)
 }
 
 uint32_t wasm_rt_grow_memory(wasm_rt_memory_t* m, uint32_t delta) {
-  uint32_t old = m->pages;
-  if (delta == 0) return old;
-  if (old + delta > FW_MEMORY_PAGES || old + delta < old) return UINT32_MAX;
-  m->pages = old + delta;
-  m->size = m->pages * PAGE;  // the static area is already zero beyond the old size
-  return old;
+  return delta == 0 ? m->pages : UINT32_MAX;  // initial == maximum: memory.grow always fails
 }
 
 void wasm_rt_free_memory(wasm_rt_memory_t* m) { m->data = 0; m->size = 0; m->pages = 0; }
