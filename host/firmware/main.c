@@ -84,36 +84,61 @@ static void send_text(uint8_t kind, const char* a, const char* b) {
   slip_end();
 }
 
-#define FRAME_CAP (1 + 32 + 4096 + 64)
-static uint8_t frame[FRAME_CAP];
-static uint32_t frame_len;
+/* A frame is decoded where it is used, not into a buffer of its own (which would cost as much RAM as the
+   core's receive buffer): a 'D' frame's peer record and datagram straight into the core's peer record
+   and receive buffer, any other frame's text into the receive buffer as well (it belongs to the host
+   between calls into the core), or, before the core first starts, into the start of its memory. */
+#define CONFIG_CAP 1024
+extern uint8_t fw_memory[];
+static uint8_t* mem;
+static uint32_t rx_ptr, rx_cap, peer_ptr;
+static uint8_t frame_kind;
+static uint32_t frame_len;  /* bytes of the frame so far, its kind included */
 static uint8_t frame_esc, frame_over;
 static uint32_t frames_dropped, traps;
 
-/** Feeds one byte; returns 1 when `frame` holds a complete frame. */
+/** Where byte i of the frame's payload (after the kind) goes, or 0 if it does not fit. */
+static uint8_t* frame_at(uint32_t i) {
+  if (frame_kind == 'D') {
+    if (!mem) return 0;
+    if (i < 32) return mem + peer_ptr + i;
+    return i - 32 < rx_cap ? mem + rx_ptr + (i - 32) : 0;
+  }
+  if (i >= CONFIG_CAP) return 0;
+  return mem ? (i < rx_cap ? mem + rx_ptr + i : 0) : fw_memory + i;
+}
+/** The payload of a complete non-'D' frame. */
+static const uint8_t* frame_text(void) { return mem ? mem + rx_ptr : fw_memory; }
+
+/** Feeds one byte; returns 1 when a complete frame is in place. */
 static int slip_feed(uint8_t c) {
   if (c == SLIP_END) {
     int done = frame_len > 0 && !frame_over;
-    if (frame_over) frames_dropped++;
+    if (frame_over) {
+      frames_dropped++;
+      if (frame_kind == 'D') send_text('L', "datagram larger than the core's buffer: dropped", 0);
+      if (frame_kind == 'C') send_text('R', "error config too long", 0);
+    }
     if (!done) frame_len = 0;
     frame_esc = frame_over = 0;
     return done;
   }
   if (c == SLIP_ESC) { frame_esc = 1; return 0; }
   if (frame_esc) { c = c == SLIP_ESC_END ? SLIP_END : c == SLIP_ESC_ESC ? SLIP_ESC : c; frame_esc = 0; }
-  if (frame_len < FRAME_CAP) frame[frame_len++] = c;
+  if (frame_over) return 0;
+  if (frame_len == 0) { frame_kind = c; frame_len = 1; return 0; }
+  uint8_t* p = frame_at(frame_len - 1);
+  if (p) { *p = c; frame_len++; }
   else frame_over = 1;
   return 0;
 }
 
 /* ---- the core ---- */
 static Z_sip_instance_t core;
-static uint8_t* mem;
-static uint32_t rx_ptr, rx_cap, peer_ptr, tx_ptr, meta_ptr, name_ptr, cfg_ptr, cfg_cap, event_ptr;
+static uint32_t tx_ptr, meta_ptr, name_ptr, cfg_ptr, cfg_cap, event_ptr;
 static double deadline = -1;
 
 static const char default_config[] = "transport udp 127.0.0.1:5060\ndomain localhost\ndomain 127.0.0.1\n";
-#define CONFIG_CAP 1024
 static char config[CONFIG_CAP];
 static uint32_t config_len;
 
@@ -281,6 +306,7 @@ static int guarded(step_fn fn) {
 static char boot_status[96];
 static int boot_result;
 static void core_boot_step(void) {
+  if (frame_len > 0) frame_over = 1;  // a frame arriving in the core's memory is lost with it
   Z_sip_instantiate(&core);
   core_pointers();
   Z_sipZ__initialize(&core);
@@ -304,8 +330,6 @@ static void on_trap(int code) {
 
 static uint32_t cur_len;
 static void datagram_step(void) {
-  memcpy(mem + peer_ptr, frame + 1, 32);
-  memcpy(mem + rx_ptr, frame + 33, cur_len);
   Z_sipZ_sip_handle_datagram(&core, now_ms(), cur_len);
   drain();
 }
@@ -342,24 +366,21 @@ static void run(step_fn fn) {
 }
 
 static void configure(const uint8_t* text, uint32_t n) {
-  if (n > CONFIG_CAP) { send_text('R', "error config too long", 0); return; }
-  memcpy(config, text, n);
+  memcpy(config, text, n);  // n <= CONFIG_CAP (frame_at)
   config_len = n;
   core_boot();
   send_text('R', boot_status, 0);
 }
 
 static void handle_frame(void) {
-  uint8_t kind = frame[0];
-  switch (kind) {
+  switch (frame_kind) {
     case 'D':
       if (frame_len < 33) break;
-      cur_len = frame_len - 33;
-      if (cur_len > rx_cap) { frames_dropped++; send_text('L', "datagram larger than the core's buffer: dropped", 0); break; }
+      cur_len = frame_len - 33;  // at most rx_cap (frame_at)
       run(datagram_step);
       break;
     case 'C':
-      configure(frame + 1, frame_len - 1);
+      configure(frame_text(), frame_len - 1);
       break;
     case 'S':
       run(stats_step);
@@ -396,8 +417,9 @@ int main(void) {
     int c = uart_get();
     if (c < 0) { __asm volatile("wfi"); continue; }
     if (slip_feed((uint8_t)c)) {
-      if (frame[0] == 'C') { configure(frame + 1, frame_len - 1); configured = 1; }
+      if (frame_kind == 'C') { configure(frame_text(), frame_len - 1); configured = 1; }
       frame_len = 0;
+      frame_over = 0;
     }
   }
   if (!configured) configure((const uint8_t*)default_config, sizeof default_config - 1);
@@ -409,6 +431,7 @@ int main(void) {
       if (slip_feed((uint8_t)c)) {
         handle_frame();
         frame_len = 0;
+        frame_over = 0;
         break;  // look at the timers between frames
       }
     }
