@@ -35,7 +35,8 @@ export const MAX_TXN: i32 = isDefined(SIP_MAX_TXN) ? SIP_MAX_TXN : 16;
  * last response. Cost: MSG_BLOCKS × (MSG_BLOCK + 10). */
 // @ts-ignore: board constant injected with --use
 export const MSG_BLOCKS: i32 = isDefined(SIP_MSG_BLOCKS) ? SIP_MSG_BLOCKS : 48;
-export const MSG_BLOCK: i32 = 512;
+// @ts-ignore: board constant injected with --use
+export const MSG_BLOCK: i32 = isDefined(SIP_MSG_BLOCK) ? SIP_MSG_BLOCK : 512;
 
 /** Registrar address-of-record capacity (RFC 3261 §10.3): server ≥ 100,000, micro ≥ 32.
  * Cost: see registrar/ (hash slots + AOR records). */
@@ -115,3 +116,20 @@ export const TOPOLOGY_HIDING: bool = isDefined(SIP_TOPOLOGY_HIDING) ? SIP_TOPOLO
 /** Blocks (64 bytes) holding the real contacts of hidden dialogs. Cost: DLG_BLOCKS × 74 bytes. */
 // @ts-ignore: board constant injected with --use
 export const DLG_BLOCKS: i32 = isDefined(SIP_DLG_BLOCKS) ? SIP_DLG_BLOCKS : 1;
+
+/** Access-list entries per list (policy/acl.ts: allow, deny and the trusted list). Cost: 3 × ACL_CAP × 20
+ * bytes. */
+// @ts-ignore: board constant injected with --use
+export const ACL_CAP_CFG: i32 = isDefined(SIP_ACL_CAP) ? SIP_ACL_CAP : 16;
+
+/** Per-method Content-Type rules (policy/body.ts). Cost: BODY_TYPES × 128 bytes. */
+// @ts-ignore: board constant injected with --use
+export const BODY_TYPES_CFG: i32 = isDefined(SIP_BODY_TYPES) ? SIP_BODY_TYPES : 8;
+
+/** Domains the proxy is responsible for (proxy/config.ts). Cost: MAX_DOMAINS × 65 bytes. */
+// @ts-ignore: board constant injected with --use
+export const MAX_DOMAINS_CFG: i32 = isDefined(SIP_MAX_DOMAINS) ? SIP_MAX_DOMAINS : 8;
+
+/** Transports (listen sockets) the host may add (net/transports.ts). Cost: MAX_TRANSPORTS × ~80 bytes. */
+// @ts-ignore: board constant injected with --use
+export const MAX_TRANSPORTS_CFG: i32 = isDefined(SIP_MAX_TRANSPORTS) ? SIP_MAX_TRANSPORTS : 8;

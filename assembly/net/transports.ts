@@ -2,10 +2,11 @@
 // a protocol, and the address this socket advertises in Via and Record-Route. The core knows
 // transports only so: it never touches a socket.
 
+import { MAX_TRANSPORTS_CFG } from "../config";
 import { Family } from "./peer";
 import { Ch } from "../util/chars";
 
-export const MAX_TRANSPORTS: i32 = 16;
+export const MAX_TRANSPORTS: i32 = MAX_TRANSPORTS_CFG;
 const ADDR_CAP: u32 = 64;
 
 export const enum Proto { None = 0, UDP = 1, TCP = 2, TLS = 3, SCTP = 4, WS = 5, WSS = 6 }

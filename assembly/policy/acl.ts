@@ -15,6 +15,7 @@
 //   entry: +0 u8 family (4, 6)  +1 u8 prefix bits  +2 u16 unused  +4 u8[16] network (masked;
 //          IPv4 in the first 4 bytes)
 
+import { ACL_CAP_CFG } from "../config";
 import { Ch, Cls, is } from "../util/chars";
 import { parseIPv4, parseIPv6 } from "../net/addr";
 import { Peer, Family } from "../net/peer";
@@ -26,7 +27,7 @@ export const enum AclList { Allow = 0, Deny = 1, Trusted = 2 }
 export const enum AclVerdict { Allow = 0, Deny = 1, Trusted = 2 }
 
 /** Entries per list. */
-export const ACL_CAP: u32 = 32;
+export const ACL_CAP: u32 = <u32>ACL_CAP_CFG;
 /** Bytes per entry. */
 export const ACL_ENTRY: u32 = 20;
 const LISTS: u32 = 3;

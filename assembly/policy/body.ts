@@ -25,6 +25,7 @@
 //   patterns BODY_PATTERNS (16) × BODY_PATTERN_MAX (64) = 1,024 bytes
 //            + 16 × (u32 length + u32 hash + u32 base^(len-1)) = 192 bytes
 
+import { BODY_TYPES_CFG } from "../config";
 import { Ch, Cls, is, lower } from "../util/chars";
 import { Hdr } from "../wire/hdr";
 import { Method } from "../wire/method";
@@ -35,7 +36,7 @@ import { T_K_IDENTITY } from "../wire/tables";
 
 export const enum BodyVerdict { Ok = 0, TooLarge = 1, TypeNotAllowed = 2, PatternMatched = 3 }
 
-export const BODY_TYPES: u32 = 16;
+export const BODY_TYPES: u32 = <u32>BODY_TYPES_CFG;
 export const BODY_TYPE_ENTRY: u32 = 128;
 const M_CAP: u32 = 28;
 const T_CAP: u32 = 32;

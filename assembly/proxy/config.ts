@@ -1,6 +1,7 @@
 // Proxy settings the host may change at run time (sip_cfg_set / sip_cfg_add), and the domains this
 // server is responsible for (RFC 3261 §16.4/§16.5: requests for them go to the registrar's bindings).
 
+import { MAX_DOMAINS_CFG } from "../config";
 import { Ch, lower } from "../util/chars";
 import { UriRepr, parseUri } from "../wire/uri";
 
@@ -32,7 +33,7 @@ export function setOutbound(p: usize, len: u32): bool {
   return true;
 }
 
-const MAX_DOMAINS: u32 = 16;
+const MAX_DOMAINS: u32 = <u32>MAX_DOMAINS_CFG;
 const DOMAIN_CAP: u32 = 64;
 const domains: usize = memory.data(MAX_DOMAINS * DOMAIN_CAP);
 const domainLens: usize = memory.data(MAX_DOMAINS);

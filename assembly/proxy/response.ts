@@ -293,8 +293,9 @@ function branchFailed(idx: u32, status: u32, msg: u32, now: i64): void {
 
 // ---- responses ---------------------------------------------------------------------------------------
 
-/** Topology hiding of a response about to be forwarded: set by hideResponse for the writer. */
-const VIAB: usize = memory.data(4096);
+/** Topology hiding of a response about to be forwarded: set by hideResponse for the writer. A board
+ * built without topology hiding never writes it (8 bytes, not 4 KB). */
+const VIAB: usize = memory.data(TOPOLOGY_HIDING ? 4096 : 8);
 let hidVias: u32 = 0;
 let hidContact: usize = 0;
 let hidContactLen: u32 = 0;
