@@ -1,10 +1,9 @@
 // Bare-metal replacement for wabt's wasm-rt-impl.c (wasm2c 1.0.32) on a Cortex-M4.
 // - The one linear memory is a static array (.bss): no malloc, no mmap, no sbrk; it cannot grow.
-// - Function types live in a fixed table (the core has no call_indirect, so it only has to be exact).
+// - No function type registry: types matter only to call_indirect, which the core does not use.
 // - A trap longjmps to the target set by fw_try(); the caller reports it and re-instantiates the core.
 // 32-bit target: explicit bounds checks (no guard pages); no call-depth counter, as the core's call
 // depth is static (tools/firmware.mjs, callGraph()).
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -18,8 +17,6 @@
 #ifndef FW_MEMORY_BYTES
 #define FW_MEMORY_BYTES (FW_MEMORY_PAGES * PAGE)
 #endif
-#define MAX_FUNC_TYPES 64
-#define MAX_TYPE_ARITY 14
 
 // The core's memory, backed from 0 up to the end of its start-up layout (FW_MEMORY_BYTES, from
 // tools/firmware.mjs backedBytes(); main.c checks the core's own figure at every boot): the core lays
@@ -28,9 +25,6 @@
 // address it directly (tools/firmware.mjs, shrink()).
 uint8_t fw_memory[FW_MEMORY_BYTES] __attribute__((aligned(8), section(".bss.wasm_memory")));
 
-typedef struct { uint8_t params, results; uint8_t types[MAX_TYPE_ARITY]; } func_type_t;
-static func_type_t func_types[MAX_FUNC_TYPES];
-static uint32_t func_type_count;
 static bool initialized;
 
 static jmp_buf* unwind_target;
@@ -40,21 +34,12 @@ void wasm_rt_init(void) { initialized = true; }
 bool wasm_rt_is_initialized(void) { return initialized; }
 void wasm_rt_free(void) { initialized = false; }
 
+// Function types matter only to call_indirect, which the core does not use (tools/firmware.mjs,
+// callGraph(), refuses to build a core that does): nothing is stored, every type is 0.
 uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...) {
-  func_type_t t = {(uint8_t)params, (uint8_t)results, {0}};
-  va_list ap;
-  va_start(ap, results);
-  for (uint32_t i = 0; i < params + results; i++) {
-    int v = va_arg(ap, int);
-    if (i < MAX_TYPE_ARITY) t.types[i] = (uint8_t)v;
-  }
-  va_end(ap);
-  if (params + results > MAX_TYPE_ARITY) wasm_rt_trap(WASM_RT_TRAP_CALL_INDIRECT);
-  for (uint32_t i = 0; i < func_type_count; i++)
-    if (memcmp(&func_types[i], &t, sizeof t) == 0) return i;
-  if (func_type_count == MAX_FUNC_TYPES) wasm_rt_trap(WASM_RT_TRAP_CALL_INDIRECT);
-  func_types[func_type_count] = t;
-  return func_type_count++;
+  (void)params;
+  (void)results;
+  return 0;
 }
 
 void wasm_rt_allocate_memory(wasm_rt_memory_t* m, uint32_t initial_pages, uint32_t max_pages) {
