@@ -16,6 +16,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { loadBoards } from "./boards.mjs";
+import { reader, wasmSections } from "./wasm.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PAGE = 65536;
@@ -23,40 +24,9 @@ const PAGE = 65536;
 /** The boards (tools/boards.mjs: asconfig.json targets and boards/<name>/board.json; builds nothing). */
 export const readBoards = loadBoards;
 
-// --- minimal wasm binary reader -------------------------------------------------------------------
+// --- the wasm binary (tools/wasm.mjs) ---------------------------------------------------------------
 
-function reader(buf, pos = 0) {
-  const r = {
-    pos,
-    u8() { return buf[r.pos++]; },
-    uleb() {
-      let result = 0, shift = 0, b;
-      do { b = buf[r.pos++]; result += (b & 0x7f) * 2 ** shift; shift += 7; } while (b & 0x80);
-      return result;
-    },
-    sleb() {
-      let result = 0n, shift = 0n, b;
-      do { b = buf[r.pos++]; result |= BigInt(b & 0x7f) << shift; shift += 7n; } while (b & 0x80);
-      if (b & 0x40) result -= 1n << shift;
-      return Number(result);
-    },
-  };
-  return r;
-}
-
-/** Sections of a wasm binary: [{ id, start, end }] (payload bounds). */
-export function wasmSections(buf) {
-  if (buf.readUInt32LE(0) !== 0x6d736100) throw new Error("not a wasm binary");
-  const out = [];
-  const r = reader(buf, 8);
-  while (r.pos < buf.length) {
-    const id = r.u8();
-    const size = r.uleb();
-    out.push({ id, start: r.pos, end: r.pos + size });
-    r.pos += size;
-  }
-  return out;
-}
+export { wasmSections };
 
 /** Memory section (id 5): the first memory's limits { initial, maximum|null } in pages, or null. */
 export function wasmMemory(buf) {

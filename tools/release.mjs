@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { root, loadBoards } from "./boards.mjs";
 import { outputs } from "./gen-abi.mjs";
+import { reader, wasmSections } from "./wasm.mjs";
 
 const headerOnly = process.argv.includes("--header-only");
 
@@ -28,50 +29,31 @@ const SIG = { i32: "i", i64: "I", f32: "f", f64: "F" }; // WAMR-style signature 
 
 /** Imports and exported functions of a wasm binary: { imports: [{module, name}], exports: [{name, params, results}] }. */
 export function wasmInterface(bytes) {
-  let p = 8;
-  const u = () => {
-    let r = 0, s = 0, b;
-    do {
-      b = bytes[p++];
-      r |= (b & 0x7f) << s;
-      s += 7;
-    } while (b & 0x80);
-    return r >>> 0;
-  };
-  const str = () => {
-    const n = u();
-    const t = Buffer.from(bytes.subarray(p, p + n)).toString("utf8");
-    p += n;
-    return t;
-  };
   const types = [], funcs = [], imports = [], exports = [];
   let importedFuncs = 0;
-  while (p < bytes.length) {
-    const id = bytes[p++];
-    const size = u();
-    const end = p + size;
-    if (id === 1) {
-      for (let n = u(); n > 0; n--) {
-        if (bytes[p++] !== 0x60) throw new Error("unexpected type form");
-        const params = Array.from({ length: u() }, () => VAL[bytes[p++]]);
-        const results = Array.from({ length: u() }, () => VAL[bytes[p++]]);
+  for (const sec of wasmSections(bytes)) {
+    const r = reader(bytes, sec.start);
+    if (sec.id === 1) {
+      for (let n = r.uleb(); n > 0; n--) {
+        if (r.u8() !== 0x60) throw new Error("unexpected type form");
+        const params = Array.from({ length: r.uleb() }, () => VAL[r.u8()]);
+        const results = Array.from({ length: r.uleb() }, () => VAL[r.u8()]);
         types.push({ params, results });
       }
-    } else if (id === 2) {
-      for (let n = u(); n > 0; n--) {
-        const module = str(), name = str(), kind = bytes[p++];
+    } else if (sec.id === 2) {
+      for (let n = r.uleb(); n > 0; n--) {
+        const module = r.str(), name = r.str(), kind = r.u8();
         imports.push({ module, name, kind });
-        if (kind === 0) { funcs.push(u()); importedFuncs++; } else break; // only functions are expected
+        if (kind === 0) { funcs.push(r.uleb()); importedFuncs++; } else break; // only functions are expected
       }
-    } else if (id === 3) {
-      for (let n = u(); n > 0; n--) funcs.push(u());
-    } else if (id === 7) {
-      for (let n = u(); n > 0; n--) {
-        const name = str(), kind = bytes[p++], index = u();
+    } else if (sec.id === 3) {
+      for (let n = r.uleb(); n > 0; n--) funcs.push(r.uleb());
+    } else if (sec.id === 7) {
+      for (let n = r.uleb(); n > 0; n--) {
+        const name = r.str(), kind = r.u8(), index = r.uleb();
         if (kind === 0) exports.push({ name, ...types[funcs[index]] });
       }
     }
-    p = end;
   }
   return { imports, exports, importedFuncs };
 }

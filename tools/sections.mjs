@@ -10,73 +10,40 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadBoards, root } from "./boards.mjs";
-
-const SECTION = { 0: "custom", 1: "type", 2: "import", 3: "function", 4: "table", 5: "memory", 6: "global", 7: "export", 8: "start", 9: "element", 10: "code", 11: "data", 12: "data count" };
-
-function reader(b) {
-  const r = {
-    p: 0,
-    u() {
-      let x = 0, s = 0, c;
-      do {
-        c = b[r.p++];
-        x += (c & 0x7f) * 2 ** s;
-        s += 7;
-      } while (c & 0x80);
-      return x;
-    },
-    str() {
-      const n = r.u();
-      const t = b.toString("utf8", r.p, r.p + n);
-      r.p += n;
-      return t;
-    },
-  };
-  return r;
-}
+import { reader, wasmSections } from "./wasm.mjs";
 
 /** { sections: [{ id, name, bytes }], bodies: [bytes of each defined function], names: Map(index → name), imports } */
 export function parseWasm(b) {
-  const r = reader(b);
-  r.p = 8;
   const sections = [];
   const bodies = [];
   const names = new Map();
   let imports = 0;
-  while (r.p < b.length) {
-    const id = b[r.p++];
-    const size = r.u();
-    const start = r.p, end = r.p + size;
-    if (id === 2) {
-      for (let n = r.u(); n > 0; n--) {
+  for (const sec of wasmSections(b)) {
+    const r = reader(b, sec.start);
+    if (sec.id === 2) {
+      for (let n = r.uleb(); n > 0; n--) {
         r.str();
         r.str();
-        if (b[r.p++] === 0) { r.u(); imports++; } else break;
+        if (r.u8() === 0) { r.uleb(); imports++; } else break;
       }
-    } else if (id === 10) {
-      for (let n = r.u(); n > 0; n--) {
-        const sz = r.u();
+    } else if (sec.id === 10) {
+      for (let n = r.uleb(); n > 0; n--) {
+        const sz = r.uleb();
         bodies.push(sz);
-        r.p += sz;
+        r.pos += sz;
       }
-    } else if (id === 0) {
-      const name = r.str();
-      if (name === "name") {
-        while (r.p < end) {
-          const sid = b[r.p++];
-          const ssz = r.u();
-          const send = r.p + ssz;
-          if (sid === 1) for (let n = r.u(); n > 0; n--) {
-            const idx = r.u();
-            names.set(idx, r.str());
-          }
-          r.p = send;
+    } else if (sec.id === 0 && r.str() === "name") {
+      while (r.pos < sec.end) {
+        const sid = r.u8();
+        const send = r.uleb() + r.pos;
+        if (sid === 1) for (let n = r.uleb(); n > 0; n--) {
+          const idx = r.uleb();
+          names.set(idx, r.str());
         }
+        r.pos = send;
       }
     }
-    sections.push({ id, name: SECTION[id] ?? `id ${id}`, bytes: end - start });
-    r.p = end;
-    void start;
+    sections.push({ id: sec.id, name: sec.name, bytes: sec.end - sec.start });
   }
   return { sections, bodies, names, imports };
 }
