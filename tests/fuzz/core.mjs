@@ -9,6 +9,7 @@
 // Every handle_* call is recorded into a trace (replayable with replayTrace), so a failure found deep
 // into a run can be reproduced from a fresh instance.
 import { readFileSync } from "node:fs";
+import { brotliDecompressSync } from "node:zlib";
 import { join } from "node:path";
 import { root } from "../lib/core.mjs";
 
@@ -330,6 +331,13 @@ export function encodeTrace(board, seed, initNow, ops) {
     if (o.bytes) parts.push(o.bytes);
   }
   return Buffer.concat(parts);
+}
+
+/** A saved finding's bytes: FILE.bin as it is, FILE.bin.br decompressed (the long traces, which no
+ * minimizer run made small, are kept compressed: 7 MB of ABI calls are 220 KB of brotli). */
+export function readFinding(file) {
+  const b = readFileSync(file);
+  return file.endsWith(".br") ? brotliDecompressSync(b) : b;
 }
 
 export function isTrace(buf) {

@@ -1,15 +1,14 @@
 #!/usr/bin/env node
-// Replays a saved fuzz finding (tests/fuzz/crashes/*.bin) on a fresh core and says whether it still
+// Replays a saved fuzz finding (tests/fuzz/crashes/*.bin, or *.bin.br compressed) on a fresh core and says whether it still
 // fails: a trace (magic "SIPFZTR1") is replayed call by call with the leak check at the end; a raw
 // input is fed as a datagram and as stream bytes. Exit 1 while it still fails.
 // Usage: node tests/fuzz/replay.mjs FILE [--board server|micro] [--verbose]
-import { readFileSync } from "node:fs";
-import { isTrace, decodeTrace, replayTrace, replayMessage } from "./core.mjs";
+import { isTrace, decodeTrace, readFinding, replayTrace, replayMessage } from "./core.mjs";
 import { describeOps } from "./minimize.mjs";
 
 const file = process.argv[2];
 if (!file) { console.error("usage: node tests/fuzz/replay.mjs FILE [--board NAME] [--verbose]"); process.exit(2); }
-const buf = readFileSync(file);
+const buf = readFinding(file);
 const bi = process.argv.indexOf("--board");
 let f;
 if (isTrace(buf)) {
