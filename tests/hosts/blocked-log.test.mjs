@@ -42,6 +42,14 @@ function options(port, from, seq, ua = 300) {
 const ask = (sock, port, seq, ms, ua) => askFor(sock, port, options(port, sock.address().port, seq, ua), `branch=z9hG4bKblk${seq}x`, ms);
 
 /** 20 OPTIONS one after another while stdout is full: every one answered within ms. */
+/** 4,000 traced OPTIONS, in bursts of 100 (each is two log lines of ~1 KB: ~8 MB of log). */
+async function flood(sock, port) {
+  for (let i = 0; i < 4000; i++) {
+    sock.send(options(port, sock.address().port, i), port, "127.0.0.1");
+    if (i % 100 === 99) await sleep(5);
+  }
+}
+
 async function liveWhileFull(sock, port, ms) {
   const times = [];
   for (let i = 0; i < 20; i++) times.push(await ask(sock, port, 2e6 + i, ms));
@@ -69,10 +77,7 @@ for (const host of ["node", "native"]) {
       assert.ok(up >= 0, `the server did not answer OPTIONS after start-up: ${stderr}`);
 
       // the flood: each traced OPTIONS is two lines of ~1 KB: 4,000 of them are ~8 MB of log
-      for (let i = 0; i < 4000; i++) {
-        sock.send(options(port, sock.address().port, i), port, "127.0.0.1");
-        if (i % 100 === 99) await sleep(5);
-      }
+      await flood(sock, port);
       await sleep(300);
       // liveness while the pipe is still full
       await liveWhileFull(sock, port, 1000);
@@ -135,10 +140,7 @@ test("wasi: a stdout nobody reads does not stop the server; dropped log lines ar
   const sock = dgram.createSocket("udp4");
   await new Promise((r) => sock.bind(0, "127.0.0.1", r));
   try {
-    for (let i = 0; i < 4000; i++) {
-      sock.send(options(port, sock.address().port, i), port, "127.0.0.1");
-      if (i % 100 === 99) await sleep(5);
-    }
+    await flood(sock, port);
     // WasmEdge's interpreter reads ~1,300 datagrams/s here: let it work through the flood, with the
     // pipe still full, before the liveness probes
     await sleep(4000);
