@@ -148,6 +148,46 @@ test("firmware: stats frame (capacities, stack high-water mark)", { skip, timeou
   assert.equal(s.traps, 0);
 });
 
+/** A request from a plain UDP socket at 127.0.0.1:port (no SIPp: the test reads each response). */
+function sipRequest({ method, ruri, user, port, callId, contact }) {
+  return [`${method} ${ruri} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK${callId}`, "Max-Forwards: 70",
+    `From: <sip:${user}@127.0.0.1>;tag=t${callId}`, `To: <sip:${method === "REGISTER" ? user : "dave"}@127.0.0.1>`,
+    `Call-ID: ${callId}`, `CSeq: 1 ${method}`, ...(contact ? [`Contact: ${contact}`] : []),
+    ...(method === "REGISTER" ? ["Expires: 60"] : []), "Content-Length: 0", "", ""].join("\r\n");
+}
+
+test("firmware: the transaction table full answers 503 with Retry-After (never a trap)", { skip, timeout: 30000 }, async () => {
+  const sock = dgram.createSocket("udp4");
+  await new Promise((r) => sock.bind(0, "127.0.0.1", r));
+  const port = sock.address().port;
+  const got = [];
+  sock.on("message", (m) => got.push(m.toString("latin1")));
+  const statusOf = (t) => Number(/^SIP\/2\.0 (\d{3})/.exec(t)?.[1]);
+  try {
+    // dave's phone is a loopback sink that never answers: every INVITE holds a server and a client
+    // transaction until Timer B (32 s), and the micro core has 16
+    sock.send(sipRequest({ method: "REGISTER", ruri: "sip:127.0.0.1", user: "dave", port, callId: "fwreg1", contact: "<sip:dave@127.0.0.9:5999>" }), proxyPort, "127.0.0.1");
+    for (let i = 0; i < 50 && !got.some((t) => / fwreg1\r\n/.test(t) && statusOf(t) === 200); i++) await sleep(100);
+    assert.ok(got.some((t) => statusOf(t) === 200), `REGISTER answered 200: ${got.join("\n---\n").slice(0, 600)}`);
+    for (let i = 0; i < 12; i++) {
+      sock.send(sipRequest({ method: "INVITE", ruri: "sip:dave@127.0.0.1", user: "erin", port, callId: `fwfull${i}` }), proxyPort, "127.0.0.1");
+      await sleep(150); // the UART carries ~10 KB/s
+    }
+    let r503;
+    for (let i = 0; i < 50 && !r503; i++) { await sleep(100); r503 = got.find((t) => statusOf(t) === 503); }
+    assert.ok(r503, `a 503 once the table is full; got ${got.map(statusOf).join(",")}`);
+    assert.match(r503, /\r\nRetry-After: \d+/i);
+    const from = lines.length;
+    bridge.stdin.write("stats\n");
+    const s = await waitLine((j) => j.msg === "stats", 5000, from);
+    assert.equal(s.txnInUse, 16, "the table is full, not more");
+    assert.ok(s.refused503 >= 1);
+    assert.equal(s.traps, 0);
+  } finally {
+    sock.close();
+  }
+});
+
 test("firmware: a wasm trap is reported and the core restarts (REGISTER works again)", { skip, timeout: 30000 }, async () => {
   const from = lines.length;
   bridge.stdin.write("trap\n");
