@@ -133,3 +133,8 @@ export const MAX_DOMAINS_CFG: i32 = isDefined(SIP_MAX_DOMAINS) ? SIP_MAX_DOMAINS
 /** Transports (listen sockets) the host may add (net/transports.ts). Cost: MAX_TRANSPORTS × ~80 bytes. */
 // @ts-ignore: board constant injected with --use
 export const MAX_TRANSPORTS_CFG: i32 = isDefined(SIP_MAX_TRANSPORTS) ? SIP_MAX_TRANSPORTS : 8;
+
+/** User-agent dialogs (dialog/ua.ts: the B2BUA's legs, the registrant), on the boards whose transaction
+ * users keep dialogs. Cost: UA_DIALOGS × (72 + 1,024) bytes, only where a transaction user links it. */
+// @ts-ignore: board constant injected with --use
+export const UA_DIALOGS: i32 = isDefined(SIP_UA_DIALOGS) ? SIP_UA_DIALOGS : 4;

@@ -6,3 +6,4 @@ export * from "./probe_headers";
 export * from "./probe_registrar";
 export * from "./probe_auth";
 export * from "./probe_policy";
+export * from "./probe_ua";

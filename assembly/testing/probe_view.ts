@@ -35,6 +35,9 @@ export function probe_frame(len: u32, stream: u32): i32 {
   return parseMessage(unchecked(views[0]), RX_BUF, len, stream != 0);
 }
 export function probe_select(slot: i32): void { cur = slot & 1; }
+/** The current view and its decoded facts, for the other probe modules. */
+export function probeView(): MessageView { return unchecked(views[cur]); }
+export function probeDecoded(): Decoded { return unchecked(decs[cur]); }
 export function probe_status_of(err: i32): i32 { return errorStatus(err < 0 ? -err : err); }
 
 // @ts-ignore: decorator

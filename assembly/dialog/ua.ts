@@ -1,0 +1,246 @@
+// User-agent dialogs (RFC 3261 §12): the state a user agent keeps for each dialog it is in, and the
+// requests it writes from that state (§12.2.1.1). The B2BUA's legs and the registrant build on it; the
+// proxy does not use it (a proxy is not a party to dialogs), so no board links it until a transaction
+// user does. Layer: above wire/ (views, decoders, the writer), below the transaction users.
+//
+// A dialog is a fixed record plus a fixed text area of its own (TEXT_CAP bytes) holding copies of what
+// it must remember: Call-ID, local URI and tag, remote URI and tag, remote target, and the route set
+// (each Record-Route value whole, so its parameters go back out untouched). Nothing is allocated after
+// start-up; a dialog whose texts do not fit is refused (DlgError.TooLong) rather than truncated.
+//
+//   UAC (§12.1.2), from a response with a To tag to our request: route set = the response's
+//   Record-Route values in reverse order; remote target = its Contact URI; local URI/tag = From's;
+//   remote URI/tag = To's; local CSeq = the request's; remote CSeq empty. 1xx → early, 2xx → confirmed.
+//   UAS (§12.1.1), from a request we answer with a To tag of ours: route set = the request's
+//   Record-Route values in order; remote target = its Contact URI; remote CSeq = the request's;
+//   local CSeq empty (the first request we send uses 1); local URI = To's, remote URI/tag = From's.
+//
+// Requests within the dialog (§12.2.1.1): To = remote URI + remote tag, From = local URI + local tag,
+// Call-ID, CSeq = the local CSeq + 1 (ACK and CANCEL pass their INVITE's), Max-Forwards 70. With an
+// empty route set, or a first route with `lr`, the Request-URI is the remote target (without URI
+// headers, §19.1.5) and the route set goes in Route as it is; with a strict first route (no `lr`), the
+// Request-URI is that route's URI and Route is the rest of the set followed by the remote target.
+
+import { UA_DIALOGS } from "../config";
+import { MessageView } from "../wire/view";
+import { Decoded } from "../wire/validate";
+import { Hdr } from "../wire/hdr";
+import { NameAddrRepr, NameAddrKind, decodeNameAddr } from "../wire/headers/nameaddr";
+import { UriRepr } from "../wire/uri";
+import { Writer } from "../wire/writer";
+
+export const enum DlgState { Free = 0, Early = 1, Confirmed = 2, Terminated = 3 }
+export const enum DlgError { NoTag = -1, NoContact = -2, TooLong = -3, Full = -4, BadRoute = -5, Bad = -6 }
+/** The texts of a dialog, by index into its span table (routes follow, from SPAN_ROUTES). */
+export const enum DlgText { CallId = 0, LocalUri = 1, LocalTag = 2, RemoteUri = 3, RemoteTag = 4, RemoteTarget = 5 }
+
+export const MAX_ROUTES: u32 = 8;
+export const TEXT_CAP: u32 = 1024;
+const SPAN_ROUTES: u32 = 6;
+const SPANS: u32 = SPAN_ROUTES + MAX_ROUTES;
+// Record: +0 u8 state, +1 u8 routes, +2 u8 remote CSeq set, +3 u8 spare, +4 u32 local CSeq,
+// +8 u32 remote CSeq, +12 u32 text bytes used, +16 spans (u16 offset, u16 length) × SPANS.
+const REC_SIZE: usize = 16 + <usize>SPANS * 4;
+
+const recs: usize = heap.alloc(<usize>UA_DIALOGS * REC_SIZE);
+const texts: usize = heap.alloc(<usize>UA_DIALOGS * <usize>TEXT_CAP);
+const na = new NameAddrRepr();
+
+// @ts-ignore: decorator
+@inline function rec(i: i32): usize { return recs + <usize>i * REC_SIZE; }
+// @ts-ignore: decorator
+@inline function text(i: i32): usize { return texts + <usize>i * <usize>TEXT_CAP; }
+
+/** Forget every dialog. */
+export function uaDialogsReset(): void {
+  memory.fill(recs, 0, <usize>UA_DIALOGS * REC_SIZE);
+}
+
+export function uaDialogState(i: i32): DlgState { return <DlgState>load<u8>(rec(i)); }
+export function uaDialogRoutes(i: i32): u32 { return <u32>load<u8>(rec(i), 1); }
+export function uaDialogLocalCseq(i: i32): u32 { return load<u32>(rec(i), 4); }
+/** The remote CSeq, or -1 while it is empty. */
+export function uaDialogRemoteCseq(i: i32): i64 { return load<u8>(rec(i), 2) != 0 ? <i64>load<u32>(rec(i), 8) : -1; }
+export function uaDialogsInUse(): i32 {
+  let n = 0;
+  for (let i = 0; i < UA_DIALOGS; i++) if (uaDialogState(i) != DlgState.Free) n++;
+  return n;
+}
+
+/** Address and length of text `k` (a DlgText, or SPAN_ROUTES + r for route r) of dialog i. */
+export function uaDialogTextPtr(i: i32, k: u32): usize { return text(i) + <usize>load<u16>(rec(i) + 16 + <usize>k * 4); }
+export function uaDialogTextLen(i: i32, k: u32): u32 { return <u32>load<u16>(rec(i) + 16 + <usize>k * 4, 2); }
+export function uaDialogRoutePtr(i: i32, r: u32): usize { return uaDialogTextPtr(i, SPAN_ROUTES + r); }
+export function uaDialogRouteLen(i: i32, r: u32): u32 { return uaDialogTextLen(i, SPAN_ROUTES + r); }
+
+/** Copies [p, p+len) into dialog i's text area as text k; false when the area is full. */
+function keep(i: i32, k: u32, p: usize, len: u32): bool {
+  const r = rec(i);
+  const used = load<u32>(r, 12);
+  if (len > TEXT_CAP - used) return false;
+  memory.copy(text(i) + <usize>used, p, len);
+  store<u16>(r + 16 + <usize>k * 4, <u16>used);
+  store<u16>(r + 16 + <usize>k * 4, <u16>len, 2);
+  store<u32>(r, used + len, 12);
+  return true;
+}
+
+/** A free record, cleared; -1 when none is free. */
+function claim(): i32 {
+  for (let i = 0; i < UA_DIALOGS; i++) {
+    if (uaDialogState(i) == DlgState.Free) {
+      memory.fill(rec(i), 0, REC_SIZE);
+      return i;
+    }
+  }
+  return -1;
+}
+
+/** The URI of the first Contact value of v into na (a name-addr or a bare URI); false if none. */
+function contactUri(v: MessageView): bool {
+  const c = v.first(Hdr.Contact);
+  if (c < 0) return false;
+  const p = v.valPtr(c);
+  return decodeNameAddr(p, p + <usize>v.valLen(c), na, NameAddrKind.Contact) && !na.star;
+}
+
+/** Keeps the Record-Route values of v, in order or reversed; false if there are too many or too long. */
+function keepRoutes(i: i32, v: MessageView, reversed: bool): bool {
+  const n = v.countOf(Hdr.RecordRoute);
+  if (<u32>n > MAX_ROUTES) return false;
+  let k: u32 = reversed ? <u32>n : 0;
+  for (let e = v.first(Hdr.RecordRoute); e >= 0; e = v.next(e)) {
+    const slot = reversed ? --k : k++;
+    if (!keep(i, SPAN_ROUTES + slot, v.valPtr(e), v.valLen(e))) return false;
+  }
+  store<u8>(rec(i), <u8>n, 1);
+  return true;
+}
+
+/** The parts both roles keep; `local`/`remote` are the From/To name-addrs in the role's order. */
+function keepCommon(i: i32, v: MessageView, d: Decoded, local: NameAddrRepr, remote: NameAddrRepr, reversed: bool): i32 {
+  if (!contactUri(v)) return DlgError.NoContact;
+  const ok = keep(i, DlgText.CallId, d.callId, d.callIdLen) &&
+    keep(i, DlgText.LocalUri, local.uri.start, local.uri.len) &&
+    keep(i, DlgText.RemoteUri, remote.uri.start, remote.uri.len) &&
+    keep(i, DlgText.RemoteTarget, na.uri.start, na.uri.len) &&
+    keepRoutes(i, v, reversed);
+  return ok ? 0 : DlgError.TooLong;
+}
+
+/**
+ * UAC side: a dialog from response (v, d) to a request of ours with CSeq `cseq` (§12.1.2). Returns its
+ * index, or a DlgError (the record is left free).
+ */
+export function uaDialogFromResponse(v: MessageView, d: Decoded, cseq: u32): i32 {
+  if (v.isRequest || v.status < 101 || v.status > 299) return DlgError.Bad;
+  if (!d.to.hasTag || !d.from.hasTag) return DlgError.NoTag;
+  const i = claim();
+  if (i < 0) return DlgError.Full;
+  let r = keepCommon(i, v, d, d.from, d.to, true);
+  if (r == 0 && !(keep(i, DlgText.LocalTag, d.from.tag, d.from.tagLen) && keep(i, DlgText.RemoteTag, d.to.tag, d.to.tagLen))) r = DlgError.TooLong;
+  if (r != 0) return r; // never marked in use
+  store<u32>(rec(i), cseq, 4);
+  store<u8>(rec(i), <u8>(v.status >= 200 ? DlgState.Confirmed : DlgState.Early));
+  return i;
+}
+
+/**
+ * UAS side: a dialog from request (v, d) that we answer with To tag [tag, tag+tagLen) (§12.1.1).
+ * Returns its index, or a DlgError.
+ */
+export function uaDialogFromRequest(v: MessageView, d: Decoded, tag: usize, tagLen: u32, early: bool): i32 {
+  if (!v.isRequest) return DlgError.Bad;
+  if (!d.from.hasTag || tagLen == 0) return DlgError.NoTag;
+  const i = claim();
+  if (i < 0) return DlgError.Full;
+  let r = keepCommon(i, v, d, d.to, d.from, false);
+  if (r == 0 && !(keep(i, DlgText.LocalTag, tag, tagLen) && keep(i, DlgText.RemoteTag, d.from.tag, d.from.tagLen))) r = DlgError.TooLong;
+  if (r != 0) return r;
+  store<u32>(rec(i), d.cseq.seq, 8);
+  store<u8>(rec(i), 1, 2);
+  store<u8>(rec(i), <u8>(early ? DlgState.Early : DlgState.Confirmed));
+  return i;
+}
+
+/** An early dialog confirmed (its 2xx sent or received). */
+export function uaDialogConfirm(i: i32): void {
+  if (uaDialogState(i) == DlgState.Early) store<u8>(rec(i), <u8>DlgState.Confirmed);
+}
+
+/** The dialog ends; its record is free again. */
+export function uaDialogEnd(i: i32): void {
+  store<u8>(rec(i), <u8>DlgState.Free);
+}
+
+/**
+ * A request within dialog i into w (§12.2.1.1): method [mp, mp+ml), CSeq `cseq` (0: the local CSeq
+ * plus one, kept; ACK and CANCEL pass their INVITE's), the whole Via value [via, via+viaLen) (the
+ * transaction layer's sent-by and branch), and a Contact value [contact, contact+contactLen) (none
+ * when 0 bytes). No body. Returns the bytes written, 0 if w ran out of room or a route is malformed.
+ */
+export function uaWriteRequest(i: i32, mp: usize, ml: u32, cseq: u32, via: usize, viaLen: u32,
+                               contact: usize, contactLen: u32, w: Writer): u32 {
+  const routes = uaDialogRoutes(i);
+  // where the request goes first: a strict first route takes the Request-URI (§12.2.1.1)
+  let strict = false;
+  if (routes > 0) {
+    const p = uaDialogRoutePtr(i, 0);
+    if (!decodeNameAddr(p, p + <usize>uaDialogRouteLen(i, 0), na, NameAddrKind.Route)) return 0;
+    strict = !na.uri.lr;
+  }
+  if (cseq == 0) {
+    cseq = uaDialogLocalCseq(i) + 1;
+    store<u32>(rec(i), cseq, 4);
+  }
+  w.bytes(mp, ml);
+  w.byte(0x20);
+  if (strict) writeUriOnly(w, na.uri); // the route's URI, its parameters kept (§12.2.1.1)
+  else writeTargetUri(w, uaDialogTextPtr(i, DlgText.RemoteTarget), uaDialogTextLen(i, DlgText.RemoteTarget));
+  w.lit(" SIP/2.0\r\nVia: ");
+  w.bytes(via, viaLen);
+  w.lit("\r\nMax-Forwards: 70\r\n");
+  for (let r: u32 = strict ? 1 : 0; r < routes; r++) {
+    w.lit("Route: ");
+    w.bytes(uaDialogRoutePtr(i, r), uaDialogRouteLen(i, r));
+    w.lit("\r\n");
+  }
+  if (strict) {
+    w.lit("Route: <");
+    w.bytes(uaDialogTextPtr(i, DlgText.RemoteTarget), uaDialogTextLen(i, DlgText.RemoteTarget));
+    w.lit(">\r\n");
+  }
+  w.lit("From: <");
+  w.bytes(uaDialogTextPtr(i, DlgText.LocalUri), uaDialogTextLen(i, DlgText.LocalUri));
+  w.lit(">;tag=");
+  w.bytes(uaDialogTextPtr(i, DlgText.LocalTag), uaDialogTextLen(i, DlgText.LocalTag));
+  w.lit("\r\nTo: <");
+  w.bytes(uaDialogTextPtr(i, DlgText.RemoteUri), uaDialogTextLen(i, DlgText.RemoteUri));
+  w.lit(">;tag=");
+  w.bytes(uaDialogTextPtr(i, DlgText.RemoteTag), uaDialogTextLen(i, DlgText.RemoteTag));
+  w.lit("\r\nCall-ID: ");
+  w.bytes(uaDialogTextPtr(i, DlgText.CallId), uaDialogTextLen(i, DlgText.CallId));
+  w.lit("\r\nCSeq: ");
+  w.u32(cseq);
+  w.byte(0x20);
+  w.bytes(mp, ml);
+  w.lit("\r\n");
+  if (contactLen > 0) {
+    w.lit("Contact: ");
+    w.bytes(contact, contactLen);
+    w.lit("\r\n");
+  }
+  w.lit("Content-Length: 0\r\n\r\n");
+  return w.finish();
+}
+
+/** The remote target as a Request-URI: without URI headers (`?...`, not allowed there: §19.1.5). */
+function writeTargetUri(w: Writer, p: usize, len: u32): void {
+  let n = len;
+  for (let k: u32 = 0; k < len; k++) if (load<u8>(p + <usize>k) == 0x3f) { n = k; break; }
+  w.bytes(p, n);
+}
+
+function writeUriOnly(w: Writer, u: UriRepr): void {
+  writeTargetUri(w, u.start, u.len);
+}

@@ -1,0 +1,32 @@
+// Test-only probes of user-agent dialogs (dialog/ua.ts): create from the probe's current view, write a
+// request within the dialog into the transmit buffer, read the dialog's texts. Numbers only.
+
+import { TX_BUF, TX_CAP } from "../host/buffers";
+import { Writer } from "../wire/writer";
+import { probeView, probeDecoded } from "./probe_view";
+import {
+  uaDialogFromResponse, uaDialogFromRequest, uaDialogState, uaDialogRoutes, uaDialogLocalCseq, uaDialogRemoteCseq,
+  uaDialogTextPtr, uaDialogTextLen, uaWriteRequest, uaDialogsReset, uaDialogEnd, uaDialogsInUse, uaDialogConfirm,
+} from "../dialog/ua";
+
+const w = new Writer();
+
+export function probe_ua_reset(): void { uaDialogsReset(); }
+export function probe_ua_from_response(cseq: u32): i32 { return uaDialogFromResponse(probeView(), probeDecoded(), cseq); }
+export function probe_ua_from_request(tag: usize, tagLen: u32, early: u32): i32 {
+  return uaDialogFromRequest(probeView(), probeDecoded(), tag, tagLen, early != 0);
+}
+export function probe_ua_state(i: i32): i32 { return uaDialogState(i); }
+export function probe_ua_routes(i: i32): u32 { return uaDialogRoutes(i); }
+export function probe_ua_local_cseq(i: i32): u32 { return uaDialogLocalCseq(i); }
+export function probe_ua_remote_cseq(i: i32): i64 { return uaDialogRemoteCseq(i); }
+export function probe_ua_text_ptr(i: i32, k: u32): usize { return uaDialogTextPtr(i, k); }
+export function probe_ua_text_len(i: i32, k: u32): u32 { return uaDialogTextLen(i, k); }
+export function probe_ua_confirm(i: i32): void { uaDialogConfirm(i); }
+export function probe_ua_end(i: i32): void { uaDialogEnd(i); }
+export function probe_ua_in_use(): i32 { return uaDialogsInUse(); }
+/** Writes the request into the transmit buffer (probe_tx_ptr); returns its length. */
+export function probe_ua_write(i: i32, mp: usize, ml: u32, cseq: u32, via: usize, viaLen: u32, contact: usize, contactLen: u32, cap: u32): u32 {
+  w.begin(TX_BUF, cap < TX_CAP ? cap : TX_CAP);
+  return uaWriteRequest(i, mp, ml, cseq, via, viaLen, contact, contactLen, w);
+}

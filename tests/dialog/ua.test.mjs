@@ -1,0 +1,187 @@
+// User-agent dialogs (assembly/dialog/ua.ts, RFC 3261 §12): the state both roles keep and the requests
+// written from it, through the probe_ua_* exports. Each request the core writes is parsed back by the
+// core itself (it must be a valid message) and checked field by field against §12.2.1.1.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { loadProbe } from "../lib/core.mjs";
+
+const P = loadProbe();
+const { ex } = P;
+const T = { CallId: 0, LocalUri: 1, LocalTag: 2, RemoteUri: 3, RemoteTag: 4, RemoteTarget: 5, Route0: 6 };
+const STATE = ["free", "early", "confirmed", "terminated"];
+
+/** Parses `text` (CRLF lines) into the probe's current view; asserts it is valid. */
+function parse(text) {
+  const n = P.put(text);
+  const r = ex.probe_parse(n, 0);
+  assert.ok(r > 0, `the core parses it (${r}):\n${text}`);
+}
+
+/** Writes strings one after another into the scratch area; returns [[ptr, len], ...]. */
+function put(...strs) {
+  let at = ex.probe_scratch_ptr();
+  return strs.map((s) => {
+    const b = Buffer.from(s, "latin1");
+    P.mem().set(b, at);
+    const r = [at, b.length];
+    at += b.length + 1;
+    return r;
+  });
+}
+
+const textOf = (i, k) => P.str(ex.probe_ua_text_ptr(i, k), ex.probe_ua_text_len(i, k));
+
+/** Writes `method` in dialog i; returns the message text (and checks the core parses it back). */
+function write(i, method, { cseq = 0, via = "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKnew1", contact = "<sip:alice@10.0.0.1:5060>", cap = 4096 } = {}) {
+  const [m, v, c] = put(method, via, contact);
+  const n = ex.probe_ua_write(i, ...m, cseq, ...v, ...(contact ? c : [0, 0]), cap);
+  if (n === 0) return "";
+  const text = P.str(ex.probe_tx_ptr(), n);
+  parse(text);
+  return text;
+}
+const header = (msg, name) => msg.split("\r\n").filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`)).map((l) => l.slice(name.length + 1).trim());
+
+const INVITE_200 = (rr, { status = "200 OK", contact = "<sip:bob@192.0.2.4:5070;transport=udp>" } = {}) => [
+  `SIP/2.0 ${status}`,
+  "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKinv1",
+  ...rr.map((r) => `Record-Route: ${r}`),
+  "From: \"Alice\" <sip:alice@atlanta.example>;tag=a73kszlfl",
+  "To: <sip:bob@biloxi.example>;tag=1928301774",
+  "Call-ID: a84b4c76e66710@10.0.0.1",
+  "CSeq: 314159 INVITE",
+  ...(contact ? [`Contact: ${contact}`] : []),
+  "Content-Length: 0", "", "",
+].join("\r\n");
+
+test("UAC (§12.1.2): the dialog from a 2xx: reversed route set, remote target, tags, CSeq; BYE from it", () => {
+  ex.probe_ua_reset();
+  parse(INVITE_200(["<sip:p2.biloxi.example;lr>", "<sip:p1.atlanta.example;lr;x=1>"]));
+  const i = ex.probe_ua_from_response(314159);
+  assert.ok(i >= 0, `dialog ${i}`);
+  assert.equal(STATE[ex.probe_ua_state(i)], "confirmed");
+  assert.equal(textOf(i, T.CallId), "a84b4c76e66710@10.0.0.1");
+  assert.equal(textOf(i, T.LocalUri), "sip:alice@atlanta.example");
+  assert.equal(textOf(i, T.LocalTag), "a73kszlfl");
+  assert.equal(textOf(i, T.RemoteUri), "sip:bob@biloxi.example");
+  assert.equal(textOf(i, T.RemoteTag), "1928301774");
+  assert.equal(textOf(i, T.RemoteTarget), "sip:bob@192.0.2.4:5070;transport=udp");
+  assert.equal(ex.probe_ua_routes(i), 2);
+  assert.equal(textOf(i, T.Route0), "<sip:p1.atlanta.example;lr;x=1>", "the route set is the Record-Route reversed");
+  assert.equal(textOf(i, T.Route0 + 1), "<sip:p2.biloxi.example;lr>");
+  assert.equal(ex.probe_ua_local_cseq(i), 314159);
+  assert.equal(ex.probe_ua_remote_cseq(i), -1n, "the remote CSeq is empty until the peer sends a request");
+
+  const bye = write(i, "BYE");
+  assert.equal(bye.split("\r\n")[0], "BYE sip:bob@192.0.2.4:5070;transport=udp SIP/2.0", "loose routing: the remote target");
+  assert.deepEqual(header(bye, "Route"), ["<sip:p1.atlanta.example;lr;x=1>", "<sip:p2.biloxi.example;lr>"]);
+  assert.deepEqual(header(bye, "From"), ["<sip:alice@atlanta.example>;tag=a73kszlfl"]);
+  assert.deepEqual(header(bye, "To"), ["<sip:bob@biloxi.example>;tag=1928301774"]);
+  assert.deepEqual(header(bye, "Call-ID"), ["a84b4c76e66710@10.0.0.1"]);
+  assert.deepEqual(header(bye, "CSeq"), ["314160 BYE"], "the local CSeq plus one");
+  assert.deepEqual(header(bye, "Max-Forwards"), ["70"]);
+  assert.deepEqual(header(bye, "Via"), ["SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKnew1"]);
+  assert.equal(ex.probe_ua_local_cseq(i), 314160, "kept for the next request");
+  // ACK for the 2xx: the INVITE's CSeq number, not a new one (§13.2.2.4)
+  const ack = write(i, "ACK", { cseq: 314159, contact: "" });
+  assert.deepEqual(header(ack, "CSeq"), ["314159 ACK"]);
+  assert.deepEqual(header(ack, "Contact"), []);
+  assert.equal(ex.probe_ua_local_cseq(i), 314160);
+  const info = write(i, "INFO");
+  assert.deepEqual(header(info, "CSeq"), ["314161 INFO"]);
+});
+
+test("UAC: a strict first route takes the Request-URI; the remote target ends the Route set (§12.2.1.1)", () => {
+  ex.probe_ua_reset();
+  parse(INVITE_200(["<sip:p2.biloxi.example;lr>", "<sip:strict.atlanta.example;maddr=192.0.2.9>"]));
+  const i = ex.probe_ua_from_response(1);
+  assert.ok(i >= 0);
+  const bye = write(i, "BYE");
+  assert.equal(bye.split("\r\n")[0], "BYE sip:strict.atlanta.example;maddr=192.0.2.9 SIP/2.0");
+  assert.deepEqual(header(bye, "Route"), ["<sip:p2.biloxi.example;lr>", "<sip:bob@192.0.2.4:5070;transport=udp>"]);
+});
+
+test("UAC: no Record-Route, no Route; URI headers of the remote target stay out of the Request-URI (§19.1.5)", () => {
+  ex.probe_ua_reset();
+  parse(INVITE_200([], { contact: "<sip:bob@192.0.2.4?Subject=hi>" }));
+  const i = ex.probe_ua_from_response(7);
+  const bye = write(i, "BYE");
+  assert.equal(bye.split("\r\n")[0], "BYE sip:bob@192.0.2.4 SIP/2.0");
+  assert.deepEqual(header(bye, "Route"), []);
+});
+
+test("UAC: a 1xx with a To tag makes an early dialog; refusals: no To tag, no Contact, a 100, a full table", () => {
+  ex.probe_ua_reset();
+  parse(INVITE_200([], { status: "180 Ringing" }));
+  const i = ex.probe_ua_from_response(1);
+  assert.equal(STATE[ex.probe_ua_state(i)], "early");
+  ex.probe_ua_confirm(i);
+  assert.equal(STATE[ex.probe_ua_state(i)], "confirmed");
+  parse(INVITE_200([]).replace(";tag=1928301774", ""));
+  assert.equal(ex.probe_ua_from_response(1), -1, "no To tag: no dialog");
+  parse(INVITE_200([], { contact: null }));
+  assert.equal(ex.probe_ua_from_response(1), -2, "no Contact: no remote target");
+  parse(INVITE_200([], { status: "100 Trying" }));
+  assert.equal(ex.probe_ua_from_response(1), -6, "a 100 makes no dialog");
+  assert.equal(ex.probe_ua_in_use(), 1, "refusals hold no record");
+  parse(INVITE_200([]));
+  let n = 1;
+  while (ex.probe_ua_from_response(1) >= 0) n++;
+  assert.equal(ex.probe_ua_from_response(1), -4, "full");
+  assert.equal(ex.probe_ua_in_use(), n);
+  ex.probe_ua_end(i);
+  assert.equal(ex.probe_ua_in_use(), n - 1);
+  assert.ok(ex.probe_ua_from_response(1) >= 0, "an ended dialog's record is used again");
+});
+
+test("UAC: a route set longer than the record holds, or texts beyond its area, are refused, not truncated", () => {
+  ex.probe_ua_reset();
+  parse(INVITE_200(Array.from({ length: 9 }, (_, k) => `<sip:p${k}.example;lr>`)));
+  assert.equal(ex.probe_ua_from_response(1), -3);
+  parse(INVITE_200([`<sip:${"x".repeat(900)}.example;lr>`, `<sip:${"y".repeat(200)}.example;lr>`]));
+  assert.equal(ex.probe_ua_from_response(1), -3);
+  assert.equal(ex.probe_ua_in_use(), 0);
+});
+
+test("UAS (§12.1.1): the dialog from an INVITE: route set in order, remote CSeq; our BYE starts our CSeq at 1", () => {
+  ex.probe_ua_reset();
+  parse([
+    "INVITE sip:bob@192.0.2.4:5070 SIP/2.0",
+    "Via: SIP/2.0/UDP p2.biloxi.example;branch=z9hG4bKp2",
+    "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKinv1",
+    "Max-Forwards: 68",
+    "Record-Route: <sip:p2.biloxi.example;lr>, <sip:p1.atlanta.example;lr>",
+    "From: \"Alice\" <sip:alice@atlanta.example>;tag=a73kszlfl",
+    "To: <sip:bob@biloxi.example>",
+    "Call-ID: a84b4c76e66710@10.0.0.1",
+    "CSeq: 314159 INVITE",
+    "Contact: <sip:alice@10.0.0.1:5060>",
+    "Content-Length: 0", "", "",
+  ].join("\r\n"));
+  const [tag] = put("b0b7a9");
+  const i = ex.probe_ua_from_request(...tag, 0);
+  assert.ok(i >= 0, `dialog ${i}`);
+  assert.equal(STATE[ex.probe_ua_state(i)], "confirmed");
+  assert.equal(textOf(i, T.LocalUri), "sip:bob@biloxi.example");
+  assert.equal(textOf(i, T.LocalTag), "b0b7a9");
+  assert.equal(textOf(i, T.RemoteUri), "sip:alice@atlanta.example");
+  assert.equal(textOf(i, T.RemoteTag), "a73kszlfl");
+  assert.equal(textOf(i, T.RemoteTarget), "sip:alice@10.0.0.1:5060");
+  assert.equal(ex.probe_ua_remote_cseq(i), 314159n);
+  assert.equal(ex.probe_ua_routes(i), 2, "one Record-Route header with two values: two routes");
+  const bye = write(i, "BYE", { via: "SIP/2.0/UDP 192.0.2.4:5070;branch=z9hG4bKbye", contact: "" });
+  assert.equal(bye.split("\r\n")[0], "BYE sip:alice@10.0.0.1:5060 SIP/2.0");
+  assert.deepEqual(header(bye, "Route"), ["<sip:p2.biloxi.example;lr>", "<sip:p1.atlanta.example;lr>"], "in the order received");
+  assert.deepEqual(header(bye, "From"), ["<sip:bob@biloxi.example>;tag=b0b7a9"]);
+  assert.deepEqual(header(bye, "To"), ["<sip:alice@atlanta.example>;tag=a73kszlfl"]);
+  assert.deepEqual(header(bye, "CSeq"), ["1 BYE"]);
+});
+
+test("a request that does not fit the writer's room is not written (0), never cut short", () => {
+  ex.probe_ua_reset();
+  parse(INVITE_200(["<sip:p2.biloxi.example;lr>"]));
+  const i = ex.probe_ua_from_response(1);
+  const [m, v, c] = put("BYE", "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKx", "<sip:alice@10.0.0.1>");
+  assert.equal(ex.probe_ua_write(i, ...m, 0, ...v, ...c, 120), 0);
+  assert.ok(ex.probe_ua_write(i, ...m, 0, ...v, ...c, 4096) > 120);
+});
