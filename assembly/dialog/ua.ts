@@ -34,11 +34,21 @@ export const enum DlgError { NoTag = -1, NoContact = -2, TooLong = -3, Full = -4
 /** The texts of a dialog, by index into its span table (routes follow, from SPAN_ROUTES). */
 export const enum DlgText { CallId = 0, LocalUri = 1, LocalTag = 2, RemoteUri = 3, RemoteTag = 4, RemoteTarget = 5 }
 
+/** Per-dialog flags (record byte 3). */
+export const enum DlgFlag {
+  /** We made the Call-ID (we sent the dialog-creating request): the longer glare wait (§14.1). */
+  CallIdOwner = 1,
+  /** An INVITE (initial or re-INVITE) of ours is in progress within the dialog. */
+  OurInvite = 2,
+  /** An INVITE of the peer's is in progress within the dialog. */
+  TheirInvite = 4,
+}
+
 export const MAX_ROUTES: u32 = 8;
 export const TEXT_CAP: u32 = 1024;
 const SPAN_ROUTES: u32 = 6;
 const SPANS: u32 = SPAN_ROUTES + MAX_ROUTES;
-// Record: +0 u8 state, +1 u8 routes, +2 u8 remote CSeq set, +3 u8 spare, +4 u32 local CSeq,
+// Record: +0 u8 state, +1 u8 routes, +2 u8 remote CSeq set, +3 u8 flags (DlgFlag), +4 u32 local CSeq,
 // +8 u32 remote CSeq, +12 u32 text bytes used, +16 spans (u16 offset, u16 length) × SPANS.
 const REC_SIZE: usize = 16 + <usize>SPANS * 4;
 
@@ -141,6 +151,7 @@ export function uaDialogFromResponse(v: MessageView, d: Decoded, cseq: u32): i32
   if (r == 0 && !(keep(i, DlgText.LocalTag, d.from.tag, d.from.tagLen) && keep(i, DlgText.RemoteTag, d.to.tag, d.to.tagLen))) r = DlgError.TooLong;
   if (r != 0) return r; // never marked in use
   store<u32>(rec(i), cseq, 4);
+  store<u8>(rec(i), <u8>DlgFlag.CallIdOwner, 3);
   store<u8>(rec(i), <u8>(v.status >= 200 ? DlgState.Confirmed : DlgState.Early));
   return i;
 }
@@ -243,4 +254,97 @@ function writeTargetUri(w: Writer, p: usize, len: u32): void {
 
 function writeUriOnly(w: Writer, u: UriRepr): void {
   writeTargetUri(w, u.start, u.len);
+}
+
+// ---- requests within a dialog (§12.2.2, §14) --------------------------------------------------------
+
+export function uaDialogFlags(i: i32): u32 { return <u32>load<u8>(rec(i), 3); }
+function setFlag(i: i32, f: DlgFlag, on: bool): void {
+  const b = load<u8>(rec(i), 3);
+  store<u8>(rec(i), on ? b | <u8>f : b & ~(<u8>f), 3);
+}
+
+/**
+ * A request of the peer's within dialog i (§12.2.2): its CSeq against the remote CSeq. Returns 0 when
+ * it is in order (the remote CSeq then moves to it), or the status to answer: 500 for a CSeq lower than
+ * one already seen (out of order). ACK and CANCEL carry their INVITE's number and are not checked.
+ */
+export function uaDialogCheckCseq(i: i32, seq: u32, ackOrCancel: bool): i32 {
+  if (ackOrCancel) return 0;
+  const r = rec(i);
+  if (load<u8>(r, 2) != 0 && seq <= load<u32>(r, 8)) return seq == load<u32>(r, 8) ? 0 : 500;
+  store<u32>(r, seq, 8);
+  store<u8>(r, 1, 2);
+  return 0;
+}
+
+/**
+ * An INVITE is starting within dialog i, ours (`ours`) or the peer's (§14.1). Returns 0, or 491 when
+ * an INVITE in the other direction is still in progress (glare: the peer's is answered 491; for ours the
+ * caller waits uaGlareDelay() and tries again), or 500 when the peer sends a second INVITE while its
+ * first is in progress (§14.2).
+ */
+export function uaDialogInviteBegin(i: i32, ours: bool): i32 {
+  const f = uaDialogFlags(i);
+  if (ours) {
+    if ((f & DlgFlag.TheirInvite) != 0) return 491;
+    setFlag(i, DlgFlag.OurInvite, true);
+  } else {
+    if ((f & DlgFlag.OurInvite) != 0) return 491;
+    if ((f & DlgFlag.TheirInvite) != 0) return 500;
+    setFlag(i, DlgFlag.TheirInvite, true);
+  }
+  return 0;
+}
+
+/** The INVITE in progress in one direction has ended (final response sent or received). */
+export function uaDialogInviteEnd(i: i32, ours: bool): void {
+  setFlag(i, ours ? DlgFlag.OurInvite : DlgFlag.TheirInvite, false);
+}
+
+/**
+ * How long to wait before trying our re-INVITE again after a 491 (§14.1): the owner of the Call-ID
+ * waits 2.1 to 4 s, the other party 0 to 2 s, in units of 10 ms, drawn from `random` (any u32).
+ */
+export function uaGlareDelay(i: i32, random: u32): u32 {
+  return (uaDialogFlags(i) & DlgFlag.CallIdOwner) != 0 ? 2100 + (random % 191) * 10 : (random % 201) * 10;
+}
+
+/**
+ * A target refresh (§12.2.1.2, §12.2.2): the Contact of a re-INVITE, UPDATE or their 2xx in view v
+ * becomes the remote target. Returns 0, DlgError.NoContact, or DlgError.TooLong (the old target stays).
+ * The text area is compacted when the new target does not fit after what it holds.
+ */
+export function uaDialogRefreshTarget(i: i32, v: MessageView): i32 {
+  if (!contactUri(v)) return DlgError.NoContact;
+  const r = rec(i);
+  if (na.uri.len > TEXT_CAP - load<u32>(r, 12)) compact(i);
+  return keep(i, DlgText.RemoteTarget, na.uri.start, na.uri.len) ? 0 : DlgError.TooLong;
+}
+
+/** Rewrites dialog i's texts without the gaps left by replaced ones: text by text from the lowest
+ * offset, each moved down to the end of the previous one, so no move overwrites a text not yet moved. */
+function compact(i: i32): void {
+  const r = rec(i);
+  const base = text(i);
+  let at: u32 = 0;
+  // texts in increasing offset order: selection of the next lowest each round (SPANS is small)
+  let done: u32 = 0; // bit k: text k moved
+  const n = SPAN_ROUTES + uaDialogRoutes(i);
+  for (let round: u32 = 0; round < n; round++) {
+    let best: i32 = -1;
+    let bestOff: u32 = 0xffffffff;
+    for (let k: u32 = 0; k < n; k++) {
+      if ((done & (1 << k)) != 0) continue;
+      const off = <u32>load<u16>(r + 16 + <usize>k * 4);
+      if (off < bestOff) { bestOff = off; best = <i32>k; }
+    }
+    if (best < 0) break;
+    done |= 1 << <u32>best;
+    const len = <u32>load<u16>(r + 16 + <usize>best * 4, 2);
+    memory.copy(base + <usize>at, base + <usize>bestOff, len);
+    store<u16>(r + 16 + <usize>best * 4, <u16>at);
+    at += len;
+  }
+  store<u32>(r, at, 12);
 }

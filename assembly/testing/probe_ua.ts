@@ -7,6 +7,7 @@ import { probeView, probeDecoded } from "./probe_view";
 import {
   uaDialogFromResponse, uaDialogFromRequest, uaDialogState, uaDialogRoutes, uaDialogLocalCseq, uaDialogRemoteCseq,
   uaDialogTextPtr, uaDialogTextLen, uaWriteRequest, uaDialogsReset, uaDialogEnd, uaDialogsInUse, uaDialogConfirm,
+  uaDialogCheckCseq, uaDialogInviteBegin, uaDialogInviteEnd, uaGlareDelay, uaDialogRefreshTarget, uaDialogFlags,
 } from "../dialog/ua";
 
 const w = new Writer();
@@ -30,3 +31,9 @@ export function probe_ua_write(i: i32, mp: usize, ml: u32, cseq: u32, via: usize
   w.begin(TX_BUF, cap < TX_CAP ? cap : TX_CAP);
   return uaWriteRequest(i, mp, ml, cseq, via, viaLen, contact, contactLen, w);
 }
+export function probe_ua_check_cseq(i: i32, seq: u32, ackOrCancel: u32): i32 { return uaDialogCheckCseq(i, seq, ackOrCancel != 0); }
+export function probe_ua_invite_begin(i: i32, ours: u32): i32 { return uaDialogInviteBegin(i, ours != 0); }
+export function probe_ua_invite_end(i: i32, ours: u32): void { uaDialogInviteEnd(i, ours != 0); }
+export function probe_ua_glare_delay(i: i32, random: u32): u32 { return uaGlareDelay(i, random); }
+export function probe_ua_refresh_target(i: i32): i32 { return uaDialogRefreshTarget(i, probeView()); }
+export function probe_ua_flags(i: i32): u32 { return uaDialogFlags(i); }

@@ -185,3 +185,76 @@ test("a request that does not fit the writer's room is not written (0), never cu
   assert.equal(ex.probe_ua_write(i, ...m, 0, ...v, ...c, 120), 0);
   assert.ok(ex.probe_ua_write(i, ...m, 0, ...v, ...c, 4096) > 120);
 });
+
+test("§12.2.2: the peer's CSeq in order moves the remote CSeq; a lower one is answered 500; ACK/CANCEL are not counted", () => {
+  ex.probe_ua_reset();
+  parse(INVITE_200([]));
+  const i = ex.probe_ua_from_response(1);
+  assert.equal(ex.probe_ua_remote_cseq(i), -1n);
+  assert.equal(ex.probe_ua_check_cseq(i, 100, 0), 0, "the first request of the peer sets the remote CSeq");
+  assert.equal(ex.probe_ua_remote_cseq(i), 100n);
+  assert.equal(ex.probe_ua_check_cseq(i, 100, 0), 0, "the same number again (a retransmission reaching the TU)");
+  assert.equal(ex.probe_ua_check_cseq(i, 99, 0), 500, "lower: out of order");
+  assert.equal(ex.probe_ua_check_cseq(i, 5, 1), 0, "ACK/CANCEL carry their INVITE's number");
+  assert.equal(ex.probe_ua_check_cseq(i, 150, 0), 0, "higher, with gaps (§12.2.2 allows them)");
+  assert.equal(ex.probe_ua_remote_cseq(i), 150n);
+});
+
+test("§14.1 glare: an INVITE while one is in progress the other way is 491; the wait depends on who owns the Call-ID", () => {
+  ex.probe_ua_reset();
+  parse(INVITE_200([]));
+  const uac = ex.probe_ua_from_response(1);
+  assert.equal(ex.probe_ua_invite_begin(uac, 1), 0, "our re-INVITE starts");
+  assert.equal(ex.probe_ua_invite_begin(uac, 0), 491, "theirs crosses it: 491");
+  ex.probe_ua_invite_end(uac, 1);
+  assert.equal(ex.probe_ua_invite_begin(uac, 0), 0, "once ours has ended, theirs is accepted");
+  assert.equal(ex.probe_ua_invite_begin(uac, 0), 500, "a second one of theirs while the first is in progress: 500 (§14.2)");
+  assert.equal(ex.probe_ua_invite_begin(uac, 1), 491, "ours while theirs is in progress: we get 491 ourselves");
+  ex.probe_ua_invite_end(uac, 0);
+  // the waits, over the whole range of random numbers
+  const owner = new Set(), other = new Set();
+  for (let r = 0; r < 2000; r++) owner.add(ex.probe_ua_glare_delay(uac, r * 2654435761 >>> 0));
+  assert.equal(Math.min(...owner), 2100);
+  assert.equal(Math.max(...owner), 4000);
+  assert.ok([...owner].every((d) => d % 10 === 0));
+  parse([
+    "INVITE sip:bob@192.0.2.4 SIP/2.0", "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKu1", "Max-Forwards: 70",
+    "From: <sip:alice@atlanta.example>;tag=a1", "To: <sip:bob@biloxi.example>", "Call-ID: c1@10.0.0.1", "CSeq: 1 INVITE",
+    "Contact: <sip:alice@10.0.0.1>", "Content-Length: 0", "", "",
+  ].join("\r\n"));
+  const [tag] = put("b1");
+  const uas = ex.probe_ua_from_request(...tag, 0);
+  assert.equal(ex.probe_ua_flags(uas) & 1, 0, "the UAS does not own the Call-ID");
+  for (let r = 0; r < 2000; r++) other.add(ex.probe_ua_glare_delay(uas, r * 2654435761 >>> 0));
+  assert.equal(Math.min(...other), 0);
+  assert.equal(Math.max(...other), 2000);
+});
+
+test("target refresh: a re-INVITE's Contact becomes the remote target, in a text area compacted when full", () => {
+  ex.probe_ua_reset();
+  parse(INVITE_200(["<sip:p1.example;lr>"]));
+  const i = ex.probe_ua_from_response(1);
+  const reinvite = (host) => parse([
+    `INVITE sip:alice@10.0.0.1 SIP/2.0`, "Via: SIP/2.0/UDP 192.0.2.4;branch=z9hG4bKr" + host.length, "Max-Forwards: 70",
+    "From: <sip:bob@biloxi.example>;tag=1928301774", "To: <sip:alice@atlanta.example>;tag=a73kszlfl",
+    "Call-ID: a84b4c76e66710@10.0.0.1", "CSeq: 2 INVITE", `Contact: <sip:bob@${host}>`, "Content-Length: 0", "", "",
+  ].join("\r\n"));
+  // each refresh appends the new target; 60 refreshes of ~100 bytes overflow 1 KB many times over
+  for (let k = 0; k < 60; k++) {
+    const host = `h${k}.${"x".repeat(80)}.example`;
+    reinvite(host);
+    assert.equal(ex.probe_ua_refresh_target(i), 0, `refresh ${k}`);
+    assert.equal(textOf(i, T.RemoteTarget), `sip:bob@${host}`);
+  }
+  // everything else survived the compactions
+  assert.equal(textOf(i, T.CallId), "a84b4c76e66710@10.0.0.1");
+  assert.equal(textOf(i, T.LocalTag), "a73kszlfl");
+  assert.equal(textOf(i, T.RemoteTag), "1928301774");
+  assert.equal(textOf(i, T.Route0), "<sip:p1.example;lr>");
+  const bye = write(i, "BYE");
+  assert.equal(bye.split("\r\n")[0], `BYE sip:bob@h59.${"x".repeat(80)}.example SIP/2.0`);
+  // a target that can never fit is refused and the old one stays
+  reinvite(`${"y".repeat(1000)}.example`);
+  assert.equal(ex.probe_ua_refresh_target(i), -3);
+  assert.equal(textOf(i, T.RemoteTarget), `sip:bob@h59.${"x".repeat(80)}.example`);
+});
