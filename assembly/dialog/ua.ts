@@ -348,3 +348,57 @@ function compact(i: i32): void {
   }
   store<u32>(r, at, 12);
 }
+
+// ---- requests outside a dialog (§8.1.1) ---------------------------------------------------------------
+
+/** The parts of a request outside any dialog (INVITE, REGISTER, OPTIONS, ...): spans set by the
+ * transaction user; `extra` is zero or more whole header lines (each ending CRLF) it adds, such as
+ * Authorization, Route toward an outbound proxy, Expires, Supported. */
+export class OutRequest {
+  method: usize = 0; methodLen: u32 = 0;
+  ruri: usize = 0; ruriLen: u32 = 0;
+  fromUri: usize = 0; fromUriLen: u32 = 0;
+  fromTag: usize = 0; fromTagLen: u32 = 0;
+  toUri: usize = 0; toUriLen: u32 = 0;
+  callId: usize = 0; callIdLen: u32 = 0;
+  cseq: u32 = 1;
+  via: usize = 0; viaLen: u32 = 0;
+  contact: usize = 0; contactLen: u32 = 0;
+  extra: usize = 0; extraLen: u32 = 0;
+}
+
+/**
+ * A request outside a dialog (§8.1.1): Request-URI, Via, Max-Forwards 70, From with our tag, To without
+ * a tag, Call-ID, CSeq, Contact when given, the extra lines, no body. Returns the bytes written, 0 if
+ * w ran out of room or a mandatory part is empty.
+ */
+export function uaWriteOut(r: OutRequest, w: Writer): u32 {
+  if (r.methodLen == 0 || r.ruriLen == 0 || r.fromUriLen == 0 || r.fromTagLen == 0 || r.toUriLen == 0 ||
+      r.callIdLen == 0 || r.viaLen == 0) return 0;
+  w.bytes(r.method, r.methodLen);
+  w.byte(0x20);
+  w.bytes(r.ruri, r.ruriLen);
+  w.lit(" SIP/2.0\r\nVia: ");
+  w.bytes(r.via, r.viaLen);
+  w.lit("\r\nMax-Forwards: 70\r\nFrom: <");
+  w.bytes(r.fromUri, r.fromUriLen);
+  w.lit(">;tag=");
+  w.bytes(r.fromTag, r.fromTagLen);
+  w.lit("\r\nTo: <");
+  w.bytes(r.toUri, r.toUriLen);
+  w.lit(">\r\nCall-ID: ");
+  w.bytes(r.callId, r.callIdLen);
+  w.lit("\r\nCSeq: ");
+  w.u32(r.cseq);
+  w.byte(0x20);
+  w.bytes(r.method, r.methodLen);
+  w.lit("\r\n");
+  if (r.contactLen > 0) {
+    w.lit("Contact: ");
+    w.bytes(r.contact, r.contactLen);
+    w.lit("\r\n");
+  }
+  w.bytes(r.extra, r.extraLen);
+  w.lit("Content-Length: 0\r\n\r\n");
+  return w.finish();
+}

@@ -8,6 +8,7 @@ import {
   uaDialogFromResponse, uaDialogFromRequest, uaDialogState, uaDialogRoutes, uaDialogLocalCseq, uaDialogRemoteCseq,
   uaDialogTextPtr, uaDialogTextLen, uaWriteRequest, uaDialogsReset, uaDialogEnd, uaDialogsInUse, uaDialogConfirm,
   uaDialogCheckCseq, uaDialogInviteBegin, uaDialogInviteEnd, uaGlareDelay, uaDialogRefreshTarget, uaDialogFlags,
+  OutRequest, uaWriteOut,
 } from "../dialog/ua";
 
 const w = new Writer();
@@ -37,3 +38,25 @@ export function probe_ua_invite_end(i: i32, ours: u32): void { uaDialogInviteEnd
 export function probe_ua_glare_delay(i: i32, random: u32): u32 { return uaGlareDelay(i, random); }
 export function probe_ua_refresh_target(i: i32): i32 { return uaDialogRefreshTarget(i, probeView()); }
 export function probe_ua_flags(i: i32): u32 { return uaDialogFlags(i); }
+
+const out = new OutRequest();
+/** Sets span k of the out-of-dialog request (0 method, 1 Request-URI, 2 From URI, 3 From tag, 4 To URI,
+ * 5 Call-ID, 6 Via, 7 Contact, 8 extra lines). */
+export function probe_ua_out_span(k: i32, p: usize, len: u32): void {
+  switch (k) {
+    case 0: out.method = p; out.methodLen = len; break;
+    case 1: out.ruri = p; out.ruriLen = len; break;
+    case 2: out.fromUri = p; out.fromUriLen = len; break;
+    case 3: out.fromTag = p; out.fromTagLen = len; break;
+    case 4: out.toUri = p; out.toUriLen = len; break;
+    case 5: out.callId = p; out.callIdLen = len; break;
+    case 6: out.via = p; out.viaLen = len; break;
+    case 7: out.contact = p; out.contactLen = len; break;
+    case 8: out.extra = p; out.extraLen = len; break;
+  }
+}
+export function probe_ua_out_write(cseq: u32, cap: u32): u32 {
+  out.cseq = cseq;
+  w.begin(TX_BUF, cap < TX_CAP ? cap : TX_CAP);
+  return uaWriteOut(out, w);
+}

@@ -258,3 +258,26 @@ test("target refresh: a re-INVITE's Contact becomes the remote target, in a text
   assert.equal(ex.probe_ua_refresh_target(i), -3);
   assert.equal(textOf(i, T.RemoteTarget), `sip:bob@h59.${"x".repeat(80)}.example`);
 });
+
+test("§8.1.1: a request outside a dialog (a trunk REGISTER with credentials among its extra lines)", () => {
+  const parts = ["REGISTER", "sip:provider.example", "sip:+4930123456@provider.example", "r1x9", "sip:+4930123456@provider.example",
+    "reg-7f3a@10.0.0.1", "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKreg1", "<sip:10.0.0.1:5060;bnc>",
+    "Expires: 600\r\nSupported: path, gin\r\nAuthorization: Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"sip:provider.example\", response=\"00\"\r\n"];
+  const spans = put(...parts);
+  spans.forEach(([p, n], k) => ex.probe_ua_out_span(k, p, n));
+  const n = ex.probe_ua_out_write(2, 4096);
+  assert.ok(n > 0);
+  const msg = P.str(ex.probe_tx_ptr(), n);
+  parse(msg);
+  assert.equal(msg.split("\r\n")[0], "REGISTER sip:provider.example SIP/2.0");
+  assert.deepEqual(header(msg, "From"), ["<sip:+4930123456@provider.example>;tag=r1x9"]);
+  assert.deepEqual(header(msg, "To"), ["<sip:+4930123456@provider.example>"], "no To tag outside a dialog");
+  assert.deepEqual(header(msg, "CSeq"), ["2 REGISTER"]);
+  assert.deepEqual(header(msg, "Contact"), ["<sip:10.0.0.1:5060;bnc>"]);
+  assert.deepEqual(header(msg, "Expires"), ["600"]);
+  assert.equal(header(msg, "Authorization").length, 1);
+  assert.ok(msg.endsWith("Content-Length: 0\r\n\r\n"));
+  assert.equal(ex.probe_ua_out_write(2, 100), 0, "no room: nothing written");
+  ex.probe_ua_out_span(5, 0, 0);
+  assert.equal(ex.probe_ua_out_write(2, 4096), 0, "no Call-ID: refused");
+});
