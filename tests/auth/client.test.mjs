@@ -11,17 +11,7 @@ const P = loadProbe();
 const { ex } = P;
 const H = (alg, s) => createHash(alg === "SHA-256" ? "sha256" : "md5").update(s, "latin1").digest("hex");
 
-/** Writes the strings one after another into the scratch area; returns [[ptr, len], ...]. */
-function put(...strs) {
-  let at = ex.probe_scratch_ptr();
-  return strs.map((s) => {
-    const b = Buffer.from(s, "latin1");
-    P.mem().set(b, at);
-    const r = [at, b.length];
-    at += b.length + 1;
-    return r;
-  });
-}
+const put = (...strs) => P.scratch(...strs);
 
 /**
  * Parses challenge `value` and answers it for method/uri as user/password; returns

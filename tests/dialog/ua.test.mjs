@@ -17,17 +17,7 @@ function parse(text) {
   assert.ok(r > 0, `the core parses it (${r}):\n${text}`);
 }
 
-/** Writes strings one after another into the scratch area; returns [[ptr, len], ...]. */
-function put(...strs) {
-  let at = ex.probe_scratch_ptr();
-  return strs.map((s) => {
-    const b = Buffer.from(s, "latin1");
-    P.mem().set(b, at);
-    const r = [at, b.length];
-    at += b.length + 1;
-    return r;
-  });
-}
+const put = (...strs) => P.scratch(...strs);
 
 const textOf = (i, k) => P.str(ex.probe_ua_text_ptr(i, k), ex.probe_ua_text_len(i, k));
 

@@ -43,5 +43,17 @@ export function loadProbe(board = "server") {
     bytes(ptr, len) {
       return Buffer.from(new Uint8Array(ex.memory.buffer, ptr, len));
     },
+    /** Writes strings one after another (a zero byte between) into the probe's scratch area
+     * (probe_scratch_ptr); returns [[ptr, len], ...] for the probe exports' span arguments. */
+    scratch(...strs) {
+      let at = ex.probe_scratch_ptr();
+      return strs.map((s) => {
+        const b = Buffer.from(s, "latin1");
+        new Uint8Array(ex.memory.buffer).set(b, at);
+        const r = [at, b.length];
+        at += b.length + 1;
+        return r;
+      });
+    },
   };
 }

@@ -12,17 +12,7 @@ const P = loadProbe("server");
 const ex = P.ex;
 const TX = ex.probe_tx_ptr();
 
-/** Put argument strings in the probe's scratch area; returns [ptr, len] pairs. */
-function args(...strs) {
-  let at = ex.probe_scratch_ptr();
-  return strs.map((s) => {
-    const b = Buffer.from(s, "latin1");
-    P.mem().set(b, at);
-    const r = [at, b.length];
-    at += b.length;
-    return r;
-  });
-}
+const args = (...strs) => P.scratch(...strs);
 
 const VIA = "SIP/2.0/UDP 192.0.2.99:5060;branch=z9hG4bK-sipling-1";
 const RR = "<sip:192.0.2.99;lr>";
