@@ -14,10 +14,12 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join, dirname, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { spawn, spawnSync } from "node:child_process";
+import { homedir } from "node:os";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const WAMR_INTERPS = ["classic", "fast"];
-const CARGO = process.env.CARGO || "cargo";
+const rustupCargo = join(homedir(), ".cargo", "bin", "cargo");
+const CARGO = process.env.CARGO || (spawnSync("cargo", ["--version"]).error && existsSync(rustupCargo) ? rustupCargo : "cargo");
 const pin = join(root, "host", "wamr", "src-pin", "Cargo.toml");
 
 /** Path of the WAMR host executable of an interpreter and a board. */
