@@ -14,9 +14,11 @@
 // Per run: server CPU (utime+stime from /proc/PID/stat, before/after) per completed operation,
 // server CPU %, peak RSS (VmRSS sampled 4x/s), SIPp CPU %, system UDP RcvbufErrors delta, RTT p99 bucket.
 //
-// Hosts: the Node host and the native host (build/server/sipling, wasm2c + gcc), one after the other.
-// Usage: node bench/sipp.mjs [--duration S] [--quick] [--only register|call] [--host node,native] [--no-retry] [--keep]
-//   --host H,...  which hosts to measure (default node,native)
+// Hosts: the Node host, the native host (build/server/sipling, wasm2c + gcc) and the WAMR host (the
+// same host/c sources on WAMR's classic interpreter, build/wamr/classic/server/sipling, and on its fast
+// interpreter, build/wamr/fast/server/sipling; built here by tools/wamr.mjs), one after the other.
+// Usage: node bench/sipp.mjs [--duration S] [--quick] [--only register|call] [--host node,native,wamr,wamr-fast] [--no-retry] [--keep]
+//   --host H,...  which hosts to measure (default node,native,wamr,wamr-fast)
 //   --duration S  seconds per run (default 20)
 //   --quick       smoke mode: ~5 s runs at fixed low rates (checks the tool works; not a measurement)
 //   --only B      only the REGISTER or only the call benchmark
@@ -52,13 +54,19 @@ const DEFAULT_DUR = DUR;
 // 20 s run never reaches the transaction table's steady state: the best call rate is re-run for SOAK s.
 const SOAK = QUICK ? 0 : Number(opt("--soak") ?? 45);
 const ONLY = opt("--only");
-// Hosts measured in the same run (issue: the native host beside the Node host).
-const HOSTS = (opt("--host") ?? "node,native").split(",");
+// Hosts measured in the same run (issue: the native host beside the Node host; issue 16: WAMR's
+// interpreters beside wasm2c). The executable of each host that is not Node:
+const EXES = {
+  native: join(root, "build", "server", "sipling"),
+  wamr: join(root, "build", "wamr", "classic", "server", "sipling"),
+  "wamr-fast": join(root, "build", "wamr", "fast", "server", "sipling"),
+};
+const HOSTS = (opt("--host") ?? "node,native,wamr,wamr-fast").split(",");
 let HOST = HOSTS[0];
 const RETRY = !flag("--no-retry") && !QUICK;
 const KEEP = flag("--keep");
-if (!(DUR > 0) || (ONLY && !["register", "call"].includes(ONLY)) || HOSTS.some((h) => !["node", "native"].includes(h))) {
-  console.error("usage: node bench/sipp.mjs [--duration S] [--quick] [--only register|call] [--host node,native] [--no-retry] [--keep]");
+if (!(DUR > 0) || (ONLY && !["register", "call"].includes(ONLY)) || HOSTS.some((h) => h !== "node" && !EXES[h])) {
+  console.error("usage: node bench/sipp.mjs [--duration S] [--quick] [--only register|call] [--host node,native,wamr,wamr-fast] [--no-retry] [--keep]");
   process.exit(2);
 }
 const HOLD_MS = 1000;
@@ -148,8 +156,8 @@ async function freePort() {
 // At --log-level warn the server prints nothing on start (its "running" line is info), so
 // readiness is a SIP OPTIONS probe answered on the port. Warn/error lines are kept.
 async function startServer(port) {
-  const native = HOST === "native";
-  const exe = native ? join(root, "build", "server", "sipling") : process.execPath;
+  const native = HOST !== "node"; // an executable: the native host or a WAMR host
+  const exe = native ? EXES[HOST] : process.execPath;
   const args = [...(native ? [] : [cli]), "--listen", `udp:127.0.0.1:${port}`, "--log-level", "warn"];
   const child = spawn(exe, args, {
     cwd: root, env: { ...process.env, SIPLING_NO_BUILD: "1" }, stdio: ["ignore", "pipe", "pipe"],
@@ -492,8 +500,14 @@ async function main() {
   console.log(`sipling SIPp benchmark: ${QUICK ? "QUICK smoke mode (fixed low rates; not a measurement)" : "rate search"}, ${DUR} s per run, fresh server per run, loopback`);
   console.log(`node ${env.node}, SIPp ${env.sipp}, ${env.cpus} CPUs (${env.cpuModel}), net.core.rmem_max=${rmem}, sipp -buff_size ${BUFF}`);
   for (const n of notes) console.log(`NOTE: ${n}`);
-  if (HOSTS.includes("native") && !existsSync(join(root, "build", "server", "sipling")))
+  if (HOSTS.includes("native") && !existsSync(EXES.native))
     throw new Error("build/server/sipling (the native host) is missing: npm run build");
+  const interps = [...new Set(HOSTS.filter((h) => h.startsWith("wamr")).map((h) => (h === "wamr" ? "classic" : "fast")))];
+  if (interps.length) {
+    const b = spawnSync(process.execPath, [join(root, "tools", "wamr.mjs"), "--quiet", ...interps.flatMap((i) => ["--interp", i])],
+      { cwd: root, encoding: "utf8", timeout: 600_000 });
+    if (b.status !== 0) throw new Error(`the WAMR host does not build: ${b.stderr}${b.stdout}`);
+  }
   const results = [];
   for (const h of HOSTS) {
     HOST = h;
