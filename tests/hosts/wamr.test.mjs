@@ -4,7 +4,8 @@
 // the proxy over UDP and over TCP (a connection the proxy opens), CANCEL of a ringing call and the ACK
 // of its 487, SIGTERM; plus the command line (--version names the engine, config errors exit 2 naming
 // the key, the secure default), a digest-authenticated REGISTER, and the micro board's full AOR
-// table. Never skips: a missing cargo, cmake or sipp fails with a message (tools/setup.mjs installs
+// table; and REGISTER over UDP and TCP on the fast interpreter (build/wamr/fast/, measured by npm run
+// bench). Never skips: a missing cargo, cmake or sipp fails with a message (tools/setup.mjs installs
 // them). Loopback only; every child has a hard timeout and is killed by PID.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -21,6 +22,7 @@ import { userAgent, challenges } from "../lib/digest.mjs";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const bin = join(root, "build", "wamr", "classic", "server", "sipling");
 const microBin = join(root, "build", "wamr", "classic", "micro", "sipling");
+const fastBin = join(root, "build", "wamr", "fast", "server", "sipling");
 const scen = join(root, "tests", "sipp");
 const own = join(root, "tests", "hosts", "sipp");
 const hasSipp = spawnSync("sipp", ["-v"], { encoding: "utf8" }).stdout?.includes("SIPp") ?? false;
@@ -28,12 +30,13 @@ const children = new Set();
 let dir;
 
 before(() => {
-  // incremental after the first build (cold: cargo fetches wamr-sys once, CMake builds WAMR, ~40 s)
-  const r = spawnSync(process.execPath, [join(root, "tools", "wamr.mjs"), "--interp", "classic", "--quiet"], {
+  // both interpreters; incremental after the first build (cold: cargo fetches wamr-sys once, CMake
+  // builds WAMR twice)
+  const r = spawnSync(process.execPath, [join(root, "tools", "wamr.mjs"), "--quiet"], {
     cwd: root, encoding: "utf8", timeout: 600_000,
   });
   assert.equal(r.status, 0, `WAMR host build failed: ${r.stderr}${r.stdout}`);
-  assert.ok(existsSync(bin) && existsSync(microBin));
+  assert.ok(existsSync(bin) && existsSync(microBin) && existsSync(fastBin));
   dir = mkdtempSync(join(tmpdir(), "sipling-wamr-"));
 });
 
@@ -322,4 +325,22 @@ test("micro board: a full AOR table answers 503 and the server keeps running", a
   const running = m.lines.find((l) => l.msg === "running");
   assert.equal(running.board, "micro");
   assert.equal(running.core, "WAMR classic interpreter");
+});
+
+test("fast interpreter: SIPp REGISTER over UDP and over TCP", async () => {
+  const port = await freePort();
+  const f = await startServer(fastBin, ["--listen", `udp:127.0.0.1:${port}`, "--listen", `tcp:127.0.0.1:${port}`]);
+  assert.equal(f.lines.find((l) => l.msg === "running").core, "WAMR fast interpreter");
+  for (const [user, tcp] of [["fastudp", false], ["fasttcp", true]]) {
+    const csv = join(dir, `${user}.csv`);
+    writeFileSync(csv, `SEQUENTIAL\n${user};127.0.0.1\n`);
+    const r = await sipp([`127.0.0.1:${port}`, ...(tcp ? ["-t", "t1"] : []), "-sf", join(scen, "register.xml"), "-inf", csv,
+      "-p", String(await freePort())]);
+    assert.equal(r.code, 0, sippReport(r));
+    const ev = await waitFor(f, (l) => l.msg === "reg-add" && l.aor === user, 2000);
+    assert.match(ev.source, tcp ? /^tcp:/ : /^udp:/);
+  }
+  process.kill(f.child.pid, "SIGTERM");
+  assert.equal((await f.exit).code, 0);
+  assert.equal(f.lines.at(-1).msg, "stopped");
 });
