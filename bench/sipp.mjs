@@ -14,9 +14,11 @@
 // Per run: server CPU (utime+stime from /proc/PID/stat, before/after) per completed operation,
 // server CPU %, peak RSS (VmRSS sampled 4x/s), SIPp CPU %, system UDP RcvbufErrors delta, RTT p99 bucket.
 //
-// Hosts: the Node host and the native host (build/server/sipling, wasm2c + gcc), one after the other.
-// Usage: node bench/sipp.mjs [--duration S] [--quick] [--only register|call] [--host node,native] [--no-retry] [--keep]
-//   --host H,...  which hosts to measure (default node,native)
+// Hosts: the Node host, the native host (build/server/sipling, wasm2c + gcc) and the WAMR host (the
+// same host/c sources on WAMR's classic interpreter, build/wamr/classic/server/sipling, and on its fast
+// interpreter, build/wamr/fast/server/sipling; built here by tools/wamr.mjs), one after the other.
+// Usage: node bench/sipp.mjs [--duration S] [--quick] [--only register|call] [--host node,native,wamr,wamr-fast] [--no-retry] [--keep]
+//   --host H,...  which hosts to measure (default node,native,wamr,wamr-fast)
 //   --duration S  seconds per run (default 20)
 //   --quick       smoke mode: ~5 s runs at fixed low rates (checks the tool works; not a measurement)
 //   --only B      only the REGISTER or only the call benchmark
@@ -52,13 +54,19 @@ const DEFAULT_DUR = DUR;
 // 20 s run never reaches the transaction table's steady state: the best call rate is re-run for SOAK s.
 const SOAK = QUICK ? 0 : Number(opt("--soak") ?? 45);
 const ONLY = opt("--only");
-// Hosts measured in the same run (issue: the native host beside the Node host).
-const HOSTS = (opt("--host") ?? "node,native").split(",");
+// Hosts measured in the same run (issue: the native host beside the Node host; issue 16: WAMR's
+// interpreters beside wasm2c). The executable of each host that is not Node:
+const EXES = {
+  native: join(root, "build", "server", "sipling"),
+  wamr: join(root, "build", "wamr", "classic", "server", "sipling"),
+  "wamr-fast": join(root, "build", "wamr", "fast", "server", "sipling"),
+};
+const HOSTS = (opt("--host") ?? "node,native,wamr,wamr-fast").split(",");
 let HOST = HOSTS[0];
 const RETRY = !flag("--no-retry") && !QUICK;
 const KEEP = flag("--keep");
-if (!(DUR > 0) || (ONLY && !["register", "call"].includes(ONLY)) || HOSTS.some((h) => !["node", "native"].includes(h))) {
-  console.error("usage: node bench/sipp.mjs [--duration S] [--quick] [--only register|call] [--host node,native] [--no-retry] [--keep]");
+if (!(DUR > 0) || (ONLY && !["register", "call"].includes(ONLY)) || HOSTS.some((h) => h !== "node" && !EXES[h])) {
+  console.error("usage: node bench/sipp.mjs [--duration S] [--quick] [--only register|call] [--host node,native,wamr,wamr-fast] [--no-retry] [--keep]");
   process.exit(2);
 }
 const HOLD_MS = 1000;
@@ -71,12 +79,15 @@ const BENCH = {
     title: "REGISTER", unit: "REGISTER/s",
     steps: QUICK ? [1000, 3000] : [5000, 10000, 15000, 20000, 25000, 30000, 35000, 40000, 45000, 50000, 55000, 60000, 70000, 80000, 90000, 100000],
     minGap: 2500, target: 25000,
+    // WAMR's interpreters (hundreds of CPU-µs per REGISTER) fail the first step above: they start lower
+    interpSteps: QUICK ? [300, 1000] : [500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000, 8000, 10000],
     kamailio: { rate: "47,500–50,000", cpuUs: "≈16" },
   },
   call: {
     title: "calls (INVITE..BYE, 1 s hold)", unit: "calls/s",
     steps: QUICK ? [100, 300] : [500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 5500, 6000, 7000, 8000],
     minGap: 250, target: 2500,
+    interpSteps: QUICK ? [30, 100] : [50, 100, 150, 200, 300, 400, 500, 750, 1000, 1500, 2000],
     kamailio: { rate: "4,500", cpuUs: "≈240" },
   },
 };
@@ -148,8 +159,8 @@ async function freePort() {
 // At --log-level warn the server prints nothing on start (its "running" line is info), so
 // readiness is a SIP OPTIONS probe answered on the port. Warn/error lines are kept.
 async function startServer(port) {
-  const native = HOST === "native";
-  const exe = native ? join(root, "build", "server", "sipling") : process.execPath;
+  const native = HOST !== "node"; // an executable: the native host or a WAMR host
+  const exe = native ? EXES[HOST] : process.execPath;
   const args = [...(native ? [] : [cli]), "--listen", `udp:127.0.0.1:${port}`, "--log-level", "warn"];
   const child = spawn(exe, args, {
     cwd: root, env: { ...process.env, SIPLING_NO_BUILD: "1" }, stdio: ["ignore", "pipe", "pipe"],
@@ -428,7 +439,8 @@ function line(r) {
 // Step up until a failure (a failing rate is retried once); then one midpoint between the last pass
 // and the first failure, if the gap is wider than minGap. In quick mode every fixed rate runs once.
 async function search(bench) {
-  const B = BENCH[bench];
+  const B = { ...BENCH[bench] };
+  if (HOST.startsWith("wamr")) Object.assign(B, { steps: B.interpSteps, minGap: B.interpSteps[1] - B.interpSteps[0] });
   const runs = [];
   const attempt = async (rate) => {
     const r = await run(bench, rate);
@@ -492,14 +504,20 @@ async function main() {
   console.log(`sipling SIPp benchmark: ${QUICK ? "QUICK smoke mode (fixed low rates; not a measurement)" : "rate search"}, ${DUR} s per run, fresh server per run, loopback`);
   console.log(`node ${env.node}, SIPp ${env.sipp}, ${env.cpus} CPUs (${env.cpuModel}), net.core.rmem_max=${rmem}, sipp -buff_size ${BUFF}`);
   for (const n of notes) console.log(`NOTE: ${n}`);
-  if (HOSTS.includes("native") && !existsSync(join(root, "build", "server", "sipling")))
+  if (HOSTS.includes("native") && !existsSync(EXES.native))
     throw new Error("build/server/sipling (the native host) is missing: npm run build");
+  const interps = [...new Set(HOSTS.filter((h) => h.startsWith("wamr")).map((h) => (h === "wamr" ? "classic" : "fast")))];
+  if (interps.length) {
+    const b = spawnSync(process.execPath, [join(root, "tools", "wamr.mjs"), "--quiet", ...interps.flatMap((i) => ["--interp", i])],
+      { cwd: root, encoding: "utf8", timeout: 600_000 });
+    if (b.status !== 0) throw new Error(`the WAMR host does not build: ${b.stderr}${b.stdout}`);
+  }
   const results = [];
   for (const h of HOSTS) {
     HOST = h;
     for (const b of ["register", "call"]) {
       if (ONLY && ONLY !== b) continue;
-      console.log(`\n== [${h} host] ${BENCH[b].title}: rates ${BENCH[b].steps.join(", ")}${QUICK ? "" : " ... (stop at the first failure" + (RETRY ? ", retried once" : "") + ")"}`);
+      console.log(`\n== [${h} host] ${BENCH[b].title}: rates ${(h.startsWith("wamr") ? BENCH[b].interpSteps : BENCH[b].steps).join(", ")}${QUICK ? "" : " ... (stop at the first failure" + (RETRY ? ", retried once" : "") + ")"}`);
       const r = await search(b);
       r.host = h;
       results.push(r);
@@ -524,7 +542,7 @@ async function main() {
     if (r.firstFail !== null)
       console.log(`[${r.host}] ${BENCH[r.bench].title}: first failing rate ${r.firstFail.toLocaleString("en-US")}/s — ` +
         next.map((x) => `${x.why ?? "PASS"}; server CPU ${x.serverCpuPct ?? "NA"}%, rcvbuf drops ${x.drops ?? "NA"}`).join(" / retry: "));
-    else if (!QUICK) console.log(`[${r.host}] ${BENCH[r.bench].title}: no failure up to the last step (${BENCH[r.bench].steps.at(-1)}/s); the ceiling is higher or SIPp-bound`);
+    else if (!QUICK) console.log(`[${r.host}] ${BENCH[r.bench].title}: no failure up to the last step (${(r.host.startsWith("wamr") ? BENCH[r.bench].interpSteps : BENCH[r.bench].steps).at(-1)}/s); the ceiling is higher or SIPp-bound`);
   }
   for (const r of results) if (r.bench === "call" && SOAK > 0)
     console.log(`[${r.host}] calls, sustained ${SOAK} s (past the 32 s transaction linger): ` +

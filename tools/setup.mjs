@@ -17,6 +17,11 @@ const needed = [
   { cmd: "arm-none-eabi-size", pkg: "binutils-arm-none-eabi" },
   { cmd: "test -e /usr/lib/arm-none-eabi/newlib/libc.a && echo", pkg: "libnewlib-arm-none-eabi" },
   { cmd: "qemu-system-arm", pkg: "qemu-system-arm" }, // runs the firmware (mps2-an386)
+  // the WAMR host (tools/wamr.mjs): CMake builds WAMR from the wamr-sys crate's sources; cargo (rustup's
+  // on this project's machines, Debian's otherwise) only fetches that crate
+  { cmd: "cmake", pkg: "cmake" },
+  { cmd: "make", pkg: "make" },
+  { cmd: "command -v cargo || test -x \"$HOME/.cargo/bin/cargo\"", pkg: "cargo" },
   // SIPVicious 0.3 (svmap, svwar, svcrack): the scanners of tests/security/attack.test.mjs
   { cmd: "svmap", pkg: "sipvicious" },
   { cmd: "svwar", pkg: "sipvicious" },

@@ -1035,7 +1035,7 @@ static void default_text(strbuf *b, const sch_key *k) {
 
 void config_usage(void) {
   strbuf b = {0};
-  sb_puts(&b, "sipling - SIP proxy and registrar (AssemblyScript core, native host via wasm2c)\n\n");
+  sb_puts(&b, "sipling - SIP proxy and registrar (AssemblyScript core, native host: " SIPLING_ENGINE_LONG ")\n\n");
   /* synopsis */
   strbuf line = {0};
   sb_puts(&line, "usage: sipling [--config FILE]");
@@ -1307,6 +1307,6 @@ void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *b
 #define SIPLING_WASM_BYTES 0
 #endif
 void config_version(void) {
-  printf("sipling %s (native host)\ncore %s %d bytes wasm (compiled to C by wasm2c)\n", SIPLING_VERSION, SIPLING_BOARD,
+  printf("sipling %s (native host)\ncore %s %d bytes wasm (" SIPLING_ENGINE_LONG ")\n", SIPLING_VERSION, SIPLING_BOARD,
          SIPLING_WASM_BYTES);
 }

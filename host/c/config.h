@@ -17,6 +17,15 @@
 
 #include "schema.h"
 
+/* How the core runs, in --help, --version and the "running" line. The WAMR host (host/wamr/, the same
+ * sources built against WAMR's interpreter by tools/wamr.mjs) sets both. */
+#ifndef SIPLING_ENGINE
+#define SIPLING_ENGINE "wasm2c (linked in)"
+#endif
+#ifndef SIPLING_ENGINE_LONG
+#define SIPLING_ENGINE_LONG "compiled to C by wasm2c"
+#endif
+
 #define MAX_LISTEN 255 /* transport ids are a u8 in the peer record (1..255) */
 
 typedef struct {

@@ -1272,7 +1272,7 @@ int main(int argc, char **argv) {
   start_core(cfg);
   if (log_on(LOG_INFO)) {
     log_begin(LOG_INFO, "running");
-    log_str("core", "wasm2c (linked in)");
+    log_str("core", SIPLING_ENGINE);
     log_str("board", SIPLING_BOARD);
     log_num("pid", getpid());
     log_end();
