@@ -35,7 +35,7 @@ import {
   sip_tx_name_ptr, sip_poll_timeout, sip_poll_event, sip_event_ptr, sip_stat,
 } from "../../assembly/host/abi";
 import {
-  args_sizes_get, args_get, clock_time_get, random_get, poll_oneoff, proc_exit, fd_fdstat_set_flags,
+  args_sizes_get, args_get, poll_oneoff, fd_fdstat_set_flags,
   sock_open, sock_setsockopt, sock_bind, sock_getlocaladdr, sock_recv_from, sock_send_to,
   ERRNO_AGAIN, ERRNO_INTR, CLOCK_MONOTONIC, FDFLAGS_NONBLOCK, EVENTTYPE_CLOCK, EVENTTYPE_FD_READ,
   ROFLAGS_DATA_TRUNCATED, AF_INET, AF_INET6, SOCK_DGRAM, SOL_SOCKET, SO_RCVBUF, SO_SNDBUF,
@@ -52,9 +52,19 @@ import {
 import { nFirst, nNext, nPtr, nLen } from "./json";
 import { EVENT_TABLE, EVENT_FIELDS, EVENT_LIMIT, BLOB, VERSION } from "./schema";
 import { Proto } from "../../assembly/host/numbers";
+import { P2, sysExit, sysRandom8, sysMonotonicNs } from "./sys";
+import {
+  bumpReset, get_arguments, poll, pollable_drop, subscribe_duration, instance_network, create_udp_socket,
+  udp_start_bind, udp_finish_bind, udp_stream, udp_local_address, udp_set_receive_buffer_size,
+  udp_set_send_buffer_size, udp_receive, udp_in_subscribe, udp_check_send, udp_send,
+} from "./p2";
 
-const HEAD = "sipling (WASI host) - SIP proxy and registrar on WasmEdge's socket extension";
-const NAME = "wasmedge [--dir GUEST:HOST] sipling-wasi.wasm";
+const HEAD = P2
+  ? "sipling (WASI host) - SIP proxy and registrar, a WASI 0.2 component (wasi:sockets, wasi:io/poll, wasi:clocks)"
+  : "sipling (WASI host) - SIP proxy and registrar on WasmEdge's socket extension";
+const NAME = P2
+  ? "wasmtime run -S inherit-network,cli-exit-with-code [--dir HOSTDIR::GUESTDIR] sipling-wasip2.wasm"
+  : "wasmedge [--dir GUEST:HOST] sipling-wasi.wasm";
 const TAIL = "UDP only, numeric listen addresses (port 0 picks a free port); a wildcard address advertises loopback (WASI has no interface list). Logs are JSON lines on stdout (the Node host's format). Stop with SIGTERM/SIGINT (the runtime ends the process). Exit status: 0 ok, 1 runtime error, 2 usage/configuration error.";
 
 // ---- static state ----------------------------------------------------------------------------
@@ -88,7 +98,6 @@ const ROFLAGS: usize = memory.data(4, 4);
 const FAMOUT: usize = memory.data(4, 4);
 const FD: usize = memory.data(4, 4);
 const OPT: usize = memory.data(4, 4);
-const TIME: usize = memory.data(8, 8);
 const SEED: usize = memory.data(8, 8);
 const DEST: usize = memory.data(16, 8);
 
@@ -108,8 +117,7 @@ let EV: usize = 0;
 let CFG: usize = 0;
 
 function now(): f64 {
-  clock_time_get(CLOCK_MONOTONIC, 1000, TIME);
-  return <f64>(load<u64>(TIME) - t0) / 1e6;
+  return <f64>(sysMonotonicNs() - t0) / 1e6;
 }
 
 // ---- errors ----------------------------------------------------------------------------------
@@ -127,7 +135,7 @@ function usageError(flag: string, what: string, p: usize, n: u32): void {
   }
   putByte(10);
   flush();
-  proc_exit(2);
+  sysExit(2);
 }
 
 function fatal(msg: string, field: string, p: usize, n: u32, errno: i32): void {
@@ -136,7 +144,7 @@ function fatal(msg: string, field: string, p: usize, n: u32, errno: i32): void {
   if (errno != 0) kvInt("errno", errno);
   end();
   flush();
-  proc_exit(1);
+  sysExit(1);
 }
 
 // ---- arguments -------------------------------------------------------------------------------
@@ -209,6 +217,10 @@ const ARGS: usize = memory.data(<i32>ARGS_CAP);
 const ARGV: usize = memory.data(<i32>(ARGC_CAP * 4), 4);
 
 function parseArgs(): void {
+  if (P2) {
+    parseArgsP2();
+    return;
+  }
   const sizes = memory.data(8, 4);
   if (args_sizes_get(sizes, sizes + 4) != 0) return;
   const argc = load<u32>(sizes);
@@ -217,15 +229,45 @@ function parseArgs(): void {
     toStderr();
     putStr("usage error: the command line is too long (at most 1024 arguments, 32 KiB)\n");
     flush();
-    proc_exit(2);
+    sysExit(2);
   }
   if (args_get(ARGV, ARGS) != 0) return;
+  configArgs(ARGV, argc);
+}
+
+/** wasi:cli/environment get-arguments (a list<string> in the bump area), copied into ARGS/ARGV NUL-terminated. */
+function parseArgsP2(): void {
+  const ret = memory.data(8, 4);
+  bumpReset();
+  get_arguments(ret);
+  const list = <usize>load<u32>(ret);
+  const argc = load<u32>(ret, 4);
+  let bytes: u32 = 0;
+  for (let i: u32 = 0; i < argc && bytes <= ARGS_CAP; i++) bytes += load<u32>(list + (i << 3), 4) + 1;
+  if (argc > ARGC_CAP || bytes > ARGS_CAP) {
+    toStderr();
+    putStr("usage error: the command line is too long (at most 1024 arguments, 32 KiB)\n");
+    flush();
+    sysExit(2);
+  }
+  let at = ARGS;
+  for (let i: u32 = 0; i < argc; i++) {
+    const n = load<u32>(list + (i << 3), 4);
+    memory.copy(at, <usize>load<u32>(list + (i << 3)), n);
+    store<u8>(at + n, 0);
+    store<u32>(ARGV + (i << 2), <u32>at);
+    at += n + 1;
+  }
   configArgs(ARGV, argc);
 }
 
 // ---- sockets ---------------------------------------------------------------------------------
 
 function bindAll(): void {
+  if (P2) {
+    bindAllP2();
+    return;
+  }
   for (let i: u32 = 0; i < nListen; i++) {
     const fam = <u32>load<u8>(L_FAM + i);
     const a = L_ADDR + (i << 4);
@@ -262,6 +304,178 @@ function bindAll(): void {
   }
 }
 
+// ---- sockets on WASI 0.2 (wasi:sockets/udp, wasi:io/poll) ---------------------------------------
+// per listener: the udp-socket, its incoming and outgoing datagram streams, the incoming stream's
+// pollable (made once, polled every turn), and how many datagrams check-send still permits
+const L_SOCK: usize = memory.data(<i32>(MAX_LISTEN * 4), 4);
+const L_IN: usize = memory.data(<i32>(MAX_LISTEN * 4), 4);
+const L_OUT: usize = memory.data(<i32>(MAX_LISTEN * 4), 4);
+const L_PERMIT: usize = memory.data(<i32>(MAX_LISTEN * 4), 4);
+// poll's list<borrow<pollable>>: the listeners' pollables, then the timer's
+const POLLS: usize = memory.data(<i32>((MAX_LISTEN + 1) * 4), 4);
+const RET: usize = memory.data(64, 8);
+// one outgoing-datagram record: data (ptr, len) @0, option<ip-socket-address> tag @8, address @12
+const OUTDG: usize = memory.data(48, 8);
+let network: i32 = -1;
+
+/** ip-socket-address flattened: the 11 i32 after the discriminant, from family, 4/16 address bytes, port. */
+const FLAT: usize = memory.data(48, 4);
+function flatten(fam: u32, a: usize, port: u32): void {
+  memory.fill(FLAT, 0, 48);
+  store<i32>(FLAT, <i32>port);
+  if (fam == 4) {
+    for (let k: u32 = 0; k < 4; k++) store<i32>(FLAT + ((1 + k) << 2), <i32>load<u8>(a + k));
+  } else {
+    // flow-info 0, eight u16 groups (network order in memory), scope-id 0
+    for (let k: u32 = 0; k < 8; k++) store<i32>(FLAT + ((2 + k) << 2), (<i32>load<u8>(a + (k << 1)) << 8) | <i32>load<u8>(a + (k << 1) + 1));
+  }
+}
+
+function bindAllP2(): void {
+  network = instance_network();
+  for (let i: u32 = 0; i < nListen; i++) {
+    const fam = <u32>load<u8>(L_FAM + i);
+    const a = L_ADDR + (i << 4);
+    create_udp_socket(fam == 6 ? 1 : 0, RET);
+    if (load<u8>(RET) != 0) fatalListen(i, "cannot open a UDP socket", <i32>load<u8>(RET, 4));
+    const h = load<i32>(RET, 4);
+    store<i32>(L_SOCK + (i << 2), h);
+    flatten(fam, a, <u32>load<u16>(L_PORT + (i << 1)));
+    udp_start_bind(h, network, fam == 6 ? 1 : 0, load<i32>(FLAT), load<i32>(FLAT, 4), load<i32>(FLAT, 8), load<i32>(FLAT, 12),
+      load<i32>(FLAT, 16), load<i32>(FLAT, 20), load<i32>(FLAT, 24), load<i32>(FLAT, 28), load<i32>(FLAT, 32),
+      load<i32>(FLAT, 36), load<i32>(FLAT, 40), RET);
+    if (load<u8>(RET) != 0) fatalListen(i, "cannot listen", <i32>load<u8>(RET, 1));
+    udp_finish_bind(h, RET);
+    if (load<u8>(RET) != 0) fatalListen(i, "cannot listen", <i32>load<u8>(RET, 1));
+    udp_set_receive_buffer_size(h, <u64>SOCK_BUF, RET); // best effort (capped by net.core.rmem_max)
+    udp_set_send_buffer_size(h, <u64>SOCK_BUF, RET);
+    if (load<u16>(L_PORT + (i << 1)) == 0) {
+      udp_local_address(h, RET);
+      if (load<u8>(RET) != 0) fatalListen(i, "cannot read the bound port", <i32>load<u8>(RET, 4));
+      store<u16>(L_PORT + (i << 1), load<u16>(RET, 8));
+    }
+    // unconnected streams: every datagram names its peer
+    udp_stream(h, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, RET);
+    if (load<u8>(RET) != 0) fatalListen(i, "cannot open the datagram streams", <i32>load<u8>(RET, 4));
+    store<i32>(L_IN + (i << 2), load<i32>(RET, 4));
+    store<i32>(L_OUT + (i << 2), load<i32>(RET, 8));
+    store<u32>(L_PERMIT + (i << 2), 0);
+    store<i32>(POLLS + (i << 2), udp_in_subscribe(load<i32>(RET, 4)));
+  }
+}
+
+/** Sends TX[0..n) to fam/DEST:port on listener i (wasi:sockets/udp send, within check-send's permit). */
+function sendP2(i: u32, fam: u32, port: u32, n: u32): i32 {
+  const out = load<i32>(L_OUT + (i << 2));
+  let permit = load<u32>(L_PERMIT + (i << 2));
+  if (permit == 0) {
+    udp_check_send(out, RET);
+    if (load<u8>(RET) != 0) return 1000 + <i32>load<u8>(RET, 8);
+    const p = load<u64>(RET, 8);
+    permit = p > 1024 ? 1024 : <u32>p;
+    if (permit == 0) return 1000 + 8; // would-block: the socket's buffer is full
+  }
+  store<u32>(OUTDG, <u32>TX);
+  store<u32>(OUTDG, n, 4);
+  store<u8>(OUTDG, 1, 8);
+  memory.fill(OUTDG + 12, 0, 32);
+  store<u8>(OUTDG, fam == 6 ? 1 : 0, 12);
+  store<u16>(OUTDG, <u16>port, 16);
+  if (fam == 4) store<u32>(OUTDG, load<u32>(DEST), 18);
+  else for (let k: u32 = 0; k < 8; k++) store<u16>(OUTDG + 24 + (k << 1), (<u16>load<u8>(DEST + (k << 1)) << 8) | <u16>load<u8>(DEST + (k << 1) + 1));
+  udp_send(out, OUTDG, 1, RET);
+  store<u32>(L_PERMIT + (i << 2), permit - 1);
+  if (load<u8>(RET) != 0) {
+    store<u32>(L_PERMIT + (i << 2), 0); // ask again after an error
+    return 1000 + <i32>load<u8>(RET, 8);
+  }
+  return load<u64>(RET, 8) == 1 ? 0 : 1000 + 8;
+}
+
+/** drain() on WASI 0.2: receive one datagram at a time (into the bump area, copied to the core's RX). */
+function drainP2(i: u32): void {
+  const inp = load<i32>(L_IN + (i << 2));
+  for (let k: u32 = 0; k < RECV_BURST; k++) {
+    bumpReset();
+    udp_receive(inp, 1, RET);
+    if (load<u8>(RET) != 0) {
+      // e.g. connection-refused from an earlier send's ICMP error: not fatal for a UDP server
+      if (on(Level.Debug)) {
+        begin(Level.Debug, "udp receive error");
+        kvInt("transport", <i32>(i + 1));
+        kvInt("errno", 1000 + <i32>load<u8>(RET, 4));
+        end();
+      }
+      continue;
+    }
+    if (load<u32>(RET, 8) == 0) return; // nothing more now
+    const dg = <usize>load<u32>(RET, 4); // incoming-datagram: data (ptr, len) @0, ip-socket-address @8
+    const n = load<u32>(dg, 4);
+    const tag = load<u8>(dg, 8);
+    const port = <u32>load<u16>(dg, 12);
+    memory.fill(PEER + 8, 0, 16);
+    let fam: u32 = 4;
+    if (tag == 0) store<u32>(PEER + 8, load<u32>(dg, 14));
+    else {
+      fam = 6;
+      for (let g: u32 = 0; g < 8; g++) {
+        const v = <u32>load<u16>(dg + 20 + (g << 1));
+        store<u8>(PEER + 8 + (g << 1), <u8>(v >> 8));
+        store<u8>(PEER + 9 + (g << 1), <u8>v);
+      }
+      if (isMapped(PEER + 8)) {
+        const v = load<u32>(PEER + 20);
+        memory.fill(PEER + 8, 0, 16);
+        store<u32>(PEER + 8, v);
+        fam = 4;
+      }
+    }
+    if (n > RXCAP) {
+      if (on(Level.Debug)) {
+        begin(Level.Debug, "datagram too large; dropped");
+        kvU64("bytes", <u64>n);
+        end();
+      }
+      continue;
+    }
+    memory.copy(RX, <usize>load<u32>(dg), n);
+    input(i, fam, port, n);
+  }
+}
+
+function loopP2(): void {
+  for (;;) {
+    flush();
+    let npoll = nListen;
+    let timer: i32 = -1;
+    let t = now();
+    if (armed >= 0) {
+      let wait = armed - t;
+      if (wait < 0) wait = 0;
+      timer = subscribe_duration(<u64>Math.ceil(wait * 1e6));
+      store<i32>(POLLS + (npoll << 2), timer);
+      npoll++;
+    }
+    bumpReset();
+    poll(POLLS, npoll, RET);
+    const ready = <usize>load<u32>(RET);
+    const nready = load<u32>(RET, 4);
+    // the ready list lives in the bump area, which drain reuses: take the indices first
+    let mask: u64 = 0; // listeners 0..63 (MAX_LISTEN = 64)
+    for (let k: u32 = 0; k < nready; k++) {
+      const x = load<u32>(ready + (k << 2));
+      if (x < nListen) mask |= (<u64>1) << x;
+    }
+    if (timer >= 0) pollable_drop(timer);
+    for (let x: u32 = 0; x < nListen; x++) if (mask & ((<u64>1) << x)) drainP2(x);
+    t = now();
+    if (armed >= 0 && t >= armed) {
+      sip_handle_timeout(t);
+      after(t);
+    }
+  }
+}
+
 function fatalListen(i: u32, msg: string, errno: i32): void {
   begin(Level.Error, msg);
   key("listen");
@@ -271,7 +485,7 @@ function fatalListen(i: u32, msg: string, errno: i32): void {
   kvInt("errno", errno);
   end();
   flush();
-  proc_exit(1);
+  sysExit(1);
 }
 
 /** host:port this listener advertises, written at `out` (the cfg buffer); returns its length. */
@@ -313,7 +527,7 @@ function advertised(i: u32, out: usize): u32 {
 // ---- the core --------------------------------------------------------------------------------
 
 function startCore(): void {
-  random_get(SEED, 8);
+  sysRandom8(SEED);
   const t = now();
   sip_init(load<u32>(SEED), load<u32>(SEED + 4), t);
   RX = sip_rx_ptr();
@@ -439,8 +653,8 @@ function transmit(n: u32): void {
   const p = port != 0 ? port : 5060;
   if (trace) traceMsg("out", fam, DEST, p, TX, n);
   if (fam != sfam) {
-    if (sfam == 6) {
-      // IPv4 destination on an IPv6 socket: ::ffff:a.b.c.d
+    if (sfam == 6 && !P2) {
+      // IPv4 destination on an IPv6 socket: ::ffff:a.b.c.d (wasi:sockets refuses IPv4-mapped addresses)
       const v = load<u32>(DEST);
       store<u64>(DEST, 0);
       store<u32>(DEST + 8, 0xffff0000);
@@ -454,11 +668,15 @@ function transmit(n: u32): void {
       return;
     }
   }
-  store<u32>(IOV, <u32>TX);
-  store<u32>(IOV, n, 4);
-  store<u32>(ADDR, <u32>DEST);
-  store<u32>(ADDR, sfam == 6 ? 16 : 4, 4);
-  const e = sock_send_to(load<u32>(L_FD + (i << 2)), IOV, 1, ADDR, p, 0, NREAD);
+  let e: i32;
+  if (P2) e = sendP2(i, sfam, p, n);
+  else {
+    store<u32>(IOV, <u32>TX);
+    store<u32>(IOV, n, 4);
+    store<u32>(ADDR, <u32>DEST);
+    store<u32>(ADDR, sfam == 6 ? 16 : 4, 4);
+    e = sock_send_to(load<u32>(L_FD + (i << 2)), IOV, 1, ADDR, p, 0, NREAD);
+  }
   if (e != 0) {
     sendErrors++;
     if (on(Level.Debug)) {
@@ -591,28 +809,37 @@ function drain(i: u32): void {
       store<u32>(PEER + 8, v);
       fam = 4;
     }
-    store<u32>(PEER, 0);
-    store<u8>(PEER + 4, <u8>(i + 1));
-    store<u8>(PEER + 5, <u8>fam);
-    store<u16>(PEER + 6, <u16>port);
-    store<u64>(PEER + 24, 0);
-    if (trace) traceMsg("in", fam, PEER + 8, port, RX, n);
-    const t = now();
-    const r = sip_handle_datagram(t, n);
-    if (r < 0 && on(Level.Debug)) {
-      begin(Level.Debug, "datagram refused");
-      kvInt("code", r);
-      key("peer");
-      putByte(0x22);
-      putPeer(fam, PEER + 8, port);
-      putByte(0x22);
-      end();
-    }
-    after(t);
+    input(i, fam, port, n);
   }
 }
 
+/** The datagram in RX (n bytes, the address already in the peer record) from listener i to the core. */
+function input(i: u32, fam: u32, port: u32, n: u32): void {
+  store<u32>(PEER, 0);
+  store<u8>(PEER + 4, <u8>(i + 1));
+  store<u8>(PEER + 5, <u8>fam);
+  store<u16>(PEER + 6, <u16>port);
+  store<u64>(PEER + 24, 0);
+  if (trace) traceMsg("in", fam, PEER + 8, port, RX, n);
+  const t = now();
+  const r = sip_handle_datagram(t, n);
+  if (r < 0 && on(Level.Debug)) {
+    begin(Level.Debug, "datagram refused");
+    kvInt("code", r);
+    key("peer");
+    putByte(0x22);
+    putPeer(fam, PEER + 8, port);
+    putByte(0x22);
+    end();
+  }
+  after(t);
+}
+
 function loop(): void {
+  if (P2) {
+    loopP2();
+    return;
+  }
   for (;;) {
     flush();
     let nsubs = nListen;
@@ -650,13 +877,12 @@ function loop(): void {
 
 // ---- main ------------------------------------------------------------------------------------
 
-function main(): void {
-  clock_time_get(CLOCK_MONOTONIC, 1000, TIME);
-  t0 = load<u64>(TIME);
+export function main(): void {
+  t0 = sysMonotonicNs();
   parseArgs();
   if (wantHelp) {
     configUsage(HEAD, NAME, TAIL);
-    proc_exit(0);
+    sysExit(0);
   }
   if (wantVersion) {
     putStr("sipling ");
@@ -665,12 +891,12 @@ function main(): void {
     putStr(CORE_BOARD);
     putStr(" (linked into this module)\n");
     flush();
-    proc_exit(0);
+    sysExit(0);
   }
   configLoad();
   if (wantPrint) {
     configPrint();
-    proc_exit(0);
+    sysExit(0);
   }
   // the secure default, before anything is bound: no users + a non-loopback address = open relay
   configCheckSecure();
@@ -690,7 +916,7 @@ function main(): void {
     for (let p: usize = 0; p < top; p += 4096) store<u8>(p, load<u8>(p));
   }
   begin(Level.Info, "running");
-  kvStr("host", "wasi");
+  kvStr("host", P2 ? "wasip2" : "wasi");
   kvStr("board", CORE_BOARD);
   kvU64("listeners", <u64>nListen);
   kvStr("stdout", nbStdout ? "non-blocking" : "blocking");
@@ -699,4 +925,4 @@ function main(): void {
   loop();
 }
 
-main();
+if (!P2) main(); // the wasmtime build: main2.ts exports wasi:cli/run, which calls main()
