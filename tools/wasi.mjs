@@ -35,12 +35,16 @@ const stem = p2 ? "sipling-wasip2" : "sipling-wasi";
 const outFile = join(out, boardName === "server" ? `${stem}.wasm` : `${stem}-${boardName}.wasm`);
 const coreFile = p2 ? outFile.replace(/\.wasm$/, ".core.wasm") : outFile;
 // the board's target of asconfig.json, with this entry, file and start export
+const P2_EXTRA_PAGES = 130; // 8 MiB + 128 KiB
+const pages = board.memoryPages + (p2 ? P2_EXTRA_PAGES : 0);
 const argv = [
   join(root, "node_modules/assemblyscript/bin/asc.js"), p2 ? "host/wasi/main2.ts" : "host/wasi/main.ts",
   "--target", boardName,
   "--outFile", coreFile,
   "--exportStart", p2 ? "_initialize" : "_start",
-  ...(p2 ? ["--use", "SIP_WASI_P2=1"] : []),
+  // the wasmtime build's TCP connection table (host/wasi/main.ts: 64 x 64 KiB in + 64 KiB out) on top
+  // of the board's pages
+  ...(p2 ? ["--use", "SIP_WASI_P2=1", "--initialMemory", String(pages), "--maximumMemory", String(pages)] : []),
   ...(text ? ["--textFile", coreFile.replace(/\.wasm$/, ".wat")] : []),
 ];
 const r = spawnSync(process.execPath, argv, { cwd: root, stdio: ["ignore", process.stderr, "inherit"] });
@@ -63,7 +67,7 @@ if (p2) {
     }
   }
 }
-if (!quiet) console.error(`built ${outFile.slice(root.length + 1)}: ${statSync(outFile).size} bytes, ${board.memoryPages} pages`);
+if (!quiet) console.error(`built ${outFile.slice(root.length + 1)}: ${statSync(outFile).size} bytes, ${pages} pages`);
 
 /** wasm-tools, pinned, from tools/wasmtime.mjs (installs it into .cache/ when missing). */
 function wasmTools() {

@@ -286,14 +286,14 @@ export function listenCheck(p: usize, n: u32): i32 {
   const hn = c - 1 - 4;
   const bracketed = hn >= 2 && load<u8>(h) == 91 && load<u8>(h + hn - 1) == 93;
   if (bracketed ? !parse6(h + 1, hn - 2, ADDR) : has(h, hn, ":[]")) return 1;
-  if (tcp) return 2;
+  if (tcp && !P2) return 2; // the wasmtime build listens on TCP too
   if (!bracketed && !parse4(h, hn, ADDR) && !eqStr(h, hn, "localhost")) return 3;
   return 0;
 }
 
 function expectedOf(c: u32): string {
   switch (c) {
-    case KCheck.Listen: return "expected \"udp:HOST:PORT\"";
+    case KCheck.Listen: return P2 ? "expected \"udp:HOST:PORT\" or \"tcp:HOST:PORT\"" : "expected \"udp:HOST:PORT\"";
     case KCheck.Domain: return "expected a domain name (no spaces, quotes, <>;,)";
     case KCheck.Cidr: return "expected an IPv4 or IPv6 address or CIDR (a.b.c.d[/0-32], x:x::x[/0-128])";
     case KCheck.Token: return "expected a method token (letters, digits, -.!%*_+`'~)";
@@ -927,7 +927,7 @@ const LOCALHOST = memory.data<u8>([108, 111, 99, 97, 108, 104, 111, 115, 116]);
 
 /** Key k's schema default (the WASI host listens on UDP only: its own default listen). */
 function setDefault(k: u32): void {
-  if (k == K.Listen) {
+  if (k == K.Listen && !P2) { // the wasmtime build: the schema's default (UDP and TCP)
     const a = newArray();
     push(a, newString(DEFAULT_LISTEN, 18));
     setValue(k, a, 0);
@@ -1243,7 +1243,7 @@ function lineBytes(p: usize, n: u32): void {
 }
 function lineMetavar(k: u32): void {
   const c = kf(k, KF.Check);
-  if (c == KCheck.Listen) lineStr("udp:HOST:PORT");
+  if (c == KCheck.Listen) lineStr(P2 ? "udp|tcp:HOST:PORT" : "udp:HOST:PORT");
   else if (c == KCheck.Domain) lineStr("NAME");
   else if (c == KCheck.File) lineStr("FILE");
   else if (kf(k, KF.Type) == KType.Enum) {
@@ -1368,7 +1368,8 @@ function putCheckName(c: u32): void {
 
 function putDefault(k: u32): void {
   if (k == K.Listen) {
-    putStr("; default [\"udp:127.0.0.1:5060\"]");
+    if (P2) putStr("; default [\"udp:127.0.0.1:5060\", \"tcp:127.0.0.1:5060\"]");
+    else putStr("; default [\"udp:127.0.0.1:5060\"]");
     return;
   }
   if (kf(k, KF.HasDefault) == 0) {

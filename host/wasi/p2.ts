@@ -76,6 +76,9 @@ export declare function out_subscribe(h: i32): i32;
 @external("wasi:io/streams@0.2.12", "[resource-drop]output-stream")
 export declare function out_drop(h: i32): void;
 // @ts-ignore: decorator
+@external("wasi:io/error@0.2.12", "[resource-drop]error")
+export declare function error_drop(h: i32): void;
+// @ts-ignore: decorator
 @external("wasi:io/streams@0.2.12", "[method]input-stream.read")
 export declare function in_read(h: i32, len: u64, ret: usize): void; // result<list<u8>, stream-error>: tag @0, ptr @4, len @8
 // @ts-ignore: decorator
@@ -190,6 +193,13 @@ export declare function tcp_finish_listen(h: i32, ret: usize): void;
 // @ts-ignore: decorator
 @external("wasi:sockets/tcp@0.2.12", "[method]tcp-socket.accept")
 export declare function tcp_accept(h: i32, ret: usize): void; // result<tuple<tcp-socket, in, out>>: @4, @8, @12
+// @ts-ignore: decorator
+@external("wasi:sockets/tcp@0.2.12", "[method]tcp-socket.start-connect")
+export declare function tcp_start_connect(h: i32, net: i32, tag: i32, a0: i32, a1: i32, a2: i32, a3: i32, a4: i32, a5: i32,
+  a6: i32, a7: i32, a8: i32, a9: i32, a10: i32, ret: usize): void;
+// @ts-ignore: decorator
+@external("wasi:sockets/tcp@0.2.12", "[method]tcp-socket.finish-connect")
+export declare function tcp_finish_connect(h: i32, ret: usize): void; // result<tuple<in, out>, error-code>: @4, @8
 // @ts-ignore: decorator
 @external("wasi:sockets/tcp@0.2.12", "[method]tcp-socket.local-address")
 export declare function tcp_local_address(h: i32, ret: usize): void;
