@@ -320,11 +320,10 @@ function bindAll(): void {
 
 // ---- sockets on WASI 0.2 (wasi:sockets/udp, wasi:io/poll) ---------------------------------------
 // per listener: the udp-socket, its incoming and outgoing datagram streams, the incoming stream's
-// pollable (made once, polled every turn), and how many datagrams check-send still permits
+// pollable (made once, polled every turn)
 const L_SOCK: usize = memory.data(<i32>(MAX_LISTEN * 4), 4);
 const L_IN: usize = memory.data(<i32>(MAX_LISTEN * 4), 4);
 const L_OUT: usize = memory.data(<i32>(MAX_LISTEN * 4), 4);
-const L_PERMIT: usize = memory.data(<i32>(MAX_LISTEN * 4), 4);
 // poll's list<borrow<pollable>>: the listeners' pollables, then the timer's
 const POLLS: usize = memory.data(<i32>((MAX_LISTEN + 2 * 64 + 1) * 4), 4); // 64 = TCP_MAX
 const PSLOT: usize = memory.data(<i32>((MAX_LISTEN + 2 * 64 + 1) * 4), 4); // poll index -> connection (bit 31: output)
@@ -379,22 +378,17 @@ function bindAllP2(): void {
     if (load<u8>(RET) != 0) fatalListen(i, "cannot open the datagram streams", <i32>load<u8>(RET, 4));
     store<i32>(L_IN + (i << 2), load<i32>(RET, 4));
     store<i32>(L_OUT + (i << 2), load<i32>(RET, 8));
-    store<u32>(L_PERMIT + (i << 2), 0);
     store<i32>(POLLS + (i << 2), udp_in_subscribe(load<i32>(RET, 4)));
   }
 }
 
-/** Sends TX[0..n) to fam/DEST:port on listener i (wasi:sockets/udp send, within check-send's permit). */
+/** Sends TX[0..n) to fam/DEST:port on listener i: check-send, then send (wasmtime allows one send per
+ * check-send, whatever count check-send permitted). */
 function sendP2(i: u32, fam: u32, port: u32, n: u32): i32 {
   const out = load<i32>(L_OUT + (i << 2));
-  let permit = load<u32>(L_PERMIT + (i << 2));
-  if (permit == 0) {
-    udp_check_send(out, RET);
-    if (load<u8>(RET) != 0) return 1000 + <i32>load<u8>(RET, 8);
-    const p = load<u64>(RET, 8);
-    permit = p > 1024 ? 1024 : <u32>p;
-    if (permit == 0) return 1000 + 8; // would-block: the socket's buffer is full
-  }
+  udp_check_send(out, RET);
+  if (load<u8>(RET) != 0) return 1000 + <i32>load<u8>(RET, 8);
+  if (load<u64>(RET, 8) == 0) return 1000 + 8; // would-block: the socket's buffer is full
   store<u32>(OUTDG, <u32>TX);
   store<u32>(OUTDG, n, 4);
   store<u8>(OUTDG, 1, 8);
@@ -404,11 +398,7 @@ function sendP2(i: u32, fam: u32, port: u32, n: u32): i32 {
   if (fam == 4) store<u32>(OUTDG, load<u32>(DEST), 18);
   else for (let k: u32 = 0; k < 8; k++) store<u16>(OUTDG + 24 + (k << 1), (<u16>load<u8>(DEST + (k << 1)) << 8) | <u16>load<u8>(DEST + (k << 1) + 1));
   udp_send(out, OUTDG, 1, RET);
-  store<u32>(L_PERMIT + (i << 2), permit - 1);
-  if (load<u8>(RET) != 0) {
-    store<u32>(L_PERMIT + (i << 2), 0); // ask again after an error
-    return 1000 + <i32>load<u8>(RET, 8);
-  }
+  if (load<u8>(RET) != 0) return 1000 + <i32>load<u8>(RET, 8);
   return load<u64>(RET, 8) == 1 ? 0 : 1000 + 8;
 }
 
@@ -862,6 +852,8 @@ function tcpTransmit(i: u32, conn: u32, fam: u32, port: u32, n: u32): void {
     if (c == TCP_MAX) c = connect(i, fam, port);
     if (c == TCP_MAX) return;
   }
+  // traced with the connection it goes on (the one opened for it when the core said conn 0)
+  if (trace) traceMsgOn(true, load<u32>(C_ID + (c << 2)), "out", <u32>load<u8>(C_FAM + c), C_ADDR + (c << 4), <u32>load<u16>(C_PORT + (c << 1)), TX, n);
   const len = load<u32>(C_OUTLEN + (c << 2));
   if (len + n > TCP_OUT) {
     if (on(Level.Debug)) {
@@ -1127,7 +1119,6 @@ function transmit(n: u32): void {
   }
   const p = port != 0 ? port : 5060;
   if (P2 && load<u8>(L_PROTO + i) == <u8>Proto.TCP) {
-    if (trace) traceMsgOn(true, load<u32>(TXMETA), "out", fam, DEST, p, TX, n);
     tcpTransmit(i, load<u32>(TXMETA), fam, p, n);
     return;
   }
