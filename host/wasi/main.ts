@@ -321,20 +321,20 @@ function bindAll(): void {
 // ---- sockets on WASI 0.2 (wasi:sockets/udp, wasi:io/poll) ---------------------------------------
 // per listener: the udp-socket, its incoming and outgoing datagram streams, the incoming stream's
 // pollable (made once, polled every turn)
-const L_SOCK: usize = memory.data(<i32>(MAX_LISTEN * 4), 4);
-const L_IN: usize = memory.data(<i32>(MAX_LISTEN * 4), 4);
-const L_OUT: usize = memory.data(<i32>(MAX_LISTEN * 4), 4);
+const L_SOCK: usize = P2 ? memory.data(<i32>(MAX_LISTEN * 4), 4) : 0;
+const L_IN: usize = P2 ? memory.data(<i32>(MAX_LISTEN * 4), 4) : 0;
+const L_OUT: usize = P2 ? memory.data(<i32>(MAX_LISTEN * 4), 4) : 0;
 // poll's list<borrow<pollable>>: the listeners' pollables, then the timer's
-const POLLS: usize = memory.data(<i32>((MAX_LISTEN + 2 * 64 + 1) * 4), 4); // 64 = TCP_MAX
-const PSLOT: usize = memory.data(<i32>((MAX_LISTEN + 2 * 64 + 1) * 4), 4); // poll index -> connection (bit 31: output)
-const READY: usize = memory.data(<i32>((MAX_LISTEN + 2 * 64 + 1) * 4), 4);
-const RET: usize = memory.data(64, 8);
+const POLLS: usize = P2 ? memory.data(<i32>((MAX_LISTEN + 2 * 64 + 1) * 4), 4) : 0; // 64 = TCP_MAX
+const PSLOT: usize = P2 ? memory.data(<i32>((MAX_LISTEN + 2 * 64 + 1) * 4), 4) : 0; // poll index -> connection (bit 31: output)
+const READY: usize = P2 ? memory.data(<i32>((MAX_LISTEN + 2 * 64 + 1) * 4), 4) : 0;
+const RET: usize = P2 ? memory.data(64, 8) : 0;
 // one outgoing-datagram record: data (ptr, len) @0, option<ip-socket-address> tag @8, address @12
-const OUTDG: usize = memory.data(48, 8);
+const OUTDG: usize = P2 ? memory.data(48, 8) : 0;
 let network: i32 = -1;
 
 /** ip-socket-address flattened: the 11 i32 after the discriminant, from family, 4/16 address bytes, port. */
-const FLAT: usize = memory.data(48, 4);
+const FLAT: usize = P2 ? memory.data(48, 4) : 0;
 function flatten(fam: u32, a: usize, port: u32): void {
   memory.fill(FLAT, 0, 48);
   store<i32>(FLAT, <i32>port);
@@ -538,28 +538,28 @@ const ST_CONNECTING: u8 = 1;
 const ST_OPEN: u8 = 2;
 
 // connection slots: id, state, transport index, family, port, address, handles, buffers
-const C_ID: usize = memory.data(<i32>(TCP_MAX * 4), 4);
-const C_ST: usize = memory.data(<i32>TCP_MAX);
-const C_LI: usize = memory.data(<i32>TCP_MAX);
-const C_FAM: usize = memory.data(<i32>TCP_MAX);
-const C_PORT: usize = memory.data(<i32>(TCP_MAX * 2), 2);
-const C_ADDR: usize = memory.data(<i32>(TCP_MAX * 16), 8);
-const C_SOCK: usize = memory.data(<i32>(TCP_MAX * 4), 4);
-const C_IN: usize = memory.data(<i32>(TCP_MAX * 4), 4);
-const C_OUT: usize = memory.data(<i32>(TCP_MAX * 4), 4);
-const C_PIN: usize = memory.data(<i32>(TCP_MAX * 4), 4); // input stream's pollable (or the socket's while connecting)
-const C_POUT: usize = memory.data(<i32>(TCP_MAX * 4), 4); // output stream's pollable
-const C_LAST: usize = memory.data(<i32>(TCP_MAX * 8), 8); // last bytes either way (ms)
-const C_PART: usize = memory.data(<i32>(TCP_MAX * 8), 8); // since when part of a message waits (ms), 0 none
-const C_INLEN: usize = memory.data(<i32>(TCP_MAX * 4), 4);
-const C_OUTLEN: usize = memory.data(<i32>(TCP_MAX * 4), 4);
-const C_INBUF: usize = memory.data(<i32>(TCP_MAX * TCP_IN), 8);
-const C_OUTBUF: usize = memory.data(<i32>(TCP_MAX * TCP_OUT), 8);
+const C_ID: usize = P2 ? memory.data(<i32>(TCP_MAX * 4), 4) : 0;
+const C_ST: usize = P2 ? memory.data(<i32>TCP_MAX) : 0;
+const C_LI: usize = P2 ? memory.data(<i32>TCP_MAX) : 0;
+const C_FAM: usize = P2 ? memory.data(<i32>TCP_MAX) : 0;
+const C_PORT: usize = P2 ? memory.data(<i32>(TCP_MAX * 2), 2) : 0;
+const C_ADDR: usize = P2 ? memory.data(<i32>(TCP_MAX * 16), 8) : 0;
+const C_SOCK: usize = P2 ? memory.data(<i32>(TCP_MAX * 4), 4) : 0;
+const C_IN: usize = P2 ? memory.data(<i32>(TCP_MAX * 4), 4) : 0;
+const C_OUT: usize = P2 ? memory.data(<i32>(TCP_MAX * 4), 4) : 0;
+const C_PIN: usize = P2 ? memory.data(<i32>(TCP_MAX * 4), 4) : 0; // input stream's pollable (or the socket's while connecting)
+const C_POUT: usize = P2 ? memory.data(<i32>(TCP_MAX * 4), 4) : 0; // output stream's pollable
+const C_LAST: usize = P2 ? memory.data(<i32>(TCP_MAX * 8), 8) : 0; // last bytes either way (ms)
+const C_PART: usize = P2 ? memory.data(<i32>(TCP_MAX * 8), 8) : 0; // since when part of a message waits (ms), 0 none
+const C_INLEN: usize = P2 ? memory.data(<i32>(TCP_MAX * 4), 4) : 0;
+const C_OUTLEN: usize = P2 ? memory.data(<i32>(TCP_MAX * 4), 4) : 0;
+const C_INBUF: usize = P2 ? memory.data(<i32>(TCP_MAX * TCP_IN), 8) : 0;
+const C_OUTBUF: usize = P2 ? memory.data(<i32>(TCP_MAX * TCP_OUT), 8) : 0;
 let nextConn: u32 = 0;
 let nConns: u32 = 0;
 // listening TCP sockets: L_SOCK holds the socket, POLLS its pollable (accept readiness)
 // connections closed, to report to the core after the current input (after())
-const CLOSED: usize = memory.data(<i32>(TCP_MAX * 4 * 4), 4);
+const CLOSED: usize = P2 ? memory.data(<i32>(TCP_MAX * 4 * 4), 4) : 0;
 let nClosed: u32 = 0;
 let tcpErrors: u64 = 0;
 
@@ -1364,7 +1364,7 @@ export function main(): void {
   if (wantVersion) {
     putStr("sipling ");
     putStr(VERSION);
-    putStr(" (WASI host)\ncore ");
+    putStr(P2 ? " (WASI host, WASI 0.2 component)\ncore " : " (WASI host)\ncore ");
     putStr(CORE_BOARD);
     putStr(" (linked into this module)\n");
     flush();

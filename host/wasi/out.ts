@@ -115,7 +115,7 @@ export function flush(): void {
 // wasi:cli stdout/stderr handles (owned for the life of the process), and a return area
 let hOut: i32 = -1;
 let hErr: i32 = -1;
-const RET: usize = memory.data(16, 8);
+const RET: usize = P2 ? memory.data(16, 8) : 0;
 
 /** flush() on WASI 0.2: non-blocking stdout by check-write + write, else blocking-write-and-flush. */
 function flushP2(): void {

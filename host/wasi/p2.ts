@@ -14,7 +14,8 @@
 // ---- the bump area behind cabi_realloc ---------------------------------------------------------
 
 export const BUMP_CAP: u32 = 98304;
-const BUMP: usize = memory.data(<i32>BUMP_CAP, 16);
+// @ts-ignore: compile-time constant (the WasmEdge build reserves nothing)
+const BUMP: usize = isDefined(SIP_WASI_P2) ? memory.data(<i32>BUMP_CAP, 16) : 0;
 let bumpAt: usize = 0;
 
 export function bumpReset(): void { bumpAt = 0; }

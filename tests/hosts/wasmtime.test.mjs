@@ -209,6 +209,15 @@ test("usage: --help exits 0; tls listen and unknown options exit 2", { timeout: 
   assert.match(u.err, /unknown option/);
 });
 
+test("--version: the release and the core build, exit 0, nothing on stderr", { timeout: 30_000 }, async () => {
+  const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+  const r = await host(["--version"]);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.err, "");
+  assert.equal(r.out.split("\n")[0], `sipling ${version} (WASI host, WASI 0.2 component)`);
+  assert.match(r.out, /^core server \(linked into this module\)$/m);
+});
+
 test("--config through a preopened directory (wasmtime --dir HOST::/cfg); defaults UDP and TCP", { timeout: 60_000 }, async () => {
   const { usageLog, ...rest } = FULL; // usageLog is not a WASI key
   const r = await host(["--config", configFile(rest), "--print-config"]);
