@@ -14,11 +14,12 @@
 // Per run: server CPU (utime+stime from /proc/PID/stat, before/after) per completed operation,
 // server CPU %, peak RSS (VmRSS sampled 4x/s), SIPp CPU %, system UDP RcvbufErrors delta, RTT p99 bucket.
 //
-// Hosts: the Node host, the native host (build/server/sipling, wasm2c + gcc) and the WAMR host (the
-// same host/c sources on WAMR's classic interpreter, build/wamr/classic/server/sipling, and on its fast
-// interpreter, build/wamr/fast/server/sipling; built here by tools/wamr.mjs), one after the other.
-// Usage: node bench/sipp.mjs [--duration S] [--quick] [--only register|call] [--host node,native,wamr,wamr-fast] [--no-retry] [--keep]
-//   --host H,...  which hosts to measure (default node,native,wamr,wamr-fast)
+// Hosts: the Node host, the native host (build/server/sipling, wasm2c + gcc), the WASI host's wasmtime
+// build (build/wasi/sipling-wasip2.wasm under the wasmtime CLI, tools/wasmtime.mjs) and the WAMR host
+// (the same host/c sources on WAMR's classic interpreter, build/wamr/classic/server/sipling, and on its
+// fast interpreter, build/wamr/fast/server/sipling; built here by tools/wamr.mjs), one after the other.
+// Usage: node bench/sipp.mjs [--duration S] [--quick] [--only register|call] [--host node,native,wasmtime,wamr,wamr-fast] [--no-retry] [--keep]
+//   --host H,...  which hosts to measure (default node,native,wasmtime,wamr,wamr-fast)
 //   --duration S  seconds per run (default 20)
 //   --quick       smoke mode: ~5 s runs at fixed low rates (checks the tool works; not a measurement)
 //   --only B      only the REGISTER or only the call benchmark
@@ -44,7 +45,7 @@ const argv = process.argv.slice(2);
 const flag = (n) => argv.includes(n);
 const opt = (n) => { const i = argv.indexOf(n); return i >= 0 ? argv[i + 1] : undefined; };
 if (flag("--help")) {
-  console.log(readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").slice(1, 24).map((l) => l.replace(/^\/\/ ?/, "")).join("\n"));
+  console.log(readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").slice(1, 26).map((l) => l.replace(/^\/\/ ?/, "")).join("\n"));
   process.exit(0);
 }
 const QUICK = flag("--quick");
@@ -54,19 +55,19 @@ const DEFAULT_DUR = DUR;
 // 20 s run never reaches the transaction table's steady state: the best call rate is re-run for SOAK s.
 const SOAK = QUICK ? 0 : Number(opt("--soak") ?? 45);
 const ONLY = opt("--only");
-// Hosts measured in the same run (issue: the native host beside the Node host; issue 16: WAMR's
-// interpreters beside wasm2c). The executable of each host that is not Node:
+// Hosts measured in the same run (issue: the native host beside the Node host; issue 16: wasmtime, and
+// WAMR's interpreters beside wasm2c). The executable of each host that is neither Node nor wasmtime:
 const EXES = {
   native: join(root, "build", "server", "sipling"),
   wamr: join(root, "build", "wamr", "classic", "server", "sipling"),
   "wamr-fast": join(root, "build", "wamr", "fast", "server", "sipling"),
 };
-const HOSTS = (opt("--host") ?? "node,native,wamr,wamr-fast").split(",");
+const HOSTS = (opt("--host") ?? "node,native,wasmtime,wamr,wamr-fast").split(",");
 let HOST = HOSTS[0];
 const RETRY = !flag("--no-retry") && !QUICK;
 const KEEP = flag("--keep");
-if (!(DUR > 0) || (ONLY && !["register", "call"].includes(ONLY)) || HOSTS.some((h) => h !== "node" && !EXES[h])) {
-  console.error("usage: node bench/sipp.mjs [--duration S] [--quick] [--only register|call] [--host node,native,wamr,wamr-fast] [--no-retry] [--keep]");
+if (!(DUR > 0) || (ONLY && !["register", "call"].includes(ONLY)) || HOSTS.some((h) => h !== "node" && h !== "wasmtime" && !EXES[h])) {
+  console.error("usage: node bench/sipp.mjs [--duration S] [--quick] [--only register|call] [--host node,native,wasmtime,wamr,wamr-fast] [--no-retry] [--keep]");
   process.exit(2);
 }
 const HOLD_MS = 1000;
@@ -158,15 +159,18 @@ async function freePort() {
 // ---- the server -------------------------------------------------------------------------------
 // At --log-level warn the server prints nothing on start (its "running" line is info), so
 // readiness is a SIP OPTIONS probe answered on the port. Warn/error lines are kept.
+let wasmtimeBin = null; // set by main() when the wasmtime host is measured
+const wasip2 = join(root, "build", "wasi", "sipling-wasip2.wasm");
 async function startServer(port) {
-  const native = HOST !== "node"; // an executable: the native host or a WAMR host
-  const exe = native ? EXES[HOST] : process.execPath;
-  const args = [...(native ? [] : [cli]), "--listen", `udp:127.0.0.1:${port}`, "--log-level", "warn"];
+  const native = EXES[HOST] !== undefined; // an executable: the native host or a WAMR host
+  const exe = native ? EXES[HOST] : HOST === "wasmtime" ? wasmtimeBin : process.execPath;
+  const args = [...(native ? [] : HOST === "wasmtime" ? ["run", "-S", "inherit-network", wasip2] : [cli]),
+    "--listen", `udp:127.0.0.1:${port}`, "--log-level", "warn"];
   const child = spawn(exe, args, {
     cwd: root, env: { ...process.env, SIPLING_NO_BUILD: "1" }, stdio: ["ignore", "pipe", "pipe"],
   });
   children.add(child);
-  const srv = { child, pid: child.pid, port, cmd: `${native ? exe : "SIPLING_NO_BUILD=1 node"} ${args.join(" ")}`, logs: [], stderr: "", exit: null };
+  const srv = { child, pid: child.pid, port, cmd: `${native || HOST === "wasmtime" ? exe : "SIPLING_NO_BUILD=1 node"} ${args.join(" ")}`, logs: [], stderr: "", exit: null };
   let buf = "";
   child.stdout.setEncoding("utf8");
   child.stdout.on("data", (d) => {
@@ -511,6 +515,18 @@ async function main() {
     const b = spawnSync(process.execPath, [join(root, "tools", "wamr.mjs"), "--quiet", ...interps.flatMap((i) => ["--interp", i])],
       { cwd: root, encoding: "utf8", timeout: 600_000 });
     if (b.status !== 0) throw new Error(`the WAMR host does not build: ${b.stderr}${b.stdout}`);
+  }
+  if (HOSTS.includes("wasmtime")) {
+    // the pinned wasmtime CLI (installed into .cache/ when missing) and the component, built now
+    const w = spawnSync(process.execPath, [join(root, "tools", "wasmtime.mjs"), "--print", "wasmtime"], {
+      cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 1_200_000,
+    });
+    if (w.status !== 0) throw new Error("tools/wasmtime.mjs failed: cannot install wasmtime");
+    wasmtimeBin = w.stdout.trim();
+    const b = spawnSync(process.execPath, [join(root, "tools", "wasi.mjs"), "--p2", "--quiet"], { cwd: root, stdio: "inherit", timeout: 300_000 });
+    if (b.status !== 0) throw new Error("tools/wasi.mjs --p2 failed");
+    env.wasmtime = spawnSync(wasmtimeBin, ["--version"], { encoding: "utf8" }).stdout.trim();
+    console.log(env.wasmtime);
   }
   const results = [];
   for (const h of HOSTS) {

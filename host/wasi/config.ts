@@ -17,10 +17,14 @@ import {
   flush, toStderr, toStdout, putByte, putStr, putBytes, putEscaped, putU64, putHexByte,
 } from "./out";
 import {
-  proc_exit, random_get, fd_prestat_get, fd_prestat_dir_name, path_open, fd_read, fd_close,
+  fd_prestat_get, fd_prestat_dir_name, path_open, fd_read, fd_close,
   ERRNO_NOENT, ERRNO_ACCES, ERRNO_NOTCAPABLE, ERRNO_ISDIR, ERRNO_BADF, LOOKUP_SYMLINK_FOLLOW, RIGHT_FD_READ,
 } from "./wasi";
 import { parse4, parse6 } from "./addr";
+import { P2, sysExit, sysRandom } from "./sys";
+import {
+  bumpReset, get_directories, descriptor_open_at, descriptor_read, descriptor_drop, fsErrno,
+} from "./p2";
 import { sip_cfg_set, sip_cfg_add, sip_cfg_ptr, sip_cfg_cap } from "../../assembly/host/abi";
 import { CfgResult } from "../../assembly/host/numbers";
 
@@ -119,7 +123,7 @@ function errHead(usage: bool = false): void {
 function errEnd(): void {
   putByte(10);
   flush();
-  proc_exit(2);
+  sysExit(2);
 }
 /** what, got <node as JSON> (-1: nothing). */
 function bad(what: string, got: i32): void {
@@ -282,14 +286,14 @@ export function listenCheck(p: usize, n: u32): i32 {
   const hn = c - 1 - 4;
   const bracketed = hn >= 2 && load<u8>(h) == 91 && load<u8>(h + hn - 1) == 93;
   if (bracketed ? !parse6(h + 1, hn - 2, ADDR) : has(h, hn, ":[]")) return 1;
-  if (tcp) return 2;
+  if (tcp && !P2) return 2; // the wasmtime build listens on TCP too
   if (!bracketed && !parse4(h, hn, ADDR) && !eqStr(h, hn, "localhost")) return 3;
   return 0;
 }
 
 function expectedOf(c: u32): string {
   switch (c) {
-    case KCheck.Listen: return "expected \"udp:HOST:PORT\"";
+    case KCheck.Listen: return P2 ? "expected \"udp:HOST:PORT\" or \"tcp:HOST:PORT\"" : "expected \"udp:HOST:PORT\"";
     case KCheck.Domain: return "expected a domain name (no spaces, quotes, <>;,)";
     case KCheck.Cidr: return "expected an IPv4 or IPv6 address or CIDR (a.b.c.d[/0-32], x:x::x[/0-128])";
     case KCheck.Token: return "expected a method token (letters, digits, -.!%*_+`'~)";
@@ -719,6 +723,7 @@ function fileError(what: string, errno: i32): void {
  * preopen's name, or a relative one under "." (wasmedge --dir GUEST:HOST). Returns its length in FILE.
  */
 function readFile(): u32 {
+  if (P2) return readFileP2();
   let best: i32 = -1;
   let bestLen: u32 = 0;
   let rel: usize = 0;
@@ -773,6 +778,69 @@ function readFile(): u32 {
     if (n == FILE_CAP) fileError("larger than 64 KiB", 0);
   }
   fd_close(fd);
+  return n;
+}
+
+/**
+ * readFile on WASI 0.2: the preopens of wasi:filesystem/preopens (wasmtime --dir HOST::GUEST), chosen
+ * as above; the file read by descriptor.read in 16 KiB pieces (each lands in the bump area, copied).
+ */
+function readFileP2(): u32 {
+  const RET = memory.data(16, 8);
+  let best: i32 = -1;
+  let bestLen: u32 = 0;
+  let rel: usize = 0;
+  let relLen: u32 = 0;
+  const absolute = fileLen > 0 && load<u8>(filePtr) == 47;
+  const path = absolute ? filePtr + 1 : filePtr;
+  const pathLen = absolute ? fileLen - 1 : fileLen;
+  bumpReset();
+  get_directories(RET);
+  const list = <usize>load<u32>(RET);
+  const count = load<u32>(RET, 4);
+  for (let k: u32 = 0; k < count; k++) {
+    const h = load<i32>(list + k * 12);
+    let d = <usize>load<u32>(list + k * 12, 4);
+    let dn = load<u32>(list + k * 12, 8);
+    if (dn > 0 && load<u8>(d) == 47) {
+      d++;
+      dn--;
+    }
+    while (dn > 0 && load<u8>(d + dn - 1) == 47) dn--;
+    if (dn == 1 && load<u8>(d) == 46) {
+      if (!absolute && best < 0) {
+        best = h;
+        rel = path;
+        relLen = pathLen;
+      }
+      continue;
+    }
+    const under = dn == 0 || (pathLen > dn && memory.compare(d, path, dn) == 0 && load<u8>(path + dn) == 47);
+    if (under && (best < 0 || dn > bestLen)) {
+      best = h;
+      bestLen = dn;
+      rel = path + (dn == 0 ? 0 : dn + 1);
+      relLen = pathLen - (dn == 0 ? 0 : dn + 1);
+    }
+  }
+  if (best < 0) fileError("no preopened directory holds it; run wasmtime with --dir HOSTDIR::GUESTDIR", 0);
+  // path-flags symlink-follow, no open-flags, descriptor-flags read
+  descriptor_open_at(best, 1, rel, relLen, 0, 1, RET);
+  if (load<u8>(RET) != 0) fileError("", fsErrno(<u32>load<u8>(RET, 4)));
+  const fd = load<i32>(RET, 4);
+  let n: u32 = 0;
+  for (;;) {
+    bumpReset();
+    descriptor_read(fd, 16384, <u64>n, RET);
+    if (load<u8>(RET) != 0) fileError("", fsErrno(<u32>load<u8>(RET, 4)));
+    const got = load<u32>(RET, 8);
+    if (n + got > FILE_CAP) fileError("larger than 64 KiB", 0);
+    memory.copy(FILE + n, <usize>load<u32>(RET, 4), got);
+    n += got;
+    if (got == 0 || load<u8>(RET, 12) != 0) break;
+    if (n == FILE_CAP) fileError("larger than 64 KiB", 0);
+  }
+  descriptor_drop(fd);
   return n;
 }
 
@@ -859,7 +927,7 @@ const LOCALHOST = memory.data<u8>([108, 111, 99, 97, 108, 104, 111, 115, 116]);
 
 /** Key k's schema default (the WASI host listens on UDP only: its own default listen). */
 function setDefault(k: u32): void {
-  if (k == K.Listen) {
+  if (k == K.Listen && !P2) { // the wasmtime build: the schema's default (UDP and TCP)
     const a = newArray();
     push(a, newString(DEFAULT_LISTEN, 18));
     setValue(k, a, 0);
@@ -1019,7 +1087,7 @@ export function configCheckSecure(): void {
     putBytes(nPtr(l), nLen(l));
     putStr(" with no \"users\" would let anyone register and relay calls; add \"users\" (and \"realm\") or set \"allowUnauthenticated\": true\n");
     flush();
-    proc_exit(2);
+    sysExit(2);
   }
 }
 
@@ -1175,7 +1243,7 @@ function lineBytes(p: usize, n: u32): void {
 }
 function lineMetavar(k: u32): void {
   const c = kf(k, KF.Check);
-  if (c == KCheck.Listen) lineStr("udp:HOST:PORT");
+  if (c == KCheck.Listen) lineStr(P2 ? "udp|tcp:HOST:PORT" : "udp:HOST:PORT");
   else if (c == KCheck.Domain) lineStr("NAME");
   else if (c == KCheck.File) lineStr("FILE");
   else if (kf(k, KF.Type) == KType.Enum) {
@@ -1300,7 +1368,8 @@ function putCheckName(c: u32): void {
 
 function putDefault(k: u32): void {
   if (k == K.Listen) {
-    putStr("; default [\"udp:127.0.0.1:5060\"]");
+    if (P2) putStr("; default [\"udp:127.0.0.1:5060\", \"tcp:127.0.0.1:5060\"]");
+    else putStr("; default [\"udp:127.0.0.1:5060\"]");
     return;
   }
   if (kf(k, KF.HasDefault) == 0) {
@@ -1577,7 +1646,7 @@ export function configApply(): void {
     const secret = kf(k, KF.Secret) != 0;
     if (!isSet(k)) {
       if (k == K.NonceSecret) { // 32 random bytes per start
-        random_get(cfg, 32);
+        sysRandom(cfg, 32);
         add(k, cfg, 32, -1, true);
       }
       continue;

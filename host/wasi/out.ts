@@ -11,15 +11,18 @@
 // {"msg":"log lines dropped","count":N} line says how many. A terminal or a file is written as before.
 
 import {
-  fd_write, fd_fdstat_get, poll_oneoff, clock_time_get, CLOCK_REALTIME, CLOCK_MONOTONIC, ERRNO_AGAIN, ERRNO_INTR,
+  fd_write, fd_fdstat_get, poll_oneoff, CLOCK_MONOTONIC, ERRNO_AGAIN, ERRNO_INTR,
   EVENTTYPE_CLOCK,
 } from "./wasi";
+import { P2, sysRealtimeNs } from "./sys";
+import {
+  get_stdout, get_stderr, out_check_write, out_write, out_blocking_write_and_flush,
+} from "./p2";
 
 const CAP: u32 = 65536;
 const BUF: usize = memory.data(<i32>CAP);
 const IOV: usize = memory.data(8, 4);
 const NW: usize = memory.data(4, 4);
-const TIME: usize = memory.data(8, 8);
 const HEX: usize = memory.data<u8>([48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102]);
 let pos: u32 = 0;
 let target: u32 = 1;
@@ -62,6 +65,11 @@ const FDSTAT: usize = memory.data(24, 8);
 /** stdout polled before each write when it is a pipe or a socket (not a terminal or a file), if the
  * runtime can poll it; true if so. */
 export function stdoutNonBlocking(): bool {
+  if (P2) {
+    // wasi:io/streams: check-write says how much stdout takes now (0 = not now); always asked
+    nonBlocking = true;
+    return true;
+  }
   if (fd_fdstat_get(1, FDSTAT) != 0) return false;
   const type = load<u8>(FDSTAT); // 2 character device, 4 regular file, 0 unknown (a pipe), 5/6 sockets
   if (type == 2 || type == 4) return false;
@@ -74,6 +82,10 @@ export function stdoutNonBlocking(): bool {
  * stdout: what the pipe does not take now stays buffered for the next call.
  */
 export function flush(): void {
+  if (P2) {
+    flushP2();
+    return;
+  }
   let off: u32 = 0;
   let spins = 0;
   const polled = nonBlocking && target == 1;
@@ -95,6 +107,43 @@ export function flush(): void {
     }
     if (e != 0) break; // stdout gone: drop the logs rather than stop the server
     off += load<u32>(NW);
+  }
+  pos = 0;
+  lineStart = 0;
+}
+
+// wasi:cli stdout/stderr handles (owned for the life of the process), and a return area
+let hOut: i32 = -1;
+let hErr: i32 = -1;
+const RET: usize = P2 ? memory.data(16, 8) : 0;
+
+/** flush() on WASI 0.2: non-blocking stdout by check-write + write, else blocking-write-and-flush. */
+function flushP2(): void {
+  if (hOut < 0) {
+    hOut = get_stdout();
+    hErr = get_stderr();
+  }
+  const polled = nonBlocking && target == 1;
+  const h = target == 1 ? hOut : hErr;
+  let off: u32 = 0;
+  while (off < pos) {
+    let n = pos - off > PIPE_CHUNK ? PIPE_CHUNK : pos - off; // blocking-write-and-flush: at most 4096
+    if (polled) {
+      out_check_write(h, RET);
+      if (load<u8>(RET) != 0) break; // stdout gone: drop the logs rather than stop the server
+      const permit = load<u64>(RET, 8);
+      if (permit == 0) {
+        // stdout cannot take more now: keep the rest (the line being written moves with it)
+        memory.copy(BUF, BUF + off, pos - off);
+        pos -= off;
+        lineStart = lineStart > off ? lineStart - off : 0;
+        return;
+      }
+      if (<u64>n > permit) n = <u32>permit;
+      out_write(h, BUF + off, n, RET);
+    } else out_blocking_write_and_flush(h, BUF + off, n, RET);
+    if (load<u8>(RET) != 0) break;
+    off += n;
   }
   pos = 0;
   lineStart = 0;
@@ -225,9 +274,7 @@ export function putMs(v: f64): void {
 
 /** Current UTC time as ISO 8601 with milliseconds (civil-from-days, H. Hinnant). */
 function putIsoNow(): void {
-  store<u64>(TIME, 0);
-  clock_time_get(CLOCK_REALTIME, 1000000, TIME);
-  const ms = load<u64>(TIME) / 1000000;
+  const ms = sysRealtimeNs() / 1000000;
   const secs = ms / 1000;
   const days = <i64>(secs / 86400);
   const sod = <u32>(secs % 86400);
