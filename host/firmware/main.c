@@ -116,7 +116,7 @@ static int slip_feed(uint8_t c) {
     int done = frame_len > 0 && !frame_over;
     if (frame_over) {
       frames_dropped++;
-      if (frame_kind == 'D') send_text('L', "datagram larger than the core's buffer: dropped", 0);
+      if (frame_kind == 'D') send_text('L', "datagram dropped: larger than the core's buffer, or before the core started", 0);
       if (frame_kind == 'C') send_text('R', "error config too long", 0);
     }
     if (!done) frame_len = 0;
