@@ -61,8 +61,7 @@ const NEW_HA1: usize = memory.data(48);
 
 memory.fill(USERS, 0, <usize>MAX_USERS * USER_SIZE);
 
-// @ts-ignore: decorator
-@inline function rec(i: i32): usize { return USERS + <usize>i * USER_SIZE; }
+function rec(i: i32): usize { return USERS + <usize>i * USER_SIZE; }
 
 /** Forget every user and the realm. */
 export function credentialsReset(): void {

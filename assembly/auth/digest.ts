@@ -90,21 +90,16 @@ export class AuthResult {
 
 export const authResult = new AuthResult();
 
-// @ts-ignore: decorator
-@inline function sp(k: P): usize { return load<usize>(SPANS + (<usize>k << 3)); }
-// @ts-ignore: decorator
-@inline function sl(k: P): u32 { return load<u32>(SPANS + (<usize>k << 3), 4); }
-// @ts-ignore: decorator
-@inline function has(k: P): bool { return (seen & (1 << <u32>k)) != 0; }
+function sp(k: P): usize { return load<usize>(SPANS + (<usize>k << 3)); }
+function sl(k: P): u32 { return load<u32>(SPANS + (<usize>k << 3), 4); }
+function has(k: P): bool { return (seen & (1 << <u32>k)) != 0; }
 
-// @ts-ignore: decorator
-@inline function isLws(c: u32): bool {
+function isLws(c: u32): bool {
   return c == Ch.SP || c == Ch.HT || c == Ch.CR || c == Ch.LF;
 }
 
 /** Byte allowed in an unquoted param value: printable ASCII but LWS, COMMA, DQUOTE, backslash. */
-// @ts-ignore: decorator
-@inline function isValueByte(c: u32): bool {
+function isValueByte(c: u32): bool {
   return c > <u32>Ch.SP && c < <u32>Ch.DEL && c != Ch.COMMA && c != Ch.DQUOTE && c != Ch.BACKSLASH;
 }
 

@@ -94,8 +94,7 @@ export function authSetNonceExpiry(s: u32): void {
 
 export function authNonceExpiry(): u32 { return nonceExpiry; }
 
-// @ts-ignore: decorator
-@inline function seconds(now: i64): u32 {
+function seconds(now: i64): u32 {
   return tBase + (now <= 0 ? 0 : <u32>(now / 1000));
 }
 

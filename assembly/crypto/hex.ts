@@ -27,7 +27,6 @@ export function hexDecode(src: usize, n: u32, out: usize): bool {
 }
 
 /** The lowercase hex digit of d (0..15). */
-// @ts-ignore: decorator
-@inline export function hexDigit(d: u32): u32 {
+export function hexDigit(d: u32): u32 {
   return d < 10 ? <u32>Ch.D0 + d : <u32>Ch.a + d - 10;
 }

@@ -56,10 +56,8 @@ const recs: usize = heap.alloc(<usize>UA_DIALOGS * REC_SIZE);
 const texts: usize = heap.alloc(<usize>UA_DIALOGS * <usize>TEXT_CAP);
 const na = new NameAddrRepr();
 
-// @ts-ignore: decorator
-@inline function rec(i: i32): usize { return recs + <usize>i * REC_SIZE; }
-// @ts-ignore: decorator
-@inline function text(i: i32): usize { return texts + <usize>i * <usize>TEXT_CAP; }
+function rec(i: i32): usize { return recs + <usize>i * REC_SIZE; }
+function text(i: i32): usize { return texts + <usize>i * <usize>TEXT_CAP; }
 
 /** Forget every dialog. */
 export function uaDialogsReset(): void {

@@ -91,8 +91,7 @@ export function pikeResetAll(): void {
   authFailWindowMs = 60000;
 }
 
-// @ts-ignore: decorator
-@inline function rec(i: u32): usize { return table + <usize>i * <usize>PIKE_RECORD; }
+function rec(i: u32): usize { return table + <usize>i * <usize>PIKE_RECORD; }
 
 /** Write the source's key into `key`; false for a peer without an IP address. */
 function makeKey(peer: Peer): bool {

@@ -60,8 +60,7 @@ export function ctxReset(): void {
 }
 ctxReset();
 
-// @ts-ignore: decorator
-@inline export function ctx(idx: u32): Ctx {
+export function ctx(idx: u32): Ctx {
   return changetype<Ctx>(table + <usize>idx * CTX_SIZE);
 }
 

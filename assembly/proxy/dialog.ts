@@ -43,10 +43,8 @@ export function dialogsInUse(): i32 {
   return inUse;
 }
 
-// @ts-ignore: decorator
-@inline function rec(i: u32): usize { return records + <usize>i * DLG_SIZE; }
-// @ts-ignore: decorator
-@inline function slot(i: u32): u32 { return load<u32>(index + (<usize>i << 2)); }
+function rec(i: u32): usize { return records + <usize>i * DLG_SIZE; }
+function slot(i: u32): u32 { return load<u32>(index + (<usize>i << 2)); }
 
 /** Key of the dialog of Call-ID [c, c+cl) between tags a and b (either order). */
 export function dialogKey(c: usize, cl: u32, a: usize, al: u32, b: usize, bl: u32): u64 {

@@ -29,8 +29,7 @@ export class TargetSet {
   reset(): void { this.count = 0; }
 
   // Getters: an index outside [0, count) reads as empty (never traps).
-  // @ts-ignore: decorator
-  @inline private ok(i: i32): bool { return <u32>i < <u32>this.count; }
+  private ok(i: i32): bool { return <u32>i < <u32>this.count; }
   uri(i: i32): usize { return this.ok(i) ? this.uris + <usize>i * <usize>MAX_TARGET_URI : 0; }
   uriLen(i: i32): u32 { return this.ok(i) ? load<u32>(this.meta + <usize>i * META) : 0; }
   path(i: i32): usize { return this.ok(i) ? this.paths + <usize>i * <usize>MAX_TARGET_PATH : 0; }
@@ -70,8 +69,7 @@ export const targets = new TargetSet();
 // Binding ids of the AOR being looked up, sorted before copying.
 const order = new StaticArray<i32>(MAX_FORK);
 
-// @ts-ignore: decorator
-@inline function effQ(b: i32): i32 { const q = bindAt(b).q; return q < 0 ? 1000 : q; }
+function effQ(b: i32): i32 { const q = bindAt(b).q; return q < 0 ? 1000 : q; }
 
 /** b should come before c: higher q, then more recent registration. */
 function before(b: i32, c: i32): bool {

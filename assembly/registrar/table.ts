@@ -100,12 +100,9 @@ let bindsUsed: i32 = 0;
 let stampCounter: u32 = 0;
 
 // Record accessors: ids come from the tables themselves (hash slots, lists, the heap), always < n / m.
-// @ts-ignore: decorator
-@inline export function aorAt(a: i32): Aor { return changetype<Aor>(aors + <usize>a * AOR_SIZE); }
-// @ts-ignore: decorator
-@inline export function bindAt(b: i32): Binding { return changetype<Binding>(binds + <usize>b * BIND_SIZE); }
-// @ts-ignore: decorator
-@inline export function bindPeer(b: i32): Peer { return changetype<Peer>(binds + <usize>b * BIND_SIZE + BIND_HDR); }
+export function aorAt(a: i32): Aor { return changetype<Aor>(aors + <usize>a * AOR_SIZE); }
+export function bindAt(b: i32): Binding { return changetype<Binding>(binds + <usize>b * BIND_SIZE); }
+export function bindPeer(b: i32): Peer { return changetype<Peer>(binds + <usize>b * BIND_SIZE + BIND_HDR); }
 
 export function regSeed(): u64 { return seed; }
 

@@ -130,14 +130,12 @@ export function txnCapacity(): i32 { return MAX_TXN; }
 export function txnFree(): i32 { return MAX_TXN - inUse; }
 
 /** Record of slot idx (idx < MAX_TXN). */
-// @ts-ignore: decorator
-@inline export function rec(idx: u32): TxnRec {
+export function rec(idx: u32): TxnRec {
   return changetype<TxnRec>(records + <usize>idx * TXN_SIZE);
 }
 
 /** The Peer inside a record. */
-// @ts-ignore: decorator
-@inline export function recPeer(r: TxnRec): Peer {
+export function recPeer(r: TxnRec): Peer {
   return changetype<Peer>(changetype<usize>(r) + 48);
 }
 
@@ -204,8 +202,7 @@ export function txnKeep(r: TxnRec, handle: u32): void {
  * A deadline as stored: 0 means "unarmed", so a timer due at time 0 (a zero-length Timer D/I/J/K on a
  * reliable transport at the host's first millisecond) is stored as 1 — one millisecond late, never lost.
  */
-// @ts-ignore: decorator
-@inline export function at(t: i64): i64 {
+export function at(t: i64): i64 {
   return t > 0 ? t : 1;
 }
 
@@ -221,10 +218,8 @@ export function txnRearm(idx: u32): void {
 
 // ---- server match index -------------------------------------------------------------------------
 
-// @ts-ignore: decorator
-@inline function slotAt(i: u32): u32 { return load<u32>(index + (<usize>i << 2)); }
-// @ts-ignore: decorator
-@inline function setSlot(i: u32, v: u32): void { store<u32>(index + (<usize>i << 2), v); }
+function slotAt(i: u32): u32 { return load<u32>(index + (<usize>i << 2)); }
+function setSlot(i: u32, v: u32): void { store<u32>(index + (<usize>i << 2), v); }
 
 /** Enter server record idx under key (keys are keyed hashes: see txn/match.ts). */
 export function indexInsert(key: u64, idx: u32): void {

@@ -70,25 +70,21 @@ const TABLE: usize = memory.data<u16>([
 ]);
 
 /** True when byte `c` carries every bit of `cls`. */
-// @ts-ignore: decorator
-@inline export function is(c: u32, cls: u32): bool {
+export function is(c: u32, cls: u32): bool {
   return (load<u16>(TABLE + ((c & 0xff) << 1)) & cls) == cls;
 }
 
 /** True when byte `c` carries any bit of `cls`. */
-// @ts-ignore: decorator
-@inline export function isAny(c: u32, cls: u32): bool {
+export function isAny(c: u32, cls: u32): bool {
   return (load<u16>(TABLE + ((c & 0xff) << 1)) & cls) != 0;
 }
 
 /** ASCII lower-casing of one byte (no locale). */
-// @ts-ignore: decorator
-@inline export function lower(c: u32): u32 {
+export function lower(c: u32): u32 {
   return c - 0x41 < 26 ? c | 0x20 : c;
 }
 
 /** Value of one hex digit; the caller has checked `is(c, Cls.HEX)`. */
-// @ts-ignore: decorator
-@inline export function hexValue(c: u32): u32 {
+export function hexValue(c: u32): u32 {
   return c <= <u32>Ch.D9 ? c - <u32>Ch.D0 : (c | 0x20) - <u32>Ch.a + 10;
 }

@@ -7,8 +7,7 @@ import { lower } from "./chars";
 
 const M: u64 = 0x9e3779b97f4a7c15;
 
-// @ts-ignore: decorator
-@inline function fmix(h: u64): u64 {
+function fmix(h: u64): u64 {
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccd;
   h ^= h >> 33;

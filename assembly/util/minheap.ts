@@ -23,12 +23,9 @@ export class MinHeap {
   }
 
   // Accessors: ids are < cap (checked at set/remove), heap slots < size.
-  // @ts-ignore: decorator
-  @inline private hAt(i: i32): i32 { return load<i32>(this.heap + (<usize>i << 2)); }
-  // @ts-ignore: decorator
-  @inline private kOf(id: i32): i64 { return load<i64>(this.key + (<usize>id << 3)); }
-  // @ts-ignore: decorator
-  @inline private place(i: i32, id: i32): void {
+  private hAt(i: i32): i32 { return load<i32>(this.heap + (<usize>i << 2)); }
+  private kOf(id: i32): i64 { return load<i64>(this.key + (<usize>id << 3)); }
+  private place(i: i32, id: i32): void {
     store<i32>(this.heap + (<usize>i << 2), id);
     store<i32>(this.pos + (<usize>id << 2), i);
   }

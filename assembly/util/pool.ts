@@ -39,12 +39,9 @@ export class Pool {
     this.used = 0;
   }
 
-  // @ts-ignore: decorator
-  @inline private nextOf(b: u32): u32 { return load<u32>(this.nextA + (<usize>b << 2)); }
-  // @ts-ignore: decorator
-  @inline private setNext(b: u32, n: u32): void { store<u32>(this.nextA + (<usize>b << 2), n); }
-  // @ts-ignore: decorator
-  @inline private blockPtr(b: u32): usize { return this.data + <usize>b * <usize>this.blockSize; }
+  private nextOf(b: u32): u32 { return load<u32>(this.nextA + (<usize>b << 2)); }
+  private setNext(b: u32, n: u32): void { store<u32>(this.nextA + (<usize>b << 2), n); }
+  private blockPtr(b: u32): usize { return this.data + <usize>b * <usize>this.blockSize; }
 
   /** Blocks needed to store len bytes. */
   blocksFor(len: u32): u32 {

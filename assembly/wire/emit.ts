@@ -79,8 +79,7 @@ export function dropMap(count: i32): usize {
   return DROP_MAP;
 }
 
-// @ts-ignore: decorator
-@inline function dropped(map: usize, i: i32): bool {
+function dropped(map: usize, i: i32): bool {
   return map != 0 && load<u8>(map + <usize>i) != 0;
 }
 

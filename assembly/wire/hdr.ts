@@ -47,8 +47,7 @@ const FLAGS: usize = memory.data<u8>([
   1,          // P-Asserted-Identity (RFC 3325: 1#PAssertedID-value)
 ]);
 
-// @ts-ignore: decorator
-@inline export function hdrFlags(h: Hdr): u32 {
+export function hdrFlags(h: Hdr): u32 {
   return <u32>load<u8>(FLAGS + <usize>h);
 }
 

@@ -39,8 +39,7 @@ export function skipClass(p: usize, end: usize, cls: u32): usize {
 }
 
 /** Skip a token (RFC 3261 §25.1). Returns `p` when no token byte is there. */
-// @ts-ignore: decorator
-@inline export function skipToken(p: usize, end: usize): usize {
+export function skipToken(p: usize, end: usize): usize {
   return skipClass(p, end, Cls.TOKEN);
 }
 

@@ -271,8 +271,7 @@ function parseSip(p: usize, end: usize, out: UriRepr): bool {
 }
 
 /** True for a tel visual separator (RFC 3966: "-" / "." / "(" / ")"). */
-// @ts-ignore: decorator
-@inline function isVisual(c: u32): bool {
+function isVisual(c: u32): bool {
   return c == Ch.MINUS || c == Ch.DOT || c == Ch.LPAREN || c == Ch.RPAREN;
 }
 

@@ -74,23 +74,15 @@ export class MessageView {
 
   // Entry accessors. `i` must be in [0, count): the index is only ever read back by code that got
   // `i` from `first`/`next`/a loop bounded by `count`.
-  // @ts-ignore: decorator
-  @inline hdr(i: i32): Hdr { return <Hdr>load<u8>(this.entries + <usize>i * ENTRY_SIZE); }
-  // @ts-ignore: decorator
-  @inline flags(i: i32): u32 { return <u32>load<u8>(this.entries + <usize>i * ENTRY_SIZE, 1); }
-  // @ts-ignore: decorator
-  @inline nameLen(i: i32): u32 { return <u32>load<u16>(this.entries + <usize>i * ENTRY_SIZE, 2); }
-  // @ts-ignore: decorator
-  @inline lineOff(i: i32): u32 { return load<u32>(this.entries + <usize>i * ENTRY_SIZE, 4); }
-  // @ts-ignore: decorator
-  @inline lineEnd(i: i32): u32 { return load<u32>(this.entries + <usize>i * ENTRY_SIZE, 8); }
-  // @ts-ignore: decorator
-  @inline valOff(i: i32): u32 { return load<u32>(this.entries + <usize>i * ENTRY_SIZE, 12); }
-  // @ts-ignore: decorator
-  @inline valLen(i: i32): u32 { return load<u32>(this.entries + <usize>i * ENTRY_SIZE, 16); }
+  hdr(i: i32): Hdr { return <Hdr>load<u8>(this.entries + <usize>i * ENTRY_SIZE); }
+  flags(i: i32): u32 { return <u32>load<u8>(this.entries + <usize>i * ENTRY_SIZE, 1); }
+  nameLen(i: i32): u32 { return <u32>load<u16>(this.entries + <usize>i * ENTRY_SIZE, 2); }
+  lineOff(i: i32): u32 { return load<u32>(this.entries + <usize>i * ENTRY_SIZE, 4); }
+  lineEnd(i: i32): u32 { return load<u32>(this.entries + <usize>i * ENTRY_SIZE, 8); }
+  valOff(i: i32): u32 { return load<u32>(this.entries + <usize>i * ENTRY_SIZE, 12); }
+  valLen(i: i32): u32 { return load<u32>(this.entries + <usize>i * ENTRY_SIZE, 16); }
   /** Absolute address of entry i's value. */
-  // @ts-ignore: decorator
-  @inline valPtr(i: i32): usize { return this.base + <usize>this.valOff(i); }
+  valPtr(i: i32): usize { return this.base + <usize>this.valOff(i); }
 
   /** Index of the first value of header `h`, or -1. */
   first(h: Hdr): i32 { return <i32>load<i16>(this.firsts + (<usize>h << 1)); }
@@ -203,8 +195,7 @@ export class MessageView {
   }
 }
 
-// @ts-ignore: decorator
-@inline function isLws(c: u32): bool {
+function isLws(c: u32): bool {
   return c == Ch.SP || c == Ch.HT || c == Ch.CR || c == Ch.LF;
 }
 
@@ -342,8 +333,7 @@ const ONES: u64 = 0x0101010101010101;
 const HIGHS: u64 = 0x8080808080808080;
 
 /** Any byte of x is zero. */
-// @ts-ignore: decorator
-@inline function hasZero(x: u64): u64 {
+function hasZero(x: u64): u64 {
   return (x - ONES) & ~x & HIGHS;
 }
 
@@ -480,8 +470,7 @@ function checkVersion(s: usize, e: usize): WireError {
   return WireError.None;
 }
 
-// @ts-ignore: decorator
-@inline function isWs(c: u32): bool {
+function isWs(c: u32): bool {
   return c == Ch.SP || c == Ch.HT;
 }
 

@@ -81,7 +81,7 @@ export class NameAddrRepr {
 // Scratch for the parameter walk (the core is single-threaded and decoders do not re-enter).
 const PARAM = new ParamSpan();
 
-@inline function isLwsByte(c: u32): bool {
+function isLwsByte(c: u32): bool {
   return c == Ch.SP || c == Ch.HT || c == Ch.CR || c == Ch.LF;
 }
 
