@@ -138,3 +138,10 @@ export const MAX_TRANSPORTS_CFG: i32 = isDefined(SIP_MAX_TRANSPORTS) ? SIP_MAX_T
  * users keep dialogs. Cost: UA_DIALOGS × (72 + 1,024) bytes, only where a transaction user links it. */
 // @ts-ignore: board constant injected with --use
 export const UA_DIALOGS: i32 = isDefined(SIP_UA_DIALOGS) ? SIP_UA_DIALOGS : 4;
+
+/**
+ * The user agent core (dialog/uac.ts: requests of our own through client transactions the user agent
+ * owns, ACKs, dialogs from responses) for the B2BUA family member's legs and the registrant; the proxy
+ * boards leave it out (0), so their code is what it was. The probe builds (tests) turn it on.
+ */
+export const USER_AGENT: bool = isDefined(SIP_USER_AGENT) ? SIP_USER_AGENT != 0 : false;

@@ -41,7 +41,8 @@ for (const b of boards) {
   // options, so tests and benchmarks measure the code as shipped, plus one page for its test-only statics.
   asc("assembly/index.ts", b, ["--outFile", join(out, "sipling.wasm")]);
   const pages = String(b.memoryPages + 1);
-  asc("assembly/testing/probe.ts", b, ["--outFile", join(out, "probe.wasm"), "--initialMemory", pages, "--maximumMemory", pages]);
+  // the probe also carries the user agent core (config.ts USER_AGENT), which the proxy boards leave out
+  asc("assembly/testing/probe.ts", b, ["--outFile", join(out, "probe.wasm"), "--initialMemory", pages, "--maximumMemory", pages, "--use", "SIP_USER_AGENT=1"]);
   if (!quiet) {
     const size = statSync(join(out, "sipling.wasm")).size;
     console.error(`built ${b.name}: sipling.wasm ${size} bytes, ${b.memoryPages} pages`);

@@ -57,7 +57,7 @@ describe("client INVITE", () => {
         expect(rec(i).retransmitAt).toBe(T0 + at[k] + nextGap[k], "Timer A doubles");
         expect(stateOf(i)).toBe(CIState.Calling);
       }
-      expect(rec(i).retransmits).toBe(6);
+      expect(rec(i).interval).toBe(32_000, "six doublings of T1");
     });
 
     it("is safe to tick early or repeatedly: one retransmission per deadline", () => {

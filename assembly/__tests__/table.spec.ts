@@ -17,7 +17,7 @@ import {
 } from "./helpers/script";
 
 function allocOne(): u32 {
-  return txnAlloc(TxnKind.ServerNonInvite, Method.OPTIONS, ALICE, false);
+  return txnAlloc(TxnKind.ServerNonInvite, Method.OPTIONS, ALICE, false, 0);
 }
 
 function respondNI(i: u32, text: string, status: u32, now: i64): void {
@@ -126,7 +126,7 @@ describe("transaction table", () => {
       expect(txnFree()).toBe(0);
       expect(txnNextHandle()).toBe(0);
       expect(allocOne()).toBe(0);
-      expect(txnAlloc(TxnKind.ClientInvite, Method.INVITE, BOB, false)).toBe(0);
+      expect(txnAlloc(TxnKind.ClientInvite, Method.INVITE, BOB, false, 0)).toBe(0);
       for (let k = 0; k < MAX_TXN; k++) expect(idxOf(hs[k])).toBe(<i32>(hs[k] & 0xffffff), "still live");
       expect(txnInUse()).toBe(MAX_TXN);
     });
@@ -235,6 +235,26 @@ describe("transaction table", () => {
       expect(up.idx).toBe(a);
       expect(tick(now)).toBe(IDLE);
       expect(txnNextDeadline()).toBe(-1);
+    });
+
+    it("carries each record's owner to the timer report, and only carries it (two TUs at once)", () => {
+      // owners 1 and 2 stand for two transaction users (tu/owner.ts); the layer never reads them
+      const a = <u32>idxOf(serverNonInviteCreate(1, Method.OPTIONS, ALICE, false, 1, -1, 1));
+      const b = <u32>idxOf(clientNonInviteCreate(Method.OPTIONS, BOB, false, stash(OPTIONS), 1, 0x77, T0, 2));
+      drain();
+      expect(rec(a).owner).toBe(1);
+      expect(rec(b).owner).toBe(2);
+      respondNI(a, R404, 404, T0); // Timer J at +32000
+      drain();
+      expect(tick(T0 + 500)).toBe(ClientTimerOut.None, "Timer E of b");
+      expect(up.idx).toBe(b);
+      expect(up.owner).toBe(2);
+      drain();
+      txnRelease(b);
+      expect(tick(T0 + 32_000)).toBe(ClientTimerOut.Ended, "Timer J of a ends it");
+      expect(up.idx).toBe(a);
+      expect(up.owner).toBe(1, "read before the record was freed");
+      expect(rec(a).kind).toBe(<u8>TxnKind.Free);
     });
 
     it("txnInUse returns to 0 and every pool block comes back once all timers run out", () => {

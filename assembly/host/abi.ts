@@ -6,7 +6,7 @@
 // poll_timeout (arm one timer) → poll_event until 0. handle_timeout is idempotent and may be called
 // early. Every input is processed to completion before the call returns: there is no hidden work.
 
-import { RX_BUF, RX_CAP, TX_BUF, TX_CAP } from "./buffers";
+import { RX_BUF, RX_CAP, TX_BUF, TX_CAP } from "../wire/buffers";
 import { MAX_FORK, MAX_MSG, NAME_CAP } from "../config";
 import { MessageView, parseMessage } from "../wire/view";
 import { Decoded, validateMessage } from "../wire/validate";
@@ -27,8 +27,8 @@ import {
   registrarPoolUsed, registrarPoolBlocks, regConfig, registrarFlowClosed,
 } from "../registrar/index";
 import { MAX_AORS, MAX_BINDINGS } from "../config";
-import { proxyRequest, refusedFullCount, refusedFullReset, shedCount } from "../proxy/request";
-import { proxyResponse, proxyTimer } from "../proxy/response";
+import { refusedFullCount, refusedFullReset, shedCount } from "../proxy/request";
+import { dispatchRequest, dispatchResponse, dispatchTimer } from "./dispatch";
 import { respondStateless } from "../proxy/send";
 import { proxyConfig, domainAdd, domainsReset, setOutbound } from "../proxy/config";
 import { ctxReset } from "../proxy/context";
@@ -225,8 +225,8 @@ function handleMessage(now: i64, buf: usize, len: u32, stream: bool): i32 {
     }
     return stream ? consumed : -e;
   }
-  if (rxView.isRequest) proxyRequest(rxReq, now);
-  else proxyResponse(rxView, rxDecoded, src, now);
+  if (rxView.isRequest) dispatchRequest(rxReq, now);
+  else dispatchResponse(rxView, rxDecoded, now);
   return consumed;
 }
 
@@ -268,7 +268,7 @@ export function sip_handle_conn_closed(now: f64, conn: u32): void {
 export function sip_handle_timeout(now: f64): void {
   const t = <i64>now;
   // leave room on the transmit queue for what one timer may produce; the rest waits for the next call
-  while (txRoom() >= <u32>MAX_FORK + 4 && txnTick(t, up)) proxyTimer(up, t);
+  while (txRoom() >= <u32>MAX_FORK + 4 && txnTick(t, up)) dispatchTimer(up, t);
   registrarTick(t);
 }
 

@@ -5,6 +5,7 @@
 import { MAX_TRANSPORTS_CFG } from "../config";
 import { Family } from "./peer";
 import { Ch } from "../util/chars";
+import { T_K_SCTP, T_K_TCP, T_K_TLS, T_K_UDP, T_K_WS, T_K_WSS, T_UDP, T_TCP, T_TLS, T_SCTP, T_WS, T_WSS } from "../wire/tables";
 
 export const MAX_TRANSPORTS: i32 = MAX_TRANSPORTS_CFG;
 const ADDR_CAP: u32 = 64;
@@ -94,4 +95,28 @@ export function transportFor(proto: Proto, family: Family): Transport | null {
     if (t.proto == proto && (t.family == family || family == Family.Name)) return t;
   }
   return null;
+}
+
+/** Upper-case token of a protocol for Via (a text of the packed table, Writer.text). */
+export function protoName(p: Proto): u32 {
+  switch (p) {
+    case Proto.TCP: return T_TCP;
+    case Proto.TLS: return T_TLS;
+    case Proto.SCTP: return T_SCTP;
+    case Proto.WS: return T_WS;
+    case Proto.WSS: return T_WSS;
+  }
+  return T_UDP;
+}
+
+/** Lower-case token of a protocol for transport parameters (a text of the packed table). */
+export function protoParam(p: Proto): u32 {
+  switch (p) {
+    case Proto.TCP: return T_K_TCP;
+    case Proto.TLS: return T_K_TLS;
+    case Proto.SCTP: return T_K_SCTP;
+    case Proto.WS: return T_K_WS;
+    case Proto.WSS: return T_K_WSS;
+  }
+  return T_K_UDP;
 }

@@ -3,6 +3,7 @@
 // decremented, our Route values removed, the target's Request-URI and route set; stored in the
 // message pool and handed to a new client transaction that sends and retransmits it.
 
+import { Owner } from "../tu/owner";
 import { MAX_MSG } from "../config";
 import { MessageView } from "../wire/view";
 import { Decoded } from "../wire/validate";
@@ -19,8 +20,8 @@ import {
   rec, txnNextHandle, msgPool, clientInviteCreate, clientNonInviteCreate, idxOf,
 } from "../txn/index";
 import { WORK_BUF } from "./buffers";
-import { writeBranch, hex8 } from "./branch";
-import { protoName, protoParam } from "./route";
+import { writeVia, hex8 } from "../txn/branch";
+import { protoParam } from "./route";
 import { proxyConfig } from "./config";
 import { ctx, CtxFlag } from "./context";
 import { TOPOLOGY_HIDING } from "../config";
@@ -30,7 +31,7 @@ import {
 import { dialogPending } from "./dialog";
 import { Req } from "./req";
 import { writeRrMac, branchNonce } from "./rrmac";
-import { T_BRANCH, T_COMMA_SP, T_RECEIVED, T_SIP20_SLASH, T_SIP_LT, T_TRANSPORT, T_K_RPORT, T_FT, T_LR } from "../wire/tables";
+import { T_COMMA_SP, T_RECEIVED, T_SIP_LT, T_TRANSPORT, T_K_RPORT, T_FT, T_LR } from "../wire/tables";
 
 const vw = new Writer();
 const VIA_BUF: usize = memory.data(256);
@@ -216,12 +217,7 @@ export function forwardBranch(
   if (handle == 0) return 503;
   const nonce = branchNonce(handle, loop);
   vw.begin(VIA_BUF, 256);
-  vw.text(T_SIP20_SLASH);
-  vw.text(protoName(t.proto));
-  vw.byte(0x20);
-  vw.bytes(t.addr, t.addrLen);
-  vw.text(T_BRANCH);
-  writeBranch(vw, handle, nonce, loop);
+  writeVia(vw, t, handle, nonce, loop);
   const viaLen = vw.finish();
   edits.ruri = ruriLen != 0 ? ruri : 0;
   edits.ruriLen = ruriLen;
@@ -265,18 +261,18 @@ export function forwardBranch(
   if (msg == 0) return 503;
   const reliable = t.reliable;
   const h = v.method == Method.INVITE
-    ? clientInviteCreate(dst, reliable, msg, d.cseq.seq, <u64>nonce, now)
-    : clientNonInviteCreate(v.method, dst, reliable, msg, d.cseq.seq, <u64>nonce, now);
+    ? clientInviteCreate(dst, reliable, msg, d.cseq.seq, <u64>nonce, now, Owner.Proxy)
+    : clientNonInviteCreate(v.method, dst, reliable, msg, d.cseq.seq, <u64>nonce, now, Owner.Proxy);
   msgPool.release(msg);
   if (h == 0) return 503;
   // link the branch into its server transaction's context
   const c = rec(h & 0xffffff);
-  c.link = srvHandle;
+  c.user = srvHandle;
   const si = idxOf(srvHandle);
   if (si >= 0) {
     const s = rec(<u32>si);
-    c.sibling = s.link;
-    s.link = h;
+    c.sibling = s.user;
+    s.user = h;
     ctx(<u32>si).active++;
   }
   return 0;

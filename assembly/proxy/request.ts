@@ -14,6 +14,7 @@
 // answer (and the same To tag), so retransmissions need no state. The request being processed is an
 // explicit context (Req, proxy/req.ts) handed down to every step.
 
+import { Owner } from "../tu/owner";
 import { MAX_FORK } from "../config";
 import { MessageView } from "../wire/view";
 import { Decoded } from "../wire/validate";
@@ -40,7 +41,8 @@ import { WORK_BUF, EXTRA_BUF, EXTRA_CAP } from "./buffers";
 import { proxyConfig } from "./config";
 import { ctx, CtxFlag, CTX_SIZE } from "./context";
 import { respondStateless, responseDest, retryAfter, isOurStatelessTag } from "./send";
-import { loopHash, parseBranch, OurBranch, writeStatelessBranch } from "./branch";
+import { loopHash } from "./branch";
+import { parseBranch, OurBranch, writeStatelessBranch } from "../txn/branch";
 import { isOurAddress, ourTransport, isForUs, destFromUri, flowToken, protoName } from "./route";
 import { prepareEdits, prepareVia, forwardBranch, wantsRecordRoute } from "./forward";
 import { cancelBranches, startTargets, finishIfDone, storeTargets, release } from "./response";
@@ -341,8 +343,8 @@ function openContext(q: Req): i32 {
   responseDest(src, d.via, srvPeer);
   const key = serverKey(v, d, v.method);
   const h = invite
-    ? serverInviteCreate(key, srvPeer, reliable, d.cseq.seq, now)
-    : serverNonInviteCreate(key, v.method, srvPeer, reliable, d.cseq.seq, now);
+    ? serverInviteCreate(key, srvPeer, reliable, d.cseq.seq, now, Owner.Proxy)
+    : serverNonInviteCreate(key, v.method, srvPeer, reliable, d.cseq.seq, now, Owner.Proxy);
   if (h == 0) { refuseFull(v, d, src, now); return -1; }
   const idx = h & 0xffffff;
   const request = msgPool.store(v.base, v.len);

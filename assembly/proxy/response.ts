@@ -11,6 +11,7 @@
 // A response with no client transaction is forwarded statelessly when its next Via can be reached;
 // one whose top Via is not ours is dropped (§18.1.2).
 
+import { Owner } from "../tu/owner";
 import { MAX_MSG, MAX_FORK, MAX_TARGET_URI, MAX_TARGET_PATH } from "../config";
 import { MessageView, parseMessage } from "../wire/view";
 import { Decoded, validateMessage } from "../wire/validate";
@@ -38,14 +39,13 @@ import { TOPOLOGY_HIDING } from "../config";
 import { CALLEE, keepContact, tokenContact, TOKEN_BUF, tokenLen, hidesToward } from "./topology";
 import { dialogPending } from "./dialog";
 import { generatedResponse, viaDest, retryAfter } from "./send";
-import { parseBranch, OurBranch } from "./branch";
+import { OurBranch } from "../txn/branch";
 import { isForbiddenDest, destFromUri, protoOf } from "./route";
 import { prepareEdits, forwardBranch, wantsRecordRoute } from "./forward";
 import { branchNonce } from "./rrmac";
 import { Req } from "./req";
 import { ctxLoadEdits } from "./context";
 
-const ob = new OurBranch();
 const nextVia = new ViaRepr();
 const fwdPeer = new Peer();
 const pathNa = new NameAddrRepr();
@@ -167,7 +167,7 @@ function sendCancel(cidx: u32, now: i64): void {
   if (n == 0) return;
   const m = msgPool.store(WORK_BUF, n);
   if (m == 0) return;
-  const h = clientNonInviteCreate(Method.CANCEL, recPeer(r), (r.flags & TxnFlag.Reliable) != 0, m, r.cseq, 0, now);
+  const h = clientNonInviteCreate(Method.CANCEL, recPeer(r), (r.flags & TxnFlag.Reliable) != 0, m, r.cseq, 0, now, Owner.Proxy);
   msgPool.release(m);
   r.aux = h; // responses to the CANCEL carry the INVITE's branch: they are routed through here
 }
@@ -176,7 +176,7 @@ function sendCancel(cidx: u32, now: i64): void {
 export function cancelBranches(idx: u32, now: i64): void {
   const c = ctx(idx);
   if (c.targets != 0) { msgPool.release(c.targets); c.targets = 0; } // no further groups
-  let h = rec(idx).link;
+  let h = rec(idx).user;
   let guard = 0;
   while (h != 0 && guard++ < 64) {
     const ci = idxOf(h);
@@ -345,24 +345,22 @@ function forwardStateless(v: MessageView, d: Decoded): void {
   if (n != 0) txSend(WORK_BUF, n, fwdPeer);
 }
 
-/** Entry point for a validated response. */
-export function proxyResponse(v: MessageView, d: Decoded, src: Peer, now: i64): void {
-  const via = d.via;
-  // §18.1.2: the top Via must be ours (sent-by names one of our transports)
-  if (!via.hasBranch || !parseBranch(via.branch, via.branchLen, ob)) {
-    return;
-  }
+/**
+ * A response whose branch is one of ours but names no live client transaction (host/dispatch.ts): a
+ * 2xx to an INVITE goes on statelessly (a UAS retransmits it until the ACK) — if the branch is really
+ * one we wrote; a forged one would steer us to any address, or to a name to resolve, given in its next
+ * Via.
+ */
+export function proxyStrayResponse(v: MessageView, d: Decoded, ob: OurBranch): void {
   const status = <u32>v.status;
-  let ci = idxOf(ob.handle);
-  if (ci < 0 || rec(<u32>ci).key != <u64>ob.nonce) {
-    // a 2xx whose transaction is gone goes on statelessly (a UAS retransmits it until the ACK) —
-    // if the branch is really one we wrote; a forged one would steer us to any address, or to a name
-    // to resolve, given in its next Via
-    if (status >= 200 && status < 300 && d.cseq.methodId == Method.INVITE && ob.nonce == branchNonce(ob.handle, ob.loop)) {
-      forwardStateless(v, d);
-    }
-    return;
+  if (status >= 200 && status < 300 && d.cseq.methodId == Method.INVITE && ob.nonce == branchNonce(ob.handle, ob.loop)) {
+    forwardStateless(v, d);
   }
+}
+
+/** A validated response for the proxy's client transaction at index ci (host/dispatch.ts matched it). */
+export function proxyResponse(v: MessageView, d: Decoded, ci: u32, now: i64): void {
+  const status = <u32>v.status;
   let r = rec(<u32>ci);
   if (d.cseq.methodId == Method.CANCEL && r.kind == TxnKind.ClientInvite) {
     // the response to our CANCEL: it ends the CANCEL transaction, nothing goes upstream
@@ -389,7 +387,7 @@ export function proxyResponse(v: MessageView, d: Decoded, src: Peer, now: i64): 
       }
     }
   }
-  const si = idxOf(r.link);
+  const si = idxOf(r.user);
   if (si < 0) {
     if (status >= 200 && status < 300) forwardStateless(v, d); // the server side is gone
     return;
@@ -463,7 +461,7 @@ export function proxyTimer(up: TxnUp, now: i64): void {
   }
   if (up.kind == ClientTimerOut.None) return;
   const r = rec(up.idx);
-  const srv = r.link;
+  const srv = r.user;
   if (up.kind == ClientTimerOut.TimerC) {
     if ((r.flags & TxnFlag.GotProvisional) && !(r.flags & TxnFlag.Cancelled)) {
       sendCancel(up.idx, now);

@@ -8,9 +8,10 @@ import { eqBytesI, eqText } from "../wire/scan";
 import { Peer, Family } from "../net/peer";
 import { peerFromHost } from "../net/addr";
 import { Proto, transportCount, transportAt, transportFor, Transport } from "../net/transports";
+export { protoName, protoParam } from "../net/transports";
 import { isLocalDomain } from "./config";
 import { Cls, is, hexValue } from "../util/chars";
-import { T_K_SCTP, T_K_TCP, T_K_TLS, T_K_UDP, T_K_WS, T_K_WSS, T_UDP, T_TCP, T_TLS, T_SCTP, T_WS, T_WSS } from "../wire/tables";
+import { T_K_SCTP, T_K_TCP, T_K_TLS, T_K_UDP, T_K_WS, T_K_WSS } from "../wire/tables";
 
 /** Default port of a URI (§19.1.2). */
 export function defaultPort(u: UriRepr): u32 {
@@ -98,30 +99,6 @@ export function flowToken(u: UriRepr): u32 {
     v = (v << 4) | hexValue(c);
   }
   return v;
-}
-
-/** Upper-case token of a protocol for Via (a text of the packed table, Writer.text). */
-export function protoName(p: Proto): u32 {
-  switch (p) {
-    case Proto.TCP: return T_TCP;
-    case Proto.TLS: return T_TLS;
-    case Proto.SCTP: return T_SCTP;
-    case Proto.WS: return T_WS;
-    case Proto.WSS: return T_WSS;
-  }
-  return T_UDP;
-}
-
-/** Lower-case token of a protocol for transport parameters (a text of the packed table). */
-export function protoParam(p: Proto): u32 {
-  switch (p) {
-    case Proto.TCP: return T_K_TCP;
-    case Proto.TLS: return T_K_TLS;
-    case Proto.SCTP: return T_K_SCTP;
-    case Proto.WS: return T_K_WS;
-    case Proto.WSS: return T_K_WSS;
-  }
-  return T_K_UDP;
 }
 
 /** Is the address a broadcast or unspecified one we must never send to (RFC 4475 bcast)? */

@@ -20,7 +20,7 @@ import { peerFromHost } from "../net/addr";
 import { transportById } from "../net/transports";
 import { txSend } from "../txn/output";
 import { msgPool } from "../txn/table";
-import { hex8 } from "./branch";
+import { hex8 } from "../txn/branch";
 import { prepareVia } from "./forward";
 import { ForwardEdits } from "../wire/emit";
 

@@ -20,7 +20,7 @@ import { Peer } from "../net/peer";
 import { Transport, Proto } from "../net/transports";
 import { AclList, aclMatch } from "../policy/index";
 import { proxyConfig } from "./config";
-import { hex8, hexAt } from "./branch";
+import { hex8, hexAt } from "../txn/branch";
 import { protoParam } from "./route";
 import { dialogContact, dialogNonce, dialogSetContact, dialogValid, dlgPool } from "./dialog";
 import { msgPool } from "../txn/table";

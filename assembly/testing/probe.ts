@@ -7,3 +7,4 @@ export * from "./probe_registrar";
 export * from "./probe_auth";
 export * from "./probe_policy";
 export * from "./probe_ua";
+export * from "./probe_uac";

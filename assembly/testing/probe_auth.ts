@@ -11,7 +11,7 @@ import {
 import { nonceMake } from "../auth/nonce";
 import { parseChallenge, challenge, clientHa1, writeCredentials } from "../auth/client";
 import { Writer } from "../wire/writer";
-import { TX_BUF, TX_CAP } from "../host/buffers";
+import { TX_BUF, TX_CAP } from "../wire/buffers";
 import { probe_view_at } from "./probe_view";
 
 /** Hash output: 64 bytes. */

@@ -1,7 +1,7 @@
 // Test-only probes of user-agent dialogs (dialog/ua.ts): create from the probe's current view, write a
 // request within the dialog into the transmit buffer, read the dialog's texts. Numbers only.
 
-import { TX_BUF, TX_CAP } from "../host/buffers";
+import { TX_BUF, TX_CAP } from "../wire/buffers";
 import { Writer } from "../wire/writer";
 import { probeView, probeDecoded } from "./probe_view";
 import {

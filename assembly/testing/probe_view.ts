@@ -2,7 +2,7 @@
 // Numbers only, like the ABI: tests read spans straight out of linear memory.
 
 import { MAX_MSG } from "../config";
-import { RX_BUF, TX_BUF, TX_CAP } from "../host/buffers";
+import { RX_BUF, TX_BUF, TX_CAP } from "../wire/buffers";
 import { MessageView, parseMessage } from "../wire/view";
 import { Decoded, validateMessage } from "../wire/validate";
 import { errorStatus } from "../wire/errors";

@@ -37,8 +37,8 @@ function setState(r: TxnRec, s: CIState): void {
 }
 
 /** Create and send `msg` (the INVITE, pool handle; the transaction takes a reference). 0 = table full. */
-export function clientInviteCreate(to: Peer, reliable: bool, msg: u32, cseq: u32, nonce: u64, now: i64): u32 {
-  const h = txnAlloc(TxnKind.ClientInvite, Method.INVITE, to, reliable);
+export function clientInviteCreate(to: Peer, reliable: bool, msg: u32, cseq: u32, nonce: u64, now: i64, owner: u32 = 0): u32 {
+  const h = txnAlloc(TxnKind.ClientInvite, Method.INVITE, to, reliable, owner);
   if (h == 0) return 0;
   const idx = h & 0xffffff;
   const r = rec(idx);
@@ -143,7 +143,6 @@ export function clientInviteOnTimer(idx: u32, now: i64): ClientTimerOut {
     if (r.msg != 0) txPush(r.msg, recPeer(r)); // Timer A
     r.interval *= 2;
     r.retransmitAt = at(now + <i64>r.interval);
-    r.retransmits++;
   }
   txnRearm(idx);
   return ClientTimerOut.None;

@@ -33,8 +33,8 @@ function setState(r: TxnRec, s: CNState): void {
 }
 
 /** Create and send `msg`; 0 when the table is full. */
-export function clientNonInviteCreate(method: u32, to: Peer, reliable: bool, msg: u32, cseq: u32, nonce: u64, now: i64): u32 {
-  const h = txnAlloc(TxnKind.ClientNonInvite, method, to, reliable);
+export function clientNonInviteCreate(method: u32, to: Peer, reliable: bool, msg: u32, cseq: u32, nonce: u64, now: i64, owner: u32 = 0): u32 {
+  const h = txnAlloc(TxnKind.ClientNonInvite, method, to, reliable, owner);
   if (h == 0) return 0;
   const idx = h & 0xffffff;
   const r = rec(idx);
@@ -89,7 +89,6 @@ export function clientNonInviteOnTimer(idx: u32, now: i64): ClientTimerOut {
     const next = r.state == CNState.Trying ? <i64>r.interval * 2 : timers.t2;
     r.interval = <u32>(next < timers.t2 ? next : timers.t2);
     r.retransmitAt = at(now + <i64>r.interval);
-    r.retransmits++;
   }
   txnRearm(idx);
   return ClientTimerOut.None;

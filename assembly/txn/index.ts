@@ -1,7 +1,7 @@
 // The transaction layer (RFC 3261 §17, RFC 6026). Contract: it knows messages only through the wire
 // layer's views, keeps one record per transaction in a fixed table (table.ts), retransmits and times
 // out on its own, and queues what it sends on the transmit queue (output.ts). It never decides
-// routing: the TU (the proxy) creates transactions, hands them responses to send, and is told of
+// routing: the TU that owns a transaction creates it, hands them responses to send, and is told of
 // responses that pass the state machine and of timeouts (`txnTick` results). Nothing here calls up.
 //
 // Matching (§17.2.3): a request whose top Via branch carries the RFC 3261 magic cookie and something
@@ -12,8 +12,11 @@
 // choose to serve old and sloppy peers. Keys are keyed 64-bit hashes (the host's seed), so a peer
 // cannot aim collisions at the index.
 //
-// Responses to our client transactions are matched by the branch we generated (proxy/branch.ts),
-// which names the record's handle directly; the record's nonce and the CSeq method confirm it.
+// Responses to our client transactions are matched by the branch we generated (branch.ts), which names
+// the record's handle directly; the record's nonce and the CSeq method confirm it.
+//
+// Every record carries its owner (a TU kind, tu/owner.ts) and the owner's handle: the layer stores both
+// and reads neither; host/dispatch.ts hands a record's responses and timers to its owner.
 
 export * from "./table";
 export * from "./output";
@@ -22,6 +25,7 @@ export * from "./server_invite";
 export * from "./server_noninvite";
 export * from "./client_invite";
 export * from "./client_noninvite";
+export * from "./branch";
 
 import { MessageView } from "../wire/view";
 import { Decoded } from "../wire/validate";
@@ -72,6 +76,8 @@ export class TxnUp {
   kind: ClientTimerOut = ClientTimerOut.None;
   idx: u32 = 0;
   handle: u32 = 0;
+  /** The record's owner (TxnRec.owner), read before the timer ran (an Ended record is free after). */
+  owner: u8 = 0;
 }
 
 /**
@@ -86,6 +92,7 @@ export function txnTick(now: i64, up: TxnUp): bool {
   up.kind = ClientTimerOut.None;
   up.idx = idx;
   up.handle = handleOf(idx);
+  up.owner = r.owner;
   switch (r.kind) {
     case TxnKind.ServerInvite:
       if (serverInviteOnTimer(idx, now)) up.kind = ClientTimerOut.Ended;

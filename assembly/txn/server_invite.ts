@@ -32,8 +32,8 @@ function setState(r: TxnRec, s: SIState): void {
 }
 
 /** Create for a new INVITE; returns the handle, or 0 when the table is full. */
-export function serverInviteCreate(key: u64, respondTo: Peer, reliable: bool, cseq: u32, now: i64 = -1): u32 {
-  const h = txnAlloc(TxnKind.ServerInvite, Method.INVITE, respondTo, reliable);
+export function serverInviteCreate(key: u64, respondTo: Peer, reliable: bool, cseq: u32, now: i64 = -1, owner: u32 = 0): u32 {
+  const h = txnAlloc(TxnKind.ServerInvite, Method.INVITE, respondTo, reliable, owner);
   if (h == 0) return 0;
   const idx = h & 0xffffff;
   const r = rec(idx);

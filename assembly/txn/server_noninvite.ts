@@ -30,8 +30,8 @@ function setState(r: TxnRec, s: SNState): void {
 }
 
 /** Create for a new non-INVITE request; returns the handle, or 0 when the table is full. */
-export function serverNonInviteCreate(key: u64, method: u32, respondTo: Peer, reliable: bool, cseq: u32, now: i64 = -1): u32 {
-  const h = txnAlloc(TxnKind.ServerNonInvite, method, respondTo, reliable);
+export function serverNonInviteCreate(key: u64, method: u32, respondTo: Peer, reliable: bool, cseq: u32, now: i64 = -1, owner: u32 = 0): u32 {
+  const h = txnAlloc(TxnKind.ServerNonInvite, method, respondTo, reliable, owner);
   if (h == 0) return 0;
   const idx = h & 0xffffff;
   const r = rec(idx);

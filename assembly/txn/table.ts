@@ -7,14 +7,14 @@
 // Record layout (TXN_SIZE = 96 bytes), one per slot:
 //
 //   +0  u8  kind (TxnKind; 0 = free)    +1 u8 state          +2 u8 flags (TxnFlag)   +3 u8 gen
-//   +4  u16 lastStatus                   +6 u8 method        +7 u8 retransmits
+//   +4  u16 lastStatus                   +6 u8 method        +7 u8 owner (the TU's kind: never read here)
 //   +8  u64 key (server: match key; client: branch nonce)
 //   +16 u32 msg (pool handle: client = request, server = last response)   +20 u32 interval (ms)
 //   +24 i64 retransmitAt (Timer A/E/G, 0 = unarmed)    +32 i64 timeoutAt (B/D/F/H/I/J/K/L/M, 0 = unarmed)
-//   +40 i64 timerCAt (proxy Timer C, client INVITE only)
+//   +40 i64 timerCAt (client INVITE: no final response in time, RFC 3261 §16.8 Timer C; the TU decides)
 //   +48 Peer (32 bytes): server = where responses go; client = where the request goes
-//   +80 u32 link (proxy context: client → its server handle; server → first client handle)
-//   +84 u32 sibling (next client handle of the same server)  +88 u32 cseq   +92 u32 aux (free for the TU)
+//   +80 u32 user, +84 u32 sibling, +92 u32 aux: the owner's (never read here; the proxy links a client
+//       to its server handle in user and chains a server's clients through user and sibling)   +88 u32 cseq
 //
 // Memory: MAX_TXN × (96 + 16 heap + 8 index) bytes + the message pool. A record lives from the
 // request until its last timer: a proxied INVITE holds a server and a client record for 64·T1 after
@@ -56,7 +56,8 @@ export const enum TxnFlag {
   gen: u8;
   lastStatus: u16;
   method: u8;
-  retransmits: u8;
+  /** The transaction user owning this record (tu/owner.ts Owner); the transaction layer only carries it. */
+  owner: u8;
   key: u64;
   msg: u32;
   interval: u32;
@@ -65,7 +66,7 @@ export const enum TxnFlag {
   timerCAt: i64;
   // Peer lives at +48 (see peer())
   p0: u64; p1: u64; p2: u64; p3: u64;
-  link: u32;
+  user: u32;
   sibling: u32;
   cseq: u32;
   aux: u32;
@@ -162,7 +163,7 @@ export function txnNextHandle(): u32 {
 }
 
 /** Take a free record; 0 when the table is full. */
-export function txnAlloc(kind: TxnKind, method: u32, peer: Peer, reliable: bool): u32 {
+export function txnAlloc(kind: TxnKind, method: u32, peer: Peer, reliable: bool, owner: u32): u32 {
   if (freeHead < 0) return 0;
   const idx = <u32>freeHead;
   freeHead = load<i32>(freeNext + (<usize>idx << 2));
@@ -173,6 +174,7 @@ export function txnAlloc(kind: TxnKind, method: u32, peer: Peer, reliable: bool)
   r.gen = gen;
   r.kind = <u8>kind;
   r.method = <u8>method;
+  r.owner = <u8>owner;
   r.flags = reliable ? <u8>TxnFlag.Reliable : 0;
   memory.copy(changetype<usize>(r) + 48, changetype<usize>(peer), PEER_SIZE);
   return handleOf(idx);

@@ -169,11 +169,14 @@ export class Sim {
 // ---- a sipling core on the virtual network ---------------------------------------------------------
 
 const modules = new Map();
-function coreModule(board) {
-  let m = modules.get(board);
+/** The board's release core (sipling.wasm), or its probe build (probe.wasm: the release ABI plus the
+ * test-only exports and the user agent core). */
+function coreModule(board, file = "sipling.wasm") {
+  const key = `${board}/${file}`;
+  let m = modules.get(key);
   if (!m) {
-    m = new WebAssembly.Module(readFileSync(join(root, "build", board, "sipling.wasm")));
-    modules.set(board, m);
+    m = new WebAssembly.Module(readFileSync(join(root, "build", board, file)));
+    modules.set(key, m);
   }
   return m;
 }
@@ -181,7 +184,7 @@ function coreModule(board) {
 // docs/ABI.md numbers, from the generated host table (the one source)
 const { CfgKey, CfgKind, Proto, STAT_NAMES, EVENTS } = await import("../../host/firmware/abi.mjs");
 
-function peerRecord(addr, port) {
+export function peerRecord(addr, port) {
   const p = Buffer.alloc(32);
   p[4] = 1; // transport 1 (UDP)
   p[5] = 4;
@@ -197,11 +200,11 @@ function peerRecord(addr, port) {
  * of sim.run). Events are counted by name in `events`.
  */
 export class CoreNode {
-  constructor(sim, addr, { board = "server", domains, timers = {}, trusted = [], recordRoute = true, realm, users = [], set = {} } = {}) {
+  constructor(sim, addr, { board = "server", probe = false, domains, timers = {}, trusted = [], recordRoute = true, realm, users = [], set = {} } = {}) {
     this.sim = sim;
     this.addr = addr;
     this.board = board;
-    const ex = (this.ex = new WebAssembly.Instance(coreModule(board), {}).exports);
+    const ex = (this.ex = new WebAssembly.Instance(coreModule(board, probe ? "probe.wasm" : "sipling.wasm"), {}).exports);
     ex._initialize();
     this.ptr = {
       rx: ex.sip_rx_ptr() >>> 0, peer: ex.sip_peer_ptr() >>> 0, tx: ex.sip_tx_ptr() >>> 0,

@@ -1,0 +1,186 @@
+// The user agent's client core (RFC 3261 §8.1, §13.2, §17.1): a request of ours sent through a client
+// transaction the user agent owns (Owner.UserAgent; the record's `user` is the caller's handle), its
+// responses handed back by host/dispatch.ts, the ACK for a non-2xx final written by the transaction's
+// rules (§17.1.1.3) and the ACK for a 2xx written from the dialog (§13.2.2.4: its own request, no
+// transaction). What the caller learns is kept per transaction user handle in a small result table
+// (the last status, the dialog a response made), read back with uacStatus/uacDialog.
+//
+// Buffers: the request is written into the caller's buffer and kept in the message pool for
+// retransmission; a stored request is re-read into the caller's scratch view to write an ACK. Nothing
+// is allocated after start-up.
+
+import { UA_DIALOGS } from "../config";
+import { MessageView, parseMessage } from "../wire/view";
+import { Decoded, validateMessage } from "../wire/validate";
+import { Hdr } from "../wire/hdr";
+import { Method, methodId } from "../wire/method";
+import { Writer } from "../wire/writer";
+import { writeAck } from "../wire/emit";
+import { Peer } from "../net/peer";
+import { transportById } from "../net/transports";
+import { prngNext } from "../util/prng";
+import {
+  rec, idxOf, txnNextHandle, msgPool, txSend, clientInviteCreate, clientNonInviteCreate, clientInviteOnResponse,
+  clientNonInviteOnResponse, clientInviteSendAck, Verdict, TxnKind, TxnUp, ClientTimerOut, txnRelease, writeVia,
+} from "../txn";
+import { Owner } from "../tu/owner";
+import { OutRequest, uaWriteOut, uaDialogFromResponse, uaDialogConfirm, uaWriteRequest, DlgState, uaDialogState } from "./ua";
+
+/** Client requests in flight or answered whose outcome a caller may read (one per caller handle). */
+export const UAC_SLOTS: i32 = UA_DIALOGS * 2;
+// per slot: +0 u32 caller handle (0 = free), +4 u32 last status (0 none yet, 408 timeout), +8 i32 dialog
+const SLOT: usize = 12;
+const slots: usize = memory.data(<i32>(<usize>UAC_SLOTS * SLOT));
+
+const VIA: usize = memory.data(256);
+const ACK: usize = memory.data<u8>([0x41, 0x43, 0x4b]); // "ACK"
+const vw = new Writer();
+const aw = new Writer();
+
+function slotOf(user: u32, make: bool): usize {
+  let free: usize = 0;
+  for (let i = 0; i < UAC_SLOTS; i++) {
+    const s = slots + <usize>i * SLOT;
+    const u = load<u32>(s);
+    if (u == user) return s;
+    if (u == 0 && free == 0) free = s;
+  }
+  if (make && free != 0) {
+    store<u32>(free, user);
+    store<u32>(free, 0, 4);
+    store<i32>(free, -1, 8);
+  }
+  return make ? free : 0;
+}
+
+/** Forget every outcome. */
+export function uacReset(): void {
+  memory.fill(slots, 0, <usize>UAC_SLOTS * SLOT);
+}
+
+/** The last status a response (or a timeout: 408) gave the request of caller `user`; 0 none yet, -1 unknown. */
+export function uacStatus(user: u32): i32 {
+  const s = slotOf(user, false);
+  return s == 0 ? -1 : <i32>load<u32>(s, 4);
+}
+
+/** The dialog a response to caller `user`'s INVITE made (early or confirmed), or -1. */
+export function uacDialog(user: u32): i32 {
+  const s = slotOf(user, false);
+  return s == 0 ? -1 : load<i32>(s, 8);
+}
+
+/** Release caller `user`'s slot (its outcome read). */
+export function uacForget(user: u32): void {
+  const s = slotOf(user, false);
+  if (s != 0) store<u32>(s, 0);
+}
+
+/**
+ * Send request `out` (outside a dialog, §8.1.1; its Via is written here) to `dest` through a new client
+ * transaction owned by the user agent, for caller `user` (nonzero). `buf`/`cap`: where it is written.
+ * Returns the transaction's handle, or 0 when it cannot go (no transport for dest, no room in the
+ * transaction table, the pool or the result table, or the request does not fit): nothing was sent then.
+ */
+export function uacSend(out: OutRequest, dest: Peer, now: i64, user: u32, buf: usize, cap: u32): u32 {
+  if (user == 0) return 0;
+  const t = transportById(dest.transport);
+  if (t == null) return 0;
+  const handle = txnNextHandle();
+  if (handle == 0) return 0;
+  const s = slotOf(user, true);
+  if (s == 0) return 0;
+  const nonce = <u32>prngNext();
+  vw.begin(VIA, 256);
+  writeVia(vw, t, handle, nonce, 0);
+  out.via = VIA;
+  out.viaLen = vw.finish();
+  const n = uaWriteOut(out, aw.begin(buf, cap));
+  if (n == 0) { uacForget(user); return 0; }
+  const msg = msgPool.store(buf, n);
+  if (msg == 0) { uacForget(user); return 0; }
+  const m = methodId(out.method, out.methodLen);
+  const h = m == Method.INVITE
+    ? clientInviteCreate(dest, t.reliable, msg, out.cseq, <u64>nonce, now, Owner.UserAgent)
+    : clientNonInviteCreate(m, dest, t.reliable, msg, out.cseq, <u64>nonce, now, Owner.UserAgent);
+  msgPool.release(msg);
+  if (h == 0) { uacForget(user); return 0; }
+  rec(h & 0xffffff).user = user;
+  store<u32>(s, 0, 4);
+  store<i32>(s, -1, 8);
+  return h;
+}
+
+/**
+ * A response matched to the user agent's client transaction ci (host/dispatch.ts). `scratch`/`sd` and
+ * `sbuf`/`scap`: a view and a buffer to re-read the stored request (for the ACK of a non-2xx) and to
+ * write ACKs into.
+ */
+export function uacResponse(v: MessageView, d: Decoded, ci: u32, now: i64,
+                            scratch: MessageView, sd: Decoded, sbuf: usize, scap: u32, wbuf: usize, wcap: u32): void {
+  const r = rec(ci);
+  const status = <u32>v.status;
+  const user = r.user;
+  const invite = r.kind == TxnKind.ClientInvite;
+  const verdict = invite ? clientInviteOnResponse(ci, status, now) : clientNonInviteOnResponse(ci, status, now);
+  if (verdict == Verdict.Absorb) return;
+  if (verdict == Verdict.PassUpNeedAck) {
+    // §17.1.1.3: the ACK of a non-2xx final is the transaction's, built from the request it sent
+    const n = msgPool.copyOut(r.msg, sbuf);
+    if (parseMessage(scratch, sbuf, n, false) > 0 && validateMessage(scratch, sd) == 0) {
+      const to = v.first(Hdr.To);
+      const an = writeAck(scratch, v.valPtr(to), v.valLen(to), r.cseq, wbuf, wcap);
+      const am = an != 0 ? msgPool.store(wbuf, an) : 0;
+      if (am != 0) {
+        clientInviteSendAck(ci, am);
+        msgPool.release(am);
+      }
+    }
+  }
+  const s = slotOf(user, false);
+  if (s == 0) return; // the caller forgot it: nothing to report
+  store<u32>(s, status, 4);
+  if (!invite || status < 101 || status >= 300 || !d.to.hasTag) return;
+  // §13.2.2.4: a 1xx with a To tag makes an early dialog, a 2xx confirms it (the first 2xx of a fork)
+  let dlg = load<i32>(s, 8);
+  if (dlg < 0 || uaDialogState(dlg) == DlgState.Free) {
+    dlg = uaDialogFromResponse(v, d, r.cseq);
+    if (dlg < 0) return;
+    store<i32>(s, dlg, 8);
+  } else if (status >= 200) {
+    uaDialogConfirm(dlg);
+  }
+  if (status >= 200) uacAck(dlg, r.cseq, recDest(ci), wbuf, wcap);
+}
+
+/** Where client transaction ci sends (its peer record). */
+function recDest(ci: u32): Peer {
+  return changetype<Peer>(changetype<usize>(rec(ci)) + 48);
+}
+
+/**
+ * The ACK for a 2xx (§13.2.2.4): a request of the dialog with the INVITE's CSeq number (Request-URI and
+ * Route from the dialog, §12.2.1.1), sent on its own, without a transaction, to `dest`: the peer the
+ * INVITE went to — a B2BUA leg's next hop is its side's configured peer, as SBCs send toward a trunk —
+ * and again for each retransmitted 2xx (uacResponse calls this once per 2xx received).
+ */
+export function uacAck(dlg: i32, cseq: u32, dest: Peer, wbuf: usize, wcap: u32): bool {
+  const t = transportById(dest.transport);
+  if (t == null) return false;
+  vw.begin(VIA, 256);
+  writeVia(vw, t, 0, <u32>prngNext(), 0);
+  const viaLen = vw.finish();
+  const n = uaWriteRequest(dlg, ACK, 3, cseq, VIA, viaLen, 0, 0, aw.begin(wbuf, wcap));
+  if (n == 0) return false;
+  txSend(wbuf, n, dest);
+  return true;
+}
+
+/** A timer of the user agent's client transaction (host/dispatch.ts): a timeout is a 408 for the caller. */
+export function uacTimer(up: TxnUp): void {
+  if (up.kind != ClientTimerOut.Timeout && up.kind != ClientTimerOut.TimerC) return;
+  const r = rec(up.idx);
+  const s = slotOf(r.user, false);
+  if (s != 0 && load<u32>(s, 4) < 200) store<u32>(s, 408, 4);
+  if (up.kind == ClientTimerOut.Timeout) txnRelease(up.idx);
+}

@@ -1,0 +1,54 @@
+// The dispatcher: hands each validated input to the transaction user (TU) it belongs to. A response or a
+// timer belongs to the owner its transaction record names (TxnRec.owner, tu/owner.ts); a new request
+// goes to the build's request TU (the proxy: the only one that takes requests today). The transaction
+// layer below knows no TU; the TUs know nothing of each other.
+
+import { MessageView } from "../wire/view";
+import { Decoded } from "../wire/validate";
+import { idxOf, rec, TxnUp, parseBranch, OurBranch } from "../txn";
+import { Owner } from "../tu/owner";
+import { USER_AGENT } from "../config";
+import { STORE_BUF, TX_CAP, WORK_BUF, WORK_CAP, storedView, storedDecoded } from "../wire/buffers";
+import { uacResponse, uacTimer } from "../dialog/uac";
+import { Req } from "../proxy/req";
+import { proxyRequest } from "../proxy/request";
+import { proxyResponse, proxyStrayResponse, proxyTimer } from "../proxy/response";
+
+/** The branch of the response being dispatched, decoded (read by the TU it is handed to). */
+const branch = new OurBranch();
+
+/** A validated request. */
+export function dispatchRequest(q: Req, now: i64): void {
+  proxyRequest(q, now);
+}
+
+/**
+ * A validated response. Its top Via branch must be one we wrote (§18.1.2: otherwise it is not for us
+ * and is dropped); when the branch names a live client transaction, its owner takes it; when not (the
+ * transaction has ended), the request TU decides (the proxy forwards a late 2xx statelessly).
+ */
+export function dispatchResponse(v: MessageView, d: Decoded, now: i64): void {
+  const via = d.via;
+  if (!via.hasBranch || !parseBranch(via.branch, via.branchLen, branch)) return;
+  const ci = idxOf(branch.handle);
+  if (ci < 0 || rec(<u32>ci).key != <u64>branch.nonce) {
+    proxyStrayResponse(v, d, branch);
+    return;
+  }
+  switch (rec(<u32>ci).owner) {
+    case Owner.Proxy: proxyResponse(v, d, <u32>ci, now); break;
+    case Owner.UserAgent:
+      if (USER_AGENT) uacResponse(v, d, <u32>ci, now, storedView, storedDecoded, STORE_BUF, TX_CAP, WORK_BUF, WORK_CAP);
+      break;
+    default: break; // an owner this build does not have: no record is ever created for one
+  }
+}
+
+/** A transaction timer that fired (txnTick's report). */
+export function dispatchTimer(up: TxnUp, now: i64): void {
+  switch (up.owner) {
+    case Owner.Proxy: proxyTimer(up, now); break;
+    case Owner.UserAgent: if (USER_AGENT) uacTimer(up); break;
+    default: break;
+  }
+}
