@@ -718,51 +718,72 @@ function fileError(what: string, errno: i32): void {
   errEnd();
 }
 
+// The preopen chosen for the --config file (pickStart, then pickOffer for each preopen): its fd (or
+// handle), -1 none; the length of its name; the path under it (pickRel, pickRelLen).
+let pickFd: i32 = -1;
+let pickNameLen: u32 = 0;
+let pickRel: usize = 0;
+let pickRelLen: u32 = 0;
+// the path without its leading "/" ("/cfg/a.json" -> "cfg/a.json"): WasmEdge names the preopen of
+// --dir /cfg:HOST "cfg", Node's WASI and wasmtime "/cfg"; both are compared without the slash
+let pickAbs = false;
+let pickPath: usize = 0;
+let pickPathLen: u32 = 0;
+
+function pickStart(): void {
+  pickFd = -1;
+  pickNameLen = 0;
+  pickRel = 0;
+  pickRelLen = 0;
+  pickAbs = fileLen > 0 && load<u8>(filePtr) == 47;
+  pickPath = pickAbs ? filePtr + 1 : filePtr;
+  pickPathLen = pickAbs ? fileLen - 1 : fileLen;
+}
+
+/**
+ * Offers preopen fd, named by the dn bytes at d (a leading and trailing "/" ignored): the longest
+ * name that holds the path wins; "." takes a relative path that no preopen before it took.
+ */
+function pickOffer(fd: i32, d: usize, dn: u32): void {
+  if (dn > 0 && load<u8>(d) == 47) {
+    d++;
+    dn--;
+  }
+  while (dn > 0 && load<u8>(d + dn - 1) == 47) dn--; // "cfg/" -> "cfg"
+  if (dn == 1 && load<u8>(d) == 46) { // ".": relative paths
+    if (!pickAbs && pickFd < 0) {
+      pickFd = fd;
+      pickRel = pickPath;
+      pickRelLen = pickPathLen;
+    }
+    return;
+  }
+  const under = dn == 0 || (pickPathLen > dn && memory.compare(d, pickPath, dn) == 0 && load<u8>(pickPath + dn) == 47);
+  if (under && (pickFd < 0 || dn > pickNameLen)) {
+    pickFd = fd;
+    pickNameLen = dn;
+    pickRel = pickPath + (dn == 0 ? 0 : dn + 1);
+    pickRelLen = pickPathLen - (dn == 0 ? 0 : dn + 1);
+  }
+}
+
 /**
  * Opens the --config file through the preopened directory that holds it: an absolute path under a
  * preopen's name, or a relative one under "." (wasmedge --dir GUEST:HOST). Returns its length in FILE.
  */
 function readFile(): u32 {
   if (P2) return readFileP2();
-  let best: i32 = -1;
-  let bestLen: u32 = 0;
-  let rel: usize = 0;
-  let relLen: u32 = 0;
-  const absolute = fileLen > 0 && load<u8>(filePtr) == 47;
-  // the path without its leading "/" ("/cfg/a.json" -> "cfg/a.json"): WasmEdge names the preopen of
-  // --dir /cfg:HOST "cfg", Node's WASI "/cfg"; both are compared without the slash
-  const path = absolute ? filePtr + 1 : filePtr;
-  const pathLen = absolute ? fileLen - 1 : fileLen;
+  pickStart();
   for (let fd: u32 = 3; fd < 256; fd++) {
     const e = fd_prestat_get(fd, PRESTAT);
     if (e == ERRNO_BADF) break; // preopens are numbered from 3 without gaps
     if (e != 0 || load<u8>(PRESTAT) != 0) continue;
-    let dn = load<u32>(PRESTAT, 4);
+    const dn = load<u32>(PRESTAT, 4);
     if (dn > 1024 || fd_prestat_dir_name(fd, DIRNAME, dn) != 0) continue;
-    let d = DIRNAME;
-    if (dn > 0 && load<u8>(d) == 47) {
-      d++;
-      dn--;
-    }
-    while (dn > 0 && load<u8>(d + dn - 1) == 47) dn--; // "cfg/" -> "cfg"
-    if (dn == 1 && load<u8>(d) == 46) { // ".": relative paths
-      if (!absolute && best < 0) {
-        best = <i32>fd;
-        rel = path;
-        relLen = pathLen;
-      }
-      continue;
-    }
-    const under = dn == 0 || (pathLen > dn && memory.compare(d, path, dn) == 0 && load<u8>(path + dn) == 47);
-    if (under && (best < 0 || dn > bestLen)) {
-      best = <i32>fd;
-      bestLen = dn;
-      rel = path + (dn == 0 ? 0 : dn + 1);
-      relLen = pathLen - (dn == 0 ? 0 : dn + 1);
-    }
+    pickOffer(<i32>fd, DIRNAME, dn);
   }
-  if (best < 0) fileError("no preopened directory holds it; run wasmedge with --dir GUEST:HOST", 0);
-  const e = path_open(<u32>best, LOOKUP_SYMLINK_FOLLOW, rel, relLen, 0, RIGHT_FD_READ, 0, 0, FDOUT);
+  if (pickFd < 0) fileError("no preopened directory holds it; run wasmedge with --dir GUEST:HOST", 0);
+  const e = path_open(<u32>pickFd, LOOKUP_SYMLINK_FOLLOW, pickRel, pickRelLen, 0, RIGHT_FD_READ, 0, 0, FDOUT);
   if (e != 0) fileError("", e);
   const fd = load<u32>(FDOUT);
   let n: u32 = 0;
@@ -787,45 +808,16 @@ function readFile(): u32 {
  */
 function readFileP2(): u32 {
   const RET = memory.data(16, 8);
-  let best: i32 = -1;
-  let bestLen: u32 = 0;
-  let rel: usize = 0;
-  let relLen: u32 = 0;
-  const absolute = fileLen > 0 && load<u8>(filePtr) == 47;
-  const path = absolute ? filePtr + 1 : filePtr;
-  const pathLen = absolute ? fileLen - 1 : fileLen;
+  pickStart();
   bumpReset();
   get_directories(RET);
   const list = <usize>load<u32>(RET);
   const count = load<u32>(RET, 4);
-  for (let k: u32 = 0; k < count; k++) {
-    const h = load<i32>(list + k * 12);
-    let d = <usize>load<u32>(list + k * 12, 4);
-    let dn = load<u32>(list + k * 12, 8);
-    if (dn > 0 && load<u8>(d) == 47) {
-      d++;
-      dn--;
-    }
-    while (dn > 0 && load<u8>(d + dn - 1) == 47) dn--;
-    if (dn == 1 && load<u8>(d) == 46) {
-      if (!absolute && best < 0) {
-        best = h;
-        rel = path;
-        relLen = pathLen;
-      }
-      continue;
-    }
-    const under = dn == 0 || (pathLen > dn && memory.compare(d, path, dn) == 0 && load<u8>(path + dn) == 47);
-    if (under && (best < 0 || dn > bestLen)) {
-      best = h;
-      bestLen = dn;
-      rel = path + (dn == 0 ? 0 : dn + 1);
-      relLen = pathLen - (dn == 0 ? 0 : dn + 1);
-    }
-  }
-  if (best < 0) fileError("no preopened directory holds it; run wasmtime with --dir HOSTDIR::GUESTDIR", 0);
+  for (let k: u32 = 0; k < count; k++)
+    pickOffer(load<i32>(list + k * 12), <usize>load<u32>(list + k * 12, 4), load<u32>(list + k * 12, 8));
+  if (pickFd < 0) fileError("no preopened directory holds it; run wasmtime with --dir HOSTDIR::GUESTDIR", 0);
   // path-flags symlink-follow, no open-flags, descriptor-flags read
-  descriptor_open_at(best, 1, rel, relLen, 0, 1, RET);
+  descriptor_open_at(pickFd, 1, pickRel, pickRelLen, 0, 1, RET);
   if (load<u8>(RET) != 0) fileError("", fsErrno(<u32>load<u8>(RET, 4)));
   const fd = load<i32>(RET, 4);
   let n: u32 = 0;

@@ -346,6 +346,31 @@ function flatten(fam: u32, a: usize, port: u32): void {
   }
 }
 
+/**
+ * Listener i's socket (TCP when tcp, else UDP; L_SOCK) bound to its address and port: create, then
+ * start-bind with the flattened address, then finish-bind; any failure is fatal. Returns the socket.
+ */
+function openBound(i: u32, tcp: bool): i32 {
+  const fam = <u32>load<u8>(L_FAM + i);
+  const v6 = fam == 6 ? 1 : 0;
+  if (tcp) create_tcp_socket(v6, RET);
+  else create_udp_socket(v6, RET);
+  if (load<u8>(RET) != 0) fatalListen(i, tcp ? "cannot open a TCP socket" : "cannot open a UDP socket", <i32>load<u8>(RET, 4));
+  const h = load<i32>(RET, 4);
+  store<i32>(L_SOCK + (i << 2), h);
+  flatten(fam, L_ADDR + (i << 4), <u32>load<u16>(L_PORT + (i << 1)));
+  const a0 = load<i32>(FLAT), a1 = load<i32>(FLAT, 4), a2 = load<i32>(FLAT, 8), a3 = load<i32>(FLAT, 12);
+  const a4 = load<i32>(FLAT, 16), a5 = load<i32>(FLAT, 20), a6 = load<i32>(FLAT, 24), a7 = load<i32>(FLAT, 28);
+  const a8 = load<i32>(FLAT, 32), a9 = load<i32>(FLAT, 36), a10 = load<i32>(FLAT, 40);
+  if (tcp) tcp_start_bind(h, network, v6, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, RET);
+  else udp_start_bind(h, network, v6, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, RET);
+  if (load<u8>(RET) != 0) fatalListen(i, "cannot listen", <i32>load<u8>(RET, 1));
+  if (tcp) tcp_finish_bind(h, RET);
+  else udp_finish_bind(h, RET);
+  if (load<u8>(RET) != 0) fatalListen(i, "cannot listen", <i32>load<u8>(RET, 1));
+  return h;
+}
+
 function bindAllP2(): void {
   network = instance_network();
   for (let i: u32 = 0; i < nListen; i++) {
@@ -353,19 +378,7 @@ function bindAllP2(): void {
       bindTcp(i);
       continue;
     }
-    const fam = <u32>load<u8>(L_FAM + i);
-    const a = L_ADDR + (i << 4);
-    create_udp_socket(fam == 6 ? 1 : 0, RET);
-    if (load<u8>(RET) != 0) fatalListen(i, "cannot open a UDP socket", <i32>load<u8>(RET, 4));
-    const h = load<i32>(RET, 4);
-    store<i32>(L_SOCK + (i << 2), h);
-    flatten(fam, a, <u32>load<u16>(L_PORT + (i << 1)));
-    udp_start_bind(h, network, fam == 6 ? 1 : 0, load<i32>(FLAT), load<i32>(FLAT, 4), load<i32>(FLAT, 8), load<i32>(FLAT, 12),
-      load<i32>(FLAT, 16), load<i32>(FLAT, 20), load<i32>(FLAT, 24), load<i32>(FLAT, 28), load<i32>(FLAT, 32),
-      load<i32>(FLAT, 36), load<i32>(FLAT, 40), RET);
-    if (load<u8>(RET) != 0) fatalListen(i, "cannot listen", <i32>load<u8>(RET, 1));
-    udp_finish_bind(h, RET);
-    if (load<u8>(RET) != 0) fatalListen(i, "cannot listen", <i32>load<u8>(RET, 1));
+    const h = openBound(i, false);
     udp_set_receive_buffer_size(h, <u64>SOCK_BUF, RET); // best effort (capped by net.core.rmem_max)
     udp_set_send_buffer_size(h, <u64>SOCK_BUF, RET);
     if (load<u16>(L_PORT + (i << 1)) == 0) {
@@ -564,18 +577,7 @@ let nClosed: u32 = 0;
 let tcpErrors: u64 = 0;
 
 function bindTcp(i: u32): void {
-  const fam = <u32>load<u8>(L_FAM + i);
-  create_tcp_socket(fam == 6 ? 1 : 0, RET);
-  if (load<u8>(RET) != 0) fatalListen(i, "cannot open a TCP socket", <i32>load<u8>(RET, 4));
-  const h = load<i32>(RET, 4);
-  store<i32>(L_SOCK + (i << 2), h);
-  flatten(fam, L_ADDR + (i << 4), <u32>load<u16>(L_PORT + (i << 1)));
-  tcp_start_bind(h, network, fam == 6 ? 1 : 0, load<i32>(FLAT), load<i32>(FLAT, 4), load<i32>(FLAT, 8), load<i32>(FLAT, 12),
-    load<i32>(FLAT, 16), load<i32>(FLAT, 20), load<i32>(FLAT, 24), load<i32>(FLAT, 28), load<i32>(FLAT, 32),
-    load<i32>(FLAT, 36), load<i32>(FLAT, 40), RET);
-  if (load<u8>(RET) != 0) fatalListen(i, "cannot listen", <i32>load<u8>(RET, 1));
-  tcp_finish_bind(h, RET);
-  if (load<u8>(RET) != 0) fatalListen(i, "cannot listen", <i32>load<u8>(RET, 1));
+  const h = openBound(i, true);
   tcp_start_listen(h, RET);
   if (load<u8>(RET) != 0) fatalListen(i, "cannot listen", <i32>load<u8>(RET, 1));
   tcp_finish_listen(h, RET);
