@@ -28,7 +28,7 @@ import {
 } from "../registrar/index";
 import { MAX_AORS, MAX_BINDINGS } from "../config";
 import { refusedFullCount, refusedFullReset, shedCount } from "../proxy/request";
-import { dispatchRequest, dispatchResponse, dispatchTimer } from "./dispatch";
+import { dispatchRequest, dispatchResponse, dispatchTimer, dispatchTuTimer, dispatchNextDeadline, dispatchReset } from "./dispatch";
 import { respondStateless } from "../proxy/send";
 import { proxyConfig, domainAdd, domainsReset, setOutbound } from "../proxy/config";
 import { ctxReset } from "../proxy/context";
@@ -93,6 +93,7 @@ export function sip_init(seedLo: u32, seedHi: u32, now: f64): i32 {
   txnTableReset();
   ctxReset();
   dialogsReset();
+  dispatchReset();
   eventsReset();
   transportsReset();
   namesReset();
@@ -269,6 +270,7 @@ export function sip_handle_timeout(now: f64): void {
   const t = <i64>now;
   // leave room on the transmit queue for what one timer may produce; the rest waits for the next call
   while (txRoom() >= <u32>MAX_FORK + 4 && txnTick(t, up)) dispatchTimer(up, t);
+  while (txRoom() >= <u32>MAX_FORK + 4 && dispatchTuTimer(t)) {}
   registrarTick(t);
 }
 
@@ -289,11 +291,14 @@ export function sip_poll_transmit(now: f64): u32 {
 
 /** The earliest deadline (ms) of any timer, or -1 when none is armed. */
 export function sip_poll_timeout(): f64 {
-  const a = txnNextDeadline();
-  const b = registrarNextDeadline();
-  if (a < 0) return <f64>b;
-  if (b < 0) return <f64>a;
-  return <f64>(a < b ? a : b);
+  return <f64>earliest(earliest(txnNextDeadline(), registrarNextDeadline()), dispatchNextDeadline());
+}
+
+/** The earlier of two deadlines (-1: none). */
+function earliest(a: i64, b: i64): i64 {
+  if (a < 0) return b;
+  if (b < 0) return a;
+  return a < b ? a : b;
 }
 
 /** Next event: its kind (0 = none); the record at sip_event_ptr. */

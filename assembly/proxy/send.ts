@@ -18,7 +18,8 @@ import { prngNext } from "../util/prng";
 import { Peer } from "../net/peer";
 import { peerFromHost } from "../net/addr";
 import { transportById } from "../net/transports";
-import { txSend } from "../txn/output";
+import { txSend, responseDest } from "../txn/output";
+export { responseDest };
 import { msgPool } from "../txn/table";
 import { hex8 } from "../txn/branch";
 import { prepareVia } from "./forward";
@@ -32,19 +33,6 @@ export const respPeer = new Peer();
 /** The Via edits of a stateless response (its own: a response may be written while a request's
  * edits are in use). */
 const respEdits = new ForwardEdits();
-
-/**
- * Where responses to the request go (§18.2.2, RFC 3581): over the same connection on a reliable
- * transport; otherwise to the source address, at the source port when the top Via asked for rport and
- * at the sent-by port (or 5060) when it did not. `via` may be null when the Via did not decode.
- */
-export function responseDest(src: Peer, via: ViaRepr | null, out: Peer): void {
-  out.copyFrom(src);
-  const t = transportById(src.transport);
-  if (t != null && t.reliable) return;
-  // sent-by port 0 is no port: answer where the request came from
-  if (via != null && via.rport == RPORT_ABSENT && via.port != 0) out.port = <u16>(via.port > 0 ? via.port : 5060);
-}
 
 /** A deterministic To tag for a stateless response: the same request always gets the same tag. */
 function statelessTag(v: MessageView, d: Decoded): u32 {

@@ -8,3 +8,4 @@ export * from "./probe_auth";
 export * from "./probe_policy";
 export * from "./probe_ua";
 export * from "./probe_uac";
+export * from "./probe_uas";

@@ -76,8 +76,10 @@ export class TxnUp {
   kind: ClientTimerOut = ClientTimerOut.None;
   idx: u32 = 0;
   handle: u32 = 0;
-  /** The record's owner (TxnRec.owner), read before the timer ran (an Ended record is free after). */
+  /** The record's owner and its handle (TxnRec.owner, .user), read before the timer ran (an Ended
+   * record is free after). */
   owner: u8 = 0;
+  user: u32 = 0;
 }
 
 /**
@@ -93,6 +95,7 @@ export function txnTick(now: i64, up: TxnUp): bool {
   up.idx = idx;
   up.handle = handleOf(idx);
   up.owner = r.owner;
+  up.user = r.user;
   switch (r.kind) {
     case TxnKind.ServerInvite:
       if (serverInviteOnTimer(idx, now)) up.kind = ClientTimerOut.Ended;

@@ -5,6 +5,8 @@
 import { MAX_TXQ } from "../config";
 import { Peer, PEER_SIZE } from "../net/peer";
 import { msgPool } from "./table";
+import { transportById } from "../net/transports";
+import { ViaRepr, RPORT_ABSENT } from "../wire/headers/via";
 
 const ENTRY: u32 = 4 + PEER_SIZE;
 const ring: usize = heap.alloc(<usize>MAX_TXQ * ENTRY);
@@ -78,4 +80,17 @@ export function txPop(out: usize, cap: u32, meta: usize): u32 {
     dropped++;
   }
   return 0;
+}
+
+/**
+ * Where responses to the request go (§18.2.2, RFC 3581): over the same connection on a reliable
+ * transport; otherwise to the source address, at the source port when the top Via asked for rport and
+ * at the sent-by port (or 5060) when it did not. `via` may be null when the Via did not decode.
+ */
+export function responseDest(src: Peer, via: ViaRepr | null, out: Peer): void {
+  out.copyFrom(src);
+  const t = transportById(src.transport);
+  if (t != null && t.reliable) return;
+  // sent-by port 0 is no port: answer where the request came from
+  if (via != null && via.rport == RPORT_ABSENT && via.port != 0) out.port = <u16>(via.port > 0 ? via.port : 5060);
 }

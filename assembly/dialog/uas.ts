@@ -1,0 +1,259 @@
+// The user agent's server core (RFC 3261 §8.2, §13.3, §15.1.2): requests the user agent takes (a B2BUA
+// leg's side; the probe build in the tests), each INVITE a call in a fixed table with its server
+// transaction (owned by the user agent), its kept request (to write later responses from) and, once a
+// 2xx is sent, the dialog and the 2xx itself, which the UAS core — not the transaction — retransmits at
+// T1 doubling to T2 until the ACK arrives, and gives up after 64·T1 (§13.3.1.4: the dialog then ends;
+// the caller would send BYE). ACK and BYE are matched to the dialog by Call-ID and tags; CANCEL to its
+// INVITE by the server transaction (200 to the CANCEL, 487 to the INVITE, §9.2). What the owner of a
+// call does next (answer, ring, reject) is its own: uasRespond.
+
+import { UA_DIALOGS } from "../config";
+import { MessageView, parseMessage } from "../wire/view";
+import { Decoded, validateMessage } from "../wire/validate";
+import { STORE_BUF, WORK_BUF, WORK_CAP, storedView, storedDecoded } from "../wire/buffers";
+import { Method } from "../wire/method";
+import { Writer } from "../wire/writer";
+import { writeResponse } from "../wire/emit";
+import { eqBytes } from "../wire/scan";
+import { Peer, PEER_SIZE } from "../net/peer";
+import { transportById } from "../net/transports";
+import { prngNext } from "../util/prng";
+import {
+  rec, idxOf, handleOf, msgPool, txSend, txPush, serverKey, indexFind, TxnKind, serverInviteCreate,
+  serverInviteRespond, serverInviteOnRequest, serverInviteOnAck, serverNonInviteCreate, serverNonInviteRespond,
+  serverNonInviteOnRequest, timers, hex8, responseDest, TxnUp, ClientTimerOut,
+} from "../txn";
+import { Owner } from "../tu/owner";
+import { tuTimerSet, tuTimerCancel } from "../tu/timers";
+import { uaDialogFromRequest, uaDialogEnd, uaDialogTextPtr, uaDialogTextLen, DlgText } from "./ua";
+
+export const UAS_CALLS: i32 = UA_DIALOGS;
+export const enum UasState { Free = 0, Proceeding = 1, Answered = 2, Confirmed = 3, Ended = 4 }
+
+// Call record (CALL_SIZE bytes): +0 u8 state, +1 u8 tag length, +4 u32 server transaction handle,
+// +8 u32 request (pool), +12 u32 2xx (pool), +16 i32 dialog, +20 u32 retransmit interval (ms),
+// +24 i64 give-up time, +32 Peer (where responses go), +64 tag (16 bytes)
+const CALL_SIZE: usize = 80;
+const calls: usize = memory.data(<i32>(<usize>UAS_CALLS * CALL_SIZE));
+function call(i: i32): usize { return calls + <usize>i * CALL_SIZE; }
+
+const tw = new Writer();
+const cw = new Writer();
+const CONTACT: usize = memory.data(160);
+const respDest = new Peer();
+
+/** Forget every call (their pool blocks go with the pool's own reset). */
+export function uasReset(): void {
+  memory.fill(calls, 0, <usize>UAS_CALLS * CALL_SIZE);
+}
+
+export function uasState(i: i32): UasState { return <UasState>load<u8>(call(i)); }
+export function uasDialog(i: i32): i32 { return load<i32>(call(i), 16); }
+export function uasCallsInUse(): i32 {
+  let n = 0;
+  for (let i = 0; i < UAS_CALLS; i++) if (load<u8>(call(i)) != 0) n++;
+  return n;
+}
+
+function freeCall(i: i32): void {
+  const c = call(i);
+  msgPool.release(load<u32>(c, 8));
+  msgPool.release(load<u32>(c, 12));
+  tuTimerCancel(Owner.UserAgent, <u32>i + 1);
+  memory.fill(c, 0, CALL_SIZE);
+}
+
+/** "Contact: <sip:host:port;transport=...>\r\n" of the transport the request came in on, into CONTACT. */
+function contactLine(src: Peer): u32 {
+  const t = transportById(src.transport);
+  cw.begin(CONTACT, 160);
+  if (t == null) return 0;
+  cw.lit("Contact: <sip:");
+  cw.bytes(t.addr, t.addrLen);
+  if (t.reliable) cw.lit(";transport=tcp");
+  cw.lit(">\r\n");
+  return cw.finish();
+}
+
+/** A response to (v, d) written and sent without a transaction (481, 501: nothing to retransmit). */
+function answerStateless(v: MessageView, d: Decoded, src: Peer, status: u32): void {
+  responseDest(src, d.via, respDest);
+  const n = writeResponse(v, status, 0, 0, 0, 0, WORK_BUF, WORK_CAP);
+  if (n != 0) txSend(WORK_BUF, n, respDest);
+}
+
+/** The call whose dialog (v, d) is in (Call-ID, our tag in To, theirs in From), or -1. */
+function callOfDialog(d: Decoded): i32 {
+  for (let i = 0; i < UAS_CALLS; i++) {
+    const c = call(i);
+    const st = load<u8>(c);
+    if (st != UasState.Answered && st != UasState.Confirmed) continue;
+    const dlg = load<i32>(c, 16);
+    if (dlg < 0) continue;
+    if (eqBytes(d.callId, d.callIdLen, uaDialogTextPtr(dlg, DlgText.CallId), uaDialogTextLen(dlg, DlgText.CallId)) &&
+        eqBytes(d.to.tag, d.to.tagLen, uaDialogTextPtr(dlg, DlgText.LocalTag), uaDialogTextLen(dlg, DlgText.LocalTag)) &&
+        eqBytes(d.from.tag, d.from.tagLen, uaDialogTextPtr(dlg, DlgText.RemoteTag), uaDialogTextLen(dlg, DlgText.RemoteTag))) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+/**
+ * A validated request for the user agent, from `src`. Returns the call it opened (a new INVITE: the
+ * owner decides its answer with uasRespond), or -1 (handled here: a retransmission, ACK, BYE, CANCEL,
+ * or refused). Responses are written in the work slot (wire/buffers.ts).
+ */
+export function uasRequest(v: MessageView, d: Decoded, src: Peer, now: i64): i32 {
+  const m = v.method;
+  if (m == Method.ACK) {
+    // the ACK of a non-2xx final belongs to the INVITE's transaction (same branch, §17.2.1)
+    const si = indexFind(serverKey(v, d, Method.INVITE), TxnKind.ServerInvite);
+    if (si >= 0 && serverInviteOnAck(<u32>si, now)) return -1;
+    const i = callOfDialog(d);
+    if (i >= 0 && load<u8>(call(i)) == UasState.Answered) {
+      // §13.3.1.4: the ACK for our 2xx ends its retransmission
+      store<u8>(call(i), <u8>UasState.Confirmed);
+      tuTimerCancel(Owner.UserAgent, <u32>i + 1);
+      msgPool.release(load<u32>(call(i), 12));
+      store<u32>(call(i), 0, 12);
+    }
+    return -1; // an ACK is never answered
+  }
+  const key = serverKey(v, d, m);
+  const found = indexFind(key, m == Method.INVITE ? TxnKind.ServerInvite : TxnKind.ServerNonInvite);
+  if (found >= 0) {
+    // a retransmission: the transaction answers it with its last response
+    if (m == Method.INVITE) serverInviteOnRequest(<u32>found);
+    else serverNonInviteOnRequest(<u32>found);
+    return -1;
+  }
+  const t = transportById(src.transport);
+  const reliable = t != null && t.reliable;
+  responseDest(src, d.via, respDest);
+  if (m == Method.INVITE && !d.to.hasTag) return newCall(v, d, src, key, reliable, now);
+  if (m == Method.CANCEL) {
+    const si = indexFind(serverKey(v, d, Method.INVITE), TxnKind.ServerInvite);
+    answerNonInvite(v, d, key, reliable, si >= 0 ? 200 : 481, now);
+    if (si >= 0) {
+      const owner = rec(<u32>si).user;
+      if (owner > 0 && load<u8>(call(<i32>owner - 1)) == UasState.Proceeding) uasRespond(<i32>owner - 1, 487, now);
+    }
+    return -1;
+  }
+  if (m == Method.BYE) {
+    const i = callOfDialog(d);
+    answerNonInvite(v, d, key, reliable, i >= 0 ? 200 : 481, now);
+    if (i >= 0) {
+      uaDialogEnd(load<i32>(call(i), 16));
+      freeCall(i);
+    }
+    return -1;
+  }
+  answerStateless(v, d, src, d.to.hasTag ? 481 : 501);
+  return -1;
+}
+
+/** A non-INVITE answered at once through its own server transaction (so retransmissions get it again). */
+function answerNonInvite(v: MessageView, d: Decoded, key: u64, reliable: bool, status: u32, now: i64): void {
+  const h = serverNonInviteCreate(key, v.method, respDest, reliable, d.cseq.seq, now, Owner.UserAgent);
+  const n = writeResponse(v, status, 0, 0, 0, 0, WORK_BUF, WORK_CAP);
+  if (h == 0 || n == 0) { if (n != 0) txSend(WORK_BUF, n, respDest); return; }
+  const msg = msgPool.store(WORK_BUF, n);
+  if (msg == 0) { txSend(WORK_BUF, n, respDest); return; }
+  serverNonInviteRespond(h & 0xffffff, msg, status, now);
+  msgPool.release(msg);
+}
+
+function newCall(v: MessageView, d: Decoded, src: Peer, key: u64, reliable: bool, now: i64): i32 {
+  let i = -1;
+  for (let k = 0; k < UAS_CALLS; k++) if (load<u8>(call(k)) == 0) { i = k; break; }
+  const request = i >= 0 ? msgPool.store(v.base, v.len) : 0;
+  const h = request != 0 ? serverInviteCreate(key, respDest, reliable, d.cseq.seq, now, Owner.UserAgent) : 0;
+  if (h == 0) {
+    msgPool.release(request);
+    const n = writeResponse(v, 503, 0, 0, 0, 0, WORK_BUF, WORK_CAP); // no room: refused, never half accepted
+    if (n != 0) txSend(WORK_BUF, n, respDest);
+    return -1;
+  }
+  const c = call(i);
+  memory.fill(c, 0, CALL_SIZE);
+  store<u8>(c, <u8>UasState.Proceeding);
+  store<u32>(c, h, 4);
+  store<u32>(c, request, 8);
+  store<i32>(c, -1, 16);
+  memory.copy(c + 32, changetype<usize>(respDest), PEER_SIZE);
+  tw.begin(c + 64, 16);
+  hex8(tw, <u32>prngNext());
+  store<u8>(c, <u8>tw.finish(), 1);
+  rec(h & 0xffffff).user = <u32>i + 1;
+  uasRespond(i, 100, now);
+  return i;
+}
+
+/**
+ * Answer call i's INVITE with `status` (100–699): a 1xx other than 100 and a 2xx carry our To tag and
+ * Contact, a 2xx makes the dialog and starts its retransmission until the ACK. False when the request
+ * could not be re-read or the response not stored (the transaction then times out upstream).
+ */
+export function uasRespond(i: i32, status: u32, now: i64): bool {
+  const c = call(i);
+  if (load<u8>(c) != UasState.Proceeding) return false;
+  const idx = idxOf(load<u32>(c, 4));
+  if (idx < 0) return false;
+  // the kept request, re-read in the stored-message slot; the response is written in the work slot
+  const n0 = msgPool.copyOut(load<u32>(c, 8), STORE_BUF);
+  if (parseMessage(storedView, STORE_BUF, n0, false) <= 0 || validateMessage(storedView, storedDecoded) != 0) return false;
+  const tagged = status > 100;
+  const extraLen = tagged && status < 300 ? contactLine(changetype<Peer>(c + 32)) : 0;
+  const n = writeResponse(storedView, status, tagged ? c + 64 : 0, tagged ? <u32>load<u8>(c, 1) : 0, CONTACT, extraLen, WORK_BUF, WORK_CAP);
+  const msg = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
+  if (msg == 0) return false;
+  serverInviteRespond(<u32>idx, msg, status, now);
+  if (status >= 200 && status < 300) {
+    const dlg = uaDialogFromRequest(storedView, storedDecoded, c + 64, <u32>load<u8>(c, 1), false);
+    store<i32>(c, dlg, 16);
+    store<u8>(c, <u8>UasState.Answered);
+    store<u32>(c, msg, 12); // kept (the pool's reference passes to the call) for retransmission
+    store<u32>(c, <u32>timers.t1, 20);
+    store<i64>(c, now + timers.t64, 24);
+    tuTimerSet(Owner.UserAgent, <u32>i + 1, now + timers.t1);
+    return true;
+  }
+  msgPool.release(msg);
+  if (status >= 300) freeCall(i);
+  return true;
+}
+
+/** The user agent's TU timer for call `user - 1`: retransmit the 2xx (T1 doubling to T2), or give up at 64·T1. */
+export function uasTimer(user: u32, now: i64): void {
+  const i = <i32>user - 1;
+  if (i < 0 || i >= UAS_CALLS) return;
+  const c = call(i);
+  if (load<u8>(c) != UasState.Answered) return;
+  if (now >= load<i64>(c, 24)) {
+    // §13.3.1.4: no ACK within 64·T1: the dialog is over (its owner sends the BYE)
+    uaDialogEnd(load<i32>(c, 16));
+    freeCall(i);
+    return;
+  }
+  txPush(load<u32>(c, 12), changetype<Peer>(c + 32));
+  let iv = load<u32>(c, 20) * 2;
+  if (<i64>iv > timers.t2) iv = <u32>timers.t2;
+  store<u32>(c, iv, 20);
+  // the next retransmission, or the end of the wait if that comes first
+  const next = now + <i64>iv;
+  const end = load<i64>(c, 24);
+  tuTimerSet(Owner.UserAgent, user, next < end ? next : end);
+}
+
+/**
+ * A server transaction of the user agent's ended (its last timer ran): a call still waiting for its
+ * answer (the owner never answered within the transaction's life) goes with it.
+ */
+export function uasTxnEnded(up: TxnUp): void {
+  if (up.kind != ClientTimerOut.Ended || up.user == 0 || up.user > <u32>UAS_CALLS) return;
+  const i = <i32>up.user - 1;
+  const c = call(i);
+  if (load<u8>(c) == UasState.Proceeding && load<u32>(c, 4) == up.handle) freeCall(i);
+}
