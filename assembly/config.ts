@@ -134,14 +134,15 @@ export const MAX_DOMAINS_CFG: i32 = isDefined(SIP_MAX_DOMAINS) ? SIP_MAX_DOMAINS
 // @ts-ignore: board constant injected with --use
 export const MAX_TRANSPORTS_CFG: i32 = isDefined(SIP_MAX_TRANSPORTS) ? SIP_MAX_TRANSPORTS : 8;
 
-/** User-agent dialogs (dialog/ua.ts: the B2BUA's legs, the registrant), on the boards whose transaction
- * users keep dialogs. Cost: UA_DIALOGS × (72 + 1,024) bytes, only where a transaction user links it. */
-// @ts-ignore: board constant injected with --use
-export const UA_DIALOGS: i32 = isDefined(SIP_UA_DIALOGS) ? SIP_UA_DIALOGS : 4;
-
 /**
  * The user agent core (dialog/uac.ts: requests of our own through client transactions the user agent
  * owns, ACKs, dialogs from responses) for the B2BUA family member's legs and the registrant; the proxy
  * boards leave it out (0), so their code is what it was. The probe builds (tests) turn it on.
  */
 export const USER_AGENT: bool = isDefined(SIP_USER_AGENT) ? SIP_USER_AGENT != 0 : false;
+
+/** User-agent dialogs (dialog/ua.ts: the B2BUA's legs, the registrant), on the boards with the user
+ * agent core (USER_AGENT); 0 on the others, so its tables (and the user agent's calls, client slots and
+ * TU timers, sized from it) take no memory there. Cost: UA_DIALOGS × (72 + 1,024 + 80 + 24 + 2 × 16) B. */
+// @ts-ignore: board constant injected with --use
+export const UA_DIALOGS: i32 = USER_AGENT ? (isDefined(SIP_UA_DIALOGS) ? SIP_UA_DIALOGS : 4) : 0;

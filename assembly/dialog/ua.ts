@@ -21,7 +21,7 @@
 // headers, §19.1.5) and the route set goes in Route as it is; with a strict first route (no `lr`), the
 // Request-URI is that route's URI and Route is the rest of the set followed by the remote target.
 
-import { UA_DIALOGS } from "../config";
+import { UA_DIALOGS, USER_AGENT } from "../config";
 import { MessageView } from "../wire/view";
 import { Decoded } from "../wire/validate";
 import { Hdr } from "../wire/hdr";
@@ -52,9 +52,9 @@ const SPANS: u32 = SPAN_ROUTES + MAX_ROUTES;
 // +8 u32 remote CSeq, +12 u32 text bytes used, +16 spans (u16 offset, u16 length) × SPANS.
 const REC_SIZE: usize = 16 + <usize>SPANS * 4;
 
-const recs: usize = heap.alloc(<usize>UA_DIALOGS * REC_SIZE);
-const texts: usize = heap.alloc(<usize>UA_DIALOGS * <usize>TEXT_CAP);
-const na = new NameAddrRepr();
+const recs: usize = USER_AGENT ? heap.alloc(<usize>UA_DIALOGS * REC_SIZE) : 0;
+const texts: usize = USER_AGENT ? heap.alloc(<usize>UA_DIALOGS * <usize>TEXT_CAP) : 0;
+const na = USER_AGENT ? new NameAddrRepr() : changetype<NameAddrRepr>(0); // none where USER_AGENT is off
 
 function rec(i: i32): usize { return recs + <usize>i * REC_SIZE; }
 function text(i: i32): usize { return texts + <usize>i * <usize>TEXT_CAP; }

@@ -9,11 +9,11 @@
 // retransmission; a stored request is re-read into the caller's scratch view to write an ACK. Nothing
 // is allocated after start-up.
 
-import { UA_DIALOGS } from "../config";
+import { UA_DIALOGS, USER_AGENT } from "../config";
 import { MessageView, parseMessage } from "../wire/view";
 import { Decoded, validateMessage } from "../wire/validate";
 import { Hdr } from "../wire/hdr";
-import { Method, methodId } from "../wire/method";
+import { Method, methodId, methodEntry } from "../wire/method";
 import { Writer } from "../wire/writer";
 import { writeAck } from "../wire/emit";
 import { Peer } from "../net/peer";
@@ -30,12 +30,12 @@ import { OutRequest, uaWriteOut, uaDialogFromResponse, uaDialogConfirm, uaWriteR
 export const UAC_SLOTS: i32 = UA_DIALOGS * 2;
 // per slot: +0 u32 caller handle (0 = free), +4 u32 last status (0 none yet, 408 timeout), +8 i32 dialog
 const SLOT: usize = 12;
-const slots: usize = memory.data(<i32>(<usize>UAC_SLOTS * SLOT));
+const slots: usize = USER_AGENT ? heap.alloc(<usize>UAC_SLOTS * SLOT) : 0;
 
-const VIA: usize = memory.data(256);
-const ACK: usize = memory.data<u8>([0x41, 0x43, 0x4b]); // "ACK"
-const vw = new Writer();
-const aw = new Writer();
+const VIA: usize = USER_AGENT ? heap.alloc(256) : 0;
+// (nothing of the user agent core is allocated where USER_AGENT is off: the proxy boards)
+const vw = USER_AGENT ? new Writer() : changetype<Writer>(0);
+const aw = USER_AGENT ? new Writer() : changetype<Writer>(0);
 
 function slotOf(user: u32, make: bool): usize {
   let free: usize = 0;
@@ -170,7 +170,8 @@ export function uacAck(dlg: i32, cseq: u32, dest: Peer, wbuf: usize, wcap: u32):
   vw.begin(VIA, 256);
   writeVia(vw, t, 0, <u32>prngNext(), 0);
   const viaLen = vw.finish();
-  const n = uaWriteRequest(dlg, ACK, 3, cseq, VIA, viaLen, 0, 0, aw.begin(wbuf, wcap));
+  const ack = methodEntry(Method.ACK);
+  const n = uaWriteRequest(dlg, ack + 1, <u32>load<u8>(ack), cseq, VIA, viaLen, 0, 0, aw.begin(wbuf, wcap));
   if (n == 0) return false;
   txSend(wbuf, n, dest);
   return true;

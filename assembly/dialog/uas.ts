@@ -7,7 +7,7 @@
 // INVITE by the server transaction (200 to the CANCEL, 487 to the INVITE, §9.2). What the owner of a
 // call does next (answer, ring, reject) is its own: uasRespond.
 
-import { UA_DIALOGS } from "../config";
+import { UA_DIALOGS, USER_AGENT } from "../config";
 import { MessageView, parseMessage } from "../wire/view";
 import { Decoded, validateMessage } from "../wire/validate";
 import { STORE_BUF, WORK_BUF, WORK_CAP, storedView, storedDecoded } from "../wire/buffers";
@@ -34,13 +34,14 @@ export const enum UasState { Free = 0, Proceeding = 1, Answered = 2, Confirmed =
 // +8 u32 request (pool), +12 u32 2xx (pool), +16 i32 dialog, +20 u32 retransmit interval (ms),
 // +24 i64 give-up time, +32 Peer (where responses go), +64 tag (16 bytes)
 const CALL_SIZE: usize = 80;
-const calls: usize = memory.data(<i32>(<usize>UAS_CALLS * CALL_SIZE));
+const calls: usize = USER_AGENT ? heap.alloc(<usize>UAS_CALLS * CALL_SIZE) : 0;
 function call(i: i32): usize { return calls + <usize>i * CALL_SIZE; }
 
-const tw = new Writer();
-const cw = new Writer();
-const CONTACT: usize = memory.data(160);
-const respDest = new Peer();
+// (nothing of the user agent core is allocated where USER_AGENT is off: the proxy boards)
+const tw = USER_AGENT ? new Writer() : changetype<Writer>(0);
+const cw = USER_AGENT ? new Writer() : changetype<Writer>(0);
+const CONTACT: usize = USER_AGENT ? heap.alloc(160) : 0;
+const respDest = USER_AGENT ? new Peer() : changetype<Peer>(0);
 
 /** Forget every call (their pool blocks go with the pool's own reset). */
 export function uasReset(): void {

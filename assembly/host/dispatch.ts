@@ -22,7 +22,7 @@ import { proxyResponse, proxyStrayResponse, proxyTimer } from "../proxy/response
 
 /** The branch of the response being dispatched, decoded (read by the TU it is handed to). */
 const branch = new OurBranch();
-const tup = new TuTimerUp();
+const tup = USER_AGENT ? new TuTimerUp() : changetype<TuTimerUp>(0);
 let toUserAgent = false;
 
 /** Hand new requests to the user agent instead of the proxy (a build with USER_AGENT). */

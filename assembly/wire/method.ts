@@ -19,3 +19,10 @@ export function methodId(p: usize, len: u32): Method {
   }
   return Method.Unknown;
 }
+
+/** The table entry of method m (wire/tables.ts METHOD_NAMES): its length byte, the token after it. */
+export function methodEntry(m: Method): usize {
+  let e = METHOD_NAMES;
+  for (let id: u32 = 0; id < <u32>m; id++) e += 1 + <usize>load<u8>(e);
+  return e;
+}
