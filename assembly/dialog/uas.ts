@@ -151,7 +151,8 @@ export function uasRequest(v: MessageView, d: Decoded, src: Peer, now: i64): i32
     }
     return -1;
   }
-  answerStateless(v, d, src, d.to.hasTag ? 481 : 501);
+  // any other request: in a dialog we do not know, 481 (§12.2.2); otherwise not implemented here yet
+  answerStateless(v, d, src, d.to.hasTag && callOfDialog(d) < 0 ? 481 : 501);
   return -1;
 }
 

@@ -48,8 +48,13 @@ for (const seed of SEEDS) {
     const c = alice.calls.get(callId);
     assert.deepEqual(c.finals, [200]);
     assert.equal(c.provisionals >= 1, true, "alice saw the 180");
-    sim.run(sim.now + 5000); // alice hangs up at 3 s
+    // a request in the dialog that the user agent core does not handle yet (INFO): 501, not 481
     const d = [...c.dialogs.values()][0];
+    let info = null;
+    alice.client(alice.inDialog(c, d, "INFO", 2), d.dest, (r) => (info = r?.status ?? 408));
+    sim.run(sim.now + 500);
+    assert.equal(info, 501, "a known dialog: not implemented, not 481");
+    sim.run(sim.now + 5000); // alice hangs up at 3 s
     assert.equal(d.bye, 200, "our 200 to alice's BYE");
     assert.equal(gw.ex.probe_uas_calls(), 0, "the call is over");
     assert.equal(gw.ex.probe_ua_state(dlg), 0, "its dialog freed");
