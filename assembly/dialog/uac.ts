@@ -24,7 +24,7 @@ import {
   clientNonInviteOnResponse, clientInviteSendAck, Verdict, TxnKind, TxnUp, ClientTimerOut, txnRelease, writeVia,
 } from "../txn";
 import { Owner } from "../tu/owner";
-import { OutRequest, uaWriteOut, uaDialogFromResponse, uaDialogConfirm, uaWriteRequest, DlgState, uaDialogState } from "./ua";
+import { OutRequest, uaWriteOut, uaDialogFromResponse, uaDialogConfirm, uaWriteRequest, DlgState, uaDialogState, uaDialogEnd, uaDialogLocalCseq } from "./ua";
 
 /** Client requests in flight or answered whose outcome a caller may read (one per caller handle). */
 export const UAC_SLOTS: i32 = UA_DIALOGS * 2;
@@ -112,6 +112,38 @@ export function uacSend(out: OutRequest, dest: Peer, now: i64, user: u32, buf: u
 }
 
 /**
+ * Send request `method` (BYE, INFO, OPTIONS, ...: not INVITE, ACK or CANCEL) within dialog `dlg` to
+ * `dest` (the dialog's next hop, as for uacAck) through a new client transaction the user agent owns,
+ * for caller `user` (nonzero); CSeq is the dialog's local CSeq plus one (§12.2.1.1). A 2xx to a BYE ends
+ * the dialog (§15.1.1), as does a 481 or a timeout. Returns the transaction's handle, or 0 (nothing sent).
+ */
+export function uacSendInDialog(dlg: i32, method: Method, dest: Peer, now: i64, user: u32, buf: usize, cap: u32): u32 {
+  if (user == 0 || method == Method.INVITE || method == Method.ACK || method == Method.CANCEL) return 0;
+  if (uaDialogState(dlg) == DlgState.Free) return 0;
+  const t = transportById(dest.transport);
+  if (t == null) return 0;
+  const handle = txnNextHandle();
+  if (handle == 0) return 0;
+  const s = slotOf(user, true);
+  if (s == 0) return 0;
+  const nonce = <u32>prngNext();
+  vw.begin(VIA, 256);
+  writeVia(vw, t, handle, nonce, 0);
+  const viaLen = vw.finish();
+  const e = methodEntry(method);
+  const n = uaWriteRequest(dlg, e + 1, <u32>load<u8>(e), 0, VIA, viaLen, 0, 0, aw.begin(buf, cap));
+  const msg = n != 0 ? msgPool.store(buf, n) : 0;
+  if (msg == 0) { uacForget(user); return 0; }
+  const h = clientNonInviteCreate(method, dest, t.reliable, msg, uaDialogLocalCseq(dlg), <u64>nonce, now, Owner.UserAgent);
+  msgPool.release(msg);
+  if (h == 0) { uacForget(user); return 0; }
+  rec(h & 0xffffff).user = user;
+  store<u32>(s, 0, 4);
+  store<i32>(s, dlg, 8);
+  return h;
+}
+
+/**
  * A response matched to the user agent's client transaction ci (host/dispatch.ts). `scratch`/`sd` and
  * `sbuf`/`scap`: a view and a buffer to re-read the stored request (for the ACK of a non-2xx) and to
  * write ACKs into.
@@ -140,6 +172,12 @@ export function uacResponse(v: MessageView, d: Decoded, ci: u32, now: i64,
   const s = slotOf(user, false);
   if (s == 0) return; // the caller forgot it: nothing to report
   store<u32>(s, status, 4);
+  if (r.method == <u8>Method.BYE && status >= 200) {
+    // §15.1.1: the dialog ends with the BYE's final response (a 481 or any other too)
+    const bd = load<i32>(s, 8);
+    if (bd >= 0) uaDialogEnd(bd);
+    return;
+  }
   if (!invite || status < 101 || status >= 300 || !d.to.hasTag) return;
   // §13.2.2.4: a 1xx with a To tag makes an early dialog, a 2xx confirms it (the first 2xx of a fork)
   let dlg = load<i32>(s, 8);
@@ -182,6 +220,9 @@ export function uacTimer(up: TxnUp): void {
   if (up.kind != ClientTimerOut.Timeout && up.kind != ClientTimerOut.TimerC) return;
   const r = rec(up.idx);
   const s = slotOf(r.user, false);
-  if (s != 0 && load<u32>(s, 4) < 200) store<u32>(s, 408, 4);
+  if (s != 0 && load<u32>(s, 4) < 200) {
+    store<u32>(s, 408, 4);
+    if (r.method == <u8>Method.BYE && load<i32>(s, 8) >= 0) uaDialogEnd(load<i32>(s, 8)); // §15.1.1
+  }
   if (up.kind == ClientTimerOut.Timeout) txnRelease(up.idx);
 }

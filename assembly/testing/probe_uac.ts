@@ -4,7 +4,8 @@
 import { WORK_BUF, WORK_CAP } from "../wire/buffers";
 import { Peer } from "../net/peer";
 import { OutRequest } from "../dialog/ua";
-import { uacSend, uacStatus, uacDialog, uacReset, uacForget } from "../dialog/uac";
+import { uacSend, uacSendInDialog, uacStatus, uacDialog, uacReset, uacForget } from "../dialog/uac";
+import { Method } from "../wire/method";
 
 const out = new OutRequest();
 
@@ -28,6 +29,11 @@ export function probe_uac_send(user: u32, peer: usize, spans: usize, cseq: u32, 
   out.extra = span(spans, 7); out.extraLen = spanLen(spans, 7);
   out.cseq = cseq;
   return uacSend(out, changetype<Peer>(peer), <i64>now, user, WORK_BUF, WORK_CAP);
+}
+
+/** Send a BYE (method 3) or another non-INVITE request within dialog `dlg` to the peer record at `peer`. */
+export function probe_uac_send_in_dialog(dlg: i32, method: u32, user: u32, peer: usize, now: f64): u32 {
+  return uacSendInDialog(dlg, <Method>method, changetype<Peer>(peer), <i64>now, user, WORK_BUF, WORK_CAP);
 }
 
 export function probe_uac_status(user: u32): i32 { return uacStatus(user); }

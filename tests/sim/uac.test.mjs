@@ -7,6 +7,7 @@
 //   confirms it, and the ACK for the 2xx (§13.2.2.4) is written from the dialog: it carries the route
 //   set the proxy recorded, reaches the phone through the proxy and stops its 2xx retransmissions.
 //   INVITE answered 486: the client transaction ACKs the non-2xx itself (§17.1.1.3), hop by hop.
+//   Then our BYE in the dialog, through the proxy: its 200 ends the dialog (§15.1.1).
 //   OPTIONS to a silent address: Timer F gives the caller a 408 at 64·T1.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -84,6 +85,18 @@ test("INVITE through the record-routing proxy: early dialog on 180, confirmed on
   // the ACK is the dialog's request: Request-URI = bob's Contact (the remote target), through the proxy
   const acks = sim.log.filter(([, f, t, l]) => f === US && t === PROXY && l.startsWith("ACK "));
   assert.ok(acks.length >= 1 && acks.every(([, , , l]) => l === "ACK sip:bob@127.0.0.3:5060 SIP/2.0"), sim.transcript());
+  // our BYE in the dialog (§15.1.1): through the proxy's route, to bob's Contact; its 200 ends the dialog
+  const mem = gw.mem();
+  const peer = (gw.ex.probe_scratch_ptr() >>> 0) + 2048;
+  mem.set(peerRecord("127.0.0.2", 5060), peer);
+  assert.notEqual(gw.ex.probe_uac_send_in_dialog(dlg, 3 /* BYE */, 19, peer, sim.now), 0, "BYE sent");
+  gw.drain();
+  sim.run(sim.now + 1000);
+  assert.equal(gw.ex.probe_uac_status(19), 200, "bob's 200 to our BYE");
+  assert.equal(c.byes, 1, "bob got the BYE");
+  assert.equal(gw.ex.probe_ua_state(dlg), 0, "the dialog ended with the BYE's 200");
+  const bye = sim.log.filter(([, f, t, l]) => f === US && t === PROXY && l.startsWith("BYE "));
+  assert.deepEqual(bye.map(([, , , l]) => l), ["BYE sip:bob@127.0.0.3:5060 SIP/2.0"]);
 });
 
 test("INVITE answered 486: the client transaction ACKs the non-2xx itself, hop by hop (§17.1.1.3)", () => {
