@@ -178,6 +178,13 @@ export function uacResponse(v: MessageView, d: Decoded, ci: u32, now: i64,
     if (bd >= 0) uaDialogEnd(bd);
     return;
   }
+  if (invite && status >= 300) {
+    // an early dialog ends with a non-2xx final (§12.3)
+    const ed = load<i32>(s, 8);
+    if (ed >= 0) uaDialogEnd(ed);
+    store<i32>(s, -1, 8);
+    return;
+  }
   if (!invite || status < 101 || status >= 300 || !d.to.hasTag) return;
   // §13.2.2.4: a 1xx with a To tag makes an early dialog, a 2xx confirms it (the first 2xx of a fork)
   let dlg = load<i32>(s, 8);
@@ -222,7 +229,12 @@ export function uacTimer(up: TxnUp): void {
   const s = slotOf(r.user, false);
   if (s != 0 && load<u32>(s, 4) < 200) {
     store<u32>(s, 408, 4);
-    if (r.method == <u8>Method.BYE && load<i32>(s, 8) >= 0) uaDialogEnd(load<i32>(s, 8)); // §15.1.1
+    // §15.1.1: a BYE that times out ends its dialog; an INVITE that times out ends its early one
+    const dl = load<i32>(s, 8);
+    if (dl >= 0 && (r.method == <u8>Method.BYE || uaDialogState(dl) == DlgState.Early)) {
+      uaDialogEnd(dl);
+      store<i32>(s, -1, 8);
+    }
   }
   if (up.kind == ClientTimerOut.Timeout) txnRelease(up.idx);
 }

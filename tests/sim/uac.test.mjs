@@ -112,6 +112,20 @@ test("INVITE answered 486: the client transaction ACKs the non-2xx itself, hop b
   assert.equal(lines(US, PROXY, "ACK sip:bob@127.0.0.2 SIP/2.0").length, 1, sim.transcript());
   assert.equal(lines(PROXY, US, "SIP/2.0 486").length, 1, "no retransmitted 486");
   assert.equal(gw.ex.probe_uac_dialog(5), -1, "no dialog from a final without a provisional");
+  assert.equal(gw.ex.probe_ua_in_use(), 0);
+});
+
+test("INVITE ringing then refused (180, 486): the early dialog ends with the non-2xx final (RFC 3261 12.3)", () => {
+  const { sim, gw } = setup(15, { ring: 50, answer: 300, status: 486 });
+  send(gw, 6, PROXY, { method: "INVITE", ruri: "sip:bob@127.0.0.2", to: "sip:bob@127.0.0.2", callId: "call3@gw" });
+  sim.run(sim.now + 150);
+  assert.equal(gw.ex.probe_uac_status(6), 180);
+  assert.ok(gw.ex.probe_uac_dialog(6) >= 0, "early dialog");
+  assert.equal(gw.ex.probe_ua_in_use(), 1);
+  sim.run(sim.now + 3000);
+  assert.equal(gw.ex.probe_uac_status(6), 486);
+  assert.equal(gw.ex.probe_uac_dialog(6), -1, "no dialog left for the caller");
+  assert.equal(gw.ex.probe_ua_in_use(), 0, "the early dialog's slot is free again");
 });
 
 test("OPTIONS to a silent address: the caller gets a 408 at 64·T1 (Timer F), and the record is freed", () => {
