@@ -114,12 +114,13 @@ export function uacSend(out: OutRequest, dest: Peer, now: i64, user: u32, buf: u
 /**
  * Send request `method` (BYE, INFO, OPTIONS, ...: not INVITE, ACK or CANCEL) within dialog `dlg` to
  * `dest` (the dialog's next hop, as for uacAck) through a new client transaction the user agent owns,
- * for caller `user` (nonzero); CSeq is the dialog's local CSeq plus one (§12.2.1.1). A 2xx to a BYE ends
- * the dialog (§15.1.1), as does a 481 or a timeout. Returns the transaction's handle, or 0 (nothing sent).
+ * for caller `user` (nonzero); CSeq is the dialog's local CSeq plus one (§12.2.1.1). A BYE's final
+ * response, whatever it is, or its timeout ends the dialog (§15.1.1). Returns the transaction's handle,
+ * or 0 (nothing sent: no such dialog, no transport, no room).
  */
 export function uacSendInDialog(dlg: i32, method: Method, dest: Peer, now: i64, user: u32, buf: usize, cap: u32): u32 {
   if (user == 0 || method == Method.INVITE || method == Method.ACK || method == Method.CANCEL) return 0;
-  if (uaDialogState(dlg) == DlgState.Free) return 0;
+  if (dlg < 0 || dlg >= UA_DIALOGS || uaDialogState(dlg) == DlgState.Free) return 0; // no such dialog
   const t = transportById(dest.transport);
   if (t == null) return 0;
   const handle = txnNextHandle();
