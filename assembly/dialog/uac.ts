@@ -17,7 +17,7 @@ import { Method, methodId, methodEntry } from "../wire/method";
 import { Writer } from "../wire/writer";
 import { writeAck } from "../wire/emit";
 import { Peer } from "../net/peer";
-import { transportById } from "../net/transports";
+import { transportById, Transport } from "../net/transports";
 import { prngNext } from "../util/prng";
 import {
   rec, idxOf, txnNextHandle, msgPool, txSend, clientInviteCreate, clientNonInviteCreate, clientInviteOnResponse,
@@ -83,31 +83,45 @@ export function uacForget(user: u32): void {
  * transaction table, the pool or the result table, or the request does not fit): nothing was sent then.
  */
 export function uacSend(out: OutRequest, dest: Peer, now: i64, user: u32, buf: usize, cap: u32): u32 {
-  if (user == 0) return 0;
-  const t = transportById(dest.transport);
+  const t = prepare(dest, user);
   if (t == null) return 0;
+  out.via = VIA;
+  out.viaLen = viaLen;
+  const n = uaWriteOut(out, aw.begin(buf, cap));
+  const m = methodId(out.method, out.methodLen);
+  return start(m, dest, t, n != 0 ? msgPool.store(buf, n) : 0, out.cseq, now, user, -1);
+}
+
+// What uacSend and uacSendInDialog share: the caller's slot, the next client transaction's handle and
+// nonce, and its Via (in VIA, viaLen bytes); then the transaction started on the written request.
+let nonce: u32 = 0;
+let viaLen: u32 = 0;
+
+function prepare(dest: Peer, user: u32): Transport | null {
+  if (user == 0) return null;
+  const t = transportById(dest.transport);
+  if (t == null) return null;
   const handle = txnNextHandle();
-  if (handle == 0) return 0;
-  const s = slotOf(user, true);
-  if (s == 0) return 0;
-  const nonce = <u32>prngNext();
+  if (handle == 0 || slotOf(user, true) == 0) return null;
+  nonce = <u32>prngNext();
   vw.begin(VIA, 256);
   writeVia(vw, t, handle, nonce, 0);
-  out.via = VIA;
-  out.viaLen = vw.finish();
-  const n = uaWriteOut(out, aw.begin(buf, cap));
-  if (n == 0) { uacForget(user); return 0; }
-  const msg = msgPool.store(buf, n);
+  viaLen = vw.finish();
+  return t;
+}
+
+/** Start the client transaction for stored request `msg` (0: it could not be written or stored). */
+function start(m: Method, dest: Peer, t: Transport, msg: u32, cseq: u32, now: i64, user: u32, dlg: i32): u32 {
   if (msg == 0) { uacForget(user); return 0; }
-  const m = methodId(out.method, out.methodLen);
   const h = m == Method.INVITE
-    ? clientInviteCreate(dest, t.reliable, msg, out.cseq, <u64>nonce, now, Owner.UserAgent)
-    : clientNonInviteCreate(m, dest, t.reliable, msg, out.cseq, <u64>nonce, now, Owner.UserAgent);
+    ? clientInviteCreate(dest, t.reliable, msg, cseq, <u64>nonce, now, Owner.UserAgent)
+    : clientNonInviteCreate(m, dest, t.reliable, msg, cseq, <u64>nonce, now, Owner.UserAgent);
   msgPool.release(msg);
   if (h == 0) { uacForget(user); return 0; }
   rec(h & 0xffffff).user = user;
+  const s = slotOf(user, false);
   store<u32>(s, 0, 4);
-  store<i32>(s, -1, 8);
+  store<i32>(s, dlg, 8);
   return h;
 }
 
@@ -119,29 +133,13 @@ export function uacSend(out: OutRequest, dest: Peer, now: i64, user: u32, buf: u
  * or 0 (nothing sent: no such dialog, no transport, no room).
  */
 export function uacSendInDialog(dlg: i32, method: Method, dest: Peer, now: i64, user: u32, buf: usize, cap: u32): u32 {
-  if (user == 0 || method == Method.INVITE || method == Method.ACK || method == Method.CANCEL) return 0;
+  if (method == Method.INVITE || method == Method.ACK || method == Method.CANCEL) return 0;
   if (dlg < 0 || dlg >= UA_DIALOGS || uaDialogState(dlg) == DlgState.Free) return 0; // no such dialog
-  const t = transportById(dest.transport);
+  const t = prepare(dest, user);
   if (t == null) return 0;
-  const handle = txnNextHandle();
-  if (handle == 0) return 0;
-  const s = slotOf(user, true);
-  if (s == 0) return 0;
-  const nonce = <u32>prngNext();
-  vw.begin(VIA, 256);
-  writeVia(vw, t, handle, nonce, 0);
-  const viaLen = vw.finish();
   const e = methodEntry(method);
   const n = uaWriteRequest(dlg, e + 1, <u32>load<u8>(e), 0, VIA, viaLen, 0, 0, aw.begin(buf, cap));
-  const msg = n != 0 ? msgPool.store(buf, n) : 0;
-  if (msg == 0) { uacForget(user); return 0; }
-  const h = clientNonInviteCreate(method, dest, t.reliable, msg, uaDialogLocalCseq(dlg), <u64>nonce, now, Owner.UserAgent);
-  msgPool.release(msg);
-  if (h == 0) { uacForget(user); return 0; }
-  rec(h & 0xffffff).user = user;
-  store<u32>(s, 0, 4);
-  store<i32>(s, dlg, 8);
-  return h;
+  return start(method, dest, t, n != 0 ? msgPool.store(buf, n) : 0, uaDialogLocalCseq(dlg), now, user, dlg);
 }
 
 /**
