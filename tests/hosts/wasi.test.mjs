@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
+import { allocationReach } from "../lib/watgraph.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const wasm = join(root, "build", "wasi", "sipling-wasi.wasm");
@@ -171,27 +172,9 @@ test("no allocation after start-up: only start-up code reaches the stub allocato
   // constructor, a static initialiser ($start:*) or the start function. The host itself (its argument
   // parser and its configuration reader included) allocates nothing: static buffers only.
   const wat = readFileSync(wasm.replace(/\.wasm$/, ".wat"), "utf8");
-  const callers = new Map(); // callee -> Set(caller)
-  const allocs = new Set();
-  let fn = null;
-  for (const line of wat.split("\n")) {
-    const f = /^ \(func (\$\S+)/.exec(line);
-    if (f) fn = f[1];
-    if (!fn) continue;
-    if (line.includes("global.set $~lib/rt/stub/offset")) allocs.add(fn);
-    const c = /\(?call (\$\S+?)\)?$/.exec(line.trim()) ?? /call (\$[^\s)]+)/.exec(line);
-    if (c) {
-      if (!callers.has(c[1])) callers.set(c[1], new Set());
-      callers.get(c[1]).add(fn);
-    }
-  }
   assert.ok(!wat.includes("call_indirect"), "no indirect calls (the graph would be incomplete)");
-  const reach = new Set(allocs);
-  const todo = [...allocs];
-  while (todo.length) for (const c of callers.get(todo.pop()) ?? []) if (!reach.has(c)) (reach.add(c), todo.push(c));
-  const startup = (f) => /#constructor$/.test(f) || f.startsWith("$start:") || f === "$~start" || f === "$~lib/rt/stub/__new" ||
-    f === "$~lib/rt/stub/__alloc";
-  assert.deepEqual([...reach].filter((f) => !startup(f)), [], "functions outside start-up that can allocate");
+  const { reach, allocs, callers, outsideStartup } = allocationReach(wat);
+  assert.deepEqual(outsideStartup, [], "functions outside start-up that can allocate");
   // main holds the event loop (inlined): it reaches the allocator not at all
   const direct = [...reach].filter((f) => (callers.get(f) ?? new Set()).has("$host/wasi/main/main"));
   assert.deepEqual(direct, [], "main's allocating callees");

@@ -17,6 +17,7 @@ import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FULL, secureDefaultError } from "../lib/config-cases.mjs";
 import { procs, sippSuite } from "../lib/hostproc.mjs";
+import { allocationReach } from "../lib/watgraph.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const wasm = join(root, "build", "wasi", "sipling-wasip2.wasm");
@@ -82,27 +83,9 @@ test("the component: wasi:sockets, wasi:io/poll, wasi:clocks imports; no preview
 test("no allocation after start-up: only start-up code reaches the stub allocator; cabi_realloc never does", () => {
   // as tests/hosts/wasi.test.mjs on the WasmEdge build: the call graph of the text build
   const wat = readFileSync(coreWat, "utf8");
-  const callers = new Map();
-  const allocs = new Set();
-  let fn = null;
-  for (const line of wat.split("\n")) {
-    const f = /^ \(func (\$\S+)/.exec(line);
-    if (f) fn = f[1];
-    if (!fn) continue;
-    if (line.includes("global.set $~lib/rt/stub/offset")) allocs.add(fn);
-    const c = /\(?call (\$\S+?)\)?$/.exec(line.trim()) ?? /call (\$[^\s)]+)/.exec(line);
-    if (c) {
-      if (!callers.has(c[1])) callers.set(c[1], new Set());
-      callers.get(c[1]).add(fn);
-    }
-  }
   assert.ok(!wat.includes("call_indirect"), "no indirect calls (the graph would be incomplete)");
-  const reach = new Set(allocs);
-  const todo = [...allocs];
-  while (todo.length) for (const c of callers.get(todo.pop()) ?? []) if (!reach.has(c)) (reach.add(c), todo.push(c));
-  const startup = (f) => /#constructor$/.test(f) || f.startsWith("$start:") || f === "$~start" || f === "$~lib/rt/stub/__new" ||
-    f === "$~lib/rt/stub/__alloc";
-  assert.deepEqual([...reach].filter((f) => !startup(f)), [], "functions outside start-up that can allocate");
+  const { reach, outsideStartup } = allocationReach(wat);
+  assert.deepEqual(outsideStartup, [], "functions outside start-up that can allocate");
   assert.ok(!reach.has("$host/wasi/main2/cabi_realloc") && !reach.has("$host/wasi/p2/bumpAlloc"), "cabi_realloc is the bump area only");
   assert.ok(!reach.has("$host/wasi/main2/run"), "run allocates nothing");
 });
