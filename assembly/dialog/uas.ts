@@ -174,8 +174,7 @@ function newCall(v: MessageView, d: Decoded, src: Peer, key: u64, reliable: bool
   const h = request != 0 ? serverInviteCreate(key, respDest, reliable, d.cseq.seq, now, Owner.UserAgent) : 0;
   if (h == 0) {
     msgPool.release(request);
-    const n = writeResponse(v, 503, 0, 0, 0, 0, WORK_BUF, WORK_CAP); // no room: refused, never half accepted
-    if (n != 0) txSend(WORK_BUF, n, respDest);
+    answerStateless(v, d, src, 503); // no room: refused, never half accepted
     return -1;
   }
   const c = call(i);
