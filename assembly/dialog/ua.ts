@@ -28,6 +28,8 @@ import { Hdr } from "../wire/hdr";
 import { NameAddrRepr, NameAddrKind, decodeNameAddr } from "../wire/headers/nameaddr";
 import { UriRepr } from "../wire/uri";
 import { Writer } from "../wire/writer";
+import { passThrough, bodyOf } from "../wire/emit";
+import { eqBytes } from "../wire/scan";
 
 export const enum DlgState { Free = 0, Early = 1, Confirmed = 2, Terminated = 3 }
 export const enum DlgError { NoTag = -1, NoContact = -2, TooLong = -3, Full = -4, BadRoute = -5, Bad = -6 }
@@ -170,6 +172,23 @@ export function uaDialogFromRequest(v: MessageView, d: Decoded, tag: usize, tagL
   store<u8>(rec(i), 1, 2);
   store<u8>(rec(i), <u8>(early ? DlgState.Early : DlgState.Confirmed));
   return i;
+}
+
+/**
+ * The dialog a request (d) from the peer is in (§12.2.2): its Call-ID, our tag in To, theirs in From;
+ * -1 when none (or the request has no To tag).
+ */
+export function uaDialogOf(d: Decoded): i32 {
+  if (!d.to.hasTag) return -1;
+  for (let i = 0; i < UA_DIALOGS; i++) {
+    if (uaDialogState(i) == DlgState.Free) continue;
+    if (eqBytes(d.callId, d.callIdLen, uaDialogTextPtr(i, DlgText.CallId), uaDialogTextLen(i, DlgText.CallId)) &&
+        eqBytes(d.to.tag, d.to.tagLen, uaDialogTextPtr(i, DlgText.LocalTag), uaDialogTextLen(i, DlgText.LocalTag)) &&
+        eqBytes(d.from.tag, d.from.tagLen, uaDialogTextPtr(i, DlgText.RemoteTag), uaDialogTextLen(i, DlgText.RemoteTag))) {
+      return i;
+    }
+  }
+  return -1;
 }
 
 /** An early dialog confirmed (its 2xx sent or received). */
@@ -363,12 +382,17 @@ export class OutRequest {
   via: usize = 0; viaLen: u32 = 0;
   contact: usize = 0; contactLen: u32 = 0;
   extra: usize = 0; extraLen: u32 = 0;
+  maxForwards: u32 = 70;
+  /** Another leg's request whose header lines (those a leg does not write itself: wire/emit.ts
+   * legOwned) and body this one carries across (a B2BUA), or null: no body. */
+  pass: MessageView | null = null;
 }
 
 /**
- * A request outside a dialog (§8.1.1): Request-URI, Via, Max-Forwards 70, From with our tag, To without
- * a tag, Call-ID, CSeq, Contact when given, the extra lines, no body. Returns the bytes written, 0 if
- * w ran out of room or a mandatory part is empty.
+ * A request outside a dialog (§8.1.1): Request-URI, Via, Max-Forwards, From with our tag, To without
+ * a tag, Call-ID, CSeq, Contact when given, the extra lines, then what `pass` carries across (its
+ * headers and body), or no body. Returns the bytes written, 0 if w ran out of room or a mandatory part
+ * is empty.
  */
 export function uaWriteOut(r: OutRequest, w: Writer): u32 {
   if (r.methodLen == 0 || r.ruriLen == 0 || r.fromUriLen == 0 || r.fromTagLen == 0 || r.toUriLen == 0 ||
@@ -378,7 +402,9 @@ export function uaWriteOut(r: OutRequest, w: Writer): u32 {
   w.bytes(r.ruri, r.ruriLen);
   w.lit(" SIP/2.0\r\nVia: ");
   w.bytes(r.via, r.viaLen);
-  w.lit("\r\nMax-Forwards: 70\r\nFrom: <");
+  w.lit("\r\nMax-Forwards: ");
+  w.u32(r.maxForwards);
+  w.lit("\r\nFrom: <");
   w.bytes(r.fromUri, r.fromUriLen);
   w.lit(">;tag=");
   w.bytes(r.fromTag, r.fromTagLen);
@@ -397,6 +423,8 @@ export function uaWriteOut(r: OutRequest, w: Writer): u32 {
     w.lit("\r\n");
   }
   w.bytes(r.extra, r.extraLen);
-  w.lit("Content-Length: 0\r\n\r\n");
+  const pass = r.pass;
+  if (pass != null) passThrough(w, pass);
+  bodyOf(w, pass);
   return w.finish();
 }

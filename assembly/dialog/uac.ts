@@ -5,9 +5,9 @@
 // transaction). What the caller learns is kept per transaction user handle in a small result table
 // (the last status, the dialog a response made), read back with uacStatus/uacDialog.
 //
-// Buffers: the request is written into the caller's buffer and kept in the message pool for
-// retransmission; a stored request is re-read into the caller's scratch view to write an ACK. Nothing
-// is allocated after start-up.
+// Buffers (wire/buffers.ts): a request is written in the work slot and kept in the message pool for
+// retransmission; a stored request is re-read in the stored-message slot to write its ACK or CANCEL.
+// Nothing is allocated after start-up.
 
 import { UA_DIALOGS, USER_AGENT } from "../config";
 import { MessageView, parseMessage } from "../wire/view";
@@ -15,21 +15,25 @@ import { Decoded, validateMessage } from "../wire/validate";
 import { Hdr } from "../wire/hdr";
 import { Method, methodId, methodEntry } from "../wire/method";
 import { Writer } from "../wire/writer";
-import { writeAck } from "../wire/emit";
+import { writeAck, writeCancel } from "../wire/emit";
+import { STORE_BUF, WORK_BUF, WORK_CAP, storedView, storedDecoded } from "../wire/buffers";
 import { Peer } from "../net/peer";
 import { transportById, Transport } from "../net/transports";
 import { prngNext } from "../util/prng";
 import {
   rec, idxOf, txnNextHandle, msgPool, txSend, clientInviteCreate, clientNonInviteCreate, clientInviteOnResponse,
-  clientNonInviteOnResponse, clientInviteSendAck, Verdict, TxnKind, TxnUp, ClientTimerOut, txnRelease, writeVia,
+  clientNonInviteOnResponse, clientInviteSendAck, clientInviteCancelled, Verdict, TxnKind, TxnUp, ClientTimerOut,
+  txnRelease, writeVia, recPeer, TxnFlag,
 } from "../txn";
 import { Owner } from "../tu/owner";
 import { OutRequest, uaWriteOut, uaDialogFromResponse, uaDialogConfirm, uaWriteRequest, DlgState, uaDialogState, uaDialogEnd, uaDialogLocalCseq } from "./ua";
 
 /** Client requests in flight or answered whose outcome a caller may read (one per caller handle). */
 export const UAC_SLOTS: i32 = UA_DIALOGS * 2;
-// per slot: +0 u32 caller handle (0 = free), +4 u32 last status (0 none yet, 408 timeout), +8 i32 dialog
-const SLOT: usize = 12;
+// per slot: +0 u32 caller handle (0 = free), +4 u32 last status (0 none yet, 408 timeout), +8 i32 dialog,
+// +12 u32 the client transaction's handle, +16 u32 flags (SlotFlag)
+const SLOT: usize = 20;
+const enum SlotFlag { CancelPending = 1, Cancelled = 2 }
 const slots: usize = USER_AGENT ? heap.alloc(<usize>UAC_SLOTS * SLOT) : 0;
 
 const VIA: usize = USER_AGENT ? heap.alloc(256) : 0;
@@ -49,6 +53,8 @@ function slotOf(user: u32, make: bool): usize {
     store<u32>(free, user);
     store<u32>(free, 0, 4);
     store<i32>(free, -1, 8);
+    store<u32>(free, 0, 12);
+    store<u32>(free, 0, 16);
   }
   return make ? free : 0;
 }
@@ -70,6 +76,9 @@ export function uacDialog(user: u32): i32 {
   return s == 0 ? -1 : load<i32>(s, 8);
 }
 
+/** Caller `user`'s slot, or 0 (user 0 is no caller: the transactions of our CANCELs carry it). */
+function callerSlot(user: u32): usize { return user == 0 ? 0 : slotOf(user, false); }
+
 /** Release caller `user`'s slot (its outcome read). */
 export function uacForget(user: u32): void {
   const s = slotOf(user, false);
@@ -78,18 +87,17 @@ export function uacForget(user: u32): void {
 
 /**
  * Send request `out` (outside a dialog, §8.1.1; its Via is written here) to `dest` through a new client
- * transaction owned by the user agent, for caller `user` (nonzero). `buf`/`cap`: where it is written.
- * Returns the transaction's handle, or 0 when it cannot go (no transport for dest, no room in the
+ * transaction owned by the user agent, for caller `user` (nonzero). Returns the transaction's handle, or 0 when it cannot go (no transport for dest, no room in the
  * transaction table, the pool or the result table, or the request does not fit): nothing was sent then.
  */
-export function uacSend(out: OutRequest, dest: Peer, now: i64, user: u32, buf: usize, cap: u32): u32 {
+export function uacSend(out: OutRequest, dest: Peer, now: i64, user: u32): u32 {
   const t = prepare(dest, user);
   if (t == null) return 0;
   out.via = VIA;
   out.viaLen = viaLen;
-  const n = uaWriteOut(out, aw.begin(buf, cap));
+  const n = uaWriteOut(out, aw.begin(WORK_BUF, WORK_CAP));
   const m = methodId(out.method, out.methodLen);
-  return start(m, dest, t, n != 0 ? msgPool.store(buf, n) : 0, out.cseq, now, user, -1);
+  return start(m, dest, t, n != 0 ? msgPool.store(WORK_BUF, n) : 0, out.cseq, now, user, -1);
 }
 
 // What uacSend and uacSendInDialog share: the caller's slot, the next client transaction's handle and
@@ -122,6 +130,8 @@ function start(m: Method, dest: Peer, t: Transport, msg: u32, cseq: u32, now: i6
   const s = slotOf(user, false);
   store<u32>(s, 0, 4);
   store<i32>(s, dlg, 8);
+  store<u32>(s, h, 12);
+  store<u32>(s, 0, 16);
   return h;
 }
 
@@ -132,69 +142,111 @@ function start(m: Method, dest: Peer, t: Transport, msg: u32, cseq: u32, now: i6
  * response, whatever it is, or its timeout ends the dialog (§15.1.1). Returns the transaction's handle,
  * or 0 (nothing sent: no such dialog, no transport, no room).
  */
-export function uacSendInDialog(dlg: i32, method: Method, dest: Peer, now: i64, user: u32, buf: usize, cap: u32): u32 {
+export function uacSendInDialog(dlg: i32, method: Method, dest: Peer, now: i64, user: u32): u32 {
   if (method == Method.INVITE || method == Method.ACK || method == Method.CANCEL) return 0;
   if (dlg < 0 || dlg >= UA_DIALOGS || uaDialogState(dlg) == DlgState.Free) return 0; // no such dialog
   const t = prepare(dest, user);
   if (t == null) return 0;
   const e = methodEntry(method);
-  const n = uaWriteRequest(dlg, e + 1, <u32>load<u8>(e), 0, VIA, viaLen, 0, 0, aw.begin(buf, cap));
-  return start(method, dest, t, n != 0 ? msgPool.store(buf, n) : 0, uaDialogLocalCseq(dlg), now, user, dlg);
+  const n = uaWriteRequest(dlg, e + 1, <u32>load<u8>(e), 0, VIA, viaLen, 0, 0, aw.begin(WORK_BUF, WORK_CAP));
+  return start(method, dest, t, n != 0 ? msgPool.store(WORK_BUF, n) : 0, uaDialogLocalCseq(dlg), now, user, dlg);
 }
 
 /**
- * A response matched to the user agent's client transaction ci (host/dispatch.ts). `scratch`/`sd` and
- * `sbuf`/`scap`: a view and a buffer to re-read the stored request (for the ACK of a non-2xx) and to
- * write ACKs into.
+ * Cancel caller `user`'s INVITE (§9.1): a CANCEL with the INVITE's Request-URI, Call-ID, From, To,
+ * CSeq number and top Via (so its branch), through a client transaction of its own. Before any
+ * provisional response it waits for one (§9.1: a CANCEL must not be sent earlier) and goes with the
+ * first; after a final response there is nothing to cancel. The INVITE's transaction then ends 64·T1
+ * later at the latest (Timer C's rule), answered or not. Returns false when there is nothing to cancel.
  */
-export function uacResponse(v: MessageView, d: Decoded, ci: u32, now: i64,
-                            scratch: MessageView, sd: Decoded, sbuf: usize, scap: u32, wbuf: usize, wcap: u32): void {
+export function uacCancel(user: u32, now: i64): bool {
+  const s = callerSlot(user);
+  if (s == 0 || load<u32>(s, 4) >= 200 || (load<u32>(s, 16) & (SlotFlag.CancelPending | SlotFlag.Cancelled)) != 0) return false;
+  const ci = idxOf(load<u32>(s, 12));
+  if (ci < 0 || rec(<u32>ci).kind != TxnKind.ClientInvite) return false;
+  if (load<u32>(s, 4) == 0) {
+    store<u32>(s, SlotFlag.CancelPending, 16);
+    return true;
+  }
+  sendCancel(s, <u32>ci, now);
+  return true;
+}
+
+function sendCancel(s: usize, ci: u32, now: i64): void {
+  store<u32>(s, SlotFlag.Cancelled, 16);
+  const r = rec(ci);
+  clientInviteCancelled(ci, now);
+  const n0 = msgPool.copyOut(r.msg, STORE_BUF);
+  if (parseMessage(storedView, STORE_BUF, n0, false) <= 0 || validateMessage(storedView, storedDecoded) != 0) return;
+  const n = writeCancel(storedView, r.cseq, WORK_BUF, WORK_CAP);
+  const m = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
+  if (m == 0) return; // no room: the INVITE's Timer C still ends it
+  // responses to the CANCEL carry the INVITE's branch: uacResponse hands them to this one (aux)
+  r.aux = clientNonInviteCreate(Method.CANCEL, recPeer(r), (r.flags & TxnFlag.Reliable) != 0, m, r.cseq, 0, now, Owner.UserAgent);
+  msgPool.release(m);
+}
+
+/**
+ * A response matched to the user agent's client transaction ci (host/dispatch.ts). Returns the status
+ * reported to the transaction's caller (uacStatus then reads it too), or 0 when there is nothing new for
+ * it: the transaction absorbed the response (a retransmission), it answers our CANCEL, or the caller
+ * forgot the request.
+ */
+export function uacResponse(v: MessageView, d: Decoded, ci: u32, now: i64): u32 {
   const r = rec(ci);
   const status = <u32>v.status;
   const user = r.user;
   const invite = r.kind == TxnKind.ClientInvite;
+  if (invite && d.cseq.methodId == Method.CANCEL) {
+    // the response to our CANCEL (it carries the INVITE's branch): it ends the CANCEL's transaction
+    const cc = idxOf(r.aux);
+    if (cc >= 0 && rec(<u32>cc).kind == TxnKind.ClientNonInvite) clientNonInviteOnResponse(<u32>cc, status, now);
+    return 0;
+  }
   const verdict = invite ? clientInviteOnResponse(ci, status, now) : clientNonInviteOnResponse(ci, status, now);
-  if (verdict == Verdict.Absorb) return;
+  if (verdict == Verdict.Absorb) return 0;
   if (verdict == Verdict.PassUpNeedAck) {
     // §17.1.1.3: the ACK of a non-2xx final is the transaction's, built from the request it sent
-    const n = msgPool.copyOut(r.msg, sbuf);
-    if (parseMessage(scratch, sbuf, n, false) > 0 && validateMessage(scratch, sd) == 0) {
+    const n = msgPool.copyOut(r.msg, STORE_BUF);
+    if (parseMessage(storedView, STORE_BUF, n, false) > 0 && validateMessage(storedView, storedDecoded) == 0) {
       const to = v.first(Hdr.To);
-      const an = writeAck(scratch, v.valPtr(to), v.valLen(to), r.cseq, wbuf, wcap);
-      const am = an != 0 ? msgPool.store(wbuf, an) : 0;
+      const an = writeAck(storedView, v.valPtr(to), v.valLen(to), r.cseq, WORK_BUF, WORK_CAP);
+      const am = an != 0 ? msgPool.store(WORK_BUF, an) : 0;
       if (am != 0) {
         clientInviteSendAck(ci, am);
         msgPool.release(am);
       }
     }
   }
-  const s = slotOf(user, false);
-  if (s == 0) return; // the caller forgot it: nothing to report
+  const s = callerSlot(user);
+  if (s == 0) return 0; // the caller forgot it: nothing to report
   store<u32>(s, status, 4);
+  if (invite && status < 200 && (load<u32>(s, 16) & SlotFlag.CancelPending) != 0) sendCancel(s, ci, now); // §9.1
   if (r.method == <u8>Method.BYE && status >= 200) {
     // §15.1.1: the dialog ends with the BYE's final response (a 481 or any other too)
     const bd = load<i32>(s, 8);
     if (bd >= 0) uaDialogEnd(bd);
-    return;
+    return status;
   }
   if (invite && status >= 300) {
     // an early dialog ends with a non-2xx final (§12.3)
     const ed = load<i32>(s, 8);
     if (ed >= 0) uaDialogEnd(ed);
     store<i32>(s, -1, 8);
-    return;
+    return status;
   }
-  if (!invite || status < 101 || status >= 300 || !d.to.hasTag) return;
+  if (!invite || status < 101 || status >= 300 || !d.to.hasTag) return status;
   // §13.2.2.4: a 1xx with a To tag makes an early dialog, a 2xx confirms it (the first 2xx of a fork)
   let dlg = load<i32>(s, 8);
   if (dlg < 0 || uaDialogState(dlg) == DlgState.Free) {
     dlg = uaDialogFromResponse(v, d, r.cseq);
-    if (dlg < 0) return;
+    if (dlg < 0) return status; // no dialog (no Contact, texts too long): the caller sees uacDialog -1
     store<i32>(s, dlg, 8);
   } else if (status >= 200) {
     uaDialogConfirm(dlg);
   }
-  if (status >= 200) uacAck(dlg, r.cseq, recDest(ci), wbuf, wcap);
+  if (status >= 200) uacAck(dlg, r.cseq, recDest(ci));
+  return status;
 }
 
 /** Where client transaction ci sends (its peer record). */
@@ -208,25 +260,29 @@ function recDest(ci: u32): Peer {
  * INVITE went to — a B2BUA leg's next hop is its side's configured peer, as SBCs send toward a trunk —
  * and again for each retransmitted 2xx (uacResponse calls this once per 2xx received).
  */
-export function uacAck(dlg: i32, cseq: u32, dest: Peer, wbuf: usize, wcap: u32): bool {
+export function uacAck(dlg: i32, cseq: u32, dest: Peer): bool {
   const t = transportById(dest.transport);
   if (t == null) return false;
   vw.begin(VIA, 256);
   writeVia(vw, t, 0, <u32>prngNext(), 0);
   const viaLen = vw.finish();
   const ack = methodEntry(Method.ACK);
-  const n = uaWriteRequest(dlg, ack + 1, <u32>load<u8>(ack), cseq, VIA, viaLen, 0, 0, aw.begin(wbuf, wcap));
+  const n = uaWriteRequest(dlg, ack + 1, <u32>load<u8>(ack), cseq, VIA, viaLen, 0, 0, aw.begin(WORK_BUF, WORK_CAP));
   if (n == 0) return false;
-  txSend(wbuf, n, dest);
+  txSend(WORK_BUF, n, dest);
   return true;
 }
 
-/** A timer of the user agent's client transaction (host/dispatch.ts): a timeout is a 408 for the caller. */
-export function uacTimer(up: TxnUp): void {
-  if (up.kind != ClientTimerOut.Timeout && up.kind != ClientTimerOut.TimerC) return;
+/**
+ * A timer of the user agent's client transaction (host/dispatch.ts): a timeout is a 408 for the caller.
+ * Returns true when it reported one (uacStatus reads 408).
+ */
+export function uacTimer(up: TxnUp): bool {
+  if (up.kind != ClientTimerOut.Timeout && up.kind != ClientTimerOut.TimerC) return false;
   const r = rec(up.idx);
-  const s = slotOf(r.user, false);
-  if (s != 0 && load<u32>(s, 4) < 200) {
+  const s = callerSlot(r.user);
+  const report = s != 0 && load<u32>(s, 4) < 200;
+  if (report) {
     store<u32>(s, 408, 4);
     // §15.1.1: a BYE that times out ends its dialog; an INVITE that times out ends its early one
     const dl = load<i32>(s, 8);
@@ -236,4 +292,5 @@ export function uacTimer(up: TxnUp): void {
     }
   }
   if (up.kind == ClientTimerOut.Timeout) txnRelease(up.idx);
+  return report;
 }

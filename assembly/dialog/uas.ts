@@ -13,8 +13,7 @@ import { Decoded, validateMessage } from "../wire/validate";
 import { STORE_BUF, WORK_BUF, WORK_CAP, storedView, storedDecoded } from "../wire/buffers";
 import { Method } from "../wire/method";
 import { Writer } from "../wire/writer";
-import { writeResponse } from "../wire/emit";
-import { eqBytes } from "../wire/scan";
+import { writeResponse, writeResponseRelay } from "../wire/emit";
 import { Peer, PEER_SIZE } from "../net/peer";
 import { transportById } from "../net/transports";
 import { prngNext } from "../util/prng";
@@ -25,10 +24,31 @@ import {
 } from "../txn";
 import { Owner } from "../tu/owner";
 import { tuTimerSet, tuTimerCancel } from "../tu/timers";
-import { uaDialogFromRequest, uaDialogEnd, uaDialogTextPtr, uaDialogTextLen, DlgText } from "./ua";
+import { uaDialogFromRequest, uaDialogEnd, uaDialogOf } from "./ua";
 
 export const UAS_CALLS: i32 = UA_DIALOGS;
 export const enum UasState { Free = 0, Proceeding = 1, Answered = 2, Confirmed = 3, Ended = 4 }
+
+/** What a request taken by uasRequest means for the owner of its call or dialog. */
+export const enum UasEvent {
+  /** Nothing for the owner (a retransmission, an ACK, a refusal, an answered stray). */
+  None = 0,
+  /** A new INVITE: call `call` is proceeding (100 sent); the owner answers it with uasRespond. */
+  NewCall = 1,
+  /** A CANCEL ended call `call`'s INVITE with 487 (the call is free again). */
+  Cancelled = 2,
+  /** A BYE ended dialog `dlg` (answered 200; the dialog is free again; `call` is its call if it had
+   * one, now free, or -1 for a dialog of the user agent's client side). */
+  Bye = 3,
+}
+
+/** The outcome of one request (the caller's record: no per-request state is kept here). */
+export class UasIn {
+  kind: UasEvent = UasEvent.None;
+  call: i32 = -1;
+  dlg: i32 = -1;
+  set(kind: UasEvent, call: i32, dlg: i32): void { this.kind = kind; this.call = call; this.dlg = dlg; }
+}
 
 // Call record (CALL_SIZE bytes): +0 u8 state, +1 u8 tag length, +4 u32 server transaction handle,
 // +8 u32 request (pool), +12 u32 2xx (pool), +16 i32 dialog, +20 u32 retransmit interval (ms),
@@ -49,6 +69,8 @@ export function uasReset(): void {
 }
 
 export function uasState(i: i32): UasState { return <UasState>load<u8>(call(i)); }
+/** Where call i's responses go (and the first hop of requests back to its caller). */
+export function uasPeer(i: i32): Peer { return changetype<Peer>(call(i) + 32); }
 export function uasDialog(i: i32): i32 { return load<i32>(call(i), 16); }
 export function uasCallsInUse(): i32 {
   let n = 0;
@@ -83,29 +105,25 @@ function answerStateless(v: MessageView, d: Decoded, src: Peer, status: u32): vo
   if (n != 0) txSend(WORK_BUF, n, respDest);
 }
 
-/** The call whose dialog (v, d) is in (Call-ID, our tag in To, theirs in From), or -1. */
+/** The call whose dialog (Call-ID, our tag in To, theirs in From) request d is in, or -1. */
 function callOfDialog(d: Decoded): i32 {
+  const dlg = uaDialogOf(d);
+  if (dlg < 0) return -1;
   for (let i = 0; i < UAS_CALLS; i++) {
     const c = call(i);
     const st = load<u8>(c);
-    if (st != UasState.Answered && st != UasState.Confirmed) continue;
-    const dlg = load<i32>(c, 16);
-    if (dlg < 0) continue;
-    if (eqBytes(d.callId, d.callIdLen, uaDialogTextPtr(dlg, DlgText.CallId), uaDialogTextLen(dlg, DlgText.CallId)) &&
-        eqBytes(d.to.tag, d.to.tagLen, uaDialogTextPtr(dlg, DlgText.LocalTag), uaDialogTextLen(dlg, DlgText.LocalTag)) &&
-        eqBytes(d.from.tag, d.from.tagLen, uaDialogTextPtr(dlg, DlgText.RemoteTag), uaDialogTextLen(dlg, DlgText.RemoteTag))) {
-      return i;
-    }
+    if ((st == UasState.Answered || st == UasState.Confirmed) && load<i32>(c, 16) == dlg) return i;
   }
   return -1;
 }
 
 /**
- * A validated request for the user agent, from `src`. Returns the call it opened (a new INVITE: the
- * owner decides its answer with uasRespond), or -1 (handled here: a retransmission, ACK, BYE, CANCEL,
- * or refused). Responses are written in the work slot (wire/buffers.ts).
+ * A validated request for the user agent, from `src`. What it means for the owner goes in `out`
+ * (UasEvent: a new call to answer with uasRespond, a call cancelled, a dialog ended by BYE). Returns
+ * the call a new INVITE opened, or -1. Responses are written in the work slot (wire/buffers.ts).
  */
-export function uasRequest(v: MessageView, d: Decoded, src: Peer, now: i64): i32 {
+export function uasRequest(v: MessageView, d: Decoded, src: Peer, now: i64, out: UasIn): i32 {
+  out.set(UasEvent.None, -1, -1);
   const m = v.method;
   if (m == Method.ACK) {
     // the ACK of a non-2xx final belongs to the INVITE's transaction (same branch, §17.2.1)
@@ -132,27 +150,36 @@ export function uasRequest(v: MessageView, d: Decoded, src: Peer, now: i64): i32
   const t = transportById(src.transport);
   const reliable = t != null && t.reliable;
   responseDest(src, d.via, respDest);
-  if (m == Method.INVITE && !d.to.hasTag) return newCall(v, d, src, key, reliable, now);
+  if (m == Method.INVITE && !d.to.hasTag) {
+    const i = newCall(v, d, src, key, reliable, now);
+    if (i >= 0) out.set(UasEvent.NewCall, i, -1);
+    return i;
+  }
   if (m == Method.CANCEL) {
     const si = indexFind(serverKey(v, d, Method.INVITE), TxnKind.ServerInvite);
     answerNonInvite(v, d, key, reliable, si >= 0 ? 200 : 481, now);
     if (si >= 0) {
       const owner = rec(<u32>si).user;
-      if (owner > 0 && load<u8>(call(<i32>owner - 1)) == UasState.Proceeding) uasRespond(<i32>owner - 1, 487, now);
+      if (owner > 0 && load<u8>(call(<i32>owner - 1)) == UasState.Proceeding && uasRespond(<i32>owner - 1, 487, now)) {
+        out.set(UasEvent.Cancelled, <i32>owner - 1, -1);
+      }
     }
     return -1;
   }
   if (m == Method.BYE) {
-    const i = callOfDialog(d);
-    answerNonInvite(v, d, key, reliable, i >= 0 ? 200 : 481, now);
-    if (i >= 0) {
-      uaDialogEnd(load<i32>(call(i), 16));
-      freeCall(i);
+    // a dialog of a call we answered, or one of the user agent's client side (a B2BUA's other leg)
+    const dlg = uaDialogOf(d);
+    answerNonInvite(v, d, key, reliable, dlg >= 0 ? 200 : 481, now);
+    if (dlg >= 0) {
+      const i = callOfDialog(d);
+      uaDialogEnd(dlg);
+      if (i >= 0) freeCall(i);
+      out.set(UasEvent.Bye, i, dlg);
     }
     return -1;
   }
   // any other request: in a dialog we do not know, 481 (§12.2.2); otherwise not implemented here yet
-  answerStateless(v, d, src, d.to.hasTag && callOfDialog(d) < 0 ? 481 : 501);
+  answerStateless(v, d, src, d.to.hasTag && uaDialogOf(d) < 0 ? 481 : 501);
   return -1;
 }
 
@@ -194,10 +221,12 @@ function newCall(v: MessageView, d: Decoded, src: Peer, key: u64, reliable: bool
 
 /**
  * Answer call i's INVITE with `status` (100–699): a 1xx other than 100 and a 2xx carry our To tag and
- * Contact, a 2xx makes the dialog and starts its retransmission until the ACK. False when the request
- * could not be re-read or the response not stored (the transaction then times out upstream).
+ * Contact, a 2xx makes the dialog and starts its retransmission until the ACK. `pass`: another leg's
+ * response whose headers (those a leg does not write itself) and body this one carries (a B2BUA), or
+ * null (no body). False when the request could not be re-read or the response not stored (the
+ * transaction then times out upstream).
  */
-export function uasRespond(i: i32, status: u32, now: i64): bool {
+export function uasRespond(i: i32, status: u32, now: i64, pass: MessageView | null = null): bool {
   const c = call(i);
   if (load<u8>(c) != UasState.Proceeding) return false;
   const idx = idxOf(load<u32>(c, 4));
@@ -207,7 +236,11 @@ export function uasRespond(i: i32, status: u32, now: i64): bool {
   if (parseMessage(storedView, STORE_BUF, n0, false) <= 0 || validateMessage(storedView, storedDecoded) != 0) return false;
   const tagged = status > 100;
   const extraLen = tagged && status < 300 ? contactLine(changetype<Peer>(c + 32)) : 0;
-  const n = writeResponse(storedView, status, tagged ? c + 64 : 0, tagged ? <u32>load<u8>(c, 1) : 0, CONTACT, extraLen, WORK_BUF, WORK_CAP);
+  const tag = tagged ? c + 64 : 0;
+  const tagLen = tagged ? <u32>load<u8>(c, 1) : 0;
+  const n = pass != null
+    ? writeResponseRelay(storedView, status, tag, tagLen, CONTACT, extraLen, pass, WORK_BUF, WORK_CAP)
+    : writeResponse(storedView, status, tag, tagLen, CONTACT, extraLen, WORK_BUF, WORK_CAP);
   const msg = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
   if (msg == 0) return false;
   serverInviteRespond(<u32>idx, msg, status, now);
@@ -226,17 +259,22 @@ export function uasRespond(i: i32, status: u32, now: i64): bool {
   return true;
 }
 
-/** The user agent's TU timer for call `user - 1`: retransmit the 2xx (T1 doubling to T2), or give up at 64·T1. */
-export function uasTimer(user: u32, now: i64): void {
+/**
+ * The user agent's TU timer for call `user - 1`: retransmit the 2xx (T1 doubling to T2), or give up at
+ * 64·T1. Returns the dialog that ended by giving up (its call is free; the owner ends what it linked
+ * to it), or -1.
+ */
+export function uasTimer(user: u32, now: i64): i32 {
   const i = <i32>user - 1;
-  if (i < 0 || i >= UAS_CALLS) return;
+  if (i < 0 || i >= UAS_CALLS) return -1;
   const c = call(i);
-  if (load<u8>(c) != UasState.Answered) return;
+  if (load<u8>(c) != UasState.Answered) return -1;
   if (now >= load<i64>(c, 24)) {
     // §13.3.1.4: no ACK within 64·T1: the dialog is over (its owner sends the BYE)
-    uaDialogEnd(load<i32>(c, 16));
+    const dlg = load<i32>(c, 16);
+    uaDialogEnd(dlg);
     freeCall(i);
-    return;
+    return dlg;
   }
   txPush(load<u32>(c, 12), changetype<Peer>(c + 32));
   let iv = load<u32>(c, 20) * 2;
@@ -246,6 +284,14 @@ export function uasTimer(user: u32, now: i64): void {
   const next = now + <i64>iv;
   const end = load<i64>(c, 24);
   tuTimerSet(Owner.UserAgent, user, next < end ? next : end);
+  return -1;
+}
+
+/** Call i's record freed, its dialog left to the owner (which ends it with a BYE of its own). */
+export function uasRelease(i: i32): void {
+  if (i < 0 || i >= UAS_CALLS) return;
+  store<i32>(call(i), -1, 16);
+  freeCall(i);
 }
 
 /**

@@ -1,19 +1,21 @@
 // The dispatcher: hands each validated input to the transaction user (TU) it belongs to. A response or a
 // timer belongs to the owner its transaction record names (TxnRec.owner, tu/owner.ts); a TU timer
 // (tu/timers.ts) to the owner it was set for; a new request goes to the build's request TU — the proxy,
-// or the user agent where it takes requests (dispatchRequestsToUserAgent; the B2BUA's sides will decide
-// per request). The transaction layer below knows no TU; the TUs know nothing of each other. The user
-// agent's parts compile only where config.ts USER_AGENT is on.
+// or the user agent where it takes requests (dispatchRequestsToUserAgent), or, in B2BUA mode, the user
+// agent with the B2BUA (b2bua/call.ts) as the owner of what it reports, REGISTER excepted (our
+// registrar takes it, through the proxy's registrar path). The transaction layer below knows no TU; the
+// TUs know nothing of each other. The user agent's parts compile only where config.ts USER_AGENT is on.
 
 import { MessageView } from "../wire/view";
 import { Decoded } from "../wire/validate";
 import { idxOf, rec, TxnUp, parseBranch, OurBranch } from "../txn";
 import { Owner } from "../tu/owner";
 import { USER_AGENT } from "../config";
-import { STORE_BUF, TX_CAP, WORK_BUF, WORK_CAP, storedView, storedDecoded } from "../wire/buffers";
 import { tuTimerPop, tuTimerNext, tuTimersReset, TuTimerUp } from "../tu/timers";
 import { uacResponse, uacTimer, uacReset } from "../dialog/uac";
-import { uasRequest, uasTimer, uasTxnEnded, uasReset } from "../dialog/uas";
+import { uasRequest, uasTimer, uasTxnEnded, uasReset, UasIn } from "../dialog/uas";
+import { b2buaReset, b2buaServerEvent, b2buaClientResponse, b2buaClientTimeout, b2buaDialogLost } from "../b2bua/call";
+import { Method } from "../wire/method";
 import { uaDialogsReset } from "../dialog/ua";
 import { Req } from "../proxy/req";
 import { admitSource, Admit } from "../proxy/admit";
@@ -23,17 +25,27 @@ import { proxyResponse, proxyStrayResponse, proxyTimer } from "../proxy/response
 /** The branch of the response being dispatched, decoded (read by the TU it is handed to). */
 const branch = new OurBranch();
 const tup = USER_AGENT ? new TuTimerUp() : changetype<TuTimerUp>(0);
+const uin = USER_AGENT ? new UasIn() : changetype<UasIn>(0);
 let toUserAgent = false;
+let b2bua = false;
 
 /** Hand new requests to the user agent instead of the proxy (a build with USER_AGENT). */
 export function dispatchRequestsToUserAgent(on: bool): void {
   toUserAgent = USER_AGENT && on;
 }
 
+/** B2BUA mode: the user agent takes new requests (REGISTER excepted) and the B2BUA owns its calls. */
+export function dispatchB2bua(on: bool): void {
+  b2bua = USER_AGENT && on;
+  toUserAgent = b2bua;
+}
+
 /** Forget the state of the TUs other than the proxy's (sip_init). */
 export function dispatchReset(): void {
   if (!USER_AGENT) return;
   toUserAgent = false;
+  b2bua = false;
+  b2buaReset();
   tuTimersReset();
   uacReset();
   uasReset();
@@ -42,11 +54,12 @@ export function dispatchReset(): void {
 
 /** A validated request. */
 export function dispatchRequest(q: Req, now: i64): void {
-  if (USER_AGENT && toUserAgent) {
+  if (USER_AGENT && toUserAgent && !(b2bua && q.v.method == Method.REGISTER)) {
     q.begin(now);
     // the same access policy as the proxy's (access lists, blocking, flood protection) comes first
     if (admitSource(q) == Admit.Done) return;
-    uasRequest(q.v, q.d, q.src, now);
+    uasRequest(q.v, q.d, q.src, now, uin);
+    if (b2bua && uin.kind != 0) b2buaServerEvent(uin, q.v, q.d, q.src, now);
     return;
   }
   proxyRequest(q, now);
@@ -68,7 +81,11 @@ export function dispatchResponse(v: MessageView, d: Decoded, now: i64): void {
   switch (rec(<u32>ci).owner) {
     case Owner.Proxy: proxyResponse(v, d, <u32>ci, now); break;
     case Owner.UserAgent:
-      if (USER_AGENT) uacResponse(v, d, <u32>ci, now, storedView, storedDecoded, STORE_BUF, TX_CAP, WORK_BUF, WORK_CAP);
+      if (USER_AGENT) {
+        const user = rec(<u32>ci).user;
+        const status = uacResponse(v, d, <u32>ci, now);
+        if (b2bua && status != 0) b2buaClientResponse(user, status, v, now);
+      }
       break;
     default: break; // an owner this build does not have: no record is ever created for one
   }
@@ -80,7 +97,7 @@ export function dispatchTimer(up: TxnUp, now: i64): void {
     case Owner.Proxy: proxyTimer(up, now); break;
     case Owner.UserAgent:
       if (USER_AGENT) {
-        uacTimer(up);
+        if (uacTimer(up) && b2bua) b2buaClientTimeout(up.user, now);
         uasTxnEnded(up);
       }
       break;
@@ -91,7 +108,10 @@ export function dispatchTimer(up: TxnUp, now: i64): void {
 /** Run the TU timers due at `now` (after the transactions'); false when none was due. */
 export function dispatchTuTimer(now: i64): bool {
   if (!USER_AGENT || !tuTimerPop(now, tup)) return false;
-  if (tup.owner == Owner.UserAgent) uasTimer(tup.user, now);
+  if (tup.owner == Owner.UserAgent) {
+    const lost = uasTimer(tup.user, now);
+    if (b2bua && lost >= 0) b2buaDialogLost(lost, now);
+  }
   return true;
 }
 

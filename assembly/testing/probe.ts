@@ -9,3 +9,4 @@ export * from "./probe_policy";
 export * from "./probe_ua";
 export * from "./probe_uac";
 export * from "./probe_uas";
+export * from "./probe_b2bua";

@@ -1,7 +1,6 @@
 // Test-only probes of the user agent's client core (dialog/uac.ts): send a request of ours through a
 // client transaction the user agent owns, read what its responses gave the caller. Numbers only.
 
-import { WORK_BUF, WORK_CAP } from "../wire/buffers";
 import { Peer } from "../net/peer";
 import { OutRequest } from "../dialog/ua";
 import { uacSend, uacSendInDialog, uacStatus, uacDialog, uacReset, uacForget } from "../dialog/uac";
@@ -28,12 +27,12 @@ export function probe_uac_send(user: u32, peer: usize, spans: usize, cseq: u32, 
   out.contact = span(spans, 6); out.contactLen = spanLen(spans, 6);
   out.extra = span(spans, 7); out.extraLen = spanLen(spans, 7);
   out.cseq = cseq;
-  return uacSend(out, changetype<Peer>(peer), <i64>now, user, WORK_BUF, WORK_CAP);
+  return uacSend(out, changetype<Peer>(peer), <i64>now, user);
 }
 
 /** Send a BYE (method 3) or another non-INVITE request within dialog `dlg` to the peer record at `peer`. */
 export function probe_uac_send_in_dialog(dlg: i32, method: u32, user: u32, peer: usize, now: f64): u32 {
-  return uacSendInDialog(dlg, <Method>method, changetype<Peer>(peer), <i64>now, user, WORK_BUF, WORK_CAP);
+  return uacSendInDialog(dlg, <Method>method, changetype<Peer>(peer), <i64>now, user);
 }
 
 export function probe_uac_status(user: u32): i32 { return uacStatus(user); }

@@ -156,6 +156,38 @@ export function writeResponse(
   out: usize, cap: u32,
   via: ForwardEdits | null = null,
 ): u32 {
+  responseHead(v, status, toTag, toTagLen, extra, extraLen, out, cap, via);
+  w.text(T_CL0);
+  w.crlf();
+  w.crlf();
+  return w.finish();
+}
+
+/**
+ * A user agent's response to the request of `v` that carries another leg's response `pass` across (a
+ * B2BUA): as writeResponse, then every header line of `pass` that a leg writes for itself (legOwned)
+ * and its body with its own Content-Length.
+ */
+export function writeResponseRelay(
+  v: MessageView, status: u32,
+  toTag: usize, toTagLen: u32,
+  extra: usize, extraLen: u32,
+  pass: MessageView,
+  out: usize, cap: u32,
+): u32 {
+  responseHead(v, status, toTag, toTagLen, extra, extraLen, out, cap, null);
+  passThrough(w, pass);
+  bodyOf(w, pass);
+  return w.finish();
+}
+
+/** writeResponse up to the end of `extra`: the status line and the lines copied from the request.
+ * Inlined: the proxy boards have writeResponse only, and one copy costs them nothing. */
+// @ts-ignore: decorator
+@inline function responseHead(
+  v: MessageView, status: u32, toTag: usize, toTagLen: u32, extra: usize, extraLen: u32,
+  out: usize, cap: u32, via: ForwardEdits | null,
+): void {
   const topVia = v.first(Hdr.Via);
   w.begin(out, cap);
   w.text(T_SIP20_SP);
@@ -186,10 +218,44 @@ export function writeResponse(
     }
   }
   if (extraLen != 0) w.bytes(extra, extraLen);
-  w.text(T_CL0);
-  w.crlf();
-  w.crlf();
-  return w.finish();
+}
+
+// ---- a B2BUA's two legs ---------------------------------------------------------------------------
+
+/**
+ * The headers each leg of a B2BUA writes for itself, never carried from one leg to the other: the
+ * transaction and dialog identifiers (Via, From, To, Call-ID, CSeq, Max-Forwards), the leg's addresses
+ * and routes (Contact, Route, Record-Route, Path: none of one side's addresses crosses), credentials
+ * and challenges (each leg authenticates on its own), the extension negotiation the B2BUA terminates
+ * (Require, Proxy-Require, Supported, Unsupported: it offers only what it implements) and the framing
+ * (Content-Length). Everything else, unknown headers included, passes through byte for byte.
+ */
+function legOwned(h: Hdr): bool {
+  return h == Hdr.Via || h == Hdr.From || h == Hdr.To || h == Hdr.CallId || h == Hdr.CSeq ||
+    h == Hdr.MaxForwards || h == Hdr.Contact || h == Hdr.ContentLength || h == Hdr.Route ||
+    h == Hdr.RecordRoute || h == Hdr.Path || h == Hdr.Authorization || h == Hdr.ProxyAuthorization ||
+    h == Hdr.WwwAuthenticate || h == Hdr.ProxyAuthenticate || h == Hdr.Require || h == Hdr.ProxyRequire ||
+    h == Hdr.Supported || h == Hdr.Unsupported || h == Hdr.Timestamp;
+}
+
+/** Every header line of `v` that is not legOwned, byte for byte (folds, case and parameters kept), into `into`. */
+export function passThrough(into: Writer, v: MessageView): void {
+  const base = v.base;
+  for (let i = 0; i < v.count; i++) {
+    if (!(v.flags(i) & EntryFlag.FIRST) || legOwned(v.hdr(i))) continue;
+    const s = v.lineOff(i);
+    into.bytes(base + <usize>s, v.lineEnd(i) - s);
+  }
+}
+
+/** "Content-Length: n", the blank line and the body of `v` (n = 0 and no body when `v` is null). */
+export function bodyOf(into: Writer, v: MessageView | null): void {
+  const n: u32 = v != null ? v.bodyLen : 0;
+  into.text(T_CL);
+  into.u32(n);
+  into.crlf();
+  into.crlf();
+  if (v != null && n != 0) into.bytes(v.base + <usize>v.bodyOff, n);
 }
 
 /**

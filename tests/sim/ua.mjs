@@ -71,7 +71,8 @@ export class Ua {
   /**
    * @param sim the simulator; addr "a.b.c.d:port"; user the user part;
    * o: { proxy "a.b.c.d:port" (outbound proxy and registrar), domain, t1, t2, t4,
-   *      ring (ms before 180, null: none), answer (ms before the final, null: never), status (final, 200) }
+   *      ring (ms before 180, null: none), answer (ms before the final, null: never), status (final, 200),
+   *      answerHeaders (extra header lines of our 2xx), answerBody (its SDP, "" none) }
    */
   constructor(sim, addr, user, o = {}) {
     this.sim = sim;
@@ -85,6 +86,8 @@ export class Ua {
     this.ring = o.ring === undefined ? 100 : o.ring;
     this.answerAfter = o.answer === undefined ? 1000 : o.answer;
     this.finalStatus = o.status ?? 200;
+    this.answerHeaders = o.answerHeaders ?? [];
+    this.answerBody = o.answerBody ?? "";
     this.ct = new Map(); // client transactions by branch and CSeq method (a CANCEL shares its INVITE's branch)
     this.st = new Map(); // server transactions by branch + method
     this.calls = new Map(); // by Call-ID: what happened (for invariants)
@@ -244,8 +247,9 @@ export class Ua {
       (qop ? `, qop=auth, nc=${ncs}, cnonce="${cnonce}"` : "");
   }
 
-  /** Calls sip:callee@domain through the proxy; returns the Call-ID. hangupAfter: ms after the 2xx. */
-  invite(callee, { hangupAfter = 2000, cancelAfterRinging = null, body = "" } = {}) {
+  /** Calls sip:callee@domain through the proxy; returns the Call-ID. hangupAfter: ms after the 2xx
+   * (null: never); headers: extra header lines; body: an SDP offer. */
+  invite(callee, { hangupAfter = 2000, cancelAfterRinging = null, body = "", headers = [] } = {}) {
     const callId = this.id("call");
     const c = this.call(callId);
     c.role = "uac";
@@ -254,7 +258,7 @@ export class Ua {
     const text = [
       `INVITE sip:${callee}@${this.domain} SIP/2.0`, `Via: SIP/2.0/UDP ${this.addr};rport;branch=${branch}`, `Max-Forwards: 70`,
       `From: <sip:${this.user}@${this.domain}>;tag=${this.id("f")}`, `To: <sip:${callee}@${this.domain}>`, `Call-ID: ${callId}`,
-      `CSeq: 1 INVITE`, `Contact: ${this.contact()}`,
+      `CSeq: 1 INVITE`, `Contact: ${this.contact()}`, ...headers,
       ...(body ? [`Content-Type: application/sdp`] : []), `Content-Length: ${Buffer.byteLength(body)}`, ``, body,
     ].join("\r\n");
     c.invite = parse(text);
@@ -291,13 +295,13 @@ export class Ua {
     let d = c.dialogs.get(msg.toTag);
     if (!d) {
       const routes = msg.all("record-route").reverse();
-      d = { tag: msg.toTag, target: uriOf(msg.get("contact") ?? ""), routes, to: msg.get("to"), acks: 0, bye: null, cseq: 1 };
+      d = { tag: msg.toTag, target: uriOf(msg.get("contact") ?? ""), routes, to: msg.get("to"), acks: 0, bye: null, cseq: 1, resp: msg };
       d.dest = routes.length ? hostPort(routes[0]) : hostPort(d.target);
       d.ack = this.inDialog(c, d, "ACK", 1);
       c.dialogs.set(msg.toTag, d);
       if (!c.finals.includes(200)) c.finals.push(msg.status);
       const first = c.dialogs.size === 1;
-      this.sim.after(first ? c.hangupAfter : 0, () => this.bye(c, d));
+      if (!first || c.hangupAfter !== null) this.sim.after(first ? c.hangupAfter : 0, () => this.bye(c, d));
     }
     d.acks++;
     this.send(d.dest, d.ack);
@@ -343,7 +347,11 @@ export class Ua {
     else if (msg.method === "BYE") {
       const c = this.calls.get(msg.callId);
       if (c) c.byes++;
-      this.respond(st, c && c.sentFinal !== null && c.sentFinal < 300 ? 200 : 481);
+      // our dialog: as the callee (we sent a 2xx), or as the caller (a 2xx made it; the peer hangs up)
+      const d = c?.role === "uac" ? c.dialogs.get(msg.fromTag) : null;
+      if (d && !d.bye) d.bye = "received";
+      const ours = c && ((c.role === "uas" && c.sentFinal !== null && c.sentFinal < 300) || d);
+      this.respond(st, ours ? 200 : 481);
     } else this.respond(st, 200);
   }
 
@@ -355,7 +363,11 @@ export class Ua {
       ...m.headers.filter(([k]) => k === "via").map(([, v]) => `Via: ${v}`),
       ...(m.method === "INVITE" && code < 300 ? m.headers.filter(([k]) => k === "record-route").map(([, v]) => `Record-Route: ${v}`) : []),
       `From: ${m.get("from")}`, `To: ${to}`, `Call-ID: ${m.callId}`, `CSeq: ${m.cseqNum} ${m.method}`,
-      ...(m.method === "INVITE" && code < 300 ? [`Contact: ${this.contact()}`] : []), `Content-Length: 0`, ``, ``,
+      ...(m.method === "INVITE" && code < 300 ? [`Contact: ${this.contact()}`] : []),
+      ...(m.method === "INVITE" && code === 200 ? this.answerHeaders : []),
+      ...(m.method === "INVITE" && code === 200 && this.answerBody ? [`Content-Type: application/sdp`] : []),
+      `Content-Length: ${m.method === "INVITE" && code === 200 ? Buffer.byteLength(this.answerBody) : 0}`, ``,
+      m.method === "INVITE" && code === 200 ? this.answerBody : ``,
     ].join("\r\n");
     st.last = text;
     this.send(st.dest, text);
@@ -395,6 +407,24 @@ export class Ua {
       this.sim.cancel(st.retx);
       if (code < 300 && c.ackFor2xx === 0) c.noAck = true; // §13.3.1.4: the dialog ends (a BYE would follow)
     });
+  }
+
+  /** Hang up a call we answered (the callee's BYE, §15.1.1): to the caller's Contact, with its route set. */
+  uasBye(callId) {
+    const c = this.calls.get(callId);
+    if (!c || c.role !== "uas" || c.sentFinal !== 200 || c.byeSent) return false;
+    const m = c.st.msg;
+    const routes = m.all("record-route");
+    const target = uriOf(m.get("contact") ?? "");
+    const dest = routes.length ? hostPort(routes[0]) : hostPort(target);
+    c.byeSent = "sent";
+    const text = [
+      `BYE ${target} SIP/2.0`, `Via: SIP/2.0/UDP ${this.addr};rport;branch=z9hG4bK${this.id("b")}`, `Max-Forwards: 70`,
+      ...routes.map((r) => `Route: ${r}`), `From: ${m.get("to")};tag=${c.st.tag}`, `To: ${m.get("from")}`, `Call-ID: ${m.callId}`,
+      `CSeq: 1 BYE`, `Content-Length: 0`, ``, ``,
+    ].join("\r\n");
+    this.client(text, dest, (r) => (c.byeSent = r ? r.status : 408));
+    return true;
   }
 
   uasCancel(st) {

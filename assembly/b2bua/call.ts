@@ -1,0 +1,359 @@
+// The back-to-back user agent (RFC 3261 §6; RFC 7092's "signaling-only B2BUA"): each call it takes is
+// two dialogs, the A leg (the caller's, answered by the user agent's server core, dialog/uas.ts) and the
+// B leg (ours toward the callee, sent by its client core, dialog/uac.ts), linked by a call record here.
+// Nothing of one leg's dialog identifiers or addresses crosses to the other — the B leg has its own
+// Call-ID, tags, Via, Contact, CSeq — while every other header and the body pass through both ways
+// (wire/emit.ts legOwned says which headers a leg writes itself).
+//
+// Sides: each SIP domain the B2BUA connects is a side with a role.
+//   registrar  our own registrar's phones. A call from this side is taken only from the address and
+//              port a current binding of its From AOR registered from (a stranger cannot call through
+//              us by naming a registered user); a call to this side goes to the first registered
+//              contact of the Request-URI's user, sent where that binding registered from (NAT).
+//   trunk      a service provider's peer at a configured address. A call from it is taken by its
+//              source address; a call to it goes to that address, Request-URI `sip:user@host`.
+// Each side routes the calls it originates to one other side. A call from no side gets 403 and nothing
+// is sent anywhere: never relay for strangers.
+//
+// Call states: Calling (B leg's INVITE sent, A leg proceeding) → Up (B answered 2xx, A answered 2xx)
+// → Ending (a BYE of ours in flight on one leg) → free. A CANCEL from A moves Calling to Cancelling
+// (the B leg is cancelled; a 2xx crossing the CANCEL is ended with a BYE). Every table is fixed at
+// start-up; a call that finds no room is refused with 503.
+
+import { UA_DIALOGS, USER_AGENT } from "../config";
+import { MessageView } from "../wire/view";
+import { Decoded } from "../wire/validate";
+import { Method, methodEntry } from "../wire/method";
+import { Writer } from "../wire/writer";
+import { UriRepr } from "../wire/uri";
+import { Peer, PEER_SIZE } from "../net/peer";
+import { transportById } from "../net/transports";
+import { prngNext } from "../util/prng";
+import { hex8 } from "../txn";
+import { registrarLookup, targets } from "../registrar/lookup";
+import { OutRequest, uaDialogEnd } from "../dialog/ua";
+import { uacSend, uacSendInDialog, uacCancel, uacDialog, uacForget } from "../dialog/uac";
+import { uasRespond, uasDialog, uasPeer, uasRelease, UasIn, UasEvent } from "../dialog/uas";
+
+export const enum SideRole { None = 0, Registrar = 1, Trunk = 2 }
+export const MAX_SIDES: i32 = 4;
+const HOST_CAP: u32 = 64;
+
+// Side record: +0 u8 role, +1 u8 route (the side its calls go to), +2 u8 host length, +4 Peer (a trunk's
+// address), +36 host text (a trunk's host[:port] for its Request-URIs; our domain for a registrar side).
+const SIDE_SIZE: usize = 36 + <usize>HOST_CAP;
+const sides: usize = USER_AGENT ? heap.alloc(<usize>MAX_SIDES * SIDE_SIZE) : 0;
+function side(s: i32): usize { return sides + <usize>s * SIDE_SIZE; }
+function sidePeer(s: i32): Peer { return changetype<Peer>(side(s) + 4); }
+
+export const B2B_CALLS: i32 = UA_DIALOGS / 2;
+export const enum B2bState { Free = 0, Calling = 1, Cancelling = 2, Up = 3, Ending = 4 }
+/** Which request of a call a client transaction's caller handle names. */
+const enum Leg { Invite = 1, ByeB = 2, ByeA = 3 }
+
+// Call record: +0 u8 state, +1 u8 A's side, +2 u8 B's side, +4 i32 A's call (dialog/uas.ts; -1 once
+// released), +8 i32 A's dialog, +12 i32 B's dialog, +16 u32 generation, +20 u32 the caller handle of
+// our BYE in flight (0 none), +24 Peer where A's requests go, +56 Peer where B's go.
+const CALL_SIZE: usize = 24 + 2 * <usize>PEER_SIZE;
+const calls: usize = USER_AGENT ? heap.alloc(<usize>B2B_CALLS * CALL_SIZE) : 0;
+function rec(i: i32): usize { return calls + <usize>i * CALL_SIZE; }
+function aDest(i: i32): Peer { return changetype<Peer>(rec(i) + 24); }
+function bDest(i: i32): Peer { return changetype<Peer>(rec(i) + 24 + <usize>PEER_SIZE); }
+let generation: u32 = 0;
+
+/** The caller handle (dialog/uac.ts) of call i's request on leg `leg`: generation, leg and index. */
+function handle(i: i32, leg: Leg): u32 { return (load<u32>(rec(i), 16) << 16) | (<u32>leg << 12) | (<u32>i + 1); }
+/** The call a caller handle names while it is the same call (generation), or -1. */
+function callOf(user: u32): i32 {
+  const i = <i32>(user & 0xfff) - 1;
+  if (i < 0 || i >= B2B_CALLS || load<u8>(rec(i)) == B2bState.Free || load<u32>(rec(i), 16) != user >>> 16) return -1;
+  return i;
+}
+function legOf(user: u32): Leg { return <Leg>((user >>> 12) & 0xf); }
+
+// the texts of a B leg's INVITE (Request-URI, From and To URIs, tag, Call-ID, Contact), written here
+const TEXT_CAP: u32 = 640;
+const TEXT: usize = USER_AGENT ? heap.alloc(TEXT_CAP) : 0;
+const tw = USER_AGENT ? new Writer() : changetype<Writer>(0);
+const out = USER_AGENT ? new OutRequest() : changetype<OutRequest>(0);
+
+/** Forget every side and call (sip_init). */
+export function b2buaReset(): void {
+  memory.fill(sides, 0, <usize>MAX_SIDES * SIDE_SIZE);
+  memory.fill(calls, 0, <usize>B2B_CALLS * CALL_SIZE);
+}
+
+/**
+ * Side s: its role, the side its calls go to, its host text (a trunk's `host[:port]` for Request-URIs
+ * and To; a registrar side's domain) and, for a trunk, its address `peer`. False when s, route or the
+ * host is out of range.
+ */
+export function b2buaSideSet(s: i32, role: SideRole, route: i32, host: usize, hostLen: u32, peer: Peer | null): bool {
+  if (s < 0 || s >= MAX_SIDES || route < 0 || route >= MAX_SIDES || route == s || hostLen == 0 || hostLen > HOST_CAP) return false;
+  if (role == SideRole.Trunk && peer == null) return false;
+  const p = side(s);
+  memory.fill(p, 0, SIDE_SIZE);
+  store<u8>(p, <u8>role);
+  store<u8>(p, <u8>route, 1);
+  store<u8>(p, <u8>hostLen, 2);
+  if (peer != null) sidePeer(s).copyFrom(peer);
+  memory.copy(p + 36, host, hostLen);
+  return true;
+}
+
+export function b2buaCallsInUse(): i32 {
+  let n = 0;
+  for (let i = 0; i < B2B_CALLS; i++) if (load<u8>(rec(i)) != 0) n++;
+  return n;
+}
+export function b2buaState(i: i32): B2bState { return i >= 0 && i < B2B_CALLS ? <B2bState>load<u8>(rec(i)) : B2bState.Free; }
+
+/** The side request (d) from `src` belongs to, or -1: a stranger. */
+function sideOf(d: Decoded, src: Peer, now: i64): i32 {
+  for (let s = 0; s < MAX_SIDES; s++) {
+    if (load<u8>(side(s)) == SideRole.Trunk && sidePeer(s).sameAddress(src)) return s;
+  }
+  for (let s = 0; s < MAX_SIDES; s++) {
+    if (load<u8>(side(s)) != SideRole.Registrar) continue;
+    // a registered phone, calling from where it registered
+    const n = registrarLookup(d.from.uri, now, targets);
+    for (let k = 0; k < n; k++) {
+      const b = targets.source(k);
+      if (b.sameAddress(src) && b.port == src.port) return s;
+    }
+    return -1;
+  }
+  return -1;
+}
+
+function hostText(s: i32): usize { return side(s) + 36; }
+function hostLen(s: i32): u32 { return <u32>load<u8>(side(s), 2); }
+
+/** "sip:" user "@" host into the text area; its start (its length: since()). */
+function sipUri(user: usize, userLen: u32, host: usize, len: u32): usize {
+  const at = tw.ptr;
+  tw.lit("sip:");
+  if (userLen != 0) {
+    tw.bytes(user, userLen);
+    tw.byte(0x40);
+  }
+  tw.bytes(host, len);
+  return at;
+}
+function since(at: usize): u32 { return <u32>(tw.ptr - at); }
+
+/**
+ * A new INVITE from `src` that the server core opened as call `a` (100 sent): find its side and the
+ * side it goes to, and send the B leg; or answer A at once (403 stranger, 404 nobody registered, 483
+ * Max-Forwards spent, 503 no room). `v`/`d`: the INVITE.
+ */
+function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void {
+  const from = sideOf(d, src, now);
+  if (from < 0) { uasRespond(a, 403, now); return; }
+  if (d.maxForwards == 0) { uasRespond(a, 483, now); return; }
+  const to = <i32>load<u8>(side(from), 1);
+  const role = <SideRole>load<u8>(side(to));
+  let i = -1;
+  for (let k = 0; k < B2B_CALLS; k++) if (load<u8>(rec(k)) == B2bState.Free) { i = k; break; }
+  if (i < 0 || role == SideRole.None) { uasRespond(a, 503, now); return; }
+  const ru: UriRepr = d.ruri;
+  tw.begin(TEXT, TEXT_CAP);
+  // the Request-URI and the next hop: the trunk's address, or where the callee registered from
+  const dest = bDest(i);
+  let ruri: usize;
+  if (role == SideRole.Trunk) {
+    ruri = sipUri(ru.user, ru.userLen, hostText(to), hostLen(to));
+    dest.copyFrom(sidePeer(to));
+  } else {
+    if (registrarLookup(ru, now, targets) == 0) { uasRespond(a, 404, now); return; }
+    ruri = tw.ptr;
+    const u = targets.uri(0);
+    const ul = targets.uriLen(0);
+    let n = ul;
+    for (let k: u32 = 0; k < ul; k++) if (load<u8>(u + <usize>k) == 0x3f) { n = k; break; } // no URI headers (§19.1.5)
+    tw.bytes(u, n);
+    dest.copyFrom(targets.source(0));
+  }
+  out.ruri = ruri; out.ruriLen = since(ruri);
+  const t = transportById(dest.transport);
+  if (t == null) { uasRespond(a, 503, now); return; }
+  // From: the caller's user at our host on the B side (its own tag); To: the callee's user there
+  const fu: UriRepr = d.from.uri;
+  const fromAt = sipUri(fu.user, fu.userLen, hostText(to), hostLen(to));
+  out.fromUri = fromAt; out.fromUriLen = since(fromAt);
+  const toAt = sipUri(ru.user, ru.userLen, hostText(to), hostLen(to));
+  out.toUri = toAt; out.toUriLen = since(toAt);
+  const tagAt = tw.ptr;
+  hex8(tw, <u32>prngNext());
+  out.fromTag = tagAt; out.fromTagLen = since(tagAt);
+  const cidAt = tw.ptr;
+  hex8(tw, <u32>prngNext());
+  hex8(tw, <u32>prngNext());
+  tw.byte(0x40);
+  tw.bytes(t.addr, t.hostLen);
+  out.callId = cidAt; out.callIdLen = since(cidAt);
+  const ctAt = tw.ptr;
+  tw.lit("<sip:");
+  tw.bytes(t.addr, t.addrLen);
+  if (t.reliable) tw.lit(";transport=tcp");
+  tw.byte(0x3e);
+  out.contact = ctAt; out.contactLen = since(ctAt);
+  if (!tw.ok) { uasRespond(a, 503, now); return; } // the texts did not fit: refused, never cut
+  const m = methodEntry(Method.INVITE);
+  out.method = m + 1;
+  out.methodLen = <u32>load<u8>(m);
+  out.cseq = 1;
+  out.maxForwards = d.maxForwards < 0 ? 70 : <u32>d.maxForwards - 1;
+  out.pass = v;
+  const c = rec(i);
+  memory.fill(c, 0, 24);
+  store<u8>(c, <u8>B2bState.Calling);
+  store<u8>(c, <u8>from, 1);
+  store<u8>(c, <u8>to, 2);
+  store<i32>(c, a, 4);
+  store<i32>(c, -1, 8);
+  store<i32>(c, -1, 12);
+  store<u32>(c, ++generation & 0xffff, 16);
+  aDest(i).copyFrom(uasPeer(a));
+  if (uacSend(out, dest, now, handle(i, Leg.Invite)) == 0) {
+    store<u8>(c, <u8>B2bState.Free);
+    uasRespond(a, 503, now);
+  }
+}
+
+/** Call i is over: its records freed (its dialogs have ended already or end with our BYE's final). */
+function free(i: i32): void {
+  uacForget(handle(i, Leg.Invite));
+  const bye = load<u32>(rec(i), 20);
+  if (bye != 0) uacForget(bye);
+  store<u8>(rec(i), <u8>B2bState.Free);
+}
+
+/** Send our BYE on leg `leg` (ByeA/ByeB) of call i; the call ends when it is answered or times out. */
+function bye(i: i32, leg: Leg, now: i64): void {
+  const c = rec(i);
+  const dlg = leg == Leg.ByeA ? load<i32>(c, 8) : load<i32>(c, 12);
+  const user = handle(i, leg);
+  store<u8>(c, <u8>B2bState.Ending);
+  if (dlg >= 0 && uacSendInDialog(dlg, Method.BYE, leg == Leg.ByeA ? aDest(i) : bDest(i), now, user) != 0) {
+    store<u32>(c, user, 20);
+  } else {
+    // nothing could be sent (no room): the dialog is ours to forget; the peer's own BYE or session
+    // timer ends its side, and a BYE of its for a dialog we no longer know gets 481
+    if (dlg >= 0) uaDialogEnd(dlg);
+    free(i);
+  }
+}
+
+/** What the server core reported for a request the user agent took (host/dispatch.ts). */
+export function b2buaServerEvent(e: UasIn, v: MessageView, d: Decoded, src: Peer, now: i64): void {
+  if (e.kind == UasEvent.NewCall) { newCall(e.call, v, d, src, now); return; }
+  for (let i = 0; i < B2B_CALLS; i++) {
+    const c = rec(i);
+    const st = load<u8>(c);
+    if (st == B2bState.Free) continue;
+    if (e.kind == UasEvent.Cancelled && load<i32>(c, 4) == e.call) {
+      // A gave up (487 sent to it): cancel B; a 2xx that crosses the CANCEL gets our BYE
+      if (st == B2bState.Calling) {
+        store<u8>(c, <u8>B2bState.Cancelling);
+        store<i32>(c, -1, 4);
+        uacCancel(handle(i, Leg.Invite), now);
+      }
+      return;
+    }
+    if (e.kind == UasEvent.Bye) {
+      if (load<i32>(c, 8) == e.dlg) {
+        // A hung up (answered 200 by the server core): hang up B, or, if we were hanging up A, done
+        store<i32>(c, -1, 8);
+        if (st == B2bState.Up) bye(i, Leg.ByeB, now);
+        else if (st == B2bState.Ending && legOf(load<u32>(c, 20)) == Leg.ByeA) free(i);
+        return;
+      }
+      if (load<i32>(c, 12) == e.dlg) {
+        store<i32>(c, -1, 12);
+        if (st == B2bState.Up) {
+          const a = load<i32>(c, 4);
+          if (a >= 0) uasRelease(a); // A's dialog stays ours until our BYE's final
+          store<i32>(c, -1, 4);
+          bye(i, Leg.ByeA, now);
+        } else if (st == B2bState.Ending && legOf(load<u32>(c, 20)) == Leg.ByeB) {
+          free(i);
+        }
+        return;
+      }
+    }
+  }
+}
+
+/** The status A is given for B's final response `status` (≥ 300). */
+function mapFinal(status: u32): u32 {
+  if (status == 401 || status == 407) return 503; // B's challenge is not A's to answer (nor to see)
+  if (status < 400) return 480; // a redirect's Contacts do not cross: the callee is unavailable here
+  return status;
+}
+
+/**
+ * A response reported to the caller `user` of a client transaction of the user agent (host/dispatch.ts):
+ * B's answers to our INVITE, or the finals of our BYEs.
+ */
+export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now: i64): void {
+  const i = callOf(user);
+  if (i < 0) return;
+  const c = rec(i);
+  const st = load<u8>(c);
+  const leg = legOf(user);
+  if (leg != Leg.Invite) {
+    if (status >= 200 && load<u32>(c, 20) == user) free(i); // our BYE answered (its dialog ended with it)
+    return;
+  }
+  if (st == B2bState.Calling) {
+    const a = load<i32>(c, 4);
+    if (status == 100) return;
+    if (status < 200) { uasRespond(a, status, now, v); return; } // 180, 183 with early media: to A
+    if (status < 300) {
+      store<i32>(c, uacDialog(user), 12);
+      if (!uasRespond(a, status, now, v)) { bye(i, Leg.ByeB, now); return; }
+      store<i32>(c, uasDialog(a), 8);
+      store<u8>(c, <u8>B2bState.Up);
+      return;
+    }
+    uasRespond(a, mapFinal(status), now, v);
+    free(i);
+    return;
+  }
+  if (st == B2bState.Cancelling) {
+    if (status >= 200 && status < 300) {
+      // B answered as our CANCEL crossed it: the call is over on A's side, end it on B's
+      store<i32>(c, uacDialog(user), 12);
+      bye(i, Leg.ByeB, now);
+    } else if (status >= 300) {
+      free(i);
+    }
+  }
+}
+
+/** A client transaction of caller `user` timed out (a 408 reported by the client core). */
+export function b2buaClientTimeout(user: u32, now: i64): void {
+  const i = callOf(user);
+  if (i < 0) return;
+  const st = load<u8>(rec(i));
+  if (legOf(user) == Leg.Invite && st == B2bState.Calling) {
+    uasRespond(load<i32>(rec(i), 4), 408, now); // B never answered
+    free(i);
+  } else if (legOf(user) != Leg.Invite || st == B2bState.Cancelling) {
+    free(i);
+  }
+}
+
+/** A's dialog `dlg` ended without a BYE: our 2xx was never ACKed (§13.3.1.4). Hang up B. */
+export function b2buaDialogLost(dlg: i32, now: i64): void {
+  for (let i = 0; i < B2B_CALLS; i++) {
+    const c = rec(i);
+    if (load<u8>(c) == B2bState.Up && load<i32>(c, 8) == dlg) {
+      store<i32>(c, -1, 8);
+      store<i32>(c, -1, 4);
+      bye(i, Leg.ByeB, now);
+      return;
+    }
+  }
+}

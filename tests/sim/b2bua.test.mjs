@@ -1,0 +1,258 @@
+// The B2BUA (assembly/b2bua/call.ts) in the deterministic simulator: a core (the probe build, in B2BUA
+// mode) between a registrar side (its own registrar; alice registers there) and a trunk side (a service
+// provider's peer, `carrier`, at a configured address). Every scenario runs for several seeds.
+//   phone → trunk, answered: the B leg is a new call (its own Call-ID, tags, Via, Contact; none of
+//     alice's addresses), Max-Forwards one less, unknown headers and the SDP passed through both ways;
+//     alice's BYE is answered and carried to the carrier; every table empty at the end.
+//   the carrier hangs up: its BYE is answered and carried to alice.
+//   CANCEL while ringing: 200 and 487 to alice, CANCEL to the carrier, its 487 ACKed.
+//   the carrier refuses (486), never answers (408 at 64·T1), or challenges (503: not alice's to answer).
+//   trunk → phone: the carrier's call reaches alice where she registered from.
+//   strangers: an unregistered caller, and a registered user's name from another address, get 403 and
+//   nothing reaches the carrier; a call from an address that is no trunk gets 403 too.
+//   no room: a third concurrent call gets 503 (the probe build holds two).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Sim, CoreNode, peerRecord } from "./net.mjs";
+import { Ua } from "./ua.mjs";
+
+const GW = "127.0.0.4:5060";
+const CARRIER = "127.0.0.5:5060";
+const SILENT = "127.0.0.9:5060"; // nothing attached: what is sent there vanishes
+const SEEDS = [41, 42, 43, 44, 45, 46];
+const SDP_OFFER = "v=0\r\no=alice 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+const SDP_ANSWER = "v=0\r\no=carrier 7 7 IN IP4 127.0.0.5\r\ns=-\r\nc=IN IP4 127.0.0.5\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
+
+/** Side s of the B2BUA core: role 1 registrar / 2 trunk, the side its calls go to, host text, trunk address. */
+function side(gw, s, role, route, host, peer) {
+  const ex = gw.ex;
+  const base = ex.probe_scratch_ptr() >>> 0;
+  const mem = gw.mem();
+  const h = Buffer.from(host, "latin1");
+  mem.set(h, base);
+  let p = 0;
+  if (peer) {
+    const [a, port] = peer.split(":");
+    p = base + 128;
+    mem.set(peerRecord(a, Number(port)), p);
+  }
+  assert.equal(ex.probe_b2bua_side(s, role, route, base, h.length, p), 1, `side ${s}`);
+}
+
+function setup(seed, { trunk = CARRIER, carrier = {}, alice = {} } = {}) {
+  const sim = new Sim({ seed, latency: [5, 20] });
+  const gw = new CoreNode(sim, GW, { probe: true, domains: ["127.0.0.4"] });
+  gw.ex.probe_b2bua_on(1);
+  side(gw, 0, 1, 1, "127.0.0.4");
+  side(gw, 1, 2, 0, trunk, trunk);
+  const a = new Ua(sim, "127.0.0.2:5060", "alice", { proxy: GW, ring: 50, answer: 300, ...alice });
+  const c = new Ua(sim, CARRIER, "carrier", { proxy: GW, domain: "127.0.0.4", ring: 50, answer: 400,
+    answerHeaders: ["X-Carrier-Trace: abc;hop=1"], answerBody: SDP_ANSWER, ...carrier });
+  a.register();
+  sim.run(sim.now + 500);
+  assert.equal(a.registered, 200, "alice registered at the B2BUA's registrar");
+  return { sim, gw, alice: a, carrier: c };
+}
+
+const lines = (sim, from, to, prefix) => sim.log.filter(([, f, t, l]) => f === from && t === to && l.startsWith(prefix));
+
+/** Every table of the B2BUA and its user agent is empty again. */
+function idle(gw, sim) {
+  assert.equal(gw.ex.probe_b2bua_calls(), 0, `B2BUA calls left\n${sim.transcript()}`);
+  assert.equal(gw.ex.probe_uas_calls(), 0, "server-core calls left");
+  assert.equal(gw.ex.probe_ua_in_use(), 0, "dialogs left");
+  assert.equal(gw.ex.probe_tu_timers(), 0, "TU timers left");
+}
+
+/** The one call the carrier received, with the INVITE it got. */
+function carrierCall(carrier) {
+  const calls = [...carrier.calls.values()].filter((c) => c.role === "uas");
+  assert.equal(calls.length, 1, "one call reached the carrier");
+  return calls[0];
+}
+
+for (const seed of SEEDS) {
+  test(`phone → trunk, answered: a new call on the B leg, headers and SDP passed through, alice's BYE carried (seed ${seed})`, () => {
+    const { sim, gw, alice, carrier } = setup(seed);
+    const callId = alice.invite("+15551234", { hangupAfter: 3000, body: SDP_OFFER, headers: ["X-Account: 42;tier=gold", "Subject: hello"] });
+    sim.run(sim.now + 10_000);
+    const a = alice.calls.get(callId);
+    assert.deepEqual(a.finals, [200], `alice's call answered\n${sim.transcript()}`);
+    assert.ok(a.provisionals >= 1, "alice heard the ringing");
+    const b = carrierCall(carrier);
+    const inv = b.st.msg;
+    // the B leg is the B2BUA's own call
+    assert.equal(inv.ruri, "sip:+15551234@127.0.0.5:5060");
+    assert.notEqual(inv.callId, callId, "a Call-ID of its own");
+    const head = inv.text.split("\r\n\r\n")[0];
+    assert.ok(!head.includes("127.0.0.2"), `none of alice's addresses in the trunk side's headers (the SDP passes unchanged: no media relay here):\n${inv.text}`);
+    assert.ok(!inv.text.includes(a.invite.fromTag), "nor her tag");
+    assert.match(inv.get("from"), /^<sip:alice@127\.0\.0\.5:5060>;tag=/);
+    assert.equal(inv.get("to"), "<sip:+15551234@127.0.0.5:5060>");
+    assert.equal(inv.all("via").length, 1, "one Via: ours");
+    assert.match(inv.all("via")[0], /^SIP\/2\.0\/UDP 127\.0\.0\.4:5060;branch=z9hG4bK/);
+    assert.equal(inv.get("contact"), "<sip:127.0.0.4:5060>");
+    assert.equal(inv.get("max-forwards"), "69", "one hop spent");
+    // what passes through: unknown headers with their parameters, Subject, the body
+    assert.equal(inv.get("x-account"), "42;tier=gold");
+    assert.equal(inv.get("subject"), "hello");
+    assert.equal(inv.get("content-type"), "application/sdp");
+    assert.ok(inv.text.endsWith(`\r\n\r\n${SDP_OFFER}`), "the offer byte for byte");
+    assert.equal(inv.get("content-length"), String(Buffer.byteLength(SDP_OFFER)));
+    // the answer back on the A leg: our tag and Contact, the carrier's headers and SDP, nothing of its addresses
+    const d = [...a.dialogs.values()][0];
+    const ok = d.resp;
+    assert.equal(ok.callId, callId);
+    assert.equal(ok.get("contact"), "<sip:127.0.0.4:5060>");
+    assert.equal(ok.get("x-carrier-trace"), "abc;hop=1");
+    assert.ok(ok.text.endsWith(`\r\n\r\n${SDP_ANSWER}`), "the answer byte for byte");
+    assert.ok(!ok.text.split("\r\n\r\n")[0].includes("127.0.0.5"), `none of the carrier's addresses in alice's side's headers:\n${ok.text}`);
+    assert.ok(!ok.text.includes(b.st.tag), "nor its tag");
+    assert.equal(b.ackFor2xx >= 1, true, "the B2BUA ACKed the carrier's 2xx");
+    // alice hangs up at +3 s: 200 to her, BYE to the carrier
+    assert.equal(d.bye, 200, "alice's BYE answered");
+    assert.equal(b.byes, 1, "the BYE reached the carrier");
+    idle(gw, sim);
+    assert.deepEqual(alice.stray, []);
+    assert.deepEqual(carrier.stray, []);
+  });
+
+  test(`the carrier hangs up: its BYE answered and carried to alice (seed ${seed})`, () => {
+    const { sim, gw, alice, carrier } = setup(seed);
+    const callId = alice.invite("5550000", { hangupAfter: null });
+    sim.run(sim.now + 2000);
+    const b = carrierCall(carrier);
+    assert.equal(b.sentFinal, 200);
+    assert.equal(carrier.uasBye(b.callId), true);
+    sim.run(sim.now + 5000);
+    assert.equal(b.byeSent, 200, "the carrier's BYE answered");
+    const d = [...alice.calls.get(callId).dialogs.values()][0];
+    assert.equal(d.bye, "received", "alice got a BYE in her dialog");
+    assert.equal(alice.calls.get(callId).byes, 1);
+    idle(gw, sim);
+    assert.deepEqual(alice.stray, []);
+  });
+
+  test(`CANCEL while ringing: 487 to alice, CANCEL to the carrier, its 487 ACKed (seed ${seed})`, () => {
+    const { sim, gw, alice, carrier } = setup(seed, { carrier: { answer: 5000 } });
+    const callId = alice.invite("5550001", { cancelAfterRinging: 100 });
+    sim.run(sim.now + 10_000);
+    const a = alice.calls.get(callId);
+    assert.equal(a.cancelStatus, 200);
+    assert.deepEqual(a.finals, [487]);
+    const b = carrierCall(carrier);
+    assert.equal(b.cancels, 1, "the CANCEL reached the carrier");
+    assert.equal(b.sentFinal, 487);
+    assert.equal(b.ackForFinal, 1, "its 487 ACKed by the B2BUA");
+    idle(gw, sim);
+  });
+
+  test(`the carrier's failures mapped: 486 passes, 407 is 503, silence is 408 (seed ${seed})`, () => {
+    for (const [status, mapped] of [[486, 486], [407, 503]]) {
+      const { sim, gw, alice, carrier } = setup(seed, { carrier: { status, answer: 100 } });
+      const callId = alice.invite("5550002");
+      sim.run(sim.now + 5000);
+      assert.deepEqual(alice.calls.get(callId).finals, [mapped]);
+      assert.equal(carrierCall(carrier).ackForFinal, 1, "the carrier's final ACKed");
+      idle(gw, sim);
+    }
+    {
+      const { sim, gw, alice } = setup(seed, { trunk: SILENT, alice: { t1: 1000 } });
+      const callId = alice.invite("5550003");
+      sim.run(sim.now + 40_000);
+      assert.deepEqual(alice.calls.get(callId).finals, [408], "B leg's Timer B: 408 to alice");
+      idle(gw, sim);
+    }
+  });
+
+  test(`trunk → phone: the carrier's call reaches alice where she registered; the carrier hangs up (seed ${seed})`, () => {
+    const { sim, gw, alice, carrier } = setup(seed, { alice: { ring: 50, answer: 200 } });
+    const callId = carrier.invite("alice", { hangupAfter: 2000, body: SDP_OFFER.replaceAll("alice", "carrier") });
+    sim.run(sim.now + 6000);
+    const c = carrier.calls.get(callId);
+    assert.deepEqual(c.finals, [200], `answered\n${sim.transcript()}`);
+    const inbound = [...alice.calls.values()].filter((x) => x.role === "uas");
+    assert.equal(inbound.length, 1, "the call reached alice");
+    const inv = inbound[0].st.msg;
+    assert.equal(inv.ruri, "sip:alice@127.0.0.2:5060", "her registered contact");
+    assert.notEqual(inv.callId, callId);
+    assert.ok(!inv.text.split("\r\n\r\n")[0].includes("127.0.0.5"), "none of the carrier's addresses in the headers");
+    assert.equal(inbound[0].byes, 1, "the carrier's hang-up reached alice");
+    idle(gw, sim);
+  });
+}
+
+for (const seed of SEEDS) {
+  test(`CANCEL before the carrier's first provisional is held (§9.1); its late 2xx gets our ACK and BYE (seed ${seed})`, () => {
+    const { sim, gw, alice, carrier } = setup(seed, { carrier: { ring: null, answer: 3000 } });
+    const callId = alice.invite("5550004", { cancelAfterRinging: 50 }); // on our 100 Trying
+    sim.run(sim.now + 1000);
+    assert.deepEqual(alice.calls.get(callId).finals, [487], "alice's call ended at once");
+    assert.equal(lines(sim, GW, CARRIER, "CANCEL").length, 0, "no CANCEL before a provisional");
+    sim.run(sim.now + 10_000);
+    const b = carrierCall(carrier);
+    assert.equal(b.sentFinal, 200);
+    assert.equal(b.ackFor2xx >= 1, true, "the 2xx ACKed");
+    assert.equal(b.byes, 1, "then hung up: alice is gone");
+    idle(gw, sim);
+  });
+}
+
+// CANCEL and the carrier's 200 cross on the wire (the carrier's answer time sweeps across the moment
+// the CANCEL reaches it, one step per seed): whichever wins, alice ends with 487 or with a call she
+// hangs up, the carrier's dialog (if its 200 got one) always ends with a BYE, and every table is empty
+// at the end. The last test checks that the sweep met all three outcomes, the crossing among them.
+const outcomes = new Set();
+for (let k = 0; k < 12; k++) {
+  test(`CANCEL crossing the carrier's 200 (carrier answers at ${50 + k * 6} ms, seed ${60 + k})`, () => {
+    const { sim, gw, alice, carrier } = setup(60 + k, { carrier: { ring: 20, answer: 50 + k * 6 } });
+    const callId = alice.invite("5550005", { cancelAfterRinging: 60, hangupAfter: 500 });
+    sim.run(sim.now + 40_000);
+    const a = alice.calls.get(callId);
+    assert.equal(a.finals.length, 1, `alice got one final\n${sim.transcript()}`);
+    assert.ok([200, 487].includes(a.finals[0]));
+    const b = carrierCall(carrier);
+    if (b.sentFinal === 200) assert.equal(b.byes, 1, `the carrier's answered call was hung up\n${sim.transcript()}`);
+    else assert.equal(b.sentFinal, 487);
+    if (a.finals[0] === 200) assert.equal([...a.dialogs.values()][0].bye, 200, "alice's call ended by her BYE");
+    idle(gw, sim);
+    assert.deepEqual(alice.stray, []);
+    assert.deepEqual(carrier.stray, []);
+    outcomes.add(`${a.finals[0]}/${b.sentFinal}`);
+  });
+}
+test("the sweep met every outcome: answered before the CANCEL, crossed by it, cancelled", () => {
+  assert.deepEqual([...outcomes].sort(), ["200/200", "487/200", "487/487"]);
+});
+
+test("strangers get 403 and nothing reaches the carrier", () => {
+  const { sim, gw, alice, carrier } = setup(51);
+  // not registered at all
+  const mallory = new Ua(sim, "127.0.0.6:5060", "mallory", { proxy: GW });
+  const m1 = mallory.invite("15550100");
+  // a registered user's name, from an address she did not register from
+  const eve = new Ua(sim, "127.0.0.7:5060", "alice", { proxy: GW });
+  const m2 = eve.invite("15550101");
+  sim.run(sim.now + 3000);
+  assert.deepEqual(mallory.calls.get(m1).finals, [403]);
+  assert.deepEqual(eve.calls.get(m2).finals, [403]);
+  assert.equal(carrier.calls.size, 0, "nothing was relayed");
+  assert.equal(lines(sim, GW, CARRIER, "INVITE").length, 0);
+  idle(gw, sim);
+  // and alice herself still gets through
+  const ok = alice.invite("15550102", { hangupAfter: 500 });
+  sim.run(sim.now + 5000);
+  assert.deepEqual(alice.calls.get(ok).finals, [200]);
+});
+
+test("no room: a third concurrent call gets 503, the two others complete", () => {
+  const { sim, gw, alice, carrier } = setup(52, { carrier: { answer: 1000 } });
+  const ids = [alice.invite("1", { hangupAfter: 1000 }), alice.invite("2", { hangupAfter: 1000 })];
+  sim.run(sim.now + 200);
+  const third = alice.invite("3", { hangupAfter: 1000 });
+  sim.run(sim.now + 10_000);
+  assert.deepEqual(alice.calls.get(third).finals, [503]);
+  for (const id of ids) assert.deepEqual(alice.calls.get(id).finals, [200]);
+  assert.equal([...carrier.calls.values()].filter((c) => c.role === "uas").length, 2);
+  idle(gw, sim);
+});
