@@ -3,7 +3,8 @@
 //   sipling.wasm  the release core, `asc assembly/index.ts --target <board>`: --runtime stub, the board's
 //                 optimisation level, no imports (abort redirected to a trap), memory fixed at its pages;
 //   probe.wasm    the same core plus the test probes of assembly/testing/ (used by tests/ and bench/).
-//   sipling (native) and, for micro, the Cortex-M4 firmware (tools/native.mjs, tools/firmware.mjs).
+//   sipling (native: the boards of tools/native.mjs NATIVE_BOARDS) and, for micro, the Cortex-M4 firmware
+//   (tools/native.mjs, tools/firmware.mjs).
 // Usage: node tools/build.mjs [--board NAME]... [--quiet] [--wasm-only]
 import { mkdirSync, statSync } from "node:fs";
 import { join, dirname } from "node:path";
@@ -52,8 +53,8 @@ for (const b of boards) {
 // The other hosts of the same core: build/<board>/sipling (native, wasm2c + gcc) and the Cortex-M4
 // firmware build/mps2-an386/sipling.elf (micro core). Both rebuild only when their inputs changed.
 if (!args.includes("--wasm-only")) {
-  const { buildNative } = await import("./native.mjs");
-  for (const b of boards) await buildNative(b.name, { quiet });
+  const { buildNative, NATIVE_BOARDS } = await import("./native.mjs");
+  for (const b of boards) if (NATIVE_BOARDS.includes(b.name)) await buildNative(b.name, { quiet });
   if (only.length === 0 || only.includes("micro")) {
     const { buildFirmware } = await import("./firmware.mjs");
     buildFirmware({ quiet });

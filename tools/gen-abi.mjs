@@ -39,6 +39,7 @@ export const CHECKS = {
   dnsServer: "an IP address, with an optional port: 192.0.2.53, 192.0.2.53:5353, ::1, [::1]:5353",
   users: "[{\"username\", \"password\" | \"ha1\" | \"ha1Sha256\"}]",
   patterns: "[text | {\"hex\": ...}]",
+  sides: "[{\"name\", \"role\", \"route\", \"host\", \"address\"}]",
   hex: "hex digits, even count",
   enum: "one of the values",
 };
@@ -120,6 +121,10 @@ export function schemaModel(config, abi) {
         out.check = "patterns";
         out.maxItems = k.maxItems;
         out.maxBytes = k.maxBytes;
+        break;
+      case "sides":
+        out.check = "sides";
+        out.maxItems = k.maxItems;
         break;
       case "hex":
         out.check = "hex";
@@ -260,7 +265,7 @@ function jsKey(k) {
 function tsSchema(keys) {
   const o = [`// ${HEAD}`, "// The configuration schema as a typed table: host/shared/config.mjs validates, prints, documents and", "// applies a configuration by walking it (host/shared/config.json's $comment gives the rules).", ""];
   o.push(`export type Host = ${HOSTS.map(js).join(" | ")};`);
-  o.push(`export type KeyType = "bool" | "int" | "enum" | "string" | "list" | "users" | "patterns" | "hex";`);
+  o.push(`export type KeyType = "bool" | "int" | "enum" | "string" | "list" | "users" | "patterns" | "hex" | "sides";`);
   o.push(`export type Check = ${Object.keys(CHECKS).map(js).join(" | ")};`);
   o.push("export interface SchemaKey {",
     "  /** dotted path of the leaf (\"flood.limit\") */", "  readonly path: string;", "  readonly type: KeyType;",
@@ -307,6 +312,7 @@ function dtsApi(config, m) {
     if (k.type === "list") return `readonly (${scalar(k, k.of === "enum" ? "enum" : "string", k.values)})[]`;
     if (k.type === "users") return "readonly SiplingUser[]";
     if (k.type === "patterns") return "readonly (string | { readonly hex: string })[]";
+    if (k.type === "sides") return "readonly SiplingSide[]";
     return scalar(k, k.type, k.values);
   };
   const walk = (t, indent) => {
@@ -323,7 +329,10 @@ function dtsApi(config, m) {
     }
   };
   o.push("/** A user of the registrar and proxy: one of password, ha1 (MD5) or ha1sha256. */",
-    "export type SiplingUser = { readonly username: string } & (", "  | { readonly password: string }", "  | { readonly ha1: string }", "  | { readonly ha1sha256: string }", ");", "");
+    "export type SiplingUser = { readonly username: string } & (", "  | { readonly password: string }", "  | { readonly ha1: string }", "  | { readonly ha1sha256: string }", ");", "",
+    "/** A side of the B2BUA (\"mode\": \"b2bua\"). */",
+    "export type SiplingSide = {", "  readonly name: string;", "  readonly role: \"registrar\" | \"trunk\";", "  readonly route: string;",
+    "  readonly host?: string;", "  readonly address?: string;", "};", "");
   o.push("export interface SiplingConfig {");
   walk(tree, "  ");
   o.push("}", "");
@@ -390,7 +399,7 @@ function cSchema(keys) {
   const o = ["/* " + HEAD, " * The configuration schema as a static table: host/c/config.c validates, prints, documents and applies",
     " * a configuration by walking it (host/shared/config.json's $comment gives the rules). */",
     "#ifndef SIPLING_SCHEMA_H", "#define SIPLING_SCHEMA_H", "", "#include <stdint.h>", "#include \"numbers.h\"", ""];
-  o.push("typedef enum { SCH_T_BOOL, SCH_T_INT, SCH_T_ENUM, SCH_T_STRING, SCH_T_LIST, SCH_T_USERS, SCH_T_PATTERNS, SCH_T_HEX } sch_type;");
+  o.push("typedef enum { SCH_T_BOOL, SCH_T_INT, SCH_T_ENUM, SCH_T_STRING, SCH_T_LIST, SCH_T_USERS, SCH_T_PATTERNS, SCH_T_HEX, SCH_T_SIDES } sch_type;");
   o.push(`typedef enum { SCH_CHECK_NONE, ${checks.map((c) => `SCH_CHECK_${snake(c)}`).join(", ")} } sch_check;`);
   o.push(`enum { ${HOSTS.map((h, i) => `SCH_HOST_${snake(h)} = ${1 << i}`).join(", ")} };`);
   o.push(`SIP_TABLE char *const SCH_HOST_NAMES[${HOSTS.length}] = {${HOSTS.map(cstr).join(", ")}};`);
@@ -470,7 +479,7 @@ function asSchema(m, keys, version) {
     lists.push(arr.length, ...arr.map(text));
     return at;
   };
-  const types = ["bool", "int", "enum", "string", "list", "users", "patterns", "hex"];
+  const types = ["bool", "int", "enum", "string", "list", "users", "patterns", "hex", "sides"];
   const checks = ["", ...Object.keys(CHECKS)];
   const F = ["path", "type", "check", "values", "min", "max", "minItems", "maxItems", "unique", "maxBytes", "minDigits", "maxDigits",
     "hasDefault", "defInt", "defStr", "defList", "defaultDoc", "unit", "flag", "le", "core", "coreId", "secret", "hosts", "doc", "coreName"];
@@ -564,6 +573,7 @@ export function typeText(k) {
     }
     case "users": return "list of users";
     case "patterns": return `list of patterns (at most ${k.maxItems}, 1..${k.maxBytes} bytes each)`;
+    case "sides": return `list of sides (at most ${k.maxItems})`;
     case "hex": return `hex string, ${k.minDigits}..${k.maxDigits} digits`;
   }
   return k.type;

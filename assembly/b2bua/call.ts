@@ -27,7 +27,10 @@ import { Method, methodEntry } from "../wire/method";
 import { Writer } from "../wire/writer";
 import { UriRepr } from "../wire/uri";
 import { Peer, PEER_SIZE } from "../net/peer";
-import { transportById } from "../net/transports";
+import { transportById, transportFor, Proto } from "../net/transports";
+import { parseIPv4, parseIPv6 } from "../net/addr";
+import { Family } from "../net/peer";
+import { parseUint } from "../wire/scan";
 import { prngNext } from "../util/prng";
 import { hex8 } from "../txn";
 import { registrarLookup, targets } from "../registrar/lookup";
@@ -99,6 +102,58 @@ export function b2buaSideSet(s: i32, role: SideRole, route: i32, host: usize, ho
   if (peer != null) sidePeer(s).copyFrom(peer);
   memory.copy(p + 36, host, hostLen);
   return true;
+}
+
+// ---- configuration text (cfg kind Side) -------------------------------------------------------------
+
+const WORDS: i32 = 5;
+const words: usize = USER_AGENT ? heap.alloc(<usize>WORDS * 8) : 0; // (start u32, length u32) per word
+const cfgPeer = USER_AGENT ? new Peer() : changetype<Peer>(0);
+function wordAt(k: i32): usize { return <usize>load<u32>(words + <usize>k * 8); }
+function wordLen(k: i32): u32 { return load<u32>(words + <usize>k * 8, 4); }
+
+/** "[IPv6]:port" or "IPv4:port" into cfgPeer (transport 0: the first UDP one of its family, at send). */
+function parseAddress(p: usize, len: u32): bool {
+  let colon = -1;
+  for (let k = <i32>len - 1; k >= 0; k--) if (load<u8>(p + <usize>k) == 0x3a) { colon = k; break; }
+  if (colon <= 0) return false;
+  const port = parseUint(p + <usize>colon + 1, p + <usize>len, 65535);
+  if (port <= 0) return false;
+  cfgPeer.clear();
+  cfgPeer.port = <u16>port;
+  if (parseIPv4(p, <u32>colon, cfgPeer.addr)) cfgPeer.family = <u8>Family.V4;
+  else if (load<u8>(p) == 0x5b && parseIPv6(p, <u32>colon, cfgPeer.addr)) cfgPeer.family = <u8>Family.V6;
+  else return false;
+  return true;
+}
+
+/**
+ * A side from its configuration text: "INDEX registrar|trunk ROUTE HOST [IP:PORT]" (the address for a
+ * trunk only; names are not taken here: the host resolves them). False when it does not parse.
+ */
+export function b2buaSideAdd(p: usize, len: u32): bool {
+  let n = 0;
+  let k: u32 = 0;
+  while (k < len) {
+    while (k < len && load<u8>(p + <usize>k) == 0x20) k++;
+    if (k >= len) break;
+    if (n >= WORDS) return false;
+    const start = k;
+    while (k < len && load<u8>(p + <usize>k) != 0x20) k++;
+    store<u32>(words + <usize>n * 8, <u32>(p + <usize>start));
+    store<u32>(words + <usize>n * 8, k - start, 4);
+    n++;
+  }
+  if (n < 4) return false;
+  const index = parseUint(wordAt(0), wordAt(0) + <usize>wordLen(0), <u64>MAX_SIDES - 1);
+  const route = parseUint(wordAt(2), wordAt(2) + <usize>wordLen(2), <u64>MAX_SIDES - 1);
+  if (index < 0 || route < 0) return false;
+  const rl = wordLen(1);
+  const trunk = rl == 5 && load<u8>(wordAt(1)) == 0x74; // "trunk"
+  const registrar = rl == 9 && load<u8>(wordAt(1)) == 0x72; // "registrar"
+  if (trunk != (n == 5) || !(trunk || registrar)) return false;
+  if (trunk && !parseAddress(wordAt(4), wordLen(4))) return false;
+  return b2buaSideSet(<i32>index, trunk ? SideRole.Trunk : SideRole.Registrar, <i32>route, wordAt(3), wordLen(3), trunk ? cfgPeer : null);
 }
 
 export function b2buaCallsInUse(): i32 {
@@ -175,6 +230,11 @@ function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void 
     dest.copyFrom(targets.source(0));
   }
   out.ruri = ruri; out.ruriLen = since(ruri);
+  if (dest.transport == 0) {
+    // a configured trunk: the first UDP transport of its address family
+    const u = transportFor(Proto.UDP, <Family>dest.family);
+    if (u != null) dest.transport = <u8>u.id;
+  }
   const t = transportById(dest.transport);
   if (t == null) { uasRespond(a, 503, now); return; }
   // From: the caller's user at our host on the B side (its own tag); To: the callee's user there

@@ -28,7 +28,7 @@ import {
 } from "../registrar/index";
 import { MAX_AORS, MAX_BINDINGS } from "../config";
 import { refusedFullCount, refusedFullReset, shedCount } from "../proxy/request";
-import { dispatchRequest, dispatchResponse, dispatchTimer, dispatchTuTimer, dispatchNextDeadline, dispatchReset } from "./dispatch";
+import { dispatchRequest, dispatchResponse, dispatchTimer, dispatchTuTimer, dispatchNextDeadline, dispatchReset, dispatchB2bua } from "./dispatch";
 import { respondStateless } from "../proxy/send";
 import { proxyConfig, domainAdd, domainsReset, setOutbound } from "../proxy/config";
 import { ctxReset } from "../proxy/context";
@@ -38,7 +38,8 @@ import { securityConfig } from "../proxy/admit";
 import { Req } from "../proxy/req";
 import { rrKeyReset, rrKeyFromSecret } from "../proxy/rrmac";
 import { authReset, authSetRealm, authUserAdd, authSetSecret, authSetNonceExpiry, authSetAlgorithms } from "../auth/index";
-import { TOPOLOGY_HIDING } from "../config";
+import { TOPOLOGY_HIDING, USER_AGENT } from "../config";
+import { b2buaSideAdd } from "../b2bua/call";
 import {
   policyReset, AclList, aclAdd, methodBlock, denyAdd, bodyAllowType, bodyAddPattern, bodySetMax,
   pikeSetLimit, pikeSetAuthFailLimit, pikeSetSeed, pikeTracked, pikeBlocked,
@@ -143,6 +144,11 @@ export function sip_cfg_set(key: i32, value: f64): i32 {
     case CfgKey.AuthWindow: if (n < 1) return CfgResult.Refused; authWindow = <u32>n; pikeSetAuthFailLimit(authFails, authWindow); return CfgResult.Ok;
     case CfgKey.Shed: if (n > 1000) return CfgResult.Refused; proxyConfig.shed = <u32>n; return CfgResult.Ok;
     case CfgKey.DigestAlgorithms: return authSetAlgorithms(<u32>n) ? CfgResult.Ok : CfgResult.Refused;
+    case CfgKey.Mode:
+      if (n > 1) return CfgResult.Refused;
+      if (!USER_AGENT) return n == 0 ? CfgResult.Ok : CfgResult.NotInBuild;
+      dispatchB2bua(n == 1);
+      return CfgResult.Ok;
   }
   return CfgResult.Unknown;
 }
@@ -173,6 +179,7 @@ export function sip_cfg_add(kind: i32, len: u32): i32 {
     case CfgKind.DenyUri: r = denyAdd(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
     case CfgKind.BodyType: r = bodyAllowType(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
     case CfgKind.BodyPattern: r = bodyAddPattern(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
+    case CfgKind.Side: r = !USER_AGENT ? CfgResult.NotInBuild : b2buaSideAdd(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
     case CfgKind.NonceSecret:
       r = authSetSecret(CFG, len) == 0 ? CfgResult.Ok : CfgResult.Refused;
       if (r == CfgResult.Ok) rrKeyFromSecret(CFG, len); // the Record-Route MAC key follows the secret

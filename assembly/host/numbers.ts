@@ -63,6 +63,8 @@ export const enum CfgKey {
   DigestAlgorithms = 22,
   /** OPTIONS to the server itself (no user part) answered 200 before authentication (1, default: health checks, keepalives) or only once authenticated (0) (flag) */
   OptionsBeforeAuth = 23,
+  /** what the server is: 0 the proxy with its registrar, 1 the back-to-back user agent between its sides (cfg kind Side) with the registrar (NotInBuild where the core has no user agent) (enum) */
+  Mode = 24,
 }
 
 /** Text settings of sip_cfg_add (the text in the cfg buffer). */
@@ -89,6 +91,8 @@ export const enum CfgKind {
   BodyType = 10,
   /** a byte pattern that refuses a MESSAGE body (403) */
   BodyPattern = 11,
+  /** a B2BUA side: INDEX registrar|trunk ROUTE HOST [IP:PORT] (a trunk's address; IPv6 as [::1]:5060), ROUTE the index of the side its calls go to */
+  Side = 13,
   /** the server secret for nonces and Record-Route MACs (random bytes; wiped after reading) */
   NonceSecret = 12,
 }

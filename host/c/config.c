@@ -447,6 +447,9 @@ static void check_value(const sch_key *k, const json *v, const char *name, cfg_v
   memset(out, 0, sizeof *out);
   out->set = out->given = true;
   switch (k->type) {
+    case SCH_T_SIDES: /* the B2BUA's (Node host only): refused by the hosts check before any value is read */
+      bad(name, "not read by this host", v);
+      break;
     case SCH_T_BOOL:
       if (v->type != J_TRUE && v->type != J_FALSE) bad(name, "expected true or false", v);
       out->num = v->type == J_TRUE;
@@ -801,6 +804,7 @@ static void str_array(strbuf *b, const char **v, size_t n) {
 static void print_value(strbuf *b, const sch_key *k, const cfg_value *v) {
   char t[32];
   switch (k->type) {
+    case SCH_T_SIDES: sb_puts(b, "[]"); break; /* never set on this host */
     case SCH_T_BOOL: sb_puts(b, v->num ? "true" : "false"); break;
     case SCH_T_INT: snprintf(t, sizeof t, "%lld", (long long)v->num); sb_puts(b, t); break;
     case SCH_T_ENUM: sb_json_string(b, k->values[v->num], strlen(k->values[v->num])); break;
@@ -1000,6 +1004,7 @@ static void type_text(strbuf *b, const sch_key *k) {
       sb_puts(b, ", ...]");
       break;
     case SCH_T_USERS: sb_puts(b, "[user, ...]"); break;
+    case SCH_T_SIDES: sb_puts(b, "[side, ...]"); break;
     case SCH_T_PATTERNS:
       snprintf(t, sizeof t, "[text|{\"hex\"}, ...] (<= %d, <= %d bytes each)", k->max_items, k->max_bytes);
       sb_puts(b, t);

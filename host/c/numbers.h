@@ -56,6 +56,7 @@ enum sip_cfg_key {
   SIP_CFG_KEY_SHED = 21, /* per mille */
   SIP_CFG_KEY_DIGEST_ALGORITHMS = 22, /* code */
   SIP_CFG_KEY_OPTIONS_BEFORE_AUTH = 23, /* flag */
+  SIP_CFG_KEY_MODE = 24, /* enum */
 };
 
 enum sip_cfg_kind {
@@ -70,6 +71,7 @@ enum sip_cfg_kind {
   SIP_CFG_KIND_DENY_URI = 9,
   SIP_CFG_KIND_BODY_TYPE = 10,
   SIP_CFG_KIND_BODY_PATTERN = 11,
+  SIP_CFG_KIND_SIDE = 13,
   SIP_CFG_KIND_NONCE_SECRET = 12, /* secret: never echoed; the cfg buffer is wiped */
 };
 #define SIP_CFG_KIND_IS_SECRET(k) ((k) == 4 || (k) == 12)

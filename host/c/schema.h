@@ -7,11 +7,11 @@
 #include <stdint.h>
 #include "numbers.h"
 
-typedef enum { SCH_T_BOOL, SCH_T_INT, SCH_T_ENUM, SCH_T_STRING, SCH_T_LIST, SCH_T_USERS, SCH_T_PATTERNS, SCH_T_HEX } sch_type;
-typedef enum { SCH_CHECK_NONE, SCH_CHECK_LISTEN, SCH_CHECK_DOMAIN, SCH_CHECK_CIDR, SCH_CHECK_TOKEN, SCH_CHECK_DENY_URI, SCH_CHECK_TYPE_RULE, SCH_CHECK_SIP_URI, SCH_CHECK_REALM, SCH_CHECK_FILE, SCH_CHECK_DNS_SERVER, SCH_CHECK_USERS, SCH_CHECK_PATTERNS, SCH_CHECK_HEX, SCH_CHECK_ENUM } sch_check;
+typedef enum { SCH_T_BOOL, SCH_T_INT, SCH_T_ENUM, SCH_T_STRING, SCH_T_LIST, SCH_T_USERS, SCH_T_PATTERNS, SCH_T_HEX, SCH_T_SIDES } sch_type;
+typedef enum { SCH_CHECK_NONE, SCH_CHECK_LISTEN, SCH_CHECK_DOMAIN, SCH_CHECK_CIDR, SCH_CHECK_TOKEN, SCH_CHECK_DENY_URI, SCH_CHECK_TYPE_RULE, SCH_CHECK_SIP_URI, SCH_CHECK_REALM, SCH_CHECK_FILE, SCH_CHECK_DNS_SERVER, SCH_CHECK_USERS, SCH_CHECK_PATTERNS, SCH_CHECK_SIDES, SCH_CHECK_HEX, SCH_CHECK_ENUM } sch_check;
 enum { SCH_HOST_NODE = 1, SCH_HOST_NATIVE = 2, SCH_HOST_WASI = 4, SCH_HOST_FIRMWARE = 8 };
 SIP_TABLE char *const SCH_HOST_NAMES[4] = {"node", "native", "wasi", "firmware"};
-SIP_TABLE char *const SCH_CHECK_NAMES[] = {"", "listen", "domain", "cidr", "token", "denyUri", "typeRule", "sipUri", "realm", "file", "dnsServer", "users", "patterns", "hex", "enum"};
+SIP_TABLE char *const SCH_CHECK_NAMES[] = {"", "listen", "domain", "cidr", "token", "denyUri", "typeRule", "sipUri", "realm", "file", "dnsServer", "users", "patterns", "sides", "hex", "enum"};
 typedef enum { SCH_CORE_NONE, SCH_CORE_SET, SCH_CORE_ADD } sch_core;
 
 typedef struct {
@@ -64,38 +64,41 @@ enum {
   SK_DNS_SERVERS = 18,
   SK_DNS_TIMEOUT = 19,
   SK_BOARD = 20,
-  SK_REALM = 21,
-  SK_USERS = 22,
-  SK_DIGEST_ALGORITHMS = 23,
-  SK_ALLOW_UNAUTHENTICATED = 24,
-  SK_NONCE_SECRET = 25,
-  SK_NONCE_EXPIRY = 26,
-  SK_ACCESS_ALLOW = 27,
-  SK_ACCESS_DENY = 28,
-  SK_ACCESS_TRUSTED = 29,
-  SK_ACCESS_REFUSE = 30,
-  SK_METHODS_BLOCK = 31,
-  SK_DENY_URIS = 32,
-  SK_FLOOD_LIMIT = 33,
-  SK_FLOOD_BLOCK_SECONDS = 34,
-  SK_FLOOD_ACTION = 35,
-  SK_FLOOD_AUTH_FAILURES = 36,
-  SK_FLOOD_AUTH_WINDOW = 37,
-  SK_BODY_MAX_BYTES = 38,
-  SK_BODY_ALLOW_TYPES = 39,
-  SK_BODY_MESSAGE_PATTERNS = 40,
-  SK_TOPOLOGY_HIDING = 41,
-  SK_USAGE_LOG = 42,
-  SK_COUNT = 43
+  SK_MODE = 21,
+  SK_SIDES = 22,
+  SK_REALM = 23,
+  SK_USERS = 24,
+  SK_DIGEST_ALGORITHMS = 25,
+  SK_ALLOW_UNAUTHENTICATED = 26,
+  SK_NONCE_SECRET = 27,
+  SK_NONCE_EXPIRY = 28,
+  SK_ACCESS_ALLOW = 29,
+  SK_ACCESS_DENY = 30,
+  SK_ACCESS_TRUSTED = 31,
+  SK_ACCESS_REFUSE = 32,
+  SK_METHODS_BLOCK = 33,
+  SK_DENY_URIS = 34,
+  SK_FLOOD_LIMIT = 35,
+  SK_FLOOD_BLOCK_SECONDS = 36,
+  SK_FLOOD_ACTION = 37,
+  SK_FLOOD_AUTH_FAILURES = 38,
+  SK_FLOOD_AUTH_WINDOW = 39,
+  SK_BODY_MAX_BYTES = 40,
+  SK_BODY_ALLOW_TYPES = 41,
+  SK_BODY_MESSAGE_PATTERNS = 42,
+  SK_TOPOLOGY_HIDING = 43,
+  SK_USAGE_LOG = 44,
+  SK_COUNT = 45
 };
 
 SIP_TABLE char *const SCH_DEFAULT_0[] = {"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"};
 SIP_TABLE char *const SCH_VALUES_2[] = {"error", "warn", "info", "debug"};
-SIP_TABLE char *const SCH_VALUES_20[] = {"server", "micro"};
-SIP_TABLE char *const SCH_VALUES_23[] = {"MD5", "SHA-256"};
-SIP_TABLE char *const SCH_DEFAULT_23[] = {"MD5"};
-SIP_TABLE char *const SCH_VALUES_30[] = {"403", "drop"};
-SIP_TABLE char *const SCH_VALUES_35[] = {"503", "drop"};
+SIP_TABLE char *const SCH_VALUES_20[] = {"server", "micro", "gateway"};
+SIP_TABLE char *const SCH_VALUES_21[] = {"proxy", "b2bua"};
+SIP_TABLE char *const SCH_VALUES_25[] = {"MD5", "SHA-256"};
+SIP_TABLE char *const SCH_DEFAULT_25[] = {"MD5"};
+SIP_TABLE char *const SCH_VALUES_32[] = {"403", "drop"};
+SIP_TABLE char *const SCH_VALUES_37[] = {"503", "drop"};
 
 SIP_TABLE sch_key SCHEMA[SK_COUNT] = {
     [SK_LISTEN] = {.path = "listen", .type = SCH_T_LIST, .check = SCH_CHECK_LISTEN, .min_items = 1, .max_items = 255, .has_default = 1, .def_list = SCH_DEFAULT_0, .n_def_list = 2, .flag = "--listen", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "listen addresses, udp|tcp:HOST:PORT (IPv6 as [::1]); the WASI host and the firmware take udp only"},
@@ -118,22 +121,24 @@ SIP_TABLE sch_key SCHEMA[SK_COUNT] = {
     [SK_OUTBOUND_PROXY] = {.path = "outboundProxy", .type = SCH_T_STRING, .check = SCH_CHECK_SIP_URI, .min_items = -1, .max_items = -1, .le = -1, .core = SCH_CORE_ADD, .core_name = "OutboundProxy", .core_id = SIP_CFG_KIND_OUTBOUND_PROXY, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "requests for other domains (of authenticated users and trusted sources) go to this URI's host"},
     [SK_DNS_SERVERS] = {.path = "dns.servers", .type = SCH_T_LIST, .check = SCH_CHECK_DNS_SERVER, .min_items = -1, .max_items = 8, .default_doc = "the system's (/etc/resolv.conf)", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_FIRMWARE, .doc = "DNS servers asked for the names the core sends to (outboundProxy, Route, the Request-URI of a relayed request, registered contacts): IP or IP:port, IPv6 as [::1]:53; a lookup never blocks the host and a failed name stays failed for limits.dnsNegativeTtl"},
     [SK_DNS_TIMEOUT] = {.path = "dns.timeout", .type = SCH_T_INT, .min = 100, .max = 30000, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 2000, .unit = "ms", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_FIRMWARE, .doc = "how long one DNS query waits for an answer; a name is asked twice, then counts as failed"},
-    [SK_BOARD] = {.path = "board", .type = SCH_T_ENUM, .check = SCH_CHECK_ENUM, .values = SCH_VALUES_20, .n_values = 2, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 0, .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "which core build (the native binary and the firmware are built for one board: a different value is refused)"},
+    [SK_BOARD] = {.path = "board", .type = SCH_T_ENUM, .check = SCH_CHECK_ENUM, .values = SCH_VALUES_20, .n_values = 3, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 0, .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "which core build (the native binary and the firmware are built for one board: a different value is refused); gateway: the B2BUA's (\"mode\": \"b2bua\")"},
+    [SK_MODE] = {.path = "mode", .type = SCH_T_ENUM, .check = SCH_CHECK_ENUM, .values = SCH_VALUES_21, .n_values = 2, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 0, .le = -1, .core = SCH_CORE_SET, .core_name = "Mode", .core_id = SIP_CFG_KEY_MODE, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "what the server is: the proxy with its registrar, or the back-to-back user agent between its \"sides\" (with the registrar for its phones; needs a core with the user agent: \"board\": \"gateway\")"},
+    [SK_SIDES] = {.path = "sides", .type = SCH_T_SIDES, .check = SCH_CHECK_SIDES, .min_items = -1, .max_items = 4, .le = -1, .core = SCH_CORE_ADD, .core_name = "Side", .core_id = SIP_CFG_KIND_SIDE, .hosts = SCH_HOST_NODE, .doc = "the B2BUA's sides, each a SIP domain: {\"name\", \"role\": \"registrar\" (our registrar's phones: a call is taken only from where its caller registered) | \"trunk\" (a provider's peer at \"address\" IP:PORT: its calls are taken by source address), \"route\": the side its calls go to, \"host\": host[:port] of the Request-URIs and From/To on this side (a trunk's address, our first domain)}"},
     [SK_REALM] = {.path = "realm", .type = SCH_T_STRING, .check = SCH_CHECK_REALM, .min_items = -1, .max_items = -1, .default_doc = "the first domain", .le = -1, .core = SCH_CORE_ADD, .core_name = "Realm", .core_id = SIP_CFG_KIND_REALM, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "digest realm"},
     [SK_USERS] = {.path = "users", .type = SCH_T_USERS, .check = SCH_CHECK_USERS, .min_items = -1, .max_items = -1, .le = -1, .core = SCH_CORE_ADD, .core_name = "User", .core_id = SIP_CFG_KIND_USER, .secret = 1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "digest credentials [{\"username\", \"password\" | \"ha1\" | \"ha1Sha256\"}]; authentication is on once a user exists"},
-    [SK_DIGEST_ALGORITHMS] = {.path = "digestAlgorithms", .type = SCH_T_LIST, .check = SCH_CHECK_ENUM, .values = SCH_VALUES_23, .n_values = 2, .min_items = 1, .max_items = -1, .unique = 1, .has_default = 1, .def_list = SCH_DEFAULT_23, .n_def_list = 1, .le = -1, .core = SCH_CORE_SET, .core_name = "DigestAlgorithms", .core_id = SIP_CFG_KEY_DIGEST_ALGORITHMS, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "digest algorithms offered in a challenge, in order (RFC 8760: clients take the first they support; but SIPp answers only the first line and baresip 1.0 refuses a challenge with any non-MD5 line, so MD5 only by default)"},
+    [SK_DIGEST_ALGORITHMS] = {.path = "digestAlgorithms", .type = SCH_T_LIST, .check = SCH_CHECK_ENUM, .values = SCH_VALUES_25, .n_values = 2, .min_items = 1, .max_items = -1, .unique = 1, .has_default = 1, .def_list = SCH_DEFAULT_25, .n_def_list = 1, .le = -1, .core = SCH_CORE_SET, .core_name = "DigestAlgorithms", .core_id = SIP_CFG_KEY_DIGEST_ALGORITHMS, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "digest algorithms offered in a challenge, in order (RFC 8760: clients take the first they support; but SIPp answers only the first line and baresip 1.0 refuses a challenge with any non-MD5 line, so MD5 only by default)"},
     [SK_ALLOW_UNAUTHENTICATED] = {.path = "allowUnauthenticated", .type = SCH_T_BOOL, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 0, .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "without users, listen on a non-loopback address anyway (otherwise refused)"},
     [SK_NONCE_SECRET] = {.path = "nonceSecret", .type = SCH_T_HEX, .check = SCH_CHECK_HEX, .min_items = -1, .max_items = -1, .min_digits = 32, .max_digits = 128, .default_doc = "32 random bytes per start", .le = -1, .core = SCH_CORE_ADD, .core_name = "NonceSecret", .core_id = SIP_CFG_KIND_NONCE_SECRET, .secret = 1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "server secret of nonces and Record-Route MACs (the same on every start keeps dialogs across restarts)"},
     [SK_NONCE_EXPIRY] = {.path = "nonceExpiry", .type = SCH_T_INT, .min = 1, .max = 2147483647, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 300, .unit = "s", .le = -1, .core = SCH_CORE_SET, .core_name = "NonceExpiry", .core_id = SIP_CFG_KEY_NONCE_EXPIRY, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "nonces older than this are answered stale=true"},
     [SK_ACCESS_ALLOW] = {.path = "access.allow", .type = SCH_T_LIST, .check = SCH_CHECK_CIDR, .min_items = -1, .max_items = -1, .le = -1, .core = SCH_CORE_ADD, .core_name = "Allow", .core_id = SIP_CFG_KIND_ALLOW, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "allowed source networks (IPv4/IPv6 CIDR); with any, others are refused"},
     [SK_ACCESS_DENY] = {.path = "access.deny", .type = SCH_T_LIST, .check = SCH_CHECK_CIDR, .min_items = -1, .max_items = -1, .le = -1, .core = SCH_CORE_ADD, .core_name = "Deny", .core_id = SIP_CFG_KIND_DENY, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "denied source networks"},
     [SK_ACCESS_TRUSTED] = {.path = "access.trusted", .type = SCH_T_LIST, .check = SCH_CHECK_CIDR, .min_items = -1, .max_items = -1, .le = -1, .core = SCH_CORE_ADD, .core_name = "Trusted", .core_id = SIP_CFG_KIND_TRUSTED, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "trusted source networks: no authentication, no flood check, may relay"},
-    [SK_ACCESS_REFUSE] = {.path = "access.refuse", .type = SCH_T_ENUM, .check = SCH_CHECK_ENUM, .values = SCH_VALUES_30, .n_values = 2, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 0, .le = -1, .core = SCH_CORE_SET, .core_name = "RefuseDrop", .core_id = SIP_CFG_KEY_REFUSE_DROP, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "refused requests are answered (403/405/413/415) or dropped"},
+    [SK_ACCESS_REFUSE] = {.path = "access.refuse", .type = SCH_T_ENUM, .check = SCH_CHECK_ENUM, .values = SCH_VALUES_32, .n_values = 2, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 0, .le = -1, .core = SCH_CORE_SET, .core_name = "RefuseDrop", .core_id = SIP_CFG_KEY_REFUSE_DROP, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "refused requests are answered (403/405/413/415) or dropped"},
     [SK_METHODS_BLOCK] = {.path = "methods.block", .type = SCH_T_LIST, .check = SCH_CHECK_TOKEN, .min_items = -1, .max_items = -1, .le = -1, .core = SCH_CORE_ADD, .core_name = "BlockMethod", .core_id = SIP_CFG_KIND_BLOCK_METHOD, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "methods answered 405"},
     [SK_DENY_URIS] = {.path = "denyUris", .type = SCH_T_LIST, .check = SCH_CHECK_DENY_URI, .min_items = -1, .max_items = -1, .le = -1, .core = SCH_CORE_ADD, .core_name = "DenyUri", .core_id = SIP_CFG_KIND_DENY_URI, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "Request-URIs refused: user@domain, @domain, @.domain (and subdomains), user@"},
     [SK_FLOOD_LIMIT] = {.path = "flood.limit", .type = SCH_T_INT, .min = 0, .max = 2147483647, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 0, .unit = "requests/s", .le = -1, .core = SCH_CORE_SET, .core_name = "FloodLimit", .core_id = SIP_CFG_KEY_FLOOD_LIMIT, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "requests per second per source (0 = off)"},
     [SK_FLOOD_BLOCK_SECONDS] = {.path = "flood.blockSeconds", .type = SCH_T_INT, .min = 0, .max = 2147483647, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 0, .unit = "s", .le = -1, .core = SCH_CORE_SET, .core_name = "FloodBlock", .core_id = SIP_CFG_KEY_FLOOD_BLOCK, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "how long a flooding source stays blocked"},
-    [SK_FLOOD_ACTION] = {.path = "flood.action", .type = SCH_T_ENUM, .check = SCH_CHECK_ENUM, .values = SCH_VALUES_35, .n_values = 2, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 0, .le = -1, .core = SCH_CORE_SET, .core_name = "FloodDrop", .core_id = SIP_CFG_KEY_FLOOD_DROP, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "a blocked source is answered 503 or dropped"},
+    [SK_FLOOD_ACTION] = {.path = "flood.action", .type = SCH_T_ENUM, .check = SCH_CHECK_ENUM, .values = SCH_VALUES_37, .n_values = 2, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 0, .le = -1, .core = SCH_CORE_SET, .core_name = "FloodDrop", .core_id = SIP_CFG_KEY_FLOOD_DROP, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "a blocked source is answered 503 or dropped"},
     [SK_FLOOD_AUTH_FAILURES] = {.path = "flood.authFailures", .type = SCH_T_INT, .min = 0, .max = 2147483647, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 0, .unit = "count", .le = -1, .core = SCH_CORE_SET, .core_name = "AuthFailures", .core_id = SIP_CFG_KEY_AUTH_FAILURES, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "authentication failures per source before it is blocked (0 = never)"},
     [SK_FLOOD_AUTH_WINDOW] = {.path = "flood.authWindow", .type = SCH_T_INT, .min = 1, .max = 2147483647, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 60, .unit = "s", .le = -1, .core = SCH_CORE_SET, .core_name = "AuthWindow", .core_id = SIP_CFG_KEY_AUTH_WINDOW, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "window of flood.authFailures"},
     [SK_BODY_MAX_BYTES] = {.path = "body.maxBytes", .type = SCH_T_INT, .min = 0, .max = 2147483647, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 0, .unit = "bytes", .le = -1, .core = SCH_CORE_SET, .core_name = "MaxBody", .core_id = SIP_CFG_KEY_MAX_BODY, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "largest body (0 = no limit; 413 above)"},

@@ -26,6 +26,15 @@ export type SiplingUser = { readonly username: string } & (
   | { readonly ha1sha256: string }
 );
 
+/** A side of the B2BUA ("mode": "b2bua"). */
+export type SiplingSide = {
+  readonly name: string;
+  readonly role: "registrar" | "trunk";
+  readonly route: string;
+  readonly host?: string;
+  readonly address?: string;
+};
+
 export interface SiplingConfig {
   /** listen addresses, udp|tcp:HOST:PORT (IPv6 as [::1]); the WASI host and the firmware take udp only. Default ["udp:127.0.0.1:5060","tcp:127.0.0.1:5060"]. */
   readonly listen?: readonly (string)[];
@@ -73,8 +82,12 @@ export interface SiplingConfig {
     /** how long one DNS query waits for an answer; a name is asked twice, then counts as failed (ms). Default 2000. */
     readonly timeout?: number;
   };
-  /** which core build (the native binary and the firmware are built for one board: a different value is refused). Default "server". */
-  readonly board?: "server" | "micro";
+  /** which core build (the native binary and the firmware are built for one board: a different value is refused); gateway: the B2BUA's ("mode": "b2bua"). Default "server". */
+  readonly board?: "server" | "micro" | "gateway";
+  /** what the server is: the proxy with its registrar, or the back-to-back user agent between its "sides" (with the registrar for its phones; needs a core with the user agent: "board": "gateway"). Default "proxy". */
+  readonly mode?: "proxy" | "b2bua";
+  /** the B2BUA's sides, each a SIP domain: {"name", "role": "registrar" (our registrar's phones: a call is taken only from where its caller registered) | "trunk" (a provider's peer at "address" IP:PORT: its calls are taken by source address), "route": the side its calls go to, "host": host[:port] of the Request-URIs and From/To on this side (a trunk's address, our first domain)}. */
+  readonly sides?: readonly SiplingSide[];
   /** digest realm. Default: the first domain. */
   readonly realm?: string;
   /** digest credentials [{"username", "password" | "ha1" | "ha1Sha256"}]; authentication is on once a user exists. */

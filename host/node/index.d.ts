@@ -2,9 +2,9 @@
 // hand around the generated api-types.d.ts (configuration and event names, from the schema and abi.json);
 // tests/api/types.test.mjs compiles a user's module against it with tsc --strict.
 import { EventEmitter } from "node:events";
-import type { SiplingConfig, SiplingUser, SiplingEventName } from "./api-types.js";
+import type { SiplingConfig, SiplingUser, SiplingSide, SiplingEventName } from "./api-types.js";
 
-export type { SiplingConfig, SiplingUser, SiplingEventName };
+export type { SiplingConfig, SiplingUser, SiplingSide, SiplingEventName };
 
 /** The release (package.json "version"). */
 export declare const VERSION: string;

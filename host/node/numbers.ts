@@ -33,6 +33,7 @@ export const enum CfgKey {
   Shed = 21,
   DigestAlgorithms = 22,
   OptionsBeforeAuth = 23,
+  Mode = 24,
 }
 export const CFG_KEY_NAMES: Readonly<Record<number, string>> = {
   1: "T1",
@@ -57,6 +58,7 @@ export const CFG_KEY_NAMES: Readonly<Record<number, string>> = {
   21: "Shed",
   22: "DigestAlgorithms",
   23: "OptionsBeforeAuth",
+  24: "Mode",
 };
 
 export const enum CfgKind {
@@ -71,6 +73,7 @@ export const enum CfgKind {
   DenyUri = 9,
   BodyType = 10,
   BodyPattern = 11,
+  Side = 13,
   NonceSecret = 12,
 }
 export const CFG_KIND_NAMES: Readonly<Record<number, string>> = {
@@ -85,6 +88,7 @@ export const CFG_KIND_NAMES: Readonly<Record<number, string>> = {
   9: "DenyUri",
   10: "BodyType",
   11: "BodyPattern",
+  13: "Side",
   12: "NonceSecret",
 };
 /** Kinds whose text is a secret: never echoed, the cfg buffer wiped after the call. */

@@ -3,8 +3,8 @@
 // applies a configuration by walking it (host/shared/config.json's $comment gives the rules).
 
 export type Host = "node" | "native" | "wasi" | "firmware";
-export type KeyType = "bool" | "int" | "enum" | "string" | "list" | "users" | "patterns" | "hex";
-export type Check = "listen" | "domain" | "cidr" | "token" | "denyUri" | "typeRule" | "sipUri" | "realm" | "file" | "dnsServer" | "users" | "patterns" | "hex" | "enum";
+export type KeyType = "bool" | "int" | "enum" | "string" | "list" | "users" | "patterns" | "hex" | "sides";
+export type Check = "listen" | "domain" | "cidr" | "token" | "denyUri" | "typeRule" | "sipUri" | "realm" | "file" | "dnsServer" | "users" | "patterns" | "sides" | "hex" | "enum";
 export interface SchemaKey {
   /** dotted path of the leaf ("flood.limit") */
   readonly path: string;
@@ -65,7 +65,9 @@ export const SCHEMA: readonly SchemaKey[] = [
   { path: "outboundProxy", type: "string", check: "sipUri", core: "add", coreName: "OutboundProxy", coreId: 2, hosts: ["node","native","wasi","firmware"], doc: "requests for other domains (of authenticated users and trusted sources) go to this URI's host" },
   { path: "dns.servers", type: "list", check: "dnsServer", maxItems: 8, defaultDoc: "the system's (/etc/resolv.conf)", hosts: ["node","native","firmware"], doc: "DNS servers asked for the names the core sends to (outboundProxy, Route, the Request-URI of a relayed request, registered contacts): IP or IP:port, IPv6 as [::1]:53; a lookup never blocks the host and a failed name stays failed for limits.dnsNegativeTtl" },
   { path: "dns.timeout", type: "int", min: 100, max: 30000, default: 2000, unit: "ms", hosts: ["node","native","firmware"], doc: "how long one DNS query waits for an answer; a name is asked twice, then counts as failed" },
-  { path: "board", type: "enum", check: "enum", values: ["server","micro"], default: "server", hosts: ["node","native"], doc: "which core build (the native binary and the firmware are built for one board: a different value is refused)" },
+  { path: "board", type: "enum", check: "enum", values: ["server","micro","gateway"], default: "server", hosts: ["node","native"], doc: "which core build (the native binary and the firmware are built for one board: a different value is refused); gateway: the B2BUA's (\"mode\": \"b2bua\")" },
+  { path: "mode", type: "enum", check: "enum", values: ["proxy","b2bua"], default: "proxy", core: "set", coreName: "Mode", coreId: 24, hosts: ["node","native","wasi","firmware"], doc: "what the server is: the proxy with its registrar, or the back-to-back user agent between its \"sides\" (with the registrar for its phones; needs a core with the user agent: \"board\": \"gateway\")" },
+  { path: "sides", type: "sides", check: "sides", maxItems: 4, core: "add", coreName: "Side", coreId: 13, hosts: ["node"], doc: "the B2BUA's sides, each a SIP domain: {\"name\", \"role\": \"registrar\" (our registrar's phones: a call is taken only from where its caller registered) | \"trunk\" (a provider's peer at \"address\" IP:PORT: its calls are taken by source address), \"route\": the side its calls go to, \"host\": host[:port] of the Request-URIs and From/To on this side (a trunk's address, our first domain)}" },
   { path: "realm", type: "string", check: "realm", defaultDoc: "the first domain", core: "add", coreName: "Realm", coreId: 3, hosts: ["node","native","wasi","firmware"], doc: "digest realm" },
   { path: "users", type: "users", check: "users", core: "add", coreName: "User", coreId: 4, secret: true, hosts: ["node","native","wasi","firmware"], doc: "digest credentials [{\"username\", \"password\" | \"ha1\" | \"ha1Sha256\"}]; authentication is on once a user exists" },
   { path: "digestAlgorithms", type: "list", values: ["MD5","SHA-256"], check: "enum", minItems: 1, unique: true, default: ["MD5"], core: "set", coreName: "DigestAlgorithms", coreId: 22, hosts: ["node","native","wasi","firmware"], doc: "digest algorithms offered in a challenge, in order (RFC 8760: clients take the first they support; but SIPp answers only the first line and baresip 1.0 refuses a challenge with any non-MD5 line, so MD5 only by default)" },

@@ -25,6 +25,7 @@ import { isIP } from "node:net";
  * @typedef {{ proto: "udp" | "tcp", host: string, port: number, family: 0 | 4 | 6, spec: string }} Listen
  * @typedef {{ username: string, password?: string, ha1?: string, ha1Sha256?: string }} User
  * @typedef {string | { hex: string }} Pattern
+ * @typedef {{ name: string, role: "registrar" | "trunk", route: string, host?: string, address?: string }} Side
  * @typedef {{
  *   schema: readonly SchemaKey[], host: Host, name: string,
  *   defaults?: Record<string, unknown>,
@@ -255,6 +256,68 @@ function checkUsers(k, v) {
   });
 }
 
+const SIDE_ADDRESS = /^(?:(\d{1,3}(?:\.\d{1,3}){3})|\[([0-9a-fA-F:.]+)\]):(\d{1,5})$/;
+const SIDE_KEYS = "name, role, route, host, address";
+
+/**
+ * B2BUA sides: [{"name", "role": "registrar"|"trunk", "route": NAME, "host"?, "address"? }] (a trunk's
+ * address IP:PORT, IPv6 as [::1]:5060; at most one registrar side; every route names another side).
+ * @param {SchemaKey} key @param {string} k @param {unknown} v @returns {Side[]}
+ */
+function checkSides(key, k, v) {
+  if (!Array.isArray(v)) bad(k, `expected an array of {${SIDE_KEYS}}`, v);
+  const most = key.maxItems ?? Infinity;
+  if (v.length > most) bad(k, `expected at most ${most} sides`, `${v.length}`);
+  const sides = v.map((raw, i) => {
+    const kk = `${k}[${i}]`;
+    const o = object(kk, raw);
+    /** @type {Partial<Side>} */
+    const sd = {};
+    for (const [sk, sv] of Object.entries(o)) {
+      const f = `${kk}.${sk}`;
+      switch (sk) {
+        case "name":
+          if (typeof sv !== "string" || !/^[A-Za-z0-9_-]{1,32}$/.test(sv)) bad(f, "expected a name of 1..32 letters, digits, - or _", sv);
+          sd.name = sv;
+          break;
+        case "role":
+          if (sv !== "registrar" && sv !== "trunk") bad(f, `expected "registrar" or "trunk"`, sv);
+          sd.role = sv;
+          break;
+        case "route":
+          if (typeof sv !== "string") bad(f, "expected the name of another side", sv);
+          sd.route = sv;
+          break;
+        case "host":
+          if (typeof sv !== "string" || !/^[^\s"<>;,]{1,64}$/.test(sv)) bad(f, "expected host[:port] of 1..64 bytes (no spaces, quotes, <>;,)", sv);
+          sd.host = sv;
+          break;
+        case "address": {
+          const m = typeof sv === "string" ? SIDE_ADDRESS.exec(sv) : null;
+          const ok = m && Number(m[3]) >= 1 && Number(m[3]) <= 65535 && (m[1] ? isIP(m[1]) === 4 : isIP(m[2]) === 6);
+          if (!ok) bad(f, "expected IP:PORT (IPv6 as [::1]:5060; a trunk's address, no names)", sv);
+          sd.address = /** @type {string} */ (sv);
+          break;
+        }
+        default:
+          throw new ConfigError(f, `unknown key (expected ${SIDE_KEYS})`);
+      }
+    }
+    for (const need of ["name", "role", "route"]) if (sd[need] === undefined) throw new ConfigError(kk, `expected a "${need}"`);
+    if (sd.role === "trunk" && sd.address === undefined) throw new ConfigError(kk, `a trunk needs its "address" (IP:PORT)`);
+    if (sd.role === "registrar" && sd.address !== undefined) throw new ConfigError(`${kk}.address`, "a registrar side has no address (its phones register)");
+    return /** @type {Side} */ (sd);
+  });
+  const names = sides.map((sd) => sd.name);
+  sides.forEach((sd, i) => {
+    if (names.indexOf(sd.name) !== i) throw new ConfigError(`${k}[${i}].name`, `duplicate side ${show(sd.name)}`);
+    if (sd.route === sd.name) throw new ConfigError(`${k}[${i}].route`, "a side routes its calls to another side, not to itself");
+    if (!names.includes(sd.route)) throw new ConfigError(`${k}[${i}].route`, `no side named ${show(sd.route)}`);
+  });
+  if (sides.filter((sd) => sd.role === "registrar").length > 1) throw new ConfigError(k, "at most one registrar side");
+  return sides;
+}
+
 /** The bytes of a MESSAGE body pattern. @param {Pattern} p */
 export function patternBytes(p) {
   return typeof p === "string" ? Buffer.from(p, "utf8") : Buffer.from(p.hex, "hex");
@@ -316,6 +379,8 @@ export function checkValue(key, v, k, host) {
       return checkUsers(k, v);
     case "patterns":
       return checkPatterns(key, k, v);
+    case "sides":
+      return checkSides(key, k, v);
     case "hex": {
       const lo = key.minDigits ?? 0, hi = key.maxDigits ?? Infinity;
       if (typeof v !== "string" || !/^[0-9a-fA-F]*$/.test(v) || v.length % 2 !== 0 || v.length < lo || v.length > hi)
@@ -522,6 +587,11 @@ export function resolve(spec, args) {
     CHECKS.realm(first, "realm (default: the first domain)", spec.host);
     cfg.values.set("realm", first);
   }
+  const sides = /** @type {Side[] | undefined} */ (cfg.values.get("sides"));
+  if (cfg.values.get("mode") === "b2bua" && (sides?.length ?? 0) < 2)
+    throw new ConfigError("sides", `"mode": "b2bua" needs at least two sides (e.g. a registrar side and a trunk)`);
+  if (cfg.values.get("mode") !== "b2bua" && (sides?.length ?? 0) > 0)
+    throw new ConfigError("sides", `sides are the B2BUA's: set "mode": "b2bua" (and a board with it, "board": "gateway")`);
   return cfg;
 }
 
@@ -625,6 +695,7 @@ function typeText(k) {
     case "string": return `string (${k.check})`;
     case "list": return k.check === "enum" ? `[${(k.values ?? []).map((v) => JSON.stringify(v)).join("|")}, ...]` : `[${k.check}, ...]`;
     case "users": return "[user, ...]";
+    case "sides": return `[{${SIDE_KEYS}}, ...]`;
     case "patterns": return `[text|{"hex"}, ...] (<= ${k.maxItems}, <= ${k.maxBytes} bytes each)`;
     case "hex": return `hex, ${k.minDigits}..${k.maxDigits} digits`;
   }
@@ -740,6 +811,19 @@ export function coreOps(cfg, random) {
       case "patterns":
         /** @type {Pattern[]} */ (v).forEach((p, i) => add(`${k.path}[${i}]`, patternBytes(p), typeof p === "string" ? p : undefined));
         break;
+      case "sides": {
+        // "INDEX registrar|trunk ROUTE HOST [IP:PORT]" (abi.json cfgKinds.Side); a trunk's host is its
+        // address unless given, a registrar side's the first domain
+        const list = /** @type {Side[]} */ (v);
+        const names = list.map((sd) => sd.name);
+        const firstDomain = /** @type {string[]} */ (cfg.values.get("domains"))[0];
+        list.forEach((sd, i) => {
+          const host = sd.host ?? (sd.role === "trunk" ? sd.address : firstDomain);
+          const text = `${i} ${sd.role} ${names.indexOf(sd.route)} ${host}${sd.address ? ` ${sd.address}` : ""}`;
+          add(`${k.path}[${i}]`, Buffer.from(text, "utf8"), text);
+        });
+        break;
+      }
       case "hex":
         add(k.path, Buffer.from(/** @type {string} */ (v), "hex"), undefined);
         break;

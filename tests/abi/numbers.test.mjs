@@ -46,6 +46,7 @@ function valueFor(name) {
   const k = config.keys.find((x) => x.core?.set === name);
   if (name === "DigestAlgorithms") return 9;
   if (name === "ContactsPerAor") return 1;
+  if (name === "Mode") return 0; // the proxy: what every core is; the B2BUA (1) is checked below
   if (k?.default !== undefined && typeof k.default !== "string") return Number(k.default);
   return k?.min ?? 1;
 }
@@ -54,10 +55,14 @@ const KIND_TEXT = {
   Domain: "example.org", OutboundProxy: "sip:proxy.example.org", Realm: "example.org", User: "alice:password=x",
   Allow: "10.0.0.0/8", Deny: "192.0.2.1", Trusted: "127.0.0.1", BlockMethod: "MESSAGE", DenyUri: "spam@example.org",
   BodyType: "INVITE application/sdp", BodyPattern: "buy now", NonceSecret: "0123456789abcdef0123456789abcdef",
+  Side: "1 trunk 0 127.0.0.9:5060 127.0.0.9:5060",
 };
+/** Kinds only the cores with the user agent (board gateway) take; the others answer NotInBuild. */
+const UA_KINDS = new Set(["Side"]);
 
-for (const board of ["server", "micro"]) {
+for (const board of ["server", "micro", "gateway"]) {
   test(`the ${board} core knows every cfg key, kind and stat of abi.json (and not one more)`, () => {
+    const ua = board === "gateway";
     const ex = core(board);
     for (const [name, k] of Object.entries(abi.cfgKeys)) {
       const r = ex.sip_cfg_set(k.value, valueFor(name));
@@ -73,14 +78,19 @@ for (const board of ["server", "micro"]) {
       const bytes = Buffer.from(KIND_TEXT[name]);
       mem().set(bytes, ex.sip_cfg_ptr());
       const r = ex.sip_cfg_add(k.value, bytes.length);
-      assert.equal(r, 0, `sip_cfg_add(${k.value} ${name}, "${KIND_TEXT[name]}") = ${r}`);
+      const want = UA_KINDS.has(name) && !ua ? abi.cfgResults.NotInBuild.value : abi.cfgResults.Ok.value;
+      assert.equal(r, want, `sip_cfg_add(${k.value} ${name}, "${KIND_TEXT[name]}") = ${r}`);
     }
     const kinds = Object.values(abi.cfgKinds).map((k) => k.value);
     assert.equal(ex.sip_cfg_add(Math.max(...kinds) + 1, 1), abi.cfgResults.Unknown.value);
     abi.stats.forEach((name, id) => assert.ok(ex.sip_stat(id) >= 0, `sip_stat(${id} ${name})`));
     assert.equal(ex.sip_stat(abi.stats.length), -1, "no stat beyond abi.json's");
     const hiding = ex.sip_cfg_set(abi.cfgKeys.TopologyHiding.value, 1);
-    assert.equal(hiding, board === "micro" ? abi.cfgResults.NotInBuild.value : abi.cfgResults.Ok.value);
+    assert.equal(hiding, board === "server" ? abi.cfgResults.Ok.value : abi.cfgResults.NotInBuild.value);
+    // the B2BUA: only a core with the user agent takes mode 1; no core takes a mode beyond it
+    const b2bua = ex.sip_cfg_set(abi.cfgKeys.Mode.value, 1);
+    assert.equal(b2bua, ua ? abi.cfgResults.Ok.value : abi.cfgResults.NotInBuild.value);
+    assert.equal(ex.sip_cfg_set(abi.cfgKeys.Mode.value, 2), abi.cfgResults.Refused.value);
   });
 }
 
