@@ -39,7 +39,7 @@ export const CHECKS = {
   dnsServer: "an IP address, with an optional port: 192.0.2.53, 192.0.2.53:5353, ::1, [::1]:5353",
   users: "[{\"username\", \"password\" | \"ha1\" | \"ha1Sha256\"}]",
   patterns: "[text | {\"hex\": ...}]",
-  sides: "[{\"name\", \"role\", \"route\", \"host\", \"address\"}]",
+  sides: "[{\"name\", \"role\", \"route\", \"host\", \"address\", \"username\", \"password\"}]",
   hex: "hex digits, even count",
   enum: "one of the values",
 };
@@ -332,7 +332,7 @@ function dtsApi(config, m) {
     "export type SiplingUser = { readonly username: string } & (", "  | { readonly password: string }", "  | { readonly ha1: string }", "  | { readonly ha1sha256: string }", ");", "",
     "/** A side of the B2BUA (\"mode\": \"b2bua\"). */",
     "export type SiplingSide = {", "  readonly name: string;", "  readonly role: \"registrar\" | \"trunk\";", "  readonly route: string;",
-    "  readonly host?: string;", "  readonly address?: string;", "};", "");
+    "  readonly host?: string;", "  readonly address?: string;", "  readonly username?: string;", "  readonly password?: string;", "};", "");
   o.push("export interface SiplingConfig {");
   walk(tree, "  ");
   o.push("}", "");

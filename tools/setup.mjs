@@ -12,6 +12,8 @@ const needed = [
   // baresip 1.0: a real phone (tests/peers). baresip-core has the binary and every module the
   // tests load; the `baresip` metapackage only adds recommends (GTK, GStreamer, FFmpeg, X11).
   { cmd: "baresip", pkg: "baresip-core" },
+  // Kamailio 5.6: a service provider's proxy that challenges the B2BUA's calls (tests/peers/kamailio.test.mjs)
+  { cmd: "kamailio", pkg: "kamailio" },
   { cmd: "wasm2c", pkg: "wabt" }, // the core as C for the native host and the firmware
   { cmd: "gcc", pkg: "gcc" },
   { cmd: "test -e /usr/include/ares.h && echo", pkg: "libc-ares-dev" }, // c-ares: the native host's resolver

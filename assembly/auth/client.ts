@@ -20,6 +20,7 @@
 // writeCredentials has run.
 
 import { Ch } from "../util/chars";
+import { USER_AGENT } from "../config";
 import { eqText, skipLws, skipToken } from "../wire/scan";
 import { Writer } from "../wire/writer";
 import { Alg, hByte, hFinalHex, hInit, hUnquoted, hUpdate, hexLen } from "./hash";
@@ -43,7 +44,8 @@ export class DigestChallenge {
   stale: bool = false;
 }
 
-export const challenge = new DigestChallenge();
+// the user agent's (a B2BUA leg, a registrant): nothing of it where config.ts USER_AGENT is off
+export const challenge = USER_AGENT ? new DigestChallenge() : changetype<DigestChallenge>(0);
 
 /** HA2 and a scratch hex value: 2 × 64 bytes. */
 const HA2HEX: usize = memory.data(64);

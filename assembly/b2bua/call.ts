@@ -34,6 +34,10 @@ import { parseUint } from "../wire/scan";
 import { prngNext } from "../util/prng";
 import { hex8 } from "../txn";
 import { registrarLookup, targets } from "../registrar/lookup";
+import { parseChallenge, clientHa1, writeCredentials, challenge } from "../auth/client";
+import { Hdr } from "../wire/hdr";
+import { uasStoredRequest } from "../dialog/uas";
+import { storedView, storedDecoded } from "../wire/buffers";
 import { OutRequest, uaDialogEnd } from "../dialog/ua";
 import { uacSend, uacSendInDialog, uacCancel, uacDialog, uacForget } from "../dialog/uac";
 import { uasRespond, uasDialog, uasPeer, uasRelease, UasIn, UasEvent } from "../dialog/uas";
@@ -42,9 +46,13 @@ export const enum SideRole { None = 0, Registrar = 1, Trunk = 2 }
 export const MAX_SIDES: i32 = 4;
 const HOST_CAP: u32 = 64;
 
-// Side record: +0 u8 role, +1 u8 route (the side its calls go to), +2 u8 host length, +4 Peer (a trunk's
-// address), +36 host text (a trunk's host[:port] for its Request-URIs; our domain for a registrar side).
-const SIDE_SIZE: usize = 36 + <usize>HOST_CAP;
+const USER_CAP: u32 = 32;
+const PASS_CAP: u32 = 64;
+// Side record: +0 u8 role, +1 u8 route (the side its calls go to), +2 u8 host length, +3 u8 user length,
+// +4 Peer (a trunk's address), +36 host text (a trunk's host[:port] for its Request-URIs; our domain for
+// a registrar side), +100 u8 password length, +101 user, +133 password (a trunk's credentials for the
+// challenges of its proxy: answered once per call, RFC 3261 §22.2).
+const SIDE_SIZE: usize = 200;
 const sides: usize = USER_AGENT ? heap.alloc(<usize>MAX_SIDES * SIDE_SIZE) : 0;
 function side(s: i32): usize { return sides + <usize>s * SIDE_SIZE; }
 function sidePeer(s: i32): Peer { return changetype<Peer>(side(s) + 4); }
@@ -54,10 +62,11 @@ export const enum B2bState { Free = 0, Calling = 1, Cancelling = 2, Up = 3, Endi
 /** Which request of a call a client transaction's caller handle names. */
 const enum Leg { Invite = 1, ByeB = 2, ByeA = 3 }
 
-// Call record: +0 u8 state, +1 u8 A's side, +2 u8 B's side, +4 i32 A's call (dialog/uas.ts; -1 once
-// released), +8 i32 A's dialog, +12 i32 B's dialog, +16 u32 generation, +20 u32 the caller handle of
-// our BYE in flight (0 none), +24 Peer where A's requests go, +56 Peer where B's go.
-const CALL_SIZE: usize = 24 + 2 * <usize>PEER_SIZE;
+// Call record: +0 u8 state, +1 u8 A's side, +2 u8 B's side, +3 u8 challenges answered, +4 i32 A's call
+// (dialog/uas.ts; -1 once released), +8 i32 A's dialog, +12 i32 B's dialog, +16 u32 generation, +20 u32
+// the caller handle of our BYE in flight (0 none), +24 Peer where A's requests go, +56 Peer where B's
+// go, +88 u32 × 3 the numbers of the B leg's From tag and Call-ID.
+const CALL_SIZE: usize = 100;
 const calls: usize = USER_AGENT ? heap.alloc(<usize>B2B_CALLS * CALL_SIZE) : 0;
 function rec(i: i32): usize { return calls + <usize>i * CALL_SIZE; }
 function aDest(i: i32): Peer { return changetype<Peer>(rec(i) + 24); }
@@ -75,9 +84,12 @@ function callOf(user: u32): i32 {
 function legOf(user: u32): Leg { return <Leg>((user >>> 12) & 0xf); }
 
 // the texts of a B leg's INVITE (Request-URI, From and To URIs, tag, Call-ID, Contact), written here
-const TEXT_CAP: u32 = 640;
+const TEXT_CAP: u32 = 1024;
 const TEXT: usize = USER_AGENT ? heap.alloc(TEXT_CAP) : 0;
 const tw = USER_AGENT ? new Writer() : changetype<Writer>(0);
+// an HA1 (64 hex digits at most) and a client nonce (8), wiped after each use
+const SECRET: usize = USER_AGENT ? heap.alloc(72) : 0;
+const sw = USER_AGENT ? new Writer() : changetype<Writer>(0);
 const out = USER_AGENT ? new OutRequest() : changetype<OutRequest>(0);
 
 /** Forget every side and call (sip_init). */
@@ -91,8 +103,10 @@ export function b2buaReset(): void {
  * and To; a registrar side's domain) and, for a trunk, its address `peer`. False when s, route or the
  * host is out of range.
  */
-export function b2buaSideSet(s: i32, role: SideRole, route: i32, host: usize, hostLen: u32, peer: Peer | null): bool {
+export function b2buaSideSet(s: i32, role: SideRole, route: i32, host: usize, hostLen: u32, peer: Peer | null,
+                             user: usize = 0, userLen: u32 = 0, pass: usize = 0, passLen: u32 = 0): bool {
   if (s < 0 || s >= MAX_SIDES || route < 0 || route >= MAX_SIDES || route == s || hostLen == 0 || hostLen > HOST_CAP) return false;
+  if (userLen > USER_CAP || passLen > PASS_CAP || (userLen == 0) != (passLen == 0)) return false;
   if (role == SideRole.Trunk && peer == null) return false;
   const p = side(s);
   memory.fill(p, 0, SIDE_SIZE);
@@ -101,12 +115,16 @@ export function b2buaSideSet(s: i32, role: SideRole, route: i32, host: usize, ho
   store<u8>(p, <u8>hostLen, 2);
   if (peer != null) sidePeer(s).copyFrom(peer);
   memory.copy(p + 36, host, hostLen);
+  store<u8>(p, <u8>userLen, 3);
+  store<u8>(p, <u8>passLen, 100);
+  memory.copy(p + 101, user, userLen);
+  memory.copy(p + 133, pass, passLen);
   return true;
 }
 
 // ---- configuration text (cfg kind Side) -------------------------------------------------------------
 
-const WORDS: i32 = 5;
+const WORDS: i32 = 7;
 const words: usize = USER_AGENT ? heap.alloc(<usize>WORDS * 8) : 0; // (start u32, length u32) per word
 const cfgPeer = USER_AGENT ? new Peer() : changetype<Peer>(0);
 function wordAt(k: i32): usize { return <usize>load<u32>(words + <usize>k * 8); }
@@ -128,8 +146,9 @@ function parseAddress(p: usize, len: u32): bool {
 }
 
 /**
- * A side from its configuration text: "INDEX registrar|trunk ROUTE HOST [IP:PORT]" (the address for a
- * trunk only; names are not taken here: the host resolves them). False when it does not parse.
+ * A side from its configuration text: "INDEX registrar|trunk ROUTE HOST [IP:PORT [USER PASSWORD]]" (the
+ * address for a trunk only, and its credentials if its proxy challenges; names are not taken here: the
+ * host resolves them). False when it does not parse.
  */
 export function b2buaSideAdd(p: usize, len: u32): bool {
   let n = 0;
@@ -151,9 +170,12 @@ export function b2buaSideAdd(p: usize, len: u32): bool {
   const rl = wordLen(1);
   const trunk = rl == 5 && load<u8>(wordAt(1)) == 0x74; // "trunk"
   const registrar = rl == 9 && load<u8>(wordAt(1)) == 0x72; // "registrar"
-  if (trunk != (n == 5) || !(trunk || registrar)) return false;
+  if (trunk ? n != 5 && n != 7 : n != 4) return false;
+  if (!(trunk || registrar)) return false;
   if (trunk && !parseAddress(wordAt(4), wordLen(4))) return false;
-  return b2buaSideSet(<i32>index, trunk ? SideRole.Trunk : SideRole.Registrar, <i32>route, wordAt(3), wordLen(3), trunk ? cfgPeer : null);
+  const creds = n == 7;
+  return b2buaSideSet(<i32>index, trunk ? SideRole.Trunk : SideRole.Registrar, <i32>route, wordAt(3), wordLen(3), trunk ? cfgPeer : null,
+    creds ? wordAt(5) : 0, creds ? wordLen(5) : 0, creds ? wordAt(6) : 0, creds ? wordLen(6) : 0);
 }
 
 export function b2buaCallsInUse(): i32 {
@@ -182,6 +204,10 @@ function sideOf(d: Decoded, src: Peer, now: i64): i32 {
 }
 
 function hostText(s: i32): usize { return side(s) + 36; }
+function sideUser(s: i32): usize { return side(s) + 101; }
+function sideUserLen(s: i32): u32 { return <u32>load<u8>(side(s), 3); }
+function sidePass(s: i32): usize { return side(s) + 133; }
+function sidePassLen(s: i32): u32 { return <u32>load<u8>(side(s), 100); }
 function hostLen(s: i32): u32 { return <u32>load<u8>(side(s), 2); }
 
 /** "sip:" user "@" host into the text area; its start (its length: since()). */
@@ -207,20 +233,45 @@ function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void 
   if (from < 0) { uasRespond(a, 403, now); return; }
   if (d.maxForwards == 0) { uasRespond(a, 483, now); return; }
   const to = <i32>load<u8>(side(from), 1);
-  const role = <SideRole>load<u8>(side(to));
   let i = -1;
   for (let k = 0; k < B2B_CALLS; k++) if (load<u8>(rec(k)) == B2bState.Free) { i = k; break; }
-  if (i < 0 || role == SideRole.None) { uasRespond(a, 503, now); return; }
+  if (i < 0 || load<u8>(side(to)) == SideRole.None) { uasRespond(a, 503, now); return; }
+  const c = rec(i);
+  memory.fill(c, 0, CALL_SIZE);
+  store<u8>(c, <u8>from, 1);
+  store<u8>(c, <u8>to, 2);
+  store<i32>(c, a, 4);
+  store<i32>(c, -1, 8);
+  store<i32>(c, -1, 12);
+  store<u32>(c, ++generation & 0xffff, 16);
+  // the B leg's tag and Call-ID, from numbers kept so that a retry (digest) sends the same ones
+  store<u32>(c, <u32>prngNext(), 88);
+  store<u32>(c, <u32>prngNext(), 92);
+  store<u32>(c, <u32>prngNext(), 96);
+  aDest(i).copyFrom(uasPeer(a));
+  const r = sendInvite(i, v, d, 1, 0, now);
+  if (r != 0) uasRespond(a, r, now); // the record stays free
+  else store<u8>(c, <u8>B2bState.Calling);
+}
+
+/**
+ * Write and send call i's B-leg INVITE from A's INVITE (v, d) with CSeq `cseq`; with `auth` 401 or 407,
+ * it carries our answer to the challenge parsed last (auth/client.ts) as Authorization or
+ * Proxy-Authorization. Returns 0 when sent, or the status to answer A with (404, 503).
+ */
+function sendInvite(i: i32, v: MessageView, d: Decoded, cseq: u32, auth: u32, now: i64): u32 {
+  const c = rec(i);
+  const to = <i32>load<u8>(c, 2);
   const ru: UriRepr = d.ruri;
   tw.begin(TEXT, TEXT_CAP);
   // the Request-URI and the next hop: the trunk's address, or where the callee registered from
   const dest = bDest(i);
   let ruri: usize;
-  if (role == SideRole.Trunk) {
+  if (load<u8>(side(to)) == SideRole.Trunk) {
     ruri = sipUri(ru.user, ru.userLen, hostText(to), hostLen(to));
     dest.copyFrom(sidePeer(to));
   } else {
-    if (registrarLookup(ru, now, targets) == 0) { uasRespond(a, 404, now); return; }
+    if (registrarLookup(ru, now, targets) == 0) return 404;
     ruri = tw.ptr;
     const u = targets.uri(0);
     const ul = targets.uriLen(0);
@@ -236,7 +287,7 @@ function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void 
     if (u != null) dest.transport = <u8>u.id;
   }
   const t = transportById(dest.transport);
-  if (t == null) { uasRespond(a, 503, now); return; }
+  if (t == null) return 503;
   // From: the caller's user at our host on the B side (its own tag); To: the callee's user there
   const fu: UriRepr = d.from.uri;
   const fromAt = sipUri(fu.user, fu.userLen, hostText(to), hostLen(to));
@@ -244,11 +295,11 @@ function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void 
   const toAt = sipUri(ru.user, ru.userLen, hostText(to), hostLen(to));
   out.toUri = toAt; out.toUriLen = since(toAt);
   const tagAt = tw.ptr;
-  hex8(tw, <u32>prngNext());
+  hex8(tw, load<u32>(c, 88));
   out.fromTag = tagAt; out.fromTagLen = since(tagAt);
   const cidAt = tw.ptr;
-  hex8(tw, <u32>prngNext());
-  hex8(tw, <u32>prngNext());
+  hex8(tw, load<u32>(c, 92));
+  hex8(tw, load<u32>(c, 96));
   tw.byte(0x40);
   tw.bytes(t.addr, t.hostLen);
   out.callId = cidAt; out.callIdLen = since(cidAt);
@@ -258,27 +309,26 @@ function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void 
   if (t.reliable) tw.lit(";transport=tcp");
   tw.byte(0x3e);
   out.contact = ctAt; out.contactLen = since(ctAt);
-  if (!tw.ok) { uasRespond(a, 503, now); return; } // the texts did not fit: refused, never cut
   const m = methodEntry(Method.INVITE);
   out.method = m + 1;
   out.methodLen = <u32>load<u8>(m);
-  out.cseq = 1;
+  out.extraLen = 0;
+  if (auth != 0) {
+    // RFC 3261 §22.2/22.3: our answer to the trunk's challenge, for this INVITE's Request-URI
+    const at = tw.ptr;
+    tw.lit(auth == 407 ? "Proxy-Authorization: " : "Authorization: ");
+    hex8(sw.begin(SECRET + 64, 8), <u32>prngNext()); // the client nonce
+    clientHa1(sideUser(to), sideUserLen(to), sidePass(to), sidePassLen(to), SECRET);
+    writeCredentials(tw, out.method, out.methodLen, out.ruri, out.ruriLen, sideUser(to), sideUserLen(to), SECRET, SECRET + 64, 8, 1);
+    memory.fill(SECRET, 0, 72);
+    tw.lit("\r\n");
+    out.extra = at; out.extraLen = since(at);
+  }
+  if (!tw.ok) return 503; // the texts did not fit: refused, never cut
+  out.cseq = cseq;
   out.maxForwards = d.maxForwards < 0 ? 70 : <u32>d.maxForwards - 1;
   out.pass = v;
-  const c = rec(i);
-  memory.fill(c, 0, 24);
-  store<u8>(c, <u8>B2bState.Calling);
-  store<u8>(c, <u8>from, 1);
-  store<u8>(c, <u8>to, 2);
-  store<i32>(c, a, 4);
-  store<i32>(c, -1, 8);
-  store<i32>(c, -1, 12);
-  store<u32>(c, ++generation & 0xffff, 16);
-  aDest(i).copyFrom(uasPeer(a));
-  if (uacSend(out, dest, now, handle(i, Leg.Invite)) == 0) {
-    store<u8>(c, <u8>B2bState.Free);
-    uasRespond(a, 503, now);
-  }
+  return uacSend(out, dest, now, handle(i, Leg.Invite)) != 0 ? 0 : 503;
 }
 
 /** Call i is over: its records freed (its dialogs have ended already or end with our BYE's final). */
@@ -377,6 +427,7 @@ export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now:
       store<u8>(c, <u8>B2bState.Up);
       return;
     }
+    if ((status == 401 || status == 407) && retryWithCredentials(i, status, v, now)) return;
     uasRespond(a, mapFinal(status), now, v);
     free(i);
     return;
@@ -390,6 +441,27 @@ export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now:
       free(i);
     }
   }
+}
+
+/**
+ * B's 401/407 to our INVITE: when B's side has credentials, answer the challenge once per call (once
+ * more after stale=true: our answer was right, the nonce had expired), sending the INVITE again with
+ * the same Call-ID and From tag and the next CSeq (§22.2). False when there is nothing to answer with
+ * (the caller maps the final to A).
+ */
+function retryWithCredentials(i: i32, status: u32, v: MessageView, now: i64): bool {
+  const c = rec(i);
+  const to = <i32>load<u8>(c, 2);
+  const tries = <u32>load<u8>(c, 3);
+  if (sideUserLen(to) == 0 || tries >= 2) return false;
+  const h = v.first(status == 401 ? Hdr.WwwAuthenticate : Hdr.ProxyAuthenticate);
+  if (h < 0 || !parseChallenge(v.valPtr(h), v.valLen(h))) return false;
+  if (tries == 1 && !challenge.stale) return false; // our credentials were refused
+  // A's INVITE, kept by the server core, read again; the challenge's spans stay in v (the received slot)
+  const a = load<i32>(c, 4);
+  if (!uasStoredRequest(a)) return false;
+  store<u8>(c, <u8>(tries + 1), 3);
+  return sendInvite(i, storedView, storedDecoded, tries + 2, status, now) == 0;
 }
 
 /** A client transaction of caller `user` timed out (a 408 reported by the client core). */

@@ -219,6 +219,14 @@ function newCall(v: MessageView, d: Decoded, src: Peer, key: u64, reliable: bool
   return i;
 }
 
+/** Call i's INVITE, kept since it came, read again into the stored-message slot (storedView,
+ * storedDecoded); false when there is no such call or it does not parse. */
+export function uasStoredRequest(i: i32): bool {
+  if (i < 0 || i >= UAS_CALLS || load<u8>(call(i)) == UasState.Free) return false;
+  const n0 = msgPool.copyOut(load<u32>(call(i), 8), STORE_BUF);
+  return parseMessage(storedView, STORE_BUF, n0, false) > 0 && validateMessage(storedView, storedDecoded) == 0;
+}
+
 /**
  * Answer call i's INVITE with `status` (100–699): a 1xx other than 100 and a 2xx carry our To tag and
  * Contact, a 2xx makes the dialog and starts its retransmission until the ACK. `pass`: another leg's
@@ -232,8 +240,7 @@ export function uasRespond(i: i32, status: u32, now: i64, pass: MessageView | nu
   const idx = idxOf(load<u32>(c, 4));
   if (idx < 0) return false;
   // the kept request, re-read in the stored-message slot; the response is written in the work slot
-  const n0 = msgPool.copyOut(load<u32>(c, 8), STORE_BUF);
-  if (parseMessage(storedView, STORE_BUF, n0, false) <= 0 || validateMessage(storedView, storedDecoded) != 0) return false;
+  if (!uasStoredRequest(i)) return false;
   const tagged = status > 100;
   const extraLen = tagged && status < 300 ? contactLine(changetype<Peer>(c + 32)) : 0;
   const tag = tagged ? c + 64 : 0;

@@ -185,7 +185,7 @@ export function sip_cfg_add(kind: i32, len: u32): i32 {
       if (r == CfgResult.Ok) rrKeyFromSecret(CFG, len); // the Record-Route MAC key follows the secret
       break;
   }
-  if (kind == CfgKind.User || kind == CfgKind.NonceSecret) memory.fill(CFG, 0, CFG_CAP);
+  if (kind == CfgKind.User || kind == CfgKind.NonceSecret || (USER_AGENT && kind == CfgKind.Side)) memory.fill(CFG, 0, CFG_CAP); // secrets
   return r;
 }
 

@@ -7,9 +7,11 @@ import { b2buaSideSet, b2buaCallsInUse, b2buaState, SideRole } from "../b2bua/ca
 
 
 export function probe_b2bua_on(on: u32): void { dispatchB2bua(on != 0); }
-/** Side s: role (1 registrar, 2 trunk), the side its calls go to, its host text, a trunk's peer record (0: none). */
-export function probe_b2bua_side(s: i32, role: u32, route: i32, host: usize, hostLen: u32, peer: usize): u32 {
-  return b2buaSideSet(s, <SideRole>role, route, host, hostLen, peer != 0 ? changetype<Peer>(peer) : null) ? 1 : 0;
+/** Side s: role (1 registrar, 2 trunk), the side its calls go to, its host text, a trunk's peer record (0:
+ * none) and credentials (lengths 0: none). */
+export function probe_b2bua_side(s: i32, role: u32, route: i32, host: usize, hostLen: u32, peer: usize,
+                                 user: usize, userLen: u32, pass: usize, passLen: u32): u32 {
+  return b2buaSideSet(s, <SideRole>role, route, host, hostLen, peer != 0 ? changetype<Peer>(peer) : null, user, userLen, pass, passLen) ? 1 : 0;
 }
 export function probe_b2bua_calls(): i32 { return b2buaCallsInUse(); }
 export function probe_b2bua_state(i: i32): i32 { return <i32>b2buaState(i); }

@@ -25,7 +25,8 @@ import { isIP } from "node:net";
  * @typedef {{ proto: "udp" | "tcp", host: string, port: number, family: 0 | 4 | 6, spec: string }} Listen
  * @typedef {{ username: string, password?: string, ha1?: string, ha1Sha256?: string }} User
  * @typedef {string | { hex: string }} Pattern
- * @typedef {{ name: string, role: "registrar" | "trunk", route: string, host?: string, address?: string }} Side
+ * @typedef {{ name: string, role: "registrar" | "trunk", route: string, host?: string, address?: string,
+ *   username?: string, password?: string }} Side
  * @typedef {{
  *   schema: readonly SchemaKey[], host: Host, name: string,
  *   defaults?: Record<string, unknown>,
@@ -257,7 +258,7 @@ function checkUsers(k, v) {
 }
 
 const SIDE_ADDRESS = /^(?:(\d{1,3}(?:\.\d{1,3}){3})|\[([0-9a-fA-F:.]+)\]):(\d{1,5})$/;
-const SIDE_KEYS = "name, role, route, host, address";
+const SIDE_KEYS = "name, role, route, host, address, username, password";
 
 /**
  * B2BUA sides: [{"name", "role": "registrar"|"trunk", "route": NAME, "host"?, "address"? }] (a trunk's
@@ -299,6 +300,15 @@ function checkSides(key, k, v) {
           sd.address = /** @type {string} */ (sv);
           break;
         }
+        case "username":
+          if (typeof sv !== "string" || !TOKEN.test(sv) || Buffer.byteLength(sv) > 32) bad(f, "expected a SIP token of 1..32 bytes", sv);
+          sd.username = sv;
+          break;
+        case "password":
+          // never echoed back; no white space (the core's side text is space-separated)
+          if (typeof sv !== "string" || !/^[\x21-\x7e]{1,64}$/.test(sv)) bad(f, "expected 1..64 printable ASCII characters without spaces", typeof sv === "string" ? MASK : sv);
+          sd.password = sv;
+          break;
         default:
           throw new ConfigError(f, `unknown key (expected ${SIDE_KEYS})`);
       }
@@ -306,6 +316,8 @@ function checkSides(key, k, v) {
     for (const need of ["name", "role", "route"]) if (sd[need] === undefined) throw new ConfigError(kk, `expected a "${need}"`);
     if (sd.role === "trunk" && sd.address === undefined) throw new ConfigError(kk, `a trunk needs its "address" (IP:PORT)`);
     if (sd.role === "registrar" && sd.address !== undefined) throw new ConfigError(`${kk}.address`, "a registrar side has no address (its phones register)");
+    if ((sd.username === undefined) !== (sd.password === undefined)) throw new ConfigError(kk, `give both "username" and "password" (a trunk's credentials), or neither`);
+    if (sd.role === "registrar" && sd.username !== undefined) throw new ConfigError(`${kk}.username`, "credentials are a trunk's (for its proxy's challenges)");
     return /** @type {Side} */ (sd);
   });
   const names = sides.map((sd) => sd.name);
@@ -659,6 +671,8 @@ export function printable(cfg) {
         if (u.ha1Sha256 !== undefined) m.ha1Sha256 = MASK;
         return m;
       });
+    else if (k.type === "sides")
+      v = /** @type {Side[]} */ (v).map((sd) => (sd.password === undefined ? sd : { ...sd, password: MASK }));
     else if (k.secret) v = MASK;
     const parts = k.path.split(".");
     let o = out;
@@ -820,7 +834,8 @@ export function coreOps(cfg, random) {
         list.forEach((sd, i) => {
           const host = sd.host ?? (sd.role === "trunk" ? sd.address : firstDomain);
           const text = `${i} ${sd.role} ${names.indexOf(sd.route)} ${host}${sd.address ? ` ${sd.address}` : ""}`;
-          add(`${k.path}[${i}]`, Buffer.from(text, "utf8"), text);
+          if (sd.password === undefined) add(`${k.path}[${i}]`, Buffer.from(text, "utf8"), text);
+          else ops.push({ key: k, name: `${k.path}[${i}]`, op: "add", id, bytes: Buffer.from(`${text} ${sd.username} ${sd.password}`, "utf8"), text: undefined, secret: true });
         });
         break;
       }

@@ -25,7 +25,7 @@ let evValue: u32 = 0;
 export function sip_init(lo: u32, hi: u32, now: f64): i32 { return 0; }
 export function sip_cfg_ptr(): usize { return CFG; }
 export function sip_cfg_cap(): u32 { return 1024; }
-export function sip_cfg_set(key: u32, value: u32): i32 { return (key >= 1 && key <= 10) || (key >= 12 && key <= 23) ? 0 : -1; }
+export function sip_cfg_set(key: u32, value: u32): i32 { return (key >= 1 && key <= 10) || (key >= 12 && key <= 24) ? 0 : -1; }
 export function sip_cfg_add(kind: u32, len: u32): i32 { return kind >= 1 && kind <= 12 ? 0 : -3; }
 export function sip_transport_add(id: u32, proto: u32, len: u32): i32 { return 0; }
 export function sip_rx_ptr(): usize { return RX; }

@@ -23,8 +23,11 @@ const SEEDS = [41, 42, 43, 44, 45, 46];
 const SDP_OFFER = "v=0\r\no=alice 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
 const SDP_ANSWER = "v=0\r\no=carrier 7 7 IN IP4 127.0.0.5\r\ns=-\r\nc=IN IP4 127.0.0.5\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
 
-/** Side s of the B2BUA core: role 1 registrar / 2 trunk, the side its calls go to, host text, trunk address. */
-function side(gw, s, role, route, host, peer) {
+/**
+ * Side s of the B2BUA core: role 1 registrar / 2 trunk, the side its calls go to, host text, trunk
+ * address, credentials [user, password] for its proxy's challenges.
+ */
+function side(gw, s, role, route, host, peer, creds = ["", ""]) {
   const ex = gw.ex;
   const base = ex.probe_scratch_ptr() >>> 0;
   const mem = gw.mem();
@@ -36,15 +39,18 @@ function side(gw, s, role, route, host, peer) {
     p = base + 128;
     mem.set(peerRecord(a, Number(port)), p);
   }
-  assert.equal(ex.probe_b2bua_side(s, role, route, base, h.length, p), 1, `side ${s}`);
+  const [u, pw] = creds.map((x) => Buffer.from(x, "latin1"));
+  mem.set(u, base + 192);
+  mem.set(pw, base + 256);
+  assert.equal(ex.probe_b2bua_side(s, role, route, base, h.length, p, base + 192, u.length, base + 256, pw.length), 1, `side ${s}`);
 }
 
-function setup(seed, { trunk = CARRIER, carrier = {}, alice = {} } = {}) {
+function setup(seed, { trunk = CARRIER, carrier = {}, alice = {}, creds } = {}) {
   const sim = new Sim({ seed, latency: [5, 20] });
   const gw = new CoreNode(sim, GW, { probe: true, domains: ["127.0.0.4"] });
   gw.ex.probe_b2bua_on(1);
   side(gw, 0, 1, 1, "127.0.0.4");
-  side(gw, 1, 2, 0, trunk, trunk);
+  side(gw, 1, 2, 0, trunk, trunk, creds);
   const a = new Ua(sim, "127.0.0.2:5060", "alice", { proxy: GW, ring: 50, answer: 300, ...alice });
   const c = new Ua(sim, CARRIER, "carrier", { proxy: GW, domain: "127.0.0.4", ring: 50, answer: 400,
     answerHeaders: ["X-Carrier-Trace: abc;hop=1"], answerBody: SDP_ANSWER, ...carrier });
@@ -223,6 +229,43 @@ for (let k = 0; k < 12; k++) {
 }
 test("the sweep met every outcome: answered before the CANCEL, crossed by it, cancelled", () => {
   assert.deepEqual([...outcomes].sort(), ["200/200", "487/200", "487/487"]);
+});
+
+const PROVIDER = { realm: "carrier.example", user: "acme", password: "s3cret" };
+for (const seed of SEEDS) {
+  test(`the carrier's proxy challenges (407): answered once with our credentials, the call completes (seed ${seed})`, () => {
+    const { sim, gw, alice, carrier } = setup(seed, { carrier: { challenge: PROVIDER }, creds: ["acme", "s3cret"] });
+    const callId = alice.invite("15550200", { hangupAfter: 1000 });
+    sim.run(sim.now + 8000);
+    assert.deepEqual(alice.calls.get(callId).finals, [200], sim.transcript());
+    assert.equal(carrier.challenged, 1, "one challenge");
+    assert.equal(carrier.authorized, 1, "our answer checked (MD5, qop=auth, nc, cnonce, the Request-URI)");
+    const b = carrierCall(carrier);
+    assert.equal(b.invites, 2, "the INVITE again, with credentials, in the same call (the carrier keys calls by Call-ID)");
+    assert.equal(b.st.msg.cseqNum, 2, "the next CSeq (RFC 3261 22.2)");
+    assert.match(b.st.msg.get("proxy-authorization"), /^Digest username="acme", realm="carrier\.example", nonce="[^"]+", uri="sip:15550200@127\.0\.0\.5:5060", response="[0-9a-f]{32}", algorithm=MD5, cnonce="[0-9a-f]{8}", qop=auth, nc=00000001$/);
+    assert.equal(b.byes, 1);
+    idle(gw, sim);
+  });
+}
+
+test("wrong credentials: the provider's 403 reaches the caller, and we do not try again", () => {
+  const { sim, gw, alice, carrier } = setup(53, { carrier: { challenge: PROVIDER }, creds: ["acme", "wrong"] });
+  const callId = alice.invite("15550201");
+  sim.run(sim.now + 8000);
+  assert.deepEqual(alice.calls.get(callId).finals, [403]);
+  assert.equal(carrier.challenged, 1);
+  assert.equal(carrierCall(carrier).invites, 2, "one answer to the one challenge, no more");
+  idle(gw, sim);
+});
+
+test("no credentials for the trunk: its 407 is not the caller's to answer: 503", () => {
+  const { sim, gw, alice, carrier } = setup(54, { carrier: { challenge: PROVIDER } });
+  const callId = alice.invite("15550202");
+  sim.run(sim.now + 8000);
+  assert.deepEqual(alice.calls.get(callId).finals, [503]);
+  assert.equal(carrierCall(carrier).invites, 1);
+  idle(gw, sim);
 });
 
 test("strangers get 403 and nothing reaches the carrier", () => {

@@ -72,7 +72,9 @@ export class Ua {
    * @param sim the simulator; addr "a.b.c.d:port"; user the user part;
    * o: { proxy "a.b.c.d:port" (outbound proxy and registrar), domain, t1, t2, t4,
    *      ring (ms before 180, null: none), answer (ms before the final, null: never), status (final, 200),
-   *      answerHeaders (extra header lines of our 2xx), answerBody (its SDP, "" none) }
+   *      answerHeaders (extra header lines of our 2xx), answerBody (its SDP, "" none),
+   *      challenge ({ realm, user, password }: a provider's proxy that answers an INVITE without valid
+   *      Proxy-Authorization 407, and one with wrong credentials 403) }
    */
   constructor(sim, addr, user, o = {}) {
     this.sim = sim;
@@ -88,6 +90,9 @@ export class Ua {
     this.finalStatus = o.status ?? 200;
     this.answerHeaders = o.answerHeaders ?? [];
     this.answerBody = o.answerBody ?? "";
+    this.challenge = o.challenge ?? null;
+    this.challenged = 0; // 407s sent
+    this.authorized = 0; // INVITEs whose credentials checked
     this.ct = new Map(); // client transactions by branch and CSeq method (a CANCEL shares its INVITE's branch)
     this.st = new Map(); // server transactions by branch + method
     this.calls = new Map(); // by Call-ID: what happened (for invariants)
@@ -355,7 +360,7 @@ export class Ua {
     } else this.respond(st, 200);
   }
 
-  respond(st, code, toTag) {
+  respond(st, code, toTag, extra = []) {
     const m = st.msg;
     const to = m.get("to") + (m.toTag || !toTag ? "" : `;tag=${toTag}`);
     const text = [
@@ -364,7 +369,7 @@ export class Ua {
       ...(m.method === "INVITE" && code < 300 ? m.headers.filter(([k]) => k === "record-route").map(([, v]) => `Record-Route: ${v}`) : []),
       `From: ${m.get("from")}`, `To: ${to}`, `Call-ID: ${m.callId}`, `CSeq: ${m.cseqNum} ${m.method}`,
       ...(m.method === "INVITE" && code < 300 ? [`Contact: ${this.contact()}`] : []),
-      ...(m.method === "INVITE" && code === 200 ? this.answerHeaders : []),
+      ...(m.method === "INVITE" && code === 200 ? this.answerHeaders : []), ...extra,
       ...(m.method === "INVITE" && code === 200 && this.answerBody ? [`Content-Type: application/sdp`] : []),
       `Content-Length: ${m.method === "INVITE" && code === 200 ? Buffer.byteLength(this.answerBody) : 0}`, ``,
       m.method === "INVITE" && code === 200 ? this.answerBody : ``,
@@ -380,6 +385,7 @@ export class Ua {
     c.role = "uas";
     c.invites++;
     st.tag = this.id("u");
+    if (this.challenge && !this.checkCredentials(st)) return;
     c.st = st;
     if (this.ring !== null) st.timers.push(this.sim.after(this.ring, () => {
       if (st.final === null) {
@@ -390,10 +396,34 @@ export class Ua {
     if (this.answerAfter !== null) st.timers.push(this.sim.after(this.answerAfter, () => this.answer(st, c, this.finalStatus)));
   }
 
-  answer(st, c, code) {
+  /** RFC 2617 with qop=auth, as a provider's proxy checks it: true when the INVITE may go on. */
+  checkCredentials(st) {
+    const { realm, user, password } = this.challenge;
+    const pa = st.msg.get("proxy-authorization");
+    const c = this.calls.get(st.msg.callId);
+    if (!pa) {
+      this.challenged++;
+      st.nonce = this.id("n");
+      this.nonces ??= new Set();
+      this.nonces.add(st.nonce);
+      this.answer(st, c, 407, [`Proxy-Authenticate: Digest realm="${realm}", nonce="${st.nonce}", qop="auth", algorithm=MD5`]);
+      return false;
+    }
+    const p = (k) => new RegExp(`${k}="?([^",]*)"?`, "i").exec(pa)?.[1];
+    const ha1 = md5(`${user}:${realm}:${password}`), ha2 = md5(`INVITE:${p("uri")}`);
+    const want = md5(`${ha1}:${p("nonce")}:${p("nc")}:${p("cnonce")}:auth:${ha2}`);
+    if (p("username") !== user || !this.nonces?.has(p("nonce")) || p("response") !== want || p("uri") !== st.msg.ruri) {
+      this.answer(st, c, 403);
+      return false;
+    }
+    this.authorized++;
+    return true;
+  }
+
+  answer(st, c, code, extra = []) {
     if (st.final !== null) return;
     c.sentFinal = code;
-    const text = this.respond(st, code, st.tag);
+    const text = this.respond(st, code, st.tag, extra);
     // retransmit until the ACK: 2xx by the UAS core at T1 doubling to T2 (§13.3.1.4), 3xx-6xx by Timer G
     let interval = this.t1;
     const again = () => {
