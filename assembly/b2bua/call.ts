@@ -60,13 +60,14 @@ function sidePeer(s: i32): Peer { return changetype<Peer>(side(s) + 4); }
 export const B2B_CALLS: i32 = UA_DIALOGS / 2;
 export const enum B2bState { Free = 0, Calling = 1, Cancelling = 2, Up = 3, Ending = 4 }
 /** Which request of a call a client transaction's caller handle names. */
-const enum Leg { Invite = 1, ByeB = 2, ByeA = 3 }
+const enum Leg { Invite = 1, ByeB = 2, ByeA = 3, ReqA = 4, ReqB = 5 }
 
 // Call record: +0 u8 state, +1 u8 A's side, +2 u8 B's side, +3 u8 challenges answered, +4 i32 A's call
 // (dialog/uas.ts; -1 once released), +8 i32 A's dialog, +12 i32 B's dialog, +16 u32 generation, +20 u32
 // the caller handle of our BYE in flight (0 none), +24 Peer where A's requests go, +56 Peer where B's
-// go, +88 u32 × 3 the numbers of the B leg's From tag and Call-ID.
-const CALL_SIZE: usize = 100;
+// go, +88 u32 × 3 the numbers of the B leg's From tag and Call-ID, +100 i32 the server core's record of
+// the request within the call being relayed (a re-INVITE, UPDATE, INFO ...; -1 none: one at a time).
+const CALL_SIZE: usize = 104;
 const calls: usize = USER_AGENT ? heap.alloc(<usize>B2B_CALLS * CALL_SIZE) : 0;
 function rec(i: i32): usize { return calls + <usize>i * CALL_SIZE; }
 function aDest(i: i32): Peer { return changetype<Peer>(rec(i) + 24); }
@@ -244,6 +245,7 @@ function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void 
   store<i32>(c, -1, 8);
   store<i32>(c, -1, 12);
   store<u32>(c, ++generation & 0xffff, 16);
+  store<i32>(c, -1, 100);
   // the B leg's tag and Call-ID, from numbers kept so that a retry (digest) sends the same ones
   store<u32>(c, <u32>prngNext(), 88);
   store<u32>(c, <u32>prngNext(), 92);
@@ -334,6 +336,8 @@ function sendInvite(i: i32, v: MessageView, d: Decoded, cseq: u32, auth: u32, no
 /** Call i is over: its records freed (its dialogs have ended already or end with our BYE's final). */
 function free(i: i32): void {
   uacForget(handle(i, Leg.Invite));
+  uacForget(handle(i, Leg.ReqA));
+  uacForget(handle(i, Leg.ReqB));
   const bye = load<u32>(rec(i), 20);
   if (bye != 0) uacForget(bye);
   store<u8>(rec(i), <u8>B2bState.Free);
@@ -358,6 +362,7 @@ function bye(i: i32, leg: Leg, now: i64): void {
 /** What the server core reported for a request the user agent took (host/dispatch.ts). */
 export function b2buaServerEvent(e: UasIn, v: MessageView, d: Decoded, src: Peer, now: i64): void {
   if (e.kind == UasEvent.NewCall) { newCall(e.call, v, d, src, now); return; }
+  if (e.kind == UasEvent.InDialog) { relayInDialog(e.call, e.dlg, v, now); return; }
   for (let i = 0; i < B2B_CALLS; i++) {
     const c = rec(i);
     const st = load<u8>(c);
@@ -395,6 +400,33 @@ export function b2buaServerEvent(e: UasIn, v: MessageView, d: Decoded, src: Peer
   }
 }
 
+/**
+ * A request within one leg's dialog (server record `r`): the same request within the other leg's
+ * dialog, its headers and body passed through (hold and resume are re-INVITEs or UPDATEs with new SDP;
+ * INFO carries DTMF); its responses come back through b2buaClientResponse. One at a time per call:
+ * another while one is relayed gets 491 (an INVITE, §14.2) or 500 with Retry-After (§14.2's rule for the
+ * rest). A method we cannot write (an extension) gets 501.
+ */
+function relayInDialog(r: i32, dlg: i32, v: MessageView, now: i64): void {
+  for (let i = 0; i < B2B_CALLS; i++) {
+    const c = rec(i);
+    if (load<u8>(c) != B2bState.Up) continue;
+    const fromA = load<i32>(c, 8) == dlg;
+    if (!fromA && load<i32>(c, 12) != dlg) continue;
+    if (load<i32>(c, 100) >= 0) { uasRespond(r, v.method == Method.INVITE ? 491 : 500, now); return; }
+    if (v.method == Method.Unknown) { uasRespond(r, 501, now); return; }
+    const leg = fromA ? Leg.ReqB : Leg.ReqA;
+    const other = fromA ? load<i32>(c, 12) : load<i32>(c, 8);
+    store<i32>(c, r, 100);
+    if (uacSendInDialog(other, v.method, fromA ? bDest(i) : aDest(i), now, handle(i, leg), v) == 0) {
+      store<i32>(c, -1, 100);
+      uasRespond(r, 503, now);
+    }
+    return;
+  }
+  uasRespond(r, 481, now); // a dialog of ours that no call holds now (ending): §12.2.2
+}
+
 /** The status A is given for B's final response `status` (≥ 300). */
 function mapFinal(status: u32): u32 {
   if (status == 401 || status == 407) return 503; // B's challenge is not A's to answer (nor to see)
@@ -412,6 +444,17 @@ export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now:
   const c = rec(i);
   const st = load<u8>(c);
   const leg = legOf(user);
+  if (leg == Leg.ReqA || leg == Leg.ReqB) {
+    // the other leg's answer to a request we relayed: to the leg that sent it (no 100: ours went)
+    const r = load<i32>(c, 100);
+    if (r < 0 || status == 100) return;
+    uasRespond(r, status, now, v);
+    if (status >= 200) {
+      store<i32>(c, -1, 100);
+      uacForget(user);
+    }
+    return;
+  }
   if (leg != Leg.Invite) {
     if (status >= 200 && load<u32>(c, 20) == user) free(i); // our BYE answered (its dialog ended with it)
     return;
@@ -469,6 +512,12 @@ export function b2buaClientTimeout(user: u32, now: i64): void {
   const i = callOf(user);
   if (i < 0) return;
   const st = load<u8>(rec(i));
+  if (legOf(user) == Leg.ReqA || legOf(user) == Leg.ReqB) {
+    const r = load<i32>(rec(i), 100);
+    if (r >= 0) uasRespond(r, 408, now); // the other leg never answered the relayed request
+    store<i32>(rec(i), -1, 100);
+    return;
+  }
   if (legOf(user) == Leg.Invite && st == B2bState.Calling) {
     uasRespond(load<i32>(rec(i), 4), 408, now); // B never answered
     free(i);

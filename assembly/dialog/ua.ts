@@ -204,11 +204,12 @@ export function uaDialogEnd(i: i32): void {
 /**
  * A request within dialog i into w (§12.2.1.1): method [mp, mp+ml), CSeq `cseq` (0: the local CSeq
  * plus one, kept; ACK and CANCEL pass their INVITE's), the whole Via value [via, via+viaLen) (the
- * transaction layer's sent-by and branch), and a Contact value [contact, contact+contactLen) (none
- * when 0 bytes). No body. Returns the bytes written, 0 if w ran out of room or a route is malformed.
+ * transaction layer's sent-by and branch), a Contact value [contact, contact+contactLen) (none when 0
+ * bytes), and what `pass` carries across from another leg's request (its headers and body; null: no
+ * body). Returns the bytes written, 0 if w ran out of room or a route is malformed.
  */
 export function uaWriteRequest(i: i32, mp: usize, ml: u32, cseq: u32, via: usize, viaLen: u32,
-                               contact: usize, contactLen: u32, w: Writer): u32 {
+                               contact: usize, contactLen: u32, w: Writer, pass: MessageView | null = null): u32 {
   const routes = uaDialogRoutes(i);
   // where the request goes first: a strict first route takes the Request-URI (§12.2.1.1)
   let strict = false;
@@ -258,7 +259,8 @@ export function uaWriteRequest(i: i32, mp: usize, ml: u32, cseq: u32, via: usize
     w.bytes(contact, contactLen);
     w.lit("\r\n");
   }
-  w.lit("Content-Length: 0\r\n\r\n");
+  if (pass != null) passThrough(w, pass);
+  bodyOf(w, pass);
   return w.finish();
 }
 

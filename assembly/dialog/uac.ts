@@ -26,7 +26,10 @@ import {
   txnRelease, writeVia, recPeer, TxnFlag,
 } from "../txn";
 import { Owner } from "../tu/owner";
-import { OutRequest, uaWriteOut, uaDialogFromResponse, uaDialogConfirm, uaWriteRequest, DlgState, uaDialogState, uaDialogEnd, uaDialogLocalCseq } from "./ua";
+import {
+  OutRequest, uaWriteOut, uaDialogFromResponse, uaDialogConfirm, uaWriteRequest, DlgState, uaDialogState, uaDialogEnd,
+  uaDialogLocalCseq, uaDialogRefreshTarget,
+} from "./ua";
 
 /** Client requests in flight or answered whose outcome a caller may read (one per caller handle). */
 export const UAC_SLOTS: i32 = UA_DIALOGS * 2;
@@ -40,6 +43,8 @@ const VIA: usize = USER_AGENT ? heap.alloc(256) : 0;
 // (nothing of the user agent core is allocated where USER_AGENT is off: the proxy boards)
 const vw = USER_AGENT ? new Writer() : changetype<Writer>(0);
 const aw = USER_AGENT ? new Writer() : changetype<Writer>(0);
+const cw = USER_AGENT ? new Writer() : changetype<Writer>(0);
+const CONTACT: usize = USER_AGENT ? heap.alloc(160) : 0;
 
 function slotOf(user: u32, make: bool): usize {
   let free: usize = 0;
@@ -136,19 +141,29 @@ function start(m: Method, dest: Peer, t: Transport, msg: u32, cseq: u32, now: i6
 }
 
 /**
- * Send request `method` (BYE, INFO, OPTIONS, ...: not INVITE, ACK or CANCEL) within dialog `dlg` to
+ * Send request `method` (BYE, INFO, UPDATE, a re-INVITE ...: not ACK or CANCEL) within dialog `dlg` to
  * `dest` (the dialog's next hop, as for uacAck) through a new client transaction the user agent owns,
- * for caller `user` (nonzero); CSeq is the dialog's local CSeq plus one (§12.2.1.1). A BYE's final
- * response, whatever it is, or its timeout ends the dialog (§15.1.1). Returns the transaction's handle,
- * or 0 (nothing sent: no such dialog, no transport, no room).
+ * for caller `user` (nonzero); CSeq is the dialog's local CSeq plus one (§12.2.1.1); an INVITE or UPDATE
+ * carries our Contact (a target refresh). `pass`: another leg's request whose headers and body this one
+ * carries (a B2BUA), or null. A BYE's final response, whatever it is, or its timeout ends the dialog
+ * (§15.1.1). Returns the transaction's handle, or 0 (nothing sent: no such dialog, no transport, no room).
  */
-export function uacSendInDialog(dlg: i32, method: Method, dest: Peer, now: i64, user: u32): u32 {
-  if (method == Method.INVITE || method == Method.ACK || method == Method.CANCEL) return 0;
+export function uacSendInDialog(dlg: i32, method: Method, dest: Peer, now: i64, user: u32, pass: MessageView | null = null): u32 {
+  if (method == Method.ACK || method == Method.CANCEL || method == Method.Unknown) return 0;
   if (dlg < 0 || dlg >= UA_DIALOGS || uaDialogState(dlg) == DlgState.Free) return 0; // no such dialog
   const t = prepare(dest, user);
   if (t == null) return 0;
   const e = methodEntry(method);
-  const n = uaWriteRequest(dlg, e + 1, <u32>load<u8>(e), 0, VIA, viaLen, 0, 0, aw.begin(WORK_BUF, WORK_CAP));
+  let cl: u32 = 0;
+  if (method == Method.INVITE || method == Method.UPDATE) {
+    cw.begin(CONTACT, 160);
+    cw.lit("<sip:");
+    cw.bytes(t.addr, t.addrLen);
+    if (t.reliable) cw.lit(";transport=tcp");
+    cw.byte(0x3e);
+    cl = cw.finish();
+  }
+  const n = uaWriteRequest(dlg, e + 1, <u32>load<u8>(e), 0, VIA, viaLen, CONTACT, cl, aw.begin(WORK_BUF, WORK_CAP), pass);
   return start(method, dest, t, n != 0 ? msgPool.store(WORK_BUF, n) : 0, uaDialogLocalCseq(dlg), now, user, dlg);
 }
 
@@ -229,10 +244,12 @@ export function uacResponse(v: MessageView, d: Decoded, ci: u32, now: i64): u32 
     return status;
   }
   if (invite && status >= 300) {
-    // an early dialog ends with a non-2xx final (§12.3)
+    // an early dialog ends with a non-2xx final (§12.3); a confirmed one (a re-INVITE's) stays
     const ed = load<i32>(s, 8);
-    if (ed >= 0) uaDialogEnd(ed);
-    store<i32>(s, -1, 8);
+    if (ed >= 0 && uaDialogState(ed) == DlgState.Early) {
+      uaDialogEnd(ed);
+      store<i32>(s, -1, 8);
+    }
     return status;
   }
   if (!invite || status < 101 || status >= 300 || !d.to.hasTag) return status;
@@ -243,6 +260,7 @@ export function uacResponse(v: MessageView, d: Decoded, ci: u32, now: i64): u32 
     if (dlg < 0) return status; // no dialog (no Contact, texts too long): the caller sees uacDialog -1
     store<i32>(s, dlg, 8);
   } else if (status >= 200) {
+    if (uaDialogState(dlg) == DlgState.Confirmed) uaDialogRefreshTarget(dlg, v); // a re-INVITE's 2xx (§12.2.1.2)
     uaDialogConfirm(dlg);
   }
   if (status >= 200) uacAck(dlg, r.cseq, recDest(ci));

@@ -24,7 +24,7 @@ import {
 } from "../txn";
 import { Owner } from "../tu/owner";
 import { tuTimerSet, tuTimerCancel } from "../tu/timers";
-import { uaDialogFromRequest, uaDialogEnd, uaDialogOf } from "./ua";
+import { uaDialogFromRequest, uaDialogEnd, uaDialogOf, uaDialogCheckCseq, uaDialogRefreshTarget } from "./ua";
 
 export const UAS_CALLS: i32 = UA_DIALOGS;
 export const enum UasState { Free = 0, Proceeding = 1, Answered = 2, Confirmed = 3, Ended = 4 }
@@ -40,6 +40,9 @@ export const enum UasEvent {
   /** A BYE ended dialog `dlg` (answered 200; the dialog is free again; `call` is its call if it had
    * one, now free, or -1 for a dialog of the user agent's client side). */
   Bye = 3,
+  /** A request within dialog `dlg` (not ACK, BYE or CANCEL) for the owner to answer with uasRespond:
+   * `call` is its record (100 sent for an INVITE). Only where the owner takes them (uasRequest). */
+  InDialog = 4,
 }
 
 /** The outcome of one request (the caller's record: no per-request state is kept here). */
@@ -50,10 +53,13 @@ export class UasIn {
   set(kind: UasEvent, call: i32, dlg: i32): void { this.kind = kind; this.call = call; this.dlg = dlg; }
 }
 
-// Call record (CALL_SIZE bytes): +0 u8 state, +1 u8 tag length, +4 u32 server transaction handle,
-// +8 u32 request (pool), +12 u32 2xx (pool), +16 i32 dialog, +20 u32 retransmit interval (ms),
-// +24 i64 give-up time, +32 Peer (where responses go), +64 tag (16 bytes)
+// Call record (CALL_SIZE bytes): +0 u8 state, +1 u8 tag length, +2 u8 flags (CallFlag), +4 u32 server
+// transaction handle, +8 u32 request (pool), +12 u32 2xx (pool), +16 i32 dialog, +20 u32 retransmit
+// interval (ms), +24 i64 give-up time, +32 Peer (where responses go), +64 tag (16 bytes; a request
+// within a dialog: its CSeq number instead). A request within a dialog that the owner relays (a
+// B2BUA: a re-INVITE, UPDATE, INFO ...) takes a record of its own while it is answered.
 const CALL_SIZE: usize = 80;
+const enum CallFlag { InDialog = 1, NonInvite = 2 }
 const calls: usize = USER_AGENT ? heap.alloc(<usize>UAS_CALLS * CALL_SIZE) : 0;
 function call(i: i32): usize { return calls + <usize>i * CALL_SIZE; }
 
@@ -112,7 +118,16 @@ function callOfDialog(d: Decoded): i32 {
   for (let i = 0; i < UAS_CALLS; i++) {
     const c = call(i);
     const st = load<u8>(c);
-    if ((st == UasState.Answered || st == UasState.Confirmed) && load<i32>(c, 16) == dlg) return i;
+    if ((st == UasState.Answered || st == UasState.Confirmed) && load<i32>(c, 16) == dlg && (load<u8>(c, 2) & CallFlag.InDialog) == 0) return i;
+  }
+  return -1;
+}
+
+/** The record waiting for the ACK of our 2xx to re-INVITE `seq` in dialog dlg, or -1. */
+function reInviteOf(dlg: i32, seq: u32): i32 {
+  for (let i = 0; i < UAS_CALLS; i++) {
+    const c = call(i);
+    if (load<u8>(c) == UasState.Answered && (load<u8>(c, 2) & CallFlag.InDialog) != 0 && load<i32>(c, 16) == dlg && load<u32>(c, 64) == seq) return i;
   }
   return -1;
 }
@@ -122,7 +137,7 @@ function callOfDialog(d: Decoded): i32 {
  * (UasEvent: a new call to answer with uasRespond, a call cancelled, a dialog ended by BYE). Returns
  * the call a new INVITE opened, or -1. Responses are written in the work slot (wire/buffers.ts).
  */
-export function uasRequest(v: MessageView, d: Decoded, src: Peer, now: i64, out: UasIn): i32 {
+export function uasRequest(v: MessageView, d: Decoded, src: Peer, now: i64, out: UasIn, takeInDialog: bool = false): i32 {
   out.set(UasEvent.None, -1, -1);
   const m = v.method;
   if (m == Method.ACK) {
@@ -136,6 +151,11 @@ export function uasRequest(v: MessageView, d: Decoded, src: Peer, now: i64, out:
       tuTimerCancel(Owner.UserAgent, <u32>i + 1);
       msgPool.release(load<u32>(call(i), 12));
       store<u32>(call(i), 0, 12);
+    } else {
+      // the ACK of our 2xx to a re-INVITE: that request's record is done
+      const dlg = uaDialogOf(d);
+      const r = dlg >= 0 ? reInviteOf(dlg, d.cseq.seq) : -1;
+      if (r >= 0) freeCall(r);
     }
     return -1; // an ACK is never answered
   }
@@ -172,15 +192,61 @@ export function uasRequest(v: MessageView, d: Decoded, src: Peer, now: i64, out:
     answerNonInvite(v, d, key, reliable, dlg >= 0 ? 200 : 481, now);
     if (dlg >= 0) {
       const i = callOfDialog(d);
+      // §15.1.2: requests of the dialog still unanswered get 487; the dialog and its records end
+      for (let k = 0; k < UAS_CALLS; k++) {
+        const c = call(k);
+        if ((load<u8>(c, 2) & CallFlag.InDialog) == 0 || load<i32>(c, 16) != dlg) continue;
+        if (load<u8>(c) != UasState.Proceeding || !uasRespond(k, 487, now)) freeCall(k);
+      }
       uaDialogEnd(dlg);
       if (i >= 0) freeCall(i);
       out.set(UasEvent.Bye, i, dlg);
     }
     return -1;
   }
-  // any other request: in a dialog we do not know, 481 (§12.2.2); otherwise not implemented here yet
-  answerStateless(v, d, src, d.to.hasTag && uaDialogOf(d) < 0 ? 481 : 501);
+  const dlg = d.to.hasTag ? uaDialogOf(d) : -1;
+  if (dlg >= 0 && takeInDialog) {
+    // a request within a dialog of ours for the owner to answer (§12.2.2: its CSeq must be in order)
+    const bad = uaDialogCheckCseq(dlg, d.cseq.seq, false);
+    if (bad != 0) { answerStateless(v, d, src, <u32>bad); return -1; }
+    const i = newInDialog(v, d, src, key, reliable, dlg, now);
+    if (i >= 0) out.set(UasEvent.InDialog, i, dlg);
+    return -1;
+  }
+  // any other request: in a dialog we do not know, 481 (§12.2.2); otherwise not implemented here
+  answerStateless(v, d, src, d.to.hasTag && dlg < 0 ? 481 : 501);
   return -1;
+}
+
+/** A record for request (v, d) within dialog dlg, with its server transaction; -1 (503 sent) if no room. */
+function newInDialog(v: MessageView, d: Decoded, src: Peer, key: u64, reliable: bool, dlg: i32, now: i64): i32 {
+  const m = v.method;
+  const invite = m == Method.INVITE;
+  let i = -1;
+  for (let k = 0; k < UAS_CALLS; k++) if (load<u8>(call(k)) == 0) { i = k; break; }
+  const request = i >= 0 ? msgPool.store(v.base, v.len) : 0;
+  const h = request == 0 ? 0 : invite
+    ? serverInviteCreate(key, respDest, reliable, d.cseq.seq, now, Owner.UserAgent)
+    : serverNonInviteCreate(key, m, respDest, reliable, d.cseq.seq, now, Owner.UserAgent);
+  if (h == 0) {
+    msgPool.release(request);
+    if (invite) answerStateless(v, d, src, 503);
+    else answerNonInvite(v, d, key, reliable, 503, now);
+    return -1;
+  }
+  if (invite || m == Method.UPDATE) uaDialogRefreshTarget(dlg, v); // §12.2.2: a target refresh
+  const c = call(i);
+  memory.fill(c, 0, CALL_SIZE);
+  store<u8>(c, <u8>UasState.Proceeding);
+  store<u8>(c, <u8>(CallFlag.InDialog | (invite ? 0 : CallFlag.NonInvite)), 2);
+  store<u32>(c, h, 4);
+  store<u32>(c, request, 8);
+  store<i32>(c, dlg, 16);
+  memory.copy(c + 32, changetype<usize>(respDest), PEER_SIZE);
+  store<u32>(c, d.cseq.seq, 64);
+  rec(h & 0xffffff).user = <u32>i + 1;
+  if (invite) uasRespond(i, 100, now);
+  return i;
 }
 
 /** A non-INVITE answered at once through its own server transaction (so retransmissions get it again). */
@@ -241,8 +307,13 @@ export function uasRespond(i: i32, status: u32, now: i64, pass: MessageView | nu
   if (idx < 0) return false;
   // the kept request, re-read in the stored-message slot; the response is written in the work slot
   if (!uasStoredRequest(i)) return false;
-  const tagged = status > 100;
-  const extraLen = tagged && status < 300 ? contactLine(changetype<Peer>(c + 32)) : 0;
+  const flags = <u32>load<u8>(c, 2);
+  const inDialog = (flags & CallFlag.InDialog) != 0;
+  // our tag on a call's first answers (a request within a dialog carries it already); our Contact on
+  // 1xx/2xx to an INVITE and a 2xx to UPDATE (target refresh, RFC 3311 §5.2)
+  const tagged = status > 100 && !inDialog;
+  const refresh = storedView.method == Method.INVITE || (storedView.method == Method.UPDATE && status >= 200);
+  const extraLen = status > 100 && status < 300 && refresh ? contactLine(changetype<Peer>(c + 32)) : 0;
   const tag = tagged ? c + 64 : 0;
   const tagLen = tagged ? <u32>load<u8>(c, 1) : 0;
   const n = pass != null
@@ -250,10 +321,16 @@ export function uasRespond(i: i32, status: u32, now: i64, pass: MessageView | nu
     : writeResponse(storedView, status, tag, tagLen, CONTACT, extraLen, WORK_BUF, WORK_CAP);
   const msg = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
   if (msg == 0) return false;
+  if ((flags & CallFlag.NonInvite) != 0) {
+    // a non-INVITE within a dialog: its transaction keeps the final for retransmissions
+    serverNonInviteRespond(<u32>idx, msg, status, now);
+    msgPool.release(msg);
+    if (status >= 200) freeCall(i);
+    return true;
+  }
   serverInviteRespond(<u32>idx, msg, status, now);
   if (status >= 200 && status < 300) {
-    const dlg = uaDialogFromRequest(storedView, storedDecoded, c + 64, <u32>load<u8>(c, 1), false);
-    store<i32>(c, dlg, 16);
+    if (!inDialog) store<i32>(c, uaDialogFromRequest(storedView, storedDecoded, c + 64, <u32>load<u8>(c, 1), false), 16);
     store<u8>(c, <u8>UasState.Answered);
     store<u32>(c, msg, 12); // kept (the pool's reference passes to the call) for retransmission
     store<u32>(c, <u32>timers.t1, 20);
@@ -277,11 +354,13 @@ export function uasTimer(user: u32, now: i64): i32 {
   const c = call(i);
   if (load<u8>(c) != UasState.Answered) return -1;
   if (now >= load<i64>(c, 24)) {
-    // §13.3.1.4: no ACK within 64·T1: the dialog is over (its owner sends the BYE)
+    // §13.3.1.4: no ACK within 64·T1: the dialog is over (its owner sends the BYE); for a re-INVITE
+    // the session should end too, which is the owner's (its BYE ends the dialog)
     const dlg = load<i32>(c, 16);
-    uaDialogEnd(dlg);
+    const inDialog = (load<u8>(c, 2) & CallFlag.InDialog) != 0;
+    if (!inDialog) uaDialogEnd(dlg);
     freeCall(i);
-    return dlg;
+    return inDialog ? -1 : dlg;
   }
   txPush(load<u32>(c, 12), changetype<Peer>(c + 32));
   let iv = load<u32>(c, 20) * 2;

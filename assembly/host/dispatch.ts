@@ -58,7 +58,7 @@ export function dispatchRequest(q: Req, now: i64): void {
     q.begin(now);
     // the same access policy as the proxy's (access lists, blocking, flood protection) comes first
     if (admitSource(q) == Admit.Done) return;
-    uasRequest(q.v, q.d, q.src, now, uin);
+    uasRequest(q.v, q.d, q.src, now, uin, b2bua);
     if (b2bua && uin.kind != 0) b2buaServerEvent(uin, q.v, q.d, q.src, now);
     return;
   }

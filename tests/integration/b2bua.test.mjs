@@ -117,6 +117,24 @@ test("the trunk hangs up: its BYE is answered and carried to the phone", { timeo
   });
 });
 
+test("hold and resume: the phone's re-INVITEs (sendonly, sendrecv) reach the trunk in its dialog and are answered", { timeout: 40_000 }, async () => {
+  const trunkPort = await freePort();
+  await withB2bua(trunkPort, async (srv) => {
+    const phone = await freePort();
+    await register(srv, "sipp", phone);
+    const carrier = await uas("b2bua_uas_hold.xml", trunkPort, { name: "carrier" });
+    ok(await uac(srv, "b2bua_uac_hold.xml", phone, { extra: ["-s", "15551234"], name: "phone" }));
+    ok(await carrier.done);
+    const invites = toPeer(srv, TRUNK_IP, trunkPort, /^INVITE /);
+    assert.equal(invites.length, 3, "the call and two re-INVITEs");
+    assert.deepEqual(invites.map((m) => hdrs(m.sip, "CSeq")[0]), ["1 INVITE", "2 INVITE", "3 INVITE"]);
+    assert.match(invites[1].sip, /\r\na=sendonly\r\n/, "hold");
+    assert.match(invites[2].sip, /\r\na=sendrecv\r\n/, "resume");
+    assert.equal(new Set(invites.map((m) => hdrs(m.sip, "Call-ID")[0])).size, 1, "one dialog on the trunk leg");
+    assert.equal(toPeer(srv, TRUNK_IP, trunkPort, /^ACK /).length, 3, "each 2xx ACKed on the trunk leg");
+  });
+});
+
 test("CANCEL while ringing: 487 to the phone, CANCEL to the trunk and its 487 ACKed", { timeout: 40_000 }, async () => {
   const trunkPort = await freePort();
   await withB2bua(trunkPort, async (srv) => {

@@ -231,6 +231,76 @@ test("the sweep met every outcome: answered before the CANCEL, crossed by it, ca
   assert.deepEqual([...outcomes].sort(), ["200/200", "487/200", "487/487"]);
 });
 
+const HOLD = SDP_OFFER.replace("o=alice 1 1", "o=alice 1 2") + "a=sendonly\r\n";
+const RESUME = SDP_OFFER.replace("o=alice 1 1", "o=alice 1 3") + "a=sendrecv\r\n";
+for (const seed of SEEDS) {
+  test(`hold and resume (re-INVITEs) and INFO within the call, relayed leg to leg (seed ${seed})`, () => {
+    const { sim, gw, alice, carrier } = setup(seed);
+    const callId = alice.invite("15550300", { hangupAfter: null, body: SDP_OFFER });
+    sim.run(sim.now + 2000);
+    const a = alice.calls.get(callId);
+    const d = [...a.dialogs.values()][0];
+    const b = carrierCall(carrier);
+    assert.equal(b.sentFinal, 200);
+    // hold: alice's re-INVITE with a=sendonly reaches the carrier in its dialog, its answer comes back
+    alice.reinvite(a, d, HOLD);
+    sim.run(sim.now + 2000);
+    assert.equal(d.reinvites?.[0]?.[0], 200, `hold answered\n${sim.transcript()}`);
+    const hold = b.reinvites?.[0];
+    assert.ok(hold, "the carrier got a re-INVITE");
+    assert.equal(hold.toTag, b.st.tag, "within the carrier's dialog");
+    assert.equal(hold.callId, b.st.msg.callId);
+    assert.equal(hold.cseqNum, 2, "the B leg's own CSeq, one past its INVITE");
+    assert.ok(hold.text.endsWith(`\r\n\r\n${HOLD}`), "the hold SDP byte for byte");
+    assert.equal(hold.get("contact"), "<sip:127.0.0.4:5060>");
+    assert.ok(d.reinvites[0][1].text.endsWith(`\r\n\r\n${SDP_ANSWER}`), "the carrier's answer back to alice");
+    // resume
+    alice.reinvite(a, d, RESUME);
+    sim.run(sim.now + 2000);
+    assert.equal(d.reinvites[1][0], 200, "resume answered");
+    assert.equal(b.reinvites[1].cseqNum, 3);
+    assert.ok(b.reinvites[1].text.endsWith(`\r\n\r\n${RESUME}`));
+    // DTMF by INFO, from the carrier's side to alice
+    carrier.uasRequestInDialog(b.callId, "INFO", "Signal=5\r\nDuration=160\r\n");
+    sim.run(sim.now + 2000);
+    assert.deepEqual(b.sent, [["INFO", 200]], "the carrier's INFO answered with alice's 200");
+    const info = a.requests?.[0];
+    assert.ok(info && info.method === "INFO", "alice got the INFO");
+    assert.equal(info.callId, callId, "in her own dialog");
+    assert.ok(info.text.endsWith("\r\n\r\nSignal=5\r\nDuration=160\r\n"));
+    assert.equal(info.get("content-type"), "application/dtmf-relay");
+    // alice hangs up; every table empty
+    alice.bye(a, d);
+    sim.run(sim.now + 5000);
+    assert.equal(d.bye, 200);
+    assert.equal(b.byes, 1);
+    idle(gw, sim);
+    assert.deepEqual(alice.stray, []);
+    assert.deepEqual(carrier.stray, []);
+  });
+}
+
+test("a re-INVITE the other leg refuses (488): the refusal reaches the sender, the call stays up", () => {
+  const { sim, gw, alice, carrier } = setup(55);
+  const callId = alice.invite("15550301", { hangupAfter: null, body: SDP_OFFER });
+  sim.run(sim.now + 2000);
+  const a = alice.calls.get(callId);
+  const d = [...a.dialogs.values()][0];
+  carrier.reinviteStatus = 488;
+  alice.reinvite(a, d, HOLD);
+  sim.run(sim.now + 3000);
+  assert.equal(d.reinvites[0][0], 488);
+  assert.equal(carrierCall(carrier).ackForFinal >= 0, true);
+  carrier.reinviteStatus = 200;
+  alice.reinvite(a, d, RESUME);
+  sim.run(sim.now + 3000);
+  assert.equal(d.reinvites[1][0], 200, "the dialogs survived the 488");
+  alice.bye(a, d);
+  sim.run(sim.now + 5000);
+  assert.equal(d.bye, 200);
+  idle(gw, sim);
+});
+
 const PROVIDER = { realm: "carrier.example", user: "acme", password: "s3cret" };
 for (const seed of SEEDS) {
   test(`the carrier's proxy challenges (407): answered once with our credentials, the call completes (seed ${seed})`, () => {

@@ -158,12 +158,14 @@ export class Ua {
     const t = this.ct.get(`${msg.branch} ${msg.method}`);
     if (msg.method === "INVITE" && msg.status >= 200 && msg.status < 300) {
       // a 2xx ends the INVITE transaction; every 2xx (retransmitted or of another fork) goes to the TU
-      if (t && (t.state === "trying" || t.state === "proceeding")) {
+      const first = t && (t.state === "trying" || t.state === "proceeding");
+      if (first) {
         t.state = "terminated";
         this.sim.cancel(t.timer);
         this.sim.cancel(t.timeout);
       }
       this.uac2xx(msg);
+      if (first && t.msg.toTag) t.onFinal(msg); // a re-INVITE's answer goes to its caller too
       return;
     }
     if (!t) {
@@ -309,22 +311,36 @@ export class Ua {
       if (!first || c.hangupAfter !== null) this.sim.after(first ? c.hangupAfter : 0, () => this.bye(c, d));
     }
     d.acks++;
-    this.send(d.dest, d.ack);
+    // the ACK of a re-INVITE's 2xx carries that INVITE's CSeq (§13.2.2.4)
+    this.send(d.dest, msg.cseqNum === 1 ? d.ack : this.inDialog(c, d, "ACK", msg.cseqNum));
   }
 
-  inDialog(c, d, method, cseq) {
+  /**
+   * A re-INVITE within our dialog d of call c (hold: an SDP with a=sendonly; resume: sendrecv): with our
+   * Contact and the SDP, the next CSeq; its final goes to d.reinvites ([status, response]).
+   */
+  reinvite(c, d, body) {
+    const cseq = ++d.cseq;
+    const text = this.inDialog(c, d, "INVITE", cseq, body);
+    d.reinvites ??= [];
+    this.client(text, d.dest, (r) => d.reinvites.push([r ? r.status : 408, r]));
+    return cseq;
+  }
+
+  inDialog(c, d, method, cseq, body = "") {
     const inv = c.invite;
     return [
       `${method} ${d.target} SIP/2.0`, `Via: SIP/2.0/UDP ${this.addr};rport;branch=z9hG4bK${this.id(method[0])}`, `Max-Forwards: 70`,
       ...d.routes.map((r) => `Route: ${r}`), `From: ${inv.get("from")}`, `To: ${d.to}`, `Call-ID: ${inv.callId}`,
-      `CSeq: ${cseq} ${method}`, `Content-Length: 0`, ``, ``,
+      `CSeq: ${cseq} ${method}`, ...(method === "INVITE" ? [`Contact: ${this.contact()}`] : []),
+      ...(body ? [`Content-Type: application/sdp`] : []), `Content-Length: ${Buffer.byteLength(body)}`, ``, body,
     ].join("\r\n");
   }
 
   bye(c, d) {
     if (d.bye) return;
     d.bye = "sent";
-    this.client(this.inDialog(c, d, "BYE", 2), d.dest, (r) => (d.bye = r ? r.status : 408));
+    this.client(this.inDialog(c, d, "BYE", ++d.cseq), d.dest, (r) => (d.bye = r ? r.status : 408));
   }
 
   // ---- server transactions and the UAS ------------------------------------------------------------
@@ -357,7 +373,11 @@ export class Ua {
       if (d && !d.bye) d.bye = "received";
       const ours = c && ((c.role === "uas" && c.sentFinal !== null && c.sentFinal < 300) || d);
       this.respond(st, ours ? 200 : 481);
-    } else this.respond(st, 200);
+    } else {
+      const c = this.calls.get(msg.callId);
+      if (c) (c.requests ??= []).push(msg); // INFO, UPDATE ... within a call: recorded, answered 200
+      this.respond(st, 200);
+    }
   }
 
   respond(st, code, toTag, extra = []) {
@@ -384,6 +404,13 @@ export class Ua {
     const c = this.call(st.msg.callId);
     c.role = "uas";
     c.invites++;
+    if (st.msg.toTag && c.st) {
+      // a re-INVITE in our dialog: answered at once with our SDP, the dialog's tag kept
+      st.tag = st.msg.toTag;
+      (c.reinvites ??= []).push(st.msg);
+      this.answer(st, c, this.reinviteStatus ?? 200);
+      return;
+    }
     st.tag = this.id("u");
     if (this.challenge && !this.checkCredentials(st)) return;
     c.st = st;
@@ -439,6 +466,22 @@ export class Ua {
     });
   }
 
+  /** A request within a call we answered (INFO with a DTMF body ...): to the caller's Contact; its final to c.sent. */
+  uasRequestInDialog(callId, method, body = "", type = "application/dtmf-relay") {
+    const c = this.calls.get(callId);
+    const m = c.st.msg;
+    const routes = m.all("record-route");
+    const target = uriOf(m.get("contact") ?? "");
+    c.localCseq = (c.localCseq ?? 0) + 1;
+    const text = [
+      `${method} ${target} SIP/2.0`, `Via: SIP/2.0/UDP ${this.addr};rport;branch=z9hG4bK${this.id("q")}`, `Max-Forwards: 70`,
+      ...routes.map((r) => `Route: ${r}`), `From: ${m.get("to")};tag=${c.st.tag}`, `To: ${m.get("from")}`, `Call-ID: ${m.callId}`,
+      `CSeq: ${c.localCseq} ${method}`, ...(body ? [`Content-Type: ${type}`] : []), `Content-Length: ${Buffer.byteLength(body)}`, ``, body,
+    ].join("\r\n");
+    c.sent ??= [];
+    this.client(text, routes.length ? hostPort(routes[0]) : hostPort(target), (r) => c.sent.push([method, r ? r.status : 408]));
+  }
+
   /** Hang up a call we answered (the callee's BYE, §15.1.1): to the caller's Contact, with its route set. */
   uasBye(callId) {
     const c = this.calls.get(callId);
@@ -448,10 +491,11 @@ export class Ua {
     const target = uriOf(m.get("contact") ?? "");
     const dest = routes.length ? hostPort(routes[0]) : hostPort(target);
     c.byeSent = "sent";
+    c.localCseq = (c.localCseq ?? 0) + 1;
     const text = [
       `BYE ${target} SIP/2.0`, `Via: SIP/2.0/UDP ${this.addr};rport;branch=z9hG4bK${this.id("b")}`, `Max-Forwards: 70`,
       ...routes.map((r) => `Route: ${r}`), `From: ${m.get("to")};tag=${c.st.tag}`, `To: ${m.get("from")}`, `Call-ID: ${m.callId}`,
-      `CSeq: 1 BYE`, `Content-Length: 0`, ``, ``,
+      `CSeq: ${c.localCseq} BYE`, `Content-Length: 0`, ``, ``,
     ].join("\r\n");
     this.client(text, dest, (r) => (c.byeSent = r ? r.status : 408));
     return true;
