@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -394,6 +395,118 @@ static void check_users(const char *k, const json *v, cfg_value *out) {
   }
 }
 
+/* A trunk's address: IPv4:PORT or [IPv6]:PORT, no names (config.mjs SIDE_ADDRESS). */
+static bool is_side_address(const char *s) {
+  const char *colon = strrchr(s, ':');
+  if (!colon || colon == s) return false;
+  char *end;
+  long port = strtol(colon + 1, &end, 10);
+  if (*end || colon[1] == 0 || port < 1 || port > 65535 || strlen(colon + 1) > 5) return false;
+  char host[64];
+  size_t n = (size_t)(colon - s);
+  uint8_t tmp[16];
+  if (s[0] == '[') {
+    if (n < 3 || s[n - 1] != ']' || n - 2 >= sizeof host) return false;
+    memcpy(host, s + 1, n - 2);
+    host[n - 2] = 0;
+    return inet_pton(AF_INET6, host, tmp) == 1;
+  }
+  if (n >= sizeof host) return false;
+  memcpy(host, s, n);
+  host[n] = 0;
+  return inet_pton(AF_INET, host, tmp) == 1;
+}
+
+#define SIDE_KEYS "name, role, route, host, address, username, password"
+
+/* The B2BUA's sides (config.mjs checkSides: the same checks and messages). */
+static void check_sides(const sch_key *k, const char *name, const json *v, cfg_value *out) {
+  if (v->type != J_ARRAY) bad(name, "expected an array of {" SIDE_KEYS "}", v);
+  if (k->max_items >= 0 && v->n > (size_t)k->max_items) die2(false, name, "expected at most %d sides, got \"%zu\"", k->max_items, v->n);
+  out->sides = calloc(v->n + 1, sizeof *out->sides);
+  out->n = v->n;
+  for (size_t i = 0; i < v->n; i++) {
+    char *key = keyf("%s[%zu]", name, i);
+    const json *o = v->items[i];
+    if (o->type != J_OBJECT) bad(key, "expected an object", o);
+    cfg_side *sd = &out->sides[i];
+    for (size_t j = 0; j < o->n; j++) {
+      const char *sk = o->keys[j];
+      const json *sv = o->items[j];
+      char *kk = keyf("%s.%s", key, sk);
+      size_t n = sv->type == J_STRING ? strlen(sv->str) : 0;
+      if (strcmp(sk, "name") == 0) {
+        bool ok = sv->type == J_STRING && n >= 1 && n <= 32;
+        for (size_t c = 0; ok && c < n; c++) ok = isalnum((unsigned char)sv->str[c]) || sv->str[c] == '-' || sv->str[c] == '_';
+        if (!ok) bad(kk, "expected a name of 1..32 letters, digits, - or _", sv);
+        sd->name = sv->str;
+      } else if (strcmp(sk, "role") == 0) {
+        if (sv->type != J_STRING || (strcmp(sv->str, "registrar") != 0 && strcmp(sv->str, "trunk") != 0)) bad(kk, "expected \"registrar\" or \"trunk\"", sv);
+        sd->role = sv->str;
+      } else if (strcmp(sk, "route") == 0) {
+        if (sv->type != J_STRING) bad(kk, "expected the name of another side", sv);
+        sd->route = sv->str;
+      } else if (strcmp(sk, "host") == 0) {
+        bool ok = sv->type == J_STRING && n >= 1 && n <= 64;
+        for (size_t c = 0; ok && c < n; c++) ok = !strchr(" \t\r\n\"<>;,", sv->str[c]);
+        if (!ok) bad(kk, "expected host[:port] of 1..64 bytes (no spaces, quotes, <>;,)", sv);
+        sd->host = sv->str;
+      } else if (strcmp(sk, "address") == 0) {
+        if (sv->type != J_STRING || !is_side_address(sv->str)) bad(kk, "expected IP:PORT (IPv6 as [::1]:5060; a trunk's address, no names)", sv);
+        sd->address = sv->str;
+      } else if (strcmp(sk, "username") == 0) {
+        if (sv->type != J_STRING || !is_token(sv->str, n) || n > 32) bad(kk, "expected a SIP token of 1..32 bytes", sv);
+        sd->username = sv->str;
+      } else if (strcmp(sk, "password") == 0) {
+        bool ok = sv->type == J_STRING && n >= 1 && n <= 64;
+        for (size_t c = 0; ok && c < n; c++) ok = (unsigned char)sv->str[c] > 0x20 && (unsigned char)sv->str[c] < 0x7f;
+        /* never echoed back */
+        if (!ok) {
+          if (sv->type == J_STRING) die2(false, kk, "expected 1..64 printable ASCII characters without spaces, got \"" MASK "\"");
+          bad(kk, "expected 1..64 printable ASCII characters without spaces", sv);
+        }
+        sd->password = sv->str;
+      } else {
+        die2(false, kk, "unknown key (expected " SIDE_KEYS ")");
+      }
+      free(kk);
+    }
+    if (!sd->name) die2(false, key, "expected a \"name\"");
+    if (!sd->role) die2(false, key, "expected a \"role\"");
+    if (!sd->route) die2(false, key, "expected a \"route\"");
+    bool trunk = strcmp(sd->role, "trunk") == 0;
+    if (trunk && !sd->address) die2(false, key, "a trunk needs its \"address\" (IP:PORT)");
+    if (!trunk && sd->address) {
+      char *kk = keyf("%s.address", key);
+      die2(false, kk, "a registrar side has no address (its phones register)");
+    }
+    if (!sd->username != !sd->password) die2(false, key, "give both \"username\" and \"password\" (a trunk's credentials), or neither");
+    if (!trunk && sd->username) {
+      char *kk = keyf("%s.username", key);
+      die2(false, kk, "credentials are a trunk's (for its proxy's challenges)");
+    }
+    free(key);
+  }
+  size_t registrars = 0;
+  for (size_t i = 0; i < out->n; i++) {
+    const cfg_side *sd = &out->sides[i];
+    bool found = false;
+    for (size_t j = 0; j < out->n; j++) {
+      if (j < i && strcmp(out->sides[j].name, sd->name) == 0) {
+        char *kk = keyf("%s[%zu].name", name, i);
+        die2(false, kk, "duplicate side %s", show_str(sd->name));
+      }
+      if (strcmp(out->sides[j].name, sd->route) == 0) found = true;
+    }
+    char *kr = keyf("%s[%zu].route", name, i);
+    if (strcmp(sd->route, sd->name) == 0) die2(false, kr, "a side routes its calls to another side, not to itself");
+    if (!found) die2(false, kr, "no side named %s", show_str(sd->route));
+    free(kr);
+    if (strcmp(sd->role, "registrar") == 0) registrars++;
+  }
+  if (registrars > 1) die2(false, name, "at most one registrar side");
+}
+
 static uint8_t *hex_bytes(const char *s, size_t *len) {
   size_t n = strlen(s) / 2;
   uint8_t *b = malloc(n ? n : 1);
@@ -447,9 +560,9 @@ static void check_value(const sch_key *k, const json *v, const char *name, cfg_v
   memset(out, 0, sizeof *out);
   out->set = out->given = true;
   switch (k->type) {
-    case SCH_T_SIDES: /* the B2BUA's (Node host only): refused by the hosts check before any value is read */
-      bad(name, "not read by this host", v);
-      break;
+    case SCH_T_SIDES:
+      check_sides(k, name, v, out);
+      return;
     case SCH_T_BOOL:
       if (v->type != J_TRUE && v->type != J_FALSE) bad(name, "expected true or false", v);
       out->num = v->type == J_TRUE;
@@ -760,6 +873,10 @@ void config_parse(cli *out, int argc, char **argv, const char *board) {
     c->v[SK_REALM].set = true;
     c->v[SK_REALM].str = first;
   }
+  bool b2bua = c->v[SK_MODE].set && c->v[SK_MODE].num == 1;
+  size_t sides = c->v[SK_SIDES].set ? c->v[SK_SIDES].n : 0;
+  if (b2bua && sides < 2) die2(false, "sides", "\"mode\": \"b2bua\" needs at least two sides (e.g. a registrar side and a trunk)");
+  if (!b2bua && sides > 0) die2(false, "sides", "sides are the B2BUA's: set \"mode\": \"b2bua\" (and a board with it, \"board\": \"gateway\")");
 }
 
 /* ---- the secure default ----------------------------------------------------------------- */
@@ -804,7 +921,28 @@ static void str_array(strbuf *b, const char **v, size_t n) {
 static void print_value(strbuf *b, const sch_key *k, const cfg_value *v) {
   char t[32];
   switch (k->type) {
-    case SCH_T_SIDES: sb_puts(b, "[]"); break; /* never set on this host */
+    case SCH_T_SIDES:
+      sb_putc(b, '[');
+      for (size_t i = 0; i < v->n; i++) {
+        const cfg_side *sd = &v->sides[i];
+        if (i) sb_puts(b, ", ");
+        const char *names[] = {"name", "role", "route", "host", "address", "username"};
+        const char *vals[] = {sd->name, sd->role, sd->route, sd->host, sd->address, sd->username};
+        sb_putc(b, '{');
+        bool first = true;
+        for (int f = 0; f < 6; f++) {
+          if (!vals[f]) continue;
+          if (!first) sb_puts(b, ", ");
+          first = false;
+          sb_json_string(b, names[f], strlen(names[f]));
+          sb_puts(b, ": ");
+          sb_json_string(b, vals[f], strlen(vals[f]));
+        }
+        if (sd->password) sb_puts(b, ", \"password\": \"" MASK "\"");
+        sb_putc(b, '}');
+      }
+      sb_putc(b, ']');
+      break;
     case SCH_T_BOOL: sb_puts(b, v->num ? "true" : "false"); break;
     case SCH_T_INT: snprintf(t, sizeof t, "%lld", (long long)v->num); sb_puts(b, t); break;
     case SCH_T_ENUM: sb_json_string(b, k->values[v->num], strlen(k->values[v->num])); break;
@@ -1282,6 +1420,31 @@ void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *b
           if (u->password) add_secret_line(&a, u->username, "password", u->password);
           if (u->ha1) add_secret_line(&a, u->username, "ha1", u->ha1);
           if (u->ha1_sha256) add_secret_line(&a, u->username, "ha1sha256", u->ha1_sha256);
+          free(name);
+        }
+        break;
+      case SCH_T_SIDES:
+        /* "INDEX registrar|trunk ROUTE HOST [IP:PORT [USER PASSWORD]]" (abi.json cfgKinds.Side) */
+        for (size_t j = 0; j < v->n; j++) {
+          const cfg_side *sd = &v->sides[j];
+          size_t route = 0;
+          for (size_t r = 0; r < v->n; r++)
+            if (strcmp(v->sides[r].name, sd->route) == 0) route = r;
+          const char *host = sd->host ? sd->host : sd->address ? sd->address : c->v[SK_DOMAINS].list[0];
+          char *text = keyf("%zu %s %zu %s%s%s", j, sd->role, route, host, sd->address ? " " : "", sd->address ? sd->address : "");
+          char *name = keyf("%s[%zu]", k->path, j);
+          a.name = name;
+          if (sd->password) {
+            char *full = keyf("%s %s %s", text, sd->username, sd->password);
+            a.text = NULL;
+            add_bytes(&a, (const uint8_t *)full, strlen(full));
+            memset(full, 0, strlen(full));
+            free(full);
+          } else {
+            a.text = text;
+            add_bytes(&a, (const uint8_t *)text, strlen(text));
+          }
+          free(text);
           free(name);
         }
         break;

@@ -46,6 +46,11 @@ typedef struct {
   const char *text; /* the pattern as text (NULL for {"hex"}) */
 } cfg_pattern;
 
+/* A B2BUA side ("sides"): NULL for what is absent. */
+typedef struct {
+  const char *name, *role, *route, *host, *address, *username, *password;
+} cfg_side;
+
 /* The value of one schema key (SCHEMA[i] <-> config.v[i]). */
 typedef struct {
   bool set;             /* given, a default, or derived */
@@ -56,6 +61,7 @@ typedef struct {
   size_t n;             /* list, users, patterns: count */
   cfg_user *users;
   cfg_pattern *patterns;
+  cfg_side *sides;
 } cfg_value;
 
 typedef struct {

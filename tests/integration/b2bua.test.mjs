@@ -1,4 +1,4 @@
-// The B2BUA (board gateway, "mode": "b2bua") on the Node host, against SIPp on loopback: phones on our
+// The B2BUA (board gateway, "mode": "b2bua") on the Node and the native host, against SIPp on loopback: phones on our
 // registrar side (127.0.0.1) and a service provider's trunk (SIPp bound to 127.0.0.9, the trunk side's
 // configured address). Every SIPp run must pass its scenario (exit 0); the server's trace shows what
 // crossed between the legs and what did not.
@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
-import { root, startServer, sipp, describe, freePort, scratch, sf, settle } from "./harness.mjs";
+import { root, startServer, sipp, describe, freePort, scratch, sf, settle, HOSTS } from "./harness.mjs";
 import { Ua, request, status } from "../lib/sipua.mjs";
 
 if (spawnSync("sipp", ["-v"], { encoding: "utf8" }).status !== 99) throw new Error("sipp is not installed (npm test runs tools/setup.mjs)");
@@ -29,11 +29,11 @@ const head = (sip) => sip.split("\r\n\r\n")[0];
  * A B2BUA between the registrar side and a trunk at 127.0.0.9:trunkPort (or between the given sides);
  * runs fn(srv), always stops it.
  */
-async function withB2bua(trunkPort, fn, sides = [
+async function withB2bua(host, trunkPort, fn, sides = [
   { name: "office", role: "registrar", route: "carrier" },
   { name: "carrier", role: "trunk", address: `${TRUNK_IP}:${trunkPort}`, route: "office" },
 ]) {
-  const srv = await startServer({ tcp: false, config: { board: "gateway", mode: "b2bua", domains: ["127.0.0.1"], sides } });
+  const srv = await startServer({ host, tcp: false, config: { board: "gateway", mode: "b2bua", domains: ["127.0.0.1"], sides } });
   try {
     await fn(srv);
   } catch (e) {
@@ -75,126 +75,128 @@ async function uac(srv, scenario, port, { ip = "127.0.0.1", extra = [], name = "
 const toPeer = (srv, ip, port, re) => srv.sip("out").filter((m) => m.peer.endsWith(`${ip}:${port}`) && re.test(m.first));
 const fromPeer = (srv, ip, port, re) => srv.sip("in").filter((m) => m.peer.endsWith(`${ip}:${port}`) && re.test(m.first));
 
-test("phone → trunk: a new call on the trunk leg, unknown headers and SDP passed through, BYE carried", { timeout: 40_000 }, async () => {
-  const trunkPort = await freePort();
-  await withB2bua(trunkPort, async (srv) => {
-    const phone = await freePort();
-    await register(srv, "sipp", phone);
-    const carrier = await uas("uas.xml", trunkPort, { name: "carrier" });
-    const r = await uac(srv, "b2bua_uac.xml", phone, { extra: ["-s", "15551234", "-d", "300"], name: "phone" });
-    ok(r);
-    ok(await carrier.done);
-    const inA = fromPeer(srv, "127.0.0.1", phone, /^INVITE /)[0];
-    const outB = toPeer(srv, TRUNK_IP, trunkPort, /^INVITE /)[0];
-    assert.ok(inA && outB, "the INVITE came in from the phone and went out to the trunk");
-    assert.equal(outB.first, `INVITE sip:15551234@${TRUNK_IP}:${trunkPort} SIP/2.0`);
-    assert.notEqual(hdrs(outB.sip, "Call-ID")[0], hdrs(inA.sip, "Call-ID")[0], "a Call-ID of its own");
-    assert.ok(!head(outB.sip).includes(`:${phone}`), `none of the phone's addresses in the trunk leg's headers:\n${outB.sip}`);
-    assert.deepEqual(hdrs(outB.sip, "Via").length, 1, "one Via: ours");
-    assert.deepEqual(hdrs(outB.sip, "X-Account"), ["42;tier=gold"], "an unknown header and its parameter passed through");
-    assert.deepEqual(hdrs(outB.sip, "Subject"), ["Performance Test"]);
-    assert.deepEqual(hdrs(outB.sip, "Max-Forwards"), ["69"]);
-    assert.equal(outB.sip.split("\r\n\r\n")[1], inA.sip.split("\r\n\r\n")[1], "the SDP offer byte for byte");
-    const ok200 = toPeer(srv, "127.0.0.1", phone, /^SIP\/2\.0 200/).find((m) => /INVITE/.test(hdrs(m.sip, "CSeq")[0]));
-    assert.ok(ok200, "the phone got a 200 for its INVITE");
-    assert.deepEqual(hdrs(ok200.sip, "Contact"), [`<sip:127.0.0.1:${srv.port}>`], "the B2BUA's Contact, not the trunk's");
-    assert.ok(!head(ok200.sip).includes(`:${trunkPort}`), "none of the trunk's addresses in the phone leg's headers");
-    assert.match(ok200.sip.split("\r\n\r\n")[1], /^v=0\r\n/, "the SDP answer passed back");
-    assert.equal(toPeer(srv, TRUNK_IP, trunkPort, /^BYE /).length >= 1, true, "the phone's BYE carried to the trunk");
+for (const host of HOSTS) {
+  test(`${host}: phone → trunk: a new call on the trunk leg, unknown headers and SDP passed through, BYE carried`, { timeout: 40_000 }, async () => {
+    const trunkPort = await freePort();
+    await withB2bua(host, trunkPort, async (srv) => {
+      const phone = await freePort();
+      await register(srv, "sipp", phone);
+      const carrier = await uas("uas.xml", trunkPort, { name: "carrier" });
+      const r = await uac(srv, "b2bua_uac.xml", phone, { extra: ["-s", "15551234", "-d", "300"], name: "phone" });
+      ok(r);
+      ok(await carrier.done);
+      const inA = fromPeer(srv, "127.0.0.1", phone, /^INVITE /)[0];
+      const outB = toPeer(srv, TRUNK_IP, trunkPort, /^INVITE /)[0];
+      assert.ok(inA && outB, "the INVITE came in from the phone and went out to the trunk");
+      assert.equal(outB.first, `INVITE sip:15551234@${TRUNK_IP}:${trunkPort} SIP/2.0`);
+      assert.notEqual(hdrs(outB.sip, "Call-ID")[0], hdrs(inA.sip, "Call-ID")[0], "a Call-ID of its own");
+      assert.ok(!head(outB.sip).includes(`:${phone}`), `none of the phone's addresses in the trunk leg's headers:\n${outB.sip}`);
+      assert.deepEqual(hdrs(outB.sip, "Via").length, 1, "one Via: ours");
+      assert.deepEqual(hdrs(outB.sip, "X-Account"), ["42;tier=gold"], "an unknown header and its parameter passed through");
+      assert.deepEqual(hdrs(outB.sip, "Subject"), ["Performance Test"]);
+      assert.deepEqual(hdrs(outB.sip, "Max-Forwards"), ["69"]);
+      assert.equal(outB.sip.split("\r\n\r\n")[1], inA.sip.split("\r\n\r\n")[1], "the SDP offer byte for byte");
+      const ok200 = toPeer(srv, "127.0.0.1", phone, /^SIP\/2\.0 200/).find((m) => /INVITE/.test(hdrs(m.sip, "CSeq")[0]));
+      assert.ok(ok200, "the phone got a 200 for its INVITE");
+      assert.deepEqual(hdrs(ok200.sip, "Contact"), [`<sip:127.0.0.1:${srv.port}>`], "the B2BUA's Contact, not the trunk's");
+      assert.ok(!head(ok200.sip).includes(`:${trunkPort}`), "none of the trunk's addresses in the phone leg's headers");
+      assert.match(ok200.sip.split("\r\n\r\n")[1], /^v=0\r\n/, "the SDP answer passed back");
+      assert.equal(toPeer(srv, TRUNK_IP, trunkPort, /^BYE /).length >= 1, true, "the phone's BYE carried to the trunk");
+    });
   });
-});
 
-test("the trunk hangs up: its BYE is answered and carried to the phone", { timeout: 40_000 }, async () => {
-  const trunkPort = await freePort();
-  await withB2bua(trunkPort, async (srv) => {
-    const phone = await freePort();
-    await register(srv, "sipp", phone);
-    const carrier = await uas("b2bua_uas_bye.xml", trunkPort, { extra: ["-d", "300"], name: "carrier" });
-    ok(await uac(srv, "b2bua_uac_bye.xml", phone, { extra: ["-s", "15551234"], name: "phone" }));
-    ok(await carrier.done);
-    assert.equal(fromPeer(srv, TRUNK_IP, trunkPort, /^BYE /).length >= 1, true);
-    assert.equal(toPeer(srv, "127.0.0.1", phone, /^BYE /).length >= 1, true);
+  test(`${host}: the trunk hangs up: its BYE is answered and carried to the phone`, { timeout: 40_000 }, async () => {
+    const trunkPort = await freePort();
+    await withB2bua(host, trunkPort, async (srv) => {
+      const phone = await freePort();
+      await register(srv, "sipp", phone);
+      const carrier = await uas("b2bua_uas_bye.xml", trunkPort, { extra: ["-d", "300"], name: "carrier" });
+      ok(await uac(srv, "b2bua_uac_bye.xml", phone, { extra: ["-s", "15551234"], name: "phone" }));
+      ok(await carrier.done);
+      assert.equal(fromPeer(srv, TRUNK_IP, trunkPort, /^BYE /).length >= 1, true);
+      assert.equal(toPeer(srv, "127.0.0.1", phone, /^BYE /).length >= 1, true);
+    });
   });
-});
 
-test("hold and resume: the phone's re-INVITEs (sendonly, sendrecv) reach the trunk in its dialog and are answered", { timeout: 40_000 }, async () => {
-  const trunkPort = await freePort();
-  await withB2bua(trunkPort, async (srv) => {
-    const phone = await freePort();
-    await register(srv, "sipp", phone);
-    const carrier = await uas("b2bua_uas_hold.xml", trunkPort, { name: "carrier" });
-    ok(await uac(srv, "b2bua_uac_hold.xml", phone, { extra: ["-s", "15551234"], name: "phone" }));
-    ok(await carrier.done);
-    const invites = toPeer(srv, TRUNK_IP, trunkPort, /^INVITE /);
-    assert.equal(invites.length, 3, "the call and two re-INVITEs");
-    assert.deepEqual(invites.map((m) => hdrs(m.sip, "CSeq")[0]), ["1 INVITE", "2 INVITE", "3 INVITE"]);
-    assert.match(invites[1].sip, /\r\na=sendonly\r\n/, "hold");
-    assert.match(invites[2].sip, /\r\na=sendrecv\r\n/, "resume");
-    assert.equal(new Set(invites.map((m) => hdrs(m.sip, "Call-ID")[0])).size, 1, "one dialog on the trunk leg");
-    assert.equal(toPeer(srv, TRUNK_IP, trunkPort, /^ACK /).length, 3, "each 2xx ACKed on the trunk leg");
+  test(`${host}: hold and resume: the phone's re-INVITEs (sendonly, sendrecv) reach the trunk in its dialog and are answered`, { timeout: 40_000 }, async () => {
+    const trunkPort = await freePort();
+    await withB2bua(host, trunkPort, async (srv) => {
+      const phone = await freePort();
+      await register(srv, "sipp", phone);
+      const carrier = await uas("b2bua_uas_hold.xml", trunkPort, { name: "carrier" });
+      ok(await uac(srv, "b2bua_uac_hold.xml", phone, { extra: ["-s", "15551234"], name: "phone" }));
+      ok(await carrier.done);
+      const invites = toPeer(srv, TRUNK_IP, trunkPort, /^INVITE /);
+      assert.equal(invites.length, 3, "the call and two re-INVITEs");
+      assert.deepEqual(invites.map((m) => hdrs(m.sip, "CSeq")[0]), ["1 INVITE", "2 INVITE", "3 INVITE"]);
+      assert.match(invites[1].sip, /\r\na=sendonly\r\n/, "hold");
+      assert.match(invites[2].sip, /\r\na=sendrecv\r\n/, "resume");
+      assert.equal(new Set(invites.map((m) => hdrs(m.sip, "Call-ID")[0])).size, 1, "one dialog on the trunk leg");
+      assert.equal(toPeer(srv, TRUNK_IP, trunkPort, /^ACK /).length, 3, "each 2xx ACKed on the trunk leg");
+    });
   });
-});
 
-test("CANCEL while ringing: 487 to the phone, CANCEL to the trunk and its 487 ACKed", { timeout: 40_000 }, async () => {
-  const trunkPort = await freePort();
-  await withB2bua(trunkPort, async (srv) => {
-    const phone = await freePort();
-    await register(srv, "sipp", phone);
-    const carrier = await uas("uas_cancel.xml", trunkPort, { name: "carrier" });
-    ok(await uac(srv, "uac_cancel.xml", phone, { extra: ["-s", "15551234"], name: "phone" }));
-    ok(await carrier.done);
-    assert.equal(toPeer(srv, TRUNK_IP, trunkPort, /^CANCEL /).length >= 1, true, "CANCEL sent to the trunk");
-    assert.equal(toPeer(srv, TRUNK_IP, trunkPort, /^ACK /).length >= 1, true, "the trunk's 487 ACKed");
+  test(`${host}: CANCEL while ringing: 487 to the phone, CANCEL to the trunk and its 487 ACKed`, { timeout: 40_000 }, async () => {
+    const trunkPort = await freePort();
+    await withB2bua(host, trunkPort, async (srv) => {
+      const phone = await freePort();
+      await register(srv, "sipp", phone);
+      const carrier = await uas("uas_cancel.xml", trunkPort, { name: "carrier" });
+      ok(await uac(srv, "uac_cancel.xml", phone, { extra: ["-s", "15551234"], name: "phone" }));
+      ok(await carrier.done);
+      assert.equal(toPeer(srv, TRUNK_IP, trunkPort, /^CANCEL /).length >= 1, true, "CANCEL sent to the trunk");
+      assert.equal(toPeer(srv, TRUNK_IP, trunkPort, /^ACK /).length >= 1, true, "the trunk's 487 ACKed");
+    });
   });
-});
 
-test("trunk → phone: the provider's call reaches the phone where it registered", { timeout: 40_000 }, async () => {
-  const trunkPort = await freePort();
-  await withB2bua(trunkPort, async (srv) => {
-    const phone = await freePort();
-    await register(srv, "callee", phone);
-    const p = await uas("uas.xml", phone, { ip: "127.0.0.1", name: "phone" });
-    ok(await uac(srv, "uac_invite.xml", trunkPort, { ip: TRUNK_IP, extra: ["-s", "callee", "-d", "300"], name: "carrier" }));
-    ok(await p.done);
-    const outA = toPeer(srv, "127.0.0.1", phone, /^INVITE /)[0];
-    assert.equal(outA.first, `INVITE sip:callee@127.0.0.1:${phone} SIP/2.0`);
-    assert.ok(!head(outA.sip).includes(TRUNK_IP), `none of the trunk's addresses in the phone leg's headers:\n${outA.sip}`);
+  test(`${host}: trunk → phone: the provider's call reaches the phone where it registered`, { timeout: 40_000 }, async () => {
+    const trunkPort = await freePort();
+    await withB2bua(host, trunkPort, async (srv) => {
+      const phone = await freePort();
+      await register(srv, "callee", phone);
+      const p = await uas("uas.xml", phone, { ip: "127.0.0.1", name: "phone" });
+      ok(await uac(srv, "uac_invite.xml", trunkPort, { ip: TRUNK_IP, extra: ["-s", "callee", "-d", "300"], name: "carrier" }));
+      ok(await p.done);
+      const outA = toPeer(srv, "127.0.0.1", phone, /^INVITE /)[0];
+      assert.equal(outA.first, `INVITE sip:callee@127.0.0.1:${phone} SIP/2.0`);
+      assert.ok(!head(outA.sip).includes(TRUNK_IP), `none of the trunk's addresses in the phone leg's headers:\n${outA.sip}`);
+    });
   });
-});
 
-test("trunk ⇄ trunk: a call from one provider goes out to the other, a call of its own", { timeout: 40_000 }, async () => {
-  const east = await freePort(), west = await freePort();
-  const sides = [
-    { name: "east", role: "trunk", address: `127.0.0.8:${east}`, host: "east.example", route: "west" },
-    { name: "west", role: "trunk", address: `${TRUNK_IP}:${west}`, route: "east" },
-  ];
-  await withB2bua(0, async (srv) => {
-    const w = await uas("uas.xml", west, { name: "west" });
-    ok(await uac(srv, "uac_invite.xml", east, { ip: "127.0.0.8", extra: ["-s", "15550001", "-d", "300"], name: "east" }));
-    ok(await w.done);
-    const inE = fromPeer(srv, "127.0.0.8", east, /^INVITE /)[0];
-    const outW = toPeer(srv, TRUNK_IP, west, /^INVITE /)[0];
-    assert.equal(outW.first, `INVITE sip:15550001@${TRUNK_IP}:${west} SIP/2.0`);
-    assert.notEqual(hdrs(outW.sip, "Call-ID")[0], hdrs(inE.sip, "Call-ID")[0]);
-    assert.ok(!head(outW.sip).includes("127.0.0.8"), `nothing of the east trunk's addresses toward the west:\n${outW.sip}`);
-    assert.equal(toPeer(srv, TRUNK_IP, west, /^BYE /).length >= 1, true, "east's BYE carried west");
-  }, sides);
-});
-
-test("strangers: an unregistered caller gets 403 and nothing reaches the trunk", { timeout: 40_000 }, async () => {
-  const trunkPort = await freePort();
-  await withB2bua(trunkPort, async (srv) => {
-    const ua = await Ua.open("127.0.0.1");
-    try {
-      const r = await ua.request(srv, request(ua, { ruri: `sip:15551234@127.0.0.1:${srv.port}`, from: "sip:mallory@127.0.0.1" }), { timeoutMs: 3000 });
-      assert.equal(status(r), 403);
-    } finally {
-      ua.close();
-    }
-    await settle(srv);
-    assert.equal(srv.sip("out").filter((m) => m.peer.includes(TRUNK_IP)).length, 0, "nothing was sent toward the trunk");
+  test(`${host}: trunk ⇄ trunk: a call from one provider goes out to the other, a call of its own`, { timeout: 40_000 }, async () => {
+    const east = await freePort(), west = await freePort();
+    const sides = [
+      { name: "east", role: "trunk", address: `127.0.0.8:${east}`, host: "east.example", route: "west" },
+      { name: "west", role: "trunk", address: `${TRUNK_IP}:${west}`, route: "east" },
+    ];
+    await withB2bua(host, 0, async (srv) => {
+      const w = await uas("uas.xml", west, { name: "west" });
+      ok(await uac(srv, "uac_invite.xml", east, { ip: "127.0.0.8", extra: ["-s", "15550001", "-d", "300"], name: "east" }));
+      ok(await w.done);
+      const inE = fromPeer(srv, "127.0.0.8", east, /^INVITE /)[0];
+      const outW = toPeer(srv, TRUNK_IP, west, /^INVITE /)[0];
+      assert.equal(outW.first, `INVITE sip:15550001@${TRUNK_IP}:${west} SIP/2.0`);
+      assert.notEqual(hdrs(outW.sip, "Call-ID")[0], hdrs(inE.sip, "Call-ID")[0]);
+      assert.ok(!head(outW.sip).includes("127.0.0.8"), `nothing of the east trunk's addresses toward the west:\n${outW.sip}`);
+      assert.equal(toPeer(srv, TRUNK_IP, west, /^BYE /).length >= 1, true, "east's BYE carried west");
+    }, sides);
   });
-});
+
+  test(`${host}: strangers: an unregistered caller gets 403 and nothing reaches the trunk`, { timeout: 40_000 }, async () => {
+    const trunkPort = await freePort();
+    await withB2bua(host, trunkPort, async (srv) => {
+      const ua = await Ua.open("127.0.0.1");
+      try {
+        const r = await ua.request(srv, request(ua, { ruri: `sip:15551234@127.0.0.1:${srv.port}`, from: "sip:mallory@127.0.0.1" }), { timeoutMs: 3000 });
+        assert.equal(status(r), 403);
+      } finally {
+        ua.close();
+      }
+      await settle(srv);
+      assert.equal(srv.sip("out").filter((m) => m.peer.includes(TRUNK_IP)).length, 0, "nothing was sent toward the trunk");
+    });
+  });
+}
 
 test("\"mode\": \"b2bua\" on a core without the user agent (board server) is refused, naming the key", () => {
   const file = scratch("b2bua-server.json", JSON.stringify({

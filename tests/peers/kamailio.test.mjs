@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startServer, sipp, describe, freePort, scratch, sf, settle } from "../integration/harness.mjs";
+import { startServer, sipp, describe, freePort, scratch, sf, settle, HOSTS } from "../integration/harness.mjs";
 import { Ua, request, status } from "../lib/sipua.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -67,10 +67,11 @@ async function startKamailio(port, uas) {
   }
 }
 
-test("phone → B2BUA → Kamailio (407, answered with the trunk's credentials) → SIPp UAS, and the BYE back through it", { timeout: 60_000 }, async () => {
+for (const host of HOSTS) test(`${host}: phone → B2BUA → Kamailio (407, answered with the trunk's credentials) → SIPp UAS, and the BYE back through it`, { timeout: 60_000 }, async () => {
   const kport = await freePort(), uport = await freePort();
   const kam = await startKamailio(kport, `${PROVIDER_IP}:${uport}`);
   const srv = await startServer({
+    host,
     tcp: false,
     config: {
       board: "gateway", mode: "b2bua", domains: ["127.0.0.1"],
