@@ -332,7 +332,8 @@ function dtsApi(config, m) {
     "export type SiplingUser = { readonly username: string } & (", "  | { readonly password: string }", "  | { readonly ha1: string }", "  | { readonly ha1sha256: string }", ");", "",
     "/** A side of the B2BUA (\"mode\": \"b2bua\"). */",
     "export type SiplingSide = {", "  readonly name: string;", "  readonly role: \"registrar\" | \"trunk\";", "  readonly route: string;",
-    "  readonly host?: string;", "  readonly address?: string;", "  readonly username?: string;", "  readonly password?: string;", "};", "");
+    "  readonly host?: string;", "  readonly address?: string;", "  readonly username?: string;", "  readonly password?: string;",
+    "  readonly routes?: readonly { readonly prefix: string; readonly to: string; readonly strip?: number; readonly prepend?: string }[];", "};", "");
   o.push("export interface SiplingConfig {");
   walk(tree, "  ");
   o.push("}", "");

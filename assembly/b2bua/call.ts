@@ -57,6 +57,53 @@ const sides: usize = USER_AGENT ? heap.alloc(<usize>MAX_SIDES * SIDE_SIZE) : 0;
 function side(s: i32): usize { return sides + <usize>s * SIDE_SIZE; }
 function sidePeer(s: i32): Peer { return changetype<Peer>(side(s) + 4); }
 
+// Routing rules: a call from side `from` whose Request-URI user (its number) starts with `prefix` goes
+// to side `to`, with `strip` leading characters of the number removed and `prepend` put in front (a
+// trunk that wants E.164 gets "+" + country code; a local side gets the short number). The longest
+// matching prefix wins; no rule: the side's default route. Prefixes match the number as written
+// ("+1555" and "1555" are different prefixes: a configuration lists both when a side sends both).
+export const MAX_RULES: i32 = 16;
+const AFFIX_CAP: u32 = 24;
+// Rule: +0 u8 used, +1 u8 from, +2 u8 to, +3 u8 strip, +4 u8 prefix length, +5 u8 prepend length,
+// +8 prefix, +32 prepend.
+const RULE_SIZE: usize = 8 + 2 * <usize>AFFIX_CAP;
+const rules: usize = USER_AGENT ? heap.alloc(<usize>MAX_RULES * RULE_SIZE) : 0;
+function rule(r: i32): usize { return rules + <usize>r * RULE_SIZE; }
+
+/** A rule (see above); false when the table is full or a value is out of range. */
+export function b2buaRuleAdd(from: i32, prefix: usize, prefixLen: u32, to: i32, strip: u32, prepend: usize, prependLen: u32): bool {
+  if (from < 0 || from >= MAX_SIDES || to < 0 || to >= MAX_SIDES || from == to || prefixLen > AFFIX_CAP || prependLen > AFFIX_CAP || strip > 32) return false;
+  for (let r = 0; r < MAX_RULES; r++) {
+    const p = rule(r);
+    if (load<u8>(p) != 0) continue;
+    store<u8>(p, 1);
+    store<u8>(p, <u8>from, 1);
+    store<u8>(p, <u8>to, 2);
+    store<u8>(p, <u8>strip, 3);
+    store<u8>(p, <u8>prefixLen, 4);
+    store<u8>(p, <u8>prependLen, 5);
+    memory.copy(p + 8, prefix, prefixLen);
+    memory.copy(p + 8 + <usize>AFFIX_CAP, prepend, prependLen);
+    return true;
+  }
+  return false;
+}
+
+/** The rule for a call from side `from` to number [user, user+len): the longest prefix, or -1. */
+function ruleFor(from: i32, user: usize, len: u32): i32 {
+  let best = -1;
+  let bestLen: i32 = -1;
+  for (let r = 0; r < MAX_RULES; r++) {
+    const p = rule(r);
+    if (load<u8>(p) == 0 || <i32>load<u8>(p, 1) != from) continue;
+    const pl = <u32>load<u8>(p, 4);
+    if (pl > len || <i32>pl <= bestLen || memory.compare(p + 8, user, pl) != 0) continue;
+    best = r;
+    bestLen = <i32>pl;
+  }
+  return best;
+}
+
 export const B2B_CALLS: i32 = UA_DIALOGS / 2;
 export const enum B2bState { Free = 0, Calling = 1, Cancelling = 2, Up = 3, Ending = 4 }
 /** Which request of a call a client transaction's caller handle names. */
@@ -66,8 +113,10 @@ const enum Leg { Invite = 1, ByeB = 2, ByeA = 3, ReqA = 4, ReqB = 5 }
 // (dialog/uas.ts; -1 once released), +8 i32 A's dialog, +12 i32 B's dialog, +16 u32 generation, +20 u32
 // the caller handle of our BYE in flight (0 none), +24 Peer where A's requests go, +56 Peer where B's
 // go, +88 u32 × 3 the numbers of the B leg's From tag and Call-ID, +100 i32 the server core's record of
-// the request within the call being relayed (a re-INVITE, UPDATE, INFO ...; -1 none: one at a time).
-const CALL_SIZE: usize = 104;
+// the request within the call being relayed (a re-INVITE, UPDATE, INFO ...; -1 none: one at a time),
+// +104 u8 length and +105 the number called on the B side (the Request-URI user after the rule).
+const NUMBER_CAP: u32 = 64;
+const CALL_SIZE: usize = 105 + <usize>NUMBER_CAP + 3;
 const calls: usize = USER_AGENT ? heap.alloc(<usize>B2B_CALLS * CALL_SIZE) : 0;
 function rec(i: i32): usize { return calls + <usize>i * CALL_SIZE; }
 function aDest(i: i32): Peer { return changetype<Peer>(rec(i) + 24); }
@@ -92,10 +141,12 @@ const tw = USER_AGENT ? new Writer() : changetype<Writer>(0);
 const SECRET: usize = USER_AGENT ? heap.alloc(72) : 0;
 const sw = USER_AGENT ? new Writer() : changetype<Writer>(0);
 const out = USER_AGENT ? new OutRequest() : changetype<OutRequest>(0);
+const lookupUri = USER_AGENT ? new UriRepr() : changetype<UriRepr>(0);
 
 /** Forget every side and call (sip_init). */
 export function b2buaReset(): void {
   memory.fill(sides, 0, <usize>MAX_SIDES * SIDE_SIZE);
+  memory.fill(rules, 0, <usize>MAX_RULES * RULE_SIZE);
   memory.fill(calls, 0, <usize>B2B_CALLS * CALL_SIZE);
 }
 
@@ -125,7 +176,7 @@ export function b2buaSideSet(s: i32, role: SideRole, route: i32, host: usize, ho
 
 // ---- configuration text (cfg kind Side) -------------------------------------------------------------
 
-const WORDS: i32 = 7;
+const WORDS: i32 = 7; // the most a side's text has
 const words: usize = USER_AGENT ? heap.alloc(<usize>WORDS * 8) : 0; // (start u32, length u32) per word
 const cfgPeer = USER_AGENT ? new Peer() : changetype<Peer>(0);
 function wordAt(k: i32): usize { return <usize>load<u32>(words + <usize>k * 8); }
@@ -165,6 +216,16 @@ export function b2buaSideAdd(p: usize, len: u32): bool {
     n++;
   }
   if (n < 4) return false;
+  if (wordLen(0) == 5 && load<u8>(wordAt(0)) == 0x72) {
+    // "route FROM PREFIX TO STRIP [PREPEND]" (PREFIX "-": any number)
+    if (n != 5 && n != 6) return false;
+    const from = parseUint(wordAt(1), wordAt(1) + <usize>wordLen(1), <u64>MAX_SIDES - 1);
+    const to = parseUint(wordAt(3), wordAt(3) + <usize>wordLen(3), <u64>MAX_SIDES - 1);
+    const strip = parseUint(wordAt(4), wordAt(4) + <usize>wordLen(4), 32);
+    if (from < 0 || to < 0 || strip < 0) return false;
+    const any = wordLen(2) == 1 && load<u8>(wordAt(2)) == 0x2d;
+    return b2buaRuleAdd(<i32>from, wordAt(2), any ? 0 : wordLen(2), <i32>to, <u32>strip, n == 6 ? wordAt(5) : 0, n == 6 ? wordLen(5) : 0);
+  }
   const index = parseUint(wordAt(0), wordAt(0) + <usize>wordLen(0), <u64>MAX_SIDES - 1);
   const route = parseUint(wordAt(2), wordAt(2) + <usize>wordLen(2), <u64>MAX_SIDES - 1);
   if (index < 0 || route < 0) return false;
@@ -233,12 +294,22 @@ function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void 
   const from = sideOf(d, src, now);
   if (from < 0) { uasRespond(a, 403, now); return; }
   if (d.maxForwards == 0) { uasRespond(a, 483, now); return; }
-  const to = <i32>load<u8>(side(from), 1);
+  const ru: UriRepr = d.ruri;
+  const r = ruleFor(from, ru.user, ru.userLen);
+  const to = r >= 0 ? <i32>load<u8>(rule(r), 2) : <i32>load<u8>(side(from), 1);
+  // the number on the B side: the rule's strip and prepend applied
+  const strip = r >= 0 ? <u32>load<u8>(rule(r), 3) : 0;
+  const pre = r >= 0 ? <u32>load<u8>(rule(r), 5) : 0;
+  const kept = ru.userLen > strip ? ru.userLen - strip : 0;
+  if (pre + kept > NUMBER_CAP) { uasRespond(a, 414, now); return; } // Request-URI too long for us
   let i = -1;
   for (let k = 0; k < B2B_CALLS; k++) if (load<u8>(rec(k)) == B2bState.Free) { i = k; break; }
   if (i < 0 || load<u8>(side(to)) == SideRole.None) { uasRespond(a, 503, now); return; }
   const c = rec(i);
   memory.fill(c, 0, CALL_SIZE);
+  if (pre != 0) memory.copy(c + 105, rule(r) + 8 + <usize>AFFIX_CAP, pre);
+  memory.copy(c + 105 + <usize>pre, ru.user + <usize>(ru.userLen - kept), kept);
+  store<u8>(c, <u8>(pre + kept), 104);
   store<u8>(c, <u8>from, 1);
   store<u8>(c, <u8>to, 2);
   store<i32>(c, a, 4);
@@ -251,8 +322,8 @@ function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void 
   store<u32>(c, <u32>prngNext(), 92);
   store<u32>(c, <u32>prngNext(), 96);
   aDest(i).copyFrom(uasPeer(a));
-  const r = sendInvite(i, v, d, 1, 0, now);
-  if (r != 0) uasRespond(a, r, now); // the record stays free
+  const refused = sendInvite(i, v, d, 1, 0, now);
+  if (refused != 0) uasRespond(a, refused, now); // the record stays free
   else store<u8>(c, <u8>B2bState.Calling);
 }
 
@@ -265,15 +336,22 @@ function sendInvite(i: i32, v: MessageView, d: Decoded, cseq: u32, auth: u32, no
   const c = rec(i);
   const to = <i32>load<u8>(c, 2);
   const ru: UriRepr = d.ruri;
+  const num = c + 105;
+  const numLen = <u32>load<u8>(c, 104);
   tw.begin(TEXT, TEXT_CAP);
   // the Request-URI and the next hop: the trunk's address, or where the callee registered from
   const dest = bDest(i);
   let ruri: usize;
   if (load<u8>(side(to)) == SideRole.Trunk) {
-    ruri = sipUri(ru.user, ru.userLen, hostText(to), hostLen(to));
+    ruri = sipUri(num, numLen, hostText(to), hostLen(to));
     dest.copyFrom(sidePeer(to));
   } else {
-    if (registrarLookup(ru, now, targets) == 0) return 404;
+    // the registered phone of the number (as rewritten), found by user as the registrar keys it
+    memory.copy(changetype<usize>(lookupUri), changetype<usize>(ru), offsetof<UriRepr>());
+    lookupUri.user = num;
+    lookupUri.userLen = numLen;
+    lookupUri.hasUser = numLen != 0;
+    if (registrarLookup(lookupUri, now, targets) == 0) return 404;
     ruri = tw.ptr;
     const u = targets.uri(0);
     const ul = targets.uriLen(0);
@@ -294,7 +372,7 @@ function sendInvite(i: i32, v: MessageView, d: Decoded, cseq: u32, auth: u32, no
   const fu: UriRepr = d.from.uri;
   const fromAt = sipUri(fu.user, fu.userLen, hostText(to), hostLen(to));
   out.fromUri = fromAt; out.fromUriLen = since(fromAt);
-  const toAt = sipUri(ru.user, ru.userLen, hostText(to), hostLen(to));
+  const toAt = sipUri(num, numLen, hostText(to), hostLen(to));
   out.toUri = toAt; out.toUriLen = since(toAt);
   const tagAt = tw.ptr;
   hex8(tw, load<u32>(c, 88));

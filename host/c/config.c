@@ -417,7 +417,53 @@ static bool is_side_address(const char *s) {
   return inet_pton(AF_INET, host, tmp) == 1;
 }
 
-#define SIDE_KEYS "name, role, route, host, address, username, password"
+#define SIDE_KEYS "name, role, route, host, address, username, password, routes"
+#define RULE_KEYS "prefix, to, strip, prepend"
+
+static bool is_affix(const char *s) {
+  size_t n = strlen(s);
+  if (n > 24) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!isalnum((unsigned char)s[i]) && !strchr("+*#._-", s[i])) return false;
+  return true;
+}
+
+/* A side's routing rules (config.mjs checkRules). */
+static void check_rules(const char *k, const json *v, cfg_side *sd) {
+  if (v->type != J_ARRAY) bad(k, "expected an array of {" RULE_KEYS "}", v);
+  if (v->n > 16) die2(false, k, "expected at most 16 rules, got \"%zu\"", v->n);
+  sd->rules = calloc(v->n + 1, sizeof *sd->rules);
+  sd->n_rules = v->n;
+  for (size_t i = 0; i < v->n; i++) {
+    char *key = keyf("%s[%zu]", k, i);
+    const json *o = v->items[i];
+    if (o->type != J_OBJECT) bad(key, "expected an object", o);
+    cfg_rule *r = &sd->rules[i];
+    r->prepend = "";
+    for (size_t j = 0; j < o->n; j++) {
+      const char *rk = o->keys[j];
+      const json *rv = o->items[j];
+      char *kk = keyf("%s.%s", key, rk);
+      if (strcmp(rk, "prefix") == 0 || strcmp(rk, "prepend") == 0) {
+        if (rv->type != J_STRING || !is_affix(rv->str)) bad(kk, "expected 0..24 of 0-9 A-Z a-z + * # . _ -", rv);
+        if (strcmp(rk, "prefix") == 0) r->prefix = rv->str;
+        else r->prepend = rv->str;
+      } else if (strcmp(rk, "to") == 0) {
+        if (rv->type != J_STRING) bad(kk, "expected the name of another side", rv);
+        r->to = rv->str;
+      } else if (strcmp(rk, "strip") == 0) {
+        if (rv->type != J_NUMBER || rv->num < 0 || rv->num > 32 || rv->num != (double)(int)rv->num) bad(kk, "expected an integer in 0..32", rv);
+        r->strip = (int)rv->num;
+      } else {
+        die2(false, kk, "unknown key (expected " RULE_KEYS ")");
+      }
+      free(kk);
+    }
+    if (!r->prefix) die2(false, key, "expected a \"prefix\" (\"\" for any number)");
+    if (!r->to) die2(false, key, "expected a \"to\" (the side the call goes to)");
+    free(key);
+  }
+}
 
 /* The B2BUA's sides (config.mjs checkSides: the same checks and messages). */
 static void check_sides(const sch_key *k, const char *name, const json *v, cfg_value *out) {
@@ -457,6 +503,8 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
       } else if (strcmp(sk, "username") == 0) {
         if (sv->type != J_STRING || !is_token(sv->str, n) || n > 32) bad(kk, "expected a SIP token of 1..32 bytes", sv);
         sd->username = sv->str;
+      } else if (strcmp(sk, "routes") == 0) {
+        check_rules(kk, sv, sd);
       } else if (strcmp(sk, "password") == 0) {
         bool ok = sv->type == J_STRING && n >= 1 && n <= 64;
         for (size_t c = 0; ok && c < n; c++) ok = (unsigned char)sv->str[c] > 0x20 && (unsigned char)sv->str[c] < 0x7f;
@@ -487,7 +535,7 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
     }
     free(key);
   }
-  size_t registrars = 0;
+  size_t registrars = 0, rules = 0;
   for (size_t i = 0; i < out->n; i++) {
     const cfg_side *sd = &out->sides[i];
     bool found = false;
@@ -503,8 +551,18 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
     if (!found) die2(false, kr, "no side named %s", show_str(sd->route));
     free(kr);
     if (strcmp(sd->role, "registrar") == 0) registrars++;
+    for (size_t r = 0; r < sd->n_rules; r++) {
+      char *kt = keyf("%s[%zu].routes[%zu].to", name, i, r);
+      if (strcmp(sd->rules[r].to, sd->name) == 0) die2(false, kt, "a rule sends calls to another side, not to its own");
+      bool known = false;
+      for (size_t j = 0; j < out->n; j++) known = known || strcmp(out->sides[j].name, sd->rules[r].to) == 0;
+      if (!known) die2(false, kt, "no side named %s", show_str(sd->rules[r].to));
+      free(kt);
+    }
+    rules += sd->n_rules;
   }
   if (registrars > 1) die2(false, name, "at most one registrar side");
+  if (rules > 16) die2(false, name, "at most 16 routing rules in all");
 }
 
 static uint8_t *hex_bytes(const char *s, size_t *len) {
@@ -939,6 +997,25 @@ static void print_value(strbuf *b, const sch_key *k, const cfg_value *v) {
           sb_json_string(b, vals[f], strlen(vals[f]));
         }
         if (sd->password) sb_puts(b, ", \"password\": \"" MASK "\"");
+        if (sd->rules) {
+          sb_puts(b, ", \"routes\": [");
+          for (size_t r = 0; r < sd->n_rules; r++) {
+            const cfg_rule *ru = &sd->rules[r];
+            char t[16];
+            if (r) sb_puts(b, ", ");
+            sb_puts(b, "{\"prefix\": ");
+            sb_json_string(b, ru->prefix, strlen(ru->prefix));
+            sb_puts(b, ", \"to\": ");
+            sb_json_string(b, ru->to, strlen(ru->to));
+            snprintf(t, sizeof t, "%d", ru->strip);
+            sb_puts(b, ", \"strip\": ");
+            sb_puts(b, t);
+            sb_puts(b, ", \"prepend\": ");
+            sb_json_string(b, ru->prepend, strlen(ru->prepend));
+            sb_putc(b, '}');
+          }
+          sb_putc(b, ']');
+        }
         sb_putc(b, '}');
       }
       sb_putc(b, ']');
@@ -1446,6 +1523,23 @@ void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *b
           }
           free(text);
           free(name);
+        }
+        /* then the rules: "route FROM PREFIX TO STRIP [PREPEND]" ("-": any number) */
+        for (size_t j = 0; j < v->n; j++) {
+          const cfg_side *sd = &v->sides[j];
+          for (size_t r = 0; r < sd->n_rules; r++) {
+            const cfg_rule *ru = &sd->rules[r];
+            size_t to = 0;
+            for (size_t t = 0; t < v->n; t++)
+              if (strcmp(v->sides[t].name, ru->to) == 0) to = t;
+            char *text = keyf("route %zu %s %zu %d%s%s", j, ru->prefix[0] ? ru->prefix : "-", to, ru->strip, ru->prepend[0] ? " " : "", ru->prepend);
+            char *name = keyf("%s[%zu].routes[%zu]", k->path, j, r);
+            a.name = name;
+            a.text = text;
+            add_bytes(&a, (const uint8_t *)text, strlen(text));
+            free(text);
+            free(name);
+          }
         }
         break;
       case SCH_T_PATTERNS:

@@ -46,9 +46,17 @@ typedef struct {
   const char *text; /* the pattern as text (NULL for {"hex"}) */
 } cfg_pattern;
 
+/* A B2BUA routing rule (sides[].routes[]). */
+typedef struct {
+  const char *prefix, *to, *prepend; /* prefix "" = any number; prepend "" = none */
+  int strip;
+} cfg_rule;
+
 /* A B2BUA side ("sides"): NULL for what is absent. */
 typedef struct {
   const char *name, *role, *route, *host, *address, *username, *password;
+  cfg_rule *rules;
+  size_t n_rules;
 } cfg_side;
 
 /* The value of one schema key (SCHEMA[i] <-> config.v[i]). */

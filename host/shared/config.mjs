@@ -25,8 +25,9 @@ import { isIP } from "node:net";
  * @typedef {{ proto: "udp" | "tcp", host: string, port: number, family: 0 | 4 | 6, spec: string }} Listen
  * @typedef {{ username: string, password?: string, ha1?: string, ha1Sha256?: string }} User
  * @typedef {string | { hex: string }} Pattern
+ * @typedef {{ prefix: string, to: string, strip: number, prepend: string }} SideRule
  * @typedef {{ name: string, role: "registrar" | "trunk", route: string, host?: string, address?: string,
- *   username?: string, password?: string }} Side
+ *   username?: string, password?: string, routes?: SideRule[] }} Side
  * @typedef {{
  *   schema: readonly SchemaKey[], host: Host, name: string,
  *   defaults?: Record<string, unknown>,
@@ -258,7 +259,37 @@ function checkUsers(k, v) {
 }
 
 const SIDE_ADDRESS = /^(?:(\d{1,3}(?:\.\d{1,3}){3})|\[([0-9a-fA-F:.]+)\]):(\d{1,5})$/;
-const SIDE_KEYS = "name, role, route, host, address, username, password";
+const SIDE_KEYS = "name, role, route, host, address, username, password, routes";
+const RULE_KEYS = "prefix, to, strip, prepend";
+const AFFIX = /^[A-Za-z0-9+*#._-]{0,24}$/;
+
+/** A side's routing rules: [{"prefix", "to", "strip"?, "prepend"?}]. @param {string} k @param {unknown} v @returns {SideRule[]} */
+function checkRules(k, v) {
+  if (!Array.isArray(v)) bad(k, `expected an array of {${RULE_KEYS}}`, v);
+  if (v.length > 16) bad(k, "expected at most 16 rules", `${v.length}`);
+  return v.map((raw, i) => {
+    const kk = `${k}[${i}]`;
+    const o = object(kk, raw);
+    /** @type {Partial<SideRule>} */
+    const r = { strip: 0, prepend: "" };
+    for (const [rk, rv] of Object.entries(o)) {
+      const f = `${kk}.${rk}`;
+      if (rk === "prefix" || rk === "prepend") {
+        if (typeof rv !== "string" || !AFFIX.test(rv)) bad(f, "expected 0..24 of 0-9 A-Z a-z + * # . _ -", rv);
+        r[rk] = rv;
+      } else if (rk === "to") {
+        if (typeof rv !== "string") bad(f, "expected the name of another side", rv);
+        r.to = rv;
+      } else if (rk === "strip") {
+        if (typeof rv !== "number" || !Number.isInteger(rv) || rv < 0 || rv > 32) bad(f, "expected an integer in 0..32", rv);
+        r.strip = rv;
+      } else throw new ConfigError(f, `unknown key (expected ${RULE_KEYS})`);
+    }
+    if (r.prefix === undefined) throw new ConfigError(kk, `expected a "prefix" ("" for any number)`);
+    if (r.to === undefined) throw new ConfigError(kk, `expected a "to" (the side the call goes to)`);
+    return { prefix: r.prefix, to: r.to, strip: r.strip ?? 0, prepend: r.prepend ?? "" };
+  });
+}
 
 /**
  * B2BUA sides: [{"name", "role": "registrar"|"trunk", "route": NAME, "host"?, "address"? }] (a trunk's
@@ -304,6 +335,9 @@ function checkSides(key, k, v) {
           if (typeof sv !== "string" || !TOKEN.test(sv) || Buffer.byteLength(sv) > 32) bad(f, "expected a SIP token of 1..32 bytes", sv);
           sd.username = sv;
           break;
+        case "routes":
+          sd.routes = checkRules(f, sv);
+          break;
         case "password":
           // never echoed back; no white space (the core's side text is space-separated)
           if (typeof sv !== "string" || !/^[\x21-\x7e]{1,64}$/.test(sv)) bad(f, "expected 1..64 printable ASCII characters without spaces", typeof sv === "string" ? MASK : sv);
@@ -325,7 +359,12 @@ function checkSides(key, k, v) {
     if (names.indexOf(sd.name) !== i) throw new ConfigError(`${k}[${i}].name`, `duplicate side ${show(sd.name)}`);
     if (sd.route === sd.name) throw new ConfigError(`${k}[${i}].route`, "a side routes its calls to another side, not to itself");
     if (!names.includes(sd.route)) throw new ConfigError(`${k}[${i}].route`, `no side named ${show(sd.route)}`);
+    (sd.routes ?? []).forEach((r, j) => {
+      if (r.to === sd.name) throw new ConfigError(`${k}[${i}].routes[${j}].to`, "a rule sends calls to another side, not to its own");
+      if (!names.includes(r.to)) throw new ConfigError(`${k}[${i}].routes[${j}].to`, `no side named ${show(r.to)}`);
+    });
   });
+  if (sides.reduce((n, sd) => n + (sd.routes?.length ?? 0), 0) > 16) throw new ConfigError(k, "at most 16 routing rules in all");
   if (sides.filter((sd) => sd.role === "registrar").length > 1) throw new ConfigError(k, "at most one registrar side");
   return sides;
 }
@@ -837,6 +876,11 @@ export function coreOps(cfg, random) {
           if (sd.password === undefined) add(`${k.path}[${i}]`, Buffer.from(text, "utf8"), text);
           else ops.push({ key: k, name: `${k.path}[${i}]`, op: "add", id, bytes: Buffer.from(`${text} ${sd.username} ${sd.password}`, "utf8"), text: undefined, secret: true });
         });
+        // then the rules: "route FROM PREFIX TO STRIP [PREPEND]" ("-": any number)
+        list.forEach((sd, i) => (sd.routes ?? []).forEach((r, j) => {
+          const text = `route ${i} ${r.prefix || "-"} ${names.indexOf(r.to)} ${r.strip}${r.prepend ? ` ${r.prepend}` : ""}`;
+          add(`${k.path}[${i}].routes[${j}]`, Buffer.from(text, "utf8"), text);
+        }));
         break;
       }
       case "hex":

@@ -36,7 +36,8 @@ for (const name of ["b2bua-trunk-registrar.json", "b2bua-trunk-trunk.json"]) {
       const shown = JSON.parse(r.stdout);
       assert.equal(shown.mode, "b2bua");
       assert.equal(shown.board, "gateway");
-      const sorted = (sides) => sides.map((x) => JSON.stringify(Object.fromEntries(Object.entries(x).sort())));
+      const canon = (x) => Array.isArray(x) ? x.map(canon) : x && typeof x === "object" ? Object.fromEntries(Object.entries(x).sort().map(([k, v]) => [k, canon(v)])) : x;
+      const sorted = (sides) => sides.map((x) => JSON.stringify(canon(x)));
       assert.deepEqual(sorted(shown.sides), sorted(file.sides));
     });
   }

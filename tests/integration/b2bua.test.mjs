@@ -30,7 +30,7 @@ const head = (sip) => sip.split("\r\n\r\n")[0];
  * runs fn(srv), always stops it.
  */
 async function withB2bua(host, trunkPort, fn, sides = [
-  { name: "office", role: "registrar", route: "carrier" },
+  { name: "office", role: "registrar", route: "carrier", routes: [{ prefix: "00", to: "carrier", strip: 2, prepend: "+" }] },
   { name: "carrier", role: "trunk", address: `${TRUNK_IP}:${trunkPort}`, route: "office" },
 ]) {
   const srv = await startServer({ host, tcp: false, config: { board: "gateway", mode: "b2bua", domains: ["127.0.0.1"], sides } });
@@ -102,6 +102,20 @@ for (const host of HOSTS) {
       assert.ok(!head(ok200.sip).includes(`:${trunkPort}`), "none of the trunk's addresses in the phone leg's headers");
       assert.match(ok200.sip.split("\r\n\r\n")[1], /^v=0\r\n/, "the SDP answer passed back");
       assert.equal(toPeer(srv, TRUNK_IP, trunkPort, /^BYE /).length >= 1, true, "the phone's BYE carried to the trunk");
+    });
+  });
+
+  test(`${host}: a routing rule rewrites the number: 0033123456 dialled goes out as +33123456`, { timeout: 40_000 }, async () => {
+    const trunkPort = await freePort();
+    await withB2bua(host, trunkPort, async (srv) => {
+      const phone = await freePort();
+      await register(srv, "sipp", phone);
+      const carrier = await uas("uas.xml", trunkPort, { name: "carrier" });
+      ok(await uac(srv, "uac_invite.xml", phone, { extra: ["-s", "0033123456", "-d", "200"], name: "phone" }));
+      ok(await carrier.done);
+      const outB = toPeer(srv, TRUNK_IP, trunkPort, /^INVITE /)[0];
+      assert.equal(outB.first, `INVITE sip:+33123456@${TRUNK_IP}:${trunkPort} SIP/2.0`);
+      assert.deepEqual(hdrs(outB.sip, "To"), [`<sip:+33123456@${TRUNK_IP}:${trunkPort}>`]);
     });
   });
 

@@ -338,6 +338,48 @@ test("no credentials for the trunk: its 407 is not the caller's to answer: 503",
   idle(gw, sim);
 });
 
+/** Configuration text of a side or a rule (cfg kind Side), as the hosts send it. */
+function sideText(gw, text) {
+  const base = gw.ex.probe_scratch_ptr() >>> 0;
+  const b = Buffer.from(text, "latin1");
+  gw.mem().set(b, base);
+  return gw.ex.probe_b2bua_side_text(base, b.length);
+}
+
+test("routing rules: the longest prefix picks the side, the number is rewritten; a DID reaches a phone", () => {
+  const sim = new Sim({ seed: 56, latency: [5, 20] });
+  const gw = new CoreNode(sim, GW, { probe: true, domains: ["127.0.0.4"] });
+  gw.ex.probe_b2bua_on(1);
+  const INTL = "127.0.0.6:5060";
+  for (const t of [
+    "0 registrar 1 127.0.0.4", `1 trunk 0 ${CARRIER} ${CARRIER}`, `2 trunk 0 ${INTL} ${INTL}`,
+    "route 0 00 2 2 +", // 00 + international number -> the international trunk, in E.164
+    "route 0 0044 1 4 +44", // but the UK goes to the carrier (longer prefix)
+    "route 1 +15550001 0 9 alice", // the carrier's DID +15550001 rings alice
+  ]) assert.equal(sideText(gw, t), 1, t);
+  for (const bad of ["route 0 00 0 0", "route 9 00 1 0", "route 0 00 1 99", "1 trunk 0 h 127.0.0.5", "0 registrar 1 h 1.2.3.4:5", "2 carrier 0 h"])
+    assert.equal(sideText(gw, bad), 0, `refused: ${bad}`);
+  const alice = new Ua(sim, "127.0.0.2:5060", "alice", { proxy: GW, ring: 50, answer: 200 });
+  const carrier = new Ua(sim, CARRIER, "carrier", { proxy: GW, domain: "127.0.0.4", ring: 50, answer: 200 });
+  const intl = new Ua(sim, INTL, "intl", { proxy: GW, ring: 50, answer: 200 });
+  alice.register();
+  sim.run(sim.now + 500);
+  const calls = [alice.invite("0033123456", { hangupAfter: 300 }), alice.invite("00441234", { hangupAfter: 300 })];
+  sim.run(sim.now + 4000);
+  calls.forEach((id) => assert.deepEqual(alice.calls.get(id).finals, [200]));
+  const got = (ua) => [...ua.calls.values()].filter((c) => c.role === "uas").map((c) => c.st.msg.ruri);
+  assert.deepEqual(got(intl), ["sip:+33123456@127.0.0.6:5060"], "00 -> the international trunk, + in place of 00");
+  assert.deepEqual(got(carrier), ["sip:+441234@127.0.0.5:5060"], "the longer prefix 0044 wins");
+  const did = carrier.invite("+15550001", { hangupAfter: 300 });
+  sim.run(sim.now + 4000);
+  assert.deepEqual(carrier.calls.get(did).finals, [200], "the DID reached alice");
+  const inbound = [...alice.calls.values()].filter((c) => c.role === "uas");
+  assert.equal(inbound.length, 1);
+  assert.equal(inbound[0].st.msg.ruri, "sip:alice@127.0.0.2:5060");
+  assert.match(inbound[0].st.msg.get("to"), /^<sip:alice@127\.0\.0\.4>$/);
+  idle(gw, sim);
+});
+
 test("strangers get 403 and nothing reaches the carrier", () => {
   const { sim, gw, alice, carrier } = setup(51);
   // not registered at all

@@ -1,0 +1,69 @@
+// The B2BUA's configuration ("mode", "sides" with their rules and credentials) on the two hosts that run
+// it: the Node host (host/shared/config.mjs) and the native gateway binary (host/c/config.c) give the
+// same message for the same mistake, naming the key; a good configuration prints back the same, the
+// password masked. The WASI host and the firmware refuse "sides" by name (their key lists).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const dir = mkdtempSync(join(tmpdir(), "sipling-b2bcfg-"));
+const HOSTS = [["node", [process.execPath, join(root, "host/node/cli.mjs")]], ["native", [join(root, "build/gateway/sipling")]]];
+const REG = { name: "office", role: "registrar", route: "carrier" };
+const TRUNK = { name: "carrier", role: "trunk", address: "127.0.0.9:5060", route: "office" };
+const base = (sides, extra = {}) => ({ board: "gateway", mode: "b2bua", listen: ["udp:127.0.0.1:0"], sides, ...extra });
+
+let n = 0;
+function run(argv, config, more = []) {
+  const f = join(dir, `c${++n}.json`);
+  writeFileSync(f, JSON.stringify(config));
+  return spawnSync(argv[0], [...argv.slice(1), "--config", f, ...more], { encoding: "utf8", timeout: 20_000, env: { ...process.env, SIPLING_NO_BUILD: "1" } });
+}
+
+/** [configuration, the error line every host prints] */
+const CASES = [
+  [base([]), `config error: "sides": "mode": "b2bua" needs at least two sides (e.g. a registrar side and a trunk)`],
+  [{ ...base([REG, TRUNK]), mode: "proxy" }, `config error: "sides": sides are the B2BUA's: set "mode": "b2bua" (and a board with it, "board": "gateway")`],
+  [base([REG, { ...TRUNK, address: "carrier.example:5060" }]), `config error: "sides[1].address": expected IP:PORT (IPv6 as [::1]:5060; a trunk's address, no names), got "carrier.example:5060"`],
+  [base([REG, { ...TRUNK, address: undefined }]), `config error: "sides[1]": a trunk needs its "address" (IP:PORT)`],
+  [base([{ ...REG, address: "127.0.0.1:5060" }, TRUNK]), `config error: "sides[0].address": a registrar side has no address (its phones register)`],
+  [base([REG, { ...TRUNK, route: "nowhere" }]), `config error: "sides[1].route": no side named "nowhere"`],
+  [base([REG, { ...TRUNK, route: "carrier" }]), `config error: "sides[1].route": a side routes its calls to another side, not to itself`],
+  [base([REG, TRUNK, { ...TRUNK, name: "office" }]), `config error: "sides[2].name": duplicate side "office"`],
+  [base([REG, { ...REG, name: "second" }, TRUNK]), `config error: "sides": at most one registrar side`],
+  [base([REG, { ...TRUNK, role: "peer" }]), `config error: "sides[1].role": expected "registrar" or "trunk", got "peer"`],
+  [base([REG, { ...TRUNK, username: "acme" }]), `config error: "sides[1]": give both "username" and "password" (a trunk's credentials), or neither`],
+  [base([REG, { ...TRUNK, username: "acme", password: "has space" }]), `config error: "sides[1].password": expected 1..64 printable ASCII characters without spaces, got "***"`],
+  [base([{ ...REG, routes: [{ prefix: "00", to: "office" }] }, TRUNK]), `config error: "sides[0].routes[0].to": a rule sends calls to another side, not to its own`],
+  [base([{ ...REG, routes: [{ prefix: "00 1", to: "carrier" }] }, TRUNK]), `config error: "sides[0].routes[0].prefix": expected 0..24 of 0-9 A-Z a-z + * # . _ -, got "00 1"`],
+  [base([{ ...REG, routes: [{ prefix: "00", to: "carrier", strip: 40 }] }, TRUNK]), `config error: "sides[0].routes[0].strip": expected an integer in 0..32, got 40`],
+  [base([{ ...REG, routes: [{ to: "carrier" }] }, TRUNK]), `config error: "sides[0].routes[0]": expected a "prefix" ("" for any number)`],
+  [base([REG, { ...TRUNK, colour: "blue" }]), `config error: "sides[1].colour": unknown key (expected name, role, route, host, address, username, password, routes)`],
+];
+
+for (const [host, argv] of HOSTS) {
+  test(`${host}: each mistake in the B2BUA's sides is refused with the same message, naming the key`, () => {
+    for (const [config, want] of CASES) {
+      const r = run(argv, JSON.parse(JSON.stringify(config)));
+      assert.notEqual(r.status, 0, `${JSON.stringify(config.sides)} was accepted`);
+      assert.equal(r.stderr.trim().split("\n").pop(), want, JSON.stringify(config.sides));
+      assert.ok(!r.stderr.includes("has space"), "a password is never echoed");
+    }
+  });
+
+  test(`${host}: a good configuration prints back with its rules, the password masked`, () => {
+    const sides = [{ ...REG, routes: [{ prefix: "00", to: "carrier", strip: 2, prepend: "+" }] },
+      { ...TRUNK, username: "acme", password: "s3cret", routes: [{ prefix: "", to: "office", strip: 0, prepend: "" }] }];
+    const r = run(argv, base(sides), ["--print-config"]);
+    assert.equal(r.status, 0, r.stderr);
+    const shown = JSON.parse(r.stdout).sides;
+    assert.equal(shown[1].password, "***");
+    assert.ok(!r.stdout.includes("s3cret"));
+    assert.deepEqual(shown[0].routes, sides[0].routes);
+    assert.deepEqual(shown[1].routes, sides[1].routes);
+  });
+}
