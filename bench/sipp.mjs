@@ -6,6 +6,10 @@
 //   REGISTER: one REGISTER per SIPp call, users from a SEQUENTIAL injection CSV of 10,000 users.
 //   call:     INVITE/180/200/ACK, 1 s hold, BYE/200 through the record-routing proxy to a SIPp UAS
 //             registered as sip:uas@127.0.0.1 (registered first, from the UAS port).
+//   b2bua:    the same call through the back-to-back user agent (board b2bua, "mode": "b2bua"): the
+//             SIPp UAC registered on the registrar side (as sip:sipp@127.0.0.1, from its port), the
+//             SIPp UAS as the trunk side's provider at 127.0.0.9; every call is two dialogs. Only with
+//             --only b2bua or --b2bua (the proxy's two benchmarks run by default).
 //
 // For each benchmark it steps the rate up (a fresh server per run) until a run fails, retries a
 // failing rate once, then tries one midpoint between the last passing and the failing rate.
@@ -22,7 +26,9 @@
 //   --host H,...  which hosts to measure (default node,native,wasmtime,wamr,wamr-fast)
 //   --duration S  seconds per run (default 20)
 //   --quick       smoke mode: ~5 s runs at fixed low rates (checks the tool works; not a measurement)
-//   --only B      only the REGISTER or only the call benchmark
+//   --only B,...  only these benchmarks (register, call, b2bua; e.g. --only call,b2bua: the proxy's and
+//                 the B2BUA's calls side by side)
+//   --b2bua       the B2BUA benchmark too (Node and native hosts)
 //   --no-retry    do not retry a failing rate
 //   --soak S      re-run the best call rate for S s (default 45; 0 = off), stepping down on failure
 //   --keep        keep the per-run scratch directory (sipp CSVs, logs, command lines)
@@ -54,7 +60,7 @@ const DEFAULT_DUR = DUR;
 // Calls hold proxy transactions for 64·T1 = 32 s after they end (RFC 6026 Timer L/M, Timer J), so a
 // 20 s run never reaches the transaction table's steady state: the best call rate is re-run for SOAK s.
 const SOAK = QUICK ? 0 : Number(opt("--soak") ?? 45);
-const ONLY = opt("--only");
+const ONLY = opt("--only")?.split(","); // one or more of register, call, b2bua
 // Hosts measured in the same run (issue: the native host beside the Node host; issue 16: wasmtime, and
 // WAMR's interpreters beside wasm2c). The executable of each host that is neither Node nor wasmtime:
 const EXES = {
@@ -66,8 +72,9 @@ const HOSTS = (opt("--host") ?? "node,native,wasmtime,wamr,wamr-fast").split(","
 let HOST = HOSTS[0];
 const RETRY = !flag("--no-retry") && !QUICK;
 const KEEP = flag("--keep");
-if (!(DUR > 0) || (ONLY && !["register", "call"].includes(ONLY)) || HOSTS.some((h) => h !== "node" && h !== "wasmtime" && !EXES[h])) {
-  console.error("usage: node bench/sipp.mjs [--duration S] [--quick] [--only register|call] [--host node,native,wasmtime,wamr,wamr-fast] [--no-retry] [--keep]");
+const WITH_B2BUA = flag("--b2bua") || (ONLY?.includes("b2bua") ?? false);
+if (!(DUR > 0) || (ONLY && ONLY.some((b) => !["register", "call", "b2bua"].includes(b))) || HOSTS.some((h) => h !== "node" && h !== "wasmtime" && !EXES[h])) {
+  console.error("usage: node bench/sipp.mjs [--duration S] [--quick] [--only register|call|b2bua] [--b2bua] [--host node,native,wasmtime,wamr,wamr-fast] [--no-retry] [--keep]");
   process.exit(2);
 }
 const HOLD_MS = 1000;
@@ -91,7 +98,17 @@ const BENCH = {
     interpSteps: QUICK ? [30, 100] : [50, 100, 150, 200, 300, 400, 500, 750, 1000, 1500, 2000],
     kamailio: { rate: "4,500", cpuUs: "≈240" },
   },
+  b2bua: {
+    title: "B2BUA calls (phone -> trunk, INVITE..BYE, 1 s hold)", unit: "calls/s",
+    steps: QUICK ? [50, 100] : [250, 500, 1000, 1500, 2000, 2500, 3000, 3500, 4000],
+    minGap: 250, target: 1000,
+    interpSteps: QUICK ? [20, 50] : [25, 50, 100, 200, 300, 500],
+    kamailio: { rate: "—", cpuUs: "—" }, // Kamailio is a proxy: the proxy's call benchmark is its comparison
+  },
 };
+/** The B2BUA's trunk-side provider (the SIPp UAS) and the board of the B2BUA benchmark. */
+const TRUNK_IP = "127.0.0.9";
+const B2BUA_EXE = join(root, "build", "b2bua", "sipling");
 
 // ---- scratch, children, cleanup ---------------------------------------------------------------
 const work = mkdtempSync(join(tmpdir(), "sipling-bench-"));
@@ -161,11 +178,11 @@ async function freePort() {
 // readiness is a SIP OPTIONS probe answered on the port. Warn/error lines are kept.
 let wasmtimeBin = null; // set by main() when the wasmtime host is measured
 const wasip2 = join(root, "build", "wasi", "sipling-wasip2.wasm");
-async function startServer(port) {
+async function startServer(port, config = null) {
   const native = EXES[HOST] !== undefined; // an executable: the native host or a WAMR host
-  const exe = native ? EXES[HOST] : HOST === "wasmtime" ? wasmtimeBin : process.execPath;
+  const exe = config && HOST === "native" ? B2BUA_EXE : native ? EXES[HOST] : HOST === "wasmtime" ? wasmtimeBin : process.execPath;
   const args = [...(native ? [] : HOST === "wasmtime" ? ["run", "-S", "inherit-network", wasip2] : [cli]),
-    "--listen", `udp:127.0.0.1:${port}`, "--log-level", "warn"];
+    "--listen", `udp:127.0.0.1:${port}`, "--log-level", "warn", ...(config ? ["--config", config] : [])];
   const child = spawn(exe, args, {
     cwd: root, env: { ...process.env, SIPLING_NO_BUILD: "1" }, stdio: ["ignore", "pipe", "pipe"],
   });
@@ -221,7 +238,7 @@ async function stopServer(srv) {
 // ---- sipp -------------------------------------------------------------------------------------
 // Runs one bounded sipp (its -m/-timeout from args, plus a hard kill timer). Resolves {code, ...}.
 function sipp(name, args, dir, hardMs) {
-  const full = [...args, "-i", "127.0.0.1", "-nostdin"];
+  const full = [...args, ...(args.includes("-i") ? [] : ["-i", "127.0.0.1"]), "-nostdin"];
   const cmd = `sipp ${full.join(" ")}`;
   writeFileSync(join(dir, "commands.txt"), cmd + "\n", { flag: "a" });
   const child = spawn("sipp", full, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
@@ -275,7 +292,16 @@ async function run(bench, rate, DUR = DEFAULT_DUR) {
   mkdirSync(dir, { recursive: true });
   const N = rate * DUR;
   const port = await freePort();
-  const srv = await startServer(port);
+  let config = null, trunkPort = 0;
+  if (bench === "b2bua") {
+    trunkPort = await freePort();
+    config = join(dir, "b2bua.json");
+    writeFileSync(config, JSON.stringify({ board: "b2bua", mode: "b2bua", domains: ["127.0.0.1"], overloadControl: false, sides: [
+      { name: "office", role: "registrar", route: "carrier" },
+      { name: "carrier", role: "trunk", address: `${TRUNK_IP}:${trunkPort}`, route: "office" },
+    ] }));
+  }
+  const srv = await startServer(port, config);
   writeFileSync(join(dir, "commands.txt"), srv.cmd + "\n");
   const res = { bench, rate, duration: DUR, calls: N, serverPort: port };
   const sippPids = [];
@@ -284,6 +310,16 @@ async function run(bench, rate, DUR = DEFAULT_DUR) {
   let peakRss = rssKb(srv.pid);
   let uas = null, uasRegister = null;
   try {
+    if (bench === "b2bua") {
+      // the provider: a SIPp UAS at the trunk side's address
+      uas = sipp("uas", ["-sf", join(sippDir, "uas.xml"), "-i", TRUNK_IP, "-p", String(trunkPort), "-mp", String(trunkPort + 2000),
+        "-m", String(N), "-timeout", `${DUR + 75}s`, "-buff_size", String(BUFF), "-fd", "1",
+        "-trace_stat", "-trace_err", "-trace_screen", "-stf", join(dir, "uas_stat.csv"),
+        "-error_file", join(dir, "uas_err.log"), "-screen_file", join(dir, "uas_screen.log")], dir, (DUR + 90) * 1000);
+      sippPids.push(uas.pid);
+      sippPorts.push(trunkPort);
+      await sleep(300);
+    }
     if (bench === "call") {
       // UAS contact sip:uas@127.0.0.1:<uasPort>, registered from the UAS port, then the UAS itself
       const uasPort = await freePort();
@@ -323,7 +359,16 @@ async function run(bench, rate, DUR = DEFAULT_DUR) {
         "-error_file", join(dir, "register_err.log"), "-screen_file", join(dir, "register_screen.log")], dir, (DUR + 50) * 1000);
     } else {
       const p = mainPort = await freePort();
-      main = sipp("uac", [`127.0.0.1:${port}`, "-sf", join(sippDir, "uac_invite.xml"), "-s", "uas",
+      if (bench === "b2bua") {
+        // the phone: registered from the port it calls from (the registrar side takes calls only from there)
+        const csv = join(dir, "phone.csv");
+        writeFileSync(csv, "SEQUENTIAL\nsipp;127.0.0.1\n");
+        const reg = await sipp("phone_register", [`127.0.0.1:${port}`, "-sf", join(sippDir, "register.xml"), "-inf", csv,
+          "-p", String(p), "-mp", String(p + 2000), "-m", "1", "-timeout", "10s"], dir, 20_000).done;
+        if (reg.code !== 0) throw new Error(`REGISTER of the phone failed (sipp exit ${reg.code}): ${reg.stderr.slice(0, 500)}`);
+        for (let i = 0; i < 50 && !(await udpFree(p)); i++) await sleep(100);
+      }
+      main = sipp("uac", [`127.0.0.1:${port}`, "-sf", join(sippDir, "uac_invite.xml"), "-s", bench === "b2bua" ? "15551234" : "uas",
         "-p", String(p), "-mp", String(p + 2000), "-r", String(rate), "-rp", "1000", "-m", String(N),
         "-d", String(HOLD_MS), "-timeout", `${DUR + 45}s`, "-buff_size", String(BUFF), "-fd", "1",
         "-trace_stat", "-trace_err", "-trace_screen", "-stf", join(dir, "uac_stat.csv"),
@@ -342,7 +387,7 @@ async function run(bench, rate, DUR = DEFAULT_DUR) {
     // server CPU over the load window only (DUR s of new calls, + the hold for calls); a failing run
     // can linger until SIPp's -timeout, which would dilute a whole-run average
     let cpuLoad = null;
-    const loadMs = DUR * 1000 + (bench === "call" ? HOLD_MS : 0);
+    const loadMs = DUR * 1000 + (bench !== "register" ? HOLD_MS : 0);
     const loadTimer = setTimeout(() => { const s = procStat(srv.pid); if (s) cpuLoad = s.ticks - cpu0; }, loadMs);
     const r = await main.done;
     let u = null;
@@ -531,8 +576,9 @@ async function main() {
   const results = [];
   for (const h of HOSTS) {
     HOST = h;
-    for (const b of ["register", "call"]) {
-      if (ONLY && ONLY !== b) continue;
+    for (const b of ["register", "call", ...(WITH_B2BUA ? ["b2bua"] : [])]) {
+      if (ONLY && !ONLY.includes(b)) continue;
+      if (b === "b2bua" && h !== "node" && h !== "native") continue; // the B2BUA runs on these two hosts
       console.log(`\n== [${h} host] ${BENCH[b].title}: rates ${(h.startsWith("wamr") ? BENCH[b].interpSteps : BENCH[b].steps).join(", ")}${QUICK ? "" : " ... (stop at the first failure" + (RETRY ? ", retried once" : "") + ")"}`);
       const r = await search(b);
       r.host = h;

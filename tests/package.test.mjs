@@ -58,7 +58,7 @@ test("npm run footprint -- --json prints only JSON on stdout, right after a clea
   const r = npm(["run", "footprint", "--", "--json"], copy);
   assert.equal(r.status, 0, r.stderr);
   const rows = JSON.parse(r.stdout); // throws on anything but JSON
-  assert.deepEqual(rows.map((x) => x.board).sort(), ["gateway", "micro", "mps2-an386", "server"].sort());
+  assert.deepEqual(rows.map((x) => x.board).sort(), ["b2bua", "gateway", "micro", "mps2-an386", "server"].sort());
   assert.ok(rows.every((x) => x.withinBudget === true), JSON.stringify(rows.map((x) => [x.board, x.withinBudget])));
 });
 
@@ -71,7 +71,7 @@ test("npm pack: the built cores, Node host, library, types, C header, docs and l
   t.diagnostic(`tarball ${info.filename}: ${statSync(tarball).size} bytes packed, ${info.unpackedSize} unpacked, ${files.length} files`);
   for (const f of ["package.json", "README.md", "LICENSE", "host/node/cli.mjs", "build/node/sipling.mjs", "build/node/index.mjs",
     "build/node/index.d.ts", "build/node/api-types.d.ts", "build/micro/sipling.wasm", "build/server/sipling.wasm",
-    "build/gateway/sipling.wasm", "build/include/sipling.h", "docs/ABI.md", "docs/CONFIG.md", "docs/EMBEDDING.md", "examples/proxy.json",
+    "build/gateway/sipling.wasm", "build/b2bua/sipling.wasm", "build/include/sipling.h", "docs/ABI.md", "docs/CONFIG.md", "docs/EMBEDDING.md", "examples/proxy.json",
     "examples/library.mjs", "examples/b2bua-trunk-registrar.json", "examples/b2bua-trunk-trunk.json"])
     assert.ok(files.includes(f), `ships ${f}`);
   const unwanted = files.filter((f) => /^(tests|assembly|tools|bench|boards|host\/(c|wasi|firmware|shared)|\.ci)\//.test(f) || /\.(ts|map|bin)$/.test(f) && !f.endsWith(".d.ts"));

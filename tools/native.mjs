@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds the native host (host/c/) for boards server, micro and gateway into build/<board>/sipling:
+// Builds the native host (host/c/) for boards server, micro, gateway and b2bua into build/<board>/sipling:
 //   1. wasm2c build/<board>/sipling.wasm -n sip -o build/<board>/native/sip.c   (the core as C)
 //   2. gcc -O2 -std=c11 -D_GNU_SOURCE: host/c/*.c (warnings on), sip.c and the wasm2c runtime
 //      (/usr/share/wabt/wasm2c/wasm-rt-impl.c; warnings off: generated/third-party), linked with
@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { spawn, spawnSync } from "node:child_process";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-export const NATIVE_BOARDS = ["server", "micro", "gateway"];
+export const NATIVE_BOARDS = ["server", "micro", "gateway", "b2bua"];
 const CC = process.env.CC || "gcc";
 const WASM2C = process.env.WASM2C || "wasm2c";
 const RUNTIME = process.env.WASM2C_RUNTIME || "/usr/share/wabt/wasm2c";

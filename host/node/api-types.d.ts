@@ -85,8 +85,8 @@ export interface SiplingConfig {
     /** how long one DNS query waits for an answer; a name is asked twice, then counts as failed (ms). Default 2000. */
     readonly timeout?: number;
   };
-  /** which core build (the native binary and the firmware are built for one board: a different value is refused); gateway: the B2BUA's ("mode": "b2bua"). Default "server". */
-  readonly board?: "server" | "micro" | "gateway";
+  /** which core build (the native binary and the firmware are built for one board: a different value is refused); gateway (a small office) and b2bua (a server): the B2BUA's ("mode": "b2bua"). Default "server". */
+  readonly board?: "server" | "micro" | "gateway" | "b2bua";
   /** what the server is: the proxy with its registrar, or the back-to-back user agent between its "sides" (with the registrar for its phones; needs a core with the user agent: "board": "gateway"). Default "proxy". */
   readonly mode?: "proxy" | "b2bua";
   /** the B2BUA's sides, each a SIP domain: {"name", "role": "registrar" (our registrar's phones: a call is taken only from where its caller registered) | "trunk" (a provider's peer at "address" IP:PORT: its calls are taken by source address), "route": the side its calls go to, "host": host[:port] of the Request-URIs and From/To on this side (a trunk's address, our first domain), "username" and "password": a trunk's credentials, answering its proxy's 401/407 once per call (MD5 or SHA-256, qop=auth), "routes": [{"prefix", "to", "strip", "prepend"}]: a call from this side whose number (the Request-URI user, as written: "+1" and "1" are different prefixes) starts with prefix goes to side "to" with strip leading characters removed and prepend put in front; the longest prefix wins, none: "route"; at most 16 rules in all}. */

@@ -49,7 +49,7 @@ export interface Config {
   readonly trace: boolean;
   readonly overloadControl: boolean;
   readonly prefault: boolean;
-  readonly board: "server" | "micro" | "gateway";
+  readonly board: "server" | "micro" | "gateway" | "b2bua";
   readonly realm?: string;
   readonly users?: readonly User[];
   readonly outboundProxy?: string;
@@ -78,7 +78,7 @@ function view(c: SharedConfig): Config {
     trace: v.get("trace") as boolean,
     overloadControl: v.get("overloadControl") as boolean,
     prefault: v.get("prefault") as boolean,
-    board: v.get("board") as "server" | "micro" | "gateway",
+    board: v.get("board") as "server" | "micro" | "gateway" | "b2bua",
     realm: v.get("realm") as string | undefined,
     users: v.get("users") as User[] | undefined,
     outboundProxy: v.get("outboundProxy") as string | undefined,

@@ -16,7 +16,7 @@ function die(code: number, text: string): never {
 
 /** --version: the release and each core build this host can load (board, file, wasm size). */
 function versionText(): string {
-  return `sipling ${VERSION} (Node host, Node ${process.versions.node})\n${coreLines(["server", "micro", "gateway"]).join("\n")}\n`;
+  return `sipling ${VERSION} (Node host, Node ${process.versions.node})\n${coreLines(["server", "micro", "gateway", "b2bua"]).join("\n")}\n`;
 }
 
 export async function main(argv: string[]): Promise<void> {
