@@ -37,7 +37,15 @@ export const UAC_SLOTS: i32 = UA_DIALOGS * 2;
 // +12 u32 the client transaction's handle, +16 u32 flags (SlotFlag)
 const SLOT: usize = 20;
 const enum SlotFlag { CancelPending = 1, Cancelled = 2 }
-const slots: usize = USER_AGENT ? heap.alloc(<usize>UAC_SLOTS * SLOT) : 0;
+// The slots are an open-addressed table keyed by caller handle (linear probing, deletion by backward
+// shift: no tombstones), at most half full: UAC_SLOTS in use of HASH_SIZE (a power of two), so a lookup
+// is a probe or two instead of a scan of every slot (the B2BUA looks up several per call).
+const HASH_SIZE: i32 = USER_AGENT ? <i32>(1 << (32 - clz<u32>(<u32>UAC_SLOTS * 2 - 1))) : 1;
+const MASK: u32 = <u32>HASH_SIZE - 1;
+const slots: usize = USER_AGENT ? heap.alloc(<usize>HASH_SIZE * SLOT) : 0;
+let slotsUsed: i32 = 0;
+
+function home(user: u32): u32 { return (user * 0x9e3779b1) >>> (32 - <u32>ctz<u32>(<u32>HASH_SIZE)) & MASK; }
 
 const VIA: usize = USER_AGENT ? heap.alloc(256) : 0;
 // (nothing of the user agent core is allocated where USER_AGENT is off: the proxy boards)
@@ -46,28 +54,57 @@ const aw = USER_AGENT ? new Writer() : changetype<Writer>(0);
 const cw = USER_AGENT ? new Writer() : changetype<Writer>(0);
 const CONTACT: usize = USER_AGENT ? heap.alloc(160) : 0;
 
+/** Caller `user`'s slot (made, cleared, when `make` and there is room), or 0. */
 function slotOf(user: u32, make: bool): usize {
-  let free: usize = 0;
-  for (let i = 0; i < UAC_SLOTS; i++) {
-    const s = slots + <usize>i * SLOT;
+  let h = home(user);
+  for (let n: u32 = 0; n <= MASK; n++) {
+    const s = slots + <usize>h * SLOT;
     const u = load<u32>(s);
     if (u == user) return s;
-    if (u == 0 && free == 0) free = s;
+    if (u == 0) {
+      if (!make || slotsUsed >= UAC_SLOTS) return 0;
+      slotsUsed++;
+      store<u32>(s, user);
+      store<u32>(s, 0, 4);
+      store<i32>(s, -1, 8);
+      store<u32>(s, 0, 12);
+      store<u32>(s, 0, 16);
+      return s;
+    }
+    h = (h + 1) & MASK;
   }
-  if (make && free != 0) {
-    store<u32>(free, user);
-    store<u32>(free, 0, 4);
-    store<i32>(free, -1, 8);
-    store<u32>(free, 0, 12);
-    store<u32>(free, 0, 16);
+  return 0;
+}
+
+/** Empty slot s, moving back the ones after it that probed past it (so every lookup still finds them). */
+function slotFree(s: usize): void {
+  let i = <u32>((s - slots) / SLOT);
+  let j = i;
+  slotsUsed--;
+  store<u32>(s, 0);
+  for (let n: u32 = 0; n < MASK; n++) {
+    j = (j + 1) & MASK;
+    const sj = slots + <usize>j * SLOT;
+    const u = load<u32>(sj);
+    if (u == 0) return;
+    const k = home(u);
+    // j stays when its home lies cyclically in (i, j]
+    const stays = i <= j ? (k > i && k <= j) : (k > i || k <= j);
+    if (stays) continue;
+    memory.copy(slots + <usize>i * SLOT, sj, SLOT);
+    store<u32>(sj, 0);
+    i = j;
   }
-  return make ? free : 0;
 }
 
 /** Forget every outcome. */
 export function uacReset(): void {
-  memory.fill(slots, 0, <usize>UAC_SLOTS * SLOT);
+  memory.fill(slots, 0, <usize>HASH_SIZE * SLOT);
+  slotsUsed = 0;
 }
+
+/** Slots in use (tests). */
+export function uacSlotsInUse(): i32 { return slotsUsed; }
 
 /** The last status a response (or a timeout: 408) gave the request of caller `user`; 0 none yet, -1 unknown. */
 export function uacStatus(user: u32): i32 {
@@ -87,7 +124,7 @@ function callerSlot(user: u32): usize { return user == 0 ? 0 : slotOf(user, fals
 /** Release caller `user`'s slot (its outcome read). */
 export function uacForget(user: u32): void {
   const s = slotOf(user, false);
-  if (s != 0) store<u32>(s, 0);
+  if (s != 0) slotFree(s);
 }
 
 /**

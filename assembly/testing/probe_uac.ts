@@ -3,7 +3,7 @@
 
 import { Peer } from "../net/peer";
 import { OutRequest } from "../dialog/ua";
-import { uacSend, uacSendInDialog, uacStatus, uacDialog, uacReset, uacForget } from "../dialog/uac";
+import { uacSend, uacSendInDialog, uacStatus, uacDialog, uacReset, uacForget, uacSlotsInUse } from "../dialog/uac";
 import { Method } from "../wire/method";
 
 const out = new OutRequest();
@@ -39,3 +39,4 @@ export function probe_uac_status(user: u32): i32 { return uacStatus(user); }
 export function probe_uac_dialog(user: u32): i32 { return uacDialog(user); }
 export function probe_uac_forget(user: u32): void { uacForget(user); }
 export function probe_uac_reset(): void { uacReset(); }
+export function probe_uac_slots(): i32 { return uacSlotsInUse(); }

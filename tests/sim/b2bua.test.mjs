@@ -68,6 +68,7 @@ function idle(gw, sim) {
   assert.equal(gw.ex.probe_uas_calls(), 0, "server-core calls left");
   assert.equal(gw.ex.probe_ua_in_use(), 0, "dialogs left");
   assert.equal(gw.ex.probe_tu_timers(), 0, "TU timers left");
+  assert.equal(gw.ex.probe_uac_slots(), 0, "client-core slots left");
 }
 
 /** The one call the carrier received, with the INVITE it got. */
