@@ -182,36 +182,63 @@ export function buildFirmware({ force = false, quiet = false } = {}) {
     sh(process.execPath, [join(root, "tools", "build.mjs"), "--quiet"], { stdio: ["ignore", "ignore", "inherit"] });
   }
   if (!force && !stale()) return firmwareSizes({ build: false });
-  mkdirSync(outDir, { recursive: true });
-  log(`firmware: wasm2c ${basename(wasm)} -n sip`);
-  sh("wasm2c", [wasm, "-n", "sip", "-o", join(outDir, "sip.c")]);
-  const csrc = readFileSync(join(outDir, "sip.c"), "utf8");
+  linkImage(wasm, outDir, elfPath, log);
+  return firmwareSizes({ build: false });
+}
+
+/** wasm2c of `wasmFile`, its edits (shrink), the firmware's sources compiled and linked into `elf` in `dir`. */
+function linkImage(wasmFile, dir, elf, log, stackKb = 0) {
+  mkdirSync(dir, { recursive: true });
+  log(`firmware: wasm2c ${wasmFile.slice(root.length + 1)} -n sip`);
+  sh("wasm2c", [wasmFile, "-n", "sip", "-o", join(dir, "sip.c")]);
+  const csrc = readFileSync(join(dir, "sip.c"), "utf8");
   // the static memory area is exactly the module's pages (initial == maximum, checked by shrink)
   const pages = Number(/wasm_rt_allocate_memory\(&instance->w2c_memory, (\d+), \d+\);/.exec(csrc)?.[1]);
   const graph = callGraph(csrc);
-  const backed = backedBytes();
-  writeFileSync(join(outDir, "sip.c"), shrink(csrc, backed));
+  const backed = backedBytes(wasmFile);
+  writeFileSync(join(dir, "sip.c"), shrink(csrc, backed));
   // wasm-rt.h from wabt (the host's /usr/include cannot be on a cross compiler's include path)
   const rt = ["/usr/include/wasm-rt.h", "/usr/share/wabt/wasm2c/wasm-rt.h"].find(existsSync);
   if (!rt) throw new Error("wasm-rt.h not found (Debian package wabt)");
-  copyFileSync(rt, join(outDir, "wasm-rt.h"));
-  const inc = ["-I", outDir, "-I", srcDir, "-I", dirname(numbersH)];
+  copyFileSync(rt, join(dir, "wasm-rt.h"));
+  const inc = ["-I", dir, "-I", srcDir, "-I", dirname(numbersH)];
   const objs = [];
-  for (const src of [join(outDir, "sip.c"), ...sources().filter((f) => f.endsWith(".c"))]) {
-    const obj = join(outDir, basename(src, ".c") + ".o");
+  for (const src of [join(dir, "sip.c"), ...sources().filter((f) => f.endsWith(".c"))]) {
+    const obj = join(dir, basename(src, ".c") + ".o");
     log(`firmware: cc ${basename(src)}`);
     sh(CC, [...CFLAGS, `-DFW_MEMORY_PAGES=${pages}`, `-DFW_MEMORY_BYTES=${backed}`, `-DFW_CALL_DEPTH=${graph.maxDepth}`, ...inc, "-c", src, "-o", obj]);
     objs.push(obj);
   }
-  log("firmware: link sipling.elf");
-  for (const f of readdirSync(outDir)) if (f.endsWith(".su")) rmSync(join(outDir, f));
+  log(`firmware: link ${basename(elf)}`);
+  for (const f of readdirSync(dir)) if (f.endsWith(".su")) rmSync(join(dir, f));
   sh(CC, ["-mcpu=cortex-m4", "-mthumb", "-Os", "-flto", "-flto-partition=none", "-fstack-usage", "-nostartfiles", "-T", join(srcDir, "mps2-an386.ld"),
-    "-Wl,--gc-sections", `-Wl,-Map=${join(outDir, "sipling.map")}`, "-o", elfPath, ...objs, "-lc", "-lgcc"], { cwd: outDir });
-  writeFileSync(join(outDir, "callgraph.json"), JSON.stringify({ ...graph, ...stackBound(graph), memoryBacked: backed, memoryPages: pages }) + "\n");
-  const syms = sh("arm-none-eabi-nm", [elfPath]);
+    ...(stackKb ? [`-Wl,--defsym=STACK_SIZE=${stackKb * 1024}`] : []),
+    "-Wl,--gc-sections", `-Wl,-Map=${join(dir, "sipling.map")}`, "-o", elf, ...objs, "-lc", "-lgcc"], { cwd: dir });
+  writeFileSync(join(dir, "callgraph.json"), JSON.stringify({ ...graph, ...stackBound(graph, dir, stackKb), memoryBacked: backed, memoryPages: pages }) + "\n");
+  const syms = sh("arm-none-eabi-nm", [elf]);
   const heap = syms.split("\n").filter((l) => /\s(_sbrk|_sbrk_r|malloc|_malloc_r|free|calloc)$/.test(l));
   if (heap.length) throw new Error(`the heap is linked in:\n${heap.join("\n")}`);
-  return firmwareSizes({ build: false });
+}
+
+/**
+ * The gateway core (the B2BUA with its registrar) linked the same way for the same Cortex-M4 board,
+ * into build/mps2-an386/gateway/sipling.elf: its size only (the firmware's tests run the micro image).
+ * Its deepest call chain is one frame longer than the micro core's, so its stack is 5 KB (checked as
+ * the micro image's is).
+ * Returns { text, data, bss, total, ram, flash }, or null when build/gateway/sipling.wasm is missing.
+ */
+export function gatewayImageSizes({ quiet = true } = {}) {
+  const gw = join(root, "build", "gateway", "sipling.wasm");
+  if (!existsSync(gw)) return null;
+  const dir = join(outDir, "gateway");
+  const elf = join(dir, "sipling.elf");
+  const t = mtime(elf);
+  if (t < 0 || [gw, fileURLToPath(import.meta.url), ...sources()].some((f) => mtime(f) > t)) {
+    linkImage(gw, dir, elf, quiet ? () => {} : (s) => process.stderr.write(s + "\n"), 5);
+  }
+  const out = sh("arm-none-eabi-size", [elf]);
+  const [text, data, bss] = out.trim().split("\n")[1].trim().split(/\s+/).map(Number);
+  return { text, data, bss, total: text + data + bss, ram: data + bss, flash: text + data };
 }
 
 /** Frames above the core's deepest chain: startup, main, run, guarded, a step function, the export's
@@ -225,12 +252,12 @@ const IRQ_BYTES = 2 * 104;
  * plus IRQ_BYTES. gcc may inline a call (fewer frames, none larger than the largest) but the chain is
  * the wasm's. Throws if a frame is dynamic or the bound exceeds the linker script's STACK_SIZE.
  */
-export function stackBound(graph) {
-  const su = readdirSync(outDir).filter((f) => f.endsWith(".su"));
+export function stackBound(graph, dir = outDir, stackKb = 0) {
+  const su = readdirSync(dir).filter((f) => f.endsWith(".su"));
   if (su.length === 0) throw new Error("no .su file from the link (-fstack-usage)");
   let maxFrame = 0, at = "";
   for (const f of su) {
-    for (const line of readFileSync(join(outDir, f), "utf8").trim().split("\n")) {
+    for (const line of readFileSync(join(dir, f), "utf8").trim().split("\n")) {
       const [where, bytes, kind] = line.split("\t");
       if (kind !== "static") throw new Error(`${where}: a ${kind} stack frame (the stack bound needs static frames)`);
       if (Number(bytes) > maxFrame) [maxFrame, at] = [Number(bytes), where];
@@ -239,7 +266,7 @@ export function stackBound(graph) {
   const ld = readFileSync(join(srcDir, "mps2-an386.ld"), "utf8");
   const m = /STACK_SIZE = DEFINED\(STACK_SIZE\) \? STACK_SIZE : (\d+)K;/.exec(ld);
   if (!m) throw new Error("mps2-an386.ld: STACK_SIZE not in the expected form");
-  const stackSize = Number(m[1]) * 1024;
+  const stackSize = (stackKb || Number(m[1])) * 1024;
   const bound = (graph.maxDepth + FW_FRAMES) * maxFrame + IRQ_BYTES;
   if (bound > stackSize) throw new Error(`stack: worst case ${bound} B ((${graph.maxDepth} + ${FW_FRAMES}) frames x ${maxFrame} B, ${at}, + ${IRQ_BYTES}) exceeds STACK_SIZE ${stackSize} B (mps2-an386.ld)`);
   return { maxFrame, maxFrameAt: at.replace(root + "/", ""), stackBound: bound, stackSize };

@@ -10,7 +10,7 @@
 // memoryUsedAtStart > memoryPages × 64 KiB.
 // Usage: node tools/footprint.mjs [--json] [--units] [--sections]   (npm run footprint -- [--json] [--units] [--sections])
 import { nativeSizes } from "./native.mjs";
-import { firmwareSizes, budgets as firmwareBudgets } from "./firmware.mjs";
+import { firmwareSizes, budgets as firmwareBudgets, gatewayImageSizes } from "./firmware.mjs";
 import { readFileSync, existsSync, statSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -132,6 +132,14 @@ export function measureFirmware() {
   };
 }
 
+/** The gateway core linked for the same Cortex-M4 board (size only), against boards/gateway's budget. */
+export function measureGatewayImage() {
+  const s = gatewayImageSizes();
+  if (!s) return null;
+  const budget = JSON.parse(readFileSync(join(root, "boards", "gateway", "board.json"), "utf8")).budget.cortexM4ImageBytes;
+  return { board: "mps2-an386 (gateway core)", ...s, budget, withinBudget: s.total <= budget };
+}
+
 function table(rows) {
   const kb = (n) => (n == null ? "?" : `${(n / 1024).toFixed(1)} KiB`);
   const pct = (a, b) => (a == null || !b ? "" : ` (${((100 * a) / b).toFixed(0)}%)`);
@@ -159,6 +167,11 @@ function table(rows) {
   if (fw) {
     out.push(`firmware mps2-an386 (Cortex-M4, micro core): text ${fw.text} + data ${fw.data} + bss ${fw.bss} = ${fw.total} B; ` +
       `budget ${fw.budget} (${fw.withinBudget ? "within" : "OVER"}), goal ${fw.goal} (${fw.overGoal > 0 ? `${fw.overGoal} B above` : "met"})`);
+  }
+  const gw = measureGatewayImage();
+  if (gw) {
+    out.push(`firmware image of the gateway core (Cortex-M4, the same board; size only): text ${gw.text} + data ${gw.data} + bss ${gw.bss} = ` +
+      `${gw.total} B (RAM ${gw.ram}); budget ${gw.budget} (${gw.withinBudget ? "within" : "OVER"})`);
   }
   return out.join("\n");
 }
@@ -194,5 +207,6 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       for (const u of units) console.log(unitLines(u).join("\n"));
     }
   }
-  process.exit(rows.every((r) => r.withinBudget) && (!fw || fw.withinBudget) ? 0 : 1);
+  const gw = measureGatewayImage();
+  process.exit(rows.every((r) => r.withinBudget) && (!fw || fw.withinBudget) && (!gw || gw.withinBudget) ? 0 : 1);
 }

@@ -48,8 +48,8 @@ export class DigestChallenge {
 export const challenge = USER_AGENT ? new DigestChallenge() : changetype<DigestChallenge>(0);
 
 /** HA2 and a scratch hex value: 2 × 64 bytes. */
-const HA2HEX: usize = memory.data(64);
-const RESP: usize = memory.data(64);
+const HA2HEX: usize = USER_AGENT ? heap.alloc(64) : 0;
+const RESP: usize = USER_AGENT ? heap.alloc(64) : 0;
 
 /** "auth" is one of the tokens of the qop list [p, p+len) (RFC 2617: qop-options = 1#qop-value). */
 function offersAuth(p: usize, len: u32): bool {
@@ -122,7 +122,7 @@ export function clientHa1(user: usize, userLen: u32, password: usize, passwordLe
 }
 
 /** nc as eight lowercase hex digits: 8 bytes. */
-const NC8: usize = memory.data(8);
+const NC8: usize = USER_AGENT ? heap.alloc(8) : 0;
 
 function hex8(n: u32): void {
   for (let i: u32 = 0; i < 8; i++) {
