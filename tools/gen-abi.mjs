@@ -333,7 +333,8 @@ function dtsApi(config, m) {
     "/** A side of the B2BUA (\"mode\": \"b2bua\"). */",
     "export type SiplingSide = {", "  readonly name: string;", "  readonly role: \"registrar\" | \"trunk\";", "  readonly route: string;",
     "  readonly host?: string;", "  readonly address?: string;", "  readonly username?: string;", "  readonly password?: string;",
-    "  readonly routes?: readonly { readonly prefix: string; readonly to: string; readonly strip?: number; readonly prepend?: string }[];", "};", "");
+    "  readonly routes?: readonly { readonly prefix: string; readonly to: string; readonly strip?: number; readonly prepend?: string }[];",
+    "  readonly failover?: string;", "};", "");
   o.push("export interface SiplingConfig {");
   walk(tree, "  ");
   o.push("}", "");

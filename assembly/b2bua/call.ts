@@ -51,7 +51,8 @@ const PASS_CAP: u32 = 64;
 // Side record: +0 u8 role, +1 u8 route (the side its calls go to), +2 u8 host length, +3 u8 user length,
 // +4 Peer (a trunk's address), +36 host text (a trunk's host[:port] for its Request-URIs; our domain for
 // a registrar side), +100 u8 password length, +101 user, +133 password (a trunk's credentials for the
-// challenges of its proxy: answered once per call, RFC 3261 §22.2).
+// challenges of its proxy: answered once per call, RFC 3261 §22.2), +197 u8 failover side + 1 (0 none:
+// where a call to this side goes when it answers 408, 5xx or nothing).
 const SIDE_SIZE: usize = 200;
 const sides: usize = USER_AGENT ? heap.alloc(<usize>MAX_SIDES * SIDE_SIZE) : 0;
 function side(s: i32): usize { return sides + <usize>s * SIDE_SIZE; }
@@ -116,7 +117,8 @@ const enum Leg { Invite = 1, ByeB = 2, ByeA = 3, ReqA = 4, ReqB = 5 }
 // the request within the call being relayed (a re-INVITE, UPDATE, INFO ...; -1 none: one at a time),
 // +104 u8 length and +105 the number called on the B side (the Request-URI user after the rule).
 const NUMBER_CAP: u32 = 64;
-const CALL_SIZE: usize = 105 + <usize>NUMBER_CAP + 3;
+// +172 u8 failed over (the call went to its side's failover side once).
+const CALL_SIZE: usize = 105 + <usize>NUMBER_CAP + 7;
 const calls: usize = USER_AGENT ? heap.alloc(<usize>B2B_CALLS * CALL_SIZE) : 0;
 function rec(i: i32): usize { return calls + <usize>i * CALL_SIZE; }
 function aDest(i: i32): Peer { return changetype<Peer>(rec(i) + 24); }
@@ -215,7 +217,7 @@ export function b2buaSideAdd(p: usize, len: u32): bool {
     store<u32>(words + <usize>n * 8, k - start, 4);
     n++;
   }
-  if (n < 4) return false;
+  if (n < 3) return false;
   if (wordLen(0) == 5 && load<u8>(wordAt(0)) == 0x72) {
     // "route FROM PREFIX TO STRIP [PREPEND]" (PREFIX "-": any number)
     if (n != 5 && n != 6) return false;
@@ -226,13 +228,22 @@ export function b2buaSideAdd(p: usize, len: u32): bool {
     const any = wordLen(2) == 1 && load<u8>(wordAt(2)) == 0x2d;
     return b2buaRuleAdd(<i32>from, wordAt(2), any ? 0 : wordLen(2), <i32>to, <u32>strip, n == 6 ? wordAt(5) : 0, n == 6 ? wordLen(5) : 0);
   }
+  if (wordLen(0) == 8 && load<u8>(wordAt(0)) == 0x66) {
+    // "failover SIDE OTHER": calls to SIDE that fail there (408, 5xx, no answer) go to OTHER once
+    if (n != 3) return false;
+    const a = parseUint(wordAt(1), wordAt(1) + <usize>wordLen(1), <u64>MAX_SIDES - 1);
+    const b = parseUint(wordAt(2), wordAt(2) + <usize>wordLen(2), <u64>MAX_SIDES - 1);
+    if (a < 0 || b < 0 || a == b) return false;
+    store<u8>(side(<i32>a), <u8>(b + 1), 197);
+    return true;
+  }
   const index = parseUint(wordAt(0), wordAt(0) + <usize>wordLen(0), <u64>MAX_SIDES - 1);
   const route = parseUint(wordAt(2), wordAt(2) + <usize>wordLen(2), <u64>MAX_SIDES - 1);
   if (index < 0 || route < 0) return false;
   const rl = wordLen(1);
   const trunk = rl == 5 && load<u8>(wordAt(1)) == 0x74; // "trunk"
   const registrar = rl == 9 && load<u8>(wordAt(1)) == 0x72; // "registrar"
-  if (trunk ? n != 5 && n != 7 : n != 4) return false;
+  if (n < 4 || (trunk ? n != 5 && n != 7 : n != 4)) return false;
   if (!(trunk || registrar)) return false;
   if (trunk && !parseAddress(wordAt(4), wordLen(4))) return false;
   const creds = n == 7;
@@ -549,6 +560,7 @@ export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now:
       return;
     }
     if ((status == 401 || status == 407) && retryWithCredentials(i, status, v, now)) return;
+    if ((status == 408 || (status >= 500 && status < 600)) && failover(i, now)) return;
     uasRespond(a, mapFinal(status), now, v);
     free(i);
     return;
@@ -562,6 +574,27 @@ export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now:
       free(i);
     }
   }
+}
+
+/**
+ * B's side failed the call (408, 5xx, or no answer: a trunk that is down): once per call, when that side
+ * names a failover side, the call goes there instead as a new B leg (its own Call-ID and tag; the same
+ * number). False when there is none (the caller answers A).
+ */
+function failover(i: i32, now: i64): bool {
+  const c = rec(i);
+  const to = <i32>load<u8>(c, 2);
+  const next = <i32>load<u8>(side(to), 197) - 1;
+  if (next < 0 || load<u8>(c, 172) != 0 || load<u8>(side(next)) == SideRole.None) return false;
+  const a = load<i32>(c, 4);
+  if (!uasStoredRequest(a)) return false;
+  store<u8>(c, 1, 172);
+  store<u8>(c, <u8>next, 2);
+  store<u8>(c, 0, 3); // its own challenges, if any
+  store<u32>(c, <u32>prngNext(), 88);
+  store<u32>(c, <u32>prngNext(), 92);
+  store<u32>(c, <u32>prngNext(), 96);
+  return sendInvite(i, storedView, storedDecoded, 1, 0, now) == 0;
 }
 
 /**
@@ -597,6 +630,7 @@ export function b2buaClientTimeout(user: u32, now: i64): void {
     return;
   }
   if (legOf(user) == Leg.Invite && st == B2bState.Calling) {
+    if (failover(i, now)) return;
     uasRespond(load<i32>(rec(i), 4), 408, now); // B never answered
     free(i);
   } else if (legOf(user) != Leg.Invite || st == B2bState.Cancelling) {

@@ -417,7 +417,7 @@ static bool is_side_address(const char *s) {
   return inet_pton(AF_INET, host, tmp) == 1;
 }
 
-#define SIDE_KEYS "name, role, route, host, address, username, password, routes"
+#define SIDE_KEYS "name, role, route, host, address, username, password, routes, failover"
 #define RULE_KEYS "prefix, to, strip, prepend"
 
 static bool is_affix(const char *s) {
@@ -505,6 +505,9 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
         sd->username = sv->str;
       } else if (strcmp(sk, "routes") == 0) {
         check_rules(kk, sv, sd);
+      } else if (strcmp(sk, "failover") == 0) {
+        if (sv->type != J_STRING) bad(kk, "expected the name of another side", sv);
+        sd->failover = sv->str;
       } else if (strcmp(sk, "password") == 0) {
         bool ok = sv->type == J_STRING && n >= 1 && n <= 64;
         for (size_t c = 0; ok && c < n; c++) ok = (unsigned char)sv->str[c] > 0x20 && (unsigned char)sv->str[c] < 0x7f;
@@ -551,6 +554,14 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
     if (!found) die2(false, kr, "no side named %s", show_str(sd->route));
     free(kr);
     if (strcmp(sd->role, "registrar") == 0) registrars++;
+    if (sd->failover) {
+      char *kf = keyf("%s[%zu].failover", name, i);
+      if (strcmp(sd->failover, sd->name) == 0) die2(false, kf, "a side fails over to another side, not to itself");
+      bool known = false;
+      for (size_t j = 0; j < out->n; j++) known = known || strcmp(out->sides[j].name, sd->failover) == 0;
+      if (!known) die2(false, kf, "no side named %s", show_str(sd->failover));
+      free(kf);
+    }
     for (size_t r = 0; r < sd->n_rules; r++) {
       char *kt = keyf("%s[%zu].routes[%zu].to", name, i, r);
       if (strcmp(sd->rules[r].to, sd->name) == 0) die2(false, kt, "a rule sends calls to another side, not to its own");
@@ -984,11 +995,11 @@ static void print_value(strbuf *b, const sch_key *k, const cfg_value *v) {
       for (size_t i = 0; i < v->n; i++) {
         const cfg_side *sd = &v->sides[i];
         if (i) sb_puts(b, ", ");
-        const char *names[] = {"name", "role", "route", "host", "address", "username"};
-        const char *vals[] = {sd->name, sd->role, sd->route, sd->host, sd->address, sd->username};
+        const char *names[] = {"name", "role", "route", "host", "address", "username", "failover"};
+        const char *vals[] = {sd->name, sd->role, sd->route, sd->host, sd->address, sd->username, sd->failover};
         sb_putc(b, '{');
         bool first = true;
-        for (int f = 0; f < 6; f++) {
+        for (int f = 0; f < 7; f++) {
           if (!vals[f]) continue;
           if (!first) sb_puts(b, ", ");
           first = false;
@@ -1524,7 +1535,21 @@ void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *b
           free(text);
           free(name);
         }
-        /* then the rules: "route FROM PREFIX TO STRIP [PREPEND]" ("-": any number) */
+        /* then failovers ("failover SIDE OTHER") and the rules: "route FROM PREFIX TO STRIP [PREPEND]" */
+        for (size_t j = 0; j < v->n; j++) {
+          const cfg_side *sd = &v->sides[j];
+          if (!sd->failover) continue;
+          size_t to = 0;
+          for (size_t t = 0; t < v->n; t++)
+            if (strcmp(v->sides[t].name, sd->failover) == 0) to = t;
+          char *text = keyf("failover %zu %zu", j, to);
+          char *name = keyf("%s[%zu].failover", k->path, j);
+          a.name = name;
+          a.text = text;
+          add_bytes(&a, (const uint8_t *)text, strlen(text));
+          free(text);
+          free(name);
+        }
         for (size_t j = 0; j < v->n; j++) {
           const cfg_side *sd = &v->sides[j];
           for (size_t r = 0; r < sd->n_rules; r++) {

@@ -54,7 +54,7 @@ typedef struct {
 
 /* A B2BUA side ("sides"): NULL for what is absent. */
 typedef struct {
-  const char *name, *role, *route, *host, *address, *username, *password;
+  const char *name, *role, *route, *host, *address, *username, *password, *failover;
   cfg_rule *rules;
   size_t n_rules;
 } cfg_side;

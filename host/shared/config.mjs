@@ -27,7 +27,7 @@ import { isIP } from "node:net";
  * @typedef {string | { hex: string }} Pattern
  * @typedef {{ prefix: string, to: string, strip: number, prepend: string }} SideRule
  * @typedef {{ name: string, role: "registrar" | "trunk", route: string, host?: string, address?: string,
- *   username?: string, password?: string, routes?: SideRule[] }} Side
+ *   username?: string, password?: string, routes?: SideRule[], failover?: string }} Side
  * @typedef {{
  *   schema: readonly SchemaKey[], host: Host, name: string,
  *   defaults?: Record<string, unknown>,
@@ -259,7 +259,7 @@ function checkUsers(k, v) {
 }
 
 const SIDE_ADDRESS = /^(?:(\d{1,3}(?:\.\d{1,3}){3})|\[([0-9a-fA-F:.]+)\]):(\d{1,5})$/;
-const SIDE_KEYS = "name, role, route, host, address, username, password, routes";
+const SIDE_KEYS = "name, role, route, host, address, username, password, routes, failover";
 const RULE_KEYS = "prefix, to, strip, prepend";
 const AFFIX = /^[A-Za-z0-9+*#._-]{0,24}$/;
 
@@ -338,6 +338,10 @@ function checkSides(key, k, v) {
         case "routes":
           sd.routes = checkRules(f, sv);
           break;
+        case "failover":
+          if (typeof sv !== "string") bad(f, "expected the name of another side", sv);
+          sd.failover = sv;
+          break;
         case "password":
           // never echoed back; no white space (the core's side text is space-separated)
           if (typeof sv !== "string" || !/^[\x21-\x7e]{1,64}$/.test(sv)) bad(f, "expected 1..64 printable ASCII characters without spaces", typeof sv === "string" ? MASK : sv);
@@ -359,6 +363,10 @@ function checkSides(key, k, v) {
     if (names.indexOf(sd.name) !== i) throw new ConfigError(`${k}[${i}].name`, `duplicate side ${show(sd.name)}`);
     if (sd.route === sd.name) throw new ConfigError(`${k}[${i}].route`, "a side routes its calls to another side, not to itself");
     if (!names.includes(sd.route)) throw new ConfigError(`${k}[${i}].route`, `no side named ${show(sd.route)}`);
+    if (sd.failover !== undefined) {
+      if (sd.failover === sd.name) throw new ConfigError(`${k}[${i}].failover`, "a side fails over to another side, not to itself");
+      if (!names.includes(sd.failover)) throw new ConfigError(`${k}[${i}].failover`, `no side named ${show(sd.failover)}`);
+    }
     (sd.routes ?? []).forEach((r, j) => {
       if (r.to === sd.name) throw new ConfigError(`${k}[${i}].routes[${j}].to`, "a rule sends calls to another side, not to its own");
       if (!names.includes(r.to)) throw new ConfigError(`${k}[${i}].routes[${j}].to`, `no side named ${show(r.to)}`);
@@ -876,7 +884,12 @@ export function coreOps(cfg, random) {
           if (sd.password === undefined) add(`${k.path}[${i}]`, Buffer.from(text, "utf8"), text);
           else ops.push({ key: k, name: `${k.path}[${i}]`, op: "add", id, bytes: Buffer.from(`${text} ${sd.username} ${sd.password}`, "utf8"), text: undefined, secret: true });
         });
-        // then the rules: "route FROM PREFIX TO STRIP [PREPEND]" ("-": any number)
+        // then failovers ("failover SIDE OTHER") and the rules: "route FROM PREFIX TO STRIP [PREPEND]" ("-": any number)
+        list.forEach((sd, i) => {
+          if (sd.failover === undefined) return;
+          const text = `failover ${i} ${names.indexOf(sd.failover)}`;
+          add(`${k.path}[${i}].failover`, Buffer.from(text, "utf8"), text);
+        });
         list.forEach((sd, i) => (sd.routes ?? []).forEach((r, j) => {
           const text = `route ${i} ${r.prefix || "-"} ${names.indexOf(r.to)} ${r.strip}${r.prepend ? ` ${r.prepend}` : ""}`;
           add(`${k.path}[${i}].routes[${j}]`, Buffer.from(text, "utf8"), text);

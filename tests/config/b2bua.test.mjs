@@ -42,7 +42,9 @@ const CASES = [
   [base([{ ...REG, routes: [{ prefix: "00 1", to: "carrier" }] }, TRUNK]), `config error: "sides[0].routes[0].prefix": expected 0..24 of 0-9 A-Z a-z + * # . _ -, got "00 1"`],
   [base([{ ...REG, routes: [{ prefix: "00", to: "carrier", strip: 40 }] }, TRUNK]), `config error: "sides[0].routes[0].strip": expected an integer in 0..32, got 40`],
   [base([{ ...REG, routes: [{ to: "carrier" }] }, TRUNK]), `config error: "sides[0].routes[0]": expected a "prefix" ("" for any number)`],
-  [base([REG, { ...TRUNK, colour: "blue" }]), `config error: "sides[1].colour": unknown key (expected name, role, route, host, address, username, password, routes)`],
+  [base([REG, { ...TRUNK, failover: "carrier" }]), `config error: "sides[1].failover": a side fails over to another side, not to itself`],
+  [base([REG, { ...TRUNK, failover: "backup" }]), `config error: "sides[1].failover": no side named "backup"`],
+  [base([REG, { ...TRUNK, colour: "blue" }]), `config error: "sides[1].colour": unknown key (expected name, role, route, host, address, username, password, routes, failover)`],
 ];
 
 for (const [host, argv] of HOSTS) {
@@ -57,7 +59,8 @@ for (const [host, argv] of HOSTS) {
 
   test(`${host}: a good configuration prints back with its rules, the password masked`, () => {
     const sides = [{ ...REG, routes: [{ prefix: "00", to: "carrier", strip: 2, prepend: "+" }] },
-      { ...TRUNK, username: "acme", password: "s3cret", routes: [{ prefix: "", to: "office", strip: 0, prepend: "" }] }];
+      { ...TRUNK, username: "acme", password: "s3cret", failover: "backup", routes: [{ prefix: "", to: "office", strip: 0, prepend: "" }] },
+      { name: "backup", role: "trunk", address: "127.0.0.8:5060", route: "office" }];
     const r = run(argv, base(sides), ["--print-config"]);
     assert.equal(r.status, 0, r.stderr);
     const shown = JSON.parse(r.stdout).sides;
@@ -65,5 +68,6 @@ for (const [host, argv] of HOSTS) {
     assert.ok(!r.stdout.includes("s3cret"));
     assert.deepEqual(shown[0].routes, sides[0].routes);
     assert.deepEqual(shown[1].routes, sides[1].routes);
+    assert.equal(shown[1].failover, "backup");
   });
 }

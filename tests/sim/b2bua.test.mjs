@@ -381,6 +381,35 @@ test("routing rules: the longest prefix picks the side, the number is rewritten;
   idle(gw, sim);
 });
 
+for (const [label, trunk, carrierOpts] of [["answers 503", CARRIER, { status: 503, answer: 100 }], ["never answers", SILENT, {}]]) {
+  test(`failover: the trunk ${label}; the call goes to the backup trunk once, a new B leg`, () => {
+    const sim = new Sim({ seed: 57, latency: [5, 20] });
+    const gw = new CoreNode(sim, GW, { probe: true, domains: ["127.0.0.4"] });
+    gw.ex.probe_b2bua_on(1);
+    const BACKUP = "127.0.0.6:5060";
+    for (const t of ["0 registrar 1 127.0.0.4", `1 trunk 0 ${trunk} ${trunk}`, `2 trunk 0 ${BACKUP} ${BACKUP}`, "failover 1 2"]) assert.equal(sideText(gw, t), 1, t);
+    for (const bad of ["failover 1 1", "failover 1", "failover 9 1"]) assert.equal(sideText(gw, bad), 0, bad);
+    const alice = new Ua(sim, "127.0.0.2:5060", "alice", { proxy: GW, t1: 1000 });
+    const carrier = new Ua(sim, CARRIER, "carrier", { proxy: GW, ...carrierOpts });
+    const backup = new Ua(sim, BACKUP, "backup", { proxy: GW, ring: 50, answer: 200 });
+    alice.register();
+    sim.run(sim.now + 500);
+    const id = alice.invite("15550400", { hangupAfter: 500 });
+    sim.run(sim.now + 45_000);
+    assert.deepEqual(alice.calls.get(id).finals, [200], `the backup answered\n${sim.transcript()}`);
+    const b = [...backup.calls.values()].filter((c) => c.role === "uas");
+    assert.equal(b.length, 1, "one call reached the backup");
+    assert.equal(b[0].st.msg.ruri, "sip:15550400@127.0.0.6:5060");
+    if (trunk === CARRIER) {
+      const first = [...carrier.calls.values()].filter((c) => c.role === "uas")[0];
+      assert.equal(first.sentFinal, 503);
+      assert.notEqual(first.st.msg.callId, b[0].st.msg.callId, "a new B leg: its own Call-ID");
+    }
+    assert.equal(b[0].byes, 1, "alice's hang-up reached the backup");
+    idle(gw, sim);
+  });
+}
+
 test("strangers get 403 and nothing reaches the carrier", () => {
   const { sim, gw, alice, carrier } = setup(51);
   // not registered at all
