@@ -133,39 +133,43 @@ export function uacForget(user: u32): void {
  * transaction table, the pool or the result table, or the request does not fit): nothing was sent then.
  */
 export function uacSend(out: OutRequest, dest: Peer, now: i64, user: u32): u32 {
-  const t = prepare(dest, user);
+  const t = prepare(sc, dest, user);
   if (t == null) return 0;
   out.via = VIA;
-  out.viaLen = viaLen;
+  out.viaLen = sc.viaLen;
   const n = uaWriteOut(out, aw.begin(WORK_BUF, WORK_CAP));
   const m = methodId(out.method, out.methodLen);
-  return start(m, dest, t, n != 0 ? msgPool.store(WORK_BUF, n) : 0, out.cseq, now, user, -1);
+  return start(sc, m, dest, t, n != 0 ? msgPool.store(WORK_BUF, n) : 0, out.cseq, now, user, -1);
 }
 
-// What uacSend and uacSendInDialog share: the caller's slot, the next client transaction's handle and
-// nonce, and its Via (in VIA, viaLen bytes); then the transaction started on the written request.
-let nonce: u32 = 0;
-let viaLen: u32 = 0;
+/** The context of one request being sent (what uacSend and uacSendInDialog share between prepare and
+ * start): its client transaction's nonce, and the length of its Via (written in VIA). */
+class SendCtx {
+  nonce: u32 = 0;
+  viaLen: u32 = 0;
+}
+const sc = USER_AGENT ? new SendCtx() : changetype<SendCtx>(0);
 
-function prepare(dest: Peer, user: u32): Transport | null {
+/** The caller's slot, the next client transaction's handle and nonce, its Via: into `c`; the transport. */
+function prepare(c: SendCtx, dest: Peer, user: u32): Transport | null {
   if (user == 0) return null;
   const t = transportById(dest.transport);
   if (t == null) return null;
   const handle = txnNextHandle();
   if (handle == 0 || slotOf(user, true) == 0) return null;
-  nonce = <u32>prngNext();
+  c.nonce = <u32>prngNext();
   vw.begin(VIA, 256);
-  writeVia(vw, t, handle, nonce, 0);
-  viaLen = vw.finish();
+  writeVia(vw, t, handle, c.nonce, 0);
+  c.viaLen = vw.finish();
   return t;
 }
 
-/** Start the client transaction for stored request `msg` (0: it could not be written or stored). */
-function start(m: Method, dest: Peer, t: Transport, msg: u32, cseq: u32, now: i64, user: u32, dlg: i32): u32 {
+/** Start the client transaction of `c` for stored request `msg` (0: it could not be written or stored). */
+function start(c: SendCtx, m: Method, dest: Peer, t: Transport, msg: u32, cseq: u32, now: i64, user: u32, dlg: i32): u32 {
   if (msg == 0) { uacForget(user); return 0; }
   const h = m == Method.INVITE
-    ? clientInviteCreate(dest, t.reliable, msg, cseq, <u64>nonce, now, Owner.UserAgent)
-    : clientNonInviteCreate(m, dest, t.reliable, msg, cseq, <u64>nonce, now, Owner.UserAgent);
+    ? clientInviteCreate(dest, t.reliable, msg, cseq, <u64>c.nonce, now, Owner.UserAgent)
+    : clientNonInviteCreate(m, dest, t.reliable, msg, cseq, <u64>c.nonce, now, Owner.UserAgent);
   msgPool.release(msg);
   if (h == 0) { uacForget(user); return 0; }
   rec(h & 0xffffff).user = user;
@@ -188,7 +192,7 @@ function start(m: Method, dest: Peer, t: Transport, msg: u32, cseq: u32, now: i6
 export function uacSendInDialog(dlg: i32, method: Method, dest: Peer, now: i64, user: u32, pass: MessageView | null = null): u32 {
   if (method == Method.ACK || method == Method.CANCEL || method == Method.Unknown) return 0;
   if (dlg < 0 || dlg >= UA_DIALOGS || uaDialogState(dlg) == DlgState.Free) return 0; // no such dialog
-  const t = prepare(dest, user);
+  const t = prepare(sc, dest, user);
   if (t == null) return 0;
   const e = methodEntry(method);
   let cl: u32 = 0;
@@ -200,8 +204,8 @@ export function uacSendInDialog(dlg: i32, method: Method, dest: Peer, now: i64, 
     cw.byte(0x3e);
     cl = cw.finish();
   }
-  const n = uaWriteRequest(dlg, e + 1, <u32>load<u8>(e), 0, VIA, viaLen, CONTACT, cl, aw.begin(WORK_BUF, WORK_CAP), pass);
-  return start(method, dest, t, n != 0 ? msgPool.store(WORK_BUF, n) : 0, uaDialogLocalCseq(dlg), now, user, dlg);
+  const n = uaWriteRequest(dlg, e + 1, <u32>load<u8>(e), 0, VIA, sc.viaLen, CONTACT, cl, aw.begin(WORK_BUF, WORK_CAP), pass);
+  return start(sc, method, dest, t, n != 0 ? msgPool.store(WORK_BUF, n) : 0, uaDialogLocalCseq(dlg), now, user, dlg);
 }
 
 /**
