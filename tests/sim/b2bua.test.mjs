@@ -410,6 +410,45 @@ for (const [label, trunk, carrierOpts] of [["answers 503", CARRIER, { status: 50
   });
 }
 
+// Loss and duplication on every link (10 % lost, 5 % twice; both legs retransmit through it): for each
+// seed the call completes or fails cleanly, both ends agree, and every table of the B2BUA is empty
+// once the transactions' timers have run out. The test after them checks the runs did lose and duplicate.
+const lossy = { lost: 0, duplicated: 0, runs: 0 };
+for (const seed of [71, 72, 73, 74, 75, 76, 77, 78]) {
+  test(`a lossy network (10 % loss, 5 % duplicates): calls complete through retransmissions on both legs, nothing leaks (seed ${seed})`, () => {
+    const sim = new Sim({ seed, latency: [5, 30], loss: 0.1, dup: 0.05 });
+    const gw = new CoreNode(sim, GW, { probe: true, domains: ["127.0.0.4"] });
+    gw.ex.probe_b2bua_on(1);
+    side(gw, 0, 1, 1, "127.0.0.4");
+    side(gw, 1, 2, 0, CARRIER, CARRIER);
+    const alice = new Ua(sim, "127.0.0.2:5060", "alice", { proxy: GW, ring: 50, answer: 300 });
+    const carrier = new Ua(sim, CARRIER, "carrier", { proxy: GW, domain: "127.0.0.4", ring: 50, answer: 400, answerBody: SDP_ANSWER });
+    alice.register();
+    sim.run(sim.now + 5000);
+    assert.equal(alice.registered, 200);
+    const ids = [alice.invite("15550500", { hangupAfter: 2000, body: SDP_OFFER })];
+    sim.run(sim.now + 3000);
+    ids.push(alice.invite("15550501", { hangupAfter: 1000, cancelAfterRinging: seed % 2 ? 200 : null }));
+    sim.run(sim.now + 120_000);
+    for (const id of ids) {
+      const a = alice.calls.get(id);
+      assert.ok(a.finals.length === 1 || a.inviteTimeout, `alice's call ended once: ${a.finals}\n${sim.transcript()}`);
+      const d = [...a.dialogs.values()][0];
+      if (a.finals[0] === 200) assert.equal(d.bye, 200, "her BYE answered");
+    }
+    const answered = [...carrier.calls.values()].filter((c) => c.role === "uas" && c.sentFinal === 200);
+    for (const c of answered) assert.equal(c.byes >= 1, true, `every call the carrier answered was hung up\n${sim.transcript()}`);
+    idle(gw, sim);
+    lossy.lost += sim.counts.lost;
+    lossy.duplicated += sim.counts.duplicated;
+    lossy.runs++;
+  });
+}
+test("the lossy runs did lose and duplicate datagrams", () => {
+  assert.equal(lossy.runs, 8);
+  assert.ok(lossy.lost >= 10 && lossy.duplicated >= 5, JSON.stringify(lossy));
+});
+
 test("strangers get 403 and nothing reaches the carrier", () => {
   const { sim, gw, alice, carrier } = setup(51);
   // not registered at all
