@@ -456,6 +456,13 @@ export function b2buaServerEvent(e: UasIn, v: MessageView, d: Decoded, src: Peer
     const c = rec(i);
     const st = load<u8>(c);
     if (st == B2bState.Free) continue;
+    if (e.kind == UasEvent.Cancelled && load<i32>(c, 100) == e.call) {
+      // a request within the call that we were relaying was cancelled (487 sent): cancel ours too
+      store<i32>(c, -1, 100);
+      uacCancel(handle(i, Leg.ReqA), now);
+      uacCancel(handle(i, Leg.ReqB), now);
+      return;
+    }
     if (e.kind == UasEvent.Cancelled && load<i32>(c, 4) == e.call) {
       // A gave up (487 sent to it): cancel B; a 2xx that crosses the CANCEL gets our BYE
       if (st == B2bState.Calling) {
@@ -466,6 +473,8 @@ export function b2buaServerEvent(e: UasIn, v: MessageView, d: Decoded, src: Peer
       return;
     }
     if (e.kind == UasEvent.Bye) {
+      // a request we were relaying from this dialog was answered 487 by the BYE's handling (§15.1.2)
+      if (load<i32>(c, 8) == e.dlg || load<i32>(c, 12) == e.dlg) store<i32>(c, -1, 100);
       if (load<i32>(c, 8) == e.dlg) {
         // A hung up (answered 200 by the server core): hang up B, or, if we were hanging up A, done
         store<i32>(c, -1, 8);

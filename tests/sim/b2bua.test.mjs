@@ -302,6 +302,24 @@ test("a re-INVITE the other leg refuses (488): the refusal reaches the sender, t
   idle(gw, sim);
 });
 
+test("a BYE while the caller's re-INVITE is still being relayed: the re-INVITE gets 487, the call ends on both legs, a late answer changes nothing", () => {
+  const { sim, gw, alice, carrier } = setup(58);
+  const callId = alice.invite("15550302", { hangupAfter: null, body: SDP_OFFER });
+  sim.run(sim.now + 2000);
+  const a = alice.calls.get(callId);
+  const d = [...a.dialogs.values()][0];
+  carrier.reinviteDelay = 1500; // the carrier is slow to answer the hold
+  alice.reinvite(a, d, HOLD);
+  sim.run(sim.now + 200);
+  alice.bye(a, d);
+  sim.run(sim.now + 10_000);
+  assert.equal(d.bye, 200, "alice's BYE answered");
+  assert.equal(d.reinvites?.[0]?.[0], 487, `her pending re-INVITE answered 487 (RFC 3261 15.1.2)\n${sim.transcript()}`);
+  assert.equal(carrierCall(carrier).byes, 1, "the BYE reached the carrier");
+  sim.run(sim.now + 40_000);
+  idle(gw, sim);
+});
+
 const PROVIDER = { realm: "carrier.example", user: "acme", password: "s3cret" };
 for (const seed of SEEDS) {
   test(`the carrier's proxy challenges (407): answered once with our credentials, the call completes (seed ${seed})`, () => {

@@ -408,7 +408,7 @@ export class Ua {
       // a re-INVITE in our dialog: answered at once with our SDP, the dialog's tag kept
       st.tag = st.msg.toTag;
       (c.reinvites ??= []).push(st.msg);
-      this.answer(st, c, this.reinviteStatus ?? 200);
+      this.sim.after(this.reinviteDelay ?? 0, () => this.answer(st, c, this.reinviteStatus ?? 200));
       return;
     }
     st.tag = this.id("u");
