@@ -57,8 +57,9 @@ export const REG_BLOCK: i32 = 64;
 export const MAX_CONTACTS_PER_AOR: i32 = isDefined(SIP_MAX_CONTACTS) ? SIP_MAX_CONTACTS : 4;
 
 /** Branches one proxied request may fork to (RFC 3261 §16.6), and the registrar's lookup result size
- * (so also the largest contacts-per-AOR limit). Cost: 2 × MAX_FORK × (MAX_TARGET_URI +
- * MAX_TARGET_PATH + 48) for the target set and the kept targets of later q-groups. */
+ * (so also the largest contacts-per-AOR limit). Cost: MAX_FORK × 56 for the target set (its strings
+ * stay in the registrar's pool); the targets of later q-groups are kept in the message pool. Two
+ * one-target scratch buffers (MAX_TARGET_URI + MAX_TARGET_PATH each, registrar and proxy) are fixed. */
 // @ts-ignore: board constant injected with --use
 export const MAX_FORK: i32 = isDefined(SIP_MAX_FORK) ? SIP_MAX_FORK : 4;
 export const MAX_TARGET_URI: i32 = 256;

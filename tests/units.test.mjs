@@ -11,10 +11,10 @@ test("micro: the units predict the memory of a core built with other capacities"
   t.diagnostic(`fixed ${u.fixed} B, per registration ${u.perRegistration} B, per call ${u.perCall} B`);
   const by = Object.fromEntries(u.rows.map((r) => [r.constant, r]));
   assert.ok(by.SIP_MAX_TXN.bytes >= 96 + 16, `a transaction costs at least its record and heap entry: ${by.SIP_MAX_TXN.bytes}`);
-  assert.ok(by.SIP_MSG_BLOCKS.bytes >= 512, `a message block at least its 512 bytes: ${by.SIP_MSG_BLOCKS.bytes}`);
+  assert.ok(by.SIP_MSG_BLOCKS.bytes >= u.msgBlock, `a message block at least its ${u.msgBlock} bytes: ${by.SIP_MSG_BLOCKS.bytes}`);
   assert.ok(u.fixed > 0 && u.fixed < u.used);
   // another micro: double transactions and message blocks, quadruple AORs
-  const set = { SIP_MAX_TXN: 32, SIP_MSG_BLOCKS: 96, SIP_MAX_AORS: 128 };
+  const set = { SIP_MAX_TXN: 32, SIP_MSG_BLOCKS: 2 * by.SIP_MSG_BLOCKS.count, SIP_MAX_AORS: 128 };
   const predicted = u.used + Object.entries(set).reduce((s, [c, v]) => s + (v - by[c].count) * by[c].bytes, 0);
   const other = await measureUnits("micro", { set, baseOnly: true });
   assert.equal(other.used, predicted, `built ${other.used} B, predicted ${predicted} B`);

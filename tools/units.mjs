@@ -7,7 +7,7 @@
 // buffers sized by the message size, header and parameter limits).
 // Derived rows: a registration = 1 address of record + 1 binding + 2 registrar-pool blocks (an AOR key
 // and a contact URI of up to 64 bytes each); a call in progress through the proxy = 2 transactions
-// (server and client INVITE) + 2 message-pool blocks + 1 dialog.
+// (server and client INVITE) + the message-pool blocks of 1 KiB of kept messages + 1 dialog.
 // Usage: node tools/units.mjs [--board NAME]... [--json]   (npm run footprint -- --units)
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -17,7 +17,7 @@ import { loadBoards, root } from "./boards.mjs";
 
 export const UNITS = [
   { constant: "SIP_MAX_TXN", unit: "transaction", stat: "txnCapacity" },
-  { constant: "SIP_MSG_BLOCKS", unit: "message-pool block (512 B)", stat: "msgPoolBlocks" },
+  { constant: "SIP_MSG_BLOCKS", unit: "message-pool block", stat: "msgPoolBlocks" },
   { constant: "SIP_MAX_AORS", unit: "address of record", stat: "aorCapacity" },
   { constant: "SIP_MAX_BINDINGS", unit: "binding", stat: "bindingCapacity" },
   { constant: "SIP_REG_BLOCKS", unit: "registrar-pool block (64 B)", stat: "regPoolBlocks" },
@@ -111,13 +111,16 @@ export async function measureUnits(boardName, { set = {}, baseOnly = false } = {
       return { constant: u.constant, unit: u.unit, count: value(u.constant), bytes, total: Math.round(bytes * value(u.constant)) };
     });
     const by = Object.fromEntries(rows.map((r) => [r.constant, r.bytes]));
+    const msgBlock = value("SIP_MSG_BLOCK");
+    rows.find((r) => r.constant === "SIP_MSG_BLOCKS").unit += ` (${msgBlock} B)`;
     return {
       board: boardName,
       used: b0.used,
+      msgBlock,
       rows,
       fixed: b0.used - rows.reduce((s, r) => s + r.total, 0),
       perRegistration: by.SIP_MAX_AORS + by.SIP_MAX_BINDINGS + 2 * by.SIP_REG_BLOCKS,
-      perCall: 2 * by.SIP_MAX_TXN + 2 * by.SIP_MSG_BLOCKS + by.SIP_MAX_DIALOGS,
+      perCall: 2 * by.SIP_MAX_TXN + Math.ceil(1024 / msgBlock) * by.SIP_MSG_BLOCKS + by.SIP_MAX_DIALOGS,
     };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
@@ -130,7 +133,7 @@ export function unitLines(u) {
   const lines = [`${u.board}: ${n(u.used)} bytes in use after start-up`];
   for (const r of u.rows) lines.push(`  ${r.unit.padEnd(30)} ${String(r.bytes.toFixed(1)).padStart(8)} B each × ${n(r.count).padStart(9)} = ${n(r.total).padStart(12)} B`);
   lines.push(`  ${"fixed (code data, buffers, tables not above)".padEnd(30)} ${n(u.fixed).padStart(43)} B`);
-  lines.push(`  per registration (1 AOR, 1 binding, 2 registrar blocks): ${n(u.perRegistration)} B; per call in progress (2 transactions, 2 message blocks, 1 dialog): ${n(u.perCall)} B`);
+  lines.push(`  per registration (1 AOR, 1 binding, 2 registrar blocks): ${n(u.perRegistration)} B; per call in progress (2 transactions, 1 KiB of kept messages, 1 dialog): ${n(u.perCall)} B`);
   return lines;
 }
 

@@ -12,7 +12,7 @@
 // one whose top Via is not ours is dropped (§18.1.2).
 
 import { Owner } from "../tu/owner";
-import { MAX_MSG, MAX_FORK, MAX_TARGET_URI, MAX_TARGET_PATH } from "../config";
+import { MAX_MSG, MAX_TARGET_URI, MAX_TARGET_PATH } from "../config";
 import { MessageView, parseMessage } from "../wire/view";
 import { Decoded, validateMessage } from "../wire/validate";
 import { Hdr } from "../wire/hdr";
@@ -65,32 +65,50 @@ function loadStored(h: u32): bool {
 // ---- targets of later q-value groups -----------------------------------------------------------------
 //
 // Serialised in the message pool: per target u16 uriLen, uri, u16 pathLen, path, u16 q, Peer (32).
+// Read back one target at a time into TGT (its URI, its Path, then q and the Peer): no buffer for
+// the whole set.
 
-const TBUF_CAP: u32 = <u32>MAX_FORK * (<u32>MAX_TARGET_URI + <u32>MAX_TARGET_PATH + 6 + PEER_SIZE);
-const TBUF: usize = memory.data(<i32>TBUF_CAP);
+const TGT_URI: usize = memory.data(MAX_TARGET_URI + MAX_TARGET_PATH + 2 + <i32>PEER_SIZE);
+const TGT_PATH: usize = TGT_URI + <usize>MAX_TARGET_URI;
+const TGT_META: usize = TGT_PATH + <usize>MAX_TARGET_PATH;
+
+/** Append [p, p+n) to pool string h at *off, after a u16 length when `counted`; the new offset. */
+function put(h: u32, off: u32, p: usize, n: u32, counted: bool): u32 {
+  if (counted) {
+    store<u16>(TGT_META, <u16>n);
+    msgPool.write(h, off, TGT_META, 2);
+    off += 2;
+  }
+  msgPool.write(h, off, p, n);
+  return off + n;
+}
 
 /** Keep the registrar's targets in the context of server idx. */
 export function storeTargets(idx: u32, t: TargetSet): bool {
-  let at: usize = TBUF;
-  for (let i = 0; i < t.count; i++) {
-    const ul = t.uriLen(i);
-    const pl = t.pathLen(i);
-    store<u16>(at, <u16>ul);
-    memory.copy(at + 2, t.uri(i), ul);
-    at += 2 + <usize>ul;
-    store<u16>(at, <u16>pl);
-    memory.copy(at + 2, t.path(i), pl);
-    at += 2 + <usize>pl;
-    store<u16>(at, <u16>t.q(i));
-    memory.copy(at + 2, changetype<usize>(t.source(i)), PEER_SIZE);
-    at += 2 + <usize>PEER_SIZE;
-  }
-  const h = msgPool.store(TBUF, <u32>(at - TBUF));
+  let len: u32 = 0;
+  for (let i = 0; i < t.count; i++) len += 6 + t.uriLen(i) + t.pathLen(i) + <u32>PEER_SIZE;
+  const h = msgPool.alloc(len);
   if (h == 0) return false;
+  let at: u32 = 0;
+  for (let i = 0; i < t.count; i++) {
+    at = put(h, at, t.uri(i), t.uriLen(i), true);
+    at = put(h, at, t.path(i), t.pathLen(i), true);
+    store<u16>(TGT_META, <u16>t.q(i));
+    memory.copy(TGT_META + 2, changetype<usize>(t.source(i)), PEER_SIZE);
+    at = put(h, at, TGT_META, 2 + <u32>PEER_SIZE, false);
+  }
   const c = ctx(idx);
   c.targets = h;
   c.cursor = 0;
   return true;
+}
+
+/** Read a u16 length and the bytes it counts (at most cap) from pool string h at offset off into dst. */
+function take(h: u32, off: u32, dst: usize, cap: u32): u32 {
+  msgPool.read(h, off, TGT_META, 2);
+  const n = <u32>load<u16>(TGT_META);
+  if (n <= cap) msgPool.read(h, off + 2, dst, n);
+  return n;
 }
 
 /**
@@ -99,27 +117,27 @@ export function storeTargets(idx: u32, t: TargetSet): bool {
  */
 export function startTargets(idx: u32, q: Req, loop: u32): i32 {
   const c = ctx(idx);
-  if (c.targets == 0) return 0;
-  const total = msgPool.copyOut(c.targets, TBUF);
-  let at = TBUF + <usize>c.cursor;
-  const end = TBUF + <usize>total;
+  const h = c.targets;
+  if (h == 0) return 0;
+  const end = msgPool.len(h);
+  let at = c.cursor;
   let groupQ: i32 = -1;
   let started = 0;
   const srv = handleOf(idx);
   const rr = wantsRecordRoute(q.v, q.d);
+  const uri = TGT_URI;
+  const path = TGT_PATH;
+  const source = changetype<Peer>(TGT_META + 2);
   while (at < end) {
-    const ul = <u32>load<u16>(at);
-    const uri = at + 2;
-    let p = uri + <usize>ul;
-    const pl = <u32>load<u16>(p);
-    const path = p + 2;
-    p = path + <usize>pl;
-    const qv = <i32>load<u16>(p);
-    const source = changetype<Peer>(p + 2);
-    const next = p + 2 + <usize>PEER_SIZE;
+    // storeTargets wrote lengths within MAX_TARGET_URI and MAX_TARGET_PATH (TargetSet's bounds)
+    const ul = take(h, at, uri, <u32>MAX_TARGET_URI);
+    const pl = take(h, at + 2 + ul, path, <u32>MAX_TARGET_PATH);
+    msgPool.read(h, at + 4 + ul + pl, TGT_META, 2 + <u32>PEER_SIZE);
+    const qv = <i32>load<u16>(TGT_META);
     if (groupQ >= 0 && qv != groupQ) break;
     groupQ = qv;
-    at = next;
+    at += 6 + ul + pl + <u32>PEER_SIZE;
+    if (ul > <u32>MAX_TARGET_URI || pl > <u32>MAX_TARGET_PATH) continue; // not read (never written)
     // where the branch goes: the first Path hop, else the address the UA registered from
     // the Request-URI is the contact without URI headers (RFC 4475 regescrt keeps them in the binding)
     let ruriLen = ul;
@@ -147,9 +165,9 @@ export function startTargets(idx: u32, q: Req, loop: u32): i32 {
       if (c.bestStatus == 0 || rank(fail) < rank(c.bestStatus)) c.bestStatus = <u16>fail;
     }
   }
-  c.cursor = <u32>(at - TBUF);
+  c.cursor = at;
   if (at >= end) {
-    msgPool.release(c.targets);
+    msgPool.release(h);
     c.targets = 0;
   }
   return started;

@@ -1,24 +1,29 @@
 // Location-service lookup (RFC 3261 §16.5 "Determining Request Targets" via §10 bindings): the
-// current bindings of an AOR, best q first (absent q = 1.0), ties by most recent registration, copied
-// into one TargetSet allocated at start-up. Each target carries the contact URI as registered (inside
-// the `<>`; it may hold URI headers, e.g. RFC 4475 regescrt — the proxy strips `?...` when it makes
-// the Request-URI), the RFC 3327 Path route set, and the REGISTER's source (RFC 3581: send there).
+// current bindings of an AOR, best q first (absent q = 1.0), ties by most recent registration, into
+// one TargetSet allocated at start-up. Each target names the contact URI as registered (inside the
+// `<>`; it may hold URI headers, e.g. RFC 4475 regescrt — the proxy strips `?...` when it makes the
+// Request-URI), the RFC 3327 Path route set, and the REGISTER's source (RFC 3581: send there).
 //
-//   uris   MAX_FORK × MAX_TARGET_URI    paths  MAX_FORK × MAX_TARGET_PATH
-//   meta   MAX_FORK × 16 (+0 uriLen, +4 pathLen, +8 q, +12 binding)
+// The strings stay in the registrar's pool: a target keeps their handles, and uri(i) / path(i) copy
+// one of them into a scratch buffer when asked (valid until the next call of the same getter). The set
+// is read in the same step as the lookup (nothing can change the bindings in between), so the
+// handles need no reference of their own.
+//
+//   meta   MAX_FORK × 24 (+0 uriLen, +4 pathLen, +8 q, +12 binding, +16 contact, +20 path handles)
 //   peers  (MAX_FORK + 1) × 32 (the extra one stays zero: source() of an index out of range)
+//   URI, PATH  one MAX_TARGET_URI and one MAX_TARGET_PATH scratch buffer
 
 import { MAX_FORK, MAX_TARGET_URI, MAX_TARGET_PATH } from "../config";
 import { Peer, PEER_SIZE } from "../net/peer";
 import { UriRepr } from "../wire/uri";
 import { aorAt, aorFind, bindAt, bindPeer, keyHash, makeKey, regPool } from "./table";
 
-const META: usize = 16;
+const META: usize = 24;
+const URI: usize = memory.data(MAX_TARGET_URI);
+const PATH: usize = memory.data(MAX_TARGET_PATH);
 
 export class TargetSet {
   count: i32 = 0;
-  private uris: usize = heap.alloc(<usize>MAX_FORK * <usize>MAX_TARGET_URI);
-  private paths: usize = heap.alloc(<usize>MAX_FORK * <usize>MAX_TARGET_PATH);
   private meta: usize = heap.alloc(<usize>MAX_FORK * META);
   private peers: usize = heap.alloc(<usize>(MAX_FORK + 1) * <usize>PEER_SIZE);
 
@@ -30,15 +35,25 @@ export class TargetSet {
 
   // Getters: an index outside [0, count) reads as empty (never traps).
   private ok(i: i32): bool { return <u32>i < <u32>this.count; }
-  uri(i: i32): usize { return this.ok(i) ? this.uris + <usize>i * <usize>MAX_TARGET_URI : 0; }
-  uriLen(i: i32): u32 { return this.ok(i) ? load<u32>(this.meta + <usize>i * META) : 0; }
-  path(i: i32): usize { return this.ok(i) ? this.paths + <usize>i * <usize>MAX_TARGET_PATH : 0; }
-  pathLen(i: i32): u32 { return this.ok(i) ? load<u32>(this.meta + <usize>i * META, 4) : 0; }
-  q(i: i32): i32 { return this.ok(i) ? load<i32>(this.meta + <usize>i * META, 8) : 0; }
-  binding(i: i32): i32 { return this.ok(i) ? load<i32>(this.meta + <usize>i * META, 12) : -1; }
+  private field(i: i32, at: usize): u32 { return this.ok(i) ? load<u32>(this.meta + <usize>i * META + at) : 0; }
+  /** Target i's contact URI, copied into a scratch buffer valid until the next uri(); 0 out of range. */
+  uri(i: i32): usize { return this.copy(i, 16, URI); }
+  uriLen(i: i32): u32 { return this.field(i, 0); }
+  /** Target i's Path set, copied into a scratch buffer valid until the next path(); 0 out of range. */
+  path(i: i32): usize { return this.copy(i, 20, PATH); }
+  pathLen(i: i32): u32 { return this.field(i, 4); }
+  q(i: i32): i32 { return this.ok(i) ? <i32>this.field(i, 8) : 0; }
+  binding(i: i32): i32 { return this.ok(i) ? <i32>this.field(i, 12) : -1; }
   source(i: i32): Peer {
     const k = this.ok(i) ? i : MAX_FORK;
     return changetype<Peer>(this.peers + <usize>k * <usize>PEER_SIZE);
+  }
+
+  private copy(i: i32, at: usize, dst: usize): usize {
+    if (!this.ok(i)) return 0;
+    const h = this.field(i, at);
+    if (h != 0) regPool.copyOut(h, dst);
+    return dst;
   }
 
   /** Append binding b (count < MAX_FORK is the caller's). */
@@ -47,18 +62,15 @@ export class TargetSet {
     if (i >= MAX_FORK) return;
     const r = bindAt(b);
     const m = this.meta + <usize>i * META;
-    let ul: u32 = 0;
-    if (r.contact != 0 && regPool.len(r.contact) <= <u32>MAX_TARGET_URI) {
-      ul = regPool.copyOut(r.contact, this.uris + <usize>i * <usize>MAX_TARGET_URI);
-    }
-    let pl: u32 = 0;
-    if (r.path != 0 && regPool.len(r.path) <= <u32>MAX_TARGET_PATH) {
-      pl = regPool.copyOut(r.path, this.paths + <usize>i * <usize>MAX_TARGET_PATH);
-    }
-    store<u32>(m, ul);
-    store<u32>(m, pl, 4);
+    // a string longer than its scratch buffer is left out (length 0), as the registrar never stores one
+    const c = r.contact != 0 && regPool.len(r.contact) <= <u32>MAX_TARGET_URI ? r.contact : 0;
+    const p = r.path != 0 && regPool.len(r.path) <= <u32>MAX_TARGET_PATH ? r.path : 0;
+    store<u32>(m, c != 0 ? regPool.len(c) : 0);
+    store<u32>(m, p != 0 ? regPool.len(p) : 0, 4);
     store<i32>(m, r.q < 0 ? 1000 : r.q, 8);
     store<i32>(m, b, 12);
+    store<u32>(m, c, 16);
+    store<u32>(m, p, 20);
     changetype<Peer>(this.peers + <usize>i * <usize>PEER_SIZE).copyFrom(bindPeer(b));
     this.count = i + 1;
   }

@@ -27,10 +27,11 @@
 // 74-byte block (64 data + 10 pool bookkeeping) for keys up to 64 bytes. Bytes per binding: 80
 // (record) + 16 (expiry heap) = 96, plus its contact URI in the pool (1-4 blocks of 74) and a share
 // of its Path set (refcounted: one copy per REGISTER, not per contact).
-// Fixed extras: TargetSet 6,560 (lookup.ts), KEY + SCR + PATH scratch 1,024, the REGISTER plan
-// (2 × MAX_FORK decoded contacts, register.ts) ~3.5 KB. With the default constants (32 AORs, 48
-// bindings, 160 pool blocks; neither board overrides them yet) the registrar costs ~30 KB of memory:
-// slots 256 + AORs 768 + bindings 3,840 + heap 768 + pool 11,840 + extras ~11 KB.
+// Fixed extras: TargetSet 1,024 (lookup.ts: records and one target's scratch), KEY + SCR + PATH
+// scratch 1,024, the REGISTER plan (2 × MAX_FORK decoded contacts, register.ts) 1,728. With the micro
+// board's constants (32 AORs, 40 bindings, 112 pool blocks: 32 registrations with contacts of up to
+// 128 bytes, tests/sim/capacity.test.mjs) the registrar costs ~17 KB of memory: slots 256 + AORs 768
+// + bindings 3,200 + heap 640 + pool 8,288 + extras 3,776.
 // The Call-ID is kept as a seeded 64-bit hash (8 bytes instead of a pool string): two different
 // Call-IDs colliding is a 2^-64 event under a key the peer does not know.
 

@@ -61,26 +61,54 @@ export class Pool {
    * unless `useReserve`). Reference count 1.
    */
   store(p: usize, len: u32, useReserve: bool = false): u32 {
+    const h = this.alloc(len, useReserve);
+    if (h != 0) this.move(h, 0, p, len, true);
+    return h;
+  }
+
+  /** Room for a string of len bytes, written later with `write`: a handle, or 0 as for `store`. */
+  alloc(len: u32, useReserve: bool = false): u32 {
     const need = this.blocksFor(len);
     if (need + (useReserve ? 0 : this.reserve) > this.blocks - this.used) return 0;
     const head = this.free;
     let b = head;
-    let left = len;
-    let src = p;
-    for (let i: u32 = 1; ; i++) {
-      const n = left < this.blockSize ? left : this.blockSize;
-      memory.copy(this.blockPtr(b), src, n);
-      src += n;
-      left -= n;
-      if (i == need) break;
-      b = this.nextOf(b);
-    }
+    for (let i: u32 = 1; i < need; i++) b = this.nextOf(b);
     this.free = this.nextOf(b);
     this.setNext(b, NONE);
     this.used += need;
     store<u32>(this.lenA + (<usize>head << 2), len);
     store<u16>(this.refsA + (<usize>head << 1), 1);
     return head + 1;
+  }
+
+  /** Copy [p, p+n) into string h at offset off (off + n <= len(h) is the caller's). */
+  write(h: u32, off: u32, p: usize, n: u32): void {
+    this.move(h, off, p, n, true);
+  }
+
+  /** Copy n bytes of string h from offset off to dst (off + n <= len(h) is the caller's). */
+  read(h: u32, off: u32, dst: usize, n: u32): void {
+    this.move(h, off, dst, n, false);
+  }
+
+  /** Copy n bytes between [p, p+n) and string h from offset off: into the pool when `into`. */
+  private move(h: u32, off: u32, p: usize, n: u32, into: bool): void {
+    let b = h - 1;
+    while (off >= this.blockSize) {
+      b = this.nextOf(b);
+      off -= this.blockSize;
+    }
+    while (n > 0) {
+      const room = this.blockSize - off;
+      const k = n < room ? n : room;
+      const at = this.blockPtr(b) + <usize>off;
+      if (into) memory.copy(at, p, k);
+      else memory.copy(p, at, k);
+      p += k;
+      n -= k;
+      off = 0;
+      if (n > 0) b = this.nextOf(b);
+    }
   }
 
   /** Length of the string behind handle h. */
@@ -91,22 +119,8 @@ export class Pool {
   /** Copy the string to dst (room for len(h) bytes is the caller's); returns its length. */
   copyOut(h: u32, dst: usize): u32 {
     const len = this.len(h);
-    let b = h - 1;
-    let left = len;
-    while (true) {
-      const n = left < this.blockSize ? left : this.blockSize;
-      memory.copy(dst, this.blockPtr(b), n);
-      dst += n;
-      left -= n;
-      if (left == 0) break;
-      b = this.nextOf(b);
-    }
+    this.move(h, 0, dst, len, false);
     return len;
-  }
-
-  /** Address of the first block's bytes and how many of the string's bytes it holds. */
-  headPtr(h: u32): usize {
-    return this.blockPtr(h - 1);
   }
 
   /** Byte-exact comparison of the stored string with [p, p+len). */

@@ -364,7 +364,7 @@ test("extra_too_small_is_500_without_lines", () => {
 });
 
 test("pool_full_is_503_and_changes_nothing", () => {
-  // on the micro board, 3 long contacts per AOR (4 blocks each) fill the 160-block pool before the
+  // on the micro board, 3 long contacts per AOR (4 blocks each) fill the 112-block pool before the
   // binding table does
   const M = loadProbe("micro");
   reset(M);

@@ -1,5 +1,5 @@
 // The micro board's capacity claims, shown in the deterministic simulator (net.mjs, ua.mjs): 32
-// registrations held at once, then 16 transactions in progress at once (8 calls ringing, each a server
+// registrations held at once (contacts as long as softphones send), then 16 transactions in progress at once (8 calls ringing, each a server
 // and a client INVITE transaction, with an SDP offer of a size real phones send), every one completing,
 // none refused 503. The callers hang up after 40 s: an answered INVITE's transactions stay 32 s (Timer
 // L and M, RFC 6026) to pass on retransmitted 2xx, so 8 BYEs sooner would find the 16 slots taken. The peak of the message pool is printed: it is what sizes SIP_MSG_BLOCKS of the
@@ -28,12 +28,20 @@ test("micro: 32 registrations, then 16 INVITE transactions at once (8 ringing ca
   assert.equal(proxy.stat("txnCapacity"), 16);
   assert.ok(proxy.stat("aorCapacity") >= 32);
   const uas = Array.from({ length: 32 }, (_, i) =>
-    new Ua(sim, `127.0.1.${i + 1}:5060`, `phone${i + 1}`, { proxy: PROXY, ring: 100, answer: 4000 }));
+    new Ua(sim, `127.0.1.${i + 1}:5060`, `phone${i + 1}`, {
+      proxy: PROXY, ring: 100, answer: 4000,
+      // a contact as long as softphones register (rinstance, transport, RFC 5626 ob): 65-67 bytes
+      contactParams: `;rinstance=${(0x9e3779b97f4a7c15n * BigInt(i + 1) & 0xffffffffffffffffn).toString(16).padStart(16, "0")};transport=UDP;ob`,
+    }));
   uas.forEach((u, i) => sim.after(i * 20, () => u.register(3600))); // one every 20 ms
   sim.run(sim.now + 5_000);
   for (const u of uas) assert.equal(u.registered, 200, `${u.user} registered`);
   assert.equal(proxy.stat("aorsInUse"), 32);
   assert.equal(proxy.stat("bindingsInUse"), 32);
+  // each registration holds its AOR key (one 64-byte block) and its contact URI (two)
+  assert.equal(proxy.stat("regPoolInUse"), 96);
+  t.diagnostic(`registrar pool ${proxy.stat("regPoolInUse")} of ${proxy.stat("regPoolBlocks")} blocks, ` +
+    `${proxy.stat("bindingsInUse")} of ${proxy.stat("bindingCapacity")} bindings`);
 
   const calls = [];
   for (let i = 0; i < 8; i++) calls.push([uas[i], uas[i + 8], uas[i].invite(uas[i + 8].user, { hangupAfter: 40_000, body: sdp(i) })]);

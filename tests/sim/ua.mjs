@@ -102,6 +102,7 @@ export class Ua {
     this.regCallId = null;
     this.regCseq = 0;
     this.challenges = 0; // 401/407 received
+    this.contactParams = o.contactParams ?? ""; // URI parameters of our Contact (";transport=udp", …)
     sim.attach(addr, this);
   }
 
@@ -111,7 +112,7 @@ export class Ua {
   }
 
   contact() {
-    return `<sip:${this.user}@${this.addr}>`;
+    return `<sip:${this.user}@${this.addr}${this.contactParams}>`;
   }
 
   send(to, text) {

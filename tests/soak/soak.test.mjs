@@ -26,11 +26,11 @@ test("soak server: 20,000 registrations match the model call by call; tables bac
   assert.ok(f.maxAors > 1000 && f.maxBindings > f.maxAors, `occupancy ${f.maxAors} AORs / ${f.maxBindings} bindings`);
 });
 
-test("soak micro: fills 32 AORs, then 48 bindings, 503 from both tables; tables back to 0", { timeout: 60_000 }, () => {
+test("soak micro: fills 32 AORs, then 40 bindings, 503 from both tables; tables back to 0", { timeout: 60_000 }, () => {
   const f = runSoak({ board: "micro", count: 5_000, seed: SEED });
   assertCommon(f, 5_000);
-  assert.deepEqual([f.caps.aors, f.caps.bindings], [32, 48]);
-  assert.deepEqual([f.maxAors, f.maxBindings], [32, 48]);
+  assert.deepEqual([f.caps.aors, f.caps.bindings], [32, 40]);
+  assert.deepEqual([f.maxAors, f.maxBindings], [32, 40]);
   assert.ok(f.full.aors >= 10 && f.full.bindings >= 10, `503s: ${JSON.stringify(f.full)}`);
   assert.equal(f.status[503], f.full.aors + f.full.bindings);
 });
