@@ -3,7 +3,8 @@
 // B leg (ours toward the callee, sent by its client core, dialog/uac.ts), linked by a call record here.
 // Nothing of one leg's dialog identifiers or addresses crosses to the other — the B leg has its own
 // Call-ID, tags, Via, Contact, CSeq — while every other header and the body pass through both ways
-// (wire/emit.ts legOwned says which headers a leg writes itself).
+// (wire/emit.ts legOwned says which headers a leg writes itself), but for the names of the receiving
+// side's drop list and what its identity rules remove (PaiMode, below).
 //
 // Sides: each SIP domain the B2BUA connects is a side with a role.
 //   registrar  our own registrar's phones. A call from this side is taken only from the address and
@@ -57,7 +58,7 @@ const PASS_CAP: u32 = 64;
 // where a call to this side goes when it answers 408, 5xx or nothing), +198 u8 PaiMode (what we assert
 // toward this side), +200 the side's drop list (wire/emit.ts: 1 + B2B_DROP_NAMES × DROP_ENTRY bytes).
 const SIDE_DROPS: usize = 200;
-const SIDE_SIZE: usize = SIDE_DROPS + 1 + <usize>B2B_DROP_NAMES * DROP_ENTRY;
+const SIDE_SIZE: usize = (SIDE_DROPS + 1 + <usize>B2B_DROP_NAMES * DROP_ENTRY + 7) & ~7; // 480 B: each record 8-aligned
 const sides: usize = USER_AGENT ? heap.alloc(<usize>MAX_SIDES * SIDE_SIZE) : 0;
 function side(s: i32): usize { return sides + <usize>s * SIDE_SIZE; }
 function sidePeer(s: i32): Peer { return changetype<Peer>(side(s) + 4); }
