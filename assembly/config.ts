@@ -147,3 +147,14 @@ export const USER_AGENT: bool = isDefined(SIP_USER_AGENT) ? SIP_USER_AGENT != 0 
  * TU timers, sized from it) take no memory there. Cost: UA_DIALOGS × (72 + 1,024 + 80 + 24 + 2 × 16) B. */
 // @ts-ignore: board constant injected with --use
 export const UA_DIALOGS: i32 = USER_AGENT ? (isDefined(SIP_UA_DIALOGS) ? SIP_UA_DIALOGS : 4) : 0;
+
+/** Header names a B2BUA side's drop list holds (b2bua/call.ts "drop SIDE NAME"; wire/emit.ts drop
+ * lists): names of the other leg's header lines that do not pass to this side's leg, 1..B2B_DROP_NAME_CAP
+ * bytes each. Precedent: an SBC's header-manipulation rule set per trunk (Kamailio's remove_hf, one name a
+ * call, in a route block). Cost: 4 sides × 8 × 34 B (in side records of 480 B) plus a drop list
+ * being built (1 + 10 × 34 B): 1,952 B more used at start-up on the user-agent boards, 0 on the others. */
+// @ts-ignore: board constant injected with --use
+export const B2B_DROP_NAMES: i32 = isDefined(SIP_B2B_DROP_NAMES) ? SIP_B2B_DROP_NAMES : 8;
+/** Bytes of one name in a drop list (RFC 3261 header names are tokens; the longest the core knows,
+ * Request-Disposition, has 19). */
+export const B2B_DROP_NAME_CAP: u32 = 32;

@@ -334,7 +334,8 @@ function dtsApi(config, m) {
     "export type SiplingSide = {", "  readonly name: string;", "  readonly role: \"registrar\" | \"trunk\";", "  readonly route: string;",
     "  readonly host?: string;", "  readonly address?: string;", "  readonly username?: string;", "  readonly password?: string;",
     "  readonly routes?: readonly { readonly prefix: string; readonly to: string; readonly strip?: number; readonly prepend?: string }[];",
-    "  readonly failover?: string;", "};", "");
+    "  readonly failover?: string;",
+    "  readonly identity?: { readonly pai?: \"passthrough\" | \"drop\" | \"from\" };", "  readonly drop?: readonly string[];", "};", "");
   o.push("export interface SiplingConfig {");
   walk(tree, "  ");
   o.push("}", "");

@@ -3,7 +3,8 @@
 // B leg (ours toward the callee, sent by its client core, dialog/uac.ts), linked by a call record here.
 // Nothing of one leg's dialog identifiers or addresses crosses to the other — the B leg has its own
 // Call-ID, tags, Via, Contact, CSeq — while every other header and the body pass through both ways
-// (wire/emit.ts legOwned says which headers a leg writes itself).
+// (wire/emit.ts legOwned says which headers a leg writes itself), but for the names of the receiving
+// side's drop list and what its identity rules remove (PaiMode, below).
 //
 // Sides: each SIP domain the B2BUA connects is a side with a role.
 //   registrar  our own registrar's phones. A call from this side is taken only from the address and
@@ -20,7 +21,9 @@
 // (the B leg is cancelled; a 2xx crossing the CANCEL is ended with a BYE). Every table is fixed at
 // start-up; a call that finds no room is refused with 503.
 
-import { UA_DIALOGS, USER_AGENT } from "../config";
+import { UA_DIALOGS, USER_AGENT, B2B_DROP_NAMES } from "../config";
+import { dropListAdd, DROP_ENTRY } from "../wire/emit";
+import { lower, isAny, Cls } from "../util/chars";
 import { MessageView } from "../wire/view";
 import { Decoded } from "../wire/validate";
 import { Method, methodEntry } from "../wire/method";
@@ -52,11 +55,43 @@ const PASS_CAP: u32 = 64;
 // +4 Peer (a trunk's address), +36 host text (a trunk's host[:port] for its Request-URIs; our domain for
 // a registrar side), +100 u8 password length, +101 user, +133 password (a trunk's credentials for the
 // challenges of its proxy: answered once per call, RFC 3261 §22.2), +197 u8 failover side + 1 (0 none:
-// where a call to this side goes when it answers 408, 5xx or nothing).
-const SIDE_SIZE: usize = 200;
+// where a call to this side goes when it answers 408, 5xx or nothing), +198 u8 PaiMode (what we assert
+// toward this side), +200 the side's drop list (wire/emit.ts: 1 + B2B_DROP_NAMES × DROP_ENTRY bytes).
+const SIDE_DROPS: usize = 200;
+const SIDE_SIZE: usize = (SIDE_DROPS + 1 + <usize>B2B_DROP_NAMES * DROP_ENTRY + 7) & ~7; // 480 B: each record 8-aligned
 const sides: usize = USER_AGENT ? heap.alloc(<usize>MAX_SIDES * SIDE_SIZE) : 0;
 function side(s: i32): usize { return sides + <usize>s * SIDE_SIZE; }
 function sidePeer(s: i32): Peer { return changetype<Peer>(side(s) + 4); }
+
+// Identity (RFC 3325's trust domain, RFC 3323's privacy), per side. A trunk is trusted (its provider's
+// network and ours are one trust domain: what it asserts, we may pass on, and it may see what we assert);
+// a registrar side is not (its phones are authenticated by where they registered, not by what they
+// claim). What a call leaving toward a side carries:
+//   Passthrough  the P-Asserted-Identity of the other leg, when that leg is trusted (the default);
+//   Drop         no P-Asserted-Identity at all;
+//   From         ours: `<sip:USER@HOST>`, USER the caller's From user (the number rules rewrite is the
+//                callee's, never the caller's), HOST this side's host, as in the From we write;
+//                the other leg's is not passed.
+// Whatever the mode: P-Preferred-Identity never crosses (it is a request to the first proxy of the trust
+// domain, which we are: RFC 3325 §6; we assert from the registration instead), and nothing a phone
+// asserts reaches the other leg. A caller's Privacy of id, user or header (RFC 3323 §4.2) anonymises the
+// From we write ("Anonymous" <sip:anonymous@anonymous.invalid>, §4.1.1.3) and removes every P-Asserted-
+// Identity toward an untrusted side (RFC 3325 §7); the Privacy header itself passes on.
+export const enum PaiMode { Passthrough = 0, Drop = 1, From = 2 }
+function paiMode(s: i32): PaiMode { return <PaiMode>load<u8>(side(s), 198); }
+function trusted(s: i32): bool { return load<u8>(side(s)) == SideRole.Trunk; }
+
+// the drop list of the message being carried to a leg (dropsFor): a side's names and two more
+const DROPS_CAP: i32 = B2B_DROP_NAMES + 2;
+const DROPS: usize = USER_AGENT ? heap.alloc(1 + <usize>DROPS_CAP * DROP_ENTRY) : 0;
+// the names "P-Asserted-Identity" (19 bytes) and "P-Preferred-Identity" (20; RFC 3325 §9.1, §9.2)
+const PAI: usize = USER_AGENT ? memory.data<u8>([
+  0x50, 0x2d, 0x41, 0x73, 0x73, 0x65, 0x72, 0x74, 0x65, 0x64, 0x2d, 0x49, 0x64, 0x65, 0x6e, 0x74, 0x69, 0x74, 0x79,
+  0x50, 0x2d, 0x50, 0x72, 0x65, 0x66, 0x65, 0x72, 0x72, 0x65, 0x64, 0x2d, 0x49, 0x64, 0x65, 0x6e, 0x74, 0x69, 0x74, 0x79,
+]) : 0;
+const PAI_LEN: u32 = 19;
+const PPI: usize = PAI + <usize>PAI_LEN;
+const PPI_LEN: u32 = 20;
 
 // Routing rules: a call from side `from` whose Request-URI user (its number) starts with `prefix` goes
 // to side `to`, with `strip` leading characters of the number removed and `prepend` put in front (a
@@ -199,10 +234,18 @@ function parseAddress(p: usize, len: u32): bool {
   return true;
 }
 
+/** Whether [p, p+len) is the ASCII text `lit`, letters in any case (a literal: no allocation). */
+function textIs(p: usize, len: u32, lit: string): bool {
+  if (<i32>len != lit.length) return false;
+  for (let k = 0; k < lit.length; k++) if (lower(<u32>load<u8>(p + <usize>k)) != lower(<u32>lit.charCodeAt(k))) return false;
+  return true;
+}
+
 /**
  * A side from its configuration text: "INDEX registrar|trunk ROUTE HOST [IP:PORT [USER PASSWORD]]" (the
  * address for a trunk only, and its credentials if its proxy challenges; names are not taken here: the
- * host resolves them). False when it does not parse.
+ * host resolves them); or, after it, "pai INDEX MODE", "drop INDEX NAME", "failover INDEX OTHER", "route
+ * ...". False when it does not parse.
  */
 export function b2buaSideAdd(p: usize, len: u32): bool {
   let n = 0;
@@ -227,6 +270,21 @@ export function b2buaSideAdd(p: usize, len: u32): bool {
     if (from < 0 || to < 0 || strip < 0) return false;
     const any = wordLen(2) == 1 && load<u8>(wordAt(2)) == 0x2d;
     return b2buaRuleAdd(<i32>from, wordAt(2), any ? 0 : wordLen(2), <i32>to, <u32>strip, n == 6 ? wordAt(5) : 0, n == 6 ? wordLen(5) : 0);
+  }
+  if (textIs(wordAt(0), wordLen(0), "pai") || textIs(wordAt(0), wordLen(0), "drop")) {
+    // "pai SIDE passthrough|drop|from" (PaiMode), "drop SIDE NAME" (one name of its drop list)
+    if (n != 3) return false;
+    const s = parseUint(wordAt(1), wordAt(1) + <usize>wordLen(1), <u64>MAX_SIDES - 1);
+    if (s < 0) return false;
+    const p = side(<i32>s);
+    const w = wordAt(2);
+    const wl = wordLen(2);
+    if (wordLen(0) == 4) return dropListAdd(p + SIDE_DROPS, B2B_DROP_NAMES, w, wl);
+    const mode = textIs(w, wl, "passthrough") ? PaiMode.Passthrough : textIs(w, wl, "drop") ? PaiMode.Drop
+      : textIs(w, wl, "from") ? PaiMode.From : -1;
+    if (mode < 0) return false;
+    store<u8>(p, <u8>mode, 198);
+    return true;
   }
   if (wordLen(0) == 8 && load<u8>(wordAt(0)) == 0x66) {
     // "failover SIDE OTHER": calls to SIDE that fail there (408, 5xx, no answer) go to OTHER once
@@ -379,9 +437,16 @@ function sendInvite(i: i32, v: MessageView, d: Decoded, cseq: u32, auth: u32, no
   }
   const t = transportById(dest.transport);
   if (t == null) return 503;
-  // From: the caller's user at our host on the B side (its own tag); To: the callee's user there
+  // From: the caller's user at our host on the B side (its own tag), or anonymous when the caller asked
+  // for privacy (RFC 3323 §4.1.1.3); To: the callee's user there
   const fu: UriRepr = d.from.uri;
-  const fromAt = sipUri(fu.user, fu.userLen, hostText(to), hostLen(to));
+  const hide = privacyAsked(v);
+  const nameAt = tw.ptr;
+  if (hide) tw.lit("\"Anonymous\"");
+  out.fromName = nameAt; out.fromNameLen = since(nameAt);
+  const fromAt = tw.ptr;
+  if (hide) tw.lit("sip:anonymous@anonymous.invalid");
+  else sipUri(fu.user, fu.userLen, hostText(to), hostLen(to));
   out.fromUri = fromAt; out.fromUriLen = since(fromAt);
   const toAt = sipUri(num, numLen, hostText(to), hostLen(to));
   out.toUri = toAt; out.toUriLen = since(toAt);
@@ -403,23 +468,67 @@ function sendInvite(i: i32, v: MessageView, d: Decoded, cseq: u32, auth: u32, no
   const m = methodEntry(Method.INVITE);
   out.method = m + 1;
   out.methodLen = <u32>load<u8>(m);
-  out.extraLen = 0;
+  const extraAt = tw.ptr;
   if (auth != 0) {
     // RFC 3261 §22.2/22.3: our answer to the trunk's challenge, for this INVITE's Request-URI
-    const at = tw.ptr;
     tw.lit(auth == 407 ? "Proxy-Authorization: " : "Authorization: ");
     hex8(sw.begin(SECRET + 64, 8), <u32>prngNext()); // the client nonce
     clientHa1(sideUser(to), sideUserLen(to), sidePass(to), sidePassLen(to), SECRET);
     writeCredentials(tw, out.method, out.methodLen, out.ruri, out.ruriLen, sideUser(to), sideUserLen(to), SECRET, SECRET + 64, 8, 1);
     memory.fill(SECRET, 0, 72);
     tw.lit("\r\n");
-    out.extra = at; out.extraLen = since(at);
   }
+  if (paiMode(to) == PaiMode.From && (trusted(to) || !hide)) {
+    // RFC 3325 §9.1: the identity we assert for the caller (see PaiMode)
+    tw.bytes(PAI, PAI_LEN);
+    tw.lit(": <");
+    sipUri(fu.user, fu.userLen, hostText(to), hostLen(to));
+    tw.lit(">\r\n");
+  }
+  out.extra = extraAt; out.extraLen = since(extraAt);
   if (!tw.ok) return 503; // the texts did not fit: refused, never cut
   out.cseq = cseq;
   out.maxForwards = d.maxForwards < 0 ? 70 : <u32>d.maxForwards - 1;
   out.pass = v;
+  out.drop = dropsFor(<i32>load<u8>(c, 1), to, v);
   return uacSend(out, dest, now, handle(i, Leg.Invite)) != 0 ? 0 : 503;
+}
+
+/**
+ * The drop list (wire/emit.ts) for message v of side `from`'s leg carried to side `to`'s, built in DROPS:
+ * `to`'s own names; P-Preferred-Identity, always; P-Asserted-Identity when `from` is not trusted, when
+ * `to` takes none or ours only (PaiMode Drop, From), or when `to` is not trusted and v asks for privacy.
+ */
+function dropsFor(from: i32, to: i32, v: MessageView): usize {
+  const own = side(to) + SIDE_DROPS;
+  memory.copy(DROPS, own, 1 + <usize>load<u8>(own) * DROP_ENTRY);
+  dropListAdd(DROPS, DROPS_CAP, PPI, PPI_LEN);
+  if (!trusted(from) || paiMode(to) != PaiMode.Passthrough || (!trusted(to) && privacyAsked(v))) {
+    dropListAdd(DROPS, DROPS_CAP, PAI, PAI_LEN);
+  }
+  return DROPS;
+}
+
+/**
+ * Whether v's Privacy asks to hide the sender's identity: a priv-value id, user or header (RFC 3323 §4.2,
+ * RFC 3325 §9.3; none, session and critical do not). Values are ";"-separated, white space around them.
+ */
+function privacyAsked(v: MessageView): bool {
+  for (let i = 0; i < v.count; i++) {
+    if (v.hdr(i) != Hdr.Privacy) continue;
+    let p = v.valPtr(i);
+    const end = p + <usize>v.valLen(i);
+    while (p < end) {
+      while (p < end && isAny(<u32>load<u8>(p), Cls.WS)) p++;
+      const s = p;
+      while (p < end && isAny(<u32>load<u8>(p), Cls.TOKEN)) p++;
+      const n = <u32>(p - s);
+      if (textIs(s, n, "id") || textIs(s, n, "user") || textIs(s, n, "header")) return true;
+      while (p < end && load<u8>(p) != 0x3b) p++; // to the next ";"
+      p++;
+    }
+  }
+  return false;
 }
 
 /** Call i is over: its records freed (its dialogs have ended already or end with our BYE's final). */
@@ -516,7 +625,8 @@ function relayInDialog(r: i32, dlg: i32, v: MessageView, now: i64): void {
     const leg = fromA ? Leg.ReqB : Leg.ReqA;
     const other = fromA ? load<i32>(c, 12) : load<i32>(c, 8);
     store<i32>(c, r, 100);
-    if (uacSendInDialog(other, v.method, fromA ? bDest(i) : aDest(i), now, handle(i, leg), v) == 0) {
+    const drops = fromA ? dropsFor(<i32>load<u8>(c, 1), <i32>load<u8>(c, 2), v) : dropsFor(<i32>load<u8>(c, 2), <i32>load<u8>(c, 1), v);
+    if (uacSendInDialog(other, v.method, fromA ? bDest(i) : aDest(i), now, handle(i, leg), v, drops) == 0) {
       store<i32>(c, -1, 100);
       uasRespond(r, 503, now);
     }
@@ -546,7 +656,8 @@ export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now:
     // the other leg's answer to a request we relayed: to the leg that sent it (no 100: ours went)
     const r = load<i32>(c, 100);
     if (r < 0 || status == 100) return;
-    uasRespond(r, status, now, v);
+    uasRespond(r, status, now, v, leg == Leg.ReqB ? dropsFor(<i32>load<u8>(c, 2), <i32>load<u8>(c, 1), v)
+      : dropsFor(<i32>load<u8>(c, 1), <i32>load<u8>(c, 2), v));
     if (status >= 200) {
       store<i32>(c, -1, 100);
       uacForget(user);
@@ -560,17 +671,19 @@ export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now:
   if (st == B2bState.Calling) {
     const a = load<i32>(c, 4);
     if (status == 100) return;
-    if (status < 200) { uasRespond(a, status, now, v); return; } // 180, 183 with early media: to A
+    // B's answers carried to A: what A's side may learn of them
+    const drops = dropsFor(<i32>load<u8>(c, 2), <i32>load<u8>(c, 1), v);
+    if (status < 200) { uasRespond(a, status, now, v, drops); return; } // 180, 183 with early media: to A
     if (status < 300) {
       store<i32>(c, uacDialog(user), 12);
-      if (!uasRespond(a, status, now, v)) { bye(i, Leg.ByeB, now); return; }
+      if (!uasRespond(a, status, now, v, drops)) { bye(i, Leg.ByeB, now); return; }
       store<i32>(c, uasDialog(a), 8);
       store<u8>(c, <u8>B2bState.Up);
       return;
     }
     if ((status == 401 || status == 407) && retryWithCredentials(i, status, v, now)) return;
     if ((status == 408 || (status >= 500 && status < 600)) && failover(i, now)) return;
-    uasRespond(a, mapFinal(status), now, v);
+    uasRespond(a, mapFinal(status), now, v, drops);
     free(i);
     return;
   }

@@ -205,11 +205,11 @@ export function uaDialogEnd(i: i32): void {
  * A request within dialog i into w (§12.2.1.1): method [mp, mp+ml), CSeq `cseq` (0: the local CSeq
  * plus one, kept; ACK and CANCEL pass their INVITE's), the whole Via value [via, via+viaLen) (the
  * transaction layer's sent-by and branch), a Contact value [contact, contact+contactLen) (none when 0
- * bytes), and what `pass` carries across from another leg's request (its headers and body; null: no
- * body). Returns the bytes written, 0 if w ran out of room or a route is malformed.
+ * bytes), and what `pass` carries across from another leg's request (its headers, but those the drop
+ * list `drop` names (wire/emit.ts; 0: none), and body; null: no body). Returns the bytes written, 0 if w ran out of room or a route is malformed.
  */
 export function uaWriteRequest(i: i32, mp: usize, ml: u32, cseq: u32, via: usize, viaLen: u32,
-                               contact: usize, contactLen: u32, w: Writer, pass: MessageView | null = null): u32 {
+                               contact: usize, contactLen: u32, w: Writer, pass: MessageView | null = null, drop: usize = 0): u32 {
   const routes = uaDialogRoutes(i);
   // where the request goes first: a strict first route takes the Request-URI (§12.2.1.1)
   let strict = false;
@@ -259,7 +259,7 @@ export function uaWriteRequest(i: i32, mp: usize, ml: u32, cseq: u32, via: usize
     w.bytes(contact, contactLen);
     w.lit("\r\n");
   }
-  if (pass != null) passThrough(w, pass);
+  if (pass != null) passThrough(w, pass, drop);
   bodyOf(w, pass);
   return w.finish();
 }
@@ -376,6 +376,8 @@ function compact(i: i32): void {
 export class OutRequest {
   method: usize = 0; methodLen: u32 = 0;
   ruri: usize = 0; ruriLen: u32 = 0;
+  /** From's display name as written (with its quotes), or 0 bytes: none. */
+  fromName: usize = 0; fromNameLen: u32 = 0;
   fromUri: usize = 0; fromUriLen: u32 = 0;
   fromTag: usize = 0; fromTagLen: u32 = 0;
   toUri: usize = 0; toUriLen: u32 = 0;
@@ -388,10 +390,13 @@ export class OutRequest {
   /** Another leg's request whose header lines (those a leg does not write itself: wire/emit.ts
    * legOwned) and body this one carries across (a B2BUA), or null: no body. */
   pass: MessageView | null = null;
+  /** A drop list (wire/emit.ts: header names of `pass` not carried), or 0: none. */
+  drop: usize = 0;
 }
 
 /**
- * A request outside a dialog (§8.1.1): Request-URI, Via, Max-Forwards, From with our tag, To without
+ * A request outside a dialog (§8.1.1): Request-URI, Via, Max-Forwards, From (its display name when
+ * given) with our tag, To without
  * a tag, Call-ID, CSeq, Contact when given, the extra lines, then what `pass` carries across (its
  * headers and body), or no body. Returns the bytes written, 0 if w ran out of room or a mandatory part
  * is empty.
@@ -406,7 +411,12 @@ export function uaWriteOut(r: OutRequest, w: Writer): u32 {
   w.bytes(r.via, r.viaLen);
   w.lit("\r\nMax-Forwards: ");
   w.u32(r.maxForwards);
-  w.lit("\r\nFrom: <");
+  w.lit("\r\nFrom: ");
+  if (r.fromNameLen != 0) {
+    w.bytes(r.fromName, r.fromNameLen);
+    w.byte(0x20);
+  }
+  w.byte(0x3c);
   w.bytes(r.fromUri, r.fromUriLen);
   w.lit(">;tag=");
   w.bytes(r.fromTag, r.fromTagLen);
@@ -426,7 +436,7 @@ export function uaWriteOut(r: OutRequest, w: Writer): u32 {
   }
   w.bytes(r.extra, r.extraLen);
   const pass = r.pass;
-  if (pass != null) passThrough(w, pass);
+  if (pass != null) passThrough(w, pass, r.drop);
   bodyOf(w, pass);
   return w.finish();
 }

@@ -186,10 +186,11 @@ function start(c: SendCtx, m: Method, dest: Peer, t: Transport, msg: u32, cseq: 
  * `dest` (the dialog's next hop, as for uacAck) through a new client transaction the user agent owns,
  * for caller `user` (nonzero); CSeq is the dialog's local CSeq plus one (§12.2.1.1); an INVITE or UPDATE
  * carries our Contact (a target refresh). `pass`: another leg's request whose headers and body this one
- * carries (a B2BUA), or null. A BYE's final response, whatever it is, or its timeout ends the dialog
+ * carries (a B2BUA), or null; `drop`: the drop list of its header names not carried (wire/emit.ts), or
+ * 0. A BYE's final response, whatever it is, or its timeout ends the dialog
  * (§15.1.1). Returns the transaction's handle, or 0 (nothing sent: no such dialog, no transport, no room).
  */
-export function uacSendInDialog(dlg: i32, method: Method, dest: Peer, now: i64, user: u32, pass: MessageView | null = null): u32 {
+export function uacSendInDialog(dlg: i32, method: Method, dest: Peer, now: i64, user: u32, pass: MessageView | null = null, drop: usize = 0): u32 {
   if (method == Method.ACK || method == Method.CANCEL || method == Method.Unknown) return 0;
   if (dlg < 0 || dlg >= UA_DIALOGS || uaDialogState(dlg) == DlgState.Free) return 0; // no such dialog
   const t = prepare(sc, dest, user);
@@ -204,7 +205,7 @@ export function uacSendInDialog(dlg: i32, method: Method, dest: Peer, now: i64, 
     cw.byte(0x3e);
     cl = cw.finish();
   }
-  const n = uaWriteRequest(dlg, e + 1, <u32>load<u8>(e), 0, VIA, sc.viaLen, CONTACT, cl, aw.begin(WORK_BUF, WORK_CAP), pass);
+  const n = uaWriteRequest(dlg, e + 1, <u32>load<u8>(e), 0, VIA, sc.viaLen, CONTACT, cl, aw.begin(WORK_BUF, WORK_CAP), pass, drop);
   return start(sc, method, dest, t, n != 0 ? msgPool.store(WORK_BUF, n) : 0, uaDialogLocalCseq(dlg), now, user, dlg);
 }
 

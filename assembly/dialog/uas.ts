@@ -297,10 +297,10 @@ export function uasStoredRequest(i: i32): bool {
  * Answer call i's INVITE with `status` (100–699): a 1xx other than 100 and a 2xx carry our To tag and
  * Contact, a 2xx makes the dialog and starts its retransmission until the ACK. `pass`: another leg's
  * response whose headers (those a leg does not write itself) and body this one carries (a B2BUA), or
- * null (no body). False when the request could not be re-read or the response not stored (the
+ * null (no body); `drop`: the drop list of its header names not carried (wire/emit.ts), or 0. False when the request could not be re-read or the response not stored (the
  * transaction then times out upstream).
  */
-export function uasRespond(i: i32, status: u32, now: i64, pass: MessageView | null = null): bool {
+export function uasRespond(i: i32, status: u32, now: i64, pass: MessageView | null = null, drop: usize = 0): bool {
   const c = call(i);
   if (load<u8>(c) != UasState.Proceeding) return false;
   const idx = idxOf(load<u32>(c, 4));
@@ -317,7 +317,7 @@ export function uasRespond(i: i32, status: u32, now: i64, pass: MessageView | nu
   const tag = tagged ? c + 64 : 0;
   const tagLen = tagged ? <u32>load<u8>(c, 1) : 0;
   const n = pass != null
-    ? writeResponseRelay(storedView, status, tag, tagLen, CONTACT, extraLen, pass, WORK_BUF, WORK_CAP)
+    ? writeResponseRelay(storedView, status, tag, tagLen, CONTACT, extraLen, pass, WORK_BUF, WORK_CAP, drop)
     : writeResponse(storedView, status, tag, tagLen, CONTACT, extraLen, WORK_BUF, WORK_CAP);
   const msg = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
   if (msg == 0) return false;

@@ -7,9 +7,10 @@
 // message). The view must be one that parsed without a framing error (its index complete).
 
 import { Writer } from "./writer";
-import { MAX_HEADERS } from "../config";
+import { MAX_HEADERS, B2B_DROP_NAME_CAP } from "../config";
 import { MessageView, EntryFlag } from "./view";
-import { Hdr } from "./hdr";
+import { Hdr, hdrId } from "./hdr";
+import { isAny, lower, Cls } from "../util/chars";
 import { parseUint } from "./scan";
 import { reasonEntry } from "./reason";
 import { T_CL, T_CL0, T_COLON_SP, T_COMMA_SP, T_CONTACT, T_CSEQ, T_MF, T_MF70, T_RECORD_ROUTE, T_ROUTE, T_SIP20_SP, T_SP_SIP20, T_TAG, T_TO, T_VIA, T_PROGRESS, T_OK, T_ERROR, T_ACK, T_CANCEL } from "./tables";
@@ -165,8 +166,8 @@ export function writeResponse(
 
 /**
  * A user agent's response to the request of `v` that carries another leg's response `pass` across (a
- * B2BUA): as writeResponse, then every header line of `pass` that a leg writes for itself (legOwned)
- * and its body with its own Content-Length.
+ * B2BUA): as writeResponse, then every header line of `pass` that a leg does not write for itself
+ * (legOwned) nor the drop list `drop` names (0: none), and its body with its own Content-Length.
  */
 export function writeResponseRelay(
   v: MessageView, status: u32,
@@ -174,9 +175,10 @@ export function writeResponseRelay(
   extra: usize, extraLen: u32,
   pass: MessageView,
   out: usize, cap: u32,
+  drop: usize = 0,
 ): u32 {
   responseHead(v, status, toTag, toTagLen, extra, extraLen, out, cap, null);
-  passThrough(w, pass);
+  passThrough(w, pass, drop);
   bodyOf(w, pass);
   return w.finish();
 }
@@ -238,14 +240,63 @@ function legOwned(h: Hdr): bool {
     h == Hdr.Supported || h == Hdr.Unsupported || h == Hdr.Timestamp;
 }
 
-/** Every header line of `v` that is not legOwned, byte for byte (folds, case and parameters kept), into `into`. */
-export function passThrough(into: Writer, v: MessageView): void {
+/**
+ * Every header line of `v` that is not legOwned nor named in the drop list `drop` (0: none), byte for
+ * byte (folds, case and parameters kept), into `into`.
+ */
+export function passThrough(into: Writer, v: MessageView, drop: usize = 0): void {
   const base = v.base;
   for (let i = 0; i < v.count; i++) {
-    if (!(v.flags(i) & EntryFlag.FIRST) || legOwned(v.hdr(i))) continue;
+    if (!(v.flags(i) & EntryFlag.FIRST) || legOwned(v.hdr(i)) || (drop != 0 && inDropList(v, i, drop))) continue;
     const s = v.lineOff(i);
     into.bytes(base + <usize>s, v.lineEnd(i) - s);
   }
+}
+
+// A drop list: header names whose lines do not pass from one leg to the other (a B2BUA side's, plus
+// what its identity rules remove: b2bua/call.ts). Layout, DROP_ENTRY bytes an entry:
+//   +0 u8 count | entry 0 | entry 1 | ...      entry: +0 u8 Hdr id | +1 u8 name length | +2 name, lower case
+// A name the core knows (compact forms included: "s" is Subject) is matched by its id, so every form and
+// case of it is; any other by its bytes, case-insensitively (RFC 3261 §7.3.1).
+export const DROP_ENTRY: usize = 2 + <usize>B2B_DROP_NAME_CAP;
+
+/**
+ * Add the header name [p, p+len) to the drop list `list` that holds `cap` entries at most. False when
+ * the list is full, the name is not a token of 1..B2B_DROP_NAME_CAP bytes, or it names a header each leg
+ * writes itself (legOwned: nothing of it passes, so there is nothing to drop).
+ */
+export function dropListAdd(list: usize, cap: i32, p: usize, len: u32): bool {
+  const n = <i32>load<u8>(list);
+  if (n >= cap || len == 0 || len > B2B_DROP_NAME_CAP) return false;
+  for (let k: u32 = 0; k < len; k++) if (!isAny(<u32>load<u8>(p + <usize>k), Cls.TOKEN)) return false;
+  const h = hdrId(p, len);
+  if (legOwned(h)) return false;
+  const e = list + 1 + <usize>n * DROP_ENTRY;
+  store<u8>(e, <u8>h);
+  store<u8>(e, <u8>len, 1);
+  for (let k: u32 = 0; k < len; k++) store<u8>(e + 2 + <usize>k, <u8>lower(<u32>load<u8>(p + <usize>k)));
+  store<u8>(list, <u8>(n + 1));
+  return true;
+}
+
+/** Whether the header line at entry i of `v` is named in the drop list `list`. */
+function inDropList(v: MessageView, i: i32, list: usize): bool {
+  const h = v.hdr(i);
+  const name = v.base + <usize>v.lineOff(i);
+  const len = v.nameLen(i);
+  const n = <i32>load<u8>(list);
+  for (let k = 0; k < n; k++) {
+    const e = list + 1 + <usize>k * DROP_ENTRY;
+    const id = <Hdr>load<u8>(e);
+    if (id != Hdr.Other) {
+      if (id == h) return true;
+    } else if (h == Hdr.Other && <u32>load<u8>(e, 1) == len) {
+      let j: u32 = 0;
+      while (j < len && lower(<u32>load<u8>(name + <usize>j)) == <u32>load<u8>(e + 2 + <usize>j)) j++;
+      if (j == len) return true;
+    }
+  }
+  return false;
 }
 
 /** "Content-Length: n", the blank line and the body of `v` (n = 0 and no body when `v` is null). */

@@ -417,7 +417,49 @@ static bool is_side_address(const char *s) {
   return inet_pton(AF_INET, host, tmp) == 1;
 }
 
-#define SIDE_KEYS "name, role, route, host, address, username, password, routes, failover"
+#define SIDE_KEYS "name, role, route, host, address, username, password, routes, failover, identity, drop"
+#define DROP_NAMES 8 /* config.ts B2B_DROP_NAMES */
+
+/* The headers each B2BUA leg writes itself (wire/emit.ts legOwned; config.mjs LEG_OWNED). */
+static bool leg_owned(const char *h) {
+  static const char *const names[] = {"via", "v", "from", "f", "to", "t", "call-id", "i", "cseq", "max-forwards",
+    "contact", "m", "content-length", "l", "route", "record-route", "path", "authorization", "proxy-authorization",
+    "www-authenticate", "proxy-authenticate", "require", "proxy-require", "supported", "k", "unsupported", "timestamp"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strcasecmp(h, names[i]) == 0) return true;
+  return false;
+}
+
+/* A side's "identity" {pai} (config.mjs checkSides). */
+static void check_identity(const char *k, const json *v, cfg_side *sd) {
+  if (v->type != J_OBJECT) bad(k, "expected an object {pai}", v);
+  for (size_t j = 0; j < v->n; j++) {
+    char *kk = keyf("%s.%s", k, v->keys[j]);
+    const json *iv = v->items[j];
+    if (strcmp(v->keys[j], "pai") != 0) die2(false, kk, "unknown key (expected pai)");
+    if (iv->type != J_STRING || (strcmp(iv->str, "passthrough") != 0 && strcmp(iv->str, "drop") != 0 && strcmp(iv->str, "from") != 0))
+      bad(kk, "expected \"passthrough\", \"drop\" or \"from\"", iv);
+    sd->pai = iv->str;
+    free(kk);
+  }
+}
+
+/* A side's "drop" list of header names (config.mjs checkSides). */
+static void check_drop(const char *k, const json *v, cfg_side *sd) {
+  if (v->type != J_ARRAY) bad(k, "expected an array of at most 8 header names", v);
+  if (v->n > DROP_NAMES) die2(false, k, "expected at most 8 header names, got \"%zu\"", v->n);
+  sd->drop = calloc(v->n + 1, sizeof *sd->drop);
+  sd->n_drop = v->n;
+  for (size_t j = 0; j < v->n; j++) {
+    char *kk = keyf("%s[%zu]", k, j);
+    const json *h = v->items[j];
+    size_t n = h->type == J_STRING ? strlen(h->str) : 0;
+    if (h->type != J_STRING || !is_token(h->str, n) || n > 32) bad(kk, "expected a header name (a SIP token of 1..32 bytes)", h);
+    if (leg_owned(h->str)) die2(false, kk, "%s is written by each leg itself and never passes (nothing to drop)", show_str(h->str));
+    sd->drop[j] = h->str;
+    free(kk);
+  }
+}
 #define RULE_KEYS "prefix, to, strip, prepend"
 
 static bool is_affix(const char *s) {
@@ -508,6 +550,10 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
       } else if (strcmp(sk, "failover") == 0) {
         if (sv->type != J_STRING) bad(kk, "expected the name of another side", sv);
         sd->failover = sv->str;
+      } else if (strcmp(sk, "identity") == 0) {
+        check_identity(kk, sv, sd);
+      } else if (strcmp(sk, "drop") == 0) {
+        check_drop(kk, sv, sd);
       } else if (strcmp(sk, "password") == 0) {
         bool ok = sv->type == J_STRING && n >= 1 && n <= 64;
         for (size_t c = 0; ok && c < n; c++) ok = (unsigned char)sv->str[c] > 0x20 && (unsigned char)sv->str[c] < 0x7f;
@@ -1026,6 +1072,15 @@ static void print_value(strbuf *b, const sch_key *k, const cfg_value *v) {
             sb_putc(b, '}');
           }
           sb_putc(b, ']');
+        }
+        if (sd->pai) {
+          sb_puts(b, ", \"identity\": {\"pai\": ");
+          sb_json_string(b, sd->pai, strlen(sd->pai));
+          sb_putc(b, '}');
+        }
+        if (sd->drop) {
+          sb_puts(b, ", \"drop\": ");
+          str_array(b, sd->drop, sd->n_drop);
         }
         sb_putc(b, '}');
       }
@@ -1549,6 +1604,19 @@ void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *b
           add_bytes(&a, (const uint8_t *)text, strlen(text));
           free(text);
           free(name);
+        }
+        /* then identities ("pai SIDE MODE") and drop lists ("drop SIDE NAME", a name a text) */
+        for (size_t j = 0; j < v->n; j++) {
+          const cfg_side *sd = &v->sides[j];
+          for (size_t d = sd->pai ? 0 : 1; d <= sd->n_drop; d++) {
+            char *text = d == 0 ? keyf("pai %zu %s", j, sd->pai) : keyf("drop %zu %s", j, sd->drop[d - 1]);
+            char *name = d == 0 ? keyf("%s[%zu].identity.pai", k->path, j) : keyf("%s[%zu].drop[%zu]", k->path, j, d - 1);
+            a.name = name;
+            a.text = text;
+            add_bytes(&a, (const uint8_t *)text, strlen(text));
+            free(text);
+            free(name);
+          }
         }
         for (size_t j = 0; j < v->n; j++) {
           const cfg_side *sd = &v->sides[j];

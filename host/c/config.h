@@ -57,6 +57,9 @@ typedef struct {
   const char *name, *role, *route, *host, *address, *username, *password, *failover;
   cfg_rule *rules;
   size_t n_rules;
+  const char *pai;   /* identity.pai: "passthrough" | "drop" | "from", NULL: not given */
+  const char **drop; /* header names not passed to this side's leg */
+  size_t n_drop;
 } cfg_side;
 
 /* The value of one schema key (SCHEMA[i] <-> config.v[i]). */

@@ -37,6 +37,8 @@ export type SiplingSide = {
   readonly password?: string;
   readonly routes?: readonly { readonly prefix: string; readonly to: string; readonly strip?: number; readonly prepend?: string }[];
   readonly failover?: string;
+  readonly identity?: { readonly pai?: "passthrough" | "drop" | "from" };
+  readonly drop?: readonly string[];
 };
 
 export interface SiplingConfig {
@@ -90,7 +92,7 @@ export interface SiplingConfig {
   readonly board?: "server" | "micro" | "gateway" | "b2bua";
   /** what the server is: the proxy with its registrar, or the back-to-back user agent between its "sides" (with the registrar for its phones; needs a core with the user agent: "board": "gateway"). Default "proxy". */
   readonly mode?: "proxy" | "b2bua";
-  /** the B2BUA's sides, each a SIP domain: {"name", "role": "registrar" (our registrar's phones: a call is taken only from where its caller registered) | "trunk" (a provider's peer at "address" IP:PORT: its calls are taken by source address), "route": the side its calls go to, "host": host[:port] of the Request-URIs and From/To on this side (a trunk's address, our first domain), "username" and "password": a trunk's credentials, answering its proxy's 401/407 once per call (MD5 or SHA-256, qop=auth), "routes": [{"prefix", "to", "strip", "prepend"}]: a call from this side whose number (the Request-URI user, as written: "+1" and "1" are different prefixes) starts with prefix goes to side "to" with strip leading characters removed and prepend put in front; the longest prefix wins, none: "route"; at most 16 rules in all, "failover": the side a call to this one goes to, once, when this one answers 408 or 5xx or does not answer}. */
+  /** the B2BUA's sides, each a SIP domain: {"name", "role": "registrar" (our registrar's phones: a call is taken only from where its caller registered) | "trunk" (a provider's peer at "address" IP:PORT: its calls are taken by source address), "route": the side its calls go to, "host": host[:port] of the Request-URIs and From/To on this side (a trunk's address, our first domain), "username" and "password": a trunk's credentials, answering its proxy's 401/407 once per call (MD5 or SHA-256, qop=auth), "routes": [{"prefix", "to", "strip", "prepend"}]: a call from this side whose number (the Request-URI user, as written: "+1" and "1" are different prefixes) starts with prefix goes to side "to" with strip leading characters removed and prepend put in front; the longest prefix wins, none: "route"; at most 16 rules in all, "failover": the side a call to this one goes to, once, when this one answers 408 or 5xx or does not answer, "identity": {"pai": what a call leaving toward this side asserts (RFC 3325; a trunk is trusted, a registrar side's phones are not): "passthrough" (default: the other leg's P-Asserted-Identity when that leg is a trunk) | "drop" (none) | "from" (ours, <sip:USER@host> from the caller's From user)}; P-Preferred-Identity and a phone's P-Asserted-Identity never cross; a caller's Privacy: id, user or header makes the From "Anonymous" <sip:anonymous@anonymous.invalid> and removes P-Asserted-Identity toward a registrar side, "drop": at most 8 header names (any case, compact forms known) not passed to this side's leg in requests and responses; unknown headers pass by default}. */
   readonly sides?: readonly SiplingSide[];
   /** digest realm. Default: the first domain. */
   readonly realm?: string;

@@ -27,7 +27,8 @@ import { isIP } from "node:net";
  * @typedef {string | { hex: string }} Pattern
  * @typedef {{ prefix: string, to: string, strip: number, prepend: string }} SideRule
  * @typedef {{ name: string, role: "registrar" | "trunk", route: string, host?: string, address?: string,
- *   username?: string, password?: string, routes?: SideRule[], failover?: string }} Side
+ *   username?: string, password?: string, routes?: SideRule[], failover?: string,
+ *   identity?: { pai?: "passthrough" | "drop" | "from" }, drop?: string[] }} Side
  * @typedef {{
  *   schema: readonly SchemaKey[], host: Host, name: string,
  *   defaults?: Record<string, unknown>,
@@ -259,7 +260,14 @@ function checkUsers(k, v) {
 }
 
 const SIDE_ADDRESS = /^(?:(\d{1,3}(?:\.\d{1,3}){3})|\[([0-9a-fA-F:.]+)\]):(\d{1,5})$/;
-const SIDE_KEYS = "name, role, route, host, address, username, password, routes, failover";
+const SIDE_KEYS = "name, role, route, host, address, username, password, routes, failover, identity, drop";
+const PAI_MODES = ["passthrough", "drop", "from"];
+const DROP_NAMES = 8; // config.ts B2B_DROP_NAMES
+// the headers each B2BUA leg writes itself (wire/emit.ts legOwned), long and compact names: never passed,
+// so never worth a drop list's place
+const LEG_OWNED = new Set(["via", "v", "from", "f", "to", "t", "call-id", "i", "cseq", "max-forwards", "contact", "m",
+  "content-length", "l", "route", "record-route", "path", "authorization", "proxy-authorization", "www-authenticate",
+  "proxy-authenticate", "require", "proxy-require", "supported", "k", "unsupported", "timestamp"]);
 const RULE_KEYS = "prefix, to, strip, prepend";
 const AFFIX = /^[A-Za-z0-9+*#._-]{0,24}$/;
 
@@ -341,6 +349,26 @@ function checkSides(key, k, v) {
         case "failover":
           if (typeof sv !== "string") bad(f, "expected the name of another side", sv);
           sd.failover = sv;
+          break;
+        case "identity": {
+          // what we assert toward this side (b2bua/call.ts PaiMode)
+          if (typeof sv !== "object" || sv === null || Array.isArray(sv)) bad(f, "expected an object {pai}", sv);
+          for (const [ik, iv] of Object.entries(sv)) {
+            if (ik !== "pai") throw new ConfigError(`${f}.${ik}`, "unknown key (expected pai)");
+            if (typeof iv !== "string" || !PAI_MODES.includes(iv)) bad(`${f}.pai`, `expected "passthrough", "drop" or "from"`, iv);
+          }
+          sd.identity = /** @type {Side["identity"]} */ ({ ...sv });
+          break;
+        }
+        case "drop":
+          // header names not passed to this side's leg
+          if (!Array.isArray(sv)) bad(f, `expected an array of at most ${DROP_NAMES} header names`, sv);
+          if (sv.length > DROP_NAMES) bad(f, `expected at most ${DROP_NAMES} header names`, `${sv.length}`);
+          sv.forEach((h, j) => {
+            if (typeof h !== "string" || !TOKEN.test(h) || h.length > 32) bad(`${f}[${j}]`, "expected a header name (a SIP token of 1..32 bytes)", h);
+            if (LEG_OWNED.has(h.toLowerCase())) throw new ConfigError(`${f}[${j}]`, `${show(h)} is written by each leg itself and never passes (nothing to drop)`);
+          });
+          sd.drop = [...sv];
           break;
         case "password":
           // never echoed back; no white space (the core's side text is space-separated)
@@ -889,6 +917,17 @@ export function coreOps(cfg, random) {
           if (sd.failover === undefined) return;
           const text = `failover ${i} ${names.indexOf(sd.failover)}`;
           add(`${k.path}[${i}].failover`, Buffer.from(text, "utf8"), text);
+        });
+        // then identities ("pai SIDE MODE") and drop lists ("drop SIDE NAME", a name a text)
+        list.forEach((sd, i) => {
+          if (sd.identity?.pai !== undefined) {
+            const text = `pai ${i} ${sd.identity.pai}`;
+            add(`${k.path}[${i}].identity.pai`, Buffer.from(text, "utf8"), text);
+          }
+          (sd.drop ?? []).forEach((h, j) => {
+            const text = `drop ${i} ${h}`;
+            add(`${k.path}[${i}].drop[${j}]`, Buffer.from(text, "utf8"), text);
+          });
         });
         list.forEach((sd, i) => (sd.routes ?? []).forEach((r, j) => {
           const text = `route ${i} ${r.prefix || "-"} ${names.indexOf(r.to)} ${r.strip}${r.prepend ? ` ${r.prepend}` : ""}`;

@@ -44,7 +44,14 @@ const CASES = [
   [base([{ ...REG, routes: [{ to: "carrier" }] }, TRUNK]), `config error: "sides[0].routes[0]": expected a "prefix" ("" for any number)`],
   [base([REG, { ...TRUNK, failover: "carrier" }]), `config error: "sides[1].failover": a side fails over to another side, not to itself`],
   [base([REG, { ...TRUNK, failover: "backup" }]), `config error: "sides[1].failover": no side named "backup"`],
-  [base([REG, { ...TRUNK, colour: "blue" }]), `config error: "sides[1].colour": unknown key (expected name, role, route, host, address, username, password, routes, failover)`],
+  [base([REG, { ...TRUNK, colour: "blue" }]), `config error: "sides[1].colour": unknown key (expected name, role, route, host, address, username, password, routes, failover, identity, drop)`],
+  [base([REG, { ...TRUNK, identity: "from" }]), `config error: "sides[1].identity": expected an object {pai}, got "from"`],
+  [base([REG, { ...TRUNK, identity: { pai: "maybe" } }]), `config error: "sides[1].identity.pai": expected "passthrough", "drop" or "from", got "maybe"`],
+  [base([REG, { ...TRUNK, identity: { privacy: "id" } }]), `config error: "sides[1].identity.privacy": unknown key (expected pai)`],
+  [base([REG, { ...TRUNK, drop: "X-Internal" }]), `config error: "sides[1].drop": expected an array of at most 8 header names, got "X-Internal"`],
+  [base([REG, { ...TRUNK, drop: ["a", "b", "c", "d", "e", "f", "g", "h", "i"] }]), `config error: "sides[1].drop": expected at most 8 header names, got "9"`],
+  [base([REG, { ...TRUNK, drop: ["X-Internal", "X Bad"] }]), `config error: "sides[1].drop[1]": expected a header name (a SIP token of 1..32 bytes), got "X Bad"`],
+  [base([REG, { ...TRUNK, drop: ["Via"] }]), `config error: "sides[1].drop[0]": "Via" is written by each leg itself and never passes (nothing to drop)`],
 ];
 
 for (const [host, argv] of HOSTS) {
@@ -59,7 +66,7 @@ for (const [host, argv] of HOSTS) {
 
   test(`${host}: a good configuration prints back with its rules, the password masked`, () => {
     const sides = [{ ...REG, routes: [{ prefix: "00", to: "carrier", strip: 2, prepend: "+" }] },
-      { ...TRUNK, username: "acme", password: "s3cret", failover: "backup", routes: [{ prefix: "", to: "office", strip: 0, prepend: "" }] },
+      { ...TRUNK, username: "acme", password: "s3cret", failover: "backup", identity: { pai: "from" }, drop: ["X-Internal", "s"], routes: [{ prefix: "", to: "office", strip: 0, prepend: "" }] },
       { name: "backup", role: "trunk", address: "127.0.0.8:5060", route: "office" }];
     const r = run(argv, base(sides), ["--print-config"]);
     assert.equal(r.status, 0, r.stderr);
@@ -69,5 +76,9 @@ for (const [host, argv] of HOSTS) {
     assert.deepEqual(shown[0].routes, sides[0].routes);
     assert.deepEqual(shown[1].routes, sides[1].routes);
     assert.equal(shown[1].failover, "backup");
+    assert.deepEqual(shown[1].identity, { pai: "from" });
+    assert.deepEqual(shown[1].drop, ["X-Internal", "s"]);
+    assert.equal(shown[0].identity, undefined);
+    assert.equal(shown[0].drop, undefined);
   });
 }

@@ -7,6 +7,8 @@
 //   the trunk hangs up: its BYE reaches the phone
 //   CANCEL while ringing: 200 and 487 to the phone, CANCEL to the trunk, its 487 ACKed
 //   trunk → phone: the provider's call reaches the phone where it registered
+//   identity: our P-Asserted-Identity toward the trunk, a phone's own PAI/PPI dropped, Privacy: id
+//     anonymising the From, the trunk side's drop list applied, other unknown headers passed
 //   strangers: an unregistered caller gets 403 and nothing reaches the trunk
 //   configuration: "mode": "b2bua" on a core without the user agent is refused, naming the key
 import { test } from "node:test";
@@ -103,6 +105,32 @@ for (const host of HOSTS) {
       assert.match(ok200.sip.split("\r\n\r\n")[1], /^v=0\r\n/, "the SDP answer passed back");
       assert.equal(toPeer(srv, TRUNK_IP, trunkPort, /^BYE /).length >= 1, true, "the phone's BYE carried to the trunk");
     });
+  });
+
+  test(`${host}: identity toward the trunk: our P-Asserted-Identity, the phone's claims dropped, Privacy: id anonymises the From, the side's drop list applied`, { timeout: 40_000 }, async () => {
+    const trunkPort = await freePort();
+    const sides = [
+      { name: "office", role: "registrar", route: "carrier" },
+      { name: "carrier", role: "trunk", address: `${TRUNK_IP}:${trunkPort}`, route: "office", identity: { pai: "from" }, drop: ["x-office-extension"] },
+    ];
+    await withB2bua(host, trunkPort, async (srv) => {
+      const phone = await freePort();
+      await register(srv, "sipp", phone);
+      const carrier = await uas("uas.xml", trunkPort, { name: "carrier" });
+      ok(await uac(srv, "b2bua_uac_identity.xml", phone, { extra: ["-s", "15551234", "-d", "300"], name: "phone" }));
+      ok(await carrier.done);
+      const inA = fromPeer(srv, "127.0.0.1", phone, /^INVITE /)[0];
+      const outB = toPeer(srv, TRUNK_IP, trunkPort, /^INVITE /)[0];
+      assert.ok(inA && outB, "the INVITE came in from the phone and went out to the trunk");
+      assert.deepEqual(hdrs(inA.sip, "X-Office-Extension"), ["204"], "the phone sent it");
+      assert.deepEqual(hdrs(outB.sip, "P-Asserted-Identity"), [`<sip:sipp@${TRUNK_IP}:${trunkPort}>`], outB.sip);
+      assert.deepEqual(hdrs(outB.sip, "P-Preferred-Identity"), []);
+      assert.match(hdrs(outB.sip, "From")[0], /^"Anonymous" <sip:anonymous@anonymous\.invalid>;tag=[0-9a-f]+$/);
+      assert.deepEqual(hdrs(outB.sip, "Privacy"), ["id"]);
+      assert.deepEqual(hdrs(outB.sip, "X-Office-Extension"), [], "the trunk side's drop list");
+      assert.deepEqual(hdrs(outB.sip, "X-Account"), ["42;tier=gold"], "other unknown headers pass");
+      assert.equal(toPeer(srv, TRUNK_IP, trunkPort, /^BYE /).length >= 1, true, "the phone's BYE carried to the trunk");
+    }, sides);
   });
 
   test(`${host}: a routing rule rewrites the number: 0033123456 dialled goes out as +33123456`, { timeout: 40_000 }, async () => {

@@ -498,3 +498,183 @@ test("no room: a third concurrent call gets 503, the two others complete", () =>
   assert.equal([...carrier.calls.values()].filter((c) => c.role === "uas").length, 2);
   idle(gw, sim);
 });
+
+// ---- identity and per-side drop lists (README "B2BUA identity and headers") ---------------------------
+
+/** The values of every `name` line of a parsed message (lists not split: a PAI line may hold two). */
+const values = (msg, name) => msg.headers.filter(([k]) => k === name).map(([, v]) => v);
+
+/** A B2BUA core with sides from their configuration texts, alice registered on side 0, the carrier on side 1. */
+function identitySetup(seed, texts, { carrier = {}, alice = {} } = {}) {
+  const sim = new Sim({ seed, latency: [5, 20] });
+  const gw = new CoreNode(sim, GW, { probe: true, domains: ["127.0.0.4"] });
+  gw.ex.probe_b2bua_on(1);
+  for (const t of ["0 registrar 1 127.0.0.4", `1 trunk 0 ${CARRIER} ${CARRIER}`, ...texts]) assert.equal(sideText(gw, t), 1, t);
+  const a = new Ua(sim, "127.0.0.2:5060", "alice", { proxy: GW, ring: 50, answer: 200, ...alice });
+  const c = new Ua(sim, CARRIER, "carrier", { proxy: GW, domain: "127.0.0.4", ring: 50, answer: 200, ...carrier });
+  a.register();
+  sim.run(sim.now + 500);
+  assert.equal(a.registered, 200, "alice registered at the B2BUA's registrar");
+  return { sim, gw, alice: a, carrier: c };
+}
+
+/** The one INVITE alice received (a call from the carrier). */
+function aliceInvite(alice) {
+  const inbound = [...alice.calls.values()].filter((x) => x.role === "uas");
+  assert.equal(inbound.length, 1, "one call reached alice");
+  return inbound[0].st.msg;
+}
+
+const SPOOF = ["P-Asserted-Identity: <sip:ceo@bank.example>, <tel:+15550000>", "P-Preferred-Identity: <sip:boss@127.0.0.4>"];
+
+test("side texts for identity and drop lists: good ones taken, bad ones refused (never a trap)", () => {
+  const sim = new Sim({ seed: 80, latency: [5, 20] });
+  const gw = new CoreNode(sim, GW, { probe: true, domains: ["127.0.0.4"] });
+  for (const t of ["0 registrar 1 127.0.0.4", `1 trunk 0 ${CARRIER} ${CARRIER}`, "pai 1 from", "pai 1 drop", "pai 0 passthrough",
+    "drop 1 X-Internal", "drop 1 s", "drop 0 p-preferred-identity"]) assert.equal(sideText(gw, t), 1, t);
+  for (const bad of ["pai 1 maybe", "pai 9 from", "pai 1", "drop 1", "drop 9 X-A", "drop 1 X-A X-B", `drop 1 X-${"a".repeat(40)}`, "drop 1 Via"])
+    assert.equal(sideText(gw, bad), 0, `refused: ${bad}`);
+  // at most 8 names a side: 2 taken above, 6 more, then the ninth is refused
+  for (let k = 0; k < 6; k++) assert.equal(sideText(gw, `drop 1 X-Name-${k}`), 1, `name ${k + 3}`);
+  assert.equal(sideText(gw, "drop 1 X-Ninth"), 0, "a ninth name is refused");
+});
+
+for (const seed of [81, 82, 83]) {
+  test(`identity "from" toward the trunk: P-Asserted-Identity from alice's registered user; her own PAI and PPI never cross (seed ${seed})`, () => {
+    const { sim, gw, alice, carrier } = identitySetup(seed, ["pai 1 from"]);
+    const id = alice.invite("15551234", { hangupAfter: 300, headers: [...SPOOF, "X-Account: 42;tier=gold"] });
+    sim.run(sim.now + 4000);
+    assert.deepEqual(alice.calls.get(id).finals, [200], `answered\n${sim.transcript()}`);
+    const inv = carrierCall(carrier).st.msg;
+    assert.deepEqual(values(inv, "p-asserted-identity"), ["<sip:alice@127.0.0.5:5060>"], inv.text);
+    assert.deepEqual(values(inv, "p-preferred-identity"), [], "P-Preferred-Identity is dropped, never turned into an assertion");
+    assert.match(inv.get("from"), /^<sip:alice@127\.0\.0\.5:5060>;tag=/);
+    assert.equal(inv.get("x-account"), "42;tier=gold", "unknown headers and their parameters still pass");
+    idle(gw, sim);
+  });
+}
+
+test("identity passthrough (the default): a phone's spoofed P-Asserted-Identity and P-Preferred-Identity are removed", () => {
+  const { sim, gw, alice, carrier } = identitySetup(84, []);
+  const id = alice.invite("15551234", { hangupAfter: 300, headers: [...SPOOF, "X-Account: 42"] });
+  sim.run(sim.now + 4000);
+  assert.deepEqual(alice.calls.get(id).finals, [200]);
+  const inv = carrierCall(carrier).st.msg;
+  assert.deepEqual(values(inv, "p-asserted-identity"), [], inv.text);
+  assert.deepEqual(values(inv, "p-preferred-identity"), []);
+  assert.deepEqual(values(inv, "x-account"), ["42"]);
+  idle(gw, sim);
+});
+
+test(`identity "drop" toward a side: no P-Asserted-Identity reaches it, even the trusted trunk's`, () => {
+  const { sim, gw, alice, carrier } = identitySetup(85, ["pai 0 drop"]);
+  const id = carrier.invite("alice", { hangupAfter: 300, headers: ["P-Asserted-Identity: <sip:+15557777@carrier.example>", "X-Trace: 9"] });
+  sim.run(sim.now + 4000);
+  assert.deepEqual(carrier.calls.get(id).finals, [200]);
+  const inv = aliceInvite(alice);
+  assert.deepEqual(values(inv, "p-asserted-identity"), [], inv.text);
+  assert.deepEqual(values(inv, "x-trace"), ["9"]);
+  idle(gw, sim);
+});
+
+test("a trusted trunk's P-Asserted-Identity passes to a phone when the caller asked no privacy", () => {
+  const { sim, gw, alice, carrier } = identitySetup(86, []);
+  const id = carrier.invite("alice", { hangupAfter: 300, headers: ["P-Asserted-Identity: <sip:+15557777@carrier.example>"] });
+  sim.run(sim.now + 4000);
+  assert.deepEqual(carrier.calls.get(id).finals, [200]);
+  const inv = aliceInvite(alice);
+  assert.deepEqual(values(inv, "p-asserted-identity"), ["<sip:+15557777@carrier.example>"], inv.text);
+  assert.match(inv.get("from"), /^<sip:carrier@127\.0\.0\.4>;tag=/, "From as before: the caller's user at the side's host");
+  idle(gw, sim);
+});
+
+for (const seed of [87, 88]) {
+  test(`Privacy: id from alice: the From toward the trunk is anonymous, the PAI is kept for the trusted trunk, Privacy passes on (seed ${seed})`, () => {
+    const { sim, gw, alice, carrier } = identitySetup(seed, ["pai 1 from"]);
+    const id = alice.invite("15551234", { hangupAfter: 300, headers: ["Privacy: id"] });
+    sim.run(sim.now + 4000);
+    assert.deepEqual(alice.calls.get(id).finals, [200], `answered\n${sim.transcript()}`);
+    const b = carrierCall(carrier);
+    const inv = b.st.msg;
+    assert.match(inv.get("from"), /^"Anonymous" <sip:anonymous@anonymous\.invalid>;tag=[0-9a-f]+$/, inv.text);
+    assert.ok(!inv.text.split("\r\n\r\n")[0].includes("sip:alice@127.0.0.5:5060>;tag"), "alice's name is in no From");
+    assert.deepEqual(values(inv, "p-asserted-identity"), ["<sip:alice@127.0.0.5:5060>"]);
+    assert.deepEqual(values(inv, "privacy"), ["id"]);
+    assert.equal(b.byes, 1, "the call ended with alice's BYE: the anonymous From is the B leg's dialog identity");
+    idle(gw, sim);
+  });
+}
+
+test("Privacy: user;id from the trunk toward a phone: the From is anonymous and the PAI removed (RFC 3325 §7: phones are not trusted)", () => {
+  const { sim, gw, alice, carrier } = identitySetup(89, []);
+  const id = carrier.invite("alice", { hangupAfter: 300, headers: ["P-Asserted-Identity: <sip:+15557777@carrier.example>", "Privacy: user;id"] });
+  sim.run(sim.now + 4000);
+  assert.deepEqual(carrier.calls.get(id).finals, [200]);
+  const inv = aliceInvite(alice);
+  assert.deepEqual(values(inv, "p-asserted-identity"), [], inv.text);
+  assert.match(inv.get("from"), /^"Anonymous" <sip:anonymous@anonymous\.invalid>;tag=/);
+  assert.deepEqual(values(inv, "privacy"), ["user;id"]);
+  assert.ok(!inv.text.includes("15557777"), "the number is nowhere in alice's INVITE");
+  idle(gw, sim);
+});
+
+test("Privacy: none asks nothing: From and PAI as without it", () => {
+  const { sim, gw, alice, carrier } = identitySetup(90, ["pai 1 from"]);
+  const id = alice.invite("15551234", { hangupAfter: 300, headers: ["Privacy: none"] });
+  sim.run(sim.now + 4000);
+  assert.deepEqual(alice.calls.get(id).finals, [200]);
+  const inv = carrierCall(carrier).st.msg;
+  assert.match(inv.get("from"), /^<sip:alice@127\.0\.0\.5:5060>;tag=/);
+  assert.deepEqual(values(inv, "p-asserted-identity"), ["<sip:alice@127.0.0.5:5060>"]);
+  idle(gw, sim);
+});
+
+for (const seed of [91, 92]) {
+  test(`drop lists: a side's names never reach its leg (requests and responses, any case, compact forms); other unknown headers pass (seed ${seed})`, () => {
+    const { sim, gw, alice, carrier } = identitySetup(seed, ["drop 1 x-internal", "drop 1 s", "drop 0 X-Carrier-Trace"], {
+      carrier: { answerHeaders: ["X-Carrier-Trace: abc;hop=1", "X-Carrier-Keep: yes"] },
+    });
+    // alice → carrier: X-Internal and Subject (sent in its compact form) are the carrier side's drops
+    const id = alice.invite("15551234", { hangupAfter: 300, headers: ["X-Internal: secret", "s: hello", "X-Account: 42;tier=gold"] });
+    sim.run(sim.now + 4000);
+    const a = alice.calls.get(id);
+    assert.deepEqual(a.finals, [200], `answered\n${sim.transcript()}`);
+    const inv = carrierCall(carrier).st.msg;
+    assert.deepEqual(values(inv, "x-internal"), [], inv.text);
+    assert.deepEqual(values(inv, "subject"), []);
+    assert.deepEqual(values(inv, "x-account"), ["42;tier=gold"]);
+    // carrier → alice: its 200's X-Carrier-Trace is alice's side's drop; X-Carrier-Keep passes
+    const ok = [...a.dialogs.values()][0].resp;
+    assert.deepEqual(values(ok, "x-carrier-trace"), [], ok.text);
+    assert.deepEqual(values(ok, "x-carrier-keep"), ["yes"]);
+    idle(gw, sim);
+    // and a call the other way: the carrier's INVITE loses X-Carrier-Trace toward alice
+    const back = carrier.invite("alice", { hangupAfter: 300, headers: ["X-Carrier-Trace: 7", "X-Internal: kept toward alice"] });
+    sim.run(sim.now + 4000);
+    assert.deepEqual(carrier.calls.get(back).finals, [200]);
+    const toAlice = aliceInvite(alice);
+    assert.deepEqual(values(toAlice, "x-carrier-trace"), [], toAlice.text);
+    assert.deepEqual(values(toAlice, "x-internal"), ["kept toward alice"], "a drop list is the side's own");
+    idle(gw, sim);
+  });
+}
+
+test("drop lists apply within the call too: a relayed INFO loses the names of the side it goes to", () => {
+  const { sim, gw, alice, carrier } = identitySetup(93, ["drop 0 X-Internal"]);
+  const id = alice.invite("15551234", { hangupAfter: null });
+  sim.run(sim.now + 2000);
+  const a = alice.calls.get(id);
+  assert.deepEqual(a.finals, [200]);
+  const b = carrierCall(carrier);
+  carrier.uasRequestInDialog(b.callId, "INFO", "Signal=5\r\nDuration=160\r\n", "application/dtmf-relay", ["X-Internal: secret", "X-Dtmf: 5"]);
+  sim.run(sim.now + 2000);
+  assert.deepEqual(b.sent, [["INFO", 200]], "the carrier's INFO answered with alice's 200");
+  assert.equal(a.requests.length, 1, "alice got the INFO");
+  const info = a.requests[0];
+  assert.equal(info.method, "INFO");
+  assert.deepEqual(values(info, "x-internal"), [], info.text);
+  assert.deepEqual(values(info, "x-dtmf"), ["5"]);
+  alice.bye(a, [...a.dialogs.values()][0]);
+  sim.run(sim.now + 5000);
+  idle(gw, sim);
+});

@@ -468,7 +468,7 @@ export class Ua {
   }
 
   /** A request within a call we answered (INFO with a DTMF body ...): to the caller's Contact; its final to c.sent. */
-  uasRequestInDialog(callId, method, body = "", type = "application/dtmf-relay") {
+  uasRequestInDialog(callId, method, body = "", type = "application/dtmf-relay", headers = []) {
     const c = this.calls.get(callId);
     const m = c.st.msg;
     const routes = m.all("record-route");
@@ -477,7 +477,7 @@ export class Ua {
     const text = [
       `${method} ${target} SIP/2.0`, `Via: SIP/2.0/UDP ${this.addr};rport;branch=z9hG4bK${this.id("q")}`, `Max-Forwards: 70`,
       ...routes.map((r) => `Route: ${r}`), `From: ${m.get("to")};tag=${c.st.tag}`, `To: ${m.get("from")}`, `Call-ID: ${m.callId}`,
-      `CSeq: ${c.localCseq} ${method}`, ...(body ? [`Content-Type: ${type}`] : []), `Content-Length: ${Buffer.byteLength(body)}`, ``, body,
+      `CSeq: ${c.localCseq} ${method}`, ...headers, ...(body ? [`Content-Type: ${type}`] : []), `Content-Length: ${Buffer.byteLength(body)}`, ``, body,
     ].join("\r\n");
     c.sent ??= [];
     this.client(text, routes.length ? hostPort(routes[0]) : hostPort(target), (r) => c.sent.push([method, r ? r.status : 408]));
