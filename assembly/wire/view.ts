@@ -13,7 +13,8 @@
 //
 // Header index: one entry per header VALUE. Headers whose grammar is a comma-separated list (Via,
 // Contact, Route, ... see hdr.ts) get one entry per element, split at commas outside quoted strings
-// and angle brackets. Each entry, 20 bytes:
+// and angle brackets. Each entry, 20 bytes (12 where MAX_MSG < 65,535: the offsets are u16 at +4,
+// +6, +8, +10):
 //
 //   +0  u8   Hdr id            +4  u32 line start (offset of the header name)
 //   +1  u8   flags (FIRST/LAST element of its line)
@@ -31,7 +32,21 @@ import { Method, methodId } from "./method";
 import { eqText, parseUint, skipToken } from "./scan";
 import { T_K_SIP_SLASH } from "./tables";
 
-export const ENTRY_SIZE: u32 = 20;
+/** Offsets fit in 16 bits when messages do (the micro board: 4 KB): 12-byte entries instead of 20. */
+const NARROW: bool = MAX_MSG < 0xffff;
+export const ENTRY_SIZE: u32 = NARROW ? 12 : 20;
+
+/** Read the k-th 16- or 32-bit offset field of entry e (line start, line end, value offset, length). */
+// @ts-ignore: decorator
+@inline function field(e: usize, k: u32): u32 {
+  return NARROW ? <u32>load<u16>(e + 4 + (<usize>k << 1)) : load<u32>(e + 4 + (<usize>k << 2));
+}
+
+// @ts-ignore: decorator
+@inline function setField(e: usize, k: u32, v: u32): void {
+  if (NARROW) store<u16>(e + 4 + (<usize>k << 1), <u16>v);
+  else store<u32>(e + 4 + (<usize>k << 2), v);
+}
 
 /** Entry flags. */
 export const enum EntryFlag { FIRST = 1, LAST = 2 }
@@ -77,10 +92,10 @@ export class MessageView {
   hdr(i: i32): Hdr { return <Hdr>load<u8>(this.entries + <usize>i * ENTRY_SIZE); }
   flags(i: i32): u32 { return <u32>load<u8>(this.entries + <usize>i * ENTRY_SIZE, 1); }
   nameLen(i: i32): u32 { return <u32>load<u16>(this.entries + <usize>i * ENTRY_SIZE, 2); }
-  lineOff(i: i32): u32 { return load<u32>(this.entries + <usize>i * ENTRY_SIZE, 4); }
-  lineEnd(i: i32): u32 { return load<u32>(this.entries + <usize>i * ENTRY_SIZE, 8); }
-  valOff(i: i32): u32 { return load<u32>(this.entries + <usize>i * ENTRY_SIZE, 12); }
-  valLen(i: i32): u32 { return load<u32>(this.entries + <usize>i * ENTRY_SIZE, 16); }
+  lineOff(i: i32): u32 { return field(this.entries + <usize>i * ENTRY_SIZE, 0); }
+  lineEnd(i: i32): u32 { return field(this.entries + <usize>i * ENTRY_SIZE, 1); }
+  valOff(i: i32): u32 { return field(this.entries + <usize>i * ENTRY_SIZE, 2); }
+  valLen(i: i32): u32 { return field(this.entries + <usize>i * ENTRY_SIZE, 3); }
   /** Absolute address of entry i's value. */
   valPtr(i: i32): usize { return this.base + <usize>this.valOff(i); }
 
@@ -138,10 +153,10 @@ export class MessageView {
     store<u8>(e, <u8>h);
     store<u8>(e, <u8>flags, 1);
     store<u16>(e, <u16>nameLen, 2);
-    store<u32>(e, lineOff, 4);
-    store<u32>(e, lineEnd, 8);
-    store<u32>(e, vOff, 12);
-    store<u32>(e, vLen, 16);
+    setField(e, 0, lineOff);
+    setField(e, 1, lineEnd);
+    setField(e, 2, vOff);
+    setField(e, 3, vLen);
     if (this.first(h) < 0) store<i16>(this.firsts + (<usize>h << 1), <i16>i);
     else if (hdrFlags(h) & HdrFlag.SINGLE) this.fail(WireError.DuplicateHeader);
     this.count = i + 1;
