@@ -1,13 +1,14 @@
 // tools/sections.mjs: the code of each board's release core attributed to its layers, through a build
-// with a name section whose code is the release's byte for byte.
+// with a name section whose code is the release's byte for byte; and its memory after start-up
+// attributed to static data and to the tables of each layer.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { sections } from "../tools/sections.mjs";
 import { loadBoards } from "../tools/boards.mjs";
 
 for (const b of loadBoards()) {
-  test(`${b.name}: every byte of code is attributed to a named layer, and the sections add up to the file`, (t) => {
-    const s = sections(b.name);
+  test(`${b.name}: every byte of code is attributed to a named layer, and the sections add up to the file`, async (t) => {
+    const s = await sections(b.name, { top: 1000 });
     const code = s.sections.find((x) => x.name === "code").bytes;
     const attributed = s.layers.reduce((n, l) => n + l.bytes, 0);
     t.diagnostic(s.layers.map((l) => `${l.layer} ${l.bytes}`).join(", "));
@@ -18,5 +19,13 @@ for (const b of loadBoards()) {
     // section payloads plus their 1-byte ids and size prefixes, plus the 8-byte header, make the file
     const payload = s.sections.reduce((n, x) => n + x.bytes, 0);
     assert.ok(s.wasmBytes - payload - 8 >= 2 * s.sections.length && s.wasmBytes - payload - 8 <= 6 * s.sections.length, `${s.wasmBytes} vs ${payload}`);
+    // the memory map: static data and the tables add up to the memory in use after start-up
+    const m = s.memory;
+    t.diagnostic(`memory ${m.used} B: ` + m.layers.map((l) => `${l.layer} ${l.bytes}`).join(", "));
+    assert.equal(m.layers.reduce((n, l) => n + l.bytes, 0), m.used);
+    assert.equal(m.regions.reduce((n, r) => n + r.bytes, 0) + m.staticBytes, m.used);
+    assert.ok(m.staticBytes > 0 && m.staticBytes < m.used, `static ${m.staticBytes} of ${m.used}`);
+    for (const name of ["assembly/txn/table/msgPool", "assembly/registrar/table/regPool", "assembly/txn/table/records"])
+      assert.ok(m.regions.some((r) => r.name === name && r.bytes > 0), `${name} in the memory map`);
   });
 }

@@ -57,8 +57,59 @@ export function layerOf(name) {
   return m[1].replace(/\.ts$/, "");
 }
 
-/** One board: { board, wasmBytes, sections, layers: [{ layer, bytes, functions }], top: [{ name, bytes }] }. */
-export function sections(boardName, { top = 15 } = {}) {
+/**
+ * Where the memory in use after start-up goes, from a named build (`--debug`): every i32 global is
+ * exported (binaryen), the core started, and each table or buffer object found by the address its
+ * global holds. A region runs from one such address to the next, so the arrays an object allocates in
+ * its constructor count as its own. Below the first is the static data (`memory.data`: initialized
+ * tables and zero-filled buffers alike, one line: their names are not in the binary).
+ * Returns { used, staticBytes, regions: [{ name, layer, bytes }], layers: [{ layer, bytes }] }.
+ */
+export async function memoryMap(namedBytes) {
+  const { default: binaryen } = await import(join(root, "node_modules/binaryen/index.js"));
+  const m = binaryen.readBinary(namedBytes);
+  const globals = [];
+  // the heap starts after the static data (the end of the highest data segment: the zero-filled
+  // buffers of memory.data lie below the last initialized one)
+  const { wasmData } = await import("./footprint.mjs");
+  const heapBase = wasmData(namedBytes).staticBytes;
+  for (let i = 0; i < m.getNumGlobals(); i++) {
+    const g = binaryen.getGlobalInfo(m.getGlobalByIndex(i));
+    if (g.type !== binaryen.i32) continue;
+    globals.push([`g${i}`, g.name]);
+    m.addGlobalExport(g.name, `g${i}`);
+  }
+  const bin = m.emitBinary();
+  m.dispose();
+  const ex = new WebAssembly.Instance(new WebAssembly.Module(bin), { env: { abort() {} } }).exports;
+  ex._initialize();
+  const { STAT_NAMES } = await import("../host/firmware/abi.mjs");
+  const used = ex.sip_stat(STAT_NAMES.indexOf("memoryBytes"));
+  if (!(heapBase > 0)) throw new Error("the named build has no static data");
+  // objects on the heap: addresses at or above the heap base, below the top (constants are not tables)
+  const at = globals.map(([e, name]) => ({ name, addr: ex[e].value >>> 0 }))
+    .filter((g) => g.addr >= heapBase && g.addr < used && !/^~lib\//.test(g.name))
+    .sort((a, b) => a.addr - b.addr);
+  const regions = [];
+  const staticBytes = heapBase;
+  const first = at.length ? at[0].addr : used;
+  if (first > heapBase) regions.push({ name: "(heap objects before the first named one)", layer: "runtime", bytes: first - heapBase });
+  at.forEach((g, i) => {
+    if (i + 1 < at.length && at[i + 1].addr === g.addr) return; // an alias of the next
+    const end = i + 1 < at.length ? at[i + 1].addr : used;
+    regions.push({ name: g.name, layer: layerOf(g.name), bytes: end - g.addr });
+  });
+  const layers = new Map([["static data", staticBytes]]);
+  for (const r of regions) layers.set(r.layer, (layers.get(r.layer) ?? 0) + r.bytes);
+  return {
+    used, staticBytes,
+    regions: regions.sort((a, b) => b.bytes - a.bytes),
+    layers: [...layers].map(([layer, bytes]) => ({ layer, bytes })).sort((a, b) => b.bytes - a.bytes),
+  };
+}
+
+/** One board: { board, wasmBytes, sections, layers: [{ layer, bytes, functions }], top: [{ name, bytes }], memory }. */
+export async function sections(boardName, { top = 15 } = {}) {
   const board = loadBoards().find((b) => b.name === boardName);
   if (!board) throw new Error(`no board ${boardName}`);
   const release = readFileSync(join(root, "build", boardName, "sipling.wasm"));
@@ -84,12 +135,14 @@ export function sections(boardName, { top = 15 } = {}) {
       layers.set(l, e);
       fns.push({ name: name ?? `#${i}`, bytes });
     });
+    const memory = await memoryMap(readFileSync(named));
     return {
       board: boardName,
       wasmBytes: release.length,
       sections: rel.sections.filter((s) => s.id !== 0 || s.bytes > 0),
       layers: [...layers.values()].sort((a, b) => b.bytes - a.bytes),
       top: fns.sort((a, b) => b.bytes - a.bytes).slice(0, top),
+      memory: { ...memory, regions: memory.regions.slice(0, top) },
     };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
@@ -106,6 +159,12 @@ export function sectionLines(s) {
   for (const l of s.layers) lines.push(`    ${l.layer.padEnd(12)} ${n(l.bytes).padStart(8)} B ${pct(l.bytes).padStart(6)}  ${l.functions} functions`);
   lines.push(`  largest functions:`);
   for (const f of s.top) lines.push(`    ${n(f.bytes).padStart(7)} B  ${f.name}`);
+  const m = s.memory;
+  const mp = (x) => `${((100 * x) / m.used).toFixed(1)}%`;
+  lines.push(`  memory in use after start-up: ${n(m.used)} B; by layer (static data: memory.data tables and buffers):`);
+  for (const l of m.layers) lines.push(`    ${l.layer.padEnd(12)} ${n(l.bytes).padStart(11)} B ${mp(l.bytes).padStart(6)}`);
+  lines.push(`  largest tables (an object with the arrays its constructor allocates):`);
+  for (const r of m.regions) lines.push(`    ${n(r.bytes).padStart(11)} B  ${r.name}`);
   return lines;
 }
 
@@ -114,7 +173,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const only = args.flatMap((a, i) => (a === "--board" ? [args[i + 1]] : []));
   const ti = args.indexOf("--top");
   const top = ti >= 0 ? Number(args[ti + 1]) : 15;
-  const out = (only.length ? only : loadBoards().map((b) => b.name)).map((b) => sections(b, { top }));
+  const out = await Promise.all((only.length ? only : loadBoards().map((b) => b.name)).map((b) => sections(b, { top })));
   if (args.includes("--json")) console.log(JSON.stringify(out, null, 2));
   else for (const s of out) console.log(sectionLines(s).join("\n"));
 }

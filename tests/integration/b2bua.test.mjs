@@ -9,6 +9,7 @@
 //   trunk → phone: the provider's call reaches the phone where it registered
 //   identity: our P-Asserted-Identity toward the trunk, a phone's own PAI/PPI dropped, Privacy: id
 //     anonymising the From, the trunk side's drop list applied, other unknown headers passed
+//   a phone on TCP: REGISTER and the call on one connection, the trunk leg on UDP
 //   strangers: an unregistered caller gets 403 and nothing reaches the trunk
 //   configuration: "mode": "b2bua" on a core without the user agent is refused, naming the key
 import { test } from "node:test";
@@ -34,8 +35,8 @@ const head = (sip) => sip.split("\r\n\r\n")[0];
 async function withB2bua(host, trunkPort, fn, sides = [
   { name: "office", role: "registrar", route: "carrier", routes: [{ prefix: "00", to: "carrier", strip: 2, prepend: "+" }] },
   { name: "carrier", role: "trunk", address: `${TRUNK_IP}:${trunkPort}`, route: "office" },
-]) {
-  const srv = await startServer({ host, tcp: false, config: { board: "gateway", mode: "b2bua", domains: ["127.0.0.1"], sides } });
+], { tcp = false } = {}) {
+  const srv = await startServer({ host, tcp, config: { board: "gateway", mode: "b2bua", domains: ["127.0.0.1"], sides } });
   try {
     await fn(srv);
   } catch (e) {
@@ -145,6 +146,26 @@ for (const host of HOSTS) {
       assert.equal(outB.first, `INVITE sip:+33123456@${TRUNK_IP}:${trunkPort} SIP/2.0`);
       assert.deepEqual(hdrs(outB.sip, "To"), [`<sip:+33123456@${TRUNK_IP}:${trunkPort}>`]);
     });
+  });
+
+  test(`${host}: a phone on TCP: it registers and calls on one connection, the trunk leg is UDP, every answer goes back on the connection`, { timeout: 40_000 }, async () => {
+    const trunkPort = await freePort();
+    await withB2bua(host, trunkPort, async (srv) => {
+      const phone = await freePort();
+      const carrier = await uas("uas.xml", trunkPort, { name: "carrier" });
+      ok(await uac(srv, "b2bua_uac_tcp.xml", phone, { extra: ["-t", "t1", "-s", "15551234", "-d", "300"], name: "phone" }));
+      ok(await carrier.done);
+      const tcpIn = srv.sip("in").filter((m) => m.peer.startsWith("tcp:"));
+      assert.deepEqual(tcpIn.filter((m) => !/^SIP\//.test(m.first)).map((m) => m.first.split(" ")[0]), ["REGISTER", "INVITE", "ACK", "BYE"],
+        "the phone's requests, all on its connection");
+      const tcpOut = srv.sip("out").filter((m) => m.peer.startsWith("tcp:") && /^SIP\/2\.0 200 /.test(m.first)).map((m) => hdrs(m.sip, "CSeq")[0]);
+      assert.deepEqual(tcpOut, ["1 REGISTER", "1 INVITE", "2 BYE"], "the 200s back on the connection");
+      const outB = toPeer(srv, TRUNK_IP, trunkPort, /^INVITE /)[0];
+      assert.ok(outB, "the call went out to the trunk");
+      assert.match(hdrs(outB.sip, "Via")[0], /^SIP\/2\.0\/UDP /, "the trunk leg is UDP");
+      assert.ok(!outB.peer.startsWith("tcp:"));
+      assert.equal(toPeer(srv, TRUNK_IP, trunkPort, /^BYE /).length >= 1, true, "the phone's BYE carried to the trunk");
+    }, undefined, { tcp: true });
   });
 
   test(`${host}: the trunk hangs up: its BYE is answered and carried to the phone`, { timeout: 40_000 }, async () => {
