@@ -32,7 +32,8 @@ export const MAX_TXN: i32 = isDefined(SIP_MAX_TXN) ? SIP_MAX_TXN : 16;
 
 /** Message-pool blocks (MSG_BLOCK bytes each) holding the messages transactions keep for
  * retransmission: a client transaction's request until its final response, a server transaction's
- * last response. Cost: MSG_BLOCKS × (MSG_BLOCK + 10). */
+ * last response. Cost: MSG_BLOCKS × (MSG_BLOCK + 10), + 6 where the pools' bookkeeping is 16-bit
+ * (util/pool.ts: messages of at most 64 KB, fewer than 65,535 blocks in every pool). */
 // @ts-ignore: board constant injected with --use
 export const MSG_BLOCKS: i32 = isDefined(SIP_MSG_BLOCKS) ? SIP_MSG_BLOCKS : 48;
 // @ts-ignore: board constant injected with --use
@@ -114,7 +115,8 @@ export const MAX_DIALOGS: i32 = isDefined(SIP_MAX_DIALOGS) ? SIP_MAX_DIALOGS : 8
 // @ts-ignore: board constant injected with --use
 export const TOPOLOGY_HIDING: bool = isDefined(SIP_TOPOLOGY_HIDING) ? SIP_TOPOLOGY_HIDING != 0 : false;
 
-/** Blocks (64 bytes) holding the real contacts of hidden dialogs. Cost: DLG_BLOCKS × 74 bytes. */
+/** Blocks (64 bytes) holding the real contacts of hidden dialogs. Cost: DLG_BLOCKS × 74 bytes (70 with
+ * 16-bit pool bookkeeping). */
 // @ts-ignore: board constant injected with --use
 export const DLG_BLOCKS: i32 = isDefined(SIP_DLG_BLOCKS) ? SIP_DLG_BLOCKS : 1;
 

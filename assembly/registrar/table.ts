@@ -21,7 +21,8 @@
 //                            +40 u32 stamp (registration order)  +44 u32 spare
 //                            +48 Peer (32 bytes): the REGISTER's source (RFC 3581 / flow)
 //   expiry  MinHeap(m)       16 bytes per binding (heap slot, position, i64 key)
-//   pool    Pool(REG_BLOCK, REG_BLOCKS)  AOR keys, contact URIs, Path route sets (74 bytes a block)
+//   pool    Pool(REG_BLOCK, REG_BLOCKS)  AOR keys, contact URIs, Path route sets (74 bytes a block, 70
+//                            with 16-bit pool bookkeeping: util/pool.ts)
 //
 // Bytes per AOR: 24 (record) + 8..16 (H/n hash slots × 4) = 32-40, plus its key in the pool: one
 // 74-byte block (64 data + 10 pool bookkeeping) for keys up to 64 bytes. Bytes per binding: 80
@@ -31,7 +32,7 @@
 // scratch 1,024, the REGISTER plan (2 × MAX_FORK decoded contacts, register.ts) 1,728. With the micro
 // board's constants (32 AORs, 40 bindings, 112 pool blocks: 32 registrations with contacts of up to
 // 128 bytes, tests/sim/capacity.test.mjs) the registrar costs ~17 KB of memory: slots 256 + AORs 768
-// + bindings 3,200 + heap 640 + pool 8,288 + extras 3,776.
+// + bindings 3,200 + heap 640 + pool 7,840 + extras 3,776.
 // The Call-ID is kept as a seeded 64-bit hash (8 bytes instead of a pool string): two different
 // Call-IDs colliding is a 2^-64 event under a key the peer does not know.
 

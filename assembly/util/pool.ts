@@ -4,13 +4,22 @@
 // the caller refuses the work (503) instead of failing later.
 //
 //   data   blocks × blockSize bytes
-//   next   u32 per block: index of the next block of the chain, or NONE; free blocks chain the free list
-//   len    u32 per block: total length of the string (head blocks only)
+//   next   u32 per block (u16 where NARROW): index of the next block of the chain, or NONE; free
+//          blocks chain the free list
+//   len    u32 per block (u16 where NARROW): total length of the string (head blocks only)
 //   refs   u16 per block: reference count (head blocks only)
 //
 // A handle is the head block's index + 1 (0 = no string).
 
+import { MAX_MSG, MSG_BLOCKS, REG_BLOCKS, DLG_BLOCKS } from "../config";
+
 const NONE: u32 = 0xffffffff;
+
+// The bookkeeping in 16 bits where every pool's block count and every string's length fit (boards
+// whose messages are at most 64 KB and whose pools hold fewer than 65,535 blocks): 6 bytes a block
+// instead of 10. A string longer than 65,534 bytes is then refused like one the pool has no room for.
+const NARROW: bool = MAX_MSG < 0xffff && MSG_BLOCKS < 0xffff && REG_BLOCKS < 0xffff && DLG_BLOCKS < 0xffff;
+const SHIFT: usize = NARROW ? 1 : 2;
 
 export class Pool {
   readonly blockSize: u32;
@@ -26,8 +35,8 @@ export class Pool {
     this.blockSize = blockSize;
     this.blocks = blocks;
     this.data = heap.alloc(<usize>blockSize * <usize>blocks);
-    this.nextA = heap.alloc(<usize>blocks << 2);
-    this.lenA = heap.alloc(<usize>blocks << 2);
+    this.nextA = heap.alloc(<usize>blocks << SHIFT);
+    this.lenA = heap.alloc(<usize>blocks << SHIFT);
     this.refsA = heap.alloc(<usize>blocks << 1);
     this.reset();
   }
@@ -39,8 +48,19 @@ export class Pool {
     this.used = 0;
   }
 
-  private nextOf(b: u32): u32 { return load<u32>(this.nextA + (<usize>b << 2)); }
-  private setNext(b: u32, n: u32): void { store<u32>(this.nextA + (<usize>b << 2), n); }
+  private nextOf(b: u32): u32 {
+    if (!NARROW) return load<u32>(this.nextA + (<usize>b << 2));
+    const n = <u32>load<u16>(this.nextA + (<usize>b << 1));
+    return n == 0xffff ? NONE : n;
+  }
+  private setNext(b: u32, n: u32): void {
+    if (NARROW) store<u16>(this.nextA + (<usize>b << 1), <u16>n);
+    else store<u32>(this.nextA + (<usize>b << 2), n);
+  }
+  private setLen(b: u32, len: u32): void {
+    if (NARROW) store<u16>(this.lenA + (<usize>b << 1), <u16>len);
+    else store<u32>(this.lenA + (<usize>b << 2), len);
+  }
   private blockPtr(b: u32): usize { return this.data + <usize>b * <usize>this.blockSize; }
 
   /** Blocks needed to store len bytes. */
@@ -68,6 +88,7 @@ export class Pool {
 
   /** Room for a string of len bytes, written later with `write`: a handle, or 0 as for `store`. */
   alloc(len: u32, useReserve: bool = false): u32 {
+    if (NARROW && len >= 0xffff) return 0;
     const need = this.blocksFor(len);
     if (need + (useReserve ? 0 : this.reserve) > this.blocks - this.used) return 0;
     const head = this.free;
@@ -76,7 +97,7 @@ export class Pool {
     this.free = this.nextOf(b);
     this.setNext(b, NONE);
     this.used += need;
-    store<u32>(this.lenA + (<usize>head << 2), len);
+    this.setLen(head, len);
     store<u16>(this.refsA + (<usize>head << 1), 1);
     return head + 1;
   }
@@ -113,7 +134,8 @@ export class Pool {
 
   /** Length of the string behind handle h. */
   len(h: u32): u32 {
-    return load<u32>(this.lenA + (<usize>(h - 1) << 2));
+    const b = <usize>(h - 1);
+    return NARROW ? <u32>load<u16>(this.lenA + (b << 1)) : load<u32>(this.lenA + (b << 2));
   }
 
   /** Copy the string to dst (room for len(h) bytes is the caller's); returns its length. */
