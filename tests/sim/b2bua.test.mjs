@@ -11,6 +11,8 @@
 //   strangers: an unregistered caller, and a registered user's name from another address, get 403 and
 //   nothing reaches the carrier; a call from an address that is no trunk gets 403 too.
 //   no room: a third concurrent call gets 503 (the probe build holds two).
+//   re-INVITE glare (a sweep of the two re-INVITEs' offset): 491s relayed, both ends retry per §14.1,
+//     both offers answered, CSeqs in order on each leg.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Sim, CoreNode, peerRecord } from "./net.mjs";
@@ -309,6 +311,7 @@ test("a BYE while the caller's re-INVITE is still being relayed: the re-INVITE g
   const a = alice.calls.get(callId);
   const d = [...a.dialogs.values()][0];
   carrier.reinviteDelay = 1500; // the carrier is slow to answer the hold
+  carrier.endPendingOnBye = false; // and answers it 200 even after our BYE
   alice.reinvite(a, d, HOLD);
   sim.run(sim.now + 200);
   alice.bye(a, d);
@@ -318,6 +321,73 @@ test("a BYE while the caller's re-INVITE is still being relayed: the re-INVITE g
   assert.equal(carrierCall(carrier).byes, 1, "the BYE reached the carrier");
   sim.run(sim.now + 40_000);
   idle(gw, sim);
+});
+
+/** CSeq numbers strictly increasing (a leg's requests in one direction, as their receiver saw them). */
+function increasing(seqs, what) {
+  for (let k = 1; k < seqs.length; k++) assert.ok(seqs[k] > seqs[k - 1], `${what}: CSeq ${seqs.join(",")}`);
+}
+
+/** An answered call between alice and the carrier with SDP: { sim, gw, alice, carrier, a, d, b }. */
+function upCall(seed, number) {
+  const s = setup(seed);
+  const callId = s.alice.invite(number, { hangupAfter: null, body: SDP_OFFER });
+  s.sim.run(s.sim.now + 2000);
+  const a = s.alice.calls.get(callId);
+  const b = carrierCall(s.carrier);
+  assert.equal(b.sentFinal, 200);
+  return { ...s, a, d: [...a.dialogs.values()][0], b };
+}
+
+// Glare (RFC 3261 §14): alice and the carrier re-INVITE at about the same time, the carrier `offset` ms
+// after alice (sweeping from before to after her). The B2BUA relays one request per call at a time: the
+// one that reaches it second gets our 491; the one it relays may meet the far end's own pending re-INVITE
+// and get that end's 491, which we relay back (option (a) of issue 12: the end points retry per §14.1;
+// the caller owns its Call-ID and waits 2.1-4 s, the callee 0-2 s, so their retries do not meet again).
+// Whatever the order: each side's offer is answered 200 exactly once, after 491s only; each 2xx is
+// ACKed by whoever got it; every request of a leg carries a higher CSeq than the one before it; no 500;
+// both hang up and every table is empty. The test after the sweep checks it met each order.
+const glare = new Set();
+const CARRIER_OFFER = SDP_ANSWER.replace("o=carrier 7 7", "o=carrier 7 8") + "a=sendonly\r\n";
+for (let k = 0; k < 12; k++) {
+  const offset = -44 + k * 8;
+  test(`re-INVITE glare: the carrier re-INVITEs ${offset} ms after alice; 491s relayed, both retry (§14.1) and both offers are answered (seed ${80 + k})`, () => {
+    const { sim, gw, alice, carrier, a, d, b } = upCall(80 + k, "15550400");
+    sim.after(50, () => alice.reinvite(a, d, HOLD, { retry: true }));
+    sim.after(50 + offset, () => assert.equal(carrier.uasReinvite(b.callId, CARRIER_OFFER, { retry: true }), true));
+    sim.run(sim.now + 20_000);
+    const mine = d.reinvites.map(([s]) => s);
+    const theirs = b.sentReinvites.map(([s]) => s);
+    assert.deepEqual(mine, [...mine.slice(0, -1).map(() => 491), 200], `alice's re-INVITEs: 491s, then 200\n${sim.transcript()}`);
+    assert.deepEqual(theirs, [...theirs.slice(0, -1).map(() => 491), 200], `the carrier's re-INVITEs: 491s, then 200\n${sim.transcript()}`);
+    // each end took the other's offer exactly once, and its 2xx was ACKed; every final it sent was ACKed
+    const took = (c) => c.answeredIn.filter((st) => st.final === 200);
+    assert.equal(took(b).length, 1, "the carrier answered one re-INVITE 200");
+    assert.ok(took(b)[0].msg.text.endsWith(`\r\n\r\n${HOLD}`), "alice's offer");
+    assert.equal(took(a).length, 1, "alice answered one re-INVITE 200");
+    assert.ok(took(a)[0].msg.text.endsWith(`\r\n\r\n${CARRIER_OFFER}`), "the carrier's offer");
+    for (const st of [...a.answeredIn, ...b.answeredIn]) assert.equal(st.acked, true, `${st.final} to CSeq ${st.msg.cseqNum} ACKed`);
+    increasing(a.inSeq, "the A leg toward alice");
+    increasing(b.inSeq, "the B leg toward the carrier");
+    assert.deepEqual(sim.log.filter(([, , , l]) => l.startsWith("SIP/2.0 500")), [], "no request refused as out of order");
+    alice.bye(a, d);
+    sim.run(sim.now + 40_000);
+    assert.equal(d.bye, 200);
+    assert.equal(b.byes, 1);
+    idle(gw, sim);
+    assert.deepEqual(alice.stray, []);
+    assert.deepEqual(carrier.stray, []);
+    const refusedA = a.answeredIn.some((st) => st.final === 491), refusedB = b.answeredIn.some((st) => st.final === 491);
+    glare.add(mine.length === 1 && theirs.length === 1 ? "none" : `alice ${mine.length - 1}×491, carrier ${theirs.length - 1}×491${refusedA ? ", alice refused one" : ""}${refusedB ? ", the carrier refused one" : ""}`);
+  });
+}
+test("the glare sweep met each order: no glare, the far end's 491 relayed, ours, and both", () => {
+  assert.deepEqual([...glare].sort(), [
+    "alice 1×491, carrier 0×491, the carrier refused one",
+    "alice 1×491, carrier 1×491, alice refused one",
+    "alice 1×491, carrier 1×491, the carrier refused one",
+    "none",
+  ]);
 });
 
 const PROVIDER = { realm: "carrier.example", user: "acme", password: "s3cret" };
