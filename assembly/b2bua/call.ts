@@ -43,7 +43,7 @@ import { uasStoredRequest } from "../dialog/uas";
 import { storedView, storedDecoded } from "../wire/buffers";
 import { OutRequest, uaDialogEnd } from "../dialog/ua";
 import { uacSend, uacSendInDialog, uacCancel, uacDialog, uacForget } from "../dialog/uac";
-import { uasRespond, uasDialog, uasPeer, uasRelease, UasIn, UasEvent } from "../dialog/uas";
+import { uasRespond, uasDialog, uasPeer, uasRelease, uasState, UasState, UasIn, UasEvent } from "../dialog/uas";
 
 export const enum SideRole { None = 0, Registrar = 1, Trunk = 2 }
 export const MAX_SIDES: i32 = 4;
@@ -582,8 +582,7 @@ export function b2buaServerEvent(e: UasIn, v: MessageView, d: Decoded, src: Peer
       return;
     }
     if (e.kind == UasEvent.Bye) {
-      // a request we were relaying from this dialog was answered 487 by the BYE's handling (§15.1.2)
-      if (load<i32>(c, 8) == e.dlg || load<i32>(c, 12) == e.dlg) store<i32>(c, -1, 100);
+      if (load<i32>(c, 8) == e.dlg || load<i32>(c, 12) == e.dlg) endRelay(i, e.dlg, now);
       if (load<i32>(c, 8) == e.dlg) {
         // A hung up (answered 200 by the server core): hang up B, or, if we were hanging up A, done
         store<i32>(c, -1, 8);
@@ -605,6 +604,23 @@ export function b2buaServerEvent(e: UasIn, v: MessageView, d: Decoded, src: Peer
       }
     }
   }
+}
+
+/**
+ * Call i's dialog `dlg` was ended by its peer's BYE while a request was being relayed (RFC 3261 §15.1.2;
+ * RFC 5407 §3.5, a BYE crossing a re-INVITE). One that came from `dlg` was answered 487 by the server
+ * core with the BYE. One from the other leg was being relayed into `dlg`: it is answered 487 here (the
+ * session it would change is over; its leg gets our BYE next), and our copy's outcome is forgotten, so a
+ * late answer from the dialog that ended makes nothing (no dialog from a late 2xx; a non-2xx final is
+ * still ACKed by its transaction).
+ */
+function endRelay(i: i32, dlg: i32, now: i64): void {
+  const c = rec(i);
+  const r = load<i32>(c, 100);
+  store<i32>(c, -1, 100);
+  if (r < 0 || uasState(r) != UasState.Proceeding || uasDialog(r) == dlg) return;
+  uasRespond(r, 487, now);
+  uacForget(handle(i, load<i32>(c, 8) == dlg ? Leg.ReqA : Leg.ReqB));
 }
 
 /**

@@ -13,6 +13,8 @@
 //   no room: a third concurrent call gets 503 (the probe build holds two).
 //   re-INVITE glare (a sweep of the two re-INVITEs' offset): 491s relayed, both ends retry per §14.1,
 //     both offers answered, CSeqs in order on each leg.
+//   a BYE crossing a re-INVITE (a sweep, each direction): the re-INVITE ends 200, 487 or 481, both legs
+//     end, nothing is sent after the call.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Sim, CoreNode, peerRecord } from "./net.mjs";
@@ -387,6 +389,58 @@ test("the glare sweep met each order: no glare, the far end's 491 relayed, ours,
     "alice 1×491, carrier 1×491, alice refused one",
     "alice 1×491, carrier 1×491, the carrier refused one",
     "none",
+  ]);
+});
+
+// A BYE crossing a re-INVITE relayed the other way (RFC 3261 §15.1.2, RFC 5407 §3.5): one end
+// re-INVITEs, the other hangs up `offset` ms later (before and after the re-INVITE reaches it; the
+// re-INVITE's receiver takes 40 ms to answer, and answers a pending one 487 when it hangs up). Half the
+// runs have alice re-INVITE and the carrier hang up, half the other way round. Whatever the order: the
+// re-INVITE gets exactly one final — 200 (answered before the BYE), 487 (the dialog ended while it was
+// pending) or 481 (it reached a dialog already ending) — both legs end, the hang-up is answered 200,
+// nothing is sent by or to the B2BUA 4 s after the BYE (no retransmission outlives the call), every
+// table is empty. The test after the sweep checks it met each final.
+const crossing = new Set();
+for (let k = 0; k < 16; k++) {
+  const fromAlice = k < 8;
+  const offset = -20 + (k % 8) * 18;
+  const who = fromAlice ? "alice re-INVITEs, the carrier hangs up" : "the carrier re-INVITEs, alice hangs up";
+  test(`BYE crossing a re-INVITE: ${who} ${offset} ms later (seed ${100 + k})`, () => {
+    const { sim, gw, alice, carrier, a, d, b } = upCall(100 + k, "15550410");
+    (fromAlice ? carrier : alice).reinviteDelay = 40;
+    let byeAt = 0;
+    sim.after(50, () => (fromAlice ? alice.reinvite(a, d, HOLD) : assert.equal(carrier.uasReinvite(b.callId, CARRIER_OFFER), true)));
+    sim.after(50 + offset, () => {
+      byeAt = sim.now;
+      if (fromAlice) assert.equal(carrier.uasBye(b.callId), true);
+      else alice.bye(a, d);
+    });
+    sim.run(sim.now + 40_000);
+    const finals = (fromAlice ? d.reinvites : b.sentReinvites).map(([s]) => s);
+    assert.equal(finals.length, 1, `one final for the re-INVITE: ${finals}\n${sim.transcript()}`);
+    assert.ok([200, 481, 487].includes(finals[0]), `${finals[0]}\n${sim.transcript()}`);
+    if (fromAlice) {
+      assert.equal(b.byeSent, 200, "the carrier's BYE answered");
+      assert.equal(d.bye, "received", "alice's dialog ended by our BYE");
+    } else {
+      assert.equal(d.bye, 200, "alice's BYE answered");
+      assert.equal(b.byes, 1, "the carrier's dialog ended by our BYE");
+    }
+    for (const st of [...(a.answeredIn ?? []), ...(b.answeredIn ?? [])]) assert.equal(st.acked, true, `${st.final} to CSeq ${st.msg.cseqNum} ACKed`);
+    const late = sim.log.filter(([t, f, to]) => t > byeAt + 4000 && (f === GW || to === GW));
+    assert.deepEqual(late, [], "nothing sent by or to the B2BUA after the call ended");
+    increasing(a.inSeq ?? [], "the A leg toward alice");
+    increasing(b.inSeq ?? [], "the B leg toward the carrier");
+    idle(gw, sim);
+    assert.deepEqual(alice.stray, []);
+    assert.deepEqual(carrier.stray, []);
+    crossing.add(`${fromAlice ? "alice's" : "the carrier's"} re-INVITE ${finals[0]}`);
+  });
+}
+test("the BYE-crossing sweep met each final in each direction", () => {
+  assert.deepEqual([...crossing].sort(), [
+    "alice's re-INVITE 200", "alice's re-INVITE 481", "alice's re-INVITE 487",
+    "the carrier's re-INVITE 200", "the carrier's re-INVITE 481", "the carrier's re-INVITE 487",
   ]);
 });
 
