@@ -676,7 +676,9 @@ export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now:
       : dropsFor(<i32>load<u8>(c, 1), <i32>load<u8>(c, 2), v));
     if (status >= 200) {
       store<i32>(c, -1, 100);
-      uacForget(user);
+      // a 2xx's slot stays (until the leg's next relayed request or the call's end): a retransmitted
+      // 2xx, our ACK lost, finds its dialog and is ACKed again (§13.2.2.4), as our INVITE's is
+      if (status >= 300) uacForget(user);
     }
     return;
   }

@@ -15,6 +15,7 @@
 //     both offers answered, CSeqs in order on each leg.
 //   a BYE crossing a re-INVITE (a sweep, each direction): the re-INVITE ends 200, 487 or 481, both legs
 //     end, nothing is sent after the call.
+//   glare on a lossy network: the same outcome through retransmissions (a lost ACK of ours re-sent).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Sim, CoreNode, peerRecord } from "./net.mjs";
@@ -49,8 +50,8 @@ function side(gw, s, role, route, host, peer, creds = ["", ""]) {
   assert.equal(ex.probe_b2bua_side(s, role, route, base, h.length, p, base + 192, u.length, base + 256, pw.length), 1, `side ${s}`);
 }
 
-function setup(seed, { trunk = CARRIER, carrier = {}, alice = {}, creds } = {}) {
-  const sim = new Sim({ seed, latency: [5, 20] });
+function setup(seed, { trunk = CARRIER, carrier = {}, alice = {}, creds, net = {} } = {}) {
+  const sim = new Sim({ seed, latency: [5, 20], ...net });
   const gw = new CoreNode(sim, GW, { probe: true, domains: ["127.0.0.4"] });
   gw.ex.probe_b2bua_on(1);
   side(gw, 0, 1, 1, "127.0.0.4");
@@ -59,7 +60,7 @@ function setup(seed, { trunk = CARRIER, carrier = {}, alice = {}, creds } = {}) 
   const c = new Ua(sim, CARRIER, "carrier", { proxy: GW, domain: "127.0.0.4", ring: 50, answer: 400,
     answerHeaders: ["X-Carrier-Trace: abc;hop=1"], answerBody: SDP_ANSWER, ...carrier });
   a.register();
-  sim.run(sim.now + 500);
+  sim.run(sim.now + (net.loss ? 5000 : 500));
   assert.equal(a.registered, 200, "alice registered at the B2BUA's registrar");
   return { sim, gw, alice: a, carrier: c };
 }
@@ -331,10 +332,10 @@ function increasing(seqs, what) {
 }
 
 /** An answered call between alice and the carrier with SDP: { sim, gw, alice, carrier, a, d, b }. */
-function upCall(seed, number) {
-  const s = setup(seed);
+function upCall(seed, number, net = {}) {
+  const s = setup(seed, { net });
   const callId = s.alice.invite(number, { hangupAfter: null, body: SDP_OFFER });
-  s.sim.run(s.sim.now + 2000);
+  s.sim.run(s.sim.now + (net.loss ? 8000 : 2000));
   const a = s.alice.calls.get(callId);
   const b = carrierCall(s.carrier);
   assert.equal(b.sentFinal, 200);
@@ -351,36 +352,42 @@ function upCall(seed, number) {
 // both hang up and every table is empty. The test after the sweep checks it met each order.
 const glare = new Set();
 const CARRIER_OFFER = SDP_ANSWER.replace("o=carrier 7 7", "o=carrier 7 8") + "a=sendonly\r\n";
+/** One glare run (above): the carrier re-INVITEs `offset` ms after alice; returns the order it met. */
+function glareRun(seed, offset, net = {}) {
+  const { sim, gw, alice, carrier, a, d, b } = upCall(seed, "15550400", net);
+  const slow = net.loss ? 3 : 1; // a lossy network: time for retransmissions and their timers
+  sim.after(50, () => alice.reinvite(a, d, HOLD, { retry: true }));
+  sim.after(50 + offset, () => assert.equal(carrier.uasReinvite(b.callId, CARRIER_OFFER, { retry: true }), true));
+  sim.run(sim.now + 20_000 * slow);
+  const mine = d.reinvites.map(([s]) => s);
+  const theirs = b.sentReinvites.map(([s]) => s);
+  assert.deepEqual(mine, [...mine.slice(0, -1).map(() => 491), 200], `alice's re-INVITEs: 491s, then 200\n${sim.transcript()}`);
+  assert.deepEqual(theirs, [...theirs.slice(0, -1).map(() => 491), 200], `the carrier's re-INVITEs: 491s, then 200\n${sim.transcript()}`);
+  // each end took the other's offer exactly once, and its 2xx was ACKed; every final it sent was ACKed
+  const took = (c) => c.answeredIn.filter((st) => st.final === 200);
+  assert.equal(took(b).length, 1, "the carrier answered one re-INVITE 200");
+  assert.ok(took(b)[0].msg.text.endsWith(`\r\n\r\n${HOLD}`), "alice's offer");
+  assert.equal(took(a).length, 1, "alice answered one re-INVITE 200");
+  assert.ok(took(a)[0].msg.text.endsWith(`\r\n\r\n${CARRIER_OFFER}`), "the carrier's offer");
+  for (const st of [...a.answeredIn, ...b.answeredIn]) assert.equal(st.acked, true, `${st.final} to CSeq ${st.msg.cseqNum} ACKed`);
+  increasing(a.inSeq, "the A leg toward alice");
+  increasing(b.inSeq, "the B leg toward the carrier");
+  assert.deepEqual(sim.log.filter(([, , , l]) => l.startsWith("SIP/2.0 500")), [], "no request refused as out of order");
+  alice.bye(a, d);
+  sim.run(sim.now + 40_000 * slow);
+  assert.equal(d.bye, 200);
+  assert.equal(b.byes >= 1, true, "the carrier got our BYE");
+  idle(gw, sim);
+  assert.deepEqual(alice.stray, []);
+  assert.deepEqual(carrier.stray, []);
+  const refusedA = a.answeredIn.some((st) => st.final === 491), refusedB = b.answeredIn.some((st) => st.final === 491);
+  return { sim, order: mine.length === 1 && theirs.length === 1 ? "none"
+    : `alice ${mine.length - 1}×491, carrier ${theirs.length - 1}×491${refusedA ? ", alice refused one" : ""}${refusedB ? ", the carrier refused one" : ""}` };
+}
 for (let k = 0; k < 12; k++) {
   const offset = -44 + k * 8;
   test(`re-INVITE glare: the carrier re-INVITEs ${offset} ms after alice; 491s relayed, both retry (§14.1) and both offers are answered (seed ${80 + k})`, () => {
-    const { sim, gw, alice, carrier, a, d, b } = upCall(80 + k, "15550400");
-    sim.after(50, () => alice.reinvite(a, d, HOLD, { retry: true }));
-    sim.after(50 + offset, () => assert.equal(carrier.uasReinvite(b.callId, CARRIER_OFFER, { retry: true }), true));
-    sim.run(sim.now + 20_000);
-    const mine = d.reinvites.map(([s]) => s);
-    const theirs = b.sentReinvites.map(([s]) => s);
-    assert.deepEqual(mine, [...mine.slice(0, -1).map(() => 491), 200], `alice's re-INVITEs: 491s, then 200\n${sim.transcript()}`);
-    assert.deepEqual(theirs, [...theirs.slice(0, -1).map(() => 491), 200], `the carrier's re-INVITEs: 491s, then 200\n${sim.transcript()}`);
-    // each end took the other's offer exactly once, and its 2xx was ACKed; every final it sent was ACKed
-    const took = (c) => c.answeredIn.filter((st) => st.final === 200);
-    assert.equal(took(b).length, 1, "the carrier answered one re-INVITE 200");
-    assert.ok(took(b)[0].msg.text.endsWith(`\r\n\r\n${HOLD}`), "alice's offer");
-    assert.equal(took(a).length, 1, "alice answered one re-INVITE 200");
-    assert.ok(took(a)[0].msg.text.endsWith(`\r\n\r\n${CARRIER_OFFER}`), "the carrier's offer");
-    for (const st of [...a.answeredIn, ...b.answeredIn]) assert.equal(st.acked, true, `${st.final} to CSeq ${st.msg.cseqNum} ACKed`);
-    increasing(a.inSeq, "the A leg toward alice");
-    increasing(b.inSeq, "the B leg toward the carrier");
-    assert.deepEqual(sim.log.filter(([, , , l]) => l.startsWith("SIP/2.0 500")), [], "no request refused as out of order");
-    alice.bye(a, d);
-    sim.run(sim.now + 40_000);
-    assert.equal(d.bye, 200);
-    assert.equal(b.byes, 1);
-    idle(gw, sim);
-    assert.deepEqual(alice.stray, []);
-    assert.deepEqual(carrier.stray, []);
-    const refusedA = a.answeredIn.some((st) => st.final === 491), refusedB = b.answeredIn.some((st) => st.final === 491);
-    glare.add(mine.length === 1 && theirs.length === 1 ? "none" : `alice ${mine.length - 1}×491, carrier ${theirs.length - 1}×491${refusedA ? ", alice refused one" : ""}${refusedB ? ", the carrier refused one" : ""}`);
+    glare.add(glareRun(80 + k, offset).order);
   });
 }
 test("the glare sweep met each order: no glare, the far end's 491 relayed, ours, and both", () => {
@@ -390,6 +397,24 @@ test("the glare sweep met each order: no glare, the far end's 491 relayed, ours,
     "alice 1×491, carrier 1×491, the carrier refused one",
     "none",
   ]);
+});
+
+// The same glare on a lossy network (10 % lost, 5 % twice, on every link): the same outcome, through
+// retransmissions of the re-INVITEs, their 491s and 2xx and the ACKs; the test after them checks that
+// the runs did lose and duplicate datagrams and met glare.
+const lossyGlare = { lost: 0, duplicated: 0, glare: 0, runs: 0 };
+for (let k = 0; k < 8; k++) {
+  test(`re-INVITE glare on a lossy network (10 % loss, 5 % duplicates; the carrier ${-12 + k * 4} ms after alice, seed ${120 + k})`, () => {
+    const { sim, order } = glareRun(120 + k, -12 + k * 4, { latency: [5, 30], loss: 0.1, dup: 0.05 });
+    lossyGlare.lost += sim.counts.lost;
+    lossyGlare.duplicated += sim.counts.duplicated;
+    if (order !== "none") lossyGlare.glare++;
+    lossyGlare.runs++;
+  });
+}
+test("the lossy glare runs did lose and duplicate datagrams, and met glare", () => {
+  assert.equal(lossyGlare.runs, 8);
+  assert.ok(lossyGlare.lost >= 10 && lossyGlare.duplicated >= 5 && lossyGlare.glare >= 4, JSON.stringify(lossyGlare));
 });
 
 // A BYE crossing a re-INVITE relayed the other way (RFC 3261 §15.1.2, RFC 5407 §3.5): one end
