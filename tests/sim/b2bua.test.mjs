@@ -15,7 +15,8 @@
 //     both offers answered, CSeqs in order on each leg.
 //   a BYE crossing a re-INVITE (a sweep, each direction): the re-INVITE ends 200, 487 or 481, both legs
 //     end, nothing is sent after the call.
-//   glare on a lossy network: the same outcome through retransmissions (a lost ACK of ours re-sent).
+//   glare on a lossy network: the same outcome through retransmissions (a lost ACK of ours re-sent);
+//     a 2xx retransmitted after our ACK was lost is ACKed, never taken for the next request's answer.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Sim, CoreNode, peerRecord } from "./net.mjs";
@@ -415,6 +416,28 @@ for (let k = 0; k < 8; k++) {
 test("the lossy glare runs did lose and duplicate datagrams, and met glare", () => {
   assert.equal(lossyGlare.runs, 8);
   assert.ok(lossyGlare.lost >= 10 && lossyGlare.duplicated >= 5 && lossyGlare.glare >= 4, JSON.stringify(lossyGlare));
+});
+
+test("a retransmitted 2xx to a relayed re-INVITE (our ACK lost) is ACKed again and not taken for the answer to the next one", () => {
+  const { sim, gw, alice, carrier, a, d, b } = upCall(59, "15550420");
+  let acks = 0;
+  sim.filter = (from, to, text) => !(from === GW && to === CARRIER && text.startsWith("ACK ") && acks++ === 0);
+  alice.reinvite(a, d, HOLD);
+  sim.run(sim.now + 200);
+  assert.equal(d.reinvites[0][0], 200, "hold answered");
+  assert.equal(acks, 1, "our ACK of the carrier's 2xx lost");
+  carrier.reinviteStatus = 488;
+  carrier.reinviteDelay = 1500; // still pending when the hold's 2xx comes again (T1 = 500 ms)
+  alice.reinvite(a, d, RESUME);
+  sim.run(sim.now + 5000);
+  assert.deepEqual(d.reinvites.map(([s]) => s), [200, 488], `the resume gets the carrier's own answer\n${sim.transcript()}`);
+  assert.ok(b.answeredIn.length === 2 && b.answeredIn.every((st) => st.acked), "both of the carrier's finals ACKed");
+  alice.bye(a, d);
+  sim.run(sim.now + 40_000);
+  assert.equal(d.bye, 200);
+  idle(gw, sim);
+  assert.deepEqual(alice.stray, []);
+  assert.deepEqual(carrier.stray, []);
 });
 
 // A BYE crossing a re-INVITE relayed the other way (RFC 3261 §15.1.2, RFC 5407 §3.5): one end
