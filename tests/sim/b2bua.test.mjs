@@ -11,7 +11,7 @@
 //   strangers: an unregistered caller, and a registered user's name from another address, get 403 and
 //   nothing reaches the carrier; a call from an address that is no trunk gets 403 too.
 //   no room: a third concurrent call gets 503 (the probe build holds two).
-//   re-INVITE glare (a sweep of the two re-INVITEs' offset): 491s relayed, both ends retry per §14.1,
+//   re-INVITE glare (sweeps of the two re-INVITEs' offset, both call directions): 491s relayed, both ends retry per §14.1,
 //     both offers answered, CSeqs in order on each leg.
 //   a BYE crossing a re-INVITE (a sweep, each direction): the re-INVITE ends 200, 487 or 481, both legs
 //     end, nothing is sent after the call.
@@ -332,15 +332,20 @@ function increasing(seqs, what) {
   for (let k = 1; k < seqs.length; k++) assert.ok(seqs[k] > seqs[k - 1], `${what}: CSeq ${seqs.join(",")}`);
 }
 
-/** An answered call between alice and the carrier with SDP: { sim, gw, alice, carrier, a, d, b }. */
-function upCall(seed, number, net = {}) {
-  const s = setup(seed, { net });
-  const callId = s.alice.invite(number, { hangupAfter: null, body: SDP_OFFER });
+/**
+ * An answered call with SDP, alice's to the carrier (or, `inbound`, the carrier's to alice): { sim, gw,
+ * alice, carrier, caller, callee, a (the caller's call), d (its dialog), b (the callee's call) }.
+ */
+function upCall(seed, number, net = {}, inbound = false) {
+  const s = setup(seed, { net, alice: inbound ? { answer: 200 } : {} });
+  const [caller, callee] = inbound ? [s.carrier, s.alice] : [s.alice, s.carrier];
+  const callId = caller.invite(inbound ? "alice" : number, { hangupAfter: null, body: SDP_OFFER });
   s.sim.run(s.sim.now + (net.loss ? 8000 : 2000));
-  const a = s.alice.calls.get(callId);
-  const b = carrierCall(s.carrier);
-  assert.equal(b.sentFinal, 200);
-  return { ...s, a, d: [...a.dialogs.values()][0], b };
+  const a = caller.calls.get(callId);
+  const bs = [...callee.calls.values()].filter((c) => c.role === "uas");
+  assert.equal(bs.length, 1, "one call reached the callee");
+  assert.equal(bs[0].sentFinal, 200);
+  return { ...s, caller, callee, a, d: [...a.dialogs.values()][0], b: bs[0] };
 }
 
 // Glare (RFC 3261 §14): alice and the carrier re-INVITE at about the same time, the carrier `offset` ms
@@ -353,28 +358,29 @@ function upCall(seed, number, net = {}) {
 // both hang up and every table is empty. The test after the sweep checks it met each order.
 const glare = new Set();
 const CARRIER_OFFER = SDP_ANSWER.replace("o=carrier 7 7", "o=carrier 7 8") + "a=sendonly\r\n";
-/** One glare run (above): the carrier re-INVITEs `offset` ms after alice; returns the order it met. */
-function glareRun(seed, offset, net = {}) {
-  const { sim, gw, alice, carrier, a, d, b } = upCall(seed, "15550400", net);
+/** One glare run (above): the callee re-INVITEs `offset` ms after the caller (alice, or the carrier when
+ * `inbound`); returns the order it met. */
+function glareRun(seed, offset, net = {}, inbound = false) {
+  const { sim, gw, alice, carrier, caller, callee, a, d, b } = upCall(seed, "15550400", net, inbound);
   const slow = net.loss ? 3 : 1; // a lossy network: time for retransmissions and their timers
-  sim.after(50, () => alice.reinvite(a, d, HOLD, { retry: true }));
-  sim.after(50 + offset, () => assert.equal(carrier.uasReinvite(b.callId, CARRIER_OFFER, { retry: true }), true));
+  sim.after(50, () => caller.reinvite(a, d, HOLD, { retry: true }));
+  sim.after(50 + offset, () => assert.equal(callee.uasReinvite(b.callId, CARRIER_OFFER, { retry: true }), true));
   sim.run(sim.now + 20_000 * slow);
   const mine = d.reinvites.map(([s]) => s);
   const theirs = b.sentReinvites.map(([s]) => s);
-  assert.deepEqual(mine, [...mine.slice(0, -1).map(() => 491), 200], `alice's re-INVITEs: 491s, then 200\n${sim.transcript()}`);
-  assert.deepEqual(theirs, [...theirs.slice(0, -1).map(() => 491), 200], `the carrier's re-INVITEs: 491s, then 200\n${sim.transcript()}`);
+  assert.deepEqual(mine, [...mine.slice(0, -1).map(() => 491), 200], `the caller's re-INVITEs: 491s, then 200\n${sim.transcript()}`);
+  assert.deepEqual(theirs, [...theirs.slice(0, -1).map(() => 491), 200], `the callee's re-INVITEs: 491s, then 200\n${sim.transcript()}`);
   // each end took the other's offer exactly once, and its 2xx was ACKed; every final it sent was ACKed
   const took = (c) => c.answeredIn.filter((st) => st.final === 200);
-  assert.equal(took(b).length, 1, "the carrier answered one re-INVITE 200");
-  assert.ok(took(b)[0].msg.text.endsWith(`\r\n\r\n${HOLD}`), "alice's offer");
-  assert.equal(took(a).length, 1, "alice answered one re-INVITE 200");
-  assert.ok(took(a)[0].msg.text.endsWith(`\r\n\r\n${CARRIER_OFFER}`), "the carrier's offer");
+  assert.equal(took(b).length, 1, "the callee answered one re-INVITE 200");
+  assert.ok(took(b)[0].msg.text.endsWith(`\r\n\r\n${HOLD}`), "the caller's offer");
+  assert.equal(took(a).length, 1, "the caller answered one re-INVITE 200");
+  assert.ok(took(a)[0].msg.text.endsWith(`\r\n\r\n${CARRIER_OFFER}`), "the callee's offer");
   for (const st of [...a.answeredIn, ...b.answeredIn]) assert.equal(st.acked, true, `${st.final} to CSeq ${st.msg.cseqNum} ACKed`);
-  increasing(a.inSeq, "the A leg toward alice");
-  increasing(b.inSeq, "the B leg toward the carrier");
+  increasing(a.inSeq, "the A leg toward the caller");
+  increasing(b.inSeq, "the B leg toward the callee");
   assert.deepEqual(sim.log.filter(([, , , l]) => l.startsWith("SIP/2.0 500")), [], "no request refused as out of order");
-  alice.bye(a, d);
+  caller.bye(a, d);
   sim.run(sim.now + 40_000 * slow);
   assert.equal(d.bye, 200);
   assert.equal(b.byes >= 1, true, "the carrier got our BYE");
@@ -383,7 +389,7 @@ function glareRun(seed, offset, net = {}) {
   assert.deepEqual(carrier.stray, []);
   const refusedA = a.answeredIn.some((st) => st.final === 491), refusedB = b.answeredIn.some((st) => st.final === 491);
   return { sim, order: mine.length === 1 && theirs.length === 1 ? "none"
-    : `alice ${mine.length - 1}×491, carrier ${theirs.length - 1}×491${refusedA ? ", alice refused one" : ""}${refusedB ? ", the carrier refused one" : ""}` };
+    : `caller ${mine.length - 1}×491, callee ${theirs.length - 1}×491${refusedA ? ", the caller refused one" : ""}${refusedB ? ", the callee refused one" : ""}` };
 }
 for (let k = 0; k < 12; k++) {
   const offset = -44 + k * 8;
@@ -393,9 +399,26 @@ for (let k = 0; k < 12; k++) {
 }
 test("the glare sweep met each order: no glare, the far end's 491 relayed, ours, and both", () => {
   assert.deepEqual([...glare].sort(), [
-    "alice 1×491, carrier 0×491, the carrier refused one",
-    "alice 1×491, carrier 1×491, alice refused one",
-    "alice 1×491, carrier 1×491, the carrier refused one",
+    "caller 1×491, callee 0×491, the callee refused one",
+    "caller 1×491, callee 1×491, the callee refused one",
+    "caller 1×491, callee 1×491, the caller refused one",
+    "none",
+  ]);
+});
+
+// The same glare the other way round: the carrier calls alice (the carrier is now the caller, owner of
+// its Call-ID, and waits 2.1-4 s after a 491; alice, the callee on our B leg, 0-2 s).
+const glareIn = new Set();
+for (let k = 0; k < 8; k++) {
+  const offset = -28 + k * 8;
+  test(`re-INVITE glare, trunk → phone: alice re-INVITEs ${offset} ms after the carrier; both offers answered (seed ${140 + k})`, () => {
+    glareIn.add(glareRun(140 + k, offset, {}, true).order);
+  });
+}
+test("the trunk → phone glare sweep met glare, each end refusing the other's relayed re-INVITE", () => {
+  assert.deepEqual([...glareIn].sort(), [
+    "caller 1×491, callee 1×491, the callee refused one",
+    "caller 1×491, callee 1×491, the caller refused one",
     "none",
   ]);
 });
