@@ -627,8 +627,10 @@ function endRelay(i: i32, dlg: i32, now: i64): void {
  * A request within one leg's dialog (server record `r`): the same request within the other leg's
  * dialog, its headers and body passed through (hold and resume are re-INVITEs or UPDATEs with new SDP;
  * INFO carries DTMF); its responses come back through b2buaClientResponse. One at a time per call:
- * another while one is relayed gets 491 (an INVITE, §14.2) or 500 with Retry-After (§14.2's rule for the
- * rest). A method we cannot write (an extension) gets 501.
+ * another while one is relayed gets 491 (an INVITE, §14.2) or 500 (the rest; without the Retry-After
+ * that §14.2 and RFC 3311 §5.2 ask for: not written yet). A 491 the other leg gives ours is relayed
+ * back as it is: the sender retries per §14.1 with an offer of its own (README, "Re-INVITE glare").
+ * A method we cannot write (an extension) gets 501.
  */
 function relayInDialog(r: i32, dlg: i32, v: MessageView, now: i64): void {
   for (let i = 0; i < B2B_CALLS; i++) {
