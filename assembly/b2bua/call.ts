@@ -43,7 +43,7 @@ import { uasStoredRequest } from "../dialog/uas";
 import { storedView, storedDecoded } from "../wire/buffers";
 import { OutRequest, uaDialogEnd } from "../dialog/ua";
 import { uacSend, uacSendInDialog, uacCancel, uacDialog, uacForget } from "../dialog/uac";
-import { uasRespond, uasDialog, uasPeer, uasRelease, UasIn, UasEvent } from "../dialog/uas";
+import { uasRespond, uasDialog, uasPeer, uasRelease, uasState, UasState, UasIn, UasEvent } from "../dialog/uas";
 
 export const enum SideRole { None = 0, Registrar = 1, Trunk = 2 }
 export const MAX_SIDES: i32 = 4;
@@ -582,8 +582,7 @@ export function b2buaServerEvent(e: UasIn, v: MessageView, d: Decoded, src: Peer
       return;
     }
     if (e.kind == UasEvent.Bye) {
-      // a request we were relaying from this dialog was answered 487 by the BYE's handling (§15.1.2)
-      if (load<i32>(c, 8) == e.dlg || load<i32>(c, 12) == e.dlg) store<i32>(c, -1, 100);
+      if (load<i32>(c, 8) == e.dlg || load<i32>(c, 12) == e.dlg) endRelay(i, e.dlg, now);
       if (load<i32>(c, 8) == e.dlg) {
         // A hung up (answered 200 by the server core): hang up B, or, if we were hanging up A, done
         store<i32>(c, -1, 8);
@@ -608,11 +607,30 @@ export function b2buaServerEvent(e: UasIn, v: MessageView, d: Decoded, src: Peer
 }
 
 /**
+ * Call i's dialog `dlg` was ended by its peer's BYE while a request was being relayed (RFC 3261 §15.1.2;
+ * RFC 5407 §3.5, a BYE crossing a re-INVITE). One that came from `dlg` was answered 487 by the server
+ * core with the BYE. One from the other leg was being relayed into `dlg`: it is answered 487 here (the
+ * session it would change is over; its leg gets our BYE next), and our copy's outcome is forgotten, so a
+ * late answer from the dialog that ended makes nothing (no dialog from a late 2xx; a non-2xx final is
+ * still ACKed by its transaction).
+ */
+function endRelay(i: i32, dlg: i32, now: i64): void {
+  const c = rec(i);
+  const r = load<i32>(c, 100);
+  store<i32>(c, -1, 100);
+  if (r < 0 || uasState(r) != UasState.Proceeding || uasDialog(r) == dlg) return;
+  uasRespond(r, 487, now);
+  uacForget(handle(i, load<i32>(c, 8) == dlg ? Leg.ReqA : Leg.ReqB));
+}
+
+/**
  * A request within one leg's dialog (server record `r`): the same request within the other leg's
  * dialog, its headers and body passed through (hold and resume are re-INVITEs or UPDATEs with new SDP;
  * INFO carries DTMF); its responses come back through b2buaClientResponse. One at a time per call:
- * another while one is relayed gets 491 (an INVITE, §14.2) or 500 with Retry-After (§14.2's rule for the
- * rest). A method we cannot write (an extension) gets 501.
+ * another while one is relayed gets 491 (an INVITE, §14.2) or 500 (the rest; without the Retry-After
+ * that §14.2 and RFC 3311 §5.2 ask for: not written yet). A 491 the other leg gives ours is relayed
+ * back as it is: the sender retries per §14.1 with an offer of its own (README, "Re-INVITE glare").
+ * A method we cannot write (an extension) gets 501.
  */
 function relayInDialog(r: i32, dlg: i32, v: MessageView, now: i64): void {
   for (let i = 0; i < B2B_CALLS; i++) {
@@ -660,7 +678,9 @@ export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now:
       : dropsFor(<i32>load<u8>(c, 1), <i32>load<u8>(c, 2), v));
     if (status >= 200) {
       store<i32>(c, -1, 100);
-      uacForget(user);
+      // a 2xx's slot stays (until the leg's next relayed request or the call's end): a retransmitted
+      // 2xx, our ACK lost, finds its dialog and is ACKed again (§13.2.2.4), as our INVITE's is
+      if (status >= 300) uacForget(user);
     }
     return;
   }

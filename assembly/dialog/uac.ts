@@ -21,7 +21,7 @@ import { Peer } from "../net/peer";
 import { transportById, Transport } from "../net/transports";
 import { prngNext } from "../util/prng";
 import {
-  rec, idxOf, txnNextHandle, msgPool, txSend, clientInviteCreate, clientNonInviteCreate, clientInviteOnResponse,
+  rec, idxOf, handleOf, txnNextHandle, msgPool, txSend, clientInviteCreate, clientNonInviteCreate, clientInviteOnResponse,
   clientNonInviteOnResponse, clientInviteSendAck, clientInviteCancelled, Verdict, TxnKind, TxnUp, ClientTimerOut,
   txnRelease, writeVia, recPeer, TxnFlag,
 } from "../txn";
@@ -277,6 +277,14 @@ export function uacResponse(v: MessageView, d: Decoded, ci: u32, now: i64): u32 
   }
   const s = callerSlot(user);
   if (s == 0) return 0; // the caller forgot it: nothing to report
+  if (load<u32>(s, 12) != handleOf(ci)) {
+    // a late response to an earlier request of the same caller, whose slot a later request took (a
+    // B2BUA's next relayed re-INVITE on that leg): not this one's answer. A 2xx, our ACK lost, is ACKed
+    // again while its dialog lasts (§13.2.2.4); nothing is reported.
+    const od = load<i32>(s, 8);
+    if (invite && status >= 200 && status < 300 && od >= 0 && uaDialogState(od) == DlgState.Confirmed) uacAck(od, r.cseq, recDest(ci));
+    return 0;
+  }
   store<u32>(s, status, 4);
   if (invite && status < 200 && (load<u32>(s, 16) & SlotFlag.CancelPending) != 0) sendCancel(s, ci, now); // §9.1
   if (r.method == <u8>Method.BYE && status >= 200) {

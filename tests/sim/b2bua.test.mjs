@@ -11,6 +11,12 @@
 //   strangers: an unregistered caller, and a registered user's name from another address, get 403 and
 //   nothing reaches the carrier; a call from an address that is no trunk gets 403 too.
 //   no room: a third concurrent call gets 503 (the probe build holds two).
+//   re-INVITE glare (sweeps of the two re-INVITEs' offset, both call directions): 491s relayed, both ends retry per §14.1,
+//     both offers answered, CSeqs in order on each leg.
+//   a BYE crossing a re-INVITE (a sweep, each direction): the re-INVITE ends 200, 487 or 481, both legs
+//     end, nothing is sent after the call.
+//   glare on a lossy network: the same outcome through retransmissions (a lost ACK of ours re-sent);
+//     a 2xx retransmitted after our ACK was lost is ACKed, never taken for the next request's answer.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Sim, CoreNode, peerRecord } from "./net.mjs";
@@ -45,8 +51,8 @@ function side(gw, s, role, route, host, peer, creds = ["", ""]) {
   assert.equal(ex.probe_b2bua_side(s, role, route, base, h.length, p, base + 192, u.length, base + 256, pw.length), 1, `side ${s}`);
 }
 
-function setup(seed, { trunk = CARRIER, carrier = {}, alice = {}, creds } = {}) {
-  const sim = new Sim({ seed, latency: [5, 20] });
+function setup(seed, { trunk = CARRIER, carrier = {}, alice = {}, creds, net = {} } = {}) {
+  const sim = new Sim({ seed, latency: [5, 20], ...net });
   const gw = new CoreNode(sim, GW, { probe: true, domains: ["127.0.0.4"] });
   gw.ex.probe_b2bua_on(1);
   side(gw, 0, 1, 1, "127.0.0.4");
@@ -55,7 +61,7 @@ function setup(seed, { trunk = CARRIER, carrier = {}, alice = {}, creds } = {}) 
   const c = new Ua(sim, CARRIER, "carrier", { proxy: GW, domain: "127.0.0.4", ring: 50, answer: 400,
     answerHeaders: ["X-Carrier-Trace: abc;hop=1"], answerBody: SDP_ANSWER, ...carrier });
   a.register();
-  sim.run(sim.now + 500);
+  sim.run(sim.now + (net.loss ? 5000 : 500));
   assert.equal(a.registered, 200, "alice registered at the B2BUA's registrar");
   return { sim, gw, alice: a, carrier: c };
 }
@@ -309,6 +315,7 @@ test("a BYE while the caller's re-INVITE is still being relayed: the re-INVITE g
   const a = alice.calls.get(callId);
   const d = [...a.dialogs.values()][0];
   carrier.reinviteDelay = 1500; // the carrier is slow to answer the hold
+  carrier.endPendingOnBye = false; // and answers it 200 even after our BYE
   alice.reinvite(a, d, HOLD);
   sim.run(sim.now + 200);
   alice.bye(a, d);
@@ -318,6 +325,194 @@ test("a BYE while the caller's re-INVITE is still being relayed: the re-INVITE g
   assert.equal(carrierCall(carrier).byes, 1, "the BYE reached the carrier");
   sim.run(sim.now + 40_000);
   idle(gw, sim);
+});
+
+/** CSeq numbers strictly increasing (a leg's requests in one direction, as their receiver saw them). */
+function increasing(seqs, what) {
+  for (let k = 1; k < seqs.length; k++) assert.ok(seqs[k] > seqs[k - 1], `${what}: CSeq ${seqs.join(",")}`);
+}
+
+/**
+ * An answered call with SDP, alice's to the carrier (or, `inbound`, the carrier's to alice): { sim, gw,
+ * alice, carrier, caller, callee, a (the caller's call), d (its dialog), b (the callee's call) }.
+ */
+function upCall(seed, number, net = {}, inbound = false) {
+  const s = setup(seed, { net, alice: inbound ? { answer: 200 } : {} });
+  const [caller, callee] = inbound ? [s.carrier, s.alice] : [s.alice, s.carrier];
+  const callId = caller.invite(inbound ? "alice" : number, { hangupAfter: null, body: SDP_OFFER });
+  s.sim.run(s.sim.now + (net.loss ? 8000 : 2000));
+  const a = caller.calls.get(callId);
+  const bs = [...callee.calls.values()].filter((c) => c.role === "uas");
+  assert.equal(bs.length, 1, "one call reached the callee");
+  assert.equal(bs[0].sentFinal, 200);
+  return { ...s, caller, callee, a, d: [...a.dialogs.values()][0], b: bs[0] };
+}
+
+// Glare (RFC 3261 §14): alice and the carrier re-INVITE at about the same time, the carrier `offset` ms
+// after alice (sweeping from before to after her). The B2BUA relays one request per call at a time: the
+// one that reaches it second gets our 491; the one it relays may meet the far end's own pending re-INVITE
+// and get that end's 491, which we relay back (option (a) of issue 12: the end points retry per §14.1;
+// the caller owns its Call-ID and waits 2.1-4 s, the callee 0-2 s, so their retries do not meet again).
+// Whatever the order: each side's offer is answered 200 exactly once, after 491s only; each 2xx is
+// ACKed by whoever got it; every request of a leg carries a higher CSeq than the one before it; no 500;
+// both hang up and every table is empty. The test after the sweep checks it met each order.
+const glare = new Set();
+const CARRIER_OFFER = SDP_ANSWER.replace("o=carrier 7 7", "o=carrier 7 8") + "a=sendonly\r\n";
+/** One glare run (above): the callee re-INVITEs `offset` ms after the caller (alice, or the carrier when
+ * `inbound`); returns the order it met. */
+function glareRun(seed, offset, net = {}, inbound = false) {
+  const { sim, gw, alice, carrier, caller, callee, a, d, b } = upCall(seed, "15550400", net, inbound);
+  const slow = net.loss ? 3 : 1; // a lossy network: time for retransmissions and their timers
+  sim.after(50, () => caller.reinvite(a, d, HOLD, { retry: true }));
+  sim.after(50 + offset, () => assert.equal(callee.uasReinvite(b.callId, CARRIER_OFFER, { retry: true }), true));
+  sim.run(sim.now + 20_000 * slow);
+  const mine = d.reinvites.map(([s]) => s);
+  const theirs = b.sentReinvites.map(([s]) => s);
+  assert.deepEqual(mine, [...mine.slice(0, -1).map(() => 491), 200], `the caller's re-INVITEs: 491s, then 200\n${sim.transcript()}`);
+  assert.deepEqual(theirs, [...theirs.slice(0, -1).map(() => 491), 200], `the callee's re-INVITEs: 491s, then 200\n${sim.transcript()}`);
+  // each end took the other's offer exactly once, and its 2xx was ACKed; every final it sent was ACKed
+  const took = (c) => c.answeredIn.filter((st) => st.final === 200);
+  assert.equal(took(b).length, 1, "the callee answered one re-INVITE 200");
+  assert.ok(took(b)[0].msg.text.endsWith(`\r\n\r\n${HOLD}`), "the caller's offer");
+  assert.equal(took(a).length, 1, "the caller answered one re-INVITE 200");
+  assert.ok(took(a)[0].msg.text.endsWith(`\r\n\r\n${CARRIER_OFFER}`), "the callee's offer");
+  for (const st of [...a.answeredIn, ...b.answeredIn]) assert.equal(st.acked, true, `${st.final} to CSeq ${st.msg.cseqNum} ACKed`);
+  increasing(a.inSeq, "the A leg toward the caller");
+  increasing(b.inSeq, "the B leg toward the callee");
+  assert.deepEqual(sim.log.filter(([, , , l]) => l.startsWith("SIP/2.0 500")), [], "no request refused as out of order");
+  caller.bye(a, d);
+  sim.run(sim.now + 40_000 * slow);
+  assert.equal(d.bye, 200);
+  assert.equal(b.byes >= 1, true, "the carrier got our BYE");
+  idle(gw, sim);
+  assert.deepEqual(alice.stray, []);
+  assert.deepEqual(carrier.stray, []);
+  const refusedA = a.answeredIn.some((st) => st.final === 491), refusedB = b.answeredIn.some((st) => st.final === 491);
+  return { sim, order: mine.length === 1 && theirs.length === 1 ? "none"
+    : `caller ${mine.length - 1}×491, callee ${theirs.length - 1}×491${refusedA ? ", the caller refused one" : ""}${refusedB ? ", the callee refused one" : ""}` };
+}
+for (let k = 0; k < 12; k++) {
+  const offset = -44 + k * 8;
+  test(`re-INVITE glare: the carrier re-INVITEs ${offset} ms after alice; 491s relayed, both retry (§14.1) and both offers are answered (seed ${80 + k})`, () => {
+    glare.add(glareRun(80 + k, offset).order);
+  });
+}
+test("the glare sweep met each order: no glare, the far end's 491 relayed, ours, and both", () => {
+  assert.deepEqual([...glare].sort(), [
+    "caller 1×491, callee 0×491, the callee refused one",
+    "caller 1×491, callee 1×491, the callee refused one",
+    "caller 1×491, callee 1×491, the caller refused one",
+    "none",
+  ]);
+});
+
+// The same glare the other way round: the carrier calls alice (the carrier is now the caller, owner of
+// its Call-ID, and waits 2.1-4 s after a 491; alice, the callee on our B leg, 0-2 s).
+const glareIn = new Set();
+for (let k = 0; k < 8; k++) {
+  const offset = -28 + k * 8;
+  test(`re-INVITE glare, trunk → phone: alice re-INVITEs ${offset} ms after the carrier; both offers answered (seed ${140 + k})`, () => {
+    glareIn.add(glareRun(140 + k, offset, {}, true).order);
+  });
+}
+test("the trunk → phone glare sweep met glare, each end refusing the other's relayed re-INVITE", () => {
+  assert.deepEqual([...glareIn].sort(), [
+    "caller 1×491, callee 1×491, the callee refused one",
+    "caller 1×491, callee 1×491, the caller refused one",
+    "none",
+  ]);
+});
+
+// The same glare on a lossy network (10 % lost, 5 % twice, on every link): the same outcome, through
+// retransmissions of the re-INVITEs, their 491s and 2xx and the ACKs; the test after them checks that
+// the runs did lose and duplicate datagrams and met glare.
+const lossyGlare = { lost: 0, duplicated: 0, glare: 0, runs: 0 };
+for (let k = 0; k < 8; k++) {
+  test(`re-INVITE glare on a lossy network (10 % loss, 5 % duplicates; the carrier ${-12 + k * 4} ms after alice, seed ${120 + k})`, () => {
+    const { sim, order } = glareRun(120 + k, -12 + k * 4, { latency: [5, 30], loss: 0.1, dup: 0.05 });
+    lossyGlare.lost += sim.counts.lost;
+    lossyGlare.duplicated += sim.counts.duplicated;
+    if (order !== "none") lossyGlare.glare++;
+    lossyGlare.runs++;
+  });
+}
+test("the lossy glare runs did lose and duplicate datagrams, and met glare", () => {
+  assert.equal(lossyGlare.runs, 8);
+  assert.ok(lossyGlare.lost >= 10 && lossyGlare.duplicated >= 5 && lossyGlare.glare >= 4, JSON.stringify(lossyGlare));
+});
+
+test("a retransmitted 2xx to a relayed re-INVITE (our ACK lost) is ACKed again and not taken for the answer to the next one", () => {
+  const { sim, gw, alice, carrier, a, d, b } = upCall(59, "15550420");
+  let acks = 0;
+  sim.filter = (from, to, text) => !(from === GW && to === CARRIER && text.startsWith("ACK ") && acks++ === 0);
+  alice.reinvite(a, d, HOLD);
+  sim.run(sim.now + 200);
+  assert.equal(d.reinvites[0][0], 200, "hold answered");
+  assert.equal(acks, 1, "our ACK of the carrier's 2xx lost");
+  carrier.reinviteStatus = 488;
+  carrier.reinviteDelay = 1500; // still pending when the hold's 2xx comes again (T1 = 500 ms)
+  alice.reinvite(a, d, RESUME);
+  sim.run(sim.now + 5000);
+  assert.deepEqual(d.reinvites.map(([s]) => s), [200, 488], `the resume gets the carrier's own answer\n${sim.transcript()}`);
+  assert.ok(b.answeredIn.length === 2 && b.answeredIn.every((st) => st.acked), "both of the carrier's finals ACKed");
+  alice.bye(a, d);
+  sim.run(sim.now + 40_000);
+  assert.equal(d.bye, 200);
+  idle(gw, sim);
+  assert.deepEqual(alice.stray, []);
+  assert.deepEqual(carrier.stray, []);
+});
+
+// A BYE crossing a re-INVITE relayed the other way (RFC 3261 §15.1.2, RFC 5407 §3.5): one end
+// re-INVITEs, the other hangs up `offset` ms later (before and after the re-INVITE reaches it; the
+// re-INVITE's receiver takes 40 ms to answer, and answers a pending one 487 when it hangs up). Half the
+// runs have alice re-INVITE and the carrier hang up, half the other way round. Whatever the order: the
+// re-INVITE gets exactly one final — 200 (answered before the BYE), 487 (the dialog ended while it was
+// pending) or 481 (it reached a dialog already ending) — both legs end, the hang-up is answered 200,
+// nothing is sent by or to the B2BUA 4 s after the BYE (no retransmission outlives the call), every
+// table is empty. The test after the sweep checks it met each final.
+const crossing = new Set();
+for (let k = 0; k < 16; k++) {
+  const fromAlice = k < 8;
+  const offset = -20 + (k % 8) * 18;
+  const who = fromAlice ? "alice re-INVITEs, the carrier hangs up" : "the carrier re-INVITEs, alice hangs up";
+  test(`BYE crossing a re-INVITE: ${who} ${offset} ms later (seed ${100 + k})`, () => {
+    const { sim, gw, alice, carrier, a, d, b } = upCall(100 + k, "15550410");
+    (fromAlice ? carrier : alice).reinviteDelay = 40;
+    let byeAt = 0;
+    sim.after(50, () => (fromAlice ? alice.reinvite(a, d, HOLD) : assert.equal(carrier.uasReinvite(b.callId, CARRIER_OFFER), true)));
+    sim.after(50 + offset, () => {
+      byeAt = sim.now;
+      if (fromAlice) assert.equal(carrier.uasBye(b.callId), true);
+      else alice.bye(a, d);
+    });
+    sim.run(sim.now + 40_000);
+    const finals = (fromAlice ? d.reinvites : b.sentReinvites).map(([s]) => s);
+    assert.equal(finals.length, 1, `one final for the re-INVITE: ${finals}\n${sim.transcript()}`);
+    assert.ok([200, 481, 487].includes(finals[0]), `${finals[0]}\n${sim.transcript()}`);
+    if (fromAlice) {
+      assert.equal(b.byeSent, 200, "the carrier's BYE answered");
+      assert.equal(d.bye, "received", "alice's dialog ended by our BYE");
+    } else {
+      assert.equal(d.bye, 200, "alice's BYE answered");
+      assert.equal(b.byes, 1, "the carrier's dialog ended by our BYE");
+    }
+    for (const st of [...(a.answeredIn ?? []), ...(b.answeredIn ?? [])]) assert.equal(st.acked, true, `${st.final} to CSeq ${st.msg.cseqNum} ACKed`);
+    const late = sim.log.filter(([t, f, to]) => t > byeAt + 4000 && (f === GW || to === GW));
+    assert.deepEqual(late, [], "nothing sent by or to the B2BUA after the call ended");
+    increasing(a.inSeq ?? [], "the A leg toward alice");
+    increasing(b.inSeq ?? [], "the B leg toward the carrier");
+    idle(gw, sim);
+    assert.deepEqual(alice.stray, []);
+    assert.deepEqual(carrier.stray, []);
+    crossing.add(`${fromAlice ? "alice's" : "the carrier's"} re-INVITE ${finals[0]}`);
+  });
+}
+test("the BYE-crossing sweep met each final in each direction", () => {
+  assert.deepEqual([...crossing].sort(), [
+    "alice's re-INVITE 200", "alice's re-INVITE 481", "alice's re-INVITE 487",
+    "the carrier's re-INVITE 200", "the carrier's re-INVITE 481", "the carrier's re-INVITE 487",
+  ]);
 });
 
 const PROVIDER = { realm: "carrier.example", user: "acme", password: "s3cret" };

@@ -2,7 +2,9 @@
 // transactions (§17: Timers A/B/D, E/F/K, G/H, 2xx retransmission by the UAS core until ACK, §13.3.1.4),
 // a UAC that registers, calls, ACKs every 2xx (and BYEs the extra dialogs of a fork, §13.2.2.4),
 // cancels and hangs up, and a UAS that rings and answers after configurable delays, answers CANCEL
-// (§9.2) and BYE. It records what happened for the scenarios' invariants; it never throws on what it
+// (§9.2) and BYE. Either end re-INVITEs within its dialog and answers the other's re-INVITEs: 491 while
+// its own is pending (glare, §14.2; with `retry`, its own again after §14.1's wait), 481 once the dialog
+// is ending, and a pending one 487 when a BYE ends the dialog (§15.1.2). It records what happened for the scenarios' invariants; it never throws on what it
 // receives (a message it cannot match is counted in `stray`).
 
 import { createHash } from "node:crypto";
@@ -165,7 +167,8 @@ export class Ua {
         this.sim.cancel(t.timer);
         this.sim.cancel(t.timeout);
       }
-      this.uac2xx(msg);
+      if (t?.ack2xx) this.send(t.dest, t.ack2xx); // the callee's re-INVITE: its ACK (§13.2.2.4), for each 2xx
+      else this.uac2xx(msg);
       if (first && t.msg.toTag) t.onFinal(msg); // a re-INVITE's answer goes to its caller too
       return;
     }
@@ -320,12 +323,35 @@ export class Ua {
    * A re-INVITE within our dialog d of call c (hold: an SDP with a=sendonly; resume: sendrecv): with our
    * Contact and the SDP, the next CSeq; its final goes to d.reinvites ([status, response]).
    */
-  reinvite(c, d, body) {
+  reinvite(c, d, body, { retry = false } = {}) {
     const cseq = ++d.cseq;
     const text = this.inDialog(c, d, "INVITE", cseq, body);
     d.reinvites ??= [];
-    this.client(text, d.dest, (r) => d.reinvites.push([r ? r.status : 408, r]));
+    c.outInvite = this.client(text, d.dest, (r) => {
+      c.outInvite = null;
+      d.reinvites.push([r ? r.status : 408, r]);
+      // §14.1: after a 491, the same offer again after a random wait (we own the Call-ID: 2.1-4 s)
+      if (r?.status === 491 && retry) this.sim.after(this.glareWait(true), () => !d.bye && this.reinvite(c, d, body, { retry }));
+    });
     return cseq;
+  }
+
+  /** §14.1's wait before a re-INVITE again after a 491: 2.1-4 s for the Call-ID's owner, else 0-2 s (10 ms steps). */
+  glareWait(owner) {
+    const r = this.sim.rng.u32();
+    return owner ? 2100 + (r % 191) * 10 : (r % 201) * 10;
+  }
+
+  /** Whether call c's dialog is ending or over (a BYE sent or received): requests in it get 481. */
+  dialogGone(c) {
+    return c.role === "uac" ? [...c.dialogs.values()].some((d) => d.bye) : Boolean(c.byeSent || c.byes);
+  }
+
+  /** A pending re-INVITE we were answering in call c ends with 487 as its dialog ends (§15.1.2). */
+  endPending(c) {
+    const st = c.inInvite;
+    c.inInvite = null;
+    if (st && st.final === null && this.endPendingOnBye !== false) this.answerIn(st, c, 487);
   }
 
   inDialog(c, d, method, cseq, body = "") {
@@ -340,6 +366,7 @@ export class Ua {
 
   bye(c, d) {
     if (d.bye) return;
+    this.endPending(c);
     d.bye = "sent";
     this.client(this.inDialog(c, d, "BYE", ++d.cseq), d.dest, (r) => (d.bye = r ? r.status : 408));
   }
@@ -364,6 +391,8 @@ export class Ua {
     const dest = `${received ?? sentBy.split(":")[0]}:${rport ?? sentBy.split(":")[1] ?? 5060}`;
     const st = { msg, dest, last: null, final: null, timers: [], key };
     this.st.set(key, st);
+    const known = msg.toTag && msg.method !== "CANCEL" ? this.calls.get(msg.callId) : null;
+    if (known) (known.inSeq ??= []).push(msg.cseqNum); // CSeqs of the peer's requests within the dialog
     if (msg.method === "INVITE") this.uasInvite(st);
     else if (msg.method === "CANCEL") this.uasCancel(st);
     else if (msg.method === "BYE") {
@@ -373,6 +402,7 @@ export class Ua {
       const d = c?.role === "uac" ? c.dialogs.get(msg.fromTag) : null;
       if (d && !d.bye) d.bye = "received";
       const ours = c && ((c.role === "uas" && c.sentFinal !== null && c.sentFinal < 300) || d);
+      if (ours) this.endPending(c);
       this.respond(st, ours ? 200 : 481);
     } else {
       const c = this.calls.get(msg.callId);
@@ -402,16 +432,11 @@ export class Ua {
   }
 
   uasInvite(st) {
+    const known = this.calls.get(st.msg.callId);
+    if (st.msg.toTag && known && (known.role === "uac" || known.st)) return this.reinviteIn(st, known);
     const c = this.call(st.msg.callId);
     c.role = "uas";
     c.invites++;
-    if (st.msg.toTag && c.st) {
-      // a re-INVITE in our dialog: answered at once with our SDP, the dialog's tag kept
-      st.tag = st.msg.toTag;
-      (c.reinvites ??= []).push(st.msg);
-      this.sim.after(this.reinviteDelay ?? 0, () => this.answer(st, c, this.reinviteStatus ?? 200));
-      return;
-    }
     st.tag = this.id("u");
     if (this.challenge && !this.checkCredentials(st)) return;
     c.st = st;
@@ -422,6 +447,41 @@ export class Ua {
       }
     }));
     if (this.answerAfter !== null) st.timers.push(this.sim.after(this.answerAfter, () => this.answer(st, c, this.finalStatus)));
+  }
+
+  /**
+   * A re-INVITE in our dialog of call c (as callee or caller), the dialog's tag kept: 481 once the
+   * dialog is ending (a BYE sent or received), 491 while a re-INVITE of ours is pending (glare, §14.2),
+   * otherwise answered after reinviteDelay ms with reinviteStatus (200 and our SDP).
+   */
+  reinviteIn(st, c) {
+    st.tag = st.msg.toTag;
+    if (c.role === "uas") c.invites++;
+    (c.reinvites ??= []).push(st.msg);
+    if (this.dialogGone(c)) return this.answerIn(st, c, 481);
+    if (c.outInvite) return this.answerIn(st, c, 491);
+    c.inInvite = st;
+    this.sim.after(this.reinviteDelay ?? 0, () => {
+      if (c.inInvite === st) c.inInvite = null;
+      this.answerIn(st, c, this.reinviteStatus ?? 200);
+    });
+  }
+
+  /** A final to re-INVITE st of call c (kept in c.answeredIn), retransmitted until its ACK (2xx by the
+   * UAS core, §13.3.1.4, matched by CSeq in onAck; others by Timer G, matched by branch). */
+  answerIn(st, c, code) {
+    if (st.final !== null) return;
+    const text = this.respond(st, code, st.tag);
+    (c.answeredIn ??= []).push(st);
+    let interval = this.t1;
+    const again = () => {
+      if (st.acked) return;
+      this.send(st.dest, text);
+      interval = Math.min(interval * 2, this.t2);
+      st.retx = this.sim.after(interval, again);
+    };
+    st.retx = this.sim.after(interval, again);
+    this.sim.after(64 * this.t1, () => this.sim.cancel(st.retx));
   }
 
   /** RFC 2617 with qop=auth, as a provider's proxy checks it: true when the INVITE may go on. */
@@ -470,34 +530,54 @@ export class Ua {
   /** A request within a call we answered (INFO with a DTMF body ...): to the caller's Contact; its final to c.sent. */
   uasRequestInDialog(callId, method, body = "", type = "application/dtmf-relay", headers = []) {
     const c = this.calls.get(callId);
+    c.localCseq = (c.localCseq ?? 0) + 1;
+    const { text, dest } = this.calleeRequest(c, method, c.localCseq, body, type, headers);
+    c.sent ??= [];
+    this.client(text, dest, (r) => c.sent.push([method, r ? r.status : 408]));
+  }
+
+  /** A request of ours as the callee within call c (to the caller's Contact, with its route set): { text, dest }. */
+  calleeRequest(c, method, cseq, body = "", type = "", headers = []) {
     const m = c.st.msg;
     const routes = m.all("record-route");
     const target = uriOf(m.get("contact") ?? "");
-    c.localCseq = (c.localCseq ?? 0) + 1;
     const text = [
-      `${method} ${target} SIP/2.0`, `Via: SIP/2.0/UDP ${this.addr};rport;branch=z9hG4bK${this.id("q")}`, `Max-Forwards: 70`,
+      `${method} ${target} SIP/2.0`, `Via: SIP/2.0/UDP ${this.addr};rport;branch=z9hG4bK${this.id(method[0].toLowerCase())}`, `Max-Forwards: 70`,
       ...routes.map((r) => `Route: ${r}`), `From: ${m.get("to")};tag=${c.st.tag}`, `To: ${m.get("from")}`, `Call-ID: ${m.callId}`,
-      `CSeq: ${c.localCseq} ${method}`, ...headers, ...(body ? [`Content-Type: ${type}`] : []), `Content-Length: ${Buffer.byteLength(body)}`, ``, body,
+      `CSeq: ${cseq} ${method}`, ...headers, ...(body ? [`Content-Type: ${type}`] : []), `Content-Length: ${Buffer.byteLength(body)}`, ``, body,
     ].join("\r\n");
-    c.sent ??= [];
-    this.client(text, routes.length ? hostPort(routes[0]) : hostPort(target), (r) => c.sent.push([method, r ? r.status : 408]));
+    return { text, dest: routes.length ? hostPort(routes[0]) : hostPort(target) };
+  }
+
+  /**
+   * The callee's re-INVITE in call `callId` (an SDP offer), its ACK written from the dialog; its final
+   * goes to c.sentReinvites ([status, response]). retry: after a 491, again after §14.1's wait (the
+   * callee does not own the Call-ID: 0-2 s). False when the call is not up or is ending.
+   */
+  uasReinvite(callId, body, { retry = false } = {}) {
+    const c = this.calls.get(callId);
+    if (!c || c.role !== "uas" || c.sentFinal !== 200 || this.dialogGone(c)) return false;
+    const cseq = (c.localCseq = (c.localCseq ?? 0) + 1);
+    const { text, dest } = this.calleeRequest(c, "INVITE", cseq, body, "application/sdp", [`Contact: ${this.contact()}`]);
+    c.sentReinvites ??= [];
+    const t = this.client(text, dest, (r) => {
+      c.outInvite = null;
+      c.sentReinvites.push([r ? r.status : 408, r]);
+      if (r?.status === 491 && retry) this.sim.after(this.glareWait(false), () => this.uasReinvite(callId, body, { retry }));
+    });
+    t.ack2xx = this.calleeRequest(c, "ACK", cseq).text;
+    c.outInvite = t;
+    return true;
   }
 
   /** Hang up a call we answered (the callee's BYE, §15.1.1): to the caller's Contact, with its route set. */
   uasBye(callId) {
     const c = this.calls.get(callId);
     if (!c || c.role !== "uas" || c.sentFinal !== 200 || c.byeSent) return false;
-    const m = c.st.msg;
-    const routes = m.all("record-route");
-    const target = uriOf(m.get("contact") ?? "");
-    const dest = routes.length ? hostPort(routes[0]) : hostPort(target);
+    this.endPending(c);
     c.byeSent = "sent";
     c.localCseq = (c.localCseq ?? 0) + 1;
-    const text = [
-      `BYE ${target} SIP/2.0`, `Via: SIP/2.0/UDP ${this.addr};rport;branch=z9hG4bK${this.id("b")}`, `Max-Forwards: 70`,
-      ...routes.map((r) => `Route: ${r}`), `From: ${m.get("to")};tag=${c.st.tag}`, `To: ${m.get("from")}`, `Call-ID: ${m.callId}`,
-      `CSeq: ${c.localCseq} BYE`, `Content-Length: 0`, ``, ``,
-    ].join("\r\n");
+    const { text, dest } = this.calleeRequest(c, "BYE", c.localCseq);
     this.client(text, dest, (r) => (c.byeSent = r ? r.status : 408));
     return true;
   }
@@ -516,6 +596,13 @@ export class Ua {
   onAck(msg) {
     const inv = this.st.get(`${msg.branch} INVITE`);
     const c = this.calls.get(msg.callId);
+    const re = c?.answeredIn?.find((s) => s.msg.cseqNum === msg.cseqNum && s.final < 300);
+    if (re && msg.toTag === re.tag) {
+      // the ACK of our 2xx to a re-INVITE (its CSeq, a branch of its own)
+      re.acked = true;
+      this.sim.cancel(re.retx);
+      return;
+    }
     if (inv && inv.final >= 300) {
       // the ACK of our non-2xx final (same branch)
       if (!inv.acked && c) c.ackForFinal++;
