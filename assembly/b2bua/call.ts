@@ -627,8 +627,8 @@ function endRelay(i: i32, dlg: i32, now: i64): void {
  * A request within one leg's dialog (server record `r`): the same request within the other leg's
  * dialog, its headers and body passed through (hold and resume are re-INVITEs or UPDATEs with new SDP;
  * INFO carries DTMF); its responses come back through b2buaClientResponse. One at a time per call:
- * another while one is relayed gets 491 (an INVITE, §14.2) or 500 (the rest; without the Retry-After
- * that §14.2 and RFC 3311 §5.2 ask for: not written yet). A 491 the other leg gives ours is relayed
+ * another while one is relayed gets 491 (an INVITE or UPDATE: an offer meeting one in progress, §14.2,
+ * RFC 3311 §5.2) or 500 with a Retry-After of 0-10 s (the rest, §14.2). A 491 the other leg gives ours is relayed
  * back as it is: the sender retries per §14.1 with an offer of its own (README, "Re-INVITE glare").
  * A method we cannot write (an extension) gets 501.
  */
@@ -638,7 +638,12 @@ function relayInDialog(r: i32, dlg: i32, v: MessageView, now: i64): void {
     if (load<u8>(c) != B2bState.Up) continue;
     const fromA = load<i32>(c, 8) == dlg;
     if (!fromA && load<i32>(c, 12) != dlg) continue;
-    if (load<i32>(c, 100) >= 0) { uasRespond(r, v.method == Method.INVITE ? 491 : 500, now); return; }
+    if (load<i32>(c, 100) >= 0) {
+      // one request at a time: an offer meets one in progress (491, §14.2 / RFC 3311 §5.2), another
+      // request is asked to come back later (500 with Retry-After, uasRespond)
+      uasRespond(r, v.method == Method.INVITE || v.method == Method.UPDATE ? 491 : 500, now);
+      return;
+    }
     if (v.method == Method.Unknown) { uasRespond(r, 501, now); return; }
     const leg = fromA ? Leg.ReqB : Leg.ReqA;
     const other = fromA ? load<i32>(c, 12) : load<i32>(c, 8);

@@ -104,6 +104,15 @@ function contactLine(src: Peer): u32 {
   return cw.finish();
 }
 
+/** "Retry-After: N" (0-10 s, random) into CONTACT: RFC 3261 §14.2's 500 for a request that met one in progress. */
+function retryAfterLine(): u32 {
+  cw.begin(CONTACT, 160);
+  cw.lit("Retry-After: ");
+  cw.u32(<u32>(prngNext() % 11));
+  cw.lit("\r\n");
+  return cw.finish();
+}
+
 /** A response to (v, d) written and sent without a transaction (481, 501: nothing to retransmit). */
 function answerStateless(v: MessageView, d: Decoded, src: Peer, status: u32): void {
   responseDest(src, d.via, respDest);
@@ -313,7 +322,8 @@ export function uasRespond(i: i32, status: u32, now: i64, pass: MessageView | nu
   // 1xx/2xx to an INVITE and a 2xx to UPDATE (target refresh, RFC 3311 §5.2)
   const tagged = status > 100 && !inDialog;
   const refresh = storedView.method == Method.INVITE || (storedView.method == Method.UPDATE && status >= 200);
-  const extraLen = status > 100 && status < 300 && refresh ? contactLine(changetype<Peer>(c + 32)) : 0;
+  const extraLen = status == 500 ? retryAfterLine()
+    : status > 100 && status < 300 && refresh ? contactLine(changetype<Peer>(c + 32)) : 0;
   const tag = tagged ? c + 64 : 0;
   const tagLen = tagged ? <u32>load<u8>(c, 1) : 0;
   const n = pass != null

@@ -327,6 +327,25 @@ test("a BYE while the caller's re-INVITE is still being relayed: the re-INVITE g
   idle(gw, sim);
 });
 
+test("while a re-INVITE is relayed, the other side's INFO gets 500 with a Retry-After of 0-10 s (RFC 3261 14.2) and its UPDATE 491 (RFC 3311 5.2); the re-INVITE still completes", () => {
+  const { sim, gw, alice, carrier, a, d, b } = upCall(61, "15550310");
+  carrier.reinviteDelay = 1500; // the carrier is slow to answer alice's hold
+  alice.reinvite(a, d, HOLD);
+  sim.run(sim.now + 300);
+  carrier.uasRequestInDialog(b.callId, "INFO", "Signal=5\r\nDuration=160\r\n");
+  carrier.uasRequestInDialog(b.callId, "UPDATE", SDP_OFFER, "application/sdp");
+  sim.run(sim.now + 3000);
+  assert.deepEqual(b.sent, [["INFO", 500], ["UPDATE", 491]], sim.transcript());
+  const ra = b.sentResponses[0].get("retry-after");
+  assert.match(ra ?? "", /^\d+$/, "the 500 carries Retry-After");
+  assert.ok(Number(ra) <= 10, `Retry-After ${ra}`);
+  assert.equal(b.sentResponses[1].get("retry-after"), undefined, "491 without Retry-After");
+  assert.equal(d.reinvites[0][0], 200, "alice's hold answered");
+  alice.bye(a, d);
+  sim.run(sim.now + 40_000);
+  idle(gw, sim);
+});
+
 /** CSeq numbers strictly increasing (a leg's requests in one direction, as their receiver saw them). */
 function increasing(seqs, what) {
   for (let k = 1; k < seqs.length; k++) assert.ok(seqs[k] > seqs[k - 1], `${what}: CSeq ${seqs.join(",")}`);

@@ -533,7 +533,8 @@ export class Ua {
     c.localCseq = (c.localCseq ?? 0) + 1;
     const { text, dest } = this.calleeRequest(c, method, c.localCseq, body, type, headers);
     c.sent ??= [];
-    this.client(text, dest, (r) => c.sent.push([method, r ? r.status : 408]));
+    c.sentResponses ??= [];
+    this.client(text, dest, (r) => { c.sent.push([method, r ? r.status : 408]); c.sentResponses.push(r); });
   }
 
   /** A request of ours as the callee within call c (to the caller's Contact, with its route set): { text, dest }. */
