@@ -322,7 +322,8 @@ export function uasRespond(i: i32, status: u32, now: i64, pass: MessageView | nu
   // 1xx/2xx to an INVITE and a 2xx to UPDATE (target refresh, RFC 3311 §5.2)
   const tagged = status > 100 && !inDialog;
   const refresh = storedView.method == Method.INVITE || (storedView.method == Method.UPDATE && status >= 200);
-  const extraLen = status == 500 ? retryAfterLine()
+  // a 500 of our own (nothing relayed: a relayed one says what its sender said) tells when to retry
+  const extraLen = status == 500 && pass == null ? retryAfterLine()
     : status > 100 && status < 300 && refresh ? contactLine(changetype<Peer>(c + 32)) : 0;
   const tag = tagged ? c + 64 : 0;
   const tagLen = tagged ? <u32>load<u8>(c, 1) : 0;

@@ -287,6 +287,22 @@ for (const seed of SEEDS) {
   });
 }
 
+test("a 500 the other leg gives a relayed re-INVITE reaches the sender as it is: no Retry-After of ours added", () => {
+  const { sim, gw, alice, carrier } = setup(56);
+  const callId = alice.invite("15550311", { hangupAfter: null, body: SDP_OFFER });
+  sim.run(sim.now + 2000);
+  const a = alice.calls.get(callId);
+  const d = [...a.dialogs.values()][0];
+  carrier.reinviteStatus = 500;
+  alice.reinvite(a, d, HOLD);
+  sim.run(sim.now + 3000);
+  assert.equal(d.reinvites[0][0], 500);
+  assert.equal(d.reinvites[0][1].get("retry-after"), undefined, "the carrier's 500 had no Retry-After");
+  alice.bye(a, d);
+  sim.run(sim.now + 40_000);
+  idle(gw, sim);
+});
+
 test("a re-INVITE the other leg refuses (488): the refusal reaches the sender, the call stays up", () => {
   const { sim, gw, alice, carrier } = setup(55);
   const callId = alice.invite("15550301", { hangupAfter: null, body: SDP_OFFER });
