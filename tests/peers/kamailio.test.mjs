@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -35,7 +35,11 @@ async function startKamailio(port, uas) {
     .replaceAll("@LISTEN@", `${PROVIDER_IP}:${port}`).replaceAll("@UAS@", uas).replaceAll("@MPATH@", MPATH)
     .replaceAll("@REALM@", ACCOUNT.realm).replaceAll("@USER@", ACCOUNT.user).replaceAll("@PASSWORD@", ACCOUNT.password);
   writeFileSync(join(dir, "kamailio.cfg"), cfg);
-  const child = spawn("kamailio", ["-f", join(dir, "kamailio.cfg"), "-DD", "-E", "-Y", dir, "-w", dir], { stdio: ["ignore", "pipe", "pipe"] });
+  // its own process group: Kamailio forks workers, and one that outlives the main process (as after a
+  // SIGKILL of it) would hold our pipes open and this file's process with them; stop() ends the group
+  const child = spawn("kamailio", ["-f", join(dir, "kamailio.cfg"), "-DD", "-E", "-Y", dir, "-w", dir],
+    { stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const group = (sig) => { try { process.kill(-child.pid, sig); } catch { /* ESRCH: the group is gone */ } };
   let log = "";
   child.stdout.on("data", (d) => (log += d));
   child.stderr.on("data", (d) => (log += d));
@@ -44,11 +48,13 @@ async function startKamailio(port, uas) {
     get log() { return log; },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGTERM");
-        const t = setTimeout(() => child.kill("SIGKILL"), 3000);
+        group("SIGTERM");
+        const t = setTimeout(() => group("SIGKILL"), 3000);
         await exited;
         clearTimeout(t);
       }
+      group("SIGKILL"); // any worker left behind by the main process
+      rmSync(dir, { recursive: true, force: true });
     },
   };
   const ua = await Ua.open("127.0.0.1");
