@@ -43,7 +43,7 @@ import { uasStoredRequest } from "../dialog/uas";
 import { storedView, storedDecoded } from "../wire/buffers";
 import { OutRequest, uaDialogEnd } from "../dialog/ua";
 import { uacSend, uacSendInDialog, uacCancel, uacDialog, uacForget } from "../dialog/uac";
-import { uasRespond, uasDialog, uasPeer, uasRelease, uasState, UasState, UasIn, UasEvent } from "../dialog/uas";
+import { uasRespond, uasDialog, uasPeer, uasRelease, uasState, UasState, UasIn, UasEvent, has100rel } from "../dialog/uas";
 
 export const enum SideRole { None = 0, Registrar = 1, Trunk = 2 }
 export const MAX_SIDES: i32 = 4;
@@ -90,6 +90,8 @@ const PAI: usize = USER_AGENT ? memory.data<u8>([
   0x50, 0x2d, 0x50, 0x72, 0x65, 0x66, 0x65, 0x72, 0x72, 0x65, 0x64, 0x2d, 0x49, 0x64, 0x65, 0x6e, 0x74, 0x69, 0x74, 0x79,
 ]) : 0;
 const PAI_LEN: u32 = 19;
+// "RAck" (RFC 3262 §7.2): A's is replaced by ours on the B leg (rackLine)
+const RACK: usize = USER_AGENT ? memory.data<u8>([0x52, 0x41, 0x63, 0x6b]) : 0;
 const PPI: usize = PAI + <usize>PAI_LEN;
 const PPI_LEN: u32 = 20;
 
@@ -478,6 +480,9 @@ function sendInvite(i: i32, v: MessageView, d: Decoded, cseq: u32, auth: u32, no
     memory.fill(SECRET, 0, 72);
     tw.lit("\r\n");
   }
+  // RFC 3262: the one extension carried across; reliable provisionals and PRACK relay end to end
+  if (has100rel(v, Hdr.Require)) tw.lit("Require: 100rel\r\n");
+  else if (has100rel(v, Hdr.Supported)) tw.lit("Supported: 100rel\r\n");
   if (paiMode(to) == PaiMode.From && (trusted(to) || !hide)) {
     // RFC 3325 §9.1: the identity we assert for the caller (see PaiMode)
     tw.bytes(PAI, PAI_LEN);
@@ -574,17 +579,15 @@ export function b2buaServerEvent(e: UasIn, v: MessageView, d: Decoded, src: Peer
     }
     if (e.kind == UasEvent.Cancelled && load<i32>(c, 4) == e.call) {
       // A gave up (487 sent to it): cancel B; a 2xx that crosses the CANCEL gets our BYE
-      if (st == B2bState.Calling) {
-        store<u8>(c, <u8>B2bState.Cancelling);
-        store<i32>(c, -1, 4);
-        uacCancel(handle(i, Leg.Invite), now);
-      }
+      if (st == B2bState.Calling) cancelB(i, now);
       return;
     }
     if (e.kind == UasEvent.Bye) {
       if (load<i32>(c, 8) == e.dlg || load<i32>(c, 12) == e.dlg) endRelay(i, e.dlg, now);
       if (load<i32>(c, 8) == e.dlg) {
-        // A hung up (answered 200 by the server core): hang up B, or, if we were hanging up A, done
+        // A hung up (answered 200 by the server core): hang up B, or, if we were hanging up A, done;
+        // a BYE in A's early dialog ended its INVITE with 487 (§15.1.2): cancel B, as for a CANCEL
+        if (st == B2bState.Calling) { cancelB(i, now); return; }
         store<i32>(c, -1, 8);
         if (st == B2bState.Up) bye(i, Leg.ByeB, now);
         else if (st == B2bState.Ending && legOf(load<u32>(c, 20)) == Leg.ByeA) free(i);
@@ -604,6 +607,16 @@ export function b2buaServerEvent(e: UasIn, v: MessageView, d: Decoded, src: Peer
       }
     }
   }
+}
+
+/** A's INVITE ended unanswered (487 sent: its CANCEL, or its BYE in the early dialog): cancel B; a 2xx
+ * that crosses our CANCEL gets our BYE. */
+function cancelB(i: i32, now: i64): void {
+  const c = rec(i);
+  store<u8>(c, <u8>B2bState.Cancelling);
+  store<i32>(c, -1, 4);
+  store<i32>(c, -1, 8); // A's early dialog ended with the 487
+  uacCancel(handle(i, Leg.Invite), now);
 }
 
 /**
@@ -635,7 +648,8 @@ function endRelay(i: i32, dlg: i32, now: i64): void {
 function relayInDialog(r: i32, dlg: i32, v: MessageView, now: i64): void {
   for (let i = 0; i < B2B_CALLS; i++) {
     const c = rec(i);
-    if (load<u8>(c) != B2bState.Up) continue;
+    const st = load<u8>(c);
+    if (st != B2bState.Up && st != B2bState.Calling) continue; // Calling: the legs' early dialogs
     const fromA = load<i32>(c, 8) == dlg;
     if (!fromA && load<i32>(c, 12) != dlg) continue;
     if (load<i32>(c, 100) >= 0) {
@@ -647,15 +661,45 @@ function relayInDialog(r: i32, dlg: i32, v: MessageView, now: i64): void {
     if (v.method == Method.Unknown) { uasRespond(r, 501, now); return; }
     const leg = fromA ? Leg.ReqB : Leg.ReqA;
     const other = fromA ? load<i32>(c, 12) : load<i32>(c, 8);
+    if (other < 0) { uasRespond(r, 481, now); return; } // the other leg has no dialog (yet, or any more)
     store<i32>(c, r, 100);
     const drops = fromA ? dropsFor(<i32>load<u8>(c, 1), <i32>load<u8>(c, 2), v) : dropsFor(<i32>load<u8>(c, 2), <i32>load<u8>(c, 1), v);
-    if (uacSendInDialog(other, v.method, fromA ? bDest(i) : aDest(i), now, handle(i, leg), v, drops) == 0) {
+    // a PRACK from A acknowledges B's reliable provisional to our INVITE: its RAck names B's CSeq
+    const extraLen = fromA && v.method == Method.PRACK ? rackLine(i, v, drops) : 0;
+    if (uacSendInDialog(other, v.method, fromA ? bDest(i) : aDest(i), now, handle(i, leg), v, drops, TEXT, extraLen) == 0) {
       store<i32>(c, -1, 100);
       uasRespond(r, 503, now);
     }
     return;
   }
   uasRespond(r, 481, now); // a dialog of ours that no call holds now (ending): §12.2.2
+}
+
+/**
+ * RFC 3262 §7.2: "RAck: RSEQ CSEQ INVITE" for call i's B leg, RSEQ from A's PRACK (v: the RSeq the B
+ * leg's provisional carried, passed to A unchanged), CSEQ the B leg's INVITE's (1, or one more per
+ * challenge answered); written in TEXT, and "RAck" added to the drop list `drops` so that A's is not
+ * carried. Its length; 0 when A's PRACK has no RAck that parses (its own then passes as it is).
+ */
+function rackLine(i: i32, v: MessageView, drops: usize): u32 {
+  let h = -1;
+  for (let e = 0; e < v.count && h < 0; e++) {
+    if (v.hdr(e) == Hdr.Other && textIs(v.base + <usize>v.lineOff(e), v.nameLen(e), "RAck")) h = e;
+  }
+  if (h < 0) return 0;
+  const p = v.valPtr(h);
+  const end = p + <usize>v.valLen(h);
+  let q = p;
+  while (q < end && isAny(<u32>load<u8>(q), Cls.DIGIT)) q++;
+  if (q == p || q - p > 10) return 0;
+  dropListAdd(drops, DROPS_CAP, RACK, 4);
+  tw.begin(TEXT, TEXT_CAP);
+  tw.lit("RAck: ");
+  tw.bytes(p, <u32>(q - p));
+  tw.byte(0x20);
+  tw.u32(<u32>load<u8>(rec(i), 3) + 1);
+  tw.lit(" INVITE\r\n");
+  return tw.finish();
 }
 
 /** The status A is given for B's final response `status` (≥ 300). */
@@ -698,7 +742,14 @@ export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now:
     if (status == 100) return;
     // B's answers carried to A: what A's side may learn of them
     const drops = dropsFor(<i32>load<u8>(c, 2), <i32>load<u8>(c, 1), v);
-    if (status < 200) { uasRespond(a, status, now, v, drops); return; } // 180, 183 with early media: to A
+    if (status < 200) {
+      // 180, 183 with early media: to A; the early dialogs of both legs (a PRACK, an UPDATE within them
+      // is relayed: relayInDialog)
+      uasRespond(a, status, now, v, drops);
+      store<i32>(c, uacDialog(user), 12);
+      store<i32>(c, uasDialog(a), 8);
+      return;
+    }
     if (status < 300) {
       store<i32>(c, uacDialog(user), 12);
       if (!uasRespond(a, status, now, v, drops)) { bye(i, Leg.ByeB, now); return; }
@@ -706,6 +757,7 @@ export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now:
       store<u8>(c, <u8>B2bState.Up);
       return;
     }
+    store<i32>(c, -1, 12); // B's early dialog, if any, ended with its final (§12.3)
     if ((status == 401 || status == 407) && retryWithCredentials(i, status, v, now)) return;
     if ((status == 408 || (status >= 500 && status < 600)) && failover(i, now)) return;
     uasRespond(a, mapFinal(status), now, v, drops);

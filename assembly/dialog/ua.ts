@@ -179,12 +179,21 @@ export function uaDialogFromRequest(v: MessageView, d: Decoded, tag: usize, tagL
  * -1 when none (or the request has no To tag).
  */
 export function uaDialogOf(d: Decoded): i32 {
-  if (!d.to.hasTag) return -1;
+  return d.to.hasTag ? find(d, d.to.tag, d.to.tagLen, d.from.tag, d.from.tagLen) : -1;
+}
+
+/** The dialog of ours a response (d) to our request is in: its Call-ID, our tag in From, theirs in To; or -1. */
+export function uaDialogOfResponse(d: Decoded): i32 {
+  return d.to.hasTag ? find(d, d.from.tag, d.from.tagLen, d.to.tag, d.to.tagLen) : -1;
+}
+
+/** The dialog with d's Call-ID, local tag [lt, lt+ltLen) and remote tag [rt, rt+rtLen), or -1. */
+function find(d: Decoded, lt: usize, ltLen: u32, rt: usize, rtLen: u32): i32 {
   for (let i = 0; i < UA_DIALOGS; i++) {
     if (uaDialogState(i) == DlgState.Free) continue;
     if (eqBytes(d.callId, d.callIdLen, uaDialogTextPtr(i, DlgText.CallId), uaDialogTextLen(i, DlgText.CallId)) &&
-        eqBytes(d.to.tag, d.to.tagLen, uaDialogTextPtr(i, DlgText.LocalTag), uaDialogTextLen(i, DlgText.LocalTag)) &&
-        eqBytes(d.from.tag, d.from.tagLen, uaDialogTextPtr(i, DlgText.RemoteTag), uaDialogTextLen(i, DlgText.RemoteTag))) {
+        eqBytes(lt, ltLen, uaDialogTextPtr(i, DlgText.LocalTag), uaDialogTextLen(i, DlgText.LocalTag)) &&
+        eqBytes(rt, rtLen, uaDialogTextPtr(i, DlgText.RemoteTag), uaDialogTextLen(i, DlgText.RemoteTag))) {
       return i;
     }
   }
@@ -205,11 +214,14 @@ export function uaDialogEnd(i: i32): void {
  * A request within dialog i into w (§12.2.1.1): method [mp, mp+ml), CSeq `cseq` (0: the local CSeq
  * plus one, kept; ACK and CANCEL pass their INVITE's), the whole Via value [via, via+viaLen) (the
  * transaction layer's sent-by and branch), a Contact value [contact, contact+contactLen) (none when 0
- * bytes), and what `pass` carries across from another leg's request (its headers, but those the drop
- * list `drop` names (wire/emit.ts; 0: none), and body; null: no body). Returns the bytes written, 0 if w ran out of room or a route is malformed.
+ * bytes), whole header lines [extra, extra+extraLen) of the caller's (each ending CRLF), and what `pass`
+ * carries across from another leg's request (its headers, but those the drop list `drop` names
+ * (wire/emit.ts; 0: none), and body; null: no body). Returns the bytes written, 0 if w ran out of room
+ * or a route is malformed.
  */
 export function uaWriteRequest(i: i32, mp: usize, ml: u32, cseq: u32, via: usize, viaLen: u32,
-                               contact: usize, contactLen: u32, w: Writer, pass: MessageView | null = null, drop: usize = 0): u32 {
+                               contact: usize, contactLen: u32, w: Writer, pass: MessageView | null = null, drop: usize = 0,
+                               extra: usize = 0, extraLen: u32 = 0): u32 {
   const routes = uaDialogRoutes(i);
   // where the request goes first: a strict first route takes the Request-URI (§12.2.1.1)
   let strict = false;
@@ -259,6 +271,7 @@ export function uaWriteRequest(i: i32, mp: usize, ml: u32, cseq: u32, via: usize
     w.bytes(contact, contactLen);
     w.lit("\r\n");
   }
+  w.bytes(extra, extraLen);
   if (pass != null) passThrough(w, pass, drop);
   bodyOf(w, pass);
   return w.finish();

@@ -28,8 +28,9 @@ import {
 import { Owner } from "../tu/owner";
 import {
   OutRequest, uaWriteOut, uaDialogFromResponse, uaDialogConfirm, uaWriteRequest, DlgState, uaDialogState, uaDialogEnd,
-  uaDialogLocalCseq, uaDialogRefreshTarget,
+  uaDialogLocalCseq, uaDialogRefreshTarget, uaDialogOfResponse, uaDialogTextPtr, uaDialogTextLen, DlgText,
 } from "./ua";
+import { eqBytes } from "../wire/scan";
 
 /** Client requests in flight or answered whose outcome a caller may read (one per caller handle). */
 export const UAC_SLOTS: i32 = UA_DIALOGS * 2;
@@ -129,7 +130,8 @@ export function uacForget(user: u32): void {
 
 /**
  * Send request `out` (outside a dialog, §8.1.1; its Via is written here) to `dest` through a new client
- * transaction owned by the user agent, for caller `user` (nonzero). Returns the transaction's handle, or 0 when it cannot go (no transport for dest, no room in the
+ * transaction owned by the user agent, for caller `user` (nonzero; handles whose low 16 bits are 0xf000
+ * are the client core's own, STRAY). Returns the transaction's handle, or 0 when it cannot go (no transport for dest, no room in the
  * transaction table, the pool or the result table, or the request does not fit): nothing was sent then.
  */
 export function uacSend(out: OutRequest, dest: Peer, now: i64, user: u32): u32 {
@@ -172,7 +174,9 @@ function start(c: SendCtx, m: Method, dest: Peer, t: Transport, msg: u32, cseq: 
     : clientNonInviteCreate(m, dest, t.reliable, msg, cseq, <u64>c.nonce, now, Owner.UserAgent);
   msgPool.release(msg);
   if (h == 0) { uacForget(user); return 0; }
-  rec(h & 0xffffff).user = user;
+  const t0 = rec(h & 0xffffff);
+  t0.user = user;
+  if (dlg >= 0) t0.flags |= <u8>TxnFlag.InDialog;
   const s = slotOf(user, false);
   store<u32>(s, 0, 4);
   store<i32>(s, dlg, 8);
@@ -187,10 +191,12 @@ function start(c: SendCtx, m: Method, dest: Peer, t: Transport, msg: u32, cseq: 
  * for caller `user` (nonzero); CSeq is the dialog's local CSeq plus one (§12.2.1.1); an INVITE or UPDATE
  * carries our Contact (a target refresh). `pass`: another leg's request whose headers and body this one
  * carries (a B2BUA), or null; `drop`: the drop list of its header names not carried (wire/emit.ts), or
- * 0. A BYE's final response, whatever it is, or its timeout ends the dialog
- * (§15.1.1). Returns the transaction's handle, or 0 (nothing sent: no such dialog, no transport, no room).
+ * 0; [extra, extra+extraLen): whole header lines of the caller's (a PRACK's RAck). A BYE's final
+ * response, whatever it is, or its timeout ends the dialog (§15.1.1). Returns the transaction's handle,
+ * or 0 (nothing sent: no such dialog, no transport, no room).
  */
-export function uacSendInDialog(dlg: i32, method: Method, dest: Peer, now: i64, user: u32, pass: MessageView | null = null, drop: usize = 0): u32 {
+export function uacSendInDialog(dlg: i32, method: Method, dest: Peer, now: i64, user: u32, pass: MessageView | null = null, drop: usize = 0,
+                                extra: usize = 0, extraLen: u32 = 0): u32 {
   if (method == Method.ACK || method == Method.CANCEL || method == Method.Unknown) return 0;
   if (dlg < 0 || dlg >= UA_DIALOGS || uaDialogState(dlg) == DlgState.Free) return 0; // no such dialog
   const t = prepare(sc, dest, user);
@@ -205,7 +211,7 @@ export function uacSendInDialog(dlg: i32, method: Method, dest: Peer, now: i64, 
     cw.byte(0x3e);
     cl = cw.finish();
   }
-  const n = uaWriteRequest(dlg, e + 1, <u32>load<u8>(e), 0, VIA, sc.viaLen, CONTACT, cl, aw.begin(WORK_BUF, WORK_CAP), pass, drop);
+  const n = uaWriteRequest(dlg, e + 1, <u32>load<u8>(e), 0, VIA, sc.viaLen, CONTACT, cl, aw.begin(WORK_BUF, WORK_CAP), pass, drop, extra, extraLen);
   return start(sc, method, dest, t, n != 0 ? msgPool.store(WORK_BUF, n) : 0, uaDialogLocalCseq(dlg), now, user, dlg);
 }
 
@@ -230,7 +236,7 @@ export function uacCancel(user: u32, now: i64): bool {
 }
 
 function sendCancel(s: usize, ci: u32, now: i64): void {
-  store<u32>(s, SlotFlag.Cancelled, 16);
+  if (s != 0) store<u32>(s, SlotFlag.Cancelled, 16);
   const r = rec(ci);
   clientInviteCancelled(ci, now);
   const n0 = msgPool.copyOut(r.msg, STORE_BUF);
@@ -275,8 +281,22 @@ export function uacResponse(v: MessageView, d: Decoded, ci: u32, now: i64): u32 
       }
     }
   }
+  if (isStray(user)) {
+    // the final of a BYE of our own for a stray 2xx's dialog (below): nothing for any caller
+    if (status >= 200) {
+      const sd = slotOf(user, false);
+      if (sd != 0 && load<i32>(sd, 8) >= 0) uaDialogEnd(load<i32>(sd, 8));
+      uacForget(user);
+    }
+    return 0;
+  }
   const s = callerSlot(user);
-  if (s == 0) return 0; // the caller forgot it: nothing to report
+  if (s == 0) {
+    // the caller forgot it: nothing to report; a 2xx still makes a dialog that must be ACKed and ended
+    // (not a re-INVITE's: its dialog is the caller's, which ended it or lets it be ACKed above)
+    if (invite && status >= 200 && status < 300 && (r.flags & TxnFlag.InDialog) == 0) strayAnswer(v, d, r.cseq, recDest(ci), now);
+    return 0;
+  }
   if (load<u32>(s, 12) != handleOf(ci)) {
     // a late response to an earlier request of the same caller, whose slot a later request took (a
     // B2BUA's next relayed re-INVITE on that leg): not this one's answer. A 2xx, our ACK lost, is ACKed
@@ -305,16 +325,59 @@ export function uacResponse(v: MessageView, d: Decoded, ci: u32, now: i64): u32 
   if (!invite || status < 101 || status >= 300 || !d.to.hasTag) return status;
   // §13.2.2.4: a 1xx with a To tag makes an early dialog, a 2xx confirms it (the first 2xx of a fork)
   let dlg = load<i32>(s, 8);
+  if (dlg >= 0 && uaDialogState(dlg) != DlgState.Free && !sameRemoteTag(dlg, d)) {
+    // another fork's response (its own To tag, §12.1.2): a provisional is reported but makes no second
+    // early dialog; a 2xx, while the dialog is early, is the call (the early one ends); after the call
+    // is confirmed, another fork's 2xx is ACKed and ended with a BYE of ours (§13.2.2.4)
+    if (status < 200) return status;
+    if (uaDialogState(dlg) == DlgState.Confirmed) {
+      strayAnswer(v, d, r.cseq, recDest(ci), now);
+      return 0;
+    }
+    uaDialogEnd(dlg);
+    dlg = -1;
+  }
   if (dlg < 0 || uaDialogState(dlg) == DlgState.Free) {
     dlg = uaDialogFromResponse(v, d, r.cseq);
+    store<i32>(s, dlg < 0 ? -1 : dlg, 8);
     if (dlg < 0) return status; // no dialog (no Contact, texts too long): the caller sees uacDialog -1
-    store<i32>(s, dlg, 8);
   } else if (status >= 200) {
     if (uaDialogState(dlg) == DlgState.Confirmed) uaDialogRefreshTarget(dlg, v); // a re-INVITE's 2xx (§12.2.1.2)
     uaDialogConfirm(dlg);
   }
   if (status >= 200) uacAck(dlg, r.cseq, recDest(ci));
   return status;
+}
+
+/** Whether response d's To tag is dialog dlg's remote tag (the same fork). */
+function sameRemoteTag(dlg: i32, d: Decoded): bool {
+  return eqBytes(d.to.tag, d.to.tagLen, uaDialogTextPtr(dlg, DlgText.RemoteTag), uaDialogTextLen(dlg, DlgText.RemoteTag));
+}
+
+// Caller handles of the client core's own: the BYEs ending stray dialogs. Their low 16 bits are 0xf000
+// (a transaction user's handles never are: see uacSend), the count of strays above them.
+const STRAY: u32 = 0xf000;
+let strays: u32 = 0;
+function isStray(user: u32): bool { return (user & 0xffff) == STRAY; }
+
+/**
+ * A 2xx to an INVITE of ours that no caller takes: another fork's after the call was confirmed with the
+ * first, or one for a request its caller gave up (§13.2.2.4). Its dialog is made, ACKed, and ended with
+ * a BYE of ours (the dialog ends with that BYE's final, or at once when there is no room to send it). A
+ * retransmission of such a 2xx, while its BYE is in flight, is ACKed again.
+ */
+function strayAnswer(v: MessageView, d: Decoded, cseq: u32, dest: Peer, now: i64): void {
+  const known = uaDialogOfResponse(d);
+  if (known >= 0) {
+    uacAck(known, cseq, dest);
+    return;
+  }
+  const dlg = uaDialogFromResponse(v, d, cseq);
+  if (dlg < 0) return; // no room for its dialog: the far end's 2xx goes unanswered (it gives up, §13.3.1.4)
+  uacAck(dlg, cseq, dest);
+  strays = (strays + 1) & 0xffff;
+  const user = (strays << 16) | STRAY;
+  if (uacSendInDialog(dlg, Method.BYE, dest, now, user) == 0) uaDialogEnd(dlg);
 }
 
 /** Where client transaction ci sends (its peer record). */
@@ -345,11 +408,23 @@ export function uacAck(dlg: i32, cseq: u32, dest: Peer): bool {
  * A timer of the user agent's client transaction (host/dispatch.ts): a timeout is a 408 for the caller.
  * Returns true when it reported one (uacStatus reads 408).
  */
-export function uacTimer(up: TxnUp): bool {
+export function uacTimer(up: TxnUp, now: i64): bool {
   if (up.kind != ClientTimerOut.Timeout && up.kind != ClientTimerOut.TimerC) return false;
   const r = rec(up.idx);
   const s = callerSlot(r.user);
+  if (isStray(r.user)) {
+    // our BYE of a stray dialog timed out: the dialog ends with it (§15.1.1), no caller to tell
+    if (s != 0 && load<i32>(s, 8) >= 0) uaDialogEnd(load<i32>(s, 8));
+    uacForget(r.user);
+    if (up.kind == ClientTimerOut.Timeout) txnRelease(up.idx);
+    return false;
+  }
   const report = s != 0 && load<u32>(s, 4) < 200;
+  if (up.kind == ClientTimerOut.TimerC && (r.flags & TxnFlag.GotProvisional) != 0 && (s == 0 || (load<u32>(s, 16) & SlotFlag.Cancelled) == 0)) {
+    // Timer C (§16.8's rule, which a B2BUA's leg follows as a proxy's branch does): the INVITE rang too
+    // long; it is cancelled, so that the far end stops ringing and the transaction ends (64·T1 at most)
+    sendCancel(s, up.idx, now);
+  }
   if (report) {
     store<u32>(s, 408, 4);
     // §15.1.1: a BYE that times out ends its dialog; an INVITE that times out ends its early one

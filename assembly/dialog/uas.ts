@@ -24,7 +24,10 @@ import {
 } from "../txn";
 import { Owner } from "../tu/owner";
 import { tuTimerSet, tuTimerCancel } from "../tu/timers";
-import { uaDialogFromRequest, uaDialogEnd, uaDialogOf, uaDialogCheckCseq, uaDialogRefreshTarget } from "./ua";
+import {
+  uaDialogFromRequest, uaDialogEnd, uaDialogOf, uaDialogCheckCseq, uaDialogRefreshTarget, uaDialogState, uaDialogConfirm, DlgState,
+} from "./ua";
+import { Hdr } from "../wire/hdr";
 
 export const UAS_CALLS: i32 = UA_DIALOGS;
 export const enum UasState { Free = 0, Proceeding = 1, Answered = 2, Confirmed = 3, Ended = 4 }
@@ -86,14 +89,18 @@ export function uasCallsInUse(): i32 {
 
 function freeCall(i: i32): void {
   const c = call(i);
+  // an INVITE's early dialog (our 1xx made it) ends with the call unanswered (§12.1.1, §12.3)
+  const dlg = load<i32>(c, 16);
+  if ((load<u8>(c, 2) & CallFlag.InDialog) == 0 && dlg >= 0 && uaDialogState(dlg) == DlgState.Early) uaDialogEnd(dlg);
   msgPool.release(load<u32>(c, 8));
   msgPool.release(load<u32>(c, 12));
   tuTimerCancel(Owner.UserAgent, <u32>i + 1);
   memory.fill(c, 0, CALL_SIZE);
 }
 
-/** "Contact: <sip:host:port;transport=...>\r\n" of the transport the request came in on, into CONTACT. */
-function contactLine(src: Peer): u32 {
+/** "Contact: <sip:host:port;transport=...>\r\n" of the transport the request came in on, into CONTACT;
+ * with `reliable`, "Require: 100rel\r\n" after it (a reliable provisional relayed: RFC 3262 §3). */
+function contactLine(src: Peer, reliable: bool = false): u32 {
   const t = transportById(src.transport);
   cw.begin(CONTACT, 160);
   if (t == null) return 0;
@@ -101,6 +108,7 @@ function contactLine(src: Peer): u32 {
   cw.bytes(t.addr, t.addrLen);
   if (t.reliable) cw.lit(";transport=tcp");
   cw.lit(">\r\n");
+  if (reliable) cw.lit("Require: 100rel\r\n");
   return cw.finish();
 }
 
@@ -113,11 +121,42 @@ function retryAfterLine(): u32 {
   return cw.finish();
 }
 
-/** A response to (v, d) written and sent without a transaction (481, 501: nothing to retransmit). */
-function answerStateless(v: MessageView, d: Decoded, src: Peer, status: u32): void {
+/** A response to (v, d) written and sent without a transaction (481, 501: nothing to retransmit), with
+ * the header lines in CONTACT when `extraLen` is nonzero. */
+function answerStateless(v: MessageView, d: Decoded, src: Peer, status: u32, extraLen: u32 = 0): void {
   responseDest(src, d.via, respDest);
-  const n = writeResponse(v, status, 0, 0, 0, 0, WORK_BUF, WORK_CAP);
+  const n = writeResponse(v, status, 0, 0, CONTACT, extraLen, WORK_BUF, WORK_CAP);
   if (n != 0) txSend(WORK_BUF, n, respDest);
+}
+
+// The extensions the user agent implements (RFC 3261 §8.2.2.3): 100rel, relayed end to end by its owner
+// (RFC 3262: a B2BUA carries reliable provisionals, PRACK and RSeq/RAck from leg to leg).
+/** Whether option tag [p, p+len) is one we implement (letters in any case). */
+function implemented(p: usize, len: u32): bool {
+  // "100r" and "el" (little-endian), the letters in either case
+  return len == 6 && (load<u32>(p) | 0x20000000) == 0x72303031 && (load<u16>(p, 4) | 0x2020) == 0x6c65;
+}
+
+/** The option tags of v's Require that we do not implement, as "Unsupported: a, b\r\n" in CONTACT; its length, 0 when none. */
+function unsupportedLine(v: MessageView): u32 {
+  cw.begin(CONTACT, 160);
+  let n = 0;
+  for (let e = v.first(Hdr.Require); e >= 0; e = v.next(e)) {
+    const p = v.valPtr(e);
+    const len = v.valLen(e);
+    if (len == 0 || implemented(p, len)) continue;
+    cw.lit(n++ == 0 ? "Unsupported: " : ", ");
+    cw.bytes(p, len);
+  }
+  if (n == 0) return 0;
+  cw.lit("\r\n");
+  return cw.ok ? cw.finish() : 0;
+}
+
+/** Whether header h of v lists the option tag 100rel (RFC 3262). */
+export function has100rel(v: MessageView, h: Hdr): bool {
+  for (let e = v.first(h); e >= 0; e = v.next(e)) if (implemented(v.valPtr(e), v.valLen(e))) return true;
+  return false;
 }
 
 /** The call whose dialog (Call-ID, our tag in To, theirs in From) request d is in, or -1. */
@@ -179,6 +218,11 @@ export function uasRequest(v: MessageView, d: Decoded, src: Peer, now: i64, out:
   const t = transportById(src.transport);
   const reliable = t != null && t.reliable;
   responseDest(src, d.via, respDest);
+  if (m != Method.CANCEL) {
+    // §8.2.2.3: a Require we do not implement is refused, 420 naming what we lack
+    const ul = unsupportedLine(v);
+    if (ul != 0) { answerStateless(v, d, src, 420, ul); return -1; }
+  }
   if (m == Method.INVITE && !d.to.hasTag) {
     const i = newCall(v, d, src, key, reliable, now);
     if (i >= 0) out.set(UasEvent.NewCall, i, -1);
@@ -201,10 +245,15 @@ export function uasRequest(v: MessageView, d: Decoded, src: Peer, now: i64, out:
     answerNonInvite(v, d, key, reliable, dlg >= 0 ? 200 : 481, now);
     if (dlg >= 0) {
       const i = callOfDialog(d);
-      // §15.1.2: requests of the dialog still unanswered get 487; the dialog and its records end
+      // §15.1.2: requests of the dialog still unanswered get 487 (the INVITE itself, for a BYE in its
+      // early dialog: §15); the dialog and its records end
       for (let k = 0; k < UAS_CALLS; k++) {
         const c = call(k);
-        if ((load<u8>(c, 2) & CallFlag.InDialog) == 0 || load<i32>(c, 16) != dlg) continue;
+        if (load<i32>(c, 16) != dlg || load<u8>(c) == UasState.Free) continue;
+        if ((load<u8>(c, 2) & CallFlag.InDialog) == 0) {
+          if (load<u8>(c) == UasState.Proceeding && !uasRespond(k, 487, now)) freeCall(k);
+          continue;
+        }
         if (load<u8>(c) != UasState.Proceeding || !uasRespond(k, 487, now)) freeCall(k);
       }
       uaDialogEnd(dlg);
@@ -324,7 +373,7 @@ export function uasRespond(i: i32, status: u32, now: i64, pass: MessageView | nu
   const refresh = storedView.method == Method.INVITE || (storedView.method == Method.UPDATE && status >= 200);
   // a 500 of our own (nothing relayed: a relayed one says what its sender said) tells when to retry
   const extraLen = status == 500 && pass == null ? retryAfterLine()
-    : status > 100 && status < 300 && refresh ? contactLine(changetype<Peer>(c + 32)) : 0;
+    : status > 100 && status < 300 && refresh ? contactLine(changetype<Peer>(c + 32), status < 200 && pass != null && has100rel(pass, Hdr.Require)) : 0;
   const tag = tagged ? c + 64 : 0;
   const tagLen = tagged ? <u32>load<u8>(c, 1) : 0;
   const n = pass != null
@@ -340,8 +389,17 @@ export function uasRespond(i: i32, status: u32, now: i64, pass: MessageView | nu
     return true;
   }
   serverInviteRespond(<u32>idx, msg, status, now);
+  if (tagged && status < 300) {
+    // §12.1.1: our first 1xx with a tag makes the early dialog, the 2xx confirms it (or makes it)
+    const dlg = load<i32>(c, 16);
+    if (dlg >= 0 && uaDialogState(dlg) == DlgState.Early) {
+      if (status >= 200) uaDialogConfirm(dlg);
+    } else {
+      const made = uaDialogFromRequest(storedView, storedDecoded, c + 64, <u32>load<u8>(c, 1), status < 200);
+      store<i32>(c, made < 0 ? -1 : made, 16);
+    }
+  }
   if (status >= 200 && status < 300) {
-    if (!inDialog) store<i32>(c, uaDialogFromRequest(storedView, storedDecoded, c + 64, <u32>load<u8>(c, 1), false), 16);
     store<u8>(c, <u8>UasState.Answered);
     store<u32>(c, msg, 12); // kept (the pool's reference passes to the call) for retransmission
     store<u32>(c, <u32>timers.t1, 20);

@@ -97,7 +97,7 @@ export function dispatchTimer(up: TxnUp, now: i64): void {
     case Owner.Proxy: proxyTimer(up, now); break;
     case Owner.UserAgent:
       if (USER_AGENT) {
-        if (uacTimer(up) && b2bua) b2buaClientTimeout(up.user, now);
+        if (uacTimer(up, now) && b2bua) b2buaClientTimeout(up.user, now);
         uasTxnEnded(up);
       }
       break;

@@ -46,6 +46,8 @@ export const enum TxnFlag {
   CancelReceived = 32,
   /** Client INVITE, Completed: the record's message is the ACK (retransmitted finals resend it). */
   AckReady = 64,
+  /** Client: the request was sent within a dialog (its To has a tag: a re-INVITE, not a call's INVITE). */
+  InDialog = 128,
 }
 
 /** Record overlay: field access compiles to loads and stores at fixed offsets. */

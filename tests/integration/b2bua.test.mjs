@@ -199,6 +199,28 @@ for (const host of HOSTS) {
     });
   });
 
+  test(`${host}: reliable provisionals (RFC 3262): the trunk's 183 with Require: 100rel reaches the phone, the phone's PRACK reaches the trunk with RAck naming the trunk leg's INVITE`, { timeout: 40_000 }, async () => {
+    const trunkPort = await freePort();
+    await withB2bua(host, trunkPort, async (srv) => {
+      const phone = await freePort();
+      await register(srv, "sipp", phone);
+      const carrier = await uas("b2bua_uas_prack.xml", trunkPort, { name: "carrier" });
+      ok(await uac(srv, "b2bua_uac_prack.xml", phone, { extra: ["-s", "15551234"], name: "phone" }));
+      ok(await carrier.done);
+      const inPrack = fromPeer(srv, "127.0.0.1", phone, /^PRACK /);
+      const outPrack = toPeer(srv, TRUNK_IP, trunkPort, /^PRACK /);
+      assert.equal(inPrack.length, 1, "the phone's PRACK");
+      assert.equal(outPrack.length, 1, "carried to the trunk");
+      assert.deepEqual(hdrs(inPrack[0].sip, "RAck"), ["1 5 INVITE"]);
+      assert.deepEqual(hdrs(outPrack[0].sip, "RAck"), ["1 1 INVITE"], "RAck names the trunk leg's INVITE");
+      const inv = toPeer(srv, TRUNK_IP, trunkPort, /^INVITE /)[0];
+      assert.deepEqual(hdrs(inv.sip, "Supported"), ["100rel"], "only the extension the B2BUA relays is offered");
+      const rel = toPeer(srv, "127.0.0.1", phone, /^SIP\/2\.0 183/)[0];
+      assert.deepEqual(hdrs(rel.sip, "Require"), ["100rel"]);
+      assert.deepEqual(hdrs(rel.sip, "RSeq"), ["1"]);
+    });
+  });
+
   test(`${host}: CANCEL while ringing: 487 to the phone, CANCEL to the trunk and its 487 ACKed`, { timeout: 40_000 }, async () => {
     const trunkPort = await freePort();
     await withB2bua(host, trunkPort, async (srv) => {

@@ -20,7 +20,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Sim, CoreNode, peerRecord } from "./net.mjs";
-import { Ua } from "./ua.mjs";
+import { Ua, parse as parseMsg } from "./ua.mjs";
 
 const GW = "127.0.0.4:5060";
 const CARRIER = "127.0.0.5:5060";
@@ -338,7 +338,7 @@ test("a BYE while the caller's re-INVITE is still being relayed: the re-INVITE g
   sim.run(sim.now + 10_000);
   assert.equal(d.bye, 200, "alice's BYE answered");
   assert.equal(d.reinvites?.[0]?.[0], 487, `her pending re-INVITE answered 487 (RFC 3261 15.1.2)\n${sim.transcript()}`);
-  assert.equal(carrierCall(carrier).byes, 1, "the BYE reached the carrier");
+  assert.equal(carrierCall(carrier).byes, 1, `the BYE reached the carrier\n${sim.transcript()}`);
   sim.run(sim.now + 40_000);
   idle(gw, sim);
 });
@@ -907,4 +907,210 @@ test("drop lists apply within the call too: a relayed INFO loses the names of th
   alice.bye(a, [...a.dialogs.values()][0]);
   sim.run(sim.now + 5000);
   idle(gw, sim);
+});
+
+// ---- reliable provisionals (RFC 3262) and forked answers (RFC 3261 §13.2.2.4) --------------------------
+
+/** The leg's own extension negotiation: the option tags of header `name` (comma lists, any case). */
+const tags = (m, name) => m.all(name).map((t) => t.toLowerCase());
+
+for (const seed of SEEDS) {
+  test(`100rel phone → trunk: the carrier's reliable 180 reaches alice with Require: 100rel and its RSeq, alice's PRACK reaches the carrier with RAck mapped to the B leg's CSeq, 200 back (seed ${seed})`, () => {
+    const { sim, gw, alice, carrier } = setup(seed, { alice: { prack: true }, carrier: { reliable: true, ring: 50, answer: 600 } });
+    const id = alice.invite("15551234", { hangupAfter: 1000, cseq: 7, headers: ["Supported: 100rel, timer"] });
+    sim.run(sim.now + 6000);
+    const a = alice.calls.get(id);
+    assert.deepEqual(a.finals, [200], `answered\n${sim.transcript()}`);
+    const b = carrierCall(carrier);
+    // the B leg offers 100rel (the extension we relay), nothing else of alice's Supported list
+    assert.deepEqual(tags(b.st.msg, "supported"), ["100rel"], b.st.msg.text);
+    assert.deepEqual(tags(b.st.msg, "require"), []);
+    // alice saw the reliable 180 as the carrier sent it: Require: 100rel, the same RSeq
+    const ringing = sim.log.filter(([, f, t, l]) => f === GW && t === "127.0.0.2:5060" && l.startsWith("SIP/2.0 180"));
+    assert.ok(ringing.length >= 1, sim.transcript());
+    assert.equal(a.rseq, b.st.rel.rseq, "alice PRACKed the carrier's RSeq");
+    // one PRACK each way, RAck naming each leg's own INVITE (alice's CSeq 7; the B leg's CSeq 1)
+    assert.deepEqual(a.pracks, [[`${b.st.rel.rseq} 7 INVITE`, 200]], sim.transcript());
+    assert.deepEqual(b.pracksIn.map((r) => r.replace(/\s+/g, " ")), [`${b.st.rel.rseq} 1 INVITE`]);
+    assert.equal(b.st.rel.pracked, true, "the carrier stopped retransmitting its 180");
+    assert.deepEqual(a.dialogs.size, 1);
+    assert.equal([...a.dialogs.values()][0].bye, 200, "alice's BYE, after the PRACK's CSeq, answered");
+    idle(gw, sim);
+    assert.deepEqual(alice.stray, []);
+    assert.deepEqual(carrier.stray, []);
+  });
+
+  test(`100rel trunk → phone: alice's reliable 180 reaches the carrier, its PRACK reaches alice with RAck mapped (seed ${seed})`, () => {
+    const { sim, gw, alice, carrier } = setup(seed, { alice: { reliable: true, ring: 50, answer: 600 }, carrier: { prack: true } });
+    const id = carrier.invite("alice", { hangupAfter: 1000, cseq: 31, headers: ["Require: 100rel"] });
+    sim.run(sim.now + 6000);
+    const c = carrier.calls.get(id);
+    assert.deepEqual(c.finals, [200], `answered\n${sim.transcript()}`);
+    const inbound = [...alice.calls.values()].filter((x) => x.role === "uas");
+    assert.equal(inbound.length, 1);
+    const st = inbound[0].st;
+    assert.deepEqual(tags(st.msg, "require"), ["100rel"], "the carrier's Require: 100rel carried to alice");
+    assert.deepEqual(c.pracks, [[`${st.rel.rseq} 31 INVITE`, 200]], sim.transcript());
+    assert.deepEqual(inbound[0].pracksIn.map((r) => r.replace(/\s+/g, " ")), [`${st.rel.rseq} 1 INVITE`]);
+    idle(gw, sim);
+    assert.deepEqual(alice.stray, []);
+    assert.deepEqual(carrier.stray, []);
+  });
+}
+
+for (const seed of [150, 151, 152, 153]) {
+  test(`100rel on a lossy network (15 % loss, 5 % duplicates): retransmitted reliable 180s and PRACKs end in one answered call (seed ${seed})`, () => {
+    const { sim, gw, alice, carrier } = setup(seed, { net: { loss: 0.15, dup: 0.05 }, alice: { prack: true }, carrier: { reliable: true, ring: 50, answer: 2500 } });
+    const id = alice.invite("15551234", { hangupAfter: 1000, headers: ["Supported: 100rel"] });
+    sim.run(sim.now + 90_000);
+    const a = alice.calls.get(id);
+    assert.deepEqual(a.finals, [200], `answered\n${sim.transcript()}`);
+    const b = carrierCall(carrier);
+    assert.equal(b.st.rel.pracked, true, sim.transcript());
+    assert.ok(a.pracks.length === 1 && a.pracks[0][1] === 200, JSON.stringify(a.pracks));
+    idle(gw, sim);
+  });
+}
+
+test("an option tag we do not implement in Require (RFC 3261 8.2.2.3): 420 with Unsupported naming it, nothing reaches the carrier", () => {
+  const { sim, gw, alice, carrier } = setup(154);
+  const id = alice.invite("15551234", { headers: ["Require: 100rel, precondition", "Supported: timer"] });
+  sim.run(sim.now + 3000);
+  assert.deepEqual(alice.calls.get(id).finals, [420], sim.transcript());
+  const r = sim.log.find(([, f, t, l]) => f === GW && t === "127.0.0.2:5060" && l.startsWith("SIP/2.0 420"));
+  assert.ok(r, sim.transcript());
+  assert.equal(carrier.calls.size, 0, "nothing reached the carrier");
+  idle(gw, sim);
+});
+
+test("420's Unsupported lists the option tags we do not implement, and only them", () => {
+  const { sim, gw, alice } = setup(155);
+  let unsupported = null;
+  const orig = alice.onResponse.bind(alice);
+  alice.onResponse = (m) => { if (m.status === 420) unsupported = m.all("unsupported"); orig(m); };
+  alice.invite("15551234", { headers: ["Require: precondition", "Require: 100rel, sec-agree"] });
+  sim.run(sim.now + 3000);
+  assert.deepEqual(unsupported, ["precondition", "sec-agree"]);
+  idle(gw, sim);
+});
+
+/**
+ * A provider's forking proxy at CARRIER: the INVITE reaches two phones; `plan` lists what each sends and
+ * when ([ms, status, tag]); each 2xx is retransmitted at T1 doubling until the ACK with its To tag; BYEs
+ * and ACKs are recorded by To tag, and every BYE is answered 200.
+ */
+class Fork {
+  constructor(sim, plan) {
+    this.sim = sim;
+    this.plan = plan;
+    this.acks = {};
+    this.byes = [];
+    this.invites = 0;
+    sim.attach(CARRIER, this);
+  }
+  receive(from, bytes) {
+    const m = parseMsg(bytes.toString("latin1"));
+    if (m.status) return;
+    if (m.method === "INVITE" && !m.toTag) {
+      if (this.invites++) return; // a retransmission: the plan runs once
+      for (const [at, status, tag] of this.plan) {
+        this.sim.after(at, () => {
+          const text = this.response(m, status, tag);
+          this.sim.send(CARRIER, GW, text);
+          if (status < 200) return;
+          let iv = 500;
+          const again = () => {
+            if (this.acks[tag]) return;
+            this.sim.send(CARRIER, GW, text);
+            iv *= 2;
+            if (iv < 32_000) this.sim.after(iv, again);
+          };
+          this.sim.after(iv, again);
+        });
+      }
+    } else if (m.method === "ACK") {
+      this.acks[m.toTag] = (this.acks[m.toTag] ?? 0) + 1;
+    } else if (m.method === "BYE") {
+      this.byes.push(m.toTag);
+      this.sim.send(CARRIER, GW, this.response(m, 200, null));
+    }
+  }
+  response(m, status, tag) {
+    const to = m.get("to") + (tag && !m.toTag ? `;tag=${tag}` : "");
+    return [
+      `SIP/2.0 ${status} ${status === 200 ? "OK" : "Ringing"}`, ...m.all("via").map((v) => `Via: ${v}`), `From: ${m.get("from")}`,
+      `To: ${to}`, `Call-ID: ${m.callId}`, `CSeq: ${m.cseqNum} ${m.method}`,
+      ...(m.method === "INVITE" ? [`Contact: <sip:${tag}@${CARRIER}>`] : []), `Content-Length: 0`, ``, ``,
+    ].join("\r\n");
+  }
+}
+
+for (const seed of [160, 161, 162]) {
+  test(`two forks answer (200 from phone1, then 200 from phone2): the first is the call, the second is ACKed and ended with a BYE (seed ${seed})`, () => {
+    const { sim, gw, alice } = setup(seed);
+    sim.detach(CARRIER);
+    const fork = new Fork(sim, [[40, 180, "phone1"], [100, 200, "phone1"], [160, 200, "phone2"]]);
+    const id = alice.invite("15551234", { hangupAfter: 3000 });
+    sim.run(sim.now + 10_000);
+    const a = alice.calls.get(id);
+    assert.deepEqual(a.finals, [200], sim.transcript());
+    assert.equal(a.dialogs.size, 1, "alice has one call");
+    assert.ok(fork.acks.phone1 >= 1 && fork.acks.phone2 >= 1, `both 2xx ACKed: ${JSON.stringify(fork.acks)}\n${sim.transcript()}`);
+    assert.deepEqual(fork.byes, ["phone2", "phone1"], "phone2's dialog BYEd at once, phone1's when alice hung up");
+    const byeTo = sim.log.filter(([, f, t, l]) => f === GW && t === CARRIER && l.startsWith("BYE ")).map(([, , , l]) => l);
+    assert.deepEqual(byeTo, [`BYE sip:phone2@${CARRIER} SIP/2.0`, `BYE sip:phone1@${CARRIER} SIP/2.0`], "each BYE to its fork's Contact");
+    idle(gw, sim);
+  });
+
+  test(`a fork rings (180 from phone1) and another answers (200 from phone2): the call is phone2's dialog (seed ${seed})`, () => {
+    const { sim, gw, alice } = setup(seed);
+    sim.detach(CARRIER);
+    const fork = new Fork(sim, [[40, 180, "phone1"], [120, 200, "phone2"]]);
+    const id = alice.invite("15551234", { hangupAfter: 2000 });
+    sim.run(sim.now + 10_000);
+    assert.deepEqual(alice.calls.get(id).finals, [200], sim.transcript());
+    assert.ok(fork.acks.phone2 >= 1, `phone2's 2xx ACKed: ${JSON.stringify(fork.acks)}\n${sim.transcript()}`);
+    assert.equal(fork.acks.phone1, undefined, "nothing ACKed for the fork that only rang");
+    const acks = sim.log.filter(([, f, t, l]) => f === GW && t === CARRIER && l.startsWith("ACK ")).map(([, , , l]) => l);
+    assert.ok(acks.every((l) => l === `ACK sip:phone2@${CARRIER} SIP/2.0`), acks.join("\n"));
+    assert.deepEqual(fork.byes, ["phone2"], "alice's hang-up reached the phone that answered");
+    idle(gw, sim);
+  });
+}
+
+// Timer C on the B leg: a callee that rings and never answers is cancelled after 180 s (as a proxy
+// cancels its branch, RFC 3261 §16.8), alice gets 408; an answer that crosses our CANCEL is ACKed and
+// ended with a BYE (§13.2.2.4), and nothing of the call is left.
+const timerCOutcomes = new Set();
+for (let k = 0; k < 8; k++) {
+  const answer = k === 0 ? null : 180_020 + k * 10;
+  test(`Timer C on the B leg: the carrier rings and ${answer === null ? "never answers" : `answers at ${answer} ms`} (seed ${170 + k})`, () => {
+    const { sim, gw, alice, carrier } = setup(170 + k, { carrier: { ring: 50, answer } });
+    const id = alice.invite("15551234", { hangupAfter: 1000 });
+    sim.run(sim.now + 260_000);
+    const a = alice.calls.get(id);
+    const b = carrierCall(carrier);
+    if (a.finals[0] === 200) {
+      timerCOutcomes.add("answered");
+      assert.equal(b.cancels, 0, sim.transcript());
+    } else {
+      assert.deepEqual(a.finals, [408], `alice's call timed out\n${sim.transcript()}`);
+      assert.equal(b.cancels, 1, "the carrier got our CANCEL");
+      if (b.sentFinal === 487) {
+        timerCOutcomes.add("cancelled");
+        assert.equal(b.ackForFinal, 1, "its 487 ACKed");
+      } else {
+        timerCOutcomes.add("crossed");
+        assert.equal(b.sentFinal, 200, sim.transcript());
+        assert.ok(b.ackFor2xx >= 1, "its 2xx ACKed");
+        assert.equal(b.byes, 1, "and ended with our BYE");
+        assert.notEqual(b.noAck, true);
+      }
+    }
+    idle(gw, sim);
+    assert.deepEqual(carrier.stray, []);
+  });
+}
+test("the Timer C sweep met a cancelled call and an answer crossing the CANCEL", () => {
+  assert.ok(timerCOutcomes.has("cancelled") && timerCOutcomes.has("crossed"), [...timerCOutcomes].join());
 });

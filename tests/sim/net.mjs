@@ -121,6 +121,11 @@ export class Sim {
     this.nodes.set(addr, node);
   }
 
+  /** Takes a node off the network (a scenario that puts another in its place). */
+  detach(addr) {
+    if (!this.nodes.delete(addr)) throw new Error(`sim: nothing at ${addr}`);
+  }
+
   /** Sends a datagram: lost, delayed and possibly duplicated as configured. */
   send(from, to, bytes) {
     this.counts.sent++;

@@ -4,8 +4,12 @@
 // cancels and hangs up, and a UAS that rings and answers after configurable delays, answers CANCEL
 // (§9.2) and BYE. Either end re-INVITEs within its dialog and answers the other's re-INVITEs: 491 while
 // its own is pending (glare, §14.2; with `retry`, its own again after §14.1's wait), 481 once the dialog
-// is ending, and a pending one 487 when a BYE ends the dialog (§15.1.2). It records what happened for the scenarios' invariants; it never throws on what it
-// receives (a message it cannot match is counted in `stray`).
+// is ending, and a pending one 487 when a BYE ends the dialog (§15.1.2). Reliable provisionals (RFC 3262)
+// on request: a UAC with `prack` PRACKs each new one in its early dialog (RAck: RSeq, the INVITE's CSeq);
+// a UAS with `reliable` sends its 180 with Require: 100rel and an RSeq when the INVITE offers 100rel,
+// retransmitted at T1 doubling until a PRACK with the right RAck (others get 481). It records what
+// happened for the scenarios' invariants; it never throws on what it receives (a message it cannot match
+// is counted in `stray`).
 
 import { createHash } from "node:crypto";
 
@@ -105,6 +109,8 @@ export class Ua {
     this.regCseq = 0;
     this.challenges = 0; // 401/407 received
     this.contactParams = o.contactParams ?? ""; // URI parameters of our Contact (";transport=udp", …)
+    this.prack = o.prack ?? false; // as UAC: PRACK reliable provisionals (RFC 3262 §4)
+    this.reliable = o.reliable ?? false; // as UAS: ring reliably when the INVITE offers 100rel (§3)
     sim.attach(addr, this);
   }
 
@@ -260,7 +266,7 @@ export class Ua {
 
   /** Calls sip:callee@domain through the proxy; returns the Call-ID. hangupAfter: ms after the 2xx
    * (null: never); headers: extra header lines; body: an SDP offer. */
-  invite(callee, { hangupAfter = 2000, cancelAfterRinging = null, body = "", headers = [] } = {}) {
+  invite(callee, { hangupAfter = 2000, cancelAfterRinging = null, body = "", headers = [], cseq = 1 } = {}) {
     const callId = this.id("call");
     const c = this.call(callId);
     c.role = "uac";
@@ -269,21 +275,43 @@ export class Ua {
     const text = [
       `INVITE sip:${callee}@${this.domain} SIP/2.0`, `Via: SIP/2.0/UDP ${this.addr};rport;branch=${branch}`, `Max-Forwards: 70`,
       `From: <sip:${this.user}@${this.domain}>;tag=${this.id("f")}`, `To: <sip:${callee}@${this.domain}>`, `Call-ID: ${callId}`,
-      `CSeq: 1 INVITE`, `Contact: ${this.contact()}`, ...headers,
+      `CSeq: ${cseq} INVITE`, `Contact: ${this.contact()}`, ...headers,
       ...(body ? [`Content-Type: application/sdp`] : []), `Content-Length: ${Buffer.byteLength(body)}`, ``, body,
     ].join("\r\n");
     c.invite = parse(text);
+    c.localCseq = cseq;
     this.client(text, this.proxy, (r) => {
       if (!r) c.inviteTimeout = true;
       else c.finals.push(r.status);
-    }, () => {
+    }, (r) => {
       c.provisionals++;
+      this.prackFor(c, r);
       if (cancelAfterRinging !== null && !c.cancelSent) {
         c.cancelSent = true;
         this.sim.after(cancelAfterRinging, () => this.cancel(c));
       }
     });
     return callId;
+  }
+
+  /**
+   * RFC 3262 §4: a reliable provisional (Require: 100rel, RSeq) of call c's INVITE gets a PRACK in its
+   * early dialog, when we PRACK at all and its RSeq is the next one (a retransmission is not PRACKed
+   * again); the PRACK's final goes to c.pracks ([RAck, status]).
+   */
+  prackFor(c, r) {
+    if (!this.prack || !/\b100rel\b/i.test(r.get("require") ?? "")) return;
+    const rseq = Number(r.get("rseq"));
+    if (!Number.isInteger(rseq) || (c.rseq !== undefined && rseq !== c.rseq + 1)) return;
+    c.rseq = rseq;
+    const routes = r.all("record-route").reverse();
+    const d = { target: uriOf(r.get("contact") ?? ""), routes, to: r.get("to") };
+    const dest = routes.length ? hostPort(routes[0]) : hostPort(d.target);
+    const rack = `${rseq} ${c.invite.cseqNum} INVITE`;
+    c.pracks ??= [];
+    const entry = [rack, null];
+    c.pracks.push(entry);
+    this.client(this.inDialog(c, d, "PRACK", ++c.localCseq, "", [`RAck: ${rack}`]), dest, (p) => (entry[1] = p ? p.status : 408));
   }
 
   cancel(c) {
@@ -306,9 +334,9 @@ export class Ua {
     let d = c.dialogs.get(msg.toTag);
     if (!d) {
       const routes = msg.all("record-route").reverse();
-      d = { tag: msg.toTag, target: uriOf(msg.get("contact") ?? ""), routes, to: msg.get("to"), acks: 0, bye: null, cseq: 1, resp: msg };
+      d = { tag: msg.toTag, target: uriOf(msg.get("contact") ?? ""), routes, to: msg.get("to"), acks: 0, bye: null, cseq: c.localCseq ?? 1, resp: msg };
       d.dest = routes.length ? hostPort(routes[0]) : hostPort(d.target);
-      d.ack = this.inDialog(c, d, "ACK", 1);
+      d.ack = this.inDialog(c, d, "ACK", c.invite.cseqNum);
       c.dialogs.set(msg.toTag, d);
       if (!c.finals.includes(200)) c.finals.push(msg.status);
       const first = c.dialogs.size === 1;
@@ -316,7 +344,7 @@ export class Ua {
     }
     d.acks++;
     // the ACK of a re-INVITE's 2xx carries that INVITE's CSeq (§13.2.2.4)
-    this.send(d.dest, msg.cseqNum === 1 ? d.ack : this.inDialog(c, d, "ACK", msg.cseqNum));
+    this.send(d.dest, msg.cseqNum === c.invite.cseqNum ? d.ack : this.inDialog(c, d, "ACK", msg.cseqNum));
   }
 
   /**
@@ -354,12 +382,12 @@ export class Ua {
     if (st && st.final === null && this.endPendingOnBye !== false) this.answerIn(st, c, 487);
   }
 
-  inDialog(c, d, method, cseq, body = "") {
+  inDialog(c, d, method, cseq, body = "", headers = []) {
     const inv = c.invite;
     return [
       `${method} ${d.target} SIP/2.0`, `Via: SIP/2.0/UDP ${this.addr};rport;branch=z9hG4bK${this.id(method[0])}`, `Max-Forwards: 70`,
       ...d.routes.map((r) => `Route: ${r}`), `From: ${inv.get("from")}`, `To: ${d.to}`, `Call-ID: ${inv.callId}`,
-      `CSeq: ${cseq} ${method}`, ...(method === "INVITE" ? [`Contact: ${this.contact()}`] : []),
+      `CSeq: ${cseq} ${method}`, ...(method === "INVITE" ? [`Contact: ${this.contact()}`] : []), ...headers,
       ...(body ? [`Content-Type: application/sdp`] : []), `Content-Length: ${Buffer.byteLength(body)}`, ``, body,
     ].join("\r\n");
   }
@@ -404,6 +432,14 @@ export class Ua {
       const ours = c && ((c.role === "uas" && c.sentFinal !== null && c.sentFinal < 300) || d);
       if (ours) this.endPending(c);
       this.respond(st, ours ? 200 : 481);
+    } else if (msg.method === "PRACK") {
+      // RFC 3262 §3: the PRACK of our reliable provisional (RAck: its RSeq, the INVITE's CSeq and method)
+      const c = this.calls.get(msg.callId);
+      const rel = c?.st?.rel;
+      (c ? (c.pracksIn ??= []) : []).push(msg.get("rack"));
+      const ok = rel && msg.toTag === c.st.tag && msg.get("rack")?.split(/\s+/).join(" ") === `${rel.rseq} ${c.st.msg.cseqNum} INVITE`;
+      if (ok) rel.pracked = true;
+      this.respond(st, ok ? 200 : 481);
     } else {
       const c = this.calls.get(msg.callId);
       if (c) (c.requests ??= []).push(msg); // INFO, UPDATE ... within a call: recorded, answered 200
@@ -440,11 +476,23 @@ export class Ua {
     st.tag = this.id("u");
     if (this.challenge && !this.checkCredentials(st)) return;
     c.st = st;
+    const offers100rel = /\b100rel\b/i.test(`${st.msg.all("supported")},${st.msg.all("require")}`);
     if (this.ring !== null) st.timers.push(this.sim.after(this.ring, () => {
-      if (st.final === null) {
-        this.respond(st, 180, st.tag);
-        c.provisionals++;
-      }
+      if (st.final !== null) return;
+      c.provisionals++;
+      if (!(this.reliable && offers100rel)) return void this.respond(st, 180, st.tag);
+      // RFC 3262 §3: reliably, retransmitted at T1 doubling until its PRACK (or the final)
+      st.rel = { rseq: 1 + (this.sim.rng.u32() % 1000), pracked: false };
+      const text = this.respond(st, 180, st.tag, ["Require: 100rel", `RSeq: ${st.rel.rseq}`]);
+      st.last = text;
+      let interval = this.t1;
+      const again = () => {
+        if (st.rel.pracked || st.final !== null) return;
+        this.send(st.dest, text);
+        interval *= 2;
+        if (interval < 64 * this.t1) st.timers.push(this.sim.after(interval, again));
+      };
+      st.timers.push(this.sim.after(interval, again));
     }));
     if (this.answerAfter !== null) st.timers.push(this.sim.after(this.answerAfter, () => this.answer(st, c, this.finalStatus)));
   }
