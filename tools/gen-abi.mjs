@@ -335,6 +335,7 @@ function dtsApi(config, m) {
     "  readonly host?: string;", "  readonly address?: string;", "  readonly username?: string;", "  readonly password?: string;",
     "  readonly routes?: readonly { readonly prefix: string; readonly to: string; readonly strip?: number; readonly prepend?: string }[];",
     "  readonly failover?: string;",
+    "  readonly transport?: \"udp\" | \"tcp\";",
     "  readonly identity?: { readonly pai?: \"passthrough\" | \"drop\" | \"from\" };", "  readonly drop?: readonly string[];", "};", "");
   o.push("export interface SiplingConfig {");
   walk(tree, "  ");

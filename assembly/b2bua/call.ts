@@ -56,7 +56,8 @@ const PASS_CAP: u32 = 64;
 // a registrar side), +100 u8 password length, +101 user, +133 password (a trunk's credentials for the
 // challenges of its proxy: answered once per call, RFC 3261 §22.2), +197 u8 failover side + 1 (0 none:
 // where a call to this side goes when it answers 408, 5xx or nothing), +198 u8 PaiMode (what we assert
-// toward this side), +200 the side's drop list (wire/emit.ts: 1 + B2B_DROP_NAMES × DROP_ENTRY bytes).
+// toward this side), +199 u8 a trunk's transport (Proto; 0: UDP), +200 the side's drop list (wire/emit.ts:
+// 1 + B2B_DROP_NAMES × DROP_ENTRY bytes).
 const SIDE_DROPS: usize = 200;
 const SIDE_SIZE: usize = (SIDE_DROPS + 1 + <usize>B2B_DROP_NAMES * DROP_ENTRY + 7) & ~7; // 480 B: each record 8-aligned
 const sides: usize = USER_AGENT ? heap.alloc(<usize>MAX_SIDES * SIDE_SIZE) : 0;
@@ -246,8 +247,8 @@ function textIs(p: usize, len: u32, lit: string): bool {
 /**
  * A side from its configuration text: "INDEX registrar|trunk ROUTE HOST [IP:PORT [USER PASSWORD]]" (the
  * address for a trunk only, and its credentials if its proxy challenges; names are not taken here: the
- * host resolves them); or, after it, "pai INDEX MODE", "drop INDEX NAME", "failover INDEX OTHER", "route
- * ...". False when it does not parse.
+ * host resolves them); or, after it, "pai INDEX MODE", "drop INDEX NAME", "failover INDEX OTHER",
+ * "transport INDEX udp|tcp", "route ...". False when it does not parse.
  */
 export function b2buaSideAdd(p: usize, len: u32): bool {
   let n = 0;
@@ -286,6 +287,15 @@ export function b2buaSideAdd(p: usize, len: u32): bool {
       : textIs(w, wl, "from") ? PaiMode.From : -1;
     if (mode < 0) return false;
     store<u8>(p, <u8>mode, 198);
+    return true;
+  }
+  if (textIs(wordAt(0), wordLen(0), "transport")) {
+    // "transport SIDE udp|tcp": how calls to a trunk go (its requests to us come on whatever it uses)
+    if (n != 3) return false;
+    const s = parseUint(wordAt(1), wordAt(1) + <usize>wordLen(1), <u64>MAX_SIDES - 1);
+    const tcp = textIs(wordAt(2), wordLen(2), "tcp");
+    if (s < 0 || !(tcp || textIs(wordAt(2), wordLen(2), "udp"))) return false;
+    store<u8>(side(<i32>s), <u8>(tcp ? Proto.TCP : Proto.UDP), 199);
     return true;
   }
   if (wordLen(0) == 8 && load<u8>(wordAt(0)) == 0x66) {
@@ -433,8 +443,10 @@ function sendInvite(i: i32, v: MessageView, d: Decoded, cseq: u32, auth: u32, no
   }
   out.ruri = ruri; out.ruriLen = since(ruri);
   if (dest.transport == 0) {
-    // a configured trunk: the first UDP transport of its address family
-    const u = transportFor(Proto.UDP, <Family>dest.family);
+    // a configured trunk: the first transport of its protocol (UDP unless configured) and address family;
+    // on TCP the host connects, or reuses the connection it has to that address (conn 0)
+    const proto = load<u8>(side(to), 199);
+    const u = transportFor(proto != 0 ? <Proto>proto : Proto.UDP, <Family>dest.family);
     if (u != null) dest.transport = <u8>u.id;
   }
   const t = transportById(dest.transport);

@@ -417,7 +417,7 @@ static bool is_side_address(const char *s) {
   return inet_pton(AF_INET, host, tmp) == 1;
 }
 
-#define SIDE_KEYS "name, role, route, host, address, username, password, routes, failover, identity, drop"
+#define SIDE_KEYS "name, role, route, host, address, transport, username, password, routes, failover, identity, drop"
 #define DROP_NAMES 8 /* config.ts B2B_DROP_NAMES */
 
 /* The headers each B2BUA leg writes itself (wire/emit.ts legOwned; config.mjs LEG_OWNED). */
@@ -542,6 +542,10 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
       } else if (strcmp(sk, "address") == 0) {
         if (sv->type != J_STRING || !is_side_address(sv->str)) bad(kk, "expected IP:PORT (IPv6 as [::1]:5060; a trunk's address, no names)", sv);
         sd->address = sv->str;
+      } else if (strcmp(sk, "transport") == 0) {
+        /* how calls to a trunk go (b2bua/call.ts: its requests to us come on whatever it uses) */
+        if (sv->type != J_STRING || (strcmp(sv->str, "udp") != 0 && strcmp(sv->str, "tcp") != 0)) bad(kk, "expected \"udp\" or \"tcp\"", sv);
+        sd->transport = sv->str;
       } else if (strcmp(sk, "username") == 0) {
         if (sv->type != J_STRING || !is_token(sv->str, n) || n > 32) bad(kk, "expected a SIP token of 1..32 bytes", sv);
         sd->username = sv->str;
@@ -576,6 +580,10 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
     if (!trunk && sd->address) {
       char *kk = keyf("%s.address", key);
       die2(false, kk, "a registrar side has no address (its phones register)");
+    }
+    if (!trunk && sd->transport) {
+      char *kk = keyf("%s.transport", key);
+      die2(false, kk, "a registrar side's calls go where each phone registered from, on its transport");
     }
     if (!sd->username != !sd->password) die2(false, key, "give both \"username\" and \"password\" (a trunk's credentials), or neither");
     if (!trunk && sd->username) {
@@ -990,6 +998,20 @@ void config_parse(cli *out, int argc, char **argv, const char *board) {
   }
   bool b2bua = c->v[SK_MODE].set && c->v[SK_MODE].num == 1;
   size_t sides = c->v[SK_SIDES].set ? c->v[SK_SIDES].n : 0;
+  /* a trunk on tcp needs a tcp listen address of its address's family (its leg's Via, Contact and
+   * connection are that transport's) */
+  for (size_t i = 0; i < sides; i++) {
+    const cfg_side *sd = &c->v[SK_SIDES].sides[i];
+    if (!sd->transport || strcmp(sd->transport, "tcp") != 0 || !sd->address) continue;
+    int family = sd->address[0] == '[' ? 6 : 4;
+    bool found = false;
+    for (size_t l = 0; l < c->n_listens; l++)
+      found = found || (c->listens[l].proto == SIP_PROTO_TCP && (c->listens[l].family == family || c->listens[l].family == 0));
+    if (!found) {
+      char *kk = keyf("sides[%zu].transport", i);
+      die2(false, kk, "a trunk on tcp needs a \"tcp:\" listen address of its family (IPv%d)", family);
+    }
+  }
   if (b2bua && sides < 2) die2(false, "sides", "\"mode\": \"b2bua\" needs at least two sides (e.g. a registrar side and a trunk)");
   if (!b2bua && sides > 0) die2(false, "sides", "sides are the B2BUA's: set \"mode\": \"b2bua\" (and a board with it, \"board\": \"gateway\")");
 }
@@ -1041,11 +1063,11 @@ static void print_value(strbuf *b, const sch_key *k, const cfg_value *v) {
       for (size_t i = 0; i < v->n; i++) {
         const cfg_side *sd = &v->sides[i];
         if (i) sb_puts(b, ", ");
-        const char *names[] = {"name", "role", "route", "host", "address", "username", "failover"};
-        const char *vals[] = {sd->name, sd->role, sd->route, sd->host, sd->address, sd->username, sd->failover};
+        const char *names[] = {"name", "role", "route", "host", "address", "transport", "username", "failover"};
+        const char *vals[] = {sd->name, sd->role, sd->route, sd->host, sd->address, sd->transport, sd->username, sd->failover};
         sb_putc(b, '{');
         bool first = true;
-        for (int f = 0; f < 7; f++) {
+        for (int f = 0; f < 8; f++) {
           if (!vals[f]) continue;
           if (!first) sb_puts(b, ", ");
           first = false;
@@ -1605,9 +1627,19 @@ void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *b
           free(text);
           free(name);
         }
-        /* then identities ("pai SIDE MODE") and drop lists ("drop SIDE NAME", a name a text) */
+        /* then transports ("transport SIDE udp|tcp"), identities ("pai SIDE MODE") and drop lists
+         * ("drop SIDE NAME", a name a text) */
         for (size_t j = 0; j < v->n; j++) {
           const cfg_side *sd = &v->sides[j];
+          if (sd->transport) {
+            char *text = keyf("transport %zu %s", j, sd->transport);
+            char *name = keyf("%s[%zu].transport", k->path, j);
+            a.name = name;
+            a.text = text;
+            add_bytes(&a, (const uint8_t *)text, strlen(text));
+            free(text);
+            free(name);
+          }
           for (size_t d = sd->pai ? 0 : 1; d <= sd->n_drop; d++) {
             char *text = d == 0 ? keyf("pai %zu %s", j, sd->pai) : keyf("drop %zu %s", j, sd->drop[d - 1]);
             char *name = d == 0 ? keyf("%s[%zu].identity.pai", k->path, j) : keyf("%s[%zu].drop[%zu]", k->path, j, d - 1);

@@ -55,6 +55,7 @@ typedef struct {
 /* A B2BUA side ("sides"): NULL for what is absent. */
 typedef struct {
   const char *name, *role, *route, *host, *address, *username, *password, *failover;
+  const char *transport; /* a trunk's: "udp" | "tcp", NULL: udp */
   cfg_rule *rules;
   size_t n_rules;
   const char *pai;   /* identity.pai: "passthrough" | "drop" | "from", NULL: not given */

@@ -28,7 +28,7 @@ import { isIP } from "node:net";
  * @typedef {{ prefix: string, to: string, strip: number, prepend: string }} SideRule
  * @typedef {{ name: string, role: "registrar" | "trunk", route: string, host?: string, address?: string,
  *   username?: string, password?: string, routes?: SideRule[], failover?: string,
- *   identity?: { pai?: "passthrough" | "drop" | "from" }, drop?: string[] }} Side
+ *   identity?: { pai?: "passthrough" | "drop" | "from" }, drop?: string[], transport?: "udp" | "tcp" }} Side
  * @typedef {{
  *   schema: readonly SchemaKey[], host: Host, name: string,
  *   defaults?: Record<string, unknown>,
@@ -260,7 +260,7 @@ function checkUsers(k, v) {
 }
 
 const SIDE_ADDRESS = /^(?:(\d{1,3}(?:\.\d{1,3}){3})|\[([0-9a-fA-F:.]+)\]):(\d{1,5})$/;
-const SIDE_KEYS = "name, role, route, host, address, username, password, routes, failover, identity, drop";
+const SIDE_KEYS = "name, role, route, host, address, transport, username, password, routes, failover, identity, drop";
 const PAI_MODES = ["passthrough", "drop", "from"];
 const DROP_NAMES = 8; // config.ts B2B_DROP_NAMES
 // the headers each B2BUA leg writes itself (wire/emit.ts legOwned), long and compact names: never passed,
@@ -339,6 +339,11 @@ function checkSides(key, k, v) {
           sd.address = /** @type {string} */ (sv);
           break;
         }
+        case "transport":
+          // how calls to a trunk go (b2bua/call.ts: its requests to us come on whatever it uses)
+          if (sv !== "udp" && sv !== "tcp") bad(f, `expected "udp" or "tcp"`, sv);
+          sd.transport = sv;
+          break;
         case "username":
           if (typeof sv !== "string" || !TOKEN.test(sv) || Buffer.byteLength(sv) > 32) bad(f, "expected a SIP token of 1..32 bytes", sv);
           sd.username = sv;
@@ -382,6 +387,7 @@ function checkSides(key, k, v) {
     for (const need of ["name", "role", "route"]) if (sd[need] === undefined) throw new ConfigError(kk, `expected a "${need}"`);
     if (sd.role === "trunk" && sd.address === undefined) throw new ConfigError(kk, `a trunk needs its "address" (IP:PORT)`);
     if (sd.role === "registrar" && sd.address !== undefined) throw new ConfigError(`${kk}.address`, "a registrar side has no address (its phones register)");
+    if (sd.role === "registrar" && sd.transport !== undefined) throw new ConfigError(`${kk}.transport`, "a registrar side's calls go where each phone registered from, on its transport");
     if ((sd.username === undefined) !== (sd.password === undefined)) throw new ConfigError(kk, `give both "username" and "password" (a trunk's credentials), or neither`);
     if (sd.role === "registrar" && sd.username !== undefined) throw new ConfigError(`${kk}.username`, "credentials are a trunk's (for its proxy's challenges)");
     return /** @type {Side} */ (sd);
@@ -675,6 +681,7 @@ export function resolve(spec, args) {
     cfg.values.set("realm", first);
   }
   const sides = /** @type {Side[] | undefined} */ (cfg.values.get("sides"));
+  checkTrunkTransports(cfg);
   if (cfg.values.get("mode") === "b2bua" && (sides?.length ?? 0) < 2)
     throw new ConfigError("sides", `"mode": "b2bua" needs at least two sides (e.g. a registrar side and a trunk)`);
   if (cfg.values.get("mode") !== "b2bua" && (sides?.length ?? 0) > 0)
@@ -706,6 +713,22 @@ export function isLoopback(l) {
   if (l.family === 4) return h.startsWith("127.");
   const canon = new URL(`http://[${h}]/`).hostname; // compressed form, e.g. [::1], [::ffff:7f00:1]
   return canon === "[::1]" || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(canon);
+}
+
+/**
+ * A trunk side on "transport": "tcp" needs a tcp listen address of its address's family (its leg's Via
+ * and Contact name it, and the leg's connection is one of that transport's): refused otherwise, naming
+ * the side's key.
+ * @param {Config} cfg
+ */
+function checkTrunkTransports(cfg) {
+  const sides = /** @type {Side[] | undefined} */ (cfg.values.get("sides")) ?? [];
+  sides.forEach((sd, i) => {
+    if (sd.transport !== "tcp" || sd.address === undefined) return;
+    const family = sd.address.startsWith("[") ? 6 : 4;
+    if (!cfg.listens.some((l) => l.proto === "tcp" && (l.family === family || l.family === 0)))
+      throw new ConfigError(`sides[${i}].transport`, `a trunk on tcp needs a "tcp:" listen address of its family (IPv${family})`);
+  });
 }
 
 /**
@@ -918,8 +941,12 @@ export function coreOps(cfg, random) {
           const text = `failover ${i} ${names.indexOf(sd.failover)}`;
           add(`${k.path}[${i}].failover`, Buffer.from(text, "utf8"), text);
         });
-        // then identities ("pai SIDE MODE") and drop lists ("drop SIDE NAME", a name a text)
+        // then transports ("transport SIDE udp|tcp"), identities ("pai SIDE MODE") and drop lists ("drop SIDE NAME", a name a text)
         list.forEach((sd, i) => {
+          if (sd.transport !== undefined) {
+            const text = `transport ${i} ${sd.transport}`;
+            add(`${k.path}[${i}].transport`, Buffer.from(text, "utf8"), text);
+          }
           if (sd.identity?.pai !== undefined) {
             const text = `pai ${i} ${sd.identity.pai}`;
             add(`${k.path}[${i}].identity.pai`, Buffer.from(text, "utf8"), text);

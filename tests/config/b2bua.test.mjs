@@ -44,7 +44,12 @@ const CASES = [
   [base([{ ...REG, routes: [{ to: "carrier" }] }, TRUNK]), `config error: "sides[0].routes[0]": expected a "prefix" ("" for any number)`],
   [base([REG, { ...TRUNK, failover: "carrier" }]), `config error: "sides[1].failover": a side fails over to another side, not to itself`],
   [base([REG, { ...TRUNK, failover: "backup" }]), `config error: "sides[1].failover": no side named "backup"`],
-  [base([REG, { ...TRUNK, colour: "blue" }]), `config error: "sides[1].colour": unknown key (expected name, role, route, host, address, username, password, routes, failover, identity, drop)`],
+  [base([REG, { ...TRUNK, colour: "blue" }]), `config error: "sides[1].colour": unknown key (expected name, role, route, host, address, transport, username, password, routes, failover, identity, drop)`],
+  [base([REG, { ...TRUNK, transport: "sctp" }]), `config error: "sides[1].transport": expected "udp" or "tcp", got "sctp"`],
+  [base([{ ...REG, transport: "tcp" }, TRUNK]), `config error: "sides[0].transport": a registrar side's calls go where each phone registered from, on its transport`],
+  [base([REG, { ...TRUNK, transport: "tcp" }]), `config error: "sides[1].transport": a trunk on tcp needs a "tcp:" listen address of its family (IPv4)`],
+  [base([REG, { ...TRUNK, address: "[::1]:5060", transport: "tcp" }], { listen: ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"] }),
+    `config error: "sides[1].transport": a trunk on tcp needs a "tcp:" listen address of its family (IPv6)`],
   [base([REG, { ...TRUNK, identity: "from" }]), `config error: "sides[1].identity": expected an object {pai}, got "from"`],
   [base([REG, { ...TRUNK, identity: { pai: "maybe" } }]), `config error: "sides[1].identity.pai": expected "passthrough", "drop" or "from", got "maybe"`],
   [base([REG, { ...TRUNK, identity: { privacy: "id" } }]), `config error: "sides[1].identity.privacy": unknown key (expected pai)`],
@@ -67,8 +72,8 @@ for (const [host, argv] of HOSTS) {
   test(`${host}: a good configuration prints back with its rules, the password masked`, () => {
     const sides = [{ ...REG, routes: [{ prefix: "00", to: "carrier", strip: 2, prepend: "+" }] },
       { ...TRUNK, username: "acme", password: "s3cret", failover: "backup", identity: { pai: "from" }, drop: ["X-Internal", "s"], routes: [{ prefix: "", to: "office", strip: 0, prepend: "" }] },
-      { name: "backup", role: "trunk", address: "127.0.0.8:5060", route: "office" }];
-    const r = run(argv, base(sides), ["--print-config"]);
+      { name: "backup", role: "trunk", address: "127.0.0.8:5060", transport: "tcp", route: "office" }];
+    const r = run(argv, base(sides, { listen: ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"] }), ["--print-config"]);
     assert.equal(r.status, 0, r.stderr);
     const shown = JSON.parse(r.stdout).sides;
     assert.equal(shown[1].password, "***");
@@ -76,6 +81,8 @@ for (const [host, argv] of HOSTS) {
     assert.deepEqual(shown[0].routes, sides[0].routes);
     assert.deepEqual(shown[1].routes, sides[1].routes);
     assert.equal(shown[1].failover, "backup");
+    assert.equal(shown[2].transport, "tcp");
+    assert.equal(shown[1].transport, undefined);
     assert.deepEqual(shown[1].identity, { pai: "from" });
     assert.deepEqual(shown[1].drop, ["X-Internal", "s"]);
     assert.equal(shown[0].identity, undefined);

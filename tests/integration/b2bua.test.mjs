@@ -168,6 +168,32 @@ for (const host of HOSTS) {
     }, undefined, { tcp: true });
   });
 
+  test(`${host}: a trunk on TCP ("transport": "tcp"): the call to it goes on a connection of ours, the trunk hangs up on it, the phone leg stays UDP`, { timeout: 40_000 }, async () => {
+    const trunkPort = await freePort();
+    const sides = [
+      { name: "office", role: "registrar", route: "carrier" },
+      { name: "carrier", role: "trunk", address: `${TRUNK_IP}:${trunkPort}`, transport: "tcp", route: "office" },
+    ];
+    await withB2bua(host, trunkPort, async (srv) => {
+      const phone = await freePort();
+      await register(srv, "sipp", phone);
+      const carrier = await uas("b2bua_uas_bye.xml", trunkPort, { name: "carrier", extra: ["-t", "t1"] });
+      ok(await uac(srv, "b2bua_uac_bye.xml", phone, { extra: ["-s", "15551234"], name: "phone" }));
+      ok(await carrier.done);
+      const outB = toPeer(srv, TRUNK_IP, trunkPort, /^INVITE /);
+      assert.equal(outB.length, 1, "the call went out to the trunk once (no retransmission on a stream)");
+      assert.ok(outB[0].peer.startsWith("tcp:"), `on TCP: ${outB[0].peer}`);
+      assert.match(hdrs(outB[0].sip, "Via")[0], /^SIP\/2\.0\/TCP 127\.0\.0\.1:/, "our Via names TCP");
+      assert.match(hdrs(outB[0].sip, "Contact")[0], /;transport=tcp>$/, "and our Contact");
+      const ack = toPeer(srv, TRUNK_IP, trunkPort, /^ACK /);
+      assert.ok(ack.length === 1 && ack[0].peer === outB[0].peer, "the ACK for its 2xx on the same connection");
+      const bye = fromPeer(srv, TRUNK_IP, trunkPort, /^BYE /);
+      assert.ok(bye.length === 1 && bye[0].peer.startsWith("tcp:"), "the trunk's BYE came on TCP");
+      assert.ok(toPeer(srv, "127.0.0.1", phone, /^BYE /).every((m) => !m.peer.startsWith("tcp:")), "the phone leg is UDP");
+      assert.equal(toPeer(srv, "127.0.0.1", phone, /^BYE /).length >= 1, true, "the trunk's hang-up carried to the phone");
+    }, sides, { tcp: true });
+  });
+
   test(`${host}: the trunk hangs up: its BYE is answered and carried to the phone`, { timeout: 40_000 }, async () => {
     const trunkPort = await freePort();
     await withB2bua(host, trunkPort, async (srv) => {
