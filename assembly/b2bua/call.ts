@@ -43,7 +43,7 @@ import { uasStoredRequest } from "../dialog/uas";
 import { storedView, storedDecoded } from "../wire/buffers";
 import { OutRequest, uaDialogEnd } from "../dialog/ua";
 import { uacSend, uacSendInDialog, uacCancel, uacDialog, uacForget } from "../dialog/uac";
-import { uasRespond, uasDialog, uasPeer, uasRelease, uasState, UasState, UasIn, UasEvent, has100rel } from "../dialog/uas";
+import { uasRespond, uasDialog, uasPeer, uasRelease, uasState, UasState, UasIn, UasEvent, has100rel, UAS_CALLS } from "../dialog/uas";
 
 export const enum SideRole { None = 0, Registrar = 1, Trunk = 2 }
 export const MAX_SIDES: i32 = 4;
@@ -159,6 +159,33 @@ const NUMBER_CAP: u32 = 64;
 const CALL_SIZE: usize = 105 + <usize>NUMBER_CAP + 7;
 const calls: usize = USER_AGENT ? heap.alloc(<usize>B2B_CALLS * CALL_SIZE) : 0;
 function rec(i: i32): usize { return calls + <usize>i * CALL_SIZE; }
+// Which call (index + 1, 0 none; u32 each) holds each dialog (as A's, +8, or B's, +12) and each record
+// of the server core (A's INVITE, +4, or the request being relayed, +100): an event finds its call
+// without a scan of the table. Every store to those four fields goes through link().
+const byDialog: usize = USER_AGENT ? heap.alloc(<usize>UA_DIALOGS * 4) : 0;
+const byUas: usize = USER_AGENT ? heap.alloc(<usize>UAS_CALLS * 4) : 0;
+let cursor: i32 = 0; // where the search for a free call record starts
+
+const enum F { A = 4, DlgA = 8, DlgB = 12, Relay = 100 }
+/** Call i's field f (a server-core record or a dialog, F) is now v (-1: none), the reverse map kept. */
+function link(i: i32, f: F, v: i32): void {
+  const c = rec(i);
+  const map = f == F.DlgA || f == F.DlgB ? byDialog : byUas;
+  const old = load<i32>(c + <usize>f);
+  if (old >= 0 && load<u32>(map + <usize>old * 4) == <u32>i + 1) store<u32>(map + <usize>old * 4, 0);
+  store<i32>(c + <usize>f, v);
+  if (v >= 0) store<u32>(map + <usize>v * 4, <u32>i + 1);
+}
+/** The call holding dialog dlg, or -1. */
+function callByDialog(dlg: i32): i32 {
+  const i = <i32>load<u32>(byDialog + <usize>dlg * 4) - 1;
+  return i >= 0 && load<u8>(rec(i)) != B2bState.Free && (load<i32>(rec(i), F.DlgA) == dlg || load<i32>(rec(i), F.DlgB) == dlg) ? i : -1;
+}
+/** The call holding the server core's record r, or -1. */
+function callByUas(r: i32): i32 {
+  const i = <i32>load<u32>(byUas + <usize>r * 4) - 1;
+  return i >= 0 && load<u8>(rec(i)) != B2bState.Free && (load<i32>(rec(i), F.A) == r || load<i32>(rec(i), F.Relay) == r) ? i : -1;
+}
 function aDest(i: i32): Peer { return changetype<Peer>(rec(i) + 24); }
 function bDest(i: i32): Peer { return changetype<Peer>(rec(i) + 24 + <usize>PEER_SIZE); }
 let generation: u32 = 0;
@@ -188,6 +215,9 @@ export function b2buaReset(): void {
   memory.fill(sides, 0, <usize>MAX_SIDES * SIDE_SIZE);
   memory.fill(rules, 0, <usize>MAX_RULES * RULE_SIZE);
   memory.fill(calls, 0, <usize>B2B_CALLS * CALL_SIZE);
+  memory.fill(byDialog, 0, <usize>UA_DIALOGS * 4);
+  memory.fill(byUas, 0, <usize>UAS_CALLS * 4);
+  cursor = 0;
 }
 
 /**
@@ -384,7 +414,10 @@ function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void 
   const kept = ru.userLen > strip ? ru.userLen - strip : 0;
   if (pre + kept > NUMBER_CAP) { uasRespond(a, 414, now); return; } // Request-URI too long for us
   let i = -1;
-  for (let k = 0; k < B2B_CALLS; k++) if (load<u8>(rec(k)) == B2bState.Free) { i = k; break; }
+  for (let n = 0; n < B2B_CALLS && i < 0; n++) {
+    if (load<u8>(rec(cursor)) == B2bState.Free) i = cursor;
+    cursor = cursor + 1 < B2B_CALLS ? cursor + 1 : 0;
+  }
   if (i < 0 || load<u8>(side(to)) == SideRole.None) { uasRespond(a, 503, now); return; }
   const c = rec(i);
   memory.fill(c, 0, CALL_SIZE);
@@ -393,11 +426,12 @@ function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void 
   store<u8>(c, <u8>(pre + kept), 104);
   store<u8>(c, <u8>from, 1);
   store<u8>(c, <u8>to, 2);
-  store<i32>(c, a, 4);
-  store<i32>(c, -1, 8);
-  store<i32>(c, -1, 12);
+  store<i32>(c, -1, F.A);
+  store<i32>(c, -1, F.DlgA);
+  store<i32>(c, -1, F.DlgB);
+  store<i32>(c, -1, F.Relay);
+  link(i, F.A, a);
   store<u32>(c, ++generation & 0xffff, 16);
-  store<i32>(c, -1, 100);
   // the B leg's tag and Call-ID, from numbers kept so that a retry (digest) sends the same ones
   store<u32>(c, <u32>prngNext(), 88);
   store<u32>(c, <u32>prngNext(), 92);
@@ -555,6 +589,10 @@ function free(i: i32): void {
   uacForget(handle(i, Leg.ReqB));
   const bye = load<u32>(rec(i), 20);
   if (bye != 0) uacForget(bye);
+  link(i, F.A, -1);
+  link(i, F.DlgA, -1);
+  link(i, F.DlgB, -1);
+  link(i, F.Relay, -1);
   store<u8>(rec(i), <u8>B2bState.Free);
 }
 
@@ -578,46 +616,44 @@ function bye(i: i32, leg: Leg, now: i64): void {
 export function b2buaServerEvent(e: UasIn, v: MessageView, d: Decoded, src: Peer, now: i64): void {
   if (e.kind == UasEvent.NewCall) { newCall(e.call, v, d, src, now); return; }
   if (e.kind == UasEvent.InDialog) { relayInDialog(e.call, e.dlg, v, now); return; }
-  for (let i = 0; i < B2B_CALLS; i++) {
+  if (e.kind == UasEvent.Cancelled) {
+    const i = callByUas(e.call);
+    if (i < 0) return;
     const c = rec(i);
-    const st = load<u8>(c);
-    if (st == B2bState.Free) continue;
-    if (e.kind == UasEvent.Cancelled && load<i32>(c, 100) == e.call) {
+    if (load<i32>(c, F.Relay) == e.call) {
       // a request within the call that we were relaying was cancelled (487 sent): cancel ours too
-      store<i32>(c, -1, 100);
+      link(i, F.Relay, -1);
       uacCancel(handle(i, Leg.ReqA), now);
       uacCancel(handle(i, Leg.ReqB), now);
-      return;
-    }
-    if (e.kind == UasEvent.Cancelled && load<i32>(c, 4) == e.call) {
+    } else if (load<u8>(c) == B2bState.Calling) {
       // A gave up (487 sent to it): cancel B; a 2xx that crosses the CANCEL gets our BYE
-      if (st == B2bState.Calling) cancelB(i, now);
-      return;
+      cancelB(i, now);
     }
-    if (e.kind == UasEvent.Bye) {
-      if (load<i32>(c, 8) == e.dlg || load<i32>(c, 12) == e.dlg) endRelay(i, e.dlg, now);
-      if (load<i32>(c, 8) == e.dlg) {
-        // A hung up (answered 200 by the server core): hang up B, or, if we were hanging up A, done;
-        // a BYE in A's early dialog ended its INVITE with 487 (§15.1.2): cancel B, as for a CANCEL
-        if (st == B2bState.Calling) { cancelB(i, now); return; }
-        store<i32>(c, -1, 8);
-        if (st == B2bState.Up) bye(i, Leg.ByeB, now);
-        else if (st == B2bState.Ending && legOf(load<u32>(c, 20)) == Leg.ByeA) free(i);
-        return;
-      }
-      if (load<i32>(c, 12) == e.dlg) {
-        store<i32>(c, -1, 12);
-        if (st == B2bState.Up) {
-          const a = load<i32>(c, 4);
-          if (a >= 0) uasRelease(a); // A's dialog stays ours until our BYE's final
-          store<i32>(c, -1, 4);
-          bye(i, Leg.ByeA, now);
-        } else if (st == B2bState.Ending && legOf(load<u32>(c, 20)) == Leg.ByeB) {
-          free(i);
-        }
-        return;
-      }
-    }
+    return;
+  }
+  if (e.kind != UasEvent.Bye) return;
+  const i = callByDialog(e.dlg);
+  if (i < 0) return;
+  const c = rec(i);
+  const st = load<u8>(c);
+  endRelay(i, e.dlg, now);
+  if (load<i32>(c, F.DlgA) == e.dlg) {
+    // A hung up (answered 200 by the server core): hang up B, or, if we were hanging up A, done;
+    // a BYE in A's early dialog ended its INVITE with 487 (§15.1.2): cancel B, as for a CANCEL
+    if (st == B2bState.Calling) { cancelB(i, now); return; }
+    link(i, F.DlgA, -1);
+    if (st == B2bState.Up) bye(i, Leg.ByeB, now);
+    else if (st == B2bState.Ending && legOf(load<u32>(c, 20)) == Leg.ByeA) free(i);
+    return;
+  }
+  link(i, F.DlgB, -1);
+  if (st == B2bState.Up) {
+    const a = load<i32>(c, F.A);
+    link(i, F.A, -1);
+    if (a >= 0) uasRelease(a); // A's dialog stays ours until our BYE's final
+    bye(i, Leg.ByeA, now);
+  } else if (st == B2bState.Ending && legOf(load<u32>(c, 20)) == Leg.ByeB) {
+    free(i);
   }
 }
 
@@ -626,8 +662,8 @@ export function b2buaServerEvent(e: UasIn, v: MessageView, d: Decoded, src: Peer
 function cancelB(i: i32, now: i64): void {
   const c = rec(i);
   store<u8>(c, <u8>B2bState.Cancelling);
-  store<i32>(c, -1, 4);
-  store<i32>(c, -1, 8); // A's early dialog ended with the 487
+  link(i, F.A, -1);
+  link(i, F.DlgA, -1); // A's early dialog ended with the 487
   uacCancel(handle(i, Leg.Invite), now);
 }
 
@@ -641,8 +677,8 @@ function cancelB(i: i32, now: i64): void {
  */
 function endRelay(i: i32, dlg: i32, now: i64): void {
   const c = rec(i);
-  const r = load<i32>(c, 100);
-  store<i32>(c, -1, 100);
+  const r = load<i32>(c, F.Relay);
+  link(i, F.Relay, -1);
   if (r < 0 || uasState(r) != UasState.Proceeding || uasDialog(r) == dlg) return;
   uasRespond(r, 487, now);
   uacForget(handle(i, load<i32>(c, 8) == dlg ? Leg.ReqA : Leg.ReqB));
@@ -658,13 +694,12 @@ function endRelay(i: i32, dlg: i32, now: i64): void {
  * A method we cannot write (an extension) gets 501.
  */
 function relayInDialog(r: i32, dlg: i32, v: MessageView, now: i64): void {
-  for (let i = 0; i < B2B_CALLS; i++) {
+  const i = callByDialog(dlg);
+  const st = i >= 0 ? load<u8>(rec(i)) : B2bState.Free;
+  if (st == B2bState.Up || st == B2bState.Calling) { // Calling: the legs' early dialogs
     const c = rec(i);
-    const st = load<u8>(c);
-    if (st != B2bState.Up && st != B2bState.Calling) continue; // Calling: the legs' early dialogs
-    const fromA = load<i32>(c, 8) == dlg;
-    if (!fromA && load<i32>(c, 12) != dlg) continue;
-    if (load<i32>(c, 100) >= 0) {
+    const fromA = load<i32>(c, F.DlgA) == dlg;
+    if (load<i32>(c, F.Relay) >= 0) {
       // one request at a time: an offer meets one in progress (491, §14.2 / RFC 3311 §5.2), another
       // request is asked to come back later (500 with Retry-After, uasRespond)
       uasRespond(r, v.method == Method.INVITE || v.method == Method.UPDATE ? 491 : 500, now);
@@ -674,12 +709,12 @@ function relayInDialog(r: i32, dlg: i32, v: MessageView, now: i64): void {
     const leg = fromA ? Leg.ReqB : Leg.ReqA;
     const other = fromA ? load<i32>(c, 12) : load<i32>(c, 8);
     if (other < 0) { uasRespond(r, 481, now); return; } // the other leg has no dialog (yet, or any more)
-    store<i32>(c, r, 100);
+    link(i, F.Relay, r);
     const drops = fromA ? dropsFor(<i32>load<u8>(c, 1), <i32>load<u8>(c, 2), v) : dropsFor(<i32>load<u8>(c, 2), <i32>load<u8>(c, 1), v);
     // a PRACK from A acknowledges B's reliable provisional to our INVITE: its RAck names B's CSeq
     const extraLen = fromA && v.method == Method.PRACK ? rackLine(i, v, drops) : 0;
     if (uacSendInDialog(other, v.method, fromA ? bDest(i) : aDest(i), now, handle(i, leg), v, drops, TEXT, extraLen) == 0) {
-      store<i32>(c, -1, 100);
+      link(i, F.Relay, -1);
       uasRespond(r, 503, now);
     }
     return;
@@ -733,12 +768,12 @@ export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now:
   const leg = legOf(user);
   if (leg == Leg.ReqA || leg == Leg.ReqB) {
     // the other leg's answer to a request we relayed: to the leg that sent it (no 100: ours went)
-    const r = load<i32>(c, 100);
+    const r = load<i32>(c, F.Relay);
     if (r < 0 || status == 100) return;
     uasRespond(r, status, now, v, leg == Leg.ReqB ? dropsFor(<i32>load<u8>(c, 2), <i32>load<u8>(c, 1), v)
       : dropsFor(<i32>load<u8>(c, 1), <i32>load<u8>(c, 2), v));
     if (status >= 200) {
-      store<i32>(c, -1, 100);
+      link(i, F.Relay, -1);
       // a 2xx's slot stays (until the leg's next relayed request or the call's end): a retransmitted
       // 2xx, our ACK lost, finds its dialog and is ACKed again (§13.2.2.4), as our INVITE's is
       if (status >= 300) uacForget(user);
@@ -758,18 +793,18 @@ export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now:
       // 180, 183 with early media: to A; the early dialogs of both legs (a PRACK, an UPDATE within them
       // is relayed: relayInDialog)
       uasRespond(a, status, now, v, drops);
-      store<i32>(c, uacDialog(user), 12);
-      store<i32>(c, uasDialog(a), 8);
+      link(i, F.DlgB, uacDialog(user));
+      link(i, F.DlgA, uasDialog(a));
       return;
     }
     if (status < 300) {
-      store<i32>(c, uacDialog(user), 12);
+      link(i, F.DlgB, uacDialog(user));
       if (!uasRespond(a, status, now, v, drops)) { bye(i, Leg.ByeB, now); return; }
-      store<i32>(c, uasDialog(a), 8);
+      link(i, F.DlgA, uasDialog(a));
       store<u8>(c, <u8>B2bState.Up);
       return;
     }
-    store<i32>(c, -1, 12); // B's early dialog, if any, ended with its final (§12.3)
+    link(i, F.DlgB, -1); // B's early dialog, if any, ended with its final (§12.3)
     if ((status == 401 || status == 407) && retryWithCredentials(i, status, v, now)) return;
     if ((status == 408 || (status >= 500 && status < 600)) && failover(i, now)) return;
     uasRespond(a, mapFinal(status), now, v, drops);
@@ -779,7 +814,7 @@ export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now:
   if (st == B2bState.Cancelling) {
     if (status >= 200 && status < 300) {
       // B answered as our CANCEL crossed it: the call is over on A's side, end it on B's
-      store<i32>(c, uacDialog(user), 12);
+      link(i, F.DlgB, uacDialog(user));
       bye(i, Leg.ByeB, now);
     } else if (status >= 300) {
       free(i);
@@ -837,7 +872,7 @@ export function b2buaClientTimeout(user: u32, now: i64): void {
   if (legOf(user) == Leg.ReqA || legOf(user) == Leg.ReqB) {
     const r = load<i32>(rec(i), 100);
     if (r >= 0) uasRespond(r, 408, now); // the other leg never answered the relayed request
-    store<i32>(rec(i), -1, 100);
+    link(i, F.Relay, -1);
     return;
   }
   if (legOf(user) == Leg.Invite && st == B2bState.Calling) {
@@ -851,13 +886,10 @@ export function b2buaClientTimeout(user: u32, now: i64): void {
 
 /** A's dialog `dlg` ended without a BYE: our 2xx was never ACKed (§13.3.1.4). Hang up B. */
 export function b2buaDialogLost(dlg: i32, now: i64): void {
-  for (let i = 0; i < B2B_CALLS; i++) {
-    const c = rec(i);
-    if (load<u8>(c) == B2bState.Up && load<i32>(c, 8) == dlg) {
-      store<i32>(c, -1, 8);
-      store<i32>(c, -1, 4);
-      bye(i, Leg.ByeB, now);
-      return;
-    }
+  const i = callByDialog(dlg);
+  if (i >= 0 && load<u8>(rec(i)) == B2bState.Up && load<i32>(rec(i), F.DlgA) == dlg) {
+    link(i, F.DlgA, -1);
+    link(i, F.A, -1);
+    bye(i, Leg.ByeB, now);
   }
 }

@@ -56,6 +56,13 @@ const REC_SIZE: usize = 16 + <usize>SPANS * 4;
 
 const recs: usize = USER_AGENT ? heap.alloc(<usize>UA_DIALOGS * REC_SIZE) : 0;
 const texts: usize = USER_AGENT ? heap.alloc(<usize>UA_DIALOGS * <usize>TEXT_CAP) : 0;
+// The dialogs in use, found by Call-ID and local tag (§12.2.2's match, our side of it) through an
+// open-addressed table at most half full (u32 per entry: dialog index + 1, 0 empty; linear probing,
+// deletion by backward shift): a request within a dialog is a probe or two, not a scan of the table.
+const IDX_SIZE: u32 = USER_AGENT ? <u32>1 << (32 - clz<u32>(<u32>UA_DIALOGS * 2 - 1)) : 1;
+const IDX_MASK: u32 = IDX_SIZE - 1;
+const idx: usize = USER_AGENT ? heap.alloc(<usize>IDX_SIZE * 4) : 0;
+let cursor: i32 = 0; // where the search for a free record starts (the one after the last claimed)
 const na = USER_AGENT ? new NameAddrRepr() : changetype<NameAddrRepr>(0); // none where USER_AGENT is off
 
 function rec(i: i32): usize { return recs + <usize>i * REC_SIZE; }
@@ -64,6 +71,50 @@ function text(i: i32): usize { return texts + <usize>i * <usize>TEXT_CAP; }
 /** Forget every dialog. */
 export function uaDialogsReset(): void {
   memory.fill(recs, 0, <usize>UA_DIALOGS * REC_SIZE);
+  memory.fill(idx, 0, <usize>IDX_SIZE * 4);
+  cursor = 0;
+}
+
+/** FNV-1a of a Call-ID and a tag: the index's key. */
+function keyHash(cid: usize, cidLen: u32, tag: usize, tagLen: u32): u32 {
+  let h: u32 = 0x811c9dc5;
+  for (let k: u32 = 0; k < cidLen; k++) h = (h ^ <u32>load<u8>(cid + <usize>k)) * 0x01000193;
+  h = (h ^ 0x20) * 0x01000193;
+  for (let k: u32 = 0; k < tagLen; k++) h = (h ^ <u32>load<u8>(tag + <usize>k)) * 0x01000193;
+  return h;
+}
+function homeOf(i: i32): u32 {
+  return keyHash(uaDialogTextPtr(i, DlgText.CallId), uaDialogTextLen(i, DlgText.CallId),
+    uaDialogTextPtr(i, DlgText.LocalTag), uaDialogTextLen(i, DlgText.LocalTag)) & IDX_MASK;
+}
+function slotAt(k: u32): usize { return idx + <usize>k * 4; }
+
+/** Dialog i (its texts kept) into the index, and in use as `state`. */
+function publish(i: i32, state: DlgState): void {
+  let k = homeOf(i);
+  while (load<u32>(slotAt(k)) != 0) k = (k + 1) & IDX_MASK;
+  store<u32>(slotAt(k), <u32>i + 1);
+  store<u8>(rec(i), <u8>state);
+}
+
+/** Dialog i out of the index (backward shift: every other entry stays reachable from its home). */
+function unpublish(i: i32): void {
+  let k = homeOf(i);
+  for (let n: u32 = 0; n < IDX_SIZE && load<u32>(slotAt(k)) != <u32>i + 1; n++) k = (k + 1) & IDX_MASK;
+  if (load<u32>(slotAt(k)) != <u32>i + 1) return; // not in it
+  store<u32>(slotAt(k), 0);
+  let j = k;
+  for (let n: u32 = 0; n < IDX_MASK; n++) {
+    j = (j + 1) & IDX_MASK;
+    const e = load<u32>(slotAt(j));
+    if (e == 0) return;
+    const h = homeOf(<i32>e - 1);
+    // j stays when its home lies cyclically in (k, j]
+    if (k <= j ? (h > k && h <= j) : (h > k || h <= j)) continue;
+    store<u32>(slotAt(k), e);
+    store<u32>(slotAt(j), 0);
+    k = j;
+  }
 }
 
 export function uaDialogState(i: i32): DlgState { return <DlgState>load<u8>(rec(i)); }
@@ -97,7 +148,9 @@ function keep(i: i32, k: u32, p: usize, len: u32): bool {
 
 /** A free record, cleared; -1 when none is free. */
 function claim(): i32 {
-  for (let i = 0; i < UA_DIALOGS; i++) {
+  for (let n = 0; n < UA_DIALOGS; n++) {
+    const i = cursor;
+    cursor = cursor + 1 < UA_DIALOGS ? cursor + 1 : 0;
     if (uaDialogState(i) == DlgState.Free) {
       memory.fill(rec(i), 0, REC_SIZE);
       return i;
@@ -152,7 +205,7 @@ export function uaDialogFromResponse(v: MessageView, d: Decoded, cseq: u32): i32
   if (r != 0) return r; // never marked in use
   store<u32>(rec(i), cseq, 4);
   store<u8>(rec(i), <u8>DlgFlag.CallIdOwner, 3);
-  store<u8>(rec(i), <u8>(v.status >= 200 ? DlgState.Confirmed : DlgState.Early));
+  publish(i, v.status >= 200 ? DlgState.Confirmed : DlgState.Early);
   return i;
 }
 
@@ -170,7 +223,7 @@ export function uaDialogFromRequest(v: MessageView, d: Decoded, tag: usize, tagL
   if (r != 0) return r;
   store<u32>(rec(i), d.cseq.seq, 8);
   store<u8>(rec(i), 1, 2);
-  store<u8>(rec(i), <u8>(early ? DlgState.Early : DlgState.Confirmed));
+  publish(i, early ? DlgState.Early : DlgState.Confirmed);
   return i;
 }
 
@@ -189,8 +242,11 @@ export function uaDialogOfResponse(d: Decoded): i32 {
 
 /** The dialog with d's Call-ID, local tag [lt, lt+ltLen) and remote tag [rt, rt+rtLen), or -1. */
 function find(d: Decoded, lt: usize, ltLen: u32, rt: usize, rtLen: u32): i32 {
-  for (let i = 0; i < UA_DIALOGS; i++) {
-    if (uaDialogState(i) == DlgState.Free) continue;
+  let k = keyHash(d.callId, d.callIdLen, lt, ltLen) & IDX_MASK;
+  for (let n: u32 = 0; n < IDX_SIZE; n++, k = (k + 1) & IDX_MASK) {
+    const e = load<u32>(slotAt(k));
+    if (e == 0) return -1;
+    const i = <i32>e - 1;
     if (eqBytes(d.callId, d.callIdLen, uaDialogTextPtr(i, DlgText.CallId), uaDialogTextLen(i, DlgText.CallId)) &&
         eqBytes(lt, ltLen, uaDialogTextPtr(i, DlgText.LocalTag), uaDialogTextLen(i, DlgText.LocalTag)) &&
         eqBytes(rt, rtLen, uaDialogTextPtr(i, DlgText.RemoteTag), uaDialogTextLen(i, DlgText.RemoteTag))) {
@@ -207,6 +263,8 @@ export function uaDialogConfirm(i: i32): void {
 
 /** The dialog ends; its record is free again. */
 export function uaDialogEnd(i: i32): void {
+  if (uaDialogState(i) == DlgState.Free) return;
+  unpublish(i);
   store<u8>(rec(i), <u8>DlgState.Free);
 }
 

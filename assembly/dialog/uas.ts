@@ -65,6 +65,37 @@ const CALL_SIZE: usize = 80;
 const enum CallFlag { InDialog = 1, NonInvite = 2 }
 const calls: usize = USER_AGENT ? heap.alloc(<usize>UAS_CALLS * CALL_SIZE) : 0;
 function call(i: i32): usize { return calls + <usize>i * CALL_SIZE; }
+// Per dialog: the call (index + 1, 0 none) whose INVITE made it (u32), and how many records of requests
+// within it are open (u16): a request within a dialog finds its call without a scan of the table, and
+// a BYE scans for the dialog's open requests only when there are some.
+const dlgCall: usize = USER_AGENT ? heap.alloc(<usize>UA_DIALOGS * 4) : 0;
+const dlgOpen: usize = USER_AGENT ? heap.alloc(<usize>UA_DIALOGS * 2) : 0;
+let cursor: i32 = 0; // where the search for a free record starts (the one after the last taken)
+
+/** A free record's index (next fit from the last one taken), or -1. */
+function freeRecord(): i32 {
+  for (let n = 0; n < UAS_CALLS; n++) {
+    const i = cursor;
+    cursor = cursor + 1 < UAS_CALLS ? cursor + 1 : 0;
+    if (load<u8>(call(i)) == UasState.Free) return i;
+  }
+  return -1;
+}
+
+/** Call i's (an INVITE's record) dialog is now dlg (-1: none). */
+function linkDialog(i: i32, dlg: i32): void {
+  const c = call(i);
+  const old = load<i32>(c, 16);
+  if (old >= 0 && load<u32>(dlgCall + <usize>old * 4) == <u32>i + 1) store<u32>(dlgCall + <usize>old * 4, 0);
+  store<i32>(c, dlg, 16);
+  if (dlg >= 0) store<u32>(dlgCall + <usize>dlg * 4, <u32>i + 1);
+}
+
+/** The record of the INVITE whose dialog is dlg (in whatever state), or -1. */
+function callOf(dlg: i32): i32 {
+  const i = <i32>load<u32>(dlgCall + <usize>dlg * 4) - 1;
+  return i >= 0 && load<i32>(call(i), 16) == dlg && (load<u8>(call(i), 2) & CallFlag.InDialog) == 0 && load<u8>(call(i)) != UasState.Free ? i : -1;
+}
 
 // (nothing of the user agent core is allocated where USER_AGENT is off: the proxy boards)
 const tw = USER_AGENT ? new Writer() : changetype<Writer>(0);
@@ -75,6 +106,9 @@ const respDest = USER_AGENT ? new Peer() : changetype<Peer>(0);
 /** Forget every call (their pool blocks go with the pool's own reset). */
 export function uasReset(): void {
   memory.fill(calls, 0, <usize>UAS_CALLS * CALL_SIZE);
+  memory.fill(dlgCall, 0, <usize>UA_DIALOGS * 4);
+  memory.fill(dlgOpen, 0, <usize>UA_DIALOGS * 2);
+  cursor = 0;
 }
 
 export function uasState(i: i32): UasState { return <UasState>load<u8>(call(i)); }
@@ -91,7 +125,13 @@ function freeCall(i: i32): void {
   const c = call(i);
   // an INVITE's early dialog (our 1xx made it) ends with the call unanswered (§12.1.1, §12.3)
   const dlg = load<i32>(c, 16);
-  if ((load<u8>(c, 2) & CallFlag.InDialog) == 0 && dlg >= 0 && uaDialogState(dlg) == DlgState.Early) uaDialogEnd(dlg);
+  if ((load<u8>(c, 2) & CallFlag.InDialog) == 0) {
+    if (dlg >= 0 && uaDialogState(dlg) == DlgState.Early) uaDialogEnd(dlg);
+    linkDialog(i, -1);
+  } else if (dlg >= 0) {
+    const o = dlgOpen + <usize>dlg * 2;
+    if (load<u16>(o) > 0) store<u16>(o, load<u16>(o) - 1);
+  }
   msgPool.release(load<u32>(c, 8));
   msgPool.release(load<u32>(c, 12));
   tuTimerCancel(Owner.UserAgent, <u32>i + 1);
@@ -163,16 +203,15 @@ export function has100rel(v: MessageView, h: Hdr): bool {
 function callOfDialog(d: Decoded): i32 {
   const dlg = uaDialogOf(d);
   if (dlg < 0) return -1;
-  for (let i = 0; i < UAS_CALLS; i++) {
-    const c = call(i);
-    const st = load<u8>(c);
-    if ((st == UasState.Answered || st == UasState.Confirmed) && load<i32>(c, 16) == dlg && (load<u8>(c, 2) & CallFlag.InDialog) == 0) return i;
-  }
-  return -1;
+  const i = callOf(dlg);
+  if (i < 0) return -1;
+  const st = load<u8>(call(i));
+  return st == UasState.Answered || st == UasState.Confirmed ? i : -1;
 }
 
 /** The record waiting for the ACK of our 2xx to re-INVITE `seq` in dialog dlg, or -1. */
 function reInviteOf(dlg: i32, seq: u32): i32 {
+  if (load<u16>(dlgOpen + <usize>dlg * 2) == 0) return -1;
   for (let i = 0; i < UAS_CALLS; i++) {
     const c = call(i);
     if (load<u8>(c) == UasState.Answered && (load<u8>(c, 2) & CallFlag.InDialog) != 0 && load<i32>(c, 16) == dlg && load<u32>(c, 64) == seq) return i;
@@ -247,13 +286,11 @@ export function uasRequest(v: MessageView, d: Decoded, src: Peer, now: i64, out:
       const i = callOfDialog(d);
       // §15.1.2: requests of the dialog still unanswered get 487 (the INVITE itself, for a BYE in its
       // early dialog: §15); the dialog and its records end
-      for (let k = 0; k < UAS_CALLS; k++) {
+      const first = callOf(dlg);
+      if (first >= 0 && load<u8>(call(first)) == UasState.Proceeding && !uasRespond(first, 487, now)) freeCall(first);
+      for (let k = 0; k < UAS_CALLS && load<u16>(dlgOpen + <usize>dlg * 2) > 0; k++) {
         const c = call(k);
-        if (load<i32>(c, 16) != dlg || load<u8>(c) == UasState.Free) continue;
-        if ((load<u8>(c, 2) & CallFlag.InDialog) == 0) {
-          if (load<u8>(c) == UasState.Proceeding && !uasRespond(k, 487, now)) freeCall(k);
-          continue;
-        }
+        if (load<i32>(c, 16) != dlg || load<u8>(c) == UasState.Free || (load<u8>(c, 2) & CallFlag.InDialog) == 0) continue;
         if (load<u8>(c) != UasState.Proceeding || !uasRespond(k, 487, now)) freeCall(k);
       }
       uaDialogEnd(dlg);
@@ -280,8 +317,7 @@ export function uasRequest(v: MessageView, d: Decoded, src: Peer, now: i64, out:
 function newInDialog(v: MessageView, d: Decoded, src: Peer, key: u64, reliable: bool, dlg: i32, now: i64): i32 {
   const m = v.method;
   const invite = m == Method.INVITE;
-  let i = -1;
-  for (let k = 0; k < UAS_CALLS; k++) if (load<u8>(call(k)) == 0) { i = k; break; }
+  const i = freeRecord();
   const request = i >= 0 ? msgPool.store(v.base, v.len) : 0;
   const h = request == 0 ? 0 : invite
     ? serverInviteCreate(key, respDest, reliable, d.cseq.seq, now, Owner.UserAgent)
@@ -300,6 +336,7 @@ function newInDialog(v: MessageView, d: Decoded, src: Peer, key: u64, reliable: 
   store<u32>(c, h, 4);
   store<u32>(c, request, 8);
   store<i32>(c, dlg, 16);
+  store<u16>(dlgOpen + <usize>dlg * 2, load<u16>(dlgOpen + <usize>dlg * 2) + 1);
   memory.copy(c + 32, changetype<usize>(respDest), PEER_SIZE);
   store<u32>(c, d.cseq.seq, 64);
   rec(h & 0xffffff).user = <u32>i + 1;
@@ -319,8 +356,7 @@ function answerNonInvite(v: MessageView, d: Decoded, key: u64, reliable: bool, s
 }
 
 function newCall(v: MessageView, d: Decoded, src: Peer, key: u64, reliable: bool, now: i64): i32 {
-  let i = -1;
-  for (let k = 0; k < UAS_CALLS; k++) if (load<u8>(call(k)) == 0) { i = k; break; }
+  const i = freeRecord();
   const request = i >= 0 ? msgPool.store(v.base, v.len) : 0;
   const h = request != 0 ? serverInviteCreate(key, respDest, reliable, d.cseq.seq, now, Owner.UserAgent) : 0;
   if (h == 0) {
@@ -396,7 +432,7 @@ export function uasRespond(i: i32, status: u32, now: i64, pass: MessageView | nu
       if (status >= 200) uaDialogConfirm(dlg);
     } else {
       const made = uaDialogFromRequest(storedView, storedDecoded, c + 64, <u32>load<u8>(c, 1), status < 200);
-      store<i32>(c, made < 0 ? -1 : made, 16);
+      linkDialog(i, made < 0 ? -1 : made);
     }
   }
   if (status >= 200 && status < 300) {
@@ -445,7 +481,7 @@ export function uasTimer(user: u32, now: i64): i32 {
 /** Call i's record freed, its dialog left to the owner (which ends it with a BYE of its own). */
 export function uasRelease(i: i32): void {
   if (i < 0 || i >= UAS_CALLS) return;
-  store<i32>(call(i), -1, 16);
+  linkDialog(i, -1);
   freeCall(i);
 }
 

@@ -8,7 +8,7 @@ import {
   uaDialogFromResponse, uaDialogFromRequest, uaDialogState, uaDialogRoutes, uaDialogLocalCseq, uaDialogRemoteCseq,
   uaDialogTextPtr, uaDialogTextLen, uaWriteRequest, uaDialogsReset, uaDialogEnd, uaDialogsInUse, uaDialogConfirm,
   uaDialogCheckCseq, uaDialogInviteBegin, uaDialogInviteEnd, uaGlareDelay, uaDialogRefreshTarget, uaDialogFlags,
-  OutRequest, uaWriteOut,
+  OutRequest, uaWriteOut, uaDialogOf, uaDialogOfResponse,
 } from "../dialog/ua";
 
 const w = new Writer();
@@ -27,6 +27,10 @@ export function probe_ua_text_len(i: i32, k: u32): u32 { return uaDialogTextLen(
 export function probe_ua_confirm(i: i32): void { uaDialogConfirm(i); }
 export function probe_ua_end(i: i32): void { uaDialogEnd(i); }
 export function probe_ua_in_use(): i32 { return uaDialogsInUse(); }
+/** The dialog the request in the probe's view is in (our tag in To), or -1. */
+export function probe_ua_of(): i32 { return uaDialogOf(probeDecoded()); }
+/** The dialog the response in the probe's view is in (our tag in From), or -1. */
+export function probe_ua_of_response(): i32 { return uaDialogOfResponse(probeDecoded()); }
 /** Writes the request into the transmit buffer (probe_tx_ptr); returns its length. */
 export function probe_ua_write(i: i32, mp: usize, ml: u32, cseq: u32, via: usize, viaLen: u32, contact: usize, contactLen: u32, cap: u32): u32 {
   w.begin(TX_BUF, cap < TX_CAP ? cap : TX_CAP);

@@ -271,3 +271,53 @@ test("§8.1.1: a request outside a dialog (a trunk REGISTER with credentials amo
   ex.probe_ua_out_span(5, 0, 0);
   assert.equal(ex.probe_ua_out_write(2, 4096), 0, "no Call-ID: refused");
 });
+
+// The dialogs in use are found by Call-ID and local tag through a hash index (dialog/ua.ts): dialogs
+// made and ended in a random order (seeded), the table full at times, every live dialog is found by a
+// request within it and by a response to one of ours, and an ended one is not (an index that lost an
+// entry on deletion, or kept one, fails here).
+test("dialogs found through the index while they are made and ended in any order (2,000 steps, table full at times)", () => {
+  ex.probe_ua_reset();
+  let s = 0x2545f491;
+  const rnd = (n) => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s % n; };
+  const live = new Map(); // index -> { cid, ours, theirs }
+  const ended = [];
+  let full = 0;
+  const response = (x) => [
+    "SIP/2.0 200 OK", "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKx", `From: <sip:a@x.example>;tag=${x.ours}`,
+    `To: <sip:b@y.example>;tag=${x.theirs}`, `Call-ID: ${x.cid}`, "CSeq: 1 INVITE", "Contact: <sip:b@192.0.2.4>", "Content-Length: 0", "", "",
+  ].join("\r\n");
+  const request = (x) => [
+    "BYE sip:a@10.0.0.1 SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.4:5060;branch=z9hG4bKy", "Max-Forwards: 70",
+    `From: <sip:b@y.example>;tag=${x.theirs}`, `To: <sip:a@x.example>;tag=${x.ours}`, `Call-ID: ${x.cid}`, "CSeq: 2 BYE", "Content-Length: 0", "", "",
+  ].join("\r\n");
+  for (let step = 0; step < 2000; step++) {
+    if (live.size > 0 && rnd(3) === 0) {
+      const keys = [...live.keys()];
+      const i = keys[rnd(keys.length)];
+      ended.push(live.get(i));
+      live.delete(i);
+      ex.probe_ua_end(i);
+    } else {
+      // few distinct Call-IDs and tags: entries share homes in the index and probe past each other
+      const x = { cid: `c${rnd(6)}@h`, ours: `t${rnd(5)}`, theirs: `r${step}` };
+      parse(response(x));
+      const i = ex.probe_ua_from_response(1);
+      if (i < 0) { full++; assert.equal(live.size, ex.probe_ua_in_use(), "refused only when the table is full"); continue; }
+      assert.ok(!live.has(i));
+      live.set(i, x);
+    }
+    for (const [i, x] of live) {
+      parse(request(x));
+      assert.equal(ex.probe_ua_of(), i, `step ${step}: a request within dialog ${i}`);
+      parse(response(x));
+      assert.equal(ex.probe_ua_of_response(), i, `step ${step}: a response in dialog ${i}`);
+    }
+    for (const x of ended.slice(-4)) {
+      parse(request(x));
+      assert.equal(ex.probe_ua_of(), -1, `step ${step}: an ended dialog (${x.cid} ${x.ours} ${x.theirs}) is not found`);
+    }
+  }
+  assert.ok(full > 0, "the table was full at times");
+  assert.equal(ex.probe_ua_in_use(), live.size);
+});
