@@ -43,7 +43,7 @@ import { uasStoredRequest } from "../dialog/uas";
 import { storedView, storedDecoded } from "../wire/buffers";
 import { OutRequest, uaDialogEnd } from "../dialog/ua";
 import { uacSend, uacSendInDialog, uacCancel, uacDialog, uacForget } from "../dialog/uac";
-import { uasRespond, uasDialog, uasPeer, uasRelease, uasState, UasState, UasIn, UasEvent, has100rel, UAS_CALLS } from "../dialog/uas";
+import { uasRespond, uasDialog, uasPeer, uasRelease, uasState, UasState, UasIn, UasEvent, has100rel, UAS_CALLS, uasAnswerOptions } from "../dialog/uas";
 
 export const enum SideRole { None = 0, Registrar = 1, Trunk = 2 }
 export const MAX_SIDES: i32 = 4;
@@ -616,6 +616,12 @@ function bye(i: i32, leg: Leg, now: i64): void {
 export function b2buaServerEvent(e: UasIn, v: MessageView, d: Decoded, src: Peer, now: i64): void {
   if (e.kind == UasEvent.NewCall) { newCall(e.call, v, d, src, now); return; }
   if (e.kind == UasEvent.InDialog) { relayInDialog(e.call, e.dlg, v, now); return; }
+  if (e.kind == UasEvent.Options) {
+    // a keepalive or health check, answered here (never relayed): 200 to a side, or to a ping of the
+    // server itself (no user part); a stranger asking about a number learns nothing (403)
+    uasAnswerOptions(v, d, src, sideOf(d, src, now) >= 0 || !d.ruri.hasUser ? 200 : 403, now);
+    return;
+  }
   if (e.kind == UasEvent.Cancelled) {
     const i = callByUas(e.call);
     if (i < 0) return;

@@ -46,6 +46,9 @@ export const enum UasEvent {
   /** A request within dialog `dlg` (not ACK, BYE or CANCEL) for the owner to answer with uasRespond:
    * `call` is its record (100 sent for an INVITE). Only where the owner takes them (uasRequest). */
   InDialog = 4,
+  /** An OPTIONS outside any dialog, unanswered: the owner answers it with uasAnswerOptions. Only where
+   * the owner takes them (uasRequest). */
+  Options = 5,
 }
 
 /** The outcome of one request (the caller's record: no per-request state is kept here). */
@@ -193,6 +196,23 @@ function unsupportedLine(v: MessageView): u32 {
   return cw.ok ? cw.finish() : 0;
 }
 
+/**
+ * The owner's answer to an OPTIONS outside a dialog (UasEvent.Options) from `src`: `status`, a 200 with
+ * what the user agent implements (RFC 3261 §11.2: Allow, Accept, Supported), through a server
+ * transaction of its own.
+ */
+export function uasAnswerOptions(v: MessageView, d: Decoded, src: Peer, status: u32, now: i64): void {
+  const t = transportById(src.transport);
+  responseDest(src, d.via, respDest);
+  let n: u32 = 0;
+  if (status == 200) {
+    cw.begin(CONTACT, 160);
+    cw.lit("Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, INFO, REGISTER\r\nAccept: application/sdp\r\nSupported: 100rel\r\n");
+    n = cw.finish();
+  }
+  answerNonInvite(v, d, serverKey(v, d, v.method), t != null && t.reliable, status, now, CONTACT, n);
+}
+
 /** Whether header h of v lists the option tag 100rel (RFC 3262). */
 export function has100rel(v: MessageView, h: Hdr): bool {
   for (let e = v.first(h); e >= 0; e = v.next(e)) if (implemented(v.valPtr(e), v.valLen(e))) return true;
@@ -308,6 +328,7 @@ export function uasRequest(v: MessageView, d: Decoded, src: Peer, now: i64, out:
     if (i >= 0) out.set(UasEvent.InDialog, i, dlg);
     return -1;
   }
+  if (m == Method.OPTIONS && !d.to.hasTag && takeInDialog) { out.set(UasEvent.Options, -1, -1); return -1; }
   // any other request: in a dialog we do not know, 481 (§12.2.2); otherwise not implemented here
   answerStateless(v, d, src, d.to.hasTag && dlg < 0 ? 481 : 501);
   return -1;
@@ -344,10 +365,11 @@ function newInDialog(v: MessageView, d: Decoded, src: Peer, key: u64, reliable: 
   return i;
 }
 
-/** A non-INVITE answered at once through its own server transaction (so retransmissions get it again). */
-function answerNonInvite(v: MessageView, d: Decoded, key: u64, reliable: bool, status: u32, now: i64): void {
+/** A non-INVITE answered at once through its own server transaction (so retransmissions get it again),
+ * with the header lines [extra, extra+extraLen). */
+function answerNonInvite(v: MessageView, d: Decoded, key: u64, reliable: bool, status: u32, now: i64, extra: usize = 0, extraLen: u32 = 0): void {
   const h = serverNonInviteCreate(key, v.method, respDest, reliable, d.cseq.seq, now, Owner.UserAgent);
-  const n = writeResponse(v, status, 0, 0, 0, 0, WORK_BUF, WORK_CAP);
+  const n = writeResponse(v, status, 0, 0, extra, extraLen, WORK_BUF, WORK_CAP);
   if (h == 0 || n == 0) { if (n != 0) txSend(WORK_BUF, n, respDest); return; }
   const msg = msgPool.store(WORK_BUF, n);
   if (msg == 0) { txSend(WORK_BUF, n, respDest); return; }

@@ -293,6 +293,18 @@ for (const host of HOSTS) {
     }, sides);
   });
 
+  test(`${host}: the provider's OPTIONS keepalive is answered 200 with Allow, Accept and Supported, and not relayed`, { timeout: 40_000 }, async () => {
+    const trunkPort = await freePort();
+    await withB2bua(host, trunkPort, async (srv) => {
+      ok(await uac(srv, "options.xml", trunkPort, { ip: TRUNK_IP, name: "carrier" }));
+      const ans = toPeer(srv, TRUNK_IP, trunkPort, /^SIP\/2\.0 200 /);
+      assert.equal(ans.length, 1, "one 200");
+      assert.match(hdrs(ans[0].sip, "Allow").join(", "), /\bINVITE\b.*\bPRACK\b/);
+      assert.deepEqual(hdrs(ans[0].sip, "Supported"), ["100rel"]);
+      assert.equal(srv.sip("out").filter((m) => /^OPTIONS /.test(m.first)).length, 0, "nothing relayed");
+    });
+  });
+
   test(`${host}: strangers: an unregistered caller gets 403 and nothing reaches the trunk`, { timeout: 40_000 }, async () => {
     const trunkPort = await freePort();
     await withB2bua(host, trunkPort, async (srv) => {

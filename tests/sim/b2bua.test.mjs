@@ -1114,3 +1114,35 @@ for (let k = 0; k < 8; k++) {
 test("the Timer C sweep met a cancelled call and an answer crossing the CANCEL", () => {
   assert.ok(timerCOutcomes.has("cancelled") && timerCOutcomes.has("crossed"), [...timerCOutcomes].join());
 });
+
+// OPTIONS outside a dialog (a provider's keepalive, a phone's, a health check): the B2BUA answers it
+// itself, 200 with what it implements (Allow, Accept, Supported: RFC 3261 §11.2); one from a stranger
+// that names a user (a probe for a number) gets 403; nothing is relayed to the other side.
+test("OPTIONS: the trunk's and a phone's keepalives get 200 with Allow/Accept/Supported, a stranger's probe for a number 403, a ping of the server itself 200; nothing relayed", () => {
+  const { sim, gw, alice, carrier } = setup(180);
+  const stranger = new Ua(sim, "127.0.0.7:5060", "mallory", { proxy: GW });
+  const ask = (ua, ruri) => {
+    const got = {};
+    const text = [
+      `OPTIONS ${ruri} SIP/2.0`, `Via: SIP/2.0/UDP ${ua.addr};rport;branch=z9hG4bK${ua.id("o")}`, "Max-Forwards: 70",
+      `From: <sip:${ua.user}@${ua.addr}>;tag=${ua.id("t")}`, `To: <${ruri}>`, `Call-ID: ${ua.id("opt")}`, "CSeq: 1 OPTIONS", "Content-Length: 0", "", "",
+    ].join("\r\n");
+    ua.client(text, GW, (r) => { got.status = r ? r.status : 408; got.msg = r; });
+    return got;
+  };
+  const fromCarrier = ask(carrier, "sip:127.0.0.4:5060");
+  const fromAlice = ask(alice, "sip:127.0.0.4");
+  const probe = ask(stranger, "sip:15551234@127.0.0.4");
+  const ping = ask(stranger, "sip:127.0.0.4");
+  sim.run(sim.now + 2000);
+  for (const [who, got] of [["carrier", fromCarrier], ["alice", fromAlice], ["a ping", ping]]) {
+    assert.equal(got.status, 200, `${who}\n${sim.transcript()}`);
+    const allow = got.msg.all("allow");
+    for (const m of ["INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "PRACK", "UPDATE", "INFO"]) assert.ok(allow.includes(m), `${who}: Allow has ${m}: ${allow}`);
+    assert.deepEqual(got.msg.all("accept"), ["application/sdp"]);
+    assert.deepEqual(got.msg.all("supported"), ["100rel"]);
+  }
+  assert.equal(probe.status, 403, "a stranger's probe for a number");
+  assert.equal(sim.log.filter(([, f, t, l]) => f === GW && l.startsWith("OPTIONS ")).length, 0, "nothing relayed");
+  idle(gw, sim);
+});
