@@ -82,8 +82,8 @@ export const enum PaiMode { Passthrough = 0, Drop = 1, From = 2 }
 function paiMode(s: i32): PaiMode { return <PaiMode>load<u8>(side(s), 198); }
 function trusted(s: i32): bool { return load<u8>(side(s)) == SideRole.Trunk; }
 
-// the drop list of the message being carried to a leg (dropsFor): a side's names and two more
-const DROPS_CAP: i32 = B2B_DROP_NAMES + 2;
+// the drop list of the message being carried to a leg (dropsFor): a side's names and four more
+const DROPS_CAP: i32 = B2B_DROP_NAMES + 4;
 const DROPS: usize = USER_AGENT ? heap.alloc(1 + <usize>DROPS_CAP * DROP_ENTRY) : 0;
 // the names "P-Asserted-Identity" (19 bytes) and "P-Preferred-Identity" (20; RFC 3325 §9.1, §9.2)
 const PAI: usize = USER_AGENT ? memory.data<u8>([
@@ -95,6 +95,10 @@ const PAI_LEN: u32 = 19;
 const RACK: usize = USER_AGENT ? memory.data<u8>([0x52, 0x41, 0x63, 0x6b]) : 0;
 const PPI: usize = PAI + <usize>PAI_LEN;
 const PPI_LEN: u32 = 20;
+// "Replaces" (RFC 3891) and "Join" (RFC 3911): they name a dialog of the leg they came on (its Call-ID
+// and tags); not implemented, so ignored (§8.2.2.3's rule for an extension a UA lacks) and never carried
+const REPLACES: usize = USER_AGENT ? memory.data<u8>([0x52, 0x65, 0x70, 0x6c, 0x61, 0x63, 0x65, 0x73, 0x4a, 0x6f, 0x69, 0x6e]) : 0;
+const JOIN: usize = REPLACES + 8;
 
 // Routing rules: a call from side `from` whose Request-URI user (its number) starts with `prefix` goes
 // to side `to`, with `strip` leading characters of the number removed and `prepend` put in front (a
@@ -547,13 +551,15 @@ function sendInvite(i: i32, v: MessageView, d: Decoded, cseq: u32, auth: u32, no
 
 /**
  * The drop list (wire/emit.ts) for message v of side `from`'s leg carried to side `to`'s, built in DROPS:
- * `to`'s own names; P-Preferred-Identity, always; P-Asserted-Identity when `from` is not trusted, when
+ * `to`'s own names; P-Preferred-Identity, Replaces and Join, always; P-Asserted-Identity when `from` is not trusted, when
  * `to` takes none or ours only (PaiMode Drop, From), or when `to` is not trusted and v asks for privacy.
  */
 function dropsFor(from: i32, to: i32, v: MessageView): usize {
   const own = side(to) + SIDE_DROPS;
   memory.copy(DROPS, own, 1 + <usize>load<u8>(own) * DROP_ENTRY);
   dropListAdd(DROPS, DROPS_CAP, PPI, PPI_LEN);
+  dropListAdd(DROPS, DROPS_CAP, REPLACES, 8);
+  dropListAdd(DROPS, DROPS_CAP, JOIN, 4);
   if (!trusted(from) || paiMode(to) != PaiMode.Passthrough || (!trusted(to) && privacyAsked(v))) {
     dropListAdd(DROPS, DROPS_CAP, PAI, PAI_LEN);
   }

@@ -1146,3 +1146,19 @@ test("OPTIONS: the trunk's and a phone's keepalives get 200 with Allow/Accept/Su
   assert.equal(sim.log.filter(([, f, t, l]) => f === GW && l.startsWith("OPTIONS ")).length, 0, "nothing relayed");
   idle(gw, sim);
 });
+
+// Replaces (RFC 3891) and Join (RFC 3911) name a dialog of the leg they came on: the B2BUA does not
+// implement them, so it ignores them as a UA that does not support them must, and they never cross
+// (they carry that leg's Call-ID and tags: none may reach the other side).
+test("Replaces and Join never cross: the trunk leg's INVITE carries neither (nor the phone side's Call-ID and tags in them)", () => {
+  const { sim, gw, alice, carrier } = setup(181);
+  const id = alice.invite("15551234", { hangupAfter: 300, headers: ["Replaces: old-call@127.0.0.2;to-tag=aaa;from-tag=bbb", "Join: other@127.0.0.2;to-tag=ccc;from-tag=ddd", "X-Keep: 1"] });
+  sim.run(sim.now + 4000);
+  assert.deepEqual(alice.calls.get(id).finals, [200], sim.transcript());
+  const inv = carrierCall(carrier).st.msg;
+  assert.equal(inv.get("replaces"), undefined, inv.text);
+  assert.equal(inv.get("join"), undefined);
+  assert.ok(!inv.text.includes("old-call@127.0.0.2") && !inv.text.includes("other@127.0.0.2"));
+  assert.equal(inv.get("x-keep"), "1", "other headers pass");
+  idle(gw, sim);
+});
