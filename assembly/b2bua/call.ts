@@ -761,6 +761,25 @@ function rackLine(i: i32, v: MessageView, drops: usize): u32 {
   return tw.finish();
 }
 
+/**
+ * RFC 3325 §9.1 in a response: the P-Asserted-Identity line (in TEXT; its length, 0 none) of who answered
+ * call i, for A's side when its mode is From: `<sip:NUMBER@HOST>`, NUMBER what A dialled (its INVITE's
+ * Request-URI user), HOST A's side's host; none toward an untrusted side when B's answer `v` asks for
+ * privacy. (Passthrough and Drop: dropsFor decides what of B's own passes.)
+ */
+function assertedLine(i: i32, v: MessageView): u32 {
+  const c = rec(i);
+  const to = <i32>load<u8>(c, 1);
+  if (paiMode(to) != PaiMode.From || (!trusted(to) && privacyAsked(v)) || !uasStoredRequest(load<i32>(c, F.A))) return 0;
+  const ru: UriRepr = storedDecoded.ruri;
+  tw.begin(TEXT, TEXT_CAP);
+  tw.bytes(PAI, PAI_LEN);
+  tw.lit(": <");
+  sipUri(ru.user, ru.userLen, hostText(to), hostLen(to));
+  tw.lit(">\r\n");
+  return tw.ok ? tw.finish() : 0;
+}
+
 /** The status A is given for B's final response `status` (≥ 300). */
 function mapFinal(status: u32): u32 {
   if (status == 401 || status == 407) return 503; // B's challenge is not A's to answer (nor to see)
@@ -799,19 +818,20 @@ export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now:
   if (st == B2bState.Calling) {
     const a = load<i32>(c, 4);
     if (status == 100) return;
-    // B's answers carried to A: what A's side may learn of them
+    // B's answers carried to A: what A's side may learn of them, and who answered (assertedLine)
     const drops = dropsFor(<i32>load<u8>(c, 2), <i32>load<u8>(c, 1), v);
+    const idLen = status > 100 && status < 300 ? assertedLine(i, v) : 0;
     if (status < 200) {
       // 180, 183 with early media: to A; the early dialogs of both legs (a PRACK, an UPDATE within them
       // is relayed: relayInDialog)
-      uasRespond(a, status, now, v, drops);
+      uasRespond(a, status, now, v, drops, TEXT, idLen);
       link(i, F.DlgB, uacDialog(user));
       link(i, F.DlgA, uasDialog(a));
       return;
     }
     if (status < 300) {
       link(i, F.DlgB, uacDialog(user));
-      if (!uasRespond(a, status, now, v, drops)) { bye(i, Leg.ByeB, now); return; }
+      if (!uasRespond(a, status, now, v, drops, TEXT, idLen)) { bye(i, Leg.ByeB, now); return; }
       link(i, F.DlgA, uasDialog(a));
       store<u8>(c, <u8>B2bState.Up);
       return;

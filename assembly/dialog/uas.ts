@@ -103,7 +103,8 @@ function callOf(dlg: i32): i32 {
 // (nothing of the user agent core is allocated where USER_AGENT is off: the proxy boards)
 const tw = USER_AGENT ? new Writer() : changetype<Writer>(0);
 const cw = USER_AGENT ? new Writer() : changetype<Writer>(0);
-const CONTACT: usize = USER_AGENT ? heap.alloc(160) : 0;
+const CONTACT_CAP: u32 = 320;
+const CONTACT: usize = USER_AGENT ? heap.alloc(CONTACT_CAP) : 0;
 const respDest = USER_AGENT ? new Peer() : changetype<Peer>(0);
 
 /** Forget every call (their pool blocks go with the pool's own reset). */
@@ -145,7 +146,7 @@ function freeCall(i: i32): void {
  * with `reliable`, "Require: 100rel\r\n" after it (a reliable provisional relayed: RFC 3262 §3). */
 function contactLine(src: Peer, reliable: bool = false): u32 {
   const t = transportById(src.transport);
-  cw.begin(CONTACT, 160);
+  cw.begin(CONTACT, CONTACT_CAP);
   if (t == null) return 0;
   cw.lit("Contact: <sip:");
   cw.bytes(t.addr, t.addrLen);
@@ -157,7 +158,7 @@ function contactLine(src: Peer, reliable: bool = false): u32 {
 
 /** "Retry-After: N" (0-10 s, random) into CONTACT: RFC 3261 §14.2's 500 for a request that met one in progress. */
 function retryAfterLine(): u32 {
-  cw.begin(CONTACT, 160);
+  cw.begin(CONTACT, CONTACT_CAP);
   cw.lit("Retry-After: ");
   cw.u32(<u32>(prngNext() % 11));
   cw.lit("\r\n");
@@ -182,7 +183,7 @@ function implemented(p: usize, len: u32): bool {
 
 /** The option tags of v's Require that we do not implement, as "Unsupported: a, b\r\n" in CONTACT; its length, 0 when none. */
 function unsupportedLine(v: MessageView): u32 {
-  cw.begin(CONTACT, 160);
+  cw.begin(CONTACT, CONTACT_CAP);
   let n = 0;
   for (let e = v.first(Hdr.Require); e >= 0; e = v.next(e)) {
     const p = v.valPtr(e);
@@ -206,7 +207,7 @@ export function uasAnswerOptions(v: MessageView, d: Decoded, src: Peer, status: 
   responseDest(src, d.via, respDest);
   let n: u32 = 0;
   if (status == 200) {
-    cw.begin(CONTACT, 160);
+    cw.begin(CONTACT, CONTACT_CAP);
     cw.lit("Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, INFO, REGISTER\r\nAccept: application/sdp\r\nSupported: 100rel\r\n");
     n = cw.finish();
   }
@@ -413,10 +414,12 @@ export function uasStoredRequest(i: i32): bool {
  * Answer call i's INVITE with `status` (100–699): a 1xx other than 100 and a 2xx carry our To tag and
  * Contact, a 2xx makes the dialog and starts its retransmission until the ACK. `pass`: another leg's
  * response whose headers (those a leg does not write itself) and body this one carries (a B2BUA), or
- * null (no body); `drop`: the drop list of its header names not carried (wire/emit.ts), or 0. False when the request could not be re-read or the response not stored (the
- * transaction then times out upstream).
+ * null (no body); `drop`: the drop list of its header names not carried (wire/emit.ts), or 0;
+ * [extra, extra+extraLen): whole header lines of the owner's (a B2BUA's P-Asserted-Identity). False when
+ * the request could not be re-read or the response not stored (the transaction then times out upstream).
  */
-export function uasRespond(i: i32, status: u32, now: i64, pass: MessageView | null = null, drop: usize = 0): bool {
+export function uasRespond(i: i32, status: u32, now: i64, pass: MessageView | null = null, drop: usize = 0,
+                           extra: usize = 0, extraLen: u32 = 0): bool {
   const c = call(i);
   if (load<u8>(c) != UasState.Proceeding) return false;
   const idx = idxOf(load<u32>(c, 4));
@@ -430,13 +433,16 @@ export function uasRespond(i: i32, status: u32, now: i64, pass: MessageView | nu
   const tagged = status > 100 && !inDialog;
   const refresh = storedView.method == Method.INVITE || (storedView.method == Method.UPDATE && status >= 200);
   // a 500 of our own (nothing relayed: a relayed one says what its sender said) tells when to retry
-  const extraLen = status == 500 && pass == null ? retryAfterLine()
+  let lines = status == 500 && pass == null ? retryAfterLine()
     : status > 100 && status < 300 && refresh ? contactLine(changetype<Peer>(c + 32), status < 200 && pass != null && has100rel(pass, Hdr.Require)) : 0;
+  if (extraLen > CONTACT_CAP - lines) return false; // never cut
+  memory.copy(CONTACT + <usize>lines, extra, extraLen);
+  lines += extraLen;
   const tag = tagged ? c + 64 : 0;
   const tagLen = tagged ? <u32>load<u8>(c, 1) : 0;
   const n = pass != null
-    ? writeResponseRelay(storedView, status, tag, tagLen, CONTACT, extraLen, pass, WORK_BUF, WORK_CAP, drop)
-    : writeResponse(storedView, status, tag, tagLen, CONTACT, extraLen, WORK_BUF, WORK_CAP);
+    ? writeResponseRelay(storedView, status, tag, tagLen, CONTACT, lines, pass, WORK_BUF, WORK_CAP, drop)
+    : writeResponse(storedView, status, tag, tagLen, CONTACT, lines, WORK_BUF, WORK_CAP);
   const msg = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
   if (msg == 0) return false;
   if ((flags & CallFlag.NonInvite) != 0) {

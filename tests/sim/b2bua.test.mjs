@@ -1162,3 +1162,44 @@ test("Replaces and Join never cross: the trunk leg's INVITE carries neither (nor
   assert.equal(inv.get("x-keep"), "1", "other headers pass");
   idle(gw, sim);
 });
+
+// Identity in the answer (RFC 3325 §9.1 for responses): what the caller's side learns of who answered
+// follows that side's "pai" mode as requests do: "from" asserts ours, <sip:NUMBER@host> with the number
+// the caller dialled and the caller's side's host; passthrough carries a trusted callee's (a trunk's),
+// never a phone's; a callee's Privacy: id keeps it from an untrusted side.
+test("identity in the answer, trunk → phone with \"pai 1 from\": the carrier's 200 asserts the number it dialled at its host; alice's own claim never crosses", () => {
+  const { sim, gw, alice, carrier } = identitySetup(182, ["pai 1 from"], { alice: { answerHeaders: ["P-Asserted-Identity: <sip:ceo@bank.example>"] } });
+  const id = carrier.invite("alice", { hangupAfter: 300 });
+  sim.run(sim.now + 4000);
+  const c = carrier.calls.get(id);
+  assert.deepEqual(c.finals, [200], sim.transcript());
+  const ok = [...c.dialogs.values()][0].resp;
+  assert.deepEqual(values(ok, "p-asserted-identity"), [`<sip:alice@${CARRIER}>`], ok.text);
+  idle(gw, sim);
+});
+
+test("identity in the answer, trunk → phone by default (passthrough): a phone's P-Asserted-Identity never reaches the trunk", () => {
+  const { sim, gw, alice, carrier } = identitySetup(183, [], { alice: { answerHeaders: ["P-Asserted-Identity: <sip:ceo@bank.example>"] } });
+  const id = carrier.invite("alice", { hangupAfter: 300 });
+  sim.run(sim.now + 4000);
+  const ok = [...carrier.calls.get(id).dialogs.values()][0].resp;
+  assert.deepEqual(values(ok, "p-asserted-identity"), [], ok.text);
+  idle(gw, sim);
+});
+
+test("identity in the answer, phone → trunk: the carrier's assertion passes to alice (passthrough), not when it asks for privacy; with \"pai 0 from\" alice gets ours", () => {
+  for (const [texts, headers, want] of [
+    [[], ["P-Asserted-Identity: <sip:+15551234@carrier.example>"], ["<sip:+15551234@carrier.example>"]],
+    [[], ["P-Asserted-Identity: <sip:+15551234@carrier.example>", "Privacy: id"], []],
+    [["pai 0 from"], ["P-Asserted-Identity: <sip:+15551234@carrier.example>"], ["<sip:15551234@127.0.0.4>"]],
+  ]) {
+    const { sim, gw, alice } = identitySetup(184, texts, { carrier: { answerHeaders: headers } });
+    const id = alice.invite("15551234", { hangupAfter: 300 });
+    sim.run(sim.now + 4000);
+    const a = alice.calls.get(id);
+    assert.deepEqual(a.finals, [200], sim.transcript());
+    const ok = [...a.dialogs.values()][0].resp;
+    assert.deepEqual(values(ok, "p-asserted-identity"), want, `${texts} ${headers}\n${ok.text}`);
+    idle(gw, sim);
+  }
+});
