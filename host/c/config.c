@@ -1503,6 +1503,15 @@ static void add_bytes(const add_ctx *a, const uint8_t *bytes, size_t len) {
   if (r != SIP_CFG_OK) refused(a->key, a->name, r, a->board, false, a->text ? show_str(a->text) : NULL);
 }
 
+/* One text line of a key (its shown name and text both allocated by keyf): added, then freed. */
+static void add_text(add_ctx *a, char *name, char *text) {
+  a->name = name;
+  a->text = text;
+  add_bytes(a, (const uint8_t *)text, strlen(text));
+  free(text);
+  free(name);
+}
+
 static void add_secret_line(const add_ctx *a, const char *user, const char *what, const char *secret) {
   size_t n = strlen(user) + strlen(what) + strlen(secret) + 3;
   char *line = malloc(n);
@@ -1619,35 +1628,16 @@ void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *b
           size_t to = 0;
           for (size_t t = 0; t < v->n; t++)
             if (strcmp(v->sides[t].name, sd->failover) == 0) to = t;
-          char *text = keyf("failover %zu %zu", j, to);
-          char *name = keyf("%s[%zu].failover", k->path, j);
-          a.name = name;
-          a.text = text;
-          add_bytes(&a, (const uint8_t *)text, strlen(text));
-          free(text);
-          free(name);
+          add_text(&a, keyf("%s[%zu].failover", k->path, j), keyf("failover %zu %zu", j, to));
         }
         /* then transports ("transport SIDE udp|tcp"), identities ("pai SIDE MODE") and drop lists
          * ("drop SIDE NAME", a name a text) */
         for (size_t j = 0; j < v->n; j++) {
           const cfg_side *sd = &v->sides[j];
-          if (sd->transport) {
-            char *text = keyf("transport %zu %s", j, sd->transport);
-            char *name = keyf("%s[%zu].transport", k->path, j);
-            a.name = name;
-            a.text = text;
-            add_bytes(&a, (const uint8_t *)text, strlen(text));
-            free(text);
-            free(name);
-          }
+          if (sd->transport) add_text(&a, keyf("%s[%zu].transport", k->path, j), keyf("transport %zu %s", j, sd->transport));
           for (size_t d = sd->pai ? 0 : 1; d <= sd->n_drop; d++) {
             char *text = d == 0 ? keyf("pai %zu %s", j, sd->pai) : keyf("drop %zu %s", j, sd->drop[d - 1]);
-            char *name = d == 0 ? keyf("%s[%zu].identity.pai", k->path, j) : keyf("%s[%zu].drop[%zu]", k->path, j, d - 1);
-            a.name = name;
-            a.text = text;
-            add_bytes(&a, (const uint8_t *)text, strlen(text));
-            free(text);
-            free(name);
+            add_text(&a, d == 0 ? keyf("%s[%zu].identity.pai", k->path, j) : keyf("%s[%zu].drop[%zu]", k->path, j, d - 1), text);
           }
         }
         for (size_t j = 0; j < v->n; j++) {
@@ -1657,13 +1647,8 @@ void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *b
             size_t to = 0;
             for (size_t t = 0; t < v->n; t++)
               if (strcmp(v->sides[t].name, ru->to) == 0) to = t;
-            char *text = keyf("route %zu %s %zu %d%s%s", j, ru->prefix[0] ? ru->prefix : "-", to, ru->strip, ru->prepend[0] ? " " : "", ru->prepend);
-            char *name = keyf("%s[%zu].routes[%zu]", k->path, j, r);
-            a.name = name;
-            a.text = text;
-            add_bytes(&a, (const uint8_t *)text, strlen(text));
-            free(text);
-            free(name);
+            add_text(&a, keyf("%s[%zu].routes[%zu]", k->path, j, r),
+                     keyf("route %zu %s %zu %d%s%s", j, ru->prefix[0] ? ru->prefix : "-", to, ru->strip, ru->prepend[0] ? " " : "", ru->prepend));
           }
         }
         break;
