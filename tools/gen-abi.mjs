@@ -336,6 +336,7 @@ function dtsApi(config, m) {
     "  readonly routes?: readonly { readonly prefix: string; readonly to: string; readonly strip?: number; readonly prepend?: string }[];",
     "  readonly failover?: string;",
     "  readonly transport?: \"udp\" | \"tcp\";",
+    "  readonly accept?: \"address\" | \"digest\";",
     "  readonly identity?: { readonly pai?: \"passthrough\" | \"drop\" | \"from\" };", "  readonly drop?: readonly string[];", "};", "");
   o.push("export interface SiplingConfig {");
   walk(tree, "  ");

@@ -38,6 +38,11 @@ import { prngNext } from "../util/prng";
 import { hex8 } from "../txn";
 import { registrarLookup, targets } from "../registrar/lookup";
 import { parseChallenge, clientHa1, writeCredentials, challenge } from "../auth/client";
+import { AuthVerdict, authCheck, authResult, writeChallenge } from "../auth/index";
+import { userFind } from "../auth/credentials";
+import { eventBegin, eventText } from "../events";
+import { EventKind } from "../host/numbers";
+import { pikeFail, PikeVerdict } from "../policy/index";
 import { Hdr } from "../wire/hdr";
 import { uasStoredRequest } from "../dialog/uas";
 import { storedView, storedDecoded } from "../wire/buffers";
@@ -59,7 +64,9 @@ const PASS_CAP: u32 = 64;
 // toward this side), +199 u8 a trunk's transport (Proto; 0: UDP), +200 the side's drop list (wire/emit.ts:
 // 1 + B2B_DROP_NAMES × DROP_ENTRY bytes).
 const SIDE_DROPS: usize = 200;
-const SIDE_SIZE: usize = (SIDE_DROPS + 1 + <usize>B2B_DROP_NAMES * DROP_ENTRY + 7) & ~7; // 480 B: each record 8-aligned
+// then u8: a trunk takes calls from any address when they carry its credentials (accept digest), 0: by address only
+const SIDE_DIGEST: usize = SIDE_DROPS + 1 + <usize>B2B_DROP_NAMES * DROP_ENTRY;
+const SIDE_SIZE: usize = (SIDE_DIGEST + 1 + 7) & ~7; // 480 B: each record 8-aligned
 const sides: usize = USER_AGENT ? heap.alloc(<usize>MAX_SIDES * SIDE_SIZE) : 0;
 function side(s: i32): usize { return sides + <usize>s * SIDE_SIZE; }
 function sidePeer(s: i32): Peer { return changetype<Peer>(side(s) + 4); }
@@ -323,6 +330,17 @@ export function b2buaSideAdd(p: usize, len: u32): bool {
     store<u8>(p, <u8>mode, 198);
     return true;
   }
+  if (textIs(wordAt(0), wordLen(0), "accept")) {
+    // "accept SIDE address|digest": how a trunk's calls are known (digest: also from any address, when
+    // they carry its username and password; the hosts add them to the users our realm checks)
+    if (n != 3) return false;
+    const s = parseUint(wordAt(1), wordAt(1) + <usize>wordLen(1), <u64>MAX_SIDES - 1);
+    const digest = textIs(wordAt(2), wordLen(2), "digest");
+    if (s < 0 || !(digest || textIs(wordAt(2), wordLen(2), "address"))) return false;
+    if (digest && (load<u8>(side(<i32>s)) != SideRole.Trunk || sideUserLen(<i32>s) == 0)) return false; // a trunk with credentials
+    store<u8>(side(<i32>s), digest ? 1 : 0, SIDE_DIGEST);
+    return true;
+  }
   if (textIs(wordAt(0), wordLen(0), "transport")) {
     // "transport SIDE udp|tcp": how calls to a trunk go (its requests to us come on whatever it uses)
     if (n != 3) return false;
@@ -380,6 +398,40 @@ function sideOf(d: Decoded, src: Peer, now: i64): i32 {
   return -1;
 }
 
+/**
+ * A call from no trunk's address and no registered phone (call a, INVITE v): when a trunk takes calls by
+ * digest, its credentials decide (RFC 3261 §22.3, Proxy-Authorization for our realm). Returns the side
+ * whose username authenticated; -1 when no side takes digest or the user who authenticated is no
+ * trunk's (the caller answers 403); -2 when answered here: 407 with our challenge (no credentials, or a
+ * stale nonce), or 403 for wrong ones (an auth-fail event, as the proxy's).
+ */
+function digestSide(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): i32 {
+  let any = false;
+  for (let s = 0; s < MAX_SIDES; s++) any = any || load<u8>(side(s), SIDE_DIGEST) != 0;
+  if (!any) return -1;
+  const verdict = authCheck(v, true, now);
+  if (verdict == AuthVerdict.Ok) {
+    for (let s = 0; s < MAX_SIDES; s++) {
+      if (load<u8>(side(s), SIDE_DIGEST) != 0 && userFind(sideUser(s), sideUserLen(s)) == authResult.userIndex) return s;
+    }
+    return -1;
+  }
+  if (verdict == AuthVerdict.NoCredentials || verdict == AuthVerdict.Stale) {
+    tw.begin(TEXT, TEXT_CAP);
+    writeChallenge(tw, true, verdict == AuthVerdict.Stale, now);
+    const n = tw.ok ? tw.finish() : 0;
+    uasRespond(a, n != 0 ? 407 : 503, now, null, 0, TEXT, n);
+    return -2;
+  }
+  eventBegin(EventKind.AuthFail, <i32>verdict, now, 0, src);
+  if (authResult.userLen != 0) eventText(0, authResult.user, authResult.userLen);
+  eventText(1, v.base + <usize>v.uriOff, v.uriLen);
+  eventText(2, d.callId, d.callIdLen);
+  if (pikeFail(src, now) == PikeVerdict.NewlyBlocked) eventBegin(EventKind.FloodBlocked, 0, now, 0, src); // guessing counts
+  uasRespond(a, 403, now);
+  return -2;
+}
+
 function hostText(s: i32): usize { return side(s) + 36; }
 function sideUser(s: i32): usize { return side(s) + 101; }
 function sideUserLen(s: i32): u32 { return <u32>load<u8>(side(s), 3); }
@@ -406,7 +458,9 @@ function since(at: usize): u32 { return <u32>(tw.ptr - at); }
  * Max-Forwards spent, 503 no room). `v`/`d`: the INVITE.
  */
 function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void {
-  const from = sideOf(d, src, now);
+  let from = sideOf(d, src, now);
+  if (from < 0) from = digestSide(a, v, d, src, now);
+  if (from == -2) return; // challenged, or refused for its credentials
   if (from < 0) { uasRespond(a, 403, now); return; }
   if (d.maxForwards == 0) { uasRespond(a, 483, now); return; }
   const ru: UriRepr = d.ruri;

@@ -417,7 +417,7 @@ static bool is_side_address(const char *s) {
   return inet_pton(AF_INET, host, tmp) == 1;
 }
 
-#define SIDE_KEYS "name, role, route, host, address, transport, username, password, routes, failover, identity, drop"
+#define SIDE_KEYS "name, role, route, host, address, transport, accept, username, password, routes, failover, identity, drop"
 #define DROP_NAMES 8 /* config.ts B2B_DROP_NAMES */
 
 /* The headers each B2BUA leg writes itself (wire/emit.ts legOwned; config.mjs LEG_OWNED). */
@@ -542,6 +542,10 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
       } else if (strcmp(sk, "address") == 0) {
         if (sv->type != J_STRING || !is_side_address(sv->str)) bad(kk, "expected IP:PORT (IPv6 as [::1]:5060; a trunk's address, no names)", sv);
         sd->address = sv->str;
+      } else if (strcmp(sk, "accept") == 0) {
+        /* how a trunk's calls are known: by its address, or also by its credentials from anywhere */
+        if (sv->type != J_STRING || (strcmp(sv->str, "address") != 0 && strcmp(sv->str, "digest") != 0)) bad(kk, "expected \"address\" or \"digest\"", sv);
+        sd->accept = sv->str;
       } else if (strcmp(sk, "transport") == 0) {
         /* how calls to a trunk go (b2bua/call.ts: its requests to us come on whatever it uses) */
         if (sv->type != J_STRING || (strcmp(sv->str, "udp") != 0 && strcmp(sv->str, "tcp") != 0)) bad(kk, "expected \"udp\" or \"tcp\"", sv);
@@ -584,6 +588,14 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
     if (!trunk && sd->transport) {
       char *kk = keyf("%s.transport", key);
       die2(false, kk, "a registrar side's calls go where each phone registered from, on its transport");
+    }
+    if (!trunk && sd->accept) {
+      char *kk = keyf("%s.accept", key);
+      die2(false, kk, "a registrar side's calls are known by where each phone registered from");
+    }
+    if (sd->accept && strcmp(sd->accept, "digest") == 0 && !sd->username) {
+      char *kk = keyf("%s.accept", key);
+      die2(false, kk, "a trunk that takes calls by digest needs its \"username\" and \"password\"");
     }
     if (!sd->username != !sd->password) die2(false, key, "give both \"username\" and \"password\" (a trunk's credentials), or neither");
     if (!trunk && sd->username) {
@@ -1002,6 +1014,14 @@ void config_parse(cli *out, int argc, char **argv, const char *board) {
    * connection are that transport's) */
   for (size_t i = 0; i < sides; i++) {
     const cfg_side *sd = &c->v[SK_SIDES].sides[i];
+    /* a digest trunk's username joins the users our realm checks: it must name no phone's account */
+    if (sd->accept && strcmp(sd->accept, "digest") == 0 && c->v[SK_USERS].set) {
+      for (size_t u = 0; u < c->v[SK_USERS].n; u++)
+        if (strcmp(c->v[SK_USERS].users[u].username, sd->username) == 0) {
+          char *kk = keyf("sides[%zu].username", i);
+          die2(false, kk, "%s is also a user in \"users\": a digest trunk needs a name of its own", show_str(sd->username));
+        }
+    }
     if (!sd->transport || strcmp(sd->transport, "tcp") != 0 || !sd->address) continue;
     int family = sd->address[0] == '[' ? 6 : 4;
     bool found = false;
@@ -1063,11 +1083,11 @@ static void print_value(strbuf *b, const sch_key *k, const cfg_value *v) {
       for (size_t i = 0; i < v->n; i++) {
         const cfg_side *sd = &v->sides[i];
         if (i) sb_puts(b, ", ");
-        const char *names[] = {"name", "role", "route", "host", "address", "transport", "username", "failover"};
-        const char *vals[] = {sd->name, sd->role, sd->route, sd->host, sd->address, sd->transport, sd->username, sd->failover};
+        const char *names[] = {"name", "role", "route", "host", "address", "transport", "accept", "username", "failover"};
+        const char *vals[] = {sd->name, sd->role, sd->route, sd->host, sd->address, sd->transport, sd->accept, sd->username, sd->failover};
         sb_putc(b, '{');
         bool first = true;
-        for (int f = 0; f < 8; f++) {
+        for (int f = 0; f < 9; f++) {
           if (!vals[f]) continue;
           if (!first) sb_puts(b, ", ");
           first = false;
@@ -1635,6 +1655,7 @@ void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *b
         for (size_t j = 0; j < v->n; j++) {
           const cfg_side *sd = &v->sides[j];
           if (sd->transport) add_text(&a, keyf("%s[%zu].transport", k->path, j), keyf("transport %zu %s", j, sd->transport));
+          if (sd->accept) add_text(&a, keyf("%s[%zu].accept", k->path, j), keyf("accept %zu %s", j, sd->accept));
           for (size_t d = sd->pai ? 0 : 1; d <= sd->n_drop; d++) {
             char *text = d == 0 ? keyf("pai %zu %s", j, sd->pai) : keyf("drop %zu %s", j, sd->drop[d - 1]);
             add_text(&a, d == 0 ? keyf("%s[%zu].identity.pai", k->path, j) : keyf("%s[%zu].drop[%zu]", k->path, j, d - 1), text);
@@ -1672,6 +1693,20 @@ void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *b
       default:
         break;
     }
+  }
+  /* a digest trunk's credentials, among the users our realm checks (b2bua/call.ts digestSide): after
+   * everything else, so after the realm their digests are made with */
+  for (size_t j = 0; c->v[SK_SIDES].set && j < c->v[SK_SIDES].n; j++) {
+    const cfg_side *sd = &c->v[SK_SIDES].sides[j];
+    if (!sd->accept || strcmp(sd->accept, "digest") != 0) continue;
+    add_ctx a = {.key = &SCHEMA[SK_USERS], .add = add, .board = board};
+    char *name = keyf("sides[%zu].accept", j);
+    char *cred = keyf("%s:password=%s", sd->username, sd->password);
+    a.name = name;
+    add_bytes(&a, (const uint8_t *)cred, strlen(cred));
+    memset(cred, 0, strlen(cred));
+    free(cred);
+    free(name);
   }
 }
 

@@ -56,6 +56,7 @@ typedef struct {
 typedef struct {
   const char *name, *role, *route, *host, *address, *username, *password, *failover;
   const char *transport; /* a trunk's: "udp" | "tcp", NULL: udp */
+  const char *accept;    /* a trunk's: "address" | "digest", NULL: address */
   cfg_rule *rules;
   size_t n_rules;
   const char *pai;   /* identity.pai: "passthrough" | "drop" | "from", NULL: not given */

@@ -28,7 +28,8 @@ import { isIP } from "node:net";
  * @typedef {{ prefix: string, to: string, strip: number, prepend: string }} SideRule
  * @typedef {{ name: string, role: "registrar" | "trunk", route: string, host?: string, address?: string,
  *   username?: string, password?: string, routes?: SideRule[], failover?: string,
- *   identity?: { pai?: "passthrough" | "drop" | "from" }, drop?: string[], transport?: "udp" | "tcp" }} Side
+ *   identity?: { pai?: "passthrough" | "drop" | "from" }, drop?: string[], transport?: "udp" | "tcp",
+ *   accept?: "address" | "digest" }} Side
  * @typedef {{
  *   schema: readonly SchemaKey[], host: Host, name: string,
  *   defaults?: Record<string, unknown>,
@@ -260,7 +261,7 @@ function checkUsers(k, v) {
 }
 
 const SIDE_ADDRESS = /^(?:(\d{1,3}(?:\.\d{1,3}){3})|\[([0-9a-fA-F:.]+)\]):(\d{1,5})$/;
-const SIDE_KEYS = "name, role, route, host, address, transport, username, password, routes, failover, identity, drop";
+const SIDE_KEYS = "name, role, route, host, address, transport, accept, username, password, routes, failover, identity, drop";
 const PAI_MODES = ["passthrough", "drop", "from"];
 const DROP_NAMES = 8; // config.ts B2B_DROP_NAMES
 // the headers each B2BUA leg writes itself (wire/emit.ts legOwned), long and compact names: never passed,
@@ -344,6 +345,11 @@ function checkSides(key, k, v) {
           if (sv !== "udp" && sv !== "tcp") bad(f, `expected "udp" or "tcp"`, sv);
           sd.transport = sv;
           break;
+        case "accept":
+          // how a trunk's calls are known: by its address, or also by its credentials from anywhere
+          if (sv !== "address" && sv !== "digest") bad(f, `expected "address" or "digest"`, sv);
+          sd.accept = sv;
+          break;
         case "username":
           if (typeof sv !== "string" || !TOKEN.test(sv) || Buffer.byteLength(sv) > 32) bad(f, "expected a SIP token of 1..32 bytes", sv);
           sd.username = sv;
@@ -388,6 +394,8 @@ function checkSides(key, k, v) {
     if (sd.role === "trunk" && sd.address === undefined) throw new ConfigError(kk, `a trunk needs its "address" (IP:PORT)`);
     if (sd.role === "registrar" && sd.address !== undefined) throw new ConfigError(`${kk}.address`, "a registrar side has no address (its phones register)");
     if (sd.role === "registrar" && sd.transport !== undefined) throw new ConfigError(`${kk}.transport`, "a registrar side's calls go where each phone registered from, on its transport");
+    if (sd.role === "registrar" && sd.accept !== undefined) throw new ConfigError(`${kk}.accept`, "a registrar side's calls are known by where each phone registered from");
+    if (sd.accept === "digest" && sd.username === undefined) throw new ConfigError(`${kk}.accept`, `a trunk that takes calls by digest needs its "username" and "password"`);
     if ((sd.username === undefined) !== (sd.password === undefined)) throw new ConfigError(kk, `give both "username" and "password" (a trunk's credentials), or neither`);
     if (sd.role === "registrar" && sd.username !== undefined) throw new ConfigError(`${kk}.username`, "credentials are a trunk's (for its proxy's challenges)");
     return /** @type {Side} */ (sd);
@@ -723,7 +731,11 @@ export function isLoopback(l) {
  */
 function checkTrunkTransports(cfg) {
   const sides = /** @type {Side[] | undefined} */ (cfg.values.get("sides")) ?? [];
+  const users = /** @type {User[] | undefined} */ (cfg.values.get("users")) ?? [];
   sides.forEach((sd, i) => {
+    // a digest trunk's username joins the users our realm checks: it must name no phone's account
+    if (sd.accept === "digest" && users.some((u) => u.username === sd.username))
+      throw new ConfigError(`sides[${i}].username`, `${show(sd.username)} is also a user in "users": a digest trunk needs a name of its own`);
     if (sd.transport !== "tcp" || sd.address === undefined) return;
     const family = sd.address.startsWith("[") ? 6 : 4;
     if (!cfg.listens.some((l) => l.proto === "tcp" && (l.family === family || l.family === 0)))
@@ -947,6 +959,11 @@ export function coreOps(cfg, random) {
             const text = `transport ${i} ${sd.transport}`;
             add(`${k.path}[${i}].transport`, Buffer.from(text, "utf8"), text);
           }
+          if (sd.accept !== undefined) {
+            const text = `accept ${i} ${sd.accept}`;
+            add(`${k.path}[${i}].accept`, Buffer.from(text, "utf8"), text);
+          }
+
           if (sd.identity?.pai !== undefined) {
             const text = `pai ${i} ${sd.identity.pai}`;
             add(`${k.path}[${i}].identity.pai`, Buffer.from(text, "utf8"), text);
@@ -967,6 +984,14 @@ export function coreOps(cfg, random) {
         break;
     }
   }
+  // a digest trunk's credentials, among the users our realm checks (b2bua/call.ts digestSide): after
+  // everything else, so after the realm their digests are made with
+  const usersKey = cfg.spec.schema.find((u) => u.path === "users");
+  /** @type {Side[]} */ (cfg.values.get("sides") ?? []).forEach((sd, i) => {
+    if (sd.accept !== "digest" || !usersKey) return;
+    ops.push({ key: usersKey, name: `sides[${i}].accept`, op: "add", id: /** @type {number} */ (usersKey.coreId),
+      bytes: Buffer.from(`${sd.username}:password=${sd.password}`, "utf8"), text: undefined, secret: true });
+  });
   return ops;
 }
 

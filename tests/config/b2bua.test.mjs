@@ -44,7 +44,12 @@ const CASES = [
   [base([{ ...REG, routes: [{ to: "carrier" }] }, TRUNK]), `config error: "sides[0].routes[0]": expected a "prefix" ("" for any number)`],
   [base([REG, { ...TRUNK, failover: "carrier" }]), `config error: "sides[1].failover": a side fails over to another side, not to itself`],
   [base([REG, { ...TRUNK, failover: "backup" }]), `config error: "sides[1].failover": no side named "backup"`],
-  [base([REG, { ...TRUNK, colour: "blue" }]), `config error: "sides[1].colour": unknown key (expected name, role, route, host, address, transport, username, password, routes, failover, identity, drop)`],
+  [base([REG, { ...TRUNK, colour: "blue" }]), `config error: "sides[1].colour": unknown key (expected name, role, route, host, address, transport, accept, username, password, routes, failover, identity, drop)`],
+  [base([REG, { ...TRUNK, accept: "ip" }]), `config error: "sides[1].accept": expected "address" or "digest", got "ip"`],
+  [base([{ ...REG, accept: "digest" }, TRUNK]), `config error: "sides[0].accept": a registrar side's calls are known by where each phone registered from`],
+  [base([REG, { ...TRUNK, accept: "digest" }]), `config error: "sides[1].accept": a trunk that takes calls by digest needs its "username" and "password"`],
+  [base([REG, { ...TRUNK, accept: "digest", username: "alice", password: "pw" }], { users: [{ username: "alice", password: "x" }] }),
+    `config error: "sides[1].username": "alice" is also a user in "users": a digest trunk needs a name of its own`],
   [base([REG, { ...TRUNK, transport: "sctp" }]), `config error: "sides[1].transport": expected "udp" or "tcp", got "sctp"`],
   [base([{ ...REG, transport: "tcp" }, TRUNK]), `config error: "sides[0].transport": a registrar side's calls go where each phone registered from, on its transport`],
   [base([REG, { ...TRUNK, transport: "tcp" }]), `config error: "sides[1].transport": a trunk on tcp needs a "tcp:" listen address of its family (IPv4)`],
@@ -72,7 +77,7 @@ for (const [host, argv] of HOSTS) {
   test(`${host}: a good configuration prints back with its rules, the password masked`, () => {
     const sides = [{ ...REG, routes: [{ prefix: "00", to: "carrier", strip: 2, prepend: "+" }] },
       { ...TRUNK, username: "acme", password: "s3cret", failover: "backup", identity: { pai: "from" }, drop: ["X-Internal", "s"], routes: [{ prefix: "", to: "office", strip: 0, prepend: "" }] },
-      { name: "backup", role: "trunk", address: "127.0.0.8:5060", transport: "tcp", route: "office" }];
+      { name: "backup", role: "trunk", address: "127.0.0.8:5060", transport: "tcp", accept: "digest", username: "peer", password: "pw2", route: "office" }];
     const r = run(argv, base(sides, { listen: ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"] }), ["--print-config"]);
     assert.equal(r.status, 0, r.stderr);
     const shown = JSON.parse(r.stdout).sides;
@@ -82,6 +87,8 @@ for (const [host, argv] of HOSTS) {
     assert.deepEqual(shown[1].routes, sides[1].routes);
     assert.equal(shown[1].failover, "backup");
     assert.equal(shown[2].transport, "tcp");
+    assert.equal(shown[2].accept, "digest");
+    assert.ok(!r.stdout.includes("pw2"), "its password masked too");
     assert.equal(shown[1].transport, undefined);
     assert.deepEqual(shown[1].identity, { pai: "from" });
     assert.deepEqual(shown[1].drop, ["X-Internal", "s"]);

@@ -35,8 +35,8 @@ const head = (sip) => sip.split("\r\n\r\n")[0];
 async function withB2bua(host, trunkPort, fn, sides = [
   { name: "office", role: "registrar", route: "carrier", routes: [{ prefix: "00", to: "carrier", strip: 2, prepend: "+" }] },
   { name: "carrier", role: "trunk", address: `${TRUNK_IP}:${trunkPort}`, route: "office" },
-], { tcp = false } = {}) {
-  const srv = await startServer({ host, tcp, config: { board: "gateway", mode: "b2bua", domains: ["127.0.0.1"], sides } });
+], { tcp = false, users } = {}) {
+  const srv = await startServer({ host, tcp, config: { board: "gateway", mode: "b2bua", domains: ["127.0.0.1"], sides, ...(users ? { users } : {}) } });
   try {
     await fn(srv);
   } catch (e) {
@@ -272,6 +272,31 @@ for (const host of HOSTS) {
       assert.equal(outA.first, `INVITE sip:callee@127.0.0.1:${phone} SIP/2.0`);
       assert.ok(!head(outA.sip).includes(TRUNK_IP), `none of the trunk's addresses in the phone leg's headers:\n${outA.sip}`);
     });
+  });
+
+  test(`${host}: a trunk that authenticates ("accept": "digest"): its call from another address is challenged 407, answered with its credentials, and reaches the phone`, { timeout: 40_000 }, async () => {
+    const trunkPort = await freePort();
+    const sides = [
+      { name: "office", role: "registrar", route: "carrier" },
+      { name: "carrier", role: "trunk", address: `${TRUNK_IP}:${trunkPort}`, route: "office", accept: "digest", username: "acme", password: "s3cret" },
+    ];
+    await withB2bua(host, trunkPort, async (srv) => {
+      const phone = await freePort();
+      ok(await sipp([target(srv), "-sf", join(root, "tests/sipp/security/register_auth.xml"), "-s", "callee", "-au", "callee", "-ap", "cpw",
+        "-auth_uri", "127.0.0.1", "-p", String(phone), "-mp", String(await freePort()), "-m", "1", "-timeout", "6s", "-timeout_error"], { name: "reg-callee", timeoutMs: 10_000 }));
+      const p = await uas("uas.xml", phone, { ip: "127.0.0.1", name: "phone" });
+      const from = await freePort();
+      ok(await sipp([target(srv), "-sf", join(root, "tests/sipp/security/uac_invite_auth.xml"), "-s", "callee", "-key", "caller", "acme", "-key", "srv", target(srv),
+        "-au", "acme", "-ap", "s3cret", "-auth_uri", `callee@${target(srv)}`, "-d", "200", "-i", "127.0.0.6", "-p", String(from),
+        "-mp", String(await freePort()), "-m", "1", "-timeout", "10s", "-timeout_error"], { name: "roaming-carrier", ip: "127.0.0.6", timeoutMs: 15_000 }));
+      ok(await p.done);
+      await settle(srv);
+      assert.equal(toPeer(srv, "127.0.0.6", from, /^SIP\/2\.0 407 /).length, 1, "challenged once");
+      const outA = toPeer(srv, "127.0.0.1", phone, /^INVITE /);
+      assert.equal(outA.length, 1, "the authenticated call reached the phone");
+      assert.deepEqual(hdrs(outA[0].sip, "Proxy-Authorization"), [], "the credentials do not cross");
+      assert.ok(!head(outA[0].sip).includes("127.0.0.6"), "nor the provider's address");
+    }, sides, { users: [{ username: "callee", password: "cpw" }] });
   });
 
   test(`${host}: trunk ⇄ trunk: a call from one provider goes out to the other, a call of its own`, { timeout: 40_000 }, async () => {

@@ -1203,3 +1203,65 @@ test("identity in the answer, phone → trunk: the carrier's assertion passes to
     idle(gw, sim);
   }
 });
+
+// A trunk that authenticates its calls by digest ("accept SIDE digest": a provider whose calls come
+// from addresses we cannot list): a call from an address that is no trunk's and no registered phone's
+// is challenged (407, our realm) and taken as that trunk's when its credentials are the trunk's
+// username and password; wrong ones, or a phone's own, get 403 and nothing is sent on. The trunk's
+// configured address is still taken as it is, without a challenge.
+function digestSetup(seed, roamingPassword = "s3cret", roamingUser = "acme") {
+  const sim = new Sim({ seed, latency: [5, 20] });
+  const gw = new CoreNode(sim, GW, { probe: true, domains: ["127.0.0.4"], users: ["alice:password=apw", "acme:password=s3cret"] });
+  gw.ex.probe_b2bua_on(1);
+  for (const t of ["0 registrar 1 127.0.0.4", `1 trunk 0 ${CARRIER} ${CARRIER} acme s3cret`, "accept 1 digest"]) assert.equal(sideText(gw, t), 1, t);
+  const alice = new Ua(sim, "127.0.0.2:5060", "alice", { proxy: GW, ring: 50, answer: 200, password: "apw" });
+  const roaming = new Ua(sim, "127.0.0.6:5060", roamingUser, { proxy: GW, domain: "127.0.0.4", password: roamingPassword, ring: 50, answer: 200 });
+  alice.register();
+  sim.run(sim.now + 1000);
+  assert.equal(alice.registered, 200, "alice registered (with digest)");
+  return { sim, gw, alice, roaming };
+}
+
+for (const seed of [190, 191, 192]) {
+  test(`a digest trunk's call from another address: 407, answered with the trunk's credentials, reaches alice (seed ${seed})`, () => {
+    const { sim, gw, alice, roaming } = digestSetup(seed);
+    const id = roaming.invite("alice", { hangupAfter: 500 });
+    sim.run(sim.now + 5000);
+    const c = roaming.calls.get(id);
+    assert.deepEqual(c.finals, [200], sim.transcript());
+    assert.equal(roaming.challenges, 1, "challenged once");
+    const inv = aliceInvite(alice);
+    assert.equal(inv.get("proxy-authorization"), undefined, "the credentials do not cross");
+    assert.ok(!inv.text.includes("127.0.0.6"), "nor the provider's address");
+    idle(gw, sim);
+  });
+}
+
+test("a digest trunk: wrong credentials, and a phone's own credentials from elsewhere, get 403 and nothing reaches anyone", () => {
+  for (const [user, pw] of [["acme", "wrong"], ["alice", "apw"]]) {
+    const { sim, gw, alice, roaming } = digestSetup(193, pw, user);
+    const id = roaming.invite("alice", { hangupAfter: 500 });
+    sim.run(sim.now + 5000);
+    assert.deepEqual(roaming.calls.get(id).finals, [403], `${user}/${pw}\n${sim.transcript()}`);
+    assert.equal(roaming.challenges, 1);
+    assert.equal([...alice.calls.values()].filter((x) => x.role === "uas").length, 0, "nothing reached alice");
+    if (user === "acme") assert.ok((gw.events["auth-fail"] ?? 0) >= 1, `an auth-fail event: ${JSON.stringify(gw.events)}`);
+    idle(gw, sim);
+  }
+});
+
+test("a digest trunk's configured address is still taken without a challenge; without \"accept digest\" a stranger is refused unchallenged", () => {
+  const { sim, gw, alice } = digestSetup(194);
+  const carrier = new Ua(sim, CARRIER, "carrier", { proxy: GW, domain: "127.0.0.4" });
+  const id = carrier.invite("alice", { hangupAfter: 300 });
+  sim.run(sim.now + 4000);
+  assert.deepEqual(carrier.calls.get(id).finals, [200], sim.transcript());
+  assert.equal(carrier.challenges, 0);
+  idle(gw, sim);
+  const plain = setup(195);
+  const stranger = new Ua(plain.sim, "127.0.0.6:5060", "acme", { proxy: GW, domain: "127.0.0.4", password: "s3cret" });
+  const sid = stranger.invite("alice");
+  plain.sim.run(plain.sim.now + 3000);
+  assert.deepEqual(stranger.calls.get(sid).finals, [403]);
+  assert.equal(stranger.challenges, 0, "no challenge where no trunk takes digest");
+});

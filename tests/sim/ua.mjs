@@ -271,26 +271,37 @@ export class Ua {
     const c = this.call(callId);
     c.role = "uac";
     c.hangupAfter = hangupAfter;
-    const branch = `z9hG4bK${this.id("i")}`;
-    const text = [
-      `INVITE sip:${callee}@${this.domain} SIP/2.0`, `Via: SIP/2.0/UDP ${this.addr};rport;branch=${branch}`, `Max-Forwards: 70`,
-      `From: <sip:${this.user}@${this.domain}>;tag=${this.id("f")}`, `To: <sip:${callee}@${this.domain}>`, `Call-ID: ${callId}`,
-      `CSeq: ${cseq} INVITE`, `Contact: ${this.contact()}`, ...headers,
+    const fromTag = this.id("f");
+    const ruri = `sip:${callee}@${this.domain}`;
+    const text = (n, auth = []) => [
+      `INVITE ${ruri} SIP/2.0`, `Via: SIP/2.0/UDP ${this.addr};rport;branch=z9hG4bK${this.id("i")}`, `Max-Forwards: 70`,
+      `From: <sip:${this.user}@${this.domain}>;tag=${fromTag}`, `To: <sip:${callee}@${this.domain}>`, `Call-ID: ${callId}`,
+      `CSeq: ${n} INVITE`, `Contact: ${this.contact()}`, ...headers, ...auth,
       ...(body ? [`Content-Type: application/sdp`] : []), `Content-Length: ${Buffer.byteLength(body)}`, ``, body,
     ].join("\r\n");
-    c.invite = parse(text);
-    c.localCseq = cseq;
-    this.client(text, this.proxy, (r) => {
-      if (!r) c.inviteTimeout = true;
-      else c.finals.push(r.status);
-    }, (r) => {
+    const send = (t) => {
+      c.invite = parse(t);
+      c.localCseq = c.invite.cseqNum;
+      this.client(t, this.proxy, (r) => {
+        // a proxy's challenge (407), answered once with our password, the INVITE again (CSeq + 1)
+        if (r?.status === 407 && this.password && !c.answered407) {
+          c.answered407 = true;
+          this.challenges++;
+          return send(text(c.invite.cseqNum + 1, [`Proxy-Authorization: ${this.digest(r.get("proxy-authenticate"), "INVITE", ruri, 1)}`]));
+        }
+        if (!r) c.inviteTimeout = true;
+        else c.finals.push(r.status);
+      }, onProvisional);
+    };
+    const onProvisional = (r) => {
       c.provisionals++;
       this.prackFor(c, r);
       if (cancelAfterRinging !== null && !c.cancelSent) {
         c.cancelSent = true;
         this.sim.after(cancelAfterRinging, () => this.cancel(c));
       }
-    });
+    };
+    send(text(cseq));
     return callId;
   }
 
