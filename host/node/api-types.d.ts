@@ -17,7 +17,8 @@ export type SiplingEventName =
   | "table-full"
   | "auth-fail"
   | "policy-refusal"
-  | "flood-blocked";
+  | "flood-blocked"
+  | "trunk-reg";
 
 /** A user of the registrar and proxy: one of password, ha1 (MD5) or ha1sha256. */
 export type SiplingUser = { readonly username: string } & (
