@@ -328,8 +328,17 @@ test("a full table and texts that do not parse are refused, never a trap", () =>
     assert.equal(addReg(gw, bad), refused, JSON.stringify(bad));
   }
   assert.equal(gw.ex.probe_reg_count(), 0);
-  for (let k = 0; k < 4; k++) assert.equal(addReg(gw, `${k} [::1]:5060,${PROVIDER} u${k}@prov.example 60 u${k} p persist`), 0, `account ${k}`);
+  for (let k = 0; k < 3; k++) assert.equal(addReg(gw, `${k} [::1]:5060,${PROVIDER} u${k}@prov.example 60 u${k} p persist`), 0, `account ${k}`);
+  // a trunk side's registration comes as a Side text ("register " and a Registration text: config.mjs)
+  const side = (text) => {
+    const b = Buffer.from(text, "latin1");
+    gw.mem().set(b, gw.ptr.cfg);
+    return gw.ex.sip_cfg_add(CfgKind.Side, b.length);
+  };
+  assert.equal(side(`register 1 ${PROVIDER}`), refused);
+  assert.equal(side(`register 1 ${PROVIDER} u3@prov.example 60 u3 p`), 0);
   assert.equal(gw.ex.probe_reg_count(), 4);
+  assert.equal(side(`register 2 ${PROVIDER} u4@prov.example 60 u4 p`), refused, "the table is full");
   assert.equal(addReg(gw, `- ${PROVIDER} late@prov.example 60`), refused, "the table is full");
   assert.equal(gw.ex.probe_reg_count(), 4);
   // the cfg buffer is wiped after a registration (it holds a password)
