@@ -18,7 +18,7 @@ const RANKS = [
   ["txn/", 3], ["auth/", 3], ["policy/", 3],
   ["tu/", 4], // the registry of transaction users: what a transaction's owner byte means
   ["dialog/", 5], ["registrar/", 5],
-  ["proxy/", 6], ["b2bua/", 6],
+  ["proxy/", 6], ["b2bua/", 6], ["registrant/", 6],
   ["host/", 7], ["index.ts", 7],
 ];
 const EXCLUDED = ["testing/", "__tests__/"];

@@ -337,6 +337,7 @@ function dtsApi(config, m) {
     "  readonly failover?: string;",
     "  readonly transport?: \"udp\" | \"tcp\";",
     "  readonly accept?: \"address\" | \"digest\";",
+    "  readonly register?: boolean | { readonly expires?: number };",
     "  readonly identity?: { readonly pai?: \"passthrough\" | \"drop\" | \"from\" };", "  readonly drop?: readonly string[];", "};", "");
   o.push("export interface SiplingConfig {");
   walk(tree, "  ");

@@ -191,3 +191,24 @@ export function writeCredentials(
   memory.fill(RESP, 0, 64);
   memory.fill(HA2HEX, 0, 64);
 }
+
+/** HA1 hex then the client nonce: the scratch of authorizationLine (wiped after each use). */
+const SECRET: usize = USER_AGENT ? heap.alloc(72) : 0;
+
+/**
+ * A whole credentials line answering the challenge parsed last (a 401's as Authorization, a 407's as
+ * Proxy-Authorization, RFC 3261 §22.2/22.3) for request `method` to `uri`, as `user` with `password`,
+ * a fresh client nonce from `random`, nonce count 1; ends with CRLF. The HA1 is wiped after use.
+ */
+export function authorizationLine(
+  w: Writer, status: u32, method: usize, methodLen: u32, uri: usize, uriLen: u32, user: usize, userLen: u32,
+  password: usize, passwordLen: u32, random: u32,
+): void {
+  w.lit(status == 407 ? "Proxy-Authorization: " : "Authorization: ");
+  hex8(random);
+  memory.copy(SECRET + 64, NC8, 8); // the client nonce: 8 hex digits
+  clientHa1(user, userLen, password, passwordLen, SECRET);
+  writeCredentials(w, method, methodLen, uri, uriLen, user, userLen, SECRET, SECRET + 64, 8, 1);
+  memory.fill(SECRET, 0, 72);
+  w.lit("\r\n");
+}

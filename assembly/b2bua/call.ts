@@ -31,13 +31,13 @@ import { Writer } from "../wire/writer";
 import { UriRepr } from "../wire/uri";
 import { Peer, PEER_SIZE } from "../net/peer";
 import { transportById, transportFor, Proto } from "../net/transports";
-import { parseIPv4, parseIPv6 } from "../net/addr";
+import { peerFromText } from "../net/addr";
 import { Family } from "../net/peer";
 import { parseUint } from "../wire/scan";
 import { prngNext } from "../util/prng";
 import { hex8 } from "../txn";
 import { registrarLookup, targets } from "../registrar/lookup";
-import { parseChallenge, clientHa1, writeCredentials, challenge } from "../auth/client";
+import { parseChallenge, authorizationLine, challenge } from "../auth/client";
 import { AuthVerdict, authCheck, authResult, writeChallenge } from "../auth/index";
 import { userFind } from "../auth/credentials";
 import { eventBegin, eventText } from "../events";
@@ -215,9 +215,6 @@ function legOf(user: u32): Leg { return <Leg>((user >>> 12) & 0xf); }
 const TEXT_CAP: u32 = 1024;
 const TEXT: usize = USER_AGENT ? heap.alloc(TEXT_CAP) : 0;
 const tw = USER_AGENT ? new Writer() : changetype<Writer>(0);
-// an HA1 (64 hex digits at most) and a client nonce (8), wiped after each use
-const SECRET: usize = USER_AGENT ? heap.alloc(72) : 0;
-const sw = USER_AGENT ? new Writer() : changetype<Writer>(0);
 const out = USER_AGENT ? new OutRequest() : changetype<OutRequest>(0);
 const lookupUri = USER_AGENT ? new UriRepr() : changetype<UriRepr>(0);
 
@@ -264,19 +261,7 @@ function wordAt(k: i32): usize { return <usize>load<u32>(words + <usize>k * 8); 
 function wordLen(k: i32): u32 { return load<u32>(words + <usize>k * 8, 4); }
 
 /** "[IPv6]:port" or "IPv4:port" into cfgPeer (transport 0: the first UDP one of its family, at send). */
-function parseAddress(p: usize, len: u32): bool {
-  let colon = -1;
-  for (let k = <i32>len - 1; k >= 0; k--) if (load<u8>(p + <usize>k) == 0x3a) { colon = k; break; }
-  if (colon <= 0) return false;
-  const port = parseUint(p + <usize>colon + 1, p + <usize>len, 65535);
-  if (port <= 0) return false;
-  cfgPeer.clear();
-  cfgPeer.port = <u16>port;
-  if (parseIPv4(p, <u32>colon, cfgPeer.addr)) cfgPeer.family = <u8>Family.V4;
-  else if (load<u8>(p) == 0x5b && parseIPv6(p, <u32>colon, cfgPeer.addr)) cfgPeer.family = <u8>Family.V6;
-  else return false;
-  return true;
-}
+function parseAddress(p: usize, len: u32): bool { return peerFromText(cfgPeer, p, len); }
 
 /** Whether [p, p+len) is the ASCII text `lit`, letters in any case (a literal: no allocation). */
 function textIs(p: usize, len: u32, lit: string): bool {
@@ -577,12 +562,7 @@ function sendInvite(i: i32, v: MessageView, d: Decoded, cseq: u32, auth: u32, no
   const extraAt = tw.ptr;
   if (auth != 0) {
     // RFC 3261 §22.2/22.3: our answer to the trunk's challenge, for this INVITE's Request-URI
-    tw.lit(auth == 407 ? "Proxy-Authorization: " : "Authorization: ");
-    hex8(sw.begin(SECRET + 64, 8), <u32>prngNext()); // the client nonce
-    clientHa1(sideUser(to), sideUserLen(to), sidePass(to), sidePassLen(to), SECRET);
-    writeCredentials(tw, out.method, out.methodLen, out.ruri, out.ruriLen, sideUser(to), sideUserLen(to), SECRET, SECRET + 64, 8, 1);
-    memory.fill(SECRET, 0, 72);
-    tw.lit("\r\n");
+    authorizationLine(tw, auth, out.method, out.methodLen, out.ruri, out.ruriLen, sideUser(to), sideUserLen(to), sidePass(to), sidePassLen(to), <u32>prngNext());
   }
   // RFC 3262: the one extension carried across; reliable provisionals and PRACK relay end to end
   if (has100rel(v, Hdr.Require)) tw.lit("Require: 100rel\r\n");

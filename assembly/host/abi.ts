@@ -40,6 +40,7 @@ import { rrKeyReset, rrKeyFromSecret } from "../proxy/rrmac";
 import { authReset, authSetRealm, authUserAdd, authSetSecret, authSetNonceExpiry, authSetAlgorithms } from "../auth/index";
 import { TOPOLOGY_HIDING, USER_AGENT } from "../config";
 import { b2buaSideAdd } from "../b2bua/call";
+import { regAdd } from "../registrant/registrant";
 import {
   policyReset, AclList, aclAdd, methodBlock, denyAdd, bodyAllowType, bodyAddPattern, bodySetMax,
   pikeSetLimit, pikeSetAuthFailLimit, pikeSetSeed, pikeTracked, pikeBlocked,
@@ -179,14 +180,22 @@ export function sip_cfg_add(kind: i32, len: u32): i32 {
     case CfgKind.DenyUri: r = denyAdd(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
     case CfgKind.BodyType: r = bodyAllowType(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
     case CfgKind.BodyPattern: r = bodyAddPattern(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
-    case CfgKind.Side: r = !USER_AGENT ? CfgResult.NotInBuild : b2buaSideAdd(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
+    case CfgKind.Side: r = !USER_AGENT ? CfgResult.NotInBuild : sideAdd(len) ? CfgResult.Ok : CfgResult.Refused; break;
+    case CfgKind.Registration: r = !USER_AGENT ? CfgResult.NotInBuild : regAdd(CFG, len) >= 0 ? CfgResult.Ok : CfgResult.Refused; break;
     case CfgKind.NonceSecret:
       r = authSetSecret(CFG, len) == 0 ? CfgResult.Ok : CfgResult.Refused;
       if (r == CfgResult.Ok) rrKeyFromSecret(CFG, len); // the Record-Route MAC key follows the secret
       break;
   }
-  if (kind == CfgKind.User || kind == CfgKind.NonceSecret || (USER_AGENT && kind == CfgKind.Side)) memory.fill(CFG, 0, CFG_CAP); // secrets
+  if (kind == CfgKind.User || kind == CfgKind.NonceSecret || (USER_AGENT && (kind == CfgKind.Side || kind == CfgKind.Registration))) memory.fill(CFG, 0, CFG_CAP); // secrets
   return r;
+}
+
+/** A Side text: "register SIDE ..." is a trunk side's registration (the rest a Registration text, for the
+ * registrant); any other is the B2BUA's. */
+function sideAdd(len: u32): bool {
+  if (len > 9 && load<u64>(CFG) == 0x7265747369676572 && load<u8>(CFG, 8) == 0x20) return regAdd(CFG + 9, len - 9) >= 0; // "register "
+  return b2buaSideAdd(CFG, len);
 }
 
 /** Declare a listening transport; its advertised host:port is in the cfg buffer. */

@@ -17,6 +17,7 @@ import { uasRequest, uasTimer, uasTxnEnded, uasReset, UasIn } from "../dialog/ua
 import { b2buaReset, b2buaServerEvent, b2buaClientResponse, b2buaClientTimeout, b2buaDialogLost } from "../b2bua/call";
 import { Method } from "../wire/method";
 import { uaDialogsReset } from "../dialog/ua";
+import { regReset, regResponse, regTxnTimer, regTimer } from "../registrant/registrant";
 import { Req } from "../proxy/req";
 import { admitSource, Admit } from "../proxy/admit";
 import { proxyRequest } from "../proxy/request";
@@ -50,6 +51,7 @@ export function dispatchReset(): void {
   uacReset();
   uasReset();
   uaDialogsReset();
+  regReset();
 }
 
 /** A validated request. */
@@ -87,7 +89,10 @@ export function dispatchResponse(v: MessageView, d: Decoded, now: i64): void {
         if (b2bua && status != 0) b2buaClientResponse(user, status, v, now);
       }
       break;
-    default: break; // an owner this build does not have: no record is ever created for one
+    default:
+      // the registrant's (an owner the proxy boards do not have: no record is ever made for one there)
+      if (USER_AGENT && rec(<u32>ci).owner == Owner.Registrant) regResponse(v, d, <u32>ci, now);
+      break;
   }
 }
 
@@ -101,7 +106,9 @@ export function dispatchTimer(up: TxnUp, now: i64): void {
         uasTxnEnded(up);
       }
       break;
-    default: break;
+    default:
+      if (USER_AGENT && up.owner == Owner.Registrant) regTxnTimer(up, now);
+      break;
   }
 }
 
@@ -111,7 +118,7 @@ export function dispatchTuTimer(now: i64): bool {
   if (tup.owner == Owner.UserAgent) {
     const lost = uasTimer(tup.user, now);
     if (b2bua && lost >= 0) b2buaDialogLost(lost, now);
-  }
+  } else if (tup.owner == Owner.Registrant) regTimer(tup.user, now);
   return true;
 }
 

@@ -91,8 +91,10 @@ export const enum CfgKind {
   BodyType = 10,
   /** a byte pattern that refuses a MESSAGE body (403) */
   BodyPattern = 11,
-  /** a B2BUA side: INDEX registrar|trunk ROUTE HOST [IP:PORT] (a trunk's address; IPv6 as [::1]:5060), ROUTE the index of the side its calls go to */
+  /** a B2BUA side: INDEX registrar|trunk ROUTE HOST [IP:PORT] (a trunk's address; IPv6 as [::1]:5060), ROUTE the index of the side its calls go to; or "register " and a Registration text (a trunk side's registration; secret: the cfg buffer is wiped) */
   Side = 13,
+  /** a registration of ours with a provider's registrar (the registrant): SIDE IP:PORT[,IP:PORT] USER@DOMAIN EXPIRES [AUTHUSER PASSWORD] [persist] (SIDE the B2BUA side it serves, or -; a second address for failover; persist: keep retrying after 403/404 instead of stopping); the cfg buffer is wiped after reading (NotInBuild where the core has no user agent) */
+  Registration = 14,
   /** the server secret for nonces and Record-Route MACs (random bytes; wiped after reading) */
   NonceSecret = 12,
 }
@@ -126,6 +128,8 @@ export const enum EventKind {
   PolicyRefusal = 12,
   /** flood-blocked: text1, text2, callId, detail */
   FloodBlocked = 13,
+  /** trunk-reg: aor, registrar, callId, detail; value state */
+  TrunkReg = 14,
 }
 
 /** Ids of sip_stat. */

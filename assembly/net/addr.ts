@@ -4,6 +4,7 @@
 import { Ch, Cls, is, hexValue, lower } from "../util/chars";
 import { Peer, Family } from "./peer";
 import { MAX_NAMES, NAME_CAP } from "../config";
+import { parseUint } from "../wire/scan";
 
 /** Parse dotted IPv4 [p, p+len) into 4 bytes at out. */
 export function parseIPv4(p: usize, len: u32, out: usize): bool {
@@ -105,6 +106,24 @@ export function peerFromHost(peer: Peer, host: usize, hostLen: u32, port: u32): 
     peer.a0 = nameIntern(host, hostLen);
     return peer.a0 != 0;
   }
+  return true;
+}
+
+/**
+ * A configured address "IPv4:port" or "[IPv6]:port" [p, p+len) into peer (transport 0: the sender picks
+ * one of its family); false when it is neither (names are not taken here: the host resolves them).
+ */
+export function peerFromText(peer: Peer, p: usize, len: u32): bool {
+  let colon = -1;
+  for (let k = <i32>len - 1; k >= 0; k--) if (load<u8>(p + <usize>k) == Ch.COLON) { colon = k; break; }
+  if (colon <= 0) return false;
+  const port = parseUint(p + <usize>colon + 1, p + <usize>len, 65535);
+  if (port <= 0) return false;
+  peer.clear();
+  peer.port = <u16>port;
+  if (parseIPv4(p, <u32>colon, peer.addr)) peer.family = <u8>Family.V4;
+  else if (load<u8>(p) == Ch.LBRACKET && parseIPv6(p, <u32>colon, peer.addr)) peer.family = <u8>Family.V6;
+  else return false;
   return true;
 }
 

@@ -10,3 +10,4 @@ export * from "./probe_ua";
 export * from "./probe_uac";
 export * from "./probe_uas";
 export * from "./probe_b2bua";
+export * from "./probe_registrant";

@@ -5,11 +5,12 @@
 // slot is taken fails (the caller refuses the work), nothing is allocated after start-up.
 // host/dispatch.ts runs the due ones after the transactions' and hands each to its owner.
 
-import { UA_DIALOGS, USER_AGENT } from "../config";
+import { UA_DIALOGS, USER_AGENT, REG_ACCOUNTS } from "../config";
 import { MinHeap } from "../util/minheap";
 
-/** Slots: two per user agent dialog (a 2xx retransmission and one more of the call's). */
-export const TU_TIMERS: i32 = UA_DIALOGS * 2;
+/** Slots: two per user agent dialog (a 2xx retransmission and one more of the call's), and one per
+ * registrant account (its refresh or its retry). */
+export const TU_TIMERS: i32 = UA_DIALOGS * 2 + REG_ACCOUNTS;
 // per slot: +0 u32 owner (0 = free), +4 u32 user handle
 const slots: usize = USER_AGENT ? heap.alloc(<usize>TU_TIMERS * 8) : 0;
 const due = USER_AGENT ? new MinHeap(TU_TIMERS) : changetype<MinHeap>(0); // none where USER_AGENT is off

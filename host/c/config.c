@@ -417,7 +417,11 @@ static bool is_side_address(const char *s) {
   return inet_pton(AF_INET, host, tmp) == 1;
 }
 
-#define SIDE_KEYS "name, role, route, host, address, transport, accept, username, password, routes, failover, identity, drop"
+#define SIDE_KEYS "name, role, route, host, address, transport, accept, username, password, routes, failover, identity, drop, register"
+/* a trunk's "register": {"expires"}: least, most, default (s) (config.mjs REGISTER_EXPIRES) */
+#define REGISTER_EXPIRES_MIN 60
+#define REGISTER_EXPIRES_MAX 86400
+#define REGISTER_EXPIRES_DEFAULT 3600
 #define DROP_NAMES 8 /* config.ts B2B_DROP_NAMES */
 
 /* The headers each B2BUA leg writes itself (wire/emit.ts legOwned; config.mjs LEG_OWNED). */
@@ -440,6 +444,27 @@ static void check_identity(const char *k, const json *v, cfg_side *sd) {
     if (iv->type != J_STRING || (strcmp(iv->str, "passthrough") != 0 && strcmp(iv->str, "drop") != 0 && strcmp(iv->str, "from") != 0))
       bad(kk, "expected \"passthrough\", \"drop\" or \"from\"", iv);
     sd->pai = iv->str;
+    free(kk);
+  }
+}
+
+/* A trunk's "register": true, false or {"expires": N} (config.mjs checkSides). */
+static void check_register(const char *k, const json *v, cfg_side *sd) {
+  sd->reg_expires = REGISTER_EXPIRES_DEFAULT;
+  if (v->type == J_TRUE || v->type == J_FALSE) {
+    sd->reg = v->type == J_TRUE ? 1 : 2;
+    return;
+  }
+  if (v->type != J_OBJECT) bad(k, "expected true, false or {\"expires\": N}", v);
+  sd->reg = 4;
+  for (size_t j = 0; j < v->n; j++) {
+    char *kk = keyf("%s.%s", k, v->keys[j]);
+    const json *rv = v->items[j];
+    if (strcmp(v->keys[j], "expires") != 0) die2(false, kk, "unknown key (expected expires)");
+    if (rv->type != J_NUMBER || rv->num < REGISTER_EXPIRES_MIN || rv->num > REGISTER_EXPIRES_MAX || rv->num != (double)(int)rv->num)
+      bad(kk, "expected an integer in 60..86400", rv);
+    sd->reg = 3;
+    sd->reg_expires = (int)rv->num;
     free(kk);
   }
 }
@@ -562,6 +587,8 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
         check_identity(kk, sv, sd);
       } else if (strcmp(sk, "drop") == 0) {
         check_drop(kk, sv, sd);
+      } else if (strcmp(sk, "register") == 0) {
+        check_register(kk, sv, sd);
       } else if (strcmp(sk, "password") == 0) {
         bool ok = sv->type == J_STRING && n >= 1 && n <= 64;
         for (size_t c = 0; ok && c < n; c++) ok = (unsigned char)sv->str[c] > 0x20 && (unsigned char)sv->str[c] < 0x7f;
@@ -601,6 +628,13 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
     if (!trunk && sd->username) {
       char *kk = keyf("%s.username", key);
       die2(false, kk, "credentials are a trunk's (for its proxy's challenges)");
+    }
+    if (sd->reg != 0 && sd->reg != 2) {
+      char *kk = keyf("%s.register", key);
+      if (!trunk) die2(false, kk, "a registrar side does not register (its phones register with us)");
+      if (!sd->username) die2(false, kk, "a trunk that registers needs its \"username\" and \"password\"");
+      if (sd->transport && strcmp(sd->transport, "tcp") == 0) die2(false, kk, "registration goes over udp: a trunk on tcp does not register yet");
+      free(kk);
     }
     free(key);
   }
@@ -1096,6 +1130,14 @@ static void print_value(strbuf *b, const sch_key *k, const cfg_value *v) {
           sb_json_string(b, vals[f], strlen(vals[f]));
         }
         if (sd->password) sb_puts(b, ", \"password\": \"" MASK "\"");
+        if (sd->reg == 1 || sd->reg == 2) sb_puts(b, sd->reg == 1 ? ", \"register\": true" : ", \"register\": false");
+        if (sd->reg == 4) sb_puts(b, ", \"register\": {}");
+        if (sd->reg == 3) {
+          snprintf(t, sizeof t, "%d", sd->reg_expires);
+          sb_puts(b, ", \"register\": {\"expires\": ");
+          sb_puts(b, t);
+          sb_putc(b, '}');
+        }
         if (sd->rules) {
           sb_puts(b, ", \"routes\": [");
           for (size_t r = 0; r < sd->n_rules; r++) {
@@ -1639,6 +1681,21 @@ void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *b
             add_bytes(&a, (const uint8_t *)text, strlen(text));
           }
           free(text);
+          free(name);
+        }
+        /* then registrations ("register SIDE IP:PORT USER@HOST EXPIRES USER PASSWORD": the registrant's
+         * account for a trunk with "register"; secret, as it holds the password) */
+        for (size_t j = 0; j < v->n; j++) {
+          const cfg_side *sd = &v->sides[j];
+          if (sd->reg == 0 || sd->reg == 2) continue;
+          char *full = keyf("register %zu %s %s@%s %d %s %s", j, sd->address, sd->username, sd->host ? sd->host : sd->address,
+                            sd->reg_expires, sd->username, sd->password);
+          char *name = keyf("%s[%zu].register", k->path, j);
+          a.name = name;
+          a.text = NULL;
+          add_bytes(&a, (const uint8_t *)full, strlen(full));
+          memset(full, 0, strlen(full));
+          free(full);
           free(name);
         }
         /* then failovers ("failover SIDE OTHER") and the rules: "route FROM PREFIX TO STRIP [PREPEND]" */

@@ -62,6 +62,8 @@ typedef struct {
   const char *pai;   /* identity.pai: "passthrough" | "drop" | "from", NULL: not given */
   const char **drop; /* header names not passed to this side's leg */
   size_t n_drop;
+  int reg;           /* "register": 0 absent, 1 true, 2 false, 3 {"expires"} (4: {} without it) */
+  int reg_expires;   /* its expires (s), REGISTER_EXPIRES_DEFAULT unless given */
 } cfg_side;
 
 /* The value of one schema key (SCHEMA[i] <-> config.v[i]). */

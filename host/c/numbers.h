@@ -72,9 +72,10 @@ enum sip_cfg_kind {
   SIP_CFG_KIND_BODY_TYPE = 10,
   SIP_CFG_KIND_BODY_PATTERN = 11,
   SIP_CFG_KIND_SIDE = 13,
+  SIP_CFG_KIND_REGISTRATION = 14, /* secret: never echoed; the cfg buffer is wiped */
   SIP_CFG_KIND_NONCE_SECRET = 12, /* secret: never echoed; the cfg buffer is wiped */
 };
-#define SIP_CFG_KIND_IS_SECRET(k) ((k) == 4 || (k) == 12)
+#define SIP_CFG_KIND_IS_SECRET(k) ((k) == 4 || (k) == 14 || (k) == 12)
 
 enum sip_event_kind {
   SIP_EVENT_NONE = 0,
@@ -91,7 +92,8 @@ enum sip_event_kind {
   SIP_EVENT_AUTH_FAIL = 11,
   SIP_EVENT_POLICY_REFUSAL = 12,
   SIP_EVENT_FLOOD_BLOCKED = 13,
-  SIP_EVENT_LIMIT = 14, /* one past the last kind */
+  SIP_EVENT_TRUNK_REG = 14,
+  SIP_EVENT_LIMIT = 15, /* one past the last kind */
 };
 
 enum sip_stat {
@@ -143,6 +145,7 @@ SIP_TABLE sip_event_info SIP_EVENTS[SIP_EVENT_LIMIT] = {
     {"auth-fail", 1, {"user", "uri", "callId", "detail"}, NULL, 1},
     {"policy-refusal", 2, {"caller", "uri", "callId", "rule"}, NULL, 1},
     {"flood-blocked", 1, {"text1", "text2", "callId", "detail"}, NULL, 1},
+    {"trunk-reg", 2, {"aor", "registrar", "callId", "detail"}, "state", 1},
 };
 
 SIP_TABLE char *const SIP_STAT_NAMES[SIP_STAT_COUNT] = {

@@ -74,6 +74,7 @@ export const enum CfgKind {
   BodyType = 10,
   BodyPattern = 11,
   Side = 13,
+  Registration = 14,
   NonceSecret = 12,
 }
 export const CFG_KIND_NAMES: Readonly<Record<number, string>> = {
@@ -89,10 +90,11 @@ export const CFG_KIND_NAMES: Readonly<Record<number, string>> = {
   10: "BodyType",
   11: "BodyPattern",
   13: "Side",
+  14: "Registration",
   12: "NonceSecret",
 };
 /** Kinds whose text is a secret: never echoed, the cfg buffer wiped after the call. */
-export const CFG_KIND_SECRET: ReadonlySet<number> = new Set([4, 12]);
+export const CFG_KIND_SECRET: ReadonlySet<number> = new Set([4, 14, 12]);
 
 export const enum EventKind {
   None = 0,
@@ -109,6 +111,7 @@ export const enum EventKind {
   AuthFail = 11,
   PolicyRefusal = 12,
   FloodBlocked = 13,
+  TrunkReg = 14,
 }
 
 export type Level = "error" | "warn" | "info" | "debug";
@@ -138,6 +141,7 @@ export const EVENTS: readonly (EventInfo | undefined)[] = [
   { name: "auth-fail", level: "warn", texts: ["user", "uri", "callId", "detail"], usage: true },
   { name: "policy-refusal", level: "info", texts: ["caller", "uri", "callId", "rule"], usage: true },
   { name: "flood-blocked", level: "warn", texts: ["text1", "text2", "callId", "detail"], usage: true },
+  { name: "trunk-reg", level: "info", texts: ["aor", "registrar", "callId", "detail"], valueField: "state", usage: true },
 ];
 
 export const enum Stat {

@@ -29,7 +29,8 @@ import { isIP } from "node:net";
  * @typedef {{ name: string, role: "registrar" | "trunk", route: string, host?: string, address?: string,
  *   username?: string, password?: string, routes?: SideRule[], failover?: string,
  *   identity?: { pai?: "passthrough" | "drop" | "from" }, drop?: string[], transport?: "udp" | "tcp",
- *   accept?: "address" | "digest" }} Side
+ *   accept?: "address" | "digest",
+ *   register?: boolean | { expires?: number } }} Side
  * @typedef {{
  *   schema: readonly SchemaKey[], host: Host, name: string,
  *   defaults?: Record<string, unknown>,
@@ -261,7 +262,8 @@ function checkUsers(k, v) {
 }
 
 const SIDE_ADDRESS = /^(?:(\d{1,3}(?:\.\d{1,3}){3})|\[([0-9a-fA-F:.]+)\]):(\d{1,5})$/;
-const SIDE_KEYS = "name, role, route, host, address, transport, accept, username, password, routes, failover, identity, drop";
+const SIDE_KEYS = "name, role, route, host, address, transport, accept, username, password, routes, failover, identity, drop, register";
+const REGISTER_EXPIRES = [60, 86400, 3600]; // a trunk's "register": {"expires"}: least, most, default (s)
 const PAI_MODES = ["passthrough", "drop", "from"];
 const DROP_NAMES = 8; // config.ts B2B_DROP_NAMES
 // the headers each B2BUA leg writes itself (wire/emit.ts legOwned), long and compact names: never passed,
@@ -381,6 +383,19 @@ function checkSides(key, k, v) {
           });
           sd.drop = [...sv];
           break;
+        case "register": {
+          // a trunk that registers with its provider (the core's registrant): true, or {"expires": N}
+          if (typeof sv !== "boolean" && (typeof sv !== "object" || sv === null || Array.isArray(sv))) bad(f, `expected true, false or {"expires": N}`, sv);
+          if (typeof sv === "object") {
+            for (const [rk, rv] of Object.entries(sv)) {
+              if (rk !== "expires") throw new ConfigError(`${f}.${rk}`, "unknown key (expected expires)");
+              if (!Number.isInteger(rv) || rv < REGISTER_EXPIRES[0] || rv > REGISTER_EXPIRES[1])
+                bad(`${f}.expires`, `expected an integer in ${REGISTER_EXPIRES[0]}..${REGISTER_EXPIRES[1]}`, rv);
+            }
+            sd.register = { ...sv };
+          } else sd.register = sv;
+          break;
+        }
         case "password":
           // never echoed back; no white space (the core's side text is space-separated)
           if (typeof sv !== "string" || !/^[\x21-\x7e]{1,64}$/.test(sv)) bad(f, "expected 1..64 printable ASCII characters without spaces", typeof sv === "string" ? MASK : sv);
@@ -398,6 +413,11 @@ function checkSides(key, k, v) {
     if (sd.accept === "digest" && sd.username === undefined) throw new ConfigError(`${kk}.accept`, `a trunk that takes calls by digest needs its "username" and "password"`);
     if ((sd.username === undefined) !== (sd.password === undefined)) throw new ConfigError(kk, `give both "username" and "password" (a trunk's credentials), or neither`);
     if (sd.role === "registrar" && sd.username !== undefined) throw new ConfigError(`${kk}.username`, "credentials are a trunk's (for its proxy's challenges)");
+    if (sd.register !== undefined && sd.register !== false) {
+      if (sd.role === "registrar") throw new ConfigError(`${kk}.register`, "a registrar side does not register (its phones register with us)");
+      if (sd.username === undefined) throw new ConfigError(`${kk}.register`, `a trunk that registers needs its "username" and "password"`);
+      if (sd.transport === "tcp") throw new ConfigError(`${kk}.register`, "registration goes over udp: a trunk on tcp does not register yet");
+    }
     return /** @type {Side} */ (sd);
   });
   const names = sides.map((sd) => sd.name);
@@ -946,6 +966,14 @@ export function coreOps(cfg, random) {
           const text = `${i} ${sd.role} ${names.indexOf(sd.route)} ${host}${sd.address ? ` ${sd.address}` : ""}`;
           if (sd.password === undefined) add(`${k.path}[${i}]`, Buffer.from(text, "utf8"), text);
           else ops.push({ key: k, name: `${k.path}[${i}]`, op: "add", id, bytes: Buffer.from(`${text} ${sd.username} ${sd.password}`, "utf8"), text: undefined, secret: true });
+        });
+        // then registrations ("register SIDE IP:PORT USER@HOST EXPIRES USER PASSWORD": the registrant's
+        // account for a trunk with "register"; secret, as it holds the password)
+        list.forEach((sd, i) => {
+          if (sd.register === undefined || sd.register === false) return;
+          const expires = (typeof sd.register === "object" ? sd.register.expires : undefined) ?? REGISTER_EXPIRES[2];
+          const text = `register ${i} ${sd.address} ${sd.username}@${sd.host ?? sd.address} ${expires} ${sd.username} ${sd.password}`;
+          ops.push({ key: k, name: `${k.path}[${i}].register`, op: "add", id, bytes: Buffer.from(text, "utf8"), text: undefined, secret: true });
         });
         // then failovers ("failover SIDE OTHER") and the rules: "route FROM PREFIX TO STRIP [PREPEND]" ("-": any number)
         list.forEach((sd, i) => {

@@ -56,9 +56,10 @@ const KIND_TEXT = {
   Allow: "10.0.0.0/8", Deny: "192.0.2.1", Trusted: "127.0.0.1", BlockMethod: "MESSAGE", DenyUri: "spam@example.org",
   BodyType: "INVITE application/sdp", BodyPattern: "buy now", NonceSecret: "0123456789abcdef0123456789abcdef",
   Side: "1 trunk 0 127.0.0.9:5060 127.0.0.9:5060",
+  Registration: "1 127.0.0.9:5060 alice@example.org 600 alice secret",
 };
 /** Kinds only the cores with the user agent (board gateway) take; the others answer NotInBuild. */
-const UA_KINDS = new Set(["Side"]);
+const UA_KINDS = new Set(["Side", "Registration"]);
 
 for (const board of ["server", "micro", "gateway"]) {
   test(`the ${board} core knows every cfg key, kind and stat of abi.json (and not one more)`, () => {

@@ -1,10 +1,13 @@
 // The B2BUA's configuration ("mode", "sides" with their rules and credentials) on the two hosts that run
 // it: the Node host (host/shared/config.mjs) and the native gateway binary (host/c/config.c) give the
 // same message for the same mistake, naming the key; a good configuration prints back the same, the
-// password masked. The WASI host and the firmware refuse "sides" by name (their key lists).
+// password masked. The WASI host and the firmware refuse "sides" by name (their key lists). A trunk with
+// "register" registers with its provider (the core's registrant, cfg kind Registration): its REGISTER
+// reaches a registrar socket of the test's from either host.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawnSync, spawn } from "node:child_process";
+import { createSocket } from "node:dgram";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -15,6 +18,7 @@ const dir = mkdtempSync(join(tmpdir(), "sipling-b2bcfg-"));
 const HOSTS = [["node", [process.execPath, join(root, "host/node/cli.mjs")]], ["native", [join(root, "build/gateway/sipling")]]];
 const REG = { name: "office", role: "registrar", route: "carrier" };
 const TRUNK = { name: "carrier", role: "trunk", address: "127.0.0.9:5060", route: "office" };
+const CREDS = { username: "acme", password: "s3cret" };
 const base = (sides, extra = {}) => ({ board: "gateway", mode: "b2bua", listen: ["udp:127.0.0.1:0"], sides, ...extra });
 
 let n = 0;
@@ -44,7 +48,7 @@ const CASES = [
   [base([{ ...REG, routes: [{ to: "carrier" }] }, TRUNK]), `config error: "sides[0].routes[0]": expected a "prefix" ("" for any number)`],
   [base([REG, { ...TRUNK, failover: "carrier" }]), `config error: "sides[1].failover": a side fails over to another side, not to itself`],
   [base([REG, { ...TRUNK, failover: "backup" }]), `config error: "sides[1].failover": no side named "backup"`],
-  [base([REG, { ...TRUNK, colour: "blue" }]), `config error: "sides[1].colour": unknown key (expected name, role, route, host, address, transport, accept, username, password, routes, failover, identity, drop)`],
+  [base([REG, { ...TRUNK, colour: "blue" }]), `config error: "sides[1].colour": unknown key (expected name, role, route, host, address, transport, accept, username, password, routes, failover, identity, drop, register)`],
   [base([REG, { ...TRUNK, accept: "ip" }]), `config error: "sides[1].accept": expected "address" or "digest", got "ip"`],
   [base([{ ...REG, accept: "digest" }, TRUNK]), `config error: "sides[0].accept": a registrar side's calls are known by where each phone registered from`],
   [base([REG, { ...TRUNK, accept: "digest" }]), `config error: "sides[1].accept": a trunk that takes calls by digest needs its "username" and "password"`],
@@ -62,6 +66,14 @@ const CASES = [
   [base([REG, { ...TRUNK, drop: ["a", "b", "c", "d", "e", "f", "g", "h", "i"] }]), `config error: "sides[1].drop": expected at most 8 header names, got "9"`],
   [base([REG, { ...TRUNK, drop: ["X-Internal", "X Bad"] }]), `config error: "sides[1].drop[1]": expected a header name (a SIP token of 1..32 bytes), got "X Bad"`],
   [base([REG, { ...TRUNK, drop: ["Via"] }]), `config error: "sides[1].drop[0]": "Via" is written by each leg itself and never passes (nothing to drop)`],
+  [base([REG, { ...TRUNK, ...CREDS, register: "yes" }]), `config error: "sides[1].register": expected true, false or {"expires": N}, got "yes"`],
+  [base([REG, { ...TRUNK, ...CREDS, register: { expires: 10 } }]), `config error: "sides[1].register.expires": expected an integer in 60..86400, got 10`],
+  [base([REG, { ...TRUNK, ...CREDS, register: { expires: "1h" } }]), `config error: "sides[1].register.expires": expected an integer in 60..86400, got "1h"`],
+  [base([REG, { ...TRUNK, ...CREDS, register: { every: 60 } }]), `config error: "sides[1].register.every": unknown key (expected expires)`],
+  [base([{ ...REG, register: true }, TRUNK]), `config error: "sides[0].register": a registrar side does not register (its phones register with us)`],
+  [base([REG, { ...TRUNK, register: true }]), `config error: "sides[1].register": a trunk that registers needs its "username" and "password"`],
+  [base([REG, { ...TRUNK, ...CREDS, register: true, transport: "tcp" }], { listen: ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"] }),
+    `config error: "sides[1].register": registration goes over udp: a trunk on tcp does not register yet`],
 ];
 
 for (const [host, argv] of HOSTS) {
@@ -94,5 +106,53 @@ for (const [host, argv] of HOSTS) {
     assert.deepEqual(shown[1].drop, ["X-Internal", "s"]);
     assert.equal(shown[0].identity, undefined);
     assert.equal(shown[0].drop, undefined);
+    assert.equal(shown[1].register, undefined);
+  });
+
+  test(`${host}: "register" prints back as given`, () => {
+    for (const register of [true, false, { expires: 1800 }]) {
+      const r = run(argv, base([REG, { ...TRUNK, ...CREDS, register }]), ["--print-config"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout).sides[1].register, register);
+      assert.ok(!r.stdout.includes("s3cret"));
+    }
+  });
+
+  test(`${host}: a trunk with "register" sends its REGISTER to the trunk's address: its AOR, Expires, digest answered`, async () => {
+    const sock = createSocket("udp4");
+    await new Promise((ok) => sock.bind(0, "127.0.0.1", ok));
+    const port = sock.address().port;
+    const got = [];
+    sock.on("message", (m, from) => {
+      const text = m.toString("latin1");
+      if (!text.startsWith("REGISTER ")) return;
+      got.push(text);
+      const head = text.split("\r\n").filter((l) => /^(via|from|to|call-id|cseq):/i.test(l));
+      const answer = got.length === 1
+        ? ["SIP/2.0 401 Unauthorized", ...head.map((l) => (/^to:/i.test(l) ? `${l};tag=r1` : l)), `WWW-Authenticate: Digest realm="prov", nonce="abc"`]
+        : ["SIP/2.0 200 OK", ...head.map((l) => (/^to:/i.test(l) ? `${l};tag=r1` : l)), "Expires: 1800"];
+      sock.send(Buffer.from(answer.join("\r\n") + "\r\nContent-Length: 0\r\n\r\n", "latin1"), from.port, from.address);
+    });
+    const f = join(dir, `c${++n}.json`);
+    writeFileSync(f, JSON.stringify(base([REG, { ...TRUNK, address: `127.0.0.1:${port}`, host: "prov.example", ...CREDS, register: { expires: 1800 } }])));
+    const p = spawn(argv[0], [...argv.slice(1), "--config", f], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, SIPLING_NO_BUILD: "1" } });
+    let err = "";
+    p.stderr.on("data", (d) => (err += d));
+    try {
+      const t0 = Date.now();
+      while (got.length < 2 && Date.now() - t0 < 10_000) await new Promise((ok) => setTimeout(ok, 50));
+      assert.equal(got.length, 2, `REGISTERs received: ${got.length}; host stderr: ${err}`);
+      const [first, second] = got;
+      assert.match(first, /^REGISTER sip:prov\.example SIP\/2\.0\r\n/);
+      assert.match(first, /\r\nFrom: <sip:acme@prov\.example>;tag=/);
+      assert.match(first, /\r\nTo: <sip:acme@prov\.example>\r\n/);
+      assert.match(first, /\r\nExpires: 1800\r\n/);
+      assert.match(first, /\r\nContact: <sip:acme@127\.0\.0\.1:\d+>\r\n/);
+      assert.match(second, /\r\nAuthorization: Digest username="acme", realm="prov", nonce="abc", uri="sip:prov\.example", response="[0-9a-f]{32}"/);
+      assert.ok(!err.includes("s3cret"));
+    } finally {
+      p.kill("SIGKILL");
+      sock.close();
+    }
   });
 }

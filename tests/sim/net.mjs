@@ -237,6 +237,7 @@ export class CoreNode {
       for (const u of users) ok(ex.sip_cfg_add(CfgKind.User, cfg(u)), `user ${u.split(":")[0]}`);
     }
     this.events = {};
+    this.eventLog = []; // { t, name, code, value, texts } of each event, in order (docs/ABI.md "Events")
     this.timer = null;
     this.received = 0;
     sim.attach(addr, this);
@@ -273,6 +274,7 @@ export class CoreNode {
     while ((k = ex.sip_poll_event()) !== 0) {
       const name = EVENTS[k]?.name ?? `event-${k}`;
       this.events[name] = (this.events[name] ?? 0) + 1;
+      if (this.eventLog.length < 10_000) this.eventLog.push(this.eventRecord(name));
     }
     const due = ex.sip_poll_timeout();
     this.sim.cancel(this.timer);
@@ -281,6 +283,20 @@ export class CoreNode {
       ex.sip_handle_timeout(this.sim.now);
       this.drain();
     }) : null;
+  }
+
+  /** The event record at sip_event_ptr (docs/ABI.md: kind, code, time, value; four texts from byte 64). */
+  eventRecord(name) {
+    const mem = this.mem();
+    const e = this.ex.sip_event_ptr() >>> 0;
+    const texts = [];
+    let at = e + 64;
+    for (let i = 0; i < 4; i++) {
+      const n = mem.readUInt16LE(e + 56 + 2 * i);
+      texts.push(mem.subarray(at, at + n).toString("latin1"));
+      at += n;
+    }
+    return { t: mem.readDoubleLE(e + 8), name, code: mem.readInt32LE(e + 4), value: mem.readUInt32LE(e + 16), texts };
   }
 
   /** A counter by name (docs/ABI.md "Stats"). */
