@@ -313,8 +313,9 @@ static void core_boot_step(void) {
   Z_sipZ_sip_init(&core, SEED_LO ^ fw_systick_val(), SEED_HI ^ (uint32_t)fw_millis(), now_ms());
   boot_result = apply_config(boot_status, sizeof boot_status);
   // the core's layout must lie within the RAM backing its memory (runtime.c): a core built without
-  // the firmware being rebuilt would otherwise trap on its first access beyond it
-  if (Z_sipZ_sip_stat(&core, SIP_STAT_MEMORY_BYTES) + 16 > (double)FW_MEMORY_BYTES) fw_fatal("the core's memory exceeds FW_MEMORY_BYTES: rebuild the firmware");
+  // the firmware being rebuilt would otherwise trap on its first access beyond it. (stat + 16 > bytes,
+  // compared as stat > bytes - 16: both are integers, exact as doubles; no double addition in the image)
+  if (Z_sipZ_sip_stat(&core, SIP_STAT_MEMORY_BYTES) > (double)(FW_MEMORY_BYTES - 16)) fw_fatal("the core's memory exceeds FW_MEMORY_BYTES: rebuild the firmware");
   drain();
 }
 static void core_boot(void) {

@@ -1,0 +1,83 @@
+// host/firmware/softfp.c: the firmware's own double <-> 64-bit integer conversions (they replace
+// libgcc's, which pull double addition and multiplication into the image) must give exactly what C's
+// conversions give. The file is compiled with the host's gcc next to a harness that converts the same
+// values both ways and compares bit for bit: powers of two and their neighbours, every tie between two
+// doubles above 2^53 (round to nearest, ties to even), the ends of the ranges, and a million values
+// from a PRNG spread over every magnitude.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const root = new URL("../..", import.meta.url).pathname;
+
+const HARNESS = String.raw`
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+unsigned long long __aeabi_d2ulz(double);
+long long __aeabi_d2lz(double);
+double __aeabi_ul2d(unsigned long long);
+double __aeabi_l2d(long long);
+static unsigned long n, bad;
+static uint64_t bits(double d) { uint64_t b; memcpy(&b, &d, 8); return b; }
+static void check_u(uint64_t u) {
+  n++;
+  if (bits(__aeabi_ul2d(u)) != bits((double)u)) { if (!bad++) printf("ul2d %llu\n", (unsigned long long)u); }
+  int64_t s = (int64_t)u;
+  n++;
+  if (bits(__aeabi_l2d(s)) != bits((double)s)) { if (!bad++) printf("l2d %lld\n", (long long)s); }
+}
+static void check_d(double d) {
+  if (d != d) return;
+  if (d > -9223372036854775808.0 - 1 && d < 9223372036854775808.0) {
+    n++;
+    if (__aeabi_d2lz(d) != (long long)d) { if (!bad++) printf("d2lz %.17g\n", d); }
+  }
+  if (d > -1.0 && d < 18446744073709551616.0) {
+    n++;
+    if (__aeabi_d2ulz(d) != (unsigned long long)d) { if (!bad++) printf("d2ulz %.17g\n", d); }
+  }
+}
+static uint64_t s = 0x9e3779b97f4a7c15ULL;
+static uint64_t next(void) { s ^= s << 13; s ^= s >> 7; s ^= s << 17; return s; }
+int main(void) {
+  for (int e = 0; e < 64; e++) {
+    uint64_t p = 1ULL << e;
+    for (int k = -3; k <= 3; k++) check_u(p + (uint64_t)(int64_t)k);
+    if (e > 53) for (int k = 0; k < 64; k++) {
+      uint64_t half = 1ULL << (e - 53), q = (next() & ~(2 * half - 1)) | (1ULL << e);
+      check_u(q + half); check_u(q + 3 * half); check_u(q + half - 1); check_u(q + half + 1);
+    }
+  }
+  check_u(0); check_u(UINT64_MAX); check_u((uint64_t)INT64_MAX); check_u((uint64_t)INT64_MIN);
+  for (int i = 0; i < 1000000; i++) {
+    uint64_t u = next() >> (next() & 63);
+    check_u(u);
+    double d = (double)(int64_t)u;
+    check_d(d); check_d(-d); check_d(d + 0.5); check_d(d / 3.0); check_d(-d / 7.0);
+  }
+  double edges[] = { 0.0, -0.0, 0.25, -0.75, 1.0, -1.0, 1.5, 4503599627370495.5, 4503599627370496.0,
+    9007199254740993.0, 9223372036854774784.0, -9223372036854775808.0, 18446744073709549568.0, 5e-324 };
+  for (unsigned i = 0; i < sizeof edges / sizeof edges[0]; i++) check_d(edges[i]);
+  printf("%lu %lu\n", n, bad);
+  return 0;
+}
+`;
+
+test("softfp.c: its double <-> 64-bit integer conversions equal C's, bit for bit", () => {
+  const dir = mkdtempSync(join(tmpdir(), "softfp-"));
+  try {
+    writeFileSync(join(dir, "h.c"), HARNESS);
+    const exe = join(dir, "h");
+    execFileSync("gcc", ["-O2", "-fno-builtin", "-o", exe, join(dir, "h.c"), join(root, "host/firmware/softfp.c")]);
+    const out = execFileSync(exe, { encoding: "utf8" }).trim().split("\n");
+    const [n, bad] = out[out.length - 1].split(" ").map(Number);
+    assert.equal(bad, 0, `mismatches: ${bad}; first: ${out[0]}`);
+    assert.ok(n > 5_000_000, `${n} conversions compared`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
