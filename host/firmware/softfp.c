@@ -1,14 +1,19 @@
-// Conversions between double and 64-bit integers for the Cortex-M4 image (soft float), on the bits
-// of the double. gcc calls these for C's (int64_t)x, (uint64_t)x, (double)i and (double)u; in the
-// image they serve wasm2c's i64.trunc_sat_f64_s (the core turning the host's `now` into
-// milliseconds, after wasm2c's own range check), f64.convert_i64_s (the core's figures returned to
-// the host) and the firmware's clock. libgcc's versions share one object with double addition
-// (__adddf3) and compute with double multiplications (__muldf3): 1.8 KB of text in the image for
-// these four conversions alone. These are exact as C's conversions are: truncation toward zero for
-// double -> integer (a value beyond the range, which wasm2c never passes, saturates; NaN gives the
-// largest value), and round to nearest, ties to even, for integer -> double (what wasm's
-// f64.convert_i64_* requires). tests/host/firmware-softfp.test.mjs compiles this file with the
-// host's gcc and compares every function with C's own conversion.
+// Conversions between double and 64-bit integers, and 64-bit division, for the Cortex-M4 image
+// (soft float, no 64-bit divide instruction), done with integer operations. gcc calls these for C's
+// (int64_t)x, (uint64_t)x, (double)i, (double)u, and / and % on 64-bit integers; in the image they
+// serve wasm2c's i64.trunc_sat_f64_s (the core turning the host's `now` into milliseconds, after
+// wasm2c's own range check), f64.convert_i64_s (the core's figures returned to the host), the
+// firmware's clock, and the core's i64.div_s / i64.rem_u (milliseconds to seconds, after wasm2c's
+// divide-by-zero and overflow checks). libgcc's conversions share one object with double addition
+// (__adddf3) and compute with double multiplications (__muldf3), and its 64-bit division is a 700-byte
+// __udivmoddi4: 2.5 KB of text in the image for these. These are exact as C's operations are:
+// truncation toward zero for double -> integer (a value beyond the range, which wasm2c never passes,
+// saturates; NaN gives the largest value), round to nearest, ties to even, for integer -> double (what
+// wasm's f64.convert_i64_* requires), and C's quotient and remainder (truncated; the remainder has the
+// dividend's sign). tests/host/firmware-softfp.test.mjs compiles this file with the host's gcc and
+// compares every function with C's own operations; the ARM entry points of the division (register
+// pairs in and out, AEABI) are checked on the image by tests/hosts/firmware.test.mjs (a REGISTER's
+// expires, computed with i64.div_s).
 #include <stdint.h>
 #include <string.h>
 
@@ -66,3 +71,62 @@ __attribute__((used)) double __aeabi_ul2d(unsigned long long u) { return fw_from
 __attribute__((used)) double __aeabi_l2d(long long x) {
   return x < 0 ? fw_from_magnitude(0 - (uint64_t)x, 1ULL << 63) : fw_from_magnitude((uint64_t)x, 0);
 }
+
+/* n / d, and n % d into *rem, unsigned (d != 0: wasm2c traps on a zero divisor before calling):
+   the hardware's 32-bit divide when both fit in 32 bits, else shift and subtract, one quotient bit a
+   step from the divisor's top bit under the dividend's. */
+__attribute__((used, noinline)) uint64_t fw_udivmod64(uint64_t n, uint64_t d, uint64_t* rem) {
+  if (d == 0 || n < d) { *rem = n; return 0; }
+  if ((n >> 32) == 0) {
+    uint32_t a = (uint32_t)n, b = (uint32_t)d, q = a / b;
+    *rem = a - q * b;
+    return q;
+  }
+  int shift = __builtin_clzll(d) - __builtin_clzll(n);
+  uint64_t q = 0;
+  d <<= shift;
+  for (int i = 0; i <= shift; i++) {
+    q <<= 1;
+    if (n >= d) { n -= d; q |= 1; }
+    d >>= 1;
+  }
+  *rem = n;
+  return q;
+}
+
+/* n / d truncated toward zero, and n % d (the sign of n) into *rem (d != 0 and not INT64_MIN / -1:
+   wasm2c traps on both before calling). */
+__attribute__((used, noinline)) int64_t fw_divmod64(int64_t n, int64_t d, int64_t* rem) {
+  uint64_t un = n < 0 ? 0 - (uint64_t)n : (uint64_t)n, ud = d < 0 ? 0 - (uint64_t)d : (uint64_t)d, ur;
+  uint64_t uq = fw_udivmod64(un, ud, &ur);
+  *rem = (int64_t)(n < 0 ? 0 - ur : ur);
+  return (int64_t)((n < 0) != (d < 0) ? 0 - uq : uq);
+}
+
+#if defined(__arm__)
+/* The AEABI entry points: dividend in r0:r1, divisor in r2:r3; quotient back in r0:r1 and remainder
+   in r2:r3. The remainder goes through a stack slot whose address is the fifth argument. */
+__attribute__((naked, used)) void __aeabi_uldivmod(void) {
+  __asm__ volatile(
+      "push {r4, lr}\n\t"
+      "sub sp, sp, #16\n\t"
+      "add r4, sp, #8\n\t"
+      "str r4, [sp]\n\t"
+      "bl fw_udivmod64\n\t"
+      "ldrd r2, r3, [sp, #8]\n\t"
+      "add sp, sp, #16\n\t"
+      "pop {r4, pc}\n\t");
+}
+
+__attribute__((naked, used)) void __aeabi_ldivmod(void) {
+  __asm__ volatile(
+      "push {r4, lr}\n\t"
+      "sub sp, sp, #16\n\t"
+      "add r4, sp, #8\n\t"
+      "str r4, [sp]\n\t"
+      "bl fw_divmod64\n\t"
+      "ldrd r2, r3, [sp, #8]\n\t"
+      "add sp, sp, #16\n\t"
+      "pop {r4, pc}\n\t");
+}
+#endif

@@ -1,9 +1,11 @@
-// host/firmware/softfp.c: the firmware's own double <-> 64-bit integer conversions (they replace
-// libgcc's, which pull double addition and multiplication into the image) must give exactly what C's
-// conversions give. The file is compiled with the host's gcc next to a harness that converts the same
-// values both ways and compares bit for bit: powers of two and their neighbours, every tie between two
-// doubles above 2^53 (round to nearest, ties to even), the ends of the ranges, and a million values
-// from a PRNG spread over every magnitude.
+// host/firmware/softfp.c: the firmware's own double <-> 64-bit integer conversions and 64-bit
+// division (they replace libgcc's, which pull double addition and multiplication and a 700-byte
+// divider into the image) must give exactly what C's operations give. The file is compiled with the
+// host's gcc next to a harness that computes the same values both ways and compares bit for bit:
+// powers of two and their neighbours, every tie between two doubles above 2^53 (round to nearest, ties
+// to even), the ends of the ranges, and a million values from a PRNG spread over every magnitude; for
+// division, dividends and divisors of every magnitude and sign (the zero divisor and INT64_MIN / -1
+// excepted: wasm2c traps on them before dividing).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -21,6 +23,8 @@ unsigned long long __aeabi_d2ulz(double);
 long long __aeabi_d2lz(double);
 double __aeabi_ul2d(unsigned long long);
 double __aeabi_l2d(long long);
+uint64_t fw_udivmod64(uint64_t, uint64_t, uint64_t*);
+int64_t fw_divmod64(int64_t, int64_t, int64_t*);
 static unsigned long n, bad;
 static uint64_t bits(double d) { uint64_t b; memcpy(&b, &d, 8); return b; }
 static void check_u(uint64_t u) {
@@ -41,6 +45,19 @@ static void check_d(double d) {
     if (__aeabi_d2ulz(d) != (unsigned long long)d) { if (!bad++) printf("d2ulz %.17g\n", d); }
   }
 }
+static void check_div(uint64_t a, uint64_t b) {
+  if (b != 0) {
+    uint64_t r, q = fw_udivmod64(a, b, &r);
+    n++;
+    if (q != a / b || r != a % b) { if (!bad++) printf("udiv %llu %llu\n", (unsigned long long)a, (unsigned long long)b); }
+  }
+  int64_t x = (int64_t)a, y = (int64_t)b;
+  if (y != 0 && !(x == INT64_MIN && y == -1)) {
+    int64_t r, q = fw_divmod64(x, y, &r);
+    n++;
+    if (q != x / y || r != x % y) { if (!bad++) printf("div %lld %lld\n", (long long)x, (long long)y); }
+  }
+}
 static uint64_t s = 0x9e3779b97f4a7c15ULL;
 static uint64_t next(void) { s ^= s << 13; s ^= s >> 7; s ^= s << 17; return s; }
 int main(void) {
@@ -58,7 +75,12 @@ int main(void) {
     check_u(u);
     double d = (double)(int64_t)u;
     check_d(d); check_d(-d); check_d(d + 0.5); check_d(d / 3.0); check_d(-d / 7.0);
+    uint64_t v = next() >> (next() & 63);
+    check_div(u, v); check_div(u, 1000); check_div(0 - u, 1000); check_div(u, 0 - v); check_div(u, v >> 32);
   }
+  uint64_t ends[] = { 0, 1, 2, 999, 1000, 1001, 0xffffffffULL, 0x100000000ULL, (uint64_t)INT64_MAX, (uint64_t)INT64_MIN, UINT64_MAX, UINT64_MAX - 1 };
+  for (unsigned i = 0; i < sizeof ends / sizeof ends[0]; i++)
+    for (unsigned j = 0; j < sizeof ends / sizeof ends[0]; j++) check_div(ends[i], ends[j]);
   double edges[] = { 0.0, -0.0, 0.25, -0.75, 1.0, -1.0, 1.5, 4503599627370495.5, 4503599627370496.0,
     9007199254740993.0, 9223372036854774784.0, -9223372036854775808.0, 18446744073709549568.0, 5e-324 };
   for (unsigned i = 0; i < sizeof edges / sizeof edges[0]; i++) check_d(edges[i]);
@@ -67,7 +89,7 @@ int main(void) {
 }
 `;
 
-test("softfp.c: its double <-> 64-bit integer conversions equal C's, bit for bit", () => {
+test("softfp.c: its double <-> 64-bit integer conversions and 64-bit division equal C's, bit for bit", () => {
   const dir = mkdtempSync(join(tmpdir(), "softfp-"));
   try {
     writeFileSync(join(dir, "h.c"), HARNESS);
@@ -76,7 +98,7 @@ test("softfp.c: its double <-> 64-bit integer conversions equal C's, bit for bit
     const out = execFileSync(exe, { encoding: "utf8" }).trim().split("\n");
     const [n, bad] = out[out.length - 1].split(" ").map(Number);
     assert.equal(bad, 0, `mismatches: ${bad}; first: ${out[0]}`);
-    assert.ok(n > 5_000_000, `${n} conversions compared`);
+    assert.ok(n > 10_000_000, `${n} conversions compared`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
