@@ -1,12 +1,16 @@
-// Conversions between double and 64-bit integers, and 64-bit division, for the Cortex-M4 image
-// (soft float, no 64-bit divide instruction), done with integer operations. gcc calls these for C's
-// (int64_t)x, (uint64_t)x, (double)i, (double)u, and / and % on 64-bit integers; in the image they
+// Conversions between double and 64-bit integers, comparisons of doubles, and 64-bit division, for
+// the Cortex-M4 image (soft float, no 64-bit divide instruction), done with integer operations. gcc
+// calls these for C's (int64_t)x, (uint64_t)x, (double)i, (double)u, x < y (and ==, <=, >=, >) on
+// doubles, and / and % on 64-bit integers; in the image they
 // serve wasm2c's i64.trunc_sat_f64_s (the core turning the host's `now` into milliseconds, after
 // wasm2c's own range check), f64.convert_i64_s (the core's figures returned to the host), the
-// firmware's clock, and the core's i64.div_s / i64.rem_u (milliseconds to seconds, after wasm2c's
-// divide-by-zero and overflow checks). libgcc's conversions share one object with double addition
-// (__adddf3) and compute with double multiplications (__muldf3), and its 64-bit division is a 700-byte
-// __udivmoddi4: 2.5 KB of text in the image for these. These are exact as C's operations are:
+// firmware's clock and timer deadline, wasm2c's range checks, and the core's i64.div_s / i64.rem_u
+// (milliseconds to seconds, after wasm2c's divide-by-zero and overflow checks). libgcc's conversions
+// share one object with double addition (__adddf3) and compute with double multiplications
+// (__muldf3), its comparisons are three 120-byte functions behind flag-setting wrappers, and its
+// 64-bit division is a 700-byte __udivmoddi4: 3 KB of text in the image for these. These are exact as
+// C's operations are: IEEE 754 comparisons (any NaN is unordered: every comparison false but !=;
+// -0 == +0),
 // truncation toward zero for double -> integer (a value beyond the range, which wasm2c never passes,
 // saturates; NaN gives the largest value), round to nearest, ties to even, for integer -> double (what
 // wasm's f64.convert_i64_* requires), and C's quotient and remainder (truncated; the remainder has the
@@ -71,6 +75,26 @@ __attribute__((used)) double __aeabi_ul2d(unsigned long long u) { return fw_from
 __attribute__((used)) double __aeabi_l2d(long long x) {
   return x < 0 ? fw_from_magnitude(0 - (uint64_t)x, 1ULL << 63) : fw_from_magnitude((uint64_t)x, 0);
 }
+
+/* -1, 0 or 1 as a < b, a == b, a > b; 2 when unordered (either is NaN). */
+static int fw_dcmp(double a, double b) {
+  const uint64_t sign = 1ULL << 63, inf = 0x7ff0000000000000ULL;
+  uint64_t x, y;
+  memcpy(&x, &a, sizeof x);
+  memcpy(&y, &b, sizeof y);
+  if ((x & ~sign) > inf || (y & ~sign) > inf) return 2;
+  if (((x | y) & ~sign) == 0) return 0;   /* +0 and -0 */
+  /* order the bit patterns as the values: negative ones reversed below the positive ones */
+  x = (x & sign) ? ~x : x | sign;
+  y = (y & sign) ? ~y : y | sign;
+  return x < y ? -1 : x > y;
+}
+
+__attribute__((used)) int __aeabi_dcmpeq(double a, double b) { return fw_dcmp(a, b) == 0; }
+__attribute__((used)) int __aeabi_dcmplt(double a, double b) { return fw_dcmp(a, b) == -1; }
+__attribute__((used)) int __aeabi_dcmple(double a, double b) { int r = fw_dcmp(a, b); return r == -1 || r == 0; }
+__attribute__((used)) int __aeabi_dcmpge(double a, double b) { int r = fw_dcmp(a, b); return r == 0 || r == 1; }
+__attribute__((used)) int __aeabi_dcmpgt(double a, double b) { return fw_dcmp(a, b) == 1; }
 
 /* n / d, and n % d into *rem, unsigned (d != 0: wasm2c traps on a zero divisor before calling):
    the hardware's 32-bit divide when both fit in 32 bits, else shift and subtract, one quotient bit a

@@ -1,9 +1,11 @@
-// host/firmware/softfp.c: the firmware's own double <-> 64-bit integer conversions and 64-bit
-// division (they replace libgcc's, which pull double addition and multiplication and a 700-byte
-// divider into the image) must give exactly what C's operations give. The file is compiled with the
+// host/firmware/softfp.c: the firmware's own double <-> 64-bit integer conversions, double
+// comparisons and 64-bit division (they replace libgcc's, which pull double addition and
+// multiplication, three comparison functions and a 700-byte divider into the image) must give exactly
+// what C's operations give. The file is compiled with the
 // host's gcc next to a harness that computes the same values both ways and compares bit for bit:
 // powers of two and their neighbours, every tie between two doubles above 2^53 (round to nearest, ties
 // to even), the ends of the ranges, and a million values from a PRNG spread over every magnitude; for
+// comparisons, every pair of zeros, infinities, NaNs, subnormals and neighbours, and PRNG pairs; for
 // division, dividends and divisors of every magnitude and sign (the zero divisor and INT64_MIN / -1
 // excepted: wasm2c traps on them before dividing).
 import { test } from "node:test";
@@ -25,6 +27,11 @@ double __aeabi_ul2d(unsigned long long);
 double __aeabi_l2d(long long);
 uint64_t fw_udivmod64(uint64_t, uint64_t, uint64_t*);
 int64_t fw_divmod64(int64_t, int64_t, int64_t*);
+int __aeabi_dcmpeq(double, double);
+int __aeabi_dcmplt(double, double);
+int __aeabi_dcmple(double, double);
+int __aeabi_dcmpge(double, double);
+int __aeabi_dcmpgt(double, double);
 static unsigned long n, bad;
 static uint64_t bits(double d) { uint64_t b; memcpy(&b, &d, 8); return b; }
 static void check_u(uint64_t u) {
@@ -58,6 +65,14 @@ static void check_div(uint64_t a, uint64_t b) {
     if (q != x / y || r != x % y) { if (!bad++) printf("div %lld %lld\n", (long long)x, (long long)y); }
   }
 }
+static void check_cmp(double a, double b) {
+  n++;
+  if (__aeabi_dcmpeq(a, b) != (a == b) || __aeabi_dcmplt(a, b) != (a < b) || __aeabi_dcmple(a, b) != (a <= b) ||
+      __aeabi_dcmpge(a, b) != (a >= b) || __aeabi_dcmpgt(a, b) != (a > b)) {
+    if (!bad++) printf("cmp %.17g %.17g\n", a, b);
+  }
+}
+static double from_bits(uint64_t b) { double d; memcpy(&d, &b, 8); return d; }
 static uint64_t s = 0x9e3779b97f4a7c15ULL;
 static uint64_t next(void) { s ^= s << 13; s ^= s >> 7; s ^= s << 17; return s; }
 int main(void) {
@@ -76,6 +91,8 @@ int main(void) {
     double d = (double)(int64_t)u;
     check_d(d); check_d(-d); check_d(d + 0.5); check_d(d / 3.0); check_d(-d / 7.0);
     uint64_t v = next() >> (next() & 63);
+    check_cmp(d, (double)(int64_t)v); check_cmp(-d, d); check_cmp(from_bits(next()), from_bits(next()));
+    check_cmp(d, d); check_cmp(from_bits(u), from_bits(u + 1));
     check_div(u, v); check_div(u, 1000); check_div(0 - u, 1000); check_div(u, 0 - v); check_div(u, v >> 32);
   }
   uint64_t ends[] = { 0, 1, 2, 999, 1000, 1001, 0xffffffffULL, 0x100000000ULL, (uint64_t)INT64_MAX, (uint64_t)INT64_MIN, UINT64_MAX, UINT64_MAX - 1 };
@@ -84,12 +101,18 @@ int main(void) {
   double edges[] = { 0.0, -0.0, 0.25, -0.75, 1.0, -1.0, 1.5, 4503599627370495.5, 4503599627370496.0,
     9007199254740993.0, 9223372036854774784.0, -9223372036854775808.0, 18446744073709549568.0, 5e-324 };
   for (unsigned i = 0; i < sizeof edges / sizeof edges[0]; i++) check_d(edges[i]);
+  uint64_t special[] = { 0, 1ULL << 63, 1, (1ULL << 63) | 1, 0x000fffffffffffffULL, 0x0010000000000000ULL,
+    0x3ff0000000000000ULL, 0xbff0000000000000ULL, 0x7fefffffffffffffULL, 0xffefffffffffffffULL,
+    0x7ff0000000000000ULL, 0xfff0000000000000ULL, 0x7ff0000000000001ULL, 0x7ff8000000000000ULL,
+    0xfff8000000000000ULL, 0xffffffffffffffffULL };
+  for (unsigned i = 0; i < sizeof special / sizeof special[0]; i++)
+    for (unsigned j = 0; j < sizeof special / sizeof special[0]; j++) check_cmp(from_bits(special[i]), from_bits(special[j]));
   printf("%lu %lu\n", n, bad);
   return 0;
 }
 `;
 
-test("softfp.c: its double <-> 64-bit integer conversions and 64-bit division equal C's, bit for bit", () => {
+test("softfp.c: its double <-> 64-bit integer conversions, double comparisons and 64-bit division equal C's, bit for bit", () => {
   const dir = mkdtempSync(join(tmpdir(), "softfp-"));
   try {
     writeFileSync(join(dir, "h.c"), HARNESS);
