@@ -14,7 +14,7 @@
 // truncation toward zero for double -> integer (a value beyond the range, which wasm2c never passes,
 // saturates; NaN gives the largest value), round to nearest, ties to even, for integer -> double (what
 // wasm's f64.convert_i64_* requires), and C's quotient and remainder (truncated; the remainder has the
-// dividend's sign). tests/host/firmware-softfp.test.mjs compiles this file with the host's gcc and
+// dividend's sign). tests/host/firmware-libcalls.test.mjs compiles this file with the host's gcc and
 // compares every function with C's own operations; the ARM entry points of the division (register
 // pairs in and out, AEABI) are checked on the image by tests/hosts/firmware.test.mjs (a REGISTER's
 // expires, computed with i64.div_s).

@@ -1,4 +1,6 @@
-// host/firmware/softfp.c: the firmware's own double <-> 64-bit integer conversions, double
+// The firmware's own versions of what it would otherwise link from libgcc and newlib (smaller: see each
+// file), held to the originals' results. host/firmware/libc.c: memcpy, memmove, memset and strlen,
+// compared with the host's C library. host/firmware/softfp.c: the firmware's own double <-> 64-bit integer conversions, double
 // comparisons and 64-bit division (they replace libgcc's, which pull double addition and
 // multiplication, three comparison functions and a 700-byte divider into the image) must give exactly
 // what C's operations give. The file is compiled with the
@@ -111,6 +113,53 @@ int main(void) {
   return 0;
 }
 `;
+
+const LIBC_HARNESS = String.raw`
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+void* fw_memmove(void*, const void*, size_t);
+void* fw_memcpy(void*, const void*, size_t);
+void* fw_memset(void*, int, size_t);
+size_t fw_strlen(const char*);
+static unsigned char a[200], b[200], ref[200];
+static void fill(unsigned char* p, unsigned seed) { for (int i = 0; i < 200; i++) p[i] = (unsigned char)(seed * 31 + i * 7); }
+int main(void) {
+  unsigned long n = 0, bad = 0;
+  for (int dst = 0; dst < 12; dst++) for (int src = 0; src < 12; src++) for (int len = 0; len < 70; len++) {
+    /* between two buffers: memcpy and memmove */
+    fill(a, 1); fill(b, 2); memcpy(ref, b, 200); memcpy(ref + dst, a + src, len);
+    fw_memcpy(b + dst, a + src, len); n++; if (memcmp(b, ref, 200)) { if (!bad++) printf("memcpy %d %d %d\n", dst, src, len); }
+    fill(b, 2); fw_memmove(b + dst, a + src, len); n++; if (memcmp(b, ref, 200)) { if (!bad++) printf("memmove %d %d %d\n", dst, src, len); }
+    /* within one buffer, overlapping either way */
+    fill(a, 3); memcpy(ref, a, 200); memmove(ref + dst, ref + src, len);
+    void* r = fw_memmove(a + dst, a + src, len); n++; if (memcmp(a, ref, 200) || r != a + dst) { if (!bad++) printf("overlap %d %d %d\n", dst, src, len); }
+    fill(a, 4); memcpy(ref, a, 200); memset(ref + dst, 0x100 + src * 17, len);
+    r = fw_memset(a + dst, 0x100 + src * 17, len); n++; if (memcmp(a, ref, 200) || r != a + dst) { if (!bad++) printf("memset %d %d %d\n", dst, src, len); }
+    fill(a, 5); for (int i = 0; i < 200; i++) if (!a[i]) a[i] = 1; a[dst + len] = 0;
+    n++; if (fw_strlen((const char*)a + dst) != strlen((const char*)a + dst)) { if (!bad++) printf("strlen %d %d\n", dst, len); }
+  }
+  printf("%lu %lu\n", n, bad);
+  return 0;
+}
+`;
+
+test("libc.c: the image's memcpy, memmove, memset and strlen equal the C library's at every alignment and overlap", () => {
+  const dir = mkdtempSync(join(tmpdir(), "fwlibc-"));
+  try {
+    writeFileSync(join(dir, "h.c"), LIBC_HARNESS);
+    const exe = join(dir, "h");
+    execFileSync("gcc", ["-O2", "-fno-builtin", "-Dmemmove=fw_memmove", "-Dmemcpy=fw_memcpy", "-Dmemset=fw_memset", "-Dstrlen=fw_strlen",
+      "-c", "-o", join(dir, "libc.o"), join(root, "host/firmware/libc.c")]);
+    execFileSync("gcc", ["-O2", "-o", exe, join(dir, "h.c"), join(dir, "libc.o")]);
+    const out = execFileSync(exe, { encoding: "utf8" }).trim().split("\n");
+    const [n, bad] = out[out.length - 1].split(" ").map(Number);
+    assert.equal(bad, 0, `mismatches: ${bad}; first: ${out[0]}`);
+    assert.ok(n > 40_000, `${n} calls compared`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test("softfp.c: its double <-> 64-bit integer conversions, double comparisons and 64-bit division equal C's, bit for bit", () => {
   const dir = mkdtempSync(join(tmpdir(), "softfp-"));
