@@ -264,9 +264,9 @@ export function stackBound(graph, dir = outDir, stackKb = 0) {
     }
   }
   const ld = readFileSync(join(srcDir, "mps2-an386.ld"), "utf8");
-  const m = /STACK_SIZE = DEFINED\(STACK_SIZE\) \? STACK_SIZE : (\d+)K;/.exec(ld);
+  const m = /STACK_SIZE = DEFINED\(STACK_SIZE\) \? STACK_SIZE : (\d+)(K?);/.exec(ld);
   if (!m) throw new Error("mps2-an386.ld: STACK_SIZE not in the expected form");
-  const stackSize = (stackKb || Number(m[1])) * 1024;
+  const stackSize = stackKb ? stackKb * 1024 : Number(m[1]) * (m[2] ? 1024 : 1);
   const bound = (graph.maxDepth + FW_FRAMES) * maxFrame + IRQ_BYTES;
   if (bound > stackSize) throw new Error(`stack: worst case ${bound} B ((${graph.maxDepth} + ${FW_FRAMES}) frames x ${maxFrame} B, ${at}, + ${IRQ_BYTES}) exceeds STACK_SIZE ${stackSize} B (mps2-an386.ld)`);
   return { maxFrame, maxFrameAt: at.replace(root + "/", ""), stackBound: bound, stackSize };

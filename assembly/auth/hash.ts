@@ -1,7 +1,8 @@
 // The two digest algorithms behind one switch (RFC 8760 §2: "MD5" and "SHA-256"; the "-sess"
-// variants are not offered). One context of each, allocated once: 88 + 384 bytes. Used by the
-// credential table (HA1 at add time) and by the response check; never by two callers at once (every
-// caller runs init .. final without calling out).
+// variants are not offered). One context of each, allocated once: 88 + 160 bytes. Used by the
+// credential table (HA1 at add time), by the response check, and (the SHA-256 one) by the nonce MAC
+// (auth/nonce.ts) and the Record-Route MAC (proxy/rrmac.ts); never by two callers at once (every caller
+// runs init .. final without calling out).
 
 import { Md5, MD5_LEN, Sha256, SHA256_LEN, hexEncode } from "../crypto";
 
@@ -9,7 +10,8 @@ import { Md5, MD5_LEN, Sha256, SHA256_LEN, hexEncode } from "../crypto";
 export const enum Alg { None = 0, MD5 = 1, SHA256 = 2 }
 
 const md = new Md5();
-const sh = new Sha256();
+/** The SHA-256 context (shared: see above). */
+export const sh = new Sha256();
 /** One byte of hash input (":" and the like): 1 byte. */
 const ONE: usize = memory.data(1);
 /** Raw digest before hex encoding: 32 bytes. */

@@ -29,7 +29,8 @@
 // forged counts.
 
 import { NC_SLOTS } from "../config";
-import { SHA256_LEN, Sha256, hexDecode, hexEncode } from "../crypto";
+import { SHA256_LEN, hexDecode, hexEncode } from "../crypto";
+import { sh } from "./hash";
 import { realmLength, realmPtr } from "./credentials";
 import { prngNext } from "../util/prng";
 
@@ -53,7 +54,6 @@ let nonceExpiry: u32 = NONCE_EXPIRY_DEFAULT;
 let tBase: u32 = 0;
 const NC: usize = heap.alloc(<usize>NC_SLOTS * NC_ENTRY);
 const MARK: usize = heap.alloc(<usize>NC_SETS << 2);
-const mac = new Sha256();
 /** The MAC being built or checked: 32 bytes; the decoded nonce: 24 bytes. */
 const MAC: usize = memory.data(32);
 const GOT: usize = memory.data(24);
@@ -102,11 +102,12 @@ function seconds(now: i64): u32 {
 function macOf(t: u32, r: u32): void {
   store<u32>(TS, bswap<u32>(t));
   store<u32>(TS, r, 4);
-  mac.init();
-  mac.update(SECRET, secretLen);
-  mac.update(TS, 8);
-  mac.update(realmPtr(), realmLength());
-  mac.final(MAC);
+  // hash.ts's SHA-256 context: init .. final here without calling out, as its other callers do
+  sh.init();
+  sh.update(SECRET, secretLen);
+  sh.update(TS, 8);
+  sh.update(realmPtr(), realmLength());
+  sh.final(MAC);
 }
 
 /** Write a fresh nonce for time `now` (ms) at out: NONCE_LEN bytes. */

@@ -1,10 +1,11 @@
 // SHA-256 (FIPS 180-4 §6.2). Used for RFC 8760 digest and for the nonce MAC (auth/nonce.ts).
 //
-// A context is one record (fields below) plus two buffers allocated once, 384 bytes in all:
+// A context is one record (fields below) plus two buffers allocated once, 160 bytes in all:
 //
 //   h      8 × u32 chaining value H0..H7                      32 bytes
 //   buf    partial block                                      64 bytes
-//   w      message schedule W0..W63 (FIPS 180-4 §6.2.2 step 1) 256 bytes
+//   w      message schedule, the last 16 words W(t-16)..W(t-1) (FIPS 180-4 §6.2.2 step 1, computed
+//          as the rounds need them: W(t) only depends on the 16 before it)  64 bytes
 //
 // Words are big-endian (FIPS 180-4 §3.1): loads and stores go through bswap. update() hashes whole
 // blocks straight from the input and buffers only a partial block.
@@ -39,7 +40,7 @@ const H0: usize = memory.data<u32>([
   fill: u32 = 0;
   readonly h: usize = heap.alloc(32);
   readonly buf: usize = heap.alloc(64);
-  readonly w: usize = heap.alloc(256);
+  readonly w: usize = heap.alloc(64);
 
   init(): Sha256 {
     memory.copy(this.h, H0, 32);
@@ -94,7 +95,7 @@ const H0: usize = memory.data<u32>([
   wipe(): void {
     memory.fill(this.h, 0, 32);
     memory.fill(this.buf, 0, 64);
-    memory.fill(this.w, 0, 256);
+    memory.fill(this.w, 0, 64);
     this.fill = 0;
     this.total = 0;
   }
@@ -102,15 +103,9 @@ const H0: usize = memory.data<u32>([
   /** One 64-byte block at m (FIPS 180-4 §6.2.2). */
   private block(m: usize): void {
     const w = this.w;
-    // i < 64 everywhere below: inside W (256 bytes), K (256 bytes) and the block (64 bytes)
+    // W as a ring of 16 words: W(t) at w + 4·(t mod 16), over W(t-16) once that is used (t mod 16 and
+    // every index below < 16: inside W (64 bytes); i < 64: inside K (256 bytes) and the block (64 bytes))
     for (let i: usize = 0; i < 16; i++) store<u32>(w + (i << 2), bswap<u32>(load<u32>(m + (i << 2))));
-    for (let i: usize = 16; i < 64; i++) {
-      const w15 = load<u32>(w + ((i - 15) << 2));
-      const w2 = load<u32>(w + ((i - 2) << 2));
-      const s0 = rotr<u32>(w15, 7) ^ rotr<u32>(w15, 18) ^ (w15 >> 3);
-      const s1 = rotr<u32>(w2, 17) ^ rotr<u32>(w2, 19) ^ (w2 >> 10);
-      store<u32>(w + (i << 2), load<u32>(w + ((i - 16) << 2)) + s0 + load<u32>(w + ((i - 7) << 2)) + s1);
-    }
     const h = this.h;
     let a = load<u32>(h);
     let b = load<u32>(h, 4);
@@ -121,9 +116,17 @@ const H0: usize = memory.data<u32>([
     let g = load<u32>(h, 24);
     let hh = load<u32>(h, 28);
     for (let i: usize = 0; i < 64; i++) {
+      const wi = w + ((i & 15) << 2);
+      if (i >= 16) {
+        const w15 = load<u32>(w + (((i - 15) & 15) << 2));
+        const w2 = load<u32>(w + (((i - 2) & 15) << 2));
+        const s0 = rotr<u32>(w15, 7) ^ rotr<u32>(w15, 18) ^ (w15 >> 3);
+        const s1 = rotr<u32>(w2, 17) ^ rotr<u32>(w2, 19) ^ (w2 >> 10);
+        store<u32>(wi, load<u32>(wi) + s0 + load<u32>(w + (((i - 7) & 15) << 2)) + s1); // W(t-16) is at wi
+      }
       const S1 = rotr<u32>(e, 6) ^ rotr<u32>(e, 11) ^ rotr<u32>(e, 25);
       const ch = (e & f) ^ (~e & g);
-      const t1 = hh + S1 + ch + load<u32>(K + (i << 2)) + load<u32>(w + (i << 2));
+      const t1 = hh + S1 + ch + load<u32>(K + (i << 2)) + load<u32>(wi);
       const S0 = rotr<u32>(a, 2) ^ rotr<u32>(a, 13) ^ rotr<u32>(a, 22);
       const maj = (a & b) ^ (a & c) ^ (b & c);
       const t2 = S0 + maj;

@@ -34,7 +34,8 @@ import { writeRrMac, branchNonce } from "./rrmac";
 import { T_COMMA_SP, T_RECEIVED, T_SIP_LT, T_TRANSPORT, T_K_RPORT, T_FT, T_LR } from "../wire/tables";
 
 const vw = new Writer();
-const VIA_BUF: usize = memory.data(256);
+/** The Via of the branch being written (256 bytes); also request.ts's stateless ACK's: each written and used in one step. */
+export const VIA_BUF: usize = memory.data(256);
 const rw = new Writer();
 const RR_BUF: usize = memory.data(512);
 const aw = new Writer();

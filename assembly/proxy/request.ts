@@ -17,7 +17,7 @@
 import { Owner } from "../tu/owner";
 import { MAX_FORK } from "../config";
 import { MessageView } from "../wire/view";
-import { Decoded } from "../wire/validate";
+import { Decoded, viaScratch } from "../wire/validate";
 import { Hdr } from "../wire/hdr";
 import { Method } from "../wire/method";
 import { UriRepr, parseUri } from "../wire/uri";
@@ -44,7 +44,7 @@ import { respondStateless, responseDest, retryAfter, isOurStatelessTag } from ".
 import { loopHash } from "./branch";
 import { parseBranch, OurBranch, writeStatelessBranch } from "../txn/branch";
 import { isOurAddress, ourTransport, isForUs, destFromUri, flowToken, protoName } from "./route";
-import { prepareEdits, prepareVia, forwardBranch, wantsRecordRoute } from "./forward";
+import { prepareEdits, prepareVia, forwardBranch, wantsRecordRoute, VIA_BUF } from "./forward";
 import { cancelBranches, startTargets, finishIfDone, storeTargets, release } from "./response";
 import { MAX_MSG } from "../config";
 import { OPTIONS_LINES, OPTIONS_LINES_LEN } from "../wire/tables";
@@ -59,7 +59,6 @@ import { rrMacValid } from "./rrmac";
 import { T_BRANCH, T_COMMA_SP, T_SIP20_SLASH, T_UNSUPPORTED, T_BYE_CALLER, T_BYE_CALLEE } from "../wire/tables";
 
 const routeNa = new NameAddrRepr();
-const viaScratch = new ViaRepr();
 const ob = new OurBranch();
 const dest = new Peer();
 const srvPeer = new Peer();
@@ -462,7 +461,8 @@ function callEnded(q: Req): void {
 // ---- ACK -------------------------------------------------------------------------------------------
 
 const ackW = new Writer();
-const ACK_VIA: usize = memory.data(256);
+// forward.ts's Via buffer: a stateless ACK (ackTo) and a branch (forwardBranch) are never written at once
+const ACK_VIA: usize = VIA_BUF;
 
 /**
  * ACK: of a non-2xx final, absorbed by its INVITE server transaction; of one of our stateless answers,

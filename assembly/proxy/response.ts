@@ -32,6 +32,7 @@ import {
   clientNonInviteOnResponse, clientNonInviteCreate, CNState,
 } from "../txn/index";
 import { TargetSet } from "../registrar/index";
+import { TARGET_SCRATCH } from "../registrar/lookup";
 import { WORK_BUF, STORE_BUF, EXTRA_BUF, storedView, storedDecoded } from "./buffers";
 import { ctx, CtxFlag, rank } from "./context";
 import { dialogOpen, dialogBind, dialogClose, dialogKey, tagHash } from "./dialog";
@@ -68,7 +69,8 @@ function loadStored(h: u32): bool {
 // Read back one target at a time into TGT (its URI, its Path, then q and the Peer): no buffer for
 // the whole set.
 
-const TGT_URI: usize = memory.data(MAX_TARGET_URI + MAX_TARGET_PATH + 2 + <i32>PEER_SIZE);
+// the registrar's target scratch (registrar/lookup.ts): storeTargets has read the set when startTargets reads back
+const TGT_URI: usize = TARGET_SCRATCH;
 const TGT_PATH: usize = TGT_URI + <usize>MAX_TARGET_URI;
 const TGT_META: usize = TGT_PATH + <usize>MAX_TARGET_PATH;
 

@@ -7,7 +7,7 @@ import { WORK_BUF, EXTRA_BUF, EXTRA_CAP } from "./buffers";
 import { proxyConfig } from "./config";
 import { T_RETRY_AFTER } from "../wire/tables";
 import { MessageView } from "../wire/view";
-import { Decoded } from "../wire/validate";
+import { Decoded, naScratch, viaScratch } from "../wire/validate";
 import { Hdr } from "../wire/hdr";
 import { writeResponse } from "../wire/emit";
 import { NameAddrRepr, NameAddrKind, decodeNameAddr } from "../wire/headers/nameaddr";
@@ -27,8 +27,6 @@ import { ForwardEdits } from "../wire/emit";
 
 const tagW = new Writer();
 const TAG: usize = memory.data(16);
-const naScratch = new NameAddrRepr();
-const viaScratch = new ViaRepr();
 export const respPeer = new Peer();
 /** The Via edits of a stateless response (its own: a response may be written while a request's
  * edits are in use). */

@@ -11,7 +11,7 @@
 //
 //   meta   MAX_FORK × 24 (+0 uriLen, +4 pathLen, +8 q, +12 binding, +16 contact, +20 path handles)
 //   peers  (MAX_FORK + 1) × 32 (the extra one stays zero: source() of an index out of range)
-//   URI, PATH  one MAX_TARGET_URI and one MAX_TARGET_PATH scratch buffer
+//   URI, PATH  one MAX_TARGET_URI and one MAX_TARGET_PATH scratch buffer, the start of TARGET_SCRATCH
 
 import { MAX_FORK, MAX_TARGET_URI, MAX_TARGET_PATH } from "../config";
 import { Peer, PEER_SIZE } from "../net/peer";
@@ -19,8 +19,19 @@ import { UriRepr } from "../wire/uri";
 import { aorAt, aorFind, bindAt, bindPeer, keyHash, makeKey, regPool } from "./table";
 
 const META: usize = 24;
-const URI: usize = memory.data(MAX_TARGET_URI);
-const PATH: usize = memory.data(MAX_TARGET_PATH);
+
+/**
+ * One scratch area for one target at a time, shared by three users whose uses never overlap (each
+ * ends before anything else runs): uri(i) / path(i) below (read at once by the caller, e.g. into the
+ * message pool); the proxy reading a stored target back (proxy/response.ts: URI, Path, then its q and
+ * source in the last 2 + PEER_SIZE bytes), after the set was stored; and a REGISTER's joined Path
+ * (register.ts, stored into the registrar's pool in the same step). MAX_TARGET_URI + MAX_TARGET_PATH
+ * + 2 + PEER_SIZE bytes.
+ */
+export const TARGET_SCRATCH: usize = memory.data(MAX_TARGET_URI + MAX_TARGET_PATH + 2 + <i32>PEER_SIZE);
+const URI: usize = TARGET_SCRATCH;
+export const TARGET_SCRATCH_PATH: usize = TARGET_SCRATCH + <usize>MAX_TARGET_URI;
+const PATH: usize = TARGET_SCRATCH_PATH;
 
 export class TargetSet {
   count: i32 = 0;

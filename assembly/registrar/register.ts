@@ -42,6 +42,7 @@ import {
   KEY, SCR, contactToScr,
 } from "./table";
 import { T_CONTACT_LT, T_GT_EXPIRES, T_PATH, T_Q, T_SUPPORTED_PATH, T_K_PATH, T_MIN_EXPIRES } from "../wire/tables";
+import { TARGET_SCRATCH_PATH } from "./lookup";
 
 export class RegResult {
   status: u32 = 0;
@@ -60,7 +61,8 @@ const cExp = new StaticArray<u32>(PLAN_MAX);
 const cMatch = new StaticArray<i32>(PLAN_MAX);
 const cAct = new StaticArray<i32>(PLAN_MAX);
 const stored = new UriRepr();
-const PATH: usize = memory.data(MAX_TARGET_PATH);
+/** The joined Path (MAX_TARGET_PATH bytes): lookup.ts's shared target scratch, stored into the pool in the same step. */
+const PATH: usize = TARGET_SCRATCH_PATH;
 const w = new Writer();
 const CALLID_SALT: u64 = 0x6a09e667f3bcc909;
 

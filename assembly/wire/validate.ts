@@ -42,9 +42,10 @@ export class Decoded {
   expires: i64 = -1;
 }
 
-// Scratch records for the values that are checked but not kept.
-const viaScratch = new ViaRepr();
-const naScratch = new NameAddrRepr();
+// Scratch records for the values that are checked but not kept: decoded and read in the same step,
+// here and by the proxy (proxy/send.ts, proxy/request.ts), which use them the same way.
+export const viaScratch = new ViaRepr();
+export const naScratch = new NameAddrRepr();
 
 /** Validate a message the view parsed without error; fills `d`. Returns WireError.None or an error. */
 export function validateMessage(v: MessageView, d: Decoded): WireError {

@@ -184,6 +184,18 @@ static int put_hex(const char* s, const char* e) {
   return (int)n;
 }
 
+/** Appends text s to status[0, n) within cap (room kept for the NUL); the new length. */
+static uint32_t put_text(char* status, uint32_t n, uint32_t cap, const char* s) {
+  for (; *s && n + 1 < cap; s++) status[n++] = *s;
+  return n;
+}
+
+/** Appends label and v in decimal. */
+static __attribute__((noinline)) uint32_t put_number(char* status, uint32_t n, uint32_t cap, const char* label, uint32_t v) {
+  char num[12];
+  return put_text(status, put_text(status, n, cap, label), cap, utoa10(v, num + 11));
+}
+
 /** Applies the stored configuration to a freshly initialised core. Writes a summary to `status`. */
 static int apply_config(char* status, uint32_t cap) {
   uint32_t transports = 0, domains = 0, errors = 0, line = 0, bad_line = 0;
@@ -233,17 +245,17 @@ static int apply_config(char* status, uint32_t cap) {
     }
     p = nl ? nl + 1 : end;
   }
-  char num[5][12];
-  const char* t = utoa10(transports, num[0] + 11);
-  const char* d = utoa10(domains, num[1] + 11);
-  const char* e = utoa10(errors, num[2] + 11);
-  const char* l = utoa10(bad_line, num[3] + 11);
-  const char* rr = utoa10((uint32_t)-bad_result, num[4] + 11);
+  // the summary, one part after the other (no array of parts and numbers on the stack: this frame is
+  // the image's largest, which sizes the stack, see mps2-an386.ld)
   uint32_t n = 0;
-  const char* parts[] = {errors || !transports ? "error" : "ok", " transports=", t, " domains=", d, " errors=", e,
-                         errors ? " line=" : "", errors ? l : "", errors ? " result=-" : "", errors ? rr : ""};
-  for (uint32_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-    for (const char* s = parts[i]; *s && n + 1 < cap; s++) status[n++] = *s;
+  n = put_text(status, n, cap, errors || !transports ? "error" : "ok");
+  n = put_number(status, n, cap, " transports=", transports);
+  n = put_number(status, n, cap, " domains=", domains);
+  n = put_number(status, n, cap, " errors=", errors);
+  if (errors) {
+    n = put_number(status, n, cap, " line=", bad_line);
+    n = put_number(status, n, cap, " result=-", (uint32_t)-bad_result);
+  }
   status[n] = 0;
   return errors || !transports ? -1 : 0;
 }
@@ -313,8 +325,9 @@ static void core_boot_step(void) {
   Z_sipZ_sip_init(&core, SEED_LO ^ fw_systick_val(), SEED_HI ^ (uint32_t)fw_millis(), now_ms());
   boot_result = apply_config(boot_status, sizeof boot_status);
   // the core's layout must lie within the RAM backing its memory (runtime.c): a core built without
-  // the firmware being rebuilt would otherwise trap on its first access beyond it
-  if (Z_sipZ_sip_stat(&core, SIP_STAT_MEMORY_BYTES) + 16 > (double)FW_MEMORY_BYTES) fw_fatal("the core's memory exceeds FW_MEMORY_BYTES: rebuild the firmware");
+  // the firmware being rebuilt would otherwise trap on its first access beyond it. (stat + 16 > bytes,
+  // compared as stat > bytes - 16: both are integers, exact as doubles; no double addition in the image)
+  if (Z_sipZ_sip_stat(&core, SIP_STAT_MEMORY_BYTES) > (double)(FW_MEMORY_BYTES - 16)) fw_fatal("the core's memory exceeds FW_MEMORY_BYTES: rebuild the firmware");
   drain();
 }
 static void core_boot(void) {
