@@ -187,6 +187,8 @@ function link(i: i32, f: F, v: i32): void {
   store<i32>(c + <usize>f, v);
   if (v >= 0) store<u32>(map + <usize>v * 4, <u32>i + 1);
 }
+/** Where the search for a free call record starts next (tests: records at any index). */
+export function b2buaCursor(n: i32): void { cursor = n >= 0 && n < B2B_CALLS ? n : 0; }
 /** The call holding dialog dlg, or -1. */
 function callByDialog(dlg: i32): i32 {
   const i = <i32>load<u32>(byDialog + <usize>dlg * 4) - 1;
@@ -201,15 +203,18 @@ function aDest(i: i32): Peer { return changetype<Peer>(rec(i) + 24); }
 function bDest(i: i32): Peer { return changetype<Peer>(rec(i) + 24 + <usize>PEER_SIZE); }
 let generation: u32 = 0;
 
-/** The caller handle (dialog/uac.ts) of call i's request on leg `leg`: generation, leg and index. */
-function handle(i: i32, leg: Leg): u32 { return (load<u32>(rec(i), 16) << 16) | (<u32>leg << 12) | (<u32>i + 1); }
+/** The caller handle (dialog/uac.ts) of call i's request on leg `leg`: bits 0-14 the index + 1 (never 0:
+ * handles with those bits 0 are the client core's own), 15-17 the leg, 18-31 the call's generation. */
+// @ts-ignore: a compile-time check
+if (B2B_CALLS >= 0x7fff) ERROR("B2B_CALLS must fit a caller handle's 15-bit index field");
+function handle(i: i32, leg: Leg): u32 { return (load<u32>(rec(i), 16) << 18) | (<u32>leg << 15) | (<u32>i + 1); }
 /** The call a caller handle names while it is the same call (generation), or -1. */
 function callOf(user: u32): i32 {
-  const i = <i32>(user & 0xfff) - 1;
-  if (i < 0 || i >= B2B_CALLS || load<u8>(rec(i)) == B2bState.Free || load<u32>(rec(i), 16) != user >>> 16) return -1;
+  const i = <i32>(user & 0x7fff) - 1;
+  if (i < 0 || i >= B2B_CALLS || load<u8>(rec(i)) == B2bState.Free || load<u32>(rec(i), 16) != user >>> 18) return -1;
   return i;
 }
-function legOf(user: u32): Leg { return <Leg>((user >>> 12) & 0xf); }
+function legOf(user: u32): Leg { return <Leg>((user >>> 15) & 7); }
 
 // the texts of a B leg's INVITE (Request-URI, From and To URIs, tag, Call-ID, Contact), written here
 const TEXT_CAP: u32 = 1024;
@@ -474,7 +479,7 @@ function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void 
   store<i32>(c, -1, F.DlgB);
   store<i32>(c, -1, F.Relay);
   link(i, F.A, a);
-  store<u32>(c, ++generation & 0xffff, 16);
+  store<u32>(c, ++generation & 0x3fff, 16);
   // the B leg's tag and Call-ID, from numbers kept so that a retry (digest) sends the same ones
   store<u32>(c, <u32>prngNext(), 88);
   store<u32>(c, <u32>prngNext(), 92);

@@ -130,8 +130,8 @@ export function uacForget(user: u32): void {
 
 /**
  * Send request `out` (outside a dialog, §8.1.1; its Via is written here) to `dest` through a new client
- * transaction owned by the user agent, for caller `user` (nonzero; handles whose low 16 bits are 0xf000
- * are the client core's own, STRAY). Returns the transaction's handle, or 0 when it cannot go (no transport for dest, no room in the
+ * transaction owned by the user agent, for caller `user` (its low 15 bits nonzero: handles with them 0 are
+ * the client core's own, isStray). Returns the transaction's handle, or 0 when it cannot go (no transport for dest, no room in the
  * transaction table, the pool or the result table, or the request does not fit): nothing was sent then.
  */
 export function uacSend(out: OutRequest, dest: Peer, now: i64, user: u32): u32 {
@@ -354,11 +354,10 @@ function sameRemoteTag(dlg: i32, d: Decoded): bool {
   return eqBytes(d.to.tag, d.to.tagLen, uaDialogTextPtr(dlg, DlgText.RemoteTag), uaDialogTextLen(dlg, DlgText.RemoteTag));
 }
 
-// Caller handles of the client core's own: the BYEs ending stray dialogs. Their low 16 bits are 0xf000
-// (a transaction user's handles never are: see uacSend), the count of strays above them.
-const STRAY: u32 = 0xf000;
+// Caller handles of the client core's own: the BYEs ending stray dialogs. Their low 15 bits are 0 (a
+// transaction user's handles never are: see uacSend), the count of strays above them.
 let strays: u32 = 0;
-function isStray(user: u32): bool { return (user & 0xffff) == STRAY; }
+function isStray(user: u32): bool { return user != 0 && (user & 0x7fff) == 0; }
 
 /**
  * A 2xx to an INVITE of ours that no caller takes: another fork's after the call was confirmed with the
@@ -375,8 +374,8 @@ function strayAnswer(v: MessageView, d: Decoded, cseq: u32, dest: Peer, now: i64
   const dlg = uaDialogFromResponse(v, d, cseq);
   if (dlg < 0) return; // no room for its dialog: the far end's 2xx goes unanswered (it gives up, §13.3.1.4)
   uacAck(dlg, cseq, dest);
-  strays = (strays + 1) & 0xffff;
-  const user = (strays << 16) | STRAY;
+  strays = (strays + 1) & 0x1ffff;
+  const user = (strays + 1) << 15;
   if (uacSendInDialog(dlg, Method.BYE, dest, now, user) == 0) uaDialogEnd(dlg);
 }
 

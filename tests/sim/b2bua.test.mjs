@@ -1265,3 +1265,29 @@ test("a digest trunk's configured address is still taken without a challenge; wi
   assert.deepEqual(stranger.calls.get(sid).finals, [403]);
   assert.equal(stranger.challenges, 0, "no challenge where no trunk takes digest");
 });
+
+// The b2bua board's 16,384 call records: a call in any of them works (its records are found from the
+// handles its legs' transactions carry, whose index field must hold every record's index), also where
+// the search for a free record wraps around.
+test("the b2bua board: calls in records past index 4,095 and across the wrap-around complete", () => {
+  const sim = new Sim({ seed: 200, latency: [5, 20] });
+  const gw = new CoreNode(sim, GW, { board: "b2bua", probe: true, domains: ["127.0.0.4"] });
+  gw.ex.probe_b2bua_on(1);
+  side(gw, 0, 1, 1, "127.0.0.4");
+  side(gw, 1, 2, 0, CARRIER, CARRIER);
+  const alice = new Ua(sim, "127.0.0.2:5060", "alice", { proxy: GW });
+  const carrier = new Ua(sim, CARRIER, "carrier", { proxy: GW, domain: "127.0.0.4", ring: 20, answer: 60 });
+  alice.register();
+  sim.run(sim.now + 500);
+  const n = gw.ex.probe_b2bua_capacity();
+  assert.ok(n > 4096, `the board holds ${n} calls`);
+  for (const at of [4094, 4095, 4096, 12_345, n - 2, n - 1]) {
+    gw.ex.probe_b2bua_cursor(at);
+    const id = alice.invite("15551234", { hangupAfter: 100 });
+    sim.run(sim.now + 3000);
+    assert.deepEqual(alice.calls.get(id).finals, [200], `a call in record ${at}\n${sim.transcript()}`);
+    assert.equal([...alice.calls.get(id).dialogs.values()][0].bye, 200, `its BYE (record ${at})`);
+    idle(gw, sim);
+  }
+  assert.equal(carrier.calls.size, 6);
+});
