@@ -43,6 +43,7 @@ import { userFind } from "../auth/credentials";
 import { eventBegin, eventText } from "../events";
 import { EventKind } from "../host/numbers";
 import { pikeFail, PikeVerdict } from "../policy/index";
+import { FreeList } from "../util/freelist";
 import { Hdr } from "../wire/hdr";
 import { uasStoredRequest } from "../dialog/uas";
 import { storedView, storedDecoded } from "../wire/buffers";
@@ -175,7 +176,7 @@ function rec(i: i32): usize { return calls + <usize>i * CALL_SIZE; }
 // without a scan of the table. Every store to those four fields goes through link().
 const byDialog: usize = USER_AGENT ? heap.alloc(<usize>UA_DIALOGS * 4) : 0;
 const byUas: usize = USER_AGENT ? heap.alloc(<usize>UAS_CALLS * 4) : 0;
-let cursor: i32 = 0; // where the search for a free call record starts
+const freeRecs = USER_AGENT ? new FreeList(B2B_CALLS) : changetype<FreeList>(0); // the free call records
 
 const enum F { A = 4, DlgA = 8, DlgB = 12, Relay = 100 }
 /** Call i's field f (a server-core record or a dialog, F) is now v (-1: none), the reverse map kept. */
@@ -187,8 +188,8 @@ function link(i: i32, f: F, v: i32): void {
   store<i32>(c + <usize>f, v);
   if (v >= 0) store<u32>(map + <usize>v * 4, <u32>i + 1);
 }
-/** Where the search for a free call record starts next (tests: records at any index). */
-export function b2buaCursor(n: i32): void { cursor = n >= 0 && n < B2B_CALLS ? n : 0; }
+/** Tests: free call record i is the next taken (calls in records at any index); false if not free. */
+export function b2buaNextRecord(i: i32): bool { return freeRecs.next(i); }
 /** The call holding dialog dlg, or -1. */
 function callByDialog(dlg: i32): i32 {
   const i = <i32>load<u32>(byDialog + <usize>dlg * 4) - 1;
@@ -230,7 +231,7 @@ export function b2buaReset(): void {
   memory.fill(calls, 0, <usize>B2B_CALLS * CALL_SIZE);
   memory.fill(byDialog, 0, <usize>UA_DIALOGS * 4);
   memory.fill(byUas, 0, <usize>UAS_CALLS * 4);
-  cursor = 0;
+  freeRecs.reset();
 }
 
 /**
@@ -461,12 +462,9 @@ function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void 
   const pre = r >= 0 ? <u32>load<u8>(rule(r), 5) : 0;
   const kept = ru.userLen > strip ? ru.userLen - strip : 0;
   if (pre + kept > NUMBER_CAP) { uasRespond(a, 414, now); return; } // Request-URI too long for us
-  let i = -1;
-  for (let n = 0; n < B2B_CALLS && i < 0; n++) {
-    if (load<u8>(rec(cursor)) == B2bState.Free) i = cursor;
-    cursor = cursor + 1 < B2B_CALLS ? cursor + 1 : 0;
-  }
-  if (i < 0 || load<u8>(side(to)) == SideRole.None) { uasRespond(a, 503, now); return; }
+  if (load<u8>(side(to)) == SideRole.None) { uasRespond(a, 503, now); return; }
+  const i = freeRecs.take();
+  if (i < 0) { uasRespond(a, 503, now); return; }
   const c = rec(i);
   memory.fill(c, 0, CALL_SIZE);
   if (pre != 0) memory.copy(c + 105, rule(r) + 8 + <usize>AFFIX_CAP, pre);
@@ -486,8 +484,10 @@ function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void 
   store<u32>(c, <u32>prngNext(), 96);
   aDest(i).copyFrom(uasPeer(a));
   const refused = sendInvite(i, v, d, 1, 0, now);
-  if (refused != 0) uasRespond(a, refused, now); // the record stays free
-  else store<u8>(c, <u8>B2bState.Calling);
+  if (refused == 0) { store<u8>(c, <u8>B2bState.Calling); return; }
+  uasRespond(a, refused, now); // the record stays free
+  link(i, F.A, -1);
+  freeRecs.give(i);
 }
 
 /**
@@ -638,6 +638,7 @@ function free(i: i32): void {
   link(i, F.DlgA, -1);
   link(i, F.DlgB, -1);
   link(i, F.Relay, -1);
+  if (load<u8>(rec(i)) != B2bState.Free) freeRecs.give(i);
   store<u8>(rec(i), <u8>B2bState.Free);
 }
 

@@ -30,6 +30,7 @@ import { UriRepr } from "../wire/uri";
 import { Writer } from "../wire/writer";
 import { passThrough, bodyOf } from "../wire/emit";
 import { eqBytes } from "../wire/scan";
+import { FreeList } from "../util/freelist";
 
 export const enum DlgState { Free = 0, Early = 1, Confirmed = 2, Terminated = 3 }
 export const enum DlgError { NoTag = -1, NoContact = -2, TooLong = -3, Full = -4, BadRoute = -5, Bad = -6 }
@@ -62,7 +63,7 @@ const texts: usize = USER_AGENT ? heap.alloc(<usize>UA_DIALOGS * <usize>TEXT_CAP
 const IDX_SIZE: u32 = USER_AGENT ? <u32>1 << (32 - clz<u32>(<u32>UA_DIALOGS * 2 - 1)) : 1;
 const IDX_MASK: u32 = IDX_SIZE - 1;
 const idx: usize = USER_AGENT ? heap.alloc(<usize>IDX_SIZE * 4) : 0;
-let cursor: i32 = 0; // where the search for a free record starts (the one after the last claimed)
+const freeRecs = USER_AGENT ? new FreeList(UA_DIALOGS) : changetype<FreeList>(0); // the free records
 const na = USER_AGENT ? new NameAddrRepr() : changetype<NameAddrRepr>(0); // none where USER_AGENT is off
 
 function rec(i: i32): usize { return recs + <usize>i * REC_SIZE; }
@@ -72,7 +73,7 @@ function text(i: i32): usize { return texts + <usize>i * <usize>TEXT_CAP; }
 export function uaDialogsReset(): void {
   memory.fill(recs, 0, <usize>UA_DIALOGS * REC_SIZE);
   memory.fill(idx, 0, <usize>IDX_SIZE * 4);
-  cursor = 0;
+  freeRecs.reset();
 }
 
 /** FNV-1a of a Call-ID and a tag: the index's key. */
@@ -148,15 +149,9 @@ function keep(i: i32, k: u32, p: usize, len: u32): bool {
 
 /** A free record, cleared; -1 when none is free. */
 function claim(): i32 {
-  for (let n = 0; n < UA_DIALOGS; n++) {
-    const i = cursor;
-    cursor = cursor + 1 < UA_DIALOGS ? cursor + 1 : 0;
-    if (uaDialogState(i) == DlgState.Free) {
-      memory.fill(rec(i), 0, REC_SIZE);
-      return i;
-    }
-  }
-  return -1;
+  const i = freeRecs.take();
+  if (i >= 0) memory.fill(rec(i), 0, REC_SIZE);
+  return i;
 }
 
 /** The URI of the first Contact value of v into na (a name-addr or a bare URI); false if none. */
@@ -202,7 +197,7 @@ export function uaDialogFromResponse(v: MessageView, d: Decoded, cseq: u32): i32
   if (i < 0) return DlgError.Full;
   let r = keepCommon(i, v, d, d.from, d.to, true);
   if (r == 0 && !(keep(i, DlgText.LocalTag, d.from.tag, d.from.tagLen) && keep(i, DlgText.RemoteTag, d.to.tag, d.to.tagLen))) r = DlgError.TooLong;
-  if (r != 0) return r; // never marked in use
+  if (r != 0) { freeRecs.give(i); return r; } // never marked in use
   store<u32>(rec(i), cseq, 4);
   store<u8>(rec(i), <u8>DlgFlag.CallIdOwner, 3);
   publish(i, v.status >= 200 ? DlgState.Confirmed : DlgState.Early);
@@ -220,7 +215,7 @@ export function uaDialogFromRequest(v: MessageView, d: Decoded, tag: usize, tagL
   if (i < 0) return DlgError.Full;
   let r = keepCommon(i, v, d, d.to, d.from, false);
   if (r == 0 && !(keep(i, DlgText.LocalTag, tag, tagLen) && keep(i, DlgText.RemoteTag, d.from.tag, d.from.tagLen))) r = DlgError.TooLong;
-  if (r != 0) return r;
+  if (r != 0) { freeRecs.give(i); return r; }
   store<u32>(rec(i), d.cseq.seq, 8);
   store<u8>(rec(i), 1, 2);
   publish(i, early ? DlgState.Early : DlgState.Confirmed);
@@ -266,6 +261,7 @@ export function uaDialogEnd(i: i32): void {
   if (uaDialogState(i) == DlgState.Free) return;
   unpublish(i);
   store<u8>(rec(i), <u8>DlgState.Free);
+  freeRecs.give(i);
 }
 
 /**

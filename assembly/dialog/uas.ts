@@ -28,6 +28,7 @@ import {
   uaDialogFromRequest, uaDialogEnd, uaDialogOf, uaDialogCheckCseq, uaDialogRefreshTarget, uaDialogState, uaDialogConfirm, DlgState,
 } from "./ua";
 import { Hdr } from "../wire/hdr";
+import { FreeList } from "../util/freelist";
 
 export const UAS_CALLS: i32 = UA_DIALOGS;
 export const enum UasState { Free = 0, Proceeding = 1, Answered = 2, Confirmed = 3, Ended = 4 }
@@ -73,17 +74,7 @@ function call(i: i32): usize { return calls + <usize>i * CALL_SIZE; }
 // a BYE scans for the dialog's open requests only when there are some.
 const dlgCall: usize = USER_AGENT ? heap.alloc(<usize>UA_DIALOGS * 4) : 0;
 const dlgOpen: usize = USER_AGENT ? heap.alloc(<usize>UA_DIALOGS * 2) : 0;
-let cursor: i32 = 0; // where the search for a free record starts (the one after the last taken)
-
-/** A free record's index (next fit from the last one taken), or -1. */
-function freeRecord(): i32 {
-  for (let n = 0; n < UAS_CALLS; n++) {
-    const i = cursor;
-    cursor = cursor + 1 < UAS_CALLS ? cursor + 1 : 0;
-    if (load<u8>(call(i)) == UasState.Free) return i;
-  }
-  return -1;
-}
+const freeRecs = USER_AGENT ? new FreeList(UAS_CALLS) : changetype<FreeList>(0); // the free records
 
 /** Call i's (an INVITE's record) dialog is now dlg (-1: none). */
 function linkDialog(i: i32, dlg: i32): void {
@@ -112,7 +103,7 @@ export function uasReset(): void {
   memory.fill(calls, 0, <usize>UAS_CALLS * CALL_SIZE);
   memory.fill(dlgCall, 0, <usize>UA_DIALOGS * 4);
   memory.fill(dlgOpen, 0, <usize>UA_DIALOGS * 2);
-  cursor = 0;
+  freeRecs.reset();
 }
 
 export function uasState(i: i32): UasState { return <UasState>load<u8>(call(i)); }
@@ -127,6 +118,7 @@ export function uasCallsInUse(): i32 {
 
 function freeCall(i: i32): void {
   const c = call(i);
+  if (load<u8>(c) == UasState.Free) return; // freed already
   // an INVITE's early dialog (our 1xx made it) ends with the call unanswered (§12.1.1, §12.3)
   const dlg = load<i32>(c, 16);
   if ((load<u8>(c, 2) & CallFlag.InDialog) == 0) {
@@ -140,6 +132,7 @@ function freeCall(i: i32): void {
   msgPool.release(load<u32>(c, 12));
   tuTimerCancel(Owner.UserAgent, <u32>i + 1);
   memory.fill(c, 0, CALL_SIZE);
+  freeRecs.give(i);
 }
 
 /** "Contact: <sip:host:port;transport=...>\r\n" of the transport the request came in on, into CONTACT;
@@ -339,13 +332,14 @@ export function uasRequest(v: MessageView, d: Decoded, src: Peer, now: i64, out:
 function newInDialog(v: MessageView, d: Decoded, src: Peer, key: u64, reliable: bool, dlg: i32, now: i64): i32 {
   const m = v.method;
   const invite = m == Method.INVITE;
-  const i = freeRecord();
+  const i = freeRecs.take();
   const request = i >= 0 ? msgPool.store(v.base, v.len) : 0;
   const h = request == 0 ? 0 : invite
     ? serverInviteCreate(key, respDest, reliable, d.cseq.seq, now, Owner.UserAgent)
     : serverNonInviteCreate(key, m, respDest, reliable, d.cseq.seq, now, Owner.UserAgent);
   if (h == 0) {
     msgPool.release(request);
+    if (i >= 0) freeRecs.give(i);
     if (invite) answerStateless(v, d, src, 503);
     else answerNonInvite(v, d, key, reliable, 503, now);
     return -1;
@@ -379,11 +373,12 @@ function answerNonInvite(v: MessageView, d: Decoded, key: u64, reliable: bool, s
 }
 
 function newCall(v: MessageView, d: Decoded, src: Peer, key: u64, reliable: bool, now: i64): i32 {
-  const i = freeRecord();
+  const i = freeRecs.take();
   const request = i >= 0 ? msgPool.store(v.base, v.len) : 0;
   const h = request != 0 ? serverInviteCreate(key, respDest, reliable, d.cseq.seq, now, Owner.UserAgent) : 0;
   if (h == 0) {
     msgPool.release(request);
+    if (i >= 0) freeRecs.give(i);
     answerStateless(v, d, src, 503); // no room: refused, never half accepted
     return -1;
   }

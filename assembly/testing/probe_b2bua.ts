@@ -3,7 +3,7 @@
 
 import { dispatchB2bua } from "../host/dispatch";
 import { Peer } from "../net/peer";
-import { b2buaSideSet, b2buaSideAdd, b2buaCallsInUse, b2buaState, SideRole, b2buaCursor, B2B_CALLS } from "../b2bua/call";
+import { b2buaSideSet, b2buaSideAdd, b2buaCallsInUse, b2buaState, SideRole, b2buaNextRecord, B2B_CALLS } from "../b2bua/call";
 
 
 export function probe_b2bua_on(on: u32): void { dispatchB2bua(on != 0); }
@@ -17,6 +17,6 @@ export function probe_b2bua_calls(): i32 { return b2buaCallsInUse(); }
 export function probe_b2bua_state(i: i32): i32 { return <i32>b2buaState(i); }
 /** A side's or a rule's configuration text (cfg kind Side) at [p, p+len): 1 taken, 0 refused. */
 export function probe_b2bua_side_text(p: usize, len: u32): u32 { return b2buaSideAdd(p, len) ? 1 : 0; }
-/** The call records' count, and where the search for a free one starts next (records past any index). */
+/** The call records' count; free record i the next taken (1), or 0: not free. */
 export function probe_b2bua_capacity(): i32 { return B2B_CALLS; }
-export function probe_b2bua_cursor(n: i32): void { b2buaCursor(n); }
+export function probe_b2bua_next_record(i: i32): u32 { return b2buaNextRecord(i) ? 1 : 0; }
