@@ -70,7 +70,9 @@ before(async () => {
   writeFileSync(join(tmp, "users.csv"), "SEQUENTIAL\nuas;127.0.0.1\n");
   const fw = await import(join(root, "tools", "firmware.mjs"));
   fw.firmwareSizes({ build: true }); // builds when stale (a few seconds)
-  bridge = spawn(process.execPath, [bridgePath, "--listen", "udp:127.0.0.1:0"], { stdio: ["pipe", "pipe", "pipe"] });
+  // its own process group: qemu (the bridge's child) is stopped with it even when the firmware never
+  // reports "running" (a hang at boot), before its pid is known here
+  bridge = spawn(process.execPath, [bridgePath, "--listen", "udp:127.0.0.1:0"], { stdio: ["pipe", "pipe", "pipe"], detached: true });
   children.add(bridge.pid);
   bridge.stderr.on("data", (d) => process.stderr.write(d));
   createInterface({ input: bridge.stdout }).on("line", (l) => {
@@ -92,6 +94,7 @@ after(async () => {
     await Promise.race([done, sleep(3000)]);
   }
   for (const pid of children) kill(pid);
+  if (bridge) kill(-bridge.pid); // the group: a qemu whose pid never reached us
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
