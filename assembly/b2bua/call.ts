@@ -47,6 +47,8 @@ import { FreeList } from "../util/freelist";
 import { Hdr } from "../wire/hdr";
 import { NameAddrRepr, NameAddrKind, decodeNameAddr } from "../wire/headers/nameaddr";
 import { regSideDown } from "../registrant/registrant";
+import { Owner } from "../tu/owner";
+import { tuTimerSet } from "../tu/timers";
 import { uasStoredRequest } from "../dialog/uas";
 import { storedView, storedDecoded } from "../wire/buffers";
 import { OutRequest, uaDialogEnd } from "../dialog/ua";
@@ -70,8 +72,10 @@ const SIDE_DROPS: usize = 200;
 // then u8: a trunk takes calls from any address when they carry its credentials (accept digest), 0: by address only
 const SIDE_DIGEST: usize = SIDE_DROPS + 1 + <usize>B2B_DROP_NAMES * DROP_ENTRY;
 const SIDE_CALLED: usize = SIDE_DIGEST + 1; // u8 Called: where a call from this side has its number
-const SIDE_DOWN: usize = SIDE_DIGEST + 2; // u8 Down: a call toward this side while its registrations are down
-const SIDE_SIZE: usize = (SIDE_DOWN + 1 + 7) & ~7; // 480 B: each record 8-aligned
+const SIDE_DOWN: usize = SIDE_DIGEST + 2; // u8 Down: a call toward this side while it is down (sideDown)
+const SIDE_PING: usize = SIDE_DOWN + 1; // u16 seconds between OPTIONS pings of a monitored trunk, 0: none
+const SIDE_DEAD: usize = SIDE_PING + 2; // u8 1: its last ping went unanswered (or 503): the trunk is down
+const SIDE_SIZE: usize = (SIDE_DEAD + 1 + 7) & ~7; // 480 B: each record 8-aligned
 const sides: usize = USER_AGENT ? heap.alloc(<usize>MAX_SIDES * SIDE_SIZE) : 0;
 function side(s: i32): usize { return sides + <usize>s * SIDE_SIZE; }
 function sidePeer(s: i32): Peer { return changetype<Peer>(side(s) + 4); }
@@ -94,8 +98,8 @@ export const enum PaiMode { Passthrough = 0, Drop = 1, From = 2 }
 /** Where the called number of a call from a side is read: providers differ (a call to our registered
  * Contact has our account in its Request-URI, the number in To or P-Called-Party-ID, RFC 3455 §4.2). */
 export const enum Called { Ruri = 0, To = 1, Pcpi = 2 }
-/** A call toward a trunk whose registrations of ours are all down (registrant/registrant.ts regSideDown):
- * sent anyway, sent to the side's failover side, or refused with 503. */
+/** A call toward a trunk that is down (sideDown: our registrations with it all down, or its OPTIONS pings
+ * unanswered): sent anyway, sent to the side's failover side, or refused with 503. */
 export const enum Down { Try = 0, Failover = 1, Refuse = 2 }
 function paiMode(s: i32): PaiMode { return <PaiMode>load<u8>(side(s), 198); }
 function trusted(s: i32): bool { return load<u8>(side(s)) == SideRole.Trunk; }
@@ -168,7 +172,7 @@ function ruleFor(from: i32, user: usize, len: u32): i32 {
 export const B2B_CALLS: i32 = UA_DIALOGS / 2;
 export const enum B2bState { Free = 0, Calling = 1, Cancelling = 2, Up = 3, Ending = 4 }
 /** Which request of a call a client transaction's caller handle names. */
-const enum Leg { Invite = 1, ByeB = 2, ByeA = 3, ReqA = 4, ReqB = 5 }
+const enum Leg { Invite = 1, ByeB = 2, ByeA = 3, ReqA = 4, ReqB = 5, Ping = 6 }
 
 // Call record: +0 u8 state, +1 u8 A's side, +2 u8 B's side, +3 u8 challenges answered, +4 i32 A's call
 // (dialog/uas.ts; -1 once released), +8 i32 A's dialog, +12 i32 B's dialog, +16 u32 generation, +20 u32
@@ -381,6 +385,14 @@ export function b2buaSideAdd(p: usize, len: u32): bool {
     store<u8>(side(s) + at, <u8>v);
     return true;
   }
+  if (textIs(wordAt(0), wordLen(0), "monitor")) {
+    // "monitor SIDE SECONDS": a trunk pinged with OPTIONS every SECONDS (5..3600), the first at the next
+    // timer run; down while a ping goes unanswered (sideDown)
+    const secs = parseUint(wordAt(2), wordAt(2) + <usize>wordLen(2), 3600);
+    if (secs < 5 || load<u8>(side(s)) != SideRole.Trunk) return false;
+    store<u16>(side(s) + SIDE_PING, <u16>secs);
+    return tuTimerSet(Owner.Monitor, <u32>s + 1, 1);
+  }
   if (wordLen(0) == 8 && load<u8>(wordAt(0)) == 0x66) {
     // "failover SIDE OTHER": calls to SIDE that fail there (408, 5xx, no answer) go to OTHER once
     const b = sideWord(2);
@@ -470,6 +482,78 @@ function sipUri(user: usize, userLen: u32, host: usize, len: u32): usize {
 }
 function since(at: usize): u32 { return <u32>(tw.ptr - at); }
 
+// ---- trunk monitoring (static mode: OPTIONS pings) ---------------------------------------------------
+
+/** Side s is down: all our registrations with its provider are down, or it left our last ping unanswered. */
+function sideDown(s: i32): bool {
+  return load<u8>(side(s) + SIDE_DEAD) != 0 || regSideDown(s);
+}
+
+/** The caller handle of side s's ping (its own leg: no call record, no generation). */
+function pingUser(s: i32): u32 { return (<u32>Leg.Ping << 15) | (<u32>s + 1); }
+
+const pingDest = USER_AGENT ? new Peer() : changetype<Peer>(0);
+const UP_TEXT: usize = USER_AGENT ? memory.data<u8>([0x75, 0x70, 0x64, 0x6f, 0x77, 0x6e]) : 0; // "updown"
+const DOWN_TEXT: usize = UP_TEXT + 2;
+
+/**
+ * Side `user - 1`'s ping timer (host/dispatch.ts, Owner.Monitor): an OPTIONS to the trunk, outside any
+ * dialog (RFC 3261 §11.1: sip:HOST as Request-URI and To, From our address with a tag, a new Call-ID).
+ * When it cannot go (no transport, no room) it counts as unanswered and the next is due as usual.
+ */
+export function b2buaPing(user: u32, now: i64): void {
+  const s = <i32>user - 1;
+  if (s < 0 || s >= MAX_SIDES || load<u16>(side(s) + SIDE_PING) == 0) return;
+  pingDest.copyFrom(sidePeer(s));
+  const proto = load<u8>(side(s), 199);
+  const u = transportFor(proto != 0 ? <Proto>proto : Proto.UDP, <Family>pingDest.family);
+  if (u != null) pingDest.transport = <u8>u.id;
+  const t = transportById(pingDest.transport);
+  if (t == null) { pinged(s, 503, now); return; }
+  tw.begin(TEXT, TEXT_CAP);
+  const m = methodEntry(Method.OPTIONS);
+  out.method = m + 1;
+  out.methodLen = <u32>load<u8>(m);
+  out.ruri = sipUri(0, 0, hostText(s), hostLen(s)); out.ruriLen = since(out.ruri);
+  out.toUri = out.ruri; out.toUriLen = out.ruriLen;
+  out.fromName = 0; out.fromNameLen = 0;
+  out.fromUri = sipUri(0, 0, t.addr, t.addrLen); out.fromUriLen = since(out.fromUri);
+  const tag = tw.ptr;
+  hex8(tw, <u32>prngNext());
+  out.fromTag = tag; out.fromTagLen = since(tag);
+  const cid = tw.ptr;
+  hex8(tw, <u32>prngNext());
+  hex8(tw, <u32>prngNext());
+  tw.byte(0x40);
+  tw.bytes(t.addr, t.hostLen);
+  out.callId = cid; out.callIdLen = since(cid);
+  out.contact = 0; out.contactLen = 0;
+  out.extra = 0; out.extraLen = 0;
+  out.cseq = 1;
+  out.maxForwards = 70;
+  out.pass = null;
+  out.drop = 0;
+  if (!tw.ok || uacSend(out, pingDest, now, pingUser(s)) == 0) pinged(s, 503, now);
+}
+
+/**
+ * The outcome of side s's ping: `status` its final, 408 no answer (or 503 one that could not go). No
+ * answer, or 503 (RFC 3261 §21.5.4: it says it cannot serve now), marks the side down; any other answer
+ * up (a provider that answers 404 or 405 to OPTIONS is alive). A change is a trunk-state event. The next
+ * ping is due `interval` after this outcome.
+ */
+function pinged(s: i32, status: u32, now: i64): void {
+  uacForget(pingUser(s));
+  const dead = status == 408 || status == 503;
+  if (dead != (load<u8>(side(s) + SIDE_DEAD) != 0)) {
+    store<u8>(side(s) + SIDE_DEAD, dead ? 1 : 0);
+    eventBegin(EventKind.TrunkState, <i32>status, now, dead ? 0 : 1, sidePeer(s));
+    eventText(0, hostText(s), hostLen(s));
+    eventText(3, dead ? DOWN_TEXT : UP_TEXT, dead ? 4 : 2);
+  }
+  tuTimerSet(Owner.Monitor, <u32>s + 1, now + <i64>load<u16>(side(s) + SIDE_PING) * 1000);
+}
+
 /**
  * The URI whose user part is the number called by INVITE (v, d) from side s, by the side's Called mode:
  * the Request-URI; the To URI; or P-Called-Party-ID's (RFC 3455 §4.2), the Request-URI when it has none
@@ -511,8 +595,9 @@ function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void 
   if (load<u8>(side(to)) == SideRole.None) { uasRespond(a, 503, now); return; }
   let failedOver = false;
   const down = <Down>load<u8>(side(to), SIDE_DOWN);
-  if (down != Down.Try && regSideDown(to)) {
-    // none of our registrations with that trunk's provider is in force: its failover side, or 503
+  if (down != Down.Try && sideDown(to)) {
+    // none of our registrations with that trunk's provider is in force, or it does not answer our
+    // pings: its failover side, or 503
     const next = <i32>load<u8>(side(to), 197) - 1;
     if (down == Down.Refuse || next < 0 || load<u8>(side(next)) == SideRole.None) { uasRespond(a, 503, now); return; }
     to = next;
@@ -888,6 +973,10 @@ function mapFinal(status: u32): u32 {
  * B's answers to our INVITE, or the finals of our BYEs.
  */
 export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now: i64): void {
+  if (legOf(user) == Leg.Ping) {
+    if (status >= 200) pinged(<i32>(user & 0x7fff) - 1, status, now);
+    return;
+  }
   const i = callOf(user);
   if (i < 0) return;
   const c = rec(i);
@@ -994,6 +1083,10 @@ function retryWithCredentials(i: i32, status: u32, v: MessageView, now: i64): bo
 
 /** A client transaction of caller `user` timed out (a 408 reported by the client core). */
 export function b2buaClientTimeout(user: u32, now: i64): void {
+  if (legOf(user) == Leg.Ping) {
+    pinged(<i32>(user & 0x7fff) - 1, 408, now);
+    return;
+  }
   const i = callOf(user);
   if (i < 0) return;
   const st = load<u8>(rec(i));

@@ -14,7 +14,7 @@ import { USER_AGENT } from "../config";
 import { tuTimerPop, tuTimerNext, tuTimersReset, TuTimerUp } from "../tu/timers";
 import { uacResponse, uacTimer, uacReset } from "../dialog/uac";
 import { uasRequest, uasTimer, uasTxnEnded, uasReset, UasIn } from "../dialog/uas";
-import { b2buaReset, b2buaServerEvent, b2buaClientResponse, b2buaClientTimeout, b2buaDialogLost } from "../b2bua/call";
+import { b2buaReset, b2buaServerEvent, b2buaClientResponse, b2buaClientTimeout, b2buaDialogLost, b2buaPing } from "../b2bua/call";
 import { Method } from "../wire/method";
 import { uaDialogsReset } from "../dialog/ua";
 import { regReset, regResponse, regTxnTimer, regTimer } from "../registrant/registrant";
@@ -119,6 +119,7 @@ export function dispatchTuTimer(now: i64): bool {
     const lost = uasTimer(tup.user, now);
     if (b2bua && lost >= 0) b2buaDialogLost(lost, now);
   } else if (tup.owner == Owner.Registrant) regTimer(tup.user, now);
+  else if (tup.owner == Owner.Monitor && b2bua) b2buaPing(tup.user, now);
   return true;
 }
 

@@ -130,6 +130,8 @@ export const enum EventKind {
   FloodBlocked = 13,
   /** trunk-reg: aor, registrar, callId, detail; value state */
   TrunkReg = 14,
+  /** trunk-state: trunk, text2, text3, detail; value up */
+  TrunkState = 15,
 }
 
 /** Ids of sip_stat. */

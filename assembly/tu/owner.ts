@@ -12,4 +12,6 @@ export const enum Owner {
   UserAgent = 2,
   /** A client registration toward a provider (registrant). */
   Registrant = 3,
+  /** A trunk's OPTIONS ping timer (b2bua/call.ts b2buaPing; its transactions are the user agent's). */
+  Monitor = 4,
 }

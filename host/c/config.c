@@ -417,7 +417,7 @@ static bool is_side_address(const char *s) {
   return inet_pton(AF_INET, host, tmp) == 1;
 }
 
-#define SIDE_KEYS "name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register"
+#define SIDE_KEYS "name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register, monitor, down"
 /* a trunk's "register": {"expires"}: least, most, default (s) (config.mjs REGISTER_EXPIRES) */
 #define REGISTER_EXPIRES_MIN 60
 #define REGISTER_EXPIRES_MAX 86400
@@ -455,20 +455,12 @@ static void check_register(const char *k, const json *v, cfg_side *sd) {
     sd->reg = v->type == J_TRUE ? 1 : 2;
     return;
   }
-  if (v->type != J_OBJECT) bad(k, "expected true, false or {\"expires\": N, \"down\": POLICY}", v);
+  if (v->type != J_OBJECT) bad(k, "expected true, false or {\"expires\": N}", v);
   sd->reg = 4;
   for (size_t j = 0; j < v->n; j++) {
     char *kk = keyf("%s.%s", k, v->keys[j]);
     const json *rv = v->items[j];
-    if (strcmp(v->keys[j], "down") == 0) {
-      /* a call toward the trunk while none of its registrations is in force (b2bua/call.ts Down) */
-      if (rv->type != J_STRING || (strcmp(rv->str, "try") != 0 && strcmp(rv->str, "failover") != 0 && strcmp(rv->str, "refuse") != 0))
-        bad(kk, "expected \"try\", \"failover\" or \"refuse\"", rv);
-      sd->reg_down = rv->str;
-      free(kk);
-      continue;
-    }
-    if (strcmp(v->keys[j], "expires") != 0) die2(false, kk, "unknown key (expected expires, down)");
+    if (strcmp(v->keys[j], "expires") != 0) die2(false, kk, "unknown key (expected expires)");
     if (rv->type != J_NUMBER || rv->num < REGISTER_EXPIRES_MIN || rv->num > REGISTER_EXPIRES_MAX || rv->num != (double)(int)rv->num)
       bad(kk, "expected an integer in 60..86400", rv);
     sd->reg = 3;
@@ -602,6 +594,16 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
         check_drop(kk, sv, sd);
       } else if (strcmp(sk, "register") == 0) {
         check_register(kk, sv, sd);
+      } else if (strcmp(sk, "monitor") == 0) {
+        /* static mode: the trunk pinged with OPTIONS every N s (config.mjs MONITOR_SECONDS) */
+        if (sv->type != J_NUMBER || sv->num < 5 || sv->num > 3600 || sv->num != (double)(int)sv->num)
+          bad(kk, "expected an integer in 5..3600 (seconds between OPTIONS pings)", sv);
+        sd->monitor = (int)sv->num;
+      } else if (strcmp(sk, "down") == 0) {
+        /* a call toward the trunk while it is down (b2bua/call.ts Down) */
+        if (sv->type != J_STRING || (strcmp(sv->str, "try") != 0 && strcmp(sv->str, "failover") != 0 && strcmp(sv->str, "refuse") != 0))
+          bad(kk, "expected \"try\", \"failover\" or \"refuse\"", sv);
+        sd->down = sv->str;
       } else if (strcmp(sk, "password") == 0) {
         bool ok = sv->type == J_STRING && n >= 1 && n <= 64;
         for (size_t c = 0; ok && c < n; c++) ok = (unsigned char)sv->str[c] > 0x20 && (unsigned char)sv->str[c] < 0x7f;
@@ -651,10 +653,16 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
       if (!trunk) die2(false, kk, "a registrar side does not register (its phones register with us)");
       if (!sd->username) die2(false, kk, "a trunk that registers needs its \"username\" and \"password\"");
       if (sd->transport && strcmp(sd->transport, "tcp") == 0) die2(false, kk, "registration goes over udp: a trunk on tcp does not register yet");
-      if (sd->reg_down && strcmp(sd->reg_down, "failover") == 0 && !sd->failover) {
-        char *kd = keyf("%s.register.down", key);
-        die2(false, kd, "\"failover\" needs the side's \"failover\" (the side its calls go to meanwhile)");
-      }
+      free(kk);
+    }
+    if (!trunk && sd->monitor) die2(false, keyf("%s.monitor", key), "a registrar side's phones are not pinged (a trunk is)");
+    if (sd->down) {
+      char *kk = keyf("%s.down", key);
+      if (!trunk) die2(false, kk, "a registrar side is never down (a trunk is, when it registers or is monitored)");
+      if (!sd->monitor && (sd->reg == 0 || sd->reg == 2))
+        die2(false, kk, "a trunk is known down only when it registers (\"register\") or is pinged (\"monitor\")");
+      if (strcmp(sd->down, "failover") == 0 && !sd->failover)
+        die2(false, kk, "\"failover\" needs the side's \"failover\" (the side its calls go to meanwhile)");
       free(kk);
     }
     free(key);
@@ -1152,18 +1160,21 @@ static void print_value(strbuf *b, const sch_key *k, const cfg_value *v) {
         }
         if (sd->password) sb_puts(b, ", \"password\": \"" MASK "\"");
         if (sd->reg == 1 || sd->reg == 2) sb_puts(b, sd->reg == 1 ? ", \"register\": true" : ", \"register\": false");
-        if (sd->reg == 3 || sd->reg == 4) {
-          sb_puts(b, ", \"register\": {");
-          if (sd->reg == 3) {
-            snprintf(t, sizeof t, "%d", sd->reg_expires);
-            sb_puts(b, "\"expires\": ");
-            sb_puts(b, t);
-          }
-          if (sd->reg_down) {
-            sb_puts(b, sd->reg == 3 ? ", \"down\": " : "\"down\": ");
-            sb_json_string(b, sd->reg_down, strlen(sd->reg_down));
-          }
+        if (sd->reg == 4) sb_puts(b, ", \"register\": {}");
+        if (sd->reg == 3) {
+          snprintf(t, sizeof t, "%d", sd->reg_expires);
+          sb_puts(b, ", \"register\": {\"expires\": ");
+          sb_puts(b, t);
           sb_putc(b, '}');
+        }
+        if (sd->monitor) {
+          snprintf(t, sizeof t, "%d", sd->monitor);
+          sb_puts(b, ", \"monitor\": ");
+          sb_puts(b, t);
+        }
+        if (sd->down) {
+          sb_puts(b, ", \"down\": ");
+          sb_json_string(b, sd->down, strlen(sd->down));
         }
         if (sd->rules) {
           sb_puts(b, ", \"routes\": [");
@@ -1742,7 +1753,8 @@ void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *b
           if (sd->accept) add_text(&a, keyf("%s[%zu].accept", k->path, j), keyf("accept %zu %s", j, sd->accept));
           if (sd->called)
             add_text(&a, keyf("%s[%zu].called", k->path, j), keyf("called %zu %s", j, strcmp(sd->called, "p-called-party-id") == 0 ? "pcpi" : sd->called));
-          if (sd->reg_down) add_text(&a, keyf("%s[%zu].register.down", k->path, j), keyf("down %zu %s", j, sd->reg_down));
+          if (sd->down) add_text(&a, keyf("%s[%zu].down", k->path, j), keyf("down %zu %s", j, sd->down));
+          if (sd->monitor) add_text(&a, keyf("%s[%zu].monitor", k->path, j), keyf("monitor %zu %d", j, sd->monitor));
           for (size_t d = sd->pai ? 0 : 1; d <= sd->n_drop; d++) {
             char *text = d == 0 ? keyf("pai %zu %s", j, sd->pai) : keyf("drop %zu %s", j, sd->drop[d - 1]);
             add_text(&a, d == 0 ? keyf("%s[%zu].identity.pai", k->path, j) : keyf("%s[%zu].drop[%zu]", k->path, j, d - 1), text);

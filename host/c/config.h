@@ -63,9 +63,10 @@ typedef struct {
   const char *pai;   /* identity.pai: "passthrough" | "drop" | "from", NULL: not given */
   const char **drop; /* header names not passed to this side's leg */
   size_t n_drop;
-  int reg;           /* "register": 0 absent, 1 true, 2 false, 3 {"expires", ...} (4: an object without it) */
+  int reg;           /* "register": 0 absent, 1 true, 2 false, 3 {"expires"} (4: {} without it) */
   int reg_expires;   /* its expires (s), REGISTER_EXPIRES_DEFAULT unless given */
-  const char *reg_down; /* its "down": "try" | "failover" | "refuse", NULL: not given (try) */
+  const char *down;  /* "down": "try" | "failover" | "refuse", NULL: not given (try) */
+  int monitor;       /* "monitor": seconds between OPTIONS pings, 0: not given */
 } cfg_side;
 
 /* The value of one schema key (SCHEMA[i] <-> config.v[i]). */

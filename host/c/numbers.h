@@ -93,7 +93,8 @@ enum sip_event_kind {
   SIP_EVENT_POLICY_REFUSAL = 12,
   SIP_EVENT_FLOOD_BLOCKED = 13,
   SIP_EVENT_TRUNK_REG = 14,
-  SIP_EVENT_LIMIT = 15, /* one past the last kind */
+  SIP_EVENT_TRUNK_STATE = 15,
+  SIP_EVENT_LIMIT = 16, /* one past the last kind */
 };
 
 enum sip_stat {
@@ -146,6 +147,7 @@ SIP_TABLE sip_event_info SIP_EVENTS[SIP_EVENT_LIMIT] = {
     {"policy-refusal", 2, {"caller", "uri", "callId", "rule"}, NULL, 1},
     {"flood-blocked", 1, {"text1", "text2", "callId", "detail"}, NULL, 1},
     {"trunk-reg", 2, {"aor", "registrar", "callId", "detail"}, "state", 1},
+    {"trunk-state", 2, {"trunk", "text2", "text3", "detail"}, "up", 1},
 };
 
 SIP_TABLE char *const SIP_STAT_NAMES[SIP_STAT_COUNT] = {

@@ -112,6 +112,7 @@ export const enum EventKind {
   PolicyRefusal = 12,
   FloodBlocked = 13,
   TrunkReg = 14,
+  TrunkState = 15,
 }
 
 export type Level = "error" | "warn" | "info" | "debug";
@@ -142,6 +143,7 @@ export const EVENTS: readonly (EventInfo | undefined)[] = [
   { name: "policy-refusal", level: "info", texts: ["caller", "uri", "callId", "rule"], usage: true },
   { name: "flood-blocked", level: "warn", texts: ["text1", "text2", "callId", "detail"], usage: true },
   { name: "trunk-reg", level: "info", texts: ["aor", "registrar", "callId", "detail"], valueField: "state", usage: true },
+  { name: "trunk-state", level: "info", texts: ["trunk", "text2", "text3", "detail"], valueField: "up", usage: true },
 ];
 
 export const enum Stat {

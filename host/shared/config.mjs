@@ -30,7 +30,7 @@ import { isIP } from "node:net";
  *   username?: string, password?: string, routes?: SideRule[], failover?: string,
  *   identity?: { pai?: "passthrough" | "drop" | "from" }, drop?: string[], transport?: "udp" | "tcp",
  *   accept?: "address" | "digest", called?: "ruri" | "to" | "p-called-party-id",
- *   register?: boolean | { expires?: number, down?: "try" | "failover" | "refuse" } }} Side
+ *   register?: boolean | { expires?: number }, monitor?: number, down?: "try" | "failover" | "refuse" }} Side
  * @typedef {{
  *   schema: readonly SchemaKey[], host: Host, name: string,
  *   defaults?: Record<string, unknown>,
@@ -262,11 +262,12 @@ function checkUsers(k, v) {
 }
 
 const SIDE_ADDRESS = /^(?:(\d{1,3}(?:\.\d{1,3}){3})|\[([0-9a-fA-F:.]+)\]):(\d{1,5})$/;
-const SIDE_KEYS = "name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register";
+const SIDE_KEYS = "name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register, monitor, down";
 // a trunk's "called": where the number of a call from it is read (b2bua/call.ts Called), as the core's word
 const CALLED = { ruri: "ruri", to: "to", "p-called-party-id": "pcpi" };
-// a trunk's "register": {"down"}: a call toward it while none of its registrations is in force (Down)
+// a trunk's "down": a call toward it while it is down (no registration in force, pings unanswered: Down)
 const DOWN_POLICIES = ["try", "failover", "refuse"];
+const MONITOR_SECONDS = [5, 3600]; // a trunk's "monitor": seconds between its OPTIONS pings
 const REGISTER_EXPIRES = [60, 86400, 3600]; // a trunk's "register": {"expires"}: least, most, default (s)
 const PAI_MODES = ["passthrough", "drop", "from"];
 const DROP_NAMES = 8; // config.ts B2B_DROP_NAMES
@@ -395,14 +396,10 @@ function checkSides(key, k, v) {
           break;
         case "register": {
           // a trunk that registers with its provider (the core's registrant): true, or {"expires": N}
-          if (typeof sv !== "boolean" && (typeof sv !== "object" || sv === null || Array.isArray(sv))) bad(f, `expected true, false or {"expires": N, "down": POLICY}`, sv);
+          if (typeof sv !== "boolean" && (typeof sv !== "object" || sv === null || Array.isArray(sv))) bad(f, `expected true, false or {"expires": N}`, sv);
           if (typeof sv === "object") {
             for (const [rk, rv] of Object.entries(sv)) {
-              if (rk === "down") {
-                if (typeof rv !== "string" || !DOWN_POLICIES.includes(rv)) bad(`${f}.down`, `expected "try", "failover" or "refuse"`, rv);
-                continue;
-              }
-              if (rk !== "expires") throw new ConfigError(`${f}.${rk}`, "unknown key (expected expires, down)");
+              if (rk !== "expires") throw new ConfigError(`${f}.${rk}`, "unknown key (expected expires)");
               if (!Number.isInteger(rv) || rv < REGISTER_EXPIRES[0] || rv > REGISTER_EXPIRES[1])
                 bad(`${f}.expires`, `expected an integer in ${REGISTER_EXPIRES[0]}..${REGISTER_EXPIRES[1]}`, rv);
             }
@@ -410,6 +407,15 @@ function checkSides(key, k, v) {
           } else sd.register = sv;
           break;
         }
+        case "monitor":
+          // static mode: the trunk pinged with OPTIONS every N s, down while a ping goes unanswered
+          if (!Number.isInteger(sv) || sv < MONITOR_SECONDS[0] || sv > MONITOR_SECONDS[1]) bad(f, `expected an integer in ${MONITOR_SECONDS[0]}..${MONITOR_SECONDS[1]} (seconds between OPTIONS pings)`, sv);
+          sd.monitor = sv;
+          break;
+        case "down":
+          if (typeof sv !== "string" || !DOWN_POLICIES.includes(sv)) bad(f, `expected "try", "failover" or "refuse"`, sv);
+          sd.down = sv;
+          break;
         case "password":
           // never echoed back; no white space (the core's side text is space-separated)
           if (typeof sv !== "string" || !/^[\x21-\x7e]{1,64}$/.test(sv)) bad(f, "expected 1..64 printable ASCII characters without spaces", typeof sv === "string" ? MASK : sv);
@@ -432,8 +438,14 @@ function checkSides(key, k, v) {
       if (sd.role === "registrar") throw new ConfigError(`${kk}.register`, "a registrar side does not register (its phones register with us)");
       if (sd.username === undefined) throw new ConfigError(`${kk}.register`, `a trunk that registers needs its "username" and "password"`);
       if (sd.transport === "tcp") throw new ConfigError(`${kk}.register`, "registration goes over udp: a trunk on tcp does not register yet");
-      if (typeof sd.register === "object" && sd.register.down === "failover" && sd.failover === undefined)
-        throw new ConfigError(`${kk}.register.down`, `"failover" needs the side's "failover" (the side its calls go to meanwhile)`);
+    }
+    if (sd.role === "registrar" && sd.monitor !== undefined) throw new ConfigError(`${kk}.monitor`, "a registrar side's phones are not pinged (a trunk is)");
+    if (sd.down !== undefined) {
+      if (sd.role === "registrar") throw new ConfigError(`${kk}.down`, "a registrar side is never down (a trunk is, when it registers or is monitored)");
+      if (sd.monitor === undefined && (sd.register === undefined || sd.register === false))
+        throw new ConfigError(`${kk}.down`, `a trunk is known down only when it registers ("register") or is pinged ("monitor")`);
+      if (sd.down === "failover" && sd.failover === undefined)
+        throw new ConfigError(`${kk}.down`, `"failover" needs the side's "failover" (the side its calls go to meanwhile)`);
     }
     return /** @type {Side} */ (sd);
   });
@@ -1012,10 +1024,13 @@ export function coreOps(cfg, random) {
             const text = `called ${i} ${CALLED[sd.called]}`;
             add(`${k.path}[${i}].called`, Buffer.from(text, "utf8"), text);
           }
-          const down = typeof sd.register === "object" ? sd.register.down : undefined;
-          if (down !== undefined) {
-            const text = `down ${i} ${down}`;
-            add(`${k.path}[${i}].register.down`, Buffer.from(text, "utf8"), text);
+          if (sd.down !== undefined) {
+            const text = `down ${i} ${sd.down}`;
+            add(`${k.path}[${i}].down`, Buffer.from(text, "utf8"), text);
+          }
+          if (sd.monitor !== undefined) {
+            const text = `monitor ${i} ${sd.monitor}`;
+            add(`${k.path}[${i}].monitor`, Buffer.from(text, "utf8"), text);
           }
 
           if (sd.identity?.pai !== undefined) {

@@ -11,6 +11,8 @@
 //     once registered, every policy sends it to the trunk.
 //   shutdown: sip_shutdown de-registers (Expires: 0, the provider's binding gone), reports the REGISTER
 //     in flight until its 200, and nothing of the registrant is sent again.
+//   static mode: a trunk pinged with OPTIONS ("monitor") that stops answering is down (trunk-state event)
+//     and its calls go to the failover trunk until a ping is answered again; exact ping and event times.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Sim, CoreNode } from "./net.mjs";
@@ -174,4 +176,88 @@ test("shutdown: Expires: 0 to the provider, in flight until its 200, the binding
   sim.run(sim.now + 2 * 3_600_000);
   assert.equal(regs.length, sent, "no REGISTER after the shutdown's");
   assert.equal(gw.ex.sip_shutdown(sim.now), 0);
+});
+
+// Static mode (issue 13 item 4): no registration; the trunk is pinged with OPTIONS every 10 s ("monitor
+// 1 10"); our provider core answers them 200. From 60 s on everything sent to it is lost: the next ping
+// goes unanswered for 64·T1 = 32 s, the trunk is down (a trunk-state event), and calls go to the
+// failover trunk ("down 1 failover"); at 150 s the provider is reachable again: the next ping, 10 s
+// after the failed one, is answered and the trunk is up (another event); calls go to it again.
+test("static mode: a monitored trunk that stops answering OPTIONS is down and routed around until it answers again, at exact times", () => {
+  const sim = new Sim({ seed: 39, latency: [5, 5] });
+  new CoreNode(sim, PROVIDER, { domains: ["127.0.0.5"], users: ["bob:password=bobpw"] });
+  const gw = new CoreNode(sim, GW, { probe: true, domains: ["127.0.0.4"] });
+  gw.ex.probe_b2bua_on(1);
+  for (const t of ["0 registrar 1 127.0.0.4", `1 trunk 0 127.0.0.5 ${PROVIDER}`, `2 trunk 0 127.0.0.6 ${BACKUP}`,
+    "failover 1 2", "down 1 failover", "monitor 1 10"]) assert.equal(text(gw, CfgKind.Side, t), CfgResult.Ok, t);
+  for (const bad of ["monitor 1 4", "monitor 1 3601", "monitor 0 10", "monitor 1", "monitor 9 10"])
+    assert.equal(text(gw, CfgKind.Side, bad), CfgResult.Refused, bad);
+  const alice = new Ua(sim, "127.0.0.2:5060", "alice", { proxy: GW, ring: 50, answer: 200 });
+  const backup = new Ua(sim, BACKUP, "backup", { proxy: GW, ring: 50, answer: 200 });
+  alice.register();
+  let cut = false;
+  const pings = [];
+  const invites = [];
+  const answered = new Map(); // ping Call-ID -> when its 200 reached us
+  sim.filter = (from, to, t) => {
+    if (from === GW && to === PROVIDER && t.startsWith("OPTIONS ")) {
+      const msg = parse(t);
+      if (!pings.some((p) => p.msg.callId === msg.callId)) pings.push({ t: sim.now, msg }); // not its retransmissions
+    }
+    if (from === GW && to === PROVIDER && t.startsWith("INVITE ")) invites.push(sim.now);
+    const pass = !(cut && (to === PROVIDER || from === PROVIDER));
+    if (pass && from === PROVIDER && to === GW && /^SIP\/2\.0 200 [^]*CSeq: 1 OPTIONS/i.test(t)) {
+      const msg = parse(t);
+      if (!answered.has(msg.callId)) answered.set(msg.callId, sim.now + 5); // delivered 5 ms later
+    }
+    return pass;
+  };
+  const call = () => {
+    const id = alice.invite("15550400", { hangupAfter: 200 });
+    sim.run(sim.now + 3000);
+    return alice.calls.get(id);
+  };
+  sim.run(5000);
+  call(); // up: to the provider (which wants bob's credentials: 407 → 503 for alice; it reached it)
+  assert.equal(invites.length, 1, `the call went to the provider\n${sim.transcript()}`);
+  assert.equal(inbound(backup).length, 0);
+  sim.run(60_000);
+  cut = true;
+  sim.run(130_000);
+  const state = () => gw.eventLog.filter((e) => e.name === "trunk-state").map((e) => [e.t, e.value, e.code, e.texts[0], e.texts[3]]);
+  assert.equal(state().length, 1, "down once");
+  const [tDown, up0, code0, trunk0, detail0] = state()[0];
+  assert.deepEqual([up0, code0, trunk0, detail0], [0, 408, "127.0.0.5", "down"]);
+  const lost = pings.filter((p) => p.t >= 60_000)[0];
+  assert.equal(tDown - lost.t, 32_000, "down 64·T1 after the unanswered ping was sent");
+  assert.ok(call().finals.includes(200), "answered by the backup");
+  assert.equal(inbound(backup).length, 1, "while down, the call went to the failover trunk");
+  assert.equal(invites.length, 1, "and not to the provider");
+  sim.run(150_000);
+  cut = false;
+  sim.run(200_000);
+  assert.equal(state().length, 2, "up again");
+  const [tUp, up1, code1, , detail1] = state()[1];
+  assert.deepEqual([up1, code1, detail1], [1, 200, "up"]);
+  // every ping after the first: 10 s after the previous one's outcome, its 200 (10 ms later in a quiet
+  // network; a retransmission's after the cut) or its timeout 32 s after it was sent
+  let lostPings = 0;
+  for (let k = 1; k < pings.length; k++) {
+    const prev = pings[k - 1];
+    const outcome = answered.get(prev.msg.callId) ?? prev.t + 32_000;
+    if (!answered.has(prev.msg.callId)) lostPings++;
+    else if (prev.t < 60_000) assert.equal(outcome - prev.t, 10);
+    assert.equal(pings[k].t - outcome, 10_000, `ping ${k} at ${pings[k].t}`);
+  }
+  assert.ok(lostPings >= 2, `${lostPings} pings lost in the 90 s cut`);
+  assert.ok(tUp > 150_000 && tUp <= 150_000 + 32_000 + 10_000 + 10, `up at ${tUp}`);
+  for (const p of pings) {
+    assert.match(p.msg.first, /^OPTIONS sip:127\.0\.0\.5 SIP\/2\.0$/);
+    assert.equal(p.msg.get("to"), "<sip:127.0.0.5>");
+    assert.match(p.msg.get("from"), /^<sip:127\.0\.0\.4:5060>;tag=/);
+  }
+  assert.equal(new Set(pings.map((p) => p.msg.callId)).size, pings.length, "a new Call-ID each time");
+  call();
+  assert.equal(invites.length, 2, "up again: the call goes to the provider");
+  assert.equal(inbound(backup).length, 1);
 });
