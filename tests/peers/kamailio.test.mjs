@@ -64,3 +64,48 @@ for (const host of HOSTS) test(`${host}: phone → B2BUA → Kamailio (407, answ
     await kam.stop();
   }
 });
+
+// Static mode against a real provider proxy: the trunk pinged every 5 s ("monitor"); Kamailio answers
+// OPTIONS 405 (alive: any answer but 503 is); Kamailio stopped, the next ping goes unanswered for 64·T1
+// (T1 100 ms here: 6.4 s) and the trunk is down (a trunk-state event); Kamailio started again on the same
+// port, the next ping (5 s after the timeout) is answered and the trunk is up again.
+for (const host of HOSTS) test(`${host}: a monitored trunk: Kamailio answers our OPTIONS pings; stopped, the trunk goes down; started again, up`, { timeout: 60_000 }, async () => {
+  const kport = await freePort();
+  let kam = await startKamailio("kamailio-provider.cfg", kport, { UAS: `${PROVIDER_IP}:9` });
+  const srv = await startServer({
+    host,
+    tcp: false,
+    config: {
+      board: "gateway", mode: "b2bua", domains: ["127.0.0.1"], timers: { t1: 100, t2: 400 },
+      sides: [
+        { name: "office", role: "registrar", route: "carrier" },
+        { name: "carrier", role: "trunk", address: `${PROVIDER_IP}:${kport}`, route: "office", monitor: 5, down: "refuse" },
+      ],
+    },
+  });
+  const states = () => srv.logs.filter((o) => o.msg === "trunk-state").map((o) => [o.up, o.code, o.detail]);
+  try {
+    const pings = () => srv.sip("out").filter((m) => m.peer.endsWith(`${PROVIDER_IP}:${kport}`) && /^OPTIONS /.test(m.first));
+    const answers = () => srv.sip("in").filter((m) => m.peer.endsWith(`${PROVIDER_IP}:${kport}`) && /^SIP\/2\.0 405 /.test(m.first));
+    const t0 = Date.now();
+    while (answers().length < 1 && Date.now() - t0 < 5000) await sleep(50);
+    assert.equal(answers().length, 1, `Kamailio answered the first ping\n${srv.summary().slice(-2000)}`);
+    assert.match(pings()[0].first, new RegExp(`^OPTIONS sip:${PROVIDER_IP.replaceAll(".", "\\.")}:${kport} SIP/2\\.0$`));
+    assert.deepEqual(states(), [], "up from the start: no change to report");
+    await kam.stop();
+    const tStop = Date.now();
+    await srv.waitFor((o) => o.msg === "trunk-state", 15_000, "the trunk going down");
+    const downAfter = Date.now() - tStop;
+    assert.deepEqual(states(), [[0, 408, "down"]]);
+    kam = await startKamailio("kamailio-provider.cfg", kport, { UAS: `${PROVIDER_IP}:9` });
+    await srv.waitFor((o) => o.msg === "trunk-state" && o.up === 1, 15_000, "the trunk up again");
+    assert.deepEqual(states(), [[0, 408, "down"], [1, 405, "up"]]);
+    assert.ok(downAfter >= 6000 && downAfter < 12_500, `down ${downAfter} ms after Kamailio stopped (a ping within 5 s, then 6.4 s)`);
+  } catch (e) {
+    e.message += `\n--- kamailio ---\n${kam.log.slice(-2000)}\n--- server ---\n${srv.summary().slice(-4000)}`;
+    throw e;
+  } finally {
+    await srv.stop();
+    await kam.stop();
+  }
+});
