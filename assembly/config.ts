@@ -164,6 +164,6 @@ export const B2B_DROP_NAME_CAP: u32 = 32;
 /** Client registrations of ours (registrant/: one per trunk account or pass-through user), on the boards
  * with the user agent core; 0 on the others. Precedent: an SBC's registration table per trunk account.
  * gateway 4 (two trunks, each with a spare account), b2bua 64, the probe builds 4.
- * Cost: REG_ACCOUNTS × 420 B of account records, plus one TU timer slot each (tu/timers.ts). */
+ * Cost: REG_ACCOUNTS × 456 B of account records, plus one TU timer slot each (tu/timers.ts). */
 // @ts-ignore: board constant injected with --use
 export const REG_ACCOUNTS: i32 = USER_AGENT ? (isDefined(SIP_REG_ACCOUNTS) ? SIP_REG_ACCOUNTS : 4) : 0;

@@ -46,7 +46,7 @@ import { pikeFail, PikeVerdict } from "../policy/index";
 import { FreeList } from "../util/freelist";
 import { Hdr } from "../wire/hdr";
 import { NameAddrRepr, NameAddrKind, decodeNameAddr } from "../wire/headers/nameaddr";
-import { regSideDown } from "../registrant/registrant";
+import { regSideDown, regFollowing, regFollowedBy, regUser, regUserLen, regAuth, regAuthLen, regPass, regPassLen, regLocal, regLocalLen } from "../registrant/registrant";
 import { Owner } from "../tu/owner";
 import { tuTimerSet } from "../tu/timers";
 import { uasStoredRequest } from "../dialog/uas";
@@ -554,6 +554,11 @@ function pinged(s: i32, status: u32, now: i64): void {
   tuTimerSet(Owner.Monitor, <u32>s + 1, now + <i64>load<u16>(side(s) + SIDE_PING) * 1000);
 }
 
+/** The pass-through account on trunk side `to` of the caller whose From URI is fu, or -1. */
+function passThrough(to: i32, fu: UriRepr): i32 {
+  return load<u8>(side(to)) == SideRole.Trunk ? regFollowing(to, fu.user, fu.userLen) : -1;
+}
+
 /**
  * The URI whose user part is the number called by INVITE (v, d) from side s, by the side's Called mode:
  * the Request-URI; the To URI; or P-Called-Party-ID's (RFC 3455 §4.2), the Request-URI when it has none
@@ -585,12 +590,17 @@ function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void 
   if (from < 0) { uasRespond(a, 403, now); return; }
   if (d.maxForwards == 0) { uasRespond(a, 483, now); return; }
   const ru = calledUri(from, v, d);
-  const r = ruleFor(from, ru.user, ru.userLen);
+  // a call to a pass-through account's Contact (its provider user called): to the local user it
+  // follows, on the side's route; any other number by the side's rules
+  const pt = trusted(from) ? regFollowedBy(from, ru.user, ru.userLen) : -1;
+  const numP = pt >= 0 ? regLocal(pt) : ru.user;
+  const numLen = pt >= 0 ? regLocalLen(pt) : ru.userLen;
+  const r = pt >= 0 ? -1 : ruleFor(from, ru.user, ru.userLen);
   let to = r >= 0 ? <i32>load<u8>(rule(r), 2) : <i32>load<u8>(side(from), 1);
   // the number on the B side: the rule's strip and prepend applied
   const strip = r >= 0 ? <u32>load<u8>(rule(r), 3) : 0;
   const pre = r >= 0 ? <u32>load<u8>(rule(r), 5) : 0;
-  const kept = ru.userLen > strip ? ru.userLen - strip : 0;
+  const kept = numLen > strip ? numLen - strip : 0;
   if (pre + kept > NUMBER_CAP) { uasRespond(a, 414, now); return; } // Request-URI too long for us
   if (load<u8>(side(to)) == SideRole.None) { uasRespond(a, 503, now); return; }
   let failedOver = false;
@@ -608,7 +618,7 @@ function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void 
   const c = rec(i);
   memory.fill(c, 0, CALL_SIZE);
   if (pre != 0) memory.copy(c + 105, rule(r) + 8 + <usize>AFFIX_CAP, pre);
-  memory.copy(c + 105 + <usize>pre, ru.user + <usize>(ru.userLen - kept), kept);
+  memory.copy(c + 105 + <usize>pre, numP + <usize>(numLen - kept), kept);
   store<u8>(c, <u8>(pre + kept), 104);
   store<u8>(c, <u8>from, 1);
   store<u8>(c, <u8>to, 2);
@@ -678,12 +688,16 @@ function sendInvite(i: i32, v: MessageView, d: Decoded, cseq: u32, auth: u32, no
   // for privacy (RFC 3323 §4.1.1.3); To: the callee's user there
   const fu: UriRepr = d.from.uri;
   const hide = privacyAsked(v);
+  // a caller with a pass-through account on that trunk calls as that account (its user, its credentials)
+  const pt = passThrough(to, fu);
+  const fuser = pt >= 0 ? regUser(pt) : fu.user;
+  const fuserLen = pt >= 0 ? regUserLen(pt) : fu.userLen;
   const nameAt = tw.ptr;
   if (hide) tw.lit("\"Anonymous\"");
   out.fromName = nameAt; out.fromNameLen = since(nameAt);
   const fromAt = tw.ptr;
   if (hide) tw.lit("sip:anonymous@anonymous.invalid");
-  else sipUri(fu.user, fu.userLen, hostText(to), hostLen(to));
+  else sipUri(fuser, fuserLen, hostText(to), hostLen(to));
   out.fromUri = fromAt; out.fromUriLen = since(fromAt);
   const toAt = sipUri(num, numLen, hostText(to), hostLen(to));
   out.toUri = toAt; out.toUriLen = since(toAt);
@@ -708,7 +722,8 @@ function sendInvite(i: i32, v: MessageView, d: Decoded, cseq: u32, auth: u32, no
   const extraAt = tw.ptr;
   if (auth != 0) {
     // RFC 3261 §22.2/22.3: our answer to the trunk's challenge, for this INVITE's Request-URI
-    authorizationLine(tw, auth, out.method, out.methodLen, out.ruri, out.ruriLen, sideUser(to), sideUserLen(to), sidePass(to), sidePassLen(to), <u32>prngNext());
+    if (pt >= 0) authorizationLine(tw, auth, out.method, out.methodLen, out.ruri, out.ruriLen, regAuth(pt), regAuthLen(pt), regPass(pt), regPassLen(pt), <u32>prngNext());
+    else authorizationLine(tw, auth, out.method, out.methodLen, out.ruri, out.ruriLen, sideUser(to), sideUserLen(to), sidePass(to), sidePassLen(to), <u32>prngNext());
   }
   // RFC 3262: the one extension carried across; reliable provisionals and PRACK relay end to end
   if (has100rel(v, Hdr.Require)) tw.lit("Require: 100rel\r\n");
@@ -717,7 +732,7 @@ function sendInvite(i: i32, v: MessageView, d: Decoded, cseq: u32, auth: u32, no
     // RFC 3325 §9.1: the identity we assert for the caller (see PaiMode)
     tw.bytes(PAI, PAI_LEN);
     tw.lit(": <");
-    sipUri(fu.user, fu.userLen, hostText(to), hostLen(to));
+    sipUri(fuser, fuserLen, hostText(to), hostLen(to));
     tw.lit(">\r\n");
   }
   out.extra = extraAt; out.extraLen = since(extraAt);
@@ -1070,13 +1085,14 @@ function retryWithCredentials(i: i32, status: u32, v: MessageView, now: i64): bo
   const c = rec(i);
   const to = <i32>load<u8>(c, 2);
   const tries = <u32>load<u8>(c, 3);
-  if (sideUserLen(to) == 0 || tries >= 2) return false;
+  if (tries >= 2) return false;
   const h = v.first(status == 401 ? Hdr.WwwAuthenticate : Hdr.ProxyAuthenticate);
   if (h < 0 || !parseChallenge(v.valPtr(h), v.valLen(h))) return false;
   if (tries == 1 && !challenge.stale) return false; // our credentials were refused
   // A's INVITE, kept by the server core, read again; the challenge's spans stay in v (the received slot)
   const a = load<i32>(c, 4);
   if (!uasStoredRequest(a)) return false;
+  if (sideUserLen(to) == 0 && passThrough(to, storedDecoded.from.uri) < 0) return false; // nothing to answer with
   store<u8>(c, <u8>(tries + 1), 3);
   return sendInvite(i, storedView, storedDecoded, tries + 2, status, now) == 0;
 }

@@ -17,7 +17,7 @@ import { uasRequest, uasTimer, uasTxnEnded, uasReset, UasIn } from "../dialog/ua
 import { b2buaReset, b2buaServerEvent, b2buaClientResponse, b2buaClientTimeout, b2buaDialogLost, b2buaPing } from "../b2bua/call";
 import { Method } from "../wire/method";
 import { uaDialogsReset } from "../dialog/ua";
-import { regReset, regResponse, regTxnTimer, regTimer } from "../registrant/registrant";
+import { regReset, regResponse, regTxnTimer, regTimer, regFollow } from "../registrant/registrant";
 import { Req } from "../proxy/req";
 import { admitSource, Admit } from "../proxy/admit";
 import { proxyRequest } from "../proxy/request";
@@ -65,6 +65,8 @@ export function dispatchRequest(q: Req, now: i64): void {
     return;
   }
   proxyRequest(q, now);
+  // a phone's registration changed, perhaps: the pass-through accounts that follow its user follow it
+  if (USER_AGENT && b2bua && q.v.method == Method.REGISTER) regFollow(q.d.to.uri.user, q.d.to.uri.userLen, now);
 }
 
 /**

@@ -47,6 +47,8 @@ import { tuTimerSet, tuTimerCancel } from "../tu/timers";
 import { parseChallenge, authorizationLine, challenge } from "../auth/client";
 import { OutRequest, uaWriteOut } from "../dialog/ua";
 import { eventBegin, eventText, EventKind } from "../events";
+import { UriRepr, UriScheme } from "../wire/uri";
+import { registrarLookup, targets } from "../registrar/lookup";
 
 export const enum RegState { Idle = 0, Registering = 1, Registered = 2, Refreshing = 3, Backoff = 4, Stopped = 5 }
 
@@ -58,15 +60,16 @@ const ADDR_CAP: u32 = 48;
 const USER_CAP: u32 = 32;
 const DOMAIN_CAP: u32 = 64;
 const PASS_CAP: u32 = 64;
-const enum Flag { Used = 1, Persist = 2, Dereg = 4 }
+const enum Flag { Used = 1, Persist = 2, Dereg = 4, Follow = 8 }
 // Account record: +0 u8 state, +1 u8 flags, +2 u8 addresses, +3 u8 the current address, +4 u8 answers to
 // challenges since the last final other than 401/407, +5 u8 user length, +6 u8 domain length, +7 u8 auth
 // user length, +8 u8 password length, +9 u8 side (255: none), +10 u8 423s followed in a row, +12 u32 CSeq, +16 u32 expires configured,
 // +20 u32 expires asked (a 423's Min-Expires adopted), +24 u32 expires granted, +28 u32 failures in a row,
 // +32 u32 ×2 Call-ID randomness, +40 u32 From tag, +44 u32 the client transaction in flight (0 none),
 // +48 u32 last status, +56 i64 when the timer is due (0 none), +64 Peer ×2, +128 u8 ×2 address text lengths,
-// +132 address texts (ADDR_CAP each), +228 user, +260 domain, +324 auth user, +356 password.
-const REC: usize = 420;
+// +132 address texts (ADDR_CAP each), +228 user, +260 domain, +324 auth user, +356 password, +420 u8 the
+// followed local user's length, +421 that user (a pass-through account: Flag.Follow).
+const REC: usize = 456;
 const recs: usize = USER_AGENT ? heap.alloc(<usize>REG_ACCOUNTS * REC) : 0;
 
 function acct(i: i32): usize { return recs + <usize>i * REC; }
@@ -167,7 +170,8 @@ function arm(i: i32, at: i64): void {
 
 // ---- configuration ----------------------------------------------------------------------------------
 
-const WORDS: i32 = 7;
+const WORDS: i32 = 8;
+const FOLLOW: usize = USER_AGENT ? memory.data<u8>([0x66, 0x6f, 0x6c, 0x6c, 0x6f, 0x77, 0x3d]) : 0; // "follow="
 const words: usize = USER_AGENT ? heap.alloc(<usize>WORDS * 8) : 0; // (start u32, length u32) per word
 function wordAt(k: i32): usize { return <usize>load<u32>(words + <usize>k * 8); }
 function wordLen(k: i32): u32 { return load<u32>(words + <usize>k * 8, 4); }
@@ -216,9 +220,13 @@ export function regAdd(p: usize, len: u32): i32 {
     n++;
   }
   let persist = false;
-  if (n == 5 || n == 7) {
-    if (!isPersist(wordAt(n - 1), wordLen(n - 1))) return -1;
-    persist = true;
+  let follow = -1; // the word "follow=USER", if any
+  while (n > 4 && n != 6) {
+    const w = wordAt(n - 1);
+    const wl = wordLen(n - 1);
+    if (!persist && isPersist(w, wl)) persist = true;
+    else if (follow < 0 && wl > 7 && wl - 7 <= USER_CAP && eqBytes(w, 7, FOLLOW, 7) && plain(w + 7, wl - 7)) follow = n - 1;
+    else return -1;
     n--;
   }
   if (n != 4 && n != 6) return -1;
@@ -279,6 +287,13 @@ export function regAdd(p: usize, len: u32): i32 {
   store<u32>(a, <u32>(r >> 32), 36);
   store<u32>(a, <u32>prngNext(), 40);
   store<u8>(a, <u8>(Flag.Used | (persist ? Flag.Persist : 0)), 1);
+  if (follow >= 0) {
+    // a pass-through account: idle until its local user registers (regFollow)
+    memory.copy(a + 421, wordAt(follow) + 7, wordLen(follow) - 7);
+    store<u8>(a, <u8>(wordLen(follow) - 7), 420);
+    setFlag(i, Flag.Follow, true);
+    return i;
+  }
   arm(i, 1); // the first REGISTER at the first timer run
   return i;
 }
@@ -532,6 +547,12 @@ export function regTimer(user: u32, now: i64): void {
   store<i64>(acct(i), 0, 56);
   const s = regState(i);
   if (s == RegState.Stopped || load<u32>(acct(i), 44) != 0) return;
+  if ((flags(i) & Flag.Follow) != 0 && localBindings(i, now) == 0) {
+    // its phone's registration has expired: ours is taken back instead of refreshed (or not retried)
+    if (s == RegState.Registered) dereg(i, now);
+    else regSet(i, RegState.Idle, 0, now);
+    return;
+  }
   regSet(i, s == RegState.Registered ? RegState.Refreshing : RegState.Registering, 0, now);
   attempt(i, 0, now);
 }
@@ -579,10 +600,96 @@ export function regPending(): i32 {
 export function regSideDown(s: i32): bool {
   let any = false;
   for (let i = 0; i < REG_ACCOUNTS; i++) {
-    if ((flags(i) & Flag.Used) == 0 || <i32>load<u8>(acct(i), 9) != s) continue;
+    // (a pass-through account is its phone's, not the trunk's: it says nothing of the trunk)
+    if ((flags(i) & (Flag.Used | Flag.Follow)) != Flag.Used || <i32>load<u8>(acct(i), 9) != s) continue;
     const st = regState(i);
     if (st == RegState.Registered || st == RegState.Refreshing) return false;
     any = true;
   }
   return any;
 }
+
+// ---- pass-through accounts (Flag.Follow) ----------------------------------------------------------------
+// One account per local user: it registers with the provider while the user has a binding in our
+// registrar, and is taken back when the user's last binding goes (a REGISTER with Expires: 0 or removing
+// it: at once; one that expires: at the account's next refresh). The B2BUA maps calls between the two
+// identities (regFollowing, regFollowedBy).
+
+const local = USER_AGENT ? new UriRepr() : changetype<UriRepr>(0);
+
+/** The bindings account i's local user has in our registrar now. */
+function localBindings(i: i32, now: i64): i32 {
+  local.scheme = UriScheme.Sip;
+  local.user = acct(i) + 421;
+  local.userLen = <u32>load<u8>(acct(i), 420);
+  local.hasUser = true;
+  return registrarLookup(local, now, targets);
+}
+
+/** A de-registration of account i (Expires: 0), now. */
+function dereg(i: i32, now: i64): void {
+  tuTimerCancel(Owner.Registrant, <u32>i + 1);
+  store<i64>(acct(i), 0, 56);
+  setFlag(i, Flag.Dereg, true);
+  store<u8>(acct(i), 0, 4);
+  if (!send(i, 0, now)) {
+    setFlag(i, Flag.Dereg, false);
+    regSet(i, RegState.Idle, 0, now);
+  }
+}
+
+/**
+ * Our registrar took a REGISTER for local user [user, user+len) (host/dispatch.ts, B2BUA mode): each
+ * pass-through account following that user starts registering when the user has a binding and it is
+ * idle, and de-registers when the user has none left and it is registered. A stopped account (403/404)
+ * stays stopped.
+ */
+export function regFollow(user: usize, len: u32, now: i64): void {
+  if (stopping) return;
+  for (let i = 0; i < REG_ACCOUNTS; i++) {
+    if ((flags(i) & (Flag.Used | Flag.Follow)) != (Flag.Used | Flag.Follow)) continue;
+    if (!eqBytes(acct(i) + 421, <u32>load<u8>(acct(i), 420), user, len)) continue;
+    const s = regState(i);
+    const busy = load<u32>(acct(i), 44) != 0;
+    const n = localBindings(i, now);
+    if (n > 0 && s == RegState.Idle && !busy) {
+      tuTimerCancel(Owner.Registrant, <u32>i + 1);
+      regSet(i, RegState.Registering, 0, now);
+      attempt(i, 0, now);
+    } else if (n == 0 && (s == RegState.Registered || s == RegState.Refreshing) && !busy) {
+      dereg(i, now);
+    } else if (n == 0 && s == RegState.Backoff) {
+      tuTimerCancel(Owner.Registrant, <u32>i + 1);
+      store<i64>(acct(i), 0, 56);
+      regSet(i, RegState.Idle, 0, now);
+    }
+  }
+}
+
+/** The pass-through account of side s that follows local user [user, user+len), or -1. */
+export function regFollowing(s: i32, user: usize, len: u32): i32 {
+  for (let i = 0; i < REG_ACCOUNTS; i++) {
+    if ((flags(i) & (Flag.Used | Flag.Follow)) != (Flag.Used | Flag.Follow) || <i32>load<u8>(acct(i), 9) != s) continue;
+    if (eqBytes(acct(i) + 421, <u32>load<u8>(acct(i), 420), user, len)) return i;
+  }
+  return -1;
+}
+
+/** The pass-through account of side s whose provider user is [user, user+len), or -1. */
+export function regFollowedBy(s: i32, user: usize, len: u32): i32 {
+  for (let i = 0; i < REG_ACCOUNTS; i++) {
+    if ((flags(i) & (Flag.Used | Flag.Follow)) != (Flag.Used | Flag.Follow) || <i32>load<u8>(acct(i), 9) != s) continue;
+    if (eqBytes(userP(i), userLen(i), user, len)) return i;
+  }
+  return -1;
+}
+
+/** Account i's provider user, auth user, password and followed local user (pointers; lengths below). */
+export function regUser(i: i32): usize { return userP(i); }
+export function regUserLen(i: i32): u32 { return userLen(i); }
+export function regAuth(i: i32): usize { return authLen(i) != 0 ? authP(i) : userP(i); }
+export function regAuthLen(i: i32): u32 { return authLen(i) != 0 ? authLen(i) : userLen(i); }
+export function regPass(i: i32): usize { return passP(i); }
+export function regPassLen(i: i32): u32 { return passLen(i); }
+export function regLocal(i: i32): usize { return acct(i) + 421; }
+export function regLocalLen(i: i32): u32 { return <u32>load<u8>(acct(i), 420); }

@@ -417,7 +417,8 @@ static bool is_side_address(const char *s) {
   return inet_pton(AF_INET, host, tmp) == 1;
 }
 
-#define SIDE_KEYS "name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register, monitor, down"
+#define SIDE_KEYS "name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register, monitor, down, passthrough"
+#define PASSTHROUGH_KEYS "user, username, password"
 /* a trunk's "register": {"expires"}: least, most, default (s) (config.mjs REGISTER_EXPIRES) */
 #define REGISTER_EXPIRES_MIN 60
 #define REGISTER_EXPIRES_MAX 86400
@@ -532,6 +533,45 @@ static void check_rules(const char *k, const json *v, cfg_side *sd) {
   }
 }
 
+/* A trunk's "passthrough": [{user, username, password}] (config.mjs checkSides). */
+static void check_passthrough(const char *k, const json *v, cfg_side *sd) {
+  if (v->type != J_ARRAY) bad(k, "expected an array of {" PASSTHROUGH_KEYS "}", v);
+  sd->pt = calloc(v->n + 1, sizeof *sd->pt);
+  sd->n_pt = v->n;
+  for (size_t i = 0; i < v->n; i++) {
+    char *key = keyf("%s[%zu]", k, i);
+    const json *o = v->items[i];
+    if (o->type != J_OBJECT) bad(key, "expected an object", o);
+    cfg_passthrough *e = &sd->pt[i];
+    for (size_t j = 0; j < o->n; j++) {
+      const char *pk = o->keys[j];
+      const json *pv = o->items[j];
+      char *kk = keyf("%s.%s", key, pk);
+      size_t n = pv->type == J_STRING ? strlen(pv->str) : 0;
+      if (strcmp(pk, "user") == 0 || strcmp(pk, "username") == 0) {
+        if (pv->type != J_STRING || !is_token(pv->str, n) || n > 32) bad(kk, "expected a SIP token of 1..32 bytes", pv);
+        if (strcmp(pk, "user") == 0) e->user = pv->str;
+        else e->username = pv->str;
+      } else if (strcmp(pk, "password") == 0) {
+        bool ok = pv->type == J_STRING && n >= 1 && n <= 64;
+        for (size_t c = 0; ok && c < n; c++) ok = (unsigned char)pv->str[c] > 0x20 && (unsigned char)pv->str[c] < 0x7f;
+        if (!ok) {
+          if (pv->type == J_STRING) die2(false, kk, "expected 1..64 printable ASCII characters without spaces, got \"" MASK "\"");
+          bad(kk, "expected 1..64 printable ASCII characters without spaces", pv);
+        }
+        e->password = pv->str;
+      } else {
+        die2(false, kk, "unknown key (expected " PASSTHROUGH_KEYS ")");
+      }
+      free(kk);
+    }
+    if (!e->user) die2(false, key, "expected a \"user\"");
+    if (!e->username) die2(false, key, "expected a \"username\"");
+    if (!e->password) die2(false, key, "expected a \"password\"");
+    free(key);
+  }
+}
+
 /* The B2BUA's sides (config.mjs checkSides: the same checks and messages). */
 static void check_sides(const sch_key *k, const char *name, const json *v, cfg_value *out) {
   if (v->type != J_ARRAY) bad(name, "expected an array of {" SIDE_KEYS "}", v);
@@ -594,6 +634,8 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
         check_drop(kk, sv, sd);
       } else if (strcmp(sk, "register") == 0) {
         check_register(kk, sv, sd);
+      } else if (strcmp(sk, "passthrough") == 0) {
+        check_passthrough(kk, sv, sd);
       } else if (strcmp(sk, "monitor") == 0) {
         /* static mode: the trunk pinged with OPTIONS every N s (config.mjs MONITOR_SECONDS) */
         if (sv->type != J_NUMBER || sv->num < 5 || sv->num > 3600 || sv->num != (double)(int)sv->num)
@@ -655,6 +697,7 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
       if (sd->transport && strcmp(sd->transport, "tcp") == 0) die2(false, kk, "registration goes over udp: a trunk on tcp does not register yet");
       free(kk);
     }
+    if (!trunk && sd->pt) die2(false, keyf("%s.passthrough", key), "pass-through accounts are a trunk's (the provider's accounts of our users)");
     if (!trunk && sd->monitor) die2(false, keyf("%s.monitor", key), "a registrar side's phones are not pinged (a trunk is)");
     if (sd->down) {
       char *kk = keyf("%s.down", key);
@@ -1166,6 +1209,17 @@ static void print_value(strbuf *b, const sch_key *k, const cfg_value *v) {
           sb_puts(b, ", \"register\": {\"expires\": ");
           sb_puts(b, t);
           sb_putc(b, '}');
+        }
+        if (sd->pt) {
+          sb_puts(b, ", \"passthrough\": [");
+          for (size_t e = 0; e < sd->n_pt; e++) {
+            sb_puts(b, e ? ", {\"user\": " : "{\"user\": ");
+            sb_json_string(b, sd->pt[e].user, strlen(sd->pt[e].user));
+            sb_puts(b, ", \"username\": ");
+            sb_json_string(b, sd->pt[e].username, strlen(sd->pt[e].username));
+            sb_puts(b, ", \"password\": \"" MASK "\"}");
+          }
+          sb_putc(b, ']');
         }
         if (sd->monitor) {
           snprintf(t, sizeof t, "%d", sd->monitor);
@@ -1735,6 +1789,22 @@ void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *b
           memset(full, 0, strlen(full));
           free(full);
           free(name);
+        }
+        /* and the pass-through accounts ("... follow=USER": idle until the local user registers) */
+        for (size_t j = 0; j < v->n; j++) {
+          const cfg_side *sd = &v->sides[j];
+          for (size_t e = 0; e < sd->n_pt; e++) {
+            const cfg_passthrough *p = &sd->pt[e];
+            char *full = keyf("register %zu %s %s@%s %d %s %s follow=%s", j, sd->address, p->username, sd->host ? sd->host : sd->address,
+                              REGISTER_EXPIRES_DEFAULT, p->username, p->password, p->user);
+            char *name = keyf("%s[%zu].passthrough[%zu]", k->path, j, e);
+            a.name = name;
+            a.text = NULL;
+            add_bytes(&a, (const uint8_t *)full, strlen(full));
+            memset(full, 0, strlen(full));
+            free(full);
+            free(name);
+          }
         }
         /* then failovers ("failover SIDE OTHER") and the rules: "route FROM PREFIX TO STRIP [PREPEND]" */
         for (size_t j = 0; j < v->n; j++) {

@@ -52,6 +52,11 @@ typedef struct {
   int strip;
 } cfg_rule;
 
+/* A trunk's pass-through account (sides[].passthrough[]). */
+typedef struct {
+  const char *user, *username, *password;
+} cfg_passthrough;
+
 /* A B2BUA side ("sides"): NULL for what is absent. */
 typedef struct {
   const char *name, *role, *route, *host, *address, *username, *password, *failover;
@@ -63,6 +68,8 @@ typedef struct {
   const char *pai;   /* identity.pai: "passthrough" | "drop" | "from", NULL: not given */
   const char **drop; /* header names not passed to this side's leg */
   size_t n_drop;
+  cfg_passthrough *pt; /* "passthrough": our users' own accounts with the provider */
+  size_t n_pt;
   int reg;           /* "register": 0 absent, 1 true, 2 false, 3 {"expires"} (4: {} without it) */
   int reg_expires;   /* its expires (s), REGISTER_EXPIRES_DEFAULT unless given */
   const char *down;  /* "down": "try" | "failover" | "refuse", NULL: not given (try) */

@@ -30,7 +30,8 @@ import { isIP } from "node:net";
  *   username?: string, password?: string, routes?: SideRule[], failover?: string,
  *   identity?: { pai?: "passthrough" | "drop" | "from" }, drop?: string[], transport?: "udp" | "tcp",
  *   accept?: "address" | "digest", called?: "ruri" | "to" | "p-called-party-id",
- *   register?: boolean | { expires?: number }, monitor?: number, down?: "try" | "failover" | "refuse" }} Side
+ *   register?: boolean | { expires?: number }, monitor?: number, down?: "try" | "failover" | "refuse",
+ *   passthrough?: { user: string, username: string, password: string }[] }} Side
  * @typedef {{
  *   schema: readonly SchemaKey[], host: Host, name: string,
  *   defaults?: Record<string, unknown>,
@@ -262,7 +263,8 @@ function checkUsers(k, v) {
 }
 
 const SIDE_ADDRESS = /^(?:(\d{1,3}(?:\.\d{1,3}){3})|\[([0-9a-fA-F:.]+)\]):(\d{1,5})$/;
-const SIDE_KEYS = "name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register, monitor, down";
+const SIDE_KEYS = "name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register, monitor, down, passthrough";
+const PASSTHROUGH_KEYS = "user, username, password"; // a trunk's "passthrough" entries
 // a trunk's "called": where the number of a call from it is read (b2bua/call.ts Called), as the core's word
 const CALLED = { ruri: "ruri", to: "to", "p-called-party-id": "pcpi" };
 // a trunk's "down": a call toward it while it is down (no registration in force, pings unanswered: Down)
@@ -407,6 +409,23 @@ function checkSides(key, k, v) {
           } else sd.register = sv;
           break;
         }
+        case "passthrough":
+          // individual registration pass-through: a local user's own account with the provider
+          if (!Array.isArray(sv)) bad(f, `expected an array of {${PASSTHROUGH_KEYS}}`, sv);
+          sd.passthrough = sv.map((e, j) => {
+            const ek = `${f}[${j}]`;
+            const o = object(ek, e);
+            for (const [pk, pv] of Object.entries(o)) {
+              if (pk === "user" || pk === "username") {
+                if (typeof pv !== "string" || !TOKEN.test(pv) || Buffer.byteLength(pv) > 32) bad(`${ek}.${pk}`, "expected a SIP token of 1..32 bytes", pv);
+              } else if (pk === "password") {
+                if (typeof pv !== "string" || !/^[\x21-\x7e]{1,64}$/.test(pv)) bad(`${ek}.${pk}`, "expected 1..64 printable ASCII characters without spaces", typeof pv === "string" ? MASK : pv);
+              } else throw new ConfigError(`${ek}.${pk}`, `unknown key (expected ${PASSTHROUGH_KEYS})`);
+            }
+            for (const need of ["user", "username", "password"]) if (o[need] === undefined) throw new ConfigError(ek, `expected a "${need}"`);
+            return /** @type {{ user: string, username: string, password: string }} */ ({ ...o });
+          });
+          break;
         case "monitor":
           // static mode: the trunk pinged with OPTIONS every N s, down while a ping goes unanswered
           if (!Number.isInteger(sv) || sv < MONITOR_SECONDS[0] || sv > MONITOR_SECONDS[1]) bad(f, `expected an integer in ${MONITOR_SECONDS[0]}..${MONITOR_SECONDS[1]} (seconds between OPTIONS pings)`, sv);
@@ -439,6 +458,7 @@ function checkSides(key, k, v) {
       if (sd.username === undefined) throw new ConfigError(`${kk}.register`, `a trunk that registers needs its "username" and "password"`);
       if (sd.transport === "tcp") throw new ConfigError(`${kk}.register`, "registration goes over udp: a trunk on tcp does not register yet");
     }
+    if (sd.role === "registrar" && sd.passthrough !== undefined) throw new ConfigError(`${kk}.passthrough`, "pass-through accounts are a trunk's (the provider's accounts of our users)");
     if (sd.role === "registrar" && sd.monitor !== undefined) throw new ConfigError(`${kk}.monitor`, "a registrar side's phones are not pinged (a trunk is)");
     if (sd.down !== undefined) {
       if (sd.role === "registrar") throw new ConfigError(`${kk}.down`, "a registrar side is never down (a trunk is, when it registers or is monitored)");
@@ -831,7 +851,11 @@ export function printable(cfg) {
         return m;
       });
     else if (k.type === "sides")
-      v = /** @type {Side[]} */ (v).map((sd) => (sd.password === undefined ? sd : { ...sd, password: MASK }));
+      v = /** @type {Side[]} */ (v).map((sd) => {
+        const shown = sd.password === undefined ? { ...sd } : { ...sd, password: MASK };
+        if (sd.passthrough) shown.passthrough = sd.passthrough.map((e) => ({ ...e, password: MASK }));
+        return shown;
+      });
     else if (k.secret) v = MASK;
     const parts = k.path.split(".");
     let o = out;
@@ -1003,6 +1027,13 @@ export function coreOps(cfg, random) {
           const expires = (typeof sd.register === "object" ? sd.register.expires : undefined) ?? REGISTER_EXPIRES[2];
           const text = `register ${i} ${sd.address} ${sd.username}@${sd.host ?? sd.address} ${expires} ${sd.username} ${sd.password}`;
           ops.push({ key: k, name: `${k.path}[${i}].register`, op: "add", id, bytes: Buffer.from(text, "utf8"), text: undefined, secret: true });
+        });
+        // and the pass-through accounts ("... follow=USER": idle until the local user registers)
+        list.forEach((sd, i) => {
+          (sd.passthrough ?? []).forEach((e, j) => {
+            const text = `register ${i} ${sd.address} ${e.username}@${sd.host ?? sd.address} ${REGISTER_EXPIRES[2]} ${e.username} ${e.password} follow=${e.user}`;
+            ops.push({ key: k, name: `${k.path}[${i}].passthrough[${j}]`, op: "add", id, bytes: Buffer.from(text, "utf8"), text: undefined, secret: true });
+          });
         });
         // then failovers ("failover SIDE OTHER") and the rules: "route FROM PREFIX TO STRIP [PREPEND]" ("-": any number)
         list.forEach((sd, i) => {

@@ -25,7 +25,7 @@ for (const [host, argv] of [["node", [process.execPath, join(root, "host/node/cl
   });
 }
 
-for (const name of ["b2bua-trunk-registrar.json", "b2bua-trunk-trunk.json", "b2bua-trunk-register.json", "sipconnect-static.json"]) {
+for (const name of ["b2bua-trunk-registrar.json", "b2bua-trunk-trunk.json", "b2bua-trunk-register.json", "sipconnect-static.json", "passthrough.json"]) {
   for (const [host, argv] of [["node", [process.execPath, join(root, "host/node/cli.mjs")]], ["native", [join(root, "build/gateway/sipling")]]]) {
     test(`${host}: examples/${name} is a valid B2BUA configuration (--print-config shows its sides back)`, () => {
       const file = JSON.parse(readFileSync(join(root, "examples", name), "utf8"));
@@ -39,7 +39,8 @@ for (const name of ["b2bua-trunk-registrar.json", "b2bua-trunk-trunk.json", "b2b
       const canon = (x) => Array.isArray(x) ? x.map(canon) : x && typeof x === "object" ? Object.fromEntries(Object.entries(x).sort().map(([k, v]) => [k, canon(v)])) : x;
       const sorted = (sides) => sides.map((x) => JSON.stringify(canon(x)));
       // a trunk's password shows masked
-      assert.deepEqual(sorted(shown.sides), sorted(file.sides.map((x) => (x.password ? { ...x, password: "***" } : x))));
+      const masked = (x) => ({ ...x, ...(x.password ? { password: "***" } : {}), ...(x.passthrough ? { passthrough: x.passthrough.map((e) => ({ ...e, password: "***" })) } : {}) });
+      assert.deepEqual(sorted(shown.sides), sorted(file.sides.map(masked)));
     });
   }
   test(`native: the server board's binary refuses examples/${name} by its board`, () => {

@@ -48,7 +48,7 @@ const CASES = [
   [base([{ ...REG, routes: [{ to: "carrier" }] }, TRUNK]), `config error: "sides[0].routes[0]": expected a "prefix" ("" for any number)`],
   [base([REG, { ...TRUNK, failover: "carrier" }]), `config error: "sides[1].failover": a side fails over to another side, not to itself`],
   [base([REG, { ...TRUNK, failover: "backup" }]), `config error: "sides[1].failover": no side named "backup"`],
-  [base([REG, { ...TRUNK, colour: "blue" }]), `config error: "sides[1].colour": unknown key (expected name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register, monitor, down)`],
+  [base([REG, { ...TRUNK, colour: "blue" }]), `config error: "sides[1].colour": unknown key (expected name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register, monitor, down, passthrough)`],
   [base([REG, { ...TRUNK, accept: "ip" }]), `config error: "sides[1].accept": expected "address" or "digest", got "ip"`],
   [base([{ ...REG, accept: "digest" }, TRUNK]), `config error: "sides[0].accept": a registrar side's calls are known by where each phone registered from`],
   [base([REG, { ...TRUNK, accept: "digest" }]), `config error: "sides[1].accept": a trunk that takes calls by digest needs its "username" and "password"`],
@@ -77,6 +77,12 @@ const CASES = [
   [base([REG, { ...TRUNK, monitor: 2 }]), `config error: "sides[1].monitor": expected an integer in 5..3600 (seconds between OPTIONS pings), got 2`],
   [base([REG, { ...TRUNK, monitor: "30s" }]), `config error: "sides[1].monitor": expected an integer in 5..3600 (seconds between OPTIONS pings), got "30s"`],
   [base([{ ...REG, monitor: 30 }, TRUNK]), `config error: "sides[0].monitor": a registrar side's phones are not pinged (a trunk is)`],
+  [base([REG, { ...TRUNK, passthrough: { user: "alice" } }]), `config error: "sides[1].passthrough": expected an array of {user, username, password}, got {"user":"alice"}`],
+  [base([REG, { ...TRUNK, passthrough: [{ user: "alice", username: "15550001" }] }]), `config error: "sides[1].passthrough[0]": expected a "password"`],
+  [base([REG, { ...TRUNK, passthrough: [{ user: "al ice", username: "1", password: "p" }] }]), `config error: "sides[1].passthrough[0].user": expected a SIP token of 1..32 bytes, got "al ice"`],
+  [base([REG, { ...TRUNK, passthrough: [{ user: "a", username: "1", password: "has space" }] }]), `config error: "sides[1].passthrough[0].password": expected 1..64 printable ASCII characters without spaces, got "***"`],
+  [base([REG, { ...TRUNK, passthrough: [{ user: "a", username: "1", password: "p", expires: 60 }] }]), `config error: "sides[1].passthrough[0].expires": unknown key (expected user, username, password)`],
+  [base([{ ...REG, passthrough: [] }, TRUNK]), `config error: "sides[0].passthrough": pass-through accounts are a trunk's (the provider's accounts of our users)`],
   [base([REG, { ...TRUNK, called: "from" }]), `config error: "sides[1].called": expected "ruri", "to" or "p-called-party-id", got "from"`],
   [base([{ ...REG, called: "to" }, TRUNK]), `config error: "sides[0].called": a registrar side's calls have the number in the Request-URI (its phones dial it)`],
   [base([{ ...REG, register: true }, TRUNK]), `config error: "sides[0].register": a registrar side does not register (its phones register with us)`],
@@ -123,6 +129,10 @@ for (const [host, argv] of HOSTS) {
       const got = JSON.parse(c.stdout).sides[1];
       for (const [key, value] of Object.entries(extra)) assert.deepEqual(got[key], value, key);
     }
+    const pt = run(argv, base([REG, { ...TRUNK, passthrough: [{ user: "alice", username: "15550001", password: "pt-secret-1" }] }]), ["--print-config"]);
+    assert.equal(pt.status, 0, pt.stderr);
+    assert.deepEqual(JSON.parse(pt.stdout).sides[1].passthrough, [{ user: "alice", username: "15550001", password: "***" }]);
+    assert.ok(!pt.stdout.includes("pt-secret"), "its password masked");
     for (const called of ["to", "p-called-party-id", "ruri"]) {
       const c = run(argv, base([REG, { ...TRUNK, called }]), ["--print-config"]);
       assert.equal(c.status, 0, c.stderr);
@@ -157,9 +167,9 @@ for (const [host, argv] of HOSTS) {
         sock.send(Buffer.from(answer.join("\r\n") + "\r\nContent-Length: 0\r\n\r\n", "latin1"), from.port, from.address);
       });
       const f = join(dir, `c${++n}.json`);
-      // "called" and "down" too: the core must take their texts, or the host stops at start
+      // "called", "down" and "passthrough" too: the core must take their texts, or the host stops at start
       writeFileSync(f, JSON.stringify(base([REG, { ...TRUNK, address: `127.0.0.1:${port}`, host: "prov.example", ...CREDS, called: "p-called-party-id",
-        register: { expires: 1800 }, down: "refuse" }])));
+        register: { expires: 1800 }, down: "refuse", passthrough: [{ user: "alice", username: "15550001", password: "pt-secret-1" }] }])));
       const p = spawn(argv[0], [...argv.slice(1), "--config", f], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, SIPLING_NO_BUILD: "1" } });
       let err = "";
       let out = "";
@@ -172,6 +182,7 @@ for (const [host, argv] of HOSTS) {
         assert.equal(got.length, 2, `REGISTERs received: ${got.length}; host stderr: ${err}`);
         const [first, second] = got.map((g) => g.text);
         assert.match(first, /^REGISTER sip:prov\.example SIP\/2\.0\r\n/);
+        assert.ok(got.every((g) => !g.text.includes("15550001")), "the pass-through account waits for alice (taken by the core, idle)");
         assert.match(first, /\r\nFrom: <sip:acme@prov\.example>;tag=/);
         assert.match(first, /\r\nTo: <sip:acme@prov\.example>\r\n/);
         assert.match(first, /\r\nExpires: 1800\r\n/);

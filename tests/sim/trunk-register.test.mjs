@@ -261,3 +261,70 @@ test("static mode: a monitored trunk that stops answering OPTIONS is down and ro
   assert.equal(invites.length, 2, "up again: the call goes to the provider");
   assert.equal(inbound(backup).length, 1);
 });
+
+// Individual registration pass-through (issue 13 item 5): alice's phone registers with us; her provider
+// account 15550001 (a Registration "follow=alice") registers with the provider only while she has a
+// binding here, is taken back at once when she de-registers, and at its next refresh when her binding
+// just expires. The provider's calls to 15550001 ring alice; her calls out go as 15550001 with that
+// account's credentials (the provider challenges them).
+test("pass-through: alice's provider account registers while she does, and the calls map between her and 15550001", () => {
+  const sim = new Sim({ seed: 40, latency: [5, 20] });
+  const prov = new CoreNode(sim, PROVIDER, { domains: ["127.0.0.5"], users: ["15550001:password=pa1", "bob:password=bobpw"] });
+  const gw = new CoreNode(sim, GW, { probe: true, domains: ["127.0.0.4"] });
+  gw.ex.probe_b2bua_on(1);
+  for (const t of ["0 registrar 1 127.0.0.4", `1 trunk 0 127.0.0.5 ${PROVIDER}`]) assert.equal(text(gw, CfgKind.Side, t), CfgResult.Ok, t);
+  assert.equal(text(gw, CfgKind.Registration, `1 ${PROVIDER} 15550001@127.0.0.5 600 15550001 pa1 follow=alice`), CfgResult.Ok);
+  for (const bad of [`1 ${PROVIDER} x@h 600 x p follow=`, `1 ${PROVIDER} x@h 600 x p follow=a b`, `1 ${PROVIDER} x@h 600 x p follow=${"u".repeat(33)}`])
+    assert.equal(text(gw, CfgKind.Registration, bad), CfgResult.Refused, bad);
+  const regs = [];
+  sim.filter = (from, to, t) => {
+    if (from === GW && to === PROVIDER && t.startsWith("REGISTER ")) {
+      const msg = parse(t);
+      if (!regs.some((r) => r.msg.get("cseq") === msg.get("cseq"))) regs.push({ t: sim.now, msg }); // not retransmissions
+    }
+    return true;
+  };
+  const alice = new Ua(sim, "127.0.0.2:5060", "alice", { proxy: GW, ring: 50, answer: 200 });
+  const bob = new Ua(sim, "127.0.0.7:5060", "bob", { proxy: PROVIDER, domain: "127.0.0.5", password: "bobpw", ring: 50, answer: 200 });
+  bob.register();
+  sim.run(10_000);
+  assert.equal(regs.length, 0, "nothing registers before alice does");
+  assert.equal(gw.ex.probe_reg_state(0), 0);
+  alice.register(300);
+  sim.run(sim.now + 2000);
+  assert.equal(alice.registered, 200);
+  assert.equal(gw.ex.probe_reg_state(0), REGISTERED, `15550001 registered\n${sim.transcript()}`);
+  assert.equal(prov.stat("bindingsInUse"), 2, "bob's and 15550001's at the provider");
+  assert.match(regs[0].msg.get("to"), /^<sip:15550001@127\.0\.0\.5>$/);
+  assert.equal(regs[0].msg.get("contact"), "<sip:15550001@127.0.0.4:5060>");
+  // bob calls 15550001: alice answers
+  const id = bob.invite("15550001", { hangupAfter: 300 });
+  sim.run(sim.now + 4000);
+  assert.deepEqual(bob.calls.get(id).finals, [200], sim.transcript());
+  assert.equal(inbound(alice).length, 1, "the call to 15550001 rang alice");
+  // alice calls bob: as 15550001 toward the provider, its credentials answering the provider's 407
+  const out = alice.invite("bob", { hangupAfter: 300 });
+  sim.run(sim.now + 4000);
+  assert.deepEqual(alice.calls.get(out).finals, [200], sim.transcript());
+  const atBob = inbound(bob);
+  assert.equal(atBob.length, 1);
+  assert.match(atBob[0].st.msg.get("from"), /^<sip:15550001@127\.0\.0\.5>;tag=/, "as her provider account");
+  // alice de-registers: 15550001 at once
+  const before = regs.length;
+  alice.register(0);
+  sim.run(sim.now + 2000);
+  assert.ok(regs.slice(before).length >= 1 && regs.slice(before).every((r) => r.msg.get("expires") === "0"), "Expires: 0 for 15550001");
+  assert.equal(gw.ex.probe_reg_state(0), 0, "idle");
+  assert.equal(prov.stat("bindingsInUse"), 1, "only bob's");
+  // she registers for 60 s and lets it expire: ours ends at its first refresh after that (at half of 600 s)
+  alice.register(60);
+  sim.run(sim.now + 2000);
+  assert.equal(gw.ex.probe_reg_state(0), REGISTERED);
+  const t0 = sim.now;
+  sim.run(t0 + 400_000);
+  assert.equal(gw.ex.probe_reg_state(0), 0, "taken back");
+  const last = regs[regs.length - 1];
+  assert.equal(last.msg.get("expires"), "0");
+  assert.ok(last.t > t0 + 60_000 && last.t < t0 + 302_000, `de-registered at ${last.t - t0} ms, the first refresh after her binding expired`);
+  assert.equal(prov.stat("bindingsInUse"), 1);
+});
