@@ -168,6 +168,7 @@ SIP_TABLE char *const SIP_PROTO_NAMES[7] = {
 #define SIP_LIMIT_DNS_PER_SOURCE 4 /* lookups: lookups in flight started by the messages of one source address (the core's retransmissions count as one source of their own; the firmware bridge counts all its lookups as one source); beyond it, dropped */
 #define SIP_LIMIT_DNS_WAIT_PER_NAME 8 /* messages: messages held while their name is looked up, per name; more are dropped */
 #define SIP_LIMIT_DNS_WAIT_BYTES 1048576 /* bytes: bytes of messages held for lookups, in all; more are dropped */
+#define SIP_LIMIT_DNS_TARGETS 4 /* targets: SRV targets kept per name sent without a port (RFC 3263 §4.2), the first by priority, each with its address looked up; further SRV records are ignored, and a branch to a further target (failover) is dropped */
 #define SIP_LIMIT_LOG_QUEUE_BYTES 1048576 /* bytes: log lines waiting for stdout (a pipe nobody reads stays full); a further line is dropped and counted: a "log lines dropped" line gives the count once stdout drains, the stats line the total (logDropped) */
 #define SIP_LIMIT_USAGE_QUEUE_BYTES 1048576 /* bytes: usage records waiting for the usage log file (a FIFO nobody reads stays full); a further record is dropped and counted: the next record written carries "lost", the stats line the total (usageDropped) */
 #define SIP_LIMIT_TCP_CONNECTIONS 1024 /* connections: TCP connections at once, accepted and opened; a further one closes the connection quiet for longest (no bytes either way) to make room */
