@@ -333,7 +333,7 @@ export async function main(argv) {
           payload = Buffer.from(payload.subarray(n));
           const want = socks[tid - 1]?.type === "udp6" ? 6 : 4;
           // port 0: no port in the URI, RFC 3263 for UDP (the bridge's only transport) finds one
-          resolver.send(name, want, payload.length, (family, addr, _later, found) => send(tid, family, addr, port || found, payload), port ? 0 : Proto.UDP);
+          resolver.send(name, want, payload.length, (family, addr, _later, found) => send(tid, family, addr, port || found, payload), port ? 0 : Proto.UDP, body.readUInt32LE(28));
         }
         break;
       }

@@ -30,15 +30,18 @@
 //
 // A name sent with no port (the core's port 0, docs/ABI.md "Peer record") is located by RFC 3263 §4:
 // NAPTR of the name, its records for the message's transport (SIP+D2U, SIP+D2T, SIPS+D2T; flag "s")
-// in order, then preference (§4.1); the SRV name of the first (or, without one, _sip._udp.NAME,
-// _sip._tcp.NAME, _sips._tcp.NAME); its SRV records, the dnsTargets first by priority (RFC 2782), each
-// target's A or AAAA; without SRV records, the name's own A or AAAA on 5060 (5061 for TLS, §4.2). The
-// transport is the one the core chose (the URI's transport parameter, else UDP, TLS for sips): its Via
-// names it already, so NAPTR picks the SRV name for that transport and never changes it. An SRV-only
-// name (no address record of its own) is found by its SRV records alone. The entry caches the targets
-// with their priority and weight, for the shortest TTL of their address records (node:dns and c-ares
-// 1.18 give no TTL for NAPTR or SRV), clamped as any answer; every message then takes its target by
-// RFC 2782's weighted selection among the lowest priority, afresh, so the weights share the load.
+// by order, then preference (§4.1), the dnsTargets first tried in turn for SRV records (without any
+// NAPTR for the transport: _sip._udp.NAME, _sip._tcp.NAME, _sips._tcp.NAME); of the SRV records, the
+// dnsTargets first by priority (RFC 2782), each target's A or AAAA; without SRV records, the name's
+// own A or AAAA on 5060 (5061 for TLS, §4.2). The transport is the one the core chose (the URI's
+// transport parameter, else UDP, TLS for sips): its Via names it already, so NAPTR picks the SRV name
+// for that transport and never changes it. An SRV-only name (no address record of its own) is found
+// by its SRV records alone. The entry caches the targets with their priority and weight, for the
+// shortest TTL of their address records (node:dns and c-ares 1.18 give no TTL for NAPTR or SRV),
+// clamped as any answer. Each message takes a target of RFC 2782's order (priority, then a weighted
+// draw) drawn from the seed the core gives (the request's hash, docs/ABI.md "Peer record"): a
+// request's messages (retransmissions, CANCEL, ACK) all go to the same target, requests share the
+// load by the weights, and a failover branch (target index k+1) takes the next of the same order.
 import { Resolver as DnsResolver } from "node:dns";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
@@ -93,6 +96,23 @@ export function srvOrder(targets, random) {
 }
 
 /**
+ * A generator of [0, 1) from a 24-bit seed (splitmix32 steps), for srvOrder: the same seed, the same
+ * order (host/c/resolve.c draws the same way).
+ * @param {number} seed @returns {() => number}
+ */
+export function seeded(seed) {
+  let x = (seed ^ 0x9e3779b9) >>> 0;
+  return () => {
+    x = (x + 0x9e3779b9) >>> 0;
+    let z = x;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    z = (z ^ (z >>> 16)) >>> 0;
+    return z / 4294967296;
+  };
+}
+
+/**
  * @typedef {{ dnsCache: number, dnsNegativeTtl: number, dnsMinTtl: number, dnsMaxTtl: number, dnsInFlight: number,
  *   dnsPerSource: number, dnsWaitPerName: number, dnsWaitBytes: number, dnsTargets: number }} Limits
  * @typedef {(family: 4 | 6, addr: string, later: boolean, port: number) => void} Deliver
@@ -100,7 +120,7 @@ export function srvOrder(targets, random) {
  *   `port`: the port found (RFC 3263), 0 for a name sent with its own port
  * @typedef {{ addr: string, port: number, priority: number, weight: number }} Target
  * @typedef {{ family: 0 | 4 | 6, targets: Target[], until: number }} Entry  family 0: a failure
- * @typedef {{ deliver: Deliver, bytes: number, k: number }} Waiting
+ * @typedef {{ deliver: Deliver, bytes: number, sel: number }} Waiting
  * @typedef {{ waiting: Waiting[], source: string | null }} Pending  source: null for a hosts-file answer
  * @typedef {{ resolve4: Function, resolve6: Function, resolveNaptr: Function, resolveSrv: Function,
  *   cancel: () => void }} Dns
@@ -143,15 +163,14 @@ export function readHosts(file) {
 export class Resolver {
   /**
    * @param {{ servers?: readonly string[], timeoutMs: number, limits: Limits, log: Log, hostsFile?: string,
-   *   dns?: Dns, now?: () => number, random?: () => number }} o
-   *   servers: dns.servers as given (IP, IP:port, [IPv6]:port); none: the system's. `dns`, `now` and
-   *   `random` replace node:dns, the clock and Math.random (tests).
+   *   dns?: Dns, now?: () => number }} o
+   *   servers: dns.servers as given (IP, IP:port, [IPv6]:port); none: the system's. `dns` and `now`
+   *   replace node:dns and the clock (tests).
    */
-  constructor({ servers, timeoutMs, limits, log, hostsFile = "/etc/hosts", dns, now, random }) {
+  constructor({ servers, timeoutMs, limits, log, hostsFile = "/etc/hosts", dns, now }) {
     this.limits = limits;
     this.log = log;
     this.now = now ?? (() => performance.now());
-    this.random = random ?? Math.random;
     if (dns) this.dns = dns;
     else {
       const r = new DnsResolver({ timeout: timeoutMs, tries: 2 });
@@ -186,12 +205,14 @@ export class Resolver {
    * A message of `bytes` bytes to `name` on a transport of `family`: `deliver` is called now (a cached
    * or hosts-file answer, or an IP literal), after the lookup, or never (dropped: bounded, counted).
    * `proto` 0: the name came with its port (A or AAAA only); else the message's protocol (1 UDP, 2 TCP,
-   * 3 TLS) for the RFC 3263 procedure, and `k` the target wanted (0 the first of srvOrder's order, k the
-   * k-th after it: a new branch after the first target failed; none left: dropped).
+   * 3 TLS) for the RFC 3263 procedure, and `sel` the peer record's +28 (docs/ABI.md): its low byte k
+   * the target wanted (0 the first of srvOrder's order, k the k-th: a failover branch; none left:
+   * dropped), its top 24 bits the seed of the order's draw (the same for every message of a request).
    * @param {string} name @param {4 | 6} family @param {number} bytes @param {Deliver} deliver
-   * @param {number} [proto] @param {number} [k]
+   * @param {number} [proto] @param {number} [sel]
    */
-  send(name, family, bytes, deliver, proto = 0, k = 0) {
+  send(name, family, bytes, deliver, proto = 0, sel = 0) {
+    const k = sel & 0xff;
     if (this.closed) return;
     let n = name.toLowerCase();
     if (n.startsWith("[") && n.endsWith("]")) n = n.slice(1, -1);
@@ -210,12 +231,12 @@ export class Resolver {
         this.cache.set(key, hit); // most recently used: last
         if (hit.family === 0) return this.drop("dnsNegativeHits", name, "failed recently (negative cache)");
         this.counts.dnsCacheHits++;
-        return this.deliverTo(hit.family, hit.targets, k, name, deliver, false);
+        return this.deliverTo(hit.family, hit.targets, sel, name, deliver, false);
       }
     }
     const p = this.pending.get(key);
     if (p) {
-      if (this.hold(p, bytes, deliver, k)) this.counts.dnsHeld++;
+      if (this.hold(p, bytes, deliver, sel)) this.counts.dnsHeld++;
       else this.drop("dnsDroppedWaiting", name, "too many messages waiting");
       return;
     }
@@ -227,7 +248,7 @@ export class Resolver {
     const fromHosts = family === 4 ? known?.v4 : known?.v6;
     /** @type {Pending} */
     const q = { waiting: [], source: fromHosts ? null : src };
-    if (!this.hold(q, bytes, deliver, k)) return this.drop("dnsDroppedWaiting", name, "too many messages waiting");
+    if (!this.hold(q, bytes, deliver, sel)) return this.drop("dnsDroppedWaiting", name, "too many messages waiting");
     this.counts.dnsLookups++;
     this.pending.set(key, q);
     if (fromHosts) { // answered at once, cached like an answer (the file is read once: its longest TTL)
@@ -269,6 +290,7 @@ export class Resolver {
       const srvNames = (err ? [] : recs ?? [])
         .filter((r) => r.flags.toLowerCase() === "s" && r.service.toLowerCase() === service.naptr && r.replacement)
         .sort((a, b) => a.order - b.order || a.preference - b.preference)
+        .slice(0, this.limits.dnsTargets)
         .map((r) => r.replacement.toLowerCase().replace(/\.$/, ""));
       if (srvNames.length === 0) srvNames.push(service.srv + name); // no NAPTR for it: §4.1's SRV name
       this.srv(name, family, service, srvNames, 0, cb);
@@ -290,7 +312,7 @@ export class Resolver {
     this.dns.resolveSrv(srvNames[i], (err, recs) => {
       if (this.closed) return;
       // "." (an empty target) says the service is not offered there (RFC 2782)
-      const usable = (err ? [] : recs ?? []).filter((r) => r.name && r.name !== ".");
+      const usable = (err ? [] : recs ?? []).filter((r) => r.name && r.name !== "." && r.port > 0);
       if (usable.length === 0) return this.srv(name, family, service, srvNames, i + 1, cb);
       const kept = usable.sort((a, b) => a.priority - b.priority).slice(0, this.limits.dnsTargets);
       /** @type {(Target | null)[]} */
@@ -311,20 +333,21 @@ export class Resolver {
   }
 
   /**
-   * Sends to the k-th target of srvOrder's order (a name with its own port has one target, k 0).
-   * @param {4 | 6} family @param {Target[]} targets @param {number} k @param {string} name
+   * Sends to target k (sel's low byte) of srvOrder's order drawn with seed sel >>> 8 (a name with its
+   * own port has one target, k 0).
+   * @param {4 | 6} family @param {Target[]} targets @param {number} sel @param {string} name
    * @param {Deliver} deliver @param {boolean} later
    */
-  deliverTo(family, targets, k, name, deliver, later) {
-    const t = (targets.length > 1 ? srvOrder(targets, this.random) : targets)[k];
+  deliverTo(family, targets, sel, name, deliver, later) {
+    const t = (targets.length > 1 ? srvOrder(targets, seeded(sel >>> 8)) : targets)[sel & 0xff];
     if (!t) return this.drop("dnsDroppedName", name, "no further target");
     deliver(family, t.addr, later, t.port);
   }
 
-  /** @param {Pending} p @param {number} bytes @param {Deliver} deliver @param {number} k */
-  hold(p, bytes, deliver, k) {
+  /** @param {Pending} p @param {number} bytes @param {Deliver} deliver @param {number} sel */
+  hold(p, bytes, deliver, sel) {
     if (p.waiting.length >= this.limits.dnsWaitPerName || this.waitingBytes + bytes > this.limits.dnsWaitBytes) return false;
-    p.waiting.push({ deliver, bytes, k });
+    p.waiting.push({ deliver, bytes, sel });
     this.waitingBytes += bytes;
     this.waitingCount++;
     return true;
@@ -354,7 +377,7 @@ export class Resolver {
     if (this.cache.size > L.dnsCache) this.cache.delete(/** @type {string} */ (this.cache.keys().next().value));
     if (ok) {
       this.counts.dnsAnswers++;
-      for (const w of p.waiting) this.deliverTo(family, targets, w.k, name, w.deliver, later);
+      for (const w of p.waiting) this.deliverTo(family, targets, w.sel, name, w.deliver, later);
       return;
     }
     this.counts.dnsFailures++;

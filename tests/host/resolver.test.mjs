@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Resolver, readHosts, srvOrder } from "../../host/shared/resolver.mjs";
+import { Resolver, readHosts, srvOrder, seeded } from "../../host/shared/resolver.mjs";
 import { LIMITS } from "../../host/firmware/abi.mjs";
 
 const dir = mkdtempSync(join(tmpdir(), "sipling-resolver-"));
@@ -253,4 +253,16 @@ test("srvOrder (RFC 2782): priorities in order; within one, weights 3:1 share th
   let first = 0;
   for (let i = 0; i < 6000; i++) if (srvOrder([srv("a", 1, 10, 0), srv("b", 2, 10, 0)], Math.random)[0].name === "a") first++;
   assert.ok(Math.abs(first / 6000 - 0.5) < 0.03, `weight 0 alone: "a" first in ${first} of 6000`);
+});
+
+test("seeded orders: one seed, one order (a request's messages and its failover branches agree); 20,000 seeds share 3:1", () => {
+  const targets = [srv("low", 1, 10, 1), srv("high", 2, 10, 3), srv("backup", 3, 20, 5)];
+  let high = 0;
+  for (let seed = 0; seed < 20_000; seed++) {
+    const a = srvOrder(targets, seeded(seed)).map((x) => x.name);
+    assert.deepEqual(srvOrder(targets, seeded(seed)).map((x) => x.name), a, `seed ${seed} drew two orders`);
+    if (a[0] === "high") high++;
+  }
+  console.log(`seeded: weight 3 of 3:1 first for ${high} of 20000 seeds`);
+  assert.ok(Math.abs(high / 20_000 - 0.75) < 0.015, `${high}`);
 });
