@@ -1,0 +1,229 @@
+// RFC 3263 (locating SIP servers) on the Node and native hosts, issue 13 item 6: a Request-URI whose
+// host is a name with no port goes out with port 0 (docs/ABI.md "Peer record"), and the host finds
+// the server by NAPTR, SRV and the targets' addresses (host/shared/resolver.mjs, host/c/resolve.c).
+// The DNS server is a real one, dnsmasq from Debian (tests/lib/dnsmasq.mjs), on loopback with only
+// the test's records (--no-resolv --no-hosts); the SIP servers are the test's UDP/TCP sockets on
+// 127.0.0.x.
+//
+//   SRV-only     a name with SRV records and no address record of its own: delivered to the
+//                priority-10 target's address and port; the priority-20 one gets nothing; a URI with
+//                an explicit port asks A only
+//   weights      400 calls to a name with targets of weights 3 and 1 (one priority): each target's
+//                share within 0.09 of 3/4 (about 4 standard deviations); every message of a call
+//                (the retransmissions) to one target
+//   NAPTR        a name whose NAPTR records point UDP and TCP at different SRV names: a UDP call
+//                goes to the UDP one's target, a ;transport=tcp call over TCP to the TCP one's
+//   TTL          records with TTL 1 s are kept dnsMinTtl (5 s): a call within it asks DNS nothing,
+//                one after it asks SRV again
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createSocket } from "node:dgram";
+import { createServer } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { HOSTS, startServer } from "../integration/harness.mjs";
+import { Dnsmasq } from "../lib/dnsmasq.mjs";
+import { LIMITS } from "../../host/firmware/abi.mjs";
+
+async function udp(address) {
+  const s = createSocket("udp4");
+  await new Promise((res, rej) => { s.once("error", rej); s.bind(0, address, () => { s.off("error", rej); res(); }); });
+  return s;
+}
+
+/** The value of header `name` in SIP text `m`. */
+function header(m, name) {
+  const r = new RegExp(`^${name}:\\s*(.*)$`, "mi").exec(m);
+  return r ? r[1].trim() : "";
+}
+
+/** A response `status` to request text `m` (its Via, From, To, Call-ID and CSeq copied). */
+function response(m, status, reason, toTag = "") {
+  const vias = m.split("\r\n").filter((l) => /^via:/i.test(l));
+  const to = header(m, "To") + (toTag ? `;tag=${toTag}` : "");
+  return [`SIP/2.0 ${status} ${reason}`, ...vias, `From: ${header(m, "From")}`, `To: ${to}`, `Call-ID: ${header(m, "Call-ID")}`,
+    `CSeq: ${header(m, "CSeq")}`, ...(status === 200 ? ["Contact: <sip:bob@127.0.0.3>"] : []), "Content-Length: 0", "", ""].join("\r\n");
+}
+
+/**
+ * A UDP SIP server of the test at `address`: records the Call-ID of every INVITE (`calls`, one entry
+ * per message) and answers each with `status` (100 stops the proxy's retransmissions), or nothing.
+ */
+async function sink(address, status = 100) {
+  const s = await udp(address);
+  const calls = [];
+  s.on("message", (b, rinfo) => {
+    const m = b.toString("latin1");
+    if (!m.startsWith("INVITE ")) return;
+    calls.push(header(m, "Call-ID"));
+    if (status === 100) s.send(response(m, 100, "Trying"), rinfo.port, rinfo.address);
+    if (status === 200) s.send(response(m, 200, "OK", "b1"), rinfo.port, rinfo.address);
+  });
+  return { sock: s, port: s.address().port, calls, close: () => s.close() };
+}
+
+let seq = 0;
+/** An INVITE from `sock` (address `from`) to `ruri`, sent to the server; its Call-ID. */
+function invite(srv, sock, from, ruri) {
+  const id = `rfc3263-${process.pid}-${seq++}`;
+  const port = sock.address().port;
+  const text = [
+    `INVITE ${ruri} SIP/2.0`, `Via: SIP/2.0/UDP ${from}:${port};rport;branch=z9hG4bK-${id}`, "Max-Forwards: 70",
+    `From: <sip:alice@${from}>;tag=${id}`, `To: <${ruri}>`, `Call-ID: ${id}`, "CSeq: 1 INVITE",
+    `Contact: <sip:alice@${from}:${port}>`, "Content-Length: 0", "", ""].join("\r\n");
+  sock.send(text, srv.port, "127.0.0.1");
+  return id;
+}
+
+async function until(pred, ms, what) {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+async function server(host, dns, extra = {}) {
+  return startServer({
+    host, trace: false, logLevel: "info", tcp: extra.tcp ?? false,
+    config: { access: { trusted: ["127.0.0.0/8"] }, dns: { servers: [dns.server] }, ...extra.config },
+  });
+}
+
+for (const host of HOSTS) {
+  test(`${host}: an SRV-only name (no A record of its own) reaches its priority-10 target; an explicit port asks A only`, { timeout: 30_000 }, async () => {
+    const first = await sink("127.0.0.2");
+    const backup = await sink("127.0.0.3");
+    const dns = await Dnsmasq.start([
+      `srv-host=_sip._udp.srvonly.test,one.test,${first.port},10,0`,
+      `srv-host=_sip._udp.srvonly.test,two.test,${backup.port},20,0`,
+      "host-record=one.test,127.0.0.2", "host-record=two.test,127.0.0.3",
+    ]);
+    const alice = await udp("127.0.0.4");
+    const srv = await server(host, dns);
+    try {
+      const a = invite(srv, alice, "127.0.0.4", "sip:bob@srvonly.test");
+      await until(() => first.calls.includes(a), 5000, "the INVITE at the priority-10 target");
+      const b = invite(srv, alice, "127.0.0.4", `sip:bob@two.test:${backup.port}`);
+      await until(() => backup.calls.includes(b), 5000, "the INVITE to two.test with its port");
+      await sleep(200);
+      assert.deepEqual(backup.calls, [b], "the priority-20 target got the SRV name's call");
+      assert.equal(dns.count("NAPTR", "srvonly.test"), 1, JSON.stringify(dns.queries));
+      assert.equal(dns.count("SRV", "_sip._udp.srvonly.test"), 1);
+      assert.equal(dns.count("A", "srvonly.test"), 0, "the name's own A was asked though it has SRV records");
+      assert.equal(dns.count("A", "one.test"), 1);
+      assert.equal(dns.queries.filter((q) => q.name.endsWith("two.test") && q.type !== "A").length, 0,
+        `a URI with a port asked more than A: ${JSON.stringify(dns.queries)}`);
+    } finally {
+      await srv.stop();
+      for (const s of [first, backup]) s.close();
+      alice.close();
+      await dns.close();
+    }
+  });
+
+  test(`${host}: SRV weights 3:1 within one priority share 400 calls 3:1 (within 0.09); a call's messages stay on one target`, { timeout: 60_000 }, async (t) => {
+    const heavy = await sink("127.0.0.2", 0); // no answer: the proxy retransmits, to the same target
+    const light = await sink("127.0.0.3", 0);
+    const dns = await Dnsmasq.start([
+      `srv-host=_sip._udp.weighted.test,heavy.test,${heavy.port},10,3`,
+      `srv-host=_sip._udp.weighted.test,light.test,${light.port},10,1`,
+      "host-record=heavy.test,127.0.0.2", "host-record=light.test,127.0.0.3",
+    ]);
+    const alice = await udp("127.0.0.4");
+    const srv = await server(host, dns);
+    try {
+      const N = 400;
+      const ids = [];
+      ids.push(invite(srv, alice, "127.0.0.4", "sip:bob@weighted.test"));
+      await until(() => heavy.calls.length + light.calls.length > 0, 5000, "the first call"); // the lookup done
+      for (let i = 1; i < N; i++) {
+        ids.push(invite(srv, alice, "127.0.0.4", "sip:bob@weighted.test"));
+        if (i % 50 === 0) await sleep(20);
+      }
+      await until(() => ids.every((id) => heavy.calls.includes(id) || light.calls.includes(id)), 10_000, "every call at a target");
+      await sleep(1200); // the retransmissions at 500 ms and 1 s
+      const h = new Set(heavy.calls), l = new Set(light.calls);
+      const both = ids.filter((id) => h.has(id) && l.has(id));
+      const share = h.size / N;
+      t.diagnostic(`weights 3:1: ${h.size} calls to the weight-3 target, ${l.size} to the weight-1 one (${(share * 100).toFixed(1)} %); ` +
+        `${heavy.calls.length + light.calls.length} INVITEs in all; SRV asked ${dns.count("SRV", "_sip._udp.weighted.test")} time(s)`);
+      assert.equal(h.size + l.size, N);
+      assert.ok(Math.abs(share - 0.75) < 0.09, `share of the weight-3 target ${share}`);
+      assert.deepEqual(both, [], "a call's retransmissions went to both targets");
+      assert.ok(heavy.calls.length + light.calls.length > N, "no retransmission seen: the same-target check proved nothing");
+      assert.equal(dns.count("SRV", "_sip._udp.weighted.test"), 1, "cached: one SRV query");
+    } finally {
+      await srv.stop();
+      for (const s of [heavy, light]) s.close();
+      alice.close();
+      await dns.close();
+    }
+  });
+
+  test(`${host}: NAPTR points UDP and TCP at different SRV names; a UDP call and a ;transport=tcp call each follow theirs`, { timeout: 30_000 }, async () => {
+    const udpSink = await sink("127.0.0.2");
+    const tcpGot = [];
+    const tcpServer = createServer((c) => {
+      c.setEncoding("latin1");
+      c.on("data", (d) => { if (d.startsWith("INVITE ")) tcpGot.push(header(d, "Call-ID")); });
+      c.on("error", () => {});
+    });
+    await new Promise((res) => tcpServer.listen(0, "127.0.0.3", res));
+    const tcpPort = tcpServer.address().port;
+    const dns = await Dnsmasq.start([
+      // order 10 for UDP, 20 for TCP: each transport takes the record of its own service
+      "naptr-record=n.test,10,10,S,SIP+D2U,,_sip._udp.u.test",
+      "naptr-record=n.test,20,10,S,SIP+D2T,,_sip._tcp.t.test",
+      `srv-host=_sip._udp.u.test,udp.test,${udpSink.port},10,0`,
+      `srv-host=_sip._tcp.t.test,tcp.test,${tcpPort},10,0`,
+      // the SRV names of §4.1 without NAPTR, which must not be used here
+      "srv-host=_sip._udp.n.test,wrong.test,5999,10,0", "srv-host=_sip._tcp.n.test,wrong.test,5999,10,0",
+      "host-record=udp.test,127.0.0.2", "host-record=tcp.test,127.0.0.3", "host-record=wrong.test,127.0.0.9",
+    ]);
+    const alice = await udp("127.0.0.4");
+    const srv = await server(host, dns, { tcp: true });
+    try {
+      const a = invite(srv, alice, "127.0.0.4", "sip:bob@n.test");
+      const b = invite(srv, alice, "127.0.0.4", "sip:bob@n.test;transport=tcp");
+      await until(() => udpSink.calls.includes(a), 5000, "the UDP call at the SIP+D2U target");
+      await until(() => tcpGot.includes(b), 5000, "the TCP call at the SIP+D2T target");
+      assert.ok(!udpSink.calls.includes(b), "the TCP call came over UDP");
+      assert.equal(dns.count("SRV", "_sip._udp.n.test") + dns.count("SRV", "_sip._tcp.n.test"), 0, JSON.stringify(dns.queries));
+      assert.equal(dns.count("A", "wrong.test"), 0);
+    } finally {
+      await srv.stop();
+      udpSink.close();
+      tcpServer.close();
+      alice.close();
+      await dns.close();
+    }
+  });
+
+  test(`${host}: records of TTL 1 s are kept dnsMinTtl (${LIMITS.dnsMinTtl} s), then asked again`, { timeout: 30_000 }, async (t) => {
+    const target = await sink("127.0.0.2");
+    const dns = await Dnsmasq.start([`srv-host=_sip._udp.ttl.test,one.test,${target.port},10,0`, "host-record=one.test,127.0.0.2"], { ttl: 1 });
+    const alice = await udp("127.0.0.4");
+    const srv = await server(host, dns);
+    try {
+      const t0 = Date.now();
+      const a = invite(srv, alice, "127.0.0.4", "sip:bob@ttl.test");
+      await until(() => target.calls.includes(a), 5000, "the first call");
+      await sleep(1500);
+      const b = invite(srv, alice, "127.0.0.4", "sip:bob@ttl.test");
+      await until(() => target.calls.includes(b), 5000, "the second call");
+      assert.equal(dns.count("SRV", "_sip._udp.ttl.test"), 1, "asked again within dnsMinTtl");
+      await sleep(Math.max(0, LIMITS.dnsMinTtl * 1000 + 500 - (Date.now() - t0)));
+      const c = invite(srv, alice, "127.0.0.4", "sip:bob@ttl.test");
+      await until(() => target.calls.includes(c), 5000, "the third call");
+      const asked = dns.queries.filter((q) => q.type === "SRV").map((q) => q.at - t0);
+      t.diagnostic(`SRV queries at ${asked.join(", ")} ms after the first call`);
+      assert.equal(dns.count("SRV", "_sip._udp.ttl.test"), 2, "not asked again after the TTL (clamped) ran out");
+      assert.equal(dns.count("A", "one.test"), 2);
+    } finally {
+      await srv.stop();
+      target.close();
+      alice.close();
+      await dns.close();
+    }
+  });
+}
