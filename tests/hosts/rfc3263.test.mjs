@@ -15,6 +15,9 @@
 //                goes to the UDP one's target, a ;transport=tcp call over TCP to the TCP one's
 //   TTL          records with TTL 1 s are kept dnsMinTtl (5 s): a call within it asks DNS nothing,
 //                one after it asks SRV again
+//   failover     the first SRV target a silent socket: the call is answered 200 by the second
+//                after the first branch's Timer B (64 x timers.t1, t1 = 50 ms here: 3.2 s), within
+//                Timer B + 1 s; a first target that answers 503: the second answers at once
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
@@ -46,7 +49,8 @@ function response(m, status, reason, toTag = "") {
 
 /**
  * A UDP SIP server of the test at `address`: records the Call-ID of every INVITE (`calls`, one entry
- * per message) and answers each with `status` (100 stops the proxy's retransmissions), or nothing.
+ * per message) and answers each with `status` (100 stops the proxy's retransmissions; 200, 503), or
+ * nothing (0).
  */
 async function sink(address, status = 100) {
   const s = await udp(address);
@@ -57,6 +61,7 @@ async function sink(address, status = 100) {
     calls.push(header(m, "Call-ID"));
     if (status === 100) s.send(response(m, 100, "Trying"), rinfo.port, rinfo.address);
     if (status === 200) s.send(response(m, 200, "OK", "b1"), rinfo.port, rinfo.address);
+    if (status === 503) s.send(response(m, 503, "Service Unavailable", "b2"), rinfo.port, rinfo.address);
   });
   return { sock: s, port: s.address().port, calls, close: () => s.close() };
 }
@@ -226,4 +231,44 @@ for (const host of HOSTS) {
       await dns.close();
     }
   });
+
+  for (const first of ["silent", "503"]) {
+    test(`${host}: failover: the first SRV target ${first === "silent" ? "does not answer" : "answers 503"}; the call completes on the second` +
+      `${first === "silent" ? " within Timer B (64 x t1) + 1 s" : ""}`, { timeout: 30_000 }, async (t) => {
+      const T1 = 50;
+      const dead = await sink("127.0.0.2", first === "silent" ? 0 : 503);
+      const good = await sink("127.0.0.3", 200);
+      const dns = await Dnsmasq.start([
+        `srv-host=_sip._udp.fo.test,dead.test,${dead.port},10,0`,
+        `srv-host=_sip._udp.fo.test,good.test,${good.port},20,0`,
+        "host-record=dead.test,127.0.0.2", "host-record=good.test,127.0.0.3",
+      ]);
+      const alice = await udp("127.0.0.4");
+      const got = [];
+      alice.on("message", (b) => got.push({ m: b.toString("latin1"), at: Date.now() }));
+      const srv = await server(host, dns, { config: { timers: { t1: T1 } } });
+      try {
+        const t0 = Date.now();
+        const id = invite(srv, alice, "127.0.0.4", "sip:bob@fo.test");
+        await until(() => got.some((g) => g.m.startsWith("SIP/2.0 200") && g.m.includes(id)), 64 * T1 + 5000, "the 200 at the caller");
+        const ok = got.find((g) => g.m.startsWith("SIP/2.0 200") && g.m.includes(id));
+        const ms = ok.at - t0;
+        const firstAt = dead.calls.filter((c) => c === id).length;
+        t.diagnostic(`${first} first target: the 200 reached the caller after ${ms} ms (Timer B ${64 * T1} ms); ` +
+          `the first target got ${firstAt} INVITE(s), the second ${good.calls.filter((c) => c === id).length}`);
+        // silent: Timer A's retransmissions (T1, 2 T1, ...) then Timer B; 503: one INVITE, at once
+        const [minFirst, lo, hi] = first === "silent" ? [3, 64 * T1 - 100, 64 * T1 + 1000] : [1, 0, 1000];
+        assert.ok(firstAt >= minFirst, `the first target got ${firstAt} INVITE(s), wanted ${minFirst} or more`);
+        assert.deepEqual(good.calls, [id], "the second target got the call once");
+        assert.ok(ms >= lo && ms <= hi, `the call completed after ${ms} ms, wanted ${lo}..${hi} (Timer B ${64 * T1} ms)`);
+        assert.ok(!got.some((g) => /^SIP\/2\.0 [3-6]\d\d/.test(g.m)), `a failure reached the caller: ${got.map((g) => g.m.split("\r\n")[0])}`);
+      } finally {
+        await srv.stop();
+        dead.close();
+        good.close();
+        alice.close();
+        await dns.close();
+      }
+    });
+  }
 }
