@@ -13,31 +13,13 @@
 //   per source one source's 12 new names: limits.dnsPerSource are asked; another source still gets its own
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createSocket } from "node:dgram";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HOSTS, startServer } from "../integration/harness.mjs";
 import { DnsServer } from "../lib/dns-server.mjs";
-import { flood, stat } from "../lib/dns-flood.mjs";
+import { flood, stat, udp, invite } from "../lib/dns-flood.mjs";
 import { LIMITS } from "../../host/firmware/abi.mjs";
 
-async function udp(address) {
-  const s = createSocket("udp4");
-  await new Promise((res, rej) => { s.once("error", rej); s.bind(0, address, () => { s.off("error", rej); res(); }); });
-  return s;
-}
 
-let seq = 0;
-/** An INVITE from `sock` (whose address is `from`) to `ruri`, sent to the server. */
-function invite(srv, sock, from, ruri) {
-  const id = `dns${process.pid}x${seq++}`;
-  const port = sock.address().port;
-  const text = [
-    `INVITE ${ruri} SIP/2.0`, `Via: SIP/2.0/UDP ${from}:${port};rport;branch=z9hG4bK-${id}`, "Max-Forwards: 70",
-    `From: <sip:alice@${from}>;tag=${id}`, `To: <${ruri}>`, `Call-ID: ${id}`, "CSeq: 1 INVITE",
-    `Contact: <sip:alice@${from}:${port}>`, "Content-Length: 0", "", ""].join("\r\n");
-  sock.send(text, srv.port, "127.0.0.1");
-  return id;
-}
 
 /** The server's stats line after now (SIGUSR2). */
 async function statsLine(srv) {

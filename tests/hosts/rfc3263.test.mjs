@@ -20,18 +20,13 @@
 //                Timer B + 1 s; a first target that answers 503: the second answers at once
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createSocket } from "node:dgram";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HOSTS, startServer } from "../integration/harness.mjs";
 import { Dnsmasq } from "../lib/dnsmasq.mjs";
+import { udp, invite } from "../lib/dns-flood.mjs";
 import { LIMITS } from "../../host/firmware/abi.mjs";
 
-async function udp(address) {
-  const s = createSocket("udp4");
-  await new Promise((res, rej) => { s.once("error", rej); s.bind(0, address, () => { s.off("error", rej); res(); }); });
-  return s;
-}
 
 /** The value of header `name` in SIP text `m`. */
 function header(m, name) {
@@ -64,19 +59,6 @@ async function sink(address, status = 100) {
     if (status === 503) s.send(response(m, 503, "Service Unavailable", "b2"), rinfo.port, rinfo.address);
   });
   return { sock: s, port: s.address().port, calls, close: () => s.close() };
-}
-
-let seq = 0;
-/** An INVITE from `sock` (address `from`) to `ruri`, sent to the server; its Call-ID. */
-function invite(srv, sock, from, ruri) {
-  const id = `rfc3263-${process.pid}-${seq++}`;
-  const port = sock.address().port;
-  const text = [
-    `INVITE ${ruri} SIP/2.0`, `Via: SIP/2.0/UDP ${from}:${port};rport;branch=z9hG4bK-${id}`, "Max-Forwards: 70",
-    `From: <sip:alice@${from}>;tag=${id}`, `To: <${ruri}>`, `Call-ID: ${id}`, "CSeq: 1 INVITE",
-    `Contact: <sip:alice@${from}:${port}>`, "Content-Length: 0", "", ""].join("\r\n");
-  sock.send(text, srv.port, "127.0.0.1");
-  return id;
 }
 
 async function until(pred, ms, what) {
