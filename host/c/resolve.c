@@ -2,11 +2,13 @@
  * the bounds and counters of host/shared/resolver.mjs.
  *
  *   cache    SIP_LIMIT_DNS_CACHE entries in a fixed table: a hash index (chains of entry indices)
- *            for lookups by (family, name) and a doubly linked list in use order for LRU eviction;
- *            an expired entry is removed when met. ~300 KB (the name is inline: 254 bytes).
+ *            for lookups by (family, RFC 3263 transport or none, name) and a doubly linked list in
+ *            use order for LRU eviction; an expired entry is removed when met. 368 KB (368 bytes an entry: the name inline,
+ *            254 bytes, and SIP_LIMIT_DNS_TARGETS targets).
  *   lookups  SIP_LIMIT_DNS_IN_FLIGHT slots, each with its name, the source that started it and up to
  *            SIP_LIMIT_DNS_WAIT_PER_NAME held messages (malloc'd copies, SIP_LIMIT_DNS_WAIT_BYTES in
- *            all). A slot is the `arg` of its c-ares callback and is released by it.
+ *            all), and for RFC 3263 the SRV names and targets it tries (177 KB: 2,832 bytes a slot).
+ *            A slot is the `arg` of its c-ares callbacks and is released by the last of them.
  *
  * c-ares is asked with ares_getaddrinfo for the transport's family only, the hosts file first ("fb"),
  * no search domains (a Request-URI host is a full name; the Node host's resolve4/resolve6 use none
