@@ -31,7 +31,7 @@ function make({ limits = LIMITS, hostsFile = noHosts } = {}) {
   const sent = [];
   const send = (name, bytes = 100, family = 4) => r.send(name, family, bytes, (fam, addr, later) => sent.push({ name, fam, addr, later }));
   /** A message to `name` with no port, on protocol `proto` (1 UDP, 2 TCP, 3 TLS), wanting target k. */
-  const locate = (name, proto = 1, k = 0) => r.send(name, 4, 100, (fam, addr, later, port) => sent.push({ name, fam, addr, later, port }), proto, k);
+  const locate = (name, proto = 1, k = 0, family = 4) => r.send(name, family, 100, (fam, addr, later, port) => sent.push({ name, fam, addr, later, port }), proto, k);
   const answer = (i, addr, ttl = 60) => asked[i].cb(null, [{ address: addr, ttl }]);
   const fail = (i, code = "ENOTFOUND") => asked[i].cb(Object.assign(new Error(code), { code }));
   /** The pending query of `name` and `type` (the last one asked). */
@@ -265,4 +265,14 @@ test("seeded orders: one seed, one order (a request's messages and its failover 
   }
   console.log(`seeded: weight 3 of 3:1 first for ${high} of 20000 seeds`);
   assert.ok(Math.abs(high / 20_000 - 0.75) < 0.015, `${high}`);
+});
+
+test("RFC 3263 on an IPv6 transport: the SRV targets' AAAA, never their A", () => {
+  const t = make();
+  t.locate("six.test", 2, 0, 6);
+  t.q("six.test", "NAPTR").cb(nodata());
+  t.q("_sip._tcp.six.test", "SRV").cb(null, [srv("v6.test", 5062)]);
+  t.q("v6.test", "AAAA").cb(null, [{ address: "::1", ttl: 60 }]);
+  assert.deepEqual(t.sent, [{ name: "six.test", fam: 6, addr: "::1", later: true, port: 5062 }]);
+  assert.ok(!t.asked.some((a) => a.type === "A"), JSON.stringify(t.asked.map((a) => `${a.type} ${a.name}`)));
 });

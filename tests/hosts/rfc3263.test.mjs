@@ -17,7 +17,9 @@
 //                one after it asks SRV again
 //   failover     the first SRV target a silent socket: the call is answered 200 by the second
 //                after the first branch's Timer B (64 x timers.t1, t1 = 50 ms here: 3.2 s), within
-//                Timer B + 1 s; a first target that answers 503: the second answers at once
+//                Timer B + 1 s; a first target that answers 503: the second answers at once; a
+//                name with its port that answers 503: no failover, the caller gets the 500 of
+//                §16.7 step 6 as before
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
@@ -253,4 +255,33 @@ for (const host of HOSTS) {
       }
     });
   }
+
+  test(`${host}: a name with its port answering 503 gets no failover: the caller gets 500 (§16.7 step 6), the other target nothing`, { timeout: 30_000 }, async () => {
+    const dead = await sink("127.0.0.2", 503);
+    const good = await sink("127.0.0.3", 200);
+    const dns = await Dnsmasq.start([
+      `srv-host=_sip._udp.dead.test,good.test,${good.port},10,0`, // SRV records it must not use: the URI has a port
+      "host-record=dead.test,127.0.0.2", "host-record=good.test,127.0.0.3",
+    ]);
+    const alice = await udp("127.0.0.4");
+    const got = [];
+    alice.on("message", (b) => got.push(b.toString("latin1")));
+    const srv = await server(host, dns);
+    try {
+      const id = invite(srv, alice, "127.0.0.4", `sip:bob@dead.test:${dead.port}`);
+      await until(() => got.some((m) => /^SIP\/2\.0 [2-6]\d\d/.test(m) && m.includes(id)), 5000, "a final response at the caller");
+      await sleep(300);
+      const finals = got.filter((m) => /^SIP\/2\.0 [2-6]\d\d/.test(m)).map((m) => m.split("\r\n")[0]);
+      assert.deepEqual(finals, ["SIP/2.0 500 Server Internal Error"]);
+      assert.deepEqual(dead.calls, [id]);
+      assert.deepEqual(good.calls, [], "a branch went to another target");
+      assert.equal(dns.count("SRV", "_sip._udp.dead.test"), 0, JSON.stringify(dns.queries));
+    } finally {
+      await srv.stop();
+      dead.close();
+      good.close();
+      alice.close();
+      await dns.close();
+    }
+  });
 }
