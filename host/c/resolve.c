@@ -114,11 +114,11 @@ static const struct {
 
 enum { /* RESOLVE_STAT_NAMES order */
   S_LOOKUPS, S_ANSWERS, S_FAILURES, S_CACHE_HITS, S_NEGATIVE_HITS, S_HELD, S_DROP_INFLIGHT, S_DROP_SOURCE,
-  S_DROP_WAITING, S_DROP_FAILED, S_DROP_NAME, S_COUNTERS
+  S_DROP_WAITING, S_DROP_FAILED, S_DROP_NAME, S_DROP_NO_TARGET, S_COUNTERS
 };
 const char *const RESOLVE_STAT_NAMES[RESOLVE_STAT_COUNT] = {
   "dnsLookups", "dnsAnswers", "dnsFailures", "dnsCacheHits", "dnsNegativeHits", "dnsHeld", "dnsDroppedInFlight",
-  "dnsDroppedPerSource", "dnsDroppedWaiting", "dnsDroppedFailed", "dnsDroppedName", "dnsInFlight", "dnsWaiting",
+  "dnsDroppedPerSource", "dnsDroppedWaiting", "dnsDroppedFailed", "dnsDroppedName", "dnsDroppedNoTarget", "dnsInFlight", "dnsWaiting",
   "dnsWaitingBytes", "dnsCached",
 };
 
@@ -386,7 +386,7 @@ static void send_target(void *t, uint32_t conn, int fam, const target *tg, int n
                         const uint8_t *buf, size_t n, const char *name) {
   const target *x = srv_pick(tg, nt, sel);
   if (!x) {
-    drop(S_DROP_NAME, name, "no further target");
+    drop(S_DROP_NO_TARGET, name, "no further target");
     return;
   }
   sender(t, conn, fam, x->addr, x->port ? x->port : port, buf, n);
@@ -593,7 +593,7 @@ void resolve_send(void *t, int want, int proto, uint32_t sel, uint32_t conn_id, 
   int lit_fam = inet_pton(AF_INET, name, lit) == 1 ? 4 : inet_pton(AF_INET6, name, lit) == 1 ? 6 : 0;
   if (lit_fam) {
     if ((sel & 0xff) == 0) sender(t, conn_id, lit_fam, lit, lit_port, buf, n);
-    else drop(S_DROP_NAME, name, "no further target");
+    else drop(S_DROP_NO_TARGET, name, "no further target");
     return;
   }
   double now = now_ms();

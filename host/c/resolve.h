@@ -55,7 +55,7 @@ int resolve_timeout(int timeout);
 void resolve_process(const struct pollfd *fds, int n);
 
 /* Counters of the stats line (the names of host/shared/resolver.mjs RESOLVER_STATS, in its order). */
-#define RESOLVE_STAT_COUNT 15
+#define RESOLVE_STAT_COUNT 16
 extern const char *const RESOLVE_STAT_NAMES[RESOLVE_STAT_COUNT];
 void resolve_stats(double out[RESOLVE_STAT_COUNT]);
 

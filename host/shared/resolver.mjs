@@ -130,7 +130,7 @@ export function seeded(seed) {
 /** The counters of the stats line, in its order (the native host logs the same names). */
 export const RESOLVER_STATS = /** @type {const} */ ([
   "dnsLookups", "dnsAnswers", "dnsFailures", "dnsCacheHits", "dnsNegativeHits", "dnsHeld", "dnsDroppedInFlight",
-  "dnsDroppedPerSource", "dnsDroppedWaiting", "dnsDroppedFailed", "dnsDroppedName", "dnsInFlight", "dnsWaiting",
+  "dnsDroppedPerSource", "dnsDroppedWaiting", "dnsDroppedFailed", "dnsDroppedName", "dnsDroppedNoTarget", "dnsInFlight", "dnsWaiting",
   "dnsWaitingBytes", "dnsCached",
 ]);
 
@@ -220,7 +220,7 @@ export class Resolver {
     const service = proto ? SERVICES[proto] : undefined;
     if (proto && !service) return this.drop("dnsDroppedName", name, "no RFC 3263 service for the transport");
     const lit = isIP(n);
-    if (lit) return k === 0 ? deliver(/** @type {4 | 6} */ (lit), n, false, service?.port ?? 0) : this.drop("dnsDroppedName", name, "no further target");
+    if (lit) return k === 0 ? deliver(/** @type {4 | 6} */ (lit), n, false, service?.port ?? 0) : this.drop("dnsDroppedNoTarget", name, "no further target");
     if (n.length === 0 || n.length > NAME_MAX) return this.drop("dnsDroppedName", name, "not a host name");
     const key = proto ? `${family}|${proto}|${n}` : `${family}|${n}`;
     const now = this.now();
@@ -340,7 +340,7 @@ export class Resolver {
    */
   deliverTo(family, targets, sel, name, deliver, later) {
     const t = (targets.length > 1 ? srvOrder(targets, seeded(sel >>> 8)) : targets)[sel & 0xff];
-    if (!t) return this.drop("dnsDroppedName", name, "no further target");
+    if (!t) return this.drop("dnsDroppedNoTarget", name, "no further target"); // a failover past the last
     deliver(family, t.addr, later, t.port);
   }
 

@@ -177,7 +177,7 @@ test("RFC 3263 without NAPTR: _sip._udp SRV, each target's A; an SRV-only name (
   t.locate("srvonly.test", 1, 1); // the second target: priority 20
   t.locate("srvonly.test", 1, 2); // there is no third: dropped
   assert.deepEqual(t.sent.slice(1).map((s) => [s.addr, s.port]), [["127.0.0.3", 5072]]);
-  assert.equal(t.r.stats().dnsDroppedName, 1);
+  assert.equal(t.r.stats().dnsDroppedNoTarget, 1);
   assert.equal(t.r.stats().dnsLookups, 1, "one lookup (NAPTR, SRV, the A records) for the name");
 });
 

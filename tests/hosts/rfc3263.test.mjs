@@ -19,7 +19,8 @@
 //                after the first branch's Timer B (64 x timers.t1, t1 = 50 ms here: 3.2 s), within
 //                Timer B + 1 s; a first target that answers 503: the second answers at once; a
 //                name with its port that answers 503: no failover, the caller gets the 500 of
-//                §16.7 step 6 as before
+//                §16.7 step 6 as before; both targets silent: 4 branches (SRV_TARGETS), the last two
+//                dropped by the host (dnsDroppedNoTarget), the 408 after 4 Timer Bs
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
@@ -280,6 +281,45 @@ for (const host of HOSTS) {
       await srv.stop();
       dead.close();
       good.close();
+      alice.close();
+      await dns.close();
+    }
+  });
+
+  test(`${host}: every SRV target silent: SRV_TARGETS (${LIMITS.dnsTargets}) branches, those past the last dropped by the host, then 408`, { timeout: 40_000 }, async (t) => {
+    const T1 = 50;
+    const a = await sink("127.0.0.2", 0);
+    const b = await sink("127.0.0.3", 0);
+    const dns = await Dnsmasq.start([
+      `srv-host=_sip._udp.gone.test,a.test,${a.port},10,0`, `srv-host=_sip._udp.gone.test,b.test,${b.port},20,0`,
+      "host-record=a.test,127.0.0.2", "host-record=b.test,127.0.0.3",
+    ]);
+    const alice = await udp("127.0.0.4");
+    const got = [];
+    alice.on("message", (m) => got.push({ m: m.toString("latin1"), at: Date.now() }));
+    const srv = await server(host, dns, { config: { timers: { t1: T1 } } });
+    try {
+      const t0 = Date.now();
+      const id = invite(srv, alice, "127.0.0.4", "sip:bob@gone.test");
+      const B = 64 * T1;
+      await until(() => got.some((g) => /^SIP\/2\.0 [2-6]\d\d/.test(g.m)), LIMITS.dnsTargets * B + 5000, "a final response");
+      const final = got.find((g) => /^SIP\/2\.0 [2-6]\d\d/.test(g.m));
+      const ms = final.at - t0;
+      const mark = srv.logs.length;
+      srv.child.kill("SIGUSR2");
+      const st = await srv.waitFor((o) => o.msg === "stats" && srv.logs.indexOf(o) >= mark, 5000, "the stats line");
+      t.diagnostic(`${final.m.split("\r\n")[0]} after ${ms} ms (${LIMITS.dnsTargets} x Timer B = ${LIMITS.dnsTargets * B} ms); ` +
+        `dnsDroppedNoTarget ${st.dnsDroppedNoTarget}`);
+      assert.equal(final.m.split("\r\n")[0], "SIP/2.0 408 Request Timeout");
+      assert.ok(final.m.includes(id));
+      assert.ok(a.calls.includes(id) && b.calls.includes(id), "both targets tried");
+      // the 2 branches past the last target, each INVITE and its Timer A retransmissions (7 in a Timer B)
+      assert.ok(st.dnsDroppedNoTarget >= LIMITS.dnsTargets - 2 && st.dnsDroppedNoTarget <= (LIMITS.dnsTargets - 2) * 7, JSON.stringify(st));
+      assert.ok(ms >= LIMITS.dnsTargets * B - 200 && ms <= LIMITS.dnsTargets * B + 1500, `408 after ${ms} ms`);
+    } finally {
+      await srv.stop();
+      a.close();
+      b.close();
       alice.close();
       await dns.close();
     }
