@@ -22,7 +22,8 @@
  * flag "s") by order then preference (§4.1), at most SIP_LIMIT_DNS_TARGETS of them tried in turn for
  * SRV records (without any, _sip._udp / _sip._tcp / _sips._tcp of the name), the first
  * SIP_LIMIT_DNS_TARGETS SRV targets by priority, each one's address by ares_getaddrinfo (in parallel);
- * without SRV records, the name's own address on 5060 (5061 for TLS, §4.2). The entry is cached for
+ * without SRV records, the name's own address on 5060 (5061 for TLS, §4.2); a name of the hosts file
+ * (localhost) goes straight to that last step, asking DNS nothing. The entry is cached for
  * the shortest address TTL (c-ares 1.18's parsers give no TTL for NAPTR or SRV); each message then
  * takes the target of RFC 2782's weighted order that the core's selector picks (srv_pick: seed and
  * index from the peer record's +28, resolver.mjs srvOrder and seeded()). */
@@ -646,7 +647,14 @@ void resolve_send(void *t, int want, int proto, uint32_t sel, uint32_t conn_id, 
   l->status = ARES_SUCCESS;
   l->outstanding = 1; /* a guard: a callback may run before ares_* returns */
   counts[S_LOOKUPS]++;
-  if (mode) {
+  struct hostent *he = NULL;
+  if (mode && ares_gethostbyname_file(channel, l->name, want == 6 ? AF_INET6 : AF_INET, &he) == ARES_SUCCESS) {
+    /* a name of the hosts file (localhost) asks DNS for no NAPTR or SRV, as resolver.mjs: its address
+     * (getaddrinfo reads the file first) on the default port */
+    ares_free_hostent(he);
+    l->nsrv = l->srv_i = 0;
+    query_srv(l);
+  } else if (mode) {
     l->outstanding++;
     ares_query(channel, l->name, C_IN_CLASS, T_NAPTR_TYPE, on_naptr, l);
   } else {

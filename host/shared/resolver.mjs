@@ -36,7 +36,8 @@
 // own A or AAAA on 5060 (5061 for TLS, §4.2). The transport is the one the core chose (the URI's
 // transport parameter, else UDP, TLS for sips): its Via names it already, so NAPTR picks the SRV name
 // for that transport and never changes it. An SRV-only name (no address record of its own) is found
-// by its SRV records alone. The entry caches the targets with their priority and weight, for the
+// by its SRV records alone; a name of the hosts file (localhost) is its address there on the default
+// port, with no NAPTR or SRV asked of DNS. The entry caches the targets with their priority and weight, for the
 // shortest TTL of their address records (node:dns and c-ares 1.18 give no TTL for NAPTR or SRV),
 // clamped as any answer. Each message takes a target of RFC 2782's order (priority, then a weighted
 // draw) drawn from the seed the core gives (the request's hash, docs/ABI.md "Peer record"): a

@@ -276,3 +276,13 @@ test("RFC 3263 on an IPv6 transport: the SRV targets' AAAA, never their A", () =
   assert.deepEqual(t.sent, [{ name: "six.test", fam: 6, addr: "::1", later: true, port: 5062 }]);
   assert.ok(!t.asked.some((a) => a.type === "A"), JSON.stringify(t.asked.map((a) => `${a.type} ${a.name}`)));
 });
+
+test("RFC 3263 for a name of the hosts file: its address on the default port, no NAPTR or SRV asked", () => {
+  const f = join(dir, "hosts-srv");
+  writeFileSync(f, "127.0.0.5 box\n");
+  const t = make({ hostsFile: f });
+  t.locate("box", 1);
+  t.locate("box", 3);
+  assert.deepEqual(t.sent.map((s) => [s.addr, s.port, s.later]), [["127.0.0.5", 5060, false], ["127.0.0.5", 5061, false]]);
+  assert.deepEqual(t.asked, []);
+});

@@ -13,6 +13,7 @@
 //                (the retransmissions) to one target
 //   NAPTR        a name whose NAPTR records point UDP and TCP at different SRV names: a UDP call
 //                goes to the UDP one's target, a ;transport=tcp call over TCP to the TCP one's
+//   hosts file   localhost (in /etc/hosts) without a port: 127.0.0.1:5060, DNS asked nothing
 //   TTL          records with TTL 1 s are kept dnsMinTtl (5 s): a call within it asks DNS nothing,
 //                one after it asks SRV again
 //   failover     the first SRV target a silent socket: the call is answered 200 by the second
@@ -24,6 +25,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
+import { createSocket } from "node:dgram";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HOSTS, startServer } from "../integration/harness.mjs";
 import { Dnsmasq } from "../lib/dnsmasq.mjs";
@@ -184,6 +186,26 @@ for (const host of HOSTS) {
       await srv.stop();
       udpSink.close();
       tcpServer.close();
+      alice.close();
+      await dns.close();
+    }
+  });
+
+  test(`${host}: localhost (the hosts file) without a port goes to 127.0.0.1:5060; DNS is asked nothing`, { timeout: 30_000 }, async () => {
+    const s5060 = createSocket("udp4");
+    await new Promise((res, rej) => { s5060.once("error", rej); s5060.bind(5060, "127.0.0.1", res); });
+    const calls = [];
+    s5060.on("message", (b) => calls.push(b.toString("latin1")));
+    const dns = await Dnsmasq.start([]);
+    const alice = await udp("127.0.0.4");
+    const srv = await server(host, dns, { config: { domains: ["local.test"] } }); // localhost is not ours here
+    try {
+      const id = invite(srv, alice, "127.0.0.4", "sip:bob@localhost");
+      await until(() => calls.some((m) => m.includes(id)), 5000, "the INVITE at 127.0.0.1:5060");
+      assert.deepEqual(dns.queries.filter((q) => q.name.includes("localhost")), []);
+    } finally {
+      await srv.stop();
+      s5060.close();
       alice.close();
       await dns.close();
     }
