@@ -66,6 +66,35 @@ async function sink(address, status = 100) {
   return { sock: s, port: s.address().port, calls, close: () => s.close() };
 }
 
+/**
+ * Two SRV targets of `name` served by a dnsmasq: a.test, 127.0.0.2, and b.test, 127.0.0.3, with
+ * "priority,weight" `srvA` and `srvB`, sinks answering `first` and `second` (sink()'s statuses).
+ */
+async function twoTargets(name, first, second, srvA = "10,0", srvB = "20,0") {
+  const a = await sink("127.0.0.2", first);
+  const b = await sink("127.0.0.3", second);
+  const dns = await Dnsmasq.start([
+    `srv-host=_sip._udp.${name},a.test,${a.port},${srvA}`, `srv-host=_sip._udp.${name},b.test,${b.port},${srvB}`,
+    "host-record=a.test,127.0.0.2", "host-record=b.test,127.0.0.3",
+  ]);
+  return { a, b, dns };
+}
+
+/** The caller's socket at 127.0.0.4 and every message it gets ({ m, at }). */
+async function caller() {
+  const sock = await udp("127.0.0.4");
+  const got = [];
+  sock.on("message", (b) => got.push({ m: b.toString("latin1"), at: Date.now() }));
+  return { sock, got };
+}
+
+/** Stops the server and the DNS server and closes the test's sockets and listeners. */
+async function stopAll(srv, dns, ...socks) {
+  await srv.stop();
+  for (const s of socks) s.close();
+  await dns.close();
+}
+
 async function until(pred, ms, what) {
   const end = Date.now() + ms;
   while (!pred()) {
@@ -83,45 +112,31 @@ async function server(host, dns, extra = {}) {
 
 for (const host of HOSTS) {
   test(`${host}: an SRV-only name (no A record of its own) reaches its priority-10 target; an explicit port asks A only`, { timeout: 30_000 }, async () => {
-    const first = await sink("127.0.0.2");
-    const backup = await sink("127.0.0.3");
-    const dns = await Dnsmasq.start([
-      `srv-host=_sip._udp.srvonly.test,one.test,${first.port},10,0`,
-      `srv-host=_sip._udp.srvonly.test,two.test,${backup.port},20,0`,
-      "host-record=one.test,127.0.0.2", "host-record=two.test,127.0.0.3",
-    ]);
-    const alice = await udp("127.0.0.4");
+    const { a: first, b: backup, dns } = await twoTargets("srvonly.test", 100, 100);
+    const { sock: alice } = await caller();
     const srv = await server(host, dns);
     try {
       const a = invite(srv, alice, "127.0.0.4", "sip:bob@srvonly.test");
       await until(() => first.calls.includes(a), 5000, "the INVITE at the priority-10 target");
-      const b = invite(srv, alice, "127.0.0.4", `sip:bob@two.test:${backup.port}`);
-      await until(() => backup.calls.includes(b), 5000, "the INVITE to two.test with its port");
+      const b = invite(srv, alice, "127.0.0.4", `sip:bob@b.test:${backup.port}`);
+      await until(() => backup.calls.includes(b), 5000, "the INVITE to b.test with its port");
       await sleep(200);
       assert.deepEqual(backup.calls, [b], "the priority-20 target got the SRV name's call");
       assert.equal(dns.count("NAPTR", "srvonly.test"), 1, JSON.stringify(dns.queries));
       assert.equal(dns.count("SRV", "_sip._udp.srvonly.test"), 1);
       assert.equal(dns.count("A", "srvonly.test"), 0, "the name's own A was asked though it has SRV records");
-      assert.equal(dns.count("A", "one.test"), 1);
-      assert.equal(dns.queries.filter((q) => q.name.endsWith("two.test") && q.type !== "A").length, 0,
+      assert.equal(dns.count("A", "a.test"), 1);
+      assert.equal(dns.queries.filter((q) => q.name.endsWith("b.test") && q.type !== "A").length, 0,
         `a URI with a port asked more than A: ${JSON.stringify(dns.queries)}`);
     } finally {
-      await srv.stop();
-      for (const s of [first, backup]) s.close();
-      alice.close();
-      await dns.close();
+      await stopAll(srv, dns, first, backup, alice);
     }
   });
 
   test(`${host}: SRV weights 3:1 within one priority share 400 calls 3:1 (within 0.09); a call's messages stay on one target`, { timeout: 60_000 }, async (t) => {
-    const heavy = await sink("127.0.0.2", 0); // no answer: the proxy retransmits, to the same target
-    const light = await sink("127.0.0.3", 0);
-    const dns = await Dnsmasq.start([
-      `srv-host=_sip._udp.weighted.test,heavy.test,${heavy.port},10,3`,
-      `srv-host=_sip._udp.weighted.test,light.test,${light.port},10,1`,
-      "host-record=heavy.test,127.0.0.2", "host-record=light.test,127.0.0.3",
-    ]);
-    const alice = await udp("127.0.0.4");
+    // no answers: the proxy retransmits, to the same target
+    const { a: heavy, b: light, dns } = await twoTargets("weighted.test", 0, 0, "10,3", "10,1");
+    const { sock: alice } = await caller();
     const srv = await server(host, dns);
     try {
       const N = 400;
@@ -145,10 +160,7 @@ for (const host of HOSTS) {
       assert.ok(heavy.calls.length + light.calls.length > N, "no retransmission seen: the same-target check proved nothing");
       assert.equal(dns.count("SRV", "_sip._udp.weighted.test"), 1, "cached: one SRV query");
     } finally {
-      await srv.stop();
-      for (const s of [heavy, light]) s.close();
-      alice.close();
-      await dns.close();
+      await stopAll(srv, dns, heavy, light, alice);
     }
   });
 
@@ -183,11 +195,7 @@ for (const host of HOSTS) {
       assert.equal(dns.count("SRV", "_sip._udp.n.test") + dns.count("SRV", "_sip._tcp.n.test"), 0, JSON.stringify(dns.queries));
       assert.equal(dns.count("A", "wrong.test"), 0);
     } finally {
-      await srv.stop();
-      udpSink.close();
-      tcpServer.close();
-      alice.close();
-      await dns.close();
+      await stopAll(srv, dns, udpSink, tcpServer, alice);
     }
   });
 
@@ -204,10 +212,7 @@ for (const host of HOSTS) {
       await until(() => calls.some((m) => m.includes(id)), 5000, "the INVITE at 127.0.0.1:5060");
       assert.deepEqual(dns.queries.filter((q) => q.name.includes("localhost")), []);
     } finally {
-      await srv.stop();
-      s5060.close();
-      alice.close();
-      await dns.close();
+      await stopAll(srv, dns, s5060, alice);
     }
   });
 
@@ -232,10 +237,7 @@ for (const host of HOSTS) {
       assert.equal(dns.count("SRV", "_sip._udp.ttl.test"), 2, "not asked again after the TTL (clamped) ran out");
       assert.equal(dns.count("A", "one.test"), 2);
     } finally {
-      await srv.stop();
-      target.close();
-      alice.close();
-      await dns.close();
+      await stopAll(srv, dns, target, alice);
     }
   });
 
@@ -243,16 +245,8 @@ for (const host of HOSTS) {
     test(`${host}: failover: the first SRV target ${first === "silent" ? "does not answer" : "answers 503"}; the call completes on the second` +
       `${first === "silent" ? " within Timer B (64 x t1) + 1 s" : ""}`, { timeout: 30_000 }, async (t) => {
       const T1 = 50;
-      const dead = await sink("127.0.0.2", first === "silent" ? 0 : 503);
-      const good = await sink("127.0.0.3", 200);
-      const dns = await Dnsmasq.start([
-        `srv-host=_sip._udp.fo.test,dead.test,${dead.port},10,0`,
-        `srv-host=_sip._udp.fo.test,good.test,${good.port},20,0`,
-        "host-record=dead.test,127.0.0.2", "host-record=good.test,127.0.0.3",
-      ]);
-      const alice = await udp("127.0.0.4");
-      const got = [];
-      alice.on("message", (b) => got.push({ m: b.toString("latin1"), at: Date.now() }));
+      const { a: dead, b: good, dns } = await twoTargets("fo.test", first === "silent" ? 0 : 503, 200);
+      const { sock: alice, got } = await caller();
       const srv = await server(host, dns, { config: { timers: { t1: T1 } } });
       try {
         const t0 = Date.now();
@@ -270,11 +264,7 @@ for (const host of HOSTS) {
         assert.ok(ms >= lo && ms <= hi, `the call completed after ${ms} ms, wanted ${lo}..${hi} (Timer B ${64 * T1} ms)`);
         assert.ok(!got.some((g) => /^SIP\/2\.0 [3-6]\d\d/.test(g.m)), `a failure reached the caller: ${got.map((g) => g.m.split("\r\n")[0])}`);
       } finally {
-        await srv.stop();
-        dead.close();
-        good.close();
-        alice.close();
-        await dns.close();
+        await stopAll(srv, dns, dead, good, alice);
       }
     });
   }
@@ -300,25 +290,14 @@ for (const host of HOSTS) {
       assert.deepEqual(good.calls, [], "a branch went to another target");
       assert.equal(dns.count("SRV", "_sip._udp.dead.test"), 0, JSON.stringify(dns.queries));
     } finally {
-      await srv.stop();
-      dead.close();
-      good.close();
-      alice.close();
-      await dns.close();
+      await stopAll(srv, dns, dead, good, alice);
     }
   });
 
   test(`${host}: every SRV target silent: SRV_TARGETS (${LIMITS.dnsTargets}) branches, those past the last dropped by the host, then 408`, { timeout: 40_000 }, async (t) => {
     const T1 = 50;
-    const a = await sink("127.0.0.2", 0);
-    const b = await sink("127.0.0.3", 0);
-    const dns = await Dnsmasq.start([
-      `srv-host=_sip._udp.gone.test,a.test,${a.port},10,0`, `srv-host=_sip._udp.gone.test,b.test,${b.port},20,0`,
-      "host-record=a.test,127.0.0.2", "host-record=b.test,127.0.0.3",
-    ]);
-    const alice = await udp("127.0.0.4");
-    const got = [];
-    alice.on("message", (m) => got.push({ m: m.toString("latin1"), at: Date.now() }));
+    const { a, b, dns } = await twoTargets("gone.test", 0, 0);
+    const { sock: alice, got } = await caller();
     const srv = await server(host, dns, { config: { timers: { t1: T1 } } });
     try {
       const t0 = Date.now();
@@ -339,11 +318,7 @@ for (const host of HOSTS) {
       assert.ok(st.dnsDroppedNoTarget >= LIMITS.dnsTargets - 2 && st.dnsDroppedNoTarget <= (LIMITS.dnsTargets - 2) * 7, JSON.stringify(st));
       assert.ok(ms >= LIMITS.dnsTargets * B - 200 && ms <= LIMITS.dnsTargets * B + 1500, `408 after ${ms} ms`);
     } finally {
-      await srv.stop();
-      a.close();
-      b.close();
-      alice.close();
-      await dns.close();
+      await stopAll(srv, dns, a, b, alice);
     }
   });
 }

@@ -8,7 +8,7 @@
 //   config: { dns: { servers: [dns.server] } }   ...   dns.count("SRV", "_sip._udp.a.test")
 import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -26,6 +26,7 @@ async function freeUdpPort() {
 export class Dnsmasq {
   /** @param {string[]} lines config lines @param {{ ttl?: number }} [o] ttl: local-ttl (s) of its records */
   static async start(lines, { ttl = 60 } = {}) {
+    if (!existsSync(BIN)) throw new Error(`${BIN} missing (tools/setup.mjs installs Debian's dnsmasq-base)`);
     const dir = mkdtempSync(join(tmpdir(), "sipling-dnsmasq-"));
     const conf = join(dir, "dnsmasq.conf");
     // local=/test/: the test's names are answered from the test's lines alone, a name or type it has
