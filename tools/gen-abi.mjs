@@ -6,6 +6,7 @@
 //                            core mapping, hosts) and the hosts' fixed limits
 // Outputs (committed; never edit them by hand):
 //   assembly/host/numbers.ts  the core's const enums (Proto, CfgResult, CfgKey, CfgKind, EventKind, Stat)
+//                             and SRV_TARGETS (limits.dnsTargets: the proxy's RFC 3263 failover bound)
 //   host/node/numbers.ts      the same for the Node host, plus name, level and label tables
 //   host/node/schema.ts       the schema as a typed table (host/shared/config.mjs walks it)
 //   host/firmware/abi.mjs     numbers and schema for the firmware bridge (plain JS: run without a build)
@@ -195,7 +196,7 @@ const js = (v) => JSON.stringify(v);
 const cstr = (s) => (s === null || s === undefined ? "NULL" : JSON.stringify(s).replace(/\\u([0-9a-f]{4})/g, (_, h) => `\\x${h}`));
 const comment = (s) => s.replace(/\*\//g, "* /");
 
-function asNumbers(m) {
+function asNumbers(m, limits) {
   const o = [`// ${HEAD}`, "// The core's side of the ABI numbers (docs/ABI.md). Hosts use the same numbers from their own", "// generated tables; nothing else in the core spells them.", ""];
   o.push("/** Transport protocols of sip_transport_add. */");
   o.push(`export const enum Proto { None = 0, ${m.protos.map((p) => `${p.name} = ${p.value}`).join(", ")} }`, "");
@@ -210,6 +211,10 @@ function asNumbers(m) {
   o.push("}", "", "/** Ids of sip_stat. */", "export const enum Stat {");
   for (const s of m.stats) o.push(`  ${s.id} = ${s.value},`);
   o.push(`  /** one past the last id */`, `  Count = ${m.stats.length},`, "}", "");
+  const targets = limits.find((l) => l.name === "dnsTargets");
+  if (!targets) throw new Error("host/shared/config.json limits: dnsTargets missing (the core's SRV_TARGETS)");
+  o.push("/** SRV targets a host keeps per name (host/shared/config.json limits.dnsTargets): the proxy's RFC 3263", " * failover (a new branch to target k+1) stops at the last. */",
+    `export const SRV_TARGETS: u32 = ${targets.value};`, "");
   return o.join("\n");
 }
 
@@ -643,7 +648,7 @@ export function outputs() {
   const limits = limitsModel(config);
   const abiMd = join(root, "docs/ABI.md");
   return {
-    "assembly/host/numbers.ts": asNumbers(m),
+    "assembly/host/numbers.ts": asNumbers(m, limits),
     "host/node/numbers.ts": tsNumbers(m, version) + "\n" + tsLimits(limits),
     "host/node/schema.ts": tsSchema(keys),
     "host/node/api-types.d.ts": dtsApi(config, m),

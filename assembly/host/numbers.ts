@@ -159,3 +159,7 @@ export const enum Stat {
   /** one past the last id */
   Count = 20,
 }
+
+/** SRV targets a host keeps per name (host/shared/config.json limits.dnsTargets): the proxy's RFC 3263
+ * failover (a new branch to target k+1) stops at the last. */
+export const SRV_TARGETS: u32 = 4;

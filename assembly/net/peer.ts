@@ -3,7 +3,8 @@
 // host writes it and the core reads it in place.
 //
 //   +0  u32 conn   +4 u8 transport  +5 u8 family (4, 6; 0 = name)  +6 u16 port
-//   +8  u8[16] addr (IPv4: first 4 bytes)   +24 u32 flags   +28 u32 reserved
+//   +8  u8[16] addr (IPv4: first 4 bytes)   +24 u32 flags   +28 u32 reserved (on output to a name
+//   without a port: the SRV target selector, docs/ABI.md)
 
 export const PEER_SIZE: u32 = 32;
 

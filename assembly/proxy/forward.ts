@@ -214,6 +214,11 @@ export function forwardBranch(
   const edits = q.edits;
   const t = transportById(dst.transport);
   if (t == null) return 500;
+  // A name without a port (RFC 3263, docs/ABI.md "Peer record"): the host orders its SRV targets by a
+  // draw seeded with this request's loop hash (the top 24 bits; the low byte is the target index k,
+  // kept), so the branch's retransmissions, its CANCEL and ACK, and a failover branch to target k+1
+  // all see the same order, and different requests share the load by the weights.
+  if (dst.family == <u8>Family.Name && dst.port == 0) dst.reserved = (loop & 0xffffff00) | (dst.reserved & 0xff);
   const handle = txnNextHandle();
   if (handle == 0) return 503;
   const nonce = branchNonce(handle, loop);

@@ -27,7 +27,7 @@ import { writeForward, writeResponse, dropMap } from "../wire/emit";
 import { Writer } from "../wire/writer";
 import { hashBytes, hashMix } from "../util/hash";
 import { prngNext } from "../util/prng";
-import { Peer } from "../net/peer";
+import { Peer, Family } from "../net/peer";
 import { peerFromHost } from "../net/addr";
 import { transportById } from "../net/transports";
 import { EventKind, eventBegin, eventText, eventTextT } from "../events";
@@ -384,6 +384,9 @@ function forwardOne(q: Req, ruri: usize, ruriLen: u32, to: Peer, loop: u32): voi
   prepareEdits(q);
   const srv = handleOf(<u32>idx);
   const rr = wantsRecordRoute(q.v, q.d);
+  // RFC 3263 §4.3 failover: possible when the branch goes to a name without a port and the stored
+  // request, forwarded again, makes the same branch (its Request-URI not rewritten)
+  if (to.family == <u8>Family.Name && to.port == 0 && ruriLen == 0) ctx(<u32>idx).flags |= CtxFlag.Failover;
   const fail = forwardBranch(q, srv, ruri, ruriLen, 0, 0, to, loop, rr);
   if (fail != 0) {
     const c = ctx(<u32>idx);

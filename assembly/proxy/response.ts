@@ -35,6 +35,7 @@ import { TargetSet } from "../registrar/index";
 import { TARGET_SCRATCH } from "../registrar/lookup";
 import { WORK_BUF, STORE_BUF, EXTRA_BUF, storedView, storedDecoded } from "./buffers";
 import { ctx, CtxFlag, rank } from "./context";
+import { SRV_TARGETS } from "../host/numbers";
 import { dialogOpen, dialogBind, dialogClose, dialogKey, tagHash } from "./dialog";
 import { TOPOLOGY_HIDING } from "../config";
 import { CALLEE, keepContact, tokenContact, TOKEN_BUF, tokenLen, hidesToward } from "./topology";
@@ -294,6 +295,32 @@ export function finishIfDone(idx: u32, now: i64): void {
   releaseWork(idx);
 }
 
+const failPeer = new Peer();
+
+/**
+ * RFC 3263 §4.3: a branch to a name without a port (peer `to`, its SRV target index k in the low byte
+ * of `reserved`, docs/ABI.md) timed out (408) or got a 503: the request goes on to target k+1 of the
+ * same order (the host keeps the seed), from the stored request as serial forking does, unless the
+ * caller cancelled, a branch answered, or the last of SRV_TARGETS was tried (past the host's last
+ * target it drops the message, and that branch times out). True when the new branch started.
+ */
+function failover(idx: u32, to: Peer, status: u32, now: i64): bool {
+  if (status != 408 && status != 503) return false;
+  const c = ctx(idx);
+  if ((c.flags & CtxFlag.Failover) == 0 || (c.flags & (CtxFlag.Cancelled | CtxFlag.Answered | CtxFlag.Finalised)) != 0) return false;
+  if (to.family != <u8>Family.Name || to.port != 0 || (to.reserved & 0xff) + 1 >= SRV_TARGETS) return false;
+  if (!loadStored(c.request)) return false;
+  const q = storedReq;
+  q.begin(now);
+  q.src.copyFrom(recPeer(rec(idx)));
+  ctxLoadEdits(c, q);
+  prepareEdits(q);
+  const loop = loopHash(storedView, storedDecoded); // the same as the first branch's: the same seed
+  dst.copyFrom(to);
+  dst.reserved = to.reserved + 1;
+  return forwardBranch(q, handleOf(idx), 0, 0, 0, 0, dst, loop, wantsRecordRoute(q.v, q.d)) == 0;
+}
+
 /** A final non-2xx (or a timeout as 408, msg = 0) on a branch of server idx. */
 function branchFailed(idx: u32, status: u32, msg: u32, now: i64): void {
   const c = ctx(idx);
@@ -469,6 +496,7 @@ export function proxyResponse(v: MessageView, d: Decoded, ci: u32, now: i64): vo
     msgPool.release(m);
     return;
   }
+  if (wasPending && status == 503) failover(idx, recPeer(r), status, now); // counted before this branch ends
   branchFailed(idx, status, m, now);
   msgPool.release(m);
 }
@@ -491,10 +519,13 @@ export function proxyTimer(up: TxnUp, now: i64): void {
   }
   // Timer B/F (or C without a provisional): the branch ends with a 408
   const isCancel = r.kind == TxnKind.ClientNonInvite && r.method == <u8>Method.CANCEL;
+  failPeer.copyFrom(recPeer(r));
   txnRelease(up.idx);
   if (isCancel) return;
   const si = idxOf(srv);
-  if (si >= 0) branchFailed(<u32>si, 408, 0, now);
+  if (si < 0) return;
+  failover(<u32>si, failPeer, 408, now); // the new branch counts before this one ends
+  branchFailed(<u32>si, 408, 0, now);
 }
 
 

@@ -70,6 +70,9 @@ export function isForUs(u: UriRepr): bool {
 /**
  * Destination named by a URI (host, port, transport); false when we have no transport for it or the
  * URI names port 0 (parsable, but nothing listens there: the caller answers 503, RFC 3263 §4.3).
+ * A host name with no port goes out with port 0 (docs/ABI.md "Peer record"): the host locates the
+ * server by RFC 3263 §4.2 (SRV for the transport, else the name's address on the default port), which
+ * only a URI without a port asks for; an IP address without one gets the default port here.
  */
 export function destFromUri(u: UriRepr, out: Peer): bool {
   out.clear();
@@ -81,6 +84,7 @@ export function destFromUri(u: UriRepr, out: Peer): bool {
   let hostLen = u.hostLen;
   if (u.maddr != 0 && u.maddrLen != 0) { host = u.maddr; hostLen = u.maddrLen; }
   if (!peerFromHost(out, host, hostLen, u.port < 0 ? defaultPort(u) : <u32>u.port)) return false;
+  if (out.family == Family.Name && u.port < 0) out.port = 0;
   const t = transportFor(proto, <Family>out.family);
   if (t == null) return false;
   out.transport = <u8>t.id;

@@ -71,7 +71,7 @@
 /* Peer record (docs/ABI.md): +0 u32 conn | +4 u8 transport | +5 u8 family | +6 u16 port |
  * +8 u8[16] addr | +24 u32 flags | +28 u32 reserved. Event record: +0 u32 kind | +4 i32 code |
  * +8 f64 time | +16 u32 value | +20 u32 lost | +24 Peer | +56 u16 len1..len4 | +64 texts. */
-enum { P_CONN = 0, P_TRANSPORT = 4, P_FAMILY = 5, P_PORT = 6, P_ADDR = 8, P_FLAGS = 24, PEER_SIZE = 32 };
+enum { P_CONN = 0, P_TRANSPORT = 4, P_FAMILY = 5, P_PORT = 6, P_ADDR = 8, P_FLAGS = 24, P_SEL = 28, PEER_SIZE = 32 };
 enum { E_KIND = 0, E_CODE = 4, E_TIME = 8, E_VALUE = 16, E_LOST = 20, E_PEER = 24, E_LENS = 56, E_TEXT = 64 };
 /* Every ABI number, event name, level and label and stat name: numbers.h, generated from
  * host/shared/abi.json. */
@@ -623,9 +623,9 @@ static void transmit(u32 n) {
     log_end();
     return;
   }
-  if (fam == 0) { /* a name: sent now (cached), after its lookup, or dropped (resolve.h) */
+  if (fam == 0) { /* a name: sent now (cached), after its lookup, or dropped (resolve.h); port 0: RFC 3263 */
     uint32_t len = rd32(m + P_FLAGS);
-    resolve_send(t, t->family, conn_id, (const char *)M(tx_name_ptr), len, port ? port : 5060, M(tx_ptr), n);
+    resolve_send(t, t->family, t->proto, rd32(m + P_SEL), conn_id, (const char *)M(tx_name_ptr), len, port, M(tx_ptr), n);
     return;
   }
   if (fam != 4 && fam != 6) {

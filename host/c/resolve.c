@@ -2,18 +2,31 @@
  * the bounds and counters of host/shared/resolver.mjs.
  *
  *   cache    SIP_LIMIT_DNS_CACHE entries in a fixed table: a hash index (chains of entry indices)
- *            for lookups by (family, name) and a doubly linked list in use order for LRU eviction;
- *            an expired entry is removed when met. ~300 KB (the name is inline: 254 bytes).
+ *            for lookups by (family, RFC 3263 transport or none, name) and a doubly linked list in
+ *            use order for LRU eviction; an expired entry is removed when met. 368 KB (368 bytes an entry: the name inline,
+ *            254 bytes, and SIP_LIMIT_DNS_TARGETS targets).
  *   lookups  SIP_LIMIT_DNS_IN_FLIGHT slots, each with its name, the source that started it and up to
  *            SIP_LIMIT_DNS_WAIT_PER_NAME held messages (malloc'd copies, SIP_LIMIT_DNS_WAIT_BYTES in
- *            all). A slot is the `arg` of its c-ares callback and is released by it.
+ *            all), and for RFC 3263 the SRV names and targets it tries (177 KB: 2,832 bytes a slot).
+ *            A slot is the `arg` of its c-ares callbacks and is released by the last of them.
  *
  * c-ares is asked with ares_getaddrinfo for the transport's family only, the hosts file first ("fb"),
  * no search domains (a Request-URI host is a full name; the Node host's resolve4/resolve6 use none
  * either; c-ares 1.18 reads the hosts file at each new lookup: a local, page-cached file, once per
  * lookup started, never per message), tries 2 (c-ares waits dns.timeout, then twice that), no address sorting (sorting connects a
  * socket per address). A callback may run inside ares_getaddrinfo (the hosts file, an immediate error):
- * the slot is filled before the call and not touched after it. */
+ * the slot is filled before the call and not touched after it, or kept by a guard count.
+ *
+ * A name sent with no port (the core's port 0) is located by RFC 3263 §4, as resolver.mjs does it:
+ * ares_query NAPTR of the name, the records of the message's transport (SIP+D2U, SIP+D2T, SIPS+D2T,
+ * flag "s") by order then preference (§4.1), at most SIP_LIMIT_DNS_TARGETS of them tried in turn for
+ * SRV records (without any, _sip._udp / _sip._tcp / _sips._tcp of the name), the first
+ * SIP_LIMIT_DNS_TARGETS SRV targets by priority, each one's address by ares_getaddrinfo (in parallel);
+ * without SRV records, the name's own address on 5060 (5061 for TLS, §4.2); a name of the hosts file
+ * (localhost) goes straight to that last step, asking DNS nothing. The entry is cached for
+ * the shortest address TTL (c-ares 1.18's parsers give no TTL for NAPTR or SRV); each message then
+ * takes the target of RFC 2782's weighted order that the core's selector picks (srv_pick: seed and
+ * index from the peer record's +28, resolver.mjs srvOrder and seeded()). */
 #include "resolve.h"
 #include "config.h"
 #include "log.h"
@@ -26,20 +39,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #define NAME_BUF 254        /* the longest host name (RFC 1035 2.3.4: 253 without the final dot) + NUL */
 #define CACHE_BUCKETS 2048  /* hash buckets of the cache (power of two, 2x the entries) */
 #define NONE (-1)
+#define TARGETS SIP_LIMIT_DNS_TARGETS
+#define T_NAPTR_TYPE 35     /* RFC 3403 */
+#define T_SRV_TYPE 33       /* RFC 2782 */
+#define C_IN_CLASS 1
 
 _Static_assert(SIP_LIMIT_DNS_CACHE < 32768 && SIP_LIMIT_DNS_CACHE <= CACHE_BUCKETS, "cache indices are int16_t");
 
 typedef struct {
+  uint8_t addr[16];
+  uint16_t port; /* 0: the message's own (a name sent with its port) */
+  uint16_t prio, weight;
+} target;
+
+typedef struct {
   char name[NAME_BUF];
   uint8_t want;         /* the family asked for (4/6); 0 = a free entry */
+  uint8_t mode;         /* 0: a name with its port (A/AAAA); else the protocol of the RFC 3263 lookup */
   uint8_t fam;          /* the answer's family (4/6), 0 for a failure */
-  uint8_t addr[16];
+  uint8_t nt;           /* targets */
+  target t[TARGETS];
   double until;         /* ms, monotonic */
   int16_t hnext;        /* next entry in the hash chain */
   int16_t older, newer; /* the use-order list */
@@ -51,25 +77,49 @@ typedef struct {
   void *t;
   uint32_t conn;
   uint16_t port;
+  uint32_t sel; /* the peer record's +28: target index k (low byte), seed of the order (the rest) */
 } held_msg;
 
+typedef struct lookup lookup;
 typedef struct {
+  lookup *l;
+  int j;
+} addr_query; /* the arg of one target's address lookup */
+
+struct lookup {
   bool used;
   char name[NAME_BUF];
   int want;
+  int mode;
   int src_fam; /* the source that started it (0: the core's timers) */
   uint8_t src[16];
   held_msg held[SIP_LIMIT_DNS_WAIT_PER_NAME];
   int nheld;
-} lookup;
+  int outstanding; /* c-ares queries whose callback has not run, plus a guard while starting some */
+  int nsrv, srv_i; /* SRV names to try (from NAPTR, else the §4.1 default), the one asked */
+  char srv[TARGETS][NAME_BUF];
+  int nt; /* targets and their addresses */
+  char tname[TARGETS][NAME_BUF];
+  target tg[TARGETS];
+  bool found[TARGETS];
+  double ttl;
+  int status; /* the last failure, for the log */
+  addr_query aq[TARGETS];
+};
+
+/* Protocol numbers of abi.json "protos" (1 UDP, 2 TCP, 3 TLS): NAPTR service, SRV prefix, port. */
+static const struct {
+  const char *naptr, *srv;
+  uint16_t port;
+} SERVICES[4] = {{NULL, NULL, 0}, {"SIP+D2U", "_sip._udp.", 5060}, {"SIP+D2T", "_sip._tcp.", 5060}, {"SIPS+D2T", "_sips._tcp.", 5061}};
 
 enum { /* RESOLVE_STAT_NAMES order */
   S_LOOKUPS, S_ANSWERS, S_FAILURES, S_CACHE_HITS, S_NEGATIVE_HITS, S_HELD, S_DROP_INFLIGHT, S_DROP_SOURCE,
-  S_DROP_WAITING, S_DROP_FAILED, S_DROP_NAME, S_COUNTERS
+  S_DROP_WAITING, S_DROP_FAILED, S_DROP_NAME, S_DROP_NO_TARGET, S_COUNTERS
 };
 const char *const RESOLVE_STAT_NAMES[RESOLVE_STAT_COUNT] = {
   "dnsLookups", "dnsAnswers", "dnsFailures", "dnsCacheHits", "dnsNegativeHits", "dnsHeld", "dnsDroppedInFlight",
-  "dnsDroppedPerSource", "dnsDroppedWaiting", "dnsDroppedFailed", "dnsDroppedName", "dnsInFlight", "dnsWaiting",
+  "dnsDroppedPerSource", "dnsDroppedWaiting", "dnsDroppedFailed", "dnsDroppedName", "dnsDroppedNoTarget", "dnsInFlight", "dnsWaiting",
   "dnsWaitingBytes", "dnsCached",
 };
 
@@ -95,8 +145,8 @@ static double now_ms(void) {
 
 /* ---- cache ------------------------------------------------------------------------------------ */
 
-static unsigned name_hash(const char *name, int want) {
-  uint32_t h = 2166136261u ^ (uint32_t)want;
+static unsigned name_hash(const char *name, int want, int mode) {
+  uint32_t h = 2166136261u ^ (uint32_t)(want * 8 + mode);
   for (const char *p = name; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
   return h & (CACHE_BUCKETS - 1);
 }
@@ -131,7 +181,7 @@ static void list_push_newest(int i) {
 
 static void cache_remove(int i) {
   cache_entry *c = &cache[i];
-  int16_t *pp = &buckets[name_hash(c->name, c->want)];
+  int16_t *pp = &buckets[name_hash(c->name, c->want, c->mode)];
   while (*pp != NONE && *pp != i) pp = &cache[*pp].hnext;
   if (*pp == i) *pp = c->hnext;
   list_unlink(i);
@@ -141,11 +191,11 @@ static void cache_remove(int i) {
   n_cached--;
 }
 
-/* The live entry of (name, want), moved to the newest end; an expired one is removed. */
-static cache_entry *cache_get(const char *name, int want, double now) {
-  for (int i = buckets[name_hash(name, want)]; i != NONE; i = cache[i].hnext) {
+/* The live entry of (name, want, mode), moved to the newest end; an expired one is removed. */
+static cache_entry *cache_get(const char *name, int want, int mode, double now) {
+  for (int i = buckets[name_hash(name, want, mode)]; i != NONE; i = cache[i].hnext) {
     cache_entry *c = &cache[i];
-    if (c->want != want || strcmp(c->name, name) != 0) continue;
+    if (c->want != want || c->mode != mode || strcmp(c->name, name) != 0) continue;
     if (c->until <= now) {
       cache_remove(i);
       return NULL;
@@ -157,9 +207,9 @@ static cache_entry *cache_get(const char *name, int want, double now) {
   return NULL;
 }
 
-static void cache_put(const char *name, int want, int fam, const uint8_t *addr, double until) {
-  for (int i = buckets[name_hash(name, want)]; i != NONE; i = cache[i].hnext) {
-    if (cache[i].want == want && strcmp(cache[i].name, name) == 0) {
+static void cache_put(const char *name, int want, int mode, int fam, const target *t, int nt, double until) {
+  for (int i = buckets[name_hash(name, want, mode)]; i != NONE; i = cache[i].hnext) {
+    if (cache[i].want == want && cache[i].mode == mode && strcmp(cache[i].name, name) == 0) {
       cache_remove(i);
       break;
     }
@@ -170,15 +220,64 @@ static void cache_put(const char *name, int want, int fam, const uint8_t *addr, 
   free_head = c->hnext;
   snprintf(c->name, sizeof c->name, "%s", name);
   c->want = (uint8_t)want;
+  c->mode = (uint8_t)mode;
   c->fam = (uint8_t)fam;
-  memset(c->addr, 0, 16);
-  if (fam) memcpy(c->addr, addr, fam == 6 ? 16 : 4);
+  c->nt = (uint8_t)(fam ? nt : 0);
+  if (c->nt) memcpy(c->t, t, (size_t)nt * sizeof *t);
   c->until = until;
-  unsigned h = name_hash(c->name, want);
+  unsigned h = name_hash(c->name, want, mode);
   c->hnext = buckets[h];
   buckets[h] = (int16_t)i;
   list_push_newest(i);
   n_cached++;
+}
+
+/* ---- RFC 2782 order --------------------------------------------------------------------------- */
+
+/* The generator of resolver.mjs seeded(): splitmix32 steps from a 24-bit seed. */
+static uint32_t next32(uint32_t *x) {
+  *x += 0x9e3779b9u;
+  uint32_t z = *x;
+  z = (z ^ (z >> 16)) * 0x85ebca6bu;
+  z = (z ^ (z >> 13)) * 0xc2b2ae35u;
+  return z ^ (z >> 16);
+}
+
+/* Target k (sel's low byte) of RFC 2782's order of t[0..n), drawn with seed sel >> 8: by priority,
+ * within one by weight, the number drawn from 1..total (resolver.mjs srvOrder says why not 0..total);
+ * NULL past the last. */
+static const target *srv_pick(const target *t, int n, uint32_t sel) {
+  int k = (int)(sel & 0xff);
+  if (k >= n) return NULL;
+  if (n == 1) return &t[0];
+  uint32_t x = (sel >> 8) ^ 0x9e3779b9u;
+  int left[TARGETS], nl = n;
+  for (int i = 0; i < n; i++) left[i] = i;
+  for (int i = 1; i < nl; i++) /* by priority (insertion sort: stable, at most TARGETS) */
+    for (int j = i; j > 0 && t[left[j - 1]].prio > t[left[j]].prio; j--) {
+      int y = left[j];
+      left[j] = left[j - 1];
+      left[j - 1] = y;
+    }
+  for (int round = 0;; round++) {
+    int m = 0;
+    uint32_t total = 0;
+    while (m < nl && t[left[m]].prio == t[left[0]].prio) total += t[left[m++]].weight;
+    int pick = (int)((uint64_t)next32(&x) * (uint32_t)m >> 32);
+    if (total > 0) {
+      uint32_t r = 1 + (uint32_t)((uint64_t)next32(&x) * total >> 32), sum = 0;
+      for (int i = 0; i < m; i++) {
+        sum += t[left[i]].weight;
+        if (sum >= r) {
+          pick = i;
+          break;
+        }
+      }
+    }
+    if (round == k) return &t[left[pick]];
+    for (int i = pick; i + 1 < nl; i++) left[i] = left[i + 1];
+    nl--;
+  }
 }
 
 /* ---- start, stop ------------------------------------------------------------------------------ */
@@ -187,6 +286,7 @@ const char *resolve_init(const char *const *servers, size_t n, int timeout_ms, r
   static char msg[200];
   sender = send;
   cache_init();
+
   int r = ares_library_init(ARES_LIB_INIT_ALL);
   if (r != ARES_SUCCESS) return ares_strerror(r);
   struct ares_options o;
@@ -260,12 +360,12 @@ static void drop(int counter, const char *name, const char *why) {
   }
 }
 
-static bool hold(lookup *l, void *t, uint32_t conn, uint16_t port, const uint8_t *buf, size_t n) {
+static bool hold(lookup *l, void *t, uint32_t conn, uint16_t port, uint32_t sel, const uint8_t *buf, size_t n) {
   if (l->nheld >= SIP_LIMIT_DNS_WAIT_PER_NAME || held_bytes + n > SIP_LIMIT_DNS_WAIT_BYTES) return false;
   uint8_t *copy = malloc(n ? n : 1);
   if (!copy) return false;
   memcpy(copy, buf, n);
-  l->held[l->nheld++] = (held_msg){.buf = copy, .n = n, .t = t, .conn = conn, .port = port};
+  l->held[l->nheld++] = (held_msg){.buf = copy, .n = n, .t = t, .conn = conn, .port = port, .sel = sel};
   held_bytes += n;
   n_held++;
   return true;
@@ -282,56 +382,182 @@ static void release(lookup *l) {
   n_lookups--;
 }
 
-static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo *res) {
-  (void)timeouts;
-  lookup *l = arg;
-  int fam = 0;
-  uint8_t addr[16] = {0};
-  double ttl = 0;
-  if (status == ARES_SUCCESS && res) {
-    for (struct ares_addrinfo_node *a = res->nodes; a; a = a->ai_next) {
-      if (a->ai_family == AF_INET && l->want == 4) {
-        memcpy(addr, &((struct sockaddr_in *)a->ai_addr)->sin_addr, 4);
-        fam = 4;
-      } else if (a->ai_family == AF_INET6 && l->want == 6) {
-        memcpy(addr, &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr, 16);
-        fam = 6;
-      } else {
-        continue;
-      }
-      ttl = (double)a->ai_ttl * 1000.0;
-      break;
-    }
+/* Sends a message to the target of an answer that sel picks (port 0 in a target: the message's own). */
+static void send_target(void *t, uint32_t conn, int fam, const target *tg, int nt, uint32_t sel, uint16_t port,
+                        const uint8_t *buf, size_t n, const char *name) {
+  const target *x = srv_pick(tg, nt, sel);
+  if (!x) {
+    drop(S_DROP_NO_TARGET, name, "no further target");
+    return;
   }
-  if (res) ares_freeaddrinfo(res);
+  sender(t, conn, fam, x->addr, x->port ? x->port : port, buf, n);
+}
+
+/* Every query of a lookup has ended: cache the targets that have an address (or the failure), send or
+ * drop what waited. */
+static void finish(lookup *l) {
   if (!ready) { /* shutting down (ARES_EDESTRUCTION): nothing is sent any more */
     release(l);
     return;
   }
+  target tg[TARGETS];
+  int nt = 0;
+  for (int j = 0; j < l->nt; j++)
+    if (l->found[j]) tg[nt++] = l->tg[j];
   double now = now_ms();
-  if (fam) {
+  if (nt) {
+    double ttl = l->ttl;
     if (ttl < SIP_LIMIT_DNS_MIN_TTL * 1000.0) ttl = SIP_LIMIT_DNS_MIN_TTL * 1000.0;
     if (ttl > SIP_LIMIT_DNS_MAX_TTL * 1000.0) ttl = SIP_LIMIT_DNS_MAX_TTL * 1000.0;
-    cache_put(l->name, l->want, fam, addr, now + ttl);
+    cache_put(l->name, l->want, l->mode, l->want, tg, nt, now + ttl);
     counts[S_ANSWERS]++;
     for (int i = 0; i < l->nheld; i++) {
       held_msg *m = &l->held[i];
-      sender(m->t, m->conn, fam, addr, m->port, m->buf, m->n);
+      send_target(m->t, m->conn, l->want, tg, nt, m->sel, m->port, m->buf, m->n, l->name);
     }
   } else {
-    cache_put(l->name, l->want, 0, NULL, now + SIP_LIMIT_DNS_NEGATIVE_TTL * 1000.0);
+    cache_put(l->name, l->want, l->mode, 0, NULL, 0, now + SIP_LIMIT_DNS_NEGATIVE_TTL * 1000.0);
     counts[S_FAILURES]++;
     counts[S_DROP_FAILED] += (uint64_t)l->nheld;
     if (log_on(LOG_WARN)) {
       log_begin(LOG_WARN, "cannot resolve destination; dropped");
       log_str("name", l->name);
       log_num("family", l->want);
-      log_str("error", status == ARES_SUCCESS ? "ENODATA" : ares_strerror(status));
+      log_str("error", l->status == ARES_SUCCESS ? "ENODATA" : ares_strerror(l->status));
       log_num("messages", l->nheld);
       log_end();
     }
   }
   release(l);
+}
+
+/* One query of l has ended. */
+static void query_done(lookup *l) {
+  if (--l->outstanding == 0) finish(l);
+}
+
+static void on_addr(void *arg, int status, int timeouts, struct ares_addrinfo *res) {
+  (void)timeouts;
+  addr_query *q = arg;
+  lookup *l = q->l;
+  int j = q->j;
+  if (status == ARES_SUCCESS && res) {
+    for (struct ares_addrinfo_node *a = res->nodes; a; a = a->ai_next) {
+      if (a->ai_family == AF_INET && l->want == 4) memcpy(l->tg[j].addr, &((struct sockaddr_in *)a->ai_addr)->sin_addr, 4);
+      else if (a->ai_family == AF_INET6 && l->want == 6) memcpy(l->tg[j].addr, &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr, 16);
+      else continue;
+      double ttl = (double)a->ai_ttl * 1000.0;
+      if (ttl < l->ttl) l->ttl = ttl;
+      l->found[j] = true;
+      break;
+    }
+  }
+  if (!l->found[j]) l->status = status;
+  if (res) ares_freeaddrinfo(res);
+  query_done(l);
+}
+
+/* The address of each of l's targets, in parallel; a guard keeps the slot while they start (a
+ * callback may run inside ares_getaddrinfo). */
+static void query_addrs(lookup *l) {
+  l->outstanding++;
+  l->ttl = 1e18;
+  for (int j = 0; j < l->nt; j++) {
+    memset(l->tg[j].addr, 0, 16);
+    l->found[j] = false;
+    l->aq[j] = (addr_query){.l = l, .j = j};
+    struct ares_addrinfo_hints h;
+    memset(&h, 0, sizeof h);
+    h.ai_family = l->want == 6 ? AF_INET6 : AF_INET;
+    h.ai_flags = ARES_AI_NOSORT;
+    l->outstanding++;
+    ares_getaddrinfo(channel, l->tname[j], NULL, &h, on_addr, &l->aq[j]);
+  }
+  query_done(l);
+}
+
+static void query_srv(lookup *l);
+
+static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
+  (void)timeouts;
+  lookup *l = arg;
+  struct ares_srv_reply *recs = NULL;
+  l->nt = 0;
+  if (ready && status == ARES_SUCCESS && ares_parse_srv_reply(abuf, alen, &recs) == ARES_SUCCESS) {
+    /* the TARGETS first by priority (a pass per record kept: at most TARGETS passes) */
+    for (int kept = 0; kept < TARGETS; kept++) {
+      struct ares_srv_reply *best = NULL;
+      for (struct ares_srv_reply *r = recs; r; r = r->next) {
+        if (!r->host || !r->host[0] || strcmp(r->host, ".") == 0 || r->port == 0) continue; /* "." : no service (RFC 2782) */
+        if (!best || r->priority < best->priority) best = r;
+      }
+      if (!best) break;
+      snprintf(l->tname[l->nt], NAME_BUF, "%s", best->host);
+      l->tg[l->nt] = (target){.port = best->port, .prio = best->priority, .weight = best->weight};
+      l->nt++;
+      best->port = 0; /* taken */
+    }
+  } else if (status != ARES_SUCCESS) {
+    l->status = status;
+  }
+  if (recs) ares_free_data(recs);
+  if (ready) {
+    if (l->nt > 0) query_addrs(l);
+    else {
+      l->srv_i++;
+      query_srv(l);
+    }
+  }
+  query_done(l);
+}
+
+/* SRV of the next name to try; none left: the name's own address on the default port (§4.2). */
+static void query_srv(lookup *l) {
+  if (l->srv_i >= l->nsrv) {
+    l->nt = 1;
+    snprintf(l->tname[0], NAME_BUF, "%s", l->name);
+    l->tg[0] = (target){.port = SERVICES[l->mode].port};
+    query_addrs(l);
+    return;
+  }
+  l->outstanding++;
+  ares_query(channel, l->srv[l->srv_i], C_IN_CLASS, T_SRV_TYPE, on_srv, l);
+}
+
+static void on_naptr(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
+  (void)timeouts;
+  lookup *l = arg;
+  struct ares_naptr_reply *recs = NULL;
+  l->nsrv = 0;
+  l->srv_i = 0;
+  if (ready && status == ARES_SUCCESS && ares_parse_naptr_reply(abuf, alen, &recs) == ARES_SUCCESS) {
+    /* the records of our service, flag "s", by order then preference; TARGETS at most */
+    for (; l->nsrv < TARGETS;) {
+      struct ares_naptr_reply *best = NULL;
+      for (struct ares_naptr_reply *r = recs; r; r = r->next) {
+        if (!r->flags || strcasecmp((const char *)r->flags, "s") != 0) continue;
+        if (!r->service || strcasecmp((const char *)r->service, SERVICES[l->mode].naptr) != 0) continue;
+        if (!r->replacement || !r->replacement[0] || strcmp(r->replacement, ".") == 0) continue;
+        if (!best || r->order < best->order || (r->order == best->order && r->preference < best->preference)) best = r;
+      }
+      if (!best) break;
+      char out[NAME_BUF];
+      snprintf(out, sizeof out, "%s", best->replacement);
+      size_t n = strlen(out);
+      if (n > 0 && out[n - 1] == '.') out[n - 1] = 0;
+      for (char *c = out; *c; c++)
+        if (*c >= 'A' && *c <= 'Z') *c = (char)(*c + 32);
+      memcpy(l->srv[l->nsrv++], out, NAME_BUF);
+      best->replacement[0] = 0; /* taken */
+    }
+  }
+  if (recs) ares_free_data(recs);
+  if (l->nsrv == 0) { /* no NAPTR for our transport: §4.1's SRV name */
+    snprintf(l->srv[0], NAME_BUF, "%s%s", SERVICES[l->mode].srv, l->name);
+    l->nsrv = strlen(SERVICES[l->mode].srv) + strlen(l->name) < NAME_BUF ? 1 : 0;
+  }
+  if (ready) query_srv(l);
+  query_done(l);
 }
 
 /* name (len bytes) -> lower case, without brackets or a final dot, into out (NAME_BUF); false if it
@@ -349,8 +575,14 @@ static bool normalize(const char *name, size_t len, char out[NAME_BUF]) {
   return true;
 }
 
-void resolve_send(void *t, int want, uint32_t conn_id, const char *raw, size_t len, uint16_t port, const uint8_t *buf, size_t n) {
+void resolve_send(void *t, int want, int proto, uint32_t sel, uint32_t conn_id, const char *raw, size_t len, uint16_t port,
+                  const uint8_t *buf, size_t n) {
   char name[NAME_BUF];
+  int mode = port == 0 && proto >= 1 && proto <= 3 ? proto : 0;
+  if (port == 0 && !mode) {
+    drop(S_DROP_NAME, "-", "no RFC 3263 service for the transport");
+    return;
+  }
   if (!normalize(raw, len, name)) {
     char shown[64];
     snprintf(shown, sizeof shown, "%.*s", (int)(len < 63 ? len : 63), raw);
@@ -358,23 +590,22 @@ void resolve_send(void *t, int want, uint32_t conn_id, const char *raw, size_t l
     return;
   }
   uint8_t lit[16] = {0};
-  if (inet_pton(AF_INET, name, lit) == 1) {
-    sender(t, conn_id, 4, lit, port, buf, n);
-    return;
-  }
-  if (inet_pton(AF_INET6, name, lit) == 1) {
-    sender(t, conn_id, 6, lit, port, buf, n);
+  uint16_t lit_port = mode ? SERVICES[mode].port : port;
+  int lit_fam = inet_pton(AF_INET, name, lit) == 1 ? 4 : inet_pton(AF_INET6, name, lit) == 1 ? 6 : 0;
+  if (lit_fam) {
+    if ((sel & 0xff) == 0) sender(t, conn_id, lit_fam, lit, lit_port, buf, n);
+    else drop(S_DROP_NO_TARGET, name, "no further target");
     return;
   }
   double now = now_ms();
-  cache_entry *c = cache_get(name, want, now);
+  cache_entry *c = cache_get(name, want, mode, now);
   if (c) {
     if (c->fam == 0) {
       drop(S_NEGATIVE_HITS, name, "failed recently (negative cache)");
       return;
     }
     counts[S_CACHE_HITS]++;
-    sender(t, conn_id, c->fam, c->addr, port, buf, n);
+    send_target(t, conn_id, c->fam, c->t, c->nt, sel, port, buf, n, name);
     return;
   }
   lookup *slot = NULL;
@@ -385,8 +616,8 @@ void resolve_send(void *t, int want, uint32_t conn_id, const char *raw, size_t l
       if (!slot) slot = l;
       continue;
     }
-    if (l->want == want && strcmp(l->name, name) == 0) {
-      if (hold(l, t, conn_id, port, buf, n)) counts[S_HELD]++;
+    if (l->want == want && l->mode == mode && strcmp(l->name, name) == 0) {
+      if (hold(l, t, conn_id, port, sel, buf, n)) counts[S_HELD]++;
       else drop(S_DROP_WAITING, name, "too many messages waiting");
       return;
     }
@@ -402,7 +633,7 @@ void resolve_send(void *t, int want, uint32_t conn_id, const char *raw, size_t l
   }
   lookup *l = slot;
   l->nheld = 0;
-  if (!hold(l, t, conn_id, port, buf, n)) {
+  if (!hold(l, t, conn_id, port, sel, buf, n)) {
     drop(S_DROP_WAITING, name, "too many messages waiting");
     return;
   }
@@ -410,14 +641,29 @@ void resolve_send(void *t, int want, uint32_t conn_id, const char *raw, size_t l
   n_lookups++;
   memcpy(l->name, name, sizeof name);
   l->want = want;
+  l->mode = mode;
   l->src_fam = cur_src_fam;
   memcpy(l->src, cur_src, 16);
+  l->status = ARES_SUCCESS;
+  l->outstanding = 1; /* a guard: a callback may run before ares_* returns */
   counts[S_LOOKUPS]++;
-  struct ares_addrinfo_hints h;
-  memset(&h, 0, sizeof h);
-  h.ai_family = want == 6 ? AF_INET6 : AF_INET;
-  h.ai_flags = ARES_AI_NOSORT;
-  ares_getaddrinfo(channel, l->name, NULL, &h, on_answer, l); /* may call on_answer before it returns */
+  struct hostent *he = NULL;
+  if (mode && ares_gethostbyname_file(channel, l->name, want == 6 ? AF_INET6 : AF_INET, &he) == ARES_SUCCESS) {
+    /* a name of the hosts file (localhost) asks DNS for no NAPTR or SRV, as resolver.mjs: its address
+     * (getaddrinfo reads the file first) on the default port */
+    ares_free_hostent(he);
+    l->nsrv = l->srv_i = 0;
+    query_srv(l);
+  } else if (mode) {
+    l->outstanding++;
+    ares_query(channel, l->name, C_IN_CLASS, T_NAPTR_TYPE, on_naptr, l);
+  } else {
+    l->nt = 1;
+    memcpy(l->tname[0], name, sizeof name);
+    l->tg[0] = (target){.port = 0};
+    query_addrs(l);
+  }
+  query_done(l);
 }
 
 /* ---- the poll loop ---------------------------------------------------------------------------- */

@@ -41,8 +41,11 @@ const char *resolve_init(const char *const *servers, size_t n, int timeout_ms, r
 void resolve_source(int fam, const uint8_t addr[16]);
 
 /* A transmit of n bytes to `name` (len bytes, not terminated) on transport t of family want (4/6):
- * sent now (cached), after its lookup, or dropped (bounded, counted). The bytes are copied when held. */
-void resolve_send(void *t, int want, uint32_t conn_id, const char *name, size_t len, uint16_t port,
+ * sent now (cached), after its lookup, or dropped (bounded, counted). The bytes are copied when held.
+ * Port 0: the URI named none; the server is located by RFC 3263 for `proto` (1 UDP, 2 TCP, 3 TLS) and
+ * the message goes to target k of RFC 2782's order, `sel` the peer record's +28: k its low byte (0 the
+ * first; past the last: dropped), the order drawn with the rest as seed (docs/ABI.md "Peer record"). */
+void resolve_send(void *t, int want, int proto, uint32_t sel, uint32_t conn_id, const char *name, size_t len, uint16_t port,
                   const uint8_t *buf, size_t n);
 
 /* Poll integration: the sockets c-ares waits on (at most max), the poll timeout folded with its own
@@ -52,7 +55,7 @@ int resolve_timeout(int timeout);
 void resolve_process(const struct pollfd *fds, int n);
 
 /* Counters of the stats line (the names of host/shared/resolver.mjs RESOLVER_STATS, in its order). */
-#define RESOLVE_STAT_COUNT 15
+#define RESOLVE_STAT_COUNT 16
 extern const char *const RESOLVE_STAT_NAMES[RESOLVE_STAT_COUNT];
 void resolve_stats(double out[RESOLVE_STAT_COUNT]);
 

@@ -102,6 +102,8 @@ export const LIMITS = Object.freeze({
   dnsWaitPerName: 8,
   /** bytes of messages held for lookups, in all; more are dropped (bytes) */
   dnsWaitBytes: 1048576,
+  /** SRV targets kept per name sent without a port (RFC 3263 §4.2), the first by priority, each with its address looked up (and at most as many NAPTR records of a transport tried for SRV records); further records are ignored, a message for a further target (a failover branch) is dropped (dnsDroppedNoTarget), and the proxy's failover stops after this many branches (the core's SRV_TARGETS) (targets) */
+  dnsTargets: 4,
   /** log lines waiting for stdout (a pipe nobody reads stays full); a further line is dropped and counted: a "log lines dropped" line gives the count once stdout drains, the stats line the total (logDropped) (bytes) */
   logQueueBytes: 1048576,
   /** usage records waiting for the usage log file (a FIFO nobody reads stays full); a further record is dropped and counted: the next record written carries "lost", the stats line the total (usageDropped) (bytes) */

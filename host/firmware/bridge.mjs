@@ -29,7 +29,7 @@ import { randomBytes } from "node:crypto";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
-import { EVENTS, STAT_NAMES, SCHEMA, LIMITS, VERSION } from "./abi.mjs";
+import { EVENTS, STAT_NAMES, SCHEMA, LIMITS, VERSION, Proto } from "./abi.mjs";
 import { ConfigError, load, usage, printable, checkSecureDefault, coreOps, explain, wrap } from "../shared/config.mjs";
 import { Resolver, RESOLVER_STATS } from "../shared/resolver.mjs";
 
@@ -332,7 +332,8 @@ export async function main(argv) {
           const name = payload.subarray(0, n).toString("latin1");
           payload = Buffer.from(payload.subarray(n));
           const want = socks[tid - 1]?.type === "udp6" ? 6 : 4;
-          resolver.send(name, want, payload.length, (family, addr) => send(tid, family, addr, port, payload));
+          // port 0: no port in the URI, RFC 3263 for UDP (the bridge's only transport) finds one
+          resolver.send(name, want, payload.length, (family, addr, _later, found) => send(tid, family, addr, port || found, payload), port ? 0 : Proto.UDP, body.readUInt32LE(28));
         }
         break;
       }

@@ -7,7 +7,7 @@
 //   +0 u32 kind | +4 i32 code | +8 f64 time | +16 u32 value | +20 u32 lost | +24 Peer(32)
 //   +56 u16 len1..len4 | +64 text1 text2 text3 text4
 
-export const PEER = { conn: 0, transport: 4, family: 5, port: 6, addr: 8, flags: 24, size: 32 } as const;
+export const PEER = { conn: 0, transport: 4, family: 5, port: 6, addr: 8, flags: 24, sel: 28, size: 32 } as const;
 export const EVENT = { kind: 0, code: 4, time: 8, value: 16, lost: 20, peer: 24, lens: 56, text: 64 } as const;
 
 // Every ABI number (protos, config keys and kinds, results, event kinds, stat ids) and the event and

@@ -514,7 +514,7 @@ export class Host {
     if (fam === 0) {
       const nameLen = dv.getUint32(m + PEER.flags, true);
       const name = mem.toString("latin1", core.txNamePtr, core.txNamePtr + nameLen);
-      this.sendToName(t, connId, name, port, buf);
+      this.sendToName(t, connId, name, port, dv.getUint32(m + PEER.sel, true), buf);
       return;
     }
     if (fam !== 4 && fam !== 6) {
@@ -589,15 +589,17 @@ export class Host {
   /**
    * A transmit to a name: sent once the resolver has its address (now when cached), or dropped by the
    * resolver's bounds or a failed lookup (host/shared/resolver.mjs; the core's transaction retransmits).
+   * Port 0: the URI named no port, so the resolver locates the server by RFC 3263 (NAPTR, SRV) for
+   * this transport's protocol and gives the port too; `sel` picks the target (docs/ABI.md "Peer record").
    */
-  private sendToName(t: Transport, connId: number, name: string, port: number, buf: Buffer): void {
-    const p = port || 5060;
-    this.resolver.send(name, t.family, buf.length, (family: 4 | 6, addr: string, later: boolean) => {
+  private sendToName(t: Transport, connId: number, name: string, port: number, sel: number, buf: Buffer): void {
+    const proto = port === 0 ? (t.proto === "udp" ? Proto.UDP : Proto.TCP) : 0;
+    this.resolver.send(name, t.family, buf.length, (family: 4 | 6, addr: string, later: boolean, found: number) => {
       if (this.stopping || !this.core) return;
-      this.sendTo(t, connId, family, addr, p, buf);
+      this.sendTo(t, connId, family, addr, port || found, buf);
       // A send after a lookup is not inside a core call: flush any deferred conn closes.
       if (later && this.closedQueue.length) this.after(performance.now());
-    });
+    }, proto, sel);
   }
 
   // ---- events, trace ----------------------------------------------------------------------

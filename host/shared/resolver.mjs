@@ -27,6 +27,22 @@
 // after the transport's family, sent twice (c-ares waits `timeoutMs` for the first and twice that for
 // the second), no search domains. The hosts file is read once at start, so names like localhost answer
 // without DNS, as getaddrinfo would.
+//
+// A name sent with no port (the core's port 0, docs/ABI.md "Peer record") is located by RFC 3263 §4:
+// NAPTR of the name, its records for the message's transport (SIP+D2U, SIP+D2T, SIPS+D2T; flag "s")
+// by order, then preference (§4.1), the dnsTargets first tried in turn for SRV records (without any
+// NAPTR for the transport: _sip._udp.NAME, _sip._tcp.NAME, _sips._tcp.NAME); of the SRV records, the
+// dnsTargets first by priority (RFC 2782), each target's A or AAAA; without SRV records, the name's
+// own A or AAAA on 5060 (5061 for TLS, §4.2). The transport is the one the core chose (the URI's
+// transport parameter, else UDP, TLS for sips): its Via names it already, so NAPTR picks the SRV name
+// for that transport and never changes it. An SRV-only name (no address record of its own) is found
+// by its SRV records alone; a name of the hosts file (localhost) is its address there on the default
+// port, with no NAPTR or SRV asked of DNS. The entry caches the targets with their priority and weight, for the
+// shortest TTL of their address records (node:dns and c-ares 1.18 give no TTL for NAPTR or SRV),
+// clamped as any answer. Each message takes a target of RFC 2782's order (priority, then a weighted
+// draw) drawn from the seed the core gives (the request's hash, docs/ABI.md "Peer record"): a
+// request's messages (retransmissions, CANCEL, ACK) all go to the same target, requests share the
+// load by the weights, and a failover branch (target index k+1) takes the next of the same order.
 import { Resolver as DnsResolver } from "node:dns";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
@@ -38,23 +54,84 @@ const HOSTS_MAX = 4096;
 const NAME_MAX = 253;
 /** The source of the transmits the core makes on its timers (retransmissions): never an address. */
 const TIMERS = "timers";
+/** Protocol numbers (host/shared/abi.json "protos") with their NAPTR service (RFC 3263 §4.1), SRV prefix
+ * (§4.2) and default port (RFC 3261 §19.1.2). */
+const SERVICES = {
+  1: { naptr: "sip+d2u", srv: "_sip._udp.", port: 5060 },
+  2: { naptr: "sip+d2t", srv: "_sip._tcp.", port: 5060 },
+  3: { naptr: "sips+d2t", srv: "_sips._tcp.", port: 5061 },
+};
+
+/**
+ * RFC 2782's order of SRV targets: by priority, and within a priority by weighted random selection
+ * (a running sum of the weights, the first target whose sum reaches a random number). The number is
+ * drawn from 1..total, not the RFC's 0..total: with 0 the first-listed record wins one extra share
+ * (2/5 instead of 1/4 for weights 1:3), and the shares follow the weights exactly; a weight-0 target
+ * then comes after the weighted ones of its priority (the RFC's "very small chance" taken as none),
+ * and among weight-0 targets alone the pick is uniform. `random` returns [0, 1).
+ * @template {{ priority: number, weight: number }} T
+ * @param {readonly T[]} targets @param {() => number} random @returns {T[]}
+ */
+export function srvOrder(targets, random) {
+  const out = [];
+  const left = [...targets].sort((a, b) => a.priority - b.priority);
+  while (left.length) {
+    const prio = left[0].priority;
+    let n = 0;
+    while (n < left.length && left[n].priority === prio) n++;
+    let total = 0;
+    for (let i = 0; i < n; i++) total += left[i].weight;
+    let pick = Math.min(n - 1, Math.floor(random() * n));
+    if (total > 0) {
+      const r = 1 + Math.min(total - 1, Math.floor(random() * total));
+      let sum = 0;
+      for (let i = 0; i < n; i++) {
+        sum += left[i].weight;
+        if (sum >= r) { pick = i; break; }
+      }
+    }
+    out.push(left[pick]);
+    left.splice(pick, 1);
+  }
+  return out;
+}
+
+/**
+ * A generator of [0, 1) from a 24-bit seed (splitmix32 steps), for srvOrder: the same seed, the same
+ * order (host/c/resolve.c draws the same way).
+ * @param {number} seed @returns {() => number}
+ */
+export function seeded(seed) {
+  let x = (seed ^ 0x9e3779b9) >>> 0;
+  return () => {
+    x = (x + 0x9e3779b9) >>> 0;
+    let z = x;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    z = (z ^ (z >>> 16)) >>> 0;
+    return z / 4294967296;
+  };
+}
 
 /**
  * @typedef {{ dnsCache: number, dnsNegativeTtl: number, dnsMinTtl: number, dnsMaxTtl: number, dnsInFlight: number,
- *   dnsPerSource: number, dnsWaitPerName: number, dnsWaitBytes: number }} Limits
- * @typedef {(family: 4 | 6, addr: string, later: boolean) => void} Deliver
- *   sends a message to the resolved address; `later`: called after the lookup, not from within send()
- * @typedef {{ family: 0 | 4 | 6, addr: string, until: number }} Entry  family 0: a failure
- * @typedef {{ deliver: Deliver, bytes: number }} Waiting
+ *   dnsPerSource: number, dnsWaitPerName: number, dnsWaitBytes: number, dnsTargets: number }} Limits
+ * @typedef {(family: 4 | 6, addr: string, later: boolean, port: number) => void} Deliver
+ *   sends a message to the resolved address; `later`: called after the lookup, not from within send();
+ *   `port`: the port found (RFC 3263), 0 for a name sent with its own port
+ * @typedef {{ addr: string, port: number, priority: number, weight: number }} Target
+ * @typedef {{ family: 0 | 4 | 6, targets: Target[], until: number }} Entry  family 0: a failure
+ * @typedef {{ deliver: Deliver, bytes: number, sel: number }} Waiting
  * @typedef {{ waiting: Waiting[], source: string | null }} Pending  source: null for a hosts-file answer
- * @typedef {{ resolve4: Function, resolve6: Function, cancel: () => void }} Dns
+ * @typedef {{ resolve4: Function, resolve6: Function, resolveNaptr: Function, resolveSrv: Function,
+ *   cancel: () => void }} Dns
  * @typedef {(level: "warn" | "debug", msg: string, fields: Record<string, unknown>) => void} Log
  */
 
 /** The counters of the stats line, in its order (the native host logs the same names). */
 export const RESOLVER_STATS = /** @type {const} */ ([
   "dnsLookups", "dnsAnswers", "dnsFailures", "dnsCacheHits", "dnsNegativeHits", "dnsHeld", "dnsDroppedInFlight",
-  "dnsDroppedPerSource", "dnsDroppedWaiting", "dnsDroppedFailed", "dnsDroppedName", "dnsInFlight", "dnsWaiting",
+  "dnsDroppedPerSource", "dnsDroppedWaiting", "dnsDroppedFailed", "dnsDroppedName", "dnsDroppedNoTarget", "dnsInFlight", "dnsWaiting",
   "dnsWaitingBytes", "dnsCached",
 ]);
 
@@ -128,17 +205,25 @@ export class Resolver {
   /**
    * A message of `bytes` bytes to `name` on a transport of `family`: `deliver` is called now (a cached
    * or hosts-file answer, or an IP literal), after the lookup, or never (dropped: bounded, counted).
+   * `proto` 0: the name came with its port (A or AAAA only); else the message's protocol (1 UDP, 2 TCP,
+   * 3 TLS) for the RFC 3263 procedure, and `sel` the peer record's +28 (docs/ABI.md): its low byte k
+   * the target wanted (0 the first of srvOrder's order, k the k-th: a failover branch; none left:
+   * dropped), its top 24 bits the seed of the order's draw (the same for every message of a request).
    * @param {string} name @param {4 | 6} family @param {number} bytes @param {Deliver} deliver
+   * @param {number} [proto] @param {number} [sel]
    */
-  send(name, family, bytes, deliver) {
+  send(name, family, bytes, deliver, proto = 0, sel = 0) {
+    const k = sel & 0xff;
     if (this.closed) return;
     let n = name.toLowerCase();
     if (n.startsWith("[") && n.endsWith("]")) n = n.slice(1, -1);
     else if (n.endsWith(".")) n = n.slice(0, -1);
+    const service = proto ? SERVICES[proto] : undefined;
+    if (proto && !service) return this.drop("dnsDroppedName", name, "no RFC 3263 service for the transport");
     const lit = isIP(n);
-    if (lit) return deliver(/** @type {4 | 6} */ (lit), n, false);
+    if (lit) return k === 0 ? deliver(/** @type {4 | 6} */ (lit), n, false, service?.port ?? 0) : this.drop("dnsDroppedNoTarget", name, "no further target");
     if (n.length === 0 || n.length > NAME_MAX) return this.drop("dnsDroppedName", name, "not a host name");
-    const key = `${family}|${n}`;
+    const key = proto ? `${family}|${proto}|${n}` : `${family}|${n}`;
     const now = this.now();
     const hit = this.cache.get(key);
     if (hit) {
@@ -147,12 +232,12 @@ export class Resolver {
         this.cache.set(key, hit); // most recently used: last
         if (hit.family === 0) return this.drop("dnsNegativeHits", name, "failed recently (negative cache)");
         this.counts.dnsCacheHits++;
-        return deliver(hit.family, hit.addr, false);
+        return this.deliverTo(hit.family, hit.targets, sel, name, deliver, false);
       }
     }
     const p = this.pending.get(key);
     if (p) {
-      if (this.hold(p, bytes, deliver)) this.counts.dnsHeld++;
+      if (this.hold(p, bytes, deliver, sel)) this.counts.dnsHeld++;
       else this.drop("dnsDroppedWaiting", name, "too many messages waiting");
       return;
     }
@@ -164,27 +249,106 @@ export class Resolver {
     const fromHosts = family === 4 ? known?.v4 : known?.v6;
     /** @type {Pending} */
     const q = { waiting: [], source: fromHosts ? null : src };
-    if (!this.hold(q, bytes, deliver)) return this.drop("dnsDroppedWaiting", name, "too many messages waiting");
+    if (!this.hold(q, bytes, deliver, sel)) return this.drop("dnsDroppedWaiting", name, "too many messages waiting");
     this.counts.dnsLookups++;
     this.pending.set(key, q);
     if (fromHosts) { // answered at once, cached like an answer (the file is read once: its longest TTL)
-      this.answer(key, n, family, fromHosts, L.dnsMaxTtl * 1000, null, false);
+      this.answer(key, n, family, [{ addr: fromHosts, port: service?.port ?? 0, priority: 0, weight: 0 }], L.dnsMaxTtl * 1000, null, false);
       return;
     }
     this.bySource.set(src, (this.bySource.get(src) ?? 0) + 1);
-    /** @param {NodeJS.ErrnoException | null} err @param {{ address: string, ttl: number }[]} rec */
-    const done = (err, rec) => {
-      if (err || !rec?.length) this.answer(key, n, family, "", 0, err?.code ?? "ENODATA", true);
-      else this.answer(key, n, family, rec[0].address, rec[0].ttl * 1000, null, true);
-    };
-    if (family === 4) this.dns.resolve4(n, { ttl: true }, done);
-    else this.dns.resolve6(n, { ttl: true }, done);
+    /** @param {string | null} err @param {Target[]} targets @param {number} ttlMs */
+    const done = (err, targets, ttlMs) => this.answer(key, n, family, targets, ttlMs, err, true);
+    if (service) this.locate(n, family, service, done);
+    else this.address(n, family, (err, addr, ttlMs) => done(err, [{ addr, port: 0, priority: 0, weight: 0 }], ttlMs));
   }
 
-  /** @param {Pending} p @param {number} bytes @param {Deliver} deliver */
-  hold(p, bytes, deliver) {
+  /**
+   * The first A or AAAA record of `name` and its TTL in ms.
+   * @param {string} name @param {4 | 6} family
+   * @param {(err: string | null, addr: string, ttlMs: number) => void} cb
+   */
+  address(name, family, cb) {
+    /** @param {NodeJS.ErrnoException | null} err @param {{ address: string, ttl: number }[]} rec */
+    const done = (err, rec) => {
+      if (err || !rec?.length) cb(err?.code ?? "ENODATA", "", 0);
+      else cb(null, rec[0].address, rec[0].ttl * 1000);
+    };
+    if (family === 4) this.dns.resolve4(name, { ttl: true }, done);
+    else this.dns.resolve6(name, { ttl: true }, done);
+  }
+
+  /**
+   * RFC 3263 §4.1, §4.2 for `name` and one transport's `service`: NAPTR, SRV, the targets' addresses
+   * (see the top of this file). `cb` gets the targets that have an address, with the shortest TTL.
+   * @param {string} name @param {4 | 6} family @param {{ naptr: string, srv: string, port: number }} service
+   * @param {(err: string | null, targets: Target[], ttlMs: number) => void} cb
+   */
+  locate(name, family, service, cb) {
+    /** @param {NodeJS.ErrnoException | null} err @param {{ flags: string, service: string, replacement: string, order: number, preference: number }[]} recs */
+    this.dns.resolveNaptr(name, (err, recs) => {
+      if (this.closed) return;
+      const srvNames = (err ? [] : recs ?? [])
+        .filter((r) => r.flags.toLowerCase() === "s" && r.service.toLowerCase() === service.naptr && r.replacement)
+        .sort((a, b) => a.order - b.order || a.preference - b.preference)
+        .slice(0, this.limits.dnsTargets)
+        .map((r) => r.replacement.toLowerCase().replace(/\.$/, ""));
+      if (srvNames.length === 0) srvNames.push(service.srv + name); // no NAPTR for it: §4.1's SRV name
+      this.srv(name, family, service, srvNames, 0, cb);
+    });
+  }
+
+  /**
+   * The SRV records of srvNames[i] (the next one when it has none), their targets' addresses; without
+   * any, the name's own address on the service's port.
+   * @param {string} name @param {4 | 6} family @param {{ naptr: string, srv: string, port: number }} service
+   * @param {string[]} srvNames @param {number} i @param {(err: string | null, targets: Target[], ttlMs: number) => void} cb
+   */
+  srv(name, family, service, srvNames, i, cb) {
+    if (i >= srvNames.length) { // §4.2: no SRV records, the name's own address
+      this.address(name, family, (err, addr, ttlMs) => cb(err, [{ addr, port: service.port, priority: 0, weight: 0 }], ttlMs));
+      return;
+    }
+    /** @param {NodeJS.ErrnoException | null} err @param {{ name: string, port: number, priority: number, weight: number }[]} recs */
+    this.dns.resolveSrv(srvNames[i], (err, recs) => {
+      if (this.closed) return;
+      // "." (an empty target) says the service is not offered there (RFC 2782)
+      const usable = (err ? [] : recs ?? []).filter((r) => r.name && r.name !== "." && r.port > 0);
+      if (usable.length === 0) return this.srv(name, family, service, srvNames, i + 1, cb);
+      const kept = usable.sort((a, b) => a.priority - b.priority).slice(0, this.limits.dnsTargets);
+      /** @type {(Target | null)[]} */
+      const found = kept.map(() => null);
+      let left = kept.length, ttl = Infinity, error = "ENODATA";
+      kept.forEach((r, j) => this.address(r.name.toLowerCase(), family, (e, addr, ttlMs) => {
+        if (this.closed) return;
+        if (e) error = e;
+        else {
+          found[j] = { addr, port: r.port, priority: r.priority, weight: r.weight };
+          ttl = Math.min(ttl, ttlMs);
+        }
+        if (--left > 0) return;
+        const targets = /** @type {Target[]} */ (found.filter((t) => t !== null));
+        cb(targets.length ? null : error, targets, targets.length ? ttl : 0);
+      }));
+    });
+  }
+
+  /**
+   * Sends to target k (sel's low byte) of srvOrder's order drawn with seed sel >>> 8 (a name with its
+   * own port has one target, k 0).
+   * @param {4 | 6} family @param {Target[]} targets @param {number} sel @param {string} name
+   * @param {Deliver} deliver @param {boolean} later
+   */
+  deliverTo(family, targets, sel, name, deliver, later) {
+    const t = (targets.length > 1 ? srvOrder(targets, seeded(sel >>> 8)) : targets)[sel & 0xff];
+    if (!t) return this.drop("dnsDroppedNoTarget", name, "no further target"); // a failover past the last
+    deliver(family, t.addr, later, t.port);
+  }
+
+  /** @param {Pending} p @param {number} bytes @param {Deliver} deliver @param {number} sel */
+  hold(p, bytes, deliver, sel) {
     if (p.waiting.length >= this.limits.dnsWaitPerName || this.waitingBytes + bytes > this.limits.dnsWaitBytes) return false;
-    p.waiting.push({ deliver, bytes });
+    p.waiting.push({ deliver, bytes, sel });
     this.waitingBytes += bytes;
     this.waitingCount++;
     return true;
@@ -192,10 +356,10 @@ export class Resolver {
 
   /**
    * A lookup ended: cache its result, then send or drop what waited for it.
-   * @param {string} key @param {string} name @param {4 | 6} family @param {string} addr @param {number} ttlMs
+   * @param {string} key @param {string} name @param {4 | 6} family @param {Target[]} targets @param {number} ttlMs
    * @param {string | null} error @param {boolean} later  false: from within send() (the hosts file)
    */
-  answer(key, name, family, addr, ttlMs, error, later) {
+  answer(key, name, family, targets, ttlMs, error, later) {
     const p = this.pending.get(key);
     if (!p || this.closed) return;
     this.pending.delete(key);
@@ -210,11 +374,11 @@ export class Resolver {
     const ok = error === null;
     const ttl = ok ? Math.min(L.dnsMaxTtl * 1000, Math.max(L.dnsMinTtl * 1000, ttlMs)) : L.dnsNegativeTtl * 1000;
     this.cache.delete(key);
-    this.cache.set(key, { family: ok ? family : 0, addr, until: this.now() + ttl });
+    this.cache.set(key, { family: ok ? family : 0, targets: ok ? targets : [], until: this.now() + ttl });
     if (this.cache.size > L.dnsCache) this.cache.delete(/** @type {string} */ (this.cache.keys().next().value));
     if (ok) {
       this.counts.dnsAnswers++;
-      for (const w of p.waiting) w.deliver(family, addr, later);
+      for (const w of p.waiting) this.deliverTo(family, targets, w.sel, name, w.deliver, later);
       return;
     }
     this.counts.dnsFailures++;

@@ -2,13 +2,14 @@
 // (lookups answered by the test) and a fake clock: the bounds and caches of docs/CONFIG.md "Limits"
 // that the end-to-end tests (tests/hosts/dns.test.mjs) do not reach: messages held per name and in
 // bytes, the cache's size and LRU order, TTLs clamped, a failure forgotten after dnsNegativeTtl, the
-// hosts file, IP literals and names that cannot be host names.
+// hosts file, IP literals and names that cannot be host names; the RFC 3263 procedure of a name sent
+// without a port (NAPTR, SRV, the targets' addresses, RFC 2782's order), against the same fake DNS.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Resolver, readHosts } from "../../host/shared/resolver.mjs";
+import { Resolver, readHosts, srvOrder, seeded } from "../../host/shared/resolver.mjs";
 import { LIMITS } from "../../host/firmware/abi.mjs";
 
 const dir = mkdtempSync(join(tmpdir(), "sipling-resolver-"));
@@ -22,14 +23,24 @@ function make({ limits = LIMITS, hostsFile = noHosts } = {}) {
   const dns = {
     resolve4: (name, _o, cb) => asked.push({ name, type: "A", cb }),
     resolve6: (name, _o, cb) => asked.push({ name, type: "AAAA", cb }),
+    resolveNaptr: (name, cb) => asked.push({ name, type: "NAPTR", cb }),
+    resolveSrv: (name, cb) => asked.push({ name, type: "SRV", cb }),
     cancel: () => {},
   };
   const r = new Resolver({ timeoutMs: 1000, limits, log: (level, msg, fields) => logs.push({ level, msg, ...fields }), hostsFile, dns, now: () => clock.t });
   const sent = [];
   const send = (name, bytes = 100, family = 4) => r.send(name, family, bytes, (fam, addr, later) => sent.push({ name, fam, addr, later }));
+  /** A message to `name` with no port, on protocol `proto` (1 UDP, 2 TCP, 3 TLS), wanting target k. */
+  const locate = (name, proto = 1, k = 0, family = 4) => r.send(name, family, 100, (fam, addr, later, port) => sent.push({ name, fam, addr, later, port }), proto, k);
   const answer = (i, addr, ttl = 60) => asked[i].cb(null, [{ address: addr, ttl }]);
   const fail = (i, code = "ENOTFOUND") => asked[i].cb(Object.assign(new Error(code), { code }));
-  return { r, clock, asked, logs, sent, send, answer, fail };
+  /** The pending query of `name` and `type` (the last one asked). */
+  const q = (name, type) => {
+    const e = asked.findLast((a) => a.name === name && a.type === type);
+    assert.ok(e, `no ${type} query for ${name}; asked ${JSON.stringify(asked.map((a) => `${a.type} ${a.name}`))}`);
+    return e;
+  };
+  return { r, clock, asked, logs, sent, send, locate, answer, fail, q };
 }
 
 test("held messages: at most dnsWaitPerName per name, dnsWaitBytes in all; all go out on the answer", () => {
@@ -147,4 +158,131 @@ test("close(): nothing is sent afterwards", () => {
   t.answer(0, "127.0.0.9");
   t.send("192.0.2.1");
   assert.deepEqual(t.sent, []);
+});
+
+const nodata = () => Object.assign(new Error("ENODATA"), { code: "ENODATA" });
+const srv = (name, port, priority = 10, weight = 0) => ({ name, port, priority, weight });
+const naptr = (service, replacement, order = 10, preference = 10) => ({ flags: "S", service, regexp: "", replacement, order, preference });
+
+test("RFC 3263 without NAPTR: _sip._udp SRV, each target's A; an SRV-only name (no A of its own) is never asked for one", () => {
+  const t = make();
+  t.locate("srvonly.test");
+  t.q("srvonly.test", "NAPTR").cb(nodata());
+  t.q("_sip._udp.srvonly.test", "SRV").cb(null, [srv("b.test", 5072, 20), srv("a.test", 5071, 10)]);
+  t.q("a.test", "A").cb(null, [{ address: "127.0.0.2", ttl: 60 }]);
+  assert.equal(t.sent.length, 0, "sent before every target's address is known");
+  t.q("b.test", "A").cb(null, [{ address: "127.0.0.3", ttl: 60 }]);
+  assert.deepEqual(t.sent, [{ name: "srvonly.test", fam: 4, addr: "127.0.0.2", later: true, port: 5071 }]);
+  assert.ok(!t.asked.some((a) => a.name === "srvonly.test" && a.type === "A"), "the name's own A was asked");
+  t.locate("srvonly.test", 1, 1); // the second target: priority 20
+  t.locate("srvonly.test", 1, 2); // there is no third: dropped
+  assert.deepEqual(t.sent.slice(1).map((s) => [s.addr, s.port]), [["127.0.0.3", 5072]]);
+  assert.equal(t.r.stats().dnsDroppedNoTarget, 1);
+  assert.equal(t.r.stats().dnsLookups, 1, "one lookup (NAPTR, SRV, the A records) for the name");
+});
+
+test("RFC 3263 without NAPTR or SRV: the name's own A on 5060, 5061 for TLS (_sips._tcp)", () => {
+  const t = make();
+  t.locate("plain.test", 1);
+  t.locate("plain.test", 3);
+  t.asked[0].cb(nodata()); // the UDP lookup's NAPTR
+  t.asked[1].cb(nodata()); // the TLS lookup's
+  t.q("_sip._udp.plain.test", "SRV").cb(nodata());
+  t.q("_sips._tcp.plain.test", "SRV").cb(nodata());
+  t.asked.filter((a) => a.type === "A").forEach((a) => a.cb(null, [{ address: "127.0.0.7", ttl: 60 }]));
+  assert.deepEqual(t.sent.map((s) => s.port).sort(), [5060, 5061]);
+});
+
+test("NAPTR: the records of the message's transport, by order then preference, give the SRV name", () => {
+  const t = make();
+  t.locate("n.test", 2); // TCP
+  t.locate("n.test", 1); // UDP: a lookup of its own
+  const recs = [naptr("SIP+D2U", "_sip._udp.u.test"), naptr("SIP+D2T", "_sip._tcp.late.test", 20), naptr("SIP+D2T", "_sip._tcp.second.test", 10, 20),
+    naptr("SIP+D2T", "_sip._tcp.t.test", 10, 10), naptr("SIPS+D2T", "_sips._tcp.s.test", 1)];
+  t.asked.filter((a) => a.type === "NAPTR").forEach((a) => a.cb(null, recs));
+  assert.deepEqual(t.asked.filter((a) => a.type === "SRV").map((a) => a.name), ["_sip._tcp.t.test", "_sip._udp.u.test"]);
+  t.q("_sip._tcp.t.test", "SRV").cb(nodata()); // none there: the next NAPTR record's
+  t.q("_sip._tcp.second.test", "SRV").cb(null, [srv("tcp.test", 5080)]);
+  t.q("_sip._udp.u.test", "SRV").cb(null, [srv("udp.test", 5090)]);
+  t.q("tcp.test", "A").cb(null, [{ address: "127.0.0.2", ttl: 60 }]);
+  t.q("udp.test", "A").cb(null, [{ address: "127.0.0.3", ttl: 60 }]);
+  assert.deepEqual(t.sent.map((s) => [s.addr, s.port]).sort(), [["127.0.0.2", 5080], ["127.0.0.3", 5090]]);
+});
+
+test("RFC 3263 entries: kept for the shortest A TTL (clamped), dnsTargets targets at most, a failure negative-cached", () => {
+  const t = make();
+  t.locate("ttl.test");
+  t.q("ttl.test", "NAPTR").cb(nodata());
+  const many = Array.from({ length: LIMITS.dnsTargets + 2 }, (_, i) => srv(`t${i}.test`, 5060 + i, 10 + i));
+  t.q("_sip._udp.ttl.test", "SRV").cb(null, many);
+  const as = t.asked.filter((a) => a.type === "A");
+  assert.equal(as.length, LIMITS.dnsTargets, "A asked of the dnsTargets first targets only");
+  as.forEach((a, i) => a.cb(null, [{ address: `127.0.0.${i + 2}`, ttl: i === 1 ? 20 : 300 }]));
+  const n = t.asked.length;
+  t.clock.t += 20_000 - 1;
+  t.locate("ttl.test");
+  assert.equal(t.asked.length, n, "cached within the shortest TTL");
+  t.clock.t += 2;
+  t.locate("ttl.test");
+  assert.equal(t.asked.at(-1).type, "NAPTR", "asked again once the shortest TTL is over");
+  t.locate("dead.test");
+  t.q("dead.test", "NAPTR").cb(nodata());
+  t.q("_sip._udp.dead.test", "SRV").cb(null, [srv("x.test", 5060)]);
+  t.q("x.test", "A").cb(nodata());
+  const m = t.asked.length;
+  t.locate("dead.test");
+  assert.equal(t.asked.length, m, "negative-cached");
+  assert.equal(t.r.stats().dnsNegativeHits, 1);
+});
+
+test("srvOrder (RFC 2782): priorities in order; within one, weights 3:1 share the first place 75/25 (20,000 draws)", () => {
+  const targets = [srv("low", 1, 10, 1), srv("high", 2, 10, 3), srv("backup", 3, 20, 100)];
+  const N = 20_000;
+  let high = 0;
+  for (let i = 0; i < N; i++) {
+    const o = srvOrder(targets, Math.random);
+    assert.equal(o[2].name, "backup", "a higher priority number came before a lower one");
+    if (o[0].name === "high") high++;
+  }
+  // shares follow the weights (resolver.mjs: the draw is 1..total): 3/4, sd ~0.003 at N = 20,000
+  const share = high / N;
+  console.log(`weight 3 of 3:1 first in ${high} of ${N} (${(share * 100).toFixed(1)}%)`);
+  assert.ok(Math.abs(share - 0.75) < 0.015, `share ${share}`);
+  const zero = [srv("z", 1, 10, 0), srv("w", 2, 10, 5)];
+  for (let i = 0; i < 1000; i++) assert.equal(srvOrder(zero, Math.random)[0].name, "w", "a weight-0 target before a weighted one");
+  let first = 0;
+  for (let i = 0; i < 6000; i++) if (srvOrder([srv("a", 1, 10, 0), srv("b", 2, 10, 0)], Math.random)[0].name === "a") first++;
+  assert.ok(Math.abs(first / 6000 - 0.5) < 0.03, `weight 0 alone: "a" first in ${first} of 6000`);
+});
+
+test("seeded orders: one seed, one order (a request's messages and its failover branches agree); 20,000 seeds share 3:1", () => {
+  const targets = [srv("low", 1, 10, 1), srv("high", 2, 10, 3), srv("backup", 3, 20, 5)];
+  let high = 0;
+  for (let seed = 0; seed < 20_000; seed++) {
+    const a = srvOrder(targets, seeded(seed)).map((x) => x.name);
+    assert.deepEqual(srvOrder(targets, seeded(seed)).map((x) => x.name), a, `seed ${seed} drew two orders`);
+    if (a[0] === "high") high++;
+  }
+  console.log(`seeded: weight 3 of 3:1 first for ${high} of 20000 seeds`);
+  assert.ok(Math.abs(high / 20_000 - 0.75) < 0.015, `${high}`);
+});
+
+test("RFC 3263 on an IPv6 transport: the SRV targets' AAAA, never their A", () => {
+  const t = make();
+  t.locate("six.test", 2, 0, 6);
+  t.q("six.test", "NAPTR").cb(nodata());
+  t.q("_sip._tcp.six.test", "SRV").cb(null, [srv("v6.test", 5062)]);
+  t.q("v6.test", "AAAA").cb(null, [{ address: "::1", ttl: 60 }]);
+  assert.deepEqual(t.sent, [{ name: "six.test", fam: 6, addr: "::1", later: true, port: 5062 }]);
+  assert.ok(!t.asked.some((a) => a.type === "A"), JSON.stringify(t.asked.map((a) => `${a.type} ${a.name}`)));
+});
+
+test("RFC 3263 for a name of the hosts file: its address on the default port, no NAPTR or SRV asked", () => {
+  const f = join(dir, "hosts-srv");
+  writeFileSync(f, "127.0.0.5 box\n");
+  const t = make({ hostsFile: f });
+  t.locate("box", 1);
+  t.locate("box", 3);
+  assert.deepEqual(t.sent.map((s) => [s.addr, s.port, s.later]), [["127.0.0.5", 5060, false], ["127.0.0.5", 5061, false]]);
+  assert.deepEqual(t.asked, []);
 });

@@ -7,36 +7,19 @@
 //              10 s; an OPTIONS to the server itself every 20 ms is answered, every one, p99 < 50 ms
 //   resolves   a name the DNS server answers (A 127.0.0.9) gets the request delivered there; a second
 //              request to it asks DNS no more (positive cache)
-//   negative   a name answered NXDOMAIN is asked once, however many requests (and retransmissions) name it
+//   negative   a name answered NXDOMAIN is asked once (NAPTR, SRV, A: it has no port), however many
+//              requests (and retransmissions) name it
 //   in flight  20 sources x 4 new names: exactly limits.dnsInFlight names are asked, the rest dropped
 //   per source one source's 12 new names: limits.dnsPerSource are asked; another source still gets its own
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createSocket } from "node:dgram";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HOSTS, startServer } from "../integration/harness.mjs";
 import { DnsServer } from "../lib/dns-server.mjs";
-import { flood, stat } from "../lib/dns-flood.mjs";
+import { flood, stat, udp, invite } from "../lib/dns-flood.mjs";
 import { LIMITS } from "../../host/firmware/abi.mjs";
 
-async function udp(address) {
-  const s = createSocket("udp4");
-  await new Promise((res, rej) => { s.once("error", rej); s.bind(0, address, () => { s.off("error", rej); res(); }); });
-  return s;
-}
 
-let seq = 0;
-/** An INVITE from `sock` (whose address is `from`) to `ruri`, sent to the server. */
-function invite(srv, sock, from, ruri) {
-  const id = `dns${process.pid}x${seq++}`;
-  const port = sock.address().port;
-  const text = [
-    `INVITE ${ruri} SIP/2.0`, `Via: SIP/2.0/UDP ${from}:${port};rport;branch=z9hG4bK-${id}`, "Max-Forwards: 70",
-    `From: <sip:alice@${from}>;tag=${id}`, `To: <${ruri}>`, `Call-ID: ${id}`, "CSeq: 1 INVITE",
-    `Contact: <sip:alice@${from}:${port}>`, "Content-Length: 0", "", ""].join("\r\n");
-  sock.send(text, srv.port, "127.0.0.1");
-  return id;
-}
 
 /** The server's stats line after now (SIGUSR2). */
 async function statsLine(srv) {
@@ -114,7 +97,13 @@ for (const host of HOSTS) {
         await sleep(300);
       }
       await sleep(1500); // the INVITEs' retransmissions (500 ms, 1 s, ...) meet the negative cache too
-      assert.equal(dns.count("gone.test"), 1, `DNS queries: ${JSON.stringify(dns.queries)}`);
+      // no port: one RFC 3263 lookup (NAPTR, SRV, then A of the name itself), each asked once
+      const asked = (name, type) => dns.queries.filter((q) => q.name === name && q.type === type).length;
+      const all = JSON.stringify(dns.queries);
+      assert.equal(asked("gone.test", 35), 1, `NAPTR queries: ${all}`);
+      assert.equal(asked("_sip._udp.gone.test", 33), 1, `SRV queries: ${all}`);
+      assert.equal(asked("gone.test", "A"), 1, `A queries: ${all}`);
+      assert.equal(dns.queries.length, 3, all);
       const st = await statsLine(srv);
       assert.equal(stat(st, "dnsFailures"), 1);
       assert.ok(stat(st, "dnsNegativeHits") >= 3, JSON.stringify(st));

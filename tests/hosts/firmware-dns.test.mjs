@@ -1,7 +1,8 @@
 // Name resolution on the firmware bridge (host/firmware/bridge.mjs with host/shared/resolver.mjs): a
 // 'D' frame to a host name is resolved against dns.servers, here only our own loopback DNS server
 // (tests/lib/dns-server.mjs), never the machine's resolver. A trusted source's INVITE to a name the
-// server answers (A 127.0.0.9) reaches 127.0.0.9; one answered NXDOMAIN is asked once (negative cache)
+// server answers (A 127.0.0.9) reaches 127.0.0.9; one answered NXDOMAIN is asked once (negative cache;
+// it has no port: NAPTR, SRV and A once each)
 // while an OPTIONS to the proxy itself keeps being answered. Fails (never skips) when qemu-system-arm,
 // arm-none-eabi-gcc or wasm2c is missing. Every child is stopped by its PID.
 import { test, before, after } from "node:test";
@@ -113,7 +114,12 @@ test("firmware bridge: a name answered NXDOMAIN is asked once; the proxy keeps a
       await sleep(300);
     }
     await sleep(1500); // retransmissions meet the negative cache too
-    assert.equal(dns.count("gone.test"), 1, JSON.stringify(dns.queries));
+    // no port: one RFC 3263 lookup (NAPTR, SRV, then A of the name itself), each asked once
+    const asked = (name, type) => dns.queries.filter((q) => q.name === name && q.type === type).length;
+    const all = JSON.stringify(dns.queries);
+    assert.equal(asked("gone.test", 35), 1, `NAPTR queries: ${all}`);
+    assert.equal(asked("_sip._udp.gone.test", 33), 1, `SRV queries: ${all}`);
+    assert.equal(asked("gone.test", "A"), 1, `A queries: ${all}`);
     assert.deepEqual(pings.filter((id) => !answered.has(id)), [], "unanswered OPTIONS");
     const from = lines.length;
     bridge.stdin.write("stats\n");

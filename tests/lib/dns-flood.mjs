@@ -24,10 +24,24 @@ function pin(pid, cpu) {
   if (PIN) spawnSync("taskset", ["-a", "-pc", String(cpu), String(pid)], { stdio: "ignore" });
 }
 
-async function udp(address) {
+/** A UDP socket bound to `address` (a port of its own). */
+export async function udp(address) {
   const s = createSocket("udp4");
   await new Promise((res, rej) => { s.once("error", rej); s.bind(0, address, () => { s.off("error", rej); res(); }); });
   return s;
+}
+
+let seq = 0;
+/** An INVITE from `sock` (whose address is `from`) to `ruri`, sent to the server; its Call-ID. */
+export function invite(srv, sock, from, ruri, prefix = "dns") {
+  const id = `${prefix}${process.pid}x${seq++}`;
+  const port = sock.address().port;
+  const text = [
+    `INVITE ${ruri} SIP/2.0`, `Via: SIP/2.0/UDP ${from}:${port};rport;branch=z9hG4bK-${id}`, "Max-Forwards: 70",
+    `From: <sip:alice@${from}>;tag=${id}`, `To: <${ruri}>`, `Call-ID: ${id}`, "CSeq: 1 INVITE",
+    `Contact: <sip:alice@${from}:${port}>`, "Content-Length: 0", "", ""].join("\r\n");
+  sock.send(text, srv.port, "127.0.0.1");
+  return id;
 }
 
 /** The p-th percentile (0..100) of sorted numbers, NaN for none. */
