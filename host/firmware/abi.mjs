@@ -4,7 +4,7 @@
 
 /** The release (package.json "version"), for --version. */
 export const VERSION = "0.1.0";
-export const CfgKind = Object.freeze({ Domain: 1, OutboundProxy: 2, Realm: 3, User: 4, Allow: 5, Deny: 6, Trusted: 7, BlockMethod: 8, DenyUri: 9, BodyType: 10, BodyPattern: 11, Side: 13, Registration: 14, NonceSecret: 12 });
+export const CfgKind = Object.freeze({ Domain: 1, OutboundProxy: 2, Realm: 3, User: 4, Allow: 5, Deny: 6, Trusted: 7, BlockMethod: 8, DenyUri: 9, BodyType: 10, BodyPattern: 11, Side: 13, Registration: 14, NonceSecret: 12, GinBlock: 15 });
 export const CfgKey = Object.freeze({ T1: 1, T2: 2, T4: 3, TimerC: 4, MinExpires: 5, MaxExpires: 6, DefaultExpires: 7, ContactsPerAor: 8, RecordRoute: 9, RetryAfter: 10, NonceExpiry: 12, FloodLimit: 13, FloodBlock: 14, FloodDrop: 15, RefuseDrop: 16, MaxBody: 17, TopologyHiding: 18, AuthFailures: 19, AuthWindow: 20, Shed: 21, DigestAlgorithms: 22, OptionsBeforeAuth: 23, Mode: 24 });
 export const CfgResult = Object.freeze({ Ok: 0, Unknown: -1, Refused: -2, NotInBuild: -3 });
 export const Proto = Object.freeze({ UDP: 1, TCP: 2, TLS: 3, SCTP: 4, WS: 5, WSS: 6 });
@@ -25,6 +25,7 @@ export const EVENTS = [
   { name: "policy-refusal", level: "info", texts: ["caller", "uri", "callId", "rule"], usage: true },
   { name: "flood-blocked", level: "warn", texts: ["text1", "text2", "callId", "detail"], usage: true },
   { name: "trunk-reg", level: "info", texts: ["aor", "registrar", "callId", "detail"], valueField: "state", usage: true },
+  { name: "trunk-assoc", level: "info", texts: ["aor", "registrar", "uris", "detail"], valueField: "outside", usage: true },
 ];
 /** Indexed by sip_stat id. */
 export const STAT_NAMES = [

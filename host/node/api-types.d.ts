@@ -18,7 +18,8 @@ export type SiplingEventName =
   | "auth-fail"
   | "policy-refusal"
   | "flood-blocked"
-  | "trunk-reg";
+  | "trunk-reg"
+  | "trunk-assoc";
 
 /** A user of the registrar and proxy: one of password, ha1 (MD5) or ha1sha256. */
 export type SiplingUser = { readonly username: string } & (

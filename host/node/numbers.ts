@@ -76,6 +76,7 @@ export const enum CfgKind {
   Side = 13,
   Registration = 14,
   NonceSecret = 12,
+  GinBlock = 15,
 }
 export const CFG_KIND_NAMES: Readonly<Record<number, string>> = {
   1: "Domain",
@@ -92,6 +93,7 @@ export const CFG_KIND_NAMES: Readonly<Record<number, string>> = {
   13: "Side",
   14: "Registration",
   12: "NonceSecret",
+  15: "GinBlock",
 };
 /** Kinds whose text is a secret: never echoed, the cfg buffer wiped after the call. */
 export const CFG_KIND_SECRET: ReadonlySet<number> = new Set([4, 14, 12]);
@@ -112,6 +114,7 @@ export const enum EventKind {
   PolicyRefusal = 12,
   FloodBlocked = 13,
   TrunkReg = 14,
+  TrunkAssoc = 15,
 }
 
 export type Level = "error" | "warn" | "info" | "debug";
@@ -142,6 +145,7 @@ export const EVENTS: readonly (EventInfo | undefined)[] = [
   { name: "policy-refusal", level: "info", texts: ["caller", "uri", "callId", "rule"], usage: true },
   { name: "flood-blocked", level: "warn", texts: ["text1", "text2", "callId", "detail"], usage: true },
   { name: "trunk-reg", level: "info", texts: ["aor", "registrar", "callId", "detail"], valueField: "state", usage: true },
+  { name: "trunk-assoc", level: "info", texts: ["aor", "registrar", "uris", "detail"], valueField: "outside", usage: true },
 ];
 
 export const enum Stat {
