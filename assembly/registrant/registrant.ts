@@ -21,6 +21,11 @@
 //   or the response's Retry-After when that is longer, and the next try goes to the account's next
 //   registrar address (failover). regShutdown de-registers (Expires: 0) every registered account.
 //
+// A `gin` account (RFC 6140, SIPconnect registration mode) registers once for a block of numbers: its
+// Contact is a template without a user part carrying `bnc`, with Require: gin, Proxy-Require: gin and
+// Supported: path; everything else (refresh, digest, 423, backoff) is the same. A 2xx's P-Associated-URI
+// (RFC 3455) is logged as a `trunk-assoc` event and checked against the block configured for it.
+//
 // Nothing is allocated after start-up; a configuration text that does not parse or finds the table full
 // is refused.
 
