@@ -64,6 +64,8 @@ typedef struct {
   size_t n_drop;
   int reg;           /* "register": 0 absent, 1 true, 2 false, 3 {"expires"} (4: {} without it) */
   int reg_expires;   /* its expires (s), REGISTER_EXPIRES_DEFAULT unless given */
+  int reg_gin;       /* "register": {"mode": "gin"}: RFC 6140 registration for a number block */
+  const char *reg_block; /* "register": {"block"}: the numbers provisioned ("+155500xx"), or NULL */
 } cfg_side;
 
 /* The value of one schema key (SCHEMA[i] <-> config.v[i]). */

@@ -69,7 +69,7 @@ const CASES = [
   [base([REG, { ...TRUNK, ...CREDS, register: "yes" }]), `config error: "sides[1].register": expected true, false or {"expires": N}, got "yes"`],
   [base([REG, { ...TRUNK, ...CREDS, register: { expires: 10 } }]), `config error: "sides[1].register.expires": expected an integer in 60..86400, got 10`],
   [base([REG, { ...TRUNK, ...CREDS, register: { expires: "1h" } }]), `config error: "sides[1].register.expires": expected an integer in 60..86400, got "1h"`],
-  [base([REG, { ...TRUNK, ...CREDS, register: { every: 60 } }]), `config error: "sides[1].register.every": unknown key (expected expires)`],
+  [base([REG, { ...TRUNK, ...CREDS, register: { every: 60 } }]), `config error: "sides[1].register.every": unknown key (expected expires, mode, block)`],
   [base([{ ...REG, register: true }, TRUNK]), `config error: "sides[0].register": a registrar side does not register (its phones register with us)`],
   [base([REG, { ...TRUNK, register: true }]), `config error: "sides[1].register": a trunk that registers needs its "username" and "password"`],
   [base([REG, { ...TRUNK, ...CREDS, register: true, transport: "tcp" }], { listen: ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"] }),
