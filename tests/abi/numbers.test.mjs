@@ -57,6 +57,7 @@ const KIND_TEXT = {
   BodyType: "INVITE application/sdp", BodyPattern: "buy now", NonceSecret: "0123456789abcdef0123456789abcdef",
   Side: "1 trunk 0 127.0.0.9:5060 127.0.0.9:5060",
   Registration: "1 127.0.0.9:5060 alice@example.org 600 alice secret",
+  GinBlock: "acme +155500xx",
 };
 /** Kinds only the cores with the user agent (board gateway) take; the others answer NotInBuild. */
 const UA_KINDS = new Set(["Side", "Registration"]);
