@@ -11,7 +11,8 @@
 // granted 600 s for 3 virtual hours, a call to a number of the block reaching alice with the number as
 // the Request-URI's user part at the enterprise, a number outside the block 480 at the provider (nothing
 // to the enterprise). The registrar's rules on Require and Proxy-Require, and the registrant's check
-// of a 2xx's P-Associated-URI (a scripted provider), follow.
+// of a 2xx's P-Associated-URI (a scripted provider), follow; then a 420 (backoff), a 423 (Min-Expires at
+// once, refreshes exactly 900 s after each 200) and the shutdown de-registration of the template.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Sim, CoreNode } from "./net.mjs";
@@ -238,4 +239,45 @@ test("a registrar without gin answers 420: the account backs off as after any fa
   assert.ok(gap1 >= 24_000 && gap1 <= 36_100, `first wait ${gap1}`);
   assert.ok(gap2 >= 48_000 && gap2 <= 72_100, `second wait ${gap2}`);
   assert.equal(ent.ex.probe_reg_state(0), S.Registered);
+});
+
+test("a 423 is answered as for any account: the next gin REGISTER asks the Min-Expires at once, with the same template and option tags", () => {
+  const sim = new Sim({ seed: 69, latency: [5, 20] });
+  const reg = new Scripted(sim, PROVIDER, (msg) =>
+    Number(msg.get("expires")) < 1800 ? [423, ["Min-Expires: 1800"]] : [200, [`Contact: ${msg.get("contact")};expires=1800`]]);
+  const ent = new CoreNode(sim, ENT, { probe: true, domains: ["127.0.0.4"] });
+  assert.equal(cfg(ent, CfgKind.Registration, `- ${PROVIDER} acme@p 600 gin=+155500xx`), CfgResult.Ok);
+  sim.run(HOUR);
+  assert.deepEqual(reg.got.slice(0, 2).map((r) => r.expires), [600, 1800]);
+  assert.ok(reg.got[1].t - reg.got[0].t <= 40, "at once");
+  for (const { msg } of reg.got) {
+    assert.equal(msg.get("contact"), "<sip:127.0.0.4:5060;bnc>");
+    assert.deepEqual([msg.all("require"), msg.all("proxy-require"), msg.all("supported")], [["gin"], ["gin"], ["path"]]);
+  }
+  assert.equal(ent.ex.probe_reg_granted(0), 1800);
+  // 1 h: the first, the 423's answer, then refreshes at 15, 30 and 45 min
+  assert.equal(reg.got.length, 5);
+  const ev = regEvents(ent);
+  // each refresh exactly 900 s (half the 1800 granted) after the 200 before it
+  const gaps = ev.map((e, k) => [ev[k - 1], e]).filter(([, e]) => e.value === S.Refreshing).map(([before, e]) => [before.value, e.t - before.t]);
+  assert.deepEqual(gaps, [[S.Registered, 900_000], [S.Registered, 900_000], [S.Registered, 900_000]]);
+});
+
+test("shutdown de-registers the template (Expires: 0, the bnc Contact): the provider forgets it and a number of the block is 480 again", () => {
+  const { sim, prov, ent, carol, seen } = setup(70);
+  sim.run(10_000);
+  assert.equal(prov.stat("bindingsInUse"), 2, "acme's template and carol's contact");
+  assert.equal(ent.ex.probe_reg_shutdown(sim.now), 1);
+  ent.drain();
+  sim.run(sim.now + 2000);
+  const last = seen.registers.at(-1).msg;
+  assert.equal(last.get("expires"), "0");
+  assert.equal(last.get("contact"), "<sip:127.0.0.4:5060;bnc>");
+  assert.deepEqual(last.all("require"), ["gin"]);
+  assert.equal(prov.stat("bindingsInUse"), 1, "carol's only");
+  assert.equal(ent.ex.probe_reg_state(0), S.Idle);
+  const id = carol.invite("+15550001");
+  sim.run(sim.now + 5000);
+  assert.deepEqual(carol.calls.get(id).finals, [480]);
+  assert.equal(seen.invites.length, 0);
 });
