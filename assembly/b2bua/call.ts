@@ -45,6 +45,8 @@ import { EventKind } from "../host/numbers";
 import { pikeFail, PikeVerdict } from "../policy/index";
 import { FreeList } from "../util/freelist";
 import { Hdr } from "../wire/hdr";
+import { NameAddrRepr, NameAddrKind, decodeNameAddr } from "../wire/headers/nameaddr";
+import { regSideDown } from "../registrant/registrant";
 import { uasStoredRequest } from "../dialog/uas";
 import { storedView, storedDecoded } from "../wire/buffers";
 import { OutRequest, uaDialogEnd } from "../dialog/ua";
@@ -67,7 +69,9 @@ const PASS_CAP: u32 = 64;
 const SIDE_DROPS: usize = 200;
 // then u8: a trunk takes calls from any address when they carry its credentials (accept digest), 0: by address only
 const SIDE_DIGEST: usize = SIDE_DROPS + 1 + <usize>B2B_DROP_NAMES * DROP_ENTRY;
-const SIDE_SIZE: usize = (SIDE_DIGEST + 1 + 7) & ~7; // 480 B: each record 8-aligned
+const SIDE_CALLED: usize = SIDE_DIGEST + 1; // u8 Called: where a call from this side has its number
+const SIDE_DOWN: usize = SIDE_DIGEST + 2; // u8 Down: a call toward this side while its registrations are down
+const SIDE_SIZE: usize = (SIDE_DOWN + 1 + 7) & ~7; // 480 B: each record 8-aligned
 const sides: usize = USER_AGENT ? heap.alloc(<usize>MAX_SIDES * SIDE_SIZE) : 0;
 function side(s: i32): usize { return sides + <usize>s * SIDE_SIZE; }
 function sidePeer(s: i32): Peer { return changetype<Peer>(side(s) + 4); }
@@ -87,6 +91,12 @@ function sidePeer(s: i32): Peer { return changetype<Peer>(side(s) + 4); }
 // From we write ("Anonymous" <sip:anonymous@anonymous.invalid>, §4.1.1.3) and removes every P-Asserted-
 // Identity toward an untrusted side (RFC 3325 §7); the Privacy header itself passes on.
 export const enum PaiMode { Passthrough = 0, Drop = 1, From = 2 }
+/** Where the called number of a call from a side is read: providers differ (a call to our registered
+ * Contact has our account in its Request-URI, the number in To or P-Called-Party-ID, RFC 3455 §4.2). */
+export const enum Called { Ruri = 0, To = 1, Pcpi = 2 }
+/** A call toward a trunk whose registrations of ours are all down (registrant/registrant.ts regSideDown):
+ * sent anyway, sent to the side's failover side, or refused with 503. */
+export const enum Down { Try = 0, Failover = 1, Refuse = 2 }
 function paiMode(s: i32): PaiMode { return <PaiMode>load<u8>(side(s), 198); }
 function trusted(s: i32): bool { return load<u8>(side(s)) == SideRole.Trunk; }
 
@@ -223,6 +233,7 @@ const TEXT: usize = USER_AGENT ? heap.alloc(TEXT_CAP) : 0;
 const tw = USER_AGENT ? new Writer() : changetype<Writer>(0);
 const out = USER_AGENT ? new OutRequest() : changetype<OutRequest>(0);
 const lookupUri = USER_AGENT ? new UriRepr() : changetype<UriRepr>(0);
+const pcpi = USER_AGENT ? new NameAddrRepr() : changetype<NameAddrRepr>(0); // a P-Called-Party-ID read
 
 /** Forget every side and call (sip_init). */
 export function b2buaReset(): void {
@@ -276,11 +287,22 @@ function textIs(p: usize, len: u32, lit: string): bool {
   return true;
 }
 
+/** Word k as a side index, or -1. */
+function sideWord(k: i32): i32 { return <i32>parseUint(wordAt(k), wordAt(k) + <usize>wordLen(k), <u64>MAX_SIDES - 1); }
+
+/** Which of the words a, b, c (letters in any case) word k is: 0, 1 or 2; -1 none. */
+function oneOf(k: i32, a: string, b: string, c: string = ""): i32 {
+  const w = wordAt(k);
+  const wl = wordLen(k);
+  return textIs(w, wl, a) ? 0 : textIs(w, wl, b) ? 1 : c.length != 0 && textIs(w, wl, c) ? 2 : -1;
+}
+
 /**
  * A side from its configuration text: "INDEX registrar|trunk ROUTE HOST [IP:PORT [USER PASSWORD]]" (the
  * address for a trunk only, and its credentials if its proxy challenges; names are not taken here: the
- * host resolves them); or, after it, "pai INDEX MODE", "drop INDEX NAME", "failover INDEX OTHER",
- * "transport INDEX udp|tcp", "route ...". False when it does not parse.
+ * host resolves them); or, after it, "pai INDEX passthrough|drop|from", "drop INDEX NAME", "failover INDEX
+ * OTHER", "accept INDEX address|digest", "transport INDEX udp|tcp", "called INDEX ruri|to|pcpi", "down INDEX
+ * try|failover|refuse", "route ...". False when it does not parse.
  */
 export function b2buaSideAdd(p: usize, len: u32): bool {
   let n = 0;
@@ -296,6 +318,22 @@ export function b2buaSideAdd(p: usize, len: u32): bool {
     n++;
   }
   if (n < 3) return false;
+  const c0 = <u32>load<u8>(wordAt(0));
+  if (c0 >= 0x30 && c0 <= 0x39) {
+    // "INDEX registrar|trunk ROUTE HOST [IP:PORT [USER PASSWORD]]"
+    const index = parseUint(wordAt(0), wordAt(0) + <usize>wordLen(0), <u64>MAX_SIDES - 1);
+    const route = parseUint(wordAt(2), wordAt(2) + <usize>wordLen(2), <u64>MAX_SIDES - 1);
+    if (index < 0 || route < 0) return false;
+    const rl = wordLen(1);
+    const trunk = rl == 5 && load<u8>(wordAt(1)) == 0x74; // "trunk"
+    const registrar = rl == 9 && load<u8>(wordAt(1)) == 0x72; // "registrar"
+    if (n < 4 || (trunk ? n != 5 && n != 7 : n != 4)) return false;
+    if (!(trunk || registrar)) return false;
+    if (trunk && !parseAddress(wordAt(4), wordLen(4))) return false;
+    const creds = n == 7;
+    return b2buaSideSet(<i32>index, trunk ? SideRole.Trunk : SideRole.Registrar, <i32>route, wordAt(3), wordLen(3), trunk ? cfgPeer : null,
+      creds ? wordAt(5) : 0, creds ? wordLen(5) : 0, creds ? wordAt(6) : 0, creds ? wordLen(6) : 0);
+  }
   if (wordLen(0) == 5 && load<u8>(wordAt(0)) == 0x72) {
     // "route FROM PREFIX TO STRIP [PREPEND]" (PREFIX "-": any number)
     if (n != 5 && n != 6) return false;
@@ -306,62 +344,51 @@ export function b2buaSideAdd(p: usize, len: u32): bool {
     const any = wordLen(2) == 1 && load<u8>(wordAt(2)) == 0x2d;
     return b2buaRuleAdd(<i32>from, wordAt(2), any ? 0 : wordLen(2), <i32>to, <u32>strip, n == 6 ? wordAt(5) : 0, n == 6 ? wordLen(5) : 0);
   }
-  if (textIs(wordAt(0), wordLen(0), "pai") || textIs(wordAt(0), wordLen(0), "drop")) {
-    // "pai SIDE passthrough|drop|from" (PaiMode), "drop SIDE NAME" (one name of its drop list)
-    if (n != 3) return false;
-    const s = parseUint(wordAt(1), wordAt(1) + <usize>wordLen(1), <u64>MAX_SIDES - 1);
-    if (s < 0) return false;
-    const p = side(<i32>s);
-    const w = wordAt(2);
-    const wl = wordLen(2);
-    if (wordLen(0) == 4) return dropListAdd(p + SIDE_DROPS, B2B_DROP_NAMES, w, wl);
-    const mode = textIs(w, wl, "passthrough") ? PaiMode.Passthrough : textIs(w, wl, "drop") ? PaiMode.Drop
-      : textIs(w, wl, "from") ? PaiMode.From : -1;
-    if (mode < 0) return false;
-    store<u8>(p, <u8>mode, 198);
-    return true;
+  if (n == 3 && textIs(wordAt(0), wordLen(0), "drop")) {
+    // "drop SIDE NAME": one name of the side's drop list
+    const s = sideWord(1);
+    return s >= 0 && dropListAdd(side(s) + SIDE_DROPS, B2B_DROP_NAMES, wordAt(2), wordLen(2));
   }
-  if (textIs(wordAt(0), wordLen(0), "accept")) {
-    // "accept SIDE address|digest": how a trunk's calls are known (digest: also from any address, when
-    // they carry its username and password; the hosts add them to the users our realm checks)
-    if (n != 3) return false;
-    const s = parseUint(wordAt(1), wordAt(1) + <usize>wordLen(1), <u64>MAX_SIDES - 1);
-    const digest = textIs(wordAt(2), wordLen(2), "digest");
-    if (s < 0 || !(digest || textIs(wordAt(2), wordLen(2), "address"))) return false;
-    if (digest && (load<u8>(side(<i32>s)) != SideRole.Trunk || sideUserLen(<i32>s) == 0)) return false; // a trunk with credentials
-    store<u8>(side(<i32>s), digest ? 1 : 0, SIDE_DIGEST);
-    return true;
+  // "OPTION SIDE VALUE": one byte of the side's record, the VALUE's index in the option's words
+  if (n != 3) return false;
+  const s = sideWord(1);
+  if (s < 0) return false;
+  let at: usize = 0;
+  let v = -1;
+  if (textIs(wordAt(0), wordLen(0), "pai")) {
+    // PaiMode
+    at = 198;
+    v = oneOf(2, "passthrough", "drop", "from");
+  } else if (textIs(wordAt(0), wordLen(0), "accept")) {
+    // how a trunk's calls are known (digest: also from any address, when they carry its username and
+    // password; the hosts add them to the users our realm checks): a trunk with credentials only
+    at = SIDE_DIGEST;
+    v = oneOf(2, "address", "digest");
+    if (v == 1 && (load<u8>(side(s)) != SideRole.Trunk || sideUserLen(s) == 0)) return false;
+  } else if (textIs(wordAt(0), wordLen(0), "transport")) {
+    // how calls to a trunk go (its requests to us come on whatever it uses): Proto.UDP 1, Proto.TCP 2
+    at = 199;
+    v = oneOf(2, "udp", "tcp");
+    if (v >= 0) v = v == 0 ? Proto.UDP : Proto.TCP;
+  } else if (textIs(wordAt(0), wordLen(0), "called")) {
+    at = SIDE_CALLED;
+    v = oneOf(2, "ruri", "to", "pcpi");
+  } else if (textIs(wordAt(0), wordLen(0), "down")) {
+    at = SIDE_DOWN;
+    v = oneOf(2, "try", "failover", "refuse");
   }
-  if (textIs(wordAt(0), wordLen(0), "transport")) {
-    // "transport SIDE udp|tcp": how calls to a trunk go (its requests to us come on whatever it uses)
-    if (n != 3) return false;
-    const s = parseUint(wordAt(1), wordAt(1) + <usize>wordLen(1), <u64>MAX_SIDES - 1);
-    const tcp = textIs(wordAt(2), wordLen(2), "tcp");
-    if (s < 0 || !(tcp || textIs(wordAt(2), wordLen(2), "udp"))) return false;
-    store<u8>(side(<i32>s), <u8>(tcp ? Proto.TCP : Proto.UDP), 199);
+  if (at != 0 && v >= 0) {
+    store<u8>(side(s) + at, <u8>v);
     return true;
   }
   if (wordLen(0) == 8 && load<u8>(wordAt(0)) == 0x66) {
     // "failover SIDE OTHER": calls to SIDE that fail there (408, 5xx, no answer) go to OTHER once
-    if (n != 3) return false;
-    const a = parseUint(wordAt(1), wordAt(1) + <usize>wordLen(1), <u64>MAX_SIDES - 1);
-    const b = parseUint(wordAt(2), wordAt(2) + <usize>wordLen(2), <u64>MAX_SIDES - 1);
-    if (a < 0 || b < 0 || a == b) return false;
-    store<u8>(side(<i32>a), <u8>(b + 1), 197);
+    const b = sideWord(2);
+    if (b < 0 || b == s) return false;
+    store<u8>(side(s), <u8>(b + 1), 197);
     return true;
   }
-  const index = parseUint(wordAt(0), wordAt(0) + <usize>wordLen(0), <u64>MAX_SIDES - 1);
-  const route = parseUint(wordAt(2), wordAt(2) + <usize>wordLen(2), <u64>MAX_SIDES - 1);
-  if (index < 0 || route < 0) return false;
-  const rl = wordLen(1);
-  const trunk = rl == 5 && load<u8>(wordAt(1)) == 0x74; // "trunk"
-  const registrar = rl == 9 && load<u8>(wordAt(1)) == 0x72; // "registrar"
-  if (n < 4 || (trunk ? n != 5 && n != 7 : n != 4)) return false;
-  if (!(trunk || registrar)) return false;
-  if (trunk && !parseAddress(wordAt(4), wordLen(4))) return false;
-  const creds = n == 7;
-  return b2buaSideSet(<i32>index, trunk ? SideRole.Trunk : SideRole.Registrar, <i32>route, wordAt(3), wordLen(3), trunk ? cfgPeer : null,
-    creds ? wordAt(5) : 0, creds ? wordLen(5) : 0, creds ? wordAt(6) : 0, creds ? wordLen(6) : 0);
+  return false;
 }
 
 export function b2buaCallsInUse(): i32 {
@@ -444,6 +471,25 @@ function sipUri(user: usize, userLen: u32, host: usize, len: u32): usize {
 function since(at: usize): u32 { return <u32>(tw.ptr - at); }
 
 /**
+ * The URI whose user part is the number called by INVITE (v, d) from side s, by the side's Called mode:
+ * the Request-URI; the To URI; or P-Called-Party-ID's (RFC 3455 §4.2), the Request-URI when it has none
+ * (or one that does not parse). A To or P-Called-Party-ID without a user part gives the Request-URI too.
+ */
+function calledUri(s: i32, v: MessageView, d: Decoded): UriRepr {
+  const mode = <Called>load<u8>(side(s), SIDE_CALLED);
+  if (mode == Called.To && d.to.uri.userLen != 0) return d.to.uri;
+  if (mode == Called.Pcpi) {
+    for (let e = 0; e < v.count; e++) {
+      if (v.hdr(e) != Hdr.Other || !textIs(v.base + <usize>v.lineOff(e), v.nameLen(e), "P-Called-Party-ID")) continue;
+      const p = v.valPtr(e);
+      if (decodeNameAddr(p, p + <usize>v.valLen(e), pcpi, NameAddrKind.FromTo) && pcpi.uri.userLen != 0) return pcpi.uri;
+      break;
+    }
+  }
+  return d.ruri;
+}
+
+/**
  * A new INVITE from `src` that the server core opened as call `a` (100 sent): find its side and the
  * side it goes to, and send the B leg; or answer A at once (403 stranger, 404 nobody registered, 483
  * Max-Forwards spent, 503 no room). `v`/`d`: the INVITE.
@@ -454,15 +500,24 @@ function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void 
   if (from == -2) return; // challenged, or refused for its credentials
   if (from < 0) { uasRespond(a, 403, now); return; }
   if (d.maxForwards == 0) { uasRespond(a, 483, now); return; }
-  const ru: UriRepr = d.ruri;
+  const ru = calledUri(from, v, d);
   const r = ruleFor(from, ru.user, ru.userLen);
-  const to = r >= 0 ? <i32>load<u8>(rule(r), 2) : <i32>load<u8>(side(from), 1);
+  let to = r >= 0 ? <i32>load<u8>(rule(r), 2) : <i32>load<u8>(side(from), 1);
   // the number on the B side: the rule's strip and prepend applied
   const strip = r >= 0 ? <u32>load<u8>(rule(r), 3) : 0;
   const pre = r >= 0 ? <u32>load<u8>(rule(r), 5) : 0;
   const kept = ru.userLen > strip ? ru.userLen - strip : 0;
   if (pre + kept > NUMBER_CAP) { uasRespond(a, 414, now); return; } // Request-URI too long for us
   if (load<u8>(side(to)) == SideRole.None) { uasRespond(a, 503, now); return; }
+  let failedOver = false;
+  const down = <Down>load<u8>(side(to), SIDE_DOWN);
+  if (down != Down.Try && regSideDown(to)) {
+    // none of our registrations with that trunk's provider is in force: its failover side, or 503
+    const next = <i32>load<u8>(side(to), 197) - 1;
+    if (down == Down.Refuse || next < 0 || load<u8>(side(next)) == SideRole.None) { uasRespond(a, 503, now); return; }
+    to = next;
+    failedOver = true; // and no second failover from there
+  }
   const i = freeRecs.take();
   if (i < 0) { uasRespond(a, 503, now); return; }
   const c = rec(i);
@@ -472,6 +527,7 @@ function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void 
   store<u8>(c, <u8>(pre + kept), 104);
   store<u8>(c, <u8>from, 1);
   store<u8>(c, <u8>to, 2);
+  if (failedOver) store<u8>(c, 1, 172);
   store<i32>(c, -1, F.A);
   store<i32>(c, -1, F.DlgA);
   store<i32>(c, -1, F.DlgB);
@@ -804,14 +860,14 @@ function rackLine(i: i32, v: MessageView, drops: usize): u32 {
 /**
  * RFC 3325 §9.1 in a response: the P-Asserted-Identity line (in TEXT; its length, 0 none) of who answered
  * call i, for A's side when its mode is From: `<sip:NUMBER@HOST>`, NUMBER what A dialled (its INVITE's
- * Request-URI user), HOST A's side's host; none toward an untrusted side when B's answer `v` asks for
+ * called number: calledUri), HOST A's side's host; none toward an untrusted side when B's answer `v` asks for
  * privacy. (Passthrough and Drop: dropsFor decides what of B's own passes.)
  */
 function assertedLine(i: i32, v: MessageView): u32 {
   const c = rec(i);
   const to = <i32>load<u8>(c, 1);
   if (paiMode(to) != PaiMode.From || (!trusted(to) && privacyAsked(v)) || !uasStoredRequest(load<i32>(c, F.A))) return 0;
-  const ru: UriRepr = storedDecoded.ruri;
+  const ru = calledUri(to, storedView, storedDecoded);
   tw.begin(TEXT, TEXT_CAP);
   tw.bytes(PAI, PAI_LEN);
   tw.lit(": <");

@@ -40,7 +40,7 @@ import { rrKeyReset, rrKeyFromSecret } from "../proxy/rrmac";
 import { authReset, authSetRealm, authUserAdd, authSetSecret, authSetNonceExpiry, authSetAlgorithms } from "../auth/index";
 import { TOPOLOGY_HIDING, USER_AGENT } from "../config";
 import { b2buaSideAdd } from "../b2bua/call";
-import { regAdd } from "../registrant/registrant";
+import { regAdd, regShutdown, regPending } from "../registrant/registrant";
 import {
   policyReset, AclList, aclAdd, methodBlock, denyAdd, bodyAllowType, bodyAddPattern, bodySetMax,
   pikeSetLimit, pikeSetAuthFailLimit, pikeSetSeed, pikeTracked, pikeBlocked,
@@ -290,6 +290,19 @@ export function sip_handle_timeout(now: f64): void {
   while (txRoom() >= <u32>MAX_FORK + 4 && txnTick(t, up)) dispatchTimer(up, t);
   while (txRoom() >= <u32>MAX_FORK + 4 && dispatchTuTimer(t)) {}
   registrarTick(t);
+}
+
+/**
+ * The host is stopping (RFC 3261 §10.2.2): the first call de-registers every registration of ours that
+ * is in force (a REGISTER with Expires: 0 to the provider's registrar) and stops the registrant's timers.
+ * Every call returns how many of our REGISTERs still wait for their final response: the host keeps
+ * handling input, timers and transmits while it is above 0, for a grace period of its own, then stops.
+ * 0 at once where the core has no user agent (no registrations of ours).
+ */
+export function sip_shutdown(now: f64): i32 {
+  if (!USER_AGENT) return 0;
+  regShutdown(<i64>now);
+  return regPending();
 }
 
 /** Next message to send: its length (0 = none); bytes at sip_tx_ptr, destination at sip_tx_meta_ptr. */

@@ -19,7 +19,8 @@
 //   REGISTER of an account has its Call-ID and From tag (made once, at configuration) and the next CSeq
 //   (§10.2.4: a refresh keeps the Call-ID). A failure waits 30 s doubling to 30 min, ±20 % (prngNext),
 //   or the response's Retry-After when that is longer, and the next try goes to the account's next
-//   registrar address (failover). regShutdown de-registers (Expires: 0) every registered account.
+//   registrar address (failover). regShutdown de-registers (Expires: 0) every registered account and
+//   stops every timer; regSideDown tells the B2BUA a trunk whose registrations are all down.
 //
 // A `gin` account (RFC 6140, SIPconnect registration mode) registers once for a block of numbers: its
 // Contact is a template without a user part carrying `bnc`, with Require: gin, Proxy-Require: gin and
@@ -98,7 +99,11 @@ function setFlag(i: i32, f: Flag, on: bool): void {
 /** Forget every account. */
 export function regReset(): void {
   memory.fill(recs, 0, <usize>REG_ACCOUNTS * REC);
+  stopping = false;
 }
+
+/** Set by regShutdown: the server is stopping, a registration that completes now is undone at once. */
+let stopping = false;
 
 /** Accounts configured. */
 export function regCount(): i32 {
@@ -164,6 +169,7 @@ function regSet(i: i32, s: RegState, status: u32, now: i64): void {
 }
 
 function arm(i: i32, at: i64): void {
+  if (stopping) return; // after shutdown nothing is sent again by a timer
   store<i64>(acct(i), at, 56);
   if (!tuTimerSet(Owner.Registrant, <u32>i + 1, at)) store<i64>(acct(i), 0, 56); // no slot: never with TU_TIMERS' share
 }
@@ -570,6 +576,13 @@ export function regResponse(v: MessageView, d: Decoded, ci: u32, now: i64): void
       regSet(i, RegState.Idle, status, now);
       return;
     }
+    if (stopping) {
+      // a REGISTER that was in flight at shutdown succeeded: take the binding back at once
+      regSet(i, RegState.Registered, status, now);
+      setFlag(i, Flag.Dereg, true);
+      if (!send(i, 0, now)) setFlag(i, Flag.Dereg, false);
+      return;
+    }
     const g = granted(i, v, d, transportById(recPeer(r).transport));
     store<u32>(a, g, 24);
     if (g == 0) { failed(i, status, 0, now); return; } // a registrar that keeps no binding
@@ -634,10 +647,13 @@ export function regTimer(user: u32, now: i64): void {
 
 /**
  * Shutdown (RFC 3261 §10.2.2): every account with a registration (registered or refreshing) sends a
- * REGISTER with Expires: 0 for our Contact, and no timer of the registrant runs again. Returns the
- * number of de-registrations sent.
+ * REGISTER with Expires: 0 for our Contact, and no timer of the registrant runs again; one still
+ * registering is de-registered when its 200 comes. Only the first call acts. Returns the number of
+ * de-registrations sent.
  */
 export function regShutdown(now: i64): i32 {
+  if (stopping) return 0;
+  stopping = true;
   let n = 0;
   for (let i = 0; i < REG_ACCOUNTS; i++) {
     if ((flags(i) & Flag.Used) == 0) continue;
@@ -651,4 +667,31 @@ export function regShutdown(now: i64): i32 {
     else setFlag(i, Flag.Dereg, false);
   }
   return n;
+}
+
+/**
+ * What a stopping host waits for: the accounts whose de-registration, or whose REGISTER sent before the
+ * shutdown, has not had its final response yet (a lost one ends by its transaction's timeout).
+ */
+export function regPending(): i32 {
+  let n = 0;
+  for (let i = 0; i < REG_ACCOUNTS; i++) {
+    if ((flags(i) & Flag.Used) != 0 && load<u32>(acct(i), 44) != 0) n++;
+  }
+  return n;
+}
+
+/**
+ * Whether side s has registrations of ours and none of them in force (registered, or registered and
+ * being refreshed): calls toward it then follow the side's policy (b2bua/call.ts). False when s has none.
+ */
+export function regSideDown(s: i32): bool {
+  let any = false;
+  for (let i = 0; i < REG_ACCOUNTS; i++) {
+    if ((flags(i) & Flag.Used) == 0 || <i32>load<u8>(acct(i), 9) != s) continue;
+    const st = regState(i);
+    if (st == RegState.Registered || st == RegState.Refreshing) return false;
+    any = true;
+  }
+  return any;
 }

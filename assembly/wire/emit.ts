@@ -13,6 +13,7 @@ import { Hdr, hdrId } from "./hdr";
 import { isAny, lower, Cls } from "../util/chars";
 import { parseUint } from "./scan";
 import { reasonEntry } from "./reason";
+import { Method } from "./method";
 import { T_CL, T_CL0, T_COLON_SP, T_COMMA_SP, T_CONTACT, T_CSEQ, T_MF, T_MF70, T_RECORD_ROUTE, T_ROUTE, T_SIP20_SP, T_SP_SIP20, T_TAG, T_TO, T_VIA, T_PROGRESS, T_OK, T_ERROR, T_ACK, T_CANCEL } from "./tables";
 
 /** What a proxy changes in a request it forwards (RFC 3261 §16.6). */
@@ -199,6 +200,10 @@ export function writeResponseRelay(
   if (r != 0) w.bytes(r, <u32>load<u8>(r - 1));
   else w.text(status < 200 ? T_PROGRESS : status < 300 ? T_OK : T_ERROR);
   w.crlf();
+  // §12.1.1: a response that makes a dialog (a 1xx other than 100 or a 2xx to INVITE) carries the
+  // request's Record-Route values, in order, as received (only a user agent answers so: a proxy's own
+  // responses are 100 and finals ≥ 300)
+  const dialog = status > 100 && status < 300 && v.method == Method.INVITE;
   for (let i = 0; i < v.count; i++) {
     if (!(v.flags(i) & EntryFlag.FIRST)) continue;
     const h = v.hdr(i);
@@ -214,7 +219,7 @@ export function writeResponseRelay(
       copyViaEdited(v, i, via); // RFC 3581: the Via as the server saw it, received and rport filled
     } else if (
       h == Hdr.Via || h == Hdr.From || h == Hdr.To || h == Hdr.CallId || h == Hdr.CSeq ||
-      (h == Hdr.Timestamp && status == 100)
+      (h == Hdr.Timestamp && status == 100) || (h == Hdr.RecordRoute && dialog)
     ) {
       copyLine(v, i);
     }

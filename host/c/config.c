@@ -430,7 +430,7 @@ static bool is_side_address(const char *s) {
   return inet_pton(AF_INET, host, tmp) == 1;
 }
 
-#define SIDE_KEYS "name, role, route, host, address, transport, accept, username, password, routes, failover, identity, drop, register"
+#define SIDE_KEYS "name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register"
 /* a trunk's "register": {"expires"}: least, most, default (s) (config.mjs REGISTER_EXPIRES) */
 #define REGISTER_EXPIRES_MIN 60
 #define REGISTER_EXPIRES_MAX 86400
@@ -471,18 +471,26 @@ static bool is_number_block(const char *s) {
   return i == n;
 }
 
-/* A trunk's "register": true, false or {"expires": N, "mode": "gin", "block": "+155500xx"} (config.mjs checkSides). */
+/* A trunk's "register": true, false or {"expires": N, "down": POLICY, "mode": "gin", "block": "+155500xx"} (config.mjs checkSides). */
 static void check_register(const char *k, const json *v, cfg_side *sd) {
   sd->reg_expires = REGISTER_EXPIRES_DEFAULT;
   if (v->type == J_TRUE || v->type == J_FALSE) {
     sd->reg = v->type == J_TRUE ? 1 : 2;
     return;
   }
-  if (v->type != J_OBJECT) bad(k, "expected true, false or {\"expires\": N}", v);
+  if (v->type != J_OBJECT) bad(k, "expected true, false or {\"expires\": N, \"down\": POLICY}", v);
   sd->reg = 4;
   for (size_t j = 0; j < v->n; j++) {
     char *kk = keyf("%s.%s", k, v->keys[j]);
     const json *rv = v->items[j];
+    if (strcmp(v->keys[j], "down") == 0) {
+      /* a call toward the trunk while none of its registrations is in force (b2bua/call.ts Down) */
+      if (rv->type != J_STRING || (strcmp(rv->str, "try") != 0 && strcmp(rv->str, "failover") != 0 && strcmp(rv->str, "refuse") != 0))
+        bad(kk, "expected \"try\", \"failover\" or \"refuse\"", rv);
+      sd->reg_down = rv->str;
+      free(kk);
+      continue;
+    }
     if (strcmp(v->keys[j], "mode") == 0) {
       if (rv->type != J_STRING || strcmp(rv->str, "gin") != 0) bad(kk, "expected \"gin\"", rv);
       sd->reg_gin = 1;
@@ -496,7 +504,7 @@ static void check_register(const char *k, const json *v, cfg_side *sd) {
       free(kk);
       continue;
     }
-    if (strcmp(v->keys[j], "expires") != 0) die2(false, kk, "unknown key (expected expires, mode, block)");
+    if (strcmp(v->keys[j], "expires") != 0) die2(false, kk, "unknown key (expected expires, down, mode, block)");
     if (rv->type != J_NUMBER || rv->num < REGISTER_EXPIRES_MIN || rv->num > REGISTER_EXPIRES_MAX || rv->num != (double)(int)rv->num)
       bad(kk, "expected an integer in 60..86400", rv);
     sd->reg = 3;
@@ -611,6 +619,11 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
         /* how a trunk's calls are known: by its address, or also by its credentials from anywhere */
         if (sv->type != J_STRING || (strcmp(sv->str, "address") != 0 && strcmp(sv->str, "digest") != 0)) bad(kk, "expected \"address\" or \"digest\"", sv);
         sd->accept = sv->str;
+      } else if (strcmp(sk, "called") == 0) {
+        /* where a trunk's calls have the number called (config.mjs CALLED) */
+        if (sv->type != J_STRING || (strcmp(sv->str, "ruri") != 0 && strcmp(sv->str, "to") != 0 && strcmp(sv->str, "p-called-party-id") != 0))
+          bad(kk, "expected \"ruri\", \"to\" or \"p-called-party-id\"", sv);
+        sd->called = sv->str;
       } else if (strcmp(sk, "transport") == 0) {
         /* how calls to a trunk go (b2bua/call.ts: its requests to us come on whatever it uses) */
         if (sv->type != J_STRING || (strcmp(sv->str, "udp") != 0 && strcmp(sv->str, "tcp") != 0)) bad(kk, "expected \"udp\" or \"tcp\"", sv);
@@ -660,6 +673,10 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
       char *kk = keyf("%s.accept", key);
       die2(false, kk, "a registrar side's calls are known by where each phone registered from");
     }
+    if (!trunk && sd->called) {
+      char *kk = keyf("%s.called", key);
+      die2(false, kk, "a registrar side's calls have the number in the Request-URI (its phones dial it)");
+    }
     if (sd->accept && strcmp(sd->accept, "digest") == 0 && !sd->username) {
       char *kk = keyf("%s.accept", key);
       die2(false, kk, "a trunk that takes calls by digest needs its \"username\" and \"password\"");
@@ -674,6 +691,10 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
       if (!trunk) die2(false, kk, "a registrar side does not register (its phones register with us)");
       if (!sd->username) die2(false, kk, "a trunk that registers needs its \"username\" and \"password\"");
       if (sd->transport && strcmp(sd->transport, "tcp") == 0) die2(false, kk, "registration goes over udp: a trunk on tcp does not register yet");
+      if (sd->reg_down && strcmp(sd->reg_down, "failover") == 0 && !sd->failover) {
+        char *kd = keyf("%s.register.down", key);
+        die2(false, kd, "\"failover\" needs the side's \"failover\" (the side its calls go to meanwhile)");
+      }
       free(kk);
     }
     free(key);
@@ -1157,11 +1178,11 @@ static void print_value(strbuf *b, const sch_key *k, const cfg_value *v) {
       for (size_t i = 0; i < v->n; i++) {
         const cfg_side *sd = &v->sides[i];
         if (i) sb_puts(b, ", ");
-        const char *names[] = {"name", "role", "route", "host", "address", "transport", "accept", "username", "failover"};
-        const char *vals[] = {sd->name, sd->role, sd->route, sd->host, sd->address, sd->transport, sd->accept, sd->username, sd->failover};
+        const char *names[] = {"name", "role", "route", "host", "address", "transport", "accept", "called", "username", "failover"};
+        const char *vals[] = {sd->name, sd->role, sd->route, sd->host, sd->address, sd->transport, sd->accept, sd->called, sd->username, sd->failover};
         sb_putc(b, '{');
         bool first = true;
-        for (int f = 0; f < 9; f++) {
+        for (int f = 0; f < 10; f++) {
           if (!vals[f]) continue;
           if (!first) sb_puts(b, ", ");
           first = false;
@@ -1178,6 +1199,11 @@ static void print_value(strbuf *b, const sch_key *k, const cfg_value *v) {
             snprintf(t, sizeof t, "%d", sd->reg_expires);
             sb_puts(b, "\"expires\": ");
             sb_puts(b, t);
+            more = true;
+          }
+          if (sd->reg_down) {
+            sb_puts(b, more ? ", \"down\": " : "\"down\": ");
+            sb_json_string(b, sd->reg_down, strlen(sd->reg_down));
             more = true;
           }
           if (sd->reg_gin) {
@@ -1766,6 +1792,9 @@ void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *b
           const cfg_side *sd = &v->sides[j];
           if (sd->transport) add_text(&a, keyf("%s[%zu].transport", k->path, j), keyf("transport %zu %s", j, sd->transport));
           if (sd->accept) add_text(&a, keyf("%s[%zu].accept", k->path, j), keyf("accept %zu %s", j, sd->accept));
+          if (sd->called)
+            add_text(&a, keyf("%s[%zu].called", k->path, j), keyf("called %zu %s", j, strcmp(sd->called, "p-called-party-id") == 0 ? "pcpi" : sd->called));
+          if (sd->reg_down) add_text(&a, keyf("%s[%zu].register.down", k->path, j), keyf("down %zu %s", j, sd->reg_down));
           for (size_t d = sd->pai ? 0 : 1; d <= sd->n_drop; d++) {
             char *text = d == 0 ? keyf("pai %zu %s", j, sd->pai) : keyf("drop %zu %s", j, sd->drop[d - 1]);
             add_text(&a, d == 0 ? keyf("%s[%zu].identity.pai", k->path, j) : keyf("%s[%zu].drop[%zu]", k->path, j, d - 1), text);

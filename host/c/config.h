@@ -57,13 +57,15 @@ typedef struct {
   const char *name, *role, *route, *host, *address, *username, *password, *failover;
   const char *transport; /* a trunk's: "udp" | "tcp", NULL: udp */
   const char *accept;    /* a trunk's: "address" | "digest", NULL: address */
+  const char *called;    /* a trunk's: "ruri" | "to" | "p-called-party-id", NULL: ruri */
   cfg_rule *rules;
   size_t n_rules;
   const char *pai;   /* identity.pai: "passthrough" | "drop" | "from", NULL: not given */
   const char **drop; /* header names not passed to this side's leg */
   size_t n_drop;
-  int reg;           /* "register": 0 absent, 1 true, 2 false, 3 {"expires"} (4: {} without it) */
+  int reg;           /* "register": 0 absent, 1 true, 2 false, 3 {"expires", ...} (4: an object without it) */
   int reg_expires;   /* its expires (s), REGISTER_EXPIRES_DEFAULT unless given */
+  const char *reg_down; /* its "down": "try" | "failover" | "refuse", NULL: not given (try) */
   int reg_gin;       /* "register": {"mode": "gin"}: RFC 6140 registration for a number block */
   const char *reg_block; /* "register": {"block"}: the numbers provisioned ("+155500xx"), or NULL */
 } cfg_side;

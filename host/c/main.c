@@ -1119,6 +1119,11 @@ static void stop(int sig) {
   exit(0);
 }
 
+/* How long a stop waits for the answers to our de-registrations (sip_shutdown), and when it ends. */
+#define DEREGISTER_GRACE_MS 2000
+static double stop_at = -1;
+static int stop_sig;
+
 static void run(void) {
   for (;;) {
     log_flush();
@@ -1128,6 +1133,12 @@ static void run(void) {
       timeout = d <= 0 ? 0 : d >= (double)INT_MAX ? INT_MAX : (int)d;
     }
     timeout = ov_poll_timeout(timeout); /* while shedding, wake to lower the share when idle */
+    if (stop_at >= 0) {
+      /* stopping: wake often enough to see the de-registrations answered, and at the grace's end */
+      double d = ceil(stop_at - now_ms());
+      int st = d <= 0 ? 0 : d > 20 ? 20 : (int)d;
+      if (timeout < 0 || st < timeout) timeout = st;
+    }
     if (log_pending() && (timeout < 0 || timeout > 20)) timeout = 20; /* stdout was full: retry soon */
     if (nconns > 0 && (timeout < 0 || timeout > 1000)) timeout = 1000; /* the partial-message sweep */
     double flush_at = usage_deadline();
@@ -1154,8 +1165,23 @@ static void run(void) {
     if (got_signal == SIGUSR2) {
       got_signal = 0;
       log_stats("SIGUSR2");
-    } else if (got_signal) {
-      stop(got_signal);
+    } else if (got_signal && stop_at < 0) {
+      /* RFC 3261 §10.2.2: our registrations with providers are taken back (Expires: 0) before we go; the
+       * loop keeps serving until they are answered or the grace period is over */
+      stop_sig = got_signal;
+      double t = now_ms();
+      stop_at = t + DEREGISTER_GRACE_MS;
+      int left = (int)CALL("sip_shutdown", Z_sipZ_sip_shutdown(&core, t));
+      after(t);
+      if (left > 0 && log_on(LOG_INFO)) {
+        log_begin(LOG_INFO, "de-registering");
+        log_num("registrations", left);
+        log_end();
+      }
+    }
+    if (stop_at >= 0) {
+      double t = now_ms();
+      if (t >= stop_at || (int)CALL("sip_shutdown", Z_sipZ_sip_shutdown(&core, t)) == 0) stop(stop_sig);
     }
     double now = now_ms();
     if (deadline >= 0 && now >= deadline) {

@@ -24,7 +24,7 @@ export const REQUIRED_EXPORTS = [
   "sip_rx_ptr", "sip_rx_cap", "sip_peer_ptr",
   "sip_handle_datagram", "sip_handle_stream", "sip_handle_conn_closed", "sip_handle_timeout",
   "sip_poll_transmit", "sip_tx_ptr", "sip_tx_meta_ptr", "sip_tx_name_ptr",
-  "sip_poll_timeout", "sip_poll_event", "sip_event_ptr",
+  "sip_poll_timeout", "sip_poll_event", "sip_event_ptr", "sip_shutdown",
 ] as const;
 
 export interface Exports {
@@ -50,6 +50,7 @@ export interface Exports {
   sip_poll_timeout(): number;
   sip_poll_event(): number;
   sip_event_ptr(): number;
+  sip_shutdown(now: number): number;
   sip_stat?(id: number): number;
 }
 

@@ -671,6 +671,25 @@ export class Host {
     await this.overload.start();
   }
 
+  /**
+   * Stopping (RFC 3261 §10.2.2): the core takes back our registrations with providers (REGISTER with
+   * Expires: 0) and the host keeps serving until they are answered or `graceMs` has passed. Resolves with
+   * how many were still unanswered (0: none, or nothing to de-register). close() follows.
+   */
+  async deregister(graceMs: number): Promise<number> {
+    if (!this.core) return 0;
+    const t0 = performance.now();
+    let left = this.ex.sip_shutdown(t0);
+    this.after(t0);
+    if (left > 0) this.log.info("de-registering", { registrations: left });
+    while (left > 0 && performance.now() - t0 < graceMs) {
+      await new Promise((r) => setTimeout(r, 10));
+      if (!this.core) return left;
+      left = this.ex.sip_shutdown(performance.now());
+    }
+    return left;
+  }
+
   /** Stops accepting, closes every socket and connection, forgets the core. Synchronous. */
   close(): void {
     this.stopping = true;

@@ -9,6 +9,9 @@ import { CoreError } from "./abi.js";
 import { Host, StartError } from "./host.js";
 import { UsageLog } from "./usage.js";
 
+/** How long a stop waits for the answers to our de-registrations (Host.deregister). */
+const DEREGISTER_GRACE_MS = 2000;
+
 function die(code: number, text: string): never {
   process.stderr.write(text.endsWith("\n") ? text : text + "\n");
   process.exit(code);
@@ -90,17 +93,18 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (usage) flushUsage = () => usage!.flush();
   let stopped = false;
-  const stop = (signal: string) => {
+  const stop = async (signal: string) => {
     if (stopped) return;
     stopped = true;
     log.info("stopping", { signal });
+    await host.deregister(DEREGISTER_GRACE_MS);
     host.close();
     log.info("stopped");
     log.flush();
     process.exit(0);
   };
-  process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
   // SIGUSR2: log the core's counters now (one "stats" line, see --help), the server keeps running.
   process.on("SIGUSR2", () => {
     if (stopped) return;

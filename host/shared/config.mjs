@@ -29,8 +29,8 @@ import { isIP } from "node:net";
  * @typedef {{ name: string, role: "registrar" | "trunk", route: string, host?: string, address?: string,
  *   username?: string, password?: string, routes?: SideRule[], failover?: string,
  *   identity?: { pai?: "passthrough" | "drop" | "from" }, drop?: string[], transport?: "udp" | "tcp",
- *   accept?: "address" | "digest",
- *   register?: boolean | { expires?: number, mode?: "gin", block?: string } }} Side
+ *   accept?: "address" | "digest", called?: "ruri" | "to" | "p-called-party-id",
+ *   register?: boolean | { expires?: number, down?: "try" | "failover" | "refuse", mode?: "gin", block?: string } }} Side
  * @typedef {{
  *   schema: readonly SchemaKey[], host: Host, name: string,
  *   defaults?: Record<string, unknown>,
@@ -268,7 +268,11 @@ function checkUsers(k, v) {
 }
 
 const SIDE_ADDRESS = /^(?:(\d{1,3}(?:\.\d{1,3}){3})|\[([0-9a-fA-F:.]+)\]):(\d{1,5})$/;
-const SIDE_KEYS = "name, role, route, host, address, transport, accept, username, password, routes, failover, identity, drop, register";
+const SIDE_KEYS = "name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register";
+// a trunk's "called": where the number of a call from it is read (b2bua/call.ts Called), as the core's word
+const CALLED = { ruri: "ruri", to: "to", "p-called-party-id": "pcpi" };
+// a trunk's "register": {"down"}: a call toward it while none of its registrations is in force (Down)
+const DOWN_POLICIES = ["try", "failover", "refuse"];
 const REGISTER_EXPIRES = [60, 86400, 3600]; // a trunk's "register": {"expires"}: least, most, default (s)
 const NUMBER_BLOCK_EXPECTED = `expected a number block: "+" (optional) and digits, then one "x" per trailing digit, 1..32 bytes ("+155500xx")`;
 
@@ -364,6 +368,12 @@ function checkSides(key, k, v) {
           if (sv !== "address" && sv !== "digest") bad(f, `expected "address" or "digest"`, sv);
           sd.accept = sv;
           break;
+        case "called":
+          // where a trunk's calls have the number called (a call to our registered Contact has our account
+          // in its Request-URI; providers put the number in To or P-Called-Party-ID)
+          if (typeof sv !== "string" || !Object.hasOwn(CALLED, sv)) bad(f, `expected "ruri", "to" or "p-called-party-id"`, sv);
+          sd.called = sv;
+          break;
         case "username":
           if (typeof sv !== "string" || !TOKEN.test(sv) || Buffer.byteLength(sv) > 32) bad(f, "expected a SIP token of 1..32 bytes", sv);
           sd.username = sv;
@@ -396,17 +406,19 @@ function checkSides(key, k, v) {
           sd.drop = [...sv];
           break;
         case "register": {
-          // a trunk that registers with its provider (the core's registrant): true, or {"expires": N,
-          // "mode": "gin" (RFC 6140, SIPconnect registration mode), "block": the numbers provisioned}
-          if (typeof sv !== "boolean" && (typeof sv !== "object" || sv === null || Array.isArray(sv))) bad(f, `expected true, false or {"expires": N}`, sv);
+          // a trunk that registers with its provider (the core's registrant): true, or {"expires": N, "down":
+          // POLICY, "mode": "gin" (RFC 6140, SIPconnect registration mode), "block": the numbers provisioned}
+          if (typeof sv !== "boolean" && (typeof sv !== "object" || sv === null || Array.isArray(sv))) bad(f, `expected true, false or {"expires": N, "down": POLICY}`, sv);
           if (typeof sv === "object") {
             for (const [rk, rv] of Object.entries(sv)) {
-              if (rk === "mode") {
+              if (rk === "down") {
+                if (typeof rv !== "string" || !DOWN_POLICIES.includes(rv)) bad(`${f}.down`, `expected "try", "failover" or "refuse"`, rv);
+              } else if (rk === "mode") {
                 if (rv !== "gin") bad(`${f}.mode`, `expected "gin"`, rv);
               } else if (rk === "block") {
                 if (typeof rv !== "string" || !isNumberBlock(rv)) bad(`${f}.block`, NUMBER_BLOCK_EXPECTED, rv);
               } else if (rk !== "expires") {
-                throw new ConfigError(`${f}.${rk}`, "unknown key (expected expires, mode, block)");
+                throw new ConfigError(`${f}.${rk}`, "unknown key (expected expires, down, mode, block)");
               } else if (!Number.isInteger(rv) || rv < REGISTER_EXPIRES[0] || rv > REGISTER_EXPIRES[1]) {
                 bad(`${f}.expires`, `expected an integer in ${REGISTER_EXPIRES[0]}..${REGISTER_EXPIRES[1]}`, rv);
               }
@@ -430,6 +442,7 @@ function checkSides(key, k, v) {
     if (sd.role === "registrar" && sd.address !== undefined) throw new ConfigError(`${kk}.address`, "a registrar side has no address (its phones register)");
     if (sd.role === "registrar" && sd.transport !== undefined) throw new ConfigError(`${kk}.transport`, "a registrar side's calls go where each phone registered from, on its transport");
     if (sd.role === "registrar" && sd.accept !== undefined) throw new ConfigError(`${kk}.accept`, "a registrar side's calls are known by where each phone registered from");
+    if (sd.role === "registrar" && sd.called !== undefined) throw new ConfigError(`${kk}.called`, "a registrar side's calls have the number in the Request-URI (its phones dial it)");
     if (sd.accept === "digest" && sd.username === undefined) throw new ConfigError(`${kk}.accept`, `a trunk that takes calls by digest needs its "username" and "password"`);
     if ((sd.username === undefined) !== (sd.password === undefined)) throw new ConfigError(kk, `give both "username" and "password" (a trunk's credentials), or neither`);
     if (sd.role === "registrar" && sd.username !== undefined) throw new ConfigError(`${kk}.username`, "credentials are a trunk's (for its proxy's challenges)");
@@ -437,6 +450,8 @@ function checkSides(key, k, v) {
       if (sd.role === "registrar") throw new ConfigError(`${kk}.register`, "a registrar side does not register (its phones register with us)");
       if (sd.username === undefined) throw new ConfigError(`${kk}.register`, `a trunk that registers needs its "username" and "password"`);
       if (sd.transport === "tcp") throw new ConfigError(`${kk}.register`, "registration goes over udp: a trunk on tcp does not register yet");
+      if (typeof sd.register === "object" && sd.register.down === "failover" && sd.failover === undefined)
+        throw new ConfigError(`${kk}.register.down`, `"failover" needs the side's "failover" (the side its calls go to meanwhile)`);
     }
     return /** @type {Side} */ (sd);
   });
@@ -1012,6 +1027,15 @@ export function coreOps(cfg, random) {
           if (sd.accept !== undefined) {
             const text = `accept ${i} ${sd.accept}`;
             add(`${k.path}[${i}].accept`, Buffer.from(text, "utf8"), text);
+          }
+          if (sd.called !== undefined) {
+            const text = `called ${i} ${CALLED[sd.called]}`;
+            add(`${k.path}[${i}].called`, Buffer.from(text, "utf8"), text);
+          }
+          const down = typeof sd.register === "object" ? sd.register.down : undefined;
+          if (down !== undefined) {
+            const text = `down ${i} ${down}`;
+            add(`${k.path}[${i}].register.down`, Buffer.from(text, "utf8"), text);
           }
 
           if (sd.identity?.pai !== undefined) {

@@ -40,6 +40,7 @@ u32 Z_sipZ_sip_handle_stream(Z_sip_instance_t *, f64, u32);
 void Z_sipZ_sip_handle_conn_closed(Z_sip_instance_t *, f64, u32);
 void Z_sipZ_sip_handle_timeout(Z_sip_instance_t *, f64);
 u32 Z_sipZ_sip_poll_transmit(Z_sip_instance_t *, f64);
+u32 Z_sipZ_sip_shutdown(Z_sip_instance_t *, f64);
 f64 Z_sipZ_sip_poll_timeout(Z_sip_instance_t *);
 u32 Z_sipZ_sip_poll_event(Z_sip_instance_t *);
 f64 Z_sipZ_sip_stat(Z_sip_instance_t *, u32);

@@ -48,7 +48,7 @@ const CASES = [
   [base([{ ...REG, routes: [{ to: "carrier" }] }, TRUNK]), `config error: "sides[0].routes[0]": expected a "prefix" ("" for any number)`],
   [base([REG, { ...TRUNK, failover: "carrier" }]), `config error: "sides[1].failover": a side fails over to another side, not to itself`],
   [base([REG, { ...TRUNK, failover: "backup" }]), `config error: "sides[1].failover": no side named "backup"`],
-  [base([REG, { ...TRUNK, colour: "blue" }]), `config error: "sides[1].colour": unknown key (expected name, role, route, host, address, transport, accept, username, password, routes, failover, identity, drop, register)`],
+  [base([REG, { ...TRUNK, colour: "blue" }]), `config error: "sides[1].colour": unknown key (expected name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register)`],
   [base([REG, { ...TRUNK, accept: "ip" }]), `config error: "sides[1].accept": expected "address" or "digest", got "ip"`],
   [base([{ ...REG, accept: "digest" }, TRUNK]), `config error: "sides[0].accept": a registrar side's calls are known by where each phone registered from`],
   [base([REG, { ...TRUNK, accept: "digest" }]), `config error: "sides[1].accept": a trunk that takes calls by digest needs its "username" and "password"`],
@@ -66,10 +66,14 @@ const CASES = [
   [base([REG, { ...TRUNK, drop: ["a", "b", "c", "d", "e", "f", "g", "h", "i"] }]), `config error: "sides[1].drop": expected at most 8 header names, got "9"`],
   [base([REG, { ...TRUNK, drop: ["X-Internal", "X Bad"] }]), `config error: "sides[1].drop[1]": expected a header name (a SIP token of 1..32 bytes), got "X Bad"`],
   [base([REG, { ...TRUNK, drop: ["Via"] }]), `config error: "sides[1].drop[0]": "Via" is written by each leg itself and never passes (nothing to drop)`],
-  [base([REG, { ...TRUNK, ...CREDS, register: "yes" }]), `config error: "sides[1].register": expected true, false or {"expires": N}, got "yes"`],
+  [base([REG, { ...TRUNK, ...CREDS, register: "yes" }]), `config error: "sides[1].register": expected true, false or {"expires": N, "down": POLICY}, got "yes"`],
   [base([REG, { ...TRUNK, ...CREDS, register: { expires: 10 } }]), `config error: "sides[1].register.expires": expected an integer in 60..86400, got 10`],
   [base([REG, { ...TRUNK, ...CREDS, register: { expires: "1h" } }]), `config error: "sides[1].register.expires": expected an integer in 60..86400, got "1h"`],
-  [base([REG, { ...TRUNK, ...CREDS, register: { every: 60 } }]), `config error: "sides[1].register.every": unknown key (expected expires, mode, block)`],
+  [base([REG, { ...TRUNK, ...CREDS, register: { every: 60 } }]), `config error: "sides[1].register.every": unknown key (expected expires, down, mode, block)`],
+  [base([REG, { ...TRUNK, ...CREDS, register: { down: "later" } }]), `config error: "sides[1].register.down": expected "try", "failover" or "refuse", got "later"`],
+  [base([REG, { ...TRUNK, ...CREDS, register: { down: "failover" } }]), `config error: "sides[1].register.down": "failover" needs the side's "failover" (the side its calls go to meanwhile)`],
+  [base([REG, { ...TRUNK, called: "from" }]), `config error: "sides[1].called": expected "ruri", "to" or "p-called-party-id", got "from"`],
+  [base([{ ...REG, called: "to" }, TRUNK]), `config error: "sides[0].called": a registrar side's calls have the number in the Request-URI (its phones dial it)`],
   [base([{ ...REG, register: true }, TRUNK]), `config error: "sides[0].register": a registrar side does not register (its phones register with us)`],
   [base([REG, { ...TRUNK, register: true }]), `config error: "sides[1].register": a trunk that registers needs its "username" and "password"`],
   [base([REG, { ...TRUNK, ...CREDS, register: true, transport: "tcp" }], { listen: ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"] }),
@@ -107,10 +111,16 @@ for (const [host, argv] of HOSTS) {
     assert.equal(shown[0].identity, undefined);
     assert.equal(shown[0].drop, undefined);
     assert.equal(shown[1].register, undefined);
+    assert.equal(shown[1].called, undefined);
+    for (const called of ["to", "p-called-party-id", "ruri"]) {
+      const c = run(argv, base([REG, { ...TRUNK, called }]), ["--print-config"]);
+      assert.equal(c.status, 0, c.stderr);
+      assert.equal(JSON.parse(c.stdout).sides[1].called, called);
+    }
   });
 
   test(`${host}: "register" prints back as given`, () => {
-    for (const register of [true, false, { expires: 1800 }]) {
+    for (const register of [true, false, { expires: 1800 }, { down: "refuse" }, { expires: 600, down: "try" }]) {
       const r = run(argv, base([REG, { ...TRUNK, ...CREDS, register }]), ["--print-config"]);
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(JSON.parse(r.stdout).sides[1].register, register);
@@ -118,41 +128,67 @@ for (const [host, argv] of HOSTS) {
     }
   });
 
-  test(`${host}: a trunk with "register" sends its REGISTER to the trunk's address: its AOR, Expires, digest answered`, async () => {
-    const sock = createSocket("udp4");
-    await new Promise((ok) => sock.bind(0, "127.0.0.1", ok));
-    const port = sock.address().port;
-    const got = [];
-    sock.on("message", (m, from) => {
-      const text = m.toString("latin1");
-      if (!text.startsWith("REGISTER ")) return;
-      got.push(text);
-      const head = text.split("\r\n").filter((l) => /^(via|from|to|call-id|cseq):/i.test(l));
-      const answer = got.length === 1
-        ? ["SIP/2.0 401 Unauthorized", ...head.map((l) => (/^to:/i.test(l) ? `${l};tag=r1` : l)), `WWW-Authenticate: Digest realm="prov", nonce="abc"`]
-        : ["SIP/2.0 200 OK", ...head.map((l) => (/^to:/i.test(l) ? `${l};tag=r1` : l)), "Expires: 1800"];
-      sock.send(Buffer.from(answer.join("\r\n") + "\r\nContent-Length: 0\r\n\r\n", "latin1"), from.port, from.address);
+  for (const answered of [true, false]) {
+    test(`${host}: a trunk with "register" sends its REGISTER to the trunk's address (AOR, Expires, digest answered); SIGTERM de-registers it${answered ? "" : ", waiting at most its grace period for an answer that never comes"}`, async () => {
+      const sock = createSocket("udp4");
+      await new Promise((ok) => sock.bind(0, "127.0.0.1", ok));
+      const port = sock.address().port;
+      const got = [];
+      sock.on("message", (m, from) => {
+        const text = m.toString("latin1");
+        if (!text.startsWith("REGISTER ")) return;
+        got.push({ t: Date.now(), text });
+        if (got.length > 2 && !answered) return; // a registrar gone silent
+        const head = text.split("\r\n").filter((l) => /^(via|from|to|call-id|cseq):/i.test(l));
+        const answer = got.length === 1
+          ? ["SIP/2.0 401 Unauthorized", ...head.map((l) => (/^to:/i.test(l) ? `${l};tag=r1` : l)), `WWW-Authenticate: Digest realm="prov", nonce="abc"`]
+          : ["SIP/2.0 200 OK", ...head.map((l) => (/^to:/i.test(l) ? `${l};tag=r1` : l)), `Expires: ${/\r\nExpires: 0\r\n/.test(text) ? 0 : 1800}`];
+        sock.send(Buffer.from(answer.join("\r\n") + "\r\nContent-Length: 0\r\n\r\n", "latin1"), from.port, from.address);
+      });
+      const f = join(dir, `c${++n}.json`);
+      // "called" and "register.down" too: the core must take their texts, or the host stops at start
+      writeFileSync(f, JSON.stringify(base([REG, { ...TRUNK, address: `127.0.0.1:${port}`, host: "prov.example", ...CREDS, called: "p-called-party-id",
+        register: { expires: 1800, down: "refuse" } }])));
+      const p = spawn(argv[0], [...argv.slice(1), "--config", f], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, SIPLING_NO_BUILD: "1" } });
+      let err = "";
+      let out = "";
+      p.stderr.on("data", (d) => (err += d));
+      p.stdout.on("data", (d) => (out += d));
+      const exited = new Promise((ok) => p.once("exit", (code, signal) => ok({ code, signal, t: Date.now() })));
+      try {
+        const t0 = Date.now();
+        while (got.length < 2 && Date.now() - t0 < 10_000) await new Promise((ok) => setTimeout(ok, 50));
+        assert.equal(got.length, 2, `REGISTERs received: ${got.length}; host stderr: ${err}`);
+        const [first, second] = got.map((g) => g.text);
+        assert.match(first, /^REGISTER sip:prov\.example SIP\/2\.0\r\n/);
+        assert.match(first, /\r\nFrom: <sip:acme@prov\.example>;tag=/);
+        assert.match(first, /\r\nTo: <sip:acme@prov\.example>\r\n/);
+        assert.match(first, /\r\nExpires: 1800\r\n/);
+        assert.match(first, /\r\nContact: <sip:acme@127\.0\.0\.1:\d+>\r\n/);
+        assert.match(second, /\r\nAuthorization: Digest username="acme", realm="prov", nonce="abc", uri="sip:prov\.example", response="[0-9a-f]{32}"/);
+        await new Promise((ok) => setTimeout(ok, 200)); // the 200 reaches the host
+        const tStop = Date.now();
+        p.kill("SIGTERM");
+        const end = await Promise.race([exited, new Promise((ok) => setTimeout(() => ok(null), 8000))]);
+        assert.ok(end, `the host did not stop within 8 s; stderr: ${err}`);
+        assert.equal(end.code, 0, err);
+        // one de-registration: answered, or retransmitted (Timer E) until the host gave up
+        assert.ok(answered ? got.length === 3 : got.length >= 4, `${got.length} REGISTERs; stderr: ${err}`);
+        for (const g of got.slice(3)) assert.equal(g.text, got[2].text, "a retransmission of the de-registration");
+        const dereg = got[2].text;
+        assert.match(dereg, /\r\nExpires: 0\r\n/);
+        assert.match(dereg, /\r\nContact: <sip:acme@127\.0\.0\.1:\d+>\r\n/);
+        assert.equal(dereg.match(/\r\nCall-ID: ([^\r]+)/)[1], first.match(/\r\nCall-ID: ([^\r]+)/)[1], "the registration's own Call-ID (§10.2.2)");
+        const logs = out + err;
+        assert.match(logs, /"msg":"de-registering".*"registrations":1/);
+        const took = end.t - tStop;
+        if (answered) assert.ok(took < 1500, `stopped ${took} ms after SIGTERM, once answered`);
+        else assert.ok(took >= 1900 && took < 4000, `stopped ${took} ms after SIGTERM: the 2 s grace, not more`);
+        assert.ok(!err.includes("s3cret"));
+      } finally {
+        p.kill("SIGKILL");
+        sock.close();
+      }
     });
-    const f = join(dir, `c${++n}.json`);
-    writeFileSync(f, JSON.stringify(base([REG, { ...TRUNK, address: `127.0.0.1:${port}`, host: "prov.example", ...CREDS, register: { expires: 1800 } }])));
-    const p = spawn(argv[0], [...argv.slice(1), "--config", f], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, SIPLING_NO_BUILD: "1" } });
-    let err = "";
-    p.stderr.on("data", (d) => (err += d));
-    try {
-      const t0 = Date.now();
-      while (got.length < 2 && Date.now() - t0 < 10_000) await new Promise((ok) => setTimeout(ok, 50));
-      assert.equal(got.length, 2, `REGISTERs received: ${got.length}; host stderr: ${err}`);
-      const [first, second] = got;
-      assert.match(first, /^REGISTER sip:prov\.example SIP\/2\.0\r\n/);
-      assert.match(first, /\r\nFrom: <sip:acme@prov\.example>;tag=/);
-      assert.match(first, /\r\nTo: <sip:acme@prov\.example>\r\n/);
-      assert.match(first, /\r\nExpires: 1800\r\n/);
-      assert.match(first, /\r\nContact: <sip:acme@127\.0\.0\.1:\d+>\r\n/);
-      assert.match(second, /\r\nAuthorization: Digest username="acme", realm="prov", nonce="abc", uri="sip:prov\.example", response="[0-9a-f]{32}"/);
-      assert.ok(!err.includes("s3cret"));
-    } finally {
-      p.kill("SIGKILL");
-      sock.close();
-    }
-  });
+  }
 }

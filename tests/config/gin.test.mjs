@@ -39,7 +39,7 @@ const MISTAKES = [
   [b2bua({ mode: "gin", block: "+1555x0" }), "sides[1].register.block", "number block"],
   [b2bua({ mode: "gin", block: "" }), "sides[1].register.block", "number block"],
   [b2bua({ block: "+155500xx" }), "sides[1].register.block", `"mode": "gin"`],
-  [b2bua({ mode: "gin", blocks: "+1" }), "sides[1].register.blocks", "unknown key (expected expires, mode, block)"],
+  [b2bua({ mode: "gin", blocks: "+1" }), "sides[1].register.blocks", "unknown key (expected expires, down, mode, block)"],
   [proxy(["acme"]), "registrar.ginBlocks[0]", "ACCOUNT BLOCK"],
   [proxy(["acme +15x5"]), "registrar.ginBlocks[0]", "ACCOUNT BLOCK"],
   [proxy(["a@b +155"]), "registrar.ginBlocks[0]", "ACCOUNT BLOCK"],
@@ -60,7 +60,7 @@ test("both hosts refuse the same gin mistakes with the same message, naming the 
 
 for (const [host, argv] of HOSTS) {
   test(`${host}: "register" with mode gin and a block, and registrar.ginBlocks, print back as given`, () => {
-    for (const register of [{ mode: "gin" }, { mode: "gin", block: "+155500xx" }, { expires: 600, mode: "gin", block: "+4930123x" }]) {
+    for (const register of [{ mode: "gin" }, { mode: "gin", block: "+155500xx" }, { expires: 600, mode: "gin", block: "+4930123x" }, { down: "refuse", mode: "gin" }, { expires: 900, down: "try", mode: "gin", block: "+1555" }]) {
       const r = run(argv, b2bua(register), ["--print-config"]);
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(JSON.parse(r.stdout).sides[1].register, register);

@@ -130,6 +130,7 @@ export function sip_poll_transmit(now: f64): u32 {
 }
 
 export function sip_poll_timeout(): f64 { return deadline; }
+export function sip_shutdown(now: f64): i32 { return 0; } // no registrations of ours
 
 export function sip_poll_event(): i32 {
   const k = evKind;

@@ -6,76 +6,19 @@
 // loopback (127.0.0.9), with tests/peers/kamailio-provider.cfg.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { spawnSync } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startServer, sipp, describe, freePort, scratch, sf, settle, HOSTS } from "../integration/harness.mjs";
-import { Ua, request, status } from "../lib/sipua.mjs";
+import { startKamailio, PROVIDER_IP, ACCOUNT } from "./kamailio.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-if (spawnSync("sh", ["-c", "command -v kamailio"]).status !== 0) throw new Error("kamailio is not installed (npm test runs tools/setup.mjs, which installs it)");
 if (spawnSync("sipp", ["-v"], { encoding: "utf8" }).status !== 99) throw new Error("sipp is not installed");
-const MPATH = ["/usr/lib/x86_64-linux-gnu/kamailio/modules/", "/usr/lib/aarch64-linux-gnu/kamailio/modules/", "/usr/lib/kamailio/modules/"]
-  .find((p) => existsSync(join(p, "auth.so")));
-if (!MPATH) throw new Error("kamailio's modules (auth.so) not found");
-
-const PROVIDER_IP = "127.0.0.9";
-const ACCOUNT = { realm: "carrier.example", user: "acme", password: "s3cret-acme" };
 const ok = (r) => assert.equal(r.code, 0, describe(r));
 const hdrs = (sip, name) => sip.split("\r\n\r\n")[0].split("\r\n").slice(1)
   .filter((l) => l.toLowerCase().startsWith(name.toLowerCase() + ":")).map((l) => l.slice(name.length + 1).trim());
 
-/** Kamailio on 127.0.0.9:port relaying authorized calls to `uas`; resolves once it answers (405 to OPTIONS). */
-async function startKamailio(port, uas) {
-  const dir = mkdtempSync(join(tmpdir(), "sipling-kam-"));
-  const cfg = readFileSync(join(here, "kamailio-provider.cfg"), "utf8")
-    .replaceAll("@LISTEN@", `${PROVIDER_IP}:${port}`).replaceAll("@UAS@", uas).replaceAll("@MPATH@", MPATH)
-    .replaceAll("@REALM@", ACCOUNT.realm).replaceAll("@USER@", ACCOUNT.user).replaceAll("@PASSWORD@", ACCOUNT.password);
-  writeFileSync(join(dir, "kamailio.cfg"), cfg);
-  // its own process group: Kamailio forks workers, and one that outlives the main process (as after a
-  // SIGKILL of it) would hold our pipes open and this file's process with them; stop() ends the group
-  const child = spawn("kamailio", ["-f", join(dir, "kamailio.cfg"), "-DD", "-E", "-Y", dir, "-w", dir],
-    { stdio: ["ignore", "pipe", "pipe"], detached: true });
-  const group = (sig) => { try { process.kill(-child.pid, sig); } catch { /* ESRCH: the group is gone */ } };
-  let log = "";
-  child.stdout.on("data", (d) => (log += d));
-  child.stderr.on("data", (d) => (log += d));
-  const exited = new Promise((r) => child.once("exit", (code, signal) => r({ code, signal })));
-  const k = {
-    get log() { return log; },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        group("SIGTERM");
-        const t = setTimeout(() => group("SIGKILL"), 3000);
-        await exited;
-        clearTimeout(t);
-      }
-      group("SIGKILL"); // any worker left behind by the main process
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  const ua = await Ua.open("127.0.0.1");
-  try {
-    for (let i = 0; i < 40; i++) {
-      if (child.exitCode !== null) throw new Error(`kamailio exited: ${log}`);
-      ua.send(request(ua, { method: "OPTIONS", ruri: `sip:${PROVIDER_IP}:${port}`, from: "sip:probe@127.0.0.1" }), port, PROVIDER_IP);
-      if (status(await ua.waitFor((m) => status(m) === 405, 250)) === 405) return k;
-    }
-    throw new Error(`kamailio did not answer on ${PROVIDER_IP}:${port}: ${log}`);
-  } catch (e) {
-    await k.stop();
-    throw e;
-  } finally {
-    ua.close();
-  }
-}
-
 for (const host of HOSTS) test(`${host}: phone → B2BUA → Kamailio (407, answered with the trunk's credentials) → SIPp UAS, and the BYE back through it`, { timeout: 60_000 }, async () => {
   const kport = await freePort(), uport = await freePort();
-  const kam = await startKamailio(kport, `${PROVIDER_IP}:${uport}`);
+  const kam = await startKamailio("kamailio-provider.cfg", kport, { UAS: `${PROVIDER_IP}:${uport}` });
   const srv = await startServer({
     host,
     tcp: false,
