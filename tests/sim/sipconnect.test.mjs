@@ -29,22 +29,8 @@ const SEEDS = [61, 62, 63, 64];
 const S = { Idle: 0, Registering: 1, Registered: 2, Refreshing: 3, Backoff: 4, Stopped: 5 };
 const HOUR = 3_600_000;
 
-/** sip_cfg_add(kind, text) on core node n. */
-function cfg(n, kind, text) {
-  const b = Buffer.from(text, "latin1");
-  n.mem().set(b, n.ptr.cfg);
-  const r = n.ex.sip_cfg_add(kind, b.length);
-  n.drain();
-  return r;
-}
-
-/** A B2BUA side or rule text on the probe core n. */
-function sideText(n, text) {
-  const base = n.ex.probe_scratch_ptr() >>> 0;
-  const b = Buffer.from(text, "latin1");
-  n.mem().set(b, base);
-  return n.ex.probe_b2bua_side_text(base, b.length);
-}
+const cfg = (n, kind, text) => n.cfgAdd(kind, text);
+const sideText = (n, text) => n.sideText(text);
 
 const regEvents = (n) => n.eventLog.filter((e) => e.name === "trunk-reg");
 
