@@ -115,6 +115,12 @@ export const MAX_DIALOGS: i32 = isDefined(SIP_MAX_DIALOGS) ? SIP_MAX_DIALOGS : 8
 // @ts-ignore: board constant injected with --use
 export const TOPOLOGY_HIDING: bool = isDefined(SIP_TOPOLOGY_HIDING) ? SIP_TOPOLOGY_HIDING != 0 : false;
 
+/** The provider side of RFC 6140 in our registrar and proxy (registrar/gin.ts: `gin` registrations and
+ * the number blocks routed to them): the server board's (a provider is a server), left out of the
+ * boards with a footprint budget to keep, where cfg kind GinBlock is NotInBuild and a REGISTER that
+ * requires `gin` gets 420 (RFC 3261 §10.3: an extension this registrar does not implement). */
+export const GIN_PROVIDER: bool = isDefined(SIP_GIN_PROVIDER) ? SIP_GIN_PROVIDER != 0 : false;
+
 /** Blocks (64 bytes) holding the real contacts of hidden dialogs. Cost: DLG_BLOCKS × 74 bytes (70 with
  * 16-bit pool bookkeeping). */
 // @ts-ignore: board constant injected with --use
@@ -164,6 +170,6 @@ export const B2B_DROP_NAME_CAP: u32 = 32;
 /** Client registrations of ours (registrant/: one per trunk account or pass-through user), on the boards
  * with the user agent core; 0 on the others. Precedent: an SBC's registration table per trunk account.
  * gateway 4 (two trunks, each with a spare account), b2bua 64, the probe builds 4.
- * Cost: REG_ACCOUNTS × 456 B of account records, plus one TU timer slot each (tu/timers.ts). */
+ * Cost: REG_ACCOUNTS × 488 B of account records, plus one TU timer slot each (tu/timers.ts). */
 // @ts-ignore: board constant injected with --use
 export const REG_ACCOUNTS: i32 = USER_AGENT ? (isDefined(SIP_REG_ACCOUNTS) ? SIP_REG_ACCOUNTS : 4) : 0;

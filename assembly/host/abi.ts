@@ -24,7 +24,7 @@ import {
 } from "../txn/index";
 import {
   registrarReset, registrarTick, registrarNextDeadline, registrarAors, registrarBindings,
-  registrarPoolUsed, registrarPoolBlocks, regConfig, registrarFlowClosed,
+  registrarPoolUsed, registrarPoolBlocks, regConfig, registrarFlowClosed, ginBlockAdd, ginReset,
 } from "../registrar/index";
 import { MAX_AORS, MAX_BINDINGS } from "../config";
 import { refusedFullCount, refusedFullReset, shedCount } from "../proxy/request";
@@ -38,7 +38,7 @@ import { securityConfig } from "../proxy/admit";
 import { Req } from "../proxy/req";
 import { rrKeyReset, rrKeyFromSecret } from "../proxy/rrmac";
 import { authReset, authSetRealm, authUserAdd, authSetSecret, authSetNonceExpiry, authSetAlgorithms } from "../auth/index";
-import { TOPOLOGY_HIDING, USER_AGENT } from "../config";
+import { TOPOLOGY_HIDING, USER_AGENT, GIN_PROVIDER } from "../config";
 import { b2buaSideAdd } from "../b2bua/call";
 import { regAdd, regShutdown, regPending } from "../registrant/registrant";
 import {
@@ -100,6 +100,7 @@ export function sip_init(seedLo: u32, seedHi: u32, now: f64): i32 {
   transportsReset();
   namesReset();
   domainsReset();
+  ginReset();
   proxyConfig.recordRoute = true;
   proxyConfig.retryAfter = 5;
   proxyConfig.shed = 0;
@@ -181,6 +182,7 @@ export function sip_cfg_add(kind: i32, len: u32): i32 {
     case CfgKind.BodyType: r = bodyAllowType(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
     case CfgKind.BodyPattern: r = bodyAddPattern(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
     case CfgKind.Side: r = !USER_AGENT ? CfgResult.NotInBuild : sideAdd(len) ? CfgResult.Ok : CfgResult.Refused; break;
+    case CfgKind.GinBlock: r = !GIN_PROVIDER ? CfgResult.NotInBuild : ginBlockAdd(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
     case CfgKind.Registration: r = !USER_AGENT ? CfgResult.NotInBuild : regAdd(CFG, len) >= 0 ? CfgResult.Ok : CfgResult.Refused; break;
     case CfgKind.NonceSecret:
       r = authSetSecret(CFG, len) == 0 ? CfgResult.Ok : CfgResult.Refused;

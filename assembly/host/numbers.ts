@@ -93,10 +93,12 @@ export const enum CfgKind {
   BodyPattern = 11,
   /** a B2BUA side: INDEX registrar|trunk ROUTE HOST [IP:PORT] (a trunk's address; IPv6 as [::1]:5060), ROUTE the index of the side its calls go to; or "register " and a Registration text (a trunk side's registration; secret: the cfg buffer is wiped) */
   Side = 13,
-  /** a registration of ours with a provider's registrar (the registrant): SIDE IP:PORT[,IP:PORT] USER@DOMAIN EXPIRES [AUTHUSER PASSWORD] [persist] (SIDE the B2BUA side it serves, or -; a second address for failover; persist: keep retrying after 403/404 instead of stopping); the cfg buffer is wiped after reading (NotInBuild where the core has no user agent) */
+  /** a registration of ours with a provider's registrar (the registrant): SIDE IP:PORT[,IP:PORT] USER@DOMAIN EXPIRES [AUTHUSER PASSWORD] [persist] [gin[=BLOCK]] (SIDE the B2BUA side it serves, or -; a second address for failover; persist: keep retrying after 403/404 instead of stopping; gin: one RFC 6140 registration for a block of numbers (SIPconnect registration mode): a Contact without a user part carrying bnc, Require: gin, Proxy-Require: gin, Supported: path; BLOCK: the numbers provisioned, a pattern such as +155500xx (one x per trailing digit), that a 2xx's P-Associated-URI is checked against); the cfg buffer is wiped after reading (NotInBuild where the core has no user agent) */
   Registration = 14,
   /** the server secret for nonces and Record-Route MACs (random bytes; wiped after reading) */
   NonceSecret = 12,
+  /** a number block of an account that registers for it by RFC 6140 (SIPconnect registration mode) at our registrar: USER PATTERN, the account's AOR user part and its numbers (+155500xx: one x per trailing digit); a request to one of our domains for a number of the block goes to the account's bnc contacts with the number as the Request-URI's user part (Refused: a bad text, or the table of 8 blocks full) */
+  GinBlock = 15,
 }
 
 /** Kinds of event records (sip_poll_event). */
@@ -132,6 +134,8 @@ export const enum EventKind {
   TrunkReg = 14,
   /** trunk-state: trunk, text2, text3, detail; value up */
   TrunkState = 15,
+  /** trunk-assoc: aor, registrar, uris, detail; value outside */
+  TrunkAssoc = 16,
 }
 
 /** Ids of sip_stat. */

@@ -3,11 +3,13 @@
 //   CANCEL   §16.10: 200, then the INVITE's branches are cancelled (481 when no INVITE matches)
 //   retransmission of a request we hold a server transaction for: the transaction absorbs it
 //   §16.3    validation: Max-Forwards 0 → 483 (OPTIONS to us answered), loop → 482, Proxy-Require → 420
+//            (except `gin`, RFC 6140: our registrar implements it)
 //   §16.4    our Route values popped (a dialog MAC proves the route set ours; flow tokens are honoured
 //            only on a proven Route), strict-route fix-up
 //            OPTIONS to the server itself (no user part, no further hop): 200 before authentication
 //   admission (admit.ts): policy, then who may go where (never relay for strangers)
 //   §16.5    targets: the next Route; else for our domains the registrar (REGISTER handled there,
+//            a number of an RFC 6140 block to its account's template contacts, registrar/gin.ts;
 //            unknown user 480); else the Request-URI (or outbound proxy)
 //   §16.6    forwarding, statefully, one branch per target; q-value groups in sequence (response.ts)
 // Refusals before a server transaction exists are stateless: the same request always gets the same
@@ -36,7 +38,7 @@ import {
   serverInviteCreate, serverInviteOnRequest, serverInviteOnAck, serverInviteRespond, SIState,
   serverNonInviteCreate, serverNonInviteOnRequest, txSend, CIState,
 } from "../txn/index";
-import { handleRegister, registrarLookup, targets, TargetSet } from "../registrar/index";
+import { handleRegister, registrarLookup, ginLookup, targets, TargetSet } from "../registrar/index";
 import { WORK_BUF, EXTRA_BUF, EXTRA_CAP } from "./buffers";
 import { proxyConfig } from "./config";
 import { ctx, CtxFlag, CTX_SIZE } from "./context";
@@ -51,7 +53,7 @@ import { OPTIONS_LINES, OPTIONS_LINES_LEN } from "../wire/tables";
 import { Admit, admitSource, admitRequest, authFailed } from "./admit";
 import { AuthVerdict } from "../auth/digest";
 import { dialogFind, dialogKey, dialogAnswered, dialogCallerTag, dialogClose, tagHash } from "./dialog";
-import { TOPOLOGY_HIDING } from "../config";
+import { TOPOLOGY_HIDING, GIN_PROVIDER } from "../config";
 import { parseToken, looksLikeToken, realContact, CONTACT_BUF, CALLER, CALLEE, hidesToward, markHidden, unmarkHidden } from "./topology";
 import { Req } from "./req";
 import { ctxKeepEdits } from "./context";
@@ -128,13 +130,26 @@ function isLoop(v: MessageView, loop: u32): bool {
   return false;
 }
 
-/** 420 with Unsupported listing every Proxy-Require tag (§16.3 step 5, §8.2.2.3). */
+/** Whether [p, p+n) is the option tag `gin` (RFC 6140), any case. */
+function isGin(p: usize, n: u32): bool {
+  return n == 3 && (<u32>load<u8>(p) | 0x20) == 0x67 && (<u32>load<u8>(p + 1) | 0x20) == 0x69 && (<u32>load<u8>(p + 2) | 0x20) == 0x6e;
+}
+
+/** Whether v's Proxy-Require names a tag we do not implement (all but `gin`). */
+function unsupportedProxyRequire(v: MessageView): bool {
+  for (let i = v.first(Hdr.ProxyRequire); i >= 0; i = v.next(i)) {
+    if (v.valLen(i) != 0 && !isGin(v.valPtr(i), v.valLen(i))) return true;
+  }
+  return false;
+}
+
+/** 420 with Unsupported listing every Proxy-Require tag we do not implement (§16.3 step 5, §8.2.2.3). */
 function refuseExtensions(v: MessageView, d: Decoded, src: Peer): void {
   xw.begin(EXTRA_BUF, EXTRA_CAP);
   xw.text(T_UNSUPPORTED);
   let first = true;
   for (let i = v.first(Hdr.ProxyRequire); i >= 0; i = v.next(i)) {
-    if (v.valLen(i) == 0) continue;
+    if (v.valLen(i) == 0 || isGin(v.valPtr(i), v.valLen(i))) continue;
     if (!first) xw.text(T_COMMA_SP);
     first = false;
     xw.bytes(v.valPtr(i), v.valLen(i));
@@ -236,7 +251,7 @@ function route(q: Req): void {
   }
   const loop = loopHash(v, d);
   if (isLoop(v, loop)) { respondStateless(v, d, true, 482, 0, 0, src); return; }
-  if (v.first(Hdr.ProxyRequire) >= 0) { refuseExtensions(v, d, src); return; }
+  if (unsupportedProxyRequire(v)) { refuseExtensions(v, d, src); return; }
 
   // §16.4 route information pre-processing.
   preprocessRoutes(q);
@@ -304,7 +319,8 @@ function route(q: Req): void {
       respondStateless(v, d, true, 404, 0, 0, src);
       return;
     }
-    const n = registrarLookup(d.ruri, now, targets);
+    let n = registrarLookup(d.ruri, now, targets);
+    if (GIN_PROVIDER && n == 0) n = ginLookup(d.ruri, now, targets); // a number of an RFC 6140 block
     if (n == 0) { respondStateless(v, d, true, 480, 0, 0, src); return; }
     forwardToTargets(q, loop);
     return;

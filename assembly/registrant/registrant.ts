@@ -22,6 +22,11 @@
 //   registrar address (failover). regShutdown de-registers (Expires: 0) every registered account and
 //   stops every timer; regSideDown tells the B2BUA a trunk whose registrations are all down.
 //
+// A `gin` account (RFC 6140, SIPconnect registration mode) registers once for a block of numbers: its
+// Contact is a template without a user part carrying `bnc`, with Require: gin, Proxy-Require: gin and
+// Supported: path; everything else (refresh, digest, 423, backoff) is the same. A 2xx's P-Associated-URI
+// (RFC 3455) is logged as a `trunk-assoc` event and checked against the block configured for it.
+//
 // Nothing is allocated after start-up; a configuration text that does not parse or finds the table full
 // is refused.
 
@@ -49,6 +54,7 @@ import { OutRequest, uaWriteOut } from "../dialog/ua";
 import { eventBegin, eventText, EventKind } from "../events";
 import { UriRepr, UriScheme } from "../wire/uri";
 import { registrarLookup, targets } from "../registrar/lookup";
+import { BLOCK_CAP, blockValid, blockMatch } from "../util/numblock";
 
 export const enum RegState { Idle = 0, Registering = 1, Registered = 2, Refreshing = 3, Backoff = 4, Stopped = 5 }
 
@@ -60,16 +66,18 @@ const ADDR_CAP: u32 = 48;
 const USER_CAP: u32 = 32;
 const DOMAIN_CAP: u32 = 64;
 const PASS_CAP: u32 = 64;
-const enum Flag { Used = 1, Persist = 2, Dereg = 4, Follow = 8 }
+const enum Flag { Used = 1, Persist = 2, Dereg = 4, Gin = 8, Follow = 16 }
 // Account record: +0 u8 state, +1 u8 flags, +2 u8 addresses, +3 u8 the current address, +4 u8 answers to
 // challenges since the last final other than 401/407, +5 u8 user length, +6 u8 domain length, +7 u8 auth
 // user length, +8 u8 password length, +9 u8 side (255: none), +10 u8 423s followed in a row, +12 u32 CSeq, +16 u32 expires configured,
 // +20 u32 expires asked (a 423's Min-Expires adopted), +24 u32 expires granted, +28 u32 failures in a row,
 // +32 u32 ×2 Call-ID randomness, +40 u32 From tag, +44 u32 the client transaction in flight (0 none),
 // +48 u32 last status, +56 i64 when the timer is due (0 none), +64 Peer ×2, +128 u8 ×2 address text lengths,
-// +132 address texts (ADDR_CAP each), +228 user, +260 domain, +324 auth user, +356 password, +420 u8 the
-// followed local user's length, +421 that user (a pass-through account: Flag.Follow).
-const REC: usize = 456;
+// +132 address texts (ADDR_CAP each), +228 user, +260 domain, +324 auth user, +356 password,
+// +420 the number block of a `gin` account (util/numblock.ts; its length at +11, 0 none), +452 u8 the
+// followed local user's length, +453 that user (a pass-through account: Flag.Follow).
+const FOLLOW_AT: usize = 420 + <usize>BLOCK_CAP;
+const REC: usize = (FOLLOW_AT + 1 + <usize>USER_CAP + 7) & ~7;
 const recs: usize = USER_AGENT ? heap.alloc(<usize>REG_ACCOUNTS * REC) : 0;
 
 function acct(i: i32): usize { return recs + <usize>i * REC; }
@@ -84,6 +92,8 @@ function authP(i: i32): usize { return acct(i) + 324; }
 function authLen(i: i32): u32 { return <u32>load<u8>(acct(i), 7); }
 function passP(i: i32): usize { return acct(i) + 356; }
 function passLen(i: i32): u32 { return <u32>load<u8>(acct(i), 8); }
+function blockP(i: i32): usize { return acct(i) + 420; }
+function blockLen(i: i32): u32 { return <u32>load<u8>(acct(i), 11); }
 function flags(i: i32): u32 { return <u32>load<u8>(acct(i), 1); }
 function setFlag(i: i32, f: Flag, on: bool): void {
   const b = load<u8>(acct(i), 1);
@@ -170,8 +180,7 @@ function arm(i: i32, at: i64): void {
 
 // ---- configuration ----------------------------------------------------------------------------------
 
-const WORDS: i32 = 8;
-const FOLLOW: usize = USER_AGENT ? memory.data<u8>([0x66, 0x6f, 0x6c, 0x6c, 0x6f, 0x77, 0x3d]) : 0; // "follow="
+const WORDS: i32 = 9;
 const words: usize = USER_AGENT ? heap.alloc(<usize>WORDS * 8) : 0; // (start u32, length u32) per word
 function wordAt(k: i32): usize { return <usize>load<u32>(words + <usize>k * 8); }
 function wordLen(k: i32): u32 { return load<u32>(words + <usize>k * 8, 4); }
@@ -191,19 +200,31 @@ function plain(p: usize, len: u32): bool {
   return true;
 }
 
-/** Whether [p, p+len) is "persist". */
-function isPersist(p: usize, len: u32): bool {
-  const lit = "persist";
-  if (len != <u32>lit.length) return false;
+/** Whether [p, p+len) starts with `lit` (and is `lit` itself unless `prefix`). */
+function isWord(p: usize, len: u32, lit: string, prefix: bool = false): bool {
+  if (prefix ? len < <u32>lit.length : len != <u32>lit.length) return false;
   for (let k = 0; k < lit.length; k++) if (<u32>load<u8>(p + <usize>k) != <u32>lit.charCodeAt(k)) return false;
   return true;
 }
 
+/** Word k is an option: 1 "persist", 2 "gin" or "gin=BLOCK", 3 "follow=USER", 0 none. */
+function optionOf(k: i32): u32 {
+  if (isWord(wordAt(k), wordLen(k), "persist")) return 1;
+  if (isWord(wordAt(k), wordLen(k), "gin") || isWord(wordAt(k), wordLen(k), "gin=", true)) return 2;
+  if (wordLen(k) > 7 && isWord(wordAt(k), wordLen(k), "follow=", true)) return 3;
+  return 0;
+}
+
 /**
  * An account from its configuration text (cfg kind Registration):
- * "SIDE IP:PORT[,IP:PORT] USER@DOMAIN EXPIRES [AUTHUSER PASSWORD] [persist]" — SIDE the B2BUA side it
- * serves (0..255) or "-"; EXPIRES 1..2^31-1 s. Its first REGISTER goes at the first timer run. Returns
- * the account's index, or -1 (refused: it does not parse, or the table is full).
+ * "SIDE IP:PORT[,IP:PORT] USER@DOMAIN EXPIRES [AUTHUSER PASSWORD] [persist] [gin[=BLOCK]] [follow=USER]" — SIDE the
+ * B2BUA side it serves (0..255) or "-"; EXPIRES 1..2^31-1 s; the options in any order. `follow=USER`: a
+ * pass-through account, idle until local USER registers (regFollow). `gin`: the
+ * REGISTER is RFC 6140's, one for a block of numbers (SIPconnect registration mode): its Contact has no
+ * user part and carries `bnc`, with `Require: gin`, `Proxy-Require: gin` and `Supported: path`;
+ * BLOCK (util/numblock.ts, e.g. +155500xx) is the block provisioned for the account, which a 2xx's
+ * P-Associated-URI is checked against. Its first REGISTER goes at the first timer run. Returns the
+ * account's index, or -1 (refused: it does not parse, or the table is full).
  */
 export function regAdd(p: usize, len: u32): i32 {
   if (!USER_AGENT) return -1;
@@ -219,16 +240,39 @@ export function regAdd(p: usize, len: u32): i32 {
     store<u32>(words + <usize>n * 8, k - start, 4);
     n++;
   }
-  let persist = false;
-  let follow = -1; // the word "follow=USER", if any
-  while (n > 4 && n != 6) {
-    const w = wordAt(n - 1);
-    const wl = wordLen(n - 1);
-    if (!persist && isPersist(w, wl)) persist = true;
-    else if (follow < 0 && wl > 7 && wl - 7 <= USER_CAP && eqBytes(w, 7, FOLLOW, 7) && plain(w + 7, wl - 7)) follow = n - 1;
-    else return -1;
-    n--;
+  // trailing options: up to three distinct ones; as few as make 4 or 6 words remain (a password may
+  // itself read "persist" or "gin")
+  let opts = 0;
+  while (opts < 3 && n - opts > 4) {
+    const o = optionOf(n - 1 - opts);
+    if (o == 0) break;
+    let dup = false;
+    for (let q = 0; q < opts; q++) dup = dup || optionOf(n - 1 - q) == o;
+    if (dup) break;
+    opts++;
   }
+  while (opts > 0 && n - opts != 4 && n - opts != 6) opts--;
+  let persist = false;
+  let gin = false;
+  let follow = -1; // the word "follow=USER", if any
+  let bp: usize = 0;
+  let bl: u32 = 0;
+  for (let k = n - opts; k < n; k++) {
+    const o = optionOf(k);
+    if (o == 1) { persist = true; continue; }
+    if (o == 3) {
+      if (wordLen(k) - 7 > USER_CAP || !plain(wordAt(k) + 7, wordLen(k) - 7)) return -1;
+      follow = k;
+      continue;
+    }
+    gin = true;
+    if (wordLen(k) > 3) {
+      bp = wordAt(k) + 4;
+      bl = wordLen(k) - 4;
+      if (!blockValid(bp, bl)) return -1;
+    }
+  }
+  n -= opts;
   if (n != 4 && n != 6) return -1;
   let i = 0;
   while (i < REG_ACCOUNTS && (flags(i) & Flag.Used) != 0) i++;
@@ -286,11 +330,15 @@ export function regAdd(p: usize, len: u32): i32 {
   store<u32>(a, <u32>r, 32);
   store<u32>(a, <u32>(r >> 32), 36);
   store<u32>(a, <u32>prngNext(), 40);
-  store<u8>(a, <u8>(Flag.Used | (persist ? Flag.Persist : 0)), 1);
+  if (bl != 0) {
+    memory.copy(blockP(i), bp, bl);
+    store<u8>(a, <u8>bl, 11);
+  }
+  store<u8>(a, <u8>(Flag.Used | (persist ? Flag.Persist : 0) | (gin ? Flag.Gin : 0)), 1);
   if (follow >= 0) {
     // a pass-through account: idle until its local user registers (regFollow)
-    memory.copy(a + 421, wordAt(follow) + 7, wordLen(follow) - 7);
-    store<u8>(a, <u8>(wordLen(follow) - 7), 420);
+    memory.copy(a + FOLLOW_AT + 1, wordAt(follow) + 7, wordLen(follow) - 7);
+    store<u8>(a + FOLLOW_AT, <u8>(wordLen(follow) - 7));
     setFlag(i, Flag.Follow, true);
     return i;
   }
@@ -309,13 +357,19 @@ const na = USER_AGENT ? new NameAddrRepr() : changetype<NameAddrRepr>(0);
 
 function since(at: usize): u32 { return <u32>(tw.ptr - at); }
 
-/** Our Contact URI for account i on transport t into tw: sip:USER@our address[;transport=tcp]. */
+/** Our Contact URI for account i on transport t into tw: sip:USER@our address[;transport=tcp]; for a
+ * `gin` account RFC 6140's template, sip:our address[;transport=tcp];bnc (no user part: the provider
+ * puts the called number there). */
 function writeContactUri(i: i32, t: Transport): void {
+  const gin = (flags(i) & Flag.Gin) != 0;
   tw.lit("sip:");
-  tw.bytes(userP(i), userLen(i));
-  tw.byte(0x40);
+  if (!gin) {
+    tw.bytes(userP(i), userLen(i));
+    tw.byte(0x40);
+  }
   tw.bytes(t.addr, t.addrLen);
   if (t.reliable) tw.lit(";transport=tcp");
+  if (gin) tw.lit(";bnc");
 }
 
 /**
@@ -370,6 +424,10 @@ function send(i: i32, auth: u32, now: i64): bool {
   tw.lit("Expires: ");
   tw.u32((flags(i) & Flag.Dereg) != 0 ? 0 : load<u32>(a, 20));
   tw.lit("\r\n");
+  // RFC 6140: a registrar or proxy on the way that does not know the extension refuses (420) rather
+  // than storing the template as an ordinary contact; Path lets the provider's edge proxy stay on the
+  // route of the calls to us
+  if ((flags(i) & Flag.Gin) != 0) tw.lit("Require: gin\r\nProxy-Require: gin\r\nSupported: path\r\n");
   if (auth != 0) {
     // RFC 3261 §22.2/22.4: our answer to the registrar's challenge, for this REGISTER's Request-URI
     authorizationLine(tw, auth, out.method, out.methodLen, out.ruri, out.ruriLen, authP(i), authLen(i), passP(i), passLen(i), <u32>prngNext());
@@ -457,6 +515,64 @@ function granted(i: i32, v: MessageView, d: Decoded, t: Transport | null): u32 {
   return load<u32>(acct(i), 20);
 }
 
+const PAU = "p-associated-uri";
+
+/** Whether entry e of v (an unknown header) is named P-Associated-URI (any case). */
+function isPau(v: MessageView, e: i32): bool {
+  if (v.nameLen(e) != <u32>PAU.length) return false;
+  const p = v.base + <usize>v.lineOff(e);
+  for (let k = 0; k < PAU.length; k++) {
+    let c = <u32>load<u8>(p + <usize>k);
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (c != <u32>PAU.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
+/**
+ * The P-Associated-URI (RFC 3455) of a gin account's 2xx, logged as a `trunk-assoc` event (code: URIs
+ * listed; value: how many of them are outside the account's block; texts: AOR, registrar address, the
+ * header's value, "in-block" / "outside-block" / "unchecked" when no block is configured). Nothing when
+ * the 2xx has none. Each URI's user part (between "sip:" or "sips:" and "@") is matched as written.
+ */
+function associated(i: i32, v: MessageView, now: i64): void {
+  let listed: u32 = 0;
+  let outside: u32 = 0;
+  let first = -1;
+  for (let e = v.first(Hdr.Other); e >= 0; e = v.next(e)) {
+    if (!isPau(v, e)) continue;
+    if (first < 0) first = e;
+    const p = v.valPtr(e);
+    const end = p + <usize>v.valLen(e);
+    let q = p;
+    while (q < end) {
+      if (load<u8>(q) != 0x3c) { q++; continue; } // each URI in <>
+      let u = q + 1;
+      while (u < end && load<u8>(u) != 0x3a && load<u8>(u) != 0x3e) u++; // the scheme's colon
+      if (u >= end || load<u8>(u) != 0x3a) { q = u; continue; }
+      u++;
+      let at = u;
+      while (at < end && load<u8>(at) != 0x40 && load<u8>(at) != 0x3e) at++;
+      listed++;
+      if (blockLen(i) != 0 && (at >= end || load<u8>(at) != 0x40 || !blockMatch(blockP(i), blockLen(i), u, <u32>(at - u)))) outside++;
+      q = at;
+    }
+  }
+  if (first < 0) return;
+  const cur = <u32>load<u8>(acct(i), 3);
+  eventBegin(EventKind.TrunkAssoc, <i32>listed, now, outside, peerOf(i, cur));
+  const a = tw.begin(TEXT, 256).ptr;
+  writeAor(i);
+  eventText(0, a, <u32>(tw.ptr - a));
+  eventText(1, addrText(i, cur), addrLen(i, cur));
+  eventText(2, v.valPtr(first), v.valLen(first));
+  const d = tw.ptr;
+  if (blockLen(i) == 0) tw.lit("unchecked");
+  else if (outside == 0) tw.lit("in-block");
+  else tw.lit("outside-block");
+  eventText(3, d, <u32>(tw.ptr - d));
+}
+
 /** Account i of a transaction's `user`, or -1. */
 function accountOf(user: u32): i32 {
   const i = <i32>user - 1;
@@ -494,6 +610,7 @@ export function regResponse(v: MessageView, d: Decoded, ci: u32, now: i64): void
     store<u32>(a, g, 24);
     if (g == 0) { failed(i, status, 0, now); return; } // a registrar that keeps no binding
     regSet(i, RegState.Registered, status, now);
+    if ((flags(i) & Flag.Gin) != 0) associated(i, v, now);
     arm(i, now + <i64>g * 500); // §10.2.1: refreshed before it expires, at half its lifetime
     return;
   }
@@ -620,8 +737,8 @@ const local = USER_AGENT ? new UriRepr() : changetype<UriRepr>(0);
 /** The bindings account i's local user has in our registrar now. */
 function localBindings(i: i32, now: i64): i32 {
   local.scheme = UriScheme.Sip;
-  local.user = acct(i) + 421;
-  local.userLen = <u32>load<u8>(acct(i), 420);
+  local.user = acct(i) + FOLLOW_AT + 1;
+  local.userLen = <u32>load<u8>(acct(i) + FOLLOW_AT);
   local.hasUser = true;
   return registrarLookup(local, now, targets);
 }
@@ -648,7 +765,7 @@ export function regFollow(user: usize, len: u32, now: i64): void {
   if (stopping) return;
   for (let i = 0; i < REG_ACCOUNTS; i++) {
     if ((flags(i) & (Flag.Used | Flag.Follow)) != (Flag.Used | Flag.Follow)) continue;
-    if (!eqBytes(acct(i) + 421, <u32>load<u8>(acct(i), 420), user, len)) continue;
+    if (!eqBytes(acct(i) + FOLLOW_AT + 1, <u32>load<u8>(acct(i) + FOLLOW_AT), user, len)) continue;
     const s = regState(i);
     const busy = load<u32>(acct(i), 44) != 0;
     const n = localBindings(i, now);
@@ -670,7 +787,7 @@ export function regFollow(user: usize, len: u32, now: i64): void {
 export function regFollowing(s: i32, user: usize, len: u32): i32 {
   for (let i = 0; i < REG_ACCOUNTS; i++) {
     if ((flags(i) & (Flag.Used | Flag.Follow)) != (Flag.Used | Flag.Follow) || <i32>load<u8>(acct(i), 9) != s) continue;
-    if (eqBytes(acct(i) + 421, <u32>load<u8>(acct(i), 420), user, len)) return i;
+    if (eqBytes(acct(i) + FOLLOW_AT + 1, <u32>load<u8>(acct(i) + FOLLOW_AT), user, len)) return i;
   }
   return -1;
 }
@@ -691,5 +808,5 @@ export function regAuth(i: i32): usize { return authLen(i) != 0 ? authP(i) : use
 export function regAuthLen(i: i32): u32 { return authLen(i) != 0 ? authLen(i) : userLen(i); }
 export function regPass(i: i32): usize { return passP(i); }
 export function regPassLen(i: i32): u32 { return passLen(i); }
-export function regLocal(i: i32): usize { return acct(i) + 421; }
-export function regLocalLen(i: i32): u32 { return <u32>load<u8>(acct(i), 420); }
+export function regLocal(i: i32): usize { return acct(i) + FOLLOW_AT + 1; }
+export function regLocalLen(i: i32): u32 { return <u32>load<u8>(acct(i) + FOLLOW_AT); }

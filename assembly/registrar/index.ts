@@ -10,6 +10,7 @@
 //   table.ts     AOR hash, AOR and binding records, string pool, expiry heap, reset, tick, stats
 //   register.ts  REGISTER processing (§10.3 steps 5-8) and the 200 / 423 / 503 header lines
 //   lookup.ts    TargetSet and registrarLookup (best q first)
+//   gin.ts       RFC 6140 number blocks: a number of a block to its account's template contacts
 
 export {
   RegistrarConfig, regConfig, registrarReset, registrarTick, registrarNextDeadline,
@@ -17,3 +18,4 @@ export {
 } from "./table";
 export { RegResult, regResult, handleRegister } from "./register";
 export { TargetSet, targets, registrarLookup } from "./lookup";
+export { ginBlockAdd, ginBlocks, ginLookup, ginReset, GIN_BLOCKS } from "./gin";

@@ -9,16 +9,19 @@
 // is read in the same step as the lookup (nothing can change the bindings in between), so the
 // handles need no reference of their own.
 //
-//   meta   MAX_FORK × 24 (+0 uriLen, +4 pathLen, +8 q, +12 binding, +16 contact, +20 path handles)
+//   meta   MAX_FORK × 28 (+0 uriLen, +4 pathLen, +8 q, +12 binding, +16 contact, +20 path handles,
+//          +24 1: an RFC 6140 template (gin.ts) whose user part is the number looked up, 0 a contact)
+//   number the number an RFC 6140 lookup was for (BLOCK_CAP bytes)
 //   peers  (MAX_FORK + 1) × 32 (the extra one stays zero: source() of an index out of range)
 //   URI, PATH  one MAX_TARGET_URI and one MAX_TARGET_PATH scratch buffer, the start of TARGET_SCRATCH
 
 import { MAX_FORK, MAX_TARGET_URI, MAX_TARGET_PATH } from "../config";
 import { Peer, PEER_SIZE } from "../net/peer";
-import { UriRepr } from "../wire/uri";
-import { aorAt, aorFind, bindAt, bindPeer, keyHash, makeKey, regPool } from "./table";
+import { UriRepr, UriScheme, parseUri } from "../wire/uri";
+import { aorAt, aorFind, bindAt, bindPeer, keyHash, makeKey, regPool, contactToScr, SCR } from "./table";
+import { BLOCK_CAP } from "../util/numblock";
 
-const META: usize = 24;
+const META: usize = 28;
 
 /**
  * One scratch area for one target at a time, shared by three users whose uses never overlap (each
@@ -37,18 +40,32 @@ export class TargetSet {
   count: i32 = 0;
   private meta: usize = heap.alloc(<usize>MAX_FORK * META);
   private peers: usize = heap.alloc(<usize>(MAX_FORK + 1) * <usize>PEER_SIZE);
+  private number: usize = heap.alloc(<usize>BLOCK_CAP);
+  private numberLen: u32 = 0;
 
   constructor() {
     memory.fill(this.peers, 0, <usize>(MAX_FORK + 1) * <usize>PEER_SIZE);
   }
 
-  reset(): void { this.count = 0; }
+  reset(): void { this.count = 0; this.numberLen = 0; }
+
+  /** The number of an RFC 6140 lookup ([p, p+len), len <= BLOCK_CAP): the user part of the targets
+   * added with `template` next. */
+  setNumber(p: usize, len: u32): void {
+    if (len > BLOCK_CAP) len = 0;
+    memory.copy(this.number, p, len);
+    this.numberLen = len;
+  }
 
   // Getters: an index outside [0, count) reads as empty (never traps).
   private ok(i: i32): bool { return <u32>i < <u32>this.count; }
   private field(i: i32, at: usize): u32 { return this.ok(i) ? load<u32>(this.meta + <usize>i * META + at) : 0; }
   /** Target i's contact URI, copied into a scratch buffer valid until the next uri(); 0 out of range. */
-  uri(i: i32): usize { return this.copy(i, 16, URI); }
+  uri(i: i32): usize {
+    const p = this.copy(i, 16, URI);
+    if (p != 0 && this.field(i, 24) != 0) fillTemplate(URI, this.field(i, 0), this.number, this.numberLen);
+    return p;
+  }
   uriLen(i: i32): u32 { return this.field(i, 0); }
   /** Target i's Path set, copied into a scratch buffer valid until the next path(); 0 out of range. */
   path(i: i32): usize { return this.copy(i, 20, PATH); }
@@ -67,16 +84,22 @@ export class TargetSet {
     return dst;
   }
 
-  /** Append binding b (count < MAX_FORK is the caller's). */
-  add(b: i32): void {
+  /** Append binding b (count < MAX_FORK is the caller's); with `template`, its contact is an RFC 6140
+   * template (sip:host...;bnc) that uri() fills with the number given to setNumber. */
+  add(b: i32, template: bool = false): void {
     const i = this.count;
     if (i >= MAX_FORK) return;
     const r = bindAt(b);
     const m = this.meta + <usize>i * META;
+    // the filled template: the number and an "@" in, ";bnc" out
+    const grow: i32 = template ? <i32>this.numberLen + 1 - 4 : 0;
     // a string longer than its scratch buffer is left out (length 0), as the registrar never stores one
-    const c = r.contact != 0 && regPool.len(r.contact) <= <u32>MAX_TARGET_URI ? r.contact : 0;
+    // (a template is filled in place: the number and "@" go in before ";bnc" goes out)
+    const room: u32 = template ? this.numberLen + 1 : 0;
+    const c = r.contact != 0 && regPool.len(r.contact) + room <= <u32>MAX_TARGET_URI ? r.contact : 0;
     const p = r.path != 0 && regPool.len(r.path) <= <u32>MAX_TARGET_PATH ? r.path : 0;
-    store<u32>(m, c != 0 ? regPool.len(c) : 0);
+    store<u32>(m, c != 0 ? <u32>(<i32>regPool.len(c) + grow) : 0);
+    store<u32>(m, template ? 1 : 0, 24);
     store<u32>(m, p != 0 ? regPool.len(p) : 0, 4);
     store<i32>(m, r.q < 0 ? 1000 : r.q, 8);
     store<i32>(m, b, 12);
@@ -88,6 +111,38 @@ export class TargetSet {
 }
 
 export const targets = new TargetSet();
+
+/**
+ * Fill RFC 6140 template [p, p+len + 4 - number - 1) in place: `number` and "@" after the scheme's
+ * colon, the ";bnc" parameter removed (`len` is the length after both). The caller leaves room.
+ */
+function fillTemplate(p: usize, len: u32, number: usize, numberLen: u32): void {
+  const stored = len + 4 - numberLen - 1;
+  let c: u32 = 0;
+  while (c < stored && load<u8>(p + <usize>c) != 0x3a) c++;
+  c++; // after "sip:"
+  if (c > stored) return;
+  memory.copy(p + <usize>(c + numberLen + 1), p + <usize>c, stored - c);
+  memory.copy(p + <usize>c, number, numberLen);
+  store<u8>(p + <usize>(c + numberLen), 0x40);
+  const l2 = stored + numberLen + 1;
+  const j = bncAt(p, l2);
+  if (j >= 0) memory.copy(p + <usize>j, p + <usize>(j + 4), l2 - <u32>j - 4);
+}
+
+/** Offset of the ";bnc" URI parameter in [p, p+len) (any case; followed by ";", "?", ">" or the end),
+ * or -1. */
+export function bncAt(p: usize, len: u32): i32 {
+  for (let j: u32 = 0; j + 4 <= len; j++) {
+    if (load<u8>(p + <usize>j) != 0x3b) continue;
+    if ((<u32>load<u8>(p + <usize>j + 1) | 0x20) != 0x62 || (<u32>load<u8>(p + <usize>j + 2) | 0x20) != 0x6e ||
+        (<u32>load<u8>(p + <usize>j + 3) | 0x20) != 0x63) continue;
+    if (j + 4 == len) return <i32>j;
+    const n = <u32>load<u8>(p + <usize>j + 4);
+    if (n == 0x3b || n == 0x3f || n == 0x3e) return <i32>j;
+  }
+  return -1;
+}
 
 // Binding ids of the AOR being looked up, sorted before copying.
 const order = new StaticArray<i32>(MAX_FORK);
@@ -109,11 +164,20 @@ export function registrarLookup(uri: UriRepr, now: i64, out: TargetSet): i32 {
   out.reset();
   const len = makeKey(uri);
   if (len < 0) return 0;
+  return lookupKey(len, now, out, false);
+}
+
+/**
+ * The current bindings of the AOR whose key is in KEY[0, len) (table.ts), best first, into `out`; with
+ * `templates`, only RFC 6140 templates (isTemplate), added as such (the caller gave out.setNumber).
+ */
+export function lookupKey(len: i32, now: i64, out: TargetSet, templates: bool): i32 {
   const a = aorFind(len, keyHash(len));
   if (a < 0) return 0;
   let n = 0;
   for (let b = aorAt(a).first; b >= 0; b = bindAt(b).next) {
     if (bindAt(b).deadline <= now) continue; // due, not yet ticked
+    if (templates && !isTemplate(b)) continue;
     if (n >= MAX_FORK) break;
     // insertion sort; n < MAX_FORK
     let j = n;
@@ -124,6 +188,17 @@ export function registrarLookup(uri: UriRepr, now: i64, out: TargetSet): i32 {
     unchecked(order[j] = b);
     n++;
   }
-  for (let i = 0; i < n; i++) out.add(unchecked(order[i]));
+  for (let i = 0; i < n; i++) out.add(unchecked(order[i]), templates);
   return out.count;
+}
+
+const tmpl = new UriRepr();
+
+/** Whether binding b's contact is an RFC 6140 template: a sip/sips URI without a user part that has
+ * the `bnc` parameter. */
+export function isTemplate(b: i32): bool {
+  const n = contactToScr(b);
+  if (n == 0 || !parseUri(SCR, SCR + <usize>n, tmpl)) return false;
+  if (tmpl.scheme != UriScheme.Sip && tmpl.scheme != UriScheme.Sips) return false;
+  return !tmpl.hasUser && bncAt(SCR, n) >= 0;
 }

@@ -3,9 +3,12 @@
 // message that validateMessage accepted, so every Contact / Path value decodes without error.
 //
 // Order of the checks; each failure answers and changes NOTHING (the request is atomic):
+//   420  an option tag in Require that we do not implement (§10.3 step 2, §8.2.2.3), named in Unsupported;
+//        we implement `gin` (RFC 6140, gin.ts) and `path` (RFC 3327)
 //   400  To is not sip/sips (RFC 4475 unksm2); `*` not alone or without `Expires: 0` (§10.3 step 6);
 //        a contact URI longer than MAX_TARGET_URI or Path set longer than MAX_TARGET_PATH (we could
-//        not use them as targets)
+//        not use them as targets); under Require: gin, a `bnc` contact with a user part (a template
+//        has none: the provider puts the called number there)
 //   404  empty or over-long user part in To (step 5: not a valid AOR for the domain)
 //   403  more than 2 × MAX_FORK Contact values, or more bindings than maxContacts would result
 //   423  a contact with 0 < expires < minExpires (Min-Expires: minExpires)
@@ -24,8 +27,10 @@
 //     route set (one pool copy shared by every contact of the request). They are echoed as `Path:`
 //     lines in the 200. `Supported: path` is echoed only when the request carried it; Path without
 //     it is accepted anyway (RFC 3327 §5.3 lets us reject with 420; being liberal costs nothing).
+//   - RFC 6140: a REGISTER with Require: gin is answered with `Supported: gin` in its 200; its template
+//     contacts are stored as they are (the To's AOR is the enterprise's account) and used by gin.ts.
 
-import { MAX_FORK, MAX_TARGET_URI, MAX_TARGET_PATH } from "../config";
+import { MAX_FORK, MAX_TARGET_URI, MAX_TARGET_PATH, GIN_PROVIDER } from "../config";
 import { Peer } from "../net/peer";
 import { MessageView } from "../wire/view";
 import { Decoded } from "../wire/validate";
@@ -41,8 +46,8 @@ import {
   aorsFree, bindingsFree, makeKey, keyHash, regSeed, nextStamp, registrarTick, regEvent,
   KEY, SCR, contactToScr,
 } from "./table";
-import { T_CONTACT_LT, T_GT_EXPIRES, T_PATH, T_Q, T_SUPPORTED_PATH, T_K_PATH, T_MIN_EXPIRES } from "../wire/tables";
-import { TARGET_SCRATCH_PATH } from "./lookup";
+import { T_CONTACT_LT, T_GT_EXPIRES, T_PATH, T_Q, T_SUPPORTED_PATH, T_K_PATH, T_MIN_EXPIRES, T_UNSUPPORTED, T_COMMA_SP } from "../wire/tables";
+import { TARGET_SCRATCH_PATH, bncAt } from "./lookup";
 
 export class RegResult {
   status: u32 = 0;
@@ -97,8 +102,9 @@ function writeQ(q: i32): void {
   }
 }
 
-/** The 200: current bindings of AOR a (-1: none), the request's Path lines, Supported: path. */
-function write200(v: MessageView, a: i32, now: i64, extra: usize, cap: u32): RegResult {
+/** The 200: current bindings of AOR a (-1: none), the request's Path lines, Supported: path, and
+ * Supported: gin when the request required it. */
+function write200(v: MessageView, a: i32, now: i64, extra: usize, cap: u32, gin: bool = false): RegResult {
   w.begin(extra, cap);
   if (a >= 0) {
     for (let b = aorAt(a).first; b >= 0; b = bindAt(b).next) {
@@ -119,7 +125,34 @@ function write200(v: MessageView, a: i32, now: i64, extra: usize, cap: u32): Reg
     w.crlf();
   }
   if (supportsPath(v)) w.text(T_SUPPORTED_PATH);
+  if (gin) w.lit("Supported: gin\r\n");
   return w.ok ? done(200, w.length) : done(500, 0); // finish() would read an empty list as overflow
+}
+
+/** The request's Require tags: 1 when it has `gin`, 0 when only tags we implement (gin, path), -1
+ * otherwise, with "Unsupported: a, b" and CRLF for the others written at [extra, extra+cap). */
+function requires(v: MessageView, extra: usize, cap: u32): i32 {
+  let gin = false;
+  let bad = false;
+  w.begin(extra, cap);
+  for (let i = v.first(Hdr.Require); i >= 0; i = v.next(i)) {
+    const p = v.valPtr(i);
+    const n = v.valLen(i);
+    if (n == 0) continue;
+    if (eqText(p, n, T_K_PATH)) continue;
+    if (GIN_PROVIDER && isGin(p, n)) { gin = true; continue; }
+    w.text(bad ? T_COMMA_SP : T_UNSUPPORTED);
+    w.bytes(p, n);
+    bad = true;
+  }
+  if (!bad) return gin ? 1 : 0;
+  w.crlf();
+  return -1;
+}
+
+/** Whether [p, p+n) is the option tag `gin` (any case). */
+function isGin(p: usize, n: u32): bool {
+  return n == 3 && (<u32>load<u8>(p) | 0x20) == 0x67 && (<u32>load<u8>(p + 1) | 0x20) == 0x69 && (<u32>load<u8>(p + 2) | 0x20) == 0x6e;
 }
 
 function supportsPath(v: MessageView): bool {
@@ -154,6 +187,9 @@ function joinPath(v: MessageView): i32 {
  */
 export function handleRegister(v: MessageView, d: Decoded, src: Peer, now: i64, extra: usize, cap: u32, replayed: bool = false): RegResult {
   registrarTick(now); // due bindings go first, so counts and the 200 are exact
+  const req = requires(v, extra, cap);
+  if (req < 0) return w.ok ? done(420, w.length) : done(420, 0);
+  const gin = req > 0;
   const to = d.to.uri;
   if (to.scheme != UriScheme.Sip && to.scheme != UriScheme.Sips) return done(400, 0);
   const keyLen = makeKey(to);
@@ -162,7 +198,7 @@ export function handleRegister(v: MessageView, d: Decoded, src: Peer, now: i64, 
   let a = aorFind(keyLen, h);
 
   const nc = v.countOf(Hdr.Contact);
-  if (nc == 0) return write200(v, a, now, extra, cap); // a query
+  if (nc == 0) return write200(v, a, now, extra, cap, gin); // a query
   if (nc > PLAN_MAX) return done(403, 0);
   const pathLen = joinPath(v);
   if (pathLen < 0) return done(400, 0);
@@ -181,6 +217,8 @@ export function handleRegister(v: MessageView, d: Decoded, src: Peer, now: i64, 
       star = true;
     } else if (c.uri.len > <u32>MAX_TARGET_URI) {
       return done(400, 0);
+    } else if (gin && c.uri.hasUser && bncAt(c.uri.start, c.uri.len) >= 0) {
+      return done(400, 0); // a template has no user part
     }
     let e: i64 = c.expires >= 0 ? c.expires : d.expires >= 0 ? d.expires : <i64>cfg.defaultExpires;
     if (e != 0 && e < <i64>cfg.minExpires) tooBrief = true;
@@ -274,7 +312,7 @@ export function handleRegister(v: MessageView, d: Decoded, src: Peer, now: i64, 
 
   // Apply: adds and updates first, removals last (the AOR may go with its last binding).
   if (needAor) a = aorInsert(keyLen, h);
-  if (a < 0) return write200(v, -1, now, extra, cap); // only removals of nothing
+  if (a < 0) return write200(v, -1, now, extra, cap, gin); // only removals of nothing
   const pathH = setPath ? regPool.store(PATH, <u32>pathLen) : 0;
   for (let x = 0; x < k; x++) {
     const act = unchecked(cAct[x]);
@@ -323,5 +361,5 @@ export function handleRegister(v: MessageView, d: Decoded, src: Peer, now: i64, 
       if (bindFree(b)) { a = -1; break; }
     }
   }
-  return write200(v, a, now, extra, cap);
+  return write200(v, a, now, extra, cap, gin);
 }

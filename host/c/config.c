@@ -201,6 +201,17 @@ static bool is_cidr(const char *s) {
   return atoi(b) <= (fam == 4 ? 32 : 128);
 }
 
+static bool is_number_block(const char *s);
+
+/* "ACCOUNT BLOCK" of registrar.ginBlocks (config.mjs CHECKS.ginBlock). */
+static bool is_gin_block(const char *s) {
+  const char *sp = strchr(s, ' ');
+  if (!sp || sp == s || sp - s > 32) return false;
+  for (const char *p = s; p < sp; p++)
+    if ((unsigned char)*p <= 0x20 || *p == '@' || *p == '%' || *p == ';' || *p == '<' || *p == '>') return false;
+  return is_number_block(sp + 1);
+}
+
 static bool is_deny_uri(const char *s) {
   const char *at = strchr(s, '@');
   size_t n = strlen(s);
@@ -302,6 +313,7 @@ static const char *expected_of(sch_check c) {
     case SCH_CHECK_REALM: return "expected printable ASCII text of 1..64 bytes without '\"' or '\\'";
     case SCH_CHECK_FILE: return "expected a file name";
     case SCH_CHECK_DNS_SERVER: return "expected an IP address with an optional port (192.0.2.53, 192.0.2.53:5353, ::1, [::1]:5353)";
+    case SCH_CHECK_GIN_BLOCK: return "expected \"ACCOUNT BLOCK\": an AOR user part and a number block (\"acme +155500xx\": one x per trailing digit)";
     default: return "expected a string";
   }
 }
@@ -319,6 +331,7 @@ static bool check_string(sch_check c, const char *s) {
     case SCH_CHECK_REALM: return is_realm(s);
     case SCH_CHECK_FILE: return *s != 0;
     case SCH_CHECK_DNS_SERVER: return parse_dns_server(s, NULL, NULL, NULL);
+    case SCH_CHECK_GIN_BLOCK: return is_gin_block(s);
     default: return true;
   }
 }
@@ -449,24 +462,51 @@ static void check_identity(const char *k, const json *v, cfg_side *sd) {
   }
 }
 
-/* A trunk's "register": true, false or {"expires": N} (config.mjs checkSides). */
+/* A number block (the core's util/numblock.ts, config.mjs isNumberBlock): [+]digits then x's, 1..32 bytes. */
+static bool is_number_block(const char *s) {
+  size_t n = strlen(s), i = 0;
+  if (n < 1 || n > 32) return false;
+  if (s[i] == '+') i++;
+  while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+  while (i < n && s[i] == 'x') i++;
+  return i == n;
+}
+
+/* A trunk's "register": true, false or {"expires": N, "mode": "gin", "block": "+155500xx"} (config.mjs checkSides). */
 static void check_register(const char *k, const json *v, cfg_side *sd) {
   sd->reg_expires = REGISTER_EXPIRES_DEFAULT;
   if (v->type == J_TRUE || v->type == J_FALSE) {
     sd->reg = v->type == J_TRUE ? 1 : 2;
     return;
   }
-  if (v->type != J_OBJECT) bad(k, "expected true, false or {\"expires\": N}", v);
+  if (v->type != J_OBJECT) bad(k, "expected true, false or {\"expires\": N, \"mode\": \"gin\", \"block\": BLOCK}", v);
   sd->reg = 4;
   for (size_t j = 0; j < v->n; j++) {
     char *kk = keyf("%s.%s", k, v->keys[j]);
     const json *rv = v->items[j];
-    if (strcmp(v->keys[j], "expires") != 0) die2(false, kk, "unknown key (expected expires)");
+    if (strcmp(v->keys[j], "mode") == 0) {
+      if (rv->type != J_STRING || strcmp(rv->str, "gin") != 0) bad(kk, "expected \"gin\"", rv);
+      sd->reg_gin = 1;
+      free(kk);
+      continue;
+    }
+    if (strcmp(v->keys[j], "block") == 0) {
+      if (rv->type != J_STRING || !is_number_block(rv->str))
+        bad(kk, "expected a number block: \"+\" (optional) and digits, then one \"x\" per trailing digit, 1..32 bytes (\"+155500xx\")", rv);
+      sd->reg_block = rv->str;
+      free(kk);
+      continue;
+    }
+    if (strcmp(v->keys[j], "expires") != 0) die2(false, kk, "unknown key (expected expires, mode, block)");
     if (rv->type != J_NUMBER || rv->num < REGISTER_EXPIRES_MIN || rv->num > REGISTER_EXPIRES_MAX || rv->num != (double)(int)rv->num)
       bad(kk, "expected an integer in 60..86400", rv);
     sd->reg = 3;
     sd->reg_expires = (int)rv->num;
     free(kk);
+  }
+  if (sd->reg_block && !sd->reg_gin) {
+    char *kk = keyf("%s.block", k);
+    die2(false, kk, "a number block is for \"mode\": \"gin\"");
   }
 }
 
@@ -1203,11 +1243,23 @@ static void print_value(strbuf *b, const sch_key *k, const cfg_value *v) {
         }
         if (sd->password) sb_puts(b, ", \"password\": \"" MASK "\"");
         if (sd->reg == 1 || sd->reg == 2) sb_puts(b, sd->reg == 1 ? ", \"register\": true" : ", \"register\": false");
-        if (sd->reg == 4) sb_puts(b, ", \"register\": {}");
-        if (sd->reg == 3) {
-          snprintf(t, sizeof t, "%d", sd->reg_expires);
-          sb_puts(b, ", \"register\": {\"expires\": ");
-          sb_puts(b, t);
+        if (sd->reg == 3 || sd->reg == 4) {
+          bool more = false;
+          sb_puts(b, ", \"register\": {");
+          if (sd->reg == 3) {
+            snprintf(t, sizeof t, "%d", sd->reg_expires);
+            sb_puts(b, "\"expires\": ");
+            sb_puts(b, t);
+            more = true;
+          }
+          if (sd->reg_gin) {
+            sb_puts(b, more ? ", \"mode\": \"gin\"" : "\"mode\": \"gin\"");
+            more = true;
+          }
+          if (sd->reg_block) {
+            sb_puts(b, more ? ", \"block\": " : "\"block\": ");
+            sb_json_string(b, sd->reg_block, strlen(sd->reg_block));
+          }
           sb_putc(b, '}');
         }
         if (sd->pt) {
@@ -1780,8 +1832,9 @@ void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *b
         for (size_t j = 0; j < v->n; j++) {
           const cfg_side *sd = &v->sides[j];
           if (sd->reg == 0 || sd->reg == 2) continue;
-          char *full = keyf("register %zu %s %s@%s %d %s %s", j, sd->address, sd->username, sd->host ? sd->host : sd->address,
-                            sd->reg_expires, sd->username, sd->password);
+          char *full = keyf("register %zu %s %s@%s %d %s %s%s%s", j, sd->address, sd->username, sd->host ? sd->host : sd->address,
+                            sd->reg_expires, sd->username, sd->password, sd->reg_gin ? (sd->reg_block ? " gin=" : " gin") : "",
+                            sd->reg_gin && sd->reg_block ? sd->reg_block : "");
           char *name = keyf("%s[%zu].register", k->path, j);
           a.name = name;
           a.text = NULL;

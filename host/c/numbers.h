@@ -74,6 +74,7 @@ enum sip_cfg_kind {
   SIP_CFG_KIND_SIDE = 13,
   SIP_CFG_KIND_REGISTRATION = 14, /* secret: never echoed; the cfg buffer is wiped */
   SIP_CFG_KIND_NONCE_SECRET = 12, /* secret: never echoed; the cfg buffer is wiped */
+  SIP_CFG_KIND_GIN_BLOCK = 15,
 };
 #define SIP_CFG_KIND_IS_SECRET(k) ((k) == 4 || (k) == 14 || (k) == 12)
 
@@ -94,7 +95,8 @@ enum sip_event_kind {
   SIP_EVENT_FLOOD_BLOCKED = 13,
   SIP_EVENT_TRUNK_REG = 14,
   SIP_EVENT_TRUNK_STATE = 15,
-  SIP_EVENT_LIMIT = 16, /* one past the last kind */
+  SIP_EVENT_TRUNK_ASSOC = 16,
+  SIP_EVENT_LIMIT = 17, /* one past the last kind */
 };
 
 enum sip_stat {
@@ -148,6 +150,7 @@ SIP_TABLE sip_event_info SIP_EVENTS[SIP_EVENT_LIMIT] = {
     {"flood-blocked", 1, {"text1", "text2", "callId", "detail"}, NULL, 1},
     {"trunk-reg", 2, {"aor", "registrar", "callId", "detail"}, "state", 1},
     {"trunk-state", 2, {"trunk", "text2", "text3", "detail"}, "up", 1},
+    {"trunk-assoc", 2, {"aor", "registrar", "uris", "detail"}, "outside", 1},
 };
 
 SIP_TABLE char *const SIP_STAT_NAMES[SIP_STAT_COUNT] = {

@@ -76,6 +76,7 @@ export const enum CfgKind {
   Side = 13,
   Registration = 14,
   NonceSecret = 12,
+  GinBlock = 15,
 }
 export const CFG_KIND_NAMES: Readonly<Record<number, string>> = {
   1: "Domain",
@@ -92,6 +93,7 @@ export const CFG_KIND_NAMES: Readonly<Record<number, string>> = {
   13: "Side",
   14: "Registration",
   12: "NonceSecret",
+  15: "GinBlock",
 };
 /** Kinds whose text is a secret: never echoed, the cfg buffer wiped after the call. */
 export const CFG_KIND_SECRET: ReadonlySet<number> = new Set([4, 14, 12]);
@@ -113,6 +115,7 @@ export const enum EventKind {
   FloodBlocked = 13,
   TrunkReg = 14,
   TrunkState = 15,
+  TrunkAssoc = 16,
 }
 
 export type Level = "error" | "warn" | "info" | "debug";
@@ -144,6 +147,7 @@ export const EVENTS: readonly (EventInfo | undefined)[] = [
   { name: "flood-blocked", level: "warn", texts: ["text1", "text2", "callId", "detail"], usage: true },
   { name: "trunk-reg", level: "info", texts: ["aor", "registrar", "callId", "detail"], valueField: "state", usage: true },
   { name: "trunk-state", level: "info", texts: ["trunk", "text2", "text3", "detail"], valueField: "up", usage: true },
+  { name: "trunk-assoc", level: "info", texts: ["aor", "registrar", "uris", "detail"], valueField: "outside", usage: true },
 ];
 
 export const enum Stat {

@@ -30,7 +30,7 @@ import { isIP } from "node:net";
  *   username?: string, password?: string, routes?: SideRule[], failover?: string,
  *   identity?: { pai?: "passthrough" | "drop" | "from" }, drop?: string[], transport?: "udp" | "tcp",
  *   accept?: "address" | "digest", called?: "ruri" | "to" | "p-called-party-id",
- *   register?: boolean | { expires?: number }, monitor?: number, down?: "try" | "failover" | "refuse",
+ *   register?: boolean | { expires?: number, mode?: "gin", block?: string }, monitor?: number, down?: "try" | "failover" | "refuse",
  *   passthrough?: { user: string, username: string, password: string }[] }} Side
  * @typedef {{
  *   schema: readonly SchemaKey[], host: Host, name: string,
@@ -165,7 +165,13 @@ export const CHECKS = {
   dnsServer(s, k) {
     if (!parseDnsServer(s)) bad(k, DNS_SERVER_EXPECTED, s);
   },
+  ginBlock(s, k) {
+    const m = /^([^\s@%;<>]{1,32}) (\S+)$/.exec(s);
+    if (!m || !isNumberBlock(m[2])) bad(k, GIN_BLOCK_EXPECTED, s);
+  },
 };
+
+const GIN_BLOCK_EXPECTED = `expected "ACCOUNT BLOCK": an AOR user part and a number block ("acme +155500xx": one x per trailing digit)`;
 
 const DNS_SERVER_EXPECTED = "expected an IP address with an optional port (192.0.2.53, 192.0.2.53:5353, ::1, [::1]:5353)";
 
@@ -191,7 +197,7 @@ function stringExpected(check, host) {
     listen: listenExpected(host), domain: "expected a domain name", cidr: "expected an IPv4 or IPv6 address or CIDR",
     token: "expected a method token", denyUri: `expected "user@domain", "@domain", "@.domain" or "user@"`,
     typeRule: `expected "METHOD type/subtype"`, sipUri: `expected a SIP URI "sip:host[:port]"`,
-    realm: "expected printable ASCII text", file: "expected a file name", dnsServer: DNS_SERVER_EXPECTED,
+    realm: "expected printable ASCII text", file: "expected a file name", dnsServer: DNS_SERVER_EXPECTED, ginBlock: GIN_BLOCK_EXPECTED,
   }[check] ?? "expected a string";
 }
 
@@ -271,6 +277,12 @@ const CALLED = { ruri: "ruri", to: "to", "p-called-party-id": "pcpi" };
 const DOWN_POLICIES = ["try", "failover", "refuse"];
 const MONITOR_SECONDS = [5, 3600]; // a trunk's "monitor": seconds between its OPTIONS pings
 const REGISTER_EXPIRES = [60, 86400, 3600]; // a trunk's "register": {"expires"}: least, most, default (s)
+const NUMBER_BLOCK_EXPECTED = `expected a number block: "+" (optional) and digits, then one "x" per trailing digit, 1..32 bytes ("+155500xx")`;
+
+/** A number block (the core's util/numblock.ts): [+]digits then x's, 1..32 bytes. @param {string} s */
+export function isNumberBlock(s) {
+  return s.length >= 1 && s.length <= 32 && /^\+?[0-9]*x*$/.test(s);
+}
 const PAI_MODES = ["passthrough", "drop", "from"];
 const DROP_NAMES = 8; // config.ts B2B_DROP_NAMES
 // the headers each B2BUA leg writes itself (wire/emit.ts legOwned), long and compact names: never passed,
@@ -397,14 +409,22 @@ function checkSides(key, k, v) {
           sd.drop = [...sv];
           break;
         case "register": {
-          // a trunk that registers with its provider (the core's registrant): true, or {"expires": N}
-          if (typeof sv !== "boolean" && (typeof sv !== "object" || sv === null || Array.isArray(sv))) bad(f, `expected true, false or {"expires": N}`, sv);
+          // a trunk that registers with its provider (the core's registrant): true, or {"expires": N, "mode":
+          // "gin" (RFC 6140, SIPconnect registration mode), "block": the numbers provisioned}
+          if (typeof sv !== "boolean" && (typeof sv !== "object" || sv === null || Array.isArray(sv))) bad(f, `expected true, false or {"expires": N, "mode": "gin", "block": BLOCK}`, sv);
           if (typeof sv === "object") {
             for (const [rk, rv] of Object.entries(sv)) {
-              if (rk !== "expires") throw new ConfigError(`${f}.${rk}`, "unknown key (expected expires)");
-              if (!Number.isInteger(rv) || rv < REGISTER_EXPIRES[0] || rv > REGISTER_EXPIRES[1])
+              if (rk === "mode") {
+                if (rv !== "gin") bad(`${f}.mode`, `expected "gin"`, rv);
+              } else if (rk === "block") {
+                if (typeof rv !== "string" || !isNumberBlock(rv)) bad(`${f}.block`, NUMBER_BLOCK_EXPECTED, rv);
+              } else if (rk !== "expires") {
+                throw new ConfigError(`${f}.${rk}`, "unknown key (expected expires, mode, block)");
+              } else if (!Number.isInteger(rv) || rv < REGISTER_EXPIRES[0] || rv > REGISTER_EXPIRES[1]) {
                 bad(`${f}.expires`, `expected an integer in ${REGISTER_EXPIRES[0]}..${REGISTER_EXPIRES[1]}`, rv);
+              }
             }
+            if (sv.block !== undefined && sv.mode !== "gin") throw new ConfigError(`${f}.block`, `a number block is for "mode": "gin"`);
             sd.register = { ...sv };
           } else sd.register = sv;
           break;
@@ -1025,7 +1045,9 @@ export function coreOps(cfg, random) {
         list.forEach((sd, i) => {
           if (sd.register === undefined || sd.register === false) return;
           const expires = (typeof sd.register === "object" ? sd.register.expires : undefined) ?? REGISTER_EXPIRES[2];
-          const text = `register ${i} ${sd.address} ${sd.username}@${sd.host ?? sd.address} ${expires} ${sd.username} ${sd.password}`;
+          const r = typeof sd.register === "object" ? sd.register : {};
+          const gin = r.mode === "gin" ? (r.block !== undefined ? ` gin=${r.block}` : " gin") : "";
+          const text = `register ${i} ${sd.address} ${sd.username}@${sd.host ?? sd.address} ${expires} ${sd.username} ${sd.password}${gin}`;
           ops.push({ key: k, name: `${k.path}[${i}].register`, op: "add", id, bytes: Buffer.from(text, "utf8"), text: undefined, secret: true });
         });
         // and the pass-through accounts ("... follow=USER": idle until the local user registers)

@@ -57,6 +57,7 @@ const KIND_TEXT = {
   BodyType: "INVITE application/sdp", BodyPattern: "buy now", NonceSecret: "0123456789abcdef0123456789abcdef",
   Side: "1 trunk 0 127.0.0.9:5060 127.0.0.9:5060",
   Registration: "1 127.0.0.9:5060 alice@example.org 600 alice secret",
+  GinBlock: "acme +155500xx",
 };
 /** Kinds only the cores with the user agent (board gateway) take; the others answer NotInBuild. */
 const UA_KINDS = new Set(["Side", "Registration"]);
@@ -79,7 +80,9 @@ for (const board of ["server", "micro", "gateway"]) {
       const bytes = Buffer.from(KIND_TEXT[name]);
       mem().set(bytes, ex.sip_cfg_ptr());
       const r = ex.sip_cfg_add(k.value, bytes.length);
-      const want = UA_KINDS.has(name) && !ua ? abi.cfgResults.NotInBuild.value : abi.cfgResults.Ok.value;
+      // GinBlock (RFC 6140's provider side) is the server board's only (config.ts GIN_PROVIDER)
+      const left = (UA_KINDS.has(name) && !ua) || (name === "GinBlock" && board !== "server");
+      const want = left ? abi.cfgResults.NotInBuild.value : abi.cfgResults.Ok.value;
       assert.equal(r, want, `sip_cfg_add(${k.value} ${name}, "${KIND_TEXT[name]}") = ${r}`);
     }
     const kinds = Object.values(abi.cfgKinds).map((k) => k.value);

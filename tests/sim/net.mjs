@@ -299,6 +299,23 @@ export class CoreNode {
     return { t: mem.readDoubleLE(e + 8), name, code: mem.readInt32LE(e + 4), value: mem.readUInt32LE(e + 16), texts };
   }
 
+  /** sip_cfg_add(kind, text) through the cfg buffer (a Registration, a GinBlock, ...); returns its result. */
+  cfgAdd(kind, text) {
+    const b = Buffer.from(text, "latin1");
+    this.mem().set(b, this.ptr.cfg);
+    const r = this.ex.sip_cfg_add(kind, b.length);
+    this.drain(); // a Registration arms its first REGISTER
+    return r;
+  }
+
+  /** A B2BUA side or rule text on a probe core (probe_b2bua_side_text): 1 taken, 0 refused. */
+  sideText(text) {
+    const base = this.ex.probe_scratch_ptr() >>> 0;
+    const b = Buffer.from(text, "latin1");
+    this.mem().set(b, base);
+    return this.ex.probe_b2bua_side_text(base, b.length);
+  }
+
   /** A counter by name (docs/ABI.md "Stats"). */
   stat(name) {
     const i = STAT_NAMES.indexOf(name);

@@ -18,6 +18,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Sim, CoreNode } from "./net.mjs";
 import { parse } from "./ua.mjs";
+import { Scripted } from "./scripted.mjs";
 import { createHash } from "node:crypto";
 
 const { CfgKind, CfgResult } = await import("../../host/firmware/abi.mjs");
@@ -48,34 +49,6 @@ function gateway(sim) {
 const regEvents = (n) => n.eventLog.filter((e) => e.name === "trunk-reg").map((e) => [e.t, e.value, e.code, e]);
 
 const md5 = (s) => createHash("md5").update(s, "latin1").digest("hex");
-
-/**
- * A scripted registrar at addr: each REGISTER is recorded ({ t, msg, expires }) and answered by
- * `policy(msg, k)` (k: 0-based count of REGISTERs so far) with [status, headerLines] or null (silence).
- * Helpers check digest answers against user/password.
- */
-class Scripted {
-  constructor(sim, addr, policy) {
-    this.sim = sim;
-    this.addr = addr;
-    this.policy = policy;
-    this.got = [];
-    sim.attach(addr, this);
-  }
-  receive(from, bytes) {
-    const msg = parse(bytes.toString("latin1"));
-    if (msg.method !== "REGISTER" || msg.status) return;
-    const k = this.got.length;
-    this.got.push({ t: this.sim.now, from, msg, expires: Number(msg.get("expires")) });
-    const a = this.policy(msg, k);
-    if (!a) return;
-    const [status, extra = []] = a;
-    const h = msg.headers.filter(([n]) => ["via", "from", "call-id", "cseq"].includes(n)).map(([n, v]) => `${n}: ${v}`);
-    const to = `to: ${msg.get("to")}${status > 100 ? ";tag=reg1" : ""}`;
-    const text = `SIP/2.0 ${status} X\r\n${h.join("\r\n")}\r\n${to}\r\n${extra.map((l) => l + "\r\n").join("")}Content-Length: 0\r\n\r\n`;
-    this.sim.send(this.addr, from, text);
-  }
-}
 
 /** Whether REGISTER msg carries a right MD5 digest answer for nonce, user, password (qop-less). */
 function digestOk(msg, nonce, user, password, realm = "prov") {

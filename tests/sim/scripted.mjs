@@ -1,0 +1,33 @@
+// A scripted registrar for simulator scenarios (tests/sim/net.mjs): answers REGISTERs by a policy, where
+// a scenario needs answers our registrar never gives (423 by rule, stale nonces, 403, 503 with
+// Retry-After, silence, a P-Associated-URI). Used by registrant.test.mjs and sipconnect.test.mjs.
+import { parse } from "./ua.mjs";
+
+/**
+ * A scripted registrar at addr: each REGISTER is recorded ({ t, msg, expires }) and answered by
+ * `policy(msg, k)` (k: 0-based count of REGISTERs so far) with [status, headerLines] or null (silence).
+ * Helpers check digest answers against user/password.
+ */
+export class Scripted {
+  constructor(sim, addr, policy) {
+    this.sim = sim;
+    this.addr = addr;
+    this.policy = policy;
+    this.got = [];
+    sim.attach(addr, this);
+  }
+  receive(from, bytes) {
+    const msg = parse(bytes.toString("latin1"));
+    if (msg.method !== "REGISTER" || msg.status) return;
+    const k = this.got.length;
+    this.got.push({ t: this.sim.now, from, msg, expires: Number(msg.get("expires")) });
+    const a = this.policy(msg, k);
+    if (!a) return;
+    const [status, extra = []] = a;
+    const h = msg.headers.filter(([n]) => ["via", "from", "call-id", "cseq"].includes(n)).map(([n, v]) => `${n}: ${v}`);
+    const to = `to: ${msg.get("to")}${status > 100 ? ";tag=reg1" : ""}`;
+    const text = `SIP/2.0 ${status} X\r\n${h.join("\r\n")}\r\n${to}\r\n${extra.map((l) => l + "\r\n").join("")}Content-Length: 0\r\n\r\n`;
+    this.sim.send(this.addr, from, text);
+  }
+}
+
