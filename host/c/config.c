@@ -573,6 +573,19 @@ static void check_rules(const char *k, const json *v, cfg_side *sd) {
   }
 }
 
+/* A trunk's password (its own or a pass-through account's): 1..64 printable ASCII characters without
+ * spaces (the core's side text is space-separated); never echoed back in an error. */
+static const char *check_side_password(const char *k, const json *v) {
+  size_t n = v->type == J_STRING ? strlen(v->str) : 0;
+  bool ok = v->type == J_STRING && n >= 1 && n <= 64;
+  for (size_t c = 0; ok && c < n; c++) ok = (unsigned char)v->str[c] > 0x20 && (unsigned char)v->str[c] < 0x7f;
+  if (!ok) {
+    if (v->type == J_STRING) die2(false, k, "expected 1..64 printable ASCII characters without spaces, got \"" MASK "\"");
+    bad(k, "expected 1..64 printable ASCII characters without spaces", v);
+  }
+  return v->str;
+}
+
 /* A trunk's "passthrough": [{user, username, password}] (config.mjs checkSides). */
 static void check_passthrough(const char *k, const json *v, cfg_side *sd) {
   if (v->type != J_ARRAY) bad(k, "expected an array of {" PASSTHROUGH_KEYS "}", v);
@@ -593,13 +606,7 @@ static void check_passthrough(const char *k, const json *v, cfg_side *sd) {
         if (strcmp(pk, "user") == 0) e->user = pv->str;
         else e->username = pv->str;
       } else if (strcmp(pk, "password") == 0) {
-        bool ok = pv->type == J_STRING && n >= 1 && n <= 64;
-        for (size_t c = 0; ok && c < n; c++) ok = (unsigned char)pv->str[c] > 0x20 && (unsigned char)pv->str[c] < 0x7f;
-        if (!ok) {
-          if (pv->type == J_STRING) die2(false, kk, "expected 1..64 printable ASCII characters without spaces, got \"" MASK "\"");
-          bad(kk, "expected 1..64 printable ASCII characters without spaces", pv);
-        }
-        e->password = pv->str;
+        e->password = check_side_password(kk, pv);
       } else {
         die2(false, kk, "unknown key (expected " PASSTHROUGH_KEYS ")");
       }
@@ -687,14 +694,7 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
           bad(kk, "expected \"try\", \"failover\" or \"refuse\"", sv);
         sd->down = sv->str;
       } else if (strcmp(sk, "password") == 0) {
-        bool ok = sv->type == J_STRING && n >= 1 && n <= 64;
-        for (size_t c = 0; ok && c < n; c++) ok = (unsigned char)sv->str[c] > 0x20 && (unsigned char)sv->str[c] < 0x7f;
-        /* never echoed back */
-        if (!ok) {
-          if (sv->type == J_STRING) die2(false, kk, "expected 1..64 printable ASCII characters without spaces, got \"" MASK "\"");
-          bad(kk, "expected 1..64 printable ASCII characters without spaces", sv);
-        }
-        sd->password = sv->str;
+        sd->password = check_side_password(kk, sv);
       } else {
         die2(false, kk, "unknown key (expected " SIDE_KEYS ")");
       }

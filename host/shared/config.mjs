@@ -321,6 +321,13 @@ function checkRules(k, v) {
   });
 }
 
+/** A trunk's password (its own or a pass-through account's): never echoed back; no white space (the
+ * core's side text is space-separated). @param {string} f @param {unknown} v @returns {string} */
+function checkSidePassword(f, v) {
+  if (typeof v !== "string" || !/^[\x21-\x7e]{1,64}$/.test(v)) bad(f, "expected 1..64 printable ASCII characters without spaces", typeof v === "string" ? MASK : v);
+  return /** @type {string} */ (v);
+}
+
 /**
  * B2BUA sides: [{"name", "role": "registrar"|"trunk", "route": NAME, "host"?, "address"? }] (a trunk's
  * address IP:PORT, IPv6 as [::1]:5060; at most one registrar side; every route names another side).
@@ -439,7 +446,7 @@ function checkSides(key, k, v) {
               if (pk === "user" || pk === "username") {
                 if (typeof pv !== "string" || !TOKEN.test(pv) || Buffer.byteLength(pv) > 32) bad(`${ek}.${pk}`, "expected a SIP token of 1..32 bytes", pv);
               } else if (pk === "password") {
-                if (typeof pv !== "string" || !/^[\x21-\x7e]{1,64}$/.test(pv)) bad(`${ek}.${pk}`, "expected 1..64 printable ASCII characters without spaces", typeof pv === "string" ? MASK : pv);
+                checkSidePassword(`${ek}.${pk}`, pv);
               } else throw new ConfigError(`${ek}.${pk}`, `unknown key (expected ${PASSTHROUGH_KEYS})`);
             }
             for (const need of ["user", "username", "password"]) if (o[need] === undefined) throw new ConfigError(ek, `expected a "${need}"`);
@@ -456,9 +463,7 @@ function checkSides(key, k, v) {
           sd.down = sv;
           break;
         case "password":
-          // never echoed back; no white space (the core's side text is space-separated)
-          if (typeof sv !== "string" || !/^[\x21-\x7e]{1,64}$/.test(sv)) bad(f, "expected 1..64 printable ASCII characters without spaces", typeof sv === "string" ? MASK : sv);
-          sd.password = sv;
+          sd.password = checkSidePassword(f, sv);
           break;
         default:
           throw new ConfigError(f, `unknown key (expected ${SIDE_KEYS})`);
