@@ -12,6 +12,8 @@
 //     server exits once Kamailio has answered it.
 // And the refresh: with max_expires 10 Kamailio grants 10 s of the 60 we ask; we refresh every 5 s
 // (half), one Call-ID, CSeq up by one each time (RFC 3261 §10.2.4), each REGISTER answered after its 401.
+// And pass-through: a phone's own provider account registers at Kamailio only once the phone registered
+// with us, takes the provider's call to the phone, and is taken back at SIGTERM.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -141,6 +143,59 @@ for (const host of HOSTS) test(`${host}: Kamailio grants 10 s of our 60: we refr
       const gap = times[k] - times[k - 1];
       assert.ok(gap > 4500 && gap < 5500, `refresh ${k - 1} after ${gap} ms (half of 10 s)`);
     }
+  } catch (e) {
+    e.message += `\n--- kamailio ---\n${kam.log.slice(-3000)}${srv ? `\n--- server ---\n${srv.summary().slice(-4000)}` : ""}`;
+    throw e;
+  } finally {
+    await srv?.stop();
+    await kam.stop();
+  }
+});
+
+// Individual registration pass-through against Kamailio: our phone "sipp" has the provider account acme
+// ("passthrough"); nothing registers at Kamailio until the phone registers with us; then acme does
+// (digest answered), a customer's call to acme reaches the phone through Kamailio's lookup, and SIGTERM
+// takes acme's binding back.
+for (const host of HOSTS) test(`${host}: pass-through: the phone's registration with us brings its provider account's at Kamailio; the provider's call to it rings the phone`, { timeout: 60_000 }, async () => {
+  const kport = await freePort();
+  const kam = await startKamailio("kamailio-registrar.cfg", kport, { MINEXP: 60, MAXEXP: 3600 });
+  let srv = null;
+  try {
+    srv = await startServer({
+      host, tcp: false,
+      config: {
+        board: "gateway", mode: "b2bua", domains: ["127.0.0.1"],
+        sides: [
+          { name: "office", role: "registrar", route: "carrier" },
+          { name: "carrier", role: "trunk", address: `${PROVIDER_IP}:${kport}`, host: ACCOUNT.realm, route: "office",
+            passthrough: [{ user: "sipp", username: ACCOUNT.user, password: ACCOUNT.password }] },
+        ],
+      },
+    });
+    await sleep(1500);
+    assert.equal(saved(kam).length, 0, "nothing registers before the phone does");
+    const phone = await freePort();
+    const csv = scratch("kampt-phone.csv", "SEQUENTIAL\nsipp;127.0.0.1\n");
+    ok(await sipp([`127.0.0.1:${srv.port}`, "-sf", sf("register.xml"), "-inf", csv, "-p", String(phone), "-mp", String(await freePort()),
+      "-m", "1", "-timeout", "5s", "-timeout_error"], { name: "reg", timeoutMs: 8000 }));
+    await until(() => saved(kam).length >= 1, 10_000, "Kamailio saving the pass-through account");
+    const [s0] = saved(kam);
+    assert.match(s0.contact, /^<sip:acme@127\.0\.0\.1:\d+>$/);
+    assert.equal(s0.expires, "3600");
+    const uas = sipp(["-sf", sf("uas.xml"), "-p", String(phone), "-mp", String(await freePort()), "-m", "1", "-timeout", "15s", "-timeout_error"],
+      { name: "phone", timeoutMs: 20_000 });
+    await sleep(250);
+    ok(await sipp([`${PROVIDER_IP}:${kport}`, "-sf", sf("provider_did_uac.xml"), "-s", ACCOUNT.user, "-p", String(await freePort()),
+      "-mp", String(await freePort()), "-m", "1", "-d", "300", "-timeout", "15s", "-timeout_error"], { name: "customer", ip: PROVIDER_IP, timeoutMs: 20_000 }));
+    ok(await uas);
+    await settle(srv);
+    const toPhone = srv.sip("out").filter((m) => m.peer.endsWith(`:${phone}`) && /^INVITE /.test(m.first));
+    assert.equal(toPhone.length >= 1, true, "the call to acme reached the phone");
+    const end = await srv.stop();
+    srv = null;
+    assert.equal(end.code, 0);
+    const all = saved(kam);
+    assert.equal(all[all.length - 1].expires, "0", "SIGTERM took the account's binding back");
   } catch (e) {
     e.message += `\n--- kamailio ---\n${kam.log.slice(-3000)}${srv ? `\n--- server ---\n${srv.summary().slice(-4000)}` : ""}`;
     throw e;
