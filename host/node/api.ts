@@ -15,7 +15,7 @@ import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import { configFromObject, checkSecureDefault, ConfigError, type Config, type Listen } from "./config.js";
 import { Logger } from "./log.js";
-import { Host } from "./host.js";
+import { Host, DEREGISTER_GRACE_MS } from "./host.js";
 import { UsageLog, eventFields, type EventRecord } from "./usage.js";
 import { findWasm, wasmCandidates } from "./cores.js";
 import { VERSION } from "./numbers.js";
@@ -107,9 +107,13 @@ export class SiplingServer extends EventEmitter {
     return this.host?.core?.stats() ?? {};
   }
 
-  /** Closes every socket and connection, flushes the usage log; the server cannot be started again. */
+  /** Takes back our registrations with providers (REGISTER with Expires: 0, waiting up to 2 s for the
+   * answers, as the CLI does), then closes every socket and connection and flushes the usage log; the
+   * server cannot be started again. */
   async stop(): Promise<void> {
     if (this.state === "stopped") return;
+    if (this.state === "running" && this.host) await this.host.deregister(DEREGISTER_GRACE_MS);
+    if (this.state === "stopped") return; // a second stop() ran meanwhile
     this.shut();
     this.log.flush();
   }

@@ -78,6 +78,9 @@ function numericLookup(host: string, opts: unknown, cb?: (e: Error | null, a: st
   cb!(null, host, fam === 4 || fam === 6 ? fam : net.isIPv6(host) ? 6 : 4);
 }
 
+/** How long a stop waits for the answers to our de-registrations (Host.deregister): CLI and library. */
+export const DEREGISTER_GRACE_MS = 2000;
+
 export class Host {
   core: Core | null = null;
   private ex!: Exports;

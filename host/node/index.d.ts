@@ -65,7 +65,8 @@ export declare class SiplingServer extends EventEmitter {
   constructor(config: SiplingConfig, options?: ServerOptions);
   /** Binds every listener and starts the core; resolves with the bound listeners. Once only. */
   start(): Promise<Listening[]>;
-  /** Closes every socket and connection and flushes the usage log; the server cannot be restarted. */
+  /** Takes back our registrations with providers (Expires: 0; up to 2 s for the answers), then closes
+   * every socket and connection and flushes the usage log; the server cannot be restarted. */
   stop(): Promise<void>;
   /** The bound listeners (empty before start and after stop). */
   listening(): Listening[];

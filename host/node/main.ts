@@ -6,11 +6,8 @@ import { findWasm, wasmCandidates, coreLines } from "./cores.js";
 import { parseCli, ConfigError, USAGE, checkSecureDefault, printable, type Cli } from "./config.js";
 import { Logger } from "./log.js";
 import { CoreError } from "./abi.js";
-import { Host, StartError } from "./host.js";
+import { Host, StartError, DEREGISTER_GRACE_MS } from "./host.js";
 import { UsageLog } from "./usage.js";
-
-/** How long a stop waits for the answers to our de-registrations (Host.deregister). */
-const DEREGISTER_GRACE_MS = 2000;
 
 function die(code: number, text: string): never {
   process.stderr.write(text.endsWith("\n") ? text : text + "\n");

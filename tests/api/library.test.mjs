@@ -66,3 +66,39 @@ test("createServer: a bad configuration throws a ConfigError naming the key, bef
   // the secure default holds for the library too: no users on a non-loopback address is an open relay
   assert.throws(() => createServer({ listen: ["udp:0.0.0.0:0"] }), (e) => e instanceof ConfigError && /relay|users/.test(e.message));
 });
+
+test("stop() takes back a trunk's registration first (Expires: 0, answered), as the CLI does", async () => {
+  const { createSocket } = await import("node:dgram");
+  const sock = createSocket("udp4");
+  await new Promise((ok) => sock.bind(0, "127.0.0.1", ok));
+  const got = [];
+  sock.on("message", (m, from) => {
+    const text = m.toString("latin1");
+    if (!text.startsWith("REGISTER ")) return;
+    got.push(text);
+    const head = text.split("\r\n").filter((l) => /^(via|from|to|call-id|cseq):/i.test(l)).map((l) => (/^to:/i.test(l) ? `${l};tag=r1` : l));
+    const expires = /\r\nExpires: 0\r\n/.test(text) ? 0 : 600;
+    sock.send(Buffer.from(["SIP/2.0 200 OK", ...head, `Expires: ${expires}`, "Content-Length: 0", "", ""].join("\r\n"), "latin1"), from.port, from.address);
+  });
+  const server = createServer({
+    board: "gateway", mode: "b2bua", listen: ["udp:127.0.0.1:0"], domains: ["127.0.0.1"],
+    sides: [{ name: "office", role: "registrar", route: "carrier" },
+      { name: "carrier", role: "trunk", address: `127.0.0.1:${sock.address().port}`, host: "prov.example", route: "office",
+        username: "acme", password: "lib-trunk-pw", register: { expires: 600 } }],
+  });
+  const states = [];
+  server.on("trunk-reg", (e) => states.push(e.detail));
+  try {
+    await server.start();
+    const t0 = Date.now();
+    while (!states.includes("registered") && Date.now() - t0 < 5000) await new Promise((ok) => setTimeout(ok, 20));
+    assert.ok(states.includes("registered"), `registered: ${states}`);
+    await server.stop();
+    assert.equal(got.length, 2, "the REGISTER, then the de-registration");
+    assert.match(got[1], /\r\nExpires: 0\r\n/);
+    assert.ok(states.at(-1) === "idle", `the account is idle once its de-registration was answered: ${states}`);
+  } finally {
+    await server.stop();
+    sock.close();
+  }
+});
