@@ -66,7 +66,7 @@ const ADDR_CAP: u32 = 48;
 const USER_CAP: u32 = 32;
 const DOMAIN_CAP: u32 = 64;
 const PASS_CAP: u32 = 64;
-const enum Flag { Used = 1, Persist = 2, Dereg = 4, Gin = 8, Follow = 16 }
+const enum Flag { Used = 1, Persist = 2, Dereg = 4, Gin = 8, Follow = 16, Tcp = 32 }
 // Account record: +0 u8 state, +1 u8 flags, +2 u8 addresses, +3 u8 the current address, +4 u8 answers to
 // challenges since the last final other than 401/407, +5 u8 user length, +6 u8 domain length, +7 u8 auth
 // user length, +8 u8 password length, +9 u8 side (255: none), +10 u8 423s followed in a row, +12 u32 CSeq, +16 u32 expires configured,
@@ -180,7 +180,7 @@ function arm(i: i32, at: i64): void {
 
 // ---- configuration ----------------------------------------------------------------------------------
 
-const WORDS: i32 = 9;
+const WORDS: i32 = 10;
 const words: usize = USER_AGENT ? heap.alloc(<usize>WORDS * 8) : 0; // (start u32, length u32) per word
 function wordAt(k: i32): usize { return <usize>load<u32>(words + <usize>k * 8); }
 function wordLen(k: i32): u32 { return load<u32>(words + <usize>k * 8, 4); }
@@ -212,13 +212,14 @@ function optionOf(k: i32): u32 {
   if (isWord(wordAt(k), wordLen(k), "persist")) return 1;
   if (isWord(wordAt(k), wordLen(k), "gin") || isWord(wordAt(k), wordLen(k), "gin=", true)) return 2;
   if (wordLen(k) > 7 && isWord(wordAt(k), wordLen(k), "follow=", true)) return 3;
+  if (isWord(wordAt(k), wordLen(k), "tcp")) return 4;
   return 0;
 }
 
 /**
  * An account from its configuration text (cfg kind Registration):
- * "SIDE IP:PORT[,IP:PORT] USER@DOMAIN EXPIRES [AUTHUSER PASSWORD] [persist] [gin[=BLOCK]] [follow=USER]" — SIDE the
- * B2BUA side it serves (0..255) or "-"; EXPIRES 1..2^31-1 s; the options in any order. `follow=USER`: a
+ * "SIDE IP:PORT[,IP:PORT] USER@DOMAIN EXPIRES [AUTHUSER PASSWORD] [persist] [gin[=BLOCK]] [follow=USER] [tcp]" — SIDE the
+ * B2BUA side it serves (0..255) or "-"; EXPIRES 1..2^31-1 s; the options in any order. `tcp`: over TCP. `follow=USER`: a
  * pass-through account, idle until local USER registers (regFollow). `gin`: the
  * REGISTER is RFC 6140's, one for a block of numbers (SIPconnect registration mode): its Contact has no
  * user part and carries `bnc`, with `Require: gin`, `Proxy-Require: gin` and `Supported: path`;
@@ -243,7 +244,7 @@ export function regAdd(p: usize, len: u32): i32 {
   // trailing options: up to three distinct ones; as few as make 4 or 6 words remain (a password may
   // itself read "persist" or "gin")
   let opts = 0;
-  while (opts < 3 && n - opts > 4) {
+  while (opts < 4 && n - opts > 4) {
     const o = optionOf(n - 1 - opts);
     if (o == 0) break;
     let dup = false;
@@ -255,11 +256,13 @@ export function regAdd(p: usize, len: u32): i32 {
   let persist = false;
   let gin = false;
   let follow = -1; // the word "follow=USER", if any
+  let tcp = false;
   let bp: usize = 0;
   let bl: u32 = 0;
   for (let k = n - opts; k < n; k++) {
     const o = optionOf(k);
     if (o == 1) { persist = true; continue; }
+    if (o == 4) { tcp = true; continue; }
     if (o == 3) {
       if (wordLen(k) - 7 > USER_CAP || !plain(wordAt(k) + 7, wordLen(k) - 7)) return -1;
       follow = k;
@@ -334,7 +337,7 @@ export function regAdd(p: usize, len: u32): i32 {
     memory.copy(blockP(i), bp, bl);
     store<u8>(a, <u8>bl, 11);
   }
-  store<u8>(a, <u8>(Flag.Used | (persist ? Flag.Persist : 0) | (gin ? Flag.Gin : 0)), 1);
+  store<u8>(a, <u8>(Flag.Used | (persist ? Flag.Persist : 0) | (gin ? Flag.Gin : 0) | (tcp ? Flag.Tcp : 0)), 1);
   if (follow >= 0) {
     // a pass-through account: idle until its local user registers (regFollow)
     memory.copy(a + FOLLOW_AT + 1, wordAt(follow) + 7, wordLen(follow) - 7);
@@ -381,7 +384,8 @@ function send(i: i32, auth: u32, now: i64): bool {
   const a = acct(i);
   const cur = <u32>load<u8>(a, 3);
   dest.copyFrom(peerOf(i, cur));
-  const u = transportFor(Proto.UDP, <Family>dest.family);
+  // over TCP (the word "tcp"): the host opens a connection to the registrar, or reuses its own to it
+  const u = transportFor((flags(i) & Flag.Tcp) != 0 ? Proto.TCP : Proto.UDP, <Family>dest.family);
   if (u == null) return false;
   dest.transport = <u8>u.id;
   const t = u;

@@ -573,6 +573,9 @@ static void check_rules(const char *k, const json *v, cfg_side *sd) {
   }
 }
 
+/* Whether a trunk's calls and registrations go over TCP ("transport": "tcp"). */
+static bool side_tcp(const cfg_side *sd) { return sd->transport && strcmp(sd->transport, "tcp") == 0; }
+
 /* A trunk's password (its own or a pass-through account's): 1..64 printable ASCII characters without
  * spaces (the core's side text is space-separated); never echoed back in an error. */
 static const char *check_side_password(const char *k, const json *v) {
@@ -734,7 +737,6 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
       char *kk = keyf("%s.register", key);
       if (!trunk) die2(false, kk, "a registrar side does not register (its phones register with us)");
       if (!sd->username) die2(false, kk, "a trunk that registers needs its \"username\" and \"password\"");
-      if (sd->transport && strcmp(sd->transport, "tcp") == 0) die2(false, kk, "registration goes over udp: a trunk on tcp does not register yet");
       free(kk);
     }
     if (!trunk && sd->pt) die2(false, keyf("%s.passthrough", key), "pass-through accounts are a trunk's (the provider's accounts of our users)");
@@ -1832,9 +1834,9 @@ void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *b
         for (size_t j = 0; j < v->n; j++) {
           const cfg_side *sd = &v->sides[j];
           if (sd->reg == 0 || sd->reg == 2) continue;
-          char *full = keyf("register %zu %s %s@%s %d %s %s%s%s", j, sd->address, sd->username, sd->host ? sd->host : sd->address,
+          char *full = keyf("register %zu %s %s@%s %d %s %s%s%s%s", j, sd->address, sd->username, sd->host ? sd->host : sd->address,
                             sd->reg_expires, sd->username, sd->password, sd->reg_gin ? (sd->reg_block ? " gin=" : " gin") : "",
-                            sd->reg_gin && sd->reg_block ? sd->reg_block : "");
+                            sd->reg_gin && sd->reg_block ? sd->reg_block : "", side_tcp(sd) ? " tcp" : "");
           char *name = keyf("%s[%zu].register", k->path, j);
           a.name = name;
           a.text = NULL;
@@ -1848,8 +1850,8 @@ void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *b
           const cfg_side *sd = &v->sides[j];
           for (size_t e = 0; e < sd->n_pt; e++) {
             const cfg_passthrough *p = &sd->pt[e];
-            char *full = keyf("register %zu %s %s@%s %d %s %s follow=%s", j, sd->address, p->username, sd->host ? sd->host : sd->address,
-                              REGISTER_EXPIRES_DEFAULT, p->username, p->password, p->user);
+            char *full = keyf("register %zu %s %s@%s %d %s %s follow=%s%s", j, sd->address, p->username, sd->host ? sd->host : sd->address,
+                              REGISTER_EXPIRES_DEFAULT, p->username, p->password, p->user, side_tcp(sd) ? " tcp" : "");
             char *name = keyf("%s[%zu].passthrough[%zu]", k->path, j, e);
             a.name = name;
             a.text = NULL;

@@ -481,7 +481,6 @@ function checkSides(key, k, v) {
     if (sd.register !== undefined && sd.register !== false) {
       if (sd.role === "registrar") throw new ConfigError(`${kk}.register`, "a registrar side does not register (its phones register with us)");
       if (sd.username === undefined) throw new ConfigError(`${kk}.register`, `a trunk that registers needs its "username" and "password"`);
-      if (sd.transport === "tcp") throw new ConfigError(`${kk}.register`, "registration goes over udp: a trunk on tcp does not register yet");
     }
     if (sd.role === "registrar" && sd.passthrough !== undefined) throw new ConfigError(`${kk}.passthrough`, "pass-through accounts are a trunk's (the provider's accounts of our users)");
     if (sd.role === "registrar" && sd.monitor !== undefined) throw new ConfigError(`${kk}.monitor`, "a registrar side's phones are not pinged (a trunk is)");
@@ -1052,13 +1051,14 @@ export function coreOps(cfg, random) {
           const expires = (typeof sd.register === "object" ? sd.register.expires : undefined) ?? REGISTER_EXPIRES[2];
           const r = typeof sd.register === "object" ? sd.register : {};
           const gin = r.mode === "gin" ? (r.block !== undefined ? ` gin=${r.block}` : " gin") : "";
-          const text = `register ${i} ${sd.address} ${sd.username}@${sd.host ?? sd.address} ${expires} ${sd.username} ${sd.password}${gin}`;
+          const tcp = sd.transport === "tcp" ? " tcp" : "";
+          const text = `register ${i} ${sd.address} ${sd.username}@${sd.host ?? sd.address} ${expires} ${sd.username} ${sd.password}${gin}${tcp}`;
           ops.push({ key: k, name: `${k.path}[${i}].register`, op: "add", id, bytes: Buffer.from(text, "utf8"), text: undefined, secret: true });
         });
         // and the pass-through accounts ("... follow=USER": idle until the local user registers)
         list.forEach((sd, i) => {
           (sd.passthrough ?? []).forEach((e, j) => {
-            const text = `register ${i} ${sd.address} ${e.username}@${sd.host ?? sd.address} ${REGISTER_EXPIRES[2]} ${e.username} ${e.password} follow=${e.user}`;
+            const text = `register ${i} ${sd.address} ${e.username}@${sd.host ?? sd.address} ${REGISTER_EXPIRES[2]} ${e.username} ${e.password} follow=${e.user}${sd.transport === "tcp" ? " tcp" : ""}`;
             ops.push({ key: k, name: `${k.path}[${i}].passthrough[${j}]`, op: "add", id, bytes: Buffer.from(text, "utf8"), text: undefined, secret: true });
           });
         });

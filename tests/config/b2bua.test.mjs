@@ -87,8 +87,6 @@ const CASES = [
   [base([{ ...REG, called: "to" }, TRUNK]), `config error: "sides[0].called": a registrar side's calls have the number in the Request-URI (its phones dial it)`],
   [base([{ ...REG, register: true }, TRUNK]), `config error: "sides[0].register": a registrar side does not register (its phones register with us)`],
   [base([REG, { ...TRUNK, register: true }]), `config error: "sides[1].register": a trunk that registers needs its "username" and "password"`],
-  [base([REG, { ...TRUNK, ...CREDS, register: true, transport: "tcp" }], { listen: ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"] }),
-    `config error: "sides[1].register": registration goes over udp: a trunk on tcp does not register yet`],
 ];
 
 for (const [host, argv] of HOSTS) {
@@ -213,4 +211,53 @@ for (const [host, argv] of HOSTS) {
       }
     });
   }
+}
+
+// A trunk on TCP registers over TCP: the host opens the connection to the registrar, the REGISTER's Via
+// and Contact say TCP, the 200 comes back on that connection (and a stop de-registers on it).
+for (const [host, argv] of HOSTS) {
+  test(`${host}: a trunk with "transport": "tcp" registers over TCP (Via and Contact say so), and de-registers on it at stop`, async () => {
+    const { createServer: tcpServer } = await import("node:net");
+    const got = [];
+    const srv = tcpServer((c) => {
+      let buf = "";
+      c.on("data", (d) => {
+        buf += d.toString("latin1");
+        let end;
+        while ((end = buf.indexOf("\r\n\r\n")) >= 0) {
+          const text = buf.slice(0, end + 4);
+          buf = buf.slice(end + 4);
+          if (!text.startsWith("REGISTER ")) continue;
+          got.push(text);
+          const head = text.split("\r\n").filter((l) => /^(via|from|to|call-id|cseq):/i.test(l)).map((l) => (/^to:/i.test(l) ? `${l};tag=r1` : l));
+          c.write(Buffer.from(["SIP/2.0 200 OK", ...head, `Expires: ${/\r\nExpires: 0\r\n/.test(text) ? 0 : 600}`, "Content-Length: 0", "", ""].join("\r\n"), "latin1"));
+        }
+      });
+      c.on("error", () => {});
+    });
+    await new Promise((ok) => srv.listen(0, "127.0.0.1", ok));
+    const port = srv.address().port;
+    const f = join(dir, `c${++n}.json`);
+    writeFileSync(f, JSON.stringify(base([REG, { ...TRUNK, address: `127.0.0.1:${port}`, host: "prov.example", transport: "tcp", ...CREDS, register: { expires: 600 } }],
+      { listen: ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"] })));
+    const p = spawn(argv[0], [...argv.slice(1), "--config", f], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, SIPLING_NO_BUILD: "1" } });
+    let err = "";
+    p.stderr.on("data", (d) => (err += d));
+    const exited = new Promise((ok) => p.once("exit", (code) => ok(code)));
+    try {
+      const t0 = Date.now();
+      while (got.length < 1 && Date.now() - t0 < 10_000) await new Promise((ok) => setTimeout(ok, 50));
+      assert.equal(got.length, 1, `a REGISTER over TCP; stderr: ${err}`);
+      assert.match(got[0], /\r\nVia: SIP\/2\.0\/TCP 127\.0\.0\.1:\d+;branch=z9hG4bK/);
+      assert.match(got[0], /\r\nContact: <sip:acme@127\.0\.0\.1:\d+;transport=tcp>\r\n/);
+      await new Promise((ok) => setTimeout(ok, 300)); // its 200 reaches the host
+      p.kill("SIGTERM");
+      assert.equal(await exited, 0, err);
+      assert.equal(got.length, 2, "the de-registration, on TCP too");
+      assert.match(got[1], /\r\nExpires: 0\r\n/);
+    } finally {
+      p.kill("SIGKILL");
+      srv.close();
+    }
+  });
 }
