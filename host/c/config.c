@@ -1720,6 +1720,25 @@ static void add_text(add_ctx *a, char *name, char *text) {
   free(name);
 }
 
+/* One text line holding a password (name and text allocated by keyf): added unshown, wiped, freed. */
+static void add_secret_text(add_ctx *a, char *name, char *text) {
+  a->name = name;
+  a->text = NULL;
+  add_bytes(a, (const uint8_t *)text, strlen(text));
+  memset(text, 0, strlen(text));
+  free(text);
+  free(name);
+}
+
+/* A registrant account's text for trunk j (config.mjs registration): "register SIDE IP:PORT USER@HOST
+ * EXPIRES USER PASSWORD" with `options` (freed here) and " tcp" on a trunk over TCP. */
+static char *registration(size_t j, const cfg_side *sd, const char *user, const char *password, int expires, char *options) {
+  char *t = keyf("register %zu %s %s@%s %d %s %s%s%s", j, sd->address, user, sd->host ? sd->host : sd->address, expires, user,
+                 password, options, side_tcp(sd) ? " tcp" : "");
+  free(options);
+  return t;
+}
+
 static void add_secret_line(const add_ctx *a, const char *user, const char *what, const char *secret) {
   size_t n = strlen(user) + strlen(what) + strlen(secret) + 3;
   char *line = malloc(n);
@@ -1815,50 +1834,28 @@ void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *b
           const char *host = sd->host ? sd->host : sd->address ? sd->address : c->v[SK_DOMAINS].list[0];
           char *text = keyf("%zu %s %zu %s%s%s", j, sd->role, route, host, sd->address ? " " : "", sd->address ? sd->address : "");
           char *name = keyf("%s[%zu]", k->path, j);
-          a.name = name;
-          if (sd->password) {
-            char *full = keyf("%s %s %s", text, sd->username, sd->password);
-            a.text = NULL;
-            add_bytes(&a, (const uint8_t *)full, strlen(full));
-            memset(full, 0, strlen(full));
-            free(full);
-          } else {
-            a.text = text;
-            add_bytes(&a, (const uint8_t *)text, strlen(text));
+          if (!sd->password) {
+            add_text(&a, name, text);
+            continue;
           }
+          add_secret_text(&a, name, keyf("%s %s %s", text, sd->username, sd->password));
           free(text);
-          free(name);
         }
-        /* then registrations ("register SIDE IP:PORT USER@HOST EXPIRES USER PASSWORD": the registrant's
-         * account for a trunk with "register"; secret, as it holds the password) */
+        /* then registrations (the registrant's account for a trunk with "register", and one per
+         * pass-through account, "follow=USER": idle until the local user registers); secret, as they hold
+         * the password */
         for (size_t j = 0; j < v->n; j++) {
           const cfg_side *sd = &v->sides[j];
           if (sd->reg == 0 || sd->reg == 2) continue;
-          char *full = keyf("register %zu %s %s@%s %d %s %s%s%s%s", j, sd->address, sd->username, sd->host ? sd->host : sd->address,
-                            sd->reg_expires, sd->username, sd->password, sd->reg_gin ? (sd->reg_block ? " gin=" : " gin") : "",
-                            sd->reg_gin && sd->reg_block ? sd->reg_block : "", side_tcp(sd) ? " tcp" : "");
-          char *name = keyf("%s[%zu].register", k->path, j);
-          a.name = name;
-          a.text = NULL;
-          add_bytes(&a, (const uint8_t *)full, strlen(full));
-          memset(full, 0, strlen(full));
-          free(full);
-          free(name);
+          char *gin = keyf("%s%s", sd->reg_gin ? (sd->reg_block ? " gin=" : " gin") : "", sd->reg_gin && sd->reg_block ? sd->reg_block : "");
+          add_secret_text(&a, keyf("%s[%zu].register", k->path, j), registration(j, sd, sd->username, sd->password, sd->reg_expires, gin));
         }
-        /* and the pass-through accounts ("... follow=USER": idle until the local user registers) */
         for (size_t j = 0; j < v->n; j++) {
           const cfg_side *sd = &v->sides[j];
           for (size_t e = 0; e < sd->n_pt; e++) {
             const cfg_passthrough *p = &sd->pt[e];
-            char *full = keyf("register %zu %s %s@%s %d %s %s follow=%s%s", j, sd->address, p->username, sd->host ? sd->host : sd->address,
-                              REGISTER_EXPIRES_DEFAULT, p->username, p->password, p->user, side_tcp(sd) ? " tcp" : "");
-            char *name = keyf("%s[%zu].passthrough[%zu]", k->path, j, e);
-            a.name = name;
-            a.text = NULL;
-            add_bytes(&a, (const uint8_t *)full, strlen(full));
-            memset(full, 0, strlen(full));
-            free(full);
-            free(name);
+            add_secret_text(&a, keyf("%s[%zu].passthrough[%zu]", k->path, j, e),
+                            registration(j, sd, p->username, p->password, REGISTER_EXPIRES_DEFAULT, keyf(" follow=%s", p->user)));
           }
         }
         /* then failovers ("failover SIDE OTHER") and the rules: "route FROM PREFIX TO STRIP [PREPEND]" */

@@ -1038,72 +1038,47 @@ export function coreOps(cfg, random) {
         const list = /** @type {Side[]} */ (v);
         const names = list.map((sd) => sd.name);
         const firstDomain = /** @type {string[]} */ (cfg.values.get("domains"))[0];
+        // a text shown as it is, and one holding a password (secret: never shown)
+        const text = (/** @type {string} */ name, /** @type {string} */ t) => add(name, Buffer.from(t, "utf8"), t);
+        const secret = (/** @type {string} */ name, /** @type {string} */ t) =>
+          ops.push({ key: k, name, op: "add", id, bytes: Buffer.from(t, "utf8"), text: undefined, secret: true });
         list.forEach((sd, i) => {
           const host = sd.host ?? (sd.role === "trunk" ? sd.address : firstDomain);
-          const text = `${i} ${sd.role} ${names.indexOf(sd.route)} ${host}${sd.address ? ` ${sd.address}` : ""}`;
-          if (sd.password === undefined) add(`${k.path}[${i}]`, Buffer.from(text, "utf8"), text);
-          else ops.push({ key: k, name: `${k.path}[${i}]`, op: "add", id, bytes: Buffer.from(`${text} ${sd.username} ${sd.password}`, "utf8"), text: undefined, secret: true });
+          const t = `${i} ${sd.role} ${names.indexOf(sd.route)} ${host}${sd.address ? ` ${sd.address}` : ""}`;
+          if (sd.password === undefined) text(`${k.path}[${i}]`, t);
+          else secret(`${k.path}[${i}]`, `${t} ${sd.username} ${sd.password}`);
         });
-        // then registrations ("register SIDE IP:PORT USER@HOST EXPIRES USER PASSWORD": the registrant's
-        // account for a trunk with "register"; secret, as it holds the password)
+        // then registrations ("register SIDE IP:PORT USER@HOST EXPIRES USER PASSWORD [options]": the
+        // registrant's account for a trunk with "register", and one per pass-through account, its option
+        // "follow=USER": idle until the local user registers; over TCP with the trunk's transport)
+        /** @param {number} i @param {Side} sd @param {string} user @param {string} password @param {number} expires @param {string} options */
+        const registration = (i, sd, user, password, expires, options) =>
+          `register ${i} ${sd.address} ${user}@${sd.host ?? sd.address} ${expires} ${user} ${password}${options}${sd.transport === "tcp" ? " tcp" : ""}`;
         list.forEach((sd, i) => {
           if (sd.register === undefined || sd.register === false) return;
-          const expires = (typeof sd.register === "object" ? sd.register.expires : undefined) ?? REGISTER_EXPIRES[2];
           const r = typeof sd.register === "object" ? sd.register : {};
           const gin = r.mode === "gin" ? (r.block !== undefined ? ` gin=${r.block}` : " gin") : "";
-          const tcp = sd.transport === "tcp" ? " tcp" : "";
-          const text = `register ${i} ${sd.address} ${sd.username}@${sd.host ?? sd.address} ${expires} ${sd.username} ${sd.password}${gin}${tcp}`;
-          ops.push({ key: k, name: `${k.path}[${i}].register`, op: "add", id, bytes: Buffer.from(text, "utf8"), text: undefined, secret: true });
+          secret(`${k.path}[${i}].register`, registration(i, sd, /** @type {string} */ (sd.username), /** @type {string} */ (sd.password), r.expires ?? REGISTER_EXPIRES[2], gin));
         });
-        // and the pass-through accounts ("... follow=USER": idle until the local user registers)
-        list.forEach((sd, i) => {
-          (sd.passthrough ?? []).forEach((e, j) => {
-            const text = `register ${i} ${sd.address} ${e.username}@${sd.host ?? sd.address} ${REGISTER_EXPIRES[2]} ${e.username} ${e.password} follow=${e.user}${sd.transport === "tcp" ? " tcp" : ""}`;
-            ops.push({ key: k, name: `${k.path}[${i}].passthrough[${j}]`, op: "add", id, bytes: Buffer.from(text, "utf8"), text: undefined, secret: true });
-          });
-        });
+        list.forEach((sd, i) => (sd.passthrough ?? []).forEach((e, j) =>
+          secret(`${k.path}[${i}].passthrough[${j}]`, registration(i, sd, e.username, e.password, REGISTER_EXPIRES[2], ` follow=${e.user}`))));
         // then failovers ("failover SIDE OTHER") and the rules: "route FROM PREFIX TO STRIP [PREPEND]" ("-": any number)
         list.forEach((sd, i) => {
-          if (sd.failover === undefined) return;
-          const text = `failover ${i} ${names.indexOf(sd.failover)}`;
-          add(`${k.path}[${i}].failover`, Buffer.from(text, "utf8"), text);
+          if (sd.failover !== undefined) text(`${k.path}[${i}].failover`, `failover ${i} ${names.indexOf(sd.failover)}`);
         });
-        // then transports ("transport SIDE udp|tcp"), identities ("pai SIDE MODE") and drop lists ("drop SIDE NAME", a name a text)
+        // then the one-word options ("transport SIDE udp|tcp", "accept", "called", "down", "monitor", "pai
+        // SIDE MODE") and drop lists ("drop SIDE NAME", a name a text)
         list.forEach((sd, i) => {
-          if (sd.transport !== undefined) {
-            const text = `transport ${i} ${sd.transport}`;
-            add(`${k.path}[${i}].transport`, Buffer.from(text, "utf8"), text);
-          }
-          if (sd.accept !== undefined) {
-            const text = `accept ${i} ${sd.accept}`;
-            add(`${k.path}[${i}].accept`, Buffer.from(text, "utf8"), text);
-          }
-          if (sd.called !== undefined) {
-            const text = `called ${i} ${CALLED[sd.called]}`;
-            add(`${k.path}[${i}].called`, Buffer.from(text, "utf8"), text);
-          }
-          if (sd.down !== undefined) {
-            const text = `down ${i} ${sd.down}`;
-            add(`${k.path}[${i}].down`, Buffer.from(text, "utf8"), text);
-          }
-          if (sd.monitor !== undefined) {
-            const text = `monitor ${i} ${sd.monitor}`;
-            add(`${k.path}[${i}].monitor`, Buffer.from(text, "utf8"), text);
-          }
-
-          if (sd.identity?.pai !== undefined) {
-            const text = `pai ${i} ${sd.identity.pai}`;
-            add(`${k.path}[${i}].identity.pai`, Buffer.from(text, "utf8"), text);
-          }
-          (sd.drop ?? []).forEach((h, j) => {
-            const text = `drop ${i} ${h}`;
-            add(`${k.path}[${i}].drop[${j}]`, Buffer.from(text, "utf8"), text);
-          });
+          if (sd.transport !== undefined) text(`${k.path}[${i}].transport`, `transport ${i} ${sd.transport}`);
+          if (sd.accept !== undefined) text(`${k.path}[${i}].accept`, `accept ${i} ${sd.accept}`);
+          if (sd.called !== undefined) text(`${k.path}[${i}].called`, `called ${i} ${CALLED[sd.called]}`);
+          if (sd.down !== undefined) text(`${k.path}[${i}].down`, `down ${i} ${sd.down}`);
+          if (sd.monitor !== undefined) text(`${k.path}[${i}].monitor`, `monitor ${i} ${sd.monitor}`);
+          if (sd.identity?.pai !== undefined) text(`${k.path}[${i}].identity.pai`, `pai ${i} ${sd.identity.pai}`);
+          (sd.drop ?? []).forEach((h, j) => text(`${k.path}[${i}].drop[${j}]`, `drop ${i} ${h}`));
         });
-        list.forEach((sd, i) => (sd.routes ?? []).forEach((r, j) => {
-          const text = `route ${i} ${r.prefix || "-"} ${names.indexOf(r.to)} ${r.strip}${r.prepend ? ` ${r.prepend}` : ""}`;
-          add(`${k.path}[${i}].routes[${j}]`, Buffer.from(text, "utf8"), text);
-        }));
+        list.forEach((sd, i) => (sd.routes ?? []).forEach((r, j) =>
+          text(`${k.path}[${i}].routes[${j}]`, `route ${i} ${r.prefix || "-"} ${names.indexOf(r.to)} ${r.strip}${r.prepend ? ` ${r.prepend}` : ""}`)));
         break;
       }
       case "hex":
