@@ -54,12 +54,47 @@ async function until(pred, ms, what) {
   }
 }
 
-for (const host of HOSTS) test(`${host}: our trunk registers at Kamailio (423 â†’ Min-Expires, 401 answered), a call from Kamailio to our Contact reaches a local phone, SIGTERM de-registers`, { timeout: 60_000 }, async () => {
+/**
+ * Kamailio with kamailio-registrar.cfg and `fill` around fn(kam, kport, s): fn puts the server it starts
+ * in s.srv (null once it stopped it itself); a failure carries both logs; both are stopped at the end.
+ */
+async function withKamailio(fill, fn) {
   const kport = await freePort();
-  const kam = await startKamailio("kamailio-registrar.cfg", kport, { MINEXP: 120, MAXEXP: 120 });
-  let srv = null;
+  const kam = await startKamailio("kamailio-registrar.cfg", kport, fill);
+  const s = { srv: null };
   try {
-    srv = await b2bua(host, kport, { expires: 60 });
+    await fn(kam, kport, s);
+  } catch (e) {
+    e.message += `\n--- kamailio ---\n${kam.log.slice(-3000)}${s.srv ? `\n--- server ---\n${s.srv.summary().slice(-4000)}` : ""}`;
+    throw e;
+  } finally {
+    await s.srv?.stop();
+    await kam.stop();
+  }
+}
+
+/** A phone (SIPp, user "sipp") registered on the registrar side of server `srv`; its port. */
+async function registerPhone(srv) {
+  const phone = await freePort();
+  const csv = scratch("kamreg-phone.csv", "SEQUENTIAL\nsipp;127.0.0.1\n");
+  ok(await sipp([`127.0.0.1:${srv.port}`, "-sf", sf("register.xml"), "-inf", csv, "-p", String(phone), "-mp", String(await freePort()),
+    "-m", "1", "-timeout", "5s", "-timeout_error"], { name: "reg", timeoutMs: 8000 }));
+  return phone;
+}
+
+/** The phone at `phone` answers (SIPp UAS) while a customer of the provider calls acme's AOR about the
+ * DID +15550001 through Kamailio at `kport`, and hangs up; both scenarios must pass. */
+async function customerCall(kport, phone) {
+  const uas = sipp(["-sf", sf("uas.xml"), "-p", String(phone), "-mp", String(await freePort()), "-m", "1", "-timeout", "15s", "-timeout_error"],
+    { name: "phone", timeoutMs: 20_000 });
+  await sleep(250);
+  ok(await sipp([`${PROVIDER_IP}:${kport}`, "-sf", sf("provider_did_uac.xml"), "-s", ACCOUNT.user, "-p", String(await freePort()),
+    "-mp", String(await freePort()), "-m", "1", "-d", "300", "-timeout", "15s", "-timeout_error"], { name: "customer", ip: PROVIDER_IP, timeoutMs: 20_000 }));
+  ok(await uas);
+}
+
+for (const host of HOSTS) test(`${host}: our trunk registers at Kamailio (423 â†’ Min-Expires, 401 answered), a call from Kamailio to our Contact reaches a local phone, SIGTERM de-registers`, { timeout: 60_000 }, () => withKamailio({ MINEXP: 120, MAXEXP: 120 }, async (kam, kport, s) => {
+    const srv = (s.srv = await b2bua(host, kport, { expires: 60 }));
     await until(() => saved(kam).length >= 1, 10_000, "Kamailio saving our Contact");
     await settle(srv);
     const regs = srv.sip("out").filter((m) => m.peer.endsWith(`${PROVIDER_IP}:${kport}`) && /^REGISTER /.test(m.first));
@@ -82,16 +117,8 @@ for (const host of HOSTS) test(`${host}: our trunk registers at Kamailio (423 â†
     assert.match(s0.contact, /^<sip:acme@127\.0\.0\.1:\d+>$/);
 
     // a phone on our registrar side, then the provider's customer calls the DID
-    const phone = await freePort();
-    const csv = scratch("kamreg-phone.csv", "SEQUENTIAL\nsipp;127.0.0.1\n");
-    ok(await sipp([`127.0.0.1:${srv.port}`, "-sf", sf("register.xml"), "-inf", csv, "-p", String(phone), "-mp", String(await freePort()),
-      "-m", "1", "-timeout", "5s", "-timeout_error"], { name: "reg", timeoutMs: 8000 }));
-    const uas = sipp(["-sf", sf("uas.xml"), "-p", String(phone), "-mp", String(await freePort()), "-m", "1", "-timeout", "15s", "-timeout_error"],
-      { name: "phone", timeoutMs: 20_000 });
-    await sleep(250);
-    ok(await sipp([`${PROVIDER_IP}:${kport}`, "-sf", sf("provider_did_uac.xml"), "-s", ACCOUNT.user, "-p", String(await freePort()),
-      "-mp", String(await freePort()), "-m", "1", "-d", "300", "-timeout", "15s", "-timeout_error"], { name: "customer", ip: PROVIDER_IP, timeoutMs: 20_000 }));
-    ok(await uas);
+    const phone = await registerPhone(srv);
+    await customerCall(kport, phone);
     await settle(srv);
     const inv = srv.sip("in").filter((m) => m.peer.endsWith(`${PROVIDER_IP}:${kport}`) && /^INVITE /.test(m.first));
     assert.equal(inv.length >= 1, true, "Kamailio sent the call to us");
@@ -105,7 +132,7 @@ for (const host of HOSTS) test(`${host}: our trunk registers at Kamailio (423 â†
     const t0 = Date.now();
     const end = await srv.stop();
     const took = Date.now() - t0;
-    srv = null;
+    s.srv = null;
     assert.equal(end.code, 0);
     const all = saved(kam);
     const last = all[all.length - 1];
@@ -113,25 +140,14 @@ for (const host of HOSTS) test(`${host}: our trunk registers at Kamailio (423 â†
     assert.equal(last.callId, s0.callId, "the registration's Call-ID");
     assert.ok(last.cseq > s0.cseq, "a later CSeq");
     assert.ok(took < 2500, `stopped ${took} ms after SIGTERM`);
-  } catch (e) {
-    e.message += `\n--- kamailio ---\n${kam.log.slice(-3000)}${srv ? `\n--- server ---\n${srv.summary().slice(-4000)}` : ""}`;
-    throw e;
-  } finally {
-    await srv?.stop();
-    await kam.stop();
-  }
-});
+}));
 
-for (const host of HOSTS) test(`${host}: Kamailio grants 10 s of our 60: we refresh every 5 s with one Call-ID and the next CSeq`, { timeout: 60_000 }, async () => {
-  const kport = await freePort();
-  const kam = await startKamailio("kamailio-registrar.cfg", kport, { MINEXP: 5, MAXEXP: 10 });
-  let srv = null;
-  try {
-    srv = await b2bua(host, kport, { expires: 60 });
+for (const host of HOSTS) test(`${host}: Kamailio grants 10 s of our 60: we refresh every 5 s with one Call-ID and the next CSeq`, { timeout: 60_000 }, () => withKamailio({ MINEXP: 5, MAXEXP: 10 }, async (kam, kport, s) => {
+    const srv = (s.srv = await b2bua(host, kport, { expires: 60 }));
     await until(() => saved(kam).length >= 3, 20_000, "three saves (the registration and two refreshes)");
-    const s = saved(kam);
-    assert.equal(new Set(s.map((x) => x.callId)).size, 1, "one Call-ID");
-    for (let k = 1; k < s.length; k++) assert.ok(s[k].cseq > s[k - 1].cseq, "CSeq up");
+    const all = saved(kam);
+    assert.equal(new Set(all.map((x) => x.callId)).size, 1, "one Call-ID");
+    for (let k = 1; k < all.length; k++) assert.ok(all[k].cseq > all[k - 1].cseq, "CSeq up");
     await settle(srv);
     const ok200 = srv.sip("in").filter((m) => m.peer.endsWith(`${PROVIDER_IP}:${kport}`) && /^SIP\/2\.0 200 /.test(m.first) && /CSeq: \d+ REGISTER/i.test(m.sip));
     assert.match(hdr(ok200[0].sip, "Contact")[0] ?? "", /;expires=10\b/, "Kamailio granted 10 s");
@@ -143,25 +159,14 @@ for (const host of HOSTS) test(`${host}: Kamailio grants 10 s of our 60: we refr
       const gap = times[k] - times[k - 1];
       assert.ok(gap > 4500 && gap < 5500, `refresh ${k - 1} after ${gap} ms (half of 10 s)`);
     }
-  } catch (e) {
-    e.message += `\n--- kamailio ---\n${kam.log.slice(-3000)}${srv ? `\n--- server ---\n${srv.summary().slice(-4000)}` : ""}`;
-    throw e;
-  } finally {
-    await srv?.stop();
-    await kam.stop();
-  }
-});
+}));
 
 // Individual registration pass-through against Kamailio: our phone "sipp" has the provider account acme
 // ("passthrough"); nothing registers at Kamailio until the phone registers with us; then acme does
 // (digest answered), a customer's call to acme reaches the phone through Kamailio's lookup, and SIGTERM
 // takes acme's binding back.
-for (const host of HOSTS) test(`${host}: pass-through: the phone's registration with us brings its provider account's at Kamailio; the provider's call to it rings the phone`, { timeout: 60_000 }, async () => {
-  const kport = await freePort();
-  const kam = await startKamailio("kamailio-registrar.cfg", kport, { MINEXP: 60, MAXEXP: 3600 });
-  let srv = null;
-  try {
-    srv = await startServer({
+for (const host of HOSTS) test(`${host}: pass-through: the phone's registration with us brings its provider account's at Kamailio; the provider's call to it rings the phone`, { timeout: 60_000 }, () => withKamailio({ MINEXP: 60, MAXEXP: 3600 }, async (kam, kport, s) => {
+    const srv = (s.srv = await startServer({
       host, tcp: false,
       config: {
         board: "gateway", mode: "b2bua", domains: ["127.0.0.1"],
@@ -171,36 +176,21 @@ for (const host of HOSTS) test(`${host}: pass-through: the phone's registration 
             passthrough: [{ user: "sipp", username: ACCOUNT.user, password: ACCOUNT.password }] },
         ],
       },
-    });
+    }));
     await sleep(1500);
     assert.equal(saved(kam).length, 0, "nothing registers before the phone does");
-    const phone = await freePort();
-    const csv = scratch("kampt-phone.csv", "SEQUENTIAL\nsipp;127.0.0.1\n");
-    ok(await sipp([`127.0.0.1:${srv.port}`, "-sf", sf("register.xml"), "-inf", csv, "-p", String(phone), "-mp", String(await freePort()),
-      "-m", "1", "-timeout", "5s", "-timeout_error"], { name: "reg", timeoutMs: 8000 }));
+    const phone = await registerPhone(srv);
     await until(() => saved(kam).length >= 1, 10_000, "Kamailio saving the pass-through account");
     const [s0] = saved(kam);
     assert.match(s0.contact, /^<sip:acme@127\.0\.0\.1:\d+>$/);
     assert.equal(s0.expires, "3600");
-    const uas = sipp(["-sf", sf("uas.xml"), "-p", String(phone), "-mp", String(await freePort()), "-m", "1", "-timeout", "15s", "-timeout_error"],
-      { name: "phone", timeoutMs: 20_000 });
-    await sleep(250);
-    ok(await sipp([`${PROVIDER_IP}:${kport}`, "-sf", sf("provider_did_uac.xml"), "-s", ACCOUNT.user, "-p", String(await freePort()),
-      "-mp", String(await freePort()), "-m", "1", "-d", "300", "-timeout", "15s", "-timeout_error"], { name: "customer", ip: PROVIDER_IP, timeoutMs: 20_000 }));
-    ok(await uas);
+    await customerCall(kport, phone);
     await settle(srv);
     const toPhone = srv.sip("out").filter((m) => m.peer.endsWith(`:${phone}`) && /^INVITE /.test(m.first));
     assert.equal(toPhone.length >= 1, true, "the call to acme reached the phone");
     const end = await srv.stop();
-    srv = null;
+    s.srv = null;
     assert.equal(end.code, 0);
     const all = saved(kam);
     assert.equal(all[all.length - 1].expires, "0", "SIGTERM took the account's binding back");
-  } catch (e) {
-    e.message += `\n--- kamailio ---\n${kam.log.slice(-3000)}${srv ? `\n--- server ---\n${srv.summary().slice(-4000)}` : ""}`;
-    throw e;
-  } finally {
-    await srv?.stop();
-    await kam.stop();
-  }
-});
+}));
