@@ -484,6 +484,18 @@ function since(at: usize): u32 { return <u32>(tw.ptr - at); }
 
 // ---- trunk monitoring (static mode: OPTIONS pings) ---------------------------------------------------
 
+/**
+ * A configured trunk's address `dest` of side s (transport 0; a registered phone's has its own): the first
+ * transport of the side's protocol (UDP unless configured) and of dest's address family; on TCP the host
+ * connects, or reuses the connection it has to that address (conn 0).
+ */
+function trunkTransport(s: i32, dest: Peer): void {
+  if (dest.transport != 0) return;
+  const proto = load<u8>(side(s), 199);
+  const u = transportFor(proto != 0 ? <Proto>proto : Proto.UDP, <Family>dest.family);
+  if (u != null) dest.transport = <u8>u.id;
+}
+
 /** Side s is down: all our registrations with its provider are down, or it left our last ping unanswered. */
 function sideDown(s: i32): bool {
   return load<u8>(side(s) + SIDE_DEAD) != 0 || regSideDown(s);
@@ -505,9 +517,7 @@ export function b2buaPing(user: u32, now: i64): void {
   const s = <i32>user - 1;
   if (s < 0 || s >= MAX_SIDES || load<u16>(side(s) + SIDE_PING) == 0) return;
   pingDest.copyFrom(sidePeer(s));
-  const proto = load<u8>(side(s), 199);
-  const u = transportFor(proto != 0 ? <Proto>proto : Proto.UDP, <Family>pingDest.family);
-  if (u != null) pingDest.transport = <u8>u.id;
+  trunkTransport(s, pingDest);
   const t = transportById(pingDest.transport);
   if (t == null) { pinged(s, 503, now); return; }
   tw.begin(TEXT, TEXT_CAP);
@@ -675,13 +685,7 @@ function sendInvite(i: i32, v: MessageView, d: Decoded, cseq: u32, auth: u32, no
     dest.copyFrom(targets.source(0));
   }
   out.ruri = ruri; out.ruriLen = since(ruri);
-  if (dest.transport == 0) {
-    // a configured trunk: the first transport of its protocol (UDP unless configured) and address family;
-    // on TCP the host connects, or reuses the connection it has to that address (conn 0)
-    const proto = load<u8>(side(to), 199);
-    const u = transportFor(proto != 0 ? <Proto>proto : Proto.UDP, <Family>dest.family);
-    if (u != null) dest.transport = <u8>u.id;
-  }
+  trunkTransport(to, dest);
   const t = transportById(dest.transport);
   if (t == null) return 503;
   // From: the caller's user at our host on the B side (its own tag), or anonymous when the caller asked
