@@ -79,7 +79,9 @@ export function abiModel(abi) {
   events.forEach((e, i) => { if (e.value !== i + 1) fail(`events must be numbered 1.. in order (${e.name})`); });
   const stats = abi.stats.map((name, value) => ({ name, value, id: pascal(name) }));
   for (const r of ["Ok", "Unknown", "Refused", "NotInBuild"]) if (!results.some((x) => x.name === r)) fail(`cfgResults.${r} missing`);
-  return { protos, results, keys, kinds, events, stats };
+  const enums = Object.entries(abi.enums ?? {}).map(([name, e]) =>
+    ({ name, doc: e.doc, values: uniq(Object.entries(e.values).map(([n, v]) => ({ name: n, ...v })), name) }));
+  return { protos, results, keys, kinds, events, stats, enums };
 }
 
 /** The schema in a normalised form: every key with its hosts, check, limits and core number. */
@@ -212,6 +214,11 @@ function asNumbers(m, limits) {
   o.push("}", "", "/** Ids of sip_stat. */", "export const enum Stat {");
   for (const s of m.stats) o.push(`  ${s.id} = ${s.value},`);
   o.push(`  /** one past the last id */`, `  Count = ${m.stats.length},`, "}", "");
+  for (const e of m.enums) {
+    o.push(`/** ${comment(e.doc)} */`, `export const enum ${e.name} {`);
+    for (const v of e.values) o.push(`  /** ${comment(v.doc)} */`, `  ${v.name} = ${v.value},`);
+    o.push("}", "");
+  }
   const targets = limits.find((l) => l.name === "dnsTargets");
   if (!targets) throw new Error("host/shared/config.json limits: dnsTargets missing (the core's SRV_TARGETS)");
   o.push("/** SRV targets a host keeps per name (host/shared/config.json limits.dnsTargets): the proxy's RFC 3263", " * failover (a new branch to target k+1) stops at the last. */",
@@ -242,6 +249,7 @@ function tsNumbers(m, version) {
   for (const k of m.kinds) o.push(`  ${k.value}: ${js(k.name)},`);
   o.push("};", `/** Kinds whose text is a secret: never echoed, the cfg buffer wiped after the call. */`);
   o.push(`export const CFG_KIND_SECRET: ReadonlySet<number> = new Set([${m.kinds.filter((k) => k.secret).map((k) => k.value).join(", ")}]);`, "");
+  for (const e of m.enums) o.push(`/** ${comment(e.doc)} */`, `export const enum ${e.name} { ${e.values.map((v) => `${v.name} = ${v.value}`).join(", ")} }`, "");
   o.push("export const enum EventKind {", "  None = 0,");
   for (const e of m.events) o.push(`  ${e.id} = ${e.value},`);
   o.push("}", "");
@@ -358,6 +366,7 @@ function mjsBridge(m, keys, version) {
   o.push(`export const CfgKey = Object.freeze({ ${m.keys.map((k) => `${k.name}: ${k.value}`).join(", ")} });`);
   o.push(`export const CfgResult = Object.freeze({ ${m.results.map((r) => `${r.name}: ${r.value}`).join(", ")} });`);
   o.push(`export const Proto = Object.freeze({ ${m.protos.map((p) => `${p.name}: ${p.value}`).join(", ")} });`);
+  for (const e of m.enums) o.push(`export const ${e.name} = Object.freeze({ ${e.values.map((v) => `${v.name}: ${v.value}`).join(", ")} });`);
   o.push("/** Indexed by kind (0 = none): name, log level, text labels, value field, in usage records. */", "export const EVENTS = [", "  undefined,");
   for (const e of m.events) o.push(`  { name: ${js(e.name)}, level: ${js(e.level)}, texts: ${js(e.texts).replace(/,/g, ", ")}${e.valueField ? `, valueField: ${js(e.valueField)}` : ""}, usage: ${e.usage} },`);
   o.push("];", "/** Indexed by sip_stat id. */", "export const STAT_NAMES = [");
@@ -388,6 +397,11 @@ function cNumbers(m, limits, version) {
   o.push("enum sip_stat {");
   for (const s of m.stats) o.push(`  SIP_STAT_${snake(s.name)} = ${s.value},`);
   o.push(`  SIP_STAT_COUNT = ${m.stats.length},`, "};", "");
+  for (const e of m.enums) {
+    o.push(`/* ${comment(e.doc)} */`, `enum sip_${snake(e.name).toLowerCase()} {`);
+    for (const v of e.values) o.push(`  SIP_${snake(e.name)}_${snake(v.name)} = ${v.value}, /* ${comment(v.doc)} */`);
+    o.push("};", "");
+  }
   o.push("/* An event kind: its name, log level (0 error .. 3 debug), the labels of its four text fields, the",
     " * name of its value field (NULL: logged as \"value\" when nonzero) and whether usage records take it. */",
     "typedef struct {", "  const char *name;", "  int level;", "  const char *texts[4];", "  const char *value_field;", "  int usage;", "} sip_event_info;", "");
@@ -558,6 +572,8 @@ function abiTables(m) {
     events: ["| kind | name | log level | text1 | text2 | text3 | text4 | value | usage record |", "|---|---|---|---|---|---|---|---|---|",
       ...m.events.map((e) => `| ${e.value} | ${e.name} | ${e.level} | ${e.texts.join(" | ")} | ${e.valueField ?? "—"} | ${e.usage ? "yes" : "no"} |`)].join("\n"),
     stats: ["| id | name |", "|---|---|", ...m.stats.map((s) => `| ${s.value} | ${s.name} |`)].join("\n"),
+    enums: m.enums.flatMap((e) => [`${e.name}: ${mdEsc(e.doc)}`, "", "| value | name | meaning |", "|---|---|---|",
+      ...e.values.map((v) => `| ${v.value} | ${v.name} | ${mdEsc(v.doc)} |`), ""]).join("\n").trimEnd(),
   };
 }
 

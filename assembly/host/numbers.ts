@@ -65,6 +65,18 @@ export const enum CfgKey {
   OptionsBeforeAuth = 23,
   /** what the server is: 0 the proxy with its registrar, 1 the back-to-back user agent between its sides (cfg kind Side) with the registrar (NotInBuild where the core has no user agent) (enum) */
   Mode = 24,
+  /** media relay of the proxy's calls: 0 never (default), 1 always, 2 only for a party behind NAT (a private address in its SDP, or its Contact's address differing from the request's source); a B2BUA side relays by its Side word relay (NotInBuild where the core has no relay) (enum) */
+  MediaRelay = 25,
+  /** the first UDP port of the relay's range (even); each relay leg takes a pair (RTP even, RTCP odd) (port) */
+  RelayPortMin = 26,
+  /** the last UDP port of the relay's range; the legs in use at once are at most (max - min + 1) / 2 and the board's table (port) */
+  RelayPortMax = 27,
+  /** a relayed stream with no packet either way for this long ends its call (default 60) (s) */
+  RelayIdle = 28,
+  /** the same for a stream on hold or inactive (default 3600: calls on hold are not dropped) (s) */
+  RelayHoldIdle = 29,
+  /** ICE attributes of relayed SDP: 0 removed (candidates would let media bypass the relay; default), 1 passed through (flag) */
+  RelayIce = 30,
 }
 
 /** Text settings of sip_cfg_add (the text in the cfg buffer). */
@@ -99,6 +111,8 @@ export const enum CfgKind {
   NonceSecret = 12,
   /** a number block of an account that registers for it by RFC 6140 (SIPconnect registration mode) at our registrar: USER PATTERN, the account's AOR user part and its numbers (+155500xx: one x per trailing digit); a request to one of our domains for a number of the block goes to the account's bnc contacts with the number as the Request-URI's user part (Refused: a bad text, or the table of 8 blocks full) */
   GinBlock = 15,
+  /** an address of the media relay (IPv4 or IPv6, one of each at most): the host binds relay ports on it and the core writes it into relayed SDP (c=, a=rtcp) */
+  RelayAddress = 16,
 }
 
 /** Kinds of event records (sip_poll_event). */
@@ -160,8 +174,36 @@ export const enum Stat {
   MemoryBytes = 17,
   DialogsInUse = 18,
   Shed503 = 19,
+  RelayLegsInUse = 20,
+  RelayLegCapacity = 21,
   /** one past the last id */
-  Count = 20,
+  Count = 22,
+}
+
+/** operations of a media relay record (sip_poll_relay) */
+export const enum RelayOp {
+  /** bind the leg's ports (when not bound yet) and forward what arrives on them to the partner leg's peer; sent again when the leg's peer, flags or idle time change */
+  Open = 1,
+  /** stop forwarding, unbind the leg's ports and write its counters to the usage log */
+  Close = 2,
+}
+
+/** bits of a media relay record's flags */
+export const enum RelayFlag {
+  /** RTCP shares the RTP port (a=rtcp-mux, RFC 5761): one port is bound */
+  RtcpMux = 1,
+  /** the stream is on hold or inactive (sendonly, recvonly, inactive, c=0.0.0.0): the idle time is RelayHoldIdle */
+  Held = 2,
+  /** the m= line is not audio (for the usage record) */
+  Video = 4,
+}
+
+/** what a host reports with sip_relay_report(now, leg, what) */
+export const enum RelayReport {
+  /** no packet either way on the leg's stream for its idle time: the core ends the call with BYE on both legs */
+  Idle = 1,
+  /** the leg's ports could not be bound: the core ends the call */
+  BindFailed = 2,
 }
 
 /** SRV targets a host keeps per name (host/shared/config.json limits.dnsTargets): the proxy's RFC 3263

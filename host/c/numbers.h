@@ -57,6 +57,12 @@ enum sip_cfg_key {
   SIP_CFG_KEY_DIGEST_ALGORITHMS = 22, /* code */
   SIP_CFG_KEY_OPTIONS_BEFORE_AUTH = 23, /* flag */
   SIP_CFG_KEY_MODE = 24, /* enum */
+  SIP_CFG_KEY_MEDIA_RELAY = 25, /* enum */
+  SIP_CFG_KEY_RELAY_PORT_MIN = 26, /* port */
+  SIP_CFG_KEY_RELAY_PORT_MAX = 27, /* port */
+  SIP_CFG_KEY_RELAY_IDLE = 28, /* s */
+  SIP_CFG_KEY_RELAY_HOLD_IDLE = 29, /* s */
+  SIP_CFG_KEY_RELAY_ICE = 30, /* flag */
 };
 
 enum sip_cfg_kind {
@@ -75,6 +81,7 @@ enum sip_cfg_kind {
   SIP_CFG_KIND_REGISTRATION = 14, /* secret: never echoed; the cfg buffer is wiped */
   SIP_CFG_KIND_NONCE_SECRET = 12, /* secret: never echoed; the cfg buffer is wiped */
   SIP_CFG_KIND_GIN_BLOCK = 15,
+  SIP_CFG_KIND_RELAY_ADDRESS = 16,
 };
 #define SIP_CFG_KIND_IS_SECRET(k) ((k) == 4 || (k) == 14 || (k) == 12)
 
@@ -120,7 +127,28 @@ enum sip_stat {
   SIP_STAT_MEMORY_BYTES = 17,
   SIP_STAT_DIALOGS_IN_USE = 18,
   SIP_STAT_SHED503 = 19,
-  SIP_STAT_COUNT = 20,
+  SIP_STAT_RELAY_LEGS_IN_USE = 20,
+  SIP_STAT_RELAY_LEG_CAPACITY = 21,
+  SIP_STAT_COUNT = 22,
+};
+
+/* operations of a media relay record (sip_poll_relay) */
+enum sip_relay_op {
+  SIP_RELAY_OP_OPEN = 1, /* bind the leg's ports (when not bound yet) and forward what arrives on them to the partner leg's peer; sent again when the leg's peer, flags or idle time change */
+  SIP_RELAY_OP_CLOSE = 2, /* stop forwarding, unbind the leg's ports and write its counters to the usage log */
+};
+
+/* bits of a media relay record's flags */
+enum sip_relay_flag {
+  SIP_RELAY_FLAG_RTCP_MUX = 1, /* RTCP shares the RTP port (a=rtcp-mux, RFC 5761): one port is bound */
+  SIP_RELAY_FLAG_HELD = 2, /* the stream is on hold or inactive (sendonly, recvonly, inactive, c=0.0.0.0): the idle time is RelayHoldIdle */
+  SIP_RELAY_FLAG_VIDEO = 4, /* the m= line is not audio (for the usage record) */
+};
+
+/* what a host reports with sip_relay_report(now, leg, what) */
+enum sip_relay_report {
+  SIP_RELAY_REPORT_IDLE = 1, /* no packet either way on the leg's stream for its idle time: the core ends the call with BYE on both legs */
+  SIP_RELAY_REPORT_BIND_FAILED = 2, /* the leg's ports could not be bound: the core ends the call */
 };
 
 /* An event kind: its name, log level (0 error .. 3 debug), the labels of its four text fields, the
@@ -158,6 +186,7 @@ SIP_TABLE char *const SIP_STAT_NAMES[SIP_STAT_COUNT] = {
     "aorCapacity", "msgPoolInUse", "msgPoolBlocks", "regPoolInUse", "regPoolBlocks",
     "eventsLost", "received", "refused", "sent", "refused503",
     "floodSources", "floodBlocked", "memoryBytes", "dialogsInUse", "shed503",
+    "relayLegsInUse", "relayLegCapacity",
 };
 
 SIP_TABLE char *const SIP_PROTO_NAMES[7] = {

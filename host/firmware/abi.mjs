@@ -4,10 +4,13 @@
 
 /** The release (package.json "version"), for --version. */
 export const VERSION = "0.1.0";
-export const CfgKind = Object.freeze({ Domain: 1, OutboundProxy: 2, Realm: 3, User: 4, Allow: 5, Deny: 6, Trusted: 7, BlockMethod: 8, DenyUri: 9, BodyType: 10, BodyPattern: 11, Side: 13, Registration: 14, NonceSecret: 12, GinBlock: 15 });
-export const CfgKey = Object.freeze({ T1: 1, T2: 2, T4: 3, TimerC: 4, MinExpires: 5, MaxExpires: 6, DefaultExpires: 7, ContactsPerAor: 8, RecordRoute: 9, RetryAfter: 10, NonceExpiry: 12, FloodLimit: 13, FloodBlock: 14, FloodDrop: 15, RefuseDrop: 16, MaxBody: 17, TopologyHiding: 18, AuthFailures: 19, AuthWindow: 20, Shed: 21, DigestAlgorithms: 22, OptionsBeforeAuth: 23, Mode: 24 });
+export const CfgKind = Object.freeze({ Domain: 1, OutboundProxy: 2, Realm: 3, User: 4, Allow: 5, Deny: 6, Trusted: 7, BlockMethod: 8, DenyUri: 9, BodyType: 10, BodyPattern: 11, Side: 13, Registration: 14, NonceSecret: 12, GinBlock: 15, RelayAddress: 16 });
+export const CfgKey = Object.freeze({ T1: 1, T2: 2, T4: 3, TimerC: 4, MinExpires: 5, MaxExpires: 6, DefaultExpires: 7, ContactsPerAor: 8, RecordRoute: 9, RetryAfter: 10, NonceExpiry: 12, FloodLimit: 13, FloodBlock: 14, FloodDrop: 15, RefuseDrop: 16, MaxBody: 17, TopologyHiding: 18, AuthFailures: 19, AuthWindow: 20, Shed: 21, DigestAlgorithms: 22, OptionsBeforeAuth: 23, Mode: 24, MediaRelay: 25, RelayPortMin: 26, RelayPortMax: 27, RelayIdle: 28, RelayHoldIdle: 29, RelayIce: 30 });
 export const CfgResult = Object.freeze({ Ok: 0, Unknown: -1, Refused: -2, NotInBuild: -3 });
 export const Proto = Object.freeze({ UDP: 1, TCP: 2, TLS: 3, SCTP: 4, WS: 5, WSS: 6 });
+export const RelayOp = Object.freeze({ Open: 1, Close: 2 });
+export const RelayFlag = Object.freeze({ RtcpMux: 1, Held: 2, Video: 4 });
+export const RelayReport = Object.freeze({ Idle: 1, BindFailed: 2 });
 /** Indexed by kind (0 = none): name, log level, text labels, value field, in usage records. */
 export const EVENTS = [
   undefined,
@@ -33,7 +36,7 @@ export const STAT_NAMES = [
   "txnInUse", "txnCapacity", "bindingsInUse", "bindingCapacity", "aorsInUse", "aorCapacity",
   "msgPoolInUse", "msgPoolBlocks", "regPoolInUse", "regPoolBlocks", "eventsLost", "received",
   "refused", "sent", "refused503", "floodSources", "floodBlocked", "memoryBytes",
-  "dialogsInUse", "shed503",
+  "dialogsInUse", "shed503", "relayLegsInUse", "relayLegCapacity",
 ];
 
 /** The configuration schema (host/shared/config.mjs walks it). */

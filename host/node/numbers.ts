@@ -34,6 +34,12 @@ export const enum CfgKey {
   DigestAlgorithms = 22,
   OptionsBeforeAuth = 23,
   Mode = 24,
+  MediaRelay = 25,
+  RelayPortMin = 26,
+  RelayPortMax = 27,
+  RelayIdle = 28,
+  RelayHoldIdle = 29,
+  RelayIce = 30,
 }
 export const CFG_KEY_NAMES: Readonly<Record<number, string>> = {
   1: "T1",
@@ -59,6 +65,12 @@ export const CFG_KEY_NAMES: Readonly<Record<number, string>> = {
   22: "DigestAlgorithms",
   23: "OptionsBeforeAuth",
   24: "Mode",
+  25: "MediaRelay",
+  26: "RelayPortMin",
+  27: "RelayPortMax",
+  28: "RelayIdle",
+  29: "RelayHoldIdle",
+  30: "RelayIce",
 };
 
 export const enum CfgKind {
@@ -77,6 +89,7 @@ export const enum CfgKind {
   Registration = 14,
   NonceSecret = 12,
   GinBlock = 15,
+  RelayAddress = 16,
 }
 export const CFG_KIND_NAMES: Readonly<Record<number, string>> = {
   1: "Domain",
@@ -94,9 +107,19 @@ export const CFG_KIND_NAMES: Readonly<Record<number, string>> = {
   14: "Registration",
   12: "NonceSecret",
   15: "GinBlock",
+  16: "RelayAddress",
 };
 /** Kinds whose text is a secret: never echoed, the cfg buffer wiped after the call. */
 export const CFG_KIND_SECRET: ReadonlySet<number> = new Set([4, 14, 12]);
+
+/** operations of a media relay record (sip_poll_relay) */
+export const enum RelayOp { Open = 1, Close = 2 }
+
+/** bits of a media relay record's flags */
+export const enum RelayFlag { RtcpMux = 1, Held = 2, Video = 4 }
+
+/** what a host reports with sip_relay_report(now, leg, what) */
+export const enum RelayReport { Idle = 1, BindFailed = 2 }
 
 export const enum EventKind {
   None = 0,
@@ -171,14 +194,16 @@ export const enum Stat {
   MemoryBytes = 17,
   DialogsInUse = 18,
   Shed503 = 19,
-  Count = 20,
+  RelayLegsInUse = 20,
+  RelayLegCapacity = 21,
+  Count = 22,
 }
 /** Indexed by stat id. */
 export const STAT_NAMES: readonly string[] = [
   "txnInUse", "txnCapacity", "bindingsInUse", "bindingCapacity", "aorsInUse", "aorCapacity",
   "msgPoolInUse", "msgPoolBlocks", "regPoolInUse", "regPoolBlocks", "eventsLost", "received",
   "refused", "sent", "refused503", "floodSources", "floodBlocked", "memoryBytes",
-  "dialogsInUse", "shed503",
+  "dialogsInUse", "shed503", "relayLegsInUse", "relayLegCapacity",
 ];
 
 /** The hosts' fixed limits (host/shared/config.json "limits"; docs/CONFIG.md says what happens beyond each). */
