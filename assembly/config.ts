@@ -173,3 +173,14 @@ export const B2B_DROP_NAME_CAP: u32 = 32;
  * Cost: REG_ACCOUNTS × 488 B of account records, plus one TU timer slot each (tu/timers.ts). */
 // @ts-ignore: board constant injected with --use
 export const REG_ACCOUNTS: i32 = USER_AGENT ? (isDefined(SIP_REG_ACCOUNTS) ? SIP_REG_ACCOUNTS : 4) : 0;
+
+/** The media relay (media/: SDP rewritten in the core, RTP forwarded by the host, docs/ABI.md "Media
+ * relay") on the boards that carry it: b2bua and server. Off elsewhere: no code, no tables. */
+// @ts-ignore: board constant injected with --use
+export const MEDIA_RELAY: bool = isDefined(SIP_MEDIA_RELAY) ? SIP_MEDIA_RELAY != 0 : false;
+/** Relay legs (one party's side of one stream: a port pair): two per relayed stream, so a call with
+ * audio takes 2, with audio and video 4. Cost: RELAY_LEGS × (104 + 8) B. */
+// @ts-ignore: board constant injected with --use
+export const RELAY_LEGS: i32 = MEDIA_RELAY ? (isDefined(SIP_RELAY_LEGS) ? SIP_RELAY_LEGS : 64) : 0;
+/** Relay sessions: one per B2BUA call record (UA_DIALOGS / 2). Cost: 64 B each. */
+export const RELAY_SESSIONS: i32 = MEDIA_RELAY ? UA_DIALOGS / 2 : 0;

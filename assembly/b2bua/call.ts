@@ -51,8 +51,10 @@ import { Owner } from "../tu/owner";
 import { tuTimerSet } from "../tu/timers";
 import { uasStoredRequest } from "../dialog/uas";
 import { storedView, storedDecoded } from "../wire/buffers";
-import { OutRequest, uaDialogEnd } from "../dialog/ua";
+import { OutRequest, uaDialogEnd, uaDialogTextPtr, uaDialogTextLen } from "../dialog/ua";
 import { uacSend, uacSendInDialog, uacCancel, uacDialog, uacForget } from "../dialog/uac";
+import { MEDIA_RELAY } from "../config";
+import { relaySdp, relayEnd, relayActive, relayReady, relayLegSession, SDP_OUT, SDP_BAD } from "../media/relay";
 import { uasRespond, uasDialog, uasPeer, uasRelease, uasState, UasState, UasIn, UasEvent, has100rel, UAS_CALLS, uasAnswerOptions } from "../dialog/uas";
 
 export const enum SideRole { None = 0, Registrar = 1, Trunk = 2 }
@@ -75,7 +77,8 @@ const SIDE_CALLED: usize = SIDE_DIGEST + 1; // u8 Called: where a call from this
 const SIDE_DOWN: usize = SIDE_DIGEST + 2; // u8 Down: a call toward this side while it is down (sideDown)
 const SIDE_PING: usize = SIDE_DOWN + 1; // u16 seconds between OPTIONS pings of a monitored trunk, 0: none
 const SIDE_DEAD: usize = SIDE_PING + 2; // u8 1: its last ping went unanswered (or 503): the trunk is down
-const SIDE_SIZE: usize = (SIDE_DEAD + 1 + 7) & ~7; // 480 B: each record 8-aligned
+const SIDE_RELAY: usize = SIDE_DEAD + 1; // u8 1: the media of calls to or from this side go through our relay
+const SIDE_SIZE: usize = (SIDE_RELAY + 1 + 7) & ~7; // 480 B: each record 8-aligned
 const sides: usize = USER_AGENT ? heap.alloc(<usize>MAX_SIDES * SIDE_SIZE) : 0;
 function side(s: i32): usize { return sides + <usize>s * SIDE_SIZE; }
 function sidePeer(s: i32): Peer { return changetype<Peer>(side(s) + 4); }
@@ -338,7 +341,7 @@ export function b2buaSideAdd(p: usize, len: u32): bool {
     return b2buaSideSet(<i32>index, trunk ? SideRole.Trunk : SideRole.Registrar, <i32>route, wordAt(3), wordLen(3), trunk ? cfgPeer : null,
       creds ? wordAt(5) : 0, creds ? wordLen(5) : 0, creds ? wordAt(6) : 0, creds ? wordLen(6) : 0);
   }
-  if (wordLen(0) == 5 && load<u8>(wordAt(0)) == 0x72) {
+  if (wordLen(0) == 5 && load<u8>(wordAt(0)) == 0x72 && load<u8>(wordAt(0), 1) == 0x6f) { // "route" (not "relay")
     // "route FROM PREFIX TO STRIP [PREPEND]" (PREFIX "-": any number)
     if (n != 5 && n != 6) return false;
     const from = parseUint(wordAt(1), wordAt(1) + <usize>wordLen(1), <u64>MAX_SIDES - 1);
@@ -380,6 +383,10 @@ export function b2buaSideAdd(p: usize, len: u32): bool {
   } else if (textIs(wordAt(0), wordLen(0), "down")) {
     at = SIDE_DOWN;
     v = oneOf(2, "try", "failover", "refuse");
+  } else if (MEDIA_RELAY && textIs(wordAt(0), wordLen(0), "relay")) {
+    // "relay SIDE on": the media of this side's calls go through our relay (media/relay.ts)
+    at = SIDE_RELAY;
+    v = oneOf(2, "off", "on");
   }
   if (at != 0 && v >= 0) {
     store<u8>(side(s) + at, <u8>v);
@@ -745,6 +752,10 @@ function sendInvite(i: i32, v: MessageView, d: Decoded, cseq: u32, auth: u32, no
   out.maxForwards = d.maxForwards < 0 ? 70 : <u32>d.maxForwards - 1;
   out.pass = v;
   out.drop = dropsFor(<i32>load<u8>(c, 1), to, v);
+  if (MEDIA_RELAY) {
+    const sdpStatus = relayBody(i, 0, v, dest.family, d.callId, d.callIdLen);
+    if (sdpStatus != 0) return sdpStatus;
+  }
   return uacSend(out, dest, now, handle(i, Leg.Invite)) != 0 ? 0 : 503;
 }
 
@@ -787,8 +798,86 @@ function privacyAsked(v: MessageView): bool {
   return false;
 }
 
+/** Whether call i's media go through our relay: either side asks for it, and the relay is configured. */
+function relayed(i: i32): bool {
+  return MEDIA_RELAY && relayReady() &&
+    (load<u8>(side(<i32>load<u8>(rec(i), 1)) + SIDE_RELAY) != 0 || load<u8>(side(<i32>load<u8>(rec(i), 2)) + SIDE_RELAY) != 0);
+}
+
+/** An SDP body: a Content-Type of application/sdp (RFC 3264 §5; a body of another type passes as it is). */
+function hasSdp(v: MessageView): bool {
+  const h = v.first(Hdr.ContentType);
+  if (v.bodyLen == 0 || h < 0) return false;
+  const p = v.valPtr(h);
+  const n = v.valLen(h);
+  if (n < 15) return false;
+  for (let k: u32 = 0; k < 15; k++) if (lower(<u32>load<u8>(p + <usize>k)) != <u32>"application/sdp".charCodeAt(<i32>k)) return false;
+  return n == 15 || load<u8>(p + 15) == 0x3b || load<u8>(p + 15) == 0x20;
+}
+
+/**
+ * The body of v, from call i's party `side` (0 A, 1 B), as the other party (signalling over `toFamily`)
+ * gets it: when the call is relayed and v carries SDP, rewritten by the relay (media/relay.ts) and set as
+ * v's altBody. 0 when v goes as it is or rewritten; 488 for SDP that does not parse; 503 when the relay
+ * has no room. `callId` (A's) names the call in the host's usage records of the relay.
+ */
+function relayBody(i: i32, side: i32, v: MessageView, toFamily: u8, callId: usize, callIdLen: u32): u32 {
+  if (!hasSdp(v) || !(relayActive(i) || relayed(i))) return 0;
+  const n = relaySdp(i, side, v.base + <usize>v.bodyOff, v.bodyLen, toFamily, callId, callIdLen);
+  if (n < 0) return n == SDP_BAD ? 488 : 503;
+  v.altBody = SDP_OUT;
+  v.altBodyLen = <u32>n;
+  return 0;
+}
+
+/** A's Call-ID (the call's name in the relay's usage records): the A dialog's, kept by dialog/ua.ts. */
+function callIdOf(i: i32): usize {
+  const d = load<i32>(rec(i), F.DlgA);
+  return d >= 0 ? uaDialogTextPtr(d, 0) : 0;
+}
+function callIdLenOf(i: i32): u32 {
+  const d = load<i32>(rec(i), F.DlgA);
+  return d >= 0 ? uaDialogTextLen(d, 0) : 0;
+}
+/** The same before A's dialog exists (B's first answer): B's response's Call-ID then. */
+function callIdOfB(i: i32, v: MessageView): usize {
+  const h = v.first(Hdr.CallId);
+  return load<i32>(rec(i), F.DlgA) >= 0 ? callIdOf(i) : h >= 0 ? v.valPtr(h) : 0;
+}
+function callIdLenOfB(i: i32, v: MessageView): u32 {
+  const h = v.first(Hdr.CallId);
+  return load<i32>(rec(i), F.DlgA) >= 0 ? callIdLenOf(i) : h >= 0 ? v.valLen(h) : 0;
+}
+
+/** The host reports that a leg of call i's relay went idle (no media either way for its idle time) or
+ * could not be bound (what, RelayReport): the call ends, with BYE on both legs once answered (A's
+ * fire-and-forget: its final ends its dialog, §15.1.1; B's ends the call record), or with 500 to A and a
+ * CANCEL to B while it rings. */
+export function b2buaRelayReport(leg: i32, now: i64): void {
+  const i = relayLegSession(leg);
+  if (i < 0 || i >= B2B_CALLS) return;
+  const c = rec(i);
+  const st = load<u8>(c);
+  if (st == B2bState.Calling) {
+    const a = load<i32>(c, F.A);
+    if (a >= 0) uasRespond(a, 500, now);
+    cancelB(i, now);
+    relayEnd(i);
+  } else if (st == B2bState.Up) {
+    const a = load<i32>(c, F.A);
+    link(i, F.A, -1);
+    if (a >= 0) uasRelease(a);
+    const dlgA = load<i32>(c, F.DlgA);
+    link(i, F.DlgA, -1);
+    if (dlgA >= 0 && uacSendInDialog(dlgA, Method.BYE, aDest(i), now, handle(i, Leg.ByeA)) == 0) uaDialogEnd(dlgA);
+    relayEnd(i);
+    bye(i, Leg.ByeB, now);
+  }
+}
+
 /** Call i is over: its records freed (its dialogs have ended already or end with our BYE's final). */
 function free(i: i32): void {
+  if (MEDIA_RELAY) relayEnd(i);
   uacForget(handle(i, Leg.Invite));
   uacForget(handle(i, Leg.ReqA));
   uacForget(handle(i, Leg.ReqB));
@@ -921,6 +1010,11 @@ function relayInDialog(r: i32, dlg: i32, v: MessageView, now: i64): void {
     const leg = fromA ? Leg.ReqB : Leg.ReqA;
     const other = fromA ? load<i32>(c, 12) : load<i32>(c, 8);
     if (other < 0) { uasRespond(r, 481, now); return; } // the other leg has no dialog (yet, or any more)
+    if (MEDIA_RELAY) {
+      // an offer or answer within the call (re-INVITE, UPDATE, PRACK): through the relay
+      const e = relayBody(i, fromA ? 0 : 1, v, (fromA ? bDest(i) : aDest(i)).family, callIdOf(i), callIdLenOf(i));
+      if (e != 0) { uasRespond(r, e, now); return; }
+    }
     link(i, F.Relay, r);
     const drops = fromA ? dropsFor(<i32>load<u8>(c, 1), <i32>load<u8>(c, 2), v) : dropsFor(<i32>load<u8>(c, 2), <i32>load<u8>(c, 1), v);
     // a PRACK from A acknowledges B's reliable provisional to our INVITE: its RAck names B's CSeq
@@ -1005,6 +1099,13 @@ export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now:
     // the other leg's answer to a request we relayed: to the leg that sent it (no 100: ours went)
     const r = load<i32>(c, F.Relay);
     if (r < 0 || status == 100) return;
+    if (MEDIA_RELAY && relayBody(i, leg == Leg.ReqB ? 1 : 0, v, (leg == Leg.ReqB ? aDest(i) : bDest(i)).family, callIdOf(i), callIdLenOf(i)) != 0) {
+      // an answer the relay cannot take: the request fails for its sender (502, RFC 3261 §21.5.3)
+      if (status < 200) return;
+      uasRespond(r, 502, now);
+      link(i, F.Relay, -1);
+      return;
+    }
     uasRespond(r, status, now, v, leg == Leg.ReqB ? dropsFor(<i32>load<u8>(c, 2), <i32>load<u8>(c, 1), v)
       : dropsFor(<i32>load<u8>(c, 1), <i32>load<u8>(c, 2), v));
     if (status >= 200) {
@@ -1025,6 +1126,16 @@ export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now:
     // B's answers carried to A: what A's side may learn of them, and who answered (assertedLine)
     const drops = dropsFor(<i32>load<u8>(c, 2), <i32>load<u8>(c, 1), v);
     const idLen = status > 100 && status < 300 ? assertedLine(i, v) : 0;
+    // B's SDP (an answer, or the offer of a late-offer call) through the relay; one it cannot take is
+    // not carried: a provisional goes without it, a 2xx fails the call (502 to A, our BYE to B)
+    const sdpErr = MEDIA_RELAY && status < 300 ? relayBody(i, 1, v, aDest(i).family, callIdOfB(i, v), callIdLenOfB(i, v)) : 0;
+    if (sdpErr != 0 && status >= 200) {
+      link(i, F.DlgB, uacDialog(user));
+      uasRespond(a, 502, now);
+      bye(i, Leg.ByeB, now);
+      return;
+    }
+    if (sdpErr != 0) { link(i, F.DlgB, uacDialog(user)); link(i, F.DlgA, uasDialog(a)); return; }
     if (status < 200) {
       // 180, 183 with early media: to A; the early dialogs of both legs (a PRACK, an UPDATE within them
       // is relayed: relayInDialog)

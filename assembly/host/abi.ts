@@ -39,7 +39,9 @@ import { Req } from "../proxy/req";
 import { rrKeyReset, rrKeyFromSecret } from "../proxy/rrmac";
 import { authReset, authSetRealm, authUserAdd, authSetSecret, authSetNonceExpiry, authSetAlgorithms } from "../auth/index";
 import { TOPOLOGY_HIDING, USER_AGENT, GIN_PROVIDER } from "../config";
-import { b2buaSideAdd } from "../b2bua/call";
+import { b2buaSideAdd, b2buaRelayReport } from "../b2bua/call";
+import { MEDIA_RELAY } from "../config";
+import { relayReset, relayPorts, relayAddress, relayConfig, relayPoll, relayLegsInUse, relayLegCapacity, RELAY_OUT } from "../media/relay";
 import { regAdd, regShutdown, regPending } from "../registrant/registrant";
 import {
   policyReset, AclList, aclAdd, methodBlock, denyAdd, bodyAllowType, bodyAddPattern, bodySetMax,
@@ -115,6 +117,8 @@ export function sip_init(seedLo: u32, seedHi: u32, now: f64): i32 {
   authWindow = 60;
   rxCount = rxRefused = txCount = 0;
   refusedFullReset();
+  if (MEDIA_RELAY) relayReset();
+  relayMin = 0;
   return 0;
 }
 
@@ -152,7 +156,38 @@ export function sip_cfg_set(key: i32, value: f64): i32 {
       dispatchB2bua(n == 1);
       return CfgResult.Ok;
   }
+  if (key >= CfgKey.MediaRelay && key <= CfgKey.RelayIce) return relaySet(key, n);
   return CfgResult.Unknown;
+}
+
+let relayMin: u32 = 0;
+/** The media relay's numeric settings (RelayPortMin before RelayPortMax, which applies the range). */
+function relaySet(key: i32, n: i64): i32 {
+  if (!MEDIA_RELAY) return n == 0 ? CfgResult.Ok : CfgResult.NotInBuild;
+  switch (key) {
+    // the proxy's relay is not in this core yet: a B2BUA side relays by its Side word "relay"
+    case CfgKey.MediaRelay: return n == 0 ? CfgResult.Ok : CfgResult.NotInBuild;
+    case CfgKey.RelayPortMin: if (n > 65534 || (n & 1) != 0) return CfgResult.Refused; relayMin = <u32>n; return CfgResult.Ok;
+    case CfgKey.RelayPortMax: return relayPorts(relayMin, <u32>n) ? CfgResult.Ok : CfgResult.Refused;
+    case CfgKey.RelayIdle: if (n > 65535) return CfgResult.Refused; relayConfig.idle = <u32>n; return CfgResult.Ok;
+    case CfgKey.RelayHoldIdle: if (n > 65535) return CfgResult.Refused; relayConfig.holdIdle = <u32>n; return CfgResult.Ok;
+    case CfgKey.RelayIce: relayConfig.keepIce = n != 0; return CfgResult.Ok;
+  }
+  return CfgResult.Unknown;
+}
+
+/** Address of the media relay record filled by sip_poll_relay (docs/ABI.md "Media relay"). */
+export function sip_relay_ptr(): usize { return MEDIA_RELAY ? RELAY_OUT : 0; }
+
+/** The next change of the media relay's legs for the host: its RelayOp (0 = none). */
+export function sip_poll_relay(): i32 {
+  return MEDIA_RELAY ? <i32>relayPoll() : 0;
+}
+
+/** The host reports relay leg `leg` idle or unbindable (RelayReport `what`): the call is ended. */
+export function sip_relay_report(now: f64, leg: u32, what: u32): void {
+  if (!MEDIA_RELAY || !USER_AGENT) return;
+  b2buaRelayReport(<i32>leg, <i64>now);
 }
 
 let pikeRate: u32 = 0;
@@ -182,6 +217,7 @@ export function sip_cfg_add(kind: i32, len: u32): i32 {
     case CfgKind.BodyType: r = bodyAllowType(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
     case CfgKind.BodyPattern: r = bodyAddPattern(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
     case CfgKind.Side: r = !USER_AGENT ? CfgResult.NotInBuild : sideAdd(len) ? CfgResult.Ok : CfgResult.Refused; break;
+    case CfgKind.RelayAddress: r = !MEDIA_RELAY ? CfgResult.NotInBuild : relayAddress(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
     case CfgKind.GinBlock: r = !GIN_PROVIDER ? CfgResult.NotInBuild : ginBlockAdd(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
     case CfgKind.Registration: r = !USER_AGENT ? CfgResult.NotInBuild : regAdd(CFG, len) >= 0 ? CfgResult.Ok : CfgResult.Refused; break;
     case CfgKind.NonceSecret:
@@ -361,6 +397,9 @@ export function sip_stat(id: i32): f64 {
     case Stat.DialogsInUse: return <f64>dialogsInUse();
     case Stat.Shed503: return <f64>shedCount();
   }
+  // a core without the relay does not know its stats (-1)
+  if (MEDIA_RELAY && id == Stat.RelayLegsInUse) return <f64>relayLegsInUse();
+  if (MEDIA_RELAY && id == Stat.RelayLegCapacity) return <f64>relayLegCapacity();
   return -1;
 }
 

@@ -6,6 +6,7 @@
 // Each builder returns the message length, or 0 when it does not fit `cap` (never a truncated
 // message). The view must be one that parsed without a framing error (its index complete).
 
+import { MEDIA_RELAY } from "../config";
 import { Writer } from "./writer";
 import { MAX_HEADERS, B2B_DROP_NAME_CAP } from "../config";
 import { MessageView, EntryFlag } from "./view";
@@ -304,14 +305,21 @@ function inDropList(v: MessageView, i: i32, list: usize): bool {
   return false;
 }
 
-/** "Content-Length: n", the blank line and the body of `v` (n = 0 and no body when `v` is null). */
+/** "Content-Length: n", the blank line and the body of `v` (its altBody when set; n = 0 and no body when
+ * `v` is null). */
 export function bodyOf(into: Writer, v: MessageView | null): void {
-  const n: u32 = v != null ? v.bodyLen : 0;
+  let p: usize = 0;
+  let n: u32 = 0;
+  if (v != null) {
+    p = v.base + <usize>v.bodyOff;
+    n = v.bodyLen;
+    if (MEDIA_RELAY && v.altBody != 0) { p = v.altBody; n = v.altBodyLen; }
+  }
   into.text(T_CL);
   into.u32(n);
   into.crlf();
   into.crlf();
-  if (v != null && n != 0) into.bytes(v.base + <usize>v.bodyOff, n);
+  if (n != 0) into.bytes(p, n);
 }
 
 /**

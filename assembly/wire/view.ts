@@ -24,6 +24,7 @@
 // Offsets are relative to `base`, the first byte of the start line. A folded value keeps its inner
 // CRLF SP bytes; decoders treat CR and LF as LWS (scan.ts).
 
+import { MEDIA_RELAY } from "../config";
 import { MAX_HEADERS, MAX_MSG } from "../config";
 import { Ch, Cls, is, isAny } from "../util/chars";
 import { WireError } from "./errors";
@@ -76,6 +77,10 @@ export class MessageView {
   headersEnd: u32 = 0;
   bodyOff: u32 = 0;
   bodyLen: u32 = 0;
+  /** A body written for this message's next hop in place of its own (the media relay's SDP), or 0:
+   * its own. Set by the transaction user that forwards it; cleared with the view. */
+  altBody: usize = 0;
+  altBodyLen: u32 = 0;
   /** Decoded Content-Length, -1 when absent. */
   contentLength: i32 = -1;
   /** Number of index entries. */
@@ -132,6 +137,7 @@ export class MessageView {
     this.headersEnd = 0;
     this.bodyOff = 0;
     this.bodyLen = 0;
+    if (MEDIA_RELAY) { this.altBody = 0; this.altBodyLen = 0; }
     this.contentLength = -1;
     this.count = 0;
     this.error = WireError.None;

@@ -187,7 +187,7 @@ function coreModule(board, file = "sipling.wasm") {
 }
 
 // docs/ABI.md numbers, from the generated host table (the one source)
-const { CfgKey, CfgKind, Proto, STAT_NAMES, EVENTS } = await import("../../host/firmware/abi.mjs");
+const { CfgKey, CfgKind, Proto, STAT_NAMES, EVENTS, RelayOp } = await import("../../host/firmware/abi.mjs");
 
 export function peerRecord(addr, port) {
   const p = Buffer.alloc(32);
@@ -238,6 +238,8 @@ export class CoreNode {
     }
     this.events = {};
     this.eventLog = []; // { t, name, code, value, texts } of each event, in order (docs/ABI.md "Events")
+    this.relayLog = []; // every media relay record polled (relayRecord), in order
+    this.relayLegs = new Map(); // leg -> its last Open record, while open
     this.timer = null;
     this.received = 0;
     sim.attach(addr, this);
@@ -270,6 +272,13 @@ export class CoreNode {
       const to = `${mem[m + 8]}.${mem[m + 9]}.${mem[m + 10]}.${mem[m + 11]}:${mem.readUInt16LE(m + 6)}`;
       this.sim.send(this.addr, to, Buffer.from(mem.subarray(this.ptr.tx, this.ptr.tx + n)));
     }
+    let op;
+    while (ex.sip_poll_relay && (op = ex.sip_poll_relay()) !== 0) {
+      const r = this.relayRecord(op);
+      this.relayLog.push(r);
+      if (op === RelayOp.Open) this.relayLegs.set(r.leg, r);
+      else if (!this.relayLegs.delete(r.leg)) throw new Error(`sim: relay Close of leg ${r.leg}, not open`);
+    }
     let k;
     while ((k = ex.sip_poll_event()) !== 0) {
       const name = EVENTS[k]?.name ?? `event-${k}`;
@@ -283,6 +292,22 @@ export class CoreNode {
       ex.sip_handle_timeout(this.sim.now);
       this.drain();
     }) : null;
+  }
+
+  /** The media relay record at sip_relay_ptr (docs/ABI.md "Media relay"), decoded. */
+  relayRecord(op) {
+    const mem = this.mem();
+    const o = this.ex.sip_relay_ptr() >>> 0;
+    const family = mem[o + 16];
+    const a = mem.subarray(o + 24, o + 40);
+    return {
+      t: this.sim.now, op: op === RelayOp.Open ? "open" : op === RelayOp.Close ? "close" : `op-${op}`,
+      leg: mem.readUInt32LE(o + 4), partner: mem.readUInt32LE(o + 8), port: mem.readUInt16LE(o + 12),
+      flags: mem.readUInt16LE(o + 14), family, local: mem[o + 17],
+      peer: family === 4 ? `${a[0]}.${a[1]}.${a[2]}.${a[3]}:${mem.readUInt16LE(o + 18)}` : family === 6 ? `[v6]:${mem.readUInt16LE(o + 18)}` : null,
+      rtcpPort: mem.readUInt16LE(o + 20), idle: mem.readUInt16LE(o + 22), call: mem.readUInt32LE(o + 40),
+      callId: mem.subarray(o + 48, o + 48 + mem.readUInt16LE(o + 44)).toString("latin1"),
+    };
   }
 
   /** The event record at sip_event_ptr (docs/ABI.md: kind, code, time, value; four texts from byte 64). */
