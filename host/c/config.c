@@ -430,7 +430,7 @@ static bool is_side_address(const char *s) {
   return inet_pton(AF_INET, host, tmp) == 1;
 }
 
-#define SIDE_KEYS "name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register, monitor, down, passthrough"
+#define SIDE_KEYS "name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register, monitor, down, passthrough, mediaRelay"
 #define PASSTHROUGH_KEYS "user, username, password"
 /* a trunk's "register": {"expires"}: least, most, default (s) (config.mjs REGISTER_EXPIRES) */
 #define REGISTER_EXPIRES_MIN 60
@@ -691,6 +691,10 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
         if (sv->type != J_NUMBER || sv->num < 5 || sv->num > 3600 || sv->num != (double)(int)sv->num)
           bad(kk, "expected an integer in 5..3600 (seconds between OPTIONS pings)", sv);
         sd->monitor = (int)sv->num;
+      } else if (strcmp(sk, "mediaRelay") == 0) {
+        /* the media of this side's calls through our relay (media/relay.ts; the "mediaRelay" keys) */
+        if (sv->type != J_TRUE && sv->type != J_FALSE) bad(kk, "expected true or false", sv);
+        sd->media_relay = sv->type == J_TRUE;
       } else if (strcmp(sk, "down") == 0) {
         /* a call toward the trunk while it is down (b2bua/call.ts Down) */
         if (sv->type != J_STRING || (strcmp(sv->str, "try") != 0 && strcmp(sv->str, "failover") != 0 && strcmp(sv->str, "refuse") != 0))
@@ -1180,6 +1184,24 @@ void config_parse(cli *out, int argc, char **argv, const char *board) {
       die2(false, kk, "a trunk on tcp needs a \"tcp:\" listen address of its family (IPv%d)", family);
     }
   }
+  /* the media relay (config.mjs checkMediaRelay): a range both ways round, and what a relaying side needs */
+  const cfg_value *pmin = &c->v[SK_MEDIA_RELAY_PORT_MIN], *pmax = &c->v[SK_MEDIA_RELAY_PORT_MAX];
+  if (pmin->set != pmax->set)
+    die2(false, pmin->set ? "mediaRelay.portMax" : "mediaRelay.portMin", "the relay's port range needs both portMin and portMax");
+  if (pmin->set && (long)pmin->num % 2 != 0) die2(false, "mediaRelay.portMin", "expected an even port (RTP even, RTCP odd), got %ld", (long)pmin->num);
+  if (pmin->set && pmax->num <= pmin->num) die2(false, "mediaRelay.portMax", "expected a port above portMin (%ld), got %ld", (long)pmin->num, (long)pmax->num);
+  for (size_t i = 0; i < sides; i++) {
+    if (!c->v[SK_SIDES].sides[i].media_relay) continue;
+    char *kk = keyf("sides[%zu].mediaRelay", i);
+    if (!c->v[SK_MEDIA_RELAY_ADDRESSES].set || c->v[SK_MEDIA_RELAY_ADDRESSES].n == 0)
+      die2(false, kk, "the relay needs \"mediaRelay\": {\"addresses\": [...]}");
+    if (!pmin->set) die2(false, kk, "the relay needs \"mediaRelay\": {\"portMin\", \"portMax\"}");
+    break;
+  }
+  if (c->v[SK_MEDIA_RELAY_ADDRESSES].set)
+    for (size_t j = 0; j < c->v[SK_MEDIA_RELAY_ADDRESSES].n; j++)
+      if (strchr(c->v[SK_MEDIA_RELAY_ADDRESSES].list[j], '/'))
+        die2(false, keyf("mediaRelay.addresses[%zu]", j), "expected an address without a prefix, got %s", show_str(c->v[SK_MEDIA_RELAY_ADDRESSES].list[j]));
   if (b2bua && sides < 2) die2(false, "sides", "\"mode\": \"b2bua\" needs at least two sides (e.g. a registrar side and a trunk)");
   if (!b2bua && sides > 0) die2(false, "sides", "sides are the B2BUA's: set \"mode\": \"b2bua\" (and a board with it, \"board\": \"gateway\")");
 }
@@ -1280,6 +1302,7 @@ static void print_value(strbuf *b, const sch_key *k, const cfg_value *v) {
           sb_puts(b, ", \"monitor\": ");
           sb_puts(b, t);
         }
+        if (sd->media_relay) sb_puts(b, ", \"mediaRelay\": true");
         if (sd->down) {
           sb_puts(b, ", \"down\": ");
           sb_json_string(b, sd->down, strlen(sd->down));
@@ -1877,6 +1900,7 @@ void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *b
             add_text(&a, keyf("%s[%zu].called", k->path, j), keyf("called %zu %s", j, strcmp(sd->called, "p-called-party-id") == 0 ? "pcpi" : sd->called));
           if (sd->down) add_text(&a, keyf("%s[%zu].down", k->path, j), keyf("down %zu %s", j, sd->down));
           if (sd->monitor) add_text(&a, keyf("%s[%zu].monitor", k->path, j), keyf("monitor %zu %d", j, sd->monitor));
+          if (sd->media_relay) add_text(&a, keyf("%s[%zu].mediaRelay", k->path, j), keyf("relay %zu on", j));
           for (size_t d = sd->pai ? 0 : 1; d <= sd->n_drop; d++) {
             char *text = d == 0 ? keyf("pai %zu %s", j, sd->pai) : keyf("drop %zu %s", j, sd->drop[d - 1]);
             add_text(&a, d == 0 ? keyf("%s[%zu].identity.pai", k->path, j) : keyf("%s[%zu].drop[%zu]", k->path, j, d - 1), text);

@@ -74,6 +74,7 @@ typedef struct {
   int reg_expires;   /* its expires (s), REGISTER_EXPIRES_DEFAULT unless given */
   const char *down;  /* "down": "try" | "failover" | "refuse", NULL: not given (try) */
   int monitor;       /* "monitor": seconds between OPTIONS pings, 0: not given */
+  int media_relay;   /* "mediaRelay": true: the media of its calls go through our relay */
   int reg_gin;       /* "register": {"mode": "gin"}: RFC 6140 registration for a number block */
   const char *reg_block; /* "register": {"block"}: the numbers provisioned ("+155500xx"), or NULL */
 } cfg_side;

@@ -52,6 +52,10 @@ export interface Exports {
   sip_event_ptr(): number;
   sip_shutdown(now: number): number;
   sip_stat?(id: number): number;
+  /** the media relay (docs/ABI.md "Media relay"): cores without it return 0 / do nothing */
+  sip_poll_relay?(): number;
+  sip_relay_ptr?(): number;
+  sip_relay_report?(now: number, leg: number, what: number): void;
 }
 
 export class CoreError extends Error {}

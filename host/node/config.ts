@@ -58,6 +58,8 @@ export interface Config {
   readonly dnsServers?: readonly string[];
   /** dns.timeout, ms */
   readonly dnsTimeout: number;
+  /** mediaRelay.addresses: where relay ports are bound */
+  readonly relayAddresses: readonly string[];
 }
 
 export interface Cli {
@@ -85,6 +87,7 @@ function view(c: SharedConfig): Config {
     usageLog: v.get("usageLog") as string | undefined,
     dnsServers: v.get("dns.servers") as string[] | undefined,
     dnsTimeout: v.get("dns.timeout") as number,
+    relayAddresses: (v.get("mediaRelay.addresses") as string[] | undefined) ?? [],
   };
 }
 

@@ -22,6 +22,8 @@ import { ConfigError, type Config, type Listen } from "./config.js";
 import { coreOps, explain } from "../shared/config.mjs";
 import type { Logger } from "./log.js";
 import { decodeEvent, eventFields, type UsageLog, type EventRecord } from "./usage.js";
+import { Relay } from "./relay.js";
+import { isIPv6 } from "node:net";
 import { OverloadControl } from "./overload.js";
 import { Resolver } from "../shared/resolver.mjs";
 
@@ -99,6 +101,9 @@ export class Host {
   private readonly trace: boolean;
   private stopping = false;
   private overload: OverloadControl | null = null;
+  /** the media relay's forwarding, when the configuration names relay addresses and the core has the relay */
+  private relay: Relay | null = null;
+  private relayPtr = 0;
   private readonly scratch = Buffer.alloc(16);
   /** Called with every event the core reports (the library API's listener), before logging. */
   onEvent: ((ev: EventRecord) => void) | null = null;
@@ -259,6 +264,22 @@ export class Host {
     }
     this.core = core;
     this.ex = ex;
+    if (c.relayAddresses.length > 0 && ex.sip_poll_relay && ex.sip_relay_ptr) {
+      const addrs: { 4?: string; 6?: string } = {};
+      for (const a of c.relayAddresses) addrs[isIPv6(a) ? 6 : 4] = a;
+      this.relayPtr = ex.sip_relay_ptr() >>> 0;
+      this.relay = new Relay(addrs, {
+        now: () => performance.now(),
+        report: (leg, what) => {
+          if (!this.core) return;
+          const t = performance.now();
+          ex.sip_relay_report!(t, leg, what);
+          this.after(t);
+        },
+        log: (level, msg, fields) => this.log.line(level, msg, fields),
+        usage: (r) => this.usage?.host(r),
+      });
+    }
     this.log.info("core ready", {
       rxCap: core.rxCap, cfgCap: core.cfgCap, domains: c.domains, seed: seed.toString("hex"),
       ...(c.outboundProxy ? { outboundProxy: c.outboundProxy } : {}),
@@ -471,6 +492,14 @@ export class Host {
         }
       }
       this.arm(ex.sip_poll_timeout());
+      if (this.relay) {
+        let op: number;
+        const core = this.core!;
+        while ((op = ex.sip_poll_relay!()) !== 0) {
+          core.views();
+          this.relay.apply(op, core.mem, core.dv, this.relayPtr);
+        }
+      }
       let k: number;
       while ((k = ex.sip_poll_event()) !== 0) this.event(k);
       if (this.closedQueue.length === 0) return;
@@ -655,6 +684,7 @@ export class Host {
   private ownStats(): Record<string, number> {
     return {
       tcpConnections: this.conns.size, ...this.hostStats, logDropped: this.log.dropped,
+      ...(this.relay ? { relayLegsOpen: this.relay.open, ...this.relay.stats } : {}),
       ...(this.usage ? { usageDropped: this.usage.dropped } : {}),
     };
   }
@@ -699,6 +729,7 @@ export class Host {
   close(): void {
     this.stopping = true;
     this.overload?.stop();
+    this.relay?.stop();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const core = this.core;

@@ -151,6 +151,18 @@ export class UsageLog {
     this.write(line);
   }
 
+  /** Records one of the host's own usage records (the media relay's per-leg counters), stamped now. */
+  host(fields: Record<string, unknown>): void {
+    if (this.fd < 0) return;
+    const line = JSON.stringify({ time: new Date().toISOString(), ...fields }) + "\n";
+    if (this.queued() + line.length > this.maxQueue) {
+      this.dropped++;
+      this.lostPending++;
+      return;
+    }
+    this.write(line);
+  }
+
   /** bytes waiting: held by the file plus batched */
   queued(): number {
     return (this.held?.length ?? 0) + this.bytes;

@@ -30,7 +30,7 @@ import { isIP } from "node:net";
  *   username?: string, password?: string, routes?: SideRule[], failover?: string,
  *   identity?: { pai?: "passthrough" | "drop" | "from" }, drop?: string[], transport?: "udp" | "tcp",
  *   accept?: "address" | "digest", called?: "ruri" | "to" | "p-called-party-id",
- *   register?: boolean | { expires?: number, mode?: "gin", block?: string }, monitor?: number, down?: "try" | "failover" | "refuse",
+ *   register?: boolean | { expires?: number, mode?: "gin", block?: string }, monitor?: number, down?: "try" | "failover" | "refuse", mediaRelay?: boolean,
  *   passthrough?: { user: string, username: string, password: string }[] }} Side
  * @typedef {{
  *   schema: readonly SchemaKey[], host: Host, name: string,
@@ -269,7 +269,7 @@ function checkUsers(k, v) {
 }
 
 const SIDE_ADDRESS = /^(?:(\d{1,3}(?:\.\d{1,3}){3})|\[([0-9a-fA-F:.]+)\]):(\d{1,5})$/;
-const SIDE_KEYS = "name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register, monitor, down, passthrough";
+const SIDE_KEYS = "name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register, monitor, down, passthrough, mediaRelay";
 const PASSTHROUGH_KEYS = "user, username, password"; // a trunk's "passthrough" entries
 // a trunk's "called": where the number of a call from it is read (b2bua/call.ts Called), as the core's word
 const CALLED = { ruri: "ruri", to: "to", "p-called-party-id": "pcpi" };
@@ -457,6 +457,11 @@ function checkSides(key, k, v) {
           // static mode: the trunk pinged with OPTIONS every N s, down while a ping goes unanswered
           if (!Number.isInteger(sv) || sv < MONITOR_SECONDS[0] || sv > MONITOR_SECONDS[1]) bad(f, `expected an integer in ${MONITOR_SECONDS[0]}..${MONITOR_SECONDS[1]} (seconds between OPTIONS pings)`, sv);
           sd.monitor = sv;
+          break;
+        case "mediaRelay":
+          // the media of this side's calls through our relay (media/relay.ts; "mediaRelay" keys)
+          if (typeof sv !== "boolean") bad(f, "expected true or false", sv);
+          sd.mediaRelay = sv;
           break;
         case "down":
           if (typeof sv !== "string" || !DOWN_POLICIES.includes(sv)) bad(f, `expected "try", "failover" or "refuse"`, sv);
@@ -783,6 +788,7 @@ export function resolve(spec, args) {
   }
   const sides = /** @type {Side[] | undefined} */ (cfg.values.get("sides"));
   checkTrunkTransports(cfg);
+  checkMediaRelay(cfg);
   if (cfg.values.get("mode") === "b2bua" && (sides?.length ?? 0) < 2)
     throw new ConfigError("sides", `"mode": "b2bua" needs at least two sides (e.g. a registrar side and a trunk)`);
   if (cfg.values.get("mode") !== "b2bua" && (sides?.length ?? 0) > 0)
@@ -814,6 +820,29 @@ export function isLoopback(l) {
   if (l.family === 4) return h.startsWith("127.");
   const canon = new URL(`http://[${h}]/`).hostname; // compressed form, e.g. [::1], [::ffff:7f00:1]
   return canon === "[::1]" || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(canon);
+}
+
+/**
+ * A side with "mediaRelay": true needs the relay's addresses and port range (a call it cannot relay gets
+ * 503, never a silent pass-through: so a configuration that could relay nothing is refused here), and a
+ * port range the other way round is refused naming its key.
+ * @param {Config} cfg
+ */
+function checkMediaRelay(cfg) {
+  const sides = /** @type {Side[] | undefined} */ (cfg.values.get("sides")) ?? [];
+  const min = /** @type {number | undefined} */ (cfg.values.get("mediaRelay.portMin"));
+  const max = /** @type {number | undefined} */ (cfg.values.get("mediaRelay.portMax"));
+  if ((min === undefined) !== (max === undefined)) throw new ConfigError(min === undefined ? "mediaRelay.portMin" : "mediaRelay.portMax", "the relay's port range needs both portMin and portMax");
+  if (min !== undefined && max !== undefined) {
+    if (min % 2 !== 0) throw new ConfigError("mediaRelay.portMin", `expected an even port (RTP even, RTCP odd), got ${min}`);
+    if (max <= min) throw new ConfigError("mediaRelay.portMax", `expected a port above portMin (${min}), got ${max}`);
+  }
+  const i = sides.findIndex((sd) => sd.mediaRelay);
+  if (i < 0) return;
+  const addrs = /** @type {string[] | undefined} */ (cfg.values.get("mediaRelay.addresses")) ?? [];
+  if (addrs.length === 0) throw new ConfigError(`sides[${i}].mediaRelay`, `the relay needs "mediaRelay": {"addresses": [...]}`);
+  if (min === undefined) throw new ConfigError(`sides[${i}].mediaRelay`, `the relay needs "mediaRelay": {"portMin", "portMax"}`);
+  addrs.forEach((a, j) => { if (a.includes("/")) throw new ConfigError(`mediaRelay.addresses[${j}]`, `expected an address without a prefix, got ${show(a)}`); });
 }
 
 /**
@@ -1074,6 +1103,7 @@ export function coreOps(cfg, random) {
           if (sd.called !== undefined) text(`${k.path}[${i}].called`, `called ${i} ${CALLED[sd.called]}`);
           if (sd.down !== undefined) text(`${k.path}[${i}].down`, `down ${i} ${sd.down}`);
           if (sd.monitor !== undefined) text(`${k.path}[${i}].monitor`, `monitor ${i} ${sd.monitor}`);
+          if (sd.mediaRelay) text(`${k.path}[${i}].mediaRelay`, `relay ${i} on`);
           if (sd.identity?.pai !== undefined) text(`${k.path}[${i}].identity.pai`, `pai ${i} ${sd.identity.pai}`);
           (sd.drop ?? []).forEach((h, j) => text(`${k.path}[${i}].drop[${j}]`, `drop ${i} ${h}`));
         });

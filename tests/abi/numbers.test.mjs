@@ -57,21 +57,30 @@ const KIND_TEXT = {
   BodyType: "INVITE application/sdp", BodyPattern: "buy now", NonceSecret: "0123456789abcdef0123456789abcdef",
   Side: "1 trunk 0 127.0.0.9:5060 127.0.0.9:5060",
   Registration: "1 127.0.0.9:5060 alice@example.org 600 alice secret",
-  GinBlock: "acme +155500xx",
+  GinBlock: "acme +155500xx", RelayAddress: "127.0.0.1",
 };
 /** Kinds only the cores with the user agent (board gateway) take; the others answer NotInBuild. */
 const UA_KINDS = new Set(["Side", "Registration"]);
+/** The media relay's keys, kind and stats (config.ts MEDIA_RELAY: the gateway and b2bua boards); a core
+ * without it takes a key's 0 only and does not know the stats (-1). MediaRelay (the proxy's relay) is in
+ * no core yet: NotInBuild for any value but 0. */
+const RELAY_KEYS = new Set(["MediaRelay", "RelayPortMin", "RelayPortMax", "RelayIdle", "RelayHoldIdle", "RelayIce"]);
+const RELAY_STATS = new Set(["relayLegsInUse", "relayLegCapacity"]);
 
 for (const board of ["server", "micro", "gateway"]) {
   test(`the ${board} core knows every cfg key, kind and stat of abi.json (and not one more)`, () => {
     const ua = board === "gateway";
     const ex = core(board);
+    const relay = ua; // the gateway board carries the relay
     for (const [name, k] of Object.entries(abi.cfgKeys)) {
-      const r = ex.sip_cfg_set(k.value, valueFor(name));
-      assert.equal(r, 0, `sip_cfg_set(${k.value} ${name}, ${valueFor(name)}) = ${r}`);
+      const v = name === "RelayPortMin" ? 20000 : name === "RelayPortMax" ? 20099 : valueFor(name);
+      const r = ex.sip_cfg_set(k.value, v);
+      const want = RELAY_KEYS.has(name) && (!relay || name === "MediaRelay") && v !== 0 ? abi.cfgResults.NotInBuild.value : abi.cfgResults.Ok.value;
+      assert.equal(r, want, `sip_cfg_set(${k.value} ${name}, ${v}) = ${r}`);
+      if (RELAY_KEYS.has(name)) assert.equal(ex.sip_cfg_set(k.value, 0), abi.cfgResults.Ok.value, `${name} 0`);
     }
     const used = new Set(Object.values(abi.cfgKeys).map((k) => k.value));
-    const spare = [...Array(30).keys()].filter((i) => i > 0 && !used.has(i));
+    const spare = [...Array(40).keys()].filter((i) => i > 0 && !used.has(i));
     assert.ok(spare.length > 5);
     for (const key of spare) assert.equal(ex.sip_cfg_set(key, 1), abi.cfgResults.Unknown.value, `key ${key} is not in abi.json`);
     const mem = () => new Uint8Array(ex.memory.buffer);
@@ -81,13 +90,16 @@ for (const board of ["server", "micro", "gateway"]) {
       mem().set(bytes, ex.sip_cfg_ptr());
       const r = ex.sip_cfg_add(k.value, bytes.length);
       // GinBlock (RFC 6140's provider side) is the server board's only (config.ts GIN_PROVIDER)
-      const left = (UA_KINDS.has(name) && !ua) || (name === "GinBlock" && board !== "server");
+      const left = (UA_KINDS.has(name) && !ua) || (name === "GinBlock" && board !== "server") || (name === "RelayAddress" && !relay);
       const want = left ? abi.cfgResults.NotInBuild.value : abi.cfgResults.Ok.value;
       assert.equal(r, want, `sip_cfg_add(${k.value} ${name}, "${KIND_TEXT[name]}") = ${r}`);
     }
     const kinds = Object.values(abi.cfgKinds).map((k) => k.value);
     assert.equal(ex.sip_cfg_add(Math.max(...kinds) + 1, 1), abi.cfgResults.Unknown.value);
-    abi.stats.forEach((name, id) => assert.ok(ex.sip_stat(id) >= 0, `sip_stat(${id} ${name})`));
+    abi.stats.forEach((name, id) => {
+      if (RELAY_STATS.has(name) && !relay) assert.equal(ex.sip_stat(id), -1, `sip_stat(${id} ${name}): not in this core`);
+      else assert.ok(ex.sip_stat(id) >= 0, `sip_stat(${id} ${name})`);
+    });
     assert.equal(ex.sip_stat(abi.stats.length), -1, "no stat beyond abi.json's");
     const hiding = ex.sip_cfg_set(abi.cfgKeys.TopologyHiding.value, 1);
     assert.equal(hiding, board === "server" ? abi.cfgResults.Ok.value : abi.cfgResults.NotInBuild.value);

@@ -25,7 +25,7 @@ for (const [host, argv] of [["node", [process.execPath, join(root, "host/node/cl
   });
 }
 
-for (const name of ["b2bua-trunk-registrar.json", "b2bua-trunk-trunk.json", "b2bua-trunk-register.json", "sipconnect-static.json", "passthrough.json"]) {
+for (const name of ["b2bua-trunk-registrar.json", "b2bua-trunk-trunk.json", "b2bua-trunk-register.json", "sipconnect-static.json", "passthrough.json", "b2bua-media-relay.json"]) {
   for (const [host, argv] of [["node", [process.execPath, join(root, "host/node/cli.mjs")]], ["native", [join(root, "build/gateway/sipling")]]]) {
     test(`${host}: examples/${name} is a valid B2BUA configuration (--print-config shows its sides back)`, () => {
       const file = JSON.parse(readFileSync(join(root, "examples", name), "utf8"));

@@ -48,7 +48,7 @@ const CASES = [
   [base([{ ...REG, routes: [{ to: "carrier" }] }, TRUNK]), `config error: "sides[0].routes[0]": expected a "prefix" ("" for any number)`],
   [base([REG, { ...TRUNK, failover: "carrier" }]), `config error: "sides[1].failover": a side fails over to another side, not to itself`],
   [base([REG, { ...TRUNK, failover: "backup" }]), `config error: "sides[1].failover": no side named "backup"`],
-  [base([REG, { ...TRUNK, colour: "blue" }]), `config error: "sides[1].colour": unknown key (expected name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register, monitor, down, passthrough)`],
+  [base([REG, { ...TRUNK, colour: "blue" }]), `config error: "sides[1].colour": unknown key (expected name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register, monitor, down, passthrough, mediaRelay)`],
   [base([REG, { ...TRUNK, accept: "ip" }]), `config error: "sides[1].accept": expected "address" or "digest", got "ip"`],
   [base([{ ...REG, accept: "digest" }, TRUNK]), `config error: "sides[0].accept": a registrar side's calls are known by where each phone registered from`],
   [base([REG, { ...TRUNK, accept: "digest" }]), `config error: "sides[1].accept": a trunk that takes calls by digest needs its "username" and "password"`],
@@ -87,6 +87,15 @@ const CASES = [
   [base([{ ...REG, called: "to" }, TRUNK]), `config error: "sides[0].called": a registrar side's calls have the number in the Request-URI (its phones dial it)`],
   [base([{ ...REG, register: true }, TRUNK]), `config error: "sides[0].register": a registrar side does not register (its phones register with us)`],
   [base([REG, { ...TRUNK, register: true }]), `config error: "sides[1].register": a trunk that registers needs its "username" and "password"`],
+  // the media relay
+  [base([REG, { ...TRUNK, mediaRelay: "yes" }]), `config error: "sides[1].mediaRelay": expected true or false, got "yes"`],
+  [base([REG, { ...TRUNK, mediaRelay: true }]), `config error: "sides[1].mediaRelay": the relay needs "mediaRelay": {"addresses": [...]}`],
+  [base([REG, { ...TRUNK, mediaRelay: true }], { mediaRelay: { addresses: ["127.0.0.1"] } }), `config error: "sides[1].mediaRelay": the relay needs "mediaRelay": {"portMin", "portMax"}`],
+  [base([REG, TRUNK], { mediaRelay: { portMin: 20001, portMax: 20099 } }), `config error: "mediaRelay.portMin": expected an even port (RTP even, RTCP odd), got 20001`],
+  [base([REG, TRUNK], { mediaRelay: { portMin: 20000, portMax: 20000 } }), `config error: "mediaRelay.portMax": expected a port above portMin (20000), got 20000`],
+  [base([REG, TRUNK], { mediaRelay: { portMin: 20000 } }), `config error: "mediaRelay.portMax": the relay's port range needs both portMin and portMax`],
+  [base([REG, { ...TRUNK, mediaRelay: true }], { mediaRelay: { addresses: ["127.0.0.0/8"], portMin: 20000, portMax: 20099 } }),
+    `config error: "mediaRelay.addresses[0]": expected an address without a prefix, got "127.0.0.0/8"`],
 ];
 
 for (const [host, argv] of HOSTS) {

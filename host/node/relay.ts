@@ -1,0 +1,245 @@
+// The media relay's packet forwarding on the Node host (docs/ABI.md "Media relay"): the core decides which
+// legs exist, their ports, peers, flags and idle times; this file binds the ports, forwards RTP and RTCP
+// between partner legs, latches sources (symmetric RTP: a party behind NAT is answered where its packets
+// come from), counts packets, bytes and RTP sequence gaps per leg, reports idle streams and ports that
+// cannot be bound to the core, and writes each leg's counters to the usage log when it closes.
+//
+// Latching: the first packet on a leg's RTP (or RTCP) socket after an Open that changed the leg's peer
+// fixes that socket's source; later packets from another source are dropped and counted, so a stranger
+// who learns the port cannot take the stream (the "RTP bleed" attack on relays that relatch at will).
+import dgram from "node:dgram";
+import { RelayOp, RelayFlag, RelayReport } from "./numbers.js";
+import { format4, format6 } from "./addr.js";
+
+/** The relay record's fields (docs/ABI.md "Media relay"). */
+export const RELAY = { op: 0, leg: 4, partner: 8, port: 12, flags: 14, family: 16, local: 17, peerPort: 18, rtcpPort: 20, idle: 22, addr: 24, call: 40, callIdLen: 44, callId: 48 } as const;
+
+interface Side {
+  sock: dgram.Socket;
+  /** latched source "addr|port", or null: not yet */
+  latched: string | null;
+  latchedAddr: string;
+  latchedPort: number;
+}
+
+interface Leg {
+  leg: number;
+  partner: number;
+  port: number;
+  flags: number;
+  family: number;
+  peerAddr: string;
+  peerPort: number;
+  rtcpPort: number;
+  idleMs: number;
+  callId: string;
+  rtp: Side;
+  rtcp: Side | null;
+  lastIn: number;
+  reported: boolean;
+  packets: number;
+  bytes: number;
+  dropped: number;
+  lost: number;
+  seq: number; // last RTP sequence number seen, -1 none
+}
+
+export interface RelayHooks {
+  /** now in the core's clock (ms) */
+  now(): number;
+  /** tell the core (sip_relay_report) and drain its output */
+  report(leg: number, what: number): void;
+  log(level: "info" | "warn" | "debug", msg: string, fields: object): void;
+  usage(record: Record<string, unknown>): void;
+}
+
+const IDLE_CHECK_MS = 1000;
+
+export class Relay {
+  private readonly legs = new Map<number, Leg>();
+  private readonly sweeper: NodeJS.Timeout;
+  /** host counters for the stats line */
+  readonly stats = { relayPackets: 0, relayDropped: 0, relayBindFailed: 0 };
+
+  /** addresses: the bind address of each family ("mediaRelay.addresses"). */
+  constructor(private readonly addresses: { 4?: string; 6?: string }, private readonly hooks: RelayHooks) {
+    this.sweeper = setInterval(() => this.sweep(), IDLE_CHECK_MS);
+    this.sweeper.unref();
+  }
+
+  get open(): number {
+    return this.legs.size;
+  }
+
+  /** Applies the record at `at` of memory `mem` (after sip_poll_relay returned `op`). */
+  apply(op: number, mem: Uint8Array, dv: DataView, at: number): void {
+    const leg = dv.getUint32(at + RELAY.leg, true);
+    if (op === RelayOp.Close) {
+      this.close(leg);
+      return;
+    }
+    if (op !== RelayOp.Open) return;
+    const family = mem[at + RELAY.family];
+    const peerAddr = family === 4 ? format4(mem, at + RELAY.addr) : family === 6 ? format6(mem, at + RELAY.addr) : "";
+    const n = dv.getUint16(at + RELAY.callIdLen, true);
+    const rec = {
+      partner: dv.getUint32(at + RELAY.partner, true),
+      port: dv.getUint16(at + RELAY.port, true),
+      flags: dv.getUint16(at + RELAY.flags, true),
+      family,
+      local: mem[at + RELAY.local],
+      peerAddr,
+      peerPort: dv.getUint16(at + RELAY.peerPort, true),
+      rtcpPort: dv.getUint16(at + RELAY.rtcpPort, true),
+      idleMs: dv.getUint16(at + RELAY.idle, true) * 1000,
+      callId: Buffer.from(mem.subarray(at + RELAY.callId, at + RELAY.callId + n)).toString("latin1"),
+    };
+    let l = this.legs.get(leg);
+    if (!l) {
+      l = this.bind(leg, rec.port, rec.local, (rec.flags & RelayFlag.RtcpMux) !== 0);
+      if (!l) return;
+    }
+    // a new peer (a re-INVITE to another address, an answer to an offer): latch again
+    if (l.peerAddr !== rec.peerAddr || l.peerPort !== rec.peerPort || l.family !== rec.family) {
+      l.rtp.latched = null;
+      if (l.rtcp) l.rtcp.latched = null;
+    }
+    l.partner = rec.partner;
+    l.flags = rec.flags;
+    l.family = rec.family;
+    l.peerAddr = rec.peerAddr;
+    l.peerPort = rec.peerPort;
+    l.rtcpPort = rec.rtcpPort;
+    l.idleMs = rec.idleMs;
+    l.callId = rec.callId;
+    l.reported = false;
+    l.lastIn = this.hooks.now(); // an update (hold, resume) starts the idle time again
+  }
+
+  private bind(leg: number, port: number, family: number, mux: boolean): Leg | null {
+    const addr = this.addresses[family === 6 ? 6 : 4];
+    if (!addr) {
+      this.failed(leg, port, `no relay address of IPv${family}`, false);
+      return null;
+    }
+    const type = family === 6 ? "udp6" : "udp4";
+    const side = (p: number): Side => {
+      const sock = dgram.createSocket({ type, reuseAddr: false });
+      const s: Side = { sock, latched: null, latchedAddr: "", latchedPort: 0 };
+      sock.on("error", (e) => {
+        sock.close();
+        this.failed(leg, p, (e as NodeJS.ErrnoException).code ?? e.message);
+      });
+      sock.on("message", (msg, r) => this.onPacket(leg, s === l.rtp, s, msg, r));
+      sock.bind(p, addr);
+      return s;
+    };
+    const l: Leg = {
+      leg, partner: -1, port, flags: 0, family: 0, peerAddr: "", peerPort: 0, rtcpPort: 0, idleMs: 0, callId: "",
+      rtp: null as unknown as Side, rtcp: null, lastIn: this.hooks.now(), reported: false,
+      packets: 0, bytes: 0, dropped: 0, lost: 0, seq: -1,
+    };
+    l.rtp = side(port);
+    l.rtcp = mux ? null : side(port + 1);
+    this.legs.set(leg, l);
+    return l;
+  }
+
+  /** A leg's port could not be bound (or its socket failed): reported once, the leg dropped. */
+  private failed(leg: number, port: number, why: string, known = true): void {
+    const l = this.legs.get(leg);
+    if (known && !l) return; // its other socket's failure was reported already
+    this.stats.relayBindFailed++;
+    this.hooks.log("warn", "relay port not bound", { leg, port, error: why });
+    if (l) this.drop(l);
+    this.hooks.report(leg, RelayReport.BindFailed);
+  }
+
+  private onPacket(leg: number, isRtp: boolean, s: Side, msg: Buffer, r: dgram.RemoteInfo): void {
+    const l = this.legs.get(leg);
+    if (!l) return;
+    const src = `${r.address}|${r.port}`;
+    if (s.latched === null) {
+      s.latched = src;
+      s.latchedAddr = r.address;
+      s.latchedPort = r.port;
+    } else if (s.latched !== src) {
+      l.dropped++;
+      this.stats.relayDropped++;
+      return;
+    }
+    l.lastIn = this.hooks.now();
+    l.packets++;
+    l.bytes += msg.length;
+    if (isRtp && msg.length >= 12 && msg[0] >> 6 === 2) {
+      const seq = msg.readUInt16BE(2);
+      if (l.seq >= 0) {
+        const gap = (seq - l.seq - 1) & 0xffff;
+        if (gap > 0 && gap < 0x8000) l.lost += gap; // ahead: the packets between are missing
+      }
+      if (l.seq < 0 || ((seq - l.seq) & 0xffff) < 0x8000) l.seq = seq;
+    }
+    const p = this.legs.get(l.partner);
+    if (!p) return;
+    const out = isRtp || !p.rtcp ? p.rtp : p.rtcp;
+    const latched = isRtp ? p.rtp : p.rtcp ?? p.rtp;
+    let addr: string;
+    let port: number;
+    if (latched.latched !== null) {
+      addr = latched.latchedAddr;
+      port = latched.latchedPort;
+    } else if (p.family !== 0 && p.peerPort !== 0) {
+      addr = p.peerAddr;
+      port = isRtp ? p.peerPort : p.rtcpPort;
+    } else {
+      l.dropped++;
+      this.stats.relayDropped++;
+      return; // the partner's party is not known yet (an offer not answered) and has sent nothing
+    }
+    out.sock.send(msg, port, addr);
+    this.stats.relayPackets++;
+  }
+
+  /** Reports each stream with no packet either way for its idle time (once; the core ends the call). */
+  private sweep(): void {
+    const now = this.hooks.now();
+    for (const l of this.legs.values()) {
+      if (l.idleMs === 0 || l.reported) continue;
+      const p = this.legs.get(l.partner);
+      const last = Math.max(l.lastIn, p ? p.lastIn : 0);
+      if (now - last < l.idleMs) continue;
+      l.reported = true;
+      if (p) p.reported = true;
+      this.hooks.log("info", "relay idle", { leg: l.leg, callId: l.callId, idleS: l.idleMs / 1000 });
+      this.hooks.report(l.leg, RelayReport.Idle);
+    }
+  }
+
+  private close(leg: number): void {
+    const l = this.legs.get(leg);
+    if (!l) return;
+    this.hooks.usage({
+      event: "relay", callId: l.callId, leg: l.leg, port: l.port, video: (l.flags & RelayFlag.Video) !== 0,
+      packets: l.packets, bytes: l.bytes, lost: l.lost, dropped: l.dropped,
+      ...(l.rtp.latched ? { source: `${l.rtp.latchedAddr}:${l.rtp.latchedPort}` } : {}),
+    });
+    this.drop(l);
+  }
+
+  private drop(l: Leg): void {
+    this.legs.delete(l.leg);
+    for (const s of [l.rtp, l.rtcp]) {
+      if (!s) continue;
+      try {
+        s.sock.close();
+      } catch {
+        // closed already (an error closed it)
+      }
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.sweeper);
+    for (const l of [...this.legs.values()]) this.close(l.leg);
+  }
+}

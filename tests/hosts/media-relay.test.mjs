@@ -1,0 +1,130 @@
+// The media relay end to end with real sockets (issue 14): the B2BUA (board gateway) between a registrar
+// side and a trunk whose media it relays ("mediaRelay": true). The provider is SIPp at 127.0.0.9 with its
+// RTP echo (-rtp_echo: every packet sent back to where it came from); the phone is a small UA of the test
+// with an RTP socket of its own. The phone's offer reaches SIPp with the relay's address and port, the
+// answer reaches the phone the same way; 50 RTP packets (172 bytes: G.711 at 20 ms) from the phone go
+// through the relay to SIPp and come back through it: every one arrives, from the relay's port facing the
+// phone, byte for byte; nothing of the phone's or SIPp's media addresses crosses to the other side; at the
+// BYE both legs close and the usage log has their counters.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createSocket } from "node:dgram";
+import { readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { withServer, sipp, describe, freePort, sf, settle, scratch, HOSTS } from "../integration/harness.mjs";
+import { Ua, request, status, hdrs, token } from "../lib/sipua.mjs";
+
+const TRUNK_IP = "127.0.0.9";
+const PACKETS = 50;
+
+/** An even base port for the relay's range, free at the time (the range's first pairs are probed). */
+async function relayBase() {
+  for (let i = 0; i < 50; i++) {
+    const base = 20000 + 2 * Math.floor(Math.random() * 15000);
+    const ok = await Promise.all([0, 1, 2, 3].map((k) => new Promise((res) => {
+      const s = createSocket("udp4");
+      s.once("error", () => res(false));
+      s.bind(base + k, "127.0.0.1", () => s.close(() => res(true)));
+    })));
+    if (ok.every(Boolean)) return base;
+  }
+  throw new Error("no free relay port range");
+}
+
+const sdp = (port) => `v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n`;
+const bodyOf = (m) => m.slice(m.indexOf("\r\n\r\n") + 4);
+const mPort = (body) => +(/^m=audio (\d+) /m.exec(body)?.[1] ?? NaN);
+
+function rtpPacket(seq) {
+  const b = Buffer.alloc(172);
+  b[0] = 0x80;
+  b[1] = 0; // PCMU
+  b.writeUInt16BE(seq, 2);
+  b.writeUInt32BE(seq * 160, 4);
+  b.writeUInt32BE(0x51b11a6, 8);
+  b.fill(seq & 0xff, 12);
+  return b;
+}
+
+for (const host of HOSTS.filter((h) => h === "node")) {
+  test(`${host}: RTP through the B2BUA's relay to SIPp's echo and back, every packet, from the relay's port`, { timeout: 60_000 }, async () => {
+    const trunkPort = await freePort();
+    const mediaPort = await freePort();
+    const base = await relayBase();
+    const usage = scratch(`relay-usage-${host}.jsonl`, "");
+    const config = {
+      board: "gateway", mode: "b2bua", domains: ["127.0.0.1"], usageLog: usage,
+      sides: [
+        { name: "office", role: "registrar", route: "carrier" },
+        { name: "carrier", role: "trunk", address: `${TRUNK_IP}:${trunkPort}`, route: "office", mediaRelay: true },
+      ],
+      mediaRelay: { addresses: ["127.0.0.1"], portMin: base, portMax: base + 63, idle: 30 },
+    };
+    await withServer({ host, tcp: false, config }, async (srv) => {
+      const phone = await Ua.open();
+      const rtp = createSocket("udp4");
+      await new Promise((r) => rtp.bind(0, "127.0.0.1", r));
+      const echoes = [];
+      const callId = token("call");
+      rtp.on("message", (m, r) => echoes.push({ m, from: `${r.address}:${r.port}` }));
+      try {
+        const reg = await phone.request(srv, request(phone, { method: "REGISTER", ruri: "sip:127.0.0.1", from: "sip:alice@127.0.0.1",
+          to: "sip:alice@127.0.0.1", contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Expires: 600"] }));
+        assert.equal(status(reg), 200, "alice registered");
+        const provider = sipp(["-sf", sf("uas_rtp_echo.xml"), "-p", String(trunkPort), "-mp", String(mediaPort), "-rtp_echo", "-m", "1",
+          "-timeout", "30s", "-timeout_error"], { name: "provider", ip: TRUNK_IP, timeoutMs: 35_000 });
+        await sleep(300);
+        const fromTag = token("f");
+        const inv = request(phone, { ruri: `sip:15551234@127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag, to: "sip:15551234@127.0.0.1",
+          callId, contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Content-Type: application/sdp"], body: sdp(rtp.address().port) });
+        const ok = await phone.request(srv, inv, { timeoutMs: 8000 });
+        assert.equal(status(ok), 200, `the call answered:\n${ok}`);
+        const toTag = /;tag=([^;>\s]+)/.exec(hdrs(ok, "To")[0])[1];
+        phone.send(request(phone, { method: "ACK", ruri: `sip:127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag, to: "sip:15551234@127.0.0.1",
+          toTag, callId, cseq: 1, contact: null }), srv.port);
+        // the answer names the relay: its address and the port facing the phone; SIPp's offer saw the other one
+        const answer = bodyOf(ok);
+        assert.match(answer, /^c=IN IP4 127\.0\.0\.1\r$/m);
+        const phoneLeg = mPort(answer);
+        assert.ok(phoneLeg >= base && phoneLeg <= base + 63 && phoneLeg % 2 === 0, `a relay port in the answer: ${answer}`);
+        assert.notEqual(phoneLeg, mediaPort, "not SIPp's own media port");
+        await settle(srv);
+        const toTrunk = srv.sip("out").find((m) => m.peer.endsWith(`${TRUNK_IP}:${trunkPort}`) && m.first.startsWith("INVITE "));
+        assert.ok(toTrunk, "the INVITE went to the provider");
+        const providerLeg = mPort(bodyOf(toTrunk.sip));
+        assert.ok(providerLeg >= base && providerLeg <= base + 63 && providerLeg !== phoneLeg, `the relay's other port in the offer:\n${toTrunk.sip}`);
+        assert.ok(!bodyOf(toTrunk.sip).includes(String(rtp.address().port)), "the phone's RTP port did not cross");
+        // media: 50 packets at 20 ms, each echoed by SIPp through the relay
+        for (let seq = 1; seq <= PACKETS; seq++) {
+          rtp.send(rtpPacket(seq), phoneLeg, "127.0.0.1");
+          await sleep(20);
+        }
+        for (let i = 0; i < 50 && echoes.length < PACKETS; i++) await sleep(20);
+        assert.equal(echoes.length, PACKETS, `every packet came back (${echoes.length} of ${PACKETS})`);
+        for (const e of echoes) assert.equal(e.from, `127.0.0.1:${phoneLeg}`, "from the relay's port facing the phone");
+        assert.deepEqual(echoes.map((e) => e.m.readUInt16BE(2)), Array.from({ length: PACKETS }, (_, i) => i + 1), "in order, none missing");
+        assert.ok(echoes.every((e) => e.m.equals(rtpPacket(e.m.readUInt16BE(2)))), "byte for byte");
+        // hang up: BYE to the B2BUA, carried to SIPp; the legs close with their counters
+        const bye = await phone.request(srv, request(phone, { method: "BYE", ruri: `sip:127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag,
+          to: "sip:15551234@127.0.0.1", toTag, callId, cseq: 2, contact: null }));
+        assert.equal(status(bye), 200);
+        const r = await provider;
+        assert.equal(r.code, 0, describe(r));
+        await settle(srv);
+      } finally {
+        phone.close();
+        rtp.close();
+      }
+      await srv.stop();
+      const records = readFileSync(usage, "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((o) => o.event === "relay");
+      assert.equal(records.length, 2, `two legs closed: ${JSON.stringify(records)}`);
+      for (const rec of records) {
+        assert.equal(rec.callId, callId);
+        assert.equal(rec.packets, PACKETS, `each leg took ${PACKETS} packets: ${JSON.stringify(rec)}`);
+        assert.equal(rec.bytes, PACKETS * 172);
+        assert.equal(rec.lost, 0);
+        assert.equal(rec.dropped, 0);
+      }
+    });
+  });
+}
