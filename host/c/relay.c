@@ -85,9 +85,11 @@ static int epfd = -1, cmd_efd = -1, rep_efd = -1;
 static char err_text[160];
 
 static pthread_mutex_t cmd_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cmd_space = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t cmd_space = PTHREAD_COND_INITIALIZER; /* signalled per command taken */
+static pthread_cond_t cmd_applied = PTHREAD_COND_INITIALIZER; /* broadcast per batch of commands applied */
 static command *cmd_ring;
 static uint32_t cmd_head, cmd_count, cmd_cap;
+static uint64_t cmd_pushed, cmd_done; /* commands queued and applied since start (relay_sync) */
 
 static pthread_mutex_t rep_mu = PTHREAD_MUTEX_INITIALIZER;
 static relay_report *rep_ring;
@@ -168,6 +170,7 @@ static void push_command(const command *c) {
   while (cmd_count == cmd_cap) pthread_cond_wait(&cmd_space, &cmd_mu);
   cmd_ring[(cmd_head + cmd_count) % cmd_cap] = *c;
   cmd_count++;
+  cmd_pushed++;
   pthread_mutex_unlock(&cmd_mu);
   uint64_t one = 1;
   ssize_t w = write(cmd_efd, &one, sizeof one);
@@ -204,6 +207,14 @@ void relay_close(uint32_t leg) {
   c.op = CMD_CLOSE;
   c.leg = leg;
   push_command(&c);
+}
+
+void relay_sync(void) {
+  if (!running) return;
+  pthread_mutex_lock(&cmd_mu);
+  uint64_t want = cmd_pushed;
+  while (cmd_done < want) pthread_cond_wait(&cmd_applied, &cmd_mu);
+  pthread_mutex_unlock(&cmd_mu);
 }
 
 /* ---- legs (relay thread) ------------------------------------------------------------------ */
@@ -308,9 +319,15 @@ static bool drain_commands(int64_t now) {
   uint64_t v;
   ssize_t r = read(cmd_efd, &v, sizeof v);
   (void)r;
+  uint64_t applied = 0;
   for (;;) {
     command c;
     pthread_mutex_lock(&cmd_mu);
+    if (applied) {
+      cmd_done += applied;
+      applied = 0;
+      pthread_cond_broadcast(&cmd_applied);
+    }
     if (cmd_count == 0) {
       pthread_mutex_unlock(&cmd_mu);
       return true;
@@ -323,6 +340,7 @@ static bool drain_commands(int64_t now) {
     if (c.op == CMD_STOP) return false;
     if (c.op == CMD_OPEN) apply_open(&c, now);
     else if (c.op == CMD_CLOSE) apply_close(c.leg);
+    applied++;
   }
 }
 
@@ -338,37 +356,56 @@ static bool same_source(const endpoint *e, const struct sockaddr_storage *a, soc
   return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
 }
 
-/* Where leg p sends RTP (rtcp 0) or RTCP (1): its latched source, else from RTP's latched address,
- * else its peer. False when not known, or of another family than the socket. */
+/* The peer's address from the record at `port` into *out: false when the family is not known. */
+static bool peer_addr(const leg_t *p, uint16_t port, struct sockaddr_storage *out, socklen_t *len) {
+  if (p->family == 4) {
+    struct sockaddr_in *a = (struct sockaddr_in *)out;
+    memset(a, 0, sizeof *a);
+    a->sin_family = AF_INET;
+    memcpy(&a->sin_addr, p->addr, 4);
+    a->sin_port = htons(port);
+    *len = sizeof *a;
+    return true;
+  }
+  if (p->family == 6) {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)out;
+    memset(a, 0, sizeof *a);
+    a->sin6_family = AF_INET6;
+    memcpy(&a->sin6_addr, p->addr, 16);
+    a->sin6_port = htons(port);
+    *len = sizeof *a;
+    return true;
+  }
+  return false;
+}
+
+/* Where leg p sends RTP (rtcp 0) or RTCP (1): the latched source of that socket; else the peer of the
+ * record; an RTCP socket not latched yet whose RTP source latched elsewhere than the record's peer
+ * (a NAT) sends to that source's address at its port + 1. False when not known, or of another family
+ * than the socket. */
 static bool destination(const leg_t *p, int rtcp, struct sockaddr_storage *out, socklen_t *len) {
   bool mux = p->fd[1] < 0;
   int s = mux ? 0 : rtcp;
   if (p->src[s].len) {
     *out = p->src[s].ss;
     *len = p->src[s].len;
-  } else if (rtcp && p->src[0].len) {
-    *out = p->src[0].ss;
-    *len = p->src[0].len;
-    uint16_t port = ntohs(out->ss_family == AF_INET ? ((struct sockaddr_in *)out)->sin_port
-                                                    : ((struct sockaddr_in6 *)out)->sin6_port);
-    port = (uint16_t)(port + 1);
-    if (out->ss_family == AF_INET) ((struct sockaddr_in *)out)->sin_port = htons(port);
-    else ((struct sockaddr_in6 *)out)->sin6_port = htons(port);
-  } else if (p->family == 4) {
-    struct sockaddr_in *a = (struct sockaddr_in *)out;
-    memset(a, 0, sizeof *a);
-    a->sin_family = AF_INET;
-    memcpy(&a->sin_addr, p->addr, 4);
-    a->sin_port = htons(rtcp && !mux ? p->rtcp_port : p->peer_port);
-    *len = sizeof *a;
-  } else if (p->family == 6) {
-    struct sockaddr_in6 *a = (struct sockaddr_in6 *)out;
-    memset(a, 0, sizeof *a);
-    a->sin6_family = AF_INET6;
-    memcpy(&a->sin6_addr, p->addr, 16);
-    a->sin6_port = htons(rtcp && !mux ? p->rtcp_port : p->peer_port);
-    *len = sizeof *a;
-  } else {
+  } else if (s == 1 && p->src[0].len) {
+    struct sockaddr_storage sdp;
+    socklen_t sl;
+    if (peer_addr(p, p->peer_port, &sdp, &sl) && same_source(&p->src[0], &sdp, sl)) {
+      peer_addr(p, p->rtcp_port, out, len);
+    } else {
+      *out = p->src[0].ss;
+      *len = p->src[0].len;
+      if (out->ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)out;
+        a->sin_port = htons((uint16_t)(ntohs(a->sin_port) + 1));
+      } else {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)out;
+        a->sin6_port = htons((uint16_t)(ntohs(a->sin6_port) + 1));
+      }
+    }
+  } else if (!peer_addr(p, s == 1 ? p->rtcp_port : p->peer_port, out, len)) {
     return false;
   }
   return out->ss_family == (p->local == 6 ? AF_INET6 : AF_INET);
@@ -527,6 +564,7 @@ int relay_start(const relay_config *c) {
   cfg = *c;
   cmd_cap = rep_cap = cfg.queue ? cfg.queue : 2 * cfg.max_legs + 64;
   cmd_head = cmd_count = rep_head = rep_count = 0;
+  cmd_pushed = cmd_done = 0;
   atomic_store(&rep_lost, 0);
   atomic_store(&legs_in_use, 0);
   legs = calloc(cfg.max_legs, sizeof *legs);

@@ -13,7 +13,8 @@
  * unsent). On an RtcpMux leg a packet whose second byte is 192..223 is RTCP (RFC 5761 §4).
  * Latching: the first packet arriving on a socket of a leg after an Open that changed the leg's peer
  * fixes that socket's source; from then on packets from any other source are dropped (counted). An
- * RTCP socket not latched yet sends to the RTP source's address at its port + 1 once RTP has latched.
+ * RTCP socket not latched yet sends to the record's RTCP port, or, when RTP latched elsewhere than the
+ * record's peer (a NAT), to the RTP source's address at its port + 1.
  * Idle: a leg with an idle time reports RELAY_IDLE once when no packet arrived on it or on its
  * partner for that many seconds (counted from its last Open); the partner, when it has an idle time
  * too, reports its own. Close: the sockets are closed and RELAY_CLOSED carries the leg's counters
@@ -69,6 +70,10 @@ void relay_open(uint32_t leg, uint32_t partner, uint16_t port, uint16_t flags, i
 
 /* Close a leg: unbind, report RELAY_CLOSED with its counters. A leg that is not open: nothing. */
 void relay_close(uint32_t leg);
+
+/* Waits until the relay thread has applied every command queued before this call (its binds done,
+ * its BindFailed reports queued). For tests and benchmarks; the main loop never needs to wait. */
+void relay_sync(void);
 
 /* An fd that is readable while reports wait (an eventfd); poll it for POLLIN, then drain with
  * relay_poll_report. -1 before relay_start. */
