@@ -15,7 +15,8 @@
  * misrouted (arrived at the wrong party), p50_us / p99_us / max_us (one-way latency through the relay:
  * receive time - send time), and with --pid the CPU time (utime + stime of /proc/PID/stat, every
  * thread) that process used during the measured seconds: cpu_us and cpu_us_per_pkt (per packet
- * received). Exit 1 on a setup error (message on stderr). */
+ * received); loader_cpu_pct, this process's own CPU over the measured seconds in % of one core (near
+ * 100: the generator, not the relay, is the limit). Exit 1 on a setup error (message on stderr). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +38,7 @@
 #define HIST_US 200000 /* latency histogram: 1 µs buckets up to 200 ms (beyond: the last bucket) */
 #define BATCH 16
 #define DRAIN_NS 300000000LL
+#define EARLY_NS 100000LL /* a send due within 100 µs goes now (the streams' send times are spread) */
 #define MAX_CALLS 20000
 
 typedef struct {
@@ -109,6 +112,13 @@ static int64_t cpu_us(int pid) {
   /* after ")": state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime(14) stime(15) */
   if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2) return -1;
   return (int64_t)((ut + st) * 1000000ULL / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+/* This process's CPU time (user + system) in µs. */
+static int64_t self_us(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
 }
 
 static void send_one(int s, int64_t t, bool measured) {
@@ -224,25 +234,33 @@ int main(int argc, char **argv) {
   int64_t t0 = now_ns();
   int64_t measure_from = t0 + (int64_t)warmup_ms * 1000000LL;
   int64_t end = measure_from + (int64_t)(seconds * 1e9);
-  int64_t cpu0 = -1, cpu1 = -1;
+  int64_t cpu0 = -1, cpu1 = -1, self0 = -1, self1 = -1;
   uint64_t j = 0; /* the next send: stream j % S of round j / S */
   struct epoll_event evs[256];
   for (;;) {
     int64_t t = now_ns();
-    if (cpu0 < 0 && t >= measure_from && pid) cpu0 = cpu_us(pid);
-    if (t >= end && cpu1 < 0 && pid) cpu1 = cpu_us(pid);
+    if (self0 < 0 && t >= measure_from) {
+      if (pid) cpu0 = cpu_us(pid);
+      self0 = self_us();
+    }
+    if (self1 < 0 && t >= end) {
+      if (pid) cpu1 = cpu_us(pid);
+      self1 = self_us();
+    }
     if (t >= end + DRAIN_NS) break;
     int64_t due = 0;
     while (t < end) {
       uint64_t round = j / (uint64_t)nstreams, s = j % (uint64_t)nstreams;
       due = t0 + (int64_t)round * PTIME_NS + (int64_t)s * PTIME_NS / nstreams;
-      if (due > t) break;
+      if (due > t + EARLY_NS) break;
       send_one((int)s, now_ns(), due >= measure_from && due < end);
       j++;
     }
-    int64_t wake = t < end ? due : end + DRAIN_NS;
-    int ms = (int)((wake - now_ns()) / 1000000);
-    int n = epoll_wait(ep, evs, 256, ms < 0 ? 0 : ms > 5 ? 5 : ms);
+    /* sleep (reading what arrives) until the next send is due, within EARLY_NS: never spin */
+    int64_t wait = (t < end ? due - EARLY_NS : end + DRAIN_NS) - now_ns();
+    if (wait > 5000000) wait = 5000000;
+    struct timespec to = {0, wait > 0 ? (long)wait : 0};
+    int n = epoll_pwait2(ep, evs, 256, &to, NULL);
     for (int i = 0; i < n; i++) receive((int)evs[i].data.u32);
   }
   uint64_t sent = 0, received = 0;
@@ -252,10 +270,10 @@ int main(int argc, char **argv) {
   }
   int64_t cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
   printf("{\"calls\":%d,\"streams\":%d,\"seconds\":%.1f,\"sent\":%llu,\"received\":%llu,\"lost\":%lld,\"misrouted\":%llu,"
-         "\"p50_us\":%lld,\"p99_us\":%lld,\"max_us\":%lld,\"cpu_us\":%lld,\"cpu_us_per_pkt\":%.2f}\n",
+         "\"p50_us\":%lld,\"p99_us\":%lld,\"max_us\":%lld,\"cpu_us\":%lld,\"cpu_us_per_pkt\":%.2f,\"loader_cpu_pct\":%.0f}\n",
          calls, nstreams, seconds, (unsigned long long)sent, (unsigned long long)received,
          (long long)sent - (long long)received, (unsigned long long)misrouted, (long long)percentile(received, 0.50),
          (long long)percentile(received, 0.99), (long long)percentile(received, 0.999999), (long long)cpu,
-         cpu >= 0 && received ? (double)cpu / (double)received : -1.0);
+         cpu >= 0 && received ? (double)cpu / (double)received : -1.0, (double)(self1 - self0) / (seconds * 1e4));
   return 0;
 }

@@ -9,8 +9,8 @@
  *
  * Forwarding: a packet arriving on leg L (from L's party) goes out of L's partner P's socket (RTP out
  * of P's RTP socket, RTCP out of P's RTCP socket: the RTP one when P has RtcpMux) to P's destination:
- * P's latched source when P has latched, else P's peer from the record (family 0: dropped, counted as
- * unsent). On an RtcpMux leg a packet whose second byte is 192..223 is RTCP (RFC 5761 §4).
+ * P's latched source when P has latched, else P's peer from the record (family 0, or a family other
+ * than P's local one: not sent, counted as unsent). On an RtcpMux leg a packet whose second byte is 192..223 is RTCP (RFC 5761 §4).
  * Latching: the first packet arriving on a socket of a leg after an Open that changed the leg's peer
  * fixes that socket's source; from then on packets from any other source are dropped (counted). An
  * RTCP socket not latched yet sends to the record's RTCP port, or, when RTP latched elsewhere than the
