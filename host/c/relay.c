@@ -97,12 +97,15 @@ static uint32_t rep_head, rep_count, rep_cap;
 static _Atomic uint64_t rep_lost;
 static _Atomic uint32_t legs_in_use;
 
-/* packet buffers of the relay thread */
-static uint8_t (*bufs)[PKT_MAX];
-static struct mmsghdr rx[BATCH], tx[2][BATCH];
-static struct iovec rx_iov[BATCH], tx_iov[2][BATCH];
-static struct sockaddr_storage rx_addr[BATCH];
-static struct sockaddr_storage tx_addr[2][BATCH];
+/* The relay thread's packet buffers and message headers, allocated by relay_start (a host that runs
+ * no relay carries none of it): datagrams are sent from the buffer they were read into. */
+typedef struct {
+  uint8_t bufs[BATCH][PKT_MAX];
+  struct mmsghdr rx[BATCH], tx[2][BATCH];
+  struct iovec rx_iov[BATCH], tx_iov[2][BATCH];
+  struct sockaddr_storage rx_addr[BATCH], tx_addr[2][BATCH];
+} io_t;
+static io_t *io;
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -428,7 +431,7 @@ static void count_rtp(leg_t *l, const uint8_t *b, unsigned n) {
 static void flush_tx(leg_t *p, int s, unsigned n, leg_t *from) {
   unsigned done = 0;
   for (int tries = 0; done < n && tries < 4; tries++) {
-    int r = sendmmsg(p->fd[s], tx[s] + done, n - done, MSG_DONTWAIT);
+    int r = sendmmsg(p->fd[s], io->tx[s] + done, n - done, MSG_DONTWAIT);
     if (r < 0) {
       if (errno == EINTR) continue;
       done++; /* skip the datagram that failed (EAGAIN: the socket buffer is full; a bad address) */
@@ -445,10 +448,10 @@ static void forward(uint32_t li, int s, int64_t now) {
   leg_t *l = &legs[li];
   for (int round = 0; round < READS_PER_EVENT && l->open && l->fd[s] >= 0; round++) {
     for (unsigned i = 0; i < BATCH; i++) {
-      rx[i].msg_hdr.msg_namelen = sizeof rx_addr[i];
-      rx[i].msg_hdr.msg_flags = 0;
+      io->rx[i].msg_hdr.msg_namelen = sizeof io->rx_addr[i];
+      io->rx[i].msg_hdr.msg_flags = 0;
     }
-    int n = recvmmsg(l->fd[s], rx, BATCH, MSG_DONTWAIT, NULL);
+    int n = recvmmsg(l->fd[s], io->rx, BATCH, MSG_DONTWAIT, NULL);
     if (n <= 0) return;
     leg_t *p = l->partner < cfg.max_legs ? &legs[l->partner] : NULL;
     if (p && !p->open) p = NULL;
@@ -457,10 +460,10 @@ static void forward(uint32_t li, int s, int64_t now) {
     socklen_t dlen[2];
     bool have[2] = {false, false}, known[2] = {false, false};
     for (int i = 0; i < n; i++) {
-      const struct sockaddr_storage *from = &rx_addr[i];
-      socklen_t flen = rx[i].msg_hdr.msg_namelen;
-      unsigned len = rx[i].msg_len;
-      if (rx[i].msg_hdr.msg_flags & MSG_TRUNC) {
+      const struct sockaddr_storage *from = &io->rx_addr[i];
+      socklen_t flen = io->rx[i].msg_hdr.msg_namelen;
+      unsigned len = io->rx[i].msg_len;
+      if (io->rx[i].msg_hdr.msg_flags & MSG_TRUNC) {
         l->dropped++;
         continue;
       }
@@ -472,7 +475,7 @@ static void forward(uint32_t li, int s, int64_t now) {
         l->dropped++;
         continue;
       }
-      const uint8_t *b = bufs[i];
+      const uint8_t *b = io->bufs[i];
       int kind = s == 1 ? 1 : (l->fd[1] < 0 && is_rtcp_mux(b, len)) ? 1 : 0;
       l->packets++;
       l->bytes += len;
@@ -492,10 +495,10 @@ static void forward(uint32_t li, int s, int64_t now) {
         continue;
       }
       unsigned k = nt[out]++;
-      tx_iov[out][k].iov_base = bufs[i];
-      tx_iov[out][k].iov_len = len;
-      memcpy(&tx_addr[out][k], &dst[kind], dlen[kind]);
-      tx[out][k].msg_hdr.msg_namelen = dlen[kind];
+      io->tx_iov[out][k].iov_base = io->bufs[i];
+      io->tx_iov[out][k].iov_len = len;
+      memcpy(&io->tx_addr[out][k], &dst[kind], dlen[kind]);
+      io->tx[out][k].msg_hdr.msg_namelen = dlen[kind];
     }
     for (int o = 0; o < 2; o++)
       if (nt[o]) flush_tx(p, o, nt[o], l);
@@ -570,14 +573,14 @@ int relay_start(const relay_config *c) {
   legs = calloc(cfg.max_legs, sizeof *legs);
   cmd_ring = calloc(cmd_cap, sizeof *cmd_ring);
   rep_ring = calloc(rep_cap, sizeof *rep_ring);
-  bufs = calloc(BATCH, PKT_MAX);
-  if (!legs || !cmd_ring || !rep_ring || !bufs) return fail("out of memory");
+  io = calloc(1, sizeof *io);
+  if (!legs || !cmd_ring || !rep_ring || !io) return fail("out of memory");
   for (uint32_t i = 0; i < cfg.max_legs; i++) legs[i].fd[0] = legs[i].fd[1] = -1;
   for (unsigned i = 0; i < BATCH; i++) {
-    rx_iov[i] = (struct iovec){.iov_base = bufs[i], .iov_len = PKT_MAX};
-    rx[i].msg_hdr = (struct msghdr){.msg_name = &rx_addr[i], .msg_namelen = sizeof rx_addr[i], .msg_iov = &rx_iov[i], .msg_iovlen = 1};
+    io->rx_iov[i] = (struct iovec){.iov_base = io->bufs[i], .iov_len = PKT_MAX};
+    io->rx[i].msg_hdr = (struct msghdr){.msg_name = &io->rx_addr[i], .msg_namelen = sizeof io->rx_addr[i], .msg_iov = &io->rx_iov[i], .msg_iovlen = 1};
     for (int o = 0; o < 2; o++)
-      tx[o][i].msg_hdr = (struct msghdr){.msg_name = &tx_addr[o][i], .msg_iov = &tx_iov[o][i], .msg_iovlen = 1};
+      io->tx[o][i].msg_hdr = (struct msghdr){.msg_name = &io->tx_addr[o][i], .msg_iov = &io->tx_iov[o][i], .msg_iovlen = 1};
   }
   epfd = epoll_create1(EPOLL_CLOEXEC);
   if (epfd < 0) return fail("epoll_create1");
@@ -609,11 +612,11 @@ void relay_stop(void) {
   free(legs);
   free(cmd_ring);
   free(rep_ring);
-  free(bufs);
+  free(io);
   legs = NULL;
   cmd_ring = NULL;
   rep_ring = NULL;
-  bufs = NULL;
+  io = NULL;
   if (epfd >= 0) close(epfd);
   if (cmd_efd >= 0) close(cmd_efd);
   if (rep_efd >= 0) close(rep_efd);
