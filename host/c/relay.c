@@ -523,9 +523,8 @@ static void sweep_idle(int64_t now) {
 static void *relay_main(void *arg) {
   (void)arg;
   struct epoll_event ev[EVENTS];
-  int64_t next_sweep = now_ms() + SWEEP_MS;
+  int64_t now = now_ms(), next_sweep = now + SWEEP_MS;
   for (;;) {
-    int64_t now = now_ms();
     int wait = next_sweep > now ? (int)(next_sweep - now) : 0;
     int n = epoll_wait(epfd, ev, EVENTS, wait);
     if (n < 0 && errno != EINTR) break; /* cannot happen with a valid epfd */
