@@ -10,7 +10,8 @@
 //             created over its ng control protocol (bencode over UDP: offer and answer with SDP).
 // Per step: CPU time of the subject's process (every thread) per relayed packet, packets lost, one-way
 // latency through it (p50, p99), measured by rtpload after a 0.5 s warm-up; then the largest N with no
-// loss. A subject that lost more than 5 % at one step skips the larger ones.
+// loss. A subject that lost more than 5 % at one step skips the larger ones. The steps are interleaved
+// (every subject at one N, then the next N).
 // Usage: node tools/bench-media.mjs [--steps 50,100,200,400,800] [--seconds 5] [--subjects floor,sipling,rtpengine]
 import { spawn, spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
@@ -18,6 +19,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { once } from "node:events";
+import { cpus, loadavg } from "node:os";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "build", "bench-media");
@@ -263,15 +265,22 @@ function load(portsFile, pid) {
 build();
 const rows = [];
 const started = Date.now();
-for (const s of SUBJECTS.filter((s) => WANT.includes(s.name))) {
-  for (const n of STEPS) {
+const load0 = loadavg()[0];
+// Steps interleaved (each N through every subject, then the next N) so that what else runs on the
+// machine weighs on every subject alike.
+const active = SUBJECTS.filter((s) => WANT.includes(s.name));
+const done = new Set();
+for (const n of STEPS) {
+  for (const s of active) {
+    if (done.has(s.name)) continue;
     let run;
     try {
       run = await s.start(n);
     } catch (e) {
       console.error(`${s.name} at ${n} calls: ${e.message}`);
       rows.push({ subject: s.name, calls: n, error: e.message.split("\n")[0] });
-      break;
+      done.add(s.name);
+      continue;
     }
     let r;
     try {
@@ -283,12 +292,14 @@ for (const s of SUBJECTS.filter((s) => WANT.includes(s.name))) {
     rows.push({ subject: s.name, ...r });
     const lossPct = (100 * r.lost) / r.sent;
     console.error(`${s.name.padEnd(9)} ${String(n).padStart(4)} calls: ${r.cpu_us_per_pkt.toFixed(2)} CPU-µs/pkt, lost ${r.lost} (${lossPct.toFixed(2)} %), p50 ${r.p50_us} µs, p99 ${r.p99_us} µs, rtpload ${r.loader_cpu_pct} % CPU`);
-    if (lossPct > 5) break;
+    if (lossPct > 5) done.add(s.name);
   }
 }
+rows.sort((a, b) => active.findIndex((s) => s.name === a.subject) - active.findIndex((s) => s.name === b.subject) || a.calls - b.calls);
 
 const pad = (v, w) => String(v).padStart(w);
 console.log(`\nMedia relay benchmark: ${SECONDS} s a step after 0.5 s warm-up, 2 streams a call at 50 packets/s, 172-byte RTP, loopback IPv4`);
+console.log(`${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), load average ${load0.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end`);
 console.log(`${"subject".padEnd(10)}${pad("calls", 6)}${pad("pkt/s", 8)}${pad("CPU-µs/pkt", 12)}${pad("lost", 8)}${pad("lost %", 8)}${pad("p50 µs", 9)}${pad("p99 µs", 9)}${pad("rtpload CPU", 13)}`);
 const us = (v) => (v >= 200000 ? ">200000" : String(v)); // rtpload's histogram ends at 200 ms
 for (const r of rows) {
