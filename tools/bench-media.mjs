@@ -32,11 +32,11 @@ const STEPS = opt("steps", "50,100,200,400,800").split(",").map(Number);
 const SECONDS = Number(opt("seconds", "5"));
 const WANT = opt("subjects", "floor,sipling,rtpengine").split(",");
 
-// Ports (all below the kernel's ephemeral range, 32768): call i's parties at 20000 + 4i (A) and
-// 20002 + 4i (B); the floor's and sipling's relay ports at 24000 + 4i (A's leg, RTCP + 1) and 24002 + 4i;
-// rtpengine allocates its own from 28000..31999; its ng control port 27990.
-const PARTY = 20000, RELAY = 24000, RTPE_MIN = 28000, RTPE_MAX = 31999, NG_PORT = 27990;
-if (Math.max(...STEPS) > 800) throw new Error("at most 800 calls: the port ranges are laid out for that");
+// Ports (all below the kernel's ephemeral range, 32768): call i's parties at 10000 + 4i (A) and
+// 10002 + 4i (B); the floor's and sipling's relay ports at 17000 + 4i (A's leg, RTCP + 1) and 17002 + 4i;
+// rtpengine allocates its own from 24000..31999; its ng control port 23990. Room for 1,600 calls.
+const PARTY = 10000, RELAY = 17000, RTPE_MIN = 24000, RTPE_MAX = 31999, NG_PORT = 23990;
+if (Math.max(...STEPS) > 1600) throw new Error("at most 1600 calls: the port ranges are laid out for that");
 
 // ---- build the C tools --------------------------------------------------------------------------
 function build() {
