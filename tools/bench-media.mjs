@@ -73,11 +73,15 @@ function startProcess(cmd, args, ready) {
       clearTimeout(timer);
       reject(new Error(`${cmd} exited (${code}) before it was ready\n${text}`));
     });
+    p.on("error", (e) => {
+      clearTimeout(timer);
+      reject(new Error(`${cmd}: ${e.message}`));
+    });
   });
 }
 
 async function stopProcess(p) {
-  if (p.exitCode !== null || p.signalCode !== null) return;
+  if (p.exitCode !== null || p.signalCode !== null || !p.pid) return;
   const gone = once(p, "exit");
   p.kill("SIGTERM");
   const t = setTimeout(() => p.kill("SIGKILL"), 3000);
@@ -192,10 +196,13 @@ const rtpengine = {
     const proc = spawn("rtpengine", args, { stdio: ["ignore", "ignore", "pipe"] });
     let err = "";
     proc.stderr.on("data", (d) => (err += d));
+    let spawnError = null;
+    proc.on("error", (e) => (spawnError = e)); // ENOENT: rtpengine-daemon not installed (npm test's setup installs it)
     const ng = ngClient(NG_PORT);
     try {
       let up = false;
       for (let t = 0; t < 50 && !up; t++) {
+        if (spawnError) throw new Error(`rtpengine: ${spawnError.message}`);
         if (proc.exitCode !== null) throw new Error(`rtpengine exited (${proc.exitCode}):\n${err}`);
         up = await ng.request({ command: "ping" }).then((r) => r.result === "pong", () => false);
       }
