@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -588,7 +589,13 @@ int relay_start(const relay_config *c) {
   if (cmd_efd < 0 || rep_efd < 0) return fail("eventfd");
   struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_CMD};
   if (epoll_ctl(epfd, EPOLL_CTL_ADD, cmd_efd, &ev) != 0) return fail("epoll_ctl");
+  /* the thread takes no signal: they stay the main loop's (a handler run on this thread would not
+   * interrupt the main thread's poll) */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
   int e = pthread_create(&thread, NULL, relay_main, NULL);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (e != 0) {
     errno = e;
     return fail("pthread_create");

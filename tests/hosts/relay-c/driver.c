@@ -406,9 +406,38 @@ static void s_bindfail(void) {
   CHECK(relay_legs_in_use() == 1, "legs in use %u, want 1", relay_legs_in_use());
 }
 
+/* Queues of 2 (cfg.queue): ten Opens and ten Closes from this thread wait for room and all apply; the
+ * report queue, not drained meanwhile, keeps its first 2 Closed reports and counts 8 lost. */
+static void s_queue(void) {
+  uint16_t ar;
+  party(0, &ar);
+  for (uint32_t i = 0; i < 10; i++) open_leg(i, i ^ 1u, 0, SIP_RELAY_FLAG_RTCP_MUX, ar, ar, 0);
+  /* port 0 is refused: ten BindFailed reports, 2 kept */
+  CHECK(relay_legs_in_use() == 0, "legs in use %u after refused ports", relay_legs_in_use());
+  relay_report r;
+  int kept = 0;
+  while (relay_poll_report(&r)) kept += r.kind == RELAY_BIND_FAILED;
+  CHECK(kept == 2 && relay_reports_lost() == 8, "kept %d BindFailed reports and lost %llu, want 2 and 8", kept,
+        (unsigned long long)relay_reports_lost());
+  for (uint32_t i = 0; i < 10; i++) {
+    relay_open(i, i ^ 1u, (uint16_t)(base + (i % 6)), SIP_RELAY_FLAG_RTCP_MUX, fam, fam, loop_addr, ar, ar, 0, i, "q", 1);
+    if (i % 6 == 5 || i == 9) {
+      relay_sync();
+      for (uint32_t k = i - i % 6; k <= i; k++) relay_close(k);
+    }
+  }
+  relay_sync();
+  kept = 0;
+  while (relay_poll_report(&r)) kept += r.kind == RELAY_CLOSED;
+  CHECK(kept == 2 && relay_reports_lost() == 16, "kept %d Closed reports and lost %llu in all, want 2 and 16", kept,
+        (unsigned long long)relay_reports_lost());
+  CHECK(relay_legs_in_use() == 0, "legs in use %u after closing all", relay_legs_in_use());
+  CHECK(ports_free(base, 6), "ports still bound after closing all");
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: driver forward|mux|latch|relatch|idle|close|bindfail 4|6\n");
+    fprintf(stderr, "usage: driver forward|mux|latch|relatch|idle|close|bindfail|queue 4|6\n");
     return 2;
   }
   scenario = argv[1];
@@ -425,18 +454,20 @@ int main(int argc, char **argv) {
   relay_config cfg;
   memset(&cfg, 0, sizeof cfg);
   make_addr(fam == 6 ? &cfg.bind6 : &cfg.bind4, 0);
-  cfg.max_legs = 8;
+  cfg.max_legs = strcmp(scenario, "queue") == 0 ? 10 : 8;
+  cfg.queue = strcmp(scenario, "queue") == 0 ? 2 : 0;
   CHECK(relay_start(&cfg) == 0, "relay_start: %s", relay_error());
   CHECK(relay_wake_fd() >= 0, "no wake fd");
   static const struct {
     const char *name;
     void (*run)(void);
   } S[] = {{"forward", s_forward}, {"mux", s_mux}, {"latch", s_latch}, {"relatch", s_relatch},
-           {"idle", s_idle}, {"close", s_close}, {"bindfail", s_bindfail}};
+           {"idle", s_idle}, {"close", s_close}, {"bindfail", s_bindfail}, {"queue", s_queue}};
   for (size_t i = 0; i < sizeof S / sizeof S[0]; i++)
     if (strcmp(S[i].name, scenario) == 0) {
       S[i].run();
-      CHECK(relay_reports_lost() == 0, "%llu reports lost", (unsigned long long)relay_reports_lost());
+      CHECK(strcmp(scenario, "queue") == 0 || relay_reports_lost() == 0, "%llu reports lost",
+            (unsigned long long)relay_reports_lost());
       relay_stop();
       printf("ok %s IPv%d\n", scenario, fam);
       return 0;
