@@ -221,6 +221,27 @@ void relay_sync(void) {
   pthread_mutex_unlock(&cmd_mu);
 }
 
+/* The record of docs/ABI.md "Media relay" (little-endian, as the core's memory). */
+enum { R_OP = 0, R_LEG = 4, R_PARTNER = 8, R_PORT = 12, R_FLAGS = 14, R_FAMILY = 16, R_LOCAL = 17, R_PEER_PORT = 18,
+       R_RTCP_PORT = 20, R_IDLE = 22, R_ADDR = 24, R_CALL = 40, R_CALLID_LEN = 44, R_CALLID = 48 };
+static uint32_t rd32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+int relay_apply_record(uint32_t op, const uint8_t *rec) {
+  uint32_t leg = rd32(rec + R_LEG);
+  if (op == 2) { /* SIP_RELAY_OP_CLOSE */
+    relay_close(leg);
+    return 0;
+  }
+  if (op != 1) return -1; /* SIP_RELAY_OP_OPEN */
+  uint16_t n = rd16(rec + R_CALLID_LEN);
+  if (n > RELAY_CALLID_MAX) n = RELAY_CALLID_MAX;
+  relay_open(leg, rd32(rec + R_PARTNER), rd16(rec + R_PORT), rd16(rec + R_FLAGS), rec[R_FAMILY], rec[R_LOCAL], rec + R_ADDR,
+             rd16(rec + R_PEER_PORT), rd16(rec + R_RTCP_PORT), rd16(rec + R_IDLE), rd32(rec + R_CALL),
+             (const char *)rec + R_CALLID, n);
+  return 0;
+}
+
 /* ---- legs (relay thread) ------------------------------------------------------------------ */
 
 static void unbind_leg(leg_t *l) {

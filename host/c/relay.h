@@ -68,6 +68,11 @@ void relay_open(uint32_t leg, uint32_t partner, uint16_t port, uint16_t flags, i
                 const uint8_t addr[16], uint16_t peer_port, uint16_t rtcp_port, uint16_t idle_s, uint32_t call,
                 const char *callid, size_t callid_len);
 
+/* Applies one record of the core (`op` = sip_poll_relay()'s value, `rec` = the record at
+ * sip_relay_ptr(), docs/ABI.md "Media relay"): relay_open or relay_close with its fields. -1 for an
+ * op this host does not know (nothing done), else 0. */
+int relay_apply_record(uint32_t op, const uint8_t *rec);
+
 /* Close a leg: unbind, report RELAY_CLOSED with its counters. A leg that is not open: nothing. */
 void relay_close(uint32_t leg);
 

@@ -46,6 +46,7 @@ const SCENARIOS = {
   idle: "Idle reported once per leg after 1 s of silence on the stream, not while packets flow",
   close: "Close unbinds, stops forwarding and reports packets, bytes, sequence gaps and unsent",
   bindfail: "a taken RTP or RTCP port reports BindFailed and leaves nothing bound",
+  record: "the core's relay record (docs/ABI.md layout) applied by relay_apply_record opens and closes legs",
   queue: "full command queues make the caller wait, all commands apply; a full report queue counts what it loses",
 };
 

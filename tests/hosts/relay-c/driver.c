@@ -205,6 +205,52 @@ static void s_forward(void) {
   CHECK(relay_legs_in_use() == 2, "legs in use %u, want 2", relay_legs_in_use());
 }
 
+/* The core's record (docs/ABI.md layout, little-endian) through relay_apply_record: the same forwarding,
+ * the Call-ID and flags in the Closed report, an unknown op refused. */
+static void s_record(void) {
+  uint16_t ar, ac, br, bc;
+  int a = party(0, &ar), b = party(0, &br);
+  party(0, &ac);
+  party(0, &bc);
+  uint8_t rec[48 + 16];
+  const struct { uint32_t leg, partner; uint16_t port, peer, rtcp; } L[2] = {{0, 1, base, ar, ac}, {1, 0, (uint16_t)(base + 2), br, bc}};
+  for (int k = 0; k < 2; k++) {
+    memset(rec, 0, sizeof rec);
+    rec[0] = 1; /* Open */
+    rec[4] = (uint8_t)L[k].leg;
+    rec[8] = (uint8_t)L[k].partner;
+    rec[12] = (uint8_t)L[k].port, rec[13] = (uint8_t)(L[k].port >> 8);
+    rec[14] = SIP_RELAY_FLAG_VIDEO;
+    rec[16] = (uint8_t)fam, rec[17] = (uint8_t)fam;
+    rec[18] = (uint8_t)L[k].peer, rec[19] = (uint8_t)(L[k].peer >> 8);
+    rec[20] = (uint8_t)L[k].rtcp, rec[21] = (uint8_t)(L[k].rtcp >> 8);
+    rec[22] = 30; /* idle */
+    memcpy(rec + 24, loop_addr, 16);
+    rec[40] = 0x34, rec[41] = 0x12; /* call 0x1234 */
+    rec[44] = 16;
+    memcpy(rec + 48, "abcdef0123456789", 16);
+    CHECK(relay_apply_record(SIP_RELAY_OP_OPEN, rec) == 0, "relay_apply_record(Open) refused");
+  }
+  CHECK(relay_apply_record(9, rec) == -1, "an unknown op was accepted");
+  relay_sync();
+  uint8_t p[256];
+  size_t n = rtp(p, 5, 0xA1, 160);
+  send_to(a, base, p, n);
+  expect(b, (uint16_t)(base + 2), p, n, "A->B opened by a record");
+  n = rtp(p, 6, 0xB1, 160);
+  send_to(b, (uint16_t)(base + 2), p, n);
+  expect(a, base, p, n, "B->A opened by a record");
+  memset(rec, 0, sizeof rec);
+  rec[0] = 2;
+  rec[4] = 1;
+  CHECK(relay_apply_record(SIP_RELAY_OP_CLOSE, rec) == 0, "relay_apply_record(Close) refused");
+  relay_report *r = wait_report(RELAY_CLOSED, 1, 1000);
+  CHECK(r, "no Closed report for leg 1");
+  CHECK(r->call == 0x1234 && r->flags == SIP_RELAY_FLAG_VIDEO && r->port == base + 2 && r->packets == 1,
+        "leg 1's report: call %x flags %u port %u packets %llu", r->call, r->flags, r->port, (unsigned long long)r->packets);
+  CHECK(r->callid_len == 16 && memcmp(r->callid, "abcdef0123456789", 16) == 0, "leg 1's Call-ID");
+}
+
 /* RtcpMux on both legs: one port each, RTCP told from RTP by its type; then A muxed and B not. */
 static void s_mux(void) {
   uint16_t ar, br, bc;
@@ -437,7 +483,7 @@ static void s_queue(void) {
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: driver forward|mux|latch|relatch|idle|close|bindfail|queue 4|6\n");
+    fprintf(stderr, "usage: driver forward|mux|latch|relatch|idle|close|bindfail|queue|record 4|6\n");
     return 2;
   }
   scenario = argv[1];
@@ -462,7 +508,8 @@ int main(int argc, char **argv) {
     const char *name;
     void (*run)(void);
   } S[] = {{"forward", s_forward}, {"mux", s_mux}, {"latch", s_latch}, {"relatch", s_relatch},
-           {"idle", s_idle}, {"close", s_close}, {"bindfail", s_bindfail}, {"queue", s_queue}};
+           {"idle", s_idle}, {"close", s_close}, {"bindfail", s_bindfail}, {"queue", s_queue},
+           {"record", s_record}};
   for (size_t i = 0; i < sizeof S / sizeof S[0]; i++)
     if (strcmp(S[i].name, scenario) == 0) {
       S[i].run();
