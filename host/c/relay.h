@@ -52,8 +52,9 @@ typedef struct {
   char callid[RELAY_CALLID_MAX];
 } relay_report;
 
-/* Allocates the leg table, queues and buffers and starts the relay thread. 0, or -1 with a message
- * logged (bad config, out of memory, epoll/eventfd/thread failure). Once per process until relay_stop. */
+/* Allocates the leg table, queues and buffers and starts the relay thread (which blocks every signal).
+ * 0, or -1 with the reason in relay_error() (bad config, out of memory, epoll/eventfd/thread failure).
+ * Once per process until relay_stop. */
 int relay_start(const relay_config *cfg);
 
 /* The reason of relay_start's last failure ("relay: eventfd: ..."), for the caller's log. */
@@ -80,8 +81,14 @@ void relay_close(uint32_t leg);
  * its BindFailed reports queued). For tests and benchmarks; the main loop never needs to wait. */
 void relay_sync(void);
 
-/* An fd that is readable while reports wait (an eventfd); poll it for POLLIN, then drain with
- * relay_poll_report. -1 before relay_start. */
+/* An fd that is readable while reports wait (an eventfd); poll it for POLLIN, then call
+ * relay_poll_report until it returns 0 (which makes the fd unreadable again; a wake-up may find nothing,
+ * none is lost). -1 before relay_start.
+ * The native host's loop, once the core has the relay exports:
+ *   after each core call:  while ((op = sip_poll_relay()) != 0) relay_apply_record(op, M(sip_relay_ptr()));
+ *   relay_wake_fd() POLLIN: while (relay_poll_report(&r)) RELAY_IDLE / RELAY_BIND_FAILED ->
+ *                           sip_relay_report(now, r.leg, r.kind), then drain sip_poll_relay as above;
+ *                           RELAY_CLOSED -> the usage log (r.packets, r.bytes, r.gaps, r.dropped, r.callid) */
 int relay_wake_fd(void);
 
 /* Takes the oldest report into *out: 1, or 0 when none waits. */
