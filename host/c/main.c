@@ -49,6 +49,7 @@
 #include "log.h"
 #include "numbers.h"
 #include "overload.h"
+#include "relay.h"
 #include "resolve.h"
 #include "usage.h"
 
@@ -201,7 +202,7 @@ struct conn {
   conn *next_id, *next_key;
 };
 
-enum { K_WAKE, K_UDP, K_LISTEN, K_CONN };
+enum { K_WAKE, K_UDP, K_LISTEN, K_CONN, K_RELAY };
 
 static transport transports[256]; /* by id (1..255); fd 0 never used: fd < 0 means absent */
 static int n_transports;
@@ -640,6 +641,61 @@ static void transmit(u32 n) {
   send_to(t, conn_id, fam, addr, port, M(tx_ptr), n);
 }
 
+static void after(double now);
+static bool relay_on;  /* the media relay's thread runs ("mediaRelay.addresses" and a core with the relay) */
+static u32 relay_ptr;
+
+/* The relay thread's reports: an idle stream or a port not bound goes to the core (which ends the call);
+ * a closed leg's counters to the usage log. */
+static void on_relay(void) {
+  relay_report r;
+  while (relay_poll_report(&r)) {
+    if (r.kind == RELAY_CLOSED) {
+      if (usage_on)
+        usage_relay(r.callid, r.callid_len, r.leg, r.port, (r.flags & SIP_RELAY_FLAG_VIDEO) != 0, r.packets, r.bytes, r.gaps, r.dropped,
+                    wall_offset + now_ms(), now_ms());
+      continue;
+    }
+    if (r.kind == RELAY_IDLE || r.kind == RELAY_BIND_FAILED) {
+      log_begin(r.kind == RELAY_IDLE ? LOG_INFO : LOG_WARN, r.kind == RELAY_IDLE ? "relay idle" : "relay port not bound");
+      log_num("leg", r.leg);
+      log_num("port", r.port);
+      log_end();
+      double now = now_ms();
+      CALL("sip_relay_report", Z_sipZ_sip_relay_report(&core, now, r.leg, (u32)r.kind));
+      after(now);
+    }
+  }
+}
+
+/* Starts the relay thread when the configuration names relay addresses: legs bound there, as many as the
+ * core's relay has (stat relayLegCapacity). A core without the relay with addresses configured cannot
+ * have got here (its sip_cfg_add(RelayAddress) refused the configuration). */
+static void start_relay(const config *cfg) {
+  const cfg_value *v = &cfg->v[SK_MEDIA_RELAY_ADDRESSES];
+  if (!v->set || v->n == 0) return;
+  relay_config rc;
+  memset(&rc, 0, sizeof rc);
+  for (size_t i = 0; i < v->n; i++) {
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&rc.bind4;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&rc.bind6;
+    if (inet_pton(AF_INET, v->list[i], &a4->sin_addr) == 1) a4->sin_family = AF_INET;
+    else if (inet_pton(AF_INET6, v->list[i], &a6->sin6_addr) == 1) a6->sin6_family = AF_INET6;
+  }
+  double cap = CALL("sip_stat", Z_sipZ_sip_stat(&core, SIP_STAT_RELAY_LEG_CAPACITY));
+  rc.max_legs = cap > 0 ? (uint32_t)cap : 1;
+  if (relay_start(&rc) != 0) {
+    log_begin(LOG_ERROR, "cannot start the media relay");
+    log_str("error", relay_error());
+    log_end();
+    log_flush();
+    exit(1);
+  }
+  relay_ptr = CALL("sip_relay_ptr", Z_sipZ_sip_relay_ptr(&core));
+  add_pfd(relay_wake_fd(), POLLIN, K_RELAY, NULL);
+  relay_on = true;
+}
+
 /* Drains transmits, takes the next deadline, drains events, then reports queued conn closes. */
 static void after(double now) {
   for (;;) {
@@ -655,6 +711,11 @@ static void after(double now) {
       }
     }
     deadline = CALL("sip_poll_timeout", Z_sipZ_sip_poll_timeout(&core));
+    if (relay_on) {
+      /* the media relay's changes, to its thread (relay.h); records are read before the next core call */
+      u32 op;
+      while ((op = CALL("sip_poll_relay", Z_sipZ_sip_poll_relay(&core))) != 0) relay_apply_record(op, M(relay_ptr));
+    }
     u32 k;
     while ((k = CALL("sip_poll_event", Z_sipZ_sip_poll_event(&core))) != 0) event(k);
     if (closed_n == 0) return;
@@ -1113,6 +1174,7 @@ static void stop(int sig) {
   for (int id = 1; id <= n_transports; id++) close(transports[id].fd);
   log_stats(NULL);
   resolve_shutdown(); /* messages still held for a lookup are dropped */
+  if (relay_on) relay_stop(); /* legs still open end with the process (no usage record for them) */
   usage_close();
   log_msg(LOG_INFO, "stopped");
   log_flush_exit(1000);
@@ -1195,6 +1257,7 @@ static void run(void) {
       pfds[i].revents = 0;
       switch (kinds[i]) {
         case K_WAKE: break; /* got_signal is checked after poll */
+        case K_RELAY: on_relay(); break;
         case K_UDP: on_udp(owners[i]); break;
         case K_LISTEN: on_accept(owners[i]); break;
         case K_CONN: {
@@ -1296,6 +1359,7 @@ int main(int argc, char **argv) {
     _exit(1);
   }
   start_core(cfg);
+  start_relay(cfg);
   if (log_on(LOG_INFO)) {
     log_begin(LOG_INFO, "running");
     log_str("core", SIPLING_ENGINE);

@@ -109,6 +109,44 @@ void usage_event(uint32_t kind, const uint8_t *e, const char *source, double wal
   else if (due < 0) due = now + FLUSH_MS;
 }
 
+void usage_relay(const char *callid, size_t callid_len, uint32_t leg, unsigned port, bool video, uint64_t packets, uint64_t bytes,
+                 uint64_t lost, uint64_t dropped_pkts, double wall_ms, double now) {
+  if (fd < 0) return;
+  size_t start = buf.len;
+  time_t secs = (time_t)(wall_ms / 1000.0);
+  int ms = (int)(wall_ms - (double)secs * 1000.0);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char t[96];
+  snprintf(t, sizeof t, "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"event\":\"relay\"", tm.tm_year + 1900, tm.tm_mon + 1,
+           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+  sb_puts(&buf, t);
+  key("callId");
+  sb_json_string(&buf, callid, callid_len);
+  key("leg");
+  sb_json_number(&buf, leg);
+  key("port");
+  sb_json_number(&buf, port);
+  sb_puts(&buf, video ? ",\"video\":true" : ",\"video\":false");
+  key("packets");
+  sb_json_number(&buf, (double)packets);
+  key("bytes");
+  sb_json_number(&buf, (double)bytes);
+  key("lost");
+  sb_json_number(&buf, (double)lost);
+  key("dropped");
+  sb_json_number(&buf, (double)dropped_pkts);
+  sb_puts(&buf, "}\n");
+  if (buf.len - off > QUEUE_MAX) {
+    buf.len = start;
+    lost_pending++;
+    dropped++;
+    return;
+  }
+  if (buf.len - off >= FLUSH_BYTES) usage_flush();
+  else if (due < 0) due = now + FLUSH_MS;
+}
+
 double usage_deadline(void) { return due; }
 
 uint64_t usage_dropped(void) { return dropped; }

@@ -9,6 +9,7 @@
 #define SIPLING_USAGE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Opens (creates, mode 0640) the file for appending; false with errno set when it cannot. */
@@ -17,6 +18,11 @@ bool usage_open(const char *path);
 /* An event record (docs/ABI.md) of `kind`; `source` the peer text ("udp:1.2.3.4:5060") or NULL;
  * `wall_ms` the event's time on the Unix clock; `now` the host's monotonic ms (for the flush timer). */
 void usage_event(uint32_t kind, const uint8_t *record, const char *source, double wall_ms, double now);
+
+/* The media relay's record of one leg at its close (host/node/relay.ts writes the same fields):
+ * {"time", "event": "relay", "callId", "leg", "port", "video", "packets", "bytes", "lost", "dropped"}. */
+void usage_relay(const char *callid, size_t callid_len, uint32_t leg, unsigned port, bool video, uint64_t packets, uint64_t bytes,
+                 uint64_t lost, uint64_t dropped, double wall_ms, double now);
 
 /* Monotonic ms by which buffered lines must be written, -1 when none are. */
 double usage_deadline(void);
