@@ -3,16 +3,19 @@
 // ptime, 172-byte packets) through each subject in turn, on loopback, one step of N after another:
 //   floor     tools/udpfloor.c: the simplest recvmmsg/sendmmsg forwarder between two ports a call (no
 //             latching, no counters): what forwarding costs at least on this machine;
-//   sipling   the native host's relay engine (host/c/relay.c) driven through its C API by
-//             tools/relaybench.c (legs opened as the core's relay records would open them; the SIP
-//             control path is not per packet and is not measured);
+//   engine    the native host's relay engine (host/c/relay.c) alone, driven through its C API by
+//             tools/relaybench.c (legs opened as the core's relay records would open them);
+//   native    the native host (build/b2bua/sipling) as a B2BUA relaying its trunk side's media, each
+//   node      call set up over SIP (tools/bench-media-sip.mjs: a phone's INVITE with SDP, the provider's
+//             200 with SDP, both rewritten by the core), then the same load through the ports the SDPs
+//             name; the Node host (host/node/cli.mjs) the same way;
 //   rtpengine Debian's rtpengine-daemon, userspace forwarding only (--table=-1: no kernel module), calls
 //             created over its ng control protocol (bencode over UDP: offer and answer with SDP).
 // Per step: CPU time of the subject's process (every thread) per relayed packet, packets lost, one-way
 // latency through it (p50, p99), measured by rtpload after a 0.5 s warm-up; then the largest N with no
 // loss. A subject that lost more than 5 % at one step skips the larger ones. The steps are interleaved
 // (every subject at one N, then the next N).
-// Usage: node tools/bench-media.mjs [--steps 50,100,200,400,800] [--seconds 5] [--subjects floor,sipling,rtpengine]
+// Usage: node tools/bench-media.mjs [--steps 50,100,200,400,800] [--seconds 5] [--subjects floor,engine,native,node,rtpengine]
 import { spawn, spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -20,6 +23,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { once } from "node:events";
 import { cpus, loadavg } from "node:os";
+import { sipSubject } from "./bench-media-sip.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "build", "bench-media");
@@ -30,12 +34,13 @@ const opt = (name, dflt) => {
 };
 const STEPS = opt("steps", "50,100,200,400,800").split(",").map(Number);
 const SECONDS = Number(opt("seconds", "5"));
-const WANT = opt("subjects", "floor,sipling,rtpengine").split(",");
+const WANT = opt("subjects", "floor,engine,native,node,rtpengine").split(",");
 
 // Ports (all below the kernel's ephemeral range, 32768): call i's parties at 10000 + 4i (A) and
 // 10002 + 4i (B); the floor's and sipling's relay ports at 17000 + 4i (A's leg, RTCP + 1) and 17002 + 4i;
 // rtpengine allocates its own from 24000..31999; its ng control port 23990. Room for 1,600 calls.
-const PARTY = 10000, RELAY = 17000, RTPE_MIN = 24000, RTPE_MAX = 31999, NG_PORT = 23990;
+// The sipling hosts' SIP port 23980; their relay ranges from 17000 as the engine's.
+const PARTY = 10000, RELAY = 17000, RTPE_MIN = 24000, RTPE_MAX = 31999, NG_PORT = 23990, SIP_PORT = 23980;
 if (Math.max(...STEPS) > 1600) throw new Error("at most 1600 calls: the port ranges are laid out for that");
 
 // ---- build the C tools --------------------------------------------------------------------------
@@ -232,31 +237,11 @@ const rtpengine = {
 // ---- subjects ------------------------------------------------------------------------------------
 const SUBJECTS = [
   portsFileSubject("floor", join(out, "udpfloor")),
-  portsFileSubject("sipling", join(out, "relaybench")),
+  portsFileSubject("engine", join(out, "relaybench")),
+  ...["native", "node"].map((host) => sipSubject({ name: host, host, root, out, sipPort: SIP_PORT, relayMin: RELAY,
+    partyPort: (i) => [PARTY + 4 * i, PARTY + 2 + 4 * i] })),
   rtpengine,
-  // ---- HOOK: the Node host's relay (host/node) ---------------------------------------------------
-  // Add it here as a subject: `start(n)` must start the process, open 2n legs (leg 2i: local port
-  // ports[i][1], peer 127.0.0.1:ports[i][0]; leg 2i+1: local ports[i][3], peer ports[i][2]; partners)
-  // and resolve with { pid, ports, stop }. With a start command and an open-legs function:
-  //   hostSubject("node", [process.execPath, join(root, "host/node/relay-bench.mjs")],
-  //     async (proc, ports) => { /* e.g. write the legs to proc.stdin, await "ready" */ }),
-  // and list "node" in --subjects.
 ];
-
-/** A subject started by `command` (argv array, prints "ready" when it listens) whose legs are then
- * opened by `openLegs(proc, ports)`: the shape the Node host relay's subject will take. */
-// eslint-disable-next-line no-unused-vars
-function hostSubject(name, command, openLegs) {
-  return {
-    name,
-    async start(n) {
-      const ports = fixedPorts(n);
-      const proc = await startProcess(command[0], command.slice(1), /^ready/m);
-      await openLegs(proc, ports);
-      return { pid: proc.pid, ports, stop: () => stopProcess(proc) };
-    },
-  };
-}
 
 // ---- the run -------------------------------------------------------------------------------------
 function load(portsFile, pid) {
