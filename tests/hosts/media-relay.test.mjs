@@ -5,7 +5,8 @@
 // answer reaches the phone the same way; 50 RTP packets (172 bytes: G.711 at 20 ms) from the phone go
 // through the relay to SIPp and come back through it: every one arrives, from the relay's port facing the
 // phone, byte for byte; nothing of the phone's or SIPp's media addresses crosses to the other side; at the
-// BYE both legs close and the usage log has their counters.
+// BYE both legs close and the usage log has their counters. A call whose media stop (no packet either
+// way for "idle" seconds) is ended by the server: our BYE to the phone and to the provider.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
@@ -124,6 +125,53 @@ for (const host of HOSTS) {
         assert.equal(rec.bytes, PACKETS * 172);
         assert.equal(rec.lost, 0);
         assert.equal(rec.dropped, 0);
+      }
+    });
+  });
+}
+
+for (const host of HOSTS) {
+  test(`${host}: a call with no media for "idle" seconds is ended: BYE to the phone and to the provider`, { timeout: 60_000 }, async () => {
+    const trunkPort = await freePort();
+    const base = await relayBase();
+    const config = {
+      board: "gateway", mode: "b2bua", domains: ["127.0.0.1"],
+      sides: [
+        { name: "office", role: "registrar", route: "carrier" },
+        { name: "carrier", role: "trunk", address: `${TRUNK_IP}:${trunkPort}`, route: "office", mediaRelay: true },
+      ],
+      mediaRelay: { addresses: ["127.0.0.1"], portMin: base, portMax: base + 63, idle: 2 },
+    };
+    await withServer({ host, tcp: false, config }, async (srv) => {
+      const phone = await Ua.open();
+      try {
+        const reg = await phone.request(srv, request(phone, { method: "REGISTER", ruri: "sip:127.0.0.1", from: "sip:alice@127.0.0.1",
+          to: "sip:alice@127.0.0.1", contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Expires: 600"] }));
+        assert.equal(status(reg), 200);
+        const provider = sipp(["-sf", sf("uas_rtp_echo.xml"), "-p", String(trunkPort), "-mp", String(await freePort()), "-m", "1",
+          "-timeout", "30s", "-timeout_error"], { name: "provider-idle", ip: TRUNK_IP, timeoutMs: 35_000 });
+        await sleep(300);
+        const callId = token("idle");
+        const fromTag = token("f");
+        const ok = await phone.request(srv, request(phone, { ruri: `sip:15551234@127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag,
+          to: "sip:15551234@127.0.0.1", callId, contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Content-Type: application/sdp"], body: sdp(4000) }), { timeoutMs: 8000 });
+        assert.equal(status(ok), 200);
+        const toTag = /;tag=([^;>\s]+)/.exec(hdrs(ok, "To")[0])[1];
+        phone.send(request(phone, { method: "ACK", ruri: `sip:127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag, to: "sip:15551234@127.0.0.1",
+          toTag, callId, cseq: 1, contact: null }), srv.port);
+        const answered = Date.now();
+        // nobody sends media: 2 s later (the relay checks every 0.25-1 s) our BYE comes
+        const bye = await phone.waitFor((m) => m.startsWith("BYE ") && hdrs(m, "Call-ID")[0] === callId, 6000);
+        assert.ok(bye, "the phone got our BYE");
+        const after = Date.now() - answered;
+        assert.ok(after >= 1900 && after < 4500, `BYE ${after} ms after the answer (idle 2 s)`);
+        phone.send(`SIP/2.0 200 OK\r\n${bye.split("\r\n").slice(1).filter((l) => /^(via|from|to|call-id|cseq):/i.test(l)).join("\r\n")}\r\nContent-Length: 0\r\n\r\n`, srv.port);
+        const r = await provider;
+        assert.equal(r.code, 0, `the provider got our BYE and answered it\n${describe(r)}`);
+        await settle(srv);
+        assert.ok(srv.logs.some((o) => o.msg === "relay idle"), "the host logged the idle stream");
+      } finally {
+        phone.close();
       }
     });
   });
