@@ -52,7 +52,7 @@ import { tuTimerSet } from "../tu/timers";
 import { uasStoredRequest } from "../dialog/uas";
 import { storedView, storedDecoded } from "../wire/buffers";
 import { OutRequest, uaDialogEnd, uaDialogTextPtr, uaDialogTextLen } from "../dialog/ua";
-import { uacSend, uacSendInDialog, uacCancel, uacDialog, uacForget } from "../dialog/uac";
+import { uacSend, uacSendInDialog, uacCancel, uacDialog, uacForget, uacDeferAck, uacAckLate } from "../dialog/uac";
 import { MEDIA_RELAY } from "../config";
 import { relaySdp, relayEnd, relayActive, relayReady, relayLegSession, SDP_OUT, SDP_BAD } from "../media/relay";
 import { uasRespond, uasDialog, uasPeer, uasRelease, uasState, UasState, UasIn, UasEvent, has100rel, UAS_CALLS, uasAnswerOptions } from "../dialog/uas";
@@ -756,7 +756,10 @@ function sendInvite(i: i32, v: MessageView, d: Decoded, cseq: u32, auth: u32, no
     const sdpStatus = relayBody(i, 0, v, dest.family, d.callId, d.callIdLen);
     if (sdpStatus != 0) return sdpStatus;
   }
-  return uacSend(out, dest, now, handle(i, Leg.Invite)) != 0 ? 0 : 503;
+  if (uacSend(out, dest, now, handle(i, Leg.Invite)) == 0) return 503;
+  // a late offer (no body): B's 2xx carries the offer, and our ACK must carry A's answer, from A's ACK
+  if (v.bodyLen == 0) uacDeferAck(handle(i, Leg.Invite));
+  return 0;
 }
 
 /**
@@ -871,8 +874,24 @@ export function b2buaRelayReport(leg: i32, now: i64): void {
     link(i, F.DlgA, -1);
     if (dlgA >= 0 && uacSendInDialog(dlgA, Method.BYE, aDest(i), now, handle(i, Leg.ByeA)) == 0) uaDialogEnd(dlgA);
     relayEnd(i);
+    ackB(i, null);
     bye(i, Leg.ByeB, now);
   }
+}
+
+/**
+ * B's 2xx to a late offer waits for its ACK until A's ACK brings the answer (uacDeferAck): ACK it now
+ * with what A's ACK `v` carries (its body through the relay when the call is relayed), or with nothing
+ * (v null) when the call ends before A answered. Nothing when B's 2xx was ACKed already (an INVITE
+ * with an offer: the client core ACKed it at once).
+ */
+function ackB(i: i32, v: MessageView | null): void {
+  if (i < 0) return;
+  const c = rec(i);
+  if (v != null) {
+    if (MEDIA_RELAY && relayBody(i, 0, v, bDest(i).family, callIdOf(i), callIdLenOf(i)) != 0) v = null; // not an answer we can relay
+  }
+  uacAckLate(handle(i, Leg.Invite), bDest(i), v, v != null ? dropsFor(<i32>load<u8>(c, 1), <i32>load<u8>(c, 2), v) : 0);
 }
 
 /** Call i is over: its records freed (its dialogs have ended already or end with our BYE's final). */
@@ -911,6 +930,7 @@ function bye(i: i32, leg: Leg, now: i64): void {
 export function b2buaServerEvent(e: UasIn, v: MessageView, d: Decoded, src: Peer, now: i64): void {
   if (e.kind == UasEvent.NewCall) { newCall(e.call, v, d, src, now); return; }
   if (e.kind == UasEvent.InDialog) { relayInDialog(e.call, e.dlg, v, now); return; }
+  if (e.kind == UasEvent.Ack) { ackB(callByDialog(e.dlg), v); return; }
   if (e.kind == UasEvent.Options) {
     // a keepalive or health check, answered here (never relayed): 200 to a side, or to a ping of the
     // server itself (no user part); a stranger asking about a number learns nothing (403)
@@ -1131,6 +1151,7 @@ export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now:
     const sdpErr = MEDIA_RELAY && status < 300 ? relayBody(i, 1, v, aDest(i).family, callIdOfB(i, v), callIdLenOfB(i, v)) : 0;
     if (sdpErr != 0 && status >= 200) {
       link(i, F.DlgB, uacDialog(user));
+      ackB(i, null);
       uasRespond(a, 502, now);
       bye(i, Leg.ByeB, now);
       return;
@@ -1146,7 +1167,7 @@ export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now:
     }
     if (status < 300) {
       link(i, F.DlgB, uacDialog(user));
-      if (!uasRespond(a, status, now, v, drops, TEXT, idLen)) { bye(i, Leg.ByeB, now); return; }
+      if (!uasRespond(a, status, now, v, drops, TEXT, idLen)) { ackB(i, null); bye(i, Leg.ByeB, now); return; }
       link(i, F.DlgA, uasDialog(a));
       store<u8>(c, <u8>B2bState.Up);
       return;
@@ -1162,6 +1183,7 @@ export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now:
     if (status >= 200 && status < 300) {
       // B answered as our CANCEL crossed it: the call is over on A's side, end it on B's
       link(i, F.DlgB, uacDialog(user));
+      ackB(i, null);
       bye(i, Leg.ByeB, now);
     } else if (status >= 300) {
       free(i);
@@ -1242,6 +1264,7 @@ export function b2buaDialogLost(dlg: i32, now: i64): void {
   if (i >= 0 && load<u8>(rec(i)) == B2bState.Up && load<i32>(rec(i), F.DlgA) == dlg) {
     link(i, F.DlgA, -1);
     link(i, F.A, -1);
+    ackB(i, null); // a late offer's 2xx still waiting for A's answer
     bye(i, Leg.ByeB, now);
   }
 }

@@ -35,9 +35,10 @@ import { eqBytes } from "../wire/scan";
 /** Client requests in flight or answered whose outcome a caller may read (one per caller handle). */
 export const UAC_SLOTS: i32 = UA_DIALOGS * 2;
 // per slot: +0 u32 caller handle (0 = free), +4 u32 last status (0 none yet, 408 timeout), +8 i32 dialog,
-// +12 u32 the client transaction's handle, +16 u32 flags (SlotFlag)
-const SLOT: usize = 20;
-const enum SlotFlag { CancelPending = 1, Cancelled = 2 }
+// +12 u32 the client transaction's handle, +16 u32 flags (SlotFlag), +20 u32 our ACK of a late offer's
+// 2xx (pool; 0 none), sent again for each retransmitted 2xx, +24 u32 that INVITE's CSeq number
+const SLOT: usize = 28;
+const enum SlotFlag { CancelPending = 1, Cancelled = 2, DeferAck = 4 }
 // The slots are an open-addressed table keyed by caller handle (linear probing, deletion by backward
 // shift: no tombstones), at most half full: UAC_SLOTS in use of HASH_SIZE (a power of two), so a lookup
 // is a probe or two instead of a scan of every slot (the B2BUA looks up several per call).
@@ -70,6 +71,8 @@ function slotOf(user: u32, make: bool): usize {
       store<i32>(s, -1, 8);
       store<u32>(s, 0, 12);
       store<u32>(s, 0, 16);
+      store<u32>(s, 0, 20);
+      store<u32>(s, 0, 24);
       return s;
     }
     h = (h + 1) & MASK;
@@ -125,8 +128,48 @@ function callerSlot(user: u32): usize { return user == 0 ? 0 : slotOf(user, fals
 /** Release caller `user`'s slot (its outcome read). */
 export function uacForget(user: u32): void {
   const s = slotOf(user, false);
-  if (s != 0) slotFree(s);
+  if (s == 0) return;
+  const ack = load<u32>(s, 20);
+  if (ack != 0) msgPool.release(ack);
+  slotFree(s);
 }
+
+/**
+ * Caller `user`'s INVITE went without an offer (a late offer, RFC 3264 §5: the 2xx will carry one, the
+ * ACK the answer): the 2xx is not ACKed here but by the caller, with uacAckLate, once it has the answer
+ * (a B2BUA: from the other leg's ACK).
+ */
+export function uacDeferAck(user: u32): void {
+  const s = slotOf(user, false);
+  if (s != 0) store<u32>(s, load<u32>(s, 16) | SlotFlag.DeferAck, 16);
+}
+
+/**
+ * The ACK of caller `user`'s 2xx whose ACK was deferred (uacDeferAck), carrying what `pass` carries
+ * across (its headers and body: the answer; null: none, when the call ends before one came), sent to
+ * `dest` and kept to be sent again for each retransmission of the 2xx (§13.2.2.4). False when there is
+ * nothing to ACK (no deferred 2xx, or ACKed already).
+ */
+export function uacAckLate(user: u32, dest: Peer, pass: MessageView | null = null, drop: usize = 0): bool {
+  const s = slotOf(user, false);
+  if (s == 0 || (load<u32>(s, 16) & SlotFlag.DeferAck) == 0 || load<u32>(s, 20) != 0) return false;
+  const dlg = load<i32>(s, 8);
+  const status = load<u32>(s, 4);
+  if (dlg < 0 || status < 200 || status >= 300) return false;
+  const t = transportById(dest.transport);
+  if (t == null) return false;
+  vw.begin(VIA, 256);
+  writeVia(vw, t, 0, <u32>prngNext(), 0);
+  const viaLen = vw.finish();
+  const ack = methodEntry(Method.ACK);
+  const cseq = load<u32>(s, 24);
+  const n = uaWriteRequest(dlg, ack + 1, <u32>load<u8>(ack), cseq, VIA, viaLen, 0, 0, aw.begin(WORK_BUF, WORK_CAP), pass, drop);
+  if (n == 0) return false;
+  txSend(WORK_BUF, n, dest);
+  store<u32>(s, msgPool.store(WORK_BUF, n), 20);
+  return true;
+}
+
 
 /**
  * Send request `out` (outside a dialog, §8.1.1; its Via is written here) to `dest` through a new client
@@ -345,7 +388,20 @@ export function uacResponse(v: MessageView, d: Decoded, ci: u32, now: i64): u32 
     if (uaDialogState(dlg) == DlgState.Confirmed) uaDialogRefreshTarget(dlg, v); // a re-INVITE's 2xx (§12.2.1.2)
     uaDialogConfirm(dlg);
   }
-  if (status >= 200) uacAck(dlg, r.cseq, recDest(ci));
+  if (status >= 200) {
+    if ((load<u32>(s, 16) & SlotFlag.DeferAck) == 0) uacAck(dlg, r.cseq, recDest(ci));
+    else {
+      // a late offer: the caller ACKs with the answer (uacAckLate); a 2xx retransmitted after that
+      // gets the same ACK again
+      store<u32>(s, status, 4);
+      store<u32>(s, r.cseq, 24);
+      const kept = load<u32>(s, 20);
+      if (kept != 0) {
+        const n = msgPool.copyOut(kept, WORK_BUF);
+        if (n != 0) txSend(WORK_BUF, n, recDest(ci));
+      }
+    }
+  }
   return status;
 }
 

@@ -50,6 +50,9 @@ export const enum UasEvent {
   /** An OPTIONS outside any dialog, unanswered: the owner answers it with uasAnswerOptions. Only where
    * the owner takes them (uasRequest). */
   Options = 5,
+  /** The first ACK of our 2xx to call `call`'s INVITE (dialog `dlg`): the owner may need its body (the
+   * answer to a late offer, RFC 3264 §5). Only where the owner takes requests within dialogs. */
+  Ack = 6,
 }
 
 /** The outcome of one request (the caller's record: no per-request state is kept here). */
@@ -252,6 +255,7 @@ export function uasRequest(v: MessageView, d: Decoded, src: Peer, now: i64, out:
       tuTimerCancel(Owner.UserAgent, <u32>i + 1);
       msgPool.release(load<u32>(call(i), 12));
       store<u32>(call(i), 0, 12);
+      if (takeInDialog) out.set(UasEvent.Ack, i, load<i32>(call(i), 16));
     } else {
       // the ACK of our 2xx to a re-INVITE: that request's record is done
       const dlg = uaDialogOf(d);

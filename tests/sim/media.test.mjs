@@ -244,3 +244,47 @@ test("a leg reported idle by the host: our BYE on both legs, the legs closed", (
   assert.equal(gw.relayLog.length, records);
   assert.equal(sim.counts.sent, sent);
 });
+
+// Late offer (RFC 3264 §5; RFC 3261 §13.2.1): alice's INVITE has no SDP, the carrier's 2xx carries the
+// offer and alice's ACK the answer, which must reach the carrier in the B leg's ACK (ours waits for hers).
+const LATE_OFFER = "v=0\r\no=carrier 9 9 IN IP4 127.0.0.5\r\ns=-\r\nc=IN IP4 127.0.0.5\r\nt=0 0\r\nm=audio 5004 RTP/AVP 0 8\r\n";
+const LATE_ANSWER = "v=0\r\no=alice 3 3 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 4004 RTP/AVP 0\r\n";
+for (const relay of [false, true]) {
+  test(`late offer${relay ? " through the relay" : ""}: the carrier's offer in the 2xx reaches alice, her answer in the ACK reaches the carrier`, () => {
+    const sim = new Sim({ seed: 111, latency: [5, 20] });
+    const gw = new CoreNode(sim, GW, { board: "gateway", probe: true, domains: ["127.0.0.4"], set: { RelayPortMin: 20000, RelayPortMax: 20063 } });
+    assert.equal(gw.cfgAdd(CfgKind.RelayAddress, RELAY), 0);
+    gw.ex.probe_b2bua_on(1);
+    for (const t of ["0 registrar 1 127.0.0.4", `1 trunk 0 127.0.0.5 ${CARRIER}`, ...(relay ? ["relay 1 on"] : [])]) assert.equal(gw.sideText(t), 1, t);
+    const alice = new Ua(sim, "127.0.0.2:5060", "alice", { proxy: GW, ackBody: LATE_ANSWER });
+    const carrier = new Ua(sim, CARRIER, "carrier", { proxy: GW, domain: "127.0.0.4", ring: 50, answer: 300, answerBody: LATE_OFFER });
+    alice.register();
+    sim.run(sim.now + 500);
+    const callId = alice.invite("15550700", { hangupAfter: 2000 });
+    sim.run(sim.now + 1500);
+    const a = alice.calls.get(callId);
+    assert.deepEqual(a.finals, [200], sim.transcript());
+    const d = [...a.dialogs.values()][0];
+    const b = [...carrier.calls.values()].find((x) => x.role === "uas");
+    assert.equal(bodyOf(b.st.msg), "", "the B leg's INVITE has no SDP either");
+    assert.ok(b.ack2xx, `the carrier's 2xx was ACKed\n${sim.transcript()}`);
+    const ack = bodyOf(b.ack2xx);
+    if (!relay) {
+      assert.equal(bodyOf(d.resp), LATE_OFFER, "the offer to alice as the carrier wrote it");
+      assert.equal(ack, LATE_ANSWER, "alice's answer in our ACK, byte for byte");
+    } else {
+      const legs = [...gw.relayLegs.values()];
+      assert.equal(legs.length, 2, JSON.stringify(gw.relayLog));
+      const toCarrier = legs.find((r) => r.peer === "127.0.0.5:5004");
+      const toAlice = legs.find((r) => r.peer === "127.0.0.2:4004");
+      assert.ok(toCarrier && toAlice, `each leg knows its party: ${JSON.stringify(legs)}`);
+      assert.equal(bodyOf(d.resp), LATE_OFFER.replaceAll("127.0.0.5", RELAY).replace("m=audio 5004", `m=audio ${toAlice.port}`));
+      assert.equal(ack, LATE_ANSWER.replaceAll("127.0.0.2", RELAY).replace("m=audio 4004", `m=audio ${toCarrier.port}`));
+    }
+    assert.equal(b.ackFor2xx >= 1, true);
+    sim.run(sim.now + 4000);
+    assert.equal(d.bye, 200);
+    assert.deepEqual(carrier.stray, []);
+    idle(gw, sim);
+  });
+}

@@ -96,6 +96,7 @@ export class Ua {
     this.finalStatus = o.status ?? 200;
     this.answerHeaders = o.answerHeaders ?? [];
     this.answerBody = o.answerBody ?? "";
+    this.ackBody = o.ackBody ?? null; // as UAC: the SDP answer our ACK carries when our INVITE had none
     this.challenge = o.challenge ?? null;
     this.challenged = 0; // 407s sent
     this.authorized = 0; // INVITEs whose credentials checked
@@ -348,7 +349,9 @@ export class Ua {
       const routes = msg.all("record-route").reverse();
       d = { tag: msg.toTag, target: uriOf(msg.get("contact") ?? ""), routes, to: msg.get("to"), acks: 0, bye: null, cseq: c.localCseq ?? 1, resp: msg };
       d.dest = routes.length ? hostPort(routes[0]) : hostPort(d.target);
-      d.ack = this.inDialog(c, d, "ACK", c.invite.cseqNum);
+      // late offer (an INVITE without SDP): the 2xx carries the offer, our ACK the answer (RFC 3264 §5)
+      const late = c.invite.text.endsWith("\r\n\r\n"); // no body
+      d.ack = this.inDialog(c, d, "ACK", c.invite.cseqNum, late ? this.ackBody ?? "" : "");
       c.dialogs.set(msg.toTag, d);
       if (!c.finals.includes(200)) c.finals.push(msg.status);
       const first = c.dialogs.size === 1;
@@ -673,6 +676,7 @@ export class Ua {
     }
     if (c && c.role === "uas" && c.sentFinal !== null && c.sentFinal < 300 && msg.toTag === c.st?.tag) {
       c.ackFor2xx++;
+      c.ack2xx ??= msg; // the first ACK of our 2xx (a late offer's answer is in its body)
       this.sim.cancel(c.st.retx);
       return;
     }
