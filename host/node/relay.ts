@@ -171,6 +171,8 @@ export class Relay {
     l.lastIn = this.hooks.now();
     l.packets++;
     l.bytes += msg.length;
+    // under rtcp-mux RTCP arrives on the RTP socket: told apart by its packet type (RFC 5761 §4)
+    if (isRtp && !l.rtcp && msg.length >= 2 && msg[1] >= 192 && msg[1] <= 223) isRtp = false;
     if (isRtp && msg.length >= 12 && msg[0] >> 6 === 2) {
       const seq = msg.readUInt16BE(2);
       if (l.seq >= 0) {
