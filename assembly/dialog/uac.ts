@@ -156,16 +156,8 @@ export function uacAckLate(user: u32, dest: Peer, pass: MessageView | null = nul
   const dlg = load<i32>(s, 8);
   const status = load<u32>(s, 4);
   if (dlg < 0 || status < 200 || status >= 300) return false;
-  const t = transportById(dest.transport);
-  if (t == null) return false;
-  vw.begin(VIA, 256);
-  writeVia(vw, t, 0, <u32>prngNext(), 0);
-  const viaLen = vw.finish();
-  const ack = methodEntry(Method.ACK);
-  const cseq = load<u32>(s, 24);
-  const n = uaWriteRequest(dlg, ack + 1, <u32>load<u8>(ack), cseq, VIA, viaLen, 0, 0, aw.begin(WORK_BUF, WORK_CAP), pass, drop);
+  const n = sendAck(dlg, load<u32>(s, 24), dest, pass, drop);
   if (n == 0) return false;
-  txSend(WORK_BUF, n, dest);
   store<u32>(s, msgPool.store(WORK_BUF, n), 20);
   return true;
 }
@@ -447,16 +439,21 @@ function recDest(ci: u32): Peer {
  * and again for each retransmitted 2xx (uacResponse calls this once per 2xx received).
  */
 export function uacAck(dlg: i32, cseq: u32, dest: Peer): bool {
+  return sendAck(dlg, cseq, dest, null, 0) != 0;
+}
+
+/** Write (in WORK_BUF) and send dialog dlg's ACK with CSeq `cseq` to `dest`, carrying what `pass` carries;
+ * its length, 0 when nothing was sent. */
+function sendAck(dlg: i32, cseq: u32, dest: Peer, pass: MessageView | null, drop: usize): u32 {
   const t = transportById(dest.transport);
-  if (t == null) return false;
+  if (t == null) return 0;
   vw.begin(VIA, 256);
   writeVia(vw, t, 0, <u32>prngNext(), 0);
   const viaLen = vw.finish();
   const ack = methodEntry(Method.ACK);
-  const n = uaWriteRequest(dlg, ack + 1, <u32>load<u8>(ack), cseq, VIA, viaLen, 0, 0, aw.begin(WORK_BUF, WORK_CAP));
-  if (n == 0) return false;
-  txSend(WORK_BUF, n, dest);
-  return true;
+  const n = uaWriteRequest(dlg, ack + 1, <u32>load<u8>(ack), cseq, VIA, viaLen, 0, 0, aw.begin(WORK_BUF, WORK_CAP), pass, drop);
+  if (n != 0) txSend(WORK_BUF, n, dest);
+  return n;
 }
 
 /**

@@ -45,13 +45,8 @@ static void key(const char *k) {
   sb_puts(&buf, "\":");
 }
 
-void usage_event(uint32_t kind, const uint8_t *e, const char *source, double wall_ms, double now) {
-  if (fd < 0) return;
-  lost_pending += rd32(e + E_LOST);
-  if (kind >= SIP_EVENT_LIMIT || !SIP_EVENTS[kind].usage) return;
-  const sip_event_info *info = &SIP_EVENTS[kind];
-  size_t start = buf.len;
-  uint32_t lost_before = lost_pending;
+/* {"time":"...Z","event":"NAME" (the rest of the record follows, then "}\n") */
+static void record_start(double wall_ms, const char *name) {
   time_t secs = (time_t)(wall_ms / 1000.0);
   int ms = (int)(wall_ms - (double)secs * 1000.0);
   struct tm tm;
@@ -60,7 +55,17 @@ void usage_event(uint32_t kind, const uint8_t *e, const char *source, double wal
   snprintf(t, sizeof t, "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"event\":", tm.tm_year + 1900, tm.tm_mon + 1,
            tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
   sb_puts(&buf, t);
-  sb_json_string(&buf, info->name, strlen(info->name));
+  sb_json_string(&buf, name, strlen(name));
+}
+
+void usage_event(uint32_t kind, const uint8_t *e, const char *source, double wall_ms, double now) {
+  if (fd < 0) return;
+  lost_pending += rd32(e + E_LOST);
+  if (kind >= SIP_EVENT_LIMIT || !SIP_EVENTS[kind].usage) return;
+  const sip_event_info *info = &SIP_EVENTS[kind];
+  size_t start = buf.len;
+  uint32_t lost_before = lost_pending;
+  record_start(wall_ms, info->name);
   const uint8_t *at = e + E_TEXT;
   for (int i = 0; i < 4; i++) {
     uint16_t len = rd16(e + E_LENS + 2 * i);
@@ -113,14 +118,7 @@ void usage_relay(const char *callid, size_t callid_len, uint32_t leg, unsigned p
                  uint64_t lost, uint64_t dropped_pkts, double wall_ms, double now) {
   if (fd < 0) return;
   size_t start = buf.len;
-  time_t secs = (time_t)(wall_ms / 1000.0);
-  int ms = (int)(wall_ms - (double)secs * 1000.0);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  char t[96];
-  snprintf(t, sizeof t, "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"event\":\"relay\"", tm.tm_year + 1900, tm.tm_mon + 1,
-           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
-  sb_puts(&buf, t);
+  record_start(wall_ms, "relay");
   key("callId");
   sb_json_string(&buf, callid, callid_len);
   key("leg");
