@@ -10,7 +10,7 @@
 // memoryUsedAtStart > memoryPages × 64 KiB.
 // Usage: node tools/footprint.mjs [--json] [--units] [--sections]   (npm run footprint -- [--json] [--units] [--sections])
 import { nativeSizes } from "./native.mjs";
-import { firmwareSizes, budgets as firmwareBudgets, gatewayImageSizes } from "./firmware.mjs";
+import { firmwareSizes, budgets as firmwareBudgets, gatewayImageSizes, firmwareBreakdown } from "./firmware.mjs";
 import { readFileSync, existsSync, statSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -167,6 +167,16 @@ function table(rows) {
   if (fw) {
     out.push(`firmware mps2-an386 (Cortex-M4, micro core): text ${fw.text} + data ${fw.data} + bss ${fw.bss} = ${fw.total} B; ` +
       `budget ${fw.budget} (${fw.withinBudget ? "within" : "OVER"}), goal ${fw.goal} (${fw.overGoal > 0 ? `${fw.overGoal} B above` : "met"})`);
+    const b = firmwareBreakdown();
+    const micro = rows.find((r) => r.board === "micro");
+    const bin = micro ? readFileSync(join(root, "build", "micro", "sipling.wasm")) : null;
+    const init = bin ? wasmData(bin).dataBytes : null;
+    out.push(`  text ${b.text.total} = the core's code ${b.text.core} + its data segments ${b.text.segments} (copied into its memory at boot) + ` +
+      `the firmware ${b.text.firmware} (with the core's exports gcc inlined into it) + alignment ${b.text.other}`);
+    out.push(`  bss ${b.bss.total} = the core's memory ${b.bss.coreMemory}` +
+      (micro ? ` (static data ${micro.staticBytes}: ${init} B initialised, the rest zero-filled buffers; ` +
+        `tables allocated at start-up ${micro.memoryUsedAtStart - micro.staticBytes}; see --sections)` : "") +
+      ` + stack ${b.bss.stack} + the firmware's variables ${b.bss.firmware}`);
   }
   const gw = measureGatewayImage();
   if (gw) {
