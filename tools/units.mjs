@@ -92,6 +92,7 @@ export async function measureUnits(boardName, { set = {}, baseOnly = false } = {
       for (const [c, v] of Object.entries(uses)) if (!use.some((u) => u.startsWith(`${c}=`))) use.push(`${c}=${v}`);
       await asc(["--outFile", out, "--optimizeLevel", String(t.optimizeLevel ?? 0), "--shrinkLevel", String(t.shrinkLevel ?? 0),
         ...(t.converge ? ["--converge"] : []), ...(t.runPasses ? ["--runPasses", String(t.runPasses)] : []),
+        ...(t.memoryBase != null ? ["--memoryBase", String(t.memoryBase)] : []),
         "--initialMemory", pages, "--maximumMemory", pages, ...use.flatMap((u) => ["--use", u])]);
       return probe(out);
     };
