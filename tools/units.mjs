@@ -22,6 +22,7 @@ export const UNITS = [
   { constant: "SIP_MAX_BINDINGS", unit: "binding", stat: "bindingCapacity" },
   { constant: "SIP_REG_BLOCKS", unit: "registrar-pool block (64 B)", stat: "regPoolBlocks" },
   { constant: "SIP_MAX_DIALOGS", unit: "dialog", stat: null },
+  { constant: "SIP_UA_DIALOGS", unit: "user-agent dialog", stat: null },
   { constant: "SIP_DLG_BLOCKS", unit: "hidden-dialog block (64 B)", stat: null },
   { constant: "SIP_MAX_PIKE", unit: "flood-tracked source", stat: null },
 ];
@@ -136,7 +137,7 @@ export function unitLines(u) {
   lines.push(`  ${"fixed (code data, buffers, tables not above)".padEnd(30)} ${n(u.fixed).padStart(43)} B`);
   const each = (c) => u.rows.find((r) => r.constant === c)?.bytes ?? 0;
   lines.push(`  per registration (1 AOR, 1 binding, 2 registrar blocks): ${n(u.perRegistration)} B; per transaction: ${n(each("SIP_MAX_TXN"))} B; ` +
-    `per dialog: ${n(each("SIP_MAX_DIALOGS"))} B; fixed: ${n(u.fixed)} B`);
+    `per dialog: ${n(each("SIP_MAX_DIALOGS"))} B` + (each("SIP_UA_DIALOGS") ? ` (a user agent's: ${n(each("SIP_UA_DIALOGS"))} B)` : "") + `; fixed: ${n(u.fixed)} B`);
   lines.push(`  per call in progress (2 transactions, 1 KiB of kept messages, 1 dialog): ${n(u.perCall)} B`);
   return lines;
 }
