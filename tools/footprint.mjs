@@ -16,7 +16,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { loadBoards } from "./boards.mjs";
-import { reader, wasmSections } from "./wasm.mjs";
+import { reader, wasmSections, wasmData } from "./wasm.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PAGE = 65536;
@@ -40,39 +40,8 @@ export function wasmMemory(buf) {
   return { initial, maximum, shared: !!(flags & 2), memory64: !!(flags & 4) };
 }
 
-/**
- * Data section (id 11): { segments, active, passive, staticBytes } where staticBytes is the end of the
- * highest active segment whose offset is an i32.const (0 when there is none).
- */
-export function wasmData(buf) {
-  const s = wasmSections(buf).find((x) => x.id === 11);
-  const res = { segments: 0, active: 0, passive: 0, dataBytes: 0, staticBytes: 0, unknownOffsets: 0 };
-  if (!s) return res;
-  const r = reader(buf, s.start);
-  const n = r.uleb();
-  res.segments = n;
-  for (let i = 0; i < n; i++) {
-    const flag = r.uleb();
-    let offset = null;
-    if (flag === 1) res.passive++;
-    else {
-      if (flag === 2) r.uleb(); // memory index
-      res.active++;
-      // constant expression: i32.const n | i64.const n | global.get g, then end (0x0b)
-      const op = r.u8();
-      if (op === 0x41 || op === 0x42) offset = r.sleb();
-      else if (op === 0x23) { r.uleb(); res.unknownOffsets++; }
-      else throw new Error(`data segment ${i}: unsupported offset opcode 0x${op.toString(16)}`);
-      while (buf[r.pos] !== 0x0b) r.pos++; // skip anything else of the expression
-      r.pos++;
-    }
-    const size = r.uleb();
-    r.pos += size;
-    res.dataBytes += size;
-    if (offset !== null) res.staticBytes = Math.max(res.staticBytes, offset + size);
-  }
-  return res;
-}
+/** Data section (id 11): see tools/wasm.mjs (sections.mjs reads it too, without importing this file). */
+export { wasmData };
 
 // --- measure -------------------------------------------------------------------------------------
 
