@@ -16,3 +16,16 @@ test("footprint_within_budget", (t) => {
     assert.ok(r.withinBudget, `${r.board} over budget: ${r.over.join("; ")}`);
   }
 });
+
+// `npm run footprint -- --sections` (README): the report by section after the table. footprint.mjs,
+// the main module, waits on sections.mjs at its top level, so sections.mjs must not wait on
+// footprint.mjs in turn (node exits 13, "unsettled top-level await", printing nothing).
+test("footprint --sections prints where the wasm bytes go and exits 0", { timeout: 600_000 }, async () => {
+  const { spawnSync } = await import("node:child_process");
+  const { join } = await import("node:path");
+  const { root } = await import("../tools/boards.mjs");
+  const r = spawnSync(process.execPath, [join(root, "tools", "footprint.mjs"), "--sections"], { cwd: root, encoding: "utf8" });
+  assert.equal(r.status, 0, `exit ${r.status}: ${r.stderr}`);
+  assert.match(r.stdout, /where the wasm bytes go/);
+  for (const b of readBoards()) assert.match(r.stdout, new RegExp(`^${b.name}: [\\d,]+ B wasm$`, "m"));
+});

@@ -19,3 +19,13 @@ test("micro: the units predict the memory of a core built with other capacities"
   const other = await measureUnits("micro", { set, baseOnly: true });
   assert.equal(other.used, predicted, `built ${other.used} B, predicted ${predicted} B`);
 });
+
+// The units' builds are the board's target (memory base included): the base build uses what the
+// release core uses after start-up, so the fixed cost is the release's.
+test("every size-budgeted board: the units' base build uses the release core's memory after start-up", async () => {
+  const { measure } = await import("../tools/footprint.mjs");
+  for (const r of measure().filter((x) => x.board === "micro" || x.board === "gateway")) {
+    const base = await measureUnits(r.board, { baseOnly: true });
+    assert.equal(base.used, r.memoryUsedAtStart, `${r.board}: units base ${base.used} B, release ${r.memoryUsedAtStart} B`);
+  }
+});

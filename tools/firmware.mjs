@@ -280,6 +280,36 @@ export function firmwareSizes({ build = true } = {}) {
   return { text, data, bss, total: text + data + bss, ram: data + bss, flash: text + data };
 }
 
+/**
+ * Where the image's bytes go (arm-none-eabi-nm -S of the ELF, its sections from arm-none-eabi-size -A):
+ *   text: the core's functions (wasm2c's w2c_*), the core's data segments (their initialisers, copied
+ *         into the core's memory at boot: flash and RAM both), the firmware's own code (startup, the
+ *         bridge, softfp/libc, and the core's exports gcc inlined into the firmware's step functions);
+ *   bss:  the core's memory (fw_memory: its static data and every table, see backedBytes()), the
+ *         stack, the firmware's own variables.
+ * Returns { text: {core, segments, firmware, other}, bss: {coreMemory, stack, firmware}, data }.
+ */
+export function firmwareBreakdown(elf = elfPath) {
+  const syms = sh("arm-none-eabi-nm", ["-S", "--radix=d", elf]).trim().split("\n")
+    .map((l) => l.trim().split(/\s+/)).filter((f) => f.length === 4).map(([, size, type, name]) => ({ name, type, size: Number(size) }));
+  const secs = Object.fromEntries(sh("arm-none-eabi-size", ["-A", elf]).trim().split("\n").slice(2)
+    .map((l) => l.trim().split(/\s+/)).filter((f) => f.length >= 2).map(([n, sz]) => [n, Number(sz)]));
+  const sum = (f) => syms.filter(f).reduce((s, x) => s + x.size, 0);
+  const isText = (x) => x.type === "t" || x.type === "T";
+  const core = sum((x) => isText(x) && x.name.startsWith("w2c_"));
+  const segments = sum((x) => isText(x) && (x.name.startsWith("data_segment_data_") || x.name === "fw_segments"));
+  const firmware = sum((x) => isText(x) && !x.name.startsWith("w2c_") && !x.name.startsWith("data_segment_data_") && x.name !== "fw_segments");
+  const text = secs[".text"] ?? 0;
+  const coreMemory = sum((x) => (x.type === "b" || x.type === "B") && x.name === "fw_memory");
+  const stack = secs[".stack"] ?? 0;
+  const bss = (secs[".bss"] ?? 0) + stack;
+  return {
+    text: { total: text, core, segments, firmware, other: text - core - segments - firmware },
+    bss: { total: bss, coreMemory, stack, firmware: bss - coreMemory - stack },
+    data: secs[".data"] ?? 0,
+  };
+}
+
 /** The largest symbols (arm-none-eabi-nm --size-sort), biggest first. */
 export function biggestSymbols(n = 12) {
   return sh("arm-none-eabi-nm", ["--size-sort", "-S", "--radix=d", elfPath]).trim().split("\n")

@@ -10,13 +10,13 @@
 // memoryUsedAtStart > memoryPages × 64 KiB.
 // Usage: node tools/footprint.mjs [--json] [--units] [--sections]   (npm run footprint -- [--json] [--units] [--sections])
 import { nativeSizes } from "./native.mjs";
-import { firmwareSizes, budgets as firmwareBudgets, gatewayImageSizes } from "./firmware.mjs";
+import { firmwareSizes, budgets as firmwareBudgets, gatewayImageSizes, firmwareBreakdown } from "./firmware.mjs";
 import { readFileSync, existsSync, statSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { loadBoards } from "./boards.mjs";
-import { reader, wasmSections } from "./wasm.mjs";
+import { reader, wasmSections, wasmData } from "./wasm.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PAGE = 65536;
@@ -40,39 +40,8 @@ export function wasmMemory(buf) {
   return { initial, maximum, shared: !!(flags & 2), memory64: !!(flags & 4) };
 }
 
-/**
- * Data section (id 11): { segments, active, passive, staticBytes } where staticBytes is the end of the
- * highest active segment whose offset is an i32.const (0 when there is none).
- */
-export function wasmData(buf) {
-  const s = wasmSections(buf).find((x) => x.id === 11);
-  const res = { segments: 0, active: 0, passive: 0, dataBytes: 0, staticBytes: 0, unknownOffsets: 0 };
-  if (!s) return res;
-  const r = reader(buf, s.start);
-  const n = r.uleb();
-  res.segments = n;
-  for (let i = 0; i < n; i++) {
-    const flag = r.uleb();
-    let offset = null;
-    if (flag === 1) res.passive++;
-    else {
-      if (flag === 2) r.uleb(); // memory index
-      res.active++;
-      // constant expression: i32.const n | i64.const n | global.get g, then end (0x0b)
-      const op = r.u8();
-      if (op === 0x41 || op === 0x42) offset = r.sleb();
-      else if (op === 0x23) { r.uleb(); res.unknownOffsets++; }
-      else throw new Error(`data segment ${i}: unsupported offset opcode 0x${op.toString(16)}`);
-      while (buf[r.pos] !== 0x0b) r.pos++; // skip anything else of the expression
-      r.pos++;
-    }
-    const size = r.uleb();
-    r.pos += size;
-    res.dataBytes += size;
-    if (offset !== null) res.staticBytes = Math.max(res.staticBytes, offset + size);
-  }
-  return res;
-}
+/** Data section (id 11): see tools/wasm.mjs (sections.mjs reads it too, without importing this file). */
+export { wasmData };
 
 // --- measure -------------------------------------------------------------------------------------
 
@@ -167,6 +136,16 @@ function table(rows) {
   if (fw) {
     out.push(`firmware mps2-an386 (Cortex-M4, micro core): text ${fw.text} + data ${fw.data} + bss ${fw.bss} = ${fw.total} B; ` +
       `budget ${fw.budget} (${fw.withinBudget ? "within" : "OVER"}), goal ${fw.goal} (${fw.overGoal > 0 ? `${fw.overGoal} B above` : "met"})`);
+    const b = firmwareBreakdown();
+    const micro = rows.find((r) => r.board === "micro");
+    const bin = micro ? readFileSync(join(root, "build", "micro", "sipling.wasm")) : null;
+    const init = bin ? wasmData(bin).dataBytes : null;
+    out.push(`  text ${b.text.total} = the core's code ${b.text.core} + its data segments ${b.text.segments} (copied into its memory at boot) + ` +
+      `the firmware ${b.text.firmware} (with the core's exports gcc inlined into it) + alignment ${b.text.other}`);
+    out.push(`  bss ${b.bss.total} = the core's memory ${b.bss.coreMemory}` +
+      (micro ? ` (static data ${micro.staticBytes}: ${init} B initialised, the rest zero-filled buffers; ` +
+        `tables allocated at start-up ${micro.memoryUsedAtStart - micro.staticBytes}; see --sections)` : "") +
+      ` + stack ${b.bss.stack} + the firmware's variables ${b.bss.firmware}`);
   }
   const gw = measureGatewayImage();
   if (gw) {

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadBoards, root } from "./boards.mjs";
-import { reader, wasmSections } from "./wasm.mjs";
+import { reader, wasmSections, wasmData } from "./wasm.mjs";
 
 /** { sections: [{ id, name, bytes }], bodies: [bytes of each defined function], names: Map(index → name), imports } */
 export function parseWasm(b) {
@@ -71,7 +71,6 @@ export async function memoryMap(namedBytes) {
   const globals = [];
   // the heap starts after the static data (the end of the highest data segment: the zero-filled
   // buffers of memory.data lie below the last initialized one)
-  const { wasmData } = await import("./footprint.mjs");
   const heapBase = wasmData(namedBytes).staticBytes;
   for (let i = 0; i < m.getNumGlobals(); i++) {
     const g = binaryen.getGlobalInfo(m.getGlobalByIndex(i));

@@ -22,6 +22,7 @@ export const UNITS = [
   { constant: "SIP_MAX_BINDINGS", unit: "binding", stat: "bindingCapacity" },
   { constant: "SIP_REG_BLOCKS", unit: "registrar-pool block (64 B)", stat: "regPoolBlocks" },
   { constant: "SIP_MAX_DIALOGS", unit: "dialog", stat: null },
+  { constant: "SIP_UA_DIALOGS", unit: "user-agent dialog", stat: null },
   { constant: "SIP_DLG_BLOCKS", unit: "hidden-dialog block (64 B)", stat: null },
   { constant: "SIP_MAX_PIKE", unit: "flood-tracked source", stat: null },
 ];
@@ -91,7 +92,8 @@ export async function measureUnits(boardName, { set = {}, baseOnly = false } = {
       });
       for (const [c, v] of Object.entries(uses)) if (!use.some((u) => u.startsWith(`${c}=`))) use.push(`${c}=${v}`);
       await asc(["--outFile", out, "--optimizeLevel", String(t.optimizeLevel ?? 0), "--shrinkLevel", String(t.shrinkLevel ?? 0),
-        ...(t.converge ? ["--converge"] : []),
+        ...(t.converge ? ["--converge"] : []), ...(t.runPasses ? ["--runPasses", String(t.runPasses)] : []),
+        ...(t.memoryBase != null ? ["--memoryBase", String(t.memoryBase)] : []),
         "--initialMemory", pages, "--maximumMemory", pages, ...use.flatMap((u) => ["--use", u])]);
       return probe(out);
     };
@@ -133,7 +135,10 @@ export function unitLines(u) {
   const lines = [`${u.board}: ${n(u.used)} bytes in use after start-up`];
   for (const r of u.rows) lines.push(`  ${r.unit.padEnd(30)} ${String(r.bytes.toFixed(1)).padStart(8)} B each × ${n(r.count).padStart(9)} = ${n(r.total).padStart(12)} B`);
   lines.push(`  ${"fixed (code data, buffers, tables not above)".padEnd(30)} ${n(u.fixed).padStart(43)} B`);
-  lines.push(`  per registration (1 AOR, 1 binding, 2 registrar blocks): ${n(u.perRegistration)} B; per call in progress (2 transactions, 1 KiB of kept messages, 1 dialog): ${n(u.perCall)} B`);
+  const each = (c) => u.rows.find((r) => r.constant === c)?.bytes ?? 0;
+  lines.push(`  per registration (1 AOR, 1 binding, 2 registrar blocks): ${n(u.perRegistration)} B; per transaction: ${n(each("SIP_MAX_TXN"))} B; ` +
+    `per dialog: ${n(each("SIP_MAX_DIALOGS"))} B` + (each("SIP_UA_DIALOGS") ? ` (a user agent's: ${n(each("SIP_UA_DIALOGS"))} B)` : "") + `; fixed: ${n(u.fixed)} B`);
+  lines.push(`  per call in progress (2 transactions, 1 KiB of kept messages, 1 dialog): ${n(u.perCall)} B`);
   return lines;
 }
 

@@ -1,5 +1,6 @@
 // The one wasm binary reader of the tools (footprint.mjs, sections.mjs, release.mjs): a cursor over the
-// bytes and the section list. Only what the tools read: LEB128 numbers, names, section bounds.
+// bytes and the section list. Only what the tools read: LEB128 numbers, names, section bounds, the
+// data segments' extent.
 
 export const SECTION = { 0: "custom", 1: "type", 2: "import", 3: "function", 4: "table", 5: "memory", 6: "global", 7: "export", 8: "start", 9: "element", 10: "code", 11: "data", 12: "data count" };
 
@@ -41,4 +42,38 @@ export function wasmSections(buf) {
     r.pos += size;
   }
   return out;
+}
+
+/**
+ * Data section (id 11): { segments, active, passive, staticBytes } where staticBytes is the end of the
+ * highest active segment whose offset is an i32.const (0 when there is none).
+ */
+export function wasmData(buf) {
+  const s = wasmSections(buf).find((x) => x.id === 11);
+  const res = { segments: 0, active: 0, passive: 0, dataBytes: 0, staticBytes: 0, unknownOffsets: 0 };
+  if (!s) return res;
+  const r = reader(buf, s.start);
+  const n = r.uleb();
+  res.segments = n;
+  for (let i = 0; i < n; i++) {
+    const flag = r.uleb();
+    let offset = null;
+    if (flag === 1) res.passive++;
+    else {
+      if (flag === 2) r.uleb(); // memory index
+      res.active++;
+      // constant expression: i32.const n | i64.const n | global.get g, then end (0x0b)
+      const op = r.u8();
+      if (op === 0x41 || op === 0x42) offset = r.sleb();
+      else if (op === 0x23) { r.uleb(); res.unknownOffsets++; }
+      else throw new Error(`data segment ${i}: unsupported offset opcode 0x${op.toString(16)}`);
+      while (buf[r.pos] !== 0x0b) r.pos++; // skip anything else of the expression
+      r.pos++;
+    }
+    const size = r.uleb();
+    r.pos += size;
+    res.dataBytes += size;
+    if (offset !== null) res.staticBytes = Math.max(res.staticBytes, offset + size);
+  }
+  return res;
 }
