@@ -17,7 +17,7 @@ const RANKS = [
   ["events.ts", 2],
   ["txn/", 3], ["auth/", 3], ["policy/", 3],
   ["tu/", 4], // the registry of transaction users: what a transaction's owner byte means
-  ["dialog/", 5], ["registrar/", 5],
+  ["dialog/", 5], ["registrar/", 5], ["media/", 5], // media: SDP and the relay's legs, used by the transaction users
   ["proxy/", 6], ["b2bua/", 6], ["registrant/", 6],
   ["host/", 7], ["index.ts", 7],
 ];
