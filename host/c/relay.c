@@ -498,7 +498,9 @@ static void forward(uint32_t li, int s, int64_t now) {
         continue;
       }
       const uint8_t *b = io->bufs[i];
-      int kind = s == 1 ? 1 : (l->fd[1] < 0 && is_rtcp_mux(b, len)) ? 1 : 0;
+      /* RTCP on the RTP port is RTCP (RFC 5761 §4: payload types 64..95 are never RTP's), on a muxed leg
+       * and on one whose party muxes though its answer did not agree (browsers always do) */
+      int kind = s == 1 ? 1 : is_rtcp_mux(b, len) ? 1 : 0;
       l->packets++;
       l->bytes += len;
       l->last_ms = now;

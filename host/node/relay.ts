@@ -98,6 +98,14 @@ export class Relay {
     if (!l) {
       l = this.bind(leg, rec.port, rec.local, (rec.flags & RelayFlag.RtcpMux) !== 0);
       if (!l) return;
+    } else if (((rec.flags & RelayFlag.RtcpMux) !== 0) !== (l.rtcp === null)) {
+      // the answer changed rtcp-mux (declined it: the RTCP port is bound now; took it: it is closed)
+      if (l.rtcp) {
+        l.rtcp.sock.close();
+        l.rtcp = null;
+      } else {
+        l.rtcp = this.side(l, leg, rec.port + 1, rec.local);
+      }
     }
     // a new peer (a re-INVITE to another address, an answer to an offer): latch again
     if (l.peerAddr !== rec.peerAddr || l.peerPort !== rec.peerPort || l.family !== rec.family) {
@@ -122,27 +130,28 @@ export class Relay {
       this.failed(leg, port, `no relay address of IPv${family}`, false);
       return null;
     }
-    const type = family === 6 ? "udp6" : "udp4";
-    const side = (p: number): Side => {
-      const sock = dgram.createSocket({ type, reuseAddr: false });
-      const s: Side = { sock, latched: null, latchedAddr: "", latchedPort: 0 };
-      sock.on("error", (e) => {
-        sock.close();
-        this.failed(leg, p, (e as NodeJS.ErrnoException).code ?? e.message);
-      });
-      sock.on("message", (msg, r) => this.onPacket(leg, s === l.rtp, s, msg, r));
-      sock.bind(p, addr);
-      return s;
-    };
     const l: Leg = {
       leg, partner: -1, port, flags: 0, family: 0, peerAddr: "", peerPort: 0, rtcpPort: 0, idleMs: 0, callId: "",
       rtp: null as unknown as Side, rtcp: null, lastIn: this.hooks.now(), reported: false,
       packets: 0, bytes: 0, dropped: 0, lost: 0, seq: -1,
     };
-    l.rtp = side(port);
-    l.rtcp = mux ? null : side(port + 1);
+    l.rtp = this.side(l, leg, port, family);
+    l.rtcp = mux ? null : this.side(l, leg, port + 1, family);
     this.legs.set(leg, l);
     return l;
+  }
+
+  /** One socket of leg l, bound to `port` on the relay address of `family`. */
+  private side(l: Leg, leg: number, port: number, family: number): Side {
+    const sock = dgram.createSocket({ type: family === 6 ? "udp6" : "udp4", reuseAddr: false });
+    const s: Side = { sock, latched: null, latchedAddr: "", latchedPort: 0 };
+    sock.on("error", (e) => {
+      sock.close();
+      this.failed(leg, port, (e as NodeJS.ErrnoException).code ?? e.message);
+    });
+    sock.on("message", (msg, r) => this.onPacket(leg, s === l.rtp, s, msg, r));
+    sock.bind(port, this.addresses[family === 6 ? 6 : 4]);
+    return s;
   }
 
   /** A leg's port could not be bound (or its socket failed): reported once, the leg dropped. */
@@ -171,8 +180,9 @@ export class Relay {
     l.lastIn = this.hooks.now();
     l.packets++;
     l.bytes += msg.length;
-    // under rtcp-mux RTCP arrives on the RTP socket: told apart by its packet type (RFC 5761 §4)
-    if (isRtp && !l.rtcp && msg.length >= 2 && msg[1] >= 192 && msg[1] <= 223) isRtp = false;
+    // RTCP on the RTP socket (rtcp-mux, or a party that muxes though its answer did not agree): told apart
+    // by its packet type (RFC 5761 §4: 64..95 are never RTP's)
+    if (isRtp && msg.length >= 2 && msg[1] >= 192 && msg[1] <= 223) isRtp = false;
     if (isRtp && msg.length >= 12 && msg[0] >> 6 === 2) {
       const seq = msg.readUInt16BE(2);
       if (l.seq >= 0) {

@@ -176,3 +176,71 @@ for (const host of HOSTS) {
     });
   });
 }
+
+// rtcp-mux (RFC 5761): the phone offers a=rtcp-mux and sends its RTCP on the RTP port, between its RTP
+// packets. The relay tells them apart by packet type: the leg's usage record counts every packet, and no
+// sequence gap (an RTCP packet read as RTP would make one from its length field).
+for (const host of HOSTS) {
+  test(`${host}: rtcp-mux: RTCP on the RTP port is not taken for RTP (no false sequence gaps)`, { timeout: 60_000 }, async () => {
+    const trunkPort = await freePort();
+    const base = await relayBase();
+    const usage = scratch(`relay-mux-${host}.jsonl`, "");
+    const config = {
+      board: "gateway", mode: "b2bua", domains: ["127.0.0.1"], usageLog: usage,
+      sides: [
+        { name: "office", role: "registrar", route: "carrier" },
+        { name: "carrier", role: "trunk", address: `${TRUNK_IP}:${trunkPort}`, route: "office", mediaRelay: true },
+      ],
+      mediaRelay: { addresses: ["127.0.0.1"], portMin: base, portMax: base + 63 },
+    };
+    await withServer({ host, tcp: false, config }, async (srv) => {
+      const phone = await Ua.open();
+      const rtp = createSocket("udp4");
+      await new Promise((r) => rtp.bind(0, "127.0.0.1", r));
+      try {
+        const reg = await phone.request(srv, request(phone, { method: "REGISTER", ruri: "sip:127.0.0.1", from: "sip:alice@127.0.0.1",
+          to: "sip:alice@127.0.0.1", contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Expires: 600"] }));
+        assert.equal(status(reg), 200);
+        const provider = sipp(["-sf", sf("uas_rtp_echo.xml"), "-p", String(trunkPort), "-mp", String(await freePort()), "-rtp_echo", "-m", "1",
+          "-timeout", "30s", "-timeout_error"], { name: "provider-mux", ip: TRUNK_IP, timeoutMs: 35_000 });
+        await sleep(300);
+        const callId = token("mux");
+        const fromTag = token("f");
+        const offer = sdp(rtp.address().port) + "a=rtcp-mux\r\n";
+        const ok = await phone.request(srv, request(phone, { ruri: `sip:15551234@127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag,
+          to: "sip:15551234@127.0.0.1", callId, contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Content-Type: application/sdp"], body: offer }), { timeoutMs: 8000 });
+        assert.equal(status(ok), 200);
+        const toTag = /;tag=([^;>\s]+)/.exec(hdrs(ok, "To")[0])[1];
+        phone.send(request(phone, { method: "ACK", ruri: `sip:127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag, to: "sip:15551234@127.0.0.1",
+          toTag, callId, cseq: 1, contact: null }), srv.port);
+        const phoneLeg = mPort(bodyOf(ok));
+        // 20 RTP packets (seq 1..20), an RTCP receiver report (PT 201, length field 7) after every 4th
+        const rr = Buffer.alloc(32);
+        rr[0] = 0x81; rr[1] = 201; rr.writeUInt16BE(7, 2); rr.writeUInt32BE(0x51b11a6, 4);
+        let sent = 0;
+        for (let seq = 1; seq <= 20; seq++) {
+          rtp.send(rtpPacket(seq), phoneLeg, "127.0.0.1");
+          sent++;
+          if (seq % 4 === 0) { rtp.send(rr, phoneLeg, "127.0.0.1"); sent++; }
+          await sleep(20);
+        }
+        await sleep(300);
+        const bye = await phone.request(srv, request(phone, { method: "BYE", ruri: `sip:127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag,
+          to: "sip:15551234@127.0.0.1", toTag, callId, cseq: 2, contact: null }));
+        assert.equal(status(bye), 200);
+        const r = await provider;
+        assert.equal(r.code, 0, describe(r));
+        await settle(srv);
+        await srv.stop();
+        const records = readFileSync(usage, "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((o) => o.event === "relay");
+        const mine = records.find((o) => o.port === phoneLeg);
+        assert.ok(mine, `the phone's leg's record: ${JSON.stringify(records)}`);
+        assert.equal(mine.packets, sent, `every packet the phone sent (${sent}: 20 RTP, 5 RTCP)`);
+        assert.equal(mine.lost, 0, `no sequence gap: ${JSON.stringify(mine)}`);
+      } finally {
+        phone.close();
+        rtp.close();
+      }
+    });
+  });
+}
