@@ -35,8 +35,8 @@ const head = (sip) => sip.split("\r\n\r\n")[0];
 async function withB2bua(host, trunkPort, fn, sides = [
   { name: "office", role: "registrar", route: "carrier", routes: [{ prefix: "00", to: "carrier", strip: 2, prepend: "+" }] },
   { name: "carrier", role: "trunk", address: `${TRUNK_IP}:${trunkPort}`, route: "office" },
-], { tcp = false, users } = {}) {
-  const srv = await startServer({ host, tcp, config: { board: "gateway", mode: "b2bua", domains: ["127.0.0.1"], sides, ...(users ? { users } : {}) } });
+], { tcp = false, users, config = {} } = {}) {
+  const srv = await startServer({ host, tcp, config: { board: "gateway", mode: "b2bua", domains: ["127.0.0.1"], sides, ...(users ? { users } : {}), ...config } });
   try {
     await fn(srv);
   } catch (e) {
@@ -357,3 +357,34 @@ test("\"mode\": \"b2bua\" on a core without the user agent (board server) is ref
   assert.notEqual(r.status, 0);
   assert.match(r.stderr + r.stdout, /config error: "mode": not in this core build \(board server leaves it out\)/);
 });
+
+// A late offer (RFC 3264 §5) between two SIPp ends: the phone's INVITE without SDP, the provider's 200 with
+// the offer, the phone's ACK with the answer, which must reach the provider in the B leg's ACK (checked by
+// uas_late_offer.xml); with the media relay on the trunk side, rewritten to the relay's ports both ways.
+for (const host of HOSTS) {
+  for (const relay of [false, true]) {
+    test(`${host}: late offer${relay ? " through the media relay" : ""}: the phone's answer in its ACK reaches the provider`, { timeout: 40_000 }, async () => {
+      const trunkPort = await freePort();
+      const base = 40000 + 2 * Math.floor(Math.random() * 5000);
+      const sides = [
+        { name: "office", role: "registrar", route: "carrier" },
+        { name: "carrier", role: "trunk", address: `${TRUNK_IP}:${trunkPort}`, route: "office", ...(relay ? { mediaRelay: true } : {}) },
+      ];
+      const config = relay ? { mediaRelay: { addresses: ["127.0.0.1"], portMin: base, portMax: base + 63 } } : {};
+      await withB2bua(host, trunkPort, async (srv) => {
+        const phone = await freePort();
+        await register(srv, "sipp", phone);
+        const carrier = await uas("uas_late_offer.xml", trunkPort, { name: "carrier" });
+        const r = await uac(srv, "b2bua_uac_late_offer.xml", phone, { extra: ["-s", "15551234"], name: "phone" });
+        ok(r);
+        ok(await carrier.done);
+        const acks = toPeer(srv, TRUNK_IP, trunkPort, /^ACK /);
+        assert.equal(acks.length, 1, "one ACK to the provider");
+        const body = acks[0].sip.split("\r\n\r\n")[1];
+        const port = +/^m=audio (\d+) /m.exec(body)[1];
+        if (relay) assert.ok(port >= base && port <= base + 63, `the answer names the relay's port: ${body}`);
+        else assert.match(body, /^c=IN IP4 127\.0\.0\.1\r$/m, `the phone's answer as it wrote it: ${body}`);
+      }, sides, { config });
+    });
+  }
+}
