@@ -1159,6 +1159,10 @@ static void log_stats(const char *signal_name) {
   log_num("tcpBacklogClosed", tcp_backlog_closed);
   log_num("logDropped", (double)log_dropped());
   log_num("usageDropped", (double)usage_dropped());
+  if (relay_on) {
+    log_num("relayLegsOpen", relay_legs_in_use());
+    log_num("relayReportsLost", (double)relay_reports_lost());
+  }
   log_end();
 }
 

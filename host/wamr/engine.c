@@ -30,14 +30,14 @@ enum {
   F_initialize, F_rx_ptr, F_rx_cap, F_peer_ptr, F_tx_ptr, F_tx_meta_ptr, F_tx_name_ptr, F_cfg_ptr,
   F_cfg_cap, F_event_ptr, F_init, F_cfg_set, F_cfg_add, F_transport_add, F_handle_datagram,
   F_handle_stream, F_handle_conn_closed, F_handle_timeout, F_poll_transmit, F_poll_timeout,
-  F_poll_event, F_stat, F_shutdown, F_COUNT
+  F_poll_event, F_stat, F_shutdown, F_poll_relay, F_relay_ptr, F_relay_report, F_COUNT
 };
 static const char *const NAMES[F_COUNT] = {
   "_initialize", "sip_rx_ptr", "sip_rx_cap", "sip_peer_ptr", "sip_tx_ptr", "sip_tx_meta_ptr",
   "sip_tx_name_ptr", "sip_cfg_ptr", "sip_cfg_cap", "sip_event_ptr", "sip_init", "sip_cfg_set",
   "sip_cfg_add", "sip_transport_add", "sip_handle_datagram", "sip_handle_stream",
   "sip_handle_conn_closed", "sip_handle_timeout", "sip_poll_transmit", "sip_poll_timeout",
-  "sip_poll_event", "sip_stat", "sip_shutdown",
+  "sip_poll_event", "sip_stat", "sip_shutdown", "sip_poll_relay", "sip_relay_ptr", "sip_relay_report",
 };
 static wasm_function_inst_t fn[F_COUNT];
 
@@ -158,6 +158,17 @@ GETTER(sip_cfg_ptr, F_cfg_ptr)
 GETTER(sip_cfg_cap, F_cfg_cap)
 GETTER(sip_event_ptr, F_event_ptr)
 GETTER(sip_poll_event, F_poll_event)
+GETTER(sip_poll_relay, F_poll_relay)
+GETTER(sip_relay_ptr, F_relay_ptr)
+
+void Z_sipZ_sip_relay_report(Z_sip_instance_t *c, f64 now, u32 leg, u32 what) {
+  (void)c;
+  uint32_t a[4];
+  put_f64(a, now);
+  a[2] = leg;
+  a[3] = what;
+  call(F_relay_report, 4, a);
+}
 
 u32 Z_sipZ_sip_init(Z_sip_instance_t *c, u32 a0, u32 a1, f64 now) {
   (void)c;

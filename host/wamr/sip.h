@@ -43,6 +43,9 @@ u32 Z_sipZ_sip_poll_transmit(Z_sip_instance_t *, f64);
 u32 Z_sipZ_sip_shutdown(Z_sip_instance_t *, f64);
 f64 Z_sipZ_sip_poll_timeout(Z_sip_instance_t *);
 u32 Z_sipZ_sip_poll_event(Z_sip_instance_t *);
+u32 Z_sipZ_sip_poll_relay(Z_sip_instance_t *);
+u32 Z_sipZ_sip_relay_ptr(Z_sip_instance_t *);
+void Z_sipZ_sip_relay_report(Z_sip_instance_t *, f64, u32, u32);
 f64 Z_sipZ_sip_stat(Z_sip_instance_t *, u32);
 
 #endif
