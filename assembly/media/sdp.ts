@@ -111,6 +111,7 @@ function connection(p: usize, end: usize, out: usize): u8 {
   let e = a;
   while (e < end && load<u8>(e) != 0x2f && load<u8>(e) != 0x20) e++;
   if (e != end) return 0; // a TTL or address count (multicast), or trailing text
+  memory.fill(out, 0, 16); // an IPv4 address leaves bytes 4..15 zero, whatever an IPv6 one left there
   const ok = v == 0x34 ? parseIPv4(a, <u32>(e - a), out) : parseIPv6(a, <u32>(e - a), out);
   if (!ok) return 0;
   store<u8>(out, load<u64>(out) == 0 && (v == 0x34 || load<u64>(out, 8) == 0) ? 1 : 0, 16);

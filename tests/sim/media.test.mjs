@@ -288,3 +288,29 @@ for (const relay of [false, true]) {
     idle(gw, sim);
   });
 }
+
+// An RFC 2543 hold (c=0.0.0.0) after an IPv6 SDP: the hold address is told by its own bytes, not by what
+// an earlier IPv6 address left in the parser's scratch (a bug: the hold went unseen, was rewritten to the
+// relay's address, and the held stream kept the short idle time).
+test("c=IN IP4 0.0.0.0 is a hold after an IPv6 SDP too: kept as it is, the stream held", () => {
+  const v6offer = "v=0\r\no=alice 1 1 IN IP6 2001:db8:1:2::2\r\ns=-\r\nc=IN IP6 2001:db8:1:2::2\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+  const hold = "v=0\r\no=alice 1 2 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+  const { sim, gw, alice, carrier } = setup(121);
+  const callId = alice.invite("15550800", { hangupAfter: null, body: v6offer });
+  sim.run(sim.now + 1500);
+  const a = alice.calls.get(callId);
+  const d = [...a.dialogs.values()][0];
+  const b = [...carrier.calls.values()].find((x) => x.role === "uas");
+  assert.match(bodyOf(b.st.msg), /^c=IN IP4 127\.0\.0\.40\r$/m, "the IPv6 offer reached the carrier with the relay's IPv4 address");
+  alice.reinvite(a, d, hold);
+  sim.run(sim.now + 1500);
+  assert.equal(d.reinvites?.[0]?.[0], 200, sim.transcript());
+  assert.match(bodyOf(b.reinvites[0]), /^c=IN IP4 0\.0\.0\.0\r$/m, `the hold address kept: ${bodyOf(b.reinvites[0])}`);
+  for (const r of gw.relayLegs.values()) {
+    assert.equal(r.flags & RelayFlag.Held, RelayFlag.Held, "held");
+    assert.equal(r.idle, 7200, "the hold's idle time");
+  }
+  alice.bye(a, d);
+  sim.run(sim.now + 2000);
+  idle(gw, sim);
+});
