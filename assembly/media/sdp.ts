@@ -16,6 +16,7 @@
 import { parseIPv4, parseIPv6 } from "../net/addr";
 import { Family } from "../net/peer";
 import { MEDIA_RELAY } from "../config";
+import { Writer } from "../wire/writer";
 
 /** m= lines a relayed SDP may have (audio, video, a second audio ...); more is refused (488). */
 export const SDP_STREAMS: i32 = 8;
@@ -255,14 +256,13 @@ export const RW_PORTS: usize = MEDIA_RELAY ? heap.alloc(<usize>SDP_STREAMS * 4) 
  * (text, addrLen bytes; `six` for IPv6) in every c= that is not a hold address and in the o= line, each
  * stream's port from RW_PORTS (a stream whose port is 0 stays 0) in its m= line and in a=rtcp (port + 1,
  * or the port itself under rtcp-mux; "IN IP4 addr" after it replaced too), ICE lines dropped when
- * `dropIce`, every other byte as it came. Returns the bytes written, 0 when they do not fit.
+ * `dropIce`, every other byte as it came. Returns the bytes written, 0 when they do not fit (Writer).
  */
 export function sdpRewrite(out: usize, cap: u32, addr: usize, addrLen: u32, six: bool, dropIce: bool): u32 {
   const v = sdp;
   const p = v.base;
   const end = p + <usize>v.len;
-  const lim = out + <usize>cap;
-  let o = out;
+  const w = sw.begin(out, cap);
   let k = -1;
   let q = p;
   while (q < end) {
@@ -277,67 +277,43 @@ export function sdpRewrite(out: usize, cap: u32, addr: usize, addrLen: u32, six:
     if (t == 0x6d && live) {
       const r = v.rec(k);
       const pp = p + <usize>load<u32>(r, 4);
-      const pe = pp + <usize>load<u16>(r, 8);
-      o = put(o, lim, q, <u32>(pp - q));
-      o = putU(o, lim, port);
-      from = pe;
+      w.bytes(q, <u32>(pp - q));
+      w.u32(port);
+      from = pp + <usize>load<u16>(r, 8);
     } else if (t == 0x63 && (k < 0 || v.port(k) != 0)) {
       // a hold address stays; so does a disabled stream's
       if (!(k < 0 ? v.hold : v.holdAddr(k)) && (k >= 0 ? live : true)) {
-        o = put(o, lim, q, 2);
-        o = connText(o, lim, addr, addrLen, six);
+        w.bytes(q, 2);
+        connText(w, addr, addrLen, six);
         from = e;
       }
     } else if (t == 0x6f) {
       // o=user id version IN IPx ADDR: the address is the relay's
       let f = q + 2;
       for (let i = 0; i < 4; i++) f = field(f, e) + 1;
-      o = put(o, lim, q, <u32>(f - q));
-      o = connText(o, lim, addr, addrLen, six, false);
+      w.bytes(q, <u32>(f - q));
+      connText(w, addr, addrLen, six, false);
       from = e;
     } else if (t == 0x61 && live && lit(q, e, "a=rtcp:")) {
-      o = put(o, lim, q, 7);
-      o = putU(o, lim, v.mux(k) ? port : port + 1);
+      w.bytes(q, 7);
+      w.u32(v.mux(k) ? port : port + 1);
       const pe = field(q + 7, e);
       if (pe < e) { // "a=rtcp:port IN IP4 addr"
-        o = put(o, lim, pe, 1);
-        o = connText(o, lim, addr, addrLen, six);
+        w.bytes(pe, 1);
+        connText(w, addr, addrLen, six);
       }
       from = e;
     }
-    o = put(o, lim, from, <u32>(next - from));
+    w.bytes(from, <u32>(next - from));
     q = next;
   }
-  return o <= lim && o != 0 ? <u32>(o - out) : 0;
+  return w.finish();
 }
+const sw = MEDIA_RELAY ? new Writer() : changetype<Writer>(0);
 
 /** "IN IP4 addr" (or just "IP4 addr" after the o= line's nettype when `net` is false). */
-function connText(o: usize, lim: usize, addr: usize, addrLen: u32, six: bool, net: bool = true): usize {
-  if (net) o = putLit(o, lim, "IN ");
-  o = putLit(o, lim, six ? "IP6 " : "IP4 ");
-  return put(o, lim, addr, addrLen);
-}
-
-// Bounded copies: once out of room the cursor is 0 and stays 0 (sdpRewrite returns 0).
-function put(o: usize, lim: usize, p: usize, n: u32): usize {
-  if (o == 0 || lim - o < <usize>n) return 0;
-  memory.copy(o, p, n);
-  return o + <usize>n;
-}
-
-function putLit(o: usize, lim: usize, s: string): usize {
-  const n = <usize>s.length;
-  if (o == 0 || lim - o < n) return 0;
-  for (let i: usize = 0; i < n; i++) store<u8>(o + i, <u8>s.charCodeAt(<i32>i));
-  return o + n;
-}
-
-function putU(o: usize, lim: usize, x: u32): usize {
-  if (o == 0) return 0;
-  let d: u32 = 1;
-  let n: usize = 1;
-  while (x / d >= 10) { d *= 10; n++; }
-  if (lim - o < n) return 0;
-  for (let i: usize = 0; i < n; i++) { store<u8>(o + i, <u8>(0x30 + (x / d) % 10)); d /= 10; }
-  return o + n;
+function connText(w: Writer, addr: usize, addrLen: u32, six: bool, net: bool = true): void {
+  if (net) w.lit("IN ");
+  w.lit(six ? "IP6 " : "IP4 ");
+  w.bytes(addr, addrLen);
 }
