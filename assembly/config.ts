@@ -182,5 +182,7 @@ export const MEDIA_RELAY: bool = isDefined(SIP_MEDIA_RELAY) ? SIP_MEDIA_RELAY !=
  * audio takes 2, with audio and video 4. Cost: RELAY_LEGS × (104 + 8) B. */
 // @ts-ignore: board constant injected with --use
 export const RELAY_LEGS: i32 = MEDIA_RELAY ? (isDefined(SIP_RELAY_LEGS) ? SIP_RELAY_LEGS : 64) : 0;
-/** Relay sessions: one per B2BUA call record (UA_DIALOGS / 2). Cost: 64 B each. */
-export const RELAY_SESSIONS: i32 = MEDIA_RELAY ? UA_DIALOGS / 2 : 0;
+/** Relay sessions: one per B2BUA call record (UA_DIALOGS / 2), then one per dialog record of the proxy
+ * (MAX_DIALOGS, from RELAY_PROXY_BASE on: the proxy's relayed calls). Cost: 64 B each. */
+export const RELAY_PROXY_BASE: i32 = MEDIA_RELAY ? UA_DIALOGS / 2 : 0;
+export const RELAY_SESSIONS: i32 = MEDIA_RELAY ? UA_DIALOGS / 2 + MAX_DIALOGS : 0;

@@ -97,6 +97,7 @@ const TEXTS = {
   T_R_FOREIGN_AOR: "foreign-aor",
   T_BYE_CALLER: "bye-caller",
   T_BYE_CALLEE: "bye-callee",
+  T_MEDIA_IDLE: "media-idle",
   // keywords the parsers compare against (lower case; eqText ignores ASCII case)
   T_K_SIP: "sip",
   T_K_SIPS: "sips",

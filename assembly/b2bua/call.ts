@@ -55,6 +55,7 @@ import { OutRequest, uaDialogEnd, uaDialogTextPtr, uaDialogTextLen } from "../di
 import { uacSend, uacSendInDialog, uacCancel, uacDialog, uacForget, uacDeferAck, uacAckLate } from "../dialog/uac";
 import { MEDIA_RELAY } from "../config";
 import { relaySdp, relayEnd, relayActive, relayReady, relayLegSession, SDP_OUT, SDP_BAD } from "../media/relay";
+import { sdpBody } from "../media/sdp";
 import { uasRespond, uasDialog, uasPeer, uasRelease, uasState, UasState, UasIn, UasEvent, has100rel, UAS_CALLS, uasAnswerOptions } from "../dialog/uas";
 
 export const enum SideRole { None = 0, Registrar = 1, Trunk = 2 }
@@ -807,17 +808,6 @@ function relayed(i: i32): bool {
     (load<u8>(side(<i32>load<u8>(rec(i), 1)) + SIDE_RELAY) != 0 || load<u8>(side(<i32>load<u8>(rec(i), 2)) + SIDE_RELAY) != 0);
 }
 
-/** An SDP body: a Content-Type of application/sdp (RFC 3264 §5; a body of another type passes as it is). */
-function hasSdp(v: MessageView): bool {
-  const h = v.first(Hdr.ContentType);
-  if (v.bodyLen == 0 || h < 0) return false;
-  const p = v.valPtr(h);
-  const n = v.valLen(h);
-  if (n < 15) return false;
-  for (let k: u32 = 0; k < 15; k++) if (lower(<u32>load<u8>(p + <usize>k)) != <u32>"application/sdp".charCodeAt(<i32>k)) return false;
-  return n == 15 || load<u8>(p + 15) == 0x3b || load<u8>(p + 15) == 0x20;
-}
-
 /**
  * The body of v, from call i's party `side` (0 A, 1 B), as the other party (signalling over `toFamily`)
  * gets it: when the call is relayed and v carries SDP, rewritten by the relay (media/relay.ts) and set as
@@ -825,7 +815,7 @@ function hasSdp(v: MessageView): bool {
  * has no room. `callId` (A's) names the call in the host's usage records of the relay.
  */
 function relayBody(i: i32, side: i32, v: MessageView, toFamily: u8, callId: usize, callIdLen: u32): u32 {
-  if (!hasSdp(v) || !(relayActive(i) || relayed(i))) return 0;
+  if (!sdpBody(v) || !(relayActive(i) || relayed(i))) return 0;
   const n = relaySdp(i, side, v.base + <usize>v.bodyOff, v.bodyLen, toFamily, callId, callIdLen);
   if (n < 0) return n == SDP_BAD ? 488 : 503;
   v.altBody = SDP_OUT;

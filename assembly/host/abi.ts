@@ -40,8 +40,9 @@ import { rrKeyReset, rrKeyFromSecret } from "../proxy/rrmac";
 import { authReset, authSetRealm, authUserAdd, authSetSecret, authSetNonceExpiry, authSetAlgorithms } from "../auth/index";
 import { TOPOLOGY_HIDING, USER_AGENT, GIN_PROVIDER } from "../config";
 import { b2buaSideAdd, b2buaRelayReport } from "../b2bua/call";
-import { MEDIA_RELAY } from "../config";
-import { relayReset, relayPorts, relayAddress, relayConfig, relayPoll, relayLegsInUse, relayLegCapacity, RELAY_OUT } from "../media/relay";
+import { MEDIA_RELAY, RELAY_PROXY_BASE } from "../config";
+import { relayReset, relayPorts, relayAddress, relayConfig, relayPoll, relayLegsInUse, relayLegCapacity, relayLegSession, RELAY_OUT } from "../media/relay";
+import { proxyRelayReport } from "../proxy/media";
 import { regAdd, regShutdown, regPending } from "../registrant/registrant";
 import {
   policyReset, AclList, aclAdd, methodBlock, denyAdd, bodyAllowType, bodyAddPattern, bodySetMax,
@@ -165,8 +166,8 @@ let relayMin: u32 = 0;
 function relaySet(key: i32, n: i64): i32 {
   if (!MEDIA_RELAY) return n == 0 ? CfgResult.Ok : CfgResult.NotInBuild;
   switch (key) {
-    // the proxy's relay is not in this core yet: a B2BUA side relays by its Side word "relay"
-    case CfgKey.MediaRelay: return n == 0 ? CfgResult.Ok : CfgResult.NotInBuild;
+    // the proxy's calls (proxy/media.ts); a B2BUA side relays by its Side word "relay"
+    case CfgKey.MediaRelay: if (n < 0 || n > 2) return CfgResult.Refused; relayConfig.mode = <u32>n; return CfgResult.Ok;
     case CfgKey.RelayPortMin: if (n > 65534 || (n & 1) != 0) return CfgResult.Refused; relayMin = <u32>n; return CfgResult.Ok;
     case CfgKey.RelayPortMax: return relayPorts(relayMin, <u32>n) ? CfgResult.Ok : CfgResult.Refused;
     case CfgKey.RelayIdle: if (n > 65535) return CfgResult.Refused; relayConfig.idle = <u32>n; return CfgResult.Ok;
@@ -186,8 +187,9 @@ export function sip_poll_relay(): i32 {
 
 /** The host reports relay leg `leg` idle or unbindable (RelayReport `what`): the call is ended. */
 export function sip_relay_report(now: f64, leg: u32, what: u32): void {
-  if (!MEDIA_RELAY || !USER_AGENT) return;
-  b2buaRelayReport(<i32>leg, <i64>now);
+  if (!MEDIA_RELAY) return;
+  if (relayLegSession(<i32>leg) >= RELAY_PROXY_BASE) proxyRelayReport(<i32>leg, <i64>now);
+  else if (USER_AGENT) b2buaRelayReport(<i32>leg, <i64>now);
 }
 
 let pikeRate: u32 = 0;

@@ -240,6 +240,10 @@ export function relayLegSession(l: i32): i32 {
   return <i32>load<u32>(leg(l), 32);
 }
 
+/** The Call-ID leg l was opened for (its first CALLID_CAP bytes; relayLegCallIdLen of them). */
+export function relayLegCallId(l: i32): usize { return leg(l) + 40; }
+export function relayLegCallIdLen(l: i32): u32 { return MEDIA_RELAY && l >= 0 && l < RELAY_LEGS ? <u32>load<u8>(leg(l), 36) : 0; }
+
 /** The next change for the host, written at RELAY_OUT: its op (0 none). */
 export function relayPoll(): u32 {
   if (!MEDIA_RELAY || dirtyCount == 0) return 0;

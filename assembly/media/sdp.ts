@@ -13,10 +13,14 @@
 // Lines end with CRLF; a lone LF is taken too (RFC 4566 §5: "parsers SHOULD be tolerant"), and written
 // back as it came. Nothing is allocated: the view is a fixed record, the output a caller's buffer.
 
-import { parseIPv4, parseIPv6 } from "../net/addr";
+import { parseIPv4, parseIPv6, privateAddress } from "../net/addr";
 import { Family } from "../net/peer";
 import { MEDIA_RELAY } from "../config";
 import { Writer } from "../wire/writer";
+import { MessageView } from "../wire/view";
+import { Hdr } from "../wire/hdr";
+import { ContentTypeRepr, decodeContentType } from "../wire/headers/scalar";
+import { lower } from "../util/chars";
 
 /** m= lines a relayed SDP may have (audio, video, a second audio ...); more is refused (488). */
 export const SDP_STREAMS: i32 = 8;
@@ -316,4 +320,32 @@ function connText(w: Writer, addr: usize, addrLen: u32, six: bool, net: bool = t
   if (net) w.lit("IN ");
   w.lit(six ? "IP6 " : "IP4 ");
   w.bytes(addr, addrLen);
+}
+
+const CT = MEDIA_RELAY ? new ContentTypeRepr() : changetype<ContentTypeRepr>(0);
+
+/** Whether message v carries SDP: a body, and a Content-Type application/sdp (any case, parameters
+ * allowed, RFC 3261 §20.15). */
+export function sdpBody(v: MessageView): bool {
+  const h = v.first(Hdr.ContentType);
+  if (!MEDIA_RELAY || v.bodyLen == 0 || h < 0) return false;
+  const p = v.valPtr(h);
+  return decodeContentType(p, p + <usize>v.valLen(h), CT) && textIs(CT.type, CT.typeLen, "application") &&
+    textIs(CT.subtype, CT.subtypeLen, "sdp");
+}
+
+function textIs(p: usize, len: u32, s: string): bool {
+  if (len != <u32>s.length) return false;
+  for (let k: u32 = 0; k < len; k++) if (lower(<u32>load<u8>(p + <usize>k)) != <u32>s.charCodeAt(<i32>k)) return false;
+  return true;
+}
+
+/** The SDP parsed last names a private address (net/addr.ts privateAddress) for a live stream: its
+ * party is behind NAT. */
+export function sdpPrivate(): bool {
+  const v = sdp;
+  for (let k = 0; k < v.streams; k++) {
+    if (v.port(k) != 0 && !v.holdAddr(k) && privateAddress(v.family_(k), v.addrOf(k))) return true;
+  }
+  return false;
 }

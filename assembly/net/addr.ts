@@ -187,3 +187,26 @@ export function nameCopy(ref: u64, out: usize): u32 {
   nameRef(i);
   return len;
 }
+
+/**
+ * A private, shared or link-local address (`a`: the 16 address bytes of a peer record, IPv4 in the
+ * first 4): where a party behind NAT sits (RFC 1918 10/8, 172.16/12, 192.168/16; RFC 6598 100.64/10;
+ * 169.254/16; RFC 4193 fc00::/7; fe80::/10; and those IPv4 ranges as IPv4-mapped IPv6). Loopback is
+ * not one (a concrete address).
+ */
+export function privateAddress(family: u8, a: usize): bool {
+  if (family == <u8>Family.V6) {
+    const b0 = <u32>load<u8>(a);
+    if ((b0 & 0xfe) == 0xfc) return true;
+    if (b0 == 0xfe && (<u32>load<u8>(a, 1) & 0xc0) == 0x80) return true;
+    // ::ffff:a.b.c.d
+    if (load<u64>(a) != 0 || load<u16>(a, 8) != 0 || load<u16>(a, 10) != 0xffff) return false;
+    a += 12;
+  } else if (family != <u8>Family.V4) {
+    return false;
+  }
+  const x = <u32>load<u8>(a);
+  const y = <u32>load<u8>(a, 1);
+  return x == 10 || (x == 172 && (y & 0xf0) == 16) || (x == 192 && y == 168) ||
+    (x == 100 && (y & 0xc0) == 64) || (x == 169 && y == 254);
+}

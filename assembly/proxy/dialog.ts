@@ -8,9 +8,14 @@
 // (pending: not yet indexed, its key needs the callee's tag) and is bound to its key at the 2xx.
 //
 //   record (56 bytes): u64 key, u64 caller tag hash, i64 answered (ms), u32 used (0 free, 1 indexed,
-//   2 pending), u32 nonce, u32 caller contact, u32 callee contact (dlgPool handles), u64 pad
+//   2 pending), u32 nonce, u32 caller contact, u32 callee contact (dlgPool handles), u32 flags
+//   (1: its media go through our relay, session RELAY_PROXY_BASE + record: proxy/media.ts), u32 pad
+//
+// A relayed dialog's record is its relay session: closing the record (BYE, failure, the hand's reuse)
+// closes the relay's legs.
 
-import { MAX_DIALOGS, DLG_BLOCKS } from "../config";
+import { MAX_DIALOGS, DLG_BLOCKS, MEDIA_RELAY, RELAY_PROXY_BASE } from "../config";
+import { relayEnd } from "../media/relay";
 import { hashBytes, hashMix } from "../util/hash";
 import { prngNext } from "../util/prng";
 import { Pool } from "../util/pool";
@@ -41,6 +46,21 @@ dialogsReset();
 
 export function dialogsInUse(): i32 {
   return inUse;
+}
+
+/** A record can be taken without reusing a live one (the relay's calls are refused rather than
+ * evicted). */
+export function dialogRoom(): bool {
+  return inUse < MAX_DIALOGS;
+}
+
+/** Mark record r relayed: its close ends relay session RELAY_PROXY_BASE + r. */
+export function dialogSetRelayed(r: i32): void {
+  store<u32>(rec(<u32>r), 1, 40);
+}
+
+export function dialogRelayed(r: i32): bool {
+  return MEDIA_RELAY && r >= 0 && load<u32>(rec(<u32>r), 24) != 0 && (load<u32>(rec(<u32>r), 40) & 1) != 0;
 }
 
 function rec(i: u32): usize { return records + <usize>i * DLG_SIZE; }
@@ -160,6 +180,8 @@ export function dialogClose(r: i32): void {
   if (used == 0) return;
   const key = load<u64>(p);
   store<u32>(p, 0, 24);
+  if (MEDIA_RELAY && (load<u32>(p, 40) & 1) != 0) relayEnd(RELAY_PROXY_BASE + r);
+  if (MEDIA_RELAY) store<u32>(p, 0, 40);
   dlgPool.release(load<u32>(p, 32));
   dlgPool.release(load<u32>(p, 36));
   store<u64>(p, 0, 32);

@@ -48,7 +48,7 @@ import { parseBranch, OurBranch, writeStatelessBranch } from "../txn/branch";
 import { isOurAddress, ourTransport, isForUs, destFromUri, flowToken, protoName } from "./route";
 import { prepareEdits, prepareVia, forwardBranch, wantsRecordRoute, VIA_BUF } from "./forward";
 import { cancelBranches, startTargets, finishIfDone, storeTargets, release } from "./response";
-import { MAX_MSG } from "../config";
+import { MAX_MSG, MEDIA_RELAY } from "../config";
 import { OPTIONS_LINES, OPTIONS_LINES_LEN } from "../wire/tables";
 import { Admit, admitSource, admitRequest, authFailed } from "./admit";
 import { AuthVerdict } from "../auth/digest";
@@ -58,6 +58,7 @@ import { parseToken, looksLikeToken, realContact, CONTACT_BUF, CALLER, CALLEE, h
 import { Req } from "./req";
 import { ctxKeepEdits } from "./context";
 import { rrMacValid } from "./rrmac";
+import { relayRequest } from "./media";
 import { T_BRANCH, T_COMMA_SP, T_SIP20_SLASH, T_UNSUPPORTED, T_BYE_CALLER, T_BYE_CALLEE } from "../wire/tables";
 
 const routeNa = new NameAddrRepr();
@@ -398,6 +399,7 @@ function forwardOne(q: Req, ruri: usize, ruriLen: u32, to: Peer, loop: u32): voi
   const idx = openContext(q);
   if (idx < 0) return;
   prepareEdits(q);
+  if (MEDIA_RELAY && refusedByRelay(q, idx, relayRequest(q, idx, to.family, null))) return;
   const srv = handleOf(<u32>idx);
   const rr = wantsRecordRoute(q.v, q.d);
   // RFC 3263 §4.3 failover: possible when the branch goes to a name without a port and the stored
@@ -412,10 +414,24 @@ function forwardOne(q: Req, ruri: usize, ruriLen: u32, to: Peer, loop: u32): voi
   }
 }
 
+/** The media relay refused request q (status 488 or 503, proxy/media.ts): its context answers that. */
+function refusedByRelay(q: Req, idx: i32, status: u32): bool {
+  if (status == 0) return false;
+  const c = ctx(<u32>idx);
+  c.bestStatus = <u16>status;
+  if (status == 503) { c.flags |= CtxFlag.NoRoom; noteFull(q.d, q.src, q.now); }
+  finishIfDone(<u32>idx, q.now);
+  return true;
+}
+
 /** Fork request q to the registrar's targets: q-value groups in sequence, each group in parallel. */
 function forwardToTargets(q: Req, loop: u32): void {
   const idx = openContext(q);
   if (idx < 0) return;
+  if (MEDIA_RELAY) {
+    const first = targets.count > 0 ? targets.source(0).family : q.src.family;
+    if (refusedByRelay(q, idx, relayRequest(q, idx, first, targets))) return;
+  }
   if (!storeTargets(<u32>idx, targets)) {
     const c = ctx(<u32>idx);
     c.bestStatus = 503;
@@ -543,6 +559,7 @@ function ackTo(q: Req, ruri: usize, ruriLen: u32): void {
     if (edits.drop == 0) edits.drop = dropMap(v.count);
     markHidden(v, edits.drop, true);
   }
+  if (MEDIA_RELAY) relayRequest(q, -1, dest.family, null); // an ACK's SDP (a late offer's answer); never refused
   const n = writeForward(v, edits, WORK_BUF, <u32>MAX_MSG);
   if (hide) unmarkHidden(v, edits.drop);
   if (n != 0) txSend(WORK_BUF, n, dest);

@@ -37,7 +37,7 @@ import { WORK_BUF, STORE_BUF, EXTRA_BUF, storedView, storedDecoded } from "./buf
 import { ctx, CtxFlag, rank } from "./context";
 import { SRV_TARGETS } from "../host/numbers";
 import { dialogOpen, dialogBind, dialogClose, dialogKey, tagHash } from "./dialog";
-import { TOPOLOGY_HIDING } from "../config";
+import { TOPOLOGY_HIDING, MEDIA_RELAY } from "../config";
 import { CALLEE, keepContact, tokenContact, TOKEN_BUF, tokenLen, hidesToward } from "./topology";
 import { dialogPending } from "./dialog";
 import { generatedResponse, viaDest, retryAfter } from "./send";
@@ -46,6 +46,7 @@ import { isForbiddenDest, destFromUri, protoOf } from "./route";
 import { prepareEdits, forwardBranch, wantsRecordRoute } from "./forward";
 import { branchNonce } from "./rrmac";
 import { Req } from "./req";
+import { relayRequest, relayResponse } from "./media";
 import { ctxLoadEdits } from "./context";
 
 const nextVia = new ViaRepr();
@@ -274,7 +275,7 @@ export function finishIfDone(idx: u32, now: i64): void {
     ctxLoadEdits(c, q);
     prepareEdits(q);
     const loop = loopHash(storedView, storedDecoded); // every branch of one request carries the same
-    if (startTargets(idx, q, loop) > 0) return;
+    if ((!MEDIA_RELAY || relayRequest(q, <i32>idx, q.src.family, null, true) == 0) && startTargets(idx, q, loop) > 0) return;
   }
   c.flags |= CtxFlag.Finalised;
   let status = <u32>c.bestStatus;
@@ -316,6 +317,7 @@ function failover(idx: u32, to: Peer, status: u32, now: i64): bool {
   ctxLoadEdits(c, q);
   prepareEdits(q);
   const loop = loopHash(storedView, storedDecoded); // the same as the first branch's: the same seed
+  if (MEDIA_RELAY && relayRequest(q, <i32>idx, to.family, null, true) != 0) return false;
   dst.copyFrom(to);
   dst.reserved = to.reserved + 1;
   return forwardBranch(q, handleOf(idx), 0, 0, 0, 0, dst, loop, wantsRecordRoute(q.v, q.d)) == 0;
@@ -388,6 +390,7 @@ function forwardStateless(v: MessageView, d: Decoded): void {
   const t = transportFor(proto, <Family>fwdPeer.family);
   if (t == null) return;
   fwdPeer.transport = <u8>t.id;
+  if (MEDIA_RELAY && v.altBody == 0) relayResponse(v, d, -1, fwdPeer.family); // a 2xx retransmitted after its transaction
   const n = writeResponseForward(v, WORK_BUF, <u32>MAX_MSG);
   if (n != 0) txSend(WORK_BUF, n, fwdPeer);
 }
@@ -447,6 +450,7 @@ export function proxyResponse(v: MessageView, d: Decoded, ci: u32, now: i64): vo
     if (c.flags & CtxFlag.Finalised) return;
     hideResponse(v, d, idx, status, now);
     if (hidVias == 0 && v.next(v.first(Hdr.Via)) < 0) return; // meant for us (§16.7 step 3)
+    if (MEDIA_RELAY) relayResponse(v, d, <i32>idx, recPeer(rec(idx)).family);
     const n = writeResponseForward(v, WORK_BUF, <u32>MAX_MSG, VIAB, hidVias, 0, hidContact, hidContactLen);
     const m = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
     if (m != 0) {
@@ -459,6 +463,7 @@ export function proxyResponse(v: MessageView, d: Decoded, ci: u32, now: i64): vo
   // context but is never forwarded (a response is then generated from the request if it wins).
   // Under topology hiding the request's Vias come back from the context.
   hideResponse(v, d, idx, status, now);
+  if (MEDIA_RELAY && status < 300) relayResponse(v, d, <i32>idx, recPeer(rec(idx)).family);
   const forwardable = hidVias != 0 || v.next(v.first(Hdr.Via)) >= 0;
   const n = forwardable ? writeResponseForward(v, WORK_BUF, <u32>MAX_MSG, VIAB, hidVias, 0, hidContact, hidContactLen) : 0;
   const m = n != 0 ? msgPool.store(WORK_BUF, n) : 0;

@@ -136,6 +136,8 @@ export function writeForward(v: MessageView, ed: ForwardEdits, out: usize, cap: 
       w.text(T_COLON_SP);
       w.u32(mf > 0 ? <u32>mf - 1 : 0);
       w.crlf();
+    } else if (MEDIA_RELAY && h == Hdr.ContentLength && v.altBody != 0) {
+      continue; // the relay's SDP goes instead: endHeadersAndBody writes its length
     } else if (i == topVia && !dropped(ed.drop, i) && (ed.viaAppendLen != 0 || ed.rportAt != 0)) {
       copyViaEdited(v, i, ed);
     } else {
@@ -418,6 +420,7 @@ export function writeResponseForward(
     const h = v.hdr(i);
     if (h == Hdr.Via && viaBlockLen != 0) continue;
     if (h == Hdr.Contact && contactLen != 0) continue;
+    if (MEDIA_RELAY && h == Hdr.ContentLength && v.altBody != 0) continue; // see endHeadersAndBody
     if (i == top) {
       if (!(v.flags(i) & EntryFlag.LAST)) copyLineFrom(v, i, i + 1);
     } else {
@@ -483,8 +486,14 @@ function writeSibling(req: MessageView, method: u32, to: usize, toLen: u32, cseq
   return w.finish();
 }
 
-/** Content-Length when the message had none, then the blank line and the body as received. */
+/** Content-Length when the message had none, then the blank line and the body as received; or, when
+ * the media relay rewrote its SDP (v's altBody), that body with its own Content-Length (the received
+ * one was left out). */
 function endHeadersAndBody(v: MessageView): void {
+  if (MEDIA_RELAY && v.altBody != 0) {
+    bodyOf(w, v);
+    return;
+  }
   if (v.contentLength < 0) {
     w.text(T_CL);
     w.u32(v.bodyLen);

@@ -129,53 +129,54 @@ export const T_R_STRANGER: u32 = 152840; // "stranger"
 export const T_R_FOREIGN_AOR: u32 = 154891; // "foreign-aor"
 export const T_BYE_CALLER: u32 = 157706; // "bye-caller"
 export const T_BYE_CALLEE: u32 = 160266; // "bye-callee"
-export const T_K_SIP: u32 = 162819; // "sip"
-export const T_K_SIPS: u32 = 163588; // "sips"
-export const T_K_TEL: u32 = 164611; // "tel"
-export const T_K_SIP_SLASH: u32 = 165380; // "sip/"
-export const T_K_V20: u32 = 166403; // "2.0"
-export const T_K_TRANSPORT: u32 = 167177; // "transport"
-export const T_K_MADDR: u32 = 169477; // "maddr"
-export const T_K_METHOD: u32 = 170758; // "method"
-export const T_K_USER: u32 = 172292; // "user"
-export const T_K_LR: u32 = 173314; // "lr"
-export const T_K_DLG: u32 = 173827; // "dlg"
-export const T_K_TTL: u32 = 174595; // "ttl"
-export const T_K_UDP: u32 = 175363; // "udp"
-export const T_K_TCP: u32 = 176131; // "tcp"
-export const T_K_TLS: u32 = 176899; // "tls"
-export const T_K_SCTP: u32 = 177668; // "sctp"
-export const T_K_WS: u32 = 178690; // "ws"
-export const T_K_WSS: u32 = 179203; // "wss"
-export const T_K_BRANCH: u32 = 179974; // "branch"
-export const T_K_RECEIVED: u32 = 181512; // "received"
-export const T_K_RPORT: u32 = 183557; // "rport"
-export const T_K_TAG: u32 = 184835; // "tag"
-export const T_K_Q: u32 = 185601; // "q"
-export const T_K_EXPIRES: u32 = 185863; // "expires"
-export const T_K_PATH: u32 = 187652; // "path"
-export const T_K_PASSWORD: u32 = 188680; // "password"
-export const T_K_HA1: u32 = 190723; // "ha1"
-export const T_K_HA1SHA256: u32 = 191497; // "ha1sha256"
-export const T_K_DIGEST: u32 = 193798; // "digest"
-export const T_K_NC: u32 = 195330; // "nc"
-export const T_K_URI: u32 = 195843; // "uri"
-export const T_K_QOP: u32 = 196611; // "qop"
-export const T_K_REALM: u32 = 197381; // "realm"
-export const T_K_NONCE: u32 = 198661; // "nonce"
-export const T_K_CNONCE: u32 = 199942; // "cnonce"
-export const T_K_OPAQUE: u32 = 201478; // "opaque"
-export const T_K_USERNAME: u32 = 203016; // "username"
-export const T_K_RESPONSE: u32 = 205064; // "response"
-export const T_K_ALGORITHM: u32 = 207113; // "algorithm"
-export const T_K_SHA256: u32 = 209415; // "sha-256"
-export const T_K_MD5: u32 = 211203; // "md5"
-export const T_K_AUTH: u32 = 211972; // "auth"
-export const T_K_STALE: u32 = 212997; // "stale"
-export const T_K_IDENTITY: u32 = 214280; // "identity"
-export const T_K_ID: u32 = 216322; // "id"
-export const T_K_HEADER: u32 = 216838; // "header"
-export const T_K_COOKIE: u32 = 218375; // "z9hG4bK"
+export const T_MEDIA_IDLE: u32 = 162826; // "media-idle"
+export const T_K_SIP: u32 = 165379; // "sip"
+export const T_K_SIPS: u32 = 166148; // "sips"
+export const T_K_TEL: u32 = 167171; // "tel"
+export const T_K_SIP_SLASH: u32 = 167940; // "sip/"
+export const T_K_V20: u32 = 168963; // "2.0"
+export const T_K_TRANSPORT: u32 = 169737; // "transport"
+export const T_K_MADDR: u32 = 172037; // "maddr"
+export const T_K_METHOD: u32 = 173318; // "method"
+export const T_K_USER: u32 = 174852; // "user"
+export const T_K_LR: u32 = 175874; // "lr"
+export const T_K_DLG: u32 = 176387; // "dlg"
+export const T_K_TTL: u32 = 177155; // "ttl"
+export const T_K_UDP: u32 = 177923; // "udp"
+export const T_K_TCP: u32 = 178691; // "tcp"
+export const T_K_TLS: u32 = 179459; // "tls"
+export const T_K_SCTP: u32 = 180228; // "sctp"
+export const T_K_WS: u32 = 181250; // "ws"
+export const T_K_WSS: u32 = 181763; // "wss"
+export const T_K_BRANCH: u32 = 182534; // "branch"
+export const T_K_RECEIVED: u32 = 184072; // "received"
+export const T_K_RPORT: u32 = 186117; // "rport"
+export const T_K_TAG: u32 = 187395; // "tag"
+export const T_K_Q: u32 = 188161; // "q"
+export const T_K_EXPIRES: u32 = 188423; // "expires"
+export const T_K_PATH: u32 = 190212; // "path"
+export const T_K_PASSWORD: u32 = 191240; // "password"
+export const T_K_HA1: u32 = 193283; // "ha1"
+export const T_K_HA1SHA256: u32 = 194057; // "ha1sha256"
+export const T_K_DIGEST: u32 = 196358; // "digest"
+export const T_K_NC: u32 = 197890; // "nc"
+export const T_K_URI: u32 = 198403; // "uri"
+export const T_K_QOP: u32 = 199171; // "qop"
+export const T_K_REALM: u32 = 199941; // "realm"
+export const T_K_NONCE: u32 = 201221; // "nonce"
+export const T_K_CNONCE: u32 = 202502; // "cnonce"
+export const T_K_OPAQUE: u32 = 204038; // "opaque"
+export const T_K_USERNAME: u32 = 205576; // "username"
+export const T_K_RESPONSE: u32 = 207624; // "response"
+export const T_K_ALGORITHM: u32 = 209673; // "algorithm"
+export const T_K_SHA256: u32 = 211975; // "sha-256"
+export const T_K_MD5: u32 = 213763; // "md5"
+export const T_K_AUTH: u32 = 214532; // "auth"
+export const T_K_STALE: u32 = 215557; // "stale"
+export const T_K_IDENTITY: u32 = 216840; // "identity"
+export const T_K_ID: u32 = 218882; // "id"
+export const T_K_HEADER: u32 = 219398; // "header"
+export const T_K_COOKIE: u32 = 220935; // "z9hG4bK"
 export const TEXT: usize = memory.data<u8>([
   58, 32, 44, 32, 86, 105, 97, 58, 32, 83, 73, 80, 47, 50, 46, 48,
   47, 67, 111, 110, 116, 101, 110, 116, 45, 76, 101, 110, 103, 116, 104, 58,
@@ -216,21 +217,22 @@ export const TEXT: usize = memory.data<u8>([
   101, 114, 110, 98, 111, 100, 121, 105, 110, 45, 100, 105, 97, 108, 111, 103,
   114, 101, 108, 97, 121, 115, 116, 114, 97, 110, 103, 101, 114, 102, 111, 114,
   101, 105, 103, 110, 45, 97, 111, 114, 98, 121, 101, 45, 99, 97, 108, 108,
-  101, 114, 98, 121, 101, 45, 99, 97, 108, 108, 101, 101, 115, 105, 112, 115,
-  105, 112, 115, 116, 101, 108, 115, 105, 112, 47, 50, 46, 48, 116, 114, 97,
-  110, 115, 112, 111, 114, 116, 109, 97, 100, 100, 114, 109, 101, 116, 104, 111,
-  100, 117, 115, 101, 114, 108, 114, 100, 108, 103, 116, 116, 108, 117, 100, 112,
-  116, 99, 112, 116, 108, 115, 115, 99, 116, 112, 119, 115, 119, 115, 115, 98,
-  114, 97, 110, 99, 104, 114, 101, 99, 101, 105, 118, 101, 100, 114, 112, 111,
-  114, 116, 116, 97, 103, 113, 101, 120, 112, 105, 114, 101, 115, 112, 97, 116,
-  104, 112, 97, 115, 115, 119, 111, 114, 100, 104, 97, 49, 104, 97, 49, 115,
-  104, 97, 50, 53, 54, 100, 105, 103, 101, 115, 116, 110, 99, 117, 114, 105,
-  113, 111, 112, 114, 101, 97, 108, 109, 110, 111, 110, 99, 101, 99, 110, 111,
-  110, 99, 101, 111, 112, 97, 113, 117, 101, 117, 115, 101, 114, 110, 97, 109,
-  101, 114, 101, 115, 112, 111, 110, 115, 101, 97, 108, 103, 111, 114, 105, 116,
-  104, 109, 115, 104, 97, 45, 50, 53, 54, 109, 100, 53, 97, 117, 116, 104,
-  115, 116, 97, 108, 101, 105, 100, 101, 110, 116, 105, 116, 121, 105, 100, 104,
-  101, 97, 100, 101, 114, 122, 57, 104, 71, 52, 98, 75,
+  101, 114, 98, 121, 101, 45, 99, 97, 108, 108, 101, 101, 109, 101, 100, 105,
+  97, 45, 105, 100, 108, 101, 115, 105, 112, 115, 105, 112, 115, 116, 101, 108,
+  115, 105, 112, 47, 50, 46, 48, 116, 114, 97, 110, 115, 112, 111, 114, 116,
+  109, 97, 100, 100, 114, 109, 101, 116, 104, 111, 100, 117, 115, 101, 114, 108,
+  114, 100, 108, 103, 116, 116, 108, 117, 100, 112, 116, 99, 112, 116, 108, 115,
+  115, 99, 116, 112, 119, 115, 119, 115, 115, 98, 114, 97, 110, 99, 104, 114,
+  101, 99, 101, 105, 118, 101, 100, 114, 112, 111, 114, 116, 116, 97, 103, 113,
+  101, 120, 112, 105, 114, 101, 115, 112, 97, 116, 104, 112, 97, 115, 115, 119,
+  111, 114, 100, 104, 97, 49, 104, 97, 49, 115, 104, 97, 50, 53, 54, 100,
+  105, 103, 101, 115, 116, 110, 99, 117, 114, 105, 113, 111, 112, 114, 101, 97,
+  108, 109, 110, 111, 110, 99, 101, 99, 110, 111, 110, 99, 101, 111, 112, 97,
+  113, 117, 101, 117, 115, 101, 114, 110, 97, 109, 101, 114, 101, 115, 112, 111,
+  110, 115, 101, 97, 108, 103, 111, 114, 105, 116, 104, 109, 115, 104, 97, 45,
+  50, 53, 54, 109, 100, 53, 97, 117, 116, 104, 115, 116, 97, 108, 101, 105,
+  100, 101, 110, 116, 105, 116, 121, 105, 100, 104, 101, 97, 100, 101, 114, 122,
+  57, 104, 71, 52, 98, 75,
 ]);
 
 export const REASON_COUNT: u32 = 27;

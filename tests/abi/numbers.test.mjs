@@ -61,9 +61,9 @@ const KIND_TEXT = {
 };
 /** Kinds only the cores with the user agent (board gateway) take; the others answer NotInBuild. */
 const UA_KINDS = new Set(["Side", "Registration"]);
-/** The media relay's keys, kind and stats (config.ts MEDIA_RELAY: the gateway and b2bua boards); a core
- * without it takes a key's 0 only and does not know the stats (-1). MediaRelay (the proxy's relay) is in
- * no core yet: NotInBuild for any value but 0. */
+/** The media relay's keys, kind and stats (config.ts MEDIA_RELAY: the server, gateway and b2bua boards); a
+ * core without it takes a key's 0 only and does not know the stats (-1). MediaRelay (the proxy's relay:
+ * 0 never, 1 always, 2 behind NAT) refuses any other value. */
 const RELAY_KEYS = new Set(["MediaRelay", "RelayPortMin", "RelayPortMax", "RelayIdle", "RelayHoldIdle", "RelayIce"]);
 const RELAY_STATS = new Set(["relayLegsInUse", "relayLegCapacity"]);
 
@@ -71,14 +71,18 @@ for (const board of ["server", "micro", "gateway"]) {
   test(`the ${board} core knows every cfg key, kind and stat of abi.json (and not one more)`, () => {
     const ua = board === "gateway";
     const ex = core(board);
-    const relay = ua; // the gateway board carries the relay
+    const relay = board !== "micro"; // the server and gateway boards carry the relay
     for (const [name, k] of Object.entries(abi.cfgKeys)) {
       const v = name === "RelayPortMin" ? 20000 : name === "RelayPortMax" ? 20099 : valueFor(name);
       const r = ex.sip_cfg_set(k.value, v);
-      const want = RELAY_KEYS.has(name) && (!relay || name === "MediaRelay") && v !== 0 ? abi.cfgResults.NotInBuild.value : abi.cfgResults.Ok.value;
+      const want = RELAY_KEYS.has(name) && !relay && v !== 0 ? abi.cfgResults.NotInBuild.value : abi.cfgResults.Ok.value;
       assert.equal(r, want, `sip_cfg_set(${k.value} ${name}, ${v}) = ${r}`);
       if (RELAY_KEYS.has(name)) assert.equal(ex.sip_cfg_set(k.value, 0), abi.cfgResults.Ok.value, `${name} 0`);
     }
+    const mr = abi.cfgKeys.MediaRelay.value;
+    assert.equal(ex.sip_cfg_set(mr, 2), relay ? abi.cfgResults.Ok.value : abi.cfgResults.NotInBuild.value, "MediaRelay 2 (behind NAT)");
+    assert.equal(ex.sip_cfg_set(mr, 3), relay ? abi.cfgResults.Refused.value : abi.cfgResults.NotInBuild.value, "MediaRelay 3: no such mode");
+    assert.equal(ex.sip_cfg_set(mr, 0), abi.cfgResults.Ok.value);
     const used = new Set(Object.values(abi.cfgKeys).map((k) => k.value));
     const spare = [...Array(40).keys()].filter((i) => i > 0 && !used.has(i));
     assert.ok(spare.length > 5);

@@ -1,0 +1,244 @@
+// The proxy's media relay (issue 14; assembly/proxy/media.ts): which calls the proxy anchors and their
+// SDP rewritten as it passes, in the deterministic simulator, with the relay records a host gets read as
+// a host reads them (docs/ABI.md "Media relay"). The core is the server board's release build (the
+// proxy with its registrar; relay compiled in), alice and bob registered phones.
+//   "always": alice's offer reaches bob with the relay's address and the bob-facing leg's port, every
+//     other byte as she wrote it; bob's answer reaches alice with the alice-facing leg's port; each leg's
+//     peer is its party's SDP address; the BYE closes both legs (several seeds, the 180 without SDP).
+//   "never" (the default): SDP untouched, no relay record.
+//   "nat": relayed only when a party is behind NAT: a private address in alice's SDP, alice's Contact
+//     naming another address than she sends from, or bob registered from another address than his
+//     Contact names; not relayed when nobody is.
+//   a late offer (bob's 2xx offers, alice's ACK answers), a re-INVITE hold by bob (same ports, Held, the
+//   long idle time), bad SDP (488, nothing to bob), no room (503, nothing to bob), the host's idle report
+//   (legs closed, a call-end event with cause media-idle), and no Record-Route (nothing relayed).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Sim, CoreNode } from "./net.mjs";
+import { Ua } from "./ua.mjs";
+
+const { CfgKind, RelayFlag, RelayReport } = await import("../../host/firmware/abi.mjs");
+
+const PROXY = "127.0.0.1:5060";
+const RELAY = "127.0.0.40";
+const OFFER = "v=0\r\no=alice 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=x-unknown:keep me\r\n";
+const ANSWER = "v=0\r\no=bob 7 7 IN IP4 127.0.0.3\r\ns=-\r\nc=IN IP4 127.0.0.3\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
+const MODE = { never: 0, always: 1, nat: 2 };
+
+function setup(seed, { mode = "always", ports = [20000, 20063], board = "server", recordRoute = true, bob = {}, alice = {} } = {}) {
+  const sim = new Sim({ seed, latency: [5, 20] });
+  const proxy = new CoreNode(sim, PROXY, { board, domains: ["127.0.0.1"], recordRoute,
+    set: { MediaRelay: MODE[mode], RelayPortMin: ports[0], RelayPortMax: ports[1], RelayIdle: 30, RelayHoldIdle: 7200 } });
+  assert.equal(proxy.cfgAdd(CfgKind.RelayAddress, RELAY), 0, "relay address");
+  const a = new Ua(sim, "127.0.0.2:5060", "alice", { proxy: PROXY, ...alice });
+  const b = new Ua(sim, "127.0.0.3:5060", "bob", { proxy: PROXY, ring: 50, answer: 300, answerBody: ANSWER, ...bob });
+  return { sim, proxy, alice: a, bob: b };
+}
+
+function register(sim, ...uas) {
+  for (const u of uas) u.register();
+  sim.run(sim.now + 1000);
+  for (const u of uas) assert.equal(u.registered, 200, `${u.user} registered`);
+}
+
+const bodyOf = (m) => m.text.slice(m.text.indexOf("\r\n\r\n") + 4);
+const opens = (p) => p.relayLog.filter((r) => r.op === "open");
+const closes = (p) => p.relayLog.filter((r) => r.op === "close");
+const uasCall = (u) => [...u.calls.values()].find((x) => x.role === "uas");
+const rewritten = (sdp, from, port) => sdp.replaceAll(from, RELAY).replace(/m=audio \d+/, `m=audio ${port}`);
+
+function settled(proxy, sim) {
+  sim.run(sim.now + 60_000);
+  assert.equal(proxy.stat("relayLegsInUse"), 0, "relay legs left");
+  assert.equal(proxy.relayLegs.size, 0, "legs the host still has open");
+  assert.equal(proxy.stat("txnInUse"), 0, `transactions left\n${sim.transcript()}`);
+}
+
+for (const seed of [11, 12, 13]) {
+  test(`always: the offer and the answer through the relay, only c=, m= and o='s address rewritten; legs closed at the BYE (seed ${seed})`, () => {
+    const { sim, proxy, alice, bob } = setup(seed);
+    register(sim, alice, bob);
+    const callId = alice.invite("bob", { hangupAfter: 3000, body: OFFER });
+    sim.run(sim.now + 2000);
+    const b = uasCall(bob);
+    assert.ok(b, `the call reached bob\n${sim.transcript()}`);
+    const o = opens(proxy);
+    const aLeg = o.find((r) => r.peer === "127.0.0.2:4000");
+    assert.ok(aLeg, `alice's leg opened with her offer's address: ${JSON.stringify(o)}`);
+    const bLeg = o.find((r) => r.leg === aLeg.partner);
+    assert.ok(bLeg && bLeg.partner === aLeg.leg, "bob's leg, its partner");
+    assert.equal(aLeg.port, 20000 + 2 * aLeg.leg);
+    assert.equal(aLeg.callId, callId, "the Call-ID, for the usage record");
+    assert.equal(aLeg.idle, 30);
+    assert.equal(bodyOf(b.st.msg), rewritten(OFFER, "127.0.0.2", bLeg.port), "bob got the relay's address and his leg's port");
+    assert.equal(b.st.msg.get("content-length"), String(Buffer.byteLength(bodyOf(b.st.msg))));
+    const d = [...alice.calls.get(callId).dialogs.values()][0];
+    assert.equal(bodyOf(d.resp), rewritten(ANSWER, "127.0.0.3", aLeg.port), "alice got the relay's address and her leg's port");
+    assert.equal(proxy.relayLegs.get(bLeg.leg).peer, "127.0.0.3:5000", "bob's leg learned its peer from the answer");
+    assert.equal(proxy.stat("relayLegsInUse"), 2);
+    sim.run(sim.now + 4000);
+    assert.equal(d.bye, 200, "alice's BYE answered");
+    assert.deepEqual(closes(proxy).map((r) => r.leg).sort(), [aLeg.leg, bLeg.leg].sort(), "both legs closed at the BYE");
+    settled(proxy, sim);
+  });
+}
+
+test("never (the default): SDP passes untouched, no relay record", () => {
+  const { sim, proxy, alice, bob } = setup(21, { mode: "never" });
+  register(sim, alice, bob);
+  const callId = alice.invite("bob", { hangupAfter: 1000, body: OFFER });
+  sim.run(sim.now + 3000);
+  assert.equal(bodyOf(uasCall(bob).st.msg), OFFER);
+  assert.equal(bodyOf([...alice.calls.get(callId).dialogs.values()][0].resp), ANSWER);
+  assert.equal(proxy.relayLog.length, 0);
+  settled(proxy, sim);
+});
+
+test("nat: relayed when a party is behind NAT (private SDP address, Contact or registration from elsewhere), not otherwise", () => {
+  const cases = [
+    { what: "nobody behind NAT", relayed: false },
+    { what: "a private address in alice's SDP", relayed: true, offer: OFFER.replaceAll("127.0.0.2", "192.168.1.20") },
+    { what: "alice's Contact names another address", relayed: true, aliceContact: "<sip:alice@127.0.0.99:5060>" },
+    { what: "alice's Contact names another UDP port", relayed: true, aliceContact: "<sip:alice@127.0.0.2:5062>" },
+    { what: "bob registered from another address than his Contact", relayed: true, bobContact: "<sip:bob@10.1.2.3:5060>" },
+  ];
+  let seed = 30;
+  for (const c of cases) {
+    const { sim, proxy, alice, bob } = setup(seed++, { mode: "nat" });
+    if (c.bobContact) bob.contact = () => c.bobContact;
+    register(sim, alice, bob);
+    delete bob.contact; // the binding keeps the NAT-side Contact; the dialog uses a reachable one (no NAT here)
+    if (c.aliceContact) alice.contact = () => c.aliceContact;
+    const offer = c.offer ?? OFFER;
+    alice.invite("bob", { hangupAfter: 1000, body: offer });
+    sim.run(sim.now + 3000);
+    const b = uasCall(bob);
+    assert.ok(b, `${c.what}: the call reached bob\n${sim.transcript()}`);
+    if (c.relayed) {
+      assert.equal(opens(proxy).length >= 2, true, `${c.what}: relayed`);
+      assert.match(bodyOf(b.st.msg), new RegExp(`^c=IN IP4 ${RELAY.replaceAll(".", "\\.")}\\r$`, "m"), c.what);
+    } else {
+      assert.equal(proxy.relayLog.length, 0, `${c.what}: not relayed`);
+      assert.equal(bodyOf(b.st.msg), offer, c.what);
+    }
+    settled(proxy, sim);
+  }
+});
+
+const LATE_OFFER = "v=0\r\no=bob 9 9 IN IP4 127.0.0.3\r\ns=-\r\nc=IN IP4 127.0.0.3\r\nt=0 0\r\nm=audio 5004 RTP/AVP 0 8\r\n";
+const LATE_ANSWER = "v=0\r\no=alice 3 3 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 4004 RTP/AVP 0\r\n";
+test("late offer: bob's offer in the 2xx and alice's answer in the ACK, both through the relay", () => {
+  const { sim, proxy, alice, bob } = setup(41, { alice: { ackBody: LATE_ANSWER }, bob: { answerBody: LATE_OFFER } });
+  register(sim, alice, bob);
+  const callId = alice.invite("bob", { hangupAfter: 2000 });
+  sim.run(sim.now + 1500);
+  const a = alice.calls.get(callId);
+  assert.deepEqual(a.finals, [200], sim.transcript());
+  const b = uasCall(bob);
+  assert.equal(bodyOf(b.st.msg), "", "the INVITE has no SDP");
+  assert.ok(b.ack2xx, `bob's 2xx was ACKed\n${sim.transcript()}`);
+  const legs = [...proxy.relayLegs.values()];
+  assert.equal(legs.length, 2, JSON.stringify(proxy.relayLog));
+  const toBob = legs.find((r) => r.peer === "127.0.0.3:5004");
+  const toAlice = legs.find((r) => r.peer === "127.0.0.2:4004");
+  assert.ok(toBob && toAlice, `each leg knows its party: ${JSON.stringify(legs)}`);
+  const d = [...a.dialogs.values()][0];
+  assert.equal(bodyOf(d.resp), rewritten(LATE_OFFER, "127.0.0.3", toAlice.port));
+  assert.equal(bodyOf(b.ack2xx), rewritten(LATE_ANSWER, "127.0.0.2", toBob.port));
+  sim.run(sim.now + 4000);
+  assert.equal(d.bye, 200);
+  settled(proxy, sim);
+});
+
+test("bob holds and resumes by re-INVITE: the same relay ports, Held and the long idle time while held", () => {
+  const { sim, proxy, alice, bob } = setup(51);
+  register(sim, alice, bob);
+  const callId = alice.invite("bob", { hangupAfter: null, body: OFFER });
+  sim.run(sim.now + 1500);
+  const a = alice.calls.get(callId);
+  const d = [...a.dialogs.values()][0];
+  const first = bodyOf(d.resp);
+  const hold = ANSWER.replace("o=bob 7 7", "o=bob 7 8") + "a=sendonly\r\n";
+  bob.uasReinvite(callId, hold);
+  sim.run(sim.now + 1500);
+  const got = a.reinvites?.[0] ?? null;
+  assert.ok(got, `alice got bob's re-INVITE\n${sim.transcript()}`);
+  assert.equal(bodyOf(got), first.replace("o=bob 7 7", "o=bob 7 8") + "a=sendonly\r\n", "the same relay port; only what bob changed changed");
+  const legs = [...proxy.relayLegs.values()];
+  assert.equal(legs.length, 2);
+  for (const r of legs) {
+    assert.equal(r.flags & RelayFlag.Held, RelayFlag.Held, "held");
+    assert.equal(r.idle, 7200, "RelayHoldIdle while held");
+  }
+  bob.uasReinvite(callId, ANSWER.replace("o=bob 7 7", "o=bob 7 9"));
+  sim.run(sim.now + 1500);
+  for (const r of proxy.relayLegs.values()) {
+    assert.equal(r.flags & RelayFlag.Held, 0, "resumed");
+    assert.equal(r.idle, 30);
+  }
+  assert.equal(closes(proxy).length, 0, "no leg closed on hold or resume");
+  alice.bye(a, d);
+  sim.run(sim.now + 2000);
+  settled(proxy, sim);
+});
+
+test("SDP that does not parse: 488 to alice, nothing to bob, no leg taken", () => {
+  const { sim, proxy, alice, bob } = setup(61);
+  register(sim, alice, bob);
+  const callId = alice.invite("bob", { body: "v=0\r\no=a 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n" });
+  sim.run(sim.now + 3000);
+  assert.deepEqual(alice.calls.get(callId).finals, [488], sim.transcript());
+  assert.equal(uasCall(bob), undefined, "nothing reached bob");
+  assert.equal(proxy.relayLog.length, 0);
+  settled(proxy, sim);
+});
+
+test("no free leg: the second call gets 503 and reaches no one; the first keeps its media", () => {
+  const { sim, proxy, alice, bob } = setup(71, { ports: [20000, 20003] }); // two pairs: one call
+  register(sim, alice, bob);
+  const first = alice.invite("bob", { hangupAfter: 4000, body: OFFER });
+  sim.run(sim.now + 1000);
+  const second = alice.invite("bob", { body: OFFER });
+  sim.run(sim.now + 1000);
+  assert.deepEqual(alice.calls.get(second).finals, [503], "no room in the relay");
+  assert.equal([...bob.calls.values()].filter((x) => x.role === "uas").length, 1, "only the first call reached bob");
+  assert.deepEqual(alice.calls.get(first).finals, [200]);
+  assert.equal(proxy.relayLegs.size, 2);
+  sim.run(sim.now + 5000);
+  settled(proxy, sim);
+  const third = alice.invite("bob", { hangupAfter: 500, body: OFFER });
+  sim.run(sim.now + 3000);
+  assert.deepEqual(alice.calls.get(third).finals, [200], "the legs are free again");
+  settled(proxy, sim);
+});
+
+test("the host reports a leg idle: the call's legs closed and a call-end event with cause media-idle; the BYE still passes", () => {
+  const { sim, proxy, alice, bob } = setup(81);
+  register(sim, alice, bob);
+  const callId = alice.invite("bob", { hangupAfter: null, body: OFFER });
+  sim.run(sim.now + 1500);
+  const a = alice.calls.get(callId);
+  const d = [...a.dialogs.values()][0];
+  const leg = [...proxy.relayLegs.keys()][0];
+  proxy.ex.sip_relay_report(sim.now, leg, RelayReport.Idle);
+  proxy.drain();
+  assert.equal(closes(proxy).length, 2, "both legs closed");
+  const end = proxy.eventLog.filter((e) => e.name === "call-end");
+  assert.equal(end.length, 1, JSON.stringify(proxy.eventLog.map((e) => e.name)));
+  assert.equal(end[0].texts[2], callId);
+  assert.equal(end[0].texts[3], "media-idle");
+  alice.bye(a, d);
+  sim.run(sim.now + 2000);
+  assert.equal(d.bye, 200, "the BYE is routed as before");
+  settled(proxy, sim);
+});
+
+test("without Record-Route nothing is relayed (the BYE would not come through us)", () => {
+  const { sim, proxy, alice, bob } = setup(91, { recordRoute: false });
+  register(sim, alice, bob);
+  alice.invite("bob", { hangupAfter: 1000, body: OFFER });
+  sim.run(sim.now + 3000);
+  assert.equal(bodyOf(uasCall(bob).st.msg), OFFER);
+  assert.equal(proxy.relayLog.length, 0);
+  settled(proxy, sim);
+});
