@@ -1190,13 +1190,17 @@ void config_parse(cli *out, int argc, char **argv, const char *board) {
     die2(false, pmin->set ? "mediaRelay.portMax" : "mediaRelay.portMin", "the relay's port range needs both portMin and portMax");
   if (pmin->set && (long)pmin->num % 2 != 0) die2(false, "mediaRelay.portMin", "expected an even port (RTP even, RTCP odd), got %ld", (long)pmin->num);
   if (pmin->set && pmax->num <= pmin->num) die2(false, "mediaRelay.portMax", "expected a port above portMin (%ld), got %ld", (long)pmin->num, (long)pmax->num);
-  for (size_t i = 0; i < sides; i++) {
-    if (!c->v[SK_SIDES].sides[i].media_relay) continue;
-    char *kk = keyf("sides[%zu].mediaRelay", i);
+  bool proxy_relay = c->v[SK_MEDIA_RELAY_MODE].set && c->v[SK_MEDIA_RELAY_MODE].num != 0;
+  if (proxy_relay && c->v[SK_RECORD_ROUTE].set && c->v[SK_RECORD_ROUTE].num == 0)
+    die2(false, "mediaRelay.mode", "the proxy relays only calls it Record-Routes (their BYE must come through it): \"recordRoute\": false relays nothing");
+  const char *relay_key = NULL;
+  for (size_t i = 0; i < sides && relay_key == NULL; i++)
+    if (c->v[SK_SIDES].sides[i].media_relay) relay_key = keyf("sides[%zu].mediaRelay", i);
+  if (relay_key == NULL && proxy_relay) relay_key = "mediaRelay.mode";
+  if (relay_key != NULL) {
     if (!c->v[SK_MEDIA_RELAY_ADDRESSES].set || c->v[SK_MEDIA_RELAY_ADDRESSES].n == 0)
-      die2(false, kk, "the relay needs \"mediaRelay\": {\"addresses\": [...]}");
-    if (!pmin->set) die2(false, kk, "the relay needs \"mediaRelay\": {\"portMin\", \"portMax\"}");
-    break;
+      die2(false, relay_key, "the relay needs \"mediaRelay\": {\"addresses\": [...]}");
+    if (!pmin->set) die2(false, relay_key, "the relay needs \"mediaRelay\": {\"portMin\", \"portMax\"}");
   }
   if (c->v[SK_MEDIA_RELAY_ADDRESSES].set)
     for (size_t j = 0; j < c->v[SK_MEDIA_RELAY_ADDRESSES].n; j++)

@@ -89,13 +89,14 @@ enum {
   SK_BODY_MESSAGE_PATTERNS = 43,
   SK_TOPOLOGY_HIDING = 44,
   SK_MEDIA_RELAY_ADDRESSES = 45,
-  SK_MEDIA_RELAY_PORT_MIN = 46,
-  SK_MEDIA_RELAY_PORT_MAX = 47,
-  SK_MEDIA_RELAY_IDLE = 48,
-  SK_MEDIA_RELAY_HOLD_IDLE = 49,
-  SK_MEDIA_RELAY_ICE = 50,
-  SK_USAGE_LOG = 51,
-  SK_COUNT = 52
+  SK_MEDIA_RELAY_MODE = 46,
+  SK_MEDIA_RELAY_PORT_MIN = 47,
+  SK_MEDIA_RELAY_PORT_MAX = 48,
+  SK_MEDIA_RELAY_IDLE = 49,
+  SK_MEDIA_RELAY_HOLD_IDLE = 50,
+  SK_MEDIA_RELAY_ICE = 51,
+  SK_USAGE_LOG = 52,
+  SK_COUNT = 53
 };
 
 SIP_TABLE char *const SCH_DEFAULT_0[] = {"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"};
@@ -106,7 +107,8 @@ SIP_TABLE char *const SCH_VALUES_25[] = {"MD5", "SHA-256"};
 SIP_TABLE char *const SCH_DEFAULT_25[] = {"MD5"};
 SIP_TABLE char *const SCH_VALUES_32[] = {"403", "drop"};
 SIP_TABLE char *const SCH_VALUES_38[] = {"503", "drop"};
-SIP_TABLE char *const SCH_VALUES_50[] = {"remove", "keep"};
+SIP_TABLE char *const SCH_VALUES_46[] = {"never", "always", "nat"};
+SIP_TABLE char *const SCH_VALUES_51[] = {"remove", "keep"};
 
 SIP_TABLE sch_key SCHEMA[SK_COUNT] = {
     [SK_LISTEN] = {.path = "listen", .type = SCH_T_LIST, .check = SCH_CHECK_LISTEN, .min_items = 1, .max_items = 255, .has_default = 1, .def_list = SCH_DEFAULT_0, .n_def_list = 2, .flag = "--listen", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "listen addresses, udp|tcp:HOST:PORT (IPv6 as [::1]); the WASI host and the firmware take udp only"},
@@ -154,12 +156,13 @@ SIP_TABLE sch_key SCHEMA[SK_COUNT] = {
     [SK_BODY_ALLOW_TYPES] = {.path = "body.allowTypes", .type = SCH_T_LIST, .check = SCH_CHECK_TYPE_RULE, .min_items = -1, .max_items = -1, .le = -1, .core = SCH_CORE_ADD, .core_name = "BodyType", .core_id = SIP_CFG_KIND_BODY_TYPE, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "per-method Content-Type allow-list \"METHOD type/subtype\" (METHOD may be *; 415 otherwise)"},
     [SK_BODY_MESSAGE_PATTERNS] = {.path = "body.messagePatterns", .type = SCH_T_PATTERNS, .check = SCH_CHECK_PATTERNS, .min_items = -1, .max_items = 16, .max_bytes = 64, .le = -1, .core = SCH_CORE_ADD, .core_name = "BodyPattern", .core_id = SIP_CFG_KIND_BODY_PATTERN, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "MESSAGE bodies containing one of these (text, or {\"hex\": ...}) are refused 403"},
     [SK_TOPOLOGY_HIDING] = {.path = "topologyHiding", .type = SCH_T_BOOL, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 0, .le = -1, .core = SCH_CORE_SET, .core_name = "TopologyHiding", .core_id = SIP_CFG_KEY_TOPOLOGY_HIDING, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "hide Via, Contact and Record-Route toward untrusted peers (not in the micro core)"},
-    [SK_MEDIA_RELAY_ADDRESSES] = {.path = "mediaRelay.addresses", .type = SCH_T_LIST, .check = SCH_CHECK_CIDR, .min_items = -1, .max_items = 2, .le = -1, .core = SCH_CORE_ADD, .core_name = "RelayAddress", .core_id = SIP_CFG_KIND_RELAY_ADDRESS, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "the media relay's addresses (one IPv4, one IPv6 at most, no prefix): relay ports are bound there and written into relayed SDP; needed by a side with \"mediaRelay\": true (b2bua and gateway boards)"},
+    [SK_MEDIA_RELAY_ADDRESSES] = {.path = "mediaRelay.addresses", .type = SCH_T_LIST, .check = SCH_CHECK_CIDR, .min_items = -1, .max_items = 2, .le = -1, .core = SCH_CORE_ADD, .core_name = "RelayAddress", .core_id = SIP_CFG_KIND_RELAY_ADDRESS, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "the media relay's addresses (one IPv4, one IPv6 at most, no prefix): relay ports are bound there and written into relayed SDP; needed by \"mediaRelay.mode\" other than \"never\" and by a side with \"mediaRelay\": true"},
+    [SK_MEDIA_RELAY_MODE] = {.path = "mediaRelay.mode", .type = SCH_T_ENUM, .check = SCH_CHECK_ENUM, .values = SCH_VALUES_46, .n_values = 3, .min_items = -1, .max_items = -1, .default_doc = "\"never\"", .le = -1, .core = SCH_CORE_SET, .core_name = "MediaRelay", .core_id = SIP_CFG_KEY_MEDIA_RELAY, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "the proxy's calls through the media relay: \"never\", \"always\", or \"nat\": only when a party is behind NAT (a private address in the caller's SDP, the caller's Contact naming another address or UDP port than it sends from, or the callee registered from another address than its Contact names); decided at the initial INVITE, which must be Record-Routed (\"recordRoute\": true); needs \"addresses\", \"portMin\" and \"portMax\" (server, gateway and b2bua boards; a B2BUA side relays by its own \"mediaRelay\": true)"},
     [SK_MEDIA_RELAY_PORT_MIN] = {.path = "mediaRelay.portMin", .type = SCH_T_INT, .min = 1024, .max = 65534, .min_items = -1, .max_items = -1, .le = -1, .core = SCH_CORE_SET, .core_name = "RelayPortMin", .core_id = SIP_CFG_KEY_RELAY_PORT_MIN, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "the first UDP port of the relay's range (even); each relayed stream takes two pairs (RTP even, RTCP odd), one facing each party"},
     [SK_MEDIA_RELAY_PORT_MAX] = {.path = "mediaRelay.portMax", .type = SCH_T_INT, .min = 1025, .max = 65535, .min_items = -1, .max_items = -1, .le = -1, .core = SCH_CORE_SET, .core_name = "RelayPortMax", .core_id = SIP_CFG_KEY_RELAY_PORT_MAX, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "the last UDP port of the relay's range"},
     [SK_MEDIA_RELAY_IDLE] = {.path = "mediaRelay.idle", .type = SCH_T_INT, .min = 0, .max = 65535, .min_items = -1, .max_items = -1, .default_doc = "60", .unit = "s", .le = -1, .core = SCH_CORE_SET, .core_name = "RelayIdle", .core_id = SIP_CFG_KEY_RELAY_IDLE, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "a relayed stream with no packet either way for this long ends its call (0: never)"},
     [SK_MEDIA_RELAY_HOLD_IDLE] = {.path = "mediaRelay.holdIdle", .type = SCH_T_INT, .min = 0, .max = 65535, .min_items = -1, .max_items = -1, .default_doc = "3600", .unit = "s", .le = -1, .core = SCH_CORE_SET, .core_name = "RelayHoldIdle", .core_id = SIP_CFG_KEY_RELAY_HOLD_IDLE, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "the same for a stream on hold or inactive (calls on hold are not dropped after a minute)"},
-    [SK_MEDIA_RELAY_ICE] = {.path = "mediaRelay.ice", .type = SCH_T_ENUM, .check = SCH_CHECK_ENUM, .values = SCH_VALUES_50, .n_values = 2, .min_items = -1, .max_items = -1, .default_doc = "\"remove\"", .le = -1, .core = SCH_CORE_SET, .core_name = "RelayIce", .core_id = SIP_CFG_KEY_RELAY_ICE, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "ICE attributes of relayed SDP: removed (candidates would let media bypass the relay) or kept"},
+    [SK_MEDIA_RELAY_ICE] = {.path = "mediaRelay.ice", .type = SCH_T_ENUM, .check = SCH_CHECK_ENUM, .values = SCH_VALUES_51, .n_values = 2, .min_items = -1, .max_items = -1, .default_doc = "\"remove\"", .le = -1, .core = SCH_CORE_SET, .core_name = "RelayIce", .core_id = SIP_CFG_KEY_RELAY_ICE, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "ICE attributes of relayed SDP: removed (candidates would let media bypass the relay) or kept"},
     [SK_USAGE_LOG] = {.path = "usageLog", .type = SCH_T_STRING, .check = SCH_CHECK_FILE, .min_items = -1, .max_items = -1, .flag = "--usage-log", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "append usage records (JSON lines) to this file"},
 };
 

@@ -153,8 +153,10 @@ export interface SiplingConfig {
   /** hide Via, Contact and Record-Route toward untrusted peers (not in the micro core). Default false. */
   readonly topologyHiding?: boolean;
   readonly mediaRelay?: {
-    /** the media relay's addresses (one IPv4, one IPv6 at most, no prefix): relay ports are bound there and written into relayed SDP; needed by a side with "mediaRelay": true (b2bua and gateway boards). */
+    /** the media relay's addresses (one IPv4, one IPv6 at most, no prefix): relay ports are bound there and written into relayed SDP; needed by "mediaRelay.mode" other than "never" and by a side with "mediaRelay": true. */
     readonly addresses?: readonly (string)[];
+    /** the proxy's calls through the media relay: "never", "always", or "nat": only when a party is behind NAT (a private address in the caller's SDP, the caller's Contact naming another address or UDP port than it sends from, or the callee registered from another address than its Contact names); decided at the initial INVITE, which must be Record-Routed ("recordRoute": true); needs "addresses", "portMin" and "portMax" (server, gateway and b2bua boards; a B2BUA side relays by its own "mediaRelay": true). Default: "never". */
+    readonly mode?: "never" | "always" | "nat";
     /** the first UDP port of the relay's range (even); each relayed stream takes two pairs (RTP even, RTCP odd), one facing each party. */
     readonly portMin?: number;
     /** the last UDP port of the relay's range. */

@@ -823,7 +823,8 @@ export function isLoopback(l) {
 }
 
 /**
- * A side with "mediaRelay": true needs the relay's addresses and port range (a call it cannot relay gets
+ * A side with "mediaRelay": true, or the proxy's "mediaRelay.mode" other than "never" (which also needs
+ * "recordRoute"), needs the relay's addresses and port range (a call it cannot relay gets
  * 503, never a silent pass-through: so a configuration that could relay nothing is refused here), and a
  * port range the other way round is refused naming its key.
  * @param {Config} cfg
@@ -837,11 +838,15 @@ function checkMediaRelay(cfg) {
     if (min % 2 !== 0) throw new ConfigError("mediaRelay.portMin", `expected an even port (RTP even, RTCP odd), got ${min}`);
     if (max <= min) throw new ConfigError("mediaRelay.portMax", `expected a port above portMin (${min}), got ${max}`);
   }
+  const mode = /** @type {string | undefined} */ (cfg.values.get("mediaRelay.mode")) ?? "never";
+  if (mode !== "never" && cfg.values.get("recordRoute") === false)
+    throw new ConfigError("mediaRelay.mode", `the proxy relays only calls it Record-Routes (their BYE must come through it): "recordRoute": false relays nothing`);
   const i = sides.findIndex((sd) => sd.mediaRelay);
-  if (i < 0) return;
+  if (i < 0 && mode === "never") return;
+  const who = i >= 0 ? `sides[${i}].mediaRelay` : "mediaRelay.mode";
   const addrs = /** @type {string[] | undefined} */ (cfg.values.get("mediaRelay.addresses")) ?? [];
-  if (addrs.length === 0) throw new ConfigError(`sides[${i}].mediaRelay`, `the relay needs "mediaRelay": {"addresses": [...]}`);
-  if (min === undefined) throw new ConfigError(`sides[${i}].mediaRelay`, `the relay needs "mediaRelay": {"portMin", "portMax"}`);
+  if (addrs.length === 0) throw new ConfigError(who, `the relay needs "mediaRelay": {"addresses": [...]}`);
+  if (min === undefined) throw new ConfigError(who, `the relay needs "mediaRelay": {"portMin", "portMax"}`);
   addrs.forEach((a, j) => { if (a.includes("/")) throw new ConfigError(`mediaRelay.addresses[${j}]`, `expected an address without a prefix, got ${show(a)}`); });
 }
 

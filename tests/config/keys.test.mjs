@@ -269,7 +269,7 @@ test("node: prefault: the core's memory is resident from the start (server board
       rss[prefault] = rssKb(srv.child.pid);
     } finally { await srv.stop(); }
   }
-  // the server core's memory is 3904 pages (244 MiB); prefaulted, it is all resident at start
+  // the server core's memory is 3984 pages (249 MiB); prefaulted, it is all resident at start
   assert.ok(rss.true > 244 * 1024, `prefault: RSS ${rss.true} kB holds the core's 244 MiB`);
   assert.ok(rss.true - rss.false > 60 * 1024, `prefault adds resident memory (${rss.false} -> ${rss.true} kB)`);
 });

@@ -12,25 +12,11 @@ import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { withServer, sipp, describe, freePort, sf, settle, scratch, HOSTS } from "../integration/harness.mjs";
+import { withServer, sipp, describe, freePort, sf, settle, scratch, relayBase, HOSTS } from "../integration/harness.mjs";
 import { Ua, request, status, hdrs, token } from "../lib/sipua.mjs";
 
 const TRUNK_IP = "127.0.0.9";
 const PACKETS = 50;
-
-/** An even base port for the relay's range, free at the time (the range's first pairs are probed). */
-async function relayBase() {
-  for (let i = 0; i < 50; i++) {
-    const base = 20000 + 2 * Math.floor(Math.random() * 15000);
-    const ok = await Promise.all([0, 1, 2, 3].map((k) => new Promise((res) => {
-      const s = createSocket("udp4");
-      s.once("error", () => res(false));
-      s.bind(base + k, "127.0.0.1", () => s.close(() => res(true)));
-    })));
-    if (ok.every(Boolean)) return base;
-  }
-  throw new Error("no free relay port range");
-}
 
 const sdp = (port) => `v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n`;
 const bodyOf = (m) => m.slice(m.indexOf("\r\n\r\n") + 4);

@@ -47,6 +47,23 @@ export async function freePort() {
   throw new Error("no free port");
 }
 
+/**
+ * An even base port for a media relay's range whose first `pairs` port pairs are free on UDP at the
+ * time (a random draw from [lo, lo + 2 × span), so parallel test files rarely meet).
+ */
+export async function relayBase({ pairs = 2, lo = 20000, span = 15000 } = {}) {
+  for (let i = 0; i < 50; i++) {
+    const base = lo + 2 * Math.floor(Math.random() * span);
+    const ok = await Promise.all(Array.from({ length: 2 * pairs }, (_, k) => new Promise((res) => {
+      const s = createSocket("udp4");
+      s.once("error", () => res(false));
+      s.bind(base + k, "127.0.0.1", () => s.close(() => res(true)));
+    })));
+    if (ok.every(Boolean)) return base;
+  }
+  throw new Error("no free relay port range");
+}
+
 /** The hosts the security suites run against: the Node host and the native host (wasm2c). */
 export const HOSTS = ["node", "native"];
 

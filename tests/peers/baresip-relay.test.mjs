@@ -9,25 +9,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { withServer, settle, scratch, HOSTS } from "../integration/harness.mjs";
+import { withServer, settle, scratch, relayBase, HOSTS } from "../integration/harness.mjs";
 import { requireBaresip, withBaresip } from "./baresip.mjs";
 
 requireBaresip();
-
-/** An even base port for the relay's range with its first pairs free. */
-async function relayBase() {
-  const { createSocket } = await import("node:dgram");
-  for (let i = 0; i < 50; i++) {
-    const base = 40000 + 2 * Math.floor(Math.random() * 5000);
-    const ok = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map((k) => new Promise((res) => {
-      const s = createSocket("udp4");
-      s.once("error", () => res(false));
-      s.bind(base + k, "127.0.0.1", () => s.close(() => res(true)));
-    })));
-    if (ok.every(Boolean)) return base;
-  }
-  throw new Error("no free relay port range");
-}
 
 const bodyOf = (sip) => sip.slice(sip.indexOf("\r\n\r\n") + 4);
 const rtcp = (ph, since, pred = () => true) =>
@@ -35,7 +20,7 @@ const rtcp = (ph, since, pred = () => true) =>
 
 for (const host of HOSTS) {
   test(`${host}: baresip to baresip through the relay: audio both ways, hold and resume, counters at the end`, { timeout: 120_000 }, async () => {
-    const base = await relayBase();
+    const base = await relayBase({ pairs: 4, lo: 40000, span: 5000 });
     const usage = scratch(`baresip-relay-${host}.jsonl`, "");
     await withBaresip([{ name: "bob", user: "bob", password: "x", server: "127.0.0.9:9", ip: "127.0.0.9", regint: 0 }], async (bob) => {
       const config = {
