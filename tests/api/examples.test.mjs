@@ -10,19 +10,22 @@ import { Ua, request, status, firstLine } from "../lib/sipua.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-for (const [host, argv] of [["node", [process.execPath, join(root, "host/node/cli.mjs")]], ["native", [join(root, "build/server/sipling")]]]) {
-  test(`${host}: examples/proxy.json is a valid configuration (--print-config shows it back, secrets masked)`, () => {
-    const r = spawnSync(argv[0], [...argv.slice(1), "--config", join(root, "examples/proxy.json"), "--print-config"], {
-      encoding: "utf8", timeout: 20_000, env: { ...process.env, SIPLING_NO_BUILD: "1" },
+for (const name of ["proxy.json", "proxy-media-relay.json"]) {
+  for (const [host, argv] of [["node", [process.execPath, join(root, "host/node/cli.mjs")]], ["native", [join(root, "build/server/sipling")]]]) {
+    test(`${host}: examples/${name} is a valid configuration (--print-config shows it back, secrets masked)`, () => {
+      const r = spawnSync(argv[0], [...argv.slice(1), "--config", join(root, "examples", name), "--print-config"], {
+        encoding: "utf8", timeout: 20_000, env: { ...process.env, SIPLING_NO_BUILD: "1" },
+      });
+      assert.equal(r.status, 0, r.stderr);
+      const shown = JSON.parse(r.stdout);
+      const file = JSON.parse(readFileSync(join(root, "examples", name), "utf8"));
+      assert.deepEqual(shown.listen, file.listen);
+      assert.equal(shown.realm, file.realm);
+      assert.deepEqual(shown.users.map((u) => u.username), ["alice", "bob"]);
+      assert.ok(!r.stdout.includes("change-me"), "passwords are not printed");
+      if (file.mediaRelay) assert.deepEqual(shown.mediaRelay, file.mediaRelay);
     });
-    assert.equal(r.status, 0, r.stderr);
-    const shown = JSON.parse(r.stdout);
-    const file = JSON.parse(readFileSync(join(root, "examples/proxy.json"), "utf8"));
-    assert.deepEqual(shown.listen, file.listen);
-    assert.equal(shown.realm, file.realm);
-    assert.deepEqual(shown.users.map((u) => u.username), ["alice", "bob"]);
-    assert.ok(!r.stdout.includes("change-me"), "passwords are not printed");
-  });
+  }
 }
 
 for (const name of ["b2bua-trunk-registrar.json", "b2bua-trunk-trunk.json", "b2bua-trunk-register.json", "sipconnect-static.json", "passthrough.json", "b2bua-media-relay.json"]) {
