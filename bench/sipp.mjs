@@ -21,9 +21,15 @@
 // Hosts: the Node host, the native host (build/server/sipling, wasm2c + gcc), the WASI host's wasmtime
 // build (build/wasi/sipling-wasip2.wasm under the wasmtime CLI, tools/wasmtime.mjs) and the WAMR host
 // (the same host/c sources on WAMR's classic interpreter, build/wamr/classic/server/sipling, and on its
-// fast interpreter, build/wamr/fast/server/sipling; built here by tools/wamr.mjs), one after the other.
-// Usage: node bench/sipp.mjs [--duration S] [--quick] [--only register|call] [--host node,native,wasmtime,wamr,wamr-fast] [--no-retry] [--keep]
-//   --host H,...  which hosts to measure (default node,native,wasmtime,wamr,wamr-fast)
+// fast interpreter, build/wamr/fast/server/sipling; built here by tools/wamr.mjs), one after the other,
+// then Kamailio from Debian with the reference rig's configuration (bench/kamailio/kamailio.cfg: an
+// in-memory registrar and a record-routing stateful proxy, 2 UDP workers, `-m 2048 -M 8`) under the same
+// scenarios and rates: its figures are measured in the same run, on the same machine, and each host's
+// are printed as ratios to them. CPU and memory are summed over a server's process tree (Kamailio forks
+// workers); memory is reported as peak RSS and peak PSS (/proc/PID/smaps_rollup: shared pages counted
+// once), and each host's idle PSS (2 s after start, no traffic) is measured before its runs.
+// Usage: node bench/sipp.mjs [--duration S] [--quick] [--only register|call] [--host node,native,wasmtime,wamr,wamr-fast,kamailio] [--no-retry] [--keep]
+//   --host H,...  which hosts to measure (default node,native,wasmtime,wamr,wamr-fast,kamailio)
 //   --duration S  seconds per run (default 20)
 //   --quick       smoke mode: ~5 s runs at fixed low rates (checks the tool works; not a measurement)
 //   --only B,...  only these benchmarks (register, call, b2bua; e.g. --only call,b2bua: the proxy's and
@@ -36,7 +42,7 @@
 // reported as BELOW, not as a failure); exits 1 if the smoke mode (--quick) sees a failing run.
 import { spawn, spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync, rmSync, readdirSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -68,13 +74,14 @@ const EXES = {
   wamr: join(root, "build", "wamr", "classic", "server", "sipling"),
   "wamr-fast": join(root, "build", "wamr", "fast", "server", "sipling"),
 };
-const HOSTS = (opt("--host") ?? "node,native,wasmtime,wamr,wamr-fast").split(",");
+const HOSTS = (opt("--host") ?? "node,native,wasmtime,wamr,wamr-fast,kamailio").split(",");
+const KAMAILIO_CFG = join(root, "bench", "kamailio", "kamailio.cfg");
 let HOST = HOSTS[0];
 const RETRY = !flag("--no-retry") && !QUICK;
 const KEEP = flag("--keep");
 const WITH_B2BUA = flag("--b2bua") || (ONLY?.includes("b2bua") ?? false);
-if (!(DUR > 0) || (ONLY && ONLY.some((b) => !["register", "call", "b2bua"].includes(b))) || HOSTS.some((h) => h !== "node" && h !== "wasmtime" && !EXES[h])) {
-  console.error("usage: node bench/sipp.mjs [--duration S] [--quick] [--only register|call|b2bua] [--b2bua] [--host node,native,wasmtime,wamr,wamr-fast] [--no-retry] [--keep]");
+if (!(DUR > 0) || (ONLY && ONLY.some((b) => !["register", "call", "b2bua"].includes(b))) || HOSTS.some((h) => h !== "node" && h !== "wasmtime" && h !== "kamailio" && !EXES[h])) {
+  console.error("usage: node bench/sipp.mjs [--duration S] [--quick] [--only register|call|b2bua] [--b2bua] [--host node,native,wasmtime,wamr,wamr-fast,kamailio] [--no-retry] [--keep]");
   process.exit(2);
 }
 const HOLD_MS = 1000;
@@ -89,21 +96,19 @@ const BENCH = {
     minGap: 2500, target: 25000,
     // WAMR's interpreters (hundreds of CPU-µs per REGISTER) fail the first step above: they start lower
     interpSteps: QUICK ? [300, 1000] : [500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000, 8000, 10000],
-    kamailio: { rate: "47,500–50,000", cpuUs: "≈16" },
   },
   call: {
     title: "calls (INVITE..BYE, 1 s hold)", unit: "calls/s",
     steps: QUICK ? [100, 300] : [500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 5500, 6000, 7000, 8000],
     minGap: 250, target: 2500,
     interpSteps: QUICK ? [30, 100] : [50, 100, 150, 200, 300, 400, 500, 750, 1000, 1500, 2000],
-    kamailio: { rate: "4,500", cpuUs: "≈240" },
   },
   b2bua: {
     title: "B2BUA calls (phone -> trunk, INVITE..BYE, 1 s hold)", unit: "calls/s",
     steps: QUICK ? [50, 100] : [250, 500, 1000, 1500, 2000, 2500, 3000, 3500, 4000],
     minGap: 250, target: 1000,
     interpSteps: QUICK ? [20, 50] : [25, 50, 100, 200, 300, 500],
-    kamailio: { rate: "—", cpuUs: "—" }, // Kamailio is a proxy: the proxy's call benchmark is its comparison
+    // Kamailio is a proxy: the proxy's call benchmark is its comparison
   },
 };
 /** The B2BUA's trunk-side provider (the SIPp UAS) and the board of the B2BUA benchmark. */
@@ -129,6 +134,37 @@ function procStat(pid) { // {ticks, state} or null
     const f = s.slice(s.lastIndexOf(")") + 2).split(" "); // f[0] = state (field 3)
     return { state: f[0], ticks: Number(f[11]) + Number(f[12]) }; // utime (14) + stime (15)
   } catch { return null; }
+}
+/** A process and its descendants (Kamailio's workers; our hosts are one process): live pids. */
+function tree(pid) {
+  const kids = new Map();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const s = readFileSync(`/proc/${d}/stat`, "utf8");
+      const ppid = Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[1]);
+      if (!kids.has(ppid)) kids.set(ppid, []);
+      kids.get(ppid).push(Number(d));
+    } catch { /* gone */ }
+  }
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) out.push(...(kids.get(out[i]) ?? []));
+  return out;
+}
+/** CPU ticks of a process tree (the pids given: a tree() taken once the server is up). */
+function treeTicks(pids) {
+  let t = 0;
+  for (const p of pids) { const s = procStat(p); if (s) t += s.ticks; }
+  return t;
+}
+function treeRssKb(pids) { return pids.reduce((a, p) => a + rssKb(p), 0); }
+/** Proportional set size of a process tree in kB (shared pages divided among their sharers). */
+function treePssKb(pids) {
+  let t = 0;
+  for (const p of pids) {
+    try { t += Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, "utf8"))?.[1] ?? 0); } catch { /* gone */ }
+  }
+  return t;
 }
 // System-wide busy CPU ticks (all CPUs) from /proc/stat: used to report what other processes took.
 function boxBusyTicks() {
@@ -180,14 +216,26 @@ let wasmtimeBin = null; // set by main() when the wasmtime host is measured
 const wasip2 = join(root, "build", "wasi", "sipling-wasip2.wasm");
 async function startServer(port, config = null) {
   const native = EXES[HOST] !== undefined; // an executable: the native host or a WAMR host
-  const exe = config && HOST === "native" ? B2BUA_EXE : native ? EXES[HOST] : HOST === "wasmtime" ? wasmtimeBin : process.execPath;
-  const args = [...(native ? [] : HOST === "wasmtime" ? ["run", "-S", "inherit-network", wasip2] : [cli]),
-    "--listen", `udp:127.0.0.1:${port}`, "--log-level", "warn", ...(config ? ["--config", config] : [])];
+  const kam = HOST === "kamailio";
+  let exe, args;
+  if (kam) {
+    // the reference rig's configuration on this run's ports; its command line (README of the rig)
+    const dir = mkdtempSync(join(work, "kamailio-"));
+    const ctl = await freePort();
+    writeFileSync(join(dir, "kamailio.cfg"), readFileSync(KAMAILIO_CFG, "utf8")
+      .replaceAll("udp:127.0.0.1:5060", `udp:127.0.0.1:${port}`).replaceAll("udp:127.0.0.1:2046", `udp:127.0.0.1:${ctl}`));
+    exe = "kamailio";
+    args = ["-f", join(dir, "kamailio.cfg"), "-DD", "-E", "-m", "2048", "-M", "8", "-Y", dir];
+  } else {
+    exe = config && HOST === "native" ? B2BUA_EXE : native ? EXES[HOST] : HOST === "wasmtime" ? wasmtimeBin : process.execPath;
+    args = [...(native ? [] : HOST === "wasmtime" ? ["run", "-S", "inherit-network", wasip2] : [cli]),
+      "--listen", `udp:127.0.0.1:${port}`, "--log-level", "warn", ...(config ? ["--config", config] : [])];
+  }
   const child = spawn(exe, args, {
     cwd: root, env: { ...process.env, SIPLING_NO_BUILD: "1" }, stdio: ["ignore", "pipe", "pipe"],
   });
   children.add(child);
-  const srv = { child, pid: child.pid, port, cmd: `${native || HOST === "wasmtime" ? exe : "SIPLING_NO_BUILD=1 node"} ${args.join(" ")}`, logs: [], stderr: "", exit: null };
+  const srv = { child, pid: child.pid, port, cmd: `${native || kam || HOST === "wasmtime" ? exe : "SIPLING_NO_BUILD=1 node"} ${args.join(" ")}`, logs: [], stderr: "", exit: null, quietStderr: kam }; // Kamailio's banner and notices are no warnings of ours
   let buf = "";
   child.stdout.setEncoding("utf8");
   child.stdout.on("data", (d) => {
@@ -223,6 +271,7 @@ async function startServer(port, config = null) {
     }
   } catch (e) { sock.close(); await stopServer(srv); throw e; }
   sock.close();
+  srv.pids = tree(srv.pid); // Kamailio's workers are forked by now (it answers from them)
   return srv;
 }
 async function stopServer(srv) {
@@ -307,7 +356,8 @@ async function run(bench, rate, DUR = DEFAULT_DUR) {
   const sippPids = [];
   const sippPorts = []; // local ports of the measured sipps (uas first for calls), for per-socket drops
   const sippTicks = new Map(); // pid -> last seen ticks
-  let peakRss = rssKb(srv.pid);
+  let peakRss = treeRssKb(srv.pids);
+  let peakPss = treePssKb(srv.pids);
   let uas = null, uasRegister = null;
   try {
     if (bench === "b2bua") {
@@ -342,7 +392,7 @@ async function run(bench, rate, DUR = DEFAULT_DUR) {
       }
     }
     const drops0 = rcvbufErrors();
-    const cpu0 = procStat(srv.pid).ticks;
+    const cpu0 = treeTicks(srv.pids);
     const box0 = boxBusyTicks();
     const t0 = performance.now();
     let main, mainPort;
@@ -379,7 +429,8 @@ async function run(bench, rate, DUR = DEFAULT_DUR) {
     // sampler: server RSS 4x/s, last-seen sipp CPU ticks
     const sockDrops = {}; // port -> last seen drops (sockets vanish when sipp exits)
     const sample = () => {
-      peakRss = Math.max(peakRss, rssKb(srv.pid));
+      peakRss = Math.max(peakRss, treeRssKb(srv.pids));
+      peakPss = Math.max(peakPss, treePssKb(srv.pids));
       for (const [p, d] of Object.entries(udpDrops([port, ...sippPorts]))) sockDrops[p] = d;
       for (const pid of sippPids) { const s = procStat(pid); if (s && s.state !== "Z") sippTicks.set(pid, s.ticks); }
     };
@@ -388,7 +439,7 @@ async function run(bench, rate, DUR = DEFAULT_DUR) {
     // can linger until SIPp's -timeout, which would dilute a whole-run average
     let cpuLoad = null;
     const loadMs = DUR * 1000 + (bench !== "register" ? HOLD_MS : 0);
-    const loadTimer = setTimeout(() => { const s = procStat(srv.pid); if (s) cpuLoad = s.ticks - cpu0; }, loadMs);
+    const loadTimer = setTimeout(() => { if (procStat(srv.pid)) cpuLoad = treeTicks(srv.pids) - cpu0; }, loadMs);
     const r = await main.done;
     let u = null;
     if (uas) {
@@ -403,9 +454,9 @@ async function run(bench, rate, DUR = DEFAULT_DUR) {
     res.socketDrops = { server: sockDrops[port] ?? 0, sipp: sockDrops[sippPorts[1] ?? sippPorts[0]] ?? 0 };
     if (uas) { res.socketDrops.uac = sockDrops[sippPorts[1]] ?? 0; res.socketDrops.uas = sockDrops[sippPorts[0]] ?? 0; delete res.socketDrops.sipp; }
     const wall = (performance.now() - t0) / 1000;
-    const st = procStat(srv.pid);
-    const cpuTicks = st ? st.ticks - cpu0 : NaN;
-    peakRss = Math.max(peakRss, rssKb(srv.pid));
+    const cpuTicks = procStat(srv.pid) ? treeTicks(srv.pids) - cpu0 : NaN;
+    peakRss = Math.max(peakRss, treeRssKb(srv.pids));
+    peakPss = Math.max(peakPss, treePssKb(srv.pids));
     res.drops = rcvbufErrors() - drops0;
     res.wallS = +wall.toFixed(2);
     const cpuUs = (cpuTicks * 1e6) / HZ;
@@ -418,6 +469,7 @@ async function run(bench, rate, DUR = DEFAULT_DUR) {
     res.sippCpuPct = +((100 * ((sippTicks.get(main.pid) ?? 0) / HZ)) / wall).toFixed(1);
     if (uas) res.uasCpuPct = +((100 * ((sippTicks.get(uas.pid) ?? 0) / HZ)) / wall).toFixed(1);
     res.peakRssMb = +(peakRss / 1024).toFixed(1);
+    res.peakPssMb = +(peakPss / 1024).toFixed(1);
     res.sippExit = r.code ?? r.signal;
     if (r.killed) res.sippKilled = true;
     const S = readStat(join(dir, bench === "register" ? "register_stat.csv" : "uac_stat.csv")) ?? {};
@@ -458,8 +510,8 @@ async function run(bench, rate, DUR = DEFAULT_DUR) {
     await stopServer(srv);
     const exit = srv.exit;
     // a server that logged warnings/errors, wrote to stderr, or did not exit cleanly on SIGTERM
-    if (srv.logs.length) res.serverLogs = srv.logs.slice(0, 20);
-    if (srv.stderr) res.serverStderr = srv.stderr.slice(0, 2000);
+    if (srv.logs.length && !srv.quietStderr) res.serverLogs = srv.logs.slice(0, 20); // Kamailio prints its start-up banner
+    if (srv.stderr && !srv.quietStderr) res.serverStderr = srv.stderr.slice(0, 2000);
     if (exit && !(exit.code === 0 || exit.signal === "SIGTERM")) res.serverExit = exit;
   }
   if (KEEP) res.dir = dir;
@@ -474,7 +526,7 @@ function line(r) {
   if (r.bench === "call") s += ` uas_ok=${f(r.uasOk)} uas_failed=${f(r.uasFailed)} uas_retrans=${f(r.uasRetrans)}`;
   const sd = r.socketDrops ? ` (${Object.entries(r.socketDrops).map(([k, v]) => `${k} ${v}`).join(", ")})` : "";
   s += ` rcvbuf_drops=${f(r.drops)}${sd} achieved=${f(r.achievedRate)}/s rtt_p99=${f(r.rttP99)}` +
-    ` server_cpu=${f(r.serverCpuPct)}% cpu_us/op=${f(r.cpuUsPerOp)} peak_rss=${f(r.peakRssMb)}MB sipp_cpu=${f(r.sippCpuPct)}%` +
+    ` server_cpu=${f(r.serverCpuPct)}% cpu_us/op=${f(r.cpuUsPerOp)} peak_rss=${f(r.peakRssMb)}MB peak_pss=${f(r.peakPssMb)}MB sipp_cpu=${f(r.sippCpuPct)}%` +
     (r.bench === "call" ? ` uas_cpu=${f(r.uasCpuPct)}%` : "") + ` other_cpu=${f(r.otherCpuPct)}%`;
   if (r.why) s += `\n    why: ${r.why}`;
   if (r.serverLogs) s += `\n    server logs (${r.serverLogs.length}${r.serverLogs.length >= 20 ? "+" : ""}): ${r.serverLogs.slice(0, 3).join("\n      ")}`;
@@ -573,12 +625,24 @@ async function main() {
     env.wasmtime = spawnSync(wasmtimeBin, ["--version"], { encoding: "utf8" }).stdout.trim();
     console.log(env.wasmtime);
   }
+  if (HOSTS.includes("kamailio")) {
+    const k = spawnSync("kamailio", ["-v"], { encoding: "utf8" });
+    if (k.error) throw new Error("kamailio not found (node tools/setup.mjs installs Debian's kamailio)");
+    env.kamailio = /version: (.*)/.exec(k.stdout)?.[1]?.trim() ?? "?";
+    console.log(`kamailio ${env.kamailio} (bench/kamailio/kamailio.cfg: the reference rig's configuration)`);
+  }
   const results = [];
+  const idle = {}; // host -> PSS (MB) 2 s after start, no traffic
   for (const h of HOSTS) {
     HOST = h;
+    const srv = await startServer(await freePort());
+    await sleep(2000);
+    idle[h] = +(treePssKb(tree(srv.pid)) / 1024).toFixed(1);
+    await stopServer(srv);
+    console.log(`\n[${h}] idle PSS ${idle[h]} MB (2 s after start, no traffic)`);
     for (const b of ["register", "call", ...(WITH_B2BUA ? ["b2bua"] : [])]) {
       if (ONLY && !ONLY.includes(b)) continue;
-      if (b === "b2bua" && h !== "node" && h !== "native") continue; // the B2BUA runs on these two hosts
+      if (b === "b2bua" && h !== "node" && h !== "native") continue; // the B2BUA runs on these two hosts (Kamailio is a proxy)
       console.log(`\n== [${h} host] ${BENCH[b].title}: rates ${(h.startsWith("wamr") ? BENCH[b].interpSteps : BENCH[b].steps).join(", ")}${QUICK ? "" : " ... (stop at the first failure" + (RETRY ? ", retried once" : "") + ")"}`);
       const r = await search(b);
       r.host = h;
@@ -586,16 +650,22 @@ async function main() {
     }
   }
 
-  // final table
-  const rows = [["host", "benchmark", "best zero-failure rate", "server CPU-µs/op", "server CPU", "peak RSS", "Kamailio (ref)", "Kamailio CPU-µs/op", "target", "verdict"]];
+  // final table: each host beside Kamailio measured in this run (ratios: ours / Kamailio's)
+  const kam = (bench) => results.find((r) => r.host === "kamailio" && r.bench === bench);
+  const ratio = (a, b) => (a != null && b != null && b > 0 ? `${(a / b).toFixed(2)}×` : "NA");
+  const rows = [["host", "benchmark", "best zero-failure rate", "server CPU-µs/op", "server CPU", "peak RSS", "peak PSS", "idle PSS",
+    "rate / Kamailio's", "CPU-µs/op / Kamailio's", "peak PSS / Kamailio's", "target", "verdict"]];
   for (const r of results) {
     const B = BENCH[r.bench];
     const ok = r.best !== null && r.best >= B.target;
+    const k = kam(r.bench);
+    const other = k && r.host !== "kamailio";
     rows.push([r.host, B.title, r.best === null ? "none" : `${r.best.toLocaleString("en-US")} ${B.unit}`,
       r.at?.cpuUsPerOp != null ? `${r.at.cpuUsPerOp}` : "NA", r.at ? `${r.at.serverCpuPct}%` : "NA",
-      r.at ? `${r.at.peakRssMb} MB` : "NA",
-      `${B.kamailio.rate} ${B.unit}`, B.kamailio.cpuUs, `≥ ${B.target.toLocaleString("en-US")} ${B.unit}`,
-      QUICK ? "(quick)" : ok ? "PASS" : "BELOW"]);
+      r.at ? `${r.at.peakRssMb} MB` : "NA", r.at ? `${r.at.peakPssMb} MB` : "NA", `${idle[r.host]} MB`,
+      other ? ratio(r.best, k.best) : "—", other ? ratio(r.at?.cpuUsPerOp, k.at?.cpuUsPerOp) : "—", other ? ratio(r.at?.peakPssMb, k.at?.peakPssMb) : "—",
+      r.host === "kamailio" ? "(the comparison)" : `≥ ${B.target.toLocaleString("en-US")} ${B.unit}`,
+      QUICK ? "(quick)" : r.host === "kamailio" ? "—" : ok ? "PASS" : "BELOW"]);
   }
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   console.log("\n" + rows.map((r, j) => r.map((c, i) => c.padEnd(w[i])).join(" | ") + (j === 0 ? "\n" + w.map((n) => "-".repeat(n)).join("-|-") : "")).join("\n"));
@@ -616,11 +686,12 @@ async function main() {
   mkdirSync(out, { recursive: true });
   const json = {
     date: new Date().toISOString(), mode: QUICK ? "quick" : "search", durationS: DUR, holdMs: HOLD_MS, users: USERS, env, notes,
-    reference: { kamailio: { register: "47,500–50,000 REGISTER/s, ≈16 CPU-µs/REGISTER", call: "4,500 calls/s, ≈240 CPU-µs/call" } },
+    idlePssMb: idle,
     summary: results.map((r) => ({ host: r.host, bench: r.bench, bestRate: r.best, firstFailingRate: r.firstFail, target: BENCH[r.bench].target,
-      verdict: QUICK ? "quick" : r.best !== null && r.best >= BENCH[r.bench].target ? "PASS" : "BELOW",
+      verdict: QUICK ? "quick" : r.host === "kamailio" ? "comparison" : r.best !== null && r.best >= BENCH[r.bench].target ? "PASS" : "BELOW",
       sustainedRate: r.sustained ?? null, sustainedS: r.bench === "call" && SOAK > 0 ? SOAK : null,
-      cpuUsPerOp: r.at?.cpuUsPerOp ?? null, serverCpuPct: r.at?.serverCpuPct ?? null, peakRssMb: r.at?.peakRssMb ?? null })),
+      cpuUsPerOp: r.at?.cpuUsPerOp ?? null, serverCpuPct: r.at?.serverCpuPct ?? null, peakRssMb: r.at?.peakRssMb ?? null,
+      peakPssMb: r.at?.peakPssMb ?? null, idlePssMb: idle[r.host] })),
     runs: results.flatMap((r) => r.runs.map((x) => ({ host: r.host, ...x }))),
   };
   writeFileSync(join(out, "last.json"), JSON.stringify(json, null, 2) + "\n");
