@@ -48,6 +48,10 @@ const SCENARIOS = {
   bindfail: "a taken RTP or RTCP port reports BindFailed and leaves nothing bound",
   record: "the core's relay record (docs/ABI.md layout) applied by relay_apply_record opens and closes legs",
   queue: "full command queues make the caller wait, all commands apply; a full report queue counts what it loses",
+  stranger: "a stranger who sends first from another address than the SDP's is dropped; the party then latches",
+  private: "an SDP address that is not known, unspecified or private latches to the first source; a concrete one does not",
+  replace: "a latch to the SDP's address at another port is replaced by the SDP's exact port (RTP and RTCP)",
+  strict: "a latch to the SDP's exact port is not replaced by the same address at another port",
 };
 
 for (const family of [4, 6]) {
