@@ -3,9 +3,12 @@
 // parties: the latching rule, the same as the native engine's (tests/hosts/relay-c.test.mjs): a stranger
 // who sends first from another address than the SDP's is dropped; an SDP address that is not known,
 // unspecified or private latches to the first source; a latch to the SDP's address at another port is
-// replaced by the SDP's exact port; a latch to the exact port is strict. IPv4 and IPv6; each wait is
-// bounded (1 s for a datagram that must arrive, 150..300 ms for one that must not).
+// replaced by the SDP's exact port; a latch to the exact port is strict; a phone behind NAT whose SDP
+// names its private address (in a network namespace of its own that has that address: unshare -rn,
+// skipped where refused). IPv4 and IPv6; each wait is bounded (1 s for a datagram that must arrive,
+// 100..300 ms for one that must not).
 import { test, before, after } from "node:test";
+import { spawn, spawnSync } from "node:child_process";
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -26,6 +29,13 @@ before(async () => {
   mod = await import(pathToFileURL(out).href);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+// In a network namespace of its own (SIPLING_RELAY_NETNS=1, started by the "nat" tests below) lo also has
+// a phone's private address and, for IPv6, 2001:db8::1 for the relay and the parties (from ::1 a packet
+// does not reach another address); only the "nat" tests run there.
+const IN_NETNS = process.env.SIPLING_RELAY_NETNS === "1";
+const LOOP = { 4: "127.0.0.1", 6: IN_NETNS ? "2001:db8::1" : "::1" };
+const NETNS = "ip link set lo up && ip addr add 192.168.1.10/32 dev lo && ip addr add fd00::10/128 dev lo nodad && ip addr add 2001:db8::1/128 dev lo nodad";
 
 const OPEN = 1;
 const CLOSE = 2;
@@ -63,7 +73,7 @@ function addrBytes(text) {
 function makeRelay(fam) {
   const usage = [];
   const reports = [];
-  const relay = new mod.Relay(fam === 6 ? { 6: "::1" } : { 4: "127.0.0.1" }, {
+  const relay = new mod.Relay(fam === 6 ? { 6: LOOP[6] } : { 4: LOOP[4] }, {
     now: () => Date.now(),
     report: (leg, what) => reports.push({ leg, what }),
     log: () => {},
@@ -72,7 +82,7 @@ function makeRelay(fam) {
   const R = mod.RELAY;
   const mem = new Uint8Array(64 + 16);
   const dv = new DataView(mem.buffer);
-  const loop = fam === 6 ? "::1" : "127.0.0.1";
+  const loop = LOOP[fam];
   return {
     relay,
     usage,
@@ -138,13 +148,13 @@ async function party(fam, addr) {
   });
   await new Promise((res, rej) => {
     sock.once("error", rej);
-    sock.bind(0, addr ?? (fam === 6 ? "::1" : "127.0.0.1"), res);
+    sock.bind(0, addr ?? LOOP[fam], res);
   });
   const p = {
     sock,
     port: sock.address().port,
     send(port, buf) {
-      return new Promise((res, rej) => sock.send(buf, port, fam === 6 ? "::1" : "127.0.0.1", (e) => (e ? rej(e) : res())));
+      return new Promise((res, rej) => sock.send(buf, port, LOOP[fam], (e) => (e ? rej(e) : res())));
     },
     /** The next datagram within ms, or null. */
     async next(ms) {
@@ -208,7 +218,7 @@ async function freeBase(fam) {
       socks.push(s);
       ok = await new Promise((res) => {
         s.once("error", () => res(false));
-        s.bind(base + k, fam === 6 ? "::1" : "127.0.0.1", () => res(true));
+        s.bind(base + k, LOOP[fam], () => res(true));
       });
     }
     await Promise.all(socks.map((s) => new Promise((res) => { try { s.close(res); } catch { res(); } })));
@@ -241,7 +251,75 @@ async function withRelay(fam, body) {
   }
 }
 
+/** Runs this file's "nat" test of fam in a network namespace of its own (unshare -rn): {code, out}. */
+function runInNetns(fam) {
+  return new Promise((resolve, reject) => {
+    const argv = ["unshare", "-rn", "sh", "-c", `${NETNS} && exec "$0" "$@"`, process.execPath, "--test-reporter=tap",
+      `--test-name-pattern=^relay.ts IPv${fam} nat`, fileURLToPath(import.meta.url)];
+    const env = { ...process.env, SIPLING_RELAY_NETNS: "1" };
+    delete env.NODE_TEST_CONTEXT; // a test runner of its own, reporting TAP (not to this one's pipe)
+    const p = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env });
+    let out = "";
+    p.stdout.on("data", (d) => (out += d));
+    p.stderr.on("data", (d) => (out += d));
+    const timer = setTimeout(() => p.kill("SIGKILL"), 40_000);
+    p.on("error", reject);
+    p.on("exit", (code, sig) => {
+      clearTimeout(timer);
+      resolve({ code: sig ? `signal ${sig}` : code, out });
+    });
+  });
+}
+
+const netns = IN_NETNS ? null : spawnSync("unshare", ["-rn", "sh", "-c", NETNS], { encoding: "utf8", timeout: 10_000 });
+const netnsSkip = IN_NETNS || netns.status === 0 ? false : `no network namespace (unshare -rn): ${(netns.stderr || netns.error?.message || "").trim()}`;
+
 for (const fam of [4, 6]) {
+  const nat = `relay.ts IPv${fam} nat: a phone behind NAT (its SDP private): the NAT latches, the SDP's address at another port replaces it, the SDP's port replaces that`;
+  if (IN_NETNS) {
+    // the phone's SDP names P (private), its NAT's public address is the relay's and B's
+    test(nat, { timeout: 20_000 }, () =>
+      withRelay(fam, async (r, base, mk) => {
+        const P = fam === 6 ? "fd00::10" : "192.168.1.10";
+        const pSdp = await mk(P), pc = await mk(P), pOther = await mk(P), natSock = await mk(), b = await mk(), bc = await mk();
+        await r.open(0, 1, base, { addr: P, port: pSdp.port, rtcp: pc.port });
+        await r.open(1, 0, base + 2, { port: b.port, rtcp: bc.port });
+        let p = rtp(1, 0xa1);
+        await natSock.send(base, p);
+        await b.expect(base + 2, p, "the NAT (another address, SDP private) -> B: latches");
+        p = rtp(1, 0xb1);
+        await b.send(base + 2, p);
+        await natSock.expect(base, p, "B -> the NAT");
+        p = rtp(2, 0xa2);
+        await pOther.send(base, p);
+        await b.expect(base + 2, p, "P at another port -> B: replaces the NAT's latch");
+        p = rtp(2, 0xb2);
+        await b.send(base + 2, p);
+        await pOther.expect(base, p, "B -> P at the other port");
+        await natSock.expectNone(100, "B -> the NAT after the replacement");
+        await natSock.send(base, rtp(3, 0xee));
+        await b.expectNone(200, "the NAT after P at another port latched");
+        p = rtp(4, 0xa4);
+        await pSdp.send(base, p);
+        await b.expect(base + 2, p, "P at its SDP port -> B: replaces the latch");
+        p = rtp(3, 0xb3);
+        await b.send(base + 2, p);
+        await pSdp.expect(base, p, "B -> P's SDP port");
+        await pOther.expectNone(100, "B -> P's other port after the exact latch");
+        await pOther.send(base, rtp(5, 0xee));
+        await natSock.send(base, rtp(5, 0xee));
+        await b.expectNone(200, "P's other port and the NAT after the exact latch");
+        const u = r.close(0);
+        assert.equal(u.packets, 3);
+        assert.equal(u.dropped, 3);
+      }));
+    continue;
+  }
+  test(nat + " (in a network namespace of its own)", { timeout: 60_000, skip: netnsSkip }, async () => {
+    const r = await runInNetns(fam);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /^# pass 1$/m, r.out);
+  });
   test(`relay.ts IPv${fam} stranger: a stranger who sends first from another address than the SDP's is dropped; the party then latches`, { timeout: 20_000 }, () =>
     withRelay(fam, async (r, base, mk) => {
       // IPv4: the stranger at 127.0.0.7, A's SDP 127.0.0.1; IPv6 has one loopback address: A's SDP first

@@ -63,12 +63,16 @@ static socklen_t make_addr_at(struct sockaddr_storage *ss, const uint8_t addr[16
   return sizeof *a;
 }
 
+/* The IPv6 address of the relay and the parties: ::1, or 2001:db8::1 for "nat" (its namespace has it on lo:
+ * a packet from ::1 does not reach another address). */
+static struct in6_addr loop6;
+
 static socklen_t make_addr(struct sockaddr_storage *ss, uint16_t port) {
   memset(ss, 0, sizeof *ss);
   if (fam == 6) {
     struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
     a->sin6_family = AF_INET6;
-    a->sin6_addr = in6addr_loopback;
+    a->sin6_addr = loop6;
     a->sin6_port = htons(port);
     return sizeof *a;
   }
@@ -514,6 +518,50 @@ static void s_strict(void) {
   close_and_count(0, 2, 1);
 }
 
+/* A phone behind NAT, each kind in turn, run in a network namespace of its own where lo also has the
+ * phone's private address P (192.168.1.10 or fd00::10; tests/hosts/relay-c.test.mjs sets it up): the
+ * phone's SDP names P, its NAT's public address is the relay's and B's (127.0.0.1, or 2001:db8::1). A packet from the NAT (another address)
+ * latches (P is private), one from P at another port replaces it, the NAT is then dropped, one from P's
+ * SDP port replaces that, and both others are dropped. */
+static void s_nat(void) {
+  const uint8_t *P = addr_of(fam == 6 ? "fd00::10" : "192.168.1.10");
+  uint16_t psdp, pc, pother, np, br, bc;
+  int p_sdp = party_at(P, 0, &psdp), p_other = party_at(P, 0, &pother), nat = party(0, &np), b = party(0, &br);
+  party_at(P, 0, &pc);
+  party(0, &bc);
+  open_leg_at(0, 1, base, fam, P, psdp, pc);
+  open_leg(1, 0, (uint16_t)(base + 2), 0, br, bc, 0);
+  uint8_t p[256];
+  size_t n = rtp(p, 1, 0xA1, 160);
+  send_to(nat, base, p, n);
+  expect(b, (uint16_t)(base + 2), p, n, "the NAT (another address, SDP private) -> B: latches");
+  n = rtp(p, 1, 0xB1, 160);
+  send_to(b, (uint16_t)(base + 2), p, n);
+  expect(nat, base, p, n, "B -> the NAT");
+  n = rtp(p, 2, 0xA2, 160);
+  send_to(p_other, base, p, n);
+  expect(b, (uint16_t)(base + 2), p, n, "P at another port -> B: replaces the NAT's latch");
+  n = rtp(p, 2, 0xB2, 160);
+  send_to(b, (uint16_t)(base + 2), p, n);
+  expect(p_other, base, p, n, "B -> P at the other port");
+  expect_none(nat, 100, "B -> the NAT after the replacement");
+  n = rtp(p, 3, 0xEE, 160);
+  send_to(nat, base, p, n);
+  expect_none(b, 200, "the NAT after P at another port latched");
+  n = rtp(p, 4, 0xA4, 160);
+  send_to(p_sdp, base, p, n);
+  expect(b, (uint16_t)(base + 2), p, n, "P at its SDP port -> B: replaces the latch");
+  n = rtp(p, 3, 0xB3, 160);
+  send_to(b, (uint16_t)(base + 2), p, n);
+  expect(p_sdp, base, p, n, "B -> P's SDP port");
+  expect_none(p_other, 100, "B -> P's other port after the exact latch");
+  n = rtp(p, 5, 0xEE, 160);
+  send_to(p_other, base, p, n);
+  send_to(nat, base, p, n);
+  expect_none(b, 200, "P's other port and the NAT after the exact latch");
+  close_and_count(0, 3, 3);
+}
+
 /* A re-Open with a new peer unlatches: the next source latches, the old one is dropped. */
 static void s_relatch(void) {
   uint16_t a1p, a2p, br, bc, ac;
@@ -680,12 +728,14 @@ static void s_queue(void) {
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: driver forward|mux|latch|relatch|idle|close|bindfail|queue|record|stranger|private|replace|strict 4|6\n");
+    fprintf(stderr, "usage: driver forward|mux|latch|relatch|idle|close|bindfail|queue|record|stranger|private|replace|strict|nat 4|6\n");
     return 2;
   }
   scenario = argv[1];
   fam = atoi(argv[2]) == 6 ? 6 : 4;
-  if (fam == 6) memcpy(loop_addr, &in6addr_loopback, 16);
+  loop6 = in6addr_loopback;
+  if (fam == 6 && strcmp(scenario, "nat") == 0) inet_pton(AF_INET6, "2001:db8::1", &loop6);
+  if (fam == 6) memcpy(loop_addr, &loop6, 16);
   else memcpy(loop_addr, (uint8_t[]){127, 0, 0, 1}, 4);
   /* six free ports in 20000..31999, from a start that differs between concurrent runs */
   srand((unsigned)getpid() ^ (unsigned)now_ms());
@@ -707,7 +757,7 @@ int main(int argc, char **argv) {
   } S[] = {{"forward", s_forward}, {"mux", s_mux}, {"latch", s_latch}, {"relatch", s_relatch},
            {"idle", s_idle}, {"close", s_close}, {"bindfail", s_bindfail}, {"queue", s_queue},
            {"record", s_record}, {"stranger", s_stranger}, {"private", s_private}, {"replace", s_replace},
-           {"strict", s_strict}};
+           {"strict", s_strict}, {"nat", s_nat}};
   for (size_t i = 0; i < sizeof S / sizeof S[0]; i++)
     if (strcmp(S[i].name, scenario) == 0) {
       S[i].run();
