@@ -14,7 +14,24 @@
  *             whose stream (the leg and its partner) has had no packet for its idle time, once per Open.
  *
  * The relay thread never logs (log.c is single-threaded): its failures are reports (a bind) or
- * counters (a send: unsent). Times are CLOCK_MONOTONIC ms, read once per wake-up. */
+ * counters (a send: unsent). Times are CLOCK_MONOTONIC ms, read once per wake-up.
+ *
+ * Latching (symmetric RTP), the same rule as the Node host's (host/node/relay.ts). Each socket of a leg
+ * (RTP; RTCP unless RtcpMux) learns where its party's packets come from, and the partner sends there.
+ * Latching the first packet from anywhere lets a stranger who guesses a freshly opened port and sends
+ * first take the stream ("RTP bleed"), so a packet's source is compared with the leg's SDP address and
+ * port (the RTP port; the RTCP port on the RTCP socket) and is of one of three kinds:
+ *   1 exact      the SDP's address and port: latches at once, replacing a latch of kind 2 or 3;
+ *   2 same addr  the SDP's address at another port (a NAT that remaps ports): latches when nothing is
+ *                latched yet, or replaces a latch of kind 3;
+ *   3 other      another address: latches only when nothing is latched yet and the SDP's address cannot
+ *                be where the party's packets come from: family not known (0), unspecified, or private
+ *                or NAT-side (10/8, 172.16/12, 192.168/16, 100.64/10, 169.254/16, fc00::/7, fe80::/10,
+ *                IPv4-mapped IPv6 of those). A phone behind NAT whose SDP shows its own private address
+ *                still latches to its NAT's public address; one with a concrete (public, or loopback)
+ *                address is only learnt from that address.
+ * Any other packet is dropped and counted. A kind-1 latch is strict (no other source replaces it); an
+ * Open that changes the leg's peer (a re-INVITE to another address) unlatches both sockets. */
 #include "relay.h"
 
 #include <arpa/inet.h>
@@ -57,7 +74,10 @@ typedef struct {
 typedef struct {
   struct sockaddr_storage ss;
   socklen_t len; /* 0: none */
+  uint8_t kind;  /* LATCH_* of the packet that latched it */
 } endpoint;
+
+enum { LATCH_EXACT = 1, LATCH_SAME_ADDR = 2, LATCH_OTHER = 3 }; /* the kinds of a source (the comment above) */
 
 typedef struct {
   bool open;
@@ -381,6 +401,59 @@ static bool same_source(const endpoint *e, const struct sockaddr_storage *a, soc
   return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
 }
 
+/* Address bytes `a` of `family` (4: 4 bytes, 6: 16) with IPv4-mapped IPv6 folded to IPv4: the family, the
+ * bytes in *v. */
+static int fold_addr(int family, const uint8_t *a, const uint8_t **v) {
+  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (family == 6 && memcmp(a, mapped, 12) == 0) {
+    *v = a + 12;
+    return 4;
+  }
+  *v = a;
+  return family;
+}
+
+/* True when the leg's SDP address cannot be where its party's packets come from (kind 3 may latch):
+ * family not known, unspecified, private or NAT-side. Loopback is a concrete address. */
+static bool sdp_addr_unreliable(const leg_t *l) {
+  if (l->family != 4 && l->family != 6) return true;
+  const uint8_t *a;
+  if (fold_addr(l->family, l->addr, &a) == 4)
+    return (a[0] == 0 && a[1] == 0 && a[2] == 0 && a[3] == 0) || a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
+           (a[0] == 192 && a[1] == 168) || (a[0] == 100 && (a[1] & 0xc0) == 64) || (a[0] == 169 && a[1] == 254);
+  static const uint8_t zero[16];
+  return memcmp(a, zero, 16) == 0 || (a[0] & 0xfe) == 0xfc || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80);
+}
+
+/* The kind (LATCH_*) of a packet from `from` on socket s (0 RTP, 1 RTCP) of leg l. */
+static int latch_kind(const leg_t *l, int s, const struct sockaddr_storage *from) {
+  if (l->family != 4 && l->family != 6) return LATCH_OTHER;
+  const uint8_t *sdp, *src;
+  int sf = fold_addr(l->family, l->addr, &sdp), ff;
+  uint16_t port;
+  if (from->ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)from;
+    src = (const uint8_t *)&a->sin_addr;
+    ff = 4;
+    port = ntohs(a->sin_port);
+  } else if (from->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)from;
+    ff = fold_addr(6, (const uint8_t *)&a->sin6_addr, &src);
+    port = ntohs(a->sin6_port);
+  } else {
+    return LATCH_OTHER;
+  }
+  if (ff != sf || memcmp(src, sdp, ff == 4 ? 4 : 16) != 0) return LATCH_OTHER;
+  return port == (s == 1 ? l->rtcp_port : l->peer_port) ? LATCH_EXACT : LATCH_SAME_ADDR;
+}
+
+/* True when a packet of `kind` may latch socket latch `e` of leg l (set it, or replace its source). */
+static bool may_latch(const leg_t *l, const endpoint *e, int kind) {
+  if (kind == LATCH_EXACT) return e->len == 0 || e->kind != LATCH_EXACT;
+  if (kind == LATCH_SAME_ADDR) return e->len == 0 || e->kind == LATCH_OTHER;
+  return e->len == 0 && sdp_addr_unreliable(l);
+}
+
 /* The peer's address from the record at `port` into *out: false when the family is not known. */
 static bool peer_addr(const leg_t *p, uint16_t port, struct sockaddr_storage *out, socklen_t *len) {
   if (p->family == 4) {
@@ -490,12 +563,15 @@ static void forward(uint32_t li, int s, int64_t now) {
         continue;
       }
       endpoint *latch = &l->src[s];
-      if (latch->len == 0) {
+      if (latch->len == 0 || !same_source(latch, from, flen)) { /* not from the latched source: latch? */
+        int k = latch_kind(l, s, from);
+        if (!may_latch(l, latch, k)) {
+          l->dropped++;
+          continue;
+        }
         memcpy(&latch->ss, from, flen);
         latch->len = flen;
-      } else if (!same_source(latch, from, flen)) {
-        l->dropped++;
-        continue;
+        latch->kind = (uint8_t)k;
       }
       const uint8_t *b = io->bufs[i];
       /* RTCP on the RTP port is RTCP (RFC 5761 §4: payload types 64..95 are never RTP's), on a muxed leg

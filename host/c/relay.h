@@ -11,9 +11,11 @@
  * of P's RTP socket, RTCP out of P's RTCP socket: the RTP one when P has RtcpMux) to P's destination:
  * P's latched source when P has latched, else P's peer from the record (family 0, or a family other
  * than P's local one: not sent, counted as unsent). On an RtcpMux leg a packet whose second byte is 192..223 is RTCP (RFC 5761 §4).
- * Latching: the first packet arriving on a socket of a leg after an Open that changed the leg's peer
- * fixes that socket's source; from then on packets from any other source are dropped (counted). An
- * RTCP socket not latched yet sends to the record's RTCP port, or, when RTP latched elsewhere than the
+ * Latching: each socket of a leg learns its party's source by the rule in relay.c (the SDP's address
+ * and port latch at once and are strict; the SDP's address at another port, or another address when
+ * the SDP's cannot be the source, latch only as described there: "RTP bleed"); packets from any other
+ * source are dropped (counted). An Open that changes the leg's peer unlatches it. An RTCP socket not
+ * latched yet sends to the record's RTCP port, or, when RTP latched elsewhere than the
  * record's peer (a NAT), to the RTP source's address at its port + 1.
  * Idle: a leg with an idle time reports RELAY_IDLE once when no packet arrived on it or on its
  * partner for that many seconds (counted from its last Open); the partner, when it has an idle time
@@ -46,7 +48,7 @@ typedef struct {
   uint16_t port, flags;   /* the leg's, as last opened */
   uint64_t packets, bytes; /* accepted on the leg (from its party), RTP and RTCP */
   uint64_t gaps;          /* RTP sequence numbers skipped (losses before the relay) */
-  uint64_t dropped;       /* from a source other than the latched one, or truncated */
+  uint64_t dropped;       /* from a source that may not latch (relay.c's rule), or truncated */
   uint64_t unsent;        /* accepted but not sent: no destination, partner closed, send error */
   uint16_t callid_len;
   char callid[RELAY_CALLID_MAX];

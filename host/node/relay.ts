@@ -4,12 +4,33 @@
 // come from), counts packets, bytes and RTP sequence gaps per leg, reports idle streams and ports that
 // cannot be bound to the core, and writes each leg's counters to the usage log when it closes.
 //
-// Latching: the first packet on a leg's RTP (or RTCP) socket after an Open that changed the leg's peer
-// fixes that socket's source; later packets from another source are dropped and counted, so a stranger
-// who learns the port cannot take the stream (the "RTP bleed" attack on relays that relatch at will).
+// Latching (symmetric RTP), the same rule as the native host's (host/c/relay.c). Each socket of a leg
+// (RTP; RTCP unless RtcpMux) learns where its party's packets come from, and the partner sends there.
+// Latching the first packet from anywhere lets a stranger who guesses a freshly opened port and sends
+// first take the stream ("RTP bleed"), so a packet's source is compared with the leg's SDP address and
+// port (the RTP port; the RTCP port on the RTCP socket) and is of one of three kinds:
+//   1 exact      the SDP's address and port: latches at once, replacing a latch of kind 2 or 3;
+//   2 same addr  the SDP's address at another port (a NAT that remaps ports): latches when nothing is
+//                latched yet, or replaces a latch of kind 3;
+//   3 other      another address: latches only when nothing is latched yet and the SDP's address cannot
+//                be where the party's packets come from: family not known (0), unspecified, or private or
+//                NAT-side (10/8, 172.16/12, 192.168/16, 100.64/10, 169.254/16, fc00::/7, fe80::/10,
+//                IPv4-mapped IPv6 of those). A phone behind NAT whose SDP shows its own private address
+//                still latches to its NAT's public address; one with a concrete (public, or loopback)
+//                address is only learnt from that address.
+// Any other packet is dropped and counted. A kind-1 latch is strict (no other source replaces it); an
+// Open that changes the leg's peer (a re-INVITE to another address) unlatches both sockets.
 import dgram from "node:dgram";
 import { RelayOp, RelayFlag, RelayReport } from "./numbers.js";
-import { format4, format6 } from "./addr.js";
+import { format4, format6, formatAddr, writeAddr } from "./addr.js";
+
+/** The kinds of a packet's source (the comment above). */
+const enum Latch {
+  None = 0,
+  Exact = 1,
+  SameAddr = 2,
+  Other = 3,
+}
 
 /** The relay record's fields (docs/ABI.md "Media relay"). */
 export const RELAY = { op: 0, leg: 4, partner: 8, port: 12, flags: 14, family: 16, local: 17, peerPort: 18, rtcpPort: 20, idle: 22, addr: 24, call: 40, callIdLen: 44, callId: 48 } as const;
@@ -20,6 +41,8 @@ interface Side {
   latched: string | null;
   latchedAddr: string;
   latchedPort: number;
+  /** the kind of the packet that latched it (Latch.None: not latched) */
+  kind: Latch;
 }
 
 interface Leg {
@@ -29,6 +52,10 @@ interface Leg {
   flags: number;
   family: number;
   peerAddr: string;
+  /** the peer's address as a source is compared with it (IPv4-mapped IPv6 as IPv4), "" when not known */
+  peerKey: string;
+  /** the SDP address cannot be where the party's packets come from: another address may latch (kind 3) */
+  peerUnreliable: boolean;
   peerPort: number;
   rtcpPort: number;
   idleMs: number;
@@ -54,6 +81,30 @@ export interface RelayHooks {
 }
 
 const IDLE_CHECK_MS = 1000;
+
+/** A source address's bytes (scratch of the per-packet check). */
+const srcBytes = Buffer.alloc(16);
+
+/** The peer address in the record's 16 bytes at mem[at] of `family`: its text with IPv4-mapped IPv6
+ * folded to IPv4 (the key a source's address is compared with; "" when the family is not known), and
+ * whether it cannot be where a party's packets come from (not known, unspecified, private or NAT-side;
+ * loopback is concrete). */
+function sdpAddr(family: number, mem: Uint8Array, at: number): { key: string; unreliable: boolean } {
+  if (family !== 4 && family !== 6) return { key: "", unreliable: true };
+  let mapped = family === 6 && mem[at + 10] === 0xff && mem[at + 11] === 0xff;
+  for (let i = 0; mapped && i < 10; i++) if (mem[at + i] !== 0) mapped = false;
+  if (family === 4 || mapped) {
+    const o = mapped ? at + 12 : at;
+    const a = mem[o], b = mem[o + 1];
+    const unreliable = (a === 0 && b === 0 && mem[o + 2] === 0 && mem[o + 3] === 0) || a === 10 || (a === 172 && (b & 0xf0) === 16) ||
+      (a === 192 && b === 168) || (a === 100 && (b & 0xc0) === 64) || (a === 169 && b === 254);
+    return { key: format4(mem, o), unreliable };
+  }
+  let zero = true;
+  for (let i = 0; zero && i < 16; i++) if (mem[at + i] !== 0) zero = false;
+  const unreliable = zero || (mem[at] & 0xfe) === 0xfc || (mem[at] === 0xfe && (mem[at + 1] & 0xc0) === 0x80);
+  return { key: format6(mem, at), unreliable };
+}
 
 export class Relay {
   private readonly legs = new Map<number, Leg>();
@@ -81,6 +132,7 @@ export class Relay {
     if (op !== RelayOp.Open) return;
     const family = mem[at + RELAY.family];
     const peerAddr = family === 4 ? format4(mem, at + RELAY.addr) : family === 6 ? format6(mem, at + RELAY.addr) : "";
+    const sdp = sdpAddr(family, mem, at + RELAY.addr);
     const n = dv.getUint16(at + RELAY.callIdLen, true);
     const rec = {
       partner: dv.getUint32(at + RELAY.partner, true),
@@ -110,12 +162,18 @@ export class Relay {
     // a new peer (a re-INVITE to another address, an answer to an offer): latch again
     if (l.peerAddr !== rec.peerAddr || l.peerPort !== rec.peerPort || l.family !== rec.family) {
       l.rtp.latched = null;
-      if (l.rtcp) l.rtcp.latched = null;
+      l.rtp.kind = Latch.None;
+      if (l.rtcp) {
+        l.rtcp.latched = null;
+        l.rtcp.kind = Latch.None;
+      }
     }
     l.partner = rec.partner;
     l.flags = rec.flags;
     l.family = rec.family;
     l.peerAddr = rec.peerAddr;
+    l.peerKey = sdp.key;
+    l.peerUnreliable = sdp.unreliable;
     l.peerPort = rec.peerPort;
     l.rtcpPort = rec.rtcpPort;
     l.idleMs = rec.idleMs;
@@ -131,7 +189,7 @@ export class Relay {
       return null;
     }
     const l: Leg = {
-      leg, partner: -1, port, flags: 0, family: 0, peerAddr: "", peerPort: 0, rtcpPort: 0, idleMs: 0, callId: "",
+      leg, partner: -1, port, flags: 0, family: 0, peerAddr: "", peerKey: "", peerUnreliable: true, peerPort: 0, rtcpPort: 0, idleMs: 0, callId: "",
       rtp: null as unknown as Side, rtcp: null, lastIn: this.hooks.now(), reported: false,
       packets: 0, bytes: 0, dropped: 0, lost: 0, seq: -1,
     };
@@ -144,7 +202,7 @@ export class Relay {
   /** One socket of leg l, bound to `port` on the relay address of `family`. */
   private side(l: Leg, leg: number, port: number, family: number): Side {
     const sock = dgram.createSocket({ type: family === 6 ? "udp6" : "udp4", reuseAddr: false });
-    const s: Side = { sock, latched: null, latchedAddr: "", latchedPort: 0 };
+    const s: Side = { sock, latched: null, latchedAddr: "", latchedPort: 0, kind: Latch.None };
     sock.on("error", (e) => {
       sock.close();
       this.failed(leg, port, (e as NodeJS.ErrnoException).code ?? e.message);
@@ -168,14 +226,21 @@ export class Relay {
     const l = this.legs.get(leg);
     if (!l) return;
     const src = `${r.address}|${r.port}`;
-    if (s.latched === null) {
+    if (s.latched !== src) {
+      // not from the latched source (or none yet): latch, replace, or drop (the comment at the top)
+      const kind = this.latchKind(l, s, r);
+      const take = kind === Latch.Exact ? s.kind !== Latch.Exact
+        : kind === Latch.SameAddr ? s.kind === Latch.None || s.kind === Latch.Other
+        : s.kind === Latch.None && l.peerUnreliable;
+      if (!take) {
+        l.dropped++;
+        this.stats.relayDropped++;
+        return;
+      }
       s.latched = src;
       s.latchedAddr = r.address;
       s.latchedPort = r.port;
-    } else if (s.latched !== src) {
-      l.dropped++;
-      this.stats.relayDropped++;
-      return;
+      s.kind = kind;
     }
     l.lastIn = this.hooks.now();
     l.packets++;
@@ -210,6 +275,15 @@ export class Relay {
     }
     out.sock.send(msg, port, addr);
     this.stats.relayPackets++;
+  }
+
+  /** The kind of a packet from r on side s of leg l: the SDP's address and port of that socket (the RTCP
+   * port on the RTCP socket, the RTP port under rtcp-mux), its address only, or another. */
+  private latchKind(l: Leg, s: Side, r: dgram.RemoteInfo): Latch {
+    if (l.peerKey === "") return Latch.Other;
+    const f = writeAddr(r.address, srcBytes, 0); // IPv4-mapped IPv6 folded to IPv4, as the SDP's
+    if (formatAddr(f, srcBytes, 0) !== l.peerKey) return Latch.Other;
+    return r.port === (s === l.rtcp ? l.rtcpPort : l.peerPort) ? Latch.Exact : Latch.SameAddr;
   }
 
   /** Reports each stream with no packet either way for its idle time (once; the core ends the call). */

@@ -5,6 +5,10 @@
 // phone's SDP reaches the other (each sees the relay's ports); alice puts bob on hold and resumes
 // (re-INVITEs with a=sendonly and back), and bob's audio reaches alice again after the resume; at the
 // hang-up each relay leg's usage record counts what its phone sent. Node and native hosts.
+// bob's SDP names 127.0.0.1 (netIp), where his media come from: baresip binds RTP to the wildcard
+// address, so on loopback it sends from 127.0.0.1 whatever its SIP address, and the relay never latches
+// a source at another address than the SDP's when that one is concrete, not private (RTP bleed: the
+// latching rule in host/c/relay.c and host/node/relay.ts).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -22,7 +26,7 @@ for (const host of HOSTS) {
   test(`${host}: baresip to baresip through the relay: audio both ways, hold and resume, counters at the end`, { timeout: 120_000 }, async () => {
     const base = await relayBase({ pairs: 4, lo: 40000, span: 5000 });
     const usage = scratch(`baresip-relay-${host}.jsonl`, "");
-    await withBaresip([{ name: "bob", user: "bob", password: "x", server: "127.0.0.9:9", ip: "127.0.0.9", regint: 0 }], async (bob) => {
+    await withBaresip([{ name: "bob", user: "bob", password: "x", server: "127.0.0.9:9", ip: "127.0.0.9", netIp: "127.0.0.1", regint: 0 }], async (bob) => {
       const config = {
         board: "gateway", mode: "b2bua", domains: ["127.0.0.1"], usageLog: usage,
         sides: [

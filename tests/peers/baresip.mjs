@@ -46,7 +46,7 @@ export function baresipVersion() {
   return { baresip, libre: dpkg.status === 0 && dpkg.stdout ? dpkg.stdout : "unknown" };
 }
 
-function configText({ port, ctrlPort, rtpMin, rtpMax, ip }) {
+function configText({ port, ctrlPort, rtpMin, rtpMax, ip, netIp = ip }) {
   return [
     "poll_method\t\tepoll",
     `sip_listen\t\t${ip}:${port}`,
@@ -61,7 +61,7 @@ function configText({ port, ctrlPort, rtpMin, rtpMax, ip }) {
     "jitter_buffer_delay\t5-10",
     "rtp_stats\t\tyes",
     "dns_server\t\t127.0.0.1:53",
-    `net_interface\t\t${ip}`,
+    `net_interface\t\t${netIp}`,
     "module_path\t\t/usr/lib/baresip/modules",
     "module\t\t\tg711.so",
     "module\t\t\tausine.so",
@@ -92,7 +92,9 @@ function unframe(buf) {
  * stack and the modules are up). Nothing is registered yet: call `register()`.
  *
  * opts: user, password (default "secret"), authUser (default user), ip (its SIP and RTP address, another
- * loopback address for a second party that must be told apart by address; default 127.0.0.1), server ("127.0.0.1:PORT",
+ * loopback address for a second party that must be told apart by address; default 127.0.0.1), netIp (its
+ * net_interface: the address its SDP names, default ip; baresip binds RTP to the wildcard address, so on
+ * loopback its media leave from 127.0.0.1 whatever ip is), server ("127.0.0.1:PORT",
  * the registrar and the domain of the AOR), transport "udp" | "tcp", name (for messages),
  * regint (s, default 600), startTimeoutMs, sipTrace (baresip -s, default true: in `output()`).
  *
@@ -118,12 +120,12 @@ export async function startBaresip(opts) {
 
 async function startOnce(opts, port) {
   const { user, password = "secret", authUser = user, server, transport = "udp", name = user,
-    regint = 600, startTimeoutMs = 8000, sipTrace = true, ip = "127.0.0.1" } = opts;
+    regint = 600, startTimeoutMs = 8000, sipTrace = true, ip = "127.0.0.1", netIp = ip } = opts;
   if (!user || !server) throw new Error("startBaresip: user and server are required");
   if (transport !== "udp" && transport !== "tcp") throw new Error(`startBaresip: transport ${transport}: expected udp or tcp`);
   const ctrlPort = port + 2;
   const dir = mkdtempSync(join(tmpdir(), `sipling-baresip-${name}-`));
-  writeFileSync(join(dir, "config"), configText({ port, ctrlPort, rtpMin: port + 4, rtpMax: port + 9, ip }));
+  writeFileSync(join(dir, "config"), configText({ port, ctrlPort, rtpMin: port + 4, rtpMax: port + 9, ip, netIp }));
   writeFileSync(join(dir, "accounts"), ""); // the account comes with `uanew` (see register)
   writeFileSync(join(dir, "contacts"), "");
 

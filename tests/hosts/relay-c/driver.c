@@ -46,12 +46,33 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* An address of this run's family from its 16 record bytes (IPv4 in the first 4) at `port`. */
+static socklen_t make_addr_at(struct sockaddr_storage *ss, const uint8_t addr[16], uint16_t port) {
+  memset(ss, 0, sizeof *ss);
+  if (fam == 6) {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+    a->sin6_family = AF_INET6;
+    memcpy(&a->sin6_addr, addr, 16);
+    a->sin6_port = htons(port);
+    return sizeof *a;
+  }
+  struct sockaddr_in *a = (struct sockaddr_in *)ss;
+  a->sin_family = AF_INET;
+  memcpy(&a->sin_addr, addr, 4);
+  a->sin_port = htons(port);
+  return sizeof *a;
+}
+
+/* The IPv6 address of the relay and the parties: ::1, or 2001:db8::1 for "nat" (its namespace has it on lo:
+ * a packet from ::1 does not reach another address). */
+static struct in6_addr loop6;
+
 static socklen_t make_addr(struct sockaddr_storage *ss, uint16_t port) {
   memset(ss, 0, sizeof *ss);
   if (fam == 6) {
     struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
     a->sin6_family = AF_INET6;
-    a->sin6_addr = in6addr_loopback;
+    a->sin6_addr = loop6;
     a->sin6_port = htons(port);
     return sizeof *a;
   }
@@ -67,18 +88,22 @@ static uint16_t port_of(const struct sockaddr_storage *ss) {
                                          : ((const struct sockaddr_in *)ss)->sin_port);
 }
 
-/* A party's socket on loopback at `port` (0: any); its port in *bound. */
-static int party(uint16_t port, uint16_t *bound) {
+/* A party's socket at address `addr` (16 record bytes; NULL: loopback) and `port` (0: any); its port in
+ * *bound. */
+static int party_at(const uint8_t *addr, uint16_t port, uint16_t *bound) {
   int fd = socket(fam == 6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
   CHECK(fd >= 0, "socket: %s", strerror(errno));
   struct sockaddr_storage ss;
-  socklen_t len = make_addr(&ss, port);
+  socklen_t len = addr ? make_addr_at(&ss, addr, port) : make_addr(&ss, port);
   CHECK(bind(fd, (struct sockaddr *)&ss, len) == 0, "bind party port %u: %s", port, strerror(errno));
   len = sizeof ss;
   getsockname(fd, (struct sockaddr *)&ss, &len);
   if (bound) *bound = port_of(&ss);
   return fd;
 }
+
+/* A party's socket on loopback at `port` (0: any); its port in *bound. */
+static int party(uint16_t port, uint16_t *bound) { return party_at(NULL, port, bound); }
 
 /* True when `n` consecutive ports from p can be bound now. */
 static bool ports_free(uint16_t p, int n) {
@@ -176,6 +201,33 @@ static void open_leg(uint32_t leg, uint32_t partner, uint16_t port, uint16_t fla
                      uint16_t idle) {
   relay_open(leg, partner, port, flags, peer ? fam : 0, fam, loop_addr, peer, rtcp_port, idle, 7, "call-7@test", 11);
   relay_sync();
+}
+
+/* Opens leg with its peer at `addr` (16 record bytes) of family `family` (0: not known). */
+static void open_leg_at(uint32_t leg, uint32_t partner, uint16_t port, int family, const uint8_t *addr, uint16_t peer,
+                        uint16_t rtcp_port) {
+  relay_open(leg, partner, port, 0, family, fam, addr, peer, rtcp_port, 0, 7, "call-7@test", 11);
+  relay_sync();
+}
+
+/* The 16 record bytes of an address in text of this run's family (IPv4 in the first 4 bytes). */
+static const uint8_t *addr_of(const char *text) {
+  static uint8_t b[8][16];
+  static int next;
+  uint8_t *a = b[next++ % 8];
+  memset(a, 0, 16);
+  CHECK(inet_pton(fam == 6 ? AF_INET6 : AF_INET, text, a) == 1, "bad address %s", text);
+  return a;
+}
+
+/* Closes leg and checks its Closed report's packets and dropped. */
+static void close_and_count(uint32_t leg, uint64_t packets, uint64_t dropped) {
+  relay_close(leg);
+  relay_report *r = wait_report(RELAY_CLOSED, leg, 1000);
+  CHECK(r, "no Closed report for leg %u", leg);
+  CHECK(r->packets == packets && r->dropped == dropped, "leg %u packets %llu dropped %llu, want %llu and %llu", leg,
+        (unsigned long long)r->packets, (unsigned long long)r->dropped, (unsigned long long)packets,
+        (unsigned long long)dropped);
 }
 
 /* ---- scenarios ---------------------------------------------------------------------------- */
@@ -278,8 +330,9 @@ static void s_mux(void) {
   expect(b, (uint16_t)(base + 2), p, n, "muxed RTP A->B (B without mux)");
 }
 
-/* A behind NAT: its SDP names one port, it sends from another; the reply goes to its source. A third
- * party sending to A's relay port afterwards is dropped. */
+/* A behind NAT: its SDP names one port, it sends from another (the SDP's address: it latches); the reply
+ * goes to its source. A third party sending to A's relay port afterwards is dropped (from the same
+ * address but not the SDP's port, it cannot replace a latch of the SDP's address). */
 static void s_latch(void) {
   uint16_t asdp, anat, br, bc, ac, tp;
   int a_sdp = party(0, &asdp), a_nat = party(0, &anat), b = party(0, &br);
@@ -301,7 +354,6 @@ static void s_latch(void) {
   expect_none(a_sdp, 100, "B->A after latching must not go to A's SDP port");
   n = rtp(p, 900, 0xEE, 160);
   send_to(third, base, p, n);
-  send_to(a_sdp, base, p, n); /* A's SDP port is not its latched source either */
   expect_none(b, 300, "a third party's packet after latching");
   n = rtp(p, 11, 0xA2, 160);
   send_to(a_nat, base, p, n);
@@ -313,8 +365,201 @@ static void s_latch(void) {
   relay_close(0);
   relay_report *r = wait_report(RELAY_CLOSED, 0, 1000);
   CHECK(r, "no Closed report for leg 0");
-  CHECK(r->dropped == 3, "leg 0 dropped %llu, want 3", (unsigned long long)r->dropped);
+  CHECK(r->dropped == 2, "leg 0 dropped %llu, want 2", (unsigned long long)r->dropped);
   CHECK(r->packets == 2, "leg 0 packets %llu, want 2", (unsigned long long)r->packets);
+}
+
+/* (a) A stranger who sends first, from another address than the SDP's concrete one, is dropped (RTP
+ * bleed): the real party then latches, and B's packets reach it. IPv4: the stranger at 127.0.0.7, A's SDP
+ * 127.0.0.1. IPv6 has one loopback address: A's SDP first names 2001:db8::7 (concrete, not ::1), the
+ * stranger at ::1 is dropped, then a re-Open names A at ::1 and A latches. */
+static void s_stranger(void) {
+  uint16_t asdp, ac, br, bc, sp;
+  int a = party(0, &asdp), b = party(0, &br);
+  party(0, &ac);
+  party(0, &bc);
+  int stranger = fam == 4 ? party_at(addr_of("127.0.0.7"), 0, &sp) : party(0, &sp);
+  if (fam == 6) open_leg_at(0, 1, base, 6, addr_of("2001:db8::7"), asdp, ac);
+  else open_leg(0, 1, base, 0, asdp, ac, 0);
+  open_leg(1, 0, (uint16_t)(base + 2), 0, br, bc, 0);
+  uint8_t p[256];
+  size_t n = rtp(p, 900, 0xEE, 160);
+  send_to(stranger, base, p, n);
+  expect_none(b, 300, "a stranger's first packet (before the party sent)");
+  if (fam == 6) open_leg(0, 1, base, 0, asdp, ac, 0);
+  n = rtp(p, 1, 0xA1, 160);
+  send_to(a, base, p, n);
+  expect(b, (uint16_t)(base + 2), p, n, "A -> B after the stranger was dropped");
+  n = rtp(p, 1, 0xB1, 160);
+  send_to(b, (uint16_t)(base + 2), p, n);
+  expect(a, base, p, n, "B -> A (its SDP address) after the stranger was dropped");
+  expect_none(stranger, 100, "B -> the stranger");
+  n = rtp(p, 901, 0xEE, 160);
+  send_to(stranger, base, p, n);
+  expect_none(b, 300, "the stranger's packet after A latched");
+  close_and_count(0, 1, 2);
+  close_and_count(1, 1, 0);
+}
+
+/* (b) A party whose SDP address cannot be where its packets come from (family not known, unspecified,
+ * private or link-local: a phone behind NAT writes its own address) latches to the first source, on
+ * loopback; a second source is then dropped. An SDP address just outside those ranges is concrete: a
+ * packet from loopback is dropped. Each case a re-Open of leg 0 with a new peer (unlatched). */
+static void s_private(void) {
+  static const char *v4open[] = {"192.168.1.10", "10.1.2.3", "172.16.0.1", "172.31.255.254", "100.64.0.1",
+                                 "100.127.255.254", "169.254.1.1", "0.0.0.0", NULL};
+  static const char *v4shut[] = {"172.32.0.1", "100.128.0.1", "11.0.0.1", "192.169.0.1", "8.8.8.8", NULL};
+  static const char *v6open[] = {"fd00::10", "fc00::1", "fe80::1", "febf::1", "::", "::ffff:192.168.1.10",
+                                 "::ffff:100.64.0.1", NULL};
+  static const char *v6shut[] = {"2001:db8::10", "fec0::1", "fe00::1", "::ffff:8.8.8.8", "::ffff:172.32.0.1", NULL};
+  const char **open_ = fam == 6 ? v6open : v4open, **shut = fam == 6 ? v6shut : v4shut;
+  uint16_t br, bc;
+  int b = party(0, &br);
+  party(0, &bc);
+  open_leg(1, 0, (uint16_t)(base + 2), 0, br, bc, 0);
+  uint8_t p[256];
+  uint64_t packets = 0, dropped = 0;
+  for (int k = -1; open_[k < 0 ? 0 : k]; k++) {
+    /* k == -1: the family not known (an offer not answered), the rest: each address */
+    uint16_t ap, sp;
+    int a = party(0, &ap), second = party(0, &sp);
+    if (k < 0) open_leg(0, 1, base, 0, 0, 0, 0);
+    else open_leg_at(0, 1, base, fam, addr_of(open_[k]), 5004, 5005);
+    size_t n = rtp(p, (uint16_t)(10 + k), 0xA1, 160);
+    send_to(a, base, p, n);
+    expect(b, (uint16_t)(base + 2), p, n, k < 0 ? "A (SDP not known) -> B" : open_[k]);
+    packets++;
+    n = rtp(p, (uint16_t)(20 + k), 0xB1, 160);
+    send_to(b, (uint16_t)(base + 2), p, n);
+    expect(a, base, p, n, k < 0 ? "B -> A's source (SDP not known)" : "B -> A's latched source");
+    n = rtp(p, (uint16_t)(30 + k), 0xEE, 160);
+    send_to(second, base, p, n);
+    expect_none(b, 150, "a second source after A latched to its first");
+    dropped++;
+    close(a);
+    close(second);
+  }
+  for (int k = 0; shut[k]; k++) {
+    uint16_t sp;
+    int stranger = party(0, &sp);
+    open_leg_at(0, 1, base, fam, addr_of(shut[k]), 5004, 5005);
+    size_t n = rtp(p, (uint16_t)(40 + k), 0xEE, 160);
+    send_to(stranger, base, p, n);
+    expect_none(b, 150, shut[k]);
+    dropped++;
+    close(stranger);
+  }
+  close_and_count(0, packets, dropped);
+}
+
+/* (c) A latch to the SDP's address at another port (a NAT that remaps ports) is replaced by a packet from
+ * the SDP's exact port, RTP and RTCP each; the replaced source is then dropped. */
+static void s_replace(void) {
+  uint16_t asdp, ac, anat, acnat, br, bc;
+  int a = party(0, &asdp), a_rtcp = party(0, &ac), a_nat = party(0, &anat), a_rtcp_nat = party(0, &acnat);
+  int b = party(0, &br), b_rtcp = party(0, &bc);
+  open_leg(0, 1, base, 0, asdp, ac, 0);
+  open_leg(1, 0, (uint16_t)(base + 2), 0, br, bc, 0);
+  uint8_t p[256];
+  size_t n = rtp(p, 1, 0xA1, 160);
+  send_to(a_nat, base, p, n);
+  expect(b, (uint16_t)(base + 2), p, n, "A (same address, other port) -> B");
+  n = rtp(p, 1, 0xB1, 160);
+  send_to(b, (uint16_t)(base + 2), p, n);
+  expect(a_nat, base, p, n, "B -> A's other port (latched)");
+  n = rtcp(p, 1);
+  send_to(a_rtcp_nat, (uint16_t)(base + 1), p, n);
+  expect(b_rtcp, (uint16_t)(base + 3), p, n, "A's RTCP (other port) -> B");
+  n = rtp(p, 2, 0xA2, 160);
+  send_to(a, base, p, n);
+  expect(b, (uint16_t)(base + 2), p, n, "A (the SDP's port) -> B: replaces the latch");
+  n = rtp(p, 2, 0xB2, 160);
+  send_to(b, (uint16_t)(base + 2), p, n);
+  expect(a, base, p, n, "B -> A's SDP port after the replacement");
+  expect_none(a_nat, 100, "B -> A's old source after the replacement");
+  n = rtcp(p, 2);
+  send_to(a_rtcp, (uint16_t)(base + 1), p, n);
+  expect(b_rtcp, (uint16_t)(base + 3), p, n, "A's RTCP (the SDP's RTCP port) -> B: replaces the latch");
+  n = rtcp(p, 3);
+  send_to(b_rtcp, (uint16_t)(base + 3), p, n);
+  expect(a_rtcp, (uint16_t)(base + 1), p, n, "B's RTCP -> A's SDP RTCP port");
+  expect_none(a_rtcp_nat, 100, "B's RTCP -> A's old RTCP source");
+  n = rtp(p, 3, 0xA3, 160);
+  send_to(a_nat, base, p, n);
+  n = rtcp(p, 4);
+  send_to(a_rtcp_nat, (uint16_t)(base + 1), p, n);
+  expect_none(b, 200, "A's old RTP source after the replacement");
+  expect_none(b_rtcp, 100, "A's old RTCP source after the replacement");
+  close_and_count(0, 4, 2);
+}
+
+/* (d) A latch to the SDP's exact port is strict: the same address at another port is dropped. */
+static void s_strict(void) {
+  uint16_t asdp, ac, anat, br, bc;
+  int a = party(0, &asdp), a_nat = party(0, &anat), b = party(0, &br);
+  party(0, &ac);
+  party(0, &bc);
+  open_leg(0, 1, base, 0, asdp, ac, 0);
+  open_leg(1, 0, (uint16_t)(base + 2), 0, br, bc, 0);
+  uint8_t p[256];
+  size_t n = rtp(p, 1, 0xA1, 160);
+  send_to(a, base, p, n);
+  expect(b, (uint16_t)(base + 2), p, n, "A (the SDP's port) -> B");
+  n = rtp(p, 2, 0xA2, 160);
+  send_to(a_nat, base, p, n);
+  expect_none(b, 300, "the SDP's address at another port after an exact latch");
+  n = rtp(p, 1, 0xB1, 160);
+  send_to(b, (uint16_t)(base + 2), p, n);
+  expect(a, base, p, n, "B -> A's SDP port (still latched)");
+  expect_none(a_nat, 100, "B -> the other port");
+  n = rtp(p, 3, 0xA3, 160);
+  send_to(a, base, p, n);
+  expect(b, (uint16_t)(base + 2), p, n, "A (the SDP's port) -> B again");
+  close_and_count(0, 2, 1);
+}
+
+/* A phone behind NAT, each kind in turn, run in a network namespace of its own where lo also has the
+ * phone's private address P (192.168.1.10 or fd00::10; tests/hosts/relay-c.test.mjs sets it up): the
+ * phone's SDP names P, its NAT's public address is the relay's and B's (127.0.0.1, or 2001:db8::1). A packet from the NAT (another address)
+ * latches (P is private), one from P at another port replaces it, the NAT is then dropped, one from P's
+ * SDP port replaces that, and both others are dropped. */
+static void s_nat(void) {
+  const uint8_t *P = addr_of(fam == 6 ? "fd00::10" : "192.168.1.10");
+  uint16_t psdp, pc, pother, np, br, bc;
+  int p_sdp = party_at(P, 0, &psdp), p_other = party_at(P, 0, &pother), nat = party(0, &np), b = party(0, &br);
+  party_at(P, 0, &pc);
+  party(0, &bc);
+  open_leg_at(0, 1, base, fam, P, psdp, pc);
+  open_leg(1, 0, (uint16_t)(base + 2), 0, br, bc, 0);
+  uint8_t p[256];
+  size_t n = rtp(p, 1, 0xA1, 160);
+  send_to(nat, base, p, n);
+  expect(b, (uint16_t)(base + 2), p, n, "the NAT (another address, SDP private) -> B: latches");
+  n = rtp(p, 1, 0xB1, 160);
+  send_to(b, (uint16_t)(base + 2), p, n);
+  expect(nat, base, p, n, "B -> the NAT");
+  n = rtp(p, 2, 0xA2, 160);
+  send_to(p_other, base, p, n);
+  expect(b, (uint16_t)(base + 2), p, n, "P at another port -> B: replaces the NAT's latch");
+  n = rtp(p, 2, 0xB2, 160);
+  send_to(b, (uint16_t)(base + 2), p, n);
+  expect(p_other, base, p, n, "B -> P at the other port");
+  expect_none(nat, 100, "B -> the NAT after the replacement");
+  n = rtp(p, 3, 0xEE, 160);
+  send_to(nat, base, p, n);
+  expect_none(b, 200, "the NAT after P at another port latched");
+  n = rtp(p, 4, 0xA4, 160);
+  send_to(p_sdp, base, p, n);
+  expect(b, (uint16_t)(base + 2), p, n, "P at its SDP port -> B: replaces the latch");
+  n = rtp(p, 3, 0xB3, 160);
+  send_to(b, (uint16_t)(base + 2), p, n);
+  expect(p_sdp, base, p, n, "B -> P's SDP port");
+  expect_none(p_other, 100, "B -> P's other port after the exact latch");
+  n = rtp(p, 5, 0xEE, 160);
+  send_to(p_other, base, p, n);
+  send_to(nat, base, p, n);
+  expect_none(b, 200, "P's other port and the NAT after the exact latch");
+  close_and_count(0, 3, 3);
 }
 
 /* A re-Open with a new peer unlatches: the next source latches, the old one is dropped. */
@@ -483,12 +728,14 @@ static void s_queue(void) {
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: driver forward|mux|latch|relatch|idle|close|bindfail|queue|record 4|6\n");
+    fprintf(stderr, "usage: driver forward|mux|latch|relatch|idle|close|bindfail|queue|record|stranger|private|replace|strict|nat 4|6\n");
     return 2;
   }
   scenario = argv[1];
   fam = atoi(argv[2]) == 6 ? 6 : 4;
-  if (fam == 6) memcpy(loop_addr, &in6addr_loopback, 16);
+  loop6 = in6addr_loopback;
+  if (fam == 6 && strcmp(scenario, "nat") == 0) inet_pton(AF_INET6, "2001:db8::1", &loop6);
+  if (fam == 6) memcpy(loop_addr, &loop6, 16);
   else memcpy(loop_addr, (uint8_t[]){127, 0, 0, 1}, 4);
   /* six free ports in 20000..31999, from a start that differs between concurrent runs */
   srand((unsigned)getpid() ^ (unsigned)now_ms());
@@ -509,7 +756,8 @@ int main(int argc, char **argv) {
     void (*run)(void);
   } S[] = {{"forward", s_forward}, {"mux", s_mux}, {"latch", s_latch}, {"relatch", s_relatch},
            {"idle", s_idle}, {"close", s_close}, {"bindfail", s_bindfail}, {"queue", s_queue},
-           {"record", s_record}};
+           {"record", s_record}, {"stranger", s_stranger}, {"private", s_private}, {"replace", s_replace},
+           {"strict", s_strict}, {"nat", s_nat}};
   for (size_t i = 0; i < sizeof S / sizeof S[0]; i++)
     if (strcmp(S[i].name, scenario) == 0) {
       S[i].run();
