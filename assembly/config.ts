@@ -186,3 +186,10 @@ export const RELAY_LEGS: i32 = MEDIA_RELAY ? (isDefined(SIP_RELAY_LEGS) ? SIP_RE
  * (MAX_DIALOGS, from RELAY_PROXY_BASE on: the proxy's relayed calls). Cost: 64 B each. */
 export const RELAY_PROXY_BASE: i32 = MEDIA_RELAY ? UA_DIALOGS / 2 : 0;
 export const RELAY_SESSIONS: i32 = MEDIA_RELAY ? UA_DIALOGS / 2 + MAX_DIALOGS : 0;
+
+/** Table resets that write only the pages holding something (util/zero.ts zeroTable), so that tables
+ * never used are never made resident: the boards whose tables are megabytes (server, b2bua: an idle
+ * server then holds a few MB instead of ~90). The small boards write their tables whole (less code; a
+ * microcontroller's RAM is its own whether written or not). */
+// @ts-ignore: board constant injected with --use
+export const SPARSE_TABLES: bool = isDefined(SIP_SPARSE_TABLES) ? SIP_SPARSE_TABLES != 0 : false;

@@ -57,6 +57,7 @@ import { MEDIA_RELAY } from "../config";
 import { relaySdp, relayEnd, relayActive, relayReady, relayLegSession, SDP_OUT, SDP_BAD } from "../media/relay";
 import { sdpBody } from "../media/sdp";
 import { uasRespond, uasDialog, uasPeer, uasRelease, uasState, UasState, UasIn, UasEvent, has100rel, UAS_CALLS, uasAnswerOptions } from "../dialog/uas";
+import { zeroTable } from "../util/zero";
 
 export const enum SideRole { None = 0, Registrar = 1, Trunk = 2 }
 export const MAX_SIDES: i32 = 4;
@@ -247,9 +248,9 @@ const pcpi = USER_AGENT ? new NameAddrRepr() : changetype<NameAddrRepr>(0); // a
 export function b2buaReset(): void {
   memory.fill(sides, 0, <usize>MAX_SIDES * SIDE_SIZE);
   memory.fill(rules, 0, <usize>MAX_RULES * RULE_SIZE);
-  memory.fill(calls, 0, <usize>B2B_CALLS * CALL_SIZE);
-  memory.fill(byDialog, 0, <usize>UA_DIALOGS * 4);
-  memory.fill(byUas, 0, <usize>UAS_CALLS * 4);
+  zeroTable(calls, <usize>B2B_CALLS * CALL_SIZE);
+  zeroTable(byDialog, <usize>UA_DIALOGS * 4);
+  zeroTable(byUas, <usize>UAS_CALLS * 4);
   freeRecs.reset();
 }
 

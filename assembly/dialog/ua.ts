@@ -31,6 +31,7 @@ import { Writer } from "../wire/writer";
 import { passThrough, bodyOf } from "../wire/emit";
 import { eqBytes } from "../wire/scan";
 import { FreeList } from "../util/freelist";
+import { zeroTable } from "../util/zero";
 
 export const enum DlgState { Free = 0, Early = 1, Confirmed = 2, Terminated = 3 }
 export const enum DlgError { NoTag = -1, NoContact = -2, TooLong = -3, Full = -4, BadRoute = -5, Bad = -6 }
@@ -71,8 +72,8 @@ function text(i: i32): usize { return texts + <usize>i * <usize>TEXT_CAP; }
 
 /** Forget every dialog. */
 export function uaDialogsReset(): void {
-  memory.fill(recs, 0, <usize>UA_DIALOGS * REC_SIZE);
-  memory.fill(idx, 0, <usize>IDX_SIZE * 4);
+  zeroTable(recs, <usize>UA_DIALOGS * REC_SIZE);
+  zeroTable(idx, <usize>IDX_SIZE * 4);
   freeRecs.reset();
 }
 

@@ -29,6 +29,7 @@ import {
 } from "./ua";
 import { Hdr } from "../wire/hdr";
 import { FreeList } from "../util/freelist";
+import { zeroTable } from "../util/zero";
 
 export const UAS_CALLS: i32 = UA_DIALOGS;
 export const enum UasState { Free = 0, Proceeding = 1, Answered = 2, Confirmed = 3, Ended = 4 }
@@ -103,9 +104,9 @@ const respDest = USER_AGENT ? new Peer() : changetype<Peer>(0);
 
 /** Forget every call (their pool blocks go with the pool's own reset). */
 export function uasReset(): void {
-  memory.fill(calls, 0, <usize>UAS_CALLS * CALL_SIZE);
-  memory.fill(dlgCall, 0, <usize>UA_DIALOGS * 4);
-  memory.fill(dlgOpen, 0, <usize>UA_DIALOGS * 2);
+  zeroTable(calls, <usize>UAS_CALLS * CALL_SIZE);
+  zeroTable(dlgCall, <usize>UA_DIALOGS * 4);
+  zeroTable(dlgOpen, <usize>UA_DIALOGS * 2);
   freeRecs.reset();
 }
 

@@ -18,6 +18,7 @@ import { RelayOp, RelayFlag } from "../host/numbers";
 import { parseIPv4, parseIPv6 } from "../net/addr";
 import { Family } from "../net/peer";
 import { sdp, sdpParse, sdpRewrite, RW_PORTS, SDP_STREAMS } from "./sdp";
+import { zeroTable } from "../util/zero";
 
 /** What relaySdp returns when the SDP does not parse (the caller answers 488, RFC 3261 §21.4.26). */
 export const SDP_BAD: i32 = -488;
@@ -69,8 +70,8 @@ let inUse: i32 = 0;
 /** Forget every leg and session (sip_init); the ports configured stay. */
 export function relayReset(): void {
   if (!MEDIA_RELAY) return;
-  memory.fill(legs, 0, <usize>RELAY_LEGS * LEG_SIZE);
-  memory.fill(sessions, 0, <usize>RELAY_SESSIONS * SESSION_SIZE);
+  zeroTable(legs, <usize>RELAY_LEGS * LEG_SIZE);
+  zeroTable(sessions, <usize>RELAY_SESSIONS * SESSION_SIZE);
   dirtyHead = dirtyCount = 0;
   inUse = 0;
   relayConfig.mode = 0;

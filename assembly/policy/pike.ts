@@ -34,6 +34,7 @@
 import { MAX_PIKE } from "../config";
 import { Peer, Family } from "../net/peer";
 import { hashBytes } from "../util/hash";
+import { zeroTable } from "../util/zero";
 
 /** Records in the table (build-time: --use SIP_MAX_PIKE=N; a multiple of 16 above 16). */
 export { MAX_PIKE };
@@ -79,7 +80,7 @@ export function pikeSetSeed(s: u64): void { seed = s; }
 
 /** Forget every source (configuration is kept). */
 export function pikeReset(): void {
-  memory.fill(table, 0, <usize>MAX_PIKE * <usize>PIKE_RECORD);
+  zeroTable(table, <usize>MAX_PIKE * <usize>PIKE_RECORD);
 }
 
 /** Forget every source and the configuration (everything off). */

@@ -16,6 +16,7 @@
 
 import { MAX_TXN } from "../config";
 import { Req } from "./req";
+import { zeroTable } from "../util/zero";
 
 export const CTX_SIZE: u32 = 48;
 
@@ -58,7 +59,7 @@ export function ctxLoadEdits(c: Ctx, q: Req): void {
 const table: usize = heap.alloc(<usize>MAX_TXN * CTX_SIZE);
 
 export function ctxReset(): void {
-  memory.fill(table, 0, <usize>MAX_TXN * CTX_SIZE);
+  zeroTable(table, <usize>MAX_TXN * CTX_SIZE);
 }
 ctxReset();
 

@@ -19,6 +19,7 @@ import { relayEnd } from "../media/relay";
 import { hashBytes, hashMix } from "../util/hash";
 import { prngNext } from "../util/prng";
 import { Pool } from "../util/pool";
+import { zeroTable } from "../util/zero";
 
 const DLG_SIZE: usize = 56;
 /** The real contacts of hidden dialogs. */
@@ -36,8 +37,8 @@ function pow2(n: u32): u32 {
 }
 
 export function dialogsReset(): void {
-  memory.fill(records, 0, <usize>MAX_DIALOGS * DLG_SIZE);
-  memory.fill(index, 0, <usize>CAP << 2);
+  zeroTable(records, <usize>MAX_DIALOGS * DLG_SIZE);
+  zeroTable(index, <usize>CAP << 2);
   dlgPool.reset();
   hand = 0;
   inUse = 0;

@@ -11,7 +11,7 @@
 //
 // Layout (n = MAX_AORS, m = MAX_BINDINGS, H = next power of two >= 2n):
 //
-//   slots   H × i32          open-addressing hash of AOR ids (-1 empty), linear probing keyed by
+//   slots   H × i32          open-addressing hash of AOR ids + 1 (0 empty), linear probing keyed by
 //                            hashBytes(key, seed); deletion by backward shift (no tombstones)
 //   aors    n × AOR_SIZE     +0 u64 hash  +8 u32 key (pool handle, 0 = free)  +12 i32 first binding
 //                            +16 u32 bindings  +20 i32 next free
@@ -44,6 +44,7 @@ import { hexValue } from "../util/chars";
 import { Peer, PEER_SIZE } from "../net/peer";
 import { UriRepr, UriScheme } from "../wire/uri";
 import { EventKind, eventBegin, eventText } from "../events";
+import { zeroTable } from "../util/zero";
 
 /** Run-time registrar settings (ABI config keys 5-8). */
 export class RegistrarConfig {
@@ -89,14 +90,21 @@ const HCAP: i32 = nextPow2(2 * MAX_AORS);
 const HMASK: u32 = <u32>HCAP - 1;
 
 const slots: usize = heap.alloc(<usize>HCAP << 2);
+/** The AOR in hash slot i, or -1 (empty: slots hold ids + 1, so a table never used is all zero). */
+function slotAt(i: u32): i32 { return load<i32>(slots + (<usize>i << 2)) - 1; }
+function setSlot(i: u32, a: i32): void { store<i32>(slots + (<usize>i << 2), a + 1); }
 const aors: usize = heap.alloc(<usize>MAX_AORS * AOR_SIZE);
 const binds: usize = heap.alloc(<usize>MAX_BINDINGS * BIND_SIZE);
 export const regPool = new Pool(<u32>REG_BLOCK, <u32>REG_BLOCKS);
 export const expiry = new MinHeap(MAX_BINDINGS);
 
 let seed: u64 = 0;
+// Free records: the ones released (a list through the records), then those never used, from the
+// watermark up (so a reset writes no record: util/zero.ts).
 let aorFreeHead: i32 = -1;
 let bindFreeHead: i32 = -1;
+let aorHigh: i32 = 0;
+let bindHigh: i32 = 0;
 let aorsUsed: i32 = 0;
 let bindsUsed: i32 = 0;
 let stampCounter: u32 = 0;
@@ -115,7 +123,7 @@ export function regSeed(): u64 { return seed; }
  */
 export function registrarFlowClosed(conn: u32): void {
   if (conn == 0) return;
-  for (let b = 0; b < MAX_BINDINGS; b++) {
+  for (let b = 0; b < bindHigh; b++) { // the records above the watermark were never used
     const p = bindPeer(b);
     if (p.conn == conn) p.conn = 0;
   }
@@ -132,19 +140,11 @@ export function nextStamp(): u32 { return ++stampCounter; }
 /** Empty every table; `seed` keys the AOR and Call-ID hashes. */
 export function registrarReset(s: u64): void {
   seed = s;
-  memory.fill(slots, 0xff, <usize>HCAP << 2);
-  for (let a = 0; a < MAX_AORS; a++) {
-    const r = aorAt(a);
-    r.key = 0; r.first = -1; r.bindings = 0; r.hash = 0;
-    r.nextFree = a + 1 < MAX_AORS ? a + 1 : -1;
-  }
-  aorFreeHead = MAX_AORS > 0 ? 0 : -1;
-  for (let b = 0; b < MAX_BINDINGS; b++) {
-    const r = bindAt(b);
-    r.aor = -1; r.contact = 0; r.path = 0;
-    r.next = b + 1 < MAX_BINDINGS ? b + 1 : -1;
-  }
-  bindFreeHead = MAX_BINDINGS > 0 ? 0 : -1;
+  zeroTable(slots, <usize>HCAP << 2);
+  aorFreeHead = -1;
+  bindFreeHead = -1;
+  aorHigh = 0;
+  bindHigh = 0;
   aorsUsed = 0;
   bindsUsed = 0;
   stampCounter = 0;
@@ -194,7 +194,7 @@ export function keyHash(len: i32): u64 {
 export function aorFind(len: i32, h: u64): i32 {
   let i = <u32>h & HMASK;
   while (true) {
-    const a = load<i32>(slots + (<usize>i << 2)); // i <= HMASK
+    const a = slotAt(i); // i <= HMASK
     if (a < 0) return -1;
     const r = aorAt(a);
     if (r.hash == h && regPool.equals(r.key, KEY, <u32>len)) return a;
@@ -205,17 +205,18 @@ export function aorFind(len: i32, h: u64): i32 {
 
 /** Create the AOR for KEY[0, len): the caller checked aorsFree() > 0 and pool room for the key. */
 export function aorInsert(len: i32, h: u64): i32 {
-  const a = aorFreeHead;
+  const a = aorFreeHead >= 0 ? aorFreeHead : aorHigh < MAX_AORS ? aorHigh : -1;
   if (a < 0) return -1;
   const key = regPool.store(KEY, <u32>len);
   if (key == 0) return -1;
   const r = aorAt(a);
-  aorFreeHead = r.nextFree;
+  if (a == aorFreeHead) aorFreeHead = r.nextFree;
+  else aorHigh++;
   r.hash = h; r.key = key; r.first = -1; r.bindings = 0; r.nextFree = -1;
   let i = <u32>h & HMASK;
   // Load factor <= 1/2: an empty slot exists.
-  while (load<i32>(slots + (<usize>i << 2)) >= 0) i = (i + 1) & HMASK;
-  store<i32>(slots + (<usize>i << 2), a);
+  while (slotAt(i) >= 0) i = (i + 1) & HMASK;
+  setSlot(i, a);
   aorsUsed++;
   return a;
 }
@@ -224,22 +225,22 @@ export function aorInsert(len: i32, h: u64): i32 {
 function aorRemove(a: i32): void {
   const r = aorAt(a);
   let i = <u32>r.hash & HMASK;
-  while (load<i32>(slots + (<usize>i << 2)) != a) i = (i + 1) & HMASK;
+  while (slotAt(i) != a) i = (i + 1) & HMASK;
   // Shift later members of the probe run back over the hole.
   let j = i;
   while (true) {
     j = (j + 1) & HMASK;
-    const x = load<i32>(slots + (<usize>j << 2));
+    const x = slotAt(j);
     if (x < 0) break;
     const home = <u32>aorAt(x).hash & HMASK;
     // x may fill hole i unless its home lies cyclically in (i, j].
     const inRange = i <= j ? (home > i && home <= j) : (home > i || home <= j);
     if (!inRange) {
-      store<i32>(slots + (<usize>i << 2), x);
+      setSlot(i, x);
       i = j;
     }
   }
-  store<i32>(slots + (<usize>i << 2), -1);
+  setSlot(i, -1);
   regPool.release(r.key);
   r.key = 0; r.first = -1; r.bindings = 0;
   r.nextFree = aorFreeHead;
@@ -251,10 +252,11 @@ function aorRemove(a: i32): void {
 
 /** A fresh binding linked at the end of AOR a's list (the caller checked bindingsFree() > 0). */
 export function bindAlloc(a: i32): i32 {
-  const b = bindFreeHead;
+  const b = bindFreeHead >= 0 ? bindFreeHead : bindHigh < MAX_BINDINGS ? bindHigh : -1;
   if (b < 0) return -1;
   const r = bindAt(b);
-  bindFreeHead = r.next;
+  if (b == bindFreeHead) bindFreeHead = r.next;
+  else bindHigh++;
   r.aor = a; r.next = -1; r.contact = 0; r.path = 0; r.q = -1; r.cseq = 0; r.callId = 0;
   r.deadline = 0; r.stamp = 0; r.spare = 0;
   bindPeer(b).clear();

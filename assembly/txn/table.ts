@@ -26,6 +26,7 @@ import { Pool } from "../util/pool";
 import { MinHeap } from "../util/minheap";
 import { Peer, PEER_SIZE } from "../net/peer";
 import { timers } from "./timers";
+import { zeroTable } from "../util/zero";
 
 export const TXN_SIZE: u32 = 96;
 
@@ -80,7 +81,13 @@ export const enum TxnFlag {
 @inline const IDX_MASK: u32 = (1 << IDX_BITS) - 1;
 
 const records: usize = heap.alloc(<usize>MAX_TXN * TXN_SIZE);
-const freeNext: usize = heap.alloc(<usize>MAX_TXN << 2); // free list links
+// Free list links: 0 = never written (the next index: a fresh table chains its records in order, so a
+// reset writes nothing, util/zero.ts), else the next record + 2 (-1, the end, as 1).
+const freeNext: usize = heap.alloc(<usize>MAX_TXN << 2);
+function nextFree(i: u32): i32 {
+  const s = load<i32>(freeNext + (<usize>i << 2));
+  return s != 0 ? s - 2 : i + 1 < <u32>MAX_TXN ? <i32>i + 1 : -1;
+}
 let freeHead: i32 = 0;
 let inUse: i32 = 0;
 
@@ -104,11 +111,11 @@ function nextPow2(n: u32): u32 {
 
 /** Forget every transaction. */
 export function txnTableReset(): void {
-  memory.fill(records, 0, <usize>MAX_TXN * TXN_SIZE);
-  for (let i = 0; i < MAX_TXN; i++) store<i32>(freeNext + (<usize>i << 2), i + 1 < MAX_TXN ? i + 1 : -1);
+  zeroTable(records, <usize>MAX_TXN * TXN_SIZE);
+  zeroTable(freeNext, <usize>MAX_TXN << 2);
   freeHead = MAX_TXN > 0 ? 0 : -1;
   inUse = 0;
-  memory.fill(index, 0, <usize>INDEX_CAP << 2);
+  zeroTable(index, <usize>INDEX_CAP << 2);
   txnTimers.clear();
   msgPool.reset();
 }
@@ -168,7 +175,7 @@ export function txnNextHandle(): u32 {
 export function txnAlloc(kind: TxnKind, method: u32, peer: Peer, reliable: bool, owner: u32): u32 {
   if (freeHead < 0) return 0;
   const idx = <u32>freeHead;
-  freeHead = load<i32>(freeNext + (<usize>idx << 2));
+  freeHead = nextFree(idx);
   inUse++;
   const r = rec(idx);
   const gen = <u8>(r.gen == 255 ? 1 : r.gen + 1);
@@ -191,7 +198,7 @@ export function txnRelease(idx: u32): void {
   r.msg = 0;
   txnTimers.remove(<i32>idx);
   r.kind = <u8>TxnKind.Free;
-  store<i32>(freeNext + (<usize>idx << 2), freeHead);
+  store<i32>(freeNext + (<usize>idx << 2), freeHead + 2);
   freeHead = <i32>idx;
   inUse--;
 }

@@ -4,8 +4,10 @@
 // would cost a wake-up per tick even when idle, which a microcontroller should not pay).
 //
 //   heap[0..size)  item ids, heap-ordered by key[id]
-//   pos[id]        index of id in heap, or -1 when absent
+//   pos[id]        index of id in heap + 1, or 0 when absent (a fresh queue is all zero: util/zero.ts)
 //   key[id]        the item's deadline
+
+import { zeroTable } from "./zero";
 
 export class MinHeap {
   size: i32 = 0;
@@ -19,7 +21,6 @@ export class MinHeap {
     this.heap = heap.alloc(<usize>cap << 2);
     this.pos = heap.alloc(<usize>cap << 2);
     this.key = heap.alloc(<usize>cap << 3);
-    memory.fill(this.pos, 0xff, <usize>cap << 2);
   }
 
   // Accessors: ids are < cap (checked at set/remove), heap slots < size.
@@ -27,18 +28,20 @@ export class MinHeap {
   private kOf(id: i32): i64 { return load<i64>(this.key + (<usize>id << 3)); }
   private place(i: i32, id: i32): void {
     store<i32>(this.heap + (<usize>i << 2), id);
-    store<i32>(this.pos + (<usize>id << 2), i);
+    store<i32>(this.pos + (<usize>id << 2), i + 1);
   }
+  /** Index of id in heap, or -1 when absent. */
+  private posOf(id: i32): i32 { return load<i32>(this.pos + (<usize>id << 2)) - 1; }
 
   /** Is id queued? */
   has(id: i32): bool {
-    return <u32>id < <u32>this.cap && load<i32>(this.pos + (<usize>id << 2)) >= 0;
+    return <u32>id < <u32>this.cap && this.posOf(id) >= 0;
   }
 
   /** Insert id with deadline k, or move it to k. */
   set(id: i32, k: i64): void {
     if (<u32>id >= <u32>this.cap) return;
-    const p = load<i32>(this.pos + (<usize>id << 2));
+    const p = this.posOf(id);
     store<i64>(this.key + (<usize>id << 3), k);
     if (p < 0) {
       const i = this.size++;
@@ -46,20 +49,20 @@ export class MinHeap {
       this.up(i);
     } else {
       this.up(p);
-      this.down(load<i32>(this.pos + (<usize>id << 2)));
+      this.down(this.posOf(id));
     }
   }
 
   /** Remove id if queued. */
   remove(id: i32): void {
     if (!this.has(id)) return;
-    const p = load<i32>(this.pos + (<usize>id << 2));
-    store<i32>(this.pos + (<usize>id << 2), -1);
+    const p = this.posOf(id);
+    store<i32>(this.pos + (<usize>id << 2), 0);
     const last = --this.size;
     if (p != last) {
       this.place(p, this.hAt(last));
       this.up(p);
-      this.down(load<i32>(this.pos + (<usize>this.hAt(p) << 2)));
+      this.down(this.posOf(this.hAt(p)));
     }
   }
 
@@ -76,7 +79,7 @@ export class MinHeap {
   /** Remove every item. */
   clear(): void {
     this.size = 0;
-    memory.fill(this.pos, 0xff, <usize>this.cap << 2);
+    zeroTable(this.pos, <usize>this.cap << 2);
   }
 
   private up(i: i32): void {

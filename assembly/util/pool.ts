@@ -4,14 +4,17 @@
 // the caller refuses the work (503) instead of failing later.
 //
 //   data   blocks × blockSize bytes
-//   next   u32 per block (u16 where NARROW): index of the next block of the chain, or NONE; free
-//          blocks chain the free list
+//   next   u32 per block (u16 where NARROW): index of the next block of the chain + 1, all ones for
+//          NONE, 0 for a block never linked (read as the next block: a fresh pool's free list is
+//          every block in order, so a reset writes nothing, util/zero.ts); free blocks chain the
+//          free list
 //   len    u32 per block (u16 where NARROW): total length of the string (head blocks only)
 //   refs   u16 per block: reference count (head blocks only)
 //
 // A handle is the head block's index + 1 (0 = no string).
 
 import { MAX_MSG, MSG_BLOCKS, REG_BLOCKS, DLG_BLOCKS } from "../config";
+import { zeroTable } from "./zero";
 
 const NONE: u32 = 0xffffffff;
 
@@ -43,19 +46,20 @@ export class Pool {
 
   /** Forget every string. */
   reset(): void {
-    for (let i: u32 = 0; i < this.blocks; i++) this.setNext(i, i + 1 < this.blocks ? i + 1 : NONE);
+    zeroTable(this.nextA, <usize>this.blocks << SHIFT);
     this.free = this.blocks > 0 ? 0 : NONE;
     this.used = 0;
   }
 
   private nextOf(b: u32): u32 {
-    if (!NARROW) return load<u32>(this.nextA + (<usize>b << 2));
-    const n = <u32>load<u16>(this.nextA + (<usize>b << 1));
-    return n == 0xffff ? NONE : n;
+    const n = NARROW ? <u32>load<u16>(this.nextA + (<usize>b << 1)) : load<u32>(this.nextA + (<usize>b << 2));
+    if (n == 0) return b + 1 < this.blocks ? b + 1 : NONE;
+    return n == (NARROW ? 0xffff : NONE) ? NONE : n - 1;
   }
   private setNext(b: u32, n: u32): void {
-    if (NARROW) store<u16>(this.nextA + (<usize>b << 1), <u16>n);
-    else store<u32>(this.nextA + (<usize>b << 2), n);
+    const v = n == NONE ? (NARROW ? 0xffff : NONE) : n + 1;
+    if (NARROW) store<u16>(this.nextA + (<usize>b << 1), <u16>v);
+    else store<u32>(this.nextA + (<usize>b << 2), v);
   }
   private setLen(b: u32, len: u32): void {
     if (NARROW) store<u16>(this.lenA + (<usize>b << 1), <u16>len);
