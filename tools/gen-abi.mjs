@@ -38,6 +38,7 @@ export const CHECKS = {
   realm: "printable ASCII, 1..64 bytes, no '\"' or '\\'",
   file: "a file name",
   dnsServer: "an IP address, with an optional port: 192.0.2.53, 192.0.2.53:5353, ::1, [::1]:5353",
+  ipPort: "an IP address and a port: 127.0.0.1:9090, [::1]:9090",
   ginBlock: "ACCOUNT BLOCK: an AOR user part (no @ % ; < > or spaces, 1..32 bytes) and a number block (+155500xx: \"+\" and digits, one x per trailing digit, 1..32 bytes)",
   users: "[{\"username\", \"password\" | \"ha1\" | \"ha1Sha256\"}]",
   patterns: "[text | {\"hex\": ...}]",
