@@ -9,11 +9,13 @@
 // same families with the same help and type; a stat the core answers -1 for (not in its build) is left out.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { connect } from "node:net";
+import { spawn, spawnSync } from "node:child_process";
+import { connect, createServer } from "node:net";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { withServer, freePort, settle, scratch, root, HOSTS } from "../integration/harness.mjs";
+
+const HOST_ARGV = { node: [process.execPath, join(root, "host/node/cli.mjs")], native: [join(root, "build/server/sipling")] };
 import { Ua, request, status, firstLine } from "../lib/sipua.mjs";
 
 const ABI = JSON.parse(readFileSync(join(root, "host/shared/abi.json"), "utf8"));
@@ -154,6 +156,10 @@ for (const host of HOSTS) {
       await post.text();
       const head = await fetch(url, { method: "HEAD" });
       assert.equal(head.status, 200);
+      const once = await raw(mport, "GET /metrics HTTP/1.1\r\nHost: metrics\r\nConnection: keep-alive\r\n\r\n");
+      assert.match(once.got, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.match(once.got, /\r\nConnection: close\r\n/i);
+      assert.ok(once.closed, "the server closes the connection after one answer, even when asked to keep it");
     });
   });
 
@@ -207,6 +213,26 @@ for (const host of HOSTS) {
       const pt = promtool(body);
       assert.equal(pt.status, 0, `promtool check metrics:\n${pt.stdout}${pt.stderr}`);
     });
+  });
+
+  test(`${host}: an address it cannot bind stops the start with one error line naming the key (exit 1)`, async () => {
+    const taken = createServer();
+    await new Promise((r) => taken.listen(0, "127.0.0.1", r));
+    const port = taken.address().port;
+    try {
+      const cfg = scratch("busy.json", JSON.stringify({ listen: ["udp:127.0.0.1:0"], metrics: { listen: `127.0.0.1:${port}` } }));
+      const [exe, ...args] = HOST_ARGV[host];
+      const r = await new Promise((resolve) => {
+        const c = spawn(exe, [...args, "--config", cfg], { env: { ...process.env, SIPLING_NO_BUILD: "1" } });
+        let out = "";
+        c.stdout.on("data", (d) => { out += d; });
+        const t = setTimeout(() => c.kill("SIGKILL"), 15_000);
+        c.on("exit", (code) => { clearTimeout(t); resolve({ code, out }); });
+      });
+      assert.equal(r.code, 1, r.out);
+      const errors = r.out.split("\n").filter(Boolean).map((l) => JSON.parse(l)).filter((o) => o.level === "error");
+      assert.deepEqual(errors.map((o) => o.msg), [`cannot listen on metrics.listen 127.0.0.1:${port}: EADDRINUSE`]);
+    } finally { taken.close(); }
   });
 }
 
