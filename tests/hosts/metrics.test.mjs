@@ -136,13 +136,17 @@ for (const host of HOSTS) {
       // the stats line logged now has the same values (no SIP traffic in between), every field with a family is served
       await settle(srv);
       const line = srv.logs.findLast((o) => o.msg === "stats");
+      for (const stat of ABI.stats) assert.ok(stat in line, `the server core's stats line has ${stat}`);
+      let compared = 0;
       for (const f of ABI.metrics.families.filter((x) => x.from)) {
         const from = typeof f.from === "string" ? { "": f.from } : f.from;
         for (const [lv, field] of Object.entries(from)) {
           if (!(field in line)) continue;
           assert.equal(value(fams, f.name, lv ? { [f.label]: lv } : {}), line[field], `${f.name} ${lv} = stats line ${field}`);
+          compared++;
         }
       }
+      assert.ok(compared >= ABI.stats.length + 20, `${compared} samples compared with the stats line (the core's and the host's)`);
 
       const pt = promtool(body);
       assert.equal(pt.status, 0, `promtool check metrics:\n${pt.stdout}${pt.stderr}`);
