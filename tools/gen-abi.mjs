@@ -38,6 +38,7 @@ export const CHECKS = {
   realm: "printable ASCII, 1..64 bytes, no '\"' or '\\'",
   file: "a file name",
   dnsServer: "an IP address, with an optional port: 192.0.2.53, 192.0.2.53:5353, ::1, [::1]:5353",
+  ipPort: "an IP address and a port: 127.0.0.1:9090, [::1]:9090",
   ginBlock: "ACCOUNT BLOCK: an AOR user part (no @ % ; < > or spaces, 1..32 bytes) and a number block (+155500xx: \"+\" and digits, one x per trailing digit, 1..32 bytes)",
   users: "[{\"username\", \"password\" | \"ha1\" | \"ha1Sha256\"}]",
   patterns: "[text | {\"hex\": ...}]",
@@ -81,7 +82,43 @@ export function abiModel(abi) {
   for (const r of ["Ok", "Unknown", "Refused", "NotInBuild"]) if (!results.some((x) => x.name === r)) fail(`cfgResults.${r} missing`);
   const enums = Object.entries(abi.enums ?? {}).map(([name, e]) =>
     ({ name, doc: e.doc, values: uniq(Object.entries(e.values).map(([n, v]) => ({ name: n, ...v })), name) }));
-  return { protos, results, keys, kinds, events, stats, enums };
+  const metrics = metricsModel(abi.metrics, stats, fail);
+  return { protos, results, keys, kinds, events, stats, enums, metrics };
+}
+
+/**
+ * The hosts' Prometheus families (abi.json "metrics"): names by Prometheus conventions (sipling_ prefix,
+ * counters end _total, gauges do not), help text the exposition format takes as is (no backslash, no
+ * newline), every core stat in exactly one family. Samples as [label value | "", field].
+ */
+function metricsModel(metrics, stats, fail) {
+  const SPECIAL = ["build_info", "uptime", "events"];
+  const names = new Set();
+  const fields = new Map();
+  const out = (metrics?.families ?? []).map((f) => {
+    const what = `metrics family ${f.name}`;
+    if (!/^sipling_[a-z][a-z0-9_]*$/.test(f.name ?? "")) fail(`${what}: a name sipling_[a-z0-9_]+`);
+    if (names.has(f.name)) fail(`${what}: twice`);
+    names.add(f.name);
+    if (f.type !== "counter" && f.type !== "gauge") fail(`${what}: type counter or gauge`);
+    if ((f.type === "counter") !== f.name.endsWith("_total")) fail(`${what}: counters (and only counters) end _total`);
+    if (typeof f.help !== "string" || !f.help || /[\\\n]/.test(f.help)) fail(`${what}: help text without backslash or newline`);
+    if (f.special !== undefined) {
+      if (!SPECIAL.includes(f.special)) fail(`${what}: special is one of ${SPECIAL.join(", ")}`);
+      return { name: f.name, type: f.type, help: f.help, special: f.special, label: f.label ?? "", samples: [] };
+    }
+    const from = typeof f.from === "string" ? [["", f.from]] : Object.entries(f.from ?? {});
+    if (from.length === 0) fail(`${what}: "from" a field or {label value: field}`);
+    if ((typeof f.from === "string") === (f.label !== undefined)) fail(`${what}: "label" exactly when "from" is an object`);
+    if (f.label !== undefined && !/^[a-z_][a-z0-9_]*$/.test(f.label)) fail(`${what}: label name ${f.label}`);
+    for (const [, field] of from) {
+      if (fields.has(field)) fail(`${what}: field ${field} is in ${fields.get(field)} too`);
+      fields.set(field, f.name);
+    }
+    return { name: f.name, type: f.type, help: f.help, special: "", label: f.label ?? "", samples: from };
+  });
+  for (const s of stats) if (!fields.has(s.name)) fail(`stat ${s.name} has no metrics family`);
+  return out;
 }
 
 /** The schema in a normalised form: every key with its hosts, check, limits and core number. */
@@ -267,6 +304,14 @@ function tsNumbers(m, version) {
   o.push("/** Indexed by stat id. */", "export const STAT_NAMES: readonly string[] = [");
   for (let i = 0; i < m.stats.length; i += 6) o.push("  " + m.stats.slice(i, i + 6).map((s) => js(s.name)).join(", ") + ",");
   o.push("];", "");
+  o.push("/** A Prometheus family of /metrics (abi.json \"metrics\"): samples as [label value (\"\" without a label), stats line field]. */",
+    "export interface MetricFamily {", "  readonly name: string;", "  readonly type: \"counter\" | \"gauge\";", "  readonly help: string;",
+    "  /** made by the host itself: build_info, uptime, events (\"\": from the stats line) */", "  readonly special: string;",
+    "  readonly label: string;", "  readonly samples: readonly (readonly [string, string])[];", "}");
+  o.push("/** In the order served. */", "export const METRICS: readonly MetricFamily[] = [");
+  for (const f of m.metrics)
+    o.push(`  { name: ${js(f.name)}, type: ${js(f.type)}, help: ${js(f.help)}, special: ${js(f.special)}, label: ${js(f.label)}, samples: ${js(f.samples).replace(/,/g, ", ")} },`);
+  o.push("];", "");
   return o.join("\n");
 }
 
@@ -410,6 +455,17 @@ function cNumbers(m, limits, version) {
     o.push(`    {${cstr(e.name)}, ${LEVELS.indexOf(e.level)}, {${e.texts.map(cstr).join(", ")}}, ${cstr(e.valueField)}, ${e.usage ? 1 : 0}},`);
   o.push("};", "", "SIP_TABLE char *const SIP_STAT_NAMES[SIP_STAT_COUNT] = {");
   for (let i = 0; i < m.stats.length; i += 5) o.push("    " + m.stats.slice(i, i + 5).map((s) => cstr(s.name)).join(", ") + ",");
+  o.push("};", "");
+  const maxSamples = Math.max(1, ...m.metrics.map((f) => f.samples.length));
+  o.push("/* A Prometheus family of /metrics (abi.json \"metrics\"), in the order served: special names a sample the",
+    " * host makes (\"build_info\", \"uptime\", \"events\"; \"\": from the stats line), samples as {label value, stats",
+    " * line field} (label value \"\" without a label). */",
+    `#define SIP_METRIC_MAX_SAMPLES ${maxSamples}`, `#define SIP_METRIC_COUNT ${m.metrics.length}`,
+    "typedef struct {", "  const char *name, *type, *help, *special, *label;", "  int n;",
+    "  struct { const char *label_value, *field; } samples[SIP_METRIC_MAX_SAMPLES];", "} sip_metric_family;", "");
+  o.push("SIP_TABLE sip_metric_family SIP_METRICS[SIP_METRIC_COUNT] = {");
+  for (const f of m.metrics)
+    o.push(`    {${[f.name, f.type, f.help, f.special, f.label].map(cstr).join(", ")}, ${f.samples.length}, {${f.samples.map(([l, x]) => `{${cstr(l)}, ${cstr(x)}}`).join(", ")}}},`);
   o.push("};", "");
   const maxProto = Math.max(...m.protos.map((p) => p.value));
   o.push(`SIP_TABLE char *const SIP_PROTO_NAMES[${maxProto + 1}] = {`);
@@ -572,6 +628,9 @@ function abiTables(m) {
     events: ["| kind | name | log level | text1 | text2 | text3 | text4 | value | usage record |", "|---|---|---|---|---|---|---|---|---|",
       ...m.events.map((e) => `| ${e.value} | ${e.name} | ${e.level} | ${e.texts.join(" | ")} | ${e.valueField ?? "—"} | ${e.usage ? "yes" : "no"} |`)].join("\n"),
     stats: ["| id | name |", "|---|---|", ...m.stats.map((s) => `| ${s.value} | ${s.name} |`)].join("\n"),
+    metrics: ["| family | type | samples | help |", "|---|---|---|---|", ...m.metrics.map((f) => `| \`${f.name}\` | ${f.type} | ${
+      f.special === "build_info" ? "labels version, board, host; 1" : f.special === "uptime" ? "the host's" : f.special === "events" ? "`kind`: each event kind"
+        : f.label ? f.samples.map(([l, x]) => `${f.label}="${l}": ${x}`).join(", ") : f.samples[0][1]} | ${mdEsc(f.help)} |`)].join("\n"),
     enums: m.enums.flatMap((e) => [`${e.name}: ${mdEsc(e.doc)}`, "", "| value | name | meaning |", "|---|---|---|",
       ...e.values.map((v) => `| ${v.value} | ${v.name} | ${mdEsc(v.doc)} |`), ""]).join("\n").trimEnd(),
   };

@@ -300,6 +300,41 @@ bool parse_dns_server(const char *s, char addr[64], int *family, int *port) {
   return true;
 }
 
+/* "127.0.0.1:9090" or "[::1]:9090" (metrics.listen): a numeric address, brackets around IPv6 only, a port
+ * 0..65535 (0: any free port); the address (without brackets), its family and the port. */
+bool parse_ip_port(const char *s, char addr[64], int *family, int *port) {
+  const char *a, *ae, *ps;
+  if (*s == '[') {
+    const char *rb = strchr(s, ']');
+    if (!rb || rb[1] != ':') return false;
+    a = s + 1;
+    ae = rb;
+    ps = rb + 2;
+  } else {
+    const char *c1 = strchr(s, ':');
+    if (!c1 || strchr(c1 + 1, ':')) return false; /* no port, or an IPv6 without brackets */
+    a = s;
+    ae = c1;
+    ps = c1 + 1;
+  }
+  size_t n = (size_t)(ae - a);
+  if (n == 0 || n >= 64) return false;
+  char buf[64];
+  memcpy(buf, a, n);
+  buf[n] = 0;
+  unsigned char tmp[16];
+  int fam = inet_pton(AF_INET, buf, tmp) == 1 ? 4 : inet_pton(AF_INET6, buf, tmp) == 1 ? 6 : 0;
+  if (fam == 0 || (*s == '[') != (fam == 6)) return false;
+  size_t d = strlen(ps);
+  if (d < 1 || d > 5 || strspn(ps, "0123456789") != d) return false;
+  long p = strtol(ps, NULL, 10);
+  if (p > 65535) return false;
+  if (addr) memcpy(addr, buf, n + 1);
+  if (family) *family = fam;
+  if (port) *port = (int)p;
+  return true;
+}
+
 /* What a string check expects (the message of a value that fails it). */
 static const char *expected_of(sch_check c) {
   switch (c) {
@@ -313,6 +348,7 @@ static const char *expected_of(sch_check c) {
     case SCH_CHECK_REALM: return "expected printable ASCII text of 1..64 bytes without '\"' or '\\'";
     case SCH_CHECK_FILE: return "expected a file name";
     case SCH_CHECK_DNS_SERVER: return "expected an IP address with an optional port (192.0.2.53, 192.0.2.53:5353, ::1, [::1]:5353)";
+    case SCH_CHECK_IP_PORT: return "expected \"IP:PORT\" with a numeric address (127.0.0.1:9090, [::1]:9090)";
     case SCH_CHECK_GIN_BLOCK: return "expected \"ACCOUNT BLOCK\": an AOR user part and a number block (\"acme +155500xx\": one x per trailing digit)";
     default: return "expected a string";
   }
@@ -331,6 +367,7 @@ static bool check_string(sch_check c, const char *s) {
     case SCH_CHECK_REALM: return is_realm(s);
     case SCH_CHECK_FILE: return *s != 0;
     case SCH_CHECK_DNS_SERVER: return parse_dns_server(s, NULL, NULL, NULL);
+    case SCH_CHECK_IP_PORT: return parse_ip_port(s, NULL, NULL, NULL);
     case SCH_CHECK_GIN_BLOCK: return is_gin_block(s);
     default: return true;
   }

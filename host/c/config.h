@@ -124,6 +124,8 @@ void config_check_secure(const config *c);
 bool parse_listen(const char *spec, listen_spec *out);
 /* A dns.servers element: the address text (64 bytes), its family (4/6) and port (53 when absent). */
 bool parse_dns_server(const char *s, char addr[64], int *family, int *port);
+/* metrics.listen: "127.0.0.1:9090" or "[::1]:9090" (port 0..65535). */
+bool parse_ip_port(const char *s, char addr[64], int *family, int *port);
 
 /* Applies every core key to the core, walking the schema (realm before users; nonceSecret random
  * when absent): set(key, value) and add(kind, bytes, len) return the core's result; any result

@@ -47,6 +47,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "numbers.h"
 #include "overload.h"
 #include "relay.h"
@@ -435,6 +436,8 @@ static void trace_line(const char *dir, const char *peer, uint32_t conn_id, cons
 static const char *proto_name(int proto) { return proto == SIP_PROTO_UDP ? "udp" : "tcp"; }
 
 static bool usage_on; /* "usageLog" is open */
+static double event_counts[SIP_EVENT_LIMIT]; /* events drained, by kind (sipling_events_total) */
+static double started_ms;                    /* the process's start (sipling_uptime_seconds) */
 
 /* Wall-clock ms minus the monotonic clock, fixed at start: maps the core's `now` to Unix time. */
 static double wall_offset;
@@ -442,6 +445,7 @@ static double wall_offset;
 /* One event: logged by its abi.json level with its field names, and written to the usage file. */
 static void event(uint32_t kind) {
   const sip_event_info *info = kind < SIP_EVENT_LIMIT ? &SIP_EVENTS[kind] : NULL;
+  if (info) event_counts[kind]++;
   int level = info ? info->level : LOG_WARN;
   bool logging = log_on(level);
   if (!logging && !usage_on) return;
@@ -1140,30 +1144,48 @@ static void on_signal(int sig) {
   errno = saved;
 }
 
+/* The fields of the stats line, in its order: the core's stats (an older core answers -1 for an id it
+ * does not know: left out), the resolver's, the host's own. At most STATS_MAX. */
+#define STATS_MAX (SIP_STAT_COUNT + RESOLVE_STAT_COUNT + 16)
+static int collect_stats(metrics_field *out) {
+  int n = 0;
+  for (int i = 0; i < SIP_STAT_COUNT; i++) {
+    double v = CALL("sip_stat", Z_sipZ_sip_stat(&core, (u32)i));
+    if (v >= 0) out[n++] = (metrics_field){SIP_STAT_NAMES[i], v};
+  }
+  double rs[RESOLVE_STAT_COUNT];
+  resolve_stats(rs);
+  for (int i = 0; i < RESOLVE_STAT_COUNT; i++) out[n++] = (metrics_field){RESOLVE_STAT_NAMES[i], rs[i]};
+  out[n++] = (metrics_field){"tcpConnections", nconns};
+  out[n++] = (metrics_field){"tcpEvicted", tcp_evicted};
+  out[n++] = (metrics_field){"tcpPartialClosed", tcp_partial_closed};
+  out[n++] = (metrics_field){"tcpBacklogClosed", tcp_backlog_closed};
+  out[n++] = (metrics_field){"logDropped", (double)log_dropped()};
+  out[n++] = (metrics_field){"usageDropped", (double)usage_dropped()};
+  if (relay_on) {
+    out[n++] = (metrics_field){"relayLegsOpen", relay_legs_in_use()};
+    out[n++] = (metrics_field){"relayReportsLost", (double)relay_reports_lost()};
+  }
+  return n;
+}
+
 /* The core's counters as one "stats" line (with `signal` when a signal asked for it), as the Node host
  * logs it: at stop, and on SIGUSR2 while running. */
 static void log_stats(const char *signal_name) {
   if (!log_on(LOG_INFO)) return;
+  metrics_field f[STATS_MAX];
+  int n = collect_stats(f);
   log_begin(LOG_INFO, "stats");
   if (signal_name) log_str("signal", signal_name);
-  for (int i = 0; i < SIP_STAT_COUNT; i++) {
-    double v = CALL("sip_stat", Z_sipZ_sip_stat(&core, (u32)i));
-    if (v >= 0) log_num(SIP_STAT_NAMES[i], v); /* an older core answers -1 for an id it does not know */
-  }
-  double rs[RESOLVE_STAT_COUNT];
-  resolve_stats(rs);
-  for (int i = 0; i < RESOLVE_STAT_COUNT; i++) log_num(RESOLVE_STAT_NAMES[i], rs[i]);
-  log_num("tcpConnections", nconns);
-  log_num("tcpEvicted", tcp_evicted);
-  log_num("tcpPartialClosed", tcp_partial_closed);
-  log_num("tcpBacklogClosed", tcp_backlog_closed);
-  log_num("logDropped", (double)log_dropped());
-  log_num("usageDropped", (double)usage_dropped());
-  if (relay_on) {
-    log_num("relayLegsOpen", relay_legs_in_use());
-    log_num("relayReportsLost", (double)relay_reports_lost());
-  }
+  for (int i = 0; i < n; i++) log_num(f[i].name, f[i].value);
   log_end();
+}
+
+/* The body of a /metrics answer (metrics.h): the stats line's fields, the events by kind, build and uptime. */
+static void render_metrics(strbuf *b) {
+  metrics_field f[STATS_MAX];
+  int n = collect_stats(f);
+  metrics_exposition(b, f, n, event_counts, SIP_EVENT_LIMIT, "native", SIPLING_BOARD, (now_ms() - started_ms) / 1000.0);
 }
 
 static void stop(int sig) {
@@ -1176,6 +1198,7 @@ static void stop(int sig) {
     if (kinds[i] == K_CONN) close_conn(owners[i]);
   }
   for (int id = 1; id <= n_transports; id++) close(transports[id].fd);
+  metrics_stop();
   log_stats(NULL);
   resolve_shutdown(); /* messages still held for a lookup are dropped */
   if (relay_on) relay_stop(); /* legs still open end with the process (no usage record for them) */
@@ -1215,12 +1238,16 @@ static void run(void) {
     }
     /* c-ares's sockets ride after ours for this poll only (handlers may add pfds: their revents are
      * copied out first), and its next timeout bounds the wait */
-    reserve_pfds(npfds + RESOLVE_MAX_FDS);
+    reserve_pfds(npfds + RESOLVE_MAX_FDS + METRICS_MAX_FDS);
     int nres = resolve_pollfds(pfds + npfds, RESOLVE_MAX_FDS);
     timeout = resolve_timeout(timeout);
-    int n = poll(pfds, (nfds_t)(npfds + nres), timeout);
-    struct pollfd res_fds[RESOLVE_MAX_FDS];
+    /* the metrics endpoint's sockets likewise (metrics.h), its clients' deadlines bounding the wait */
+    int nmet = metrics_pollfds(pfds + npfds + nres, METRICS_MAX_FDS);
+    timeout = metrics_timeout(timeout);
+    int n = poll(pfds, (nfds_t)(npfds + nres + nmet), timeout);
+    struct pollfd res_fds[RESOLVE_MAX_FDS], met_fds[METRICS_MAX_FDS];
     memcpy(res_fds, pfds + npfds, (size_t)nres * sizeof *res_fds);
+    memcpy(met_fds, pfds + npfds + nres, (size_t)nmet * sizeof *met_fds);
     if (n < 0 && errno != EINTR) {
       log_begin(LOG_ERROR, "poll failed");
       log_str("error", errname(errno));
@@ -1273,6 +1300,7 @@ static void run(void) {
       }
     }
     resolve_process(res_fds, n > 0 ? nres : 0); /* answers send what waited for them */
+    metrics_process(met_fds, n > 0 ? nmet : 0);  /* scrapes answered; clients past their deadline closed */
     if (closed_n) after(now_ms());
     if (usage_deadline() >= 0 && now_ms() >= usage_deadline()) usage_flush();
     int shed = ov_tick(now_ms());
@@ -1282,7 +1310,28 @@ static void run(void) {
   }
 }
 
+/* "metrics.listen": the Prometheus endpoint (metrics.h), bound before "running" is logged. */
+static void start_metrics(const config *cfg) {
+  const char *spec = cfg_str(cfg, SK_METRICS_LISTEN);
+  if (!spec) return;
+  char bound[96];
+  int e = metrics_start(spec, render_metrics, bound, sizeof bound);
+  if (e) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "cannot listen on metrics.listen %s: %s", spec, errname(e));
+    core_error(msg);
+  }
+  if (log_on(LOG_INFO)) {
+    char url[128];
+    snprintf(url, sizeof url, "http://%s/metrics", bound);
+    log_begin(LOG_INFO, "metrics listening");
+    log_str("url", url);
+    log_end();
+  }
+}
+
 int main(int argc, char **argv) {
+  started_ms = now_ms();
   cli cl;
   config_parse(&cl, argc - 1, argv + 1, SIPLING_BOARD);
   if (cl.help) {
@@ -1364,6 +1413,7 @@ int main(int argc, char **argv) {
   }
   start_core(cfg);
   start_relay(cfg);
+  start_metrics(cfg);
   if (log_on(LOG_INFO)) {
     log_begin(LOG_INFO, "running");
     log_str("core", SIPLING_ENGINE);

@@ -189,6 +189,64 @@ SIP_TABLE char *const SIP_STAT_NAMES[SIP_STAT_COUNT] = {
     "relayLegsInUse", "relayLegCapacity",
 };
 
+/* A Prometheus family of /metrics (abi.json "metrics"), in the order served: special names a sample the
+ * host makes ("build_info", "uptime", "events"; "": from the stats line), samples as {label value, stats
+ * line field} (label value "" without a label). */
+#define SIP_METRIC_MAX_SAMPLES 7
+#define SIP_METRIC_COUNT 44
+typedef struct {
+  const char *name, *type, *help, *special, *label;
+  int n;
+  struct { const char *label_value, *field; } samples[SIP_METRIC_MAX_SAMPLES];
+} sip_metric_family;
+
+SIP_TABLE sip_metric_family SIP_METRICS[SIP_METRIC_COUNT] = {
+    {"sipling_build_info", "gauge", "The running build: release, core board and host (value 1)", "build_info", "", 0, {}},
+    {"sipling_uptime_seconds", "gauge", "Seconds since the process started", "uptime", "", 0, {}},
+    {"sipling_transactions_in_use", "gauge", "SIP transactions in the core's transaction table", "", "", 1, {{"", "txnInUse"}}},
+    {"sipling_transactions_capacity", "gauge", "Size of the core's transaction table", "", "", 1, {{"", "txnCapacity"}}},
+    {"sipling_dialogs_in_use", "gauge", "Dialogs the core keeps (Record-Routed calls, B2BUA calls)", "", "", 1, {{"", "dialogsInUse"}}},
+    {"sipling_bindings_in_use", "gauge", "Registrar contact bindings in use", "", "", 1, {{"", "bindingsInUse"}}},
+    {"sipling_bindings_capacity", "gauge", "Size of the registrar's binding table", "", "", 1, {{"", "bindingCapacity"}}},
+    {"sipling_aors_in_use", "gauge", "Registrar addresses-of-record in use", "", "", 1, {{"", "aorsInUse"}}},
+    {"sipling_aors_capacity", "gauge", "Size of the registrar's address-of-record table", "", "", 1, {{"", "aorCapacity"}}},
+    {"sipling_message_pool_blocks_in_use", "gauge", "Blocks of the core's message pool in use", "", "", 1, {{"", "msgPoolInUse"}}},
+    {"sipling_message_pool_blocks_capacity", "gauge", "Blocks in the core's message pool", "", "", 1, {{"", "msgPoolBlocks"}}},
+    {"sipling_registrar_pool_blocks_in_use", "gauge", "Blocks of the registrar's text pool in use", "", "", 1, {{"", "regPoolInUse"}}},
+    {"sipling_registrar_pool_blocks_capacity", "gauge", "Blocks in the registrar's text pool", "", "", 1, {{"", "regPoolBlocks"}}},
+    {"sipling_relay_legs_in_use", "gauge", "Media relay legs the core has allocated", "", "", 1, {{"", "relayLegsInUse"}}},
+    {"sipling_relay_legs_capacity", "gauge", "Size of the core's media relay leg table", "", "", 1, {{"", "relayLegCapacity"}}},
+    {"sipling_core_memory_bytes", "gauge", "Memory the core uses after start-up (every table; nothing grows after it)", "", "", 1, {{"", "memoryBytes"}}},
+    {"sipling_messages_received_total", "counter", "SIP messages received and framed by the core", "", "", 1, {{"", "received"}}},
+    {"sipling_messages_sent_total", "counter", "SIP messages the core sent", "", "", 1, {{"", "sent"}}},
+    {"sipling_messages_refused_total", "counter", "SIP messages refused as malformed or invalid (bad-message events)", "", "", 1, {{"", "refused"}}},
+    {"sipling_table_full_503_total", "counter", "Requests answered 503 because a core table was full", "", "", 1, {{"", "refused503"}}},
+    {"sipling_overload_shed_503_total", "counter", "New requests refused with 503 by local overload control", "", "", 1, {{"", "shed503"}}},
+    {"sipling_flood_sources", "gauge", "Source addresses the flood check tracks", "", "", 1, {{"", "floodSources"}}},
+    {"sipling_flood_blocked_sources", "gauge", "Source addresses the flood check blocks now", "", "", 1, {{"", "floodBlocked"}}},
+    {"sipling_events_total", "counter", "Core events by kind (docs/ABI.md Events)", "events", "kind", 0, {}},
+    {"sipling_events_lost_total", "counter", "Core events lost because the event queue was full", "", "", 1, {{"", "eventsLost"}}},
+    {"sipling_dns_lookups_total", "counter", "DNS lookups started for names the core sends to", "", "", 1, {{"", "dnsLookups"}}},
+    {"sipling_dns_answers_total", "counter", "DNS lookups answered with an address", "", "", 1, {{"", "dnsAnswers"}}},
+    {"sipling_dns_failures_total", "counter", "DNS lookups that failed", "", "", 1, {{"", "dnsFailures"}}},
+    {"sipling_dns_cache_hits_total", "counter", "Messages to a name sent with a cached address", "", "", 1, {{"", "dnsCacheHits"}}},
+    {"sipling_dns_messages_held_total", "counter", "Messages held while their name was looked up", "", "", 1, {{"", "dnsHeld"}}},
+    {"sipling_dns_messages_dropped_total", "counter", "Messages to a name dropped by the resolver, by reason", "", "reason", 7, {{"negative-cache", "dnsNegativeHits"}, {"in-flight", "dnsDroppedInFlight"}, {"per-source", "dnsDroppedPerSource"}, {"waiting", "dnsDroppedWaiting"}, {"failed", "dnsDroppedFailed"}, {"bad-name", "dnsDroppedName"}, {"no-target", "dnsDroppedNoTarget"}}},
+    {"sipling_dns_lookups_in_flight", "gauge", "DNS lookups in flight", "", "", 1, {{"", "dnsInFlight"}}},
+    {"sipling_dns_messages_waiting", "gauge", "Messages held for a lookup now", "", "", 1, {{"", "dnsWaiting"}}},
+    {"sipling_dns_waiting_bytes", "gauge", "Bytes of messages held for a lookup now", "", "", 1, {{"", "dnsWaitingBytes"}}},
+    {"sipling_dns_cache_names", "gauge", "Names in the DNS cache (answers and failures)", "", "", 1, {{"", "dnsCached"}}},
+    {"sipling_tcp_connections", "gauge", "TCP connections open, accepted and opened", "", "", 1, {{"", "tcpConnections"}}},
+    {"sipling_tcp_closed_total", "counter", "TCP connections closed by the host's bounds, by reason", "", "reason", 3, {{"evicted", "tcpEvicted"}, {"partial-message", "tcpPartialClosed"}, {"backlog", "tcpBacklogClosed"}}},
+    {"sipling_log_lines_dropped_total", "counter", "Log lines dropped while stdout was full", "", "", 1, {{"", "logDropped"}}},
+    {"sipling_usage_records_dropped_total", "counter", "Usage records dropped while the usage log was full", "", "", 1, {{"", "usageDropped"}}},
+    {"sipling_relay_legs_open", "gauge", "Media relay legs with ports bound by the host", "", "", 1, {{"", "relayLegsOpen"}}},
+    {"sipling_relay_packets_total", "counter", "Media packets forwarded by the relay", "", "", 1, {{"", "relayPackets"}}},
+    {"sipling_relay_packets_dropped_total", "counter", "Media packets dropped by the relay (from another source than the latched one, or truncated)", "", "", 1, {{"", "relayDropped"}}},
+    {"sipling_relay_bind_failures_total", "counter", "Media relay legs whose ports could not be bound", "", "", 1, {{"", "relayBindFailed"}}},
+    {"sipling_relay_reports_lost_total", "counter", "Reports of the relay thread lost to a full queue", "", "", 1, {{"", "relayReportsLost"}}},
+};
+
 SIP_TABLE char *const SIP_PROTO_NAMES[7] = {
     NULL, "udp", "tcp", "tls", "sctp", "ws", "wss",
 };

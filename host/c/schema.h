@@ -8,10 +8,10 @@
 #include "numbers.h"
 
 typedef enum { SCH_T_BOOL, SCH_T_INT, SCH_T_ENUM, SCH_T_STRING, SCH_T_LIST, SCH_T_USERS, SCH_T_PATTERNS, SCH_T_HEX, SCH_T_SIDES } sch_type;
-typedef enum { SCH_CHECK_NONE, SCH_CHECK_LISTEN, SCH_CHECK_DOMAIN, SCH_CHECK_CIDR, SCH_CHECK_TOKEN, SCH_CHECK_DENY_URI, SCH_CHECK_TYPE_RULE, SCH_CHECK_SIP_URI, SCH_CHECK_REALM, SCH_CHECK_FILE, SCH_CHECK_DNS_SERVER, SCH_CHECK_GIN_BLOCK, SCH_CHECK_USERS, SCH_CHECK_PATTERNS, SCH_CHECK_SIDES, SCH_CHECK_HEX, SCH_CHECK_ENUM } sch_check;
+typedef enum { SCH_CHECK_NONE, SCH_CHECK_LISTEN, SCH_CHECK_DOMAIN, SCH_CHECK_CIDR, SCH_CHECK_TOKEN, SCH_CHECK_DENY_URI, SCH_CHECK_TYPE_RULE, SCH_CHECK_SIP_URI, SCH_CHECK_REALM, SCH_CHECK_FILE, SCH_CHECK_DNS_SERVER, SCH_CHECK_IP_PORT, SCH_CHECK_GIN_BLOCK, SCH_CHECK_USERS, SCH_CHECK_PATTERNS, SCH_CHECK_SIDES, SCH_CHECK_HEX, SCH_CHECK_ENUM } sch_check;
 enum { SCH_HOST_NODE = 1, SCH_HOST_NATIVE = 2, SCH_HOST_WASI = 4, SCH_HOST_FIRMWARE = 8 };
 SIP_TABLE char *const SCH_HOST_NAMES[4] = {"node", "native", "wasi", "firmware"};
-SIP_TABLE char *const SCH_CHECK_NAMES[] = {"", "listen", "domain", "cidr", "token", "denyUri", "typeRule", "sipUri", "realm", "file", "dnsServer", "ginBlock", "users", "patterns", "sides", "hex", "enum"};
+SIP_TABLE char *const SCH_CHECK_NAMES[] = {"", "listen", "domain", "cidr", "token", "denyUri", "typeRule", "sipUri", "realm", "file", "dnsServer", "ipPort", "ginBlock", "users", "patterns", "sides", "hex", "enum"};
 typedef enum { SCH_CORE_NONE, SCH_CORE_SET, SCH_CORE_ADD } sch_core;
 
 typedef struct {
@@ -96,7 +96,8 @@ enum {
   SK_MEDIA_RELAY_HOLD_IDLE = 50,
   SK_MEDIA_RELAY_ICE = 51,
   SK_USAGE_LOG = 52,
-  SK_COUNT = 53
+  SK_METRICS_LISTEN = 53,
+  SK_COUNT = 54
 };
 
 SIP_TABLE char *const SCH_DEFAULT_0[] = {"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"};
@@ -164,6 +165,7 @@ SIP_TABLE sch_key SCHEMA[SK_COUNT] = {
     [SK_MEDIA_RELAY_HOLD_IDLE] = {.path = "mediaRelay.holdIdle", .type = SCH_T_INT, .min = 0, .max = 65535, .min_items = -1, .max_items = -1, .default_doc = "3600", .unit = "s", .le = -1, .core = SCH_CORE_SET, .core_name = "RelayHoldIdle", .core_id = SIP_CFG_KEY_RELAY_HOLD_IDLE, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "the same for a stream on hold or inactive (calls on hold are not dropped after a minute)"},
     [SK_MEDIA_RELAY_ICE] = {.path = "mediaRelay.ice", .type = SCH_T_ENUM, .check = SCH_CHECK_ENUM, .values = SCH_VALUES_51, .n_values = 2, .min_items = -1, .max_items = -1, .default_doc = "\"remove\"", .le = -1, .core = SCH_CORE_SET, .core_name = "RelayIce", .core_id = SIP_CFG_KEY_RELAY_ICE, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "ICE attributes of relayed SDP: removed (candidates would let media bypass the relay) or kept"},
     [SK_USAGE_LOG] = {.path = "usageLog", .type = SCH_T_STRING, .check = SCH_CHECK_FILE, .min_items = -1, .max_items = -1, .flag = "--usage-log", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "append usage records (JSON lines) to this file"},
+    [SK_METRICS_LISTEN] = {.path = "metrics.listen", .type = SCH_T_STRING, .check = SCH_CHECK_IP_PORT, .min_items = -1, .max_items = -1, .default_doc = "off", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "serve Prometheus metrics (text exposition format 0.0.4: the core's tables, pools and counters, events by kind, the host's counters) at http://IP:PORT/metrics, IPv6 as [::1]:9090 (port 0: any free port, logged); answers GET /metrics only (404 otherwise), one request per connection, at most 8 clients, 5 s each; no authentication, so bind it to a loopback or management address"},
 };
 
 #endif

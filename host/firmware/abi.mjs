@@ -94,6 +94,7 @@ export const SCHEMA = [
   { path: "mediaRelay.holdIdle", type: "int", min: 0, max: 65535, defaultDoc: "3600", unit: "s", core: "set", coreName: "RelayHoldIdle", coreId: 29, hosts: ["node","native"], doc: "the same for a stream on hold or inactive (calls on hold are not dropped after a minute)" },
   { path: "mediaRelay.ice", type: "enum", check: "enum", values: ["remove","keep"], defaultDoc: "\"remove\"", core: "set", coreName: "RelayIce", coreId: 30, hosts: ["node","native"], doc: "ICE attributes of relayed SDP: removed (candidates would let media bypass the relay) or kept" },
   { path: "usageLog", type: "string", check: "file", flag: "--usage-log", hosts: ["node","native"], doc: "append usage records (JSON lines) to this file" },
+  { path: "metrics.listen", type: "string", check: "ipPort", defaultDoc: "off", hosts: ["node","native"], doc: "serve Prometheus metrics (text exposition format 0.0.4: the core's tables, pools and counters, events by kind, the host's counters) at http://IP:PORT/metrics, IPv6 as [::1]:9090 (port 0: any free port, logged); answers GET /metrics only (404 otherwise), one request per connection, at most 8 clients, 5 s each; no authentication, so bind it to a loopback or management address" },
 ];
 
 /** The hosts' fixed limits (host/shared/config.json "limits"; docs/CONFIG.md says what happens beyond each). */

@@ -170,4 +170,8 @@ export interface SiplingConfig {
   };
   /** append usage records (JSON lines) to this file. */
   readonly usageLog?: string;
+  readonly metrics?: {
+    /** serve Prometheus metrics (text exposition format 0.0.4: the core's tables, pools and counters, events by kind, the host's counters) at http://IP:PORT/metrics, IPv6 as [::1]:9090 (port 0: any free port, logged); answers GET /metrics only (404 otherwise), one request per connection, at most 8 clients, 5 s each; no authentication, so bind it to a loopback or management address. Default: off. */
+    readonly listen?: string;
+  };
 }

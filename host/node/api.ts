@@ -88,6 +88,7 @@ export class SiplingServer extends EventEmitter {
       await host.bind();
       host.startCore(mod);
       await host.startOverloadControl();
+    await host.startMetrics();
     } catch (e) {
       this.shut();
       throw e;

@@ -60,6 +60,8 @@ export interface Config {
   readonly dnsTimeout: number;
   /** mediaRelay.addresses: where relay ports are bound */
   readonly relayAddresses: readonly string[];
+  /** metrics.listen: the Prometheus endpoint's IP:PORT, or undefined: off */
+  readonly metricsListen?: string;
 }
 
 export interface Cli {
@@ -88,6 +90,7 @@ function view(c: SharedConfig): Config {
     dnsServers: v.get("dns.servers") as string[] | undefined,
     dnsTimeout: v.get("dns.timeout") as number,
     relayAddresses: (v.get("mediaRelay.addresses") as string[] | undefined) ?? [],
+    metricsListen: v.get("metrics.listen") as string | undefined,
   };
 }
 

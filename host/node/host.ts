@@ -19,7 +19,8 @@ import { Core, CoreError, PEER, Proto, CfgKey, EVENTS, prefaultHeap, type Export
 import { CFG_KIND_SECRET, LIMITS } from "./numbers.js";
 import { writeAddr, format4, format6, peerText } from "./addr.js";
 import { ConfigError, type Config, type Listen } from "./config.js";
-import { coreOps, explain } from "../shared/config.mjs";
+import { coreOps, explain, parseIpPort } from "../shared/config.mjs";
+import { MetricsServer, exposition } from "./metrics.js";
 import type { Logger } from "./log.js";
 import { decodeEvent, eventFields, type UsageLog, type EventRecord } from "./usage.js";
 import { Relay } from "./relay.js";
@@ -105,6 +106,10 @@ export class Host {
   private relay: Relay | null = null;
   private relayPtr = 0;
   private readonly scratch = Buffer.alloc(16);
+  /** events drained, by kind (sipling_events_total) */
+  private readonly eventCounts = new Float64Array(EVENTS.length);
+  /** the Prometheus endpoint ("metrics.listen") */
+  private metrics: MetricsServer | null = null;
   /** Called with every event the core reports (the library API's listener), before logging. */
   onEvent: ((ev: EventRecord) => void) | null = null;
   /** Date.now() - performance.now(), fixed at start: maps the core's `now` (event time) to wall time. */
@@ -639,6 +644,7 @@ export class Host {
   /** One event: decoded once, then logged (by level) and written to the usage file. */
   private event(kind: number): void {
     const info = EVENTS[kind];
+    if (info) this.eventCounts[kind]++;
     const level = info?.level ?? "warn";
     const logging = this.log.on(level);
     if (!logging && !this.usage && !this.onEvent) return;
@@ -676,8 +682,31 @@ export class Host {
    * stop), plus `signal` when asked for by one. Nothing is logged before the core has started.
    */
   logStats(signal?: string): void {
+    const stats = this.statsLine();
+    if (stats) this.log.info("stats", { ...(signal ? { signal } : {}), ...stats });
+  }
+
+  /** The fields of the stats line: the core's stats, the resolver's, the host's own (none before the core starts). */
+  private statsLine(): Record<string, number> | undefined {
     const stats = this.core?.stats();
-    if (stats) this.log.info("stats", { ...(signal ? { signal } : {}), ...stats, ...this.resolver.stats(), ...this.ownStats() });
+    return stats ? { ...stats, ...this.resolver.stats(), ...this.ownStats() } : undefined;
+  }
+
+  /** Starts the Prometheus endpoint when "metrics.listen" names one (host/node/metrics.ts). */
+  async startMetrics(): Promise<void> {
+    const spec = this.cfg.metricsListen;
+    if (spec === undefined || !this.core) return;
+    const a = parseIpPort(spec)!; // the schema's check took it
+    const board = this.cfg.board;
+    const m = new MetricsServer(() => exposition(this.statsLine() ?? {}, this.eventCounts, "node", board, process.uptime()));
+    let bound: string;
+    try {
+      bound = await m.listen(a.addr, a.family, a.port);
+    } catch (e) {
+      throw new StartError(`cannot listen on metrics.listen ${spec}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    this.metrics = m;
+    this.log.info("metrics listening", { url: `http://${bound}/metrics` });
   }
 
   /** The host's own counters: TCP connections closed by its bounds, log and usage lines dropped. */
@@ -728,6 +757,8 @@ export class Host {
   /** Stops accepting, closes every socket and connection, forgets the core. Synchronous. */
   close(): void {
     this.stopping = true;
+    this.metrics?.close();
+    this.metrics = null;
     this.overload?.stop();
     this.relay?.stop();
     if (this.timer) clearTimeout(this.timer);

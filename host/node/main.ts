@@ -113,6 +113,7 @@ export async function main(argv: string[]): Promise<void> {
     await host.bind();
     host.startCore(mod!);
     await host.startOverloadControl();
+    await host.startMetrics();
   } catch (e) {
     host.close();
     if (e instanceof ConfigError) {

@@ -206,6 +206,64 @@ export const STAT_NAMES: readonly string[] = [
   "dialogsInUse", "shed503", "relayLegsInUse", "relayLegCapacity",
 ];
 
+/** A Prometheus family of /metrics (abi.json "metrics"): samples as [label value ("" without a label), stats line field]. */
+export interface MetricFamily {
+  readonly name: string;
+  readonly type: "counter" | "gauge";
+  readonly help: string;
+  /** made by the host itself: build_info, uptime, events ("": from the stats line) */
+  readonly special: string;
+  readonly label: string;
+  readonly samples: readonly (readonly [string, string])[];
+}
+/** In the order served. */
+export const METRICS: readonly MetricFamily[] = [
+  { name: "sipling_build_info", type: "gauge", help: "The running build: release, core board and host (value 1)", special: "build_info", label: "", samples: [] },
+  { name: "sipling_uptime_seconds", type: "gauge", help: "Seconds since the process started", special: "uptime", label: "", samples: [] },
+  { name: "sipling_transactions_in_use", type: "gauge", help: "SIP transactions in the core's transaction table", special: "", label: "", samples: [["", "txnInUse"]] },
+  { name: "sipling_transactions_capacity", type: "gauge", help: "Size of the core's transaction table", special: "", label: "", samples: [["", "txnCapacity"]] },
+  { name: "sipling_dialogs_in_use", type: "gauge", help: "Dialogs the core keeps (Record-Routed calls, B2BUA calls)", special: "", label: "", samples: [["", "dialogsInUse"]] },
+  { name: "sipling_bindings_in_use", type: "gauge", help: "Registrar contact bindings in use", special: "", label: "", samples: [["", "bindingsInUse"]] },
+  { name: "sipling_bindings_capacity", type: "gauge", help: "Size of the registrar's binding table", special: "", label: "", samples: [["", "bindingCapacity"]] },
+  { name: "sipling_aors_in_use", type: "gauge", help: "Registrar addresses-of-record in use", special: "", label: "", samples: [["", "aorsInUse"]] },
+  { name: "sipling_aors_capacity", type: "gauge", help: "Size of the registrar's address-of-record table", special: "", label: "", samples: [["", "aorCapacity"]] },
+  { name: "sipling_message_pool_blocks_in_use", type: "gauge", help: "Blocks of the core's message pool in use", special: "", label: "", samples: [["", "msgPoolInUse"]] },
+  { name: "sipling_message_pool_blocks_capacity", type: "gauge", help: "Blocks in the core's message pool", special: "", label: "", samples: [["", "msgPoolBlocks"]] },
+  { name: "sipling_registrar_pool_blocks_in_use", type: "gauge", help: "Blocks of the registrar's text pool in use", special: "", label: "", samples: [["", "regPoolInUse"]] },
+  { name: "sipling_registrar_pool_blocks_capacity", type: "gauge", help: "Blocks in the registrar's text pool", special: "", label: "", samples: [["", "regPoolBlocks"]] },
+  { name: "sipling_relay_legs_in_use", type: "gauge", help: "Media relay legs the core has allocated", special: "", label: "", samples: [["", "relayLegsInUse"]] },
+  { name: "sipling_relay_legs_capacity", type: "gauge", help: "Size of the core's media relay leg table", special: "", label: "", samples: [["", "relayLegCapacity"]] },
+  { name: "sipling_core_memory_bytes", type: "gauge", help: "Memory the core uses after start-up (every table; nothing grows after it)", special: "", label: "", samples: [["", "memoryBytes"]] },
+  { name: "sipling_messages_received_total", type: "counter", help: "SIP messages received and framed by the core", special: "", label: "", samples: [["", "received"]] },
+  { name: "sipling_messages_sent_total", type: "counter", help: "SIP messages the core sent", special: "", label: "", samples: [["", "sent"]] },
+  { name: "sipling_messages_refused_total", type: "counter", help: "SIP messages refused as malformed or invalid (bad-message events)", special: "", label: "", samples: [["", "refused"]] },
+  { name: "sipling_table_full_503_total", type: "counter", help: "Requests answered 503 because a core table was full", special: "", label: "", samples: [["", "refused503"]] },
+  { name: "sipling_overload_shed_503_total", type: "counter", help: "New requests refused with 503 by local overload control", special: "", label: "", samples: [["", "shed503"]] },
+  { name: "sipling_flood_sources", type: "gauge", help: "Source addresses the flood check tracks", special: "", label: "", samples: [["", "floodSources"]] },
+  { name: "sipling_flood_blocked_sources", type: "gauge", help: "Source addresses the flood check blocks now", special: "", label: "", samples: [["", "floodBlocked"]] },
+  { name: "sipling_events_total", type: "counter", help: "Core events by kind (docs/ABI.md Events)", special: "events", label: "kind", samples: [] },
+  { name: "sipling_events_lost_total", type: "counter", help: "Core events lost because the event queue was full", special: "", label: "", samples: [["", "eventsLost"]] },
+  { name: "sipling_dns_lookups_total", type: "counter", help: "DNS lookups started for names the core sends to", special: "", label: "", samples: [["", "dnsLookups"]] },
+  { name: "sipling_dns_answers_total", type: "counter", help: "DNS lookups answered with an address", special: "", label: "", samples: [["", "dnsAnswers"]] },
+  { name: "sipling_dns_failures_total", type: "counter", help: "DNS lookups that failed", special: "", label: "", samples: [["", "dnsFailures"]] },
+  { name: "sipling_dns_cache_hits_total", type: "counter", help: "Messages to a name sent with a cached address", special: "", label: "", samples: [["", "dnsCacheHits"]] },
+  { name: "sipling_dns_messages_held_total", type: "counter", help: "Messages held while their name was looked up", special: "", label: "", samples: [["", "dnsHeld"]] },
+  { name: "sipling_dns_messages_dropped_total", type: "counter", help: "Messages to a name dropped by the resolver, by reason", special: "", label: "reason", samples: [["negative-cache", "dnsNegativeHits"], ["in-flight", "dnsDroppedInFlight"], ["per-source", "dnsDroppedPerSource"], ["waiting", "dnsDroppedWaiting"], ["failed", "dnsDroppedFailed"], ["bad-name", "dnsDroppedName"], ["no-target", "dnsDroppedNoTarget"]] },
+  { name: "sipling_dns_lookups_in_flight", type: "gauge", help: "DNS lookups in flight", special: "", label: "", samples: [["", "dnsInFlight"]] },
+  { name: "sipling_dns_messages_waiting", type: "gauge", help: "Messages held for a lookup now", special: "", label: "", samples: [["", "dnsWaiting"]] },
+  { name: "sipling_dns_waiting_bytes", type: "gauge", help: "Bytes of messages held for a lookup now", special: "", label: "", samples: [["", "dnsWaitingBytes"]] },
+  { name: "sipling_dns_cache_names", type: "gauge", help: "Names in the DNS cache (answers and failures)", special: "", label: "", samples: [["", "dnsCached"]] },
+  { name: "sipling_tcp_connections", type: "gauge", help: "TCP connections open, accepted and opened", special: "", label: "", samples: [["", "tcpConnections"]] },
+  { name: "sipling_tcp_closed_total", type: "counter", help: "TCP connections closed by the host's bounds, by reason", special: "", label: "reason", samples: [["evicted", "tcpEvicted"], ["partial-message", "tcpPartialClosed"], ["backlog", "tcpBacklogClosed"]] },
+  { name: "sipling_log_lines_dropped_total", type: "counter", help: "Log lines dropped while stdout was full", special: "", label: "", samples: [["", "logDropped"]] },
+  { name: "sipling_usage_records_dropped_total", type: "counter", help: "Usage records dropped while the usage log was full", special: "", label: "", samples: [["", "usageDropped"]] },
+  { name: "sipling_relay_legs_open", type: "gauge", help: "Media relay legs with ports bound by the host", special: "", label: "", samples: [["", "relayLegsOpen"]] },
+  { name: "sipling_relay_packets_total", type: "counter", help: "Media packets forwarded by the relay", special: "", label: "", samples: [["", "relayPackets"]] },
+  { name: "sipling_relay_packets_dropped_total", type: "counter", help: "Media packets dropped by the relay (from another source than the latched one, or truncated)", special: "", label: "", samples: [["", "relayDropped"]] },
+  { name: "sipling_relay_bind_failures_total", type: "counter", help: "Media relay legs whose ports could not be bound", special: "", label: "", samples: [["", "relayBindFailed"]] },
+  { name: "sipling_relay_reports_lost_total", type: "counter", help: "Reports of the relay thread lost to a full queue", special: "", label: "", samples: [["", "relayReportsLost"]] },
+];
+
 /** The hosts' fixed limits (host/shared/config.json "limits"; docs/CONFIG.md says what happens beyond each). */
 export const LIMITS = Object.freeze({
   /** names cached, answers and failures; the least recently used is evicted (names) */

@@ -165,6 +165,9 @@ export const CHECKS = {
   dnsServer(s, k) {
     if (!parseDnsServer(s)) bad(k, DNS_SERVER_EXPECTED, s);
   },
+  ipPort(s, k) {
+    if (!parseIpPort(s)) bad(k, IP_PORT_EXPECTED, s);
+  },
   ginBlock(s, k) {
     const m = /^([^\s@%;<>]{1,32}) (\S+)$/.exec(s);
     if (!m || !isNumberBlock(m[2])) bad(k, GIN_BLOCK_EXPECTED, s);
@@ -191,6 +194,24 @@ export function parseDnsServer(s) {
   return { addr, family: /** @type {4 | 6} */ (fam), port };
 }
 
+const IP_PORT_EXPECTED = `expected "IP:PORT" with a numeric address (127.0.0.1:9090, [::1]:9090)`;
+
+/**
+ * "127.0.0.1:9090" or "[::1]:9090" as { addr, family, port } (port 0..65535, 0: any free port); null if
+ * malformed (a name, no port, IPv6 without brackets, a zone).
+ * @param {string} s @returns {{ addr: string, family: 4 | 6, port: number } | null}
+ */
+export function parseIpPort(s) {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s);
+  if (!m) return null;
+  const addr = m[1] ?? m[2];
+  const port = Number(m[3]);
+  const fam = isIP(addr);
+  if (fam === 0 || addr.includes("%") || port > 65535) return null;
+  if (m[2] !== undefined ? fam !== 4 : fam !== 6) return null; // brackets around IPv6 only
+  return { addr, family: /** @type {4 | 6} */ (fam), port };
+}
+
 /** What a string check expects, for a value that is not even a string. @param {string} check @param {Host} host */
 function stringExpected(check, host) {
   return {
@@ -198,6 +219,7 @@ function stringExpected(check, host) {
     token: "expected a method token", denyUri: `expected "user@domain", "@domain", "@.domain" or "user@"`,
     typeRule: `expected "METHOD type/subtype"`, sipUri: `expected a SIP URI "sip:host[:port]"`,
     realm: "expected printable ASCII text", file: "expected a file name", dnsServer: DNS_SERVER_EXPECTED, ginBlock: GIN_BLOCK_EXPECTED,
+    ipPort: IP_PORT_EXPECTED,
   }[check] ?? "expected a string";
 }
 

@@ -70,3 +70,20 @@ test("a schema key naming no cfgKey, or an unknown check, is refused (exit 2)", 
     assert.ok(r.stderr.includes(needle), `${needle} in ${r.stderr}`);
   }
 });
+
+test("the metrics table (abi.json \"metrics\"): a stat without a family, a counter without _total or a gauge with it is refused (exit 2)", () => {
+  for (const [edit, needle] of [
+    [(a) => { a.stats.push("newThing"); }, "stat newThing has no metrics family"],
+    [(a) => { a.metrics.families.find((f) => f.name === "sipling_messages_sent_total").name = "sipling_messages_sent"; }, "counters (and only counters) end _total"],
+    [(a) => { a.metrics.families.find((f) => f.name === "sipling_dialogs_in_use").name = "sipling_dialogs_total"; }, "counters (and only counters) end _total"],
+    [(a) => { a.metrics.families.find((f) => f.name === "sipling_aors_in_use").from = "bindingsInUse"; }, "field bindingsInUse is in"],
+  ]) {
+    const d = scratch(`metrics-${needle.length}-${Math.random().toString(36).slice(2, 6)}`);
+    const abi = JSON.parse(readFileSync(join(d, "host/shared/abi.json"), "utf8"));
+    edit(abi);
+    writeFileSync(join(d, "host/shared/abi.json"), JSON.stringify(abi));
+    const r = run("--check", "--root", d);
+    assert.equal(r.status, 2, r.stderr);
+    assert.ok(r.stderr.includes(needle), `${needle} in ${r.stderr}`);
+  }
+});
