@@ -703,6 +703,13 @@ static void start_relay(const config *cfg) {
 /* Drains transmits, takes the next deadline, drains events, then reports queued conn closes. */
 static void after(double now) {
   for (;;) {
+    if (relay_on) {
+      /* the media relay's changes, to its thread (relay.h), before the messages that announce them go
+       * out: a party that answers a 200 OK with RTP at once finds its leg's partner already knowing
+       * where to send (the thread applies its queued records before the packets of the same wake-up) */
+      u32 op;
+      while ((op = CALL("sip_poll_relay", Z_sipZ_sip_poll_relay(&core))) != 0) relay_apply_record(op, M(relay_ptr));
+    }
     u32 n;
     unsigned guard = 0;
     while ((n = CALL("sip_poll_transmit", Z_sipZ_sip_poll_transmit(&core, now))) > 0) {
@@ -715,11 +722,6 @@ static void after(double now) {
       }
     }
     deadline = CALL("sip_poll_timeout", Z_sipZ_sip_poll_timeout(&core));
-    if (relay_on) {
-      /* the media relay's changes, to its thread (relay.h); records are read before the next core call */
-      u32 op;
-      while ((op = CALL("sip_poll_relay", Z_sipZ_sip_poll_relay(&core))) != 0) relay_apply_record(op, M(relay_ptr));
-    }
     u32 k;
     while ((k = CALL("sip_poll_event", Z_sipZ_sip_poll_event(&core))) != 0) event(k);
     if (closed_n == 0) return;

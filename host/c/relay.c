@@ -629,12 +629,13 @@ static void *relay_main(void *arg) {
     int n = epoll_wait(epfd, ev, EVENTS, wait);
     if (n < 0 && errno != EINTR) break; /* cannot happen with a valid epfd */
     now = now_ms();
+    /* the main thread's records first: one queued before the SIP message that made a party send (the
+     * host posts them before its transmits) is applied before that party's packets are forwarded */
+    for (int i = 0; i < n; i++)
+      if (ev[i].data.u64 == TAG_CMD && !drain_commands(now)) return NULL;
     for (int i = 0; i < n; i++) {
       uint64_t tag = ev[i].data.u64;
-      if (tag == TAG_CMD) {
-        if (!drain_commands(now)) return NULL;
-        continue;
-      }
+      if (tag == TAG_CMD) continue;
       uint32_t li = (uint32_t)(tag >> 1);
       if (li < cfg.max_legs) forward(li, (int)(tag & 1), now);
     }
