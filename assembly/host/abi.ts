@@ -19,14 +19,14 @@ import { nameCopy, namesReset } from "../net/addr";
 import { EventKind, eventBegin, eventPoll, eventsReset, eventsLost, EVENT_OUT } from "../events";
 import { CfgKey, CfgKind, CfgResult, Stat } from "./numbers";
 import {
-  TxnUp, txnTick, txnNextDeadline, txnTableReset, txnInUse, txnCapacity, txnSeed, msgPool, timers,
+  TxnUp, txnTick, txnNextDeadline, txnTableReset, txnInUse, txnCapacity, txnSetLimit, txnSeed, msgPool, timers,
   txReset, txPop, txRoom, txSend,
 } from "../txn/index";
 import {
   registrarReset, registrarTick, registrarNextDeadline, registrarAors, registrarBindings,
   registrarPoolUsed, registrarPoolBlocks, regConfig, registrarFlowClosed, ginBlockAdd, ginReset,
+  registrarSetLimit, registrarBindingLimit, registrarAorLimit,
 } from "../registrar/index";
-import { MAX_AORS, MAX_BINDINGS } from "../config";
 import { refusedFullCount, refusedFullReset, shedCount } from "../proxy/request";
 import { dispatchRequest, dispatchResponse, dispatchTimer, dispatchTuTimer, dispatchNextDeadline, dispatchReset, dispatchB2bua } from "./dispatch";
 import { respondStateless } from "../proxy/send";
@@ -155,6 +155,13 @@ export function sip_cfg_set(key: i32, value: f64): i32 {
       if (n > 1) return CfgResult.Refused;
       if (!USER_AGENT) return n == 0 ? CfgResult.Ok : CfgResult.NotInBuild;
       dispatchB2bua(n == 1);
+      return CfgResult.Ok;
+    // capacities below the board's (the memory made resident is bounded by them: util/zero.ts)
+    case CfgKey.MaxTransactions: return txnSetLimit(n) ? CfgResult.Ok : CfgResult.Refused;
+    case CfgKey.MaxBindings: return registrarSetLimit(n) ? CfgResult.Ok : CfgResult.Refused;
+    case CfgKey.MaxMessageBlocks:
+      if (n < <i64>msgPool.reserve + <i64>msgPool.blocksFor(<u32>MAX_MSG) + 2 || n > <i64>msgPool.blocks) return CfgResult.Refused;
+      msgPool.limit = <u32>n;
       return CfgResult.Ok;
   }
   if (key >= CfgKey.MediaRelay && key <= CfgKey.RelayIce) return relaySet(key, n);
@@ -381,11 +388,11 @@ export function sip_stat(id: i32): f64 {
     case Stat.TxnInUse: return <f64>txnInUse();
     case Stat.TxnCapacity: return <f64>txnCapacity();
     case Stat.BindingsInUse: return <f64>registrarBindings();
-    case Stat.BindingCapacity: return <f64>MAX_BINDINGS;
+    case Stat.BindingCapacity: return <f64>registrarBindingLimit();
     case Stat.AorsInUse: return <f64>registrarAors();
-    case Stat.AorCapacity: return <f64>MAX_AORS;
+    case Stat.AorCapacity: return <f64>registrarAorLimit();
     case Stat.MsgPoolInUse: return <f64>msgPool.used;
-    case Stat.MsgPoolBlocks: return <f64>msgPool.blocks;
+    case Stat.MsgPoolBlocks: return <f64>msgPool.limit;
     case Stat.RegPoolInUse: return <f64>registrarPoolUsed();
     case Stat.RegPoolBlocks: return <f64>registrarPoolBlocks();
     case Stat.EventsLost: return <f64>eventsLost();

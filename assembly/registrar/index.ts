@@ -15,6 +15,7 @@
 export {
   RegistrarConfig, regConfig, registrarReset, registrarTick, registrarNextDeadline,
   registrarAors, registrarBindings, registrarPoolUsed, registrarPoolBlocks, registrarFlowClosed,
+  registrarSetLimit, registrarBindingLimit, registrarAorLimit,
 } from "./table";
 export { RegResult, regResult, handleRegister } from "./register";
 export { TargetSet, targets, registrarLookup } from "./lookup";

@@ -105,6 +105,8 @@ let aorFreeHead: i32 = -1;
 let bindFreeHead: i32 = -1;
 let aorHigh: i32 = 0;
 let bindHigh: i32 = 0;
+let aorLimit: i32 = MAX_AORS;
+let bindLimit: i32 = MAX_BINDINGS;
 let aorsUsed: i32 = 0;
 let bindsUsed: i32 = 0;
 let stampCounter: u32 = 0;
@@ -128,8 +130,20 @@ export function registrarFlowClosed(conn: u32): void {
     if (p.conn == conn) p.conn = 0;
   }
 }
-export function aorsFree(): i32 { return MAX_AORS - aorsUsed; }
-export function bindingsFree(): i32 { return MAX_BINDINGS - bindsUsed; }
+export function aorsFree(): i32 { return aorLimit - aorsUsed; }
+export function bindingsFree(): i32 { return bindLimit - bindsUsed; }
+export function registrarBindingLimit(): i32 { return bindLimit; }
+export function registrarAorLimit(): i32 { return aorLimit; }
+
+/** The configured capacity (CfgKey.MaxBindings): at most n registrations (bindings, 1..MAX_BINDINGS)
+ * and as many AORs (at most MAX_AORS); false when out of range. A REGISTER beyond it gets 503, as when
+ * the table is full; the memory the tables make resident is bounded by it (util/zero.ts). */
+export function registrarSetLimit(n: i64): bool {
+  if (n < 1 || n > <i64>MAX_BINDINGS) return false;
+  bindLimit = <i32>n;
+  aorLimit = min(<i32>n, MAX_AORS);
+  return true;
+}
 export function registrarAors(): i32 { return aorsUsed; }
 export function registrarBindings(): i32 { return bindsUsed; }
 export function registrarPoolUsed(): u32 { return regPool.used; }
@@ -145,6 +159,8 @@ export function registrarReset(s: u64): void {
   bindFreeHead = -1;
   aorHigh = 0;
   bindHigh = 0;
+  aorLimit = MAX_AORS;
+  bindLimit = MAX_BINDINGS;
   aorsUsed = 0;
   bindsUsed = 0;
   stampCounter = 0;

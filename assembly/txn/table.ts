@@ -89,6 +89,7 @@ function nextFree(i: u32): i32 {
   return s != 0 ? s - 2 : i + 1 < <u32>MAX_TXN ? <i32>i + 1 : -1;
 }
 let freeHead: i32 = 0;
+let limit: i32 = MAX_TXN; // records that may be in use at once (configured, at most MAX_TXN)
 let inUse: i32 = 0;
 
 /** Deadlines of all records: each record is queued at its earliest armed timer. */
@@ -114,6 +115,7 @@ export function txnTableReset(): void {
   zeroTable(records, <usize>MAX_TXN * TXN_SIZE);
   zeroTable(freeNext, <usize>MAX_TXN << 2);
   freeHead = MAX_TXN > 0 ? 0 : -1;
+  limit = MAX_TXN;
   inUse = 0;
   zeroTable(index, <usize>INDEX_CAP << 2);
   txnTimers.clear();
@@ -136,8 +138,16 @@ export function linger(full: i64): i64 {
   const pressure = inUse * 4 >= MAX_TXN * 3 || msgPool.used * 4 >= msgPool.blocks * 3;
   return pressure && timers.t4 < full ? timers.t4 : full;
 }
-export function txnCapacity(): i32 { return MAX_TXN; }
-export function txnFree(): i32 { return MAX_TXN - inUse; }
+export function txnCapacity(): i32 { return limit; }
+export function txnFree(): i32 { return limit - inUse; }
+
+/** The configured capacity (CfgKey.MaxTransactions): at most n records in use (1..MAX_TXN); false when
+ * out of range. Bounds the memory the table makes resident (util/zero.ts). */
+export function txnSetLimit(n: i64): bool {
+  if (n < 1 || n > <i64>MAX_TXN) return false;
+  limit = <i32>n;
+  return true;
+}
 
 /** Record of slot idx (idx < MAX_TXN). */
 export function rec(idx: u32): TxnRec {
@@ -166,14 +176,14 @@ export function idxOf(h: u32): i32 {
 /** The handle the next txnAlloc will return (0 when the table is full): lets a client transaction's
  * branch name its own record before the request is written. */
 export function txnNextHandle(): u32 {
-  if (freeHead < 0) return 0;
+  if (freeHead < 0 || inUse >= limit) return 0;
   const g = rec(<u32>freeHead).gen;
   return <u32>freeHead | (<u32>(g + 1 == 256 ? 1 : g + 1) << IDX_BITS);
 }
 
 /** Take a free record; 0 when the table is full. */
 export function txnAlloc(kind: TxnKind, method: u32, peer: Peer, reliable: bool, owner: u32): u32 {
-  if (freeHead < 0) return 0;
+  if (freeHead < 0 || inUse >= limit) return 0;
   const idx = <u32>freeHead;
   freeHead = nextFree(idx);
   inUse++;

@@ -48,6 +48,7 @@ export class Pool {
   reset(): void {
     zeroTable(this.nextA, <usize>this.blocks << SHIFT);
     this.free = this.blocks > 0 ? 0 : NONE;
+    this.limit = this.blocks;
     this.used = 0;
   }
 
@@ -72,9 +73,13 @@ export class Pool {
     return len == 0 ? 1 : (len + this.blockSize - 1) / this.blockSize;
   }
 
+  /** Blocks that may be in use at once (configured, at most `blocks`: CfgKey.MaxMessageBlocks for the
+   * message pool); the memory the pool makes resident is bounded by it (util/zero.ts). */
+  limit: u32 = 0;
+
   /** Free blocks left. */
   get available(): u32 {
-    return this.blocks - this.used;
+    return this.limit > this.used ? this.limit - this.used : 0;
   }
 
   /** Blocks only `store(…, true)` may take: room kept for stateless answers (a 503 when full). */
@@ -94,7 +99,7 @@ export class Pool {
   alloc(len: u32, useReserve: bool = false): u32 {
     if (NARROW && len >= 0xffff) return 0;
     const need = this.blocksFor(len);
-    if (need + (useReserve ? 0 : this.reserve) > this.blocks - this.used) return 0;
+    if (need + (useReserve ? 0 : this.reserve) > this.available) return 0;
     const head = this.free;
     let b = head;
     for (let i: u32 = 1; i < need; i++) b = this.nextOf(b);

@@ -63,6 +63,9 @@ enum sip_cfg_key {
   SIP_CFG_KEY_RELAY_IDLE = 28, /* s */
   SIP_CFG_KEY_RELAY_HOLD_IDLE = 29, /* s */
   SIP_CFG_KEY_RELAY_ICE = 30, /* flag */
+  SIP_CFG_KEY_MAX_TRANSACTIONS = 31, /* count */
+  SIP_CFG_KEY_MAX_BINDINGS = 32, /* count */
+  SIP_CFG_KEY_MAX_MESSAGE_BLOCKS = 33, /* count */
 };
 
 enum sip_cfg_kind {

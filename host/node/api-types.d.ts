@@ -78,6 +78,14 @@ export interface SiplingConfig {
     /** number blocks of accounts that register for them by RFC 6140 (SIPconnect registration mode), "ACCOUNT BLOCK" ("acme +155500xx"): the account's REGISTER (Require: gin, a Contact without a user part carrying bnc) binds its template, and a request to one of our domains for a number of the block (no AOR of its own) goes to that template with the number as the Request-URI's user part. */
     readonly ginBlocks?: readonly (string)[];
   };
+  readonly capacity?: {
+    /** transactions in use at once; beyond it a new request gets 503 (Retry-After), as when the table is full. Memory is made resident only as tables are used: this bounds it (about 175 B per transaction with its context, plus its messages in the pool; stat txnCapacity) (count). Default: the board's (server 393,216). */
+    readonly transactions?: number;
+    /** registrations (bindings) the registrar keeps, and as many addresses-of-record at most; beyond it a REGISTER gets 503 (stat bindingCapacity) (count). Default: the board's (server 262,144). */
+    readonly registrations?: number;
+    /** 512-byte blocks of the message pool (stored requests and responses of transactions) in use at once; beyond it new work gets 503 (stat msgPoolBlocks) (count). Default: the board's (server 196,608). */
+    readonly messageBlocks?: number;
+  };
   /** Record-Route dialog-creating requests, so in-dialog requests come through this server. Default true. */
   readonly recordRoute?: boolean;
   /** answer an OPTIONS to the server itself (Request-URI with no user part) with 200, Allow, Accept and Supported before authentication, as health checks and keepalives of load balancers and trunks expect (Kamailio's dispatcher counts only 200 as alive); false: it must authenticate like any request. Default true. */

@@ -40,6 +40,9 @@ export const enum CfgKey {
   RelayIdle = 28,
   RelayHoldIdle = 29,
   RelayIce = 30,
+  MaxTransactions = 31,
+  MaxBindings = 32,
+  MaxMessageBlocks = 33,
 }
 export const CFG_KEY_NAMES: Readonly<Record<number, string>> = {
   1: "T1",
@@ -71,6 +74,9 @@ export const CFG_KEY_NAMES: Readonly<Record<number, string>> = {
   28: "RelayIdle",
   29: "RelayHoldIdle",
   30: "RelayIce",
+  31: "MaxTransactions",
+  32: "MaxBindings",
+  33: "MaxMessageBlocks",
 };
 
 export const enum CfgKind {

@@ -1,0 +1,38 @@
+// Capacities from the configuration ("capacity.*", issue 15 item 3) on the Node host and the native server
+// binary: a value beyond the board's is refused at start with the same message naming the key; a good
+// one is what the core then reports (the stats line at stop).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { withServer, HOSTS } from "../integration/harness.mjs";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const dir = mkdtempSync(join(tmpdir(), "sipling-capcfg-"));
+const ARGV = { node: [process.execPath, join(root, "host/node/cli.mjs")], native: [join(root, "build/server/sipling")] };
+
+for (const host of HOSTS) {
+  test(`${host}: a capacity beyond the board's is refused at start, naming the key`, () => {
+    for (const [key, value] of [["transactions", 400_000], ["registrations", 300_000], ["messageBlocks", 10]]) {
+      const f = join(dir, `${host}-${key}.json`);
+      writeFileSync(f, JSON.stringify({ listen: ["udp:127.0.0.1:0"], capacity: { [key]: value } }));
+      const r = spawnSync(ARGV[host][0], [...ARGV[host].slice(1), "--config", f], { encoding: "utf8", timeout: 20_000, env: { ...process.env, SIPLING_NO_BUILD: "1" } });
+      assert.notEqual(r.status, 0, `${key} ${value} accepted`);
+      assert.equal(r.stderr.trim().split("\n").pop(), `config error: "capacity.${key}": value ${value} is out of the core's range`);
+    }
+  });
+
+  test(`${host}: configured capacities are the core's (stats)`, async () => {
+    await withServer({ host, tcp: false, config: { capacity: { transactions: 1000, registrations: 500, messageBlocks: 4000 } } }, async (srv) => {
+      await srv.stop();
+      const stats = srv.logs.filter((o) => o.msg === "stats").pop();
+      assert.ok(stats, "the stats line at stop");
+      assert.equal(stats.txnCapacity, 1000);
+      assert.equal(stats.bindingCapacity, 500);
+      assert.equal(stats.msgPoolBlocks, 4000);
+    });
+  });
+}
