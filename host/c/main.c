@@ -651,13 +651,16 @@ static u32 relay_ptr;
 
 /* The relay thread's reports: an idle stream or a port not bound goes to the core (which ends the call);
  * a closed leg's counters to the usage log. */
+static void relay_usage(const relay_report *r) {
+  if (usage_on)
+    usage_relay(r->callid, r->callid_len, r->leg, r->port, (r->flags & SIP_RELAY_FLAG_VIDEO) != 0, r->packets, r->bytes, r->gaps,
+                r->dropped, wall_offset + now_ms(), now_ms());
+}
 static void on_relay(void) {
   relay_report r;
   while (relay_poll_report(&r)) {
     if (r.kind == RELAY_CLOSED) {
-      if (usage_on)
-        usage_relay(r.callid, r.callid_len, r.leg, r.port, (r.flags & SIP_RELAY_FLAG_VIDEO) != 0, r.packets, r.bytes, r.gaps, r.dropped,
-                    wall_offset + now_ms(), now_ms());
+      relay_usage(&r);
       continue;
     }
     if (r.kind == RELAY_IDLE || r.kind == RELAY_BIND_FAILED) {
@@ -1203,7 +1206,14 @@ static void stop(int sig) {
   metrics_stop();
   log_stats(NULL);
   resolve_shutdown(); /* messages still held for a lookup are dropped */
-  if (relay_on) relay_stop(); /* legs still open end with the process (no usage record for them) */
+  if (relay_on) {
+    /* legs still open end with the process: their usage records, as at a BYE */
+    relay_quiesce();
+    relay_report r;
+    while (relay_poll_report(&r))
+      if (r.kind == RELAY_CLOSED) relay_usage(&r);
+    relay_stop();
+  }
   usage_close();
   log_msg(LOG_INFO, "stopped");
   log_flush_exit(1000);

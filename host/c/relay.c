@@ -382,7 +382,11 @@ static bool drain_commands(int64_t now) {
     cmd_count--;
     pthread_cond_signal(&cmd_space);
     pthread_mutex_unlock(&cmd_mu);
-    if (c.op == CMD_STOP) return false;
+    if (c.op == CMD_STOP) {
+      /* the legs still open end now: their counters go to the main thread like a Close's */
+      for (uint32_t i = 0; i < cfg.max_legs; i++) apply_close(i);
+      return false;
+    }
     if (c.op == CMD_OPEN) apply_open(&c, now);
     else if (c.op == CMD_CLOSE) apply_close(c.leg);
     applied++;
@@ -704,15 +708,18 @@ int relay_start(const relay_config *c) {
   return 0;
 }
 
+void relay_quiesce(void) {
+  if (!running) return;
+  command c;
+  memset(&c, 0, sizeof c);
+  c.op = CMD_STOP;
+  push_command(&c);
+  pthread_join(thread, NULL);
+  running = false;
+}
+
 void relay_stop(void) {
-  if (running) {
-    command c;
-    memset(&c, 0, sizeof c);
-    c.op = CMD_STOP;
-    push_command(&c);
-    pthread_join(thread, NULL);
-    running = false;
-  }
+  relay_quiesce();
   if (legs)
     for (uint32_t i = 0; i < cfg.max_legs; i++) unbind_leg(&legs[i]);
   free(legs);

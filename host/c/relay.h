@@ -102,7 +102,11 @@ uint64_t relay_reports_lost(void);
 /* Legs open now (read from the relay thread's last update; for stats). */
 uint32_t relay_legs_in_use(void);
 
-/* Stops the thread, closes every leg's sockets (without reports) and frees everything. */
+/* Stops the thread, which first closes every leg still open with its RELAY_CLOSED report (its counters,
+ * for the usage log: take them with relay_poll_report until 0 before relay_stop). Idempotent. */
+void relay_quiesce(void);
+
+/* Stops the thread (relay_quiesce, when not done), closes every leg's sockets and frees everything. */
 void relay_stop(void);
 
 #endif

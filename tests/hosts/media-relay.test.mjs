@@ -14,24 +14,10 @@ import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { withServer, sipp, describe, freePort, sf, settle, scratch, relayBase, HOSTS } from "../integration/harness.mjs";
 import { Ua, request, status, hdrs, token } from "../lib/sipua.mjs";
+import { phoneSdp, bodyOf, mPort, rtpPacket } from "../lib/media.mjs";
 
 const TRUNK_IP = "127.0.0.9";
 const PACKETS = 50;
-
-const sdp = (port) => `v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n`;
-const bodyOf = (m) => m.slice(m.indexOf("\r\n\r\n") + 4);
-const mPort = (body) => +(/^m=audio (\d+) /m.exec(body)?.[1] ?? NaN);
-
-function rtpPacket(seq) {
-  const b = Buffer.alloc(172);
-  b[0] = 0x80;
-  b[1] = 0; // PCMU
-  b.writeUInt16BE(seq, 2);
-  b.writeUInt32BE(seq * 160, 4);
-  b.writeUInt32BE(0x51b11a6, 8);
-  b.fill(seq & 0xff, 12);
-  return b;
-}
 
 for (const host of HOSTS) {
   test(`${host}: RTP through the B2BUA's relay to SIPp's echo and back, every packet, from the relay's port`, { timeout: 60_000 }, async () => {
@@ -63,7 +49,7 @@ for (const host of HOSTS) {
         await sleep(300);
         const fromTag = token("f");
         const inv = request(phone, { ruri: `sip:15551234@127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag, to: "sip:15551234@127.0.0.1",
-          callId, contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Content-Type: application/sdp"], body: sdp(rtp.address().port) });
+          callId, contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Content-Type: application/sdp"], body: phoneSdp(rtp.address().port) });
         const ok = await phone.request(srv, inv, { timeoutMs: 8000 });
         assert.equal(status(ok), 200, `the call answered:\n${ok}`);
         const toTag = /;tag=([^;>\s]+)/.exec(hdrs(ok, "To")[0])[1];
@@ -140,7 +126,7 @@ for (const host of HOSTS) {
         const callId = token("idle");
         const fromTag = token("f");
         const ok = await phone.request(srv, request(phone, { ruri: `sip:15551234@127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag,
-          to: "sip:15551234@127.0.0.1", callId, contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Content-Type: application/sdp"], body: sdp(4000) }), { timeoutMs: 8000 });
+          to: "sip:15551234@127.0.0.1", callId, contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Content-Type: application/sdp"], body: phoneSdp(4000) }), { timeoutMs: 8000 });
         assert.equal(status(ok), 200);
         const toTag = /;tag=([^;>\s]+)/.exec(hdrs(ok, "To")[0])[1];
         phone.send(request(phone, { method: "ACK", ruri: `sip:127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag, to: "sip:15551234@127.0.0.1",
@@ -192,7 +178,7 @@ for (const host of HOSTS) {
         await sleep(300);
         const callId = token("mux");
         const fromTag = token("f");
-        const offer = sdp(rtp.address().port) + "a=rtcp-mux\r\n";
+        const offer = phoneSdp(rtp.address().port) + "a=rtcp-mux\r\n";
         const ok = await phone.request(srv, request(phone, { ruri: `sip:15551234@127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag,
           to: "sip:15551234@127.0.0.1", callId, contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Content-Type: application/sdp"], body: offer }), { timeoutMs: 8000 });
         assert.equal(status(ok), 200);

@@ -17,25 +17,11 @@ import { createSocket } from "node:dgram";
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { withServer, sipp, describe, freePort, sf, settle, scratch, relayBase, HOSTS } from "../integration/harness.mjs";
-import { Ua, request, status, hdrs, token } from "../lib/sipua.mjs";
+import { Ua, request, response, status, hdrs, token } from "../lib/sipua.mjs";
+import { phoneSdp, bodyOf, mPort, rtpPacket } from "../lib/media.mjs";
 
 const CALLEE_IP = "127.0.0.9";
 const PACKETS = 50;
-
-const sdp = (addr, port) => `v=0\r\no=phone 1 1 IN IP4 ${addr}\r\ns=-\r\nc=IN IP4 ${addr}\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n`;
-const bodyOf = (m) => m.slice(m.indexOf("\r\n\r\n") + 4);
-const mPort = (body) => +(/^m=audio (\d+) /m.exec(body)?.[1] ?? NaN);
-
-function rtpPacket(seq) {
-  const b = Buffer.alloc(172);
-  b[0] = 0x80;
-  b[1] = 0; // PCMU
-  b.writeUInt16BE(seq, 2);
-  b.writeUInt32BE(seq * 160, 4);
-  b.writeUInt32BE(0x51b11a6, 8);
-  b.fill(seq & 0xff, 12);
-  return b;
-}
 
 /**
  * One call from the test's UA through the proxy to SIPp's echo, with `addr` in the caller's SDP; 50
@@ -57,7 +43,7 @@ async function call(srv, { addr = "127.0.0.1", name }) {
     const fromTag = token("f");
     const to = `sip:echo@${CALLEE_IP}:${calleePort}`;
     const ok = await phone.request(srv, request(phone, { ruri: to, from: "sip:alice@127.0.0.1", fromTag, to, callId,
-      contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Content-Type: application/sdp"], body: sdp(addr, rtp.address().port) }), { timeoutMs: 8000 });
+      contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Content-Type: application/sdp"], body: phoneSdp(rtp.address().port, addr) }), { timeoutMs: 8000 });
     assert.equal(status(ok), 200, `the call answered:\n${ok}`);
     const toTag = /;tag=([^;>\s]+)/.exec(hdrs(ok, "To")[0])[1];
     const routes = hdrs(ok, "Record-Route");
@@ -138,5 +124,47 @@ for (const host of HOSTS) {
       assert.match(direct.offer, /^c=IN IP4 127\.0\.0\.1\r$/m);
       assert.equal(mPort(direct.offer), direct.rtpPort, "the offer's port as the caller wrote it");
     });
+  });
+}
+
+// A call still up when the server stops: its legs' usage records are written at the stop, as at a BYE
+// (the native host wrote none for legs open at its stop).
+for (const host of HOSTS) {
+  test(`${host}: a relayed call still up at the stop: both legs' usage records written`, { timeout: 60_000 }, async () => {
+    const base = await relayBase();
+    const usage = scratch(`proxy-relay-stop-${host}.jsonl`, "");
+    const config = {
+      domains: ["127.0.0.1"], usageLog: usage, access: { trusted: ["127.0.0.1/32"] },
+      mediaRelay: { mode: "always", addresses: ["127.0.0.1"], portMin: base, portMax: base + 63 },
+    };
+    const callId = token("stop");
+    await withServer({ host, tcp: false, config }, async (srv) => {
+      const phone = await Ua.open();
+      const callee = await Ua.open(CALLEE_IP);
+      try {
+        const to = `sip:echo@${CALLEE_IP}:${callee.port}`;
+        const fromTag = token("f");
+        const answered = phone.request(srv, request(phone, { ruri: to, from: "sip:alice@127.0.0.1", fromTag, to, callId,
+          contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Content-Type: application/sdp"], body: phoneSdp(4000) }), { timeoutMs: 8000 });
+        const inv = await callee.waitFor((m) => m.startsWith("INVITE "), 5000);
+        assert.ok(inv, "the INVITE reached the callee");
+        const body = phoneSdp(5000, CALLEE_IP);
+        const ok = response(inv, 200, "OK", { toTag: token("t"), extra: [`Contact: <sip:echo@${CALLEE_IP}:${callee.port}>`, "Content-Type: application/sdp"] })
+          .replace("Content-Length: 0\r\n\r\n", `Content-Length: ${body.length}\r\n\r\n${body}`);
+        const via = /^Via: SIP\/2\.0\/UDP ([\d.]+):(\d+)/m.exec(inv);
+        callee.send(ok, Number(via[2]), via[1]);
+        const final = await answered;
+        assert.equal(status(final), 200, `answered:\n${final}`);
+        await settle(srv);
+        assert.equal(srv.sip("out").filter((m) => m.first.startsWith("INVITE ")).length, 1);
+      } finally {
+        phone.close();
+        callee.close();
+      }
+      await srv.stop();
+    });
+    const records = readFileSync(usage, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)).filter((o) => o.event === "relay");
+    assert.equal(records.length, 2, `both legs' records at the stop: ${JSON.stringify(records)}`);
+    for (const rec of records) assert.equal(rec.callId, callId);
   });
 }
