@@ -40,7 +40,7 @@ import { rrKeyReset, rrKeyFromSecret } from "../proxy/rrmac";
 import { authReset, authSetRealm, authUserAdd, authSetSecret, authSetNonceExpiry, authSetAlgorithms } from "../auth/index";
 import { TOPOLOGY_HIDING, USER_AGENT, GIN_PROVIDER } from "../config";
 import { b2buaSideAdd, b2buaRelayReport } from "../b2bua/call";
-import { MEDIA_RELAY, RELAY_PROXY_BASE } from "../config";
+import { MEDIA_RELAY, RELAY_PROXY_BASE, SPARSE_TABLES } from "../config";
 import { relayReset, relayPorts, relayAddress, relayConfig, relayPoll, relayLegsInUse, relayLegCapacity, relayLegSession, RELAY_OUT } from "../media/relay";
 import { proxyRelayReport } from "../proxy/media";
 import { regAdd, regShutdown, regPending } from "../registrant/registrant";
@@ -156,10 +156,16 @@ export function sip_cfg_set(key: i32, value: f64): i32 {
       if (!USER_AGENT) return n == 0 ? CfgResult.Ok : CfgResult.NotInBuild;
       dispatchB2bua(n == 1);
       return CfgResult.Ok;
-    // capacities below the board's (the memory made resident is bounded by them: util/zero.ts)
-    case CfgKey.MaxTransactions: return txnSetLimit(n) ? CfgResult.Ok : CfgResult.Refused;
-    case CfgKey.MaxBindings: return registrarSetLimit(n) ? CfgResult.Ok : CfgResult.Refused;
+    // capacities below the board's (the memory made resident is bounded by them: util/zero.ts); the
+    // boards whose tables are small and all their own (no SPARSE_TABLES) have the board's only
+    case CfgKey.MaxTransactions:
+      if (!SPARSE_TABLES) return CfgResult.NotInBuild;
+      return txnSetLimit(n) ? CfgResult.Ok : CfgResult.Refused;
+    case CfgKey.MaxBindings:
+      if (!SPARSE_TABLES) return CfgResult.NotInBuild;
+      return registrarSetLimit(n) ? CfgResult.Ok : CfgResult.Refused;
     case CfgKey.MaxMessageBlocks:
+      if (!SPARSE_TABLES) return CfgResult.NotInBuild;
       if (n < <i64>msgPool.reserve + <i64>msgPool.blocksFor(<u32>MAX_MSG) + 2 || n > <i64>msgPool.blocks) return CfgResult.Refused;
       msgPool.limit = <u32>n;
       return CfgResult.Ok;
@@ -392,7 +398,7 @@ export function sip_stat(id: i32): f64 {
     case Stat.AorsInUse: return <f64>registrarAors();
     case Stat.AorCapacity: return <f64>registrarAorLimit();
     case Stat.MsgPoolInUse: return <f64>msgPool.used;
-    case Stat.MsgPoolBlocks: return <f64>msgPool.limit;
+    case Stat.MsgPoolBlocks: return <f64>(SPARSE_TABLES ? msgPool.limit : msgPool.blocks);
     case Stat.RegPoolInUse: return <f64>registrarPoolUsed();
     case Stat.RegPoolBlocks: return <f64>registrarPoolBlocks();
     case Stat.EventsLost: return <f64>eventsLost();

@@ -77,11 +77,11 @@ export const enum CfgKey {
   RelayHoldIdle = 29,
   /** ICE attributes of relayed SDP: 0 removed (candidates would let media bypass the relay; default), 1 passed through (flag) */
   RelayIce = 30,
-  /** transactions in use at once, 1 .. the board's (stat txnCapacity; default: the board's): beyond it a request gets 503 as when the table is full; bounds the memory the table makes resident (count) */
+  /** transactions in use at once, 1 .. the board's (stat txnCapacity; default: the board's): beyond it a request gets 503 as when the table is full; bounds the memory the table makes resident; NotInBuild on the boards with small tables of their own (micro, gateway: no SIP_SPARSE_TABLES) (count) */
   MaxTransactions = 31,
-  /** registrations (bindings) kept, 1 .. the board's, and as many AORs (at most the board's); stat bindingCapacity; beyond it a REGISTER gets 503 (count) */
+  /** registrations (bindings) kept, 1 .. the board's, and as many AORs (at most the board's); stat bindingCapacity; beyond it a REGISTER gets 503; NotInBuild as MaxTransactions (count) */
   MaxBindings = 32,
-  /** blocks of the message pool in use at once (stat msgPoolBlocks), from the reserve plus one largest message to the board's; beyond it new work gets 503 (count) */
+  /** blocks of the message pool in use at once (stat msgPoolBlocks), from the reserve plus one largest message to the board's; beyond it new work gets 503; NotInBuild as MaxTransactions (count) */
   MaxMessageBlocks = 33,
 }
 

@@ -36,7 +36,7 @@
 // The Call-ID is kept as a seeded 64-bit hash (8 bytes instead of a pool string): two different
 // Call-IDs colliding is a 2^-64 event under a key the peer does not know.
 
-import { MAX_AORS, MAX_BINDINGS, REG_BLOCK, REG_BLOCKS, MAX_CONTACTS_PER_AOR, MAX_TARGET_URI } from "../config";
+import { MAX_AORS, MAX_BINDINGS, REG_BLOCK, REG_BLOCKS, MAX_CONTACTS_PER_AOR, MAX_TARGET_URI, SPARSE_TABLES } from "../config";
 import { Pool } from "../util/pool";
 import { MinHeap } from "../util/minheap";
 import { hashBytes } from "../util/hash";
@@ -130,16 +130,16 @@ export function registrarFlowClosed(conn: u32): void {
     if (p.conn == conn) p.conn = 0;
   }
 }
-export function aorsFree(): i32 { return aorLimit - aorsUsed; }
-export function bindingsFree(): i32 { return bindLimit - bindsUsed; }
-export function registrarBindingLimit(): i32 { return bindLimit; }
-export function registrarAorLimit(): i32 { return aorLimit; }
+export function aorsFree(): i32 { return registrarAorLimit() - aorsUsed; }
+export function bindingsFree(): i32 { return registrarBindingLimit() - bindsUsed; }
+export function registrarBindingLimit(): i32 { return SPARSE_TABLES ? bindLimit : MAX_BINDINGS; }
+export function registrarAorLimit(): i32 { return SPARSE_TABLES ? aorLimit : MAX_AORS; }
 
 /** The configured capacity (CfgKey.MaxBindings): at most n registrations (bindings, 1..MAX_BINDINGS)
  * and as many AORs (at most MAX_AORS); false when out of range. A REGISTER beyond it gets 503, as when
  * the table is full; the memory the tables make resident is bounded by it (util/zero.ts). */
 export function registrarSetLimit(n: i64): bool {
-  if (n < 1 || n > <i64>MAX_BINDINGS) return false;
+  if (!SPARSE_TABLES || n < 1 || n > <i64>MAX_BINDINGS) return false;
   bindLimit = <i32>n;
   aorLimit = min(<i32>n, MAX_AORS);
   return true;

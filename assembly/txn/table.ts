@@ -21,7 +21,7 @@
 // the 2xx (RFC 6026 Timers L and M, 32 s at T1 = 500 ms); a non-INVITE holds them for Timer J/K.
 // Under pressure (the table 3/4 full) a finished transaction lingers T4 instead: see `linger`.
 
-import { MAX_TXN, MSG_BLOCKS, MSG_BLOCK, MAX_MSG } from "../config";
+import { MAX_TXN, MSG_BLOCKS, MSG_BLOCK, MAX_MSG, SPARSE_TABLES } from "../config";
 import { Pool } from "../util/pool";
 import { MinHeap } from "../util/minheap";
 import { Peer, PEER_SIZE } from "../net/peer";
@@ -138,13 +138,13 @@ export function linger(full: i64): i64 {
   const pressure = inUse * 4 >= MAX_TXN * 3 || msgPool.used * 4 >= msgPool.blocks * 3;
   return pressure && timers.t4 < full ? timers.t4 : full;
 }
-export function txnCapacity(): i32 { return limit; }
-export function txnFree(): i32 { return limit - inUse; }
+export function txnCapacity(): i32 { return SPARSE_TABLES ? limit : MAX_TXN; }
+export function txnFree(): i32 { return txnCapacity() - inUse; }
 
 /** The configured capacity (CfgKey.MaxTransactions): at most n records in use (1..MAX_TXN); false when
  * out of range. Bounds the memory the table makes resident (util/zero.ts). */
 export function txnSetLimit(n: i64): bool {
-  if (n < 1 || n > <i64>MAX_TXN) return false;
+  if (!SPARSE_TABLES || n < 1 || n > <i64>MAX_TXN) return false;
   limit = <i32>n;
   return true;
 }
@@ -176,14 +176,14 @@ export function idxOf(h: u32): i32 {
 /** The handle the next txnAlloc will return (0 when the table is full): lets a client transaction's
  * branch name its own record before the request is written. */
 export function txnNextHandle(): u32 {
-  if (freeHead < 0 || inUse >= limit) return 0;
+  if (freeHead < 0 || (SPARSE_TABLES && inUse >= limit)) return 0;
   const g = rec(<u32>freeHead).gen;
   return <u32>freeHead | (<u32>(g + 1 == 256 ? 1 : g + 1) << IDX_BITS);
 }
 
 /** Take a free record; 0 when the table is full. */
 export function txnAlloc(kind: TxnKind, method: u32, peer: Peer, reliable: bool, owner: u32): u32 {
-  if (freeHead < 0 || inUse >= limit) return 0;
+  if (freeHead < 0 || (SPARSE_TABLES && inUse >= limit)) return 0;
   const idx = <u32>freeHead;
   freeHead = nextFree(idx);
   inUse++;

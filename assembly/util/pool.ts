@@ -13,7 +13,7 @@
 //
 // A handle is the head block's index + 1 (0 = no string).
 
-import { MAX_MSG, MSG_BLOCKS, REG_BLOCKS, DLG_BLOCKS } from "../config";
+import { MAX_MSG, MSG_BLOCKS, REG_BLOCKS, DLG_BLOCKS, SPARSE_TABLES } from "../config";
 import { zeroTable } from "./zero";
 
 const NONE: u32 = 0xffffffff;
@@ -79,7 +79,8 @@ export class Pool {
 
   /** Free blocks left. */
   get available(): u32 {
-    return this.limit > this.used ? this.limit - this.used : 0;
+    const cap = SPARSE_TABLES ? this.limit : this.blocks; // a configured capacity where tables are sparse
+    return cap > this.used ? cap - this.used : 0;
   }
 
   /** Blocks only `store(…, true)` may take: room kept for stateless answers (a 503 when full). */

@@ -79,7 +79,7 @@ export interface SiplingConfig {
     readonly ginBlocks?: readonly (string)[];
   };
   readonly capacity?: {
-    /** transactions in use at once; beyond it a new request gets 503 (Retry-After), as when the table is full. Memory is made resident only as tables are used: this bounds it (about 175 B per transaction with its context, plus its messages in the pool; stat txnCapacity) (count). Default: the board's (server 393,216). */
+    /** (server and b2bua boards; the others' tables are small and all their own: refused by name) transactions in use at once; beyond it a new request gets 503 (Retry-After), as when the table is full. Memory is made resident only as tables are used: this bounds it (about 175 B per transaction with its context, plus its messages in the pool; stat txnCapacity) (count). Default: the board's (server 393,216). */
     readonly transactions?: number;
     /** registrations (bindings) the registrar keeps, and as many addresses-of-record at most; beyond it a REGISTER gets 503 (stat bindingCapacity) (count). Default: the board's (server 262,144). */
     readonly registrations?: number;

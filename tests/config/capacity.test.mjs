@@ -36,3 +36,13 @@ for (const host of HOSTS) {
     });
   });
 }
+
+test("a core whose tables are small and all its own (board micro) refuses the capacities by name, on both hosts", () => {
+  for (const [argv, board] of [[ARGV.node, { board: "micro" }], [[join(root, "build/micro/sipling")], {}]]) {
+    const f = join(dir, `micro-${argv.length}.json`);
+    writeFileSync(f, JSON.stringify({ listen: ["udp:127.0.0.1:0"], capacity: { transactions: 8 }, ...board }));
+    const r = spawnSync(argv[0], [...argv.slice(1), "--config", f], { encoding: "utf8", timeout: 20_000, env: { ...process.env, SIPLING_NO_BUILD: "1" } });
+    assert.notEqual(r.status, 0, `${argv.join(" ")} accepted it`);
+    assert.equal(r.stderr.trim().split("\n").pop(), `config error: "capacity.transactions": not in this core build (board micro leaves it out)`);
+  }
+});
