@@ -23,7 +23,7 @@
 
 import { UA_DIALOGS, USER_AGENT, B2B_DROP_NAMES } from "../config";
 import { dropListAdd, DROP_ENTRY } from "../wire/emit";
-import { lower, isAny, Cls } from "../util/chars";
+import { isAny, Cls } from "../util/chars";
 import { MessageView } from "../wire/view";
 import { Decoded } from "../wire/validate";
 import { Method, methodEntry } from "../wire/method";
@@ -33,7 +33,7 @@ import { Peer, PEER_SIZE } from "../net/peer";
 import { transportById, transportFor, Proto } from "../net/transports";
 import { peerFromText } from "../net/addr";
 import { Family } from "../net/peer";
-import { parseUint } from "../wire/scan";
+import { parseUint, textIs } from "../wire/scan";
 import { prngNext } from "../util/prng";
 import { hex8 } from "../txn";
 import { registrarLookup, targets } from "../registrar/lookup";
@@ -289,12 +289,6 @@ function wordLen(k: i32): u32 { return load<u32>(words + <usize>k * 8, 4); }
 /** "[IPv6]:port" or "IPv4:port" into cfgPeer (transport 0: the first UDP one of its family, at send). */
 function parseAddress(p: usize, len: u32): bool { return peerFromText(cfgPeer, p, len); }
 
-/** Whether [p, p+len) is the ASCII text `lit`, letters in any case (a literal: no allocation). */
-function textIs(p: usize, len: u32, lit: string): bool {
-  if (<i32>len != lit.length) return false;
-  for (let k = 0; k < lit.length; k++) if (lower(<u32>load<u8>(p + <usize>k)) != lower(<u32>lit.charCodeAt(k))) return false;
-  return true;
-}
 
 /** Word k as a side index, or -1. */
 function sideWord(k: i32): i32 { return <i32>parseUint(wordAt(k), wordAt(k) + <usize>wordLen(k), <u64>MAX_SIDES - 1); }

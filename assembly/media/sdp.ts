@@ -20,7 +20,7 @@ import { Writer } from "../wire/writer";
 import { MessageView } from "../wire/view";
 import { Hdr } from "../wire/hdr";
 import { ContentTypeRepr, decodeContentType } from "../wire/headers/scalar";
-import { lower } from "../util/chars";
+import { textIs } from "../wire/scan";
 
 /** m= lines a relayed SDP may have (audio, video, a second audio ...); more is refused (488). */
 export const SDP_STREAMS: i32 = 8;
@@ -332,12 +332,6 @@ export function sdpBody(v: MessageView): bool {
   const p = v.valPtr(h);
   return decodeContentType(p, p + <usize>v.valLen(h), CT) && textIs(CT.type, CT.typeLen, "application") &&
     textIs(CT.subtype, CT.subtypeLen, "sdp");
-}
-
-function textIs(p: usize, len: u32, s: string): bool {
-  if (len != <u32>s.length) return false;
-  for (let k: u32 = 0; k < len; k++) if (lower(<u32>load<u8>(p + <usize>k)) != <u32>s.charCodeAt(<i32>k)) return false;
-  return true;
 }
 
 /** The SDP parsed last names a private address (net/addr.ts privateAddress) for a live stream: its

@@ -399,23 +399,19 @@ function forwardOne(q: Req, ruri: usize, ruriLen: u32, to: Peer, loop: u32): voi
   const idx = openContext(q);
   if (idx < 0) return;
   prepareEdits(q);
-  if (MEDIA_RELAY && refusedByRelay(q, idx, relayRequest(q, idx, to.family, null))) return;
+  if (MEDIA_RELAY && finishWith(q, idx, relayRequest(q, idx, to.family, null))) return;
   const srv = handleOf(<u32>idx);
   const rr = wantsRecordRoute(q.v, q.d);
   // RFC 3263 §4.3 failover: possible when the branch goes to a name without a port and the stored
   // request, forwarded again, makes the same branch (its Request-URI not rewritten)
   if (to.family == <u8>Family.Name && to.port == 0 && ruriLen == 0) ctx(<u32>idx).flags |= CtxFlag.Failover;
-  const fail = forwardBranch(q, srv, ruri, ruriLen, 0, 0, to, loop, rr);
-  if (fail != 0) {
-    const c = ctx(<u32>idx);
-    c.bestStatus = <u16>fail;
-    if (fail == 503) { c.flags |= CtxFlag.NoRoom; noteFull(q.d, q.src, q.now); }
-    finishIfDone(<u32>idx, q.now);
-  }
+  finishWith(q, idx, forwardBranch(q, srv, ruri, ruriLen, 0, 0, to, loop, rr));
 }
 
-/** The media relay refused request q (status 488 or 503, proxy/media.ts): its context answers that. */
-function refusedByRelay(q: Req, idx: i32, status: u32): bool {
+/** Request q of context idx could not go on (`status`: a branch that did not start, 503 no room or 500
+ * no transport, or the media relay's 488 / 503): the context answers it (our 503 with Retry-After).
+ * False when status is 0 (it goes on). */
+function finishWith(q: Req, idx: i32, status: u32): bool {
   if (status == 0) return false;
   const c = ctx(<u32>idx);
   c.bestStatus = <u16>status;
@@ -430,7 +426,7 @@ function forwardToTargets(q: Req, loop: u32): void {
   if (idx < 0) return;
   if (MEDIA_RELAY) {
     const first = targets.count > 0 ? targets.source(0).family : q.src.family;
-    if (refusedByRelay(q, idx, relayRequest(q, idx, first, targets))) return;
+    if (finishWith(q, idx, relayRequest(q, idx, first, targets))) return;
   }
   if (!storeTargets(<u32>idx, targets)) {
     const c = ctx(<u32>idx);

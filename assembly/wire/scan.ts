@@ -103,6 +103,13 @@ export function eqBytes(a: usize, alen: u32, b: usize, blen: u32): bool {
   return memory.compare(a, b, alen) == 0;
 }
 
+/** Whether [p, p+len) is the ASCII text `lit`, letters in any case (a literal: no allocation). */
+export function textIs(p: usize, len: u32, lit: string): bool {
+  if (<i32>len != lit.length) return false;
+  for (let k = 0; k < lit.length; k++) if (lower(<u32>load<u8>(p + <usize>k)) != lower(<u32>lit.charCodeAt(k))) return false;
+  return true;
+}
+
 /** Case-insensitive (ASCII) compare of two memory ranges. */
 export function eqBytesI(a: usize, alen: u32, b: usize, blen: u32): bool {
   if (alen != blen) return false;
