@@ -193,3 +193,10 @@ export const RELAY_SESSIONS: i32 = MEDIA_RELAY ? UA_DIALOGS / 2 + MAX_DIALOGS : 
  * microcontroller's RAM is its own whether written or not). */
 // @ts-ignore: board constant injected with --use
 export const SPARSE_TABLES: bool = isDefined(SIP_SPARSE_TABLES) ? SIP_SPARSE_TABLES != 0 : false;
+
+/** The location service as text lines (registrar/location.ts: sip_loc_* in docs/ABI.md): list, insert
+ * and remove bindings from the host, for a location service shared by several instances (the hosts'
+ * Redis) and for the management API; and the Route token that sends a request for a binding to the
+ * instance that holds it. On the server and b2bua boards; the small boards have neither (no code). */
+// @ts-ignore: board constant injected with --use
+export const LOCATION_API: bool = isDefined(SIP_LOCATION_API) ? SIP_LOCATION_API != 0 : false;

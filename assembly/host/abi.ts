@@ -17,7 +17,7 @@ import { Peer, PEER_SIZE, Family } from "../net/peer";
 import { transportAdd, transportsReset, transportById } from "../net/transports";
 import { nameCopy, namesReset } from "../net/addr";
 import { EventKind, eventBegin, eventPoll, eventsReset, eventsLost, EVENT_OUT } from "../events";
-import { CfgKey, CfgKind, CfgResult, Stat } from "./numbers";
+import { CfgKey, CfgKind, CfgResult, Stat, LocOp } from "./numbers";
 import {
   TxnUp, txnTick, txnNextDeadline, txnTableReset, txnInUse, txnCapacity, txnSetLimit, txnSeed, msgPool, timers,
   txReset, txPop, txRoom, txSend,
@@ -26,6 +26,7 @@ import {
   registrarReset, registrarTick, registrarNextDeadline, registrarAors, registrarBindings,
   registrarPoolUsed, registrarPoolBlocks, regConfig, registrarFlowClosed, ginBlockAdd, ginReset,
   registrarSetLimit, registrarBindingLimit, registrarAorLimit,
+  LOC, LOC_CAP, locNext, locFirstOf, locSibling, locRead, locPut, locRemove,
 } from "../registrar/index";
 import { refusedFullCount, refusedFullReset, shedCount } from "../proxy/request";
 import { dispatchRequest, dispatchResponse, dispatchTimer, dispatchTuTimer, dispatchNextDeadline, dispatchReset, dispatchB2bua } from "./dispatch";
@@ -38,7 +39,7 @@ import { securityConfig } from "../proxy/admit";
 import { Req } from "../proxy/req";
 import { rrKeyReset, rrKeyFromSecret } from "../proxy/rrmac";
 import { authReset, authSetRealm, authUserAdd, authSetSecret, authSetNonceExpiry, authSetAlgorithms } from "../auth/index";
-import { TOPOLOGY_HIDING, USER_AGENT, GIN_PROVIDER } from "../config";
+import { TOPOLOGY_HIDING, USER_AGENT, GIN_PROVIDER, LOCATION_API } from "../config";
 import { b2buaSideAdd, b2buaRelayReport } from "../b2bua/call";
 import { MEDIA_RELAY, RELAY_PROXY_BASE, SPARSE_TABLES } from "../config";
 import { relayReset, relayPorts, relayAddress, relayConfig, relayPoll, relayLegsInUse, relayLegCapacity, relayLegSession, RELAY_OUT } from "../media/relay";
@@ -386,6 +387,27 @@ function earliest(a: i64, b: i64): i64 {
 /** Next event: its kind (0 = none); the record at sip_event_ptr. */
 export function sip_poll_event(): i32 {
   return <i32>eventPoll();
+}
+
+// ---- the location service as text (registrar/location.ts; docs/ABI.md "Location service") -----------
+
+/** Address of the location line buffer; 0 where the core has no location service (the small boards). */
+export function sip_loc_ptr(): usize { return LOCATION_API ? LOC : 0; }
+
+/** One operation on the location service (LocOp): see host/shared/abi.json. -1 where the core has none. */
+export function sip_loc(op: i32, now: f64, arg: i32): i32 {
+  if (!LOCATION_API) return -1;
+  const t = <i64>now;
+  switch (op) {
+    case LocOp.Capacity: return <i32>LOC_CAP;
+    case LocOp.Next: return locNext(arg);
+    case LocOp.First: return locFirstOf(<u32>arg);
+    case LocOp.Sibling: return locSibling(arg);
+    case LocOp.Read: return locRead(t, arg);
+    case LocOp.Put: return locPut(t, <u32>arg);
+    case LocOp.Remove: return locRemove(t, <u32>arg);
+  }
+  return -1;
 }
 
 /** Counters and occupancy (docs/ABI.md). */

@@ -212,6 +212,24 @@ export const enum RelayReport {
   BindFailed = 2,
 }
 
+/** what sip_loc(op, now, arg) does with the location service's line buffer at sip_loc_ptr (0 where the core has none: the server and b2bua boards have it); a line is AOR CONTACT EXPIRES Q ORIGIN SOURCE PATH (docs/ABI.md) */
+export const enum LocOp {
+  /** bytes of the line buffer */
+  Capacity = 0,
+  /** the next binding in use at index >= arg, or -1: a walk of the whole table */
+  Next = 1,
+  /** the first binding of the AOR whose key (the unescaped user part, arg bytes) is at the buffer, or -1 */
+  First = 2,
+  /** the binding after binding arg of the same AOR, or -1 */
+  Sibling = 3,
+  /** binding arg as a line at the buffer: its length, or -1 (gone or expired) */
+  Read = 4,
+  /** insert or refresh the binding of the line of arg bytes at the buffer: its index, -1 (malformed), -2 (no room) */
+  Put = 5,
+  /** remove `AOR [CONTACT]` (arg bytes at the buffer): how many bindings went (each a reg-remove event, code 1 when it was shared), or -1 (malformed) */
+  Remove = 6,
+}
+
 /** SRV targets a host keeps per name (host/shared/config.json limits.dnsTargets): the proxy's RFC 3263
  * failover (a new branch to target k+1) stops at the last. */
 export const SRV_TARGETS: u32 = 4;

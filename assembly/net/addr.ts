@@ -5,6 +5,7 @@ import { Ch, Cls, is, hexValue, lower } from "../util/chars";
 import { Peer, Family } from "./peer";
 import { MAX_NAMES, NAME_CAP } from "../config";
 import { parseUint } from "../wire/scan";
+import { Writer } from "../wire/writer";
 
 /** Parse dotted IPv4 [p, p+len) into 4 bytes at out. */
 export function parseIPv4(p: usize, len: u32, out: usize): bool {
@@ -209,4 +210,33 @@ export function privateAddress(family: u8, a: usize): bool {
   const y = <u32>load<u8>(a, 1);
   return x == 10 || (x == 172 && (y & 0xf0) == 16) || (x == 192 && y == 168) ||
     (x == 100 && (y & 0xc0) == 64) || (x == 169 && y == 254);
+}
+
+/** Write the source address as text (IPv4 dotted, IPv6 hex groups). */
+export function writeIp(w: Writer, p: Peer): void {
+  const a = p.addr;
+  if (p.family == Family.V4) {
+    for (let i: usize = 0; i < 4; i++) {
+      if (i > 0) w.byte(Ch.DOT);
+      w.u32(<u32>load<u8>(a + i));
+    }
+    return;
+  }
+  w.byte(Ch.LBRACKET);
+  for (let i: usize = 0; i < 8; i++) {
+    if (i > 0) w.byte(Ch.COLON);
+    const g = (<u32>load<u8>(a + i * 2) << 8) | <u32>load<u8>(a + i * 2 + 1);
+    writeHex(w, g);
+  }
+  w.byte(Ch.RBRACKET);
+}
+
+function writeHex(w: Writer, v: u32): void {
+  let started = false;
+  for (let s = 12; s >= 0; s -= 4) {
+    const d = (v >> <u32>s) & 15;
+    if (d == 0 && !started && s > 0) continue;
+    started = true;
+    w.byte(d < 10 ? Ch.D0 + d : Ch.a + d - 10);
+  }
 }

@@ -15,6 +15,8 @@ import { ParamSpan, scanHeaderParam, eqText, eqBytesI } from "../wire/scan";
 import { RPORT_ABSENT } from "../wire/headers/via";
 import { Ch } from "../util/chars";
 import { Peer, Family } from "../net/peer";
+import { writeIp } from "../net/addr";
+export { writeIp };
 import { Proto, Transport, transportById } from "../net/transports";
 import {
   rec, txnNextHandle, msgPool, clientInviteCreate, clientNonInviteCreate, idxOf,
@@ -112,35 +114,6 @@ export function prepareVia(edits: ForwardEdits, v: MessageView, d: Decoded, src:
       while (p < end && load<u8>(p) != Ch.SEMI) p++;
       p++;
     }
-  }
-}
-
-/** Write the source address as text (IPv4 dotted, IPv6 hex groups). */
-export function writeIp(w: Writer, p: Peer): void {
-  const a = p.addr;
-  if (p.family == Family.V4) {
-    for (let i: usize = 0; i < 4; i++) {
-      if (i > 0) w.byte(Ch.DOT);
-      w.u32(<u32>load<u8>(a + i));
-    }
-    return;
-  }
-  w.byte(Ch.LBRACKET);
-  for (let i: usize = 0; i < 8; i++) {
-    if (i > 0) w.byte(Ch.COLON);
-    const g = (<u32>load<u8>(a + i * 2) << 8) | <u32>load<u8>(a + i * 2 + 1);
-    writeHex(w, g);
-  }
-  w.byte(Ch.RBRACKET);
-}
-
-function writeHex(w: Writer, v: u32): void {
-  let started = false;
-  for (let s = 12; s >= 0; s -= 4) {
-    const d = (v >> <u32>s) & 15;
-    if (d == 0 && !started && s > 0) continue;
-    started = true;
-    w.byte(d < 10 ? Ch.D0 + d : Ch.a + d - 10);
   }
 }
 

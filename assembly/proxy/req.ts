@@ -37,6 +37,8 @@ export class Req {
   flowTransport: u32 = 0;
   /** Index of the first Route value not ours (the next hop), or -1. */
   next: i32 = -1;
+  /** A binding named by the route token of a popped Route of ours (registrar/location.ts), or -1. */
+  bind: i32 = -1;
   /** Strict-route fix-up: the Route entry that becomes the Request-URI, or -1. */
   strict: i32 = -1;
   /** A dialog a BYE ended: closed once the BYE has been routed (its token may still be needed). */
@@ -65,6 +67,7 @@ export class Req {
     this.flow = 0;
     this.flowTransport = 0;
     this.next = -1;
+    this.bind = -1;
     this.strict = -1;
     this.closeAfter = -1;
     this.hidRecord = -1;

@@ -38,14 +38,14 @@ import {
   serverInviteCreate, serverInviteOnRequest, serverInviteOnAck, serverInviteRespond, SIState,
   serverNonInviteCreate, serverNonInviteOnRequest, txSend, CIState,
 } from "../txn/index";
-import { handleRegister, registrarLookup, ginLookup, targets, TargetSet } from "../registrar/index";
+import { handleRegister, registrarLookup, bindingTarget, ginLookup, targets, TargetSet } from "../registrar/index";
 import { WORK_BUF, EXTRA_BUF, EXTRA_CAP } from "./buffers";
 import { proxyConfig } from "./config";
 import { ctx, CtxFlag, CTX_SIZE } from "./context";
 import { respondStateless, responseDest, retryAfter, isOurStatelessTag } from "./send";
 import { loopHash } from "./branch";
 import { parseBranch, OurBranch, writeStatelessBranch } from "../txn/branch";
-import { isOurAddress, ourTransport, isForUs, destFromUri, flowToken, protoName } from "./route";
+import { isOurAddress, ourTransport, isForUs, destFromUri, flowToken, regRouteToken, protoName } from "./route";
 import { prepareEdits, prepareVia, forwardBranch, wantsRecordRoute, VIA_BUF } from "./forward";
 import { cancelBranches, startTargets, finishIfDone, storeTargets, release } from "./response";
 import { MAX_MSG, MEDIA_RELAY } from "../config";
@@ -53,7 +53,7 @@ import { OPTIONS_LINES, OPTIONS_LINES_LEN } from "../wire/tables";
 import { Admit, admitSource, admitRequest, authFailed } from "./admit";
 import { AuthVerdict } from "../auth/digest";
 import { dialogFind, dialogKey, dialogAnswered, dialogCallerTag, dialogClose, tagHash } from "./dialog";
-import { TOPOLOGY_HIDING, GIN_PROVIDER } from "../config";
+import { TOPOLOGY_HIDING, GIN_PROVIDER, LOCATION_API } from "../config";
 import { parseToken, looksLikeToken, realContact, CONTACT_BUF, CALLER, CALLEE, hidesToward, markHidden, unmarkHidden } from "./topology";
 import { Req } from "./req";
 import { ctxKeepEdits } from "./context";
@@ -93,6 +93,12 @@ function preprocessRoutes(q: Req): void {
     const t = ourTransport(routeNa.uri);
     if (t == null) { q.next = i; return; }
     q.pops++;
+    // a binding's route token (registrar/location.ts): another instance sends us a new request for a
+    // registration we hold; honoured only when the Request-URI is that binding's contact (route())
+    if (LOCATION_API && !d.to.hasTag) {
+      const rb = regRouteToken(routeNa.uri);
+      if (rb >= 0) q.bind = rb;
+    }
     // a flow token is ours only on a Record-Route of a stream transport (on our UDP transport it is
     // somebody's user part: UDP has no connection to name), and only with this dialog's MAC over it
     const ft = t.reliable ? flowToken(routeNa.uri) : 0;
@@ -256,11 +262,15 @@ function route(q: Req): void {
 
   // §16.4 route information pre-processing.
   preprocessRoutes(q);
-  const local = forUs && q.next < 0 && q.flow == 0 && q.strict < 0;
+  const routed = q.next < 0 && q.flow == 0 && q.strict < 0;
+  // a request for one of our bindings, from the instance that learned it through the shared location
+  // service: it goes to that binding (its flow, its NAT address) as a request to our domain would
+  const held = LOCATION_API && routed && q.bind >= 0 && m != Method.REGISTER;
+  const local = (forUs || held) && routed;
   // OPTIONS to the server itself: a keepalive or health check (load balancers, trunks), answered
   // before authentication like Kamailio's default configuration does (unless optionsBeforeAuth is off:
   // then it is answered below, once admitted)
-  const ping = local && m == Method.OPTIONS && !d.ruri.hasUser && !d.to.hasTag;
+  const ping = local && forUs && !held && m == Method.OPTIONS && !d.ruri.hasUser && !d.to.hasTag;
   if (ping && proxyConfig.optionsBeforeAuth) { answerOptions(v, d, src); return; }
   const token = tokenOf(q);
   let known = false;
@@ -307,6 +317,11 @@ function route(q: Req): void {
     return;
   }
   if (local) {
+    if (held) {
+      if (bindingTarget(q.bind, d.ruri, now, targets) == 0) { respondStateless(v, d, true, 480, 0, 0, src); return; }
+      forwardToTargets(q, loop);
+      return;
+    }
     if (m == Method.REGISTER) {
       const r = handleRegister(v, d, src, now, EXTRA_BUF, EXTRA_CAP, q.replayed);
       if (r.status == 0) authFailed(q, AuthVerdict.Replay, true, true); // a replay that would change bindings

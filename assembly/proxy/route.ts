@@ -91,18 +91,30 @@ export function destFromUri(u: UriRepr, out: Peer): bool {
   return true;
 }
 
-/** The connection id in a flow-token user part ("ft" + 8 hex digits), or 0. */
-export function flowToken(u: UriRepr): u32 {
-  if (!u.hasUser || u.userLen != 10) return 0;
+/** The 32-bit number of a user part that is `c0 c1` + 8 hex digits, or -1. */
+function tokenUser(u: UriRepr, c0: u32, c1: u32): i64 {
+  if (!u.hasUser || u.userLen != 10) return -1;
   const p = u.user;
-  if (load<u8>(p) != 0x66 || load<u8>(p + 1) != 0x74) return 0; // "ft"
+  if (<u32>load<u8>(p) != c0 || <u32>load<u8>(p + 1) != c1) return -1;
   let v: u32 = 0;
   for (let i: usize = 2; i < 10; i++) {
     const c = <u32>load<u8>(p + i);
-    if (!is(c, Cls.HEX)) return 0;
+    if (!is(c, Cls.HEX)) return -1;
     v = (v << 4) | hexValue(c);
   }
-  return v;
+  return <i64>v;
+}
+
+/** The connection id in a flow-token user part ("ft" + 8 hex digits), or 0. */
+export function flowToken(u: UriRepr): u32 {
+  const v = tokenUser(u, 0x66, 0x74); // "ft"
+  return v < 0 ? 0 : <u32>v;
+}
+
+/** The binding index in a route-token user part ("rb" + 8 hex digits, registrar/location.ts), or -1. */
+export function regRouteToken(u: UriRepr): i32 {
+  const v = tokenUser(u, 0x72, 0x62); // "rb"
+  return v > 0x7fffffff ? -1 : <i32>v;
 }
 
 /** Is the address a broadcast or unspecified one we must never send to (RFC 4475 bcast)? */

@@ -11,6 +11,7 @@
 //   register.ts  REGISTER processing (§10.3 steps 5-8) and the 200 / 423 / 503 header lines
 //   lookup.ts    TargetSet and registrarLookup (best q first)
 //   gin.ts       RFC 6140 number blocks: a number of a block to its account's template contacts
+//   location.ts  bindings as text lines for the host (a shared location service, the management API)
 
 export {
   RegistrarConfig, regConfig, registrarReset, registrarTick, registrarNextDeadline,
@@ -18,5 +19,6 @@ export {
   registrarSetLimit, registrarBindingLimit, registrarAorLimit,
 } from "./table";
 export { RegResult, regResult, handleRegister } from "./register";
-export { TargetSet, targets, registrarLookup } from "./lookup";
+export { TargetSet, targets, registrarLookup, bindingTarget } from "./lookup";
+export { LOC, LOC_CAP, locNext, locFirstOf, locSibling, locRead, locPut, locRemove } from "./location";
 export { ginBlockAdd, ginBlocks, ginLookup, ginReset, GIN_BLOCKS } from "./gin";

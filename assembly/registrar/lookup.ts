@@ -18,7 +18,7 @@
 import { MAX_FORK, MAX_TARGET_URI, MAX_TARGET_PATH } from "../config";
 import { Peer, PEER_SIZE } from "../net/peer";
 import { UriRepr, UriScheme, parseUri } from "../wire/uri";
-import { aorAt, aorFind, bindAt, bindPeer, keyHash, makeKey, regPool, contactToScr, SCR } from "./table";
+import { aorAt, aorFind, bindAt, bindPeer, keyHash, makeKey, regPool, contactToScr, SCR, bindLive } from "./table";
 import { BLOCK_CAP } from "../util/numblock";
 
 const META: usize = 28;
@@ -189,6 +189,18 @@ export function lookupKey(len: i32, now: i64, out: TargetSet, templates: bool): 
     n++;
   }
   for (let i = 0; i < n; i++) out.add(unchecked(order[i]), templates);
+  return out.count;
+}
+
+/**
+ * Binding b as the one target, when it is live and its stored contact is byte for byte `uri` (the
+ * Request-URI of a request another instance sent us through the route token of this binding,
+ * registrar/location.ts); returns 1, or 0 (the binding is gone, or is another one now).
+ */
+export function bindingTarget(b: i32, uri: UriRepr, now: i64, out: TargetSet): i32 {
+  out.reset();
+  if (!bindLive(b, now) || !regPool.equals(bindAt(b).contact, uri.start, uri.len)) return 0;
+  out.add(b, false);
   return out.count;
 }
 

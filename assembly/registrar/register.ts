@@ -336,6 +336,7 @@ export function handleRegister(v: MessageView, d: Decoded, src: Peer, now: i64, 
     r.cseq = cseq;
     r.stamp = nextStamp();
     r.deadline = now + <i64>e * 1000;
+    r.spare = 0; // registered here: ours, even when another instance had shared it with us
     bindPeer(b).copyFrom(src);
     expiry.set(b, r.deadline);
     regEvent(act == Act.Add ? EventKind.RegAdd : EventKind.RegRefresh, 200, now, e, src,

@@ -18,7 +18,7 @@
 //   binds   m × BIND_SIZE    +0 u64 Call-ID hash  +8 i64 deadline (ms)  +16 u32 contact (pool handle)
 //                            +20 u32 path (pool handle, 0 = none)  +24 i32 aor (-1 = free)
 //                            +28 i32 next (AOR list / free list)  +32 u32 CSeq  +36 i32 q (-1 absent)
-//                            +40 u32 stamp (registration order)  +44 u32 spare
+//                            +40 u32 stamp (registration order)  +44 u32 flags (BIND_SHARED)
 //                            +48 Peer (32 bytes): the REGISTER's source (RFC 3581 / flow)
 //   expiry  MinHeap(m)       16 bytes per binding (heap slot, position, i64 key)
 //   pool    Pool(REG_BLOCK, REG_BLOCKS)  AOR keys, contact URIs, Path route sets (74 bytes a block, 70
@@ -117,6 +117,17 @@ export function bindAt(b: i32): Binding { return changetype<Binding>(binds + <us
 export function bindPeer(b: i32): Peer { return changetype<Peer>(binds + <usize>b * BIND_SIZE + BIND_HDR); }
 
 export function regSeed(): u64 { return seed; }
+
+/** Binding flag (the record's spare word): learned from another instance (registrar/location.ts). */
+export const BIND_SHARED: u32 = 1;
+
+/** Records at and above this index were never used (the watermark). */
+export function bindUsedBelow(): i32 { return bindHigh; }
+
+/** Whether b is a binding in use that has not expired by `now`. */
+export function bindLive(b: i32, now: i64): bool {
+  return b >= 0 && b < bindHigh && bindAt(b).aor >= 0 && bindAt(b).deadline > now;
+}
 
 /**
  * A stream connection closed: bindings registered over it lose their flow (conn 0), so requests for
@@ -349,7 +360,8 @@ export function registrarTick(now: i64): void {
     if (r.aor >= 0) {
       const kh = aorAt(r.aor).key;
       if (kh != 0 && regPool.len(kh) <= <u32>MAX_TARGET_URI) keyLen = regPool.copyOut(kh, KEY);
-      regEvent(EventKind.RegExpire, 0, now, 0, bindPeer(b), KEY, keyLen, b, 0, 0);
+      // code 1: a binding learned from another instance (the host does not publish its expiry)
+      regEvent(EventKind.RegExpire, (r.spare & BIND_SHARED) != 0 ? 1 : 0, now, 0, bindPeer(b), KEY, keyLen, b, 0, 0);
       bindFree(b);
     }
     expiry.remove(b); // also when the record was already free (never left queued)

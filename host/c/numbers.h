@@ -154,6 +154,17 @@ enum sip_relay_report {
   SIP_RELAY_REPORT_BIND_FAILED = 2, /* the leg's ports could not be bound: the core ends the call */
 };
 
+/* what sip_loc(op, now, arg) does with the location service's line buffer at sip_loc_ptr (0 where the core has none: the server and b2bua boards have it); a line is AOR CONTACT EXPIRES Q ORIGIN SOURCE PATH (docs/ABI.md) */
+enum sip_loc_op {
+  SIP_LOC_OP_CAPACITY = 0, /* bytes of the line buffer */
+  SIP_LOC_OP_NEXT = 1, /* the next binding in use at index >= arg, or -1: a walk of the whole table */
+  SIP_LOC_OP_FIRST = 2, /* the first binding of the AOR whose key (the unescaped user part, arg bytes) is at the buffer, or -1 */
+  SIP_LOC_OP_SIBLING = 3, /* the binding after binding arg of the same AOR, or -1 */
+  SIP_LOC_OP_READ = 4, /* binding arg as a line at the buffer: its length, or -1 (gone or expired) */
+  SIP_LOC_OP_PUT = 5, /* insert or refresh the binding of the line of arg bytes at the buffer: its index, -1 (malformed), -2 (no room) */
+  SIP_LOC_OP_REMOVE = 6, /* remove `AOR [CONTACT]` (arg bytes at the buffer): how many bindings went (each a reg-remove event, code 1 when it was shared), or -1 (malformed) */
+};
+
 /* An event kind: its name, log level (0 error .. 3 debug), the labels of its four text fields, the
  * name of its value field (NULL: logged as "value" when nonzero) and whether usage records take it. */
 typedef struct {

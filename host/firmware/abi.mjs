@@ -11,6 +11,7 @@ export const Proto = Object.freeze({ UDP: 1, TCP: 2, TLS: 3, SCTP: 4, WS: 5, WSS
 export const RelayOp = Object.freeze({ Open: 1, Close: 2 });
 export const RelayFlag = Object.freeze({ RtcpMux: 1, Held: 2, Video: 4 });
 export const RelayReport = Object.freeze({ Idle: 1, BindFailed: 2 });
+export const LocOp = Object.freeze({ Capacity: 0, Next: 1, First: 2, Sibling: 3, Read: 4, Put: 5, Remove: 6 });
 /** Indexed by kind (0 = none): name, log level, text labels, value field, in usage records. */
 export const EVENTS = [
   undefined,
@@ -98,6 +99,10 @@ export const SCHEMA = [
   { path: "mediaRelay.ice", type: "enum", check: "enum", values: ["remove","keep"], defaultDoc: "\"remove\"", core: "set", coreName: "RelayIce", coreId: 30, hosts: ["node","native"], doc: "ICE attributes of relayed SDP: removed (candidates would let media bypass the relay) or kept" },
   { path: "usageLog", type: "string", check: "file", flag: "--usage-log", hosts: ["node","native"], doc: "append usage records (JSON lines) to this file" },
   { path: "metrics.listen", type: "string", check: "ipPort", defaultDoc: "off", hosts: ["node","native"], doc: "serve Prometheus metrics (text exposition format 0.0.4: the core's tables, pools and counters, events by kind, the host's counters) at http://IP:PORT/metrics, IPv6 as [::1]:9090 (port 0: any free port, logged); answers GET /metrics only (404 otherwise), one request per connection, at most 8 clients, 5 s each; no authentication, so bind it to a loopback or management address" },
+  { path: "management", type: "bool", default: false, hosts: ["node"], doc: "serve the management API beside the metrics, on metrics.listen (which it needs): GET /registrations (every binding, JSON), GET /registrations/AOR, DELETE /registrations/AOR[?contact=URI], GET /status (tables, pools, trunks and registrations of ours, the location service); `sipling ctl` is its command line; no authentication, so bind metrics.listen to a loopback or management address (server and b2bua boards)" },
+  { path: "location.redis", type: "string", check: "ipPort", defaultDoc: "off", hosts: ["node"], doc: "share the registrar's bindings with other instances through this Redis server (IP:PORT): each binding is a key that expires with it, changes are published, an instance loads the live bindings at start and after Redis comes back; a call for a phone registered at another instance goes through that instance (location.address) (server and b2bua boards)" },
+  { path: "location.address", type: "string", check: "ipPort", defaultDoc: "the first udp listen's address", hosts: ["node"], doc: "this instance's SIP address IP:PORT (UDP; IPv6 as [::1]:5060) where the others send requests for the phones registered here; also its name in Redis" },
+  { path: "location.prefix", type: "string", check: "token", default: "sipling", hosts: ["node"], doc: "the prefix of the Redis keys and of the channel (instances sharing bindings use the same)" },
 ];
 
 /** The hosts' fixed limits (host/shared/config.json "limits"; docs/CONFIG.md says what happens beyond each). */

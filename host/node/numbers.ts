@@ -127,6 +127,9 @@ export const enum RelayFlag { RtcpMux = 1, Held = 2, Video = 4 }
 /** what a host reports with sip_relay_report(now, leg, what) */
 export const enum RelayReport { Idle = 1, BindFailed = 2 }
 
+/** what sip_loc(op, now, arg) does with the location service's line buffer at sip_loc_ptr (0 where the core has none: the server and b2bua boards have it); a line is AOR CONTACT EXPIRES Q ORIGIN SOURCE PATH (docs/ABI.md) */
+export const enum LocOp { Capacity = 0, Next = 1, First = 2, Sibling = 3, Read = 4, Put = 5, Remove = 6 }
+
 export const enum EventKind {
   None = 0,
   RegAdd = 1,
