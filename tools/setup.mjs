@@ -40,6 +40,9 @@ const needed = [
   // promtool (Prometheus 2): checks the hosts' /metrics exposition (tests/hosts/metrics.test.mjs); the
   // package's server is not started
   { cmd: "promtool", pkg: "prometheus" },
+  // Redis 7: the shared location service of two instances (tests/hosts/location.test.mjs), started by
+  // the test on a loopback port; the package's service is not used
+  { cmd: "redis-server", pkg: "redis-server" },
 ];
 
 function has(cmd) {

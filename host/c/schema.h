@@ -100,7 +100,11 @@ enum {
   SK_MEDIA_RELAY_ICE = 54,
   SK_USAGE_LOG = 55,
   SK_METRICS_LISTEN = 56,
-  SK_COUNT = 57
+  SK_MANAGEMENT = 57,
+  SK_LOCATION_REDIS = 58,
+  SK_LOCATION_ADDRESS = 59,
+  SK_LOCATION_PREFIX = 60,
+  SK_COUNT = 61
 };
 
 SIP_TABLE char *const SCH_DEFAULT_0[] = {"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"};
@@ -172,6 +176,10 @@ SIP_TABLE sch_key SCHEMA[SK_COUNT] = {
     [SK_MEDIA_RELAY_ICE] = {.path = "mediaRelay.ice", .type = SCH_T_ENUM, .check = SCH_CHECK_ENUM, .values = SCH_VALUES_54, .n_values = 2, .min_items = -1, .max_items = -1, .default_doc = "\"remove\"", .le = -1, .core = SCH_CORE_SET, .core_name = "RelayIce", .core_id = SIP_CFG_KEY_RELAY_ICE, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "ICE attributes of relayed SDP: removed (candidates would let media bypass the relay) or kept"},
     [SK_USAGE_LOG] = {.path = "usageLog", .type = SCH_T_STRING, .check = SCH_CHECK_FILE, .min_items = -1, .max_items = -1, .flag = "--usage-log", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "append usage records (JSON lines) to this file"},
     [SK_METRICS_LISTEN] = {.path = "metrics.listen", .type = SCH_T_STRING, .check = SCH_CHECK_IP_PORT, .min_items = -1, .max_items = -1, .default_doc = "off", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "serve Prometheus metrics (text exposition format 0.0.4: the core's tables, pools and counters, events by kind, the host's counters) at http://IP:PORT/metrics, IPv6 as [::1]:9090 (port 0: any free port, logged); answers GET /metrics only (404 otherwise), one request per connection, at most 8 clients, 5 s each; no authentication, so bind it to a loopback or management address"},
+    [SK_MANAGEMENT] = {.path = "management", .type = SCH_T_BOOL, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 0, .le = -1, .hosts = SCH_HOST_NODE, .doc = "serve the management API beside the metrics, on metrics.listen (which it needs): GET /registrations (every binding, JSON), GET /registrations/AOR, DELETE /registrations/AOR[?contact=URI], GET /status (tables, pools, trunks and registrations of ours, the location service); `sipling ctl` is its command line; no authentication, so bind metrics.listen to a loopback or management address (server and b2bua boards)"},
+    [SK_LOCATION_REDIS] = {.path = "location.redis", .type = SCH_T_STRING, .check = SCH_CHECK_IP_PORT, .min_items = -1, .max_items = -1, .default_doc = "off", .le = -1, .hosts = SCH_HOST_NODE, .doc = "share the registrar's bindings with other instances through this Redis server (IP:PORT): each binding is a key that expires with it, changes are published, an instance loads the live bindings at start and after Redis comes back; a call for a phone registered at another instance goes through that instance (location.address) (server and b2bua boards)"},
+    [SK_LOCATION_ADDRESS] = {.path = "location.address", .type = SCH_T_STRING, .check = SCH_CHECK_IP_PORT, .min_items = -1, .max_items = -1, .default_doc = "the first udp listen's address", .le = -1, .hosts = SCH_HOST_NODE, .doc = "this instance's SIP address IP:PORT (UDP; IPv6 as [::1]:5060) where the others send requests for the phones registered here; also its name in Redis"},
+    [SK_LOCATION_PREFIX] = {.path = "location.prefix", .type = SCH_T_STRING, .check = SCH_CHECK_TOKEN, .min_items = -1, .max_items = -1, .has_default = 1, .def_str = "sipling", .le = -1, .hosts = SCH_HOST_NODE, .doc = "the prefix of the Redis keys and of the channel (instances sharing bindings use the same)"},
 };
 
 #endif

@@ -56,6 +56,9 @@ export interface Exports {
   sip_poll_relay?(): number;
   sip_relay_ptr?(): number;
   sip_relay_report?(now: number, leg: number, what: number): void;
+  /** the location service as text lines (LocOp): server and b2bua cores; sip_loc_ptr 0 elsewhere */
+  sip_loc_ptr?(): number;
+  sip_loc?(op: number, now: number, arg: number): number;
 }
 
 export class CoreError extends Error {}

@@ -182,4 +182,14 @@ export interface SiplingConfig {
     /** serve Prometheus metrics (text exposition format 0.0.4: the core's tables, pools and counters, events by kind, the host's counters) at http://IP:PORT/metrics, IPv6 as [::1]:9090 (port 0: any free port, logged); answers GET /metrics only (404 otherwise), one request per connection, at most 8 clients, 5 s each; no authentication, so bind it to a loopback or management address. Default: off. */
     readonly listen?: string;
   };
+  /** serve the management API beside the metrics, on metrics.listen (which it needs): GET /registrations (every binding, JSON), GET /registrations/AOR, DELETE /registrations/AOR[?contact=URI], GET /status (tables, pools, trunks and registrations of ours, the location service); `sipling ctl` is its command line; no authentication, so bind metrics.listen to a loopback or management address (server and b2bua boards). Default false. */
+  readonly management?: boolean;
+  readonly location?: {
+    /** share the registrar's bindings with other instances through this Redis server (IP:PORT): each binding is a key that expires with it, changes are published, an instance loads the live bindings at start and after Redis comes back; a call for a phone registered at another instance goes through that instance (location.address) (server and b2bua boards). Default: off. */
+    readonly redis?: string;
+    /** this instance's SIP address IP:PORT (UDP; IPv6 as [::1]:5060) where the others send requests for the phones registered here; also its name in Redis. Default: the first udp listen's address. */
+    readonly address?: string;
+    /** the prefix of the Redis keys and of the channel (instances sharing bindings use the same). Default "sipling". */
+    readonly prefix?: string;
+  };
 }

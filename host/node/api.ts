@@ -89,6 +89,7 @@ export class SiplingServer extends EventEmitter {
       host.startCore(mod);
       await host.startOverloadControl();
     await host.startMetrics();
+    await host.startLocation();
     } catch (e) {
       this.shut();
       throw e;

@@ -9,6 +9,11 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { spawnSync } from "node:child_process";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+// `sipling ctl ...`: the management API's client (host/node/ctl.mjs), no server, no build
+if (process.argv[2] === "ctl") {
+  const { ctl } = await import("./ctl.mjs");
+  process.exit(await ctl(process.argv.slice(3)));
+}
 const bundle = join(root, "build", "node", "sipling.mjs");
 
 const mtime = (f) => (existsSync(f) ? statSync(f).mtimeMs : -1);

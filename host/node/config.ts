@@ -62,6 +62,13 @@ export interface Config {
   readonly relayAddresses: readonly string[];
   /** metrics.listen: the Prometheus endpoint's IP:PORT, or undefined: off */
   readonly metricsListen?: string;
+  /** management: the JSON API beside the metrics */
+  readonly management: boolean;
+  /** location.redis: the Redis server of the shared location service, IP:PORT, or undefined: off */
+  readonly locationRedis?: string;
+  /** location.address: this instance's SIP address for the others (default: its first udp listen) */
+  readonly locationAddress?: string;
+  readonly locationPrefix: string;
 }
 
 export interface Cli {
@@ -91,6 +98,10 @@ function view(c: SharedConfig): Config {
     dnsTimeout: v.get("dns.timeout") as number,
     relayAddresses: (v.get("mediaRelay.addresses") as string[] | undefined) ?? [],
     metricsListen: v.get("metrics.listen") as string | undefined,
+    management: v.get("management") as boolean,
+    locationRedis: v.get("location.redis") as string | undefined,
+    locationAddress: v.get("location.address") as string | undefined,
+    locationPrefix: v.get("location.prefix") as string,
   };
 }
 

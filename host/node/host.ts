@@ -27,6 +27,9 @@ import { Relay } from "./relay.js";
 import { isIPv6 } from "node:net";
 import { OverloadControl } from "./overload.js";
 import { Resolver } from "../shared/resolver.mjs";
+import { Bindings, SharedLocation, escapeAor } from "./location.js";
+import { managementApi, TrunkStates } from "./manage.js";
+import { EventKind } from "./numbers.js";
 
 const UDP_RCVBUF = 4 * 1024 * 1024;
 const UDP_SNDBUF = 4 * 1024 * 1024;
@@ -110,6 +113,11 @@ export class Host {
   private readonly eventCounts = new Float64Array(EVENTS.length);
   /** the Prometheus endpoint ("metrics.listen") */
   private metrics: MetricsServer | null = null;
+  /** the core's bindings as lines (sip_loc), the shared location service ("location.redis") */
+  private bindings: Bindings | null = null;
+  private location: SharedLocation | null = null;
+  /** the last state of the trunks and registrations of ours (the management API's /status) */
+  private readonly trunkStates = new TrunkStates();
   /** Called with every event the core reports (the library API's listener), before logging. */
   onEvent: ((ev: EventRecord) => void) | null = null;
   /** Date.now() - performance.now(), fixed at start: maps the core's `now` (event time) to wall time. */
@@ -645,6 +653,8 @@ export class Host {
   private event(kind: number): void {
     const info = EVENTS[kind];
     if (info) this.eventCounts[kind]++;
+    if (this.location && kind >= EventKind.RegAdd && kind <= EventKind.RegExpire) this.locationEvent(kind);
+    if (kind === EventKind.TrunkReg || kind === EventKind.TrunkState) this.trunkStates.event(decodeEvent(this.core!, kind, this.protoOf), Date.now());
     const level = info?.level ?? "warn";
     const logging = this.log.on(level);
     if (!logging && !this.usage && !this.onEvent) return;
@@ -664,6 +674,21 @@ export class Host {
     eventFields(ev, fields);
     fields.coreTime = ev.time;
     this.log.line(level, ev.name, fields);
+  }
+
+  /** A registrar change, for the shared location service: a binding of ours added or refreshed (code
+   * 200) is published with its AOR's others; one removed or expired (code 0, or 200 by a REGISTER) is
+   * deleted; code 1 is a shared binding's (another instance's business). */
+  private locationEvent(kind: number): void {
+    const core = this.core!;
+    core.views();
+    const e = core.eventPtr;
+    if (core.dv.getInt32(e + 4, true) === 1) return;
+    const aorLen = core.dv.getUint16(e + 56, true);
+    const contactLen = core.dv.getUint16(e + 58, true);
+    const aor = Buffer.from(core.mem.subarray(e + 64, e + 64 + aorLen));
+    if (kind === EventKind.RegAdd || kind === EventKind.RegRefresh) this.location!.changed(aor);
+    else this.location!.gone(escapeAor(aor), core.mem.toString("latin1", e + 64 + aorLen, e + 64 + aorLen + contactLen));
   }
 
   private traceMsg(dir: "in" | "out", proto: string, fam: number, b: Buffer, off: number, port: number, sip: string, conn = 0): void {
@@ -695,10 +720,14 @@ export class Host {
   /** Starts the Prometheus endpoint when "metrics.listen" names one (host/node/metrics.ts). */
   async startMetrics(): Promise<void> {
     const spec = this.cfg.metricsListen;
+    if (this.cfg.management && spec === undefined) throw new ConfigError("management", "needs metrics.listen (the API is served beside the metrics)");
     if (spec === undefined || !this.core) return;
     const a = parseIpPort(spec)!; // the schema's check took it
     const board = this.cfg.board;
-    const m = new MetricsServer(() => exposition(this.statsLine() ?? {}, this.eventCounts, "node", board, process.uptime()));
+    const api = this.cfg.management
+      ? managementApi({ bindings: this.coreBindings(), location: () => this.location, stats: () => this.statsLine(), board }, this.trunkStates)
+      : undefined;
+    const m = new MetricsServer(() => exposition(this.statsLine() ?? {}, this.eventCounts, "node", board, process.uptime()), api);
     let bound: string;
     try {
       bound = await m.listen(a.addr, a.family, a.port);
@@ -709,12 +738,38 @@ export class Host {
     this.log.info("metrics listening", { url: `http://${bound}/metrics` });
   }
 
+  private coreBindings(): Bindings {
+    this.bindings ??= new Bindings(this.core!, () => performance.now(), (t) => this.after(t));
+    return this.bindings;
+  }
+
+  /**
+   * Joins the shared location service when "location.redis" names one (host/node/location.ts): needs a
+   * core with the location service; resolves after the first attempt to connect (a Redis that is not
+   * there yet is retried every second, the server serving meanwhile).
+   */
+  async startLocation(): Promise<void> {
+    const spec = this.cfg.locationRedis;
+    if (spec === undefined || !this.core) return;
+    const b = this.coreBindings();
+    if (!b.available) throw new ConfigError("location.redis", `needs a core with the location service (board "server" or "b2bua"; this is "${this.cfg.board}")`);
+    const udp = this.transports.find((t) => t?.proto === "udp");
+    const instance = this.cfg.locationAddress ?? udp?.advertised;
+    if (!instance) throw new ConfigError("location.address", "needed when no udp listen gives the instance's address");
+    if (/:0$/.test(instance)) throw new ConfigError("location.address", `port 0 is no address for the other instances (${instance})`);
+    const r = parseIpPort(spec)!; // the schema's check took it
+    this.location = new SharedLocation(b, { addr: r.addr, port: r.port }, instance, this.cfg.locationPrefix,
+      (level, msg, fields) => this.log.line(level, msg, fields));
+    await this.location.start();
+  }
+
   /** The host's own counters: TCP connections closed by its bounds, log and usage lines dropped. */
   private ownStats(): Record<string, number> {
     return {
       tcpConnections: this.conns.size, ...this.hostStats, logDropped: this.log.dropped,
       ...(this.relay ? { relayLegsOpen: this.relay.open, ...this.relay.stats } : {}),
       ...(this.usage ? { usageDropped: this.usage.dropped } : {}),
+      ...(this.location ? { locationConnected: this.location.connected ? 1 : 0, ...this.location.stats } : {}),
     };
   }
 
@@ -759,6 +814,8 @@ export class Host {
     this.stopping = true;
     this.metrics?.close();
     this.metrics = null;
+    this.location?.stop();
+    this.location = null;
     this.overload?.stop();
     this.relay?.stop();
     if (this.timer) clearTimeout(this.timer);

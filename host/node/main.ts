@@ -114,6 +114,7 @@ export async function main(argv: string[]): Promise<void> {
     host.startCore(mod!);
     await host.startOverloadControl();
     await host.startMetrics();
+    await host.startLocation();
   } catch (e) {
     host.close();
     if (e instanceof ConfigError) {

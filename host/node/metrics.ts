@@ -52,18 +52,33 @@ export function exposition(fields: Record<string, number>, events: ArrayLike<num
   return o.join("\n") + "\n";
 }
 
+/** The management API's answer to a request, or null when the path is not one of its. */
+export type ApiHandler = (method: string, path: string, query: URLSearchParams) => { status: number; body: unknown } | null;
+
 export class MetricsServer {
   private readonly server: http.Server;
   /** open connections, oldest first (a Set iterates in insertion order) */
   private readonly socks = new Set<net.Socket>();
 
-  constructor(private readonly body: () => string) {
+  /**
+   * `api`: the management API (host/node/manage.ts), asked first for every request other than GET
+   * /metrics; it answers a status and a JSON value, or null (not its path: 404).
+   */
+  constructor(private readonly body: () => string, private readonly api?: ApiHandler) {
     this.server = http.createServer({ maxHeaderSize: REQUEST_MAX, requestTimeout: TIMEOUT_MS, headersTimeout: TIMEOUT_MS }, (req, res) => {
-      const path = (req.url ?? "").split("?")[0];
+      const url = new URL(req.url ?? "/", "http://x");
+      const path = url.pathname;
       const head = req.method === "HEAD";
       if ((req.method === "GET" || head) && path === "/metrics") {
         const text = this.body();
         res.writeHead(200, { "Content-Type": EXPOSITION, "Content-Length": Buffer.byteLength(text), Connection: "close" });
+        res.end(head ? undefined : text);
+        return;
+      }
+      const answer = this.api?.(req.method ?? "", path, url.searchParams);
+      if (answer) {
+        const text = JSON.stringify(answer.body) + "\n";
+        res.writeHead(answer.status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text), Connection: "close" });
         res.end(head ? undefined : text);
         return;
       }

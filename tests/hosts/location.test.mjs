@@ -1,0 +1,212 @@
+// A location service shared by two instances through Redis (issue 15 item 5; "location.redis",
+// host/node/location.ts) and the management API beside the metrics (item 6; "management", `sipling ctl`),
+// on the Node host, with Debian's redis-server started here on a loopback port (this test fails, never
+// skips, without it). Shown: a phone registered at A is called through B (B forwards by A's route token,
+// A delivers to the phone); A restarted keeps every binding (it reloads its own keys as local) and calls
+// through B still reach the phone; Redis stopped mid-test: both instances keep serving what they have, log
+// that it is unreachable, and catch up when it returns (a phone registered at A meanwhile becomes
+// callable through B); the management API lists and removes bindings and `sipling ctl` prints them.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { startServer, freePort, root } from "../integration/harness.mjs";
+import { Ua, request, response, status, hdrs, token } from "../lib/sipua.mjs";
+
+const running = [];
+after(async () => {
+  for (const p of running) await p.stop();
+});
+
+/** redis-server on 127.0.0.1:port, without persistence; resolves when it accepts connections. */
+async function startRedis(port) {
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  const exited = new Promise((r) => child.once("exit", r));
+  await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
+    child.stdout.on("data", (d) => {
+      out += d;
+      if (/Ready to accept connections/.test(out)) { clearTimeout(t); resolve(); }
+    });
+    child.once("exit", (code) => { clearTimeout(t); reject(new Error(`redis-server exited (${code}): ${out}`)); });
+  });
+  const r = {
+    port,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+  running.push(r);
+  return r;
+}
+
+async function instance(redisPort, port) {
+  const srv = await startServer({
+    port, tcp: false, trace: true,
+    config: { location: { redis: `127.0.0.1:${redisPort}` }, metrics: { listen: "127.0.0.1:0" }, management: true },
+  });
+  running.push(srv);
+  const m = await srv.waitFor((o) => o.msg === "metrics listening", 5000, "metrics listening");
+  srv.api = m.url.replace(/\/metrics$/, "");
+  return srv;
+}
+
+async function api(srv, path, method = "GET") {
+  const r = await fetch(`${srv.api}${path}`, { method, signal: AbortSignal.timeout(3000) });
+  return { status: r.status, body: await r.json() };
+}
+
+/** Polls srv's bindings of `aor` until pred holds (bounded); returns them. */
+async function until(srv, aor, pred, what, ms = 6000) {
+  const t0 = Date.now();
+  let last;
+  while (Date.now() - t0 < ms) {
+    last = await api(srv, `/registrations/${encodeURIComponent(aor)}`);
+    if (pred(last.status === 200 ? last.body : [])) return last.body;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`${what}: last ${JSON.stringify(last)}`);
+}
+
+async function register(srv, phone, user, expires = 300) {
+  const r = await phone.request(srv, request(phone, {
+    method: "REGISTER", ruri: "sip:127.0.0.1", from: `sip:${user}@127.0.0.1`, to: `sip:${user}@127.0.0.1`,
+    callId: `reg-${user}-${phone.port}`, cseq: (phone.cseq = (phone.cseq ?? 0) + 1), contact: `<sip:${user}@127.0.0.1:${phone.port}>`,
+    extra: [`Expires: ${expires}`],
+  }));
+  assert.equal(status(r), 200, `REGISTER ${user}`);
+}
+
+/** An INVITE from caller through `via` for `user`: the phone must get it (Request-URI its contact) and
+ * answer 200, which must reach the caller. Returns the INVITE as the phone got it. */
+async function callThrough(via, caller, phone, user) {
+  const callId = token("call");
+  caller.send(request(caller, { ruri: `sip:${user}@127.0.0.1:${via.port}`, from: `sip:caller@127.0.0.1`, callId }), via.port);
+  const inv = await phone.waitFor((m) => m.startsWith("INVITE ") && hdrs(m, "Call-ID")[0] === callId, 4000);
+  assert.ok(inv, `${user}'s phone gets the INVITE sent through port ${via.port}`);
+  assert.match(inv.split("\r\n")[0], new RegExp(`^INVITE sip:${user}@127\\.0\\.0\\.1:${phone.port} `));
+  const top = hdrs(inv, "Via")[0];
+  const back = /SIP\/2\.0\/UDP ([\d.]+):(\d+)/.exec(top);
+  phone.send(response(inv, 200, "OK", { toTag: token("t"), extra: [`Contact: <sip:${user}@127.0.0.1:${phone.port}>`] }), Number(back[2]), back[1]);
+  const ok = await caller.waitFor((m) => status(m) === 200 && hdrs(m, "Call-ID")[0] === callId, 4000);
+  assert.ok(ok, "the caller gets the 200");
+  return inv;
+}
+
+test("two instances and Redis: calls through the other instance, a restart keeps every binding, Redis stopped and back", async () => {
+  const have = spawnSync("sh", ["-c", "command -v redis-server"]);
+  assert.equal(have.status, 0, "redis-server is installed (tools/setup.mjs installs Debian's redis-server)");
+  const redis = await startRedis(await freePort());
+  const a = await instance(redis.port);
+  const b = await instance(redis.port);
+  await a.waitFor((o) => o.msg === "location service connected", 5000, "A connected");
+  await b.waitFor((o) => o.msg === "location service connected", 5000, "B connected");
+  const bob = await Ua.open();
+  const carol = await Ua.open();
+  const caller = await Ua.open();
+  try {
+    // a phone registered at A is called through B
+    await register(a, bob, "bob");
+    const [shared] = await until(b, "bob", (l) => l.length === 1, "B learns bob");
+    assert.equal(shared.origin, "shared");
+    assert.match(shared.path, new RegExp(`^<sip:rb[0-9a-f]{8}@127\\.0\\.0\\.1:${a.port};lr>$`));
+    assert.equal(shared.contact, `sip:bob@127.0.0.1:${bob.port}`);
+    const inv = await callThrough(b, caller, bob, "bob");
+    assert.equal(hdrs(inv, "Record-Route").length, 2, "B and A both record-route");
+    assert.equal(hdrs(inv, "Via").length, 3, "caller, B, A");
+
+    // A restarted keeps every binding: it reloads its own keys as local, B learns the new route token
+    await register(a, carol, "carol");
+    await until(b, "carol", (l) => l.length === 1, "B learns carol");
+    const aPort = a.port;
+    await a.stop();
+    const a2 = await instance(redis.port, aPort);
+    const mine = await api(a2, "/registrations");
+    assert.deepEqual(mine.body.map((x) => `${x.aor} ${x.origin} ${x.source}`).sort(),
+      [`bob local udp:127.0.0.1:${bob.port}`, `carol local udp:127.0.0.1:${carol.port}`], "both bindings are back at A, as A's own");
+    await callThrough(a2, caller, carol, "carol"); // A routes to its restored binding
+    await callThrough(b, caller, bob, "bob"); // and B through A's new route token
+
+    // Redis stopped: both keep serving; a phone registered at A meanwhile reaches B once Redis is back
+    await redis.stop();
+    await a2.waitFor((o) => o.msg === "location service unreachable; serving the bindings we have, retrying", 5000, "A says Redis is unreachable");
+    await b.waitFor((o) => o.msg === "location service unreachable; serving the bindings we have, retrying", 5000, "B says Redis is unreachable");
+    const dave = await Ua.open();
+    try {
+      await register(a2, dave, "dave");
+      await callThrough(b, caller, bob, "bob"); // what B has still works
+      const gone = await api(b, "/registrations/dave");
+      assert.equal(gone.status, 404, "B cannot know dave yet");
+      const redis2 = await startRedis(redis.port); // empty: the instances publish theirs again
+      await until(b, "dave", (l) => l.length === 1 && l[0].origin === "shared", "B learns dave after Redis is back", 10_000);
+      await until(b, "bob", (l) => l.length === 1 && l[0].origin === "shared", "B still has bob", 10_000);
+      await callThrough(b, caller, dave, "dave");
+      assert.ok(a2.logs.filter((o) => o.msg === "location service connected").length >= 2, "A reconnected");
+      assert.equal(a2.child.exitCode, null, "A still running");
+      assert.equal(b.child.exitCode, null, "B still running");
+      await redis2.stop();
+    } finally {
+      dave.close();
+    }
+  } finally {
+    bob.close();
+    carol.close();
+    caller.close();
+  }
+});
+
+test("management API and `sipling ctl`: list, one AOR, status, remove (a removal at A leaves B too); 404, 405, 400", async () => {
+  const redis = await startRedis(await freePort());
+  const a = await instance(redis.port);
+  const b = await instance(redis.port);
+  await a.waitFor((o) => o.msg === "location service connected", 5000, "A connected");
+  await b.waitFor((o) => o.msg === "location service connected", 5000, "B connected");
+  const phone = await Ua.open();
+  try {
+    await register(a, phone, "erin");
+    await register(a, phone, "frank");
+    const list = await api(a, "/registrations");
+    assert.equal(list.status, 200);
+    assert.deepEqual(list.body.map((x) => x.aor).sort(), ["erin", "frank"]);
+    const one = list.body.find((x) => x.aor === "erin");
+    assert.deepEqual({ ...one, expires: undefined }, { aor: "erin", contact: `sip:erin@127.0.0.1:${phone.port}`, expires: undefined, q: null, origin: "local", source: `udp:127.0.0.1:${phone.port}`, path: null });
+    assert.ok(one.expires > 290 && one.expires <= 300);
+    const st = await api(a, "/status");
+    assert.equal(st.status, 200);
+    assert.equal(st.body.tables.registrations.inUse, 2);
+    assert.equal(st.body.tables.registrations.capacity, 262_144);
+    assert.equal(st.body.location.connected, true);
+    assert.equal(st.body.location.instance, `127.0.0.1:${a.port}`);
+
+    // sipling ctl prints the same
+    const cli = join(root, "host/node/cli.mjs");
+    const env = { ...process.env, SIPLING_NO_BUILD: "1" };
+    const r1 = spawnSync(process.execPath, [cli, "ctl", "--url", a.api, "registrations"], { encoding: "utf8", env });
+    assert.equal(r1.status, 0, r1.stderr);
+    assert.deepEqual(r1.stdout.trim().split("\n").slice(1).map((l) => l.split("\t").slice(0, 2).join(" ")).sort(),
+      [`erin sip:erin@127.0.0.1:${phone.port}`, `frank sip:frank@127.0.0.1:${phone.port}`]);
+    await until(b, "erin", (l) => l.length === 1, "B learns erin");
+    const r2 = spawnSync(process.execPath, [cli, "ctl", "--url", a.api, "remove", "erin"], { encoding: "utf8", env });
+    assert.equal(r2.status, 0, r2.stderr);
+    assert.equal(r2.stdout, "removed 1\n");
+    assert.equal((await api(a, "/registrations/erin")).status, 404);
+    await until(b, "erin", (l) => l.length === 0, "the removal reaches B");
+    const r3 = spawnSync(process.execPath, [cli, "ctl", "--url", a.api, "remove", "erin"], { encoding: "utf8", env });
+    assert.equal(r3.status, 1, "nothing to remove: an error status");
+    const r4 = spawnSync(process.execPath, [cli, "ctl", "--url", a.api, "frobnicate"], { encoding: "utf8", env });
+    assert.equal(r4.status, 2);
+    assert.match(r4.stderr, /^usage: sipling ctl/);
+    assert.equal((await api(a, "/registrations", "DELETE")).status, 405);
+    assert.equal((await api(a, "/status", "DELETE")).status, 405);
+    assert.equal((await api(a, "/registrations/%ZZ")).status, 400);
+    assert.equal((await fetch(`${a.api}/nothing-here`)).status, 404);
+    // a contact that is not one of the AOR's
+    assert.deepEqual(await api(a, `/registrations/frank?contact=${encodeURIComponent("sip:frank@192.0.2.1")}`, "DELETE"), { status: 404, body: { removed: 0 } });
+    assert.deepEqual(await api(a, `/registrations/frank?contact=${encodeURIComponent(`sip:frank@127.0.0.1:${phone.port}`)}`, "DELETE"), { status: 200, body: { removed: 1 } });
+  } finally {
+    phone.close();
+  }
+});
