@@ -27,7 +27,7 @@ import { Relay } from "./relay.js";
 import { isIPv6 } from "node:net";
 import { OverloadControl } from "./overload.js";
 import { Resolver } from "../shared/resolver.mjs";
-import { loadTls, tlsServer, tlsConnect, type TlsContext } from "./tls.js";
+import { loadTls, tlsServer, tlsConnect, reasonOf, type TlsContext } from "./tls.js";
 
 const UDP_RCVBUF = 4 * 1024 * 1024;
 const UDP_SNDBUF = 4 * 1024 * 1024;
@@ -366,7 +366,7 @@ export class Host {
     sock.on("data", (d: Buffer) => this.onStream(c, d));
     sock.on("error", (e) => {
       // a TLS peer's failed handshake (certificate refused either way) is worth a warning
-      if (t.proto === "tls" && !c.secured) this.log.warn("tls handshake failed", { conn: c.id, peer: peerText("tls", fam, addr, port), reason: e.message });
+      if (t.proto === "tls" && !c.secured) this.log.warn("tls handshake failed", { conn: c.id, peer: peerText("tls", fam, addr, port), reason: reasonOf(e) });
       else if (this.log.on("debug")) this.log.debug(`${t.proto} connection error`, { conn: c.id, peer: peerText(t.proto, fam, addr, port), error: e.message });
     });
     sock.on("close", () => this.onClose(c));

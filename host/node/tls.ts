@@ -73,19 +73,38 @@ export function loadTls(c: TlsConfig): TlsContext {
   }
   const own = cert && key ? { cert, key } : {};
   return {
-    server: { ...own, ...(ca ? { ca } : {}), requestCert: c.verifyClient, rejectUnauthorized: c.verifyClient },
+    // verifyClient: the certificate is asked for and checked by tlsServer (so that a refusal is logged
+    // with its peer and reason: node:tls would close such a connection without a word)
+    server: { ...own, ...(ca ? { ca } : {}), requestCert: c.verifyClient, rejectUnauthorized: false },
     client: { ...own, ...(ca ? { ca } : {}), rejectUnauthorized: c.verifyServer },
   };
 }
 
-/** The TLS server of one listen address: `onSecure` per completed handshake, `onFail` per failed one. */
+/**
+ * The TLS server of one listen address: `onSecure` per completed handshake (with tls.verifyClient, of a
+ * client whose certificate verified), `onFail` per failed one (the connection is closed).
+ */
 export function tlsServer(ctx: TlsContext, onSecure: (s: tls.TLSSocket) => void, onFail: (peer: string, reason: string) => void): tls.Server {
-  const server = tls.createServer({ ...ctx.server, handshakeTimeout: 10_000 }, onSecure);
+  const verify = ctx.server.requestCert === true;
+  const server = tls.createServer({ ...ctx.server, handshakeTimeout: 10_000 }, (s) => {
+    if (verify && !s.authorized) {
+      const none = Object.keys(s.getPeerCertificate() ?? {}).length === 0;
+      onFail(peerOf(s.remoteAddress, s.remotePort), none ? "no client certificate" : `client certificate refused (${s.authorizationError})`);
+      s.destroy();
+      return;
+    }
+    onSecure(s);
+  });
   server.on("tlsClientError", (err, s) => {
-    onFail(peerOf(s.remoteAddress, s.remotePort), err.message);
+    onFail(peerOf(s.remoteAddress, s.remotePort), reasonOf(err));
     s.destroy();
   });
   return server;
+}
+
+/** OpenSSL's reason ("unsupported protocol"), or the message. */
+export function reasonOf(e: Error): string {
+  return (e as Error & { reason?: string }).reason ?? e.message;
 }
 
 /**
