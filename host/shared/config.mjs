@@ -4,7 +4,7 @@
 // schema table (host/node/schema.ts, host/firmware/abi.mjs; both from host/shared/config.json). Plain
 // JavaScript so the bridge runs without a build; the Node host's TypeScript imports it as is.
 //
-//   sipling [--config FILE] [--listen udp|tcp:HOST:PORT]... [--domain NAME]... [--log-level L]
+//   sipling [--config FILE] [--listen udp|tcp|tls:HOST:PORT]... [--domain NAME]... [--log-level L]
 //           [--trace] [--usage-log FILE] [--print-config]          (flags: the schema's "flag"s)
 //
 // Flags override the file; a repeated list flag (--listen, --domain) replaces the file's list. Every
