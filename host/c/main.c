@@ -68,6 +68,7 @@
 #define MAX_TRANSMITS_PER_CALL 1000000 /* guards the drain loop against a core that never says 0 */
 #define UDP_BATCH 64                   /* datagrams per socket per loop turn (fairness) */
 #define ACCEPT_BATCH 64
+#define TLS_HANDSHAKE_MS 10000.0      /* a TLS handshake not done after this long: closed (as Node's handshakeTimeout) */
 #define TCP_READS 16                   /* reads per connection per loop turn */
 #define HASH_SIZE 4096                 /* buckets of the connection tables (power of two) */
 
@@ -386,7 +387,8 @@ static void evict_quietest(void) {
   close_conn(q);
 }
 
-/* Closes connections that have held part of a message for SIP_LIMIT_TCP_PARTIAL_SECONDS (once a second). */
+/* Closes connections that have held part of a message for SIP_LIMIT_TCP_PARTIAL_SECONDS, and TLS
+ * connections whose handshake is not done after TLS_HANDSHAKE_MS (once a second). */
 static void sweep(double now) {
   if (next_sweep >= 0 && now < next_sweep) return;
   next_sweep = now + 1000.0;
@@ -403,6 +405,8 @@ static void sweep(double now) {
         log_end();
       }
       close_conn(c);
+    } else if (!c->closed && c->handshaking && now - c->active > TLS_HANDSHAKE_MS) {
+      tls_failed(c, "handshake not done in time"); /* a peer that connected and said nothing */
     }
   }
 }

@@ -60,6 +60,8 @@ class Conn {
   closed = false;
   /** TLS: the handshake completed (accepted connections are handed over only then) */
   secured = false;
+  /** TCP connected (outgoing; accepted ones are): a TLS error before it is a connect failure, not a handshake's */
+  connected = false;
   /** 32-byte peer record, written into the core's peer slot before each sip_handle_stream. */
   readonly peer = Buffer.alloc(PEER.size);
   constructor(
@@ -224,7 +226,7 @@ export class Host {
       ? tlsServer(this.tls(), (sock) => {
         sock.setNoDelay(true);
         this.onAccept(t, sock);
-      }, (peer, reason) => this.log.warn("tls handshake failed", { transport: t.id, peer, reason }))
+      }, (addr, port, reason) => this.log.warn("tls handshake failed", { transport: t.id, peer: this.peerOf("tls", addr, port), reason }))
       : net.createServer({ noDelay: true }, (sock) => this.onAccept(t, sock));
     t.server = server;
     return new Promise((resolve, reject) => {
@@ -366,7 +368,7 @@ export class Host {
     sock.on("data", (d: Buffer) => this.onStream(c, d));
     sock.on("error", (e) => {
       // a TLS peer's failed handshake (certificate refused either way) is worth a warning
-      if (t.proto === "tls" && !c.secured) this.log.warn("tls handshake failed", { conn: c.id, peer: peerText("tls", fam, addr, port), reason: reasonOf(e) });
+      if (t.proto === "tls" && c.connected && !c.secured) this.log.warn("tls handshake failed", { conn: c.id, peer: peerText("tls", fam, addr, port), reason: reasonOf(e) });
       else if (this.log.on("debug")) this.log.debug(`${t.proto} connection error`, { conn: c.id, peer: peerText(t.proto, fam, addr, port), error: e.message });
     });
     sock.on("close", () => this.onClose(c));
@@ -375,6 +377,13 @@ export class Host {
       this.sweeper.unref();
     }
     return c;
+  }
+
+  /** "tls:1.2.3.4:5061" of a socket's remote address (IPv4-mapped shown as IPv4; "?" once it is gone). */
+  private peerOf(proto: string, address: string, port: number): string {
+    const fam = writeAddr(address, this.scratch, 0);
+    if (fam === 0) return `${proto}:?:${port}`;
+    return peerText(proto, fam, fam === 4 ? format4(this.scratch, 0) : format6(this.scratch, 0), port);
   }
 
   /** The table is full (LIMITS.tcpConnections): the connection quiet for longest makes room. */
@@ -411,6 +420,7 @@ export class Host {
       return;
     }
     c.secured = true; // a TLS socket is handed over once its handshake completed
+    c.connected = true;
     if (this.log.on("debug")) this.log.debug(`${t.proto} accepted`, { conn: c.id, peer: peerText(c.t.proto, c.family, c.addr, c.port), transport: t.id });
   }
 
@@ -647,6 +657,9 @@ export class Host {
       sock.destroy();
       return null;
     }
+    sock.once("connect", () => {
+      c.connected = true;
+    });
     sock.once(t.proto === "tls" ? "secureConnect" : "connect", () => {
       c.secured = true;
       if (this.log.on("debug")) this.log.debug(`${t.proto} connected`, { conn: c.id, peer: peerText(t.proto, c.family, addr, port) });

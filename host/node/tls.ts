@@ -84,19 +84,19 @@ export function loadTls(c: TlsConfig): TlsContext {
  * The TLS server of one listen address: `onSecure` per completed handshake (with tls.verifyClient, of a
  * client whose certificate verified), `onFail` per failed one (the connection is closed).
  */
-export function tlsServer(ctx: TlsContext, onSecure: (s: tls.TLSSocket) => void, onFail: (peer: string, reason: string) => void): tls.Server {
+export function tlsServer(ctx: TlsContext, onSecure: (s: tls.TLSSocket) => void, onFail: (addr: string, port: number, reason: string) => void): tls.Server {
   const verify = ctx.server.requestCert === true;
   const server = tls.createServer({ ...ctx.server, handshakeTimeout: 10_000 }, (s) => {
     if (verify && !s.authorized) {
       const none = Object.keys(s.getPeerCertificate() ?? {}).length === 0;
-      onFail(peerOf(s.remoteAddress, s.remotePort), none ? "no client certificate" : `client certificate refused (${s.authorizationError})`);
+      onFail(s.remoteAddress ?? "", s.remotePort ?? 0, none ? "no client certificate" : `client certificate refused (${s.authorizationError})`);
       s.destroy();
       return;
     }
     onSecure(s);
   });
   server.on("tlsClientError", (err, s) => {
-    onFail(peerOf(s.remoteAddress, s.remotePort), reasonOf(err));
+    onFail(s.remoteAddress ?? "", s.remotePort ?? 0, reasonOf(err));
     s.destroy();
   });
   return server;
@@ -113,9 +113,4 @@ export function reasonOf(e: Error): string {
  */
 export function tlsConnect(ctx: TlsContext, addr: string, port: number): tls.TLSSocket {
   return tls.connect({ ...ctx.client, host: addr, port, noDelay: true } as tls.ConnectionOptions);
-}
-
-function peerOf(addr: string | undefined, port: number | undefined): string {
-  const a = addr ?? "?";
-  return a.includes(":") ? `[${a}]:${port ?? 0}` : `${a}:${port ?? 0}`;
 }

@@ -4,6 +4,7 @@
 // client certificate of its own.
 //   - a Node TLS client that does not verify registers with raw SIP; a MESSAGE from UDP reaches it over
 //     the very connection it registered on (no new connection, none to its Contact's port)
+//   - plain SIP on the TLS port is refused (warn line naming the peer), the server serves TLS after
 //   - with tls.verifyClient a client whose certificate another CA signed, or with none, is refused (the
 //     handshake fails; a warn line names the peer) and the server keeps serving a good client
 //   - the proxy's own outgoing TLS (a sips: Request-URI): verified against tls.ca; a server whose
@@ -19,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import tls from "node:tls";
 import dgram from "node:dgram";
+import net from "node:net";
 import { withServer, settle, freePort, HOSTS } from "../integration/harness.mjs";
 import { requireBaresip, withBaresip } from "../peers/baresip.mjs";
 
@@ -174,6 +176,27 @@ for (const host of HOSTS) {
       }
       await settle(srv);
       assert.equal(srv.events("reg-add").length, 1, "only the good client registered");
+    });
+  });
+
+  test(`${host}: plain SIP on the TLS port is refused with a warn line naming the peer; the server keeps serving`, { timeout: 30_000 }, async () => {
+    await withTlsServer(host, {}, async (srv, tlsPort) => {
+      const c = net.connect(tlsPort, "127.0.0.1");
+      await new Promise((r, j) => { c.once("connect", r); c.once("error", j); });
+      const lp = c.localPort;
+      const closed = new Promise((r) => c.once("close", r));
+      c.on("error", () => {});
+      c.write(register("mallory", lp, "p1").replace("SIP/2.0/TLS", "SIP/2.0/TCP"));
+      await handshakeWarn(srv, lp);
+      await closed;
+      const s = await connectTls(tlsPort);
+      try {
+        const next = sipReader(s);
+        s.write(register("grace", s.localPort, "g1"));
+        assert.match(await next((m) => m.startsWith("SIP/2.0 ")), /^SIP\/2\.0 200 /);
+      } finally {
+        s.destroy();
+      }
     });
   });
 
