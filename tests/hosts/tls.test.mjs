@@ -9,8 +9,8 @@
 //     handshake fails; a warn line names the peer) and the server keeps serving a good client
 //   - the proxy's own outgoing TLS (a sips: Request-URI): verified against tls.ca; a server whose
 //     certificate another CA signed gets nothing (warn)
-//   - baresip 1.0 registers over TLS (;transport=tls) and calls a second baresip over TLS, then one over
-//     UDP (two Record-Route entries, one tls, one udp); the call connects and is hung up cleanly
+//   - baresip 1.0 registers over TLS (;transport=tls; the server verifying its client certificate) and
+//     calls a second baresip over TLS, then one over UDP (two Record-Route entries, one tls, one udp); the call connects and is hung up cleanly
 // Loopback only. Every child is bounded; nothing is skipped.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -251,8 +251,9 @@ for (const host of HOSTS) {
   });
 
   for (const calleeTransport of ["tls", "udp"]) {
-    test(`${host}: baresip registers over TLS and calls a baresip over ${calleeTransport}; the call connects and ends cleanly`, { timeout: 90_000 }, async () => {
-      await withTlsServer(host, {}, async (srv, tlsPort) => {
+    test(`${host}: baresip registers over TLS (its client certificate verified) and calls a baresip over ${calleeTransport}; the call connects and ends cleanly`, { timeout: 90_000 }, async () => {
+      // the server verifies clients: baresip presents its certificate of the test CA (sip_certificate)
+      await withTlsServer(host, { verifyClient: true }, async (srv, tlsPort) => {
         const server = (t) => `127.0.0.1:${t === "tls" ? tlsPort : srv.port}`;
         const tlsOpts = { cafile: f("ca.pem"), certificate: f("client.both.pem") };
         await withBaresip([
@@ -296,6 +297,11 @@ for (const host of HOSTS) {
             assert.match(uris[1], /transport=tls/, `the second faces alice's TLS: ${rr}`);
           } else {
             assert.match(rr, /transport=tls/, `Record-Route names TLS: ${rr}`);
+            // bob is reached on the connection he registered on
+            const bobReg = srv.events("reg-add").find((e) => e.aor === "bob");
+            const sent = srv.logs.find((o) => o.msg === "sip" && o.dir === "out" && o.sip.startsWith("INVITE "));
+            assert.ok(bobReg?.conn > 0, "bob's registration came on a connection");
+            assert.equal(sent.conn, bobReg.conn, "the INVITE went on bob's registration connection");
           }
           const byeIn = srv.sip("in", /^BYE /);
           const byeOut = srv.sip("out", /^BYE /);
