@@ -195,6 +195,7 @@ struct conn {
   bool outgoing, connecting, closed;
   SSL *ssl;         /* a TLS connection's session (tls.h), NULL on TCP */
   bool handshaking; /* TLS: the handshake is not done (writes queue meanwhile) */
+  bool read_wants_write; /* TLS: a read waits for the socket to take bytes (a key update's answer) */
   uint8_t *pend; /* unconsumed stream bytes (capacity rx_cap) */
   size_t plen;
   double active;        /* last bytes in or out (ms): the quietest is closed when the table is full */
@@ -969,7 +970,13 @@ static void on_readable(conn *c) {
       short want = 0;
       char err[256];
       n = tls_read(c->ssl, c->pend + c->plen, rx_cap - c->plen, &want, err, sizeof err);
-      if (n == -1) return; /* a record not complete yet (or a write the session needs: see on_writable) */
+      if (n == -1) { /* a record not complete yet, or a write the session needs first (on_writable reads again) */
+        if (want == POLLOUT) {
+          c->read_wants_write = true;
+          pfds[c->pi].events |= POLLOUT;
+        }
+        return;
+      }
       if (n == -2) {
         tls_failed(c, err);
         return;
@@ -1025,6 +1032,10 @@ static void on_writable(conn *c) {
   }
   c->ooff = c->olen = 0;
   pfds[c->pi].events = POLLIN;
+  if (c->read_wants_write) {
+    c->read_wants_write = false;
+    on_readable(c);
+  }
 }
 
 /* ---- start-up ---------------------------------------------------------------------------- */
@@ -1412,7 +1423,7 @@ static void run(void) {
         case K_LISTEN: on_accept(owners[i]); break;
         case K_CONN: {
           conn *c = owners[i];
-          if ((rev & (POLLOUT | POLLERR | POLLHUP)) && (c->connecting || c->handshaking || c->ooff < c->olen)) on_writable(c);
+          if ((rev & (POLLOUT | POLLERR | POLLHUP)) && (c->connecting || c->handshaking || c->read_wants_write || c->ooff < c->olen)) on_writable(c);
           if (!c->closed && (rev & (POLLIN | POLLERR | POLLHUP))) on_readable(c);
           break;
         }

@@ -85,6 +85,7 @@ bool tls_init(const config *cfg, const char **key, char *err, size_t errcap) {
   for (int i = 0; i < 2; i++) {
     SSL_CTX *ctx = i ? client_ctx : server_ctx;
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION); /* TLS 1.2: no write that must wait for a read */
     /* a queued write may be retried from a grown (moved) buffer: main.c's write queue */
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     if (cert && keyf && !load_own(ctx, cert, keyf, key, err, errcap)) return false;

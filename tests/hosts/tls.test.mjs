@@ -4,6 +4,7 @@
 // client certificate of its own.
 //   - a Node TLS client that does not verify registers with raw SIP; a MESSAGE from UDP reaches it over
 //     the very connection it registered on (no new connection, none to its Contact's port)
+//   - a 40,000-byte MESSAGE between two TLS clients (many TLS records both ways) arrives whole
 //   - plain SIP on the TLS port is refused (warn line naming the peer), the server serves TLS after
 //   - with tls.verifyClient a client whose certificate another CA signed, or with none, is refused (the
 //     handshake fails; a warn line names the peer) and the server keeps serving a good client
@@ -145,6 +146,34 @@ for (const host of HOSTS) {
         assert.equal(out.conn, reg.conn, "the MESSAGE went on the connection carol registered on");
       } finally {
         s.destroy();
+      }
+    });
+  });
+
+  test(`${host}: a 40,000-byte MESSAGE from one TLS client to another, written in pieces, arrives whole`, { timeout: 30_000 }, async () => {
+    await withTlsServer(host, {}, async (srv, tlsPort) => {
+      const carol = await connectTls(tlsPort);
+      const dave = await connectTls(tlsPort);
+      try {
+        const toCarol = sipReader(carol), toDave = sipReader(dave);
+        carol.write(register("carol", carol.localPort, "c2"));
+        assert.match(await toCarol((m) => m.startsWith("SIP/2.0 ")), /^SIP\/2\.0 200 /);
+        const body = "x".repeat(40_000);
+        const msg = `MESSAGE sip:carol@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:${dave.localPort};branch=z9hG4bKbig\r\n` +
+          `From: <sip:dave@127.0.0.1>;tag=big\r\nTo: <sip:carol@127.0.0.1>\r\nCall-ID: big@tls.test\r\nCSeq: 1 MESSAGE\r\n` +
+          `Max-Forwards: 70\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+        for (let i = 0; i < msg.length; i += 7000) {
+          dave.write(msg.slice(i, i + 7000));
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        const got = await toCarol((m) => m.startsWith("MESSAGE "));
+        assert.equal(got.slice(got.indexOf("\r\n\r\n") + 4), body, "the body arrived whole");
+        const via = header(got, "Via").join("\r\nVia: ");
+        carol.write(`SIP/2.0 200 OK\r\nVia: ${via}\r\nFrom: ${header(got, "From")[0]}\r\nTo: ${header(got, "To")[0]};tag=c\r\nCall-ID: big@tls.test\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n`);
+        assert.match(await toDave((m) => m.startsWith("SIP/2.0 2")), /^SIP\/2\.0 200 /);
+      } finally {
+        carol.destroy();
+        dave.destroy();
       }
     });
   });
