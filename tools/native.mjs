@@ -3,8 +3,8 @@
 //   1. wasm2c build/<board>/sipling.wasm -n sip -o build/<board>/native/sip.c   (the core as C)
 //   2. gcc -O2 -std=c11 -D_GNU_SOURCE: host/c/*.c (warnings on), sip.c and the wasm2c runtime
 //      (/usr/share/wabt/wasm2c/wasm-rt-impl.c; warnings off: generated/third-party), linked with
-//      -lcares (the resolver, host/c/resolve.c; Debian libc-ares-dev), -lm and -pthread (the media
-//      relay's thread, host/c/relay.c)
+//      -lcares (the resolver, host/c/resolve.c; Debian libc-ares-dev), -lssl -lcrypto (TLS,
+//      host/c/tls.c; Debian libssl-dev), -lm and -pthread (the media relay's thread, host/c/relay.c)
 //   3. prints `size` (text/data/bss) of each executable.
 // The wasm must exist (npm run build). Exits non-zero on any failure. Objects are rebuilt only when
 // older than their inputs (sip.c takes ~6 s at -O2).
@@ -80,7 +80,7 @@ export async function buildNative(board, { quiet = false } = {}) {
   // sip.c dominates: start it first, compile the rest alongside
   await Promise.all(jobs.map((j) => j()));
   const bin = nativeBinary(board);
-  await run(CC, [...objs, "-lcares", "-lm", "-pthread", "-o", bin], quiet);
+  await run(CC, [...objs, "-lcares", "-lssl", "-lcrypto", "-lm", "-pthread", "-o", bin], quiet);
   const sizes = nativeSizes(board);
   console.error(`built ${board}: ${relative(root, bin)} text ${sizes.text} data ${sizes.data} bss ${sizes.bss} bytes`);
   return sizes;

@@ -18,6 +18,9 @@ const needed = [
   { cmd: "wasm2c", pkg: "wabt" }, // the core as C for the native host and the firmware
   { cmd: "gcc", pkg: "gcc" },
   { cmd: "test -e /usr/include/ares.h && echo", pkg: "libc-ares-dev" }, // c-ares: the native host's resolver
+  // OpenSSL 3: the native host's TLS (host/c/tls.c); the openssl CLI makes the TLS tests' certificates
+  { cmd: "test -e /usr/include/openssl/ssl.h && echo", pkg: "libssl-dev" },
+  { cmd: "openssl", pkg: "openssl" },
   // dnsmasq 2.90: the real DNS server of the RFC 3263 tests (SRV, NAPTR; tests/lib/dnsmasq.mjs), the
   // binary without the system service
   { cmd: "test -x /usr/sbin/dnsmasq && echo", pkg: "dnsmasq-base" },

@@ -126,6 +126,7 @@ bool parse_listen(const char *spec, listen_spec *out) {
   int proto;
   if (strncmp(spec, "udp:", 4) == 0) proto = SIP_PROTO_UDP;
   else if (strncmp(spec, "tcp:", 4) == 0) proto = SIP_PROTO_TCP;
+  else if (strncmp(spec, "tls:", 4) == 0) proto = SIP_PROTO_TLS;
   else return false;
   const char *h = spec + 4;
   const char *colon;
@@ -338,7 +339,7 @@ bool parse_ip_port(const char *s, char addr[64], int *family, int *port) {
 /* What a string check expects (the message of a value that fails it). */
 static const char *expected_of(sch_check c) {
   switch (c) {
-    case SCH_CHECK_LISTEN: return "expected \"udp|tcp:HOST:PORT\"";
+    case SCH_CHECK_LISTEN: return "expected \"udp|tcp|tls:HOST:PORT\"";
     case SCH_CHECK_DOMAIN: return "expected a domain name (no spaces, quotes, <>;,)";
     case SCH_CHECK_CIDR: return "expected an IPv4 or IPv6 address or CIDR (a.b.c.d[/0-32], x:x::x[/0-128])";
     case SCH_CHECK_TOKEN: return "expected a method token (letters, digits, -.!%*_+`'~)";
@@ -1243,6 +1244,16 @@ void config_parse(cli *out, int argc, char **argv, const char *board) {
     for (size_t j = 0; j < c->v[SK_MEDIA_RELAY_ADDRESSES].n; j++)
       if (strchr(c->v[SK_MEDIA_RELAY_ADDRESSES].list[j], '/'))
         die2(false, keyf("mediaRelay.addresses[%zu]", j), "expected an address without a prefix, got %s", show_str(c->v[SK_MEDIA_RELAY_ADDRESSES].list[j]));
+  /* a tls listen address needs our certificate and its key (the files are read at start: tls.c);
+   * verifying clients needs the CAs to verify them against (config.mjs checkTls) */
+  if (cfg_bool(c, SK_TLS_VERIFY_CLIENT) && !c->v[SK_TLS_CA].set)
+    die2(false, "tls.verifyClient", "verifying clients needs \"tls.ca\" (the CAs their certificates are checked against)");
+  for (size_t l = 0; l < c->n_listens; l++) {
+    if (c->listens[l].proto != SIP_PROTO_TLS) continue;
+    if (!c->v[SK_TLS_CERTIFICATE].set) die2(false, "tls.certificate", "a \"tls:\" listen address (listen[%zu]) needs \"tls.certificate\" (a PEM file)", l);
+    if (!c->v[SK_TLS_KEY].set) die2(false, "tls.key", "a \"tls:\" listen address (listen[%zu]) needs \"tls.key\" (a PEM file)", l);
+    break;
+  }
   if (b2bua && sides < 2) die2(false, "sides", "\"mode\": \"b2bua\" needs at least two sides (e.g. a registrar side and a trunk)");
   if (!b2bua && sides > 0) die2(false, "sides", "sides are the B2BUA's: set \"mode\": \"b2bua\" (and a board with it, \"board\": \"gateway\")");
 }
@@ -1524,7 +1535,7 @@ static void wrap(strbuf *b, const char *text, int indent) {
 }
 
 static void metavar(strbuf *b, const sch_key *k) {
-  if (k->check == SCH_CHECK_LISTEN) sb_puts(b, "udp|tcp:HOST:PORT");
+  if (k->check == SCH_CHECK_LISTEN) sb_puts(b, "udp|tcp|tls:HOST:PORT");
   else if (k->check == SCH_CHECK_DOMAIN) sb_puts(b, "NAME");
   else if (k->check == SCH_CHECK_FILE) sb_puts(b, "FILE");
   else if (k->type == SCH_T_ENUM)

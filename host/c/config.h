@@ -2,7 +2,7 @@
  * (schema.h, from host/shared/config.json): the same keys, checks, messages, defaults, --help and
  * --print-config as the Node host (host/shared/config.mjs is the reference walker).
  *
- *   sipling [--config FILE] [--listen udp|tcp:HOST:PORT]... [--domain NAME]...
+ *   sipling [--config FILE] [--listen udp|tcp|tls:HOST:PORT]... [--domain NAME]...
  *           [--log-level L] [--trace] [--usage-log FILE] [--print-config]
  *   sipling --help
  *

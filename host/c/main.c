@@ -52,6 +52,7 @@
 #include "overload.h"
 #include "relay.h"
 #include "resolve.h"
+#include "tls.h"
 #include "usage.h"
 
 #ifndef SIPLING_BOARD
@@ -67,6 +68,7 @@
 #define MAX_TRANSMITS_PER_CALL 1000000 /* guards the drain loop against a core that never says 0 */
 #define UDP_BATCH 64                   /* datagrams per socket per loop turn (fairness) */
 #define ACCEPT_BATCH 64
+#define TLS_HANDSHAKE_MS 10000.0      /* a TLS handshake not done after this long: closed (as Node's handshakeTimeout) */
 #define TCP_READS 16                   /* reads per connection per loop turn */
 #define HASH_SIZE 4096                 /* buckets of the connection tables (power of two) */
 
@@ -191,6 +193,9 @@ struct conn {
   uint8_t addr[16];
   uint16_t port;
   bool outgoing, connecting, closed;
+  SSL *ssl;         /* a TLS connection's session (tls.h), NULL on TCP */
+  bool handshaking; /* TLS: the handshake is not done (writes queue meanwhile) */
+  bool read_wants_write; /* TLS: a read waits for the socket to take bytes (a key update's answer) */
   uint8_t *pend; /* unconsumed stream bytes (capacity rx_cap) */
   size_t plen;
   double active;        /* last bytes in or out (ms): the quietest is closed when the table is full */
@@ -265,9 +270,10 @@ static conn *find_id(uint32_t id) {
   return NULL;
 }
 
-static conn *find_key(int fam, const uint8_t *addr, uint16_t port) {
+/* A connection to reuse: a TCP and a TLS connection to the same address are different ones. */
+static conn *find_key(int proto, int fam, const uint8_t *addr, uint16_t port) {
   for (conn *c = by_key[key_hash(fam, addr, port)]; c; c = c->next_key)
-    if (c->family == fam && c->port == port && memcmp(c->addr, addr, fam == 6 ? 16 : 4) == 0) return c;
+    if (c->t->proto == proto && c->family == fam && c->port == port && memcmp(c->addr, addr, fam == 6 ? 16 : 4) == 0) return c;
   return NULL;
 }
 
@@ -299,6 +305,8 @@ static void close_conn(conn *c) {
   if (c->closed) return;
   c->closed = true;
   nconns--;
+  if (c->ssl) tls_free(c->ssl);
+  c->ssl = NULL;
   close(c->fd);
   pfds[c->pi].fd = -1;
   unlink_conn(c);
@@ -309,7 +317,7 @@ static void close_conn(conn *c) {
   }
   dead[ndead++] = c;
   if (log_on(LOG_DEBUG)) {
-    log_begin(LOG_DEBUG, "tcp closed");
+    log_begin(LOG_DEBUG, c->t->proto == SIP_PROTO_TLS ? "tls closed" : "tcp closed");
     log_num("conn", c->id);
     log_str("peer", c->text);
     log_end();
@@ -323,6 +331,20 @@ static void conn_failed(conn *c, int err) {
     log_num("conn", c->id);
     log_str("peer", c->text);
     log_str("error", errname(err));
+    log_end();
+  }
+  close_conn(c);
+}
+
+/* A TLS connection failed with `reason`: during the handshake a warning (a refused certificate, either
+ * way, or a peer that is no TLS client), later as conn_failed; the connection is closed. */
+static void tls_failed(conn *c, const char *reason) {
+  bool hs = c->handshaking;
+  if (hs || log_on(LOG_DEBUG)) {
+    log_begin(hs ? LOG_WARN : LOG_DEBUG, hs ? "tls handshake failed" : "tls connection error");
+    log_num("conn", c->id);
+    log_str("peer", c->text);
+    log_str("reason", reason);
     log_end();
   }
   close_conn(c);
@@ -366,7 +388,8 @@ static void evict_quietest(void) {
   close_conn(q);
 }
 
-/* Closes connections that have held part of a message for SIP_LIMIT_TCP_PARTIAL_SECONDS (once a second). */
+/* Closes connections that have held part of a message for SIP_LIMIT_TCP_PARTIAL_SECONDS, and TLS
+ * connections whose handshake is not done after TLS_HANDSHAKE_MS (once a second). */
 static void sweep(double now) {
   if (next_sweep >= 0 && now < next_sweep) return;
   next_sweep = now + 1000.0;
@@ -383,14 +406,35 @@ static void sweep(double now) {
         log_end();
       }
       close_conn(c);
+    } else if (!c->closed && c->handshaking && now - c->active > TLS_HANDSHAKE_MS) {
+      tls_failed(c, "handshake not done in time"); /* a peer that connected and said nothing */
     }
   }
 }
 
 static conn *make_conn(transport *t, int fd, int fam, const uint8_t *addr, uint16_t port, bool outgoing, bool connecting) {
+  SSL *ssl = NULL;
+  if (t->proto == SIP_PROTO_TLS) {
+    char ip[INET6_ADDRSTRLEN] = "", err[256];
+    inet_ntop(fam == 6 ? AF_INET6 : AF_INET, addr, ip, sizeof ip);
+    ssl = tls_new(fd, !outgoing, ip, err, sizeof err);
+    if (!ssl) {
+      char text[96];
+      log_begin(LOG_WARN, "cannot start a tls session");
+      log_str("peer", peer_text(text, sizeof text, "tls", fam, addr, port));
+      log_str("reason", err);
+      log_end();
+      return NULL;
+    }
+  }
   if (nconns >= TCP_MAX_CONNS) evict_quietest();
   conn *c = calloc(1, sizeof *c);
-  if (!c) return NULL;
+  if (!c) {
+    if (ssl) tls_free(ssl);
+    return NULL;
+  }
+  c->ssl = ssl;
+  c->handshaking = ssl != NULL;
   nconns++;
   c->active = now_ms();
   do {
@@ -409,7 +453,7 @@ static conn *make_conn(transport *t, int fd, int fam, const uint8_t *addr, uint1
   c->peer[P_FAMILY] = (uint8_t)fam;
   wr16(c->peer + P_PORT, port);
   memcpy(c->peer + P_ADDR, addr, 16);
-  peer_text(c->text, sizeof c->text, "tcp", fam, addr, port);
+  peer_text(c->text, sizeof c->text, t->proto == SIP_PROTO_TLS ? "tls" : "tcp", fam, addr, port);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   c->pi = add_pfd(fd, (short)(POLLIN | (connecting ? POLLOUT : 0)), K_CONN, c);
@@ -433,7 +477,7 @@ static void trace_line(const char *dir, const char *peer, uint32_t conn_id, cons
   log_end();
 }
 
-static const char *proto_name(int proto) { return proto == SIP_PROTO_UDP ? "udp" : "tcp"; }
+static const char *proto_name(int proto) { return proto == SIP_PROTO_UDP ? "udp" : proto == SIP_PROTO_TLS ? "tls" : "tcp"; }
 
 static bool usage_on; /* "usageLog" is open */
 static double event_counts[SIP_EVENT_LIMIT]; /* events drained, by kind (sipling_events_total) */
@@ -489,16 +533,61 @@ static void event(uint32_t kind) {
 
 /* ---- output ------------------------------------------------------------------------------ */
 
+static void on_readable(conn *c);
+static void on_writable(conn *c);
+
+/* Drives a TLS connection's handshake; once done, writes what queued meanwhile and reads what came. */
+static void tls_step(conn *c) {
+  short want = POLLIN;
+  char err[256];
+  int r = tls_handshake(c->ssl, &want, err, sizeof err);
+  if (r < 0) {
+    tls_failed(c, err);
+    return;
+  }
+  if (r == 0) {
+    pfds[c->pi].events = want;
+    return;
+  }
+  c->handshaking = false;
+  c->active = now_ms();
+  if (log_on(LOG_DEBUG)) {
+    log_begin(LOG_DEBUG, "tls handshake done");
+    log_num("conn", c->id);
+    log_str("peer", c->text);
+    log_end();
+  }
+  pfds[c->pi].events = (short)(POLLIN | (c->ooff < c->olen ? POLLOUT : 0));
+  if (c->ooff < c->olen) on_writable(c);
+  if (!c->closed) on_readable(c);
+}
+
+/* Sends on a connection (TLS through its session): bytes taken (0: would block), or -1: it failed
+ * and the connection is closed. */
+static ssize_t conn_send(conn *c, const uint8_t *buf, size_t n) {
+  if (c->ssl) {
+    short want = 0;
+    char err[256];
+    ssize_t r = tls_write(c->ssl, buf, n, &want, err, sizeof err);
+    if (r >= 0) return r;
+    if (r == -1) return 0;
+    tls_failed(c, err);
+    return -1;
+  }
+  ssize_t r = send(c->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (r >= 0) return r;
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return 0;
+  conn_failed(c, errno);
+  return -1;
+}
+
 static void conn_write(conn *c, const uint8_t *buf, size_t n) {
   size_t w = 0;
-  if (!c->connecting && c->olen == c->ooff) {
-    ssize_t r = send(c->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (r == (ssize_t)n) return;
-    if (r >= 0) w = (size_t)r;
-    else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-      conn_failed(c, errno);
-      return;
-    }
+  if (!c->connecting && !c->handshaking && c->olen == c->ooff) {
+    ssize_t r = conn_send(c, buf, n);
+    if (r < 0) return;
+    if ((size_t)r == n) return;
+    w = (size_t)r;
   }
   size_t rest = n - w;
   if (c->ooff > 0 && c->ooff == c->olen) c->ooff = c->olen = 0;
@@ -557,6 +646,10 @@ static conn *tcp_connect(transport *t, int fam, const uint8_t *addr, uint16_t po
   }
   conn *c = make_conn(t, fd, fam, addr, port, true, connecting);
   if (!c) close(fd);
+  else if (c->ssl && !connecting) {
+    tls_step(c); /* connected at once: the client hello goes now */
+    if (c->closed) return NULL;
+  }
   return c;
 }
 
@@ -603,7 +696,7 @@ static void send_to(transport *t, uint32_t conn_id, int fam, const uint8_t *addr
       return;
     }
   } else {
-    c = find_key(fam, addr, port);
+    c = find_key(t->proto, fam, addr, port);
     if (!c || c->closed) c = tcp_connect(t, fam, addr, port);
     if (!c) return;
   }
@@ -818,7 +911,7 @@ static void on_accept(transport *t) {
       continue;
     }
     if (log_on(LOG_DEBUG)) {
-      log_begin(LOG_DEBUG, "tcp accepted");
+      log_begin(LOG_DEBUG, t->proto == SIP_PROTO_TLS ? "tls accepted" : "tcp accepted");
       log_num("conn", c->id);
       log_str("peer", c->text);
       log_num("transport", t->id);
@@ -866,14 +959,36 @@ static void feed(conn *c) {
 }
 
 static void on_readable(conn *c) {
+  if (c->handshaking) {
+    if (!c->connecting) tls_step(c);
+    return;
+  }
   for (int i = 0; i < TCP_READS && !c->closed; i++) {
     if (!c->pend) c->pend = xrealloc(NULL, rx_cap);
-    ssize_t n = recv(c->fd, c->pend + c->plen, rx_cap - c->plen, MSG_DONTWAIT);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      conn_failed(c, errno);
-      return;
+    ssize_t n;
+    if (c->ssl) {
+      short want = 0;
+      char err[256];
+      n = tls_read(c->ssl, c->pend + c->plen, rx_cap - c->plen, &want, err, sizeof err);
+      if (n == -1) { /* a record not complete yet, or a write the session needs first (on_writable reads again) */
+        if (want == POLLOUT) {
+          c->read_wants_write = true;
+          pfds[c->pi].events |= POLLOUT;
+        }
+        return;
+      }
+      if (n == -2) {
+        tls_failed(c, err);
+        return;
+      }
+    } else {
+      n = recv(c->fd, c->pend + c->plen, rx_cap - c->plen, MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        conn_failed(c, errno);
+        return;
+      }
     }
     if (n == 0) {
       close_conn(c);
@@ -906,18 +1021,21 @@ static void on_writable(conn *c) {
       log_end();
     }
   }
+  if (c->handshaking) { /* TLS: the handshake first; the queue is written once it is done */
+    tls_step(c);
+    return;
+  }
   while (c->ooff < c->olen) {
-    ssize_t w = send(c->fd, c->out + c->ooff, c->olen - c->ooff, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      conn_failed(c, errno);
-      return;
-    }
+    ssize_t w = conn_send(c, c->out + c->ooff, c->olen - c->ooff);
+    if (w <= 0) return; /* failed (closed) or would block: POLLOUT stays */
     c->ooff += (size_t)w;
   }
   c->ooff = c->olen = 0;
   pfds[c->pi].events = POLLIN;
+  if (c->read_wants_write) {
+    c->read_wants_write = false;
+    on_readable(c);
+  }
 }
 
 /* ---- start-up ---------------------------------------------------------------------------- */
@@ -999,7 +1117,7 @@ static void bind_all(const config *cfg) {
     struct sockaddr_storage ss;
     socklen_t sl = to_sockaddr(fam, fam, addr, (uint16_t)l->port, &ss);
     if (bind(fd, (struct sockaddr *)&ss, sl) != 0) start_error(l->spec, errname(errno));
-    if (l->proto == SIP_PROTO_TCP && listen(fd, TCP_LISTEN_BACKLOG) != 0) start_error(l->spec, errname(errno));
+    if (l->proto != SIP_PROTO_UDP && listen(fd, TCP_LISTEN_BACKLOG) != 0) start_error(l->spec, errname(errno));
     sl = sizeof ss;
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
       uint8_t a2[16];
@@ -1305,7 +1423,7 @@ static void run(void) {
         case K_LISTEN: on_accept(owners[i]); break;
         case K_CONN: {
           conn *c = owners[i];
-          if ((rev & (POLLOUT | POLLERR | POLLHUP)) && (c->connecting || c->ooff < c->olen)) on_writable(c);
+          if ((rev & (POLLOUT | POLLERR | POLLHUP)) && (c->connecting || c->handshaking || c->read_wants_write || c->ooff < c->olen)) on_writable(c);
           if (!c->closed && (rev & (POLLIN | POLLERR | POLLHUP))) on_readable(c);
           break;
         }
@@ -1395,6 +1513,18 @@ int main(int argc, char **argv) {
   sigaction(SIGUSR2, &sa, NULL); /* log the counters and keep running */
   signal(SIGPIPE, SIG_IGN);
 
+  /* TLS: the certificate, key and CAs read before anything is bound (a bad file is a configuration error) */
+  for (size_t i = 0; i < cfg->n_listens; i++) {
+    if (cfg->listens[i].proto != SIP_PROTO_TLS) continue;
+    const char *key = "tls.certificate";
+    char err[768];
+    if (!tls_init(cfg, &key, err, sizeof err)) {
+      log_flush();
+      fprintf(stderr, "config error: \"%s\": %s\n", key, err);
+      return 2;
+    }
+    break;
+  }
   bind_all(cfg);
   {
     const cfg_value *dv = &cfg->v[SK_DNS_SERVERS];

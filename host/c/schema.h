@@ -98,13 +98,18 @@ enum {
   SK_MEDIA_RELAY_IDLE = 52,
   SK_MEDIA_RELAY_HOLD_IDLE = 53,
   SK_MEDIA_RELAY_ICE = 54,
-  SK_USAGE_LOG = 55,
-  SK_METRICS_LISTEN = 56,
-  SK_MANAGEMENT = 57,
-  SK_LOCATION_REDIS = 58,
-  SK_LOCATION_ADDRESS = 59,
-  SK_LOCATION_PREFIX = 60,
-  SK_COUNT = 61
+  SK_TLS_CERTIFICATE = 55,
+  SK_TLS_KEY = 56,
+  SK_TLS_CA = 57,
+  SK_TLS_VERIFY_CLIENT = 58,
+  SK_TLS_VERIFY_SERVER = 59,
+  SK_USAGE_LOG = 60,
+  SK_METRICS_LISTEN = 61,
+  SK_MANAGEMENT = 62,
+  SK_LOCATION_REDIS = 63,
+  SK_LOCATION_ADDRESS = 64,
+  SK_LOCATION_PREFIX = 65,
+  SK_COUNT = 66
 };
 
 SIP_TABLE char *const SCH_DEFAULT_0[] = {"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"};
@@ -119,7 +124,7 @@ SIP_TABLE char *const SCH_VALUES_49[] = {"never", "always", "nat"};
 SIP_TABLE char *const SCH_VALUES_54[] = {"remove", "keep"};
 
 SIP_TABLE sch_key SCHEMA[SK_COUNT] = {
-    [SK_LISTEN] = {.path = "listen", .type = SCH_T_LIST, .check = SCH_CHECK_LISTEN, .min_items = 1, .max_items = 255, .has_default = 1, .def_list = SCH_DEFAULT_0, .n_def_list = 2, .flag = "--listen", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "listen addresses, udp|tcp:HOST:PORT (IPv6 as [::1]); the WASI host and the firmware take udp only"},
+    [SK_LISTEN] = {.path = "listen", .type = SCH_T_LIST, .check = SCH_CHECK_LISTEN, .min_items = 1, .max_items = 255, .has_default = 1, .def_list = SCH_DEFAULT_0, .n_def_list = 2, .flag = "--listen", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "listen addresses, udp|tcp|tls:HOST:PORT (IPv6 as [::1]); tls (RFC 3261 §26, sips:, usually port 5061) needs tls.certificate and tls.key (Node and native hosts); the WASI host and the firmware take udp only"},
     [SK_DOMAINS] = {.path = "domains", .type = SCH_T_LIST, .check = SCH_CHECK_DOMAIN, .min_items = -1, .max_items = -1, .default_doc = "localhost plus the listen addresses' hosts", .flag = "--domain", .le = -1, .core = SCH_CORE_ADD, .core_name = "Domain", .core_id = SIP_CFG_KIND_DOMAIN, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "domains this server is responsible for: their requests go to the registrar's bindings"},
     [SK_LOG_LEVEL] = {.path = "logLevel", .type = SCH_T_ENUM, .check = SCH_CHECK_ENUM, .values = SCH_VALUES_2, .n_values = 4, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 2, .flag = "--log-level", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "log level of the JSON-lines log on stdout"},
     [SK_TRACE] = {.path = "trace", .type = SCH_T_BOOL, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 0, .flag = "--trace", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "log every SIP message received and sent, in full"},
@@ -174,6 +179,11 @@ SIP_TABLE sch_key SCHEMA[SK_COUNT] = {
     [SK_MEDIA_RELAY_IDLE] = {.path = "mediaRelay.idle", .type = SCH_T_INT, .min = 0, .max = 65535, .min_items = -1, .max_items = -1, .default_doc = "60", .unit = "s", .le = -1, .core = SCH_CORE_SET, .core_name = "RelayIdle", .core_id = SIP_CFG_KEY_RELAY_IDLE, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "a relayed stream with no packet either way for this long ends its call (0: never)"},
     [SK_MEDIA_RELAY_HOLD_IDLE] = {.path = "mediaRelay.holdIdle", .type = SCH_T_INT, .min = 0, .max = 65535, .min_items = -1, .max_items = -1, .default_doc = "3600", .unit = "s", .le = -1, .core = SCH_CORE_SET, .core_name = "RelayHoldIdle", .core_id = SIP_CFG_KEY_RELAY_HOLD_IDLE, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "the same for a stream on hold or inactive (calls on hold are not dropped after a minute)"},
     [SK_MEDIA_RELAY_ICE] = {.path = "mediaRelay.ice", .type = SCH_T_ENUM, .check = SCH_CHECK_ENUM, .values = SCH_VALUES_54, .n_values = 2, .min_items = -1, .max_items = -1, .default_doc = "\"remove\"", .le = -1, .core = SCH_CORE_SET, .core_name = "RelayIce", .core_id = SIP_CFG_KEY_RELAY_ICE, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "ICE attributes of relayed SDP: removed (candidates would let media bypass the relay) or kept"},
+    [SK_TLS_CERTIFICATE] = {.path = "tls.certificate", .type = SCH_T_STRING, .check = SCH_CHECK_FILE, .min_items = -1, .max_items = -1, .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "PEM certificate chain (ours first) presented by the tls listen addresses and by connections we open; needed by a tls listen address"},
+    [SK_TLS_KEY] = {.path = "tls.key", .type = SCH_T_STRING, .check = SCH_CHECK_FILE, .min_items = -1, .max_items = -1, .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "PEM private key of tls.certificate; needed by a tls listen address"},
+    [SK_TLS_CA] = {.path = "tls.ca", .type = SCH_T_STRING, .check = SCH_CHECK_FILE, .min_items = -1, .max_items = -1, .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "PEM CA certificates that peers' certificates are verified against: the client certificates of phones and trunks (tls.verifyClient), and the servers we connect to (tls.verifyServer; the system's CAs when absent)"},
+    [SK_TLS_VERIFY_CLIENT] = {.path = "tls.verifyClient", .type = SCH_T_BOOL, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 0, .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "a client connecting over TLS must present a certificate that verifies against tls.ca, else the handshake is refused (logged at warn with the peer)"},
+    [SK_TLS_VERIFY_SERVER] = {.path = "tls.verifyServer", .type = SCH_T_BOOL, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 1, .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "verify the certificate of a server we connect to over TLS against tls.ca (or the system's CAs); a failure closes the connection (logged at warn)"},
     [SK_USAGE_LOG] = {.path = "usageLog", .type = SCH_T_STRING, .check = SCH_CHECK_FILE, .min_items = -1, .max_items = -1, .flag = "--usage-log", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "append usage records (JSON lines) to this file"},
     [SK_METRICS_LISTEN] = {.path = "metrics.listen", .type = SCH_T_STRING, .check = SCH_CHECK_IP_PORT, .min_items = -1, .max_items = -1, .default_doc = "off", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "serve Prometheus metrics (text exposition format 0.0.4: the core's tables, pools and counters, events by kind, the host's counters) at http://IP:PORT/metrics, IPv6 as [::1]:9090 (port 0: any free port, logged); answers GET /metrics only (404 otherwise), one request per connection, at most 8 clients, 5 s each; no authentication, so bind it to a loopback or management address"},
     [SK_MANAGEMENT] = {.path = "management", .type = SCH_T_BOOL, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 0, .le = -1, .hosts = SCH_HOST_NODE, .doc = "serve the management API beside the metrics, on metrics.listen (which it needs): GET /registrations (every binding, JSON), GET /registrations/AOR, DELETE /registrations/AOR[?contact=URI], GET /status (tables, pools, trunks and registrations of ours, the location service); `sipling ctl` is its command line; no authentication, so bind metrics.listen to a loopback or management address (server and b2bua boards)"},

@@ -2,7 +2,7 @@
 // over the generated schema (host/node/schema.ts, from host/shared/config.json), plus this host's
 // --help text and a typed view of the keys the host itself reads.
 //
-//   sipling [--config FILE] [--listen udp|tcp:HOST:PORT]... [--domain NAME]...
+//   sipling [--config FILE] [--listen udp|tcp|tls:HOST:PORT]... [--domain NAME]...
 //           [--log-level L] [--trace] [--usage-log FILE] [--print-config]
 //   sipling --help
 //
@@ -19,7 +19,7 @@ import { STAT_NAMES } from "./numbers.js";
 export { ConfigError, MASK, patternBytes };
 export type Listen = SharedListen;
 export type User = SharedUser;
-export type Proto = "udp" | "tcp";
+export type Proto = "udp" | "tcp" | "tls";
 export type LogLevel = "error" | "warn" | "info" | "debug";
 export const LOG_LEVELS: readonly LogLevel[] = ["error", "warn", "info", "debug"];
 
@@ -69,6 +69,16 @@ export interface Config {
   /** location.address: this instance's SIP address for the others (default: its first udp listen) */
   readonly locationAddress?: string;
   readonly locationPrefix: string;
+  /** the tls.* keys (files read when the TLS listeners are set up, host/node/tls.ts) */
+  readonly tls: TlsConfig;
+}
+
+export interface TlsConfig {
+  readonly certificate?: string;
+  readonly key?: string;
+  readonly ca?: string;
+  readonly verifyClient: boolean;
+  readonly verifyServer: boolean;
 }
 
 export interface Cli {
@@ -102,6 +112,13 @@ function view(c: SharedConfig): Config {
     locationRedis: v.get("location.redis") as string | undefined,
     locationAddress: v.get("location.address") as string | undefined,
     locationPrefix: v.get("location.prefix") as string,
+    tls: {
+      certificate: v.get("tls.certificate") as string | undefined,
+      key: v.get("tls.key") as string | undefined,
+      ca: v.get("tls.ca") as string | undefined,
+      verifyClient: v.get("tls.verifyClient") as boolean,
+      verifyServer: v.get("tls.verifyServer") as boolean,
+    },
   };
 }
 

@@ -30,6 +30,7 @@ import { Resolver } from "../shared/resolver.mjs";
 import { Bindings, SharedLocation, escapeAor } from "./location.js";
 import { managementApi, TrunkStates } from "./manage.js";
 import { EventKind } from "./numbers.js";
+import { loadTls, tlsServer, tlsConnect, reasonOf, type TlsContext } from "./tls.js";
 
 const UDP_RCVBUF = 4 * 1024 * 1024;
 const UDP_SNDBUF = 4 * 1024 * 1024;
@@ -42,13 +43,13 @@ const MAX_TRANSMITS_PER_CALL = 1_000_000; // guards the drain loop against a cor
 interface Transport {
   id: number;
   listen: Listen;
-  proto: "udp" | "tcp";
+  proto: "udp" | "tcp" | "tls";
   family: 4 | 6; // of the bound socket
   bindHost: string; // numeric
   port: number; // bound port
   advertised: string; // host:port, IPv6 bracketed
   udp?: dgram.Socket;
-  server?: net.Server;
+  server?: net.Server; // a tls.Server for tls
 }
 
 class Conn {
@@ -60,6 +61,10 @@ class Conn {
   /** last bytes received or sent (performance.now()): the quietest is closed when the table is full */
   active = performance.now();
   closed = false;
+  /** TLS: the handshake completed (accepted connections are handed over only then) */
+  secured = false;
+  /** TCP connected (outgoing; accepted ones are): a TLS error before it is a connect failure, not a handshake's */
+  connected = false;
   /** 32-byte peer record, written into the core's peer slot before each sip_handle_stream. */
   readonly peer = Buffer.alloc(PEER.size);
   constructor(
@@ -97,6 +102,8 @@ export class Host {
   /** Names the core sends to (host/shared/resolver.mjs: asynchronous, bounded, cached). */
   private readonly resolver: Resolver;
   private nextConn = 0;
+  /** the tls.* files, read once when the first tls listener or outgoing TLS connection needs them */
+  private tlsCtx: TlsContext | null = null;
   private sweeper: NodeJS.Timeout | null = null;
   /** host counters joined to the stats line */
   private readonly hostStats = { tcpEvicted: 0, tcpPartialClosed: 0, tcpBacklogClosed: 0 };
@@ -179,6 +186,7 @@ export class Host {
         if (l.proto === "udp") await this.bindUdp(t);
         else await this.bindTcp(t);
       } catch (e) {
+        if (e instanceof ConfigError) throw e;
         throw new StartError(`cannot listen on ${l.spec}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
       t.advertised = advertise(t);
@@ -216,14 +224,24 @@ export class Host {
     });
   }
 
+  /** The tls.* files (a ConfigError naming the key and the file when one is unreadable or invalid). */
+  private tls(): TlsContext {
+    return (this.tlsCtx ??= loadTls(this.cfg.tls));
+  }
+
   private bindTcp(t: Transport): Promise<void> {
-    const server = net.createServer({ noDelay: true }, (sock) => this.onAccept(t, sock));
+    const server = t.proto === "tls"
+      ? tlsServer(this.tls(), (sock) => {
+        sock.setNoDelay(true);
+        this.onAccept(t, sock);
+      }, (addr, port, reason) => this.log.warn("tls handshake failed", { transport: t.id, peer: this.peerOf("tls", addr, port), reason }))
+      : net.createServer({ noDelay: true }, (sock) => this.onAccept(t, sock));
     t.server = server;
     return new Promise((resolve, reject) => {
       server.once("error", reject);
       server.listen({ host: t.bindHost, port: t.port, exclusive: true }, () => {
         server.off("error", reject);
-        server.on("error", (e) => this.log.error("tcp server error", { transport: t.id, error: e.message }));
+        server.on("error", (e) => this.log.error(`${t.proto} server error`, { transport: t.id, error: e.message }));
         t.port = (server.address() as net.AddressInfo).port;
         resolve();
       });
@@ -272,7 +290,7 @@ export class Host {
     for (const t of this.transports) {
       if (!t) continue;
       const len = core.putCfg(t.advertised);
-      const res = ex.sip_transport_add(t.id, t.proto === "udp" ? Proto.UDP : Proto.TCP, len);
+      const res = ex.sip_transport_add(t.id, protoNumber(t.proto), len);
       if (res < 0) throw new CoreError(`sip_transport_add(${t.id}, ${t.proto}, "${t.advertised}") failed (${res})`);
     }
     this.core = core;
@@ -345,7 +363,7 @@ export class Host {
     const fam = writeAddr(address, this.scratch, 0);
     if (fam === 0) return null;
     const addr = fam === 4 ? format4(this.scratch, 0) : format6(this.scratch, 0);
-    const key = remoteKey(addr, port);
+    const key = remoteKey(t.proto, addr, port);
     if (this.conns.size >= TCP_MAX_CONNS) this.evictQuietest();
     const c = new Conn(this.newConnId(), sock, t, fam, addr, port, key, outgoing);
     c.peer.writeUInt32LE(c.id, PEER.conn);
@@ -357,7 +375,9 @@ export class Host {
     this.byRemote.set(key, c);
     sock.on("data", (d: Buffer) => this.onStream(c, d));
     sock.on("error", (e) => {
-      if (this.log.on("debug")) this.log.debug("tcp connection error", { conn: c.id, peer: peerText("tcp", fam, addr, port), error: e.message });
+      // a TLS peer's failed handshake (certificate refused either way) is worth a warning
+      if (t.proto === "tls" && c.connected && !c.secured) this.log.warn("tls handshake failed", { conn: c.id, peer: peerText("tls", fam, addr, port), reason: reasonOf(e) });
+      else if (this.log.on("debug")) this.log.debug(`${t.proto} connection error`, { conn: c.id, peer: peerText(t.proto, fam, addr, port), error: e.message });
     });
     sock.on("close", () => this.onClose(c));
     if (!this.sweeper) {
@@ -367,13 +387,20 @@ export class Host {
     return c;
   }
 
+  /** "tls:1.2.3.4:5061" of a socket's remote address (IPv4-mapped shown as IPv4; "?" once it is gone). */
+  private peerOf(proto: string, address: string, port: number): string {
+    const fam = writeAddr(address, this.scratch, 0);
+    if (fam === 0) return `${proto}:?:${port}`;
+    return peerText(proto, fam, fam === 4 ? format4(this.scratch, 0) : format6(this.scratch, 0), port);
+  }
+
   /** The table is full (LIMITS.tcpConnections): the connection quiet for longest makes room. */
   private evictQuietest(): void {
     let q: Conn | null = null;
     for (const c of this.conns.values()) if (!c.closed && (!q || c.active < q.active)) q = c;
     if (!q) return;
     this.hostStats.tcpEvicted++;
-    if (this.log.on("debug")) this.log.debug("tcp connections full; closing the quietest", { conn: q.id, peer: peerText("tcp", q.family, q.addr, q.port) });
+    if (this.log.on("debug")) this.log.debug("tcp connections full; closing the quietest", { conn: q.id, peer: peerText(q.t.proto, q.family, q.addr, q.port) });
     this.forget(q);
     q.sock.destroy();
   }
@@ -384,7 +411,7 @@ export class Host {
     for (const c of this.conns.values()) {
       if (c.pendLen > 0 && now - c.partialSince > TCP_PARTIAL_MS) {
         this.hostStats.tcpPartialClosed++;
-        if (this.log.on("debug")) this.log.debug("tcp message incomplete too long; closing", { conn: c.id, bytes: c.pendLen, peer: peerText("tcp", c.family, c.addr, c.port) });
+        if (this.log.on("debug")) this.log.debug("tcp message incomplete too long; closing", { conn: c.id, bytes: c.pendLen, peer: peerText(c.t.proto, c.family, c.addr, c.port) });
         this.closeConn(c);
       }
     }
@@ -400,7 +427,9 @@ export class Host {
       sock.destroy();
       return;
     }
-    if (this.log.on("debug")) this.log.debug("tcp accepted", { conn: c.id, peer: peerText("tcp", c.family, c.addr, c.port), transport: t.id });
+    c.secured = true; // a TLS socket is handed over once its handshake completed
+    c.connected = true;
+    if (this.log.on("debug")) this.log.debug(`${t.proto} accepted`, { conn: c.id, peer: peerText(c.t.proto, c.family, c.addr, c.port), transport: t.id });
   }
 
   /** Feeds a connection's bytes: RX = pending ++ data, loop sip_handle_stream per the ABI. */
@@ -425,18 +454,18 @@ export class Host {
       const now = performance.now();
       this.resolver.setSource(c.addr);
       const r = ex.sip_handle_stream(now, len);
-      if (r > 0 && this.trace) this.traceMsg("in", "tcp", c.family, c.peer, PEER.addr, c.port, text.slice(0, r));
+      if (r > 0 && this.trace) this.traceMsg("in", c.t.proto, c.family, c.peer, PEER.addr, c.port, text.slice(0, r));
       this.after(now);
       this.resolver.setSource("");
       if (c.closed) return;
       if (r < 0) {
-        this.log.warn("tcp stream refused; closing", { conn: c.id, code: r, peer: peerText("tcp", c.family, c.addr, c.port) });
+        this.log.warn("tcp stream refused; closing", { conn: c.id, code: r, peer: peerText(c.t.proto, c.family, c.addr, c.port) });
         this.closeConn(c);
         return;
       }
       if (r === 0) {
         if (len >= cap) {
-          this.log.warn("tcp message exceeds the RX buffer; closing", { conn: c.id, bytes: len, peer: peerText("tcp", c.family, c.addr, c.port) });
+          this.log.warn("tcp message exceeds the RX buffer; closing", { conn: c.id, bytes: len, peer: peerText(c.t.proto, c.family, c.addr, c.port) });
           this.closeConn(c);
           return;
         }
@@ -482,7 +511,7 @@ export class Host {
     c.pending = null;
     c.pendLen = 0;
     this.forget(c);
-    if (this.log.on("debug")) this.log.debug("tcp closed", { conn: c.id, peer: peerText("tcp", c.family, c.addr, c.port) });
+    if (this.log.on("debug")) this.log.debug(`${c.t.proto} closed`, { conn: c.id, peer: peerText(c.t.proto, c.family, c.addr, c.port) });
     if (!this.core) return;
     const now = performance.now();
     this.ex.sip_handle_conn_closed(now, c.id);
@@ -604,7 +633,7 @@ export class Host {
         return;
       }
     } else {
-      c = this.byRemote.get(remoteKey(addr, port));
+      c = this.byRemote.get(remoteKey(t.proto, addr, port));
       if (!c || c.closed) c = this.connect(t, addr, port) ?? undefined;
       if (!c) return;
     }
@@ -617,16 +646,31 @@ export class Host {
     }
   }
 
-  /** Opens a connection (net queues writes until it connects); its data is fed like accepted ones. */
+  /**
+   * Opens a connection (net and tls queue writes until it connects and, for TLS, until the handshake
+   * completes); its data is fed like accepted ones.
+   */
   private connect(t: Transport, addr: string, port: number): Conn | null {
-    const sock = net.connect({ host: addr, port, noDelay: true });
+    let sock: net.Socket;
+    if (t.proto === "tls") {
+      try {
+        sock = tlsConnect(this.tls(), addr, port);
+      } catch (e) {
+        this.log.warn("tls connection refused", { peer: peerText("tls", net.isIPv6(addr) ? 6 : 4, addr, port), reason: (e as Error).message });
+        return null;
+      }
+    } else sock = net.connect({ host: addr, port, noDelay: true });
     const c = this.makeConn(t, sock, addr, port, true);
     if (!c) {
       sock.destroy();
       return null;
     }
     sock.once("connect", () => {
-      if (this.log.on("debug")) this.log.debug("tcp connected", { conn: c.id, peer: peerText("tcp", c.family, addr, port) });
+      c.connected = true;
+    });
+    sock.once(t.proto === "tls" ? "secureConnect" : "connect", () => {
+      c.secured = true;
+      if (this.log.on("debug")) this.log.debug(`${t.proto} connected`, { conn: c.id, peer: peerText(t.proto, c.family, addr, port) });
     });
     return c;
   }
@@ -638,7 +682,7 @@ export class Host {
    * this transport's protocol and gives the port too; `sel` picks the target (docs/ABI.md "Peer record").
    */
   private sendToName(t: Transport, connId: number, name: string, port: number, sel: number, buf: Buffer): void {
-    const proto = port === 0 ? (t.proto === "udp" ? Proto.UDP : Proto.TCP) : 0;
+    const proto = port === 0 ? protoNumber(t.proto) : 0;
     this.resolver.send(name, t.family, buf.length, (family: 4 | 6, addr: string, later: boolean, found: number) => {
       if (this.stopping || !this.core) return;
       this.sendTo(t, connId, family, addr, port || found, buf);
@@ -774,7 +818,7 @@ export class Host {
   }
 
   /** The bound listeners, in transport id order (ports as bound: a port 0 listen shows the port it got). */
-  listening(): { proto: "udp" | "tcp"; host: string; port: number; advertised: string }[] {
+  listening(): { proto: "udp" | "tcp" | "tls"; host: string; port: number; advertised: string }[] {
     return this.transports.filter((t): t is Transport => t !== undefined)
       .map((t) => ({ proto: t.proto, host: t.bindHost, port: t.port, advertised: t.advertised }));
   }
@@ -847,8 +891,13 @@ export class Host {
 
 export class StartError extends Error {}
 
-function remoteKey(addr: string, port: number): string {
-  return `${addr}|${port}`;
+/** A connection's key for reuse: a TCP and a TLS connection to the same address are different ones. */
+function remoteKey(proto: string, addr: string, port: number): string {
+  return `${proto}|${addr}|${port}`;
+}
+
+function protoNumber(p: "udp" | "tcp" | "tls"): number {
+  return p === "udp" ? Proto.UDP : p === "tcp" ? Proto.TCP : Proto.TLS;
 }
 
 /** host:port this transport advertises: the bound address, or for a wildcard an interface address. */

@@ -4,7 +4,7 @@
 // schema table (host/node/schema.ts, host/firmware/abi.mjs; both from host/shared/config.json). Plain
 // JavaScript so the bridge runs without a build; the Node host's TypeScript imports it as is.
 //
-//   sipling [--config FILE] [--listen udp|tcp:HOST:PORT]... [--domain NAME]... [--log-level L]
+//   sipling [--config FILE] [--listen udp|tcp|tls:HOST:PORT]... [--domain NAME]... [--log-level L]
 //           [--trace] [--usage-log FILE] [--print-config]          (flags: the schema's "flag"s)
 //
 // Flags override the file; a repeated list flag (--listen, --domain) replaces the file's list. Every
@@ -22,7 +22,7 @@ import { isIP } from "node:net";
  *   maxDigits?: number, default?: unknown, defaultDoc?: string, unit?: string, flag?: string, le?: string,
  *   core?: "set" | "add", coreName?: string, coreId?: number, secret?: boolean, hosts: readonly string[],
  *   doc: string }} SchemaKey
- * @typedef {{ proto: "udp" | "tcp", host: string, port: number, family: 0 | 4 | 6, spec: string }} Listen
+ * @typedef {{ proto: "udp" | "tcp" | "tls", host: string, port: number, family: 0 | 4 | 6, spec: string }} Listen
  * @typedef {{ username: string, password?: string, ha1?: string, ha1Sha256?: string }} User
  * @typedef {string | { hex: string }} Pattern
  * @typedef {{ prefix: string, to: string, strip: number, prepend: string }} SideRule
@@ -96,15 +96,15 @@ const USERNAME_MAX = 60; // bytes (core: USER_NAME_MAX)
 
 /** Listen protocols and address forms per host: the WASI host and the firmware have UDP only. */
 const LISTEN_FORMS = {
-  node: { protos: ["udp", "tcp"], names: true },
-  native: { protos: ["udp", "tcp"], names: true },
+  node: { protos: ["udp", "tcp", "tls"], names: true },
+  native: { protos: ["udp", "tcp", "tls"], names: true },
   wasi: { protos: ["udp"], names: false },
   firmware: { protos: ["udp"], names: false },
 };
 
 /** @param {Host} host */
 export function listenExpected(host) {
-  return LISTEN_FORMS[host].protos.length > 1 ? `expected "udp|tcp:HOST:PORT"` : `expected "udp:HOST:PORT"`;
+  return `expected "${LISTEN_FORMS[host].protos.join("|")}:HOST:PORT"`;
 }
 
 /**
@@ -112,7 +112,7 @@ export function listenExpected(host) {
  * @param {string} spec @returns {Listen | null}
  */
 export function parseListen(spec) {
-  const m = /^(udp|tcp):(\[([^\]]+)\]|[^:[\]]+):(\d{1,5})$/.exec(spec);
+  const m = /^(udp|tcp|tls):(\[([^\]]+)\]|[^:[\]]+):(\d{1,5})$/.exec(spec);
   if (!m) return null;
   const port = Number(m[4]);
   if (port > 65535) return null;
@@ -120,7 +120,7 @@ export function parseListen(spec) {
   const fam = isIP(host);
   if (m[3] !== undefined && fam !== 6) return null; // brackets only around IPv6
   if (fam === 0 && !HOSTNAME.test(host)) return null;
-  return { proto: /** @type {"udp" | "tcp"} */ (m[1]), host, port, family: /** @type {0 | 4 | 6} */ (fam), spec };
+  return { proto: /** @type {"udp" | "tcp" | "tls"} */ (m[1]), host, port, family: /** @type {0 | 4 | 6} */ (fam), spec };
 }
 
 /**
@@ -627,7 +627,7 @@ function checkElement(key, s, k, host) {
 
 /** @param {SchemaKey} k @param {Host} host */
 function metavar(k, host) {
-  if (k.check === "listen") return LISTEN_FORMS[host].protos.length > 1 ? "udp|tcp:HOST:PORT" : "udp:HOST:PORT";
+  if (k.check === "listen") return `${LISTEN_FORMS[host].protos.join("|")}:HOST:PORT`;
   if (k.check === "domain") return "NAME";
   if (k.check === "file") return "FILE";
   if (k.type === "enum") return (k.values ?? []).join("|");
@@ -811,6 +811,7 @@ export function resolve(spec, args) {
   const sides = /** @type {Side[] | undefined} */ (cfg.values.get("sides"));
   checkTrunkTransports(cfg);
   checkMediaRelay(cfg);
+  checkTls(cfg);
   if (cfg.values.get("mode") === "b2bua" && (sides?.length ?? 0) < 2)
     throw new ConfigError("sides", `"mode": "b2bua" needs at least two sides (e.g. a registrar side and a trunk)`);
   if (cfg.values.get("mode") !== "b2bua" && (sides?.length ?? 0) > 0)
@@ -870,6 +871,20 @@ function checkMediaRelay(cfg) {
   if (addrs.length === 0) throw new ConfigError(who, `the relay needs "mediaRelay": {"addresses": [...]}`);
   if (min === undefined) throw new ConfigError(who, `the relay needs "mediaRelay": {"portMin", "portMax"}`);
   addrs.forEach((a, j) => { if (a.includes("/")) throw new ConfigError(`mediaRelay.addresses[${j}]`, `expected an address without a prefix, got ${show(a)}`); });
+}
+
+/**
+ * A tls listen address needs our certificate and its key (the files themselves are read when the host
+ * starts: an unreadable or invalid one is refused then, naming the key and the file).
+ * @param {Config} cfg
+ */
+function checkTls(cfg) {
+  if (cfg.values.get("tls.verifyClient") === true && !cfg.values.has("tls.ca"))
+    throw new ConfigError("tls.verifyClient", `verifying clients needs "tls.ca" (the CAs their certificates are checked against)`);
+  const i = cfg.listens.findIndex((l) => l.proto === "tls");
+  if (i < 0) return;
+  for (const key of ["tls.certificate", "tls.key"])
+    if (!cfg.values.has(key)) throw new ConfigError(key, `a "tls:" listen address (listen[${i}]) needs "${key}" (a PEM file)`);
 }
 
 /**

@@ -267,11 +267,12 @@ function isHex(p: usize, n: u32): bool {
 
 /**
  * A listen address this host takes: 0, or 1 when malformed, 2 a protocol other than udp it knows
- * (tcp), 3 a host that is not numeric (nor localhost).
+ * (tcp), 3 a host that is not numeric (nor localhost), 4 tls (the other hosts' TLS: none here).
  */
 export function listenCheck(p: usize, n: u32): i32 {
   const tcp = n > 4 && eqStr(p, 4, "tcp:");
-  if (!tcp && !(n > 4 && eqStr(p, 4, "udp:"))) return 1;
+  const tls = n > 4 && eqStr(p, 4, "tls:");
+  if (!tcp && !tls && !(n > 4 && eqStr(p, 4, "udp:"))) return 1;
   let c = n;
   while (c > 4 && load<u8>(p + c - 1) != 58) c--;
   if (c <= 5 || c == n || n - c > 5) return 1;
@@ -286,6 +287,7 @@ export function listenCheck(p: usize, n: u32): i32 {
   const hn = c - 1 - 4;
   const bracketed = hn >= 2 && load<u8>(h) == 91 && load<u8>(h + hn - 1) == 93;
   if (bracketed ? !parse6(h + 1, hn - 2, ADDR) : has(h, hn, ":[]")) return 1;
+  if (tls) return 4;
   if (tcp && !P2) return 2; // the wasmtime build listens on TCP too
   if (!bracketed && !parse4(h, hn, ADDR) && !eqStr(h, hn, "localhost")) return 3;
   return 0;
@@ -320,6 +322,7 @@ function checkString(c: u32, i: i32): void {
       const r = listenCheck(p, n);
       if (r == 2) bad("expected \"udp:HOST:PORT\" (the wasi host supports UDP only)", i);
       if (r == 3) bad("expected \"udp:HOST:PORT\" with a numeric address", i);
+      if (r == 4) bad(expectedOf(c) + " (the wasi host has no TLS)", i);
       ok = r == 0;
       break;
     }

@@ -10,7 +10,7 @@ import { Ua, request, status, firstLine } from "../lib/sipua.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-for (const name of ["proxy.json", "proxy-media-relay.json"]) {
+for (const name of ["proxy.json", "proxy-media-relay.json", "proxy-tls.json"]) {
   for (const [host, argv] of [["node", [process.execPath, join(root, "host/node/cli.mjs")]], ["native", [join(root, "build/server/sipling")]]]) {
     test(`${host}: examples/${name} is a valid configuration (--print-config shows it back, secrets masked)`, () => {
       const r = spawnSync(argv[0], [...argv.slice(1), "--config", join(root, "examples", name), "--print-config"], {
@@ -24,6 +24,7 @@ for (const name of ["proxy.json", "proxy-media-relay.json"]) {
       assert.deepEqual(shown.users.map((u) => u.username), ["alice", "bob"]);
       assert.ok(!r.stdout.includes("change-me"), "passwords are not printed");
       if (file.mediaRelay) assert.deepEqual(shown.mediaRelay, file.mediaRelay);
+      if (file.tls) assert.deepEqual(shown.tls, file.tls);
     });
   }
 }

@@ -38,7 +38,7 @@ after(() => p.cleanup());
 test("--help prints usage and exits 0", async () => {
   const r = await run(bin, ["--help"], 5000);
   assert.equal(r.code, 0);
-  assert.match(r.out, /usage: sipling \[--config FILE\] \[--listen udp\|tcp:HOST:PORT\]\.\.\. \[--domain NAME\]\.\.\./);
+  assert.match(r.out, /usage: sipling \[--config FILE\] \[--listen udp\|tcp\|tls:HOST:PORT\]\.\.\. \[--domain NAME\]\.\.\./);
   for (const f of ["--config", "--listen", "--domain", "--log-level", "--trace", "--help"]) assert.ok(r.out.includes(f), f);
 });
 
@@ -77,7 +77,7 @@ test("the config file's keys are read, and flags override them", async () => {
 
 test("a bad config exits 2 and names the key", async () => {
   const cases = [
-    [{ listen: ["udp:127.0.0.1:5060", "foo"] }, `config error: "listen[1]": expected "udp|tcp:HOST:PORT", got "foo"`],
+    [{ listen: ["udp:127.0.0.1:5060", "foo"] }, `config error: "listen[1]": expected "udp|tcp|tls:HOST:PORT", got "foo"`],
     [{ timers: { t1: -1 } }, `config error: "timers.t1": expected an integer in 1..2147483647, got -1`],
     [{ timers: { t3: 1 } }, `"timers.t3": unknown key`],
     [{ registrar: { minExpires: "60" } }, `"registrar.minExpires": expected an integer`],
@@ -97,7 +97,7 @@ test("a bad config exits 2 and names the key", async () => {
     assert.equal(r.out, "", "nothing on stdout");
   }
   for (const [args, needle] of [
-    [["--listen", "udp:1.2.3.4"], `"--listen": expected "udp|tcp:HOST:PORT", got "udp:1.2.3.4"`],
+    [["--listen", "udp:1.2.3.4"], `"--listen": expected "udp|tcp|tls:HOST:PORT", got "udp:1.2.3.4"`],
     [["--bogus"], `usage error: "--bogus": unknown option`],
     [["--config", join(p.dir, "missing.json")], `"--config": cannot read file`],
   ]) {

@@ -107,6 +107,8 @@ test("validation errors name the key, with the other hosts' messages", () => {
 test("keys this host does not implement are refused naming the key and the host", () => {
   for (const [key, value] of [["overloadControl", false], ["board", "server"], ["usageLog", "u.jsonl"]])
     assertConfigError(run(["--config", configFile({ [key]: value }), "--print-config"]), `config error: "${key}": not supported by the wasi host`);
+  for (const [key, value] of [["certificate", "cert.pem"], ["verifyClient", true]])
+    assertConfigError(run(["--config", configFile({ tls: { [key]: value } }), "--print-config"]), `config error: "tls.${key}": not supported by the wasi host`);
   // no DNS on this host (host/wasi/main.ts "Names")
   assertConfigError(run(["--config", configFile({ dns: { servers: ["127.0.0.1:53"] } }), "--print-config"]), `config error: "dns.servers": not supported by the wasi host`);
   assertConfigError(run(["--config", configFile({ dns: { timeout: 500 } }), "--print-config"]), `config error: "dns.timeout": not supported by the wasi host`);
@@ -115,6 +117,8 @@ test("keys this host does not implement are refused naming the key and the host"
 
 test("listen: UDP only, numeric; the secure default", () => {
   assertConfigError(run(["--listen", "tcp:127.0.0.1:5060"]), `config error: "--listen": expected "udp:HOST:PORT" (the wasi host supports UDP only)`);
+  assertConfigError(run(["--listen", "tls:127.0.0.1:5061"]), `config error: "--listen": expected "udp:HOST:PORT" (the wasi host has no TLS)`);
+  assertConfigError(run(["--config", configFile({ listen: ["tls:127.0.0.1:5061"] })]), `config error: "listen[0]": expected "udp:HOST:PORT" (the wasi host has no TLS)`);
   assertConfigError(run(["--listen", "udp:example.com:5060"]), `"--listen": expected "udp:HOST:PORT" with a numeric address`);
   assertConfigError(run(["--listen", "udp:0.0.0.0:1"]), secureDefaultError("udp:0.0.0.0:1"));
   assertConfigError(run(["--listen", "udp:[::]:1"]), secureDefaultError("udp:[::]:1"));

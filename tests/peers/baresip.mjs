@@ -46,8 +46,12 @@ export function baresipVersion() {
   return { baresip, libre: dpkg.status === 0 && dpkg.stdout ? dpkg.stdout : "unknown" };
 }
 
-function configText({ port, ctrlPort, rtpMin, rtpMax, ip, netIp = ip }) {
+function configText({ port, ctrlPort, rtpMin, rtpMax, ip, netIp = ip, tls }) {
   return [
+    // TLS (transport "tls"): the CAs it verifies the server with, and its own certificate (PEM with
+    // its key: the client certificate it presents)
+    ...(tls?.cafile ? [`sip_cafile\t\t${tls.cafile}`] : []),
+    ...(tls?.certificate ? [`sip_certificate\t\t${tls.certificate}`] : []),
     "poll_method\t\tepoll",
     `sip_listen\t\t${ip}:${port}`,
     "call_local_timeout\t120",
@@ -95,7 +99,8 @@ function unframe(buf) {
  * loopback address for a second party that must be told apart by address; default 127.0.0.1), netIp (its
  * net_interface: the address its SDP names, default ip; baresip binds RTP to the wildcard address, so on
  * loopback its media leave from 127.0.0.1 whatever ip is), server ("127.0.0.1:PORT",
- * the registrar and the domain of the AOR), transport "udp" | "tcp", name (for messages),
+ * the registrar and the domain of the AOR; for "tls" the server's TLS port), transport "udp" | "tcp" | "tls",
+ * tls ({cafile, certificate}: PEM files for sip_cafile and sip_certificate), name (for messages),
  * regint (s, default 600), startTimeoutMs, sipTrace (baresip -s, default true: in `output()`).
  *
  * Returns a phone: { name, aor, port, dir, events, register(), dial(uri), accept(), hangup(),
@@ -120,12 +125,12 @@ export async function startBaresip(opts) {
 
 async function startOnce(opts, port) {
   const { user, password = "secret", authUser = user, server, transport = "udp", name = user,
-    regint = 600, startTimeoutMs = 8000, sipTrace = true, ip = "127.0.0.1", netIp = ip } = opts;
+    regint = 600, startTimeoutMs = 8000, sipTrace = true, ip = "127.0.0.1", netIp = ip, tls } = opts;
   if (!user || !server) throw new Error("startBaresip: user and server are required");
-  if (transport !== "udp" && transport !== "tcp") throw new Error(`startBaresip: transport ${transport}: expected udp or tcp`);
+  if (!["udp", "tcp", "tls"].includes(transport)) throw new Error(`startBaresip: transport ${transport}: expected udp, tcp or tls`);
   const ctrlPort = port + 2;
   const dir = mkdtempSync(join(tmpdir(), `sipling-baresip-${name}-`));
-  writeFileSync(join(dir, "config"), configText({ port, ctrlPort, rtpMin: port + 4, rtpMax: port + 9, ip, netIp }));
+  writeFileSync(join(dir, "config"), configText({ port, ctrlPort, rtpMin: port + 4, rtpMax: port + 9, ip, netIp, tls }));
   writeFileSync(join(dir, "accounts"), ""); // the account comes with `uanew` (see register)
   writeFileSync(join(dir, "contacts"), "");
 
@@ -252,7 +257,7 @@ async function startOnce(opts, port) {
     });
   }
 
-  const domainParams = transport === "tcp" ? ";transport=tcp" : "";
+  const domainParams = transport === "udp" ? "" : `;transport=${transport}`;
   const aor = `sip:${user}@${server}`;
   const phone = {
     name, aor, port, dir, transport, events, command, waitFor, stop, output, describe,

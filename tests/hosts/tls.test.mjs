@@ -1,0 +1,344 @@
+// TLS (RFC 3261 §26: transport=tls, sips:) on both hosts (Node: node:tls; native: OpenSSL 3), with
+// certificates made by the openssl CLI at the start into a temp folder: a test CA, the server's
+// certificate (IP 127.0.0.1 and 127.0.0.2), a client certificate of the CA, and a "wrong" CA with a
+// client certificate of its own.
+//   - a Node TLS client that does not verify registers with raw SIP; a MESSAGE from UDP reaches it over
+//     the very connection it registered on (no new connection, none to its Contact's port)
+//   - a 40,000-byte MESSAGE between two TLS clients (many TLS records both ways) arrives whole
+//   - plain SIP on the TLS port is refused (warn line naming the peer), the server serves TLS after
+//   - with tls.verifyClient a client whose certificate another CA signed, or with none, is refused (the
+//     handshake fails; a warn line names the peer) and the server keeps serving a good client
+//   - the proxy's own outgoing TLS (a sips: Request-URI): verified against tls.ca; a server whose
+//     certificate another CA signed gets nothing (warn)
+//   - baresip 1.0 registers over TLS (;transport=tls; the server verifying its client certificate) and
+//     calls a second baresip over TLS, then one over UDP (two Record-Route entries, one tls, one udp); the call connects and is hung up cleanly
+// Loopback only. Every child is bounded; nothing is skipped.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import tls from "node:tls";
+import dgram from "node:dgram";
+import net from "node:net";
+import { withServer, settle, freePort, HOSTS } from "../integration/harness.mjs";
+import { requireBaresip, withBaresip } from "../peers/baresip.mjs";
+
+requireBaresip();
+const dir = mkdtempSync(join(tmpdir(), "sipling-tls-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function openssl(...args) {
+  const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8", timeout: 30_000 });
+  assert.equal(r.status, 0, `openssl ${args.join(" ")}:\n${r.stderr}`);
+}
+/** A CA: NAME.key, NAME.pem. */
+function ca(name) {
+  openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.pem`, "-days", "2", "-subj", `/CN=${name}`);
+}
+/** A certificate of CA `by`: NAME.key, NAME.pem, NAME.both.pem (certificate and key, for baresip). */
+function cert(name, by, san) {
+  openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`);
+  writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${san}\n`);
+  openssl("x509", "-req", "-in", `${name}.csr`, "-CA", `${by}.pem`, "-CAkey", `${by}.key`, "-CAcreateserial", "-out", `${name}.pem`, "-days", "2", "-extfile", `${name}.ext`);
+  writeFileSync(join(dir, `${name}.both.pem`), readFileSync(join(dir, `${name}.pem`), "utf8") + readFileSync(join(dir, `${name}.key`), "utf8"));
+}
+ca("ca");
+ca("wrongca");
+cert("server", "ca", "IP:127.0.0.1,IP:127.0.0.2,DNS:localhost");
+cert("client", "ca", "DNS:client.test");
+cert("intruder", "wrongca", "IP:127.0.0.1,DNS:intruder.test");
+const f = (name) => join(dir, name);
+const TLS = { certificate: f("server.pem"), key: f("server.key"), ca: f("ca.pem") };
+
+/** A server with UDP and TCP on one port and TLS on another; fn(srv, tlsPort). */
+async function withTlsServer(host, tlsConfig, fn, more = {}) {
+  const tlsPort = await freePort();
+  await withServer({ host, listen: [`tls:127.0.0.1:${tlsPort}`], config: { tls: { ...TLS, ...tlsConfig }, ...more } }, (srv) => fn(srv, tlsPort));
+}
+
+/** A TLS connection (resolves once the handshake is done; rejects with its error). */
+function connectTls(port, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false, ...opts }, () => resolve(s));
+    s.once("error", reject);
+  });
+}
+
+/** Reads SIP messages off a stream (framed by Content-Length) into msgs; returns next(pred, ms). */
+function sipReader(sock) {
+  const msgs = [];
+  let buf = "";
+  const waiters = new Set();
+  sock.setEncoding("latin1");
+  sock.on("data", (d) => {
+    buf += d;
+    for (;;) {
+      const end = buf.indexOf("\r\n\r\n");
+      if (end < 0) break;
+      const len = Number(/\r\n(?:content-length|l)\s*:\s*(\d+)/i.exec(buf.slice(0, end + 2))?.[1] ?? 0);
+      if (buf.length < end + 4 + len) break;
+      msgs.push(buf.slice(0, end + 4 + len));
+      buf = buf.slice(end + 4 + len);
+    }
+    for (const w of waiters) w();
+  });
+  return (pred, ms = 5000) => new Promise((resolve, reject) => {
+    const check = () => {
+      const i = msgs.findIndex(pred);
+      if (i < 0) return;
+      waiters.delete(check);
+      clearTimeout(t);
+      resolve(msgs.splice(i, 1)[0]);
+    };
+    const t = setTimeout(() => { waiters.delete(check); reject(new Error(`no matching message within ${ms} ms; got:\n${msgs.join("\n---\n")}`)); }, ms);
+    waiters.add(check);
+    check();
+  });
+}
+
+const header = (msg, name) => msg.split("\r\n\r\n")[0].split("\r\n").filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`)).map((l) => l.slice(name.length + 1).trim());
+
+function register(user, localPort, branch) {
+  return `REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:${localPort};branch=z9hG4bK${branch}\r\n` +
+    `From: <sip:${user}@127.0.0.1>;tag=r${branch}\r\nTo: <sip:${user}@127.0.0.1>\r\nCall-ID: reg-${branch}@tls.test\r\nCSeq: 1 REGISTER\r\n` +
+    `Contact: <sip:${user}@127.0.0.1:${localPort};transport=tls>\r\nMax-Forwards: 70\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n`;
+}
+
+/** Waits for the warn line of a failed handshake whose peer is `peer` (e.g. "127.0.0.1:PORT"). */
+const handshakeWarn = (srv, port) => srv.waitFor((o) => o.msg === "tls handshake failed" && o.level === "warn" && String(o.peer).endsWith(`127.0.0.1:${port}`), 5000, `the warn line of the refused handshake from port ${port}`);
+
+for (const host of HOSTS) {
+  test(`${host}: a TLS client that does not verify registers with raw SIP; a MESSAGE from UDP reaches it over that connection`, { timeout: 30_000 }, async () => {
+    await withTlsServer(host, {}, async (srv, tlsPort) => {
+      const s = await connectTls(tlsPort);
+      try {
+        const next = sipReader(s);
+        const lp = s.localPort;
+        s.write(register("carol", lp, "c1"));
+        const ok = await next((m) => m.startsWith("SIP/2.0 "));
+        assert.match(ok, /^SIP\/2\.0 200 /, ok);
+        assert.match(header(ok, "Contact")[0] ?? "", /transport=tls/);
+        // A MESSAGE from UDP to carol: delivered over her registration's TLS connection
+        const u = dgram.createSocket("udp4");
+        await new Promise((r) => u.bind(0, "127.0.0.1", r));
+        try {
+          const up = u.address().port;
+          const answered = new Promise((resolve) => u.on("message", (m) => { if (/^SIP\/2\.0 200 /.test(m.toString("latin1"))) resolve(m.toString("latin1")); }));
+          u.send(`MESSAGE sip:carol@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${up};branch=z9hG4bKm1;rport\r\nFrom: <sip:dave@127.0.0.1>;tag=m1\r\n` +
+            `To: <sip:carol@127.0.0.1>\r\nCall-ID: msg-1@tls.test\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello`, srv.port, "127.0.0.1");
+          const msg = await next((m) => m.startsWith("MESSAGE "));
+          assert.match(header(msg, "Via")[0] ?? "", /^SIP\/2\.0\/TLS 127\.0\.0\.1:\d+;/, `the proxy's Via names TLS:\n${msg}`);
+          assert.ok(msg.endsWith("hello"));
+          const via = header(msg, "Via").join("\r\nVia: ");
+          s.write(`SIP/2.0 200 OK\r\nVia: ${via}\r\nFrom: ${header(msg, "From")[0]}\r\nTo: ${header(msg, "To")[0]};tag=c\r\nCall-ID: ${header(msg, "Call-ID")[0]}\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n`);
+          const back = await Promise.race([answered, new Promise((r) => setTimeout(() => r(null), 5000))]);
+          assert.ok(back, "the 200 reached the UDP sender");
+        } finally {
+          u.close();
+        }
+        await settle(srv);
+        assert.equal(srv.logs.filter((o) => o.msg === "tls accepted").length, 1, "one TLS connection, the client's");
+        const reg = srv.events("reg-add")[0];
+        const out = srv.logs.find((o) => o.msg === "sip" && o.dir === "out" && o.sip.startsWith("MESSAGE "));
+        assert.ok(reg?.conn > 0 && out, "the registration's connection and the MESSAGE sent");
+        assert.equal(out.conn, reg.conn, "the MESSAGE went on the connection carol registered on");
+      } finally {
+        s.destroy();
+      }
+    });
+  });
+
+  test(`${host}: a 40,000-byte MESSAGE from one TLS client to another, written in pieces, arrives whole`, { timeout: 30_000 }, async () => {
+    await withTlsServer(host, {}, async (srv, tlsPort) => {
+      const carol = await connectTls(tlsPort);
+      const dave = await connectTls(tlsPort);
+      try {
+        const toCarol = sipReader(carol), toDave = sipReader(dave);
+        carol.write(register("carol", carol.localPort, "c2"));
+        assert.match(await toCarol((m) => m.startsWith("SIP/2.0 ")), /^SIP\/2\.0 200 /);
+        const body = "x".repeat(40_000);
+        const msg = `MESSAGE sip:carol@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:${dave.localPort};branch=z9hG4bKbig\r\n` +
+          `From: <sip:dave@127.0.0.1>;tag=big\r\nTo: <sip:carol@127.0.0.1>\r\nCall-ID: big@tls.test\r\nCSeq: 1 MESSAGE\r\n` +
+          `Max-Forwards: 70\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+        for (let i = 0; i < msg.length; i += 7000) {
+          dave.write(msg.slice(i, i + 7000));
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        const got = await toCarol((m) => m.startsWith("MESSAGE "));
+        assert.equal(got.slice(got.indexOf("\r\n\r\n") + 4), body, "the body arrived whole");
+        const via = header(got, "Via").join("\r\nVia: ");
+        carol.write(`SIP/2.0 200 OK\r\nVia: ${via}\r\nFrom: ${header(got, "From")[0]}\r\nTo: ${header(got, "To")[0]};tag=c\r\nCall-ID: big@tls.test\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n`);
+        assert.match(await toDave((m) => m.startsWith("SIP/2.0 2")), /^SIP\/2\.0 200 /);
+      } finally {
+        carol.destroy();
+        dave.destroy();
+      }
+    });
+  });
+
+  test(`${host}: tls.verifyClient: a certificate of another CA, or none, is refused with a warn line naming the peer; a good client is served after`, { timeout: 30_000 }, async () => {
+    await withTlsServer(host, { verifyClient: true }, async (srv, tlsPort) => {
+      for (const [what, opts] of [["another CA's certificate", { cert: readFileSync(f("intruder.pem")), key: readFileSync(f("intruder.key")) }], ["no certificate", {}]]) {
+        // TLS 1.3: the client's handshake completes before the server has checked its certificate; the
+        // server's refusal (an alert, then the close) comes after
+        const s = tls.connect({ host: "127.0.0.1", port: tlsPort, rejectUnauthorized: false, ...opts });
+        let lp = 0;
+        s.once("connect", () => { lp = s.localPort; }); // TCP connected (before the handshake)
+        const end = await new Promise((resolve) => {
+          s.on("error", (e) => resolve(`error: ${e.message}`));
+          s.on("close", () => resolve("closed"));
+          s.on("secureConnect", () => s.write(register("eve", s.localPort, "e1")));
+          s.setEncoding("latin1");
+          s.on("data", (d) => resolve(`data: ${d}`));
+        });
+        assert.doesNotMatch(end, /^data/, `${what}: the server answered: ${end}`);
+        await handshakeWarn(srv, lp);
+      }
+      const s = await connectTls(tlsPort, { cert: readFileSync(f("client.pem")), key: readFileSync(f("client.key")) });
+      try {
+        const next = sipReader(s);
+        s.write(register("frank", s.localPort, "f1"));
+        const ok = await next((m) => m.startsWith("SIP/2.0 "));
+        assert.match(ok, /^SIP\/2\.0 200 /, ok);
+      } finally {
+        s.destroy();
+      }
+      await settle(srv);
+      assert.equal(srv.events("reg-add").length, 1, "only the good client registered");
+    });
+  });
+
+  test(`${host}: plain SIP on the TLS port is refused with a warn line naming the peer; the server keeps serving`, { timeout: 30_000 }, async () => {
+    await withTlsServer(host, {}, async (srv, tlsPort) => {
+      const c = net.connect(tlsPort, "127.0.0.1");
+      await new Promise((r, j) => { c.once("connect", r); c.once("error", j); });
+      const lp = c.localPort;
+      const closed = new Promise((r) => c.once("close", r));
+      c.on("error", () => {});
+      c.write(register("mallory", lp, "p1").replace("SIP/2.0/TLS", "SIP/2.0/TCP"));
+      await handshakeWarn(srv, lp);
+      await closed;
+      const s = await connectTls(tlsPort);
+      try {
+        const next = sipReader(s);
+        s.write(register("grace", s.localPort, "g1"));
+        assert.match(await next((m) => m.startsWith("SIP/2.0 ")), /^SIP\/2\.0 200 /);
+      } finally {
+        s.destroy();
+      }
+    });
+  });
+
+  test(`${host}: a sips: Request-URI goes out over TLS, the server verified against tls.ca; another CA's server gets nothing`, { timeout: 30_000 }, async () => {
+    // two TLS servers on 127.0.0.2: ours (the test CA's certificate) and an intruder's
+    const got = [];
+    const good = tls.createServer({ cert: readFileSync(f("server.pem")), key: readFileSync(f("server.key")) }, (s) => {
+      const next = sipReader(s);
+      next((m) => m.startsWith("MESSAGE "), 10_000).then((m) => {
+        got.push(m);
+        const via = header(m, "Via").join("\r\nVia: ");
+        s.write(`SIP/2.0 200 OK\r\nVia: ${via}\r\nFrom: ${header(m, "From")[0]}\r\nTo: ${header(m, "To")[0]};tag=g\r\nCall-ID: ${header(m, "Call-ID")[0]}\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n`);
+      }, () => {});
+    });
+    // (TLS 1.3: the server's side of a handshake completes before the client has checked its certificate)
+    const bad = tls.createServer({ cert: readFileSync(f("intruder.pem")), key: readFileSync(f("intruder.key")) }, (s) => {
+      s.on("error", () => {});
+      sipReader(s)(() => true, 10_000).then((m) => got.push(`intruder got: ${m}`), () => {});
+    });
+    const listen = (srv) => new Promise((r) => srv.listen(0, "127.0.0.2", () => r(srv.address().port)));
+    const [gp, bp] = [await listen(good), await listen(bad)];
+    try {
+      await withTlsServer(host, {}, async (srv) => {
+        const u = dgram.createSocket("udp4");
+        await new Promise((r) => u.bind(0, "127.0.0.1", r));
+        try {
+          const up = u.address().port;
+          const answers = [];
+          u.on("message", (m) => answers.push(m.toString("latin1")));
+          const send = (port, n) => u.send(`MESSAGE sips:bob@127.0.0.2:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${up};branch=z9hG4bKs${n};rport\r\n` +
+            `From: <sip:dave@127.0.0.1>;tag=s${n}\r\nTo: <sips:bob@127.0.0.2:${port}>\r\nCall-ID: sips-${n}@tls.test\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`, srv.port, "127.0.0.1");
+          send(gp, 1);
+          for (let i = 0; i < 100 && !answers.some((a) => /^SIP\/2\.0 200 /.test(a)); i++) await new Promise((r) => setTimeout(r, 50));
+          assert.ok(answers.some((a) => /^SIP\/2\.0 200 [\s\S]*Call-ID: sips-1@/.test(a)), `the 200 of the TLS server came back: ${answers.join("\n")}`);
+          assert.equal(got.length, 1);
+          assert.match(header(got[0], "Via")[0] ?? "", /^SIP\/2\.0\/TLS /, got[0]);
+          send(bp, 2);
+          await srv.waitFor((o) => o.msg === "tls handshake failed" && o.level === "warn" && String(o.peer).includes(`127.0.0.2:${bp}`), 5000, "the warn line of the refused server");
+          await new Promise((r) => setTimeout(r, 500));
+          assert.deepEqual(got.filter((g) => g.startsWith("intruder")), [], "no message reached the intruder");
+          assert.equal(got.length, 1);
+        } finally {
+          u.close();
+        }
+      }, { access: { trusted: ["127.0.0.1"] } });
+    } finally {
+      good.close();
+      bad.close();
+    }
+  });
+
+  for (const calleeTransport of ["tls", "udp"]) {
+    test(`${host}: baresip registers over TLS (its client certificate verified) and calls a baresip over ${calleeTransport}; the call connects and ends cleanly`, { timeout: 90_000 }, async () => {
+      // the server verifies clients: baresip presents its certificate of the test CA (sip_certificate)
+      await withTlsServer(host, { verifyClient: true }, async (srv, tlsPort) => {
+        const server = (t) => `127.0.0.1:${t === "tls" ? tlsPort : srv.port}`;
+        const tlsOpts = { cafile: f("ca.pem"), certificate: f("client.both.pem") };
+        await withBaresip([
+          { user: "alice", server: server("tls"), transport: "tls", tls: tlsOpts },
+          { user: "bob", server: server(calleeTransport), transport: calleeTransport, tls: tlsOpts },
+        ], async (alice, bob) => {
+          for (const ph of [alice, bob]) {
+            const ev = await ph.register();
+            assert.equal(ev.type, "REGISTER_OK", ph.describe(`register: ${ev.type} ${ev.param ?? ""}`));
+          }
+          const a0 = alice.mark(), b0 = bob.mark();
+          await alice.dial(alice.uri("bob"));
+          await bob.waitFor("CALL_INCOMING", { since: b0, timeoutMs: 8000 });
+          await bob.accept();
+          await Promise.all([
+            alice.waitFor("CALL_ESTABLISHED", { since: a0, timeoutMs: 8000 }),
+            bob.waitFor("CALL_ESTABLISHED", { since: b0, timeoutMs: 8000 }),
+          ]);
+          const a1 = alice.mark(), b1 = bob.mark();
+          await alice.hangup();
+          await Promise.all([
+            alice.waitFor("CALL_CLOSED", { since: a1, timeoutMs: 8000 }),
+            bob.waitFor("CALL_CLOSED", { since: b1, timeoutMs: 8000 }),
+          ]);
+          await settle(srv);
+          // the server's trace: REGISTERs in over TLS (alice; bob over his transport), the INVITE in
+          // over TLS and out over bob's transport, the BYE through us (Record-Route) and answered 200
+          const regs = srv.sip("in", /^REGISTER /);
+          assert.ok(regs.some((m) => m.peer.startsWith("tls:") && /From:[^\r]*sip:alice@/.test(m.sip)), "alice registered over TLS");
+          assert.ok(regs.some((m) => m.peer.startsWith(`${calleeTransport}:`) && /From:[^\r]*sip:bob@/.test(m.sip)), `bob registered over ${calleeTransport}`);
+          const invIn = srv.sip("in", /^INVITE sip:bob@/)[0];
+          assert.ok(invIn && invIn.peer.startsWith("tls:"), "alice's INVITE came over TLS");
+          const invOut = srv.sip("out", /^INVITE /)[0];
+          assert.ok(invOut && invOut.peer.startsWith(`${calleeTransport}:`), `the INVITE went to bob over ${calleeTransport}: ${invOut?.peer}`);
+          const rr = header(invOut.sip, "Record-Route").join(", ");
+          if (calleeTransport === "udp") {
+            // two entries (RFC 5658): the top faces bob (UDP, no transport parameter), the second alice (TLS)
+            const uris = rr.split(/,\s*/);
+            assert.equal(uris.length, 2, `two Record-Route entries: ${rr}`);
+            assert.doesNotMatch(uris[0], /transport=/, `the first faces bob's UDP: ${rr}`);
+            assert.match(uris[1], /transport=tls/, `the second faces alice's TLS: ${rr}`);
+          } else {
+            assert.match(rr, /transport=tls/, `Record-Route names TLS: ${rr}`);
+            // bob is reached on the connection he registered on
+            const bobReg = srv.events("reg-add").find((e) => e.aor === "bob");
+            const sent = srv.logs.find((o) => o.msg === "sip" && o.dir === "out" && o.sip.startsWith("INVITE "));
+            assert.ok(bobReg?.conn > 0, "bob's registration came on a connection");
+            assert.equal(sent.conn, bobReg.conn, "the INVITE went on bob's registration connection");
+          }
+          const byeIn = srv.sip("in", /^BYE /);
+          const byeOut = srv.sip("out", /^BYE /);
+          assert.ok(byeIn.length >= 1 && byeIn[0].peer.startsWith("tls:"), "alice's BYE came through us over TLS");
+          assert.ok(byeOut.length >= 1 && byeOut[0].peer.startsWith(`${calleeTransport}:`), `and went to bob over ${calleeTransport}`);
+          assert.ok(srv.sip("out", /^SIP\/2\.0 200 [^\r]*\r\n[\s\S]*CSeq: \d+ BYE/).some((m) => m.peer.startsWith("tls:")), "alice got the 200 of her BYE over TLS");
+        });
+      });
+    });
+  }
+}
