@@ -44,10 +44,11 @@ export const LOC: usize = memory.data(LOCATION_API ? 1664 : 8);
 /** Longest lifetime a put may give (s): a day; our own REGISTERs give at most registrar.maxExpires. */
 const PUT_MAX_EXPIRES: i64 = 86400;
 
-const w = new Writer();
-const uriA = new UriRepr();
-const uriB = new UriRepr();
-const src = new Peer();
+// scratch records, allocated only where the core has the location service (the small boards have none)
+const w: Writer = LOCATION_API ? new Writer() : changetype<Writer>(0);
+const uriA: UriRepr = LOCATION_API ? new UriRepr() : changetype<UriRepr>(0);
+const uriB: UriRepr = LOCATION_API ? new UriRepr() : changetype<UriRepr>(0);
+const src: Peer = LOCATION_API ? new Peer() : changetype<Peer>(0);
 
 /** The next binding in use at index >= from (table order), or -1. */
 export function locNext(from: i32): i32 {
@@ -127,9 +128,8 @@ export function locRead(now: i64, b: i32): i32 {
 
 // ---- put and remove -------------------------------------------------------------------------------
 
-/** Fields of the line being read: [start, end) of each, found by splitFields. */
-const fs = new StaticArray<u32>(14);
-let lineEnd: usize = 0;
+/** Fields of the line being read: [start, end) of each (u32 pairs), found by splitFields. */
+const FS: usize = memory.data(LOCATION_API ? 56 : 8);
 
 /** Split LOC[0, len) into up to `n` space-separated fields (the last takes the rest of the line);
  * returns how many were found. */
@@ -142,15 +142,14 @@ function splitFields(len: u32, n: i32): i32 {
     const s = p;
     if (k == n - 1) p = len;
     else while (p < len && load<u8>(LOC + <usize>p) != 0x20) p++;
-    unchecked(fs[k * 2] = s);
-    unchecked(fs[k * 2 + 1] = p);
+    store<u32>(FS + (<usize>k << 3), s);
+    store<u32>(FS + (<usize>k << 3), p, 4);
     k++;
   }
-  lineEnd = LOC + <usize>len;
   return k;
 }
-function fStart(k: i32): usize { return LOC + <usize>unchecked(fs[k * 2]); }
-function fLen(k: i32): u32 { return unchecked(fs[k * 2 + 1]) - unchecked(fs[k * 2]); }
+function fStart(k: i32): usize { return LOC + <usize>load<u32>(FS + (<usize>k << 3)); }
+function fLen(k: i32): u32 { return load<u32>(FS + (<usize>k << 3), 4) - load<u32>(FS + (<usize>k << 3)); }
 function fDash(k: i32): bool { return fLen(k) == 1 && load<u8>(fStart(k)) == 0x2d; }
 
 /** Unescape field 0 (the AOR) into KEY; its length, or -1. */
