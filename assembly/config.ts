@@ -200,3 +200,8 @@ export const SPARSE_TABLES: bool = isDefined(SIP_SPARSE_TABLES) ? SIP_SPARSE_TAB
  * instance that holds it. On the server and b2bua boards; the small boards have neither (no code). */
 // @ts-ignore: board constant injected with --use
 export const LOCATION_API: bool = isDefined(SIP_LOCATION_API) ? SIP_LOCATION_API != 0 : false;
+
+/** The response-time histograms (util/histogram.ts, sip_hist) on the server and b2bua boards; the small
+ * boards keep none (no code, no memory). */
+// @ts-ignore: board constant injected with --use
+export const HISTOGRAMS: bool = isDefined(SIP_HISTOGRAMS) ? SIP_HISTOGRAMS != 0 : false;

@@ -83,7 +83,8 @@ export function abiModel(abi) {
   const enums = Object.entries(abi.enums ?? {}).map(([name, e]) =>
     ({ name, doc: e.doc, values: uniq(Object.entries(e.values).map(([n, v]) => ({ name: n, ...v })), name) }));
   const metrics = metricsModel(abi.metrics, stats, fail);
-  return { protos, results, keys, kinds, events, stats, enums, metrics };
+  const hist = histogramModel(abi.histograms, metrics, fail);
+  return { protos, results, keys, kinds, events, stats, enums, metrics, hist };
 }
 
 /**
@@ -119,6 +120,30 @@ function metricsModel(metrics, stats, fail) {
   });
   for (const s of stats) if (!fields.has(s.name)) fail(`stat ${s.name} has no metrics family`);
   return out;
+}
+
+/**
+ * The response-time histograms (abi.json "histograms"): bounds in ms, increasing; families named as the
+ * metrics are (a _seconds histogram), series numbered 0.. across all families (the core's Hist ids).
+ */
+function histogramModel(h, metrics, fail) {
+  const bounds = h?.boundsMs ?? [];
+  if (!bounds.length || bounds.some((b, i) => !Number.isInteger(b) || b <= 0 || (i > 0 && b <= bounds[i - 1]))) fail("histograms.boundsMs: increasing positive integers");
+  const series = [];
+  const families = (h?.families ?? []).map((f) => {
+    const what = `histogram ${f.name}`;
+    if (!/^sipling_[a-z][a-z0-9_]*_seconds$/.test(f.name ?? "")) fail(`${what}: a name sipling_..._seconds`);
+    if (metrics.some((m) => m.name === f.name)) fail(`${what}: also a metrics family`);
+    if (typeof f.help !== "string" || !f.help || /[\\\n]/.test(f.help)) fail(`${what}: help text without backslash or newline`);
+    if (!/^[a-z_][a-z0-9_]*$/.test(f.label ?? "") || f.label === "le") fail(`${what}: a label name (not le)`);
+    const s = Object.entries(f.series ?? {}).map(([value, id]) => [value, id]);
+    if (!s.length) fail(`${what}: series {label value: id}`);
+    for (const [value, id] of s) series.push({ id, name: pascal(value), family: f.name });
+    return { name: f.name, help: f.help, label: f.label, series: s };
+  });
+  series.sort((a, b) => a.id - b.id);
+  series.forEach((x, i) => { if (x.id !== i) fail(`histogram series must be numbered 0.. once each (${x.family} ${x.name})`); });
+  return { bounds, families, series };
 }
 
 /** The schema in a normalised form: every key with its hosts, check, limits and core number. */
@@ -256,6 +281,10 @@ function asNumbers(m, limits) {
     for (const v of e.values) o.push(`  /** ${comment(v.doc)} */`, `  ${v.name} = ${v.value},`);
     o.push("}", "");
   }
+  o.push("/** Series of the response-time histograms (sip_hist; abi.json \"histograms\"). */", "export const enum Hist {");
+  for (const x of m.hist.series) o.push(`  ${x.name} = ${x.id},`);
+  o.push(`  Count = ${m.hist.series.length},`, "}", "/** Their bucket bounds (ms), increasing: sip_hist's i < HIST_BOUNDS. */",
+    `export const HIST_BOUNDS: i32 = ${m.hist.bounds.length};`, `export const HIST_BOUNDS_MS: StaticArray<u32> = [${m.hist.bounds.join(", ")}];`, "");
   const targets = limits.find((l) => l.name === "dnsTargets");
   if (!targets) throw new Error("host/shared/config.json limits: dnsTargets missing (the core's SRV_TARGETS)");
   o.push("/** SRV targets a host keeps per name (host/shared/config.json limits.dnsTargets): the proxy's RFC 3263", " * failover (a new branch to target k+1) stops at the last. */",
@@ -311,6 +340,10 @@ function tsNumbers(m, version) {
   o.push("/** In the order served. */", "export const METRICS: readonly MetricFamily[] = [");
   for (const f of m.metrics)
     o.push(`  { name: ${js(f.name)}, type: ${js(f.type)}, help: ${js(f.help)}, special: ${js(f.special)}, label: ${js(f.label)}, samples: ${js(f.samples).replace(/,/g, ", ")} },`);
+  o.push("];", "");
+  o.push("/** Response-time histograms (abi.json \"histograms\"): served after METRICS; series as [label value, sip_hist id]. */",
+    `export const HIST_BOUNDS_MS: readonly number[] = [${m.hist.bounds.join(", ")}];`, "export const HISTOGRAMS: readonly { readonly name: string; readonly help: string; readonly label: string; readonly series: readonly (readonly [string, number])[] }[] = [");
+  for (const f of m.hist.families) o.push(`  { name: ${js(f.name)}, help: ${js(f.help)}, label: ${js(f.label)}, series: ${js(f.series).replace(/,/g, ", ")} },`);
   o.push("];", "");
   return o.join("\n");
 }
@@ -466,6 +499,16 @@ function cNumbers(m, limits, version) {
   o.push("SIP_TABLE sip_metric_family SIP_METRICS[SIP_METRIC_COUNT] = {");
   for (const f of m.metrics)
     o.push(`    {${[f.name, f.type, f.help, f.special, f.label].map(cstr).join(", ")}, ${f.samples.length}, {${f.samples.map(([l, x]) => `{${cstr(l)}, ${cstr(x)}}`).join(", ")}}},`);
+  o.push("};", "");
+  const maxSeries = Math.max(1, ...m.hist.families.map((f) => f.series.length));
+  o.push("/* Response-time histograms (abi.json \"histograms\"), served after SIP_METRICS: bucket bounds in ms, and",
+    " * per family its series as {label value, sip_hist id}. */",
+    `#define SIP_HIST_BOUNDS ${m.hist.bounds.length}`, `#define SIP_HIST_FAMILIES ${m.hist.families.length}`, `#define SIP_HIST_MAX_SERIES ${maxSeries}`,
+    `SIP_TABLE uint32_t SIP_HIST_BOUNDS_MS[SIP_HIST_BOUNDS] = {${m.hist.bounds.join(", ")}};`,
+    "typedef struct {", "  const char *name, *help, *label;", "  int n;", "  struct { const char *label_value; int id; } series[SIP_HIST_MAX_SERIES];", "} sip_hist_family;",
+    "SIP_TABLE sip_hist_family SIP_HISTOGRAMS[SIP_HIST_FAMILIES] = {");
+  for (const f of m.hist.families)
+    o.push(`    {${[f.name, f.help, f.label].map(cstr).join(", ")}, ${f.series.length}, {${f.series.map(([l, id]) => `{${cstr(l)}, ${id}}`).join(", ")}}},`);
   o.push("};", "");
   const maxProto = Math.max(...m.protos.map((p) => p.value));
   o.push(`SIP_TABLE char *const SIP_PROTO_NAMES[${maxProto + 1}] = {`);
@@ -630,7 +673,8 @@ function abiTables(m) {
     stats: ["| id | name |", "|---|---|", ...m.stats.map((s) => `| ${s.value} | ${s.name} |`)].join("\n"),
     metrics: ["| family | type | samples | help |", "|---|---|---|---|", ...m.metrics.map((f) => `| \`${f.name}\` | ${f.type} | ${
       f.special === "build_info" ? "labels version, board, host; 1" : f.special === "uptime" ? "the host's" : f.special === "events" ? "`kind`: each event kind"
-        : f.label ? f.samples.map(([l, x]) => `${f.label}="${l}": ${x}`).join(", ") : f.samples[0][1]} | ${mdEsc(f.help)} |`)].join("\n"),
+        : f.label ? f.samples.map(([l, x]) => `${f.label}="${l}": ${x}`).join(", ") : f.samples[0][1]} | ${mdEsc(f.help)} |`),
+      ...m.hist.families.map((f) => `| \`${f.name}\` | histogram | ${f.series.map(([l, id]) => `${f.label}="${l}": sip_hist ${id}`).join(", ")}; le ${m.hist.bounds.map((b) => b / 1000).join(", ")}, +Inf | ${mdEsc(f.help)} |`)].join("\n"),
     enums: m.enums.flatMap((e) => [`${e.name}: ${mdEsc(e.doc)}`, "", "| value | name | meaning |", "|---|---|---|",
       ...e.values.map((v) => `| ${v.value} | ${v.name} | ${mdEsc(v.doc)} |`), ""]).join("\n").trimEnd(),
   };

@@ -18,6 +18,7 @@ import { transportAdd, transportsReset, transportById } from "../net/transports"
 import { nameCopy, namesReset } from "../net/addr";
 import { EventKind, eventBegin, eventPoll, eventsReset, eventsLost, EVENT_OUT } from "../events";
 import { CfgKey, CfgKind, CfgResult, Stat, LocOp } from "./numbers";
+import { histValue, histReset } from "../util/histogram";
 import {
   TxnUp, txnTick, txnNextDeadline, txnTableReset, txnInUse, txnCapacity, txnSetLimit, txnSeed, msgPool, timers,
   txReset, txPop, txRoom, txSend,
@@ -95,6 +96,7 @@ export function sip_init(seedLo: u32, seedHi: u32, now: f64): i32 {
   branchSeed(prngNext());
   rrKeyReset();
   registrarReset(prngNext());
+  histReset();
   txReset();
   txnTableReset();
   ctxReset();
@@ -408,6 +410,12 @@ export function sip_loc(op: i32, now: f64, arg: i32): i32 {
     case LocOp.Remove: return locRemove(t, <u32>arg);
   }
   return -1;
+}
+
+/** Slot i of response-time histogram series h (Hist; host/shared/abi.json "histograms"), or -1 where the
+ * core keeps none (the small boards). */
+export function sip_hist(h: i32, i: i32): f64 {
+  return histValue(h, i);
 }
 
 /** Counters and occupancy (docs/ABI.md). */

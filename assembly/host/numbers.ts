@@ -230,6 +230,16 @@ export const enum LocOp {
   Remove = 6,
 }
 
+/** Series of the response-time histograms (sip_hist; abi.json "histograms"). */
+export const enum Hist {
+  Invite = 0,
+  Other = 1,
+  Count = 2,
+}
+/** Their bucket bounds (ms), increasing: sip_hist's i < HIST_BOUNDS. */
+export const HIST_BOUNDS: i32 = 12;
+export const HIST_BOUNDS_MS: StaticArray<u32> = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000];
+
 /** SRV targets a host keeps per name (host/shared/config.json limits.dnsTargets): the proxy's RFC 3263
  * failover (a new branch to target k+1) stops at the last. */
 export const SRV_TARGETS: u32 = 4;

@@ -11,6 +11,9 @@
 // A response with no client transaction is forwarded statelessly when its next Via can be reached;
 // one whose top Via is not ours is dropped (§18.1.2).
 
+import { HISTOGRAMS } from "../config";
+import { histObserve } from "../util/histogram";
+import { Hist } from "../host/numbers";
 import { Owner } from "../tu/owner";
 import { MAX_MSG, MAX_TARGET_URI, MAX_TARGET_PATH } from "../config";
 import { MessageView, parseMessage } from "../wire/view";
@@ -238,8 +241,16 @@ export function release(idx: u32): void {
 
 function serverRespond(idx: u32, msg: u32, status: u32, now: i64): void {
   const r = rec(idx);
-  if (r.kind == TxnKind.ServerInvite) serverInviteRespond(idx, msg, status, now);
+  const invite = r.kind == TxnKind.ServerInvite;
+  if (invite) serverInviteRespond(idx, msg, status, now);
   else serverNonInviteRespond(idx, msg, status, now);
+  // the response time (util/histogram.ts): the first response upstream, for INVITE any but 100 (ours
+  // goes out at once, not through here), for other methods the final one
+  if (!HISTOGRAMS) return;
+  const c = ctx(idx);
+  if ((c.flags & CtxFlag.Timed) != 0 || (!invite && status < 200)) return;
+  c.flags |= CtxFlag.Timed;
+  histObserve(invite ? Hist.Invite : Hist.Other, now - c.started);
 }
 
 /** Call event from a view holding From, To and Call-ID. */

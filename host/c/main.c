@@ -1304,11 +1304,16 @@ static void log_stats(const char *signal_name) {
   log_end();
 }
 
-/* The body of a /metrics answer (metrics.h): the stats line's fields, the events by kind, build and uptime. */
+static double core_hist(int series, int slot) {
+  return CALL("sip_hist", Z_sipZ_sip_hist(&core, (u32)series, (u32)slot));
+}
+
+/* The body of a /metrics answer (metrics.h): the stats line's fields, the events by kind, build and
+ * uptime, the core's response-time histograms. */
 static void render_metrics(strbuf *b) {
   metrics_field f[STATS_MAX];
   int n = collect_stats(f);
-  metrics_exposition(b, f, n, event_counts, SIP_EVENT_LIMIT, "native", SIPLING_BOARD, (now_ms() - started_ms) / 1000.0);
+  metrics_exposition(b, f, n, event_counts, SIP_EVENT_LIMIT, "native", SIPLING_BOARD, (now_ms() - started_ms) / 1000.0, core_hist);
 }
 
 static void stop(int sig) {

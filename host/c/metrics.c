@@ -305,7 +305,7 @@ static const metrics_field *find(const metrics_field *fields, int n, const char 
 }
 
 void metrics_exposition(strbuf *b, const metrics_field *fields, int n, const double *events, int n_events,
-                        const char *host, const char *board, double uptime_s) {
+                        const char *host, const char *board, double uptime_s, metrics_hist_fn hist) {
   for (int i = 0; i < SIP_METRIC_COUNT; i++) {
     const sip_metric_family *f = &SIP_METRICS[i];
     if (strcmp(f->special, "build_info") == 0) {
@@ -331,6 +331,36 @@ void metrics_exposition(strbuf *b, const metrics_field *fields, int n, const dou
         if (!any) family_head(b, f);
         any = true;
         sample(b, f->name, f->label, f->samples[s].label_value, x->value);
+      }
+    }
+  }
+  for (int i = 0; hist && i < SIP_HIST_FAMILIES; i++) {
+    const sip_hist_family *f = &SIP_HISTOGRAMS[i];
+    bool kept = true;
+    for (int s = 0; s < f->n; s++) kept = kept && hist(f->series[s].id, 0) >= 0;
+    if (!kept) continue;
+    sb_puts(b, "# HELP "), sb_puts(b, f->name), sb_putc(b, ' '), sb_puts(b, f->help), sb_putc(b, '\n');
+    sb_puts(b, "# TYPE "), sb_puts(b, f->name), sb_puts(b, " histogram\n");
+    for (int s = 0; s < f->n; s++) {
+      int id = f->series[s].id;
+      double cum = 0;
+      for (int k = 0; k <= SIP_HIST_BOUNDS; k++) {
+        cum += hist(id, k);
+        sb_puts(b, f->name), sb_puts(b, "_bucket{"), sb_puts(b, f->label), sb_puts(b, "=\"");
+        label_value(b, f->series[s].label_value);
+        sb_puts(b, "\",le=\"");
+        if (k < SIP_HIST_BOUNDS) sb_json_number(b, SIP_HIST_BOUNDS_MS[k] / 1000.0);
+        else sb_puts(b, "+Inf");
+        sb_puts(b, "\"} ");
+        sb_json_number(b, cum);
+        sb_putc(b, '\n');
+      }
+      for (int part = 0; part < 2; part++) {
+        sb_puts(b, f->name), sb_puts(b, part == 0 ? "_sum{" : "_count{"), sb_puts(b, f->label), sb_puts(b, "=\"");
+        label_value(b, f->series[s].label_value);
+        sb_puts(b, "\"} ");
+        sb_json_number(b, part == 0 ? hist(id, SIP_HIST_BOUNDS + 1) / 1000.0 : cum);
+        sb_putc(b, '\n');
       }
     }
   }

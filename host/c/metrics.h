@@ -43,10 +43,14 @@ void metrics_process(const struct pollfd *fds, int n);
 /* Closes the listener and every client. */
 void metrics_stop(void);
 
+/* A slot of one of the core's response-time histograms (sip_hist(series, slot)); -1: not kept. */
+typedef double (*metrics_hist_fn)(int series, int slot);
+
 /* The exposition: the families of SIP_METRICS in order, samples from the stats line fields (a field
  * missing from fields is left out, a family without samples too), events[kind] counted by the host,
- * build_info with the host's name and board, uptime in seconds. */
+ * build_info with the host's name and board, uptime in seconds; then the histograms of SIP_HISTOGRAMS
+ * (cumulative buckets in seconds, _sum, _count; a family the core does not keep is left out). */
 void metrics_exposition(strbuf *b, const metrics_field *fields, int n, const double *events, int n_events,
-                        const char *host, const char *board, double uptime_s);
+                        const char *host, const char *board, double uptime_s, metrics_hist_fn hist);
 
 #endif

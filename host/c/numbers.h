@@ -261,6 +261,21 @@ SIP_TABLE sip_metric_family SIP_METRICS[SIP_METRIC_COUNT] = {
     {"sipling_relay_reports_lost_total", "counter", "Reports of the relay thread lost to a full queue", "", "", 1, {{"", "relayReportsLost"}}},
 };
 
+/* Response-time histograms (abi.json "histograms"), served after SIP_METRICS: bucket bounds in ms, and
+ * per family its series as {label value, sip_hist id}. */
+#define SIP_HIST_BOUNDS 12
+#define SIP_HIST_FAMILIES 1
+#define SIP_HIST_MAX_SERIES 2
+SIP_TABLE uint32_t SIP_HIST_BOUNDS_MS[SIP_HIST_BOUNDS] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000};
+typedef struct {
+  const char *name, *help, *label;
+  int n;
+  struct { const char *label_value; int id; } series[SIP_HIST_MAX_SERIES];
+} sip_hist_family;
+SIP_TABLE sip_hist_family SIP_HISTOGRAMS[SIP_HIST_FAMILIES] = {
+    {"sipling_proxied_response_seconds", "Time from a request's arrival to the first response the proxy sent back for it other than 100 Trying (INVITE: ringing or final, the post-dial delay; other methods: the final response), over the requests it forwarded", "method", 2, {{"invite", 0}, {"other", 1}}},
+};
+
 SIP_TABLE char *const SIP_PROTO_NAMES[7] = {
     NULL, "udp", "tcp", "tls", "sctp", "ws", "wss",
 };

@@ -59,6 +59,8 @@ export interface Exports {
   /** the location service as text lines (LocOp): server and b2bua cores; sip_loc_ptr 0 elsewhere */
   sip_loc_ptr?(): number;
   sip_loc?(op: number, now: number, arg: number): number;
+  /** a response-time histogram's slot (abi.json "histograms"); -1 where the core keeps none */
+  sip_hist?(series: number, slot: number): number;
 }
 
 export class CoreError extends Error {}

@@ -771,7 +771,8 @@ export class Host {
     const api = this.cfg.management
       ? managementApi({ bindings: this.coreBindings(), location: () => this.location, stats: () => this.statsLine(), board }, this.trunkStates)
       : undefined;
-    const m = new MetricsServer(() => exposition(this.statsLine() ?? {}, this.eventCounts, "node", board, process.uptime()), api);
+    const hist = this.ex.sip_hist ? (series: number, slot: number) => (this.core ? this.ex.sip_hist!(series, slot) : -1) : undefined;
+    const m = new MetricsServer(() => exposition(this.statsLine() ?? {}, this.eventCounts, "node", board, process.uptime(), hist), api);
     let bound: string;
     try {
       bound = await m.listen(a.addr, a.family, a.port);

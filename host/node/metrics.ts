@@ -6,7 +6,7 @@
 // never waits on a client. The families and their help text: numbers.ts METRICS (host/shared/abi.json).
 import http from "node:http";
 import type net from "node:net";
-import { METRICS, EVENTS, VERSION } from "./numbers.js";
+import { METRICS, EVENTS, VERSION, HISTOGRAMS, HIST_BOUNDS_MS } from "./numbers.js";
 
 export const MAX_CLIENTS = 8;
 export const REQUEST_MAX = 4096;
@@ -23,7 +23,8 @@ const labelValue = (s: string) => s.replace(/[\\"\n]/g, (c) => (c === "\n" ? "\\
  * `fields`, or negative (-1: not in this core), is left out, a family without samples too), `events`
  * by kind as counted by the host, build_info with the host's name and board, uptime in seconds.
  */
-export function exposition(fields: Record<string, number>, events: ArrayLike<number>, host: string, board: string, uptimeS: number): string {
+export function exposition(fields: Record<string, number>, events: ArrayLike<number>, host: string, board: string, uptimeS: number,
+  hist: (series: number, slot: number) => number = () => -1): string {
   const o: string[] = [];
   const head = (f: (typeof METRICS)[number]) => o.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
   const sample = (name: string, label: string, lv: string, v: number) =>
@@ -47,6 +48,23 @@ export function exposition(fields: Record<string, number>, events: ArrayLike<num
         any = true;
         sample(f.name, f.label, lv, v);
       }
+    }
+  }
+  // the core's response-time histograms (sip_hist): cumulative buckets in seconds, _sum, _count; a
+  // family whose series the core does not keep (-1) is left out
+  const nb = HIST_BOUNDS_MS.length;
+  for (const f of HISTOGRAMS) {
+    if (f.series.some(([, id]) => hist(id, 0) < 0)) continue;
+    o.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} histogram`);
+    for (const [lv, id] of f.series) {
+      const l = `${f.label}="${labelValue(lv)}"`;
+      let cum = 0;
+      for (let i = 0; i < nb; i++) {
+        cum += hist(id, i);
+        o.push(`${f.name}_bucket{${l},le="${HIST_BOUNDS_MS[i]! / 1000}"} ${cum}`);
+      }
+      cum += hist(id, nb);
+      o.push(`${f.name}_bucket{${l},le="+Inf"} ${cum}`, `${f.name}_sum{${l}} ${hist(id, nb + 1) / 1000}`, `${f.name}_count{${l}} ${cum}`);
     }
   }
   return o.join("\n") + "\n";

@@ -273,6 +273,12 @@ export const METRICS: readonly MetricFamily[] = [
   { name: "sipling_relay_reports_lost_total", type: "counter", help: "Reports of the relay thread lost to a full queue", special: "", label: "", samples: [["", "relayReportsLost"]] },
 ];
 
+/** Response-time histograms (abi.json "histograms"): served after METRICS; series as [label value, sip_hist id]. */
+export const HIST_BOUNDS_MS: readonly number[] = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000];
+export const HISTOGRAMS: readonly { readonly name: string; readonly help: string; readonly label: string; readonly series: readonly (readonly [string, number])[] }[] = [
+  { name: "sipling_proxied_response_seconds", help: "Time from a request's arrival to the first response the proxy sent back for it other than 100 Trying (INVITE: ringing or final, the post-dial delay; other methods: the final response), over the requests it forwarded", label: "method", series: [["invite", 0], ["other", 1]] },
+];
+
 /** The hosts' fixed limits (host/shared/config.json "limits"; docs/CONFIG.md says what happens beyond each). */
 export const LIMITS = Object.freeze({
   /** names cached, answers and failures; the least recently used is evicted (names) */

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { withServer, freePort, settle, scratch, root, HOSTS } from "../integration/harness.mjs";
 
 const HOST_ARGV = { node: [process.execPath, join(root, "host/node/cli.mjs")], native: [join(root, "build/server/sipling")] };
-import { Ua, request, status, firstLine } from "../lib/sipua.mjs";
+import { Ua, request, response, status, firstLine, hdrs } from "../lib/sipua.mjs";
 
 const ABI = JSON.parse(readFileSync(join(root, "host/shared/abi.json"), "utf8"));
 const TIMEOUT_MS = 5000; // host/c/metrics.h METRICS_TIMEOUT_MS, host/node/metrics.ts TIMEOUT_MS
@@ -36,12 +36,15 @@ function parse(text) {
   for (const line of text.slice(0, -1).split("\n")) {
     let m;
     if ((m = /^# HELP (\S+) (.+)$/.exec(line))) fam(m[1]).help = m[2];
-    else if ((m = /^# TYPE (\S+) (counter|gauge)$/.exec(line))) fam(m[1]).type = m[2];
+    else if ((m = /^# TYPE (\S+) (counter|gauge|histogram)$/.exec(line))) fam(m[1]).type = m[2];
     else if ((m = /^([a-z_][a-z0-9_]*)(?:\{(.*)\})? (-?[0-9.e+]+)$/.exec(line))) {
-      assert.ok(fams.has(m[1]), `sample of an undeclared family: ${line}`);
+      // a histogram's samples are its name with _bucket, _sum or _count
+      const h = /^(.*)_(bucket|sum|count)$/.exec(m[1]);
+      const family = fams.has(m[1]) ? m[1] : h && fams.get(h[1])?.type === "histogram" ? h[1] : null;
+      assert.ok(family, `sample of an undeclared family: ${line}`);
       const labels = {};
       for (const [, k, v] of (m[2] ?? "").matchAll(/([a-z_]+)="((?:[^"\\]|\\.)*)"/g)) labels[k] = v;
-      fams.get(m[1]).samples.push({ name: m[1], labels, value: Number(m[3]) });
+      fams.get(family).samples.push({ name: m[1], labels, value: Number(m[3]) });
     } else assert.fail(`unexpected line in the exposition: ${JSON.stringify(line)}`);
   }
   return fams;
@@ -106,6 +109,15 @@ for (const host of HOSTS) {
         assert.equal(status(reg), 200, `REGISTER: ${firstLine(reg)}`);
         const opt = await ua.request(srv, options(ua));
         assert.equal(status(opt), 200, `OPTIONS: ${firstLine(opt)}`);
+        // a MESSAGE to alice, forwarded to her (this ua), answered 200: one "other" response timed
+        const msg = request(ua, { method: "MESSAGE", ruri: "sip:alice@127.0.0.1", from: "sip:bob@127.0.0.1", contact: null, body: "hi", extra: ["Content-Type: text/plain"] });
+        const fwd = ua.waitFor((m) => m.startsWith("MESSAGE "), 3000);
+        ua.send(msg, srv.port);
+        const got = await fwd;
+        assert.ok(got, "the MESSAGE is forwarded to alice");
+        const back = ua.waitFor((m) => status(m) === 200 && /MESSAGE/.test(hdrs(m, "CSeq")[0] ?? ""), 3000);
+        ua.send(response(got, 200, "OK", { toTag: "a1" }), srv.port);
+        assert.ok(await back, "its 200 comes back upstream");
       } finally { ua.close(); }
 
       const res = await fetch(url);
@@ -130,6 +142,20 @@ for (const host of HOSTS) {
       assert.equal(value(fams, "sipling_events_total", { kind: "call-attempt" }), 0);
       assert.equal(value(fams, "sipling_transactions_capacity") > 0, true);
       assert.equal(value(fams, "sipling_build_info", { host, board: "server", version: JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version }), 1);
+      // the response-time histogram: the MESSAGE in "other", nothing in "invite"; buckets cumulative, +Inf = _count
+      const hist = fams.get("sipling_proxied_response_seconds");
+      assert.equal(hist?.type, "histogram");
+      const series = (method) => hist.samples.filter((x) => x.labels.method === method);
+      for (const method of ["invite", "other"]) {
+        const buckets = series(method).filter((x) => x.name.endsWith("_bucket"));
+        assert.equal(buckets.length, 13, `${method}: 12 bounds and +Inf`);
+        for (let i = 1; i < buckets.length; i++) assert.ok(buckets[i].value >= buckets[i - 1].value, "cumulative");
+        assert.equal(buckets.at(-1).labels.le, "+Inf");
+        assert.equal(series(method).find((x) => x.name.endsWith("_count")).value, buckets.at(-1).value);
+      }
+      assert.equal(series("other").find((x) => x.name.endsWith("_count")).value, 1, "the MESSAGE");
+      assert.equal(series("invite").find((x) => x.name.endsWith("_count")).value, 0);
+      assert.ok(series("other").find((x) => x.name.endsWith("_sum")).value < 5, "answered at once over loopback");
       const up = value(fams, "sipling_uptime_seconds");
       assert.ok(up > 0 && up < 600, `uptime ${up}`);
 
@@ -211,7 +237,7 @@ for (const host of HOSTS) {
       const body = await (await fetch(`http://127.0.0.1:${mport}/metrics`)).text();
       const fams = parse(body);
       assert.equal(value(fams, "sipling_build_info", { host, board: "micro" }), 1);
-      for (const name of ["sipling_relay_legs_in_use", "sipling_relay_legs_capacity"]) assert.equal(fams.has(name), false, `${name} is not served`);
+      for (const name of ["sipling_relay_legs_in_use", "sipling_relay_legs_capacity", "sipling_proxied_response_seconds"]) assert.equal(fams.has(name), false, `${name} is not served`);
       assert.doesNotMatch(body, / -1$/m);
       assert.ok(value(fams, "sipling_transactions_capacity") > 0);
       const pt = promtool(body);
