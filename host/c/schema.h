@@ -99,8 +99,11 @@ enum {
   SK_MEDIA_RELAY_HOLD_IDLE = 53,
   SK_MEDIA_RELAY_ICE = 54,
   SK_USAGE_LOG = 55,
-  SK_METRICS_LISTEN = 56,
-  SK_COUNT = 57
+  SK_TLS_CERTIFICATE = 56,
+  SK_TLS_KEY = 57,
+  SK_TLS_CA = 58,
+  SK_METRICS_LISTEN = 59,
+  SK_COUNT = 60
 };
 
 SIP_TABLE char *const SCH_DEFAULT_0[] = {"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"};
@@ -115,7 +118,7 @@ SIP_TABLE char *const SCH_VALUES_49[] = {"never", "always", "nat"};
 SIP_TABLE char *const SCH_VALUES_54[] = {"remove", "keep"};
 
 SIP_TABLE sch_key SCHEMA[SK_COUNT] = {
-    [SK_LISTEN] = {.path = "listen", .type = SCH_T_LIST, .check = SCH_CHECK_LISTEN, .min_items = 1, .max_items = 255, .has_default = 1, .def_list = SCH_DEFAULT_0, .n_def_list = 2, .flag = "--listen", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "listen addresses, udp|tcp:HOST:PORT (IPv6 as [::1]); the WASI host and the firmware take udp only"},
+    [SK_LISTEN] = {.path = "listen", .type = SCH_T_LIST, .check = SCH_CHECK_LISTEN, .min_items = 1, .max_items = 255, .has_default = 1, .def_list = SCH_DEFAULT_0, .n_def_list = 2, .flag = "--listen", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "listen addresses, udp|tcp|ws|wss:HOST:PORT (IPv6 as [::1]); ws and wss (SIP over WebSocket, RFC 7118; wss needs tls.certificate and tls.key) on the Node host only; the WASI host and the firmware take udp only"},
     [SK_DOMAINS] = {.path = "domains", .type = SCH_T_LIST, .check = SCH_CHECK_DOMAIN, .min_items = -1, .max_items = -1, .default_doc = "localhost plus the listen addresses' hosts", .flag = "--domain", .le = -1, .core = SCH_CORE_ADD, .core_name = "Domain", .core_id = SIP_CFG_KIND_DOMAIN, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "domains this server is responsible for: their requests go to the registrar's bindings"},
     [SK_LOG_LEVEL] = {.path = "logLevel", .type = SCH_T_ENUM, .check = SCH_CHECK_ENUM, .values = SCH_VALUES_2, .n_values = 4, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 2, .flag = "--log-level", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "log level of the JSON-lines log on stdout"},
     [SK_TRACE] = {.path = "trace", .type = SCH_T_BOOL, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 0, .flag = "--trace", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE | SCH_HOST_WASI | SCH_HOST_FIRMWARE, .doc = "log every SIP message received and sent, in full"},
@@ -171,6 +174,9 @@ SIP_TABLE sch_key SCHEMA[SK_COUNT] = {
     [SK_MEDIA_RELAY_HOLD_IDLE] = {.path = "mediaRelay.holdIdle", .type = SCH_T_INT, .min = 0, .max = 65535, .min_items = -1, .max_items = -1, .default_doc = "3600", .unit = "s", .le = -1, .core = SCH_CORE_SET, .core_name = "RelayHoldIdle", .core_id = SIP_CFG_KEY_RELAY_HOLD_IDLE, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "the same for a stream on hold or inactive (calls on hold are not dropped after a minute)"},
     [SK_MEDIA_RELAY_ICE] = {.path = "mediaRelay.ice", .type = SCH_T_ENUM, .check = SCH_CHECK_ENUM, .values = SCH_VALUES_54, .n_values = 2, .min_items = -1, .max_items = -1, .default_doc = "\"remove\"", .le = -1, .core = SCH_CORE_SET, .core_name = "RelayIce", .core_id = SIP_CFG_KEY_RELAY_ICE, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "ICE attributes of relayed SDP: removed (candidates would let media bypass the relay) or kept"},
     [SK_USAGE_LOG] = {.path = "usageLog", .type = SCH_T_STRING, .check = SCH_CHECK_FILE, .min_items = -1, .max_items = -1, .flag = "--usage-log", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "append usage records (JSON lines) to this file"},
+    [SK_TLS_CERTIFICATE] = {.path = "tls.certificate", .type = SCH_T_STRING, .check = SCH_CHECK_FILE, .min_items = -1, .max_items = -1, .default_doc = "none", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "path of a PEM certificate chain (ours first) for TLS listeners (wss:)"},
+    [SK_TLS_KEY] = {.path = "tls.key", .type = SCH_T_STRING, .check = SCH_CHECK_FILE, .min_items = -1, .max_items = -1, .default_doc = "none", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "path of the PEM private key of tls.certificate"},
+    [SK_TLS_CA] = {.path = "tls.ca", .type = SCH_T_STRING, .check = SCH_CHECK_FILE, .min_items = -1, .max_items = -1, .default_doc = "none", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "path of a PEM file of CA certificates (optional)"},
     [SK_METRICS_LISTEN] = {.path = "metrics.listen", .type = SCH_T_STRING, .check = SCH_CHECK_IP_PORT, .min_items = -1, .max_items = -1, .default_doc = "off", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "serve Prometheus metrics (text exposition format 0.0.4: the core's tables, pools and counters, events by kind, the host's counters) at http://IP:PORT/metrics, IPv6 as [::1]:9090 (port 0: any free port, logged); answers GET /metrics only (404 otherwise), one request per connection, at most 8 clients, 5 s each; no authentication, so bind it to a loopback or management address"},
 };
 

@@ -48,7 +48,7 @@ export type SiplingSide = {
 };
 
 export interface SiplingConfig {
-  /** listen addresses, udp|tcp:HOST:PORT (IPv6 as [::1]); the WASI host and the firmware take udp only. Default ["udp:127.0.0.1:5060","tcp:127.0.0.1:5060"]. */
+  /** listen addresses, udp|tcp|ws|wss:HOST:PORT (IPv6 as [::1]); ws and wss (SIP over WebSocket, RFC 7118; wss needs tls.certificate and tls.key) on the Node host only; the WASI host and the firmware take udp only. Default ["udp:127.0.0.1:5060","tcp:127.0.0.1:5060"]. */
   readonly listen?: readonly (string)[];
   /** domains this server is responsible for: their requests go to the registrar's bindings. Default: localhost plus the listen addresses' hosts. */
   readonly domains?: readonly (string)[];
@@ -178,6 +178,14 @@ export interface SiplingConfig {
   };
   /** append usage records (JSON lines) to this file. */
   readonly usageLog?: string;
+  readonly tls?: {
+    /** path of a PEM certificate chain (ours first) for TLS listeners (wss:). Default: none. */
+    readonly certificate?: string;
+    /** path of the PEM private key of tls.certificate. Default: none. */
+    readonly key?: string;
+    /** path of a PEM file of CA certificates (optional). Default: none. */
+    readonly ca?: string;
+  };
   readonly metrics?: {
     /** serve Prometheus metrics (text exposition format 0.0.4: the core's tables, pools and counters, events by kind, the host's counters) at http://IP:PORT/metrics, IPv6 as [::1]:9090 (port 0: any free port, logged); answers GET /metrics only (404 otherwise), one request per connection, at most 8 clients, 5 s each; no authentication, so bind it to a loopback or management address. Default: off. */
     readonly listen?: string;

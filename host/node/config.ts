@@ -2,7 +2,7 @@
 // over the generated schema (host/node/schema.ts, from host/shared/config.json), plus this host's
 // --help text and a typed view of the keys the host itself reads.
 //
-//   sipling [--config FILE] [--listen udp|tcp:HOST:PORT]... [--domain NAME]...
+//   sipling [--config FILE] [--listen udp|tcp|ws|wss:HOST:PORT]... [--domain NAME]...
 //           [--log-level L] [--trace] [--usage-log FILE] [--print-config]
 //   sipling --help
 //
@@ -19,7 +19,7 @@ import { STAT_NAMES } from "./numbers.js";
 export { ConfigError, MASK, patternBytes };
 export type Listen = SharedListen;
 export type User = SharedUser;
-export type Proto = "udp" | "tcp";
+export type Proto = "udp" | "tcp" | "ws" | "wss";
 export type LogLevel = "error" | "warn" | "info" | "debug";
 export const LOG_LEVELS: readonly LogLevel[] = ["error", "warn", "info", "debug"];
 
@@ -62,6 +62,10 @@ export interface Config {
   readonly relayAddresses: readonly string[];
   /** metrics.listen: the Prometheus endpoint's IP:PORT, or undefined: off */
   readonly metricsListen?: string;
+  /** tls.certificate, tls.key, tls.ca: PEM file paths (a wss listen needs the first two) */
+  readonly tlsCertificate?: string;
+  readonly tlsKey?: string;
+  readonly tlsCa?: string;
 }
 
 export interface Cli {
@@ -91,6 +95,9 @@ function view(c: SharedConfig): Config {
     dnsTimeout: v.get("dns.timeout") as number,
     relayAddresses: (v.get("mediaRelay.addresses") as string[] | undefined) ?? [],
     metricsListen: v.get("metrics.listen") as string | undefined,
+    tlsCertificate: v.get("tls.certificate") as string | undefined,
+    tlsKey: v.get("tls.key") as string | undefined,
+    tlsCa: v.get("tls.ca") as string | undefined,
   };
 }
 

@@ -6,6 +6,8 @@
 //   timer         -> sip_handle_timeout(now)
 //   after each    -> drain sip_poll_transmit (send), sip_poll_timeout (one timer), sip_poll_event (log)
 //
+//   ws message    -> copy into RX, peer (with conn) -> sip_handle_datagram(now, len) (host/node/ws.ts)
+//
 // Per packet the host allocates only what dgram/net force: the Buffer handed to send/write (the
 // core's TX buffer is reused by the next call, so its bytes are copied out first). Peer records for
 // TCP connections are prebuilt per connection; IPv4 address strings are cached.
@@ -27,6 +29,8 @@ import { Relay } from "./relay.js";
 import { isIPv6 } from "node:net";
 import { OverloadControl } from "./overload.js";
 import { Resolver } from "../shared/resolver.mjs";
+import { bindWs, remoteOf, WsLink, type WsListener } from "./ws.js";
+import type { WebSocket } from "ws";
 
 const UDP_RCVBUF = 4 * 1024 * 1024;
 const UDP_SNDBUF = 4 * 1024 * 1024;
@@ -34,18 +38,27 @@ const TCP_MAX_BACKLOG = LIMITS.tcpBacklogBytes; // bytes queued for one connecti
 const TCP_MAX_CONNS = LIMITS.tcpConnections; // connections at once; beyond, the quietest is closed
 const TCP_PARTIAL_MS = LIMITS.tcpPartialSeconds * 1000; // part of a message held this long: closed
 const TCP_SWEEP_MS = 1000;
+const WS_INITIAL_MAX_MESSAGE = 65535; // until the core starts and gives its RX size (Transport.ws.setMaxMessage)
 const MAX_TRANSMITS_PER_CALL = 1_000_000; // guards the drain loop against a core that never says 0
 
 interface Transport {
   id: number;
   listen: Listen;
-  proto: "udp" | "tcp";
+  proto: "udp" | "tcp" | "ws" | "wss";
   family: 4 | 6; // of the bound socket
   bindHost: string; // numeric
   port: number; // bound port
   advertised: string; // host:port, IPv6 bracketed
   udp?: dgram.Socket;
   server?: net.Server;
+  ws?: WsListener;
+}
+
+/** What a connection sends on and closes: a TCP socket, or a WebSocket (host/node/ws.ts). */
+interface Link {
+  write(buf: Buffer): unknown;
+  destroy(): unknown;
+  readonly writableLength: number;
 }
 
 class Conn {
@@ -61,7 +74,7 @@ class Conn {
   readonly peer = Buffer.alloc(PEER.size);
   constructor(
     readonly id: number,
-    readonly sock: net.Socket,
+    readonly sock: Link,
     readonly t: Transport,
     readonly family: number,
     readonly addr: string, // numeric, IPv4-mapped reported as IPv4
@@ -169,7 +182,8 @@ export class Host {
       };
       try {
         if (l.proto === "udp") await this.bindUdp(t);
-        else await this.bindTcp(t);
+        else if (l.proto === "tcp") await this.bindTcp(t);
+        else await this.bindWs(t);
       } catch (e) {
         throw new StartError(`cannot listen on ${l.spec}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
@@ -222,6 +236,15 @@ export class Host {
     });
   }
 
+  /** A ws: or wss: listener (RFC 7118, host/node/ws.ts); a message larger than the core's RX closes it (1009). */
+  private async bindWs(t: Transport): Promise<void> {
+    const c = this.cfg;
+    t.ws = await bindWs(t.proto === "wss", t.bindHost, t.port, { certificate: c.tlsCertificate, key: c.tlsKey, ca: c.tlsCa },
+      WS_INITIAL_MAX_MESSAGE, (ws, sock) => this.onWsAccept(t, ws, sock),
+      (msg, fields) => this.log.warn(msg, { transport: t.id, ...fields }));
+    t.port = t.ws.port;
+  }
+
   /** Instantiates the core, configures it and registers the transports. */
   startCore(mod: WebAssembly.Module): void {
     const core = new Core(mod); // throws CoreError naming a missing export
@@ -264,8 +287,9 @@ export class Host {
     for (const t of this.transports) {
       if (!t) continue;
       const len = core.putCfg(t.advertised);
-      const res = ex.sip_transport_add(t.id, t.proto === "udp" ? Proto.UDP : Proto.TCP, len);
+      const res = ex.sip_transport_add(t.id, PROTO_OF[t.proto], len);
       if (res < 0) throw new CoreError(`sip_transport_add(${t.id}, ${t.proto}, "${t.advertised}") failed (${res})`);
+      t.ws?.setMaxMessage(core.rxCap);
     }
     this.core = core;
     this.ex = ex;
@@ -333,7 +357,7 @@ export class Host {
     return this.nextConn;
   }
 
-  private makeConn(t: Transport, sock: net.Socket, address: string, port: number, outgoing: boolean): Conn | null {
+  private makeConn(t: Transport, sock: net.Socket | WsLink, address: string, port: number, outgoing: boolean): Conn | null {
     const fam = writeAddr(address, this.scratch, 0);
     if (fam === 0) return null;
     const addr = fam === 4 ? format4(this.scratch, 0) : format6(this.scratch, 0);
@@ -347,11 +371,19 @@ export class Host {
     this.scratch.copy(c.peer, PEER.addr, 0, 16);
     this.conns.set(c.id, c);
     this.byRemote.set(key, c);
-    sock.on("data", (d: Buffer) => this.onStream(c, d));
-    sock.on("error", (e) => {
-      if (this.log.on("debug")) this.log.debug("tcp connection error", { conn: c.id, peer: peerText("tcp", fam, addr, port), error: e.message });
-    });
-    sock.on("close", () => this.onClose(c));
+    if (sock instanceof WsLink) {
+      sock.ws.on("message", (d: Buffer | ArrayBuffer | Buffer[]) => this.onWsMessage(c, d));
+      sock.ws.on("error", (e) => {
+        if (this.log.on("debug")) this.log.debug("ws connection error", { conn: c.id, peer: peerText(t.proto, fam, addr, port), error: e.message });
+      });
+      sock.ws.on("close", () => this.onClose(c));
+    } else {
+      sock.on("data", (d: Buffer) => this.onStream(c, d));
+      sock.on("error", (e) => {
+        if (this.log.on("debug")) this.log.debug("tcp connection error", { conn: c.id, peer: peerText("tcp", fam, addr, port), error: e.message });
+      });
+      sock.on("close", () => this.onClose(c));
+    }
     if (!this.sweeper) {
       this.sweeper = setInterval(() => this.sweep(), TCP_SWEEP_MS);
       this.sweeper.unref();
@@ -393,6 +425,52 @@ export class Host {
       return;
     }
     if (this.log.on("debug")) this.log.debug("tcp accepted", { conn: c.id, peer: peerText("tcp", c.family, c.addr, c.port), transport: t.id });
+  }
+
+  /** A WebSocket upgraded on a ws/wss listener: a connection like an accepted TCP one. */
+  private onWsAccept(t: Transport, ws: WebSocket, sock: net.Socket): void {
+    const link = new WsLink(ws);
+    if (this.stopping) {
+      link.destroy(1001);
+      return;
+    }
+    const r = remoteOf(sock);
+    const c = this.makeConn(t, link, r.address, r.port, false);
+    if (!c) {
+      link.destroy(1011);
+      return;
+    }
+    if (this.log.on("debug")) this.log.debug("ws accepted", { conn: c.id, peer: peerText(t.proto, c.family, c.addr, c.port), transport: t.id });
+  }
+
+  /**
+   * One WebSocket message: one whole SIP message (RFC 7118 §5), given to the core as a datagram that
+   * carries the connection's id (so what answers it, and what goes to a binding registered by it, is
+   * sent back on this WebSocket). A refused message is answered by the core (400) or dropped; the
+   * WebSocket stays open, as a UDP peer would.
+   */
+  private onWsMessage(c: Conn, data: Buffer | ArrayBuffer | Buffer[]): void {
+    const core = this.core;
+    if (!core || c.closed) return;
+    const msg = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+    c.active = performance.now();
+    const n = msg.length;
+    if (n > core.rxCap) { // the ws maxPayload closes first; kept for a core swapped under a bound listener
+      this.log.warn("ws message exceeds the RX buffer; closing", { conn: c.id, bytes: n, peer: peerText(c.t.proto, c.family, c.addr, c.port) });
+      (c.sock as WsLink).destroy(1009);
+      return;
+    }
+    core.views();
+    const mem = core.mem;
+    msg.copy(mem, core.rxPtr);
+    c.peer.copy(mem, core.peerPtr);
+    if (this.trace) this.traceMsg("in", c.t.proto, c.family, c.peer, PEER.addr, c.port, msg.toString("utf8"), c.id);
+    const now = performance.now();
+    this.resolver.setSource(c.addr);
+    const r = this.ex.sip_handle_datagram(now, n);
+    if (r < 0 && this.log.on("debug")) this.log.debug("ws message refused", { code: r, conn: c.id, peer: peerText(c.t.proto, c.family, c.addr, c.port) });
+    this.after(now);
+    this.resolver.setSource("");
   }
 
   /** Feeds a connection's bytes: RX = pending ++ data, loop sip_handle_stream per the ABI. */
@@ -597,14 +675,21 @@ export class Host {
       }
     } else {
       c = this.byRemote.get(remoteKey(addr, port));
-      if (!c || c.closed) c = this.connect(t, addr, port) ?? undefined;
+      if (c && c.t !== t) c = undefined;
+      if (t.proto === "ws" || t.proto === "wss") {
+        // we never open a WebSocket: a peer on one is reached only on the connection it opened
+        if (!c || c.closed) {
+          if (this.log.on("debug")) this.log.debug("no WebSocket to this peer; dropped", { transport: t.id, peer: peerText(t.proto, fam, addr, port), bytes: buf.length });
+          return;
+        }
+      } else if (!c || c.closed) c = this.connect(t, addr, port) ?? undefined;
       if (!c) return;
     }
     c.sock.write(buf);
     c.active = performance.now();
     if (c.sock.writableLength > TCP_MAX_BACKLOG) {
       this.hostStats.tcpBacklogClosed++;
-      this.log.warn("tcp peer not reading; closing", { conn: c.id, queued: c.sock.writableLength });
+      this.log.warn(`${t.proto} peer not reading; closing`, { conn: c.id, queued: c.sock.writableLength });
       this.closeConn(c);
     }
   }
@@ -719,7 +804,7 @@ export class Host {
   }
 
   /** The bound listeners, in transport id order (ports as bound: a port 0 listen shows the port it got). */
-  listening(): { proto: "udp" | "tcp"; host: string; port: number; advertised: string }[] {
+  listening(): { proto: "udp" | "tcp" | "ws" | "wss"; host: string; port: number; advertised: string }[] {
     return this.transports.filter((t): t is Transport => t !== undefined)
       .map((t) => ({ proto: t.proto, host: t.bindHost, port: t.port, advertised: t.advertised }));
   }
@@ -773,6 +858,7 @@ export class Host {
         /* not bound */
       }
       t.server?.close();
+      t.ws?.close();
     }
     for (const c of this.conns.values()) c.sock.destroy();
     this.conns.clear();
@@ -789,6 +875,9 @@ export class Host {
 }
 
 export class StartError extends Error {}
+
+/** The core's protocol number of each listen protocol (sip_transport_add). */
+const PROTO_OF = { udp: Proto.UDP, tcp: Proto.TCP, ws: Proto.WS, wss: Proto.WSS } as const;
 
 function remoteKey(addr: string, port: number): string {
   return `${addr}|${port}`;

@@ -45,7 +45,7 @@ export interface SchemaKey {
 }
 
 export const SCHEMA: readonly SchemaKey[] = [
-  { path: "listen", type: "list", check: "listen", minItems: 1, maxItems: 255, default: ["udp:127.0.0.1:5060","tcp:127.0.0.1:5060"], flag: "--listen", hosts: ["node","native","wasi","firmware"], doc: "listen addresses, udp|tcp:HOST:PORT (IPv6 as [::1]); the WASI host and the firmware take udp only" },
+  { path: "listen", type: "list", check: "listen", minItems: 1, maxItems: 255, default: ["udp:127.0.0.1:5060","tcp:127.0.0.1:5060"], flag: "--listen", hosts: ["node","native","wasi","firmware"], doc: "listen addresses, udp|tcp|ws|wss:HOST:PORT (IPv6 as [::1]); ws and wss (SIP over WebSocket, RFC 7118; wss needs tls.certificate and tls.key) on the Node host only; the WASI host and the firmware take udp only" },
   { path: "domains", type: "list", check: "domain", defaultDoc: "localhost plus the listen addresses' hosts", flag: "--domain", core: "add", coreName: "Domain", coreId: 1, hosts: ["node","native","wasi","firmware"], doc: "domains this server is responsible for: their requests go to the registrar's bindings" },
   { path: "logLevel", type: "enum", check: "enum", values: ["error","warn","info","debug"], default: "info", flag: "--log-level", hosts: ["node","native","wasi","firmware"], doc: "log level of the JSON-lines log on stdout" },
   { path: "trace", type: "bool", default: false, flag: "--trace", hosts: ["node","native","wasi","firmware"], doc: "log every SIP message received and sent, in full" },
@@ -101,5 +101,8 @@ export const SCHEMA: readonly SchemaKey[] = [
   { path: "mediaRelay.holdIdle", type: "int", min: 0, max: 65535, defaultDoc: "3600", unit: "s", core: "set", coreName: "RelayHoldIdle", coreId: 29, hosts: ["node","native"], doc: "the same for a stream on hold or inactive (calls on hold are not dropped after a minute)" },
   { path: "mediaRelay.ice", type: "enum", check: "enum", values: ["remove","keep"], defaultDoc: "\"remove\"", core: "set", coreName: "RelayIce", coreId: 30, hosts: ["node","native"], doc: "ICE attributes of relayed SDP: removed (candidates would let media bypass the relay) or kept" },
   { path: "usageLog", type: "string", check: "file", flag: "--usage-log", hosts: ["node","native"], doc: "append usage records (JSON lines) to this file" },
+  { path: "tls.certificate", type: "string", check: "file", defaultDoc: "none", hosts: ["node","native"], doc: "path of a PEM certificate chain (ours first) for TLS listeners (wss:)" },
+  { path: "tls.key", type: "string", check: "file", defaultDoc: "none", hosts: ["node","native"], doc: "path of the PEM private key of tls.certificate" },
+  { path: "tls.ca", type: "string", check: "file", defaultDoc: "none", hosts: ["node","native"], doc: "path of a PEM file of CA certificates (optional)" },
   { path: "metrics.listen", type: "string", check: "ipPort", defaultDoc: "off", hosts: ["node","native"], doc: "serve Prometheus metrics (text exposition format 0.0.4: the core's tables, pools and counters, events by kind, the host's counters) at http://IP:PORT/metrics, IPv6 as [::1]:9090 (port 0: any free port, logged); answers GET /metrics only (404 otherwise), one request per connection, at most 8 clients, 5 s each; no authentication, so bind it to a loopback or management address" },
 ];

@@ -267,9 +267,10 @@ function isHex(p: usize, n: u32): bool {
 
 /**
  * A listen address this host takes: 0, or 1 when malformed, 2 a protocol other than udp it knows
- * (tcp), 3 a host that is not numeric (nor localhost).
+ * (tcp), 3 a host that is not numeric (nor localhost), 4 ws or wss (SIP over WebSocket: the Node host's).
  */
 export function listenCheck(p: usize, n: u32): i32 {
+  if ((n > 3 && eqStr(p, 3, "ws:")) || (n > 4 && eqStr(p, 4, "wss:"))) return 4;
   const tcp = n > 4 && eqStr(p, 4, "tcp:");
   if (!tcp && !(n > 4 && eqStr(p, 4, "udp:"))) return 1;
   let c = n;
@@ -319,6 +320,7 @@ function checkString(c: u32, i: i32): void {
     case KCheck.Listen: {
       const r = listenCheck(p, n);
       if (r == 2) bad("expected \"udp:HOST:PORT\" (the wasi host supports UDP only)", i);
+      if (r == 4) bad("ws/wss listen is supported by the Node host only (the wasi host: udp)", i);
       if (r == 3) bad("expected \"udp:HOST:PORT\" with a numeric address", i);
       ok = r == 0;
       break;
