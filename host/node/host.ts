@@ -626,6 +626,15 @@ export class Host {
       this.log.warn("transmit on an unknown transport; dropped", { transport: tid, bytes: n });
       return;
     }
+    if (fam === 0 && connId !== 0) {
+      // a name with a live connection (a flow: a WebSocket phone's Contact names a .invalid host):
+      // sent on the connection, no lookup
+      const c = this.conns.get(connId);
+      if (c && !c.closed) {
+        this.sendTo(t, connId, c.family, c.addr, c.port, buf);
+        return;
+      }
+    }
     if (fam === 0) {
       const nameLen = dv.getUint32(m + PEER.flags, true);
       const name = mem.toString("latin1", core.txNamePtr, core.txNamePtr + nameLen);

@@ -81,14 +81,15 @@ function hostCommand(host, config, exe) {
 /**
  * Starts the server: the Node host (default) or the native host (`host: "native"`, the binary of
  * config.board; `exe`: another native binary, e.g. one built from an older commit for a before/after
- * figure). Returns { port, logs, sip(filter), stop(), waitFor(pred) }. `logs` holds every parsed JSON
+ * figure); `listen`: further --listen addresses. Returns { port, logs, sip(filter), stop(), waitFor(pred) }. `logs` holds every parsed JSON
  * log line; with trace (default on) `sip` lines carry each message.
  */
-export async function startServer({ port, config = {}, trace = true, logLevel = "debug", tcp = true, host = "node", exe: nativeExe } = {}) {
+export async function startServer({ port, config = {}, trace = true, logLevel = "debug", tcp = true, listen = [], host = "node", exe: nativeExe } = {}) {
   port ??= await freePort();
   const [exe, ...args] = hostCommand(host, config, nativeExe);
   args.push("--listen", `udp:127.0.0.1:${port}`);
   if (tcp) args.push("--listen", `tcp:127.0.0.1:${port}`);
+  for (const l of listen) args.push("--listen", l); // more listen addresses (ws:, wss:)
   if (Object.keys(config).length) args.push("--config", scratch("config.json", JSON.stringify(config)));
   if (trace) args.push("--trace");
   args.push("--log-level", logLevel);
