@@ -40,6 +40,9 @@ const needed = [
   // promtool (Prometheus 2): checks the hosts' /metrics exposition (tests/hosts/metrics.test.mjs); the
   // package's server is not started
   { cmd: "promtool", pkg: "prometheus" },
+  // Chromium: the real browser of tests/browser/jssip.test.mjs (JsSIP registering and calling over
+  // wss, driven by playwright-core through /usr/bin/chromium)
+  { cmd: "test -x /usr/bin/chromium && echo", pkg: "chromium" },
 ];
 
 function has(cmd) {
