@@ -45,7 +45,7 @@ function assertConfigError(r, ...needles) {
 test("--help prints usage and exits 0", () => {
   const r = run("--help");
   assert.equal(r.status, 0);
-  assert.match(r.stdout, /usage: sipling \[--config FILE\] \[--listen udp\|tcp:HOST:PORT\]\.\.\. \[--domain NAME\]\.\.\./);
+  assert.match(r.stdout, /usage: sipling \[--config FILE\] \[--listen udp\|tcp\|ws\|wss:HOST:PORT\]\.\.\. \[--domain NAME\]\.\.\./);
   for (const flag of ["--config", "--listen", "--domain", "--log-level", "--trace", "--print-config", "--help"])
     assert.ok(r.stdout.includes(flag), `help mentions ${flag}`);
 });
