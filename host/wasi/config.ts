@@ -320,7 +320,7 @@ function checkString(c: u32, i: i32): void {
     case KCheck.Listen: {
       const r = listenCheck(p, n);
       if (r == 2) bad("expected \"udp:HOST:PORT\" (the wasi host supports UDP only)", i);
-      if (r == 4) bad("ws/wss listen is supported by the Node host only (the wasi host: udp)", i);
+      if (r == 4) bad(P2 ? "ws/wss listen is supported by the Node host only (the wasi host: udp, tcp)" : "ws/wss listen is supported by the Node host only (the wasi host: udp)", i);
       if (r == 3) bad("expected \"udp:HOST:PORT\" with a numeric address", i);
       ok = r == 0;
       break;
