@@ -3,7 +3,7 @@
 // the same WebSocket; a call from UDP to the phone registered over the WebSocket reaches it on that
 // WebSocket (Record-Route twice, the WebSocket side with transport=ws), and its answer goes back to
 // the UDP caller; a call from the WebSocket to a UDP phone is forwarded and its answers come back on
-// the WebSocket; a message too large for the core closes the WebSocket (1009). Configuration: the
+// the WebSocket; a message too large for the core closes the WebSocket (1009); a binary frame is a message as a text one is. Configuration: the
 // native host refuses ws/wss by name; a wss listen without a certificate is refused naming the key.
 // Loopback only; every server is stopped and every socket closed at the end.
 import { test, after } from "node:test";
@@ -168,6 +168,12 @@ test("node: REGISTER over ws, calls UDP -> ws and ws -> UDP on the same WebSocke
     ws.send(`ACK sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bKainv1\r\nMax-Forwards: 70\r\n` +
       `To: ${hdr(busy.text, "To")[0]}\r\nFrom: <sip:alice@127.0.0.1>;tag=a2\r\nCall-ID: ws-call-2\r\nCSeq: 1 ACK\r\n${CL("")}`);
     await waitMsg(bob, /^ACK sip:bob@127\.0\.0\.1/, 5000, bm);
+
+    // a binary frame is a SIP message too (RFC 7118 §5): OPTIONS to the server, answered on the WebSocket
+    mark = ws.msgs.length;
+    ws.send(Buffer.from(`OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bKopt1\r\nMax-Forwards: 70\r\n` +
+      `To: <sip:127.0.0.1>\r\nFrom: <sip:alice@127.0.0.1>;tag=a3\r\nCall-ID: ws-opt-1\r\nCSeq: 1 OPTIONS\r\n${CL("")}`), { binary: true });
+    await waitMsg(ws, /^SIP\/2.0 200 [\s\S]*CSeq: 1 OPTIONS/, 5000, mark);
 
     // one message larger than the core's RX buffer closes the WebSocket with 1009
     const closed = new Promise((r) => ws.once("close", (code) => r(code)));
