@@ -241,7 +241,7 @@ export class Host {
     const c = this.cfg;
     t.ws = await bindWs(t.proto === "wss", t.bindHost, t.port, { certificate: c.tlsCertificate, key: c.tlsKey, ca: c.tlsCa },
       WS_INITIAL_MAX_MESSAGE, (ws, sock) => this.onWsAccept(t, ws, sock),
-      (msg, fields) => this.log.warn(msg, { transport: t.id, ...fields }));
+      (level, msg, fields) => { if (this.log.on(level)) this.log.line(level, msg, { transport: t.id, ...fields }); });
     t.port = t.ws.port;
   }
 

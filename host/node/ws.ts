@@ -64,6 +64,16 @@ export class WsLink {
   }
 }
 
+/** A PEM file's bytes; an error names the key and the file (the listen fails to start with it). */
+function pem(key: string, path: string | undefined): Buffer {
+  if (path === undefined) throw new Error(`${key} is not set`); // the configuration check names it first
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new Error(`cannot read ${key} ${JSON.stringify(path)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
 /** The remote address of an upgraded request's socket. */
 export function remoteOf(sock: net.Socket): { address: string; port: number } {
   return { address: sock.remoteAddress ?? "", port: sock.remotePort ?? 0 };
@@ -84,24 +94,29 @@ export interface WsListener {
 export function bindWs(
   secure: boolean, host: string, port: number, tls: TlsFiles, maxPayload: number,
   onSocket: (ws: WebSocket, sock: net.Socket) => void,
-  onError: (msg: string, fields: Record<string, unknown>) => void,
+  onError: (level: "warn" | "debug", msg: string, fields: Record<string, unknown>) => void,
 ): Promise<WsListener> {
   let server: http.Server | https.Server;
   if (secure) {
-    const opts: https.ServerOptions = { cert: readFileSync(tls.certificate!), key: readFileSync(tls.key!) };
-    if (tls.ca) opts.ca = readFileSync(tls.ca);
-    server = https.createServer(opts);
+    const opts: https.ServerOptions = { cert: pem("tls.certificate", tls.certificate), key: pem("tls.key", tls.key) };
+    if (tls.ca) opts.ca = pem("tls.ca", tls.ca);
+    try {
+      server = https.createServer(opts);
+    } catch (e) {
+      throw new Error(`tls.certificate/tls.key: ${(e as Error).message}`);
+    }
   } else server = http.createServer();
   // a plain HTTP request is not ours: 426 Upgrade Required, and the connection closed
   server.on("request", (_req, res) => {
     res.writeHead(426, { "Content-Type": "text/plain", Connection: "close", Upgrade: "websocket" });
     res.end("SIP over WebSocket (RFC 7118): upgrade with Sec-WebSocket-Protocol: sip\n");
   });
+  // a peer's failed handshake is the peer's problem: logged at debug (a scanner must not fill the log)
   server.on("clientError", (e, sock) => {
-    onError("ws client error", { error: e.message });
+    onError("debug", "ws client error", { error: e.message });
     sock.destroy();
   });
-  if (secure) server.on("tlsClientError", (e) => onError("wss tls error", { error: e.message }));
+  if (secure) server.on("tlsClientError", (e) => onError("debug", "wss tls handshake failed", { error: e.message }));
   const wss = new WebSocketServer({
     server, maxPayload,
     perMessageDeflate: false, // RFC 7118 needs none; a compressed message could outgrow RX uncounted
@@ -113,12 +128,12 @@ export function bindWs(
     },
   });
   wss.on("connection", (ws, req) => onSocket(ws, req.socket as net.Socket));
-  wss.on("error", (e) => onError("ws server error", { error: e.message }));
+  wss.on("error", (e) => onError("warn", "ws server error", { error: e.message }));
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen({ host, port, exclusive: true }, () => {
       server.off("error", reject);
-      server.on("error", (e) => onError("ws listener error", { error: e.message }));
+      server.on("error", (e) => onError("warn", "ws listener error", { error: e.message }));
       resolve({
         port: (server.address() as net.AddressInfo).port,
         // read by `ws` at each upgrade (WebSocketServer.options): connections accepted later get it

@@ -182,7 +182,7 @@ test("node: REGISTER over ws, calls UDP -> ws and ws -> UDP on the same WebSocke
   });
 });
 
-test("configuration: the native host refuses ws/wss by name; a wss listen without a certificate names tls.certificate", () => {
+test("configuration: the native host refuses ws/wss by name; a wss listen without a certificate names tls.certificate, one unreadable stops the start", () => {
   const env = { ...process.env, SIPLING_NO_BUILD: "1" };
   const run = (argv, cfg) => spawnSync(argv[0], [...argv.slice(1), "--config", scratch("ws-cfg.json", JSON.stringify(cfg))], { encoding: "utf8", timeout: 20_000, env });
   const native = [join(root, "build/server/sipling")];
@@ -198,4 +198,8 @@ test("configuration: the native host refuses ws/wss by name; a wss listen withou
   const k = run(node, { listen: ["wss:127.0.0.1:0"], tls: { certificate: "/nonexistent/cert.pem" } });
   assert.equal(k.status, 2, k.stderr);
   assert.equal(k.stderr.trim().split("\n").pop(), `config error: "tls.key": listen[0] "wss:127.0.0.1:0" (secure WebSocket) needs "tls.key"`);
+  // a certificate that cannot be read stops the start (exit 1), naming the key and the file
+  const u = run(node, { listen: ["wss:127.0.0.1:0"], tls: { certificate: "/nonexistent/cert.pem", key: "/nonexistent/key.pem" } });
+  assert.equal(u.status, 1, u.stderr + u.stdout);
+  assert.match(u.stdout + u.stderr, /cannot listen on wss:127\.0\.0\.1:0: cannot read tls\.certificate \\"\/nonexistent\/cert\.pem\\": ENOENT/);
 });
