@@ -552,7 +552,7 @@ export class Host {
     c.pending = null;
     c.pendLen = 0;
     this.forget(c);
-    if (this.log.on("debug")) this.log.debug("tcp closed", { conn: c.id, peer: peerText("tcp", c.family, c.addr, c.port) });
+    if (this.log.on("debug")) this.log.debug(`${c.t.proto} closed`, { conn: c.id, peer: peerText(c.t.proto, c.family, c.addr, c.port) });
     if (!this.core) return;
     const now = performance.now();
     this.ex.sip_handle_conn_closed(now, c.id);
@@ -684,7 +684,7 @@ export class Host {
       }
     } else {
       c = this.byRemote.get(remoteKey(addr, port));
-      if (c && c.t !== t) c = undefined;
+      if (c && c.t.proto !== t.proto) c = undefined; // a WebSocket is not a TCP connection, nor the reverse
       if (t.proto === "ws" || t.proto === "wss") {
         // we never open a WebSocket: a peer on one is reached only on the connection it opened
         if (!c || c.closed) {
