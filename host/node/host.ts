@@ -373,8 +373,11 @@ export class Host {
     this.byRemote.set(key, c);
     if (sock instanceof WsLink) {
       sock.ws.on("message", (d: Buffer | ArrayBuffer | Buffer[]) => this.onWsMessage(c, d));
+      // an error (a frame too large, bad framing) ends the WebSocket: `ws` closes it (1009, 1002...), and
+      // the connection is closed for the core now, not when the close handshake ends
       sock.ws.on("error", (e) => {
         if (this.log.on("debug")) this.log.debug("ws connection error", { conn: c.id, peer: peerText(t.proto, fam, addr, port), error: e.message });
+        this.onClose(c);
       });
       sock.ws.on("close", () => this.onClose(c));
     } else {

@@ -3,7 +3,8 @@
 // the same WebSocket; a call from UDP to the phone registered over the WebSocket reaches it on that
 // WebSocket (Record-Route twice, the WebSocket side with transport=ws), and its answer goes back to
 // the UDP caller; a call from the WebSocket to a UDP phone is forwarded and its answers come back on
-// the WebSocket; a message too large for the core closes the WebSocket (1009); a binary frame is a message as a text one is. Configuration: the
+// the WebSocket; a message too large for the core closes the WebSocket (1009); a binary frame is a message as a text one is; once the
+// WebSocket is closed a call to its phone gets 480 at once. Configuration: the
 // native host refuses ws/wss by name; a wss listen without a certificate is refused naming the key.
 // Loopback only; every server is stopped and every socket closed at the end.
 import { test, after } from "node:test";
@@ -179,6 +180,12 @@ test("node: REGISTER over ws, calls UDP -> ws and ws -> UDP on the same WebSocke
     const closed = new Promise((r) => ws.once("close", (code) => r(code)));
     ws.send(`OPTIONS sip:127.0.0.1 SIP/2.0\r\nX-Big: ${"x".repeat(70_000)}\r\n\r\n`);
     assert.equal(await closed, 1009);
+
+    // alice's WebSocket is gone: a call to her is answered 480 at once (her binding cannot be reached)
+    const bm2 = bob.msgs.length;
+    bob.send(`INVITE sip:alice@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${bp};branch=z9hG4bKbinv3;rport\r\nMax-Forwards: 70\r\n` +
+      `To: <sip:alice@127.0.0.1>\r\nFrom: <sip:bob@127.0.0.1>;tag=b5\r\nCall-ID: ws-call-3\r\nCSeq: 1 INVITE\r\nContact: <sip:bob@127.0.0.1:${bp}>\r\n${CL("")}`, P, "127.0.0.1");
+    await waitMsg(bob, /^SIP\/2.0 480 /, 3000, bm2);
   });
 });
 

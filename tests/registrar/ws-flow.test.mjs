@@ -3,6 +3,7 @@
 // connection (the binding's flow), and so must every in-dialog request that a caller on UDP sends
 // through our Record-Route (ACK, BYE). The Record-Route facing the WebSocket side therefore carries
 // that connection's flow token (under the dialog MAC), as the one facing a caller on a stream does.
+// Once that connection closes, the binding is unreachable: a call to it is answered 480 at once.
 // Driven on the core itself (tests/fuzz/core.mjs), for ws and wss.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -52,5 +53,15 @@ for (const [proto, name] of [[5, "ws"], [6, "wss"]]) {
       assert.equal(out.conn, CONN, `${method} goes on the ${name} connection`);
       assert.equal(out.transport, 2, `${method} on the ${name} transport`);
     }
+
+    // the WebSocket closes: the binding cannot be reached any more (its Contact is .invalid and no
+    // host opens a WebSocket), so a new call to alice is answered 480 at once, nothing sent toward it
+    core.connClosed(5000, CONN);
+    const before = sent.length;
+    send(caller, `INVITE sip:alice@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKi2\r\nMax-Forwards: 70\r\n` +
+      `To: <sip:alice@127.0.0.1>\r\nFrom: <sip:bob@127.0.0.1>;tag=b3\r\nCall-ID: c2\r\nCSeq: 1 INVITE\r\nContact: <sip:bob@127.0.0.1:5070>\r\nContent-Length: 0\r\n\r\n`);
+    const after = sent.slice(before);
+    assert.deepEqual(after.filter((s) => s.transport === 2).map((s) => s.text.split("\r\n")[0]), [], "nothing toward the closed WebSocket");
+    assert.ok(after.some((s) => s.text.startsWith("SIP/2.0 480 ")), `480 to the caller: ${after.map((s) => s.text.split("\r\n")[0]).join(" | ")}`);
   });
 }
