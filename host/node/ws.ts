@@ -119,7 +119,7 @@ export function bindWs(
   if (secure) server.on("tlsClientError", (e) => onError("debug", "wss tls handshake failed", { error: e.message }));
   const wss = new WebSocketServer({
     server, maxPayload,
-    perMessageDeflate: false, // RFC 7118 needs none; a compressed message could outgrow RX uncounted
+    perMessageDeflate: false, // RFC 7118 needs none, and it would cost a zlib context per connection
     handleProtocols: (protocols) => (protocols.has(SIP_SUBPROTOCOL) ? SIP_SUBPROTOCOL : false),
     verifyClient: (info, cb) => {
       const offered = String(info.req.headers["sec-websocket-protocol"] ?? "").split(",").map((s) => s.trim());
