@@ -4,7 +4,8 @@
 // WebSocket (Record-Route twice, the WebSocket side with transport=ws), and its answer goes back to
 // the UDP caller; a call from the WebSocket to a UDP phone is forwarded and its answers come back on
 // the WebSocket; a message too large for the core closes the WebSocket (1009); a binary frame is a message as a text one is; once the
-// WebSocket is closed a call to its phone gets 480 at once. Configuration: the
+// WebSocket is closed a call to its phone gets 480 at once; beyond the connection table's bound
+// (tcpConnections, shared with TCP) the quietest WebSocket is closed with 1000. Configuration: the
 // native host refuses ws/wss by name; a wss listen without a certificate is refused naming the key.
 // Loopback only; every server is stopped and every socket closed at the end.
 import { test, after } from "node:test";
@@ -13,7 +14,10 @@ import { spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { join } from "node:path";
 import WebSocket from "ws";
-import { withServer, freePort, root, scratch } from "../integration/harness.mjs";
+import { readFileSync } from "node:fs";
+import { withServer, freePort, root, scratch, settle } from "../integration/harness.mjs";
+
+const MAX = JSON.parse(readFileSync(join(root, "host", "shared", "config.json"), "utf8")).limits.tcpConnections.value;
 
 const open = new Set();
 after(() => {
@@ -186,6 +190,31 @@ test("node: REGISTER over ws, calls UDP -> ws and ws -> UDP on the same WebSocke
     bob.send(`INVITE sip:alice@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${bp};branch=z9hG4bKbinv3;rport\r\nMax-Forwards: 70\r\n` +
       `To: <sip:alice@127.0.0.1>\r\nFrom: <sip:bob@127.0.0.1>;tag=b5\r\nCall-ID: ws-call-3\r\nCSeq: 1 INVITE\r\nContact: <sip:bob@127.0.0.1:${bp}>\r\n${CL("")}`, P, "127.0.0.1");
     await waitMsg(bob, /^SIP\/2.0 480 /, 3000, bm2);
+  });
+});
+
+test("node: WebSockets share the connection table's bound: beyond it the quietest is closed politely (1000), a new one is served", { timeout: 60_000 }, async () => {
+  const wsPort = await freePort();
+  await withServer({ tcp: false, trace: false, logLevel: "info", listen: [`ws:127.0.0.1:${wsPort}`] }, async (srv) => {
+    const idle = [];
+    for (let i = 0; i < MAX + 20; i++) {
+      const ws = await connect(wsPort);
+      ws.once("close", (code) => { ws.closedWith = code; });
+      idle.push(ws);
+    }
+    for (let i = 0; i < 50 && idle.filter((w) => w.closedWith !== undefined).length < 20; i++) await new Promise((r) => setTimeout(r, 100));
+    const closed = idle.filter((w) => w.closedWith !== undefined);
+    assert.equal(closed.length, 20, `${closed.length} of ${MAX + 20} idle WebSockets closed by the server (at most ${MAX} may stay)`);
+    assert.ok(idle.slice(0, 20).every((w) => w.closedWith === 1000), `the quietest (oldest) are the ones closed, with 1000: ${idle.slice(0, 25).map((w) => w.closedWith)}`);
+    const ws = idle.at(-1);
+    ws.send(`OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WS x.invalid;branch=z9hG4bKfull1\r\nMax-Forwards: 70\r\n` +
+      `To: <sip:127.0.0.1>\r\nFrom: <sip:a@127.0.0.1>;tag=f\r\nCall-ID: ws-full-1\r\nCSeq: 1 OPTIONS\r\n${CL("")}`);
+    await waitMsg(ws, /^SIP\/2.0 200 /);
+    await settle(srv);
+    const stats = srv.logs.filter((o) => o.msg === "stats").pop();
+    assert.equal(stats.tcpEvicted, 20, JSON.stringify(stats));
+    assert.equal(stats.tcpConnections, MAX);
+    for (const w of idle) w.terminate();
   });
 });
 
