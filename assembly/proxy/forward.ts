@@ -209,9 +209,11 @@ export function forwardBranch(
   if (recordRoute) {
     // One Record-Route when both sides are the same UDP transport; otherwise two (RFC 5658): the top
     // one faces the target, the second faces the caller and carries its flow on a reliable transport.
+    // The top one carries the target's flow when the target is on a WebSocket (RFC 7118): its Contact
+    // names a .invalid host, so in-dialog requests reach it only on the connection it registered on.
     const inT = transportById(q.src.transport);
     rw.begin(RR_BUF, 512);
-    writeRrUri(rw, t, 0, q);
+    writeRrUri(rw, t, t.proto == Proto.WS || t.proto == Proto.WSS ? dst.conn : 0, q);
     if (inT != null && (inT.id != t.id || t.reliable)) {
       rw.text(T_COMMA_SP);
       writeRrUri(rw, inT, inT.reliable ? q.src.conn : 0, q);

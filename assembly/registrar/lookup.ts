@@ -17,6 +17,7 @@
 
 import { MAX_FORK, MAX_TARGET_URI, MAX_TARGET_PATH } from "../config";
 import { Peer, PEER_SIZE } from "../net/peer";
+import { Proto, transportById } from "../net/transports";
 import { UriRepr, UriScheme, parseUri } from "../wire/uri";
 import { aorAt, aorFind, bindAt, bindPeer, keyHash, makeKey, regPool, contactToScr, SCR, bindLive } from "./table";
 import { BLOCK_CAP } from "../util/numblock";
@@ -157,6 +158,19 @@ function before(b: i32, c: i32): bool {
 }
 
 /**
+ * Binding b was registered over a WebSocket (RFC 7118) that has closed (table.ts registrarFlowClosed
+ * took its conn): its Contact names a .invalid host and no host opens a WebSocket, so it cannot be
+ * reached until the phone registers again on a new one. A TCP binding falls back to its contact's
+ * address instead.
+ */
+function flowLost(b: i32): bool {
+  const p = bindPeer(b);
+  if (p.conn != 0) return false;
+  const t = transportById(p.transport);
+  return t != null && (t.proto == Proto.WS || t.proto == Proto.WSS);
+}
+
+/**
  * The current bindings (deadline > now) of the AOR named by `uri` (sip/sips; key = unescaped user,
  * see table.ts), best first, into `out`. Returns the count (0 = not registered). Changes nothing.
  */
@@ -177,6 +191,7 @@ export function lookupKey(len: i32, now: i64, out: TargetSet, templates: bool): 
   let n = 0;
   for (let b = aorAt(a).first; b >= 0; b = bindAt(b).next) {
     if (bindAt(b).deadline <= now) continue; // due, not yet ticked
+    if (flowLost(b)) continue;
     if (templates && !isTemplate(b)) continue;
     if (n >= MAX_FORK) break;
     // insertion sort; n < MAX_FORK

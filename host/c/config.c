@@ -877,6 +877,9 @@ static void check_element(const sch_key *k, const json *s, const char *name) {
     return;
   }
   if (s->type != J_STRING) bad(name, "expected a string", s);
+  /* SIP over WebSocket (RFC 7118) is the Node host's: refused by name, not as a malformed address */
+  if (k->check == SCH_CHECK_LISTEN && (strncmp(s->str, "ws:", 3) == 0 || strncmp(s->str, "wss:", 4) == 0))
+    bad(name, "ws/wss listen is supported by the Node host only (the native host: udp, tcp)", s);
   if (!check_string(k->check, s->str)) bad(name, expected_of(k->check), s);
 }
 

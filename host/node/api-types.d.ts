@@ -48,7 +48,7 @@ export type SiplingSide = {
 };
 
 export interface SiplingConfig {
-  /** listen addresses, udp|tcp|tls:HOST:PORT (IPv6 as [::1]); tls (RFC 3261 §26, sips:, usually port 5061) needs tls.certificate and tls.key (Node and native hosts); the WASI host and the firmware take udp only. Default ["udp:127.0.0.1:5060","tcp:127.0.0.1:5060"]. */
+  /** listen addresses, udp|tcp|tls|ws|wss:HOST:PORT (IPv6 as [::1]); tls (RFC 3261 §26, sips:, usually port 5061) needs tls.certificate and tls.key (Node and native hosts); ws and wss (SIP over WebSocket, RFC 7118; wss needs tls.certificate and tls.key) on the Node host only; the WASI host and the firmware take udp only. Default ["udp:127.0.0.1:5060","tcp:127.0.0.1:5060"]. */
   readonly listen?: readonly (string)[];
   /** domains this server is responsible for: their requests go to the registrar's bindings. Default: localhost plus the listen addresses' hosts. */
   readonly domains?: readonly (string)[];
@@ -177,9 +177,9 @@ export interface SiplingConfig {
     readonly ice?: "remove" | "keep";
   };
   readonly tls?: {
-    /** PEM certificate chain (ours first) presented by the tls listen addresses and by connections we open; needed by a tls listen address. */
+    /** PEM certificate chain (ours first) presented by the tls and wss listen addresses and by connections we open; needed by a tls or wss listen address. */
     readonly certificate?: string;
-    /** PEM private key of tls.certificate; needed by a tls listen address. */
+    /** PEM private key of tls.certificate; needed by a tls or wss listen address. */
     readonly key?: string;
     /** PEM CA certificates that peers' certificates are verified against: the client certificates of phones and trunks (tls.verifyClient), and the servers we connect to (tls.verifyServer; the system's CAs when absent). */
     readonly ca?: string;

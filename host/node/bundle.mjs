@@ -25,7 +25,8 @@ for (const [entry, file] of [["main.ts", "sipling.mjs"], ["api.ts", "index.mjs"]
     target: "node20",
     sourcemap: "linked",
     logLevel: "warning",
-    banner: { js: `// sipling Node host (${file === "index.mjs" ? "library" : "CLI"}), bundled by host/node/bundle.mjs from host/node/*.ts: do not edit.` },
+    // `ws` (SIP over WebSocket) is CommonJS: its require() of Node's modules needs a real require in ESM
+    banner: { js: `// sipling Node host (${file === "index.mjs" ? "library" : "CLI"}), bundled by host/node/bundle.mjs from host/node/*.ts: do not edit.\nimport { createRequire as __siplingRequire } from "node:module";\nconst require = __siplingRequire(import.meta.url);` },
   });
 }
 for (const d of ["index.d.ts", "api-types.d.ts"]) copyFileSync(join(root, "host/node", d), join(out, d));

@@ -2,7 +2,7 @@
 // over the generated schema (host/node/schema.ts, from host/shared/config.json), plus this host's
 // --help text and a typed view of the keys the host itself reads.
 //
-//   sipling [--config FILE] [--listen udp|tcp|tls:HOST:PORT]... [--domain NAME]...
+//   sipling [--config FILE] [--listen udp|tcp|tls|ws|wss:HOST:PORT]... [--domain NAME]...
 //           [--log-level L] [--trace] [--usage-log FILE] [--print-config]
 //   sipling --help
 //
@@ -19,7 +19,7 @@ import { STAT_NAMES } from "./numbers.js";
 export { ConfigError, MASK, patternBytes };
 export type Listen = SharedListen;
 export type User = SharedUser;
-export type Proto = "udp" | "tcp" | "tls";
+export type Proto = "udp" | "tcp" | "tls" | "ws" | "wss";
 export type LogLevel = "error" | "warn" | "info" | "debug";
 export const LOG_LEVELS: readonly LogLevel[] = ["error", "warn", "info", "debug"];
 

@@ -6,6 +6,8 @@
 //   timer         -> sip_handle_timeout(now)
 //   after each    -> drain sip_poll_transmit (send), sip_poll_timeout (one timer), sip_poll_event (log)
 //
+//   ws message    -> copy into RX, peer (with conn) -> sip_handle_datagram(now, len) (host/node/ws.ts)
+//
 // Per packet the host allocates only what dgram/net force: the Buffer handed to send/write (the
 // core's TX buffer is reused by the next call, so its bytes are copied out first). Peer records for
 // TCP connections are prebuilt per connection; IPv4 address strings are cached.
@@ -31,6 +33,8 @@ import { Bindings, SharedLocation, escapeAor } from "./location.js";
 import { managementApi, TrunkStates } from "./manage.js";
 import { EventKind } from "./numbers.js";
 import { loadTls, tlsServer, tlsConnect, reasonOf, type TlsContext } from "./tls.js";
+import { bindWs, remoteOf, WsLink, type WsListener } from "./ws.js";
+import type { WebSocket } from "ws";
 
 const UDP_RCVBUF = 4 * 1024 * 1024;
 const UDP_SNDBUF = 4 * 1024 * 1024;
@@ -38,18 +42,27 @@ const TCP_MAX_BACKLOG = LIMITS.tcpBacklogBytes; // bytes queued for one connecti
 const TCP_MAX_CONNS = LIMITS.tcpConnections; // connections at once; beyond, the quietest is closed
 const TCP_PARTIAL_MS = LIMITS.tcpPartialSeconds * 1000; // part of a message held this long: closed
 const TCP_SWEEP_MS = 1000;
+const WS_INITIAL_MAX_MESSAGE = 65535; // until the core starts and gives its RX size (Transport.ws.setMaxMessage)
 const MAX_TRANSMITS_PER_CALL = 1_000_000; // guards the drain loop against a core that never says 0
 
 interface Transport {
   id: number;
   listen: Listen;
-  proto: "udp" | "tcp" | "tls";
+  proto: "udp" | "tcp" | "tls" | "ws" | "wss";
   family: 4 | 6; // of the bound socket
   bindHost: string; // numeric
   port: number; // bound port
   advertised: string; // host:port, IPv6 bracketed
   udp?: dgram.Socket;
   server?: net.Server; // a tls.Server for tls
+  ws?: WsListener;
+}
+
+/** What a connection sends on and closes: a TCP socket, or a WebSocket (host/node/ws.ts). */
+interface Link {
+  write(buf: Buffer): unknown;
+  destroy(): unknown;
+  readonly writableLength: number;
 }
 
 class Conn {
@@ -69,7 +82,7 @@ class Conn {
   readonly peer = Buffer.alloc(PEER.size);
   constructor(
     readonly id: number,
-    readonly sock: net.Socket,
+    readonly sock: Link,
     readonly t: Transport,
     readonly family: number,
     readonly addr: string, // numeric, IPv4-mapped reported as IPv4
@@ -184,7 +197,8 @@ export class Host {
       };
       try {
         if (l.proto === "udp") await this.bindUdp(t);
-        else await this.bindTcp(t);
+        else if (l.proto === "tcp" || l.proto === "tls") await this.bindTcp(t);
+        else await this.bindWs(t);
       } catch (e) {
         if (e instanceof ConfigError) throw e;
         throw new StartError(`cannot listen on ${l.spec}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
@@ -248,6 +262,15 @@ export class Host {
     });
   }
 
+  /** A ws: or wss: listener (RFC 7118, host/node/ws.ts); a message larger than the core's RX closes it (1009). */
+  private async bindWs(t: Transport): Promise<void> {
+    const c = this.cfg;
+    t.ws = await bindWs(t.proto === "wss", t.bindHost, t.port, { certificate: c.tls.certificate, key: c.tls.key, ca: c.tls.ca },
+      WS_INITIAL_MAX_MESSAGE, (ws, sock) => this.onWsAccept(t, ws, sock),
+      (level, msg, fields) => { if (this.log.on(level)) this.log.line(level, msg, { transport: t.id, ...fields }); });
+    t.port = t.ws.port;
+  }
+
   /** Instantiates the core, configures it and registers the transports. */
   startCore(mod: WebAssembly.Module): void {
     const core = new Core(mod); // throws CoreError naming a missing export
@@ -290,8 +313,9 @@ export class Host {
     for (const t of this.transports) {
       if (!t) continue;
       const len = core.putCfg(t.advertised);
-      const res = ex.sip_transport_add(t.id, protoNumber(t.proto), len);
+      const res = ex.sip_transport_add(t.id, PROTO_OF[t.proto], len);
       if (res < 0) throw new CoreError(`sip_transport_add(${t.id}, ${t.proto}, "${t.advertised}") failed (${res})`);
+      t.ws?.setMaxMessage(core.rxCap);
     }
     this.core = core;
     this.ex = ex;
@@ -359,7 +383,7 @@ export class Host {
     return this.nextConn;
   }
 
-  private makeConn(t: Transport, sock: net.Socket, address: string, port: number, outgoing: boolean): Conn | null {
+  private makeConn(t: Transport, sock: net.Socket | WsLink, address: string, port: number, outgoing: boolean): Conn | null {
     const fam = writeAddr(address, this.scratch, 0);
     if (fam === 0) return null;
     const addr = fam === 4 ? format4(this.scratch, 0) : format6(this.scratch, 0);
@@ -373,13 +397,24 @@ export class Host {
     this.scratch.copy(c.peer, PEER.addr, 0, 16);
     this.conns.set(c.id, c);
     this.byRemote.set(key, c);
-    sock.on("data", (d: Buffer) => this.onStream(c, d));
-    sock.on("error", (e) => {
-      // a TLS peer's failed handshake (certificate refused either way) is worth a warning
-      if (t.proto === "tls" && c.connected && !c.secured) this.log.warn("tls handshake failed", { conn: c.id, peer: peerText("tls", fam, addr, port), reason: reasonOf(e) });
-      else if (this.log.on("debug")) this.log.debug(`${t.proto} connection error`, { conn: c.id, peer: peerText(t.proto, fam, addr, port), error: e.message });
-    });
-    sock.on("close", () => this.onClose(c));
+    if (sock instanceof WsLink) {
+      sock.ws.on("message", (d: Buffer | ArrayBuffer | Buffer[]) => this.onWsMessage(c, d));
+      // an error (a frame too large, bad framing) ends the WebSocket: `ws` closes it (1009, 1002...), and
+      // the connection is closed for the core now, not when the close handshake ends
+      sock.ws.on("error", (e) => {
+        if (this.log.on("debug")) this.log.debug("ws connection error", { conn: c.id, peer: peerText(t.proto, fam, addr, port), error: e.message });
+        this.onClose(c);
+      });
+      sock.ws.on("close", () => this.onClose(c));
+    } else {
+      sock.on("data", (d: Buffer) => this.onStream(c, d));
+      sock.on("error", (e) => {
+        // a TLS peer's failed handshake (certificate refused either way) is worth a warning
+        if (t.proto === "tls" && c.connected && !c.secured) this.log.warn("tls handshake failed", { conn: c.id, peer: peerText("tls", fam, addr, port), reason: reasonOf(e) });
+        else if (this.log.on("debug")) this.log.debug(`${t.proto} connection error`, { conn: c.id, peer: peerText(t.proto, fam, addr, port), error: e.message });
+      });
+      sock.on("close", () => this.onClose(c));
+    }
     if (!this.sweeper) {
       this.sweeper = setInterval(() => this.sweep(), TCP_SWEEP_MS);
       this.sweeper.unref();
@@ -430,6 +465,52 @@ export class Host {
     c.secured = true; // a TLS socket is handed over once its handshake completed
     c.connected = true;
     if (this.log.on("debug")) this.log.debug(`${t.proto} accepted`, { conn: c.id, peer: peerText(c.t.proto, c.family, c.addr, c.port), transport: t.id });
+  }
+
+  /** A WebSocket upgraded on a ws/wss listener: a connection like an accepted TCP one. */
+  private onWsAccept(t: Transport, ws: WebSocket, sock: net.Socket): void {
+    const link = new WsLink(ws);
+    if (this.stopping) {
+      link.destroy(1001);
+      return;
+    }
+    const r = remoteOf(sock);
+    const c = this.makeConn(t, link, r.address, r.port, false);
+    if (!c) {
+      link.destroy(1011);
+      return;
+    }
+    if (this.log.on("debug")) this.log.debug("ws accepted", { conn: c.id, peer: peerText(t.proto, c.family, c.addr, c.port), transport: t.id });
+  }
+
+  /**
+   * One WebSocket message: one whole SIP message (RFC 7118 §5), given to the core as a datagram that
+   * carries the connection's id (so what answers it, and what goes to a binding registered by it, is
+   * sent back on this WebSocket). A refused message is answered by the core (400) or dropped; the
+   * WebSocket stays open, as a UDP peer would.
+   */
+  private onWsMessage(c: Conn, data: Buffer | ArrayBuffer | Buffer[]): void {
+    const core = this.core;
+    if (!core || c.closed) return;
+    const msg = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+    c.active = performance.now();
+    const n = msg.length;
+    if (n > core.rxCap) { // the ws maxPayload closes first; kept for a core swapped under a bound listener
+      this.log.warn("ws message exceeds the RX buffer; closing", { conn: c.id, bytes: n, peer: peerText(c.t.proto, c.family, c.addr, c.port) });
+      (c.sock as WsLink).destroy(1009);
+      return;
+    }
+    core.views();
+    const mem = core.mem;
+    msg.copy(mem, core.rxPtr);
+    c.peer.copy(mem, core.peerPtr);
+    if (this.trace) this.traceMsg("in", c.t.proto, c.family, c.peer, PEER.addr, c.port, msg.toString("utf8"), c.id);
+    const now = performance.now();
+    this.resolver.setSource(c.addr);
+    const r = this.ex.sip_handle_datagram(now, n);
+    if (r < 0 && this.log.on("debug")) this.log.debug("ws message refused", { code: r, conn: c.id, peer: peerText(c.t.proto, c.family, c.addr, c.port) });
+    this.after(now);
+    this.resolver.setSource("");
   }
 
   /** Feeds a connection's bytes: RX = pending ++ data, loop sip_handle_stream per the ABI. */
@@ -585,6 +666,15 @@ export class Host {
       this.log.warn("transmit on an unknown transport; dropped", { transport: tid, bytes: n });
       return;
     }
+    if (fam === 0 && connId !== 0) {
+      // a name with a live connection (a flow: a WebSocket phone's Contact names a .invalid host):
+      // sent on the connection, no lookup
+      const c = this.conns.get(connId);
+      if (c && !c.closed) {
+        this.sendTo(t, connId, c.family, c.addr, c.port, buf);
+        return;
+      }
+    }
     if (fam === 0) {
       const nameLen = dv.getUint32(m + PEER.flags, true);
       const name = mem.toString("latin1", core.txNamePtr, core.txNamePtr + nameLen);
@@ -633,15 +723,21 @@ export class Host {
         return;
       }
     } else {
-      c = this.byRemote.get(remoteKey(t.proto, addr, port));
-      if (!c || c.closed) c = this.connect(t, addr, port) ?? undefined;
+      c = this.byRemote.get(remoteKey(t.proto, addr, port)); // a WebSocket is not a TCP connection, nor a TLS one
+      if (t.proto === "ws" || t.proto === "wss") {
+        // we never open a WebSocket: a peer on one is reached only on the connection it opened
+        if (!c || c.closed) {
+          if (this.log.on("debug")) this.log.debug("no WebSocket to this peer; dropped", { transport: t.id, peer: peerText(t.proto, fam, addr, port), bytes: buf.length });
+          return;
+        }
+      } else if (!c || c.closed) c = this.connect(t, addr, port) ?? undefined;
       if (!c) return;
     }
     c.sock.write(buf);
     c.active = performance.now();
     if (c.sock.writableLength > TCP_MAX_BACKLOG) {
       this.hostStats.tcpBacklogClosed++;
-      this.log.warn("tcp peer not reading; closing", { conn: c.id, queued: c.sock.writableLength });
+      this.log.warn(`${t.proto} peer not reading; closing`, { conn: c.id, queued: c.sock.writableLength });
       this.closeConn(c);
     }
   }
@@ -682,7 +778,7 @@ export class Host {
    * this transport's protocol and gives the port too; `sel` picks the target (docs/ABI.md "Peer record").
    */
   private sendToName(t: Transport, connId: number, name: string, port: number, sel: number, buf: Buffer): void {
-    const proto = port === 0 ? protoNumber(t.proto) : 0;
+    const proto = port === 0 ? PROTO_OF[t.proto] : 0;
     this.resolver.send(name, t.family, buf.length, (family: 4 | 6, addr: string, later: boolean, found: number) => {
       if (this.stopping || !this.core) return;
       this.sendTo(t, connId, family, addr, port || found, buf);
@@ -819,7 +915,7 @@ export class Host {
   }
 
   /** The bound listeners, in transport id order (ports as bound: a port 0 listen shows the port it got). */
-  listening(): { proto: "udp" | "tcp" | "tls"; host: string; port: number; advertised: string }[] {
+  listening(): { proto: "udp" | "tcp" | "tls" | "ws" | "wss"; host: string; port: number; advertised: string }[] {
     return this.transports.filter((t): t is Transport => t !== undefined)
       .map((t) => ({ proto: t.proto, host: t.bindHost, port: t.port, advertised: t.advertised }));
   }
@@ -875,6 +971,7 @@ export class Host {
         /* not bound */
       }
       t.server?.close();
+      t.ws?.close();
     }
     for (const c of this.conns.values()) c.sock.destroy();
     this.conns.clear();
@@ -892,13 +989,12 @@ export class Host {
 
 export class StartError extends Error {}
 
-/** A connection's key for reuse: a TCP and a TLS connection to the same address are different ones. */
+/** The core's protocol number of each listen protocol (sip_transport_add). */
+const PROTO_OF = { udp: Proto.UDP, tcp: Proto.TCP, tls: Proto.TLS, ws: Proto.WS, wss: Proto.WSS } as const;
+
+/** A connection's key for reuse: connections of different protocols to one address are different ones. */
 function remoteKey(proto: string, addr: string, port: number): string {
   return `${proto}|${addr}|${port}`;
-}
-
-function protoNumber(p: "udp" | "tcp" | "tls"): number {
-  return p === "udp" ? Proto.UDP : p === "tcp" ? Proto.TCP : Proto.TLS;
 }
 
 /** host:port this transport advertises: the bound address, or for a wildcard an interface address. */

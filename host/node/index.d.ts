@@ -25,7 +25,7 @@ export interface ServerOptions {
 
 /** A bound listener; a listen address with port 0 shows the port it got. */
 export interface Listening {
-  proto: "udp" | "tcp" | "tls";
+  proto: "udp" | "tcp" | "tls" | "ws" | "wss";
   /** the bound numeric address */
   host: string;
   port: number;

@@ -22,7 +22,7 @@ import { isIP } from "node:net";
  *   maxDigits?: number, default?: unknown, defaultDoc?: string, unit?: string, flag?: string, le?: string,
  *   core?: "set" | "add", coreName?: string, coreId?: number, secret?: boolean, hosts: readonly string[],
  *   doc: string }} SchemaKey
- * @typedef {{ proto: "udp" | "tcp" | "tls", host: string, port: number, family: 0 | 4 | 6, spec: string }} Listen
+ * @typedef {{ proto: "udp" | "tcp" | "tls" | "ws" | "wss", host: string, port: number, family: 0 | 4 | 6, spec: string }} Listen
  * @typedef {{ username: string, password?: string, ha1?: string, ha1Sha256?: string }} User
  * @typedef {string | { hex: string }} Pattern
  * @typedef {{ prefix: string, to: string, strip: number, prepend: string }} SideRule
@@ -94,9 +94,12 @@ const TYPE_RULE = /^(\*|[A-Za-z0-9\-.!%*_+`'~]+) [A-Za-z0-9\-.!%*_+`'~]+\/[A-Za-
 const REALM_MAX = 64; // bytes (core: REALM_MAX)
 const USERNAME_MAX = 60; // bytes (core: USER_NAME_MAX)
 
-/** Listen protocols and address forms per host: the WASI host and the firmware have UDP only. */
+/**
+ * Listen protocols and address forms per host: the WASI host and the firmware have UDP only; SIP over
+ * WebSocket (RFC 7118: ws, and wss over TLS) is the Node host's only.
+ */
 const LISTEN_FORMS = {
-  node: { protos: ["udp", "tcp", "tls"], names: true },
+  node: { protos: ["udp", "tcp", "tls", "ws", "wss"], names: true },
   native: { protos: ["udp", "tcp", "tls"], names: true },
   wasi: { protos: ["udp"], names: false },
   firmware: { protos: ["udp"], names: false },
@@ -108,11 +111,11 @@ export function listenExpected(host) {
 }
 
 /**
- * Parses "udp:1.2.3.4:5060", "tcp:[::1]:5060" or "udp:localhost:5060"; null if malformed.
+ * Parses "udp:1.2.3.4:5060", "tcp:[::1]:5060", "ws:127.0.0.1:8080" or "udp:localhost:5060"; null if malformed.
  * @param {string} spec @returns {Listen | null}
  */
 export function parseListen(spec) {
-  const m = /^(udp|tcp|tls):(\[([^\]]+)\]|[^:[\]]+):(\d{1,5})$/.exec(spec);
+  const m = /^(udp|tcp|tls|ws|wss):(\[([^\]]+)\]|[^:[\]]+):(\d{1,5})$/.exec(spec);
   if (!m) return null;
   const port = Number(m[4]);
   if (port > 65535) return null;
@@ -120,7 +123,7 @@ export function parseListen(spec) {
   const fam = isIP(host);
   if (m[3] !== undefined && fam !== 6) return null; // brackets only around IPv6
   if (fam === 0 && !HOSTNAME.test(host)) return null;
-  return { proto: /** @type {"udp" | "tcp" | "tls"} */ (m[1]), host, port, family: /** @type {0 | 4 | 6} */ (fam), spec };
+  return { proto: /** @type {"udp" | "tcp" | "tls" | "ws" | "wss"} */ (m[1]), host, port, family: /** @type {0 | 4 | 6} */ (fam), spec };
 }
 
 /**
@@ -132,6 +135,8 @@ export const CHECKS = {
     const l = parseListen(s);
     const form = LISTEN_FORMS[host];
     if (!l) bad(k, listenExpected(host), s);
+    if (!form.protos.includes(l.proto) && (l.proto === "ws" || l.proto === "wss"))
+      throw new ConfigError(k, `ws/wss listen is supported by the Node host only (the ${host} host: ${form.protos.join(", ")}), got ${show(s)}`);
     if (!form.protos.includes(l.proto)) bad(k, `${listenExpected(host)} (the ${host} host supports UDP only)`, s);
     if (!form.names && l.family === 0 && l.host !== "localhost") bad(k, `${listenExpected(host)} with a numeric address`, s);
   },
@@ -810,6 +815,7 @@ export function resolve(spec, args) {
   }
   const sides = /** @type {Side[] | undefined} */ (cfg.values.get("sides"));
   checkTrunkTransports(cfg);
+  checkWss(cfg);
   checkMediaRelay(cfg);
   checkTls(cfg);
   if (cfg.values.get("mode") === "b2bua" && (sides?.length ?? 0) < 2)
@@ -905,6 +911,19 @@ function checkTrunkTransports(cfg) {
     if (!cfg.listens.some((l) => l.proto === "tcp" && (l.family === family || l.family === 0)))
       throw new ConfigError(`sides[${i}].transport`, `a trunk on tcp needs a "tcp:" listen address of its family (IPv${family})`);
   });
+}
+
+/**
+ * A "wss:" listen address needs the TLS certificate and key ("tls.certificate", "tls.key"): refused
+ * otherwise, naming the missing key.
+ * @param {Config} cfg
+ */
+function checkWss(cfg) {
+  const i = cfg.listens.findIndex((l) => l.proto === "wss");
+  if (i < 0) return;
+  for (const key of ["tls.certificate", "tls.key"])
+    if (cfg.values.get(key) === undefined)
+      throw new ConfigError(key, `listen[${i}] ${show(cfg.listens[i].spec)} (secure WebSocket) needs "${key}"`);
 }
 
 /**

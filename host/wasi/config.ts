@@ -267,9 +267,11 @@ function isHex(p: usize, n: u32): bool {
 
 /**
  * A listen address this host takes: 0, or 1 when malformed, 2 a protocol other than udp it knows
- * (tcp), 3 a host that is not numeric (nor localhost), 4 tls (the other hosts' TLS: none here).
+ * (tcp), 3 a host that is not numeric (nor localhost), 4 ws or wss (SIP over WebSocket: the Node host's),
+ * 5 tls (the other hosts' TLS: none here).
  */
 export function listenCheck(p: usize, n: u32): i32 {
+  if ((n > 3 && eqStr(p, 3, "ws:")) || (n > 4 && eqStr(p, 4, "wss:"))) return 4;
   const tcp = n > 4 && eqStr(p, 4, "tcp:");
   const tls = n > 4 && eqStr(p, 4, "tls:");
   if (!tcp && !tls && !(n > 4 && eqStr(p, 4, "udp:"))) return 1;
@@ -287,7 +289,7 @@ export function listenCheck(p: usize, n: u32): i32 {
   const hn = c - 1 - 4;
   const bracketed = hn >= 2 && load<u8>(h) == 91 && load<u8>(h + hn - 1) == 93;
   if (bracketed ? !parse6(h + 1, hn - 2, ADDR) : has(h, hn, ":[]")) return 1;
-  if (tls) return 4;
+  if (tls) return 5;
   if (tcp && !P2) return 2; // the wasmtime build listens on TCP too
   if (!bracketed && !parse4(h, hn, ADDR) && !eqStr(h, hn, "localhost")) return 3;
   return 0;
@@ -321,8 +323,9 @@ function checkString(c: u32, i: i32): void {
     case KCheck.Listen: {
       const r = listenCheck(p, n);
       if (r == 2) bad("expected \"udp:HOST:PORT\" (the wasi host supports UDP only)", i);
+      if (r == 4) bad(P2 ? "ws/wss listen is supported by the Node host only (the wasi host: udp, tcp)" : "ws/wss listen is supported by the Node host only (the wasi host: udp)", i);
       if (r == 3) bad("expected \"udp:HOST:PORT\" with a numeric address", i);
-      if (r == 4) bad(expectedOf(c) + " (the wasi host has no TLS)", i);
+      if (r == 5) bad(expectedOf(c) + " (the wasi host has no TLS)", i);
       ok = r == 0;
       break;
     }

@@ -63,7 +63,8 @@ const MAX_DRAIN = 200_000;
 export class FuzzCore {
   /**
    * opts: { board, seed (u32), record (keep a trace, default true), onTransmit(buf, meta), onEvent(kind, rec),
-   *         trusted (source networks of the access list "trusted": they may relay; default none) }
+   *         trusted (source networks of the access list "trusted": they may relay; default none),
+   *         transports ([{id, proto, addr}]; default TRANSPORTS) }
    */
   constructor(opts = {}) {
     this.board = opts.board || "server";
@@ -77,6 +78,7 @@ export class FuzzCore {
     this.traceComplete = true;
     this.strict = opts.strict !== false; // ABI anomalies are failures unless a caller opts out
     this.trusted = opts.trusted ?? [];
+    this.transports = opts.transports ?? TRANSPORTS;
     this.anomalyFirst = {};
     this.stats = { anomalies: {}, calls: 0, transmits: 0, txBytes: 0, events: 0, eventKinds: new Map(), maxTx: 0 };
     this.instantiate();
@@ -115,7 +117,7 @@ export class FuzzCore {
     this.initNow = now;
     const r = this.guard(() => ex.sip_init(this.seed, 0x5eed, now), null);
     if (r < 0) throw new Error(`sip_init failed (${r})`);
-    for (const t of TRANSPORTS) {
+    for (const t of this.transports) {
       const len = this.putCfg(t.addr);
       const res = ex.sip_transport_add(t.id, t.proto, len);
       if (res < 0) throw new Error(`sip_transport_add(${t.id}) failed (${res})`);

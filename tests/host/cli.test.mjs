@@ -45,7 +45,7 @@ function assertConfigError(r, ...needles) {
 test("--help prints usage and exits 0", () => {
   const r = run("--help");
   assert.equal(r.status, 0);
-  assert.match(r.stdout, /usage: sipling \[--config FILE\] \[--listen udp\|tcp\|tls:HOST:PORT\]\.\.\. \[--domain NAME\]\.\.\./);
+  assert.match(r.stdout, /usage: sipling \[--config FILE\] \[--listen udp\|tcp\|tls\|ws\|wss:HOST:PORT\]\.\.\. \[--domain NAME\]\.\.\./);
   for (const flag of ["--config", "--listen", "--domain", "--log-level", "--trace", "--print-config", "--help"])
     assert.ok(r.stdout.includes(flag), `help mentions ${flag}`);
 });
@@ -64,7 +64,7 @@ test("no arguments: UDP and TCP on 127.0.0.1:5060, domains localhost + listen ho
 
 test("a bad listen string in the file names the key and what was expected", () => {
   const f = configFile("bad-listen.json", { listen: ["udp:127.0.0.1:5060", "foo"] });
-  assertConfigError(run("--config", f), `config error: "listen[1]": expected "udp|tcp|tls:HOST:PORT", got "foo"`);
+  assertConfigError(run("--config", f), `config error: "listen[1]": expected "udp|tcp|tls|ws|wss:HOST:PORT", got "foo"`);
 });
 
 test("bad listen strings: port out of range, unbracketed IPv6, unknown protocol", () => {
@@ -75,7 +75,7 @@ test("bad listen strings: port out of range, unbracketed IPv6, unknown protocol"
 });
 
 test("a bad --listen flag names the flag", () => {
-  assertConfigError(run("--listen", "udp:1.2.3.4"), `"--listen": expected "udp|tcp|tls:HOST:PORT", got "udp:1.2.3.4"`);
+  assertConfigError(run("--listen", "udp:1.2.3.4"), `"--listen": expected "udp|tcp|tls|ws|wss:HOST:PORT", got "udp:1.2.3.4"`);
 });
 
 test("an unknown key is an error", () => {

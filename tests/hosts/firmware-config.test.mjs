@@ -99,6 +99,10 @@ test("keys this host does not implement are refused naming the key and the host"
 test("listen: UDP with numeric addresses only; the secure default", () => {
   assertConfigError(run("--listen", "tcp:127.0.0.1:5060"), `"--listen"`, "supports UDP only");
   assertConfigError(run("--config", configFile({ listen: ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"] })), `"listen[1]"`, "supports UDP only");
+  for (const l of ["ws:127.0.0.1:8080", "wss:127.0.0.1:8443"]) {
+    assertConfigError(run("--listen", l), `config error: "--listen": ws/wss listen is supported by the Node host only (the firmware host: udp), got "${l}"`);
+    assertConfigError(run("--config", configFile({ listen: ["udp:127.0.0.1:5060", l] })), `config error: "listen[1]": ws/wss listen is supported by the Node host only (the firmware host: udp), got "${l}"`);
+  }
   assertConfigError(run("--listen", "udp:0.0.0.0:1"), secureDefaultError("udp:0.0.0.0:1"));
 });
 

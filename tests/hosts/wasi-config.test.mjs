@@ -120,6 +120,8 @@ test("listen: UDP only, numeric; the secure default", () => {
   assertConfigError(run(["--listen", "tls:127.0.0.1:5061"]), `config error: "--listen": expected "udp:HOST:PORT" (the wasi host has no TLS)`);
   assertConfigError(run(["--config", configFile({ listen: ["tls:127.0.0.1:5061"] })]), `config error: "listen[0]": expected "udp:HOST:PORT" (the wasi host has no TLS)`);
   assertConfigError(run(["--listen", "udp:example.com:5060"]), `"--listen": expected "udp:HOST:PORT" with a numeric address`);
+  for (const l of ["ws:127.0.0.1:8080", "wss:127.0.0.1:8443"])
+    assertConfigError(run(["--config", configFile({ listen: ["udp:127.0.0.1:5060", l] })]), `config error: "listen[1]": ws/wss listen is supported by the Node host only (the wasi host: udp)`);
   assertConfigError(run(["--listen", "udp:0.0.0.0:1"]), secureDefaultError("udp:0.0.0.0:1"));
   assertConfigError(run(["--listen", "udp:[::]:1"]), secureDefaultError("udp:[::]:1"));
 });

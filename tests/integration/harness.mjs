@@ -81,7 +81,7 @@ function hostCommand(host, config, exe) {
 /**
  * Starts the server: the Node host (default) or the native host (`host: "native"`, the binary of
  * config.board; `exe`: another native binary, e.g. one built from an older commit for a before/after
- * figure); `listen`: further listen addresses (e.g. "tls:127.0.0.1:PORT"). Returns { port, logs, sip(filter), stop(), waitFor(pred) }. `logs` holds every parsed JSON
+ * figure); `listen`: further listen addresses (e.g. "tls:127.0.0.1:PORT", "ws:127.0.0.1:PORT"). Returns { port, logs, sip(filter), stop(), waitFor(pred) }. `logs` holds every parsed JSON
  * log line; with trace (default on) `sip` lines carry each message.
  */
 export async function startServer({ port, config = {}, trace = true, logLevel = "debug", tcp = true, host = "node", exe: nativeExe, listen = [] } = {}) {
