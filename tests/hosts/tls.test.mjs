@@ -23,7 +23,7 @@ import tls from "node:tls";
 import dgram from "node:dgram";
 import net from "node:net";
 import { withServer, settle, freePort, HOSTS } from "../integration/harness.mjs";
-import { requireBaresip, withBaresip } from "../peers/baresip.mjs";
+import { requireBaresip, withBaresip, hangupBoth } from "../peers/baresip.mjs";
 
 requireBaresip();
 const dir = mkdtempSync(join(tmpdir(), "sipling-tls-"));
@@ -301,12 +301,7 @@ for (const host of HOSTS) {
             alice.waitFor("CALL_ESTABLISHED", { since: a0, timeoutMs: 8000 }),
             bob.waitFor("CALL_ESTABLISHED", { since: b0, timeoutMs: 8000 }),
           ]);
-          const a1 = alice.mark(), b1 = bob.mark();
-          await alice.hangup();
-          await Promise.all([
-            alice.waitFor("CALL_CLOSED", { since: a1, timeoutMs: 8000 }),
-            bob.waitFor("CALL_CLOSED", { since: b1, timeoutMs: 8000 }),
-          ]);
+          await hangupBoth(alice, bob);
           await settle(srv);
           // the server's trace: REGISTERs in over TLS (alice; bob over his transport), the INVITE in
           // over TLS and out over bob's transport, the BYE through us (Record-Route) and answered 200

@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { withServer, settle, scratch, relayBase, HOSTS } from "../integration/harness.mjs";
-import { requireBaresip, withBaresip } from "./baresip.mjs";
+import { requireBaresip, withBaresip, hangupBoth } from "./baresip.mjs";
 
 requireBaresip();
 
@@ -70,9 +70,7 @@ for (const host of HOSTS) {
           // bob sends again after the resume: an SR of his, through the relay, with more packets sent
           const after = await rtcp(alice, r0, (e) => e.rtcp_stats.rx.sent > before + 50);
           assert.ok(after.rtcp_stats.rx.sent > before + 50, `bob's audio after the resume: ${before} -> ${after.rtcp_stats.rx.sent}`);
-          const e0 = alice.mark(), f0 = bob.mark();
-          await alice.hangup();
-          await Promise.all([alice.waitFor("CALL_CLOSED", { since: e0, timeoutMs: 8000 }), bob.waitFor("CALL_CLOSED", { since: f0, timeoutMs: 8000 })]);
+          await hangupBoth(alice, bob);
           await settle(srv);
         });
       });

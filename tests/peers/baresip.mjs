@@ -296,3 +296,13 @@ export async function withBaresip(optsList, fn) {
     await Promise.all(phones.map((p) => p.stop()));
   }
 }
+
+/** The caller hangs up; resolves when both phones report the call closed (8 s each at most). */
+export async function hangupBoth(caller, callee) {
+  const a = caller.mark(), b = callee.mark();
+  await caller.hangup();
+  await Promise.all([
+    caller.waitFor("CALL_CLOSED", { since: a, timeoutMs: 8000 }),
+    callee.waitFor("CALL_CLOSED", { since: b, timeoutMs: 8000 }),
+  ]);
+}

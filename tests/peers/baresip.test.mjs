@@ -18,7 +18,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { root, withServer, settle, HOSTS } from "../integration/harness.mjs";
-import { requireBaresip, withBaresip } from "./baresip.mjs";
+import { requireBaresip, withBaresip, hangupBoth } from "./baresip.mjs";
 
 requireBaresip();
 if (!existsSync(join(root, "build", "node", "sipling.mjs"))) throw new Error("build/node/sipling.mjs missing (npm run build && npm run bundle)");
@@ -90,12 +90,7 @@ for (const transport of ["udp", "tcp"]) {
         const [ra, rb] = await Promise.all([rtcp(alice, a0), rtcp(bob, b0)]);
         assert.ok(ra.rtcp_stats.tx.sent > 0 && rb.rtcp_stats.tx.sent > 0,
           `both sides sent and received RTP: alice ${JSON.stringify(ra.rtcp_stats)}, bob ${JSON.stringify(rb.rtcp_stats)}`);
-        const a1 = alice.mark(), b1 = bob.mark();
-        await alice.hangup();
-        await Promise.all([
-          alice.waitFor("CALL_CLOSED", { since: a1, timeoutMs: 8000 }),
-          bob.waitFor("CALL_CLOSED", { since: b1, timeoutMs: 8000 }),
-        ]);
+        await hangupBoth(alice, bob);
         await settle(srv);
 
         // --- the server's trace of the call. Alice is the client of every transaction of the
