@@ -31,6 +31,11 @@ typedef void (*metrics_render_fn)(strbuf *b);
 
 /* Binds and listens on spec ("IP:PORT", valid for parse_ip_port); 0 on success (the bound address,
  * "127.0.0.1:9100" or "[::1]:9100", written to bound), else an errno value. */
+/* The management API (manage.h): a request's status and JSON body, 0 when the path is not its (404).
+ * Set before or after metrics_start; NULL: none. Any method reaches it (GET/HEAD /metrics excepted). */
+typedef int (*metrics_api_fn)(const char *method, const char *path, const char *query, strbuf *body);
+void metrics_set_api(metrics_api_fn fn);
+
 int metrics_start(const char *spec, metrics_render_fn render, char *bound, size_t bound_cap);
 bool metrics_on(void);
 

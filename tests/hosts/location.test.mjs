@@ -1,8 +1,9 @@
 // A location service shared by two instances through Redis (issue 15 item 5; "location.redis",
 // host/node/location.ts) and the management API beside the metrics (item 6; "management", `sipling ctl`),
-// on the Node host, with Debian's redis-server started here on a loopback port (this test fails, never
-// skips, without it). Shown: a phone registered at A is called through B (B forwards by A's route token,
-// A delivers to the phone); A restarted keeps every binding (it reloads its own keys as local) and calls
+// on the Node host and the native host (host/c/location.c, host/c/manage.c), each pair of instances run
+// three ways: both Node, both native, and mixed (A native, B Node: the two hosts speak one protocol), with
+// Debian's redis-server started here on a loopback port (this test fails, never skips, without it). Shown: a phone registered at A is called through B (B forwards by A's route token,
+// A delivers to the phone) and one registered at B is called through A; A restarted keeps every binding (it reloads its own keys as local) and calls
 // through B still reach the phone; Redis stopped mid-test: both instances keep serving what they have, log
 // that it is unreachable, and catch up when it returns (a phone registered at A meanwhile becomes
 // callable through B); the management API lists and removes bindings and `sipling ctl` prints them.
@@ -43,9 +44,12 @@ async function startRedis(port) {
   return r;
 }
 
-async function instance(redisPort, port) {
+/** The pairs (A, B) each test runs with. */
+const PAIRS = [["node", "node"], ["native", "native"], ["native", "node"]];
+
+async function instance(redisPort, port, host = "node") {
   const srv = await startServer({
-    port, tcp: false, trace: true,
+    port, tcp: false, trace: true, host,
     config: { location: { redis: `127.0.0.1:${redisPort}` }, metrics: { listen: "127.0.0.1:0" }, management: true },
   });
   running.push(srv);
@@ -96,12 +100,13 @@ async function callThrough(via, caller, phone, user) {
   return inv;
 }
 
-test("two instances and Redis: calls through the other instance, a restart keeps every binding, Redis stopped and back", async () => {
+for (const [hostA, hostB] of PAIRS) {
+test(`A ${hostA}, B ${hostB}: calls through the other instance, a restart keeps every binding, Redis stopped and back`, async () => {
   const have = spawnSync("sh", ["-c", "command -v redis-server"]);
   assert.equal(have.status, 0, "redis-server is installed (tools/setup.mjs installs Debian's redis-server)");
   const redis = await startRedis(await freePort());
-  const a = await instance(redis.port);
-  const b = await instance(redis.port);
+  const a = await instance(redis.port, undefined, hostA);
+  const b = await instance(redis.port, undefined, hostB);
   await a.waitFor((o) => o.msg === "location service connected", 5000, "A connected");
   await b.waitFor((o) => o.msg === "location service connected", 5000, "B connected");
   const bob = await Ua.open();
@@ -118,15 +123,28 @@ test("two instances and Redis: calls through the other instance, a restart keeps
     assert.equal(hdrs(inv, "Record-Route").length, 2, "B and A both record-route");
     assert.equal(hdrs(inv, "Via").length, 3, "caller, B, A");
 
+    // and the other way: a phone registered at B is called through A
+    const gina = await Ua.open();
+    try {
+      await register(b, gina, "gina");
+      const [g] = await until(a, "gina", (l) => l.length === 1, "A learns gina");
+      assert.equal(g.origin, "shared");
+      assert.match(g.path, new RegExp(`^<sip:rb[0-9a-f]{8}@127\\.0\\.0\\.1:${b.port};lr>$`));
+      const inv2 = await callThrough(a, caller, gina, "gina");
+      assert.equal(hdrs(inv2, "Via").length, 3, "caller, A, B");
+    } finally {
+      gina.close();
+    }
+
     // A restarted keeps every binding: it reloads its own keys as local, B learns the new route token
     await register(a, carol, "carol");
     await until(b, "carol", (l) => l.length === 1, "B learns carol");
     const aPort = a.port;
     await a.stop();
-    const a2 = await instance(redis.port, aPort);
+    const a2 = await instance(redis.port, aPort, hostA);
     const mine = await api(a2, "/registrations");
     assert.deepEqual(mine.body.map((x) => `${x.aor} ${x.origin} ${x.source}`).sort(),
-      [`bob local udp:127.0.0.1:${bob.port}`, `carol local udp:127.0.0.1:${carol.port}`], "both bindings are back at A, as A's own");
+      [`bob local udp:127.0.0.1:${bob.port}`, `carol local udp:127.0.0.1:${carol.port}`, "gina shared null"], "both bindings are back at A, as A's own (and B's gina, shared)");
     await callThrough(a2, caller, carol, "carol"); // A routes to its restored binding
     await callThrough(b, caller, bob, "bob"); // and B through A's new route token
 
@@ -158,10 +176,13 @@ test("two instances and Redis: calls through the other instance, a restart keeps
   }
 });
 
-test("management API and `sipling ctl`: list, one AOR, status, remove (a removal at A leaves B too); 404, 405, 400", async () => {
+}
+
+for (const [hostA, hostB] of PAIRS) {
+test(`A ${hostA}, B ${hostB}: management API and \`sipling ctl\`: list, one AOR, status, remove (a removal at A leaves B too); 404, 405, 400`, async () => {
   const redis = await startRedis(await freePort());
-  const a = await instance(redis.port);
-  const b = await instance(redis.port);
+  const a = await instance(redis.port, undefined, hostA);
+  const b = await instance(redis.port, undefined, hostB);
   await a.waitFor((o) => o.msg === "location service connected", 5000, "A connected");
   await b.waitFor((o) => o.msg === "location service connected", 5000, "B connected");
   const phone = await Ua.open();
@@ -210,3 +231,4 @@ test("management API and `sipling ctl`: list, one AOR, status, remove (a removal
     phone.close();
   }
 });
+}
