@@ -1,6 +1,7 @@
 /* The native host's Prometheus endpoint ("metrics.listen"): a plain TCP listener in the host's poll loop
  * speaking just enough HTTP/1.1 for a scrape. GET (or HEAD) /metrics is answered 200 with the text
- * exposition format 0.0.4, anything else 404, a request line that is not HTTP 400; one request per
+ * exposition format 0.0.4, the management API's paths ("management": true, manage.h) as it answers them,
+ * anything else 404, a request line that is not HTTP 400; one request per
  * connection, closed after the answer. Bounded: METRICS_MAX_CLIENTS connections at once (a further one
  * closes the oldest), METRICS_REQUEST_MAX bytes of request head (beyond: 400), METRICS_TIMEOUT_MS for a
  * whole exchange (a client that sends nothing, or does not read, is closed then). Never blocks: every
