@@ -1,12 +1,15 @@
-// A location service shared by two instances through Redis (issue 15 item 5; "location.redis",
-// host/node/location.ts) and the management API beside the metrics (item 6; "management", `sipling ctl`),
-// on the Node host and the native host (host/c/location.c, host/c/manage.c), each pair of instances run
-// three ways: both Node, both native, and mixed (A native, B Node: the two hosts speak one protocol), with
-// Debian's redis-server started here on a loopback port (this test fails, never skips, without it). Shown: a phone registered at A is called through B (B forwards by A's route token,
-// A delivers to the phone) and one registered at B is called through A; A restarted keeps every binding (it reloads its own keys as local) and calls
-// through B still reach the phone; Redis stopped mid-test: both instances keep serving what they have, log
-// that it is unreachable, and catch up when it returns (a phone registered at A meanwhile becomes
-// callable through B); the management API lists and removes bindings and `sipling ctl` prints them.
+// A location service shared by two instances through Redis (issue 15 item 5; "location.redis") and the
+// management API beside the metrics (item 6; "management", `sipling ctl`), on the Node host
+// (host/node/location.ts, manage.ts) and the native host (host/c/location.c, manage.c). Each pair of
+// instances runs three ways: both Node, both native, and mixed (A native, B Node: the two hosts speak one
+// protocol), with Debian's redis-server started here on a loopback port (this test fails, never skips,
+// without it). Shown: a phone registered at A is called through B (B forwards by A's route token, A
+// delivers to the phone) and one registered at B is called through A; A restarted keeps every binding (it
+// reloads its own keys as local) and calls through B still reach the phone; Redis stopped mid-test: both
+// instances keep serving what they have, log that it is unreachable, and catch up when it returns (a
+// phone registered at A meanwhile becomes callable through B); the management API lists and removes
+// bindings and `sipling ctl` prints them. A fake Redis that answers garbage (or, to the native host, a
+// bulk beyond its bound) is dropped and retried every second while the registrar keeps serving.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
@@ -231,4 +234,50 @@ test(`A ${hostA}, B ${hostB}: management API and \`sipling ctl\`: list, one AOR,
     phone.close();
   }
 });
+}
+
+/** A fake Redis on a loopback port that answers every command with `reply`; counts its connections. */
+async function fakeRedis(reply) {
+  const net = await import("node:net");
+  const socks = new Set();
+  const srv = net.createServer((s) => {
+    socks.add(s);
+    s.on("error", () => {});
+    s.on("close", () => socks.delete(s));
+    s.on("data", () => s.write(reply));
+  });
+  srv.connections = 0;
+  srv.on("connection", () => srv.connections++);
+  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+  running.push({ stop: () => new Promise((r) => { for (const s of socks) s.destroy(); srv.close(() => r()); }) });
+  return srv;
+}
+
+for (const [host, reply, error] of [
+  ["node", "?what\r\n", "connection closed"],
+  ["native", "?what\r\n", "malformed reply"],
+  ["native", "$1000000000\r\n", "malformed reply"], // a bulk larger than the native host's bound (64 MiB)
+]) {
+  test(`${host}: a Redis answering ${JSON.stringify(reply)} is dropped and retried every second; the server keeps serving`, async () => {
+    const fake = await fakeRedis(reply);
+    const srv = await instance(fake.address().port, undefined, host);
+    const warn = await srv.waitFor((o) => o.msg === "location service unreachable; serving the bindings we have, retrying", 8000, "unreachable");
+    assert.equal(warn.level, "warn");
+    assert.equal(warn.error, error);
+    assert.equal(warn.redis, `127.0.0.1:${fake.address().port}`);
+    const phone = await Ua.open();
+    try {
+      await register(srv, phone, "hana"); // the registrar works without Redis
+      const st = await api(srv, "/status");
+      assert.equal(st.body.location.connected, false);
+      assert.deepEqual((await api(srv, "/registrations/hana")).body.map((x) => x.origin), ["local"]);
+      const seen = fake.connections;
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.ok(fake.connections >= seen + 4, `reconnected every second, two connections each time (${seen} then ${fake.connections} connections)`);
+      assert.equal(srv.logs.filter((o) => o.msg === "location service unreachable; serving the bindings we have, retrying").length, 1, "logged once per outage");
+      assert.equal(srv.child.exitCode, null);
+    } finally {
+      phone.close();
+    }
+  });
 }
