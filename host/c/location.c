@@ -538,8 +538,11 @@ static void resync_done(void) {
     loc_binding_free(&x);
   }
   if (L.state != ST_UP) return;
-  int count = 0;
-  for (int i = loc_next(0); i >= 0; i = loc_next(i + 1)) count++;
+  int count = 0; /* as the Node host counts them: the bindings that read back (not expired) */
+  for (int i = loc_next(0); i >= 0; i = loc_next(i + 1)) {
+    loc_binding x;
+    if (loc_read(i, &x)) count++, loc_binding_free(&x);
+  }
   if (log_on(LOG_INFO)) {
     log_begin(LOG_INFO, "location service connected");
     log_str("redis", L.redis);
@@ -657,7 +660,12 @@ static void on_message(const ritem *r) {
     char inst[128];
     loc_binding b;
     if (!parse_value(t + 4, n - 4, inst, sizeof inst, &b)) return;
-    if (strcmp(inst, L.instance) != 0) put_shared(inst, b.index, &b, true);
+    if (strcmp(inst, L.instance) != 0) {
+      /* during a resync a put counts as seen: its key may have been set after our SCAN went past it
+       * (the subscription is another connection), and the binding is live */
+      if (L.state == ST_SYNCING) seen_add(b.aor, b.contact);
+      put_shared(inst, b.index, &b, true);
+    }
     loc_binding_free(&b);
     return;
   }
