@@ -13,7 +13,10 @@
  * connections own a pending buffer and a write queue; a message held for a name lookup is copied).
  * Host names the core asks to send to (family 0) go to resolve.c: c-ares, whose sockets and timeouts
  * join this loop's poll(), bounded and cached (resolve.h); the loop never blocks on DNS. Only a listen
- * address given as a name is resolved with getaddrinfo, at start-up, before serving.
+ * address given as a name is resolved with getaddrinfo, at start-up, before serving. The metrics
+ * endpoint and the management API (metrics.h, manage.h) and the shared location service's two Redis
+ * sockets (location.h; its first connection tried at start-up, later ones from the loop) join the same
+ * poll() likewise.
  *
  * Traps: one unwind target is set in main() before the first core call (wasm_rt_impl_try). A trap
  * anywhere in the core long-jumps there, is logged as an error naming the core call, and the process
