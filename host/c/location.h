@@ -28,7 +28,7 @@
 
 #define LOC_MAX_FDS 2
 #define LOC_IN_MAX (64u << 20)
-#define LOC_OUT_MAX (64u << 20)
+#define LOC_OUT_MAX (256u << 20) /* a full server table's resync (262,144 bindings, SET + PUBLISH each) is ~130 MB */
 #define LOC_FIRST_MS 5000 /* the first attempt, at start, runs at most this long before the loop */
 
 /* The core's sip_loc, as the host calls it: `op` runs sip_loc(op, now, arg) (and, after PUT and REMOVE,
