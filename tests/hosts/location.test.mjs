@@ -281,3 +281,46 @@ for (const [host, reply, error] of [
     }
   });
 }
+
+/** Sends RESP commands to Redis on port and resolves once every reply has come back. */
+async function redisCommands(port, commands) {
+  const net = await import("node:net");
+  const enc = (args) => `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("")}`;
+  const s = net.connect(port, "127.0.0.1");
+  await new Promise((r, j) => { s.once("connect", r); s.once("error", j); });
+  let got = "";
+  const done = new Promise((r) => s.on("data", (d) => { got += d; if (got.split("\r\n").length - 1 >= commands.length) r(); }));
+  s.write(commands.map(enc).join(""));
+  await done;
+  s.destroy();
+  return got;
+}
+
+for (const host of ["node", "native"]) {
+  test(`${host}: 1,200 keys of another instance (several SCAN pages) load at start as shared bindings`, async () => {
+    const redis = await startRedis(await freePort());
+    const n = 1200;
+    const cmds = [];
+    for (let i = 0; i < n; i++) {
+      const line = `u${i} sip:u${i}@192.0.2.7:5060 300 -1 local udp:192.0.2.7:5060 -`;
+      cmds.push(["SET", `sipling:loc:u${i} sip:u${i}@192.0.2.7:5060`, `127.0.0.1:9 ${i} ${line}`, "PX", "300000"]);
+    }
+    const replies = await redisCommands(redis.port, cmds);
+    assert.equal(replies, "+OK\r\n".repeat(n));
+    const srv = await instance(redis.port, undefined, host);
+    const up = await srv.waitFor((o) => o.msg === "location service connected", 10_000, "connected");
+    assert.equal(up.bindings, n);
+    const all = await api(srv, "/registrations");
+    assert.equal(all.body.length, n);
+    assert.ok(all.body.every((b) => b.origin === "shared" && /^<sip:rb[0-9a-f]{8}@127\.0\.0\.1:9;lr>$/.test(b.path)));
+    const u7 = all.body.find((b) => b.aor === "u7");
+    assert.equal(u7.path, "<sip:rb00000007@127.0.0.1:9;lr>");
+    assert.ok(u7.expires > 290 && u7.expires <= 300, `expires from the key's PTTL: ${u7.expires}`);
+    assert.equal((await api(srv, "/status")).body.location.locationLoaded, n);
+    // several pages: redis-server (Debian's redis-tools beside it) counts the SCANs it answered
+    const info = spawnSync("redis-cli", ["-p", String(redis.port), "INFO", "commandstats"], { encoding: "utf8" });
+    assert.equal(info.status, 0, info.stderr);
+    const scans = Number(/cmdstat_scan:calls=(\d+)/.exec(info.stdout)?.[1]);
+    assert.ok(scans >= 2, `SCAN answered ${scans} times`);
+  });
+}
