@@ -324,3 +324,41 @@ for (const host of ["node", "native"]) {
     assert.ok(scans >= 2, `SCAN answered ${scans} times`);
   });
 }
+
+for (const host of ["node", "native"]) {
+  test(`${host}: the management API on the micro core: /registrations 501 (no location service), /status 200`, async () => {
+    const srv = await startServer({ tcp: false, host, config: { board: "micro", metrics: { listen: "127.0.0.1:0" }, management: true } });
+    running.push(srv);
+    const m = await srv.waitFor((o) => o.msg === "metrics listening", 5000, "metrics listening");
+    srv.api = m.url.replace(/\/metrics$/, "");
+    assert.deepEqual(await api(srv, "/registrations"), { status: 501, body: { error: "this core has no location service (boards server and b2bua have it)" } });
+    assert.equal((await api(srv, "/registrations/bob", "DELETE")).status, 501);
+    const st = await api(srv, "/status");
+    assert.equal(st.status, 200);
+    assert.equal(st.body.board, "micro");
+    assert.equal(st.body.location, null);
+    assert.deepEqual(Object.keys(st.body.tables), ["transactions", "registrations", "aors", "messagePool", "registrarPool", "dialogs", "relayLegs"]);
+  });
+}
+
+test("node and native: /status and a binding's JSON have the same shape (keys and value types)", async () => {
+  const redis = await startRedis(await freePort());
+  const shape = (v) => Array.isArray(v) ? v.map(shape) : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, shape(x)])) : v === null ? null : typeof v;
+  const seen = {};
+  const phone = await Ua.open();
+  try {
+    for (const host of ["node", "native"]) {
+      const srv = await instance(redis.port, undefined, host);
+      await srv.waitFor((o) => o.msg === "location service connected", 5000, `${host} connected`);
+      await register(srv, phone, `ivy-${host}`);
+      const st = await api(srv, "/status");
+      const mine = await api(srv, `/registrations/ivy-${host}`);
+      seen[host] = { status: shape(st.body), binding: shape(mine.body) };
+      await srv.stop();
+    }
+    assert.deepEqual(seen.native, seen.node);
+    assert.deepEqual(seen.native.binding, [{ aor: "string", contact: "string", expires: "number", q: null, origin: "string", source: "string", path: null }]);
+  } finally {
+    phone.close();
+  }
+});
