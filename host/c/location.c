@@ -502,7 +502,7 @@ static void send_scan(void) {
 
 /* The end of a resync: shared bindings whose key is gone removed, ours published, connected. */
 static void resync_done(void) {
-  qsort(L.seen, L.nseen, sizeof *L.seen, cmp_str);
+  if (L.nseen) qsort(L.seen, L.nseen, sizeof *L.seen, cmp_str);
   /* first the indexes to remove (a removal changes the table under a walk) */
   strbuf gone = {0};
   for (int i = loc_next(0); i >= 0; i = loc_next(i + 1)) {
@@ -513,7 +513,7 @@ static void resync_done(void) {
       char *k = malloc(n);
       if (k) {
         snprintf(k, n, "%s %s", x.aor, x.contact);
-        if (!bsearch(&k, L.seen, L.nseen, sizeof *L.seen, cmp_str)) sb_puts(&gone, k), sb_putc(&gone, '\n');
+        if (!L.nseen || !bsearch(&k, L.seen, L.nseen, sizeof *L.seen, cmp_str)) sb_puts(&gone, k), sb_putc(&gone, '\n');
         free(k);
       }
     }
