@@ -13,7 +13,10 @@
  * connections own a pending buffer and a write queue; a message held for a name lookup is copied).
  * Host names the core asks to send to (family 0) go to resolve.c: c-ares, whose sockets and timeouts
  * join this loop's poll(), bounded and cached (resolve.h); the loop never blocks on DNS. Only a listen
- * address given as a name is resolved with getaddrinfo, at start-up, before serving.
+ * address given as a name is resolved with getaddrinfo, at start-up, before serving. The metrics
+ * endpoint and the management API (metrics.h, manage.h) and the shared location service's two Redis
+ * sockets (location.h; its first connection tried at start-up, later ones from the loop) join the same
+ * poll() likewise.
  *
  * Traps: one unwind target is set in main() before the first core call (wasm_rt_impl_try). A trap
  * anywhere in the core long-jumps there, is logged as an error naming the core call, and the process
@@ -47,6 +50,8 @@
 
 #include "config.h"
 #include "log.h"
+#include "location.h"
+#include "manage.h"
 #include "metrics.h"
 #include "numbers.h"
 #include "overload.h"
@@ -492,8 +497,22 @@ static void event(uint32_t kind) {
   if (info) event_counts[kind]++;
   int level = info ? info->level : LOG_WARN;
   bool logging = log_on(level);
-  if (!logging && !usage_on) return;
   const uint8_t *e = M(event_ptr);
+  if (kind == SIP_EVENT_TRUNK_STATE || kind == SIP_EVENT_TRUNK_REG) manage_event(kind, e, wall_offset + now_ms());
+  if (location_on() && kind >= SIP_EVENT_REG_ADD && kind <= SIP_EVENT_REG_EXPIRE && (int32_t)rd32(e + E_CODE) != 1) {
+    /* a binding of ours added or refreshed is published with its AOR's others, one removed or expired
+     * deleted; code 1 is a shared binding's (another instance's business). The fields are copied: the
+     * service reads bindings through the core, which may reuse the event record */
+    uint16_t al = rd16(e + E_LENS), cl = rd16(e + E_LENS + 2);
+    uint8_t *copy = malloc((size_t)al + cl + 1);
+    if (copy) {
+      memcpy(copy, e + E_TEXT, (size_t)al + cl);
+      location_event((int)kind, copy, al, copy + al, cl);
+      free(copy);
+    }
+    e = M(event_ptr);
+  }
+  if (!logging && !usage_on) return;
   const uint8_t *pe = e + E_PEER;
   int fam = pe[P_FAMILY], tid = pe[P_TRANSPORT];
   char source[96];
@@ -1285,6 +1304,12 @@ static int collect_stats(metrics_field *out) {
   out[n++] = (metrics_field){"tcpBacklogClosed", tcp_backlog_closed};
   out[n++] = (metrics_field){"logDropped", (double)log_dropped()};
   out[n++] = (metrics_field){"usageDropped", (double)usage_dropped()};
+  if (location_on()) {
+    double ls[LOC_STATS];
+    location_stats(ls);
+    out[n++] = (metrics_field){"locationConnected", location_connected() ? 1 : 0};
+    for (int i = 0; i < LOC_STATS; i++) out[n++] = (metrics_field){LOC_STAT_NAMES[i], ls[i]};
+  }
   if (relay_on) {
     out[n++] = (metrics_field){"relayLegsOpen", relay_legs_in_use()};
     out[n++] = (metrics_field){"relayReportsLost", (double)relay_reports_lost()};
@@ -1327,6 +1352,7 @@ static void stop(int sig) {
   }
   for (int id = 1; id <= n_transports; id++) close(transports[id].fd);
   metrics_stop();
+  location_stop();
   log_stats(NULL);
   resolve_shutdown(); /* messages still held for a lookup are dropped */
   if (relay_on) {
@@ -1373,16 +1399,20 @@ static void run(void) {
     }
     /* c-ares's sockets ride after ours for this poll only (handlers may add pfds: their revents are
      * copied out first), and its next timeout bounds the wait */
-    reserve_pfds(npfds + RESOLVE_MAX_FDS + METRICS_MAX_FDS);
+    reserve_pfds(npfds + RESOLVE_MAX_FDS + METRICS_MAX_FDS + LOC_MAX_FDS);
     int nres = resolve_pollfds(pfds + npfds, RESOLVE_MAX_FDS);
     timeout = resolve_timeout(timeout);
     /* the metrics endpoint's sockets likewise (metrics.h), its clients' deadlines bounding the wait */
     int nmet = metrics_pollfds(pfds + npfds + nres, METRICS_MAX_FDS);
     timeout = metrics_timeout(timeout);
-    int n = poll(pfds, (nfds_t)(npfds + nres + nmet), timeout);
-    struct pollfd res_fds[RESOLVE_MAX_FDS], met_fds[METRICS_MAX_FDS];
+    /* and the location service's (location.h), its retry and connect deadlines bounding the wait */
+    int nloc = location_pollfds(pfds + npfds + nres + nmet, LOC_MAX_FDS);
+    timeout = location_timeout(timeout);
+    int n = poll(pfds, (nfds_t)(npfds + nres + nmet + nloc), timeout);
+    struct pollfd res_fds[RESOLVE_MAX_FDS], met_fds[METRICS_MAX_FDS], loc_fds[LOC_MAX_FDS];
     memcpy(res_fds, pfds + npfds, (size_t)nres * sizeof *res_fds);
     memcpy(met_fds, pfds + npfds + nres, (size_t)nmet * sizeof *met_fds);
+    memcpy(loc_fds, pfds + npfds + nres + nmet, (size_t)nloc * sizeof *loc_fds);
     if (n < 0 && errno != EINTR) {
       log_begin(LOG_ERROR, "poll failed");
       log_str("error", errname(errno));
@@ -1436,6 +1466,7 @@ static void run(void) {
     }
     resolve_process(res_fds, n > 0 ? nres : 0); /* answers send what waited for them */
     metrics_process(met_fds, n > 0 ? nmet : 0);  /* scrapes answered; clients past their deadline closed */
+    if (location_on()) location_process(loc_fds, n > 0 ? nloc : 0); /* Redis replies and messages; retries */
     if (closed_n) after(now_ms());
     if (usage_deadline() >= 0 && now_ms() >= usage_deadline()) usage_flush();
     int shed = ov_tick(now_ms());
@@ -1445,9 +1476,68 @@ static void run(void) {
   }
 }
 
+/* ---- the core's bindings, the shared location service, the management API ---------------- */
+
+static int32_t core_loc(int op, uint32_t arg) {
+  double t = now_ms();
+  int32_t r = (int32_t)CALL("sip_loc", Z_sipZ_sip_loc(&core, (u32)op, t, arg));
+  if (op == SIP_LOC_OP_PUT || op == SIP_LOC_OP_REMOVE) after(t); /* the events a change produced */
+  return r;
+}
+
+static u32 loc_ptr;
+static uint8_t *core_loc_buf(void) { return loc_ptr ? M(loc_ptr) : NULL; }
+
+static double core_stat(int id) { return CALL("sip_stat", Z_sipZ_sip_stat(&core, (u32)id)); }
+
+static void config_fail(const char *key, const char *msg) {
+  log_flush();
+  fprintf(stderr, "config error: \"%s\": %s\n", key, msg);
+  exit(2);
+}
+
+/* "location.redis": the shared location service (location.h), joined before "running" is logged (its
+ * first connection is attempted; a Redis not there yet is retried every second, serving meanwhile). */
+static void start_location(const config *cfg) {
+  loc_ptr = CALL("sip_loc_ptr", Z_sipZ_sip_loc_ptr(&core));
+  loc_init(&(loc_core){core_loc, core_loc_buf});
+  const char *spec = cfg_str(cfg, SK_LOCATION_REDIS);
+  if (!spec) return;
+  char msg[256];
+  if (!loc_available()) {
+    snprintf(msg, sizeof msg, "needs a core with the location service (board \"server\" or \"b2bua\"; this is \"%s\")", SIPLING_BOARD);
+    config_fail("location.redis", msg);
+  }
+  const char *instance = cfg_str(cfg, SK_LOCATION_ADDRESS);
+  if (!instance) {
+    for (int id = 1; id <= n_transports && !instance; id++)
+      if (transports[id].fd >= 0 && transports[id].proto == SIP_PROTO_UDP) instance = transports[id].advertised;
+  }
+  if (!instance) config_fail("location.address", "needed when no udp listen gives the instance's address");
+  size_t il = strlen(instance);
+  if (il >= 2 && strcmp(instance + il - 2, ":0") == 0) {
+    snprintf(msg, sizeof msg, "port 0 is no address for the other instances (%s)", instance);
+    config_fail("location.address", msg);
+  }
+  char addr[64];
+  int fam, port;
+  parse_ip_port(spec, addr, &fam, &port); /* the schema's check took it */
+  const char *prefix = cfg_str(cfg, SK_LOCATION_PREFIX);
+  location_start(addr, fam, port, instance, prefix ? prefix : "sipling");
+}
+
+static int management_api(const char *method, const char *path, const char *query, strbuf *body) {
+  return manage_answer(method, path, query, body);
+}
+
 /* "metrics.listen": the Prometheus endpoint (metrics.h), bound before "running" is logged. */
 static void start_metrics(const config *cfg) {
   const char *spec = cfg_str(cfg, SK_METRICS_LISTEN);
+  if (cfg_bool(cfg, SK_MANAGEMENT)) {
+    if (!spec) config_fail("management", "needs metrics.listen (the API is served beside the metrics)");
+    manage_init(SIPLING_BOARD, core_stat);
+    metrics_set_api(management_api);
+  }
   if (!spec) return;
   char bound[96];
   int e = metrics_start(spec, render_metrics, bound, sizeof bound);
@@ -1561,6 +1651,7 @@ int main(int argc, char **argv) {
   start_core(cfg);
   start_relay(cfg);
   start_metrics(cfg);
+  start_location(cfg);
   if (log_on(LOG_INFO)) {
     log_begin(LOG_INFO, "running");
     log_str("core", SIPLING_ENGINE);

@@ -32,6 +32,7 @@ typedef struct {
 
 static int listen_fd = -1;
 static metrics_render_fn render_body;
+static metrics_api_fn api; /* the management API (manage.h), or NULL */
 static client clients[METRICS_MAX_CLIENTS];
 
 static double mono_ms(void) {
@@ -41,6 +42,8 @@ static double mono_ms(void) {
 }
 
 bool metrics_on(void) { return listen_fd >= 0; }
+
+void metrics_set_api(metrics_api_fn fn) { api = fn; }
 
 int metrics_start(const char *spec, metrics_render_fn render, char *bound, size_t bound_cap) {
   char addr[64];
@@ -164,6 +167,24 @@ static void answer(client *c, bool complete) {
     respond(c, "200 OK", "text/plain; version=0.0.4; charset=utf-8", b.p ? b.p : "", b.len, head);
     free(b.p);
     return;
+  }
+  if (api) {
+    /* the path (up to '?') and the query (after it), NUL-terminated in line */
+    char *t = (char *)target;
+    char *query = NULL;
+    if (t[tlen] == '?') query = t + tlen + 1;
+    t[tlen] = 0;
+    strbuf b = {0};
+    int st = api(method, t, query, &b);
+    if (st > 0) {
+      sb_putc(&b, '\n');
+      const char *text = st == 200 ? "200 OK" : st == 400 ? "400 Bad Request" : st == 404 ? "404 Not Found"
+                       : st == 405 ? "405 Method Not Allowed" : st == 501 ? "501 Not Implemented" : "500 Internal Server Error";
+      respond(c, text, "application/json", b.p, b.len, head);
+      free(b.p);
+      return;
+    }
+    free(b.p);
   }
   respond(c, "404 Not Found", plain, NOT_FOUND, sizeof NOT_FOUND - 1, head);
 }

@@ -1,6 +1,7 @@
 /* The native host's Prometheus endpoint ("metrics.listen"): a plain TCP listener in the host's poll loop
  * speaking just enough HTTP/1.1 for a scrape. GET (or HEAD) /metrics is answered 200 with the text
- * exposition format 0.0.4, anything else 404, a request line that is not HTTP 400; one request per
+ * exposition format 0.0.4, the management API's paths ("management": true, manage.h) as it answers them,
+ * anything else 404, a request line that is not HTTP 400; one request per
  * connection, closed after the answer. Bounded: METRICS_MAX_CLIENTS connections at once (a further one
  * closes the oldest), METRICS_REQUEST_MAX bytes of request head (beyond: 400), METRICS_TIMEOUT_MS for a
  * whole exchange (a client that sends nothing, or does not read, is closed then). Never blocks: every
@@ -31,6 +32,11 @@ typedef void (*metrics_render_fn)(strbuf *b);
 
 /* Binds and listens on spec ("IP:PORT", valid for parse_ip_port); 0 on success (the bound address,
  * "127.0.0.1:9100" or "[::1]:9100", written to bound), else an errno value. */
+/* The management API (manage.h): a request's status and JSON body, 0 when the path is not its (404).
+ * Set before or after metrics_start; NULL: none. Any method reaches it (GET/HEAD /metrics excepted). */
+typedef int (*metrics_api_fn)(const char *method, const char *path, const char *query, strbuf *body);
+void metrics_set_api(metrics_api_fn fn);
+
 int metrics_start(const char *spec, metrics_render_fn render, char *bound, size_t bound_cap);
 bool metrics_on(void);
 

@@ -295,6 +295,8 @@ export class SharedLocation {
   private first = true;
   private up = false;
   private outageLogged = false;
+  /** during a resync: the keys of others' bindings seen (scanned, or put by a message meanwhile) */
+  private seen: Set<string> | null = null;
   /** counters for the stats line and /status */
   readonly stats = { locationPublished: 0, locationReceived: 0, locationLoaded: 0, locationRefused: 0, locationResyncs: 0 };
 
@@ -373,7 +375,9 @@ export class SharedLocation {
    * bindings whose key is gone removed; ours published again, keys of ours we no longer hold deleted. */
   private async resync(): Promise<void> {
     this.stats.locationResyncs++;
-    const seen = new Set<string>();
+    // a put received while the keys are read counts as seen: its key may have been set after our SCAN
+    // went past it (the subscription is another connection), and the binding is live
+    const seen = (this.seen = new Set<string>());
     let cursor = "0";
     do {
       const r = (await this.cmd.command("SCAN", cursor, "MATCH", `${this.keyPrefix}*`, "COUNT", "500")) as Reply[];
@@ -398,6 +402,7 @@ export class SharedLocation {
     for (const b of this.bindings.all()) {
       if (b.origin === "shared" && !seen.has(this.key(b))) this.bindings.remove(b.aor, b.contact);
     }
+    this.seen = null;
     this.first = false;
     for (const b of this.bindings.all()) if (b.origin === "local") this.publishPut(b);
   }
@@ -446,7 +451,10 @@ export class SharedLocation {
     if (put) {
       if (put[1] === this.instance) return;
       const b = parseLine(Number(put[2]), put[3]!);
-      if (b) this.putLine(this.sharedLine(put[1]!, b.index, b), "received");
+      if (b) {
+        this.seen?.add(this.key(b));
+        this.putLine(this.sharedLine(put[1]!, b.index, b), "received");
+      }
       return;
     }
     const del = /^del (\S+) (\S+) (\S+)$/.exec(text);

@@ -30,7 +30,7 @@ enum {
   F_initialize, F_rx_ptr, F_rx_cap, F_peer_ptr, F_tx_ptr, F_tx_meta_ptr, F_tx_name_ptr, F_cfg_ptr,
   F_cfg_cap, F_event_ptr, F_init, F_cfg_set, F_cfg_add, F_transport_add, F_handle_datagram,
   F_handle_stream, F_handle_conn_closed, F_handle_timeout, F_poll_transmit, F_poll_timeout,
-  F_poll_event, F_stat, F_shutdown, F_poll_relay, F_relay_ptr, F_relay_report, F_COUNT
+  F_poll_event, F_stat, F_shutdown, F_poll_relay, F_relay_ptr, F_relay_report, F_hist, F_loc_ptr, F_loc, F_COUNT
 };
 static const char *const NAMES[F_COUNT] = {
   "_initialize", "sip_rx_ptr", "sip_rx_cap", "sip_peer_ptr", "sip_tx_ptr", "sip_tx_meta_ptr",
@@ -38,6 +38,7 @@ static const char *const NAMES[F_COUNT] = {
   "sip_cfg_add", "sip_transport_add", "sip_handle_datagram", "sip_handle_stream",
   "sip_handle_conn_closed", "sip_handle_timeout", "sip_poll_transmit", "sip_poll_timeout",
   "sip_poll_event", "sip_stat", "sip_shutdown", "sip_poll_relay", "sip_relay_ptr", "sip_relay_report",
+  "sip_hist", "sip_loc_ptr", "sip_loc",
 };
 static wasm_function_inst_t fn[F_COUNT];
 
@@ -160,6 +161,7 @@ GETTER(sip_event_ptr, F_event_ptr)
 GETTER(sip_poll_event, F_poll_event)
 GETTER(sip_poll_relay, F_poll_relay)
 GETTER(sip_relay_ptr, F_relay_ptr)
+GETTER(sip_loc_ptr, F_loc_ptr)
 
 void Z_sipZ_sip_relay_report(Z_sip_instance_t *c, f64 now, u32 leg, u32 what) {
   (void)c;
@@ -258,4 +260,20 @@ f64 Z_sipZ_sip_stat(Z_sip_instance_t *c, u32 i) {
   uint32_t a[2] = {i};
   call(F_stat, 1, a);
   return get_f64(a);
+}
+
+f64 Z_sipZ_sip_hist(Z_sip_instance_t *c, u32 series, u32 slot) {
+  (void)c;
+  uint32_t a[2] = {series, slot};
+  call(F_hist, 2, a);
+  return get_f64(a);
+}
+
+u32 Z_sipZ_sip_loc(Z_sip_instance_t *c, u32 op, f64 now, u32 arg) {
+  (void)c;
+  uint32_t a[4] = {op};
+  put_f64(a + 1, now);
+  a[3] = arg;
+  call(F_loc, 4, a);
+  return a[0];
 }

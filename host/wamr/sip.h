@@ -47,5 +47,8 @@ u32 Z_sipZ_sip_poll_relay(Z_sip_instance_t *);
 u32 Z_sipZ_sip_relay_ptr(Z_sip_instance_t *);
 void Z_sipZ_sip_relay_report(Z_sip_instance_t *, f64, u32, u32);
 f64 Z_sipZ_sip_stat(Z_sip_instance_t *, u32);
+f64 Z_sipZ_sip_hist(Z_sip_instance_t *, u32, u32);
+u32 Z_sipZ_sip_loc_ptr(Z_sip_instance_t *);
+u32 Z_sipZ_sip_loc(Z_sip_instance_t *, u32, f64, u32);
 
 #endif

@@ -1,11 +1,15 @@
-// A location service shared by two instances through Redis (issue 15 item 5; "location.redis",
-// host/node/location.ts) and the management API beside the metrics (item 6; "management", `sipling ctl`),
-// on the Node host, with Debian's redis-server started here on a loopback port (this test fails, never
-// skips, without it). Shown: a phone registered at A is called through B (B forwards by A's route token,
-// A delivers to the phone); A restarted keeps every binding (it reloads its own keys as local) and calls
-// through B still reach the phone; Redis stopped mid-test: both instances keep serving what they have, log
-// that it is unreachable, and catch up when it returns (a phone registered at A meanwhile becomes
-// callable through B); the management API lists and removes bindings and `sipling ctl` prints them.
+// A location service shared by two instances through Redis (issue 15 item 5; "location.redis") and the
+// management API beside the metrics (item 6; "management", `sipling ctl`), on the Node host
+// (host/node/location.ts, manage.ts) and the native host (host/c/location.c, manage.c). Each pair of
+// instances runs three ways: both Node, both native, and mixed (A native, B Node: the two hosts speak one
+// protocol), with Debian's redis-server started here on a loopback port (this test fails, never skips,
+// without it). Shown: a phone registered at A is called through B (B forwards by A's route token, A
+// delivers to the phone) and one registered at B is called through A; A restarted keeps every binding (it
+// reloads its own keys as local) and calls through B still reach the phone; Redis stopped mid-test: both
+// instances keep serving what they have, log that it is unreachable, and catch up when it returns (a
+// phone registered at A meanwhile becomes callable through B); the management API lists and removes
+// bindings and `sipling ctl` prints them. A fake Redis that answers garbage (or, to the native host, a
+// bulk beyond its bound) is dropped and retried every second while the registrar keeps serving.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
@@ -43,9 +47,12 @@ async function startRedis(port) {
   return r;
 }
 
-async function instance(redisPort, port) {
+/** The pairs (A, B) each test runs with. */
+const PAIRS = [["node", "node"], ["native", "native"], ["native", "node"]];
+
+async function instance(redisPort, port, host = "node") {
   const srv = await startServer({
-    port, tcp: false, trace: true,
+    port, tcp: false, trace: true, host,
     config: { location: { redis: `127.0.0.1:${redisPort}` }, metrics: { listen: "127.0.0.1:0" }, management: true },
   });
   running.push(srv);
@@ -96,12 +103,13 @@ async function callThrough(via, caller, phone, user) {
   return inv;
 }
 
-test("two instances and Redis: calls through the other instance, a restart keeps every binding, Redis stopped and back", async () => {
+for (const [hostA, hostB] of PAIRS) {
+test(`A ${hostA}, B ${hostB}: calls through the other instance, a restart keeps every binding, Redis stopped and back`, async () => {
   const have = spawnSync("sh", ["-c", "command -v redis-server"]);
   assert.equal(have.status, 0, "redis-server is installed (tools/setup.mjs installs Debian's redis-server)");
   const redis = await startRedis(await freePort());
-  const a = await instance(redis.port);
-  const b = await instance(redis.port);
+  const a = await instance(redis.port, undefined, hostA);
+  const b = await instance(redis.port, undefined, hostB);
   await a.waitFor((o) => o.msg === "location service connected", 5000, "A connected");
   await b.waitFor((o) => o.msg === "location service connected", 5000, "B connected");
   const bob = await Ua.open();
@@ -118,15 +126,28 @@ test("two instances and Redis: calls through the other instance, a restart keeps
     assert.equal(hdrs(inv, "Record-Route").length, 2, "B and A both record-route");
     assert.equal(hdrs(inv, "Via").length, 3, "caller, B, A");
 
+    // and the other way: a phone registered at B is called through A
+    const gina = await Ua.open();
+    try {
+      await register(b, gina, "gina");
+      const [g] = await until(a, "gina", (l) => l.length === 1, "A learns gina");
+      assert.equal(g.origin, "shared");
+      assert.match(g.path, new RegExp(`^<sip:rb[0-9a-f]{8}@127\\.0\\.0\\.1:${b.port};lr>$`));
+      const inv2 = await callThrough(a, caller, gina, "gina");
+      assert.equal(hdrs(inv2, "Via").length, 3, "caller, A, B");
+    } finally {
+      gina.close();
+    }
+
     // A restarted keeps every binding: it reloads its own keys as local, B learns the new route token
     await register(a, carol, "carol");
     await until(b, "carol", (l) => l.length === 1, "B learns carol");
     const aPort = a.port;
     await a.stop();
-    const a2 = await instance(redis.port, aPort);
+    const a2 = await instance(redis.port, aPort, hostA);
     const mine = await api(a2, "/registrations");
     assert.deepEqual(mine.body.map((x) => `${x.aor} ${x.origin} ${x.source}`).sort(),
-      [`bob local udp:127.0.0.1:${bob.port}`, `carol local udp:127.0.0.1:${carol.port}`], "both bindings are back at A, as A's own");
+      [`bob local udp:127.0.0.1:${bob.port}`, `carol local udp:127.0.0.1:${carol.port}`, "gina shared null"], "both bindings are back at A, as A's own (and B's gina, shared)");
     await callThrough(a2, caller, carol, "carol"); // A routes to its restored binding
     await callThrough(b, caller, bob, "bob"); // and B through A's new route token
 
@@ -158,10 +179,13 @@ test("two instances and Redis: calls through the other instance, a restart keeps
   }
 });
 
-test("management API and `sipling ctl`: list, one AOR, status, remove (a removal at A leaves B too); 404, 405, 400", async () => {
+}
+
+for (const [hostA, hostB] of PAIRS) {
+test(`A ${hostA}, B ${hostB}: management API and \`sipling ctl\`: list, one AOR, status, remove (a removal at A leaves B too); 404, 405, 400`, async () => {
   const redis = await startRedis(await freePort());
-  const a = await instance(redis.port);
-  const b = await instance(redis.port);
+  const a = await instance(redis.port, undefined, hostA);
+  const b = await instance(redis.port, undefined, hostB);
   await a.waitFor((o) => o.msg === "location service connected", 5000, "A connected");
   await b.waitFor((o) => o.msg === "location service connected", 5000, "B connected");
   const phone = await Ua.open();
@@ -206,6 +230,134 @@ test("management API and `sipling ctl`: list, one AOR, status, remove (a removal
     // a contact that is not one of the AOR's
     assert.deepEqual(await api(a, `/registrations/frank?contact=${encodeURIComponent("sip:frank@192.0.2.1")}`, "DELETE"), { status: 404, body: { removed: 0 } });
     assert.deepEqual(await api(a, `/registrations/frank?contact=${encodeURIComponent(`sip:frank@127.0.0.1:${phone.port}`)}`, "DELETE"), { status: 200, body: { removed: 1 } });
+  } finally {
+    phone.close();
+  }
+});
+}
+
+/** A fake Redis on a loopback port that answers every command with `reply`; counts its connections. */
+async function fakeRedis(reply) {
+  const net = await import("node:net");
+  const socks = new Set();
+  const srv = net.createServer((s) => {
+    socks.add(s);
+    s.on("error", () => {});
+    s.on("close", () => socks.delete(s));
+    s.on("data", () => s.write(reply));
+  });
+  srv.connections = 0;
+  srv.on("connection", () => srv.connections++);
+  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+  running.push({ stop: () => new Promise((r) => { for (const s of socks) s.destroy(); srv.close(() => r()); }) });
+  return srv;
+}
+
+for (const [host, reply, error] of [
+  ["node", "?what\r\n", "connection closed"],
+  ["native", "?what\r\n", "malformed reply"],
+  ["native", "$1000000000\r\n", "malformed reply"], // a bulk larger than the native host's bound (64 MiB)
+]) {
+  test(`${host}: a Redis answering ${JSON.stringify(reply)} is dropped and retried every second; the server keeps serving`, async () => {
+    const fake = await fakeRedis(reply);
+    const srv = await instance(fake.address().port, undefined, host);
+    const warn = await srv.waitFor((o) => o.msg === "location service unreachable; serving the bindings we have, retrying", 8000, "unreachable");
+    assert.equal(warn.level, "warn");
+    assert.equal(warn.error, error);
+    assert.equal(warn.redis, `127.0.0.1:${fake.address().port}`);
+    const phone = await Ua.open();
+    try {
+      await register(srv, phone, "hana"); // the registrar works without Redis
+      const st = await api(srv, "/status");
+      assert.equal(st.body.location.connected, false);
+      assert.deepEqual((await api(srv, "/registrations/hana")).body.map((x) => x.origin), ["local"]);
+      const seen = fake.connections;
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.ok(fake.connections >= seen + 4, `reconnected every second, two connections each time (${seen} then ${fake.connections} connections)`);
+      assert.equal(srv.logs.filter((o) => o.msg === "location service unreachable; serving the bindings we have, retrying").length, 1, "logged once per outage");
+      assert.equal(srv.child.exitCode, null);
+    } finally {
+      phone.close();
+    }
+  });
+}
+
+/** Sends RESP commands to Redis on port and resolves once every reply has come back. */
+async function redisCommands(port, commands) {
+  const net = await import("node:net");
+  const enc = (args) => `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("")}`;
+  const s = net.connect(port, "127.0.0.1");
+  await new Promise((r, j) => { s.once("connect", r); s.once("error", j); });
+  let got = "";
+  const done = new Promise((r) => s.on("data", (d) => { got += d; if (got.split("\r\n").length - 1 >= commands.length) r(); }));
+  s.write(commands.map(enc).join(""));
+  await done;
+  s.destroy();
+  return got;
+}
+
+for (const host of ["node", "native"]) {
+  test(`${host}: 1,200 keys of another instance (several SCAN pages) load at start as shared bindings`, async () => {
+    const redis = await startRedis(await freePort());
+    const n = 1200;
+    const cmds = [];
+    for (let i = 0; i < n; i++) {
+      const line = `u${i} sip:u${i}@192.0.2.7:5060 300 -1 local udp:192.0.2.7:5060 -`;
+      cmds.push(["SET", `sipling:loc:u${i} sip:u${i}@192.0.2.7:5060`, `127.0.0.1:9 ${i} ${line}`, "PX", "300000"]);
+    }
+    const replies = await redisCommands(redis.port, cmds);
+    assert.equal(replies, "+OK\r\n".repeat(n));
+    const srv = await instance(redis.port, undefined, host);
+    const up = await srv.waitFor((o) => o.msg === "location service connected", 10_000, "connected");
+    assert.equal(up.bindings, n);
+    const all = await api(srv, "/registrations");
+    assert.equal(all.body.length, n);
+    assert.ok(all.body.every((b) => b.origin === "shared" && /^<sip:rb[0-9a-f]{8}@127\.0\.0\.1:9;lr>$/.test(b.path)));
+    const u7 = all.body.find((b) => b.aor === "u7");
+    assert.equal(u7.path, "<sip:rb00000007@127.0.0.1:9;lr>");
+    assert.ok(u7.expires > 290 && u7.expires <= 300, `expires from the key's PTTL: ${u7.expires}`);
+    assert.equal((await api(srv, "/status")).body.location.locationLoaded, n);
+    // several pages: redis-server (Debian's redis-tools beside it) counts the SCANs it answered
+    const info = spawnSync("redis-cli", ["-p", String(redis.port), "INFO", "commandstats"], { encoding: "utf8" });
+    assert.equal(info.status, 0, info.stderr);
+    const scans = Number(/cmdstat_scan:calls=(\d+)/.exec(info.stdout)?.[1]);
+    assert.ok(scans >= 2, `SCAN answered ${scans} times`);
+  });
+}
+
+for (const host of ["node", "native"]) {
+  test(`${host}: the management API on the micro core: /registrations 501 (no location service), /status 200`, async () => {
+    const srv = await startServer({ tcp: false, host, config: { board: "micro", metrics: { listen: "127.0.0.1:0" }, management: true } });
+    running.push(srv);
+    const m = await srv.waitFor((o) => o.msg === "metrics listening", 5000, "metrics listening");
+    srv.api = m.url.replace(/\/metrics$/, "");
+    assert.deepEqual(await api(srv, "/registrations"), { status: 501, body: { error: "this core has no location service (boards server and b2bua have it)" } });
+    assert.equal((await api(srv, "/registrations/bob", "DELETE")).status, 501);
+    const st = await api(srv, "/status");
+    assert.equal(st.status, 200);
+    assert.equal(st.body.board, "micro");
+    assert.equal(st.body.location, null);
+    assert.deepEqual(Object.keys(st.body.tables), ["transactions", "registrations", "aors", "messagePool", "registrarPool", "dialogs", "relayLegs"]);
+  });
+}
+
+test("node and native: /status and a binding's JSON have the same shape (keys and value types)", async () => {
+  const redis = await startRedis(await freePort());
+  const shape = (v) => Array.isArray(v) ? v.map(shape) : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, shape(x)])) : v === null ? null : typeof v;
+  const seen = {};
+  const phone = await Ua.open();
+  try {
+    for (const host of ["node", "native"]) {
+      const srv = await instance(redis.port, undefined, host);
+      await srv.waitFor((o) => o.msg === "location service connected", 5000, `${host} connected`);
+      await register(srv, phone, `ivy-${host}`);
+      const st = await api(srv, "/status");
+      const mine = await api(srv, `/registrations/ivy-${host}`);
+      seen[host] = { status: shape(st.body), binding: shape(mine.body) };
+      await srv.stop();
+    }
+    assert.deepEqual(seen.native, seen.node);
+    assert.deepEqual(seen.native.binding, [{ aor: "string", contact: "string", expires: "number", q: null, origin: "string", source: "string", path: null }]);
   } finally {
     phone.close();
   }
