@@ -76,7 +76,7 @@ test("npm pack: the built cores, Node host, library, types, C header, docs and l
     assert.ok(files.includes(f), `ships ${f}`);
   const unwanted = files.filter((f) => /^(tests|assembly|tools|bench|boards|host\/(c|wasi|firmware|shared)|\.ci)\//.test(f) || /\.(ts|map|bin)$/.test(f) && !f.endsWith(".d.ts"));
   assert.deepEqual(unwanted, [], "no sources, tests, corpora, crash files or source maps");
-  assert.ok(files.length <= 30, `a small package: ${files.length} files`);
+  assert.ok(files.length <= 34, `a small package: ${files.length} files`); // 31: the cores, host, types, header, docs, examples, ctl.mjs
   // the header is the one the release step generated from these very cores
   const h = readFileSync(join(copy, "build/include/sipling.h"), "utf8");
   assert.match(h, new RegExp(`#define SIPLING_VERSION "${version.replace(/\./g, "\\.")}"`));
@@ -98,6 +98,10 @@ test("installed from the tarball in an empty folder: npx sipling --version, a se
   assert.match(v.stdout, /^core server \d+ bytes wasm/m);
   assert.match(v.stdout, /^core micro \d+ bytes wasm/m);
 
+  // sipling ctl ships too (host/node/ctl.mjs, the management API's client)
+  const c = spawnSync(NPM[0], [...NPM.slice(1), "exec", "--no", "--", "sipling", "ctl", "--help"], { cwd: user, encoding: "utf8", timeout: 60_000, env: ENV });
+  assert.equal(c.status, 0, c.stderr);
+  assert.match(c.stdout, /^usage: sipling ctl/);
   // the CLI on its embedded defaults, on a port of ours: the bin npx ran above, started directly so
   // that stopping it stops the server (npx would leave it running as its child)
   const port = await freePort();
