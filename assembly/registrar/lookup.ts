@@ -210,11 +210,12 @@ export function lookupKey(len: i32, now: i64, out: TargetSet, templates: bool): 
 /**
  * Binding b as the one target, when it is live and its stored contact is byte for byte `uri` (the
  * Request-URI of a request another instance sent us through the route token of this binding,
- * registrar/location.ts); returns 1, or 0 (the binding is gone, or is another one now).
+ * registrar/location.ts); returns 1, or 0 (the binding is gone, is another one now, or its WebSocket
+ * has closed: flowLost, as a lookup skips it).
  */
 export function bindingTarget(b: i32, uri: UriRepr, now: i64, out: TargetSet): i32 {
   out.reset();
-  if (!bindLive(b, now) || !regPool.equals(bindAt(b).contact, uri.start, uri.len)) return 0;
+  if (!bindLive(b, now) || flowLost(b) || !regPool.equals(bindAt(b).contact, uri.start, uri.len)) return 0;
   out.add(b, false);
   return out.count;
 }

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { Sim, CoreNode } from "./net.mjs";
 import { Ua } from "./ua.mjs";
 
-const { LocOp } = await import("../../host/firmware/abi.mjs");
+const { LocOp, Proto } = await import("../../host/firmware/abi.mjs");
 const A = "127.0.0.1:5060";
 const B = "127.0.0.2:5060";
 
@@ -119,6 +119,25 @@ test("A honours its route token only for that binding's contact: another Request
   bob.register(0);
   sim.run(sim.now + 500);
   assert.equal(loc(a, LocOp.First, 0, "bob"), -1);
+});
+
+test("a token for a binding whose WebSocket has closed gets 480, as a lookup does: nothing is sent toward its .invalid contact", () => {
+  const sim = new Sim({ seed: 37, latency: [2, 5] });
+  const a = new CoreNode(sim, A, { board: "server" });
+  const ws = Buffer.from("127.0.0.1:8080", "latin1");
+  a.mem().set(ws, a.ptr.cfg);
+  assert.equal(a.ex.sip_transport_add(2, Proto.WS, ws.length), 0);
+  // restored after a restart: registered over a WebSocket (its connection is gone: conn 0)
+  const idx = loc(a, LocOp.Put, 0, "web sip:x7@df7jal23ls0d.invalid;transport=ws 300 -1 local ws:127.0.2.9:51000 -");
+  assert.ok(idx >= 0);
+  assert.match(read(a, idx), / local ws:127\.0\.2\.9:51000 -$/);
+  // another instance's INVITE: the Request-URI is the binding's contact (the Ua writes sip:USER@DOMAIN)
+  const b = new Ua(sim, "127.0.0.2:5060", "b", { proxy: A, domain: "df7jal23ls0d.invalid;transport=ws" });
+  const id = b.invite("x7", { headers: [`Route: <sip:rb${idx.toString(16).padStart(8, "0")}@${A};lr>`] });
+  const c = b.calls.get(id);
+  assert.equal(c.invite.ruri, "sip:x7@df7jal23ls0d.invalid;transport=ws");
+  sim.run(sim.now + 3000);
+  assert.deepEqual(c.finals, [480]);
 });
 
 test("lines round-trip: read, put elsewhere as local, read again; escaped AOR keys; q; malformed lines -1; Next walks the table", () => {
