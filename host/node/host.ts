@@ -17,7 +17,7 @@ import dns from "node:dns";
 import os from "node:os";
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { Core, CoreError, PEER, Proto, CfgKey, EVENTS, prefaultHeap, type Exports } from "./abi.js";
+import { Core, CoreError, PEER, EVENT, Proto, CfgKey, EVENTS, prefaultHeap, type Exports } from "./abi.js";
 import { CFG_KIND_SECRET, LIMITS } from "./numbers.js";
 import { writeAddr, format4, format6, peerText } from "./addr.js";
 import { ConfigError, type Config, type Listen } from "./config.js";
@@ -823,12 +823,13 @@ export class Host {
     const core = this.core!;
     core.views();
     const e = core.eventPtr;
-    if (core.dv.getInt32(e + 4, true) === 1) return;
-    const aorLen = core.dv.getUint16(e + 56, true);
-    const contactLen = core.dv.getUint16(e + 58, true);
-    const aor = Buffer.from(core.mem.subarray(e + 64, e + 64 + aorLen));
+    if (core.dv.getInt32(e + EVENT.code, true) === 1) return;
+    const aorLen = core.dv.getUint16(e + EVENT.lens, true);
+    const contactLen = core.dv.getUint16(e + EVENT.lens + 2, true);
+    const at = e + EVENT.text;
+    const aor = Buffer.from(core.mem.subarray(at, at + aorLen));
     if (kind === EventKind.RegAdd || kind === EventKind.RegRefresh) this.location!.changed(aor);
-    else this.location!.gone(escapeAor(aor), core.mem.toString("latin1", e + 64 + aorLen, e + 64 + aorLen + contactLen));
+    else this.location!.gone(escapeAor(aor), core.mem.toString("latin1", at + aorLen, at + aorLen + contactLen));
   }
 
   private traceMsg(dir: "in" | "out", proto: string, fam: number, b: Buffer, off: number, port: number, sip: string, conn = 0): void {
