@@ -40,6 +40,7 @@ export const CHECKS = {
   dnsServer: "an IP address, with an optional port: 192.0.2.53, 192.0.2.53:5353, ::1, [::1]:5353",
   ipPort: "an IP address and a port: 127.0.0.1:9090, [::1]:9090",
   ginBlock: "ACCOUNT BLOCK: an AOR user part (no @ % ; < > or spaces, 1..32 bytes) and a number block (+155500xx: \"+\" and digits, one x per trailing digit, 1..32 bytes)",
+  tlsPeer: "CIDR require|none [NAME]: an IPv4 or IPv6 address or CIDR, whether a client there must present a certificate, and the DNS name its certificate (or the server's there) must carry",
   users: "[{\"username\", \"password\" | \"ha1\" | \"ha1Sha256\"}]",
   patterns: "[text | {\"hex\": ...}]",
   sides: "[{\"name\", \"role\", \"route\", \"host\", \"address\", \"username\", \"password\"}]",

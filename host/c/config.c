@@ -213,6 +213,48 @@ static bool is_gin_block(const char *s) {
   return is_number_block(sp + 1);
 }
 
+/* A DNS name: dot-separated labels of 1..63 letters, digits and inner hyphens, 1..253 bytes
+ * (config.mjs DNS_NAME). */
+static bool is_dns_name(const char *s) {
+  size_t n = strlen(s), label = 0;
+  if (n == 0 || n > 253) return false;
+  for (size_t i = 0; i <= n; i++) {
+    char c = s[i];
+    if (c == '.' || c == 0) {
+      if (label == 0 || label > 63 || s[i - 1] == '-') return false;
+      label = 0;
+    } else if (isalnum((unsigned char)c) || (c == '-' && label > 0)) {
+      label++;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+/* "CIDR require|none [NAME]" of tls.peers (config.mjs parseTlsPeer); *require and *name (NULL when
+ * absent, else pointing into s) when wanted. */
+bool cfg_tls_peer(const char *s, char *cidr, size_t cap, bool *require, const char **name) {
+  const char *sp = strchr(s, ' ');
+  if (!sp || (size_t)(sp - s) >= cap) return false;
+  memcpy(cidr, s, (size_t)(sp - s));
+  cidr[sp - s] = 0;
+  if (!is_cidr(cidr)) return false;
+  const char *w = sp + 1, *sp2 = strchr(w, ' ');
+  size_t wl = sp2 ? (size_t)(sp2 - w) : strlen(w);
+  bool req = wl == 7 && strncmp(w, "require", 7) == 0;
+  if (!req && !(wl == 4 && strncmp(w, "none", 4) == 0)) return false;
+  if (sp2 && !is_dns_name(sp2 + 1)) return false;
+  if (require) *require = req;
+  if (name) *name = sp2 ? sp2 + 1 : NULL;
+  return true;
+}
+
+static bool is_tls_peer(const char *s) {
+  char cidr[64];
+  return cfg_tls_peer(s, cidr, sizeof cidr, NULL, NULL);
+}
+
 static bool is_deny_uri(const char *s) {
   const char *at = strchr(s, '@');
   size_t n = strlen(s);
@@ -351,6 +393,7 @@ static const char *expected_of(sch_check c) {
     case SCH_CHECK_DNS_SERVER: return "expected an IP address with an optional port (192.0.2.53, 192.0.2.53:5353, ::1, [::1]:5353)";
     case SCH_CHECK_IP_PORT: return "expected \"IP:PORT\" with a numeric address (127.0.0.1:9090, [::1]:9090)";
     case SCH_CHECK_GIN_BLOCK: return "expected \"ACCOUNT BLOCK\": an AOR user part and a number block (\"acme +155500xx\": one x per trailing digit)";
+    case SCH_CHECK_TLS_PEER: return "expected \"CIDR require|none [NAME]\" (an IPv4 or IPv6 address or CIDR, then require or none, then optionally a DNS name: \"192.0.2.10 require sip.carrier.example\")";
     default: return "expected a string";
   }
 }
@@ -370,6 +413,7 @@ static bool check_string(sch_check c, const char *s) {
     case SCH_CHECK_DNS_SERVER: return parse_dns_server(s, NULL, NULL, NULL);
     case SCH_CHECK_IP_PORT: return parse_ip_port(s, NULL, NULL, NULL);
     case SCH_CHECK_GIN_BLOCK: return is_gin_block(s);
+    case SCH_CHECK_TLS_PEER: return is_tls_peer(s);
     default: return true;
   }
 }
@@ -1251,6 +1295,13 @@ void config_parse(cli *out, int argc, char **argv, const char *board) {
    * verifying clients needs the CAs to verify them against (config.mjs checkTls) */
   if (cfg_bool(c, SK_TLS_VERIFY_CLIENT) && !c->v[SK_TLS_CA].set)
     die2(false, "tls.verifyClient", "verifying clients needs \"tls.ca\" (the CAs their certificates are checked against)");
+  if (c->v[SK_TLS_PEERS].set && !c->v[SK_TLS_CA].set)
+    for (size_t j = 0; j < c->v[SK_TLS_PEERS].n; j++) {
+      char cidr[64];
+      bool req = false;
+      if (cfg_tls_peer(c->v[SK_TLS_PEERS].list[j], cidr, sizeof cidr, &req, NULL) && req)
+        die2(false, keyf("tls.peers[%zu]", j), "requiring a client certificate needs \"tls.ca\" (the CAs it is checked against)");
+    }
   for (size_t l = 0; l < c->n_listens; l++) {
     if (c->listens[l].proto != SIP_PROTO_TLS) continue;
     if (!c->v[SK_TLS_CERTIFICATE].set) die2(false, "tls.certificate", "a \"tls:\" listen address (listen[%zu]) needs \"tls.certificate\" (a PEM file)", l);

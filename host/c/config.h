@@ -127,6 +127,10 @@ bool parse_dns_server(const char *s, char addr[64], int *family, int *port);
 /* metrics.listen: "127.0.0.1:9090" or "[::1]:9090" (port 0..65535). */
 bool parse_ip_port(const char *s, char addr[64], int *family, int *port);
 
+/* A tls.peers element "CIDR require|none [NAME]": the CIDR text (cap bytes), whether a client
+ * certificate is required, and the name (NULL when absent; points into s). False if malformed. */
+bool cfg_tls_peer(const char *s, char *cidr, size_t cap, bool *require, const char **name);
+
 /* Applies every core key to the core, walking the schema (realm before users; nonceSecret random
  * when absent): set(key, value) and add(kind, bytes, len) return the core's result; any result
  * but Ok exits 2 naming the key (NotInBuild names `board`). add() wipes the core's cfg buffer after

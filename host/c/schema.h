@@ -8,10 +8,10 @@
 #include "numbers.h"
 
 typedef enum { SCH_T_BOOL, SCH_T_INT, SCH_T_ENUM, SCH_T_STRING, SCH_T_LIST, SCH_T_USERS, SCH_T_PATTERNS, SCH_T_HEX, SCH_T_SIDES } sch_type;
-typedef enum { SCH_CHECK_NONE, SCH_CHECK_LISTEN, SCH_CHECK_DOMAIN, SCH_CHECK_CIDR, SCH_CHECK_TOKEN, SCH_CHECK_DENY_URI, SCH_CHECK_TYPE_RULE, SCH_CHECK_SIP_URI, SCH_CHECK_REALM, SCH_CHECK_FILE, SCH_CHECK_DNS_SERVER, SCH_CHECK_IP_PORT, SCH_CHECK_GIN_BLOCK, SCH_CHECK_USERS, SCH_CHECK_PATTERNS, SCH_CHECK_SIDES, SCH_CHECK_HEX, SCH_CHECK_ENUM } sch_check;
+typedef enum { SCH_CHECK_NONE, SCH_CHECK_LISTEN, SCH_CHECK_DOMAIN, SCH_CHECK_CIDR, SCH_CHECK_TOKEN, SCH_CHECK_DENY_URI, SCH_CHECK_TYPE_RULE, SCH_CHECK_SIP_URI, SCH_CHECK_REALM, SCH_CHECK_FILE, SCH_CHECK_DNS_SERVER, SCH_CHECK_IP_PORT, SCH_CHECK_GIN_BLOCK, SCH_CHECK_TLS_PEER, SCH_CHECK_USERS, SCH_CHECK_PATTERNS, SCH_CHECK_SIDES, SCH_CHECK_HEX, SCH_CHECK_ENUM } sch_check;
 enum { SCH_HOST_NODE = 1, SCH_HOST_NATIVE = 2, SCH_HOST_WASI = 4, SCH_HOST_FIRMWARE = 8 };
 SIP_TABLE char *const SCH_HOST_NAMES[4] = {"node", "native", "wasi", "firmware"};
-SIP_TABLE char *const SCH_CHECK_NAMES[] = {"", "listen", "domain", "cidr", "token", "denyUri", "typeRule", "sipUri", "realm", "file", "dnsServer", "ipPort", "ginBlock", "users", "patterns", "sides", "hex", "enum"};
+SIP_TABLE char *const SCH_CHECK_NAMES[] = {"", "listen", "domain", "cidr", "token", "denyUri", "typeRule", "sipUri", "realm", "file", "dnsServer", "ipPort", "ginBlock", "tlsPeer", "users", "patterns", "sides", "hex", "enum"};
 typedef enum { SCH_CORE_NONE, SCH_CORE_SET, SCH_CORE_ADD } sch_core;
 
 typedef struct {
@@ -103,13 +103,14 @@ enum {
   SK_TLS_CA = 57,
   SK_TLS_VERIFY_CLIENT = 58,
   SK_TLS_VERIFY_SERVER = 59,
-  SK_USAGE_LOG = 60,
-  SK_METRICS_LISTEN = 61,
-  SK_MANAGEMENT = 62,
-  SK_LOCATION_REDIS = 63,
-  SK_LOCATION_ADDRESS = 64,
-  SK_LOCATION_PREFIX = 65,
-  SK_COUNT = 66
+  SK_TLS_PEERS = 60,
+  SK_USAGE_LOG = 61,
+  SK_METRICS_LISTEN = 62,
+  SK_MANAGEMENT = 63,
+  SK_LOCATION_REDIS = 64,
+  SK_LOCATION_ADDRESS = 65,
+  SK_LOCATION_PREFIX = 66,
+  SK_COUNT = 67
 };
 
 SIP_TABLE char *const SCH_DEFAULT_0[] = {"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"};
@@ -184,6 +185,7 @@ SIP_TABLE sch_key SCHEMA[SK_COUNT] = {
     [SK_TLS_CA] = {.path = "tls.ca", .type = SCH_T_STRING, .check = SCH_CHECK_FILE, .min_items = -1, .max_items = -1, .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "PEM CA certificates that peers' certificates are verified against: the client certificates of phones and trunks (tls.verifyClient), and the servers we connect to (tls.verifyServer; the system's CAs when absent)"},
     [SK_TLS_VERIFY_CLIENT] = {.path = "tls.verifyClient", .type = SCH_T_BOOL, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 0, .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "a client connecting over TLS must present a certificate that verifies against tls.ca, else the handshake is refused (logged at warn with the peer)"},
     [SK_TLS_VERIFY_SERVER] = {.path = "tls.verifyServer", .type = SCH_T_BOOL, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 1, .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "verify the certificate of a server we connect to over TLS against tls.ca (or the system's CAs); a failure closes the connection (logged at warn)"},
+    [SK_TLS_PEERS] = {.path = "tls.peers", .type = SCH_T_LIST, .check = SCH_CHECK_TLS_PEER, .min_items = -1, .max_items = 16, .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "certificates per peer, \"CIDR require|none [NAME]\" (the first entry holding the peer's address applies): \"require\": a client connecting from there must present a certificate that verifies against tls.ca (a trunk that authenticates by mutual TLS), whatever tls.verifyClient says; \"none\": it need not, even with tls.verifyClient; NAME: the DNS name that certificate must carry (subjectAltName, else CN), and the name a server there is verified by (and told, SNI) when we connect, instead of its IP address (\"192.0.2.10 require sip.carrier.example\")"},
     [SK_USAGE_LOG] = {.path = "usageLog", .type = SCH_T_STRING, .check = SCH_CHECK_FILE, .min_items = -1, .max_items = -1, .flag = "--usage-log", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "append usage records (JSON lines) to this file"},
     [SK_METRICS_LISTEN] = {.path = "metrics.listen", .type = SCH_T_STRING, .check = SCH_CHECK_IP_PORT, .min_items = -1, .max_items = -1, .default_doc = "off", .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "serve Prometheus metrics (text exposition format 0.0.4: the core's tables, pools and counters, events by kind, the host's counters) at http://IP:PORT/metrics, IPv6 as [::1]:9090 (port 0: any free port, logged); answers GET /metrics only (404 otherwise), one request per connection, at most 8 clients, 5 s each; no authentication, so bind it to a loopback or management address"},
     [SK_MANAGEMENT] = {.path = "management", .type = SCH_T_BOOL, .min_items = -1, .max_items = -1, .has_default = 1, .def_int = 0, .le = -1, .hosts = SCH_HOST_NODE | SCH_HOST_NATIVE, .doc = "serve the management API beside the metrics, on metrics.listen (which it needs): GET /registrations (every binding, JSON), GET /registrations/AOR, DELETE /registrations/AOR[?contact=URI], GET /status (tables, pools, trunks and registrations of ours, the location service); `sipling ctl` is its command line; no authentication, so bind metrics.listen to a loopback or management address (server and b2bua boards)"},

@@ -6,11 +6,59 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <arpa/inet.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static SSL_CTX *server_ctx, *client_ctx;
 static bool verify_server;
+
+/* tls.peers: per network, whether a client there must present a certificate, and the name its
+ * certificate (or the certificate of a server there we connect to) must carry. */
+#define MAX_PEERS 16
+typedef struct {
+  int family;
+  uint8_t addr[16];
+  int bits;
+  bool require;
+  const char *name; /* NULL: none (the config's string: lives as long as the process) */
+} tls_peer;
+static tls_peer peers[MAX_PEERS];
+static int npeers;
+
+static bool parse_peer(const char *s, tls_peer *p) {
+  char cidr[64];
+  if (!cfg_tls_peer(s, cidr, sizeof cidr, &p->require, &p->name)) return false;
+  char *slash = strchr(cidr, '/');
+  if (slash) *slash = 0;
+  p->family = strchr(cidr, ':') ? 6 : 4;
+  if (inet_pton(p->family == 6 ? AF_INET6 : AF_INET, cidr, p->addr) != 1) return false;
+  p->bits = slash ? atoi(slash + 1) : p->family == 6 ? 128 : 32;
+  return true;
+}
+
+/* The first tls.peers entry holding `ip` (numeric text), or NULL. */
+static const tls_peer *peer_of(const char *ip) {
+  uint8_t a[16];
+  int fam = strchr(ip, ':') ? 6 : 4;
+  if (inet_pton(fam == 6 ? AF_INET6 : AF_INET, ip, a) != 1) return NULL;
+  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (fam == 6 && memcmp(a, mapped, 12) == 0) { /* an IPv4 client on an IPv6 socket */
+    memmove(a, a + 12, 4);
+    fam = 4;
+  }
+  for (int i = 0; i < npeers; i++) {
+    const tls_peer *p = &peers[i];
+    if (p->family != fam) continue;
+    int full = p->bits / 8, rest = p->bits % 8;
+    if (memcmp(a, p->addr, (size_t)full) != 0) continue;
+    if (rest && ((a[full] ^ p->addr[full]) & (uint8_t)(0xff << (8 - rest)))) continue;
+    return p;
+  }
+  return NULL;
+}
 
 /* The reason of the last OpenSSL error (the queue emptied), or `fallback`. */
 static void ssl_reason(char *err, size_t cap, const char *fallback) {
@@ -75,6 +123,10 @@ static bool load_ca(SSL_CTX *ctx, const char *ca, const char **key, char *err, s
 bool tls_init(const config *cfg, const char **key, char *err, size_t errcap) {
   const char *cert = cfg_str(cfg, SK_TLS_CERTIFICATE), *keyf = cfg_str(cfg, SK_TLS_KEY), *ca = cfg_str(cfg, SK_TLS_CA);
   verify_server = cfg_bool(cfg, SK_TLS_VERIFY_SERVER);
+  npeers = 0;
+  if (cfg->v[SK_TLS_PEERS].set)
+    for (size_t i = 0; i < cfg->v[SK_TLS_PEERS].n && npeers < MAX_PEERS; i++)
+      if (parse_peer(cfg->v[SK_TLS_PEERS].list[i], &peers[npeers])) npeers++; /* config.c checked each */
   server_ctx = SSL_CTX_new(TLS_server_method());
   client_ctx = SSL_CTX_new(TLS_client_method());
   if (!server_ctx || !client_ctx) {
@@ -111,10 +163,29 @@ SSL *tls_new(int fd, bool server, const char *ip, char *err, size_t errcap) {
     if (ssl) SSL_free(ssl);
     return NULL;
   }
-  if (server) SSL_set_accept_state(ssl);
-  else {
+  const tls_peer *p = ip ? peer_of(ip) : NULL;
+  if (server) {
+    SSL_set_accept_state(ssl);
+    /* a tls.peers entry decides for a client there, over tls.verifyClient (the context's default) */
+    if (p && p->require) SSL_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    else if (p) SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
+    if (p && p->require && p->name && SSL_set1_host(ssl, p->name) != 1) {
+      ssl_reason(err, errcap, "cannot set the name to verify");
+      SSL_free(ssl);
+      return NULL;
+    }
+  } else {
     SSL_set_connect_state(ssl);
-    if (verify_server && ip) X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ip);
+    if (p && p->name) {
+      /* a server there is verified by its name (and told it: SNI), not by its address */
+      if (SSL_set_tlsext_host_name(ssl, p->name) != 1 || (verify_server && SSL_set1_host(ssl, p->name) != 1)) {
+        ssl_reason(err, errcap, "cannot set the server name");
+        SSL_free(ssl);
+        return NULL;
+      }
+    } else if (verify_server && ip) {
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ip);
+    }
   }
   return ssl;
 }

@@ -6,6 +6,8 @@
  *   tls.certificate, tls.key   what our listeners (and our outgoing connections) present
  *   tls.ca                     what peers' certificates are verified against (clients with
  *                              tls.verifyClient, servers with tls.verifyServer; system CAs when absent)
+ *   tls.peers                  per network: a client certificate required or not, and the name
+ *                              a peer's certificate must carry (client or server)
  */
 #ifndef SIPLING_TLS_H
 #define SIPLING_TLS_H
@@ -23,8 +25,10 @@ typedef struct ssl_st SSL;
  * to name in *key and the reason (naming the file) in err. */
 bool tls_init(const config *cfg, const char **key, char *err, size_t errcap);
 
-/* A TLS session on connected socket fd: accepting (server) or connecting to the numeric `ip` (client,
- * whose certificate must name that IP when tls.verifyServer). NULL on failure (reason in err). */
+/* A TLS session on connected socket fd with the peer at numeric `ip`: accepting (server: a client
+ * certificate required or not as the first tls.peers entry holding ip says, else tls.verifyClient) or
+ * connecting (client: the server's certificate must name that entry's NAME, else that IP, when
+ * tls.verifyServer). NULL on failure (reason in err). */
 SSL *tls_new(int fd, bool server, const char *ip, char *err, size_t errcap);
 
 /* Drives the handshake: 1 done, 0 in progress (*want: POLLIN or POLLOUT), -1 failed (reason in err). */

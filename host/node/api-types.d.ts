@@ -187,6 +187,8 @@ export interface SiplingConfig {
     readonly verifyClient?: boolean;
     /** verify the certificate of a server we connect to over TLS against tls.ca (or the system's CAs); a failure closes the connection (logged at warn). Default true. */
     readonly verifyServer?: boolean;
+    /** certificates per peer, "CIDR require|none [NAME]" (the first entry holding the peer's address applies): "require": a client connecting from there must present a certificate that verifies against tls.ca (a trunk that authenticates by mutual TLS), whatever tls.verifyClient says; "none": it need not, even with tls.verifyClient; NAME: the DNS name that certificate must carry (subjectAltName, else CN), and the name a server there is verified by (and told, SNI) when we connect, instead of its IP address ("192.0.2.10 require sip.carrier.example"). */
+    readonly peers?: readonly (string)[];
   };
   /** append usage records (JSON lines) to this file. */
   readonly usageLog?: string;

@@ -10,7 +10,7 @@
 // names the key (or flag) and what was expected, and is raised as a ConfigError (the entry point
 // prints it and exits with status 2).
 import {
-  ConfigError, MASK, load, fromObject, usage, wrap, printable as printableOf, checkSecureDefault as secureDefault, patternBytes,
+  ConfigError, MASK, load, fromObject, usage, wrap, printable as printableOf, checkSecureDefault as secureDefault, patternBytes, parseTlsPeer,
   type Config as SharedConfig, type HostSpec, type Listen as SharedListen, type User as SharedUser,
 } from "../shared/config.mjs";
 import { SCHEMA } from "./schema.js";
@@ -79,6 +79,8 @@ export interface TlsConfig {
   readonly ca?: string;
   readonly verifyClient: boolean;
   readonly verifyServer: boolean;
+  /** tls.peers, parsed: per network, a client certificate required or not, and the name to verify */
+  readonly peers: readonly { readonly cidr: string; readonly require: boolean; readonly name: string | undefined }[];
 }
 
 export interface Cli {
@@ -118,6 +120,7 @@ function view(c: SharedConfig): Config {
       ca: v.get("tls.ca") as string | undefined,
       verifyClient: v.get("tls.verifyClient") as boolean,
       verifyServer: v.get("tls.verifyServer") as boolean,
+      peers: ((v.get("tls.peers") as string[] | undefined) ?? []).map((p) => parseTlsPeer(p)!),
     },
   };
 }

@@ -4,7 +4,7 @@
 
 export type Host = "node" | "native" | "wasi" | "firmware";
 export type KeyType = "bool" | "int" | "enum" | "string" | "list" | "users" | "patterns" | "hex" | "sides";
-export type Check = "listen" | "domain" | "cidr" | "token" | "denyUri" | "typeRule" | "sipUri" | "realm" | "file" | "dnsServer" | "ipPort" | "ginBlock" | "users" | "patterns" | "sides" | "hex" | "enum";
+export type Check = "listen" | "domain" | "cidr" | "token" | "denyUri" | "typeRule" | "sipUri" | "realm" | "file" | "dnsServer" | "ipPort" | "ginBlock" | "tlsPeer" | "users" | "patterns" | "sides" | "hex" | "enum";
 export interface SchemaKey {
   /** dotted path of the leaf ("flood.limit") */
   readonly path: string;
@@ -105,6 +105,7 @@ export const SCHEMA: readonly SchemaKey[] = [
   { path: "tls.ca", type: "string", check: "file", hosts: ["node","native"], doc: "PEM CA certificates that peers' certificates are verified against: the client certificates of phones and trunks (tls.verifyClient), and the servers we connect to (tls.verifyServer; the system's CAs when absent)" },
   { path: "tls.verifyClient", type: "bool", default: false, hosts: ["node","native"], doc: "a client connecting over TLS must present a certificate that verifies against tls.ca, else the handshake is refused (logged at warn with the peer)" },
   { path: "tls.verifyServer", type: "bool", default: true, hosts: ["node","native"], doc: "verify the certificate of a server we connect to over TLS against tls.ca (or the system's CAs); a failure closes the connection (logged at warn)" },
+  { path: "tls.peers", type: "list", check: "tlsPeer", maxItems: 16, hosts: ["node","native"], doc: "certificates per peer, \"CIDR require|none [NAME]\" (the first entry holding the peer's address applies): \"require\": a client connecting from there must present a certificate that verifies against tls.ca (a trunk that authenticates by mutual TLS), whatever tls.verifyClient says; \"none\": it need not, even with tls.verifyClient; NAME: the DNS name that certificate must carry (subjectAltName, else CN), and the name a server there is verified by (and told, SNI) when we connect, instead of its IP address (\"192.0.2.10 require sip.carrier.example\")" },
   { path: "usageLog", type: "string", check: "file", flag: "--usage-log", hosts: ["node","native"], doc: "append usage records (JSON lines) to this file" },
   { path: "metrics.listen", type: "string", check: "ipPort", defaultDoc: "off", hosts: ["node","native"], doc: "serve Prometheus metrics (text exposition format 0.0.4: the core's tables, pools and counters, events by kind, the host's counters) at http://IP:PORT/metrics, IPv6 as [::1]:9090 (port 0: any free port, logged); answers GET /metrics only (404 otherwise), one request per connection, at most 8 clients, 5 s each; no authentication, so bind it to a loopback or management address" },
   { path: "management", type: "bool", default: false, hosts: ["node","native"], doc: "serve the management API beside the metrics, on metrics.listen (which it needs): GET /registrations (every binding, JSON), GET /registrations/AOR, DELETE /registrations/AOR[?contact=URI], GET /status (tables, pools, trunks and registrations of ours, the location service); `sipling ctl` is its command line; no authentication, so bind metrics.listen to a loopback or management address (server and b2bua boards)" },

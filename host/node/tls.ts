@@ -5,11 +5,14 @@
 //   tls.certificate, tls.key   what our listeners (and our outgoing connections) present
 //   tls.ca                     what peers' certificates are verified against (clients with
 //                              tls.verifyClient, servers with tls.verifyServer; system CAs when absent)
+//   tls.peers                  per network: a client certificate required or not (over
+//                              tls.verifyClient), and the name a peer's certificate must carry
 //
 // A file that cannot be read or is not valid PEM is a ConfigError naming the key and the file, raised
 // before anything is bound. A failed handshake is the peer's problem: host.ts logs it (warn, with the
 // peer and the reason) and closes that connection only.
 import tls from "node:tls";
+import net from "node:net";
 import { readFileSync } from "node:fs";
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { ConfigError, type TlsConfig } from "./config.js";
@@ -17,6 +20,17 @@ import { ConfigError, type TlsConfig } from "./config.js";
 export interface TlsContext {
   readonly server: tls.TlsOptions;
   readonly client: tls.ConnectionOptions;
+  /** tls.verifyClient: a client of no tls.peers entry must present a verified certificate */
+  readonly verifyClient: boolean;
+  /** tls.peers in order, each with its network as a BlockList */
+  readonly peers: readonly { readonly net: net.BlockList; readonly require: boolean; readonly name: string | undefined }[];
+}
+
+/** The first tls.peers entry holding `addr` (IPv4-mapped IPv6 taken as IPv4), or undefined. */
+function peerOf(ctx: TlsContext, addr: string): TlsContext["peers"][number] | undefined {
+  const a = addr.startsWith("::ffff:") && net.isIPv4(addr.slice(7)) ? addr.slice(7) : addr;
+  const type = net.isIPv6(a) ? "ipv6" : "ipv4";
+  return ctx.peers.find((p) => p.net.check(a, type));
 }
 
 function readPem(key: string, file: string): Buffer {
@@ -72,24 +86,52 @@ export function loadTls(c: TlsConfig): TlsContext {
     }
   }
   const own = cert && key ? { cert, key } : {};
+  const peers = c.peers.map((p) => {
+    const list = new net.BlockList();
+    const [addr, bits] = p.cidr.split("/");
+    const type = net.isIPv6(addr) ? "ipv6" : "ipv4";
+    list.addSubnet(addr, bits !== undefined ? Number(bits) : type === "ipv6" ? 128 : 32, type);
+    return { net: list, require: p.require, name: p.name };
+  });
   return {
-    // verifyClient: the certificate is asked for and checked by tlsServer (so that a refusal is logged
-    // with its peer and reason: node:tls would close such a connection without a word)
-    server: { ...own, ...(ca ? { ca } : {}), requestCert: c.verifyClient, rejectUnauthorized: false },
+    // a certificate is asked of every client when any may need one (node:tls asks per server), and
+    // checked by tlsServer per client (so that a refusal is logged with its peer and reason: node:tls
+    // would close such a connection without a word)
+    server: { ...own, ...(ca ? { ca } : {}), requestCert: c.verifyClient || peers.some((p) => p.require), rejectUnauthorized: false },
     client: { ...own, ...(ca ? { ca } : {}), rejectUnauthorized: c.verifyServer },
+    verifyClient: c.verifyClient,
+    peers,
   };
 }
 
 /**
- * The TLS server of one listen address: `onSecure` per completed handshake (with tls.verifyClient, of a
- * client whose certificate verified), `onFail` per failed one (the connection is closed).
+ * Why client `s` is refused, or undefined: where a certificate is required (the first tls.peers entry
+ * holding its address says so, else tls.verifyClient), one that verifies against tls.ca, carrying the
+ * entry's name when it has one.
+ */
+function refusal(ctx: TlsContext, s: tls.TLSSocket): string | undefined {
+  const p = peerOf(ctx, s.remoteAddress ?? "");
+  if (!(p ? p.require : ctx.verifyClient)) return undefined;
+  const cert = s.getPeerCertificate();
+  if (!cert || Object.keys(cert).length === 0) return "no client certificate";
+  if (!s.authorized) return `client certificate refused (${s.authorizationError})`;
+  if (p?.name !== undefined) {
+    const e = tls.checkServerIdentity(p.name, cert);
+    if (e) return `client certificate refused (not ${p.name}: ${e.message})`;
+  }
+  return undefined;
+}
+
+/**
+ * The TLS server of one listen address: `onSecure` per completed handshake (of a client whose
+ * certificate verified, where one is required: tls.peers, tls.verifyClient), `onFail` per failed one
+ * (the connection is closed).
  */
 export function tlsServer(ctx: TlsContext, onSecure: (s: tls.TLSSocket) => void, onFail: (addr: string, port: number, reason: string) => void): tls.Server {
-  const verify = ctx.server.requestCert === true;
   const server = tls.createServer({ ...ctx.server, handshakeTimeout: 10_000 }, (s) => {
-    if (verify && !s.authorized) {
-      const none = Object.keys(s.getPeerCertificate() ?? {}).length === 0;
-      onFail(s.remoteAddress ?? "", s.remotePort ?? 0, none ? "no client certificate" : `client certificate refused (${s.authorizationError})`);
+    const why = refusal(ctx, s);
+    if (why !== undefined) {
+      onFail(s.remoteAddress ?? "", s.remotePort ?? 0, why);
       s.destroy();
       return;
     }
@@ -109,8 +151,10 @@ export function reasonOf(e: Error): string {
 
 /**
  * An outgoing TLS connection (writes are queued until the handshake completes). The server's certificate
- * is checked against the address we connect to (its IP in subjectAltName) unless tls.verifyServer is false.
+ * is checked against the name of the first tls.peers entry holding the address (which is also sent as
+ * SNI), else against the address itself (its IP in subjectAltName), unless tls.verifyServer is false.
  */
 export function tlsConnect(ctx: TlsContext, addr: string, port: number): tls.TLSSocket {
-  return tls.connect({ ...ctx.client, host: addr, port, noDelay: true } as tls.ConnectionOptions);
+  const name = peerOf(ctx, addr)?.name;
+  return tls.connect({ ...ctx.client, host: addr, port, noDelay: true, ...(name !== undefined ? { servername: name } : {}) } as tls.ConnectionOptions);
 }

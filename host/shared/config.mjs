@@ -177,7 +177,26 @@ export const CHECKS = {
     const m = /^([^\s@%;<>]{1,32}) (\S+)$/.exec(s);
     if (!m || !isNumberBlock(m[2])) bad(k, GIN_BLOCK_EXPECTED, s);
   },
+  tlsPeer(s, k) {
+    if (!parseTlsPeer(s)) bad(k, TLS_PEER_EXPECTED, s);
+  },
 };
+
+const TLS_PEER_EXPECTED = `expected "CIDR require|none [NAME]" (an IPv4 or IPv6 address or CIDR, then require or none, then optionally a DNS name: "192.0.2.10 require sip.carrier.example")`;
+
+/** A DNS name (letters, digits, hyphens; dot-separated labels of 1..63; 1..253 bytes). */
+const DNS_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/**
+ * An entry of tls.peers, "CIDR require|none [NAME]", as { cidr, require, name }; null if malformed.
+ * @param {string} s @returns {{ cidr: string, require: boolean, name: string | undefined } | null}
+ */
+export function parseTlsPeer(s) {
+  const w = s.split(" ");
+  if (w.length < 2 || w.length > 3 || !isCidr(w[0]) || (w[1] !== "require" && w[1] !== "none")) return null;
+  if (w.length === 3 && !DNS_NAME.test(w[2])) return null;
+  return { cidr: w[0], require: w[1] === "require", name: w[2] };
+}
 
 const GIN_BLOCK_EXPECTED = `expected "ACCOUNT BLOCK": an AOR user part and a number block ("acme +155500xx": one x per trailing digit)`;
 
@@ -223,7 +242,7 @@ function stringExpected(check, host) {
     listen: listenExpected(host), domain: "expected a domain name", cidr: "expected an IPv4 or IPv6 address or CIDR",
     token: "expected a method token", denyUri: `expected "user@domain", "@domain", "@.domain" or "user@"`,
     typeRule: `expected "METHOD type/subtype"`, sipUri: `expected a SIP URI "sip:host[:port]"`,
-    realm: "expected printable ASCII text", file: "expected a file name", dnsServer: DNS_SERVER_EXPECTED, ginBlock: GIN_BLOCK_EXPECTED,
+    realm: "expected printable ASCII text", file: "expected a file name", dnsServer: DNS_SERVER_EXPECTED, ginBlock: GIN_BLOCK_EXPECTED, tlsPeer: TLS_PEER_EXPECTED,
     ipPort: IP_PORT_EXPECTED,
   }[check] ?? "expected a string";
 }
@@ -887,6 +906,10 @@ function checkMediaRelay(cfg) {
 function checkTls(cfg) {
   if (cfg.values.get("tls.verifyClient") === true && !cfg.values.has("tls.ca"))
     throw new ConfigError("tls.verifyClient", `verifying clients needs "tls.ca" (the CAs their certificates are checked against)`);
+  const peers = /** @type {string[] | undefined} */ (cfg.values.get("tls.peers")) ?? [];
+  const j = peers.findIndex((p) => parseTlsPeer(p)?.require);
+  if (j >= 0 && !cfg.values.has("tls.ca"))
+    throw new ConfigError(`tls.peers[${j}]`, `requiring a client certificate needs "tls.ca" (the CAs it is checked against)`);
   const i = cfg.listens.findIndex((l) => l.proto === "tls");
   if (i < 0) return;
   for (const key of ["tls.certificate", "tls.key"])

@@ -71,6 +71,22 @@ for (const host of HOSTS) {
     }
   });
 
+  test(`${host}: a malformed tls.peers entry, or one requiring a certificate without tls.ca, is refused naming the entry`, () => {
+    const ok = { certificate: f("a.pem"), key: f("a.key") };
+    const expected = `expected "CIDR require|none [NAME]" (an IPv4 or IPv6 address or CIDR, then require or none, then optionally a DNS name: "192.0.2.10 require sip.carrier.example")`;
+    for (const bad of ["192.0.2.10", "192.0.2.10 maybe", "192.0.2.0/33 require", "carrier.example require", "192.0.2.10 require bad_name", "192.0.2.10 none a.example extra", "192.0.2.10  require", "::1 require -x.example"]) {
+      const r = run(host, { ...ok, ca: f("a.pem"), peers: ["10.0.0.0/8 none", bad] });
+      assert.equal(r.status, 2, `${JSON.stringify(bad)}: status ${r.status}\n${r.stderr}`);
+      assert.equal(lastLine(r), `config error: "tls.peers[1]": ${expected}, got ${JSON.stringify(bad)}`);
+    }
+    const r = run(host, { ...ok, peers: ["10.0.0.0/8 none", "2001:db8::/32 require carrier.example"] });
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(lastLine(r), `config error: "tls.peers[1]": requiring a client certificate needs "tls.ca" (the CAs it is checked against)`);
+    const good = run(host, { ...ok, ca: f("a.pem"), peers: ["10.0.0.0/8 none", "2001:db8::/32 require carrier.example", "192.0.2.10 none sip.carrier.example"] }, { extra: ["--print-config"] });
+    assert.equal(good.status, 0, good.stderr);
+    assert.deepEqual(JSON.parse(good.stdout).tls.peers, ["10.0.0.0/8 none", "2001:db8::/32 require carrier.example", "192.0.2.10 none sip.carrier.example"]);
+  });
+
   test(`${host}: --print-config shows the tls keys and their defaults`, () => {
     const r = run(host, { certificate: f("a.pem"), key: f("a.key") }, { extra: ["--print-config"] });
     assert.equal(r.status, 0, r.stderr);

@@ -10,6 +10,10 @@
 //     handshake fails; a warn line names the peer) and the server keeps serving a good client
 //   - the proxy's own outgoing TLS (a sips: Request-URI): verified against tls.ca; a server whose
 //     certificate another CA signed gets nothing (warn)
+//   - tls.peers: clients from a trunk's address (127.0.0.2) must present a certificate of the CA naming
+//     the trunk (none, another CA's or another name's is refused) while phones elsewhere need none; a
+//     "none" entry exempts an address from tls.verifyClient; a server there is verified by the entry's
+//     name (sent as SNI) instead of its IP, and one whose certificate names another gets nothing
 //   - baresip 1.0 registers over TLS (;transport=tls; the server verifying its client certificate) and
 //     calls a second baresip over TLS, then one over UDP (two Record-Route entries, one tls, one udp); the call connects and is hung up cleanly
 // Loopback only. Every child is bounded; nothing is skipped.
@@ -49,6 +53,8 @@ ca("wrongca");
 cert("server", "ca", "IP:127.0.0.1,IP:127.0.0.2,DNS:localhost");
 cert("client", "ca", "DNS:client.test");
 cert("intruder", "wrongca", "IP:127.0.0.1,DNS:intruder.test");
+cert("other", "ca", "DNS:other.test"); // the right CA, another name
+cert("trunk", "ca", "DNS:trunk.test"); // a server known by its name only (no IP in it)
 const f = (name) => join(dir, name);
 const TLS = { certificate: f("server.pem"), key: f("server.key"), ca: f("ca.pem") };
 
@@ -276,6 +282,102 @@ for (const host of HOSTS) {
     } finally {
       good.close();
       bad.close();
+    }
+  });
+
+  /**
+   * A REGISTER of `user` over a TLS connection from `from` (127.0.0.x) with client certificate `cert`
+   * (a name of this test's files, or none): "served" (a 200), or "refused" once the server has logged
+   * the refused handshake of that connection at warn (its reason returned too).
+   */
+  async function tryRegister(srv, tlsPort, from, user, cert) {
+    const opts = cert ? { cert: readFileSync(f(`${cert}.pem`)), key: readFileSync(f(`${cert}.key`)) } : {};
+    const s = tls.connect({ host: "127.0.0.1", port: tlsPort, localAddress: from, rejectUnauthorized: false, ...opts });
+    let lp = 0;
+    s.once("connect", () => { lp = s.localPort; });
+    const end = await new Promise((resolve) => {
+      s.on("error", (e) => resolve(`error: ${e.message}`));
+      s.on("close", () => resolve("closed"));
+      s.on("secureConnect", () => {
+        const next = sipReader(s);
+        s.write(register(user, s.localPort, `${user}${lp}`));
+        next((m) => m.startsWith("SIP/2.0 "), 5000).then((m) => resolve(`answer: ${m}`), (e) => resolve(`no answer: ${e.message}`));
+      });
+    });
+    s.destroy();
+    if (end.startsWith("answer: ")) {
+      assert.match(end, /^answer: SIP\/2\.0 200 /, end);
+      return { outcome: "served" };
+    }
+    const w = await srv.waitFor((o) => o.msg === "tls handshake failed" && o.level === "warn" && String(o.peer).endsWith(`${from}:${lp}`), 5000, `the warn line of the refused handshake from ${from}:${lp} (${end})`);
+    return { outcome: "refused", reason: String(w.reason) };
+  }
+
+  test(`${host}: tls.peers: a trunk's address must present a certificate of tls.ca naming it (none, another CA's or another name's is refused); phones elsewhere need none`, { timeout: 30_000 }, async () => {
+    await withTlsServer(host, { peers: ["127.0.0.2 require client.test"] }, async (srv, tlsPort) => {
+      assert.deepEqual(await tryRegister(srv, tlsPort, "127.0.0.1", "phone", null), { outcome: "served" }, "a phone (no entry, tls.verifyClient false) needs no certificate");
+      assert.equal((await tryRegister(srv, tlsPort, "127.0.0.2", "nocert", null)).outcome, "refused", "the trunk's address without a certificate");
+      assert.equal((await tryRegister(srv, tlsPort, "127.0.0.2", "wrongca", "intruder")).outcome, "refused", "the trunk's address with another CA's certificate");
+      const other = await tryRegister(srv, tlsPort, "127.0.0.2", "othername", "other");
+      assert.equal(other.outcome, "refused", "the trunk's address with the CA's certificate of another name");
+      assert.match(other.reason, /client\.test|hostname mismatch/, `the reason names the name check: ${other.reason}`);
+      assert.deepEqual(await tryRegister(srv, tlsPort, "127.0.0.2", "trunk", "client"), { outcome: "served" }, "the trunk with its certificate");
+      assert.deepEqual(await tryRegister(srv, tlsPort, "127.0.0.1", "phone2", "other"), { outcome: "served" }, "a phone presenting a certificate of any name is served");
+      await settle(srv);
+      assert.deepEqual(srv.events("reg-add").map((e) => e.aor).sort(), ["phone", "phone2", "trunk"], "only the served clients registered");
+    });
+  });
+
+  test(`${host}: tls.peers: a "none" entry exempts its address from tls.verifyClient; others still need a certificate`, { timeout: 30_000 }, async () => {
+    await withTlsServer(host, { verifyClient: true, peers: ["127.0.0.3/32 none"] }, async (srv, tlsPort) => {
+      assert.deepEqual(await tryRegister(srv, tlsPort, "127.0.0.3", "exempt", null), { outcome: "served" });
+      assert.equal((await tryRegister(srv, tlsPort, "127.0.0.1", "nocert", null)).outcome, "refused");
+      assert.deepEqual(await tryRegister(srv, tlsPort, "127.0.0.1", "good", "client"), { outcome: "served" });
+    });
+  });
+
+  test(`${host}: tls.peers: a server is verified by its entry's name (sent as SNI) instead of its IP; one whose certificate names another gets nothing`, { timeout: 30_000 }, async () => {
+    const got = [];
+    const snis = [];
+    const serve = (name) => tls.createServer({ cert: readFileSync(f(`${name}.pem`)), key: readFileSync(f(`${name}.key`)) }, (s) => {
+      s.on("error", () => {});
+      snis.push(`${name}:${s.servername}`);
+      sipReader(s)((m) => m.startsWith("MESSAGE "), 10_000).then((m) => {
+        got.push(`${name} got: ${header(m, "Call-ID")[0]}`);
+        const via = header(m, "Via").join("\r\nVia: ");
+        s.write(`SIP/2.0 200 OK\r\nVia: ${via}\r\nFrom: ${header(m, "From")[0]}\r\nTo: ${header(m, "To")[0]};tag=t\r\nCall-ID: ${header(m, "Call-ID")[0]}\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n`);
+      }, () => {});
+    });
+    const trunk = serve("trunk"), other = serve("other");
+    const listen = (srv) => new Promise((r) => srv.listen(0, "127.0.0.2", () => r(srv.address().port)));
+    const [tp, op] = [await listen(trunk), await listen(other)];
+    try {
+      await withTlsServer(host, { peers: ["127.0.0.2 none trunk.test"] }, async (srv) => {
+        const u = dgram.createSocket("udp4");
+        await new Promise((r) => u.bind(0, "127.0.0.1", r));
+        try {
+          const up = u.address().port;
+          const answers = [];
+          u.on("message", (m) => answers.push(m.toString("latin1")));
+          const send = (port, n) => u.send(`MESSAGE sips:bob@127.0.0.2:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${up};branch=z9hG4bKn${n};rport\r\n` +
+            `From: <sip:dave@127.0.0.1>;tag=n${n}\r\nTo: <sips:bob@127.0.0.2:${port}>\r\nCall-ID: name-${n}@tls.test\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`, srv.port, "127.0.0.1");
+          send(tp, 1);
+          for (let i = 0; i < 100 && !answers.some((a) => /^SIP\/2\.0 200 /.test(a)); i++) await new Promise((r) => setTimeout(r, 50));
+          assert.ok(answers.some((a) => /^SIP\/2\.0 200 [\s\S]*Call-ID: name-1@/.test(a)), `the 200 of the trunk came back: ${answers.join("\n")}`);
+          assert.deepEqual(got, ["trunk got: name-1@tls.test"]);
+          assert.deepEqual(snis, ["trunk:trunk.test"], "the trunk was told its name (SNI)");
+          send(op, 2);
+          const w = await srv.waitFor((o) => o.msg === "tls handshake failed" && o.level === "warn" && String(o.peer).includes(`127.0.0.2:${op}`), 5000, "the warn line of the refused server");
+          assert.match(String(w.reason), /trunk\.test|hostname mismatch/, `the reason names the name check: ${w.reason}`);
+          await new Promise((r) => setTimeout(r, 500));
+          assert.deepEqual(got, ["trunk got: name-1@tls.test"], "no message reached the server of another name");
+        } finally {
+          u.close();
+        }
+      }, { access: { trusted: ["127.0.0.1"] } });
+    } finally {
+      trunk.close();
+      other.close();
     }
   });
 
