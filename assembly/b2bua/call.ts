@@ -30,7 +30,8 @@ import { Method, methodEntry } from "../wire/method";
 import { Writer } from "../wire/writer";
 import { UriRepr } from "../wire/uri";
 import { Peer, PEER_SIZE } from "../net/peer";
-import { transportById, transportFor, Proto } from "../net/transports";
+import { transportById, transportFor, Proto, protoParam } from "../net/transports";
+import { T_TRANSPORT } from "../wire/tables";
 import { peerFromText } from "../net/addr";
 import { Family } from "../net/peer";
 import { parseUint, textIs } from "../wire/scan";
@@ -304,7 +305,7 @@ function oneOf(k: i32, a: string, b: string, c: string = ""): i32 {
  * A side from its configuration text: "INDEX registrar|trunk ROUTE HOST [IP:PORT [USER PASSWORD]]" (the
  * address for a trunk only, and its credentials if its proxy challenges; names are not taken here: the
  * host resolves them); or, after it, "pai INDEX passthrough|drop|from", "drop INDEX NAME", "failover INDEX
- * OTHER", "accept INDEX address|digest", "transport INDEX udp|tcp", "called INDEX ruri|to|pcpi", "down INDEX
+ * OTHER", "accept INDEX address|digest", "transport INDEX udp|tcp|tls", "called INDEX ruri|to|pcpi", "down INDEX
  * try|failover|refuse", "route ...". False when it does not parse.
  */
 export function b2buaSideAdd(p: usize, len: u32): bool {
@@ -369,10 +370,10 @@ export function b2buaSideAdd(p: usize, len: u32): bool {
     v = oneOf(2, "address", "digest");
     if (v == 1 && (load<u8>(side(s)) != SideRole.Trunk || sideUserLen(s) == 0)) return false;
   } else if (textIs(wordAt(0), wordLen(0), "transport")) {
-    // how calls to a trunk go (its requests to us come on whatever it uses): Proto.UDP 1, Proto.TCP 2
+    // how calls to a trunk go (its requests to us come on whatever it uses): Proto.UDP 1, TCP 2, TLS 3
     at = 199;
-    v = oneOf(2, "udp", "tcp");
-    if (v >= 0) v = v == 0 ? Proto.UDP : Proto.TCP;
+    v = oneOf(2, "udp", "tcp", "tls");
+    if (v >= 0) v = v == 0 ? Proto.UDP : v == 1 ? Proto.TCP : Proto.TLS;
   } else if (textIs(wordAt(0), wordLen(0), "called")) {
     at = SIDE_CALLED;
     v = oneOf(2, "ruri", "to", "pcpi");
@@ -720,7 +721,7 @@ function sendInvite(i: i32, v: MessageView, d: Decoded, cseq: u32, auth: u32, no
   const ctAt = tw.ptr;
   tw.lit("<sip:");
   tw.bytes(t.addr, t.addrLen);
-  if (t.reliable) tw.lit(";transport=tcp");
+  if (t.reliable) { tw.text(T_TRANSPORT); tw.text(protoParam(t.proto)); } // tcp or tls
   tw.byte(0x3e);
   out.contact = ctAt; out.contactLen = since(ctAt);
   const m = methodEntry(Method.INVITE);

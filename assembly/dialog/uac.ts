@@ -18,7 +18,8 @@ import { Writer } from "../wire/writer";
 import { writeAck, writeCancel } from "../wire/emit";
 import { STORE_BUF, WORK_BUF, WORK_CAP, storedView, storedDecoded } from "../wire/buffers";
 import { Peer } from "../net/peer";
-import { transportById, Transport } from "../net/transports";
+import { transportById, Transport, protoParam } from "../net/transports";
+import { T_TRANSPORT } from "../wire/tables";
 import { prngNext } from "../util/prng";
 import {
   rec, idxOf, handleOf, txnNextHandle, msgPool, txSend, clientInviteCreate, clientNonInviteCreate, clientInviteOnResponse,
@@ -242,7 +243,7 @@ export function uacSendInDialog(dlg: i32, method: Method, dest: Peer, now: i64, 
     cw.begin(CONTACT, 160);
     cw.lit("<sip:");
     cw.bytes(t.addr, t.addrLen);
-    if (t.reliable) cw.lit(";transport=tcp");
+    if (t.reliable) { cw.text(T_TRANSPORT); cw.text(protoParam(t.proto)); } // tcp, tls, ws, wss
     cw.byte(0x3e);
     cl = cw.finish();
   }

@@ -15,7 +15,8 @@ import { Method } from "../wire/method";
 import { Writer } from "../wire/writer";
 import { writeResponse, writeResponseRelay } from "../wire/emit";
 import { Peer, PEER_SIZE } from "../net/peer";
-import { transportById } from "../net/transports";
+import { transportById, protoParam } from "../net/transports";
+import { T_TRANSPORT } from "../wire/tables";
 import { prngNext } from "../util/prng";
 import {
   rec, idxOf, handleOf, msgPool, txSend, txPush, serverKey, indexFind, TxnKind, serverInviteCreate,
@@ -147,7 +148,7 @@ function contactLine(src: Peer, reliable: bool = false): u32 {
   if (t == null) return 0;
   cw.lit("Contact: <sip:");
   cw.bytes(t.addr, t.addrLen);
-  if (t.reliable) cw.lit(";transport=tcp");
+  if (t.reliable) { cw.text(T_TRANSPORT); cw.text(protoParam(t.proto)); } // tcp, tls, ws, wss
   cw.lit(">\r\n");
   if (reliable) cw.lit("Require: 100rel\r\n");
   return cw.finish();

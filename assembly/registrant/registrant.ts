@@ -41,7 +41,8 @@ import { parseUint, eqBytes } from "../wire/scan";
 import { decodeNameAddr, NameAddrRepr, NameAddrKind } from "../wire/headers/nameaddr";
 import { Peer, PEER_SIZE, Family } from "../net/peer";
 import { peerFromText } from "../net/addr";
-import { transportById, transportFor, Proto, Transport } from "../net/transports";
+import { transportById, transportFor, Proto, Transport, protoParam } from "../net/transports";
+import { T_TRANSPORT } from "../wire/tables";
 import { prngNext } from "../util/prng";
 import {
   rec, handleOf, txnNextHandle, msgPool, clientNonInviteCreate, clientNonInviteOnResponse, Verdict, TxnUp,
@@ -66,7 +67,7 @@ const ADDR_CAP: u32 = 48;
 const USER_CAP: u32 = 32;
 const DOMAIN_CAP: u32 = 64;
 const PASS_CAP: u32 = 64;
-const enum Flag { Used = 1, Persist = 2, Dereg = 4, Gin = 8, Follow = 16, Tcp = 32 }
+const enum Flag { Used = 1, Persist = 2, Dereg = 4, Gin = 8, Follow = 16, Tcp = 32, Tls = 64 }
 // Account record: +0 u8 state, +1 u8 flags, +2 u8 addresses, +3 u8 the current address, +4 u8 answers to
 // challenges since the last final other than 401/407, +5 u8 user length, +6 u8 domain length, +7 u8 auth
 // user length, +8 u8 password length, +9 u8 side (255: none), +10 u8 423s followed in a row, +12 u32 CSeq, +16 u32 expires configured,
@@ -207,19 +208,20 @@ function isWord(p: usize, len: u32, lit: string, prefix: bool = false): bool {
   return true;
 }
 
-/** Word k is an option: 1 "persist", 2 "gin" or "gin=BLOCK", 3 "follow=USER", 0 none. */
+/** Word k is an option: 1 "persist", 2 "gin" or "gin=BLOCK", 3 "follow=USER", 4 "tcp", 5 "tls", 0 none. */
 function optionOf(k: i32): u32 {
   if (isWord(wordAt(k), wordLen(k), "persist")) return 1;
   if (isWord(wordAt(k), wordLen(k), "gin") || isWord(wordAt(k), wordLen(k), "gin=", true)) return 2;
   if (wordLen(k) > 7 && isWord(wordAt(k), wordLen(k), "follow=", true)) return 3;
   if (isWord(wordAt(k), wordLen(k), "tcp")) return 4;
+  if (isWord(wordAt(k), wordLen(k), "tls")) return 5;
   return 0;
 }
 
 /**
  * An account from its configuration text (cfg kind Registration):
- * "SIDE IP:PORT[,IP:PORT] USER@DOMAIN EXPIRES [AUTHUSER PASSWORD] [persist] [gin[=BLOCK]] [follow=USER] [tcp]" — SIDE the
- * B2BUA side it serves (0..255) or "-"; EXPIRES 1..2^31-1 s; the options in any order. `tcp`: over TCP. `follow=USER`: a
+ * "SIDE IP:PORT[,IP:PORT] USER@DOMAIN EXPIRES [AUTHUSER PASSWORD] [persist] [gin[=BLOCK]] [follow=USER] [tcp|tls]" — SIDE the
+ * B2BUA side it serves (0..255) or "-"; EXPIRES 1..2^31-1 s; the options in any order. `tcp`, `tls`: over TCP, over TLS. `follow=USER`: a
  * pass-through account, idle until local USER registers (regFollow). `gin`: the
  * REGISTER is RFC 6140's, one for a block of numbers (SIPconnect registration mode): its Contact has no
  * user part and carries `bnc`, with `Require: gin`, `Proxy-Require: gin` and `Supported: path`;
@@ -257,12 +259,14 @@ export function regAdd(p: usize, len: u32): i32 {
   let gin = false;
   let follow = -1; // the word "follow=USER", if any
   let tcp = false;
+  let tls = false;
   let bp: usize = 0;
   let bl: u32 = 0;
   for (let k = n - opts; k < n; k++) {
     const o = optionOf(k);
     if (o == 1) { persist = true; continue; }
     if (o == 4) { tcp = true; continue; }
+    if (o == 5) { tls = true; continue; }
     if (o == 3) {
       if (wordLen(k) - 7 > USER_CAP || !plain(wordAt(k) + 7, wordLen(k) - 7)) return -1;
       follow = k;
@@ -337,7 +341,7 @@ export function regAdd(p: usize, len: u32): i32 {
     memory.copy(blockP(i), bp, bl);
     store<u8>(a, <u8>bl, 11);
   }
-  store<u8>(a, <u8>(Flag.Used | (persist ? Flag.Persist : 0) | (gin ? Flag.Gin : 0) | (tcp ? Flag.Tcp : 0)), 1);
+  store<u8>(a, <u8>(Flag.Used | (persist ? Flag.Persist : 0) | (gin ? Flag.Gin : 0) | (tcp ? Flag.Tcp : 0) | (tls ? Flag.Tls : 0)), 1);
   if (follow >= 0) {
     // a pass-through account: idle until its local user registers (regFollow)
     memory.copy(a + FOLLOW_AT + 1, wordAt(follow) + 7, wordLen(follow) - 7);
@@ -360,8 +364,8 @@ const na = USER_AGENT ? new NameAddrRepr() : changetype<NameAddrRepr>(0);
 
 function since(at: usize): u32 { return <u32>(tw.ptr - at); }
 
-/** Our Contact URI for account i on transport t into tw: sip:USER@our address[;transport=tcp]; for a
- * `gin` account RFC 6140's template, sip:our address[;transport=tcp];bnc (no user part: the provider
+/** Our Contact URI for account i on transport t into tw: sip:USER@our address[;transport=tcp|tls]; for a
+ * `gin` account RFC 6140's template, sip:our address[;transport=tcp|tls];bnc (no user part: the provider
  * puts the called number there). */
 function writeContactUri(i: i32, t: Transport): void {
   const gin = (flags(i) & Flag.Gin) != 0;
@@ -371,7 +375,7 @@ function writeContactUri(i: i32, t: Transport): void {
     tw.byte(0x40);
   }
   tw.bytes(t.addr, t.addrLen);
-  if (t.reliable) tw.lit(";transport=tcp");
+  if (t.reliable) { tw.text(T_TRANSPORT); tw.text(protoParam(t.proto)); } // tcp or tls
   if (gin) tw.lit(";bnc");
 }
 
@@ -384,8 +388,8 @@ function send(i: i32, auth: u32, now: i64): bool {
   const a = acct(i);
   const cur = <u32>load<u8>(a, 3);
   dest.copyFrom(peerOf(i, cur));
-  // over TCP (the word "tcp"): the host opens a connection to the registrar, or reuses its own to it
-  const u = transportFor((flags(i) & Flag.Tcp) != 0 ? Proto.TCP : Proto.UDP, <Family>dest.family);
+  // over TCP or TLS (the word "tcp" or "tls"): the host opens a connection to the registrar, or reuses its own to it
+  const u = transportFor((flags(i) & Flag.Tls) != 0 ? Proto.TLS : (flags(i) & Flag.Tcp) != 0 ? Proto.TCP : Proto.UDP, <Family>dest.family);
   if (u == null) return false;
   dest.transport = <u8>u.id;
   const t = u;

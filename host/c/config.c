@@ -655,8 +655,12 @@ static void check_rules(const char *k, const json *v, cfg_side *sd) {
   }
 }
 
-/* Whether a trunk's calls and registrations go over TCP ("transport": "tcp"). */
-static bool side_tcp(const cfg_side *sd) { return sd->transport && strcmp(sd->transport, "tcp") == 0; }
+/* The registrant's option word of a trunk whose calls and registrations go over TCP or TLS ("transport":
+ * "tcp", "tls"): " tcp", " tls", else "". */
+static const char *side_stream(const cfg_side *sd) {
+  if (!sd->transport) return "";
+  return strcmp(sd->transport, "tcp") == 0 ? " tcp" : strcmp(sd->transport, "tls") == 0 ? " tls" : "";
+}
 
 /* A trunk's password (its own or a pass-through account's): 1..64 printable ASCII characters without
  * spaces (the core's side text is space-separated); never echoed back in an error. */
@@ -750,7 +754,8 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
         sd->called = sv->str;
       } else if (strcmp(sk, "transport") == 0) {
         /* how calls to a trunk go (b2bua/call.ts: its requests to us come on whatever it uses) */
-        if (sv->type != J_STRING || (strcmp(sv->str, "udp") != 0 && strcmp(sv->str, "tcp") != 0)) bad(kk, "expected \"udp\" or \"tcp\"", sv);
+        if (sv->type != J_STRING || (strcmp(sv->str, "udp") != 0 && strcmp(sv->str, "tcp") != 0 && strcmp(sv->str, "tls") != 0))
+          bad(kk, "expected \"udp\", \"tcp\" or \"tls\"", sv);
         sd->transport = sv->str;
       } else if (strcmp(sk, "username") == 0) {
         if (sv->type != J_STRING || !is_token(sv->str, n) || n > 32) bad(kk, "expected a SIP token of 1..32 bytes", sv);
@@ -1259,14 +1264,14 @@ void config_parse(cli *out, int argc, char **argv, const char *board) {
           die2(false, kk, "%s is also a user in \"users\": a digest trunk needs a name of its own", show_str(sd->username));
         }
     }
-    if (!sd->transport || strcmp(sd->transport, "tcp") != 0 || !sd->address) continue;
-    int family = sd->address[0] == '[' ? 6 : 4;
+    if (!sd->transport || strcmp(sd->transport, "udp") == 0 || !sd->address) continue;
+    int family = sd->address[0] == '[' ? 6 : 4, proto = strcmp(sd->transport, "tls") == 0 ? SIP_PROTO_TLS : SIP_PROTO_TCP;
     bool found = false;
     for (size_t l = 0; l < c->n_listens; l++)
-      found = found || (c->listens[l].proto == SIP_PROTO_TCP && (c->listens[l].family == family || c->listens[l].family == 0));
+      found = found || (c->listens[l].proto == proto && (c->listens[l].family == family || c->listens[l].family == 0));
     if (!found) {
       char *kk = keyf("sides[%zu].transport", i);
-      die2(false, kk, "a trunk on tcp needs a \"tcp:\" listen address of its family (IPv%d)", family);
+      die2(false, kk, "a trunk on %s needs a \"%s:\" listen address of its family (IPv%d)", sd->transport, sd->transport, family);
     }
   }
   /* the media relay (config.mjs checkMediaRelay): a range both ways round, and what a relaying side needs */
@@ -1860,10 +1865,10 @@ static void add_secret_text(add_ctx *a, char *name, char *text) {
 }
 
 /* A registrant account's text for trunk j (config.mjs registration): "register SIDE IP:PORT USER@HOST
- * EXPIRES USER PASSWORD" with `options` (freed here) and " tcp" on a trunk over TCP. */
+ * EXPIRES USER PASSWORD" with `options` (freed here) and " tcp" (" tls") on a trunk over TCP (TLS). */
 static char *registration(size_t j, const cfg_side *sd, const char *user, const char *password, int expires, char *options) {
   char *t = keyf("register %zu %s %s@%s %d %s %s%s%s", j, sd->address, user, sd->host ? sd->host : sd->address, expires, user,
-                 password, options, side_tcp(sd) ? " tcp" : "");
+                 password, options, side_stream(sd));
   free(options);
   return t;
 }

@@ -28,7 +28,7 @@ import { isIP } from "node:net";
  * @typedef {{ prefix: string, to: string, strip: number, prepend: string }} SideRule
  * @typedef {{ name: string, role: "registrar" | "trunk", route: string, host?: string, address?: string,
  *   username?: string, password?: string, routes?: SideRule[], failover?: string,
- *   identity?: { pai?: "passthrough" | "drop" | "from" }, drop?: string[], transport?: "udp" | "tcp",
+ *   identity?: { pai?: "passthrough" | "drop" | "from" }, drop?: string[], transport?: "udp" | "tcp" | "tls",
  *   accept?: "address" | "digest", called?: "ruri" | "to" | "p-called-party-id",
  *   register?: boolean | { expires?: number, mode?: "gin", block?: string }, monitor?: number, down?: "try" | "failover" | "refuse", mediaRelay?: boolean,
  *   passthrough?: { user: string, username: string, password: string }[] }} Side
@@ -416,7 +416,7 @@ function checkSides(key, k, v) {
         }
         case "transport":
           // how calls to a trunk go (b2bua/call.ts: its requests to us come on whatever it uses)
-          if (sv !== "udp" && sv !== "tcp") bad(f, `expected "udp" or "tcp"`, sv);
+          if (sv !== "udp" && sv !== "tcp" && sv !== "tls") bad(f, `expected "udp", "tcp" or "tls"`, sv);
           sd.transport = sv;
           break;
         case "accept":
@@ -917,7 +917,7 @@ function checkTls(cfg) {
 }
 
 /**
- * A trunk side on "transport": "tcp" needs a tcp listen address of its address's family (its leg's Via
+ * A trunk side on "transport": "tcp" ("tls") needs a tcp (tls) listen address of its address's family (its leg's Via
  * and Contact name it, and the leg's connection is one of that transport's): refused otherwise, naming
  * the side's key.
  * @param {Config} cfg
@@ -929,10 +929,11 @@ function checkTrunkTransports(cfg) {
     // a digest trunk's username joins the users our realm checks: it must name no phone's account
     if (sd.accept === "digest" && users.some((u) => u.username === sd.username))
       throw new ConfigError(`sides[${i}].username`, `${show(sd.username)} is also a user in "users": a digest trunk needs a name of its own`);
-    if (sd.transport !== "tcp" || sd.address === undefined) return;
+    const proto = sd.transport;
+    if ((proto !== "tcp" && proto !== "tls") || sd.address === undefined) return;
     const family = sd.address.startsWith("[") ? 6 : 4;
-    if (!cfg.listens.some((l) => l.proto === "tcp" && (l.family === family || l.family === 0)))
-      throw new ConfigError(`sides[${i}].transport`, `a trunk on tcp needs a "tcp:" listen address of its family (IPv${family})`);
+    if (!cfg.listens.some((l) => l.proto === proto && (l.family === family || l.family === 0)))
+      throw new ConfigError(`sides[${i}].transport`, `a trunk on ${proto} needs a "${proto}:" listen address of its family (IPv${family})`);
   });
 }
 
@@ -1163,10 +1164,10 @@ export function coreOps(cfg, random) {
         });
         // then registrations ("register SIDE IP:PORT USER@HOST EXPIRES USER PASSWORD [options]": the
         // registrant's account for a trunk with "register", and one per pass-through account, its option
-        // "follow=USER": idle until the local user registers; over TCP with the trunk's transport)
+        // "follow=USER": idle until the local user registers; over TCP or TLS with the trunk's transport)
         /** @param {number} i @param {Side} sd @param {string} user @param {string} password @param {number} expires @param {string} options */
         const registration = (i, sd, user, password, expires, options) =>
-          `register ${i} ${sd.address} ${user}@${sd.host ?? sd.address} ${expires} ${user} ${password}${options}${sd.transport === "tcp" ? " tcp" : ""}`;
+          `register ${i} ${sd.address} ${user}@${sd.host ?? sd.address} ${expires} ${user} ${password}${options}${sd.transport === "tcp" || sd.transport === "tls" ? ` ${sd.transport}` : ""}`;
         list.forEach((sd, i) => {
           if (sd.register === undefined || sd.register === false) return;
           const r = typeof sd.register === "object" ? sd.register : {};

@@ -14,6 +14,10 @@
 //     the trunk (none, another CA's or another name's is refused) while phones elsewhere need none; a
 //     "none" entry exempts an address from tls.verifyClient; a server there is verified by the entry's
 //     name (sent as SNI) instead of its IP, and one whose certificate names another gets nothing
+//   - the B2BUA's trunk over TLS ("transport": "tls"): it registers with the provider and the phone's call
+//     reaches it on one TLS connection (Via and Contact say TLS), ours verified by the tls.peers name
+//     and our certificate verified by the provider (mutual TLS); the provider's BYE on that connection
+//     ends the call at the phone
 //   - baresip 1.0 registers over TLS (;transport=tls; the server verifying its client certificate) and
 //     calls a second baresip over TLS, then one over UDP (two Record-Route entries, one tls, one udp); the call connects and is hung up cleanly
 // Loopback only. Every child is bounded; nothing is skipped.
@@ -27,6 +31,7 @@ import tls from "node:tls";
 import dgram from "node:dgram";
 import net from "node:net";
 import { withServer, settle, freePort, HOSTS } from "../integration/harness.mjs";
+import { Ua, request, hdrs, status } from "../lib/sipua.mjs";
 import { requireBaresip, withBaresip, hangupBoth } from "../peers/baresip.mjs";
 
 requireBaresip();
@@ -378,6 +383,96 @@ for (const host of HOSTS) {
     } finally {
       trunk.close();
       other.close();
+    }
+  });
+
+  test(`${host}: a B2BUA trunk over TLS registers and takes a call on one connection (mutual TLS, verified by name); its BYE ends the call at the phone`, { timeout: 40_000 }, async () => {
+    // the provider: a TLS server on 127.0.0.2 known as trunk.test, which verifies our certificate too
+    const conns = [];
+    const seen = [];
+    let provSock = null;
+    const provider = tls.createServer({ cert: readFileSync(f("trunk.pem")), key: readFileSync(f("trunk.key")), ca: readFileSync(f("ca.pem")), requestCert: true, rejectUnauthorized: true }, (s) => {
+      s.on("error", () => {});
+      conns.push({ sni: s.servername, authorized: s.authorized });
+      provSock = s;
+      const next = sipReader(s);
+      const reply = (m, code, extra = [], body = "") => {
+        const keep = m.split("\r\n\r\n")[0].split("\r\n").filter((l) => /^(via|from|call-id|cseq):/i.test(l));
+        const to = header(m, "To")[0] + (/;tag=/.test(header(m, "To")[0]) ? "" : ";tag=prov");
+        s.write([`SIP/2.0 ${code}`, ...keep, `To: ${to}`, ...extra, `Content-Length: ${Buffer.byteLength(body)}`, "", body].join("\r\n"));
+      };
+      (async () => {
+        for (;;) {
+          const m = await next(() => true, 20_000);
+          seen.push(m);
+          const method = m.split(" ")[0];
+          if (method === "REGISTER") reply(m, "200 OK", [`Contact: ${header(m, "Contact")[0]};expires=600`, "Expires: 600"]);
+          else if (method === "INVITE" && !/\r\nTo:[^\r]*;tag=/.test(m)) {
+            reply(m, "100 Trying");
+            const sdp = "v=0\r\no=prov 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n";
+            reply(m, "200 OK", [`Contact: <sip:15551234@127.0.0.2:${s.localPort};transport=tls>`, "Content-Type: application/sdp"], sdp);
+          } else if (method === "ACK") {
+            // the provider hangs up on the same connection, toward our Contact
+            const inv = seen.find((x) => x.startsWith("INVITE "));
+            const ruri = /<([^>]+)>/.exec(header(inv, "Contact")[0])[1];
+            s.write([`BYE ${ruri} SIP/2.0`, `Via: SIP/2.0/TLS 127.0.0.2:${s.localPort};branch=z9hG4bKprovbye`, "Max-Forwards: 70",
+              `From: ${header(inv, "To")[0]};tag=prov`, `To: ${header(inv, "From")[0]}`, `Call-ID: ${header(inv, "Call-ID")[0]}`,
+              "CSeq: 1 BYE", "Content-Length: 0", "", ""].join("\r\n"));
+          }
+        }
+      })().catch(() => {});
+    });
+    const tp = await new Promise((r) => provider.listen(0, "127.0.0.2", () => r(provider.address().port)));
+    const sides = [
+      { name: "office", role: "registrar", route: "carrier" },
+      { name: "carrier", role: "trunk", address: `127.0.0.2:${tp}`, host: "trunk.test", transport: "tls", username: "acme", password: "secret-pw",
+        register: { expires: 600 }, route: "office" },
+    ];
+    const phone = await Ua.open("127.0.0.1");
+    try {
+      await withTlsServer(host, { peers: ["127.0.0.2 require trunk.test"] }, async (srv) => {
+        for (let i = 0; i < 100 && !seen.some((m) => m.startsWith("REGISTER ")); i++) await new Promise((r) => setTimeout(r, 50));
+        const reg = seen.find((m) => m.startsWith("REGISTER "));
+        assert.ok(reg, "the trunk registered with the provider");
+        assert.match(header(reg, "Via")[0], /^SIP\/2\.0\/TLS 127\.0\.0\.1:\d+;/, reg);
+        assert.match(header(reg, "Contact")[0], /^<sip:acme@127\.0\.0\.1:\d+;transport=tls>/, reg);
+        // the phone registers (UDP) and calls a number: the call goes to the provider over TLS
+        assert.equal(status(await phone.request(srv, request(phone, { method: "REGISTER", ruri: "sip:127.0.0.1", from: "sip:phone@127.0.0.1", to: "sip:phone@127.0.0.1",
+          contact: `<sip:phone@127.0.0.1:${phone.port}>`, extra: ["Expires: 600"] }))), 200);
+        const sdp = "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 41000 RTP/AVP 0\r\n";
+        const call = { ruri: "sip:15551234@127.0.0.1", from: "sip:phone@127.0.0.1", fromTag: "ph1", callId: "tls-trunk-call@test" };
+        const ok = await phone.request(srv, request(phone, { ...call, method: "INVITE", body: sdp, extra: ["Content-Type: application/sdp"] }), { timeoutMs: 8000 });
+        assert.equal(status(ok), 200, `the phone's call was answered: ${ok}`);
+        phone.send(request(phone, { ...call, method: "ACK", ruri: /<([^>]+)>/.exec(hdrs(ok, "Contact")[0])[1], toTag: /;tag=([^;>\s]+)/.exec(hdrs(ok, "To")[0])[1], contact: null }), srv.port);
+        const bye = await phone.waitFor((m) => m.startsWith("BYE "), 8000);
+        assert.ok(bye, "the provider's BYE reached the phone");
+        phone.send([`SIP/2.0 200 OK`, ...bye.split("\r\n\r\n")[0].split("\r\n").filter((l) => /^(via|from|to|call-id|cseq):/i.test(l)), "Content-Length: 0", "", ""].join("\r\n"), srv.port);
+        for (let i = 0; i < 100 && !seen.some((m) => /^SIP\/2\.0 200 [\s\S]*CSeq: 1 BYE/.test(m)); i++) await new Promise((r) => setTimeout(r, 50));
+        const invite = seen.find((m) => m.startsWith("INVITE "));
+        assert.ok(invite, "the call reached the provider");
+        assert.match(invite.split("\r\n")[0], /^INVITE sip:15551234@trunk\.test SIP\/2\.0$/);
+        assert.match(header(invite, "Via")[0], /^SIP\/2\.0\/TLS /, invite);
+        assert.match(header(invite, "Contact")[0], /;transport=tls>$/, invite);
+        assert.ok(seen.some((m) => m.startsWith("ACK ")), "the ACK of its 2xx came");
+        assert.ok(seen.some((m) => /^SIP\/2\.0 200 [\s\S]*CSeq: 1 BYE/.test(m)), "its BYE was answered 200 on the connection");
+        // the provider calls the phone on the same connection: our answer's Contact names TLS too
+        const psdp = "v=0\r\no=prov 2 2 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\n";
+        provSock.write([`INVITE sip:phone@127.0.0.1 SIP/2.0`, `Via: SIP/2.0/TLS 127.0.0.2:${tp};branch=z9hG4bKprovinv`, "Max-Forwards: 70",
+          "From: <sip:+15550001@trunk.test>;tag=pin", "To: <sip:phone@127.0.0.1>", "Call-ID: prov-call@trunk.test", "CSeq: 1 INVITE",
+          `Contact: <sip:+15550001@127.0.0.2:${tp};transport=tls>`, "Content-Type: application/sdp", `Content-Length: ${psdp.length}`, "", psdp].join("\r\n"));
+        const ring = await phone.waitFor((m) => m.startsWith("INVITE "), 8000);
+        assert.ok(ring, "the provider's call rang the phone");
+        phone.send([`SIP/2.0 200 OK`, ...ring.split("\r\n\r\n")[0].split("\r\n").filter((l) => /^(via|from|call-id|cseq):/i.test(l)),
+          `To: ${hdrs(ring, "To")[0]};tag=ph2`, `Contact: <sip:phone@127.0.0.1:${phone.port}>`, "Content-Type: application/sdp", `Content-Length: ${sdp.length}`, "", sdp].join("\r\n"), srv.port);
+        let answer;
+        for (let i = 0; i < 100 && !(answer = seen.find((m) => /^SIP\/2\.0 200 /.test(m) && /Call-ID: prov-call@/.test(m))); i++) await new Promise((r) => setTimeout(r, 50));
+        assert.ok(answer, "the phone's answer reached the provider");
+        assert.match(header(answer, "Contact")[0], /^<sip:[^>]*;transport=tls>$/, `our Contact toward the TLS trunk names TLS:\n${answer}`);
+        assert.deepEqual(conns, [{ sni: "trunk.test", authorized: true }], "one connection, to trunk.test, our certificate verified by the provider");
+      }, { board: "gateway", mode: "b2bua", domains: ["127.0.0.1"], sides });
+    } finally {
+      phone.close();
+      provider.close();
     }
   });
 
