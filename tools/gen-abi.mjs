@@ -40,6 +40,7 @@ export const CHECKS = {
   dnsServer: "an IP address, with an optional port: 192.0.2.53, 192.0.2.53:5353, ::1, [::1]:5353",
   ipPort: "an IP address and a port: 127.0.0.1:9090, [::1]:9090",
   ginBlock: "ACCOUNT BLOCK: an AOR user part (no @ % ; < > or spaces, 1..32 bytes) and a number block (+155500xx: \"+\" and digits, one x per trailing digit, 1..32 bytes)",
+  secret: "1..255 bytes without NUL, CR or LF",
   tlsPeer: "CIDR require|none [NAME]: an IPv4 or IPv6 address or CIDR, whether a client there must present a certificate, and the DNS name its certificate (or the server's there) must carry",
   users: "[{\"username\", \"password\" | \"ha1\" | \"ha1Sha256\"}]",
   patterns: "[text | {\"hex\": ...}]",
@@ -581,17 +582,19 @@ function cSchema(keys) {
 
 function asSchema(m, keys, version) {
   // Static data only (the WASI host allocates nothing after start-up): one packed text blob, and per
-  // key a fixed record of u32 fields. Texts are (offset << 12 | length) into BLOB (0 = none).
+  // key a fixed record of u32 fields. Texts are (offset << REF_SHIFT | length) into BLOB (0 = none).
+  const REF_SHIFT = 13; // texts up to 8191 bytes (the sides' doc is about 4 KB), a blob up to 512 KiB
   const blob = [];
   let size = 0;
   const index = new Map();
   const text = (s) => {
     if (s === null || s === undefined) return 0;
     const b = Buffer.from(s, "utf8");
-    if (b.length >= 4096) throw new Error(`text too long for the AS table: ${s.slice(0, 40)}`);
+    if (b.length >= 1 << REF_SHIFT) throw new Error(`text too long for the AS table: ${s.slice(0, 40)}`);
     if (b.length === 0) return 0;
     if (index.has(s)) return index.get(s);
-    const ref = (size << 12) | b.length;
+    if (size >= 1 << (32 - REF_SHIFT - 1)) throw new Error("the AS table's text blob is too large");
+    const ref = (size << REF_SHIFT) | b.length;
     blob.push(b);
     size += b.length;
     index.set(s, ref);
@@ -634,10 +637,11 @@ function asSchema(m, keys, version) {
   const statRows = m.stats.map((s) => text(s.name));
   const bytes = Buffer.concat(blob);
   const o = [`// ${HEAD}`, "// The configuration schema and the event/stat name tables of the WASI host, as static data (nothing is",
-    "// allocated): texts are refs (offset << 12 | length) into BLOB, 0 = none; lists are (count, refs...)",
+    "// allocated): texts are refs (offset << REF_SHIFT | length) into BLOB, 0 = none; lists are (count, refs...)",
     "// at LISTS + 4 * (index - 1). host/wasi/config.ts walks KEYS (host/shared/config.json's $comment gives the rules).", ""];
   o.push("/** The release (package.json \"version\"), for --version. */", `export const VERSION = ${js(version)};`);
   o.push(`export const BLOB: usize = memory.data<u8>([${[...bytes].join(",")}]);`);
+  o.push("/** A text ref's offset into BLOB is ref >>> REF_SHIFT, its length ref & REF_MASK. */", `export const REF_SHIFT: u32 = ${REF_SHIFT};`, `export const REF_MASK: u32 = ${(1 << REF_SHIFT) - 1};`);
   o.push(`export const LISTS: usize = memory.data<u32>([${lists.join(",")}]);`, "");
   o.push("/** Fields of a key record (u32 each), KEY_FIELDS per key. */", "export const enum KF {");
   F.forEach((f, i) => o.push(`  ${pascal(f)} = ${i},`));

@@ -47,7 +47,8 @@ import { pikeFail, PikeVerdict } from "../policy/index";
 import { FreeList } from "../util/freelist";
 import { Hdr } from "../wire/hdr";
 import { NameAddrRepr, NameAddrKind, decodeNameAddr } from "../wire/headers/nameaddr";
-import { regSideDown, regFollowing, regFollowedBy, regUser, regUserLen, regAuth, regAuthLen, regPass, regPassLen, regLocal, regLocalLen } from "../registrant/registrant";
+import { BLOCK_CAP, blockValid, blockMatch } from "../util/numblock";
+import { regSideBlock, regBlock, regBlockLen, regSideDown, regFollowing, regFollowedBy, regUser, regUserLen, regAuth, regAuthLen, regPass, regPassLen, regLocal, regLocalLen } from "../registrant/registrant";
 import { Owner } from "../tu/owner";
 import { tuTimerSet } from "../tu/timers";
 import { uasStoredRequest } from "../dialog/uas";
@@ -81,7 +82,9 @@ const SIDE_DOWN: usize = SIDE_DIGEST + 2; // u8 Down: a call toward this side wh
 const SIDE_PING: usize = SIDE_DOWN + 1; // u16 seconds between OPTIONS pings of a monitored trunk, 0: none
 const SIDE_DEAD: usize = SIDE_PING + 2; // u8 1: its last ping went unanswered (or 503): the trunk is down
 const SIDE_RELAY: usize = SIDE_DEAD + 1; // u8 1: the media of calls to or from this side go through our relay
-const SIDE_SIZE: usize = (SIDE_RELAY + 1 + 7) & ~7; // 480 B: each record 8-aligned
+// u8 length, then a trunk's calling number (util/numblock.ts, no x) for callers with none of its gin block
+const SIDE_NUMBER: usize = SIDE_RELAY + 1;
+const SIDE_SIZE: usize = (SIDE_NUMBER + 1 + <usize>BLOCK_CAP + 7) & ~7; // 512 B: each record 8-aligned
 const sides: usize = USER_AGENT ? heap.alloc(<usize>MAX_SIDES * SIDE_SIZE) : 0;
 function side(s: i32): usize { return sides + <usize>s * SIDE_SIZE; }
 function sidePeer(s: i32): Peer { return changetype<Peer>(side(s) + 4); }
@@ -93,7 +96,8 @@ function sidePeer(s: i32): Peer { return changetype<Peer>(side(s) + 4); }
 //   Passthrough  the P-Asserted-Identity of the other leg, when that leg is trusted (the default);
 //   Drop         no P-Asserted-Identity at all;
 //   From         ours: `<sip:USER@HOST>`, USER the caller's From user (the number rules rewrite is the
-//                callee's, never the caller's), HOST this side's host, as in the From we write;
+//                callee's, never the caller's; toward a trunk registered for a number block, the
+//                caller's number in it: callerNumber), HOST this side's host, as in the From we write;
 //                the other leg's is not passed.
 // Whatever the mode: P-Preferred-Identity never crosses (it is a request to the first proxy of the trust
 // domain, which we are: RFC 3325 §6; we assert from the registration instead), and nothing a phone
@@ -306,7 +310,7 @@ function oneOf(k: i32, a: string, b: string, c: string = ""): i32 {
  * address for a trunk only, and its credentials if its proxy challenges; names are not taken here: the
  * host resolves them); or, after it, "pai INDEX passthrough|drop|from", "drop INDEX NAME", "failover INDEX
  * OTHER", "accept INDEX address|digest", "transport INDEX udp|tcp|tls", "called INDEX ruri|to|pcpi", "down INDEX
- * try|failover|refuse", "route ...". False when it does not parse.
+ * try|failover|refuse", "number INDEX +NUMBER", "route ...". False when it does not parse.
  */
 export function b2buaSideAdd(p: usize, len: u32): bool {
   let n = 0;
@@ -396,6 +400,14 @@ export function b2buaSideAdd(p: usize, len: u32): bool {
     if (secs < 5 || load<u8>(side(s)) != SideRole.Trunk) return false;
     store<u16>(side(s) + SIDE_PING, <u16>secs);
     return tuTimerSet(Owner.Monitor, <u32>s + 1, 1);
+  }
+  if (textIs(wordAt(0), wordLen(0), "number")) {
+    // "number SIDE +15550000": a trunk's calling number for callers with none of its gin block (callerNumber)
+    const nl = wordLen(2);
+    if (load<u8>(side(s)) != SideRole.Trunk || !blockValid(wordAt(2), nl) || blockHasX(wordAt(2), nl)) return false;
+    store<u8>(side(s), <u8>nl, SIDE_NUMBER);
+    memory.copy(side(s) + SIDE_NUMBER + 1, wordAt(2), nl);
+    return true;
   }
   if (wordLen(0) == 8 && load<u8>(wordAt(0)) == 0x66) {
     // "failover SIDE OTHER": calls to SIDE that fail there (408, 5xx, no answer) go to OTHER once
@@ -655,6 +667,47 @@ function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void 
   freeRecs.give(i);
 }
 
+function blockHasX(p: usize, len: u32): bool {
+  for (let k: u32 = 0; k < len; k++) if (load<u8>(p + <usize>k) == 0x78) return true;
+  return false;
+}
+
+/**
+ * The caller's user toward trunk `to` [user, user+len) as its calling number, into callerAt/callerLen.
+ * A trunk registered for a block of numbers (RFC 6140, SIPconnect registration mode) routes those
+ * numbers to us and takes calls from them only: the user as written when it is a number of the block;
+ * the block's literal part followed by the user when the user is as many digits as the block has x's
+ * (extension "01" of +155500xx calls as +15550001); else the side's configured number, if any; else
+ * (and toward any other side) the user as written.
+ */
+let callerAt: usize = 0;
+let callerLen: u32 = 0;
+function callerNumber(to: i32, user: usize, len: u32): void {
+  callerAt = user;
+  callerLen = len;
+  const g = regSideBlock(to);
+  if (g < 0) return;
+  const bp = regBlock(g), bl = regBlockLen(g);
+  if (blockMatch(bp, bl, user, len)) return;
+  let xs: u32 = 0;
+  while (xs < bl && load<u8>(bp + <usize>(bl - 1 - xs)) == 0x78) xs++;
+  let digits = len == xs && xs > 0;
+  for (let k: u32 = 0; digits && k < len; k++) digits = <u32>load<u8>(user + <usize>k) - 0x30 <= 9;
+  if (digits) {
+    callerAt = NUMBER_BUF;
+    memory.copy(NUMBER_BUF, bp, bl - xs);
+    memory.copy(NUMBER_BUF + <usize>(bl - xs), user, len);
+    callerLen = bl;
+    return;
+  }
+  const nl = <u32>load<u8>(side(to), SIDE_NUMBER);
+  if (nl != 0) {
+    callerAt = side(to) + SIDE_NUMBER + 1;
+    callerLen = nl;
+  }
+}
+const NUMBER_BUF: usize = USER_AGENT ? heap.alloc(<usize>BLOCK_CAP) : 0;
+
 /**
  * Write and send call i's B-leg INVITE from A's INVITE (v, d) with CSeq `cseq`; with `auth` 401 or 407,
  * it carries our answer to the challenge parsed last (auth/client.ts) as Authorization or
@@ -697,9 +750,11 @@ function sendInvite(i: i32, v: MessageView, d: Decoded, cseq: u32, auth: u32, no
   const fu: UriRepr = d.from.uri;
   const hide = privacyAsked(v);
   // a caller with a pass-through account on that trunk calls as that account (its user, its credentials)
+  // (the account's user); a caller toward a trunk registered for a number block calls as a number of it
   const pt = passThrough(to, fu);
-  const fuser = pt >= 0 ? regUser(pt) : fu.user;
-  const fuserLen = pt >= 0 ? regUserLen(pt) : fu.userLen;
+  callerNumber(to, fu.user, fu.userLen);
+  const fuser = pt >= 0 ? regUser(pt) : callerAt;
+  const fuserLen = pt >= 0 ? regUserLen(pt) : callerLen;
   const nameAt = tw.ptr;
   if (hide) tw.lit("\"Anonymous\"");
   out.fromName = nameAt; out.fromNameLen = since(nameAt);

@@ -719,6 +719,18 @@ export function regPending(): i32 {
 }
 
 /**
+ * The `gin` account of side s with a configured number block (RFC 6140: the numbers the provider
+ * routes to us, and the only ones our calls may come from), or -1.
+ */
+export function regSideBlock(s: i32): i32 {
+  for (let i = 0; i < REG_ACCOUNTS; i++)
+    if ((flags(i) & (Flag.Used | Flag.Gin)) == (Flag.Used | Flag.Gin) && blockLen(i) != 0 && <i32>load<u8>(acct(i), 9) == s) return i;
+  return -1;
+}
+export function regBlock(i: i32): usize { return blockP(i); }
+export function regBlockLen(i: i32): u32 { return blockLen(i); }
+
+/**
  * Whether side s has registrations of ours and none of them in force (registered, or registered and
  * being refreshed): calls toward it then follow the side's policy (b2bua/call.ts). False when s has none.
  */

@@ -393,6 +393,7 @@ static const char *expected_of(sch_check c) {
     case SCH_CHECK_DNS_SERVER: return "expected an IP address with an optional port (192.0.2.53, 192.0.2.53:5353, ::1, [::1]:5353)";
     case SCH_CHECK_IP_PORT: return "expected \"IP:PORT\" with a numeric address (127.0.0.1:9090, [::1]:9090)";
     case SCH_CHECK_GIN_BLOCK: return "expected \"ACCOUNT BLOCK\": an AOR user part and a number block (\"acme +155500xx\": one x per trailing digit)";
+    case SCH_CHECK_SECRET: return "expected 1..255 bytes without NUL, CR or LF";
     case SCH_CHECK_TLS_PEER: return "expected \"CIDR require|none [NAME]\" (an IPv4 or IPv6 address or CIDR, then require or none, then optionally a DNS name: \"192.0.2.10 require sip.carrier.example\")";
     default: return "expected a string";
   }
@@ -414,6 +415,7 @@ static bool check_string(sch_check c, const char *s) {
     case SCH_CHECK_IP_PORT: return parse_ip_port(s, NULL, NULL, NULL);
     case SCH_CHECK_GIN_BLOCK: return is_gin_block(s);
     case SCH_CHECK_TLS_PEER: return is_tls_peer(s);
+    case SCH_CHECK_SECRET: return s[0] != 0 && strlen(s) <= 255 && !strpbrk(s, "\r\n");
     default: return true;
   }
 }
@@ -530,18 +532,36 @@ static bool leg_owned(const char *h) {
   return false;
 }
 
-/* A side's "identity" {pai} (config.mjs checkSides). */
+static bool is_number_block(const char *s);
+
+/* A side's "identity" {pai, number} (config.mjs checkSides). */
 static void check_identity(const char *k, const json *v, cfg_side *sd) {
-  if (v->type != J_OBJECT) bad(k, "expected an object {pai}", v);
+  if (v->type != J_OBJECT) bad(k, "expected an object {pai, number}", v);
   for (size_t j = 0; j < v->n; j++) {
     char *kk = keyf("%s.%s", k, v->keys[j]);
     const json *iv = v->items[j];
-    if (strcmp(v->keys[j], "pai") != 0) die2(false, kk, "unknown key (expected pai)");
-    if (iv->type != J_STRING || (strcmp(iv->str, "passthrough") != 0 && strcmp(iv->str, "drop") != 0 && strcmp(iv->str, "from") != 0))
-      bad(kk, "expected \"passthrough\", \"drop\" or \"from\"", iv);
-    sd->pai = iv->str;
+    if (strcmp(v->keys[j], "pai") == 0) {
+      if (iv->type != J_STRING || (strcmp(iv->str, "passthrough") != 0 && strcmp(iv->str, "drop") != 0 && strcmp(iv->str, "from") != 0))
+        bad(kk, "expected \"passthrough\", \"drop\" or \"from\"", iv);
+      sd->pai = iv->str;
+    } else if (strcmp(v->keys[j], "number") == 0) {
+      /* a trunk's calling number for callers with none of its gin block (b2bua/call.ts callerNumber) */
+      if (iv->type != J_STRING || strchr(iv->str, 'x') || !is_number_block(iv->str))
+        bad(kk, "expected a number: \"+\" (optional) and digits, 1..32 bytes (\"+15550100\")", iv);
+      sd->number = iv->str;
+    } else {
+      die2(false, kk, "unknown key (expected pai, number)");
+    }
     free(kk);
   }
+}
+
+/* Whether number n is one of block b (the core's blockMatch, config.mjs numberInBlock). */
+static bool number_in_block(const char *n, const char *b) {
+  if (strlen(n) != strlen(b)) return false;
+  for (size_t i = 0; b[i]; i++)
+    if (b[i] == 'x' ? !isdigit((unsigned char)n[i]) : b[i] != n[i]) return false;
+  return true;
 }
 
 /* A number block (the core's util/numblock.ts, config.mjs isNumberBlock): [+]digits then x's, 1..32 bytes. */
@@ -831,6 +851,12 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
       free(kk);
     }
     if (!trunk && sd->pt) die2(false, keyf("%s.passthrough", key), "pass-through accounts are a trunk's (the provider's accounts of our users)");
+    if (sd->number && !trunk)
+      die2(false, keyf("%s.identity.number", key), "a calling number is a trunk's (for callers with none of its number block)");
+    if (sd->number && sd->reg_block && !number_in_block(sd->number, sd->reg_block)) {
+      char *num = strdup(show_str(sd->number)); /* show_str's buffer is one: the block's is shown next */
+      die2(false, keyf("%s.identity.number", key), "%s is not a number of the trunk's block %s", num, show_str(sd->reg_block));
+    }
     if (!trunk && sd->monitor) die2(false, keyf("%s.monitor", key), "a registrar side's phones are not pinged (a trunk is)");
     if (sd->down) {
       char *kk = keyf("%s.down", key);
@@ -959,7 +985,11 @@ static void check_value(const sch_key *k, const json *v, const char *name, cfg_v
       return;
     }
     case SCH_T_STRING:
-      if (v->type != J_STRING || !check_string(k->check, v->str)) bad(name, expected_of(k->check), v);
+      if (v->type != J_STRING || !check_string(k->check, v->str)) {
+        if (!k->secret) bad(name, expected_of(k->check), v);
+        if (v->type == J_STRING) die2(false, name, "%s, got \"%zu characters (not shown)\"", expected_of(k->check), strlen(v->str));
+        die2(false, name, "%s, got \"%s\"", expected_of(k->check), v->type == J_NUMBER ? "number" : v->type == J_ARRAY || v->type == J_OBJECT || v->type == J_NULL ? "object" : "boolean");
+      }
       out->str = v->str;
       return;
     case SCH_T_LIST: {
@@ -1296,6 +1326,8 @@ void config_parse(cli *out, int argc, char **argv, const char *board) {
     for (size_t j = 0; j < c->v[SK_MEDIA_RELAY_ADDRESSES].n; j++)
       if (strchr(c->v[SK_MEDIA_RELAY_ADDRESSES].list[j], '/'))
         die2(false, keyf("mediaRelay.addresses[%zu]", j), "expected an address without a prefix, got %s", show_str(c->v[SK_MEDIA_RELAY_ADDRESSES].list[j]));
+  if (c->v[SK_LOCATION_USERNAME].set && !c->v[SK_LOCATION_PASSWORD].set)
+    die2(false, "location.username", "a Redis user needs its \"location.password\"");
   /* a tls listen address needs our certificate and its key (the files are read at start: tls.c);
    * verifying clients needs the CAs to verify them against (config.mjs checkTls) */
   if (cfg_bool(c, SK_TLS_VERIFY_CLIENT) && !c->v[SK_TLS_CA].set)
@@ -1437,9 +1469,16 @@ static void print_value(strbuf *b, const sch_key *k, const cfg_value *v) {
           }
           sb_putc(b, ']');
         }
-        if (sd->pai) {
-          sb_puts(b, ", \"identity\": {\"pai\": ");
-          sb_json_string(b, sd->pai, strlen(sd->pai));
+        if (sd->pai || sd->number) {
+          sb_puts(b, ", \"identity\": {");
+          if (sd->pai) {
+            sb_puts(b, "\"pai\": ");
+            sb_json_string(b, sd->pai, strlen(sd->pai));
+          }
+          if (sd->number) {
+            sb_puts(b, sd->pai ? ", \"number\": " : "\"number\": ");
+            sb_json_string(b, sd->number, strlen(sd->number));
+          }
           sb_putc(b, '}');
         }
         if (sd->drop) {
@@ -1453,7 +1492,7 @@ static void print_value(strbuf *b, const sch_key *k, const cfg_value *v) {
     case SCH_T_BOOL: sb_puts(b, v->num ? "true" : "false"); break;
     case SCH_T_INT: snprintf(t, sizeof t, "%lld", (long long)v->num); sb_puts(b, t); break;
     case SCH_T_ENUM: sb_json_string(b, k->values[v->num], strlen(k->values[v->num])); break;
-    case SCH_T_STRING: sb_json_string(b, v->str, strlen(v->str)); break;
+    case SCH_T_STRING: k->secret ? sb_puts(b, "\"" MASK "\"") : sb_json_string(b, v->str, strlen(v->str)); break;
     case SCH_T_HEX: k->secret ? sb_puts(b, "\"" MASK "\"") : sb_json_string(b, v->str, strlen(v->str)); break;
     case SCH_T_LIST: str_array(b, v->list, v->n); break;
     case SCH_T_USERS:
@@ -2012,6 +2051,7 @@ void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *b
           if (sd->down) add_text(&a, keyf("%s[%zu].down", k->path, j), keyf("down %zu %s", j, sd->down));
           if (sd->monitor) add_text(&a, keyf("%s[%zu].monitor", k->path, j), keyf("monitor %zu %d", j, sd->monitor));
           if (sd->media_relay) add_text(&a, keyf("%s[%zu].mediaRelay", k->path, j), keyf("relay %zu on", j));
+          if (sd->number) add_text(&a, keyf("%s[%zu].identity.number", k->path, j), keyf("number %zu %s", j, sd->number));
           for (size_t d = sd->pai ? 0 : 1; d <= sd->n_drop; d++) {
             char *text = d == 0 ? keyf("pai %zu %s", j, sd->pai) : keyf("drop %zu %s", j, sd->drop[d - 1]);
             add_text(&a, d == 0 ? keyf("%s[%zu].identity.pai", k->path, j) : keyf("%s[%zu].drop[%zu]", k->path, j, d - 1), text);

@@ -66,6 +66,7 @@ typedef struct {
   cfg_rule *rules;
   size_t n_rules;
   const char *pai;   /* identity.pai: "passthrough" | "drop" | "from", NULL: not given */
+  const char *number; /* identity.number: a trunk's calling number for callers outside its gin block, or NULL */
   const char **drop; /* header names not passed to this side's leg */
   size_t n_drop;
   cfg_passthrough *pt; /* "passthrough": our users' own accounts with the provider */

@@ -283,7 +283,7 @@ static bool rc_flush(rconn *c) {
 
 enum { ST_OFF, ST_WAIT, ST_CONNECTING, ST_SYNCING, ST_UP };
 /* what a command's reply is for */
-enum { W_IGNORE, W_SCAN, W_GET, W_PTTL };
+enum { W_IGNORE, W_SCAN, W_GET, W_PTTL, W_AUTH };
 
 typedef struct {
   int what;
@@ -296,6 +296,7 @@ static struct {
   char redis[96];
   char instance[96];
   char channel[160], key_prefix[160];
+  char user[128], password[256]; /* location.username, location.password: AUTH (password "": none) */
   rconn cmd, sub;
   double retry_at, connect_deadline;
   bool first, outage_logged;
@@ -601,6 +602,7 @@ static void on_cmd_reply(const ritem *r) {
     lost(why);
     return;
   }
+  if (what == W_AUTH) return;
   if (what == W_SCAN) {
     if (r->type != R_ARRAY || r->num != 2 || r[1].type != R_BULK || r[1].len >= sizeof L.cursor || r[2].type != R_ARRAY) {
       lost("unexpected SCAN reply");
@@ -651,6 +653,12 @@ static void on_cmd_reply(const ritem *r) {
 
 /* One push on the subscription: "message" on our channel, a put or a del of another instance. */
 static void on_message(const ritem *r) {
+  if (r->type == R_ERROR) { /* a refused AUTH (or SUBSCRIBE): Redis's reason, never the password */
+    char why[200];
+    snprintf(why, sizeof why, "%.*s", (int)(r->len > 190 ? 190 : r->len), r->s);
+    lost(why);
+    return;
+  }
   if (r->type != R_ARRAY || r->num < 3 || r[1].type != R_BULK || r[2].type != R_BULK || r[3].type != R_BULK) return;
   if (r[1].len != 7 || memcmp(r[1].s, "message", 7) != 0) return;
   if (r[2].len != strlen(L.channel) || memcmp(r[2].s, L.channel, r[2].len) != 0) return;
@@ -833,6 +841,15 @@ static void attempt(void) {
 static void connected_both(void) {
   L.state = ST_SYNCING;
   L.stats[S_RESYNCS]++;
+  if (L.password[0]) {
+    /* both connections authenticate before anything else (the replies keep their order) */
+    const char *au[] = {"AUTH", L.user, L.password}, *ap[] = {"AUTH", L.password};
+    bool u = L.user[0] != 0;
+    if (!command_s(&L.cmd, W_AUTH, u ? 3 : 2, u ? au : ap) || !command_s(&L.sub, W_IGNORE, u ? 3 : 2, u ? au : ap)) {
+      lost("connection closed");
+      return;
+    }
+  }
   const char *a[] = {"SUBSCRIBE", L.channel};
   if (!command_s(&L.sub, W_IGNORE, 2, a)) {
     lost("connection closed");
@@ -844,7 +861,10 @@ static void connected_both(void) {
   send_scan();
 }
 
-void location_start(const char *redis_addr, int family, int port, const char *instance, const char *prefix) {
+void location_start(const char *redis_addr, int family, int port, const char *instance, const char *prefix, const char *user,
+                    const char *password) {
+  snprintf(L.user, sizeof L.user, "%s", user ? user : "");
+  snprintf(L.password, sizeof L.password, "%s", password ? password : "");
   snprintf(L.addr, sizeof L.addr, "%s", redis_addr);
   L.family = family;
   L.port = port;

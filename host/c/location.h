@@ -65,7 +65,8 @@ void loc_escape_aor(strbuf *b, const uint8_t *key, size_t n);
 /* The shared location service: started when "location.redis" names one (instance: location.address or
  * the first udp listen's); the first attempt runs to its end (as the Node host's start awaits it: at
  * most LOC_FIRST_MS), later ones from the loop. */
-void location_start(const char *redis_addr, int family, int port, const char *instance, const char *prefix);
+void location_start(const char *redis_addr, int family, int port, const char *instance, const char *prefix, const char *user,
+                    const char *password);
 bool location_on(void);
 bool location_connected(void);
 const char *location_instance(void);

@@ -1523,7 +1523,7 @@ static void start_location(const config *cfg) {
   int fam, port;
   parse_ip_port(spec, addr, &fam, &port); /* the schema's check took it */
   const char *prefix = cfg_str(cfg, SK_LOCATION_PREFIX);
-  location_start(addr, fam, port, instance, prefix ? prefix : "sipling");
+  location_start(addr, fam, port, instance, prefix ? prefix : "sipling", cfg_str(cfg, SK_LOCATION_USERNAME), cfg_str(cfg, SK_LOCATION_PASSWORD));
 }
 
 static int management_api(const char *method, const char *path, const char *query, strbuf *body) {

@@ -69,6 +69,8 @@ export interface Config {
   /** location.address: this instance's SIP address for the others (default: its first udp listen) */
   readonly locationAddress?: string;
   readonly locationPrefix: string;
+  /** location.username and location.password: AUTH on the Redis connections (no password: none) */
+  readonly locationAuth: { readonly username?: string; readonly password: string } | undefined;
   /** the tls.* keys (files read when the TLS listeners are set up, host/node/tls.ts) */
   readonly tls: TlsConfig;
 }
@@ -114,6 +116,9 @@ function view(c: SharedConfig): Config {
     locationRedis: v.get("location.redis") as string | undefined,
     locationAddress: v.get("location.address") as string | undefined,
     locationPrefix: v.get("location.prefix") as string,
+    locationAuth: v.has("location.password")
+      ? { username: v.get("location.username") as string | undefined, password: v.get("location.password") as string }
+      : undefined,
     tls: {
       certificate: v.get("tls.certificate") as string | undefined,
       key: v.get("tls.key") as string | undefined,

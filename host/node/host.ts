@@ -900,7 +900,7 @@ export class Host {
     if (!instance) throw new ConfigError("location.address", "needed when no udp listen gives the instance's address");
     if (/:0$/.test(instance)) throw new ConfigError("location.address", `port 0 is no address for the other instances (${instance})`);
     const r = parseIpPort(spec)!; // the schema's check took it
-    this.location = new SharedLocation(b, { addr: r.addr, port: r.port }, instance, this.cfg.locationPrefix,
+    this.location = new SharedLocation(b, { addr: r.addr, port: r.port, auth: this.cfg.locationAuth }, instance, this.cfg.locationPrefix,
       (level, msg, fields) => this.log.line(level, msg, fields));
     await this.location.start();
   }

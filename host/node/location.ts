@@ -302,7 +302,7 @@ export class SharedLocation {
 
   constructor(
     private readonly bindings: Bindings,
-    private readonly redis: { addr: string; port: number },
+    private readonly redis: { addr: string; port: number; auth?: { username?: string; password: string } },
     readonly instance: string,
     prefix: string,
     private readonly log: LocationLog,
@@ -338,6 +338,13 @@ export class SharedLocation {
       this.sub = new RedisConn(this.redis.addr, this.redis.port);
       await this.cmd.connect(CONNECT_TIMEOUT_MS);
       await this.sub.connect(CONNECT_TIMEOUT_MS);
+      const a = this.redis.auth;
+      if (a) {
+        // both connections, before anything else (a refusal: Redis's reason, never the password)
+        const args = a.username !== undefined ? ["AUTH", a.username, a.password] : ["AUTH", a.password];
+        await this.cmd.command(...args);
+        await this.sub.command(...args);
+      }
       this.sub.onPush = (m) => this.onMessage(m);
       this.sub.subscribe(this.channel); // first, so that nothing published during the reload is missed
       this.cmd.onClose = () => this.lost("connection closed");

@@ -28,7 +28,7 @@ import { isIP } from "node:net";
  * @typedef {{ prefix: string, to: string, strip: number, prepend: string }} SideRule
  * @typedef {{ name: string, role: "registrar" | "trunk", route: string, host?: string, address?: string,
  *   username?: string, password?: string, routes?: SideRule[], failover?: string,
- *   identity?: { pai?: "passthrough" | "drop" | "from" }, drop?: string[], transport?: "udp" | "tcp" | "tls",
+ *   identity?: { pai?: "passthrough" | "drop" | "from", number?: string }, drop?: string[], transport?: "udp" | "tcp" | "tls",
  *   accept?: "address" | "digest", called?: "ruri" | "to" | "p-called-party-id",
  *   register?: boolean | { expires?: number, mode?: "gin", block?: string }, monitor?: number, down?: "try" | "failover" | "refuse", mediaRelay?: boolean,
  *   passthrough?: { user: string, username: string, password: string }[] }} Side
@@ -177,6 +177,9 @@ export const CHECKS = {
     const m = /^([^\s@%;<>]{1,32}) (\S+)$/.exec(s);
     if (!m || !isNumberBlock(m[2])) bad(k, GIN_BLOCK_EXPECTED, s);
   },
+  secret(s, k) {
+    if (s.length === 0 || Buffer.byteLength(s) > 255 || /[\0\r\n]/.test(s)) throw new ConfigError(k, `expected 1..255 bytes without NUL, CR or LF, got "${s.length} characters (not shown)"`);
+  },
   tlsPeer(s, k) {
     if (!parseTlsPeer(s)) bad(k, TLS_PEER_EXPECTED, s);
   },
@@ -242,7 +245,7 @@ function stringExpected(check, host) {
     listen: listenExpected(host), domain: "expected a domain name", cidr: "expected an IPv4 or IPv6 address or CIDR",
     token: "expected a method token", denyUri: `expected "user@domain", "@domain", "@.domain" or "user@"`,
     typeRule: `expected "METHOD type/subtype"`, sipUri: `expected a SIP URI "sip:host[:port]"`,
-    realm: "expected printable ASCII text", file: "expected a file name", dnsServer: DNS_SERVER_EXPECTED, ginBlock: GIN_BLOCK_EXPECTED, tlsPeer: TLS_PEER_EXPECTED,
+    realm: "expected printable ASCII text", file: "expected a file name", dnsServer: DNS_SERVER_EXPECTED, ginBlock: GIN_BLOCK_EXPECTED, tlsPeer: TLS_PEER_EXPECTED, secret: "expected 1..255 bytes without NUL, CR or LF",
     ipPort: IP_PORT_EXPECTED,
   }[check] ?? "expected a string";
 }
@@ -324,6 +327,11 @@ const DOWN_POLICIES = ["try", "failover", "refuse"];
 const MONITOR_SECONDS = [5, 3600]; // a trunk's "monitor": seconds between its OPTIONS pings
 const REGISTER_EXPIRES = [60, 86400, 3600]; // a trunk's "register": {"expires"}: least, most, default (s)
 const NUMBER_BLOCK_EXPECTED = `expected a number block: "+" (optional) and digits, then one "x" per trailing digit, 1..32 bytes ("+155500xx")`;
+
+/** Whether number n is one of block b (the core's blockMatch). @param {string} n @param {string} b */
+function numberInBlock(n, b) {
+  return n.length === b.length && [...b].every((c, i) => (c === "x" ? /[0-9]/.test(n[i]) : c === n[i]));
+}
 
 /** A number block (the core's util/numblock.ts): [+]digits then x's, 1..32 bytes. @param {string} s */
 export function isNumberBlock(s) {
@@ -443,10 +451,16 @@ function checkSides(key, k, v) {
           break;
         case "identity": {
           // what we assert toward this side (b2bua/call.ts PaiMode)
-          if (typeof sv !== "object" || sv === null || Array.isArray(sv)) bad(f, "expected an object {pai}", sv);
+          // and "number": a trunk's calling number for callers with none of its gin block (b2bua/call.ts callerNumber)
+          if (typeof sv !== "object" || sv === null || Array.isArray(sv)) bad(f, "expected an object {pai, number}", sv);
           for (const [ik, iv] of Object.entries(sv)) {
-            if (ik !== "pai") throw new ConfigError(`${f}.${ik}`, "unknown key (expected pai)");
-            if (typeof iv !== "string" || !PAI_MODES.includes(iv)) bad(`${f}.pai`, `expected "passthrough", "drop" or "from"`, iv);
+            if (ik === "pai") {
+              if (typeof iv !== "string" || !PAI_MODES.includes(iv)) bad(`${f}.pai`, `expected "passthrough", "drop" or "from"`, iv);
+            } else if (ik === "number") {
+              if (typeof iv !== "string" || iv.includes("x") || !isNumberBlock(iv)) bad(`${f}.number`, `expected a number: "+" (optional) and digits, 1..32 bytes ("+15550100")`, iv);
+            } else {
+              throw new ConfigError(`${f}.${ik}`, "unknown key (expected pai, number)");
+            }
           }
           sd.identity = /** @type {Side["identity"]} */ ({ ...sv });
           break;
@@ -534,6 +548,12 @@ function checkSides(key, k, v) {
       if (sd.username === undefined) throw new ConfigError(`${kk}.register`, `a trunk that registers needs its "username" and "password"`);
     }
     if (sd.role === "registrar" && sd.passthrough !== undefined) throw new ConfigError(`${kk}.passthrough`, "pass-through accounts are a trunk's (the provider's accounts of our users)");
+    if (sd.identity?.number !== undefined) {
+      if (sd.role === "registrar") throw new ConfigError(`${kk}.identity.number`, "a calling number is a trunk's (for callers with none of its number block)");
+      const block = typeof sd.register === "object" ? sd.register.block : undefined;
+      if (block !== undefined && !numberInBlock(sd.identity.number, block))
+        throw new ConfigError(`${kk}.identity.number`, `${show(sd.identity.number)} is not a number of the trunk's block ${show(block)}`);
+    }
     if (sd.role === "registrar" && sd.monitor !== undefined) throw new ConfigError(`${kk}.monitor`, "a registrar side's phones are not pinged (a trunk is)");
     if (sd.down !== undefined) {
       if (sd.role === "registrar") throw new ConfigError(`${kk}.down`, "a registrar side is never down (a trunk is, when it registers or is monitored)");
@@ -607,7 +627,7 @@ export function checkValue(key, v, k, host) {
       if (typeof v !== "string" || !key.values?.includes(v)) bad(k, expectEnum(key.values ?? []), v);
       return v;
     case "string":
-      if (typeof v !== "string") bad(k, stringExpected(key.check ?? "", host), v);
+      if (typeof v !== "string") bad(k, stringExpected(key.check ?? "", host), key.secret ? typeof v : v);
       CHECKS[key.check ?? ""]?.(v, k, host);
       return v;
     case "list": {
@@ -837,6 +857,8 @@ export function resolve(spec, args) {
   checkWss(cfg);
   checkMediaRelay(cfg);
   checkTls(cfg);
+  if (cfg.values.has("location.username") && !cfg.values.has("location.password"))
+    throw new ConfigError("location.username", `a Redis user needs its "location.password"`);
   if (cfg.values.get("mode") === "b2bua" && (sides?.length ?? 0) < 2)
     throw new ConfigError("sides", `"mode": "b2bua" needs at least two sides (e.g. a registrar side and a trunk)`);
   if (cfg.values.get("mode") !== "b2bua" && (sides?.length ?? 0) > 0)
@@ -1190,6 +1212,7 @@ export function coreOps(cfg, random) {
           if (sd.monitor !== undefined) text(`${k.path}[${i}].monitor`, `monitor ${i} ${sd.monitor}`);
           if (sd.mediaRelay) text(`${k.path}[${i}].mediaRelay`, `relay ${i} on`);
           if (sd.identity?.pai !== undefined) text(`${k.path}[${i}].identity.pai`, `pai ${i} ${sd.identity.pai}`);
+          if (sd.identity?.number !== undefined) text(`${k.path}[${i}].identity.number`, `number ${i} ${sd.identity.number}`);
           (sd.drop ?? []).forEach((h, j) => text(`${k.path}[${i}].drop[${j}]`, `drop ${i} ${h}`));
         });
         list.forEach((sd, i) => (sd.routes ?? []).forEach((r, j) =>

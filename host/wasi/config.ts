@@ -8,6 +8,7 @@
 
 import {
   KEYS, KEY_FIELDS, KEY_COUNT, KF, KType, KCheck, KHost, K, BLOB, LISTS,
+  REF_SHIFT, REF_MASK,
 } from "./schema";
 import {
   J, FILE, FILE_CAP, parse, errorWhat, errorAt, errorAtEnd, nType, nPtr, nLen, nFirst, nNext, nNum, newString,
@@ -40,8 +41,8 @@ const U31: u32 = 0x7fffffff;
 
 // @ts-ignore: decorator
 @inline function kf(k: u32, f: u32): u32 { return load<u32>(KEYS + (<usize>(k * KEY_FIELDS + f) << 2)); }
-function refPtr(r: u32): usize { return BLOB + <usize>(r >>> 12); }
-function refLen(r: u32): u32 { return r & 0xfff; }
+function refPtr(r: u32): usize { return BLOB + <usize>(r >>> REF_SHIFT); }
+function refLen(r: u32): u32 { return r & REF_MASK; }
 function putRef(r: u32): void { putBytes(refPtr(r), refLen(r)); }
 function listCount(l: u32): u32 { return load<u32>(LISTS + (<usize>(l - 1) << 2)); }
 function listRef(l: u32, i: u32): u32 { return load<u32>(LISTS + (<usize>(l + i) << 2)); }

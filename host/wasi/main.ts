@@ -50,7 +50,7 @@ import {
   usersCount, domainsNode, realmNode, listensNode, wantHelp, wantPrint, wantVersion, MAX_LISTEN, CORE_BOARD,
 } from "./config";
 import { nFirst, nNext, nPtr, nLen } from "./json";
-import { EVENT_TABLE, EVENT_FIELDS, EVENT_LIMIT, BLOB, VERSION } from "./schema";
+import { EVENT_TABLE, EVENT_FIELDS, EVENT_LIMIT, BLOB, VERSION, REF_SHIFT, REF_MASK } from "./schema";
 import { Proto } from "../../assembly/host/numbers";
 import { P2, sysExit, sysRandom8, sysMonotonicNs } from "./sys";
 import {
@@ -1176,10 +1176,10 @@ function event(kind: i32): void {
   const e = EV;
   if (known) {
     const r = ev(kind, 0);
-    beginBytes(level, BLOB + (r >>> 12), r & 0xfff);
+    beginBytes(level, BLOB + (r >>> REF_SHIFT), r & REF_MASK);
     key("event");
     putByte(0x22);
-    putBytes(BLOB + (r >>> 12), r & 0xfff);
+    putBytes(BLOB + (r >>> REF_SHIFT), r & REF_MASK);
     putByte(0x22);
   } else {
     begin(level, "event");
@@ -1205,7 +1205,7 @@ function event(kind: i32): void {
     if (len) {
       if (known) {
         const r = ev(kind, 2 + i);
-        keyBytes(BLOB + (r >>> 12), r & 0xfff);
+        keyBytes(BLOB + (r >>> REF_SHIFT), r & REF_MASK);
       } else key(i == 0 ? "text1" : i == 1 ? "text2" : i == 2 ? "text3" : "text4");
       putByte(0x22);
       putEscaped(at, len);
@@ -1216,7 +1216,7 @@ function event(kind: i32): void {
   const value = load<u32>(e + 16);
   const vf = known ? ev(kind, 6) : 0;
   if (vf != 0) {
-    keyBytes(BLOB + (vf >>> 12), vf & 0xfff);
+    keyBytes(BLOB + (vf >>> REF_SHIFT), vf & REF_MASK);
     putU64(<u64>value);
   } else if (value) kvU64("value", <u64>value);
   const lost = load<u32>(e + 20);

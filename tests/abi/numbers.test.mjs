@@ -200,7 +200,10 @@ test("WASI host: host/wasi/schema.ts's static tables decode to abi.json's events
   const src = readFileSync(join(root, "host/wasi/schema.ts"), "utf8");
   const data = (name) => JSON.parse(`[${new RegExp(`export const ${name}: usize = memory\\.data<u\\d+>\\(\\[([\\s\\S]*?)\\]\\);`).exec(src)[1].replace(/\/\/.*$/gm, "").replace(/,\s*$/, "")}]`);
   const blob = Buffer.from(data("BLOB"));
-  const text = (ref) => (ref === 0 ? null : blob.toString("utf8", ref >>> 12, (ref >>> 12) + (ref & 0xfff)));
+  // refs are (offset << REF_SHIFT | length), REF_SHIFT read from the generated file itself
+  const shift = Number(/export const REF_SHIFT: u32 = (\d+);/.exec(src)?.[1]);
+  assert.ok(shift >= 12, "schema.ts declares REF_SHIFT");
+  const text = (ref) => (ref === 0 ? null : blob.toString("utf8", ref >>> shift, (ref >>> shift) + (ref & ((1 << shift) - 1))));
   const table = data("EVENT_TABLE");
   const LEVELS = ["error", "warn", "info", "debug"];
   const events = [];

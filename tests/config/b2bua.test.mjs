@@ -50,6 +50,12 @@ const CASES = [
   [base([REG, { ...TRUNK, failover: "backup" }]), `config error: "sides[1].failover": no side named "backup"`],
   [base([REG, { ...TRUNK, colour: "blue" }]), `config error: "sides[1].colour": unknown key (expected name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register, monitor, down, passthrough, mediaRelay)`],
   [base([REG, { ...TRUNK, accept: "ip" }]), `config error: "sides[1].accept": expected "address" or "digest", got "ip"`],
+  [base([REG, { ...TRUNK, identity: { number: "+155500xx" } }]), `config error: "sides[1].identity.number": expected a number: "+" (optional) and digits, 1..32 bytes ("+15550100"), got "+155500xx"`],
+  [base([REG, { ...TRUNK, identity: { number: 15550100 } }]), `config error: "sides[1].identity.number": expected a number: "+" (optional) and digits, 1..32 bytes ("+15550100"), got 15550100`],
+  [base([REG, { ...TRUNK, identity: { name: "x" } }]), `config error: "sides[1].identity.name": unknown key (expected pai, number)`],
+  [base([{ ...REG, identity: { number: "+15550100" } }, TRUNK]), `config error: "sides[0].identity.number": a calling number is a trunk's (for callers with none of its number block)`],
+  [base([REG, { ...TRUNK, ...CREDS, register: { mode: "gin", block: "+155500xx" }, identity: { number: "+15560100" } }]),
+    `config error: "sides[1].identity.number": "+15560100" is not a number of the trunk's block "+155500xx"`],
   [base([{ ...REG, accept: "digest" }, TRUNK]), `config error: "sides[0].accept": a registrar side's calls are known by where each phone registered from`],
   [base([REG, { ...TRUNK, accept: "digest" }]), `config error: "sides[1].accept": a trunk that takes calls by digest needs its "username" and "password"`],
   [base([REG, { ...TRUNK, accept: "digest", username: "alice", password: "pw" }], { users: [{ username: "alice", password: "x" }] }),
@@ -61,9 +67,9 @@ const CASES = [
   [base([REG, { ...TRUNK, transport: "tcp" }]), `config error: "sides[1].transport": a trunk on tcp needs a "tcp:" listen address of its family (IPv4)`],
   [base([REG, { ...TRUNK, address: "[::1]:5060", transport: "tcp" }], { listen: ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"] }),
     `config error: "sides[1].transport": a trunk on tcp needs a "tcp:" listen address of its family (IPv6)`],
-  [base([REG, { ...TRUNK, identity: "from" }]), `config error: "sides[1].identity": expected an object {pai}, got "from"`],
+  [base([REG, { ...TRUNK, identity: "from" }]), `config error: "sides[1].identity": expected an object {pai, number}, got "from"`],
   [base([REG, { ...TRUNK, identity: { pai: "maybe" } }]), `config error: "sides[1].identity.pai": expected "passthrough", "drop" or "from", got "maybe"`],
-  [base([REG, { ...TRUNK, identity: { privacy: "id" } }]), `config error: "sides[1].identity.privacy": unknown key (expected pai)`],
+  [base([REG, { ...TRUNK, identity: { privacy: "id" } }]), `config error: "sides[1].identity.privacy": unknown key (expected pai, number)`],
   [base([REG, { ...TRUNK, drop: "X-Internal" }]), `config error: "sides[1].drop": expected an array of at most 8 header names, got "X-Internal"`],
   [base([REG, { ...TRUNK, drop: ["a", "b", "c", "d", "e", "f", "g", "h", "i"] }]), `config error: "sides[1].drop": expected at most 8 header names, got "9"`],
   [base([REG, { ...TRUNK, drop: ["X-Internal", "X Bad"] }]), `config error: "sides[1].drop[1]": expected a header name (a SIP token of 1..32 bytes), got "X Bad"`],
@@ -112,7 +118,7 @@ for (const [host, argv] of HOSTS) {
 
   test(`${host}: a good configuration prints back with its rules, the password masked`, () => {
     const sides = [{ ...REG, routes: [{ prefix: "00", to: "carrier", strip: 2, prepend: "+" }] },
-      { ...TRUNK, username: "acme", password: "s3cret", failover: "backup", identity: { pai: "from" }, drop: ["X-Internal", "s"], routes: [{ prefix: "", to: "office", strip: 0, prepend: "" }] },
+      { ...TRUNK, username: "acme", password: "s3cret", failover: "backup", identity: { pai: "from", number: "+15550100" }, drop: ["X-Internal", "s"], routes: [{ prefix: "", to: "office", strip: 0, prepend: "" }] },
       { name: "backup", role: "trunk", address: "127.0.0.8:5060", transport: "tcp", accept: "digest", username: "peer", password: "pw2", route: "office" }];
     const r = run(argv, base(sides, { listen: ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"] }), ["--print-config"]);
     assert.equal(r.status, 0, r.stderr);
@@ -126,7 +132,7 @@ for (const [host, argv] of HOSTS) {
     assert.equal(shown[2].accept, "digest");
     assert.ok(!r.stdout.includes("pw2"), "its password masked too");
     assert.equal(shown[1].transport, undefined);
-    assert.deepEqual(shown[1].identity, { pai: "from" });
+    assert.deepEqual(shown[1].identity, { pai: "from", number: "+15550100" });
     assert.deepEqual(shown[1].drop, ["X-Internal", "s"]);
     assert.equal(shown[0].identity, undefined);
     assert.equal(shown[0].drop, undefined);

@@ -23,8 +23,8 @@ after(async () => {
 });
 
 /** redis-server on 127.0.0.1:port, without persistence; resolves when it accepts connections. */
-async function startRedis(port) {
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"], { stdio: ["ignore", "pipe", "pipe"] });
+async function startRedis(port, extra = []) {
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no", ...extra], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   const exited = new Promise((r) => child.once("exit", r));
   await new Promise((resolve, reject) => {
@@ -50,10 +50,10 @@ async function startRedis(port) {
 /** The pairs (A, B) each test runs with. */
 const PAIRS = [["node", "node"], ["native", "native"], ["native", "node"]];
 
-async function instance(redisPort, port, host = "node") {
+async function instance(redisPort, port, host = "node", location = {}) {
   const srv = await startServer({
     port, tcp: false, trace: true, host,
-    config: { location: { redis: `127.0.0.1:${redisPort}` }, metrics: { listen: "127.0.0.1:0" }, management: true },
+    config: { location: { redis: `127.0.0.1:${redisPort}`, ...location }, metrics: { listen: "127.0.0.1:0" }, management: true },
   });
   running.push(srv);
   const m = await srv.waitFor((o) => o.msg === "metrics listening", 5000, "metrics listening");
@@ -340,6 +340,73 @@ for (const host of ["node", "native"]) {
     assert.deepEqual(Object.keys(st.body.tables), ["transactions", "registrations", "aors", "messagePool", "registrarPool", "dialogs", "relayLegs"]);
   });
 }
+
+test("a Redis that requires a password (requirepass) and an ACL user: A (native) and B (node) authenticate and share; a wrong password is a warn line with Redis's reason, never the password, and the registrar keeps serving", async () => {
+  const redis = await startRedis(await freePort(), ["--requirepass", "hunter2-pw", "--user", "sip", "on", ">sip-user-pw", "~*", "&*", "+@all"]);
+  const a = await instance(redis.port, undefined, "native", { password: "hunter2-pw" });
+  const b = await instance(redis.port, undefined, "node", { username: "sip", password: "sip-user-pw" });
+  const wrong = { native: await instance(redis.port, undefined, "native", { password: "not-the-pw" }), node: await instance(redis.port, undefined, "node", { username: "sip", password: "not-the-pw" }) };
+  await a.waitFor((o) => o.msg === "location service connected", 5000, "A connected");
+  await b.waitFor((o) => o.msg === "location service connected", 5000, "B connected");
+  const bob = await Ua.open();
+  const caller = await Ua.open();
+  try {
+    await register(a, bob, "bob");
+    await until(b, "bob", (l) => l.length === 1 && l[0].origin === "shared", "B learns bob");
+    await callThrough(b, caller, bob, "bob");
+    for (const [host, w] of Object.entries(wrong)) {
+      const line = await w.waitFor((o) => o.msg === "location service unreachable; serving the bindings we have, retrying", 5000, `${host}: the refusal`);
+      assert.match(String(line.error), /WRONGPASS|invalid password|invalid username-password/i, `${host}: Redis's reason: ${line.error}`);
+      assert.ok(!JSON.stringify(w.logs).includes("not-the-pw"), `${host}: the password is never logged`);
+      assert.ok(!w.logs.some((o) => o.msg === "location service connected"), `${host}: not connected`);
+      const carol = await Ua.open();
+      try {
+        await register(w, carol, "carol"); // the registrar serves meanwhile
+      } finally {
+        carol.close();
+      }
+    }
+  } finally {
+    bob.close();
+    caller.close();
+    for (const s of [a, b, wrong.native, wrong.node]) await s.stop();
+    await redis.stop();
+  }
+});
+
+test("location.username without location.password, and a bad password value, are refused naming the key (both hosts); --print-config masks the password", async () => {
+  const { writeFileSync, mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const dir = mkdtempSync(join(tmpdir(), "sipling-locauth-"));
+  try {
+    const argv = { node: [process.execPath, join(root, "host/node/cli.mjs")], native: [join(root, "build/server/sipling")] };
+    const cases = [
+      [{ redis: "127.0.0.1:6379", username: "sip" }, `config error: "location.username": a Redis user needs its "location.password"`],
+      [{ redis: "127.0.0.1:6379", password: "" }, `config error: "location.password": expected 1..255 bytes without NUL, CR or LF, got "0 characters (not shown)"`],
+      [{ redis: "127.0.0.1:6379", password: "line\nbreak" }, `config error: "location.password": expected 1..255 bytes without NUL, CR or LF, got "10 characters (not shown)"`],
+      [{ redis: "127.0.0.1:6379", password: 1234 }, `config error: "location.password": expected 1..255 bytes without NUL, CR or LF, got "number"`],
+    ];
+    for (const [host, [exe, ...args]] of Object.entries(argv)) {
+      cases.forEach(([location, want], i) => {
+        const f = join(dir, `${host}${i}.json`);
+        writeFileSync(f, JSON.stringify({ listen: ["udp:127.0.0.1:0"], location }));
+        const r = spawnSync(exe, [...args, "--config", f], { encoding: "utf8", timeout: 20_000, env: { ...process.env, SIPLING_NO_BUILD: "1" } });
+        assert.equal(r.status, 2, `${host} ${JSON.stringify(location)}: ${r.stderr}`);
+        assert.equal(r.stderr.trim().split("\n").pop(), want, `${host} ${JSON.stringify(location)}`);
+      });
+      const f = join(dir, `${host}-ok.json`);
+      writeFileSync(f, JSON.stringify({ listen: ["udp:127.0.0.1:0"], location: { redis: "127.0.0.1:6379", username: "sip", password: "s3cret-pw" } }));
+      const r = spawnSync(exe, [...args, "--config", f, "--print-config"], { encoding: "utf8", timeout: 20_000, env: { ...process.env, SIPLING_NO_BUILD: "1" } });
+      assert.equal(r.status, 0, r.stderr);
+      const shown = JSON.parse(r.stdout).location;
+      assert.equal(shown.username, "sip");
+      assert.equal(shown.password, "***", `${host}: masked`);
+      assert.ok(!r.stdout.includes("s3cret-pw"));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test("node and native: /status and a binding's JSON have the same shape (keys and value types)", async () => {
   const redis = await startRedis(await freePort());

@@ -43,11 +43,12 @@ function setup(seed) {
   ent.ex.probe_b2bua_on(1);
   for (const t of ["0 registrar 1 127.0.0.4", `1 trunk 0 127.0.0.5 ${PROVIDER}`, "route 1 +15550001 0 9 alice"])
     assert.equal(sideText(ent, t), 1, t);
-  const seen = { registers: [], okays: [], invites: [] };
+  const seen = { registers: [], okays: [], invites: [], outInvites: [] };
   sim.filter = (from, to, text) => {
     if (from === ENT && to === PROVIDER && text.startsWith("REGISTER ")) seen.registers.push({ t: sim.now, msg: parse(text) });
     if (from === PROVIDER && to === ENT && text.startsWith("SIP/2.0 200") && /\r\nCSeq: *\d+ REGISTER/i.test(text)) seen.okays.push({ t: sim.now, msg: parse(text) });
     if (from === PROVIDER && to === ENT && text.startsWith("INVITE ")) seen.invites.push(parse(text));
+    if (from === ENT && to === PROVIDER && text.startsWith("INVITE ")) seen.outInvites.push(parse(text));
     return true;
   };
   assert.equal(cfg(ent, CfgKind.Registration, `1 ${PROVIDER} acme@127.0.0.5 600 acme s3cret gin=+155500xx`), CfgResult.Ok);
@@ -128,6 +129,34 @@ test("a call from the provider's side to a number of the block reaches the enter
     assert.deepEqual(carol.calls.get(out).finals, [480]);
     assert.deepEqual(seen.invites.map((m) => m.ruri), ["sip:+15550001@127.0.0.4:5060", "sip:+15550002@127.0.0.4:5060"]);
     assert.deepEqual(carol.calls.get(unrouted).finals, [404]);
+  }
+});
+
+test("outbound calls toward the gin trunk call as numbers of its block: the caller's number as written, an extension of as many digits as the x's, else the side's number (From and PAI)", () => {
+  for (const seed of SEEDS) {
+    const { sim, ent, alice, seen } = setup(seed);
+    assert.equal(sideText(ent, "pai 1 from"), 1);
+    // "number SIDE N": a trunk's only, a number (no x)
+    for (const bad of ["number 0 +15550000", "number 1 +155500xx", "number 1 15a", "number 1 +1555000000000000000000000000000000"])
+      assert.equal(sideText(ent, bad), 0, bad);
+    const ext = new Ua(sim, "127.0.0.3:5060", "01", { proxy: ENT });
+    const full = new Ua(sim, "127.0.0.6:5060", "+15550042", { proxy: ENT });
+    ext.register();
+    full.register();
+    sim.run(10_000);
+    const fromUser = (m) => /<sip:([^@]+)@/.exec(m.get("from"))[1];
+    const paiUser = (m) => /<sip:([^@]+)@/.exec(m.get("p-asserted-identity") ?? "<sip:none@>")[1];
+    // one call at a time (the probe core's B2BUA table is small); each ends at the provider's 407
+    const call = (ua) => { ua.invite("+15557777"); sim.run(sim.now + 3000); };
+    call(ext);
+    call(full);
+    call(alice); // not a number of the block, no side number yet: as written
+    assert.deepEqual(seen.outInvites.map((m) => [fromUser(m), paiUser(m)]),
+      [["+15550001", "+15550001"], ["+15550042", "+15550042"], ["alice", "alice"]], `seed ${seed}\n${sim.transcript()}`);
+    assert.equal(sideText(ent, "number 1 +15550000"), 1);
+    call(alice);
+    call(ext);
+    assert.deepEqual(seen.outInvites.slice(3).map((m) => [fromUser(m), paiUser(m)]), [["+15550000", "+15550000"], ["+15550001", "+15550001"]]);
   }
 });
 
