@@ -47,7 +47,7 @@ import { pikeFail, PikeVerdict } from "../policy/index";
 import { FreeList } from "../util/freelist";
 import { Hdr } from "../wire/hdr";
 import { NameAddrRepr, NameAddrKind, decodeNameAddr } from "../wire/headers/nameaddr";
-import { BLOCK_CAP, blockValid, blockMatch } from "../util/numblock";
+import { BLOCK_CAP, blockValid, blockMatch, telNumber, numberAt, numberLen } from "../util/numblock";
 import { regSideBlock, regBlock, regBlockLen, regSideDown, regFollowing, regFollowedBy, regUser, regUserLen, regAuth, regAuthLen, regPass, regPassLen, regLocal, regLocalLen } from "../registrant/registrant";
 import { Owner } from "../tu/owner";
 import { tuTimerSet } from "../tu/timers";
@@ -619,9 +619,11 @@ function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void 
   // a call to a pass-through account's Contact (its provider user called): to the local user it
   // follows, on the side's route; any other number by the side's rules
   const pt = trusted(from) ? regFollowedBy(from, ru.user, ru.userLen) : -1;
-  const numP = pt >= 0 ? regLocal(pt) : ru.user;
-  const numLen = pt >= 0 ? regLocalLen(pt) : ru.userLen;
-  const r = pt >= 0 ? -1 : ruleFor(from, ru.user, ru.userLen);
+  // a user=phone number is taken without its visual separators (RFC 3966: +1-555-0001 is +15550001)
+  telNumber(ru.user, ru.userLen, ru.userParam, ru.userParamLen);
+  const numP = pt >= 0 ? regLocal(pt) : numberAt;
+  const numLen = pt >= 0 ? regLocalLen(pt) : numberLen;
+  const r = pt >= 0 ? -1 : ruleFor(from, numP, numLen);
   let to = r >= 0 ? <i32>load<u8>(rule(r), 2) : <i32>load<u8>(side(from), 1);
   // the number on the B side: the rule's strip and prepend applied
   const strip = r >= 0 ? <u32>load<u8>(rule(r), 3) : 0;
@@ -752,7 +754,8 @@ function sendInvite(i: i32, v: MessageView, d: Decoded, cseq: u32, auth: u32, no
   // a caller with a pass-through account on that trunk calls as that account (its user, its credentials)
   // (the account's user); a caller toward a trunk registered for a number block calls as a number of it
   const pt = passThrough(to, fu);
-  callerNumber(to, fu.user, fu.userLen);
+  telNumber(fu.user, fu.userLen, fu.userParam, fu.userParamLen);
+  callerNumber(to, numberAt, numberLen);
   const fuser = pt >= 0 ? regUser(pt) : callerAt;
   const fuserLen = pt >= 0 ? regUserLen(pt) : callerLen;
   const nameAt = tw.ptr;

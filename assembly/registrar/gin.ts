@@ -10,7 +10,7 @@
 import { UriRepr, UriScheme } from "../wire/uri";
 import { KEY } from "./table";
 import { TargetSet, lookupKey } from "./lookup";
-import { BLOCK_CAP, blockValid, blockMatch } from "../util/numblock";
+import { BLOCK_CAP, blockValid, blockMatch, telNumber, numberAt, numberLen } from "../util/numblock";
 import { GIN_PROVIDER } from "../config";
 
 // No table where the provider side is left out (config.ts GIN_PROVIDER: cfg kind GinBlock is NotInBuild there).
@@ -68,9 +68,11 @@ export function ginLookup(uri: UriRepr, now: i64, out: TargetSet): i32 {
   for (let k = 0; k < GIN_BLOCKS; k++) {
     const r = at(k);
     const al = <u32>load<u8>(r);
-    if (al == 0 || !blockMatch(r + 2 + <usize>USER_CAP, <u32>load<u8>(r, 1), uri.user, uri.userLen)) continue;
+    // (a user=phone number without its visual separators: RFC 3966)
+    telNumber(uri.user, uri.userLen, uri.userParam, uri.userParamLen);
+    if (al == 0 || !blockMatch(r + 2 + <usize>USER_CAP, <u32>load<u8>(r, 1), numberAt, numberLen)) continue;
     memory.copy(KEY, r + 2, al); // the account's AOR key (its user part has no escapes: ginBlockAdd)
-    out.setNumber(uri.user, uri.userLen);
+    out.setNumber(numberAt, numberLen);
     return lookupKey(<i32>al, now, out, true);
   }
   return 0;

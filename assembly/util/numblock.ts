@@ -28,3 +28,30 @@ export function blockMatch(p: usize, len: u32, n: usize, nlen: u32): bool {
   }
   return true;
 }
+
+/**
+ * The number a URI's user part names, into numberAt/numberLen: with user=phone (RFC 3261 §19.1.6) a
+ * telephone-subscriber (RFC 3966), compared without its visual separators (- . ( )) and its own
+ * parameters (;isub=, ;phone-context=...): "+1-555-0001" is +15550001; any other user part as written
+ * (and one with more than BLOCK_CAP digits: too long for any block or number of ours).
+ */
+export let numberAt: usize = 0;
+export let numberLen: u32 = 0;
+export function telNumber(user: usize, userLen: u32, userParam: usize, userParamLen: u32): void {
+  numberAt = user;
+  numberLen = userLen;
+  if (userParamLen != 5) return;
+  for (let k: u32 = 0; k < 5; k++) if ((<u32>load<u8>(userParam + <usize>k) | 0x20) != <u32>"phone".charCodeAt(k)) return;
+  const buf = memory.data(<i32>BLOCK_CAP);
+  let n: u32 = 0;
+  for (let k: u32 = 0; k < userLen; k++) {
+    const c = <u32>load<u8>(user + <usize>k);
+    if (c == 0x3b) break; // ;
+    if (c == 0x2d || c == 0x2e || c == 0x28 || c == 0x29) continue; // - . ( )
+    if (n >= BLOCK_CAP) return;
+    store<u8>(buf + <usize>n, <u8>c);
+    n++;
+  }
+  numberAt = buf;
+  numberLen = n;
+}

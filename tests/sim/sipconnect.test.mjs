@@ -160,6 +160,29 @@ test("outbound calls toward the gin trunk call as numbers of its block: the call
   }
 });
 
+test("user=phone numbers are taken without their visual separators (RFC 3966), at the provider's block and at the B2BUA's rules; without user=phone they are user names as written", () => {
+  for (const seed of SEEDS) {
+    const { sim, ent, alice, carol, seen } = setup(seed);
+    sim.run(10_000);
+    // the provider: +1-555-0001;user=phone is +15550001 of acme's block, forwarded with the number as written there
+    const dashed = carol.invite("+1-555-0001", { ruriParams: ";user=phone", hangupAfter: 500 });
+    sim.run(sim.now + 5000);
+    assert.deepEqual(carol.calls.get(dashed).finals, [200], `seed ${seed}\n${sim.transcript()}`);
+    assert.equal(seen.invites.at(-1).ruri, "sip:+15550001@127.0.0.4:5060", "the number without its separators");
+    // without user=phone the user part is a name, matched as written: in no block
+    const plain = carol.invite("+1-555-0001");
+    sim.run(sim.now + 5000);
+    assert.deepEqual(carol.calls.get(plain).finals, [480]);
+    // the enterprise B2BUA: alice's call to +555-(777)-77.77;user=phone leaves as the number +5557777777 toward the provider
+    assert.equal(sideText(ent, "route 0 +555 1 0"), 1);
+    alice.invite("+555-(777)-77.77", { ruriParams: ";user=phone" });
+    sim.run(sim.now + 3000);
+    const out = seen.outInvites.at(-1);
+    assert.ok(out, "the call left toward the provider");
+    assert.equal(out.ruri, "sip:+5557777777@127.0.0.5", `seed ${seed}`);
+  }
+});
+
 /** A stateless raw sender at RAW (a trusted source of the provider): sends texts, records responses. */
 class Raw {
   constructor(sim) {

@@ -268,13 +268,13 @@ export class Ua {
   /** Calls sip:callee@domain through the proxy; returns the Call-ID. hangupAfter: ms after the 2xx
    * (null: never); headers: extra header lines; body: an SDP offer; toUser: the To's user when it is not
    * the callee (a provider calling our registered Contact about one of our numbers). */
-  invite(callee, { hangupAfter = 2000, cancelAfterRinging = null, body = "", headers = [], cseq = 1, toUser = callee } = {}) {
+  invite(callee, { hangupAfter = 2000, cancelAfterRinging = null, body = "", headers = [], cseq = 1, toUser = callee, ruriParams = "" } = {}) {
     const callId = this.id("call");
     const c = this.call(callId);
     c.role = "uac";
     c.hangupAfter = hangupAfter;
     const fromTag = this.id("f");
-    const ruri = `sip:${callee}@${this.domain}`;
+    const ruri = `sip:${callee}@${this.domain}${ruriParams}`;
     const text = (n, auth = []) => [
       `INVITE ${ruri} SIP/2.0`, `Via: SIP/2.0/UDP ${this.addr};rport;branch=z9hG4bK${this.id("i")}`, `Max-Forwards: 70`,
       `From: <sip:${this.user}@${this.domain}>;tag=${fromTag}`, `To: <sip:${toUser}@${this.domain}>`, `Call-ID: ${callId}`,
