@@ -404,7 +404,8 @@ export function b2buaSideAdd(p: usize, len: u32): bool {
   if (textIs(wordAt(0), wordLen(0), "number")) {
     // "number SIDE +15550000": a trunk's calling number for callers with none of its gin block (callerNumber)
     const nl = wordLen(2);
-    if (load<u8>(side(s)) != SideRole.Trunk || !blockValid(wordAt(2), nl) || blockHasX(wordAt(2), nl)) return false;
+    // (a pattern that matches itself has no x: one number)
+    if (load<u8>(side(s)) != SideRole.Trunk || !blockValid(wordAt(2), nl) || !blockMatch(wordAt(2), nl, wordAt(2), nl)) return false;
     store<u8>(side(s), <u8>nl, SIDE_NUMBER);
     memory.copy(side(s) + SIDE_NUMBER + 1, wordAt(2), nl);
     return true;
@@ -669,11 +670,6 @@ function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void 
   freeRecs.give(i);
 }
 
-function blockHasX(p: usize, len: u32): bool {
-  for (let k: u32 = 0; k < len; k++) if (load<u8>(p + <usize>k) == 0x78) return true;
-  return false;
-}
-
 /**
  * The caller's user toward trunk `to` [user, user+len) as its calling number, into callerAt/callerLen.
  * A trunk registered for a block of numbers (RFC 6140, SIPconnect registration mode) routes those
@@ -696,9 +692,10 @@ function callerNumber(to: i32, user: usize, len: u32): void {
   let digits = len == xs && xs > 0;
   for (let k: u32 = 0; digits && k < len; k++) digits = <u32>load<u8>(user + <usize>k) - 0x30 <= 9;
   if (digits) {
-    callerAt = NUMBER_BUF;
-    memory.copy(NUMBER_BUF, bp, bl - xs);
-    memory.copy(NUMBER_BUF + <usize>(bl - xs), user, len);
+    const buf = memory.data(<i32>BLOCK_CAP);
+    callerAt = buf;
+    memory.copy(buf, bp, bl - xs);
+    memory.copy(buf + <usize>(bl - xs), user, len);
     callerLen = bl;
     return;
   }
@@ -708,7 +705,6 @@ function callerNumber(to: i32, user: usize, len: u32): void {
     callerLen = nl;
   }
 }
-const NUMBER_BUF: usize = USER_AGENT ? heap.alloc(<usize>BLOCK_CAP) : 0;
 
 /**
  * Write and send call i's B-leg INVITE from A's INVITE (v, d) with CSeq `cseq`; with `auth` 401 or 407,

@@ -176,11 +176,14 @@ function keyOfField(): i32 {
 
 /** The binding of AOR a whose contact equals uriA (§19.1.4), or -1. */
 function findContact(a: i32): i32 {
-  for (let b = aorAt(a).first; b >= 0; b = bindAt(b).next) {
-    const n = contactToScr(b);
-    if (parseUri(SCR, SCR + <usize>n, uriB) && uriEquals(uriB, uriA)) return b;
-  }
+  for (let b = aorAt(a).first; b >= 0; b = bindAt(b).next) if (contactIs(b)) return b;
   return -1;
+}
+
+/** Whether binding b's contact is the URI in uriA (RFC 3261 §19.1.4 comparison). */
+function contactIs(b: i32): bool {
+  const n = contactToScr(b);
+  return parseUri(SCR, SCR + <usize>n, uriB) && uriEquals(uriB, uriA);
 }
 
 /** SOURCE field k ("udp:IP:PORT" or "-") into src; false when malformed. */
@@ -286,12 +289,7 @@ export function locRemove(now: i64, len: u32): i32 {
   let b = aorAt(a).first;
   while (b >= 0) {
     const nb = bindAt(b).next;
-    let hit = !one;
-    if (one) {
-      const cn = contactToScr(b);
-      hit = parseUri(SCR, SCR + <usize>cn, uriB) && uriEquals(uriB, uriA);
-    }
-    if (hit) {
+    if (!one || contactIs(b)) {
       const code = (bindAt(b).spare & BIND_SHARED) != 0 ? 1 : 0;
       regEvent(EventKind.RegRemove, code, now, 0, bindPeer(b), KEY, <u32>keyLen, b, 0, 0);
       n++;

@@ -40,8 +40,8 @@ export let numberLen: u32 = 0;
 export function telNumber(user: usize, userLen: u32, userParam: usize, userParamLen: u32): void {
   numberAt = user;
   numberLen = userLen;
-  if (userParamLen != 5) return;
-  for (let k: u32 = 0; k < 5; k++) if ((<u32>load<u8>(userParam + <usize>k) | 0x20) != <u32>"phone".charCodeAt(k)) return;
+  // "phone", any case
+  if (userParamLen != 5 || (load<u32>(userParam) | 0x20202020) != 0x6e6f6870 || (load<u8>(userParam, 4) | 0x20) != 0x65) return;
   const buf = memory.data(<i32>BLOCK_CAP);
   let n: u32 = 0;
   for (let k: u32 = 0; k < userLen; k++) {

@@ -304,6 +304,30 @@ static bool is_hex(const char *s, size_t n) {
   return true;
 }
 
+/* The numeric address [a, ae) (no zone) into buf (64 bytes) and its family (4 or 6); 0 when it is none. */
+static int numeric_addr(const char *a, const char *ae, char buf[64]) {
+  size_t n = (size_t)(ae - a);
+  if (n == 0 || n >= 64) return 0;
+  memcpy(buf, a, n);
+  buf[n] = 0;
+  unsigned char tmp[16];
+  return inet_pton(AF_INET, buf, tmp) == 1 ? 4 : inet_pton(AF_INET6, buf, tmp) == 1 ? 6 : 0;
+}
+
+/* A port of 1..5 digits, at most 65535; -1 when malformed. */
+static long port_digits(const char *ps) {
+  size_t d = strlen(ps);
+  if (d < 1 || d > 5 || strspn(ps, "0123456789") != d) return -1;
+  long p = strtol(ps, NULL, 10);
+  return p > 65535 ? -1 : p;
+}
+
+static void addr_out(const char *buf, int fam, long p, char addr[64], int *family, int *port) {
+  if (addr) memcpy(addr, buf, strlen(buf) + 1);
+  if (family) *family = fam;
+  if (port) *port = (int)p;
+}
+
 /* "192.0.2.53", "192.0.2.53:5353", "::1", "[::1]" or "[::1]:5353" (host/shared/config.mjs
  * parseDnsServer): the address text into addr (64 bytes), its family and port (53 when absent). */
 bool parse_dns_server(const char *s, char addr[64], int *family, int *port) {
@@ -322,24 +346,12 @@ bool parse_dns_server(const char *s, char addr[64], int *family, int *port) {
     else if (c1) { ae = c1; ps = c1 + 1; }
     else ae = end;
   }
-  size_t n = (size_t)(ae - a);
-  if (n == 0 || n >= 64) return false;
   char buf[64];
-  memcpy(buf, a, n);
-  buf[n] = 0;
-  unsigned char tmp[16];
-  int fam = inet_pton(AF_INET, buf, tmp) == 1 ? 4 : inet_pton(AF_INET6, buf, tmp) == 1 ? 6 : 0;
+  int fam = numeric_addr(a, ae, buf);
   if (fam == 0 || (*s == '[' && fam != 6)) return false; /* brackets around IPv6 only */
-  long p = 53;
-  if (ps) {
-    size_t d = strlen(ps);
-    if (d < 1 || d > 5 || strspn(ps, "0123456789") != d) return false;
-    p = strtol(ps, NULL, 10);
-    if (p < 1 || p > 65535) return false;
-  }
-  if (addr) memcpy(addr, buf, n + 1);
-  if (family) *family = fam;
-  if (port) *port = (int)p;
+  long p = ps ? port_digits(ps) : 53;
+  if (p < 1) return false;
+  addr_out(buf, fam, p, addr, family, port);
   return true;
 }
 
@@ -360,21 +372,12 @@ bool parse_ip_port(const char *s, char addr[64], int *family, int *port) {
     ae = c1;
     ps = c1 + 1;
   }
-  size_t n = (size_t)(ae - a);
-  if (n == 0 || n >= 64) return false;
   char buf[64];
-  memcpy(buf, a, n);
-  buf[n] = 0;
-  unsigned char tmp[16];
-  int fam = inet_pton(AF_INET, buf, tmp) == 1 ? 4 : inet_pton(AF_INET6, buf, tmp) == 1 ? 6 : 0;
+  int fam = numeric_addr(a, ae, buf);
   if (fam == 0 || (*s == '[') != (fam == 6)) return false;
-  size_t d = strlen(ps);
-  if (d < 1 || d > 5 || strspn(ps, "0123456789") != d) return false;
-  long p = strtol(ps, NULL, 10);
-  if (p > 65535) return false;
-  if (addr) memcpy(addr, buf, n + 1);
-  if (family) *family = fam;
-  if (port) *port = (int)p;
+  long p = port_digits(ps);
+  if (p < 0) return false;
+  addr_out(buf, fam, p, addr, family, port);
   return true;
 }
 
