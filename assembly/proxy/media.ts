@@ -30,7 +30,7 @@ import { parseIPv4, parseIPv6, privateAddress } from "../net/addr";
 import { transportById } from "../net/transports";
 import { EventKind, eventBegin, eventText, eventTextT } from "../events";
 import { sdpBody, sdpParse, sdpPrivate } from "../media/sdp";
-import { relaySdp, relayConfig, relayLegSession, relayLegCallId, relayLegCallIdLen, SDP_OUT, SDP_BAD } from "../media/relay";
+import { relaySdp, relaySessionIfaces, relayIfaceOf, relayConfig, relayLegSession, relayLegCallId, relayLegCallIdLen, SDP_OUT, SDP_BAD } from "../media/relay";
 import { TargetSet } from "../registrar/index";
 import { Req } from "./req";
 import { ctx, CtxFlag } from "./context";
@@ -108,9 +108,10 @@ function relayedDialog(d: Decoded): i32 {
  * and for a relayed call's request with SDP, that SDP rewritten as q.v's altBody. Returns 0, or the
  * status to answer instead: 488 (SDP that does not parse), 503 (no relay leg or dialog record free).
  * `again`: the stored copy of an INVITE forwarded once already (a later q-value group, a failover
- * branch): rewritten only when its call was relayed the first time, never decided anew.
+ * branch): rewritten only when its call was relayed the first time, never decided anew. `to`: the
+ * single destination (its network gives the callee's relay interface; `tset`'s first source otherwise).
  */
-export function relayRequest(q: Req, idx: i32, toFamily: u8, tset: TargetSet | null, again: bool = false): u32 {
+export function relayRequest(q: Req, idx: i32, toFamily: u8, tset: TargetSet | null, again: bool = false, to: Peer | null = null): u32 {
   if (!MEDIA_RELAY || relayConfig.mode == 0) return 0;
   const v = q.v;
   const d = q.d;
@@ -135,6 +136,10 @@ export function relayRequest(q: Req, idx: i32, toFamily: u8, tset: TargetSet | n
       c.hidden = <u32>r + 1;
     }
     dialogSetRelayed(r);
+    // each party's legs on the relay interface of its network (RelayAddress `net`): the caller where its
+    // INVITE comes from, the callee where it goes (the first target's source when forking)
+    const callee = tset != null && tset.count > 0 ? tset.source(0) : to;
+    relaySessionIfaces(RELAY_PROXY_BASE + r, relayIfaceOf(q.src), callee != null ? relayIfaceOf(callee) : 0);
   }
   return body ? rewrite(r, 0, v, toFamily, d.callId, d.callIdLen) : 0; // no SDP: a late offer (the 2xx)
 }
