@@ -14,7 +14,7 @@ import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { withServer, sipp, describe, freePort, sf, settle, scratch, relayBase, HOSTS } from "../integration/harness.mjs";
 import { Ua, request, status, hdrs, token } from "../lib/sipua.mjs";
-import { phoneSdp, bodyOf, mPort, rtpPacket } from "../lib/media.mjs";
+import { phoneSdp, bodyOf, mPort, rtpPacket, boundUdp } from "../lib/media.mjs";
 
 const TRUNK_IP = "127.0.0.9";
 const PACKETS = 50;
@@ -217,13 +217,6 @@ for (const host of HOSTS) {
   });
 }
 
-/** Whether a UDP socket of this machine is bound on IPv4 `addr`:`port` (Linux /proc/net/udp: the local
- * address as little-endian hex, the port as hex). */
-function boundUdp(addr, port) {
-  const hex = addr.split(".").map((b) => Number(b).toString(16).padStart(2, "0").toUpperCase()).reverse().join("");
-  const want = `${hex}:${port.toString(16).toUpperCase().padStart(4, "0")}`;
-  return readFileSync("/proc/net/udp", "utf8").split("\n").some((l) => l.trim().split(/\s+/)[1] === want);
-}
 
 // Relay interfaces (rtpengine's interface=): the phones' side on the default interface, bound on
 // 127.0.0.1 and advertising 127.0.0.7 (a relay behind 1:1 NAT: the phone, "through the NAT", sends to
