@@ -54,7 +54,7 @@ import { storedView, storedDecoded } from "../wire/buffers";
 import { OutRequest, uaDialogEnd, uaDialogTextPtr, uaDialogTextLen } from "../dialog/ua";
 import { uacSend, uacSendInDialog, uacCancel, uacDialog, uacForget, uacDeferAck, uacAckLate } from "../dialog/uac";
 import { MEDIA_RELAY, RELAY_IFACES } from "../config";
-import { relaySdp, relaySessionIfaces, relayEnd, relayActive, relayReady, relayLegSession, SDP_OUT, SDP_BAD } from "../media/relay";
+import { relaySdp, relayEnd, relayActive, relayReady, relayLegSession, SDP_OUT, SDP_BAD } from "../media/relay";
 import { sdpBody } from "../media/sdp";
 import { uasRespond, uasDialog, uasPeer, uasRelease, uasState, UasState, UasIn, UasEvent, has100rel, UAS_CALLS, uasAnswerOptions } from "../dialog/uas";
 import { zeroTable } from "../util/zero";
@@ -819,8 +819,7 @@ function relayed(i: i32): bool {
  */
 function relayBody(i: i32, side: i32, v: MessageView, toFamily: u8, callId: usize, callIdLen: u32): u32 {
   if (!sdpBody(v) || !(relayActive(i) || relayed(i))) return 0;
-  relaySessionIfaces(i, partyIface(i, 1), partyIface(i, 2));
-  const n = relaySdp(i, side, v.base + <usize>v.bodyOff, v.bodyLen, toFamily, callId, callIdLen);
+  const n = relaySdp(i, side, v.base + <usize>v.bodyOff, v.bodyLen, toFamily, callId, callIdLen, <u32>partyIface(i, 1) | <u32>partyIface(i, 2) << 8);
   if (n < 0) return n == SDP_BAD ? 488 : 503;
   v.altBody = SDP_OUT;
   v.altBodyLen = <u32>n;

@@ -15,7 +15,7 @@
 //
 // Interfaces (rtpengine's interface=): the relay has up to RELAY_IFACES, each with an address of each
 // family that SDP advertises (which may differ from the address the host binds: 1:1 NAT). Each party of
-// a session has one (relaySessionIfaces: a B2BUA side's, a proxy party's by its network, RelayAddress `net`;
+// a session has one (relaySdp's ifaces: a B2BUA side's, a proxy party's by its network, RelayAddress `net`;
 // interface 0 by default): its legs are bound on it (the record's iface) and the SDP it receives names
 // it. A configuration with one interface behaves as the relay always did.
 
@@ -50,8 +50,6 @@ function addrText(iface: i32, six: bool): usize { return addrs + <usize>iface * 
 // +4 u8[16] address (masked)
 const NET_SIZE: usize = 20;
 const nets: usize = MEDIA_RELAY ? heap.alloc(<usize>RELAY_NETS * NET_SIZE) : 0;
-// each session's parties' interfaces: u8 × 2 (party 0, party 1)
-const sessIfaces: usize = MEDIA_RELAY ? heap.alloc(<usize>RELAY_SESSIONS * 2) : 0;
 
 // Leg record: +0 u8 state (LegState), +1 u8 queued, +2 u16 flags (RelayFlag), +4 u32 partner,
 // +8 u8 peer family (0 unknown), +9 u8 local family, +10 u16 peer port, +12 u16 peer RTCP port,
@@ -85,7 +83,6 @@ export function relayReset(): void {
   if (!MEDIA_RELAY) return;
   zeroTable(legs, <usize>RELAY_LEGS * LEG_SIZE);
   zeroTable(sessions, <usize>RELAY_SESSIONS * SESSION_SIZE);
-  memory.fill(sessIfaces, 0, <usize>RELAY_SESSIONS * 2);
   memory.fill(nets, 0, <usize>RELAY_NETS * NET_SIZE);
   dirtyHead = dirtyCount = 0;
   inUse = 0;
@@ -188,13 +185,6 @@ export function relayIfaceOf(peer: Peer): u8 {
   return 0;
 }
 
-/** The interfaces of session s's parties (party 0, party 1): the legs taken from now on are theirs. */
-export function relaySessionIfaces(s: i32, i0: u8, i1: u8): void {
-  if (!MEDIA_RELAY || s < 0 || s >= RELAY_SESSIONS) return;
-  store<u8>(sessIfaces + <usize>s * 2, i0);
-  store<u8>(sessIfaces + <usize>s * 2, i1, 1);
-}
-
 /** The relay can take calls: an address of the first interface and a port range configured. */
 export function relayReady(): bool {
   return MEDIA_RELAY && relayConfig.legs > 0 && (load<u8>(addrText(0, false)) != 0 || load<u8>(addrText(0, true)) != 0);
@@ -231,9 +221,9 @@ function localFamily(iface: i32, family: u8): u8 {
   return <u8>(load<u8>(addrText(iface, want6)) != 0 ? (want6 ? Family.V6 : Family.V4) : (want6 ? Family.V4 : Family.V6));
 }
 
-/** The interface of party `side` of session s: its configured one when that has an address, else 0. */
-function partyIface(s: i32, side: i32): i32 {
-  const i = <i32>load<u8>(sessIfaces + <usize>s * 2 + <usize>side);
+/** The interface of party `side` in `ifaces` (party 0's | party 1's << 8): it when it has an address, else 0. */
+function partyIface(ifaces: u32, side: i32): i32 {
+  const i = <i32>(ifaces >> (<u32>side << 3)) & 0xff;
   return i < RELAY_IFACES && (load<u8>(addrText(i, false)) != 0 || load<u8>(addrText(i, true)) != 0) ? i : 0;
 }
 
@@ -243,9 +233,10 @@ function partyIface(s: i32, side: i32): i32 {
  * from it (legs taken for new streams; both legs of each), and the SDP rewritten in SDP_OUT with the
  * other party's legs' ports and the relay's address. Returns the rewritten length, SDP_BAD (488) when
  * it does not parse, SDP_FULL (503) when no leg is free or the result does not fit. `callId` names the
- * call in the host's usage records.
+ * call in the host's usage records; `ifaces` the relay interfaces of party 0 and party 1 (<< 8), of the
+ * legs taken for new streams and of the address written.
  */
-export function relaySdp(s: i32, side: i32, p: usize, len: u32, toFamily: u8, callId: usize, callIdLen: u32): i32 {
+export function relaySdp(s: i32, side: i32, p: usize, len: u32, toFamily: u8, callId: usize, callIdLen: u32, ifaces: u32): i32 {
   if (!MEDIA_RELAY || s < 0 || s >= RELAY_SESSIONS) return SDP_FULL;
   if (!sdpParse(p, len)) return SDP_BAD;
   const v = sdp;
@@ -255,8 +246,8 @@ export function relaySdp(s: i32, side: i32, p: usize, len: u32, toFamily: u8, ca
   for (let k = 0; k < v.streams; k++) if (load<u32>(slot(s, k, 0)) == 0 && v.port(k) != 0) need += 2;
   if (<u32>need > freeCount) return SDP_FULL;
   const other = 1 - side;
-  const fromIface = partyIface(s, side);
-  const toIface = partyIface(s, other);
+  const fromIface = partyIface(ifaces, side);
+  const toIface = partyIface(ifaces, other);
   for (let k = 0; k < v.streams; k++) {
     let mine = <i32>load<u32>(slot(s, k, side)) - 1;
     let theirs = <i32>load<u32>(slot(s, k, other)) - 1;
@@ -316,7 +307,6 @@ function take(s: i32, k: i32, side: i32, iface: i32, callId: usize, callIdLen: u
 /** Session s is over: every leg of it closed (the host is told; the legs are free once it polled). */
 export function relayEnd(s: i32): void {
   if (!MEDIA_RELAY || s < 0 || s >= RELAY_SESSIONS) return;
-  relaySessionIfaces(s, 0, 0);
   for (let k = 0; k < SDP_STREAMS; k++) {
     for (let side = 0; side < 2; side++) {
       const l = <i32>load<u32>(slot(s, k, side)) - 1;
