@@ -1200,7 +1200,7 @@ static void check_relay_interfaces(const config *c, size_t sides) {
     strcat(known, show_str(names[i]));
     any = true;
   }
-  strcat(known, any ? ")" : "mediaRelay.addresses names none)");
+  strcat(known, any ? ")" : "none named)");
   const cfg_value *nets = &c->v[SK_MEDIA_RELAY_NETWORKS];
   for (size_t j = 0; nets->set && j < nets->n; j++) {
     const char *name = strchr(nets->list[j], ' ') + 1; /* checked: "CIDR NAME" */

@@ -959,7 +959,7 @@ function checkRelayInterfaces(cfg) {
     seen.set(r.name, fams);
   });
   const names = relayInterfaces(addrs).map((f) => f.name);
-  const known = `(${names.filter((n) => n !== "").map(show).join(", ") || "mediaRelay.addresses names none"})`;
+  const known = `(${names.filter((n) => n !== "").map(show).join(", ") || "none named"})`;
   /** @type {string[] | undefined} */ (cfg.values.get("mediaRelay.networks"))?.forEach((n, j) => {
     const name = n.split(" ")[1];
     if (!names.includes(name)) throw new ConfigError(`mediaRelay.networks[${j}]`, `expected the name of a relay interface of "mediaRelay.addresses" ${known}, got ${show(name)}`);

@@ -50,6 +50,8 @@ const CASES = [
     `config error: "mediaRelay.networks[0]": expected the name of a relay interface of "mediaRelay.addresses" ("in"), got "inside"`],
   [b2bua({ relayInterface: "lan" }, { addresses: ["127.0.0.1", "wan/127.0.0.2"] }),
     `config error: "sides[0].relayInterface": expected the name of a relay interface of "mediaRelay.addresses" ("wan"), got "lan"`],
+  [b2bua({ relayInterface: "lan" }, { addresses: ["127.0.0.1"] }),
+    `config error: "sides[0].relayInterface": expected the name of a relay interface of "mediaRelay.addresses" (none named), got "lan"`],
   [b2bua({ relayInterface: 1 }, { addresses: ["127.0.0.1"] }),
     `config error: "sides[0].relayInterface": expected the NAME of a relay interface (letters, digits, - and _, 1..16), got 1`],
 ];
