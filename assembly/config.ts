@@ -186,6 +186,12 @@ export const RELAY_LEGS: i32 = MEDIA_RELAY ? (isDefined(SIP_RELAY_LEGS) ? SIP_RE
  * (MAX_DIALOGS, from RELAY_PROXY_BASE on: the proxy's relayed calls). Cost: 64 B each. */
 export const RELAY_PROXY_BASE: i32 = MEDIA_RELAY ? UA_DIALOGS / 2 : 0;
 export const RELAY_SESSIONS: i32 = MEDIA_RELAY ? UA_DIALOGS / 2 + MAX_DIALOGS : 0;
+/** Relay interfaces (rtpengine's interface=: each an advertised address of each family, its legs bound
+ * on its own address by the host; a B2BUA side's legs on the side's, a proxy leg's by its party's
+ * network): 4, e.g. a trunk's network, the phones' and a spare. Cost: 4 × 128 B. */
+export const RELAY_IFACES: i32 = 4;
+/** Networks mapped to a relay interface (cfg kind RelayAddress `net`: the proxy's legs). Cost: 8 × 20 B. */
+export const RELAY_NETS: i32 = 8;
 
 /** Table resets that write only the pages holding something (util/zero.ts zeroTable), so that tables
  * never used are never made resident: the boards whose tables are megabytes (server, b2bua: an idle

@@ -47,6 +47,8 @@ export const CHECKS = {
   sides: "[{\"name\", \"role\", \"route\", \"host\", \"address\", \"username\", \"password\"}]",
   hex: "hex digits, even count",
   enum: "one of the values",
+  relayAddress: "[NAME/]ADDRESS[!ADVERTISED]: IPv4 or IPv6 addresses of one family, without a prefix; NAME letters, digits, - and _ (1..16)",
+  relayNetwork: "CIDR NAME: an IPv4 or IPv6 address or CIDR and the NAME of a relay interface",
 };
 
 // ---- sources ------------------------------------------------------------------------------------

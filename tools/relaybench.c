@@ -51,11 +51,11 @@ int main(int argc, char **argv) {
   relay_config cfg;
   memset(&cfg, 0, sizeof cfg);
   if (fam == 6) {
-    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&cfg.bind6;
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&cfg.bind6[0];
     a->sin6_family = AF_INET6;
     a->sin6_addr = in6addr_loopback;
   } else {
-    struct sockaddr_in *a = (struct sockaddr_in *)&cfg.bind4;
+    struct sockaddr_in *a = (struct sockaddr_in *)&cfg.bind4[0];
     a->sin_family = AF_INET;
     a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   }

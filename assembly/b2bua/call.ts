@@ -55,7 +55,7 @@ import { uasStoredRequest } from "../dialog/uas";
 import { storedView, storedDecoded } from "../wire/buffers";
 import { OutRequest, uaDialogEnd, uaDialogTextPtr, uaDialogTextLen } from "../dialog/ua";
 import { uacSend, uacSendInDialog, uacCancel, uacDialog, uacForget, uacDeferAck, uacAckLate } from "../dialog/uac";
-import { MEDIA_RELAY } from "../config";
+import { MEDIA_RELAY, RELAY_IFACES } from "../config";
 import { relaySdp, relayEnd, relayActive, relayReady, relayLegSession, SDP_OUT, SDP_BAD } from "../media/relay";
 import { sdpBody } from "../media/sdp";
 import { uasRespond, uasDialog, uasPeer, uasRelease, uasState, UasState, UasIn, UasEvent, has100rel, UAS_CALLS, uasAnswerOptions } from "../dialog/uas";
@@ -82,8 +82,9 @@ const SIDE_DOWN: usize = SIDE_DIGEST + 2; // u8 Down: a call toward this side wh
 const SIDE_PING: usize = SIDE_DOWN + 1; // u16 seconds between OPTIONS pings of a monitored trunk, 0: none
 const SIDE_DEAD: usize = SIDE_PING + 2; // u8 1: its last ping went unanswered (or 503): the trunk is down
 const SIDE_RELAY: usize = SIDE_DEAD + 1; // u8 1: the media of calls to or from this side go through our relay
+const SIDE_IFACE: usize = SIDE_RELAY + 1; // u8: the relay interface of the legs facing this side (0: the first)
 // u8 length, then a trunk's calling number (util/numblock.ts, no x) for callers with none of its gin block
-const SIDE_NUMBER: usize = SIDE_RELAY + 1;
+const SIDE_NUMBER: usize = SIDE_IFACE + 1;
 const SIDE_SIZE: usize = (SIDE_NUMBER + 1 + <usize>BLOCK_CAP + 7) & ~7; // 512 B: each record 8-aligned
 const sides: usize = USER_AGENT ? heap.alloc(<usize>MAX_SIDES * SIDE_SIZE) : 0;
 function side(s: i32): usize { return sides + <usize>s * SIDE_SIZE; }
@@ -388,6 +389,10 @@ export function b2buaSideAdd(p: usize, len: u32): bool {
     // "relay SIDE on": the media of this side's calls go through our relay (media/relay.ts)
     at = SIDE_RELAY;
     v = oneOf(2, "off", "on");
+  } else if (MEDIA_RELAY && textIs(wordAt(0), wordLen(0), "relayif")) {
+    // "relayif SIDE N": the legs facing this side are on relay interface N (cfg kind RelayAddress)
+    at = SIDE_IFACE;
+    v = <i32>parseUint(wordAt(2), wordAt(2) + <usize>wordLen(2), <u64>RELAY_IFACES - 1);
   }
   if (at != 0 && v >= 0) {
     store<u8>(side(s) + at, <u8>v);
@@ -852,6 +857,9 @@ function privacyAsked(v: MessageView): bool {
   return false;
 }
 
+/** The relay interface of call i's party A (at 1) or B (at 2): its side's (relayif). */
+function partyIface(i: i32, at: i32): u8 { return load<u8>(side(<i32>load<u8>(rec(i) + <usize>at)) + SIDE_IFACE); }
+
 /** Whether call i's media go through our relay: either side asks for it, and the relay is configured. */
 function relayed(i: i32): bool {
   return MEDIA_RELAY && relayReady() &&
@@ -866,7 +874,7 @@ function relayed(i: i32): bool {
  */
 function relayBody(i: i32, side: i32, v: MessageView, toFamily: u8, callId: usize, callIdLen: u32): u32 {
   if (!sdpBody(v) || !(relayActive(i) || relayed(i))) return 0;
-  const n = relaySdp(i, side, v.base + <usize>v.bodyOff, v.bodyLen, toFamily, callId, callIdLen);
+  const n = relaySdp(i, side, v.base + <usize>v.bodyOff, v.bodyLen, toFamily, callId, callIdLen, <u32>partyIface(i, 1) | <u32>partyIface(i, 2) << 8);
   if (n < 0) return n == SDP_BAD ? 488 : 503;
   v.altBody = SDP_OUT;
   v.altBodyLen = <u32>n;

@@ -117,7 +117,7 @@ export const enum CfgKind {
   NonceSecret = 12,
   /** a number block of an account that registers for it by RFC 6140 (SIPconnect registration mode) at our registrar: USER PATTERN, the account's AOR user part and its numbers (+155500xx: one x per trailing digit); a request to one of our domains for a number of the block goes to the account's bnc contacts with the number as the Request-URI's user part (Refused: a bad text, or the table of 8 blocks full) */
   GinBlock = 15,
-  /** an address of the media relay (IPv4 or IPv6, one of each at most): the host binds relay ports on it and the core writes it into relayed SDP (c=, a=rtcp) */
+  /** an advertised address of the media relay: [IFACE ]ADDRESS, IFACE the interface (0..3, default 0; one IPv4 and one IPv6 address each), ADDRESS IPv4 or IPv6: the core writes it into the relayed SDP (c=, a=rtcp) sent to a party whose legs are on that interface, the host binds their ports on the interface's own address (the relay record's iface); or net IFACE CIDR (IPv4 or IPv6, /bits optional): a party of the proxy whose signalling address (the caller: the INVITE's source; the callee: where it is sent, a registered contact's source) is inside CIDR has its legs on interface IFACE (the first match; none: 0; Refused: a bad text, or the table of 8 networks full) */
   RelayAddress = 16,
 }
 

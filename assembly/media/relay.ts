@@ -12,11 +12,17 @@
 // the queue of changes never overflows and nothing is lost between two polls. A leg closed stays taken
 // until its Close has been polled. Every table is fixed at start-up; an offer that finds no free leg is
 // refused (the caller answers 503), never passed through unrelayed.
+//
+// Interfaces (rtpengine's interface=): the relay has up to RELAY_IFACES, each with an address of each
+// family that SDP advertises (which may differ from the address the host binds: 1:1 NAT). Each party of
+// a session has one (relaySdp's ifaces: a B2BUA side's, a proxy party's by its network, RelayAddress `net`;
+// interface 0 by default): its legs are bound on it (the record's iface) and the SDP it receives names
+// it. A configuration with one interface behaves as the relay always did.
 
-import { MEDIA_RELAY, RELAY_LEGS, RELAY_SESSIONS, MAX_MSG } from "../config";
+import { MEDIA_RELAY, RELAY_LEGS, RELAY_SESSIONS, RELAY_IFACES, RELAY_NETS, MAX_MSG } from "../config";
 import { RelayOp, RelayFlag } from "../host/numbers";
 import { parseIPv4, parseIPv6 } from "../net/addr";
-import { Family } from "../net/peer";
+import { Family, Peer } from "../net/peer";
 import { sdp, sdpParse, sdpRewrite, RW_PORTS, SDP_STREAMS } from "./sdp";
 import { zeroTable } from "../util/zero";
 
@@ -36,13 +42,18 @@ export const SDP_FULL: i32 = -503;
 }
 export const relayConfig = MEDIA_RELAY ? new RelayConfig() : changetype<RelayConfig>(0);
 const ADDR_CAP: u32 = 46;
-// the relay's addresses as text (for SDP) and bytes: +0 u8 length, +1 text; index 0 IPv4, 1 IPv6
-const addrs: usize = MEDIA_RELAY ? heap.alloc(2 * 64) : 0;
-function addrText(six: bool): usize { return addrs + (six ? 64 : 0); }
+// each interface's advertised addresses as text (for SDP): 128 B per interface, +0 IPv4, +64 IPv6,
+// each +0 u8 length, +1 text
+const addrs: usize = MEDIA_RELAY ? heap.alloc(<usize>RELAY_IFACES * 128) : 0;
+function addrText(iface: i32, six: bool): usize { return addrs + <usize>iface * 128 + (six ? 64 : 0); }
+// networks (RelayAddress `net IFACE CIDR`), 20 B each: +0 u8 family (0 unused), +1 u8 prefix bits, +2 u8 interface,
+// +4 u8[16] address (masked)
+const NET_SIZE: usize = 20;
+const nets: usize = MEDIA_RELAY ? heap.alloc(<usize>RELAY_NETS * NET_SIZE) : 0;
 
 // Leg record: +0 u8 state (LegState), +1 u8 queued, +2 u16 flags (RelayFlag), +4 u32 partner,
 // +8 u8 peer family (0 unknown), +9 u8 local family, +10 u16 peer port, +12 u16 peer RTCP port,
-// +14 u8 held by its party, +16 u8[16] peer address, +32 u32 session, +36 u8 Call-ID length, +40 Call-ID.
+// +14 u8 held by its party, +15 u8 interface, +16 u8[16] peer address, +32 u32 session, +36 u8 Call-ID length, +40 Call-ID.
 const CALLID_CAP: u32 = 64;
 const LEG_SIZE: usize = 40 + <usize>CALLID_CAP;
 const enum LegState { Free = 0, Open = 1, Closing = 2 }
@@ -72,6 +83,7 @@ export function relayReset(): void {
   if (!MEDIA_RELAY) return;
   zeroTable(legs, <usize>RELAY_LEGS * LEG_SIZE);
   zeroTable(sessions, <usize>RELAY_SESSIONS * SESSION_SIZE);
+  memory.fill(nets, 0, <usize>RELAY_NETS * NET_SIZE);
   dirtyHead = dirtyCount = 0;
   inUse = 0;
   relayConfig.mode = 0;
@@ -79,7 +91,7 @@ export function relayReset(): void {
   relayConfig.holdIdle = 3600;
   relayConfig.keepIce = false;
   relayConfig.portMin = 0;
-  memory.fill(addrs, 0, 128);
+  memory.fill(addrs, 0, <usize>RELAY_IFACES * 128);
   relayPorts(0, 0);
 }
 
@@ -95,21 +107,87 @@ export function relayPorts(lo: u32, hi: u32): bool {
   return true;
 }
 
-/** An address of the relay (cfg kind RelayAddress): IPv4 or IPv6 text. False when it does not parse. */
+/** The interface number `N ` that starts text [p, p+len) (one digit and a space), or -1: none. */
+function ifacePrefix(p: usize, len: u32): i32 {
+  if (len < 3 || load<u8>(p, 1) != 0x20) return -1;
+  return <i32>load<u8>(p) - 0x30;
+}
+
+/** An advertised address of the relay (cfg kind RelayAddress): `[IFACE ]ADDRESS`, IFACE 0 ..
+ * RELAY_IFACES - 1 (default 0), ADDRESS IPv4 or IPv6 text; or `net IFACE CIDR` (relayNetwork). False
+ * when it does not parse. */
 export function relayAddress(p: usize, len: u32): bool {
-  if (len == 0 || len > ADDR_CAP) return false;
+  if (len > 4 && load<u32>(p) == 0x2074656e) return relayNetwork(p + 4, len - 4); // "net "
+  let iface = ifacePrefix(p, len);
+  if (iface >= 0) { p += 2; len -= 2; } else iface = 0;
+  if (len == 0 || len > ADDR_CAP || iface >= RELAY_IFACES) return false;
   const tmp = RELAY_OUT; // scratch: nothing is queued during configuration
   const six = parseIPv6(p, len, tmp);
   if (!six && !parseIPv4(p, len, tmp)) return false;
-  const a = addrText(six);
+  const a = addrText(iface, six);
   store<u8>(a, <u8>len);
   memory.copy(a + 1, p, len);
   return true;
 }
 
-/** The relay can take calls: an address and a port range configured. */
+/** A network of the relay's parties (cfg kind RelayAddress `net IFACE CIDR`): `IFACE CIDR`, a proxy leg toward a party
+ * whose signalling address is inside CIDR (IPv4 or IPv6, /bits optional) is on interface IFACE (the
+ * first network that matches). False when it does not parse, or the table is full. */
+export function relayNetwork(p: usize, len: u32): bool {
+  const iface = ifacePrefix(p, len);
+  if (iface < 0 || iface >= RELAY_IFACES) return false;
+  p += 2; len -= 2;
+  let alen = len;
+  for (let i: u32 = 0; i < len; i++) if (load<u8>(p + <usize>i) == 0x2f) { alen = i; break; } // '/'
+  let n = 0;
+  while (n < RELAY_NETS && load<u8>(nets + <usize>n * NET_SIZE) != 0) n++;
+  if (n == RELAY_NETS || alen == 0 || alen > ADDR_CAP) return false;
+  const e = nets + <usize>n * NET_SIZE;
+  const six = parseIPv6(p, alen, e + 4);
+  if (!six && !parseIPv4(p, alen, e + 4)) return false;
+  const max: u32 = six ? 128 : 32;
+  let bits = max;
+  if (alen < len) {
+    const dl = len - alen - 1;
+    if (dl == 0 || dl > 3) return false;
+    bits = 0;
+    for (let i: u32 = 0; i < dl; i++) {
+      const d = <u32>load<u8>(p + <usize>(alen + 1 + i)) - 0x30; // alen + 1 + i < len
+      if (d > 9) return false;
+      bits = bits * 10 + d;
+    }
+    if (bits > max) return false;
+  }
+  store<u8>(e, six ? Family.V6 : Family.V4);
+  store<u8>(e, <u8>bits, 1);
+  store<u8>(e, <u8>iface, 2);
+  return true;
+}
+
+/** The interface of a party reached at `peer` (the first network, RelayAddress `net`, holding its address), or 0. */
+export function relayIfaceOf(peer: Peer): u8 {
+  if (!MEDIA_RELAY) return 0;
+  for (let n = 0; n < RELAY_NETS; n++) {
+    const e = nets + <usize>n * NET_SIZE;
+    const fam = load<u8>(e);
+    if (fam == 0) break;
+    if (fam != peer.family) continue;
+    const bits = <u32>load<u8>(e, 1);
+    let same = true;
+    for (let i: u32 = 0; same && i * 8 < bits; i++) {
+      const left = bits - i * 8;
+      const mask = left >= 8 ? <u32>0xff : (<u32>0xff << (8 - left)) & 0xff;
+      // i < bits / 8 <= 16: inside both addresses
+      same = ((<u32>load<u8>(e + 4 + <usize>i) ^ <u32>load<u8>(peer.addr + <usize>i)) & mask) == 0;
+    }
+    if (same) return load<u8>(e, 2);
+  }
+  return 0;
+}
+
+/** The relay can take calls: an address of the first interface and a port range configured. */
 export function relayReady(): bool {
-  return MEDIA_RELAY && relayConfig.legs > 0 && (load<u8>(addrText(false)) != 0 || load<u8>(addrText(true)) != 0);
+  return MEDIA_RELAY && relayConfig.legs > 0 && (load<u8>(addrText(0, false)) != 0 || load<u8>(addrText(0, true)) != 0);
 }
 
 export function relayLegsInUse(): i32 { return inUse; }
@@ -136,11 +214,17 @@ function queue(l: i32): void {
   dirtyCount++;
 }
 
-/** The family of the relay address written for a party whose signalling comes over `family`: that
- * family's address when one is configured, else the other. */
-function localFamily(family: u8): u8 {
+/** The family of interface iface's address written for a party whose signalling comes over `family`:
+ * that family's address when the interface has one, else the other. */
+function localFamily(iface: i32, family: u8): u8 {
   const want6 = family == Family.V6;
-  return <u8>(load<u8>(addrText(want6)) != 0 ? (want6 ? Family.V6 : Family.V4) : (want6 ? Family.V4 : Family.V6));
+  return <u8>(load<u8>(addrText(iface, want6)) != 0 ? (want6 ? Family.V6 : Family.V4) : (want6 ? Family.V4 : Family.V6));
+}
+
+/** The interface of party `side` in `ifaces` (party 0's | party 1's << 8): it when it has an address, else 0. */
+function partyIface(ifaces: u32, side: i32): i32 {
+  const i = <i32>(ifaces >> (<u32>side << 3)) & 0xff;
+  return i < RELAY_IFACES && (load<u8>(addrText(i, false)) != 0 || load<u8>(addrText(i, true)) != 0) ? i : 0;
 }
 
 /**
@@ -149,9 +233,10 @@ function localFamily(family: u8): u8 {
  * from it (legs taken for new streams; both legs of each), and the SDP rewritten in SDP_OUT with the
  * other party's legs' ports and the relay's address. Returns the rewritten length, SDP_BAD (488) when
  * it does not parse, SDP_FULL (503) when no leg is free or the result does not fit. `callId` names the
- * call in the host's usage records.
+ * call in the host's usage records; `ifaces` the relay interfaces of party 0 and party 1 (<< 8), of the
+ * legs taken for new streams and of the address written.
  */
-export function relaySdp(s: i32, side: i32, p: usize, len: u32, toFamily: u8, callId: usize, callIdLen: u32): i32 {
+export function relaySdp(s: i32, side: i32, p: usize, len: u32, toFamily: u8, callId: usize, callIdLen: u32, ifaces: u32): i32 {
   if (!MEDIA_RELAY || s < 0 || s >= RELAY_SESSIONS) return SDP_FULL;
   if (!sdpParse(p, len)) return SDP_BAD;
   const v = sdp;
@@ -161,19 +246,21 @@ export function relaySdp(s: i32, side: i32, p: usize, len: u32, toFamily: u8, ca
   for (let k = 0; k < v.streams; k++) if (load<u32>(slot(s, k, 0)) == 0 && v.port(k) != 0) need += 2;
   if (<u32>need > freeCount) return SDP_FULL;
   const other = 1 - side;
+  const fromIface = partyIface(ifaces, side);
+  const toIface = partyIface(ifaces, other);
   for (let k = 0; k < v.streams; k++) {
     let mine = <i32>load<u32>(slot(s, k, side)) - 1;
     let theirs = <i32>load<u32>(slot(s, k, other)) - 1;
     if (mine < 0 && v.port(k) == 0) { store<u32>(RW_PORTS + <usize>k * 4, 0); continue; }
     if (mine < 0) {
-      mine = take(s, k, side, callId, callIdLen);
-      theirs = take(s, k, other, callId, callIdLen);
+      mine = take(s, k, side, fromIface, callId, callIdLen);
+      theirs = take(s, k, other, toIface, callId, callIdLen);
       store<u32>(leg(mine), <u32>theirs, 4);
       store<u32>(leg(theirs), <u32>mine, 4);
       // the leg facing the party that wrote this SDP binds on that party's family; the other on the
       // family of the address we write for the receiver
-      store<u8>(leg(mine), localFamily(fromFamily), 9);
-      store<u8>(leg(theirs), localFamily(toFamily), 9);
+      store<u8>(leg(mine), localFamily(fromIface, fromFamily), 9);
+      store<u8>(leg(theirs), localFamily(toIface, toFamily), 9);
     }
     const r = leg(mine);
     if (v.port(k) == 0 || v.holdAddr(k)) {
@@ -196,17 +283,18 @@ export function relaySdp(s: i32, side: i32, p: usize, len: u32, toFamily: u8, ca
     queue(theirs);
     store<u32>(RW_PORTS + <usize>k * 4, relayConfig.portMin + 2 * <u32>theirs);
   }
-  const six = localFamily(toFamily) == Family.V6;
-  const a = addrText(six);
+  const six = localFamily(toIface, toFamily) == Family.V6;
+  const a = addrText(toIface, six);
   const n = sdpRewrite(SDP_OUT, SDP_OUT_CAP, a + 1, <u32>load<u8>(a), six, !relayConfig.keepIce);
   return n == 0 ? SDP_FULL : <i32>n;
 }
 
-function take(s: i32, k: i32, side: i32, callId: usize, callIdLen: u32): i32 {
+function take(s: i32, k: i32, side: i32, iface: i32, callId: usize, callIdLen: u32): i32 {
   const l = freeTake();
   const r = leg(l);
   memory.fill(r, 0, LEG_SIZE);
   store<u8>(r, LegState.Open);
+  store<u8>(r, <u8>iface, 15);
   store<u32>(r, <u32>s, 32);
   const n = min<u32>(callIdLen, CALLID_CAP);
   store<u8>(r, <u8>n, 36);
@@ -271,6 +359,7 @@ export function relayPoll(): u32 {
   store<u32>(o, load<u32>(r, 32), 40);
   const n = <u32>load<u8>(r, 36);
   store<u16>(o, <u16>n, 44);
+  store<u8>(o, load<u8>(r, 15), 46);
   memory.copy(o + 48, r + 40, n);
   if (closing) {
     store<u8>(r, LegState.Free);

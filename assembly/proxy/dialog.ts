@@ -56,10 +56,12 @@ export function dialogRoom(): bool {
 }
 
 /** Mark record r relayed: its close ends relay session RELAY_PROXY_BASE + r. */
-export function dialogSetRelayed(r: i32): void {
-  store<u32>(rec(<u32>r), 1, 40);
+export function dialogSetRelayed(r: i32, ifaces: u32): void {
+  store<u32>(rec(<u32>r), 1 | ifaces << 8, 40);
 }
 
+/** The relay interfaces of relayed record r's parties (media/relay.ts relaySdp: caller | callee << 8). */
+export function dialogRelayIfaces(r: i32): u32 { return load<u32>(rec(<u32>r), 40) >> 8; }
 export function dialogRelayed(r: i32): bool {
   return MEDIA_RELAY && r >= 0 && load<u32>(rec(<u32>r), 24) != 0 && (load<u32>(rec(<u32>r), 40) & 1) != 0;
 }

@@ -30,13 +30,13 @@ import { parseIPv4, parseIPv6, privateAddress } from "../net/addr";
 import { transportById } from "../net/transports";
 import { EventKind, eventBegin, eventText, eventTextT } from "../events";
 import { sdpBody, sdpParse, sdpPrivate } from "../media/sdp";
-import { relaySdp, relayConfig, relayLegSession, relayLegCallId, relayLegCallIdLen, SDP_OUT, SDP_BAD } from "../media/relay";
+import { relaySdp, relayIfaceOf, relayConfig, relayLegSession, relayLegCallId, relayLegCallIdLen, SDP_OUT, SDP_BAD } from "../media/relay";
 import { TargetSet } from "../registrar/index";
 import { Req } from "./req";
 import { ctx, CtxFlag } from "./context";
 import { wantsRecordRoute } from "./forward";
 import {
-  dialogFind, dialogKey, dialogPending, dialogRoom, dialogSetRelayed, dialogRelayed, dialogCallerTag, tagHash,
+  dialogFind, dialogKey, dialogPending, dialogRoom, dialogSetRelayed, dialogRelayed, dialogRelayIfaces, dialogCallerTag, tagHash,
   dialogAnswered, dialogClose,
 } from "./dialog";
 
@@ -85,7 +85,7 @@ function behindNat(q: Req, parsed: bool, tset: TargetSet | null): bool {
 
 /** The SDP of v from party `side` of relayed record r, rewritten as v's altBody; 0, or 488 / 503. */
 function rewrite(r: i32, side: i32, v: MessageView, toFamily: u8, callId: usize, callIdLen: u32): u32 {
-  const n = relaySdp(RELAY_PROXY_BASE + r, side, v.base + <usize>v.bodyOff, v.bodyLen, toFamily, callId, callIdLen);
+  const n = relaySdp(RELAY_PROXY_BASE + r, side, v.base + <usize>v.bodyOff, v.bodyLen, toFamily, callId, callIdLen, dialogRelayIfaces(r));
   if (n < 0) return n == SDP_BAD ? 488 : 503;
   v.altBody = SDP_OUT;
   v.altBodyLen = <u32>n;
@@ -108,9 +108,10 @@ function relayedDialog(d: Decoded): i32 {
  * and for a relayed call's request with SDP, that SDP rewritten as q.v's altBody. Returns 0, or the
  * status to answer instead: 488 (SDP that does not parse), 503 (no relay leg or dialog record free).
  * `again`: the stored copy of an INVITE forwarded once already (a later q-value group, a failover
- * branch): rewritten only when its call was relayed the first time, never decided anew.
+ * branch): rewritten only when its call was relayed the first time, never decided anew. `to`: the
+ * single destination (its network gives the callee's relay interface; `tset`'s first source otherwise).
  */
-export function relayRequest(q: Req, idx: i32, toFamily: u8, tset: TargetSet | null, again: bool = false): u32 {
+export function relayRequest(q: Req, idx: i32, toFamily: u8, tset: TargetSet | null, again: bool = false, to: Peer | null = null): u32 {
   if (!MEDIA_RELAY || relayConfig.mode == 0) return 0;
   const v = q.v;
   const d = q.d;
@@ -134,7 +135,10 @@ export function relayRequest(q: Req, idx: i32, toFamily: u8, tset: TargetSet | n
       r = dialogPending(q.now);
       c.hidden = <u32>r + 1;
     }
-    dialogSetRelayed(r);
+    // each party's legs on the relay interface of its network (RelayAddress `net`): the caller where its
+    // INVITE comes from, the callee where it goes (the first target's source when forking)
+    const callee = tset != null && tset.count > 0 ? tset.source(0) : to;
+    dialogSetRelayed(r, <u32>relayIfaceOf(q.src) | (callee != null ? <u32>relayIfaceOf(callee) << 8 : 0));
   }
   return body ? rewrite(r, 0, v, toFamily, d.callId, d.callIdLen) : 0; // no SDP: a late offer (the 2xx)
 }

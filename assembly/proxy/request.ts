@@ -414,7 +414,7 @@ function forwardOne(q: Req, ruri: usize, ruriLen: u32, to: Peer, loop: u32): voi
   const idx = openContext(q);
   if (idx < 0) return;
   prepareEdits(q);
-  if (MEDIA_RELAY && finishWith(q, idx, relayRequest(q, idx, to.family, null))) return;
+  if (MEDIA_RELAY && finishWith(q, idx, relayRequest(q, idx, to.family, null, false, to))) return;
   const srv = handleOf(<u32>idx);
   const rr = wantsRecordRoute(q.v, q.d);
   // RFC 3263 §4.3 failover: possible when the branch goes to a name without a port and the stored

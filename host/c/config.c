@@ -202,7 +202,88 @@ static bool is_cidr(const char *s) {
   return atoi(b) <= (fam == 4 ? 32 : 128);
 }
 
+#define RELAY_IFACES_MAX 4 /* the core's relay interfaces (config.ts RELAY_IFACES) */
 static bool is_number_block(const char *s);
+
+/* A relay interface's NAME: letters, digits, - and _, 1..16 (config.mjs RELAY_NAME). */
+static bool is_relay_name(const char *s, size_t n) {
+  if (n < 1 || n > 16) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_') return false;
+  return true;
+}
+
+static int ip_family(const char *s) {
+  unsigned char buf[16];
+  if (strchr(s, '%')) return 0;
+  return inet_pton(AF_INET, s, buf) == 1 ? 4 : inet_pton(AF_INET6, s, buf) == 1 ? 6 : 0;
+}
+
+#define RELAY_ADDRESS_EXPECTED                                                                                          \
+  "expected \"[NAME/]ADDRESS[!ADVERTISED]\" (rtpengine's interface syntax: \"10.0.0.5\", \"10.0.0.5!203.0.113.5\", " \
+  "\"trunk/10.0.0.5!203.0.113.5\"; NAME letters, digits, - and _, 1..16)"
+#define RELAY_NETWORK_EXPECTED "expected \"CIDR NAME\": a network and the name of a relay interface (\"192.168.0.0/16 inside\")"
+
+const char *parse_relay_address(const char *s, relay_addr *out) {
+  relay_addr r;
+  memset(&r, 0, sizeof r);
+  const char *rest = s;
+  const char *slash = strchr(s, '/');
+  if (slash) {
+    size_t n = (size_t)(slash - s);
+    char left[64];
+    if (n < sizeof left) {
+      memcpy(left, s, n);
+      left[n] = 0;
+    }
+    if (n >= sizeof left || ip_family(left) == 0) {
+      /* a NAME (an address before the slash is one with a prefix) */
+      if (!is_relay_name(s, n)) return RELAY_ADDRESS_EXPECTED;
+      memcpy(r.name, s, n);
+      rest = slash + 1;
+    }
+  }
+  if (strchr(rest, '/')) return "expected an address without a prefix";
+  const char *bang = strchr(rest, '!');
+  size_t bl = bang ? (size_t)(bang - rest) : strlen(rest);
+  const char *adv = bang ? bang + 1 : rest;
+  if (bl >= sizeof r.bind || strlen(adv) >= sizeof r.advertise || strchr(adv, '!')) return RELAY_ADDRESS_EXPECTED;
+  memcpy(r.bind, rest, bl);
+  strcpy(r.advertise, bang ? adv : r.bind);
+  r.family = ip_family(r.bind);
+  int fa = ip_family(r.advertise);
+  if (r.family == 0 || fa == 0) return RELAY_ADDRESS_EXPECTED;
+  if (fa != r.family)
+    return r.family == 4 ? "expected the advertised address of the bound address's family (IPv4)"
+                         : "expected the advertised address of the bound address's family (IPv6)";
+  if (out) *out = r;
+  return NULL;
+}
+
+int relay_iface_of(const config *c, const char *name) {
+  const cfg_value *v = &c->v[SK_MEDIA_RELAY_ADDRESSES];
+  char seen[RELAY_IFACES_MAX][17];
+  int n = 0;
+  for (size_t j = 0; v->set && j < v->n; j++) {
+    relay_addr r;
+    if (parse_relay_address(v->list[j], &r)) continue;
+    int i = 0;
+    while (i < n && strcmp(seen[i], r.name) != 0) i++;
+    if (i == n && n < RELAY_IFACES_MAX) strcpy(seen[n++], r.name);
+    if (i < n && strcmp(seen[i], name) == 0) return i;
+  }
+  return -1;
+}
+
+/* "CIDR NAME" of mediaRelay.networks (config.mjs CHECKS.relayNetwork). */
+static bool is_relay_network(const char *s) {
+  const char *sp = strchr(s, ' ');
+  if (!sp || sp == s || (size_t)(sp - s) >= 64 || !is_relay_name(sp + 1, strlen(sp + 1))) return false;
+  char cidr[64];
+  memcpy(cidr, s, (size_t)(sp - s));
+  cidr[sp - s] = 0;
+  return is_cidr(cidr);
+}
 
 /* "ACCOUNT BLOCK" of registrar.ginBlocks (config.mjs CHECKS.ginBlock). */
 static bool is_gin_block(const char *s) {
@@ -398,6 +479,8 @@ static const char *expected_of(sch_check c) {
     case SCH_CHECK_GIN_BLOCK: return "expected \"ACCOUNT BLOCK\": an AOR user part and a number block (\"acme +155500xx\": one x per trailing digit)";
     case SCH_CHECK_SECRET: return "expected 1..255 bytes without NUL, CR or LF";
     case SCH_CHECK_TLS_PEER: return "expected \"CIDR require|none [NAME]\" (an IPv4 or IPv6 address or CIDR, then require or none, then optionally a DNS name: \"192.0.2.10 require sip.carrier.example\")";
+    case SCH_CHECK_RELAY_ADDRESS: return RELAY_ADDRESS_EXPECTED;
+    case SCH_CHECK_RELAY_NETWORK: return RELAY_NETWORK_EXPECTED;
     default: return "expected a string";
   }
 }
@@ -419,6 +502,8 @@ static bool check_string(sch_check c, const char *s) {
     case SCH_CHECK_GIN_BLOCK: return is_gin_block(s);
     case SCH_CHECK_TLS_PEER: return is_tls_peer(s);
     case SCH_CHECK_SECRET: return s[0] != 0 && strlen(s) <= 255 && !strpbrk(s, "\r\n");
+    case SCH_CHECK_RELAY_ADDRESS: return parse_relay_address(s, NULL) == NULL;
+    case SCH_CHECK_RELAY_NETWORK: return is_relay_network(s);
     default: return true;
   }
 }
@@ -517,7 +602,7 @@ static bool is_side_address(const char *s) {
   return inet_pton(AF_INET, host, tmp) == 1;
 }
 
-#define SIDE_KEYS "name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register, monitor, down, passthrough, mediaRelay"
+#define SIDE_KEYS "name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register, monitor, down, passthrough, mediaRelay, relayInterface"
 #define PASSTHROUGH_KEYS "user, username, password"
 /* a trunk's "register": {"expires"}: least, most, default (s) (config.mjs REGISTER_EXPIRES) */
 #define REGISTER_EXPIRES_MIN 60
@@ -805,6 +890,11 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
         /* the media of this side's calls through our relay (media/relay.ts; the "mediaRelay" keys) */
         if (sv->type != J_TRUE && sv->type != J_FALSE) bad(kk, "expected true or false", sv);
         sd->media_relay = sv->type == J_TRUE;
+      } else if (strcmp(sk, "relayInterface") == 0) {
+        /* the relay interface of the legs facing this side (a NAME of mediaRelay.addresses: checked with them) */
+        if (sv->type != J_STRING || !is_relay_name(sv->str, strlen(sv->str)))
+          bad(kk, "expected the NAME of a relay interface (letters, digits, - and _, 1..16)", sv);
+        sd->relay_iface = sv->str;
       } else if (strcmp(sk, "down") == 0) {
         /* a call toward the trunk while it is down (b2bua/call.ts Down) */
         if (sv->type != J_STRING || (strcmp(sv->str, "try") != 0 && strcmp(sv->str, "failover") != 0 && strcmp(sv->str, "refuse") != 0))
@@ -958,6 +1048,7 @@ static void check_element(const sch_key *k, const json *s, const char *name) {
   /* SIP over WebSocket (RFC 7118) is the Node host's: refused by name, not as a malformed address */
   if (k->check == SCH_CHECK_LISTEN && (strncmp(s->str, "ws:", 3) == 0 || strncmp(s->str, "wss:", 4) == 0))
     bad(name, "ws/wss listen is supported by the Node host only (the native host: udp, tcp)", s);
+  if (k->check == SCH_CHECK_RELAY_ADDRESS && parse_relay_address(s->str, NULL)) bad(name, parse_relay_address(s->str, NULL), s);
   if (!check_string(k->check, s->str)) bad(name, expected_of(k->check), s);
 }
 
@@ -1159,6 +1250,52 @@ static void set_default(const sch_key *k, cfg_value *v, const char *board) {
   }
 }
 
+/* The relay's interfaces (config.mjs checkRelayInterfaces): at most RELAY_IFACES_MAX names, one address
+ * of each family each; the names of mediaRelay.networks and of a side's relayInterface among them. */
+static void check_relay_interfaces(const config *c, size_t sides) {
+  const cfg_value *v = &c->v[SK_MEDIA_RELAY_ADDRESSES];
+  char names[RELAY_IFACES_MAX][17];
+  int fams[RELAY_IFACES_MAX] = {0};
+  int n = 0;
+  for (size_t j = 0; v->set && j < v->n; j++) {
+    relay_addr r;
+    if (parse_relay_address(v->list[j], &r)) continue;
+    int i = 0;
+    while (i < n && strcmp(names[i], r.name) != 0) i++;
+    if (i == n && n == RELAY_IFACES_MAX)
+      die2(false, keyf("mediaRelay.addresses[%zu]", j), "at most %d relay interfaces (names), got a fifth: %s", RELAY_IFACES_MAX, show_str(v->list[j]));
+    if (i == n) strcpy(names[n++], r.name);
+    int bit = r.family == 6 ? 2 : 1;
+    if (fams[i] & bit) {
+      if (r.name[0] == 0)
+        die2(false, keyf("mediaRelay.addresses[%zu]", j), "the interface without a NAME already has an IPv%d address, got %s", r.family, show_str(v->list[j]));
+      die2(false, keyf("mediaRelay.addresses[%zu]", j), "interface \"%s\" already has an IPv%d address, got %s", r.name, r.family, show_str(v->list[j]));
+    }
+    fams[i] |= bit;
+  }
+  /* the names known, for the messages: ("a", "b") */
+  char known[RELAY_IFACES_MAX * 24 + 64] = "(";
+  bool any = false;
+  for (int i = 0; i < n; i++) {
+    if (names[i][0] == 0) continue;
+    if (any) strcat(known, ", ");
+    strcat(known, show_str(names[i]));
+    any = true;
+  }
+  strcat(known, any ? ")" : "none named)");
+  const cfg_value *nets = &c->v[SK_MEDIA_RELAY_NETWORKS];
+  for (size_t j = 0; nets->set && j < nets->n; j++) {
+    const char *name = strchr(nets->list[j], ' ') + 1; /* checked: "CIDR NAME" */
+    if (relay_iface_of(c, name) < 0)
+      die2(false, keyf("mediaRelay.networks[%zu]", j), "expected the name of a relay interface of \"mediaRelay.addresses\" %s, got %s", known, show_str(name));
+  }
+  for (size_t i = 0; i < sides; i++) {
+    const char *name = c->v[SK_SIDES].sides[i].relay_iface;
+    if (name && relay_iface_of(c, name) < 0)
+      die2(false, keyf("sides[%zu].relayInterface", i), "expected the name of a relay interface of \"mediaRelay.addresses\" %s, got %s", known, show_str(name));
+  }
+}
+
 /* localhost plus each listen host (IPv6 bracketed), wildcards skipped. */
 static void default_domains(config *c) {
   cfg_value *v = &c->v[SK_DOMAINS];
@@ -1325,10 +1462,7 @@ void config_parse(cli *out, int argc, char **argv, const char *board) {
       die2(false, relay_key, "the relay needs \"mediaRelay\": {\"addresses\": [...]}");
     if (!pmin->set) die2(false, relay_key, "the relay needs \"mediaRelay\": {\"portMin\", \"portMax\"}");
   }
-  if (c->v[SK_MEDIA_RELAY_ADDRESSES].set)
-    for (size_t j = 0; j < c->v[SK_MEDIA_RELAY_ADDRESSES].n; j++)
-      if (strchr(c->v[SK_MEDIA_RELAY_ADDRESSES].list[j], '/'))
-        die2(false, keyf("mediaRelay.addresses[%zu]", j), "expected an address without a prefix, got %s", show_str(c->v[SK_MEDIA_RELAY_ADDRESSES].list[j]));
+  check_relay_interfaces(c, sides);
   if (c->v[SK_LOCATION_USERNAME].set && !c->v[SK_LOCATION_PASSWORD].set)
     die2(false, "location.username", "a Redis user needs its \"location.password\"");
   /* a tls listen address needs our certificate and its key (the files are read at start: tls.c);
@@ -1449,6 +1583,10 @@ static void print_value(strbuf *b, const sch_key *k, const cfg_value *v) {
           sb_puts(b, t);
         }
         if (sd->media_relay) sb_puts(b, ", \"mediaRelay\": true");
+        if (sd->relay_iface) {
+          sb_puts(b, ", \"relayInterface\": ");
+          sb_json_string(b, sd->relay_iface, strlen(sd->relay_iface));
+        }
         if (sd->down) {
           sb_puts(b, ", \"down\": ");
           sb_json_string(b, sd->down, strlen(sd->down));
@@ -1882,6 +2020,21 @@ static void refused(const sch_key *k, const char *name, int32_t r, const char *b
   die2(false, name, "the core refused %s (%d: table full or does not parse)", shown, r);
 }
 
+/* The core's text of a list entry of the relay (config.mjs relayText): a relay address
+ * "[NAME/]BIND[!ADVERTISED]" as "[IFACE ]ADVERTISED" (none for the first interface), a network
+ * "CIDR NAME" as "net IFACE CIDR"; NULL for any other (sent as it is). Freed by the caller. */
+static char *relay_text(const config *c, const sch_key *k, const char *s) {
+  if (k == &SCHEMA[SK_MEDIA_RELAY_NETWORKS]) {
+    const char *sp = strchr(s, ' ');
+    return keyf("net %d %.*s", relay_iface_of(c, sp + 1), (int)(sp - s), s);
+  }
+  if (k != &SCHEMA[SK_MEDIA_RELAY_ADDRESSES]) return NULL;
+  relay_addr r;
+  if (parse_relay_address(s, &r)) return NULL;
+  int i = relay_iface_of(c, r.name);
+  return i == 0 ? keyf("%s", r.advertise) : keyf("%d %s", i, r.advertise);
+}
+
 static void add_bytes(const add_ctx *a, const uint8_t *bytes, size_t len) {
   int32_t r = a->add(a->key->core_id, bytes, len);
   if (r != SIP_CFG_OK) refused(a->key, a->name, r, a->board, false, a->text ? show_str(a->text) : NULL);
@@ -1984,8 +2137,13 @@ void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *b
         for (size_t j = 0; j < v->n; j++) {
           char *name = keyf("%s[%zu]", k->path, j);
           a.name = name;
-          a.text = k->secret ? NULL : v->list[j];
-          add_bytes(&a, (const uint8_t *)v->list[j], strlen(v->list[j]));
+          /* the core's text of a relay address ("[IFACE ]ADVERTISED") or network ("net IFACE CIDR"):
+           * config.mjs relayText */
+          char *text = relay_text(c, k, v->list[j]);
+          const char *t = text ? text : v->list[j];
+          a.text = k->secret ? NULL : t;
+          add_bytes(&a, (const uint8_t *)t, strlen(t));
+          free(text);
           free(name);
         }
         break;
@@ -2055,6 +2213,8 @@ void config_apply(const config *c, cfg_set_fn set, cfg_add_fn add, const char *b
           if (sd->monitor) add_text(&a, keyf("%s[%zu].monitor", k->path, j), keyf("monitor %zu %d", j, sd->monitor));
           if (sd->media_relay) add_text(&a, keyf("%s[%zu].mediaRelay", k->path, j), keyf("relay %zu on", j));
           if (sd->number) add_text(&a, keyf("%s[%zu].identity.number", k->path, j), keyf("number %zu %s", j, sd->number));
+          if (sd->relay_iface)
+            add_text(&a, keyf("%s[%zu].relayInterface", k->path, j), keyf("relayif %zu %d", j, relay_iface_of(c, sd->relay_iface)));
           for (size_t d = sd->pai ? 0 : 1; d <= sd->n_drop; d++) {
             char *text = d == 0 ? keyf("pai %zu %s", j, sd->pai) : keyf("drop %zu %s", j, sd->drop[d - 1]);
             add_text(&a, d == 0 ? keyf("%s[%zu].identity.pai", k->path, j) : keyf("%s[%zu].drop[%zu]", k->path, j, d - 1), text);

@@ -76,6 +76,7 @@ typedef struct {
   const char *down;  /* "down": "try" | "failover" | "refuse", NULL: not given (try) */
   int monitor;       /* "monitor": seconds between OPTIONS pings, 0: not given */
   int media_relay;   /* "mediaRelay": true: the media of its calls go through our relay */
+  const char *relay_iface; /* "relayInterface": the NAME of its legs' relay interface, NULL: the first */
   int reg_gin;       /* "register": {"mode": "gin"}: RFC 6140 registration for a number block */
   const char *reg_block; /* "register": {"block"}: the numbers provisioned ("+155500xx"), or NULL */
 } cfg_side;
@@ -123,6 +124,16 @@ void config_check_secure(const config *c);
 
 /* "udp:1.2.3.4:5060", "tcp:[::1]:5060", "udp:host.name:5060" -> out; false if malformed. */
 bool parse_listen(const char *spec, listen_spec *out);
+/* A "mediaRelay.addresses" entry "[NAME/]ADDRESS[!ADVERTISED]" (rtpengine's interface=; config.mjs
+ * parseRelayAddress): NULL with its parts in out (name "" when none), or the message of what was expected. */
+typedef struct {
+  char name[17], bind[64], advertise[64];
+  int family; /* 4 or 6 */
+} relay_addr;
+const char *parse_relay_address(const char *s, relay_addr *out);
+/* The interface number of relay interface `name` (its entries' order of first appearance in
+ * "mediaRelay.addresses": 0 the first, the default), or -1: none of that name. */
+int relay_iface_of(const config *c, const char *name);
 /* A dns.servers element: the address text (64 bytes), its family (4/6) and port (53 when absent). */
 bool parse_dns_server(const char *s, char addr[64], int *family, int *port);
 /* metrics.listen: "127.0.0.1:9090" or "[::1]:9090" (port 0..65535). */

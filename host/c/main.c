@@ -795,11 +795,16 @@ static void start_relay(const config *cfg) {
   if (!v->set || v->n == 0) return;
   relay_config rc;
   memset(&rc, 0, sizeof rc);
+  /* each entry "[NAME/]BIND[!ADVERTISED]": its interface's (the core's number) bind address of its family */
   for (size_t i = 0; i < v->n; i++) {
-    struct sockaddr_in *a4 = (struct sockaddr_in *)&rc.bind4;
-    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&rc.bind6;
-    if (inet_pton(AF_INET, v->list[i], &a4->sin_addr) == 1) a4->sin_family = AF_INET;
-    else if (inet_pton(AF_INET6, v->list[i], &a6->sin6_addr) == 1) a6->sin6_family = AF_INET6;
+    relay_addr r;
+    if (parse_relay_address(v->list[i], &r) != NULL) continue;
+    int f = relay_iface_of(cfg, r.name);
+    if (f < 0 || f >= RELAY_IFACES) continue;
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&rc.bind4[f];
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&rc.bind6[f];
+    if (r.family == 4 && a4->sin_family == 0 && inet_pton(AF_INET, r.bind, &a4->sin_addr) == 1) a4->sin_family = AF_INET;
+    else if (r.family == 6 && a6->sin6_family == 0 && inet_pton(AF_INET6, r.bind, &a6->sin6_addr) == 1) a6->sin6_family = AF_INET6;
   }
   double cap = CALL("sip_stat", Z_sipZ_sip_stat(&core, SIP_STAT_RELAY_LEG_CAPACITY));
   rc.max_legs = cap > 0 ? (uint32_t)cap : 1;

@@ -66,7 +66,7 @@ typedef struct {
   int op;
   uint32_t leg, partner, call;
   uint16_t port, flags, peer_port, rtcp_port, idle_s, callid_len;
-  uint8_t family, local;
+  uint8_t family, local, iface;
   uint8_t addr[16];
   char callid[RELAY_CALLID_MAX];
 } command;
@@ -83,7 +83,7 @@ typedef struct {
   bool open;
   int fd[2];       /* RTP, RTCP (-1 with RtcpMux) */
   uint16_t port, flags, idle_s;
-  uint8_t local;
+  uint8_t local, iface; /* the local family and the interface its sockets are bound on */
   uint32_t partner, call;
   uint8_t family;  /* the peer's: 0 = not known */
   uint8_t addr[16];
@@ -213,7 +213,8 @@ void relay_open(uint32_t leg, uint32_t partner, uint16_t port, uint16_t flags, i
   c.port = port;
   c.flags = flags;
   c.family = (uint8_t)family;
-  c.local = (uint8_t)local_family;
+  c.local = (uint8_t)(local_family & 0xff);
+  c.iface = (uint8_t)((unsigned)local_family >> 8 < RELAY_IFACES ? (unsigned)local_family >> 8 : 0);
   if (addr) memcpy(c.addr, addr, 16);
   c.peer_port = peer_port;
   c.rtcp_port = rtcp_port;
@@ -243,7 +244,7 @@ void relay_sync(void) {
 
 /* The record of docs/ABI.md "Media relay" (little-endian, as the core's memory). */
 enum { R_OP = 0, R_LEG = 4, R_PARTNER = 8, R_PORT = 12, R_FLAGS = 14, R_FAMILY = 16, R_LOCAL = 17, R_PEER_PORT = 18,
-       R_RTCP_PORT = 20, R_IDLE = 22, R_ADDR = 24, R_CALL = 40, R_CALLID_LEN = 44, R_CALLID = 48 };
+       R_RTCP_PORT = 20, R_IDLE = 22, R_ADDR = 24, R_CALL = 40, R_CALLID_LEN = 44, R_IFACE = 46, R_CALLID = 48 };
 static uint32_t rd32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
@@ -256,7 +257,7 @@ int relay_apply_record(uint32_t op, const uint8_t *rec) {
   if (op != 1) return -1; /* SIP_RELAY_OP_OPEN */
   uint16_t n = rd16(rec + R_CALLID_LEN);
   if (n > RELAY_CALLID_MAX) n = RELAY_CALLID_MAX;
-  relay_open(leg, rd32(rec + R_PARTNER), rd16(rec + R_PORT), rd16(rec + R_FLAGS), rec[R_FAMILY], rec[R_LOCAL], rec + R_ADDR,
+  relay_open(leg, rd32(rec + R_PARTNER), rd16(rec + R_PORT), rd16(rec + R_FLAGS), rec[R_FAMILY], rec[R_LOCAL] | rec[R_IFACE] << 8, rec + R_ADDR,
              rd16(rec + R_PEER_PORT), rd16(rec + R_RTCP_PORT), rd16(rec + R_IDLE), rd32(rec + R_CALL),
              (const char *)rec + R_CALLID, n);
   return 0;
@@ -272,9 +273,10 @@ static void unbind_leg(leg_t *l) {
     }
 }
 
-/* One non-blocking UDP socket on the leg's local address at `port`, in the epoll set: fd or -1. */
-static int bind_one(uint32_t leg, int rtcp, int local, uint16_t port) {
-  const struct sockaddr_storage *b = local == 6 ? &cfg.bind6 : &cfg.bind4;
+/* One non-blocking UDP socket on the leg's local address (of family `local` on interface `iface`) at
+ * `port`, in the epoll set: fd or -1. */
+static int bind_one(uint32_t leg, int rtcp, int local, int iface, uint16_t port) {
+  const struct sockaddr_storage *b = local == 6 ? &cfg.bind6[iface] : &cfg.bind4[iface];
   int fam = local == 6 ? AF_INET6 : AF_INET;
   if (b->ss_family != fam || port == 0) return -1;
   int fd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -311,7 +313,7 @@ static void apply_open(const command *c, int64_t now) {
   leg_t *l = &legs[c->leg];
   bool mux = c->flags & 1; /* SIP_RELAY_FLAG_RTCP_MUX */
   bool was_open = l->open;
-  bool rebind = !l->open || l->port != c->port || l->local != c->local || (l->fd[1] < 0) != mux;
+  bool rebind = !l->open || l->port != c->port || l->local != c->local || l->iface != c->iface || (l->fd[1] < 0) != mux;
   bool unlatch = !l->open || !same_peer(l, c);
   if (!was_open) {
     memset(l, 0, offsetof(leg_t, callid));
@@ -334,9 +336,10 @@ static void apply_open(const command *c, int64_t now) {
     unbind_leg(l);
     l->port = c->port;
     l->local = c->local;
-    l->fd[0] = bind_one(c->leg, 0, c->local, c->port);
+    l->iface = c->iface;
+    l->fd[0] = bind_one(c->leg, 0, c->local, c->iface, c->port);
     if (l->fd[0] >= 0 && !mux) {
-      l->fd[1] = c->port < 65535 ? bind_one(c->leg, 1, c->local, (uint16_t)(c->port + 1)) : -1;
+      l->fd[1] = c->port < 65535 ? bind_one(c->leg, 1, c->local, c->iface, (uint16_t)(c->port + 1)) : -1;
       if (l->fd[1] < 0) unbind_leg(l);
     }
     if (l->fd[0] < 0) {

@@ -29,11 +29,13 @@
 #include <sys/socket.h>
 
 #define RELAY_CALLID_MAX 128 /* docs/ABI.md: the record's Call-ID is at most 128 bytes */
+#define RELAY_IFACES 4       /* the core's relay interfaces (config.ts RELAY_IFACES; the record's iface) */
 
 typedef struct {
-  /* Local addresses that legs bind, by family (a record's `local`): family 0 = that family is not
-   * served (an Open asking for it reports RELAY_BIND_FAILED). Port fields are ignored. */
-  struct sockaddr_storage bind4, bind6;
+  /* Local addresses that legs bind, by interface (a record's `iface`) and family (its `local`): family
+   * 0 = that family is not served there (an Open asking for it reports RELAY_BIND_FAILED). Port fields
+   * are ignored. */
+  struct sockaddr_storage bind4[RELAY_IFACES], bind6[RELAY_IFACES];
   uint32_t max_legs;   /* leg indices 0 .. max_legs - 1 (the core's relayLegCapacity) */
   uint32_t queue;      /* commands and reports queued at most; 0 = 2 * max_legs + 64 */
 } relay_config;
@@ -62,8 +64,8 @@ int relay_start(const relay_config *cfg);
 /* The reason of relay_start's last failure ("relay: eventfd: ..."), for the caller's log. */
 const char *relay_error(void);
 
-/* Open (or update) a leg: the record of docs/ABI.md (family 0 = peer not known; local 4 or 6; addr in
- * the record's layout: IPv4 in the first 4 bytes). Binds `port` (and port + 1 unless RtcpMux) when
+/* Open (or update) a leg: the record of docs/ABI.md (family 0 = peer not known; local 4 or 6, plus
+ * the record's iface << 8 (0: the first interface); addr in the record's layout: IPv4 in the first 4 bytes). Binds `port` (and port + 1 unless RtcpMux) when
  * the leg is not bound on those yet; a bind failure reports RELAY_BIND_FAILED and leaves the leg
  * closed. A peer different from the last Open's unlatches the leg. Blocks only while the command
  * queue is full. */

@@ -21,12 +21,11 @@ import { Core, CoreError, PEER, EVENT, Proto, CfgKey, EVENTS, prefaultHeap, type
 import { CFG_KIND_SECRET, LIMITS } from "./numbers.js";
 import { writeAddr, format4, format6, peerText } from "./addr.js";
 import { ConfigError, type Config, type Listen } from "./config.js";
-import { coreOps, explain, parseIpPort } from "../shared/config.mjs";
+import { coreOps, explain, parseIpPort, relayInterfaces } from "../shared/config.mjs";
 import { MetricsServer, exposition } from "./metrics.js";
 import type { Logger } from "./log.js";
 import { decodeEvent, eventFields, type UsageLog, type EventRecord } from "./usage.js";
 import { Relay } from "./relay.js";
-import { isIPv6 } from "node:net";
 import { OverloadControl } from "./overload.js";
 import { Resolver } from "../shared/resolver.mjs";
 import { Bindings, SharedLocation, escapeAor } from "./location.js";
@@ -320,8 +319,8 @@ export class Host {
     this.core = core;
     this.ex = ex;
     if (c.relayAddresses.length > 0 && ex.sip_poll_relay && ex.sip_relay_ptr) {
-      const addrs: { 4?: string; 6?: string } = {};
-      for (const a of c.relayAddresses) addrs[isIPv6(a) ? 6 : 4] = a;
+      // each interface's bind addresses, by the core's interface number
+      const addrs = relayInterfaces(c.relayAddresses).map((f) => ({ 4: f[4]?.bind, 6: f[6]?.bind }));
       this.relayPtr = ex.sip_relay_ptr() >>> 0;
       this.relay = new Relay(addrs, {
         now: () => performance.now(),

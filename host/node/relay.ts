@@ -33,7 +33,7 @@ const enum Latch {
 }
 
 /** The relay record's fields (docs/ABI.md "Media relay"). */
-export const RELAY = { op: 0, leg: 4, partner: 8, port: 12, flags: 14, family: 16, local: 17, peerPort: 18, rtcpPort: 20, idle: 22, addr: 24, call: 40, callIdLen: 44, callId: 48 } as const;
+export const RELAY = { op: 0, leg: 4, partner: 8, port: 12, flags: 14, family: 16, local: 17, peerPort: 18, rtcpPort: 20, idle: 22, addr: 24, call: 40, callIdLen: 44, iface: 46, callId: 48 } as const;
 
 interface Side {
   sock: dgram.Socket;
@@ -47,6 +47,8 @@ interface Side {
 
 interface Leg {
   leg: number;
+  /** the address its sockets are bound on (its interface's, of its local family) */
+  bindAddr: string;
   partner: number;
   port: number;
   flags: number;
@@ -112,8 +114,9 @@ export class Relay {
   /** host counters for the stats line */
   readonly stats = { relayPackets: 0, relayDropped: 0, relayBindFailed: 0 };
 
-  /** addresses: the bind address of each family ("mediaRelay.addresses"). */
-  constructor(private readonly addresses: { 4?: string; 6?: string }, private readonly hooks: RelayHooks) {
+  /** addresses: the bind address of each family of each interface, by the core's interface number
+   * ("mediaRelay.addresses", config.mjs relayInterfaces). */
+  constructor(private readonly addresses: readonly { 4?: string; 6?: string }[], private readonly hooks: RelayHooks) {
     this.sweeper = setInterval(() => this.sweep(), IDLE_CHECK_MS);
     this.sweeper.unref();
   }
@@ -148,7 +151,7 @@ export class Relay {
     };
     let l = this.legs.get(leg);
     if (!l) {
-      l = this.bind(leg, rec.port, rec.local, (rec.flags & RelayFlag.RtcpMux) !== 0);
+      l = this.bind(leg, rec.port, rec.local, mem[at + RELAY.iface], (rec.flags & RelayFlag.RtcpMux) !== 0);
       if (!l) return;
     } else if (((rec.flags & RelayFlag.RtcpMux) !== 0) !== (l.rtcp === null)) {
       // the answer changed rtcp-mux (declined it: the RTCP port is bound now; took it: it is closed)
@@ -182,14 +185,14 @@ export class Relay {
     l.lastIn = this.hooks.now(); // an update (hold, resume) starts the idle time again
   }
 
-  private bind(leg: number, port: number, family: number, mux: boolean): Leg | null {
-    const addr = this.addresses[family === 6 ? 6 : 4];
+  private bind(leg: number, port: number, family: number, iface: number, mux: boolean): Leg | null {
+    const addr = this.addresses[iface]?.[family === 6 ? 6 : 4];
     if (!addr) {
-      this.failed(leg, port, `no relay address of IPv${family}`, false);
+      this.failed(leg, port, `no relay address of IPv${family} on interface ${iface}`, false);
       return null;
     }
     const l: Leg = {
-      leg, partner: -1, port, flags: 0, family: 0, peerAddr: "", peerKey: "", peerUnreliable: true, peerPort: 0, rtcpPort: 0, idleMs: 0, callId: "",
+      leg, bindAddr: addr, partner: -1, port, flags: 0, family: 0, peerAddr: "", peerKey: "", peerUnreliable: true, peerPort: 0, rtcpPort: 0, idleMs: 0, callId: "",
       rtp: null as unknown as Side, rtcp: null, lastIn: this.hooks.now(), reported: false,
       packets: 0, bytes: 0, dropped: 0, lost: 0, seq: -1,
     };
@@ -199,7 +202,7 @@ export class Relay {
     return l;
   }
 
-  /** One socket of leg l, bound to `port` on the relay address of `family`. */
+  /** One socket of leg l, bound to `port` on its interface's address of `family`. */
   private side(l: Leg, leg: number, port: number, family: number): Side {
     const sock = dgram.createSocket({ type: family === 6 ? "udp6" : "udp4", reuseAddr: false });
     const s: Side = { sock, latched: null, latchedAddr: "", latchedPort: 0, kind: Latch.None };
@@ -208,7 +211,7 @@ export class Relay {
       this.failed(leg, port, (e as NodeJS.ErrnoException).code ?? e.message);
     });
     sock.on("message", (msg, r) => this.onPacket(leg, s === l.rtp, s, msg, r));
-    sock.bind(port, this.addresses[family === 6 ? 6 : 4]);
+    sock.bind(port, l.bindAddr);
     return s;
   }
 

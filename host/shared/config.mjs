@@ -30,7 +30,7 @@ import { isIP } from "node:net";
  *   username?: string, password?: string, routes?: SideRule[], failover?: string,
  *   identity?: { pai?: "passthrough" | "drop" | "from", number?: string }, drop?: string[], transport?: "udp" | "tcp" | "tls",
  *   accept?: "address" | "digest", called?: "ruri" | "to" | "p-called-party-id",
- *   register?: boolean | { expires?: number, mode?: "gin", block?: string }, monitor?: number, down?: "try" | "failover" | "refuse", mediaRelay?: boolean,
+ *   register?: boolean | { expires?: number, mode?: "gin", block?: string }, monitor?: number, down?: "try" | "failover" | "refuse", mediaRelay?: boolean, relayInterface?: string,
  *   passthrough?: { user: string, username: string, password: string }[] }} Side
  * @typedef {{
  *   schema: readonly SchemaKey[], host: Host, name: string,
@@ -183,6 +183,14 @@ export const CHECKS = {
   tlsPeer(s, k) {
     if (!parseTlsPeer(s)) bad(k, TLS_PEER_EXPECTED, s);
   },
+  relayAddress(s, k) {
+    const r = parseRelayAddress(s);
+    if (typeof r === "string") bad(k, r, s);
+  },
+  relayNetwork(s, k) {
+    const m = /^(\S+) (\S+)$/.exec(s);
+    if (!m || !isCidr(m[1]) || !RELAY_NAME.test(m[2])) bad(k, RELAY_NETWORK_EXPECTED, s);
+  },
 };
 
 const TLS_PEER_EXPECTED = `expected "CIDR require|none [NAME]" (an IPv4 or IPv6 address or CIDR, then require or none, then optionally a DNS name: "192.0.2.10 require sip.carrier.example")`;
@@ -199,6 +207,51 @@ export function parseTlsPeer(s) {
   if (w.length < 2 || w.length > 3 || !isCidr(w[0]) || (w[1] !== "require" && w[1] !== "none")) return null;
   if (w.length === 3 && !DNS_NAME.test(w[2])) return null;
   return { cidr: w[0], require: w[1] === "require", name: w[2] };
+}
+
+const RELAY_NAME = /^[A-Za-z0-9_-]{1,16}$/;
+const RELAY_ADDRESS_EXPECTED = `expected "[NAME/]ADDRESS[!ADVERTISED]" (rtpengine's interface syntax: "10.0.0.5", "10.0.0.5!203.0.113.5", "trunk/10.0.0.5!203.0.113.5"; NAME letters, digits, - and _, 1..16)`;
+const RELAY_NETWORK_EXPECTED = `expected "CIDR NAME": a network and the name of a relay interface ("192.168.0.0/16 inside")`;
+
+/**
+ * A "mediaRelay.addresses" entry, "[NAME/]ADDRESS[!ADVERTISED]" (rtpengine's interface=), as
+ * { name, bind, advertise, family } ("" the name of entries without one); or what was expected (text).
+ * @param {string} s @returns {{ name: string, bind: string, advertise: string, family: 4 | 6 } | string}
+ */
+export function parseRelayAddress(s) {
+  const slash = s.indexOf("/");
+  let name = "";
+  let rest = s;
+  if (slash >= 0 && isIP(s.slice(0, slash)) === 0) {
+    // a NAME (an address before the slash is one with a prefix)
+    if (!RELAY_NAME.test(s.slice(0, slash))) return RELAY_ADDRESS_EXPECTED;
+    name = s.slice(0, slash);
+    rest = s.slice(slash + 1);
+  }
+  if (rest.includes("/")) return "expected an address without a prefix";
+  const [bind, advertise = bind, more] = rest.split("!");
+  const fam = isIP(bind);
+  if (more !== undefined || fam === 0 || isIP(advertise) === 0 || bind.includes("%") || advertise.includes("%")) return RELAY_ADDRESS_EXPECTED;
+  if (isIP(advertise) !== fam) return `expected the advertised address of the bound address's family (IPv${fam})`;
+  return { name, bind, advertise, family: /** @type {4 | 6} */ (fam) };
+}
+
+/**
+ * The relay's interfaces from "mediaRelay.addresses", in the order their names first appear (the
+ * first the default; index = the core's interface number): each with its addresses by family.
+ * @param {string[]} list @returns {{ name: string, 4?: { bind: string, advertise: string }, 6?: { bind: string, advertise: string } }[]}
+ */
+export function relayInterfaces(list) {
+  /** @type {{ name: string, 4?: { bind: string, advertise: string }, 6?: { bind: string, advertise: string } }[]} */
+  const out = [];
+  for (const s of list) {
+    const r = parseRelayAddress(s);
+    if (typeof r === "string") continue;
+    let f = out.find((x) => x.name === r.name);
+    if (!f) out.push((f = { name: r.name }));
+    f[r.family] ??= { bind: r.bind, advertise: r.advertise };
+  }
+  return out;
 }
 
 const GIN_BLOCK_EXPECTED = `expected "ACCOUNT BLOCK": an AOR user part and a number block ("acme +155500xx": one x per trailing digit)`;
@@ -246,7 +299,7 @@ function stringExpected(check, host) {
     token: "expected a method token", denyUri: `expected "user@domain", "@domain", "@.domain" or "user@"`,
     typeRule: `expected "METHOD type/subtype"`, sipUri: `expected a SIP URI "sip:host[:port]"`,
     realm: "expected printable ASCII text", file: "expected a file name", dnsServer: DNS_SERVER_EXPECTED, ginBlock: GIN_BLOCK_EXPECTED, tlsPeer: TLS_PEER_EXPECTED, secret: "expected 1..255 bytes without NUL, CR or LF",
-    ipPort: IP_PORT_EXPECTED,
+    ipPort: IP_PORT_EXPECTED, relayAddress: RELAY_ADDRESS_EXPECTED, relayNetwork: RELAY_NETWORK_EXPECTED,
   }[check] ?? "expected a string";
 }
 
@@ -318,7 +371,7 @@ function checkUsers(k, v) {
 }
 
 const SIDE_ADDRESS = /^(?:(\d{1,3}(?:\.\d{1,3}){3})|\[([0-9a-fA-F:.]+)\]):(\d{1,5})$/;
-const SIDE_KEYS = "name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register, monitor, down, passthrough, mediaRelay";
+const SIDE_KEYS = "name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register, monitor, down, passthrough, mediaRelay, relayInterface";
 const PASSTHROUGH_KEYS = "user, username, password"; // a trunk's "passthrough" entries
 // a trunk's "called": where the number of a call from it is read (b2bua/call.ts Called), as the core's word
 const CALLED = { ruri: "ruri", to: "to", "p-called-party-id": "pcpi" };
@@ -522,6 +575,11 @@ function checkSides(key, k, v) {
           // the media of this side's calls through our relay (media/relay.ts; "mediaRelay" keys)
           if (typeof sv !== "boolean") bad(f, "expected true or false", sv);
           sd.mediaRelay = sv;
+          break;
+        case "relayInterface":
+          // the relay interface of the legs facing this side (a NAME of "mediaRelay.addresses": checkRelayInterfaces)
+          if (typeof sv !== "string" || !RELAY_NAME.test(sv)) bad(f, "expected the NAME of a relay interface (letters, digits, - and _, 1..16)", sv);
+          sd.relayInterface = sv;
           break;
         case "down":
           if (typeof sv !== "string" || !DOWN_POLICIES.includes(sv)) bad(f, `expected "try", "failover" or "refuse"`, sv);
@@ -856,6 +914,7 @@ export function resolve(spec, args) {
   checkTrunkTransports(cfg);
   checkWss(cfg);
   checkMediaRelay(cfg);
+  checkRelayInterfaces(cfg);
   checkTls(cfg);
   if (cfg.values.has("location.username") && !cfg.values.has("location.password"))
     throw new ConfigError("location.username", `a Redis user needs its "location.password"`);
@@ -917,8 +976,43 @@ function checkMediaRelay(cfg) {
   const addrs = /** @type {string[] | undefined} */ (cfg.values.get("mediaRelay.addresses")) ?? [];
   if (addrs.length === 0) throw new ConfigError(who, `the relay needs "mediaRelay": {"addresses": [...]}`);
   if (min === undefined) throw new ConfigError(who, `the relay needs "mediaRelay": {"portMin", "portMax"}`);
-  addrs.forEach((a, j) => { if (a.includes("/")) throw new ConfigError(`mediaRelay.addresses[${j}]`, `expected an address without a prefix, got ${show(a)}`); });
 }
+
+/**
+ * The relay's interfaces (rtpengine's interface=, "mediaRelay.addresses" entries with one NAME): at
+ * most RELAY_IFACES, each with one address of each family at most; the names that "mediaRelay.networks"
+ * and a side's "relayInterface" give must be among them.
+ * @param {Config} cfg
+ */
+function checkRelayInterfaces(cfg) {
+  const addrs = /** @type {string[] | undefined} */ (cfg.values.get("mediaRelay.addresses")) ?? [];
+  /** @type {Map<string, Set<number>>} */
+  const seen = new Map();
+  addrs.forEach((a, j) => {
+    const r = parseRelayAddress(a);
+    if (typeof r === "string") return;
+    const fams = seen.get(r.name) ?? new Set();
+    const what = r.name === "" ? "the interface without a NAME" : `interface ${show(r.name)}`;
+    if (!seen.has(r.name) && seen.size === RELAY_IFACES)
+      throw new ConfigError(`mediaRelay.addresses[${j}]`, `at most ${RELAY_IFACES} relay interfaces (names), got a fifth: ${show(a)}`);
+    if (fams.has(r.family)) throw new ConfigError(`mediaRelay.addresses[${j}]`, `${what} already has an IPv${r.family} address, got ${show(a)}`);
+    fams.add(r.family);
+    seen.set(r.name, fams);
+  });
+  const names = relayInterfaces(addrs).map((f) => f.name);
+  const known = `(${names.filter((n) => n !== "").map(show).join(", ") || "none named"})`;
+  /** @type {string[] | undefined} */ (cfg.values.get("mediaRelay.networks"))?.forEach((n, j) => {
+    const name = n.split(" ")[1];
+    if (!names.includes(name)) throw new ConfigError(`mediaRelay.networks[${j}]`, `expected the name of a relay interface of "mediaRelay.addresses" ${known}, got ${show(name)}`);
+  });
+  /** @type {Side[]} */ (cfg.values.get("sides") ?? []).forEach((sd, i) => {
+    if (sd.relayInterface !== undefined && !names.includes(sd.relayInterface))
+      throw new ConfigError(`sides[${i}].relayInterface`, `expected the name of a relay interface of "mediaRelay.addresses" ${known}, got ${show(sd.relayInterface)}`);
+  });
+}
+
+/** Relay interfaces of the core (config.ts RELAY_IFACES). */
+const RELAY_IFACES = 4;
 
 /**
  * A tls listen address needs our certificate and its key (the files themselves are read when the host
@@ -1156,7 +1250,10 @@ export function coreOps(cfg, random) {
         add(k.path, Buffer.from(/** @type {string} */ (v), "utf8"), /** @type {string} */ (v));
         break;
       case "list":
-        /** @type {string[]} */ (v).forEach((s, i) => add(`${k.path}[${i}]`, Buffer.from(s, "utf8"), s));
+        /** @type {string[]} */ (v).forEach((s, i) => {
+          const t = relayText(k.path, s, cfg);
+          add(`${k.path}[${i}]`, Buffer.from(t, "utf8"), t);
+        });
         break;
       case "users":
         /** @type {User[]} */ (v).forEach((u, i) => {
@@ -1211,6 +1308,8 @@ export function coreOps(cfg, random) {
           if (sd.down !== undefined) text(`${k.path}[${i}].down`, `down ${i} ${sd.down}`);
           if (sd.monitor !== undefined) text(`${k.path}[${i}].monitor`, `monitor ${i} ${sd.monitor}`);
           if (sd.mediaRelay) text(`${k.path}[${i}].mediaRelay`, `relay ${i} on`);
+          if (sd.relayInterface !== undefined)
+            text(`${k.path}[${i}].relayInterface`, `relayif ${i} ${relayInterfaces(/** @type {string[]} */ (cfg.values.get("mediaRelay.addresses") ?? [])).findIndex((f) => f.name === sd.relayInterface)}`);
           if (sd.identity?.pai !== undefined) text(`${k.path}[${i}].identity.pai`, `pai ${i} ${sd.identity.pai}`);
           if (sd.identity?.number !== undefined) text(`${k.path}[${i}].identity.number`, `number ${i} ${sd.identity.number}`);
           (sd.drop ?? []).forEach((h, j) => text(`${k.path}[${i}].drop[${j}]`, `drop ${i} ${h}`));
@@ -1233,6 +1332,24 @@ export function coreOps(cfg, random) {
       bytes: Buffer.from(`${sd.username}:password=${sd.password}`, "utf8"), text: undefined, secret: true });
   });
   return ops;
+}
+
+/**
+ * The core's text of a list entry: a relay address "[NAME/]BIND[!ADVERTISED]" as "[IFACE ]ADVERTISED"
+ * (the interface's number; none for the first, as before interfaces), a relay network "CIDR NAME" as
+ * "net IFACE CIDR" (cfg kind RelayAddress); any other as it is.
+ * @param {string} path @param {string} s @param {Config} cfg
+ */
+function relayText(path, s, cfg) {
+  if (path !== "mediaRelay.addresses" && path !== "mediaRelay.networks") return s;
+  const names = relayInterfaces(/** @type {string[]} */ (cfg.values.get("mediaRelay.addresses") ?? [])).map((f) => f.name);
+  if (path === "mediaRelay.networks") {
+    const [cidr, name] = s.split(" ");
+    return `net ${names.indexOf(name)} ${cidr}`;
+  }
+  const r = /** @type {{ name: string, advertise: string }} */ (parseRelayAddress(s));
+  const i = names.indexOf(r.name);
+  return i === 0 ? r.advertise : `${i} ${r.advertise}`;
 }
 
 /** The integer sip_cfg_set gets (config.json's $comment rules). @param {SchemaKey} k @param {unknown} v */

@@ -48,7 +48,7 @@ const CASES = [
   [base([{ ...REG, routes: [{ to: "carrier" }] }, TRUNK]), `config error: "sides[0].routes[0]": expected a "prefix" ("" for any number)`],
   [base([REG, { ...TRUNK, failover: "carrier" }]), `config error: "sides[1].failover": a side fails over to another side, not to itself`],
   [base([REG, { ...TRUNK, failover: "backup" }]), `config error: "sides[1].failover": no side named "backup"`],
-  [base([REG, { ...TRUNK, colour: "blue" }]), `config error: "sides[1].colour": unknown key (expected name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register, monitor, down, passthrough, mediaRelay)`],
+  [base([REG, { ...TRUNK, colour: "blue" }]), `config error: "sides[1].colour": unknown key (expected name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register, monitor, down, passthrough, mediaRelay, relayInterface)`],
   [base([REG, { ...TRUNK, accept: "ip" }]), `config error: "sides[1].accept": expected "address" or "digest", got "ip"`],
   [base([REG, { ...TRUNK, identity: { number: "+155500xx" } }]), `config error: "sides[1].identity.number": expected a number: "+" (optional) and digits, 1..32 bytes ("+15550100"), got "+155500xx"`],
   [base([REG, { ...TRUNK, identity: { number: 15550100 } }]), `config error: "sides[1].identity.number": expected a number: "+" (optional) and digits, 1..32 bytes ("+15550100"), got 15550100`],

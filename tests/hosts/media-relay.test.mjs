@@ -14,7 +14,7 @@ import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { withServer, sipp, describe, freePort, sf, settle, scratch, relayBase, HOSTS } from "../integration/harness.mjs";
 import { Ua, request, status, hdrs, token } from "../lib/sipua.mjs";
-import { phoneSdp, bodyOf, mPort, rtpPacket } from "../lib/media.mjs";
+import { phoneSdp, bodyOf, mPort, rtpPacket, boundUdp } from "../lib/media.mjs";
 
 const TRUNK_IP = "127.0.0.9";
 const PACKETS = 50;
@@ -209,6 +209,82 @@ for (const host of HOSTS) {
         assert.ok(mine, `the phone's leg's record: ${JSON.stringify(records)}`);
         assert.equal(mine.packets, sent, `every packet the phone sent (${sent}: 20 RTP, 5 RTCP)`);
         assert.equal(mine.lost, 0, `no sequence gap: ${JSON.stringify(mine)}`);
+      } finally {
+        phone.close();
+        rtp.close();
+      }
+    });
+  });
+}
+
+
+// Relay interfaces (rtpengine's interface=): the phones' side on the default interface, bound on
+// 127.0.0.1 and advertising 127.0.0.7 (a relay behind 1:1 NAT: the phone, "through the NAT", sends to
+// 127.0.0.1); the carrier's side on interface "carrier" at 127.0.0.2 ("relayInterface"). Each party's
+// SDP names its own interface's advertised address, each leg is bound on its interface's address, and
+// the RTP goes through both and back.
+for (const host of HOSTS) {
+  test(`${host}: relay interfaces: each side's legs bound on its interface, its SDP naming the advertised address; RTP flows`, { timeout: 60_000 }, async () => {
+    const trunkPort = await freePort();
+    const mediaPort = await freePort();
+    const base = await relayBase();
+    const config = {
+      board: "gateway", mode: "b2bua", domains: ["127.0.0.1"],
+      sides: [
+        { name: "office", role: "registrar", route: "carrier" },
+        { name: "carrier", role: "trunk", address: `${TRUNK_IP}:${trunkPort}`, route: "office", mediaRelay: true, relayInterface: "carrier" },
+      ],
+      mediaRelay: { addresses: ["127.0.0.1!127.0.0.7", "carrier/127.0.0.2"], portMin: base, portMax: base + 63, idle: 30 },
+    };
+    await withServer({ host, tcp: false, config }, async (srv) => {
+      const phone = await Ua.open();
+      const rtp = createSocket("udp4");
+      await new Promise((r) => rtp.bind(0, "127.0.0.1", r));
+      const echoes = [];
+      const callId = token("ifcall");
+      rtp.on("message", (m, r) => echoes.push({ m, from: `${r.address}:${r.port}` }));
+      try {
+        const reg = await phone.request(srv, request(phone, { method: "REGISTER", ruri: "sip:127.0.0.1", from: "sip:alice@127.0.0.1",
+          to: "sip:alice@127.0.0.1", contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Expires: 600"] }));
+        assert.equal(status(reg), 200, "alice registered");
+        const provider = sipp(["-sf", sf("uas_rtp_echo.xml"), "-p", String(trunkPort), "-mp", String(mediaPort), "-rtp_echo", "-m", "1",
+          "-timeout", "30s", "-timeout_error"], { name: "provider-if", ip: TRUNK_IP, timeoutMs: 35_000 });
+        await sleep(300);
+        const fromTag = token("f");
+        const inv = request(phone, { ruri: `sip:15551234@127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag, to: "sip:15551234@127.0.0.1",
+          callId, contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Content-Type: application/sdp"], body: phoneSdp(rtp.address().port) });
+        const ok = await phone.request(srv, inv, { timeoutMs: 8000 });
+        assert.equal(status(ok), 200, `the call answered:\n${ok}`);
+        const toTag = /;tag=([^;>\s]+)/.exec(hdrs(ok, "To")[0])[1];
+        phone.send(request(phone, { method: "ACK", ruri: `sip:127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag, to: "sip:15551234@127.0.0.1",
+          toTag, callId, cseq: 1, contact: null }), srv.port);
+        const answer = bodyOf(ok);
+        assert.match(answer, /^c=IN IP4 127\.0\.0\.7\r$/m, "the phone's SDP names the default interface's advertised address");
+        assert.doesNotMatch(answer, /127\.0\.0\.[129]\b/, `no bound or provider address in the phone's SDP:\n${answer}`);
+        const phoneLeg = mPort(answer);
+        await settle(srv);
+        const toTrunk = srv.sip("out").find((m) => m.peer.endsWith(`${TRUNK_IP}:${trunkPort}`) && m.first.startsWith("INVITE "));
+        assert.ok(toTrunk, "the INVITE went to the provider");
+        const offer = bodyOf(toTrunk.sip);
+        assert.match(offer, /^c=IN IP4 127\.0\.0\.2\r$/m, `the provider's SDP names interface "carrier":\n${offer}`);
+        const providerLeg = mPort(offer);
+        assert.ok(boundUdp("127.0.0.1", phoneLeg), `the phone's leg bound on 127.0.0.1:${phoneLeg}`);
+        assert.ok(!boundUdp("127.0.0.7", phoneLeg), "not on the advertised address");
+        assert.ok(boundUdp("127.0.0.2", providerLeg), `the provider's leg bound on 127.0.0.2:${providerLeg}`);
+        assert.ok(!boundUdp("127.0.0.1", providerLeg), "not on the default interface");
+        for (let seq = 1; seq <= PACKETS; seq++) {
+          rtp.send(rtpPacket(seq), phoneLeg, "127.0.0.1"); // through the "NAT": the advertised 127.0.0.7 maps to 127.0.0.1
+          await sleep(20);
+        }
+        for (let i = 0; i < 50 && echoes.length < PACKETS; i++) await sleep(20);
+        assert.equal(echoes.length, PACKETS, `every packet came back (${echoes.length} of ${PACKETS})`);
+        for (const e of echoes) assert.equal(e.from, `127.0.0.1:${phoneLeg}`, "from the phone's leg");
+        const bye = await phone.request(srv, request(phone, { method: "BYE", ruri: `sip:127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag,
+          to: "sip:15551234@127.0.0.1", toTag, callId, cseq: 2, contact: null }));
+        assert.equal(status(bye), 200);
+        const r = await provider;
+        assert.equal(r.code, 0, describe(r));
+        await settle(srv);
       } finally {
         phone.close();
         rtp.close();

@@ -18,7 +18,7 @@ import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { withServer, sipp, describe, freePort, sf, settle, scratch, relayBase, HOSTS } from "../integration/harness.mjs";
 import { Ua, request, response, status, hdrs, token } from "../lib/sipua.mjs";
-import { phoneSdp, bodyOf, mPort, rtpPacket } from "../lib/media.mjs";
+import { phoneSdp, bodyOf, mPort, rtpPacket, boundUdp } from "../lib/media.mjs";
 
 const CALLEE_IP = "127.0.0.9";
 const PACKETS = 50;
@@ -27,7 +27,7 @@ const PACKETS = 50;
  * One call from the test's UA through the proxy to SIPp's echo, with `addr` in the caller's SDP; 50
  * packets sent to the port of the answer and their echoes collected. Returns what the checks need.
  */
-async function call(srv, { addr = "127.0.0.1", name }) {
+async function call(srv, { addr = "127.0.0.1", name, during = null }) {
   const calleePort = await freePort();
   const mediaPort = await freePort();
   const phone = await Ua.open();
@@ -57,6 +57,7 @@ async function call(srv, { addr = "127.0.0.1", name }) {
     assert.ok(offer, "the INVITE went to SIPp");
     const answer = bodyOf(ok);
     const port = mPort(answer);
+    during?.(answer, bodyOf(offer.sip)); // checks while the call is up
     for (let seq = 1; seq <= PACKETS; seq++) {
       rtp.send(rtpPacket(seq), port, "127.0.0.1");
       await sleep(20);
@@ -166,5 +167,31 @@ for (const host of HOSTS) {
     const records = readFileSync(usage, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)).filter((o) => o.event === "relay");
     assert.equal(records.length, 2, `both legs' records at the stop: ${JSON.stringify(records)}`);
     for (const rec of records) assert.equal(rec.callId, callId);
+  });
+}
+
+// Relay interfaces (rtpengine's interface=): the callee's network (127.0.0.9, "mediaRelay.networks")
+// maps to interface "far" at 127.0.0.2; the caller's (127.0.0.1, none) to the default at 127.0.0.1.
+for (const host of HOSTS) {
+  test(`${host}: relay interfaces by network: the callee's legs bound on its interface and its SDP naming it, the caller's on the default; RTP flows`, { timeout: 60_000 }, async () => {
+    const base = await relayBase();
+    const config = {
+      domains: ["127.0.0.1"], access: { trusted: ["127.0.0.1/32"] },
+      mediaRelay: { mode: "always", addresses: ["127.0.0.1", "far/127.0.0.2"], networks: [`${CALLEE_IP}/32 far`], portMin: base, portMax: base + 63, idle: 30 },
+    };
+    await withServer({ host, tcp: false, config }, async (srv) => {
+      let checked = false;
+      const c = await call(srv, { name: `echo-if-${host}`, during: (answer, offer) => {
+        assert.match(answer, /^c=IN IP4 127\.0\.0\.1\r$/m, "the caller's SDP names the default interface");
+        assert.match(offer, /^c=IN IP4 127\.0\.0\.2\r$/m, `the callee's SDP names interface "far":\n${offer}`);
+        assert.ok(boundUdp("127.0.0.1", mPort(answer)), "the caller's leg bound on 127.0.0.1");
+        assert.ok(boundUdp("127.0.0.2", mPort(offer)), "the callee's leg bound on 127.0.0.2");
+        assert.ok(!boundUdp("127.0.0.1", mPort(offer)), "not on the default interface");
+        checked = true;
+      } });
+      assert.ok(checked, "checked while the call was up");
+      assert.equal(c.echoes.length, PACKETS, `every packet came back (${c.echoes.length} of ${PACKETS})`);
+      for (const e of c.echoes) assert.equal(e.from, `127.0.0.1:${c.port}`, "from the relay's port facing the caller");
+    });
   });
 }

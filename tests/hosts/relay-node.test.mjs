@@ -73,7 +73,7 @@ function addrBytes(text) {
 function makeRelay(fam) {
   const usage = [];
   const reports = [];
-  const relay = new mod.Relay(fam === 6 ? { 6: LOOP[6] } : { 4: LOOP[4] }, {
+  const relay = new mod.Relay([fam === 6 ? { 6: LOOP[6] } : { 4: LOOP[4] }], {
     now: () => Date.now(),
     report: (leg, what) => reports.push({ leg, what }),
     log: () => {},

@@ -1,5 +1,7 @@
 // What the media relay tests of the hosts share (tests/hosts/media-relay.test.mjs, proxy-media-relay):
-// a phone's one-stream SDP offer, a SIP message's body and its audio port, and a G.711 RTP packet.
+// a phone's one-stream SDP offer, a SIP message's body and its audio port, a G.711 RTP packet, and
+// whether a UDP port is bound on an address.
+import { readFileSync } from "node:fs";
 
 /** A PCMU offer at addr:port (a phone's). */
 export const phoneSdp = (port, addr = "127.0.0.1") =>
@@ -22,4 +24,12 @@ export function rtpPacket(seq) {
   b.writeUInt32BE(0x51b11a6, 8);
   b.fill(seq & 0xff, 12);
   return b;
+}
+
+/** Whether a UDP socket of this machine is bound on IPv4 `addr`:`port` (Linux /proc/net/udp: the local
+ * address as little-endian hex, the port as hex). */
+export function boundUdp(addr, port) {
+  const hex = addr.split(".").map((b) => Number(b).toString(16).padStart(2, "0").toUpperCase()).reverse().join("");
+  const want = `${hex}:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  return readFileSync("/proc/net/udp", "utf8").split("\n").some((l) => l.trim().split(/\s+/)[1] === want);
 }

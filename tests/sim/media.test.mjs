@@ -314,3 +314,27 @@ test("c=IN IP4 0.0.0.0 is a hold after an IPv6 SDP too: kept as it is, the strea
   sim.run(sim.now + 2000);
   idle(gw, sim);
 });
+
+test("interfaces: the carrier's side on interface 1 (relayif): its legs there and its SDP names that address; alice's on the first", () => {
+  const INSIDE = "127.0.0.41";
+  const { sim, gw, alice, carrier } = setup(91);
+  assert.equal(gw.cfgAdd(CfgKind.RelayAddress, `1 ${INSIDE}`), 0, "interface 1's address");
+  assert.equal(gw.sideText("relayif 1 1"), 1, "the carrier's side on interface 1");
+  for (const bad of ["relayif 1 4", "relayif 1 x", "relayif 9 1"]) assert.equal(gw.sideText(bad), 0, `refused: ${bad}`);
+  const callId = alice.invite("+15551234", { hangupAfter: 3000, body: OFFER });
+  sim.run(sim.now + 2000);
+  const b = [...carrier.calls.values()].find((x) => x.role === "uas");
+  assert.ok(b, `the call reached the carrier\n${sim.transcript()}`);
+  const o = opens(gw);
+  const aLeg = o.find((r) => r.peer === "127.0.0.2:4000");
+  assert.ok(aLeg, JSON.stringify(o));
+  const bLeg = o.find((r) => r.leg === aLeg.partner);
+  assert.equal(aLeg.iface, 0, "alice's leg on the first interface");
+  assert.equal(bLeg.iface, 1, "the carrier's leg on interface 1");
+  assert.equal(bodyOf(b.st.msg), OFFER.replaceAll("127.0.0.2", INSIDE).replace("m=audio 4000", `m=audio ${bLeg.port}`));
+  const d = [...alice.calls.get(callId).dialogs.values()][0];
+  assert.equal(bodyOf(d.resp), ANSWER.replaceAll("127.0.0.5", RELAY).replace("m=audio 5000", `m=audio ${aLeg.port}`));
+  sim.run(sim.now + 4000);
+  assert.equal(d.bye, 200);
+  idle(gw, sim);
+});

@@ -303,7 +303,7 @@ export class CoreNode {
     return {
       t: this.sim.now, op: op === RelayOp.Open ? "open" : op === RelayOp.Close ? "close" : `op-${op}`,
       leg: mem.readUInt32LE(o + 4), partner: mem.readUInt32LE(o + 8), port: mem.readUInt16LE(o + 12),
-      flags: mem.readUInt16LE(o + 14), family, local: mem[o + 17],
+      flags: mem.readUInt16LE(o + 14), family, local: mem[o + 17], iface: mem[o + 46],
       peer: family === 4 ? `${a[0]}.${a[1]}.${a[2]}.${a[3]}:${mem.readUInt16LE(o + 18)}` : family === 6 ? `[v6]:${mem.readUInt16LE(o + 18)}` : null,
       rtcpPort: mem.readUInt16LE(o + 20), idle: mem.readUInt16LE(o + 22), call: mem.readUInt32LE(o + 40),
       callId: mem.subarray(o + 48, o + 48 + mem.readUInt16LE(o + 44)).toString("latin1"),

@@ -242,3 +242,44 @@ test("without Record-Route nothing is relayed (the BYE would not come through us
   assert.equal(proxy.relayLog.length, 0);
   settled(proxy, sim);
 });
+
+// Relay interfaces (rtpengine's interface=): the party's network (RelayAddress "net IFACE CIDR") picks
+// the interface of its legs; the SDP each party gets names its own interface's advertised address.
+const INSIDE = "127.0.0.41";
+test("interfaces: bob's network maps to interface 1: his legs on it and his SDP names its address; alice keeps the first", () => {
+  const { sim, proxy, alice, bob } = setup(81);
+  assert.equal(proxy.cfgAdd(CfgKind.RelayAddress, `1 ${INSIDE}`), 0, "interface 1's address");
+  assert.equal(proxy.cfgAdd(CfgKind.RelayAddress, "net 1 127.0.0.3/32"), 0, "bob's network");
+  assert.equal(proxy.cfgAdd(CfgKind.RelayAddress, "net 1 10.0.0.0/8"), 0, "a second network");
+  for (const bad of ["net 1 127.0.0.3/33", "net 4 127.0.0.3", "net 1", "net x 10.0.0.0/8", "4 127.0.0.42", "1 127.0.0.x"])
+    assert.equal(proxy.cfgAdd(CfgKind.RelayAddress, bad), -2, `refused: ${bad}`);
+  register(sim, alice, bob);
+  const callId = alice.invite("bob", { hangupAfter: 3000, body: OFFER });
+  sim.run(sim.now + 2000);
+  const b = uasCall(bob);
+  assert.ok(b, `the call reached bob\n${sim.transcript()}`);
+  const o = opens(proxy);
+  const aLeg = o.find((r) => r.peer === "127.0.0.2:4000");
+  assert.ok(aLeg, JSON.stringify(o));
+  const bLeg = o.find((r) => r.leg === aLeg.partner);
+  assert.equal(aLeg.iface, 0, "alice's leg on the first interface");
+  assert.equal(bLeg.iface, 1, "bob's leg on interface 1");
+  assert.equal(bodyOf(b.st.msg), OFFER.replaceAll("127.0.0.2", INSIDE).replace(/m=audio \d+/, `m=audio ${bLeg.port}`), "bob got interface 1's address");
+  const d = [...alice.calls.get(callId).dialogs.values()][0];
+  assert.equal(bodyOf(d.resp), rewritten(ANSWER, "127.0.0.3", aLeg.port), "alice got the first interface's address");
+  sim.run(sim.now + 4000);
+  assert.equal(d.bye, 200);
+  settled(proxy, sim);
+  // the next call's caller is bob (his network): the interfaces follow the parties, not the roles
+  const callId2 = bob.invite("alice", { hangupAfter: 2000, body: ANSWER.replace("o=bob 7 7", "o=bob 8 8") });
+  sim.run(sim.now + 1500);
+  const a = uasCall(alice);
+  assert.ok(a, `the call reached alice\n${sim.transcript()}`);
+  const o2 = opens(proxy).filter((r) => r.callId === callId2);
+  const bobLeg = o2.find((r) => r.peer === "127.0.0.3:5000");
+  assert.ok(bobLeg, JSON.stringify(o2));
+  assert.equal(bobLeg.iface, 1, "bob's leg on interface 1 when he calls");
+  assert.equal(o2.find((r) => r.leg === bobLeg.partner).iface, 0, "alice's leg on the first");
+  assert.match(bodyOf(a.st.msg), /c=IN IP4 127\.0\.0\.40\r\n/, "alice got the first interface's address");
+  settled(proxy, sim);
+});

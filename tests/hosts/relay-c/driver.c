@@ -746,7 +746,7 @@ int main(int argc, char **argv) {
   CHECK(base, "no six free ports found");
   relay_config cfg;
   memset(&cfg, 0, sizeof cfg);
-  make_addr(fam == 6 ? &cfg.bind6 : &cfg.bind4, 0);
+  make_addr(fam == 6 ? &cfg.bind6[0] : &cfg.bind4[0], 0);
   cfg.max_legs = strcmp(scenario, "queue") == 0 ? 10 : 8;
   cfg.queue = strcmp(scenario, "queue") == 0 ? 2 : 0;
   CHECK(relay_start(&cfg) == 0, "relay_start: %s", relay_error());
