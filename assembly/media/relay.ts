@@ -25,6 +25,7 @@ import { parseIPv4, parseIPv6 } from "../net/addr";
 import { Family, Peer } from "../net/peer";
 import { sdp, sdpParse, sdpRewrite, RW_PORTS, SDP_STREAMS } from "./sdp";
 import { zeroTable } from "../util/zero";
+import { cidrParse, cidrHolds } from "../policy/acl";
 
 /** What relaySdp returns when the SDP does not parse (the caller answers 488, RFC 3261 §21.4.26). */
 export const SDP_BAD: i32 = -488;
@@ -46,8 +47,8 @@ const ADDR_CAP: u32 = 46;
 // each +0 u8 length, +1 text
 const addrs: usize = MEDIA_RELAY ? heap.alloc(<usize>RELAY_IFACES * 128) : 0;
 function addrText(iface: i32, six: bool): usize { return addrs + <usize>iface * 128 + (six ? 64 : 0); }
-// networks (RelayAddress `net IFACE CIDR`), 20 B each: +0 u8 family (0 unused), +1 u8 prefix bits, +2 u8 interface,
-// +4 u8[16] address (masked)
+// networks (RelayAddress `net IFACE CIDR`), 20 B each, as the access lists' entries (policy/acl.ts): +0 u8
+// family (0 unused), +1 u8 prefix bits, +2 u8 interface, +4 u8[16] address (masked)
 const NET_SIZE: usize = 20;
 const nets: usize = MEDIA_RELAY ? heap.alloc(<usize>RELAY_NETS * NET_SIZE) : 0;
 
@@ -136,30 +137,12 @@ export function relayAddress(p: usize, len: u32): bool {
 export function relayNetwork(p: usize, len: u32): bool {
   const iface = ifacePrefix(p, len);
   if (iface < 0 || iface >= RELAY_IFACES) return false;
-  p += 2; len -= 2;
-  let alen = len;
-  for (let i: u32 = 0; i < len; i++) if (load<u8>(p + <usize>i) == 0x2f) { alen = i; break; } // '/'
   let n = 0;
   while (n < RELAY_NETS && load<u8>(nets + <usize>n * NET_SIZE) != 0) n++;
-  if (n == RELAY_NETS || alen == 0 || alen > ADDR_CAP) return false;
+  if (n == RELAY_NETS) return false;
+  // the entry as the access lists' (policy/acl.ts cidrParse), its interface in their unused byte
   const e = nets + <usize>n * NET_SIZE;
-  const six = parseIPv6(p, alen, e + 4);
-  if (!six && !parseIPv4(p, alen, e + 4)) return false;
-  const max: u32 = six ? 128 : 32;
-  let bits = max;
-  if (alen < len) {
-    const dl = len - alen - 1;
-    if (dl == 0 || dl > 3) return false;
-    bits = 0;
-    for (let i: u32 = 0; i < dl; i++) {
-      const d = <u32>load<u8>(p + <usize>(alen + 1 + i)) - 0x30; // alen + 1 + i < len
-      if (d > 9) return false;
-      bits = bits * 10 + d;
-    }
-    if (bits > max) return false;
-  }
-  store<u8>(e, six ? Family.V6 : Family.V4);
-  store<u8>(e, <u8>bits, 1);
+  if (!cidrParse(p + 2, len - 2, e)) { store<u8>(e, 0); return false; }
   store<u8>(e, <u8>iface, 2);
   return true;
 }
@@ -169,18 +152,8 @@ export function relayIfaceOf(peer: Peer): u8 {
   if (!MEDIA_RELAY) return 0;
   for (let n = 0; n < RELAY_NETS; n++) {
     const e = nets + <usize>n * NET_SIZE;
-    const fam = load<u8>(e);
-    if (fam == 0) break;
-    if (fam != peer.family) continue;
-    const bits = <u32>load<u8>(e, 1);
-    let same = true;
-    for (let i: u32 = 0; same && i * 8 < bits; i++) {
-      const left = bits - i * 8;
-      const mask = left >= 8 ? <u32>0xff : (<u32>0xff << (8 - left)) & 0xff;
-      // i < bits / 8 <= 16: inside both addresses
-      same = ((<u32>load<u8>(e + 4 + <usize>i) ^ <u32>load<u8>(peer.addr + <usize>i)) & mask) == 0;
-    }
-    if (same) return load<u8>(e, 2);
+    if (load<u8>(e) == 0) break;
+    if (cidrHolds(e, peer)) return load<u8>(e, 2);
   }
   return 0;
 }

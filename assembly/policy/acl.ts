@@ -34,7 +34,7 @@ const LISTS: u32 = 3;
 
 const table: usize = memory.data(<i32>(LISTS * ACL_CAP * ACL_ENTRY));
 const counts: usize = memory.data(<i32>(LISTS * 4));
-/** Scratch: a parsed address (16 bytes) and a normalised source (16 bytes). */
+/** Scratch: a parsed entry (20 bytes, aclAdd) or, at +16, a normalised source (16 bytes, sourceOf). */
 const scratch: usize = memory.data(32);
 
 /** Forget every entry of every list. */
@@ -70,13 +70,39 @@ function isMapped(a: usize): bool {
  * already present is a no-op that returns true.
  */
 export function aclAdd(list: AclList, p: usize, len: u32): bool {
-  if (<u32>list >= LISTS || len == 0 || len > 64) return false;
+  if (<u32>list >= LISTS) return false;
+  const a = scratch + 4;
+  if (!cidrParse(p, len, scratch)) return false;
+  const fam = <u32>load<u8>(scratch), bits = <u32>load<u8>(scratch, 1);
+  const n = aclCount(list);
+  const base = table + <usize>(<u32>list * ACL_CAP * ACL_ENTRY);
+  for (let i: u32 = 0; i < n; i++) {
+    const e = base + <usize>(i * ACL_ENTRY);
+    if (<u32>load<u8>(e) == fam && <u32>load<u8>(e, 1) == bits && memory.compare(e + 4, a, 16) == 0) return true;
+  }
+  if (n >= ACL_CAP) return false;
+  const e = base + <usize>(n * ACL_ENTRY);
+  store<u8>(e, <u8>fam);
+  store<u8>(e, <u8>bits, 1);
+  store<u16>(e, 0, 2);
+  memory.copy(e + 4, a, 16);
+  store<u32>(counts + (<usize>list << 2), n + 1);
+  return true;
+}
+
+/**
+ * CIDR text [p, p+len) into the 20-byte entry at e (the layout above; +2 not written): false when it is
+ * not an address with an optional `/bits` (bits <= 32 for IPv4, <= 128 for IPv6). Also the media
+ * relay's networks (media/relay.ts).
+ */
+export function cidrParse(p: usize, len: u32, e: usize): bool {
+  if (len == 0 || len > 64) return false;
   // split at '/'
   let alen: u32 = len;
   for (let i: u32 = 0; i < len; i++) {
     if (load<u8>(p + <usize>i) == Ch.SLASH) { alen = i; break; } // i < len
   }
-  const a = scratch;
+  const a = e + 4;
   memory.fill(a, 0, 16);
   let fam: u32;
   let max: u32;
@@ -109,20 +135,15 @@ export function aclAdd(list: AclList, p: usize, len: u32): bool {
     bits -= 96;
   }
   maskTo(a, bits);
-  const n = aclCount(list);
-  const base = table + <usize>(<u32>list * ACL_CAP * ACL_ENTRY);
-  for (let i: u32 = 0; i < n; i++) {
-    const e = base + <usize>(i * ACL_ENTRY);
-    if (<u32>load<u8>(e) == fam && <u32>load<u8>(e, 1) == bits && memory.compare(e + 4, a, 16) == 0) return true;
-  }
-  if (n >= ACL_CAP) return false;
-  const e = base + <usize>(n * ACL_ENTRY);
   store<u8>(e, <u8>fam);
   store<u8>(e, <u8>bits, 1);
-  store<u16>(e, 0, 2);
-  memory.copy(e + 4, a, 16);
-  store<u32>(counts + (<usize>list << 2), n + 1);
   return true;
+}
+
+/** Whether the peer's address is inside the entry at e (cidrParse; an IPv4-mapped source as IPv4). */
+export function cidrHolds(e: usize, peer: Peer): bool {
+  const fam = sourceOf(peer);
+  return fam != 0 && <u32>load<u8>(e) == fam && prefixEq(e + 4, scratch + 16, <u32>load<u8>(e, 1));
 }
 
 /** Prefix match of the first `bits` bits of the 16-byte addresses at x and y. */

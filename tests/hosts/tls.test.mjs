@@ -120,6 +120,28 @@ function register(user, localPort, branch) {
 /** Waits for the warn line of a failed handshake whose peer is `peer` (e.g. "127.0.0.1:PORT"). */
 const handshakeWarn = (srv, port) => srv.waitFor((o) => o.msg === "tls handshake failed" && o.level === "warn" && String(o.peer).endsWith(`127.0.0.1:${port}`), 5000, `the warn line of the refused handshake from port ${port}`);
 
+/**
+ * A UDP client on 127.0.0.1 sending MESSAGEs for sips:bob@127.0.0.2:PORT through srv (Call-ID
+ * TAG-N@tls.test); answered(n) waits (bounded) for the 200 of message n.
+ */
+async function sipsSender(srv, tag) {
+  const u = dgram.createSocket("udp4");
+  await new Promise((r) => u.bind(0, "127.0.0.1", r));
+  const up = u.address().port;
+  const answers = [];
+  u.on("message", (m) => answers.push(m.toString("latin1")));
+  const ok = (n) => answers.some((a) => /^SIP\/2\.0 200 /.test(a) && a.includes(`Call-ID: ${tag}-${n}@`));
+  return {
+    send: (port, n) => u.send(`MESSAGE sips:bob@127.0.0.2:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${up};branch=z9hG4bK${tag}${n};rport\r\n` +
+      `From: <sip:dave@127.0.0.1>;tag=${tag}${n}\r\nTo: <sips:bob@127.0.0.2:${port}>\r\nCall-ID: ${tag}-${n}@tls.test\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`, srv.port, "127.0.0.1"),
+    async answered(n, what) {
+      for (let i = 0; i < 100 && !ok(n); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(ok(n), `${what}: ${answers.join("\n")}`);
+    },
+    close: () => u.close(),
+  };
+}
+
 for (const host of HOSTS) {
   test(`${host}: a TLS client that does not verify registers with raw SIP; a MESSAGE from UDP reaches it over that connection`, { timeout: 30_000 }, async () => {
     await withTlsServer(host, {}, async (srv, tlsPort) => {
@@ -262,20 +284,13 @@ for (const host of HOSTS) {
     const [gp, bp] = [await listen(good), await listen(bad)];
     try {
       await withTlsServer(host, {}, async (srv) => {
-        const u = dgram.createSocket("udp4");
-        await new Promise((r) => u.bind(0, "127.0.0.1", r));
+        const u = await sipsSender(srv, "sips");
         try {
-          const up = u.address().port;
-          const answers = [];
-          u.on("message", (m) => answers.push(m.toString("latin1")));
-          const send = (port, n) => u.send(`MESSAGE sips:bob@127.0.0.2:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${up};branch=z9hG4bKs${n};rport\r\n` +
-            `From: <sip:dave@127.0.0.1>;tag=s${n}\r\nTo: <sips:bob@127.0.0.2:${port}>\r\nCall-ID: sips-${n}@tls.test\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`, srv.port, "127.0.0.1");
-          send(gp, 1);
-          for (let i = 0; i < 100 && !answers.some((a) => /^SIP\/2\.0 200 /.test(a)); i++) await new Promise((r) => setTimeout(r, 50));
-          assert.ok(answers.some((a) => /^SIP\/2\.0 200 [\s\S]*Call-ID: sips-1@/.test(a)), `the 200 of the TLS server came back: ${answers.join("\n")}`);
+          u.send(gp, 1);
+          await u.answered(1, "the 200 of the TLS server came back");
           assert.equal(got.length, 1);
           assert.match(header(got[0], "Via")[0] ?? "", /^SIP\/2\.0\/TLS /, got[0]);
-          send(bp, 2);
+          u.send(bp, 2);
           await srv.waitFor((o) => o.msg === "tls handshake failed" && o.level === "warn" && String(o.peer).includes(`127.0.0.2:${bp}`), 5000, "the warn line of the refused server");
           await new Promise((r) => setTimeout(r, 500));
           assert.deepEqual(got.filter((g) => g.startsWith("intruder")), [], "no message reached the intruder");
@@ -358,20 +373,13 @@ for (const host of HOSTS) {
     const [tp, op] = [await listen(trunk), await listen(other)];
     try {
       await withTlsServer(host, { peers: ["127.0.0.2 none trunk.test"] }, async (srv) => {
-        const u = dgram.createSocket("udp4");
-        await new Promise((r) => u.bind(0, "127.0.0.1", r));
+        const u = await sipsSender(srv, "name");
         try {
-          const up = u.address().port;
-          const answers = [];
-          u.on("message", (m) => answers.push(m.toString("latin1")));
-          const send = (port, n) => u.send(`MESSAGE sips:bob@127.0.0.2:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${up};branch=z9hG4bKn${n};rport\r\n` +
-            `From: <sip:dave@127.0.0.1>;tag=n${n}\r\nTo: <sips:bob@127.0.0.2:${port}>\r\nCall-ID: name-${n}@tls.test\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`, srv.port, "127.0.0.1");
-          send(tp, 1);
-          for (let i = 0; i < 100 && !answers.some((a) => /^SIP\/2\.0 200 /.test(a)); i++) await new Promise((r) => setTimeout(r, 50));
-          assert.ok(answers.some((a) => /^SIP\/2\.0 200 [\s\S]*Call-ID: name-1@/.test(a)), `the 200 of the trunk came back: ${answers.join("\n")}`);
+          u.send(tp, 1);
+          await u.answered(1, "the 200 of the trunk came back");
           assert.deepEqual(got, ["trunk got: name-1@tls.test"]);
           assert.deepEqual(snis, ["trunk:trunk.test"], "the trunk was told its name (SNI)");
-          send(op, 2);
+          u.send(op, 2);
           const w = await srv.waitFor((o) => o.msg === "tls handshake failed" && o.level === "warn" && String(o.peer).includes(`127.0.0.2:${op}`), 5000, "the warn line of the refused server");
           assert.match(String(w.reason), /trunk\.test|hostname mismatch/, `the reason names the name check: ${w.reason}`);
           await new Promise((r) => setTimeout(r, 500));
