@@ -752,8 +752,8 @@ function sendInvite(i: i32, v: MessageView, d: Decoded, cseq: u32, auth: u32, no
   // for privacy (RFC 3323 §4.1.1.3); To: the callee's user there
   const fu: UriRepr = d.from.uri;
   const hide = privacyAsked(v);
-  // a caller with a pass-through account on that trunk calls as that account (its user, its credentials)
-  // (the account's user); a caller toward a trunk registered for a number block calls as a number of it
+  // a caller with a pass-through account on that trunk calls as that account (its user, its credentials);
+  // any other caller toward a trunk registered for a number block calls as a number of it (callerNumber)
   const pt = passThrough(to, fu);
   telNumber(fu.user, fu.userLen, fu.userParam, fu.userParamLen);
   callerNumber(to, numberAt, numberLen);

@@ -13,6 +13,7 @@
 // TCP connections are prebuilt per connection; IPv4 address strings are cached.
 import dgram from "node:dgram";
 import net from "node:net";
+import type tls from "node:tls";
 import dns from "node:dns";
 import os from "node:os";
 import { randomBytes } from "node:crypto";
@@ -31,7 +32,7 @@ import { Resolver } from "../shared/resolver.mjs";
 import { Bindings, SharedLocation, escapeAor } from "./location.js";
 import { managementApi, TrunkStates } from "./manage.js";
 import { EventKind } from "./numbers.js";
-import { loadTls, tlsServer, tlsConnect, reasonOf, type TlsContext } from "./tls.js";
+import { loadTls, tlsServer, tlsConnect, reasonOf, refusal, type TlsContext } from "./tls.js";
 import { bindWs, remoteOf, WsLink, type WsListener } from "./ws.js";
 import type { WebSocket } from "ws";
 
@@ -264,9 +265,13 @@ export class Host {
   /** A ws: or wss: listener (RFC 7118, host/node/ws.ts); a message larger than the core's RX closes it (1009). */
   private async bindWs(t: Transport): Promise<void> {
     const c = this.cfg;
+    // client certificates as on tls: listeners (tls.verifyClient, tls.peers); the files are read by
+    // bindWs first (its errors name them), the verifying context at the first client
+    const clients = { requestCert: c.tls.verifyClient || c.tls.peers.some((p) => p.require), refuse: (s: tls.TLSSocket) => refusal(this.tls(), s) };
     t.ws = await bindWs(t.proto === "wss", t.bindHost, t.port, { certificate: c.tls.certificate, key: c.tls.key, ca: c.tls.ca },
       WS_INITIAL_MAX_MESSAGE, (ws, sock) => this.onWsAccept(t, ws, sock),
-      (level, msg, fields) => { if (this.log.on(level)) this.log.line(level, msg, { transport: t.id, ...fields }); });
+      (level, msg, fields) => { if (this.log.on(level)) this.log.line(level, msg, { transport: t.id, ...fields }); },
+      t.proto === "wss" ? clients : undefined);
     t.port = t.ws.port;
   }
 

@@ -109,7 +109,7 @@ export function loadTls(c: TlsConfig): TlsContext {
  * holding its address says so, else tls.verifyClient), one that verifies against tls.ca, carrying the
  * entry's name when it has one.
  */
-function refusal(ctx: TlsContext, s: tls.TLSSocket): string | undefined {
+export function refusal(ctx: TlsContext, s: tls.TLSSocket): string | undefined {
   const p = peerOf(ctx, s.remoteAddress ?? "");
   if (!(p ? p.require : ctx.verifyClient)) return undefined;
   const cert = s.getPeerCertificate();

@@ -15,6 +15,7 @@
 import http from "node:http";
 import https from "node:https";
 import type net from "node:net";
+import type tls from "node:tls";
 import { readFileSync } from "node:fs";
 import { isUtf8 } from "node:buffer";
 import { WebSocketServer, type WebSocket } from "ws";
@@ -90,16 +91,20 @@ export interface WsListener {
 /**
  * Binds an HTTP(S) server on host:port and upgrades WebSocket handshakes that offer `sip`; each one
  * accepted is handed to `onSocket`. Rejects when the port cannot be bound or a PEM file cannot be read.
+ * `clients` (wss): whether a client certificate is asked for, and why a client is refused (tls.peers,
+ * tls.verifyClient: host/node/tls.ts), checked once its TLS handshake is done, before any HTTP.
  */
 export function bindWs(
   secure: boolean, host: string, port: number, tls: TlsFiles, maxPayload: number,
   onSocket: (ws: WebSocket, sock: net.Socket) => void,
   onError: (level: "warn" | "debug", msg: string, fields: Record<string, unknown>) => void,
+  clients?: { requestCert: boolean; refuse: (s: tls.TLSSocket) => string | undefined },
 ): Promise<WsListener> {
   let server: http.Server | https.Server;
   if (secure) {
     const opts: https.ServerOptions = { cert: pem("tls.certificate", tls.certificate), key: pem("tls.key", tls.key) };
     if (tls.ca) opts.ca = pem("tls.ca", tls.ca);
+    if (clients?.requestCert) Object.assign(opts, { requestCert: true, rejectUnauthorized: false });
     try {
       server = https.createServer(opts);
     } catch (e) {
@@ -117,6 +122,14 @@ export function bindWs(
     sock.destroy();
   });
   if (secure) server.on("tlsClientError", (e) => onError("debug", "wss tls handshake failed", { error: e.message }));
+  // (after the HTTP server's own listener: a socket destroyed here has sent no request yet)
+  if (secure && clients)
+    server.on("secureConnection", (s: tls.TLSSocket) => {
+      const why = clients.refuse(s);
+      if (why === undefined) return;
+      onError("warn", "tls handshake failed", { peer: `wss:${s.remoteAddress}:${s.remotePort}`, reason: why });
+      s.destroy();
+    });
   const wss = new WebSocketServer({
     server, maxPayload,
     perMessageDeflate: false, // RFC 7118 needs none, and it would cost a zlib context per connection

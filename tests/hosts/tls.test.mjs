@@ -14,6 +14,8 @@
 //     the trunk (none, another CA's or another name's is refused) while phones elsewhere need none; a
 //     "none" entry exempts an address from tls.verifyClient; a server there is verified by the entry's
 //     name (sent as SNI) instead of its IP, and one whose certificate names another gets nothing
+//   - wss: (Node host) takes tls.peers too: a WebSocket client from the trunk's address without its
+//     certificate is refused (warn line) before any HTTP, with it one registers
 //   - the B2BUA's trunk over TLS ("transport": "tls"): it registers with the provider and the phone's call
 //     reaches it on one TLS connection (Via and Contact say TLS), ours verified by the tls.peers name
 //     and our certificate verified by the provider (mutual TLS); the provider's BYE on that connection
@@ -32,6 +34,7 @@ import dgram from "node:dgram";
 import net from "node:net";
 import { withServer, settle, freePort, HOSTS } from "../integration/harness.mjs";
 import { Ua, request, hdrs, status } from "../lib/sipua.mjs";
+import WebSocket from "ws";
 import { requireBaresip, withBaresip, hangupBoth } from "../peers/baresip.mjs";
 
 requireBaresip();
@@ -141,6 +144,34 @@ async function sipsSender(srv, tag) {
     close: () => u.close(),
   };
 }
+
+test("node: wss: listeners take tls.peers: a client from a required address without its certificate is refused before any HTTP (warn line); with it, a REGISTER over the WebSocket is answered", { timeout: 30_000 }, async () => {
+  const wssPort = await freePort();
+  await withServer({ host: "node", listen: [`wss:127.0.0.1:${wssPort}`], config: { tls: { ...TLS, peers: ["127.0.0.2 require client.test"] } } }, async (srv) => {
+    const open = (from, cert) => new Promise((resolve) => {
+      const ws = new WebSocket(`wss://127.0.0.1:${wssPort}/`, ["sip"], { localAddress: from, rejectUnauthorized: false, ...(cert ? { cert: readFileSync(f(`${cert}.pem`)), key: readFileSync(f(`${cert}.key`)) } : {}) });
+      ws.on("open", () => resolve({ ws }));
+      ws.on("error", (e) => resolve({ error: e.message }));
+      ws.on("unexpected-response", (_q, r) => resolve({ error: `HTTP ${r.statusCode}` }));
+    });
+    const refused = await open("127.0.0.2", null);
+    assert.ok(refused.error, `no WebSocket without the certificate: ${JSON.stringify(Object.keys(refused))}`);
+    const w = await srv.waitFor((o) => o.msg === "tls handshake failed" && o.level === "warn" && String(o.peer).startsWith("wss:127.0.0.2:"), 5000, "the warn line of the refused wss client");
+    assert.equal(w.reason, "no client certificate");
+    const phone = await open("127.0.0.1", null); // no entry: no certificate needed
+    assert.ok(phone.ws, `a phone elsewhere connects: ${phone.error}`);
+    phone.ws.close();
+    const good = await open("127.0.0.2", "client");
+    assert.ok(good.ws, `the trunk with its certificate connects: ${good.error}`);
+    try {
+      const answer = new Promise((resolve) => good.ws.on("message", (d) => resolve(d.toString())));
+      good.ws.send(register("wsstrunk", 0, "w1").replace("SIP/2.0/TLS 127.0.0.1:0", "SIP/2.0/WSS abc.invalid").replace(";transport=tls", ";transport=wss"));
+      assert.match(await Promise.race([answer, new Promise((r) => setTimeout(() => r("no answer"), 5000))]), /^SIP\/2\.0 200 /);
+    } finally {
+      good.ws.close();
+    }
+  });
+});
 
 for (const host of HOSTS) {
   test(`${host}: a TLS client that does not verify registers with raw SIP; a MESSAGE from UDP reaches it over that connection`, { timeout: 30_000 }, async () => {
