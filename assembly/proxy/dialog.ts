@@ -8,7 +8,7 @@
 // (pending: not yet indexed, its key needs the callee's tag) and is bound to its key at the 2xx.
 //
 //   record (56 bytes): u64 key, u64 caller tag hash, i64 answered (ms), u32 used (0 free, 1 indexed,
-//   2 pending), u32 nonce, u32 caller contact, u32 callee contact (dlgPool handles), u32 flags
+//   2 pending, 3 pending and indexed under its early key: a relayed call's, dialogIndexEarly), u32 nonce, u32 caller contact, u32 callee contact (dlgPool handles), u32 flags
 //   (1: its media go through our relay, session RELAY_PROXY_BASE + record: proxy/media.ts), u32 pad
 //
 // A relayed dialog's record is its relay session: closing the record (BYE, failure, the hand's reuse)
@@ -134,10 +134,25 @@ export function dialogPending(now: i64): i32 {
   return <i32>take(2, now);
 }
 
+/**
+ * Index relayed pending record r under its INVITE's early key (dialogKey of its Call-ID and the caller's
+ * tag alone), so that an early dialog's PRACK or UPDATE (RFC 3262, RFC 3311), whose callee tag the
+ * record cannot know yet (each fork has its own), finds it: proxy/media.ts relayedDialog.
+ */
+export function dialogIndexEarly(r: i32, key: u64, callerTag: u64): void {
+  const p = rec(<u32>r);
+  if (load<u32>(p, 24) != 2) return;
+  store<u64>(p, callerTag, 8);
+  store<u32>(p, 3, 24);
+  indexAdd(<u32>r, key);
+}
+
 /** Bind pending record r to its dialog key at the answer. */
 export function dialogBind(r: i32, key: u64, callerTag: u64, now: i64): void {
   const p = rec(<u32>r);
-  if (load<u32>(p, 24) != 2) return;
+  const used = load<u32>(p, 24);
+  if (used != 2 && (!MEDIA_RELAY || used != 3)) return;
+  if (MEDIA_RELAY && used == 3) indexRemove(<u32>r); // its early key
   store<u64>(p, callerTag, 8);
   store<i64>(p, now, 16);
   store<u32>(p, 1, 24);
@@ -181,7 +196,6 @@ export function dialogClose(r: i32): void {
   const p = rec(<u32>r);
   const used = load<u32>(p, 24);
   if (used == 0) return;
-  const key = load<u64>(p);
   store<u32>(p, 0, 24);
   if (MEDIA_RELAY && (load<u32>(p, 40) & 1) != 0) relayEnd(RELAY_PROXY_BASE + r);
   if (MEDIA_RELAY) store<u32>(p, 0, 40);
@@ -190,6 +204,12 @@ export function dialogClose(r: i32): void {
   store<u64>(p, 0, 32);
   inUse--;
   if (used == 2) return; // pending: never indexed
+  indexRemove(<u32>r);
+}
+
+/** Remove record r from the index (under the key it holds): backward-shift deletion. */
+function indexRemove(r: u32): void {
+  const key = load<u64>(rec(r));
   // backward-shift deletion from the index
   const mask = CAP - 1;
   let i = <u32>key & mask;

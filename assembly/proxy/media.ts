@@ -37,7 +37,7 @@ import { ctx, CtxFlag } from "./context";
 import { wantsRecordRoute } from "./forward";
 import {
   dialogFind, dialogKey, dialogPending, dialogRoom, dialogSetRelayed, dialogRelayed, dialogRelayIfaces, dialogCallerTag, tagHash,
-  dialogAnswered, dialogClose,
+  dialogAnswered, dialogClose, dialogIndexEarly,
 } from "./dialog";
 
 const na = MEDIA_RELAY ? new NameAddrRepr() : changetype<NameAddrRepr>(0);
@@ -92,10 +92,14 @@ function rewrite(r: i32, side: i32, v: MessageView, toFamily: u8, callId: usize,
   return 0;
 }
 
-/** The relayed dialog record of in-dialog message (v, d), or -1; `fromCaller` set to who wrote From. */
+/** The relayed dialog record of in-dialog message (v, d), or -1; `fromCaller` set to who wrote From. An
+ * early dialog's PRACK or UPDATE finds its call's record by the INVITE's early key (dialogIndexEarly):
+ * the caller's tag is its From tag (the caller sent it) or its To tag (the callee did). */
 let fromCaller = false;
 function relayedDialog(d: Decoded): i32 {
-  const r = dialogFind(dialogKey(d.callId, d.callIdLen, d.from.tag, d.from.tagLen, d.to.tag, d.to.tagLen));
+  let r = dialogFind(dialogKey(d.callId, d.callIdLen, d.from.tag, d.from.tagLen, d.to.tag, d.to.tagLen));
+  if (r < 0) r = dialogFind(dialogKey(d.callId, d.callIdLen, d.from.tag, d.from.tagLen, 0, 0));
+  if (r < 0) r = dialogFind(dialogKey(d.callId, d.callIdLen, d.to.tag, d.to.tagLen, 0, 0));
   if (r < 0 || !dialogRelayed(r)) return -1;
   fromCaller = tagHash(d.from.tag, d.from.tagLen) == dialogCallerTag(r);
   return r;
@@ -139,6 +143,8 @@ export function relayRequest(q: Req, idx: i32, toFamily: u8, tset: TargetSet | n
     // INVITE comes from, the callee where it goes (the first target's source when forking)
     const callee = tset != null && tset.count > 0 ? tset.source(0) : to;
     dialogSetRelayed(r, <u32>relayIfaceOf(q.src) | (callee != null ? <u32>relayIfaceOf(callee) << 8 : 0));
+    // its early dialogs' PRACKs and UPDATEs find it before the 2xx binds it (relayedDialog)
+    dialogIndexEarly(r, dialogKey(d.callId, d.callIdLen, d.from.tag, d.from.tagLen, 0, 0), tagHash(d.from.tag, d.from.tagLen));
   }
   return body ? rewrite(r, 0, v, toFamily, d.callId, d.callIdLen) : 0; // no SDP: a late offer (the 2xx)
 }

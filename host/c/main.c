@@ -828,7 +828,14 @@ static void after(double now) {
        * out: a party that answers a 200 OK with RTP at once finds its leg's partner already knowing
        * where to send (the thread applies its queued records before the packets of the same wake-up) */
       u32 op;
-      while ((op = CALL("sip_poll_relay", Z_sipZ_sip_poll_relay(&core))) != 0) relay_apply_record(op, M(relay_ptr));
+      bool applied = false;
+      while ((op = CALL("sip_poll_relay", Z_sipZ_sip_poll_relay(&core))) != 0) {
+        relay_apply_record(op, M(relay_ptr));
+        applied = true;
+      }
+      /* and bound: the thread has applied them (new legs' sockets bound) before the SDP naming their
+       * ports leaves, so that a party's first packets find them (they were lost under load before) */
+      if (applied) relay_sync();
     }
     u32 n;
     unsigned guard = 0;

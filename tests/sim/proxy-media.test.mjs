@@ -150,6 +150,29 @@ test("late offer: bob's offer in the 2xx and alice's answer in the ACK, both thr
   settled(proxy, sim);
 });
 
+test("early offer and answer: bob's reliable 180 offers (alice's INVITE had none), alice's PRACK answers in the early dialog: both through the relay", () => {
+  for (const seed of [21, 22, 23]) {
+    const { sim, proxy, alice, bob } = setup(seed, { alice: { prack: true, prackBody: OFFER }, bob: { reliable: true, earlyBody: ANSWER, answerBody: "" } });
+    register(sim, alice, bob);
+    const callId = alice.invite("bob", { hangupAfter: 3000, headers: ["Supported: 100rel"] });
+    sim.run(sim.now + 2000);
+    const a = alice.calls.get(callId);
+    const b = uasCall(bob);
+    assert.ok(b?.prackMsgs?.length === 1, `bob got alice's PRACK\n${sim.transcript()}`);
+    const o = opens(proxy);
+    const bLeg = o.find((r) => r.peer === "127.0.0.3:5000");
+    assert.ok(bLeg, `bob's leg opened with his early offer's address: ${JSON.stringify(o)}`);
+    const aLeg = o.find((r) => r.leg === bLeg.partner);
+    assert.ok(aLeg, "alice's leg, its partner");
+    const ringing = a.provisionalMsgs.find((m) => m.status === 180);
+    assert.equal(bodyOf(ringing), rewritten(ANSWER, "127.0.0.3", aLeg.port), `alice got bob's offer with the relay's address and her leg's port (seed ${seed})`);
+    assert.equal(bodyOf(b.prackMsgs[0]), rewritten(OFFER, "127.0.0.2", bLeg.port), `bob got alice's PRACK answer with the relay's address and his leg's port (seed ${seed})`);
+    assert.equal(proxy.relayLegs.get(aLeg.leg).peer, "127.0.0.2:4000", "alice's leg learned its peer from her PRACK");
+    sim.run(sim.now + 4000);
+    settled(proxy, sim);
+  }
+});
+
 test("bob holds and resumes by re-INVITE: the same relay ports, Held and the long idle time while held", () => {
   const { sim, proxy, alice, bob } = setup(51);
   register(sim, alice, bob);

@@ -112,6 +112,8 @@ export class Ua {
     this.contactParams = o.contactParams ?? ""; // URI parameters of our Contact (";transport=udp", …)
     this.prack = o.prack ?? false; // as UAC: PRACK reliable provisionals (RFC 3262 §4)
     this.reliable = o.reliable ?? false; // as UAS: ring reliably when the INVITE offers 100rel (§3)
+    this.earlyBody = o.earlyBody ?? ""; // as UAS: SDP in the reliable 180 (an offer, when the INVITE had none)
+    this.prackBody = o.prackBody ?? ""; // as UAC: SDP in the PRACK (the answer to the 180's offer)
     sim.attach(addr, this);
   }
 
@@ -297,6 +299,7 @@ export class Ua {
     };
     const onProvisional = (r) => {
       c.provisionals++;
+      (c.provisionalMsgs ??= []).push(r);
       this.prackFor(c, r);
       if (cancelAfterRinging !== null && !c.cancelSent) {
         c.cancelSent = true;
@@ -324,7 +327,7 @@ export class Ua {
     c.pracks ??= [];
     const entry = [rack, null];
     c.pracks.push(entry);
-    this.client(this.inDialog(c, d, "PRACK", ++c.localCseq, "", [`RAck: ${rack}`]), dest, (p) => (entry[1] = p ? p.status : 408));
+    this.client(this.inDialog(c, d, "PRACK", ++c.localCseq, this.prackBody, [`RAck: ${rack}`]), dest, (p) => (entry[1] = p ? p.status : 408));
   }
 
   cancel(c) {
@@ -452,6 +455,7 @@ export class Ua {
       const c = this.calls.get(msg.callId);
       const rel = c?.st?.rel;
       (c ? (c.pracksIn ??= []) : []).push(msg.get("rack"));
+      if (c) (c.prackMsgs ??= []).push(msg);
       const ok = rel && msg.toTag === c.st.tag && msg.get("rack")?.split(/\s+/).join(" ") === `${rel.rseq} ${c.st.msg.cseqNum} INVITE`;
       if (ok) rel.pracked = true;
       this.respond(st, ok ? 200 : 481);
@@ -462,7 +466,7 @@ export class Ua {
     }
   }
 
-  respond(st, code, toTag, extra = []) {
+  respond(st, code, toTag, extra = [], body = "") {
     const m = st.msg;
     const to = m.get("to") + (m.toTag || !toTag ? "" : `;tag=${toTag}`);
     const text = [
@@ -472,9 +476,9 @@ export class Ua {
       `From: ${m.get("from")}`, `To: ${to}`, `Call-ID: ${m.callId}`, `CSeq: ${m.cseqNum} ${m.method}`,
       ...(m.method === "INVITE" && code < 300 ? [`Contact: ${this.contact()}`] : []),
       ...(m.method === "INVITE" && code === 200 ? this.answerHeaders : []), ...extra,
-      ...(m.method === "INVITE" && code === 200 && this.answerBody ? [`Content-Type: application/sdp`] : []),
-      `Content-Length: ${m.method === "INVITE" && code === 200 ? Buffer.byteLength(this.answerBody) : 0}`, ``,
-      m.method === "INVITE" && code === 200 ? this.answerBody : ``,
+      ...((m.method === "INVITE" && code === 200 && this.answerBody) || body ? [`Content-Type: application/sdp`] : []),
+      `Content-Length: ${m.method === "INVITE" && code === 200 ? Buffer.byteLength(this.answerBody) : Buffer.byteLength(body)}`, ``,
+      m.method === "INVITE" && code === 200 ? this.answerBody : body,
     ].join("\r\n");
     st.last = text;
     this.send(st.dest, text);
@@ -498,7 +502,7 @@ export class Ua {
       if (!(this.reliable && offers100rel)) return void this.respond(st, 180, st.tag);
       // RFC 3262 §3: reliably, retransmitted at T1 doubling until its PRACK (or the final)
       st.rel = { rseq: 1 + (this.sim.rng.u32() % 1000), pracked: false };
-      const text = this.respond(st, 180, st.tag, ["Require: 100rel", `RSeq: ${st.rel.rseq}`]);
+      const text = this.respond(st, 180, st.tag, ["Require: 100rel", `RSeq: ${st.rel.rseq}`], this.earlyBody);
       st.last = text;
       let interval = this.t1;
       const again = () => {
