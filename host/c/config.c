@@ -260,6 +260,17 @@ const char *parse_relay_address(const char *s, relay_addr *out) {
   return NULL;
 }
 
+/* The interface number of NAME among the n names seen so far (in the order they first appear in
+ * mediaRelay.addresses), adding it when it is new: -1 when it is new and RELAY_IFACES_MAX are seen. */
+static int name_slot(char names[RELAY_IFACES_MAX][17], int *n, const char *name) {
+  int i = 0;
+  while (i < *n && strcmp(names[i], name) != 0) i++;
+  if (i < *n) return i;
+  if (*n == RELAY_IFACES_MAX) return -1;
+  strcpy(names[(*n)++], name);
+  return i;
+}
+
 int relay_iface_of(const config *c, const char *name) {
   const cfg_value *v = &c->v[SK_MEDIA_RELAY_ADDRESSES];
   char seen[RELAY_IFACES_MAX][17];
@@ -267,10 +278,8 @@ int relay_iface_of(const config *c, const char *name) {
   for (size_t j = 0; v->set && j < v->n; j++) {
     relay_addr r;
     if (parse_relay_address(v->list[j], &r)) continue;
-    int i = 0;
-    while (i < n && strcmp(seen[i], r.name) != 0) i++;
-    if (i == n && n < RELAY_IFACES_MAX) strcpy(seen[n++], r.name);
-    if (i < n && strcmp(seen[i], name) == 0) return i;
+    int i = name_slot(seen, &n, r.name);
+    if (i >= 0 && strcmp(seen[i], name) == 0) return i;
   }
   return -1;
 }
@@ -1260,11 +1269,9 @@ static void check_relay_interfaces(const config *c, size_t sides) {
   for (size_t j = 0; v->set && j < v->n; j++) {
     relay_addr r;
     if (parse_relay_address(v->list[j], &r)) continue;
-    int i = 0;
-    while (i < n && strcmp(names[i], r.name) != 0) i++;
-    if (i == n && n == RELAY_IFACES_MAX)
+    int i = name_slot(names, &n, r.name);
+    if (i < 0)
       die2(false, keyf("mediaRelay.addresses[%zu]", j), "at most %d relay interfaces (names), got a fifth: %s", RELAY_IFACES_MAX, show_str(v->list[j]));
-    if (i == n) strcpy(names[n++], r.name);
     int bit = r.family == 6 ? 2 : 1;
     if (fams[i] & bit) {
       if (r.name[0] == 0)

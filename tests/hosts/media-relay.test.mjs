@@ -19,6 +19,46 @@ import { phoneSdp, bodyOf, mPort, rtpPacket, boundUdp } from "../lib/media.mjs";
 const TRUNK_IP = "127.0.0.9";
 const PACKETS = 50;
 
+/**
+ * alice (phone, RTP on rtp) registers and calls 15551234 through the B2BUA at srv; SIPp answers at
+ * TRUNK_IP:trunkPort and echoes RTP (its media port mediaPort). Returns the 200 and hangUp(): alice's
+ * BYE answered, and SIPp's scenario passed.
+ */
+async function echoCall(srv, phone, rtp, { trunkPort, mediaPort, callId, name }) {
+  const reg = await phone.request(srv, request(phone, { method: "REGISTER", ruri: "sip:127.0.0.1", from: "sip:alice@127.0.0.1",
+    to: "sip:alice@127.0.0.1", contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Expires: 600"] }));
+  assert.equal(status(reg), 200, "alice registered");
+  const provider = sipp(["-sf", sf("uas_rtp_echo.xml"), "-p", String(trunkPort), "-mp", String(mediaPort), "-rtp_echo", "-m", "1",
+    "-timeout", "30s", "-timeout_error"], { name, ip: TRUNK_IP, timeoutMs: 35_000 });
+  await sleep(300);
+  const fromTag = token("f");
+  const inv = request(phone, { ruri: `sip:15551234@127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag, to: "sip:15551234@127.0.0.1",
+    callId, contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Content-Type: application/sdp"], body: phoneSdp(rtp.address().port) });
+  const ok = await phone.request(srv, inv, { timeoutMs: 8000 });
+  assert.equal(status(ok), 200, `the call answered:\n${ok}`);
+  const toTag = /;tag=([^;>\s]+)/.exec(hdrs(ok, "To")[0])[1];
+  phone.send(request(phone, { method: "ACK", ruri: `sip:127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag, to: "sip:15551234@127.0.0.1",
+    toTag, callId, cseq: 1, contact: null }), srv.port);
+  const hangUp = async () => {
+    const bye = await phone.request(srv, request(phone, { method: "BYE", ruri: `sip:127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag,
+      to: "sip:15551234@127.0.0.1", toTag, callId, cseq: 2, contact: null }));
+    assert.equal(status(bye), 200);
+    const r = await provider;
+    assert.equal(r.code, 0, describe(r));
+    await settle(srv);
+  };
+  return { ok, hangUp };
+}
+
+/** PACKETS RTP packets at 20 ms from rtp to the relay's port `port`; then waits (bounded) for their echoes. */
+async function sendRtp(rtp, port, echoes) {
+  for (let seq = 1; seq <= PACKETS; seq++) {
+    rtp.send(rtpPacket(seq), port, "127.0.0.1");
+    await sleep(20);
+  }
+  for (let i = 0; i < 50 && echoes.length < PACKETS; i++) await sleep(20);
+}
+
 for (const host of HOSTS) {
   test(`${host}: RTP through the B2BUA's relay to SIPp's echo and back, every packet, from the relay's port`, { timeout: 60_000 }, async () => {
     const trunkPort = await freePort();
@@ -41,20 +81,7 @@ for (const host of HOSTS) {
       const callId = token("call");
       rtp.on("message", (m, r) => echoes.push({ m, from: `${r.address}:${r.port}` }));
       try {
-        const reg = await phone.request(srv, request(phone, { method: "REGISTER", ruri: "sip:127.0.0.1", from: "sip:alice@127.0.0.1",
-          to: "sip:alice@127.0.0.1", contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Expires: 600"] }));
-        assert.equal(status(reg), 200, "alice registered");
-        const provider = sipp(["-sf", sf("uas_rtp_echo.xml"), "-p", String(trunkPort), "-mp", String(mediaPort), "-rtp_echo", "-m", "1",
-          "-timeout", "30s", "-timeout_error"], { name: "provider", ip: TRUNK_IP, timeoutMs: 35_000 });
-        await sleep(300);
-        const fromTag = token("f");
-        const inv = request(phone, { ruri: `sip:15551234@127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag, to: "sip:15551234@127.0.0.1",
-          callId, contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Content-Type: application/sdp"], body: phoneSdp(rtp.address().port) });
-        const ok = await phone.request(srv, inv, { timeoutMs: 8000 });
-        assert.equal(status(ok), 200, `the call answered:\n${ok}`);
-        const toTag = /;tag=([^;>\s]+)/.exec(hdrs(ok, "To")[0])[1];
-        phone.send(request(phone, { method: "ACK", ruri: `sip:127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag, to: "sip:15551234@127.0.0.1",
-          toTag, callId, cseq: 1, contact: null }), srv.port);
+        const { ok, hangUp } = await echoCall(srv, phone, rtp, { trunkPort, mediaPort, callId, name: "provider" });
         // the answer names the relay: its address and the port facing the phone; SIPp's offer saw the other one
         const answer = bodyOf(ok);
         assert.match(answer, /^c=IN IP4 127\.0\.0\.1\r$/m);
@@ -68,22 +95,13 @@ for (const host of HOSTS) {
         assert.ok(providerLeg >= base && providerLeg <= base + 63 && providerLeg !== phoneLeg, `the relay's other port in the offer:\n${toTrunk.sip}`);
         assert.ok(!bodyOf(toTrunk.sip).includes(String(rtp.address().port)), "the phone's RTP port did not cross");
         // media: 50 packets at 20 ms, each echoed by SIPp through the relay
-        for (let seq = 1; seq <= PACKETS; seq++) {
-          rtp.send(rtpPacket(seq), phoneLeg, "127.0.0.1");
-          await sleep(20);
-        }
-        for (let i = 0; i < 50 && echoes.length < PACKETS; i++) await sleep(20);
+        await sendRtp(rtp, phoneLeg, echoes);
         assert.equal(echoes.length, PACKETS, `every packet came back (${echoes.length} of ${PACKETS})`);
         for (const e of echoes) assert.equal(e.from, `127.0.0.1:${phoneLeg}`, "from the relay's port facing the phone");
         assert.deepEqual(echoes.map((e) => e.m.readUInt16BE(2)), Array.from({ length: PACKETS }, (_, i) => i + 1), "in order, none missing");
         assert.ok(echoes.every((e) => e.m.equals(rtpPacket(e.m.readUInt16BE(2)))), "byte for byte");
         // hang up: BYE to the B2BUA, carried to SIPp; the legs close with their counters
-        const bye = await phone.request(srv, request(phone, { method: "BYE", ruri: `sip:127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag,
-          to: "sip:15551234@127.0.0.1", toTag, callId, cseq: 2, contact: null }));
-        assert.equal(status(bye), 200);
-        const r = await provider;
-        assert.equal(r.code, 0, describe(r));
-        await settle(srv);
+        await hangUp();
       } finally {
         phone.close();
         rtp.close();
@@ -244,20 +262,7 @@ for (const host of HOSTS) {
       const callId = token("ifcall");
       rtp.on("message", (m, r) => echoes.push({ m, from: `${r.address}:${r.port}` }));
       try {
-        const reg = await phone.request(srv, request(phone, { method: "REGISTER", ruri: "sip:127.0.0.1", from: "sip:alice@127.0.0.1",
-          to: "sip:alice@127.0.0.1", contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Expires: 600"] }));
-        assert.equal(status(reg), 200, "alice registered");
-        const provider = sipp(["-sf", sf("uas_rtp_echo.xml"), "-p", String(trunkPort), "-mp", String(mediaPort), "-rtp_echo", "-m", "1",
-          "-timeout", "30s", "-timeout_error"], { name: "provider-if", ip: TRUNK_IP, timeoutMs: 35_000 });
-        await sleep(300);
-        const fromTag = token("f");
-        const inv = request(phone, { ruri: `sip:15551234@127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag, to: "sip:15551234@127.0.0.1",
-          callId, contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Content-Type: application/sdp"], body: phoneSdp(rtp.address().port) });
-        const ok = await phone.request(srv, inv, { timeoutMs: 8000 });
-        assert.equal(status(ok), 200, `the call answered:\n${ok}`);
-        const toTag = /;tag=([^;>\s]+)/.exec(hdrs(ok, "To")[0])[1];
-        phone.send(request(phone, { method: "ACK", ruri: `sip:127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag, to: "sip:15551234@127.0.0.1",
-          toTag, callId, cseq: 1, contact: null }), srv.port);
+        const { ok, hangUp } = await echoCall(srv, phone, rtp, { trunkPort, mediaPort, callId, name: "provider-if" });
         const answer = bodyOf(ok);
         assert.match(answer, /^c=IN IP4 127\.0\.0\.7\r$/m, "the phone's SDP names the default interface's advertised address");
         assert.doesNotMatch(answer, /127\.0\.0\.[129]\b/, `no bound or provider address in the phone's SDP:\n${answer}`);
@@ -272,19 +277,10 @@ for (const host of HOSTS) {
         assert.ok(!boundUdp("127.0.0.7", phoneLeg), "not on the advertised address");
         assert.ok(boundUdp("127.0.0.2", providerLeg), `the provider's leg bound on 127.0.0.2:${providerLeg}`);
         assert.ok(!boundUdp("127.0.0.1", providerLeg), "not on the default interface");
-        for (let seq = 1; seq <= PACKETS; seq++) {
-          rtp.send(rtpPacket(seq), phoneLeg, "127.0.0.1"); // through the "NAT": the advertised 127.0.0.7 maps to 127.0.0.1
-          await sleep(20);
-        }
-        for (let i = 0; i < 50 && echoes.length < PACKETS; i++) await sleep(20);
+        await sendRtp(rtp, phoneLeg, echoes); // through the "NAT": the advertised 127.0.0.7 maps to 127.0.0.1
         assert.equal(echoes.length, PACKETS, `every packet came back (${echoes.length} of ${PACKETS})`);
         for (const e of echoes) assert.equal(e.from, `127.0.0.1:${phoneLeg}`, "from the phone's leg");
-        const bye = await phone.request(srv, request(phone, { method: "BYE", ruri: `sip:127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag,
-          to: "sip:15551234@127.0.0.1", toTag, callId, cseq: 2, contact: null }));
-        assert.equal(status(bye), 200);
-        const r = await provider;
-        assert.equal(r.code, 0, describe(r));
-        await settle(srv);
+        await hangUp();
       } finally {
         phone.close();
         rtp.close();
