@@ -32,11 +32,12 @@ import { UriRepr } from "../wire/uri";
 import { Peer, PEER_SIZE } from "../net/peer";
 import { transportById, transportFor, Proto, protoParam } from "../net/transports";
 import { T_TRANSPORT } from "../wire/tables";
-import { peerFromText } from "../net/addr";
+import { peerFromConfig, parseIPv4, parseIPv6 } from "../net/addr";
 import { Family } from "../net/peer";
 import { parseUint, textIs } from "../wire/scan";
 import { prngNext } from "../util/prng";
 import { hex8 } from "../txn";
+import { SRV_TARGETS } from "../host/numbers";
 import { registrarLookup, targets } from "../registrar/lookup";
 import { parseChallenge, authorizationLine, challenge } from "../auth/client";
 import { AuthVerdict, authCheck, authResult, writeChallenge } from "../auth/index";
@@ -85,7 +86,13 @@ const SIDE_RELAY: usize = SIDE_DEAD + 1; // u8 1: the media of calls to or from 
 const SIDE_IFACE: usize = SIDE_RELAY + 1; // u8: the relay interface of the legs facing this side (0: the first)
 // u8 length, then a trunk's calling number (util/numblock.ts, no x) for callers with none of its gin block
 const SIDE_NUMBER: usize = SIDE_IFACE + 1;
-const SIDE_SIZE: usize = (SIDE_NUMBER + 1 + <usize>BLOCK_CAP + 7) & ~7; // 512 B: each record 8-aligned
+// then the addresses a trunk's calls are taken from besides its own (a trunk found by DNS: the addresses
+// its name resolves to, which the host gives, "addrs"): SIDE_SOURCES entries of u8 family (0: none) and
+// the 16 address bytes, 4 for IPv4 addresses then 4 for IPv6
+const SIDE_FROM: usize = SIDE_NUMBER + 1 + <usize>BLOCK_CAP;
+const SIDE_SOURCES: i32 = 8;
+const SOURCE_SIZE: usize = 17;
+const SIDE_SIZE: usize = (SIDE_FROM + <usize>SIDE_SOURCES * SOURCE_SIZE + 7) & ~7; // each record 8-aligned
 const sides: usize = USER_AGENT ? heap.alloc(<usize>MAX_SIDES * SIDE_SIZE) : 0;
 function side(s: i32): usize { return sides + <usize>s * SIDE_SIZE; }
 function sidePeer(s: i32): Peer { return changetype<Peer>(side(s) + 4); }
@@ -192,7 +199,8 @@ const enum Leg { Invite = 1, ByeB = 2, ByeA = 3, ReqA = 4, ReqB = 5, Ping = 6 }
 // the request within the call being relayed (a re-INVITE, UPDATE, INFO ...; -1 none: one at a time),
 // +104 u8 length and +105 the number called on the B side (the Request-URI user after the rule).
 const NUMBER_CAP: u32 = 64;
-// +172 u8 failed over (the call went to its side's failover side once).
+// +172 u8 failed over (the call went to its side's failover side once), +173 u8 the SRV target of a trunk
+// found by its name (RFC 3263: the next one after a 408 or 503 of the one before).
 const CALL_SIZE: usize = 105 + <usize>NUMBER_CAP + 7;
 const calls: usize = USER_AGENT ? heap.alloc(<usize>B2B_CALLS * CALL_SIZE) : 0;
 function rec(i: i32): usize { return calls + <usize>i * CALL_SIZE; }
@@ -292,8 +300,41 @@ const cfgPeer = USER_AGENT ? new Peer() : changetype<Peer>(0);
 function wordAt(k: i32): usize { return <usize>load<u32>(words + <usize>k * 8); }
 function wordLen(k: i32): u32 { return load<u32>(words + <usize>k * 8, 4); }
 
-/** "[IPv6]:port" or "IPv4:port" into cfgPeer (transport 0: the first UDP one of its family, at send). */
-function parseAddress(p: usize, len: u32): bool { return peerFromText(cfgPeer, p, len); }
+/** "[IPv6]:port", "IPv4:port" or a host name with or without ":port" into cfgPeer (transport 0: the
+ * first of the side's protocol and of its family, any for a name, at send). */
+function parseAddress(p: usize, len: u32): bool { return peerFromConfig(cfgPeer, p, len); }
+
+/**
+ * "addrs SIDE ADDRESS..." (words 2..n-1, at most 4 IP addresses of one family): the addresses trunk s's
+ * calls are also taken from, replacing those of that family it had (the host resolves a trunk's name,
+ * and gives them again whenever it has resolved it). False, with none of that family kept, when one is
+ * not an address of the first one's family.
+ */
+function sideSources(s: i32, n: i32): bool {
+  if (load<u8>(side(s)) != SideRole.Trunk || n > 6) return false;
+  const v6 = !parseIPv4(wordAt(2), wordLen(2), cfgPeer.addr);
+  const base = side(s) + SIDE_FROM + (v6 ? 4 * SOURCE_SIZE : 0);
+  memory.fill(base, 0, 4 * SOURCE_SIZE);
+  for (let k = 2; k < n; k++) {
+    const e = base + <usize>(k - 2) * SOURCE_SIZE;
+    if (!(v6 ? parseIPv6(wordAt(k), wordLen(k), e + 1) : parseIPv4(wordAt(k), wordLen(k), e + 1))) {
+      memory.fill(base, 0, 4 * SOURCE_SIZE);
+      return false;
+    }
+    store<u8>(e, v6 ? Family.V6 : Family.V4);
+  }
+  return true;
+}
+
+/** Whether src is one of the addresses trunk s's calls are also taken from (sideSources). */
+function sideSource(s: i32, src: Peer): bool {
+  const base = side(s) + SIDE_FROM;
+  for (let e = 0; e < SIDE_SOURCES; e++) {
+    const p = base + <usize>e * SOURCE_SIZE;
+    if (load<u8>(p) == src.family && memory.compare(p + 1, src.addr, 16) == 0) return true;
+  }
+  return false;
+}
 
 
 /** Word k as a side index, or -1. */
@@ -352,6 +393,10 @@ export function b2buaSideAdd(p: usize, len: u32): bool {
     if (from < 0 || to < 0 || strip < 0) return false;
     const any = wordLen(2) == 1 && load<u8>(wordAt(2)) == 0x2d;
     return b2buaRuleAdd(<i32>from, wordAt(2), any ? 0 : wordLen(2), <i32>to, <u32>strip, n == 6 ? wordAt(5) : 0, n == 6 ? wordLen(5) : 0);
+  }
+  if (textIs(wordAt(0), wordLen(0), "addrs")) {
+    const s = sideWord(1);
+    return s >= 0 && sideSources(s, n);
   }
   if (n == 3 && textIs(wordAt(0), wordLen(0), "drop")) {
     // "drop SIDE NAME": one name of the side's drop list
@@ -435,7 +480,7 @@ export function b2buaState(i: i32): B2bState { return i >= 0 && i < B2B_CALLS ? 
 /** The side request (d) from `src` belongs to, or -1: a stranger. */
 function sideOf(d: Decoded, src: Peer, now: i64): i32 {
   for (let s = 0; s < MAX_SIDES; s++) {
-    if (load<u8>(side(s)) == SideRole.Trunk && sidePeer(s).sameAddress(src)) return s;
+    if (load<u8>(side(s)) == SideRole.Trunk && (sidePeer(s).sameAddress(src) || sideSource(s, src))) return s;
   }
   for (let s = 0; s < MAX_SIDES; s++) {
     if (load<u8>(side(s)) != SideRole.Registrar) continue;
@@ -729,6 +774,8 @@ function sendInvite(i: i32, v: MessageView, d: Decoded, cseq: u32, auth: u32, no
   if (load<u8>(side(to)) == SideRole.Trunk) {
     ruri = sipUri(num, numLen, hostText(to), hostLen(to));
     dest.copyFrom(sidePeer(to));
+    // a trunk's name without a port: target k (+173) of the host's RFC 3263 order, drawn with the call's seed
+    if (dest.family == <u8>Family.Name && dest.port == 0) dest.reserved = (load<u32>(c, 92) & 0xffffff00) | <u32>load<u8>(c, 173);
   } else {
     // the registered phone of the number (as rewritten), found by user as the registrar keys it
     memory.copy(changetype<usize>(lookupUri), changetype<usize>(ru), offsetof<UriRepr>());
@@ -1222,7 +1269,7 @@ export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now:
     }
     link(i, F.DlgB, -1); // B's early dialog, if any, ended with its final (§12.3)
     if ((status == 401 || status == 407) && retryWithCredentials(i, status, v, now)) return;
-    if ((status == 408 || (status >= 500 && status < 600)) && failover(i, now)) return;
+    if ((status == 408 || (status >= 500 && status < 600)) && failover(i, status, now)) return;
     uasRespond(a, mapFinal(status), now, v, drops);
     free(i);
     return;
@@ -1240,22 +1287,32 @@ export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now:
 }
 
 /**
- * B's side failed the call (408, 5xx, or no answer: a trunk that is down): once per call, when that side
- * names a failover side, the call goes there instead as a new B leg (its own Call-ID and tag; the same
- * number). False when there is none (the caller answers A).
+ * B's side failed the call with `status` (408, 5xx, or no answer: a trunk that is down). A trunk found by
+ * its name without a port that timed out or answered 503: the call goes to its next SRV target (RFC 3263
+ * §4.3), up to SRV_TARGETS (past the host's last target it drops the INVITE, which times out). Then, once
+ * per call, when that side names a failover side, the call goes there instead. Either is a new B leg
+ * (its own Call-ID and tag; the same number). False when there is none (the caller answers A).
  */
-function failover(i: i32, now: i64): bool {
+function failover(i: i32, status: u32, now: i64): bool {
   const c = rec(i);
-  const to = <i32>load<u8>(c, 2);
+  let to = <i32>load<u8>(c, 2);
+  const k = <u32>load<u8>(c, 173);
+  const srv = (status == 408 || status == 503) && bDest(i).family == <u8>Family.Name && bDest(i).port == 0 && k + 1 < SRV_TARGETS;
   const next = <i32>load<u8>(side(to), 197) - 1;
-  if (next < 0 || load<u8>(c, 172) != 0 || load<u8>(side(next)) == SideRole.None) return false;
+  if (!srv && (next < 0 || load<u8>(c, 172) != 0 || load<u8>(side(next)) == SideRole.None)) return false;
   const a = load<i32>(c, 4);
   if (!uasStoredRequest(a)) return false;
-  store<u8>(c, 1, 172);
-  store<u8>(c, <u8>next, 2);
+  if (srv) store<u8>(c, <u8>(k + 1), 173);
+  else {
+    store<u8>(c, 1, 172);
+    store<u8>(c, 0, 173);
+    to = next;
+  }
+  store<u8>(c, <u8>to, 2);
   store<u8>(c, 0, 3); // its own challenges, if any
   store<u32>(c, <u32>prngNext(), 88);
-  store<u32>(c, <u32>prngNext(), 92);
+  // (+92's top 24 bits are the seed of the SRV order: kept for the next target of the same order)
+  if (!srv) store<u32>(c, <u32>prngNext(), 92);
   store<u32>(c, <u32>prngNext(), 96);
   return sendInvite(i, storedView, storedDecoded, 1, 0, now) == 0;
 }
@@ -1298,7 +1355,7 @@ export function b2buaClientTimeout(user: u32, now: i64): void {
     return;
   }
   if (legOf(user) == Leg.Invite && st == B2bState.Calling) {
-    if (failover(i, now)) return;
+    if (failover(i, 408, now)) return;
     uasRespond(load<i32>(rec(i), 4), 408, now); // B never answered
     free(i);
   } else if (legOf(user) != Leg.Invite || st == B2bState.Cancelling) {

@@ -3,7 +3,7 @@
 
 import { Ch, Cls, is, hexValue, lower } from "../util/chars";
 import { Peer, Family } from "./peer";
-import { MAX_NAMES, NAME_CAP } from "../config";
+import { MAX_NAMES, NAME_CAP, USER_AGENT } from "../config";
 import { parseUint } from "../wire/scan";
 import { Writer } from "../wire/writer";
 
@@ -152,8 +152,13 @@ export function namesReset(): void {
   nameClock = 0;
 }
 
+// a slot whose use mark is PINNED (a configured name: peerFromConfig, only where the user agent
+// configures destinations) is never the least recently used
+const PINNED: u32 = 0xffffffff;
+
 function nameRef(i: u32): u64 {
-  store<u32>(nameUsed + <usize>(i * 4), ++nameClock);
+  const u = nameUsed + <usize>(i * 4);
+  if (!USER_AGENT || load<u32>(u) != PINNED) store<u32>(u, ++nameClock);
   return (<u64>load<u32>(nameGens + <usize>(i * 4)) << 32) | <u64>(i + 1);
 }
 
@@ -172,11 +177,39 @@ export function nameIntern(p: usize, len: u32): u64 {
     }
     if (load<u32>(nameUsed + <usize>(i * 4)) < load<u32>(nameUsed + <usize>(victim * 4))) victim = i;
   }
+  if (USER_AGENT && load<u32>(nameUsed + <usize>(victim * 4)) == PINNED) return 0; // every slot holds a configured name
   const g = nameGens + <usize>(victim * 4);
   store<u32>(g, load<u32>(g) + 1);
   memory.copy(names + <usize>(victim * NAME_CAP), p, len);
   store<u8>(nameLens + <usize>victim, <u8>len);
   return nameRef(victim);
+}
+
+/**
+ * A configured destination "IPv4:port", "[IPv6]:port", or a host name with or without ":port" (letters,
+ * digits, '-' and '.', at least one letter) into peer: a name is entered in the table for good (never
+ * replaced by the names messages bring), the host resolves it at each send (RFC 3263 without a port).
+ * False when it is none of these, or when the table holds only configured names.
+ */
+export function peerFromConfig(peer: Peer, p: usize, len: u32): bool {
+  if (peerFromText(peer, p, len)) return true;
+  let n = len;
+  let letter = false;
+  for (let k: u32 = 0; k < len; k++) {
+    const c = <u32>load<u8>(p + <usize>k);
+    if (c == Ch.COLON) { n = k; break; }
+    if (is(c, Cls.ALPHA)) letter = true;
+    else if (!is(c, Cls.DIGIT) && c != Ch.DOT && c != 0x2d) return false;
+  }
+  let port: i64 = 0;
+  if (n < len) {
+    port = parseUint(p + <usize>n + 1, p + <usize>len, 65535);
+    if (port <= 0) return false;
+  }
+  peer.clear();
+  if (!letter || !peerFromHost(peer, p, n, <u32>port)) return false;
+  store<u32>(nameUsed + <usize>((<u32>peer.a0 - 1) * 4), PINNED);
+  return true;
 }
 
 /** Copy the name `ref` refers to to out; its length, or 0 when that name is no longer kept. */

@@ -40,7 +40,7 @@ import { WORK_BUF, WORK_CAP } from "../wire/buffers";
 import { parseUint, eqBytes } from "../wire/scan";
 import { decodeNameAddr, NameAddrRepr, NameAddrKind } from "../wire/headers/nameaddr";
 import { Peer, PEER_SIZE, Family } from "../net/peer";
-import { peerFromText } from "../net/addr";
+import { peerFromConfig } from "../net/addr";
 import { transportById, transportFor, Proto, Transport, protoParam } from "../net/transports";
 import { T_TRANSPORT } from "../wire/tables";
 import { prngNext } from "../util/prng";
@@ -186,9 +186,10 @@ const words: usize = USER_AGENT ? heap.alloc(<usize>WORDS * 8) : 0; // (start u3
 function wordAt(k: i32): usize { return <usize>load<u32>(words + <usize>k * 8); }
 function wordLen(k: i32): u32 { return load<u32>(words + <usize>k * 8, 4); }
 
-/** A registrar's address [p, p+len) into peer (net/addr.ts peerFromText), its text kept for events. */
+/** A registrar's address [p, p+len) into peer (net/addr.ts peerFromConfig: IP:port, or a name the host
+ * resolves, RFC 3263 without a port), its text kept for events. */
 function parseAddr(p: usize, len: u32, peer: Peer): bool {
-  return len <= ADDR_CAP && peerFromText(peer, p, len);
+  return len <= ADDR_CAP && peerFromConfig(peer, p, len);
 }
 
 /** Whether [p, p+len) holds only bytes a SIP URI's user or host part may carry unescaped here (no

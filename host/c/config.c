@@ -589,8 +589,47 @@ static void check_users(const char *k, const json *v, cfg_value *out) {
   }
 }
 
-/* A trunk's address: IPv4:PORT or [IPv6]:PORT, no names (config.mjs SIDE_ADDRESS). */
+/* A trunk's address as a DNS name (config.mjs SIDE_NAME): labels of letters, digits and - (none at
+ * either end of a label), at least one letter, an optional :PORT (1..65535), at most 48 bytes in all.
+ * The name's length (0: not one) and *port (0: none, RFC 3263). */
+size_t side_name(const char *s, unsigned *port) {
+  size_t n = strlen(s);
+  const char *colon = strchr(s, ':');
+  size_t hl = colon ? (size_t)(colon - s) : n;
+  *port = 0;
+  if (n == 0 || n > 48 || hl == 0) return 0;
+  if (colon) {
+    size_t pl = n - hl - 1;
+    if (pl == 0 || pl > 5 || strspn(colon + 1, "0123456789") != pl) return 0;
+    long v = strtol(colon + 1, NULL, 10);
+    if (v < 1 || v > 65535) return 0;
+    *port = (unsigned)v;
+  }
+  bool letter = false;
+  size_t label = 0;
+  char prev = '.';
+  for (size_t i = 0; i < hl; i++) {
+    char c = s[i];
+    if (c == '.') {
+      if (label == 0 || prev == '-') return 0;
+      label = 0;
+    } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+      letter = true;
+      label++;
+    } else if ((c >= '0' && c <= '9') || (c == '-' && label > 0)) {
+      label++;
+    } else {
+      return 0;
+    }
+    prev = c;
+  }
+  return label > 0 && prev != '-' && letter ? hl : 0;
+}
+
+/* A trunk's address: IPv4:PORT or [IPv6]:PORT (config.mjs SIDE_ADDRESS), or a DNS name (side_name). */
 static bool is_side_address(const char *s) {
+  unsigned name_port;
+  if (side_name(s, &name_port)) return true;
   const char *colon = strrchr(s, ':');
   if (!colon || colon == s) return false;
   char *end;
@@ -858,7 +897,8 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
         if (!ok) bad(kk, "expected host[:port] of 1..64 bytes (no spaces, quotes, <>;,)", sv);
         sd->host = sv->str;
       } else if (strcmp(sk, "address") == 0) {
-        if (sv->type != J_STRING || !is_side_address(sv->str)) bad(kk, "expected IP:PORT (IPv6 as [::1]:5060; a trunk's address, no names)", sv);
+        if (sv->type != J_STRING || !is_side_address(sv->str))
+          bad(kk, "expected IP:PORT or a DNS name, NAME or NAME:PORT, of at most 48 bytes (IPv6 as [::1]:5060; a name without a port is located by RFC 3263: NAPTR, SRV, then its address on 5060, 5061 for tls)", sv);
         sd->address = sv->str;
       } else if (strcmp(sk, "accept") == 0) {
         /* how a trunk's calls are known: by its address, or also by its credentials from anywhere */
@@ -920,7 +960,7 @@ static void check_sides(const sch_key *k, const char *name, const json *v, cfg_v
     if (!sd->role) die2(false, key, "expected a \"role\"");
     if (!sd->route) die2(false, key, "expected a \"route\"");
     bool trunk = strcmp(sd->role, "trunk") == 0;
-    if (trunk && !sd->address) die2(false, key, "a trunk needs its \"address\" (IP:PORT)");
+    if (trunk && !sd->address) die2(false, key, "a trunk needs its \"address\" (IP:PORT or a DNS name)");
     if (!trunk && sd->address) {
       char *kk = keyf("%s.address", key);
       die2(false, kk, "a registrar side has no address (its phones register)");
@@ -1443,11 +1483,14 @@ void config_parse(cli *out, int argc, char **argv, const char *board) {
     }
     if (!sd->transport || strcmp(sd->transport, "udp") == 0 || !sd->address) continue;
     int family = sd->address[0] == '[' ? 6 : 4, proto = strcmp(sd->transport, "tls") == 0 ? SIP_PROTO_TLS : SIP_PROTO_TCP;
+    unsigned port;
+    bool named = side_name(sd->address, &port) > 0; /* resolved for the family of a listen address of the transport */
     bool found = false;
     for (size_t l = 0; l < c->n_listens; l++)
-      found = found || (c->listens[l].proto == proto && (c->listens[l].family == family || c->listens[l].family == 0));
+      found = found || (c->listens[l].proto == proto && (named || c->listens[l].family == family || c->listens[l].family == 0));
     if (!found) {
       char *kk = keyf("sides[%zu].transport", i);
+      if (named) die2(false, kk, "a trunk on %s needs a \"%s:\" listen address", sd->transport, sd->transport);
       die2(false, kk, "a trunk on %s needs a \"%s:\" listen address of its family (IPv%d)", sd->transport, sd->transport, family);
     }
   }

@@ -138,6 +138,9 @@ int relay_iface_of(const config *c, const char *name);
 bool parse_dns_server(const char *s, char addr[64], int *family, int *port);
 /* metrics.listen: "127.0.0.1:9090" or "[::1]:9090" (port 0..65535). */
 bool parse_ip_port(const char *s, char addr[64], int *family, int *port);
+/* A trunk's address as a DNS name, NAME[:PORT]: the name's length (0: not a name; IP:PORT is not) and
+ * *port (0: none, RFC 3263 locates the server). */
+size_t side_name(const char *s, unsigned *port);
 
 /* A tls.peers element "CIDR require|none [NAME]": the CIDR text (cap bytes), whether a client
  * certificate is required, and the name (NULL when absent; points into s). False if malformed. */

@@ -417,12 +417,12 @@ static void sweep(double now) {
   }
 }
 
-static conn *make_conn(transport *t, int fd, int fam, const uint8_t *addr, uint16_t port, bool outgoing, bool connecting) {
+static conn *make_conn(transport *t, int fd, int fam, const uint8_t *addr, uint16_t port, bool outgoing, bool connecting, const char *name) {
   SSL *ssl = NULL;
   if (t->proto == SIP_PROTO_TLS) {
     char ip[INET6_ADDRSTRLEN] = "", err[256];
     inet_ntop(fam == 6 ? AF_INET6 : AF_INET, addr, ip, sizeof ip);
-    ssl = tls_new(fd, !outgoing, ip, err, sizeof err);
+    ssl = tls_new(fd, !outgoing, ip, name, err, sizeof err);
     if (!ssl) {
       char text[96];
       log_begin(LOG_WARN, "cannot start a tls session");
@@ -638,7 +638,7 @@ static void conn_write(conn *c, const uint8_t *buf, size_t n) {
 }
 
 /* Opens a non-blocking connection; writes queue until it is established. */
-static conn *tcp_connect(transport *t, int fam, const uint8_t *addr, uint16_t port) {
+static conn *tcp_connect(transport *t, int fam, const uint8_t *addr, uint16_t port, const char *name) {
   struct sockaddr_storage ss;
   socklen_t sl = to_sockaddr(fam, fam, addr, port, &ss);
   int fd = socket(fam == 6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -663,7 +663,7 @@ static conn *tcp_connect(transport *t, int fam, const uint8_t *addr, uint16_t po
     }
     connecting = true;
   }
-  conn *c = make_conn(t, fd, fam, addr, port, true, connecting);
+  conn *c = make_conn(t, fd, fam, addr, port, true, connecting, name);
   if (!c) close(fd);
   else if (c->ssl && !connecting) {
     tls_step(c); /* connected at once: the client hello goes now */
@@ -672,7 +672,7 @@ static conn *tcp_connect(transport *t, int fam, const uint8_t *addr, uint16_t po
   return c;
 }
 
-static void send_to(transport *t, uint32_t conn_id, int fam, const uint8_t *addr, uint16_t port, const uint8_t *buf, size_t n) {
+static void send_to(transport *t, uint32_t conn_id, int fam, const uint8_t *addr, uint16_t port, const char *name, const uint8_t *buf, size_t n) {
   if (trace_on) {
     char text[96];
     trace_line("out", peer_text(text, sizeof text, proto_name(t->proto), fam, addr, port), conn_id, buf, n);
@@ -716,15 +716,15 @@ static void send_to(transport *t, uint32_t conn_id, int fam, const uint8_t *addr
     }
   } else {
     c = find_key(t->proto, fam, addr, port);
-    if (!c || c->closed) c = tcp_connect(t, fam, addr, port);
+    if (!c || c->closed) c = tcp_connect(t, fam, addr, port, name);
     if (!c) return;
   }
   conn_write(c, buf, n);
 }
 
 /* resolve.c's sender: a message whose name has an address now. */
-static void send_resolved(void *t, uint32_t conn_id, int fam, const uint8_t addr[16], uint16_t port, const uint8_t *buf, size_t n) {
-  send_to((transport *)t, conn_id, fam, addr, port, buf, n);
+static void send_resolved(void *t, uint32_t conn_id, int fam, const uint8_t addr[16], uint16_t port, const char *name, const uint8_t *buf, size_t n) {
+  send_to((transport *)t, conn_id, fam, addr, port, name, buf, n);
 }
 
 static void transmit(u32 n) {
@@ -754,7 +754,7 @@ static void transmit(u32 n) {
   }
   uint8_t addr[16];
   memcpy(addr, m + P_ADDR, 16);
-  send_to(t, conn_id, fam, addr, port, M(tx_ptr), n);
+  send_to(t, conn_id, fam, addr, port, NULL, M(tx_ptr), n);
 }
 
 static void after(double now);
@@ -936,7 +936,7 @@ static void on_accept(transport *t) {
     uint8_t addr[16];
     uint16_t port;
     int fam = from_sockaddr(&ss, addr, &port);
-    conn *c = fam ? make_conn(t, fd, fam, addr, port, false, false) : NULL;
+    conn *c = fam ? make_conn(t, fd, fam, addr, port, false, false, NULL) : NULL;
     if (!c) {
       close(fd);
       continue;
@@ -1171,6 +1171,93 @@ static void bind_all(const config *cfg) {
       log_end();
     }
   }
+}
+
+/* ---- trunks found by DNS --------------------------------------------------------------------
+ * A trunk side whose address is a name (config.c side_name): the core sends to the name (RFC 3263
+ * without a port) and resolve.c locates the provider at each send; what the core cannot know is where
+ * the provider's calls come from. So each name is resolved at start and every TRUNK_WATCH_MS, for each
+ * family of a listen address of the trunk's transport, and every answer's addresses (each SRV target's)
+ * go to the core ("addrs SIDE ADDRESS...", the family's list replaced): calls from them are the trunk's.
+ * The resolver's cache keeps an answer for its TTL; a failed lookup leaves the addresses the core has.
+ * (host/node/host.ts watchTrunks is the same.) */
+#define TRUNK_WATCH_MS 30000.0
+#define MAX_TRUNK_WATCH 8 /* 4 sides x 2 families */
+typedef struct {
+  int side, family, proto;
+  unsigned port;
+  char name[64];
+  char given[200]; /* the addresses last given to the core */
+} trunk_watch;
+static trunk_watch watches[MAX_TRUNK_WATCH];
+static int n_watches;
+static double next_watch = -1;
+
+static int32_t core_add(int kind, const uint8_t *bytes, size_t len);
+
+/* resolve.c's watcher: trunk w's name resolved to addrs (of family fam). */
+static void trunk_resolved(void *cookie, int fam, const uint8_t (*addrs)[16], int n) {
+  trunk_watch *w = cookie;
+  char list[200] = "", text[240];
+  size_t at = 0;
+  for (int i = 0; i < n && i < 4; i++) {
+    char a[INET6_ADDRSTRLEN];
+    inet_ntop(fam == 6 ? AF_INET6 : AF_INET, addrs[i], a, sizeof a);
+    at += (size_t)snprintf(list + at, sizeof list - at, "%s%s", i ? " " : "", a);
+  }
+  if (n == 0 || strcmp(list, w->given) == 0) return;
+  int len = snprintf(text, sizeof text, "addrs %d %s", w->side, list);
+  int32_t r = core_add(SIP_CFG_KIND_SIDE, (const uint8_t *)text, (size_t)len);
+  if (r != SIP_CFG_OK) {
+    log_begin(LOG_WARN, "trunk addresses refused by the core");
+    log_num("side", w->side);
+    log_str("name", w->name);
+    log_str("addresses", list);
+    log_num("result", r);
+    log_end();
+    return;
+  }
+  snprintf(w->given, sizeof w->given, "%s", list);
+  if (log_on(LOG_INFO)) {
+    log_begin(LOG_INFO, "trunk resolved");
+    log_num("side", w->side);
+    log_str("name", w->name);
+    log_str("addresses", list);
+    log_end();
+  }
+}
+
+/* The trunks of the configuration whose address is a name, for each family of their transport. */
+static void trunk_watch_init(const config *cfg) {
+  const cfg_value *sv = &cfg->v[SK_SIDES];
+  for (size_t i = 0; sv->set && i < sv->n; i++) {
+    const cfg_side *sd = &sv->sides[i];
+    unsigned port;
+    size_t n = sd->address ? side_name(sd->address, &port) : 0;
+    if (n == 0 || n >= sizeof watches[0].name) continue;
+    int proto = !sd->transport || strcmp(sd->transport, "udp") == 0 ? SIP_PROTO_UDP : strcmp(sd->transport, "tls") == 0 ? SIP_PROTO_TLS : SIP_PROTO_TCP;
+    for (int fam = 4; fam <= 6; fam += 2) {
+      bool has = false;
+      for (int id = 1; id <= n_transports; id++) has = has || (transports[id].proto == proto && transports[id].family == fam);
+      if (!has || n_watches >= MAX_TRUNK_WATCH) continue;
+      trunk_watch *w = &watches[n_watches++];
+      *w = (trunk_watch){.side = (int)i, .family = fam, .proto = proto, .port = port};
+      memcpy(w->name, sd->address, n);
+      w->name[n] = 0;
+    }
+  }
+  resolve_watch(trunk_resolved);
+}
+
+/* One round: each name asked (answered from the cache while its TTL runs). */
+static void trunk_watch_round(double now) {
+  if (n_watches == 0) return;
+  resolve_source(0, NULL);
+  for (int i = 0; i < n_watches; i++) {
+    trunk_watch *w = &watches[i];
+    resolve_send(w, w->family, w->port ? 0 : w->proto, RESOLVE_ALL, 0, w->name, strlen(w->name), (uint16_t)w->port, (const uint8_t *)"", 0);
+  }
+  next_watch = now + TRUNK_WATCH_MS;
 }
 
 static void core_error(const char *msg) {
@@ -1420,6 +1507,11 @@ static void run(void) {
     /* and the location service's (location.h), its retry and connect deadlines bounding the wait */
     int nloc = location_pollfds(pfds + npfds + nres + nmet, LOC_MAX_FDS);
     timeout = location_timeout(timeout);
+    if (next_watch >= 0) {
+      double d = ceil(next_watch - now_ms());
+      int wt = d <= 0 ? 0 : d >= (double)INT_MAX ? INT_MAX : (int)d;
+      if (timeout < 0 || wt < timeout) timeout = wt;
+    }
     int n = poll(pfds, (nfds_t)(npfds + nres + nmet + nloc), timeout);
     struct pollfd res_fds[RESOLVE_MAX_FDS], met_fds[METRICS_MAX_FDS], loc_fds[LOC_MAX_FDS];
     memcpy(res_fds, pfds + npfds, (size_t)nres * sizeof *res_fds);
@@ -1458,6 +1550,7 @@ static void run(void) {
       CALL("sip_handle_timeout", Z_sipZ_sip_handle_timeout(&core, now));
       after(now);
     }
+    if (next_watch >= 0 && now >= next_watch) trunk_watch_round(now);
     int count = n > 0 ? npfds : 0;
     for (int i = 0; i < count; i++) {
       short rev = pfds[i].revents;
@@ -1661,6 +1754,8 @@ int main(int argc, char **argv) {
     _exit(1);
   }
   start_core(cfg);
+  trunk_watch_init(cfg);
+  trunk_watch_round(now_ms());
   start_relay(cfg);
   start_metrics(cfg);
   start_location(cfg);

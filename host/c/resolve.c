@@ -126,6 +126,11 @@ const char *const RESOLVE_STAT_NAMES[RESOLVE_STAT_COUNT] = {
 static ares_channel channel;
 static bool ready;
 static resolve_sender sender;
+static resolve_watcher watcher;
+
+void resolve_watch(resolve_watcher w) {
+  watcher = w;
+}
 static cache_entry cache[SIP_LIMIT_DNS_CACHE];
 static int16_t buckets[CACHE_BUCKETS];
 static int16_t oldest = NONE, newest = NONE, free_head = NONE; /* free entries chain through hnext */
@@ -385,12 +390,23 @@ static void release(lookup *l) {
 /* Sends a message to the target of an answer that sel picks (port 0 in a target: the message's own). */
 static void send_target(void *t, uint32_t conn, int fam, const target *tg, int nt, uint32_t sel, uint16_t port,
                         const uint8_t *buf, size_t n, const char *name) {
+  if (sel == RESOLVE_ALL) { /* every target's address, each once */
+    uint8_t a[TARGETS][16];
+    int k = 0;
+    for (int j = 0; j < nt && j < TARGETS; j++) {
+      bool seen = false;
+      for (int i = 0; i < k; i++) seen = seen || memcmp(a[i], tg[j].addr, 16) == 0;
+      if (!seen) memcpy(a[k++], tg[j].addr, 16);
+    }
+    if (watcher) watcher(t, fam, (const uint8_t (*)[16])a, k);
+    return;
+  }
   const target *x = srv_pick(tg, nt, sel);
   if (!x) {
     drop(S_DROP_NO_TARGET, name, "no further target");
     return;
   }
-  sender(t, conn, fam, x->addr, x->port ? x->port : port, buf, n);
+  sender(t, conn, fam, x->addr, x->port ? x->port : port, name, buf, n);
 }
 
 /* Every query of a lookup has ended: cache the targets that have an address (or the failure), send or
@@ -593,7 +609,9 @@ void resolve_send(void *t, int want, int proto, uint32_t sel, uint32_t conn_id, 
   uint16_t lit_port = mode ? SERVICES[mode].port : port;
   int lit_fam = inet_pton(AF_INET, name, lit) == 1 ? 4 : inet_pton(AF_INET6, name, lit) == 1 ? 6 : 0;
   if (lit_fam) {
-    if ((sel & 0xff) == 0) sender(t, conn_id, lit_fam, lit, lit_port, buf, n);
+    if (sel == RESOLVE_ALL) {
+      if (watcher) watcher(t, lit_fam, (const uint8_t (*)[16])lit, 1);
+    } else if ((sel & 0xff) == 0) sender(t, conn_id, lit_fam, lit, lit_port, NULL, buf, n);
     else drop(S_DROP_NO_TARGET, name, "no further target");
     return;
   }

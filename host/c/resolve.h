@@ -27,8 +27,9 @@
 /* Sockets c-ares may wait on at once (its ARES_GETSOCK_MAXNUM). */
 #define RESOLVE_MAX_FDS 16
 
-/* Sends n bytes to fam/addr:port on transport `t` (connection conn_id, 0 for none). */
-typedef void (*resolve_sender)(void *t, uint32_t conn_id, int fam, const uint8_t addr[16], uint16_t port,
+/* Sends n bytes to fam/addr:port on transport `t` (connection conn_id, 0 for none), found by `name`
+ * (NULL: an IP literal; a connection opened for it verifies a TLS server by that name). */
+typedef void (*resolve_sender)(void *t, uint32_t conn_id, int fam, const uint8_t addr[16], uint16_t port, const char *name,
                                const uint8_t *buf, size_t n);
 
 /* servers: dns.servers (n of them; each valid for parse_dns_server), or n = 0 for the system's
@@ -47,6 +48,12 @@ void resolve_source(int fam, const uint8_t addr[16]);
  * first; past the last: dropped), the order drawn with the rest as seed (docs/ABI.md "Peer record"). */
 void resolve_send(void *t, int want, int proto, uint32_t sel, uint32_t conn_id, const char *name, size_t len, uint16_t port,
                   const uint8_t *buf, size_t n);
+
+/* `sel` of resolve_send asking for every target's address at once, with no message (a trunk found by
+ * its name: the addresses its calls are taken from): the watcher gets them, each once, for t. */
+#define RESOLVE_ALL 0xffffffffu
+typedef void (*resolve_watcher)(void *t, int fam, const uint8_t (*addrs)[16], int n);
+void resolve_watch(resolve_watcher w);
 
 /* Poll integration: the sockets c-ares waits on (at most max), the poll timeout folded with its own
  * (ms, -1 none), and after poll: the revents of those sockets, then expired timeouts. */

@@ -156,7 +156,7 @@ bool tls_init(const config *cfg, const char **key, char *err, size_t errcap) {
   return true;
 }
 
-SSL *tls_new(int fd, bool server, const char *ip, char *err, size_t errcap) {
+SSL *tls_new(int fd, bool server, const char *ip, const char *name, char *err, size_t errcap) {
   SSL *ssl = SSL_new(server ? server_ctx : client_ctx);
   if (!ssl || SSL_set_fd(ssl, fd) != 1) {
     ssl_reason(err, errcap, "cannot make a TLS session");
@@ -176,9 +176,11 @@ SSL *tls_new(int fd, bool server, const char *ip, char *err, size_t errcap) {
     }
   } else {
     SSL_set_connect_state(ssl);
-    if (p && p->name) {
-      /* a server there is verified by its name (and told it: SNI), not by its address */
-      if (SSL_set_tlsext_host_name(ssl, p->name) != 1 || (verify_server && SSL_set1_host(ssl, p->name) != 1)) {
+    /* a server there is verified by its name (and told it: SNI), not by its address: a tls.peers entry's,
+     * else the name we resolved to reach it (a trunk or a Request-URI host by name, RFC 5922 §4.1) */
+    const char *nm = p && p->name ? p->name : name;
+    if (nm) {
+      if (SSL_set_tlsext_host_name(ssl, nm) != 1 || (verify_server && SSL_set1_host(ssl, nm) != 1)) {
         ssl_reason(err, errcap, "cannot set the server name");
         SSL_free(ssl);
         return NULL;

@@ -27,9 +27,9 @@ bool tls_init(const config *cfg, const char **key, char *err, size_t errcap);
 
 /* A TLS session on connected socket fd with the peer at numeric `ip`: accepting (server: a client
  * certificate required or not as the first tls.peers entry holding ip says, else tls.verifyClient) or
- * connecting (client: the server's certificate must name that entry's NAME, else that IP, when
- * tls.verifyServer). NULL on failure (reason in err). */
-SSL *tls_new(int fd, bool server, const char *ip, char *err, size_t errcap);
+ * connecting (client: the server's certificate must name that entry's NAME, else `name`, the name
+ * resolved to reach it (NULL: none), else that IP, when tls.verifyServer). NULL on failure (reason in err). */
+SSL *tls_new(int fd, bool server, const char *ip, const char *name, char *err, size_t errcap);
 
 /* Drives the handshake: 1 done, 0 in progress (*want: POLLIN or POLLOUT), -1 failed (reason in err). */
 int tls_handshake(SSL *ssl, short *want, char *err, size_t errcap);

@@ -19,16 +19,16 @@ import os from "node:os";
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { Core, CoreError, PEER, EVENT, Proto, CfgKey, EVENTS, prefaultHeap, type Exports } from "./abi.js";
-import { CFG_KIND_SECRET, LIMITS } from "./numbers.js";
+import { CFG_KIND_SECRET, LIMITS, CfgKind, CfgResult } from "./numbers.js";
 import { writeAddr, format4, format6, peerText } from "./addr.js";
 import { ConfigError, type Config, type Listen } from "./config.js";
-import { coreOps, explain, parseIpPort, relayInterfaces } from "../shared/config.mjs";
+import { coreOps, explain, parseIpPort, relayInterfaces, trunkName } from "../shared/config.mjs";
 import { MetricsServer, exposition } from "./metrics.js";
 import type { Logger } from "./log.js";
 import { decodeEvent, eventFields, type UsageLog, type EventRecord } from "./usage.js";
 import { Relay } from "./relay.js";
 import { OverloadControl } from "./overload.js";
-import { Resolver } from "../shared/resolver.mjs";
+import { Resolver, RESOLVE_ALL } from "../shared/resolver.mjs";
 import { Bindings, SharedLocation, escapeAor } from "./location.js";
 import { managementApi, TrunkStates } from "./manage.js";
 import { EventKind } from "./numbers.js";
@@ -118,6 +118,9 @@ export class Host {
   /** the tls.* files, read once when the first tls listener or outgoing TLS connection needs them */
   private tlsCtx: TlsContext | null = null;
   private sweeper: NodeJS.Timeout | null = null;
+  private trunkWatch: NodeJS.Timeout | null = null;
+  /** The addresses last given to the core for each trunk found by name, "SIDE|FAMILY" -> "A B" */
+  private trunkAddrs = new Map<string, string>();
   /** host counters joined to the stats line */
   private readonly hostStats = { tcpEvicted: 0, tcpPartialClosed: 0, tcpBacklogClosed: 0 };
   private timer: NodeJS.Timeout | null = null;
@@ -339,6 +342,7 @@ export class Host {
         usage: (r) => this.usage?.host(r),
       });
     }
+    this.watchTrunks();
     this.log.info("core ready", {
       rxCap: core.rxCap, cfgCap: core.cfgCap, domains: c.domains, seed: seed.toString("hex"),
       ...(c.outboundProxy ? { outboundProxy: c.outboundProxy } : {}),
@@ -693,7 +697,7 @@ export class Host {
     this.sendTo(t, connId, fam, addr, port, buf);
   }
 
-  private sendTo(t: Transport, connId: number, fam: number, addr: string, port: number, buf: Buffer): void {
+  private sendTo(t: Transport, connId: number, fam: number, addr: string, port: number, buf: Buffer, name?: string): void {
     if (this.trace) this.traceOut(t.proto, fam, addr, port, buf, connId);
     if (t.proto === "udp") {
       let dest = addr;
@@ -734,7 +738,7 @@ export class Host {
           if (this.log.on("debug")) this.log.debug("no WebSocket to this peer; dropped", { transport: t.id, peer: peerText(t.proto, fam, addr, port), bytes: buf.length });
           return;
         }
-      } else if (!c || c.closed) c = this.connect(t, addr, port) ?? undefined;
+      } else if (!c || c.closed) c = this.connect(t, addr, port, name) ?? undefined;
       if (!c) return;
     }
     c.sock.write(buf);
@@ -750,11 +754,11 @@ export class Host {
    * Opens a connection (net and tls queue writes until it connects and, for TLS, until the handshake
    * completes); its data is fed like accepted ones.
    */
-  private connect(t: Transport, addr: string, port: number): Conn | null {
+  private connect(t: Transport, addr: string, port: number, name?: string): Conn | null {
     let sock: net.Socket;
     if (t.proto === "tls") {
       try {
-        sock = tlsConnect(this.tls(), addr, port);
+        sock = tlsConnect(this.tls(), addr, port, name);
       } catch (e) {
         this.log.warn("tls connection refused", { peer: peerText("tls", net.isIPv6(addr) ? 6 : 4, addr, port), reason: (e as Error).message });
         return null;
@@ -783,12 +787,61 @@ export class Host {
    */
   private sendToName(t: Transport, connId: number, name: string, port: number, sel: number, buf: Buffer): void {
     const proto = port === 0 ? PROTO_OF[t.proto] : 0;
+    // the name a TLS server reached for it is verified by (and told, SNI); none for an IP literal
+    const sni = net.isIP(name.replace(/^\[(.*)\]$/, "$1")) ? undefined : name.toLowerCase().replace(/\.$/, "");
     this.resolver.send(name, t.family, buf.length, (family: 4 | 6, addr: string, later: boolean, found: number) => {
       if (this.stopping || !this.core) return;
-      this.sendTo(t, connId, family, addr, port || found, buf);
+      this.sendTo(t, connId, family, addr, port || found, buf, sni);
       // A send after a lookup is not inside a core call: flush any deferred conn closes.
       if (later && this.closedQueue.length) this.after(performance.now());
     }, proto, sel);
+  }
+
+  /**
+   * Trunks found by DNS (sides[].address a name): the core sends to the name (RFC 3263 without a port)
+   * and the resolver locates the provider at each send; what the core cannot know is where the
+   * provider's calls come from. So each name is resolved now and every TRUNK_WATCH_MS, for each family
+   * of a listen address of the trunk's transport, and every answer's addresses (each SRV target's) go to
+   * the core ("addrs SIDE ADDRESS...", the family's list replaced): calls from them are the trunk's. The
+   * resolver's cache keeps an answer for its TTL, so a change of the provider's DNS takes effect within
+   * its TTL + TRUNK_WATCH_MS; a failed lookup leaves the addresses the core has.
+   */
+  private watchTrunks(): void {
+    const sides = (this.cfg.shared.values.get("sides") ?? []) as { address?: string, transport?: "udp" | "tcp" | "tls" }[];
+    const named = sides.flatMap((sd, i) => {
+      const n = trunkName(sd.address);
+      if (!n) return [];
+      const proto = sd.transport ?? "udp";
+      const families = [...new Set(this.transports.filter((t) => t?.proto === proto).map((t) => t!.family))];
+      return families.map((family) => ({ i, family, proto, ...n }));
+    });
+    if (named.length === 0) return;
+    const round = () => {
+      if (!this.core) return;
+      this.resolver.setSource("");
+      for (const w of named) {
+        this.resolver.send(w.name, w.family, 0, (family: 4 | 6, addrs: string) => this.trunkResolved(w.i, w.name, family, addrs),
+          w.port ? 0 : PROTO_OF[w.proto], RESOLVE_ALL);
+      }
+    };
+    round();
+    this.trunkWatch = setInterval(round, TRUNK_WATCH_MS);
+    this.trunkWatch.unref();
+  }
+
+  /** Trunk side i's name resolved to `addrs` (space-separated, of one family): given to the core. */
+  private trunkResolved(i: number, name: string, family: 4 | 6, addrs: string): void {
+    if (!this.core || this.stopping) return;
+    const list = addrs.split(" ").slice(0, 4).join(" ");
+    const key = `${i}|${family}`;
+    if (this.trunkAddrs.get(key) === list) return;
+    const r = this.ex.sip_cfg_add(CfgKind.Side, this.core.putCfg(`addrs ${i} ${list}`));
+    if (r !== CfgResult.Ok) {
+      this.log.warn("trunk addresses refused by the core", { side: i, name, addresses: list, result: r });
+      return;
+    }
+    this.trunkAddrs.set(key, list);
+    this.log.info("trunk resolved", { side: i, name, addresses: list });
   }
 
   // ---- events, trace ----------------------------------------------------------------------
@@ -983,6 +1036,8 @@ export class Host {
     this.byRemote.clear();
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
+    if (this.trunkWatch) clearInterval(this.trunkWatch);
+    this.trunkWatch = null;
     if (core) {
       const stats = core.stats();
       if (stats) this.log.info("stats", { ...stats, ...this.resolver.stats(), ...this.ownStats() });
@@ -993,6 +1048,9 @@ export class Host {
 }
 
 export class StartError extends Error {}
+
+/** How often the names of trunks found by DNS are resolved again (watchTrunks). */
+const TRUNK_WATCH_MS = 30_000;
 
 /** The core's protocol number of each listen protocol (sip_transport_add). */
 const PROTO_OF = { udp: Proto.UDP, tcp: Proto.TCP, tls: Proto.TLS, ws: Proto.WS, wss: Proto.WSS } as const;

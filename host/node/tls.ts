@@ -152,9 +152,11 @@ export function reasonOf(e: Error): string {
 /**
  * An outgoing TLS connection (writes are queued until the handshake completes). The server's certificate
  * is checked against the name of the first tls.peers entry holding the address (which is also sent as
- * SNI), else against the address itself (its IP in subjectAltName), unless tls.verifyServer is false.
+ * SNI), else against `resolved`, the name the address was resolved from (a trunk or a Request-URI host
+ * by name, RFC 5922 §4.1; also sent as SNI), else against the address itself (its IP in
+ * subjectAltName), unless tls.verifyServer is false.
  */
-export function tlsConnect(ctx: TlsContext, addr: string, port: number): tls.TLSSocket {
-  const name = peerOf(ctx, addr)?.name;
+export function tlsConnect(ctx: TlsContext, addr: string, port: number, resolved?: string): tls.TLSSocket {
+  const name = peerOf(ctx, addr)?.name ?? resolved;
   return tls.connect({ ...ctx.client, host: addr, port, noDelay: true, ...(name !== undefined ? { servername: name } : {}) } as tls.ConnectionOptions);
 }

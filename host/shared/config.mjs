@@ -371,6 +371,20 @@ function checkUsers(k, v) {
 }
 
 const SIDE_ADDRESS = /^(?:(\d{1,3}(?:\.\d{1,3}){3})|\[([0-9a-fA-F:.]+)\]):(\d{1,5})$/;
+// a trunk found by DNS: a host name (labels of letters, digits and -, at least one letter) with or without
+// :PORT; at most SIDE_NAME_MAX bytes in all (the core's registrant keeps 48)
+const SIDE_NAME = /^(?=[^:]*[A-Za-z])([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)(?::(\d{1,5}))?$/;
+const SIDE_NAME_MAX = 48;
+export const SIDE_ADDRESS_EXPECTED = "expected IP:PORT or a DNS name, NAME or NAME:PORT, of at most 48 bytes (IPv6 as [::1]:5060; a name without a port is located by RFC 3263: NAPTR, SRV, then its address on 5060, 5061 for tls)";
+
+/**
+ * A trunk's address as a DNS name ({ name, port }: port 0 when it has none, RFC 3263), or null for IP:PORT.
+ * @param {string | undefined} a
+ */
+export function trunkName(a) {
+  const m = a === undefined ? null : SIDE_NAME.exec(a);
+  return m ? { name: m[1].toLowerCase(), port: Number(m[2] ?? 0) } : null;
+}
 const SIDE_KEYS = "name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register, monitor, down, passthrough, mediaRelay, relayInterface";
 const PASSTHROUGH_KEYS = "user, username, password"; // a trunk's "passthrough" entries
 // a trunk's "called": where the number of a call from it is read (b2bua/call.ts Called), as the core's word
@@ -470,8 +484,10 @@ function checkSides(key, k, v) {
           break;
         case "address": {
           const m = typeof sv === "string" ? SIDE_ADDRESS.exec(sv) : null;
-          const ok = m && Number(m[3]) >= 1 && Number(m[3]) <= 65535 && (m[1] ? isIP(m[1]) === 4 : isIP(m[2]) === 6);
-          if (!ok) bad(f, "expected IP:PORT (IPv6 as [::1]:5060; a trunk's address, no names)", sv);
+          const n = typeof sv === "string" && !m ? SIDE_NAME.exec(sv) : null;
+          const ok = m ? Number(m[3]) >= 1 && Number(m[3]) <= 65535 && (m[1] ? isIP(m[1]) === 4 : isIP(m[2]) === 6)
+            : n !== null && (n[2] === undefined || (Number(n[2]) >= 1 && Number(n[2]) <= 65535)) && sv.length <= SIDE_NAME_MAX;
+          if (!ok) bad(f, SIDE_ADDRESS_EXPECTED, sv);
           sd.address = /** @type {string} */ (sv);
           break;
         }
@@ -593,7 +609,7 @@ function checkSides(key, k, v) {
       }
     }
     for (const need of ["name", "role", "route"]) if (sd[need] === undefined) throw new ConfigError(kk, `expected a "${need}"`);
-    if (sd.role === "trunk" && sd.address === undefined) throw new ConfigError(kk, `a trunk needs its "address" (IP:PORT)`);
+    if (sd.role === "trunk" && sd.address === undefined) throw new ConfigError(kk, `a trunk needs its "address" (IP:PORT or a DNS name)`);
     if (sd.role === "registrar" && sd.address !== undefined) throw new ConfigError(`${kk}.address`, "a registrar side has no address (its phones register)");
     if (sd.role === "registrar" && sd.transport !== undefined) throw new ConfigError(`${kk}.transport`, "a registrar side's calls go where each phone registered from, on its transport");
     if (sd.role === "registrar" && sd.accept !== undefined) throw new ConfigError(`${kk}.accept`, "a registrar side's calls are known by where each phone registered from");
@@ -1047,6 +1063,11 @@ function checkTrunkTransports(cfg) {
       throw new ConfigError(`sides[${i}].username`, `${show(sd.username)} is also a user in "users": a digest trunk needs a name of its own`);
     const proto = sd.transport;
     if ((proto !== "tcp" && proto !== "tls") || sd.address === undefined) return;
+    if (trunkName(sd.address)) { // a name: resolved for the family of a listen address of the transport
+      if (!cfg.listens.some((l) => l.proto === proto))
+        throw new ConfigError(`sides[${i}].transport`, `a trunk on ${proto} needs a "${proto}:" listen address`);
+      return;
+    }
     const family = sd.address.startsWith("[") ? 6 : 4;
     if (!cfg.listens.some((l) => l.proto === proto && (l.family === family || l.family === 0)))
       throw new ConfigError(`sides[${i}].transport`, `a trunk on ${proto} needs a "${proto}:" listen address of its family (IPv${family})`);

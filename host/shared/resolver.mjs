@@ -52,6 +52,9 @@ import { performance } from "node:perf_hooks";
 const HOSTS_MAX = 4096;
 /** The longest name a lookup is started for (RFC 1035 2.3.4, without the trailing dot). */
 const NAME_MAX = 253;
+/** `sel` of send() that asks for every target's address at once (a trunk found by its name: the
+ * addresses its calls are taken from), space-separated in `addr`, with no message. */
+export const RESOLVE_ALL = -1;
 /** The source of the transmits the core makes on its timers (retransmissions): never an address. */
 const TIMERS = "timers";
 /** Protocol numbers (host/shared/abi.json "protos") with their NAPTR service (RFC 3263 §4.1), SRV prefix
@@ -221,7 +224,7 @@ export class Resolver {
     const service = proto ? SERVICES[proto] : undefined;
     if (proto && !service) return this.drop("dnsDroppedName", name, "no RFC 3263 service for the transport");
     const lit = isIP(n);
-    if (lit) return k === 0 ? deliver(/** @type {4 | 6} */ (lit), n, false, service?.port ?? 0) : this.drop("dnsDroppedNoTarget", name, "no further target");
+    if (lit) return k === 0 || sel === RESOLVE_ALL ? deliver(/** @type {4 | 6} */ (lit), n, false, service?.port ?? 0) : this.drop("dnsDroppedNoTarget", name, "no further target");
     if (n.length === 0 || n.length > NAME_MAX) return this.drop("dnsDroppedName", name, "not a host name");
     const key = proto ? `${family}|${proto}|${n}` : `${family}|${n}`;
     const now = this.now();
@@ -340,6 +343,7 @@ export class Resolver {
    * @param {Deliver} deliver @param {boolean} later
    */
   deliverTo(family, targets, sel, name, deliver, later) {
+    if (sel === RESOLVE_ALL) return deliver(family, [...new Set(targets.map((t) => t.addr))].join(" "), later, 0);
     const t = (targets.length > 1 ? srvOrder(targets, seeded(sel >>> 8)) : targets)[sel & 0xff];
     if (!t) return this.drop("dnsDroppedNoTarget", name, "no further target"); // a failover past the last
     deliver(family, t.addr, later, t.port);

@@ -32,8 +32,12 @@ function run(argv, config, more = []) {
 const CASES = [
   [base([]), `config error: "sides": "mode": "b2bua" needs at least two sides (e.g. a registrar side and a trunk)`],
   [{ ...base([REG, TRUNK]), mode: "proxy" }, `config error: "sides": sides are the B2BUA's: set "mode": "b2bua" (and a board with it, "board": "gateway")`],
-  [base([REG, { ...TRUNK, address: "carrier.example:5060" }]), `config error: "sides[1].address": expected IP:PORT (IPv6 as [::1]:5060; a trunk's address, no names), got "carrier.example:5060"`],
-  [base([REG, { ...TRUNK, address: undefined }]), `config error: "sides[1]": a trunk needs its "address" (IP:PORT)`],
+  // a trunk found by DNS: NAME or NAME:PORT (tests/hosts/trunk-dns.test.mjs); what is neither
+  ...["carrier_example.test", "-carrier.test", "carrier-.test", "carrier..test", "carrier.test:0", "carrier.test:65536", "carrier.test:", "127.0.0.9",
+    "[::1]", `${"a".repeat(40)}.example:5060`, "sip:carrier.test"].map((a) =>
+    [base([REG, { ...TRUNK, address: a }]), `config error: "sides[1].address": expected IP:PORT or a DNS name, NAME or NAME:PORT, of at most 48 bytes (IPv6 as [::1]:5060; a name without a port is located by RFC 3263: NAPTR, SRV, then its address on 5060, 5061 for tls), got "${a}"`]),
+  [base([REG, { ...TRUNK, address: "carrier.test", transport: "tcp" }]), `config error: "sides[1].transport": a trunk on tcp needs a "tcp:" listen address`],
+  [base([REG, { ...TRUNK, address: undefined }]), `config error: "sides[1]": a trunk needs its "address" (IP:PORT or a DNS name)`],
   [base([{ ...REG, address: "127.0.0.1:5060" }, TRUNK]), `config error: "sides[0].address": a registrar side has no address (its phones register)`],
   [base([REG, { ...TRUNK, route: "nowhere" }]), `config error: "sides[1].route": no side named "nowhere"`],
   [base([REG, { ...TRUNK, route: "carrier" }]), `config error: "sides[1].route": a side routes its calls to another side, not to itself`],
@@ -138,8 +142,9 @@ for (const [host, argv] of HOSTS) {
     assert.equal(shown[0].drop, undefined);
     assert.equal(shown[1].register, undefined);
     assert.equal(shown[1].called, undefined);
-    for (const extra of [{ monitor: 30, down: "refuse" }, { monitor: 5 }, { register: true, down: "try" }]) {
-      const c = run(argv, base([REG, { ...TRUNK, ...CREDS, ...extra }]), ["--print-config"]);
+    for (const extra of [{ monitor: 30, down: "refuse" }, { monitor: 5 }, { register: true, down: "try" },
+      { address: "carrier.test" }, { address: "sip-1.Carrier.test:5070", register: true }, { address: "carrier.test", transport: "tcp", monitor: 30 }]) {
+      const c = run(argv, base([REG, { ...TRUNK, ...CREDS, ...extra }], extra.transport ? { listen: ["udp:127.0.0.1:0", "tcp:[::1]:0"] } : {}), ["--print-config"]);
       assert.equal(c.status, 0, c.stderr);
       const got = JSON.parse(c.stdout).sides[1];
       for (const [key, value] of Object.entries(extra)) assert.deepEqual(got[key], value, key);

@@ -34,6 +34,7 @@ import dgram from "node:dgram";
 import net from "node:net";
 import { withServer, settle, freePort, HOSTS } from "../integration/harness.mjs";
 import { Ua, request, hdrs, status } from "../lib/sipua.mjs";
+import { Dnsmasq } from "../lib/dnsmasq.mjs";
 import WebSocket from "ws";
 import { requireBaresip, withBaresip, hangupBoth } from "../peers/baresip.mjs";
 
@@ -127,7 +128,7 @@ const handshakeWarn = (srv, port) => srv.waitFor((o) => o.msg === "tls handshake
  * A UDP client on 127.0.0.1 sending MESSAGEs for sips:bob@127.0.0.2:PORT through srv (Call-ID
  * TAG-N@tls.test); answered(n) waits (bounded) for the 200 of message n.
  */
-async function sipsSender(srv, tag) {
+async function sipsSender(srv, tag, host = "127.0.0.2") {
   const u = dgram.createSocket("udp4");
   await new Promise((r) => u.bind(0, "127.0.0.1", r));
   const up = u.address().port;
@@ -135,14 +136,36 @@ async function sipsSender(srv, tag) {
   u.on("message", (m) => answers.push(m.toString("latin1")));
   const ok = (n) => answers.some((a) => /^SIP\/2\.0 200 /.test(a) && a.includes(`Call-ID: ${tag}-${n}@`));
   return {
-    send: (port, n) => u.send(`MESSAGE sips:bob@127.0.0.2:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${up};branch=z9hG4bK${tag}${n};rport\r\n` +
-      `From: <sip:dave@127.0.0.1>;tag=${tag}${n}\r\nTo: <sips:bob@127.0.0.2:${port}>\r\nCall-ID: ${tag}-${n}@tls.test\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`, srv.port, "127.0.0.1"),
+    send: (port, n) => u.send(`MESSAGE sips:bob@${host}:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${up};branch=z9hG4bK${tag}${n};rport\r\n` +
+      `From: <sip:dave@127.0.0.1>;tag=${tag}${n}\r\nTo: <sips:bob@${host}:${port}>\r\nCall-ID: ${tag}-${n}@tls.test\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`, srv.port, "127.0.0.1"),
     async answered(n, what) {
       for (let i = 0; i < 100 && !ok(n); i++) await new Promise((r) => setTimeout(r, 50));
       assert.ok(ok(n), `${what}: ${answers.join("\n")}`);
     },
     close: () => u.close(),
   };
+}
+
+/**
+ * Two TLS servers on 127.0.0.2 that answer MESSAGE 200: the trunk's, with trunk.test's certificate (port
+ * tp), and another, with other.test's (port op); `got` what each received, `snis` the name each was told.
+ */
+async function namedServers() {
+  const got = [];
+  const snis = [];
+  const serve = (name) => tls.createServer({ cert: readFileSync(f(`${name}.pem`)), key: readFileSync(f(`${name}.key`)) }, (s) => {
+    s.on("error", () => {});
+    snis.push(`${name}:${s.servername}`);
+    sipReader(s)((m) => m.startsWith("MESSAGE "), 10_000).then((m) => {
+      got.push(`${name} got: ${header(m, "Call-ID")[0]}`);
+      const via = header(m, "Via").join("\r\nVia: ");
+      s.write(`SIP/2.0 200 OK\r\nVia: ${via}\r\nFrom: ${header(m, "From")[0]}\r\nTo: ${header(m, "To")[0]};tag=t\r\nCall-ID: ${header(m, "Call-ID")[0]}\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n`);
+    }, () => {});
+  });
+  const trunk = serve("trunk"), other = serve("other");
+  const listen = (srv) => new Promise((r) => srv.listen(0, "127.0.0.2", () => r(srv.address().port)));
+  const [tp, op] = [await listen(trunk), await listen(other)];
+  return { got, snis, tp, op, trunk, other };
 }
 
 test("node: wss: listeners take tls.peers: a client from a required address without its certificate is refused before any HTTP (warn line); with it, a REGISTER over the WebSocket is answered", { timeout: 30_000 }, async () => {
@@ -388,20 +411,7 @@ for (const host of HOSTS) {
   });
 
   test(`${host}: tls.peers: a server is verified by its entry's name (sent as SNI) instead of its IP; one whose certificate names another gets nothing`, { timeout: 30_000 }, async () => {
-    const got = [];
-    const snis = [];
-    const serve = (name) => tls.createServer({ cert: readFileSync(f(`${name}.pem`)), key: readFileSync(f(`${name}.key`)) }, (s) => {
-      s.on("error", () => {});
-      snis.push(`${name}:${s.servername}`);
-      sipReader(s)((m) => m.startsWith("MESSAGE "), 10_000).then((m) => {
-        got.push(`${name} got: ${header(m, "Call-ID")[0]}`);
-        const via = header(m, "Via").join("\r\nVia: ");
-        s.write(`SIP/2.0 200 OK\r\nVia: ${via}\r\nFrom: ${header(m, "From")[0]}\r\nTo: ${header(m, "To")[0]};tag=t\r\nCall-ID: ${header(m, "Call-ID")[0]}\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n`);
-      }, () => {});
-    });
-    const trunk = serve("trunk"), other = serve("other");
-    const listen = (srv) => new Promise((r) => srv.listen(0, "127.0.0.2", () => r(srv.address().port)));
-    const [tp, op] = [await listen(trunk), await listen(other)];
+    const { got, snis, tp, op, trunk, other } = await namedServers();
     try {
       await withTlsServer(host, { peers: ["127.0.0.2 none trunk.test"] }, async (srv) => {
         const u = await sipsSender(srv, "name");
@@ -422,6 +432,37 @@ for (const host of HOSTS) {
     } finally {
       trunk.close();
       other.close();
+    }
+  });
+
+  test(`${host}: a server reached by a name (DNS) is verified by that name (sent as SNI), no tls.peers entry needed; one whose certificate names another gets nothing`, { timeout: 30_000 }, async () => {
+    const { got, snis, tp, op, trunk, other } = await namedServers();
+    // trunk.test and wrong.test both at 127.0.0.2: the trunk's server has trunk.test's certificate, the
+    // other server other.test's (the right CA, the wrong name for wrong.test)
+    const dns = await Dnsmasq.start(["host-record=trunk.test,127.0.0.2", "host-record=wrong.test,127.0.0.2"]);
+    try {
+      await withTlsServer(host, {}, async (srv) => {
+        const u = await sipsSender(srv, "dns", "trunk.test");
+        const w = await sipsSender(srv, "wrong", "wrong.test");
+        try {
+          u.send(tp, 1);
+          await u.answered(1, "the 200 of the server of trunk.test came back");
+          assert.deepEqual(got, ["trunk got: dns-1@tls.test"]);
+          assert.deepEqual(snis, ["trunk:trunk.test"], "the server was told the name (SNI)");
+          w.send(op, 2);
+          const warn = await srv.waitFor((o) => o.msg === "tls handshake failed" && o.level === "warn" && String(o.peer).includes(`127.0.0.2:${op}`), 5000, "the warn line of the refused server");
+          assert.match(String(warn.reason), /wrong\.test|hostname mismatch/, `the reason names the name check: ${warn.reason}`);
+          await new Promise((r) => setTimeout(r, 500));
+          assert.deepEqual(got, ["trunk got: dns-1@tls.test"], "no message reached the server of another name");
+        } finally {
+          u.close();
+          w.close();
+        }
+      }, { access: { trusted: ["127.0.0.1"] }, dns: { servers: [dns.server] } });
+    } finally {
+      trunk.close();
+      other.close();
+      await dns.close();
     }
   });
 

@@ -201,12 +201,14 @@ export function peerRecord(addr, port) {
 /**
  * The release core of `board` at addr ("a.b.c.d:port", UDP), configured with
  * { domains, timers: { t1, t2, t4, timerC }, trusted: [cidr], recordRoute, realm, users: ["name:password=pw"],
- *   set: { CfgKeyName: n } }. Its timers run on the simulator's clock; a trap fails the run (thrown out
+ *   set: { CfgKeyName: n }, names: { name: [targets] } }. Its timers run on the simulator's clock; a trap fails the run (thrown out
  * of sim.run). Events are counted by name in `events`.
  */
 export class CoreNode {
-  constructor(sim, addr, { board = "server", probe = false, domains, timers = {}, trusted = [], recordRoute = true, realm, users = [], set = {} } = {}) {
+  constructor(sim, addr, { board = "server", probe = false, domains, timers = {}, trusted = [], recordRoute = true, realm, users = [], set = {}, names = {} } = {}) {
     this.sim = sim;
+    this.names = names; // { name: ["a.b.c.d:port", ...] }: what the names the core sends to resolve to
+    this.nameSends = []; // { name, port, k } of every transmit to a name
     this.addr = addr;
     this.board = board;
     const ex = (this.ex = new WebAssembly.Instance(coreModule(board, probe ? "probe.wasm" : "sipling.wasm"), {}).exports);
@@ -268,8 +270,24 @@ export class CoreNode {
     while ((n = ex.sip_poll_transmit(now)) > 0) {
       const mem = this.mem();
       const m = this.ptr.meta;
-      if (mem[m + 5] !== 4) throw new Error(`sim: the core sent to address family ${mem[m + 5]} (names are not simulated)`);
-      const to = `${mem[m + 8]}.${mem[m + 9]}.${mem[m + 10]}.${mem[m + 11]}:${mem.readUInt16LE(m + 6)}`;
+      let to;
+      if (mem[m + 5] === 0) {
+        // a name (docs/ABI.md "Peer record"): its targets in `names`; with the core's port, the first
+        // target's address on it (an A record); port 0, target k (sel's low byte) of the list (RFC 3263's
+        // SRV order, here the list's), none past the last: not sent, as a host drops it
+        const name = mem.subarray(this.ex.sip_tx_name_ptr() >>> 0, (this.ex.sip_tx_name_ptr() >>> 0) + mem.readUInt32LE(m + 24)).toString("latin1");
+        const list = this.names[name.toLowerCase()];
+        if (!list) throw new Error(`sim: the core sent to the name ${name}, not in this node's names`);
+        const port = mem.readUInt16LE(m + 6);
+        const k = port ? 0 : mem.readUInt32LE(m + 28) & 0xff;
+        this.nameSends.push({ name, port, k });
+        if (k >= list.length) continue;
+        to = port ? `${list[0].split(":")[0]}:${port}` : list[k];
+      } else if (mem[m + 5] !== 4) {
+        throw new Error(`sim: the core sent to address family ${mem[m + 5]}`);
+      } else {
+        to = `${mem[m + 8]}.${mem[m + 9]}.${mem[m + 10]}.${mem[m + 11]}:${mem.readUInt16LE(m + 6)}`;
+      }
       this.sim.send(this.addr, to, Buffer.from(mem.subarray(this.ptr.tx, this.ptr.tx + n)));
     }
     let op;

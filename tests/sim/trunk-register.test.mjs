@@ -26,13 +26,7 @@ const BACKUP = "127.0.0.6:5060";
 const SILENT = "127.0.0.9:5060"; // nothing attached: what is sent there vanishes
 const REGISTERED = 2;
 
-function text(n, kind, t) {
-  const b = Buffer.from(t, "latin1");
-  n.mem().set(b, n.ptr.cfg);
-  const r = n.ex.sip_cfg_add(kind, b.length);
-  n.drain();
-  return r;
-}
+const text = (n, kind, t) => n.cfgAdd(kind, t);
 
 /**
  * The gateway and the provider; `registrar`: where the account registers (the provider, or a silent

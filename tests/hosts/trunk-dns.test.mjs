@@ -1,0 +1,157 @@
+// A trunk found by DNS (issue 13 item 4, SIPconnect static mode: "the provider is a peer found by address
+// or by DNS") on the Node and native hosts: the B2BUA's trunk side names its provider carrier.test with
+// no port; a real DNS server, dnsmasq from Debian on loopback with only the test's records
+// (tests/lib/dnsmasq.mjs), has two SRV targets for it, sbc1.test (127.0.0.9, priority 10) and sbc2.test
+// (127.0.0.10, priority 20), whose SIP servers are the test's sockets (loopback sinks: nothing leaves
+// the machine).
+//   outbound     a phone's call toward the trunk: to the priority-10 target with the name in the
+//                Request-URI; that target silent: the call is answered by the second after the first's
+//                Timer B (64 x timers.t1, t1 = 50 ms: 3.2 s), within Timer B + 1 s
+//   inbound      once the host has resolved the name ("trunk resolved" line), a call from the second
+//                target's address rings the registered phone; the same call from 127.0.0.11, an
+//                address of no target, gets 403 and reaches no phone
+//   registration a trunk by name with "register": its REGISTER reaches the priority-10 target with
+//                the name in the Request-URI and in the AOR, and the target's 200 registers it
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { setTimeout as sleep } from "node:timers/promises";
+import { HOSTS, startServer } from "../integration/harness.mjs";
+import { Dnsmasq } from "../lib/dnsmasq.mjs";
+import { Ua, Sink, request, response, hdrs, status, firstLine } from "../lib/sipua.mjs";
+
+const T1 = 50;
+const SDP = ["v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0", "m=audio 40000 RTP/AVP 0", ""].join("\r\n");
+
+/** The DNS server: carrier.test's two SRV targets on the given ports. */
+function dnsFor(p1, p2) {
+  return Dnsmasq.start([
+    `srv-host=_sip._udp.carrier.test,sbc1.test,${p1},10,0`, `srv-host=_sip._udp.carrier.test,sbc2.test,${p2},20,0`,
+    "host-record=sbc1.test,127.0.0.9", "host-record=sbc2.test,127.0.0.10",
+  ]);
+}
+
+/** An endpoint that answers every INVITE 180 then 200 with SDP, every BYE 200, and REGISTER 200. */
+async function answering(address) {
+  const ua = await Ua.open(address);
+  const seen = [];
+  ua.sock.on("message", (b, r) => {
+    const m = b.toString("latin1");
+    seen.push({ m, at: Date.now() });
+    const reply = (t) => ua.sock.send(Buffer.from(t, "latin1"), r.port, r.address);
+    if (m.startsWith("INVITE ")) {
+      reply(response(m, 180, "Ringing", { toTag: "sbc" }));
+      reply(response(m, 200, "OK", { toTag: "sbc", extra: [`Contact: <sip:sbc@${address}:${ua.port}>`, "Content-Type: application/sdp"] })
+        .replace("Content-Length: 0\r\n\r\n", `Content-Length: ${SDP.length}\r\n\r\n${SDP}`));
+    } else if (m.startsWith("BYE ")) reply(response(m, 200, "OK"));
+    else if (m.startsWith("REGISTER ")) reply(response(m, 200, "OK", { toTag: "reg", extra: [`Contact: ${hdrs(m, "Contact")[0]};expires=600`] }));
+  });
+  return { ua, seen, port: ua.port, close: () => ua.close() };
+}
+
+async function b2bua(host, dns, carrier = {}) {
+  return startServer({
+    host, trace: true, logLevel: "info", tcp: false,
+    config: {
+      board: "gateway", mode: "b2bua", domains: ["127.0.0.1"], dns: { servers: [dns.server] }, timers: { t1: T1 },
+      sides: [
+        { name: "office", role: "registrar", route: "carrier" },
+        { name: "carrier", role: "trunk", address: "carrier.test", route: "office", ...carrier },
+      ],
+    },
+  });
+}
+
+/** The phone alice at 127.0.0.1, registered; answers INVITEs 200 like `answering`. */
+async function phone(srv) {
+  const a = await answering("127.0.0.1");
+  const r = await a.ua.request(srv, request(a.ua, {
+    method: "REGISTER", ruri: "sip:127.0.0.1", from: "sip:alice@127.0.0.1", to: "sip:alice@127.0.0.1",
+    contact: `<sip:alice@127.0.0.1:${a.port}>`, extra: ["Expires: 600"],
+  }));
+  assert.equal(status(r), 200, `alice registered: ${firstLine(r)}`);
+  return a;
+}
+
+async function until(pred, ms, what) {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+for (const host of HOSTS) {
+  test(`${host}: a call toward a trunk by name goes to its first SRV target; silent, the second answers after Timer B`, { timeout: 30_000 }, async () => {
+    const sbc1 = await Sink.open("127.0.0.9");
+    const sbc2 = await answering("127.0.0.10");
+    const dns = await dnsFor(sbc1.port, sbc2.port);
+    const srv = await b2bua(host, dns);
+    try {
+      const alice = await phone(srv);
+      const inv = request(alice.ua, { ruri: "sip:15551234@127.0.0.1", from: "sip:alice@127.0.0.1", contact: `<sip:alice@127.0.0.1:${alice.port}>`,
+        extra: ["Content-Type: application/sdp"], body: SDP });
+      const started = Date.now();
+      alice.ua.send(inv, srv.port);
+      const ok = await alice.ua.waitFor((m) => status(m) === 200 && /INVITE/.test(hdrs(m, "CSeq")[0]), 64 * T1 + 3000);
+      assert.ok(ok, `the call answered\n${srv.summary().slice(-3000)}`);
+      alice.close();
+      const first = sbc1.received.filter((x) => x.text.startsWith("INVITE "));
+      assert.ok(first.length >= 1, "the first target got the INVITE");
+      assert.equal(firstLine(first[0].text), "INVITE sip:15551234@carrier.test SIP/2.0");
+      const second = sbc2.seen.find((x) => x.m.startsWith("INVITE "));
+      assert.ok(second, "the second target got it");
+      const wait = second.at - started;
+      assert.ok(wait >= 64 * T1 && wait < 64 * T1 + 1000, `the second target after Timer B (${64 * T1} ms): ${wait} ms`);
+    } finally {
+      await srv.stop();
+      sbc1.close(); sbc2.close();
+      await dns.close();
+    }
+  });
+
+  test(`${host}: a trunk by name takes calls from the addresses its name resolves to, 403 from others`, { timeout: 30_000 }, async () => {
+    const sbc1 = await Sink.open("127.0.0.9");
+    const sbc2 = await answering("127.0.0.10");
+    const dns = await dnsFor(sbc1.port, sbc2.port);
+    const srv = await b2bua(host, dns);
+    const stranger = await Ua.open("127.0.0.11");
+    try {
+      const alice = await phone(srv);
+      await srv.waitFor((o) => o.msg === "trunk resolved", 5000, "the trunk's name resolved");
+      const call = (ua) => request(ua, { ruri: "sip:alice@127.0.0.1", from: "sip:+15550100@carrier.test", contact: `<sip:p@${ua.address}:${ua.port}>`,
+        extra: ["Content-Type: application/sdp"], body: SDP });
+      const r1 = await stranger.request(srv, call(stranger), { timeoutMs: 3000 });
+      assert.equal(status(r1), 403, `a stranger: ${firstLine(r1)}`);
+      assert.equal(alice.seen.filter((x) => x.m.startsWith("INVITE ")).length, 0, "nothing reached the phone");
+      const r2 = await sbc2.ua.request(srv, call(sbc2.ua), { timeoutMs: 3000 });
+      assert.equal(status(r2), 200, `the trunk's second SBC: ${firstLine(r2)}\n${srv.summary().slice(-3000)}`);
+      assert.equal(alice.seen.filter((x) => x.m.startsWith("INVITE ")).length, 1, "the phone rang");
+      const line = srv.logs.find((o) => o.msg === "trunk resolved");
+      assert.deepEqual(line.addresses.split(" ").sort(), ["127.0.0.10", "127.0.0.9"]);
+      alice.close();
+    } finally {
+      await srv.stop();
+      stranger.close(); sbc1.close(); sbc2.close();
+      await dns.close();
+    }
+  });
+
+  test(`${host}: a trunk by name registers at its first SRV target, the name in the Request-URI and the AOR`, { timeout: 30_000 }, async () => {
+    const sbc1 = await answering("127.0.0.9");
+    const sbc2 = await Sink.open("127.0.0.10");
+    const dns = await dnsFor(sbc1.port, sbc2.port);
+    const srv = await b2bua(host, dns, { register: true, username: "acme", password: "s3cret-acme" });
+    try {
+      await until(() => sbc1.seen.some((x) => x.m.startsWith("REGISTER ")), 5000, "the REGISTER at the first target");
+      const reg = sbc1.seen.find((x) => x.m.startsWith("REGISTER ")).m;
+      assert.equal(firstLine(reg), "REGISTER sip:carrier.test SIP/2.0");
+      assert.match(hdrs(reg, "To")[0], /^<sip:acme@carrier\.test>/);
+      await srv.waitFor((o) => o.event === "trunk-reg" && o.code === 200, 5000, "the trunk registered");
+      assert.equal(sbc2.received.length, 0, "nothing to the second target");
+    } finally {
+      await srv.stop();
+      sbc1.close(); sbc2.close();
+      await dns.close();
+    }
+  });
+}
