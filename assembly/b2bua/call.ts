@@ -122,8 +122,9 @@ export const enum Down { Try = 0, Failover = 1, Refuse = 2 }
 function paiMode(s: i32): PaiMode { return <PaiMode>load<u8>(side(s), 198); }
 function trusted(s: i32): bool { return load<u8>(side(s)) == SideRole.Trunk; }
 
-// the drop list of the message being carried to a leg (dropsFor): a side's names and four more
-const DROPS_CAP: i32 = B2B_DROP_NAMES + 4;
+// the drop list of the message being carried to a leg (dropsFor): a side's names, four more and those of
+// header privacy
+const DROPS_CAP: i32 = B2B_DROP_NAMES + 4 + 8;
 const DROPS: usize = USER_AGENT ? heap.alloc(1 + <usize>DROPS_CAP * DROP_ENTRY) : 0;
 // the names "P-Asserted-Identity" (19 bytes) and "P-Preferred-Identity" (20; RFC 3325 §9.1, §9.2)
 const PAI: usize = USER_AGENT ? memory.data<u8>([
@@ -139,6 +140,9 @@ const PPI_LEN: u32 = 20;
 // and tags); not implemented, so ignored (§8.2.2.3's rule for an extension a UA lacks) and never carried
 const REPLACES: usize = USER_AGENT ? memory.data<u8>([0x52, 0x65, 0x70, 0x6c, 0x61, 0x63, 0x65, 0x73, 0x4a, 0x6f, 0x69, 0x6e]) : 0;
 const JOIN: usize = REPLACES + 8;
+// RFC 3323 §5.1's header privacy (with RFC 5379 §5.1's list): the headers that may reveal who sent a
+// request or response, removed toward an untrusted side when it asks for it; each a length, then the name
+const PRIVATE_HEADERS: usize = USER_AGENT ? memory.data<u8>([9, 0x43, 0x61, 0x6c, 0x6c, 0x2d, 0x49, 0x6e, 0x66, 0x6f, 11, 0x49, 0x6e, 0x2d, 0x52, 0x65, 0x70, 0x6c, 0x79, 0x2d, 0x54, 0x6f, 12, 0x4f, 0x72, 0x67, 0x61, 0x6e, 0x69, 0x7a, 0x61, 0x74, 0x69, 0x6f, 0x6e, 8, 0x52, 0x65, 0x70, 0x6c, 0x79, 0x2d, 0x54, 0x6f, 7, 0x53, 0x75, 0x62, 0x6a, 0x65, 0x63, 0x74, 10, 0x55, 0x73, 0x65, 0x72, 0x2d, 0x41, 0x67, 0x65, 0x6e, 0x74, 6, 0x53, 0x65, 0x72, 0x76, 0x65, 0x72, 7, 0x57, 0x61, 0x72, 0x6e, 0x69, 0x6e, 0x67]) : 0;
 
 // Routing rules: a call from side `from` whose Request-URI user (its number) starts with `prefix` goes
 // to side `to`, with `strip` leading characters of the number removed and `prepend` put in front (a
@@ -200,7 +204,8 @@ const enum Leg { Invite = 1, ByeB = 2, ByeA = 3, ReqA = 4, ReqB = 5, Ping = 6 }
 // +104 u8 length and +105 the number called on the B side (the Request-URI user after the rule).
 const NUMBER_CAP: u32 = 64;
 // +172 u8 failed over (the call went to its side's failover side once), +173 u8 the SRV target of a trunk
-// found by its name (RFC 3263: the next one after a 408 or 503 of the one before).
+// found by its name (RFC 3263: the next one after a 408 or 503 of the one before), +174 u8 1: the caller
+// asked for session privacy toward an untrusted side (RFC 3323 §5.2): the media go through our relay.
 const CALL_SIZE: usize = 105 + <usize>NUMBER_CAP + 7;
 const calls: usize = USER_AGENT ? heap.alloc(<usize>B2B_CALLS * CALL_SIZE) : 0;
 function rec(i: i32): usize { return calls + <usize>i * CALL_SIZE; }
@@ -692,10 +697,16 @@ function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void 
     to = next;
     failedOver = true; // and no second failover from there
   }
+  // RFC 3323 §5.2: session privacy toward an untrusted side is our relay's (its addresses in the SDP the
+  // callee gets, never the caller's); without one, a caller who made it critical is refused (§5)
+  const pv = privacy(v);
+  const session = (pv & Priv.Session) != 0 && !trusted(to);
+  if (session && (pv & Priv.Critical) != 0 && !(MEDIA_RELAY && relayReady())) { uasRespond(a, 500, now); return; }
   const i = freeRecs.take();
   if (i < 0) { uasRespond(a, 503, now); return; }
   const c = rec(i);
   memory.fill(c, 0, CALL_SIZE);
+  if (session) store<u8>(c, 1, 174);
   if (pre != 0) memory.copy(c + 105, rule(r) + 8 + <usize>AFFIX_CAP, pre);
   memory.copy(c + 105 + <usize>pre, numP + <usize>(numLen - kept), kept);
   store<u8>(c, <u8>(pre + kept), 104);
@@ -798,7 +809,7 @@ function sendInvite(i: i32, v: MessageView, d: Decoded, cseq: u32, auth: u32, no
   // From: the caller's user at our host on the B side (its own tag), or anonymous when the caller asked
   // for privacy (RFC 3323 §4.1.1.3); To: the callee's user there
   const fu: UriRepr = d.from.uri;
-  const hide = privacyAsked(v);
+  const hide = (privacy(v) & Priv.Hide) != 0;
   // a caller with a pass-through account on that trunk calls as that account (its user, its credentials);
   // any other caller toward a trunk registered for a number block calls as a number of it (callerNumber)
   const pt = passThrough(to, fu);
@@ -876,17 +887,30 @@ function dropsFor(from: i32, to: i32, v: MessageView): usize {
   dropListAdd(DROPS, DROPS_CAP, PPI, PPI_LEN);
   dropListAdd(DROPS, DROPS_CAP, REPLACES, 8);
   dropListAdd(DROPS, DROPS_CAP, JOIN, 4);
-  if (!trusted(from) || paiMode(to) != PaiMode.Passthrough || (!trusted(to) && privacyAsked(v))) {
+  const pv = privacy(v);
+  if (!trusted(from) || paiMode(to) != PaiMode.Passthrough || (!trusted(to) && (pv & Priv.Hide) != 0)) {
     dropListAdd(DROPS, DROPS_CAP, PAI, PAI_LEN);
+  }
+  if (!trusted(to) && (pv & Priv.Header) != 0) {
+    let p = PRIVATE_HEADERS;
+    for (let k = 0; k < 8; k++) {
+      const n = <u32>load<u8>(p);
+      dropListAdd(DROPS, DROPS_CAP, p + 1, n);
+      p += 1 + <usize>n;
+    }
   }
   return DROPS;
 }
 
+/** What a Privacy header asks (RFC 3323 §4.2): Hide the sender's identity (id, user or header; RFC 3325
+ * §9.3), Header (header), Session (session), Critical (critical). */
+const enum Priv { Hide = 1, Header = 2, Session = 4, Critical = 8 }
+
 /**
- * Whether v's Privacy asks to hide the sender's identity: a priv-value id, user or header (RFC 3323 §4.2,
- * RFC 3325 §9.3; none, session and critical do not). Values are ";"-separated, white space around them.
+ * What v's Privacy asks (Priv bits; none: 0). Values are ";"-separated, white space around them.
  */
-function privacyAsked(v: MessageView): bool {
+function privacy(v: MessageView): u32 {
+  let bits: u32 = 0;
   for (let i = 0; i < v.count; i++) {
     if (v.hdr(i) != Hdr.Privacy) continue;
     let p = v.valPtr(i);
@@ -896,12 +920,15 @@ function privacyAsked(v: MessageView): bool {
       const s = p;
       while (p < end && isAny(<u32>load<u8>(p), Cls.TOKEN)) p++;
       const n = <u32>(p - s);
-      if (textIs(s, n, "id") || textIs(s, n, "user") || textIs(s, n, "header")) return true;
+      if (textIs(s, n, "id") || textIs(s, n, "user")) bits |= Priv.Hide;
+      else if (textIs(s, n, "header")) bits |= Priv.Hide | Priv.Header;
+      else if (textIs(s, n, "session")) bits |= Priv.Session;
+      else if (textIs(s, n, "critical")) bits |= Priv.Critical;
       while (p < end && load<u8>(p) != 0x3b) p++; // to the next ";"
       p++;
     }
   }
-  return false;
+  return bits;
 }
 
 /** The relay interface of call i's party A (at 1) or B (at 2): its side's (relayif). */
@@ -909,8 +936,8 @@ function partyIface(i: i32, at: i32): u8 { return load<u8>(side(<i32>load<u8>(re
 
 /** Whether call i's media go through our relay: either side asks for it, and the relay is configured. */
 function relayed(i: i32): bool {
-  return MEDIA_RELAY && relayReady() &&
-    (load<u8>(side(<i32>load<u8>(rec(i), 1)) + SIDE_RELAY) != 0 || load<u8>(side(<i32>load<u8>(rec(i), 2)) + SIDE_RELAY) != 0);
+  return MEDIA_RELAY && relayReady() && (load<u8>(rec(i), 174) != 0 ||
+    load<u8>(side(<i32>load<u8>(rec(i), 1)) + SIDE_RELAY) != 0 || load<u8>(side(<i32>load<u8>(rec(i), 2)) + SIDE_RELAY) != 0);
 }
 
 /**
@@ -1179,7 +1206,7 @@ function rackLine(i: i32, v: MessageView, drops: usize): u32 {
 function assertedLine(i: i32, v: MessageView): u32 {
   const c = rec(i);
   const to = <i32>load<u8>(c, 1);
-  if (paiMode(to) != PaiMode.From || (!trusted(to) && privacyAsked(v)) || !uasStoredRequest(load<i32>(c, F.A))) return 0;
+  if (paiMode(to) != PaiMode.From || (!trusted(to) && (privacy(v) & Priv.Hide) != 0) || !uasStoredRequest(load<i32>(c, F.A))) return 0;
   const ru = calledUri(to, storedView, storedDecoded);
   tw.begin(TEXT, TEXT_CAP);
   tw.bytes(PAI, PAI_LEN);

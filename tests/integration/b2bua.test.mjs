@@ -6,7 +6,8 @@
 //     its own, none of the phone's addresses in its headers), unknown headers and the SDP passed through
 //   the trunk hangs up: its BYE reaches the phone
 //   CANCEL while ringing: 200 and 487 to the phone, CANCEL to the trunk, its 487 ACKed
-//   trunk → phone: the provider's call reaches the phone where it registered
+//   trunk → phone: the provider's call reaches the phone where it registered; with Privacy: header, without
+//     the headers that may reveal its caller (RFC 3323 §5.1)
 //   identity: our P-Asserted-Identity toward the trunk, a phone's own PAI/PPI dropped, Privacy: id
 //     anonymising the From, the trunk side's drop list applied, other unknown headers passed
 //   a phone on TCP: REGISTER and the call on one connection, the trunk leg on UDP
@@ -271,6 +272,27 @@ for (const host of HOSTS) {
       const outA = toPeer(srv, "127.0.0.1", phone, /^INVITE /)[0];
       assert.equal(outA.first, `INVITE sip:callee@127.0.0.1:${phone} SIP/2.0`);
       assert.ok(!head(outA.sip).includes(TRUNK_IP), `none of the trunk's addresses in the phone leg's headers:\n${outA.sip}`);
+    });
+  });
+
+  test(`${host}: trunk → phone with Privacy: header: the headers that may reveal the caller never reach the phone, the others do`, { timeout: 40_000 }, async () => {
+    const trunkPort = await freePort();
+    await withB2bua(host, trunkPort, async (srv) => {
+      const phone = await freePort();
+      await register(srv, "callee", phone);
+      const p = await uas("uas.xml", phone, { ip: "127.0.0.1", name: "phone" });
+      ok(await uac(srv, "b2bua_uac_privacy.xml", trunkPort, { ip: TRUNK_IP, extra: ["-s", "callee", "-d", "300"], name: "carrier" }));
+      ok(await p.done);
+      const inB = fromPeer(srv, TRUNK_IP, trunkPort, /^INVITE /)[0];
+      const outA = toPeer(srv, "127.0.0.1", phone, /^INVITE /)[0];
+      assert.ok(inB && outA, "the provider's INVITE came in and went out to the phone");
+      for (const h of ["Subject", "Call-Info", "In-Reply-To", "Organization", "Reply-To", "User-Agent"]) {
+        assert.equal(hdrs(inB.sip, h).length, 1, `the provider sent ${h}`);
+        assert.deepEqual(hdrs(outA.sip, h), [], `${h} removed toward the phone`);
+      }
+      assert.deepEqual(hdrs(outA.sip, "X-Carrier-Ref"), ["42"], "an unknown header passes");
+      assert.deepEqual(hdrs(outA.sip, "Privacy"), ["header"]);
+      assert.match(hdrs(outA.sip, "From")[0], /^"Anonymous" <sip:anonymous@anonymous\.invalid>;tag=/);
     });
   });
 
