@@ -1,5 +1,6 @@
 // Numeric IP addresses <-> the 16 address bytes of a Peer record, without DNS and without
 // allocating on the IPv4 path (the hot one).
+import net from "node:net";
 
 /**
  * Writes the address text `s` (as Node reports it: dotted IPv4, IPv6, IPv4-mapped
@@ -149,4 +150,15 @@ export function formatAddr(family: number, b: Buffer | Uint8Array, off: number):
 /** "udp:1.2.3.4:5060" / "tcp:[::1]:5060". */
 export function peerText(proto: string, family: number, addr: string, port: number): string {
   return family === 6 ? `${proto}:[${addr}]:${port}` : `${proto}:${addr}:${port}`;
+}
+
+/** dgram lookup that never touches DNS: every address we pass is already numeric. It answers at once, so a
+ * socket given it binds within bind() (the SIP sockets, the media relay's legs), not on a later tick. */
+export function numericLookup(host: string, opts: unknown, cb?: (e: Error | null, a: string, f: number) => void): void {
+  if (typeof opts === "function") {
+    cb = opts as typeof cb;
+    opts = undefined;
+  }
+  const fam = typeof opts === "number" ? opts : (opts as { family?: number } | undefined)?.family;
+  cb!(null, host, fam === 4 || fam === 6 ? fam : net.isIPv6(host) ? 6 : 4);
 }

@@ -20,7 +20,7 @@ import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { Core, CoreError, PEER, EVENT, Proto, CfgKey, EVENTS, prefaultHeap, type Exports } from "./abi.js";
 import { CFG_KIND_SECRET, LIMITS, CfgKind, CfgResult } from "./numbers.js";
-import { writeAddr, format4, format6, peerText } from "./addr.js";
+import { writeAddr, format4, format6, peerText, numericLookup } from "./addr.js";
 import { ConfigError, type Config, type Listen } from "./config.js";
 import { coreOps, explain, parseIpPort, relayInterfaces, trunkName } from "../shared/config.mjs";
 import { MetricsServer, exposition } from "./metrics.js";
@@ -92,15 +92,6 @@ class Conn {
   ) {}
 }
 
-/** dgram lookup that never touches DNS: every address we pass is already numeric. */
-function numericLookup(host: string, opts: unknown, cb?: (e: Error | null, a: string, f: number) => void): void {
-  if (typeof opts === "function") {
-    cb = opts as typeof cb;
-    opts = undefined;
-  }
-  const fam = typeof opts === "number" ? opts : (opts as { family?: number } | undefined)?.family;
-  cb!(null, host, fam === 4 || fam === 6 ? fam : net.isIPv6(host) ? 6 : 4);
-}
 
 /** How long a stop waits for the answers to our de-registrations (Host.deregister): CLI and library. */
 export const DEREGISTER_GRACE_MS = 2000;
@@ -609,10 +600,22 @@ export class Host {
 
   // ---- output -----------------------------------------------------------------------------
 
-  /** Drains transmits, re-arms the timer, drains events (then reports deferred conn closes). */
+  /**
+   * Applies the relay's records (its legs bound, relay.ts side), then drains transmits (the SDP that
+   * names those ports goes out after they are bound), re-arms the timer, drains events (then reports
+   * deferred conn closes).
+   */
   private after(now: number): void {
     const ex = this.ex;
     for (;;) {
+      if (this.relay) {
+        let op: number;
+        const core = this.core!;
+        while ((op = ex.sip_poll_relay!()) !== 0) {
+          core.views();
+          this.relay.apply(op, core.mem, core.dv, this.relayPtr);
+        }
+      }
       let n: number;
       let guard = 0;
       while ((n = ex.sip_poll_transmit(now)) > 0) {
@@ -623,14 +626,6 @@ export class Host {
         }
       }
       this.arm(ex.sip_poll_timeout());
-      if (this.relay) {
-        let op: number;
-        const core = this.core!;
-        while ((op = ex.sip_poll_relay!()) !== 0) {
-          core.views();
-          this.relay.apply(op, core.mem, core.dv, this.relayPtr);
-        }
-      }
       let k: number;
       while ((k = ex.sip_poll_event()) !== 0) this.event(k);
       if (this.closedQueue.length === 0) return;

@@ -22,7 +22,7 @@
 // Open that changes the leg's peer (a re-INVITE to another address) unlatches both sockets.
 import dgram from "node:dgram";
 import { RelayOp, RelayFlag, RelayReport } from "./numbers.js";
-import { format4, format6, formatAddr, writeAddr } from "./addr.js";
+import { format4, format6, formatAddr, writeAddr, numericLookup } from "./addr.js";
 
 /** The kinds of a packet's source (the comment above). */
 const enum Latch {
@@ -202,13 +202,22 @@ export class Relay {
     return l;
   }
 
-  /** One socket of leg l, bound to `port` on its interface's address of `family`. */
+  /**
+   * One socket of leg l, bound to `port` on its interface's address of `family` before this returns (a
+   * lookup that answers at once: the host applies the relay's records before it sends the messages that
+   * announce them, so a party's first packet never finds the port unbound). A failure, to bind or later,
+   * is handled on the next turn of the loop, outside the core call that opened the leg.
+   */
   private side(l: Leg, leg: number, port: number, family: number): Side {
-    const sock = dgram.createSocket({ type: family === 6 ? "udp6" : "udp4", reuseAddr: false });
+    const sock = dgram.createSocket({ type: family === 6 ? "udp6" : "udp4", reuseAddr: false, lookup: numericLookup as never });
     const s: Side = { sock, latched: null, latchedAddr: "", latchedPort: 0, kind: Latch.None };
     sock.on("error", (e) => {
-      sock.close();
-      this.failed(leg, port, (e as NodeJS.ErrnoException).code ?? e.message);
+      try {
+        sock.close();
+      } catch {
+        // never bound: nothing to close
+      }
+      setImmediate(() => this.failed(leg, port, (e as NodeJS.ErrnoException).code ?? e.message));
     });
     sock.on("message", (msg, r) => this.onPacket(leg, s === l.rtp, s, msg, r));
     sock.bind(port, l.bindAddr);
