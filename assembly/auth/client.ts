@@ -198,17 +198,18 @@ const SECRET: usize = USER_AGENT ? heap.alloc(72) : 0;
 /**
  * A whole credentials line answering the challenge parsed last (a 401's as Authorization, a 407's as
  * Proxy-Authorization, RFC 3261 §22.2/22.3) for request `method` to `uri`, as `user` with `password`,
- * a fresh client nonce from `random`, nonce count 1; ends with CRLF. The HA1 is wiped after use.
+ * a fresh client nonce from `random`, nonce count `nc` (1 for a nonce's first use; a later request
+ * reusing the nonce counts on, RFC 7616 §3.4); ends with CRLF. The HA1 is wiped after use.
  */
 export function authorizationLine(
   w: Writer, status: u32, method: usize, methodLen: u32, uri: usize, uriLen: u32, user: usize, userLen: u32,
-  password: usize, passwordLen: u32, random: u32,
+  password: usize, passwordLen: u32, random: u32, nc: u32 = 1,
 ): void {
   w.lit(status == 407 ? "Proxy-Authorization: " : "Authorization: ");
   hex8(random);
   memory.copy(SECRET + 64, NC8, 8); // the client nonce: 8 hex digits
   clientHa1(user, userLen, password, passwordLen, SECRET);
-  writeCredentials(w, method, methodLen, uri, uriLen, user, userLen, SECRET, SECRET + 64, 8, 1);
+  writeCredentials(w, method, methodLen, uri, uriLen, user, userLen, SECRET, SECRET + 64, 8, nc);
   memory.fill(SECRET, 0, 72);
   w.lit("\r\n");
 }

@@ -78,7 +78,13 @@ const enum Flag { Used = 1, Persist = 2, Dereg = 4, Gin = 8, Follow = 16, Tcp = 
 // +420 the number block of a `gin` account (util/numblock.ts; its length at +11, 0 none), +452 u8 the
 // followed local user's length, +453 that user (a pass-through account: Flag.Follow).
 const FOLLOW_AT: usize = 420 + <usize>BLOCK_CAP;
-const REC: usize = (FOLLOW_AT + 1 + <usize>USER_CAP + 7) & ~7;
+// then the registrar's last challenge, answered again on each later REGISTER before it asks (RFC 7616
+// §3.4: the same nonce, the nonce count going up), so a refresh costs one round trip while the nonce
+// lives: +0 u16 its status (401, 407; 0 none), +2 u16 its length, +4 u32 the last nonce count, +8 the
+// WWW-Authenticate or Proxy-Authenticate value (CHAL_CAP bytes; a longer one is not kept)
+const CHAL_AT: usize = (FOLLOW_AT + 1 + <usize>USER_CAP + 3) & ~3;
+const CHAL_CAP: u32 = 256;
+const REC: usize = (CHAL_AT + 8 + <usize>CHAL_CAP + 7) & ~7;
 const recs: usize = USER_AGENT ? heap.alloc(<usize>REG_ACCOUNTS * REC) : 0;
 
 function acct(i: i32): usize { return recs + <usize>i * REC; }
@@ -437,9 +443,17 @@ function send(i: i32, auth: u32, now: i64): bool {
   // than storing the template as an ordinary contact; Path lets the provider's edge proxy stay on the
   // route of the calls to us
   if ((flags(i) & Flag.Gin) != 0) tw.lit("Require: gin\r\nProxy-Require: gin\r\nSupported: path\r\n");
+  // RFC 3261 §22.2/22.4: our answer to the registrar's challenge (`auth`, parsed last), for this
+  // REGISTER's Request-URI; without one, to the challenge it gave last, if kept (the next nonce count)
+  const c = a + CHAL_AT;
+  let nc: u32 = 1;
+  if (auth == 0 && load<u16>(c) != 0 && parseChallenge(c + 8, <u32>load<u16>(c, 2))) {
+    auth = <u32>load<u16>(c);
+    nc = load<u32>(c, 4) + 1;
+    store<u32>(c, nc, 4);
+  }
   if (auth != 0) {
-    // RFC 3261 §22.2/22.4: our answer to the registrar's challenge, for this REGISTER's Request-URI
-    authorizationLine(tw, auth, out.method, out.methodLen, out.ruri, out.ruriLen, authP(i), authLen(i), passP(i), passLen(i), <u32>prngNext());
+    authorizationLine(tw, auth, out.method, out.methodLen, out.ruri, out.ruriLen, authP(i), authLen(i), passP(i), passLen(i), <u32>prngNext(), nc);
   }
   out.extra = extra; out.extraLen = since(extra);
   out.maxForwards = 70;
@@ -478,6 +492,7 @@ function failed(i: i32, status: u32, retryAfter: u32, now: i64): void {
   const a = acct(i);
   store<u32>(a, 0, 44);
   store<u8>(a, 0, 4);
+  store<u16>(a + CHAL_AT, 0); // the next REGISTER (perhaps to the other address) starts without credentials
   if ((flags(i) & Flag.Dereg) != 0) {
     // a de-registration that failed: nothing more is sent for the account
     setFlag(i, Flag.Dereg, false);
@@ -628,6 +643,13 @@ export function regResponse(v: MessageView, d: Decoded, ci: u32, now: i64): void
     const h = v.first(status == 401 ? Hdr.WwwAuthenticate : Hdr.ProxyAuthenticate);
     if (h >= 0 && parseChallenge(v.valPtr(h), v.valLen(h)) && (tries == 0 || (tries == 1 && challenge.stale))) {
       store<u8>(a, <u8>(tries + 1), 4);
+      // kept for the next REGISTER (its nonce count 1 goes now)
+      const c = a + CHAL_AT;
+      const n = v.valLen(h);
+      store<u16>(c, n <= CHAL_CAP ? <u16>status : 0);
+      store<u16>(c, <u16>n, 2);
+      store<u32>(c, 1, 4);
+      if (n <= CHAL_CAP) memory.copy(c + 8, v.valPtr(h), n);
       if (!send(i, status, now)) failed(i, 0, 0, now);
       return;
     }

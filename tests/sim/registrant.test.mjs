@@ -4,6 +4,9 @@
 // scripted registrar (below) where a scenario needs answers our registrar never gives (423 by rule, stale
 // nonces, 403, 503 with Retry-After, silence). Times are exact where the core decides them: the
 // `trunk-reg` events carry the core's clock, and a TU timer fires at its deadline in the simulator.
+//   a refresh carries the credentials of the registrar's last challenge (its nonce, the nonce count going
+//     up): no 401 in an hour when the nonce lives longer; with nonces of 60 s, each refresh's stale=true
+//     is answered at once, never a failure.
 //   registers with digest and refreshes at half the granted expiry, hours of virtual time, many seeds:
 //     one Call-ID and From tag for every REGISTER, CSeq increasing, each refresh exactly 300 s after the
 //     200 that granted 600 s.
@@ -111,6 +114,45 @@ test("registers with digest at our registrar and refreshes at half the granted e
     assert.deepEqual(e.texts.slice(0, 2), ["alice@127.0.0.5", PROVIDER]);
     assert.equal(e.texts[2], first.callId);
     assert.equal(e.texts[3], "registered");
+  }
+});
+
+test("a refresh answers the registrar's last challenge before it asks (its nonce, the next nonce count): no 401 while the nonce lives; an expired one is answered again after its stale=true", () => {
+  for (const [expiry, seed] of [[3600, 71], [60, 72]]) {
+    const sim = new Sim({ seed, latency: [5, 20] });
+    const prov = new CoreNode(sim, PROVIDER, { domains: ["127.0.0.5"], users: ["alice:password=s3cret"], set: { NonceExpiry: expiry } });
+    const gw = gateway(sim);
+    const regs = [];
+    const challenges = [];
+    sim.filter = (from, to, text) => {
+      if (to === PROVIDER && text.startsWith("REGISTER ")) regs.push(parse(text));
+      if (from === PROVIDER && text.startsWith("SIP/2.0 401 ")) challenges.push(parse(text));
+      return true;
+    };
+    assert.equal(addReg(gw, `0 ${PROVIDER} alice@127.0.0.5 600 alice s3cret`), CfgResult.Ok);
+    sim.run(HOUR);
+    const ev = regEvents(gw);
+    assert.equal(ev.filter(([, st]) => st === S.Backoff || st === S.Stopped).length, 0, `nonce expiry ${expiry}: no failure`);
+    assert.equal(ev.filter(([, st]) => st === S.Registered).length, 12, "registered at 0 and refreshed every 300 s");
+    assert.equal(prov.events["auth-fail"] ?? 0, 0, "no answer of ours refused");
+    const auth = (m) => Object.fromEntries([...(m.get("authorization") ?? "").matchAll(/(\w+)=(?:"([^"]*)"|([^,\s]+))/g)].map((x) => [x[1], x[2] ?? x[3]]));
+    if (expiry === 3600) {
+      // one challenge in the hour: every refresh carried its nonce, counting on
+      assert.equal(challenges.length, 1, "one 401 in an hour");
+      assert.equal(regs.length, 13, "the first REGISTER, its answer, 11 refreshes");
+      const nonce = auth(regs[1]).nonce;
+      regs.slice(1).forEach((m, k) => {
+        const p = auth(m);
+        assert.equal(p.nonce, nonce, `REGISTER ${k + 1}: the first challenge's nonce`);
+        assert.equal(p.nc, (k + 1).toString(16).padStart(8, "0"), `REGISTER ${k + 1}: nonce count`);
+      });
+    } else {
+      // every refresh's nonce had expired: its stale=true answered at once, with a count of 1
+      assert.equal(challenges.length, 12);
+      assert.ok(challenges.slice(1).every((c) => /stale=true/i.test(c.get("www-authenticate"))), "stale=true each time");
+      assert.equal(regs.length, 1 + 2 * 11 + 1, "each refresh sent twice: with the old nonce, then the new");
+      for (let k = 2; k < regs.length; k += 2) assert.equal(auth(regs[k]).nc, "00000002", `refresh ${k / 2}: the kept nonce, counted on`);
+    }
   }
 });
 
