@@ -30,7 +30,7 @@ import {
   LOC, LOC_CAP, locNext, locFirstOf, locSibling, locRead, locPut, locRemove,
 } from "../registrar/index";
 import { refusedFullCount, refusedFullReset, shedCount } from "../proxy/request";
-import { dispatchRequest, dispatchResponse, dispatchTimer, dispatchTuTimer, dispatchNextDeadline, dispatchReset, dispatchB2bua } from "./dispatch";
+import { dispatchRequest, dispatchResponse, dispatchTimer, dispatchTuTimer, dispatchNextDeadline, dispatchReset, dispatchB2bua, dispatchExpired } from "./dispatch";
 import { respondStateless } from "../proxy/send";
 import { proxyConfig, domainAdd, domainsReset, setOutbound } from "../proxy/config";
 import { ctxReset } from "../proxy/context";
@@ -344,6 +344,7 @@ export function sip_handle_timeout(now: f64): void {
   while (txRoom() >= <u32>MAX_FORK + 4 && txnTick(t, up)) dispatchTimer(up, t);
   while (txRoom() >= <u32>MAX_FORK + 4 && dispatchTuTimer(t)) {}
   registrarTick(t);
+  dispatchExpired(t);
 }
 
 /**

@@ -22,6 +22,7 @@ import { Req } from "../proxy/req";
 import { admitSource, Admit } from "../proxy/admit";
 import { proxyRequest } from "../proxy/request";
 import { proxyResponse, proxyStrayResponse, proxyTimer } from "../proxy/response";
+import { registrarExpired } from "../registrar";
 
 /** The branch of the response being dispatched, decoded (read by the TU it is handed to). */
 const branch = new OurBranch();
@@ -67,6 +68,13 @@ export function dispatchRequest(q: Req, now: i64): void {
   proxyRequest(q, now);
   // a phone's registration changed, perhaps: the pass-through accounts that follow its user follow it
   if (USER_AGENT && b2bua && q.v.method == Method.REGISTER) regFollow(q.d.to.uri.user, q.d.to.uri.userLen, now);
+  dispatchExpired(now);
+}
+
+/** Bindings expired (the registrar's tick, on a timer or before a REGISTER): in B2BUA mode, each
+ * pass-through account whose phone has none left is taken back at once (registrant.ts regFollow). */
+export function dispatchExpired(now: i64): void {
+  if (USER_AGENT && registrarExpired() && b2bua) regFollow(0, 0, now);
 }
 
 /**

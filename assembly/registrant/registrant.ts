@@ -799,16 +799,17 @@ function dereg(i: i32, now: i64): void {
 }
 
 /**
- * Our registrar took a REGISTER for local user [user, user+len) (host/dispatch.ts, B2BUA mode): each
- * pass-through account following that user starts registering when the user has a binding and it is
- * idle, and de-registers when the user has none left and it is registered. A stopped account (403/404)
+ * Our registrar took a REGISTER for local user [user, user+len) (host/dispatch.ts, B2BUA mode), or (len
+ * 0) a binding of any user expired: each pass-through account following that user (any user) starts
+ * registering when the user has a binding and it is idle, and de-registers when the user has none left
+ * and it is registered: at once, at the expiry of the phone's last binding. A stopped account (403/404)
  * stays stopped.
  */
 export function regFollow(user: usize, len: u32, now: i64): void {
   if (stopping) return;
   for (let i = 0; i < REG_ACCOUNTS; i++) {
     if ((flags(i) & (Flag.Used | Flag.Follow)) != (Flag.Used | Flag.Follow)) continue;
-    if (!eqBytes(acct(i) + FOLLOW_AT + 1, <u32>load<u8>(acct(i) + FOLLOW_AT), user, len)) continue;
+    if (len != 0 && !eqBytes(acct(i) + FOLLOW_AT + 1, <u32>load<u8>(acct(i) + FOLLOW_AT), user, len)) continue;
     const s = regState(i);
     const busy = load<u32>(acct(i), 44) != 0;
     const n = localBindings(i, now);

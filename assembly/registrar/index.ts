@@ -14,7 +14,7 @@
 //   location.ts  bindings as text lines for the host (a shared location service, the management API)
 
 export {
-  RegistrarConfig, regConfig, registrarReset, registrarTick, registrarNextDeadline,
+  RegistrarConfig, regConfig, registrarReset, registrarTick, registrarExpired, registrarNextDeadline,
   registrarAors, registrarBindings, registrarPoolUsed, registrarPoolBlocks, registrarFlowClosed,
   registrarSetLimit, registrarBindingLimit, registrarAorLimit,
 } from "./table";

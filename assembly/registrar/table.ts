@@ -36,7 +36,7 @@
 // The Call-ID is kept as a seeded 64-bit hash (8 bytes instead of a pool string): two different
 // Call-IDs colliding is a 2^-64 event under a key the peer does not know.
 
-import { MAX_AORS, MAX_BINDINGS, REG_BLOCK, REG_BLOCKS, MAX_CONTACTS_PER_AOR, MAX_TARGET_URI, SPARSE_TABLES } from "../config";
+import { MAX_AORS, MAX_BINDINGS, REG_BLOCK, REG_BLOCKS, MAX_CONTACTS_PER_AOR, MAX_TARGET_URI, SPARSE_TABLES, USER_AGENT } from "../config";
 import { Pool } from "../util/pool";
 import { MinHeap } from "../util/minheap";
 import { hashBytes } from "../util/hash";
@@ -349,6 +349,16 @@ export function regEvent(
 
 // ---- expiry -----------------------------------------------------------------------------------------
 
+// a binding expired since registrarExpired() was last asked (the B2BUA's pass-through accounts follow)
+let expiredSince = false;
+
+/** Whether a binding expired since the last call (USER_AGENT builds; always false elsewhere). */
+export function registrarExpired(): bool {
+  const e = expiredSince;
+  expiredSince = false;
+  return e;
+}
+
 /** Expire every binding whose deadline <= now (emits RegExpire). Safe to call early or repeatedly. */
 export function registrarTick(now: i64): void {
   while (true) {
@@ -363,6 +373,7 @@ export function registrarTick(now: i64): void {
       // code 1: a binding learned from another instance (the host does not publish its expiry)
       regEvent(EventKind.RegExpire, (r.spare & BIND_SHARED) != 0 ? 1 : 0, now, 0, bindPeer(b), KEY, keyLen, b, 0, 0);
       bindFree(b);
+      if (USER_AGENT) expiredSince = true;
     }
     expiry.remove(b); // also when the record was already free (never left queued)
   }
