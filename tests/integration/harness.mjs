@@ -49,9 +49,12 @@ export async function freePort() {
 
 /**
  * An even base port for a media relay's range whose first `pairs` port pairs are free on UDP at the
- * time (a random draw from [lo, lo + 2 × span), so parallel test files rarely meet).
+ * time (a random draw from [lo, lo + 2 × span), so parallel test files rarely meet). The default draw,
+ * with the 64 ports a test's range spans, stays below Linux's ephemeral ports (32768-60999): a socket
+ * that a parallel test binds to port 0 (SIPp, a UA, an outgoing connection) cannot take a relay port
+ * between this check and the relay's bind (CI45: a Node relay test's call got 500, a leg not bound).
  */
-export async function relayBase({ pairs = 2, lo = 20000, span = 15000 } = {}) {
+export async function relayBase({ pairs = 2, lo = 20000, span = 6000 } = {}) {
   for (let i = 0; i < 50; i++) {
     const base = lo + 2 * Math.floor(Math.random() * span);
     const ok = await Promise.all(Array.from({ length: 2 * pairs }, (_, k) => new Promise((res) => {
