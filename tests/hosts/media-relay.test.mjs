@@ -20,11 +20,11 @@ const TRUNK_IP = "127.0.0.9";
 const PACKETS = 50;
 
 /**
- * alice (phone, RTP on rtp) registers and calls 15551234 through the B2BUA at srv; SIPp answers at
- * TRUNK_IP:trunkPort and echoes RTP (its media port mediaPort). Returns the 200 and hangUp(): alice's
- * BYE answered, and SIPp's scenario passed.
+ * alice (phone, RTP on rtp) registers and calls 15551234 through the B2BUA at srv with `offer` (default:
+ * phoneSdp for rtp's port); SIPp answers at TRUNK_IP:trunkPort and echoes RTP (its media port
+ * mediaPort). Returns the 200 and hangUp(): alice's BYE answered, and SIPp's scenario passed.
  */
-async function echoCall(srv, phone, rtp, { trunkPort, mediaPort, callId, name }) {
+async function echoCall(srv, phone, rtp, { trunkPort, mediaPort, callId, name, offer = phoneSdp(rtp.address().port) }) {
   const reg = await phone.request(srv, request(phone, { method: "REGISTER", ruri: "sip:127.0.0.1", from: "sip:alice@127.0.0.1",
     to: "sip:alice@127.0.0.1", contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Expires: 600"] }));
   assert.equal(status(reg), 200, "alice registered");
@@ -33,7 +33,7 @@ async function echoCall(srv, phone, rtp, { trunkPort, mediaPort, callId, name })
   await sleep(300);
   const fromTag = token("f");
   const inv = request(phone, { ruri: `sip:15551234@127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag, to: "sip:15551234@127.0.0.1",
-    callId, contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Content-Type: application/sdp"], body: phoneSdp(rtp.address().port) });
+    callId, contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Content-Type: application/sdp"], body: offer });
   const ok = await phone.request(srv, inv, { timeoutMs: 8000 });
   assert.equal(status(ok), 200, `the call answered:\n${ok}`);
   const toTag = /;tag=([^;>\s]+)/.exec(hdrs(ok, "To")[0])[1];
@@ -188,21 +188,8 @@ for (const host of HOSTS) {
       const rtp = createSocket("udp4");
       await new Promise((r) => rtp.bind(0, "127.0.0.1", r));
       try {
-        const reg = await phone.request(srv, request(phone, { method: "REGISTER", ruri: "sip:127.0.0.1", from: "sip:alice@127.0.0.1",
-          to: "sip:alice@127.0.0.1", contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Expires: 600"] }));
-        assert.equal(status(reg), 200);
-        const provider = sipp(["-sf", sf("uas_rtp_echo.xml"), "-p", String(trunkPort), "-mp", String(await freePort()), "-rtp_echo", "-m", "1",
-          "-timeout", "30s", "-timeout_error"], { name: "provider-mux", ip: TRUNK_IP, timeoutMs: 35_000 });
-        await sleep(300);
-        const callId = token("mux");
-        const fromTag = token("f");
-        const offer = phoneSdp(rtp.address().port) + "a=rtcp-mux\r\n";
-        const ok = await phone.request(srv, request(phone, { ruri: `sip:15551234@127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag,
-          to: "sip:15551234@127.0.0.1", callId, contact: `<sip:alice@127.0.0.1:${phone.port}>`, extra: ["Content-Type: application/sdp"], body: offer }), { timeoutMs: 8000 });
-        assert.equal(status(ok), 200);
-        const toTag = /;tag=([^;>\s]+)/.exec(hdrs(ok, "To")[0])[1];
-        phone.send(request(phone, { method: "ACK", ruri: `sip:127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag, to: "sip:15551234@127.0.0.1",
-          toTag, callId, cseq: 1, contact: null }), srv.port);
+        const { ok, hangUp } = await echoCall(srv, phone, rtp, { trunkPort, mediaPort: await freePort(), callId: token("mux"), name: "provider-mux",
+          offer: phoneSdp(rtp.address().port) + "a=rtcp-mux\r\n" });
         const phoneLeg = mPort(bodyOf(ok));
         // 20 RTP packets (seq 1..20), an RTCP receiver report (PT 201, length field 7) after every 4th
         const rr = Buffer.alloc(32);
@@ -215,12 +202,7 @@ for (const host of HOSTS) {
           await sleep(20);
         }
         await sleep(300);
-        const bye = await phone.request(srv, request(phone, { method: "BYE", ruri: `sip:127.0.0.1:${srv.port}`, from: "sip:alice@127.0.0.1", fromTag,
-          to: "sip:15551234@127.0.0.1", toTag, callId, cseq: 2, contact: null }));
-        assert.equal(status(bye), 200);
-        const r = await provider;
-        assert.equal(r.code, 0, describe(r));
-        await settle(srv);
+        await hangUp();
         await srv.stop();
         const records = readFileSync(usage, "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((o) => o.event === "relay");
         const mine = records.find((o) => o.port === phoneLeg);

@@ -29,6 +29,7 @@ import { createSocket } from "node:dgram";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HOSTS, startServer } from "../integration/harness.mjs";
 import { Dnsmasq } from "../lib/dnsmasq.mjs";
+import { until } from "../lib/sipua.mjs";
 import { udp, invite } from "../lib/dns-flood.mjs";
 import { LIMITS } from "../../host/firmware/abi.mjs";
 
@@ -93,14 +94,6 @@ async function stopAll(srv, dns, ...socks) {
   await srv.stop();
   for (const s of socks) s.close();
   await dns.close();
-}
-
-async function until(pred, ms, what) {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 async function server(host, dns, extra = {}) {

@@ -14,10 +14,9 @@
 //                the name in the Request-URI and in the AOR, and the target's 200 registers it
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { setTimeout as sleep } from "node:timers/promises";
 import { HOSTS, startServer } from "../integration/harness.mjs";
 import { Dnsmasq } from "../lib/dnsmasq.mjs";
-import { Ua, Sink, request, response, hdrs, status, firstLine } from "../lib/sipua.mjs";
+import { Ua, Sink, request, response, hdrs, status, firstLine, until } from "../lib/sipua.mjs";
 
 const T1 = 50;
 const SDP = ["v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0", "m=audio 40000 RTP/AVP 0", ""].join("\r\n");
@@ -70,14 +69,6 @@ async function phone(srv) {
   }));
   assert.equal(status(r), 200, `alice registered: ${firstLine(r)}`);
   return a;
-}
-
-async function until(pred, ms, what) {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 for (const host of HOSTS) {

@@ -4,6 +4,7 @@
 // proxy that wrongly relays sends there, on loopback, never to a real address.
 import { createSocket } from "node:dgram";
 import { createHash, randomBytes } from "node:crypto";
+import assert from "node:assert/strict";
 
 /** Values of header `name` in a message (top to bottom; comma-separated values stay one value). */
 export const hdrs = (sip, name) => sip.split("\r\n\r\n")[0].split("\r\n").slice(1)
@@ -31,6 +32,15 @@ export function authorization({ user, pass, ha1, realm, nonce, uri, method, alg 
   const resp = H(alg, `${h1}:${nonce}:${nc}:${cnonce}:auth:${h2}`);
   return `Digest username="${user}", realm="${realm}", nonce="${nonce}", uri="${uri}", response="${resp}", algorithm=${alg}, ` +
     `qop=auth, nc=${nc}, cnonce="${cnonce}"${opaque !== undefined ? `, opaque="${opaque}"` : ""}`;
+}
+
+/** Waits (polling every 20 ms) until pred() holds; fails the test naming `what` after ms. */
+export async function until(pred, ms, what) {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 let seq = 0;
