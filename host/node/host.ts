@@ -782,8 +782,8 @@ export class Host {
    */
   private sendToName(t: Transport, connId: number, name: string, port: number, sel: number, buf: Buffer): void {
     const proto = port === 0 ? PROTO_OF[t.proto] : 0;
-    // the name a TLS server reached for it is verified by (and told, SNI); none for an IP literal
-    const sni = net.isIP(name.replace(/^\[(.*)\]$/, "$1")) ? undefined : name.toLowerCase().replace(/\.$/, "");
+    // over TLS, the name the server reached for it is verified by (and told, SNI); none for an IP literal
+    const sni = t.proto !== "tls" || net.isIP(name.replace(/^\[(.*)\]$/, "$1")) ? undefined : name.toLowerCase().replace(/\.$/, "");
     this.resolver.send(name, t.family, buf.length, (family: 4 | 6, addr: string, later: boolean, found: number) => {
       if (this.stopping || !this.core) return;
       this.sendTo(t, connId, family, addr, port || found, buf, sni);
