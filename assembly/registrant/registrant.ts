@@ -19,7 +19,11 @@
 //   REGISTER of an account has its Call-ID and From tag (made once, at configuration) and the next CSeq
 //   (§10.2.4: a refresh keeps the Call-ID). A failure waits 30 s doubling to 30 min, ±20 % (prngNext),
 //   or the response's Retry-After when that is longer, and the next try goes to the account's next
-//   registrar address (failover). regShutdown de-registers (Expires: 0) every registered account and
+//   registrar address (failover). A registrar address that is a name without a port is located by the
+//   host (RFC 3263): a timeout or a 503 there sends the REGISTER at once to the name's next SRV target
+//   (§4.3; up to SRV_TARGETS, the host dropping what goes past its last, which times out), and only a
+//   round that failed at each of them backs off, the next round starting at target 0; refreshes go to
+//   the target that answered (it holds the binding). regShutdown de-registers (Expires: 0) every registered account and
 //   stops every timer; regSideDown tells the B2BUA a trunk whose registrations are all down.
 //
 // A `gin` account (RFC 6140, SIPconnect registration mode) registers once for a block of numbers: its
@@ -56,6 +60,7 @@ import { eventBegin, eventText, EventKind } from "../events";
 import { UriRepr, UriScheme } from "../wire/uri";
 import { registrarLookup, targets } from "../registrar/lookup";
 import { BLOCK_CAP, blockValid, blockMatch } from "../util/numblock";
+import { SRV_TARGETS } from "../host/numbers";
 
 export const enum RegState { Idle = 0, Registering = 1, Registered = 2, Refreshing = 3, Backoff = 4, Stopped = 5 }
 
@@ -73,7 +78,8 @@ const enum Flag { Used = 1, Persist = 2, Dereg = 4, Gin = 8, Follow = 16, Tcp = 
 // user length, +8 u8 password length, +9 u8 side (255: none), +10 u8 423s followed in a row, +12 u32 CSeq, +16 u32 expires configured,
 // +20 u32 expires asked (a 423's Min-Expires adopted), +24 u32 expires granted, +28 u32 failures in a row,
 // +32 u32 ×2 Call-ID randomness, +40 u32 From tag, +44 u32 the client transaction in flight (0 none),
-// +48 u32 last status, +56 i64 when the timer is due (0 none), +64 Peer ×2, +128 u8 ×2 address text lengths,
+// +48 u32 last status, +52 u8 the SRV target (RFC 3263 §4.3: of a registrar address that is a name
+// without a port, the target index the host sends to, docs/ABI.md "Peer record"), +56 i64 when the timer is due (0 none), +64 Peer ×2, +128 u8 ×2 address text lengths,
 // +132 address texts (ADDR_CAP each), +228 user, +260 domain, +324 auth user, +356 password,
 // +420 the number block of a `gin` account (util/numblock.ts; its length at +11, 0 none), +452 u8 the
 // followed local user's length, +453 that user (a pass-through account: Flag.Follow).
@@ -395,6 +401,9 @@ function send(i: i32, auth: u32, now: i64): bool {
   const a = acct(i);
   const cur = <u32>load<u8>(a, 3);
   dest.copyFrom(peerOf(i, cur));
+  // a name without a port: its SRV target k, in an order seeded by the account's Call-ID (the same order
+  // for each of its REGISTERs; accounts share a provider's targets by their weights)
+  if (dest.family == <u8>Family.Name && dest.port == 0) dest.reserved = (load<u32>(a, 32) & 0xffffff00) | <u32>load<u8>(a, 52);
   // over TCP or TLS (the word "tcp" or "tls"): the host opens a connection to the registrar, or reuses its own to it
   const u = transportFor((flags(i) & Flag.Tls) != 0 ? Proto.TLS : (flags(i) & Flag.Tcp) != 0 ? Proto.TCP : Proto.UDP, <Family>dest.family);
   if (u == null) return false;
@@ -499,6 +508,14 @@ function failed(i: i32, status: u32, retryAfter: u32, now: i64): void {
     regSet(i, RegState.Idle, status, now);
     return;
   }
+  // RFC 3263 §4.3: a registrar found by SRV that timed out or is unavailable: its next target, at once
+  const k = <u32>load<u8>(a, 52);
+  const p = peerOf(i, <u32>load<u8>(a, 3));
+  if ((status == 408 || status == 503) && p.family == <u8>Family.Name && p.port == 0 && k + 1 < SRV_TARGETS) {
+    store<u8>(a, <u8>(k + 1), 52);
+    if (send(i, 0, now)) return;
+  }
+  store<u8>(a, 0, 52);
   const f = load<u32>(a, 28) + 1;
   store<u32>(a, f, 28);
   let wait = regBackoff(f, <u32>prngNext());

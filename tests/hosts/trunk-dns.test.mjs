@@ -11,7 +11,9 @@
 //                target's address rings the registered phone; the same call from 127.0.0.11, an
 //                address of no target, gets 403 and reaches no phone
 //   registration a trunk by name with "register": its REGISTER reaches the priority-10 target with
-//                the name in the Request-URI and in the AOR, and the target's 200 registers it
+//                the name in the Request-URI and in the AOR, and the target's 200 registers it; the
+//                first target silent: the REGISTER goes to the second after Timer F (64 x t1) and
+//                registers there, with no backoff (RFC 3263 §4.3)
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { HOSTS, startServer } from "../integration/harness.mjs";
@@ -139,6 +141,30 @@ for (const host of HOSTS) {
       assert.match(hdrs(reg, "To")[0], /^<sip:acme@carrier\.test>/);
       await srv.waitFor((o) => o.event === "trunk-reg" && o.code === 200, 5000, "the trunk registered");
       assert.equal(sbc2.received.length, 0, "nothing to the second target");
+    } finally {
+      await srv.stop();
+      sbc1.close(); sbc2.close();
+      await dns.close();
+    }
+  });
+
+  test(`${host}: a trunk by name whose first SRV target is silent registers at the second after Timer F`, { timeout: 30_000 }, async (t) => {
+    const sbc1 = await Sink.open("127.0.0.9");
+    const sbc2 = await answering("127.0.0.10");
+    const dns = await dnsFor(sbc1.port, sbc2.port);
+    let sent = 0;
+    sbc1.ua.sock.on("message", (b) => { if (!sent && b.toString("latin1").startsWith("REGISTER ")) sent = Date.now(); });
+    const srv = await b2bua(host, dns, { register: true, username: "acme", password: "s3cret-acme" });
+    try {
+      await until(() => sent > 0, 5000, "the REGISTER at the first target");
+      await srv.waitFor((o) => o.event === "trunk-reg" && o.code === 200, 64 * T1 + 3000, "registered at the second target");
+      const reg = sbc2.seen.find((x) => x.m.startsWith("REGISTER "));
+      assert.ok(reg, "the second target got the REGISTER");
+      assert.equal(firstLine(reg.m), "REGISTER sip:carrier.test SIP/2.0");
+      const wait = reg.at - sent;
+      assert.ok(wait >= 64 * T1 - 20 && wait < 64 * T1 + 1000, `the second target after Timer F (${64 * T1} ms): ${wait} ms`);
+      t.diagnostic(`${host}: the REGISTER reached the second SRV target ${wait} ms after the first (Timer F ${64 * T1} ms)`);
+      assert.deepEqual(srv.logs.filter((o) => o.event === "trunk-reg").map((o) => o.detail), ["registering", "registered"], "no backoff between");
     } finally {
       await srv.stop();
       sbc1.close(); sbc2.close();

@@ -11,13 +11,17 @@
 //                each time it has resolved it) is the trunk's; from another, 403; a new "addrs" list
 //                of the family replaces the old one; a list that does not parse is refused
 //   registration a trunk that registers with carrier.test: its REGISTER goes to the name (target 0)
-//                with the name in the Request-URI and the AOR, and the provider's 200 registers it
+//                with the name in the Request-URI and the AOR, and the provider's 200 registers it; a
+//                first target that never answers: the REGISTER goes to target 1 after Timer F, is
+//                registered there and refreshed there; a 503: target 1 at once; every target failing:
+//                SRV_TARGETS tried, then the backoff, and the next round starts again at target 0
 //   names        a configured name is never replaced in the core's table of names by the names that
 //                messages bring (the names of the proxy's Request-URIs)
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Sim, CoreNode } from "./net.mjs";
 import { Ua } from "./ua.mjs";
+import { Scripted } from "./scripted.mjs";
 
 const { CfgKind, CfgResult } = await import("../../host/firmware/abi.mjs");
 
@@ -149,6 +153,82 @@ test("a trunk by name registers: the REGISTER to the name, the name in its Reque
   assert.equal(prov.stat("bindingsInUse"), 1);
   assert.deepEqual(seen[0], [PROVIDER, "To: <sip:acme@carrier.test>", "sip:carrier.test"]);
   assert.ok(gw.nameSends.every((s) => s.name === "carrier.test" && s.port === 0 && s.k === 0));
+});
+
+/** The gateway registering acme@carrier.test with carrier.test, resolved to `targets` in SRV order. */
+function registering(seed, targets) {
+  const sim = new Sim({ seed, latency: [5, 20] });
+  const gw = new CoreNode(sim, GW, { probe: true, domains: ["127.0.0.4"], timers: { t1: T1 }, names: { "carrier.test": targets } });
+  gw.ex.probe_b2bua_on(1);
+  for (const t of ["0 registrar 1 127.0.0.4", "1 trunk 0 carrier.test carrier.test"]) assert.equal(text(gw, CfgKind.Side, t), CfgResult.Ok);
+  const regs = []; // [at, to] of every REGISTER the gateway sends
+  sim.filter = (from, to, t) => {
+    if (from === GW && t.startsWith("REGISTER ")) regs.push([sim.now, to]);
+    return true;
+  };
+  assert.equal(text(gw, CfgKind.Registration, "1 carrier.test acme@carrier.test 600"), CfgResult.Ok);
+  gw.drain();
+  return { sim, gw, regs };
+}
+const BACKOFF = 4;
+const stateEvents = (gw) => gw.eventLog.filter((e) => e.name === "trunk-reg").map((e) => [e.t, e.value, e.code]);
+const ok200 = (msg) => [200, [`Contact: ${msg.get("contact")};expires=600`]];
+
+for (const seed of [61, 62, 63]) {
+  test(`a trunk by name registers at SRV target 1 after Timer F when target 0 is silent, and refreshes there (seed ${seed})`, () => {
+    const { sim, gw, regs } = registering(seed, [SBC1, SBC2]);
+    const sbc2 = new Scripted(sim, SBC2, ok200);
+    sim.run(sim.now + 10_000);
+    assert.equal(gw.ex.probe_reg_state(0), REGISTERED, sim.transcript());
+    const first = regs.filter(([, to]) => to === SBC1);
+    assert.ok(first.length >= 2, "the REGISTER to the silent first target, retransmitted");
+    assert.equal(sbc2.got.length, 1);
+    const wait = sbc2.got[0].t - first[0][0];
+    assert.ok(wait > 64 * T1 && wait < 64 * T1 + 50, `the second target after Timer F (${64 * T1} ms): ${wait} ms`);
+    assert.deepEqual(stateEvents(gw).filter(([, s]) => s === BACKOFF), [], "no backoff: the next target at once");
+    assert.equal(gw.ex.probe_reg_failures(0), 0);
+    // refreshed at half the 600 s granted, at the target that holds the binding
+    const before = regs.length;
+    sim.run(sim.now + 700_000);
+    assert.ok(sbc2.got.length >= 3, `refreshes at SBC2: ${sbc2.got.length}`);
+    assert.deepEqual(regs.slice(before).filter(([, to]) => to !== SBC2), [], "no refresh to target 0");
+    assert.equal(gw.ex.probe_reg_state(0), REGISTERED);
+  });
+}
+
+test("a trunk by name registers: a 503 from SRV target 0 sends the REGISTER to target 1 at once", () => {
+  const { sim, gw } = registering(64, [SBC1, SBC2]);
+  const sbc1 = new Scripted(sim, SBC1, () => [503]);
+  const sbc2 = new Scripted(sim, SBC2, ok200);
+  sim.run(sim.now + 3000);
+  assert.equal(gw.ex.probe_reg_state(0), REGISTERED, sim.transcript());
+  assert.equal(sbc1.got.length, 1);
+  assert.equal(sbc2.got.length, 1);
+  assert.ok(sbc2.got[0].t - sbc1.got[0].t < 100, "at once after the 503");
+  assert.equal(sbc2.got[0].msg.get("call-id"), sbc1.got[0].msg.get("call-id"), "the account's Call-ID kept");
+  assert.ok(Number(sbc2.got[0].msg.get("cseq").split(" ")[0]) > Number(sbc1.got[0].msg.get("cseq").split(" ")[0]), "its CSeq counted on");
+});
+
+test("a trunk by name registers: every target failing, SRV_TARGETS tried, the backoff, then target 0 again", () => {
+  const { sim, gw } = registering(65, [SBC1, SBC2]);
+  const sbc1 = new Scripted(sim, SBC1, () => [503]);
+  const sbc2 = new Scripted(sim, SBC2, () => [503]);
+  sim.run(sim.now + 20_000);
+  // targets 0 and 1 answer 503 at once; 2 and 3 are asked (the host drops them) and time out (Timer F each)
+  const ks = gw.nameSends.map((s) => s.k);
+  assert.deepEqual(ks.filter((k, j) => ks.indexOf(k) === j), [0, 1, 2, 3], `targets asked: ${ks}`);
+  const ev = stateEvents(gw);
+  const backoff = ev.filter(([, s]) => s === BACKOFF);
+  assert.equal(backoff.length, 1, `one backoff for the round: ${JSON.stringify(ev)}`);
+  assert.equal(backoff[0][2], 408, "the last target's timeout");
+  assert.ok(backoff[0][0] - sbc1.got[0].t > 2 * 64 * T1 && backoff[0][0] - sbc1.got[0].t < 2 * 64 * T1 + 100, "after two Timer Fs");
+  assert.equal(gw.ex.probe_reg_failures(0), 1, "one failure in a row: the round");
+  // the retry after 30 s ±20 %: at target 0 again
+  sim.run(sim.now + 40_000);
+  assert.equal(sbc1.got.length, 2, "the next round at target 0");
+  const wait = sbc1.got[1].t - backoff[0][0];
+  assert.ok(wait >= 24_000 && wait <= 36_000, `the retry ${wait} ms after the backoff began`);
+  assert.equal(sbc2.got.length, 2);
 });
 
 test("a configured name is never replaced by the names that messages bring", () => {
