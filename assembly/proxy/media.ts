@@ -13,7 +13,10 @@
 // refuses the call with 503 rather than evicting a live relayed call. The SDP of the INVITE, its 18x and
 // 2xx, and of an in-dialog re-INVITE, UPDATE, PRACK or ACK (a late offer's answer) and their responses is
 // rewritten (the relay's address and the other party's legs' ports); a BYE, a failed or cancelled
-// INVITE or the hand's reuse of the record closes the legs. A stream idle for its time (the host's
+// INVITE or the hand's reuse of the record closes the legs. Forks: each 18x's SDP points the callee's
+// legs at its fork (early media from the last one to answer), the first 2xx at the fork that answered,
+// for good: after it, another fork's 18x is not forwarded and its 2xx passes unrewritten (the caller
+// ends that dialog; its media never touch the call's legs). A stream idle for its time (the host's
 // report) ends the relay of the call and its record with a call-end event, cause media-idle: a proxy is
 // no user agent and sends no BYE (Kamailio with rtpengine's timeout does the same).
 
@@ -162,7 +165,12 @@ export function relayResponse(v: MessageView, d: Decoded, idx: i32, toFamily: u8
     const c = ctx(<u32>idx);
     if ((c.flags & (CtxFlag.Invite | CtxFlag.InDialog)) == CtxFlag.Invite && c.hidden != 0) {
       const r = <i32>c.hidden - 1;
-      if (dialogRelayed(r)) rewrite(r, 1, v, toFamily, d.callId, d.callIdLen);
+      // once a 2xx has answered (and bound the record to its dialog), only that dialog's messages (its
+      // 2xx retransmitted) are the call's: another fork's 18x or 2xx passes with its SDP as written
+      // (the caller ends that dialog) and the legs stay with the answering fork's media
+      if (dialogRelayed(r) && ((c.flags & CtxFlag.Answered) == 0 || dialogFind(dialogKey(d.callId, d.callIdLen, d.from.tag, d.from.tagLen, d.to.tag, d.to.tagLen)) == r)) {
+        rewrite(r, 1, v, toFamily, d.callId, d.callIdLen);
+      }
       return;
     }
   }

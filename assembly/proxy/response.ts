@@ -458,7 +458,9 @@ export function proxyResponse(v: MessageView, d: Decoded, ci: u32, now: i64): vo
   if (status < 200) {
     if (r.flags & TxnFlag.CancelPending) sendCancel(<u32>ci, now);
     if (status == 100) return; // §16.7 step 5: 100 is not forwarded
-    if (c.flags & CtxFlag.Finalised) return;
+    // nothing after the final, nor after a 2xx (RFC 6026: a server transaction that has sent a 2xx sends
+    // no provisional; another fork's late 18x must not touch the call's relay legs either)
+    if (c.flags & (CtxFlag.Finalised | CtxFlag.Answered)) return;
     hideResponse(v, d, idx, status, now);
     if (hidVias == 0 && v.next(v.first(Hdr.Via)) < 0) return; // meant for us (§16.7 step 3)
     if (MEDIA_RELAY) relayResponse(v, d, <i32>idx, recPeer(rec(idx)).family);

@@ -12,6 +12,9 @@
 //   a late offer (bob's 2xx offers, alice's ACK answers), a re-INVITE hold by bob (same ports, Held, the
 //   long idle time), bad SDP (488, nothing to bob), no room (503, nothing to bob), the host's idle report
 //   (legs closed, a call-end event with cause media-idle), and no Record-Route (nothing relayed).
+//   forks: bob registered from two phones; the one that answers first keeps the callee's legs: the
+//     other's reliable 180 with early SDP, before, around or after that 2xx (swept), and the other's own
+//     2xx (passed to alice with its SDP as written, its dialog ended by alice without touching the legs).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Sim, CoreNode } from "./net.mjs";
@@ -306,3 +309,58 @@ test("interfaces: bob's network maps to interface 1: his legs on it and his SDP 
   assert.match(bodyOf(a.st.msg), /c=IN IP4 127\.0\.0\.40\r\n/, "alice got the first interface's address");
   settled(proxy, sim);
 });
+
+const EARLY1 = "v=0\r\no=bob1 3 3 IN IP4 127.0.0.13\r\ns=-\r\nc=IN IP4 127.0.0.13\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n";
+
+/** Alice calling bob, who is registered from bob (127.0.0.3, `second`) and bob1 (127.0.0.13, `first`). */
+function forked(seed, first, second) {
+  const { sim, proxy, alice, bob } = setup(seed, { alice: { prack: true }, bob: second });
+  const bob1 = new Ua(sim, "127.0.0.13:5060", "bob", { proxy: PROXY, ...first });
+  register(sim, alice, bob, bob1);
+  const seen = []; // { from, to, text } of every message sent from now on
+  sim.filter = (from, to, text) => (seen.push({ from, to, text }), true);
+  const callId = alice.invite("bob", { hangupAfter: 3000, body: OFFER, headers: ["Supported: 100rel"] });
+  sim.run(sim.now + 1500);
+  const aLeg = opens(proxy).find((r) => r.peer === "127.0.0.2:4000");
+  assert.ok(aLeg, `alice's leg\n${sim.transcript()}`);
+  return { sim, proxy, alice, bob1, seen, call: alice.calls.get(callId), aLeg, bLeg: () => proxy.relayLegs.get(aLeg.partner) };
+}
+
+test("forks: the other phone's early SDP before, around or after the answer: the callee's legs stay with the phone that answered", () => {
+  // bob answers 200 after 100 ms; bob1 rings reliably with early SDP after `ring` ms, crossing bob's 200
+  // at some of them (a 180 after the 2xx reaches the proxy before its CANCEL reaches bob1)
+  let after = 0;
+  for (const ring of [60, 90, 100, 110, 120, 130, 140, 400]) for (const seed of [31, 32, 33]) {
+    const { sim, proxy, call, bLeg, seen } = forked(seed, { ring, reliable: true, earlyBody: EARLY1, answer: null }, { ring: null, answer: 100 });
+    const what = `ring ${ring}, seed ${seed}`;
+    assert.deepEqual(call.finals, [200], what);
+    assert.equal(bLeg()?.peer, "127.0.0.3:5000", `${what}: the callee's leg points at the phone that answered\n${sim.transcript()}`);
+    const toAlice = (e) => e.from === PROXY && e.to === "127.0.0.2:5060";
+    const answeredAt = seen.findIndex((e) => toAlice(e) && e.text.startsWith("SIP/2.0 200") && / INVITE\r\n/.test(e.text));
+    assert.ok(answeredAt >= 0, what);
+    const late = seen.slice(answeredAt + 1).filter((e) => e.from === PROXY && e.to === "127.0.0.2:5060" && e.text.startsWith("SIP/2.0 18"));
+    assert.deepEqual(late.map((e) => e.text.split("\r\n")[0]), [], `${what}: no 18x to alice after her 200`);
+    if (seen.some((e, k) => k > answeredAt && e.from === "127.0.0.13:5060" && e.text.startsWith("SIP/2.0 180"))) after++;
+    sim.run(sim.now + 4000);
+    settled(proxy, sim);
+  }
+  assert.ok(after >= 3, `bob1's 180 reached the proxy after alice's 200 in ${after} runs`);
+});
+
+for (const seed of [34, 35, 36, 37]) {
+  test(`forks: both phones answer: the legs follow the first 2xx; the other's passes with its own SDP and its BYE leaves the legs (seed ${seed})`, () => {
+    const { sim, proxy, call, aLeg, bLeg } = forked(seed, { ring: null, answer: 100, answerBody: EARLY1 }, { ring: null, answer: 100 });
+    assert.equal(call.dialogs.size, 2, `two 2xx reached alice\n${sim.transcript()}`);
+    const [kept, extra] = [...call.dialogs.values()];
+    const keptAddr = /o=bob1 /.test(kept.resp.text) ? "127.0.0.13:6000" : "127.0.0.3:5000";
+    assert.equal(bLeg().peer, keptAddr, "the callee's leg points at the phone whose 2xx came first");
+    assert.match(bodyOf(kept.resp), new RegExp(`c=IN IP4 ${RELAY}\r\nt=0 0\r\nm=audio ${aLeg.port} `), "the first 2xx through the relay");
+    assert.ok(!bodyOf(extra.resp).includes(RELAY), "the other 2xx with its own SDP");
+    assert.equal(extra.bye, 200, "alice ended the other dialog");
+    assert.equal(proxy.relayLegs.size, 2, "and the call's legs stay open");
+    sim.run(sim.now + 4000);
+    assert.equal(kept.bye, 200);
+    settled(proxy, sim);
+  });
+}
+
