@@ -49,7 +49,7 @@ import { FreeList } from "../util/freelist";
 import { Hdr } from "../wire/hdr";
 import { NameAddrRepr, NameAddrKind, decodeNameAddr } from "../wire/headers/nameaddr";
 import { BLOCK_CAP, blockValid, blockMatch, telNumber, numberAt, numberLen } from "../util/numblock";
-import { regSideBlock, regBlock, regBlockLen, regSideDown, regFollowing, regFollowedBy, regUser, regUserLen, regAuth, regAuthLen, regPass, regPassLen, regLocal, regLocalLen } from "../registrant/registrant";
+import { regSideTransport, regSideBlock, regBlock, regBlockLen, regSideDown, regFollowing, regFollowedBy, regUser, regUserLen, regAuth, regAuthLen, regPass, regPassLen, regLocal, regLocalLen } from "../registrant/registrant";
 import { Owner } from "../tu/owner";
 import { tuTimerSet } from "../tu/timers";
 import { uasStoredRequest } from "../dialog/uas";
@@ -425,7 +425,8 @@ export function b2buaSideAdd(p: usize, len: u32): bool {
     v = oneOf(2, "address", "digest");
     if (v == 1 && (load<u8>(side(s)) != SideRole.Trunk || sideUserLen(s) == 0)) return false;
   } else if (textIs(wordAt(0), wordLen(0), "transport")) {
-    // how calls to a trunk go (its requests to us come on whatever it uses): Proto.UDP 1, TCP 2, TLS 3
+    // how calls to a trunk go (its requests to us come on whatever it uses): Proto.UDP 1, TCP 2, TLS 3;
+    // configured, or given by the host once it has chosen by RFC 3263 §4.1 (NAPTR) for a trunk by name
     at = 199;
     v = oneOf(2, "udp", "tcp", "tls");
     if (v >= 0) v = v == 0 ? Proto.UDP : v == 1 ? Proto.TCP : Proto.TLS;
@@ -446,6 +447,8 @@ export function b2buaSideAdd(p: usize, len: u32): bool {
   }
   if (at != 0 && v >= 0) {
     store<u8>(side(s) + at, <u8>v);
+    // the trunk's registrations go the same way (a transport the host chose by RFC 3263: they waited for it)
+    if (at == 199) regSideTransport(s, <u32>v);
     return true;
   }
   if (textIs(wordAt(0), wordLen(0), "monitor")) {

@@ -72,7 +72,7 @@ const ADDR_CAP: u32 = 48;
 const USER_CAP: u32 = 32;
 const DOMAIN_CAP: u32 = 64;
 const PASS_CAP: u32 = 64;
-const enum Flag { Used = 1, Persist = 2, Dereg = 4, Gin = 8, Follow = 16, Tcp = 32, Tls = 64 }
+const enum Flag { Used = 1, Persist = 2, Dereg = 4, Gin = 8, Follow = 16, Tcp = 32, Tls = 64, Wait = 128 }
 // Account record: +0 u8 state, +1 u8 flags, +2 u8 addresses, +3 u8 the current address, +4 u8 answers to
 // challenges since the last final other than 401/407, +5 u8 user length, +6 u8 domain length, +7 u8 auth
 // user length, +8 u8 password length, +9 u8 side (255: none), +10 u8 423s followed in a row, +12 u32 CSeq, +16 u32 expires configured,
@@ -221,8 +221,9 @@ function isWord(p: usize, len: u32, lit: string, prefix: bool = false): bool {
   return true;
 }
 
-/** Word k is an option: 1 "persist", 2 "gin" or "gin=BLOCK", 3 "follow=USER", 4 "tcp", 5 "tls", 0 none. */
+/** Word k is an option: 1 "persist", 2 "gin" or "gin=BLOCK", 3 "follow=USER", 4 "tcp", 5 "tls", 6 "auto", 0 none. */
 function optionOf(k: i32): u32 {
+  if (isWord(wordAt(k), wordLen(k), "auto")) return 6;
   if (isWord(wordAt(k), wordLen(k), "persist")) return 1;
   if (isWord(wordAt(k), wordLen(k), "gin") || isWord(wordAt(k), wordLen(k), "gin=", true)) return 2;
   if (wordLen(k) > 7 && isWord(wordAt(k), wordLen(k), "follow=", true)) return 3;
@@ -233,8 +234,10 @@ function optionOf(k: i32): u32 {
 
 /**
  * An account from its configuration text (cfg kind Registration):
- * "SIDE IP:PORT[,IP:PORT] USER@DOMAIN EXPIRES [AUTHUSER PASSWORD] [persist] [gin[=BLOCK]] [follow=USER] [tcp|tls]" — SIDE the
- * B2BUA side it serves (0..255) or "-"; EXPIRES 1..2^31-1 s; the options in any order. `tcp`, `tls`: over TCP, over TLS. `follow=USER`: a
+ * "SIDE IP:PORT[,IP:PORT] USER@DOMAIN EXPIRES [AUTHUSER PASSWORD] [persist] [gin[=BLOCK]] [follow=USER] [tcp|tls|auto]" — SIDE the
+ * B2BUA side it serves (0..255) or "-"; EXPIRES 1..2^31-1 s; the options in any order. `tcp`, `tls`: over TCP, over TLS; `auto`:
+ * nothing is sent until the host gives side SIDE's transport (regSideTransport: it chooses by RFC 3263
+ * §4.1, NAPTR, for a trunk found by its name), then over that. `follow=USER`: a
  * pass-through account, idle until local USER registers (regFollow). `gin`: the
  * REGISTER is RFC 6140's, one for a block of numbers (SIPconnect registration mode): its Contact has no
  * user part and carries `bnc`, with `Require: gin`, `Proxy-Require: gin` and `Supported: path`;
@@ -259,7 +262,7 @@ export function regAdd(p: usize, len: u32): i32 {
   // trailing options: up to three distinct ones; as few as make 4 or 6 words remain (a password may
   // itself read "persist" or "gin")
   let opts = 0;
-  while (opts < 4 && n - opts > 4) {
+  while (opts < 5 && n - opts > 4) {
     const o = optionOf(n - 1 - opts);
     if (o == 0) break;
     let dup = false;
@@ -273,6 +276,7 @@ export function regAdd(p: usize, len: u32): i32 {
   let follow = -1; // the word "follow=USER", if any
   let tcp = false;
   let tls = false;
+  let wait = false;
   let bp: usize = 0;
   let bl: u32 = 0;
   for (let k = n - opts; k < n; k++) {
@@ -280,6 +284,7 @@ export function regAdd(p: usize, len: u32): i32 {
     if (o == 1) { persist = true; continue; }
     if (o == 4) { tcp = true; continue; }
     if (o == 5) { tls = true; continue; }
+    if (o == 6) { wait = true; continue; }
     if (o == 3) {
       if (wordLen(k) - 7 > USER_CAP || !plain(wordAt(k) + 7, wordLen(k) - 7)) return -1;
       follow = k;
@@ -305,6 +310,7 @@ export function regAdd(p: usize, len: u32): i32 {
     side = parseUint(wordAt(0), wordAt(0) + <usize>wordLen(0), 254);
     if (side < 0) return -1;
   }
+  if (wait && side == 255) return -1; // `auto` waits for a side's transport
   // addresses
   const ap = wordAt(1);
   const al = wordLen(1);
@@ -354,7 +360,7 @@ export function regAdd(p: usize, len: u32): i32 {
     memory.copy(blockP(i), bp, bl);
     store<u8>(a, <u8>bl, 11);
   }
-  store<u8>(a, <u8>(Flag.Used | (persist ? Flag.Persist : 0) | (gin ? Flag.Gin : 0) | (tcp ? Flag.Tcp : 0) | (tls ? Flag.Tls : 0)), 1);
+  store<u8>(a, <u8>(Flag.Used | (persist ? Flag.Persist : 0) | (gin ? Flag.Gin : 0) | (tcp ? Flag.Tcp : 0) | (tls ? Flag.Tls : 0) | (wait ? Flag.Wait : 0)), 1);
   if (follow >= 0) {
     // a pass-through account: idle until its local user registers (regFollow)
     memory.copy(a + FOLLOW_AT + 1, wordAt(follow) + 7, wordLen(follow) - 7);
@@ -362,8 +368,25 @@ export function regAdd(p: usize, len: u32): i32 {
     setFlag(i, Flag.Follow, true);
     return i;
   }
-  arm(i, 1); // the first REGISTER at the first timer run
+  if (!wait) arm(i, 1); // the first REGISTER at the first timer run
   return i;
+}
+
+/**
+ * Side s's transport given (b2bua/call.ts "transport SIDE udp|tcp|tls", Proto): every account of the side
+ * registers over it from its next REGISTER on, and one that waited for it (`auto`) starts: at the next
+ * timer run, or (a pass-through account) when its local user next registers.
+ */
+export function regSideTransport(s: i32, proto: u32): void {
+  for (let i = 0; i < REG_ACCOUNTS; i++) {
+    const f = flags(i);
+    if ((f & Flag.Used) == 0 || <i32>load<u8>(acct(i), 9) != s) continue;
+    setFlag(i, Flag.Tcp, proto == <u32>Proto.TCP);
+    setFlag(i, Flag.Tls, proto == <u32>Proto.TLS);
+    if ((f & Flag.Wait) == 0) continue;
+    setFlag(i, Flag.Wait, false);
+    if ((f & Flag.Follow) == 0) arm(i, 1);
+  }
 }
 
 // ---- sending ------------------------------------------------------------------------------------------
@@ -825,7 +848,7 @@ function dereg(i: i32, now: i64): void {
 export function regFollow(user: usize, len: u32, now: i64): void {
   if (stopping) return;
   for (let i = 0; i < REG_ACCOUNTS; i++) {
-    if ((flags(i) & (Flag.Used | Flag.Follow)) != (Flag.Used | Flag.Follow)) continue;
+    if ((flags(i) & (Flag.Used | Flag.Follow | Flag.Wait)) != (Flag.Used | Flag.Follow)) continue; // (not while its transport is not known)
     if (len != 0 && !eqBytes(acct(i) + FOLLOW_AT + 1, <u32>load<u8>(acct(i) + FOLLOW_AT), user, len)) continue;
     const s = regState(i);
     const busy = load<u32>(acct(i), 44) != 0;

@@ -201,11 +201,12 @@ export function peerRecord(addr, port) {
 /**
  * The release core of `board` at addr ("a.b.c.d:port", UDP), configured with
  * { domains, timers: { t1, t2, t4, timerC }, trusted: [cidr], recordRoute, realm, users: ["name:password=pw"],
- *   set: { CfgKeyName: n }, names: { name: [targets] } }. Its timers run on the simulator's clock; a trap fails the run (thrown out
+ *   set: { CfgKeyName: n }, names: { name: [targets] }, tcp (also a TCP transport, id 2, on the same address: what
+ *   the core sends on it is delivered as a datagram all the same) }. Its timers run on the simulator's clock; a trap fails the run (thrown out
  * of sim.run). Events are counted by name in `events`.
  */
 export class CoreNode {
-  constructor(sim, addr, { board = "server", probe = false, domains, timers = {}, trusted = [], recordRoute = true, realm, users = [], set = {}, names = {} } = {}) {
+  constructor(sim, addr, { board = "server", probe = false, domains, timers = {}, trusted = [], recordRoute = true, realm, users = [], set = {}, names = {}, tcp = false } = {}) {
     this.sim = sim;
     this.names = names; // { name: ["a.b.c.d:port", ...] }: what the names the core sends to resolve to
     this.nameSends = []; // { name, port, k } of every transmit to a name
@@ -227,6 +228,7 @@ export class CoreNode {
       if (r !== 0) throw new Error(`core config ${what}: ${r}`);
     };
     ok(ex.sip_transport_add(1, Proto.UDP, cfg(addr)) >= 0 ? 0 : -1, `transport ${addr}`);
+    if (tcp) ok(ex.sip_transport_add(2, Proto.TCP, cfg(addr)) >= 0 ? 0 : -1, `tcp transport ${addr}`);
     for (const d of domains ?? [addr.split(":")[0]]) ok(ex.sip_cfg_add(CfgKind.Domain, cfg(d)), `domain ${d}`);
     for (const n of trusted) ok(ex.sip_cfg_add(CfgKind.Trusted, cfg(n)), `trusted ${n}`);
     const keys = { t1: CfgKey.T1, t2: CfgKey.T2, t4: CfgKey.T4, timerC: CfgKey.TimerC };

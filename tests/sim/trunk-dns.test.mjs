@@ -14,7 +14,9 @@
 //                with the name in the Request-URI and the AOR, and the provider's 200 registers it; a
 //                first target that never answers: the REGISTER goes to target 1 after Timer F, is
 //                registered there and refreshed there; a 503: target 1 at once; every target failing:
-//                SRV_TARGETS tried, then the backoff, and the next round starts again at target 0
+//                SRV_TARGETS tried, then the backoff, and the next round starts again at target 0;
+//                with its transport the host's choice (RFC 3263 §4.1, "auto"), nothing is sent until
+//                the host gives it ("transport SIDE PROTO"), then the REGISTER goes over it
 //   names        a configured name is never replaced in the core's table of names by the names that
 //                messages bring (the names of the proxy's Request-URIs)
 import { test } from "node:test";
@@ -229,6 +231,27 @@ test("a trunk by name registers: every target failing, SRV_TARGETS tried, the ba
   const wait = sbc1.got[1].t - backoff[0][0];
   assert.ok(wait >= 24_000 && wait <= 36_000, `the retry ${wait} ms after the backoff began`);
   assert.equal(sbc2.got.length, 2);
+});
+
+test("a trunk by name whose transport the host chooses: its registration waits for the choice, then goes over it", () => {
+  const sim = new Sim({ seed: 66, latency: [5, 20] });
+  const gw = new CoreNode(sim, GW, { probe: true, domains: ["127.0.0.4"], timers: { t1: T1 }, names: { "carrier.test": [SBC1] }, tcp: true });
+  gw.ex.probe_b2bua_on(1);
+  for (const t of ["0 registrar 1 127.0.0.4", "1 trunk 0 carrier.test carrier.test"]) assert.equal(text(gw, CfgKind.Side, t), CfgResult.Ok);
+  assert.equal(text(gw, CfgKind.Registration, "1 carrier.test acme@carrier.test 600 acme s3cret auto"), CfgResult.Ok);
+  assert.notEqual(text(gw, CfgKind.Registration, "- 127.0.0.9:5070 other@carrier.test 600 auto"), CfgResult.Ok, "auto needs a side");
+  gw.drain();
+  const sbc = new Scripted(sim, SBC1, ok200);
+  sim.run(sim.now + 5000);
+  assert.equal(sbc.got.length, 0, "nothing before the transport is known");
+  assert.equal(gw.ex.probe_reg_state(0), 0, "idle");
+  assert.equal(text(gw, CfgKind.Side, "transport 1 tcp"), CfgResult.Ok);
+  gw.drain();
+  sim.run(sim.now + 2000);
+  assert.equal(sbc.got.length, 1, sim.transcript());
+  assert.match(sbc.got[0].msg.get("via"), /^SIP\/2\.0\/TCP /, "over TCP");
+  assert.match(sbc.got[0].msg.get("contact"), /;transport=tcp\b/i);
+  assert.equal(gw.ex.probe_reg_state(0), REGISTERED);
 });
 
 test("a configured name is never replaced by the names that messages bring", () => {
