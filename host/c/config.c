@@ -811,10 +811,18 @@ static void check_rules(const char *k, const json *v, cfg_side *sd) {
   }
 }
 
+/* Whether trunk sd's transport is the host's choice by RFC 3263 §4.1 (config.mjs autoTransport): its
+ * address a name without a port, no "transport" given. */
+bool side_auto_transport(const cfg_side *sd) {
+  unsigned port = 0;
+  return !sd->transport && sd->role && strcmp(sd->role, "trunk") == 0 && sd->address && side_name(sd->address, &port) > 0 && port == 0;
+}
+
 /* The registrant's option word of a trunk whose calls and registrations go over TCP or TLS ("transport":
- * "tcp", "tls"): " tcp", " tls", else "". */
+ * "tcp", "tls"): " tcp", " tls"; " auto" when the host chooses it (side_auto_transport: the account waits
+ * for it), else "". */
 static const char *side_stream(const cfg_side *sd) {
-  if (!sd->transport) return "";
+  if (!sd->transport) return side_auto_transport(sd) ? " auto" : "";
   return strcmp(sd->transport, "tcp") == 0 ? " tcp" : strcmp(sd->transport, "tls") == 0 ? " tls" : "";
 }
 

@@ -141,6 +141,9 @@ bool parse_ip_port(const char *s, char addr[64], int *family, int *port);
 /* A trunk's address as a DNS name, NAME[:PORT]: the name's length (0: not a name; IP:PORT is not) and
  * *port (0: none, RFC 3263 locates the server). */
 size_t side_name(const char *s, unsigned *port);
+/* Whether trunk side sd's transport is the host's choice by RFC 3263 §4.1 (a name without a port, no
+ * "transport"): main.c resolves it (resolve_transport) and gives the core "transport SIDE PROTO". */
+bool side_auto_transport(const cfg_side *sd);
 
 /* A tls.peers element "CIDR require|none [NAME]": the CIDR text (cap bytes), whether a client
  * certificate is required, and the name (NULL when absent; points into s). False if malformed. */

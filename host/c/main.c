@@ -1192,8 +1192,19 @@ typedef struct {
 static trunk_watch watches[MAX_TRUNK_WATCH];
 static int n_watches;
 static double next_watch = -1;
+/* The trunks whose transport we choose (side_auto_transport): RFC 3263 §4.1 asked each round first
+ * (resolve_transport), the answer given to the core ("transport SIDE PROTO") when new or changed (the
+ * side's registrations wait for the first), then its watches' addresses resolved for that transport. */
+typedef struct {
+  int side, given; /* the protocol given to the core, 0 none yet */
+  char name[64];
+} trunk_auto;
+static trunk_auto autos[MAX_TRUNK_WATCH];
+static int n_autos;
+static unsigned supported_protos; /* 1 << p for each protocol p we listen on (UDP, TCP, TLS) */
 
 static int32_t core_add(int kind, const uint8_t *bytes, size_t len);
+static void after(double now);
 
 /* resolve.c's watcher: trunk w's name resolved to addrs (of family fam). */
 static void trunk_resolved(void *cookie, int fam, const uint8_t (*addrs)[16], int n) {
@@ -1227,18 +1238,34 @@ static void trunk_resolved(void *cookie, int fam, const uint8_t (*addrs)[16], in
   }
 }
 
-/* The trunks of the configuration whose address is a name, for each family of their transport. */
+static bool listening(int proto, int fam) {
+  for (int id = 1; id <= n_transports; id++)
+    if (transports[id].proto == proto && transports[id].family == fam) return true;
+  return false;
+}
+
+/* The trunks of the configuration whose address is a name, for each family of their transport (of any
+ * transport we listen on for one whose transport we choose). */
 static void trunk_watch_init(const config *cfg) {
   const cfg_value *sv = &cfg->v[SK_SIDES];
+  for (int p = SIP_PROTO_UDP; p <= SIP_PROTO_TLS; p++)
+    for (int fam = 4; fam <= 6; fam += 2)
+      if (listening(p, fam)) supported_protos |= 1u << p;
   for (size_t i = 0; sv->set && i < sv->n; i++) {
     const cfg_side *sd = &sv->sides[i];
     unsigned port;
     size_t n = sd->address ? side_name(sd->address, &port) : 0;
     if (n == 0 || n >= sizeof watches[0].name) continue;
+    bool chosen = side_auto_transport(sd);
     int proto = !sd->transport || strcmp(sd->transport, "udp") == 0 ? SIP_PROTO_UDP : strcmp(sd->transport, "tls") == 0 ? SIP_PROTO_TLS : SIP_PROTO_TCP;
+    if (chosen && n_autos < MAX_TRUNK_WATCH) {
+      trunk_auto *a = &autos[n_autos++];
+      *a = (trunk_auto){.side = (int)i};
+      memcpy(a->name, sd->address, n);
+      a->name[n] = 0;
+    }
     for (int fam = 4; fam <= 6; fam += 2) {
-      bool has = false;
-      for (int id = 1; id <= n_transports; id++) has = has || (transports[id].proto == proto && transports[id].family == fam);
+      bool has = listening(proto, fam) || (chosen && (listening(SIP_PROTO_TCP, fam) || listening(SIP_PROTO_TLS, fam)));
       if (!has || n_watches >= MAX_TRUNK_WATCH) continue;
       trunk_watch *w = &watches[n_watches++];
       *w = (trunk_watch){.side = (int)i, .family = fam, .proto = proto, .port = port};
@@ -1249,14 +1276,59 @@ static void trunk_watch_init(const config *cfg) {
   resolve_watch(trunk_resolved);
 }
 
-/* One round: each name asked (answered from the cache while its TTL runs). */
-static void trunk_watch_round(double now) {
-  if (n_watches == 0) return;
+/* Watch w's addresses asked for its transport (answered from the cache while its TTL runs). */
+static void trunk_watch_ask(trunk_watch *w) {
+  if (!listening(w->proto, w->family)) return;
+  resolve_send(w, w->family, w->port ? 0 : w->proto, RESOLVE_ALL, 0, w->name, strlen(w->name), (uint16_t)w->port, (const uint8_t *)"", 0);
+}
+
+/* resolve_transport's answer for trunk a: UDP when DNS names none. */
+static void trunk_transport(void *cookie, int proto) {
+  trunk_auto *a = cookie;
+  if (proto < SIP_PROTO_UDP || proto > SIP_PROTO_TLS) proto = SIP_PROTO_UDP;
+  const char *word = proto == SIP_PROTO_TCP ? "tcp" : proto == SIP_PROTO_TLS ? "tls" : "udp";
+  if (proto != a->given) {
+    char text[40];
+    int len = snprintf(text, sizeof text, "transport %d %s", a->side, word);
+    int32_t r = core_add(SIP_CFG_KIND_SIDE, (const uint8_t *)text, (size_t)len);
+    if (r != SIP_CFG_OK) {
+      log_begin(LOG_WARN, "trunk transport refused by the core");
+      log_num("side", a->side);
+      log_str("name", a->name);
+      log_str("transport", word);
+      log_num("result", r);
+      log_end();
+      return;
+    }
+    a->given = proto;
+    if (log_on(LOG_INFO)) {
+      log_begin(LOG_INFO, "trunk transport");
+      log_num("side", a->side);
+      log_str("name", a->name);
+      log_str("transport", word);
+      log_end();
+    }
+    after(now_ms()); /* the registrations that waited for it go now */
+  }
   resolve_source(0, NULL);
   for (int i = 0; i < n_watches; i++) {
-    trunk_watch *w = &watches[i];
-    resolve_send(w, w->family, w->port ? 0 : w->proto, RESOLVE_ALL, 0, w->name, strlen(w->name), (uint16_t)w->port, (const uint8_t *)"", 0);
+    if (watches[i].side != a->side) continue;
+    watches[i].proto = proto;
+    trunk_watch_ask(&watches[i]);
   }
+}
+
+/* One round: each name asked (answered from the cache while its TTL runs); a trunk whose transport we
+ * choose asks for that first, its addresses after. */
+static void trunk_watch_round(double now) {
+  if (n_watches == 0 && n_autos == 0) return;
+  resolve_source(0, NULL);
+  for (int i = 0; i < n_watches; i++) {
+    bool chosen = false;
+    for (int k = 0; k < n_autos; k++) chosen = chosen || autos[k].side == watches[i].side;
+    if (!chosen) trunk_watch_ask(&watches[i]);
+  }
+  for (int k = 0; k < n_autos; k++) resolve_transport(&autos[k], autos[k].name, supported_protos, trunk_transport);
   next_watch = now + TRUNK_WATCH_MS;
 }
 

@@ -591,6 +591,108 @@ static bool normalize(const char *name, size_t len, char out[NAME_BUF]) {
   return true;
 }
 
+/* ---- RFC 3263 §4.1's transport of a name (resolver.mjs transportOf) -------------------------------- */
+
+#define TRANSPORT_QUERIES 8 /* in flight at once: a trunk watch asks one name per side (at most 4) */
+typedef struct {
+  bool used;
+  void *t;
+  resolve_transport_cb cb;
+  char name[NAME_BUF];
+  int order[3], n, i; /* the supported protocols, UDP, TCP, TLS; the SRV name asked */
+} transport_query;
+static transport_query tqs[TRANSPORT_QUERIES];
+
+static void tq_done(transport_query *q, int proto) {
+  q->used = false;
+  if (ready && q->cb) q->cb(q->t, proto);
+}
+
+static void tq_srv(transport_query *q);
+
+static void on_tq_srv(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
+  (void)timeouts;
+  transport_query *q = arg;
+  struct ares_srv_reply *recs = NULL;
+  bool offered = false;
+  if (ready && status == ARES_SUCCESS && ares_parse_srv_reply(abuf, alen, &recs) == ARES_SUCCESS)
+    for (struct ares_srv_reply *r = recs; r; r = r->next) /* "." : no service (RFC 2782) */
+      offered = offered || (r->host && r->host[0] && strcmp(r->host, ".") != 0 && r->port != 0);
+  if (recs) ares_free_data(recs);
+  if (!ready) {
+    q->used = false;
+    return;
+  }
+  if (offered) tq_done(q, q->order[q->i]);
+  else {
+    q->i++;
+    tq_srv(q);
+  }
+}
+
+/* §4.1 without NAPTR: the SRV name of each supported transport in turn, the first with records. */
+static void tq_srv(transport_query *q) {
+  char srv[NAME_BUF];
+  while (q->i < q->n && snprintf(srv, sizeof srv, "%s%s", SERVICES[q->order[q->i]].srv, q->name) >= (int)sizeof srv) q->i++;
+  if (q->i >= q->n) {
+    tq_done(q, 0);
+    return;
+  }
+  ares_query(channel, srv, C_IN_CLASS, T_SRV_TYPE, on_tq_srv, q);
+}
+
+static void on_tq_naptr(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
+  (void)timeouts;
+  transport_query *q = arg;
+  struct ares_naptr_reply *recs = NULL;
+  int proto = 0;
+  if (ready && status == ARES_SUCCESS && ares_parse_naptr_reply(abuf, alen, &recs) == ARES_SUCCESS) {
+    const struct ares_naptr_reply *best = NULL;
+    for (const struct ares_naptr_reply *r = recs; r; r = r->next) {
+      if (!r->flags || strcasecmp((const char *)r->flags, "s") != 0 || !r->service) continue;
+      if (!r->replacement || !r->replacement[0] || strcmp(r->replacement, ".") == 0) continue;
+      int p = 0;
+      for (int k = 0; k < q->n; k++)
+        if (strcasecmp((const char *)r->service, SERVICES[q->order[k]].naptr) == 0) p = q->order[k];
+      if (!p) continue;
+      if (!best || r->order < best->order || (r->order == best->order && r->preference < best->preference)) {
+        best = r;
+        proto = p;
+      }
+    }
+  }
+  if (recs) ares_free_data(recs);
+  if (!ready) {
+    q->used = false;
+    return;
+  }
+  if (proto) tq_done(q, proto);
+  else tq_srv(q);
+}
+
+void resolve_transport(void *t, const char *raw, unsigned supported, resolve_transport_cb cb) {
+  char name[NAME_BUF];
+  uint8_t lit[16];
+  if (!ready || !normalize(raw, strlen(raw), name) || inet_pton(AF_INET, name, lit) == 1 || inet_pton(AF_INET6, name, lit) == 1) {
+    cb(t, 0);
+    return;
+  }
+  transport_query *q = NULL;
+  for (int i = 0; i < TRANSPORT_QUERIES && !q; i++)
+    if (!tqs[i].used) q = &tqs[i];
+  if (!q) return; /* every slot waiting on DNS: the next round asks again */
+  *q = (transport_query){.used = true, .t = t, .cb = cb};
+  memcpy(q->name, name, NAME_BUF);
+  for (int p = 1; p <= 3; p++)
+    if (supported & (1u << p)) q->order[q->n++] = p;
+  if (q->n == 0) {
+    tq_done(q, 0);
+    return;
+  }
+  counts[S_LOOKUPS]++;
+  ares_query(channel, name, C_IN_CLASS, T_NAPTR_TYPE, on_tq_naptr, q);
+}
+
 void resolve_send(void *t, int want, int proto, uint32_t sel, uint32_t conn_id, const char *raw, size_t len, uint16_t port,
                   const uint8_t *buf, size_t n) {
   char name[NAME_BUF];

@@ -55,6 +55,15 @@ void resolve_send(void *t, int want, int proto, uint32_t sel, uint32_t conn_id, 
 typedef void (*resolve_watcher)(void *t, int fam, const uint8_t (*addrs)[16], int n);
 void resolve_watch(resolve_watcher w);
 
+/* RFC 3263 §4.1's transport of `name` (a trunk found by its name without a port and no transport
+ * configured) among `supported` (bit 1 << p for protocol p: 1 UDP, 2 TCP, 3 TLS, those we listen on):
+ * the NAPTR record of a supported service (flag "s") first by order, then preference; without one, the
+ * first supported transport, in the order UDP, TCP, TLS, whose SRV name has records; cb gets 0 when
+ * neither answers (or for an IP address), never after resolve_shutdown. Not cached (resolver.mjs
+ * transportOf is the same). */
+typedef void (*resolve_transport_cb)(void *t, int proto);
+void resolve_transport(void *t, const char *name, unsigned supported, resolve_transport_cb cb);
+
 /* Poll integration: the sockets c-ares waits on (at most max), the poll timeout folded with its own
  * (ms, -1 none), and after poll: the revents of those sockets, then expired timeouts. */
 int resolve_pollfds(struct pollfd *out, int max);

@@ -22,7 +22,7 @@ import { Core, CoreError, PEER, EVENT, Proto, CfgKey, EVENTS, prefaultHeap, type
 import { CFG_KIND_SECRET, LIMITS, CfgKind, CfgResult } from "./numbers.js";
 import { writeAddr, format4, format6, peerText, numericLookup } from "./addr.js";
 import { ConfigError, type Config, type Listen } from "./config.js";
-import { coreOps, explain, parseIpPort, relayInterfaces, trunkName } from "../shared/config.mjs";
+import { autoTransport, coreOps, explain, parseIpPort, relayInterfaces, trunkName } from "../shared/config.mjs";
 import { MetricsServer, exposition } from "./metrics.js";
 import type { Logger } from "./log.js";
 import { decodeEvent, eventFields, type UsageLog, type EventRecord } from "./usage.js";
@@ -112,6 +112,8 @@ export class Host {
   private trunkWatch: NodeJS.Timeout | null = null;
   /** The addresses last given to the core for each trunk found by name, "SIDE|FAMILY" -> "A B" */
   private trunkAddrs = new Map<string, string>();
+  /** The transport given to the core for each trunk side whose transport is chosen by RFC 3263 (watchTrunks). */
+  private trunkProtos = new Map<number, "udp" | "tcp" | "tls">();
   /** host counters joined to the stats line */
   private readonly hostStats = { tcpEvicted: 0, tcpPartialClosed: 0, tcpBacklogClosed: 0 };
   private timer: NodeJS.Timeout | null = null;
@@ -799,29 +801,57 @@ export class Host {
    * of a listen address of the trunk's transport, and every answer's addresses (each SRV target's) go to
    * the core ("addrs SIDE ADDRESS...", the family's list replaced): calls from them are the trunk's. The
    * resolver's cache keeps an answer for its TTL, so a change of the provider's DNS takes effect within
-   * its TTL + TRUNK_WATCH_MS; a failed lookup leaves the addresses the core has.
+   * its TTL + TRUNK_WATCH_MS; a failed lookup leaves the addresses the core has. A trunk whose transport
+   * is ours to choose (config.mjs autoTransport: a name without a port, no "transport") first gets it by
+   * RFC 3263 §4.1 among the transports we listen on (resolver transportOf: NAPTR, else SRV; UDP when
+   * DNS names none), given to the core at once and whenever it changes ("transport SIDE PROTO"; the
+   * side's registrations wait for the first), and its addresses are then resolved for that transport.
    */
   private watchTrunks(): void {
-    const sides = (this.cfg.shared.values.get("sides") ?? []) as { address?: string, transport?: "udp" | "tcp" | "tls" }[];
+    const sides = (this.cfg.shared.values.get("sides") ?? []) as { role?: string, address?: string, transport?: "udp" | "tcp" | "tls" }[];
+    const listening = (proto: string) => [...new Set(this.transports.filter((t) => t?.proto === proto).map((t) => t!.family))];
+    const supported = (["udp", "tcp", "tls"] as const).filter((p) => listening(p).length > 0).map((p) => PROTO_OF[p]);
     const named = sides.flatMap((sd, i) => {
       const n = trunkName(sd.address);
-      if (!n) return [];
-      const proto = sd.transport ?? "udp";
-      const families = [...new Set(this.transports.filter((t) => t?.proto === proto).map((t) => t!.family))];
-      return families.map((family) => ({ i, family, proto, ...n }));
+      return n ? [{ i, auto: autoTransport(sd), proto: sd.transport ?? "udp", ...n }] : [];
     });
     if (named.length === 0) return;
+    const addresses = (w: (typeof named)[number]) => {
+      for (const family of listening(w.proto)) {
+        this.resolver.send(w.name, family, 0, (fam: 4 | 6, addrs: string) => this.trunkResolved(w.i, w.name, fam, addrs),
+          w.port ? 0 : PROTO_OF[w.proto], RESOLVE_ALL);
+      }
+    };
     const round = () => {
       if (!this.core) return;
       this.resolver.setSource("");
       for (const w of named) {
-        this.resolver.send(w.name, w.family, 0, (family: 4 | 6, addrs: string) => this.trunkResolved(w.i, w.name, family, addrs),
-          w.port ? 0 : PROTO_OF[w.proto], RESOLVE_ALL);
+        if (!w.auto) addresses(w);
+        else this.resolver.transportOf(w.name, supported, (p: number) => {
+          if (!this.core || this.stopping) return;
+          w.proto = p === Proto.TCP ? "tcp" : p === Proto.TLS ? "tls" : "udp";
+          this.trunkTransport(w.i, w.name, w.proto);
+          this.resolver.setSource("");
+          addresses(w);
+        });
       }
     };
     round();
     this.trunkWatch = setInterval(round, TRUNK_WATCH_MS);
     this.trunkWatch.unref();
+  }
+
+  /** Trunk side i's transport chosen by RFC 3263 §4.1: given to the core when it is new or changed. */
+  private trunkTransport(i: number, name: string, proto: "udp" | "tcp" | "tls"): void {
+    if (this.trunkProtos.get(i) === proto) return;
+    const r = this.ex.sip_cfg_add(CfgKind.Side, this.core!.putCfg(`transport ${i} ${proto}`));
+    if (r !== CfgResult.Ok) {
+      this.log.warn("trunk transport refused by the core", { side: i, name, transport: proto, result: r });
+      return;
+    }
+    this.trunkProtos.set(i, proto);
+    this.log.info("trunk transport", { side: i, name, transport: proto });
+    this.after(performance.now()); // the registrations that waited for it go now
   }
 
   /** Trunk side i's name resolved to `addrs` (space-separated, of one family): given to the core. */

@@ -385,6 +385,17 @@ export function trunkName(a) {
   const m = a === undefined ? null : SIDE_NAME.exec(a);
   return m ? { name: m[1].toLowerCase(), port: Number(m[2] ?? 0) } : null;
 }
+/**
+ * Whether trunk side sd's transport is the host's choice by RFC 3263 §4.1: its address a name without a
+ * port and no "transport" given. The host then resolves the name's NAPTR records (else its SRV records)
+ * among the transports it listens on, gives the core "transport SIDE PROTO" (UDP when DNS names none),
+ * and the side's registrations, configured with the option "auto", wait for that.
+ * @param {{ role?: string, address?: string, transport?: string }} sd
+ */
+export function autoTransport(sd) {
+  const n = sd.role === "trunk" && sd.transport === undefined ? trunkName(sd.address) : null;
+  return n !== null && n.port === 0;
+}
 const SIDE_KEYS = "name, role, route, host, address, transport, accept, called, username, password, routes, failover, identity, drop, register, monitor, down, passthrough, mediaRelay, relayInterface";
 const PASSTHROUGH_KEYS = "user, username, password"; // a trunk's "passthrough" entries
 // a trunk's "called": where the number of a call from it is read (b2bua/call.ts Called), as the core's word
@@ -1304,10 +1315,11 @@ export function coreOps(cfg, random) {
         });
         // then registrations ("register SIDE IP:PORT USER@HOST EXPIRES USER PASSWORD [options]": the
         // registrant's account for a trunk with "register", and one per pass-through account, its option
-        // "follow=USER": idle until the local user registers; over TCP or TLS with the trunk's transport)
+        // "follow=USER": idle until the local user registers; over TCP or TLS with the trunk's transport;
+        // "auto": waiting for the transport the host chooses, autoTransport)
         /** @param {number} i @param {Side} sd @param {string} user @param {string} password @param {number} expires @param {string} options */
         const registration = (i, sd, user, password, expires, options) =>
-          `register ${i} ${sd.address} ${user}@${sd.host ?? sd.address} ${expires} ${user} ${password}${options}${sd.transport === "tcp" || sd.transport === "tls" ? ` ${sd.transport}` : ""}`;
+          `register ${i} ${sd.address} ${user}@${sd.host ?? sd.address} ${expires} ${user} ${password}${options}${sd.transport === "tcp" || sd.transport === "tls" ? ` ${sd.transport}` : autoTransport(sd) ? " auto" : ""}`;
         list.forEach((sd, i) => {
           if (sd.register === undefined || sd.register === false) return;
           const r = typeof sd.register === "object" ? sd.register : {};

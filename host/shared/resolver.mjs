@@ -390,6 +390,43 @@ export class Resolver {
     this.log("warn", "cannot resolve destination; dropped", { name, family, error, messages: p.waiting.length });
   }
 
+  /**
+   * RFC 3263 §4.1's transport for `name` (a trunk found by its name without a port and no transport
+   * configured: config.mjs autoTransport), among `supported` (protocol numbers, 1 UDP, 2 TCP, 3 TLS:
+   * those the host listens on): the NAPTR record of a supported service (flag "s") first by order, then
+   * preference; without one, the first of `supported` in that order (UDP, TCP, TLS: Kamailio's default
+   * dns_udp_pref, tcp, tls) whose SRV name has records (§4.1: "a particular transport is supported if
+   * the query is successful"); `cb` gets 0 when neither answers (the name's own address: UDP, §4.1) or
+   * DNS fails. A name of the hosts file or an IP address asks nothing (0). Not cached: a host asks at
+   * its trunk watch's pace (every 30 s, one name per trunk side).
+   * @param {string} name @param {number[]} supported @param {(proto: number) => void} cb
+   */
+  transportOf(name, supported, cb) {
+    const n = name.toLowerCase().replace(/\.$/, "");
+    const order = [1, 2, 3].filter((p) => supported.includes(p));
+    if (this.closed || order.length === 0 || isIP(n) || this.hosts.has(n)) return cb(0);
+    this.counts.dnsLookups++;
+    /** @param {NodeJS.ErrnoException | null} err @param {{ flags: string, service: string, replacement: string, order: number, preference: number }[]} recs */
+    this.dns.resolveNaptr(n, (err, recs) => {
+      if (this.closed) return;
+      const best = (err ? [] : recs ?? [])
+        .filter((r) => r.flags.toLowerCase() === "s" && r.replacement && order.some((p) => SERVICES[p].naptr === r.service.toLowerCase()))
+        .sort((a, b) => a.order - b.order || a.preference - b.preference)[0];
+      if (best) return cb(order.find((p) => SERVICES[p].naptr === best.service.toLowerCase()) ?? 0);
+      /** @param {number} i */
+      const next = (i) => {
+        if (this.closed) return;
+        if (i >= order.length) return cb(0);
+        /** @param {NodeJS.ErrnoException | null} e @param {{ name: string, port: number }[]} srv */
+        this.dns.resolveSrv(SERVICES[order[i]].srv + n, (e, srv) => {
+          if (!e && (srv ?? []).some((r) => r.name && r.name !== "." && r.port > 0)) return cb(order[i]);
+          next(i + 1);
+        });
+      };
+      next(0);
+    });
+  }
+
   /** @param {string} counter @param {string} name @param {string} why */
   drop(counter, name, why) {
     this.counts[counter]++;

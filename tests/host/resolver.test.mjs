@@ -286,3 +286,42 @@ test("RFC 3263 for a name of the hosts file: its address on the default port, no
   assert.deepEqual(t.sent.map((s) => [s.addr, s.port, s.later]), [["127.0.0.5", 5060, false], ["127.0.0.5", 5061, false]]);
   assert.deepEqual(t.asked, []);
 });
+
+test("RFC 3263 §4.1's transport of a name (transportOf): NAPTR of a supported service by order and preference, else the first supported SRV name, else 0", () => {
+  const naptr = (service, order, preference) => ({ flags: "s", service, replacement: `_x.${service}.carrier.test`, order, preference, regexp: "" });
+  const run = (supported, answer) => {
+    const t = make();
+    let got = null;
+    t.r.transportOf("Carrier.Test.", supported, (p) => (got = p));
+    answer(t);
+    return { got, asked: t.asked.map((a) => `${a.type} ${a.name}`) };
+  };
+  // NAPTR: the lowest order, then preference, among what we listen on
+  const all = [naptr("SIPS+D2T", 10, 5), naptr("SIP+D2T", 10, 10), naptr("SIP+D2U", 20, 1)];
+  assert.equal(run([1, 2, 3], (t) => t.q("carrier.test", "NAPTR").cb(null, all)).got, 3, "TLS: order 10, preference 5");
+  assert.equal(run([1, 2], (t) => t.q("carrier.test", "NAPTR").cb(null, all)).got, 2, "no TLS listener: TCP");
+  assert.equal(run([1], (t) => t.q("carrier.test", "NAPTR").cb(null, all)).got, 1, "UDP only");
+  assert.equal(run([1, 2], (t) => t.q("carrier.test", "NAPTR").cb(null, [{ ...naptr("SIP+D2T", 1, 1), flags: "a" }, naptr("SIP+D2U", 5, 5)])).got, 1,
+    "a record without flag s is not for SIP");
+  // no NAPTR: SRV names in the order UDP, TCP, TLS, the first that has records
+  const srvOnly = run([1, 2, 3], (t) => {
+    t.q("carrier.test", "NAPTR").cb(Object.assign(new Error("ENODATA"), { code: "ENODATA" }));
+    t.q("_sip._udp.carrier.test", "SRV").cb(null, [{ name: ".", port: 0, priority: 0, weight: 0 }]);
+    t.q("_sip._tcp.carrier.test", "SRV").cb(null, [{ name: "sbc.carrier.test", port: 5060, priority: 10, weight: 1 }]);
+  });
+  assert.equal(srvOnly.got, 2, "UDP's SRV says no service ('.'): TCP's has records");
+  assert.deepEqual(srvOnly.asked, ["NAPTR carrier.test", "SRV _sip._udp.carrier.test", "SRV _sip._tcp.carrier.test"]);
+  const nothing = run([1, 3], (t) => {
+    t.q("carrier.test", "NAPTR").cb(null, []);
+    t.q("_sip._udp.carrier.test", "SRV").cb(Object.assign(new Error("ENOTFOUND"), { code: "ENOTFOUND" }));
+    t.q("_sips._tcp.carrier.test", "SRV").cb(Object.assign(new Error("ENOTFOUND"), { code: "ENOTFOUND" }));
+  });
+  assert.deepEqual([nothing.got, nothing.asked], [0, ["NAPTR carrier.test", "SRV _sip._udp.carrier.test", "SRV _sips._tcp.carrier.test"]], "neither: 0 (UDP to its address)");
+  // an IP address, nothing supported: 0 without asking
+  assert.deepEqual(run([1, 2], () => {}), { got: null, asked: ["NAPTR carrier.test"] }, "(pending until DNS answers)");
+  const t = make();
+  let got = null;
+  t.r.transportOf("192.0.2.1", [1, 2], (p) => (got = p));
+  assert.equal(got, 0);
+  assert.equal(t.asked.length, 0);
+});

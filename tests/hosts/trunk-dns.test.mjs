@@ -14,11 +14,15 @@
 //                the name in the Request-URI and in the AOR, and the target's 200 registers it; the
 //                first target silent: the REGISTER goes to the second after Timer F (64 x t1) and
 //                registers there, with no backoff (RFC 3263 §4.3)
+//   transport    with no "transport" configured, the host chooses by RFC 3263 §4.1 among what it
+//                listens on: NAPTR preferring SIP+D2T sends the trunk's REGISTER and a phone's call over
+//                TCP to the _sip._tcp target ("trunk transport" tcp), nothing to the UDP one
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { HOSTS, startServer } from "../integration/harness.mjs";
 import { Dnsmasq } from "../lib/dnsmasq.mjs";
 import { Ua, Sink, request, response, hdrs, status, firstLine, until } from "../lib/sipua.mjs";
+import { createServer } from "node:net";
 
 const T1 = 50;
 const SDP = ["v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0", "m=audio 40000 RTP/AVP 0", ""].join("\r\n");
@@ -49,9 +53,9 @@ async function answering(address) {
   return { ua, seen, port: ua.port, close: () => ua.close() };
 }
 
-async function b2bua(host, dns, carrier = {}) {
+async function b2bua(host, dns, carrier = {}, tcp = false) {
   return startServer({
-    host, trace: true, logLevel: "info", tcp: false,
+    host, trace: true, logLevel: "info", tcp,
     config: {
       board: "gateway", mode: "b2bua", domains: ["127.0.0.1"], dns: { servers: [dns.server] }, timers: { t1: T1 },
       sides: [
@@ -168,6 +172,62 @@ for (const host of HOSTS) {
     } finally {
       await srv.stop();
       sbc1.close(); sbc2.close();
+      await dns.close();
+    }
+  });
+
+  test(`${host}: a trunk by name with no transport configured: NAPTR prefers TCP, its REGISTER and calls go over TCP`, { timeout: 30_000 }, async () => {
+    // the provider's TCP server at 127.0.0.9: answers REGISTER 200 on the connection, records INVITEs
+    const got = [];
+    const tcp = createServer((c) => {
+      let buf = "";
+      c.setEncoding("latin1");
+      c.on("error", () => {});
+      c.on("data", (d) => {
+        buf += d;
+        for (;;) {
+          const end = buf.indexOf("\r\n\r\n");
+          if (end < 0) return;
+          const len = Number(/\r\ncontent-length:\s*(\d+)/i.exec(buf.slice(0, end))?.[1] ?? 0);
+          if (buf.length < end + 4 + len) return;
+          const m = buf.slice(0, end + 4 + len);
+          buf = buf.slice(end + 4 + len);
+          got.push(m);
+          if (m.startsWith("REGISTER ")) c.write(response(m, 200, "OK", { toTag: "reg", extra: [`Contact: ${hdrs(m, "Contact")[0]};expires=600`] }));
+        }
+      });
+    });
+    await new Promise((res) => tcp.listen(0, "127.0.0.9", res));
+    const udpSink = await Sink.open("127.0.0.9");
+    const dns = await Dnsmasq.start([
+      "naptr-record=carrier.test,10,10,S,SIP+D2T,,_sip._tcp.carrier.test",
+      "naptr-record=carrier.test,20,10,S,SIP+D2U,,_sip._udp.carrier.test",
+      `srv-host=_sip._tcp.carrier.test,sbc1.test,${tcp.address().port},10,0`,
+      `srv-host=_sip._udp.carrier.test,sbc1.test,${udpSink.port},10,0`,
+      "host-record=sbc1.test,127.0.0.9",
+    ]);
+    const srv = await b2bua(host, dns, { register: true, username: "acme", password: "s3cret-acme" }, true);
+    try {
+      await srv.waitFor((o) => o.msg === "trunk transport", 5000, "the trunk's transport chosen");
+      assert.equal(srv.logs.find((o) => o.msg === "trunk transport").transport, "tcp");
+      await srv.waitFor((o) => o.event === "trunk-reg" && o.code === 200, 5000, "registered over TCP");
+      const reg = got.find((m) => m.startsWith("REGISTER "));
+      assert.equal(firstLine(reg), "REGISTER sip:carrier.test SIP/2.0");
+      assert.match(hdrs(reg, "Via")[0], /^SIP\/2\.0\/TCP /);
+      assert.match(hdrs(reg, "Contact")[0], /;transport=tcp/i);
+      const alice = await phone(srv);
+      alice.ua.send(request(alice.ua, { ruri: "sip:15551234@127.0.0.1", from: "sip:alice@127.0.0.1", contact: `<sip:alice@127.0.0.1:${alice.port}>`,
+        extra: ["Content-Type: application/sdp"], body: SDP }), srv.port);
+      await until(() => got.some((m) => m.startsWith("INVITE ")), 5000, "the call at the TCP target");
+      assert.equal(firstLine(got.find((m) => m.startsWith("INVITE "))), "INVITE sip:15551234@carrier.test SIP/2.0");
+      assert.match(hdrs(got.find((m) => m.startsWith("INVITE ")), "Via")[0], /^SIP\/2\.0\/TCP /);
+      alice.close();
+      assert.deepEqual(udpSink.lines(), [], "nothing over UDP");
+      assert.equal(srv.logs.filter((o) => o.event === "trunk-reg").map((o) => o.detail).join(" "), "registering registered", "no REGISTER before the transport was known");
+    } finally {
+      await srv.stop();
+      udpSink.close();
+      await new Promise((res) => tcp.close(res));
       await dns.close();
     }
   });
