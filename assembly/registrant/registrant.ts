@@ -259,7 +259,7 @@ export function regAdd(p: usize, len: u32): i32 {
     store<u32>(words + <usize>n * 8, k - start, 4);
     n++;
   }
-  // trailing options: up to three distinct ones; as few as make 4 or 6 words remain (a password may
+  // trailing options: up to five distinct ones; as few as make 4 or 6 words remain (a password may
   // itself read "persist" or "gin")
   let opts = 0;
   while (opts < 5 && n - opts > 4) {
