@@ -1186,6 +1186,7 @@ static void bind_all(const config *cfg) {
 typedef struct {
   int side, family, proto;
   unsigned port;
+  bool chosen; /* its transport is ours to choose: asked after the transport (trunk_transport) */
   char name[64];
   char given[200]; /* the addresses last given to the core */
 } trunk_watch;
@@ -1268,7 +1269,7 @@ static void trunk_watch_init(const config *cfg) {
       bool has = listening(proto, fam) || (chosen && (listening(SIP_PROTO_TCP, fam) || listening(SIP_PROTO_TLS, fam)));
       if (!has || n_watches >= MAX_TRUNK_WATCH) continue;
       trunk_watch *w = &watches[n_watches++];
-      *w = (trunk_watch){.side = (int)i, .family = fam, .proto = proto, .port = port};
+      *w = (trunk_watch){.side = (int)i, .family = fam, .proto = proto, .port = port, .chosen = chosen};
       memcpy(w->name, sd->address, n);
       w->name[n] = 0;
     }
@@ -1323,11 +1324,8 @@ static void trunk_transport(void *cookie, int proto) {
 static void trunk_watch_round(double now) {
   if (n_watches == 0 && n_autos == 0) return;
   resolve_source(0, NULL);
-  for (int i = 0; i < n_watches; i++) {
-    bool chosen = false;
-    for (int k = 0; k < n_autos; k++) chosen = chosen || autos[k].side == watches[i].side;
-    if (!chosen) trunk_watch_ask(&watches[i]);
-  }
+  for (int i = 0; i < n_watches; i++)
+    if (!watches[i].chosen) trunk_watch_ask(&watches[i]);
   for (int k = 0; k < n_autos; k++) resolve_transport(&autos[k], autos[k].name, supported_protos, trunk_transport);
   next_watch = now + TRUNK_WATCH_MS;
 }

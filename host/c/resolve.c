@@ -494,6 +494,17 @@ static void query_addrs(lookup *l) {
 
 static void query_srv(lookup *l);
 
+/* An SRV record that offers the service: a target other than "." (RFC 2782: none offered) and a port. */
+static bool srv_offered(const struct ares_srv_reply *r) {
+  return r->host && r->host[0] && strcmp(r->host, ".") != 0 && r->port != 0;
+}
+
+/* A NAPTR record that leads to SRV names: flag "s", a service, a replacement other than ".". */
+static bool naptr_to_srv(const struct ares_naptr_reply *r) {
+  return r->flags && strcasecmp((const char *)r->flags, "s") == 0 && r->service && r->replacement && r->replacement[0] &&
+         strcmp(r->replacement, ".") != 0;
+}
+
 static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
   (void)timeouts;
   lookup *l = arg;
@@ -504,7 +515,7 @@ static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int
     for (int kept = 0; kept < TARGETS; kept++) {
       struct ares_srv_reply *best = NULL;
       for (struct ares_srv_reply *r = recs; r; r = r->next) {
-        if (!r->host || !r->host[0] || strcmp(r->host, ".") == 0 || r->port == 0) continue; /* "." : no service (RFC 2782) */
+        if (!srv_offered(r)) continue; /* (a port of 0: taken already) */
         if (!best || r->priority < best->priority) best = r;
       }
       if (!best) break;
@@ -551,9 +562,7 @@ static void on_naptr(void *arg, int status, int timeouts, unsigned char *abuf, i
     for (; l->nsrv < TARGETS;) {
       struct ares_naptr_reply *best = NULL;
       for (struct ares_naptr_reply *r = recs; r; r = r->next) {
-        if (!r->flags || strcasecmp((const char *)r->flags, "s") != 0) continue;
-        if (!r->service || strcasecmp((const char *)r->service, SERVICES[l->mode].naptr) != 0) continue;
-        if (!r->replacement || !r->replacement[0] || strcmp(r->replacement, ".") == 0) continue;
+        if (!naptr_to_srv(r) || strcasecmp((const char *)r->service, SERVICES[l->mode].naptr) != 0) continue;
         if (!best || r->order < best->order || (r->order == best->order && r->preference < best->preference)) best = r;
       }
       if (!best) break;
@@ -616,8 +625,7 @@ static void on_tq_srv(void *arg, int status, int timeouts, unsigned char *abuf, 
   struct ares_srv_reply *recs = NULL;
   bool offered = false;
   if (ready && status == ARES_SUCCESS && ares_parse_srv_reply(abuf, alen, &recs) == ARES_SUCCESS)
-    for (struct ares_srv_reply *r = recs; r; r = r->next) /* "." : no service (RFC 2782) */
-      offered = offered || (r->host && r->host[0] && strcmp(r->host, ".") != 0 && r->port != 0);
+    for (const struct ares_srv_reply *r = recs; r; r = r->next) offered = offered || srv_offered(r);
   if (recs) ares_free_data(recs);
   if (!ready) {
     q->used = false;
@@ -649,8 +657,7 @@ static void on_tq_naptr(void *arg, int status, int timeouts, unsigned char *abuf
   if (ready && status == ARES_SUCCESS && ares_parse_naptr_reply(abuf, alen, &recs) == ARES_SUCCESS) {
     const struct ares_naptr_reply *best = NULL;
     for (const struct ares_naptr_reply *r = recs; r; r = r->next) {
-      if (!r->flags || strcasecmp((const char *)r->flags, "s") != 0 || !r->service) continue;
-      if (!r->replacement || !r->replacement[0] || strcmp(r->replacement, ".") == 0) continue;
+      if (!naptr_to_srv(r)) continue;
       int p = 0;
       for (int k = 0; k < q->n; k++)
         if (strcasecmp((const char *)r->service, SERVICES[q->order[k]].naptr) == 0) p = q->order[k];

@@ -66,6 +66,18 @@ const SERVICES = {
 };
 
 /**
+ * A NAPTR record that leads to SRV names (flag "s", a replacement) for `service` ("sip+d2u", ...).
+ * @param {{ flags: string, service: string, replacement: string }} r @param {string} service
+ */
+const naptrFor = (r, service) => r.flags.toLowerCase() === "s" && !!r.replacement && r.service.toLowerCase() === service;
+
+/**
+ * An SRV record that offers the service: a target other than "." (RFC 2782: none offered) and a port.
+ * @param {{ name: string, port: number }} r
+ */
+const srvOffered = (r) => !!r.name && r.name !== "." && r.port > 0;
+
+/**
  * RFC 2782's order of SRV targets: by priority, and within a priority by weighted random selection
  * (a running sum of the weights, the first target whose sum reaches a random number). The number is
  * drawn from 1..total, not the RFC's 0..total: with 0 the first-listed record wins one extra share
@@ -292,7 +304,7 @@ export class Resolver {
     this.dns.resolveNaptr(name, (err, recs) => {
       if (this.closed) return;
       const srvNames = (err ? [] : recs ?? [])
-        .filter((r) => r.flags.toLowerCase() === "s" && r.service.toLowerCase() === service.naptr && r.replacement)
+        .filter((r) => naptrFor(r, service.naptr))
         .sort((a, b) => a.order - b.order || a.preference - b.preference)
         .slice(0, this.limits.dnsTargets)
         .map((r) => r.replacement.toLowerCase().replace(/\.$/, ""));
@@ -316,7 +328,7 @@ export class Resolver {
     this.dns.resolveSrv(srvNames[i], (err, recs) => {
       if (this.closed) return;
       // "." (an empty target) says the service is not offered there (RFC 2782)
-      const usable = (err ? [] : recs ?? []).filter((r) => r.name && r.name !== "." && r.port > 0);
+      const usable = (err ? [] : recs ?? []).filter(srvOffered);
       if (usable.length === 0) return this.srv(name, family, service, srvNames, i + 1, cb);
       const kept = usable.sort((a, b) => a.priority - b.priority).slice(0, this.limits.dnsTargets);
       /** @type {(Target | null)[]} */
@@ -410,16 +422,16 @@ export class Resolver {
     this.dns.resolveNaptr(n, (err, recs) => {
       if (this.closed) return;
       const best = (err ? [] : recs ?? [])
-        .filter((r) => r.flags.toLowerCase() === "s" && r.replacement && order.some((p) => SERVICES[p].naptr === r.service.toLowerCase()))
+        .filter((r) => order.some((p) => naptrFor(r, SERVICES[p].naptr)))
         .sort((a, b) => a.order - b.order || a.preference - b.preference)[0];
-      if (best) return cb(order.find((p) => SERVICES[p].naptr === best.service.toLowerCase()) ?? 0);
+      if (best) return cb(order.find((p) => naptrFor(best, SERVICES[p].naptr)) ?? 0);
       /** @param {number} i */
       const next = (i) => {
         if (this.closed) return;
         if (i >= order.length) return cb(0);
         /** @param {NodeJS.ErrnoException | null} e @param {{ name: string, port: number }[]} srv */
         this.dns.resolveSrv(SERVICES[order[i]].srv + n, (e, srv) => {
-          if (!e && (srv ?? []).some((r) => r.name && r.name !== "." && r.port > 0)) return cb(order[i]);
+          if (!e && (srv ?? []).some(srvOffered)) return cb(order[i]);
           next(i + 1);
         });
       };
