@@ -55,7 +55,7 @@ import { tuTimerSet } from "../tu/timers";
 import { uasStoredRequest } from "../dialog/uas";
 import { storedView, storedDecoded } from "../wire/buffers";
 import { OutRequest, uaDialogEnd, uaDialogTextPtr, uaDialogTextLen } from "../dialog/ua";
-import { uacSend, uacSendInDialog, uacCancel, uacDialog, uacForget, uacDeferAck, uacAckLate } from "../dialog/uac";
+import { uacSend, uacSendInDialog, uacCancel, uacDialog, uacForget, uacDeferAck, uacAckLate, uacInviteCseq } from "../dialog/uac";
 import { MEDIA_RELAY, RELAY_IFACES } from "../config";
 import { relaySdp, relayEnd, relayActive, relayReady, relayLegSession, SDP_OUT, SDP_BAD } from "../media/relay";
 import { sdpBody } from "../media/sdp";
@@ -194,7 +194,7 @@ function ruleFor(from: i32, user: usize, len: u32): i32 {
 export const B2B_CALLS: i32 = UA_DIALOGS / 2;
 export const enum B2bState { Free = 0, Calling = 1, Cancelling = 2, Up = 3, Ending = 4 }
 /** Which request of a call a client transaction's caller handle names. */
-const enum Leg { Invite = 1, ByeB = 2, ByeA = 3, ReqA = 4, ReqB = 5, Ping = 6 }
+const enum Leg { Invite = 1, ByeB = 2, ByeA = 3, ReqA = 4, ReqB = 5, Ping = 6, Prack = 7 }
 
 // Call record: +0 u8 state, +1 u8 A's side, +2 u8 B's side, +3 u8 challenges answered, +4 i32 A's call
 // (dialog/uas.ts; -1 once released), +8 i32 A's dialog, +12 i32 B's dialog, +16 u32 generation, +20 u32
@@ -205,8 +205,10 @@ const enum Leg { Invite = 1, ByeB = 2, ByeA = 3, ReqA = 4, ReqB = 5, Ping = 6 }
 const NUMBER_CAP: u32 = 64;
 // +172 u8 failed over (the call went to its side's failover side once), +173 u8 the SRV target of a trunk
 // found by its name (RFC 3263: the next one after a 408 or 503 of the one before), +174 u8 1: the caller
-// asked for session privacy toward an untrusted side (RFC 3323 §5.2): the media go through our relay.
-const CALL_SIZE: usize = 105 + <usize>NUMBER_CAP + 7;
+// asked for session privacy toward an untrusted side (RFC 3323 §5.2): the media go through our relay,
+// +175 u8 1: the PRACK being relayed came from A, +176 i32 the server core's record of that PRACK (-1
+// none: one at a time, beside the request in +100, whose reliable provisional it acknowledges).
+const CALL_SIZE: usize = 105 + <usize>NUMBER_CAP + 11;
 const calls: usize = USER_AGENT ? heap.alloc(<usize>B2B_CALLS * CALL_SIZE) : 0;
 function rec(i: i32): usize { return calls + <usize>i * CALL_SIZE; }
 // Which call (index + 1, 0 none; u32 each) holds each dialog (as A's, +8, or B's, +12) and each record
@@ -216,7 +218,7 @@ const byDialog: usize = USER_AGENT ? heap.alloc(<usize>UA_DIALOGS * 4) : 0;
 const byUas: usize = USER_AGENT ? heap.alloc(<usize>UAS_CALLS * 4) : 0;
 const freeRecs = USER_AGENT ? new FreeList(B2B_CALLS) : changetype<FreeList>(0); // the free call records
 
-const enum F { A = 4, DlgA = 8, DlgB = 12, Relay = 100 }
+const enum F { A = 4, DlgA = 8, DlgB = 12, Relay = 100, Prack = 176 }
 /** Call i's field f (a server-core record or a dialog, F) is now v (-1: none), the reverse map kept. */
 function link(i: i32, f: F, v: i32): void {
   const c = rec(i);
@@ -236,7 +238,7 @@ function callByDialog(dlg: i32): i32 {
 /** The call holding the server core's record r, or -1. */
 function callByUas(r: i32): i32 {
   const i = <i32>load<u32>(byUas + <usize>r * 4) - 1;
-  return i >= 0 && load<u8>(rec(i)) != B2bState.Free && (load<i32>(rec(i), F.A) == r || load<i32>(rec(i), F.Relay) == r) ? i : -1;
+  return i >= 0 && load<u8>(rec(i)) != B2bState.Free && (load<i32>(rec(i), F.A) == r || load<i32>(rec(i), F.Relay) == r || load<i32>(rec(i), F.Prack) == r) ? i : -1;
 }
 function aDest(i: i32): Peer { return changetype<Peer>(rec(i) + 24); }
 function bDest(i: i32): Peer { return changetype<Peer>(rec(i) + 24 + <usize>PEER_SIZE); }
@@ -653,12 +655,8 @@ function calledUri(s: i32, v: MessageView, d: Decoded): UriRepr {
   const mode = <Called>load<u8>(side(s), SIDE_CALLED);
   if (mode == Called.To && d.to.uri.userLen != 0) return d.to.uri;
   if (mode == Called.Pcpi) {
-    for (let e = 0; e < v.count; e++) {
-      if (v.hdr(e) != Hdr.Other || !textIs(v.base + <usize>v.lineOff(e), v.nameLen(e), "P-Called-Party-ID")) continue;
-      const p = v.valPtr(e);
-      if (decodeNameAddr(p, p + <usize>v.valLen(e), pcpi, NameAddrKind.FromTo) && pcpi.uri.userLen != 0) return pcpi.uri;
-      break;
-    }
+    const e = v.other("P-Called-Party-ID");
+    if (e >= 0 && decodeNameAddr(v.valPtr(e), v.valPtr(e) + <usize>v.valLen(e), pcpi, NameAddrKind.FromTo) && pcpi.uri.userLen != 0) return pcpi.uri;
   }
   return d.ruri;
 }
@@ -720,6 +718,7 @@ function newCall(a: i32, v: MessageView, d: Decoded, src: Peer, now: i64): void 
   store<i32>(c, -1, F.DlgA);
   store<i32>(c, -1, F.DlgB);
   store<i32>(c, -1, F.Relay);
+  store<i32>(c, -1, F.Prack);
   link(i, F.A, a);
   store<u32>(c, ++generation & 0x3fff, 16);
   // the B leg's tag and Call-ID, from numbers kept so that a retry (digest) sends the same ones
@@ -853,9 +852,7 @@ function sendInvite(i: i32, v: MessageView, d: Decoded, cseq: u32, auth: u32, no
     if (pt >= 0) authorizationLine(tw, auth, out.method, out.methodLen, out.ruri, out.ruriLen, regAuth(pt), regAuthLen(pt), regPass(pt), regPassLen(pt), <u32>prngNext());
     else authorizationLine(tw, auth, out.method, out.methodLen, out.ruri, out.ruriLen, sideUser(to), sideUserLen(to), sidePass(to), sidePassLen(to), <u32>prngNext());
   }
-  // RFC 3262: the one extension carried across; reliable provisionals and PRACK relay end to end
-  if (has100rel(v, Hdr.Require)) tw.lit("Require: 100rel\r\n");
-  else if (has100rel(v, Hdr.Supported)) tw.lit("Supported: 100rel\r\n");
+  relLine(v);
   if (paiMode(to) == PaiMode.From && (trusted(to) || !hide)) {
     // RFC 3325 §9.1: the identity we assert for the caller (see PaiMode)
     tw.bytes(PAI, PAI_LEN);
@@ -1025,12 +1022,14 @@ function free(i: i32): void {
   uacForget(handle(i, Leg.Invite));
   uacForget(handle(i, Leg.ReqA));
   uacForget(handle(i, Leg.ReqB));
+  uacForget(handle(i, Leg.Prack));
   const bye = load<u32>(rec(i), 20);
   if (bye != 0) uacForget(bye);
   link(i, F.A, -1);
   link(i, F.DlgA, -1);
   link(i, F.DlgB, -1);
   link(i, F.Relay, -1);
+  link(i, F.Prack, -1);
   if (load<u8>(rec(i)) != B2bState.Free) freeRecs.give(i);
   store<u8>(rec(i), <u8>B2bState.Free);
 }
@@ -1123,6 +1122,12 @@ function cancelB(i: i32, now: i64): void {
  */
 function endRelay(i: i32, dlg: i32, now: i64): void {
   const c = rec(i);
+  // a PRACK being relayed: its sender's is answered 481 (the dialog it was in, or the one it went to,
+  // is over), and our copy's answer is nothing to anyone
+  const p = load<i32>(c, F.Prack);
+  link(i, F.Prack, -1);
+  if (p >= 0 && uasState(p) == UasState.Proceeding) uasRespond(p, 481, now);
+  uacForget(handle(i, Leg.Prack));
   const r = load<i32>(c, F.Relay);
   link(i, F.Relay, -1);
   if (r < 0 || uasState(r) != UasState.Proceeding || uasDialog(r) == dlg) return;
@@ -1145,14 +1150,18 @@ function relayInDialog(r: i32, dlg: i32, v: MessageView, now: i64): void {
   if (st == B2bState.Up || st == B2bState.Calling) { // Calling: the legs' early dialogs
     const c = rec(i);
     const fromA = load<i32>(c, F.DlgA) == dlg;
-    if (load<i32>(c, F.Relay) >= 0) {
+    // a PRACK goes beside the request in progress (RFC 3262: it acknowledges that request's reliable
+    // provisional), one at a time too
+    const prack = v.method == Method.PRACK;
+    const f = prack ? F.Prack : F.Relay;
+    if (load<i32>(c + <usize>f) >= 0) {
       // one request at a time: an offer meets one in progress (491, §14.2 / RFC 3311 §5.2), another
       // request is asked to come back later (500 with Retry-After, uasRespond)
       uasRespond(r, v.method == Method.INVITE || v.method == Method.UPDATE ? 491 : 500, now);
       return;
     }
     if (v.method == Method.Unknown) { uasRespond(r, 501, now); return; }
-    const leg = fromA ? Leg.ReqB : Leg.ReqA;
+    const leg = prack ? Leg.Prack : fromA ? Leg.ReqB : Leg.ReqA;
     const other = fromA ? load<i32>(c, 12) : load<i32>(c, 8);
     if (other < 0) { uasRespond(r, 481, now); return; } // the other leg has no dialog (yet, or any more)
     if (MEDIA_RELAY) {
@@ -1160,12 +1169,24 @@ function relayInDialog(r: i32, dlg: i32, v: MessageView, now: i64): void {
       const e = relayBody(i, fromA ? 0 : 1, v, (fromA ? bDest(i) : aDest(i)).family, callIdOf(i), callIdLenOf(i));
       if (e != 0) { uasRespond(r, e, now); return; }
     }
-    link(i, F.Relay, r);
+    link(i, f, r);
+    if (prack) store<u8>(c, fromA ? 1 : 0, 175);
     const drops = fromA ? dropsFor(<i32>load<u8>(c, 1), <i32>load<u8>(c, 2), v) : dropsFor(<i32>load<u8>(c, 2), <i32>load<u8>(c, 1), v);
-    // a PRACK from A acknowledges B's reliable provisional to our INVITE: its RAck names B's CSeq
-    const extraLen = fromA && v.method == Method.PRACK ? rackLine(i, v, drops) : 0;
+    // a PRACK acknowledges the other leg's reliable provisional to our INVITE there (a re-INVITE we
+    // relayed, or the call's own INVITE on the B leg): its RAck names that INVITE's CSeq. A relayed
+    // re-INVITE offers 100rel when its sender's did, as the call's INVITE does (newCall)
+    let extraLen: u32 = 0;
+    if (prack) {
+      let cseq = uacInviteCseq(handle(i, fromA ? Leg.ReqB : Leg.ReqA));
+      if (cseq == 0 && fromA) cseq = <u32>load<u8>(c, 3) + 1; // the B leg's INVITE: 1, one more per challenge
+      if (cseq != 0) extraLen = rackLine(v, drops, cseq);
+    } else if (v.method == Method.INVITE) {
+      tw.begin(TEXT, TEXT_CAP);
+      relLine(v);
+      extraLen = tw.finish();
+    }
     if (uacSendInDialog(other, v.method, fromA ? bDest(i) : aDest(i), now, handle(i, leg), v, drops, TEXT, extraLen) == 0) {
-      link(i, F.Relay, -1);
+      link(i, f, -1);
       uasRespond(r, 503, now);
     }
     return;
@@ -1174,16 +1195,14 @@ function relayInDialog(r: i32, dlg: i32, v: MessageView, now: i64): void {
 }
 
 /**
- * RFC 3262 §7.2: "RAck: RSEQ CSEQ INVITE" for call i's B leg, RSEQ from A's PRACK (v: the RSeq the B
- * leg's provisional carried, passed to A unchanged), CSEQ the B leg's INVITE's (1, or one more per
- * challenge answered); written in TEXT, and "RAck" added to the drop list `drops` so that A's is not
- * carried. Its length; 0 when A's PRACK has no RAck that parses (its own then passes as it is).
+ * RFC 3262 §7.2: "RAck: RSEQ CSEQ INVITE" for the leg a PRACK (v) goes to, RSEQ from v's (the RSeq that
+ * leg's provisional carried, passed across unchanged), CSEQ that leg's INVITE's (our re-INVITE there, or
+ * the B leg's INVITE: 1, or one more per challenge answered); written in TEXT, and "RAck" added to the
+ * drop list `drops` so that v's is not carried. Its length; 0 when v has no RAck that parses (its own then
+ * passes as it is).
  */
-function rackLine(i: i32, v: MessageView, drops: usize): u32 {
-  let h = -1;
-  for (let e = 0; e < v.count && h < 0; e++) {
-    if (v.hdr(e) == Hdr.Other && textIs(v.base + <usize>v.lineOff(e), v.nameLen(e), "RAck")) h = e;
-  }
+function rackLine(v: MessageView, drops: usize, cseq: u32): u32 {
+  const h = v.other("RAck");
   if (h < 0) return 0;
   const p = v.valPtr(h);
   const end = p + <usize>v.valLen(h);
@@ -1195,9 +1214,16 @@ function rackLine(i: i32, v: MessageView, drops: usize): u32 {
   tw.lit("RAck: ");
   tw.bytes(p, <u32>(q - p));
   tw.byte(0x20);
-  tw.u32(<u32>load<u8>(rec(i), 3) + 1);
+  tw.u32(cseq);
   tw.lit(" INVITE\r\n");
   return tw.finish();
+}
+
+/** RFC 3262: the one extension carried across, on an INVITE (the call's or a re-INVITE), as the sender's
+ * INVITE v asks for it: reliable provisionals and their PRACKs then relay end to end. Into tw. */
+function relLine(v: MessageView): void {
+  if (has100rel(v, Hdr.Require)) tw.lit("Require: 100rel\r\n");
+  else if (has100rel(v, Hdr.Supported)) tw.lit("Supported: 100rel\r\n");
 }
 
 /**
@@ -1240,24 +1266,26 @@ export function b2buaClientResponse(user: u32, status: u32, v: MessageView, now:
   const c = rec(i);
   const st = load<u8>(c);
   const leg = legOf(user);
-  if (leg == Leg.ReqA || leg == Leg.ReqB) {
+  if (leg == Leg.ReqA || leg == Leg.ReqB || leg == Leg.Prack) {
     // the other leg's answer to a request we relayed: to the leg that sent it (no 100: ours went)
-    const r = load<i32>(c, F.Relay);
+    const f = leg == Leg.Prack ? F.Prack : F.Relay;
+    const r = load<i32>(c + <usize>f);
     if (r < 0 || status == 100) return;
-    if (MEDIA_RELAY && relayBody(i, leg == Leg.ReqB ? 1 : 0, v, (leg == Leg.ReqB ? aDest(i) : bDest(i)).family, callIdOf(i), callIdLenOf(i)) != 0) {
+    const toA = leg == Leg.ReqB || (leg == Leg.Prack && load<u8>(c, 175) != 0); // B answered A's request
+    if (MEDIA_RELAY && relayBody(i, toA ? 1 : 0, v, (toA ? aDest(i) : bDest(i)).family, callIdOf(i), callIdLenOf(i)) != 0) {
       // an answer the relay cannot take: the request fails for its sender (502, RFC 3261 §21.5.3)
       if (status < 200) return;
       uasRespond(r, 502, now);
-      link(i, F.Relay, -1);
+      link(i, f, -1);
       return;
     }
-    uasRespond(r, status, now, v, leg == Leg.ReqB ? dropsFor(<i32>load<u8>(c, 2), <i32>load<u8>(c, 1), v)
+    uasRespond(r, status, now, v, toA ? dropsFor(<i32>load<u8>(c, 2), <i32>load<u8>(c, 1), v)
       : dropsFor(<i32>load<u8>(c, 1), <i32>load<u8>(c, 2), v));
     if (status >= 200) {
-      link(i, F.Relay, -1);
+      link(i, f, -1);
       // a 2xx's slot stays (until the leg's next relayed request or the call's end): a retransmitted
       // 2xx, our ACK lost, finds its dialog and is ACKed again (§13.2.2.4), as our INVITE's is
-      if (status >= 300) uacForget(user);
+      if (status >= 300 || leg == Leg.Prack) uacForget(user);
     }
     return;
   }
@@ -1378,10 +1406,12 @@ export function b2buaClientTimeout(user: u32, now: i64): void {
   const i = callOf(user);
   if (i < 0) return;
   const st = load<u8>(rec(i));
-  if (legOf(user) == Leg.ReqA || legOf(user) == Leg.ReqB) {
-    const r = load<i32>(rec(i), 100);
+  if (legOf(user) == Leg.ReqA || legOf(user) == Leg.ReqB || legOf(user) == Leg.Prack) {
+    const f = legOf(user) == Leg.Prack ? F.Prack : F.Relay;
+    const r = load<i32>(rec(i) + <usize>f);
     if (r >= 0) uasRespond(r, 408, now); // the other leg never answered the relayed request
-    link(i, F.Relay, -1);
+    link(i, f, -1);
+    if (legOf(user) == Leg.Prack) uacForget(user);
     return;
   }
   if (legOf(user) == Leg.Invite && st == B2bState.Calling) {

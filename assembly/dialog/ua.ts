@@ -53,8 +53,10 @@ export const TEXT_CAP: u32 = 1024;
 const SPAN_ROUTES: u32 = 6;
 const SPANS: u32 = SPAN_ROUTES + MAX_ROUTES;
 // Record: +0 u8 state, +1 u8 routes, +2 u8 remote CSeq set, +3 u8 flags (DlgFlag), +4 u32 local CSeq,
-// +8 u32 remote CSeq, +12 u32 text bytes used, +16 spans (u16 offset, u16 length) × SPANS.
-const REC_SIZE: usize = 16 + <usize>SPANS * 4;
+// +8 u32 remote CSeq, +12 u32 text bytes used, +16 spans (u16 offset, u16 length) × SPANS, then u32
+// the RSeq of the last reliable provisional we PRACKed in it (RFC 3262 §4; 0: none yet).
+const RSEQ_AT: usize = 16 + <usize>SPANS * 4;
+const REC_SIZE: usize = RSEQ_AT + 4;
 
 const recs: usize = USER_AGENT ? heap.alloc(<usize>UA_DIALOGS * REC_SIZE) : 0;
 const texts: usize = USER_AGENT ? heap.alloc(<usize>UA_DIALOGS * <usize>TEXT_CAP) : 0;
@@ -122,6 +124,9 @@ function unpublish(i: i32): void {
 export function uaDialogState(i: i32): DlgState { return <DlgState>load<u8>(rec(i)); }
 export function uaDialogRoutes(i: i32): u32 { return <u32>load<u8>(rec(i), 1); }
 export function uaDialogLocalCseq(i: i32): u32 { return load<u32>(rec(i), 4); }
+/** The RSeq of the last reliable provisional PRACKed in dialog i (RFC 3262 §4), 0 none. */
+export function uaDialogRseq(i: i32): u32 { return load<u32>(rec(i) + RSEQ_AT); }
+export function uaDialogSetRseq(i: i32, rseq: u32): void { store<u32>(rec(i) + RSEQ_AT, rseq); }
 /** The remote CSeq, or -1 while it is empty. */
 export function uaDialogRemoteCseq(i: i32): i64 { return load<u8>(rec(i), 2) != 0 ? <i64>load<u32>(rec(i), 8) : -1; }
 export function uaDialogsInUse(): i32 {

@@ -30,15 +30,18 @@ import { Owner } from "../tu/owner";
 import {
   OutRequest, uaWriteOut, uaDialogFromResponse, uaDialogConfirm, uaWriteRequest, DlgState, uaDialogState, uaDialogEnd,
   uaDialogLocalCseq, uaDialogRefreshTarget, uaDialogOfResponse, uaDialogTextPtr, uaDialogTextLen, DlgText,
+  uaDialogRseq, uaDialogSetRseq,
 } from "./ua";
-import { eqBytes } from "../wire/scan";
+import { eqBytes, parseUint } from "../wire/scan";
+import { has100rel } from "./uas";
 
 /** Client requests in flight or answered whose outcome a caller may read (one per caller handle). */
 export const UAC_SLOTS: i32 = UA_DIALOGS * 2;
 // per slot: +0 u32 caller handle (0 = free), +4 u32 last status (0 none yet, 408 timeout), +8 i32 dialog,
 // +12 u32 the client transaction's handle, +16 u32 flags (SlotFlag), +20 u32 our ACK of a late offer's
-// 2xx (pool; 0 none), sent again for each retransmitted 2xx, +24 u32 that INVITE's CSeq number
-const SLOT: usize = 28;
+// 2xx (pool; 0 none), sent again for each retransmitted 2xx, +24 u32 that INVITE's CSeq number, +28 i32
+// another fork's early dialog whose reliable provisional we PRACKed ourselves (-1 none: prackFork)
+const SLOT: usize = 32;
 const enum SlotFlag { CancelPending = 1, Cancelled = 2, DeferAck = 4 }
 // The slots are an open-addressed table keyed by caller handle (linear probing, deletion by backward
 // shift: no tombstones), at most half full: UAC_SLOTS in use of HASH_SIZE (a power of two), so a lookup
@@ -74,6 +77,7 @@ function slotOf(user: u32, make: bool): usize {
       store<u32>(s, 0, 16);
       store<u32>(s, 0, 20);
       store<u32>(s, 0, 24);
+      store<i32>(s, -1, 28);
       return s;
     }
     h = (h + 1) & MASK;
@@ -123,6 +127,15 @@ export function uacDialog(user: u32): i32 {
   return s == 0 ? -1 : load<i32>(s, 8);
 }
 
+/** The CSeq number of caller `user`'s request while its transaction lasts, when it is an INVITE (the one
+ * whose reliable provisionals a PRACK acknowledges: RFC 3262 §7.2's RAck names it), or 0. */
+export function uacInviteCseq(user: u32): u32 {
+  const s = callerSlot(user);
+  if (s == 0) return 0;
+  const ci = idxOf(load<u32>(s, 12));
+  return ci >= 0 && rec(<u32>ci).kind == TxnKind.ClientInvite ? rec(<u32>ci).cseq : 0;
+}
+
 /** Caller `user`'s slot, or 0 (user 0 is no caller: the transactions of our CANCELs carry it). */
 function callerSlot(user: u32): usize { return user == 0 ? 0 : slotOf(user, false); }
 
@@ -132,6 +145,7 @@ export function uacForget(user: u32): void {
   if (s == 0) return;
   const ack = load<u32>(s, 20);
   if (ack != 0) msgPool.release(ack);
+  endFork(s);
   slotFree(s);
 }
 
@@ -318,10 +332,11 @@ export function uacResponse(v: MessageView, d: Decoded, ci: u32, now: i64): u32 
     }
   }
   if (isStray(user)) {
-    // the final of a BYE of our own for a stray 2xx's dialog (below): nothing for any caller
+    // the final of a request of our own: a PRACK of another fork's provisional (its dialog stays), or
+    // a BYE for a stray 2xx's dialog (below; the dialog ends with it): nothing for any caller
     if (status >= 200) {
       const sd = slotOf(user, false);
-      if (sd != 0 && load<i32>(sd, 8) >= 0) uaDialogEnd(load<i32>(sd, 8));
+      if (!isPrack(user) && sd != 0 && load<i32>(sd, 8) >= 0) uaDialogEnd(load<i32>(sd, 8));
       uacForget(user);
     }
     return 0;
@@ -350,12 +365,14 @@ export function uacResponse(v: MessageView, d: Decoded, ci: u32, now: i64): u32 
     return status;
   }
   if (invite && status >= 300) {
-    // an early dialog ends with a non-2xx final (§12.3); a confirmed one (a re-INVITE's) stays
+    // an early dialog ends with a non-2xx final (§12.3), another fork's we PRACKed too; a confirmed one
+    // (a re-INVITE's) stays
     const ed = load<i32>(s, 8);
     if (ed >= 0 && uaDialogState(ed) == DlgState.Early) {
       uaDialogEnd(ed);
       store<i32>(s, -1, 8);
     }
+    endFork(s);
     return status;
   }
   if (!invite || status < 101 || status >= 300 || !d.to.hasTag) return status;
@@ -363,22 +380,27 @@ export function uacResponse(v: MessageView, d: Decoded, ci: u32, now: i64): u32 
   let dlg = load<i32>(s, 8);
   if (dlg >= 0 && uaDialogState(dlg) != DlgState.Free && !sameRemoteTag(dlg, d)) {
     // another fork's response (its own To tag, §12.1.2): a provisional is reported but makes no second
-    // early dialog; a 2xx, while the dialog is early, is the call (the early one ends); after the call
-    // is confirmed, another fork's 2xx is ACKed and ended with a BYE of ours (§13.2.2.4)
-    if (status < 200) return status;
+    // early dialog, unless it is reliable (we PRACK it ourselves: prackFork); a 2xx, while the dialog is
+    // early, is the call (the early one ends; the fork's own early dialog, if we PRACKed in it, goes on);
+    // after the call is confirmed, another fork's 2xx is ACKed and ended with a BYE of ours (§13.2.2.4)
+    if (status < 200) return uaDialogState(dlg) == DlgState.Early && prackFork(v, d, r.cseq, s, recDest(ci), now) ? 0 : status;
+    const fork = load<i32>(s, 28);
+    if (fork >= 0 && sameRemoteTag(fork, d)) store<i32>(s, -1, 28); // that fork's dialog is the call's or the stray's now
     if (uaDialogState(dlg) == DlgState.Confirmed) {
       strayAnswer(v, d, r.cseq, recDest(ci), now);
       return 0;
     }
     uaDialogEnd(dlg);
-    dlg = -1;
+    dlg = fork >= 0 && sameRemoteTag(fork, d) ? fork : -1;
+    store<i32>(s, dlg, 8);
   }
   if (dlg < 0 || uaDialogState(dlg) == DlgState.Free) {
     dlg = uaDialogFromResponse(v, d, r.cseq);
     store<i32>(s, dlg < 0 ? -1 : dlg, 8);
     if (dlg < 0) return status; // no dialog (no Contact, texts too long): the caller sees uacDialog -1
   } else if (status >= 200) {
-    if (uaDialogState(dlg) == DlgState.Confirmed) uaDialogRefreshTarget(dlg, v); // a re-INVITE's 2xx (§12.2.1.2)
+    // a 2xx refreshes the target (§12.2.1.2): a re-INVITE's, and the initial INVITE's in its early dialog
+    uaDialogRefreshTarget(dlg, v);
     uaDialogConfirm(dlg);
   }
   if (status >= 200) {
@@ -403,10 +425,16 @@ function sameRemoteTag(dlg: i32, d: Decoded): bool {
   return eqBytes(d.to.tag, d.to.tagLen, uaDialogTextPtr(dlg, DlgText.RemoteTag), uaDialogTextLen(dlg, DlgText.RemoteTag));
 }
 
-// Caller handles of the client core's own: the BYEs ending stray dialogs. Their low 15 bits are 0 (a
-// transaction user's handles never are: see uacSend), the count of strays above them.
+// Caller handles of the client core's own: the BYEs ending stray dialogs, and the PRACKs of other forks'
+// reliable provisionals (bit 15 set). Their low 15 bits are 0 (a transaction user's handles never are:
+// see uacSend), a count from 1 to 65,535 above them.
 let strays: u32 = 0;
 function isStray(user: u32): bool { return user != 0 && (user & 0x7fff) == 0; }
+function isPrack(user: u32): bool { return (user & 0x8000) != 0; }
+function ownHandle(prack: bool): u32 {
+  strays = strays % 0xffff + 1;
+  return strays << 16 | (prack ? 0x8000 : 0);
+}
 
 /**
  * A 2xx to an INVITE of ours that no caller takes: another fork's after the call was confirmed with the
@@ -415,17 +443,70 @@ function isStray(user: u32): bool { return user != 0 && (user & 0x7fff) == 0; }
  * retransmission of such a 2xx, while its BYE is in flight, is ACKed again.
  */
 function strayAnswer(v: MessageView, d: Decoded, cseq: u32, dest: Peer, now: i64): void {
-  const known = uaDialogOfResponse(d);
-  if (known >= 0) {
-    uacAck(known, cseq, dest);
+  let dlg = uaDialogOfResponse(d);
+  if (dlg >= 0 && uaDialogState(dlg) != DlgState.Early) {
+    uacAck(dlg, cseq, dest); // a retransmission: its BYE is in flight
     return;
   }
-  const dlg = uaDialogFromResponse(v, d, cseq);
+  // a fork's early dialog we PRACKed in goes on (its CSeq past the PRACK's), or a new one
+  if (dlg >= 0) {
+    uaDialogRefreshTarget(dlg, v);
+    uaDialogConfirm(dlg);
+  } else dlg = uaDialogFromResponse(v, d, cseq);
   if (dlg < 0) return; // no room for its dialog: the far end's 2xx goes unanswered (it gives up, §13.3.1.4)
   uacAck(dlg, cseq, dest);
-  strays = (strays + 1) & 0x1ffff;
-  const user = (strays + 1) << 15;
-  if (uacSendInDialog(dlg, Method.BYE, dest, now, user) == 0) uaDialogEnd(dlg);
+  if (uacSendInDialog(dlg, Method.BYE, dest, now, ownHandle(false)) == 0) uaDialogEnd(dlg);
+}
+
+const RACK: usize = USER_AGENT ? heap.alloc(48) : 0;
+const kw = USER_AGENT ? new Writer() : changetype<Writer>(0);
+
+/**
+ * RFC 3262 §4 for another fork's provisional (v, d) to our INVITE with CSeq `cseq` (slot s, which follows
+ * one early dialog: the caller relays the PRACKs of that one's): when it is reliable (Require: 100rel,
+ * an RSeq), we PRACK it ourselves, in that fork's own early dialog, made for it and kept in the slot so
+ * that the fork's 2xx continues it (its CSeq past the PRACK's), ended with the INVITE otherwise
+ * (endFork). One such fork per INVITE; a third fork's is left to the caller as before. A retransmission
+ * (an RSeq not one more than the last we PRACKed) gets no second PRACK. True when we took it (nothing
+ * for the caller: its early dialog is not this fork's).
+ */
+function prackFork(v: MessageView, d: Decoded, cseq: u32, s: usize, dest: Peer, now: i64): bool {
+  if (!has100rel(v, Hdr.Require)) return false;
+  const rseq = rseqOf(v);
+  if (rseq == 0) return false;
+  let k = uaDialogOfResponse(d);
+  if (k < 0) {
+    if (load<i32>(s, 28) >= 0) return false;
+    k = uaDialogFromResponse(v, d, cseq);
+    if (k < 0) return false; // no room: the fork retransmits until it gives up
+    store<i32>(s, k, 28);
+  } else if (k != load<i32>(s, 28)) return false;
+  const last = uaDialogRseq(k);
+  if (last != 0 && rseq != last + 1) return true; // §4: not the next one (a retransmission): not PRACKed
+  uaDialogSetRseq(k, rseq);
+  kw.begin(RACK, 48);
+  kw.lit("RAck: ");
+  kw.u32(rseq);
+  kw.byte(0x20);
+  kw.u32(cseq);
+  kw.lit(" INVITE\r\n");
+  uacSendInDialog(k, Method.PRACK, dest, now, ownHandle(true), null, 0, RACK, kw.finish());
+  return true;
+}
+
+/** The RSeq of reliable provisional v (RFC 3262 §7.1: 1 to 2**31 - 1), 0 when it has none that parses. */
+function rseqOf(v: MessageView): u32 {
+  const e = v.other("RSeq");
+  if (e < 0) return 0;
+  const x = parseUint(v.valPtr(e), v.valPtr(e) + <usize>v.valLen(e), 0x7fffffff);
+  return x > 0 ? <u32>x : 0;
+}
+
+/** The early dialog of another fork kept in slot s (prackFork) ends: the INVITE failed, or its caller is done. */
+function endFork(s: usize): void {
+  const k = load<i32>(s, 28);
+  if (k >= 0 && uaDialogState(k) == DlgState.Early) uaDialogEnd(k);
+  store<i32>(s, -1, 28);
 }
 
 /** Where client transaction ci sends (its peer record). */
@@ -466,8 +547,9 @@ export function uacTimer(up: TxnUp, now: i64): bool {
   const r = rec(up.idx);
   const s = callerSlot(r.user);
   if (isStray(r.user)) {
-    // our BYE of a stray dialog timed out: the dialog ends with it (§15.1.1), no caller to tell
-    if (s != 0 && load<i32>(s, 8) >= 0) uaDialogEnd(load<i32>(s, 8));
+    // our BYE of a stray dialog timed out: the dialog ends with it (§15.1.1), no caller to tell (our
+    // PRACK of another fork's provisional that timed out: its dialog ends with the INVITE)
+    if (!isPrack(r.user) && s != 0 && load<i32>(s, 8) >= 0) uaDialogEnd(load<i32>(s, 8));
     uacForget(r.user);
     if (up.kind == ClientTimerOut.Timeout) txnRelease(up.idx);
     return false;
@@ -486,6 +568,7 @@ export function uacTimer(up: TxnUp, now: i64): bool {
       uaDialogEnd(dl);
       store<i32>(s, -1, 8);
     }
+    if (r.kind == TxnKind.ClientInvite) endFork(s);
   }
   if (up.kind == ClientTimerOut.Timeout) txnRelease(up.idx);
   return report;

@@ -30,7 +30,7 @@ import { Ch, Cls, is, isAny } from "../util/chars";
 import { WireError } from "./errors";
 import { Hdr, HdrFlag, hdrFlags, hdrId } from "./hdr";
 import { Method, methodId } from "./method";
-import { eqText, parseUint, skipToken } from "./scan";
+import { eqText, parseUint, skipToken, textIs } from "./scan";
 import { T_K_SIP_SLASH } from "./tables";
 
 /** Offsets fit in 16 bits when messages do (the micro board: 4 KB): 12-byte entries instead of 20. */
@@ -111,6 +111,14 @@ export class MessageView {
   next(i: i32): i32 {
     const h = this.hdr(i);
     for (let j = i + 1; j < this.count; j++) if (this.hdr(j) == h) return j;
+    return -1;
+  }
+
+  /** Index of the first value of the header we have no name for (Hdr.Other) named `name` (any case), or -1. */
+  other(name: string): i32 {
+    for (let i = 0; i < this.count; i++) {
+      if (this.hdr(i) == Hdr.Other && textIs(this.base + <usize>this.lineOff(i), this.nameLen(i), name)) return i;
+    }
     return -1;
   }
 

@@ -287,6 +287,63 @@ for (const seed of SEEDS) {
   });
 }
 
+// RFC 3262 on a re-INVITE (preconditions, RFC 3312, use them): the relayed re-INVITE offers 100rel as the
+// sender's did, the other end's reliable 183 is relayed back, and the sender's PRACK is relayed while the
+// re-INVITE is still pending (a request of its own: not refused as a second request in progress), its
+// RAck naming the re-INVITE of the leg it goes to.
+const rackOf = (r) => r.replace(/\s+/g, " ");
+for (const seed of [190, 191, 192]) {
+  test(`100rel on a relayed re-INVITE from alice: the carrier's reliable 183 reaches alice, her PRACK reaches the carrier with RAck mapped, the re-INVITE answered (seed ${seed})`, () => {
+    const { sim, gw, alice, carrier } = setup(seed, { alice: { prack: true }, carrier: { reliableReinvite: true } });
+    const callId = alice.invite("15550300", { hangupAfter: null, body: SDP_OFFER });
+    sim.run(sim.now + 2000);
+    const a = alice.calls.get(callId);
+    const d = [...a.dialogs.values()][0];
+    const b = carrierCall(carrier);
+    const cseq = alice.reinvite(a, d, HOLD, { headers: ["Supported: 100rel"] });
+    sim.run(sim.now + 4000);
+    const re = b.reinvites?.[0];
+    assert.ok(re, sim.transcript());
+    assert.deepEqual(tags(re, "supported"), ["100rel"], `the B leg's re-INVITE offers 100rel\n${re.text}`);
+    assert.equal(d.reinvites?.[0]?.[0], 200, `the re-INVITE answered\n${sim.transcript()}`);
+    const rel = b.relIn.rel;
+    assert.equal(rel.pracked, true, "the carrier's reliable 183 was PRACKed");
+    assert.deepEqual(d.reinviteRel[0].pracks, [[`${rel.rseq} ${cseq} INVITE`, 200]], sim.transcript());
+    assert.deepEqual(b.pracksIn.map(rackOf), [`${rel.rseq} ${re.cseqNum} INVITE`], "RAck names the B leg's re-INVITE");
+    alice.bye(a, d);
+    sim.run(sim.now + 5000);
+    assert.equal(d.bye, 200);
+    idle(gw, sim);
+    assert.deepEqual(alice.stray, []);
+    assert.deepEqual(carrier.stray, []);
+  });
+
+  test(`100rel on a relayed re-INVITE from the carrier: alice's reliable 183 reaches the carrier, its PRACK reaches alice with RAck mapped (seed ${seed})`, () => {
+    const { sim, gw, alice, carrier } = setup(seed, { alice: { reliableReinvite: true }, carrier: { prack: true } });
+    const callId = alice.invite("15550300", { hangupAfter: null, body: SDP_OFFER });
+    sim.run(sim.now + 2000);
+    const a = alice.calls.get(callId);
+    const d = [...a.dialogs.values()][0];
+    const b = carrierCall(carrier);
+    assert.ok(carrier.uasReinvite(b.callId, HOLD, { headers: ["Supported: 100rel"] }));
+    sim.run(sim.now + 4000);
+    const re = a.reinvites?.[0];
+    assert.ok(re, sim.transcript());
+    assert.deepEqual(tags(re, "supported"), ["100rel"], `the A leg's re-INVITE offers 100rel\n${re.text}`);
+    assert.equal(b.sentReinvites?.[0]?.[0], 200, `the re-INVITE answered\n${sim.transcript()}`);
+    const rel = a.relIn.rel;
+    assert.equal(rel.pracked, true, "alice's reliable 183 was PRACKed");
+    assert.deepEqual(b.sentReinviteRel[0].pracks, [[`${rel.rseq} ${b.sentReinviteRel[0].cseq} INVITE`, 200]], sim.transcript());
+    assert.deepEqual(a.pracksIn.map(rackOf), [`${rel.rseq} ${re.cseqNum} INVITE`], "RAck names the A leg's re-INVITE");
+    alice.bye(a, d);
+    sim.run(sim.now + 5000);
+    assert.equal(d.bye, 200);
+    idle(gw, sim);
+    assert.deepEqual(alice.stray, []);
+    assert.deepEqual(carrier.stray, []);
+  });
+}
+
 test("a 500 the other leg gives a relayed re-INVITE reaches the sender as it is: no Retry-After of ours added", () => {
   const { sim, gw, alice, carrier } = setup(56);
   const callId = alice.invite("15550311", { hangupAfter: null, body: SDP_OFFER });
@@ -996,8 +1053,12 @@ test("420's Unsupported lists the option tags we do not implement, and only them
 
 /**
  * A provider's forking proxy at CARRIER: the INVITE reaches two phones; `plan` lists what each sends and
- * when ([ms, status, tag]); each 2xx is retransmitted at T1 doubling until the ACK with its To tag; BYEs
- * and ACKs are recorded by To tag, and every BYE is answered 200.
+ * when ([ms, status, tag, { rel }]); each 2xx is retransmitted at T1 doubling until the ACK with its To
+ * tag; BYEs and ACKs are recorded by To tag, and every BYE is answered 200. A provisional with `rel` is
+ * reliable (RFC 3262 §3: Require: 100rel, an RSeq), retransmitted at T1 doubling until a PRACK in its
+ * fork's dialog with RAck "RSEQ CSEQ INVITE" (others get 481); that fork's 2xx waits for the PRACK (§3:
+ * its answer may have been in the provisional). PRACKs are recorded ({ tag, rack, cseq, ruri, status }),
+ * and BYEs' CSeqs by To tag.
  */
 class Fork {
   constructor(sim, plan) {
@@ -1005,7 +1066,10 @@ class Fork {
     this.plan = plan;
     this.acks = {};
     this.byes = [];
+    this.byeCseqs = {};
     this.invites = 0;
+    this.rel = {};
+    this.pracks = [];
     sim.attach(CARRIER, this);
   }
   receive(from, bytes) {
@@ -1013,34 +1077,64 @@ class Fork {
     if (m.status) return;
     if (m.method === "INVITE" && !m.toTag) {
       if (this.invites++) return; // a retransmission: the plan runs once
-      for (const [at, status, tag] of this.plan) {
-        this.sim.after(at, () => {
-          const text = this.response(m, status, tag);
-          this.sim.send(CARRIER, GW, text);
-          if (status < 200) return;
-          let iv = 500;
-          const again = () => {
-            if (this.acks[tag]) return;
-            this.sim.send(CARRIER, GW, text);
-            iv *= 2;
-            if (iv < 32_000) this.sim.after(iv, again);
-          };
-          this.sim.after(iv, again);
-        });
+      for (const [at, status, tag, opts = {}] of this.plan) {
+        this.sim.after(at, () => this.respondPlanned(m, status, tag, opts, 0));
       }
+    } else if (m.method === "PRACK") {
+      const rel = this.rel[m.toTag];
+      const rack = (m.get("rack") ?? "").split(/\s+/).join(" ");
+      const ok = rel !== undefined && rack === `${rel.rseq} ${rel.cseq} INVITE`;
+      if (ok) rel.pracked = true;
+      this.pracks.push({ tag: m.toTag, rack, cseq: m.cseqNum, ruri: m.ruri, status: ok ? 200 : 481 });
+      this.sim.send(CARRIER, GW, this.response(m, ok ? 200 : 481, null));
     } else if (m.method === "ACK") {
       this.acks[m.toTag] = (this.acks[m.toTag] ?? 0) + 1;
     } else if (m.method === "BYE") {
       this.byes.push(m.toTag);
+      this.byeCseqs[m.toTag] = m.cseqNum;
       this.sim.send(CARRIER, GW, this.response(m, 200, null));
     }
   }
-  response(m, status, tag) {
+  /** What fork `tag` sends to INVITE m: a reliable provisional, or a 2xx once its reliable provisional is PRACKed. */
+  respondPlanned(m, status, tag, opts, waited) {
+    const rel = this.rel[tag];
+    if (status >= 200 && rel && !rel.pracked) {
+      // RFC 3262 §3: no 2xx before the PRACK of a reliable provisional (64·T1 at most, then none)
+      if (waited < 32_000) this.sim.after(50, () => this.respondPlanned(m, status, tag, opts, waited + 50));
+      return;
+    }
+    if (status < 200 && opts.rel) {
+      const r = (this.rel[tag] = { rseq: 1 + (this.sim.rng.u32() % 1000), cseq: m.cseqNum, pracked: false });
+      const text = this.response(m, status, tag, ["Require: 100rel", `RSeq: ${r.rseq}`]);
+      this.sim.send(CARRIER, GW, text);
+      let iv = 500;
+      const again = () => {
+        if (r.pracked || this.acks[tag] !== undefined || iv >= 32_000) return;
+        this.sim.send(CARRIER, GW, text);
+        iv *= 2;
+        this.sim.after(iv, again);
+      };
+      this.sim.after(iv, again);
+      return;
+    }
+    const text = this.response(m, status, tag);
+    this.sim.send(CARRIER, GW, text);
+    if (status < 200) return;
+    let iv = 500;
+    const again = () => {
+      if (this.acks[tag]) return;
+      this.sim.send(CARRIER, GW, text);
+      iv *= 2;
+      if (iv < 32_000) this.sim.after(iv, again);
+    };
+    this.sim.after(iv, again);
+  }
+  response(m, status, tag, extra = []) {
     const to = m.get("to") + (tag && !m.toTag ? `;tag=${tag}` : "");
     return [
       `SIP/2.0 ${status} ${status === 200 ? "OK" : "Ringing"}`, ...m.all("via").map((v) => `Via: ${v}`), `From: ${m.get("from")}`,
       `To: ${to}`, `Call-ID: ${m.callId}`, `CSeq: ${m.cseqNum} ${m.method}`,
-      ...(m.method === "INVITE" ? [`Contact: <sip:${tag}@${CARRIER}>`] : []), `Content-Length: 0`, ``, ``,
+      ...(m.method === "INVITE" ? [`Contact: <sip:${tag}@${CARRIER}>`] : []), ...extra, `Content-Length: 0`, ``, ``,
     ].join("\r\n");
   }
 }
@@ -1074,6 +1168,69 @@ for (const seed of [160, 161, 162]) {
     const acks = sim.log.filter(([, f, t, l]) => f === GW && t === CARRIER && l.startsWith("ACK ")).map(([, , , l]) => l);
     assert.ok(acks.every((l) => l === `ACK sip:phone2@${CARRIER} SIP/2.0`), acks.join("\n"));
     assert.deepEqual(fork.byes, ["phone2"], "alice's hang-up reached the phone that answered");
+    idle(gw, sim);
+  });
+
+  // RFC 3262 with a forking provider: alice follows one early dialog (the first fork's), so the B2BUA
+  // PRACKs another fork's reliable provisional itself, in that fork's own dialog, and does not carry it
+  // to alice (her RSeq space is the first fork's). Without that PRACK the second phone could never answer.
+  const relFork = (plan) => {
+    const { sim, gw, alice } = setup(seed, { alice: { prack: true } });
+    sim.detach(CARRIER);
+    const fork = new Fork(sim, plan);
+    const id = alice.invite("15551234", { hangupAfter: 2000, cseq: 7, headers: ["Supported: 100rel"] });
+    sim.run(sim.now + 12_000);
+    return { sim, gw, fork, a: alice.calls.get(id), alice };
+  };
+  const rel = { rel: true };
+
+  test(`two forks ring reliably (183s with 100rel) and the second answers: the B2BUA PRACKs the second fork itself, the call continues that dialog (seed ${seed})`, () => {
+    const { sim, gw, fork, a, alice } = relFork([[40, 183, "phone1", rel], [90, 183, "phone2", rel], [250, 200, "phone2"]]);
+    assert.deepEqual(a.finals, [200], sim.transcript());
+    // alice PRACKed the first fork's provisional, relayed to phone1; phone2's came from the B2BUA
+    assert.deepEqual(a.pracks, [[`${fork.rel.phone1.rseq} 7 INVITE`, 200]], sim.transcript());
+    const byTag = (t) => fork.pracks.filter((p) => p.tag === t);
+    assert.deepEqual(byTag("phone1").map((p) => [p.rack, p.status]), [[`${fork.rel.phone1.rseq} 1 INVITE`, 200]]);
+    assert.deepEqual(byTag("phone2").map((p) => [p.rack, p.status, p.ruri]), [[`${fork.rel.phone2.rseq} 1 INVITE`, 200, `sip:phone2@${CARRIER}`]],
+      `phone2's reliable 183 PRACKed in its own dialog\n${sim.transcript()}`);
+    assert.equal(fork.rel.phone2.pracked, true);
+    // alice never saw phone2's reliable provisional (its RSeq is not in her early dialog's sequence)
+    const rseqs = (a.provisionalMsgs ?? []).filter((r) => r.status > 100).map((r) => r.get("rseq"));
+    assert.ok(rseqs.length >= 1 && rseqs.every((r) => r === String(fork.rel.phone1.rseq)), `alice's provisionals' RSeqs: ${rseqs}`);
+    // the call is phone2's dialog: ACK there, alice's hang-up reaches phone2 with a CSeq past our PRACK's
+    assert.ok(fork.acks.phone2 >= 1, JSON.stringify(fork.acks));
+    assert.equal(fork.acks.phone1, undefined);
+    assert.deepEqual(fork.byes, ["phone2"]);
+    const prack2 = byTag("phone2")[0].cseq;
+    assert.ok(fork.byeCseqs.phone2 > prack2, `BYE CSeq ${fork.byeCseqs.phone2} after the PRACK's ${prack2}`);
+    idle(gw, sim);
+    assert.deepEqual(alice.stray, []);
+  });
+
+  test(`two forks ring reliably, the first answers, the second answers later: the second's early dialog (PRACKed by us) is ACKed and ended with a BYE past the PRACK's CSeq (seed ${seed})`, () => {
+    const { sim, gw, fork, a } = relFork([[40, 183, "phone1", rel], [90, 183, "phone2", rel], [250, 200, "phone1"], [700, 200, "phone2"]]);
+    assert.deepEqual(a.finals, [200], sim.transcript());
+    assert.equal(fork.rel.phone2.pracked, true, sim.transcript());
+    assert.ok(fork.acks.phone1 >= 1 && fork.acks.phone2 >= 1, JSON.stringify(fork.acks));
+    assert.deepEqual(fork.byes, ["phone2", "phone1"], "phone2's late answer ended at once, phone1's call by alice");
+    const prack2 = fork.pracks.find((p) => p.tag === "phone2").cseq;
+    assert.ok(fork.byeCseqs.phone2 > prack2, `BYE CSeq ${fork.byeCseqs.phone2} after the PRACK's ${prack2}`);
+    idle(gw, sim);
+  });
+
+  test(`two forks ring reliably and only the first answers: the second fork's early dialog ends with the call, nothing left (seed ${seed})`, () => {
+    const { sim, gw, fork, a } = relFork([[40, 183, "phone1", rel], [90, 183, "phone2", rel], [250, 200, "phone1"]]);
+    assert.deepEqual(a.finals, [200], sim.transcript());
+    assert.equal(fork.rel.phone2.pracked, true, sim.transcript());
+    assert.equal(fork.acks.phone2, undefined);
+    assert.deepEqual(fork.byes, ["phone1"]);
+    idle(gw, sim);
+  });
+
+  test(`two forks ring reliably and the call fails (486 from the provider): both early dialogs end, nothing left (seed ${seed})`, () => {
+    const { sim, gw, fork, a } = relFork([[40, 183, "phone1", rel], [90, 183, "phone2", rel], [400, 486, "phone1"]]);
+    assert.deepEqual(a.finals, [486], sim.transcript());
+    assert.equal(fork.rel.phone2.pracked, true, sim.transcript());
     idle(gw, sim);
   });
 }

@@ -7,7 +7,9 @@
 // is ending, and a pending one 487 when a BYE ends the dialog (§15.1.2). Reliable provisionals (RFC 3262)
 // on request: a UAC with `prack` PRACKs each new one in its early dialog (RAck: RSeq, the INVITE's CSeq);
 // a UAS with `reliable` sends its 180 with Require: 100rel and an RSeq when the INVITE offers 100rel,
-// retransmitted at T1 doubling until a PRACK with the right RAck (others get 481). It records what
+// retransmitted at T1 doubling until a PRACK with the right RAck (others get 481); with
+// `reliableReinvite`, a re-INVITE offering 100rel gets a reliable 183 first and its final only after the
+// PRACK (a 500 after 64·T1 without one), and a `prack` UAC PRACKs those of its re-INVITEs. It records what
 // happened for the scenarios' invariants; it never throws on what it receives (a message it cannot match
 // is counted in `stray`).
 
@@ -112,6 +114,7 @@ export class Ua {
     this.contactParams = o.contactParams ?? ""; // URI parameters of our Contact (";transport=udp", …)
     this.prack = o.prack ?? false; // as UAC: PRACK reliable provisionals (RFC 3262 §4)
     this.reliable = o.reliable ?? false; // as UAS: ring reliably when the INVITE offers 100rel (§3)
+    this.reliableReinvite = o.reliableReinvite ?? false; // as UAS of a re-INVITE offering 100rel: a reliable 183 first
     this.earlyBody = o.earlyBody ?? ""; // as UAS: SDP in the reliable 180 (an offer, when the INVITE had none)
     this.prackBody = o.prackBody ?? ""; // as UAC: SDP in the PRACK (the answer to the 180's offer)
     sim.attach(addr, this);
@@ -369,17 +372,35 @@ export class Ua {
    * A re-INVITE within our dialog d of call c (hold: an SDP with a=sendonly; resume: sendrecv): with our
    * Contact and the SDP, the next CSeq; its final goes to d.reinvites ([status, response]).
    */
-  reinvite(c, d, body, { retry = false } = {}) {
+  reinvite(c, d, body, { retry = false, headers = [] } = {}) {
     const cseq = ++d.cseq;
-    const text = this.inDialog(c, d, "INVITE", cseq, body);
+    const text = this.inDialog(c, d, "INVITE", cseq, body, headers);
     d.reinvites ??= [];
+    const rel = { cseq, pracks: [] };
+    (d.reinviteRel ??= []).push(rel);
     c.outInvite = this.client(text, d.dest, (r) => {
       c.outInvite = null;
       d.reinvites.push([r ? r.status : 408, r]);
       // §14.1: after a 491, the same offer again after a random wait (we own the Call-ID: 2.1-4 s)
-      if (r?.status === 491 && retry) this.sim.after(this.glareWait(true), () => !d.bye && this.reinvite(c, d, body, { retry }));
-    });
+      if (r?.status === 491 && retry) this.sim.after(this.glareWait(true), () => !d.bye && this.reinvite(c, d, body, { retry, headers }));
+    }, (r) => this.prackReinvite(rel, r, (rack) => this.client(this.inDialog(c, d, "PRACK", ++d.cseq, "", [`RAck: ${rack}`]), d.dest,
+      (p) => (rel.pracks.at(-1)[1] = p ? p.status : 408))));
     return cseq;
+  }
+
+  /**
+   * RFC 3262 §4 for a re-INVITE of ours (rel: { cseq, pracks, rseq }): a reliable provisional r gets a
+   * PRACK (sent by `send` with its RAck) when we PRACK at all and its RSeq is the next one; each PRACK's
+   * final goes to rel.pracks ([RAck, status]).
+   */
+  prackReinvite(rel, r, send) {
+    if (!this.prack || !/\b100rel\b/i.test(r.get("require") ?? "")) return;
+    const rseq = Number(r.get("rseq"));
+    if (!Number.isInteger(rseq) || (rel.rseq !== undefined && rseq !== rel.rseq + 1)) return;
+    rel.rseq = rseq;
+    const rack = `${rseq} ${rel.cseq} INVITE`;
+    rel.pracks.push([rack, null]);
+    send(rack);
   }
 
   /** §14.1's wait before a re-INVITE again after a 491: 2.1-4 s for the Call-ID's owner, else 0-2 s (10 ms steps). */
@@ -451,14 +472,15 @@ export class Ua {
       if (ours) this.endPending(c);
       this.respond(st, ours ? 200 : 481);
     } else if (msg.method === "PRACK") {
-      // RFC 3262 §3: the PRACK of our reliable provisional (RAck: its RSeq, the INVITE's CSeq and method)
+      // RFC 3262 §3: the PRACK of our reliable provisional (RAck: its RSeq, the INVITE's CSeq and
+      // method), to the call's INVITE or to a re-INVITE within it
       const c = this.calls.get(msg.callId);
-      const rel = c?.st?.rel;
       (c ? (c.pracksIn ??= []) : []).push(msg.get("rack"));
       if (c) (c.prackMsgs ??= []).push(msg);
-      const ok = rel && msg.toTag === c.st.tag && msg.get("rack")?.split(/\s+/).join(" ") === `${rel.rseq} ${c.st.msg.cseqNum} INVITE`;
-      if (ok) rel.pracked = true;
-      this.respond(st, ok ? 200 : 481);
+      const rack = msg.get("rack")?.split(/\s+/).join(" ");
+      const inv = [c?.st, c?.relIn].find((s) => s?.rel && msg.toTag === s.tag && rack === `${s.rel.rseq} ${s.msg.cseqNum} INVITE`);
+      if (inv) inv.rel.pracked = true;
+      this.respond(st, inv ? 200 : 481);
     } else {
       const c = this.calls.get(msg.callId);
       if (c) (c.requests ??= []).push(msg); // INFO, UPDATE ... within a call: recorded, answered 200
@@ -528,10 +550,30 @@ export class Ua {
     if (this.dialogGone(c)) return this.answerIn(st, c, 481);
     if (c.outInvite) return this.answerIn(st, c, 491);
     c.inInvite = st;
-    this.sim.after(this.reinviteDelay ?? 0, () => {
+    if (this.reliableReinvite && /\b100rel\b/i.test(`${st.msg.all("supported")},${st.msg.all("require")}`)) {
+      // RFC 3262 §3 on a re-INVITE (reliableReinvite): a reliable 183 first, retransmitted at T1 doubling
+      // until its PRACK; the final waits for that PRACK
+      st.rel = { rseq: 1 + (this.sim.rng.u32() % 1000), pracked: false };
+      c.relIn = st;
+      const text = this.respond(st, 183, st.tag, ["Require: 100rel", `RSeq: ${st.rel.rseq}`]);
+      let interval = this.t1;
+      const again = () => {
+        if (st.rel.pracked || st.final !== null || interval >= 64 * this.t1) return;
+        this.send(st.dest, text);
+        interval *= 2;
+        this.sim.after(interval, again);
+      };
+      this.sim.after(interval, again);
+    }
+    const since = this.sim.now;
+    const answer = () => {
+      // §3: no PRACK within 64·T1: the re-INVITE is refused with a 5xx
+      const unpracked = st.rel && !st.rel.pracked && st.final === null;
+      if (unpracked && this.sim.now - since < 64 * this.t1) return void this.sim.after(50, answer);
       if (c.inInvite === st) c.inInvite = null;
-      this.answerIn(st, c, this.reinviteStatus ?? 200);
-    });
+      this.answerIn(st, c, unpracked ? 500 : this.reinviteStatus ?? 200);
+    };
+    this.sim.after(this.reinviteDelay ?? 0, answer);
   }
 
   /** A final to re-INVITE st of call c (kept in c.answeredIn), retransmitted until its ACK (2xx by the
@@ -622,17 +664,23 @@ export class Ua {
    * goes to c.sentReinvites ([status, response]). retry: after a 491, again after §14.1's wait (the
    * callee does not own the Call-ID: 0-2 s). False when the call is not up or is ending.
    */
-  uasReinvite(callId, body, { retry = false } = {}) {
+  uasReinvite(callId, body, { retry = false, headers = [] } = {}) {
     const c = this.calls.get(callId);
     if (!c || c.role !== "uas" || c.sentFinal !== 200 || this.dialogGone(c)) return false;
     const cseq = (c.localCseq = (c.localCseq ?? 0) + 1);
-    const { text, dest } = this.calleeRequest(c, "INVITE", cseq, body, "application/sdp", [`Contact: ${this.contact()}`]);
+    const { text, dest } = this.calleeRequest(c, "INVITE", cseq, body, "application/sdp", [`Contact: ${this.contact()}`, ...headers]);
     c.sentReinvites ??= [];
+    const rel = { cseq, pracks: [] };
+    (c.sentReinviteRel ??= []).push(rel);
     const t = this.client(text, dest, (r) => {
       c.outInvite = null;
       c.sentReinvites.push([r ? r.status : 408, r]);
-      if (r?.status === 491 && retry) this.sim.after(this.glareWait(false), () => this.uasReinvite(callId, body, { retry }));
-    });
+      if (r?.status === 491 && retry) this.sim.after(this.glareWait(false), () => this.uasReinvite(callId, body, { retry, headers }));
+    }, (r) => this.prackReinvite(rel, r, (rack) => {
+      c.localCseq++;
+      const p = this.calleeRequest(c, "PRACK", c.localCseq, "", "", [`RAck: ${rack}`]);
+      this.client(p.text, p.dest, (x) => (rel.pracks.at(-1)[1] = x ? x.status : 408));
+    }));
     t.ack2xx = this.calleeRequest(c, "ACK", cseq).text;
     c.outInvite = t;
     return true;
