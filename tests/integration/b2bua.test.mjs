@@ -248,6 +248,43 @@ for (const host of HOSTS) {
     });
   });
 
+  test(`${host}: reliable provisionals from a forking provider: the second phone's 183 is PRACKed by the B2BUA in that fork's dialog, not carried to the phone; that fork answers and the call is its dialog`, { timeout: 40_000 }, async () => {
+    const trunkPort = await freePort();
+    await withB2bua(host, trunkPort, async (srv) => {
+      const phone = await freePort();
+      await register(srv, "sipp", phone);
+      const carrier = await uas("b2bua_uas_prack_fork.xml", trunkPort, { name: "carrier" });
+      ok(await uac(srv, "b2bua_uac_prack.xml", phone, { extra: ["-s", "15551234"], name: "phone" }));
+      ok(await carrier.done);
+      const outPrack = toPeer(srv, TRUNK_IP, trunkPort, /^PRACK /);
+      assert.deepEqual(outPrack.map((m) => hdrs(m.sip, "RAck")[0]), ["1 1 INVITE", "7 1 INVITE"], "the phone's PRACK of fork 1, ours of fork 2");
+      assert.match(outPrack[1].sip, /^PRACK sip:phone2@/);
+      assert.equal(fromPeer(srv, "127.0.0.1", phone, /^PRACK /).length, 1, "the phone PRACKed once");
+      const rel = toPeer(srv, "127.0.0.1", phone, /^SIP\/2\.0 183/);
+      assert.deepEqual(rel.map((m) => hdrs(m.sip, "RSeq")[0]), ["1"], "only the first fork's 183 reached the phone");
+      assert.deepEqual(hdrs(toPeer(srv, TRUNK_IP, trunkPort, /^BYE /)[0].sip, "CSeq"), ["3 BYE"]);
+    });
+  });
+
+  test(`${host}: reliable provisionals on a re-INVITE: the relayed re-INVITE offers 100rel, the trunk's reliable 183 reaches the phone, the phone's PRACK (sent while the re-INVITE is pending) reaches the trunk with RAck naming the trunk leg's re-INVITE`, { timeout: 40_000 }, async () => {
+    const trunkPort = await freePort();
+    await withB2bua(host, trunkPort, async (srv) => {
+      const phone = await freePort();
+      await register(srv, "sipp", phone);
+      const carrier = await uas("b2bua_uas_reinvite_prack.xml", trunkPort, { name: "carrier" });
+      ok(await uac(srv, "b2bua_uac_reinvite_prack.xml", phone, { extra: ["-s", "15551234"], name: "phone" }));
+      ok(await carrier.done);
+      const reinvite = toPeer(srv, TRUNK_IP, trunkPort, /^INVITE /)[1];
+      assert.deepEqual(hdrs(reinvite.sip, "Supported"), ["100rel"], "the re-INVITE offers 100rel as the phone's did");
+      assert.deepEqual(hdrs(reinvite.sip, "CSeq"), ["2 INVITE"]);
+      const rel = toPeer(srv, "127.0.0.1", phone, /^SIP\/2\.0 183/);
+      assert.equal(rel.length, 1);
+      assert.deepEqual(hdrs(rel[0].sip, "Require"), ["100rel"]);
+      assert.deepEqual(hdrs(fromPeer(srv, "127.0.0.1", phone, /^PRACK /)[0].sip, "RAck"), ["1 2 INVITE"]);
+      assert.deepEqual(toPeer(srv, TRUNK_IP, trunkPort, /^PRACK /).map((m) => hdrs(m.sip, "RAck")[0]), ["1 2 INVITE"]);
+    });
+  });
+
   test(`${host}: CANCEL while ringing: 487 to the phone, CANCEL to the trunk and its 487 ACKed`, { timeout: 40_000 }, async () => {
     const trunkPort = await freePort();
     await withB2bua(host, trunkPort, async (srv) => {
