@@ -5,6 +5,7 @@
 import { Peer, PEER_SIZE } from "./net/peer";
 import { MAX_EVENTS } from "./config";
 import { TEXT } from "./wire/tables";
+import { WORK_BUF } from "./wire/buffers";
 import { EventKind } from "./host/numbers";
 
 // The kinds are numbered in host/shared/abi.json (generated into ./host/numbers.ts, with every host's
@@ -19,8 +20,10 @@ const TEXT_CAP: u32 = EVENT_SIZE - TEXT_OFF;
 const RING: u32 = <u32>MAX_EVENTS;
 
 const ring: usize = memory.data(EVENT_SIZE * RING);
-/** The record the host reads after sip_poll_event. */
-export const EVENT_OUT: usize = memory.data(EVENT_SIZE);
+/** The record the host reads after sip_poll_event: the first EVENT_SIZE bytes of the work slot
+ * (wire/buffers.ts), which only an input or a timer being processed writes; the host reads each record
+ * before its next call into the core (docs/ABI.md). */
+export const EVENT_OUT: usize = WORK_BUF;
 let head: u32 = 0; // next to read
 let tail: u32 = 0; // next to write
 let lost: u32 = 0;

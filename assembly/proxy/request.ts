@@ -42,7 +42,7 @@ import { handleRegister, registrarLookup, bindingTarget, ginLookup, targets, Tar
 import { WORK_BUF, EXTRA_BUF, EXTRA_CAP } from "./buffers";
 import { proxyConfig } from "./config";
 import { ctx, CtxFlag, CTX_SIZE } from "./context";
-import { respondStateless, responseDest, retryAfter, isOurStatelessTag } from "./send";
+import { respondStateless, responseDest, retryAfter, RETRY_BUF, isOurStatelessTag } from "./send";
 import { loopHash } from "./branch";
 import { parseBranch, OurBranch, writeStatelessBranch } from "../txn/branch";
 import { isOurAddress, ourTransport, isForUs, destFromUri, flowToken, regRouteToken, protoName } from "./route";
@@ -185,7 +185,7 @@ export function refusedFullReset(): void {
 
 /** 503 with Retry-After: a table or the pool is full. */
 export function refuseFull(v: MessageView, d: Decoded, src: Peer, now: i64): void {
-  respondStateless(v, d, true, 503, EXTRA_BUF, retryAfter(), src);
+  respondStateless(v, d, true, 503, RETRY_BUF, retryAfter(), src);
   noteFull(d, src, now);
 }
 
@@ -245,7 +245,7 @@ function route(q: Req): void {
   if (proxyConfig.shed != 0 && !d.to.hasTag && m != Method.REGISTER && m != Method.OPTIONS &&
       <u32>(prngNext() % 1000) < proxyConfig.shed) {
     shed++;
-    respondStateless(v, d, true, 503, EXTRA_BUF, retryAfter(), src);
+    respondStateless(v, d, true, 503, RETRY_BUF, retryAfter(), src);
     return;
   }
 

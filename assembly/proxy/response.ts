@@ -36,14 +36,14 @@ import {
 } from "../txn/index";
 import { TargetSet } from "../registrar/index";
 import { TARGET_SCRATCH } from "../registrar/lookup";
-import { WORK_BUF, STORE_BUF, EXTRA_BUF, storedView, storedDecoded } from "./buffers";
+import { WORK_BUF, STORE_BUF, storedView, storedDecoded } from "./buffers";
 import { ctx, CtxFlag, rank } from "./context";
 import { SRV_TARGETS } from "../host/numbers";
 import { dialogOpen, dialogBind, dialogClose, dialogKey, tagHash } from "./dialog";
 import { TOPOLOGY_HIDING, MEDIA_RELAY } from "../config";
 import { CALLEE, keepContact, tokenContact, TOKEN_BUF, tokenLen, hidesToward } from "./topology";
 import { dialogPending } from "./dialog";
-import { generatedResponse, viaDest, retryAfter } from "./send";
+import { generatedResponse, viaDest, retryAfter, RETRY_BUF } from "./send";
 import { OurBranch } from "../txn/branch";
 import { isForbiddenDest, destFromUri, protoOf } from "./route";
 import { prepareEdits, forwardBranch, wantsRecordRoute } from "./forward";
@@ -298,7 +298,7 @@ export function finishIfDone(idx: u32, now: i64): void {
   const ours = status == 503 && (c.flags & CtxFlag.NoRoom) != 0;
   if (status == 503) { if (!ours) status = 500; msg = 0; }
   let out = msg;
-  if (msg == 0 && loadStored(c.request)) out = generatedResponse(storedView, status, ours ? EXTRA_BUF : 0, ours ? retryAfter() : 0);
+  if (msg == 0 && loadStored(c.request)) out = generatedResponse(storedView, status, ours ? RETRY_BUF : 0, ours ? retryAfter() : 0);
   if (out != 0) {
     serverRespond(idx, out, status, now);
     if (out != msg) msgPool.release(out);

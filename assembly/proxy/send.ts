@@ -3,7 +3,7 @@
 // 487, 500), and where responses go (§18.2.2 with RFC 3581).
 
 import { MAX_MSG } from "../config";
-import { WORK_BUF, EXTRA_BUF, EXTRA_CAP } from "./buffers";
+import { WORK_BUF } from "./buffers";
 import { proxyConfig } from "./config";
 import { T_RETRY_AFTER } from "../wire/tables";
 import { MessageView } from "../wire/view";
@@ -100,9 +100,13 @@ export function respondStateless(
 
 const rw = new Writer();
 
-/** "Retry-After: N" (proxyConfig.retryAfter) into EXTRA_BUF, for a 503 of our own; its length. */
+/** Where retryAfter writes: a buffer of its own, since a 503 inside a response context is written from
+ * the stored request, in the slot EXTRA_BUF shares (buffers.ts). */
+export const RETRY_BUF: usize = memory.data(32);
+
+/** "Retry-After: N" (proxyConfig.retryAfter) into RETRY_BUF, for a 503 of our own; its length. */
 export function retryAfter(): u32 {
-  rw.begin(EXTRA_BUF, EXTRA_CAP);
+  rw.begin(RETRY_BUF, 32);
   rw.text(T_RETRY_AFTER);
   rw.u32(proxyConfig.retryAfter);
   rw.crlf();

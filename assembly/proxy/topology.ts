@@ -36,7 +36,7 @@ export function hidesToward(dst: Peer): bool {
 }
 
 const tw = new Writer();
-export const TOKEN_BUF: usize = memory.data(128);
+export const TOKEN_BUF: usize = memory.data(TOPOLOGY_HIDING ? 128 : 8); // (written only where hiding is built)
 export let tokenLen: u32 = 0;
 
 /** Our token URI for side `side` of dialog record r, on transport t (in TOKEN_BUF, tokenLen). */
@@ -112,7 +112,7 @@ export function storeVias(v: MessageView, scratch: usize, cap: u32): u32 {
   return n == 0 ? 0 : msgPool.store(scratch, n);
 }
 
-export const CONTACT_BUF: usize = memory.data(512);
+export const CONTACT_BUF: usize = memory.data(TOPOLOGY_HIDING ? 512 : 8);
 
 /** The stored real contact of side `side` of record r, copied to CONTACT_BUF; its length (0: none). */
 export function realContact(r: i32, side: u32): u32 {

@@ -8,7 +8,12 @@
 //   TX_BUF [MAX_MSG]      the host reads each outgoing message from here (sip_poll_transmit). It is
 //                         also STORE_BUF: the transmit buffer is only written by sip_poll_transmit,
 //                         never while an input or a timer is being processed.
-//   WORK_BUF [MAX_MSG]    the message being written.
+//   WORK_BUF [MAX_MSG]    the message being written. Between inputs, also the event record the host
+//                         reads after sip_poll_event (events.ts EVENT_OUT, its first 512 bytes).
+//
+// The proxy's and registrar's extra header lines of a response they write for the request being
+// received (proxy/buffers.ts EXTRA_BUF) are the first 2 KB of STORE_BUF: no stored message is re-read
+// while they are written.
 //
 // All are static data (`memory.data`), so their cost shows in the footprint as 3 × MAX_MSG + 1.
 

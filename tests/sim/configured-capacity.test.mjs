@@ -66,3 +66,38 @@ test("configured capacities out of range are refused; the message pool's floor i
   assert.equal(ex.sip_cfg_set(CfgKey.MaxMessageBlocks, 20_000), CfgResult.Ok);
   assert.equal(proxy.stat("msgPoolBlocks"), 20_000);
 });
+
+// A 503 of our own from inside a response context (the proxy's branches could not all start for want of
+// pool room, and those that did failed): written from the stored request (its Via, From, To, Call-ID and
+// CSeq) with a Retry-After (RFC 3261 §21.5.4). Its Retry-After line is written in a buffer of its own: the
+// response-extra lines share the stored-message slot (proxy/buffers.ts), which holds that request then.
+test("server: a fork whose later branches find no pool room, its started branches answering 503: our own 503 with Retry-After, the request's own headers", () => {
+  const sim = new Sim({ seed: 9, latency: [2, 5] });
+  const proxy = new CoreNode(sim, PROXY, { board: "server", domains: ["127.0.0.1"], set: { MaxMessageBlocks: 380, RetryAfter: 9 } });
+  const alice = new Ua(sim, "127.0.1.1:5060", "alice", { proxy: PROXY });
+  const bobs = [2, 3, 4, 5].map((k) => new Ua(sim, `127.0.1.${k}:5060`, "bob", { proxy: PROXY, ring: null, answer: 50, status: 503 }));
+  alice.register(3600);
+  for (const b of bobs) b.register(3600);
+  sim.run(sim.now + 500);
+  let final = null;
+  const orig = alice.onResponse.bind(alice);
+  alice.onResponse = (m) => { if (m.status >= 200 && m.method === "INVITE") final ??= m; orig(m); };
+  // a 38 KB offer: the pool (380 blocks of 512 B) holds the request and two forwarded copies, not four
+  const body = "v=0\r\n" + Array.from({ length: 500 }, (_, i) => `a=x-filler-${i}:${"y".repeat(60)}`).join("\r\n") + "\r\n";
+  const id = alice.invite("bob", { body, hangupAfter: null });
+  sim.run(sim.now + 3000);
+  const forwarded = sim.log.filter(([, f, , l]) => f === PROXY && l.startsWith("INVITE ")).length;
+  assert.equal(forwarded, 2, `two branches started\n${sim.transcript()}`);
+  assert.deepEqual(alice.calls.get(id).finals, [503]);
+  assert.ok(final, "alice got the final response");
+  assert.equal(final.get("retry-after"), "9", final.text);
+  const inv = alice.calls.get(id).invite;
+  assert.equal(final.all("via").length, 1, final.text);
+  assert.equal(final.branch, inv.branch, "alice's own Via");
+  assert.equal(final.get("from"), inv.get("from"));
+  assert.ok(final.get("to").startsWith(inv.get("to")), final.text);
+  assert.equal(final.callId, inv.callId);
+  assert.equal(final.get("cseq"), inv.get("cseq"));
+  sim.run(sim.now + 60_000);
+  assert.equal(proxy.stat("msgPoolInUse"), 0);
+});
