@@ -79,6 +79,23 @@ async function uac(srv, scenario, port, { ip = "127.0.0.1", extra = [], name = "
 const toPeer = (srv, ip, port, re) => srv.sip("out").filter((m) => m.peer.endsWith(`${ip}:${port}`) && re.test(m.first));
 const fromPeer = (srv, ip, port, re) => srv.sip("in").filter((m) => m.peer.endsWith(`${ip}:${port}`) && re.test(m.first));
 
+/**
+ * One call of the registered phone "sipp" through the B2BUA on `host` to a SIPp UAS as the trunk: the
+ * trunk's scenario, then the phone's (calling 15551234), both passing; then check(srv, phone, trunkPort)
+ * with the B2BUA's message log.
+ */
+async function phoneCall(host, trunkXml, phoneXml, check) {
+  const trunkPort = await freePort();
+  await withB2bua(host, trunkPort, async (srv) => {
+    const phone = await freePort();
+    await register(srv, "sipp", phone);
+    const carrier = await uas(trunkXml, trunkPort, { name: "carrier" });
+    ok(await uac(srv, phoneXml, phone, { extra: ["-s", "15551234"], name: "phone" }));
+    ok(await carrier.done);
+    check(srv, phone, trunkPort);
+  });
+}
+
 for (const host of HOSTS) {
   test(`${host}: phone → trunk: a new call on the trunk leg, unknown headers and SDP passed through, BYE carried`, { timeout: 40_000 }, async () => {
     const trunkPort = await freePort();
@@ -209,13 +226,7 @@ for (const host of HOSTS) {
   });
 
   test(`${host}: hold and resume: the phone's re-INVITEs (sendonly, sendrecv) reach the trunk in its dialog and are answered`, { timeout: 40_000 }, async () => {
-    const trunkPort = await freePort();
-    await withB2bua(host, trunkPort, async (srv) => {
-      const phone = await freePort();
-      await register(srv, "sipp", phone);
-      const carrier = await uas("b2bua_uas_hold.xml", trunkPort, { name: "carrier" });
-      ok(await uac(srv, "b2bua_uac_hold.xml", phone, { extra: ["-s", "15551234"], name: "phone" }));
-      ok(await carrier.done);
+    await phoneCall(host, "b2bua_uas_hold.xml", "b2bua_uac_hold.xml", (srv, phone, trunkPort) => {
       const invites = toPeer(srv, TRUNK_IP, trunkPort, /^INVITE /);
       assert.equal(invites.length, 3, "the call and two re-INVITEs");
       assert.deepEqual(invites.map((m) => hdrs(m.sip, "CSeq")[0]), ["1 INVITE", "2 INVITE", "3 INVITE"]);
@@ -227,13 +238,7 @@ for (const host of HOSTS) {
   });
 
   test(`${host}: reliable provisionals (RFC 3262): the trunk's 183 with Require: 100rel reaches the phone, the phone's PRACK reaches the trunk with RAck naming the trunk leg's INVITE`, { timeout: 40_000 }, async () => {
-    const trunkPort = await freePort();
-    await withB2bua(host, trunkPort, async (srv) => {
-      const phone = await freePort();
-      await register(srv, "sipp", phone);
-      const carrier = await uas("b2bua_uas_prack.xml", trunkPort, { name: "carrier" });
-      ok(await uac(srv, "b2bua_uac_prack.xml", phone, { extra: ["-s", "15551234"], name: "phone" }));
-      ok(await carrier.done);
+    await phoneCall(host, "b2bua_uas_prack.xml", "b2bua_uac_prack.xml", (srv, phone, trunkPort) => {
       const inPrack = fromPeer(srv, "127.0.0.1", phone, /^PRACK /);
       const outPrack = toPeer(srv, TRUNK_IP, trunkPort, /^PRACK /);
       assert.equal(inPrack.length, 1, "the phone's PRACK");
@@ -249,13 +254,7 @@ for (const host of HOSTS) {
   });
 
   test(`${host}: reliable provisionals from a forking provider: the second phone's 183 is PRACKed by the B2BUA in that fork's dialog, not carried to the phone; that fork answers and the call is its dialog`, { timeout: 40_000 }, async () => {
-    const trunkPort = await freePort();
-    await withB2bua(host, trunkPort, async (srv) => {
-      const phone = await freePort();
-      await register(srv, "sipp", phone);
-      const carrier = await uas("b2bua_uas_prack_fork.xml", trunkPort, { name: "carrier" });
-      ok(await uac(srv, "b2bua_uac_prack.xml", phone, { extra: ["-s", "15551234"], name: "phone" }));
-      ok(await carrier.done);
+    await phoneCall(host, "b2bua_uas_prack_fork.xml", "b2bua_uac_prack.xml", (srv, phone, trunkPort) => {
       const outPrack = toPeer(srv, TRUNK_IP, trunkPort, /^PRACK /);
       assert.deepEqual(outPrack.map((m) => hdrs(m.sip, "RAck")[0]), ["1 1 INVITE", "7 1 INVITE"], "the phone's PRACK of fork 1, ours of fork 2");
       assert.match(outPrack[1].sip, /^PRACK sip:phone2@/);
@@ -267,13 +266,7 @@ for (const host of HOSTS) {
   });
 
   test(`${host}: reliable provisionals on a re-INVITE: the relayed re-INVITE offers 100rel, the trunk's reliable 183 reaches the phone, the phone's PRACK (sent while the re-INVITE is pending) reaches the trunk with RAck naming the trunk leg's re-INVITE`, { timeout: 40_000 }, async () => {
-    const trunkPort = await freePort();
-    await withB2bua(host, trunkPort, async (srv) => {
-      const phone = await freePort();
-      await register(srv, "sipp", phone);
-      const carrier = await uas("b2bua_uas_reinvite_prack.xml", trunkPort, { name: "carrier" });
-      ok(await uac(srv, "b2bua_uac_reinvite_prack.xml", phone, { extra: ["-s", "15551234"], name: "phone" }));
-      ok(await carrier.done);
+    await phoneCall(host, "b2bua_uas_reinvite_prack.xml", "b2bua_uac_reinvite_prack.xml", (srv, phone, trunkPort) => {
       const reinvite = toPeer(srv, TRUNK_IP, trunkPort, /^INVITE /)[1];
       assert.deepEqual(hdrs(reinvite.sip, "Supported"), ["100rel"], "the re-INVITE offers 100rel as the phone's did");
       assert.deepEqual(hdrs(reinvite.sip, "CSeq"), ["2 INVITE"]);
@@ -286,13 +279,7 @@ for (const host of HOSTS) {
   });
 
   test(`${host}: CANCEL while ringing: 487 to the phone, CANCEL to the trunk and its 487 ACKed`, { timeout: 40_000 }, async () => {
-    const trunkPort = await freePort();
-    await withB2bua(host, trunkPort, async (srv) => {
-      const phone = await freePort();
-      await register(srv, "sipp", phone);
-      const carrier = await uas("uas_cancel.xml", trunkPort, { name: "carrier" });
-      ok(await uac(srv, "uac_cancel.xml", phone, { extra: ["-s", "15551234"], name: "phone" }));
-      ok(await carrier.done);
+    await phoneCall(host, "uas_cancel.xml", "uac_cancel.xml", (srv, phone, trunkPort) => {
       assert.equal(toPeer(srv, TRUNK_IP, trunkPort, /^CANCEL /).length >= 1, true, "CANCEL sent to the trunk");
       assert.equal(toPeer(srv, TRUNK_IP, trunkPort, /^ACK /).length >= 1, true, "the trunk's 487 ACKed");
     });

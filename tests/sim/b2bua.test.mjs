@@ -77,6 +77,17 @@ function idle(gw, sim) {
   assert.equal(gw.ex.probe_uac_slots(), 0, "client-core slots left");
 }
 
+/** Alice hangs up call dialog d (her BYE answered 200 within `ms`); then every table is empty and
+ * neither end saw a message it could not match. */
+function aliceHangsUp({ sim, gw, alice, carrier }, a, d, ms = 5000) {
+  alice.bye(a, d);
+  sim.run(sim.now + ms);
+  assert.equal(d.bye, 200, `alice's BYE answered\n${sim.transcript()}`);
+  idle(gw, sim);
+  assert.deepEqual(alice.stray, []);
+  assert.deepEqual(carrier.stray, []);
+}
+
 /** The one call the carrier received, with the INVITE it got. */
 function carrierCall(carrier) {
   const calls = [...carrier.calls.values()].filter((c) => c.role === "uas");
@@ -293,55 +304,33 @@ for (const seed of SEEDS) {
 // RAck naming the re-INVITE of the leg it goes to.
 const rackOf = (r) => r.replace(/\s+/g, " ");
 for (const seed of [190, 191, 192]) {
-  test(`100rel on a relayed re-INVITE from alice: the carrier's reliable 183 reaches alice, her PRACK reaches the carrier with RAck mapped, the re-INVITE answered (seed ${seed})`, () => {
-    const { sim, gw, alice, carrier } = setup(seed, { alice: { prack: true }, carrier: { reliableReinvite: true } });
-    const callId = alice.invite("15550300", { hangupAfter: null, body: SDP_OFFER });
-    sim.run(sim.now + 2000);
-    const a = alice.calls.get(callId);
-    const d = [...a.dialogs.values()][0];
-    const b = carrierCall(carrier);
-    const cseq = alice.reinvite(a, d, HOLD, { headers: ["Supported: 100rel"] });
-    sim.run(sim.now + 4000);
-    const re = b.reinvites?.[0];
-    assert.ok(re, sim.transcript());
-    assert.deepEqual(tags(re, "supported"), ["100rel"], `the B leg's re-INVITE offers 100rel\n${re.text}`);
-    assert.equal(d.reinvites?.[0]?.[0], 200, `the re-INVITE answered\n${sim.transcript()}`);
-    const rel = b.relIn.rel;
-    assert.equal(rel.pracked, true, "the carrier's reliable 183 was PRACKed");
-    assert.deepEqual(d.reinviteRel[0].pracks, [[`${rel.rseq} ${cseq} INVITE`, 200]], sim.transcript());
-    assert.deepEqual(b.pracksIn.map(rackOf), [`${rel.rseq} ${re.cseqNum} INVITE`], "RAck names the B leg's re-INVITE");
-    alice.bye(a, d);
-    sim.run(sim.now + 5000);
-    assert.equal(d.bye, 200);
-    idle(gw, sim);
-    assert.deepEqual(alice.stray, []);
-    assert.deepEqual(carrier.stray, []);
-  });
-
-  test(`100rel on a relayed re-INVITE from the carrier: alice's reliable 183 reaches the carrier, its PRACK reaches alice with RAck mapped (seed ${seed})`, () => {
-    const { sim, gw, alice, carrier } = setup(seed, { alice: { reliableReinvite: true }, carrier: { prack: true } });
-    const callId = alice.invite("15550300", { hangupAfter: null, body: SDP_OFFER });
-    sim.run(sim.now + 2000);
-    const a = alice.calls.get(callId);
-    const d = [...a.dialogs.values()][0];
-    const b = carrierCall(carrier);
-    assert.ok(carrier.uasReinvite(b.callId, HOLD, { headers: ["Supported: 100rel"] }));
-    sim.run(sim.now + 4000);
-    const re = a.reinvites?.[0];
-    assert.ok(re, sim.transcript());
-    assert.deepEqual(tags(re, "supported"), ["100rel"], `the A leg's re-INVITE offers 100rel\n${re.text}`);
-    assert.equal(b.sentReinvites?.[0]?.[0], 200, `the re-INVITE answered\n${sim.transcript()}`);
-    const rel = a.relIn.rel;
-    assert.equal(rel.pracked, true, "alice's reliable 183 was PRACKed");
-    assert.deepEqual(b.sentReinviteRel[0].pracks, [[`${rel.rseq} ${b.sentReinviteRel[0].cseq} INVITE`, 200]], sim.transcript());
-    assert.deepEqual(a.pracksIn.map(rackOf), [`${rel.rseq} ${re.cseqNum} INVITE`], "RAck names the A leg's re-INVITE");
-    alice.bye(a, d);
-    sim.run(sim.now + 5000);
-    assert.equal(d.bye, 200);
-    idle(gw, sim);
-    assert.deepEqual(alice.stray, []);
-    assert.deepEqual(carrier.stray, []);
-  });
+  for (const from of ["alice", "carrier"]) {
+    const fromAlice = from === "alice";
+    test(`100rel on a relayed re-INVITE from ${from}: the other end's reliable 183 reaches ${from}, the PRACK reaches the other end with RAck mapped, the re-INVITE answered (seed ${seed})`, () => {
+      const sender = { prack: true };
+      const callee = { reliableReinvite: true };
+      const { sim, gw, alice, carrier } = setup(seed, fromAlice ? { alice: sender, carrier: callee } : { alice: callee, carrier: sender });
+      const callId = alice.invite("15550300", { hangupAfter: null, body: SDP_OFFER });
+      sim.run(sim.now + 2000);
+      const a = alice.calls.get(callId);
+      const d = [...a.dialogs.values()][0];
+      const b = carrierCall(carrier);
+      if (fromAlice) alice.reinvite(a, d, HOLD, { headers: ["Supported: 100rel"] });
+      else assert.ok(carrier.uasReinvite(b.callId, HOLD, { headers: ["Supported: 100rel"] }));
+      sim.run(sim.now + 4000);
+      // what the sender sent and got (its re-INVITE's final, its PRACKs), what the other end got
+      const [final, sent, got] = fromAlice ? [d.reinvites?.[0]?.[0], d.reinviteRel[0], b] : [b.sentReinvites?.[0]?.[0], b.sentReinviteRel[0], a];
+      const re = got.reinvites?.[0];
+      assert.ok(re, sim.transcript());
+      assert.deepEqual(tags(re, "supported"), ["100rel"], `the relayed re-INVITE offers 100rel\n${re.text}`);
+      assert.equal(final, 200, `the re-INVITE answered\n${sim.transcript()}`);
+      const rel = got.relIn.rel;
+      assert.equal(rel.pracked, true, "the reliable 183 was PRACKed");
+      assert.deepEqual(sent.pracks, [[`${rel.rseq} ${sent.cseq} INVITE`, 200]], sim.transcript());
+      assert.deepEqual(got.pracksIn.map(rackOf), [`${rel.rseq} ${re.cseqNum} INVITE`], "RAck names the other leg's re-INVITE");
+      aliceHangsUp({ sim, gw, alice, carrier }, a, d);
+    });
+  }
 }
 
 test("a 500 the other leg gives a relayed re-INVITE reaches the sender as it is: no Retry-After of ours added", () => {
@@ -547,12 +536,7 @@ test("a retransmitted 2xx to a relayed re-INVITE (our ACK lost) is ACKed again a
   sim.run(sim.now + 5000);
   assert.deepEqual(d.reinvites.map(([s]) => s), [200, 488], `the resume gets the carrier's own answer\n${sim.transcript()}`);
   assert.ok(b.answeredIn.length === 2 && b.answeredIn.every((st) => st.acked), "both of the carrier's finals ACKed");
-  alice.bye(a, d);
-  sim.run(sim.now + 40_000);
-  assert.equal(d.bye, 200);
-  idle(gw, sim);
-  assert.deepEqual(alice.stray, []);
-  assert.deepEqual(carrier.stray, []);
+  aliceHangsUp({ sim, gw, alice, carrier }, a, d, 40_000);
 });
 
 // A BYE crossing a re-INVITE relayed the other way (RFC 3261 §15.1.2, RFC 5407 §3.5): one end
