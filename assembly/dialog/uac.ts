@@ -30,7 +30,7 @@ import { Owner } from "../tu/owner";
 import {
   OutRequest, uaWriteOut, uaDialogFromResponse, uaDialogConfirm, uaWriteRequest, DlgState, uaDialogState, uaDialogEnd,
   uaDialogLocalCseq, uaDialogRefreshTarget, uaDialogOfResponse, uaDialogTextPtr, uaDialogTextLen, DlgText,
-  uaDialogRseq, uaDialogSetRseq,
+  uaDialogRseq, uaDialogSetRseq, uaDialogRef, uaDialogByRef,
 } from "./ua";
 import { eqBytes, parseUint } from "../wire/scan";
 import { has100rel } from "./uas";
@@ -39,8 +39,9 @@ import { has100rel } from "./uas";
 export const UAC_SLOTS: i32 = UA_DIALOGS * 2;
 // per slot: +0 u32 caller handle (0 = free), +4 u32 last status (0 none yet, 408 timeout), +8 i32 dialog,
 // +12 u32 the client transaction's handle, +16 u32 flags (SlotFlag), +20 u32 our ACK of a late offer's
-// 2xx (pool; 0 none), sent again for each retransmitted 2xx, +24 u32 that INVITE's CSeq number, +28 i32
-// another fork's early dialog whose reliable provisional we PRACKed ourselves (-1 none: prackFork)
+// 2xx (pool; 0 none), sent again for each retransmitted 2xx, +24 u32 that INVITE's CSeq number, +28 u32
+// another fork's early dialog whose reliable provisional we PRACKed ourselves (prackFork), by reference
+// (uaDialogRef: its far end may end it, and its record serve another call; 0 none)
 const SLOT: usize = 32;
 const enum SlotFlag { CancelPending = 1, Cancelled = 2, DeferAck = 4 }
 // The slots are an open-addressed table keyed by caller handle (linear probing, deletion by backward
@@ -77,7 +78,7 @@ function slotOf(user: u32, make: bool): usize {
       store<u32>(s, 0, 16);
       store<u32>(s, 0, 20);
       store<u32>(s, 0, 24);
-      store<i32>(s, -1, 28);
+      store<u32>(s, 0, 28);
       return s;
     }
     h = (h + 1) & MASK;
@@ -384,14 +385,15 @@ export function uacResponse(v: MessageView, d: Decoded, ci: u32, now: i64): u32 
     // early, is the call (the early one ends; the fork's own early dialog, if we PRACKed in it, goes on);
     // after the call is confirmed, another fork's 2xx is ACKed and ended with a BYE of ours (§13.2.2.4)
     if (status < 200) return uaDialogState(dlg) == DlgState.Early && prackFork(v, d, r.cseq, s, recDest(ci), now) ? 0 : status;
-    const fork = load<i32>(s, 28);
-    if (fork >= 0 && sameRemoteTag(fork, d)) store<i32>(s, -1, 28); // that fork's dialog is the call's or the stray's now
+    const fork = uaDialogByRef(load<u32>(s, 28));
+    const forkAnswers = fork >= 0 && fork == uaDialogOfResponse(d);
+    if (forkAnswers) store<u32>(s, 0, 28); // that fork's dialog is the call's or the stray's now
     if (uaDialogState(dlg) == DlgState.Confirmed) {
       strayAnswer(v, d, r.cseq, recDest(ci), now);
       return 0;
     }
     uaDialogEnd(dlg);
-    dlg = fork >= 0 && sameRemoteTag(fork, d) ? fork : -1;
+    dlg = forkAnswers ? fork : -1;
     store<i32>(s, dlg, 8);
   }
   if (dlg < 0 || uaDialogState(dlg) == DlgState.Free) {
@@ -475,12 +477,13 @@ function prackFork(v: MessageView, d: Decoded, cseq: u32, s: usize, dest: Peer, 
   const rseq = rseqOf(v);
   if (rseq == 0) return false;
   let k = uaDialogOfResponse(d);
+  const kept = uaDialogByRef(load<u32>(s, 28));
   if (k < 0) {
-    if (load<i32>(s, 28) >= 0) return false;
+    if (kept >= 0) return false;
     k = uaDialogFromResponse(v, d, cseq);
     if (k < 0) return false; // no room: the fork retransmits until it gives up
-    store<i32>(s, k, 28);
-  } else if (k != load<i32>(s, 28)) return false;
+    store<u32>(s, uaDialogRef(k), 28);
+  } else if (k != kept) return false;
   const last = uaDialogRseq(k);
   if (last != 0 && rseq != last + 1) return true; // §4: not the next one (a retransmission): not PRACKed
   uaDialogSetRseq(k, rseq);
@@ -504,9 +507,9 @@ function rseqOf(v: MessageView): u32 {
 
 /** The early dialog of another fork kept in slot s (prackFork) ends: the INVITE failed, or its caller is done. */
 function endFork(s: usize): void {
-  const k = load<i32>(s, 28);
+  const k = uaDialogByRef(load<u32>(s, 28));
   if (k >= 0 && uaDialogState(k) == DlgState.Early) uaDialogEnd(k);
-  store<i32>(s, -1, 28);
+  store<u32>(s, 0, 28);
 }
 
 /** Where client transaction ci sends (its peer record). */

@@ -1042,12 +1042,14 @@ test("420's Unsupported lists the option tags we do not implement, and only them
  * reliable (RFC 3262 §3: Require: 100rel, an RSeq), retransmitted at T1 doubling until a PRACK in its
  * fork's dialog with RAck "RSEQ CSEQ INVITE" (others get 481); that fork's 2xx waits for the PRACK (§3:
  * its answer may have been in the provisional). PRACKs are recorded ({ tag, rack, cseq, ruri, status }),
- * and BYEs' CSeqs by To tag.
+ * and BYEs' CSeqs by To tag. A step [ms, "BYE", tag] is that phone hanging up in its early dialog (which
+ * RFC 3261 §15 forbids a callee: a far end that misbehaves). `later` holds the plans of the next calls.
  */
 class Fork {
-  constructor(sim, plan) {
+  constructor(sim, plan, later = []) {
     this.sim = sim;
-    this.plan = plan;
+    this.plans = [plan, ...later];
+    this.callIds = new Set();
     this.acks = {};
     this.byes = [];
     this.byeCseqs = {};
@@ -1060,9 +1062,11 @@ class Fork {
     const m = parseMsg(bytes.toString("latin1"));
     if (m.status) return;
     if (m.method === "INVITE" && !m.toTag) {
-      if (this.invites++) return; // a retransmission: the plan runs once
-      for (const [at, status, tag, opts = {}] of this.plan) {
-        this.sim.after(at, () => this.respondPlanned(m, status, tag, opts, 0));
+      if (this.callIds.has(m.callId)) return; // a retransmission: the plan runs once
+      this.callIds.add(m.callId);
+      this.invites++;
+      for (const [at, status, tag, opts = {}] of this.plans[this.callIds.size - 1] ?? []) {
+        this.sim.after(at, () => (status === "BYE" ? this.earlyBye(m, tag) : this.respondPlanned(m, status, tag, opts, 0)));
       }
     } else if (m.method === "PRACK") {
       const rel = this.rel[m.toTag];
@@ -1078,6 +1082,14 @@ class Fork {
       this.byeCseqs[m.toTag] = m.cseqNum;
       this.sim.send(CARRIER, GW, this.response(m, 200, null));
     }
+  }
+  /** Phone `tag` hangs up its early dialog of INVITE m (to the caller's Contact; our 200 or 481 ignored). */
+  earlyBye(m, tag) {
+    const target = /<([^>]+)>/.exec(m.get("contact"))[1];
+    this.sim.send(CARRIER, GW, [
+      `BYE ${target} SIP/2.0`, `Via: SIP/2.0/UDP ${CARRIER};branch=z9hG4bKeb${tag}`, "Max-Forwards: 70",
+      `From: ${m.get("to")};tag=${tag}`, `To: ${m.get("from")}`, `Call-ID: ${m.callId}`, "CSeq: 1 BYE", "Content-Length: 0", "", "",
+    ].join("\r\n"));
   }
   /** What fork `tag` sends to INVITE m: a reliable provisional, or a 2xx once its reliable provisional is PRACKed. */
   respondPlanned(m, status, tag, opts, waited) {
@@ -1208,6 +1220,29 @@ for (const seed of [160, 161, 162]) {
     assert.equal(fork.rel.phone2.pracked, true, sim.transcript());
     assert.equal(fork.acks.phone2, undefined);
     assert.deepEqual(fork.byes, ["phone1"]);
+    idle(gw, sim);
+  });
+
+  test(`a fork we PRACKed hangs up its early dialog (a BYE it must not send), its record serves the next call's early dialog: the first call's failure leaves that dialog alone (seed ${seed})`, () => {
+    const { sim, gw, alice } = setup(seed, { alice: { prack: true } });
+    sim.detach(CARRIER);
+    const fork = new Fork(sim, [[40, 183, "phone1", rel], [90, 183, "phone2", rel], [150, "BYE", "phone2"], [1500, 486, "phone1"]],
+      [[[40, 180, "phone3"], [2000, 183, "phone3", rel], [2600, 200, "phone3"]]]);
+    const first = alice.invite("15551234", { hangupAfter: null, cseq: 7, headers: ["Supported: 100rel"] });
+    sim.run(sim.now + 400);
+    assert.equal(fork.rel.phone2.pracked, true, sim.transcript());
+    // the second call's early dialog on the B leg takes the record phone2's BYE freed
+    const second = alice.invite("15551235", { hangupAfter: 1000, headers: ["Supported: 100rel"] });
+    sim.run(sim.now + 1400);
+    assert.deepEqual(alice.calls.get(first).finals, [486], sim.transcript());
+    // the first call over, the second ringing: its early dialogs on both legs are still there
+    assert.equal(gw.ex.probe_ua_in_use(), 2, `the second call's two early dialogs\n${sim.transcript()}`);
+    sim.run(sim.now + 8000);
+    const c2 = alice.calls.get(second);
+    // phone3's reliable 183 came after the first call failed: alice's PRACK went through in its early dialog
+    assert.deepEqual(c2.pracks?.map(([, st]) => st), [200], `the second call's PRACK relayed\n${sim.transcript()}`);
+    assert.ok(fork.pracks.some((p) => p.tag === "phone3" && p.status === 200), JSON.stringify(fork.pracks));
+    assert.deepEqual(c2.finals, [200]);
     idle(gw, sim);
   });
 
