@@ -46,6 +46,9 @@ export const enum DlgFlag {
   OurInvite = 2,
   /** An INVITE of the peer's is in progress within the dialog. */
   TheirInvite = 4,
+  /** Another fork's early dialog the client core PRACKs in (uac.ts prackFork), on its list: the client
+   * core ends it (a BYE from its far end, which a callee must not send in an early dialog, does not). */
+  Fork = 8,
 }
 
 export const MAX_ROUTES: u32 = 8;
@@ -55,9 +58,11 @@ const SPANS: u32 = SPAN_ROUTES + MAX_ROUTES;
 // Record: +0 u8 state, +1 u8 routes, +2 u8 remote CSeq set, +3 u8 flags (DlgFlag), +4 u32 local CSeq,
 // +8 u32 remote CSeq, +12 u16 text bytes used, +14 u16 generation (one more each time the record is
 // taken: uaDialogRef), +16 spans (u16 offset, u16 length) × SPANS, then u32 the RSeq of the last
-// reliable provisional we PRACKed in it (RFC 3262 §4; 0: none yet).
+// reliable provisional we PRACKed in it (RFC 3262 §4; 0: none yet), u32 the next dialog on the list it
+// is on (a reference: the client core's list of an INVITE's other forks; 0 none).
 const RSEQ_AT: usize = 16 + <usize>SPANS * 4;
-const REC_SIZE: usize = RSEQ_AT + 4;
+const LINK_AT: usize = RSEQ_AT + 4;
+const REC_SIZE: usize = LINK_AT + 4;
 
 const recs: usize = USER_AGENT ? heap.alloc(<usize>UA_DIALOGS * REC_SIZE) : 0;
 const texts: usize = USER_AGENT ? heap.alloc(<usize>UA_DIALOGS * <usize>TEXT_CAP) : 0;
@@ -128,6 +133,13 @@ export function uaDialogLocalCseq(i: i32): u32 { return load<u32>(rec(i), 4); }
 /** The RSeq of the last reliable provisional PRACKed in dialog i (RFC 3262 §4), 0 none. */
 export function uaDialogRseq(i: i32): u32 { return load<u32>(rec(i) + RSEQ_AT); }
 export function uaDialogSetRseq(i: i32, rseq: u32): void { store<u32>(rec(i) + RSEQ_AT, rseq); }
+/** The next dialog (a reference) on the list dialog i is on, 0 none; setting it marks i DlgFlag.Fork
+ * (`fork`) or clears that. */
+export function uaDialogLink(i: i32): u32 { return load<u32>(rec(i) + LINK_AT); }
+export function uaDialogSetLink(i: i32, next: u32, fork: bool): void {
+  store<u32>(rec(i) + LINK_AT, next);
+  setFlag(i, DlgFlag.Fork, fork);
+}
 /** The remote CSeq, or -1 while it is empty. */
 export function uaDialogRemoteCseq(i: i32): i64 { return load<u8>(rec(i), 2) != 0 ? <i64>load<u32>(rec(i), 8) : -1; }
 export function uaDialogsInUse(): i32 {

@@ -30,7 +30,7 @@ import { Owner } from "../tu/owner";
 import {
   OutRequest, uaWriteOut, uaDialogFromResponse, uaDialogConfirm, uaWriteRequest, DlgState, uaDialogState, uaDialogEnd,
   uaDialogLocalCseq, uaDialogRefreshTarget, uaDialogOfResponse, uaDialogTextPtr, uaDialogTextLen, DlgText,
-  uaDialogRseq, uaDialogSetRseq, uaDialogRef, uaDialogByRef,
+  uaDialogRseq, uaDialogSetRseq, uaDialogRef, uaDialogByRef, uaDialogLink, uaDialogSetLink, uaDialogFlags, DlgFlag,
 } from "./ua";
 import { eqBytes, parseUint } from "../wire/scan";
 import { has100rel } from "./uas";
@@ -40,8 +40,8 @@ export const UAC_SLOTS: i32 = UA_DIALOGS * 2;
 // per slot: +0 u32 caller handle (0 = free), +4 u32 last status (0 none yet, 408 timeout), +8 i32 dialog,
 // +12 u32 the client transaction's handle, +16 u32 flags (SlotFlag), +20 u32 our ACK of a late offer's
 // 2xx (pool; 0 none), sent again for each retransmitted 2xx, +24 u32 that INVITE's CSeq number, +28 u32
-// another fork's early dialog whose reliable provisional we PRACKed ourselves (prackFork), by reference
-// (uaDialogRef: its far end may end it, and its record serve another call; 0 none)
+// the first of the other forks' early dialogs whose reliable provisionals we PRACK ourselves (prackFork),
+// by reference (uaDialogRef; 0 none), each linking the next (uaDialogLink)
 const SLOT: usize = 32;
 const enum SlotFlag { CancelPending = 1, Cancelled = 2, DeferAck = 4 }
 // The slots are an open-addressed table keyed by caller handle (linear probing, deletion by backward
@@ -146,7 +146,7 @@ export function uacForget(user: u32): void {
   if (s == 0) return;
   const ack = load<u32>(s, 20);
   if (ack != 0) msgPool.release(ack);
-  endFork(s);
+  endForks(s);
   slotFree(s);
 }
 
@@ -373,7 +373,7 @@ export function uacResponse(v: MessageView, d: Decoded, ci: u32, now: i64): u32 
       uaDialogEnd(ed);
       store<i32>(s, -1, 8);
     }
-    endFork(s);
+    endForks(s);
     return status;
   }
   if (!invite || status < 101 || status >= 300 || !d.to.hasTag) return status;
@@ -385,9 +385,8 @@ export function uacResponse(v: MessageView, d: Decoded, ci: u32, now: i64): u32 
     // early, is the call (the early one ends; the fork's own early dialog, if we PRACKed in it, goes on);
     // after the call is confirmed, another fork's 2xx is ACKed and ended with a BYE of ours (§13.2.2.4)
     if (status < 200) return uaDialogState(dlg) == DlgState.Early && prackFork(v, d, r.cseq, s, recDest(ci), now) ? 0 : status;
-    const fork = uaDialogByRef(load<u32>(s, 28));
-    const forkAnswers = fork >= 0 && fork == uaDialogOfResponse(d);
-    if (forkAnswers) store<u32>(s, 0, 28); // that fork's dialog is the call's or the stray's now
+    const fork = uaDialogOfResponse(d);
+    const forkAnswers = fork >= 0 && forkTake(s, fork); // that fork's dialog is the call's or the stray's now
     if (uaDialogState(dlg) == DlgState.Confirmed) {
       strayAnswer(v, d, r.cseq, recDest(ci), now);
       return 0;
@@ -466,24 +465,22 @@ const kw = USER_AGENT ? new Writer() : changetype<Writer>(0);
 /**
  * RFC 3262 §4 for another fork's provisional (v, d) to our INVITE with CSeq `cseq` (slot s, which follows
  * one early dialog: the caller relays the PRACKs of that one's): when it is reliable (Require: 100rel,
- * an RSeq), we PRACK it ourselves, in that fork's own early dialog, made for it and kept in the slot so
- * that the fork's 2xx continues it (its CSeq past the PRACK's), ended with the INVITE otherwise
- * (endFork). One such fork per INVITE; a third fork's is left to the caller as before. A retransmission
- * (an RSeq not one more than the last we PRACKed) gets no second PRACK. True when we took it (nothing
- * for the caller: its early dialog is not this fork's).
+ * an RSeq), we PRACK it ourselves, in that fork's own early dialog, made for it and kept on the slot's
+ * list of forks, so that the fork's 2xx continues it (its CSeq past the PRACK's: forkTake), ended with
+ * the INVITE otherwise (endForks). A retransmission (an RSeq not one more than the last we PRACKed) gets
+ * no second PRACK. True when we took it (nothing for the caller: its early dialog is not this fork's).
  */
 function prackFork(v: MessageView, d: Decoded, cseq: u32, s: usize, dest: Peer, now: i64): bool {
   if (!has100rel(v, Hdr.Require)) return false;
   const rseq = rseqOf(v);
   if (rseq == 0) return false;
   let k = uaDialogOfResponse(d);
-  const kept = uaDialogByRef(load<u32>(s, 28));
   if (k < 0) {
-    if (kept >= 0) return false;
     k = uaDialogFromResponse(v, d, cseq);
     if (k < 0) return false; // no room: the fork retransmits until it gives up
+    uaDialogSetLink(k, load<u32>(s, 28), true);
     store<u32>(s, uaDialogRef(k), 28);
-  } else if (k != kept) return false;
+  } else if ((uaDialogFlags(k) & DlgFlag.Fork) == 0) return false; // (not one of this list's)
   const last = uaDialogRseq(k);
   if (last != 0 && rseq != last + 1) return true; // §4: not the next one (a retransmission): not PRACKed
   uaDialogSetRseq(k, rseq);
@@ -497,6 +494,26 @@ function prackFork(v: MessageView, d: Decoded, cseq: u32, s: usize, dest: Peer, 
   return true;
 }
 
+/** Fork dialog k off slot s's list (its 2xx came: it is the call's, or a stray to end); false when k is not on it. */
+function forkTake(s: usize, k: i32): bool {
+  let prev = -1;
+  let ref = load<u32>(s, 28);
+  for (let n = 0; n < UA_DIALOGS && ref != 0; n++) {
+    const j = uaDialogByRef(ref);
+    if (j < 0) return false;
+    const next = uaDialogLink(j);
+    if (j == k) {
+      if (prev < 0) store<u32>(s, next, 28);
+      else uaDialogSetLink(prev, next, true);
+      uaDialogSetLink(k, 0, false);
+      return true;
+    }
+    prev = j;
+    ref = next;
+  }
+  return false;
+}
+
 /** The RSeq of reliable provisional v (RFC 3262 §7.1: 1 to 2**31 - 1), 0 when it has none that parses. */
 function rseqOf(v: MessageView): u32 {
   const e = v.other("RSeq");
@@ -505,11 +522,18 @@ function rseqOf(v: MessageView): u32 {
   return x > 0 ? <u32>x : 0;
 }
 
-/** The early dialog of another fork kept in slot s (prackFork) ends: the INVITE failed, or its caller is done. */
-function endFork(s: usize): void {
-  const k = uaDialogByRef(load<u32>(s, 28));
-  if (k >= 0 && uaDialogState(k) == DlgState.Early) uaDialogEnd(k);
+/** The early dialogs of the other forks on slot s's list (prackFork) end: the INVITE failed, or its
+ * caller is done (a fork that answered was taken off it). */
+function endForks(s: usize): void {
+  let ref = load<u32>(s, 28);
   store<u32>(s, 0, 28);
+  for (let n = 0; n < UA_DIALOGS && ref != 0; n++) {
+    const j = uaDialogByRef(ref);
+    if (j < 0) return;
+    ref = uaDialogLink(j);
+    uaDialogSetLink(j, 0, false);
+    if (uaDialogState(j) == DlgState.Early) uaDialogEnd(j);
+  }
 }
 
 /** Where client transaction ci sends (its peer record). */
@@ -571,7 +595,7 @@ export function uacTimer(up: TxnUp, now: i64): bool {
       uaDialogEnd(dl);
       store<i32>(s, -1, 8);
     }
-    if (r.kind == TxnKind.ClientInvite) endFork(s);
+    if (r.kind == TxnKind.ClientInvite) endForks(s);
   }
   if (up.kind == ClientTimerOut.Timeout) txnRelease(up.idx);
   return report;

@@ -27,6 +27,7 @@ import { Owner } from "../tu/owner";
 import { tuTimerSet, tuTimerCancel } from "../tu/timers";
 import {
   uaDialogFromRequest, uaDialogEnd, uaDialogOf, uaDialogCheckCseq, uaDialogRefreshTarget, uaDialogState, uaDialogConfirm, DlgState,
+  uaDialogFlags, DlgFlag,
 } from "./ua";
 import { Hdr } from "../wire/hdr";
 import { FreeList } from "../util/freelist";
@@ -313,7 +314,7 @@ export function uasRequest(v: MessageView, d: Decoded, src: Peer, now: i64, out:
         if (load<i32>(c, 16) != dlg || load<u8>(c) == UasState.Free || (load<u8>(c, 2) & CallFlag.InDialog) == 0) continue;
         if (load<u8>(c) != UasState.Proceeding || !uasRespond(k, 487, now)) freeCall(k);
       }
-      uaDialogEnd(dlg);
+      if ((uaDialogFlags(dlg) & DlgFlag.Fork) == 0) uaDialogEnd(dlg); // (a fork's: the client core's to end)
       if (i >= 0) freeCall(i);
       out.set(UasEvent.Bye, i, dlg);
     }

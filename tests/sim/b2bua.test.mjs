@@ -1043,13 +1043,12 @@ test("420's Unsupported lists the option tags we do not implement, and only them
  * fork's dialog with RAck "RSEQ CSEQ INVITE" (others get 481); that fork's 2xx waits for the PRACK (§3:
  * its answer may have been in the provisional). PRACKs are recorded ({ tag, rack, cseq, ruri, status }),
  * and BYEs' CSeqs by To tag. A step [ms, "BYE", tag] is that phone hanging up in its early dialog (which
- * RFC 3261 §15 forbids a callee: a far end that misbehaves). `later` holds the plans of the next calls.
+ * RFC 3261 §15 forbids a callee: a far end that misbehaves).
  */
 class Fork {
-  constructor(sim, plan, later = []) {
+  constructor(sim, plan) {
     this.sim = sim;
-    this.plans = [plan, ...later];
-    this.callIds = new Set();
+    this.plan = plan;
     this.acks = {};
     this.byes = [];
     this.byeCseqs = {};
@@ -1062,10 +1061,8 @@ class Fork {
     const m = parseMsg(bytes.toString("latin1"));
     if (m.status) return;
     if (m.method === "INVITE" && !m.toTag) {
-      if (this.callIds.has(m.callId)) return; // a retransmission: the plan runs once
-      this.callIds.add(m.callId);
-      this.invites++;
-      for (const [at, status, tag, opts = {}] of this.plans[this.callIds.size - 1] ?? []) {
+      if (this.invites++) return; // a retransmission: the plan runs once
+      for (const [at, status, tag, opts = {}] of this.plan) {
         this.sim.after(at, () => (status === "BYE" ? this.earlyBye(m, tag) : this.respondPlanned(m, status, tag, opts, 0)));
       }
     } else if (m.method === "PRACK") {
@@ -1203,6 +1200,19 @@ for (const seed of [160, 161, 162]) {
     assert.deepEqual(alice.stray, []);
   });
 
+  test(`three forks ring reliably and the third answers: the B2BUA PRACKs the second and the third in their own dialogs, the call continues the third's (seed ${seed})`, () => {
+    const { sim, gw, fork, a } = relFork([[40, 183, "phone1", rel], [90, 183, "phone2", rel], [130, 183, "phone3", rel], [300, 200, "phone3"]]);
+    assert.deepEqual(a.finals, [200], sim.transcript());
+    for (const t of ["phone1", "phone2", "phone3"]) assert.equal(fork.rel[t].pracked, true, `${t}'s reliable 183 PRACKed\n${sim.transcript()}`);
+    assert.deepEqual(fork.pracks.filter((p) => p.tag !== "phone1").map((p) => [p.tag, p.rack, p.cseq]),
+      [["phone2", `${fork.rel.phone2.rseq} 1 INVITE`, 2], ["phone3", `${fork.rel.phone3.rseq} 1 INVITE`, 2]], "ours, each in its own dialog");
+    assert.equal(a.pracks.length, 1, "alice PRACKed only the first fork's");
+    assert.ok(fork.acks.phone3 >= 1, JSON.stringify(fork.acks));
+    assert.deepEqual(fork.byes, ["phone3"]);
+    assert.ok(fork.byeCseqs.phone3 > 2, `BYE CSeq ${fork.byeCseqs.phone3} after the PRACK's`);
+    idle(gw, sim);
+  });
+
   test(`two forks ring reliably, the first answers, the second answers later: the second's early dialog (PRACKed by us) is ACKed and ended with a BYE past the PRACK's CSeq (seed ${seed})`, () => {
     const { sim, gw, fork, a } = relFork([[40, 183, "phone1", rel], [90, 183, "phone2", rel], [250, 200, "phone1"], [700, 200, "phone2"]]);
     assert.deepEqual(a.finals, [200], sim.transcript());
@@ -1223,26 +1233,24 @@ for (const seed of [160, 161, 162]) {
     idle(gw, sim);
   });
 
-  test(`a fork we PRACKed hangs up its early dialog (a BYE it must not send), its record serves the next call's early dialog: the first call's failure leaves that dialog alone (seed ${seed})`, () => {
+  test(`a fork we PRACKed hangs up its early dialog (a BYE a callee must not send): answered, its dialog stays ours until the INVITE ends, nothing left (seed ${seed})`, () => {
+    const { sim, gw, fork, a } = relFork([[40, 183, "phone1", rel], [90, 183, "phone2", rel], [150, "BYE", "phone2"], [1500, 486, "phone1"]]);
+    assert.deepEqual(a.finals, [486], sim.transcript());
+    const byeOk = sim.log.filter(([, f, t, l]) => f === GW && t === CARRIER && l.startsWith("SIP/2.0 200")).length;
+    assert.equal(byeOk, 1, `the BYE answered 200 (our only response to the carrier)\n${sim.transcript()}`);
+    assert.equal(fork.rel.phone2.pracked, true);
+    idle(gw, sim);
+  });
+
+  test(`a fork we PRACKed hangs up its early dialog while the call rings: the dialog is still ours (the caller's, the first fork's and it: three) (seed ${seed})`, () => {
     const { sim, gw, alice } = setup(seed, { alice: { prack: true } });
     sim.detach(CARRIER);
-    const fork = new Fork(sim, [[40, 183, "phone1", rel], [90, 183, "phone2", rel], [150, "BYE", "phone2"], [1500, 486, "phone1"]],
-      [[[40, 180, "phone3"], [2000, 183, "phone3", rel], [2600, 200, "phone3"]]]);
-    const first = alice.invite("15551234", { hangupAfter: null, cseq: 7, headers: ["Supported: 100rel"] });
-    sim.run(sim.now + 400);
-    assert.equal(fork.rel.phone2.pracked, true, sim.transcript());
-    // the second call's early dialog on the B leg takes the record phone2's BYE freed
-    const second = alice.invite("15551235", { hangupAfter: 1000, headers: ["Supported: 100rel"] });
-    sim.run(sim.now + 1400);
-    assert.deepEqual(alice.calls.get(first).finals, [486], sim.transcript());
-    // the first call over, the second ringing: its early dialogs on both legs are still there
-    assert.equal(gw.ex.probe_ua_in_use(), 2, `the second call's two early dialogs\n${sim.transcript()}`);
+    new Fork(sim, [[40, 183, "phone1", rel], [90, 183, "phone2", rel], [150, "BYE", "phone2"], [1500, 486, "phone1"]]);
+    const id = alice.invite("15551234", { hangupAfter: null, headers: ["Supported: 100rel"] });
+    sim.run(sim.now + 1000);
+    assert.equal(gw.ex.probe_ua_in_use(), 3, sim.transcript());
     sim.run(sim.now + 8000);
-    const c2 = alice.calls.get(second);
-    // phone3's reliable 183 came after the first call failed: alice's PRACK went through in its early dialog
-    assert.deepEqual(c2.pracks?.map(([, st]) => st), [200], `the second call's PRACK relayed\n${sim.transcript()}`);
-    assert.ok(fork.pracks.some((p) => p.tag === "phone3" && p.status === 200), JSON.stringify(fork.pracks));
-    assert.deepEqual(c2.finals, [200]);
+    assert.deepEqual(alice.calls.get(id).finals, [486]);
     idle(gw, sim);
   });
 
