@@ -56,10 +56,9 @@ export const TEXT_CAP: u32 = 1024;
 const SPAN_ROUTES: u32 = 6;
 const SPANS: u32 = SPAN_ROUTES + MAX_ROUTES;
 // Record: +0 u8 state, +1 u8 routes, +2 u8 remote CSeq set, +3 u8 flags (DlgFlag), +4 u32 local CSeq,
-// +8 u32 remote CSeq, +12 u16 text bytes used, +14 u16 generation (one more each time the record is
-// taken: uaDialogRef), +16 spans (u16 offset, u16 length) × SPANS, then u32 the RSeq of the last
-// reliable provisional we PRACKed in it (RFC 3262 §4; 0: none yet), u32 the next dialog on the list it
-// is on (a reference: the client core's list of an INVITE's other forks; 0 none).
+// +8 u32 remote CSeq, +12 u32 text bytes used, +16 spans (u16 offset, u16 length) × SPANS, then u32 the
+// RSeq of the last reliable provisional we PRACKed in it (RFC 3262 §4; 0: none yet), u32 the next dialog
+// on the list it is on (index + 1, 0 none: the client core's list of an INVITE's other forks).
 const RSEQ_AT: usize = 16 + <usize>SPANS * 4;
 const LINK_AT: usize = RSEQ_AT + 4;
 const REC_SIZE: usize = LINK_AT + 4;
@@ -133,7 +132,7 @@ export function uaDialogLocalCseq(i: i32): u32 { return load<u32>(rec(i), 4); }
 /** The RSeq of the last reliable provisional PRACKed in dialog i (RFC 3262 §4), 0 none. */
 export function uaDialogRseq(i: i32): u32 { return load<u32>(rec(i) + RSEQ_AT); }
 export function uaDialogSetRseq(i: i32, rseq: u32): void { store<u32>(rec(i) + RSEQ_AT, rseq); }
-/** The next dialog (a reference) on the list dialog i is on, 0 none; setting it marks i DlgFlag.Fork
+/** The next dialog (index + 1) on the list dialog i is on, 0 none; setting it marks i DlgFlag.Fork
  * (`fork`) or clears that. */
 export function uaDialogLink(i: i32): u32 { return load<u32>(rec(i) + LINK_AT); }
 export function uaDialogSetLink(i: i32, next: u32, fork: bool): void {
@@ -157,34 +156,20 @@ export function uaDialogRouteLen(i: i32, r: u32): u32 { return uaDialogTextLen(i
 /** Copies [p, p+len) into dialog i's text area as text k; false when the area is full. */
 function keep(i: i32, k: u32, p: usize, len: u32): bool {
   const r = rec(i);
-  const used = <u32>load<u16>(r, 12);
+  const used = load<u32>(r, 12);
   if (len > TEXT_CAP - used) return false;
   memory.copy(text(i) + <usize>used, p, len);
   store<u16>(r + 16 + <usize>k * 4, <u16>used);
   store<u16>(r + 16 + <usize>k * 4, <u16>len, 2);
-  store<u16>(r, <u16>(used + len), 12);
+  store<u32>(r, used + len, 12);
   return true;
 }
 
 /** A free record, cleared; -1 when none is free. */
 function claim(): i32 {
   const i = freeRecs.take();
-  if (i < 0) return i;
-  const gen = load<u16>(rec(i), 14);
-  memory.fill(rec(i), 0, REC_SIZE);
-  store<u16>(rec(i), gen == 0xffff ? 1 : gen + 1, 14);
+  if (i >= 0) memory.fill(rec(i), 0, REC_SIZE);
   return i;
-}
-
-// @ts-ignore: a compile-time check
-if (UA_DIALOGS > 0x10000) ERROR("UA_DIALOGS must fit a dialog reference's 16-bit index");
-/** A reference to dialog i that outlives it: its index and the record's generation (never 0). A holder
- * that may outlast the dialog (the far end can end it: a BYE) keeps this, not the index. */
-export function uaDialogRef(i: i32): u32 { return <u32>load<u16>(rec(i), 14) << 16 | <u32>i; }
-/** The dialog `ref` names (uaDialogRef) while it lasts, or -1 (none, ended, or its record taken again). */
-export function uaDialogByRef(ref: u32): i32 {
-  const i = <i32>(ref & 0xffff);
-  return ref != 0 && i < UA_DIALOGS && uaDialogState(i) != DlgState.Free && <u32>load<u16>(rec(i), 14) == ref >>> 16 ? i : -1;
 }
 
 /** The URI of the first Contact value of v into na (a name-addr or a bare URI); false if none. */
@@ -437,7 +422,7 @@ export function uaGlareDelay(i: i32, random: u32): u32 {
 export function uaDialogRefreshTarget(i: i32, v: MessageView): i32 {
   if (!contactUri(v)) return DlgError.NoContact;
   const r = rec(i);
-  if (na.uri.len > TEXT_CAP - <u32>load<u16>(r, 12)) compact(i);
+  if (na.uri.len > TEXT_CAP - load<u32>(r, 12)) compact(i);
   return keep(i, DlgText.RemoteTarget, na.uri.start, na.uri.len) ? 0 : DlgError.TooLong;
 }
 
@@ -465,7 +450,7 @@ function compact(i: i32): void {
     store<u16>(r + 16 + <usize>best * 4, <u16>at);
     at += len;
   }
-  store<u16>(r, <u16>at, 12);
+  store<u32>(r, at, 12);
 }
 
 // ---- requests outside a dialog (§8.1.1) ---------------------------------------------------------------

@@ -30,7 +30,7 @@ import { Owner } from "../tu/owner";
 import {
   OutRequest, uaWriteOut, uaDialogFromResponse, uaDialogConfirm, uaWriteRequest, DlgState, uaDialogState, uaDialogEnd,
   uaDialogLocalCseq, uaDialogRefreshTarget, uaDialogOfResponse, uaDialogTextPtr, uaDialogTextLen, DlgText,
-  uaDialogRseq, uaDialogSetRseq, uaDialogRef, uaDialogByRef, uaDialogLink, uaDialogSetLink, uaDialogFlags, DlgFlag,
+  uaDialogRseq, uaDialogSetRseq, uaDialogLink, uaDialogSetLink, uaDialogFlags, DlgFlag,
 } from "./ua";
 import { eqBytes, parseUint } from "../wire/scan";
 import { has100rel } from "./uas";
@@ -40,8 +40,9 @@ export const UAC_SLOTS: i32 = UA_DIALOGS * 2;
 // per slot: +0 u32 caller handle (0 = free), +4 u32 last status (0 none yet, 408 timeout), +8 i32 dialog,
 // +12 u32 the client transaction's handle, +16 u32 flags (SlotFlag), +20 u32 our ACK of a late offer's
 // 2xx (pool; 0 none), sent again for each retransmitted 2xx, +24 u32 that INVITE's CSeq number, +28 u32
-// the first of the other forks' early dialogs whose reliable provisionals we PRACK ourselves (prackFork),
-// by reference (uaDialogRef; 0 none), each linking the next (uaDialogLink)
+// the first of the other forks' early dialogs whose reliable provisionals we PRACK ourselves (prackFork:
+// index + 1, 0 none), each linking the next (uaDialogLink). Only the client core ends those dialogs
+// (DlgFlag.Fork), so an index on the list always names one of them.
 const SLOT: usize = 32;
 const enum SlotFlag { CancelPending = 1, Cancelled = 2, DeferAck = 4 }
 // The slots are an open-addressed table keyed by caller handle (linear probing, deletion by backward
@@ -479,7 +480,7 @@ function prackFork(v: MessageView, d: Decoded, cseq: u32, s: usize, dest: Peer, 
     k = uaDialogFromResponse(v, d, cseq);
     if (k < 0) return false; // no room: the fork retransmits until it gives up
     uaDialogSetLink(k, load<u32>(s, 28), true);
-    store<u32>(s, uaDialogRef(k), 28);
+    store<u32>(s, <u32>k + 1, 28);
   } else if ((uaDialogFlags(k) & DlgFlag.Fork) == 0) return false; // (not one of this list's)
   const last = uaDialogRseq(k);
   if (last != 0 && rseq != last + 1) return true; // §4: not the next one (a retransmission): not PRACKed
@@ -497,10 +498,8 @@ function prackFork(v: MessageView, d: Decoded, cseq: u32, s: usize, dest: Peer, 
 /** Fork dialog k off slot s's list (its 2xx came: it is the call's, or a stray to end); false when k is not on it. */
 function forkTake(s: usize, k: i32): bool {
   let prev = -1;
-  let ref = load<u32>(s, 28);
-  for (let n = 0; n < UA_DIALOGS && ref != 0; n++) {
-    const j = uaDialogByRef(ref);
-    if (j < 0) return false;
+  for (let e = load<u32>(s, 28), n = 0; e != 0 && n < UA_DIALOGS; n++) {
+    const j = <i32>e - 1;
     const next = uaDialogLink(j);
     if (j == k) {
       if (prev < 0) store<u32>(s, next, 28);
@@ -509,7 +508,7 @@ function forkTake(s: usize, k: i32): bool {
       return true;
     }
     prev = j;
-    ref = next;
+    e = next;
   }
   return false;
 }
@@ -525,12 +524,11 @@ function rseqOf(v: MessageView): u32 {
 /** The early dialogs of the other forks on slot s's list (prackFork) end: the INVITE failed, or its
  * caller is done (a fork that answered was taken off it). */
 function endForks(s: usize): void {
-  let ref = load<u32>(s, 28);
+  let e = load<u32>(s, 28);
   store<u32>(s, 0, 28);
-  for (let n = 0; n < UA_DIALOGS && ref != 0; n++) {
-    const j = uaDialogByRef(ref);
-    if (j < 0) return;
-    ref = uaDialogLink(j);
+  for (let n = 0; e != 0 && n < UA_DIALOGS; n++) {
+    const j = <i32>e - 1;
+    e = uaDialogLink(j);
     uaDialogSetLink(j, 0, false);
     if (uaDialogState(j) == DlgState.Early) uaDialogEnd(j);
   }

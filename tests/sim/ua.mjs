@@ -314,23 +314,30 @@ export class Ua {
   }
 
   /**
-   * RFC 3262 §4: a reliable provisional (Require: 100rel, RSeq) of call c's INVITE gets a PRACK in its
-   * early dialog, when we PRACK at all and its RSeq is the next one (a retransmission is not PRACKed
-   * again); the PRACK's final goes to c.pracks ([RAck, status]).
+   * RFC 3262 §4: a reliable provisional r (Require: 100rel, RSeq) to our INVITE with CSeq `cseq` gets a
+   * PRACK when we PRACK at all and its RSeq is the next one of `h` (h.rseq, the last PRACKed: a
+   * retransmission is not PRACKed again). send(rack, entry) sends it; entry, in h.pracks, is [RAck,
+   * status] and takes the PRACK's final.
    */
-  prackFor(c, r) {
+  prackNext(h, r, cseq, send) {
     if (!this.prack || !/\b100rel\b/i.test(r.get("require") ?? "")) return;
     const rseq = Number(r.get("rseq"));
-    if (!Number.isInteger(rseq) || (c.rseq !== undefined && rseq !== c.rseq + 1)) return;
-    c.rseq = rseq;
-    const routes = r.all("record-route").reverse();
-    const d = { target: uriOf(r.get("contact") ?? ""), routes, to: r.get("to") };
-    const dest = routes.length ? hostPort(routes[0]) : hostPort(d.target);
-    const rack = `${rseq} ${c.invite.cseqNum} INVITE`;
-    c.pracks ??= [];
+    if (!Number.isInteger(rseq) || (h.rseq !== undefined && rseq !== h.rseq + 1)) return;
+    h.rseq = rseq;
+    const rack = `${rseq} ${cseq} INVITE`;
     const entry = [rack, null];
-    c.pracks.push(entry);
-    this.client(this.inDialog(c, d, "PRACK", ++c.localCseq, this.prackBody, [`RAck: ${rack}`]), dest, (p) => (entry[1] = p ? p.status : 408));
+    (h.pracks ??= []).push(entry);
+    send(rack, entry);
+  }
+
+  /** prackNext for call c's INVITE, in the early dialog r made (c.rseq, c.pracks). */
+  prackFor(c, r) {
+    this.prackNext(c, r, c.invite.cseqNum, (rack, entry) => {
+      const routes = r.all("record-route").reverse();
+      const d = { target: uriOf(r.get("contact") ?? ""), routes, to: r.get("to") };
+      const dest = routes.length ? hostPort(routes[0]) : hostPort(d.target);
+      this.client(this.inDialog(c, d, "PRACK", ++c.localCseq, this.prackBody, [`RAck: ${rack}`]), dest, (p) => (entry[1] = p ? p.status : 408));
+    });
   }
 
   cancel(c) {
@@ -383,24 +390,9 @@ export class Ua {
       d.reinvites.push([r ? r.status : 408, r]);
       // §14.1: after a 491, the same offer again after a random wait (we own the Call-ID: 2.1-4 s)
       if (r?.status === 491 && retry) this.sim.after(this.glareWait(true), () => !d.bye && this.reinvite(c, d, body, { retry, headers }));
-    }, (r) => this.prackReinvite(rel, r, (rack) => this.client(this.inDialog(c, d, "PRACK", ++d.cseq, "", [`RAck: ${rack}`]), d.dest,
-      (p) => (rel.pracks.at(-1)[1] = p ? p.status : 408))));
+    }, (r) => this.prackNext(rel, r, cseq, (rack, entry) => this.client(this.inDialog(c, d, "PRACK", ++d.cseq, "", [`RAck: ${rack}`]), d.dest,
+      (p) => (entry[1] = p ? p.status : 408))));
     return cseq;
-  }
-
-  /**
-   * RFC 3262 §4 for a re-INVITE of ours (rel: { cseq, pracks, rseq }): a reliable provisional r gets a
-   * PRACK (sent by `send` with its RAck) when we PRACK at all and its RSeq is the next one; each PRACK's
-   * final goes to rel.pracks ([RAck, status]).
-   */
-  prackReinvite(rel, r, send) {
-    if (!this.prack || !/\b100rel\b/i.test(r.get("require") ?? "")) return;
-    const rseq = Number(r.get("rseq"));
-    if (!Number.isInteger(rseq) || (rel.rseq !== undefined && rseq !== rel.rseq + 1)) return;
-    rel.rseq = rseq;
-    const rack = `${rseq} ${rel.cseq} INVITE`;
-    rel.pracks.push([rack, null]);
-    send(rack);
   }
 
   /** §14.1's wait before a re-INVITE again after a 491: 2.1-4 s for the Call-ID's owner, else 0-2 s (10 ms steps). */
@@ -676,10 +668,10 @@ export class Ua {
       c.outInvite = null;
       c.sentReinvites.push([r ? r.status : 408, r]);
       if (r?.status === 491 && retry) this.sim.after(this.glareWait(false), () => this.uasReinvite(callId, body, { retry, headers }));
-    }, (r) => this.prackReinvite(rel, r, (rack) => {
+    }, (r) => this.prackNext(rel, r, cseq, (rack, entry) => {
       c.localCseq++;
       const p = this.calleeRequest(c, "PRACK", c.localCseq, "", "", [`RAck: ${rack}`]);
-      this.client(p.text, p.dest, (x) => (rel.pracks.at(-1)[1] = x ? x.status : 408));
+      this.client(p.text, p.dest, (x) => (entry[1] = x ? x.status : 408));
     }));
     t.ack2xx = this.calleeRequest(c, "ACK", cseq).text;
     c.outInvite = t;
