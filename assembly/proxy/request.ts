@@ -34,7 +34,7 @@ import { peerFromHost } from "../net/addr";
 import { transportById } from "../net/transports";
 import { EventKind, eventBegin, eventText, eventTextT } from "../events";
 import {
-  TxnKind, TxnFlag, rec, recPeer, idxOf, handleOf, indexFind, serverKey, msgPool, txnRelease,
+  TxnKind, TxnFlag, rec, recPeer, idxOf, handleOf, indexFind, serverKey, msgPool, txnRelease, txnKeep,
   serverInviteCreate, serverInviteOnRequest, serverInviteOnAck, serverInviteRespond, SIState,
   serverNonInviteCreate, serverNonInviteOnRequest, txSend, CIState,
 } from "../txn/index";
@@ -47,7 +47,7 @@ import { loopHash } from "./branch";
 import { parseBranch, OurBranch, writeStatelessBranch } from "../txn/branch";
 import { isOurAddress, ourTransport, isForUs, destFromUri, flowToken, regRouteToken, protoName } from "./route";
 import { prepareEdits, prepareVia, forwardBranch, wantsRecordRoute, VIA_BUF } from "./forward";
-import { cancelBranches, startTargets, finishIfDone, storeTargets, release } from "./response";
+import { cancelBranches, startTargets, finishIfDone, storeTargets, release, keepLess } from "./response";
 import { MAX_MSG, MEDIA_RELAY } from "../config";
 import { OPTIONS_LINES, OPTIONS_LINES_LEN } from "../wire/tables";
 import { Admit, admitSource, admitRequest, authFailed } from "./admit";
@@ -234,7 +234,9 @@ function route(q: Req): void {
   const key = serverKey(v, d, m);
   const found = indexFind(key, invite ? TxnKind.ServerInvite : TxnKind.ServerNonInvite);
   if (found >= 0) {
-    if (invite) serverInviteOnRequest(<u32>found);
+    const r = rec(<u32>found);
+    if (invite && r.state == SIState.Proceeding && r.msg == 0) send100(q, <u32>found); // not kept
+    else if (invite) serverInviteOnRequest(<u32>found);
     else serverNonInviteOnRequest(<u32>found);
     return;
   }
@@ -392,13 +394,7 @@ function openContext(q: Req): i32 {
   c.flags = (invite ? CtxFlag.Invite : 0) | (d.to.hasTag ? CtxFlag.InDialog : 0);
   ctxKeepEdits(c, q);
   if (invite) {
-    prepareVia(q.edits, v, d, src); // RFC 3581 on the 100's Via
-    const n = writeResponse(v, 100, 0, 0, 0, 0, WORK_BUF, <u32>MAX_MSG, q.edits);
-    const m100 = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
-    if (m100 != 0) {
-      serverInviteRespond(idx, m100, 100, now);
-      msgPool.release(m100);
-    }
+    send100(q, idx);
     if (!d.to.hasTag) {
       eventBegin(EventKind.CallAttempt, 0, now, 0, src);
       eventText(0, v.valPtr(v.first(Hdr.From)), v.valLen(v.first(Hdr.From)));
@@ -407,6 +403,21 @@ function openContext(q: Req): i32 {
     }
   }
   return <i32>idx;
+}
+
+/**
+ * Our 100 Trying to INVITE q of server transaction idx (§16.2), sent and not kept: a retransmission of
+ * the INVITE before any other provisional gets it written again from that retransmission (route), so
+ * an INVITE in progress holds no pool block for it.
+ */
+function send100(q: Req, idx: u32): void {
+  prepareVia(q.edits, q.v, q.d, q.src); // RFC 3581 on the 100's Via
+  const n = writeResponse(q.v, 100, 0, 0, 0, 0, WORK_BUF, <u32>MAX_MSG, q.edits);
+  const m = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
+  if (m == 0) return;
+  serverInviteRespond(idx, m, 100, q.now);
+  msgPool.release(m);
+  txnKeep(rec(idx), 0);
 }
 
 /** Forward request q statefully to a single destination (Route, flow, other domain, token). */
@@ -420,7 +431,7 @@ function forwardOne(q: Req, ruri: usize, ruriLen: u32, to: Peer, loop: u32): voi
   // RFC 3263 §4.3 failover: possible when the branch goes to a name without a port and the stored
   // request, forwarded again, makes the same branch (its Request-URI not rewritten)
   if (to.family == <u8>Family.Name && to.port == 0 && ruriLen == 0) ctx(<u32>idx).flags |= CtxFlag.Failover;
-  finishWith(q, idx, forwardBranch(q, srv, ruri, ruriLen, 0, 0, to, loop, rr));
+  if (!finishWith(q, idx, forwardBranch(q, srv, ruri, ruriLen, 0, 0, to, loop, rr))) keepLess(<u32>idx, q.v);
 }
 
 /** Request q of context idx could not go on (`status`: a branch that did not start, 503 no room or 500
@@ -452,7 +463,7 @@ function forwardToTargets(q: Req, loop: u32): void {
     return;
   }
   prepareEdits(q);
-  if (startTargets(<u32>idx, q, loop) > 0) return;
+  if (startTargets(<u32>idx, q, loop) > 0) { keepLess(<u32>idx, q.v); return; }
   // no branch of the first group started: a later group, or the final answer now
   const c = ctx(<u32>idx);
   if (c.flags & CtxFlag.NoRoom) noteFull(q.d, q.src, q.now);

@@ -20,7 +20,7 @@ import { MessageView, parseMessage } from "../wire/view";
 import { Decoded, validateMessage } from "../wire/validate";
 import { Hdr } from "../wire/hdr";
 import { Method } from "../wire/method";
-import { writeResponseForward, writeAck, writeCancel } from "../wire/emit";
+import { writeResponseForward, writeAck, writeCancel, writeKept } from "../wire/emit";
 import { ViaRepr, decodeVia, Transport as ViaT } from "../wire/headers/via";
 import { UriRepr, parseUri } from "../wire/uri";
 import { NameAddrRepr, NameAddrKind, decodeNameAddr } from "../wire/headers/nameaddr";
@@ -29,7 +29,7 @@ import { Proto, transportFor, transportById } from "../net/transports";
 import { EventKind, eventBegin, eventText } from "../events";
 import { loopHash } from "./branch";
 import {
-  TxnKind, TxnFlag, TxnUp, rec, recPeer, idxOf, handleOf, msgPool, txnRelease, txSend,
+  TxnKind, TxnFlag, TxnUp, TxnRec, rec, recPeer, idxOf, handleOf, msgPool, txnRelease, txnKeep, txSend,
   serverInviteRespond, serverNonInviteRespond, SIState, SNState,
   clientInviteOnResponse, clientInviteSendAck, clientInviteCancelled, CIState, Verdict, ClientTimerOut,
   clientNonInviteOnResponse, clientNonInviteCreate, CNState,
@@ -66,6 +66,38 @@ function loadStored(h: u32): bool {
   const n = msgPool.copyOut(h, STORE_BUF);
   if (parseMessage(storedView, STORE_BUF, n, false) <= 0) return false;
   return validateMessage(storedView, storedDecoded) == 0;
+}
+
+/**
+ * Pool handle of request `v` as writeKept makes it, or 0 when that would not take fewer blocks (or
+ * finds no room: the whole copy is then kept). Written in WORK_BUF.
+ */
+function keptCopy(v: MessageView): u32 {
+  const n = writeKept(v, WORK_BUF, <u32>MAX_MSG);
+  return n != 0 && msgPool.blocksFor(n) < msgPool.blocksFor(v.len) ? msgPool.store(WORK_BUF, n) : 0;
+}
+
+/**
+ * Request `v` of context idx (the one just forwarded) is kept as writeKept makes it once no other
+ * branch can be forwarded from it (no later q-value group, no RFC 3263 failover): the context's own
+ * responses and call events read nothing more. A request with an SDP offer then holds one pool block
+ * instead of two or three for as long as its transaction lasts.
+ */
+export function keepLess(idx: u32, v: MessageView): void {
+  const c = ctx(idx);
+  if (c.request == 0 || c.targets != 0 || (c.flags & CtxFlag.Failover) != 0) return;
+  const m = keptCopy(v);
+  if (m == 0) return;
+  msgPool.release(c.request);
+  c.request = m;
+}
+
+/** A client INVITE transaction's first provisional: its request is never sent again (§17.1.1.2), only
+ * its ACK and CANCEL are written from it, so it is kept as writeKept makes it. */
+function keepBranchLess(r: TxnRec): void {
+  if (!loadStored(r.msg)) return;
+  const m = keptCopy(storedView);
+  if (m != 0) txnKeep(r, m);
 }
 
 // ---- targets of later q-value groups -----------------------------------------------------------------
@@ -434,7 +466,9 @@ export function proxyResponse(v: MessageView, d: Decoded, ci: u32, now: i64): vo
   const wasPending = invite
     ? r.state == CIState.Calling || r.state == CIState.Proceeding
     : r.state == CNState.Trying || r.state == CNState.Proceeding;
+  const calling = invite && r.state == CIState.Calling;
   const verdict = invite ? clientInviteOnResponse(<u32>ci, status, now) : clientNonInviteOnResponse(<u32>ci, status, now);
+  if (calling && status < 200) keepBranchLess(r);
   if (verdict == Verdict.Absorb) return;
   if (verdict == Verdict.PassUpNeedAck) {
     // the client INVITE transaction ACKs a non-2xx final itself (§17.1.1.3)
