@@ -15,7 +15,8 @@
 // rewritten (the relay's address and the other party's legs' ports); a BYE, a failed or cancelled
 // INVITE or the hand's reuse of the record closes the legs. Forks: each 18x's SDP points the callee's
 // legs at its fork (early media from the last one to answer), the first 2xx at the fork that answered,
-// for good: after it, another fork's 18x is not forwarded and its 2xx passes unrewritten (the caller
+// for good (a 2xx without SDP, its answer in a reliable 18x: at that fork's last early SDP, kept with
+// its branch, proxy/response.ts keepBranchLess): after it, another fork's 18x is not forwarded and its 2xx passes unrewritten (the caller
 // ends that dialog; its media never touch the call's legs). A stream idle for its time (the host's
 // report) ends the relay of the call and its record with a call-end event, cause media-idle: a proxy is
 // no user agent and sends no BYE (Kamailio with rtpengine's timeout does the same).
@@ -38,6 +39,7 @@ import { TargetSet } from "../registrar/index";
 import { Req } from "./req";
 import { ctx, CtxFlag } from "./context";
 import { wantsRecordRoute } from "./forward";
+import { rec, recPeer } from "../txn/index";
 import {
   dialogFind, dialogKey, dialogPending, dialogRoom, dialogSetRelayed, dialogRelayed, dialogRelayIfaces, dialogCallerTag, tagHash,
   dialogAnswered, dialogClose, dialogIndexEarly,
@@ -177,6 +179,28 @@ export function relayResponse(v: MessageView, d: Decoded, idx: i32, toFamily: u8
   if (!d.to.hasTag) return;
   const r = relayedDialog(d);
   if (r >= 0) rewrite(r, fromCaller ? 1 : 0, v, toFamily, d.callId, d.callIdLen);
+}
+
+/** Is server context idx (-1: none) a relayed initial INVITE not yet answered, whose forks' SDP
+ * points the callee's legs? */
+export function relayEarly(idx: i32): bool {
+  if (!MEDIA_RELAY || relayConfig.mode == 0 || idx < 0) return false;
+  const c = ctx(<u32>idx);
+  return (c.flags & (CtxFlag.Invite | CtxFlag.InDialog | CtxFlag.Answered)) == CtxFlag.Invite && dialogRelayed(<i32>c.hidden - 1);
+}
+
+/**
+ * The fork of relayed context idx whose early SDP `kept` carries (its branch's kept request, whose body
+ * is the SDP of its last 18x as it wrote it) answered with a 2xx without SDP: its answer was in a
+ * reliable 18x (RFC 3262, RFC 3264 §4) and stands, so the callee's legs point at it again, whatever
+ * another fork's later 18x made of them (one-way audio otherwise).
+ */
+export function relayForkAnswer(idx: i32, kept: MessageView, d: Decoded): void {
+  // a kept request with a Content-Type is the whole forwarded INVITE (its branch had no provisional, or
+  // its shorter copy found no room): its body is the caller's offer as we rewrote it, never the fork's
+  if (!MEDIA_RELAY || kept.bodyLen == 0 || kept.first(Hdr.ContentType) >= 0) return;
+  const r = <i32>ctx(<u32>idx).hidden - 1;
+  relaySdp(RELAY_PROXY_BASE + r, 1, kept.base + <usize>kept.bodyOff, kept.bodyLen, recPeer(rec(<u32>idx)).family, d.callId, d.callIdLen, dialogRelayIfaces(r));
 }
 
 /** The host reported relay leg `leg` of a proxy call idle (or its port unbindable): the relay of the

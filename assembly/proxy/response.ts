@@ -49,7 +49,8 @@ import { isForbiddenDest, destFromUri, protoOf } from "./route";
 import { prepareEdits, forwardBranch, wantsRecordRoute } from "./forward";
 import { branchNonce } from "./rrmac";
 import { Req } from "./req";
-import { relayRequest, relayResponse } from "./media";
+import { relayRequest, relayResponse, relayEarly, relayForkAnswer } from "./media";
+import { sdpBody } from "../media/sdp";
 import { ctxLoadEdits } from "./context";
 
 const nextVia = new ViaRepr();
@@ -69,12 +70,12 @@ function loadStored(h: u32): bool {
 }
 
 /**
- * Pool handle of request `v` as writeKept makes it, or 0 when that would not take fewer blocks (or
- * finds no room: the whole copy is then kept). Written in WORK_BUF.
+ * Pool handle of request `v` as writeKept makes it (with `body`), or 0 when that would not take fewer
+ * blocks without a body (or finds no room: the copy kept before stays). Written in WORK_BUF.
  */
-function keptCopy(v: MessageView): u32 {
-  const n = writeKept(v, WORK_BUF, <u32>MAX_MSG);
-  return n != 0 && msgPool.blocksFor(n) < msgPool.blocksFor(v.len) ? msgPool.store(WORK_BUF, n) : 0;
+function keptCopy(v: MessageView, body: usize = 0, bodyLen: u32 = 0): u32 {
+  const n = writeKept(v, WORK_BUF, <u32>MAX_MSG, body, bodyLen);
+  return n != 0 && (bodyLen != 0 || msgPool.blocksFor(n) < msgPool.blocksFor(v.len)) ? msgPool.store(WORK_BUF, n) : 0;
 }
 
 /**
@@ -93,10 +94,12 @@ export function keepLess(idx: u32, v: MessageView): void {
 }
 
 /** A client INVITE transaction's first provisional: its request is never sent again (§17.1.1.2), only
- * its ACK and CANCEL are written from it, so it is kept as writeKept makes it. */
-function keepBranchLess(r: TxnRec): void {
+ * its ACK and CANCEL are written from it, so it is kept as writeKept makes it; with the media relay,
+ * also at each provisional with SDP, whose SDP (`body`, as the fork wrote it) it keeps as its body:
+ * that fork's 2xx may carry none (its answer was in a reliable 18x), and the legs must go back to it. */
+function keepBranchLess(r: TxnRec, body: usize, bodyLen: u32): void {
   if (!loadStored(r.msg)) return;
-  const m = keptCopy(storedView);
+  const m = keptCopy(storedView, body, bodyLen);
   if (m != 0) txnKeep(r, m);
 }
 
@@ -467,8 +470,13 @@ export function proxyResponse(v: MessageView, d: Decoded, ci: u32, now: i64): vo
     ? r.state == CIState.Calling || r.state == CIState.Proceeding
     : r.state == CNState.Trying || r.state == CNState.Proceeding;
   const calling = invite && r.state == CIState.Calling;
+  const early = MEDIA_RELAY && invite && status < 300 && relayEarly(idxOf(r.user));
+  // a relayed fork's 2xx without SDP: the legs go back to its early SDP, kept with its branch, before
+  // its transaction lets that go
+  if (early && status >= 200 && !sdpBody(v) && loadStored(r.msg)) relayForkAnswer(idxOf(r.user), storedView, d);
   const verdict = invite ? clientInviteOnResponse(<u32>ci, status, now) : clientNonInviteOnResponse(<u32>ci, status, now);
-  if (calling && status < 200) keepBranchLess(r);
+  const sdp = early && status < 200 && sdpBody(v);
+  if (status < 200 && (calling || sdp)) keepBranchLess(r, sdp ? v.base + <usize>v.bodyOff : 0, sdp ? v.bodyLen : 0);
   if (verdict == Verdict.Absorb) return;
   if (verdict == Verdict.PassUpNeedAck) {
     // the client INVITE transaction ACKs a non-2xx final itself (§17.1.1.3)

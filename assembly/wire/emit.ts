@@ -448,25 +448,32 @@ export function writeCancel(req: MessageView, cseq: u32, out: usize, cap: u32): 
   return writeSibling(req, T_CANCEL, 0, 0, cseq, out, cap);
 }
 
-/**
- * What a request is kept as once only its own responses, ACK and CANCEL are written from it: the
- * request line and every Via, From, To, Call-ID, CSeq, Max-Forwards and Route line as they are, no body
- * (Content-Length 0). A proxy keeps a request so while its transactions last: writeResponse,
- * writeAck and writeCancel read nothing else of it, and it is a third of a request with an SDP offer.
- */
 const KEPT: u64 = (1 << Hdr.Via) | (1 << Hdr.From) | (1 << Hdr.To) | (1 << Hdr.CallId) | (1 << Hdr.CSeq) |
   (1 << Hdr.MaxForwards) | (1 << Hdr.Route);
 
-export function writeKept(req: MessageView, out: usize, cap: u32): u32 {
+/**
+ * What a request is kept as once only its own responses, ACK and CANCEL are written from it: the
+ * request line and every Via, From, To, Call-ID, CSeq, Max-Forwards and Route line as they are, and
+ * `body` (none by default; a proxy's relay keeps a fork's early SDP there). A proxy keeps a request so
+ * while its transactions last: writeResponse, writeAck and writeCancel read nothing else of it, and it
+ * is a third of a request with an SDP offer.
+ */
+export function writeKept(req: MessageView, out: usize, cap: u32, body: usize = 0, bodyLen: u32 = 0): u32 {
   w.begin(out, cap);
   if (req.count > 0) w.bytes(req.base, req.lineOff(0));
   for (let i = 0; i < req.count; i++) {
     if (!(req.flags(i) & EntryFlag.FIRST)) continue;
     if (((<u64>1 << <u64>req.hdr(i)) & KEPT) != 0) copyLine(req, i);
   }
-  w.text(T_CL0);
+  if (MEDIA_RELAY) {
+    w.text(T_CL);
+    w.u32(bodyLen);
+  } else {
+    w.text(T_CL0);
+  }
   w.crlf();
   w.crlf();
+  if (MEDIA_RELAY) w.bytes(body, bodyLen);
   return w.finish();
 }
 

@@ -364,3 +364,32 @@ for (const seed of [34, 35, 36, 37]) {
   });
 }
 
+
+for (const seed of [38, 39, 40]) {
+  test(`forks: the phone whose answer was in its reliable 180 answers 200 without SDP after the other phone's early SDP: the callee's legs point back at it (seed ${seed})`, () => {
+    // bob1 rings reliably at 50 ms with its answer (EARLY1), bob at 150 ms with his (ANSWER: the legs
+    // follow him, early media from the last to ring), then bob1 answers at 400 ms with no SDP (RFC 3264:
+    // its answer stands); bob never answers and is cancelled
+    const { sim, proxy, call, aLeg, bLeg } = forked(seed,
+      { ring: 50, reliable: true, earlyBody: EARLY1, answer: 400, answerBody: "" },
+      { ring: 150, reliable: true, earlyBody: ANSWER, answer: null });
+    assert.deepEqual(call.finals, [200], sim.transcript());
+    const early = call.provisionalMsgs.filter((m) => m.status === 180);
+    assert.equal(early.length, 2, "both phones' reliable 180s reached alice");
+    for (const m of early) assert.match(bodyOf(m), new RegExp(`c=IN IP4 ${RELAY}\r\nt=0 0\r\nm=audio ${aLeg.port} `), "each through the relay");
+    assert.equal(bLeg()?.peer, "127.0.0.13:6000", `the callee's leg points at bob1, who answered\n${sim.transcript()}`);
+    sim.run(sim.now + 4000);
+    settled(proxy, sim);
+  });
+}
+
+test("forks: a phone that answers 200 without SDP and without any early SDP of its own (RFC 3264 broken) does not point the callee's legs at the caller's offer", () => {
+  // bob1 answers at 100 ms, no 18x, no SDP; bob rang reliably with his answer at 50 ms
+  const { sim, proxy, call, bLeg } = forked(41,
+    { ring: null, answer: 100, answerBody: "" },
+    { ring: 50, reliable: true, earlyBody: ANSWER, answer: null });
+  assert.deepEqual(call.finals, [200], sim.transcript());
+  assert.equal(bLeg()?.peer, "127.0.0.3:5000", `the legs stay where bob's early SDP put them, not at the offer's address\n${sim.transcript()}`);
+  sim.run(sim.now + 4000);
+  settled(proxy, sim);
+});
