@@ -7,7 +7,9 @@
 // buffers sized by the message size, header and parameter limits).
 // Derived rows: a registration = 1 address of record + 1 binding + 2 registrar-pool blocks (an AOR key
 // and a contact URI of up to 64 bytes each); a call in progress through the proxy = 2 transactions
-// (server and client INVITE) + the message-pool blocks of 1 KiB of kept messages + 1 dialog.
+// (server and client INVITE) + 3 message-pool blocks (what a ringing call with a desk phone's SDP
+// keeps: its request and its forwarded copy as proxy/response.ts keepLess makes them, and the 18x;
+// tests/sim/kept-messages.test.mjs) + 1 dialog.
 // Usage: node tools/units.mjs [--board NAME]... [--json]   (npm run footprint -- --units)
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -122,7 +124,7 @@ export async function measureUnits(boardName, { set = {}, baseOnly = false } = {
       rows,
       fixed: b0.used - rows.reduce((s, r) => s + r.total, 0),
       perRegistration: by.SIP_MAX_AORS + by.SIP_MAX_BINDINGS + 2 * by.SIP_REG_BLOCKS,
-      perCall: 2 * by.SIP_MAX_TXN + Math.ceil(1024 / msgBlock) * by.SIP_MSG_BLOCKS + by.SIP_MAX_DIALOGS,
+      perCall: 2 * by.SIP_MAX_TXN + 3 * by.SIP_MSG_BLOCKS + by.SIP_MAX_DIALOGS,
     };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
@@ -138,7 +140,7 @@ export function unitLines(u) {
   const each = (c) => u.rows.find((r) => r.constant === c)?.bytes ?? 0;
   lines.push(`  per registration (1 AOR, 1 binding, 2 registrar blocks): ${n(u.perRegistration)} B; per transaction: ${n(each("SIP_MAX_TXN"))} B; ` +
     `per dialog: ${n(each("SIP_MAX_DIALOGS"))} B` + (each("SIP_UA_DIALOGS") ? ` (a user agent's: ${n(each("SIP_UA_DIALOGS"))} B)` : "") + `; fixed: ${n(u.fixed)} B`);
-  lines.push(`  per call in progress (2 transactions, 1 KiB of kept messages, 1 dialog): ${n(u.perCall)} B`);
+  lines.push(`  per call in progress (2 transactions, 3 message-pool blocks kept while it rings, 1 dialog): ${n(u.perCall)} B`);
   return lines;
 }
 

@@ -31,7 +31,7 @@ import { hashBytes, hashMix } from "../util/hash";
 import { prngNext } from "../util/prng";
 import { Peer, Family } from "../net/peer";
 import { peerFromHost } from "../net/addr";
-import { transportById } from "../net/transports";
+import { Proto, transportById } from "../net/transports";
 import { EventKind, eventBegin, eventText, eventTextT } from "../events";
 import {
   TxnKind, TxnFlag, rec, recPeer, idxOf, handleOf, indexFind, serverKey, msgPool, txnRelease, txnKeep,
@@ -117,10 +117,12 @@ function macOk(u: UriRepr, ft: u32, d: Decoded): bool {
 }
 
 /** The connection a proven flow token named; its address from the Request-URI (the UA's contact),
- * for a host that must reconnect when the connection is gone. */
+ * for a host that must reconnect when the connection is gone: without a port, the default one of the
+ * flow's transport (5061 for TLS, RFC 3263 §4.2). */
 function flowDest(q: Req, u: UriRepr): void {
   dest.clear();
-  if (u.hostLen != 0) peerFromHost(dest, u.host, u.hostLen, u.port > 0 ? <u32>u.port : 5060);
+  const t = transportById(q.flowTransport);
+  if (u.hostLen != 0) peerFromHost(dest, u.host, u.hostLen, u.port > 0 ? <u32>u.port : t != null && t.proto == Proto.TLS ? 5061 : 5060);
   dest.conn = q.flow;
   dest.transport = <u8>q.flowTransport;
 }

@@ -13,9 +13,9 @@ import { isLocalDomain } from "./config";
 import { Cls, is, hexValue } from "../util/chars";
 import { T_K_SCTP, T_K_TCP, T_K_TLS, T_K_UDP, T_K_WS, T_K_WSS } from "../wire/tables";
 
-/** Default port of a URI (§19.1.2). */
+/** Default port of a URI (§19.1.2, RFC 3263 §4.2): 5061 for TLS (sips, or transport=tls), else 5060. */
 export function defaultPort(u: UriRepr): u32 {
-  return u.scheme == UriScheme.Sips ? 5061 : 5060;
+  return protoOf(u) == Proto.TLS ? 5061 : 5060;
 }
 
 /** Protocol a URI asks for: its transport parameter, TLS for sips, UDP otherwise. */
