@@ -127,7 +127,8 @@ export function generatedResponse(req: MessageView, status: u32, extra: usize, e
 }
 
 /**
- * Destination of a response forwarded statelessly: the (new) top Via's received/rport/sent-by. A
+ * Destination of a response forwarded statelessly: the (new) top Via's received/rport/sent-by, at the
+ * default port of its transport when sent-by has none (5061 for TLS, §18.2.2). A
  * `maddr` is not followed (RFC 3261 §18.2.2 lists it first, for multicast): a Via is whatever the
  * request's sender wrote, and a response must go back where the request came from, never to an
  * address or a name to resolve that a stranger chose.
@@ -137,7 +138,7 @@ export function viaDest(via: ViaRepr, out: Peer): bool {
   let host = via.host;
   let hostLen = via.hostLen;
   if (via.hasReceived) { host = via.received; hostLen = via.receivedLen; }
-  const port = via.rport > 0 ? <u32>via.rport : (via.port > 0 ? <u32>via.port : 5060);
+  const port = via.rport > 0 ? <u32>via.rport : via.port > 0 ? <u32>via.port : via.transportKind == ViaTransport.TLS ? 5061 : 5060;
   if (!peerFromHost(out, host, hostLen, port)) return false;
   return via.transportKind == ViaTransport.UDP || via.transportKind == ViaTransport.TCP ||
     via.transportKind == ViaTransport.TLS;

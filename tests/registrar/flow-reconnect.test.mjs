@@ -3,8 +3,9 @@
 // §19.1.2, RFC 3263 §4.2: 5061 for TLS, 5060 for UDP and TCP). An in-dialog request that follows our
 // Record-Route's flow token goes on the phone's connection and names that address for a host that must
 // reconnect (proxy/request.ts flowDest); once the connection has closed, a new call goes to it
-// (proxy/route.ts destFromUri). Both said 5060 for `sip:...;transport=tls` before. Driven on the core
-// itself (tests/fuzz/core.mjs).
+// (proxy/route.ts destFromUri). Both said 5060 for `sip:...;transport=tls` before. So did a response
+// forwarded statelessly to a TLS Via without a port (proxy/send.ts viaDest; RFC 3261 §18.2.2). Driven on
+// the core itself (tests/fuzz/core.mjs).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { FuzzCore, peerRecord } from "../fuzz/core.mjs";
@@ -72,3 +73,38 @@ for (const [proto, name, contact, port] of [
     assert.equal(inv2.to, `127.0.0.9:${port}`, "to the Contact's address and its transport's port");
   });
 }
+
+test("tls: a 2xx retransmitted after its transactions ended goes statelessly to the caller's Via, at 5061 when its TLS sent-by has no port (RFC 3261 §18.2.2)", () => {
+  const sent = [];
+  const core = new FuzzCore({
+    seed: 11, record: false,
+    transports: [{ id: 1, proto: 1, addr: "127.0.0.1:5060" }, { id: 2, proto: 3, addr: "127.0.0.1:5061" }],
+    onTransmit: (b, meta) => sent.push({
+      text: b.toString("latin1"), conn: meta.readUInt32LE(0), transport: meta[4],
+      to: `${meta[8]}.${meta[9]}.${meta[10]}.${meta[11]}:${meta.readUInt16LE(6)}`,
+    }),
+  });
+  const alice = peerRecord(CONN, 2, "127.0.0.9", 40000);
+  const bob = peerRecord(0, 1, "127.0.0.1", 5070);
+  let now = 1000;
+  const send = (peer, text) => core.datagram(now, peer, Buffer.from(text, "latin1"));
+  send(bob, `REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKrb\r\nMax-Forwards: 70\r\n` +
+    `To: <sip:bob@127.0.0.1>\r\nFrom: <sip:bob@127.0.0.1>;tag=r\r\nCall-ID: rb\r\nCSeq: 1 REGISTER\r\nContact: <sip:bob@127.0.0.1:5070>\r\nExpires: 600\r\nContent-Length: 0\r\n\r\n`);
+  send(alice, `INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.9;branch=z9hG4bKi9\r\nMax-Forwards: 70\r\n` +
+    `To: <sip:bob@127.0.0.1>\r\nFrom: <sip:alice@127.0.0.1>;tag=a9\r\nCall-ID: c9\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@127.0.0.9;transport=tls>\r\nContent-Length: 0\r\n\r\n`);
+  const inv = sent.find((s) => s.text.startsWith("INVITE "));
+  assert.ok(inv, sent.map((s) => s.text.split("\r\n")[0]).join(" | "));
+  const ok = `SIP/2.0 200 OK\r\n${hdrs(inv.text, "Via").map((v) => `Via: ${v}`).join("\r\n")}\r\n` +
+    `Record-Route: ${hdrs(inv.text, "Record-Route").join(", ")}\r\nTo: <sip:bob@127.0.0.1>;tag=x9\r\nFrom: <sip:alice@127.0.0.1>;tag=a9\r\nCall-ID: c9\r\nCSeq: 1 INVITE\r\n` +
+    `Contact: <sip:bob@127.0.0.1:5070>\r\nContent-Length: 0\r\n\r\n`;
+  send(bob, ok);
+  assert.ok(sent.some((s) => s.text.startsWith("SIP/2.0 200 OK") && s.conn === CONN), "the 200 goes to alice on her connection");
+  // 40 s later (Timers L and M have ended both transactions) bob's 200 comes again: forwarded statelessly
+  for (now = 2000; now <= 41_000; now += 1000) core.timeout(now);
+  const before = sent.length;
+  send(bob, ok);
+  const again = sent.slice(before).find((s) => s.text.startsWith("SIP/2.0 200 OK"));
+  assert.ok(again, `forwarded: ${sent.slice(before).map((s) => s.text.split("\r\n")[0]).join(" | ")}`);
+  assert.equal(again.transport, 2, "on the TLS transport");
+  assert.equal(again.to, "127.0.0.9:5061", "to the Via's sent-by at TLS's default port");
+});
