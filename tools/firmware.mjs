@@ -253,7 +253,8 @@ const IRQ_BYTES = 2 * 104;
  * The worst-case stack of the linked image: the heaviest chain of the core's calls, each function
  * counted with its own frame as gcc reports it (-fstack-usage at the LTO link; every frame must be
  * static; a function gcc inlined everywhere has no frame of its own, its locals are in its callers',
- * and a clone (.constprop, .isra, .part) counts with its largest), plus FW_FRAMES x the largest frame
+ * and its variants count together: a split .part is called by its head, and adding the alternatives,
+ * .constprop or .isra, only overcounts), plus FW_FRAMES x the largest frame
  * outside the core, plus IRQ_BYTES. The chain is the wasm's (no recursion, no indirect calls:
  * callGraph); gcc may only remove calls from it. Throws if a frame is dynamic or the bound exceeds
  * the linker script's STACK_SIZE.
@@ -261,7 +262,7 @@ const IRQ_BYTES = 2 * 104;
 export function stackBound(graph, dir = outDir, stackKb = 0) {
   const su = readdirSync(dir).filter((f) => f.endsWith(".su"));
   if (su.length === 0) throw new Error("no .su file from the link (-fstack-usage)");
-  const frames = new Map(); // a core function (w2c_*) -> its largest frame
+  const frames = new Map(); // a core function (w2c_*) -> the frames of its variants, added
   let maxFrame = 0, at = "", fwFrame = 0;
   for (const f of su) {
     for (const line of readFileSync(join(dir, f), "utf8").trim().split("\n")) {
@@ -270,7 +271,7 @@ export function stackBound(graph, dir = outDir, stackKb = 0) {
       const n = Number(bytes);
       if (n > maxFrame) [maxFrame, at] = [n, where];
       const name = where.slice(where.lastIndexOf(":") + 1).split(".")[0];
-      if (name.startsWith("w2c_")) frames.set(name, Math.max(frames.get(name) ?? 0, n));
+      if (name.startsWith("w2c_")) frames.set(name, (frames.get(name) ?? 0) + n);
       else fwFrame = Math.max(fwFrame, n);
     }
   }

@@ -150,20 +150,20 @@ test("callGraph(): the micro core neither recurses nor calls indirectly; its dee
   }
 });
 
-test("stackBound(): the heaviest chain of calls, each function with its own frame (an inlined one with none, a clone with its largest), + the firmware's frames; a dynamic frame is refused", () => {
+test("stackBound(): the heaviest chain of calls, each function with its own frame (an inlined one with none, its variants added), + the firmware's frames; a dynamic frame is refused", () => {
   const dir = mkdtempSync(join(tmpdir(), "sipling-su-"));
   try {
-    // a -> b -> c, a -> d; b was inlined everywhere (no frame of its own); c has two clones
+    // a -> b -> c, a -> d; b was inlined everywhere (no frame of its own); c has a clone and a split part
     const calls = new Map([["w2c_a", ["w2c_b", "w2c_d"]], ["w2c_b", ["w2c_c", "wasm_rt_trap"]], ["w2c_c", []], ["w2c_d", []]]);
     const graph = { functions: 4, maxDepth: 3, path: ["w2c_a", "w2c_b", "w2c_c"] };
     Object.defineProperty(graph, "calls", { value: calls, enumerable: false });
     const su = (lines) => writeFileSync(join(dir, "x.lto.su"), lines.map(([w, n, k = "static"]) => `${w}\t${n}\t${k}`).join("\n") + "\n");
     su([["sip.c:1:1:w2c_a", 10], ["sip.c:2:1:w2c_c.constprop.0", 30], ["sip.c:3:1:w2c_c.part.0", 50], ["sip.c:4:1:w2c_d", 40], ["main.c:5:1:guarded", 20], ["libc.c:6:1:memcpy", 8]]);
     const b = stackBound(graph, dir);
-    assert.equal(b.coreStack, 60, "a (10) + b (inlined: 0) + c (its largest clone: 50), heavier than a + d (50)");
-    assert.deepEqual(b.coreStackPath, ["w2c_a:10", "w2c_b:0", "w2c_c:50"]);
+    assert.equal(b.coreStack, 90, "a (10) + b (inlined: 0) + c (its variants: 30 + 50; a part runs below its head), heavier than a + d (50)");
+    assert.deepEqual(b.coreStackPath, ["w2c_a:10", "w2c_b:0", "w2c_c:80"]);
     assert.equal(b.firmwareFrame, 20);
-    assert.equal(b.stackBound, 60 + 7 * 20 + 2 * 104);
+    assert.equal(b.stackBound, 90 + 7 * 20 + 2 * 104);
     su([["sip.c:1:1:w2c_a", 10], ["sip.c:4:1:w2c_d", 40, "dynamic"]]);
     assert.throws(() => stackBound(graph, dir), /dynamic stack frame/);
   } finally {
