@@ -14,7 +14,7 @@
  *             whose stream (the leg and its partner) has had no packet for its idle time, once per Open.
  *   coalesce  from COALESCE_PPS datagrams a second on, a wake-up that found few sockets ready pauses
  *             COALESCE_US before the next epoll_wait: each wake-up then forwards a batch (CPU per
- *             datagram 7-8 µs instead of 9-19 at 20,000-80,000 a second, for up to 200 µs of delay).
+ *             datagram 6.7-8.7 µs instead of 8-19 at 20,000-80,000 a second, for up to 200 µs of delay).
  *
  * The relay thread never logs (log.c is single-threaded): its failures are reports (a bind) or
  * counters (a send: unsent). Times are CLOCK_MONOTONIC ms, read once per wake-up.
