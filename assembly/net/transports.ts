@@ -12,6 +12,13 @@ const ADDR_CAP: u32 = 64;
 
 export const enum Proto { None = 0, UDP = 1, TCP = 2, TLS = 3, SCTP = 4, WS = 5, WSS = 6 }
 
+/** The port a SIP address without one means on protocol p (RFC 3261 §19.1.2, RFC 3263 §4.2): 5061 for
+ * TLS, 5060 otherwise. */
+// @ts-ignore: decorator
+@inline export function defaultPortOf(p: Proto): u32 {
+  return p == Proto.TLS ? 5061 : 5060;
+}
+
 export class Transport {
   id: u32 = 0;
   proto: Proto = Proto.None;

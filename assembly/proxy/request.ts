@@ -31,7 +31,7 @@ import { hashBytes, hashMix } from "../util/hash";
 import { prngNext } from "../util/prng";
 import { Peer, Family } from "../net/peer";
 import { peerFromHost } from "../net/addr";
-import { Proto, transportById } from "../net/transports";
+import { Proto, transportById, defaultPortOf } from "../net/transports";
 import { EventKind, eventBegin, eventText, eventTextT } from "../events";
 import {
   TxnKind, TxnFlag, rec, recPeer, idxOf, handleOf, indexFind, serverKey, msgPool, txnRelease, txnKeep,
@@ -122,7 +122,7 @@ function macOk(u: UriRepr, ft: u32, d: Decoded): bool {
 function flowDest(q: Req, u: UriRepr): void {
   dest.clear();
   const t = transportById(q.flowTransport);
-  if (u.hostLen != 0) peerFromHost(dest, u.host, u.hostLen, u.port > 0 ? <u32>u.port : t != null && t.proto == Proto.TLS ? 5061 : 5060);
+  if (u.hostLen != 0) peerFromHost(dest, u.host, u.hostLen, u.port > 0 ? <u32>u.port : defaultPortOf(t != null ? t.proto : Proto.UDP));
   dest.conn = q.flow;
   dest.transport = <u8>q.flowTransport;
 }

@@ -7,7 +7,7 @@ import { UriRepr, UriScheme } from "../wire/uri";
 import { eqBytesI, eqText } from "../wire/scan";
 import { Peer, Family } from "../net/peer";
 import { peerFromHost } from "../net/addr";
-import { Proto, transportCount, transportAt, transportFor, Transport } from "../net/transports";
+import { Proto, transportCount, transportAt, transportFor, Transport, defaultPortOf } from "../net/transports";
 export { protoName, protoParam } from "../net/transports";
 import { isLocalDomain } from "./config";
 import { Cls, is, hexValue } from "../util/chars";
@@ -15,7 +15,7 @@ import { T_K_SCTP, T_K_TCP, T_K_TLS, T_K_UDP, T_K_WS, T_K_WSS } from "../wire/ta
 
 /** Default port of a URI (§19.1.2, RFC 3263 §4.2): 5061 for TLS (sips, or transport=tls), else 5060. */
 export function defaultPort(u: UriRepr): u32 {
-  return protoOf(u) == Proto.TLS ? 5061 : 5060;
+  return defaultPortOf(protoOf(u));
 }
 
 /** Protocol a URI asks for: its transport parameter, TLS for sips, UDP otherwise. */

@@ -17,7 +17,7 @@ import { hashBytes, hashMix } from "../util/hash";
 import { prngNext } from "../util/prng";
 import { Peer } from "../net/peer";
 import { peerFromHost } from "../net/addr";
-import { transportById } from "../net/transports";
+import { Proto, transportById, defaultPortOf } from "../net/transports";
 import { txSend, responseDest } from "../txn/output";
 export { responseDest };
 import { msgPool } from "../txn/table";
@@ -138,7 +138,7 @@ export function viaDest(via: ViaRepr, out: Peer): bool {
   let host = via.host;
   let hostLen = via.hostLen;
   if (via.hasReceived) { host = via.received; hostLen = via.receivedLen; }
-  const port = via.rport > 0 ? <u32>via.rport : via.port > 0 ? <u32>via.port : via.transportKind == ViaTransport.TLS ? 5061 : 5060;
+  const port = via.rport > 0 ? <u32>via.rport : via.port > 0 ? <u32>via.port : defaultPortOf(via.transportKind == ViaTransport.TLS ? Proto.TLS : Proto.UDP);
   if (!peerFromHost(out, host, hostLen, port)) return false;
   return via.transportKind == ViaTransport.UDP || via.transportKind == ViaTransport.TCP ||
     via.transportKind == ViaTransport.TLS;

@@ -13,6 +13,26 @@ import { FuzzCore, peerRecord } from "../fuzz/core.mjs";
 const CONN = 0x2b;
 const hdrs = (m, name) => m.split("\r\n").filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`)).map((l) => l.slice(name.length + 1).trim());
 
+/** A core with UDP (transport 1, 127.0.0.1:5060) and a stream transport of `proto` (2; at 5061 for TLS);
+ * each message it sends is in `sent` with its connection, transport and address. */
+function streamCore(seed, proto) {
+  const sent = [];
+  const core = new FuzzCore({
+    seed, record: false,
+    transports: [{ id: 1, proto: 1, addr: "127.0.0.1:5060" }, { id: 2, proto, addr: `127.0.0.1:${proto === 3 ? 5061 : 5060}` }],
+    onTransmit: (b, meta) => sent.push({
+      text: b.toString("latin1"), conn: meta.readUInt32LE(0), transport: meta[4],
+      to: `${meta[8]}.${meta[9]}.${meta[10]}.${meta[11]}:${meta.readUInt16LE(6)}`,
+    }),
+  });
+  return { core, sent };
+}
+
+/** `user`'s REGISTER from `peer` through send(peer, text), with its Via and Contact. */
+const register = (send, peer, user, via, contact) => send(peer, `REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: ${via};branch=z9hG4bKr${user}\r\nMax-Forwards: 70\r\n` +
+  `To: <sip:${user}@127.0.0.1>\r\nFrom: <sip:${user}@127.0.0.1>;tag=a\r\nCall-ID: r${user}\r\nCSeq: 1 REGISTER\r\n` +
+  `Contact: <${contact}>\r\nExpires: 600\r\nContent-Length: 0\r\n\r\n`);
+
 for (const [proto, name, contact, port] of [
   [3, "tls", "sip:alice@127.0.0.9;transport=tls", 5061],
   [3, "tls", "sips:alice@127.0.0.9", 5061],
@@ -20,25 +40,14 @@ for (const [proto, name, contact, port] of [
   [2, "tcp", "sip:alice@127.0.0.9;transport=tcp", 5060],
 ]) {
   test(`${name}: a phone registered as <${contact}>: an in-dialog BYE on its connection names 127.0.0.9:${port} to reconnect to, and a call after the connection closed goes there`, () => {
-    const sent = [];
-    const core = new FuzzCore({
-      seed: 9, record: false,
-      transports: [{ id: 1, proto: 1, addr: "127.0.0.1:5060" }, { id: 2, proto, addr: `127.0.0.1:${proto === 3 ? 5061 : 5060}` }],
-      onTransmit: (b, meta) => sent.push({
-        text: b.toString("latin1"), conn: meta.readUInt32LE(0), transport: meta[4],
-        to: `${meta[8]}.${meta[9]}.${meta[10]}.${meta[11]}:${meta.readUInt16LE(6)}`,
-      }),
-    });
+    const { core, sent } = streamCore(9, proto);
     const phone = peerRecord(CONN, 2, "127.0.0.9", 40000);
     const bob = peerRecord(0, 1, "127.0.0.1", 5070);
     const T = name.toUpperCase();
     const send = (peer, text) => core.datagram(1000 + sent.length, peer, Buffer.from(text, "latin1"));
-    const reg = (peer, user, via, c) => send(peer, `REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: ${via};branch=z9hG4bKr${user}\r\nMax-Forwards: 70\r\n` +
-      `To: <sip:${user}@127.0.0.1>\r\nFrom: <sip:${user}@127.0.0.1>;tag=a\r\nCall-ID: r${user}\r\nCSeq: 1 REGISTER\r\n` +
-      `Contact: <${c}>\r\nExpires: 600\r\nContent-Length: 0\r\n\r\n`);
-    reg(phone, "alice", `SIP/2.0/${T} 127.0.0.9:40000`, contact);
+    register(send, phone, "alice", `SIP/2.0/${T} 127.0.0.9:40000`, contact);
     assert.match(sent.at(-1).text, /^SIP\/2.0 200 /);
-    reg(bob, "bob", "SIP/2.0/UDP 127.0.0.1:5070", "sip:bob@127.0.0.1:5070");
+    register(send, bob, "bob", "SIP/2.0/UDP 127.0.0.1:5070", "sip:bob@127.0.0.1:5070");
     assert.match(sent.at(-1).text, /^SIP\/2.0 200 /);
     // alice (on the stream) calls bob (UDP): the Record-Route facing her carries her flow token
     send(phone, `INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/${T} 127.0.0.9:40000;branch=z9hG4bKi1\r\nMax-Forwards: 70\r\n` +
@@ -75,21 +84,12 @@ for (const [proto, name, contact, port] of [
 }
 
 test("tls: a 2xx retransmitted after its transactions ended goes statelessly to the caller's Via, at 5061 when its TLS sent-by has no port (RFC 3261 §18.2.2)", () => {
-  const sent = [];
-  const core = new FuzzCore({
-    seed: 11, record: false,
-    transports: [{ id: 1, proto: 1, addr: "127.0.0.1:5060" }, { id: 2, proto: 3, addr: "127.0.0.1:5061" }],
-    onTransmit: (b, meta) => sent.push({
-      text: b.toString("latin1"), conn: meta.readUInt32LE(0), transport: meta[4],
-      to: `${meta[8]}.${meta[9]}.${meta[10]}.${meta[11]}:${meta.readUInt16LE(6)}`,
-    }),
-  });
+  const { core, sent } = streamCore(11, 3);
   const alice = peerRecord(CONN, 2, "127.0.0.9", 40000);
   const bob = peerRecord(0, 1, "127.0.0.1", 5070);
   let now = 1000;
   const send = (peer, text) => core.datagram(now, peer, Buffer.from(text, "latin1"));
-  send(bob, `REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKrb\r\nMax-Forwards: 70\r\n` +
-    `To: <sip:bob@127.0.0.1>\r\nFrom: <sip:bob@127.0.0.1>;tag=r\r\nCall-ID: rb\r\nCSeq: 1 REGISTER\r\nContact: <sip:bob@127.0.0.1:5070>\r\nExpires: 600\r\nContent-Length: 0\r\n\r\n`);
+  register(send, bob, "bob", "SIP/2.0/UDP 127.0.0.1:5070", "sip:bob@127.0.0.1:5070");
   send(alice, `INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.9;branch=z9hG4bKi9\r\nMax-Forwards: 70\r\n` +
     `To: <sip:bob@127.0.0.1>\r\nFrom: <sip:alice@127.0.0.1>;tag=a9\r\nCall-ID: c9\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@127.0.0.9;transport=tls>\r\nContent-Length: 0\r\n\r\n`);
   const inv = sent.find((s) => s.text.startsWith("INVITE "));

@@ -12,31 +12,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Sim, CoreNode } from "./net.mjs";
-import { parse } from "./ua.mjs";
+import { Raw } from "./scripted.mjs";
 
 const PROXY = "127.0.0.1:5060";
 const ALICE = "127.0.1.1:5060";
 const BLOCK = 512; // the message pool's block (assembly/config.ts MSG_BLOCK)
-
-/** An endpoint that records every datagram and sends what the scenario writes. */
-class Raw {
-  constructor(sim, addr) {
-    this.sim = sim;
-    this.addr = addr;
-    this.got = [];
-    sim.attach(addr, this);
-  }
-  receive(from, bytes) {
-    this.got.push(parse(bytes.toString("latin1")));
-  }
-  send(text) {
-    this.sim.send(this.addr, PROXY, text);
-  }
-  /** Every message received whose first line starts with `first`. */
-  of(first) {
-    return this.got.filter((m) => m.first.startsWith(first));
-  }
-}
 
 /** An audio offer of a desk phone's size, and an unknown header, so the INVITE takes three blocks. */
 const SDP = [
@@ -96,14 +76,14 @@ function reply(to, m, status, reason, toTag) {
 function setup(board) {
   const sim = new Sim({ seed: 7, latency: [2, 4] });
   const proxy = new CoreNode(sim, PROXY, { board, domains: ["127.0.0.1"] });
-  const alice = new Raw(sim, ALICE);
+  const alice = new Raw(sim, ALICE, PROXY);
   return { sim, proxy, alice };
 }
 
 for (const board of ["micro", "server"]) {
   test(`${board}: an INVITE in progress keeps its request in one pool block, our 100 in none, its forwarded copy whole until the first provisional; retransmissions, CANCEL and ACK unchanged`, () => {
     const { sim, proxy, alice } = setup(board);
-    const bob = new Raw(sim, "127.0.1.2:5060");
+    const bob = new Raw(sim, "127.0.1.2:5060", PROXY);
     register(bob, "bob", null, 1);
     sim.run(sim.now + 50);
     assert.equal(bob.of("SIP/2.0 200").length, 1, "bob registered");
@@ -180,8 +160,8 @@ for (const board of ["micro", "server"]) {
 
 test("a request with a later q-value group is kept whole: the second group gets its body and every header", () => {
   const { sim, proxy, alice } = setup("micro");
-  const hi = new Raw(sim, "127.0.1.3:5060");
-  const lo = new Raw(sim, "127.0.1.4:5060");
+  const hi = new Raw(sim, "127.0.1.3:5060", PROXY);
+  const lo = new Raw(sim, "127.0.1.4:5060", PROXY);
   register(hi, "bob", "1.0", 1);
   sim.run(sim.now + 50);
   register(lo, "bob", "0.5", 2);

@@ -1,7 +1,32 @@
-// A scripted registrar for simulator scenarios (tests/sim/net.mjs): answers REGISTERs by a policy, where
-// a scenario needs answers our registrar never gives (423 by rule, stale nonces, 403, 503 with
-// Retry-After, silence, a P-Associated-URI). Used by registrant.test.mjs and sipconnect.test.mjs.
+// Scripted endpoints for simulator scenarios (tests/sim/net.mjs):
+//   Scripted  a registrar that answers REGISTERs by a policy, where a scenario needs answers our registrar
+//             never gives (423 by rule, stale nonces, 403, 503 with Retry-After, silence, a
+//             P-Associated-URI). Used by registrant.test.mjs and sipconnect.test.mjs.
+//   Raw       an endpoint that sends the texts a scenario writes to one peer and records every message
+//             it receives, parsed, so that a test can compare what each side saw byte for byte. Used by
+//             sipconnect.test.mjs and kept-messages.test.mjs.
 import { parse } from "./ua.mjs";
+
+/** An endpoint at addr: send(text) to `to`; every datagram received is kept parsed in `got`. */
+export class Raw {
+  constructor(sim, addr, to) {
+    this.sim = sim;
+    this.addr = addr;
+    this.to = to;
+    this.got = [];
+    sim.attach(addr, this);
+  }
+  receive(from, bytes) {
+    this.got.push(parse(bytes.toString("latin1")));
+  }
+  send(text) {
+    this.sim.send(this.addr, this.to, text);
+  }
+  /** Every message received whose first line starts with `first`. */
+  of(first) {
+    return this.got.filter((m) => m.first.startsWith(first));
+  }
+}
 
 /**
  * A scripted registrar at addr: each REGISTER is recorded ({ t, msg, expires }) and answered by

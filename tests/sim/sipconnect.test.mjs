@@ -17,7 +17,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Sim, CoreNode } from "./net.mjs";
 import { Ua, parse } from "./ua.mjs";
-import { Scripted } from "./scripted.mjs";
+import { Scripted, Raw } from "./scripted.mjs";
 
 const { CfgKind, CfgResult } = await import("../../host/firmware/abi.mjs");
 
@@ -184,15 +184,12 @@ test("user=phone numbers are taken without their visual separators (RFC 3966), a
 });
 
 /** A stateless raw sender at RAW (a trusted source of the provider): sends texts, records responses. */
-class Raw {
+class RawPbx extends Raw {
   constructor(sim) {
-    this.sim = sim;
-    this.got = [];
-    sim.attach(RAW, this);
+    super(sim, RAW, PROVIDER);
   }
-  receive(from, bytes) { this.got.push(parse(bytes.toString("latin1"))); }
   register(n, extra, contact = "<sip:127.0.0.8:5060;bnc>") {
-    this.sim.send(RAW, PROVIDER, [
+    this.send([
       "REGISTER sip:127.0.0.5 SIP/2.0", `Via: SIP/2.0/UDP ${RAW};branch=z9hG4bK-raw${n}`, "Max-Forwards: 70",
       "From: <sip:pbx@127.0.0.5>;tag=r1", "To: <sip:pbx@127.0.0.5>", "Call-ID: raw-1", `CSeq: ${n} REGISTER`,
       `Contact: ${contact}`, "Expires: 600", ...extra, "Content-Length: 0", "", "",
@@ -204,7 +201,7 @@ test("our registrar: Require gin and path accepted, other tags 420 naming only t
   const sim = new Sim({ seed: 65, latency: [5, 20] });
   const prov = new CoreNode(sim, PROVIDER, { domains: ["127.0.0.5"], trusted: ["127.0.0.8/32"] });
   assert.equal(cfg(prov, CfgKind.GinBlock, "pbx +4930123x"), CfgResult.Ok);
-  const raw = new Raw(sim);
+  const raw = new RawPbx(sim);
   const cases = [
     [["Require: gin, foo", "Proxy-Require: gin"], 420, ["foo"]],
     [["Require: gin", "Proxy-Require: gin, bar"], 420, ["bar"]],
