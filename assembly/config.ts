@@ -121,6 +121,14 @@ export const TOPOLOGY_HIDING: bool = isDefined(SIP_TOPOLOGY_HIDING) ? SIP_TOPOLO
  * requires `gin` gets 420 (RFC 3261 §10.3: an extension this registrar does not implement). */
 export const GIN_PROVIDER: bool = isDefined(SIP_GIN_PROVIDER) ? SIP_GIN_PROVIDER != 0 : false;
 
+/** Requests the proxy holds while the host picks their transport by RFC 3263 §4.1 (proxy/park.ts): a
+ * request to a name whose URI names neither port nor transport waits for the name's NAPTR records
+ * (sip_poll_resolve / sip_resolved) before its branch goes out. The boards built for Node and native
+ * hosts with room for it (server, b2bua); elsewhere, and with every slot taken, such a request goes over
+ * UDP at once (RFC 3263 §4.1's last resort). Cost: PARK_CAP × 40 bytes. */
+// @ts-ignore: board constant injected with --use
+export const PARK_CAP: i32 = isDefined(SIP_PARK_CAP) ? SIP_PARK_CAP : 0;
+
 /** Blocks (64 bytes) holding the real contacts of hidden dialogs. Cost: DLG_BLOCKS × 74 bytes (70 with
  * 16-bit pool bookkeeping). */
 // @ts-ignore: board constant injected with --use

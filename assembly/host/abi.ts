@@ -34,6 +34,8 @@ import { dispatchRequest, dispatchResponse, dispatchTimer, dispatchTuTimer, disp
 import { respondStateless } from "../proxy/send";
 import { proxyConfig, domainAdd, domainsReset, setOutbound } from "../proxy/config";
 import { ctxReset } from "../proxy/context";
+import { parkReset, parkNext } from "../proxy/park";
+import { proxyResolved } from "../proxy/response";
 import { dialogsReset, dialogsInUse } from "../proxy/dialog";
 import { branchSeed } from "../proxy/branch";
 import { securityConfig } from "../proxy/admit";
@@ -42,7 +44,7 @@ import { rrKeyReset, rrKeyFromSecret } from "../proxy/rrmac";
 import { authReset, authSetRealm, authUserAdd, authSetSecret, authSetNonceExpiry, authSetAlgorithms } from "../auth/index";
 import { TOPOLOGY_HIDING, USER_AGENT, GIN_PROVIDER, LOCATION_API } from "../config";
 import { b2buaSideAdd, b2buaRelayReport } from "../b2bua/call";
-import { MEDIA_RELAY, RELAY_PROXY_BASE, SPARSE_TABLES } from "../config";
+import { MEDIA_RELAY, RELAY_PROXY_BASE, SPARSE_TABLES, PARK_CAP } from "../config";
 import { relayReset, relayPorts, relayAddress, relayConfig, relayPoll, relayLegsInUse, relayLegCapacity, relayLegSession, RELAY_OUT } from "../media/relay";
 import { proxyRelayReport } from "../proxy/media";
 import { regAdd, regShutdown, regPending } from "../registrant/registrant";
@@ -112,6 +114,8 @@ export function sip_init(seedLo: u32, seedHi: u32, now: f64): i32 {
   proxyConfig.shed = 0;
   proxyConfig.outboundLen = 0;
   proxyConfig.hideTopology = false;
+  proxyConfig.nameTransport = false;
+  parkReset();
   authReset();
   policyReset();
   pikeSetSeed(prngNext());
@@ -171,6 +175,10 @@ export function sip_cfg_set(key: i32, value: f64): i32 {
       if (!SPARSE_TABLES) return CfgResult.NotInBuild;
       if (n < <i64>msgPool.reserve + <i64>msgPool.blocksFor(<u32>MAX_MSG) + 2 || n > <i64>msgPool.blocks) return CfgResult.Refused;
       msgPool.limit = <u32>n;
+      return CfgResult.Ok;
+    case CfgKey.NameTransport:
+      if (PARK_CAP == 0) return n == 0 ? CfgResult.Ok : CfgResult.NotInBuild;
+      proxyConfig.nameTransport = n != 0;
       return CfgResult.Ok;
   }
   if (key >= CfgKey.MediaRelay && key <= CfgKey.RelayIce) return relaySet(key, n);
@@ -373,6 +381,31 @@ export function sip_poll_transmit(now: f64): u32 {
     txCount++;
     return n;
   }
+}
+
+/**
+ * The next request waiting for the host to choose its transport (docs/ABI.md "Transport by DNS"): its
+ * number (0 = none), with the name at sip_tx_name_ptr and the peer record at sip_tx_meta_ptr (family 0,
+ * the name's length in flags, port 0) as for a transmit. The host answers with sip_resolved. A request
+ * whose name the core no longer keeps goes on at once over its URI's default transport.
+ */
+export function sip_poll_resolve(now: f64): u32 {
+  if (PARK_CAP == 0) return 0;
+  const meta = changetype<Peer>(TX_META);
+  let h = parkNext(meta);
+  while (h != 0) {
+    meta.flags = nameCopy(meta.a0, TX_NAME);
+    if (meta.flags != 0) break;
+    proxyResolved(h, 0, <i64>now);
+    h = parkNext(meta);
+  }
+  return h;
+}
+
+/** The host's answer for request `id` of sip_poll_resolve: `proto` (abi.json protos) chosen by RFC 3263
+ * §4.1 among the transports we listen on, 0 none (the URI's default, UDP); its branch goes out now. */
+export function sip_resolved(now: f64, id: u32, proto: u32): void {
+  if (PARK_CAP != 0) proxyResolved(id, proto, <i64>now);
 }
 
 /** The earliest deadline (ms) of any timer, or -1 when none is armed. */

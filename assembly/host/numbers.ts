@@ -83,6 +83,8 @@ export const enum CfgKey {
   MaxBindings = 32,
   /** blocks of the message pool in use at once (stat msgPoolBlocks), from the reserve plus one largest message to the board's; beyond it new work gets 503; NotInBuild as MaxTransactions (count) */
   MaxMessageBlocks = 33,
+  /** 1: the host chooses the transport of a request the proxy sends to a name whose URI names neither port nor transport (RFC 3263 §4.1, NAPTR): the request waits (sip_poll_resolve, sip_resolved: "Transport by DNS"); set by a host whose resolver answers; 0 (default): such a request goes over UDP; NotInBuild on the boards built without it (micro, gateway: config.ts PARK_CAP 0) (flag) */
+  NameTransport = 34,
 }
 
 /** Text settings of sip_cfg_add (the text in the cfg buffer). */

@@ -16,6 +16,9 @@ export class ProxyConfig {
   /** Local overload control: the share (per mille) of new out-of-dialog requests refused with 503,
    * set by the host from its own load (RFC 6357 §5: the core cannot see its CPU). */
   shed: u32 = 0;
+  /** The host chooses the transport of a request to a name without port or transport (proxy/park.ts):
+   * set by a host whose resolver answers sip_poll_resolve (CfgKey NameTransport). */
+  nameTransport: bool = false;
   /** Outbound proxy: requests for other domains are sent to this URI's host (0 length = none). */
   readonly outbound: usize = heap.alloc(256);
   outboundLen: u32 = 0;

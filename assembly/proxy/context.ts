@@ -22,8 +22,9 @@ export const CTX_SIZE: u32 = 48;
 
 /** NoRoom: a branch could not start for want of a transaction record or pool block (our overload).
  * Failover: the request went to one name without a port, its Request-URI unchanged, so a branch that
- * times out or gets a 503 may be followed by one to the name's next SRV target (proxy/response.ts). */
-export const enum CtxFlag { Cancelled = 1, Finalised = 2, Invite = 4, RecordRouted = 8, Answered = 16, InDialog = 32, Hidden = 64, NoRoom = 128, Failover = 256, Timed = 512 }
+ * times out or gets a 503 may be followed by one to the name's next SRV target (proxy/response.ts).
+ * Parked: its branch waits for the host to choose its transport (proxy/park.ts; cursor = slot + 1). */
+export const enum CtxFlag { Cancelled = 1, Finalised = 2, Invite = 4, RecordRouted = 8, Answered = 16, InDialog = 32, Hidden = 64, NoRoom = 128, Failover = 256, Timed = 512, Parked = 1024 }
 
 @unmanaged export class Ctx {
   bestStatus: u16;

@@ -45,10 +45,11 @@ import { ctx, CtxFlag, CTX_SIZE } from "./context";
 import { respondStateless, responseDest, retryAfter, RETRY_BUF, isOurStatelessTag } from "./send";
 import { loopHash } from "./branch";
 import { parseBranch, OurBranch, writeStatelessBranch } from "../txn/branch";
-import { isOurAddress, ourTransport, isForUs, destFromUri, flowToken, regRouteToken, protoName } from "./route";
+import { isOurAddress, ourTransport, isForUs, destFromUri, transportOpen, flowToken, regRouteToken, protoName } from "./route";
 import { prepareEdits, prepareVia, forwardBranch, wantsRecordRoute, VIA_BUF } from "./forward";
 import { cancelBranches, startTargets, finishIfDone, storeTargets, release, keepLess } from "./response";
-import { MAX_MSG, MEDIA_RELAY } from "../config";
+import { MAX_MSG, MEDIA_RELAY, PARK_CAP } from "../config";
+import { park, parkDrop } from "./park";
 import { OPTIONS_LINES, OPTIONS_LINES_LEN } from "../wire/tables";
 import { Admit, admitSource, admitRequest, authFailed } from "./admit";
 import { AuthVerdict } from "../auth/digest";
@@ -311,7 +312,7 @@ function route(q: Req): void {
     const p = v.valPtr(q.next);
     decodeNameAddr(p, p + <usize>v.valLen(q.next), routeNa, NameAddrKind.Route);
     if (!destFromUri(routeNa.uri, dest)) { respondStateless(v, d, true, 503, 0, 0, src); return; }
-    forwardOne(q, ruri, ruriLen, dest, loop);
+    forwardOne(q, ruri, ruriLen, dest, loop, PARK_CAP > 0 && transportOpen(routeNa.uri));
     return;
   }
   if (q.flow != 0) {
@@ -346,13 +347,9 @@ function route(q: Req): void {
     return;
   }
   // another domain: the outbound proxy, or the Request-URI's host
-  if (proxyConfig.outboundLen != 0) {
-    if (!destFromUri(proxyConfig.outboundUri, dest)) { respondStateless(v, d, true, 503, 0, 0, src); return; }
-  } else if (!destFromUri(target, dest)) {
-    respondStateless(v, d, true, 503, 0, 0, src);
-    return;
-  }
-  forwardOne(q, ruri, ruriLen, dest, loop);
+  const next = proxyConfig.outboundLen != 0 ? proxyConfig.outboundUri : target;
+  if (!destFromUri(next, dest)) { respondStateless(v, d, true, 503, 0, 0, src); return; }
+  forwardOne(q, ruri, ruriLen, dest, loop, PARK_CAP > 0 && transportOpen(next));
 }
 
 /**
@@ -422,8 +419,12 @@ function send100(q: Req, idx: u32): void {
   txnKeep(rec(idx), 0);
 }
 
-/** Forward request q statefully to a single destination (Route, flow, other domain, token). */
-function forwardOne(q: Req, ruri: usize, ruriLen: u32, to: Peer, loop: u32): void {
+/**
+ * Forward request q statefully to a single destination (Route, flow, other domain, token). `open`: the
+ * URI it goes to named no transport (transportOpen), so to a name without a port the host chooses it
+ * by RFC 3263 §4.1 first, where it answers for names (proxy/park.ts).
+ */
+function forwardOne(q: Req, ruri: usize, ruriLen: u32, to: Peer, loop: u32, open: bool = false): void {
   const idx = openContext(q);
   if (idx < 0) return;
   prepareEdits(q);
@@ -432,7 +433,10 @@ function forwardOne(q: Req, ruri: usize, ruriLen: u32, to: Peer, loop: u32): voi
   const rr = wantsRecordRoute(q.v, q.d);
   // RFC 3263 §4.3 failover: possible when the branch goes to a name without a port and the stored
   // request, forwarded again, makes the same branch (its Request-URI not rewritten)
-  if (to.family == <u8>Family.Name && to.port == 0 && ruriLen == 0) ctx(<u32>idx).flags |= CtxFlag.Failover;
+  if (to.family == <u8>Family.Name && to.port == 0 && ruriLen == 0) {
+    ctx(<u32>idx).flags |= CtxFlag.Failover;
+    if (PARK_CAP > 0 && open && proxyConfig.nameTransport && park(<u32>idx, to)) return;
+  }
   if (!finishWith(q, idx, forwardBranch(q, srv, ruri, ruriLen, 0, 0, to, loop, rr))) keepLess(<u32>idx, q.v);
 }
 
@@ -613,6 +617,7 @@ function handleCancel(q: Req): void {
   r.flags |= <u8>TxnFlag.CancelReceived;
   const c = ctx(idx);
   c.flags |= CtxFlag.Cancelled;
+  parkDrop(idx); // a request still waiting for its transport never goes out
   cancelBranches(idx, now);
   finishIfDone(idx, now);
 }

@@ -40,7 +40,8 @@ import { WORK_BUF, STORE_BUF, storedView, storedDecoded } from "./buffers";
 import { ctx, CtxFlag, rank } from "./context";
 import { SRV_TARGETS } from "../host/numbers";
 import { dialogOpen, dialogBind, dialogClose, dialogKey, tagHash } from "./dialog";
-import { TOPOLOGY_HIDING, MEDIA_RELAY } from "../config";
+import { TOPOLOGY_HIDING, MEDIA_RELAY, PARK_CAP } from "../config";
+import { parkTake, parkDrop } from "./park";
 import { CALLEE, keepContact, tokenContact, TOKEN_BUF, tokenLen, hidesToward } from "./topology";
 import { dialogPending } from "./dialog";
 import { generatedResponse, viaDest, retryAfter, RETRY_BUF } from "./send";
@@ -268,6 +269,7 @@ function releaseWork(idx: u32): void {
 
 /** Release everything the context of slot idx holds (its transaction ended; safe when empty). */
 export function release(idx: u32): void {
+  parkDrop(idx);
   releaseWork(idx);
   const c = ctx(idx);
   msgPool.release(c.vias);
@@ -356,17 +358,55 @@ function failover(idx: u32, to: Peer, status: u32, now: i64): bool {
   const c = ctx(idx);
   if ((c.flags & CtxFlag.Failover) == 0 || (c.flags & (CtxFlag.Cancelled | CtxFlag.Answered | CtxFlag.Finalised)) != 0) return false;
   if (to.family != <u8>Family.Name || to.port != 0 || (to.reserved & 0xff) + 1 >= SRV_TARGETS) return false;
-  if (!loadStored(c.request)) return false;
+  dst.copyFrom(to);
+  dst.reserved = to.reserved + 1;
+  return forwardStored(idx, dst, now) == 0;
+}
+
+/**
+ * A branch of server idx to `to` (a name without a port: its failover branch, or its first branch once
+ * the host chose its transport), forwarded from the stored request as serial forking does. 0 when it
+ * started, else the status that stands for its failure (forwardBranch's, the media relay's, 500 for a
+ * stored request that no longer parses).
+ */
+function forwardStored(idx: u32, to: Peer, now: i64): u32 {
+  const c = ctx(idx);
+  if (!loadStored(c.request)) return 500;
   const q = storedReq;
   q.begin(now);
   q.src.copyFrom(recPeer(rec(idx)));
   ctxLoadEdits(c, q);
   prepareEdits(q);
   const loop = loopHash(storedView, storedDecoded); // the same as the first branch's: the same seed
-  if (MEDIA_RELAY && relayRequest(q, <i32>idx, to.family, null, true) != 0) return false;
-  dst.copyFrom(to);
-  dst.reserved = to.reserved + 1;
-  return forwardBranch(q, handleOf(idx), 0, 0, 0, 0, dst, loop, wantsRecordRoute(q.v, q.d)) == 0;
+  if (MEDIA_RELAY) {
+    const s = relayRequest(q, <i32>idx, to.family, null, true);
+    if (s != 0) return s;
+  }
+  return forwardBranch(q, handleOf(idx), 0, 0, 0, 0, to, loop, wantsRecordRoute(q.v, q.d));
+}
+
+/**
+ * The host's answer for the request of server handle h held for its transport (proxy/park.ts): `proto`
+ * (abi.json protos) is the one RFC 3263 §4.1 chose among the transports we listen on, 0 none (DNS named
+ * none, or no transport of ours has it: the URI's default stays, UDP). Its branch goes out now; one that
+ * cannot start answers the request as forwardOne's would (503 no room, 500 no transport). An answer for
+ * a request cancelled or ended meanwhile, or given twice, changes nothing.
+ */
+export function proxyResolved(h: u32, proto: u32, now: i64): void {
+  if (PARK_CAP == 0) return;
+  const r = parkTake(h, dst);
+  if (r < 0) return;
+  const idx = <u32>r;
+  if (proto != 0) {
+    const t = transportFor(<Proto>proto, Family.Name);
+    if (t != null) dst.transport = <u8>t.id;
+  }
+  const status = forwardStored(idx, dst, now);
+  if (status == 0) return;
+  const c = ctx(idx);
+  c.bestStatus = <u16>status;
+  if (status == 503) c.flags |= CtxFlag.NoRoom;
+  finishIfDone(idx, now);
 }
 
 /** A final non-2xx (or a timeout as 408, msg = 0) on a branch of server idx. */

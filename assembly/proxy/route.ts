@@ -34,6 +34,12 @@ export function protoOf(u: UriRepr): Proto {
   return u.scheme == UriScheme.Sips ? Proto.TLS : Proto.UDP;
 }
 
+/** A sip: URI without a transport parameter: which transport reaches it is for RFC 3263 §4.1 to say
+ * (NAPTR; protoOf's UDP is its last resort). A sips: URI is TLS whatever DNS says. */
+export function transportOpen(u: UriRepr): bool {
+  return u.scheme == UriScheme.Sip && u.transport == 0;
+}
+
 /** The transport, if any, whose advertised host:port the URI names. */
 export function ourTransport(u: UriRepr): Transport | null {
   if (u.hostLen == 0) return null;

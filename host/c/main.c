@@ -820,6 +820,45 @@ static void start_relay(const config *cfg) {
   relay_on = true;
 }
 
+static bool name_transport; /* the core holds the proxy's requests to names for their transport */
+static unsigned supported_protos; /* 1 << p for each protocol p we listen on (UDP, TCP, TLS) */
+static bool asking; /* inside ask_transports: an answer is given to the core, the caller drains */
+
+/* resolve.c's answer for request id held for its transport: given to the core; outside ask_transports
+ * (DNS answered later), its branch goes out now. */
+static void request_transport(uint32_t id, int proto) {
+  double now = now_ms();
+  CALL("sip_resolved", Z_sipZ_sip_resolved(&core, now, id, (u32)proto));
+  if (!asking) after(now);
+}
+
+/* The requests the core holds until we choose their transport (docs/ABI.md "Transport by DNS"): each
+ * name's choice by RFC 3263 §4.1 among the transports we listen on (resolve_transport_ask: NAPTR, else
+ * SRV; kept dnsTransportTtl), given with sip_resolved now when known, else once DNS answers; a name that
+ * cannot be asked now gets 0: UDP. True when some were answered now (their branches to drain). */
+static bool ask_transports(double now) {
+  bool answered = false;
+  asking = true;
+  u32 id;
+  while ((id = CALL("sip_poll_resolve", Z_sipZ_sip_poll_resolve(&core, now))) != 0) {
+    const uint8_t *m = M(tx_meta_ptr);
+    uint32_t len = rd32(m + P_FLAGS);
+    const char *name = (const char *)M(tx_name_ptr);
+    int known = resolve_transport_cached(name, len);
+    if (known >= 0) {
+      CALL("sip_resolved", Z_sipZ_sip_resolved(&core, now, id, (u32)known));
+      answered = true;
+    } else if (!resolve_transport_ask(id, name, len, supported_protos, request_transport)) {
+      CALL("sip_resolved", Z_sipZ_sip_resolved(&core, now, id, 0));
+      answered = true;
+    } else {
+      answered = true; /* possibly answered inside (answers kept dnsMinTtl): drain either way */
+    }
+  }
+  asking = false;
+  return answered;
+}
+
 /* Drains transmits, takes the next deadline, drains events, then reports queued conn closes. */
 static void after(double now) {
   for (;;) {
@@ -848,6 +887,7 @@ static void after(double now) {
         break;
       }
     }
+    if (name_transport && ask_transports(now)) continue; /* branches that go out now */
     deadline = CALL("sip_poll_timeout", Z_sipZ_sip_poll_timeout(&core));
     u32 k;
     while ((k = CALL("sip_poll_event", Z_sipZ_sip_poll_event(&core))) != 0) event(k);
@@ -1202,8 +1242,6 @@ typedef struct {
 } trunk_auto;
 static trunk_auto autos[MAX_TRUNK_WATCH];
 static int n_autos;
-static unsigned supported_protos; /* 1 << p for each protocol p we listen on (UDP, TCP, TLS) */
-
 static int32_t core_add(int kind, const uint8_t *bytes, size_t len);
 static void after(double now);
 
@@ -1408,6 +1446,9 @@ static void start_core(const config *cfg) {
       core_error(msg);
     }
   }
+  /* RFC 3263 §4.1 for the proxy's requests to names (docs/ABI.md "Transport by DNS"): a core that holds
+   * such a request for it (server, b2bua) asks us; the others send it over UDP */
+  name_transport = (int32_t)CALL("sip_cfg_set", Z_sipZ_sip_cfg_set(&core, SIP_CFG_KEY_NAME_TRANSPORT, (double)true)) == SIP_CFG_OK;
   if (log_on(LOG_INFO)) {
     const cfg_value *dv = &cfg->v[SK_DOMAINS];
     strbuf d = {0};
@@ -1437,6 +1478,7 @@ static void start_core(const config *cfg) {
     log_str("seed", hex);
     if (cfg_str(cfg, SK_OUTBOUND_PROXY)) log_str("outboundProxy", cfg_str(cfg, SK_OUTBOUND_PROXY));
     log_raw("auth", a.p);
+    log_raw("transportByDns", name_transport ? "true" : "false");
     if (usage_on) log_str("usageLog", cfg_str(cfg, SK_USAGE_LOG));
     log_end();
     free(d.p);

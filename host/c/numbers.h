@@ -66,6 +66,7 @@ enum sip_cfg_key {
   SIP_CFG_KEY_MAX_TRANSACTIONS = 31, /* count */
   SIP_CFG_KEY_MAX_BINDINGS = 32, /* count */
   SIP_CFG_KEY_MAX_MESSAGE_BLOCKS = 33, /* count */
+  SIP_CFG_KEY_NAME_TRANSPORT = 34, /* flag */
 };
 
 enum sip_cfg_kind {
@@ -289,6 +290,7 @@ SIP_TABLE char *const SIP_PROTO_NAMES[7] = {
 #define SIP_LIMIT_DNS_PER_SOURCE 4 /* lookups: lookups in flight started by the messages of one source address (the core's retransmissions count as one source of their own; the firmware bridge counts all its lookups as one source); beyond it, dropped */
 #define SIP_LIMIT_DNS_WAIT_PER_NAME 8 /* messages: messages held while their name is looked up, per name; more are dropped */
 #define SIP_LIMIT_DNS_WAIT_BYTES 1048576 /* bytes: bytes of messages held for lookups, in all; more are dropped */
+#define SIP_LIMIT_DNS_TRANSPORT_TTL 30 /* s: how long RFC 3263 §4.1's transport choice for a name the proxy sends a request to is kept (its NAPTR records, else which SRV names have records; node:dns and c-ares 1.18 give no TTL for NAPTR or SRV); at most dnsCache names' choices are kept, their lookups count against dnsInFlight, the requests waiting for one name's against dnsWaitPerName; beyond, a request goes over UDP at once */
 #define SIP_LIMIT_DNS_TARGETS 4 /* targets: SRV targets kept per name sent without a port (RFC 3263 §4.2), the first by priority, each with its address looked up (and at most as many NAPTR records of a transport tried for SRV records); further records are ignored, a message for a further target (a failover branch) is dropped (dnsDroppedNoTarget), and the proxy's failover stops after this many branches (the core's SRV_TARGETS) */
 #define SIP_LIMIT_LOG_QUEUE_BYTES 1048576 /* bytes: log lines waiting for stdout (a pipe nobody reads stays full); a further line is dropped and counted: a "log lines dropped" line gives the count once stdout drains, the stats line the total (logDropped) */
 #define SIP_LIMIT_USAGE_QUEUE_BYTES 1048576 /* bytes: usage records waiting for the usage log file (a FIFO nobody reads stays full); a further record is dropped and counted: the next record written carries "lost", the stats line the total (usageDropped) */

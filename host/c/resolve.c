@@ -137,6 +137,7 @@ static int16_t oldest = NONE, newest = NONE, free_head = NONE; /* free entries c
 static int n_cached;
 static lookup lookups[SIP_LIMIT_DNS_IN_FLIGHT];
 static int n_lookups, n_held;
+static int n_asking; /* the proxy's transport questions in flight (resolve_transport_ask): lookups too */
 static size_t held_bytes;
 static int cur_src_fam;
 static uint8_t cur_src[16];
@@ -347,7 +348,7 @@ void resolve_source(int fam, const uint8_t addr[16]) {
 
 void resolve_stats(double out[RESOLVE_STAT_COUNT]) {
   for (int i = 0; i < S_COUNTERS; i++) out[i] = (double)counts[i];
-  out[S_COUNTERS] = n_lookups;
+  out[S_COUNTERS] = n_lookups + n_asking;
   out[S_COUNTERS + 1] = n_held;
   out[S_COUNTERS + 2] = (double)held_bytes;
   out[S_COUNTERS + 3] = n_cached;
@@ -492,6 +493,54 @@ static void query_addrs(lookup *l) {
   query_done(l);
 }
 
+/* ---- NAPTR and SRV answers shared for dnsMinTtl (resolver.mjs records) ------------------------------ *
+ * The proxy's request to a name asks them to choose its transport (resolve_transport_ask) and then again
+ * to locate the server (resolve_send): each question goes to DNS once. c-ares 1.18 gives no TTL for them,
+ * so none is kept longer than dnsMinTtl. A fixed ring of answers (failures too); an answer larger than
+ * MEMO_BYTES is not kept. A kept answer is given to the callback at once, inside memo_query: every
+ * caller already allows a callback to run before ares_query returns. */
+#define MEMO_N 64
+#define MEMO_BYTES 1024
+typedef struct {
+  int type, status, alen;
+  double until;
+  char name[NAME_BUF];
+  unsigned char abuf[MEMO_BYTES];
+} memo_entry;
+static memo_entry memos[MEMO_N];
+static int memo_next;
+
+static void memo_put(int type, const char *name, int status, const unsigned char *abuf, int alen) {
+  if (!ready || (abuf >= memos[0].abuf && abuf < (const unsigned char *)(memos + MEMO_N))) return; /* dead, or a kept one */
+  if (status == ARES_SUCCESS && (alen <= 0 || alen > MEMO_BYTES)) return;
+  memo_entry *e = NULL;
+  for (int i = 0; i < MEMO_N && !e; i++)
+    if (memos[i].until > 0 && memos[i].type == type && strcmp(memos[i].name, name) == 0) e = &memos[i];
+  if (!e) {
+    e = &memos[memo_next];
+    memo_next = (memo_next + 1) % MEMO_N;
+  }
+  e->type = type;
+  e->status = status;
+  e->alen = status == ARES_SUCCESS ? alen : 0;
+  if (e->alen) memcpy(e->abuf, abuf, (size_t)alen);
+  snprintf(e->name, NAME_BUF, "%s", name);
+  e->until = now_ms() + SIP_LIMIT_DNS_MIN_TTL * 1000.0;
+}
+
+/* ares_query of `type` for `name`, or its answer of the last dnsMinTtl given to cb now. */
+static void memo_query(const char *name, int type, ares_callback cb, void *arg) {
+  double now = now_ms();
+  for (int i = 0; i < MEMO_N; i++) {
+    memo_entry *e = &memos[i];
+    if (e->until > now && e->type == type && strcmp(e->name, name) == 0) {
+      cb(arg, e->status, 0, e->alen ? e->abuf : NULL, e->alen);
+      return;
+    }
+  }
+  ares_query(channel, name, C_IN_CLASS, type, cb, arg);
+}
+
 static void query_srv(lookup *l);
 
 /* An SRV record that offers the service: a target other than "." (RFC 2782: none offered) and a port. */
@@ -509,6 +558,7 @@ static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int
   (void)timeouts;
   lookup *l = arg;
   struct ares_srv_reply *recs = NULL;
+  memo_put(T_SRV_TYPE, l->srv[l->srv_i], status, abuf, alen);
   l->nt = 0;
   if (ready && status == ARES_SUCCESS && ares_parse_srv_reply(abuf, alen, &recs) == ARES_SUCCESS) {
     /* the TARGETS first by priority (a pass per record kept: at most TARGETS passes) */
@@ -548,13 +598,14 @@ static void query_srv(lookup *l) {
     return;
   }
   l->outstanding++;
-  ares_query(channel, l->srv[l->srv_i], C_IN_CLASS, T_SRV_TYPE, on_srv, l);
+  memo_query(l->srv[l->srv_i], T_SRV_TYPE, on_srv, l);
 }
 
 static void on_naptr(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
   (void)timeouts;
   lookup *l = arg;
   struct ares_naptr_reply *recs = NULL;
+  memo_put(T_NAPTR_TYPE, l->name, status, abuf, alen);
   l->nsrv = 0;
   l->srv_i = 0;
   if (ready && status == ARES_SUCCESS && ares_parse_naptr_reply(abuf, alen, &recs) == ARES_SUCCESS) {
@@ -602,33 +653,68 @@ static bool normalize(const char *name, size_t len, char out[NAME_BUF]) {
 
 /* ---- RFC 3263 §4.1's transport of a name (resolver.mjs transportOf) -------------------------------- */
 
-#define TRANSPORT_QUERIES 8 /* in flight at once: a trunk watch asks one name per side (at most 4) */
+/* In flight at once: a trunk watch asks one name per side (at most 4), the proxy's requests to names
+ * (resolve_transport_ask) the rest, as many as lookups (dnsInFlight). */
+#define TRANSPORT_QUERIES (8 + SIP_LIMIT_DNS_IN_FLIGHT)
 typedef struct {
   bool used;
   void *t;
   resolve_transport_cb cb;
+  resolve_request_cb rcb;                    /* the proxy's requests waiting for it (ids), or NULL */
+  uint32_t ids[SIP_LIMIT_DNS_WAIT_PER_NAME];
+  int nids;
+  int src_fam; /* the source that asked (a lookup in flight of its: dnsPerSource), for rcb's */
+  uint8_t src[16];
   char name[NAME_BUF];
   int order[3], n, i; /* the supported protocols, UDP, TCP, TLS; the SRV name asked */
 } transport_query;
 static transport_query tqs[TRANSPORT_QUERIES];
+static int n_tqs; /* in flight: c-ares' timeouts are processed while any is */
+
+/* The proxy's transport choices (resolve_transport_cached), each kept dnsTransportTtl: dnsCache entries,
+ * a name in the one its hash picks (a later name of the same hash replaces it). */
+typedef struct {
+  double until;
+  int proto;
+  char name[NAME_BUF];
+} chosen_entry;
+static chosen_entry chosen[SIP_LIMIT_DNS_CACHE];
 
 static void tq_done(transport_query *q, int proto) {
   q->used = false;
-  if (ready && q->cb) q->cb(q->t, proto);
+  n_tqs--;
+  if (q->rcb) n_asking--;
+  if (!ready) return;
+  if (q->rcb) {
+    chosen_entry *e = &chosen[name_hash(q->name, 0, 0) % SIP_LIMIT_DNS_CACHE];
+    e->proto = proto;
+    e->until = now_ms() + SIP_LIMIT_DNS_TRANSPORT_TTL * 1000.0;
+    memcpy(e->name, q->name, NAME_BUF);
+    /* copied out first: a callback may take this slot again */
+    uint32_t ids[SIP_LIMIT_DNS_WAIT_PER_NAME];
+    int n = q->nids;
+    resolve_request_cb rcb = q->rcb;
+    memcpy(ids, q->ids, sizeof ids);
+    for (int k = 0; k < n; k++) rcb(ids[k], proto);
+  }
+  if (q->cb) q->cb(q->t, proto);
 }
 
 static void tq_srv(transport_query *q);
+static void tq_start(transport_query *q, const char *name, unsigned supported);
 
 static void on_tq_srv(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
   (void)timeouts;
   transport_query *q = arg;
   struct ares_srv_reply *recs = NULL;
   bool offered = false;
+  char srv[NAME_BUF];
+  if (snprintf(srv, sizeof srv, "%s%s", SERVICES[q->order[q->i]].srv, q->name) < (int)sizeof srv) memo_put(T_SRV_TYPE, srv, status, abuf, alen);
   if (ready && status == ARES_SUCCESS && ares_parse_srv_reply(abuf, alen, &recs) == ARES_SUCCESS)
     for (const struct ares_srv_reply *r = recs; r; r = r->next) offered = offered || srv_offered(r);
   if (recs) ares_free_data(recs);
   if (!ready) {
-    q->used = false;
+    tq_done(q, 0);
     return;
   }
   if (offered) tq_done(q, q->order[q->i]);
@@ -646,7 +732,7 @@ static void tq_srv(transport_query *q) {
     tq_done(q, 0);
     return;
   }
-  ares_query(channel, srv, C_IN_CLASS, T_SRV_TYPE, on_tq_srv, q);
+  memo_query(srv, T_SRV_TYPE, on_tq_srv, q);
 }
 
 static void on_tq_naptr(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
@@ -654,6 +740,7 @@ static void on_tq_naptr(void *arg, int status, int timeouts, unsigned char *abuf
   transport_query *q = arg;
   struct ares_naptr_reply *recs = NULL;
   int proto = 0;
+  memo_put(T_NAPTR_TYPE, q->name, status, abuf, alen);
   if (ready && status == ARES_SUCCESS && ares_parse_naptr_reply(abuf, alen, &recs) == ARES_SUCCESS) {
     const struct ares_naptr_reply *best = NULL;
     for (const struct ares_naptr_reply *r = recs; r; r = r->next) {
@@ -670,10 +757,11 @@ static void on_tq_naptr(void *arg, int status, int timeouts, unsigned char *abuf
   }
   if (recs) ares_free_data(recs);
   if (!ready) {
-    q->used = false;
+    tq_done(q, 0);
     return;
   }
   if (proto) tq_done(q, proto);
+  else if (status != ARES_SUCCESS && status != ARES_ENODATA && status != ARES_ENOTFOUND) tq_done(q, 0); /* DNS failing: not 3 more timeouts */
   else tq_srv(q);
 }
 
@@ -689,6 +777,12 @@ void resolve_transport(void *t, const char *raw, unsigned supported, resolve_tra
     if (!tqs[i].used) q = &tqs[i];
   if (!q) return; /* every slot waiting on DNS: the next round asks again */
   *q = (transport_query){.used = true, .t = t, .cb = cb};
+  tq_start(q, name, supported);
+}
+
+/* Query q (taken, its callbacks set) asks for name among `supported`. */
+static void tq_start(transport_query *q, const char *name, unsigned supported) {
+  n_tqs++;
   memcpy(q->name, name, NAME_BUF);
   for (int p = 1; p <= 3; p++)
     if (supported & (1u << p)) q->order[q->n++] = p;
@@ -697,7 +791,64 @@ void resolve_transport(void *t, const char *raw, unsigned supported, resolve_tra
     return;
   }
   counts[S_LOOKUPS]++;
-  ares_query(channel, name, C_IN_CLASS, T_NAPTR_TYPE, on_tq_naptr, q);
+  memo_query(name, T_NAPTR_TYPE, on_tq_naptr, q);
+}
+
+/* The proxy's transport questions in flight asked by the source whose input is being processed. */
+static int asking_from_source(void) {
+  int n = 0;
+  for (int i = 0; i < TRANSPORT_QUERIES; i++)
+    if (tqs[i].used && tqs[i].rcb && tqs[i].src_fam == cur_src_fam && memcmp(tqs[i].src, cur_src, 16) == 0) n++;
+  return n;
+}
+
+/* A name of the hosts file or an IP address: no transport to ask DNS for. */
+static bool not_for_dns(const char *name) {
+  uint8_t lit[16];
+  struct hostent *he = NULL;
+  if (inet_pton(AF_INET, name, lit) == 1 || inet_pton(AF_INET6, name, lit) == 1) return true;
+  if (ares_gethostbyname_file(channel, name, AF_INET, &he) == ARES_SUCCESS || ares_gethostbyname_file(channel, name, AF_INET6, &he) == ARES_SUCCESS) {
+    ares_free_hostent(he);
+    return true;
+  }
+  return false;
+}
+
+int resolve_transport_cached(const char *raw, size_t len) {
+  char name[NAME_BUF];
+  if (!ready || !normalize(raw, len, name)) return -1;
+  const chosen_entry *e = &chosen[name_hash(name, 0, 0) % SIP_LIMIT_DNS_CACHE];
+  if (e->until <= now_ms() || strcmp(e->name, name) != 0) return -1;
+  counts[S_CACHE_HITS]++;
+  return e->proto;
+}
+
+bool resolve_transport_ask(uint32_t id, const char *raw, size_t len, unsigned supported, resolve_request_cb cb) {
+  char name[NAME_BUF];
+  if (!ready || !normalize(raw, len, name) || (supported & 0xe) == 0 || not_for_dns(name)) return false;
+  transport_query *free_q = NULL;
+  for (int i = 0; i < TRANSPORT_QUERIES; i++) {
+    transport_query *q = &tqs[i];
+    if (!q->used) {
+      if (!free_q) free_q = q;
+      continue;
+    }
+    if (!q->rcb || strcmp(q->name, name) != 0) continue;
+    if (q->nids >= SIP_LIMIT_DNS_WAIT_PER_NAME) return false;
+    q->ids[q->nids++] = id;
+    return true;
+  }
+  /* a lookup in flight as resolve_send's: the same bounds */
+  int from_source = asking_from_source();
+  for (int i = 0; i < SIP_LIMIT_DNS_IN_FLIGHT; i++)
+    if (lookups[i].used && lookups[i].src_fam == cur_src_fam && memcmp(lookups[i].src, cur_src, 16) == 0) from_source++;
+  if (!free_q || n_lookups + n_asking >= SIP_LIMIT_DNS_IN_FLIGHT || from_source >= SIP_LIMIT_DNS_PER_SOURCE) return false;
+  *free_q = (transport_query){.used = true, .rcb = cb, .nids = 1, .src_fam = cur_src_fam};
+  memcpy(free_q->src, cur_src, 16);
+  free_q->ids[0] = id;
+  n_asking++;
+  tq_start(free_q, name, supported);
+  return true;
 }
 
 void resolve_send(void *t, int want, int proto, uint32_t sel, uint32_t conn_id, const char *raw, size_t len, uint16_t port,
@@ -750,7 +901,8 @@ void resolve_send(void *t, int want, int proto, uint32_t sel, uint32_t conn_id, 
     }
     if (l->src_fam == cur_src_fam && memcmp(l->src, cur_src, 16) == 0) from_source++;
   }
-  if (!ready || !slot) {
+  from_source += asking_from_source();
+  if (!ready || !slot || n_lookups + n_asking >= SIP_LIMIT_DNS_IN_FLIGHT) {
     drop(S_DROP_INFLIGHT, name, ready ? "too many lookups in flight" : "no resolver");
     return;
   }
@@ -783,7 +935,7 @@ void resolve_send(void *t, int want, int proto, uint32_t sel, uint32_t conn_id, 
     query_srv(l);
   } else if (mode) {
     l->outstanding++;
-    ares_query(channel, l->name, C_IN_CLASS, T_NAPTR_TYPE, on_naptr, l);
+    memo_query(l->name, T_NAPTR_TYPE, on_naptr, l);
   } else {
     l->nt = 1;
     memcpy(l->tname[0], name, sizeof name);
@@ -811,7 +963,7 @@ int resolve_pollfds(struct pollfd *out, int max) {
 }
 
 int resolve_timeout(int timeout) {
-  if (!ready || n_lookups == 0) return timeout;
+  if (!ready || (n_lookups == 0 && n_tqs == 0)) return timeout;
   struct timeval tv, *tvp = ares_timeout(channel, NULL, &tv);
   if (!tvp) return timeout;
   long ms = tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000;
@@ -826,7 +978,7 @@ void resolve_process(const struct pollfd *fds, int n) {
     ares_socket_t wr = fds[i].revents & POLLOUT ? fds[i].fd : ARES_SOCKET_BAD;
     ares_process_fd(channel, rd, wr);
   }
-  if (n_lookups > 0) ares_process_fd(channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD); /* timeouts */
+  if (n_lookups > 0 || n_tqs > 0) ares_process_fd(channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD); /* timeouts */
 }
 
 _Static_assert(S_COUNTERS + 4 == RESOLVE_STAT_COUNT, "RESOLVE_STAT_NAMES: counters, then 4 gauges");

@@ -22,6 +22,7 @@
 
 #include <poll.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Sockets c-ares may wait on at once (its ARES_GETSOCK_MAXNUM). */
@@ -59,10 +60,21 @@ void resolve_watch(resolve_watcher w);
  * configured) among `supported` (bit 1 << p for protocol p: 1 UDP, 2 TCP, 3 TLS, those we listen on):
  * the NAPTR record of a supported service (flag "s") first by order, then preference; without one, the
  * first supported transport, in the order UDP, TCP, TLS, whose SRV name has records; cb gets 0 when
- * neither answers (or for an IP address), never after resolve_shutdown. Not cached (resolver.mjs
- * transportOf is the same). */
+ * neither answers (or for an IP address), never after resolve_shutdown. Not cached itself (resolver.mjs
+ * transportOf is the same); its NAPTR and SRV answers are shared with lookups for dnsMinTtl. */
 typedef void (*resolve_transport_cb)(void *t, int proto);
 void resolve_transport(void *t, const char *name, unsigned supported, resolve_transport_cb cb);
+
+/* The proxy's requests to names held for their transport (docs/ABI.md "Transport by DNS"; resolver.mjs
+ * transportCached, transportAsk). resolve_transport_cached: the transport chosen for `name` (len bytes)
+ * within dnsTransportTtl (0 included: none), or -1. resolve_transport_ask: resolve_transport for request
+ * `id`, cb(id, proto) once it is known (possibly before this returns, from answers kept dnsMinTtl), the
+ * choice then kept; a request for a name being asked waits for the same answer. False, and no cb, when
+ * it cannot be asked (an IP address or a name of the hosts file, dnsWaitPerName requests waiting for
+ * the name, dnsInFlight names being asked): the caller goes on over UDP. */
+typedef void (*resolve_request_cb)(uint32_t id, int proto);
+int resolve_transport_cached(const char *name, size_t len);
+bool resolve_transport_ask(uint32_t id, const char *name, size_t len, unsigned supported, resolve_request_cb cb);
 
 /* Poll integration: the sockets c-ares waits on (at most max), the poll timeout folded with its own
  * (ms, -1 none), and after poll: the revents of those sockets, then expired timeouts. */

@@ -5,7 +5,7 @@
 /** The release (package.json "version"), for --version. */
 export const VERSION = "0.1.0";
 export const CfgKind = Object.freeze({ Domain: 1, OutboundProxy: 2, Realm: 3, User: 4, Allow: 5, Deny: 6, Trusted: 7, BlockMethod: 8, DenyUri: 9, BodyType: 10, BodyPattern: 11, Side: 13, Registration: 14, NonceSecret: 12, GinBlock: 15, RelayAddress: 16 });
-export const CfgKey = Object.freeze({ T1: 1, T2: 2, T4: 3, TimerC: 4, MinExpires: 5, MaxExpires: 6, DefaultExpires: 7, ContactsPerAor: 8, RecordRoute: 9, RetryAfter: 10, NonceExpiry: 12, FloodLimit: 13, FloodBlock: 14, FloodDrop: 15, RefuseDrop: 16, MaxBody: 17, TopologyHiding: 18, AuthFailures: 19, AuthWindow: 20, Shed: 21, DigestAlgorithms: 22, OptionsBeforeAuth: 23, Mode: 24, MediaRelay: 25, RelayPortMin: 26, RelayPortMax: 27, RelayIdle: 28, RelayHoldIdle: 29, RelayIce: 30, MaxTransactions: 31, MaxBindings: 32, MaxMessageBlocks: 33 });
+export const CfgKey = Object.freeze({ T1: 1, T2: 2, T4: 3, TimerC: 4, MinExpires: 5, MaxExpires: 6, DefaultExpires: 7, ContactsPerAor: 8, RecordRoute: 9, RetryAfter: 10, NonceExpiry: 12, FloodLimit: 13, FloodBlock: 14, FloodDrop: 15, RefuseDrop: 16, MaxBody: 17, TopologyHiding: 18, AuthFailures: 19, AuthWindow: 20, Shed: 21, DigestAlgorithms: 22, OptionsBeforeAuth: 23, Mode: 24, MediaRelay: 25, RelayPortMin: 26, RelayPortMax: 27, RelayIdle: 28, RelayHoldIdle: 29, RelayIce: 30, MaxTransactions: 31, MaxBindings: 32, MaxMessageBlocks: 33, NameTransport: 34 });
 export const CfgResult = Object.freeze({ Ok: 0, Unknown: -1, Refused: -2, NotInBuild: -3 });
 export const Proto = Object.freeze({ UDP: 1, TCP: 2, TLS: 3, SCTP: 4, WS: 5, WSS: 6 });
 export const RelayOp = Object.freeze({ Open: 1, Close: 2 });
@@ -132,6 +132,8 @@ export const LIMITS = Object.freeze({
   dnsWaitPerName: 8,
   /** bytes of messages held for lookups, in all; more are dropped (bytes) */
   dnsWaitBytes: 1048576,
+  /** how long RFC 3263 §4.1's transport choice for a name the proxy sends a request to is kept (its NAPTR records, else which SRV names have records; node:dns and c-ares 1.18 give no TTL for NAPTR or SRV); at most dnsCache names' choices are kept, their lookups count against dnsInFlight, the requests waiting for one name's against dnsWaitPerName; beyond, a request goes over UDP at once (s) */
+  dnsTransportTtl: 30,
   /** SRV targets kept per name sent without a port (RFC 3263 §4.2), the first by priority, each with its address looked up (and at most as many NAPTR records of a transport tried for SRV records); further records are ignored, a message for a further target (a failover branch) is dropped (dnsDroppedNoTarget), and the proxy's failover stops after this many branches (the core's SRV_TARGETS) (targets) */
   dnsTargets: 4,
   /** log lines waiting for stdout (a pipe nobody reads stays full); a further line is dropped and counted: a "log lines dropped" line gives the count once stdout drains, the stats line the total (logDropped) (bytes) */

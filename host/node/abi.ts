@@ -59,6 +59,9 @@ export interface Exports {
   /** the location service as text lines (LocOp): server and b2bua cores; sip_loc_ptr 0 elsewhere */
   sip_loc_ptr?(): number;
   sip_loc?(op: number, now: number, arg: number): number;
+  /** the requests held for their transport (docs/ABI.md "Transport by DNS"): 0 / nothing where the core has none */
+  sip_poll_resolve?(now: number): number;
+  sip_resolved?(now: number, id: number, proto: number): void;
   /** a response-time histogram's slot (abi.json "histograms"); -1 where the core keeps none */
   sip_hist?(series: number, slot: number): number;
 }

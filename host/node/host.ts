@@ -19,7 +19,7 @@ import os from "node:os";
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { Core, CoreError, PEER, EVENT, Proto, CfgKey, EVENTS, prefaultHeap, type Exports } from "./abi.js";
-import { CFG_KIND_SECRET, LIMITS, CfgKind, CfgResult } from "./numbers.js";
+import { CFG_KIND_SECRET, LIMITS, CfgKind, CfgResult, PROTO_NAMES } from "./numbers.js";
 import { writeAddr, format4, format6, peerText, numericLookup } from "./addr.js";
 import { ConfigError, type Config, type Listen } from "./config.js";
 import { autoTransport, coreOps, explain, parseIpPort, relayInterfaces, trunkName } from "../shared/config.mjs";
@@ -114,6 +114,8 @@ export class Host {
   private trunkAddrs = new Map<string, string>();
   /** The transport given to the core for each trunk side whose transport is chosen by RFC 3263 (watchTrunks). */
   private trunkProtos = new Map<number, "udp" | "tcp" | "tls">();
+  /** The core holds the proxy's requests to names until we give their transport (askTransports). */
+  private nameTransport = false;
   /** host counters joined to the stats line */
   private readonly hostStats = { tcpEvicted: 0, tcpPartialClosed: 0, tcpBacklogClosed: 0 };
   private timer: NodeJS.Timeout | null = null;
@@ -336,10 +338,13 @@ export class Host {
       });
     }
     this.watchTrunks();
+    // RFC 3263 §4.1 for the proxy's requests to names (docs/ABI.md "Transport by DNS"): a core that
+    // holds such a request for it (server, b2bua) asks us; the others send it over UDP
+    this.nameTransport = ex.sip_cfg_set(CfgKey.NameTransport, Number(true)) === CfgResult.Ok;
     this.log.info("core ready", {
       rxCap: core.rxCap, cfgCap: core.cfgCap, domains: c.domains, seed: seed.toString("hex"),
       ...(c.outboundProxy ? { outboundProxy: c.outboundProxy } : {}),
-      auth: auth ? { realm: c.realm, users: users.length } : false,
+      auth: auth ? { realm: c.realm, users: users.length } : false, transportByDns: this.nameTransport,
       ...(this.usage ? { usageLog: this.usage.path } : {}),
     });
     this.after(now);
@@ -627,6 +632,7 @@ export class Host {
           break;
         }
       }
+      if (this.nameTransport && this.askTransports(now)) continue; // branches that go out now
       this.arm(ex.sip_poll_timeout());
       let k: number;
       while ((k = ex.sip_poll_event()) !== 0) this.event(k);
@@ -634,6 +640,46 @@ export class Host {
       const id = this.closedQueue.shift()!;
       ex.sip_handle_conn_closed(now, id);
     }
+  }
+
+  /**
+   * The requests the core holds until we choose their transport (docs/ABI.md "Transport by DNS"):
+   * each name's choice by RFC 3263 §4.1 among the transports we listen on (resolver transportAsk:
+   * NAPTR, else SRV; kept limits.dnsTransportTtl), answered with sip_resolved now when known, else
+   * once DNS answers; a name that cannot be asked now (the resolver's bounds) gets 0: UDP. True when
+   * some were answered now (their branches are the core's next transmits).
+   */
+  private askTransports(now: number): boolean {
+    const ex = this.ex;
+    const core = this.core!;
+    const ready: number[] = [];
+    for (;;) {
+      const id = ex.sip_poll_resolve!(now) >>> 0;
+      if (id === 0) break;
+      core.views();
+      const len = core.dv.getUint32(core.txMetaPtr + PEER.flags, true);
+      const name = core.mem.toString("latin1", core.txNamePtr, core.txNamePtr + len);
+      const known = this.resolver.transportCached(name);
+      if (known >= 0) {
+        ready.push(id, known);
+        continue;
+      }
+      const asked = this.resolver.transportAsk(name, this.supportedProtos(), (p: number) => {
+        if (!this.core || this.stopping) return;
+        if (this.log.on("debug")) this.log.debug("request transport", { name, transport: PROTO_NAMES[p] ?? "default" });
+        const t = performance.now();
+        this.ex.sip_resolved!(t, id, p);
+        this.after(t);
+      });
+      if (!asked) ready.push(id, 0);
+    }
+    for (let i = 0; i < ready.length; i += 2) ex.sip_resolved!(now, ready[i], ready[i + 1]);
+    return ready.length > 0;
+  }
+
+  /** The protocols (abi.json protos) we listen on: UDP, TCP, TLS. */
+  private supportedProtos(): number[] {
+    return (["udp", "tcp", "tls"] as const).filter((p) => this.transports.some((t) => t?.proto === p)).map((p) => PROTO_OF[p]);
   }
 
   private arm(deadline: number): void {
@@ -810,7 +856,7 @@ export class Host {
   private watchTrunks(): void {
     const sides = (this.cfg.shared.values.get("sides") ?? []) as { role?: string, address?: string, transport?: "udp" | "tcp" | "tls" }[];
     const listening = (proto: string) => [...new Set(this.transports.filter((t) => t?.proto === proto).map((t) => t!.family))];
-    const supported = (["udp", "tcp", "tls"] as const).filter((p) => listening(p).length > 0).map((p) => PROTO_OF[p]);
+    const supported = this.supportedProtos();
     const named = sides.flatMap((sd, i) => {
       const n = trunkName(sd.address);
       return n ? [{ i, auto: autoTransport(sd), proto: sd.transport ?? "udp", ...n }] : [];

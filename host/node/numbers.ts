@@ -43,6 +43,7 @@ export const enum CfgKey {
   MaxTransactions = 31,
   MaxBindings = 32,
   MaxMessageBlocks = 33,
+  NameTransport = 34,
 }
 export const CFG_KEY_NAMES: Readonly<Record<number, string>> = {
   1: "T1",
@@ -77,6 +78,7 @@ export const CFG_KEY_NAMES: Readonly<Record<number, string>> = {
   31: "MaxTransactions",
   32: "MaxBindings",
   33: "MaxMessageBlocks",
+  34: "NameTransport",
 };
 
 export const enum CfgKind {
@@ -297,6 +299,8 @@ export const LIMITS = Object.freeze({
   dnsWaitPerName: 8,
   /** bytes of messages held for lookups, in all; more are dropped (bytes) */
   dnsWaitBytes: 1048576,
+  /** how long RFC 3263 §4.1's transport choice for a name the proxy sends a request to is kept (its NAPTR records, else which SRV names have records; node:dns and c-ares 1.18 give no TTL for NAPTR or SRV); at most dnsCache names' choices are kept, their lookups count against dnsInFlight, the requests waiting for one name's against dnsWaitPerName; beyond, a request goes over UDP at once (s) */
+  dnsTransportTtl: 30,
   /** SRV targets kept per name sent without a port (RFC 3263 §4.2), the first by priority, each with its address looked up (and at most as many NAPTR records of a transport tried for SRV records); further records are ignored, a message for a further target (a failover branch) is dropped (dnsDroppedNoTarget), and the proxy's failover stops after this many branches (the core's SRV_TARGETS) (targets) */
   dnsTargets: 4,
   /** log lines waiting for stdout (a pipe nobody reads stays full); a further line is dropped and counted: a "log lines dropped" line gives the count once stdout drains, the stats line the total (logDropped) (bytes) */

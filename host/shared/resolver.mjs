@@ -130,7 +130,7 @@ export function seeded(seed) {
 
 /**
  * @typedef {{ dnsCache: number, dnsNegativeTtl: number, dnsMinTtl: number, dnsMaxTtl: number, dnsInFlight: number,
- *   dnsPerSource: number, dnsWaitPerName: number, dnsWaitBytes: number, dnsTargets: number }} Limits
+ *   dnsPerSource: number, dnsWaitPerName: number, dnsWaitBytes: number, dnsTargets: number, dnsTransportTtl: number }} Limits
  * @typedef {(family: 4 | 6, addr: string, later: boolean, port: number) => void} Deliver
  *   sends a message to the resolved address; `later`: called after the lookup, not from within send();
  *   `port`: the port found (RFC 3263), 0 for a name sent with its own port
@@ -198,6 +198,12 @@ export class Resolver {
     this.cache = new Map();
     /** @type {Map<string, Pending>} */
     this.pending = new Map();
+    /** @type {Map<string, { err: NodeJS.ErrnoException | null, recs: any[], until: number }>} records' answers, "TYPE|name", oldest first */
+    this.answers = new Map();
+    /** @type {Map<string, { proto: number, until: number }>} transportAsk's answers, least recently used first */
+    this.transports = new Map();
+    /** @type {Map<string, ((proto: number) => void)[]>} transportAsk's names being asked, with their waiters */
+    this.transportWaits = new Map();
     /** @type {Map<string, number>} lookups in flight per source */
     this.bySource = new Map();
     this.waitingBytes = 0;
@@ -301,7 +307,7 @@ export class Resolver {
    */
   locate(name, family, service, cb) {
     /** @param {NodeJS.ErrnoException | null} err @param {{ flags: string, service: string, replacement: string, order: number, preference: number }[]} recs */
-    this.dns.resolveNaptr(name, (err, recs) => {
+    this.records("NAPTR", name, (err, recs) => {
       if (this.closed) return;
       const srvNames = (err ? [] : recs ?? [])
         .filter((r) => naptrFor(r, service.naptr))
@@ -325,7 +331,7 @@ export class Resolver {
       return;
     }
     /** @param {NodeJS.ErrnoException | null} err @param {{ name: string, port: number, priority: number, weight: number }[]} recs */
-    this.dns.resolveSrv(srvNames[i], (err, recs) => {
+    this.records("SRV", srvNames[i], (err, recs) => {
       if (this.closed) return;
       // "." (an empty target) says the service is not offered there (RFC 2782)
       const usable = (err ? [] : recs ?? []).filter(srvOffered);
@@ -370,6 +376,14 @@ export class Resolver {
     return true;
   }
 
+  /** A lookup of `source` ended (null: one that counted against none). @param {string | null} source */
+  unsource(source) {
+    if (source === null) return;
+    const k = (this.bySource.get(source) ?? 1) - 1;
+    if (k > 0) this.bySource.set(source, k);
+    else this.bySource.delete(source);
+  }
+
   /**
    * A lookup ended: cache its result, then send or drop what waited for it.
    * @param {string} key @param {string} name @param {4 | 6} family @param {Target[]} targets @param {number} ttlMs
@@ -379,11 +393,7 @@ export class Resolver {
     const p = this.pending.get(key);
     if (!p || this.closed) return;
     this.pending.delete(key);
-    if (p.source !== null) {
-      const k = (this.bySource.get(p.source) ?? 1) - 1;
-      if (k > 0) this.bySource.set(p.source, k);
-      else this.bySource.delete(p.source);
-    }
+    this.unsource(p.source);
     for (const w of p.waiting) this.waitingBytes -= w.bytes;
     this.waitingCount -= p.waiting.length;
     const L = this.limits;
@@ -403,13 +413,97 @@ export class Resolver {
   }
 
   /**
+   * The NAPTR or SRV records of `name` (node:dns resolveNaptr, resolveSrv), an answer or a failure shared
+   * for limits.dnsMinTtl: the proxy's request to a name asks them to choose its transport (transportOf)
+   * and then again to locate the server (locate), and neither asks DNS twice (node:dns gives no TTL for
+   * these records, so none is cached longer). At most limits.dnsCache answers kept, the oldest evicted;
+   * `cb` is always called after this call returns.
+   * @param {"NAPTR" | "SRV"} type @param {string} name @param {(err: NodeJS.ErrnoException | null, recs: any[]) => void} cb
+   */
+  records(type, name, cb) {
+    const key = `${type}|${name}`;
+    const e = this.answers.get(key);
+    if (e && e.until > this.now()) {
+      process.nextTick(cb, e.err, e.recs);
+      return;
+    }
+    if (e) this.answers.delete(key);
+    /** @param {NodeJS.ErrnoException | null} err @param {any[]} recs */
+    const done = (err, recs) => {
+      if (this.answers.size >= this.limits.dnsCache) this.answers.delete(this.answers.keys().next().value);
+      this.answers.set(key, { err, recs, until: this.now() + this.limits.dnsMinTtl * 1000 });
+      cb(err, recs);
+    };
+    if (type === "NAPTR") this.dns.resolveNaptr(name, done);
+    else this.dns.resolveSrv(name, done);
+  }
+
+  /**
+   * The transport transportOf chose for `name` within limits.dnsTransportTtl (0 included: none), or
+   * -1 when there is none that recent: the proxy's requests to names (docs/ABI.md "Transport by DNS").
+   * @param {string} name
+   */
+  transportCached(name) {
+    const n = name.toLowerCase().replace(/\.$/, "");
+    const e = this.transports.get(n);
+    if (!e) return -1;
+    if (e.until <= this.now()) {
+      this.transports.delete(n);
+      return -1;
+    }
+    this.transports.delete(n); // most recently used last
+    this.transports.set(n, e);
+    this.counts.dnsCacheHits++;
+    return e.proto;
+  }
+
+  /**
+   * transportOf for a request the proxy holds until its transport is known: `cb(proto)` later, once,
+   * with the answer kept for transportCached (at most limits.dnsCache names, the least recently used
+   * evicted); a request for a name already being asked waits for the same answer. The question is a
+   * lookup in flight like send()'s: it counts against limits.dnsInFlight and, for the source whose
+   * input is being processed (setSource), limits.dnsPerSource. False, and no `cb`, when it cannot be
+   * asked (a name of the hosts file or an IP address, limits.dnsWaitPerName requests already waiting for
+   * the name, either bound reached, the resolver closed): the caller goes on without, over UDP (whose
+   * send() then meets the same bounds).
+   * @param {string} name @param {number[]} supported @param {(proto: number) => void} cb
+   */
+  transportAsk(name, supported, cb) {
+    const n = name.toLowerCase().replace(/\.$/, "");
+    if (this.closed || isIP(n) || this.hosts.has(n) || n.length === 0 || n.length > NAME_MAX || !supported.some((p) => p >= 1 && p <= 3)) return false;
+    const waiting = this.transportWaits.get(n);
+    if (waiting) {
+      if (waiting.length >= this.limits.dnsWaitPerName) return false;
+      waiting.push(cb);
+      return true;
+    }
+    const L = this.limits;
+    const src = this.source || TIMERS;
+    if (this.pending.size >= L.dnsInFlight || (this.bySource.get(src) ?? 0) >= L.dnsPerSource) return false;
+    const key = `t|${n}`;
+    this.pending.set(key, { waiting: [], source: src });
+    this.bySource.set(src, (this.bySource.get(src) ?? 0) + 1);
+    this.transportWaits.set(n, [cb]);
+    this.transportOf(n, supported, (proto) => {
+      const all = this.transportWaits.get(n) ?? [];
+      this.transportWaits.delete(n);
+      this.pending.delete(key);
+      this.unsource(src);
+      if (this.transports.size >= this.limits.dnsCache) this.transports.delete(this.transports.keys().next().value);
+      this.transports.set(n, { proto, until: this.now() + this.limits.dnsTransportTtl * 1000 });
+      for (const f of all) f(proto);
+    });
+    return true;
+  }
+
+  /**
    * RFC 3263 §4.1's transport for `name` (a trunk found by its name without a port and no transport
    * configured: config.mjs autoTransport), among `supported` (protocol numbers, 1 UDP, 2 TCP, 3 TLS:
    * those the host listens on): the NAPTR record of a supported service (flag "s") first by order, then
    * preference; without one, the first of `supported` in that order (UDP, TCP, TLS: Kamailio's default
    * dns_udp_pref, tcp, tls) whose SRV name has records (§4.1: "a particular transport is supported if
    * the query is successful"); `cb` gets 0 when neither answers (the name's own address: UDP, §4.1) or
-   * DNS fails. A name of the hosts file or an IP address asks nothing (0). Not cached: a host asks at
+   * DNS fails (a NAPTR question that times out or is refused: no SRV asked after it). A name of the hosts file or an IP address asks nothing (0). Not cached: a host asks at
    * its trunk watch's pace (every 30 s, one name per trunk side).
    * @param {string} name @param {number[]} supported @param {(proto: number) => void} cb
    */
@@ -419,18 +513,21 @@ export class Resolver {
     if (this.closed || order.length === 0 || isIP(n) || this.hosts.has(n)) return cb(0);
     this.counts.dnsLookups++;
     /** @param {NodeJS.ErrnoException | null} err @param {{ flags: string, service: string, replacement: string, order: number, preference: number }[]} recs */
-    this.dns.resolveNaptr(n, (err, recs) => {
+    this.records("NAPTR", n, (err, recs) => {
       if (this.closed) return;
       const best = (err ? [] : recs ?? [])
         .filter((r) => order.some((p) => naptrFor(r, SERVICES[p].naptr)))
         .sort((a, b) => a.order - b.order || a.preference - b.preference)[0];
       if (best) return cb(order.find((p) => naptrFor(best, SERVICES[p].naptr)) ?? 0);
+      // DNS failing (a timeout, a refusal), not a name without NAPTR records: no SRV questions after it
+      // (each would wait out the same timeout), the default at once
+      if (err && err.code !== "ENODATA" && err.code !== "ENOTFOUND") return cb(0);
       /** @param {number} i */
       const next = (i) => {
         if (this.closed) return;
         if (i >= order.length) return cb(0);
         /** @param {NodeJS.ErrnoException | null} e @param {{ name: string, port: number }[]} srv */
-        this.dns.resolveSrv(SERVICES[order[i]].srv + n, (e, srv) => {
+        this.records("SRV", SERVICES[order[i]].srv + n, (e, srv) => {
           if (!e && (srv ?? []).some(srvOffered)) return cb(order[i]);
           next(i + 1);
         });

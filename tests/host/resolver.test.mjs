@@ -325,3 +325,59 @@ test("RFC 3263 §4.1's transport of a name (transportOf): NAPTR of a supported s
   assert.equal(got, 0);
   assert.equal(t.asked.length, 0);
 });
+
+test("the proxy's requests to names (transportAsk, transportCached): one question per name, its answer kept dnsTransportTtl; bounded waiters and names; no question for an address or the hosts file", async () => {
+  const tick = () => new Promise((res) => setImmediate(res));
+  const naptr = (service, order) => ({ flags: "s", service, replacement: `_x.${service}.n.test`, order, preference: 1, regexp: "" });
+  const t = make({ limits: { ...LIMITS, dnsInFlight: 2 } });
+  const got = [];
+  assert.equal(t.r.transportCached("n.test"), -1, "nothing known yet");
+  assert.ok(t.r.transportAsk("N.test.", [1, 2], (p) => got.push(["a", p])));
+  assert.ok(t.r.transportAsk("n.test", [1, 2], (p) => got.push(["b", p])), "a second request for the name waits for the same answer");
+  for (let i = 2; i < LIMITS.dnsWaitPerName; i++) assert.ok(t.r.transportAsk("n.test", [1, 2], () => {}));
+  assert.equal(t.r.transportAsk("n.test", [1, 2], () => got.push(["over", 0])), false, "dnsWaitPerName waiting: the next is not asked");
+  assert.deepEqual(t.asked.map((a) => `${a.type} ${a.name}`), ["NAPTR n.test"], "one question");
+  assert.ok(t.r.transportAsk("m.test", [1, 2], () => {}), "a second name");
+  assert.equal(t.r.transportAsk("o.test", [1, 2], () => {}), false, "dnsInFlight (2 here) names being asked: the next is not asked");
+  t.q("n.test", "NAPTR").cb(null, [naptr("SIP+D2U", 20), naptr("SIP+D2T", 10)]);
+  assert.deepEqual(got, [["a", 2], ["b", 2]], "both waiters get TCP (order 10)");
+  assert.equal(t.r.transportCached("N.TEST"), 2, "kept");
+  // the location that follows asks DNS nothing within dnsMinTtl: the NAPTR answer is shared
+  const asked = t.asked.length;
+  t.locate("n.test", 2);
+  await tick();
+  assert.equal(t.asked.length, asked + 1, `only the SRV name is asked: ${JSON.stringify(t.asked.slice(asked).map((a) => `${a.type} ${a.name}`))}`);
+  assert.equal(t.asked.at(-1).name, "_x.sip+d2t.n.test");
+  t.clock.t += LIMITS.dnsTransportTtl * 1000 - 1;
+  assert.equal(t.r.transportCached("n.test"), 2);
+  t.clock.t += 2;
+  assert.equal(t.r.transportCached("n.test"), -1, "forgotten after dnsTransportTtl");
+  // a question is a lookup in flight: dnsPerSource per source, dnsInFlight in all (with send()'s)
+  const p = make();
+  p.r.setSource("127.0.0.7");
+  for (let i = 0; i < LIMITS.dnsPerSource; i++) assert.ok(p.r.transportAsk(`s${i}.test`, [1], () => {}));
+  assert.equal(p.r.transportAsk("one-more.test", [1], () => {}), false, "dnsPerSource of one source");
+  p.send("one-more.test");
+  assert.equal(p.r.stats().dnsDroppedPerSource, 1, "and its message to the name meets the same bound");
+  p.r.setSource("127.0.0.8");
+  assert.ok(p.r.transportAsk("other.test", [1], () => {}), "another source still asks");
+  assert.equal(p.r.stats().dnsInFlight, LIMITS.dnsPerSource + 1);
+  // DNS failing on the NAPTR question (a timeout): 0 at once, no SRV question after it
+  let timedOut = null;
+  p.q("other.test", "NAPTR").cb(Object.assign(new Error("ETIMEOUT"), { code: "ETIMEOUT" }));
+  assert.equal(p.asked.filter((a) => a.type === "SRV").length, 0);
+  await tick();
+  assert.ok(p.r.transportAsk("late.test", [1], (x) => (timedOut = x)));
+  p.q("late.test", "NAPTR").cb(Object.assign(new Error("ETIMEOUT"), { code: "ETIMEOUT" }));
+  assert.equal(timedOut, 0);
+  assert.equal(p.asked.filter((a) => a.type === "SRV").length, 0, "no SRV question after a NAPTR timeout");
+  assert.equal(p.r.stats().dnsInFlight, LIMITS.dnsPerSource, "the answered questions are no longer in flight");
+  // an IP address, a name of the hosts file, or no transport of ours with a NAPTR service: not asked
+  const hosts = join(dir, "hosts-ask");
+  writeFileSync(hosts, "127.0.0.1 localhost\n");
+  const h = make({ hostsFile: hosts });
+  assert.equal(h.r.transportAsk("192.0.2.1", [1, 2], () => {}), false);
+  assert.equal(h.r.transportAsk("localhost", [1, 2], () => {}), false);
+  assert.equal(h.r.transportAsk("x.test", [5, 6], () => {}), false);
+  assert.equal(h.asked.length, 0);
+});

@@ -13,6 +13,10 @@
 //                (the retransmissions) to one target
 //   NAPTR        a name whose NAPTR records point UDP and TCP at different SRV names: a UDP call
 //                goes to the UDP one's target, a ;transport=tcp call over TCP to the TCP one's
+//   transport    a name whose NAPTR records prefer TCP: a call to it without ;transport waits for
+//                the host's choice (docs/ABI.md "Transport by DNS") and goes over TCP to the TCP
+//                one's target; two calls ask DNS its NAPTR once (the choice kept dnsTransportTtl, the
+//                records shared for dnsMinTtl); a server not listening on TCP sends it over UDP
 //   hosts file   localhost (in /etc/hosts) without a port: 127.0.0.1:5060, DNS asked nothing
 //   TTL          records with TTL 1 s are kept dnsMinTtl (5 s): a call within it asks DNS nothing,
 //                one after it asks SRV again
@@ -187,6 +191,45 @@ for (const host of HOSTS) {
       assert.ok(!udpSink.calls.includes(b), "the TCP call came over UDP");
       assert.equal(dns.count("SRV", "_sip._udp.n.test") + dns.count("SRV", "_sip._tcp.n.test"), 0, JSON.stringify(dns.queries));
       assert.equal(dns.count("A", "wrong.test"), 0);
+    } finally {
+      await stopAll(srv, dns, udpSink, tcpServer, alice);
+    }
+  });
+
+  test(`${host}: NAPTR prefers TCP: a call to the name without ;transport goes over TCP to the SIP+D2T target, DNS asked once for two calls; a server without TCP sends it over UDP`, { timeout: 30_000 }, async () => {
+    const udpSink = await sink("127.0.0.2");
+    const tcpGot = [];
+    const tcpServer = createServer((c) => {
+      c.setEncoding("latin1");
+      c.on("data", (d) => { if (d.startsWith("INVITE ")) tcpGot.push({ id: header(d, "Call-ID"), via: header(d, "Via") }); });
+      c.on("error", () => {});
+    });
+    await new Promise((res) => tcpServer.listen(0, "127.0.0.3", res));
+    const dns = await Dnsmasq.start([
+      // RFC 3263 §4.1: the NAPTR record of lowest order among the transports we listen on
+      "naptr-record=p.test,10,10,S,SIP+D2T,,_sip._tcp.pt.test",
+      "naptr-record=p.test,20,10,S,SIP+D2U,,_sip._udp.pu.test",
+      `srv-host=_sip._tcp.pt.test,tcp.test,${tcpServer.address().port},10,0`,
+      `srv-host=_sip._udp.pu.test,udp.test,${udpSink.port},10,0`,
+      "host-record=udp.test,127.0.0.2", "host-record=tcp.test,127.0.0.3",
+    ]);
+    const alice = await udp("127.0.0.4");
+    let srv = await server(host, dns, { tcp: true });
+    try {
+      const a = invite(srv, alice, "127.0.0.4", "sip:bob@p.test");
+      await until(() => tcpGot.some((g) => g.id === a), 5000, "the call at the SIP+D2T target");
+      const b = invite(srv, alice, "127.0.0.4", "sip:bob@p.test");
+      await until(() => tcpGot.some((g) => g.id === b), 5000, "the second call at the SIP+D2T target");
+      assert.match(tcpGot.find((g) => g.id === a).via, /^SIP\/2\.0\/TCP /, "our Via names TCP");
+      assert.deepEqual(udpSink.calls, [], "nothing over UDP");
+      assert.equal(dns.count("NAPTR", "p.test"), 1, `the transport's and the location's NAPTR question asked once: ${JSON.stringify(dns.queries)}`);
+      assert.equal(dns.count("SRV", "_sip._tcp.pt.test"), 1);
+      assert.equal(dns.count("SRV", "_sip._udp.pu.test"), 0);
+      await srv.stop();
+      srv = await server(host, dns, { tcp: false });
+      const c = invite(srv, alice, "127.0.0.4", "sip:bob@p.test");
+      await until(() => udpSink.calls.includes(c), 5000, "without a TCP listener, the call at the SIP+D2U target");
+      assert.ok(!tcpGot.some((g) => g.id === c), "the call went over TCP without a TCP listener");
     } finally {
       await stopAll(srv, dns, udpSink, tcpServer, alice);
     }

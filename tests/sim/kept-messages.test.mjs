@@ -12,7 +12,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Sim, CoreNode } from "./net.mjs";
-import { Raw } from "./scripted.mjs";
+import { Raw, reply } from "./scripted.mjs";
 
 const PROXY = "127.0.0.1:5060";
 const ALICE = "127.0.1.1:5060";
@@ -60,16 +60,6 @@ function register(raw, user, q, cseq) {
     "Content-Length: 0",
     "",
     "",
-  ].join("\r\n"));
-}
-
-/** A response of `to` (a Raw endpoint) to request m. */
-function reply(to, m, status, reason, toTag) {
-  const lines = m.text.slice(0, m.text.indexOf("\r\n\r\n")).split("\r\n").slice(1)
-    .filter((l) => /^(via|from|call-id|cseq):/i.test(l));
-  to.send([
-    `SIP/2.0 ${status} ${reason}`, ...lines, `To: ${m.get("to")}${toTag ? `;tag=${toTag}` : ""}`,
-    `Contact: <sip:bob@${to.addr}>`, "Content-Length: 0", "", "",
   ].join("\r\n"));
 }
 

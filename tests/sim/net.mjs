@@ -202,12 +202,16 @@ export function peerRecord(addr, port) {
  * The release core of `board` at addr ("a.b.c.d:port", UDP), configured with
  * { domains, timers: { t1, t2, t4, timerC }, trusted: [cidr], recordRoute, realm, users: ["name:password=pw"],
  *   set: { CfgKeyName: n }, names: { name: [targets] }, tcp (also a TCP transport, id 2, on the same address: what
- *   the core sends on it is delivered as a datagram all the same) }. Its timers run on the simulator's clock; a trap fails the run (thrown out
+ *   the core sends on it is delivered as a datagram all the same), protos: { name: [proto, ms] } (the host's
+ *   RFC 3263 §4.1 answer for a request waiting for its transport (sip_poll_resolve): protocol `proto`, given
+ *   with sip_resolved `ms` later; a name not in it: 0 at once) }. Its timers run on the simulator's clock; a trap fails the run (thrown out
  * of sim.run). Events are counted by name in `events`.
  */
 export class CoreNode {
-  constructor(sim, addr, { board = "server", probe = false, domains, timers = {}, trusted = [], recordRoute = true, realm, users = [], set = {}, names = {}, tcp = false } = {}) {
+  constructor(sim, addr, { board = "server", probe = false, domains, timers = {}, trusted = [], recordRoute = true, realm, users = [], set = {}, names = {}, tcp = false, protos = {} } = {}) {
     this.sim = sim;
+    this.protos = protos;
+    this.resolves = []; // { t, name, id, flags } of each request the core asked the transport of
     this.names = names; // { name: ["a.b.c.d:port", ...] }: what the names the core sends to resolve to
     this.nameSends = []; // { name, port, k } of every transmit to a name
     this.addr = addr;
@@ -291,6 +295,19 @@ export class CoreNode {
         to = `${mem[m + 8]}.${mem[m + 9]}.${mem[m + 10]}.${mem[m + 11]}:${mem.readUInt16LE(m + 6)}`;
       }
       this.sim.send(this.addr, to, Buffer.from(mem.subarray(this.ptr.tx, this.ptr.tx + n)));
+    }
+    for (;;) {
+      const id = ex.sip_poll_resolve(now) >>> 0;
+      if (id === 0) break;
+      const mem = this.mem();
+      const m = this.ptr.meta;
+      const name = mem.subarray(this.ex.sip_tx_name_ptr() >>> 0, (this.ex.sip_tx_name_ptr() >>> 0) + mem.readUInt32LE(m + 24)).toString("latin1");
+      this.resolves.push({ t: now, name, id, family: mem[m + 5], port: mem.readUInt16LE(m + 6) });
+      const [proto, ms] = this.protos[name.toLowerCase()] ?? [0, 0];
+      this.sim.after(ms, () => {
+        ex.sip_resolved(this.sim.now, id, proto);
+        this.drain();
+      });
     }
     let op;
     while (ex.sip_poll_relay && (op = ex.sip_poll_relay()) !== 0) {

@@ -3,8 +3,9 @@
 //             never gives (423 by rule, stale nonces, 403, 503 with Retry-After, silence, a
 //             P-Associated-URI). Used by registrant.test.mjs and sipconnect.test.mjs.
 //   Raw       an endpoint that sends the texts a scenario writes to one peer and records every message
-//             it receives, parsed, so that a test can compare what each side saw byte for byte. Used by
-//             sipconnect.test.mjs and kept-messages.test.mjs.
+//             it receives, parsed, so that a test can compare what each side saw byte for byte (reply:
+//             its response to a request it got). Used by sipconnect.test.mjs, kept-messages.test.mjs and
+//             name-transport.test.mjs.
 import { parse } from "./ua.mjs";
 
 /** An endpoint at addr: send(text) to `to`; every datagram received is kept parsed in `got`. */
@@ -26,6 +27,17 @@ export class Raw {
   of(first) {
     return this.got.filter((m) => m.first.startsWith(first));
   }
+}
+
+/** A response `status` of `to` (a Raw endpoint) to request m (its Via, From, Call-ID and CSeq; To with
+ * `toTag`), with a Contact of `to`. */
+export function reply(to, m, status, reason, toTag) {
+  const lines = m.text.slice(0, m.text.indexOf("\r\n\r\n")).split("\r\n").slice(1)
+    .filter((l) => /^(via|from|call-id|cseq):/i.test(l));
+  to.send([
+    `SIP/2.0 ${status} ${reason}`, ...lines, `To: ${m.get("to")}${toTag ? `;tag=${toTag}` : ""}`,
+    `Contact: <sip:bob@${to.addr}>`, "Content-Length: 0", "", "",
+  ].join("\r\n"));
 }
 
 /**
