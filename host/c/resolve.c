@@ -671,14 +671,16 @@ typedef struct {
 static transport_query tqs[TRANSPORT_QUERIES];
 static int n_tqs; /* in flight: c-ares' timeouts are processed while any is */
 
-/* The proxy's transport choices (resolve_transport_cached), each kept dnsTransportTtl: dnsCache entries,
- * a name in the one its hash picks (a later name of the same hash replaces it). */
+/* The proxy's transport choices (resolve_transport_cached), each kept dnsTransportTtl: CHOSEN_N entries
+ * (at most dnsCache), a name in the one its hash picks (a later name of the same hash replaces it). */
+#define CHOSEN_N 256
+_Static_assert(CHOSEN_N <= SIP_LIMIT_DNS_CACHE && (CACHE_BUCKETS % CHOSEN_N) == 0, "CHOSEN_N: within dnsCache, a divisor of the hash range");
 typedef struct {
   double until;
   int proto;
   char name[NAME_BUF];
 } chosen_entry;
-static chosen_entry chosen[SIP_LIMIT_DNS_CACHE];
+static chosen_entry chosen[CHOSEN_N];
 
 static void tq_done(transport_query *q, int proto) {
   q->used = false;
@@ -686,7 +688,7 @@ static void tq_done(transport_query *q, int proto) {
   if (q->rcb) n_asking--;
   if (!ready) return;
   if (q->rcb) {
-    chosen_entry *e = &chosen[name_hash(q->name, 0, 0) % SIP_LIMIT_DNS_CACHE];
+    chosen_entry *e = &chosen[name_hash(q->name, 0, 0) % CHOSEN_N];
     e->proto = proto;
     e->until = now_ms() + SIP_LIMIT_DNS_TRANSPORT_TTL * 1000.0;
     memcpy(e->name, q->name, NAME_BUF);
@@ -817,7 +819,7 @@ static bool not_for_dns(const char *name) {
 int resolve_transport_cached(const char *raw, size_t len) {
   char name[NAME_BUF];
   if (!ready || !normalize(raw, len, name)) return -1;
-  const chosen_entry *e = &chosen[name_hash(name, 0, 0) % SIP_LIMIT_DNS_CACHE];
+  const chosen_entry *e = &chosen[name_hash(name, 0, 0) % CHOSEN_N];
   if (e->until <= now_ms() || strcmp(e->name, name) != 0) return -1;
   counts[S_CACHE_HITS]++;
   return e->proto;
