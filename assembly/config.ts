@@ -1,8 +1,52 @@
 // Every capacity of the core, in one place. Each is a build-time constant: a board
 // (boards/<name>/board.json) overrides it with `--use SIP_<NAME>=<value>` (tools/build.mjs), and the
 // default below is the `micro` board's value, so a bare `asc assembly/index.ts` builds the small core.
+// On the boards with sparse tables (server, b2bua) five of them are the host's, laid out at start within
+// the board's (the layout record below).
 //
 // For each: unit, where the number comes from, and what it costs in memory.
+
+/** Table resets that write only the pages holding something (util/zero.ts zeroTable), so that tables
+ * never used are never made resident: the boards whose tables are megabytes (server, b2bua: an idle
+ * server then holds a few MB instead of ~90). The small boards write their tables whole (less code; a
+ * microcontroller's RAM is its own whether written or not). */
+// @ts-ignore: board constant injected with --use
+export const SPARSE_TABLES: bool = isDefined(SIP_SPARSE_TABLES) ? SIP_SPARSE_TABLES != 0 : false;
+
+/**
+ * The user agent core (dialog/uac.ts: requests of our own through client transactions the user agent
+ * owns, ACKs, dialogs from responses) for the B2BUA family member's legs and the registrant; the proxy
+ * boards leave it out (0), so their code is what it was. The probe builds (tests) turn it on.
+ */
+export const USER_AGENT: bool = isDefined(SIP_USER_AGENT) ? SIP_USER_AGENT != 0 : false;
+
+/** The media relay (media/: SDP rewritten in the core, RTP forwarded by the host, docs/ABI.md "Media
+ * relay") on the boards that carry it: b2bua and server. Off elsewhere: no code, no tables. */
+// @ts-ignore: board constant injected with --use
+export const MEDIA_RELAY: bool = isDefined(SIP_MEDIA_RELAY) ? SIP_MEDIA_RELAY != 0 : false;
+
+// ---- capacities laid out at start (docs/ABI.md "Layout") ------------------------------------------
+// On the boards with sparse tables (server, b2bua) the capacities a configuration sets are the tables'
+// sizes: the host writes them in the layout record between instantiation and `_initialize`, whose table
+// allocations then take exactly that much memory, grown from the static data (asconfig.json initialMemory)
+// up to the board's (maximumMemory). A capacity left 0, or above the board's, is the board's; after
+// `_initialize` the record holds the capacities laid out. The other boards' capacities are constants.
+
+/** The record's words (u32 each), host/shared/abi.json "layout". */
+export const enum Layout { Transactions = 0, Registrations = 1, MessageBlocks = 2, Dialogs = 3, RelayLegs = 4, Count = 5 }
+/** The layout record (Layout.Count u32 words; sip_layout_ptr). */
+export const LAYOUT: usize = SPARSE_TABLES ? memory.data(32) : 0;
+
+/** Capacity i laid out: what the host asked, within 1..board (0 or above: the board's). */
+function laidOut(i: i32, board: i32): i32 {
+  const v = <i32>load<u32>(LAYOUT + (<usize>i << 2));
+  return v <= 0 || v > board ? board : v;
+}
+
+/** A table sized in the board's proportion `board` : `boardOf` to a capacity laid out as n (at least 1). */
+function scaled(board: i32, n: i32, boardOf: i32): i32 {
+  return max(1, <i32>((<i64>board * <i64>n + <i64>boardOf - 1) / <i64>boardOf));
+}
 
 /** Largest SIP message accepted, bytes. RFC 3261 §18.1.1 sizes UDP paths at 1300 bytes but real
  * INVITEs with SDP and several Vias reach 3–4 KB; 65,507 is the largest UDP payload (RFC 768 + IPv4).
@@ -28,29 +72,36 @@ export const MAX_PARAMS: i32 = isDefined(SIP_MAX_PARAMS) ? SIP_MAX_PARAMS : 32;
  * proxied transactions at once. When full, new requests get a stateless 503 with Retry-After.
  * Cost: MAX_TXN × TXN_SIZE (txn/table.ts) + MAX_TXN × 16 (timer heap). */
 // @ts-ignore: board constant injected with --use
-export const MAX_TXN: i32 = isDefined(SIP_MAX_TXN) ? SIP_MAX_TXN : 16;
+export const BOARD_TXN: i32 = isDefined(SIP_MAX_TXN) ? SIP_MAX_TXN : 16;
+export const MAX_TXN: i32 = SPARSE_TABLES ? laidOut(Layout.Transactions, BOARD_TXN) : BOARD_TXN;
 
 /** Message-pool blocks (MSG_BLOCK bytes each) holding the messages transactions keep for
  * retransmission: a client transaction's request until its final response, a server transaction's
  * last response. Cost: MSG_BLOCKS × (MSG_BLOCK + 10), + 6 where the pools' bookkeeping is 16-bit
  * (util/pool.ts: messages of at most 64 KB, fewer than 65,535 blocks in every pool). */
 // @ts-ignore: board constant injected with --use
-export const MSG_BLOCKS: i32 = isDefined(SIP_MSG_BLOCKS) ? SIP_MSG_BLOCKS : 48;
+export const BOARD_MSG_BLOCKS: i32 = isDefined(SIP_MSG_BLOCKS) ? SIP_MSG_BLOCKS : 48;
+export const MSG_BLOCKS: i32 = SPARSE_TABLES ? laidOut(Layout.MessageBlocks, BOARD_MSG_BLOCKS) : BOARD_MSG_BLOCKS;
 // @ts-ignore: board constant injected with --use
 export const MSG_BLOCK: i32 = isDefined(SIP_MSG_BLOCK) ? SIP_MSG_BLOCK : 512;
 
 /** Registrar address-of-record capacity (RFC 3261 §10.3): server ≥ 100,000, micro ≥ 32.
  * Cost: see registrar/ (hash slots + AOR records). */
 // @ts-ignore: board constant injected with --use
-export const MAX_AORS: i32 = isDefined(SIP_MAX_AORS) ? SIP_MAX_AORS : 32;
+const BOARD_AORS: i32 = isDefined(SIP_MAX_AORS) ? SIP_MAX_AORS : 32;
 
 /** Registrar bindings (contacts) across all AORs. */
 // @ts-ignore: board constant injected with --use
-export const MAX_BINDINGS: i32 = isDefined(SIP_MAX_BINDINGS) ? SIP_MAX_BINDINGS : 48;
+export const BOARD_BINDINGS: i32 = isDefined(SIP_MAX_BINDINGS) ? SIP_MAX_BINDINGS : 48;
+export const MAX_BINDINGS: i32 = SPARSE_TABLES ? laidOut(Layout.Registrations, BOARD_BINDINGS) : BOARD_BINDINGS;
+/** As many AORs as registrations at most. */
+export const MAX_AORS: i32 = SPARSE_TABLES ? min(BOARD_AORS, MAX_BINDINGS) : BOARD_AORS;
 
-/** Registrar string pool: blocks of REG_BLOCK bytes for AOR keys, contact URIs and Path sets. */
+/** Registrar string pool: blocks of REG_BLOCK bytes for AOR keys, contact URIs and Path sets; laid out
+ * in the board's proportion to its registrations. */
 // @ts-ignore: board constant injected with --use
-export const REG_BLOCKS: i32 = isDefined(SIP_REG_BLOCKS) ? SIP_REG_BLOCKS : 160;
+export const BOARD_REG_BLOCKS: i32 = isDefined(SIP_REG_BLOCKS) ? SIP_REG_BLOCKS : 160;
+export const REG_BLOCKS: i32 = SPARSE_TABLES ? scaled(BOARD_REG_BLOCKS, MAX_BINDINGS, BOARD_BINDINGS) : BOARD_REG_BLOCKS;
 export const REG_BLOCK: i32 = 64;
 
 /** Default limit of contacts per AOR (config key 8 overrides at run time, up to MAX_FORK). */
@@ -108,7 +159,8 @@ export const DENY_CAP: i32 = isDefined(SIP_DENY_CAP) ? SIP_DENY_CAP : 8;
  * duration. When full, the oldest slot in a round-robin sweep is reused (its call then ends without a
  * duration). Cost: MAX_DIALOGS × 40 bytes + 2 × MAX_DIALOGS × 4 (index). */
 // @ts-ignore: board constant injected with --use
-export const MAX_DIALOGS: i32 = isDefined(SIP_MAX_DIALOGS) ? SIP_MAX_DIALOGS : 8;
+const BOARD_DIALOGS: i32 = isDefined(SIP_MAX_DIALOGS) ? SIP_MAX_DIALOGS : 8;
+export const MAX_DIALOGS: i32 = SPARSE_TABLES ? laidOut(Layout.Dialogs, BOARD_DIALOGS) : BOARD_DIALOGS;
 
 /** Topology hiding (proxy/topology.ts) compiled in. The micro board leaves it out to keep its wasm
  * within 64 KB; the server board builds it. */
@@ -132,7 +184,8 @@ export const PARK_CAP: i32 = isDefined(SIP_PARK_CAP) ? SIP_PARK_CAP : 0;
 /** Blocks (64 bytes) holding the real contacts of hidden dialogs. Cost: DLG_BLOCKS × 74 bytes (70 with
  * 16-bit pool bookkeeping). */
 // @ts-ignore: board constant injected with --use
-export const DLG_BLOCKS: i32 = isDefined(SIP_DLG_BLOCKS) ? SIP_DLG_BLOCKS : 1;
+export const BOARD_DLG_BLOCKS: i32 = isDefined(SIP_DLG_BLOCKS) ? SIP_DLG_BLOCKS : 1;
+export const DLG_BLOCKS: i32 = SPARSE_TABLES ? scaled(BOARD_DLG_BLOCKS, MAX_DIALOGS, BOARD_DIALOGS) : BOARD_DLG_BLOCKS;
 
 /** Access-list entries per list (policy/acl.ts: allow, deny and the trusted list). Cost: 3 × ACL_CAP × 20
  * bytes. */
@@ -151,18 +204,14 @@ export const MAX_DOMAINS_CFG: i32 = isDefined(SIP_MAX_DOMAINS) ? SIP_MAX_DOMAINS
 // @ts-ignore: board constant injected with --use
 export const MAX_TRANSPORTS_CFG: i32 = isDefined(SIP_MAX_TRANSPORTS) ? SIP_MAX_TRANSPORTS : 8;
 
-/**
- * The user agent core (dialog/uac.ts: requests of our own through client transactions the user agent
- * owns, ACKs, dialogs from responses) for the B2BUA family member's legs and the registrant; the proxy
- * boards leave it out (0), so their code is what it was. The probe builds (tests) turn it on.
- */
-export const USER_AGENT: bool = isDefined(SIP_USER_AGENT) ? SIP_USER_AGENT != 0 : false;
 
 /** User-agent dialogs (dialog/ua.ts: the B2BUA's legs, the registrant), on the boards with the user
  * agent core (USER_AGENT); 0 on the others, so its tables (and the user agent's calls, client slots and
  * TU timers, sized from it) take no memory there. Cost: UA_DIALOGS × (72 + 1,024 + 80 + 24 + 2 × 16) B. */
 // @ts-ignore: board constant injected with --use
-export const UA_DIALOGS: i32 = USER_AGENT ? (isDefined(SIP_UA_DIALOGS) ? SIP_UA_DIALOGS : 4) : 0;
+export const BOARD_UA_DIALOGS: i32 = USER_AGENT ? (isDefined(SIP_UA_DIALOGS) ? SIP_UA_DIALOGS : 4) : 0;
+/** Laid out as the dialogs (Layout.Dialogs), even (two per B2BUA call). */
+export const UA_DIALOGS: i32 = SPARSE_TABLES && USER_AGENT ? max(2, laidOut(Layout.Dialogs, BOARD_UA_DIALOGS) & ~1) : BOARD_UA_DIALOGS;
 
 /** Header names a B2BUA side's drop list holds (b2bua/call.ts "drop SIDE NAME"; wire/emit.ts drop
  * lists): names of the other leg's header lines that do not pass to this side's leg, 1..B2B_DROP_NAME_CAP
@@ -182,14 +231,11 @@ export const B2B_DROP_NAME_CAP: u32 = 32;
 // @ts-ignore: board constant injected with --use
 export const REG_ACCOUNTS: i32 = USER_AGENT ? (isDefined(SIP_REG_ACCOUNTS) ? SIP_REG_ACCOUNTS : 4) : 0;
 
-/** The media relay (media/: SDP rewritten in the core, RTP forwarded by the host, docs/ABI.md "Media
- * relay") on the boards that carry it: b2bua and server. Off elsewhere: no code, no tables. */
-// @ts-ignore: board constant injected with --use
-export const MEDIA_RELAY: bool = isDefined(SIP_MEDIA_RELAY) ? SIP_MEDIA_RELAY != 0 : false;
 /** Relay legs (one party's side of one stream: a port pair): two per relayed stream, so a call with
  * audio takes 2, with audio and video 4. Cost: RELAY_LEGS × (104 + 8) B. */
 // @ts-ignore: board constant injected with --use
-export const RELAY_LEGS: i32 = MEDIA_RELAY ? (isDefined(SIP_RELAY_LEGS) ? SIP_RELAY_LEGS : 64) : 0;
+const BOARD_RELAY_LEGS: i32 = MEDIA_RELAY ? (isDefined(SIP_RELAY_LEGS) ? SIP_RELAY_LEGS : 64) : 0;
+export const RELAY_LEGS: i32 = MEDIA_RELAY && SPARSE_TABLES ? max(2, laidOut(Layout.RelayLegs, BOARD_RELAY_LEGS) & ~1) : BOARD_RELAY_LEGS;
 /** Relay sessions: one per B2BUA call record (UA_DIALOGS / 2), then one per dialog record of the proxy
  * (MAX_DIALOGS, from RELAY_PROXY_BASE on: the proxy's relayed calls). Cost: 64 B each. */
 export const RELAY_PROXY_BASE: i32 = MEDIA_RELAY ? UA_DIALOGS / 2 : 0;
@@ -201,12 +247,6 @@ export const RELAY_IFACES: i32 = 4;
 /** Networks mapped to a relay interface (cfg kind RelayAddress `net`: the proxy's legs). Cost: 8 × 20 B. */
 export const RELAY_NETS: i32 = 8;
 
-/** Table resets that write only the pages holding something (util/zero.ts zeroTable), so that tables
- * never used are never made resident: the boards whose tables are megabytes (server, b2bua: an idle
- * server then holds a few MB instead of ~90). The small boards write their tables whole (less code; a
- * microcontroller's RAM is its own whether written or not). */
-// @ts-ignore: board constant injected with --use
-export const SPARSE_TABLES: bool = isDefined(SIP_SPARSE_TABLES) ? SIP_SPARSE_TABLES != 0 : false;
 
 /** The location service as text lines (registrar/location.ts: sip_loc_* in docs/ABI.md): list, insert
  * and remove bindings from the host, for a location service shared by several instances (the hosts'
@@ -219,3 +259,13 @@ export const LOCATION_API: bool = isDefined(SIP_LOCATION_API) ? SIP_LOCATION_API
  * boards keep none (no code, no memory). */
 // @ts-ignore: board constant injected with --use
 export const HISTOGRAMS: bool = isDefined(SIP_HISTOGRAMS) ? SIP_HISTOGRAMS != 0 : false;
+
+// The capacities laid out, for the host to check against what it asked (docs/ABI.md "Layout"): the
+// dialogs are the larger of the proxy's and the user agent's.
+if (SPARSE_TABLES) {
+  store<u32>(LAYOUT, <u32>MAX_TXN);
+  store<u32>(LAYOUT, <u32>MAX_BINDINGS, 4);
+  store<u32>(LAYOUT, <u32>MSG_BLOCKS, 8);
+  store<u32>(LAYOUT, <u32>max(MAX_DIALOGS, UA_DIALOGS), 12);
+  store<u32>(LAYOUT, <u32>RELAY_LEGS, 16);
+}

@@ -28,13 +28,17 @@ export function loadBoards() {
       if (b.name !== n) throw new Error(`boards/${n}/board.json: "name" must be "${n}"`);
       const t = targets[n];
       if (!t) throw new Error(`boards/${n}/board.json: asconfig.json has no target "${n}"`);
-      if (t.initialMemory !== t.maximumMemory) throw new Error(`asconfig.json targets.${n}: initialMemory must equal maximumMemory (fixed memory)`);
       const constants = {};
       for (const u of t.use ?? []) {
         const [k, v] = u.split("=");
         if (k.startsWith("SIP_")) constants[k] = Number(v);
       }
+      // fixed memory, except where the tables are laid out at start (config.ts Layout): there memory
+      // grows from the static data to what the host's capacities need, at most maximumMemory
+      if (t.initialMemory !== t.maximumMemory && !constants.SIP_SPARSE_TABLES)
+        throw new Error(`asconfig.json targets.${n}: initialMemory must equal maximumMemory (fixed memory) on a board without SIP_SPARSE_TABLES`);
+      if (t.initialMemory > t.maximumMemory) throw new Error(`asconfig.json targets.${n}: initialMemory above maximumMemory`);
       const optimize = `-O${t.optimizeLevel ?? 0}${["", "s", "z"][t.shrinkLevel ?? 0]}`;
-      return { ...b, target: t, memoryPages: t.initialMemory, constants, optimize };
+      return { ...b, target: t, memoryPages: t.maximumMemory, constants, optimize };
     });
 }

@@ -43,8 +43,10 @@ const argv = [
   "--outFile", coreFile,
   "--exportStart", p2 ? "_initialize" : "_start",
   // the wasmtime build's TCP connection table (host/wasi/main.ts: 64 x 64 KiB in + 64 KiB out) on top
-  // of the board's pages
-  ...(p2 ? ["--use", "SIP_WASI_P2=1", "--initialMemory", String(pages), "--maximumMemory", String(pages)] : []),
+  // of the board's pages; fixed memory of the board's maximum (this host writes no layout record: the
+  // board's tables, docs/ABI.md "Layout")
+  ...(p2 ? ["--use", "SIP_WASI_P2=1"] : []),
+  "--initialMemory", String(pages), "--maximumMemory", String(pages),
   ...(text ? ["--textFile", coreFile.replace(/\.wasm$/, ".wat")] : []),
 ];
 const r = spawnSync(process.execPath, argv, { cwd: root, stdio: ["ignore", process.stderr, "inherit"] });

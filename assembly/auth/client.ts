@@ -26,6 +26,7 @@ import { Writer } from "../wire/writer";
 import { Alg, hByte, hFinalHex, hInit, hUnquoted, hUpdate, hexLen } from "./hash";
 import { P, paramLen, paramPtr, paramSeen, parseDigest } from "./digest";
 import { TEXT, T_K_AUTH, T_K_MD5, T_K_SHA256 } from "../wire/tables";
+import { tableAlloc } from "../util/alloc";
 
 /** The challenge being answered (spans into its message; see parseChallenge). */
 export class DigestChallenge {
@@ -48,8 +49,8 @@ export class DigestChallenge {
 export const challenge = USER_AGENT ? new DigestChallenge() : changetype<DigestChallenge>(0);
 
 /** HA2 and a scratch hex value: 2 × 64 bytes. */
-const HA2HEX: usize = USER_AGENT ? heap.alloc(64) : 0;
-const RESP: usize = USER_AGENT ? heap.alloc(64) : 0;
+const HA2HEX: usize = USER_AGENT ? tableAlloc(64) : 0;
+const RESP: usize = USER_AGENT ? tableAlloc(64) : 0;
 
 /** "auth" is one of the tokens of the qop list [p, p+len) (RFC 2617: qop-options = 1#qop-value). */
 function offersAuth(p: usize, len: u32): bool {
@@ -122,7 +123,7 @@ export function clientHa1(user: usize, userLen: u32, password: usize, passwordLe
 }
 
 /** nc as eight lowercase hex digits: 8 bytes. */
-const NC8: usize = USER_AGENT ? heap.alloc(8) : 0;
+const NC8: usize = USER_AGENT ? tableAlloc(8) : 0;
 
 function hex8(n: u32): void {
   for (let i: u32 = 0; i < 8; i++) {
@@ -193,7 +194,7 @@ export function writeCredentials(
 }
 
 /** HA1 hex then the client nonce: the scratch of authorizationLine (wiped after each use). */
-const SECRET: usize = USER_AGENT ? heap.alloc(72) : 0;
+const SECRET: usize = USER_AGENT ? tableAlloc(72) : 0;
 
 /**
  * A whole credentials line answering the challenge parsed last (a 401's as Authorization, a 407's as

@@ -25,6 +25,7 @@ import { Ch } from "../util/chars";
 import { eqText } from "../wire/scan";
 import { Alg, hByte, hFinal, hInit, hUpdate } from "./hash";
 import { T_K_HA1, T_K_HA1SHA256, T_K_PASSWORD } from "../wire/tables";
+import { tableAlloc } from "../util/alloc";
 
 /** Users held at once (the same on every board: the table is 7 KB). */
 export { MAX_USERS };
@@ -53,7 +54,7 @@ export const enum AuthConfigResult {
   TableFull = -4,
 }
 
-const USERS: usize = heap.alloc(<usize>MAX_USERS * USER_SIZE);
+const USERS: usize = tableAlloc(<usize>MAX_USERS * USER_SIZE);
 const REALM: usize = memory.data(64);
 let realmLen: u32 = 0;
 /** Scratch for HA1s being computed or decoded before they are committed: 48 bytes. */

@@ -33,6 +33,7 @@ import { SHA256_LEN, hexDecode, hexEncode } from "../crypto";
 import { sh } from "./hash";
 import { realmLength, realmPtr } from "./credentials";
 import { prngNext } from "../util/prng";
+import { tableAlloc } from "../util/alloc";
 
 export const NONCE_LEN: u32 = 48;
 /** Longest secret accepted, bytes. */
@@ -52,8 +53,8 @@ let secretLen: u32 = 0;
 let nonceExpiry: u32 = NONCE_EXPIRY_DEFAULT;
 /** Added to every T (random below 2^30, so T never wraps in practice). */
 let tBase: u32 = 0;
-const NC: usize = heap.alloc(<usize>NC_SLOTS * NC_ENTRY);
-const MARK: usize = heap.alloc(<usize>NC_SETS << 2);
+const NC: usize = tableAlloc(<usize>NC_SLOTS * NC_ENTRY);
+const MARK: usize = tableAlloc(<usize>NC_SETS << 2);
 /** The MAC being built or checked: 32 bytes; the decoded nonce: 24 bytes. */
 const MAC: usize = memory.data(32);
 const GOT: usize = memory.data(24);

@@ -21,7 +21,7 @@
 // (the B leg is cancelled; a 2xx crossing the CANCEL is ended with a BYE). Every table is fixed at
 // start-up; a call that finds no room is refused with 503.
 
-import { UA_DIALOGS, USER_AGENT, B2B_DROP_NAMES } from "../config";
+import { UA_DIALOGS, BOARD_UA_DIALOGS, USER_AGENT, B2B_DROP_NAMES } from "../config";
 import { dropListAdd, DROP_ENTRY } from "../wire/emit";
 import { isAny, Cls } from "../util/chars";
 import { MessageView } from "../wire/view";
@@ -61,6 +61,7 @@ import { relaySdp, relayEnd, relayActive, relayReady, relayLegSession, SDP_OUT, 
 import { sdpBody } from "../media/sdp";
 import { uasRespond, uasDialog, uasPeer, uasRelease, uasState, UasState, UasIn, UasEvent, has100rel, UAS_CALLS, uasAnswerOptions } from "../dialog/uas";
 import { zeroTable } from "../util/zero";
+import { tableAlloc } from "../util/alloc";
 
 export const enum SideRole { None = 0, Registrar = 1, Trunk = 2 }
 export const MAX_SIDES: i32 = 4;
@@ -93,7 +94,7 @@ const SIDE_FROM: usize = SIDE_NUMBER + 1 + <usize>BLOCK_CAP;
 const SIDE_SOURCES: i32 = 8;
 const SOURCE_SIZE: usize = 17;
 const SIDE_SIZE: usize = (SIDE_FROM + <usize>SIDE_SOURCES * SOURCE_SIZE + 7) & ~7; // each record 8-aligned
-const sides: usize = USER_AGENT ? heap.alloc(<usize>MAX_SIDES * SIDE_SIZE) : 0;
+const sides: usize = USER_AGENT ? tableAlloc(<usize>MAX_SIDES * SIDE_SIZE) : 0;
 function side(s: i32): usize { return sides + <usize>s * SIDE_SIZE; }
 function sidePeer(s: i32): Peer { return changetype<Peer>(side(s) + 4); }
 
@@ -125,7 +126,7 @@ function trusted(s: i32): bool { return load<u8>(side(s)) == SideRole.Trunk; }
 // the drop list of the message being carried to a leg (dropsFor): a side's names, four more and those of
 // header privacy
 const DROPS_CAP: i32 = B2B_DROP_NAMES + 4 + 8;
-const DROPS: usize = USER_AGENT ? heap.alloc(1 + <usize>DROPS_CAP * DROP_ENTRY) : 0;
+const DROPS: usize = USER_AGENT ? tableAlloc(1 + <usize>DROPS_CAP * DROP_ENTRY) : 0;
 // the names "P-Asserted-Identity" (19 bytes) and "P-Preferred-Identity" (20; RFC 3325 §9.1, §9.2)
 const PAI: usize = USER_AGENT ? memory.data<u8>([
   0x50, 0x2d, 0x41, 0x73, 0x73, 0x65, 0x72, 0x74, 0x65, 0x64, 0x2d, 0x49, 0x64, 0x65, 0x6e, 0x74, 0x69, 0x74, 0x79,
@@ -154,7 +155,7 @@ const AFFIX_CAP: u32 = 24;
 // Rule: +0 u8 used, +1 u8 from, +2 u8 to, +3 u8 strip, +4 u8 prefix length, +5 u8 prepend length,
 // +8 prefix, +32 prepend.
 const RULE_SIZE: usize = 8 + 2 * <usize>AFFIX_CAP;
-const rules: usize = USER_AGENT ? heap.alloc(<usize>MAX_RULES * RULE_SIZE) : 0;
+const rules: usize = USER_AGENT ? tableAlloc(<usize>MAX_RULES * RULE_SIZE) : 0;
 function rule(r: i32): usize { return rules + <usize>r * RULE_SIZE; }
 
 /** A rule (see above); false when the table is full or a value is out of range. */
@@ -209,13 +210,13 @@ const NUMBER_CAP: u32 = 64;
 // +175 u8 1: the PRACK being relayed came from A, +176 i32 the server core's record of that PRACK (-1
 // none: one at a time, beside the request in +100, whose reliable provisional it acknowledges).
 const CALL_SIZE: usize = 105 + <usize>NUMBER_CAP + 11;
-const calls: usize = USER_AGENT ? heap.alloc(<usize>B2B_CALLS * CALL_SIZE) : 0;
+const calls: usize = USER_AGENT ? tableAlloc(<usize>B2B_CALLS * CALL_SIZE) : 0;
 function rec(i: i32): usize { return calls + <usize>i * CALL_SIZE; }
 // Which call (index + 1, 0 none; u32 each) holds each dialog (as A's, +8, or B's, +12) and each record
 // of the server core (A's INVITE, +4, or the request being relayed, +100): an event finds its call
 // without a scan of the table. Every store to those four fields goes through link().
-const byDialog: usize = USER_AGENT ? heap.alloc(<usize>UA_DIALOGS * 4) : 0;
-const byUas: usize = USER_AGENT ? heap.alloc(<usize>UAS_CALLS * 4) : 0;
+const byDialog: usize = USER_AGENT ? tableAlloc(<usize>UA_DIALOGS * 4) : 0;
+const byUas: usize = USER_AGENT ? tableAlloc(<usize>UAS_CALLS * 4) : 0;
 const freeRecs = USER_AGENT ? new FreeList(B2B_CALLS) : changetype<FreeList>(0); // the free call records
 
 const enum F { A = 4, DlgA = 8, DlgB = 12, Relay = 100, Prack = 176 }
@@ -247,7 +248,7 @@ let generation: u32 = 0;
 /** The caller handle (dialog/uac.ts) of call i's request on leg `leg`: bits 0-14 the index + 1 (never 0:
  * handles with those bits 0 are the client core's own), 15-17 the leg, 18-31 the call's generation. */
 // @ts-ignore: a compile-time check
-if (B2B_CALLS >= 0x7fff) ERROR("B2B_CALLS must fit a caller handle's 15-bit index field");
+if (BOARD_UA_DIALOGS / 2 >= 0x7fff) ERROR("B2B_CALLS must fit a caller handle's 15-bit index field"); // the most a layout gives
 function handle(i: i32, leg: Leg): u32 { return (load<u32>(rec(i), 16) << 18) | (<u32>leg << 15) | (<u32>i + 1); }
 /** The call a caller handle names while it is the same call (generation), or -1. */
 function callOf(user: u32): i32 {
@@ -259,7 +260,7 @@ function legOf(user: u32): Leg { return <Leg>((user >>> 15) & 7); }
 
 // the texts of a B leg's INVITE (Request-URI, From and To URIs, tag, Call-ID, Contact), written here
 const TEXT_CAP: u32 = 1024;
-const TEXT: usize = USER_AGENT ? heap.alloc(TEXT_CAP) : 0;
+const TEXT: usize = USER_AGENT ? tableAlloc(TEXT_CAP) : 0;
 const tw = USER_AGENT ? new Writer() : changetype<Writer>(0);
 const out = USER_AGENT ? new OutRequest() : changetype<OutRequest>(0);
 const lookupUri = USER_AGENT ? new UriRepr() : changetype<UriRepr>(0);
@@ -302,7 +303,7 @@ export function b2buaSideSet(s: i32, role: SideRole, route: i32, host: usize, ho
 // ---- configuration text (cfg kind Side) -------------------------------------------------------------
 
 const WORDS: i32 = 7; // the most a side's text has
-const words: usize = USER_AGENT ? heap.alloc(<usize>WORDS * 8) : 0; // (start u32, length u32) per word
+const words: usize = USER_AGENT ? tableAlloc(<usize>WORDS * 8) : 0; // (start u32, length u32) per word
 const cfgPeer = USER_AGENT ? new Peer() : changetype<Peer>(0);
 function wordAt(k: i32): usize { return <usize>load<u32>(words + <usize>k * 8); }
 function wordLen(k: i32): u32 { return load<u32>(words + <usize>k * 8, 4); }

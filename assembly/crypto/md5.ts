@@ -6,6 +6,7 @@
 // update() hashes whole blocks straight from the input and buffers only a partial block.
 
 import { hexEncode } from "./hex";
+import { tableAlloc } from "../util/alloc";
 
 /** Digest length, bytes. */
 export const MD5_LEN: u32 = 16;
@@ -40,7 +41,7 @@ const S: usize = memory.data<u8>([
   /** Bytes waiting in `buf` (< 64). */
   fill: u32 = 0;
   /** Partial block: 64 bytes, allocated once. */
-  readonly buf: usize = heap.alloc(64);
+  readonly buf: usize = tableAlloc(64);
 
   init(): Md5 {
     this.a = 0x67452301;

@@ -11,6 +11,7 @@
 // blocks straight from the input and buffers only a partial block.
 
 import { hexEncode } from "./hex";
+import { tableAlloc } from "../util/alloc";
 
 /** Digest length, bytes. */
 export const SHA256_LEN: u32 = 32;
@@ -38,9 +39,9 @@ const H0: usize = memory.data<u32>([
   total: u64 = 0;
   /** Bytes waiting in `buf` (< 64). */
   fill: u32 = 0;
-  readonly h: usize = heap.alloc(32);
-  readonly buf: usize = heap.alloc(64);
-  readonly w: usize = heap.alloc(64);
+  readonly h: usize = tableAlloc(32);
+  readonly buf: usize = tableAlloc(64);
+  readonly w: usize = tableAlloc(64);
 
   init(): Sha256 {
     memory.copy(this.h, H0, 32);

@@ -32,6 +32,7 @@ import { passThrough, bodyOf } from "../wire/emit";
 import { eqBytes } from "../wire/scan";
 import { FreeList } from "../util/freelist";
 import { zeroTable } from "../util/zero";
+import { tableAlloc } from "../util/alloc";
 
 export const enum DlgState { Free = 0, Early = 1, Confirmed = 2, Terminated = 3 }
 export const enum DlgError { NoTag = -1, NoContact = -2, TooLong = -3, Full = -4, BadRoute = -5, Bad = -6 }
@@ -63,14 +64,14 @@ const RSEQ_AT: usize = 16 + <usize>SPANS * 4;
 const LINK_AT: usize = RSEQ_AT + 4;
 const REC_SIZE: usize = LINK_AT + 4;
 
-const recs: usize = USER_AGENT ? heap.alloc(<usize>UA_DIALOGS * REC_SIZE) : 0;
-const texts: usize = USER_AGENT ? heap.alloc(<usize>UA_DIALOGS * <usize>TEXT_CAP) : 0;
+const recs: usize = USER_AGENT ? tableAlloc(<usize>UA_DIALOGS * REC_SIZE) : 0;
+const texts: usize = USER_AGENT ? tableAlloc(<usize>UA_DIALOGS * <usize>TEXT_CAP) : 0;
 // The dialogs in use, found by Call-ID and local tag (§12.2.2's match, our side of it) through an
 // open-addressed table at most half full (u32 per entry: dialog index + 1, 0 empty; linear probing,
 // deletion by backward shift): a request within a dialog is a probe or two, not a scan of the table.
 const IDX_SIZE: u32 = USER_AGENT ? <u32>1 << (32 - clz<u32>(<u32>UA_DIALOGS * 2 - 1)) : 1;
 const IDX_MASK: u32 = IDX_SIZE - 1;
-const idx: usize = USER_AGENT ? heap.alloc(<usize>IDX_SIZE * 4) : 0;
+const idx: usize = USER_AGENT ? tableAlloc(<usize>IDX_SIZE * 4) : 0;
 const freeRecs = USER_AGENT ? new FreeList(UA_DIALOGS) : changetype<FreeList>(0); // the free records
 const na = USER_AGENT ? new NameAddrRepr() : changetype<NameAddrRepr>(0); // none where USER_AGENT is off
 

@@ -34,6 +34,7 @@ import {
 } from "./ua";
 import { eqBytes, parseUint } from "../wire/scan";
 import { has100rel } from "./uas";
+import { tableAlloc } from "../util/alloc";
 
 /** Client requests in flight or answered whose outcome a caller may read (one per caller handle). */
 export const UAC_SLOTS: i32 = UA_DIALOGS * 2;
@@ -50,17 +51,17 @@ const enum SlotFlag { CancelPending = 1, Cancelled = 2, DeferAck = 4 }
 // is a probe or two instead of a scan of every slot (the B2BUA looks up several per call).
 const HASH_SIZE: i32 = USER_AGENT ? <i32>(1 << (32 - clz<u32>(<u32>UAC_SLOTS * 2 - 1))) : 1;
 const MASK: u32 = <u32>HASH_SIZE - 1;
-const slots: usize = USER_AGENT ? heap.alloc(<usize>HASH_SIZE * SLOT) : 0;
+const slots: usize = USER_AGENT ? tableAlloc(<usize>HASH_SIZE * SLOT) : 0;
 let slotsUsed: i32 = 0;
 
 function home(user: u32): u32 { return (user * 0x9e3779b1) >>> (32 - <u32>ctz<u32>(<u32>HASH_SIZE)) & MASK; }
 
-const VIA: usize = USER_AGENT ? heap.alloc(256) : 0;
+const VIA: usize = USER_AGENT ? tableAlloc(256) : 0;
 // (nothing of the user agent core is allocated where USER_AGENT is off: the proxy boards)
 const vw = USER_AGENT ? new Writer() : changetype<Writer>(0);
 const aw = USER_AGENT ? new Writer() : changetype<Writer>(0);
 const cw = USER_AGENT ? new Writer() : changetype<Writer>(0);
-const CONTACT: usize = USER_AGENT ? heap.alloc(160) : 0;
+const CONTACT: usize = USER_AGENT ? tableAlloc(160) : 0;
 
 /** Caller `user`'s slot (made, cleared, when `make` and there is room), or 0. */
 function slotOf(user: u32, make: bool): usize {
@@ -460,7 +461,7 @@ function strayAnswer(v: MessageView, d: Decoded, cseq: u32, dest: Peer, now: i64
   if (uacSendInDialog(dlg, Method.BYE, dest, now, ownHandle(false)) == 0) uaDialogEnd(dlg);
 }
 
-const RACK: usize = USER_AGENT ? heap.alloc(48) : 0;
+const RACK: usize = USER_AGENT ? tableAlloc(48) : 0;
 const kw = USER_AGENT ? new Writer() : changetype<Writer>(0);
 
 /**

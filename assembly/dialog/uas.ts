@@ -32,6 +32,7 @@ import {
 import { Hdr } from "../wire/hdr";
 import { FreeList } from "../util/freelist";
 import { zeroTable } from "../util/zero";
+import { tableAlloc } from "../util/alloc";
 
 export const UAS_CALLS: i32 = UA_DIALOGS;
 export const enum UasState { Free = 0, Proceeding = 1, Answered = 2, Confirmed = 3, Ended = 4 }
@@ -73,13 +74,13 @@ export class UasIn {
 // B2BUA: a re-INVITE, UPDATE, INFO ...) takes a record of its own while it is answered.
 const CALL_SIZE: usize = 80;
 const enum CallFlag { InDialog = 1, NonInvite = 2 }
-const calls: usize = USER_AGENT ? heap.alloc(<usize>UAS_CALLS * CALL_SIZE) : 0;
+const calls: usize = USER_AGENT ? tableAlloc(<usize>UAS_CALLS * CALL_SIZE) : 0;
 function call(i: i32): usize { return calls + <usize>i * CALL_SIZE; }
 // Per dialog: the call (index + 1, 0 none) whose INVITE made it (u32), and how many records of requests
 // within it are open (u16): a request within a dialog finds its call without a scan of the table, and
 // a BYE scans for the dialog's open requests only when there are some.
-const dlgCall: usize = USER_AGENT ? heap.alloc(<usize>UA_DIALOGS * 4) : 0;
-const dlgOpen: usize = USER_AGENT ? heap.alloc(<usize>UA_DIALOGS * 2) : 0;
+const dlgCall: usize = USER_AGENT ? tableAlloc(<usize>UA_DIALOGS * 4) : 0;
+const dlgOpen: usize = USER_AGENT ? tableAlloc(<usize>UA_DIALOGS * 2) : 0;
 const freeRecs = USER_AGENT ? new FreeList(UAS_CALLS) : changetype<FreeList>(0); // the free records
 
 /** Call i's (an INVITE's record) dialog is now dlg (-1: none). */
@@ -101,7 +102,7 @@ function callOf(dlg: i32): i32 {
 const tw = USER_AGENT ? new Writer() : changetype<Writer>(0);
 const cw = USER_AGENT ? new Writer() : changetype<Writer>(0);
 const CONTACT_CAP: u32 = 320;
-const CONTACT: usize = USER_AGENT ? heap.alloc(CONTACT_CAP) : 0;
+const CONTACT: usize = USER_AGENT ? tableAlloc(CONTACT_CAP) : 0;
 const respDest = USER_AGENT ? new Peer() : changetype<Peer>(0);
 
 /** Forget every call (their pool blocks go with the pool's own reset). */

@@ -44,7 +44,7 @@ import { rrKeyReset, rrKeyFromSecret } from "../proxy/rrmac";
 import { authReset, authSetRealm, authUserAdd, authSetSecret, authSetNonceExpiry, authSetAlgorithms } from "../auth/index";
 import { TOPOLOGY_HIDING, USER_AGENT, GIN_PROVIDER, LOCATION_API } from "../config";
 import { b2buaSideAdd, b2buaRelayReport } from "../b2bua/call";
-import { MEDIA_RELAY, RELAY_PROXY_BASE, SPARSE_TABLES, PARK_CAP } from "../config";
+import { MEDIA_RELAY, RELAY_PROXY_BASE, SPARSE_TABLES, PARK_CAP, LAYOUT, MAX_DIALOGS, UA_DIALOGS, RELAY_LEGS } from "../config";
 import { relayReset, relayPorts, relayAddress, relayConfig, relayPoll, relayLegsInUse, relayLegCapacity, relayLegSession, RELAY_OUT } from "../media/relay";
 import { proxyRelayReport } from "../proxy/media";
 import { regAdd, regShutdown, regPending } from "../registrant/registrant";
@@ -90,6 +90,15 @@ export function sip_cfg_ptr(): usize { return CFG; }
 export function sip_cfg_cap(): u32 { return CFG_CAP; }
 /** The event record filled by sip_poll_event. */
 export function sip_event_ptr(): usize { return EVENT_OUT; }
+
+/**
+ * The layout record (docs/ABI.md "Layout"): on the boards with sparse tables (server, b2bua), the
+ * capacities the host writes here between instantiation and `_initialize` are the tables' sizes (config.ts
+ * Layout: transactions, registrations, message blocks, dialogs, relay legs; 0 = the board's), and after
+ * `_initialize` it holds those laid out. 0 on the other boards, whose capacities are the board's.
+ * Safe to call before `_initialize`.
+ */
+export function sip_layout_ptr(): usize { return SPARSE_TABLES ? LAYOUT : 0; }
 
 /** Reset every table and seed the core's randomness. Call once after _initialize. */
 export function sip_init(seedLo: u32, seedHi: u32, now: f64): i32 {
@@ -176,6 +185,13 @@ export function sip_cfg_set(key: i32, value: f64): i32 {
       if (n < <i64>msgPool.reserve + <i64>msgPool.blocksFor(<u32>MAX_MSG) + 2 || n > <i64>msgPool.blocks) return CfgResult.Refused;
       msgPool.limit = <u32>n;
       return CfgResult.Ok;
+    // dialogs and relay legs: what the host laid out (config.ts Layout), confirmed; more is refused
+    case CfgKey.MaxDialogs:
+      if (!SPARSE_TABLES) return CfgResult.NotInBuild;
+      return n >= 1 && n <= <i64>max(MAX_DIALOGS, UA_DIALOGS) ? CfgResult.Ok : CfgResult.Refused;
+    case CfgKey.MaxRelayLegs:
+      if (!SPARSE_TABLES || !MEDIA_RELAY) return CfgResult.NotInBuild;
+      return n >= 1 && n <= <i64>RELAY_LEGS ? CfgResult.Ok : CfgResult.Refused;
     case CfgKey.NameTransport:
       if (PARK_CAP == 0) return n == 0 ? CfgResult.Ok : CfgResult.NotInBuild;
       proxyConfig.nameTransport = n != 0;

@@ -77,14 +77,18 @@ export const enum CfgKey {
   RelayHoldIdle = 29,
   /** ICE attributes of relayed SDP: 0 removed (candidates would let media bypass the relay; default), 1 passed through (flag) */
   RelayIce = 30,
-  /** transactions in use at once, 1 .. the board's (stat txnCapacity; default: the board's): beyond it a request gets 503 as when the table is full; bounds the memory the table makes resident; NotInBuild on the boards with small tables of their own (micro, gateway: no SIP_SPARSE_TABLES) (count) */
+  /** transactions in use at once, 1 .. the layout's (docs/ABI.md "Layout": the board's unless the host laid out fewer; stat txnCapacity): beyond it a request gets 503 as when the table is full; bounds the memory the table makes resident; NotInBuild on the boards with small tables of their own (micro, gateway: no SIP_SPARSE_TABLES) (count) */
   MaxTransactions = 31,
-  /** registrations (bindings) kept, 1 .. the board's, and as many AORs (at most the board's); stat bindingCapacity; beyond it a REGISTER gets 503; NotInBuild as MaxTransactions (count) */
+  /** registrations (bindings) kept, 1 .. the layout's (the board's unless laid out fewer), and as many AORs (at most the board's); stat bindingCapacity; beyond it a REGISTER gets 503; NotInBuild as MaxTransactions (count) */
   MaxBindings = 32,
-  /** blocks of the message pool in use at once (stat msgPoolBlocks), from the reserve plus one largest message to the board's; beyond it new work gets 503; NotInBuild as MaxTransactions (count) */
+  /** blocks of the message pool in use at once (stat msgPoolBlocks), from the reserve plus one largest message to the layout's (the board's unless laid out fewer); beyond it new work gets 503; NotInBuild as MaxTransactions (count) */
   MaxMessageBlocks = 33,
   /** 1: the host chooses the transport of a request the proxy sends to a name whose URI names neither port nor transport (RFC 3263 §4.1, NAPTR): the request waits (sip_poll_resolve, sip_resolved: "Transport by DNS"); set by a host whose resolver answers; 0 (default): such a request goes over UDP; NotInBuild on the boards built without it (micro, gateway: config.ts PARK_CAP 0) (flag) */
   NameTransport = 34,
+  /** dialogs laid out (docs/ABI.md "Layout": the proxy's, and on the b2bua board its user-agent dialogs, each up to the board's): 1 .. the layout's; a value above it is Refused (the board has fewer); NotInBuild as MaxTransactions (count) */
+  MaxDialogs = 35,
+  /** media relay legs laid out (docs/ABI.md "Layout"; stat relayLegCapacity): 1 .. the layout's; above it Refused; NotInBuild as MaxTransactions (count) */
+  MaxRelayLegs = 36,
 }
 
 /** Text settings of sip_cfg_add (the text in the cfg buffer). */

@@ -26,6 +26,7 @@ import { Family, Peer } from "../net/peer";
 import { sdp, sdpParse, sdpRewrite, RW_PORTS, SDP_STREAMS } from "./sdp";
 import { zeroTable } from "../util/zero";
 import { cidrParse, cidrHolds } from "../policy/acl";
+import { tableAlloc } from "../util/alloc";
 
 /** What relaySdp returns when the SDP does not parse (the caller answers 488, RFC 3261 §21.4.26). */
 export const SDP_BAD: i32 = -488;
@@ -45,12 +46,12 @@ export const relayConfig = MEDIA_RELAY ? new RelayConfig() : changetype<RelayCon
 const ADDR_CAP: u32 = 46;
 // each interface's advertised addresses as text (for SDP): 128 B per interface, +0 IPv4, +64 IPv6,
 // each +0 u8 length, +1 text
-const addrs: usize = MEDIA_RELAY ? heap.alloc(<usize>RELAY_IFACES * 128) : 0;
+const addrs: usize = MEDIA_RELAY ? tableAlloc(<usize>RELAY_IFACES * 128) : 0;
 function addrText(iface: i32, six: bool): usize { return addrs + <usize>iface * 128 + (six ? 64 : 0); }
 // networks (RelayAddress `net IFACE CIDR`), 20 B each, as the access lists' entries (policy/acl.ts): +0 u8
 // family (0 unused), +1 u8 prefix bits, +2 u8 interface, +4 u8[16] address (masked)
 const NET_SIZE: usize = 20;
-const nets: usize = MEDIA_RELAY ? heap.alloc(<usize>RELAY_NETS * NET_SIZE) : 0;
+const nets: usize = MEDIA_RELAY ? tableAlloc(<usize>RELAY_NETS * NET_SIZE) : 0;
 
 // Leg record: +0 u8 state (LegState), +1 u8 queued, +2 u16 flags (RelayFlag), +4 u32 partner,
 // +8 u8 peer family (0 unknown), +9 u8 local family, +10 u16 peer port, +12 u16 peer RTCP port,
@@ -58,25 +59,25 @@ const nets: usize = MEDIA_RELAY ? heap.alloc(<usize>RELAY_NETS * NET_SIZE) : 0;
 const CALLID_CAP: u32 = 64;
 const LEG_SIZE: usize = 40 + <usize>CALLID_CAP;
 const enum LegState { Free = 0, Open = 1, Closing = 2 }
-const legs: usize = MEDIA_RELAY ? heap.alloc(<usize>RELAY_LEGS * LEG_SIZE) : 0;
+const legs: usize = MEDIA_RELAY ? tableAlloc(<usize>RELAY_LEGS * LEG_SIZE) : 0;
 function leg(l: i32): usize { return legs + <usize>l * LEG_SIZE; }
 // free legs, first in first out; changed legs to report (each at most once: its queued flag)
-const freeRing: usize = MEDIA_RELAY ? heap.alloc(<usize>RELAY_LEGS * 4) : 0;
+const freeRing: usize = MEDIA_RELAY ? tableAlloc(<usize>RELAY_LEGS * 4) : 0;
 let freeHead: u32 = 0;
 let freeCount: u32 = 0;
-const dirtyRing: usize = MEDIA_RELAY ? heap.alloc(<usize>RELAY_LEGS * 4) : 0;
+const dirtyRing: usize = MEDIA_RELAY ? tableAlloc(<usize>RELAY_LEGS * 4) : 0;
 let dirtyHead: u32 = 0;
 let dirtyCount: u32 = 0;
 // Session record: u32 × 2 × SDP_STREAMS, leg index + 1 of each stream's side 0 (A) and side 1 (B) legs.
 const SESSION_SIZE: usize = <usize>SDP_STREAMS * 8;
-const sessions: usize = MEDIA_RELAY ? heap.alloc(<usize>RELAY_SESSIONS * SESSION_SIZE) : 0;
+const sessions: usize = MEDIA_RELAY ? tableAlloc(<usize>RELAY_SESSIONS * SESSION_SIZE) : 0;
 function slot(s: i32, k: i32, side: i32): usize { return sessions + <usize>s * SESSION_SIZE + <usize>(k * 2 + side) * 4; }
 
 /** The record the host reads after sip_poll_relay (docs/ABI.md). */
-export const RELAY_OUT: usize = MEDIA_RELAY ? heap.alloc(48 + 128) : 0;
+export const RELAY_OUT: usize = MEDIA_RELAY ? tableAlloc(48 + 128) : 0;
 /** Where relaySdp writes the rewritten SDP (its length returned). */
 export const SDP_OUT_CAP: u32 = MAX_MSG < 8192 ? <u32>MAX_MSG : 8192; // a body larger than a message cannot be sent
-export const SDP_OUT: usize = MEDIA_RELAY ? heap.alloc(SDP_OUT_CAP) : 0;
+export const SDP_OUT: usize = MEDIA_RELAY ? tableAlloc(SDP_OUT_CAP) : 0;
 let inUse: i32 = 0;
 
 /** Forget every leg and session (sip_init); the ports configured stay. */

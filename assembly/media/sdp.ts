@@ -21,6 +21,7 @@ import { MessageView } from "../wire/view";
 import { Hdr } from "../wire/hdr";
 import { ContentTypeRepr, decodeContentType } from "../wire/headers/scalar";
 import { textIs } from "../wire/scan";
+import { tableAlloc } from "../util/alloc";
 
 /** m= lines a relayed SDP may have (audio, video, a second audio ...); more is refused (488). */
 export const SDP_STREAMS: i32 = 8;
@@ -41,8 +42,8 @@ const STREAM_SIZE: usize = 36;
   family: u8 = 0;
   dir: u8 = 0;
   hold: bool = false;
-  addr: usize = MEDIA_RELAY ? heap.alloc(16) : 0;
-  recs: usize = MEDIA_RELAY ? heap.alloc(STREAM_SIZE * <usize>SDP_STREAMS) : 0;
+  addr: usize = MEDIA_RELAY ? tableAlloc(16) : 0;
+  recs: usize = MEDIA_RELAY ? tableAlloc(STREAM_SIZE * <usize>SDP_STREAMS) : 0;
 
   rec(k: i32): usize { return this.recs + <usize>k * STREAM_SIZE; }
   port(k: i32): u32 { return <u32>load<u16>(this.rec(k), 10); }
@@ -122,7 +123,7 @@ function connection(p: usize, end: usize, out: usize): u8 {
   store<u8>(out, load<u64>(out) == 0 && (v == 0x34 || load<u64>(out, 8) == 0) ? 1 : 0, 16);
   return v == 0x34 ? <u8>Family.V4 : <u8>Family.V6;
 }
-const CONN: usize = MEDIA_RELAY ? heap.alloc(17) : 0;
+const CONN: usize = MEDIA_RELAY ? tableAlloc(17) : 0;
 
 function direction(p: usize, end: usize): i32 {
   if (lit(p, end, "a=sendrecv") && end - p == 10) return SdpDir.SendRecv;
@@ -253,7 +254,7 @@ export function sdpParse(p: usize, len: u32): bool {
 }
 
 /** What sdpRewrite writes for stream k: its relay port (0: keep the party's, a disabled stream's 0). */
-export const RW_PORTS: usize = MEDIA_RELAY ? heap.alloc(<usize>SDP_STREAMS * 4) : 0;
+export const RW_PORTS: usize = MEDIA_RELAY ? tableAlloc(<usize>SDP_STREAMS * 4) : 0;
 
 /**
  * The SDP parsed last (sdp) written to [out, out+cap) for the other party: the relay's address `addr`

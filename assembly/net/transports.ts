@@ -6,6 +6,7 @@ import { MAX_TRANSPORTS_CFG } from "../config";
 import { Family } from "./peer";
 import { Ch } from "../util/chars";
 import { T_K_SCTP, T_K_TCP, T_K_TLS, T_K_UDP, T_K_WS, T_K_WSS, T_UDP, T_TCP, T_TLS, T_SCTP, T_WS, T_WSS } from "../wire/tables";
+import { tableAlloc } from "../util/alloc";
 
 export const MAX_TRANSPORTS: i32 = MAX_TRANSPORTS_CFG;
 const ADDR_CAP: u32 = 64;
@@ -24,7 +25,7 @@ export class Transport {
   proto: Proto = Proto.None;
   family: Family = Family.V4;
   /** Advertised "host:port" (IPv6 in brackets). */
-  readonly addr: usize = heap.alloc(ADDR_CAP);
+  readonly addr: usize = tableAlloc(ADDR_CAP);
   addrLen: u32 = 0;
   /** Host part of addr (without port) and the port. */
   hostLen: u32 = 0;

@@ -35,6 +35,7 @@ import { MAX_PIKE } from "../config";
 import { Peer, Family } from "../net/peer";
 import { hashBytes } from "../util/hash";
 import { zeroTable } from "../util/zero";
+import { tableAlloc } from "../util/alloc";
 
 /** Records in the table (build-time: --use SIP_MAX_PIKE=N; a multiple of 16 above 16). */
 export { MAX_PIKE };
@@ -53,7 +54,7 @@ export const enum PikeVerdict { Pass = 0, Blocked = 1, NewlyBlocked = 2 }
 /** When pikeCheck last answered Blocked or NewlyBlocked: the end of that block (ms), for Retry-After. */
 export let pikeUntil: i64 = 0;
 
-const table: usize = heap.alloc(<usize>MAX_PIKE * <usize>PIKE_RECORD);
+const table: usize = tableAlloc(<usize>MAX_PIKE * <usize>PIKE_RECORD);
 const key: usize = memory.data(16);
 
 let limit: u32 = 0;

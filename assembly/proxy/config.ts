@@ -4,6 +4,7 @@
 import { MAX_DOMAINS_CFG } from "../config";
 import { Ch, lower } from "../util/chars";
 import { UriRepr, parseUri } from "../wire/uri";
+import { tableAlloc } from "../util/alloc";
 
 export class ProxyConfig {
   recordRoute: bool = true;
@@ -20,7 +21,7 @@ export class ProxyConfig {
    * set by a host whose resolver answers sip_poll_resolve (CfgKey NameTransport). */
   nameTransport: bool = false;
   /** Outbound proxy: requests for other domains are sent to this URI's host (0 length = none). */
-  readonly outbound: usize = heap.alloc(256);
+  readonly outbound: usize = tableAlloc(256);
   outboundLen: u32 = 0;
   readonly outboundUri: UriRepr = new UriRepr();
 }

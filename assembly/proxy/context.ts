@@ -17,6 +17,7 @@
 import { MAX_TXN } from "../config";
 import { Req } from "./req";
 import { zeroTable } from "../util/zero";
+import { tableAlloc } from "../util/alloc";
 
 export const CTX_SIZE: u32 = 48;
 
@@ -57,7 +58,7 @@ export function ctxLoadEdits(c: Ctx, q: Req): void {
   q.creds = <i32>c.creds;
 }
 
-const table: usize = heap.alloc(<usize>MAX_TXN * CTX_SIZE);
+const table: usize = tableAlloc(<usize>MAX_TXN * CTX_SIZE);
 
 export function ctxReset(): void {
   zeroTable(table, <usize>MAX_TXN * CTX_SIZE);

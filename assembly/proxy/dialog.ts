@@ -20,13 +20,14 @@ import { hashBytes, hashMix } from "../util/hash";
 import { prngNext } from "../util/prng";
 import { Pool } from "../util/pool";
 import { zeroTable } from "../util/zero";
+import { tableAlloc } from "../util/alloc";
 
 const DLG_SIZE: usize = 56;
 /** The real contacts of hidden dialogs. */
 export const dlgPool = new Pool(64, <u32>DLG_BLOCKS);
-const records: usize = heap.alloc(<usize>MAX_DIALOGS * DLG_SIZE);
+const records: usize = tableAlloc(<usize>MAX_DIALOGS * DLG_SIZE);
 const CAP: u32 = pow2(<u32>MAX_DIALOGS * 2);
-const index: usize = heap.alloc(<usize>CAP << 2);
+const index: usize = tableAlloc(<usize>CAP << 2);
 let hand: u32 = 0;
 let inUse: i32 = 0;
 

@@ -18,7 +18,7 @@ import { ctx, CtxFlag } from "./context";
 import { handleOf, idxOf } from "../txn/table";
 
 const SLOT: u32 = 8 + PEER_SIZE;
-const slots: usize = PARK_CAP > 0 ? memory.data(PARK_CAP * 40) : 0;
+const slots: usize = PARK_CAP > 0 ? memory.data(PARK_CAP * <i32>SLOT) : 0;
 
 export function parkReset(): void {
   if (PARK_CAP > 0) memory.fill(slots, 0, <usize>PARK_CAP * SLOT);

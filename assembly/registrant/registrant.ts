@@ -61,6 +61,7 @@ import { UriRepr, UriScheme } from "../wire/uri";
 import { registrarLookup, targets } from "../registrar/lookup";
 import { BLOCK_CAP, blockValid, blockMatch } from "../util/numblock";
 import { SRV_TARGETS } from "../host/numbers";
+import { tableAlloc } from "../util/alloc";
 
 export const enum RegState { Idle = 0, Registering = 1, Registered = 2, Refreshing = 3, Backoff = 4, Stopped = 5 }
 
@@ -91,7 +92,7 @@ const FOLLOW_AT: usize = 420 + <usize>BLOCK_CAP;
 const CHAL_AT: usize = (FOLLOW_AT + 1 + <usize>USER_CAP + 3) & ~3;
 const CHAL_CAP: u32 = 256;
 const REC: usize = (CHAL_AT + 8 + <usize>CHAL_CAP + 7) & ~7;
-const recs: usize = USER_AGENT ? heap.alloc(<usize>REG_ACCOUNTS * REC) : 0;
+const recs: usize = USER_AGENT ? tableAlloc(<usize>REG_ACCOUNTS * REC) : 0;
 
 function acct(i: i32): usize { return recs + <usize>i * REC; }
 function peerOf(i: i32, k: u32): Peer { return changetype<Peer>(acct(i) + 64 + <usize>k * PEER_SIZE); }
@@ -144,7 +145,7 @@ export function regFailures(i: i32): u32 { return i >= 0 && i < REG_ACCOUNTS ? l
 // ---- the one setter ------------------------------------------------------------------------------------
 
 const tw = USER_AGENT ? new Writer() : changetype<Writer>(0);
-const TEXT: usize = USER_AGENT ? heap.alloc(256) : 0; // the AOR, Call-ID and Contact of one account being written
+const TEXT: usize = USER_AGENT ? tableAlloc(256) : 0; // the AOR, Call-ID and Contact of one account being written
 
 /** sip:USER@DOMAIN's USER@DOMAIN part into tw. */
 function writeAor(i: i32): void {
@@ -194,7 +195,7 @@ function arm(i: i32, at: i64): void {
 // ---- configuration ----------------------------------------------------------------------------------
 
 const WORDS: i32 = 10;
-const words: usize = USER_AGENT ? heap.alloc(<usize>WORDS * 8) : 0; // (start u32, length u32) per word
+const words: usize = USER_AGENT ? tableAlloc(<usize>WORDS * 8) : 0; // (start u32, length u32) per word
 function wordAt(k: i32): usize { return <usize>load<u32>(words + <usize>k * 8); }
 function wordLen(k: i32): u32 { return load<u32>(words + <usize>k * 8, 4); }
 
@@ -394,8 +395,8 @@ export function regSideTransport(s: i32, proto: u32): void {
 const out = USER_AGENT ? new OutRequest() : changetype<OutRequest>(0);
 const dest = USER_AGENT ? new Peer() : changetype<Peer>(0);
 const vw = USER_AGENT ? new Writer() : changetype<Writer>(0);
-const VIA: usize = USER_AGENT ? heap.alloc(256) : 0;
-const MSG: usize = USER_AGENT ? heap.alloc(1024) : 0; // the texts of one REGISTER: URIs, tag, Call-ID, Contact, extra lines
+const VIA: usize = USER_AGENT ? tableAlloc(256) : 0;
+const MSG: usize = USER_AGENT ? tableAlloc(1024) : 0; // the texts of one REGISTER: URIs, tag, Call-ID, Contact, extra lines
 const na = USER_AGENT ? new NameAddrRepr() : changetype<NameAddrRepr>(0);
 
 function since(at: usize): u32 { return <u32>(tw.ptr - at); }

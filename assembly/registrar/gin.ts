@@ -12,13 +12,14 @@ import { KEY } from "./table";
 import { TargetSet, lookupKey } from "./lookup";
 import { BLOCK_CAP, blockValid, blockMatch, telNumber, numberAt, numberLen } from "../util/numblock";
 import { GIN_PROVIDER } from "../config";
+import { tableAlloc } from "../util/alloc";
 
 // No table where the provider side is left out (config.ts GIN_PROVIDER: cfg kind GinBlock is NotInBuild there).
 export const GIN_BLOCKS: i32 = GIN_PROVIDER ? 8 : 0;
 const USER_CAP: u32 = 32;
 // record: +0 u8 account length (0 free), +1 u8 pattern length, +2 account (USER_CAP), then the pattern
 const REC: usize = 2 + <usize>USER_CAP + <usize>BLOCK_CAP;
-const recs: usize = GIN_PROVIDER ? heap.alloc(<usize>GIN_BLOCKS * REC) : 0;
+const recs: usize = GIN_PROVIDER ? tableAlloc(<usize>GIN_BLOCKS * REC) : 0;
 if (GIN_PROVIDER) memory.fill(recs, 0, <usize>GIN_BLOCKS * REC);
 
 function at(k: i32): usize { return recs + <usize>k * REC; }

@@ -21,6 +21,7 @@ import { Proto, transportById } from "../net/transports";
 import { UriRepr, UriScheme, parseUri } from "../wire/uri";
 import { aorAt, aorFind, bindAt, bindPeer, keyHash, makeKey, regPool, contactToScr, SCR, bindLive } from "./table";
 import { BLOCK_CAP } from "../util/numblock";
+import { tableAlloc } from "../util/alloc";
 
 const META: usize = 28;
 
@@ -39,9 +40,9 @@ const PATH: usize = TARGET_SCRATCH_PATH;
 
 export class TargetSet {
   count: i32 = 0;
-  private meta: usize = heap.alloc(<usize>MAX_FORK * META);
-  private peers: usize = heap.alloc(<usize>(MAX_FORK + 1) * <usize>PEER_SIZE);
-  private number: usize = heap.alloc(<usize>BLOCK_CAP);
+  private meta: usize = tableAlloc(<usize>MAX_FORK * META);
+  private peers: usize = tableAlloc(<usize>(MAX_FORK + 1) * <usize>PEER_SIZE);
+  private number: usize = tableAlloc(<usize>BLOCK_CAP);
   private numberLen: u32 = 0;
 
   constructor() {

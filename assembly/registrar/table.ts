@@ -45,6 +45,7 @@ import { Peer, PEER_SIZE } from "../net/peer";
 import { UriRepr, UriScheme } from "../wire/uri";
 import { EventKind, eventBegin, eventText } from "../events";
 import { zeroTable } from "../util/zero";
+import { tableAlloc } from "../util/alloc";
 
 /** Run-time registrar settings (ABI config keys 5-8). */
 export class RegistrarConfig {
@@ -89,12 +90,12 @@ function nextPow2(n: i32): i32 {
 const HCAP: i32 = nextPow2(2 * MAX_AORS);
 const HMASK: u32 = <u32>HCAP - 1;
 
-const slots: usize = heap.alloc(<usize>HCAP << 2);
+const slots: usize = tableAlloc(<usize>HCAP << 2);
 /** The AOR in hash slot i, or -1 (empty: slots hold ids + 1, so a table never used is all zero). */
 function slotAt(i: u32): i32 { return load<i32>(slots + (<usize>i << 2)) - 1; }
 function setSlot(i: u32, a: i32): void { store<i32>(slots + (<usize>i << 2), a + 1); }
-const aors: usize = heap.alloc(<usize>MAX_AORS * AOR_SIZE);
-const binds: usize = heap.alloc(<usize>MAX_BINDINGS * BIND_SIZE);
+const aors: usize = tableAlloc(<usize>MAX_AORS * AOR_SIZE);
+const binds: usize = tableAlloc(<usize>MAX_BINDINGS * BIND_SIZE);
 export const regPool = new Pool(<u32>REG_BLOCK, <u32>REG_BLOCKS);
 export const expiry = new MinHeap(MAX_BINDINGS);
 

@@ -7,12 +7,13 @@
 
 import { UA_DIALOGS, USER_AGENT, REG_ACCOUNTS } from "../config";
 import { MinHeap } from "../util/minheap";
+import { tableAlloc } from "../util/alloc";
 
 /** Slots: two per user agent dialog (a 2xx retransmission and one more of the call's), and one per
  * registrant account (its refresh or its retry). */
 export const TU_TIMERS: i32 = UA_DIALOGS * 2 + REG_ACCOUNTS;
 // per slot: +0 u32 owner (0 = free), +4 u32 user handle
-const slots: usize = USER_AGENT ? heap.alloc(<usize>TU_TIMERS * 8) : 0;
+const slots: usize = USER_AGENT ? tableAlloc(<usize>TU_TIMERS * 8) : 0;
 const due = USER_AGENT ? new MinHeap(TU_TIMERS) : changetype<MinHeap>(0); // none where USER_AGENT is off
 
 /** A due TU timer, as tuTimerPop reports it (the slot is free again when it is reported). */

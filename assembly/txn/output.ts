@@ -7,9 +7,10 @@ import { Peer, PEER_SIZE } from "../net/peer";
 import { msgPool } from "./table";
 import { transportById } from "../net/transports";
 import { ViaRepr, RPORT_ABSENT } from "../wire/headers/via";
+import { tableAlloc } from "../util/alloc";
 
 const ENTRY: u32 = 4 + PEER_SIZE;
-const ring: usize = heap.alloc(<usize>MAX_TXQ * ENTRY);
+const ring: usize = tableAlloc(<usize>MAX_TXQ * ENTRY);
 let head: u32 = 0;
 let tail: u32 = 0;
 let dropped: u32 = 0;

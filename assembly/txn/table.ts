@@ -27,6 +27,7 @@ import { MinHeap } from "../util/minheap";
 import { Peer, PEER_SIZE } from "../net/peer";
 import { timers } from "./timers";
 import { zeroTable } from "../util/zero";
+import { tableAlloc } from "../util/alloc";
 
 export const TXN_SIZE: u32 = 96;
 
@@ -80,10 +81,10 @@ export const enum TxnFlag {
 // @ts-ignore: decorator
 @inline const IDX_MASK: u32 = (1 << IDX_BITS) - 1;
 
-const records: usize = heap.alloc(<usize>MAX_TXN * TXN_SIZE);
+const records: usize = tableAlloc(<usize>MAX_TXN * TXN_SIZE);
 // Free list links: 0 = never written (the next index: a fresh table chains its records in order, so a
 // reset writes nothing, util/zero.ts), else the next record + 2 (-1, the end, as 1).
-const freeNext: usize = heap.alloc(<usize>MAX_TXN << 2);
+const freeNext: usize = tableAlloc(<usize>MAX_TXN << 2);
 function nextFree(i: u32): i32 {
   const s = load<i32>(freeNext + (<usize>i << 2));
   return s != 0 ? s - 2 : i + 1 < <u32>MAX_TXN ? <i32>i + 1 : -1;
@@ -102,7 +103,7 @@ msgPool.reserve = min(msgPool.blocksFor(<u32>MAX_MSG), <u32>MSG_BLOCKS / 12);
 
 // Server match index: open addressing, linear probing, backward-shift deletion. Slot = record idx + 1.
 const INDEX_CAP: u32 = nextPow2(<u32>MAX_TXN * 2);
-const index: usize = heap.alloc(<usize>INDEX_CAP << 2);
+const index: usize = tableAlloc(<usize>INDEX_CAP << 2);
 
 function nextPow2(n: u32): u32 {
   let c: u32 = 8;

@@ -3,6 +3,7 @@
 // records touches only as many pages as were ever in use at once). Each free index is in the stack
 // exactly once: give() only what take() handed out. Nothing is allocated after start-up.
 import { zeroTable } from "./zero";
+import { tableAlloc } from "./alloc";
 
 @final export class FreeList {
   private base: usize;
@@ -11,7 +12,7 @@ import { zeroTable } from "./zero";
 
   constructor(cap: i32) {
     this.cap = cap;
-    this.base = cap > 0 ? heap.alloc(<usize>cap * 4) : 0;
+    this.base = cap > 0 ? tableAlloc(<usize>cap * 4) : 0;
     this.reset();
   }
 

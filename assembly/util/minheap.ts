@@ -8,6 +8,7 @@
 //   key[id]        the item's deadline
 
 import { zeroTable } from "./zero";
+import { tableAlloc } from "./alloc";
 
 export class MinHeap {
   size: i32 = 0;
@@ -18,9 +19,9 @@ export class MinHeap {
 
   constructor(cap: i32) {
     this.cap = cap;
-    this.heap = heap.alloc(<usize>cap << 2);
-    this.pos = heap.alloc(<usize>cap << 2);
-    this.key = heap.alloc(<usize>cap << 3);
+    this.heap = tableAlloc(<usize>cap << 2);
+    this.pos = tableAlloc(<usize>cap << 2);
+    this.key = tableAlloc(<usize>cap << 3);
   }
 
   // Accessors: ids are < cap (checked at set/remove), heap slots < size.

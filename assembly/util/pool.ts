@@ -13,15 +13,16 @@
 //
 // A handle is the head block's index + 1 (0 = no string).
 
-import { MAX_MSG, MSG_BLOCKS, REG_BLOCKS, DLG_BLOCKS, SPARSE_TABLES } from "../config";
+import { MAX_MSG, BOARD_MSG_BLOCKS, BOARD_REG_BLOCKS, BOARD_DLG_BLOCKS, SPARSE_TABLES } from "../config";
 import { zeroTable } from "./zero";
+import { tableAlloc } from "./alloc";
 
 const NONE: u32 = 0xffffffff;
 
 // The bookkeeping in 16 bits where every pool's block count and every string's length fit (boards
 // whose messages are at most 64 KB and whose pools hold fewer than 65,535 blocks): 6 bytes a block
 // instead of 10. A string longer than 65,534 bytes is then refused like one the pool has no room for.
-const NARROW: bool = MAX_MSG < 0xffff && MSG_BLOCKS < 0xffff && REG_BLOCKS < 0xffff && DLG_BLOCKS < 0xffff;
+const NARROW: bool = MAX_MSG < 0xffff && BOARD_MSG_BLOCKS < 0xffff && BOARD_REG_BLOCKS < 0xffff && BOARD_DLG_BLOCKS < 0xffff;
 const SHIFT: usize = NARROW ? 1 : 2;
 
 export class Pool {
@@ -37,10 +38,10 @@ export class Pool {
   constructor(blockSize: u32, blocks: u32) {
     this.blockSize = blockSize;
     this.blocks = blocks;
-    this.data = heap.alloc(<usize>blockSize * <usize>blocks);
-    this.nextA = heap.alloc(<usize>blocks << SHIFT);
-    this.lenA = heap.alloc(<usize>blocks << SHIFT);
-    this.refsA = heap.alloc(<usize>blocks << 1);
+    this.data = tableAlloc(<usize>blockSize * <usize>blocks);
+    this.nextA = tableAlloc(<usize>blocks << SHIFT);
+    this.lenA = tableAlloc(<usize>blocks << SHIFT);
+    this.refsA = tableAlloc(<usize>blocks << 1);
     this.reset();
   }
 

@@ -32,6 +32,7 @@ import { Hdr, HdrFlag, hdrFlags, hdrId } from "./hdr";
 import { Method, methodId } from "./method";
 import { eqText, parseUint, skipToken, textIs } from "./scan";
 import { T_K_SIP_SLASH } from "./tables";
+import { tableAlloc } from "../util/alloc";
 
 /** Offsets fit in 16 bits when messages do (the micro board: 4 KB): 12-byte entries instead of 20. */
 const NARROW: bool = MAX_MSG < 0xffff;
@@ -88,9 +89,9 @@ export class MessageView {
   /** First error met (sticky), WireError.None when the message is well framed. */
   error: WireError = WireError.None;
   /** Entries: MAX_HEADERS × ENTRY_SIZE bytes, allocated once. */
-  readonly entries: usize = heap.alloc(<usize>MAX_HEADERS * ENTRY_SIZE);
+  readonly entries: usize = tableAlloc(<usize>MAX_HEADERS * ENTRY_SIZE);
   /** First entry index per Hdr id (i16, -1 = none): Hdr.Count × 2 bytes, allocated once. */
-  readonly firsts: usize = heap.alloc(<usize>Hdr.Count << 1);
+  readonly firsts: usize = tableAlloc(<usize>Hdr.Count << 1);
 
   // Entry accessors. `i` must be in [0, count): the index is only ever read back by code that got
   // `i` from `first`/`next`/a loop bounded by `count`.

@@ -820,6 +820,7 @@ static void start_relay(const config *cfg) {
   relay_on = true;
 }
 
+#define LAYOUT_WORDS 5 /* assembly/config.ts Layout: transactions, registrations, message blocks, dialogs, relay legs */
 static bool name_transport; /* the core holds the proxy's requests to names for their transport */
 static unsigned supported_protos; /* 1 << p for each protocol p we listen on (UDP, TCP, TLS) */
 static bool asking; /* inside ask_transports: an answer is given to the core, the caller drains */
@@ -1409,6 +1410,15 @@ static void seed(uint32_t out[2]) {
 static void start_core(const config *cfg) {
   now_ms();
   mem = Z_sipZ_memory(&core);
+  /* the capacities of the configuration are the tables' sizes where the core lays them out at start
+   * (server, b2bua: docs/ABI.md "Layout"; 0 = the board's); a value above the board's is refused by its
+   * key when the configuration is applied */
+  u32 layout = CALL("sip_layout_ptr", Z_sipZ_sip_layout_ptr(&core));
+  static const int caps[LAYOUT_WORDS] = {SK_CAPACITY_TRANSACTIONS, SK_CAPACITY_REGISTRATIONS, SK_CAPACITY_MESSAGE_BLOCKS, SK_CAPACITY_DIALOGS, SK_CAPACITY_RELAY_LEGS};
+  for (int i = 0; layout != 0 && i < LAYOUT_WORDS; i++) {
+    uint32_t v = cfg->v[caps[i]].set && cfg->v[caps[i]].num > 0 && cfg->v[caps[i]].num <= 0xffffffff ? (uint32_t)cfg->v[caps[i]].num : 0;
+    memcpy(M(layout + 4 * (u32)i), &v, 4);
+  }
   CALL("_initialize", Z_sipZ__initialize(&core));
   if (cfg_bool(cfg, SK_PREFAULT)) {
     /* every page of the core's memory written (each byte unchanged) so the OS commits it now: RSS is
@@ -1479,6 +1489,13 @@ static void start_core(const config *cfg) {
     if (cfg_str(cfg, SK_OUTBOUND_PROXY)) log_str("outboundProxy", cfg_str(cfg, SK_OUTBOUND_PROXY));
     log_raw("auth", a.p);
     log_raw("transportByDns", name_transport ? "true" : "false");
+    log_num("memory", (double)mem->size);
+    if (layout) {
+      char lo[96];
+      const uint8_t *l = M(layout);
+      snprintf(lo, sizeof lo, "[%u,%u,%u,%u,%u]", rd32(l), rd32(l + 4), rd32(l + 8), rd32(l + 12), rd32(l + 16));
+      log_raw("laidOut", lo);
+    }
     if (usage_on) log_str("usageLog", cfg_str(cfg, SK_USAGE_LOG));
     log_end();
     free(d.p);

@@ -67,6 +67,8 @@ enum sip_cfg_key {
   SIP_CFG_KEY_MAX_BINDINGS = 32, /* count */
   SIP_CFG_KEY_MAX_MESSAGE_BLOCKS = 33, /* count */
   SIP_CFG_KEY_NAME_TRANSPORT = 34, /* flag */
+  SIP_CFG_KEY_MAX_DIALOGS = 35, /* count */
+  SIP_CFG_KEY_MAX_RELAY_LEGS = 36, /* count */
 };
 
 enum sip_cfg_kind {

@@ -62,11 +62,17 @@ export interface Exports {
   /** the requests held for their transport (docs/ABI.md "Transport by DNS"): 0 / nothing where the core has none */
   sip_poll_resolve?(now: number): number;
   sip_resolved?(now: number, id: number, proto: number): void;
+  /** the layout record (docs/ABI.md "Layout"): 0 where the core's tables are fixed */
+  sip_layout_ptr?(): number;
   /** a response-time histogram's slot (abi.json "histograms"); -1 where the core keeps none */
   sip_hist?(series: number, slot: number): number;
 }
 
 export class CoreError extends Error {}
+
+/** Words of the layout record (assembly/config.ts Layout): transactions, registrations, message blocks,
+ * dialogs, relay legs. */
+export const LAYOUT_WORDS = 5;
 
 /** Names of the required exports the module lacks (empty = complete). */
 export function missingExports(mod: WebAssembly.Module): string[] {
@@ -93,7 +99,15 @@ export class Core {
   readonly cfgPtr: number;
   readonly cfgCap: number;
 
-  constructor(mod: WebAssembly.Module) {
+  /** The capacities laid out (docs/ABI.md "Layout": transactions, registrations, message blocks, dialogs,
+   * relay legs), or null where the core has fixed tables. */
+  readonly laidOut: number[] | null;
+
+  /**
+   * `layout`: the capacities to lay the tables out at (docs/ABI.md "Layout"; 0 = the board's), written
+   * before `_initialize` where the core lays its tables out (server, b2bua); ignored elsewhere.
+   */
+  constructor(mod: WebAssembly.Module, layout: readonly number[] = []) {
     const missing = missingExports(mod);
     if (missing.length) {
       const err = new CoreError(`core lacks export ${missing[0]}: build the core first (npm run build)`);
@@ -102,7 +116,10 @@ export class Core {
     }
     const inst = new WebAssembly.Instance(mod, {});
     this.ex = inst.exports as unknown as Exports;
+    const at = this.ex.sip_layout_ptr ? this.ex.sip_layout_ptr() >>> 0 : 0;
+    if (at !== 0) new Uint32Array(this.ex.memory.buffer, at, LAYOUT_WORDS).set(Array.from({ length: LAYOUT_WORDS }, (_, i) => layout[i] ?? 0));
     this.ex._initialize();
+    this.laidOut = at !== 0 ? Array.from(new Uint32Array(this.ex.memory.buffer, at, LAYOUT_WORDS)) : null;
     this.refresh();
     const ex = this.ex;
     this.rxPtr = ex.sip_rx_ptr() >>> 0;

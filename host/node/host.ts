@@ -275,7 +275,10 @@ export class Host {
 
   /** Instantiates the core, configures it and registers the transports. */
   startCore(mod: WebAssembly.Module): void {
-    const core = new Core(mod); // throws CoreError naming a missing export
+    // the capacities of the configuration are the tables' sizes where the core lays them out at start
+    // (server, b2bua: docs/ABI.md "Layout"); a value above the board's is refused below by its key
+    const cap = (k: string) => Number(this.cfg.shared.values.get(`capacity.${k}`) ?? 0);
+    const core = new Core(mod, ["transactions", "registrations", "messageBlocks", "dialogs", "relayLegs"].map(cap)); // throws CoreError naming a missing export
     if (this.cfg.prefault) {
       core.prefault();
       prefaultHeap();
@@ -345,6 +348,7 @@ export class Host {
       rxCap: core.rxCap, cfgCap: core.cfgCap, domains: c.domains, seed: seed.toString("hex"),
       ...(c.outboundProxy ? { outboundProxy: c.outboundProxy } : {}),
       auth: auth ? { realm: c.realm, users: users.length } : false, transportByDns: this.nameTransport,
+      memory: ex.memory.buffer.byteLength, ...(core.laidOut ? { laidOut: core.laidOut } : {}),
       ...(this.usage ? { usageLog: this.usage.path } : {}),
     });
     this.after(now);

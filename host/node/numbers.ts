@@ -44,6 +44,8 @@ export const enum CfgKey {
   MaxBindings = 32,
   MaxMessageBlocks = 33,
   NameTransport = 34,
+  MaxDialogs = 35,
+  MaxRelayLegs = 36,
 }
 export const CFG_KEY_NAMES: Readonly<Record<number, string>> = {
   1: "T1",
@@ -79,6 +81,8 @@ export const CFG_KEY_NAMES: Readonly<Record<number, string>> = {
   32: "MaxBindings",
   33: "MaxMessageBlocks",
   34: "NameTransport",
+  35: "MaxDialogs",
+  36: "MaxRelayLegs",
 };
 
 export const enum CfgKind {

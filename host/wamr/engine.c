@@ -30,7 +30,8 @@ enum {
   F_initialize, F_rx_ptr, F_rx_cap, F_peer_ptr, F_tx_ptr, F_tx_meta_ptr, F_tx_name_ptr, F_cfg_ptr,
   F_cfg_cap, F_event_ptr, F_init, F_cfg_set, F_cfg_add, F_transport_add, F_handle_datagram,
   F_handle_stream, F_handle_conn_closed, F_handle_timeout, F_poll_transmit, F_poll_timeout,
-  F_poll_event, F_stat, F_shutdown, F_poll_relay, F_relay_ptr, F_relay_report, F_hist, F_loc_ptr, F_loc, F_COUNT
+  F_poll_event, F_stat, F_shutdown, F_poll_relay, F_relay_ptr, F_relay_report, F_hist, F_loc_ptr, F_loc,
+  F_poll_resolve, F_resolved, F_layout_ptr, F_COUNT
 };
 static const char *const NAMES[F_COUNT] = {
   "_initialize", "sip_rx_ptr", "sip_rx_cap", "sip_peer_ptr", "sip_tx_ptr", "sip_tx_meta_ptr",
@@ -38,7 +39,7 @@ static const char *const NAMES[F_COUNT] = {
   "sip_cfg_add", "sip_transport_add", "sip_handle_datagram", "sip_handle_stream",
   "sip_handle_conn_closed", "sip_handle_timeout", "sip_poll_transmit", "sip_poll_timeout",
   "sip_poll_event", "sip_stat", "sip_shutdown", "sip_poll_relay", "sip_relay_ptr", "sip_relay_report",
-  "sip_hist", "sip_loc_ptr", "sip_loc",
+  "sip_hist", "sip_loc_ptr", "sip_loc", "sip_poll_resolve", "sip_resolved", "sip_layout_ptr",
 };
 static wasm_function_inst_t fn[F_COUNT];
 
@@ -98,6 +99,14 @@ void Z_sip_init_module(void) {
   if (!module) fail("wasm_runtime_load", err);
 }
 
+/* The core's linear memory as main.c reads it: taken again after a call that may grow it (WAMR moves it). */
+static void memory_view(void) {
+  uint32_t start = 0, end = 0;
+  if (!wasm_runtime_get_app_addr_range(inst, 0, &start, &end)) fail("memory", "the core has no linear memory");
+  memory.data = wasm_runtime_addr_app_to_native(inst, 0);
+  memory.size = end;
+}
+
 void Z_sip_instantiate(Z_sip_instance_t *core) {
   (void)core;
   char err[256] = "";
@@ -110,10 +119,7 @@ void Z_sip_instantiate(Z_sip_instance_t *core) {
     fn[i] = wasm_runtime_lookup_function(inst, NAMES[i], NULL);
     if (!fn[i]) fail("the core does not export", NAMES[i]);
   }
-  uint32_t start = 0, end = 0;
-  if (!wasm_runtime_get_app_addr_range(inst, 0, &start, &end)) fail("memory", "the core has no linear memory");
-  memory.data = wasm_runtime_addr_app_to_native(inst, 0);
-  memory.size = end;
+  memory_view();
 }
 
 wasm_rt_memory_t *Z_sipZ_memory(Z_sip_instance_t *core) {
@@ -142,6 +148,7 @@ void Z_sipZ__initialize(Z_sip_instance_t *c) {
   (void)c;
   uint32_t a[2] = {0};
   call(F_initialize, 0, a);
+  memory_view(); /* the server and b2bua cores grow their memory here to their tables (docs/ABI.md "Layout") */
 }
 
 #define GETTER(name, F) \
@@ -162,14 +169,25 @@ GETTER(sip_poll_event, F_poll_event)
 GETTER(sip_poll_relay, F_poll_relay)
 GETTER(sip_relay_ptr, F_relay_ptr)
 GETTER(sip_loc_ptr, F_loc_ptr)
+GETTER(sip_layout_ptr, F_layout_ptr)
+
+/* A call of the time and two u32 arguments, no result. */
+static void call_now_2(int f, f64 now, u32 x, u32 y) {
+  uint32_t a[4];
+  put_f64(a, now);
+  a[2] = x;
+  a[3] = y;
+  call(f, 4, a);
+}
+
+void Z_sipZ_sip_resolved(Z_sip_instance_t *c, f64 now, u32 id, u32 proto) {
+  (void)c;
+  call_now_2(F_resolved, now, id, proto);
+}
 
 void Z_sipZ_sip_relay_report(Z_sip_instance_t *c, f64 now, u32 leg, u32 what) {
   (void)c;
-  uint32_t a[4];
-  put_f64(a, now);
-  a[2] = leg;
-  a[3] = what;
-  call(F_relay_report, 4, a);
+  call_now_2(F_relay_report, now, leg, what);
 }
 
 u32 Z_sipZ_sip_init(Z_sip_instance_t *c, u32 a0, u32 a1, f64 now) {
@@ -232,20 +250,27 @@ void Z_sipZ_sip_handle_timeout(Z_sip_instance_t *c, f64 now) {
   call(F_handle_timeout, 2, a);
 }
 
-u32 Z_sipZ_sip_poll_transmit(Z_sip_instance_t *c, f64 now) {
-  (void)c;
+/* A call of one argument, the time, and a u32 result. */
+static u32 call_now(int f, f64 now) {
   uint32_t a[2];
   put_f64(a, now);
-  call(F_poll_transmit, 2, a);
+  call(f, 2, a);
   return a[0];
+}
+
+u32 Z_sipZ_sip_poll_transmit(Z_sip_instance_t *c, f64 now) {
+  (void)c;
+  return call_now(F_poll_transmit, now);
 }
 
 u32 Z_sipZ_sip_shutdown(Z_sip_instance_t *c, f64 now) {
   (void)c;
-  uint32_t a[2];
-  put_f64(a, now);
-  call(F_shutdown, 2, a);
-  return a[0];
+  return call_now(F_shutdown, now);
+}
+
+u32 Z_sipZ_sip_poll_resolve(Z_sip_instance_t *c, f64 now) {
+  (void)c;
+  return call_now(F_poll_resolve, now);
 }
 
 f64 Z_sipZ_sip_poll_timeout(Z_sip_instance_t *c) {

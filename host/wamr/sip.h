@@ -50,5 +50,8 @@ f64 Z_sipZ_sip_stat(Z_sip_instance_t *, u32);
 f64 Z_sipZ_sip_hist(Z_sip_instance_t *, u32, u32);
 u32 Z_sipZ_sip_loc_ptr(Z_sip_instance_t *);
 u32 Z_sipZ_sip_loc(Z_sip_instance_t *, u32, f64, u32);
+u32 Z_sipZ_sip_poll_resolve(Z_sip_instance_t *, f64);
+void Z_sipZ_sip_resolved(Z_sip_instance_t *, f64, u32, u32);
+u32 Z_sipZ_sip_layout_ptr(Z_sip_instance_t *);
 
 #endif

@@ -77,7 +77,7 @@ for (const board of ["server", "micro", "gateway"]) {
       const v = name === "RelayPortMin" ? 20000 : name === "RelayPortMax" ? 20099 : name === "MaxMessageBlocks" ? ex.sip_stat(abi.stats.indexOf("msgPoolBlocks")) : valueFor(name);
       const r = ex.sip_cfg_set(k.value, v);
       // configured capacities: the boards with sparse tables only (server here; not micro, gateway)
-      const capacity = ["MaxTransactions", "MaxBindings", "MaxMessageBlocks"].includes(name) && board !== "server";
+      const capacity = ["MaxTransactions", "MaxBindings", "MaxMessageBlocks", "MaxDialogs", "MaxRelayLegs"].includes(name) && board !== "server";
       // requests held for their transport (config.ts PARK_CAP): the server and b2bua boards; elsewhere 0 only
       const park = name === "NameTransport" && board !== "server" && v !== 0;
       const want = (RELAY_KEYS.has(name) && !relay && v !== 0) || capacity || park ? abi.cfgResults.NotInBuild.value : abi.cfgResults.Ok.value;
@@ -89,7 +89,7 @@ for (const board of ["server", "micro", "gateway"]) {
     assert.equal(ex.sip_cfg_set(mr, 3), relay ? abi.cfgResults.Refused.value : abi.cfgResults.NotInBuild.value, "MediaRelay 3: no such mode");
     assert.equal(ex.sip_cfg_set(mr, 0), abi.cfgResults.Ok.value);
     const used = new Set(Object.values(abi.cfgKeys).map((k) => k.value));
-    const spare = [...Array(40).keys()].filter((i) => i > 0 && !used.has(i));
+    const spare = [...Array(48).keys()].filter((i) => i > 0 && !used.has(i));
     assert.ok(spare.length > 5);
     for (const key of spare) assert.equal(ex.sip_cfg_set(key, 1), abi.cfgResults.Unknown.value, `key ${key} is not in abi.json`);
     const mem = () => new Uint8Array(ex.memory.buffer);

@@ -25,6 +25,7 @@ for (const name of ["proxy.json", "proxy-media-relay.json", "proxy-tls.json"]) {
       assert.ok(!r.stdout.includes("change-me"), "passwords are not printed");
       if (file.mediaRelay) assert.deepEqual(shown.mediaRelay, file.mediaRelay);
       if (file.tls) assert.deepEqual(shown.tls, file.tls);
+      if (file.capacity) assert.deepEqual(shown.capacity, file.capacity);
     });
   }
 }

@@ -26,7 +26,9 @@ export function allocationReach(wat) {
   const reach = new Set(allocs);
   const todo = [...allocs];
   while (todo.length) for (const c of callers.get(todo.pop()) ?? []) if (!reach.has(c)) (reach.add(c), todo.push(c));
+  // the stub's allocator, and the tables' (assembly/util/alloc.ts grownAlloc): allocators, whose own
+  // callers must be start-up code as any other's
   const startup = (f) => /#constructor$/.test(f) || f.startsWith("$start:") || f === "$~start" || f === "$~lib/rt/stub/__new" ||
-    f === "$~lib/rt/stub/__alloc";
+    f === "$~lib/rt/stub/__alloc" || f === "$assembly/util/alloc/grownAlloc";
   return { reach, allocs, callers, outsideStartup: [...reach].filter((f) => !startup(f)) };
 }
