@@ -1411,12 +1411,15 @@ static void start_core(const config *cfg) {
   now_ms();
   mem = Z_sipZ_memory(&core);
   /* the capacities of the configuration are the tables' sizes where the core lays them out at start
-   * (server, b2bua: docs/ABI.md "Layout"; 0 = the board's); a value above the board's is refused by its
-   * key when the configuration is applied */
+   * (server, b2bua: docs/ABI.md "Layout"), the site defaults where it gives none; a value above the
+   * board's is refused by its key when the configuration is applied */
   u32 layout = CALL("sip_layout_ptr", Z_sipZ_sip_layout_ptr(&core));
   static const int caps[LAYOUT_WORDS] = {SK_CAPACITY_TRANSACTIONS, SK_CAPACITY_REGISTRATIONS, SK_CAPACITY_MESSAGE_BLOCKS, SK_CAPACITY_DIALOGS, SK_CAPACITY_RELAY_LEGS};
+  /* where the configuration gives none: the site defaults (limits.site*) */
+  static const uint32_t site[LAYOUT_WORDS] = {SIP_LIMIT_SITE_TRANSACTIONS, SIP_LIMIT_SITE_REGISTRATIONS, SIP_LIMIT_SITE_MESSAGE_BLOCKS, SIP_LIMIT_SITE_DIALOGS, SIP_LIMIT_SITE_RELAY_LEGS};
   for (int i = 0; layout != 0 && i < LAYOUT_WORDS; i++) {
-    uint32_t v = cfg->v[caps[i]].set && cfg->v[caps[i]].num > 0 && cfg->v[caps[i]].num <= 0xffffffff ? (uint32_t)cfg->v[caps[i]].num : 0;
+    const cfg_value *cv = &cfg->v[caps[i]];
+    uint32_t v = !cv->set ? site[i] : cv->num > 0 && cv->num <= 0xffffffff ? (uint32_t)cv->num : 0;
     memcpy(M(layout + 4 * (u32)i), &v, 4);
   }
   CALL("_initialize", Z_sipZ__initialize(&core));

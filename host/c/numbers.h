@@ -284,6 +284,11 @@ SIP_TABLE char *const SIP_PROTO_NAMES[7] = {
 };
 
 /* the hosts' fixed limits (host/shared/config.json "limits"; docs/CONFIG.md says what happens beyond each) */
+#define SIP_LIMIT_SITE_TRANSACTIONS 65536 /* count: capacity.transactions when the configuration gives none, on the boards whose tables are laid out at start (server, b2bua; docs/ABI.md "Layout"): the site defaults, about Kamailio's default 64 MB of shared memory in all (server board: 44 MB of memory; b2bua: 65 MB); a larger site sets the capacity block (the board's figures: examples/proxy-large.json) */
+#define SIP_LIMIT_SITE_REGISTRATIONS 32768 /* count: capacity.registrations when the configuration gives none (the site defaults: siteTransactions) */
+#define SIP_LIMIT_SITE_MESSAGE_BLOCKS 32768 /* count: capacity.messageBlocks when the configuration gives none (the site defaults: siteTransactions) */
+#define SIP_LIMIT_SITE_DIALOGS 16384 /* count: capacity.dialogs when the configuration gives none (the site defaults: siteTransactions) */
+#define SIP_LIMIT_SITE_RELAY_LEGS 4096 /* count: capacity.relayLegs when the configuration gives none (the site defaults: siteTransactions) */
 #define SIP_LIMIT_DNS_CACHE 1024 /* names: names cached, answers and failures; the least recently used is evicted */
 #define SIP_LIMIT_DNS_NEGATIVE_TTL 30 /* s: how long a failed name stays failed: messages to it are dropped without a query */
 #define SIP_LIMIT_DNS_MIN_TTL 5 /* s: shortest time an answer is cached (a lower DNS TTL is raised to it) */

@@ -79,15 +79,15 @@ export interface SiplingConfig {
     readonly ginBlocks?: readonly (string)[];
   };
   readonly capacity?: {
-    /** (server and b2bua boards; the others' tables are small and all their own: refused by name) transactions in use at once; beyond it a new request gets 503 (Retry-After), as when the table is full. The Node and native hosts lay the core's tables out at this size at start (docs/ABI.md "Layout"): its memory is what the capacities need (about 175 B per transaction with its context, plus its messages in the pool; stat txnCapacity); above the board's: refused (count). Default: the board's (server 393,216). */
+    /** (server and b2bua boards; the others' tables are small and all their own: refused by name) transactions in use at once; beyond it a new request gets 503 (Retry-After), as when the table is full. The Node and native hosts lay the core's tables out at this size at start (docs/ABI.md "Layout"): its memory is what the capacities need (about 175 B per transaction with its context, plus its messages in the pool; stat txnCapacity); above the board's: refused (count). Default: limits.siteTransactions (the Node and native hosts; the WASI host: the board's). */
     readonly transactions?: number;
-    /** registrations (bindings) the registrar keeps, and as many addresses-of-record at most; beyond it a REGISTER gets 503 (stat bindingCapacity) (count). Default: the board's (server 262,144). */
+    /** registrations (bindings) the registrar keeps, and as many addresses-of-record at most; beyond it a REGISTER gets 503 (stat bindingCapacity) (count). Default: limits.siteRegistrations (the Node and native hosts; the WASI host: the board's). */
     readonly registrations?: number;
-    /** 512-byte blocks of the message pool (stored requests and responses of transactions) in use at once; beyond it new work gets 503 (stat msgPoolBlocks) (count). Default: the board's (server 196,608). */
+    /** 512-byte blocks of the message pool (stored requests and responses of transactions) in use at once; beyond it new work gets 503 (stat msgPoolBlocks) (count). Default: limits.siteMessageBlocks (the Node and native hosts; the WASI host: the board's). */
     readonly messageBlocks?: number;
-    /** (server and b2bua boards) dialogs tracked at once: the proxy's calls (call-end records, topology hiding, relayed calls), and on the b2bua board also its user-agent dialogs (two per B2BUA call), each up to the board's; laid out at this size at start by the Node and native hosts; above the board's: refused (count). Default: the board's (server 65,536; b2bua 32,768). */
+    /** (server and b2bua boards) dialogs tracked at once: the proxy's calls (call-end records, topology hiding, relayed calls), and on the b2bua board also its user-agent dialogs (two per B2BUA call), each up to the board's; laid out at this size at start by the Node and native hosts; above the board's: refused (count). Default: limits.siteDialogs (the Node and native hosts; the WASI host: the board's). */
     readonly dialogs?: number;
-    /** (server and b2bua boards) media relay legs (two per relayed stream: a call with audio takes 2); laid out at this size at start by the Node and native hosts; beyond them a call the relay would take gets 503; above the board's: refused (count). Default: the board's (8,192). */
+    /** (server and b2bua boards) media relay legs (two per relayed stream: a call with audio takes 2); laid out at this size at start by the Node and native hosts; beyond them a call the relay would take gets 503; above the board's: refused (count). Default: limits.siteRelayLegs (the Node and native hosts; the WASI host: the board's). */
     readonly relayLegs?: number;
   };
   /** Record-Route dialog-creating requests, so in-dialog requests come through this server. Default true. */

@@ -276,9 +276,12 @@ export class Host {
   /** Instantiates the core, configures it and registers the transports. */
   startCore(mod: WebAssembly.Module): void {
     // the capacities of the configuration are the tables' sizes where the core lays them out at start
-    // (server, b2bua: docs/ABI.md "Layout"); a value above the board's is refused below by its key
-    const cap = (k: string) => Number(this.cfg.shared.values.get(`capacity.${k}`) ?? 0);
-    const core = new Core(mod, ["transactions", "registrations", "messageBlocks", "dialogs", "relayLegs"].map(cap)); // throws CoreError naming a missing export
+    // (server, b2bua: docs/ABI.md "Layout"), the site defaults (limits.site*) where it gives none; a value
+    // above the board's is refused below by its key
+    const site = [LIMITS.siteTransactions, LIMITS.siteRegistrations, LIMITS.siteMessageBlocks, LIMITS.siteDialogs, LIMITS.siteRelayLegs];
+    const layout = ["transactions", "registrations", "messageBlocks", "dialogs", "relayLegs"]
+      .map((k, i) => Number(this.cfg.shared.values.get(`capacity.${k}`) ?? site[i]));
+    const core = new Core(mod, layout); // throws CoreError naming a missing export
     if (this.cfg.prefault) {
       core.prefault();
       prefaultHeap();

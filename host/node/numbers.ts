@@ -287,6 +287,16 @@ export const HISTOGRAMS: readonly { readonly name: string; readonly help: string
 
 /** The hosts' fixed limits (host/shared/config.json "limits"; docs/CONFIG.md says what happens beyond each). */
 export const LIMITS = Object.freeze({
+  /** capacity.transactions when the configuration gives none, on the boards whose tables are laid out at start (server, b2bua; docs/ABI.md "Layout"): the site defaults, about Kamailio's default 64 MB of shared memory in all (server board: 44 MB of memory; b2bua: 65 MB); a larger site sets the capacity block (the board's figures: examples/proxy-large.json) (count) */
+  siteTransactions: 65536,
+  /** capacity.registrations when the configuration gives none (the site defaults: siteTransactions) (count) */
+  siteRegistrations: 32768,
+  /** capacity.messageBlocks when the configuration gives none (the site defaults: siteTransactions) (count) */
+  siteMessageBlocks: 32768,
+  /** capacity.dialogs when the configuration gives none (the site defaults: siteTransactions) (count) */
+  siteDialogs: 16384,
+  /** capacity.relayLegs when the configuration gives none (the site defaults: siteTransactions) (count) */
+  siteRelayLegs: 4096,
   /** names cached, answers and failures; the least recently used is evicted (names) */
   dnsCache: 1024,
   /** how long a failed name stays failed: messages to it are dropped without a query (s) */

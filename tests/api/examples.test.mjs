@@ -10,7 +10,7 @@ import { Ua, request, status, firstLine } from "../lib/sipua.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-for (const name of ["proxy.json", "proxy-media-relay.json", "proxy-tls.json"]) {
+for (const name of ["proxy.json", "proxy-large.json", "proxy-media-relay.json", "proxy-tls.json"]) {
   for (const [host, argv] of [["node", [process.execPath, join(root, "host/node/cli.mjs")]], ["native", [join(root, "build/server/sipling")]]]) {
     test(`${host}: examples/${name} is a valid configuration (--print-config shows it back, secrets masked)`, () => {
       const r = spawnSync(argv[0], [...argv.slice(1), "--config", join(root, "examples", name), "--print-config"], {

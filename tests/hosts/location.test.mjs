@@ -16,6 +16,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { startServer, freePort, root } from "../integration/harness.mjs";
 import { Ua, request, response, status, hdrs, token } from "../lib/sipua.mjs";
+import { LIMITS } from "../../host/firmware/abi.mjs";
 
 const running = [];
 after(async () => {
@@ -201,7 +202,7 @@ test(`A ${hostA}, B ${hostB}: management API and \`sipling ctl\`: list, one AOR,
     const st = await api(a, "/status");
     assert.equal(st.status, 200);
     assert.equal(st.body.tables.registrations.inUse, 2);
-    assert.equal(st.body.tables.registrations.capacity, 262_144);
+    assert.equal(st.body.tables.registrations.capacity, LIMITS.siteRegistrations, "the site defaults' (docs/ABI.md \"Layout\")");
     assert.equal(st.body.location.connected, true);
     assert.equal(st.body.location.instance, `127.0.0.1:${a.port}`);
 
