@@ -697,7 +697,13 @@ static void tq_done(transport_query *q, int proto) {
     int n = q->nids;
     resolve_request_cb rcb = q->rcb;
     memcpy(ids, q->ids, sizeof ids);
+    /* the requests' locations count against the source that asked; the current one back after */
+    int was_fam = cur_src_fam;
+    uint8_t was[16];
+    memcpy(was, cur_src, 16);
+    resolve_source(q->src_fam, q->src);
     for (int k = 0; k < n; k++) rcb(ids[k], proto);
+    resolve_source(was_fam, was);
   }
   if (q->cb) q->cb(q->t, proto);
 }

@@ -671,12 +671,16 @@ export class Host {
         ready.push(id, known);
         continue;
       }
+      const source = this.resolver.source; // the request's: its location's lookup counts against it
       const asked = this.resolver.transportAsk(name, this.supportedProtos(), (p: number) => {
         if (!this.core || this.stopping) return;
         if (this.log.on("debug")) this.log.debug("request transport", { name, transport: PROTO_NAMES[p] ?? "default" });
+        const was = this.resolver.source;
+        this.resolver.setSource(source);
         const t = performance.now();
         this.ex.sip_resolved!(t, id, p);
         this.after(t);
+        this.resolver.setSource(was);
       });
       if (!asked) ready.push(id, 0);
     }
