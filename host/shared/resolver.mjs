@@ -34,7 +34,8 @@
 // NAPTR for the transport: _sip._udp.NAME, _sip._tcp.NAME, _sips._tcp.NAME); of the SRV records, the
 // dnsTargets first by priority (RFC 2782), each target's A or AAAA; without SRV records, the name's
 // own A or AAAA on 5060 (5061 for TLS, §4.2). The transport is the one the core chose (the URI's
-// transport parameter, else UDP, TLS for sips): its Via names it already, so NAPTR picks the SRV name
+// transport parameter, TLS for sips; for a sip: URI with neither, the one transportOf chose before the
+// core sent it: docs/ABI.md "Transport by DNS"): its Via names it already, so NAPTR picks the SRV name
 // for that transport and never changes it. An SRV-only name (no address record of its own) is found
 // by its SRV records alone; a name of the hosts file (localhost) is its address there on the default
 // port, with no NAPTR or SRV asked of DNS. The entry caches the targets with their priority and weight, for the
