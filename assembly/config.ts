@@ -6,6 +6,8 @@
 //
 // For each: unit, where the number comes from, and what it costs in memory.
 
+import { Layout } from "./host/numbers";
+
 /** Table resets that write only the pages holding something (util/zero.ts zeroTable), so that tables
  * never used are never made resident: the boards whose tables are megabytes (server, b2bua: an idle
  * server then holds a few MB instead of ~90). The small boards write their tables whole (less code; a
@@ -32,14 +34,17 @@ export const MEDIA_RELAY: bool = isDefined(SIP_MEDIA_RELAY) ? SIP_MEDIA_RELAY !=
 // up to the board's (maximumMemory). A capacity left 0, or above the board's, is the board's; after
 // `_initialize` the record holds the capacities laid out. The other boards' capacities are constants.
 
-/** The record's words (u32 each), host/shared/abi.json "layout". */
-export const enum Layout { Transactions = 0, Registrations = 1, MessageBlocks = 2, Dialogs = 3, RelayLegs = 4, Count = 5 }
-/** The layout record (Layout.Count u32 words; sip_layout_ptr). */
-export const LAYOUT: usize = SPARSE_TABLES ? memory.data(32) : 0;
+/** The layout record (Layout.Count u32 words, host/shared/abi.json enums.Layout; sip_layout_ptr). */
+export const LAYOUT: usize = SPARSE_TABLES ? memory.data(<i32>Layout.Count * 4) : 0;
+
+/** Word i of the layout record. */
+function layoutWord(i: Layout): usize {
+  return LAYOUT + (<usize>i << 2);
+}
 
 /** Capacity i laid out: what the host asked, within 1..board (0 or above: the board's). */
-function laidOut(i: i32, board: i32): i32 {
-  const v = <i32>load<u32>(LAYOUT + (<usize>i << 2));
+function laidOut(i: Layout, board: i32): i32 {
+  const v = <i32>load<u32>(layoutWord(i));
   return v <= 0 || v > board ? board : v;
 }
 
@@ -204,7 +209,6 @@ export const MAX_DOMAINS_CFG: i32 = isDefined(SIP_MAX_DOMAINS) ? SIP_MAX_DOMAINS
 // @ts-ignore: board constant injected with --use
 export const MAX_TRANSPORTS_CFG: i32 = isDefined(SIP_MAX_TRANSPORTS) ? SIP_MAX_TRANSPORTS : 8;
 
-
 /** User-agent dialogs (dialog/ua.ts: the B2BUA's legs, the registrant), on the boards with the user
  * agent core (USER_AGENT); 0 on the others, so its tables (and the user agent's calls, client slots and
  * TU timers, sized from it) take no memory there. Cost: UA_DIALOGS × (72 + 1,024 + 80 + 24 + 2 × 16) B. */
@@ -247,7 +251,6 @@ export const RELAY_IFACES: i32 = 4;
 /** Networks mapped to a relay interface (cfg kind RelayAddress `net`: the proxy's legs). Cost: 8 × 20 B. */
 export const RELAY_NETS: i32 = 8;
 
-
 /** The location service as text lines (registrar/location.ts: sip_loc_* in docs/ABI.md): list, insert
  * and remove bindings from the host, for a location service shared by several instances (the hosts'
  * Redis) and for the management API; and the Route token that sends a request for a binding to the
@@ -263,9 +266,9 @@ export const HISTOGRAMS: bool = isDefined(SIP_HISTOGRAMS) ? SIP_HISTOGRAMS != 0 
 // The capacities laid out, for the host to check against what it asked (docs/ABI.md "Layout"): the
 // dialogs are the larger of the proxy's and the user agent's.
 if (SPARSE_TABLES) {
-  store<u32>(LAYOUT, <u32>MAX_TXN);
-  store<u32>(LAYOUT, <u32>MAX_BINDINGS, 4);
-  store<u32>(LAYOUT, <u32>MSG_BLOCKS, 8);
-  store<u32>(LAYOUT, <u32>max(MAX_DIALOGS, UA_DIALOGS), 12);
-  store<u32>(LAYOUT, <u32>RELAY_LEGS, 16);
+  store<u32>(layoutWord(Layout.Transactions), <u32>MAX_TXN);
+  store<u32>(layoutWord(Layout.Registrations), <u32>MAX_BINDINGS);
+  store<u32>(layoutWord(Layout.MessageBlocks), <u32>MSG_BLOCKS);
+  store<u32>(layoutWord(Layout.Dialogs), <u32>max(MAX_DIALOGS, UA_DIALOGS));
+  store<u32>(layoutWord(Layout.RelayLegs), <u32>RELAY_LEGS);
 }

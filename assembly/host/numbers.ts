@@ -192,6 +192,22 @@ export const enum Stat {
   Count = 22,
 }
 
+/** words (u32) of the layout record at sip_layout_ptr, written before _initialize on the server and b2bua cores (docs/ABI.md "Layout"): the capacities the tables are laid out at, 0 = the board's; after _initialize, those laid out */
+export const enum Layout {
+  /** transactions (config capacity.transactions) */
+  Transactions = 0,
+  /** registrations (bindings; AORs as many, at most the board's; registrar blocks in the board's proportion) */
+  Registrations = 1,
+  /** message-pool blocks */
+  MessageBlocks = 2,
+  /** dialogs: the proxy's, and on b2bua the user agent's, each up to the board's (after _initialize: the larger) */
+  Dialogs = 3,
+  /** media relay legs */
+  RelayLegs = 4,
+  /** words in the record */
+  Count = 5,
+}
+
 /** operations of a media relay record (sip_poll_relay) */
 export const enum RelayOp {
   /** bind the leg's ports (when not bound yet) and forward what arrives on them to the partner leg's peer; sent again when the leg's peer, flags or idle time change */

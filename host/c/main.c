@@ -820,7 +820,6 @@ static void start_relay(const config *cfg) {
   relay_on = true;
 }
 
-#define LAYOUT_WORDS 5 /* assembly/config.ts Layout: transactions, registrations, message blocks, dialogs, relay legs */
 static bool name_transport; /* the core holds the proxy's requests to names for their transport */
 static unsigned supported_protos; /* 1 << p for each protocol p we listen on (UDP, TCP, TLS) */
 static bool asking; /* inside ask_transports: an answer is given to the core, the caller drains */
@@ -846,15 +845,9 @@ static bool ask_transports(double now) {
     uint32_t len = rd32(m + P_FLAGS);
     const char *name = (const char *)M(tx_name_ptr);
     int known = resolve_transport_cached(name, len);
-    if (known >= 0) {
-      CALL("sip_resolved", Z_sipZ_sip_resolved(&core, now, id, (u32)known));
-      answered = true;
-    } else if (!resolve_transport_ask(id, name, len, supported_protos, request_transport)) {
-      CALL("sip_resolved", Z_sipZ_sip_resolved(&core, now, id, 0));
-      answered = true;
-    } else {
-      answered = true; /* possibly answered inside (answers kept dnsMinTtl): drain either way */
-    }
+    if (known < 0 && !resolve_transport_ask(id, name, len, supported_protos, request_transport)) known = 0;
+    if (known >= 0) CALL("sip_resolved", Z_sipZ_sip_resolved(&core, now, id, (u32)known));
+    answered = true; /* now, or possibly inside resolve_transport_ask (answers kept dnsMinTtl): drain either way */
   }
   asking = false;
   return answered;
@@ -1414,10 +1407,16 @@ static void start_core(const config *cfg) {
    * (server, b2bua: docs/ABI.md "Layout"), the site defaults where it gives none; a value above the
    * board's is refused by its key when the configuration is applied */
   u32 layout = CALL("sip_layout_ptr", Z_sipZ_sip_layout_ptr(&core));
-  static const int caps[LAYOUT_WORDS] = {SK_CAPACITY_TRANSACTIONS, SK_CAPACITY_REGISTRATIONS, SK_CAPACITY_MESSAGE_BLOCKS, SK_CAPACITY_DIALOGS, SK_CAPACITY_RELAY_LEGS};
+  static const int caps[SIP_LAYOUT_COUNT] = {
+      [SIP_LAYOUT_TRANSACTIONS] = SK_CAPACITY_TRANSACTIONS, [SIP_LAYOUT_REGISTRATIONS] = SK_CAPACITY_REGISTRATIONS,
+      [SIP_LAYOUT_MESSAGE_BLOCKS] = SK_CAPACITY_MESSAGE_BLOCKS, [SIP_LAYOUT_DIALOGS] = SK_CAPACITY_DIALOGS,
+      [SIP_LAYOUT_RELAY_LEGS] = SK_CAPACITY_RELAY_LEGS};
   /* where the configuration gives none: the site defaults (limits.site*) */
-  static const uint32_t site[LAYOUT_WORDS] = {SIP_LIMIT_SITE_TRANSACTIONS, SIP_LIMIT_SITE_REGISTRATIONS, SIP_LIMIT_SITE_MESSAGE_BLOCKS, SIP_LIMIT_SITE_DIALOGS, SIP_LIMIT_SITE_RELAY_LEGS};
-  for (int i = 0; layout != 0 && i < LAYOUT_WORDS; i++) {
+  static const uint32_t site[SIP_LAYOUT_COUNT] = {
+      [SIP_LAYOUT_TRANSACTIONS] = SIP_LIMIT_SITE_TRANSACTIONS, [SIP_LAYOUT_REGISTRATIONS] = SIP_LIMIT_SITE_REGISTRATIONS,
+      [SIP_LAYOUT_MESSAGE_BLOCKS] = SIP_LIMIT_SITE_MESSAGE_BLOCKS, [SIP_LAYOUT_DIALOGS] = SIP_LIMIT_SITE_DIALOGS,
+      [SIP_LAYOUT_RELAY_LEGS] = SIP_LIMIT_SITE_RELAY_LEGS};
+  for (int i = 0; layout != 0 && i < SIP_LAYOUT_COUNT; i++) {
     const cfg_value *cv = &cfg->v[caps[i]];
     uint32_t v = !cv->set ? site[i] : cv->num > 0 && cv->num <= 0xffffffff ? (uint32_t)cv->num : 0;
     memcpy(M(layout + 4 * (u32)i), &v, 4);
@@ -1494,9 +1493,10 @@ static void start_core(const config *cfg) {
     log_raw("transportByDns", name_transport ? "true" : "false");
     log_num("memory", (double)mem->size);
     if (layout) {
-      char lo[96];
-      const uint8_t *l = M(layout);
-      snprintf(lo, sizeof lo, "[%u,%u,%u,%u,%u]", rd32(l), rd32(l + 4), rd32(l + 8), rd32(l + 12), rd32(l + 16));
+      char lo[16 * SIP_LAYOUT_COUNT + 2] = "[";
+      for (int i = 0; i < SIP_LAYOUT_COUNT; i++)
+        snprintf(lo + strlen(lo), sizeof lo - strlen(lo), "%s%u", i ? "," : "", rd32(M(layout + 4 * (u32)i)));
+      strcat(lo, "]");
       log_raw("laidOut", lo);
     }
     if (usage_on) log_str("usageLog", cfg_str(cfg, SK_USAGE_LOG));

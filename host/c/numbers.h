@@ -138,6 +138,16 @@ enum sip_stat {
   SIP_STAT_COUNT = 22,
 };
 
+/* words (u32) of the layout record at sip_layout_ptr, written before _initialize on the server and b2bua cores (docs/ABI.md "Layout"): the capacities the tables are laid out at, 0 = the board's; after _initialize, those laid out */
+enum sip_layout {
+  SIP_LAYOUT_TRANSACTIONS = 0, /* transactions (config capacity.transactions) */
+  SIP_LAYOUT_REGISTRATIONS = 1, /* registrations (bindings; AORs as many, at most the board's; registrar blocks in the board's proportion) */
+  SIP_LAYOUT_MESSAGE_BLOCKS = 2, /* message-pool blocks */
+  SIP_LAYOUT_DIALOGS = 3, /* dialogs: the proxy's, and on b2bua the user agent's, each up to the board's (after _initialize: the larger) */
+  SIP_LAYOUT_RELAY_LEGS = 4, /* media relay legs */
+  SIP_LAYOUT_COUNT = 5, /* words in the record */
+};
+
 /* operations of a media relay record (sip_poll_relay) */
 enum sip_relay_op {
   SIP_RELAY_OP_OPEN = 1, /* bind the leg's ports (when not bound yet) and forward what arrives on them to the partner leg's peer; sent again when the leg's peer, flags or idle time change */

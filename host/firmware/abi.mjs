@@ -8,6 +8,7 @@ export const CfgKind = Object.freeze({ Domain: 1, OutboundProxy: 2, Realm: 3, Us
 export const CfgKey = Object.freeze({ T1: 1, T2: 2, T4: 3, TimerC: 4, MinExpires: 5, MaxExpires: 6, DefaultExpires: 7, ContactsPerAor: 8, RecordRoute: 9, RetryAfter: 10, NonceExpiry: 12, FloodLimit: 13, FloodBlock: 14, FloodDrop: 15, RefuseDrop: 16, MaxBody: 17, TopologyHiding: 18, AuthFailures: 19, AuthWindow: 20, Shed: 21, DigestAlgorithms: 22, OptionsBeforeAuth: 23, Mode: 24, MediaRelay: 25, RelayPortMin: 26, RelayPortMax: 27, RelayIdle: 28, RelayHoldIdle: 29, RelayIce: 30, MaxTransactions: 31, MaxBindings: 32, MaxMessageBlocks: 33, NameTransport: 34, MaxDialogs: 35, MaxRelayLegs: 36 });
 export const CfgResult = Object.freeze({ Ok: 0, Unknown: -1, Refused: -2, NotInBuild: -3 });
 export const Proto = Object.freeze({ UDP: 1, TCP: 2, TLS: 3, SCTP: 4, WS: 5, WSS: 6 });
+export const Layout = Object.freeze({ Transactions: 0, Registrations: 1, MessageBlocks: 2, Dialogs: 3, RelayLegs: 4, Count: 5 });
 export const RelayOp = Object.freeze({ Open: 1, Close: 2 });
 export const RelayFlag = Object.freeze({ RtcpMux: 1, Held: 2, Video: 4 });
 export const RelayReport = Object.freeze({ Idle: 1, BindFailed: 2 });

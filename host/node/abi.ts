@@ -13,7 +13,7 @@ export const EVENT = { kind: 0, code: 4, time: 8, value: 16, lost: 20, peer: 24,
 // Every ABI number (protos, config keys and kinds, results, event kinds, stat ids) and the event and
 // stat names come from host/shared/abi.json through the generated ./numbers.ts.
 export { Proto, PROTO_NAMES, CfgKey, CfgKind, CfgResult, EventKind, EVENTS, STAT_NAMES } from "./numbers.js";
-import { STAT_NAMES } from "./numbers.js";
+import { STAT_NAMES, Layout } from "./numbers.js";
 import v8 from "node:v8";
 import vm from "node:vm";
 
@@ -70,10 +70,6 @@ export interface Exports {
 
 export class CoreError extends Error {}
 
-/** Words of the layout record (assembly/config.ts Layout): transactions, registrations, message blocks,
- * dialogs, relay legs. */
-export const LAYOUT_WORDS = 5;
-
 /** Names of the required exports the module lacks (empty = complete). */
 export function missingExports(mod: WebAssembly.Module): string[] {
   const have = new Set(WebAssembly.Module.exports(mod).map((e) => e.name));
@@ -99,12 +95,12 @@ export class Core {
   readonly cfgPtr: number;
   readonly cfgCap: number;
 
-  /** The capacities laid out (docs/ABI.md "Layout": transactions, registrations, message blocks, dialogs,
-   * relay legs), or null where the core has fixed tables. */
+  /** The capacities laid out (docs/ABI.md "Layout", by Layout word), or null where the core has fixed
+   * tables. */
   readonly laidOut: number[] | null;
 
   /**
-   * `layout`: the capacities to lay the tables out at (docs/ABI.md "Layout"; 0 = the board's), written
+   * `layout`: the capacities to lay the tables out at, by Layout word (docs/ABI.md "Layout"; 0 = the board's), written
    * before `_initialize` where the core lays its tables out (server, b2bua); ignored elsewhere.
    */
   constructor(mod: WebAssembly.Module, layout: readonly number[] = []) {
@@ -117,9 +113,9 @@ export class Core {
     const inst = new WebAssembly.Instance(mod, {});
     this.ex = inst.exports as unknown as Exports;
     const at = this.ex.sip_layout_ptr ? this.ex.sip_layout_ptr() >>> 0 : 0;
-    if (at !== 0) new Uint32Array(this.ex.memory.buffer, at, LAYOUT_WORDS).set(Array.from({ length: LAYOUT_WORDS }, (_, i) => layout[i] ?? 0));
+    if (at !== 0) new Uint32Array(this.ex.memory.buffer, at, Layout.Count).set(Array.from({ length: Layout.Count }, (_, i) => layout[i] ?? 0));
     this.ex._initialize();
-    this.laidOut = at !== 0 ? Array.from(new Uint32Array(this.ex.memory.buffer, at, LAYOUT_WORDS)) : null;
+    this.laidOut = at !== 0 ? Array.from(new Uint32Array(this.ex.memory.buffer, at, Layout.Count)) : null;
     this.refresh();
     const ex = this.ex;
     this.rxPtr = ex.sip_rx_ptr() >>> 0;

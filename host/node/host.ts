@@ -19,7 +19,7 @@ import os from "node:os";
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { Core, CoreError, PEER, EVENT, Proto, CfgKey, EVENTS, prefaultHeap, type Exports } from "./abi.js";
-import { CFG_KIND_SECRET, LIMITS, CfgKind, CfgResult, PROTO_NAMES } from "./numbers.js";
+import { CFG_KIND_SECRET, LIMITS, CfgKind, CfgResult, PROTO_NAMES, Layout } from "./numbers.js";
 import { writeAddr, format4, format6, peerText, numericLookup } from "./addr.js";
 import { ConfigError, type Config, type Listen } from "./config.js";
 import { autoTransport, coreOps, explain, parseIpPort, relayInterfaces, trunkName } from "../shared/config.mjs";
@@ -278,9 +278,12 @@ export class Host {
     // the capacities of the configuration are the tables' sizes where the core lays them out at start
     // (server, b2bua: docs/ABI.md "Layout"), the site defaults (limits.site*) where it gives none; a value
     // above the board's is refused below by its key
-    const site = [LIMITS.siteTransactions, LIMITS.siteRegistrations, LIMITS.siteMessageBlocks, LIMITS.siteDialogs, LIMITS.siteRelayLegs];
-    const layout = ["transactions", "registrations", "messageBlocks", "dialogs", "relayLegs"]
-      .map((k, i) => Number(this.cfg.shared.values.get(`capacity.${k}`) ?? site[i]));
+    const layout: number[] = [];
+    for (const [word, key, site] of [
+      [Layout.Transactions, "transactions", LIMITS.siteTransactions], [Layout.Registrations, "registrations", LIMITS.siteRegistrations],
+      [Layout.MessageBlocks, "messageBlocks", LIMITS.siteMessageBlocks], [Layout.Dialogs, "dialogs", LIMITS.siteDialogs],
+      [Layout.RelayLegs, "relayLegs", LIMITS.siteRelayLegs],
+    ] as const) layout[word] = Number(this.cfg.shared.values.get(`capacity.${key}`) ?? site);
     const core = new Core(mod, layout); // throws CoreError naming a missing export
     if (this.cfg.prefault) {
       core.prefault();
@@ -659,20 +662,15 @@ export class Host {
   private askTransports(now: number): boolean {
     const ex = this.ex;
     const core = this.core!;
-    const ready: number[] = [];
+    let answered = false;
     for (;;) {
       const id = ex.sip_poll_resolve!(now) >>> 0;
       if (id === 0) break;
       core.views();
       const len = core.dv.getUint32(core.txMetaPtr + PEER.flags, true);
       const name = core.mem.toString("latin1", core.txNamePtr, core.txNamePtr + len);
-      const known = this.resolver.transportCached(name);
-      if (known >= 0) {
-        ready.push(id, known);
-        continue;
-      }
       const source = this.resolver.source; // the request's: its location's lookup counts against it
-      const asked = this.resolver.transportAsk(name, this.supportedProtos(), (p: number) => {
+      const later = (p: number) => {
         if (!this.core || this.stopping) return;
         if (this.log.on("debug")) this.log.debug("request transport", { name, transport: PROTO_NAMES[p] ?? "default" });
         const was = this.resolver.source;
@@ -681,11 +679,15 @@ export class Host {
         this.ex.sip_resolved!(t, id, p);
         this.after(t);
         this.resolver.setSource(was);
-      });
-      if (!asked) ready.push(id, 0);
+      };
+      let known = this.resolver.transportCached(name);
+      if (known < 0 && !this.resolver.transportAsk(name, this.supportedProtos(), later)) known = 0;
+      if (known >= 0) {
+        ex.sip_resolved!(now, id, known);
+        answered = true;
+      }
     }
-    for (let i = 0; i < ready.length; i += 2) ex.sip_resolved!(now, ready[i], ready[i + 1]);
-    return ready.length > 0;
+    return answered;
   }
 
   /** The protocols (abi.json protos) we listen on: UDP, TCP, TLS. */

@@ -124,6 +124,9 @@ export const CFG_KIND_NAMES: Readonly<Record<number, string>> = {
 /** Kinds whose text is a secret: never echoed, the cfg buffer wiped after the call. */
 export const CFG_KIND_SECRET: ReadonlySet<number> = new Set([4, 14, 12]);
 
+/** words (u32) of the layout record at sip_layout_ptr, written before _initialize on the server and b2bua cores (docs/ABI.md "Layout"): the capacities the tables are laid out at, 0 = the board's; after _initialize, those laid out */
+export const enum Layout { Transactions = 0, Registrations = 1, MessageBlocks = 2, Dialogs = 3, RelayLegs = 4, Count = 5 }
+
 /** operations of a media relay record (sip_poll_relay) */
 export const enum RelayOp { Open = 1, Close = 2 }
 

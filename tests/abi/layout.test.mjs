@@ -20,6 +20,7 @@ const abi = JSON.parse(readFileSync(join(root, "host/shared/abi.json"), "utf8"))
 const stat = (name) => abi.stats.indexOf(name);
 const key = (name) => abi.cfgKeys[name].value;
 const PAGE = 65536;
+const WORDS = abi.enums.Layout.values.Count.value;
 const modules = new Map();
 
 /** A core of `board` laid out at `caps` ([transactions, registrations, messageBlocks, dialogs, relayLegs]). */
@@ -27,10 +28,10 @@ function laidOut(board, caps = []) {
   if (!modules.has(board)) modules.set(board, new WebAssembly.Module(readFileSync(join(root, "build", board, "sipling.wasm"))));
   const ex = new WebAssembly.Instance(modules.get(board), {}).exports;
   const at = ex.sip_layout_ptr() >>> 0;
-  if (caps.length) new Uint32Array(ex.memory.buffer, at, 5).set(caps);
+  if (caps.length) new Uint32Array(ex.memory.buffer, at, WORDS).set(caps);
   ex._initialize();
   assert.equal(ex.sip_init(1, 2, 0), 0);
-  return { ex, at, record: at ? [...new Uint32Array(ex.memory.buffer, at, 5)] : null, bytes: ex.memory.buffer.byteLength, used: ex.sip_stat(stat("memoryBytes")) };
+  return { ex, at, record: at ? [...new Uint32Array(ex.memory.buffer, at, WORDS)] : null, bytes: ex.memory.buffer.byteLength, used: ex.sip_stat(stat("memoryBytes")) };
 }
 
 const BOARD = { server: [393216, 262144, 196608, 65536, 8192], b2bua: [196608, 65536, 131072, 32768, 8192] };
