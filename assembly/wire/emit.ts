@@ -50,24 +50,9 @@ export class ForwardEdits {
   /** Max-Forwards to add when the request has none (step 3). */
   defaultMaxForwards: u32 = 70;
 
+  /** Every field as initialised above: all zero but defaultMaxForwards (one fill). */
   reset(): void {
-    this.ruri = 0;
-    this.ruriLen = 0;
-    this.via = 0;
-    this.viaLen = 0;
-    this.recordRoute = 0;
-    this.recordRouteLen = 0;
-    this.drop = 0;
-    this.contact = 0;
-    this.contactLen = 0;
-    this.extra = 0;
-    this.extraLen = 0;
-    this.routeSet = 0;
-    this.routeSetLen = 0;
-    this.viaAppend = 0;
-    this.viaAppendLen = 0;
-    this.rportAt = 0;
-    this.rportPort = 0;
+    memory.fill(changetype<usize>(this), 0, offsetof<ForwardEdits>());
     this.defaultMaxForwards = 70;
   }
 }

@@ -132,24 +132,11 @@ export class MessageView {
 
   /** Forget the previous message. */
   reset(): void {
-    this.skipped = 0;
-    this.len = 0;
-    this.isRequest = false;
-    this.method = Method.Unknown;
-    this.methodLen = 0;
-    this.uriOff = 0;
-    this.uriLen = 0;
-    this.status = 0;
-    this.reasonOff = 0;
-    this.reasonLen = 0;
-    this.headersOff = 0;
-    this.headersEnd = 0;
-    this.bodyOff = 0;
-    this.bodyLen = 0;
-    if (MEDIA_RELAY) { this.altBody = 0; this.altBodyLen = 0; }
+    // every field from `skipped` to `error` is zero when fresh (Unknown, None, false) but
+    // contentLength: one fill, `base` and the tables' addresses kept
+    const s = offsetof<MessageView>("skipped");
+    memory.fill(changetype<usize>(this) + s, 0, offsetof<MessageView>("entries") - s);
     this.contentLength = -1;
-    this.count = 0;
-    this.error = WireError.None;
     memory.fill(this.firsts, 0xff, <usize>Hdr.Count << 1);
   }
 

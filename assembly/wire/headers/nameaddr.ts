@@ -66,13 +66,11 @@ export class NameAddrRepr {
     this.uri = new UriRepr();
   }
 
+  /** Every field after `uri` as initialised above: all zero but q and expires (one fill). */
   reset(): void {
     this.uri.reset();
-    this.display = 0; this.displayLen = 0; this.hasDisplay = false; this.displayQuoted = false;
-    this.bracketed = false;
-    this.star = false;
-    this.params = 0; this.paramsLen = 0;
-    this.tag = 0; this.tagLen = 0; this.hasTag = false;
+    const d = offsetof<NameAddrRepr>("display");
+    memory.fill(changetype<usize>(this) + d, 0, offsetof<NameAddrRepr>() - d);
     this.q = -1;
     this.expires = -1;
   }

@@ -23,11 +23,9 @@ export class CSeqRepr {
   methodLen: u32 = 0;
   methodId: Method = Method.Unknown;
 
+  /** Every field back to zero (Method.Unknown, no span), one fill. */
   reset(): void {
-    this.seq = 0;
-    this.method = 0;
-    this.methodLen = 0;
-    this.methodId = Method.Unknown;
+    memory.fill(changetype<usize>(this), 0, offsetof<CSeqRepr>());
   }
 }
 
@@ -41,10 +39,9 @@ export class ContentTypeRepr {
   params: usize = 0;
   paramsLen: u32 = 0;
 
+  /** Every field back to zero (no span), one fill. */
   reset(): void {
-    this.type = 0; this.typeLen = 0;
-    this.subtype = 0; this.subtypeLen = 0;
-    this.params = 0; this.paramsLen = 0;
+    memory.fill(changetype<usize>(this), 0, offsetof<ContentTypeRepr>());
   }
 }
 

@@ -87,17 +87,12 @@ export class ViaRepr {
   /** -1 absent, else 0-255. */
   ttl: i32 = -1;
 
+  /** Every field as initialised above: all zero (None, false, no span) but port, rport and ttl. One
+   * fill instead of a store per field. */
   reset(): void {
-    this.protoName = 0; this.protoNameLen = 0;
-    this.protoVersion = 0; this.protoVersionLen = 0;
-    this.isSip20 = false;
-    this.transport = 0; this.transportLen = 0; this.transportKind = Transport.None;
-    this.host = 0; this.hostLen = 0; this.hostKind = HostKind.None; this.port = PORT_ABSENT;
-    this.params = 0; this.paramsLen = 0;
-    this.branch = 0; this.branchLen = 0; this.hasBranch = false; this.branchRfc3261 = false;
-    this.received = 0; this.receivedLen = 0; this.hasReceived = false; this.receivedKind = HostKind.None;
+    memory.fill(changetype<usize>(this), 0, offsetof<ViaRepr>());
+    this.port = PORT_ABSENT;
     this.rport = RPORT_ABSENT;
-    this.maddr = 0; this.maddrLen = 0; this.hasMaddr = false;
     this.ttl = -1;
   }
 }
