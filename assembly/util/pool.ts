@@ -16,6 +16,7 @@
 import { MAX_MSG, BOARD_MSG_BLOCKS, BOARD_REG_BLOCKS, BOARD_DLG_BLOCKS, SPARSE_TABLES } from "../config";
 import { zeroTable } from "./zero";
 import { tableAlloc } from "./alloc";
+import { sameBytes } from "./bytes";
 
 const NONE: u32 = 0xffffffff;
 
@@ -163,7 +164,7 @@ export class Pool {
     let left = len;
     while (left > 0) {
       const n = left < this.blockSize ? left : this.blockSize;
-      if (memory.compare(this.blockPtr(b), p, n) != 0) return false;
+      if (!sameBytes(this.blockPtr(b), p, n)) return false;
       p += n;
       left -= n;
       b = this.nextOf(b);

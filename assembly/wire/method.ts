@@ -3,6 +3,7 @@
 // Numbers are stable (they appear in events and logs).
 
 import { METHOD_NAMES, METHOD_COUNT } from "./tables";
+import { sameBytes } from "../util/bytes";
 
 export const enum Method {
   Unknown = 0, INVITE = 1, ACK = 2, BYE = 3, CANCEL = 4, REGISTER = 5, OPTIONS = 6, PRACK = 7,
@@ -14,7 +15,7 @@ export function methodId(p: usize, len: u32): Method {
   let e = METHOD_NAMES + 1; // entry 0 (Unknown) is the empty name
   for (let id: u32 = 1; id < METHOD_COUNT; id++) {
     const n = <u32>load<u8>(e);
-    if (n == len && memory.compare(p, e + 1, n) == 0) return <Method>id;
+    if (n == len && sameBytes(p, e + 1, n)) return <Method>id;
     e += 1 + <usize>n;
   }
   return Method.Unknown;

@@ -11,6 +11,7 @@
 
 import { Ch, Cls, is, lower } from "../util/chars";
 import { TEXT } from "./tables";
+import { sameBytes } from "../util/bytes";
 
 /** Skip LWS (SP / HT / folded CRLF). */
 export function skipLws(p: usize, end: usize): usize {
@@ -94,13 +95,12 @@ export function eqText(p: usize, len: u32, code: u32): bool {
 
 /** Case-sensitive compare of memory [p, p+len) with a text of the packed table. */
 export function eqTextExact(p: usize, len: u32, code: u32): bool {
-  return len == (code & 0xff) && memory.compare(p, TEXT + <usize>(code >> 8), len) == 0;
+  return len == (code & 0xff) && sameBytes(p, TEXT + <usize>(code >> 8), len);
 }
 
 /** Byte-exact compare of two memory ranges. */
 export function eqBytes(a: usize, alen: u32, b: usize, blen: u32): bool {
-  if (alen != blen) return false;
-  return memory.compare(a, b, alen) == 0;
+  return alen == blen && sameBytes(a, b, alen);
 }
 
 /** Whether [p, p+len) is the ASCII text `lit`, letters in any case (a literal: no allocation). */
