@@ -1,8 +1,21 @@
 // Host names and IP address literals (RFC 3261 §25.1, RFC 5118): one set of recognisers for every
 // decoder (URIs, Via sent-by and received). Each checks exactly [p, end) and reads nothing outside it.
 
-import { Ch, Cls, is } from "../util/chars";
-import { parseUint } from "./scan";
+import { Ch, Cls, is, isAny } from "../util/chars";
+import { parseUint, skipLws } from "./scan";
+import { HostKind } from "./uri";
+
+/** Port value for "absent" in `HostPort.port` / `ViaRepr.port`. */
+export const PORT_ABSENT: i32 = -1;
+
+/** Result of `scanHostPort`: host span (brackets included for an IPv6 reference), kind, port. */
+@unmanaged export class HostPort {
+  host: usize = 0;
+  hostLen: u32 = 0;
+  kind: HostKind = HostKind.None;
+  /** 0-65535, or -1 when absent. */
+  port: i32 = -1;
+}
 
 /** Dotted quad in [p, end), each part 1-3 digits <= 255. */
 export function isIPv4(p: usize, end: usize): bool {
@@ -82,3 +95,46 @@ export function isHostname(p: usize, end: usize): bool {
   return is(top, Cls.ALPHA);
 }
 
+/**
+ * Scan `host [ ":" port ]` at `p`: hostname, IPv4address or `[` IPv6address `]`. With `lws` set, SWS
+ * is allowed around the colon (Via sent-by, RFC 3261 COLON = SWS ":" SWS); without, it is a SIP URI's
+ * hostport (parseSip). Fills `out` and returns the cursor after the host or port (before any trailing LWS), 0 on a syntax error.
+ */
+export function scanHostPort(p: usize, end: usize, out: HostPort, lws: bool): usize {
+  out.host = 0; out.hostLen = 0; out.kind = HostKind.None; out.port = PORT_ABSENT;
+  if (p >= end) return 0;
+  if (load<u8>(p) == Ch.LBRACKET) { // p < end
+    let q = p + 1;
+    while (q < end && load<u8>(q) != Ch.RBRACKET) q++; // q < end
+    if (q >= end || !isIPv6(p + 1, q)) return 0;
+    out.host = p;
+    out.hostLen = <u32>(q + 1 - p);
+    out.kind = HostKind.IPv6;
+    p = q + 1;
+  } else {
+    let q = p;
+    while (q < end) {
+      const c = <u32>load<u8>(q); // q < end
+      if (!isAny(c, Cls.ALPHA | Cls.DIGIT) && c != Ch.MINUS && c != Ch.DOT) break;
+      q++;
+    }
+    if (q == p) return 0;
+    if (isIPv4(p, q)) out.kind = HostKind.IPv4;
+    else if (isHostname(p, q)) out.kind = HostKind.Name;
+    else return 0;
+    out.host = p;
+    out.hostLen = <u32>(q - p);
+    p = q;
+  }
+  let r = lws ? skipLws(p, end) : p;
+  if (r < end && load<u8>(r) == Ch.COLON) { // r < end
+    r = lws ? skipLws(r + 1, end) : r + 1;
+    const d = r;
+    while (r < end && is(<u32>load<u8>(r), Cls.DIGIT)) r++; // r < end
+    const v = parseUint(d, r, 65535);
+    if (v < 0) return 0;
+    out.port = <i32>v;
+    p = r;
+  }
+  return p;
+}

@@ -23,7 +23,7 @@ import { Ch, Cls, hexValue, is, isAny, lower } from "../util/chars";
 import { eqBytes, eqBytesI, eqText, parseUint } from "./scan";
 import { TEXT } from "./tables";
 import { MAX_PARAMS } from "../config";
-import { isIPv4, isIPv6, isHostname } from "./host";
+import { HostPort, scanHostPort } from "./host";
 import { T_K_DLG, T_K_LR, T_K_MADDR, T_K_METHOD, T_K_SIP, T_K_SIPS, T_K_TEL, T_K_TRANSPORT, T_K_TTL, T_K_USER } from "./tables";
 
 export const enum UriScheme { None = 0, Sip = 1, Sips = 2, Tel = 3, Other = 4 }
@@ -190,6 +190,9 @@ function parseHeaders(p: usize, end: usize, out: UriRepr): usize {
   return end;
 }
 
+// Scratch of parseSip (the core is single-threaded and parsers do not re-enter).
+const HP = new HostPort();
+
 // ---------------------------------------------------------------------------------------------
 // Per-scheme parsers. Each takes the cursor after the scheme ':' and returns true on success.
 
@@ -216,45 +219,11 @@ function parseSip(p: usize, end: usize, out: UriRepr): bool {
     p = q + 1;
   }
 
-  // host
-  const h = p;
-  if (p < end && <u32>load<u8>(p) == Ch.LBRACKET) { // p < end
-    p++;
-    while (p < end && <u32>load<u8>(p) != Ch.RBRACKET) p++; // p < end
-    if (p == end || !isIPv6(h + 1, p)) return false;
-    p++;
-    out.hostKind = HostKind.IPv6;
-  } else {
-    while (p < end) { // p < end
-      const c = <u32>load<u8>(p);
-      if (!is(c, Cls.ALPHA) && !is(c, Cls.DIGIT) && c != Ch.MINUS && c != Ch.DOT) break;
-      p++;
-    }
-    if (p == h) return false;
-    let numeric = true;
-    for (let i = h; i < p; i++) { // h <= i < p <= end
-      const c = <u32>load<u8>(i);
-      if (!is(c, Cls.DIGIT) && c != Ch.DOT) { numeric = false; break; }
-    }
-    if (numeric) {
-      if (!isIPv4(h, p)) return false;
-      out.hostKind = HostKind.IPv4;
-    } else {
-      if (!isHostname(h, p)) return false;
-      out.hostKind = HostKind.Name;
-    }
-  }
-  out.host = h; out.hostLen = <u32>(p - h);
-
-  // port
-  if (p < end && <u32>load<u8>(p) == Ch.COLON) { // p < end
-    const d = p + 1;
-    p = d;
-    while (p < end && is(<u32>load<u8>(p), Cls.DIGIT)) p++; // p < end
-    const v = parseUint(d, p, 65535);
-    if (v < 0) return false;
-    out.port = <i32>v;
-  }
+  // hostport: the Via sent-by scanner without LWS (hostname, IPv4, [IPv6]; a numeric host that is not
+  // an IPv4address fails, as isHostname wants a toplabel that starts with ALPHA)
+  p = scanHostPort(p, end, HP, false);
+  if (p == 0) return false;
+  out.host = HP.host; out.hostLen = HP.hostLen; out.hostKind = HP.kind; out.port = HP.port;
 
   if (p < end && <u32>load<u8>(p) == Ch.SEMI) { // p < end
     p = parseParams(p, end, out);

@@ -20,7 +20,7 @@
 //     Any other parameter, quoted value included, is kept untouched in the `params` span.
 
 import { Ch, Cls, is, isAny } from "../../util/chars";
-import { isIPv4, isIPv6, isHostname } from "../host";
+import { isIPv4, isIPv6, HostPort, PORT_ABSENT, scanHostPort } from "../host";
 import { skipLws, skipToken, eqText, eqTextExact, parseUint, ParamSpan, scanHeaderParam } from "../scan";
 import { HostKind } from "../uri";
 import { MAX_PARAMS } from "../../config";
@@ -29,21 +29,10 @@ import { T_K_BRANCH, T_K_COOKIE, T_K_MADDR, T_K_RECEIVED, T_K_RPORT, T_K_SCTP, T
 /** Transports the core knows by name; any other token is `Other` and still valid. */
 export const enum Transport { None = 0, UDP = 1, TCP = 2, TLS = 3, SCTP = 4, WS = 5, WSS = 6, Other = 7 }
 
-/** Port value for "absent" in `HostPort.port` / `ViaRepr.port`. */
-export const PORT_ABSENT: i32 = -1;
 /** `ViaRepr.rport` when there is no rport parameter. */
 export const RPORT_ABSENT: i32 = -2;
 /** `ViaRepr.rport` when the parameter is present without a value (RFC 3581 request form). */
 export const RPORT_EMPTY: i32 = -1;
-
-/** Result of `scanHostPort`: host span (brackets included for an IPv6 reference), kind, port. */
-@unmanaged export class HostPort {
-  host: usize = 0;
-  hostLen: u32 = 0;
-  kind: HostKind = HostKind.None;
-  /** 0-65535, or -1 when absent. */
-  port: i32 = -1;
-}
 
 /**
  * One decoded via-parm. Allocated once by its owner and reused: `decodeVia` resets every field.
@@ -100,50 +89,6 @@ export class ViaRepr {
 // Scratch for the parameter walk: decoders run one at a time (single-threaded core), no re-entry.
 const PARAM = new ParamSpan();
 const HP = new HostPort();
-
-/**
- * Scan `host [ ":" port ]` at `p`: hostname, IPv4address or `[` IPv6address `]`. With `lws` set, SWS
- * is allowed around the colon (Via sent-by, RFC 3261 COLON = SWS ":" SWS). Fills `out` and returns
- * the cursor after the host or port (before any trailing LWS), 0 on a syntax error.
- */
-export function scanHostPort(p: usize, end: usize, out: HostPort, lws: bool): usize {
-  out.host = 0; out.hostLen = 0; out.kind = HostKind.None; out.port = PORT_ABSENT;
-  if (p >= end) return 0;
-  if (load<u8>(p) == Ch.LBRACKET) { // p < end
-    let q = p + 1;
-    while (q < end && load<u8>(q) != Ch.RBRACKET) q++; // q < end
-    if (q >= end || !isIPv6(p + 1, q)) return 0;
-    out.host = p;
-    out.hostLen = <u32>(q + 1 - p);
-    out.kind = HostKind.IPv6;
-    p = q + 1;
-  } else {
-    let q = p;
-    while (q < end) {
-      const c = <u32>load<u8>(q); // q < end
-      if (!isAny(c, Cls.ALPHA | Cls.DIGIT) && c != Ch.MINUS && c != Ch.DOT) break;
-      q++;
-    }
-    if (q == p) return 0;
-    if (isIPv4(p, q)) out.kind = HostKind.IPv4;
-    else if (isHostname(p, q)) out.kind = HostKind.Name;
-    else return 0;
-    out.host = p;
-    out.hostLen = <u32>(q - p);
-    p = q;
-  }
-  let r = lws ? skipLws(p, end) : p;
-  if (r < end && load<u8>(r) == Ch.COLON) { // r < end
-    r = lws ? skipLws(r + 1, end) : r + 1;
-    const d = r;
-    while (r < end && is(<u32>load<u8>(r), Cls.DIGIT)) r++; // r < end
-    const v = parseUint(d, r, 65535);
-    if (v < 0) return 0;
-    out.port = <i32>v;
-    p = r;
-  }
-  return p;
-}
 
 /** Kind of an IP address value (received=): IPv4, IPv6 with or without brackets; None if neither. */
 function ipKind(p: usize, end: usize): HostKind {
