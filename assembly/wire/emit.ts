@@ -67,6 +67,13 @@ export function dropMap(count: i32): usize {
   return DROP_MAP;
 }
 
+/** A header line from a name text (with its ": ") and a value: one call for each of the builders. */
+function line(name: u32, p: usize, len: u32): void {
+  w.text(name);
+  w.bytes(p, len);
+  w.crlf();
+}
+
 function dropped(map: usize, i: i32): bool {
   return map != 0 && load<u8>(map + <usize>i) != 0;
 }
@@ -86,13 +93,9 @@ export function writeForward(v: MessageView, ed: ForwardEdits, out: usize, cap: 
   else w.bytes(base + <usize>v.uriOff, v.uriLen);
   w.text(T_SP_SIP20);
   w.crlf();
-  w.text(T_VIA);
-  w.bytes(ed.via, ed.viaLen);
-  w.crlf();
+  line(T_VIA, ed.via, ed.viaLen);
   if (ed.recordRoute != 0) {
-    w.text(T_RECORD_ROUTE);
-    w.bytes(ed.recordRoute, ed.recordRouteLen);
-    w.crlf();
+    line(T_RECORD_ROUTE, ed.recordRoute, ed.recordRouteLen);
   }
   if (v.first(Hdr.MaxForwards) < 0) {
     w.text(T_MF);
@@ -100,15 +103,11 @@ export function writeForward(v: MessageView, ed: ForwardEdits, out: usize, cap: 
     w.crlf();
   }
   if (ed.routeSetLen != 0) {
-    w.text(T_ROUTE);
-    w.bytes(ed.routeSet, ed.routeSetLen);
-    w.crlf();
+    line(T_ROUTE, ed.routeSet, ed.routeSetLen);
   }
   if (ed.extraLen != 0) w.bytes(ed.extra, ed.extraLen);
   if (ed.contactLen != 0) {
-    w.text(T_CONTACT);
-    w.bytes(ed.contact, ed.contactLen);
-    w.crlf();
+    line(T_CONTACT, ed.contact, ed.contactLen);
   }
   const topVia = v.first(Hdr.Via);
   for (let i = 0; i < v.count; i++) {
@@ -395,9 +394,7 @@ export function writeResponseForward(
   w.bytes(base, v.headersOff); // status line, CRLF included
   if (viaBlockLen != 0) w.bytes(viaBlock, viaBlockLen);
   if (contactLen != 0) {
-    w.text(T_CONTACT);
-    w.bytes(contact, contactLen);
-    w.crlf();
+    line(T_CONTACT, contact, contactLen);
   }
   const top = v.first(Hdr.Via);
   for (let i = 0; i < v.count; i++) {
@@ -472,9 +469,7 @@ function writeSibling(req: MessageView, method: u32, to: usize, toLen: u32, cseq
   w.crlf();
   const top = req.first(Hdr.Via);
   if (top >= 0) {
-    w.text(T_VIA);
-    w.bytes(req.valPtr(top), req.valLen(top));
-    w.crlf();
+    line(T_VIA, req.valPtr(top), req.valLen(top));
   }
   w.text(T_MF70);
   w.crlf();
@@ -482,9 +477,7 @@ function writeSibling(req: MessageView, method: u32, to: usize, toLen: u32, cseq
     if (!(req.flags(i) & EntryFlag.FIRST)) continue;
     const h = req.hdr(i);
     if (h == Hdr.To && toLen != 0) {
-      w.text(T_TO);
-      w.bytes(to, toLen);
-      w.crlf();
+      line(T_TO, to, toLen);
     } else if (h == Hdr.From || h == Hdr.To || h == Hdr.CallId || h == Hdr.Route) {
       copyLine(req, i);
     }

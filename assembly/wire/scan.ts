@@ -13,23 +13,20 @@ import { Ch, Cls, is, lower } from "../util/chars";
 import { TEXT } from "./tables";
 import { sameBytes } from "../util/bytes";
 
+/** An LWS byte: SP, HT, or the CR / LF of a fold (the one test of it in the wire layer). */
+export function isLws(c: u32): bool {
+  return c == Ch.SP || c == Ch.HT || c == Ch.CR || c == Ch.LF;
+}
+
 /** Skip LWS (SP / HT / folded CRLF). */
 export function skipLws(p: usize, end: usize): usize {
-  while (p < end) {
-    const c = <u32>load<u8>(p);
-    if (c != Ch.SP && c != Ch.HT && c != Ch.CR && c != Ch.LF) break;
-    p++;
-  }
+  while (p < end && isLws(<u32>load<u8>(p))) p++;
   return p;
 }
 
 /** Cursor after trimming LWS backwards from `end` (never below `start`). */
 export function trimLwsEnd(start: usize, end: usize): usize {
-  while (end > start) {
-    const c = <u32>load<u8>(end - 1);
-    if (c != Ch.SP && c != Ch.HT && c != Ch.CR && c != Ch.LF) break;
-    end--;
-  }
+  while (end > start && isLws(<u32>load<u8>(end - 1))) end--;
   return end;
 }
 

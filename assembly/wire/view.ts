@@ -30,7 +30,7 @@ import { Ch, Cls, is, isAny } from "../util/chars";
 import { WireError } from "./errors";
 import { Hdr, HdrFlag, hdrFlags, hdrId } from "./hdr";
 import { Method, methodId } from "./method";
-import { eqText, parseUint, skipToken, textIs } from "./scan";
+import { eqText, isLws, parseUint, skipToken, textIs } from "./scan";
 import { T_K_SIP_SLASH } from "./tables";
 import { tableAlloc } from "../util/alloc";
 
@@ -210,10 +210,6 @@ export class MessageView {
     while (e > s && isLws(<u32>load<u8>(base + e - 1))) e--;
     this.add(h, flags, nameLen, lineOff, lineEnd, s, e - s);
   }
-}
-
-function isLws(c: u32): bool {
-  return c == Ch.SP || c == Ch.HT || c == Ch.CR || c == Ch.LF;
 }
 
 /**

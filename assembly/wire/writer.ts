@@ -5,7 +5,7 @@
 // nothing is re-serialised from an object model.
 
 import { Ch } from "../util/chars";
-import { TEXT } from "./tables";
+import { TEXT, T_SUPPORTED_PATH } from "./tables";
 
 export class Writer {
   start: usize = 0;
@@ -73,10 +73,9 @@ export class Writer {
     this.ptr += digits;
   }
 
+  /** CRLF: the last two bytes of a text of the packed table ("Supported: path\r\n"), copied as one. */
   crlf(): void {
-    if (!this.room(2)) return;
-    store<u16>(this.ptr, 0x0a0d); // "\r\n", little-endian
-    this.ptr += 2;
+    this.bytes(TEXT + <usize>(T_SUPPORTED_PATH >> 8) + <usize>(T_SUPPORTED_PATH & 0xff) - 2, 2);
   }
 
   /** Bytes written so far (meaningful only while ok). */

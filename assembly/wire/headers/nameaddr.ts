@@ -24,7 +24,7 @@
 //     the `params` pass-through span.
 
 import { Ch } from "../../util/chars";
-import { skipLws, skipToken, skipQuoted, eqText, ParamSpan, scanHeaderParam } from "../scan";
+import { isLws, skipLws, skipToken, skipQuoted, eqText, ParamSpan, scanHeaderParam } from "../scan";
 import { UriRepr, parseUri } from "../uri";
 import { decodeDeltaSeconds } from "./scalar";
 import { MAX_PARAMS } from "../../config";
@@ -78,10 +78,6 @@ export class NameAddrRepr {
 
 // Scratch for the parameter walk (the core is single-threaded and decoders do not re-enter).
 const PARAM = new ParamSpan();
-
-function isLwsByte(c: u32): bool {
-  return c == Ch.SP || c == Ch.HT || c == Ch.CR || c == Ch.LF;
-}
 
 /**
  * qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), exactly [p, end), in thousandths.
@@ -183,7 +179,7 @@ export function decodeNameAddr(p: usize, end: usize, out: NameAddrRepr, kind: Na
     while (ue < end) {
       const c = <u32>load<u8>(ue); // ue < end
       if (c == Ch.GT) break;
-      if (isLwsByte(c)) return false; // RFC 4475 badaspec
+      if (isLws(c)) return false; // RFC 4475 badaspec
       ue++;
     }
     if (ue >= end) return false; // no '>'
@@ -194,7 +190,7 @@ export function decodeNameAddr(p: usize, end: usize, out: NameAddrRepr, kind: Na
     if (kind == NameAddrKind.Route) return false;
     while (ue < end) {
       const c = <u32>load<u8>(ue); // ue < end
-      if (c == Ch.SEMI || isLwsByte(c)) break;
+      if (c == Ch.SEMI || isLws(c)) break;
       if (c == Ch.QUESTION || c == Ch.COMMA) return false; // RFC 4475 regbadct, baddn
       ue++;
     }
