@@ -24,13 +24,14 @@
 //     the `params` pass-through span.
 
 import { Ch } from "../../util/chars";
-import { isLws, skipLws, skipToken, skipQuoted, eqText, ParamSpan, scanHeaderParam } from "../scan";
+import { isLws, skipLws, skipToken, skipQuoted, eqText, ParamSpan } from "../scan";
 import { UriRepr, parseUri } from "../uri";
 import { decodeDeltaSeconds } from "./scalar";
-import { MAX_PARAMS } from "../../config";
+import { ParamOwner, walkParams } from "./params";
 import { T_K_EXPIRES, T_K_Q, T_K_TAG } from "../tables";
 
-/** Which header the value comes from: it selects the forms and parameters allowed. */
+/** Which header the value comes from: it selects the forms and parameters allowed (the same numbers
+ * in params.ts ParamOwner). */
 export const enum NameAddrKind { FromTo = 0, Contact = 1, Route = 2 }
 
 /**
@@ -76,9 +77,6 @@ export class NameAddrRepr {
   }
 }
 
-// Scratch for the parameter walk (the core is single-threaded and decoders do not re-enter).
-const PARAM = new ParamSpan();
-
 /**
  * qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), exactly [p, end), in thousandths.
  * -1 when malformed.
@@ -105,8 +103,8 @@ export function parseQValue(p: usize, end: usize): i32 {
   return v;
 }
 
-/** Apply one header parameter held in `ps`. False when a decoded parameter is malformed or repeated. */
-function nameAddrParam(ps: ParamSpan, out: NameAddrRepr, kind: NameAddrKind): bool {
+/** Apply one header parameter (walkParams). False when a decoded parameter is malformed or repeated. */
+export function nameAddrParam(ps: ParamSpan, out: NameAddrRepr, kind: NameAddrKind): bool {
   const n = ps.name;
   const nl = ps.nameLen;
   const v = ps.value;
@@ -198,22 +196,6 @@ export function decodeNameAddr(p: usize, end: usize, out: NameAddrRepr, kind: Na
   }
   if (!parseUri(u, ue, out.uri)) return false;
 
-  // Header parameters.
-  p = skipLws(p, end);
-  if (p == end) return true;
-  if (load<u8>(p) != Ch.SEMI) return false; // p < end; trailing garbage
-  out.params = p + 1;
-  out.paramsLen = <u32>(end - p - 1);
-  let count = 0;
-  while (true) {
-    // p < end and load<u8>(p) == ';' here
-    const q = scanHeaderParam(p + 1, end, PARAM);
-    if (q == 0) return false; // empty or malformed parameter (RFC 4475 badinv01 `;;;;`)
-    if (++count > MAX_PARAMS) return false;
-    if (!nameAddrParam(PARAM, out, kind)) return false;
-    p = skipLws(q, end);
-    if (p == end) return true;
-    if (load<u8>(p) != Ch.SEMI) return false; // p < end
-  }
-  return false;
+  // Header parameters (RFC 4475 badinv01 `;;;;` is an empty one).
+  return walkParams(p, end, <ParamOwner>kind, changetype<usize>(out), changetype<usize>(out) + offsetof<NameAddrRepr>("params"));
 }

@@ -7,9 +7,9 @@
 // nothing traps. Number results use -1 for "invalid" so that callers map them to their WireError.
 
 import { Ch, Cls, is } from "../../util/chars";
-import { skipLws, skipToken, trimLwsEnd, parseUint, ParamSpan, scanHeaderParam } from "../scan";
+import { skipLws, skipToken, trimLwsEnd, parseUint } from "../scan";
 import { Method, methodId } from "../method";
-import { MAX_PARAMS } from "../../config";
+import { ParamOwner, walkParams } from "./params";
 
 /** Largest delta-seconds value; larger values clamp to it (RFC 3261 §20.19: 2^32-1). */
 export const DELTA_SECONDS_MAX: i64 = 4294967295;
@@ -44,9 +44,6 @@ export class ContentTypeRepr {
     memory.fill(changetype<usize>(this), 0, offsetof<ContentTypeRepr>());
   }
 }
-
-// Scratch for parameter walks (the core is single-threaded and decoders do not re-enter).
-const PARAM = new ParamSpan();
 
 /** End of the run of DIGITs at `p`. */
 function skipDigits(p: usize, end: usize): usize {
@@ -135,22 +132,7 @@ export function decodeContentType(p: usize, end: usize, out: ContentTypeRepr): b
   if (q == p) return false;
   out.subtype = p;
   out.subtypeLen = <u32>(q - p);
-  p = skipLws(q, end);
-  if (p == end) return true;
-  if (load<u8>(p) != Ch.SEMI) return false; // p < end
-  out.params = p + 1;
-  out.paramsLen = <u32>(end - p - 1);
-  let count = 0;
-  while (true) {
-    // p < end and load<u8>(p) == ';' here
-    q = scanHeaderParam(p + 1, end, PARAM);
-    if (q == 0 || !PARAM.hasValue) return false;
-    if (++count > MAX_PARAMS) return false;
-    p = skipLws(q, end);
-    if (p == end) return true;
-    if (load<u8>(p) != Ch.SEMI) return false; // p < end
-  }
-  return false;
+  return walkParams(q, end, ParamOwner.ContentType, changetype<usize>(out), changetype<usize>(out) + offsetof<ContentTypeRepr>("params"));
 }
 
 /** option-tag = token (one element of Require / Proxy-Require / Supported / Unsupported). */

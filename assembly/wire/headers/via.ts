@@ -21,9 +21,9 @@
 
 import { Ch, Cls, is, isAny } from "../../util/chars";
 import { isIPv4, isIPv6, HostPort, PORT_ABSENT, scanHostPort } from "../host";
-import { skipLws, skipToken, eqText, eqTextExact, parseUint, ParamSpan, scanHeaderParam } from "../scan";
+import { skipLws, skipToken, eqText, eqTextExact, parseUint, ParamSpan } from "../scan";
 import { HostKind } from "../uri";
-import { MAX_PARAMS } from "../../config";
+import { ParamOwner, walkParams } from "./params";
 import { T_K_BRANCH, T_K_COOKIE, T_K_MADDR, T_K_RECEIVED, T_K_RPORT, T_K_SCTP, T_K_SIP, T_K_TCP, T_K_TLS, T_K_TTL, T_K_UDP, T_K_V20, T_K_WS, T_K_WSS } from "../tables";
 
 /** Transports the core knows by name; any other token is `Other` and still valid. */
@@ -86,8 +86,7 @@ export class ViaRepr {
   }
 }
 
-// Scratch for the parameter walk: decoders run one at a time (single-threaded core), no re-entry.
-const PARAM = new ParamSpan();
+// Scratch of the sent-by and maddr scans: decoders run one at a time (single-threaded core), no re-entry.
 const HP = new HostPort();
 
 /** Kind of an IP address value (received=): IPv4, IPv6 with or without brackets; None if neither. */
@@ -116,8 +115,8 @@ function skipSlash(p: usize, end: usize): usize {
   return skipLws(p + 1, end);
 }
 
-/** Apply one Via parameter held in PARAM. False when a known parameter is malformed or repeated. */
-function viaParam(ps: ParamSpan, out: ViaRepr): bool {
+/** Apply one Via parameter (walkParams). False when a known parameter is malformed or repeated. */
+export function viaParam(ps: ParamSpan, out: ViaRepr): bool {
   const n = ps.name;
   const nl = ps.nameLen;
   const v = ps.value;
@@ -185,21 +184,5 @@ export function decodeVia(p: usize, end: usize, out: ViaRepr): bool {
   q = scanHostPort(p, end, HP, true);
   if (q == 0) return false;
   out.host = HP.host; out.hostLen = HP.hostLen; out.hostKind = HP.kind; out.port = HP.port;
-  p = skipLws(q, end);
-  if (p == end) return true;
-  if (load<u8>(p) != Ch.SEMI) return false; // p < end
-  out.params = p + 1;
-  out.paramsLen = <u32>(end - p - 1);
-  let count = 0;
-  while (true) {
-    // here load<u8>(p) == ';' (checked above or at the loop end), p < end
-    q = scanHeaderParam(p + 1, end, PARAM);
-    if (q == 0) return false; // empty or malformed parameter (RFC 4475 badinv01 `;;`)
-    if (++count > MAX_PARAMS) return false;
-    if (!viaParam(PARAM, out)) return false;
-    p = skipLws(q, end);
-    if (p == end) return true;
-    if (load<u8>(p) != Ch.SEMI) return false; // p < end
-  }
-  return false;
+  return walkParams(q, end, ParamOwner.Via, changetype<usize>(out), changetype<usize>(out) + offsetof<ViaRepr>("params"));
 }
