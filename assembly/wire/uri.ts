@@ -136,6 +136,15 @@ function eqDecodedText(p: usize, len: u32, code: u32): bool {
 // ---------------------------------------------------------------------------------------------
 // Parameters and headers.
 
+// The uri-parameters parseParams records: five spans (an address, then its u32 length declared just
+// after it in UriRepr, at the offsets of URI_PARAM_AT), then lr and ttl, decoded apart.
+const URI_PARAM_COUNT: u32 = 7;
+const URI_PARAMS: usize = memory.data<u32>([T_K_TRANSPORT, T_K_MADDR, T_K_METHOD, T_K_USER, T_K_DLG, T_K_LR, T_K_TTL]);
+const URI_PARAM_AT: usize = memory.data<u8>([
+  <u8>offsetof<UriRepr>("transport"), <u8>offsetof<UriRepr>("maddr"), <u8>offsetof<UriRepr>("method"),
+  <u8>offsetof<UriRepr>("userParam"), <u8>offsetof<UriRepr>("dlg"),
+]);
+
 /**
  * `*( ";" pname [ "=" pvalue ] )` starting at the ';' at `p`, up to '?' or `end`. Records the
  * parameters the core acts on. An empty value (`;lr=`) is accepted. Returns the cursor, 0 on error.
@@ -156,13 +165,15 @@ function parseParams(p: usize, end: usize, out: UriRepr): usize {
       if (p == 0) return 0;
       vlen = <u32>(p - v);
     }
-    if (eqDecodedText(n, nlen, T_K_TRANSPORT)) { if (out.transport == 0) { out.transport = v; out.transportLen = vlen; } }
-    else if (eqDecodedText(n, nlen, T_K_MADDR)) { if (out.maddr == 0) { out.maddr = v; out.maddrLen = vlen; } }
-    else if (eqDecodedText(n, nlen, T_K_METHOD)) { if (out.method == 0) { out.method = v; out.methodLen = vlen; } }
-    else if (eqDecodedText(n, nlen, T_K_USER)) { if (out.userParam == 0) { out.userParam = v; out.userParamLen = vlen; } }
-    else if (eqDecodedText(n, nlen, T_K_LR)) out.lr = true;
-    else if (eqDecodedText(n, nlen, T_K_DLG)) { if (out.dlg == 0) { out.dlg = v; out.dlgLen = vlen; } }
-    else if (eqDecodedText(n, nlen, T_K_TTL)) {
+    let k: u32 = 0;
+    while (k < URI_PARAM_COUNT && !eqDecodedText(n, nlen, load<u32>(URI_PARAMS + (<usize>k << 2)))) k++; // k < count
+    if (k < 5) {
+      // the first value of the parameter: its span, where none is yet (a later repeat is ignored)
+      const at = changetype<usize>(out) + <usize>load<u8>(URI_PARAM_AT + <usize>k); // k < 5
+      if (load<usize>(at) == 0) { store<usize>(at, v); store<u32>(at + sizeof<usize>(), vlen); }
+    } else if (k == 5) {
+      out.lr = true;
+    } else if (k == 6) {
       const t = parseUint(v, v + vlen, 255);
       if (t < 0) return 0;
       if (out.ttl < 0) out.ttl = <i32>t;
