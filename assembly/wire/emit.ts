@@ -67,6 +67,11 @@ export function dropMap(count: i32): usize {
   return DROP_MAP;
 }
 
+/** Via, From, To, Call-ID or CSeq: the ids 1 to 5 (hdr.ts numbers are stable), one range test. */
+function isViaToCSeq(h: Hdr): bool {
+  return <u32>h - <u32>Hdr.Via <= <u32>Hdr.CSeq - <u32>Hdr.Via;
+}
+
 /** A header line from a name text (with its ": ") and a value: one call for each of the builders. */
 function line(name: u32, p: usize, len: u32): void {
   w.text(name);
@@ -205,8 +210,7 @@ export function writeResponseRelay(
     } else if (i == topVia && via != null && (via.viaAppendLen != 0 || via.rportAt != 0)) {
       copyViaEdited(v, i, via); // RFC 3581: the Via as the server saw it, received and rport filled
     } else if (
-      h == Hdr.Via || h == Hdr.From || h == Hdr.To || h == Hdr.CallId || h == Hdr.CSeq ||
-      (h == Hdr.Timestamp && status == 100) || (h == Hdr.RecordRoute && dialog)
+      isViaToCSeq(h) || (h == Hdr.Timestamp && status == 100) || (h == Hdr.RecordRoute && dialog)
     ) {
       copyLine(v, i);
     }
@@ -225,7 +229,7 @@ export function writeResponseRelay(
  * (Content-Length). Everything else, unknown headers included, passes through byte for byte.
  */
 function legOwned(h: Hdr): bool {
-  return h == Hdr.Via || h == Hdr.From || h == Hdr.To || h == Hdr.CallId || h == Hdr.CSeq ||
+  return isViaToCSeq(h) ||
     h == Hdr.MaxForwards || h == Hdr.Contact || h == Hdr.ContentLength || h == Hdr.Route ||
     h == Hdr.RecordRoute || h == Hdr.Path || h == Hdr.Authorization || h == Hdr.ProxyAuthorization ||
     h == Hdr.WwwAuthenticate || h == Hdr.ProxyAuthenticate || h == Hdr.Require || h == Hdr.ProxyRequire ||
