@@ -2,7 +2,7 @@
 // decoder (URIs, Via sent-by and received). Each checks exactly [p, end) and reads nothing outside it.
 
 import { Ch, Cls, is, isAny } from "../util/chars";
-import { parseUint, skipLws } from "./scan";
+import { parseUint, skipClass, skipLws } from "./scan";
 import { HostKind } from "./uri";
 
 /** Port value for "absent" in `HostPort.port` / `ViaRepr.port`. */
@@ -22,7 +22,7 @@ export function isIPv4(p: usize, end: usize): bool {
   let parts = 0;
   while (true) {
     const s = p;
-    while (p < end && is(<u32>load<u8>(p), Cls.DIGIT)) p++; // p < end
+    p = skipClass(p, end, Cls.DIGIT);
     if (p == s || p - s > 3 || parseUint(s, p, 255) < 0) return false;
     parts++;
     if (p == end) return parts == 4;
@@ -50,7 +50,7 @@ export function isIPv6(p: usize, end: usize): bool {
   }
   while (true) {
     const s = p;
-    while (p < end && is(<u32>load<u8>(p), Cls.HEX)) p++; // p < end
+    p = skipClass(p, end, Cls.HEX);
     if (p == s) return false;
     if (p < end && load<u8>(p) == Ch.DOT) { // p < end: an IPv4 tail takes the rest, as two groups
       if (!isIPv4(s, end)) return false;
@@ -130,7 +130,7 @@ export function scanHostPort(p: usize, end: usize, out: HostPort, lws: bool): us
   if (r < end && load<u8>(r) == Ch.COLON) { // r < end
     r = lws ? skipLws(r + 1, end) : r + 1;
     const d = r;
-    while (r < end && is(<u32>load<u8>(r), Cls.DIGIT)) r++; // r < end
+    r = skipClass(r, end, Cls.DIGIT);
     const v = parseUint(d, r, 65535);
     if (v < 0) return 0;
     out.port = <i32>v;

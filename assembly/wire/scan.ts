@@ -9,7 +9,7 @@
 // Inside a header value, line folding has already been recognised by the view (a CRLF inside a value
 // span is always followed by SP/HT), so LWS here is any run of SP, HT, CR and LF.
 
-import { Ch, Cls, is, lower } from "../util/chars";
+import { Ch, Cls, is, isAny, lower } from "../util/chars";
 import { TEXT } from "./tables";
 import { sameBytes } from "../util/bytes";
 
@@ -33,6 +33,12 @@ export function trimLwsEnd(start: usize, end: usize): usize {
 /** Skip a run of bytes of class `cls`. */
 export function skipClass(p: usize, end: usize, cls: u32): usize {
   while (p < end && is(<u32>load<u8>(p), cls)) p++;
+  return p;
+}
+
+/** Skip to the first byte of any class of `cls` (or to `end`). */
+export function skipUntil(p: usize, end: usize, cls: u32): usize {
+  while (p < end && !isAny(<u32>load<u8>(p), cls)) p++;
   return p;
 }
 

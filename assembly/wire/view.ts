@@ -30,7 +30,7 @@ import { Ch, Cls, is, isAny } from "../util/chars";
 import { WireError } from "./errors";
 import { Hdr, HdrFlag, hdrFlags, hdrId } from "./hdr";
 import { Method, methodId } from "./method";
-import { eqText, isLws, parseUint, skipToken, textIs } from "./scan";
+import { eqText, isLws, parseUint, skipClass, skipToken, skipUntil, textIs } from "./scan";
 import { T_K_SIP_SLASH } from "./tables";
 import { tableAlloc } from "../util/alloc";
 
@@ -363,8 +363,7 @@ function skipPlain(p: usize, end: usize): usize {
     if (special != 0) break;
     p += 8;
   }
-  while (p < end && !isAny(<u32>load<u8>(p), Cls.VSPECIAL)) p++;
-  return p;
+  return skipUntil(p, end, Cls.VSPECIAL);
 }
 
 /** End of the message reached before its framing completed. */
@@ -426,13 +425,13 @@ function parseStartLine(v: MessageView, p: usize, lf: usize): WireError {
   v.method = methodId(p, mlen);
   q = skipWs(q, e);
   const us = q;
-  while (q < e && !isWs(<u32>load<u8>(q))) q++;
+  q = skipUntil(q, e, Cls.WS);
   v.uriOff = <u32>(us - p);
   v.uriLen = <u32>(q - us);
   if (v.uriLen == 0 || q >= e) return WireError.StartLine;
   q = skipWs(q, e);
   const vs = q;
-  while (q < e && !isWs(<u32>load<u8>(q))) q++;
+  q = skipUntil(q, e, Cls.WS);
   const ve = q;
   q = skipWs(q, e);
   if (q < e) return WireError.RequestUri; // a fourth element: LWS inside the Request-URI
@@ -442,7 +441,7 @@ function parseStartLine(v: MessageView, p: usize, lf: usize): WireError {
 function parseStatusLine(v: MessageView, p: usize, e: usize): WireError {
   v.isRequest = false;
   let q = p;
-  while (q < e && !isWs(<u32>load<u8>(q))) q++;
+  q = skipUntil(q, e, Cls.WS);
   const ver = checkVersion(p, q);
   if (ver != WireError.None) return ver;
   if (q >= e || load<u8>(q) != Ch.SP) return WireError.StartLine;
@@ -471,12 +470,12 @@ function checkVersion(s: usize, e: usize): WireError {
   if (e - s < 7 || !eqText(s, 4, T_K_SIP_SLASH)) return WireError.Version;
   let q = s + 4;
   const ms = q;
-  while (q < e && is(<u32>load<u8>(q), Cls.DIGIT)) q++;
+  q = skipClass(q, e, Cls.DIGIT);
   const major = parseUint(ms, q, 0xffff);
   if (q == ms || q >= e || load<u8>(q) != Ch.DOT) return WireError.Version;
   q++;
   const ns = q;
-  while (q < e && is(<u32>load<u8>(q), Cls.DIGIT)) q++;
+  q = skipClass(q, e, Cls.DIGIT);
   if (q == ns || q != e) return WireError.Version;
   const minor = parseUint(ns, q, 0xffff);
   if (major != 2 || minor != 0) return WireError.VersionUnsupported;
@@ -484,10 +483,9 @@ function checkVersion(s: usize, e: usize): WireError {
 }
 
 function isWs(c: u32): bool {
-  return c == Ch.SP || c == Ch.HT;
+  return is(c, Cls.WS);
 }
 
 function skipWs(p: usize, e: usize): usize {
-  while (p < e && isWs(<u32>load<u8>(p))) p++;
-  return p;
+  return skipClass(p, e, Cls.WS);
 }

@@ -7,7 +7,7 @@
 // nothing traps. Number results use -1 for "invalid" so that callers map them to their WireError.
 
 import { Ch, Cls, is } from "../../util/chars";
-import { skipLws, skipToken, trimLwsEnd, parseUint } from "../scan";
+import { skipClass, skipLws, skipToken, trimLwsEnd, parseUint } from "../scan";
 import { Method, methodId } from "../method";
 import { ParamOwner, walkParams } from "./params";
 
@@ -45,12 +45,6 @@ export class ContentTypeRepr {
   }
 }
 
-/** End of the run of DIGITs at `p`. */
-function skipDigits(p: usize, end: usize): usize {
-  while (p < end && is(<u32>load<u8>(p), Cls.DIGIT)) p++; // p < end
-  return p;
-}
-
 /**
  * CSeq: `1*DIGIT LWS Method`. The number must fit in 32 bits (RFC 3261 §8.1.1.5; RFC 4475 scalar02
  * has 36893488147419103232 and is rejected). Leading zeros are allowed (RFC 4475 wsinv `0009`).
@@ -58,7 +52,7 @@ function skipDigits(p: usize, end: usize): usize {
 export function decodeCSeq(p: usize, end: usize, out: CSeqRepr): bool {
   out.reset();
   end = trimLwsEnd(p, end);
-  const d = skipDigits(p, end);
+  const d = skipClass(p, end, Cls.DIGIT);
   const v = parseUint(p, d, 0xffffffff);
   if (v < 0) return false;
   const m = skipLws(d, end);
@@ -75,12 +69,12 @@ export function decodeCSeq(p: usize, end: usize, out: CSeqRepr): bool {
 /** Call-ID = word [ "@" word ] (RFC 3261 §25.1; RFC 4475 intmeth exercises every word byte). */
 export function isCallId(p: usize, end: usize): bool {
   let q = p;
-  while (q < end && is(<u32>load<u8>(q), Cls.WORD)) q++; // q < end
+  q = skipClass(q, end, Cls.WORD);
   if (q == p) return false;
   if (q == end) return true;
   if (load<u8>(q) != Ch.AT) return false; // q < end (q == end returned)
   const w = ++q;
-  while (q < end && is(<u32>load<u8>(q), Cls.WORD)) q++; // q < end
+  q = skipClass(q, end, Cls.WORD);
   return q != w && q == end;
 }
 
