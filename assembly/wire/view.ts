@@ -30,7 +30,7 @@ import { Ch, Cls, is, isAny } from "../util/chars";
 import { WireError } from "./errors";
 import { Hdr, HdrFlag, hdrFlags, hdrId } from "./hdr";
 import { Method, methodId } from "./method";
-import { eqText, isLws, parseUint, skipClass, skipToken, skipUntil, textIs } from "./scan";
+import { eqText, parseUint, skipClass, skipLws, skipToken, skipUntil, textIs, trimLwsEnd } from "./scan";
 import { T_K_SIP_SLASH } from "./tables";
 import { tableAlloc } from "../util/alloc";
 
@@ -206,9 +206,9 @@ export class MessageView {
 
   private addElement(h: Hdr, flags: u32, nameLen: u32, lineOff: u32, lineEnd: u32, s: u32, e: u32): void {
     const base = this.base;
-    while (s < e && isLws(<u32>load<u8>(base + s))) s++;
-    while (e > s && isLws(<u32>load<u8>(base + e - 1))) e--;
-    this.add(h, flags, nameLen, lineOff, lineEnd, s, e - s);
+    const vs = skipLws(base + <usize>s, base + <usize>e);
+    const ve = trimLwsEnd(vs, base + <usize>e);
+    this.add(h, flags, nameLen, lineOff, lineEnd, <u32>(vs - base), <u32>(ve - vs));
   }
 }
 
@@ -258,7 +258,7 @@ export function parseMessage(v: MessageView, buf: usize, avail: u32, stream: boo
     const ns = q;
     q = skipToken(q, end);
     const nameLen = <u32>(q - ns);
-    while (q < end && (load<u8>(q) == Ch.SP || load<u8>(q) == Ch.HT)) q++;
+    q = skipClass(q, end, Cls.WS);
     if (q >= end) return incomplete(v, stream, limit);
     if (nameLen == 0 || load<u8>(q) != Ch.COLON) return fatal(v, WireError.HeaderLine);
     q++;
@@ -300,9 +300,8 @@ export function parseMessage(v: MessageView, buf: usize, avail: u32, stream: boo
       q++;
     }
     // trim LWS (folds included) on both sides of the value
-    while (vs < lt && isLws(<u32>load<u8>(vs))) vs++;
-    let ve = lt;
-    while (ve > vs && isLws(<u32>load<u8>(ve - 1))) ve--;
+    vs = skipLws(vs, lt);
+    const ve = trimLwsEnd(vs, lt);
     const h = hdrId(ns, nameLen);
     const lineOff = <u32>(ns - p);
     const le32 = <u32>(lineEnd - p);
