@@ -8,7 +8,8 @@ import { HostKind } from "./uri";
 /** Port value for "absent" in `HostPort.port` / `ViaRepr.port`. */
 export const PORT_ABSENT: i32 = -1;
 
-/** Result of `scanHostPort`: host span (brackets included for an IPv6 reference), kind, port. */
+/** Result of `scanHostPort`: host span (brackets included for an IPv6 reference), kind, port. UriRepr
+ * and ViaRepr declare these four fields in this order and types, so a scan fills them in place. */
 @unmanaged export class HostPort {
   host: usize = 0;
   hostLen: u32 = 0;

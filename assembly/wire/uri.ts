@@ -201,9 +201,6 @@ function parseHeaders(p: usize, end: usize, out: UriRepr): usize {
   return end;
 }
 
-// Scratch of parseSip (the core is single-threaded and parsers do not re-enter).
-const HP = new HostPort();
-
 // ---------------------------------------------------------------------------------------------
 // Per-scheme parsers. Each takes the cursor after the scheme ':' and returns true on success.
 
@@ -232,9 +229,9 @@ function parseSip(p: usize, end: usize, out: UriRepr): bool {
 
   // hostport: the Via sent-by scanner without LWS (hostname, IPv4, [IPv6]; a numeric host that is not
   // an IPv4address fails, as isHostname wants a toplabel that starts with ALPHA)
-  p = scanHostPort(p, end, HP, false);
+  // scanned in place: UriRepr's host, hostLen, hostKind and port are laid out as a HostPort
+  p = scanHostPort(p, end, changetype<HostPort>(changetype<usize>(out) + offsetof<UriRepr>("host")), false);
   if (p == 0) return false;
-  out.host = HP.host; out.hostLen = HP.hostLen; out.hostKind = HP.kind; out.port = HP.port;
 
   if (p < end && <u32>load<u8>(p) == Ch.SEMI) { // p < end
     p = parseParams(p, end, out);

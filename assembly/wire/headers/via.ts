@@ -181,8 +181,8 @@ export function decodeVia(p: usize, end: usize, out: ViaRepr): bool {
   // LWS sent-by: at least one LWS byte.
   p = skipLws(q, end);
   if (p == q) return false;
-  q = scanHostPort(p, end, HP, true);
+  // scanned in place: ViaRepr's host, hostLen, hostKind and port are laid out as a HostPort
+  q = scanHostPort(p, end, changetype<HostPort>(changetype<usize>(out) + offsetof<ViaRepr>("host")), true);
   if (q == 0) return false;
-  out.host = HP.host; out.hostLen = HP.hostLen; out.hostKind = HP.kind; out.port = HP.port;
   return walkParams(q, end, ParamOwner.Via, changetype<usize>(out), changetype<usize>(out) + offsetof<ViaRepr>("params"));
 }
