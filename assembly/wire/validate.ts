@@ -50,11 +50,9 @@ export const naScratch = new NameAddrRepr();
 /** Validate a message the view parsed without error; fills `d`. Returns WireError.None or an error. */
 export function validateMessage(v: MessageView, d: Decoded): WireError {
   const req = v.isRequest;
-  if (
-    v.first(Hdr.Via) < 0 || v.first(Hdr.From) < 0 || v.first(Hdr.To) < 0 ||
-    v.first(Hdr.CallId) < 0 || v.first(Hdr.CSeq) < 0
-  ) {
-    return req ? WireError.MissingHeader : WireError.ResponseHeaders;
+  // Via, From, To, Call-ID, CSeq: the ids 1 to 5 (hdr.ts numbers are stable)
+  for (let h = Hdr.Via; h <= Hdr.CSeq; h++) {
+    if (v.first(h) < 0) return req ? WireError.MissingHeader : WireError.ResponseHeaders;
   }
   if (req) {
     const u = v.base + <usize>v.uriOff;
