@@ -87,13 +87,8 @@ export function skipComment(p: usize, end: usize): usize {
 
 /** Case-insensitive (ASCII) compare of memory [p, p+len) with a lower-case text of the packed table. */
 export function eqText(p: usize, len: u32, code: u32): bool {
-  if (len != (code & 0xff)) return false;
-  const s = TEXT + <usize>(code >> 8);
-  for (let i: usize = 0; i < <usize>len; i++) {
-    // a text of the packed table (tables.ts), lower case: `len` bytes from s
-    if (lower(<u32>load<u8>(p + i)) != <u32>load<u8>(s + i)) return false;
-  }
-  return true;
+  // the texts compared so (tables.ts T_K_*) are lower case: lower() leaves them as they are
+  return eqBytesI(p, len, TEXT + <usize>(code >> 8), code & 0xff);
 }
 
 /** Case-sensitive compare of memory [p, p+len) with a text of the packed table. */

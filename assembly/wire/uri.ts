@@ -119,18 +119,8 @@ function eqDecoded(a: usize, alen: u32, b: usize, blen: u32, ci: bool): bool {
 
 /** Case-insensitive compare of an escaped span with a lower-case ASCII literal, after unescaping. */
 function eqDecodedText(p: usize, len: u32, code: u32): bool {
-  const e = p + len;
-  const s = TEXT + <usize>(code >> 8);
-  const n = <usize>(code & 0xff);
-  let i: usize = 0;
-  while (p < e) {
-    if (i >= n) return false;
-    const c = lower(decodeAt(p, e)); p += decStep;
-    // a lower-case text of the packed table (tables.ts); i < n
-    if (c != <u32>load<u8>(s + i)) return false;
-    i++;
-  }
-  return i == n;
+  // the names compared so (tables.ts T_K_*) hold no '%': each decodes to itself
+  return eqDecoded(p, len, TEXT + <usize>(code >> 8), code & 0xff, true);
 }
 
 // ---------------------------------------------------------------------------------------------
