@@ -12,7 +12,7 @@ import { MAX_HEADERS, B2B_DROP_NAME_CAP } from "../config";
 import { MessageView, EntryFlag } from "./view";
 import { Hdr, hdrId } from "./hdr";
 import { isAny, lower, Cls } from "../util/chars";
-import { parseUint } from "./scan";
+import { eqBytesI, parseUint } from "./scan";
 import { reasonEntry } from "./reason";
 import { Method } from "./method";
 import { T_CL, T_CL0, T_COLON_SP, T_COMMA_SP, T_CONTACT, T_CSEQ, T_MF, T_MF70, T_RECORD_ROUTE, T_ROUTE, T_SIP20_SP, T_SP_SIP20, T_TAG, T_TO, T_VIA, T_PROGRESS, T_OK, T_ERROR, T_ACK, T_CANCEL } from "./tables";
@@ -286,10 +286,8 @@ function inDropList(v: MessageView, i: i32, list: usize): bool {
     const id = <Hdr>load<u8>(e);
     if (id != Hdr.Other) {
       if (id == h) return true;
-    } else if (h == Hdr.Other && <u32>load<u8>(e, 1) == len) {
-      let j: u32 = 0;
-      while (j < len && lower(<u32>load<u8>(name + <usize>j)) == <u32>load<u8>(e + 2 + <usize>j)) j++;
-      if (j == len) return true;
+    } else if (h == Hdr.Other && eqBytesI(name, len, e + 2, <u32>load<u8>(e, 1))) {
+      return true; // the entry's name is lower case (dropListAdd)
     }
   }
   return false;

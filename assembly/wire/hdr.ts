@@ -4,6 +4,7 @@
 
 import { Ch, lower } from "../util/chars";
 import { HDR_NAMES, HDR_COUNT } from "./tables";
+import { eqBytesI } from "./scan";
 
 export const enum Hdr {
   Other = 0, Via = 1, From = 2, To = 3, CallId = 4, CSeq = 5, MaxForwards = 6, Contact = 7,
@@ -72,11 +73,8 @@ export function hdrId(p: usize, len: u32): Hdr {
   let e = HDR_NAMES + 1; // entry 0 (Other) is the empty name
   for (let id: u32 = 1; id < HDR_COUNT; id++) {
     const n = <u32>load<u8>(e);
-    if (n == len && <u32>load<u8>(e + 1) == c0) {
-      let k: u32 = 1;
-      while (k < n && lower(<u32>load<u8>(p + <usize>k)) == <u32>load<u8>(e + 1 + <usize>k)) k++;
-      if (k == n) return <Hdr>id;
-    }
+    // the names are lower case: eqBytesI compares them as they are
+    if (n == len && <u32>load<u8>(e + 1) == c0 && eqBytesI(p, len, e + 1, n)) return <Hdr>id;
     e += 1 + <usize>n;
   }
   return Hdr.Other;
