@@ -48,6 +48,25 @@ export function skipToken(p: usize, end: usize): usize {
 }
 
 /**
+ * A token at `p`, its span stored at `at`: a Repr's `usize` address field and the `u32` length field
+ * declared just after it. Returns the cursor after the token, 0 when no token is there.
+ */
+export function tokenAt(p: usize, end: usize, at: usize): usize {
+  const q = skipToken(p, end);
+  if (q == p) return 0;
+  store<usize>(at, p);
+  store<u32>(at + sizeof<usize>(), <u32>(q - p));
+  return q;
+}
+
+/** Cursor after `SWS "/" SWS` at `p`, or 0 when the slash is missing. */
+export function skipSlash(p: usize, end: usize): usize {
+  p = skipLws(p, end);
+  if (p >= end || load<u8>(p) != Ch.SLASH) return 0; // p < end
+  return skipLws(p + 1, end);
+}
+
+/**
  * Skip a quoted-string starting at the DQUOTE at `p` (RFC 3261 §25.1: qdtext / quoted-pair).
  * Returns the cursor after the closing DQUOTE, or 0 if the string is unterminated or holds a byte
  * that qdtext forbids (a CTL other than folded LWS) outside a quoted-pair.

@@ -7,7 +7,7 @@
 // nothing traps. Number results use -1 for "invalid" so that callers map them to their WireError.
 
 import { Ch, Cls, is } from "../../util/chars";
-import { skipClass, skipLws, skipToken, trimLwsEnd, parseUint } from "../scan";
+import { skipClass, skipLws, skipSlash, skipToken, tokenAt, trimLwsEnd, parseUint } from "../scan";
 import { Method, methodId } from "../method";
 import { ParamOwner, walkParams } from "./params";
 
@@ -115,17 +115,13 @@ export function decodeContentLength(p: usize, end: usize): i64 {
  */
 export function decodeContentType(p: usize, end: usize, out: ContentTypeRepr): bool {
   out.reset();
-  let q = skipToken(p, end);
-  if (q == p) return false;
-  out.type = p;
-  out.typeLen = <u32>(q - p);
-  p = skipLws(q, end);
-  if (p >= end || load<u8>(p) != Ch.SLASH) return false; // p < end
-  p = skipLws(p + 1, end);
-  q = skipToken(p, end);
-  if (q == p) return false;
-  out.subtype = p;
-  out.subtypeLen = <u32>(q - p);
+  const o = changetype<usize>(out);
+  let q = tokenAt(p, end, o + offsetof<ContentTypeRepr>("type"));
+  if (q == 0) return false;
+  p = skipSlash(q, end);
+  if (p == 0) return false;
+  q = tokenAt(p, end, o + offsetof<ContentTypeRepr>("subtype"));
+  if (q == 0) return false;
   return walkParams(q, end, ParamOwner.ContentType, changetype<usize>(out), changetype<usize>(out) + offsetof<ContentTypeRepr>("params"));
 }
 

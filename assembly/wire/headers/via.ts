@@ -21,7 +21,7 @@
 
 import { Ch, Cls, is, isAny } from "../../util/chars";
 import { isIPv4, isIPv6, HostPort, PORT_ABSENT, scanHostPort } from "../host";
-import { skipLws, skipToken, eqText, eqTextExact, parseUint, ParamSpan } from "../scan";
+import { skipLws, skipSlash, skipToken, tokenAt, eqText, eqTextExact, parseUint, ParamSpan } from "../scan";
 import { HostKind } from "../uri";
 import { ParamOwner, walkParams } from "./params";
 import { T_K_BRANCH, T_K_COOKIE, T_K_MADDR, T_K_RECEIVED, T_K_RPORT, T_K_SCTP, T_K_SIP, T_K_TCP, T_K_TLS, T_K_TTL, T_K_UDP, T_K_V20, T_K_WS, T_K_WSS } from "../tables";
@@ -108,13 +108,6 @@ function transportOf(p: usize, len: u32): Transport {
   return Transport.Other;
 }
 
-/** Cursor after `SWS "/" SWS` at `p`, or 0 when the slash is missing. */
-function skipSlash(p: usize, end: usize): usize {
-  p = skipLws(p, end);
-  if (p >= end || load<u8>(p) != Ch.SLASH) return 0; // p < end
-  return skipLws(p + 1, end);
-}
-
 /** Apply one Via parameter (walkParams). False when a known parameter is malformed or repeated. */
 export function viaParam(ps: ParamSpan, out: ViaRepr): bool {
   const n = ps.name;
@@ -162,21 +155,19 @@ export function viaParam(ps: ParamSpan, out: ViaRepr): bool {
  */
 export function decodeVia(p: usize, end: usize, out: ViaRepr): bool {
   out.reset();
-  // sent-protocol
-  let q = skipToken(p, end);
-  if (q == p) return false;
-  out.protoName = p; out.protoNameLen = <u32>(q - p);
+  // sent-protocol: three tokens, each span stored in place
+  const o = changetype<usize>(out);
+  let q = tokenAt(p, end, o + offsetof<ViaRepr>("protoName"));
+  if (q == 0) return false;
   p = skipSlash(q, end);
   if (p == 0) return false;
-  q = skipToken(p, end);
-  if (q == p) return false;
-  out.protoVersion = p; out.protoVersionLen = <u32>(q - p);
+  q = tokenAt(p, end, o + offsetof<ViaRepr>("protoVersion"));
+  if (q == 0) return false;
   out.isSip20 = eqText(out.protoName, out.protoNameLen, T_K_SIP) && eqText(p, out.protoVersionLen, T_K_V20);
   p = skipSlash(q, end);
   if (p == 0) return false;
-  q = skipToken(p, end);
-  if (q == p) return false;
-  out.transport = p; out.transportLen = <u32>(q - p);
+  q = tokenAt(p, end, o + offsetof<ViaRepr>("transport"));
+  if (q == 0) return false;
   out.transportKind = transportOf(p, out.transportLen);
   // LWS sent-by: at least one LWS byte.
   p = skipLws(q, end);
