@@ -360,11 +360,11 @@ function countItems(p: usize, len: u32, sep: u32): i32 {
 /** `user`, `ttl`, `method`, `maddr`, `transport` must be in both or neither; any parameter in
  *  both must have equal values (unescaped, case-insensitive); one in only one URI is ignored. */
 function paramsEqual(a: UriRepr, b: UriRepr): bool {
-  if ((a.userParam != 0) != (b.userParam != 0)) return false;
   if ((a.ttl >= 0) != (b.ttl >= 0)) return false;
-  if ((a.method != 0) != (b.method != 0)) return false;
-  if ((a.maddr != 0) != (b.maddr != 0)) return false;
-  if ((a.transport != 0) != (b.transport != 0)) return false;
+  for (let k: usize = 0; k < 4; k++) { // transport, maddr, method, user: the first four of URI_PARAM_AT
+    const at = <usize>load<u8>(URI_PARAM_AT + k);
+    if ((load<usize>(changetype<usize>(a) + at) != 0) != (load<usize>(changetype<usize>(b) + at) != 0)) return false;
+  }
   let p = a.params;
   const end = a.params + a.paramsLen;
   while (p < end) {
