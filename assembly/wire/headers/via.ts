@@ -93,7 +93,8 @@ const HP = new HostPort();
 function ipKind(p: usize, end: usize): HostKind {
   if (isIPv4(p, end)) return HostKind.IPv4;
   if (end - p >= 2 && load<u8>(p) == Ch.LBRACKET && load<u8>(end - 1) == Ch.RBRACKET) { // end - p >= 2
-    return isIPv6(p + 1, end - 1) ? HostKind.IPv6 : HostKind.None;
+    p++; // an IPv6 reference: the address inside the brackets
+    end--;
   }
   return isIPv6(p, end) ? HostKind.IPv6 : HostKind.None;
 }
