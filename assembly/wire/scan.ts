@@ -175,11 +175,9 @@ export function scanHeaderParam(p: usize, end: usize, out: ParamSpan): usize {
   const n = p;
   p = skipToken(p, end);
   if (p == n) return 0;
+  memory.fill(changetype<usize>(out), 0, offsetof<ParamSpan>()); // no value until one is read
   out.name = n;
   out.nameLen = <u32>(p - n);
-  out.value = 0;
-  out.valueLen = 0;
-  out.hasValue = false;
   let q = skipLws(p, end);
   if (q < end && load<u8>(q) == Ch.EQ) {
     q = skipLws(q + 1, end);
