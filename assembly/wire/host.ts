@@ -102,7 +102,8 @@ export function isHostname(p: usize, end: usize): bool {
  * hostport (parseSip). Fills `out` and returns the cursor after the host or port (before any trailing LWS), 0 on a syntax error.
  */
 export function scanHostPort(p: usize, end: usize, out: HostPort, lws: bool): usize {
-  out.host = 0; out.hostLen = 0; out.kind = HostKind.None; out.port = PORT_ABSENT;
+  memory.fill(changetype<usize>(out), 0, offsetof<HostPort>()); // no host (HostKind.None) ...
+  out.port = PORT_ABSENT; // ... and no port
   if (p >= end) return 0;
   if (load<u8>(p) == Ch.LBRACKET) { // p < end
     let q = p + 1;
