@@ -56,8 +56,9 @@ export class MinHeap {
 
   /** Remove id if queued. */
   remove(id: i32): void {
-    if (!this.has(id)) return;
+    if (<u32>id >= <u32>this.cap) return;
     const p = this.posOf(id);
+    if (p < 0) return; // not queued
     store<i32>(this.pos + (<usize>id << 2), 0);
     const last = --this.size;
     if (p != last) {
