@@ -246,7 +246,8 @@ function parseTel(p: usize, end: usize, out: UriRepr): bool {
   let digits = 0;
   while (p < end) { // p < end
     const c = <u32>load<u8>(p);
-    if (is(c, Cls.DIGIT) || (!global && (is(c, Cls.HEX) || c == Ch.STAR || c == Ch.HASH))) digits++;
+    // a global number takes DIGITs only; a local one HEXDIG (DIGITs included), "*" and "#"
+    if (global ? is(c, Cls.DIGIT) : is(c, Cls.HEX) || c == Ch.STAR || c == Ch.HASH) digits++;
     else if (!isVisual(c)) break;
     p++;
   }
