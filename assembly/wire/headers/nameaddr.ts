@@ -83,22 +83,18 @@ export class NameAddrRepr {
  */
 export function parseQValue(p: usize, end: usize): i32 {
   if (p >= end) return -1;
-  const lead = <u32>load<u8>(p); // p < end
-  if (lead != Ch.D0 && lead != Ch.D0 + 1) return -1;
-  let v: i32 = lead == Ch.D0 ? 0 : 1000;
+  const lead = <u32>load<u8>(p) - Ch.D0; // p < end
+  if (lead > 1) return -1;
+  let v = <i32>lead * 1000;
   p++;
   if (p == end) return v;
-  if (load<u8>(p) != Ch.DOT) return -1; // p < end
-  p++;
-  if (end - p > 3) return -1;
+  if (load<u8>(p) != Ch.DOT || end - p > 4) return -1; // p < end; "." and at most 3 digits
   let scale: i32 = 100;
-  while (p < end) {
+  while (++p < end) {
     const d = <u32>load<u8>(p) - Ch.D0; // p < end
-    if (d > 9) return -1;
-    if (lead != Ch.D0 && d != 0) return -1; // "1." allows zeros only
+    if (d > 9 || (lead != 0 && d != 0)) return -1; // "1." allows zeros only
     v += <i32>d * scale;
     scale /= 10;
-    p++;
   }
   return v;
 }
