@@ -88,16 +88,10 @@ export function decodeMaxForwards(p: usize, end: usize): i32 {
  * 2^32-1 clamps to 2^32-1 (RFC 3261 §20.19; RFC 4475 scalar02). -1 when not 1*DIGIT.
  */
 export function decodeDeltaSeconds(p: usize, end: usize): i64 {
-  if (p >= end) return -1;
-  let v: i64 = 0;
-  while (p < end) {
-    const d = <u32>load<u8>(p) - Ch.D0; // p < end
-    if (d > 9) return -1;
-    // Saturate once past the maximum; keep scanning so a later non-digit still invalidates.
-    if (v <= DELTA_SECONDS_MAX) v = v * 10 + <i64>d;
-    p++;
-  }
-  return v > DELTA_SECONDS_MAX ? DELTA_SECONDS_MAX : v;
+  if (p >= end || skipClass(p, end, Cls.DIGIT) != end) return -1;
+  // all digits: parseUint fails only past the maximum, which then clamps
+  const v = parseUint(p, end, <u64>DELTA_SECONDS_MAX);
+  return v < 0 ? DELTA_SECONDS_MAX : v;
 }
 
 /**
