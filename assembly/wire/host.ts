@@ -83,7 +83,7 @@ export function isHostname(p: usize, end: usize): bool {
     const s = p;
     while (p < end) { // p < end
       const c = <u32>load<u8>(p);
-      if (!is(c, Cls.ALPHA) && !is(c, Cls.DIGIT) && c != Ch.MINUS) break;
+      if (!isAny(c, Cls.ALPHA | Cls.DIGIT) && c != Ch.MINUS) break;
       p++;
     }
     if (p == s) return false; // empty label

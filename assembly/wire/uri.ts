@@ -281,7 +281,7 @@ export function parseUri(p: usize, end: usize, out: UriRepr): bool {
   let q = p + 1;
   while (q < end) { // q < end
     const c = <u32>load<u8>(q);
-    if (!is(c, Cls.ALPHA) && !is(c, Cls.DIGIT) && c != Ch.PLUS && c != Ch.MINUS && c != Ch.DOT) break;
+    if (!isAny(c, Cls.ALPHA | Cls.DIGIT) && c != Ch.PLUS && c != Ch.MINUS && c != Ch.DOT) break;
     q++;
   }
   if (q == end || <u32>load<u8>(q) != Ch.COLON) return false; // q < end after check
