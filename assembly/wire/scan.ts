@@ -193,7 +193,8 @@ export function scanHeaderParam(p: usize, end: usize, out: ParamSpan): usize {
     const v = q;
     while (q < end) {
       const c = <u32>load<u8>(q);
-      if (!is(c, Cls.TOKEN) && c != Ch.COLON && c != Ch.LBRACKET && c != Ch.RBRACKET) break;
+      // TOKEN or HOST: a token byte, ":", "[" or "]" (HOST's other bytes are token bytes)
+      if (!isAny(c, Cls.TOKEN | Cls.HOST)) break;
       q++;
     }
     if (q == v) return 0;
