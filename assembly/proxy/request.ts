@@ -42,7 +42,7 @@ import { handleRegister, registrarLookup, bindingTarget, ginLookup, targets, Tar
 import { WORK_BUF, EXTRA_BUF, EXTRA_CAP } from "./buffers";
 import { proxyConfig } from "./config";
 import { ctx, CtxFlag, CTX_SIZE } from "./context";
-import { respondStateless, responseDest, retryAfter, RETRY_BUF, isOurStatelessTag } from "./send";
+import { answer, reply, replyBusy, responseDest, isOurStatelessTag } from "./send";
 import { loopHash } from "./branch";
 import { parseBranch, OurBranch, writeStatelessBranch } from "../txn/branch";
 import { isOurAddress, ourTransport, isForUs, destFromUri, transportOpen, flowToken, regRouteToken, protoName } from "./route";
@@ -154,7 +154,8 @@ function unsupportedProxyRequire(v: MessageView): bool {
 }
 
 /** 420 with Unsupported listing every Proxy-Require tag we do not implement (§16.3 step 5, §8.2.2.3). */
-function refuseExtensions(v: MessageView, d: Decoded, src: Peer): void {
+function refuseExtensions(q: Req): void {
+  const v = q.v;
   xw.begin(EXTRA_BUF, EXTRA_CAP);
   xw.text(T_UNSUPPORTED);
   let first = true;
@@ -165,7 +166,7 @@ function refuseExtensions(v: MessageView, d: Decoded, src: Peer): void {
     xw.bytes(v.valPtr(i), v.valLen(i));
   }
   xw.crlf();
-  respondStateless(v, d, true, 420, EXTRA_BUF, xw.finish(), src);
+  answer(q, 420, EXTRA_BUF, xw.finish());
 }
 
 let refusedFull: u32 = 0;
@@ -187,20 +188,20 @@ export function refusedFullReset(): void {
 }
 
 /** 503 with Retry-After: a table or the pool is full. */
-export function refuseFull(v: MessageView, d: Decoded, src: Peer, now: i64): void {
-  respondStateless(v, d, true, 503, RETRY_BUF, retryAfter(), src);
-  noteFull(d, src, now);
+function refuseFull(q: Req): void {
+  replyBusy(q);
+  noteFull(q);
 }
 
-function noteFull(d: Decoded, src: Peer, now: i64): void {
+function noteFull(q: Req): void {
   refusedFull++;
-  eventBegin(EventKind.TableFull, 503, now, 0, src);
-  eventText(2, d.callId, d.callIdLen);
+  eventBegin(EventKind.TableFull, 503, q.now, 0, q.src);
+  eventText(2, q.d.callId, q.d.callIdLen);
 }
 
 /** 200 to an OPTIONS for the proxy itself, with Allow, Accept and Supported (tables.ts OPTIONS_LINES). */
-function answerOptions(v: MessageView, d: Decoded, src: Peer): void {
-  respondStateless(v, d, true, 200, OPTIONS_LINES, OPTIONS_LINES_LEN, src);
+function answerOptions(q: Req): void {
+  answer(q, 200, OPTIONS_LINES, OPTIONS_LINES_LEN);
 }
 
 /** Entry point for the validated request in q (its view, decoded headers and source). */
@@ -250,20 +251,20 @@ function route(q: Req): void {
   if (proxyConfig.shed != 0 && !d.to.hasTag && m != Method.REGISTER && m != Method.OPTIONS &&
       <u32>(prngNext() % 1000) < proxyConfig.shed) {
     shed++;
-    respondStateless(v, d, true, 503, RETRY_BUF, retryAfter(), src);
+    replyBusy(q);
     return;
   }
 
   // §16.3 validation (syntax, scheme and CSeq were checked by the wire layer).
   const forUs = isForUs(d.ruri);
   if (d.maxForwards == 0) {
-    if (m == Method.OPTIONS && forUs && !d.ruri.hasUser) answerOptions(v, d, src);
-    else respondStateless(v, d, true, 483, 0, 0, src);
+    if (m == Method.OPTIONS && forUs && !d.ruri.hasUser) answerOptions(q);
+    else reply(q, 483);
     return;
   }
   const loop = loopHash(v, d);
-  if (isLoop(v, loop)) { respondStateless(v, d, true, 482, 0, 0, src); return; }
-  if (unsupportedProxyRequire(v)) { refuseExtensions(v, d, src); return; }
+  if (isLoop(v, loop)) { reply(q, 482); return; }
+  if (unsupportedProxyRequire(v)) { refuseExtensions(q); return; }
 
   // §16.4 route information pre-processing.
   preprocessRoutes(q);
@@ -276,7 +277,7 @@ function route(q: Req): void {
   // before authentication like Kamailio's default configuration does (unless optionsBeforeAuth is off:
   // then it is answered below, once admitted)
   const ping = local && forUs && !held && m == Method.OPTIONS && !d.ruri.hasUser && !d.to.hasTag;
-  if (ping && proxyConfig.optionsBeforeAuth) { answerOptions(v, d, src); return; }
+  if (ping && proxyConfig.optionsBeforeAuth) { answerOptions(q); return; }
   const token = tokenOf(q);
   let known = false;
   if (d.to.hasTag) {
@@ -291,7 +292,7 @@ function route(q: Req): void {
   if (q.strict >= 0) {
     const p = v.valPtr(q.strict);
     if (!decodeNameAddr(p, p + <usize>v.valLen(q.strict), routeNa, NameAddrKind.Route)) {
-      respondStateless(v, d, true, 400, 0, 0, src);
+      reply(q, 400);
       return;
     }
     ruri = routeNa.uri.start;
@@ -302,7 +303,7 @@ function route(q: Req): void {
   // Topology hiding: a Request-URI that is one of our dialog tokens stands for a real contact.
   if (token >= 0) { routeToken(q, token, loop); return; }
   if (TOPOLOGY_HIDING && q.next < 0 && d.ruri.hasUser && looksLikeToken(d.ruri.user, d.ruri.userLen) && isOurAddress(d.ruri)) {
-    respondStateless(v, d, true, 481, 0, 0, src); // a dialog we no longer know
+    reply(q, 481); // a dialog we no longer know
     return;
   }
 
@@ -311,7 +312,7 @@ function route(q: Req): void {
     // loose routing: the Request-URI stays, the request goes to the next Route
     const p = v.valPtr(q.next);
     decodeNameAddr(p, p + <usize>v.valLen(q.next), routeNa, NameAddrKind.Route);
-    if (!destFromUri(routeNa.uri, dest)) { respondStateless(v, d, true, 503, 0, 0, src); return; }
+    if (!destFromUri(routeNa.uri, dest)) { reply(q, 503); return; }
     forwardOne(q, ruri, ruriLen, dest, loop, PARK_CAP > 0 && transportOpen(routeNa.uri));
     return;
   }
@@ -323,32 +324,32 @@ function route(q: Req): void {
   }
   if (local) {
     if (held) {
-      if (bindingTarget(q.bind, d.ruri, now, targets) == 0) { respondStateless(v, d, true, 480, 0, 0, src); return; }
+      if (bindingTarget(q.bind, d.ruri, now, targets) == 0) { reply(q, 480); return; }
       forwardToTargets(q, loop);
       return;
     }
     if (m == Method.REGISTER) {
       const r = handleRegister(v, d, src, now, EXTRA_BUF, EXTRA_CAP, q.replayed);
       if (r.status == 0) authFailed(q, AuthVerdict.Replay, true, true); // a replay that would change bindings
-      else if (r.status == 503) refuseFull(v, d, src, now); // the registrar's tables or pool are full
-      else respondStateless(v, d, true, r.status, EXTRA_BUF, r.extraLen, src);
+      else if (r.status == 503) refuseFull(q); // the registrar's tables or pool are full
+      else answer(q, r.status, EXTRA_BUF, r.extraLen);
       return;
     }
-    if (ping) { answerOptions(v, d, src); return; } // admitted (optionsBeforeAuth off)
+    if (ping) { answerOptions(q); return; } // admitted (optionsBeforeAuth off)
     if (!d.ruri.hasUser) {
       // addressed to the proxy itself, not an OPTIONS
-      respondStateless(v, d, true, 404, 0, 0, src);
+      reply(q, 404);
       return;
     }
     let n = registrarLookup(d.ruri, now, targets);
     if (GIN_PROVIDER && n == 0) n = ginLookup(d.ruri, now, targets); // a number of an RFC 6140 block
-    if (n == 0) { respondStateless(v, d, true, 480, 0, 0, src); return; }
+    if (n == 0) { reply(q, 480); return; }
     forwardToTargets(q, loop);
     return;
   }
   // another domain: the outbound proxy, or the Request-URI's host
   const next = proxyConfig.outboundLen != 0 ? proxyConfig.outboundUri : target;
-  if (!destFromUri(next, dest)) { respondStateless(v, d, true, 503, 0, 0, src); return; }
+  if (!destFromUri(next, dest)) { reply(q, 503); return; }
   forwardOne(q, ruri, ruriLen, dest, loop, PARK_CAP > 0 && transportOpen(next));
 }
 
@@ -367,7 +368,7 @@ function openContext(q: Req): i32 {
   // pool cannot finish is refused now with a 503, not accepted and left silent halfway (a final
   // response that cannot be stored is never sent).
   if (msgPool.available < msgPool.reserve + 3 * msgPool.blocksFor(v.len) + 2) {
-    refuseFull(v, d, src, now);
+    refuseFull(q);
     return -1;
   }
   const t = transportById(src.transport);
@@ -377,12 +378,12 @@ function openContext(q: Req): i32 {
   const h = invite
     ? serverInviteCreate(key, srvPeer, reliable, d.cseq.seq, now, Owner.Proxy)
     : serverNonInviteCreate(key, v.method, srvPeer, reliable, d.cseq.seq, now, Owner.Proxy);
-  if (h == 0) { refuseFull(v, d, src, now); return -1; }
+  if (h == 0) { refuseFull(q); return -1; }
   const idx = h & 0xffffff;
   const request = msgPool.store(v.base, v.len);
   if (request == 0) {
     txnRelease(idx);
-    refuseFull(v, d, src, now);
+    refuseFull(q);
     return -1;
   }
   release(idx); // a context left behind by a transaction that ended early
@@ -447,7 +448,7 @@ function finishWith(q: Req, idx: i32, status: u32): bool {
   if (status == 0) return false;
   const c = ctx(<u32>idx);
   c.bestStatus = <u16>status;
-  if (status == 503) { c.flags |= CtxFlag.NoRoom; noteFull(q.d, q.src, q.now); }
+  if (status == 503) { c.flags |= CtxFlag.NoRoom; noteFull(q); }
   finishIfDone(<u32>idx, q.now);
   return true;
 }
@@ -464,7 +465,7 @@ function forwardToTargets(q: Req, loop: u32): void {
     const c = ctx(<u32>idx);
     c.bestStatus = 503;
     c.flags |= CtxFlag.NoRoom; // our own 503, with Retry-After (§21.5.4)
-    noteFull(q.d, q.src, q.now);
+    noteFull(q);
     finishIfDone(<u32>idx, q.now);
     return;
   }
@@ -472,7 +473,7 @@ function forwardToTargets(q: Req, loop: u32): void {
   if (startTargets(<u32>idx, q, loop) > 0) { keepLess(<u32>idx, q.v); return; }
   // no branch of the first group started: a later group, or the final answer now
   const c = ctx(<u32>idx);
-  if (c.flags & CtxFlag.NoRoom) noteFull(q.d, q.src, q.now);
+  if (c.flags & CtxFlag.NoRoom) noteFull(q);
   if (c.bestStatus == 0) c.bestStatus = 480; // no usable contact
   finishIfDone(<u32>idx, q.now);
 }
@@ -490,13 +491,13 @@ function routeToken(q: Req, token: i32, loop: u32): void {
   const side = <u32>(token & 1);
   const n = realContact(record, side);
   if (n == 0 || !parseUri(CONTACT_BUF, CONTACT_BUF + <usize>n, tokUri)) {
-    if (v.method != Method.ACK) respondStateless(v, d, true, 481, 0, 0, q.src);
+    if (v.method != Method.ACK) reply(q, 481);
     return;
   }
   if (q.flow != 0) {
     flowDest(q, tokUri);
   } else if (!destFromUri(tokUri, dest)) {
-    if (v.method != Method.ACK) respondStateless(v, d, true, 503, 0, 0, q.src);
+    if (v.method != Method.ACK) reply(q, 503);
     return;
   }
   q.hidRecord = record;
@@ -607,10 +608,10 @@ function handleCancel(q: Req): void {
   const now = q.now;
   const found = indexFind(serverKey(v, d, Method.INVITE), TxnKind.ServerInvite);
   if (found < 0 || !recPeer(rec(<u32>found)).sameAddress(src)) {
-    respondStateless(v, d, true, 481, 0, 0, src);
+    reply(q, 481);
     return;
   }
-  respondStateless(v, d, true, 200, 0, 0, src);
+  reply(q, 200);
   const idx = <u32>found;
   const r = rec(idx);
   if (r.state != SIState.Proceeding) return; // a final response is already on its way
