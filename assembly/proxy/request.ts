@@ -89,8 +89,7 @@ function preprocessRoutes(q: Req): void {
   }
   for (let i = first; i >= 0; i = v.next(i)) {
     if (i == q.strict) break;
-    const p = v.valPtr(i);
-    if (!decodeNameAddr(p, p + <usize>v.valLen(i), routeNa, NameAddrKind.Route)) { q.next = i; return; }
+    if (!decodeRoute(v, i)) { q.next = i; return; }
     const t = ourTransport(routeNa.uri);
     if (t == null) { q.next = i; return; }
     q.pops++;
@@ -110,6 +109,12 @@ function preprocessRoutes(q: Req): void {
       q.flowTransport = t.id;
     }
   }
+}
+
+/** Decode Route entry i of v into routeNa. */
+function decodeRoute(v: MessageView, i: i32): bool {
+  const p = v.valPtr(i);
+  return decodeNameAddr(p, p + <usize>v.valLen(i), routeNa, NameAddrKind.Route);
 }
 
 /** Does URI u of ours carry the dialog MAC of request d's dialog for flow `ft`? */
@@ -290,8 +295,7 @@ function route(q: Req): void {
   let ruriLen: u32 = 0;
   let target: UriRepr = d.ruri;
   if (q.strict >= 0) {
-    const p = v.valPtr(q.strict);
-    if (!decodeNameAddr(p, p + <usize>v.valLen(q.strict), routeNa, NameAddrKind.Route)) {
+    if (!decodeRoute(v, q.strict)) {
       reply(q, 400);
       return;
     }
@@ -310,8 +314,7 @@ function route(q: Req): void {
   // §16.5 targets.
   if (q.next >= 0) {
     // loose routing: the Request-URI stays, the request goes to the next Route
-    const p = v.valPtr(q.next);
-    decodeNameAddr(p, p + <usize>v.valLen(q.next), routeNa, NameAddrKind.Route);
+    decodeRoute(v, q.next);
     if (!destFromUri(routeNa.uri, dest)) { reply(q, 503); return; }
     forwardOne(q, ruri, ruriLen, dest, loop, PARK_CAP > 0 && transportOpen(routeNa.uri));
     return;
@@ -396,10 +399,7 @@ function openContext(q: Req): i32 {
   if (invite) {
     send100(q, idx);
     if (!d.to.hasTag) {
-      eventBegin(EventKind.CallAttempt, 0, now, 0, src);
-      eventText(0, v.valPtr(v.first(Hdr.From)), v.valLen(v.first(Hdr.From)));
-      eventText(1, v.valPtr(v.first(Hdr.To)), v.valLen(v.first(Hdr.To)));
-      eventText(2, d.callId, d.callIdLen);
+      callEvent(q, EventKind.CallAttempt, 0);
     }
   }
   return <i32>idx;
@@ -506,6 +506,15 @@ function routeToken(q: Req, token: i32, loop: u32): void {
   else forwardOne(q, CONTACT_BUF, n, dest, loop);
 }
 
+/** Call event `kind` for request q (validated: From and To are there), its From, To and Call-ID. */
+function callEvent(q: Req, kind: EventKind, value: u32): void {
+  const v = q.v;
+  eventBegin(kind, 0, q.now, value, q.src);
+  eventText(0, v.valPtr(v.first(Hdr.From)), v.valLen(v.first(Hdr.From)));
+  eventText(1, v.valPtr(v.first(Hdr.To)), v.valLen(v.first(Hdr.To)));
+  eventText(2, q.d.callId, q.d.callIdLen);
+}
+
 /** A BYE ends a dialog we saw answered: report the call's end with its duration (usage records). */
 function callEnded(q: Req): void {
   const v = q.v;
@@ -513,10 +522,7 @@ function callEnded(q: Req): void {
   const r = knownDialog(d);
   if (r < 0) return;
   const ms = q.now - dialogAnswered(r);
-  eventBegin(EventKind.CallEnd, 0, q.now, <u32>(ms > 0 ? ms : 0), q.src);
-  eventText(0, v.valPtr(v.first(Hdr.From)), v.valLen(v.first(Hdr.From)));
-  eventText(1, v.valPtr(v.first(Hdr.To)), v.valLen(v.first(Hdr.To)));
-  eventText(2, d.callId, d.callIdLen);
+  callEvent(q, EventKind.CallEnd, <u32>(ms > 0 ? ms : 0));
   const byCaller = tagHash(d.from.tag, d.from.tagLen) == dialogCallerTag(r);
   eventTextT(3, byCaller ? T_BYE_CALLER : T_BYE_CALLEE);
   q.closeAfter = r;
@@ -546,8 +552,7 @@ function handleAck(q: Req): void {
   if (!q.trusted && !q.proven && token < 0 && knownDialog(d) < 0) return; // proves nothing: dropped
   if (token >= 0) { routeToken(q, token, 0); return; }
   if (q.next >= 0) {
-    const p = v.valPtr(q.next);
-    decodeNameAddr(p, p + <usize>v.valLen(q.next), routeNa, NameAddrKind.Route);
+    decodeRoute(v, q.next);
     if (!destFromUri(routeNa.uri, dest)) return;
   } else if (q.flow != 0) {
     flowDest(q, d.ruri);
