@@ -305,6 +305,26 @@ function callEvent(kind: EventKind, code: i32, v: MessageView, peer: Peer, now: 
  * the request being received). */
 const storedReq = new Req(storedView, storedDecoded, new Peer());
 
+/** The loop hash of the request reload() put in storedReq: every branch of one request carries the same. */
+let storedLoop: u32 = 0;
+
+/**
+ * The request of server idx, for another branch: its stored copy parsed into storedReq, from the
+ * transaction's peer, dropping what the first branch's edits dropped (our Routes, our credentials),
+ * and its loop hash in storedLoop. False when the copy is gone or no longer parses.
+ */
+function reload(idx: u32, now: i64): bool {
+  const c = ctx(idx);
+  if (!loadStored(c.request)) return false;
+  const q = storedReq;
+  q.begin(now);
+  q.src.copyFrom(recPeer(rec(idx)));
+  ctxLoadEdits(c, q);
+  prepareEdits(q);
+  storedLoop = loopHash(storedView, storedDecoded);
+  return true;
+}
+
 /**
  * When no branch of server idx is pending: start the next q-value group, or send the best final
  * response (§16.7 step 6) and release the context.
@@ -314,16 +334,10 @@ export function finishIfDone(idx: u32, now: i64): void {
   if (c.active > 0) return;
   if (c.flags & CtxFlag.Answered) { releaseWork(idx); return; }
   if (c.flags & CtxFlag.Finalised) return;
-  if (!(c.flags & CtxFlag.Cancelled) && c.targets != 0 && loadStored(c.request)) {
-    // serial forking: the next q-value group, from the stored request, dropping what the first
-    // group's edits dropped (our Routes, our credentials)
+  if (!(c.flags & CtxFlag.Cancelled) && c.targets != 0 && reload(idx, now)) {
+    // serial forking: the next q-value group, from the stored request
     const q = storedReq;
-    q.begin(now);
-    q.src.copyFrom(recPeer(rec(idx)));
-    ctxLoadEdits(c, q);
-    prepareEdits(q);
-    const loop = loopHash(storedView, storedDecoded); // every branch of one request carries the same
-    if ((!MEDIA_RELAY || relayRequest(q, <i32>idx, q.src.family, null, true) == 0) && startTargets(idx, q, loop) > 0) return;
+    if ((!MEDIA_RELAY || relayRequest(q, <i32>idx, q.src.family, null, true) == 0) && startTargets(idx, q, storedLoop) > 0) return;
   }
   c.flags |= CtxFlag.Finalised;
   let status = <u32>c.bestStatus;
@@ -370,14 +384,9 @@ function failover(idx: u32, to: Peer, status: u32, now: i64): bool {
  * stored request that no longer parses).
  */
 function forwardStored(idx: u32, to: Peer, now: i64): u32 {
-  const c = ctx(idx);
-  if (!loadStored(c.request)) return 500;
+  if (!reload(idx, now)) return 500;
   const q = storedReq;
-  q.begin(now);
-  q.src.copyFrom(recPeer(rec(idx)));
-  ctxLoadEdits(c, q);
-  prepareEdits(q);
-  const loop = loopHash(storedView, storedDecoded); // the same as the first branch's: the same seed
+  const loop = storedLoop; // the same as the first branch's: the same seed
   if (MEDIA_RELAY) {
     const s = relayRequest(q, <i32>idx, to.family, null, true);
     if (s != 0) return s;
@@ -543,25 +552,21 @@ export function proxyResponse(v: MessageView, d: Decoded, ci: u32, now: i64): vo
     // nothing after the final, nor after a 2xx (RFC 6026: a server transaction that has sent a 2xx sends
     // no provisional; another fork's late 18x must not touch the call's relay legs either)
     if (c.flags & (CtxFlag.Finalised | CtxFlag.Answered)) return;
-    hideResponse(v, d, idx, status, now);
-    if (hidVias == 0 && v.next(v.first(Hdr.Via)) < 0) return; // meant for us (§16.7 step 3)
-    if (MEDIA_RELAY) relayResponse(v, d, <i32>idx, recPeer(rec(idx)).family);
-    const n = writeResponseForward(v, WORK_BUF, <u32>MAX_MSG, VIAB, hidVias, 0, hidContact, hidContactLen);
-    const m = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
-    if (m != 0) {
-      serverRespond(idx, m, status, now);
-      msgPool.release(m);
-    }
-    return;
   }
-  // §16.7 step 3: with no Via left after ours the response was meant for us: it counts for the
-  // context but is never forwarded (a response is then generated from the request if it wins).
-  // Under topology hiding the request's Vias come back from the context.
+  // §16.7 step 3: with no Via left after ours the response was meant for us: a provisional goes no
+  // further; a final one counts for the context but is never forwarded (a response is then generated
+  // from the request if it wins). Under topology hiding the request's Vias come back from the context.
   hideResponse(v, d, idx, status, now);
-  if (MEDIA_RELAY && status < 300) relayResponse(v, d, <i32>idx, recPeer(rec(idx)).family);
   const forwardable = hidVias != 0 || v.next(v.first(Hdr.Via)) >= 0;
+  if (status < 200 && !forwardable) return;
+  if (MEDIA_RELAY && status < 300) relayResponse(v, d, <i32>idx, recPeer(rec(idx)).family);
   const n = forwardable ? writeResponseForward(v, WORK_BUF, <u32>MAX_MSG, VIAB, hidVias, 0, hidContact, hidContactLen) : 0;
   const m = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
+  if (status < 200) {
+    if (m != 0) serverRespond(idx, m, status, now);
+    msgPool.release(m);
+    return;
+  }
   if (status < 300 && m == 0 && wasPending) {
     // a 2xx that cannot go upstream (meant for us, §16.7 step 3, or no room): the branch is over,
     // and the caller must still get a final response from the context
