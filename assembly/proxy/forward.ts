@@ -19,7 +19,7 @@ import { writeIp } from "../net/addr";
 export { writeIp };
 import { Proto, Transport, transportById } from "../net/transports";
 import {
-  rec, txnNextHandle, msgPool, clientInviteCreate, clientNonInviteCreate, idxOf,
+  rec, txnNextHandle, msgPool, clientCreate, idxOf,
 } from "../txn/index";
 import { WORK_BUF } from "./buffers";
 import { writeVia, hex8 } from "../txn/branch";
@@ -241,9 +241,7 @@ export function forwardBranch(
   const msg = msgPool.store(WORK_BUF, n);
   if (msg == 0) return 503;
   const reliable = t.reliable;
-  const h = v.method == Method.INVITE
-    ? clientInviteCreate(dst, reliable, msg, d.cseq.seq, <u64>nonce, now, Owner.Proxy)
-    : clientNonInviteCreate(v.method, dst, reliable, msg, d.cseq.seq, <u64>nonce, now, Owner.Proxy);
+  const h = clientCreate(v.method, dst, reliable, msg, d.cseq.seq, <u64>nonce, now, Owner.Proxy);
   msgPool.release(msg);
   if (h == 0) return 503;
   // link the branch into its server transaction's context

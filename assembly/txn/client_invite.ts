@@ -38,7 +38,17 @@ function setState(r: TxnRec, s: CIState): void {
 
 /** Create and send `msg` (the INVITE, pool handle; the transaction takes a reference). 0 = table full. */
 export function clientInviteCreate(to: Peer, reliable: bool, msg: u32, cseq: u32, nonce: u64, now: i64, owner: u32 = 0): u32 {
-  const h = txnAlloc(TxnKind.ClientInvite, Method.INVITE, to, reliable, owner);
+  return clientCreate(Method.INVITE, to, reliable, msg, cseq, nonce, now, owner);
+}
+
+/**
+ * Create and send `msg` (pool handle; the transaction takes a reference) as a client transaction of
+ * `method`: an INVITE one (Timers A, B and C) for INVITE, else a non-INVITE one (Timers E and F; the
+ * same first interval and timeout, no Timer C). 0 = table full.
+ */
+export function clientCreate(method: u32, to: Peer, reliable: bool, msg: u32, cseq: u32, nonce: u64, now: i64, owner: u32): u32 {
+  const invite = method == Method.INVITE;
+  const h = txnAlloc(invite ? TxnKind.ClientInvite : TxnKind.ClientNonInvite, method, to, reliable, owner);
   if (h == 0) return 0;
   const idx = h & 0xffffff;
   const r = rec(idx);
@@ -46,14 +56,14 @@ export function clientInviteCreate(to: Peer, reliable: bool, msg: u32, cseq: u32
   r.cseq = cseq;
   msgPool.retain(msg);
   r.msg = msg;
-  setState(r, CIState.Calling);
+  r.state = 1; // CIState.Calling, CNState.Trying
   txPush(msg, to);
   if (!reliable) {
     r.interval = <u32>timers.t1;
-    r.retransmitAt = at(now + timers.t1); // Timer A
+    r.retransmitAt = at(now + timers.t1); // Timer A or E
   }
-  r.timeoutAt = at(now + timers.t64); // Timer B
-  r.timerCAt = at(now + timers.timerC); // Timer C
+  r.timeoutAt = at(now + timers.t64); // Timer B or F
+  if (invite) r.timerCAt = at(now + timers.timerC); // Timer C
   txnRearm(idx);
   return h;
 }
