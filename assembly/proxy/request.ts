@@ -35,8 +35,8 @@ import { Proto, transportById, defaultPortOf } from "../net/transports";
 import { EventKind, eventBegin, eventText, eventTextT } from "../events";
 import {
   TxnKind, TxnFlag, rec, recPeer, idxOf, handleOf, indexFind, serverKey, msgPool, txnRelease, txnKeep,
-  serverInviteCreate, serverInviteOnRequest, serverInviteOnAck, serverInviteRespond, SIState,
-  serverNonInviteCreate, serverNonInviteOnRequest, txSend, CIState,
+  serverCreate, serverInviteOnRequest, serverInviteOnAck, serverInviteRespond, SIState,
+  serverNonInviteOnRequest, txSend, CIState,
 } from "../txn/index";
 import { handleRegister, registrarLookup, bindingTarget, ginLookup, targets, TargetSet } from "../registrar/index";
 import { WORK_BUF, EXTRA_BUF, EXTRA_CAP } from "./buffers";
@@ -378,9 +378,7 @@ function openContext(q: Req): i32 {
   const reliable = t != null && t.reliable;
   responseDest(src, d.via, srvPeer);
   const key = serverKey(v, d, v.method);
-  const h = invite
-    ? serverInviteCreate(key, srvPeer, reliable, d.cseq.seq, now, Owner.Proxy)
-    : serverNonInviteCreate(key, v.method, srvPeer, reliable, d.cseq.seq, now, Owner.Proxy);
+  const h = serverCreate(key, v.method, srvPeer, reliable, d.cseq.seq, now, Owner.Proxy);
   if (h == 0) { refuseFull(q); return -1; }
   const idx = h & 0xffffff;
   const request = msgPool.store(v.base, v.len);

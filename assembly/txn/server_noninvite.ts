@@ -20,6 +20,7 @@
 
 import { TxnRec, TxnKind, TxnFlag, at, linger, rec, recPeer, txnAlloc, txnRelease, txnKeep, txnRearm, indexInsert, msgPool } from "./table";
 import { txPush } from "./output";
+import { serverCreate } from "./server_invite";
 import { timers } from "./timers";
 import { Peer } from "../net/peer";
 
@@ -31,20 +32,7 @@ function setState(r: TxnRec, s: SNState): void {
 
 /** Create for a new non-INVITE request; returns the handle, or 0 when the table is full. */
 export function serverNonInviteCreate(key: u64, method: u32, respondTo: Peer, reliable: bool, cseq: u32, now: i64 = -1, owner: u32 = 0): u32 {
-  const h = txnAlloc(TxnKind.ServerNonInvite, method, respondTo, reliable, owner);
-  if (h == 0) return 0;
-  const idx = h & 0xffffff;
-  const r = rec(idx);
-  r.key = key;
-  r.cseq = cseq;
-  setState(r, SNState.Trying);
-  indexInsert(key, idx);
-  // Guard: a server transaction never outlives its branches' own bounds (Timer F + 64·T1).
-  // Sending a final response re-arms this with the RFC timer; if none is ever sent (a TU bug or a
-  // branch result that cannot be used), the record still ends instead of leaking.
-  if (now >= 0) r.timeoutAt = at(now + timers.t64 * 2);
-  txnRearm(idx);
-  return h;
+  return serverCreate(key, method, respondTo, reliable, cseq, now, owner);
 }
 
 /** The TU sends a response. */
