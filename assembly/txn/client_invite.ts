@@ -21,8 +21,8 @@
 // Differences: B stops once a provisional arrives (as in the RFC); Timer C (proxy only) restarts on
 // each provisional and, when it fires, is reported to the TU, which cancels the branch (§16.8).
 
-import { TxnRec, TxnKind, TxnFlag, at, linger, rec, recPeer, txnAlloc, txnRelease, txnKeep, txnRearm, msgPool } from "./table";
-import { txPush } from "./output";
+import { TxnRec, TxnKind, TxnFlag, at, linger, rec, recPeer, txnAlloc, txnRelease, due, txnKeep, txnRearm, msgPool } from "./table";
+import { txPush, txResend } from "./output";
 import { timers } from "./timers";
 import { Peer } from "../net/peer";
 import { Method } from "../wire/method";
@@ -138,21 +138,19 @@ export const enum ClientTimerOut { None = 0, Timeout = 1, TimerC = 2, Ended = 3 
 /** A due timer. */
 export function clientInviteOnTimer(idx: u32, now: i64): ClientTimerOut {
   const r = rec(idx);
-  if (r.timerCAt != 0 && now >= r.timerCAt && (r.state == CIState.Calling || r.state == CIState.Proceeding)) {
+  if (due(r.timerCAt, now) && (r.state == CIState.Calling || r.state == CIState.Proceeding)) {
     r.timerCAt = 0;
     txnRearm(idx);
     return ClientTimerOut.TimerC;
   }
-  if (r.timeoutAt != 0 && now >= r.timeoutAt) {
+  if (due(r.timeoutAt, now)) {
     // Timer B, or the 64·T1 after a CANCEL in Proceeding (§9.1): the TU ends it as a 408
     if (r.state == CIState.Calling || r.state == CIState.Proceeding) return ClientTimerOut.Timeout;
     txnRelease(idx); // Timer D or M
     return ClientTimerOut.Ended;
   }
-  if (r.retransmitAt != 0 && now >= r.retransmitAt && r.state == CIState.Calling) {
-    if (r.msg != 0) txPush(r.msg, recPeer(r)); // Timer A
-    r.interval *= 2;
-    r.retransmitAt = at(now + <i64>r.interval);
+  if (due(r.retransmitAt, now) && r.state == CIState.Calling) {
+    txResend(r, now, <i64>r.interval * 2); // Timer A (doubling without a cap)
   }
   txnRearm(idx);
   return ClientTimerOut.None;

@@ -20,8 +20,8 @@
 //
 // Differences: none.
 
-import { TxnRec, TxnKind, TxnFlag, at, rec, recPeer, txnAlloc, txnRelease, txnKeep, txnRearm, msgPool } from "./table";
-import { txPush } from "./output";
+import { TxnRec, TxnKind, TxnFlag, at, rec, recPeer, txnAlloc, txnRelease, due, txnKeep, txnRearm, msgPool } from "./table";
+import { txPush, txResend } from "./output";
 import { timers } from "./timers";
 import { Peer } from "../net/peer";
 import { Verdict, ClientTimerOut, clientCreate } from "./client_invite";
@@ -63,16 +63,14 @@ export function clientNonInviteOnResponse(idx: u32, status: u32, now: i64): Verd
 /** A due timer. */
 export function clientNonInviteOnTimer(idx: u32, now: i64): ClientTimerOut {
   const r = rec(idx);
-  if (r.timeoutAt != 0 && now >= r.timeoutAt) {
+  if (due(r.timeoutAt, now)) {
     if (r.state != CNState.Completed) return ClientTimerOut.Timeout; // Timer F: the TU ends it
     txnRelease(idx); // Timer K
     return ClientTimerOut.Ended;
   }
-  if (r.retransmitAt != 0 && now >= r.retransmitAt) {
-    if (r.msg != 0) txPush(r.msg, recPeer(r)); // Timer E
+  if (due(r.retransmitAt, now)) {
     const next = r.state == CNState.Trying ? <i64>r.interval * 2 : timers.t2;
-    r.interval = <u32>(next < timers.t2 ? next : timers.t2);
-    r.retransmitAt = at(now + <i64>r.interval);
+    txResend(r, now, next < timers.t2 ? next : timers.t2); // Timer E
   }
   txnRearm(idx);
   return ClientTimerOut.None;

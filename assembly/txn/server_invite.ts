@@ -19,8 +19,8 @@
 // Differences from the figure: none in behaviour. A request retransmission in Proceeding resends the
 // latest provisional (§17.2.1). Timer G runs only on unreliable transports; Timer I is 0 on reliable.
 
-import { TxnRec, TxnKind, TxnFlag, at, linger, rec, recPeer, txnAlloc, txnRelease, txnKeep, txnRearm, indexInsert, msgPool } from "./table";
-import { txPush } from "./output";
+import { TxnRec, TxnKind, TxnFlag, at, linger, rec, recPeer, txnAlloc, txnRelease, due, txnKeep, txnRearm, indexInsert, msgPool } from "./table";
+import { txPush, txResend } from "./output";
 import { timers } from "./timers";
 import { Peer } from "../net/peer";
 import { Method } from "../wire/method";
@@ -101,7 +101,7 @@ export function serverInviteOnRequest(idx: u32): void {
   switch (r.state) {
     case SIState.Proceeding:
     case SIState.Completed:
-      if (r.msg != 0) txPush(r.msg, recPeer(r));
+      txPush(r.msg, recPeer(r)); // none kept yet: nothing
       break;
     default:
       break; // Confirmed, Accepted: absorb
@@ -133,15 +133,13 @@ export function serverInviteOnAck(idx: u32, now: i64): bool {
 /** A due timer. Returns true when the transaction ended (record released). */
 export function serverInviteOnTimer(idx: u32, now: i64): bool {
   const r = rec(idx);
-  if (r.timeoutAt != 0 && now >= r.timeoutAt) {
+  if (due(r.timeoutAt, now)) {
     txnRelease(idx); // Timer H (no ACK), I or L
     return true;
   }
-  if (r.retransmitAt != 0 && now >= r.retransmitAt && r.state == SIState.Completed) {
-    if (r.msg != 0) txPush(r.msg, recPeer(r)); // Timer G
+  if (due(r.retransmitAt, now) && r.state == SIState.Completed) {
     const next = <i64>r.interval * 2;
-    r.interval = <u32>(next < timers.t2 ? next : timers.t2);
-    r.retransmitAt = at(now + <i64>r.interval);
+    txResend(r, now, next < timers.t2 ? next : timers.t2); // Timer G
   }
   txnRearm(idx);
   return false;

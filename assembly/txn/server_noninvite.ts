@@ -18,7 +18,7 @@
 //
 // Differences: none.
 
-import { TxnRec, TxnKind, TxnFlag, at, linger, rec, recPeer, txnAlloc, txnRelease, txnKeep, txnRearm, indexInsert, msgPool } from "./table";
+import { TxnRec, TxnKind, TxnFlag, at, linger, rec, recPeer, txnAlloc, txnRelease, due, txnKeep, txnRearm, indexInsert, msgPool } from "./table";
 import { txPush } from "./output";
 import { serverCreate } from "./server_invite";
 import { timers } from "./timers";
@@ -66,7 +66,7 @@ export function serverNonInviteOnRequest(idx: u32): void {
   switch (r.state) {
     case SNState.Proceeding:
     case SNState.Completed:
-      if (r.msg != 0) txPush(r.msg, recPeer(r));
+      txPush(r.msg, recPeer(r));
       break;
     default:
       break; // Trying: absorb (the TU has not answered yet)
@@ -76,7 +76,7 @@ export function serverNonInviteOnRequest(idx: u32): void {
 /** A due timer (Timer J). Returns true when the transaction ended. */
 export function serverNonInviteOnTimer(idx: u32, now: i64): bool {
   const r = rec(idx);
-  if (r.timeoutAt != 0 && now >= r.timeoutAt) {
+  if (due(r.timeoutAt, now)) {
     txnRelease(idx);
     return true;
   }

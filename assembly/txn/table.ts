@@ -228,6 +228,11 @@ export function at(t: i64): i64 {
   return t > 0 ? t : 1;
 }
 
+/** Whether deadline t (0: unarmed) has come at `now`. */
+export function due(t: i64, now: i64): bool {
+  return t != 0 && now >= t;
+}
+
 /** Re-queue the record at its earliest armed timer (call after changing any deadline). */
 export function txnRearm(idx: u32): void {
   const r = rec(idx);
