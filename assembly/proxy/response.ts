@@ -54,6 +54,9 @@ import { relayRequest, relayResponse, relayEarly, relayForkAnswer } from "./medi
 import { sdpBody } from "../media/sdp";
 import { ctxLoadEdits } from "./context";
 
+/** Whether a context's dialog record (Ctx.hidden) can be set: by topology hiding or the media relay. */
+const HIDES = TOPOLOGY_HIDING || MEDIA_RELAY;
+
 const nextVia = new ViaRepr();
 const fwdPeer = new Peer();
 const pathNa = new NameAddrRepr();
@@ -263,6 +266,8 @@ function releaseWork(idx: u32): void {
   c.best = 0;
   c.request = 0;
   c.targets = 0;
+  // only topology hiding and the media relay ever set c.hidden: without them it stays 0, and no code
+  if (!HIDES) return;
   if (c.hidden != 0 && (c.flags & CtxFlag.Answered) == 0) dialogClose(<i32>c.hidden - 1); // never set up
   c.hidden = 0;
 }
@@ -271,6 +276,7 @@ function releaseWork(idx: u32): void {
 export function release(idx: u32): void {
   parkDrop(idx);
   releaseWork(idx);
+  if (!TOPOLOGY_HIDING) return; // nothing else sets c.vias (forward.ts hideRequest)
   const c = ctx(idx);
   msgPool.release(c.vias);
   c.vias = 0;
@@ -592,7 +598,7 @@ export function proxyResponse(v: MessageView, d: Decoded, ci: u32, now: i64): vo
         if (d.to.hasTag && (c.flags & CtxFlag.InDialog) == 0) {
           const key = dialogKey(d.callId, d.callIdLen, d.from.tag, d.from.tagLen, d.to.tag, d.to.tagLen);
           const caller = tagHash(d.from.tag, d.from.tagLen);
-          if (c.hidden != 0) dialogBind(<i32>c.hidden - 1, key, caller, now);
+          if (HIDES && c.hidden != 0) dialogBind(<i32>c.hidden - 1, key, caller, now);
           else dialogOpen(key, caller, now);
         }
       }
