@@ -54,7 +54,7 @@ import { OPTIONS_LINES, OPTIONS_LINES_LEN } from "../wire/tables";
 import { Admit, admitSource, admitRequest, authFailed } from "./admit";
 import { AuthVerdict } from "../auth/digest";
 import { dialogFind, dialogKey, dialogAnswered, dialogCallerTag, dialogClose, tagHash } from "./dialog";
-import { TOPOLOGY_HIDING, GIN_PROVIDER, LOCATION_API } from "../config";
+import { TOPOLOGY_HIDING, GIN_PROVIDER, LOCATION_API, HISTOGRAMS } from "../config";
 import { parseToken, looksLikeToken, realContact, CONTACT_BUF, CALLER, CALLEE, hidesToward, markHidden, unmarkHidden } from "./topology";
 import { Req } from "./req";
 import { ctxKeepEdits } from "./context";
@@ -150,28 +150,24 @@ function isGin(p: usize, n: u32): bool {
   return n == 3 && (<u32>load<u8>(p) | 0x20) == 0x67 && (<u32>load<u8>(p + 1) | 0x20) == 0x69 && (<u32>load<u8>(p + 2) | 0x20) == 0x6e;
 }
 
-/** Whether v's Proxy-Require names a tag we do not implement (all but `gin`). */
-function unsupportedProxyRequire(v: MessageView): bool {
-  for (let i = v.first(Hdr.ProxyRequire); i >= 0; i = v.next(i)) {
-    if (v.valLen(i) != 0 && !isGin(v.valPtr(i), v.valLen(i))) return true;
-  }
-  return false;
-}
-
-/** 420 with Unsupported listing every Proxy-Require tag we do not implement (§16.3 step 5, §8.2.2.3). */
-function refuseExtensions(q: Req): void {
+/**
+ * 420 with Unsupported listing every Proxy-Require tag we do not implement (§16.3 step 5, §8.2.2.3);
+ * false (nothing sent) when every tag is one we implement.
+ */
+function refuseExtensions(q: Req): bool {
   const v = q.v;
   xw.begin(EXTRA_BUF, EXTRA_CAP);
-  xw.text(T_UNSUPPORTED);
   let first = true;
   for (let i = v.first(Hdr.ProxyRequire); i >= 0; i = v.next(i)) {
     if (v.valLen(i) == 0 || isGin(v.valPtr(i), v.valLen(i))) continue;
-    if (!first) xw.text(T_COMMA_SP);
+    xw.text(first ? T_UNSUPPORTED : T_COMMA_SP);
     first = false;
     xw.bytes(v.valPtr(i), v.valLen(i));
   }
+  if (first) return false;
   xw.crlf();
   answer(q, 420, EXTRA_BUF, xw.finish());
+  return true;
 }
 
 let refusedFull: u32 = 0;
@@ -269,7 +265,7 @@ function route(q: Req): void {
   }
   const loop = loopHash(v, d);
   if (isLoop(v, loop)) { reply(q, 482); return; }
-  if (unsupportedProxyRequire(v)) { refuseExtensions(q); return; }
+  if (refuseExtensions(q)) return;
 
   // §16.4 route information pre-processing.
   preprocessRoutes(q);
@@ -391,7 +387,7 @@ function openContext(q: Req): i32 {
   const c = ctx(idx);
   memory.fill(changetype<usize>(c), 0, CTX_SIZE);
   c.request = request;
-  c.started = now;
+  if (HISTOGRAMS) c.started = now; // read by the response-time histograms only
   c.flags = (invite ? CtxFlag.Invite : 0) | (d.to.hasTag ? CtxFlag.InDialog : 0);
   ctxKeepEdits(c, q);
   if (invite) {
