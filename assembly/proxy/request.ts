@@ -456,11 +456,7 @@ function forwardToTargets(q: Req, loop: u32): void {
     if (finishWith(q, idx, relayRequest(q, idx, first, targets))) return;
   }
   if (!storeTargets(<u32>idx, targets)) {
-    const c = ctx(<u32>idx);
-    c.bestStatus = 503;
-    c.flags |= CtxFlag.NoRoom; // our own 503, with Retry-After (§21.5.4)
-    noteFull(q);
-    finishIfDone(<u32>idx, q.now);
+    finishWith(q, idx, 503); // our own 503, with Retry-After (§21.5.4)
     return;
   }
   prepareEdits(q);
