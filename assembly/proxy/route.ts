@@ -18,20 +18,20 @@ export function defaultPort(u: UriRepr): u32 {
   return defaultPortOf(protoOf(u));
 }
 
-/** Protocol a URI asks for: its transport parameter, TLS for sips, UDP otherwise. */
+/** The transport parameter's names (tables.ts codes), in Proto order: entry i is Proto i + 1. */
+const PROTO_NAMES: usize = memory.data<u32>([T_K_UDP, T_K_TCP, T_K_TLS, T_K_SCTP, T_K_WS, T_K_WSS]);
+
+/** Protocol a URI asks for: its transport parameter (TCP in a sips: URI is TLS), TLS for sips, UDP
+ * otherwise; None for a transport we do not know. */
 export function protoOf(u: UriRepr): Proto {
-  if (u.transport != 0) {
-    const p = u.transport;
-    const n = u.transportLen;
-    if (eqText(p, n, T_K_UDP)) return Proto.UDP;
-    if (eqText(p, n, T_K_TCP)) return u.scheme == UriScheme.Sips ? Proto.TLS : Proto.TCP;
-    if (eqText(p, n, T_K_TLS)) return Proto.TLS;
-    if (eqText(p, n, T_K_SCTP)) return Proto.SCTP;
-    if (eqText(p, n, T_K_WS)) return Proto.WS;
-    if (eqText(p, n, T_K_WSS)) return Proto.WSS;
-    return Proto.None;
+  const sips = u.scheme == UriScheme.Sips;
+  if (u.transport == 0) return sips ? Proto.TLS : Proto.UDP;
+  for (let i: u32 = 0; i < 6; i++) {
+    if (!eqText(u.transport, u.transportLen, load<u32>(PROTO_NAMES + (<usize>i << 2)))) continue;
+    const p = <Proto>(i + 1);
+    return p == Proto.TCP && sips ? Proto.TLS : p;
   }
-  return u.scheme == UriScheme.Sips ? Proto.TLS : Proto.UDP;
+  return Proto.None;
 }
 
 /** A sip: URI without a transport parameter: which transport reaches it is for RFC 3263 §4.1 to say
