@@ -47,7 +47,7 @@ import { loopHash } from "./branch";
 import { parseBranch, OurBranch, writeStatelessBranch } from "../txn/branch";
 import { isOurAddress, ourTransport, isForUs, destFromUri, transportOpen, flowToken, regRouteToken, protoName } from "./route";
 import { prepareEdits, prepareVia, forwardBranch, wantsRecordRoute, VIA_BUF } from "./forward";
-import { cancelBranches, startTargets, finishIfDone, storeTargets, release, keepLess } from "./response";
+import { cancelBranches, startTargets, finishIfDone, storeTargets, release, keepLess, callEvent } from "./response";
 import { MAX_MSG, MEDIA_RELAY, PARK_CAP } from "../config";
 import { park, parkDrop } from "./park";
 import { OPTIONS_LINES, OPTIONS_LINES_LEN } from "../wire/tables";
@@ -393,7 +393,7 @@ function openContext(q: Req): i32 {
   if (invite) {
     send100(q, idx);
     if (!d.to.hasTag) {
-      callEvent(q, EventKind.CallAttempt, 0);
+      callEvent(EventKind.CallAttempt, 0, v, src, now, 0);
     }
   }
   return <i32>idx;
@@ -496,15 +496,6 @@ function routeToken(q: Req, token: i32, loop: u32): void {
   else forwardOne(q, CONTACT_BUF, n, dest, loop);
 }
 
-/** Call event `kind` for request q (validated: From and To are there), its From, To and Call-ID. */
-function callEvent(q: Req, kind: EventKind, value: u32): void {
-  const v = q.v;
-  eventBegin(kind, 0, q.now, value, q.src);
-  eventText(0, v.valPtr(v.first(Hdr.From)), v.valLen(v.first(Hdr.From)));
-  eventText(1, v.valPtr(v.first(Hdr.To)), v.valLen(v.first(Hdr.To)));
-  eventText(2, q.d.callId, q.d.callIdLen);
-}
-
 /** A BYE ends a dialog we saw answered: report the call's end with its duration (usage records). */
 function callEnded(q: Req): void {
   const v = q.v;
@@ -512,7 +503,7 @@ function callEnded(q: Req): void {
   const r = knownDialog(d);
   if (r < 0) return;
   const ms = q.now - dialogAnswered(r);
-  callEvent(q, EventKind.CallEnd, <u32>(ms > 0 ? ms : 0));
+  callEvent(EventKind.CallEnd, 0, q.v, q.src, q.now, <u32>(ms > 0 ? ms : 0));
   const byCaller = tagHash(d.from.tag, d.from.tagLen) == dialogCallerTag(r);
   eventTextT(3, byCaller ? T_BYE_CALLER : T_BYE_CALLEE);
   q.closeAfter = r;

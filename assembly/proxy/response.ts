@@ -296,8 +296,8 @@ function serverRespond(idx: u32, msg: u32, status: u32, now: i64): void {
   histObserve(invite ? Hist.Invite : Hist.Other, now - c.started);
 }
 
-/** Call event from a view holding From, To and Call-ID. */
-function callEvent(kind: EventKind, code: i32, v: MessageView, peer: Peer, now: i64, value: u32): void {
+/** Call event from a view holding From, To and Call-ID (each at most once: wire/hdr.ts SINGLE). */
+export function callEvent(kind: EventKind, code: i32, v: MessageView, peer: Peer, now: i64, value: u32): void {
   eventBegin(kind, code, now, value, peer);
   const f = v.first(Hdr.From);
   const t = v.first(Hdr.To);
