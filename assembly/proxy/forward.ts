@@ -21,7 +21,7 @@ import { Proto, Transport, transportById } from "../net/transports";
 import {
   rec, txnNextHandle, msgPool, clientCreate, idxOf,
 } from "../txn/index";
-import { WORK_BUF } from "./buffers";
+import { WORK_BUF, storeWork } from "./buffers";
 import { writeVia, hex8 } from "../txn/branch";
 import { protoParam } from "./route";
 import { proxyConfig } from "./config";
@@ -238,7 +238,7 @@ export function forwardBranch(
     edits.extraLen = 0;
   }
   if (n == 0) return 513;
-  const msg = msgPool.store(WORK_BUF, n);
+  const msg = storeWork(n);
   if (msg == 0) return 503;
   const reliable = t.reliable;
   const h = clientCreate(v.method, dst, reliable, msg, d.cseq.seq, <u64>nonce, now, Owner.Proxy);

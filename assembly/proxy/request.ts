@@ -39,7 +39,7 @@ import {
   serverNonInviteOnRequest, txSend, CIState,
 } from "../txn/index";
 import { handleRegister, registrarLookup, bindingTarget, ginLookup, targets, TargetSet } from "../registrar/index";
-import { WORK_BUF, EXTRA_BUF, EXTRA_CAP } from "./buffers";
+import { WORK_BUF, EXTRA_BUF, EXTRA_CAP, storeWork } from "./buffers";
 import { proxyConfig } from "./config";
 import { ctx, CtxFlag, CTX_SIZE } from "./context";
 import { answer, reply, replyBusy, responseDest, isOurStatelessTag } from "./send";
@@ -407,7 +407,7 @@ function openContext(q: Req): i32 {
 function send100(q: Req, idx: u32): void {
   prepareVia(q.edits, q.v, q.d, q.src); // RFC 3581 on the 100's Via
   const n = writeResponse(q.v, 100, 0, 0, 0, 0, WORK_BUF, <u32>MAX_MSG, q.edits);
-  const m = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
+  const m = storeWork(n);
   if (m == 0) return;
   serverInviteRespond(idx, m, 100, q.now);
   msgPool.release(m);

@@ -36,7 +36,7 @@ import {
 } from "../txn/index";
 import { TargetSet } from "../registrar/index";
 import { TARGET_SCRATCH } from "../registrar/lookup";
-import { WORK_BUF, STORE_BUF, storedView, storedDecoded } from "./buffers";
+import { WORK_BUF, STORE_BUF, storedView, storedDecoded, storeWork } from "./buffers";
 import { ctx, CtxFlag, rank } from "./context";
 import { SRV_TARGETS } from "../host/numbers";
 import { dialogOpen, dialogBind, dialogClose, dialogKey, tagHash } from "./dialog";
@@ -228,8 +228,7 @@ function sendCancel(cidx: u32, now: i64): void {
   clientInviteCancelled(cidx, now); // §9.1: the branch ends 64·T1 after the CANCEL, answered or not
   if (!loadStored(r.msg)) return;
   const n = writeCancel(storedView, r.cseq, WORK_BUF, <u32>MAX_MSG);
-  if (n == 0) return;
-  const m = msgPool.store(WORK_BUF, n);
+  const m = storeWork(n);
   if (m == 0) return;
   const h = clientNonInviteCreate(Method.CANCEL, recPeer(r), (r.flags & TxnFlag.Reliable) != 0, m, r.cseq, 0, now, Owner.Proxy);
   msgPool.release(m);
@@ -538,7 +537,7 @@ export function proxyResponse(v: MessageView, d: Decoded, ci: u32, now: i64): vo
     const to = v.first(Hdr.To);
     if (loadStored(r.msg)) {
       const n = writeAck(storedView, v.valPtr(to), v.valLen(to), r.cseq, WORK_BUF, <u32>MAX_MSG);
-      const m = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
+      const m = storeWork(n);
       if (m != 0) {
         clientInviteSendAck(<u32>ci, m);
         msgPool.release(m);
@@ -567,7 +566,7 @@ export function proxyResponse(v: MessageView, d: Decoded, ci: u32, now: i64): vo
   if (status < 200 && !forwardable) return;
   if (MEDIA_RELAY && status < 300) relayResponse(v, d, <i32>idx, recPeer(rec(idx)).family);
   const n = forwardable ? writeResponseForward(v, WORK_BUF, <u32>MAX_MSG, VIAB, hidVias, 0, hidContact, hidContactLen) : 0;
-  const m = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
+  const m = storeWork(n);
   if (status < 200) {
     if (m != 0) serverRespond(idx, m, status, now);
     msgPool.release(m);
