@@ -307,20 +307,8 @@ function route(q: Req): void {
     return;
   }
 
-  // §16.5 targets.
-  if (q.next >= 0) {
-    // loose routing: the Request-URI stays, the request goes to the next Route
-    decodeRoute(v, q.next);
-    if (!destFromUri(routeNa.uri, dest)) { reply(q, 503); return; }
-    forwardOne(q, ruri, ruriLen, dest, loop, PARK_CAP > 0 && transportOpen(routeNa.uri));
-    return;
-  }
-  if (q.flow != 0) {
-    // the next hop is the UA at the end of a flow we record-routed
-    flowDest(q, d.ruri);
-    forwardOne(q, ruri, ruriLen, dest, loop);
-    return;
-  }
+  // §16.5 targets: a request for our domain with no further hop (local implies no next Route and no
+  // flow) goes to the registrar's bindings; any other goes on by nextHop.
   if (local) {
     if (held) {
       if (bindingTarget(q.bind, d.ruri, now, targets) == 0) { reply(q, 480); return; }
@@ -346,10 +334,31 @@ function route(q: Req): void {
     forwardToTargets(q, loop);
     return;
   }
-  // another domain: the outbound proxy, or the Request-URI's host
-  const next = proxyConfig.outboundLen != 0 ? proxyConfig.outboundUri : target;
-  if (!destFromUri(next, dest)) { reply(q, 503); return; }
-  forwardOne(q, ruri, ruriLen, dest, loop, PARK_CAP > 0 && transportOpen(next));
+  if (!nextHop(q, target)) { reply(q, 503); return; }
+  forwardOne(q, ruri, ruriLen, dest, loop, hopOpen);
+}
+
+/** nextHop's URI names no transport (transportOpen): the host may choose it (boards with PARK_CAP). */
+let hopOpen = false;
+
+/**
+ * `dest` for request q going on beyond us: loose routing to the next Route (the Request-URI stays);
+ * else the UA at the end of a flow we record-routed; else, for another domain, the outbound proxy or
+ * `target` (the Request-URI's host). False when that URI names nothing we can reach.
+ */
+function nextHop(q: Req, target: UriRepr): bool {
+  hopOpen = false;
+  let u = proxyConfig.outboundLen != 0 ? proxyConfig.outboundUri : target;
+  if (q.next >= 0) {
+    decodeRoute(q.v, q.next);
+    u = routeNa.uri;
+  } else if (q.flow != 0) {
+    flowDest(q, q.d.ruri);
+    return true;
+  }
+  if (!destFromUri(u, dest)) return false;
+  hopOpen = PARK_CAP > 0 && transportOpen(u);
+  return true;
 }
 
 /**
@@ -532,18 +541,10 @@ function handleAck(q: Req): void {
   const token = tokenOf(q);
   if (!q.trusted && !q.proven && token < 0 && knownDialog(d) < 0) return; // proves nothing: dropped
   if (token >= 0) { routeToken(q, token, 0); return; }
-  if (q.next >= 0) {
-    decodeRoute(v, q.next);
-    if (!destFromUri(routeNa.uri, dest)) return;
-  } else if (q.flow != 0) {
-    flowDest(q, d.ruri);
-  } else if (q.pops > 0 || !isForUs(d.ruri)) {
-    // toward another domain: the outbound proxy when there is one, like every other request
-    if (!destFromUri(proxyConfig.outboundLen != 0 ? proxyConfig.outboundUri : d.ruri, dest)) return;
-  } else {
-    return; // an ACK for our own stateless answer (404, 480...): nothing to route
-  }
-  ackTo(q, 0, 0);
+  // for us with no Route of ours: an ACK for our own stateless answer (404, 480...), nothing to route
+  if (q.next < 0 && q.flow == 0 && q.pops == 0 && isForUs(d.ruri)) return;
+  // else on like every other request (toward another domain: the outbound proxy when there is one)
+  if (nextHop(q, d.ruri)) ackTo(q, 0, 0);
 }
 
 /** Send the ACK in q to `dest` statelessly, with a Request-URI replaced when ruriLen != 0. */
