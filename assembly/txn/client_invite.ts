@@ -74,18 +74,16 @@ export function clientInviteOnResponse(idx: u32, status: u32, now: i64): Verdict
   switch (r.state) {
     case CIState.Calling:
     case CIState.Proceeding: {
+      r.lastStatus = <u16>status;
+      r.retransmitAt = 0; // the INVITE is not retransmitted after any response (Timer A ends)
       if (status < 200) {
         setState(r, CIState.Proceeding);
         r.flags |= <u8>TxnFlag.GotProvisional;
-        r.retransmitAt = 0;
         r.timeoutAt = 0;
         r.timerCAt = at(now + timers.timerC);
-        r.lastStatus = <u16>status;
         txnRearm(idx);
         return Verdict.PassUp;
       }
-      r.lastStatus = <u16>status;
-      r.retransmitAt = 0;
       r.timerCAt = 0;
       // the INVITE is never sent again; after a non-2xx it stays until the TU has built the ACK from
       // it (clientInviteSendAck replaces it with the ACK)
