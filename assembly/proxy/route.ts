@@ -10,7 +10,7 @@ import { peerFromHost } from "../net/addr";
 import { Proto, transportCount, transportAt, transportFor, Transport, defaultPortOf } from "../net/transports";
 export { protoName, protoParam } from "../net/transports";
 import { isLocalDomain } from "./config";
-import { Cls, is, hexValue } from "../util/chars";
+import { hexAt } from "../txn/branch";
 import { T_K_SCTP, T_K_TCP, T_K_TLS, T_K_UDP, T_K_WS, T_K_WSS } from "../wire/tables";
 
 /** Default port of a URI (§19.1.2, RFC 3263 §4.2): 5061 for TLS (sips, or transport=tls), else 5060. */
@@ -102,13 +102,7 @@ function tokenUser(u: UriRepr, c0: u32, c1: u32): i64 {
   if (!u.hasUser || u.userLen != 10) return -1;
   const p = u.user;
   if (<u32>load<u8>(p) != c0 || <u32>load<u8>(p + 1) != c1) return -1;
-  let v: u32 = 0;
-  for (let i: usize = 2; i < 10; i++) {
-    const c = <u32>load<u8>(p + i);
-    if (!is(c, Cls.HEX)) return -1;
-    v = (v << 4) | hexValue(c);
-  }
-  return <i64>v;
+  return hexAt(p + 2);
 }
 
 /** The connection id in a flow-token user part ("ft" + 8 hex digits), or 0. */
