@@ -147,7 +147,8 @@ function isLoop(v: MessageView, loop: u32): bool {
 
 /** Whether [p, p+n) is the option tag `gin` (RFC 6140), any case. */
 function isGin(p: usize, n: u32): bool {
-  return n == 3 && (<u32>load<u8>(p) | 0x20) == 0x67 && (<u32>load<u8>(p + 1) | 0x20) == 0x69 && (<u32>load<u8>(p + 2) | 0x20) == 0x6e;
+  // "gi" as one little-endian u16, each byte folded to lower case by | 0x20
+  return n == 3 && (<u32>load<u16>(p) | 0x2020) == 0x6967 && (<u32>load<u8>(p + 2) | 0x20) == 0x6e;
 }
 
 /**
