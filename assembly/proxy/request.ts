@@ -66,6 +66,7 @@ const routeNa = new NameAddrRepr();
 const ob = new OurBranch();
 const dest = new Peer();
 const srvPeer = new Peer();
+/** The writer of a 420's Unsupported line and of a stateless ACK's Via: each written in one step. */
 const xw = new Writer();
 
 /**
@@ -521,7 +522,6 @@ function callEnded(q: Req): void {
 
 // ---- ACK -------------------------------------------------------------------------------------------
 
-const ackW = new Writer();
 // forward.ts's Via buffer: a stateless ACK (ackTo) and a branch (forwardBranch) are never written at once
 const ACK_VIA: usize = VIA_BUF;
 
@@ -557,14 +557,14 @@ function ackTo(q: Req, ruri: usize, ruriLen: u32): void {
   // deterministic branch: a retransmitted ACK must look the same
   let h = hashBytes(d.via.branch, d.via.branchLen, 0xac4);
   h = hashMix(h, hashBytes(v.base + <usize>v.uriOff, v.uriLen, 0xac4));
-  ackW.begin(ACK_VIA, 256);
-  writeViaHead(ackW, t);
-  writeStatelessBranch(ackW, h);
+  xw.begin(ACK_VIA, 256);
+  writeViaHead(xw, t);
+  writeStatelessBranch(xw, h);
   q.strict = -1;
   prepareEdits(q);
   const edits = q.edits;
   edits.via = ACK_VIA;
-  edits.viaLen = ackW.finish();
+  edits.viaLen = xw.finish();
   if (ruriLen != 0) { edits.ruri = ruri; edits.ruriLen = ruriLen; }
   const hide = TOPOLOGY_HIDING && hidesToward(dest);
   if (hide) {
