@@ -40,7 +40,7 @@ import {
 import { pikeUntil } from "../policy/pike";
 import { AuthVerdict, authCheck, authResult, authUserCount, writeChallenge } from "../auth/index";
 import { EXTRA_BUF, EXTRA_CAP } from "./buffers";
-import { respondStateless } from "./send";
+import { answer, reply } from "./send";
 import { isLocalDomain } from "./config";
 import { isOurAddress } from "./route";
 import { Req } from "./req";
@@ -60,13 +60,15 @@ const w = new Writer();
 export const enum Admit { Go = 0, Done = 1 }
 
 /** Refuse request v (event, then the status unless dropped or an ACK); returns Admit.Done. */
-export function refuse(v: MessageView, d: Decoded, src: Peer, now: i64, status: u32, rule: u32, drop: bool): Admit {
-  eventBegin(EventKind.PolicyRefusal, drop ? 0 : <i32>status, now, 0, src);
+export function refuse(q: Req, status: u32, rule: u32, drop: bool): Admit {
+  const v = q.v;
+  const d = q.d;
+  eventBegin(EventKind.PolicyRefusal, drop ? 0 : <i32>status, q.now, 0, q.src);
   eventText(0, v.valPtr(v.first(Hdr.From)), v.valLen(v.first(Hdr.From)));
   eventText(1, v.base + <usize>v.uriOff, v.uriLen);
   eventText(2, d.callId, d.callIdLen);
   eventTextT(3, rule); // the rule's name
-  if (!drop && v.method != Method.ACK) respondStateless(v, d, true, status, 0, 0, src);
+  if (!drop && v.method != Method.ACK) reply(q, status);
   return Admit.Done;
 }
 
@@ -78,7 +80,7 @@ export function admitSource(q: Req): Admit {
   const now = q.now;
   const acl = aclVerdict(src);
   q.trusted = acl == AclVerdict.Trusted;
-  if (acl == AclVerdict.Deny) return refuse(v, d, src, now, 403, T_R_ACL, securityConfig.dropDenied);
+  if (acl == AclVerdict.Deny) return refuse(q, 403, T_R_ACL, securityConfig.dropDenied);
   const allowListed = aclCount(AclList.Allow) > 0 && aclMatch(AclList.Allow, src);
   const p = pikeCheck(src, now, q.trusted || allowListed);
   if (p != PikeVerdict.Pass) {
@@ -91,7 +93,7 @@ export function admitSource(q: Req): Admit {
       w.text(T_RETRY_AFTER);
       w.u32(<u32>((pikeUntil - now + 999) / 1000));
       w.crlf();
-      respondStateless(v, d, true, 503, EXTRA_BUF, w.finish(), src);
+      answer(q, 503, EXTRA_BUF, w.finish());
     }
     return Admit.Done;
   }
@@ -116,12 +118,12 @@ export function admitRequest(q: Req, local: bool, known: bool): Admit {
   const src = q.src;
   const now = q.now;
   const drop = securityConfig.dropDenied;
-  if (isMethodBlocked(v)) return refuse(v, d, src, now, 405, T_R_METHOD, drop);
-  if (isDenied(d.ruri)) return refuse(v, d, src, now, 403, T_R_REQUEST_URI, drop);
+  if (isMethodBlocked(v)) return refuse(q, 405, T_R_METHOD, drop);
+  if (isDenied(d.ruri)) return refuse(q, 403, T_R_REQUEST_URI, drop);
   const b = bodyVerdict(v);
   if (b != BodyVerdict.Ok) {
     const status: u32 = b == BodyVerdict.TooLarge ? 413 : b == BodyVerdict.TypeNotAllowed ? 415 : 403;
-    return refuse(v, d, src, now, status, b == BodyVerdict.PatternMatched ? T_R_BODY_PATTERN : T_R_BODY, drop);
+    return refuse(q, status, b == BodyVerdict.PatternMatched ? T_R_BODY_PATTERN : T_R_BODY, drop);
   }
   if (q.trusted || known) return Admit.Go;
   const inDialog = d.to.hasTag;
@@ -129,8 +131,8 @@ export function admitRequest(q: Req, local: bool, known: bool): Admit {
   const register = v.method == Method.REGISTER && local && !inDialog;
   if (authUserCount() == 0) {
     // nobody can authenticate: our domains only, and in-dialog requests only with proof
-    if (inDialog) return refuse(v, d, src, now, 404, T_R_IN_DIALOG, drop);
-    if (!local) return refuse(v, d, src, now, 403, T_R_RELAY, drop);
+    if (inDialog) return refuse(q, 404, T_R_IN_DIALOG, drop);
+    if (!local) return refuse(q, 403, T_R_RELAY, drop);
     return Admit.Go;
   }
   // an incoming call from another domain may reach our registered users; nothing else of a
@@ -150,7 +152,7 @@ export function admitRequest(q: Req, local: bool, known: bool): Admit {
       // a user may only register contacts for its own AOR (the To user)
       const to = d.to.uri;
       if (!eqBytes(authResult.user, authResult.userLen, to.user, to.userLen)) {
-        return refuse(v, d, src, now, 403, T_R_FOREIGN_AOR, false);
+        return refuse(q, 403, T_R_FOREIGN_AOR, false);
       }
     }
     return Admit.Go;
@@ -181,15 +183,15 @@ export function authFailed(q: Req, verdict: AuthVerdict, register: bool, local: 
   if (!register && !mine) {
     // a stranger: no challenge (there is nothing to prove to us), just no; the same answer for every
     // user of ours, registered or not
-    if (inDialog) return refuse(v, d, src, now, 404, T_R_IN_DIALOG, drop);
-    return refuse(v, d, src, now, 403, local ? T_R_STRANGER : T_R_RELAY, drop);
+    if (inDialog) return refuse(q, 404, T_R_IN_DIALOG, drop);
+    return refuse(q, 403, local ? T_R_STRANGER : T_R_RELAY, drop);
   }
   if (verdict == AuthVerdict.Malformed) {
-    respondStateless(v, d, true, 400, 0, 0, src);
+    reply(q, 400);
     return Admit.Done;
   }
   w.begin(EXTRA_BUF, EXTRA_CAP);
   writeChallenge(w, !register, verdict == AuthVerdict.Stale, now);
-  respondStateless(v, d, true, register ? 401 : 407, EXTRA_BUF, w.finish(), src);
+  answer(q, register ? 401 : 407, EXTRA_BUF, w.finish());
   return Admit.Done;
 }

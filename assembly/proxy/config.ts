@@ -2,7 +2,8 @@
 // server is responsible for (RFC 3261 §16.4/§16.5: requests for them go to the registrar's bindings).
 
 import { MAX_DOMAINS_CFG } from "../config";
-import { Ch, lower } from "../util/chars";
+import { Ch } from "../util/chars";
+import { eqBytesI } from "../wire/scan";
 import { UriRepr, parseUri } from "../wire/uri";
 import { tableAlloc } from "../util/alloc";
 
@@ -61,11 +62,7 @@ export function domainAdd(p: usize, len: u32): bool {
 export function isLocalDomain(p: usize, len: u32): bool {
   if (len > 0 && load<u8>(p + <usize>len - 1) == Ch.DOT) len--;
   for (let i: u32 = 0; i < domainCount; i++) {
-    if (<u32>load<u8>(domainLens + <usize>i) != len) continue;
-    const d = domains + <usize>(i * DOMAIN_CAP);
-    let k: u32 = 0;
-    while (k < len && lower(<u32>load<u8>(d + <usize>k)) == lower(<u32>load<u8>(p + <usize>k))) k++;
-    if (k == len) return true;
+    if (eqBytesI(domains + <usize>(i * DOMAIN_CAP), <u32>load<u8>(domainLens + <usize>i), p, len)) return true;
   }
   return false;
 }

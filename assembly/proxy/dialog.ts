@@ -21,21 +21,16 @@ import { prngNext } from "../util/prng";
 import { Pool } from "../util/pool";
 import { zeroTable } from "../util/zero";
 import { tableAlloc } from "../util/alloc";
+import { probeInsert, probeRemove, nextPow2 } from "../txn/probe";
 
 const DLG_SIZE: usize = 56;
 /** The real contacts of hidden dialogs. */
 export const dlgPool = new Pool(64, <u32>DLG_BLOCKS);
 const records: usize = tableAlloc(<usize>MAX_DIALOGS * DLG_SIZE);
-const CAP: u32 = pow2(<u32>MAX_DIALOGS * 2);
+const CAP: u32 = nextPow2(<u32>MAX_DIALOGS * 2);
 const index: usize = tableAlloc(<usize>CAP << 2);
 let hand: u32 = 0;
 let inUse: i32 = 0;
-
-function pow2(n: u32): u32 {
-  let c: u32 = 8;
-  while (c < n) c <<= 1;
-  return c;
-}
 
 export function dialogsReset(): void {
   zeroTable(records, <usize>MAX_DIALOGS * DLG_SIZE);
@@ -115,9 +110,7 @@ function take(used: u32, now: i64): u32 {
 
 function indexAdd(r: u32, key: u64): void {
   store<u64>(rec(r), key);
-  let i = <u32>key & (CAP - 1);
-  while (slot(i) != 0) i = (i + 1) & (CAP - 1);
-  store<u32>(index + (<usize>i << 2), r + 1);
+  probeInsert(index, CAP - 1, key, r);
 }
 
 /** Start tracking a dialog (no-op when it is known); returns its record index. */
@@ -208,25 +201,7 @@ export function dialogClose(r: i32): void {
   indexRemove(<u32>r);
 }
 
-/** Remove record r from the index (under the key it holds): backward-shift deletion. */
+/** Remove record r from the index (under the key it holds). */
 function indexRemove(r: u32): void {
-  const key = load<u64>(rec(r));
-  // backward-shift deletion from the index
-  const mask = CAP - 1;
-  let i = <u32>key & mask;
-  while (slot(i) != <u32>r + 1) {
-    if (slot(i) == 0) return;
-    i = (i + 1) & mask;
-  }
-  let hole = i;
-  let j = (i + 1) & mask;
-  while (slot(j) != 0) {
-    const home = <u32>load<u64>(rec(slot(j) - 1)) & mask;
-    if (((j - home) & mask) >= ((j - hole) & mask)) {
-      store<u32>(index + (<usize>hole << 2), slot(j));
-      hole = j;
-    }
-    j = (j + 1) & mask;
-  }
-  store<u32>(index + (<usize>hole << 2), 0);
+  probeRemove(index, CAP - 1, records, DLG_SIZE, 0, load<u64>(rec(r)), r);
 }

@@ -19,9 +19,9 @@ import { writeIp } from "../net/addr";
 export { writeIp };
 import { Proto, Transport, transportById } from "../net/transports";
 import {
-  rec, txnNextHandle, msgPool, clientInviteCreate, clientNonInviteCreate, idxOf,
+  rec, txnNextHandle, msgPool, clientCreate, idxOf,
 } from "../txn/index";
-import { WORK_BUF } from "./buffers";
+import { WORK_BUF, storeWork } from "./buffers";
 import { writeVia, hex8 } from "../txn/branch";
 import { protoParam } from "./route";
 import { proxyConfig } from "./config";
@@ -35,12 +35,12 @@ import { Req } from "./req";
 import { writeRrMac, branchNonce } from "./rrmac";
 import { T_COMMA_SP, T_RECEIVED, T_SIP_LT, T_TRANSPORT, T_K_RPORT, T_FT, T_LR } from "../wire/tables";
 
-const vw = new Writer();
+/** The writer of this file's lines (a Via, the Record-Route values, received=): each one begun and
+ * finished in one step, never two at once. */
+const fw = new Writer();
 /** The Via of the branch being written (256 bytes); also request.ts's stateless ACK's: each written and used in one step. */
 export const VIA_BUF: usize = memory.data(256);
-const rw = new Writer();
 const RR_BUF: usize = memory.data(512);
-const aw = new Writer();
 const RECV_BUF: usize = memory.data(96);
 const param = new ParamSpan();
 
@@ -85,14 +85,14 @@ export function prepareEdits(q: Req): void {
 export function prepareVia(edits: ForwardEdits, v: MessageView, d: Decoded, src: Peer): void {
   edits.reset();
   const via = d.via;
-  aw.begin(RECV_BUF, 96);
+  fw.begin(RECV_BUF, 96);
   if ((src.family == Family.V4 || src.family == Family.V6) && !via.hasReceived) {
     // §18.2.1: received when sent-by is not the source address; RFC 3581 §4: always with rport
-    aw.text(T_RECEIVED);
-    const ip = aw.length;
-    writeIp(aw, src);
-    const ipLen = aw.length - ip;
-    const n = aw.finish();
+    fw.text(T_RECEIVED);
+    const ip = fw.length;
+    writeIp(fw, src);
+    const ipLen = fw.length - ip;
+    const n = fw.finish();
     if (via.rport != RPORT_ABSENT || !eqBytesI(RECV_BUF + <usize>ip, ipLen, via.host, via.hostLen)) {
       edits.viaAppend = RECV_BUF;
       edits.viaAppendLen = n;
@@ -195,9 +195,9 @@ export function forwardBranch(
   const handle = txnNextHandle();
   if (handle == 0) return 503;
   const nonce = branchNonce(handle, loop);
-  vw.begin(VIA_BUF, 256);
-  writeVia(vw, t, handle, nonce, loop);
-  const viaLen = vw.finish();
+  fw.begin(VIA_BUF, 256);
+  writeVia(fw, t, handle, nonce, loop);
+  const viaLen = fw.finish();
   edits.ruri = ruriLen != 0 ? ruri : 0;
   edits.ruriLen = ruriLen;
   edits.via = VIA_BUF;
@@ -212,14 +212,14 @@ export function forwardBranch(
     // The top one carries the target's flow when the target is on a WebSocket (RFC 7118): its Contact
     // names a .invalid host, so in-dialog requests reach it only on the connection it registered on.
     const inT = transportById(q.src.transport);
-    rw.begin(RR_BUF, 512);
-    writeRrUri(rw, t, t.proto == Proto.WS || t.proto == Proto.WSS ? dst.conn : 0, q);
+    fw.begin(RR_BUF, 512);
+    writeRrUri(fw, t, t.proto == Proto.WS || t.proto == Proto.WSS ? dst.conn : 0, q);
     if (inT != null && (inT.id != t.id || t.reliable)) {
-      rw.text(T_COMMA_SP);
-      writeRrUri(rw, inT, inT.reliable ? q.src.conn : 0, q);
+      fw.text(T_COMMA_SP);
+      writeRrUri(fw, inT, inT.reliable ? q.src.conn : 0, q);
     }
     edits.recordRoute = RR_BUF;
-    edits.recordRouteLen = rw.finish();
+    edits.recordRouteLen = fw.finish();
   }
   const untrusted = TOPOLOGY_HIDING && hidesToward(dst);
   if (untrusted) {
@@ -238,12 +238,10 @@ export function forwardBranch(
     edits.extraLen = 0;
   }
   if (n == 0) return 513;
-  const msg = msgPool.store(WORK_BUF, n);
+  const msg = storeWork(n);
   if (msg == 0) return 503;
   const reliable = t.reliable;
-  const h = v.method == Method.INVITE
-    ? clientInviteCreate(dst, reliable, msg, d.cseq.seq, <u64>nonce, now, Owner.Proxy)
-    : clientNonInviteCreate(v.method, dst, reliable, msg, d.cseq.seq, <u64>nonce, now, Owner.Proxy);
+  const h = clientCreate(v.method, dst, reliable, msg, d.cseq.seq, <u64>nonce, now, Owner.Proxy);
   msgPool.release(msg);
   if (h == 0) return 503;
   // link the branch into its server transaction's context

@@ -35,26 +35,26 @@ import { Proto, transportById, defaultPortOf } from "../net/transports";
 import { EventKind, eventBegin, eventText, eventTextT } from "../events";
 import {
   TxnKind, TxnFlag, rec, recPeer, idxOf, handleOf, indexFind, serverKey, msgPool, txnRelease, txnKeep,
-  serverInviteCreate, serverInviteOnRequest, serverInviteOnAck, serverInviteRespond, SIState,
-  serverNonInviteCreate, serverNonInviteOnRequest, txSend, CIState,
+  serverCreate, serverInviteOnRequest, serverInviteOnAck, serverInviteRespond, SIState,
+  serverNonInviteOnRequest, txSend, CIState,
 } from "../txn/index";
 import { handleRegister, registrarLookup, bindingTarget, ginLookup, targets, TargetSet } from "../registrar/index";
-import { WORK_BUF, EXTRA_BUF, EXTRA_CAP } from "./buffers";
+import { WORK_BUF, EXTRA_BUF, EXTRA_CAP, storeWork } from "./buffers";
 import { proxyConfig } from "./config";
 import { ctx, CtxFlag, CTX_SIZE } from "./context";
-import { respondStateless, responseDest, retryAfter, RETRY_BUF, isOurStatelessTag } from "./send";
+import { answer, reply, replyBusy, responseDest, isOurStatelessTag } from "./send";
 import { loopHash } from "./branch";
-import { parseBranch, OurBranch, writeStatelessBranch } from "../txn/branch";
+import { parseBranch, OurBranch, writeStatelessBranch, writeViaHead } from "../txn/branch";
 import { isOurAddress, ourTransport, isForUs, destFromUri, transportOpen, flowToken, regRouteToken, protoName } from "./route";
 import { prepareEdits, prepareVia, forwardBranch, wantsRecordRoute, VIA_BUF } from "./forward";
-import { cancelBranches, startTargets, finishIfDone, storeTargets, release, keepLess } from "./response";
+import { cancelBranches, startTargets, finishIfDone, storeTargets, release, keepLess, callEvent } from "./response";
 import { MAX_MSG, MEDIA_RELAY, PARK_CAP } from "../config";
 import { park, parkDrop } from "./park";
 import { OPTIONS_LINES, OPTIONS_LINES_LEN } from "../wire/tables";
 import { Admit, admitSource, admitRequest, authFailed } from "./admit";
 import { AuthVerdict } from "../auth/digest";
 import { dialogFind, dialogKey, dialogAnswered, dialogCallerTag, dialogClose, tagHash } from "./dialog";
-import { TOPOLOGY_HIDING, GIN_PROVIDER, LOCATION_API } from "../config";
+import { TOPOLOGY_HIDING, GIN_PROVIDER, LOCATION_API, HISTOGRAMS } from "../config";
 import { parseToken, looksLikeToken, realContact, CONTACT_BUF, CALLER, CALLEE, hidesToward, markHidden, unmarkHidden } from "./topology";
 import { Req } from "./req";
 import { ctxKeepEdits } from "./context";
@@ -66,6 +66,7 @@ const routeNa = new NameAddrRepr();
 const ob = new OurBranch();
 const dest = new Peer();
 const srvPeer = new Peer();
+/** The writer of a 420's Unsupported line and of a stateless ACK's Via: each written in one step. */
 const xw = new Writer();
 
 /**
@@ -89,8 +90,7 @@ function preprocessRoutes(q: Req): void {
   }
   for (let i = first; i >= 0; i = v.next(i)) {
     if (i == q.strict) break;
-    const p = v.valPtr(i);
-    if (!decodeNameAddr(p, p + <usize>v.valLen(i), routeNa, NameAddrKind.Route)) { q.next = i; return; }
+    if (!decodeRoute(v, i)) { q.next = i; return; }
     const t = ourTransport(routeNa.uri);
     if (t == null) { q.next = i; return; }
     q.pops++;
@@ -110,6 +110,12 @@ function preprocessRoutes(q: Req): void {
       q.flowTransport = t.id;
     }
   }
+}
+
+/** Decode Route entry i of v into routeNa. */
+function decodeRoute(v: MessageView, i: i32): bool {
+  const p = v.valPtr(i);
+  return decodeNameAddr(p, p + <usize>v.valLen(i), routeNa, NameAddrKind.Route);
 }
 
 /** Does URI u of ours carry the dialog MAC of request d's dialog for flow `ft`? */
@@ -142,30 +148,28 @@ function isLoop(v: MessageView, loop: u32): bool {
 
 /** Whether [p, p+n) is the option tag `gin` (RFC 6140), any case. */
 function isGin(p: usize, n: u32): bool {
-  return n == 3 && (<u32>load<u8>(p) | 0x20) == 0x67 && (<u32>load<u8>(p + 1) | 0x20) == 0x69 && (<u32>load<u8>(p + 2) | 0x20) == 0x6e;
+  // "gi" as one little-endian u16, each byte folded to lower case by | 0x20
+  return n == 3 && (<u32>load<u16>(p) | 0x2020) == 0x6967 && (<u32>load<u8>(p + 2) | 0x20) == 0x6e;
 }
 
-/** Whether v's Proxy-Require names a tag we do not implement (all but `gin`). */
-function unsupportedProxyRequire(v: MessageView): bool {
-  for (let i = v.first(Hdr.ProxyRequire); i >= 0; i = v.next(i)) {
-    if (v.valLen(i) != 0 && !isGin(v.valPtr(i), v.valLen(i))) return true;
-  }
-  return false;
-}
-
-/** 420 with Unsupported listing every Proxy-Require tag we do not implement (§16.3 step 5, §8.2.2.3). */
-function refuseExtensions(v: MessageView, d: Decoded, src: Peer): void {
+/**
+ * 420 with Unsupported listing every Proxy-Require tag we do not implement (§16.3 step 5, §8.2.2.3);
+ * false (nothing sent) when every tag is one we implement.
+ */
+function refuseExtensions(q: Req): bool {
+  const v = q.v;
   xw.begin(EXTRA_BUF, EXTRA_CAP);
-  xw.text(T_UNSUPPORTED);
   let first = true;
   for (let i = v.first(Hdr.ProxyRequire); i >= 0; i = v.next(i)) {
     if (v.valLen(i) == 0 || isGin(v.valPtr(i), v.valLen(i))) continue;
-    if (!first) xw.text(T_COMMA_SP);
+    xw.text(first ? T_UNSUPPORTED : T_COMMA_SP);
     first = false;
     xw.bytes(v.valPtr(i), v.valLen(i));
   }
+  if (first) return false;
   xw.crlf();
-  respondStateless(v, d, true, 420, EXTRA_BUF, xw.finish(), src);
+  answer(q, 420, EXTRA_BUF, xw.finish());
+  return true;
 }
 
 let refusedFull: u32 = 0;
@@ -187,20 +191,20 @@ export function refusedFullReset(): void {
 }
 
 /** 503 with Retry-After: a table or the pool is full. */
-export function refuseFull(v: MessageView, d: Decoded, src: Peer, now: i64): void {
-  respondStateless(v, d, true, 503, RETRY_BUF, retryAfter(), src);
-  noteFull(d, src, now);
+function refuseFull(q: Req): void {
+  replyBusy(q);
+  noteFull(q);
 }
 
-function noteFull(d: Decoded, src: Peer, now: i64): void {
+function noteFull(q: Req): void {
   refusedFull++;
-  eventBegin(EventKind.TableFull, 503, now, 0, src);
-  eventText(2, d.callId, d.callIdLen);
+  eventBegin(EventKind.TableFull, 503, q.now, 0, q.src);
+  eventText(2, q.d.callId, q.d.callIdLen);
 }
 
 /** 200 to an OPTIONS for the proxy itself, with Allow, Accept and Supported (tables.ts OPTIONS_LINES). */
-function answerOptions(v: MessageView, d: Decoded, src: Peer): void {
-  respondStateless(v, d, true, 200, OPTIONS_LINES, OPTIONS_LINES_LEN, src);
+function answerOptions(q: Req): void {
+  answer(q, 200, OPTIONS_LINES, OPTIONS_LINES_LEN);
 }
 
 /** Entry point for the validated request in q (its view, decoded headers and source). */
@@ -250,20 +254,20 @@ function route(q: Req): void {
   if (proxyConfig.shed != 0 && !d.to.hasTag && m != Method.REGISTER && m != Method.OPTIONS &&
       <u32>(prngNext() % 1000) < proxyConfig.shed) {
     shed++;
-    respondStateless(v, d, true, 503, RETRY_BUF, retryAfter(), src);
+    replyBusy(q);
     return;
   }
 
   // §16.3 validation (syntax, scheme and CSeq were checked by the wire layer).
   const forUs = isForUs(d.ruri);
   if (d.maxForwards == 0) {
-    if (m == Method.OPTIONS && forUs && !d.ruri.hasUser) answerOptions(v, d, src);
-    else respondStateless(v, d, true, 483, 0, 0, src);
+    if (m == Method.OPTIONS && forUs && !d.ruri.hasUser) answerOptions(q);
+    else reply(q, 483);
     return;
   }
   const loop = loopHash(v, d);
-  if (isLoop(v, loop)) { respondStateless(v, d, true, 482, 0, 0, src); return; }
-  if (unsupportedProxyRequire(v)) { refuseExtensions(v, d, src); return; }
+  if (isLoop(v, loop)) { reply(q, 482); return; }
+  if (refuseExtensions(q)) return;
 
   // §16.4 route information pre-processing.
   preprocessRoutes(q);
@@ -276,7 +280,7 @@ function route(q: Req): void {
   // before authentication like Kamailio's default configuration does (unless optionsBeforeAuth is off:
   // then it is answered below, once admitted)
   const ping = local && forUs && !held && m == Method.OPTIONS && !d.ruri.hasUser && !d.to.hasTag;
-  if (ping && proxyConfig.optionsBeforeAuth) { answerOptions(v, d, src); return; }
+  if (ping && proxyConfig.optionsBeforeAuth) { answerOptions(q); return; }
   const token = tokenOf(q);
   let known = false;
   if (d.to.hasTag) {
@@ -289,9 +293,8 @@ function route(q: Req): void {
   let ruriLen: u32 = 0;
   let target: UriRepr = d.ruri;
   if (q.strict >= 0) {
-    const p = v.valPtr(q.strict);
-    if (!decodeNameAddr(p, p + <usize>v.valLen(q.strict), routeNa, NameAddrKind.Route)) {
-      respondStateless(v, d, true, 400, 0, 0, src);
+    if (!decodeRoute(v, q.strict)) {
+      reply(q, 400);
       return;
     }
     ruri = routeNa.uri.start;
@@ -302,54 +305,62 @@ function route(q: Req): void {
   // Topology hiding: a Request-URI that is one of our dialog tokens stands for a real contact.
   if (token >= 0) { routeToken(q, token, loop); return; }
   if (TOPOLOGY_HIDING && q.next < 0 && d.ruri.hasUser && looksLikeToken(d.ruri.user, d.ruri.userLen) && isOurAddress(d.ruri)) {
-    respondStateless(v, d, true, 481, 0, 0, src); // a dialog we no longer know
+    reply(q, 481); // a dialog we no longer know
     return;
   }
 
-  // §16.5 targets.
-  if (q.next >= 0) {
-    // loose routing: the Request-URI stays, the request goes to the next Route
-    const p = v.valPtr(q.next);
-    decodeNameAddr(p, p + <usize>v.valLen(q.next), routeNa, NameAddrKind.Route);
-    if (!destFromUri(routeNa.uri, dest)) { respondStateless(v, d, true, 503, 0, 0, src); return; }
-    forwardOne(q, ruri, ruriLen, dest, loop, PARK_CAP > 0 && transportOpen(routeNa.uri));
-    return;
-  }
-  if (q.flow != 0) {
-    // the next hop is the UA at the end of a flow we record-routed
-    flowDest(q, d.ruri);
-    forwardOne(q, ruri, ruriLen, dest, loop);
-    return;
-  }
+  // §16.5 targets: a request for our domain with no further hop (local implies no next Route and no
+  // flow) goes to the registrar's bindings; any other goes on by nextHop.
   if (local) {
     if (held) {
-      if (bindingTarget(q.bind, d.ruri, now, targets) == 0) { respondStateless(v, d, true, 480, 0, 0, src); return; }
+      if (bindingTarget(q.bind, d.ruri, now, targets) == 0) { reply(q, 480); return; }
       forwardToTargets(q, loop);
       return;
     }
     if (m == Method.REGISTER) {
       const r = handleRegister(v, d, src, now, EXTRA_BUF, EXTRA_CAP, q.replayed);
       if (r.status == 0) authFailed(q, AuthVerdict.Replay, true, true); // a replay that would change bindings
-      else if (r.status == 503) refuseFull(v, d, src, now); // the registrar's tables or pool are full
-      else respondStateless(v, d, true, r.status, EXTRA_BUF, r.extraLen, src);
+      else if (r.status == 503) refuseFull(q); // the registrar's tables or pool are full
+      else answer(q, r.status, EXTRA_BUF, r.extraLen);
       return;
     }
-    if (ping) { answerOptions(v, d, src); return; } // admitted (optionsBeforeAuth off)
+    if (ping) { answerOptions(q); return; } // admitted (optionsBeforeAuth off)
     if (!d.ruri.hasUser) {
       // addressed to the proxy itself, not an OPTIONS
-      respondStateless(v, d, true, 404, 0, 0, src);
+      reply(q, 404);
       return;
     }
     let n = registrarLookup(d.ruri, now, targets);
     if (GIN_PROVIDER && n == 0) n = ginLookup(d.ruri, now, targets); // a number of an RFC 6140 block
-    if (n == 0) { respondStateless(v, d, true, 480, 0, 0, src); return; }
+    if (n == 0) { reply(q, 480); return; }
     forwardToTargets(q, loop);
     return;
   }
-  // another domain: the outbound proxy, or the Request-URI's host
-  const next = proxyConfig.outboundLen != 0 ? proxyConfig.outboundUri : target;
-  if (!destFromUri(next, dest)) { respondStateless(v, d, true, 503, 0, 0, src); return; }
-  forwardOne(q, ruri, ruriLen, dest, loop, PARK_CAP > 0 && transportOpen(next));
+  if (!nextHop(q, target)) { reply(q, 503); return; }
+  forwardOne(q, ruri, ruriLen, dest, loop, hopOpen);
+}
+
+/** nextHop's URI names no transport (transportOpen): the host may choose it (boards with PARK_CAP). */
+let hopOpen = false;
+
+/**
+ * `dest` for request q going on beyond us: loose routing to the next Route (the Request-URI stays);
+ * else the UA at the end of a flow we record-routed; else, for another domain, the outbound proxy or
+ * `target` (the Request-URI's host). False when that URI names nothing we can reach.
+ */
+function nextHop(q: Req, target: UriRepr): bool {
+  hopOpen = false;
+  let u = proxyConfig.outboundLen != 0 ? proxyConfig.outboundUri : target;
+  if (q.next >= 0) {
+    decodeRoute(q.v, q.next);
+    u = routeNa.uri;
+  } else if (q.flow != 0) {
+    flowDest(q, q.d.ruri);
+    return true;
+  }
+  if (!destFromUri(u, dest)) return false;
+  hopOpen = PARK_CAP > 0 && transportOpen(u);
+  return true;
 }
 
 /**
@@ -367,38 +378,33 @@ function openContext(q: Req): i32 {
   // pool cannot finish is refused now with a 503, not accepted and left silent halfway (a final
   // response that cannot be stored is never sent).
   if (msgPool.available < msgPool.reserve + 3 * msgPool.blocksFor(v.len) + 2) {
-    refuseFull(v, d, src, now);
+    refuseFull(q);
     return -1;
   }
   const t = transportById(src.transport);
   const reliable = t != null && t.reliable;
   responseDest(src, d.via, srvPeer);
   const key = serverKey(v, d, v.method);
-  const h = invite
-    ? serverInviteCreate(key, srvPeer, reliable, d.cseq.seq, now, Owner.Proxy)
-    : serverNonInviteCreate(key, v.method, srvPeer, reliable, d.cseq.seq, now, Owner.Proxy);
-  if (h == 0) { refuseFull(v, d, src, now); return -1; }
+  const h = serverCreate(key, v.method, srvPeer, reliable, d.cseq.seq, now, Owner.Proxy);
+  if (h == 0) { refuseFull(q); return -1; }
   const idx = h & 0xffffff;
   const request = msgPool.store(v.base, v.len);
   if (request == 0) {
     txnRelease(idx);
-    refuseFull(v, d, src, now);
+    refuseFull(q);
     return -1;
   }
   release(idx); // a context left behind by a transaction that ended early
   const c = ctx(idx);
   memory.fill(changetype<usize>(c), 0, CTX_SIZE);
   c.request = request;
-  c.started = now;
+  if (HISTOGRAMS) c.started = now; // read by the response-time histograms only
   c.flags = (invite ? CtxFlag.Invite : 0) | (d.to.hasTag ? CtxFlag.InDialog : 0);
   ctxKeepEdits(c, q);
   if (invite) {
     send100(q, idx);
     if (!d.to.hasTag) {
-      eventBegin(EventKind.CallAttempt, 0, now, 0, src);
-      eventText(0, v.valPtr(v.first(Hdr.From)), v.valLen(v.first(Hdr.From)));
-      eventText(1, v.valPtr(v.first(Hdr.To)), v.valLen(v.first(Hdr.To)));
-      eventText(2, d.callId, d.callIdLen);
+      callEvent(EventKind.CallAttempt, 0, v, src, now, 0);
     }
   }
   return <i32>idx;
@@ -412,7 +418,7 @@ function openContext(q: Req): i32 {
 function send100(q: Req, idx: u32): void {
   prepareVia(q.edits, q.v, q.d, q.src); // RFC 3581 on the 100's Via
   const n = writeResponse(q.v, 100, 0, 0, 0, 0, WORK_BUF, <u32>MAX_MSG, q.edits);
-  const m = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
+  const m = storeWork(n);
   if (m == 0) return;
   serverInviteRespond(idx, m, 100, q.now);
   msgPool.release(m);
@@ -447,7 +453,7 @@ function finishWith(q: Req, idx: i32, status: u32): bool {
   if (status == 0) return false;
   const c = ctx(<u32>idx);
   c.bestStatus = <u16>status;
-  if (status == 503) { c.flags |= CtxFlag.NoRoom; noteFull(q.d, q.src, q.now); }
+  if (status == 503) { c.flags |= CtxFlag.NoRoom; noteFull(q); }
   finishIfDone(<u32>idx, q.now);
   return true;
 }
@@ -461,18 +467,14 @@ function forwardToTargets(q: Req, loop: u32): void {
     if (finishWith(q, idx, relayRequest(q, idx, first, targets))) return;
   }
   if (!storeTargets(<u32>idx, targets)) {
-    const c = ctx(<u32>idx);
-    c.bestStatus = 503;
-    c.flags |= CtxFlag.NoRoom; // our own 503, with Retry-After (§21.5.4)
-    noteFull(q.d, q.src, q.now);
-    finishIfDone(<u32>idx, q.now);
+    finishWith(q, idx, 503); // our own 503, with Retry-After (§21.5.4)
     return;
   }
   prepareEdits(q);
   if (startTargets(<u32>idx, q, loop) > 0) { keepLess(<u32>idx, q.v); return; }
   // no branch of the first group started: a later group, or the final answer now
   const c = ctx(<u32>idx);
-  if (c.flags & CtxFlag.NoRoom) noteFull(q.d, q.src, q.now);
+  if (c.flags & CtxFlag.NoRoom) noteFull(q);
   if (c.bestStatus == 0) c.bestStatus = 480; // no usable contact
   finishIfDone(<u32>idx, q.now);
 }
@@ -490,13 +492,13 @@ function routeToken(q: Req, token: i32, loop: u32): void {
   const side = <u32>(token & 1);
   const n = realContact(record, side);
   if (n == 0 || !parseUri(CONTACT_BUF, CONTACT_BUF + <usize>n, tokUri)) {
-    if (v.method != Method.ACK) respondStateless(v, d, true, 481, 0, 0, q.src);
+    if (v.method != Method.ACK) reply(q, 481);
     return;
   }
   if (q.flow != 0) {
     flowDest(q, tokUri);
   } else if (!destFromUri(tokUri, dest)) {
-    if (v.method != Method.ACK) respondStateless(v, d, true, 503, 0, 0, q.src);
+    if (v.method != Method.ACK) reply(q, 503);
     return;
   }
   q.hidRecord = record;
@@ -512,10 +514,7 @@ function callEnded(q: Req): void {
   const r = knownDialog(d);
   if (r < 0) return;
   const ms = q.now - dialogAnswered(r);
-  eventBegin(EventKind.CallEnd, 0, q.now, <u32>(ms > 0 ? ms : 0), q.src);
-  eventText(0, v.valPtr(v.first(Hdr.From)), v.valLen(v.first(Hdr.From)));
-  eventText(1, v.valPtr(v.first(Hdr.To)), v.valLen(v.first(Hdr.To)));
-  eventText(2, d.callId, d.callIdLen);
+  callEvent(EventKind.CallEnd, 0, q.v, q.src, q.now, <u32>(ms > 0 ? ms : 0));
   const byCaller = tagHash(d.from.tag, d.from.tagLen) == dialogCallerTag(r);
   eventTextT(3, byCaller ? T_BYE_CALLER : T_BYE_CALLEE);
   q.closeAfter = r;
@@ -523,7 +522,6 @@ function callEnded(q: Req): void {
 
 // ---- ACK -------------------------------------------------------------------------------------------
 
-const ackW = new Writer();
 // forward.ts's Via buffer: a stateless ACK (ackTo) and a branch (forwardBranch) are never written at once
 const ACK_VIA: usize = VIA_BUF;
 
@@ -544,19 +542,10 @@ function handleAck(q: Req): void {
   const token = tokenOf(q);
   if (!q.trusted && !q.proven && token < 0 && knownDialog(d) < 0) return; // proves nothing: dropped
   if (token >= 0) { routeToken(q, token, 0); return; }
-  if (q.next >= 0) {
-    const p = v.valPtr(q.next);
-    decodeNameAddr(p, p + <usize>v.valLen(q.next), routeNa, NameAddrKind.Route);
-    if (!destFromUri(routeNa.uri, dest)) return;
-  } else if (q.flow != 0) {
-    flowDest(q, d.ruri);
-  } else if (q.pops > 0 || !isForUs(d.ruri)) {
-    // toward another domain: the outbound proxy when there is one, like every other request
-    if (!destFromUri(proxyConfig.outboundLen != 0 ? proxyConfig.outboundUri : d.ruri, dest)) return;
-  } else {
-    return; // an ACK for our own stateless answer (404, 480...): nothing to route
-  }
-  ackTo(q, 0, 0);
+  // for us with no Route of ours: an ACK for our own stateless answer (404, 480...), nothing to route
+  if (q.next < 0 && q.flow == 0 && q.pops == 0 && isForUs(d.ruri)) return;
+  // else on like every other request (toward another domain: the outbound proxy when there is one)
+  if (nextHop(q, d.ruri)) ackTo(q, 0, 0);
 }
 
 /** Send the ACK in q to `dest` statelessly, with a Request-URI replaced when ruriLen != 0. */
@@ -568,18 +557,14 @@ function ackTo(q: Req, ruri: usize, ruriLen: u32): void {
   // deterministic branch: a retransmitted ACK must look the same
   let h = hashBytes(d.via.branch, d.via.branchLen, 0xac4);
   h = hashMix(h, hashBytes(v.base + <usize>v.uriOff, v.uriLen, 0xac4));
-  ackW.begin(ACK_VIA, 256);
-  ackW.text(T_SIP20_SLASH);
-  ackW.text(protoName(t.proto));
-  ackW.byte(0x20);
-  ackW.bytes(t.addr, t.addrLen);
-  ackW.text(T_BRANCH);
-  writeStatelessBranch(ackW, h);
+  xw.begin(ACK_VIA, 256);
+  writeViaHead(xw, t);
+  writeStatelessBranch(xw, h);
   q.strict = -1;
   prepareEdits(q);
   const edits = q.edits;
   edits.via = ACK_VIA;
-  edits.viaLen = ackW.finish();
+  edits.viaLen = xw.finish();
   if (ruriLen != 0) { edits.ruri = ruri; edits.ruriLen = ruriLen; }
   const hide = TOPOLOGY_HIDING && hidesToward(dest);
   if (hide) {
@@ -607,10 +592,10 @@ function handleCancel(q: Req): void {
   const now = q.now;
   const found = indexFind(serverKey(v, d, Method.INVITE), TxnKind.ServerInvite);
   if (found < 0 || !recPeer(rec(<u32>found)).sameAddress(src)) {
-    respondStateless(v, d, true, 481, 0, 0, src);
+    reply(q, 481);
     return;
   }
-  respondStateless(v, d, true, 200, 0, 0, src);
+  reply(q, 200);
   const idx = <u32>found;
   const r = rec(idx);
   if (r.state != SIState.Proceeding) return; // a final response is already on its way

@@ -36,7 +36,7 @@ import {
 } from "../txn/index";
 import { TargetSet } from "../registrar/index";
 import { TARGET_SCRATCH } from "../registrar/lookup";
-import { WORK_BUF, STORE_BUF, storedView, storedDecoded } from "./buffers";
+import { WORK_BUF, STORE_BUF, storedView, storedDecoded, storeWork } from "./buffers";
 import { ctx, CtxFlag, rank } from "./context";
 import { SRV_TARGETS } from "../host/numbers";
 import { dialogOpen, dialogBind, dialogClose, dialogKey, tagHash } from "./dialog";
@@ -53,6 +53,9 @@ import { Req } from "./req";
 import { relayRequest, relayResponse, relayEarly, relayForkAnswer } from "./media";
 import { sdpBody } from "../media/sdp";
 import { ctxLoadEdits } from "./context";
+
+/** Whether a context's dialog record (Ctx.hidden) can be set: by topology hiding or the media relay. */
+const HIDES = TOPOLOGY_HIDING || MEDIA_RELAY;
 
 const nextVia = new ViaRepr();
 const fwdPeer = new Peer();
@@ -225,8 +228,7 @@ function sendCancel(cidx: u32, now: i64): void {
   clientInviteCancelled(cidx, now); // §9.1: the branch ends 64·T1 after the CANCEL, answered or not
   if (!loadStored(r.msg)) return;
   const n = writeCancel(storedView, r.cseq, WORK_BUF, <u32>MAX_MSG);
-  if (n == 0) return;
-  const m = msgPool.store(WORK_BUF, n);
+  const m = storeWork(n);
   if (m == 0) return;
   const h = clientNonInviteCreate(Method.CANCEL, recPeer(r), (r.flags & TxnFlag.Reliable) != 0, m, r.cseq, 0, now, Owner.Proxy);
   msgPool.release(m);
@@ -263,6 +265,8 @@ function releaseWork(idx: u32): void {
   c.best = 0;
   c.request = 0;
   c.targets = 0;
+  // only topology hiding and the media relay ever set c.hidden: without them it stays 0, and no code
+  if (!HIDES) return;
   if (c.hidden != 0 && (c.flags & CtxFlag.Answered) == 0) dialogClose(<i32>c.hidden - 1); // never set up
   c.hidden = 0;
 }
@@ -271,6 +275,7 @@ function releaseWork(idx: u32): void {
 export function release(idx: u32): void {
   parkDrop(idx);
   releaseWork(idx);
+  if (!TOPOLOGY_HIDING) return; // nothing else sets c.vias (forward.ts hideRequest)
   const c = ctx(idx);
   msgPool.release(c.vias);
   c.vias = 0;
@@ -290,8 +295,8 @@ function serverRespond(idx: u32, msg: u32, status: u32, now: i64): void {
   histObserve(invite ? Hist.Invite : Hist.Other, now - c.started);
 }
 
-/** Call event from a view holding From, To and Call-ID. */
-function callEvent(kind: EventKind, code: i32, v: MessageView, peer: Peer, now: i64, value: u32): void {
+/** Call event from a view holding From, To and Call-ID (each at most once: wire/hdr.ts SINGLE). */
+export function callEvent(kind: EventKind, code: i32, v: MessageView, peer: Peer, now: i64, value: u32): void {
   eventBegin(kind, code, now, value, peer);
   const f = v.first(Hdr.From);
   const t = v.first(Hdr.To);
@@ -305,6 +310,26 @@ function callEvent(kind: EventKind, code: i32, v: MessageView, peer: Peer, now: 
  * the request being received). */
 const storedReq = new Req(storedView, storedDecoded, new Peer());
 
+/** The loop hash of the request reload() put in storedReq: every branch of one request carries the same. */
+let storedLoop: u32 = 0;
+
+/**
+ * The request of server idx, for another branch: its stored copy parsed into storedReq, from the
+ * transaction's peer, dropping what the first branch's edits dropped (our Routes, our credentials),
+ * and its loop hash in storedLoop. False when the copy is gone or no longer parses.
+ */
+function reload(idx: u32, now: i64): bool {
+  const c = ctx(idx);
+  if (!loadStored(c.request)) return false;
+  const q = storedReq;
+  q.begin(now);
+  q.src.copyFrom(recPeer(rec(idx)));
+  ctxLoadEdits(c, q);
+  prepareEdits(q);
+  storedLoop = loopHash(storedView, storedDecoded);
+  return true;
+}
+
 /**
  * When no branch of server idx is pending: start the next q-value group, or send the best final
  * response (§16.7 step 6) and release the context.
@@ -314,16 +339,10 @@ export function finishIfDone(idx: u32, now: i64): void {
   if (c.active > 0) return;
   if (c.flags & CtxFlag.Answered) { releaseWork(idx); return; }
   if (c.flags & CtxFlag.Finalised) return;
-  if (!(c.flags & CtxFlag.Cancelled) && c.targets != 0 && loadStored(c.request)) {
-    // serial forking: the next q-value group, from the stored request, dropping what the first
-    // group's edits dropped (our Routes, our credentials)
+  if (!(c.flags & CtxFlag.Cancelled) && c.targets != 0 && reload(idx, now)) {
+    // serial forking: the next q-value group, from the stored request
     const q = storedReq;
-    q.begin(now);
-    q.src.copyFrom(recPeer(rec(idx)));
-    ctxLoadEdits(c, q);
-    prepareEdits(q);
-    const loop = loopHash(storedView, storedDecoded); // every branch of one request carries the same
-    if ((!MEDIA_RELAY || relayRequest(q, <i32>idx, q.src.family, null, true) == 0) && startTargets(idx, q, loop) > 0) return;
+    if ((!MEDIA_RELAY || relayRequest(q, <i32>idx, q.src.family, null, true) == 0) && startTargets(idx, q, storedLoop) > 0) return;
   }
   c.flags |= CtxFlag.Finalised;
   let status = <u32>c.bestStatus;
@@ -370,14 +389,9 @@ function failover(idx: u32, to: Peer, status: u32, now: i64): bool {
  * stored request that no longer parses).
  */
 function forwardStored(idx: u32, to: Peer, now: i64): u32 {
-  const c = ctx(idx);
-  if (!loadStored(c.request)) return 500;
+  if (!reload(idx, now)) return 500;
   const q = storedReq;
-  q.begin(now);
-  q.src.copyFrom(recPeer(rec(idx)));
-  ctxLoadEdits(c, q);
-  prepareEdits(q);
-  const loop = loopHash(storedView, storedDecoded); // the same as the first branch's: the same seed
+  const loop = storedLoop; // the same as the first branch's: the same seed
   if (MEDIA_RELAY) {
     const s = relayRequest(q, <i32>idx, to.family, null, true);
     if (s != 0) return s;
@@ -523,7 +537,7 @@ export function proxyResponse(v: MessageView, d: Decoded, ci: u32, now: i64): vo
     const to = v.first(Hdr.To);
     if (loadStored(r.msg)) {
       const n = writeAck(storedView, v.valPtr(to), v.valLen(to), r.cseq, WORK_BUF, <u32>MAX_MSG);
-      const m = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
+      const m = storeWork(n);
       if (m != 0) {
         clientInviteSendAck(<u32>ci, m);
         msgPool.release(m);
@@ -543,25 +557,21 @@ export function proxyResponse(v: MessageView, d: Decoded, ci: u32, now: i64): vo
     // nothing after the final, nor after a 2xx (RFC 6026: a server transaction that has sent a 2xx sends
     // no provisional; another fork's late 18x must not touch the call's relay legs either)
     if (c.flags & (CtxFlag.Finalised | CtxFlag.Answered)) return;
-    hideResponse(v, d, idx, status, now);
-    if (hidVias == 0 && v.next(v.first(Hdr.Via)) < 0) return; // meant for us (§16.7 step 3)
-    if (MEDIA_RELAY) relayResponse(v, d, <i32>idx, recPeer(rec(idx)).family);
-    const n = writeResponseForward(v, WORK_BUF, <u32>MAX_MSG, VIAB, hidVias, 0, hidContact, hidContactLen);
-    const m = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
-    if (m != 0) {
-      serverRespond(idx, m, status, now);
-      msgPool.release(m);
-    }
+  }
+  // §16.7 step 3: with no Via left after ours the response was meant for us: a provisional goes no
+  // further; a final one counts for the context but is never forwarded (a response is then generated
+  // from the request if it wins). Under topology hiding the request's Vias come back from the context.
+  hideResponse(v, d, idx, status, now);
+  const forwardable = hidVias != 0 || v.next(v.first(Hdr.Via)) >= 0;
+  if (status < 200 && !forwardable) return;
+  if (MEDIA_RELAY && status < 300) relayResponse(v, d, <i32>idx, recPeer(rec(idx)).family);
+  const n = forwardable ? writeResponseForward(v, WORK_BUF, <u32>MAX_MSG, VIAB, hidVias, 0, hidContact, hidContactLen) : 0;
+  const m = storeWork(n);
+  if (status < 200) {
+    if (m != 0) serverRespond(idx, m, status, now);
+    msgPool.release(m);
     return;
   }
-  // §16.7 step 3: with no Via left after ours the response was meant for us: it counts for the
-  // context but is never forwarded (a response is then generated from the request if it wins).
-  // Under topology hiding the request's Vias come back from the context.
-  hideResponse(v, d, idx, status, now);
-  if (MEDIA_RELAY && status < 300) relayResponse(v, d, <i32>idx, recPeer(rec(idx)).family);
-  const forwardable = hidVias != 0 || v.next(v.first(Hdr.Via)) >= 0;
-  const n = forwardable ? writeResponseForward(v, WORK_BUF, <u32>MAX_MSG, VIAB, hidVias, 0, hidContact, hidContactLen) : 0;
-  const m = n != 0 ? msgPool.store(WORK_BUF, n) : 0;
   if (status < 300 && m == 0 && wasPending) {
     // a 2xx that cannot go upstream (meant for us, §16.7 step 3, or no room): the branch is over,
     // and the caller must still get a final response from the context
@@ -587,7 +597,7 @@ export function proxyResponse(v: MessageView, d: Decoded, ci: u32, now: i64): vo
         if (d.to.hasTag && (c.flags & CtxFlag.InDialog) == 0) {
           const key = dialogKey(d.callId, d.callIdLen, d.from.tag, d.from.tagLen, d.to.tag, d.to.tagLen);
           const caller = tagHash(d.from.tag, d.from.tagLen);
-          if (c.hidden != 0) dialogBind(<i32>c.hidden - 1, key, caller, now);
+          if (HIDES && c.hidden != 0) dialogBind(<i32>c.hidden - 1, key, caller, now);
           else dialogOpen(key, caller, now);
         }
       }

@@ -10,7 +10,7 @@ import { peerFromHost } from "../net/addr";
 import { Proto, transportCount, transportAt, transportFor, Transport, defaultPortOf } from "../net/transports";
 export { protoName, protoParam } from "../net/transports";
 import { isLocalDomain } from "./config";
-import { Cls, is, hexValue } from "../util/chars";
+import { hexAt } from "../txn/branch";
 import { T_K_SCTP, T_K_TCP, T_K_TLS, T_K_UDP, T_K_WS, T_K_WSS } from "../wire/tables";
 
 /** Default port of a URI (§19.1.2, RFC 3263 §4.2): 5061 for TLS (sips, or transport=tls), else 5060. */
@@ -18,20 +18,20 @@ export function defaultPort(u: UriRepr): u32 {
   return defaultPortOf(protoOf(u));
 }
 
-/** Protocol a URI asks for: its transport parameter, TLS for sips, UDP otherwise. */
+/** The transport parameter's names (tables.ts codes), in Proto order: entry i is Proto i + 1. */
+const PROTO_NAMES: usize = memory.data<u32>([T_K_UDP, T_K_TCP, T_K_TLS, T_K_SCTP, T_K_WS, T_K_WSS]);
+
+/** Protocol a URI asks for: its transport parameter (TCP in a sips: URI is TLS), TLS for sips, UDP
+ * otherwise; None for a transport we do not know. */
 export function protoOf(u: UriRepr): Proto {
-  if (u.transport != 0) {
-    const p = u.transport;
-    const n = u.transportLen;
-    if (eqText(p, n, T_K_UDP)) return Proto.UDP;
-    if (eqText(p, n, T_K_TCP)) return u.scheme == UriScheme.Sips ? Proto.TLS : Proto.TCP;
-    if (eqText(p, n, T_K_TLS)) return Proto.TLS;
-    if (eqText(p, n, T_K_SCTP)) return Proto.SCTP;
-    if (eqText(p, n, T_K_WS)) return Proto.WS;
-    if (eqText(p, n, T_K_WSS)) return Proto.WSS;
-    return Proto.None;
+  const sips = u.scheme == UriScheme.Sips;
+  if (u.transport == 0) return sips ? Proto.TLS : Proto.UDP;
+  for (let i: u32 = 0; i < 6; i++) {
+    if (!eqText(u.transport, u.transportLen, load<u32>(PROTO_NAMES + (<usize>i << 2)))) continue;
+    const p = <Proto>(i + 1);
+    return p == Proto.TCP && sips ? Proto.TLS : p;
   }
-  return u.scheme == UriScheme.Sips ? Proto.TLS : Proto.UDP;
+  return Proto.None;
 }
 
 /** A sip: URI without a transport parameter: which transport reaches it is for RFC 3263 §4.1 to say
@@ -102,13 +102,7 @@ function tokenUser(u: UriRepr, c0: u32, c1: u32): i64 {
   if (!u.hasUser || u.userLen != 10) return -1;
   const p = u.user;
   if (<u32>load<u8>(p) != c0 || <u32>load<u8>(p + 1) != c1) return -1;
-  let v: u32 = 0;
-  for (let i: usize = 2; i < 10; i++) {
-    const c = <u32>load<u8>(p + i);
-    if (!is(c, Cls.HEX)) return -1;
-    v = (v << 4) | hexValue(c);
-  }
-  return <i64>v;
+  return hexAt(p + 2);
 }
 
 /** The connection id in a flow-token user part ("ft" + 8 hex digits), or 0. */

@@ -17,9 +17,8 @@
 
 import { Alg, hInit, hUpdate, hByte, hFinal } from "../auth/hash";
 import { Writer } from "../wire/writer";
-import { Cls, is, hexValue } from "../util/chars";
 import { prngNext } from "../util/prng";
-import { hexDigit } from "../crypto/hex";
+import { hex8, hexAt } from "../txn/branch";
 import { T_DLG_EQ } from "../wire/tables";
 
 const KEY: usize = memory.data(32);
@@ -77,11 +76,9 @@ const BR: usize = memory.data<u8>([0x62, 0x72]); // "br"
 export function writeRrMac(w: Writer, flow: u32, callId: usize, callIdLen: u32, tag: usize, tagLen: u32): void {
   mac(flow, callId, callIdLen, tag, tagLen);
   w.text(T_DLG_EQ);
-  for (let i: usize = 0; i < (<usize>MAC_HEX >> 1); i++) {
-    const b = <u32>load<u8>(OUT + i);
-    w.byte(hexDigit(b >> 4));
-    w.byte(hexDigit(b & 15));
-  }
+  // the MAC's first 8 bytes in order, two hex digits each (MAC_HEX)
+  hex8(w, bswap<u32>(load<u32>(OUT)));
+  hex8(w, bswap<u32>(load<u32>(OUT + 4)));
 }
 
 /** Does the MAC text [m, m+len) match this dialog (either tag as the caller's) and flow? */
@@ -92,12 +89,10 @@ export function rrMacValid(m: usize, len: u32, flow: u32, callId: usize, callIdL
 
 function same(m: usize, flow: u32, callId: usize, callIdLen: u32, tag: usize, tagLen: u32): bool {
   mac(flow, callId, callIdLen, tag, tagLen);
-  let diff: u32 = 0;
-  for (let i: usize = 0; i < (<usize>MAC_HEX >> 1); i++) {
-    const hi = <u32>load<u8>(m + (i << 1));
-    const lo = <u32>load<u8>(m + (i << 1) + 1);
-    if (!is(hi, Cls.HEX) || !is(lo, Cls.HEX)) return false;
-    diff |= ((hexValue(hi) << 4) | hexValue(lo)) ^ <u32>load<u8>(OUT + i);
-  }
-  return diff == 0;
+  // MAC_HEX digits as two 32-bit numbers (the bytes in order, big-endian), compared without an early
+  // exit on the first difference
+  const h0 = hexAt(m);
+  const h1 = hexAt(m + 8);
+  if (h0 < 0 || h1 < 0) return false;
+  return ((<u32>h0 ^ bswap<u32>(load<u32>(OUT))) | (<u32>h1 ^ bswap<u32>(load<u32>(OUT + 4)))) == 0;
 }

@@ -24,6 +24,7 @@ import { msgPool } from "../txn/table";
 import { hex8 } from "../txn/branch";
 import { prepareVia } from "./forward";
 import { ForwardEdits } from "../wire/emit";
+import { Req } from "./req";
 
 const tagW = new Writer();
 const TAG: usize = memory.data(16);
@@ -96,6 +97,21 @@ export function respondStateless(
   const n = writeResponse(v, status, TAG, tagLen, extra, extraLen, WORK_BUF, <u32>MAX_MSG, validated ? respEdits : null);
   if (n == 0) return false;
   return txSend(WORK_BUF, n, respPeer);
+}
+
+/** respondStateless for the validated request q, with the header lines [extra, extra+extraLen). */
+export function answer(q: Req, status: u32, extra: usize, extraLen: u32): void {
+  respondStateless(q.v, q.d, true, status, extra, extraLen, q.src);
+}
+
+/** respondStateless for the validated request q, no header lines added (most refusals). */
+export function reply(q: Req, status: u32): void {
+  answer(q, status, 0, 0);
+}
+
+/** 503 with Retry-After for the validated request q (a table full, local overload). */
+export function replyBusy(q: Req): void {
+  answer(q, 503, RETRY_BUF, retryAfter());
 }
 
 const rw = new Writer();

@@ -35,12 +35,17 @@ export function writeBranch(w: Writer, handle: u32, nonce: u32, loop: u32): void
  * advertised sent-by; §8.1.1.7: our stateful branch): "SIP/2.0/UDP host:port;branch=z9hG4bKsL...".
  */
 export function writeVia(w: Writer, t: Transport, handle: u32, nonce: u32, loop: u32): void {
+  writeViaHead(w, t);
+  writeBranch(w, handle, nonce, loop);
+}
+
+/** A Via value through transport t up to its branch's value: "SIP/2.0/UDP host:port;branch=". */
+export function writeViaHead(w: Writer, t: Transport): void {
   w.text(T_SIP20_SLASH);
   w.text(protoName(t.proto));
   w.byte(0x20);
   w.bytes(t.addr, t.addrLen);
   w.text(T_BRANCH);
-  writeBranch(w, handle, nonce, loop);
 }
 
 /** Write a stateless branch from a hash. */

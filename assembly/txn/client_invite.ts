@@ -21,8 +21,8 @@
 // Differences: B stops once a provisional arrives (as in the RFC); Timer C (proxy only) restarts on
 // each provisional and, when it fires, is reported to the TU, which cancels the branch (§16.8).
 
-import { TxnRec, TxnKind, TxnFlag, at, linger, rec, recPeer, txnAlloc, txnRelease, txnKeep, txnRearm, msgPool } from "./table";
-import { txPush } from "./output";
+import { TxnRec, TxnKind, TxnFlag, at, linger, rec, recPeer, txnAlloc, txnRelease, due, txnKeep, txnRearm, msgPool } from "./table";
+import { txPush, txResend } from "./output";
 import { timers } from "./timers";
 import { Peer } from "../net/peer";
 import { Method } from "../wire/method";
@@ -38,7 +38,17 @@ function setState(r: TxnRec, s: CIState): void {
 
 /** Create and send `msg` (the INVITE, pool handle; the transaction takes a reference). 0 = table full. */
 export function clientInviteCreate(to: Peer, reliable: bool, msg: u32, cseq: u32, nonce: u64, now: i64, owner: u32 = 0): u32 {
-  const h = txnAlloc(TxnKind.ClientInvite, Method.INVITE, to, reliable, owner);
+  return clientCreate(Method.INVITE, to, reliable, msg, cseq, nonce, now, owner);
+}
+
+/**
+ * Create and send `msg` (pool handle; the transaction takes a reference) as a client transaction of
+ * `method`: an INVITE one (Timers A, B and C) for INVITE, else a non-INVITE one (Timers E and F; the
+ * same first interval and timeout, no Timer C). 0 = table full.
+ */
+export function clientCreate(method: u32, to: Peer, reliable: bool, msg: u32, cseq: u32, nonce: u64, now: i64, owner: u32): u32 {
+  const invite = method == Method.INVITE;
+  const h = txnAlloc(invite ? TxnKind.ClientInvite : TxnKind.ClientNonInvite, method, to, reliable, owner);
   if (h == 0) return 0;
   const idx = h & 0xffffff;
   const r = rec(idx);
@@ -46,14 +56,14 @@ export function clientInviteCreate(to: Peer, reliable: bool, msg: u32, cseq: u32
   r.cseq = cseq;
   msgPool.retain(msg);
   r.msg = msg;
-  setState(r, CIState.Calling);
+  r.state = 1; // CIState.Calling, CNState.Trying
   txPush(msg, to);
   if (!reliable) {
     r.interval = <u32>timers.t1;
-    r.retransmitAt = at(now + timers.t1); // Timer A
+    r.retransmitAt = at(now + timers.t1); // Timer A or E
   }
-  r.timeoutAt = at(now + timers.t64); // Timer B
-  r.timerCAt = at(now + timers.timerC); // Timer C
+  r.timeoutAt = at(now + timers.t64); // Timer B or F
+  if (invite) r.timerCAt = at(now + timers.timerC); // Timer C
   txnRearm(idx);
   return h;
 }
@@ -64,18 +74,16 @@ export function clientInviteOnResponse(idx: u32, status: u32, now: i64): Verdict
   switch (r.state) {
     case CIState.Calling:
     case CIState.Proceeding: {
+      r.lastStatus = <u16>status;
+      r.retransmitAt = 0; // the INVITE is not retransmitted after any response (Timer A ends)
       if (status < 200) {
         setState(r, CIState.Proceeding);
         r.flags |= <u8>TxnFlag.GotProvisional;
-        r.retransmitAt = 0;
         r.timeoutAt = 0;
         r.timerCAt = at(now + timers.timerC);
-        r.lastStatus = <u16>status;
         txnRearm(idx);
         return Verdict.PassUp;
       }
-      r.lastStatus = <u16>status;
-      r.retransmitAt = 0;
       r.timerCAt = 0;
       // the INVITE is never sent again; after a non-2xx it stays until the TU has built the ACK from
       // it (clientInviteSendAck replaces it with the ACK)
@@ -128,21 +136,19 @@ export const enum ClientTimerOut { None = 0, Timeout = 1, TimerC = 2, Ended = 3 
 /** A due timer. */
 export function clientInviteOnTimer(idx: u32, now: i64): ClientTimerOut {
   const r = rec(idx);
-  if (r.timerCAt != 0 && now >= r.timerCAt && (r.state == CIState.Calling || r.state == CIState.Proceeding)) {
+  if (due(r.timerCAt, now) && (r.state == CIState.Calling || r.state == CIState.Proceeding)) {
     r.timerCAt = 0;
     txnRearm(idx);
     return ClientTimerOut.TimerC;
   }
-  if (r.timeoutAt != 0 && now >= r.timeoutAt) {
+  if (due(r.timeoutAt, now)) {
     // Timer B, or the 64·T1 after a CANCEL in Proceeding (§9.1): the TU ends it as a 408
     if (r.state == CIState.Calling || r.state == CIState.Proceeding) return ClientTimerOut.Timeout;
     txnRelease(idx); // Timer D or M
     return ClientTimerOut.Ended;
   }
-  if (r.retransmitAt != 0 && now >= r.retransmitAt && r.state == CIState.Calling) {
-    if (r.msg != 0) txPush(r.msg, recPeer(r)); // Timer A
-    r.interval *= 2;
-    r.retransmitAt = at(now + <i64>r.interval);
+  if (due(r.retransmitAt, now) && r.state == CIState.Calling) {
+    txResend(r, now, <i64>r.interval * 2); // Timer A (doubling without a cap)
   }
   txnRearm(idx);
   return ClientTimerOut.None;

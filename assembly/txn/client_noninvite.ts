@@ -20,11 +20,11 @@
 //
 // Differences: none.
 
-import { TxnRec, TxnKind, TxnFlag, at, rec, recPeer, txnAlloc, txnRelease, txnKeep, txnRearm, msgPool } from "./table";
-import { txPush } from "./output";
+import { TxnRec, TxnKind, TxnFlag, at, rec, recPeer, txnAlloc, txnRelease, due, txnKeep, txnRearm, msgPool } from "./table";
+import { txPush, txResend } from "./output";
 import { timers } from "./timers";
 import { Peer } from "../net/peer";
-import { Verdict, ClientTimerOut } from "./client_invite";
+import { Verdict, ClientTimerOut, clientCreate } from "./client_invite";
 
 export const enum CNState { Trying = 1, Proceeding = 2, Completed = 3 }
 
@@ -34,23 +34,7 @@ function setState(r: TxnRec, s: CNState): void {
 
 /** Create and send `msg`; 0 when the table is full. */
 export function clientNonInviteCreate(method: u32, to: Peer, reliable: bool, msg: u32, cseq: u32, nonce: u64, now: i64, owner: u32 = 0): u32 {
-  const h = txnAlloc(TxnKind.ClientNonInvite, method, to, reliable, owner);
-  if (h == 0) return 0;
-  const idx = h & 0xffffff;
-  const r = rec(idx);
-  r.key = nonce;
-  r.cseq = cseq;
-  msgPool.retain(msg);
-  r.msg = msg;
-  setState(r, CNState.Trying);
-  txPush(msg, to);
-  if (!reliable) {
-    r.interval = <u32>timers.t1;
-    r.retransmitAt = at(now + timers.t1); // Timer E
-  }
-  r.timeoutAt = at(now + timers.t64); // Timer F
-  txnRearm(idx);
-  return h;
+  return clientCreate(method, to, reliable, msg, cseq, nonce, now, owner);
 }
 
 /** A response matched to this transaction. */
@@ -79,16 +63,14 @@ export function clientNonInviteOnResponse(idx: u32, status: u32, now: i64): Verd
 /** A due timer. */
 export function clientNonInviteOnTimer(idx: u32, now: i64): ClientTimerOut {
   const r = rec(idx);
-  if (r.timeoutAt != 0 && now >= r.timeoutAt) {
+  if (due(r.timeoutAt, now)) {
     if (r.state != CNState.Completed) return ClientTimerOut.Timeout; // Timer F: the TU ends it
     txnRelease(idx); // Timer K
     return ClientTimerOut.Ended;
   }
-  if (r.retransmitAt != 0 && now >= r.retransmitAt) {
-    if (r.msg != 0) txPush(r.msg, recPeer(r)); // Timer E
+  if (due(r.retransmitAt, now)) {
     const next = r.state == CNState.Trying ? <i64>r.interval * 2 : timers.t2;
-    r.interval = <u32>(next < timers.t2 ? next : timers.t2);
-    r.retransmitAt = at(now + <i64>r.interval);
+    txResend(r, now, next < timers.t2 ? next : timers.t2); // Timer E
   }
   txnRearm(idx);
   return ClientTimerOut.None;

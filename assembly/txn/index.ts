@@ -51,22 +51,27 @@ export function txnSeed(seed: u64): void {
 export function serverKey(v: MessageView, d: Decoded, method: Method): u64 {
   const via = d.via;
   let h = hashMix(keySeed, <u64>method);
-  if (method == Method.Unknown) h = hashMix(h, hashBytes(v.base, v.methodLen, keySeed));
+  if (method == Method.Unknown) h = mixBytes(h, v.base, v.methodLen);
   if (via.branchRfc3261) {
-    h = hashMix(h, hashBytes(via.branch, via.branchLen, keySeed));
+    h = mixBytes(h, via.branch, via.branchLen);
     h = hashMix(h, hashBytesLower(via.host, via.hostLen, keySeed));
     return hashMix(h, <u64>(via.port + 1));
   }
   // RFC 2543 matching (§17.2.3, second part)
   h = hashMix(h, 0x2543);
-  h = hashMix(h, hashBytes(v.base + <usize>v.uriOff, v.uriLen, keySeed));
-  h = hashMix(h, hashBytes(d.from.tag, d.from.tagLen, keySeed));
-  h = hashMix(h, hashBytes(d.callId, d.callIdLen, keySeed));
+  h = mixBytes(h, v.base + <usize>v.uriOff, v.uriLen);
+  h = mixBytes(h, d.from.tag, d.from.tagLen);
+  h = mixBytes(h, d.callId, d.callIdLen);
   h = hashMix(h, <u64>d.cseq.seq);
   const top = v.first(Hdr.Via);
-  h = hashMix(h, hashBytes(v.valPtr(top), v.valLen(top), keySeed));
-  if (method != Method.INVITE) h = hashMix(h, hashBytes(d.to.tag, d.to.tagLen, keySeed));
+  h = mixBytes(h, v.valPtr(top), v.valLen(top));
+  if (method != Method.INVITE) h = mixBytes(h, d.to.tag, d.to.tagLen);
   return h;
+}
+
+/** h with the keyed hash of [p, p+n) folded in. */
+function mixBytes(h: u64, p: usize, n: u32): u64 {
+  return hashMix(h, hashBytes(p, n, keySeed));
 }
 
 /** What a timer pass reports to the TU. */

@@ -4,7 +4,7 @@
 
 import { MAX_TXQ } from "../config";
 import { Peer, PEER_SIZE } from "../net/peer";
-import { msgPool } from "./table";
+import { msgPool, TxnRec, recPeer, at } from "./table";
 import { transportById } from "../net/transports";
 import { ViaRepr, RPORT_ABSENT } from "../wire/headers/via";
 import { tableAlloc } from "../util/alloc";
@@ -46,6 +46,14 @@ export function txPush(h: u32, to: Peer): bool {
   memory.copy(e + 4, changetype<usize>(to), PEER_SIZE);
   tail++;
   return true;
+}
+
+/** Send record r's kept message again (none: nothing), and wait `next` ms for the following time
+ * (Timers A, E and G). */
+export function txResend(r: TxnRec, now: i64, next: i64): void {
+  txPush(r.msg, recPeer(r));
+  r.interval = <u32>next;
+  r.retransmitAt = at(now + <i64>r.interval);
 }
 
 /** Store [p, p+len) and queue it for `to` (stateless messages). False when the pool or queue is full. */

@@ -19,8 +19,8 @@
 // Differences from the figure: none in behaviour. A request retransmission in Proceeding resends the
 // latest provisional (§17.2.1). Timer G runs only on unreliable transports; Timer I is 0 on reliable.
 
-import { TxnRec, TxnKind, TxnFlag, at, linger, rec, recPeer, txnAlloc, txnRelease, txnKeep, txnRearm, indexInsert, msgPool } from "./table";
-import { txPush } from "./output";
+import { TxnRec, TxnKind, TxnFlag, at, linger, rec, recPeer, txnAlloc, txnRelease, due, txnKeep, txnRearm, indexInsert, msgPool } from "./table";
+import { txPush, txResend } from "./output";
 import { timers } from "./timers";
 import { Peer } from "../net/peer";
 import { Method } from "../wire/method";
@@ -33,18 +33,28 @@ function setState(r: TxnRec, s: SIState): void {
 
 /** Create for a new INVITE; returns the handle, or 0 when the table is full. */
 export function serverInviteCreate(key: u64, respondTo: Peer, reliable: bool, cseq: u32, now: i64 = -1, owner: u32 = 0): u32 {
-  const h = txnAlloc(TxnKind.ServerInvite, Method.INVITE, respondTo, reliable, owner);
+  return serverCreate(key, Method.INVITE, respondTo, reliable, cseq, now, owner);
+}
+
+/**
+ * Create a server transaction for a new request of `method` under match key `key`: an INVITE one for
+ * INVITE, else a non-INVITE one. Returns the handle, or 0 when the table is full.
+ */
+export function serverCreate(key: u64, method: u32, respondTo: Peer, reliable: bool, cseq: u32, now: i64, owner: u32): u32 {
+  const invite = method == Method.INVITE;
+  const h = txnAlloc(invite ? TxnKind.ServerInvite : TxnKind.ServerNonInvite, method, respondTo, reliable, owner);
   if (h == 0) return 0;
   const idx = h & 0xffffff;
   const r = rec(idx);
   r.key = key;
   r.cseq = cseq;
-  setState(r, SIState.Proceeding);
+  r.state = 1; // SIState.Proceeding, SNState.Trying
   indexInsert(key, idx);
-  // Guard: a server transaction never outlives its branches' own bounds (Timer C + 64·T1).
-  // Sending a final response re-arms this with the RFC timer; if none is ever sent (a TU bug or a
-  // branch result that cannot be used), the record still ends instead of leaking.
-  if (now >= 0) r.timeoutAt = at(now + timers.timerC + timers.t64);
+  // Guard: a server transaction never outlives its branches' own bounds (INVITE: Timer C + 64·T1;
+  // other methods: Timer F + 64·T1). Sending a final response re-arms this with the RFC timer; if
+  // none is ever sent (a TU bug or a branch result that cannot be used), the record still ends
+  // instead of leaking.
+  if (now >= 0) r.timeoutAt = at(now + (invite ? timers.timerC + timers.t64 : timers.t64 * 2));
   txnRearm(idx);
   return h;
 }
@@ -91,7 +101,7 @@ export function serverInviteOnRequest(idx: u32): void {
   switch (r.state) {
     case SIState.Proceeding:
     case SIState.Completed:
-      if (r.msg != 0) txPush(r.msg, recPeer(r));
+      txPush(r.msg, recPeer(r)); // none kept yet: nothing
       break;
     default:
       break; // Confirmed, Accepted: absorb
@@ -123,15 +133,13 @@ export function serverInviteOnAck(idx: u32, now: i64): bool {
 /** A due timer. Returns true when the transaction ended (record released). */
 export function serverInviteOnTimer(idx: u32, now: i64): bool {
   const r = rec(idx);
-  if (r.timeoutAt != 0 && now >= r.timeoutAt) {
+  if (due(r.timeoutAt, now)) {
     txnRelease(idx); // Timer H (no ACK), I or L
     return true;
   }
-  if (r.retransmitAt != 0 && now >= r.retransmitAt && r.state == SIState.Completed) {
-    if (r.msg != 0) txPush(r.msg, recPeer(r)); // Timer G
+  if (due(r.retransmitAt, now) && r.state == SIState.Completed) {
     const next = <i64>r.interval * 2;
-    r.interval = <u32>(next < timers.t2 ? next : timers.t2);
-    r.retransmitAt = at(now + <i64>r.interval);
+    txResend(r, now, next < timers.t2 ? next : timers.t2); // Timer G
   }
   txnRearm(idx);
   return false;

@@ -18,8 +18,9 @@
 //
 // Differences: none.
 
-import { TxnRec, TxnKind, TxnFlag, at, linger, rec, recPeer, txnAlloc, txnRelease, txnKeep, txnRearm, indexInsert, msgPool } from "./table";
+import { TxnRec, TxnKind, TxnFlag, at, linger, rec, recPeer, txnAlloc, txnRelease, due, txnKeep, txnRearm, indexInsert, msgPool } from "./table";
 import { txPush } from "./output";
+import { serverCreate } from "./server_invite";
 import { timers } from "./timers";
 import { Peer } from "../net/peer";
 
@@ -31,20 +32,7 @@ function setState(r: TxnRec, s: SNState): void {
 
 /** Create for a new non-INVITE request; returns the handle, or 0 when the table is full. */
 export function serverNonInviteCreate(key: u64, method: u32, respondTo: Peer, reliable: bool, cseq: u32, now: i64 = -1, owner: u32 = 0): u32 {
-  const h = txnAlloc(TxnKind.ServerNonInvite, method, respondTo, reliable, owner);
-  if (h == 0) return 0;
-  const idx = h & 0xffffff;
-  const r = rec(idx);
-  r.key = key;
-  r.cseq = cseq;
-  setState(r, SNState.Trying);
-  indexInsert(key, idx);
-  // Guard: a server transaction never outlives its branches' own bounds (Timer F + 64·T1).
-  // Sending a final response re-arms this with the RFC timer; if none is ever sent (a TU bug or a
-  // branch result that cannot be used), the record still ends instead of leaking.
-  if (now >= 0) r.timeoutAt = at(now + timers.t64 * 2);
-  txnRearm(idx);
-  return h;
+  return serverCreate(key, method, respondTo, reliable, cseq, now, owner);
 }
 
 /** The TU sends a response. */
@@ -78,7 +66,7 @@ export function serverNonInviteOnRequest(idx: u32): void {
   switch (r.state) {
     case SNState.Proceeding:
     case SNState.Completed:
-      if (r.msg != 0) txPush(r.msg, recPeer(r));
+      txPush(r.msg, recPeer(r));
       break;
     default:
       break; // Trying: absorb (the TU has not answered yet)
@@ -88,7 +76,7 @@ export function serverNonInviteOnRequest(idx: u32): void {
 /** A due timer (Timer J). Returns true when the transaction ended. */
 export function serverNonInviteOnTimer(idx: u32, now: i64): bool {
   const r = rec(idx);
-  if (r.timeoutAt != 0 && now >= r.timeoutAt) {
+  if (due(r.timeoutAt, now)) {
     txnRelease(idx);
     return true;
   }

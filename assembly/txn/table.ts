@@ -28,6 +28,7 @@ import { Peer, PEER_SIZE } from "../net/peer";
 import { timers } from "./timers";
 import { zeroTable } from "../util/zero";
 import { tableAlloc } from "../util/alloc";
+import { probeInsert, probeRemove, nextPow2 } from "./probe";
 
 export const TXN_SIZE: u32 = 96;
 
@@ -105,11 +106,6 @@ msgPool.reserve = min(msgPool.blocksFor(<u32>MAX_MSG), <u32>MSG_BLOCKS / 12);
 const INDEX_CAP: u32 = nextPow2(<u32>MAX_TXN * 2);
 const index: usize = tableAlloc(<usize>INDEX_CAP << 2);
 
-function nextPow2(n: u32): u32 {
-  let c: u32 = 8;
-  while (c < n) c <<= 1;
-  return c;
-}
 
 /** Forget every transaction. */
 export function txnTableReset(): void {
@@ -228,6 +224,11 @@ export function at(t: i64): i64 {
   return t > 0 ? t : 1;
 }
 
+/** Whether deadline t (0: unarmed) has come at `now`. */
+export function due(t: i64, now: i64): bool {
+  return t != 0 && now >= t;
+}
+
 /** Re-queue the record at its earliest armed timer (call after changing any deadline). */
 export function txnRearm(idx: u32): void {
   const r = rec(idx);
@@ -245,9 +246,7 @@ function setSlot(i: u32, v: u32): void { store<u32>(index + (<usize>i << 2), v);
 
 /** Enter server record idx under key (keys are keyed hashes: see txn/match.ts). */
 export function indexInsert(key: u64, idx: u32): void {
-  let i = <u32>key & (INDEX_CAP - 1);
-  while (slotAt(i) != 0) i = (i + 1) & (INDEX_CAP - 1);
-  setSlot(i, idx + 1);
+  probeInsert(index, INDEX_CAP - 1, key, idx);
 }
 
 /** Server record with this key and kind, or -1. */
@@ -263,29 +262,5 @@ export function indexFind(key: u64, kind: TxnKind): i32 {
 }
 
 function indexRemove(key: u64, idx: u32): void {
-  const mask = INDEX_CAP - 1;
-  let i = <u32>key & mask;
-  while (true) {
-    const s = slotAt(i);
-    if (s == 0) return; // not indexed
-    if (s == idx + 1) break;
-    i = (i + 1) & mask;
-  }
-  // backward-shift deletion keeps every probe sequence unbroken
-  let hole = i;
-  let j = (i + 1) & mask;
-  while (true) {
-    const s = slotAt(j);
-    if (s == 0) break;
-    const home = <u32>rec(s - 1).key & mask;
-    // move s into the hole when its home is not in (hole, j] cyclically
-    const fromHole = (j - home) & mask;
-    const holeDist = (j - hole) & mask;
-    if (fromHole >= holeDist) {
-      setSlot(hole, s);
-      hole = j;
-    }
-    j = (j + 1) & mask;
-  }
-  setSlot(hole, 0);
+  probeRemove(index, INDEX_CAP - 1, records, TXN_SIZE, 8, key, idx); // TxnRec.key at +8
 }
