@@ -103,31 +103,16 @@ function isValueByte(c: u32): bool {
   return c > <u32>Ch.SP && c < <u32>Ch.DEL && c != Ch.COMMA && c != Ch.DQUOTE && c != Ch.BACKSLASH;
 }
 
+/** The names of the known params in P order (packed-table codes, wire/tables.ts): P.Count × u32. */
+const PARAM_NAMES: usize = memory.data<u32>([
+  T_K_USERNAME, T_K_REALM, T_K_NONCE, T_K_URI, T_K_RESPONSE, T_K_ALGORITHM, T_K_CNONCE, T_K_OPAQUE,
+  T_K_QOP, T_K_NC, T_K_STALE,
+]);
+
+/** The P of param name [p, p+len) (any case), -1 when not a known one. */
 function paramId(p: usize, len: u32): i32 {
-  switch (len) {
-    case 2:
-      if (eqText(p, len, T_K_NC)) return P.Nc;
-      break;
-    case 3:
-      if (eqText(p, len, T_K_URI)) return P.Uri;
-      if (eqText(p, len, T_K_QOP)) return P.Qop;
-      break;
-    case 5:
-      if (eqText(p, len, T_K_REALM)) return P.Realm;
-      if (eqText(p, len, T_K_NONCE)) return P.Nonce;
-      if (eqText(p, len, T_K_STALE)) return P.Stale;
-      break;
-    case 6:
-      if (eqText(p, len, T_K_CNONCE)) return P.Cnonce;
-      if (eqText(p, len, T_K_OPAQUE)) return P.Opaque;
-      break;
-    case 8:
-      if (eqText(p, len, T_K_USERNAME)) return P.Username;
-      if (eqText(p, len, T_K_RESPONSE)) return P.Response;
-      break;
-    case 9:
-      if (eqText(p, len, T_K_ALGORITHM)) return P.Algorithm;
-      break;
+  for (let k = 0; k < P.Count; k++) {
+    if (eqText(p, len, load<u32>(PARAM_NAMES + (<usize>k << 2)))) return k; // k < P.Count: inside the table
   }
   return -1;
 }
