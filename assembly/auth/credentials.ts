@@ -201,21 +201,24 @@ export function userFind(p: usize, len: u32): i32 {
 export function userFindQuoted(p: usize, len: u32): i32 {
   for (let i = 0; i < MAX_USERS; i++) {
     const r = rec(i);
-    const n = <usize>load<u8>(r);
-    if (n == 0) continue;
-    const name = r + U_NAME;
-    let q = p;
-    const end = p + <usize>len;
-    let k: usize = 0;
-    while (q < end && k < n) {
-      if (load<u8>(q) == Ch.BACKSLASH && q + 1 < end) q++;
-      if (load<u8>(q) != load<u8>(name + k)) break;
-      q++;
-      k++;
-    }
-    if (q == end && k == n) return i;
+    const n = <u32>load<u8>(r);
+    if (n != 0 && eqUnquoted(p, len, r + U_NAME, n)) return i;
   }
   return -1;
+}
+
+/** Quoted-string content [p, p+len) unquoted equals the plain bytes [s, s+n)? (also digest.ts's realm) */
+export function eqUnquoted(p: usize, len: u32, s: usize, n: u32): bool {
+  const end = p + <usize>len;
+  let q = p;
+  let k: u32 = 0;
+  while (q < end && k < n) {
+    if (load<u8>(q) == Ch.BACKSLASH && q + 1 < end) q++;
+    if (load<u8>(q) != load<u8>(s + <usize>k)) return false;
+    q++;
+    k++;
+  }
+  return q == end && k == n;
 }
 
 /** Raw HA1 of row i for `alg`, or 0 when the user has none for that algorithm. i must be a row. */

@@ -28,7 +28,7 @@ import { eqText, skipLws, skipQuoted, skipToken } from "../wire/scan";
 import { MessageView } from "../wire/view";
 import { hexEncode } from "../crypto";
 import { Alg, hByte, hFinalHex, hInit, hUnquoted, hUpdate, hexLen, rawLen } from "./hash";
-import { realmLength, realmPtr, userFindQuoted, userHa1 } from "./credentials";
+import { eqUnquoted, realmLength, realmPtr, userFindQuoted, userHa1 } from "./credentials";
 import { NcResult, NonceState, ncCheck, nonceVerify, verifiedTag, verifiedTs } from "./nonce";
 import { algorithmOffered } from "./challenge";
 import { T_K_ALGORITHM, T_K_AUTH, T_K_CNONCE, T_K_DIGEST, T_K_MD5, T_K_NC, T_K_NONCE, T_K_OPAQUE, T_K_QOP, T_K_REALM, T_K_RESPONSE, T_K_SHA256, T_K_STALE, T_K_URI, T_K_USERNAME } from "../wire/tables";
@@ -180,20 +180,6 @@ export function parseDigest(p: usize, len: u32): bool {
 export function paramPtr(k: P): usize { return sp(k); }
 export function paramLen(k: P): u32 { return sl(k); }
 export function paramSeen(k: P): bool { return has(k); }
-
-/** Quoted-string content [p, p+len) unquoted equals the plain bytes [s, s+n)? */
-function eqUnquoted(p: usize, len: u32, s: usize, n: u32): bool {
-  const end = p + <usize>len;
-  let q = p;
-  let k: u32 = 0;
-  while (q < end && k < n) {
-    if (load<u8>(q) == Ch.BACKSLASH && q + 1 < end) q++;
-    if (load<u8>(q) != load<u8>(s + <usize>k)) return false;
-    q++;
-    k++;
-  }
-  return q == end && k == n;
-}
 
 /** 8LHEX nc value, or -1 (either case accepted; 0 is refused: counts start at 1). */
 function parseNc(p: usize, len: u32): i64 {
