@@ -31,7 +31,7 @@ import { Hdr } from "../wire/hdr";
 import { Method } from "../wire/method";
 import { MessageView } from "../wire/view";
 import { ContentTypeRepr, decodeContentType } from "../wire/headers/scalar";
-import { eqText } from "../wire/scan";
+import { eqText, skipToken } from "../wire/scan";
 import { T_K_IDENTITY } from "../wire/tables";
 
 export const enum BodyVerdict { Ok = 0, TooLarge = 1, TypeNotAllowed = 2, PatternMatched = 3 }
@@ -78,25 +78,30 @@ export function bodyPatternCount(): u32 { return patCount; }
 
 function isWsByte(c: u32): bool { return c == Ch.SP || c == Ch.HT; }
 
+/** Cursor after the SP / HT bytes from p (never past e). */
+function skipWs(p: usize, e: usize): usize {
+  while (p < e && isWsByte(<u32>load<u8>(p))) p++; // p < e
+  return p;
+}
+
 /** Parse one line [p, e); store it at entry `slot` when `commit`. False when malformed. */
 function typeLine(p: usize, e: usize, slot: u32, commit: bool): bool {
-  while (p < e && isWsByte(<u32>load<u8>(p))) p++; // p < e
+  p = skipWs(p, e);
   while (e > p && isWsByte(<u32>load<u8>(e - 1))) e--; // e - 1 >= p
   // method token
-  let q = p;
-  while (q < e && is(<u32>load<u8>(q), Cls.TOKEN)) q++; // q < e
+  let q = skipToken(p, e);
   const ml = <u32>(q - p);
   if (ml == 0 || ml > M_CAP || q >= e || !isWsByte(<u32>load<u8>(q))) return false; // q < e
   const star = ml == 1 && load<u8>(p) == Ch.STAR;
-  while (q < e && isWsByte(<u32>load<u8>(q))) q++; // q < e
+  q = skipWs(q, e);
   // type "/" subtype, tokens (`*` is a token character)
   const ts = q;
-  while (q < e && is(<u32>load<u8>(q), Cls.TOKEN)) q++; // q < e
+  q = skipToken(q, e);
   const tl = <u32>(q - ts);
   if (tl == 0 || tl > T_CAP || q >= e || load<u8>(q) != Ch.SLASH) return false; // q < e
   q++;
   const ss = q;
-  while (q < e && is(<u32>load<u8>(q), Cls.TOKEN)) q++; // q < e
+  q = skipToken(q, e);
   const sl = <u32>(q - ss);
   if (sl == 0 || sl > S_CAP || q != e) return false;
   if (!commit) return true;
@@ -126,9 +131,7 @@ export function bodyAllowType(p: usize, len: u32): bool {
       while (e < end && load<u8>(e) != Ch.LF) e++; // e < end
       let le = e;
       if (le > s && load<u8>(le - 1) == Ch.CR) le--; // le - 1 >= s
-      let blank = true;
-      for (let q = s; q < le; q++) if (!isWsByte(<u32>load<u8>(q))) { blank = false; break; } // q < le
-      if (!blank) {
+      if (skipWs(s, le) < le) { // not blank
         if (slot >= BODY_TYPES) return false;
         if (!typeLine(s, le, slot, commit)) return false;
         slot++;
