@@ -84,6 +84,11 @@ function skipWs(p: usize, e: usize): usize {
   return p;
 }
 
+/** Copy n bytes from src to dst in lower case. */
+function copyLower(dst: usize, src: usize, n: u32): void {
+  for (let i: usize = 0; i < <usize>n; i++) store<u8>(dst + i, <u8>lower(<u32>load<u8>(src + i)));
+}
+
 /** Parse one line [p, e); store it at entry `slot` when `commit`. False when malformed. */
 function typeLine(p: usize, e: usize, slot: u32, commit: bool): bool {
   p = skipWs(p, e);
@@ -110,8 +115,8 @@ function typeLine(p: usize, e: usize, slot: u32, commit: bool): bool {
   store<u8>(ent, <u8>tl, 1);
   store<u8>(ent, <u8>sl, 2);
   memory.copy(ent + 4, p, ml);
-  for (let i: u32 = 0; i < tl; i++) store<u8>(ent + 32 + <usize>i, <u8>lower(<u32>load<u8>(ts + <usize>i))); // i < tl <= T_CAP
-  for (let i: u32 = 0; i < sl; i++) store<u8>(ent + 64 + <usize>i, <u8>lower(<u32>load<u8>(ss + <usize>i))); // i < sl <= S_CAP
+  copyLower(ent + 32, ts, tl); // tl <= T_CAP
+  copyLower(ent + 64, ss, sl); // sl <= S_CAP
   return true;
 }
 
