@@ -60,7 +60,7 @@ let realmLen: u32 = 0;
 /** Scratch for HA1s being computed or decoded before they are committed: 48 bytes. */
 const NEW_HA1: usize = memory.data(48);
 
-memory.fill(USERS, 0, <usize>MAX_USERS * USER_SIZE);
+// USERS starts zero (fresh memory: util/alloc.ts) and credentialsReset (sip_init) clears it again
 
 function rec(i: i32): usize { return USERS + <usize>i * USER_SIZE; }
 

@@ -16,7 +16,8 @@
 //          IPv4 in the first 4 bytes)
 
 import { ACL_CAP_CFG } from "../config";
-import { Ch, Cls, is } from "../util/chars";
+import { Ch } from "../util/chars";
+import { parseUint } from "../wire/scan";
 import { parseIPv4, parseIPv6 } from "../net/addr";
 import { Peer, Family } from "../net/peer";
 
@@ -97,17 +98,18 @@ export function aclAdd(list: AclList, p: usize, len: u32): bool {
  */
 export function cidrParse(p: usize, len: u32, e: usize): bool {
   if (len == 0 || len > 64) return false;
-  // split at '/'
+  // split at '/'; a ':' before it makes it IPv6
   let alen: u32 = len;
+  let colon = false;
   for (let i: u32 = 0; i < len; i++) {
-    if (load<u8>(p + <usize>i) == Ch.SLASH) { alen = i; break; } // i < len
+    const c = load<u8>(p + <usize>i); // i < len
+    if (c == Ch.SLASH) { alen = i; break; }
+    if (c == Ch.COLON) colon = true;
   }
   const a = e + 4;
   memory.fill(a, 0, 16);
   let fam: u32;
   let max: u32;
-  let colon = false;
-  for (let i: u32 = 0; i < alen; i++) if (load<u8>(p + <usize>i) == Ch.COLON) colon = true; // i < alen
   if (colon) {
     if (!parseIPv6(p, alen, a)) return false;
     fam = Family.V6; max = 128;
@@ -120,13 +122,9 @@ export function cidrParse(p: usize, len: u32, e: usize): bool {
     const d = p + <usize>alen + 1;
     const dl = len - alen - 1;
     if (dl == 0 || dl > 3) return false;
-    bits = 0;
-    for (let i: u32 = 0; i < dl; i++) {
-      const c = <u32>load<u8>(d + <usize>i); // i < dl: inside [p, p+len)
-      if (!is(c, Cls.DIGIT)) return false;
-      bits = bits * 10 + (c - Ch.D0);
-    }
-    if (bits > max) return false;
+    const b = parseUint(d, d + <usize>dl, max); // digits only, <= max; inside [p, p+len)
+    if (b < 0) return false;
+    bits = <u32>b;
   }
   if (fam == Family.V6 && bits >= 96 && isMapped(a)) {
     memory.copy(a, a + 12, 4);
