@@ -321,20 +321,13 @@ function handleMessage(now: i64, buf: usize, len: u32, stream: bool): i32 {
   rxCount++;
   let e: i32 = r < 0 ? -r : 0;
   if (e == WireError.Empty) return stream ? <i32>len : -e;
-  if (e != 0 && stream && framingLost(rxView)) {
-    rxRefused++;
-    eventBegin(EventKind.BadMessage, e, now, 0, src);
-    return -e;
-  }
+  const lost = e != 0 && stream && framingLost(rxView);
   const consumed = <i32>(rxView.skipped + rxView.len);
-  let validated = false;
-  if (e == 0) {
-    e = validateMessage(rxView, rxDecoded);
-    validated = e == 0;
-  }
+  if (e == 0) e = validateMessage(rxView, rxDecoded);
   if (e != 0) {
     rxRefused++;
     eventBegin(EventKind.BadMessage, e, now, 0, src);
+    if (lost) return -e; // framing lost: nothing answered, the connection is closed
     const status = errorStatus(e);
     if (rxView.isRequest && status != 0 && rxView.method != 2 /* ACK: never answered */) {
       respondStateless(rxView, rxDecoded, false, <u32>status, 0, 0, src);
