@@ -47,22 +47,20 @@ export function parseIPv6(p: usize, len: u32, out: usize): bool {
     q += 2;
   }
   while (q < end) {
-    // an IPv4 tail?
-    let r = q;
-    while (r < end && load<u8>(r) != Ch.COLON && load<u8>(r) != Ch.DOT) r++;
-    if (r < end && load<u8>(r) == Ch.DOT) {
-      if (n > 6) return false;
-      if (!parseIPv4(q, <u32>(end - q), out + <usize>(n * 2))) return false;
-      n += 2;
-      q = end;
-      break;
-    }
+    const g = q;
     let v: u32 = 0;
     let digits = 0;
     while (q < end && is(<u32>load<u8>(q), Cls.HEX)) {
       v = (v << 4) | hexValue(<u32>load<u8>(q));
       if (++digits > 4) return false;
       q++;
+    }
+    // a '.' after the digits: an IPv4 tail from g to the end (its first part is decimal digits, which
+    // are hex digits, so the loop above stops at its first '.')
+    if (q < end && load<u8>(q) == Ch.DOT) {
+      if (n > 6 || !parseIPv4(g, <u32>(end - g), out + <usize>(n * 2))) return false;
+      n += 2;
+      break;
     }
     if (digits == 0 || n >= 8) return false;
     store<u8>(out + <usize>(n * 2), <u8>(v >> 8));
@@ -79,14 +77,11 @@ export function parseIPv6(p: usize, len: u32, out: usize): bool {
   }
   if (gap < 0) return n == 8;
   if (n > 7) return false;
-  // move the groups after the gap to the end
-  const tail = n - gap;
-  for (let i = tail - 1; i >= 0; i--) {
-    const from = out + <usize>((gap + i) * 2);
-    const to = out + <usize>((8 - tail + i) * 2);
-    store<u16>(to, load<u16>(from));
-    if (to != from) store<u16>(from, 0);
-  }
+  // move the groups after the gap to the end, zeros in their place (n < 8: shift >= 2 bytes)
+  const at = out + <usize>(gap * 2);
+  const shift = <usize>((8 - n) * 2);
+  memory.copy(at + shift, at, <usize>((n - gap) * 2));
+  memory.fill(at, 0, shift);
   return true;
 }
 
