@@ -1,10 +1,10 @@
 // IP address text <-> the peer record's 16 address bytes, and a small table of host names that the
 // host resolves (family 0 destinations). No allocation.
 
-import { Ch, Cls, is, hexValue, lower } from "../util/chars";
+import { Ch, Cls, is, hexValue } from "../util/chars";
 import { Peer, Family } from "./peer";
 import { MAX_NAMES, NAME_CAP, USER_AGENT } from "../config";
-import { parseUint } from "../wire/scan";
+import { eqBytesI, parseUint } from "../wire/scan";
 import { Writer } from "../wire/writer";
 
 /** Parse dotted IPv4 [p, p+len) into 4 bytes at out. */
@@ -162,14 +162,7 @@ export function nameIntern(p: usize, len: u32): u64 {
   if (len == 0 || len > <u32>NAME_CAP) return 0;
   let victim: u32 = 0;
   for (let i: u32 = 0; i < <u32>MAX_NAMES; i++) {
-    const l = <u32>load<u8>(nameLens + <usize>i);
-    if (l == len) {
-      let same = true;
-      for (let k: u32 = 0; k < len; k++) {
-        if (lower(<u32>load<u8>(names + <usize>(i * NAME_CAP + k))) != lower(<u32>load<u8>(p + <usize>k))) { same = false; break; }
-      }
-      if (same) return nameRef(i);
-    }
+    if (eqBytesI(names + <usize>(i * NAME_CAP), <u32>load<u8>(nameLens + <usize>i), p, len)) return nameRef(i);
     if (load<u32>(nameUsed + <usize>(i * 4)) < load<u32>(nameUsed + <usize>(victim * 4))) victim = i;
   }
   if (USER_AGENT && load<u32>(nameUsed + <usize>(victim * 4)) == PINNED) return 0; // every slot holds a configured name

@@ -31,7 +31,7 @@ import { Hdr } from "../wire/hdr";
 import { Method } from "../wire/method";
 import { MessageView } from "../wire/view";
 import { ContentTypeRepr, decodeContentType } from "../wire/headers/scalar";
-import { eqText, skipToken } from "../wire/scan";
+import { eqBytesI, eqText, skipToken } from "../wire/scan";
 import { T_K_IDENTITY } from "../wire/tables";
 
 export const enum BodyVerdict { Ok = 0, TooLarge = 1, TypeNotAllowed = 2, PatternMatched = 3 }
@@ -148,14 +148,6 @@ export function bodyAllowType(p: usize, len: u32): bool {
   return true;
 }
 
-function eqLower(p: usize, len: u32, lowered: usize, llen: u32): bool {
-  if (len != llen) return false;
-  for (let i: u32 = 0; i < len; i++) {
-    if (lower(<u32>load<u8>(p + <usize>i)) != <u32>load<u8>(lowered + <usize>i)) return false; // i < len
-  }
-  return true;
-}
-
 /** 1 = allowed, 0 = restricted and not matched, -1 = no entry applies to this method. */
 function typeAllowed(v: MessageView): i32 {
   const mp = v.base; // the method token of a parsed request is [base, base + methodLen)
@@ -176,8 +168,9 @@ function typeAllowed(v: MessageView): i32 {
     const sl = <u32>load<u8>(ent, 2);
     const tStar = tl == 1 && load<u8>(ent, 32) == Ch.STAR;
     const sStar = sl == 1 && load<u8>(ent, 64) == Ch.STAR;
-    if ((tStar || eqLower(CT.type, CT.typeLen, ent + 32, tl)) &&
-        (sStar || eqLower(CT.subtype, CT.subtypeLen, ent + 64, sl))) return 1;
+    // the entry's type and subtype are stored in lower case: a case-insensitive compare is the same
+    if ((tStar || eqBytesI(CT.type, CT.typeLen, ent + 32, tl)) &&
+        (sStar || eqBytesI(CT.subtype, CT.subtypeLen, ent + 64, sl))) return 1;
   }
   return applies ? 0 : -1;
 }

@@ -17,6 +17,7 @@
 import { DENY_CAP as DENY_CAP_CFG } from "../config";
 import { Ch, Cls, hexValue, is, lower } from "../util/chars";
 import { HostKind, UriRepr, UriScheme } from "../wire/uri";
+import { eqBytesI } from "../wire/scan";
 
 export const DENY_CAP: u32 = <u32>DENY_CAP_CFG;
 export const DENY_ENTRY: u32 = 132;
@@ -114,11 +115,7 @@ function domainMatch(h: usize, hl: u32, d: usize, dl: u32, sub: bool): bool {
   if (off != 0) {
     if (!sub || load<u8>(h + <usize>off - 1) != Ch.DOT) return false; // off - 1 < hl
   }
-  for (let i: u32 = 0; i < dl; i++) {
-    // off + i < hl; i < dl
-    if (lower(<u32>load<u8>(h + <usize>(off + i))) != <u32>load<u8>(d + <usize>i)) return false;
-  }
-  return true;
+  return eqBytesI(h + <usize>off, dl, d, dl); // off + dl == hl; the domain is stored in lower case
 }
 
 /**
