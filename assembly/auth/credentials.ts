@@ -167,8 +167,10 @@ function addSecret(name: usize, nameLen: u32, key: usize, keyLen: u32, s: usize,
     memory.copy(r + U_NAME, name, nameLen);
   }
   const r = rec(i);
-  if (flags & UserFlag.HAS_MD5) memory.copy(r + U_MD5, NEW_HA1, 16);
-  if (flags & UserFlag.HAS_SHA256) memory.copy(r + U_SHA256, NEW_HA1 + 16, 32);
+  // NEW_HA1 is laid out as the record's HA1s (MD5 at +0, SHA-256 at +16): copy the ones given, one range
+  const from: usize = flags & UserFlag.HAS_MD5 ? 0 : 16;
+  const to: usize = flags & UserFlag.HAS_SHA256 ? 48 : 16;
+  memory.copy(r + U_MD5 + from, NEW_HA1 + from, to - from);
   store<u8>(r, <u8>(load<u8>(r, 1) | flags), 1);
   return AuthConfigResult.Ok;
 }

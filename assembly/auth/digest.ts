@@ -22,11 +22,11 @@
 // → response → nonce age → nonce count. Stale is only reported for a correct response (RFC 2617
 // §3.2.1 "stale"), so a client that knows the password can retry without prompting.
 
-import { Ch, Cls, hexValue, is, lower } from "../util/chars";
+import { Ch, lower } from "../util/chars";
 import { Hdr } from "../wire/hdr";
 import { eqText, skipLws, skipQuoted, skipToken } from "../wire/scan";
 import { MessageView } from "../wire/view";
-import { hexEncode } from "../crypto";
+import { hexDecode, hexEncode } from "../crypto";
 import { Alg, hByte, hFinalHex, hInit, hUnquoted, hUpdate, hexLen, rawLen } from "./hash";
 import { eqUnquoted, realmLength, realmPtr, userFindQuoted, userHa1 } from "./credentials";
 import { NcResult, NonceState, ncCheck, nonceVerify, verifiedTag, verifiedTs } from "./nonce";
@@ -181,15 +181,13 @@ export function paramPtr(k: P): usize { return sp(k); }
 export function paramLen(k: P): u32 { return sl(k); }
 export function paramSeen(k: P): bool { return has(k); }
 
+/** The nc value decoded: 4 bytes. */
+const NC_RAW: usize = memory.data(4);
+
 /** 8LHEX nc value, or -1 (either case accepted; 0 is refused: counts start at 1). */
 function parseNc(p: usize, len: u32): i64 {
-  if (len != 8) return -1;
-  let v: u32 = 0;
-  for (let i: usize = 0; i < 8; i++) {
-    const c = <u32>load<u8>(p + i);
-    if (!is(c, Cls.HEX)) return -1;
-    v = (v << 4) | hexValue(c);
-  }
+  if (len != 8 || !hexDecode(p, 4, NC_RAW)) return -1;
+  const v = bswap<u32>(load<u32>(NC_RAW)); // the 4 bytes decoded, most significant first
   return v == 0 ? -1 : <i64>v;
 }
 
@@ -231,7 +229,8 @@ export function authCheck(v: MessageView, proxy: bool, now: i64): AuthVerdict {
 
 function verify(v: MessageView, now: i64): AuthVerdict {
   const r = authResult;
-  if (!has(P.Username) || !has(P.Nonce) || !has(P.Uri) || !has(P.Response)) return AuthVerdict.Malformed;
+  const required: u32 = (1 << P.Username) | (1 << P.Nonce) | (1 << P.Uri) | (1 << P.Response);
+  if ((seen & required) != required) return AuthVerdict.Malformed;
   r.user = sp(P.Username);
   r.userLen = sl(P.Username);
   // algorithm: absent means MD5 (RFC 2617 §3.2.2)
@@ -250,7 +249,8 @@ function verify(v: MessageView, now: i64): AuthVerdict {
   let nc: u32 = 0;
   if (qop) {
     if (!eqText(sp(P.Qop), sl(P.Qop), T_K_AUTH)) return AuthVerdict.Malformed;
-    if (!has(P.Cnonce) || !has(P.Nc)) return AuthVerdict.Malformed;
+    const withQop: u32 = (1 << P.Cnonce) | (1 << P.Nc);
+    if ((seen & withQop) != withQop) return AuthVerdict.Malformed;
     const n = parseNc(sp(P.Nc), sl(P.Nc));
     if (n < 0) return AuthVerdict.Malformed;
     nc = <u32>n;

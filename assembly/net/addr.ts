@@ -6,6 +6,7 @@ import { Peer, Family } from "./peer";
 import { MAX_NAMES, NAME_CAP, USER_AGENT } from "../config";
 import { eqBytesI, parseUint } from "../wire/scan";
 import { Writer } from "../wire/writer";
+import { hexDigit } from "../crypto/hex";
 
 /** Parse dotted IPv4 [p, p+len) into 4 bytes at out. */
 export function parseIPv4(p: usize, len: u32, out: usize): bool {
@@ -258,6 +259,6 @@ function writeHex(w: Writer, v: u32): void {
     const d = (v >> <u32>s) & 15;
     if (d == 0 && !started && s > 0) continue;
     started = true;
-    w.byte(d < 10 ? Ch.D0 + d : Ch.a + d - 10);
+    w.byte(hexDigit(d));
   }
 }
