@@ -32,7 +32,7 @@ export class MdHash {
   }
 
   init(): MdHash {
-    memory.copy(this.h, this.sha ? SHA256_IV : MD5_IV, 32); // MD5 uses the first 16 bytes
+    memory.copy(this.h, this.sha ? SHA256_IV : MD5_IV, this.sha ? 32 : 16);
     this.total = 0;
     this.fill = 0;
     return this;

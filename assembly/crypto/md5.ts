@@ -19,16 +19,17 @@ const K: usize = memory.data<u32>([
   0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
 ]);
 
-/** Per-step left-rotation amounts (RFC 1321 §3.4): 64 bytes of data. */
+/** Per-step left-rotation amounts (RFC 1321 §3.4): each round repeats its 4 amounts 4 times, so step i
+ * takes S[(i >> 4) << 2 | (i & 3)]: 16 bytes of data. */
 const S: usize = memory.data<u8>([
-  7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
-  5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20,
-  4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
-  6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
+  7, 12, 17, 22,
+  5, 9, 14, 20,
+  4, 11, 16, 23,
+  6, 10, 15, 21,
 ]);
 
-/** Initial a b c d (RFC 1321 §3.3), padded to the 32 bytes md.ts copies: 32 bytes of data. */
-export const MD5_IV: usize = memory.data<u32>([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0, 0, 0, 0]);
+/** Initial a b c d (RFC 1321 §3.3): 16 bytes of data. */
+export const MD5_IV: usize = memory.data<u32>([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]);
 
 /** One 64-byte block at m into the chaining value a b c d at h (RFC 1321 §3.4). */
 export function md5Block(h: usize, m: usize): void {
@@ -52,12 +53,12 @@ export function md5Block(h: usize, m: usize): void {
       f = c ^ (b | ~d);
       g = (7 * i) & 15;
     }
-    // i < 64 and g < 16: inside the K / S tables and the block
+    // i < 64 and g < 16: inside the K table and the block
     const x = a + f + load<u32>(K + (<usize>i << 2)) + load<u32>(m + (<usize>g << 2));
     a = d;
     d = c;
     c = b;
-    b = b + rotl<u32>(x, <u32>load<u8>(S + <usize>i));
+    b = b + rotl<u32>(x, <u32>load<u8>(S + <usize>((i >> 4) << 2 | (i & 3)))); // < 16: inside S
   }
   store<u32>(h, load<u32>(h) + a);
   store<u32>(h, load<u32>(h, 4) + b, 4);
