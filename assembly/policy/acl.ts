@@ -72,21 +72,15 @@ function isMapped(a: usize): bool {
  */
 export function aclAdd(list: AclList, p: usize, len: u32): bool {
   if (<u32>list >= LISTS) return false;
-  const a = scratch + 4;
   if (!cidrParse(p, len, scratch)) return false;
-  const fam = <u32>load<u8>(scratch), bits = <u32>load<u8>(scratch, 1);
+  store<u16>(scratch, 0, 2); // the unused half-word as stored: the entry compares and copies whole
   const n = aclCount(list);
   const base = table + <usize>(<u32>list * ACL_CAP * ACL_ENTRY);
   for (let i: u32 = 0; i < n; i++) {
-    const e = base + <usize>(i * ACL_ENTRY);
-    if (<u32>load<u8>(e) == fam && <u32>load<u8>(e, 1) == bits && memory.compare(e + 4, a, 16) == 0) return true;
+    if (memory.compare(base + <usize>(i * ACL_ENTRY), scratch, ACL_ENTRY) == 0) return true; // i < n <= ACL_CAP
   }
   if (n >= ACL_CAP) return false;
-  const e = base + <usize>(n * ACL_ENTRY);
-  store<u8>(e, <u8>fam);
-  store<u8>(e, <u8>bits, 1);
-  store<u16>(e, 0, 2);
-  memory.copy(e + 4, a, 16);
+  memory.copy(base + <usize>(n * ACL_ENTRY), scratch, ACL_ENTRY);
   store<u32>(counts + (<usize>list << 2), n + 1);
   return true;
 }
