@@ -15,7 +15,8 @@
 //          +3 u8 unused  +4 u8[64] user (unescaped)  +68 u8[64] domain (lower case, no dots at the ends)
 
 import { DENY_CAP as DENY_CAP_CFG } from "../config";
-import { Ch, Cls, hexValue, is, lower } from "../util/chars";
+import { Ch, lower } from "../util/chars";
+import { hexDecode } from "../crypto/hex";
 import { HostKind, UriRepr, UriScheme } from "../wire/uri";
 import { eqBytesI } from "../wire/scan";
 
@@ -39,13 +40,15 @@ export function denyCount(): u32 { return count; }
 /** Set by `decodeAt`: bytes consumed by the last decoded character (1 or 3). */
 let step: usize = 1;
 
+/** The byte an escape decodes to: 1 byte. */
+const DECODED: usize = memory.data(1);
+
 /** The byte at p (< end), an escape `%HH` decoded. */
 function decodeAt(p: usize, end: usize): u32 {
   const c = <u32>load<u8>(p); // p < end is the caller's
-  if (c == Ch.PERCENT && p + 3 <= end &&
-      is(<u32>load<u8>(p + 1), Cls.HEX) && is(<u32>load<u8>(p + 2), Cls.HEX)) { // p + 2 < end
+  if (c == Ch.PERCENT && p + 3 <= end && hexDecode(p + 1, 1, DECODED)) { // p + 2 < end
     step = 3;
-    return (hexValue(<u32>load<u8>(p + 1)) << 4) | hexValue(<u32>load<u8>(p + 2));
+    return <u32>load<u8>(DECODED);
   }
   step = 1;
   return c;
