@@ -22,7 +22,7 @@
 import { MAX_USERS } from "../config";
 import { hexDecode } from "../crypto";
 import { Ch } from "../util/chars";
-import { eqText } from "../wire/scan";
+import { eqBytes, eqText } from "../wire/scan";
 import { Alg, hByte, hFinal, hInit, hUpdate } from "./hash";
 import { T_K_HA1, T_K_HA1SHA256, T_K_PASSWORD } from "../wire/tables";
 import { tableAlloc } from "../util/alloc";
@@ -83,7 +83,7 @@ export function authSetRealm(p: usize, len: u32): i32 {
     const c = <u32>load<u8>(p + i);
     if (c < <u32>Ch.SP || c >= <u32>Ch.DEL || c == Ch.DQUOTE || c == Ch.BACKSLASH) return AuthConfigResult.Malformed;
   }
-  const same = len == realmLen && memory.compare(p, REALM, len) == 0;
+  const same = eqBytes(p, len, REALM, realmLen);
   if (!same) {
     memory.fill(USERS, 0, <usize>MAX_USERS * USER_SIZE);
     memory.copy(REALM, p, len);
@@ -191,7 +191,7 @@ export function userFind(p: usize, len: u32): i32 {
   if (len == 0 || len > USER_NAME_MAX) return -1;
   for (let i = 0; i < MAX_USERS; i++) {
     const r = rec(i);
-    if (<u32>load<u8>(r) == len && memory.compare(r + U_NAME, p, len) == 0) return i;
+    if (eqBytes(r + U_NAME, <u32>load<u8>(r), p, len)) return i;
   }
   return -1;
 }

@@ -17,7 +17,7 @@
 
 import { ACL_CAP_CFG } from "../config";
 import { Ch } from "../util/chars";
-import { parseUint } from "../wire/scan";
+import { eqBytes, parseUint } from "../wire/scan";
 import { parseIPv4, parseIPv6 } from "../net/addr";
 import { Peer, Family } from "../net/peer";
 
@@ -77,7 +77,7 @@ export function aclAdd(list: AclList, p: usize, len: u32): bool {
   const n = aclCount(list);
   const base = table + <usize>(<u32>list * ACL_CAP * ACL_ENTRY);
   for (let i: u32 = 0; i < n; i++) {
-    if (memory.compare(base + <usize>(i * ACL_ENTRY), scratch, ACL_ENTRY) == 0) return true; // i < n <= ACL_CAP
+    if (eqBytes(base + <usize>(i * ACL_ENTRY), ACL_ENTRY, scratch, ACL_ENTRY)) return true; // i < n <= ACL_CAP
   }
   if (n >= ACL_CAP) return false;
   memory.copy(base + <usize>(n * ACL_ENTRY), scratch, ACL_ENTRY);
@@ -141,7 +141,7 @@ export function cidrHolds(e: usize, peer: Peer): bool {
 /** Prefix match of the first `bits` bits of the 16-byte addresses at x and y. */
 function prefixEq(x: usize, y: usize, bits: u32): bool {
   const whole = bits >> 3;
-  if (whole > 0 && memory.compare(x, y, whole) != 0) return false;
+  if (!eqBytes(x, whole, y, whole)) return false;
   const rest = bits & 7;
   if (rest == 0) return true;
   const m = <u32>(0xff << (8 - rest)) & 0xff;

@@ -31,7 +31,7 @@ import { Hdr } from "../wire/hdr";
 import { Method } from "../wire/method";
 import { MessageView } from "../wire/view";
 import { ContentTypeRepr, decodeContentType } from "../wire/headers/scalar";
-import { eqBytesI, eqText, skipToken } from "../wire/scan";
+import { eqBytes, eqBytesI, eqText, skipToken } from "../wire/scan";
 import { T_K_IDENTITY } from "../wire/tables";
 
 export const enum BodyVerdict { Ok = 0, TooLarge = 1, TypeNotAllowed = 2, PatternMatched = 3 }
@@ -157,7 +157,7 @@ function typeAllowed(v: MessageView): i32 {
   for (let i: u32 = 0; i < typeCount; i++) {
     const ent = types + <usize>(i * BODY_TYPE_ENTRY); // i < typeCount <= BODY_TYPES
     const el = <u32>load<u8>(ent);
-    if (el != 0 && (el != ml || memory.compare(ent + 4, mp, ml) != 0)) continue;
+    if (el != 0 && !eqBytes(ent + 4, el, mp, ml)) continue;
     if (!applies) {
       applies = true;
       const h = v.first(Hdr.ContentType);
@@ -211,7 +211,7 @@ export function bodyScan(p: usize, n: u32): i32 {
       h = h * BASE + c;
       store<u32>(running + <usize>(i << 2), h);
       if (j + 1 >= len && h == load<u32>(m, 4) &&
-          memory.compare(p + <usize>(j + 1 - len), pats + <usize>(i * BODY_PATTERN_MAX), len) == 0) {
+          eqBytes(p + <usize>(j + 1 - len), len, pats + <usize>(i * BODY_PATTERN_MAX), len)) {
         return <i32>i; // [j+1-len, j+1) is inside [p, p+n)
       }
     }

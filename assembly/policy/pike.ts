@@ -31,6 +31,7 @@
 //           +32 i64 start of the auth-failure window (ms)
 //           +40 u32 milli-tokens   +44 u16 auth failures in window   +46 u8 in use   +47 u8 unused
 
+import { eqBytes } from "../wire/scan";
 import { MAX_PIKE } from "../config";
 import { Peer, Family } from "../net/peer";
 import { hashBytes } from "../util/hash";
@@ -120,7 +121,7 @@ function setOf(): u32 {
 function find(first: u32): i32 {
   for (let i = first; i < first + PIKE_WAYS; i++) {
     const r = rec(i); // i < first + WAYS <= MAX_PIKE
-    if (load<u8>(r, 46) != 0 && memory.compare(r, key, 16) == 0) return <i32>i;
+    if (load<u8>(r, 46) != 0 && eqBytes(r, 16, key, 16)) return <i32>i;
   }
   return -1;
 }
