@@ -1,8 +1,8 @@
 // The two digest algorithms behind one switch (RFC 8760 §2: "MD5" and "SHA-256"; the "-sess"
-// variants are not offered). One context of each, allocated once: 88 + 160 bytes. Used by the
-// credential table (HA1 at add time), by the response check, and (the SHA-256 one) by the nonce MAC
-// (auth/nonce.ts) and the Record-Route MAC (proxy/rrmac.ts); never by two callers at once (every caller
-// runs init .. final without calling out).
+// variants are not offered). One context of each (crypto/md.ts), allocated once: 96 + 160 bytes of
+// buffer. Used by the credential table (HA1 at add time), by the response check, and (the SHA-256 one)
+// by the nonce MAC (auth/nonce.ts) and the Record-Route MAC (proxy/rrmac.ts); never by two callers at
+// once (every caller runs init .. final without calling out).
 
 import { MdHash, Md5, MD5_LEN, Sha256, SHA256_LEN, hexEncode } from "../crypto";
 
