@@ -22,7 +22,7 @@
 import { MAX_USERS } from "../config";
 import { hexDecode } from "../crypto";
 import { Ch } from "../util/chars";
-import { eqText } from "../wire/scan";
+import { eqBytes, eqText } from "../wire/scan";
 import { Alg, hByte, hFinal, hInit, hUpdate } from "./hash";
 import { T_K_HA1, T_K_HA1SHA256, T_K_PASSWORD } from "../wire/tables";
 import { tableAlloc } from "../util/alloc";
@@ -60,7 +60,7 @@ let realmLen: u32 = 0;
 /** Scratch for HA1s being computed or decoded before they are committed: 48 bytes. */
 const NEW_HA1: usize = memory.data(48);
 
-memory.fill(USERS, 0, <usize>MAX_USERS * USER_SIZE);
+// USERS starts zero (fresh memory: util/alloc.ts) and credentialsReset (sip_init) clears it again
 
 function rec(i: i32): usize { return USERS + <usize>i * USER_SIZE; }
 
@@ -83,7 +83,7 @@ export function authSetRealm(p: usize, len: u32): i32 {
     const c = <u32>load<u8>(p + i);
     if (c < <u32>Ch.SP || c >= <u32>Ch.DEL || c == Ch.DQUOTE || c == Ch.BACKSLASH) return AuthConfigResult.Malformed;
   }
-  const same = len == realmLen && memory.compare(p, REALM, len) == 0;
+  const same = eqBytes(p, len, REALM, realmLen);
   if (!same) {
     memory.fill(USERS, 0, <usize>MAX_USERS * USER_SIZE);
     memory.copy(REALM, p, len);
@@ -167,8 +167,10 @@ function addSecret(name: usize, nameLen: u32, key: usize, keyLen: u32, s: usize,
     memory.copy(r + U_NAME, name, nameLen);
   }
   const r = rec(i);
-  if (flags & UserFlag.HAS_MD5) memory.copy(r + U_MD5, NEW_HA1, 16);
-  if (flags & UserFlag.HAS_SHA256) memory.copy(r + U_SHA256, NEW_HA1 + 16, 32);
+  // NEW_HA1 is laid out as the record's HA1s (MD5 at +0, SHA-256 at +16): copy the ones given, one range
+  const from: usize = flags & UserFlag.HAS_MD5 ? 0 : 16;
+  const to: usize = flags & UserFlag.HAS_SHA256 ? 48 : 16;
+  memory.copy(r + U_MD5 + from, NEW_HA1 + from, to - from);
   store<u8>(r, <u8>(load<u8>(r, 1) | flags), 1);
   return AuthConfigResult.Ok;
 }
@@ -189,7 +191,7 @@ export function userFind(p: usize, len: u32): i32 {
   if (len == 0 || len > USER_NAME_MAX) return -1;
   for (let i = 0; i < MAX_USERS; i++) {
     const r = rec(i);
-    if (<u32>load<u8>(r) == len && memory.compare(r + U_NAME, p, len) == 0) return i;
+    if (eqBytes(r + U_NAME, <u32>load<u8>(r), p, len)) return i;
   }
   return -1;
 }
@@ -201,21 +203,24 @@ export function userFind(p: usize, len: u32): i32 {
 export function userFindQuoted(p: usize, len: u32): i32 {
   for (let i = 0; i < MAX_USERS; i++) {
     const r = rec(i);
-    const n = <usize>load<u8>(r);
-    if (n == 0) continue;
-    const name = r + U_NAME;
-    let q = p;
-    const end = p + <usize>len;
-    let k: usize = 0;
-    while (q < end && k < n) {
-      if (load<u8>(q) == Ch.BACKSLASH && q + 1 < end) q++;
-      if (load<u8>(q) != load<u8>(name + k)) break;
-      q++;
-      k++;
-    }
-    if (q == end && k == n) return i;
+    const n = <u32>load<u8>(r);
+    if (n != 0 && eqUnquoted(p, len, r + U_NAME, n)) return i;
   }
   return -1;
+}
+
+/** Quoted-string content [p, p+len) unquoted equals the plain bytes [s, s+n)? (also digest.ts's realm) */
+export function eqUnquoted(p: usize, len: u32, s: usize, n: u32): bool {
+  const end = p + <usize>len;
+  let q = p;
+  let k: u32 = 0;
+  while (q < end && k < n) {
+    if (load<u8>(q) == Ch.BACKSLASH && q + 1 < end) q++;
+    if (load<u8>(q) != load<u8>(s + <usize>k)) return false;
+    q++;
+    k++;
+  }
+  return q == end && k == n;
 }
 
 /** Raw HA1 of row i for `alg`, or 0 when the user has none for that algorithm. i must be a row. */

@@ -22,13 +22,13 @@
 // → response → nonce age → nonce count. Stale is only reported for a correct response (RFC 2617
 // §3.2.1 "stale"), so a client that knows the password can retry without prompting.
 
-import { Ch, Cls, hexValue, is, lower } from "../util/chars";
+import { Ch, lower } from "../util/chars";
 import { Hdr } from "../wire/hdr";
 import { eqText, skipLws, skipQuoted, skipToken } from "../wire/scan";
 import { MessageView } from "../wire/view";
-import { hexEncode } from "../crypto";
+import { hexDecode, hexEncode } from "../crypto";
 import { Alg, hByte, hFinalHex, hInit, hUnquoted, hUpdate, hexLen, rawLen } from "./hash";
-import { realmLength, realmPtr, userFindQuoted, userHa1 } from "./credentials";
+import { eqUnquoted, realmLength, realmPtr, userFindQuoted, userHa1 } from "./credentials";
 import { NcResult, NonceState, ncCheck, nonceVerify, verifiedTag, verifiedTs } from "./nonce";
 import { algorithmOffered } from "./challenge";
 import { T_K_ALGORITHM, T_K_AUTH, T_K_CNONCE, T_K_DIGEST, T_K_MD5, T_K_NC, T_K_NONCE, T_K_OPAQUE, T_K_QOP, T_K_REALM, T_K_RESPONSE, T_K_SHA256, T_K_STALE, T_K_URI, T_K_USERNAME } from "../wire/tables";
@@ -103,31 +103,16 @@ function isValueByte(c: u32): bool {
   return c > <u32>Ch.SP && c < <u32>Ch.DEL && c != Ch.COMMA && c != Ch.DQUOTE && c != Ch.BACKSLASH;
 }
 
+/** The names of the known params in P order (packed-table codes, wire/tables.ts): P.Count × u32. */
+const PARAM_NAMES: usize = memory.data<u32>([
+  T_K_USERNAME, T_K_REALM, T_K_NONCE, T_K_URI, T_K_RESPONSE, T_K_ALGORITHM, T_K_CNONCE, T_K_OPAQUE,
+  T_K_QOP, T_K_NC, T_K_STALE,
+]);
+
+/** The P of param name [p, p+len) (any case), -1 when not a known one. */
 function paramId(p: usize, len: u32): i32 {
-  switch (len) {
-    case 2:
-      if (eqText(p, len, T_K_NC)) return P.Nc;
-      break;
-    case 3:
-      if (eqText(p, len, T_K_URI)) return P.Uri;
-      if (eqText(p, len, T_K_QOP)) return P.Qop;
-      break;
-    case 5:
-      if (eqText(p, len, T_K_REALM)) return P.Realm;
-      if (eqText(p, len, T_K_NONCE)) return P.Nonce;
-      if (eqText(p, len, T_K_STALE)) return P.Stale;
-      break;
-    case 6:
-      if (eqText(p, len, T_K_CNONCE)) return P.Cnonce;
-      if (eqText(p, len, T_K_OPAQUE)) return P.Opaque;
-      break;
-    case 8:
-      if (eqText(p, len, T_K_USERNAME)) return P.Username;
-      if (eqText(p, len, T_K_RESPONSE)) return P.Response;
-      break;
-    case 9:
-      if (eqText(p, len, T_K_ALGORITHM)) return P.Algorithm;
-      break;
+  for (let k = 0; k < P.Count; k++) {
+    if (eqText(p, len, load<u32>(PARAM_NAMES + (<usize>k << 2)))) return k; // k < P.Count: inside the table
   }
   return -1;
 }
@@ -196,29 +181,13 @@ export function paramPtr(k: P): usize { return sp(k); }
 export function paramLen(k: P): u32 { return sl(k); }
 export function paramSeen(k: P): bool { return has(k); }
 
-/** Quoted-string content [p, p+len) unquoted equals the plain bytes [s, s+n)? */
-function eqUnquoted(p: usize, len: u32, s: usize, n: u32): bool {
-  const end = p + <usize>len;
-  let q = p;
-  let k: u32 = 0;
-  while (q < end && k < n) {
-    if (load<u8>(q) == Ch.BACKSLASH && q + 1 < end) q++;
-    if (load<u8>(q) != load<u8>(s + <usize>k)) return false;
-    q++;
-    k++;
-  }
-  return q == end && k == n;
-}
+/** The nc value decoded: 4 bytes. */
+const NC_RAW: usize = memory.data(4);
 
 /** 8LHEX nc value, or -1 (either case accepted; 0 is refused: counts start at 1). */
 function parseNc(p: usize, len: u32): i64 {
-  if (len != 8) return -1;
-  let v: u32 = 0;
-  for (let i: usize = 0; i < 8; i++) {
-    const c = <u32>load<u8>(p + i);
-    if (!is(c, Cls.HEX)) return -1;
-    v = (v << 4) | hexValue(c);
-  }
+  if (len != 8 || !hexDecode(p, 4, NC_RAW)) return -1;
+  const v = bswap<u32>(load<u32>(NC_RAW)); // the 4 bytes decoded, most significant first
   return v == 0 ? -1 : <i64>v;
 }
 
@@ -260,7 +229,8 @@ export function authCheck(v: MessageView, proxy: bool, now: i64): AuthVerdict {
 
 function verify(v: MessageView, now: i64): AuthVerdict {
   const r = authResult;
-  if (!has(P.Username) || !has(P.Nonce) || !has(P.Uri) || !has(P.Response)) return AuthVerdict.Malformed;
+  const required: u32 = (1 << P.Username) | (1 << P.Nonce) | (1 << P.Uri) | (1 << P.Response);
+  if ((seen & required) != required) return AuthVerdict.Malformed;
   r.user = sp(P.Username);
   r.userLen = sl(P.Username);
   // algorithm: absent means MD5 (RFC 2617 §3.2.2)
@@ -279,7 +249,8 @@ function verify(v: MessageView, now: i64): AuthVerdict {
   let nc: u32 = 0;
   if (qop) {
     if (!eqText(sp(P.Qop), sl(P.Qop), T_K_AUTH)) return AuthVerdict.Malformed;
-    if (!has(P.Cnonce) || !has(P.Nc)) return AuthVerdict.Malformed;
+    const withQop: u32 = (1 << P.Cnonce) | (1 << P.Nc);
+    if ((seen & withQop) != withQop) return AuthVerdict.Malformed;
     const n = parseNc(sp(P.Nc), sl(P.Nc));
     if (n < 0) return AuthVerdict.Malformed;
     nc = <u32>n;

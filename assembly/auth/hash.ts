@@ -1,10 +1,10 @@
 // The two digest algorithms behind one switch (RFC 8760 §2: "MD5" and "SHA-256"; the "-sess"
-// variants are not offered). One context of each, allocated once: 88 + 160 bytes. Used by the
-// credential table (HA1 at add time), by the response check, and (the SHA-256 one) by the nonce MAC
-// (auth/nonce.ts) and the Record-Route MAC (proxy/rrmac.ts); never by two callers at once (every caller
-// runs init .. final without calling out).
+// variants are not offered). One context of each (crypto/md.ts), allocated once: 96 + 160 bytes of
+// buffer. Used by the credential table (HA1 at add time), by the response check, and (the SHA-256 one)
+// by the nonce MAC (auth/nonce.ts) and the Record-Route MAC (proxy/rrmac.ts); never by two callers at
+// once (every caller runs init .. final without calling out).
 
-import { Md5, MD5_LEN, Sha256, SHA256_LEN, hexEncode } from "../crypto";
+import { MdHash, Md5, MD5_LEN, Sha256, SHA256_LEN, hexEncode } from "../crypto";
 
 /** Digest algorithm ids (stable numbers: probes and events key on them). */
 export const enum Alg { None = 0, MD5 = 1, SHA256 = 2 }
@@ -27,14 +27,17 @@ export function hexLen(alg: Alg): u32 {
   return rawLen(alg) << 1;
 }
 
+/** The context of `alg`. */
+function ctx(alg: Alg): MdHash {
+  return alg == Alg.SHA256 ? changetype<MdHash>(sh) : changetype<MdHash>(md);
+}
+
 export function hInit(alg: Alg): void {
-  if (alg == Alg.SHA256) sh.init();
-  else md.init();
+  ctx(alg).init();
 }
 
 export function hUpdate(alg: Alg, p: usize, len: u32): void {
-  if (alg == Alg.SHA256) sh.update(p, len);
-  else md.update(p, len);
+  ctx(alg).update(p, len);
 }
 
 export function hByte(alg: Alg, c: u32): void {
@@ -64,8 +67,7 @@ export function hUnquoted(alg: Alg, p: usize, len: u32): void {
 
 /** Finish into raw bytes at out; returns rawLen(alg). Clears the context. */
 export function hFinal(alg: Alg, out: usize): u32 {
-  if (alg == Alg.SHA256) sh.final(out);
-  else md.final(out);
+  ctx(alg).final(out);
   return rawLen(alg);
 }
 

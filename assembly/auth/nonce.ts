@@ -64,8 +64,7 @@ const TS: usize = memory.data(8); // T (4 bytes, big-endian) then R (4 bytes)
 export let verifiedTs: u32 = 0;
 export let verifiedTag: u64 = 0;
 
-memory.fill(NC, 0, <usize>NC_SLOTS * NC_ENTRY);
-memory.fill(MARK, 0, <usize>NC_SETS << 2);
+// NC and MARK start zero (fresh memory: util/alloc.ts) and nonceReset (sip_init) clears them again
 
 /** Forget the secret, the expiry setting and every nonce count. */
 export function nonceReset(): void {

@@ -1,12 +1,8 @@
 // MD5 (RFC 1321). Kept only because RFC 2617 / RFC 3261 §22 digest needs it; nothing in the core
 // relies on it for collision resistance (the nonce MAC is SHA-256, nonce.ts).
 //
-// A context is one record (fields below) plus a 64-byte block buffer allocated once: 88 bytes.
+// The block function and constants; the context (buffering, padding) is md.ts's, shared with SHA-256.
 // Words of a block are little-endian (RFC 1321 §3.4), which is wasm's own order: plain load<u32>.
-// update() hashes whole blocks straight from the input and buffers only a partial block.
-
-import { hexEncode } from "./hex";
-import { tableAlloc } from "../util/alloc";
 
 /** Digest length, bytes. */
 export const MD5_LEN: u32 = 16;
@@ -23,142 +19,49 @@ const K: usize = memory.data<u32>([
   0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
 ]);
 
-/** Per-step left-rotation amounts (RFC 1321 §3.4): 64 bytes of data. */
+/** Per-step left-rotation amounts (RFC 1321 §3.4): each round repeats its 4 amounts 4 times, so step i
+ * takes S[(i >> 4) << 2 | (i & 3)]: 16 bytes of data. */
 const S: usize = memory.data<u8>([
-  7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
-  5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20,
-  4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
-  6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
+  7, 12, 17, 22,
+  5, 9, 14, 20,
+  4, 11, 16, 23,
+  6, 10, 15, 21,
 ]);
 
-@final export class Md5 {
-  a: u32 = 0;
-  b: u32 = 0;
-  c: u32 = 0;
-  d: u32 = 0;
-  /** Bytes hashed so far (message length for the padding). */
-  total: u64 = 0;
-  /** Bytes waiting in `buf` (< 64). */
-  fill: u32 = 0;
-  /** Partial block: 64 bytes, allocated once. */
-  readonly buf: usize = tableAlloc(64);
+/** Initial a b c d (RFC 1321 §3.3): 16 bytes of data. */
+export const MD5_IV: usize = memory.data<u32>([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]);
 
-  init(): Md5 {
-    this.a = 0x67452301;
-    this.b = 0xefcdab89;
-    this.c = 0x98badcfe;
-    this.d = 0x10325476;
-    this.total = 0;
-    this.fill = 0;
-    return this;
-  }
-
-  update(p: usize, len: u32): void {
-    this.total += <u64>len;
-    let n = <usize>len;
-    if (this.fill != 0) {
-      const take = min<usize>(64 - <usize>this.fill, n);
-      memory.copy(this.buf + this.fill, p, take);
-      this.fill += <u32>take;
-      p += take;
-      n -= take;
-      if (this.fill < 64) return;
-      this.block(this.buf);
-      this.fill = 0;
+/** One 64-byte block at m into the chaining value a b c d at h (RFC 1321 §3.4). */
+export function md5Block(h: usize, m: usize): void {
+  let a = load<u32>(h);
+  let b = load<u32>(h, 4);
+  let c = load<u32>(h, 8);
+  let d = load<u32>(h, 12);
+  for (let i: u32 = 0; i < 64; i++) {
+    let f: u32;
+    let g: u32;
+    if (i < 16) {
+      f = (b & c) | (~b & d);
+      g = i;
+    } else if (i < 32) {
+      f = (d & b) | (~d & c);
+      g = (5 * i + 1) & 15;
+    } else if (i < 48) {
+      f = b ^ c ^ d;
+      g = (3 * i + 5) & 15;
+    } else {
+      f = c ^ (b | ~d);
+      g = (7 * i) & 15;
     }
-    while (n >= 64) {
-      this.block(p); // n >= 64: the whole block lies in the caller's range
-      p += 64;
-      n -= 64;
-    }
-    if (n != 0) {
-      memory.copy(this.buf, p, n);
-      this.fill = <u32>n;
-    }
+    // i < 64 and g < 16: inside the K table and the block
+    const x = a + f + load<u32>(K + (<usize>i << 2)) + load<u32>(m + (<usize>g << 2));
+    a = d;
+    d = c;
+    c = b;
+    b = b + rotl<u32>(x, <u32>load<u8>(S + <usize>((i >> 4) << 2 | (i & 3)))); // < 16: inside S
   }
-
-  /** Pad, write the 16-byte digest at out, and clear the block buffer. */
-  final(out: usize): void {
-    const bits = this.total << 3;
-    let f = <usize>this.fill;
-    store<u8>(this.buf + f, 0x80);
-    f++;
-    if (f > 56) {
-      memory.fill(this.buf + f, 0, 64 - f);
-      this.block(this.buf);
-      f = 0;
-    }
-    memory.fill(this.buf + f, 0, 56 - f);
-    store<u64>(this.buf, bits, 56); // length in bits, little-endian (RFC 1321 §3.2)
-    this.block(this.buf);
-    store<u32>(out, this.a);
-    store<u32>(out, this.b, 4);
-    store<u32>(out, this.c, 8);
-    store<u32>(out, this.d, 12);
-    this.wipe();
-  }
-
-  /** Forget everything hashed (used after hashing a password). */
-  wipe(): void {
-    memory.fill(this.buf, 0, 64);
-    this.a = 0;
-    this.b = 0;
-    this.c = 0;
-    this.d = 0;
-    this.fill = 0;
-    this.total = 0;
-  }
-
-  /** One 64-byte block at m (RFC 1321 §3.4). */
-  private block(m: usize): void {
-    let a = this.a;
-    let b = this.b;
-    let c = this.c;
-    let d = this.d;
-    for (let i: u32 = 0; i < 64; i++) {
-      let f: u32;
-      let g: u32;
-      if (i < 16) {
-        f = (b & c) | (~b & d);
-        g = i;
-      } else if (i < 32) {
-        f = (d & b) | (~d & c);
-        g = (5 * i + 1) & 15;
-      } else if (i < 48) {
-        f = b ^ c ^ d;
-        g = (3 * i + 5) & 15;
-      } else {
-        f = c ^ (b | ~d);
-        g = (7 * i) & 15;
-      }
-      // i < 64 and g < 16: inside the K / S tables and the block
-      const x = a + f + load<u32>(K + (<usize>i << 2)) + load<u32>(m + (<usize>g << 2));
-      a = d;
-      d = c;
-      c = b;
-      b = b + rotl<u32>(x, <u32>load<u8>(S + <usize>i));
-    }
-    this.a += a;
-    this.b += b;
-    this.c += c;
-    this.d += d;
-  }
-}
-
-/** The shared context of the one-shot helpers. */
-const ctx = new Md5();
-
-/** MD5 of [p, p+len) into 16 bytes at out. */
-export function md5(p: usize, len: u32, out: usize): void {
-  ctx.init().update(p, len);
-  ctx.final(out);
-}
-
-/** Scratch for the hex helper: 16 bytes. */
-const RAW: usize = memory.data(16);
-
-/** MD5 of [p, p+len) as 32 lowercase hex digits at out. Returns 32. */
-export function md5Hex(p: usize, len: u32, out: usize): u32 {
-  md5(p, len, RAW);
-  return hexEncode(RAW, MD5_LEN, out);
+  store<u32>(h, load<u32>(h) + a);
+  store<u32>(h, load<u32>(h, 4) + b, 4);
+  store<u32>(h, load<u32>(h, 8) + c, 8);
+  store<u32>(h, load<u32>(h, 12) + d, 12);
 }

@@ -1,17 +1,9 @@
 // SHA-256 (FIPS 180-4 §6.2). Used for RFC 8760 digest and for the nonce MAC (auth/nonce.ts).
 //
-// A context is one record (fields below) plus two buffers allocated once, 160 bytes in all:
-//
-//   h      8 × u32 chaining value H0..H7                      32 bytes
-//   buf    partial block                                      64 bytes
-//   w      message schedule, the last 16 words W(t-16)..W(t-1) (FIPS 180-4 §6.2.2 step 1, computed
-//          as the rounds need them: W(t) only depends on the 16 before it)  64 bytes
-//
-// Words are big-endian (FIPS 180-4 §3.1): loads and stores go through bswap. update() hashes whole
-// blocks straight from the input and buffers only a partial block.
-
-import { hexEncode } from "./hex";
-import { tableAlloc } from "../util/alloc";
+// The block function and constants; the context (buffering, padding) is md.ts's, shared with MD5.
+// The message schedule W is kept as the last 16 words W(t-16)..W(t-1) (FIPS 180-4 §6.2.2 step 1,
+// computed as the rounds need them: W(t) only depends on the 16 before it).
+// Words are big-endian (FIPS 180-4 §3.1): loads and stores go through bswap.
 
 /** Digest length, bytes. */
 export const SHA256_LEN: u32 = 32;
@@ -30,141 +22,54 @@ const K: usize = memory.data<u32>([
 ]);
 
 /** Initial hash value H(0) (FIPS 180-4 §5.3.3): 32 bytes of data. */
-const H0: usize = memory.data<u32>([
+export const SHA256_IV: usize = memory.data<u32>([
   0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 ]);
 
-@final export class Sha256 {
-  /** Bytes hashed so far (message length for the padding). */
-  total: u64 = 0;
-  /** Bytes waiting in `buf` (< 64). */
-  fill: u32 = 0;
-  readonly h: usize = tableAlloc(32);
-  readonly buf: usize = tableAlloc(64);
-  readonly w: usize = tableAlloc(64);
-
-  init(): Sha256 {
-    memory.copy(this.h, H0, 32);
-    this.total = 0;
-    this.fill = 0;
-    return this;
-  }
-
-  update(p: usize, len: u32): void {
-    this.total += <u64>len;
-    let n = <usize>len;
-    if (this.fill != 0) {
-      const take = min<usize>(64 - <usize>this.fill, n);
-      memory.copy(this.buf + this.fill, p, take);
-      this.fill += <u32>take;
-      p += take;
-      n -= take;
-      if (this.fill < 64) return;
-      this.block(this.buf);
-      this.fill = 0;
+/** One 64-byte block at m into the chaining value H0..H7 at h, with the 64-byte schedule at w
+ * (FIPS 180-4 §6.2.2). */
+export function sha256Block(h: usize, w: usize, m: usize): void {
+  // W as a ring of 16 words: W(t) at w + 4·(t mod 16), over W(t-16) once that is used (t mod 16 and
+  // every index below < 16: inside W (64 bytes); i < 64: inside K (256 bytes) and the block (64 bytes))
+  for (let i: usize = 0; i < 16; i++) store<u32>(w + (i << 2), bswap<u32>(load<u32>(m + (i << 2))));
+  let a = load<u32>(h);
+  let b = load<u32>(h, 4);
+  let c = load<u32>(h, 8);
+  let d = load<u32>(h, 12);
+  let e = load<u32>(h, 16);
+  let f = load<u32>(h, 20);
+  let g = load<u32>(h, 24);
+  let hh = load<u32>(h, 28);
+  for (let i: usize = 0; i < 64; i++) {
+    const wi = w + ((i & 15) << 2);
+    if (i >= 16) {
+      const w15 = load<u32>(w + (((i - 15) & 15) << 2));
+      const w2 = load<u32>(w + (((i - 2) & 15) << 2));
+      const s0 = rotr<u32>(w15, 7) ^ rotr<u32>(w15, 18) ^ (w15 >> 3);
+      const s1 = rotr<u32>(w2, 17) ^ rotr<u32>(w2, 19) ^ (w2 >> 10);
+      store<u32>(wi, load<u32>(wi) + s0 + load<u32>(w + (((i - 7) & 15) << 2)) + s1); // W(t-16) is at wi
     }
-    while (n >= 64) {
-      this.block(p); // n >= 64: the whole block lies in the caller's range
-      p += 64;
-      n -= 64;
-    }
-    if (n != 0) {
-      memory.copy(this.buf, p, n);
-      this.fill = <u32>n;
-    }
+    const S1 = rotr<u32>(e, 6) ^ rotr<u32>(e, 11) ^ rotr<u32>(e, 25);
+    const ch = (e & f) ^ (~e & g);
+    const t1 = hh + S1 + ch + load<u32>(K + (i << 2)) + load<u32>(wi);
+    const S0 = rotr<u32>(a, 2) ^ rotr<u32>(a, 13) ^ rotr<u32>(a, 22);
+    const maj = (a & b) ^ (a & c) ^ (b & c);
+    const t2 = S0 + maj;
+    hh = g;
+    g = f;
+    f = e;
+    e = d + t1;
+    d = c;
+    c = b;
+    b = a;
+    a = t1 + t2;
   }
-
-  /** Pad (FIPS 180-4 §5.1.1), write the 32-byte digest at out, and clear the buffers. */
-  final(out: usize): void {
-    const bits = this.total << 3;
-    let f = <usize>this.fill;
-    store<u8>(this.buf + f, 0x80);
-    f++;
-    if (f > 56) {
-      memory.fill(this.buf + f, 0, 64 - f);
-      this.block(this.buf);
-      f = 0;
-    }
-    memory.fill(this.buf + f, 0, 56 - f);
-    store<u64>(this.buf, bswap<u64>(bits), 56); // length in bits, big-endian
-    this.block(this.buf);
-    for (let i: usize = 0; i < 32; i += 4) store<u32>(out + i, bswap<u32>(load<u32>(this.h + i)));
-    this.wipe();
-  }
-
-  /** Forget everything hashed: chaining value, partial block and schedule (which holds input words). */
-  wipe(): void {
-    memory.fill(this.h, 0, 32);
-    memory.fill(this.buf, 0, 64);
-    memory.fill(this.w, 0, 64);
-    this.fill = 0;
-    this.total = 0;
-  }
-
-  /** One 64-byte block at m (FIPS 180-4 §6.2.2). */
-  private block(m: usize): void {
-    const w = this.w;
-    // W as a ring of 16 words: W(t) at w + 4·(t mod 16), over W(t-16) once that is used (t mod 16 and
-    // every index below < 16: inside W (64 bytes); i < 64: inside K (256 bytes) and the block (64 bytes))
-    for (let i: usize = 0; i < 16; i++) store<u32>(w + (i << 2), bswap<u32>(load<u32>(m + (i << 2))));
-    const h = this.h;
-    let a = load<u32>(h);
-    let b = load<u32>(h, 4);
-    let c = load<u32>(h, 8);
-    let d = load<u32>(h, 12);
-    let e = load<u32>(h, 16);
-    let f = load<u32>(h, 20);
-    let g = load<u32>(h, 24);
-    let hh = load<u32>(h, 28);
-    for (let i: usize = 0; i < 64; i++) {
-      const wi = w + ((i & 15) << 2);
-      if (i >= 16) {
-        const w15 = load<u32>(w + (((i - 15) & 15) << 2));
-        const w2 = load<u32>(w + (((i - 2) & 15) << 2));
-        const s0 = rotr<u32>(w15, 7) ^ rotr<u32>(w15, 18) ^ (w15 >> 3);
-        const s1 = rotr<u32>(w2, 17) ^ rotr<u32>(w2, 19) ^ (w2 >> 10);
-        store<u32>(wi, load<u32>(wi) + s0 + load<u32>(w + (((i - 7) & 15) << 2)) + s1); // W(t-16) is at wi
-      }
-      const S1 = rotr<u32>(e, 6) ^ rotr<u32>(e, 11) ^ rotr<u32>(e, 25);
-      const ch = (e & f) ^ (~e & g);
-      const t1 = hh + S1 + ch + load<u32>(K + (i << 2)) + load<u32>(wi);
-      const S0 = rotr<u32>(a, 2) ^ rotr<u32>(a, 13) ^ rotr<u32>(a, 22);
-      const maj = (a & b) ^ (a & c) ^ (b & c);
-      const t2 = S0 + maj;
-      hh = g;
-      g = f;
-      f = e;
-      e = d + t1;
-      d = c;
-      c = b;
-      b = a;
-      a = t1 + t2;
-    }
-    store<u32>(h, load<u32>(h) + a);
-    store<u32>(h, load<u32>(h, 4) + b, 4);
-    store<u32>(h, load<u32>(h, 8) + c, 8);
-    store<u32>(h, load<u32>(h, 12) + d, 12);
-    store<u32>(h, load<u32>(h, 16) + e, 16);
-    store<u32>(h, load<u32>(h, 20) + f, 20);
-    store<u32>(h, load<u32>(h, 24) + g, 24);
-    store<u32>(h, load<u32>(h, 28) + hh, 28);
-  }
-}
-
-/** The shared context of the one-shot helpers. */
-const ctx = new Sha256();
-
-/** SHA-256 of [p, p+len) into 32 bytes at out. */
-export function sha256(p: usize, len: u32, out: usize): void {
-  ctx.init().update(p, len);
-  ctx.final(out);
-}
-
-/** Scratch for the hex helper: 32 bytes. */
-const RAW: usize = memory.data(32);
-
-/** SHA-256 of [p, p+len) as 64 lowercase hex digits at out. Returns 64. */
-export function sha256Hex(p: usize, len: u32, out: usize): u32 {
-  sha256(p, len, RAW);
-  return hexEncode(RAW, SHA256_LEN, out);
+  store<u32>(h, load<u32>(h) + a);
+  store<u32>(h, load<u32>(h, 4) + b, 4);
+  store<u32>(h, load<u32>(h, 8) + c, 8);
+  store<u32>(h, load<u32>(h, 12) + d, 12);
+  store<u32>(h, load<u32>(h, 16) + e, 16);
+  store<u32>(h, load<u32>(h, 20) + f, 20);
+  store<u32>(h, load<u32>(h, 24) + g, 24);
+  store<u32>(h, load<u32>(h, 28) + hh, 28);
 }

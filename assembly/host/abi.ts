@@ -32,6 +32,8 @@ import {
 import { refusedFullCount, refusedFullReset, shedCount } from "../proxy/request";
 import { dispatchRequest, dispatchResponse, dispatchTimer, dispatchTuTimer, dispatchNextDeadline, dispatchReset, dispatchB2bua, dispatchExpired } from "./dispatch";
 import { respondStateless } from "../proxy/send";
+import { TimerConfig } from "../txn/timers";
+import { RegistrarConfig } from "../registrar/table";
 import { proxyConfig, domainAdd, domainsReset, setOutbound } from "../proxy/config";
 import { ctxReset } from "../proxy/context";
 import { parkReset, parkNext } from "../proxy/park";
@@ -139,24 +141,38 @@ export function sip_init(seedLo: u32, seedHi: u32, now: f64): i32 {
   return 0;
 }
 
+/** Numeric settings whose value must be at least 1 (bit `key`). */
+const AT_LEAST_1: u64 = (1 << CfgKey.T1) | (1 << CfgKey.T2) | (1 << CfgKey.T4) | (1 << CfgKey.MaxExpires) |
+  (1 << CfgKey.DefaultExpires) | (1 << CfgKey.ContactsPerAor) | (1 << CfgKey.NonceExpiry) | (1 << CfgKey.AuthWindow);
+// the word order sip_cfg_set stores keys 1-8 by
+assert(offsetof<TimerConfig>("t2") == offsetof<TimerConfig>("t1") + 8 && offsetof<TimerConfig>("t4") == offsetof<TimerConfig>("t1") + 16 &&
+  offsetof<TimerConfig>("timerC") == offsetof<TimerConfig>("t1") + 24 && offsetof<TimerConfig>("t1") == 0);
+assert(offsetof<RegistrarConfig>("minExpires") == 0 && offsetof<RegistrarConfig>("maxExpires") == 4 &&
+  offsetof<RegistrarConfig>("defaultExpires") == 8 && offsetof<RegistrarConfig>("maxContacts") == 12);
+
 /** Numeric settings (docs/ABI.md). Returns 0, -1 unknown key, -2 value out of range, -3 a feature
  * this build leaves out. */
 export function sip_cfg_set(key: i32, value: f64): i32 {
   if (!(value >= 0) || value > 4294967295) return CfgResult.Refused;
   const n = <i64>value;
+  if (n < 1 && <u32>key < 64 && ((AT_LEAST_1 >> <u64>key) & 1) != 0) return CfgResult.Refused;
+  // keys 1-4 are TimerConfig's i64 words and keys 5-8 RegistrarConfig's u32 words, each in key order
+  // (txn/timers.ts, registrar/table.ts; checked below): one store by offset instead of a case each
+  if (key >= CfgKey.T1 && key <= CfgKey.TimerC) {
+    if (key == CfgKey.TimerC && n < 1000) return CfgResult.Refused;
+    store<i64>(changetype<usize>(timers) + (<usize>(key - CfgKey.T1) << 3), n);
+    return CfgResult.Ok;
+  }
+  if (key >= CfgKey.MinExpires && key <= CfgKey.ContactsPerAor) {
+    if (key == CfgKey.ContactsPerAor && n > MAX_FORK) return CfgResult.Refused;
+    store<u32>(changetype<usize>(regConfig) + (<usize>(key - CfgKey.MinExpires) << 2), <u32>n);
+    return CfgResult.Ok;
+  }
   switch (key) {
-    case CfgKey.T1: if (n < 1) return CfgResult.Refused; timers.t1 = n; return CfgResult.Ok;
-    case CfgKey.T2: if (n < 1) return CfgResult.Refused; timers.t2 = n; return CfgResult.Ok;
-    case CfgKey.T4: if (n < 1) return CfgResult.Refused; timers.t4 = n; return CfgResult.Ok;
-    case CfgKey.TimerC: if (n < 1000) return CfgResult.Refused; timers.timerC = n; return CfgResult.Ok;
-    case CfgKey.MinExpires: regConfig.minExpires = <u32>n; return CfgResult.Ok;
-    case CfgKey.MaxExpires: if (n < 1) return CfgResult.Refused; regConfig.maxExpires = <u32>n; return CfgResult.Ok;
-    case CfgKey.DefaultExpires: if (n < 1) return CfgResult.Refused; regConfig.defaultExpires = <u32>n; return CfgResult.Ok;
-    case CfgKey.ContactsPerAor: if (n < 1 || n > MAX_FORK) return CfgResult.Refused; regConfig.maxContacts = <u32>n; return CfgResult.Ok;
     case CfgKey.RecordRoute: proxyConfig.recordRoute = n != 0; return CfgResult.Ok;
     case CfgKey.OptionsBeforeAuth: proxyConfig.optionsBeforeAuth = n != 0; return CfgResult.Ok;
     case CfgKey.RetryAfter: proxyConfig.retryAfter = <u32>n; return CfgResult.Ok;
-    case CfgKey.NonceExpiry: if (n < 1) return CfgResult.Refused; authSetNonceExpiry(<u32>n); return CfgResult.Ok;
+    case CfgKey.NonceExpiry: authSetNonceExpiry(<u32>n); return CfgResult.Ok;
     case CfgKey.FloodLimit: pikeRate = <u32>n; pikeSetLimit(pikeRate, pikeBlock); return CfgResult.Ok;
     case CfgKey.FloodBlock: pikeBlock = <u32>n; pikeSetLimit(pikeRate, pikeBlock); return CfgResult.Ok;
     case CfgKey.FloodDrop: securityConfig.dropFlood = n != 0; return CfgResult.Ok;
@@ -164,7 +180,7 @@ export function sip_cfg_set(key: i32, value: f64): i32 {
     case CfgKey.MaxBody: bodySetMax(<u32>n); return CfgResult.Ok;
     case CfgKey.TopologyHiding: if (!TOPOLOGY_HIDING && n != 0) return CfgResult.NotInBuild; proxyConfig.hideTopology = n != 0; return CfgResult.Ok;
     case CfgKey.AuthFailures: authFails = <u32>n; pikeSetAuthFailLimit(authFails, authWindow); return CfgResult.Ok;
-    case CfgKey.AuthWindow: if (n < 1) return CfgResult.Refused; authWindow = <u32>n; pikeSetAuthFailLimit(authFails, authWindow); return CfgResult.Ok;
+    case CfgKey.AuthWindow: authWindow = <u32>n; pikeSetAuthFailLimit(authFails, authWindow); return CfgResult.Ok;
     case CfgKey.Shed: if (n > 1000) return CfgResult.Refused; proxyConfig.shed = <u32>n; return CfgResult.Ok;
     case CfgKey.DigestAlgorithms: return authSetAlgorithms(<u32>n) ? CfgResult.Ok : CfgResult.Refused;
     case CfgKey.Mode:
@@ -245,28 +261,31 @@ let authWindow: u32 = 60;
  */
 export function sip_cfg_add(kind: i32, len: u32): i32 {
   if (len > CFG_CAP) return CfgResult.Refused;
-  let r: i32 = CfgResult.Unknown;
+  // each kind answers accepted or not; Unknown and NotInBuild leave `ok` alone and set r
+  let r: i32 = CfgResult.Refused;
+  let ok = false;
   switch (kind) {
-    case CfgKind.Domain: r = domainAdd(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
-    case CfgKind.OutboundProxy: r = setOutbound(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
-    case CfgKind.Realm: r = authSetRealm(CFG, len) == 0 ? CfgResult.Ok : CfgResult.Refused; break;
-    case CfgKind.User: r = authUserAdd(CFG, len) == 0 ? CfgResult.Ok : CfgResult.Refused; break;
-    case CfgKind.Allow: r = aclAdd(AclList.Allow, CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
-    case CfgKind.Deny: r = aclAdd(AclList.Deny, CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
-    case CfgKind.Trusted: r = aclAdd(AclList.Trusted, CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
-    case CfgKind.BlockMethod: r = methodBlock(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
-    case CfgKind.DenyUri: r = denyAdd(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
-    case CfgKind.BodyType: r = bodyAllowType(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
-    case CfgKind.BodyPattern: r = bodyAddPattern(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
-    case CfgKind.Side: r = !USER_AGENT ? CfgResult.NotInBuild : sideAdd(len) ? CfgResult.Ok : CfgResult.Refused; break;
-    case CfgKind.RelayAddress: r = !MEDIA_RELAY ? CfgResult.NotInBuild : relayAddress(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
-    case CfgKind.GinBlock: r = !GIN_PROVIDER ? CfgResult.NotInBuild : ginBlockAdd(CFG, len) ? CfgResult.Ok : CfgResult.Refused; break;
-    case CfgKind.Registration: r = !USER_AGENT ? CfgResult.NotInBuild : regAdd(CFG, len) >= 0 ? CfgResult.Ok : CfgResult.Refused; break;
+    case CfgKind.Domain: ok = domainAdd(CFG, len); break;
+    case CfgKind.OutboundProxy: ok = setOutbound(CFG, len); break;
+    case CfgKind.Realm: ok = authSetRealm(CFG, len) == 0; break;
+    case CfgKind.User: ok = authUserAdd(CFG, len) == 0; break;
+    case CfgKind.Allow: case CfgKind.Deny: case CfgKind.Trusted:
+      ok = aclAdd(<AclList>(kind - CfgKind.Allow), CFG, len); break; // AclList Allow 0, Deny 1, Trusted 2
+    case CfgKind.BlockMethod: ok = methodBlock(CFG, len); break;
+    case CfgKind.DenyUri: ok = denyAdd(CFG, len); break;
+    case CfgKind.BodyType: ok = bodyAllowType(CFG, len); break;
+    case CfgKind.BodyPattern: ok = bodyAddPattern(CFG, len); break;
+    case CfgKind.Side: if (!USER_AGENT) r = CfgResult.NotInBuild; else ok = sideAdd(len); break;
+    case CfgKind.RelayAddress: if (!MEDIA_RELAY) r = CfgResult.NotInBuild; else ok = relayAddress(CFG, len); break;
+    case CfgKind.GinBlock: if (!GIN_PROVIDER) r = CfgResult.NotInBuild; else ok = ginBlockAdd(CFG, len); break;
+    case CfgKind.Registration: if (!USER_AGENT) r = CfgResult.NotInBuild; else ok = regAdd(CFG, len) >= 0; break;
     case CfgKind.NonceSecret:
-      r = authSetSecret(CFG, len) == 0 ? CfgResult.Ok : CfgResult.Refused;
-      if (r == CfgResult.Ok) rrKeyFromSecret(CFG, len); // the Record-Route MAC key follows the secret
+      ok = authSetSecret(CFG, len) == 0;
+      if (ok) rrKeyFromSecret(CFG, len); // the Record-Route MAC key follows the secret
       break;
+    default: r = CfgResult.Unknown;
   }
+  if (ok) r = CfgResult.Ok;
   if (kind == CfgKind.User || kind == CfgKind.NonceSecret || (USER_AGENT && (kind == CfgKind.Side || kind == CfgKind.Registration))) memory.fill(CFG, 0, CFG_CAP); // secrets
   return r;
 }
@@ -302,20 +321,13 @@ function handleMessage(now: i64, buf: usize, len: u32, stream: bool): i32 {
   rxCount++;
   let e: i32 = r < 0 ? -r : 0;
   if (e == WireError.Empty) return stream ? <i32>len : -e;
-  if (e != 0 && stream && framingLost(rxView)) {
-    rxRefused++;
-    eventBegin(EventKind.BadMessage, e, now, 0, src);
-    return -e;
-  }
+  const lost = e != 0 && stream && framingLost(rxView);
   const consumed = <i32>(rxView.skipped + rxView.len);
-  let validated = false;
-  if (e == 0) {
-    e = validateMessage(rxView, rxDecoded);
-    validated = e == 0;
-  }
+  if (e == 0) e = validateMessage(rxView, rxDecoded);
   if (e != 0) {
     rxRefused++;
     eventBegin(EventKind.BadMessage, e, now, 0, src);
+    if (lost) return -e; // framing lost: nothing answered, the connection is closed
     const status = errorStatus(e);
     if (rxView.isRequest && status != 0 && rxView.method != 2 /* ACK: never answered */) {
       respondStateless(rxView, rxDecoded, false, <u32>status, 0, 0, src);

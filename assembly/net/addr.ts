@@ -1,11 +1,12 @@
 // IP address text <-> the peer record's 16 address bytes, and a small table of host names that the
 // host resolves (family 0 destinations). No allocation.
 
-import { Ch, Cls, is, hexValue, lower } from "../util/chars";
+import { Ch, Cls, is, hexValue } from "../util/chars";
 import { Peer, Family } from "./peer";
 import { MAX_NAMES, NAME_CAP, USER_AGENT } from "../config";
-import { parseUint } from "../wire/scan";
+import { eqBytesI, parseUint } from "../wire/scan";
 import { Writer } from "../wire/writer";
+import { hexDigit } from "../crypto/hex";
 
 /** Parse dotted IPv4 [p, p+len) into 4 bytes at out. */
 export function parseIPv4(p: usize, len: u32, out: usize): bool {
@@ -47,22 +48,20 @@ export function parseIPv6(p: usize, len: u32, out: usize): bool {
     q += 2;
   }
   while (q < end) {
-    // an IPv4 tail?
-    let r = q;
-    while (r < end && load<u8>(r) != Ch.COLON && load<u8>(r) != Ch.DOT) r++;
-    if (r < end && load<u8>(r) == Ch.DOT) {
-      if (n > 6) return false;
-      if (!parseIPv4(q, <u32>(end - q), out + <usize>(n * 2))) return false;
-      n += 2;
-      q = end;
-      break;
-    }
+    const g = q;
     let v: u32 = 0;
     let digits = 0;
     while (q < end && is(<u32>load<u8>(q), Cls.HEX)) {
       v = (v << 4) | hexValue(<u32>load<u8>(q));
       if (++digits > 4) return false;
       q++;
+    }
+    // a '.' after the digits: an IPv4 tail from g to the end (its first part is decimal digits, which
+    // are hex digits, so the loop above stops at its first '.')
+    if (q < end && load<u8>(q) == Ch.DOT) {
+      if (n > 6 || !parseIPv4(g, <u32>(end - g), out + <usize>(n * 2))) return false;
+      n += 2;
+      break;
     }
     if (digits == 0 || n >= 8) return false;
     store<u8>(out + <usize>(n * 2), <u8>(v >> 8));
@@ -79,14 +78,11 @@ export function parseIPv6(p: usize, len: u32, out: usize): bool {
   }
   if (gap < 0) return n == 8;
   if (n > 7) return false;
-  // move the groups after the gap to the end
-  const tail = n - gap;
-  for (let i = tail - 1; i >= 0; i--) {
-    const from = out + <usize>((gap + i) * 2);
-    const to = out + <usize>((8 - tail + i) * 2);
-    store<u16>(to, load<u16>(from));
-    if (to != from) store<u16>(from, 0);
-  }
+  // move the groups after the gap to the end, zeros in their place (n < 8: shift >= 2 bytes)
+  const at = out + <usize>(gap * 2);
+  const shift = <usize>((8 - n) * 2);
+  memory.copy(at + shift, at, <usize>((n - gap) * 2));
+  memory.fill(at, 0, shift);
   return true;
 }
 
@@ -167,14 +163,7 @@ export function nameIntern(p: usize, len: u32): u64 {
   if (len == 0 || len > <u32>NAME_CAP) return 0;
   let victim: u32 = 0;
   for (let i: u32 = 0; i < <u32>MAX_NAMES; i++) {
-    const l = <u32>load<u8>(nameLens + <usize>i);
-    if (l == len) {
-      let same = true;
-      for (let k: u32 = 0; k < len; k++) {
-        if (lower(<u32>load<u8>(names + <usize>(i * NAME_CAP + k))) != lower(<u32>load<u8>(p + <usize>k))) { same = false; break; }
-      }
-      if (same) return nameRef(i);
-    }
+    if (eqBytesI(names + <usize>(i * NAME_CAP), <u32>load<u8>(nameLens + <usize>i), p, len)) return nameRef(i);
     if (load<u32>(nameUsed + <usize>(i * 4)) < load<u32>(nameUsed + <usize>(victim * 4))) victim = i;
   }
   if (USER_AGENT && load<u32>(nameUsed + <usize>(victim * 4)) == PINNED) return 0; // every slot holds a configured name
@@ -270,6 +259,6 @@ function writeHex(w: Writer, v: u32): void {
     const d = (v >> <u32>s) & 15;
     if (d == 0 && !started && s > 0) continue;
     started = true;
-    w.byte(d < 10 ? Ch.D0 + d : Ch.a + d - 10);
+    w.byte(hexDigit(d));
   }
 }

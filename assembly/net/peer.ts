@@ -6,6 +6,8 @@
 //   +8  u8[16] addr (IPv4: first 4 bytes)   +24 u32 flags   +28 u32 reserved (on output to a name
 //   without a port: the SRV target selector, docs/ABI.md)
 
+import { eqBytes } from "../wire/scan";
+
 export const PEER_SIZE: u32 = 32;
 
 export const enum Family { Name = 0, V4 = 4, V6 = 6 }
@@ -31,7 +33,7 @@ export const enum Family { Name = 0, V4 = 4, V6 = 6 }
 
   /** Same address, port, transport and connection. */
   same(o: Peer): bool {
-    return memory.compare(changetype<usize>(this), changetype<usize>(o), 24) == 0;
+    return eqBytes(changetype<usize>(this), 24, changetype<usize>(o), 24);
   }
 
   /** Same IP address (family and bytes); ports, transports and connections may differ. */

@@ -7,6 +7,7 @@ import { Family } from "./peer";
 import { Ch } from "../util/chars";
 import { T_K_SCTP, T_K_TCP, T_K_TLS, T_K_UDP, T_K_WS, T_K_WSS, T_UDP, T_TCP, T_TLS, T_SCTP, T_WS, T_WSS } from "../wire/tables";
 import { tableAlloc } from "../util/alloc";
+import { parseUint } from "../wire/scan";
 
 export const MAX_TRANSPORTS: i32 = MAX_TRANSPORTS_CFG;
 const ADDR_CAP: u32 = 64;
@@ -57,14 +58,8 @@ export function transportAdd(id: u32, proto: u32, p: usize, len: u32): i32 {
     if (c == Ch.RBRACKET) break;
   }
   if (colon <= 0) return -1;
-  let port: u32 = 0;
-  for (let i = colon + 1; i < <i32>len; i++) {
-    const d = <u32>load<u8>(p + <usize>i) - Ch.D0;
-    if (d > 9) return -1;
-    port = port * 10 + d;
-    if (port > 65535) return -1;
-  }
-  if (port == 0) return -1;
+  const port = parseUint(p + <usize>colon + 1, p + <usize>len, 65535); // -1: empty, not digits, > 65535
+  if (port <= 0) return -1;
   const t = unchecked(table[count]);
   t.id = id;
   t.proto = <Proto>proto;
@@ -72,7 +67,7 @@ export function transportAdd(id: u32, proto: u32, p: usize, len: u32): i32 {
   memory.copy(t.addr, p, len);
   t.addrLen = len;
   t.hostLen = <u32>colon;
-  t.port = port;
+  t.port = <u32>port;
   count++;
   return 0;
 }
@@ -105,16 +100,12 @@ export function transportFor(proto: Proto, family: Family): Transport | null {
   return null;
 }
 
+/** The Via tokens of protocols None..WSS (None as UDP): 7 × u32 codes of the packed table. */
+const PROTO_NAMES: usize = memory.data<u32>([T_UDP, T_UDP, T_TCP, T_TLS, T_SCTP, T_WS, T_WSS]);
+
 /** Upper-case token of a protocol for Via (a text of the packed table, Writer.text). */
 export function protoName(p: Proto): u32 {
-  switch (p) {
-    case Proto.TCP: return T_TCP;
-    case Proto.TLS: return T_TLS;
-    case Proto.SCTP: return T_SCTP;
-    case Proto.WS: return T_WS;
-    case Proto.WSS: return T_WSS;
-  }
-  return T_UDP;
+  return <u32>p <= <u32>Proto.WSS ? load<u32>(PROTO_NAMES + (<usize>p << 2)) : T_UDP; // p <= WSS: inside the table
 }
 
 /** Lower-case token of a protocol for transport parameters (a text of the packed table). */

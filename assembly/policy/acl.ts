@@ -16,7 +16,8 @@
 //          IPv4 in the first 4 bytes)
 
 import { ACL_CAP_CFG } from "../config";
-import { Ch, Cls, is } from "../util/chars";
+import { Ch } from "../util/chars";
+import { eqBytes, parseUint } from "../wire/scan";
 import { parseIPv4, parseIPv6 } from "../net/addr";
 import { Peer, Family } from "../net/peer";
 
@@ -71,21 +72,15 @@ function isMapped(a: usize): bool {
  */
 export function aclAdd(list: AclList, p: usize, len: u32): bool {
   if (<u32>list >= LISTS) return false;
-  const a = scratch + 4;
   if (!cidrParse(p, len, scratch)) return false;
-  const fam = <u32>load<u8>(scratch), bits = <u32>load<u8>(scratch, 1);
+  store<u16>(scratch, 0, 2); // the unused half-word as stored: the entry compares and copies whole
   const n = aclCount(list);
   const base = table + <usize>(<u32>list * ACL_CAP * ACL_ENTRY);
   for (let i: u32 = 0; i < n; i++) {
-    const e = base + <usize>(i * ACL_ENTRY);
-    if (<u32>load<u8>(e) == fam && <u32>load<u8>(e, 1) == bits && memory.compare(e + 4, a, 16) == 0) return true;
+    if (eqBytes(base + <usize>(i * ACL_ENTRY), ACL_ENTRY, scratch, ACL_ENTRY)) return true; // i < n <= ACL_CAP
   }
   if (n >= ACL_CAP) return false;
-  const e = base + <usize>(n * ACL_ENTRY);
-  store<u8>(e, <u8>fam);
-  store<u8>(e, <u8>bits, 1);
-  store<u16>(e, 0, 2);
-  memory.copy(e + 4, a, 16);
+  memory.copy(base + <usize>(n * ACL_ENTRY), scratch, ACL_ENTRY);
   store<u32>(counts + (<usize>list << 2), n + 1);
   return true;
 }
@@ -97,17 +92,18 @@ export function aclAdd(list: AclList, p: usize, len: u32): bool {
  */
 export function cidrParse(p: usize, len: u32, e: usize): bool {
   if (len == 0 || len > 64) return false;
-  // split at '/'
+  // split at '/'; a ':' before it makes it IPv6
   let alen: u32 = len;
+  let colon = false;
   for (let i: u32 = 0; i < len; i++) {
-    if (load<u8>(p + <usize>i) == Ch.SLASH) { alen = i; break; } // i < len
+    const c = load<u8>(p + <usize>i); // i < len
+    if (c == Ch.SLASH) { alen = i; break; }
+    if (c == Ch.COLON) colon = true;
   }
   const a = e + 4;
   memory.fill(a, 0, 16);
   let fam: u32;
   let max: u32;
-  let colon = false;
-  for (let i: u32 = 0; i < alen; i++) if (load<u8>(p + <usize>i) == Ch.COLON) colon = true; // i < alen
   if (colon) {
     if (!parseIPv6(p, alen, a)) return false;
     fam = Family.V6; max = 128;
@@ -120,13 +116,9 @@ export function cidrParse(p: usize, len: u32, e: usize): bool {
     const d = p + <usize>alen + 1;
     const dl = len - alen - 1;
     if (dl == 0 || dl > 3) return false;
-    bits = 0;
-    for (let i: u32 = 0; i < dl; i++) {
-      const c = <u32>load<u8>(d + <usize>i); // i < dl: inside [p, p+len)
-      if (!is(c, Cls.DIGIT)) return false;
-      bits = bits * 10 + (c - Ch.D0);
-    }
-    if (bits > max) return false;
+    const b = parseUint(d, d + <usize>dl, max); // digits only, <= max; inside [p, p+len)
+    if (b < 0) return false;
+    bits = <u32>b;
   }
   if (fam == Family.V6 && bits >= 96 && isMapped(a)) {
     memory.copy(a, a + 12, 4);
@@ -149,7 +141,7 @@ export function cidrHolds(e: usize, peer: Peer): bool {
 /** Prefix match of the first `bits` bits of the 16-byte addresses at x and y. */
 function prefixEq(x: usize, y: usize, bits: u32): bool {
   const whole = bits >> 3;
-  if (whole > 0 && memory.compare(x, y, whole) != 0) return false;
+  if (!eqBytes(x, whole, y, whole)) return false;
   const rest = bits & 7;
   if (rest == 0) return true;
   const m = <u32>(0xff << (8 - rest)) & 0xff;

@@ -31,7 +31,7 @@ import { Hdr } from "../wire/hdr";
 import { Method } from "../wire/method";
 import { MessageView } from "../wire/view";
 import { ContentTypeRepr, decodeContentType } from "../wire/headers/scalar";
-import { eqText } from "../wire/scan";
+import { eqBytes, eqBytesI, eqText, skipToken } from "../wire/scan";
 import { T_K_IDENTITY } from "../wire/tables";
 
 export const enum BodyVerdict { Ok = 0, TooLarge = 1, TypeNotAllowed = 2, PatternMatched = 3 }
@@ -78,25 +78,35 @@ export function bodyPatternCount(): u32 { return patCount; }
 
 function isWsByte(c: u32): bool { return c == Ch.SP || c == Ch.HT; }
 
+/** Cursor after the SP / HT bytes from p (never past e). */
+function skipWs(p: usize, e: usize): usize {
+  while (p < e && isWsByte(<u32>load<u8>(p))) p++; // p < e
+  return p;
+}
+
+/** Copy n bytes from src to dst in lower case. */
+function copyLower(dst: usize, src: usize, n: u32): void {
+  for (let i: usize = 0; i < <usize>n; i++) store<u8>(dst + i, <u8>lower(<u32>load<u8>(src + i)));
+}
+
 /** Parse one line [p, e); store it at entry `slot` when `commit`. False when malformed. */
 function typeLine(p: usize, e: usize, slot: u32, commit: bool): bool {
-  while (p < e && isWsByte(<u32>load<u8>(p))) p++; // p < e
+  p = skipWs(p, e);
   while (e > p && isWsByte(<u32>load<u8>(e - 1))) e--; // e - 1 >= p
   // method token
-  let q = p;
-  while (q < e && is(<u32>load<u8>(q), Cls.TOKEN)) q++; // q < e
+  let q = skipToken(p, e);
   const ml = <u32>(q - p);
   if (ml == 0 || ml > M_CAP || q >= e || !isWsByte(<u32>load<u8>(q))) return false; // q < e
   const star = ml == 1 && load<u8>(p) == Ch.STAR;
-  while (q < e && isWsByte(<u32>load<u8>(q))) q++; // q < e
+  q = skipWs(q, e);
   // type "/" subtype, tokens (`*` is a token character)
   const ts = q;
-  while (q < e && is(<u32>load<u8>(q), Cls.TOKEN)) q++; // q < e
+  q = skipToken(q, e);
   const tl = <u32>(q - ts);
   if (tl == 0 || tl > T_CAP || q >= e || load<u8>(q) != Ch.SLASH) return false; // q < e
   q++;
   const ss = q;
-  while (q < e && is(<u32>load<u8>(q), Cls.TOKEN)) q++; // q < e
+  q = skipToken(q, e);
   const sl = <u32>(q - ss);
   if (sl == 0 || sl > S_CAP || q != e) return false;
   if (!commit) return true;
@@ -105,8 +115,8 @@ function typeLine(p: usize, e: usize, slot: u32, commit: bool): bool {
   store<u8>(ent, <u8>tl, 1);
   store<u8>(ent, <u8>sl, 2);
   memory.copy(ent + 4, p, ml);
-  for (let i: u32 = 0; i < tl; i++) store<u8>(ent + 32 + <usize>i, <u8>lower(<u32>load<u8>(ts + <usize>i))); // i < tl <= T_CAP
-  for (let i: u32 = 0; i < sl; i++) store<u8>(ent + 64 + <usize>i, <u8>lower(<u32>load<u8>(ss + <usize>i))); // i < sl <= S_CAP
+  copyLower(ent + 32, ts, tl); // tl <= T_CAP
+  copyLower(ent + 64, ss, sl); // sl <= S_CAP
   return true;
 }
 
@@ -126,9 +136,7 @@ export function bodyAllowType(p: usize, len: u32): bool {
       while (e < end && load<u8>(e) != Ch.LF) e++; // e < end
       let le = e;
       if (le > s && load<u8>(le - 1) == Ch.CR) le--; // le - 1 >= s
-      let blank = true;
-      for (let q = s; q < le; q++) if (!isWsByte(<u32>load<u8>(q))) { blank = false; break; } // q < le
-      if (!blank) {
+      if (skipWs(s, le) < le) { // not blank
         if (slot >= BODY_TYPES) return false;
         if (!typeLine(s, le, slot, commit)) return false;
         slot++;
@@ -136,14 +144,6 @@ export function bodyAllowType(p: usize, len: u32): bool {
       s = e + 1;
     }
     if (commit) typeCount = slot;
-  }
-  return true;
-}
-
-function eqLower(p: usize, len: u32, lowered: usize, llen: u32): bool {
-  if (len != llen) return false;
-  for (let i: u32 = 0; i < len; i++) {
-    if (lower(<u32>load<u8>(p + <usize>i)) != <u32>load<u8>(lowered + <usize>i)) return false; // i < len
   }
   return true;
 }
@@ -157,7 +157,7 @@ function typeAllowed(v: MessageView): i32 {
   for (let i: u32 = 0; i < typeCount; i++) {
     const ent = types + <usize>(i * BODY_TYPE_ENTRY); // i < typeCount <= BODY_TYPES
     const el = <u32>load<u8>(ent);
-    if (el != 0 && (el != ml || memory.compare(ent + 4, mp, ml) != 0)) continue;
+    if (el != 0 && !eqBytes(ent + 4, el, mp, ml)) continue;
     if (!applies) {
       applies = true;
       const h = v.first(Hdr.ContentType);
@@ -168,8 +168,9 @@ function typeAllowed(v: MessageView): i32 {
     const sl = <u32>load<u8>(ent, 2);
     const tStar = tl == 1 && load<u8>(ent, 32) == Ch.STAR;
     const sStar = sl == 1 && load<u8>(ent, 64) == Ch.STAR;
-    if ((tStar || eqLower(CT.type, CT.typeLen, ent + 32, tl)) &&
-        (sStar || eqLower(CT.subtype, CT.subtypeLen, ent + 64, sl))) return 1;
+    // the entry's type and subtype are stored in lower case: a case-insensitive compare is the same
+    if ((tStar || eqBytesI(CT.type, CT.typeLen, ent + 32, tl)) &&
+        (sStar || eqBytesI(CT.subtype, CT.subtypeLen, ent + 64, sl))) return 1;
   }
   return applies ? 0 : -1;
 }
@@ -210,7 +211,7 @@ export function bodyScan(p: usize, n: u32): i32 {
       h = h * BASE + c;
       store<u32>(running + <usize>(i << 2), h);
       if (j + 1 >= len && h == load<u32>(m, 4) &&
-          memory.compare(p + <usize>(j + 1 - len), pats + <usize>(i * BODY_PATTERN_MAX), len) == 0) {
+          eqBytes(p + <usize>(j + 1 - len), len, pats + <usize>(i * BODY_PATTERN_MAX), len)) {
         return <i32>i; // [j+1-len, j+1) is inside [p, p+n)
       }
     }

@@ -15,8 +15,10 @@
 //          +3 u8 unused  +4 u8[64] user (unescaped)  +68 u8[64] domain (lower case, no dots at the ends)
 
 import { DENY_CAP as DENY_CAP_CFG } from "../config";
-import { Ch, Cls, hexValue, is, lower } from "../util/chars";
+import { Ch, lower } from "../util/chars";
+import { hexDecode } from "../crypto/hex";
 import { HostKind, UriRepr, UriScheme } from "../wire/uri";
+import { eqBytesI } from "../wire/scan";
 
 export const DENY_CAP: u32 = <u32>DENY_CAP_CFG;
 export const DENY_ENTRY: u32 = 132;
@@ -38,13 +40,15 @@ export function denyCount(): u32 { return count; }
 /** Set by `decodeAt`: bytes consumed by the last decoded character (1 or 3). */
 let step: usize = 1;
 
+/** The byte an escape decodes to: 1 byte. */
+const DECODED: usize = memory.data(1);
+
 /** The byte at p (< end), an escape `%HH` decoded. */
 function decodeAt(p: usize, end: usize): u32 {
   const c = <u32>load<u8>(p); // p < end is the caller's
-  if (c == Ch.PERCENT && p + 3 <= end &&
-      is(<u32>load<u8>(p + 1), Cls.HEX) && is(<u32>load<u8>(p + 2), Cls.HEX)) { // p + 2 < end
+  if (c == Ch.PERCENT && p + 3 <= end && hexDecode(p + 1, 1, DECODED)) { // p + 2 < end
     step = 3;
-    return (hexValue(<u32>load<u8>(p + 1)) << 4) | hexValue(<u32>load<u8>(p + 2));
+    return <u32>load<u8>(DECODED);
   }
   step = 1;
   return c;
@@ -114,11 +118,7 @@ function domainMatch(h: usize, hl: u32, d: usize, dl: u32, sub: bool): bool {
   if (off != 0) {
     if (!sub || load<u8>(h + <usize>off - 1) != Ch.DOT) return false; // off - 1 < hl
   }
-  for (let i: u32 = 0; i < dl; i++) {
-    // off + i < hl; i < dl
-    if (lower(<u32>load<u8>(h + <usize>(off + i))) != <u32>load<u8>(d + <usize>i)) return false;
-  }
-  return true;
+  return eqBytesI(h + <usize>off, dl, d, dl); // off + dl == hl; the domain is stored in lower case
 }
 
 /**

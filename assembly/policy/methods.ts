@@ -7,7 +7,7 @@
 // Memory (static data): known methods as one u32 bit set (bit = Method id); other tokens in
 // METHOD_EXTRA (8) slots of METHOD_TOKEN (32) bytes + 8 length bytes = 264 bytes.
 
-import { Cls, is } from "../util/chars";
+import { eqBytes, skipToken } from "../wire/scan";
 import { Method, methodId } from "../wire/method";
 import { MessageView } from "../wire/view";
 
@@ -33,8 +33,7 @@ export function methodReset(): void {
  * extension method, or the extension slots are full. Blocking a blocked method again is a no-op.
  */
 export function methodBlock(p: usize, len: u32): bool {
-  if (len == 0) return false;
-  for (let i: u32 = 0; i < len; i++) if (!is(<u32>load<u8>(p + <usize>i), Cls.TOKEN)) return false; // i < len
+  if (len == 0 || skipToken(p, p + <usize>len) != p + <usize>len) return false;
   const m = methodId(p, len);
   if (m != Method.Unknown) {
     known |= <u32>1 << <u32>m;
@@ -52,8 +51,7 @@ export function methodBlock(p: usize, len: u32): bool {
 function findExtra(p: usize, len: u32): bool {
   for (let i: u32 = 0; i < extraCount; i++) {
     // i < extraCount <= METHOD_EXTRA: inside the slots
-    if (<u32>load<u8>(extraLens + <usize>i) == len &&
-        memory.compare(extra + <usize>(i * METHOD_TOKEN), p, len) == 0) return true;
+    if (eqBytes(extra + <usize>(i * METHOD_TOKEN), <u32>load<u8>(extraLens + <usize>i), p, len)) return true;
   }
   return false;
 }

@@ -31,6 +31,7 @@
 //           +32 i64 start of the auth-failure window (ms)
 //           +40 u32 milli-tokens   +44 u16 auth failures in window   +46 u8 in use   +47 u8 unused
 
+import { eqBytes } from "../wire/scan";
 import { MAX_PIKE } from "../config";
 import { Peer, Family } from "../net/peer";
 import { hashBytes } from "../util/hash";
@@ -120,7 +121,7 @@ function setOf(): u32 {
 function find(first: u32): i32 {
   for (let i = first; i < first + PIKE_WAYS; i++) {
     const r = rec(i); // i < first + WAYS <= MAX_PIKE
-    if (load<u8>(r, 46) != 0 && memory.compare(r, key, 16) == 0) return <i32>i;
+    if (load<u8>(r, 46) != 0 && eqBytes(r, 16, key, 16)) return <i32>i;
   }
   return -1;
 }
@@ -139,25 +140,24 @@ function claim(first: u32, now: i64): i32 {
   if (best < 0) return -1;
   const r = rec(<u32>best);
   memory.copy(r, key, 16);
+  store<u8>(r, 1, 46);
+  fresh(r, now);
+  return best;
+}
+
+/** A fresh start at `now`: not blocked, a full bucket, no failures, the window and last request now. */
+function fresh(r: usize, now: i64): void {
   store<i64>(r, now, 16);
   store<i64>(r, 0, 24);
   store<i64>(r, now, 32);
   store<u32>(r, <u32>(<u64>limit * MILLI), 40);
   store<u16>(r, 0, 44);
-  store<u8>(r, 1, 46);
-  return best;
 }
 
 /** Clear an expired block: the source starts again with a full bucket and no failures. */
 function expire(r: usize, now: i64): void {
   const until = load<i64>(r, 24);
-  if (until != 0 && until <= now) {
-    store<i64>(r, 0, 24);
-    store<u32>(r, <u32>(<u64>limit * MILLI), 40);
-    store<u16>(r, 0, 44);
-    store<i64>(r, now, 32);
-    store<i64>(r, now, 16);
-  }
+  if (until != 0 && until <= now) fresh(r, now);
 }
 
 /**
@@ -177,16 +177,16 @@ export function pikeCheck(peer: Peer, now: i64, exempt: bool): PikeVerdict {
     expire(r, now);
   }
   if (limit == 0) return PikeVerdict.Pass; // only auth failures count: nothing to track here
-  let fresh = false;
+  let claimed = false;
   if (i < 0) {
     i = claim(first, now);
     if (i < 0) return PikeVerdict.Pass; // every record of the set is blocked: not tracked
-    fresh = true;
+    claimed = true;
   }
   const r = rec(<u32>i);
   const cap = <u64>limit * MILLI;
   let tokens = <u64>load<u32>(r, 40);
-  if (!fresh) {
+  if (!claimed) {
     let dt = now - load<i64>(r, 16);
     if (dt < 0) dt = 0; // a clock that goes back refills nothing
     if (dt > 1000) dt = 1000; // one second refills a full bucket

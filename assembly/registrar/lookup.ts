@@ -15,7 +15,7 @@
 //   peers  (MAX_FORK + 1) × 32 (the extra one stays zero: source() of an index out of range)
 //   URI, PATH  one MAX_TARGET_URI and one MAX_TARGET_PATH scratch buffer, the start of TARGET_SCRATCH
 
-import { MAX_FORK, MAX_TARGET_URI, MAX_TARGET_PATH } from "../config";
+import { MAX_FORK, MAX_TARGET_URI, MAX_TARGET_PATH, GIN_PROVIDER } from "../config";
 import { Peer, PEER_SIZE } from "../net/peer";
 import { Proto, transportById } from "../net/transports";
 import { UriRepr, UriScheme, parseUri } from "../wire/uri";
@@ -65,7 +65,8 @@ export class TargetSet {
   /** Target i's contact URI, copied into a scratch buffer valid until the next uri(); 0 out of range. */
   uri(i: i32): usize {
     const p = this.copy(i, 16, URI);
-    if (p != 0 && this.field(i, 24) != 0) fillTemplate(URI, this.field(i, 0), this.number, this.numberLen);
+    // templates are only added where the core is an RFC 6140 provider (gin.ts): elsewhere compiled out
+    if (GIN_PROVIDER && p != 0 && this.field(i, 24) != 0) fillTemplate(URI, this.field(i, 0), this.number, this.numberLen);
     return p;
   }
   uriLen(i: i32): u32 { return this.field(i, 0); }
@@ -89,6 +90,7 @@ export class TargetSet {
   /** Append binding b (count < MAX_FORK is the caller's); with `template`, its contact is an RFC 6140
    * template (sip:host...;bnc) that uri() fills with the number given to setNumber. */
   add(b: i32, template: bool = false): void {
+    if (!GIN_PROVIDER) template = false; // only gin.ts adds templates
     const i = this.count;
     if (i >= MAX_FORK) return;
     const r = bindAt(b);
@@ -193,7 +195,7 @@ export function lookupKey(len: i32, now: i64, out: TargetSet, templates: bool): 
   for (let b = aorAt(a).first; b >= 0; b = bindAt(b).next) {
     if (bindAt(b).deadline <= now) continue; // due, not yet ticked
     if (flowLost(b)) continue;
-    if (templates && !isTemplate(b)) continue;
+    if (GIN_PROVIDER && templates && !isTemplate(b)) continue; // templates: gin.ts only
     if (n >= MAX_FORK) break;
     // insertion sort; n < MAX_FORK
     let j = n;

@@ -189,7 +189,7 @@ export function handleRegister(v: MessageView, d: Decoded, src: Peer, now: i64, 
   registrarTick(now); // due bindings go first, so counts and the 200 are exact
   const req = requires(v, extra, cap);
   if (req < 0) return w.ok ? done(420, w.length) : done(420, 0);
-  const gin = req > 0;
+  const gin = GIN_PROVIDER && req > 0; // constant false where the core is no RFC 6140 provider
   const to = d.to.uri;
   if (to.scheme != UriScheme.Sip && to.scheme != UriScheme.Sips) return done(400, 0);
   const keyLen = makeKey(to);

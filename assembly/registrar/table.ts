@@ -285,9 +285,8 @@ export function bindAlloc(a: i32): i32 {
   const r = bindAt(b);
   if (b == bindFreeHead) bindFreeHead = r.next;
   else bindHigh++;
-  r.aor = a; r.next = -1; r.contact = 0; r.path = 0; r.q = -1; r.cseq = 0; r.callId = 0;
-  r.deadline = 0; r.stamp = 0; r.spare = 0;
-  bindPeer(b).clear();
+  memory.fill(changetype<usize>(r), 0, BIND_SIZE); // every field 0 and the peer record cleared, then:
+  r.aor = a; r.next = -1; r.q = -1;
   const ar = aorAt(a);
   if (ar.first < 0) {
     ar.first = b;
