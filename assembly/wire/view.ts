@@ -355,7 +355,8 @@ function hasZero(x: u64): u64 {
  * HT (below 0x20) drops to the byte loop, which skips it as plain: correct, only slower.
  */
 function skipPlain(p: usize, end: usize): usize {
-  while (p + 8 <= end) {
+  // Boards built for size (shrinkLevel 2: micro, gateway) take the byte loop alone: same cursor.
+  if (ASC_SHRINK_LEVEL < 2) while (p + 8 <= end) {
     const x = load<u64>(p); // p + 8 <= end: inside the range
     const ctl = (x - ONES * 0x20) & ~x & HIGHS; // some byte < 0x20
     const special = ctl | hasZero(x ^ (ONES * 0x22)) | hasZero(x ^ (ONES * 0x5c)) | hasZero(x ^ (ONES * 0x7f));
