@@ -18,33 +18,36 @@ function fmix(h: u64): u64 {
 
 /** Hash of [p, p+len) under `seed`. */
 export function hashBytes(p: usize, len: u32, seed: u64): u64 {
+  return hashRun(p, len, seed, false);
+}
+
+/** Hash of [p, p+len) with ASCII letters folded to lower case (host names, header names). */
+export function hashBytesLower(p: usize, len: u32, seed: u64): u64 {
+  return hashRun(p, len, seed, true);
+}
+
+/**
+ * Both hashes: each whole little-endian eight-byte word of the (folded) bytes is mixed in, then the
+ * tail's. Unfolded words are read eight bytes at a time, except on boards built for size
+ * (shrinkLevel 2: micro, gateway), where the byte loop folds each eighth byte's word the same way and
+ * the one function serves both hashes: the same hash either way.
+ */
+function hashRun(p: usize, len: u32, seed: u64, fold: bool): u64 {
   let h = seed ^ (<u64>len * M);
   const end = p + <usize>len;
-  while (p + 8 <= end) {
+  if (ASC_SHRINK_LEVEL < 2 && !fold) while (p + 8 <= end) {
     h = rotl<u64>((h ^ load<u64>(p)) * M, 29); // p + 8 <= end: inside the range
     p += 8;
   }
   let t: u64 = 0;
   let s: u64 = 0;
   while (p < end) {
-    t |= <u64>load<u8>(p) << s;
+    let c = <u32>load<u8>(p);
+    if (fold) c = lower(c);
+    t |= <u64>c << s;
     s += 8;
     p++;
-  }
-  return fmix(h ^ t ^ (t * M));
-}
-
-/** Hash of [p, p+len) with ASCII letters folded to lower case (host names, header names). */
-export function hashBytesLower(p: usize, len: u32, seed: u64): u64 {
-  let h = seed ^ (<u64>len * M);
-  const end = p + <usize>len;
-  let t: u64 = 0;
-  let s: u64 = 0;
-  while (p < end) {
-    t |= <u64>lower(<u32>load<u8>(p)) << s;
-    s += 8;
-    p++;
-    if (s == 64) {
+    if (s == 64) { // a whole word (never after the word loop above: fewer than eight bytes are left)
       h = rotl<u64>((h ^ t) * M, 29);
       t = 0;
       s = 0;
