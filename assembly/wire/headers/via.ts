@@ -86,6 +86,11 @@ export class ViaRepr {
   }
 }
 
+// claim() reads each span as address, length (+4), has-flag (+8).
+if (offsetof<ViaRepr>("hasBranch") != offsetof<ViaRepr>("branch") + 8 || offsetof<ViaRepr>("branchLen") != offsetof<ViaRepr>("branch") + 4) ERROR("ViaRepr branch layout");
+if (offsetof<ViaRepr>("hasReceived") != offsetof<ViaRepr>("received") + 8 || offsetof<ViaRepr>("receivedLen") != offsetof<ViaRepr>("received") + 4) ERROR("ViaRepr received layout");
+if (offsetof<ViaRepr>("hasMaddr") != offsetof<ViaRepr>("maddr") + 8 || offsetof<ViaRepr>("maddrLen") != offsetof<ViaRepr>("maddr") + 4) ERROR("ViaRepr maddr layout");
+
 // Scratch of the sent-by and maddr scans: decoders run one at a time (single-threaded core), no re-entry.
 const HP = new HostPort();
 
@@ -109,6 +114,19 @@ function transportOf(p: usize, len: u32): Transport {
   return Transport.Other;
 }
 
+/**
+ * Claim the span field at `f` (ViaRepr's branch, received or maddr: address, length, then its has-flag)
+ * for the parameter's value: false when the parameter has no value or was seen already. Called once the
+ * value is known good, so a refused parameter leaves its fields as they were.
+ */
+function claim(f: usize, ps: ParamSpan): bool {
+  if (load<bool>(f, 8) || !ps.hasValue) return false; // f + 8: the has-flag after address and length
+  store<usize>(f, ps.value);
+  store<u32>(f, ps.valueLen, 4);
+  store<bool>(f, true, 8);
+  return true;
+}
+
 /** Apply one Via parameter (walkParams). False when a known parameter is malformed or repeated. */
 export function viaParam(ps: ParamSpan, out: ViaRepr): bool {
   const n = ps.name;
@@ -116,17 +134,16 @@ export function viaParam(ps: ParamSpan, out: ViaRepr): bool {
   const v = ps.value;
   const vl = ps.valueLen;
   const ve = v + <usize>vl;
+  const o = changetype<usize>(out);
   if (eqText(n, nl, T_K_BRANCH)) {
     // via-branch = "branch" EQUAL token
-    if (out.hasBranch || !ps.hasValue || skipToken(v, ve) != ve) return false;
-    out.branch = v; out.branchLen = vl; out.hasBranch = true;
+    if (skipToken(v, ve) != ve || !claim(o + offsetof<ViaRepr>("branch"), ps)) return false;
     out.branchRfc3261 = vl > 7 && eqTextExact(v, 7, T_K_COOKIE);
   } else if (eqText(n, nl, T_K_RECEIVED)) {
     // via-received = "received" EQUAL (IPv4address / IPv6address); [IPv6] accepted (RFC 5118 §4.5)
-    if (out.hasReceived || !ps.hasValue) return false;
     const k = ipKind(v, ve);
-    if (k == HostKind.None) return false;
-    out.received = v; out.receivedLen = vl; out.hasReceived = true; out.receivedKind = k;
+    if (k == HostKind.None || !claim(o + offsetof<ViaRepr>("received"), ps)) return false;
+    out.receivedKind = k;
   } else if (eqText(n, nl, T_K_RPORT)) {
     // RFC 3581: response-port = "rport" [EQUAL 1*DIGIT]
     if (out.rport != RPORT_ABSENT) return false;
@@ -136,9 +153,7 @@ export function viaParam(ps: ParamSpan, out: ViaRepr): bool {
     out.rport = <i32>r;
   } else if (eqText(n, nl, T_K_MADDR)) {
     // via-maddr = "maddr" EQUAL host
-    if (out.hasMaddr || !ps.hasValue) return false;
-    if (scanHostPort(v, ve, HP, false) != ve || HP.port != PORT_ABSENT) return false;
-    out.maddr = v; out.maddrLen = vl; out.hasMaddr = true;
+    if (scanHostPort(v, ve, HP, false) != ve || HP.port != PORT_ABSENT || !claim(o + offsetof<ViaRepr>("maddr"), ps)) return false;
   } else if (eqText(n, nl, T_K_TTL)) {
     // via-ttl = "ttl" EQUAL ttl, ttl = 1*3DIGIT ; 0 to 255
     if (out.ttl >= 0 || !ps.hasValue || vl > 3) return false;
