@@ -164,6 +164,20 @@ export function parseUint(p: usize, end: usize, max: u64): i64 {
 }
 
 /**
+ * Claim a decoded record's span field at `f` (address, length at +4, has-flag at +8: Via branch,
+ * received, maddr; name-addr tag) for the parameter's value: false when the parameter has no value or
+ * its field was claimed already. Called once the value is known good, so a refused parameter leaves
+ * the fields as they were.
+ */
+export function claimValue(f: usize, ps: ParamSpan): bool {
+  if (load<bool>(f, 8) || !ps.hasValue) return false;
+  store<usize>(f, ps.value);
+  store<u32>(f, ps.valueLen, 4);
+  store<bool>(f, true, 8);
+  return true;
+}
+
+/**
  * One header parameter starting at `p` (just after its `;`), shared by Via, Contact, From/To and auth:
  * generic-param = token [ EQUAL gen-value ], gen-value = token / host / quoted-string, LWS allowed
  * around `=`. A bracketed IPv6 value is accepted for any parameter (RFC 5118 §4.5 received=[...]):

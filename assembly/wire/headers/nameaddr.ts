@@ -24,7 +24,7 @@
 //     the `params` pass-through span.
 
 import { Ch } from "../../util/chars";
-import { isLws, skipLws, skipToken, skipQuoted, eqText, ParamSpan } from "../scan";
+import { isLws, skipLws, skipToken, skipQuoted, eqText, ParamSpan, claimValue } from "../scan";
 import { UriRepr, parseUri } from "../uri";
 import { decodeDeltaSeconds } from "./scalar";
 import { ParamOwner, walkParams } from "./params";
@@ -107,8 +107,7 @@ export function nameAddrParam(ps: ParamSpan, out: NameAddrRepr, kind: NameAddrKi
   const ve = v + <usize>ps.valueLen;
   if (eqText(n, nl, T_K_TAG)) {
     // tag-param = "tag" EQUAL token
-    if (out.hasTag || !ps.hasValue || skipToken(v, ve) != ve) return false;
-    out.tag = v; out.tagLen = ps.valueLen; out.hasTag = true;
+    if (skipToken(v, ve) != ve || !claimValue(changetype<usize>(out) + offsetof<NameAddrRepr>("tag"), ps)) return false;
   } else if (kind == NameAddrKind.Contact) {
     if (eqText(n, nl, T_K_Q)) {
       if (out.q >= 0 || !ps.hasValue) return false;
@@ -124,6 +123,9 @@ export function nameAddrParam(ps: ParamSpan, out: NameAddrRepr, kind: NameAddrKi
   }
   return true;
 }
+
+// claimValue() reads the tag span as address, length (+4), has-flag (+8).
+if (offsetof<NameAddrRepr>("tagLen") != offsetof<NameAddrRepr>("tag") + 4 || offsetof<NameAddrRepr>("hasTag") != offsetof<NameAddrRepr>("tag") + 8) ERROR("NameAddrRepr tag layout");
 
 /**
  * Decode one name-addr / addr-spec value at [p, end) into `out` for header `kind`. Returns false on

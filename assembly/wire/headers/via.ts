@@ -21,7 +21,7 @@
 
 import { Ch, Cls, is, isAny } from "../../util/chars";
 import { isIPv4, isIPv6, HostPort, PORT_ABSENT, scanHostPort } from "../host";
-import { skipLws, skipSlash, skipToken, tokenAt, eqText, eqTextExact, parseUint, ParamSpan } from "../scan";
+import { skipLws, skipSlash, skipToken, tokenAt, eqText, eqTextExact, parseUint, ParamSpan, claimValue } from "../scan";
 import { HostKind } from "../uri";
 import { ParamOwner, walkParams } from "./params";
 import { T_K_BRANCH, T_K_COOKIE, T_K_MADDR, T_K_RECEIVED, T_K_RPORT, T_K_SCTP, T_K_SIP, T_K_TCP, T_K_TLS, T_K_TTL, T_K_UDP, T_K_V20, T_K_WS, T_K_WSS } from "../tables";
@@ -86,7 +86,7 @@ export class ViaRepr {
   }
 }
 
-// claim() reads each span as address, length (+4), has-flag (+8).
+// claimValue() reads each span as address, length (+4), has-flag (+8).
 if (offsetof<ViaRepr>("hasBranch") != offsetof<ViaRepr>("branch") + 8 || offsetof<ViaRepr>("branchLen") != offsetof<ViaRepr>("branch") + 4) ERROR("ViaRepr branch layout");
 if (offsetof<ViaRepr>("hasReceived") != offsetof<ViaRepr>("received") + 8 || offsetof<ViaRepr>("receivedLen") != offsetof<ViaRepr>("received") + 4) ERROR("ViaRepr received layout");
 if (offsetof<ViaRepr>("hasMaddr") != offsetof<ViaRepr>("maddr") + 8 || offsetof<ViaRepr>("maddrLen") != offsetof<ViaRepr>("maddr") + 4) ERROR("ViaRepr maddr layout");
@@ -114,19 +114,6 @@ function transportOf(p: usize, len: u32): Transport {
   return Transport.Other;
 }
 
-/**
- * Claim the span field at `f` (ViaRepr's branch, received or maddr: address, length, then its has-flag)
- * for the parameter's value: false when the parameter has no value or was seen already. Called once the
- * value is known good, so a refused parameter leaves its fields as they were.
- */
-function claim(f: usize, ps: ParamSpan): bool {
-  if (load<bool>(f, 8) || !ps.hasValue) return false; // f + 8: the has-flag after address and length
-  store<usize>(f, ps.value);
-  store<u32>(f, ps.valueLen, 4);
-  store<bool>(f, true, 8);
-  return true;
-}
-
 /** Apply one Via parameter (walkParams). False when a known parameter is malformed or repeated. */
 export function viaParam(ps: ParamSpan, out: ViaRepr): bool {
   const n = ps.name;
@@ -137,12 +124,12 @@ export function viaParam(ps: ParamSpan, out: ViaRepr): bool {
   const o = changetype<usize>(out);
   if (eqText(n, nl, T_K_BRANCH)) {
     // via-branch = "branch" EQUAL token
-    if (skipToken(v, ve) != ve || !claim(o + offsetof<ViaRepr>("branch"), ps)) return false;
+    if (skipToken(v, ve) != ve || !claimValue(o + offsetof<ViaRepr>("branch"), ps)) return false;
     out.branchRfc3261 = vl > 7 && eqTextExact(v, 7, T_K_COOKIE);
   } else if (eqText(n, nl, T_K_RECEIVED)) {
     // via-received = "received" EQUAL (IPv4address / IPv6address); [IPv6] accepted (RFC 5118 §4.5)
     const k = ipKind(v, ve);
-    if (k == HostKind.None || !claim(o + offsetof<ViaRepr>("received"), ps)) return false;
+    if (k == HostKind.None || !claimValue(o + offsetof<ViaRepr>("received"), ps)) return false;
     out.receivedKind = k;
   } else if (eqText(n, nl, T_K_RPORT)) {
     // RFC 3581: response-port = "rport" [EQUAL 1*DIGIT]
@@ -153,7 +140,7 @@ export function viaParam(ps: ParamSpan, out: ViaRepr): bool {
     out.rport = <i32>r;
   } else if (eqText(n, nl, T_K_MADDR)) {
     // via-maddr = "maddr" EQUAL host
-    if (scanHostPort(v, ve, HP, false) != ve || HP.port != PORT_ABSENT || !claim(o + offsetof<ViaRepr>("maddr"), ps)) return false;
+    if (scanHostPort(v, ve, HP, false) != ve || HP.port != PORT_ABSENT || !claimValue(o + offsetof<ViaRepr>("maddr"), ps)) return false;
   } else if (eqText(n, nl, T_K_TTL)) {
     // via-ttl = "ttl" EQUAL ttl, ttl = 1*3DIGIT ; 0 to 255
     if (out.ttl >= 0 || !ps.hasValue || vl > 3) return false;
