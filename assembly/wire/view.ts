@@ -165,18 +165,16 @@ export class MessageView {
   }
 
   /**
-   * Index the value [vs, ve) of one header line, splitting list headers at top-level commas.
-   * Offsets are relative to base.
+   * Index the value [vs, ve) of one header line, LWS trimmed on both sides (parseMessage), splitting
+   * list headers at top-level commas. Offsets are relative to base.
    */
   indexValue(h: Hdr, nameLen: u32, lineOff: u32, lineEnd: u32, vs: u32, ve: u32): void {
     const base = this.base;
-    if (!(hdrFlags(h) & HdrFlag.LIST)) {
-      this.add(h, EntryFlag.FIRST | EntryFlag.LAST, nameLen, lineOff, lineEnd, vs, ve - vs);
-      return;
-    }
     let flags: u32 = EntryFlag.FIRST;
     let s = vs;
-    let q = vs;
+    // A header that is no list is one element: [vs, ve) is trimmed already, so its addElement trims
+    // nothing more.
+    let q = hdrFlags(h) & HdrFlag.LIST ? vs : ve;
     let inQuote = false;
     let angle = 0;
     while (q < ve) {
