@@ -336,11 +336,9 @@ function copyLineDropping(v: MessageView, i: i32, map: usize): void {
   if (!gap) { copyLineFrom(v, i, firstKept); return; }
   w.bytes(v.base + <usize>v.lineOff(i), v.nameLen(i));
   w.text(T_COLON_SP);
-  let first = true;
   for (let j = i; j <= last; j++) {
     if (dropped(map, j)) continue;
-    if (!first) w.text(T_COMMA_SP);
-    first = false;
+    if (j != firstKept) w.text(T_COMMA_SP);
     w.bytes(v.valPtr(j), v.valLen(j));
   }
   w.crlf();
