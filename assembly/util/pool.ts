@@ -135,12 +135,11 @@ export class Pool {
       const room = this.blockSize - off;
       const k = n < room ? n : room;
       const at = this.blockPtr(b) + <usize>off;
-      if (into) memory.copy(at, p, k);
-      else memory.copy(p, at, k);
+      memory.copy(into ? at : p, into ? p : at, k);
       p += k;
       n -= k;
       off = 0;
-      if (n > 0) b = this.nextOf(b);
+      b = this.nextOf(b); // after the last block too: b is a block, its next is only read
     }
   }
 
