@@ -42,16 +42,16 @@ export class MinHeap {
   /** Insert id with deadline k, or move it to k. */
   set(id: i32, k: i64): void {
     if (<u32>id >= <u32>this.cap) return;
-    const p = this.posOf(id);
+    let p = this.posOf(id);
     store<i64>(this.key + (<usize>id << 3), k);
+    // A new id goes in at the end and up; the down after that moves nothing (each key up moved down
+    // has no smaller key below it), so insert and move share the two steps.
     if (p < 0) {
-      const i = this.size++;
-      this.place(i, id);
-      this.up(i);
-    } else {
-      this.up(p);
-      this.down(this.posOf(id));
+      p = this.size++;
+      this.place(p, id);
     }
+    this.up(p);
+    this.down(this.posOf(id));
   }
 
   /** Remove id if queued. */
