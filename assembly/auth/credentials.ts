@@ -138,7 +138,6 @@ function addSecret(name: usize, nameLen: u32, key: usize, keyLen: u32, s: usize,
   if (eqText(key, keyLen, T_K_PASSWORD)) {
     if (sLen == 0) return AuthConfigResult.Malformed;
     if (realmLen == 0) return AuthConfigResult.NoRealm;
-    if (nameLen > USER_NAME_MAX) return AuthConfigResult.TooLong;
     ha1(Alg.MD5, name, nameLen, s, sLen, NEW_HA1);
     ha1(Alg.SHA256, name, nameLen, s, sLen, NEW_HA1 + 16);
     flags = UserFlag.HAS_MD5 | UserFlag.HAS_SHA256;

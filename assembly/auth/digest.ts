@@ -227,6 +227,12 @@ export function authCheck(v: MessageView, proxy: bool, now: i64): AuthVerdict {
   return r.verdict;
 }
 
+/** Param k's unquoted value and ":" into the hash. */
+function hPart(alg: Alg, k: P): void {
+  hUnquoted(alg, sp(k), sl(k));
+  hByte(alg, Ch.COLON);
+}
+
 function verify(v: MessageView, now: i64): AuthVerdict {
   const r = authResult;
   const required: u32 = (1 << P.Username) | (1 << P.Nonce) | (1 << P.Uri) | (1 << P.Response);
@@ -280,15 +286,11 @@ function verify(v: MessageView, now: i64): AuthVerdict {
   hInit(alg);
   hUpdate(alg, HA1HEX, hl);
   hByte(alg, Ch.COLON);
-  hUnquoted(alg, sp(P.Nonce), sl(P.Nonce));
-  hByte(alg, Ch.COLON);
+  hPart(alg, P.Nonce);
   if (qop) {
-    hUpdate(alg, sp(P.Nc), sl(P.Nc));
-    hByte(alg, Ch.COLON);
-    hUnquoted(alg, sp(P.Cnonce), sl(P.Cnonce));
-    hByte(alg, Ch.COLON);
-    hUnquoted(alg, sp(P.Qop), sl(P.Qop));
-    hByte(alg, Ch.COLON);
+    hPart(alg, P.Nc); // 8 hex digits (parseNc): unquoting leaves them as they are
+    hPart(alg, P.Cnonce);
+    hPart(alg, P.Qop);
   }
   hUpdate(alg, HA2HEX, hl);
   hFinalHex(alg, EXPECT);

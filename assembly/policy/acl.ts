@@ -153,21 +153,15 @@ function prefixEq(x: usize, y: usize, bits: u32): bool {
 function sourceOf(peer: Peer): u32 {
   const s = scratch + 16;
   const fam = <u32>peer.family;
-  if (fam == Family.V4) {
-    memory.copy(s, peer.addr, 4);
-    memory.fill(s + 4, 0, 12);
-    return Family.V4;
-  }
-  if (fam == Family.V6) {
-    if (isMapped(peer.addr)) {
-      memory.copy(s, peer.addr + 12, 4);
-      memory.fill(s + 4, 0, 12);
-      return Family.V4;
-    }
+  if (fam != Family.V4 && fam != Family.V6) return 0;
+  if (fam == Family.V6 && !isMapped(peer.addr)) {
     memory.copy(s, peer.addr, 16);
     return Family.V6;
   }
-  return 0;
+  // IPv4, or the last 4 bytes of an IPv4-mapped IPv6 address
+  memory.copy(s, peer.addr + (fam == Family.V6 ? 12 : 0), 4);
+  memory.fill(s + 4, 0, 12);
+  return Family.V4;
 }
 
 function matchNormalised(list: AclList, fam: u32): bool {
@@ -184,9 +178,7 @@ function matchNormalised(list: AclList, fam: u32): bool {
 /** True when the peer's address is inside some prefix of `list` (name peers never match). */
 export function aclMatch(list: AclList, peer: Peer): bool {
   if (<u32>list >= LISTS) return false;
-  const fam = sourceOf(peer);
-  if (fam == 0) return false;
-  return matchNormalised(list, fam);
+  return matchNormalised(list, sourceOf(peer)); // family 0 (a name) equals no entry's (4 or 6)
 }
 
 /**
@@ -195,11 +187,11 @@ export function aclMatch(list: AclList, peer: Peer): bool {
  * only if it matches it (else Deny); an empty allow list allows everyone.
  */
 export function aclVerdict(peer: Peer): AclVerdict {
-  const fam = sourceOf(peer);
-  if (fam != 0 && matchNormalised(AclList.Trusted, fam)) return AclVerdict.Trusted;
-  if (fam != 0 && matchNormalised(AclList.Deny, fam)) return AclVerdict.Deny;
+  const fam = sourceOf(peer); // 0 (a name peer) matches no entry: every stored family is 4 or 6
+  if (matchNormalised(AclList.Trusted, fam)) return AclVerdict.Trusted;
+  if (matchNormalised(AclList.Deny, fam)) return AclVerdict.Deny;
   if (aclCount(AclList.Allow) != 0) {
-    return fam != 0 && matchNormalised(AclList.Allow, fam) ? AclVerdict.Allow : AclVerdict.Deny;
+    return matchNormalised(AclList.Allow, fam) ? AclVerdict.Allow : AclVerdict.Deny;
   }
   return AclVerdict.Allow;
 }

@@ -21,12 +21,12 @@
 // Memory (static data):
 //   types    BODY_TYPES (16) × BODY_TYPE_ENTRY (128) = 2,048 bytes
 //            entry: +0 u8 method length (0 = `*`)  +1 u8 type length  +2 u8 subtype length
-//                   +3 unused  +4 u8[28] method  +32 u8[32] type (lower)  +64 u8[64] subtype (lower)
+//                   +3 unused  +4 u8[28] method  +32 u8[32] type  +64 u8[64] subtype (as given)
 //   patterns BODY_PATTERNS (16) × BODY_PATTERN_MAX (64) = 1,024 bytes
 //            + 16 × (u32 length + u32 hash + u32 base^(len-1)) = 192 bytes
 
 import { BODY_TYPES_CFG } from "../config";
-import { Ch, Cls, is, lower } from "../util/chars";
+import { Ch, Cls, is } from "../util/chars";
 import { Hdr } from "../wire/hdr";
 import { Method } from "../wire/method";
 import { MessageView } from "../wire/view";
@@ -84,11 +84,6 @@ function skipWs(p: usize, e: usize): usize {
   return p;
 }
 
-/** Copy n bytes from src to dst in lower case. */
-function copyLower(dst: usize, src: usize, n: u32): void {
-  for (let i: usize = 0; i < <usize>n; i++) store<u8>(dst + i, <u8>lower(<u32>load<u8>(src + i)));
-}
-
 /** Parse one line [p, e); store it at entry `slot` when `commit`. False when malformed. */
 function typeLine(p: usize, e: usize, slot: u32, commit: bool): bool {
   p = skipWs(p, e);
@@ -115,8 +110,8 @@ function typeLine(p: usize, e: usize, slot: u32, commit: bool): bool {
   store<u8>(ent, <u8>tl, 1);
   store<u8>(ent, <u8>sl, 2);
   memory.copy(ent + 4, p, ml);
-  copyLower(ent + 32, ts, tl); // tl <= T_CAP
-  copyLower(ent + 64, ss, sl); // sl <= S_CAP
+  memory.copy(ent + 32, ts, tl); // tl <= T_CAP
+  memory.copy(ent + 64, ss, sl); // sl <= S_CAP
   return true;
 }
 
@@ -168,7 +163,7 @@ function typeAllowed(v: MessageView): i32 {
     const sl = <u32>load<u8>(ent, 2);
     const tStar = tl == 1 && load<u8>(ent, 32) == Ch.STAR;
     const sStar = sl == 1 && load<u8>(ent, 64) == Ch.STAR;
-    // the entry's type and subtype are stored in lower case: a case-insensitive compare is the same
+    // type and subtype compare case-insensitively (eqBytesI folds both sides), as stored
     if ((tStar || eqBytesI(CT.type, CT.typeLen, ent + 32, tl)) &&
         (sStar || eqBytesI(CT.subtype, CT.subtypeLen, ent + 64, sl))) return 1;
   }

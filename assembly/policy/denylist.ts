@@ -12,10 +12,10 @@
 //
 // Memory (static data): DENY_CAP (config.ts, per board) entries × DENY_ENTRY (132 bytes) = 4,224 bytes.
 //   entry: +0 u8 user length  +1 u8 domain length  +2 u8 flags (HAS_USER, HAS_DOMAIN, SUBDOMAINS)
-//          +3 u8 unused  +4 u8[64] user (unescaped)  +68 u8[64] domain (lower case, no dots at the ends)
+//          +3 u8 unused  +4 u8[64] user (unescaped)  +68 u8[64] domain (no dots at the ends)
 
 import { DENY_CAP as DENY_CAP_CFG } from "../config";
-import { Ch, lower } from "../util/chars";
+import { Ch } from "../util/chars";
 import { hexDecode } from "../crypto/hex";
 import { HostKind, UriRepr, UriScheme } from "../wire/uri";
 import { eqBytesI } from "../wire/scan";
@@ -74,7 +74,7 @@ export function denyAdd(p: usize, len: u32): bool {
     ul++;
   }
   if (ul > 0) flags |= DenyFlag.HAS_USER;
-  // domain, lower case, without a leading '.' (= subdomains too) or a trailing '.'
+  // domain, as given (domainMatch's eqBytesI folds both sides), without a leading '.' (= subdomains too) or a trailing '.'
   let ds = at + 1;
   let de = end;
   if (ds < de && load<u8>(ds) == Ch.DOT) { ds++; flags |= DenyFlag.SUBDOMAINS; }
@@ -85,7 +85,7 @@ export function denyAdd(p: usize, len: u32): bool {
   for (let i: u32 = 0; i < dl; i++) {
     const c = <u32>load<u8>(ds + <usize>i); // i < dl
     if (c == Ch.AT || c <= <u32>Ch.SP) return false;
-    store<u8>(e + 68 + <usize>i, <u8>lower(c));
+    store<u8>(e + 68 + <usize>i, <u8>c);
   }
   if (dl > 0) flags |= DenyFlag.HAS_DOMAIN;
   if (flags == 0) return false; // a bare "@"
@@ -118,7 +118,7 @@ function domainMatch(h: usize, hl: u32, d: usize, dl: u32, sub: bool): bool {
   if (off != 0) {
     if (!sub || load<u8>(h + <usize>off - 1) != Ch.DOT) return false; // off - 1 < hl
   }
-  return eqBytesI(h + <usize>off, dl, d, dl); // off + dl == hl; the domain is stored in lower case
+  return eqBytesI(h + <usize>off, dl, d, dl); // off + dl == hl; both sides folded
 }
 
 /**

@@ -236,12 +236,19 @@ export function handleRegister(v: MessageView, d: Decoded, src: Peer, now: i64, 
   let blocks: u32 = 0;
 
   if (star) {
-    // `*` + Expires: 0 removes every binding (each subject to the Call-ID/CSeq rule).
+    // `*` + Expires: 0 removes every binding (each subject to the Call-ID/CSeq rule), planned as one
+    // Remove per binding in list order. An AOR holds at most maxContacts <= MAX_FORK < PLAN_MAX
+    // bindings (sip_cfg_set, location.ts), so the bound below never cuts the list short.
+    k = 0;
     if (a >= 0) {
-      for (let b = aorAt(a).first; b >= 0; b = bindAt(b).next) {
+      for (let b = aorAt(a).first; b >= 0 && k < PLAN_MAX; b = bindAt(b).next) {
         const r = bindAt(b);
         if (r.callId == cid && cseq < r.cseq) return done(500, 0);
-        if (r.callId != cid || cseq > r.cseq) removes++;
+        if (r.callId != cid || cseq > r.cseq) {
+          unchecked(cMatch[k] = b);
+          unchecked(cAct[k++] = Act.Remove);
+          removes++;
+        }
       }
     }
   } else {
@@ -343,24 +350,11 @@ export function handleRegister(v: MessageView, d: Decoded, src: Peer, now: i64, 
       KEY, <u32>keyLen, b, d.callId, d.callIdLen);
   }
   regPool.release(pathH); // the bindings hold their own references
-  if (star) {
-    let b = aorAt(a).first;
-    while (b >= 0) {
-      const nb = bindAt(b).next;
-      const r = bindAt(b);
-      if (r.callId != cid || cseq > r.cseq) {
-        regEvent(EventKind.RegRemove, 200, now, 0, src, KEY, <u32>keyLen, b, d.callId, d.callIdLen);
-        if (bindFree(b)) { a = -1; break; }
-      }
-      b = nb;
-    }
-  } else {
-    for (let x = 0; x < k; x++) {
-      if (unchecked(cAct[x]) != Act.Remove) continue;
-      const b = unchecked(cMatch[x]);
-      regEvent(EventKind.RegRemove, 200, now, 0, src, KEY, <u32>keyLen, b, d.callId, d.callIdLen);
-      if (bindFree(b)) { a = -1; break; }
-    }
+  for (let x = 0; x < k; x++) {
+    if (unchecked(cAct[x]) != Act.Remove) continue;
+    const b = unchecked(cMatch[x]);
+    regEvent(EventKind.RegRemove, 200, now, 0, src, KEY, <u32>keyLen, b, d.callId, d.callIdLen);
+    if (bindFree(b)) { a = -1; break; }
   }
   return write200(v, a, now, extra, cap, gin);
 }

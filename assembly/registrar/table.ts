@@ -46,6 +46,7 @@ import { UriRepr, UriScheme } from "../wire/uri";
 import { EventKind, eventBegin, eventText } from "../events";
 import { zeroTable } from "../util/zero";
 import { tableAlloc } from "../util/alloc";
+import { probeInsert, probeRemove } from "../txn/probe";
 
 /** Run-time registrar settings (ABI config keys 5-8). */
 export class RegistrarConfig {
@@ -93,7 +94,6 @@ const HMASK: u32 = <u32>HCAP - 1;
 const slots: usize = tableAlloc(<usize>HCAP << 2);
 /** The AOR in hash slot i, or -1 (empty: slots hold ids + 1, so a table never used is all zero). */
 function slotAt(i: u32): i32 { return load<i32>(slots + (<usize>i << 2)) - 1; }
-function setSlot(i: u32, a: i32): void { store<i32>(slots + (<usize>i << 2), a + 1); }
 const aors: usize = tableAlloc(<usize>MAX_AORS * AOR_SIZE);
 const binds: usize = tableAlloc(<usize>MAX_BINDINGS * BIND_SIZE);
 export const regPool = new Pool(<u32>REG_BLOCK, <u32>REG_BLOCKS);
@@ -241,10 +241,7 @@ export function aorInsert(len: i32, h: u64): i32 {
   if (a == aorFreeHead) aorFreeHead = r.nextFree;
   else aorHigh++;
   r.hash = h; r.key = key; r.first = -1; r.bindings = 0; r.nextFree = -1;
-  let i = <u32>h & HMASK;
-  // Load factor <= 1/2: an empty slot exists.
-  while (slotAt(i) >= 0) i = (i + 1) & HMASK;
-  setSlot(i, a);
+  probeInsert(slots, HMASK, h, <u32>a); // load factor <= 1/2: an empty slot exists
   aorsUsed++;
   return a;
 }
@@ -252,23 +249,9 @@ export function aorInsert(len: i32, h: u64): i32 {
 /** Remove AOR a (no bindings left): backward-shift deletion from the hash, key freed. */
 function aorRemove(a: i32): void {
   const r = aorAt(a);
-  let i = <u32>r.hash & HMASK;
-  while (slotAt(i) != a) i = (i + 1) & HMASK;
-  // Shift later members of the probe run back over the hole.
-  let j = i;
-  while (true) {
-    j = (j + 1) & HMASK;
-    const x = slotAt(j);
-    if (x < 0) break;
-    const home = <u32>aorAt(x).hash & HMASK;
-    // x may fill hole i unless its home lies cyclically in (i, j].
-    const inRange = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-    if (!inRange) {
-      setSlot(i, x);
-      i = j;
-    }
-  }
-  setSlot(i, -1);
+  // the same backward shift over the hole as before, in txn/probe.ts's one copy (the hash is the
+  // record's u64 at +0)
+  probeRemove(slots, HMASK, aors, AOR_SIZE, 0, r.hash, <u32>a);
   regPool.release(r.key);
   r.key = 0; r.first = -1; r.bindings = 0;
   r.nextFree = aorFreeHead;
