@@ -96,6 +96,20 @@ describe("transaction table", () => {
       expect(seenWrap).toBe(true);
     });
 
+    it("txnNextHandle names the handle txnAlloc gives next, across the wrap from 255 to 1", () => {
+      // a branch is named (Via branch) before its record is taken: a name that differs from the
+      // record's handle leaves its responses unmatched (generation 0 at 255 → 1 did)
+      let wraps = 0;
+      for (let k = 0; k < 600; k++) {
+        const named = txnNextHandle();
+        const h = allocOne();
+        expect(h).toBe(named);
+        if (rec(<u32>idxOf(h)).gen == 1 && k > 0) wraps++;
+        txnRelease(<u32>idxOf(h));
+      }
+      expect(wraps).toBeGreaterThan(0);
+    });
+
     it("reject malformed handles: 0, out-of-range index, free slot", () => {
       expect(idxOf(0)).toBe(-1);
       expect(idxOf(<u32>MAX_TXN | (1 << 24))).toBe(-1);

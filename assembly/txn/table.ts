@@ -174,8 +174,8 @@ export function idxOf(h: u32): i32 {
  * branch name its own record before the request is written. */
 export function txnNextHandle(): u32 {
   if (freeHead < 0 || (SPARSE_TABLES && inUse >= limit)) return 0;
-  const g = rec(<u32>freeHead).gen;
-  return <u32>freeHead | (<u32>(g + 1 == 256 ? 1 : g + 1) << IDX_BITS);
+  const g = <u32>rec(<u32>freeHead).gen; // widened: as a u8, g + 1 wrapped to 0 before the test for 256
+  return <u32>freeHead | ((g + 1 == 256 ? 1 : g + 1) << IDX_BITS);
 }
 
 /** Take a free record; 0 when the table is full. */
