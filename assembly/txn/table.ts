@@ -180,20 +180,20 @@ export function txnNextHandle(): u32 {
 
 /** Take a free record; 0 when the table is full. */
 export function txnAlloc(kind: TxnKind, method: u32, peer: Peer, reliable: bool, owner: u32): u32 {
-  if (freeHead < 0 || (SPARSE_TABLES && inUse >= limit)) return 0;
+  const h = txnNextHandle(); // the one generation step (255 → 1, never 0)
+  if (h == 0) return 0;
   const idx = <u32>freeHead;
   freeHead = nextFree(idx);
   inUse++;
   const r = rec(idx);
-  const gen = <u8>(r.gen == 255 ? 1 : r.gen + 1);
   memory.fill(changetype<usize>(r), 0, TXN_SIZE);
-  r.gen = gen;
+  r.gen = <u8>(h >> IDX_BITS);
   r.kind = <u8>kind;
   r.method = <u8>method;
   r.owner = <u8>owner;
   r.flags = reliable ? <u8>TxnFlag.Reliable : 0;
   memory.copy(changetype<usize>(r) + 48, changetype<usize>(peer), PEER_SIZE);
-  return handleOf(idx);
+  return h;
 }
 
 /** Release a record: its message, its timers and its index entry. */
