@@ -73,6 +73,7 @@ export function measure() {
       memoryUsedAtStart: memoryUsedAtStart(b.name),
       native: nativeSizes(b.name), // build/<board>/sipling (wasm2c + gcc): text/data/bss, or null
       budget: b.budget || {},
+      goal: b.goal || {}, // goals are printed (met, or how far), never a failure: budgets are the limits
     };
     const over = [];
     const bud = row.budget;
@@ -131,6 +132,12 @@ function table(rows) {
   const fmt = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join("  ");
   const out = [fmt(head), w.map((n) => "-".repeat(n)).join("  "), ...lines.map(fmt)];
   for (const r of rows) for (const o of r.over) out.push(`OVER BUDGET ${r.board}: ${o}`);
+  for (const r of rows) {
+    const g = r.goal.wasmHeadroomBytes;
+    if (g == null || r.budget.wasmBytes == null) continue;
+    const left = r.budget.wasmBytes - r.wasmBytes;
+    out.push(`${r.board}: ${left} B of its wasm budget left; goal at least ${g} B (${left >= g ? "met" : `${g - left} B short`})`);
+  }
   out.push("used at start = memory holding every table after start-up (stat 17 of the release build).");
   for (const r of rows) {
     if (r.native) out.push(`native ${r.board} (build/${r.board}/sipling): text ${r.native.text}, data ${r.native.data}, bss ${r.native.bss} (+ the core's memory, mapped at start-up)`);
@@ -171,8 +178,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     ? await Promise.all(rows.map(async (r) => (await import("./sections.mjs")).sections(r.board)))
     : null;
   if (process.argv.includes("--json")) {
-    const json = rows.map(({ board, wasmBytes, memoryPages, staticBytes, memoryUsedAtStart, native, budget, withinBudget }, i) =>
-      ({ board, wasmBytes, memoryPages, staticBytes, memoryUsedAtStart, native, budget, withinBudget,
+    const json = rows.map(({ board, wasmBytes, memoryPages, staticBytes, memoryUsedAtStart, native, budget, goal, withinBudget }, i) =>
+      ({ board, wasmBytes, memoryPages, staticBytes, memoryUsedAtStart, native, budget, goal, withinBudget,
         ...(units ? { units: units[i] } : {}), ...(secs ? { sections: secs[i] } : {}) }));
     if (fw) json.push(fw);
     console.log(JSON.stringify(json, null, 2));
