@@ -265,7 +265,7 @@ function releaseWork(idx: u32): void {
   c.best = 0;
   c.request = 0;
   c.targets = 0;
-  // only topology hiding and the media relay ever set c.hidden: without them it stays 0, and no code
+  // only topology hiding and the media relay ever set c.hidden: without them it stays 0, nothing to release
   if (!HIDES) return;
   if (c.hidden != 0 && (c.flags & CtxFlag.Answered) == 0) dialogClose(<i32>c.hidden - 1); // never set up
   c.hidden = 0;
